@@ -1,0 +1,159 @@
+// Package stage declares what a stage type is — the Type interface the
+// engine drives — and the Registry that maps a pipeline's "type" strings to
+// implementations. Stage families live in subpackages (wait, judgment,
+// variables, preconditions, lambda, …); this package holds no stage of its
+// own and must not import the engine or the store.
+package stage
+
+import (
+	"context"
+	"fmt"
+	"sort"
+	"time"
+)
+
+// Status is a task's result status. The values match store.ExecutionStatus.
+type Status string
+
+const (
+	// Succeeded: the task is done; the next task (or stage completion) follows.
+	Succeeded Status = "SUCCEEDED"
+	// Running: not done yet. With RetryAfter > 0 the engine runs the task
+	// again after that delay; with RetryAfter == 0 the task waits for an
+	// outside event (a judgment, a skip) that re-runs it.
+	Running Status = "RUNNING"
+	// Terminal: the task failed; the stage fails as its failure options say.
+	Terminal Status = "TERMINAL"
+	// FailedContinue: the task failed but the pipeline may go on.
+	FailedContinue Status = "FAILED_CONTINUE"
+	// Stopped: the task failed and halts this branch only.
+	Stopped Status = "STOPPED"
+	// Skipped: the task chose not to run.
+	Skipped Status = "SKIPPED"
+)
+
+// Type is one stage type, e.g. "wait" or "Aws.LambdaDeploymentStage".
+//
+// The engine calls Validate when a pipeline is saved, Tasks when the stage
+// starts, and Run for each task until it returns a final status. Run must
+// be idempotent: after a crash the engine may run the same task again with
+// the same input, and the task must re-read the world and act only on the
+// difference (ARCHITECTURE.md rule 5).
+type Type interface {
+	// Name is the pipeline "type" string.
+	Name() string
+	// Validate checks the stage's own fields (the whole stage object from
+	// the document) and returns every problem found, each naming its field.
+	// Values that contain ${…} expressions are not checked for type.
+	Validate(fields map[string]any) []FieldError
+	// Tasks names the tasks the stage runs, in order, given its evaluated
+	// context.
+	Tasks(context map[string]any) []string
+	// Run runs one task once.
+	Run(ctx context.Context, t *Task) (Result, error)
+}
+
+// Canceler is implemented by stage types whose running tasks must clean up
+// when the execution is canceled.
+type Canceler interface {
+	Cancel(ctx context.Context, t *Task) error
+}
+
+// Task is the input of one task run.
+type Task struct {
+	Name        string // one of Type.Tasks
+	ExecutionID string
+	StageID     string
+	StageRefID  string
+	StageName   string
+	Application string
+	// Context is the stage's context with expressions evaluated, plus what
+	// earlier runs of this stage's tasks wrote. Tasks must not modify it;
+	// they return changes in Result.Context.
+	Context map[string]any
+	// StartTime is when the stage started; TaskStartTime when this task did.
+	StartTime     time.Time
+	TaskStartTime time.Time
+	// Now is the engine clock's time for this run.
+	Now time.Time
+	// User is whoever triggered the execution.
+	User string
+}
+
+// Result is what one task run returns.
+type Result struct {
+	Status Status
+	// Context entries are merged into the stage's context.
+	Context map[string]any
+	// Outputs entries are merged into the stage's outputs, visible to
+	// downstream stages.
+	Outputs map[string]any
+	// RetryAfter is how long to wait before running a Running task again.
+	RetryAfter time.Duration
+	// Error explains a failure in words that tell the user what to fix. It
+	// is required for Terminal, FailedContinue and Stopped.
+	Error string
+}
+
+// FieldError is one problem with one field of a stage.
+type FieldError struct {
+	Field string // dotted path inside the stage, e.g. "waitTime" or "judgmentInputs[1].value"
+	Msg   string
+}
+
+func (e FieldError) Error() string { return e.Field + ": " + e.Msg }
+
+// Registry maps type names to stage types. It is built once at start-up
+// and read-only afterwards.
+type Registry struct {
+	types map[string]Type
+}
+
+// NewRegistry returns a registry holding types. A duplicate name is a
+// programmer error and panics.
+func NewRegistry(types ...Type) *Registry {
+	r := &Registry{types: make(map[string]Type, len(types))}
+	for _, t := range types {
+		r.register(t.Name(), t)
+	}
+	return r
+}
+
+// Alias makes name resolve to the type already registered as target
+// (Orca's alternate names, e.g. "lambdaDeployment").
+func (r *Registry) Alias(name, target string) {
+	t, ok := r.types[target]
+	if !ok {
+		panic(fmt.Sprintf("stage: alias %q targets unknown type %q", name, target))
+	}
+	r.register(name, t)
+}
+
+func (r *Registry) register(name string, t Type) {
+	if _, dup := r.types[name]; dup {
+		panic(fmt.Sprintf("stage: type %q registered twice", name))
+	}
+	r.types[name] = t
+}
+
+// Lookup returns the type registered under name.
+func (r *Registry) Lookup(name string) (Type, bool) {
+	t, ok := r.types[name]
+	return t, ok
+}
+
+// Names returns every registered name, sorted.
+func (r *Registry) Names() []string {
+	names := make([]string, 0, len(r.types))
+	for n := range r.types {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	return names
+}
+
+// Known reports whether name is registered.
+func (r *Registry) Known(name string) bool {
+	_, ok := r.types[name]
+	return ok
+}

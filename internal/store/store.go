@@ -1,0 +1,289 @@
+// Package store owns Sluice's durable records: pipeline documents and their
+// revisions, executions and their stages, the per-execution event log and the
+// audit log. It declares one Store interface with two implementations, SQLite
+// (package sqlite, the default) and Postgres (package postgres), and a
+// conformance suite (package storetest) that both must pass.
+//
+// The store knows nothing of pipeline semantics: it persists what the engine
+// and the API hand it and returns it unchanged. It must not import engine,
+// stage or httpapi.
+package store
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"time"
+)
+
+// Sentinel errors. Implementations return them (possibly wrapped) and callers
+// test with errors.Is.
+var (
+	// ErrNotFound is returned when the requested record does not exist.
+	ErrNotFound = errors.New("not found")
+	// ErrConflict is returned when a write would violate uniqueness, e.g.
+	// inserting an execution whose ID already exists.
+	ErrConflict = errors.New("conflict")
+)
+
+// Dialect names the SQL database behind a Store.
+type Dialect string
+
+const (
+	DialectSQLite   Dialect = "sqlite"
+	DialectPostgres Dialect = "postgres"
+)
+
+// Store is Sluice's persistence boundary. It is deliberately wide, like
+// River's driver Executor: one method per operation, entity first then verb,
+// so the methods sort by table.
+//
+// Reads outside a transaction see committed data. InTx runs fn inside one
+// transaction; everything fn does must go through the Tx it is given (on
+// SQLite the pool has a single connection, so touching the Store from inside
+// fn deadlocks).
+type Store interface {
+	Querier
+
+	// InTx runs fn in a transaction and commits it when fn returns nil; it
+	// rolls back and returns fn's error otherwise. On SQLite the transaction
+	// takes the write lock at BEGIN (BEGIN IMMEDIATE), so transactions are
+	// serialised; on Postgres it is READ COMMITTED and callers serialise
+	// per execution with ExecutionLock.
+	InTx(ctx context.Context, fn func(tx Tx) error) error
+
+	// Dialect reports which database this is.
+	Dialect() Dialect
+
+	// DB returns the underlying pool for River: *sql.DB on SQLite,
+	// *pgxpool.Pool on Postgres.
+	DB() any
+
+	// Close releases the pool.
+	Close() error
+}
+
+// Tx is a Querier bound to one open transaction.
+type Tx interface {
+	Querier
+
+	// Raw returns the driver transaction for River's InsertTx and
+	// JobCompleteTx: *sql.Tx on SQLite, pgx.Tx on Postgres.
+	Raw() any
+}
+
+// Querier holds every data operation. Both Store (auto-commit) and Tx
+// implement it.
+type Querier interface {
+	// PipelineSave creates the pipeline (application, name) or appends a new
+	// revision to it. Revision numbers start at 1 and grow by one per save.
+	// The pipeline's ID is kept across revisions; a new pipeline gets
+	// params.ID, or a fresh UUID when that is empty.
+	PipelineSave(ctx context.Context, params *PipelineSaveParams) (*Pipeline, error)
+	// PipelineGet returns the newest revision of a pipeline that is not deleted.
+	PipelineGet(ctx context.Context, application, name string) (*Pipeline, error)
+	// PipelineGetByID returns the newest revision of the pipeline with this ID.
+	PipelineGetByID(ctx context.Context, id string) (*Pipeline, error)
+	// PipelineList lists pipelines that are not deleted, ordered by
+	// application then name. An empty Application lists all.
+	PipelineList(ctx context.Context, params *PipelineListParams) ([]*Pipeline, error)
+	// PipelineDelete marks a pipeline deleted; its revisions and executions
+	// are kept. Saving it again revives it with the next revision number.
+	PipelineDelete(ctx context.Context, application, name string) error
+	// PipelineRevisionList lists every revision of a pipeline, newest first.
+	PipelineRevisionList(ctx context.Context, pipelineID string) ([]*Pipeline, error)
+	// PipelineRevisionGet returns one revision.
+	PipelineRevisionGet(ctx context.Context, pipelineID string, revision int) (*Pipeline, error)
+
+	// ExecutionInsert stores a new execution with all its stages.
+	ExecutionInsert(ctx context.Context, exec *Execution) error
+	// ExecutionGet returns the execution with its stages ordered by Seq.
+	ExecutionGet(ctx context.Context, id string) (*Execution, error)
+	// ExecutionLock locks the execution's row until the transaction ends
+	// (SELECT … FOR UPDATE on Postgres; a no-op on SQLite, where
+	// transactions are already serialised) and returns the execution with
+	// its stages. Only meaningful inside InTx.
+	ExecutionLock(ctx context.Context, id string) (*Execution, error)
+	// ExecutionUpdate writes every column of the execution row (not its
+	// stages). ErrNotFound if the row does not exist.
+	ExecutionUpdate(ctx context.Context, exec *Execution) error
+	// ExecutionList returns summaries (Stages nil) newest first, filtered
+	// and paginated by params.
+	ExecutionList(ctx context.Context, params *ExecutionListParams) (*ExecutionPage, error)
+	// ExecutionListByConfig returns executions (Stages nil) of one pipeline
+	// config in any of the given statuses, oldest first; the engine uses it
+	// for concurrency limits and queueing.
+	ExecutionListByConfig(ctx context.Context, pipelineConfigID string, statuses []ExecutionStatus) ([]*Execution, error)
+
+	// StageInsert adds a stage to an existing execution (rollback stages,
+	// synthetic stages).
+	StageInsert(ctx context.Context, stage *Stage) error
+	// StageUpdate writes every column of one stage. ErrNotFound if missing.
+	StageUpdate(ctx context.Context, stage *Stage) error
+
+	// EventInsert appends to an execution's event log and sets ev.ID, a
+	// number that grows across all executions in commit order.
+	EventInsert(ctx context.Context, ev *Event) error
+	// EventList returns events with ID > params.AfterID, oldest first, for
+	// one execution or (ExecutionID empty) all, at most params.Limit.
+	EventList(ctx context.Context, params *EventListParams) ([]*Event, error)
+
+	// AuditInsert appends to the audit log and sets entry.ID.
+	AuditInsert(ctx context.Context, entry *AuditEntry) error
+	// AuditList returns audit entries newest first.
+	AuditList(ctx context.Context, params *AuditListParams) ([]*AuditEntry, error)
+}
+
+// Pipeline is one revision of a saved pipeline document.
+type Pipeline struct {
+	ID          string
+	Application string
+	Name        string
+	Revision    int
+	// Document is the pipeline JSON exactly as saved (normalized by the
+	// pipeline package before saving).
+	Document  json.RawMessage
+	CreatedBy string
+	CreatedAt time.Time // when this revision was saved
+	Deleted   bool
+}
+
+// PipelineSaveParams are the arguments of PipelineSave.
+type PipelineSaveParams struct {
+	ID          string // used only when the pipeline is new
+	Application string
+	Name        string
+	Document    json.RawMessage
+	User        string
+}
+
+// PipelineListParams filter PipelineList.
+type PipelineListParams struct {
+	Application string
+}
+
+// ExecutionStatus is an execution's or a stage's status; the values are
+// Orca's and are stored as they are.
+type ExecutionStatus string
+
+const (
+	StatusNotStarted     ExecutionStatus = "NOT_STARTED"
+	StatusRunning        ExecutionStatus = "RUNNING"
+	StatusPaused         ExecutionStatus = "PAUSED"
+	StatusSucceeded      ExecutionStatus = "SUCCEEDED"
+	StatusFailedContinue ExecutionStatus = "FAILED_CONTINUE"
+	StatusTerminal       ExecutionStatus = "TERMINAL"
+	StatusCanceled       ExecutionStatus = "CANCELED"
+	StatusStopped        ExecutionStatus = "STOPPED"
+	StatusSkipped        ExecutionStatus = "SKIPPED"
+)
+
+// Complete reports whether s is a final status.
+func (s ExecutionStatus) Complete() bool {
+	switch s {
+	case StatusSucceeded, StatusFailedContinue, StatusTerminal, StatusCanceled, StatusStopped, StatusSkipped:
+		return true
+	}
+	return false
+}
+
+// Execution is one run of a pipeline.
+type Execution struct {
+	ID               string
+	Application      string
+	PipelineName     string
+	PipelineConfigID string // the pipeline's ID; key of concurrency limits
+	PipelineRevision int
+	Status           ExecutionStatus
+	// Pipeline is the document the execution runs, frozen at trigger time.
+	Pipeline json.RawMessage
+	// Trigger is the runtime trigger: {"type","user","parameters",…}.
+	Trigger json.RawMessage
+	// State holds engine bookkeeping that is not worth a column of its own
+	// (pause records, cancel reason, queue info), as a JSON object.
+	State     json.RawMessage
+	User      string
+	Canceled  bool
+	CreatedAt time.Time
+	StartTime *time.Time
+	EndTime   *time.Time
+	UpdatedAt time.Time
+	Stages    []*Stage // ordered by Seq; nil in list results
+}
+
+// Stage is one stage of an execution.
+type Stage struct {
+	ID          string
+	ExecutionID string
+	// Seq orders stages within an execution: document order, then stages
+	// added later.
+	Seq                  int
+	RefID                string
+	Name                 string
+	Type                 string
+	RequisiteStageRefIDs []string
+	Status               ExecutionStatus
+	// Context is the stage's configuration plus what its tasks wrote.
+	Context json.RawMessage
+	// Outputs are visible to downstream stages.
+	Outputs json.RawMessage
+	// Tasks is the engine's list of the stage's tasks and their statuses.
+	Tasks     json.RawMessage
+	StartTime *time.Time
+	EndTime   *time.Time
+	UpdatedAt time.Time
+}
+
+// ExecutionListParams filter and paginate ExecutionList. Zero values mean
+// "no filter"; Limit 0 means 50.
+type ExecutionListParams struct {
+	Application  string
+	PipelineName string
+	Statuses     []ExecutionStatus
+	// Cursor is the NextCursor of the previous page; empty for the first.
+	Cursor string
+	Limit  int
+}
+
+// ExecutionPage is one page of ExecutionList.
+type ExecutionPage struct {
+	Executions []*Execution
+	NextCursor string // empty on the last page
+}
+
+// Event is one entry in an execution's event log.
+type Event struct {
+	ID          int64
+	ExecutionID string
+	StageID     string // empty for execution-level events
+	Type        string // e.g. "execution.status", "stage.status", "task.status"
+	Data        json.RawMessage
+	CreatedAt   time.Time
+}
+
+// EventListParams filter EventList; Limit 0 means 1000.
+type EventListParams struct {
+	ExecutionID string
+	AfterID     int64
+	Limit       int
+}
+
+// AuditEntry records who did what.
+type AuditEntry struct {
+	ID          int64
+	User        string
+	Action      string // e.g. "trigger", "judge", "cancel", "restart", "pipeline.save"
+	Application string
+	Pipeline    string
+	ExecutionID string
+	StageID     string
+	Details     json.RawMessage
+	CreatedAt   time.Time
+}
+
+// AuditListParams filter AuditList; Limit 0 means 100.
+type AuditListParams struct {
+	ExecutionID string
+	Application string
+	Limit       int
+}

@@ -1,0 +1,239 @@
+// Package postgres is the store.Store for running several Sluice processes
+// on one database: Postgres through pgx/v5's pgxpool. The SQL itself is
+// shared with SQLite in package sqlstore; this package owns the pool, the
+// driver adapter and the Postgres migrations.
+//
+// River (riverpgxv5) shares the pool that DB returns and takes the pgx.Tx
+// that Tx.Raw returns, so a state change and the job that follows it commit
+// together. Transactions are READ COMMITTED; callers serialise work on one
+// execution with ExecutionLock (SELECT … FOR UPDATE).
+//
+// This package must not hold SQL that could be shared; it adds to sqlstore
+// only what is Postgres's.
+package postgres
+
+import (
+	"context"
+	"embed"
+	"errors"
+	"fmt"
+	"io/fs"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/sluice-cd/sluice/internal/store"
+	"github.com/sluice-cd/sluice/internal/store/sqlstore"
+)
+
+//go:embed migration/*.up.sql
+var migrationFS embed.FS
+
+// Store is the Postgres store.Store. Its methods are sqlstore.Store's; DB
+// returns the *pgxpool.Pool and Tx.Raw the pgx.Tx, for River.
+type Store struct {
+	*sqlstore.Store
+}
+
+// Option configures Open.
+type Option func(*options)
+
+type options struct {
+	now    func() time.Time
+	schema string
+}
+
+// WithClock sets the clock used for times the caller leaves zero (pipeline
+// revision times, CreatedAt/UpdatedAt of new rows). Default: time.Now.
+func WithClock(now func() time.Time) Option {
+	return func(o *options) { o.now = now }
+}
+
+// WithSchema puts Sluice's tables in schema: Open creates it if it does not
+// exist, and every connection of the pool gets search_path = schema, so
+// River's tables, created through the same pool, land there too. Tests use a
+// fresh schema each to run in parallel on one database. Default: the DSN's
+// search_path, normally public.
+func WithSchema(schema string) Option {
+	return func(o *options) { o.schema = schema }
+}
+
+// Open connects to dsn (a postgres:// URL or key=value string, as pgx
+// accepts) and applies the migrations. Concurrent Opens on one database are
+// safe: migrations run under an advisory lock.
+func Open(ctx context.Context, dsn string, opts ...Option) (*Store, error) {
+	o := options{now: time.Now}
+	for _, opt := range opts {
+		opt(&o)
+	}
+	cfg, err := pgxpool.ParseConfig(dsn)
+	if err != nil {
+		// pgx redacts the password in the message.
+		return nil, fmt.Errorf("open postgres: %w", err)
+	}
+	if o.schema != "" {
+		if err := createSchema(ctx, cfg.ConnConfig, o.schema); err != nil {
+			return nil, err
+		}
+		cfg.ConnConfig.RuntimeParams["search_path"] = pgx.Identifier{o.schema}.Sanitize()
+	}
+	p, err := pgxpool.NewWithConfig(ctx, cfg)
+	if err != nil {
+		return nil, fmt.Errorf("open postgres: %w", err)
+	}
+	migrations, err := fs.Sub(migrationFS, "migration")
+	if err != nil {
+		p.Close()
+		return nil, err
+	}
+	s, err := sqlstore.New(ctx, sqlstore.Config{
+		Dialect:    store.DialectPostgres,
+		Pool:       &pool{p: p},
+		Migrations: migrations,
+		Now:        o.now,
+	})
+	if err != nil {
+		p.Close()
+		return nil, fmt.Errorf("open postgres: %w", err)
+	}
+	return &Store{Store: s}, nil
+}
+
+// createSchema creates schema on a connection of its own.
+func createSchema(ctx context.Context, cc *pgx.ConnConfig, schema string) error {
+	conn, err := pgx.ConnectConfig(ctx, cc)
+	if err != nil {
+		return fmt.Errorf("open postgres: %w", err)
+	}
+	defer conn.Close(context.WithoutCancel(ctx))
+	if _, err := conn.Exec(ctx, "CREATE SCHEMA IF NOT EXISTS "+pgx.Identifier{schema}.Sanitize()); err != nil {
+		// Two processes creating the schema at once can race on the
+		// catalog; the loser finds the schema there.
+		var pgErr *pgconn.PgError
+		if !errors.As(err, &pgErr) || pgErr.Code != uniqueViolation {
+			return fmt.Errorf("open postgres: create schema %s: %w", schema, err)
+		}
+	}
+	return nil
+}
+
+// conn is what *pgxpool.Pool and pgx.Tx have in common.
+type conn interface {
+	Exec(ctx context.Context, sql string, args ...any) (pgconn.CommandTag, error)
+	Query(ctx context.Context, sql string, args ...any) (pgx.Rows, error)
+	QueryRow(ctx context.Context, sql string, args ...any) pgx.Row
+}
+
+// executor adapts a conn to sqlstore.Executor.
+type executor struct{ c conn }
+
+func (e executor) Exec(ctx context.Context, query string, args ...any) (int64, error) {
+	tag, err := e.c.Exec(ctx, query, args...)
+	if err != nil {
+		return 0, translate(err)
+	}
+	return tag.RowsAffected(), nil
+}
+
+func (e executor) Query(ctx context.Context, query string, args []any, scan func(sqlstore.Row) error) error {
+	rows, err := e.c.Query(ctx, query, args...)
+	if err != nil {
+		return translate(err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		if err := scan(rows); err != nil {
+			return translate(err)
+		}
+	}
+	return translate(rows.Err())
+}
+
+func (e executor) QueryRow(ctx context.Context, query string, args ...any) sqlstore.Row {
+	return row{e.c.QueryRow(ctx, query, args...)}
+}
+
+type row struct{ r pgx.Row }
+
+func (r row) Scan(dest ...any) error { return translate(r.r.Scan(dest...)) }
+
+// pool adapts *pgxpool.Pool to sqlstore.Pool.
+type pool struct{ p *pgxpool.Pool }
+
+func (p *pool) Exec(ctx context.Context, query string, args ...any) (int64, error) {
+	return executor{p.p}.Exec(ctx, query, args...)
+}
+
+func (p *pool) Query(ctx context.Context, query string, args []any, scan func(sqlstore.Row) error) error {
+	return executor{p.p}.Query(ctx, query, args, scan)
+}
+
+func (p *pool) QueryRow(ctx context.Context, query string, args ...any) sqlstore.Row {
+	return executor{p.p}.QueryRow(ctx, query, args...)
+}
+
+// Begin starts a READ COMMITTED transaction, or a REPEATABLE READ READ ONLY
+// one for consistent multi-statement reads.
+func (p *pool) Begin(ctx context.Context, readOnly bool) (sqlstore.PoolTx, error) {
+	opts := pgx.TxOptions{}
+	if readOnly {
+		opts = pgx.TxOptions{IsoLevel: pgx.RepeatableRead, AccessMode: pgx.ReadOnly}
+	}
+	t, err := p.p.BeginTx(ctx, opts)
+	if err != nil {
+		return nil, translate(err)
+	}
+	return &tx{executor: executor{t}, tx: t}, nil
+}
+
+func (p *pool) Raw() any { return p.p }
+
+func (p *pool) Close() error {
+	p.p.Close()
+	return nil
+}
+
+// tx adapts pgx.Tx to sqlstore.PoolTx.
+type tx struct {
+	executor
+	tx pgx.Tx
+}
+
+func (t *tx) Commit(ctx context.Context) error { return translate(t.tx.Commit(ctx)) }
+
+func (t *tx) Rollback(ctx context.Context) error {
+	if err := t.tx.Rollback(ctx); err != nil && !errors.Is(err, pgx.ErrTxClosed) {
+		return err
+	}
+	return nil
+}
+
+func (t *tx) Raw() any { return t.tx }
+
+// SQLSTATE codes translate maps.
+const (
+	uniqueViolation     = "23505"
+	foreignKeyViolation = "23503"
+)
+
+// translate maps driver errors to what sqlstore branches on.
+func translate(err error) error {
+	if err == nil {
+		return nil
+	}
+	if errors.Is(err, pgx.ErrNoRows) {
+		return store.ErrNotFound
+	}
+	var pgErr *pgconn.PgError
+	if errors.As(err, &pgErr) {
+		switch pgErr.Code {
+		case uniqueViolation:
+			return fmt.Errorf("%w: %w", store.ErrConflict, err)
+		case foreignKeyViolation:
+			return fmt.Errorf("%w: %w", sqlstore.ErrForeignKey, err)
+		}
+	}
+	return err
+}

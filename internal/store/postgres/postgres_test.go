@@ -1,0 +1,162 @@
+package postgres_test
+
+import (
+	"context"
+	"crypto/rand"
+	"os"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/sluice-cd/sluice/internal/store"
+	"github.com/sluice-cd/sluice/internal/store/postgres"
+	"github.com/sluice-cd/sluice/internal/store/storetest"
+)
+
+const dsnEnv = "SLUICE_TEST_POSTGRES_DSN"
+
+// testDSN returns the test database's URL, or skips tb when it is not set.
+func testDSN(tb testing.TB) string {
+	tb.Helper()
+	dsn := os.Getenv(dsnEnv)
+	if dsn == "" {
+		tb.Skipf("set %s (e.g. postgres://postgres@127.0.0.1:5432/test?sslmode=disable) to run the Postgres store tests", dsnEnv)
+	}
+	return dsn
+}
+
+// newSchema returns a fresh schema name, sluice_test_<random>, and drops
+// the schema when tb ends.
+func newSchema(tb testing.TB, dsn string) string {
+	tb.Helper()
+	schema := "sluice_test_" + strings.ToLower(rand.Text()[:12])
+	tb.Cleanup(func() {
+		ctx := context.Background()
+		conn, err := pgx.Connect(ctx, dsn)
+		if err != nil {
+			tb.Errorf("drop schema %s: %v", schema, err)
+			return
+		}
+		defer conn.Close(ctx)
+		if _, err := conn.Exec(ctx, "DROP SCHEMA IF EXISTS "+pgx.Identifier{schema}.Sanitize()+" CASCADE"); err != nil {
+			tb.Errorf("drop schema %s: %v", schema, err)
+		}
+	})
+	return schema
+}
+
+// openTest opens a store in a fresh schema, dropped when tb ends.
+func openTest(tb testing.TB) *postgres.Store {
+	tb.Helper()
+	dsn := testDSN(tb)
+	schema := newSchema(tb, dsn)
+	s, err := postgres.Open(tb.Context(), dsn, postgres.WithSchema(schema))
+	if err != nil {
+		tb.Fatalf("Open: %v", err)
+	}
+	// Registered after newSchema's cleanup, so it runs first.
+	tb.Cleanup(func() { s.Close() })
+	return s
+}
+
+func TestConformance(t *testing.T) {
+	testDSN(t)
+	storetest.Run(t, func(t *testing.T) store.Store { return openTest(t) })
+}
+
+func TestRaw(t *testing.T) {
+	s := openTest(t)
+	if _, ok := s.DB().(*pgxpool.Pool); !ok {
+		t.Errorf("DB() is %T, want *pgxpool.Pool", s.DB())
+	}
+	err := s.InTx(t.Context(), func(tx store.Tx) error {
+		if _, ok := tx.Raw().(pgx.Tx); !ok {
+			t.Errorf("Tx.Raw() is %T, want pgx.Tx", tx.Raw())
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestSchemaIsolation checks that WithSchema keeps the tables in the
+// schema: two stores in two schemas do not see each other's rows.
+func TestSchemaIsolation(t *testing.T) {
+	a, b := openTest(t), openTest(t)
+	if err := a.ExecutionInsert(t.Context(), &store.Execution{ID: "e", Status: store.StatusRunning}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := b.ExecutionGet(t.Context(), "e"); err == nil {
+		t.Error("store in another schema sees the execution")
+	}
+	var schema string
+	if err := a.DB().(*pgxpool.Pool).QueryRow(t.Context(), "SELECT current_schema()").Scan(&schema); err != nil {
+		t.Fatal(err)
+	}
+	var n int
+	err := a.DB().(*pgxpool.Pool).QueryRow(t.Context(),
+		"SELECT count(*) FROM information_schema.tables WHERE table_schema = $1 AND table_name = 'execution'", schema).Scan(&n)
+	if err != nil || n != 1 {
+		t.Errorf("execution table in %s: %d, %v", schema, n, err)
+	}
+}
+
+// TestConcurrentOpen opens one fresh schema from several goroutines at
+// once, as processes starting together would: the advisory lock lets one
+// of them migrate and the others find the work done.
+func TestConcurrentOpen(t *testing.T) {
+	dsn := testDSN(t)
+	schema := newSchema(t, dsn)
+	const n = 6
+	var wg sync.WaitGroup
+	errs := make(chan error, n)
+	for range n {
+		wg.Go(func() {
+			s, err := postgres.Open(t.Context(), dsn, postgres.WithSchema(schema))
+			if err != nil {
+				errs <- err
+				return
+			}
+			s.Close()
+		})
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Errorf("Open: %v", err)
+	}
+	s, err := postgres.Open(t.Context(), dsn, postgres.WithSchema(schema))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	var count int
+	if err := s.DB().(*pgxpool.Pool).QueryRow(t.Context(), "SELECT count(*) FROM sluice_migration").Scan(&count); err != nil {
+		t.Fatal(err)
+	}
+	if count != 1 {
+		t.Errorf("sluice_migration has %d rows, want 1", count)
+	}
+}
+
+func TestOpenBadDSN(t *testing.T) {
+	_, err := postgres.Open(t.Context(), "postgres://user:secret@[::1:5432/db")
+	if err == nil {
+		t.Fatal("Open with a malformed URL: got nil error")
+	}
+	if strings.Contains(err.Error(), "secret") {
+		t.Errorf("error %q shows the password", err)
+	}
+}
+
+func BenchmarkExecutionInsert(b *testing.B) {
+	storetest.BenchmarkExecutionInsert(b, openTest(b))
+}
+
+func BenchmarkStageUpdateInTx(b *testing.B) {
+	storetest.BenchmarkStageUpdateInTx(b, openTest(b))
+}

@@ -1,0 +1,162 @@
+package sqlite_test
+
+import (
+	"context"
+	"database/sql"
+	"path/filepath"
+	"sync"
+	"testing"
+
+	"github.com/sluice-cd/sluice/internal/store"
+	"github.com/sluice-cd/sluice/internal/store/sqlite"
+	"github.com/sluice-cd/sluice/internal/store/storetest"
+)
+
+// openTest opens a store on a fresh file in tb's temporary directory.
+func openTest(tb testing.TB) *sqlite.Store {
+	tb.Helper()
+	s, err := sqlite.Open(tb.Context(), filepath.Join(tb.TempDir(), "sluice.db"))
+	if err != nil {
+		tb.Fatalf("Open: %v", err)
+	}
+	tb.Cleanup(func() { s.Close() })
+	return s
+}
+
+func TestConformance(t *testing.T) {
+	storetest.Run(t, func(t *testing.T) store.Store { return openTest(t) })
+}
+
+func TestConformanceInMemory(t *testing.T) {
+	storetest.Run(t, func(t *testing.T) store.Store {
+		s, err := sqlite.Open(t.Context(), ":memory:")
+		if err != nil {
+			t.Fatalf("Open: %v", err)
+		}
+		t.Cleanup(func() { s.Close() })
+		return s
+	})
+}
+
+// TestOpenSettings checks what River and the single-writer design rely on.
+func TestOpenSettings(t *testing.T) {
+	s := openTest(t)
+	db, ok := s.DB().(*sql.DB)
+	if !ok {
+		t.Fatalf("DB() is %T, want *sql.DB", s.DB())
+	}
+	if n := db.Stats().MaxOpenConnections; n != 1 {
+		t.Errorf("MaxOpenConnections = %d, want 1", n)
+	}
+	for _, tc := range []struct{ pragma, want string }{
+		{"journal_mode", "wal"},
+		{"foreign_keys", "1"},
+		{"synchronous", "1"}, // NORMAL
+		{"busy_timeout", "5000"},
+	} {
+		var got string
+		if err := db.QueryRowContext(t.Context(), "PRAGMA "+tc.pragma).Scan(&got); err != nil {
+			t.Fatalf("PRAGMA %s: %v", tc.pragma, err)
+		}
+		if got != tc.want {
+			t.Errorf("PRAGMA %s = %q, want %q", tc.pragma, got, tc.want)
+		}
+	}
+	err := s.InTx(t.Context(), func(tx store.Tx) error {
+		if _, ok := tx.Raw().(*sql.Tx); !ok {
+			t.Errorf("Tx.Raw() is %T, want *sql.Tx", tx.Raw())
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestBeginImmediate opens one file twice, as two processes would, and
+// writes from both at once: with BEGIN IMMEDIATE the second writer waits
+// for the lock at BEGIN instead of failing to upgrade a read lock.
+func TestBeginImmediate(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "shared.db")
+	var stores [2]*sqlite.Store
+	for i := range stores {
+		s, err := sqlite.Open(t.Context(), path)
+		if err != nil {
+			t.Fatalf("Open %d: %v", i, err)
+		}
+		t.Cleanup(func() { s.Close() })
+		stores[i] = s
+	}
+	if err := stores[0].ExecutionInsert(t.Context(), &store.Execution{ID: "e", Status: store.StatusRunning}); err != nil {
+		t.Fatal(err)
+	}
+	if err := stores[0].StageInsert(t.Context(), &store.Stage{ID: "s", ExecutionID: "e", Status: store.StatusRunning}); err != nil {
+		t.Fatal(err)
+	}
+	// Read, then write, in each transaction: under deferred BEGIN two such
+	// transactions in different connections fail with SQLITE_BUSY.
+	var wg sync.WaitGroup
+	errs := make(chan error, 2*20)
+	for _, s := range stores {
+		wg.Go(func() {
+			for range 20 {
+				errs <- s.InTx(context.Background(), func(tx store.Tx) error {
+					e, err := tx.ExecutionLock(t.Context(), "e")
+					if err != nil {
+						return err
+					}
+					e.Stages[0].Name += "x"
+					return tx.StageUpdate(t.Context(), e.Stages[0])
+				})
+			}
+		})
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		if err != nil {
+			t.Errorf("InTx: %v", err)
+		}
+	}
+	e, err := stores[1].ExecutionGet(t.Context(), "e")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := len(e.Stages[0].Name); n != 40 {
+		t.Errorf("stage name has %d x's, want 40", n)
+	}
+}
+
+// TestMigrationsIdempotent opens a file a second time: nothing is applied
+// twice.
+func TestMigrationsIdempotent(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "sluice.db")
+	for range 2 {
+		s, err := sqlite.Open(t.Context(), path)
+		if err != nil {
+			t.Fatalf("Open: %v", err)
+		}
+		var n int
+		if err := s.DB().(*sql.DB).QueryRowContext(t.Context(), "SELECT count(*) FROM sluice_migration").Scan(&n); err != nil {
+			t.Fatal(err)
+		}
+		if n != 1 {
+			t.Errorf("sluice_migration has %d rows, want 1", n)
+		}
+		s.Close()
+	}
+}
+
+func TestOpenRejectsQueryInPath(t *testing.T) {
+	if _, err := sqlite.Open(t.Context(), "x.db?mode=ro"); err == nil {
+		t.Error("Open(path with ?): got nil error")
+	}
+}
+
+func BenchmarkExecutionInsert(b *testing.B) {
+	storetest.BenchmarkExecutionInsert(b, openTest(b))
+}
+
+func BenchmarkStageUpdateInTx(b *testing.B) {
+	storetest.BenchmarkStageUpdateInTx(b, openTest(b))
+}

@@ -1,0 +1,129 @@
+package sqlstore
+
+import (
+	"encoding/json"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/sluice-cd/sluice/internal/store"
+)
+
+// sqliteTimeLayout is how SQLite columns hold times: fixed width, so that
+// text order is time order.
+const sqliteTimeLayout = "2006-01-02T15:04:05.000000Z"
+
+// dialect holds what differs in the SQL text between SQLite and Postgres.
+type dialect struct {
+	name store.Dialect
+	// numbered rewrites ? placeholders to $1, $2, ….
+	numbered bool
+	// forUpdate ends ExecutionLock's SELECT.
+	forUpdate string
+	// migrationTable creates sluice_migration if it is missing.
+	migrationTable string
+	// migrationLock, when set, is run first in the migration transaction.
+	migrationLock string
+}
+
+func newDialect(name store.Dialect) (*dialect, error) {
+	switch name {
+	case store.DialectSQLite:
+		return &dialect{
+			name: name,
+			migrationTable: `CREATE TABLE IF NOT EXISTS sluice_migration (
+	version    INTEGER PRIMARY KEY,
+	name       TEXT NOT NULL,
+	applied_at TEXT NOT NULL
+) STRICT`,
+		}, nil
+	case store.DialectPostgres:
+		return &dialect{
+			name:      name,
+			numbered:  true,
+			forUpdate: " FOR UPDATE",
+			migrationTable: `CREATE TABLE IF NOT EXISTS sluice_migration (
+	version    integer PRIMARY KEY,
+	name       text NOT NULL,
+	applied_at timestamptz NOT NULL
+)`,
+			// Keyed on the schema, so that stores in different schemas of
+			// one database (tests) do not wait for each other.
+			migrationLock: `SELECT pg_advisory_xact_lock(hashtextextended('sluice_migration.' || coalesce(current_schema(), ''), 0))`,
+		}, nil
+	}
+	return nil, fmt.Errorf("unknown dialect %q", name)
+}
+
+// rebind rewrites the ? placeholders of query for the driver. Queries never
+// contain a literal question mark.
+func (d *dialect) rebind(query string) string {
+	if !d.numbered {
+		return query
+	}
+	var b strings.Builder
+	b.Grow(len(query) + 16)
+	n := 0
+	for {
+		i := strings.IndexByte(query, '?')
+		if i < 0 {
+			b.WriteString(query)
+			return b.String()
+		}
+		n++
+		b.WriteString(query[:i])
+		b.WriteByte('$')
+		b.WriteString(strconv.Itoa(n))
+		query = query[i+1:]
+	}
+}
+
+// time encodes t, already normalised, as a query argument.
+func (d *dialect) time(t time.Time) any {
+	if d.name == store.DialectSQLite {
+		return t.Format(sqliteTimeLayout)
+	}
+	return t
+}
+
+// nullTime encodes t, already normalised, as a query argument; nil is NULL.
+func (d *dialect) nullTime(t *time.Time) any {
+	if t == nil {
+		return nil
+	}
+	return d.time(*t)
+}
+
+// normTime is how the store keeps times: UTC, to the microsecond.
+func normTime(t time.Time) time.Time {
+	return t.UTC().Truncate(time.Microsecond)
+}
+
+// normNullTime normalises *t in place.
+func normNullTime(t *time.Time) *time.Time {
+	if t == nil {
+		return nil
+	}
+	n := normTime(*t)
+	return &n
+}
+
+// jsonArg encodes a JSON column value: NULL when raw is empty, else its
+// text. Both drivers store a string unchanged (pgx passes a string to a json
+// parameter as the JSON text itself).
+func jsonArg(raw json.RawMessage) any {
+	if len(raw) == 0 {
+		return nil
+	}
+	return string(raw)
+}
+
+// checkJSON reports an error naming what when raw is neither empty nor valid
+// JSON. Postgres would reject it too, but SQLite would store it.
+func checkJSON(what string, raw json.RawMessage) error {
+	if len(raw) > 0 && !json.Valid(raw) {
+		return fmt.Errorf("%s is not valid JSON", what)
+	}
+	return nil
+}

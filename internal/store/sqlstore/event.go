@@ -1,0 +1,66 @@
+package sqlstore
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/sluice-cd/sluice/internal/store"
+)
+
+// EventInsert implements store.Querier. A zero CreatedAt is set from the
+// clock; it is normalised in place. ErrNotFound when the execution does not
+// exist.
+//
+// On Postgres the insert waits for, then holds until commit, the event
+// table's advisory lock (see the migration), which is what makes IDs grow in
+// commit order. Write events late in a transaction.
+func (q *querier) EventInsert(ctx context.Context, ev *store.Event) error {
+	if err := checkJSON("data", ev.Data); err != nil {
+		return fmt.Errorf("insert event of execution %s: %w", ev.ExecutionID, err)
+	}
+	ev.CreatedAt = q.stamp(ev.CreatedAt)
+	err := q.queryRow(ctx, `INSERT INTO event (execution_id, stage_id, type, data, created_at)
+VALUES (?, ?, ?, ?, ?)
+RETURNING id`, ev.ExecutionID, ev.StageID, ev.Type, jsonArg(ev.Data), q.d.time(ev.CreatedAt)).Scan(&ev.ID)
+	if err != nil {
+		if errors.Is(err, ErrForeignKey) {
+			return fmt.Errorf("insert event: execution %s: %w", ev.ExecutionID, store.ErrNotFound)
+		}
+		return fmt.Errorf("insert event of execution %s: %w", ev.ExecutionID, err)
+	}
+	return nil
+}
+
+// EventList implements store.Querier.
+func (q *querier) EventList(ctx context.Context, params *store.EventListParams) ([]*store.Event, error) {
+	if params == nil {
+		params = &store.EventListParams{}
+	}
+	limit := params.Limit
+	if limit <= 0 {
+		limit = 1000
+	}
+	query := `SELECT id, execution_id, stage_id, type, data, created_at FROM event WHERE id > ?`
+	args := []any{params.AfterID}
+	if params.ExecutionID != "" {
+		query += ` AND execution_id = ?`
+		args = append(args, params.ExecutionID)
+	}
+	query += ` ORDER BY id LIMIT ?`
+	args = append(args, limit)
+	evs := []*store.Event{}
+	err := q.query(ctx, query, args, func(r Row) error {
+		var ev store.Event
+		if err := r.Scan(&ev.ID, &ev.ExecutionID, &ev.StageID, &ev.Type, scanJSON(&ev.Data),
+			scanTime(&ev.CreatedAt)); err != nil {
+			return err
+		}
+		evs = append(evs, &ev)
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("list events: %w", err)
+	}
+	return evs, nil
+}

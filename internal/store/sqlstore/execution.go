@@ -1,0 +1,292 @@
+package sqlstore
+
+import (
+	"context"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/sluice-cd/sluice/internal/store"
+)
+
+const executionColumns = `id, application, pipeline_name, pipeline_config_id, pipeline_revision, status,
+pipeline, trigger_json, state, user_name, canceled, created_at, start_time, end_time, updated_at`
+
+func scanExecution(row Row) (*store.Execution, error) {
+	var e store.Execution
+	err := row.Scan(&e.ID, &e.Application, &e.PipelineName, &e.PipelineConfigID, &e.PipelineRevision, &e.Status,
+		scanJSON(&e.Pipeline), scanJSON(&e.Trigger), scanJSON(&e.State), &e.User, &e.Canceled,
+		scanTime(&e.CreatedAt), scanNullTime(&e.StartTime), scanNullTime(&e.EndTime), scanTime(&e.UpdatedAt))
+	if err != nil {
+		return nil, err
+	}
+	return &e, nil
+}
+
+// executionArgs normalises the times of e, filling zero CreatedAt and
+// UpdatedAt from the clock, validates its JSON and returns its columns in
+// executionColumns order.
+func (q *querier) executionArgs(e *store.Execution) ([]any, error) {
+	for _, c := range []struct {
+		name string
+		raw  json.RawMessage
+	}{{"pipeline", e.Pipeline}, {"trigger", e.Trigger}, {"state", e.State}} {
+		if err := checkJSON(c.name, c.raw); err != nil {
+			return nil, err
+		}
+	}
+	e.CreatedAt = q.stamp(e.CreatedAt)
+	e.UpdatedAt = q.stamp(e.UpdatedAt)
+	e.StartTime = normNullTime(e.StartTime)
+	e.EndTime = normNullTime(e.EndTime)
+	return []any{e.ID, e.Application, e.PipelineName, e.PipelineConfigID, e.PipelineRevision, string(e.Status),
+		jsonArg(e.Pipeline), jsonArg(e.Trigger), jsonArg(e.State), e.User, e.Canceled,
+		q.d.time(e.CreatedAt), q.d.nullTime(e.StartTime), q.d.nullTime(e.EndTime), q.d.time(e.UpdatedAt)}, nil
+}
+
+// ExecutionInsert implements store.Querier. An empty exec.ID or stage ID is
+// filled with a fresh UUID, each stage's ExecutionID is set to exec.ID, and
+// times are normalised in place. A taken exec.ID is ErrConflict, and inside
+// a transaction leaves it usable on both dialects.
+func (q *querier) ExecutionInsert(ctx context.Context, exec *store.Execution) error {
+	if exec.ID == "" {
+		exec.ID = newID()
+	}
+	args, err := q.executionArgs(exec)
+	if err != nil {
+		return fmt.Errorf("insert execution %s: %w", exec.ID, err)
+	}
+	stageArgs := make([][]any, len(exec.Stages))
+	for i, s := range exec.Stages {
+		s.ExecutionID = exec.ID
+		if stageArgs[i], err = q.stageArgs(s); err != nil {
+			return fmt.Errorf("insert execution %s: stage %s: %w", exec.ID, s.ID, err)
+		}
+	}
+	err = q.atomic(ctx, false, func(q *querier) error {
+		// DO NOTHING rather than a unique violation, which would abort a
+		// Postgres transaction: a caller may treat "already inserted" as
+		// success (a re-run task) and carry on in the same transaction.
+		n, err := q.exec(ctx, `INSERT INTO execution (`+executionColumns+`)
+VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+ON CONFLICT DO NOTHING`, args...)
+		if err != nil {
+			return err
+		}
+		if n == 0 {
+			return fmt.Errorf("ID taken: %w", store.ErrConflict)
+		}
+		// A stage that conflicts here is a bug (the execution is new), so
+		// it fails like any other statement.
+		for i, s := range exec.Stages {
+			if _, err := q.exec(ctx, insertStage, stageArgs[i]...); err != nil {
+				return fmt.Errorf("stage %s: %w", s.ID, err)
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("insert execution %s: %w", exec.ID, err)
+	}
+	return nil
+}
+
+// ExecutionGet implements store.Querier. Outside a transaction the
+// execution and its stages are read in one read-only transaction.
+func (q *querier) ExecutionGet(ctx context.Context, id string) (*store.Execution, error) {
+	var e *store.Execution
+	err := q.atomic(ctx, true, func(q *querier) error {
+		var err error
+		e, err = q.executionWithStages(ctx, id, "")
+		return err
+	})
+	if err != nil {
+		return nil, notFound(err, "get", "execution "+id)
+	}
+	return e, nil
+}
+
+// ExecutionLock implements store.Querier.
+func (q *querier) ExecutionLock(ctx context.Context, id string) (*store.Execution, error) {
+	var e *store.Execution
+	err := q.atomic(ctx, false, func(q *querier) error {
+		var err error
+		e, err = q.executionWithStages(ctx, id, q.d.forUpdate)
+		return err
+	})
+	if err != nil {
+		return nil, notFound(err, "lock", "execution "+id)
+	}
+	return e, nil
+}
+
+func (q *querier) executionWithStages(ctx context.Context, id, suffix string) (*store.Execution, error) {
+	e, err := scanExecution(q.queryRow(ctx, `SELECT `+executionColumns+` FROM execution WHERE id = ?`+suffix, id))
+	if err != nil {
+		return nil, err
+	}
+	e.Stages = []*store.Stage{}
+	err = q.query(ctx, `SELECT `+stageColumns+` FROM stage WHERE execution_id = ? ORDER BY seq`, []any{id},
+		func(r Row) error {
+			s, err := scanStage(r)
+			if err != nil {
+				return err
+			}
+			e.Stages = append(e.Stages, s)
+			return nil
+		})
+	if err != nil {
+		return nil, fmt.Errorf("stages: %w", err)
+	}
+	return e, nil
+}
+
+// ExecutionUpdate implements store.Querier. A zero UpdatedAt is set from the
+// clock; times are normalised in place.
+func (q *querier) ExecutionUpdate(ctx context.Context, exec *store.Execution) error {
+	args, err := q.executionArgs(exec)
+	if err != nil {
+		return fmt.Errorf("update execution %s: %w", exec.ID, err)
+	}
+	// Every column but id; id goes last, for the WHERE.
+	args = append(args[1:], exec.ID)
+	n, err := q.exec(ctx, `UPDATE execution SET application = ?, pipeline_name = ?, pipeline_config_id = ?,
+pipeline_revision = ?, status = ?, pipeline = ?, trigger_json = ?, state = ?, user_name = ?, canceled = ?,
+created_at = ?, start_time = ?, end_time = ?, updated_at = ?
+WHERE id = ?`, args...)
+	if err != nil {
+		return fmt.Errorf("update execution %s: %w", exec.ID, err)
+	}
+	if n == 0 {
+		return fmt.Errorf("execution %s: %w", exec.ID, store.ErrNotFound)
+	}
+	return nil
+}
+
+// ExecutionList implements store.Querier.
+func (q *querier) ExecutionList(ctx context.Context, params *store.ExecutionListParams) (*store.ExecutionPage, error) {
+	if params == nil {
+		params = &store.ExecutionListParams{}
+	}
+	limit := params.Limit
+	if limit <= 0 {
+		limit = 50
+	}
+	var (
+		where []string
+		args  []any
+	)
+	if params.Application != "" {
+		where = append(where, "application = ?")
+		args = append(args, params.Application)
+	}
+	if params.PipelineName != "" {
+		where = append(where, "pipeline_name = ?")
+		args = append(args, params.PipelineName)
+	}
+	if len(params.Statuses) > 0 {
+		where = append(where, "status IN ("+placeholders(len(params.Statuses))+")")
+		for _, s := range params.Statuses {
+			args = append(args, string(s))
+		}
+	}
+	if params.Cursor != "" {
+		c, err := decodeCursor(params.Cursor)
+		if err != nil {
+			return nil, fmt.Errorf("list executions: %w", err)
+		}
+		// Keyset pagination: rows inserted after the first page was read
+		// are newer, so they never shift later pages.
+		where = append(where, "(created_at, id) < (?, ?)")
+		args = append(args, q.d.time(c.createdAt), c.id)
+	}
+	query := `SELECT ` + executionColumns + ` FROM execution`
+	if len(where) > 0 {
+		query += ` WHERE ` + strings.Join(where, " AND ")
+	}
+	query += ` ORDER BY created_at DESC, id DESC LIMIT ?`
+	args = append(args, limit+1)
+
+	page := &store.ExecutionPage{}
+	execs, err := q.listExecutions(ctx, query, args)
+	if err != nil {
+		return nil, fmt.Errorf("list executions: %w", err)
+	}
+	if len(execs) > limit {
+		execs = execs[:limit]
+		last := execs[limit-1]
+		page.NextCursor = encodeCursor(cursor{createdAt: last.CreatedAt, id: last.ID})
+	}
+	page.Executions = execs
+	return page, nil
+}
+
+// ExecutionListByConfig implements store.Querier. No statuses means any
+// status.
+func (q *querier) ExecutionListByConfig(ctx context.Context, pipelineConfigID string, statuses []store.ExecutionStatus) ([]*store.Execution, error) {
+	query := `SELECT ` + executionColumns + ` FROM execution WHERE pipeline_config_id = ?`
+	args := []any{pipelineConfigID}
+	if len(statuses) > 0 {
+		query += ` AND status IN (` + placeholders(len(statuses)) + `)`
+		for _, s := range statuses {
+			args = append(args, string(s))
+		}
+	}
+	query += ` ORDER BY created_at, id`
+	execs, err := q.listExecutions(ctx, query, args)
+	if err != nil {
+		return nil, fmt.Errorf("list executions of pipeline %s: %w", pipelineConfigID, err)
+	}
+	return execs, nil
+}
+
+func (q *querier) listExecutions(ctx context.Context, query string, args []any) ([]*store.Execution, error) {
+	execs := []*store.Execution{}
+	err := q.query(ctx, query, args, func(r Row) error {
+		e, err := scanExecution(r)
+		if err != nil {
+			return err
+		}
+		execs = append(execs, e)
+		return nil
+	})
+	return execs, err
+}
+
+// placeholders returns "?, ?, …" with n marks.
+func placeholders(n int) string {
+	return strings.TrimSuffix(strings.Repeat("?, ", n), ", ")
+}
+
+// cursor is the position after the last row of an ExecutionList page.
+type cursor struct {
+	createdAt time.Time
+	id        string
+}
+
+// encodeCursor returns c as opaque text: base64 of "<unix µs>,<id>".
+func encodeCursor(c cursor) string {
+	return base64.RawURLEncoding.EncodeToString([]byte(strconv.FormatInt(c.createdAt.UnixMicro(), 10) + "," + c.id))
+}
+
+var errBadCursor = errors.New("invalid cursor; pass the NextCursor of the previous page")
+
+func decodeCursor(s string) (cursor, error) {
+	b, err := base64.RawURLEncoding.DecodeString(s)
+	if err != nil {
+		return cursor{}, errBadCursor
+	}
+	micros, id, ok := strings.Cut(string(b), ",")
+	if !ok || id == "" {
+		return cursor{}, errBadCursor
+	}
+	us, err := strconv.ParseInt(micros, 10, 64)
+	if err != nil {
+		return cursor{}, errBadCursor
+	}
+	return cursor{createdAt: time.UnixMicro(us).UTC(), id: id}, nil
+}

@@ -1,0 +1,54 @@
+package sqlstore
+
+import (
+	"context"
+	"errors"
+)
+
+// ErrForeignKey is what adapters wrap a foreign key violation in, so that
+// the queries can turn "no such execution" into store.ErrNotFound.
+var ErrForeignKey = errors.New("foreign key violation")
+
+// Executor runs statements on a pool or in a transaction. Queries use ?
+// placeholders already rewritten for the driver. Implementations translate
+// errors as described in the package comment.
+type Executor interface {
+	// Exec runs a statement that returns no rows and reports how many rows
+	// it changed.
+	Exec(ctx context.Context, query string, args ...any) (rowsAffected int64, err error)
+	// Query runs a statement and calls scan once per row, then closes the
+	// rows. scan must not run other statements.
+	Query(ctx context.Context, query string, args []any, scan func(Row) error) error
+	// QueryRow runs a statement that returns at most one row; Scan returns
+	// store.ErrNotFound when there is none.
+	QueryRow(ctx context.Context, query string, args ...any) Row
+}
+
+// Row is one result row.
+type Row interface {
+	Scan(dest ...any) error
+}
+
+// Pool is a connection pool.
+type Pool interface {
+	Executor
+	// Begin starts a transaction. A write transaction on SQLite takes the
+	// write lock at once (BEGIN IMMEDIATE); a read-only one is deferred. A
+	// read-only transaction on Postgres is REPEATABLE READ, a write
+	// transaction READ COMMITTED.
+	Begin(ctx context.Context, readOnly bool) (PoolTx, error)
+	// Raw returns the driver's pool: *sql.DB or *pgxpool.Pool.
+	Raw() any
+	// Close closes the pool.
+	Close() error
+}
+
+// PoolTx is one open transaction.
+type PoolTx interface {
+	Executor
+	Commit(ctx context.Context) error
+	// Rollback aborts the transaction; it is a no-op after Commit.
+	Rollback(ctx context.Context) error
+	// Raw returns the driver's transaction: *sql.Tx or pgx.Tx.
+	Raw() any
+}

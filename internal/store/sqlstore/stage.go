@@ -1,0 +1,118 @@
+package sqlstore
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+
+	"github.com/sluice-cd/sluice/internal/store"
+)
+
+const stageColumns = `id, execution_id, seq, ref_id, name, type, requisite_stage_ref_ids, status,
+context, outputs, tasks, start_time, end_time, updated_at`
+
+const insertStage = `INSERT INTO stage (` + stageColumns + `)
+VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
+
+func scanStage(row Row) (*store.Stage, error) {
+	var (
+		s    store.Stage
+		reqs json.RawMessage
+	)
+	err := row.Scan(&s.ID, &s.ExecutionID, &s.Seq, &s.RefID, &s.Name, &s.Type, scanJSON(&reqs), &s.Status,
+		scanJSON(&s.Context), scanJSON(&s.Outputs), scanJSON(&s.Tasks),
+		scanNullTime(&s.StartTime), scanNullTime(&s.EndTime), scanTime(&s.UpdatedAt))
+	if err != nil {
+		return nil, err
+	}
+	if err := json.Unmarshal(reqs, &s.RequisiteStageRefIDs); err != nil {
+		return nil, fmt.Errorf("stage %s: requisite_stage_ref_ids: %w", s.ID, err)
+	}
+	if len(s.RequisiteStageRefIDs) == 0 {
+		s.RequisiteStageRefIDs = nil
+	}
+	return &s, nil
+}
+
+// stageArgs fills an empty s.ID, normalises the times of s (UpdatedAt from
+// the clock when zero), validates its JSON and returns its columns in
+// stageColumns order. RequisiteStageRefIDs are stored as a JSON array; an
+// empty list reads back as nil.
+func (q *querier) stageArgs(s *store.Stage) ([]any, error) {
+	if s.ID == "" {
+		s.ID = newID()
+	}
+	for _, c := range []struct {
+		name string
+		raw  json.RawMessage
+	}{{"context", s.Context}, {"outputs", s.Outputs}, {"tasks", s.Tasks}} {
+		if err := checkJSON(c.name, c.raw); err != nil {
+			return nil, err
+		}
+	}
+	reqs := s.RequisiteStageRefIDs
+	if reqs == nil {
+		reqs = []string{}
+	}
+	reqJSON, err := json.Marshal(reqs)
+	if err != nil {
+		return nil, err
+	}
+	s.UpdatedAt = q.stamp(s.UpdatedAt)
+	s.StartTime = normNullTime(s.StartTime)
+	s.EndTime = normNullTime(s.EndTime)
+	return []any{s.ID, s.ExecutionID, s.Seq, s.RefID, s.Name, s.Type, string(reqJSON), string(s.Status),
+		jsonArg(s.Context), jsonArg(s.Outputs), jsonArg(s.Tasks),
+		q.d.nullTime(s.StartTime), q.d.nullTime(s.EndTime), q.d.time(s.UpdatedAt)}, nil
+}
+
+// StageInsert implements store.Querier. An empty stage.ID is filled with a
+// fresh UUID; times are normalised in place. ErrNotFound when the execution
+// does not exist (on Postgres this aborts the transaction, like any failed
+// statement), ErrConflict when the ID or the Seq is taken (which does not).
+func (q *querier) StageInsert(ctx context.Context, stage *store.Stage) error {
+	args, err := q.stageArgs(stage)
+	if err != nil {
+		return fmt.Errorf("insert stage %s: %w", stage.ID, err)
+	}
+	// DO NOTHING, as in ExecutionInsert, so that a taken ID leaves a
+	// Postgres transaction usable.
+	n, err := q.exec(ctx, insertStage+` ON CONFLICT DO NOTHING`, args...)
+	if err != nil {
+		if errors.Is(err, ErrForeignKey) {
+			return fmt.Errorf("insert stage %s: execution %s: %w", stage.ID, stage.ExecutionID, store.ErrNotFound)
+		}
+		return fmt.Errorf("insert stage %s of execution %s: %w", stage.ID, stage.ExecutionID, err)
+	}
+	if n == 0 {
+		return fmt.Errorf("insert stage %s of execution %s: ID or Seq taken: %w", stage.ID, stage.ExecutionID, store.ErrConflict)
+	}
+	return nil
+}
+
+// StageUpdate implements store.Querier. The stage is found by ID and
+// ExecutionID; its other columns, Seq included, are written. A zero
+// UpdatedAt is set from the clock; times are normalised in place.
+func (q *querier) StageUpdate(ctx context.Context, stage *store.Stage) error {
+	what := fmt.Sprintf("stage %s of execution %s", stage.ID, stage.ExecutionID)
+	if stage.ID == "" {
+		return fmt.Errorf("update stage: ID is empty")
+	}
+	args, err := q.stageArgs(stage)
+	if err != nil {
+		return fmt.Errorf("update %s: %w", what, err)
+	}
+	// Every column but id and execution_id, which go last for the WHERE.
+	args = append(args[2:], stage.ID, stage.ExecutionID)
+	n, err := q.exec(ctx, `UPDATE stage SET seq = ?, ref_id = ?, name = ?, type = ?, requisite_stage_ref_ids = ?,
+status = ?, context = ?, outputs = ?, tasks = ?, start_time = ?, end_time = ?, updated_at = ?
+WHERE id = ? AND execution_id = ?`, args...)
+	if err != nil {
+		return fmt.Errorf("update %s: %w", what, err)
+	}
+	if n == 0 {
+		return fmt.Errorf("%s: %w", what, store.ErrNotFound)
+	}
+	return nil
+}

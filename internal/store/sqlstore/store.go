@@ -1,0 +1,149 @@
+package sqlstore
+
+import (
+	"context"
+	"fmt"
+	"io/fs"
+	"time"
+
+	"github.com/sluice-cd/sluice/internal/store"
+)
+
+// Config is what a dialect package hands New.
+type Config struct {
+	// Dialect selects the SQL variant. Required.
+	Dialect store.Dialect
+	// Pool is the driver adapter. Required. The Store closes it.
+	Pool Pool
+	// Migrations holds NNN_name.up.sql files at its root. Required.
+	Migrations fs.FS
+	// Now is the clock for times the caller left zero. Zero value: time.Now.
+	Now func() time.Time
+}
+
+// Store implements store.Store over a Pool.
+type Store struct {
+	querier
+	pool Pool
+}
+
+var _ store.Store = (*Store)(nil)
+
+// New applies cfg.Migrations and returns the Store. On error the pool is
+// left open for the caller to close.
+func New(ctx context.Context, cfg Config) (*Store, error) {
+	d, err := newDialect(cfg.Dialect)
+	if err != nil {
+		return nil, err
+	}
+	if cfg.Pool == nil || cfg.Migrations == nil {
+		return nil, fmt.Errorf("sqlstore: Config.Pool and Config.Migrations are required")
+	}
+	now := cfg.Now
+	if now == nil {
+		now = time.Now
+	}
+	if err := migrate(ctx, cfg.Pool, d, cfg.Migrations, normTime(now())); err != nil {
+		return nil, err
+	}
+	return &Store{
+		querier: querier{d: d, ex: cfg.Pool, pool: cfg.Pool, now: now},
+		pool:    cfg.Pool,
+	}, nil
+}
+
+// InTx implements store.Store. fn's error is returned unchanged.
+func (s *Store) InTx(ctx context.Context, fn func(tx store.Tx) error) error {
+	return runTx(ctx, s.pool, false, func(ptx PoolTx) error {
+		return fn(&tx{querier: s.querier.bind(ptx), ptx: ptx})
+	})
+}
+
+// Dialect implements store.Store.
+func (s *Store) Dialect() store.Dialect { return s.d.name }
+
+// DB implements store.Store: *sql.DB on SQLite, *pgxpool.Pool on Postgres.
+func (s *Store) DB() any { return s.pool.Raw() }
+
+// Close implements store.Store.
+func (s *Store) Close() error { return s.pool.Close() }
+
+// tx implements store.Tx.
+type tx struct {
+	querier
+	ptx PoolTx
+}
+
+func (t *tx) Raw() any { return t.ptx.Raw() }
+
+// runTx runs fn in a transaction of pool, committing when fn returns nil.
+// It rolls back when fn fails or panics; a failed rollback means a broken
+// connection, which the pool discards, so its error is not reported over
+// fn's.
+func runTx(ctx context.Context, pool Pool, readOnly bool, fn func(PoolTx) error) error {
+	ptx, err := pool.Begin(ctx, readOnly)
+	if err != nil {
+		return fmt.Errorf("begin transaction: %w", err)
+	}
+	done := false
+	defer func() {
+		if !done {
+			_ = ptx.Rollback(context.WithoutCancel(ctx))
+		}
+	}()
+	if err := fn(ptx); err != nil {
+		return err
+	}
+	done = true
+	if err := ptx.Commit(ctx); err != nil {
+		return fmt.Errorf("commit transaction: %w", err)
+	}
+	return nil
+}
+
+// querier implements store.Querier on an Executor: the pool (auto-commit)
+// or one transaction.
+type querier struct {
+	d   *dialect
+	ex  Executor
+	now func() time.Time
+	// pool is set outside a transaction: operations of several statements
+	// open their own transaction on it.
+	pool Pool
+}
+
+// bind returns q running in ptx.
+func (q querier) bind(ptx PoolTx) querier {
+	return querier{d: q.d, ex: ptx, now: q.now}
+}
+
+// atomic runs fn in q's transaction, or, outside one, in a new transaction.
+func (q *querier) atomic(ctx context.Context, readOnly bool, fn func(q *querier) error) error {
+	if q.pool == nil {
+		return fn(q)
+	}
+	return runTx(ctx, q.pool, readOnly, func(ptx PoolTx) error {
+		b := q.bind(ptx)
+		return fn(&b)
+	})
+}
+
+func (q *querier) exec(ctx context.Context, query string, args ...any) (int64, error) {
+	return q.ex.Exec(ctx, q.d.rebind(query), args...)
+}
+
+func (q *querier) queryRow(ctx context.Context, query string, args ...any) Row {
+	return q.ex.QueryRow(ctx, q.d.rebind(query), args...)
+}
+
+func (q *querier) query(ctx context.Context, query string, args []any, scan func(Row) error) error {
+	return q.ex.Query(ctx, q.d.rebind(query), args, scan)
+}
+
+// stamp returns t normalised, or now when t is zero.
+func (q *querier) stamp(t time.Time) time.Time {
+	if t.IsZero() {
+		t = q.now()
+	}
+	return normTime(t)
+}

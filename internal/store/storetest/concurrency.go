@@ -1,0 +1,218 @@
+package storetest
+
+import (
+	"encoding/json"
+	"fmt"
+	"slices"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/sluice-cd/sluice/internal/store"
+)
+
+var timeTests = []test{
+	{"Precision", testTimePrecision},
+	{"Order", testTimeOrder},
+}
+
+var concurrencyTests = []test{
+	{"SerialisedIncrements", testConcurrentIncrements},
+	{"EventsInCommitOrder", testEventsInCommitOrder},
+}
+
+// testTimePrecision stores times with nanoseconds in another zone: they come
+// back in UTC, to the microsecond, equal to the struct the store normalised.
+func testTimePrecision(t *testing.T, s store.Store) {
+	zone := time.FixedZone("UTC+5:30", 5*3600+1800)
+	orig := time.Date(2025, 6, 1, 23, 59, 59, 123456789, zone)
+	e := newExecution("e-1", "app", "p", store.StatusRunning, orig, 1)
+	e.StartTime = ptr(orig.Add(time.Millisecond))
+	e.Stages[0].EndTime = ptr(orig.Add(2 * time.Millisecond))
+	mustInsert(t, s, e)
+
+	want := orig.UTC().Truncate(time.Microsecond)
+	if !e.CreatedAt.Equal(want) || e.CreatedAt.Location() != time.UTC {
+		t.Errorf("CreatedAt after insert = %v, want %v", e.CreatedAt, want)
+	}
+	got := mustGet(t, s, "e-1")
+	check(t, "ExecutionGet", got, loaded(e))
+	if !got.CreatedAt.Truncate(time.Millisecond).Equal(orig.Truncate(time.Millisecond)) {
+		t.Errorf("CreatedAt = %v, want %v to the millisecond at least", got.CreatedAt, orig)
+	}
+	if d := got.Stages[0].EndTime.Sub(got.CreatedAt); d != 2*time.Millisecond {
+		t.Errorf("stage EndTime - CreatedAt = %v, want 2ms", d)
+	}
+}
+
+// testTimeOrder lists executions whose times differ by a microsecond, a
+// year and a century: order is time order.
+func testTimeOrder(t *testing.T, s store.Store) {
+	base := time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC)
+	times := map[string]time.Time{
+		"a": base.AddDate(-100, 0, 0),
+		"b": base.AddDate(-1, 0, 0),
+		"c": base,
+		"d": base.Add(time.Microsecond),
+		"e": base.Add(time.Millisecond),
+		"f": base.Add(time.Second),
+	}
+	// Insert in an order unrelated to time; IDs are reverse time order, so
+	// ID order cannot pass for time order.
+	ids := map[string]string{"a": "z6", "b": "z5", "c": "z4", "d": "z3", "e": "z2", "f": "z1"}
+	for _, k := range []string{"d", "f", "a", "c", "e", "b"} {
+		mustInsert(t, s, newExecution(ids[k], "app", "p", store.StatusRunning, times[k], 0))
+	}
+	pages := listAll(t, s, store.ExecutionListParams{Limit: 4})
+	check(t, "ExecutionList", slices.Concat(pages...), []string{"z1", "z2", "z3", "z4", "z5", "z6"})
+	got, err := s.ExecutionListByConfig(t.Context(), "cfg-app-p", nil)
+	if err != nil {
+		t.Fatalf("ExecutionListByConfig: %v", err)
+	}
+	check(t, "ExecutionListByConfig", executionIDs(got), []string{"z6", "z5", "z4", "z3", "z2", "z1"})
+}
+
+// testConcurrentIncrements has goroutines read-modify-write one stage field
+// under ExecutionLock: the lock serialises them, so no increment is lost.
+func testConcurrentIncrements(t *testing.T, s store.Store) {
+	const workers, increments = 8, 50
+	e := newExecution("e-1", "app", "p", store.StatusRunning, at(0), 2)
+	e.Stages[1].Context = json.RawMessage(`{"n":0}`)
+	mustInsert(t, s, e)
+
+	var wg sync.WaitGroup
+	errs := make(chan error, workers)
+	for range workers {
+		wg.Go(func() {
+			for range increments {
+				err := s.InTx(t.Context(), func(tx store.Tx) error {
+					e, err := tx.ExecutionLock(t.Context(), "e-1")
+					if err != nil {
+						return err
+					}
+					st := e.Stages[1]
+					var c struct{ N int }
+					if err := json.Unmarshal(st.Context, &c); err != nil {
+						return err
+					}
+					st.Context = json.RawMessage(fmt.Sprintf(`{"n":%d}`, c.N+1))
+					st.UpdatedAt = time.Time{}
+					return tx.StageUpdate(t.Context(), st)
+				})
+				if err != nil {
+					errs <- err
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Errorf("increment: %v", err)
+	}
+	got := mustGet(t, s, "e-1").Stages[1].Context
+	if want := fmt.Sprintf(`{"n":%d}`, workers*increments); string(got) != want {
+		t.Errorf("after %d×%d increments: context %s, want %s", workers, increments, got, want)
+	}
+}
+
+// testEventsInCommitOrder has writers insert events in transactions that do
+// more work after the insert, while a follower pages with AfterID the way
+// the console does: it must see every event. If IDs were drawn in insert
+// order but committed in another, the follower would skip the late ones.
+func testEventsInCommitOrder(t *testing.T, s store.Store) {
+	const writers, txs = 4, 30
+	for w := range writers {
+		mustInsert(t, s, newExecution(fmt.Sprintf("e-%d", w), "app", "p", store.StatusRunning, at(w), 1))
+	}
+
+	var (
+		wg       sync.WaitGroup
+		done     atomic.Bool
+		mu       sync.Mutex
+		inserted []int64
+	)
+	errs := make(chan error, writers+1)
+	for w := range writers {
+		wg.Go(func() {
+			id := fmt.Sprintf("e-%d", w)
+			for i := range txs {
+				var evID int64
+				err := s.InTx(t.Context(), func(tx store.Tx) error {
+					ev := &store.Event{ExecutionID: id, Type: "tick", Data: json.RawMessage(fmt.Sprintf(`{"i":%d}`, i))}
+					if err := tx.EventInsert(t.Context(), ev); err != nil {
+						return err
+					}
+					evID = ev.ID
+					// More work between drawing the ID and committing.
+					e, err := tx.ExecutionLock(t.Context(), id)
+					if err != nil {
+						return err
+					}
+					e.UpdatedAt = time.Time{}
+					return tx.ExecutionUpdate(t.Context(), e)
+				})
+				if err != nil {
+					errs <- err
+					return
+				}
+				mu.Lock()
+				inserted = append(inserted, evID)
+				mu.Unlock()
+			}
+		})
+	}
+
+	var seen []int64
+	follow := func() error {
+		var after int64
+		if len(seen) > 0 {
+			after = seen[len(seen)-1]
+		}
+		evs, err := s.EventList(t.Context(), &store.EventListParams{AfterID: after, Limit: 5})
+		if err != nil {
+			return err
+		}
+		seen = append(seen, eventIDs(evs)...)
+		return nil
+	}
+	followerDone := make(chan struct{})
+	go func() {
+		defer close(followerDone)
+		for !done.Load() {
+			if err := follow(); err != nil {
+				errs <- err
+				return
+			}
+		}
+	}()
+	wg.Wait()
+	done.Store(true)
+	<-followerDone
+	// Drain what committed after the follower's last look.
+	for range writers * txs {
+		n := len(seen)
+		if err := follow(); err != nil {
+			t.Fatalf("EventList: %v", err)
+		}
+		if len(seen) == n {
+			break
+		}
+	}
+	close(errs)
+	for err := range errs {
+		t.Errorf("concurrent events: %v", err)
+	}
+	slices.Sort(inserted)
+	if !slices.Equal(seen, inserted) {
+		missed := []int64{}
+		for _, id := range inserted {
+			if !slices.Contains(seen, id) {
+				missed = append(missed, id)
+			}
+		}
+		t.Errorf("follower saw %d of %d events; missed %v", len(seen), len(inserted), missed)
+	}
+}

@@ -1,0 +1,206 @@
+package storetest
+
+import (
+	"encoding/json"
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/sluice-cd/sluice/internal/store"
+)
+
+var eventTests = []test{
+	{"OrderAndPaging", testEventOrderAndPaging},
+	{"DefaultLimit", testEventDefaultLimit},
+	{"RoundTrip", testEventRoundTrip},
+	{"MissingExecution", testEventMissingExecution},
+}
+
+var auditTests = []test{
+	{"InsertAndList", testAuditInsertAndList},
+	{"DefaultLimit", testAuditDefaultLimit},
+}
+
+func eventIDs(evs []*store.Event) []int64 {
+	ids := []int64{}
+	for _, ev := range evs {
+		ids = append(ids, ev.ID)
+	}
+	return ids
+}
+
+func mustEvents(t *testing.T, s store.Querier, params store.EventListParams) []*store.Event {
+	t.Helper()
+	evs, err := s.EventList(t.Context(), &params)
+	if err != nil {
+		t.Fatalf("EventList(%+v): %v", params, err)
+	}
+	return evs
+}
+
+func testEventOrderAndPaging(t *testing.T, s store.Store) {
+	ctx := t.Context()
+	mustInsert(t, s,
+		newExecution("e-1", "app", "p", store.StatusRunning, at(0), 1),
+		newExecution("e-2", "app", "p", store.StatusRunning, at(0), 1))
+
+	// Ten events, alternating between the executions.
+	var all, of1, of2 []int64
+	for i := range 10 {
+		ev := &store.Event{ExecutionID: []string{"e-1", "e-2"}[i%2], Type: "stage.status",
+			Data: json.RawMessage(fmt.Sprintf(`{"i":%d}`, i)), CreatedAt: at(i)}
+		if err := s.EventInsert(ctx, ev); err != nil {
+			t.Fatalf("EventInsert: %v", err)
+		}
+		if len(all) > 0 && ev.ID <= all[len(all)-1] {
+			t.Errorf("event %d got ID %d after ID %d; want IDs that grow", i, ev.ID, all[len(all)-1])
+		}
+		all = append(all, ev.ID)
+		if i%2 == 0 {
+			of1 = append(of1, ev.ID)
+		} else {
+			of2 = append(of2, ev.ID)
+		}
+	}
+
+	check(t, "EventList(all)", eventIDs(mustEvents(t, s, store.EventListParams{})), all)
+	check(t, "EventList(e-1)", eventIDs(mustEvents(t, s, store.EventListParams{ExecutionID: "e-1"})), of1)
+	check(t, "EventList(e-2)", eventIDs(mustEvents(t, s, store.EventListParams{ExecutionID: "e-2"})), of2)
+	check(t, "EventList(e-2, after its second)", eventIDs(mustEvents(t, s, store.EventListParams{ExecutionID: "e-2", AfterID: of2[1]})), of2[2:])
+	check(t, "EventList(unknown execution)", eventIDs(mustEvents(t, s, store.EventListParams{ExecutionID: "nope"})), []int64{})
+
+	// Page through everything three at a time, as a follower does.
+	var paged []int64
+	var after int64
+	for {
+		evs := mustEvents(t, s, store.EventListParams{AfterID: after, Limit: 3})
+		if len(evs) > 3 {
+			t.Fatalf("EventList(Limit 3) returned %d events", len(evs))
+		}
+		if len(evs) == 0 {
+			break
+		}
+		paged = append(paged, eventIDs(evs)...)
+		after = evs[len(evs)-1].ID
+	}
+	check(t, "EventList paged by AfterID", paged, all)
+
+	var pagedOf1 []int64
+	after = 0
+	for {
+		evs := mustEvents(t, s, store.EventListParams{ExecutionID: "e-1", AfterID: after, Limit: 2})
+		if len(evs) == 0 {
+			break
+		}
+		pagedOf1 = append(pagedOf1, eventIDs(evs)...)
+		after = evs[len(evs)-1].ID
+	}
+	check(t, "EventList(e-1) paged by AfterID", pagedOf1, of1)
+}
+
+func testEventDefaultLimit(t *testing.T, s store.Store) {
+	mustInsert(t, s, newExecution("e-1", "app", "p", store.StatusRunning, at(0), 0))
+	err := s.InTx(t.Context(), func(tx store.Tx) error {
+		for range 1001 {
+			if err := tx.EventInsert(t.Context(), &store.Event{ExecutionID: "e-1", Type: "tick"}); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatalf("InTx: %v", err)
+	}
+	evs := mustEvents(t, s, store.EventListParams{})
+	if len(evs) != 1000 {
+		t.Errorf("EventList with Limit 0: %d events, want 1000", len(evs))
+	}
+	if rest := mustEvents(t, s, store.EventListParams{AfterID: evs[len(evs)-1].ID}); len(rest) != 1 {
+		t.Errorf("EventList after the first 1000: %d events, want 1", len(rest))
+	}
+}
+
+func testEventRoundTrip(t *testing.T, s store.Store) {
+	ctx := t.Context()
+	mustInsert(t, s, newExecution("e-1", "app", "p", store.StatusRunning, at(0), 1))
+	withAll := &store.Event{ExecutionID: "e-1", StageID: "e-1-s0", Type: "task.status",
+		Data: json.RawMessage(`{"task":"wait", "status":"RUNNING"}`), CreatedAt: at(1)}
+	bare := &store.Event{ExecutionID: "e-1", Type: "execution.status"}
+	before := time.Now().Truncate(time.Microsecond)
+	for _, ev := range []*store.Event{withAll, bare} {
+		if err := s.EventInsert(ctx, ev); err != nil {
+			t.Fatalf("EventInsert: %v", err)
+		}
+	}
+	if bare.CreatedAt.Before(before) || bare.CreatedAt.After(time.Now()) {
+		t.Errorf("EventInsert with zero CreatedAt: got %v, want now", bare.CreatedAt)
+	}
+	check(t, "EventList", mustEvents(t, s, store.EventListParams{ExecutionID: "e-1"}), []*store.Event{withAll, bare})
+}
+
+func testEventMissingExecution(t *testing.T, s store.Store) {
+	err := s.EventInsert(t.Context(), &store.Event{ExecutionID: "nope", Type: "x"})
+	checkErr(t, "EventInsert for a missing execution", err, store.ErrNotFound, "execution nope")
+}
+
+func testAuditInsertAndList(t *testing.T, s store.Store) {
+	ctx := t.Context()
+	entries := []*store.AuditEntry{
+		{User: "ann", Action: "pipeline.save", Application: "a", Pipeline: "p", CreatedAt: at(0)},
+		{User: "ann", Action: "trigger", Application: "a", Pipeline: "p", ExecutionID: "e-1", Details: json.RawMessage(`{"parameters":{}}`), CreatedAt: at(1)},
+		{User: "bob", Action: "judge", Application: "a", Pipeline: "p", ExecutionID: "e-1", StageID: "s-1", Details: json.RawMessage(`{"judgment":"stop"}`), CreatedAt: at(2)},
+		{User: "cy", Action: "trigger", Application: "b", Pipeline: "q", ExecutionID: "e-2", CreatedAt: at(3)},
+		{User: "cy", Action: "cancel", Application: "b", Pipeline: "q", ExecutionID: "e-2"},
+	}
+	for i, a := range entries {
+		if err := s.AuditInsert(ctx, a); err != nil {
+			t.Fatalf("AuditInsert: %v", err)
+		}
+		if i > 0 && a.ID <= entries[i-1].ID {
+			t.Errorf("audit entry %d got ID %d after %d; want IDs that grow", i, a.ID, entries[i-1].ID)
+		}
+	}
+	if entries[4].CreatedAt.IsZero() {
+		t.Error("AuditInsert with zero CreatedAt left it zero")
+	}
+	e := entries
+	for _, tc := range []struct {
+		name   string
+		params store.AuditListParams
+		want   []*store.AuditEntry
+	}{
+		{"all", store.AuditListParams{}, []*store.AuditEntry{e[4], e[3], e[2], e[1], e[0]}},
+		{"execution", store.AuditListParams{ExecutionID: "e-1"}, []*store.AuditEntry{e[2], e[1]}},
+		{"application", store.AuditListParams{Application: "b"}, []*store.AuditEntry{e[4], e[3]}},
+		{"both", store.AuditListParams{Application: "a", ExecutionID: "e-1"}, []*store.AuditEntry{e[2], e[1]}},
+		{"none", store.AuditListParams{Application: "a", ExecutionID: "e-2"}, []*store.AuditEntry{}},
+		{"limit", store.AuditListParams{Limit: 2}, []*store.AuditEntry{e[4], e[3]}},
+	} {
+		got, err := s.AuditList(ctx, &tc.params)
+		if err != nil {
+			t.Fatalf("AuditList(%s): %v", tc.name, err)
+		}
+		check(t, "AuditList("+tc.name+")", got, tc.want)
+	}
+}
+
+func testAuditDefaultLimit(t *testing.T, s store.Store) {
+	err := s.InTx(t.Context(), func(tx store.Tx) error {
+		for i := range 101 {
+			if err := tx.AuditInsert(t.Context(), &store.AuditEntry{User: "ann", Action: fmt.Sprint(i)}); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatalf("InTx: %v", err)
+	}
+	got, err := s.AuditList(t.Context(), &store.AuditListParams{})
+	if err != nil {
+		t.Fatalf("AuditList: %v", err)
+	}
+	if len(got) != 100 || got[0].Action != "100" {
+		t.Errorf("AuditList with Limit 0: %d entries, newest %q; want 100, newest \"100\"", len(got), got[0].Action)
+	}
+}

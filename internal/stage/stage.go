@@ -78,6 +78,24 @@ type Task struct {
 	Now time.Time
 	// User is whoever triggered the execution.
 	User string
+	// Eval evaluates the ${…} expressions in v as this stage sees the
+	// execution, with vars as extra roots (evaluateVariables uses it to let
+	// later variables read earlier ones). It returns the result and one
+	// message per failed expression; failed expressions are left in place.
+	Eval func(ctx context.Context, v any, vars map[string]any) (any, []string)
+}
+
+// Timeouter is implemented by stage types that need a default timeout when
+// the stage sets no stageTimeoutMs (a manual judgment waits three days).
+type Timeouter interface {
+	DefaultTimeout() time.Duration
+}
+
+// RawFielder is implemented by stage types that evaluate some of their own
+// fields' expressions at run time; the engine leaves those fields as
+// written when the stage starts.
+type RawFielder interface {
+	RawFields() []string
 }
 
 // Result is what one task run returns.

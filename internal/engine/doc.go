@@ -1,0 +1,69 @@
+// Package engine runs pipeline executions as a state machine whose every
+// step is a River job. It owns execution and stage status, the order in
+// which stages run, failure handling, concurrency queueing, and the
+// operations people perform on a running execution (cancel, pause, resume,
+// restart, judge, skip a wait). It must not talk to AWS or HTTP itself:
+// stage types do the work (package stage), the store keeps the state
+// (package store), and httpapi is the only door in.
+//
+// # Jobs
+//
+// Two job kinds move an execution along:
+//
+//   - sluice.start_execution: NOT_STARTED → RUNNING, then start every stage
+//     whose requisites are done.
+//   - sluice.run_stage: run the current task of one RUNNING stage and act
+//     on its result — the next task, a snooze (the task polls), a park
+//     (the task waits for a judgment), or the stage's completion, which
+//     starts the stages downstream of it in the same transaction.
+//
+// Starting a stage (evaluating stageEnabled and ${…}, planning tasks) and
+// completing an execution are not jobs of their own: they happen inside the
+// transaction that made them due, which keeps a stage transition to a
+// couple of milliseconds.
+//
+// # Transactions
+//
+// Every state change is made under the execution's lock (store.Tx
+// ExecutionLock) in one transaction that also inserts the jobs it makes
+// due and, for the job doing it, marks that job completed (River's
+// JobCompleteTx). So there is never a RUNNING stage without a job that
+// will move it, and a job whose transition committed is never run again.
+//
+// A task itself runs outside any transaction (it may call AWS for
+// seconds); its result is recorded in a second transaction, which first
+// checks that the stage is still where the task found it. A crash between
+// the two runs the task again: tasks are idempotent (ARCHITECTURE.md rule 5).
+//
+// # Generations
+//
+// Each stage carries a generation number. Anything other than the stage's
+// own job that reschedules it — a judgment, skipping a wait, cancel, pause,
+// resume, restart — bumps the generation and inserts a fresh job. Jobs of
+// older generations (a wait's timer, a judgment's timeout) find nothing to
+// do when they fire. Timers are therefore never cancelled, only outdated.
+//
+// # Statuses and failure
+//
+// Statuses, failure options (failPipeline, continuePipeline,
+// completeOtherBranchesThenFail) and the final execution status follow
+// Orca (shared/reference/engine-semantics.md A2, A4): a TERMINAL stage
+// halts the execution (running branches are canceled, nothing new starts);
+// STOPPED halts its branch; FAILED_CONTINUE lets downstream stages run.
+// A stage starts when every requisite is SUCCEEDED, FAILED_CONTINUE or
+// SKIPPED. stageEnabled that is false, fails, or is not a boolean skips the
+// stage and says why in its context (skipReason).
+//
+// # Time
+//
+// stageTimeoutMs counts from the stage's start and excludes paused time;
+// the wait stage's clock likewise stops while the execution is paused. A
+// parked task with a timeout snoozes until its deadline, so the timeout
+// fires even if nobody acts.
+//
+// # Crashes
+//
+// On SQLite one process owns the database, so at start the engine makes
+// jobs the previous process left running available again; on Postgres
+// River's rescuer does so after Config.RescueAfter.
+package engine

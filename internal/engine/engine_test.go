@@ -1,0 +1,519 @@
+package engine_test
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"path/filepath"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/sluice-cd/sluice/internal/engine"
+	"github.com/sluice-cd/sluice/internal/pipeline"
+	"github.com/sluice-cd/sluice/internal/stage"
+	"github.com/sluice-cd/sluice/internal/stage/judgment"
+	"github.com/sluice-cd/sluice/internal/stage/preconditions"
+	"github.com/sluice-cd/sluice/internal/stage/variables"
+	"github.com/sluice-cd/sluice/internal/stage/wait"
+	"github.com/sluice-cd/sluice/internal/store"
+	"github.com/sluice-cd/sluice/internal/store/sqlite"
+)
+
+// probe is a stage type for tests: it polls `polls` times, then ends with
+// `result` (SUCCEEDED by default) and copies `output` to its outputs. It
+// counts how often each stage completed a run so tests can check that no
+// stage is completed twice.
+type probe struct {
+	mu       sync.Mutex
+	finished map[string]int // stage ID → runs that returned a final status
+	canceled map[string]int
+}
+
+func newProbe() *probe { return &probe{finished: map[string]int{}, canceled: map[string]int{}} }
+
+func (*probe) Name() string                               { return "probe" }
+func (*probe) Validate(map[string]any) []stage.FieldError { return nil }
+func (*probe) Tasks(map[string]any) []string              { return []string{"probe"} }
+
+func (p *probe) Run(_ context.Context, t *stage.Task) (stage.Result, error) {
+	polls, _, _ := stage.Number(t.Context, "polls")
+	done, _, _ := stage.Number(t.Context, "pollsDone")
+	if done < polls {
+		return stage.Result{Status: stage.Running, RetryAfter: time.Millisecond, Context: map[string]any{"pollsDone": done + 1}}, nil
+	}
+	p.mu.Lock()
+	p.finished[t.StageID]++
+	p.mu.Unlock()
+	res := stage.Result{Status: stage.Succeeded}
+	if r, _ := t.Context["result"].(string); r != "" {
+		res.Status = stage.Status(r)
+		res.Error = "probe asked to end " + r
+	}
+	if out, ok := t.Context["output"].(map[string]any); ok {
+		res.Outputs = out
+	}
+	return res, nil
+}
+
+func (p *probe) Cancel(_ context.Context, t *stage.Task) error {
+	p.mu.Lock()
+	p.canceled[t.StageID]++
+	p.mu.Unlock()
+	return nil
+}
+
+type bundle struct {
+	engine *engine.Engine
+	store  store.Store
+	probe  *probe
+}
+
+func setup(t *testing.T) *bundle {
+	t.Helper()
+	ctx := context.Background()
+	st, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "sluice.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	p := newProbe()
+	reg := stage.NewRegistry(wait.Type{}, judgment.Type{}, variables.Type{}, preconditions.Type{}, p)
+	e, err := engine.New(ctx, engine.Config{Store: st, Stages: reg, EventPollInterval: 50 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := e.Start(ctx); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		if err := e.Stop(ctx); err != nil {
+			t.Errorf("stop engine: %v", err)
+		}
+	})
+	return &bundle{engine: e, store: st, probe: p}
+}
+
+// save stores a pipeline document given as JSON.
+func (b *bundle) save(t *testing.T, doc string) *store.Pipeline {
+	t.Helper()
+	p, err := pipeline.Parse([]byte(doc))
+	if err != nil {
+		t.Fatalf("parse pipeline: %v", err)
+	}
+	raw, err := json.Marshal(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	saved, err := b.store.PipelineSave(context.Background(), &store.PipelineSaveParams{
+		Application: p.Application, Name: p.Name, Document: raw, User: "tester",
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return saved
+}
+
+func (b *bundle) trigger(t *testing.T, p *store.Pipeline, params map[string]any) *store.Execution {
+	t.Helper()
+	exec, err := b.engine.Trigger(context.Background(), &engine.TriggerParams{Pipeline: p, User: "tester", Parameters: params})
+	if err != nil {
+		t.Fatalf("trigger: %v", err)
+	}
+	return exec
+}
+
+// waitFor waits until cond holds for the execution, driven by its events.
+func (b *bundle) waitFor(t *testing.T, id string, what string, cond func(*store.Execution) bool) *store.Execution {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
+	defer cancel()
+	events := b.engine.Subscribe(ctx, id, 0)
+	for {
+		exec, err := b.store.ExecutionGet(context.Background(), id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if cond(exec) {
+			return exec
+		}
+		select {
+		case <-events:
+		case <-ctx.Done():
+			t.Fatalf("execution %s: timed out waiting for %s; now %s", id, what, describe(exec))
+		}
+	}
+}
+
+func (b *bundle) waitStatus(t *testing.T, id string, want store.ExecutionStatus) *store.Execution {
+	t.Helper()
+	return b.waitFor(t, id, "status "+string(want), func(e *store.Execution) bool { return e.Status.Complete() || e.Status == want })
+}
+
+func (b *bundle) waitStage(t *testing.T, id, refID string, want store.ExecutionStatus) *store.Execution {
+	t.Helper()
+	return b.waitFor(t, id, fmt.Sprintf("stage %s %s", refID, want), func(e *store.Execution) bool {
+		return stageOf(e, refID).Status == want
+	})
+}
+
+func describe(e *store.Execution) string {
+	s := string(e.Status) + ":"
+	for _, st := range e.Stages {
+		s += fmt.Sprintf(" %s=%s", st.RefID, st.Status)
+	}
+	return s
+}
+
+func stageOf(e *store.Execution, refID string) *store.Stage {
+	for _, s := range e.Stages {
+		if s.RefID == refID {
+			return s
+		}
+	}
+	panic("no stage " + refID)
+}
+
+func contextOf(t *testing.T, s *store.Stage) map[string]any {
+	t.Helper()
+	var m map[string]any
+	if err := json.Unmarshal(s.Context, &m); err != nil {
+		t.Fatal(err)
+	}
+	return m
+}
+
+func wantStatuses(t *testing.T, e *store.Execution, exec store.ExecutionStatus, stages map[string]store.ExecutionStatus) {
+	t.Helper()
+	if e.Status != exec {
+		t.Errorf("execution status = %s, want %s (%s)", e.Status, exec, describe(e))
+	}
+	for ref, want := range stages {
+		if got := stageOf(e, ref).Status; got != want {
+			t.Errorf("stage %s status = %s, want %s (%s)", ref, got, want, describe(e))
+		}
+	}
+}
+
+func TestFanOutAndJoin(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	p := b.save(t, `{"application":"app","name":"diamond","stages":[
+		{"refId":"1","type":"probe","name":"start","output":{"a":1}},
+		{"refId":"2","type":"probe","name":"left","requisiteStageRefIds":["1"],"polls":3},
+		{"refId":"3","type":"probe","name":"right","requisiteStageRefIds":["1"],"output":{"b":"${a + 1}"}},
+		{"refId":"4","type":"probe","name":"join","requisiteStageRefIds":["2","3"],"output":{"sum":"${a + b}"}}]}`)
+	exec := b.waitStatus(t, b.trigger(t, p, nil).ID, store.StatusSucceeded)
+	wantStatuses(t, exec, store.StatusSucceeded, map[string]store.ExecutionStatus{
+		"1": store.StatusSucceeded, "2": store.StatusSucceeded, "3": store.StatusSucceeded, "4": store.StatusSucceeded})
+	join := stageOf(exec, "4")
+	for _, ref := range []string{"2", "3"} {
+		if up := stageOf(exec, ref); up.EndTime.After(*join.StartTime) {
+			t.Errorf("join started at %v before stage %s ended at %v", join.StartTime, ref, up.EndTime)
+		}
+	}
+	var out map[string]any
+	json.Unmarshal(join.Outputs, &out)
+	if out["sum"] != float64(3) {
+		t.Errorf("join outputs = %v, want sum 3 from ancestor outputs", out)
+	}
+	for id, n := range b.probe.finished {
+		if n != 1 {
+			t.Errorf("stage %s finished %d times, want 1", id, n)
+		}
+	}
+}
+
+func TestFailureOptions(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	cases := []struct {
+		name    string
+		options string
+		exec    store.ExecutionStatus
+		failed  store.ExecutionStatus
+		after   store.ExecutionStatus // the stage downstream of the failure
+		sibling store.ExecutionStatus // an independent branch
+	}{
+		{"halt pipeline", ``, store.StatusTerminal, store.StatusTerminal, store.StatusNotStarted, store.StatusCanceled},
+		{"halt branch", `"failPipeline":false,`, store.StatusSucceeded, store.StatusStopped, store.StatusNotStarted, store.StatusSucceeded},
+		{"halt branch then fail", `"failPipeline":false,"completeOtherBranchesThenFail":true,`, store.StatusTerminal, store.StatusStopped, store.StatusNotStarted, store.StatusSucceeded},
+		{"ignore failure", `"failPipeline":false,"continuePipeline":true,`, store.StatusSucceeded, store.StatusFailedContinue, store.StatusSucceeded, store.StatusSucceeded},
+	}
+	for i, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			t.Parallel()
+			p := b.save(t, fmt.Sprintf(`{"application":"app","name":"fail%d","stages":[
+				{"refId":"1","type":"probe","name":"fails",%s"result":"TERMINAL"},
+				{"refId":"2","type":"probe","name":"after","requisiteStageRefIds":["1"]},
+				{"refId":"3","type":"probe","name":"sibling","polls":20}]}`, i, c.options))
+			exec := b.waitFor(t, b.trigger(t, p, nil).ID, "completion", func(e *store.Execution) bool { return e.Status.Complete() })
+			wantStatuses(t, exec, c.exec, map[string]store.ExecutionStatus{"1": c.failed, "2": c.after, "3": c.sibling})
+			if msg, _ := contextOf(t, stageOf(exec, "1"))["error"].(string); msg == "" {
+				t.Errorf("failed stage has no error message in its context")
+			}
+		})
+	}
+}
+
+func TestStageEnabledSkips(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	p := b.save(t, `{"application":"app","name":"enabled","parameterConfig":[{"name":"go","default":"no"}],"stages":[
+		{"refId":"1","type":"probe","name":"on","stageEnabled":{"type":"expression","expression":"parameters.go == 'yes'"}},
+		{"refId":"2","type":"probe","name":"broken","stageEnabled":{"type":"expression","expression":"#stage('nope').status == 'x'"}},
+		{"refId":"3","type":"probe","name":"after","requisiteStageRefIds":["1","2"]}]}`)
+	exec := b.waitStatus(t, b.trigger(t, p, nil).ID, store.StatusSucceeded)
+	wantStatuses(t, exec, store.StatusSucceeded, map[string]store.ExecutionStatus{"1": store.StatusSkipped, "2": store.StatusSkipped, "3": store.StatusSucceeded})
+	if why, _ := contextOf(t, stageOf(exec, "2"))["skipReason"].(string); why == "" {
+		t.Error("stage skipped by a failing expression does not say why")
+	}
+	exec = b.waitStatus(t, b.trigger(t, p, map[string]any{"go": "yes"}).ID, store.StatusSucceeded)
+	wantStatuses(t, exec, store.StatusSucceeded, map[string]store.ExecutionStatus{"1": store.StatusSucceeded})
+}
+
+func TestJudgment(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	p := b.save(t, `{"application":"app","name":"judged","stages":[
+		{"refId":"1","type":"manualJudgment","name":"Approve","judgmentInputs":[{"value":"promote"},{"value":"rollback"}]},
+		{"refId":"2","type":"probe","name":"promote","requisiteStageRefIds":["1"],"stageEnabled":{"type":"expression","expression":"#judgment('Approve') == 'promote'"}},
+		{"refId":"3","type":"probe","name":"rollback","requisiteStageRefIds":["1"],"stageEnabled":{"type":"expression","expression":"#judgment('Approve') == 'rollback'"}}]}`)
+	ctx := context.Background()
+
+	t.Run("continue", func(t *testing.T) {
+		id := b.trigger(t, p, nil).ID
+		b.waitStage(t, id, "1", store.StatusRunning)
+		if err := b.engine.Judge(ctx, id, "Approve", engine.Judgment{Status: "continue", Input: "nonsense", User: "ann"}); err == nil {
+			t.Error("judging with an input that is not an option succeeded")
+		}
+		if err := b.engine.Judge(ctx, id, "1", engine.Judgment{Status: "continue", Input: "rollback", User: "ann"}); err != nil {
+			t.Fatal(err)
+		}
+		exec := b.waitStatus(t, id, store.StatusSucceeded)
+		wantStatuses(t, exec, store.StatusSucceeded, map[string]store.ExecutionStatus{"1": store.StatusSucceeded, "2": store.StatusSkipped, "3": store.StatusSucceeded})
+		if by := contextOf(t, stageOf(exec, "1"))["lastModifiedBy"]; by != "ann" {
+			t.Errorf("judged by %v, want ann", by)
+		}
+		err := b.engine.Judge(ctx, id, "1", engine.Judgment{Status: "continue", User: "bob"})
+		if !errors.Is(err, engine.ErrConflict) {
+			t.Errorf("second judgment: got %v, want ErrConflict", err)
+		}
+	})
+	t.Run("stop", func(t *testing.T) {
+		id := b.trigger(t, p, nil).ID
+		b.waitStage(t, id, "1", store.StatusRunning)
+		if err := b.engine.Judge(ctx, id, "1", engine.Judgment{Status: "stop", User: "ann"}); err != nil {
+			t.Fatal(err)
+		}
+		exec := b.waitStatus(t, id, store.StatusTerminal)
+		wantStatuses(t, exec, store.StatusTerminal, map[string]store.ExecutionStatus{"1": store.StatusTerminal, "2": store.StatusNotStarted, "3": store.StatusNotStarted})
+	})
+}
+
+func TestCancelDuringWait(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	p := b.save(t, `{"application":"app","name":"long","stages":[
+		{"refId":"1","type":"wait","name":"Wait","waitTime":3600},
+		{"refId":"2","type":"probe","name":"busy","polls":1000000},
+		{"refId":"3","type":"probe","name":"after","requisiteStageRefIds":["1"]}]}`)
+	id := b.trigger(t, p, nil).ID
+	b.waitStage(t, id, "1", store.StatusRunning)
+	b.waitStage(t, id, "2", store.StatusRunning)
+	if err := b.engine.Cancel(context.Background(), id, "ann", "changed my mind"); err != nil {
+		t.Fatal(err)
+	}
+	exec := b.waitStatus(t, id, store.StatusCanceled)
+	wantStatuses(t, exec, store.StatusCanceled, map[string]store.ExecutionStatus{"1": store.StatusCanceled, "2": store.StatusCanceled, "3": store.StatusNotStarted})
+	b.probe.mu.Lock()
+	hooked := b.probe.canceled[stageOf(exec, "2").ID]
+	b.probe.mu.Unlock()
+	if hooked != 1 {
+		t.Errorf("cancel hook ran %d times, want 1", hooked)
+	}
+	if err := b.engine.Cancel(context.Background(), id, "ann", ""); !errors.Is(err, engine.ErrConflict) {
+		t.Errorf("cancel of a canceled execution: %v, want ErrConflict", err)
+	}
+}
+
+func TestSkipWait(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	p := b.save(t, `{"application":"app","name":"skip","stages":[{"refId":"1","type":"wait","name":"Wait","waitTime":3600}]}`)
+	id := b.trigger(t, p, nil).ID
+	b.waitStage(t, id, "1", store.StatusRunning)
+	if err := b.engine.SkipWait(context.Background(), id, "Wait", "ann"); err != nil {
+		t.Fatal(err)
+	}
+	b.waitStatus(t, id, store.StatusSucceeded)
+}
+
+func TestPauseResumeAcrossTimeout(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	// The judgment times out after 1.5 s of running time. It is paused for
+	// longer than that; the timeout must not fire while paused, and must
+	// fire once it has run 1.5 s in all.
+	p := b.save(t, `{"application":"app","name":"pause","stages":[
+		{"refId":"1","type":"manualJudgment","name":"Approve","stageTimeoutMs":1500}]}`)
+	ctx := context.Background()
+	id := b.trigger(t, p, nil).ID
+	b.waitStage(t, id, "1", store.StatusRunning)
+	if err := b.engine.Pause(ctx, id, "ann"); err != nil {
+		t.Fatal(err)
+	}
+	exec := b.waitStage(t, id, "1", store.StatusPaused)
+	if exec.Status != store.StatusPaused {
+		t.Fatalf("execution %s after pause, want PAUSED", exec.Status)
+	}
+	if err := b.engine.Judge(ctx, id, "1", engine.Judgment{Status: "continue"}); !errors.Is(err, engine.ErrConflict) {
+		t.Errorf("judging a paused execution: %v, want ErrConflict", err)
+	}
+	pausedFor := 2 * time.Second
+	timer := time.NewTimer(pausedFor) // the test's subject is elapsed time itself
+	<-timer.C
+	exec, _ = b.store.ExecutionGet(ctx, id)
+	if exec.Status != store.StatusPaused {
+		t.Fatalf("while paused the execution became %s", describe(exec))
+	}
+	if err := b.engine.Resume(ctx, id, "ann"); err != nil {
+		t.Fatal(err)
+	}
+	exec = b.waitStatus(t, id, store.StatusTerminal)
+	msg, _ := contextOf(t, stageOf(exec, "1"))["error"].(string)
+	if msg == "" {
+		t.Fatal("timed-out stage has no error")
+	}
+	ran := stageOf(exec, "1").EndTime.Sub(*stageOf(exec, "1").StartTime)
+	if ran < 1500*time.Millisecond+pausedFor {
+		t.Errorf("stage ended %v after it started; paused time must not count toward its 1.5 s timeout", ran)
+	}
+}
+
+func TestRestartStage(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	p := b.save(t, `{"application":"app","name":"restart","stages":[
+		{"refId":"1","type":"probe","name":"ok"},
+		{"refId":"2","type":"probe","name":"flaky","requisiteStageRefIds":["1"],"result":"${parameters.result}"},
+		{"refId":"3","type":"probe","name":"after","requisiteStageRefIds":["2"]}],
+		"parameterConfig":[{"name":"result","default":"TERMINAL"}]}`)
+	ctx := context.Background()
+	id := b.trigger(t, p, nil).ID
+	exec := b.waitStatus(t, id, store.StatusTerminal)
+	wantStatuses(t, exec, store.StatusTerminal, map[string]store.ExecutionStatus{"2": store.StatusTerminal, "3": store.StatusNotStarted})
+	if err := b.engine.RestartStage(ctx, id, "2", "ann"); err != nil {
+		t.Fatal(err)
+	}
+	// It fails again with the same parameters: restart re-runs, it does not
+	// pretend. The restart is recorded on the stage.
+	exec = b.waitFor(t, id, "second failure", func(e *store.Execution) bool {
+		return e.Status == store.StatusTerminal && contextOf(t, stageOf(e, "2"))["restartDetails"] != nil
+	})
+	details, _ := contextOf(t, stageOf(exec, "2"))["restartDetails"].(map[string]any)
+	if details["restartedBy"] != "ann" || details["previousException"] == "" {
+		t.Errorf("restartDetails = %v", details)
+	}
+	if err := b.engine.RestartStage(ctx, id, "1", "ann"); err != nil {
+		t.Fatal(err)
+	}
+	b.waitFor(t, id, "restart of stage 1", func(e *store.Execution) bool {
+		return e.Status.Complete() && contextOf(t, stageOf(e, "1"))["restartDetails"] != nil
+	})
+	audit, err := b.store.AuditList(ctx, &store.AuditListParams{ExecutionID: id})
+	if err != nil {
+		t.Fatal(err)
+	}
+	restarts := 0
+	for _, a := range audit {
+		if a.Action == "restart" && a.User == "ann" {
+			restarts++
+		}
+	}
+	if restarts != 2 {
+		t.Errorf("audit log has %d restarts by ann, want 2", restarts)
+	}
+}
+
+func TestConcurrencyQueue(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	ctx := context.Background()
+	judge := func(id string) {
+		t.Helper()
+		b.waitStage(t, id, "1", store.StatusRunning)
+		if err := b.engine.Judge(ctx, id, "1", engine.Judgment{Status: "continue"}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	t.Run("newest waiting wins", func(t *testing.T) {
+		p := b.save(t, `{"application":"app","name":"q1","stages":[{"refId":"1","type":"manualJudgment","name":"Hold"}]}`)
+		first, second, third := b.trigger(t, p, nil), b.trigger(t, p, nil), b.trigger(t, p, nil)
+		judge(first.ID)
+		b.waitStatus(t, first.ID, store.StatusSucceeded)
+		b.waitStatus(t, second.ID, store.StatusCanceled)
+		judge(third.ID)
+		b.waitStatus(t, third.ID, store.StatusSucceeded)
+	})
+	t.Run("keepWaitingPipelines is FIFO", func(t *testing.T) {
+		p := b.save(t, `{"application":"app","name":"q2","keepWaitingPipelines":true,"stages":[{"refId":"1","type":"manualJudgment","name":"Hold"}]}`)
+		first, second, third := b.trigger(t, p, nil), b.trigger(t, p, nil), b.trigger(t, p, nil)
+		judge(first.ID)
+		judge(second.ID)
+		b.waitStatus(t, second.ID, store.StatusSucceeded)
+		judge(third.ID)
+		b.waitStatus(t, third.ID, store.StatusSucceeded)
+	})
+	t.Run("maxConcurrentExecutions", func(t *testing.T) {
+		p := b.save(t, `{"application":"app","name":"q3","limitConcurrent":false,"maxConcurrentExecutions":2,"keepWaitingPipelines":true,
+			"stages":[{"refId":"1","type":"manualJudgment","name":"Hold"}]}`)
+		first, second, third := b.trigger(t, p, nil), b.trigger(t, p, nil), b.trigger(t, p, nil)
+		b.waitStage(t, first.ID, "1", store.StatusRunning)
+		b.waitStage(t, second.ID, "1", store.StatusRunning)
+		if x, _ := b.store.ExecutionGet(ctx, third.ID); x.Status != store.StatusNotStarted {
+			t.Fatalf("third execution is %s with two running and a limit of 2", x.Status)
+		}
+		judge(first.ID)
+		judge(third.ID)
+		judge(second.ID)
+		b.waitStatus(t, third.ID, store.StatusSucceeded)
+	})
+}
+
+func TestParametersAndVariables(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	p := b.save(t, `{"application":"app","name":"vars","parameterConfig":[
+		{"name":"env","required":true,"hasOptions":true,"options":[{"value":"dev"},{"value":"prod"}]},
+		{"name":"count","default":"3"}],
+		"stages":[
+		{"refId":"1","type":"evaluateVariables","name":"vars","variables":[
+			{"key":"region","value":"${parameters.env == 'prod' ? 'eu-west-1' : 'us-east-1'}"},
+			{"key":"label","value":"${region}-${parameters.count}"}]},
+		{"refId":"2","type":"checkPreconditions","name":"check","requisiteStageRefIds":["1"],"preconditions":[
+			{"type":"expression","context":{"expression":"${label == 'eu-west-1-3'}"}},
+			{"type":"stageStatus","context":{"stageName":"vars","stageStatus":"SUCCEEDED"}}]}]}`)
+	_, err := b.engine.Trigger(context.Background(), &engine.TriggerParams{Pipeline: p})
+	var verr *pipeline.ValidationError
+	if !errors.As(err, &verr) || len(verr.Problems) != 1 || verr.Problems[0].Path != "parameters.env" {
+		t.Fatalf("trigger without a required parameter: %v", err)
+	}
+	_, err = b.engine.Trigger(context.Background(), &engine.TriggerParams{Pipeline: p, Parameters: map[string]any{"env": "qa"}})
+	if !errors.As(err, &verr) {
+		t.Fatalf("trigger with a parameter outside its options: %v", err)
+	}
+	exec := b.waitStatus(t, b.trigger(t, p, map[string]any{"env": "prod"}).ID, store.StatusSucceeded)
+	var out map[string]any
+	json.Unmarshal(stageOf(exec, "1").Outputs, &out)
+	if out["label"] != "eu-west-1-3" {
+		t.Errorf("variables = %v", out)
+	}
+	v, err := b.engine.Evaluate(context.Background(), exec.ID, "", "#stage('vars').outputs.region")
+	if err != nil || v != "eu-west-1" {
+		t.Errorf("evaluate = %v, %v", v, err)
+	}
+}

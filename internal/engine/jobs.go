@@ -1,0 +1,293 @@
+package engine
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"maps"
+	"time"
+
+	"github.com/riverqueue/river"
+	"github.com/riverqueue/river/rivertype"
+
+	"github.com/sluice-cd/sluice/internal/stage"
+	"github.com/sluice-cd/sluice/internal/store"
+)
+
+// startExecutionArgs moves a NOT_STARTED execution to RUNNING.
+type startExecutionArgs struct {
+	ExecutionID string `json:"execution_id"`
+}
+
+func (startExecutionArgs) Kind() string { return "sluice.start_execution" }
+
+// runStageArgs runs a running stage's current task (and the tasks after it
+// while they succeed at once). Gen is the stage generation the job was
+// scheduled for; see stageBook.Gen.
+type runStageArgs struct {
+	ExecutionID string `json:"execution_id"`
+	StageID     string `json:"stage_id"`
+	Gen         int    `json:"gen"`
+}
+
+func (runStageArgs) Kind() string { return "sluice.run_stage" }
+
+type startExecutionWorker struct {
+	river.WorkerDefaults[startExecutionArgs]
+	e *Engine
+}
+
+func (w *startExecutionWorker) Work(ctx context.Context, job *river.Job[startExecutionArgs]) error {
+	return w.e.inTx(ctx, func(t *txn) error {
+		r, err := t.load(job.Args.ExecutionID)
+		if errors.Is(err, store.ErrNotFound) {
+			return t.completeJob(job.JobRow)
+		}
+		if err != nil {
+			return err
+		}
+		if r.exec.Status == store.StatusNotStarted && !r.exec.Canceled {
+			if err := r.begin(); err != nil {
+				return err
+			}
+		}
+		if err := r.save(); err != nil {
+			return err
+		}
+		return t.completeJob(job.JobRow)
+	})
+}
+
+type runStageWorker struct {
+	river.WorkerDefaults[runStageArgs]
+	e *Engine
+}
+
+// step is what the first transaction of a run_stage job decided.
+type step int
+
+const (
+	stepDone   step = iota // the job has nothing (more) to do
+	stepRun                // run the current task outside any transaction
+	stepCancel             // run the stage type's cancel hook, then cancel the stage
+)
+
+func (w *runStageWorker) Work(ctx context.Context, job *river.Job[runStageArgs]) error {
+	e := w.e
+	a := job.Args
+	for {
+		var (
+			next     step
+			task     *stage.Task
+			typ      stage.Type
+			deadline time.Time
+		)
+		// Decide, under the execution's lock, what this job should do.
+		err := e.inTx(ctx, func(t *txn) error {
+			r, s, err := t.loadStage(a)
+			if err != nil || s == nil {
+				if err == nil {
+					err = t.completeJob(job.JobRow)
+				}
+				return err
+			}
+			typ, _ = e.stages.Lookup(s.row.Type)
+			deadline = r.deadline(s, typ)
+			switch {
+			case r.exec.Canceled || r.state.Halted:
+				if _, ok := typ.(stage.Canceler); ok {
+					next, task = stepCancel, r.task(s)
+					return nil
+				}
+				if err := r.completeStage(s, store.StatusCanceled, ""); err != nil {
+					return err
+				}
+			case r.exec.Status == store.StatusPaused:
+				if err := r.pauseStage(s); err != nil {
+					return err
+				}
+			case !deadline.IsZero() && !t.now.Before(deadline):
+				if err := r.completeStage(s, s.failureStatus(), r.timeoutMessage(s)); err != nil {
+					return err
+				}
+			default:
+				next, task = stepRun, r.task(s)
+				return nil
+			}
+			if err := r.save(); err != nil {
+				return err
+			}
+			return t.completeJob(job.JobRow)
+		})
+		if err != nil || next == stepDone {
+			return err
+		}
+
+		// Do the work with no transaction open.
+		var res stage.Result
+		if next == stepCancel {
+			if err := typ.(stage.Canceler).Cancel(ctx, task); err != nil {
+				e.log.WarnContext(ctx, "stage cancel hook", "execution_id", a.ExecutionID, "stage_id", a.StageID, "error", err)
+			}
+			res = stage.Result{Status: stage.Status(store.StatusCanceled)}
+		} else {
+			res, err = typ.Run(ctx, task)
+			if err != nil {
+				if ctx.Err() != nil {
+					return err // shutting down: River runs the job again later
+				}
+				res = stage.Result{Status: stage.Terminal, Error: fmt.Sprintf("task %s: %v", task.Name, err)}
+			}
+		}
+
+		// Record the result, unless the stage moved on meanwhile.
+		var (
+			again  bool
+			snooze time.Duration
+		)
+		err = e.inTx(ctx, func(t *txn) error {
+			r, s, err := t.loadStage(a)
+			if err != nil || s == nil {
+				if err == nil {
+					err = t.completeJob(job.JobRow)
+				}
+				return err
+			}
+			if s.book.Current >= len(s.book.Tasks) || s.book.Tasks[s.book.Current].Name != task.Name {
+				return t.completeJob(job.JobRow)
+			}
+			complete, err := r.applyResult(s, res)
+			if err != nil {
+				return err
+			}
+			switch {
+			case complete:
+			case res.Status == stage.Succeeded:
+				again = true // the next task runs in this job
+			case res.Status == stage.Running && res.RetryAfter > 0:
+				snooze = res.RetryAfter
+			case res.Status == stage.Running && !deadline.IsZero():
+				snooze = time.Duration(1<<63 - 1) // park until the deadline
+			default:
+				complete = true // park: an outside event schedules the stage again
+			}
+			if !deadline.IsZero() && snooze > 0 {
+				snooze = min(snooze, max(deadline.Sub(t.now), time.Millisecond))
+			}
+			if err := r.save(); err != nil {
+				return err
+			}
+			if complete {
+				return t.completeJob(job.JobRow)
+			}
+			return nil
+		})
+		if err != nil {
+			return err
+		}
+		if snooze > 0 {
+			return river.JobSnooze(snooze)
+		}
+		if !again {
+			return nil
+		}
+	}
+}
+
+// loadStage loads the job's execution and stage. It returns a nil stage
+// when the job is stale: the stage was rescheduled (another generation),
+// is no longer running, or is gone.
+func (t *txn) loadStage(a runStageArgs) (*run, *stageRun, error) {
+	r, err := t.load(a.ExecutionID)
+	if errors.Is(err, store.ErrNotFound) {
+		return nil, nil, nil
+	}
+	if err != nil {
+		return nil, nil, err
+	}
+	for _, s := range r.stages {
+		if s.row.ID == a.StageID {
+			if s.book.Gen != a.Gen || s.row.Status != store.StatusRunning || len(s.book.Tasks) == 0 {
+				return r, nil, nil
+			}
+			return r, s, nil
+		}
+	}
+	return r, nil, nil
+}
+
+func (t *txn) completeJob(job *rivertype.JobRow) error {
+	return t.e.q.completeTx(t.ctx, t.tx, job)
+}
+
+// applyResult records a task result and reports whether the stage is
+// complete.
+func (r *run) applyResult(s *stageRun, res stage.Result) (bool, error) {
+	if res.Context != nil {
+		maps.Copy(s.ctx, res.Context)
+	}
+	if res.Outputs != nil {
+		maps.Copy(s.outputs, res.Outputs)
+	}
+	s.dirty = true
+	cur := &s.book.Tasks[s.book.Current]
+	switch res.Status {
+	case stage.Running:
+		return false, nil
+	case stage.Succeeded, stage.Skipped:
+		cur.Status = store.ExecutionStatus(res.Status)
+		cur.EndTime = ms(r.t.now)
+		if s.book.Current+1 < len(s.book.Tasks) {
+			s.book.Current++
+			s.book.Tasks[s.book.Current].Status = store.StatusRunning
+			s.book.Tasks[s.book.Current].StartTime = ms(r.t.now)
+			return false, nil
+		}
+		return true, r.completeStage(s, store.StatusSucceeded, "")
+	case stage.Status(store.StatusCanceled):
+		return true, r.completeStage(s, store.StatusCanceled, "")
+	}
+	msg := res.Error
+	if msg == "" {
+		msg = fmt.Sprintf("task %s of stage %q returned %s without saying why", cur.Name, s.row.Name, res.Status)
+	}
+	status := s.failureStatus()
+	switch res.Status {
+	case stage.FailedContinue:
+		status = store.StatusFailedContinue
+	case stage.Stopped:
+		status = store.StatusStopped
+	}
+	return true, r.failStage(s, status, msg)
+}
+
+// deadline is when the running stage times out: stageTimeoutMs (or the
+// stage type's default) after it started, not counting paused time. Zero
+// means never.
+func (r *run) deadline(s *stageRun, typ stage.Type) time.Time {
+	var timeout time.Duration
+	if s.def != nil && s.def.StageTimeoutMs > 0 {
+		timeout = time.Duration(s.def.StageTimeoutMs) * time.Millisecond
+	} else if to, ok := typ.(stage.Timeouter); ok {
+		timeout = to.DefaultTimeout()
+	}
+	if timeout == 0 || s.row.StartTime == nil {
+		return time.Time{}
+	}
+	return s.row.StartTime.Add(timeout + time.Duration(s.book.PausedMs)*time.Millisecond)
+}
+
+func (r *run) timeoutMessage(s *stageRun) string {
+	if s.def != nil && s.def.StageTimeoutMs > 0 {
+		return fmt.Sprintf("stage %q timed out after %s (stageTimeoutMs %d; paused time not counted); raise stageTimeoutMs if it needs longer",
+			s.row.Name, time.Duration(s.def.StageTimeoutMs)*time.Millisecond, s.def.StageTimeoutMs)
+	}
+	return fmt.Sprintf("stage %q timed out after its default timeout; set stageTimeoutMs to wait longer", s.row.Name)
+}
+
+// pauseStage marks a running stage paused; resuming schedules it again.
+func (r *run) pauseStage(s *stageRun) error {
+	s.book.PausedAt = ms(r.t.now)
+	s.book.Gen++ // jobs already scheduled for it are void
+	return r.setStageStatus(s, store.StatusPaused, nil)
+}

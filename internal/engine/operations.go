@@ -1,0 +1,636 @@
+package engine
+
+import (
+	"cmp"
+	"context"
+	"encoding/json"
+	"fmt"
+	"maps"
+	"slices"
+	"strings"
+
+	"github.com/google/uuid"
+
+	"github.com/sluice-cd/sluice/internal/expr"
+	"github.com/sluice-cd/sluice/internal/pipeline"
+	"github.com/sluice-cd/sluice/internal/store"
+)
+
+// TriggerParams are the arguments of Trigger.
+type TriggerParams struct {
+	Pipeline   *store.Pipeline // the saved revision to run
+	Type       string          // trigger type; "manual" when empty
+	User       string
+	Parameters map[string]any
+	// Extra holds further trigger fields (a webhook's payload, a parent
+	// execution, …); they appear under trigger.* in expressions.
+	Extra map[string]any
+}
+
+// Trigger creates an execution of a saved pipeline. It applies the
+// parameterConfig defaults and checks required parameters and options
+// (returning *pipeline.ValidationError with paths "parameters.NAME"). The
+// execution starts at once, or waits in the pipeline's concurrency queue.
+func (e *Engine) Trigger(ctx context.Context, p *TriggerParams) (*store.Execution, error) {
+	doc, err := pipeline.Parse(p.Pipeline.Document)
+	if err != nil {
+		return nil, fmt.Errorf("pipeline %s/%s: %w", p.Pipeline.Application, p.Pipeline.Name, err)
+	}
+	params, err := applyParameters(doc, p.Parameters)
+	if err != nil {
+		return nil, err
+	}
+	trigger := map[string]any{}
+	maps.Copy(trigger, p.Extra)
+	trigger["type"] = cmp.Or(p.Type, "manual")
+	trigger["user"] = p.User
+	trigger["parameters"] = params
+	triggerJSON, err := json.Marshal(trigger)
+	if err != nil {
+		return nil, fmt.Errorf("encode trigger: %w", err)
+	}
+
+	now := e.now().UTC()
+	exec := &store.Execution{
+		ID:               uuid.NewString(),
+		Application:      p.Pipeline.Application,
+		PipelineName:     p.Pipeline.Name,
+		PipelineConfigID: p.Pipeline.ID,
+		PipelineRevision: p.Pipeline.Revision,
+		Status:           store.StatusNotStarted,
+		Pipeline:         p.Pipeline.Document,
+		Trigger:          triggerJSON,
+		State:            json.RawMessage(`{}`),
+		User:             p.User,
+		CreatedAt:        now,
+		UpdatedAt:        now,
+	}
+	for i, s := range doc.Stages {
+		row, err := newStageRow(exec.ID, i, s)
+		if err != nil {
+			return nil, err
+		}
+		row.UpdatedAt = now
+		exec.Stages = append(exec.Stages, row)
+	}
+
+	err = e.inTx(ctx, func(t *txn) error {
+		running, err := t.runningOf(exec.PipelineConfigID, "")
+		if err != nil {
+			return err
+		}
+		queued := mustQueue(doc, running)
+		if queued {
+			exec.State = json.RawMessage(`{"queued":true}`)
+		}
+		if err := t.tx.ExecutionInsert(ctx, exec); err != nil {
+			return err
+		}
+		r, err := t.wrap(exec)
+		if err != nil {
+			return err
+		}
+		if err := r.event("", "execution.created", map[string]any{"status": exec.Status, "queued": queued}); err != nil {
+			return err
+		}
+		if err := r.audit(p.User, "trigger", nil, map[string]any{"parameters": params, "type": trigger["type"]}); err != nil {
+			return err
+		}
+		if queued {
+			return nil
+		}
+		return t.insertJob(startExecutionArgs{ExecutionID: exec.ID}, nil)
+	})
+	if err != nil {
+		return nil, err
+	}
+	return exec, nil
+}
+
+func newStageRow(execID string, seq int, s *pipeline.Stage) (*store.Stage, error) {
+	fields, err := json.Marshal(s.Fields)
+	if err != nil {
+		return nil, fmt.Errorf("stage %q: %w", s.Name, err)
+	}
+	return &store.Stage{
+		ID:                   uuid.NewString(),
+		ExecutionID:          execID,
+		Seq:                  seq,
+		RefID:                s.RefID,
+		Name:                 s.Name,
+		Type:                 s.Type,
+		RequisiteStageRefIDs: slices.Clone(s.RequisiteStageRefIDs),
+		Status:               store.StatusNotStarted,
+		Context:              fields,
+		Outputs:              json.RawMessage(`{}`),
+		Tasks:                json.RawMessage(`{}`),
+	}, nil
+}
+
+// mustQueue applies Orca's concurrency rule: with limitConcurrent, any
+// other running execution queues a new one; otherwise
+// maxConcurrentExecutions (when > 0) caps how many run.
+func mustQueue(doc *pipeline.Pipeline, running int) bool {
+	if doc.LimitConcurrent {
+		return running > 0
+	}
+	return doc.MaxConcurrentExecutions > 0 && running >= doc.MaxConcurrentExecutions
+}
+
+// applyParameters fills defaults and checks parameters against the
+// pipeline's parameterConfig.
+func applyParameters(doc *pipeline.Pipeline, given map[string]any) (map[string]any, error) {
+	params := maps.Clone(given)
+	if params == nil {
+		params = map[string]any{}
+	}
+	var problems []pipeline.Problem
+	for _, pc := range doc.ParameterConfig {
+		v, ok := params[pc.Name]
+		if (!ok || v == nil || v == "") && pc.Default != nil && pc.Default != "" {
+			params[pc.Name], v, ok = pc.Default, pc.Default, true
+		}
+		if pc.Required && (!ok || v == nil || v == "") {
+			problems = append(problems, pipeline.Problem{
+				Path: "parameters." + pc.Name,
+				Msg:  fmt.Sprintf("parameter %q is required%s; pass it with -p %s=VALUE", pc.Name, labelOf(pc), pc.Name),
+			})
+			continue
+		}
+		if pc.HasOptions && len(pc.Options) > 0 && ok && v != nil && v != "" {
+			var allowed []string
+			found := false
+			for _, o := range pc.Options {
+				ov := fmt.Sprint(o.Value)
+				allowed = append(allowed, ov)
+				found = found || ov == fmt.Sprint(v)
+			}
+			if !found {
+				problems = append(problems, pipeline.Problem{
+					Path: "parameters." + pc.Name,
+					Msg:  fmt.Sprintf("%v is not one of the options of parameter %q: %s", v, pc.Name, strings.Join(allowed, ", ")),
+				})
+			}
+		}
+	}
+	if len(problems) > 0 {
+		return nil, &pipeline.ValidationError{Problems: problems}
+	}
+	return params, nil
+}
+
+func labelOf(pc pipeline.Parameter) string {
+	if pc.Label == "" {
+		return ""
+	}
+	return fmt.Sprintf(" (%s)", pc.Label)
+}
+
+// runningOf counts the executions of a pipeline that hold a concurrency
+// slot: running, paused, or started but not yet picked up by a worker.
+func (t *txn) runningOf(configID, except string) (int, error) {
+	list, err := t.tx.ExecutionListByConfig(t.ctx, configID,
+		[]store.ExecutionStatus{store.StatusNotStarted, store.StatusRunning, store.StatusPaused})
+	if err != nil {
+		return 0, err
+	}
+	n := 0
+	for _, x := range list {
+		queued, err := isQueued(x)
+		if err != nil {
+			return 0, err
+		}
+		if x.ID != except && !queued && !x.Canceled {
+			n++
+		}
+	}
+	return n, nil
+}
+
+// isQueued reports whether x waits in its pipeline's concurrency queue.
+func isQueued(x *store.Execution) (bool, error) {
+	if x.Status != store.StatusNotStarted || x.Canceled {
+		return false, nil
+	}
+	var st execState
+	if err := unmarshalObject(x.State, &st); err != nil {
+		return false, fmt.Errorf("execution %s state: %w", x.ID, err)
+	}
+	return st.Queued, nil
+}
+
+// startWaiting starts executions waiting in this pipeline's concurrency
+// queue, by Orca's rules: with keepWaitingPipelines the oldest first (FIFO);
+// otherwise the newest starts and the others are canceled.
+func (r *run) startWaiting() error {
+	t := r.t
+	list, err := t.tx.ExecutionListByConfig(t.ctx, r.exec.PipelineConfigID,
+		[]store.ExecutionStatus{store.StatusNotStarted, store.StatusRunning, store.StatusPaused})
+	if err != nil {
+		return err
+	}
+	running := 0
+	var waiting []*store.Execution // oldest first
+	for _, x := range list {
+		if x.ID == r.exec.ID {
+			continue
+		}
+		queued, err := isQueued(x)
+		if err != nil {
+			return err
+		}
+		if queued {
+			waiting = append(waiting, x)
+		} else if !x.Canceled {
+			running++
+		}
+	}
+	if len(waiting) == 0 {
+		return nil
+	}
+	if !r.doc.KeepWaitingPipelines {
+		newest := waiting[len(waiting)-1]
+		for _, x := range waiting[:len(waiting)-1] {
+			if err := r.cancelQueued(x.ID, newest.ID); err != nil {
+				return err
+			}
+		}
+		waiting = waiting[len(waiting)-1:]
+	}
+	for _, x := range waiting {
+		if mustQueue(r.doc, running) {
+			break
+		}
+		w, err := t.load(x.ID)
+		if err != nil {
+			return err
+		}
+		w.state.Queued = false
+		w.dirty = true
+		if err := w.save(); err != nil {
+			return err
+		}
+		if err := t.insertJob(startExecutionArgs{ExecutionID: x.ID}, nil); err != nil {
+			return err
+		}
+		running++
+	}
+	return nil
+}
+
+func (r *run) cancelQueued(id, supersededBy string) error {
+	w, err := r.t.load(id)
+	if err != nil {
+		return err
+	}
+	w.exec.Canceled = true
+	w.state.Queued = false
+	w.state.CancellationReason = fmt.Sprintf("queued but then canceled because a newer queued execution (%s) superseded it", supersededBy)
+	w.dirty = true
+	if err := w.setExecStatus(store.StatusCanceled); err != nil {
+		return err
+	}
+	return w.save()
+}
+
+// Judgment is a decision on a manual judgment stage.
+type Judgment struct {
+	Status string // "continue" or "stop"
+	Input  string // one of the stage's judgmentInputs, if it has any
+	User   string
+}
+
+// Judge records a judgment on a waiting manualJudgment stage and schedules
+// the stage to act on it.
+func (e *Engine) Judge(ctx context.Context, executionID, stageKey string, j Judgment) error {
+	if j.Status != "continue" && j.Status != "stop" {
+		return &pipeline.ValidationError{Problems: []pipeline.Problem{{
+			Path: "status", Msg: fmt.Sprintf("judgment status must be \"continue\" or \"stop\", not %q", j.Status)}}}
+	}
+	return e.inTx(ctx, func(t *txn) error {
+		r, err := t.load(executionID)
+		if err != nil {
+			return err
+		}
+		s, err := r.stage(stageKey)
+		if err != nil {
+			return err
+		}
+		if s.row.Type != "manualJudgment" {
+			return conflictf("stage %q is a %s stage, not a manual judgment", s.row.Name, s.row.Type)
+		}
+		if r.exec.Status == store.StatusPaused {
+			return conflictf("execution %s is paused; resume it before judging stage %q", r.exec.ID, s.row.Name)
+		}
+		if s.row.Status != store.StatusRunning {
+			return conflictf("stage %q is %s, not waiting for a judgment", s.row.Name, s.row.Status)
+		}
+		if prev, _ := s.ctx["judgmentStatus"].(string); prev != "" {
+			return conflictf("stage %q was already judged %q by %v", s.row.Name, prev, s.ctx["lastModifiedBy"])
+		}
+		if j.Input != "" {
+			if opts := judgmentOptions(s.ctx); len(opts) > 0 && !slices.Contains(opts, j.Input) {
+				return &pipeline.ValidationError{Problems: []pipeline.Problem{{
+					Path: "input", Msg: fmt.Sprintf("%q is not one of the judgment inputs of stage %q: %s", j.Input, s.row.Name, strings.Join(opts, ", "))}}}
+			}
+		}
+		s.ctx["judgmentStatus"] = j.Status
+		s.ctx["judgmentInput"] = j.Input
+		s.ctx["lastModifiedBy"] = j.User
+		s.ctx["lastModified"] = map[string]any{"user": j.User, "lastModifiedTime": ms(t.now)}
+		if err := r.event(s.row.ID, "stage.judged", map[string]any{"judgmentStatus": j.Status, "judgmentInput": j.Input, "user": j.User}); err != nil {
+			return err
+		}
+		if err := r.audit(j.User, "judge", s, map[string]any{"status": j.Status, "input": j.Input}); err != nil {
+			return err
+		}
+		if err := r.reschedule(s); err != nil {
+			return err
+		}
+		return r.save()
+	})
+}
+
+func judgmentOptions(ctx map[string]any) []string {
+	list, _ := ctx["judgmentInputs"].([]any)
+	var out []string
+	for _, item := range list {
+		if m, ok := item.(map[string]any); ok {
+			if v, ok := m["value"]; ok {
+				out = append(out, fmt.Sprint(v))
+			}
+		}
+	}
+	return out
+}
+
+// SkipWait ends the remaining time of a running wait stage.
+func (e *Engine) SkipWait(ctx context.Context, executionID, stageKey, user string) error {
+	return e.inTx(ctx, func(t *txn) error {
+		r, err := t.load(executionID)
+		if err != nil {
+			return err
+		}
+		s, err := r.stage(stageKey)
+		if err != nil {
+			return err
+		}
+		if s.row.Type != "wait" {
+			return conflictf("stage %q is a %s stage; only a wait stage's remaining time can be skipped", s.row.Name, s.row.Type)
+		}
+		if s.row.Status != store.StatusRunning {
+			return conflictf("stage %q is %s, not waiting", s.row.Name, s.row.Status)
+		}
+		s.ctx["skipRemainingWait"] = true
+		if err := r.audit(user, "skip-wait", s, nil); err != nil {
+			return err
+		}
+		if err := r.reschedule(s); err != nil {
+			return err
+		}
+		return r.save()
+	})
+}
+
+// Cancel cancels an execution. Running stages are canceled by their own
+// jobs, which run the stage type's cancel hook first.
+func (e *Engine) Cancel(ctx context.Context, executionID, user, reason string) error {
+	return e.inTx(ctx, func(t *txn) error {
+		r, err := t.load(executionID)
+		if err != nil {
+			return err
+		}
+		if r.exec.Status.Complete() {
+			return conflictf("execution %s is already %s", r.exec.ID, r.exec.Status)
+		}
+		if r.exec.Canceled {
+			return conflictf("execution %s is already being canceled", r.exec.ID)
+		}
+		r.exec.Canceled = true
+		r.state.CanceledBy = user
+		r.state.CancellationReason = reason
+		r.state.Queued = false
+		r.dirty = true
+		if err := r.audit(user, "cancel", nil, map[string]any{"reason": reason}); err != nil {
+			return err
+		}
+		if r.exec.Status == store.StatusNotStarted {
+			if err := r.setExecStatus(store.StatusCanceled); err != nil {
+				return err
+			}
+			return r.save()
+		}
+		if r.exec.Status == store.StatusPaused {
+			if err := r.setExecStatus(store.StatusRunning); err != nil {
+				return err
+			}
+		}
+		anyActive := false
+		for _, s := range r.stages {
+			if active(s.row.Status) {
+				anyActive = true
+				if s.row.Status == store.StatusPaused {
+					if err := r.setStageStatus(s, store.StatusRunning, nil); err != nil {
+						return err
+					}
+				}
+				if err := r.reschedule(s); err != nil {
+					return err
+				}
+			}
+		}
+		if !anyActive {
+			if err := r.finish(); err != nil {
+				return err
+			}
+		}
+		return r.save()
+	})
+}
+
+// Pause pauses a running execution: running stages stop being scheduled
+// until Resume, and paused time does not count against stage timeouts.
+func (e *Engine) Pause(ctx context.Context, executionID, user string) error {
+	return e.inTx(ctx, func(t *txn) error {
+		r, err := t.load(executionID)
+		if err != nil {
+			return err
+		}
+		if r.exec.Status != store.StatusRunning || r.exec.Canceled {
+			return conflictf("execution %s is %s; only a running execution can be paused", r.exec.ID, r.exec.Status)
+		}
+		prev := r.state.Paused
+		r.state.Paused = &pauseState{PauseTime: ms(t.now), PausedBy: user}
+		if prev != nil {
+			r.state.Paused.PausedMs = prev.PausedMs
+		}
+		if err := r.setExecStatus(store.StatusPaused); err != nil {
+			return err
+		}
+		for _, s := range r.stages {
+			if s.row.Status == store.StatusRunning {
+				if err := r.pauseStage(s); err != nil {
+					return err
+				}
+			}
+		}
+		if err := r.audit(user, "pause", nil, nil); err != nil {
+			return err
+		}
+		return r.save()
+	})
+}
+
+// Resume resumes a paused execution.
+func (e *Engine) Resume(ctx context.Context, executionID, user string) error {
+	return e.inTx(ctx, func(t *txn) error {
+		r, err := t.load(executionID)
+		if err != nil {
+			return err
+		}
+		if r.exec.Status != store.StatusPaused {
+			return conflictf("execution %s is %s; only a paused execution can be resumed", r.exec.ID, r.exec.Status)
+		}
+		if p := r.state.Paused; p != nil {
+			p.ResumeTime = ms(t.now)
+			p.ResumedBy = user
+			p.PausedMs += p.ResumeTime - p.PauseTime
+		}
+		if err := r.setExecStatus(store.StatusRunning); err != nil {
+			return err
+		}
+		for _, s := range r.stages {
+			if s.row.Status != store.StatusPaused {
+				continue
+			}
+			if s.book.PausedAt > 0 {
+				s.book.PausedMs += ms(t.now) - s.book.PausedAt
+				s.book.PausedAt = 0
+			}
+			if err := r.setStageStatus(s, store.StatusRunning, nil); err != nil {
+				return err
+			}
+			if err := r.reschedule(s); err != nil {
+				return err
+			}
+		}
+		if err := r.audit(user, "resume", nil, nil); err != nil {
+			return err
+		}
+		return r.save()
+	})
+}
+
+// RestartStage resets a completed stage and everything downstream of it to
+// NOT_STARTED and runs them again, recording who restarted it and when.
+func (e *Engine) RestartStage(ctx context.Context, executionID, stageKey, user string) error {
+	return e.inTx(ctx, func(t *txn) error {
+		r, err := t.load(executionID)
+		if err != nil {
+			return err
+		}
+		s, err := r.stage(stageKey)
+		if err != nil {
+			return err
+		}
+		if !s.row.Status.Complete() && s.row.Status != store.StatusNotStarted {
+			return conflictf("stage %q is %s; only a completed or not-started stage can be restarted", s.row.Name, s.row.Status)
+		}
+		if r.exec.Status == store.StatusNotStarted {
+			return conflictf("execution %s has not started yet", r.exec.ID)
+		}
+		if r.exec.Status.Complete() {
+			running, err := t.runningOf(r.exec.PipelineConfigID, r.exec.ID)
+			if err != nil {
+				return err
+			}
+			if mustQueue(r.doc, running) {
+				return conflictf("pipeline %s/%s already has %d running execution(s) and limits concurrency; restart once they finish",
+					r.exec.Application, r.exec.PipelineName, running)
+			}
+		}
+		previousError, _ := s.ctx["error"].(string)
+		for _, x := range append([]*stageRun{s}, r.downstream(s)...) {
+			if active(x.row.Status) {
+				return conflictf("stage %q downstream of %q is still %s; wait for it or cancel the execution", x.row.Name, s.row.Name, x.row.Status)
+			}
+			if err := r.resetStage(x); err != nil {
+				return err
+			}
+		}
+		s.ctx["restartDetails"] = map[string]any{
+			"restartedBy": user, "restartTime": ms(t.now), "previousException": previousError,
+		}
+		r.exec.Canceled = false
+		r.exec.EndTime = nil
+		r.state.Halted = false
+		r.state.CanceledBy, r.state.CancellationReason = "", ""
+		r.dirty = true
+		if err := r.setExecStatus(store.StatusRunning); err != nil {
+			return err
+		}
+		if err := r.event(s.row.ID, "stage.restarted", map[string]any{"user": user}); err != nil {
+			return err
+		}
+		if err := r.audit(user, "restart", s, nil); err != nil {
+			return err
+		}
+		if err := r.advance(); err != nil {
+			return err
+		}
+		return r.save()
+	})
+}
+
+// resetStage returns a stage to NOT_STARTED with the context it was
+// defined with.
+func (r *run) resetStage(s *stageRun) error {
+	s.ctx = map[string]any{}
+	if s.def != nil {
+		raw, err := json.Marshal(s.def.Fields)
+		if err != nil {
+			return err
+		}
+		if err := json.Unmarshal(raw, &s.ctx); err != nil {
+			return err
+		}
+	}
+	s.outputs = map[string]any{}
+	s.book = stageBook{Gen: s.book.Gen + 1}
+	s.row.StartTime, s.row.EndTime = nil, nil
+	return r.setStageStatus(s, store.StatusNotStarted, nil)
+}
+
+// Evaluate evaluates an expression against an execution, as stage stageKey
+// (or, when empty, the execution itself) would see it. The expression may
+// be a bare body or contain ${…}.
+func (e *Engine) Evaluate(ctx context.Context, executionID, stageKey, expression string) (any, error) {
+	exec, err := e.store.ExecutionGet(ctx, executionID)
+	if err != nil {
+		return nil, err
+	}
+	t := &txn{e: e, ctx: ctx, now: e.now().UTC()}
+	r, err := t.wrap(exec)
+	if err != nil {
+		return nil, err
+	}
+	var s *stageRun
+	if stageKey != "" {
+		if s, err = r.stage(stageKey); err != nil {
+			return nil, err
+		}
+	}
+	env := r.env(s)
+	if !strings.Contains(expression, "${") {
+		v, err := expr.Eval(ctx, expression, env)
+		if err != nil {
+			return nil, &pipeline.ValidationError{Problems: []pipeline.Problem{{Path: "expression", Msg: err.Error()}}}
+		}
+		return v, nil
+	}
+	v, summary := expr.Resolve(ctx, expression, env)
+	if summary != nil && !summary.Empty() {
+		return nil, &pipeline.ValidationError{Problems: []pipeline.Problem{{Path: "expression", Msg: summaryText(summary)}}}
+	}
+	return v, nil
+}

@@ -1,0 +1,205 @@
+package engine
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/riverqueue/river"
+	"github.com/riverqueue/river/riverdriver"
+	"github.com/riverqueue/river/riverdriver/riverpgxv5"
+	"github.com/riverqueue/river/riverdriver/riversqlite"
+	"github.com/riverqueue/river/rivermigrate"
+	"github.com/riverqueue/river/rivertype"
+
+	"github.com/sluice-cd/sluice/internal/store"
+)
+
+// queue is the engine's view of River: insert a job in a store transaction,
+// complete the running job in one, start and stop the workers. It hides the
+// driver's transaction type (*sql.Tx for SQLite, pgx.Tx for Postgres) so
+// the rest of the engine is not generic.
+type queue interface {
+	start(ctx context.Context) error
+	stop(ctx context.Context) error
+	insertTx(ctx context.Context, tx store.Tx, args river.JobArgs, opts *river.InsertOpts) error
+	// completeTx marks the running job completed inside tx, so the state
+	// change and the job's completion commit together.
+	completeTx(ctx context.Context, tx store.Tx, job *rivertype.JobRow) error
+	// committed is called after a transaction that inserted jobs commits,
+	// so that this process fetches them at once rather than at the next poll.
+	committed()
+}
+
+// queueConfig are the River settings the engine chooses.
+type queueConfig struct {
+	Workers   *river.Workers
+	MaxWorker int
+	Logger    *slog.Logger
+	// JobTimeout bounds one job run; RescueAfter is when a job left running
+	// by a dead process is run again.
+	JobTimeout  time.Duration
+	RescueAfter time.Duration
+}
+
+func (c queueConfig) riverConfig() *river.Config {
+	return &river.Config{
+		Queues:               map[string]river.QueueConfig{river.QueueDefault: {MaxWorkers: c.MaxWorker}},
+		Workers:              c.Workers,
+		Logger:               c.Logger,
+		FetchCooldown:        time.Millisecond,
+		FetchPollInterval:    250 * time.Millisecond,
+		JobTimeout:           c.JobTimeout,
+		RescueStuckJobsAfter: c.RescueAfter,
+		MaxAttempts:          10,
+		// Completed jobs are kept for a day for debugging, then removed.
+		CompletedJobRetentionPeriod: 24 * time.Hour,
+	}
+}
+
+// riverQueue implements queue for one River driver.
+type riverQueue[TTx any] struct {
+	client   *river.Client[TTx]
+	raw      func(store.Tx) TTx
+	complete func(ctx context.Context, tx TTx, job *river.Job[noArgs]) error
+	wake     func()
+}
+
+// noArgs lets JobCompleteTx complete a job without knowing its args type.
+type noArgs struct{}
+
+func (noArgs) Kind() string { return "" }
+
+func (q *riverQueue[TTx]) start(ctx context.Context) error { return q.client.Start(ctx) }
+func (q *riverQueue[TTx]) stop(ctx context.Context) error  { return q.client.Stop(ctx) }
+
+func (q *riverQueue[TTx]) insertTx(ctx context.Context, tx store.Tx, args river.JobArgs, opts *river.InsertOpts) error {
+	_, err := q.client.InsertTx(ctx, q.raw(tx), args, opts)
+	if err != nil {
+		return fmt.Errorf("insert %s job: %w", args.Kind(), err)
+	}
+	return nil
+}
+
+func (q *riverQueue[TTx]) completeTx(ctx context.Context, tx store.Tx, job *rivertype.JobRow) error {
+	return q.complete(ctx, q.raw(tx), &river.Job[noArgs]{JobRow: job})
+}
+
+func (q *riverQueue[TTx]) committed() {
+	if q.wake != nil {
+		q.wake()
+	}
+}
+
+// newQueue builds the River client for the store's dialect and migrates
+// River's tables.
+func newQueue(ctx context.Context, st store.Store, cfg queueConfig) (queue, error) {
+	switch db := st.DB().(type) {
+	case *sql.DB:
+		drv := newWakingSQLiteDriver(db)
+		if err := migrateRiver(ctx, drv); err != nil {
+			return nil, err
+		}
+		client, err := river.NewClient[*sql.Tx](drv, cfg.riverConfig())
+		if err != nil {
+			return nil, fmt.Errorf("create river client: %w", err)
+		}
+		return &riverQueue[*sql.Tx]{
+			client: client,
+			raw:    func(tx store.Tx) *sql.Tx { return tx.Raw().(*sql.Tx) },
+			complete: func(ctx context.Context, tx *sql.Tx, job *river.Job[noArgs]) error {
+				_, err := river.JobCompleteTx[*wakingSQLiteDriver](ctx, tx, job)
+				return err
+			},
+			wake: drv.wakeListener,
+		}, nil
+	case *pgxpool.Pool:
+		drv := riverpgxv5.New(db)
+		if err := migrateRiver(ctx, drv); err != nil {
+			return nil, err
+		}
+		client, err := river.NewClient[pgx.Tx](drv, cfg.riverConfig())
+		if err != nil {
+			return nil, fmt.Errorf("create river client: %w", err)
+		}
+		return &riverQueue[pgx.Tx]{
+			client: client,
+			raw:    func(tx store.Tx) pgx.Tx { return tx.Raw().(pgx.Tx) },
+			complete: func(ctx context.Context, tx pgx.Tx, job *river.Job[noArgs]) error {
+				_, err := river.JobCompleteTx[*riverpgxv5.Driver](ctx, tx, job)
+				return err
+			},
+		}, nil
+	default:
+		return nil, fmt.Errorf("engine: unsupported store pool %T", db)
+	}
+}
+
+func migrateRiver[TTx any](ctx context.Context, drv riverdriver.Driver[TTx]) error {
+	m, err := rivermigrate.New(drv, nil)
+	if err != nil {
+		return fmt.Errorf("river migrator: %w", err)
+	}
+	if _, err := m.Migrate(ctx, rivermigrate.DirectionUp, nil); err != nil {
+		return fmt.Errorf("migrate river tables: %w", err)
+	}
+	return nil
+}
+
+// wakingSQLiteDriver is River's SQLite driver with one change: its listener
+// can be woken from inside this process. SQLite has no LISTEN/NOTIFY, so
+// River's SQLite listener polls its notification table every 50 ms; a job
+// inserted by this process would wait for that poll. The engine calls
+// wakeListener after each commit that inserted jobs, and the listener polls
+// at once — which is what keeps a stage transition in single milliseconds.
+type wakingSQLiteDriver struct {
+	*riversqlite.Driver
+	wake chan struct{}
+}
+
+func newWakingSQLiteDriver(db *sql.DB) *wakingSQLiteDriver {
+	return &wakingSQLiteDriver{Driver: riversqlite.New(db), wake: make(chan struct{}, 1)}
+}
+
+func (d *wakingSQLiteDriver) wakeListener() {
+	select {
+	case d.wake <- struct{}{}:
+	default: // a wake-up is already pending
+	}
+}
+
+func (d *wakingSQLiteDriver) GetListener(params *riverdriver.GetListenenerParams) riverdriver.Listener {
+	return &wakingListener{Listener: d.Driver.GetListener(params), wake: d.wake}
+}
+
+type wakingListener struct {
+	riverdriver.Listener
+	wake <-chan struct{}
+}
+
+// WaitForNotification waits as River's listener does, but a wake-up
+// interrupts the wait and makes it poll again immediately.
+func (l *wakingListener) WaitForNotification(ctx context.Context) (*riverdriver.Notification, error) {
+	for {
+		waitCtx, cancel := context.WithCancel(ctx)
+		done := make(chan struct{})
+		go func() {
+			select {
+			case <-l.wake:
+				cancel()
+			case <-done:
+			}
+		}()
+		n, err := l.Listener.WaitForNotification(waitCtx)
+		close(done)
+		cancel()
+		if err != nil && ctx.Err() == nil && waitCtx.Err() != nil {
+			continue // woken up: poll again now
+		}
+		return n, err
+	}
+}

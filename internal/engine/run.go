@@ -1,0 +1,373 @@
+package engine
+
+import (
+	"encoding/json"
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/sluice-cd/sluice/internal/pipeline"
+	"github.com/sluice-cd/sluice/internal/store"
+)
+
+// run is one execution loaded inside a transaction for a transition. The
+// engine's methods on run change it in memory; save writes back what
+// changed. A run never outlives its transaction.
+type run struct {
+	t      *txn
+	exec   *store.Execution
+	doc    *pipeline.Pipeline
+	state  execState
+	stages []*stageRun
+	dirty  bool
+}
+
+// execState is the engine's bookkeeping on an execution (store column State).
+type execState struct {
+	Queued             bool        `json:"queued,omitempty"`
+	Halted             bool        `json:"halted,omitempty"` // a stage failed with failPipeline: start nothing new
+	CanceledBy         string      `json:"canceledBy,omitempty"`
+	CancellationReason string      `json:"cancellationReason,omitempty"`
+	Paused             *pauseState `json:"paused,omitempty"`
+}
+
+// pauseState follows Orca's "paused" record.
+type pauseState struct {
+	PauseTime  int64  `json:"pauseTime,omitempty"`
+	ResumeTime int64  `json:"resumeTime,omitempty"`
+	PausedBy   string `json:"pausedBy,omitempty"`
+	ResumedBy  string `json:"resumedBy,omitempty"`
+	PausedMs   int64  `json:"pausedMs"`
+}
+
+// stageRun is one stage of a run.
+type stageRun struct {
+	row     *store.Stage
+	def     *pipeline.Stage // nil for stages added at run time
+	ctx     map[string]any
+	outputs map[string]any
+	book    stageBook
+	dirty   bool
+}
+
+// stageBook is the engine's bookkeeping on a stage (store column Tasks).
+type stageBook struct {
+	// Gen grows whenever the stage is (re)scheduled by something other than
+	// its own job — a judgment, a cancel, a pause, a restart. A job carries
+	// the generation it was created for; a job of an older generation finds
+	// nothing to do. This is what makes stale timers and duplicate jobs
+	// harmless.
+	Gen      int          `json:"gen"`
+	Current  int          `json:"current"`
+	Tasks    []taskRecord `json:"tasks"`
+	PausedMs int64        `json:"pausedMs,omitempty"`
+	PausedAt int64        `json:"pausedAt,omitempty"`
+}
+
+type taskRecord struct {
+	Name      string                `json:"name"`
+	Status    store.ExecutionStatus `json:"status"`
+	StartTime int64                 `json:"startTime,omitempty"`
+	EndTime   int64                 `json:"endTime,omitempty"`
+}
+
+// load reads and locks an execution for a transition.
+func (t *txn) load(id string) (*run, error) {
+	exec, err := t.tx.ExecutionLock(t.ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	return t.wrap(exec)
+}
+
+func (t *txn) wrap(exec *store.Execution) (*run, error) {
+	doc, err := pipeline.Parse(exec.Pipeline)
+	if err != nil {
+		return nil, fmt.Errorf("execution %s: stored pipeline: %w", exec.ID, err)
+	}
+	r := &run{t: t, exec: exec, doc: doc}
+	if err := unmarshalObject(exec.State, &r.state); err != nil {
+		return nil, fmt.Errorf("execution %s state: %w", exec.ID, err)
+	}
+	for _, row := range exec.Stages {
+		s := &stageRun{row: row, def: doc.Stage(row.RefID)}
+		if err := unmarshalObject(row.Context, &s.ctx); err != nil {
+			return nil, fmt.Errorf("stage %s context: %w", row.ID, err)
+		}
+		if err := unmarshalObject(row.Outputs, &s.outputs); err != nil {
+			return nil, fmt.Errorf("stage %s outputs: %w", row.ID, err)
+		}
+		if err := unmarshalObject(row.Tasks, &s.book); err != nil {
+			return nil, fmt.Errorf("stage %s tasks: %w", row.ID, err)
+		}
+		if s.ctx == nil {
+			s.ctx = map[string]any{}
+		}
+		if s.outputs == nil {
+			s.outputs = map[string]any{}
+		}
+		r.stages = append(r.stages, s)
+	}
+	return r, nil
+}
+
+func unmarshalObject(data json.RawMessage, v any) error {
+	if len(data) == 0 || string(data) == "null" {
+		return nil
+	}
+	return json.Unmarshal(data, v)
+}
+
+// save writes back the execution and every stage that changed.
+func (r *run) save() error {
+	if r.dirty {
+		state, err := json.Marshal(r.state)
+		if err != nil {
+			return err
+		}
+		r.exec.State = state
+		r.exec.UpdatedAt = r.t.now
+		if err := r.t.tx.ExecutionUpdate(r.t.ctx, r.exec); err != nil {
+			return fmt.Errorf("update execution %s: %w", r.exec.ID, err)
+		}
+	}
+	for _, s := range r.stages {
+		if !s.dirty {
+			continue
+		}
+		var err error
+		if s.row.Context, err = json.Marshal(s.ctx); err != nil {
+			return fmt.Errorf("stage %s context: %w", s.row.Name, err)
+		}
+		if s.row.Outputs, err = json.Marshal(s.outputs); err != nil {
+			return fmt.Errorf("stage %s outputs: %w", s.row.Name, err)
+		}
+		if s.row.Tasks, err = json.Marshal(s.book); err != nil {
+			return err
+		}
+		s.row.UpdatedAt = r.t.now
+		if err := r.t.tx.StageUpdate(r.t.ctx, s.row); err != nil {
+			return fmt.Errorf("update stage %s: %w", s.row.Name, err)
+		}
+	}
+	return nil
+}
+
+// stage finds a stage by ID, refId or (when unique) name.
+func (r *run) stage(key string) (*stageRun, error) {
+	for _, s := range r.stages {
+		if s.row.ID == key {
+			return s, nil
+		}
+	}
+	for _, s := range r.stages {
+		if s.row.RefID == key {
+			return s, nil
+		}
+	}
+	var named []*stageRun
+	for _, s := range r.stages {
+		if s.row.Name == key {
+			named = append(named, s)
+		}
+	}
+	switch len(named) {
+	case 1:
+		return named[0], nil
+	case 0:
+		names := make([]string, len(r.stages))
+		for i, s := range r.stages {
+			names[i] = fmt.Sprintf("%q (refId %s)", s.row.Name, s.row.RefID)
+		}
+		return nil, fmt.Errorf("execution %s has no stage %q; its stages are %s: %w",
+			r.exec.ID, key, strings.Join(names, ", "), store.ErrNotFound)
+	default:
+		return nil, conflictf("%d stages of execution %s are named %q; use the stage id or refId", len(named), r.exec.ID, key)
+	}
+}
+
+// setExecStatus changes the execution's status and records the event.
+func (r *run) setExecStatus(status store.ExecutionStatus) error {
+	if r.exec.Status == status {
+		return nil
+	}
+	r.exec.Status = status
+	r.dirty = true
+	switch {
+	case status == store.StatusRunning && r.exec.StartTime == nil:
+		r.exec.StartTime = ptr(r.t.now)
+	case status.Complete():
+		r.exec.EndTime = ptr(r.t.now)
+	}
+	return r.event("", "execution.status", map[string]any{"status": status})
+}
+
+// setStageStatus changes a stage's status and records the event.
+func (r *run) setStageStatus(s *stageRun, status store.ExecutionStatus, extra map[string]any) error {
+	s.row.Status = status
+	s.dirty = true
+	switch {
+	case status == store.StatusRunning && s.row.StartTime == nil:
+		s.row.StartTime = ptr(r.t.now)
+	case status.Complete():
+		s.row.EndTime = ptr(r.t.now)
+	}
+	data := map[string]any{"status": status, "refId": s.row.RefID, "name": s.row.Name}
+	for k, v := range extra {
+		data[k] = v
+	}
+	return r.event(s.row.ID, "stage.status", data)
+}
+
+func (r *run) event(stageID, typ string, data any) error {
+	raw, err := json.Marshal(data)
+	if err != nil {
+		return err
+	}
+	r.t.events++
+	return r.t.tx.EventInsert(r.t.ctx, &store.Event{
+		ExecutionID: r.exec.ID, StageID: stageID, Type: typ, Data: raw, CreatedAt: r.t.now,
+	})
+}
+
+func (r *run) audit(user, action string, s *stageRun, details map[string]any) error {
+	entry := &store.AuditEntry{
+		User: user, Action: action, Application: r.exec.Application, Pipeline: r.exec.PipelineName,
+		ExecutionID: r.exec.ID, CreatedAt: r.t.now,
+	}
+	if s != nil {
+		entry.StageID = s.row.ID
+	}
+	if details != nil {
+		raw, err := json.Marshal(details)
+		if err != nil {
+			return err
+		}
+		entry.Details = raw
+	}
+	return r.t.tx.AuditInsert(r.t.ctx, entry)
+}
+
+// upstream returns the stages s requires.
+func (r *run) upstream(s *stageRun) []*stageRun {
+	var up []*stageRun
+	for _, ref := range s.row.RequisiteStageRefIDs {
+		for _, o := range r.stages {
+			if o.row.RefID == ref {
+				up = append(up, o)
+			}
+		}
+	}
+	return up
+}
+
+// downstream returns every stage that depends on s, directly or not.
+func (r *run) downstream(s *stageRun) []*stageRun {
+	seen := map[string]bool{s.row.RefID: true}
+	var out []*stageRun
+	for changed := true; changed; {
+		changed = false
+		for _, o := range r.stages {
+			if seen[o.row.RefID] {
+				continue
+			}
+			for _, ref := range o.row.RequisiteStageRefIDs {
+				if seen[ref] {
+					seen[o.row.RefID] = true
+					out = append(out, o)
+					changed = true
+					break
+				}
+			}
+		}
+	}
+	return out
+}
+
+// ancestors returns every stage s depends on, nearest first.
+func (r *run) ancestors(s *stageRun) []*stageRun {
+	var out []*stageRun
+	seen := map[string]bool{}
+	frontier := []*stageRun{s}
+	for len(frontier) > 0 {
+		var next []*stageRun
+		for _, f := range frontier {
+			for _, u := range r.upstream(f) {
+				if !seen[u.row.ID] {
+					seen[u.row.ID] = true
+					out = append(out, u)
+					next = append(next, u)
+				}
+			}
+		}
+		frontier = next
+	}
+	return out
+}
+
+// okToFollow reports whether a stage with this status lets downstream
+// stages start.
+func okToFollow(s store.ExecutionStatus) bool {
+	return s == store.StatusSucceeded || s == store.StatusFailedContinue || s == store.StatusSkipped
+}
+
+func active(s store.ExecutionStatus) bool {
+	return s == store.StatusRunning || s == store.StatusPaused
+}
+
+// failureStatus maps a failed task to the stage's status under its failure
+// options (engine-semantics A2).
+func (s *stageRun) failureStatus() store.ExecutionStatus {
+	failPipeline, continuePipeline := true, false
+	if s.def != nil {
+		failPipeline, continuePipeline = s.def.FailPipeline, s.def.ContinuePipeline
+	}
+	switch {
+	case continuePipeline:
+		return store.StatusFailedContinue
+	case !failPipeline:
+		return store.StatusStopped
+	default:
+		return store.StatusTerminal
+	}
+}
+
+func (s *stageRun) completeOtherBranchesThenFail() bool {
+	return s.def != nil && s.def.CompleteOtherBranchesThenFail
+}
+
+// finalStatus derives the execution's status from its stages once nothing
+// is running (Orca's CompleteExecutionHandler.determineFinalStatus).
+func (r *run) finalStatus() store.ExecutionStatus {
+	if r.exec.Canceled {
+		return store.StatusCanceled
+	}
+	statuses := make([]store.ExecutionStatus, len(r.stages))
+	for i, s := range r.stages {
+		statuses[i] = s.row.Status
+	}
+	switch {
+	case slices.Contains(statuses, store.StatusTerminal):
+		return store.StatusTerminal
+	case slices.Contains(statuses, store.StatusCanceled):
+		return store.StatusCanceled
+	}
+	for _, s := range r.stages {
+		if s.row.Status == store.StatusStopped && s.completeOtherBranchesThenFail() {
+			return store.StatusTerminal
+		}
+	}
+	return store.StatusSucceeded
+}
+
+func ptr[T any](v T) *T { return &v }
+
+func ms(t time.Time) int64 { return t.UnixMilli() }
+
+func msTime(v int64) time.Time {
+	if v == 0 {
+		return time.Time{}
+	}
+	return time.UnixMilli(v).UTC()
+}

@@ -1,0 +1,321 @@
+package engine
+
+import (
+	"context"
+	"fmt"
+	"maps"
+	"strings"
+	"time"
+
+	"github.com/riverqueue/river"
+
+	"github.com/sluice-cd/sluice/internal/expr"
+	"github.com/sluice-cd/sluice/internal/stage"
+	"github.com/sluice-cd/sluice/internal/store"
+)
+
+// begin moves a NOT_STARTED execution to RUNNING and starts its initial
+// stages.
+func (r *run) begin() error {
+	r.state.Queued = false
+	r.dirty = true
+	if err := r.setExecStatus(store.StatusRunning); err != nil {
+		return err
+	}
+	return r.advance()
+}
+
+// advance starts every stage whose requisites are all done, then finishes
+// the execution when nothing is left to run. Starting a stage may complete
+// it at once (skipped, no tasks), so it loops until nothing changes.
+func (r *run) advance() error {
+	for {
+		if r.exec.Canceled || r.state.Halted || r.exec.Status != store.StatusRunning {
+			break
+		}
+		var ready *stageRun
+		for _, s := range r.stages {
+			if s.row.Status != store.StatusNotStarted {
+				continue
+			}
+			up := r.upstream(s)
+			if len(up) != len(s.row.RequisiteStageRefIDs) {
+				continue // validation forbids unknown refIds; never start such a stage
+			}
+			all := true
+			for _, u := range up {
+				all = all && okToFollow(u.row.Status)
+			}
+			if all {
+				ready = s
+				break
+			}
+		}
+		if ready == nil {
+			break
+		}
+		if err := r.startStage(ready); err != nil {
+			return err
+		}
+	}
+	for _, s := range r.stages {
+		if active(s.row.Status) {
+			return nil
+		}
+	}
+	if r.exec.Status.Complete() {
+		return nil
+	}
+	return r.finish()
+}
+
+// startStage evaluates stageEnabled and the stage's expressions, plans its
+// tasks and schedules the first one.
+func (r *run) startStage(s *stageRun) error {
+	typ, ok := r.t.e.stages.Lookup(s.row.Type)
+	if !ok {
+		return r.failStage(s, store.StatusTerminal, fmt.Sprintf(
+			"unknown stage type %q; known types: %s", s.row.Type, strings.Join(r.t.e.stages.Names(), ", ")))
+	}
+	if s.def != nil && s.def.StageEnabled != nil {
+		enabled, why := r.stageEnabled(s)
+		if !enabled {
+			s.ctx["skipReason"] = why
+			s.book = stageBook{Gen: s.book.Gen + 1}
+			if err := r.setStageStatus(s, store.StatusSkipped, map[string]any{"reason": why}); err != nil {
+				return err
+			}
+			return nil
+		}
+	}
+
+	// Evaluate ${…} in the stage's fields, except those the stage type
+	// evaluates itself.
+	raw := map[string]bool{"stageEnabled": true}
+	if rf, ok := typ.(stage.RawFielder); ok {
+		for _, f := range rf.RawFields() {
+			raw[f] = true
+		}
+	}
+	toEval := map[string]any{}
+	for k, v := range s.ctx {
+		if !raw[k] {
+			toEval[k] = v
+		}
+	}
+	resolved, summary := expr.Resolve(r.t.ctx, toEval, r.env(s))
+	if m, ok := resolved.(map[string]any); ok {
+		maps.Copy(s.ctx, m)
+	}
+	if summary != nil && !summary.Empty() {
+		s.ctx["expressionEvaluationSummary"] = summaryJSON(summary)
+		if s.def != nil && s.def.FailOnFailedExpressions {
+			return r.failStage(s, s.failureStatus(), "failOnFailedExpressions is set and "+summaryText(summary))
+		}
+	}
+
+	tasks := typ.Tasks(s.ctx)
+	if len(tasks) == 0 {
+		return r.setStageStatus(s, store.StatusSkipped, map[string]any{"reason": "the stage has no tasks"})
+	}
+	s.book = stageBook{Gen: s.book.Gen + 1}
+	for _, name := range tasks {
+		s.book.Tasks = append(s.book.Tasks, taskRecord{Name: name, Status: store.StatusNotStarted})
+	}
+	s.book.Tasks[0].Status = store.StatusRunning
+	s.book.Tasks[0].StartTime = ms(r.t.now)
+	if err := r.setStageStatus(s, store.StatusRunning, nil); err != nil {
+		return err
+	}
+	return r.schedule(s, 0)
+}
+
+// stageEnabled evaluates the stage's stageEnabled expression. As in Orca,
+// an expression that fails or is not a boolean skips the stage.
+func (r *run) stageEnabled(s *stageRun) (bool, string) {
+	src := s.def.StageEnabled.Expression
+	v, err := expr.Eval(r.t.ctx, src, r.env(s))
+	if err != nil {
+		return false, fmt.Sprintf("stageEnabled expression %q failed: %v", src, err)
+	}
+	switch b := v.(type) {
+	case bool:
+		if !b {
+			return false, fmt.Sprintf("stageEnabled expression %q is false", src)
+		}
+		return true, ""
+	case string:
+		if strings.EqualFold(b, "true") {
+			return true, ""
+		}
+	}
+	return false, fmt.Sprintf("stageEnabled expression %q gave %v, not true or false", src, v)
+}
+
+// schedule inserts a job that runs the stage's current task after delay.
+func (r *run) schedule(s *stageRun, delay time.Duration) error {
+	opts := &river.InsertOpts{}
+	if delay > 0 {
+		opts.ScheduledAt = r.t.now.Add(delay)
+	}
+	return r.t.insertJob(runStageArgs{ExecutionID: r.exec.ID, StageID: s.row.ID, Gen: s.book.Gen}, opts)
+}
+
+// reschedule bumps the stage's generation, which makes every job already
+// scheduled for it stale, and schedules one to run now.
+func (r *run) reschedule(s *stageRun) error {
+	s.book.Gen++
+	s.dirty = true
+	return r.schedule(s, 0)
+}
+
+// failStage ends a stage that could not run its tasks.
+func (r *run) failStage(s *stageRun, status store.ExecutionStatus, msg string) error {
+	s.ctx["exception"] = map[string]any{"details": map[string]any{"error": msg}}
+	return r.completeStage(s, status, msg)
+}
+
+// completeStage ends a stage and moves the execution along.
+func (r *run) completeStage(s *stageRun, status store.ExecutionStatus, errMsg string) error {
+	extra := map[string]any{}
+	if errMsg != "" {
+		extra["error"] = errMsg
+		s.ctx["error"] = errMsg
+	}
+	for i := range s.book.Tasks {
+		if !s.book.Tasks[i].Status.Complete() && s.book.Tasks[i].Status != store.StatusNotStarted {
+			s.book.Tasks[i].Status = status
+			s.book.Tasks[i].EndTime = ms(r.t.now)
+		}
+	}
+	s.book.PausedAt = 0
+	if err := r.setStageStatus(s, status, extra); err != nil {
+		return err
+	}
+	if status == store.StatusTerminal && !r.state.Halted {
+		// failPipeline: start nothing new and cancel the other branches.
+		r.state.Halted = true
+		r.dirty = true
+		for _, o := range r.stages {
+			if o != s && active(o.row.Status) {
+				if err := r.reschedule(o); err != nil {
+					return err
+				}
+			}
+		}
+	}
+	return r.advance()
+}
+
+// finish gives the execution its final status and starts whatever waits
+// for it in the pipeline's concurrency queue.
+func (r *run) finish() error {
+	if err := r.setExecStatus(r.finalStatus()); err != nil {
+		return err
+	}
+	return r.startWaiting()
+}
+
+// env builds what expressions in stage s (nil: execution level) can see.
+func (r *run) env(s *stageRun) *expr.Env {
+	var trigger map[string]any
+	_ = unmarshalObject(r.exec.Trigger, &trigger)
+	if trigger == nil {
+		trigger = map[string]any{}
+	}
+	env := &expr.Env{Trigger: trigger, User: userOf(trigger)}
+	stages := make([]any, 0, len(r.stages))
+	for _, o := range r.stages {
+		info := expr.StageInfo{
+			ID: o.row.ID, RefID: o.row.RefID, Name: o.row.Name, Type: o.row.Type,
+			Status: string(o.row.Status), Context: o.ctx, Outputs: o.outputs,
+		}
+		if o.row.StartTime != nil {
+			info.StartTime = ms(*o.row.StartTime)
+		}
+		if o.row.EndTime != nil {
+			info.EndTime = ms(*o.row.EndTime)
+		}
+		env.Stages = append(env.Stages, info)
+		stages = append(stages, map[string]any{
+			"id": o.row.ID, "refId": o.row.RefID, "name": o.row.Name, "type": o.row.Type,
+			"status": string(o.row.Status), "context": o.ctx, "outputs": o.outputs,
+		})
+	}
+	env.Execution = map[string]any{
+		"id": r.exec.ID, "application": r.exec.Application, "name": r.exec.PipelineName,
+		"pipelineConfigId": r.exec.PipelineConfigID, "status": string(r.exec.Status),
+		"trigger": trigger, "stages": stages, "user": r.exec.User,
+	}
+	if s != nil {
+		env.Current = s.row.ID
+		env.Context = s.ctx
+		env.Ancestors = map[string]any{}
+		anc := r.ancestors(s)
+		for i := len(anc) - 1; i >= 0; i-- { // nearest last, so nearest wins
+			maps.Copy(env.Ancestors, anc[i].outputs)
+		}
+	}
+	return env
+}
+
+func userOf(trigger map[string]any) string {
+	u, _ := trigger["user"].(string)
+	return u
+}
+
+func summaryJSON(s *expr.Summary) map[string]any {
+	out := map[string]any{}
+	for _, f := range s.Failures {
+		list, _ := out[f.Expression].([]any)
+		out[f.Expression] = append(list, map[string]any{
+			"description": f.Msg, "level": "ERROR", "path": f.Path,
+		})
+	}
+	return out
+}
+
+func summaryText(s *expr.Summary) string {
+	parts := make([]string, len(s.Failures))
+	for i, f := range s.Failures {
+		parts[i] = fmt.Sprintf("%s: expression %s failed: %s", f.Path, f.Expression, f.Msg)
+	}
+	return strings.Join(parts, "; ")
+}
+
+// task builds a stage task's input.
+func (r *run) task(s *stageRun) *stage.Task {
+	t := &stage.Task{
+		Name:        s.book.Tasks[s.book.Current].Name,
+		ExecutionID: r.exec.ID,
+		StageID:     s.row.ID,
+		StageRefID:  s.row.RefID,
+		StageName:   s.row.Name,
+		Application: r.exec.Application,
+		Context:     maps.Clone(s.ctx),
+		Now:         r.t.now,
+		User:        r.exec.User,
+	}
+	env := r.env(s)
+	t.Eval = func(ctx context.Context, v any, vars map[string]any) (any, []string) {
+		e := *env
+		if len(vars) > 0 {
+			e.Ancestors = maps.Clone(env.Ancestors)
+			maps.Copy(e.Ancestors, vars)
+		}
+		out, summary := expr.Resolve(ctx, v, &e)
+		var msgs []string
+		if summary != nil {
+			for _, f := range summary.Failures {
+				msgs = append(msgs, fmt.Sprintf("expression %s failed: %s", f.Expression, f.Msg))
+			}
+		}
+		return out, msgs
+	}
+	if s.row.StartTime != nil {
+		// Paused time does not count: the stage "started" that much later.
+		t.StartTime = s.row.StartTime.Add(time.Duration(s.book.PausedMs) * time.Millisecond)
+	}
+	t.TaskStartTime = msTime(s.book.Tasks[s.book.Current].StartTime)
+	return t
+}

@@ -5,6 +5,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"log/slog"
+	"strings"
 	"path/filepath"
 	"sync"
 	"testing"
@@ -64,6 +66,14 @@ func (p *probe) Cancel(_ context.Context, t *stage.Task) error {
 	return nil
 }
 
+// testWriter sends log lines to the test's log.
+type testWriter struct{ t *testing.T }
+
+func (w testWriter) Write(p []byte) (int, error) {
+	w.t.Log(strings.TrimSpace(string(p)))
+	return len(p), nil
+}
+
 type bundle struct {
 	engine *engine.Engine
 	store  store.Store
@@ -80,7 +90,8 @@ func setup(t *testing.T) *bundle {
 	t.Cleanup(func() { st.Close() })
 	p := newProbe()
 	reg := stage.NewRegistry(wait.Type{}, judgment.Type{}, variables.Type{}, preconditions.Type{}, p)
-	e, err := engine.New(ctx, engine.Config{Store: st, Stages: reg, EventPollInterval: 50 * time.Millisecond})
+	logger := slog.New(slog.NewTextHandler(testWriter{t}, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	e, err := engine.New(ctx, engine.Config{Store: st, Stages: reg, Logger: logger, EventPollInterval: 50 * time.Millisecond})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -185,13 +185,49 @@ func (w *runStageWorker) Work(ctx context.Context, job *river.Job[runStageArgs])
 		if err != nil {
 			return err
 		}
+		if snooze > 0 && snooze <= inlineWait {
+			// Too short to be worth a round trip through the queue.
+			timer := time.NewTimer(snooze)
+			select {
+			case <-timer.C:
+			case <-ctx.Done():
+				timer.Stop()
+				return ctx.Err()
+			}
+			continue
+		}
 		if snooze > 0 {
-			return river.JobSnooze(snooze)
+			return e.snooze(snooze)
 		}
 		if !again {
 			return nil
 		}
 	}
+}
+
+const (
+	// inlineWait is the longest retry delay a job waits out itself.
+	inlineWait = 50 * time.Millisecond
+	// schedulerInterval is how often River's scheduler makes scheduled
+	// jobs available (maintenance.JobSchedulerIntervalDefault). A job
+	// snoozed for longer than this is "scheduled" and may start up to this
+	// late; a shorter snooze leaves it "available" from its due time.
+	schedulerInterval = 5 * time.Second
+	// completerFlush is how long River's batch completer may take to
+	// record a snooze.
+	completerFlush = 60 * time.Millisecond
+)
+
+// snooze ends the job's run and runs it again after d. A long snooze ends
+// one scheduler interval early, so the job is certainly available by its
+// due time; the task, run a little early, then snoozes for the few seconds
+// left, and this process fetches it the moment those end.
+func (e *Engine) snooze(d time.Duration) error {
+	if d > schedulerInterval {
+		return river.JobSnooze(d - schedulerInterval)
+	}
+	e.q.fetchAfter(max(d, completerFlush))
+	return river.JobSnooze(d)
 }
 
 // loadStage loads the job's execution and stage. It returns a nil stage

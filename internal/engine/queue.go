@@ -33,6 +33,9 @@ type queue interface {
 	// committed is called after a transaction that inserted jobs commits,
 	// so that this process fetches them at once rather than at the next poll.
 	committed()
+	// fetchAfter makes this process look for due jobs after d: a job
+	// snoozed for d is then found at once rather than at the next poll.
+	fetchAfter(d time.Duration)
 }
 
 // queueConfig are the River settings the engine chooses.
@@ -95,6 +98,12 @@ func (q *riverQueue[TTx]) committed() {
 	}
 }
 
+func (q *riverQueue[TTx]) fetchAfter(d time.Duration) {
+	if q.wake != nil {
+		time.AfterFunc(d, q.wake)
+	}
+}
+
 // newQueue builds the River client for the store's dialect and migrates
 // River's tables.
 func newQueue(ctx context.Context, st store.Store, cfg queueConfig) (queue, error) {
@@ -115,7 +124,7 @@ func newQueue(ctx context.Context, st store.Store, cfg queueConfig) (queue, erro
 				_, err := river.JobCompleteTx[*wakingSQLiteDriver](ctx, tx, job)
 				return err
 			},
-			wake: drv.wakeListener,
+			wake: drv.fetchNow,
 		}, nil
 	case *pgxpool.Pool:
 		drv := riverpgxv5.New(db)
@@ -150,12 +159,14 @@ func migrateRiver[TTx any](ctx context.Context, drv riverdriver.Driver[TTx]) err
 	return nil
 }
 
-// wakingSQLiteDriver is River's SQLite driver with one change: its listener
-// can be woken from inside this process. SQLite has no LISTEN/NOTIFY, so
-// River's SQLite listener polls its notification table every 50 ms; a job
-// inserted by this process would wait for that poll. The engine calls
-// wakeListener after each commit that inserted jobs, and the listener polls
-// at once — which is what keeps a stage transition in single milliseconds.
+// wakingSQLiteDriver is River's SQLite driver with one change: this process
+// can make its producer fetch jobs at once. SQLite has no LISTEN/NOTIFY, so
+// River's SQLite listener polls a notification table every 50 ms, and a job
+// that becomes due by time alone (a snooze ending) is only found by the
+// producer's next periodic fetch. The engine calls fetchNow after each
+// commit that inserted jobs and when a snooze ends, and the listener answers
+// with an insert notification at once — which is what keeps a stage
+// transition in single milliseconds.
 type wakingSQLiteDriver struct {
 	*riversqlite.Driver
 	wake chan struct{}
@@ -165,7 +176,7 @@ func newWakingSQLiteDriver(db *sql.DB) *wakingSQLiteDriver {
 	return &wakingSQLiteDriver{Driver: riversqlite.New(db), wake: make(chan struct{}, 1)}
 }
 
-func (d *wakingSQLiteDriver) wakeListener() {
+func (d *wakingSQLiteDriver) fetchNow() {
 	select {
 	case d.wake <- struct{}{}:
 	default: // a wake-up is already pending
@@ -181,25 +192,36 @@ type wakingListener struct {
 	wake <-chan struct{}
 }
 
-// WaitForNotification waits as River's listener does, but a wake-up
-// interrupts the wait and makes it poll again immediately.
+// insertNotification is what River's producer listens for to fetch jobs of
+// the default queue.
+var insertNotification = riverdriver.Notification{Topic: "river_insert", Payload: `{"queue":"default"}`}
+
+// WaitForNotification waits as River's listener does, but a wake-up ends
+// the wait with an insert notification.
 func (l *wakingListener) WaitForNotification(ctx context.Context) (*riverdriver.Notification, error) {
-	for {
-		waitCtx, cancel := context.WithCancel(ctx)
-		done := make(chan struct{})
-		go func() {
-			select {
-			case <-l.wake:
-				cancel()
-			case <-done:
-			}
-		}()
-		n, err := l.Listener.WaitForNotification(waitCtx)
-		close(done)
-		cancel()
-		if err != nil && ctx.Err() == nil && waitCtx.Err() != nil {
-			continue // woken up: poll again now
-		}
-		return n, err
+	select {
+	case <-l.wake:
+		n := insertNotification
+		return &n, nil
+	default:
 	}
+	waitCtx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	woken := make(chan struct{})
+	go func() {
+		select {
+		case <-l.wake:
+			close(woken)
+			cancel()
+		case <-waitCtx.Done():
+		}
+	}()
+	n, err := l.Listener.WaitForNotification(waitCtx)
+	select {
+	case <-woken:
+		n := insertNotification
+		return &n, nil
+	default:
+	}
+	return n, err
 }

@@ -1,0 +1,403 @@
+package expr
+
+import (
+	"fmt"
+	"math"
+	"reflect"
+	"strings"
+	"unicode/utf8"
+
+	"github.com/expr-lang/expr/vm/runtime"
+)
+
+// tickFn returns its argument; calling it is what checks the deadline.
+func tickFn(r *run, args []any) (any, error) {
+	if len(args) != 1 {
+		return nil, errorf("$tick takes one argument")
+	}
+	return args[0], nil
+}
+
+// nonEmptyFn is the test of SpEL's elvis operator: neither null nor "".
+func nonEmptyFn(r *run, args []any) (any, error) {
+	if len(args) != 1 {
+		return nil, errorf("$nonEmpty takes one argument")
+	}
+	return args[0] != nil && args[0] != "", nil
+}
+
+// addFn is +. As in SpEL, a string on either side makes it concatenation
+// (null reads "null", numbers print without ".0" when whole, lists and maps
+// as JSON); otherwise both sides must be numbers.
+func addFn(r *run, args []any) (any, error) {
+	if len(args) != 2 {
+		return nil, errorf("$add takes two arguments")
+	}
+	a, b := args[0], args[1]
+	as, aStr := a.(string)
+	bs, bStr := b.(string)
+	switch {
+	case aStr && bStr:
+		if n := len(as) + len(bs); n > r.maxBytes {
+			return nil, r.tooLarge("the string built by +", n)
+		}
+		return as + bs, nil
+	case aStr || bStr:
+		other := b
+		if bStr {
+			other = a
+		}
+		v, err := r.toData(other, "the value added to a string")
+		if err != nil {
+			return nil, err
+		}
+		o := format(v)
+		if n := len(as) + len(bs) + len(o); n > r.maxBytes {
+			return nil, r.tooLarge("the string built by +", n)
+		}
+		if aStr {
+			return as + o, nil
+		}
+		return o + bs, nil
+	case isNumber(a) && isNumber(b):
+		return runtime.Add(a, b), nil
+	}
+	return nil, errorf("cannot add %s and %s", kind(a), kind(b))
+}
+
+func isNumber(v any) bool {
+	switch v.(type) {
+	case int, int8, int16, int32, int64, uint, uint8, uint16, uint32, uint64, float32, float64:
+		return true
+	}
+	return false
+}
+
+// matchesFn is SpEL's matches: the whole string must match the regular
+// expression (Java's String.matches), not just a part of it. A null
+// string does not match.
+func matchesFn(r *run, args []any) (any, error) {
+	if len(args) != 2 {
+		return nil, errorf("matches takes two operands")
+	}
+	if args[0] == nil {
+		return false, nil
+	}
+	s, ok := args[0].(string)
+	if !ok {
+		return nil, errorf("matches needs a string on its left, got %s", kind(args[0]))
+	}
+	pattern, ok := args[1].(string)
+	if !ok {
+		return nil, errorf("matches needs a regular expression string on its right, got %s", kind(args[1]))
+	}
+	p, err := r.regexp(pattern, true)
+	if err != nil {
+		return nil, err
+	}
+	if le := p.scan(s); le != nil {
+		return nil, r.stop(le)
+	}
+	return p.re.MatchString(s), nil
+}
+
+// asInt reads a whole number argument.
+func asInt(name string, v any) (int, error) {
+	switch x := v.(type) {
+	case int:
+		return x, nil
+	case float64:
+		if x == math.Trunc(x) && math.Abs(x) <= 1<<53 {
+			return int(x), nil
+		}
+		return 0, errorf("%s expects a whole number, got %s", name, formatFloat(x))
+	}
+	if isNumber(v) {
+		return runtime.ToInt(v), nil
+	}
+	return 0, errorf("%s expects a whole number, got %s", name, kind(v))
+}
+
+func asString(name string, v any) (string, error) {
+	s, ok := v.(string)
+	if !ok {
+		return "", errorf("%s expects a string, got %s", name, kind(v))
+	}
+	return s, nil
+}
+
+// list reads a list argument of any slice type.
+func list(name string, v any) (reflect.Value, error) {
+	rv := reflect.ValueOf(v)
+	if rv.Kind() != reflect.Slice && rv.Kind() != reflect.Array {
+		return reflect.Value{}, errorf("%s expects a list, got %s", name, kind(v))
+	}
+	return rv, nil
+}
+
+func repeatFn(r *run, args []any) (any, error) {
+	if len(args) != 2 {
+		return nil, errorf("repeat takes two arguments (a string and a count), got %d", len(args))
+	}
+	s, err := asString("repeat", args[0])
+	if err != nil {
+		return nil, err
+	}
+	n, err := asInt("repeat", args[1])
+	if err != nil {
+		return nil, err
+	}
+	if n < 0 {
+		return nil, errorf("repeat count must not be negative, got %d", n)
+	}
+	if len(s) > 0 && n > r.maxBytes/len(s) {
+		return nil, r.stop(&limitError{
+			msg: fmt.Sprintf("repeat would build a string of %d × %d bytes, over the %d-byte limit", n, len(s), r.maxBytes),
+			err: ErrTooLarge,
+		})
+	}
+	return strings.Repeat(s, n), nil
+}
+
+func joinFn(r *run, args []any) (any, error) {
+	if len(args) != 1 && len(args) != 2 {
+		return nil, errorf("join takes a list and an optional separator, got %d arguments", len(args))
+	}
+	l, err := list("join", args[0])
+	if err != nil {
+		return nil, err
+	}
+	sep := ""
+	if len(args) == 2 {
+		if sep, err = asString("join", args[1]); err != nil {
+			return nil, err
+		}
+	}
+	parts := make([]string, l.Len())
+	size := 0
+	for i := range parts {
+		e := l.Index(i).Interface()
+		s, ok := e.(string)
+		if !ok {
+			return nil, errorf("join needs a list of strings, but element %d is %s", i, kind(e))
+		}
+		parts[i] = s
+		size += len(s) + len(sep)
+		if size > r.maxBytes {
+			return nil, r.tooLarge("the string built by join", size)
+		}
+	}
+	return strings.Join(parts, sep), nil
+}
+
+func replaceFn(r *run, args []any) (any, error) {
+	if len(args) != 3 && len(args) != 4 {
+		return nil, errorf("replace takes a string, the text to replace, its replacement and an optional count, got %d arguments", len(args))
+	}
+	var s [3]string
+	for i := range s {
+		v, err := asString("replace", args[i])
+		if err != nil {
+			return nil, err
+		}
+		s[i] = v
+	}
+	n := -1
+	if len(args) == 4 {
+		var err error
+		if n, err = asInt("replace", args[3]); err != nil {
+			return nil, err
+		}
+	}
+	return r.replace(s[0], s[1], s[2], n)
+}
+
+// replace is strings.Replace with the result's size checked first.
+func (r *run) replace(s, old, new string, n int) (any, error) {
+	count := strings.Count(s, old)
+	if old == "" {
+		count = utf8.RuneCountInString(s) + 1
+	}
+	if n >= 0 && n < count {
+		count = n
+	}
+	if size := len(s) + count*(len(new)-len(old)); size > r.maxBytes {
+		return nil, r.tooLarge("the string built by replace", size)
+	}
+	return strings.Replace(s, old, new, n), nil
+}
+
+func concatFn(r *run, args []any) (any, error) {
+	if len(args) == 0 {
+		return nil, errorf("concat takes one or more lists")
+	}
+	total := 0
+	for _, a := range args {
+		l, err := list("concat", a)
+		if err != nil {
+			return nil, err
+		}
+		total += l.Len()
+	}
+	if total > maxElements {
+		return nil, r.tooManyElements("concat", total)
+	}
+	out := make([]any, 0, total)
+	for _, a := range args {
+		l := reflect.ValueOf(a)
+		for i := 0; i < l.Len(); i++ {
+			out = append(out, l.Index(i).Interface())
+		}
+	}
+	return out, nil
+}
+
+func (r *run) tooManyElements(what string, n int) error {
+	return r.stop(&limitError{
+		msg: fmt.Sprintf("%s would build a list of %d elements, over the limit of %d", what, n, maxElements),
+		err: ErrTooLarge,
+	})
+}
+
+func flattenFn(r *run, args []any) (any, error) {
+	if len(args) != 1 {
+		return nil, errorf("flatten takes one list, got %d arguments", len(args))
+	}
+	l, err := list("flatten", args[0])
+	if err != nil {
+		return nil, err
+	}
+	n, err := r.flatCount(l, 0, 0)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]any, 0, n)
+	return flattenInto(out, l), nil
+}
+
+// flatCount counts the elements flatten would produce, giving up at the limit.
+func (r *run) flatCount(l reflect.Value, n, depth int) (int, error) {
+	if depth > maxDepth {
+		return 0, r.stop(&limitError{msg: fmt.Sprintf("flatten: the list nests more than %d levels deep", maxDepth), err: ErrTooLarge})
+	}
+	for i := 0; i < l.Len(); i++ {
+		e := reflect.ValueOf(l.Index(i).Interface())
+		if e.Kind() == reflect.Slice || e.Kind() == reflect.Array {
+			var err error
+			if n, err = r.flatCount(e, n, depth+1); err != nil {
+				return 0, err
+			}
+			continue
+		}
+		if n++; n > maxElements {
+			return 0, r.tooManyElements("flatten", n)
+		}
+	}
+	return n, nil
+}
+
+func flattenInto(out []any, l reflect.Value) []any {
+	for i := 0; i < l.Len(); i++ {
+		e := l.Index(i).Interface()
+		if ev := reflect.ValueOf(e); ev.Kind() == reflect.Slice || ev.Kind() == reflect.Array {
+			out = flattenInto(out, ev)
+			continue
+		}
+		out = append(out, e)
+	}
+	return out
+}
+
+// uniqFn keeps the first of equal elements in order, in linear time for
+// scalars (expr's own uniq is quadratic).
+func uniqFn(r *run, args []any) (any, error) {
+	if len(args) != 1 {
+		return nil, errorf("uniq takes one list, got %d arguments", len(args))
+	}
+	l, err := list("uniq", args[0])
+	if err != nil {
+		return nil, err
+	}
+	seen := make(map[any]bool)
+	var others []any
+	out := []any{}
+	for i := 0; i < l.Len(); i++ {
+		e := l.Index(i).Interface()
+		if k, ok := scalarKey(e); ok {
+			if !seen[k] {
+				seen[k] = true
+				out = append(out, e)
+			}
+			continue
+		}
+		dup := false
+		for j, o := range others {
+			if j%1024 == 1023 {
+				if err := r.tick(); err != nil {
+					return nil, err
+				}
+			}
+			if runtime.Equal(e, o) {
+				dup = true
+				break
+			}
+		}
+		if !dup {
+			others = append(others, e)
+			out = append(out, e)
+		}
+	}
+	return out, nil
+}
+
+// scalarKey is a map key under which equal scalars (1 and 1.0 included)
+// collide, as they do under expr's ==.
+func scalarKey(v any) (any, bool) {
+	switch x := v.(type) {
+	case nil, string, bool:
+		return x, true
+	}
+	if isNumber(v) {
+		return runtime.ToFloat64(v), true
+	}
+	return nil, false
+}
+
+// toJSONIndentFn is expr's toJSON (indented), size-checked.
+func toJSONIndentFn(r *run, args []any) (any, error) {
+	if len(args) != 1 {
+		return nil, errorf("toJSON takes one argument, got %d", len(args))
+	}
+	v, err := r.toData(args[0], "the argument of toJSON")
+	if err != nil {
+		return nil, err
+	}
+	s, err := marshal(v, true)
+	if err != nil {
+		return nil, errorf("toJSON: %v", err)
+	}
+	if len(s) > r.maxBytes {
+		return nil, r.tooLarge("the JSON built by toJSON", len(s))
+	}
+	return s, nil
+}
+
+// stringFn is expr's string(x), size-checked: strings unchanged, numbers and
+// booleans printed, lists and maps as JSON.
+func stringFn(r *run, args []any) (any, error) {
+	if len(args) != 1 {
+		return nil, errorf("string takes one argument, got %d", len(args))
+	}
+	if s, ok := args[0].(string); ok {
+		return s, nil
+	}
+	v, err := r.toData(args[0], "the argument of string")
+	if err != nil {
+		return nil, err
+	}
+	s := format(v)
+	if len(s) > r.maxBytes {
+		return nil, r.tooLarge("the string built by string", len(s))
+	}
+	return s, nil
+}

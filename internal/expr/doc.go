@@ -1,0 +1,76 @@
+// Package expr evaluates the ${…} expressions of pipeline documents:
+// Spinnaker's SpEL spelling, run on github.com/expr-lang/expr inside a
+// sandbox.
+//
+// # What it owns
+//
+// Finding expressions in strings ([Spans]), checking them ([Check]),
+// evaluating one ([Eval], for stageEnabled and preconditions) and resolving
+// every expression in a stage context or any JSON-like value ([Resolve]),
+// with Orca's rules: a string that is exactly one expression takes the
+// value's type, other strings are interpolated, and a failing expression is
+// left in place and reported in a [Summary] rather than failing the walk.
+//
+// # The language
+//
+// An expression is expr syntax plus the SpEL a Spinnaker pipeline uses:
+// the helpers #stage('name'), #stageByRefId, #stageExists, #currentStage(),
+// #currentUser(), #judgment / #judgement, #toJson, #readJson, #toInt,
+// #toFloat, #toBoolean, #toBase64, #fromBase64 and #alphanumerical;
+// #root.execution; null; the word operators eq ne lt gt le ge div mod and or
+// not; the elvis operator a ?: b (b when a is null or ""); matches, which as
+// in SpEL must match the whole string; + that concatenates when either side
+// is a string; and common Java methods on strings, lists and maps
+// (.toUpperCase(), .substring(0, 7), .contains(x), .size(), … — see
+// methods.go). String literals follow SpEL: no backslash escapes, and a
+// doubled quote stands for itself, so '^v\d+$' is the regular expression it
+// looks like. The roots are trigger, parameters, execution, the stage
+// context's keys and the ancestor stages' outputs; a missing map key or
+// root reads as null.
+//
+// Not supported, each with a message saying so: SpEL selection and
+// projection (list.?[…], list.![…]; use filter and map), inline lists
+// {a, b} (use [a, b]), instanceof, between, comments, and the Spinnaker
+// helpers that reach URLs, artifacts or other services. Division is expr's:
+// 7 / 2 is 3.5, not SpEL's 3.
+//
+// # Sandbox guarantees
+//
+//   - An expression reaches only the data in [Env] and the functions listed
+//     above plus expr's pure builtins. There is no file, network, process or
+//     environment access, no reflection, and no call of a method of a Go
+//     value: method-call syntax is compiled into calls of the fixed Go
+//     functions in methods.go, and any other call is rejected at compile
+//     time. SpEL's T(…) type references and new — its remote-code-execution
+//     surface — are rejected with a message, as are the URL helpers,
+//     $env, and expr's time builtins (now, date, duration, timezone: they
+//     return Go values with methods, and timezone reads zoneinfo files).
+//   - Evaluation is bounded in time: every closure iteration, builtin call,
+//     comparison and helper call is a checkpoint that stops the evaluation
+//     with ErrTimeout once its deadline has passed (DefaultTimeout, or
+//     Options.Timeout, or the context's deadline if earlier), so loops such
+//     as map(1..100000, …) cannot run on. A timer marks the deadline, so a
+//     checkpoint costs an atomic load. Because the deadline is wall-clock
+//     time, the evaluation's own timeout applies only after a few dozen
+//     checkpoints: an expression without loops is never failed because its
+//     goroutine was descheduled on a busy machine.
+//   - Evaluation is bounded in size: sources are at most 32 KiB and 3000
+//     syntax nodes, brackets nest at most 100 deep (the parser recurses), the
+//     list elements an evaluation creates are capped (expr's memory budget),
+//     and repeat, join, replace, concat, flatten, toJSON, string and + check
+//     the size of what they would build before building it, so
+//     repeat('x', 1e9) fails at once with ErrTooLarge. Results larger than
+//     DefaultMaxResultBytes (as JSON) or nested deeper than 200 levels are
+//     refused.
+//   - Nothing panics out of this package, and results are plain data
+//     (nil, bool, int, float64, string, []any, map[string]any) that share
+//     nothing with the Env or with Resolve's input.
+//
+// # What it must not do
+//
+// It must not perform I/O, keep state between evaluations (the compile cache
+// is a memo keyed by source), modify an Env or a value passed to Resolve,
+// or let an expression call anything not listed here. New helpers are Go
+// functions over plain data added to the functions table in helpers.go,
+// and must check the size of what they build.
+package expr

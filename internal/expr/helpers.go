@@ -1,0 +1,382 @@
+package expr
+
+import (
+	"encoding/base64"
+	"encoding/json"
+	"math"
+	"strconv"
+	"strings"
+)
+
+// function is a Go function callable from expressions. The sandbox passes
+// the evaluation state as an extra argument; call strips it.
+type function func(r *run, args []any) (any, error)
+
+// call adapts a function to expr's calling convention. The state is the
+// first argument, or the second for $method, whose receiver comes first.
+func (f function) call(params ...any) (any, error) {
+	var r *run
+	switch {
+	case len(params) > 0 && isRun(params[0]):
+		r, params = params[0].(*run), params[1:]
+	case len(params) > 1 && isRun(params[1]):
+		r = params[1].(*run)
+		params = append([]any{params[0]}, params[2:]...)
+	default:
+		return nil, errorf("internal error: function called without its evaluation state")
+	}
+	if err := r.tick(); err != nil {
+		return nil, err
+	}
+	return f(r, params)
+}
+
+func isRun(v any) bool { _, ok := v.(*run); return ok }
+
+// functions are every Go function an expression can reach: the Spinnaker
+// helpers (spelled #name in SpEL), the sandbox's own hooks, and size-checked
+// replacements for expr builtins.
+var functions = map[string]function{
+	// Spinnaker helpers.
+	"$stage":          stageFn,
+	"$stageByRefId":   stageByRefIDFn,
+	"$stageExists":    stageExistsFn,
+	"$currentStage":   currentStageFn,
+	"$currentUser":    currentUserFn,
+	"$judgment":       judgmentFn,
+	"$toJson":         toJSONCompactFn,
+	"$readJson":       readJSONFn,
+	"$toInt":          toIntFn,
+	"$toFloat":        toFloatFn,
+	"$toBoolean":      toBooleanFn,
+	"$toBase64":       toBase64Fn,
+	"$fromBase64":     fromBase64Fn,
+	"$alphanumerical": alphanumericalFn,
+
+	// Sandbox hooks inserted by the patcher.
+	"$tick":     tickFn,
+	"$add":      addFn,
+	"$matches":  matchesFn,
+	"$nonEmpty": nonEmptyFn,
+	"$method":   methodFn,
+
+	// Builtins replaced by size-checked versions.
+	"repeat":  repeatFn,
+	"join":    joinFn,
+	"replace": replaceFn,
+	"concat":  concatFn,
+	"flatten": flattenFn,
+	"uniq":    uniqFn,
+	"toJSON":  toJSONIndentFn,
+	"string":  stringFn,
+}
+
+// arity checks the number of arguments of helper name.
+func arity(name string, args []any, n int, what string) error {
+	if len(args) != n {
+		if n == 0 {
+			return errorf("%s() takes no arguments, got %d", name, len(args))
+		}
+		return errorf("%s takes %s, got %d arguments", name, what, len(args))
+	}
+	return nil
+}
+
+// text converts a helper's argument to a string the way SpEL's conversion
+// service would: strings as is, numbers and booleans printed, others refused.
+func text(name string, v any) (string, error) {
+	switch x := v.(type) {
+	case string:
+		return x, nil
+	case nil:
+		return "", errorf("%s(null): the argument is null; pass a string", name)
+	case bool, int, float64, json.Number:
+		return format(x), nil
+	}
+	return "", errorf("%s expects a string, got %s", name, kind(v))
+}
+
+func stageFn(r *run, args []any) (any, error) {
+	if err := arity("#stage", args, 1, "one argument (a stage name or id)"); err != nil {
+		return nil, err
+	}
+	name, err := text("#stage", args[0])
+	if err != nil {
+		return nil, err
+	}
+	for i := range r.env.Stages {
+		if s := &r.env.Stages[i]; s.Name == name || s.ID == name {
+			return s.view(), nil
+		}
+	}
+	return nil, errorf("no stage named %q; %s", name, r.stageNames())
+}
+
+func stageByRefIDFn(r *run, args []any) (any, error) {
+	if err := arity("#stageByRefId", args, 1, "one argument (a refId)"); err != nil {
+		return nil, err
+	}
+	ref, err := text("#stageByRefId", args[0])
+	if err != nil {
+		return nil, err
+	}
+	refs := make([]string, 0, len(r.env.Stages))
+	for i := range r.env.Stages {
+		s := &r.env.Stages[i]
+		if s.RefID == ref {
+			return s.view(), nil
+		}
+		if s.RefID != "" {
+			refs = append(refs, s.RefID)
+		}
+	}
+	if len(refs) == 0 {
+		return nil, errorf("no stage with refId %q; this execution has no stages with refIds", ref)
+	}
+	return nil, errorf("no stage with refId %q; refIds are: %s", ref, quoteList(refs, 20))
+}
+
+func stageExistsFn(r *run, args []any) (any, error) {
+	if err := arity("#stageExists", args, 1, "one argument (a stage name or id)"); err != nil {
+		return nil, err
+	}
+	name, err := text("#stageExists", args[0])
+	if err != nil {
+		return nil, err
+	}
+	for i := range r.env.Stages {
+		if s := &r.env.Stages[i]; s.Name == name || s.ID == name {
+			return true, nil
+		}
+	}
+	return false, nil
+}
+
+func currentStageFn(r *run, args []any) (any, error) {
+	if err := arity("#currentStage", args, 0, ""); err != nil {
+		return nil, err
+	}
+	if r.env.Current == "" {
+		return nil, errorf("#currentStage() is only available in an expression that belongs to a stage")
+	}
+	for i := range r.env.Stages {
+		if s := &r.env.Stages[i]; s.ID == r.env.Current {
+			return s.view(), nil
+		}
+	}
+	return nil, errorf("#currentStage(): the current stage %q is not among the execution's stages", r.env.Current)
+}
+
+func currentUserFn(r *run, args []any) (any, error) {
+	if err := arity("#currentUser", args, 0, ""); err != nil {
+		return nil, err
+	}
+	if r.env.User == "" {
+		return "anonymous", nil
+	}
+	return r.env.User, nil
+}
+
+// judgmentFn is Orca's #judgment: the judgmentInput of the first
+// manualJudgment stage with exactly this name that has one.
+func judgmentFn(r *run, args []any) (any, error) {
+	if err := arity("#judgment", args, 1, "one argument (the manual judgment stage's name)"); err != nil {
+		return nil, err
+	}
+	name, err := text("#judgment", args[0])
+	if err != nil {
+		return nil, err
+	}
+	var named *StageInfo
+	for i := range r.env.Stages {
+		s := &r.env.Stages[i]
+		if s.Name != name {
+			continue
+		}
+		if s.Type == "manualJudgment" {
+			if in, ok := s.Context["judgmentInput"]; ok && in != nil {
+				return in, nil
+			}
+		}
+		if named == nil || named.Type != "manualJudgment" {
+			named = s
+		}
+	}
+	switch {
+	case named == nil:
+		return nil, errorf("#judgment(%q): no stage named %q; %s", name, name, r.stageNames())
+	case named.Type != "manualJudgment":
+		return nil, errorf("#judgment(%q): stage %q is a %s stage, not a manualJudgment stage", name, name, named.Type)
+	}
+	return nil, errorf("#judgment(%q): no judgment input recorded for stage %q (status %s); it is set when someone judges the stage and picks one of its judgmentInputs", name, name, orUnknown(named.Status))
+}
+
+func orUnknown(s string) string {
+	if s == "" {
+		return "unknown"
+	}
+	return s
+}
+
+// stageNames lists the stage names for "no stage named" errors.
+func (r *run) stageNames() string {
+	if len(r.env.Stages) == 0 {
+		return "this execution has no stages"
+	}
+	names := make([]string, 0, len(r.env.Stages))
+	seen := make(map[string]bool, len(r.env.Stages))
+	for _, s := range r.env.Stages {
+		if !seen[s.Name] {
+			seen[s.Name] = true
+			names = append(names, s.Name)
+		}
+	}
+	return "stages are: " + quoteList(names, 20)
+}
+
+// toJSONCompactFn is Spinnaker's #toJson: compact JSON, and (as in Orca) an
+// error if the JSON contains "${", so that its output is never evaluated again.
+func toJSONCompactFn(r *run, args []any) (any, error) {
+	if err := arity("#toJson", args, 1, "one argument"); err != nil {
+		return nil, err
+	}
+	v, err := r.toData(args[0], "the argument of #toJson")
+	if err != nil {
+		return nil, err
+	}
+	s, err := marshal(v, false)
+	if err != nil {
+		return nil, errorf("#toJson: %v", err)
+	}
+	if len(s) > r.maxBytes {
+		return nil, r.tooLarge("the JSON built by #toJson", len(s))
+	}
+	if strings.Contains(s, "${") {
+		return nil, errorf("#toJson: the result cannot contain an expression (${…})")
+	}
+	return s, nil
+}
+
+func readJSONFn(r *run, args []any) (any, error) {
+	if err := arity("#readJson", args, 1, "one argument (a JSON string)"); err != nil {
+		return nil, err
+	}
+	s, err := text("#readJson", args[0])
+	if err != nil {
+		return nil, err
+	}
+	var v any
+	if err := json.Unmarshal([]byte(s), &v); err != nil {
+		return nil, errorf("#readJson: not valid JSON: %v", err)
+	}
+	return v, nil
+}
+
+func toIntFn(r *run, args []any) (any, error) {
+	if err := arity("#toInt", args, 1, "one argument"); err != nil {
+		return nil, err
+	}
+	switch x := args[0].(type) {
+	case int:
+		return x, nil
+	case float64:
+		if x != math.Trunc(x) || math.Abs(x) > 1<<53 {
+			return nil, errorf("#toInt(%s): not a whole number", formatFloat(x))
+		}
+		return int(x), nil
+	}
+	s, err := text("#toInt", args[0])
+	if err != nil {
+		return nil, err
+	}
+	i, err := strconv.ParseInt(s, 10, 64)
+	if err != nil {
+		return nil, errorf("#toInt(%q): not an integer", s)
+	}
+	return int(i), nil
+}
+
+func toFloatFn(r *run, args []any) (any, error) {
+	if err := arity("#toFloat", args, 1, "one argument"); err != nil {
+		return nil, err
+	}
+	switch x := args[0].(type) {
+	case int:
+		return float64(x), nil
+	case float64:
+		return x, nil
+	}
+	s, err := text("#toFloat", args[0])
+	if err != nil {
+		return nil, err
+	}
+	f, err := strconv.ParseFloat(strings.TrimSpace(s), 64)
+	if err != nil || math.IsNaN(f) || math.IsInf(f, 0) {
+		return nil, errorf("#toFloat(%q): not a number", s)
+	}
+	return f, nil
+}
+
+// toBooleanFn is Java's Boolean.valueOf: true only for "true" in any case.
+func toBooleanFn(r *run, args []any) (any, error) {
+	if err := arity("#toBoolean", args, 1, "one argument"); err != nil {
+		return nil, err
+	}
+	switch x := args[0].(type) {
+	case nil:
+		return false, nil
+	case bool:
+		return x, nil
+	}
+	s, err := text("#toBoolean", args[0])
+	if err != nil {
+		return nil, err
+	}
+	return strings.EqualFold(s, "true"), nil
+}
+
+func toBase64Fn(r *run, args []any) (any, error) {
+	if err := arity("#toBase64", args, 1, "one argument (a string)"); err != nil {
+		return nil, err
+	}
+	s, err := text("#toBase64", args[0])
+	if err != nil {
+		return nil, err
+	}
+	if n := base64.StdEncoding.EncodedLen(len(s)); n > r.maxBytes {
+		return nil, r.tooLarge("the result of #toBase64", n)
+	}
+	return base64.StdEncoding.EncodeToString([]byte(s)), nil
+}
+
+// fromBase64Fn decodes standard base64, padded or not (as Java's decoder).
+func fromBase64Fn(r *run, args []any) (any, error) {
+	if err := arity("#fromBase64", args, 1, "one argument (a base64 string)"); err != nil {
+		return nil, err
+	}
+	s, err := text("#fromBase64", args[0])
+	if err != nil {
+		return nil, err
+	}
+	b, err := base64.RawStdEncoding.DecodeString(strings.TrimRight(s, "="))
+	if err != nil {
+		return nil, errorf("#fromBase64: the argument is not valid base64: %v", err)
+	}
+	return string(b), nil
+}
+
+func alphanumericalFn(r *run, args []any) (any, error) {
+	if err := arity("#alphanumerical", args, 1, "one argument (a string)"); err != nil {
+		return nil, err
+	}
+	s, err := text("#alphanumerical", args[0])
+	if err != nil {
+		return nil, err
+	}
+	return strings.Map(func(c rune) rune {
+		if c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' {
+			return c
+		}
+		return -1
+	}, s), nil
+}

@@ -1,0 +1,179 @@
+package expr
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"strings"
+	"testing"
+	"time"
+)
+
+// hangGuard is how long a runaway expression may take before a test calls
+// it a hang. It is a safety net far above the limits under test, not a
+// performance assertion.
+const hangGuard = 5 * time.Second
+
+func TestRunawayExpressions(t *testing.T) {
+	t.Parallel()
+	env := testEnv()
+	tests := []struct {
+		name, src string
+		want      error  // ErrTimeout or ErrTooLarge
+		msg       string // substring of the message
+	}{
+		{"huge repeat", "repeat('x', 1e9)", ErrTooLarge, "repeat would build a string of 1000000000 × 1 bytes"},
+		{"repeat of repeat", "repeat(repeat('x', 1000000), 1000000)", ErrTooLarge, "over the 1048576-byte limit"},
+		{"doubling with +", "let s = repeat('x', 600000); s + s", ErrTooLarge, "the string built by + would be 1200000 bytes"},
+		{"doubling in a loop", "reduce(1..100, #acc + #acc, 'x')", ErrTooLarge, "the string built by +"},
+		{"join of shared strings", "let s = repeat('x', 100000); join(map(1..100, s))", ErrTooLarge, "the string built by join"},
+		{"replace amplification", "replace(repeat('a', 1000), 'a', repeat('b', 10000))", ErrTooLarge, "the string built by replace"},
+		{"java replace amplification", "repeat('a', 1000).replace('a', repeat('b', 10000))", ErrTooLarge, "the string built by replace"},
+		{"huge range", "map(1..100000000, #)", ErrTooLarge, "builds more than 200000 list elements"},
+		{"huge bare range", "1..100000000", ErrTooLarge, "builds more than 200000 list elements"},
+		{"flatten amplification", "let a = 1..1000; flatten(map(1..1000, a))", ErrTooLarge, "flatten would build a list of"},
+		{"concat amplification", "let a = 1..50000; concat(a, a, a, a, a)", ErrTooLarge, "concat would build a list of 250000 elements"},
+		{"toJSON of shared strings", "let s = repeat('x', 10000); toJSON(map(1..1000, s))", ErrTooLarge, "the argument of toJSON is larger than"},
+		{"#toJson of shared strings", "let s = repeat('x', 10000); #toJson(map(1..1000, s))", ErrTooLarge, "the argument of #toJson is larger than"},
+		{"string of shared strings", "let s = repeat('x', 10000); string(map(1..1000, s))", ErrTooLarge, "the argument of string is larger than"},
+		{"interpolating shared strings", "let s = repeat('x', 10000); 'x' + map(1..1000, s)", ErrTooLarge, "the value added to a string is larger than"},
+		{"big result", "let s = repeat('x', 10000); map(1..1000, s)", ErrTooLarge, "the result is larger than the 1048576-byte limit"},
+		{"deep result", "reduce(1..1000, [#acc], 0)", ErrTooLarge, "the result nests more than 200 levels deep"},
+		{"deep flatten", "flatten(reduce(1..1000, [#acc], 0))", ErrTooLarge, "flatten: the list nests more than 200 levels deep"},
+		{"costly regexp", "repeat('a', 100000) matches repeat('a?', 1000) + repeat('a', 1000)", ErrTooLarge, "is too costly for a 100000-byte string"},
+		{"costly regexp split", "repeat('ab', 100000).split(repeat('b?', 500))", ErrTooLarge, "is too costly for a 200000-byte string"},
+		{"huge literal split", "repeat('a,', 500000).split(',')", ErrTooLarge, ".split() would build a list of 500001 elements"},
+		{"huge regexp split", "repeat('a1', 300000).split('\\d')", ErrTooLarge, ".split() would build a list of 200001 elements"},
+		{"indented JSON over the limit", "toJSON(repeat('a,', 199000).split(','))", ErrTooLarge, "the JSON built by toJSON would be"},
+		{"nested loops", "let a = 1..100000; all(a, all(a, true))", ErrTimeout, "evaluation took longer than 100ms"},
+		{"nested any", "let a = 1..100000; any(a, any(a, # < 0))", ErrTimeout, "evaluation took longer than 100ms"},
+		{"nested count over env data", "let a = 1..100000; count(a, count(a, # == 1) > 5)", ErrTimeout, "evaluation took longer than 100ms"},
+		{"quadratic uniq", "uniq(map(1..60000, [#]))", ErrTimeout, "evaluation took longer than 100ms"},
+		{"nested closures", strings.Repeat("map(1..2, ", 99) + "#" + strings.Repeat(")", 99), ErrTimeout, "evaluation took longer than 100ms"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			// Size limits must trip whatever the machine's load; give them
+			// time so a slow run cannot turn ErrTooLarge into ErrTimeout.
+			opts := Options{}
+			if tt.want == ErrTooLarge {
+				opts.Timeout = hangGuard
+			}
+			start := time.Now()
+			_, err := EvalWithOptions(context.Background(), tt.src, env, opts)
+			if elapsed := time.Since(start); elapsed > hangGuard {
+				t.Errorf("Eval(%q) took %v", tt.src, elapsed)
+			}
+			var e *Error
+			if !errors.As(err, &e) || !errors.Is(err, tt.want) {
+				t.Fatalf("Eval(%q) error = %v, want an *Error wrapping %v", tt.src, err, tt.want)
+			}
+			if !strings.Contains(e.Msg, tt.msg) {
+				t.Errorf("Eval(%q) message = %q, want it to contain %q", tt.src, e.Msg, tt.msg)
+			}
+		})
+	}
+}
+
+// TestLongBuiltinsTimeOut checks that operations outside any loop still
+// meet the deadline: every comparison checks it.
+func TestLongBuiltinsTimeOut(t *testing.T) {
+	t.Parallel()
+	src := "let a = 1..100000; " + strings.Repeat("a == a && 0 not in a && ", 300) + "true"
+	_, err := EvalWithOptions(context.Background(), src, testEnv(), Options{Timeout: time.Millisecond})
+	if !errors.Is(err, ErrTimeout) {
+		t.Fatalf("error = %.300v, want ErrTimeout", err)
+	}
+}
+
+func TestRejectedSources(t *testing.T) {
+	t.Parallel()
+	tests := []struct{ name, src, msg string }{
+		{"deep parentheses", strings.Repeat("(", 1000) + "1" + strings.Repeat(")", 1000), "nests brackets more than 100 deep"},
+		{"deep lists", strings.Repeat("[", 500) + strings.Repeat("]", 500), "nests brackets more than 100 deep"},
+		{"deep closures", strings.Repeat("map(1..2, ", 101) + "#" + strings.Repeat(")", 101), "nests brackets more than 100 deep"},
+		{"unary chain", strings.Repeat("-", 20000) + "1", "expression is too complex (over 3000 syntax nodes)"},
+		{"long sum", strings.Repeat("1 + ", 5000) + "1", "expression is too complex"},
+		{"long source", "'" + strings.Repeat("x", 40000) + "'", "expression is 40002 bytes long; the limit is 32768"},
+	}
+	for _, tt := range tests {
+		_, err := Eval(context.Background(), tt.src, testEnv())
+		if err == nil || !strings.Contains(err.Error(), tt.msg) {
+			t.Errorf("%s: error = %.200v, want it to contain %q", tt.name, err, tt.msg)
+		}
+	}
+}
+
+func TestOptions(t *testing.T) {
+	t.Parallel()
+	env := testEnv()
+	loop := "let a = 1..100000; all(a, all(a, true))"
+
+	_, err := EvalWithOptions(context.Background(), loop, env, Options{Timeout: 5 * time.Millisecond})
+	if !errors.Is(err, ErrTimeout) || !strings.Contains(err.Error(), "longer than 5ms") {
+		t.Errorf("Timeout option: error = %v", err)
+	}
+
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Millisecond)
+	defer cancel()
+	_, err = EvalWithOptions(ctx, loop, env, Options{Timeout: time.Hour})
+	if !errors.Is(err, ErrTimeout) || !errors.Is(err, context.DeadlineExceeded) {
+		t.Errorf("context deadline: error = %v, want ErrTimeout and context.DeadlineExceeded", err)
+	}
+
+	cctx, ccancel := context.WithCancel(context.Background())
+	time.AfterFunc(5*time.Millisecond, ccancel)
+	_, err = EvalWithOptions(cctx, loop, env, Options{Timeout: time.Hour})
+	if !errors.Is(err, context.Canceled) {
+		t.Errorf("cancelled context: error = %v, want context.Canceled", err)
+	}
+
+	if _, err := EvalWithOptions(context.Background(), "repeat('x', 11)", env, Options{MaxResultBytes: 10}); !errors.Is(err, ErrTooLarge) {
+		t.Errorf("MaxResultBytes option: error = %v, want ErrTooLarge", err)
+	}
+	if got, err := EvalWithOptions(context.Background(), "repeat('x', 10)", env, Options{MaxResultBytes: 12}); err != nil || got != "xxxxxxxxxx" {
+		t.Errorf("MaxResultBytes option: %v, %v", got, err)
+	}
+
+	_, sum := ResolveWithOptions(context.Background(), map[string]any{"a": "${repeat('x', 8)}-${repeat('y', 8)}"}, env, Options{MaxResultBytes: 12})
+	if len(sum.Failures) != 1 || !strings.Contains(sum.Failures[0].Msg, "the interpolated string is larger than the 12-byte limit") {
+		t.Errorf("ResolveWithOptions size: failures = %v", sum.Failures)
+	}
+}
+
+func FuzzEval(f *testing.F) {
+	for _, s := range []string{
+		"trigger.parameters.env", "#stage('Build').outputs.version", "#judgment('Approve') == 'promote'",
+		"parameters.empty ?: 'x'", "map(items, # + '!')", "'a' + 1", "items.size() > 1 and true",
+		"repeat('x', 1e9)", "let a = 1..100000; all(a, all(a, true))", "reduce(1..100, #acc + #acc, 'x')",
+		"T(java.lang.Runtime)", "new Foo()", "#root.execution.id", "'it''s' matches '.*'", "{'a': [1, {b: null}]}",
+		"nested?.k?.trim()", "toJSON(nums) + string(items)", "flatten([[1], [[2]]])", "1..3 | map(# * 2) | sum()",
+		"#toInt('7') / 2", "$env", "a ? b : c ?: d", "filter(#stage('Wait').outputs | keys(), true)",
+	} {
+		f.Add(s)
+	}
+	env := testEnv()
+	opts := Options{Timeout: 50 * time.Millisecond}
+	f.Fuzz(func(t *testing.T, src string) {
+		start := time.Now()
+		v, err := EvalWithOptions(context.Background(), src, env, opts)
+		if elapsed := time.Since(start); elapsed > hangGuard {
+			t.Fatalf("Eval(%q) took %v", src, elapsed)
+		}
+		if err != nil {
+			var e *Error
+			if !errors.As(err, &e) || e.Msg == "" {
+				t.Fatalf("Eval(%q) error %v is not an *Error with a message", src, err)
+			}
+			return
+		}
+		b, jerr := json.Marshal(v)
+		if jerr != nil {
+			t.Fatalf("Eval(%q) = %#v, which is not JSON: %v", src, v, jerr)
+		}
+		if len(b) > 2*DefaultMaxResultBytes {
+			t.Fatalf("Eval(%q) returned %d bytes of JSON", src, len(b))
+		}
+	})
+}

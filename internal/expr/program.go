@@ -1,0 +1,288 @@
+package expr
+
+import (
+	"fmt"
+	"sort"
+	"strings"
+	"sync"
+	"unicode/utf8"
+
+	exprlang "github.com/expr-lang/expr"
+	"github.com/expr-lang/expr/ast"
+	"github.com/expr-lang/expr/file"
+	"github.com/expr-lang/expr/vm"
+)
+
+const (
+	// maxNodes bounds the syntax tree of one expression.
+	maxNodes = 3000
+	// runKey is the variable through which functions reach the evaluation's
+	// state. The sandbox patcher inserts it; no expression can spell it.
+	runKey = "#run"
+)
+
+// disabledBuiltins are expr builtins an expression may not call: time
+// functions (they return Go values with methods, and timezone reads the
+// zoneinfo files), and builtins replaced by size-checked versions of the
+// same name (see builtins.go).
+var disabledBuiltins = []string{
+	"now", "date", "duration", "timezone",
+	"repeat", "join", "replace", "concat", "flatten", "uniq", "toJSON", "string",
+}
+
+// program is a compiled expression, shared by every evaluation of the same
+// source.
+type program struct {
+	prog  *vm.Program
+	roots []string // every name the expression reads, to look up in the Env
+	names []string // roots not bound by a let (for "not defined" hints)
+	err   *syntaxError
+}
+
+// compileOptions are built once; expr copies what it needs per compile.
+var compileOptions = func() []exprlang.Option {
+	opts := []exprlang.Option{
+		exprlang.Env(map[string]any{}),
+		exprlang.AllowUndefinedVariables(),
+		exprlang.MaxNodes(maxNodes),
+	}
+	for _, name := range disabledBuiltins {
+		opts = append(opts, exprlang.DisableBuiltin(name))
+	}
+	for name, fn := range functions {
+		opts = append(opts, exprlang.Function(name, fn.call))
+	}
+	return opts
+}()
+
+// compile translates and compiles one expression body. It never panics.
+func compile(body string) (p *program) {
+	defer func() {
+		if r := recover(); r != nil {
+			p = &program{err: &syntaxError{pos: -1, msg: fmt.Sprintf("expression could not be compiled: %v", r)}}
+		}
+	}()
+	if strings.TrimSpace(body) == "" {
+		return &program{err: &syntaxError{pos: -1, msg: "empty expression; put an expression between ${ and }"}}
+	}
+	t, serr := translate(body)
+	if serr != nil {
+		return &program{err: serr}
+	}
+	s := &sandbox{elvis: t.elvis, names: map[string]bool{}, lets: map[string]bool{}}
+	opts := append(compileOptions[:len(compileOptions):len(compileOptions)], exprlang.Patch(s))
+	prog, err := exprlang.Compile(t.src, opts...)
+	if s.err != nil {
+		s.err.pos = bodyOffset(t, body, s.errAt)
+		return &program{err: s.err}
+	}
+	if err != nil {
+		return &program{err: compileError(err, t, body)}
+	}
+	var roots, names []string
+	for name := range s.names {
+		roots = append(roots, name)
+		if !s.lets[name] {
+			names = append(names, name)
+		}
+	}
+	sort.Strings(roots)
+	sort.Strings(names)
+	return &program{prog: prog, roots: roots, names: names}
+}
+
+func bodyOffset(t *translation, body string, at int) int {
+	if at < 0 {
+		return -1
+	}
+	return t.bodyPos(at, body)
+}
+
+// compileError turns an expr compile error into a one-line message with a
+// column in the expression as written.
+func compileError(err error, t *translation, body string) *syntaxError {
+	fe, ok := err.(*file.Error)
+	if !ok {
+		return &syntaxError{pos: -1, msg: err.Error()}
+	}
+	msg := fe.Message
+	switch {
+	case strings.Contains(msg, "exceeds maximum allowed nodes"):
+		return &syntaxError{pos: -1, msg: fmt.Sprintf("expression is too complex (over %d syntax nodes); split it up", maxNodes)}
+	case strings.HasPrefix(msg, "unexpected token EOF"), strings.HasPrefix(msg, "unexpected end"):
+		return &syntaxError{pos: len(body), msg: "the expression ends too early; is an operand or a closing bracket missing?"}
+	case msg == `unexpected token Operator("=")`:
+		msg += "; use == to compare (expressions cannot assign)"
+	case msg == `unexpected token Operator(",")` && strings.Contains(body, "{"):
+		msg += "; write a list as [a, b] (SpEL's {a, b} is not supported) and a map as {key: value}"
+	}
+	return &syntaxError{pos: t.bodyPos(fe.From, body), msg: msg}
+}
+
+// column is the 1-based character column of byte offset pos in body.
+func column(body string, pos int) int {
+	return utf8.RuneCountInString(body[:min(pos, len(body))]) + 1
+}
+
+// sandbox is the expr patcher that makes an expression safe to run. It
+// walks the tree bottom-up and:
+//
+//   - rejects $env, calls of anything but registered functions, and method
+//     calls other than the Java-style string/list methods in methods.go
+//   - passes the evaluation state (runKey) to every registered function
+//   - rewrites +, matches and SpEL's ?: to their Spinnaker-compatible
+//     functions ($add, $matches, $nonEmpty)
+//   - wraps every closure body, builtin call and comparison in $tick, which
+//     enforces the deadline, so no loop or long builtin can outrun it
+type sandbox struct {
+	elvis map[int]bool    // rune offsets of ?? operators that were ?:
+	names map[string]bool // identifiers read
+	lets  map[string]bool // names bound by let
+	n     int             // counter for generated variable names
+	err   *syntaxError
+	errAt int // rune offset of err in the translated source
+}
+
+func (s *sandbox) fail(n ast.Node, format string, args ...any) {
+	if s.err == nil {
+		s.err = &syntaxError{msg: fmt.Sprintf(format, args...)}
+		s.errAt = n.Location().From
+	}
+}
+
+func (s *sandbox) Visit(node *ast.Node) {
+	switch n := (*node).(type) {
+	case *ast.IdentifierNode:
+		if n.Value == "$env" {
+			s.fail(n, "$env is not available; refer to trigger, parameters, execution or a context key by name")
+			return
+		}
+		if _, ok := functions[n.Value]; !ok {
+			s.names[n.Value] = true
+		}
+
+	case *ast.VariableDeclaratorNode:
+		s.lets[n.Name] = true
+
+	case *ast.CallNode:
+		switch callee := n.Callee.(type) {
+		case *ast.IdentifierNode:
+			if _, ok := functions[callee.Value]; !ok {
+				s.fail(n, "unknown function %s(); expressions can call the builtins and the # helpers (%s)", callee.Value, spelFunctionList())
+				return
+			}
+			n.Arguments = append([]ast.Node{runNode()}, n.Arguments...)
+		case *ast.MemberNode:
+			name, _ := callee.Property.(*ast.StringNode)
+			if name == nil || !callee.Method {
+				s.fail(n, "only functions can be called")
+				return
+			}
+			if _, ok := methods[name.Value]; !ok {
+				s.fail(n, "method .%s() is not supported; expressions can call %s", name.Value, methodList())
+				return
+			}
+			// The receiver goes first so that an optional chain (a?.b.trim())
+			// that stops at nil leaves nothing of this call on the stack.
+			args := append([]ast.Node{callee.Node, runNode(), &ast.StringNode{Value: name.Value}, &ast.BoolNode{Value: callee.Optional}}, n.Arguments...)
+			s.replace(node, n, "$method", args)
+		default:
+			s.fail(n, "only functions can be called")
+		}
+
+	case *ast.BinaryNode:
+		switch {
+		case n.Operator == "+":
+			s.replace(node, n, "$add", []ast.Node{runNode(), n.Left, n.Right})
+		case n.Operator == "matches":
+			s.replace(node, n, "$matches", []ast.Node{runNode(), n.Left, n.Right})
+		case n.Operator == "??" && s.elvis[n.Location().From]:
+			// SpEL's a ?: b yields b when a is null or "": let v = a; $nonEmpty(v) ? v : b
+			name := fmt.Sprintf("#elvis%d", s.n)
+			s.n++
+			cond := &ast.CallNode{Callee: &ast.IdentifierNode{Value: "$nonEmpty"}, Arguments: []ast.Node{runNode(), &ast.IdentifierNode{Value: name}}}
+			let := &ast.VariableDeclaratorNode{Name: name, Value: n.Left, Expr: &ast.ConditionalNode{
+				Ternary: true, Cond: cond, Exp1: &ast.IdentifierNode{Value: name}, Exp2: n.Right,
+			}}
+			let.SetLocation(n.Location())
+			*node = let
+		case comparisons[n.Operator]:
+			s.replace(node, n, "$tick", []ast.Node{runNode(), n})
+		}
+
+	case *ast.BuiltinNode:
+		s.replace(node, n, "$tick", []ast.Node{runNode(), n})
+
+	case *ast.PredicateNode:
+		if isTick(n.Node) {
+			return
+		}
+		tick := &ast.CallNode{Callee: &ast.IdentifierNode{Value: "$tick"}, Arguments: []ast.Node{runNode(), n.Node}}
+		tick.SetLocation(n.Node.Location())
+		n.Node = tick
+	}
+}
+
+// comparisons are the binary operators whose cost grows with their operands.
+var comparisons = map[string]bool{
+	"==": true, "!=": true, "<": true, ">": true, "<=": true, ">=": true,
+	"in": true, "contains": true, "startsWith": true, "endsWith": true, "..": true,
+}
+
+func (s *sandbox) replace(node *ast.Node, old ast.Node, fn string, args []ast.Node) {
+	call := &ast.CallNode{Callee: &ast.IdentifierNode{Value: fn}, Arguments: args}
+	call.SetLocation(old.Location())
+	*node = call
+}
+
+func isTick(n ast.Node) bool {
+	call, ok := n.(*ast.CallNode)
+	if !ok {
+		return false
+	}
+	id, ok := call.Callee.(*ast.IdentifierNode)
+	return ok && id.Value == "$tick"
+}
+
+func runNode() ast.Node { return &ast.IdentifierNode{Value: runKey} }
+
+// programs caches compiled expressions by source. It is a memo, not state:
+// a hit returns exactly what compile would. Two generations of at most
+// cacheGeneration entries each bound its size; a hit in the old generation
+// is promoted.
+var programs = &programCache{cur: map[string]*program{}}
+
+const cacheGeneration = 1024
+
+type programCache struct {
+	mu       sync.Mutex
+	cur, old map[string]*program
+}
+
+func (c *programCache) get(body string) *program {
+	c.mu.Lock()
+	p, ok := c.cur[body]
+	if !ok {
+		if p, ok = c.old[body]; ok {
+			c.putLocked(body, p)
+		}
+	}
+	c.mu.Unlock()
+	if ok {
+		return p
+	}
+	p = compile(body)
+	if len(body) <= maxSourceBytes {
+		c.mu.Lock()
+		c.putLocked(body, p)
+		c.mu.Unlock()
+	}
+	return p
+}
+
+func (c *programCache) putLocked(body string, p *program) {
+	if len(c.cur) >= cacheGeneration {
+		c.old, c.cur = c.cur, make(map[string]*program, cacheGeneration)
+	}
+	c.cur[body] = p
+}

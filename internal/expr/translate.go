@@ -1,0 +1,418 @@
+package expr
+
+import (
+	"fmt"
+	"sort"
+	"strings"
+	"unicode"
+	"unicode/utf8"
+)
+
+// Limits applied before an expression reaches expr's parser, whose recursion
+// depth follows the nesting of the source.
+const (
+	maxSourceBytes = 32 << 10 // longest expression body accepted
+	maxNesting     = 100      // deepest nesting of ( [ {
+)
+
+// spelFunctions maps the Spinnaker helper spelled #name( to the expr
+// function that implements it.
+var spelFunctions = map[string]string{
+	"stage":          "$stage",
+	"stageByRefId":   "$stageByRefId",
+	"stageExists":    "$stageExists",
+	"currentStage":   "$currentStage",
+	"currentUser":    "$currentUser",
+	"judgment":       "$judgment",
+	"judgement":      "$judgment",
+	"toJson":         "$toJson",
+	"readJson":       "$readJson",
+	"toInt":          "$toInt",
+	"toFloat":        "$toFloat",
+	"toBoolean":      "$toBoolean",
+	"toBase64":       "$toBase64",
+	"fromBase64":     "$fromBase64",
+	"alphanumerical": "$alphanumerical",
+}
+
+// unsupportedSpelFunctions are Spinnaker helpers Sluice deliberately lacks.
+var unsupportedSpelFunctions = map[string]string{
+	"fromUrl":                       "it fetches a URL, and expressions cannot reach the network",
+	"jsonFromUrl":                   "it fetches a URL, and expressions cannot reach the network",
+	"yamlFromUrl":                   "it fetches a URL, and expressions cannot reach the network",
+	"propertiesFromUrl":             "it fetches a URL, and expressions cannot reach the network",
+	"readYaml":                      "YAML parsing is not offered; use #readJson",
+	"readAllYaml":                   "YAML parsing is not offered; use #readJson",
+	"triggerResolvedArtifact":       "Sluice has no artifact model",
+	"triggerResolvedArtifactByType": "Sluice has no artifact model",
+	"resolvedArtifacts":             "Sluice has no artifact model",
+	"deployedServerGroups":          "it is specific to server-group clouds",
+	"manifestLabelValue":            "it is specific to Kubernetes",
+	"pipelineId":                    "expressions cannot look up other pipelines",
+	"pipelineIdInApplication":       "expressions cannot look up other pipelines",
+	"canaryConfigNameToId":          "expressions cannot look up canary configs",
+	"fetchReference":                "expressions cannot fetch references",
+	"doNotEval":                     "Sluice evaluates each string once; no escape is needed",
+}
+
+// spelWordOperators are SpEL's textual operators (case-insensitive) and
+// their expr spelling, recognised where an operator is expected.
+var spelWordOperators = map[string]string{
+	"eq": "==", "ne": "!=", "lt": "<", "gt": ">", "le": "<=", "ge": ">=",
+	"div": "/", "mod": "%", "and": "and", "or": "or", "matches": "matches",
+}
+
+// syntaxError is an expression rejected before or during compilation.
+type syntaxError struct {
+	pos int // byte offset in the expression body, -1 when unknown
+	msg string
+}
+
+// translation is an expression body rewritten from SpEL spelling to expr.
+type translation struct {
+	src     string       // expr source
+	elvis   map[int]bool // rune offsets in src of "??" written as SpEL's "?:"
+	anchors []anchor     // maps rune offsets in src back to the body
+}
+
+// anchor records that the token at rune offset out in the translated source
+// came from byte offset in of the body, verbatim or not.
+type anchor struct {
+	out, in  int
+	verbatim bool
+}
+
+// bodyPos maps a rune offset in the translated source to a byte offset in the
+// original body (approximately, inside rewritten tokens).
+func (t *translation) bodyPos(out int, body string) int {
+	i := sort.Search(len(t.anchors), func(i int) bool { return t.anchors[i].out > out }) - 1
+	if i < 0 {
+		return 0
+	}
+	a := t.anchors[i]
+	pos := a.in
+	if a.verbatim {
+		pos += out - a.out
+	}
+	return min(pos, len(body))
+}
+
+// translate rewrites a SpEL-flavoured expression body into expr source. It
+// is a small tokenizer, so text inside string literals is never rewritten:
+//
+//   - '…' and "…" literals follow SpEL: no backslash escapes, a doubled quote
+//     stands for itself; they are re-emitted as expr string literals
+//   - #name( becomes the helper's function, #root. is dropped, #this is #
+//   - null becomes nil, ?: becomes ??, and the word operators eq ne lt gt le
+//     ge div mod and or not matches become expr operators
+//   - T(…), new, bean references, selection/projection, comments and
+//     backquoted strings are rejected with a message saying so
+func translate(body string) (*translation, *syntaxError) {
+	if len(body) > maxSourceBytes {
+		return nil, &syntaxError{pos: -1, msg: fmt.Sprintf("expression is %d bytes long; the limit is %d", len(body), maxSourceBytes)}
+	}
+	t := &translation{}
+	var out strings.Builder
+	out.Grow(len(body) + 16)
+	outRunes := 0
+	emit := func(s string, in int, verbatim bool) {
+		t.anchors = append(t.anchors, anchor{out: outRunes, in: in, verbatim: verbatim})
+		out.WriteString(s)
+		outRunes += utf8.RuneCountInString(s)
+	}
+	fail := func(pos int, format string, args ...any) (*translation, *syntaxError) {
+		return nil, &syntaxError{pos: pos, msg: fmt.Sprintf(format, args...)}
+	}
+
+	var (
+		operand bool // the previous token ends an operand, so an operator may follow
+		member  bool // the previous token is . or ?. , so a property name follows
+		depth   int
+	)
+	for i := 0; i < len(body); {
+		c := body[i]
+		wasMember := member
+		member = false
+		switch {
+		case c == ' ' || c == '\t' || c == '\n' || c == '\r':
+			member = wasMember
+			emit(body[i:i+1], i, true)
+			i++
+
+		case c == '\'' || c == '"':
+			s, n, ok := scanSpelString(body[i:])
+			if !ok {
+				return fail(i, "unterminated string starting with %c; close it with %c (write %c%c for a literal %c)", c, c, c, c, c)
+			}
+			lit := exprQuote(s)
+			if out.Len() > 0 && isIdentByte(out.String()[out.Len()-1]) {
+				lit = " " + lit // keep expr from reading b"…" as a bytes literal
+			}
+			emit(lit, i, false)
+			i += n
+			operand = true
+
+		case c == '`':
+			return fail(i, "backquoted strings are not supported; use 'single' or \"double\" quotes")
+
+		case c >= '0' && c <= '9':
+			n := scanNumber(body[i:])
+			emit(body[i:i+n], i, true)
+			i += n
+			operand = true
+
+		case c == '#':
+			name, n := scanIdent(body[i+1:])
+			next := skipSpace(body, i+1+n)
+			switch {
+			case name == "":
+				emit("#", i, true) // expr's current element inside a closure
+				i++
+				operand = true
+			case name == "root":
+				if next >= len(body) || body[next] != '.' {
+					return fail(i, "#root is only supported followed by a property, as in #root.execution")
+				}
+				i = next + 1
+				operand = false
+			case name == "this":
+				emit("#", i, false)
+				i += 1 + n
+				operand = true
+			case name == "acc" || name == "index":
+				emit(body[i:i+1+n], i, true)
+				i += 1 + n
+				operand = true
+			case spelFunctions[name] != "":
+				if next >= len(body) || body[next] != '(' {
+					return fail(i, "#%s is a function; call it, as in #%s(…)", name, name)
+				}
+				emit(spelFunctions[name], i, false)
+				i += 1 + n
+				operand = true
+			case unsupportedSpelFunctions[name] != "":
+				return fail(i, "#%s is not supported in Sluice: %s", name, unsupportedSpelFunctions[name])
+			default:
+				return fail(i, "unknown function #%s; available: %s", name, spelFunctionList())
+			}
+
+		case isIdentStart(body, i):
+			word, n := scanIdent(body[i:])
+			next := skipSpace(body, i+n)
+			lower := strings.ToLower(word)
+			switch {
+			case wasMember:
+				emit(word, i, true) // a property or method name: never rewritten
+				operand = true
+			case word == "null":
+				emit("nil", i, false)
+				operand = true
+			case lower == "not":
+				emit("not", i, false)
+				operand = false
+			case operand && spelWordOperators[lower] != "":
+				emit(" "+spelWordOperators[lower]+" ", i, false)
+				operand = false
+			case operand && (lower == "instanceof" || lower == "between"):
+				return fail(i, "the SpEL operator %s is not supported", word)
+			case word == "T" && next < len(body) && body[next] == '(':
+				return fail(i, "type references T(…) are not supported: expressions cannot reach Java or Go types; use the # helpers and builtins instead")
+			case word == "new" && !operand && next > i+n && isIdentStart(body, next):
+				return fail(i, "constructors (new …) are not supported: expressions can only build lists [a, b] and maps {k: v}")
+			default:
+				emit(word, i, true)
+				operand = true
+			}
+			i += n
+
+		case c == '?':
+			switch {
+			case strings.HasPrefix(body[i:], "?:"):
+				t.elvis = mapSet(t.elvis, outRunes)
+				emit("??", i, false)
+				i += 2
+				operand = false
+			case strings.HasPrefix(body[i:], "?."):
+				emit("?.", i, true)
+				i += 2
+				member = true
+				operand = false
+			default:
+				emit("?", i, true)
+				i++
+				operand = false
+			}
+
+		case c == '.':
+			switch {
+			case strings.HasPrefix(body[i:], ".."):
+				emit("..", i, true)
+				i += 2
+				operand = false
+			case i+2 < len(body) && strings.ContainsRune("?!^$", rune(body[i+1])) && body[i+2] == '[':
+				return fail(i, "SpEL selection and projection (%s[…]) are not supported; use filter(list, .field == x), map(list, .field), first(…) or last(…)", body[i:i+2])
+			case !operand && i+1 < len(body) && body[i+1] >= '0' && body[i+1] <= '9':
+				n := scanNumber(body[i:])
+				emit(body[i:i+n], i, true)
+				i += n
+				operand = true
+			default:
+				emit(".", i, true)
+				i++
+				member = true
+				operand = false
+			}
+
+		case c == '(' || c == '[' || c == '{':
+			depth++
+			if depth > maxNesting {
+				return fail(i, "expression nests brackets more than %d deep", maxNesting)
+			}
+			emit(body[i:i+1], i, true)
+			i++
+			operand = false
+
+		case c == ')' || c == ']' || c == '}':
+			depth--
+			emit(body[i:i+1], i, true)
+			i++
+			operand = true
+
+		case c == '/' && i+1 < len(body) && (body[i+1] == '/' || body[i+1] == '*'):
+			return fail(i, "comments are not supported in expressions")
+
+		case c == ':' && i+1 < len(body) && body[i+1] == ':':
+			return fail(i, "'::' is not supported in expressions")
+
+		case c == '@':
+			return fail(i, "bean references (@name) are not supported")
+
+		default:
+			r, n := utf8.DecodeRuneInString(body[i:])
+			if r == utf8.RuneError && n == 1 {
+				return fail(i, "expression is not valid UTF-8")
+			}
+			emit(body[i:i+n], i, true)
+			i += n
+			operand = false
+		}
+	}
+	t.src = out.String()
+	return t, nil
+}
+
+// scanSpelString reads a SpEL string literal at the start of s and returns its
+// value and length. There are no escapes; a doubled quote is one quote.
+func scanSpelString(s string) (string, int, bool) {
+	q := s[0]
+	var b strings.Builder
+	for i := 1; ; {
+		e := strings.IndexByte(s[i:], q)
+		if e < 0 {
+			return "", 0, false
+		}
+		b.WriteString(s[i : i+e])
+		i += e + 1
+		if i < len(s) && s[i] == q {
+			b.WriteByte(q)
+			i++
+			continue
+		}
+		return b.String(), i, true
+	}
+}
+
+// exprQuote writes s as an expr double-quoted string literal.
+func exprQuote(s string) string {
+	var b strings.Builder
+	b.Grow(len(s) + 2)
+	b.WriteByte('"')
+	for i := 0; i < len(s); {
+		r, n := utf8.DecodeRuneInString(s[i:])
+		switch {
+		case r == utf8.RuneError && n == 1:
+			fmt.Fprintf(&b, `\x%02x`, s[i])
+		case r == '"' || r == '\\':
+			b.WriteByte('\\')
+			b.WriteRune(r)
+		case r < 0x20 || r == 0x7f:
+			fmt.Fprintf(&b, `\x%02x`, r)
+		default:
+			b.WriteString(s[i : i+n])
+		}
+		i += n
+	}
+	b.WriteByte('"')
+	return b.String()
+}
+
+// scanNumber returns the length of the number literal at the start of s:
+// digits, letters (hex, exponents, suffixes), underscores and a decimal point
+// that is not the start of "..".
+func scanNumber(s string) int {
+	i := 0
+	for i < len(s) {
+		c := s[i]
+		switch {
+		case isIdentByte(c):
+			i++
+			if (c == 'e' || c == 'E') && i < len(s) && (s[i] == '+' || s[i] == '-') && !strings.HasPrefix(s, "0x") && !strings.HasPrefix(s, "0X") {
+				i++
+			}
+		case c == '.' && !strings.HasPrefix(s[i:], ".."):
+			i++
+		default:
+			return i
+		}
+	}
+	return i
+}
+
+// scanIdent returns the identifier at the start of s, if any.
+func scanIdent(s string) (string, int) {
+	i := 0
+	for i < len(s) {
+		r, n := utf8.DecodeRuneInString(s[i:])
+		if !(r == '_' || r == '$' || unicode.IsLetter(r) || (i > 0 && unicode.IsDigit(r))) {
+			break
+		}
+		i += n
+	}
+	return s[:i], i
+}
+
+func isIdentStart(s string, i int) bool {
+	if i >= len(s) {
+		return false
+	}
+	r, _ := utf8.DecodeRuneInString(s[i:])
+	return r == '_' || r == '$' || unicode.IsLetter(r)
+}
+
+func isIdentByte(c byte) bool {
+	return c == '_' || c == '$' || c >= '0' && c <= '9' || c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= 0x80
+}
+
+func skipSpace(s string, i int) int {
+	for i < len(s) && (s[i] == ' ' || s[i] == '\t' || s[i] == '\n' || s[i] == '\r') {
+		i++
+	}
+	return i
+}
+
+func mapSet(m map[int]bool, k int) map[int]bool {
+	if m == nil {
+		m = make(map[int]bool)
+	}
+	m[k] = true
+	return m
+}
+
+func spelFunctionList() string {
+	names := make([]string, 0, len(spelFunctions))
+	for name := range spelFunctions {
+		names = append(names, "#"+name)
+	}
+	sort.Strings(names)
+	return strings.Join(names, ", ")
+}

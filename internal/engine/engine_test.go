@@ -6,11 +6,14 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"strings"
+	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/jackc/pgx/v5"
 
 	"github.com/sluice-cd/sluice/internal/engine"
 	"github.com/sluice-cd/sluice/internal/pipeline"
@@ -20,6 +23,7 @@ import (
 	"github.com/sluice-cd/sluice/internal/stage/variables"
 	"github.com/sluice-cd/sluice/internal/stage/wait"
 	"github.com/sluice-cd/sluice/internal/store"
+	"github.com/sluice-cd/sluice/internal/store/postgres"
 	"github.com/sluice-cd/sluice/internal/store/sqlite"
 )
 
@@ -67,7 +71,7 @@ func (p *probe) Cancel(_ context.Context, t *stage.Task) error {
 }
 
 // testWriter sends log lines to the test's log.
-type testWriter struct{ t *testing.T }
+type testWriter struct{ t testing.TB }
 
 func (w testWriter) Write(p []byte) (int, error) {
 	w.t.Log(strings.TrimSpace(string(p)))
@@ -82,16 +86,50 @@ type bundle struct {
 
 func setup(t *testing.T) *bundle {
 	t.Helper()
-	ctx := context.Background()
-	st, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "sluice.db"))
+	return setupWith(t, openSQLite(t))
+}
+
+func openSQLite(t testing.TB) store.Store {
+	t.Helper()
+	st, err := sqlite.Open(context.Background(), filepath.Join(t.TempDir(), "sluice.db"))
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { st.Close() })
+	return st
+}
+
+// openPostgres opens a Postgres store in a schema of its own, or skips.
+func openPostgres(t testing.TB) store.Store {
+	t.Helper()
+	dsn := os.Getenv("SLUICE_TEST_POSTGRES_DSN")
+	if dsn == "" {
+		t.Skip("SLUICE_TEST_POSTGRES_DSN is not set; set it to a Postgres URL to run the Postgres half")
+	}
+	schema := fmt.Sprintf("sluice_engine_%d", time.Now().UnixNano())
+	st, err := postgres.Open(context.Background(), dsn, postgres.WithSchema(schema))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		st.Close()
+		if conn, err := pgx.Connect(context.Background(), dsn); err == nil {
+			conn.Exec(context.Background(), "DROP SCHEMA "+schema+" CASCADE")
+			conn.Close(context.Background())
+		}
+	})
+	return st
+}
+
+// setupWith starts an engine on st with the built-in stage types, the probe
+// and any extra types.
+func setupWith(t testing.TB, st store.Store, extra ...stage.Type) *bundle {
+	t.Helper()
+	ctx := context.Background()
 	p := newProbe()
-	reg := stage.NewRegistry(wait.Type{}, judgment.Type{}, variables.Type{}, preconditions.Type{}, p)
+	types := append([]stage.Type{wait.Type{}, judgment.Type{}, variables.Type{}, preconditions.Type{}, p}, extra...)
 	logger := slog.New(slog.NewTextHandler(testWriter{t}, &slog.HandlerOptions{Level: slog.LevelWarn}))
-	e, err := engine.New(ctx, engine.Config{Store: st, Stages: reg, Logger: logger, EventPollInterval: 50 * time.Millisecond})
+	e, err := engine.New(ctx, engine.Config{Store: st, Stages: stage.NewRegistry(types...), Logger: logger, EventPollInterval: 50 * time.Millisecond})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -109,7 +147,7 @@ func setup(t *testing.T) *bundle {
 }
 
 // save stores a pipeline document given as JSON.
-func (b *bundle) save(t *testing.T, doc string) *store.Pipeline {
+func (b *bundle) save(t testing.TB, doc string) *store.Pipeline {
 	t.Helper()
 	p, err := pipeline.Parse([]byte(doc))
 	if err != nil {
@@ -128,7 +166,7 @@ func (b *bundle) save(t *testing.T, doc string) *store.Pipeline {
 	return saved
 }
 
-func (b *bundle) trigger(t *testing.T, p *store.Pipeline, params map[string]any) *store.Execution {
+func (b *bundle) trigger(t testing.TB, p *store.Pipeline, params map[string]any) *store.Execution {
 	t.Helper()
 	exec, err := b.engine.Trigger(context.Background(), &engine.TriggerParams{Pipeline: p, User: "tester", Parameters: params})
 	if err != nil {
@@ -138,7 +176,7 @@ func (b *bundle) trigger(t *testing.T, p *store.Pipeline, params map[string]any)
 }
 
 // waitFor waits until cond holds for the execution, driven by its events.
-func (b *bundle) waitFor(t *testing.T, id string, what string, cond func(*store.Execution) bool) *store.Execution {
+func (b *bundle) waitFor(t testing.TB, id string, what string, cond func(*store.Execution) bool) *store.Execution {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
 	defer cancel()
@@ -159,12 +197,12 @@ func (b *bundle) waitFor(t *testing.T, id string, what string, cond func(*store.
 	}
 }
 
-func (b *bundle) waitStatus(t *testing.T, id string, want store.ExecutionStatus) *store.Execution {
+func (b *bundle) waitStatus(t testing.TB, id string, want store.ExecutionStatus) *store.Execution {
 	t.Helper()
 	return b.waitFor(t, id, "status "+string(want), func(e *store.Execution) bool { return e.Status.Complete() || e.Status == want })
 }
 
-func (b *bundle) waitStage(t *testing.T, id, refID string, want store.ExecutionStatus) *store.Execution {
+func (b *bundle) waitStage(t testing.TB, id, refID string, want store.ExecutionStatus) *store.Execution {
 	t.Helper()
 	return b.waitFor(t, id, fmt.Sprintf("stage %s %s", refID, want), func(e *store.Execution) bool {
 		return stageOf(e, refID).Status == want

@@ -1,0 +1,126 @@
+package e2e
+
+import (
+	"context"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/sluice-cd/sluice/internal/apiclient"
+)
+
+// buildSluice builds the sluice binary once per test run.
+func buildSluice(t *testing.T) string {
+	t.Helper()
+	buildOnce.Do(func() {
+		dir, err := os.MkdirTemp("", "sluice-e2e-")
+		if err != nil {
+			buildOnce.err = err
+			return
+		}
+		buildOnce.path = filepath.Join(dir, "sluice")
+		out, err := exec.Command("go", "build", "-o", buildOnce.path, "github.com/sluice-cd/sluice/cmd/sluice").CombinedOutput()
+		if err != nil {
+			buildOnce.err = &buildError{out: string(out), err: err}
+		}
+	})
+	if buildOnce.err != nil {
+		t.Fatal(buildOnce.err)
+	}
+	return buildOnce.path
+}
+
+type buildError struct {
+	out string
+	err error
+}
+
+func (e *buildError) Error() string { return "go build: " + e.err.Error() + "\n" + e.out }
+
+// server is a `sluice serve` child process.
+type server struct {
+	cmd  *exec.Cmd
+	url  string
+	done chan struct{}
+}
+
+func startServer(t *testing.T, bin, dataDir string, args ...string) *server {
+	t.Helper()
+	addrFile := filepath.Join(t.TempDir(), "addr")
+	cmd := exec.Command(bin, append([]string{"serve", "--addr", "127.0.0.1:0", "--addr-file", addrFile,
+		"--data-dir", dataDir, "--log-level", "warn"}, args...)...)
+	cmd.Stdout = testLog{t, "serve"}
+	cmd.Stderr = testLog{t, "serve"}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	s := &server{cmd: cmd, done: make(chan struct{})}
+	go func() { cmd.Wait(); close(s.done) }()
+	t.Cleanup(func() { s.kill(syscall.SIGKILL) })
+	waitUntil(t, "the server to listen", func() bool {
+		select {
+		case <-s.done:
+			t.Fatalf("sluice serve exited: %v", cmd.ProcessState)
+		default:
+		}
+		b, err := os.ReadFile(addrFile)
+		s.url = strings.TrimSpace(string(b))
+		return err == nil && s.url != ""
+	})
+	return s
+}
+
+// kill sends sig and waits for the process to exit.
+func (s *server) kill(sig syscall.Signal) {
+	select {
+	case <-s.done:
+		return
+	default:
+	}
+	s.cmd.Process.Signal(sig)
+	<-s.done
+}
+
+func client(t *testing.T, url string) *apiclient.Client {
+	t.Helper()
+	c, err := apiclient.New(url, apiclient.WithUser("e2e"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
+// waitUntil polls cond until it holds, failing the test after a minute.
+// The processes under test are separate, so there is no event to wait on
+// more cheaply than their API.
+func waitUntil(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	tick := time.NewTicker(20 * time.Millisecond)
+	defer tick.Stop()
+	for !cond() {
+		select {
+		case <-ctx.Done():
+			t.Fatalf("timed out waiting for %s", what)
+		case <-tick.C:
+		}
+	}
+}
+
+// testLog sends a child's output to the test log.
+type testLog struct {
+	t      *testing.T
+	prefix string
+}
+
+func (l testLog) Write(p []byte) (int, error) {
+	for _, line := range strings.Split(strings.TrimRight(string(p), "\n"), "\n") {
+		l.t.Log(l.prefix + ": " + line)
+	}
+	return len(p), nil
+}

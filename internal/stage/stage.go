@@ -10,6 +10,8 @@ import (
 	"fmt"
 	"sort"
 	"time"
+
+	"github.com/sluice-cd/sluice/internal/pipeline"
 )
 
 // Status is a task's result status. The values match store.ExecutionStatus.
@@ -175,3 +177,21 @@ func (r *Registry) Known(name string) bool {
 	_, ok := r.types[name]
 	return ok
 }
+
+// ValidateFields checks a stage's fields with its type's Validate. With
+// Known and Names it makes the registry a pipeline.StageTypes, so the
+// document validator reports field problems of every registered type.
+func (r *Registry) ValidateFields(stageType string, fields map[string]any) []pipeline.FieldProblem {
+	t, ok := r.types[stageType]
+	if !ok {
+		return nil
+	}
+	errs := t.Validate(fields)
+	out := make([]pipeline.FieldProblem, len(errs))
+	for i, e := range errs {
+		out[i] = pipeline.FieldProblem{Field: e.Field, Msg: e.Msg}
+	}
+	return out
+}
+
+var _ pipeline.StageTypes = (*Registry)(nil)

@@ -1,0 +1,162 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"os"
+	"os/exec"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/rogpeppe/go-internal/testscript"
+
+	"github.com/sluice-cd/sluice/internal/apiclient"
+)
+
+// TestMain makes the test binary double as the sluice command: scripts run
+// it as a real process with `exec sluice …`.
+func TestMain(m *testing.M) {
+	testscript.Main(m, map[string]func(){
+		"sluice": main,
+	})
+}
+
+// waitTimeout bounds every wait* command of the scripts.
+const waitTimeout = 60 * time.Second
+
+// TestScripts runs the CLI scripts in testdata/script. Each script gets a
+// fresh work directory; those that need a server start one in the
+// background on a free port:
+//
+//	exec sluice serve --addr 127.0.0.1:0 --addr-file $WORK/addr --data-dir $WORK/data &
+//	waitserver $WORK/addr
+//
+// Extra commands (see scriptCmds): waitserver, exitcode, envstdout, waitfor.
+func TestScripts(t *testing.T) {
+	testscript.Run(t, testscript.Params{
+		Dir:                 "testdata/script",
+		RequireExplicitExec: true,
+		Setup: func(env *testscript.Env) error {
+			env.Setenv("USER", "tester")
+			env.Setenv("SLUICE_SERVER", "http://127.0.0.1:1") // nothing listens there until waitserver
+			env.Setenv("TERM", "dumb")
+			return nil
+		},
+		Cmds: scriptCmds(),
+	})
+}
+
+func scriptCmds() map[string]func(ts *testscript.TestScript, neg bool, args []string) {
+	return map[string]func(ts *testscript.TestScript, neg bool, args []string){
+		// waitserver ADDRFILE: wait for `sluice serve --addr-file` to write
+		// its URL and for the server to answer /health, then point
+		// $SLUICE_SERVER at it and set $SLUICE_ADDR to its host:port.
+		"waitserver": func(ts *testscript.TestScript, neg bool, args []string) {
+			if neg || len(args) != 1 {
+				ts.Fatalf("usage: waitserver ADDRFILE")
+			}
+			file := ts.MkAbs(args[0])
+			var url string
+			waitUntil(ts, "the server's address file "+args[0], func() (bool, error) {
+				data, err := os.ReadFile(file)
+				if errors.Is(err, os.ErrNotExist) {
+					return false, nil
+				}
+				url = strings.TrimSpace(string(data))
+				return url != "", err
+			})
+			c, err := apiclient.New(url)
+			ts.Check(err)
+			waitUntil(ts, "the server at "+url, func() (bool, error) {
+				h, err := c.Health(context.Background())
+				return err == nil && h.Status == "ok", nil
+			})
+			ts.Setenv("SLUICE_SERVER", url)
+			ts.Setenv("SLUICE_ADDR", strings.TrimPrefix(url, "http://"))
+		},
+		// exitcode N PROGRAM ARGS...: run a program and require exit code N.
+		"exitcode": func(ts *testscript.TestScript, neg bool, args []string) {
+			if neg || len(args) < 2 {
+				ts.Fatalf("usage: exitcode N PROGRAM [ARGS...]")
+			}
+			want, err := strconv.Atoi(args[0])
+			ts.Check(err)
+			got := 0
+			if err := ts.Exec(args[1], args[2:]...); err != nil {
+				var ee *exec.ExitError
+				if !errors.As(err, &ee) {
+					ts.Fatalf("%s: %v", args[1], err)
+				}
+				got = ee.ExitCode()
+			}
+			if got != want {
+				ts.Fatalf("%s exited with %d, want %d", args[1], got, want)
+			}
+		},
+		// envstdout VAR: set VAR to the last command's stdout, trimmed.
+		"envstdout": func(ts *testscript.TestScript, neg bool, args []string) {
+			if neg || len(args) != 1 {
+				ts.Fatalf("usage: envstdout VAR")
+			}
+			ts.Setenv(args[0], strings.TrimSpace(ts.ReadFile("stdout")))
+		},
+		// waitfor EXECUTION [STAGE] STATUS: wait until the execution (or
+		// its stage, by refId or name) has STATUS.
+		"waitfor": func(ts *testscript.TestScript, neg bool, args []string) {
+			if neg || len(args) < 2 || len(args) > 3 {
+				ts.Fatalf("usage: waitfor EXECUTION [STAGE] STATUS")
+			}
+			c, err := apiclient.New(ts.Getenv("SLUICE_SERVER"))
+			ts.Check(err)
+			id, want := args[0], args[len(args)-1]
+			what := "execution " + id + " to be " + want
+			if len(args) == 3 {
+				what = "stage " + args[1] + " of " + what
+			}
+			var last string // the status the previous poll saw, logged on change
+			seen := func(status string) {
+				if status != last {
+					ts.Logf("waitfor: %s", status)
+					last = status
+				}
+			}
+			waitUntil(ts, what, func() (bool, error) {
+				e, err := c.GetExecution(context.Background(), id)
+				if err != nil {
+					return false, err
+				}
+				if len(args) == 2 {
+					seen(e.Status)
+					return e.Status == want, nil
+				}
+				for _, s := range e.Stages {
+					if s.RefID == args[1] || s.Name == args[1] {
+						seen(s.Status)
+						return s.Status == want, nil
+					}
+				}
+				return false, errors.New("no stage " + args[1])
+			})
+		},
+	}
+}
+
+// waitUntil polls cond until it reports true, fails, or waitTimeout passes.
+func waitUntil(ts *testscript.TestScript, what string, cond func() (bool, error)) {
+	deadline := time.Now().Add(waitTimeout)
+	for delay := 10 * time.Millisecond; ; delay = min(2*delay, 250*time.Millisecond) {
+		ok, err := cond()
+		if err != nil {
+			ts.Fatalf("waiting for %s: %v", what, err)
+		}
+		if ok {
+			return
+		}
+		if time.Now().After(deadline) {
+			ts.Fatalf("gave up waiting for %s after %v", what, waitTimeout)
+		}
+		time.Sleep(delay)
+	}
+}

@@ -1,0 +1,238 @@
+// Package apitype holds the JSON wire types of Sluice's HTTP API
+// (/api/v1), shared by the server (httpapi) and the Go client (apiclient).
+//
+// It is a leaf: it imports only the standard library, and it holds data,
+// not behaviour. Keys are camelCase everywhere, matching Spinnaker's
+// pipeline and execution JSON so that users can move documents between the
+// two. Times are Unix epoch milliseconds, as in Spinnaker; a time that has
+// not happened yet is absent.
+//
+// Changing a field's name or meaning breaks every client: add fields, do
+// not rename them.
+package apitype
+
+import (
+	"encoding/json"
+	"time"
+)
+
+// Millis converts t to Unix epoch milliseconds.
+func Millis(t time.Time) int64 { return t.UnixMilli() }
+
+// MillisPtr converts t to Unix epoch milliseconds; nil stays nil.
+func MillisPtr(t *time.Time) *int64 {
+	if t == nil {
+		return nil
+	}
+	ms := t.UnixMilli()
+	return &ms
+}
+
+// Health is the body of GET /api/v1/health.
+type Health struct {
+	// Status is "ok" when the server can reach its database.
+	Status  string `json:"status"`
+	Version string `json:"version"`
+	// Database is the store's SQL dialect: "sqlite" or "postgres".
+	Database string `json:"database"`
+	// LocalLambdaURL is the embedded local Lambda endpoint, empty when it
+	// is not running.
+	LocalLambdaURL string `json:"localLambdaUrl,omitempty"`
+}
+
+// Version is the body of GET /api/v1/version.
+type Version struct {
+	Version   string `json:"version"`
+	GoVersion string `json:"goVersion"`
+}
+
+// Pipeline is one revision of a saved pipeline: the document and who saved
+// it when.
+type Pipeline struct {
+	ID          string `json:"id"`
+	Application string `json:"application"`
+	Name        string `json:"name"`
+	Revision    int    `json:"revision"`
+	// UpdatedAt is when this revision was saved (epoch ms).
+	UpdatedAt int64  `json:"updatedAt"`
+	UpdatedBy string `json:"updatedBy"`
+	// Document is the normalized pipeline document (Spinnaker pipeline
+	// JSON). It is absent in lists.
+	Document json.RawMessage `json:"document,omitempty"`
+}
+
+// PipelineList is the body of GET /api/v1/pipelines.
+type PipelineList struct {
+	Pipelines []Pipeline `json:"pipelines"`
+}
+
+// PipelineRevision describes one saved revision, without its document.
+type PipelineRevision struct {
+	ID          string `json:"id"`
+	Application string `json:"application"`
+	Name        string `json:"name"`
+	Revision    int    `json:"revision"`
+	CreatedAt   int64  `json:"createdAt"`
+	CreatedBy   string `json:"createdBy"`
+}
+
+// PipelineRevisionList is the body of GET …/revisions, newest first.
+type PipelineRevisionList struct {
+	Revisions []PipelineRevision `json:"revisions"`
+}
+
+// ValidateResult is the body of a successful POST /api/v1/pipelines/validate.
+// An invalid document gets a 400 Error whose details list the problems.
+type ValidateResult struct {
+	Valid bool `json:"valid"`
+	// Summary is one line describing the pipeline, e.g. "app/name: 3 stages".
+	Summary string `json:"summary"`
+}
+
+// TriggerRequest is the body of POST /api/v1/pipelines/{app}/{name}/executions.
+// Every field is optional.
+type TriggerRequest struct {
+	// Parameters are the values of the pipeline's parameterConfig; missing
+	// ones take their defaults.
+	Parameters map[string]any `json:"parameters,omitempty"`
+	// Type is the trigger type recorded in the execution; "manual" when empty.
+	Type string `json:"type,omitempty"`
+	// User overrides the X-Sluice-User header as the one who triggered.
+	User string `json:"user,omitempty"`
+}
+
+// Execution is one run of a pipeline.
+type Execution struct {
+	ID               string `json:"id"`
+	Application      string `json:"application"`
+	PipelineName     string `json:"pipelineName"`
+	PipelineConfigID string `json:"pipelineConfigId"`
+	// Revision is the pipeline revision the execution runs.
+	Revision int `json:"revision"`
+	// Status is one of NOT_STARTED, RUNNING, PAUSED, SUCCEEDED,
+	// FAILED_CONTINUE, TERMINAL, CANCELED, STOPPED, SKIPPED.
+	Status string `json:"status"`
+	// Trigger is the runtime trigger: {"type","user","parameters",…}.
+	Trigger json.RawMessage `json:"trigger,omitempty"`
+	User    string          `json:"user,omitempty"`
+	// BuildTime is when the execution was created; StartTime and EndTime
+	// when it started running and finished (epoch ms).
+	BuildTime int64  `json:"buildTime"`
+	StartTime *int64 `json:"startTime,omitempty"`
+	EndTime   *int64 `json:"endTime,omitempty"`
+	Canceled  bool   `json:"canceled"`
+	// State is the engine's bookkeeping (pause records, cancel reason,
+	// queue information) as a JSON object, passed through unchanged.
+	State json.RawMessage `json:"state,omitempty"`
+	// Stages are in document order; absent in lists.
+	Stages []Stage `json:"stages,omitempty"`
+}
+
+// Stage is one stage of an execution.
+type Stage struct {
+	ID                   string          `json:"id"`
+	RefID                string          `json:"refId"`
+	Name                 string          `json:"name"`
+	Type                 string          `json:"type"`
+	Status               string          `json:"status"`
+	RequisiteStageRefIDs []string        `json:"requisiteStageRefIds"`
+	Context              json.RawMessage `json:"context,omitempty"`
+	Outputs              json.RawMessage `json:"outputs,omitempty"`
+	Tasks                json.RawMessage `json:"tasks,omitempty"`
+	StartTime            *int64          `json:"startTime,omitempty"`
+	EndTime              *int64          `json:"endTime,omitempty"`
+}
+
+// ExecutionList is the body of GET /api/v1/executions, newest first.
+type ExecutionList struct {
+	Executions []Execution `json:"executions"`
+	// NextCursor, passed back as ?cursor=, fetches the next page; empty on
+	// the last page.
+	NextCursor string `json:"nextCursor,omitempty"`
+}
+
+// CancelRequest is the body of POST /api/v1/executions/{id}/cancel.
+type CancelRequest struct {
+	Reason string `json:"reason,omitempty"`
+}
+
+// Judgment statuses.
+const (
+	JudgmentContinue = "continue"
+	JudgmentStop     = "stop"
+)
+
+// JudgmentRequest is the body of POST …/stages/{stage}/judgment.
+type JudgmentRequest struct {
+	// Status is "continue" or "stop".
+	Status string `json:"status"`
+	// Input is the chosen judgment input, read by #judgment('stage').
+	Input string `json:"input,omitempty"`
+}
+
+// EvaluateRequest is the body of POST /api/v1/executions/{id}/evaluate.
+type EvaluateRequest struct {
+	// Expression is "${…}" or a bare expression body.
+	Expression string `json:"expression"`
+	// Stage is the stage (id, refId or name) whose context the expression
+	// sees; empty evaluates at the execution level.
+	Stage string `json:"stage,omitempty"`
+}
+
+// EvaluateResult is the body of a successful evaluation.
+type EvaluateResult struct {
+	Result any `json:"result"`
+}
+
+// Event is one entry of an execution's event log, as sent on the
+// server-sent event streams.
+type Event struct {
+	// ID grows across all executions in commit order; it is the SSE id and
+	// what Last-Event-ID resumes from.
+	ID          int64  `json:"id"`
+	ExecutionID string `json:"executionId"`
+	StageID     string `json:"stageId,omitempty"`
+	// Type is e.g. "execution.status", "stage.status", "task.status".
+	Type string          `json:"type"`
+	Data json.RawMessage `json:"data,omitempty"`
+	Time int64           `json:"time"`
+}
+
+// ErrorBody is the body of every error response: {"error": {…}}.
+type ErrorBody struct {
+	Error Error `json:"error"`
+}
+
+// Error codes. A client branches on Code, never on Message.
+const (
+	CodeBadRequest           = "bad_request"
+	CodeInvalidPipeline      = "invalid_pipeline"
+	CodeInvalidParameters    = "invalid_parameters"
+	CodeInvalidExpression    = "invalid_expression"
+	CodeNotFound             = "not_found"
+	CodeMethodNotAllowed     = "method_not_allowed"
+	CodeConflict             = "conflict"
+	CodeTooLarge             = "request_too_large"
+	CodeUnsupportedMediaType = "unsupported_media_type"
+	CodeUnavailable          = "unavailable"
+	CodeInternal             = "internal"
+)
+
+// Error says what went wrong and, for validation, where.
+type Error struct {
+	Code    string `json:"code"`
+	Message string `json:"message"`
+	// Details lists every problem of an invalid document or request, each
+	// with the JSON path of the offending value.
+	Details []ErrorDetail `json:"details,omitempty"`
+	// RequestID identifies the request in the server's log; set on
+	// internal errors.
+	RequestID string `json:"requestId,omitempty"`
+}
+
+// ErrorDetail is one problem at one JSON path, e.g.
+// {"path": "stages[1].refId", "message": "missing; every stage needs a refId"}.
+type ErrorDetail struct {
+	Path    string `json:"path"`
+	Message string `json:"message"`
+}

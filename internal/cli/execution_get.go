@@ -1,0 +1,84 @@
+package cli
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/sluice-cd/sluice/internal/apitype"
+)
+
+func (a *app) newExecutionGetCmd() *cobra.Command {
+	var (
+		format string
+		follow bool
+	)
+	cmd := &cobra.Command{
+		Use:   "get EXECUTION",
+		Short: "Show an execution and its stages",
+		Long: `Show an execution and its stages. With --follow, show its progress until it
+completes and exit as 'sluice run --follow' does.`,
+		Args: exactArgs("EXECUTION"),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if err := checkFormat(format, formatTable, formatJSON, formatYAML); err != nil {
+				return err
+			}
+			c, err := a.client()
+			if err != nil {
+				return err
+			}
+			if follow {
+				return a.follow(cmd.Context(), c, args[0])
+			}
+			e, err := c.GetExecution(cmd.Context(), args[0])
+			if err != nil {
+				return err
+			}
+			switch format {
+			case formatJSON:
+				return printJSON(a.stdout, e)
+			case formatYAML:
+				return printYAML(a.stdout, e)
+			}
+			printExecution(a.stdout, e, time.Now())
+			return nil
+		},
+	}
+	cmd.Flags().StringVarP(&format, "output", "o", formatTable, "output format: table, json or yaml")
+	cmd.Flags().BoolVarP(&follow, "follow", "f", false, "show progress until the execution completes, and exit with its result")
+	return cmd
+}
+
+// printExecution prints an execution's summary and its stage board, without
+// colors.
+func printExecution(w io.Writer, e *apitype.Execution, now time.Time) {
+	var trigger struct {
+		Type       string         `json:"type"`
+		User       string         `json:"user"`
+		Parameters map[string]any `json:"parameters"`
+	}
+	_ = json.Unmarshal(e.Trigger, &trigger)
+	fmt.Fprintf(w, "execution %s\n", e.ID)
+	fmt.Fprintf(w, "pipeline  %s/%s (revision %d)\n", e.Application, e.PipelineName, e.Revision)
+	fmt.Fprintf(w, "status    %s\n", e.Status)
+	fmt.Fprintf(w, "trigger   %s by %s at %s\n", cmpDash(trigger.Type), cmpDash(e.User), formatTime(e.BuildTime))
+	if len(trigger.Parameters) > 0 {
+		params, _ := json.Marshal(trigger.Parameters)
+		fmt.Fprintf(w, "params    %s\n", params)
+	}
+	if e.StartTime != nil {
+		fmt.Fprintf(w, "duration  %s\n", formatDuration(span(e.StartTime, e.EndTime, now)))
+	}
+	fmt.Fprintln(w)
+	fmt.Fprint(w, renderBoard(e, now, false))
+}
+
+func cmpDash(s string) string {
+	if s == "" {
+		return "-"
+	}
+	return s
+}

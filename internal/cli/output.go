@@ -1,0 +1,134 @@
+package cli
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/spf13/cobra"
+	"sigs.k8s.io/yaml"
+)
+
+// Output formats of -o.
+const (
+	formatTable = "table"
+	formatJSON  = "json"
+	formatYAML  = "yaml"
+)
+
+// checkFormat rejects an -o value that is not one of allowed.
+func checkFormat(got string, allowed ...string) error {
+	for _, a := range allowed {
+		if got == a {
+			return nil
+		}
+	}
+	return usageError(fmt.Sprintf("-o %q is not an output format", got), "use one of "+strings.Join(allowed, ", "))
+}
+
+// printJSON writes v as indented JSON.
+func printJSON(w io.Writer, v any) error {
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	enc.SetEscapeHTML(false)
+	return enc.Encode(v)
+}
+
+// printYAML writes v (or raw JSON) as YAML.
+func printYAML(w io.Writer, v any) error {
+	data, ok := v.(json.RawMessage)
+	if !ok {
+		var err error
+		if data, err = json.Marshal(v); err != nil {
+			return err
+		}
+	}
+	out, err := yaml.JSONToYAML(data)
+	if err != nil {
+		return fmt.Errorf("convert to YAML: %w", err)
+	}
+	_, err = w.Write(out)
+	return err
+}
+
+// newTable returns a tabwriter for aligned columns; call Flush when done.
+func newTable(w io.Writer) *tabwriter.Writer {
+	return tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+}
+
+// formatTime formats epoch milliseconds for a table, in local time.
+func formatTime(ms int64) string {
+	if ms == 0 {
+		return "-"
+	}
+	return time.UnixMilli(ms).Local().Format("2006-01-02 15:04:05")
+}
+
+// formatDuration rounds d for a human: 850ms, 12s, 3m04s, 2h05m.
+func formatDuration(d time.Duration) string {
+	switch {
+	case d < 0:
+		return "-"
+	case d < time.Second:
+		return d.Round(time.Millisecond).String()
+	case d < time.Minute:
+		return fmt.Sprintf("%ds", int(d.Seconds()))
+	case d < time.Hour:
+		return fmt.Sprintf("%dm%02ds", int(d.Minutes()), int(d.Seconds())%60)
+	}
+	return fmt.Sprintf("%dh%02dm", int(d.Hours()), int(d.Minutes())%60)
+}
+
+// span is the time from start to end, or to now when end is nil; zero
+// when start is nil.
+func span(start, end *int64, now time.Time) time.Duration {
+	if start == nil {
+		return 0
+	}
+	stop := now.UnixMilli()
+	if end != nil {
+		stop = *end
+	}
+	return time.Duration(stop-*start) * time.Millisecond
+}
+
+// noArgs is cobra.NoArgs with a usage error.
+func noArgs(cmd *cobra.Command, args []string) error {
+	if len(args) > 0 {
+		return usageError(fmt.Sprintf("%s: unexpected argument %q", subcommand(cmd), strings.Join(args, " ")),
+			"run '"+cmd.CommandPath()+" --help'")
+	}
+	return nil
+}
+
+// exactArgs requires the named positional arguments.
+func exactArgs(names ...string) cobra.PositionalArgs {
+	return func(cmd *cobra.Command, args []string) error {
+		hint := "usage: " + cmd.UseLine()
+		switch {
+		case len(args) < len(names):
+			return usageError(fmt.Sprintf("%s: missing %s", subcommand(cmd), strings.Join(names[len(args):], " ")), hint)
+		case len(args) > len(names):
+			return usageError(fmt.Sprintf("%s: unexpected argument %q", subcommand(cmd), strings.Join(args[len(names):], " ")), hint)
+		}
+		return nil
+	}
+}
+
+// subcommand is the command's path without the program name, e.g.
+// "pipeline get".
+func subcommand(cmd *cobra.Command) string {
+	return strings.TrimPrefix(cmd.CommandPath(), cmd.Root().Name()+" ")
+}
+
+// parsePipelineRef splits APP/NAME.
+func parsePipelineRef(s string) (app, name string, err error) {
+	app, name, ok := strings.Cut(s, "/")
+	if !ok || app == "" || name == "" {
+		return "", "", usageError(fmt.Sprintf("%q is not APP/NAME", s), "name a pipeline by application and name, e.g. myapp/deploy")
+	}
+	return app, name, nil
+}

@@ -1,0 +1,50 @@
+package cli
+
+import (
+	"github.com/spf13/cobra"
+
+	"github.com/sluice-cd/sluice/internal/apitype"
+)
+
+func (a *app) newPipelineGetCmd() *cobra.Command {
+	var (
+		revision int
+		format   string
+	)
+	cmd := &cobra.Command{
+		Use:   "get APP/NAME",
+		Short: "Print a saved pipeline document",
+		Long: `Print the newest revision of a saved pipeline document, or --revision N.
+The output is the document itself, ready to edit and apply again.`,
+		Args: exactArgs("APP/NAME"),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if err := checkFormat(format, formatJSON, formatYAML); err != nil {
+				return err
+			}
+			app, name, err := parsePipelineRef(args[0])
+			if err != nil {
+				return err
+			}
+			c, err := a.client()
+			if err != nil {
+				return err
+			}
+			var p *apitype.Pipeline
+			if revision > 0 {
+				p, err = c.GetRevision(cmd.Context(), app, name, revision)
+			} else {
+				p, err = c.GetPipeline(cmd.Context(), app, name)
+			}
+			if err != nil {
+				return err
+			}
+			if format == formatYAML {
+				return printYAML(a.stdout, p.Document)
+			}
+			return printJSON(a.stdout, p.Document)
+		},
+	}
+	cmd.Flags().IntVar(&revision, "revision", 0, "print this revision instead of the newest")
+	cmd.Flags().StringVarP(&format, "output", "o", formatJSON, "output format: json or yaml")
+	return cmd
+}

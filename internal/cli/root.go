@@ -1,0 +1,240 @@
+// Package cli is the sluice command line: one file per command, built on
+// cobra. Commands other than serve and pipeline validate talk to a server
+// only through apiclient.
+//
+// Nothing here is package-level mutable state: Main builds a fresh command
+// tree per call, with stdin, stdout, stderr and the environment injected,
+// so tests run commands in-process and in parallel.
+//
+// # Exit codes
+//
+//	0    success; for run --follow, the execution SUCCEEDED
+//	1    the command failed: the server refused the request, the document is
+//	     invalid, or the followed execution ended TERMINAL, STOPPED or
+//	     FAILED_CONTINUE
+//	2    the followed execution was CANCELED
+//	3    usage error (bad flags or arguments), or the server cannot be reached
+//	130  interrupted (Ctrl-C)
+package cli
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"strings"
+	"syscall"
+
+	"github.com/spf13/cobra"
+
+	"github.com/sluice-cd/sluice/internal/apiclient"
+)
+
+// Exit codes; see the package documentation.
+const (
+	ExitOK          = 0
+	ExitFailed      = 1
+	ExitCanceled    = 2
+	ExitUsage       = 3
+	ExitInterrupted = 130
+)
+
+// DefaultServer is where the CLI looks for a server when neither --server
+// nor $SLUICE_SERVER says otherwise; it is the default address of
+// `sluice serve` (port 8084 on the loopback interface).
+const (
+	DefaultAddr   = "127.0.0.1:8084"
+	DefaultServer = "http://" + DefaultAddr
+)
+
+// Environment variables the CLI reads.
+const (
+	EnvServer = "SLUICE_SERVER"
+	EnvUser   = "USER"
+)
+
+// app is the state of one invocation: I/O, the environment and the global
+// flags.
+type app struct {
+	stdin  io.Reader
+	stdout io.Writer
+	stderr io.Writer
+	getenv func(string) string
+
+	server string // --server
+	user   string // --user
+}
+
+// Main runs the sluice command line with args (without the program name)
+// and returns the process exit code.
+func Main(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer, getenv func(string) string) int {
+	a := &app{stdin: stdin, stdout: stdout, stderr: stderr, getenv: getenv}
+	root := a.newRootCmd()
+	root.SetArgs(args)
+	err := root.ExecuteContext(ctx)
+	return a.report(ctx, err)
+}
+
+func (a *app) newRootCmd() *cobra.Command {
+	root := &cobra.Command{
+		Use:   "sluice",
+		Short: "Continuous delivery for AWS Lambda",
+		Long: `Sluice runs delivery pipelines for AWS Lambda functions: deploy a version,
+route traffic, wait for a human or a canary judgment, roll back.
+
+Start a server with 'sluice serve' (it listens on ` + DefaultAddr + ` by default),
+then apply a pipeline and run it:
+
+  sluice pipeline apply pipeline.yaml
+  sluice run myapp/deploy --follow`,
+		SilenceUsage:  true,
+		SilenceErrors: true,
+		Args:          cobra.ArbitraryArgs,
+		RunE:          groupRunE,
+	}
+	root.SetIn(a.stdin)
+	root.SetOut(a.stdout)
+	root.SetErr(a.stderr)
+	root.SetFlagErrorFunc(func(cmd *cobra.Command, err error) error {
+		return usageError(err.Error(), "run '"+cmd.CommandPath()+" --help' for the flags it takes")
+	})
+	root.CompletionOptions.DisableDefaultCmd = true
+
+	pf := root.PersistentFlags()
+	pf.StringVar(&a.server, "server", "", "URL of the Sluice server (default $"+EnvServer+", else "+DefaultServer+")")
+	pf.StringVar(&a.user, "user", "", "who you are, recorded on what you change (default $"+EnvUser+")")
+
+	root.AddCommand(
+		a.newServeCmd(),
+		a.newPipelineCmd(),
+		a.newRunCmd(),
+		a.newExecutionCmd(),
+		a.newJudgeCmd(),
+		a.newVersionCmd(),
+	)
+	return root
+}
+
+// groupRunE is the RunE of commands that only hold subcommands: with no
+// arguments it shows the help; anything else is an unknown command.
+func groupRunE(cmd *cobra.Command, args []string) error {
+	if len(args) == 0 {
+		return cmd.Help()
+	}
+	hint := "run '" + cmd.CommandPath() + " --help' for the commands"
+	if cmd.SuggestionsMinimumDistance <= 0 {
+		cmd.SuggestionsMinimumDistance = 2
+	}
+	if s := cmd.SuggestionsFor(args[0]); len(s) > 0 {
+		hint = "did you mean '" + cmd.CommandPath() + " " + s[0] + "'?"
+	}
+	return usageError(fmt.Sprintf("unknown command %q for %q", args[0], cmd.CommandPath()), hint)
+}
+
+// serverURL is --server, else $SLUICE_SERVER, else DefaultServer.
+func (a *app) serverURL() string {
+	if a.server != "" {
+		return a.server
+	}
+	if s := a.getenv(EnvServer); s != "" {
+		return s
+	}
+	return DefaultServer
+}
+
+// userName is --user, else $USER; empty lets the server say "anonymous".
+func (a *app) userName() string {
+	if a.user != "" {
+		return a.user
+	}
+	return a.getenv(EnvUser)
+}
+
+// client returns an API client of the selected server.
+func (a *app) client() (*apiclient.Client, error) {
+	c, err := apiclient.New(a.serverURL(),
+		apiclient.WithUser(a.userName()),
+		apiclient.WithUserAgent("sluice/"+version()))
+	if err != nil {
+		return nil, usageError(err.Error(), "set --server or $"+EnvServer+" to a URL such as "+DefaultServer)
+	}
+	return c, nil
+}
+
+// exitError carries an exit code and an optional hint line. A nil err
+// means the command has already said everything it had to.
+type exitError struct {
+	code int
+	err  error
+	hint string
+}
+
+func (e *exitError) Error() string {
+	if e.err == nil {
+		return fmt.Sprintf("exit code %d", e.code)
+	}
+	return e.err.Error()
+}
+
+func (e *exitError) Unwrap() error { return e.err }
+
+// usageError is a bad command line: exit code 3.
+func usageError(msg, hint string) error {
+	return &exitError{code: ExitUsage, err: errors.New(msg), hint: hint}
+}
+
+// report prints err as "sluice: message" plus a hint, and returns the exit
+// code.
+func (a *app) report(ctx context.Context, err error) int {
+	if err == nil {
+		return ExitOK
+	}
+	code, hint := ExitFailed, ""
+	var ee *exitError
+	var apiErr *apiclient.Error
+	switch {
+	case errors.As(err, &ee):
+		code, hint = ee.code, ee.hint
+		if ee.err == nil {
+			return code
+		}
+	case ctx.Err() != nil && errors.Is(err, context.Canceled):
+		fmt.Fprintln(a.stderr, "sluice: interrupted")
+		return ExitInterrupted
+	case errors.As(err, &apiErr):
+		hint = apiHint(apiErr)
+	case unreachable(err):
+		code = ExitUsage
+		hint = fmt.Sprintf("is 'sluice serve' running at %s? Choose another server with --server or $%s.", a.serverURL(), EnvServer)
+	}
+	fmt.Fprintf(a.stderr, "sluice: %s\n", err)
+	if hint != "" {
+		fmt.Fprintf(a.stderr, "hint: %s\n", hint)
+	}
+	return code
+}
+
+// apiHint suggests what to do about some server errors.
+func apiHint(e *apiclient.Error) string {
+	switch e.Code {
+	case "unavailable":
+		return "the server was started without an execution engine"
+	case "internal":
+		if e.RequestID != "" {
+			return "this is a bug in Sluice or its setup; the server log has the details under request id " + e.RequestID
+		}
+	}
+	return ""
+}
+
+// unreachable reports whether err means the server could not be reached
+// at all, as opposed to answering with an error.
+func unreachable(err error) bool {
+	var opErr *net.OpError
+	var dnsErr *net.DNSError
+	return errors.As(err, &opErr) || errors.As(err, &dnsErr) ||
+		errors.Is(err, syscall.ECONNREFUSED) || errors.Is(err, syscall.ECONNRESET) ||
+		errors.Is(err, os.ErrDeadlineExceeded) || strings.Contains(err.Error(), "connection refused")
+}

@@ -1,0 +1,217 @@
+package cli
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/sluice-cd/sluice/internal/engine"
+	"github.com/sluice-cd/sluice/internal/httpapi"
+	"github.com/sluice-cd/sluice/internal/stage"
+	"github.com/sluice-cd/sluice/internal/stage/judgment"
+	"github.com/sluice-cd/sluice/internal/stage/preconditions"
+	"github.com/sluice-cd/sluice/internal/stage/variables"
+	"github.com/sluice-cd/sluice/internal/stage/wait"
+	"github.com/sluice-cd/sluice/internal/store/sqlite"
+)
+
+// serveOptions are the flags of `sluice serve`, checked and with defaults
+// applied.
+type serveOptions struct {
+	// Addr is the TCP address to listen on (DefaultAddr); port 0 picks a
+	// free port.
+	Addr string
+	// AddrFile, when set, receives the server's URL (http://host:port and a
+	// newline) once the listener is bound, written atomically. Scripts and
+	// tests that listen on port 0 read it to find the server.
+	AddrFile string
+	// DataDir holds the SQLite database and the local Lambda's files
+	// (default ./.sluice). It is created if missing.
+	DataDir string
+	// DatabaseURL, when set (postgres://…), selects Postgres instead of the
+	// SQLite database in DataDir.
+	DatabaseURL string
+	// Logger writes to stderr at the level of --log-level.
+	Logger *slog.Logger
+	// Version is the binary's version, for /health and /version.
+	Version string
+	// ShutdownTimeout bounds the graceful shutdown of the HTTP server.
+	ShutdownTimeout time.Duration
+}
+
+func (a *app) newServeCmd() *cobra.Command {
+	var (
+		opts     serveOptions
+		logLevel string
+	)
+	cmd := &cobra.Command{
+		Use:   "serve",
+		Short: "Run the Sluice server: API, engine and local Lambda",
+		Long: `Run the Sluice server: the JSON API under /api/v1, the execution engine and the
+embedded local Lambda endpoint, in one process.
+
+With no flags it listens on ` + DefaultAddr + ` and keeps its SQLite database in ./.sluice.
+Give --database-url postgres://… to share a Postgres database between servers.
+It stops gracefully on SIGINT or SIGTERM.`,
+		Args: noArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			level, err := parseLogLevel(logLevel)
+			if err != nil {
+				return err
+			}
+			if opts.DatabaseURL != "" && !strings.HasPrefix(opts.DatabaseURL, "postgres://") && !strings.HasPrefix(opts.DatabaseURL, "postgresql://") {
+				return usageError(fmt.Sprintf("--database-url %q is not a postgres:// URL", opts.DatabaseURL),
+					"leave --database-url out to use SQLite in --data-dir")
+			}
+			opts.Logger = slog.New(slog.NewTextHandler(a.stderr, &slog.HandlerOptions{Level: level}))
+			opts.Version = version()
+			opts.ShutdownTimeout = 10 * time.Second
+			return runServe(cmd.Context(), opts)
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&opts.Addr, "addr", DefaultAddr, "address to listen on; port 0 picks a free port")
+	f.StringVar(&opts.AddrFile, "addr-file", "", "write the server's URL to this file once it listens")
+	f.StringVar(&opts.DataDir, "data-dir", ".sluice", "directory for the SQLite database and local Lambda files")
+	f.StringVar(&opts.DatabaseURL, "database-url", "", "Postgres URL (postgres://…); SQLite in --data-dir when empty")
+	f.StringVar(&logLevel, "log-level", "info", "log level: debug, info, warn or error")
+	return cmd
+}
+
+func parseLogLevel(s string) (slog.Level, error) {
+	var level slog.Level
+	if err := level.UnmarshalText([]byte(s)); err != nil {
+		return 0, usageError(fmt.Sprintf("--log-level %q is not a level", s), "use debug, info, warn or error")
+	}
+	return level, nil
+}
+
+// runServe wires the store, the engine and the local Lambda, and serves the
+// API until ctx ends.
+//
+// INTERIM, to be replaced by the lead: it opens the SQLite store, runs the
+// engine with the built-in stage types and serves the API, without the
+// local Lambda and without Postgres. The final version opens SQLite or
+// Postgres, builds the stage registry once (shared with validateOptions),
+// starts the local Lambda, passes its URL in httpapi.Config, calls
+// serveHTTP, and then stops the engine and closes the store.
+func runServe(ctx context.Context, opts serveOptions) error {
+	if opts.DatabaseURL != "" {
+		return errors.New("postgres is not wired into serve yet")
+	}
+	if err := os.MkdirAll(opts.DataDir, 0o750); err != nil {
+		return fmt.Errorf("create data directory: %w", err)
+	}
+	st, err := sqlite.Open(ctx, filepath.Join(opts.DataDir, "sluice.db"))
+	if err != nil {
+		return fmt.Errorf("open store: %w", err)
+	}
+	defer st.Close()
+
+	stages := stage.NewRegistry(wait.Type{}, judgment.Type{}, variables.Type{}, preconditions.Type{})
+	eng, err := engine.New(ctx, engine.Config{Store: st, Stages: stages, Logger: opts.Logger.With("subsystem", "engine")})
+	if err != nil {
+		return fmt.Errorf("create engine: %w", err)
+	}
+	if err := eng.Start(ctx); err != nil {
+		return fmt.Errorf("start engine: %w", err)
+	}
+	defer func() {
+		stopCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), opts.ShutdownTimeout)
+		defer cancel()
+		if err := eng.Stop(stopCtx); err != nil {
+			opts.Logger.Error("stop engine", "err", err)
+		}
+	}()
+
+	api := httpapi.New(httpapi.Config{
+		Store:    st,
+		Engine:   eng,
+		Validate: validateOptions(),
+		Logger:   opts.Logger,
+		Version:  opts.Version,
+	})
+	return serveHTTP(ctx, opts, api)
+}
+
+// serveHTTP listens on opts.Addr, writes opts.AddrFile, serves h until ctx
+// ends and then shuts down gracefully: the listener closes, open event
+// streams end, and requests in flight get opts.ShutdownTimeout to finish.
+func serveHTTP(ctx context.Context, opts serveOptions, h http.Handler) error {
+	log := opts.Logger
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	ln, err := net.Listen("tcp", opts.Addr)
+	if err != nil {
+		return &exitError{code: ExitFailed, err: fmt.Errorf("listen on %s: %w", opts.Addr, err),
+			hint: "another process may be using the port; choose another with --addr"}
+	}
+	url := "http://" + ln.Addr().String()
+	if opts.AddrFile != "" {
+		if err := writeFileAtomic(opts.AddrFile, []byte(url+"\n")); err != nil {
+			ln.Close()
+			return fmt.Errorf("write --addr-file: %w", err)
+		}
+	}
+
+	// Event streams run until the client leaves; their context ends when
+	// shutdown begins so that Shutdown does not wait for them.
+	streamCtx, endStreams := context.WithCancel(context.WithoutCancel(ctx))
+	defer endStreams()
+	srv := &http.Server{
+		Handler:           h,
+		ReadHeaderTimeout: 10 * time.Second,
+		IdleTimeout:       2 * time.Minute,
+		BaseContext:       func(net.Listener) context.Context { return streamCtx },
+		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+	}
+	srv.RegisterOnShutdown(endStreams)
+
+	served := make(chan error, 1)
+	go func() { served <- srv.Serve(ln) }()
+	log.Info("sluice is serving", "url", url, "api", url+"/api/v1")
+
+	select {
+	case err := <-served:
+		return fmt.Errorf("serve http: %w", err)
+	case <-ctx.Done():
+	}
+	log.Info("shutting down", "cause", context.Cause(ctx))
+	shutdownCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), opts.ShutdownTimeout)
+	defer cancel()
+	if err := srv.Shutdown(shutdownCtx); err != nil {
+		return fmt.Errorf("shut down http server: %w", err)
+	}
+	if err := <-served; err != nil && !errors.Is(err, http.ErrServerClosed) {
+		return fmt.Errorf("serve http: %w", err)
+	}
+	return nil
+}
+
+// writeFileAtomic writes data to a temporary file beside name and renames
+// it into place, so a reader never sees a partial file.
+func writeFileAtomic(name string, data []byte) error {
+	tmp, err := os.CreateTemp(filepath.Dir(name), "."+filepath.Base(name)+".*")
+	if err != nil {
+		return err
+	}
+	defer os.Remove(tmp.Name())
+	if _, err := tmp.Write(data); err != nil {
+		tmp.Close()
+		return err
+	}
+	if err := tmp.Close(); err != nil {
+		return err
+	}
+	return os.Rename(tmp.Name(), name)
+}

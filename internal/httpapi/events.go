@@ -1,0 +1,121 @@
+package httpapi
+
+import (
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/sluice-cd/sluice/internal/store"
+)
+
+// Server-sent event streams.
+//
+// Each event is written as
+//
+//	id: <event id>
+//	data: <apitype.Event as one line of JSON>
+//
+// and flushed at once. There is no "event:" line, so a browser's
+// EventSource.onmessage sees every event; the event's type is inside the
+// data. A comment line (": heartbeat") goes out every HeartbeatInterval so
+// that proxies keep an idle stream open. A client resumes after a dropped
+// connection by sending the last id it saw as Last-Event-ID (EventSource
+// does this by itself), or ?after= on the first connection; the engine
+// replays every later event before the live ones.
+
+func (s *server) executionEvents(w http.ResponseWriter, r *http.Request) error {
+	if err := s.requireEngine(); err != nil {
+		return err
+	}
+	exec, err := s.loadExecution(r)
+	if err != nil {
+		return err
+	}
+	return s.stream(w, r, exec.ID)
+}
+
+func (s *server) allEvents(w http.ResponseWriter, r *http.Request) error {
+	if err := s.requireEngine(); err != nil {
+		return err
+	}
+	return s.stream(w, r, "")
+}
+
+// afterID reads where a stream resumes: Last-Event-ID, else ?after=, else 0.
+func afterID(r *http.Request) (int64, error) {
+	src, v := "Last-Event-ID", strings.TrimSpace(r.Header.Get("Last-Event-ID"))
+	if v == "" {
+		src, v = "after", r.URL.Query().Get("after")
+	}
+	if v == "" {
+		return 0, nil
+	}
+	id, err := strconv.ParseInt(v, 10, 64)
+	if err != nil || id < 0 {
+		return 0, badRequest("%s %q is not an event id; event ids are whole numbers from 0", src, v)
+	}
+	return id, nil
+}
+
+// stream sends the events of one execution (or all when executionID is "")
+// until the client goes away or the server shuts down.
+func (s *server) stream(w http.ResponseWriter, r *http.Request, executionID string) error {
+	after, err := afterID(r)
+	if err != nil {
+		return err
+	}
+	rc := http.NewResponseController(w)
+	// A stream outlives any write timeout the server sets for ordinary
+	// responses.
+	_ = rc.SetWriteDeadline(time.Time{})
+
+	h := w.Header()
+	h.Set("Content-Type", "text/event-stream")
+	h.Set("Cache-Control", "no-cache")
+	h.Set("X-Accel-Buffering", "no") // tell nginx not to buffer
+	w.WriteHeader(http.StatusOK)
+	// The retry hint is how long EventSource waits before reconnecting.
+	if _, err := fmt.Fprint(w, "retry: 2000\n\n"); err != nil {
+		return nil
+	}
+	if err := rc.Flush(); err != nil {
+		return fmt.Errorf("flush event stream: %w", err)
+	}
+
+	ctx := r.Context()
+	events := s.engine.Subscribe(ctx, executionID, after)
+	heartbeat := time.NewTicker(s.heartbeat)
+	defer heartbeat.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case ev, ok := <-events:
+			if !ok {
+				return nil
+			}
+			if err := writeEvent(w, ev); err != nil {
+				return nil // the client went away
+			}
+		case <-heartbeat.C:
+			if _, err := fmt.Fprint(w, ": heartbeat\n\n"); err != nil {
+				return nil
+			}
+		}
+		if err := rc.Flush(); err != nil {
+			return nil
+		}
+	}
+}
+
+func writeEvent(w http.ResponseWriter, ev *store.Event) error {
+	data, err := json.Marshal(toEvent(ev))
+	if err != nil {
+		return err
+	}
+	_, err = fmt.Fprintf(w, "id: %d\ndata: %s\n\n", ev.ID, data)
+	return err
+}

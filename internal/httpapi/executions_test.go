@@ -1,0 +1,627 @@
+package httpapi_test
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"net/http"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/sluice-cd/sluice/internal/apiclient"
+	"github.com/sluice-cd/sluice/internal/apitype"
+	"github.com/sluice-cd/sluice/internal/engine"
+	"github.com/sluice-cd/sluice/internal/httpapi"
+	"github.com/sluice-cd/sluice/internal/stage"
+	"github.com/sluice-cd/sluice/internal/stage/judgment"
+	"github.com/sluice-cd/sluice/internal/stage/preconditions"
+	"github.com/sluice-cd/sluice/internal/stage/variables"
+	"github.com/sluice-cd/sluice/internal/stage/wait"
+)
+
+// setupEngine serves the API with the real engine on a real SQLite store.
+func setupEngine(t *testing.T, edit func(*httpapi.Config)) (*apiclient.Client, *testBundle) {
+	t.Helper()
+	return setup(t, func(cfg *httpapi.Config) {
+		ctx := context.Background()
+		reg := stage.NewRegistry(wait.Type{}, judgment.Type{}, variables.Type{}, preconditions.Type{})
+		eng, err := engine.New(ctx, engine.Config{Store: cfg.Store, Stages: reg, Logger: cfg.Logger})
+		if err != nil {
+			t.Fatalf("new engine: %v", err)
+		}
+		if err := eng.Start(ctx); err != nil {
+			t.Fatalf("start engine: %v", err)
+		}
+		t.Cleanup(func() {
+			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+			defer cancel()
+			if err := eng.Stop(ctx); err != nil {
+				t.Errorf("stop engine: %v", err)
+			}
+		})
+		cfg.Engine = eng
+		if edit != nil {
+			edit(cfg)
+		}
+	})
+}
+
+// apply saves a pipeline document or fails the test.
+func apply(t *testing.T, c *apiclient.Client, app, name, doc string) {
+	t.Helper()
+	if _, err := c.PutPipeline(context.Background(), app, name, []byte(doc), ""); err != nil {
+		t.Fatalf("put %s/%s: %v", app, name, err)
+	}
+}
+
+// waitFor polls the execution until cond holds, failing after a deadline.
+func waitFor(t *testing.T, c *apiclient.Client, id, what string, cond func(*apitype.Execution) bool) *apitype.Execution {
+	t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	var last *apitype.Execution
+	for time.Now().Before(deadline) {
+		e, err := c.GetExecution(context.Background(), id)
+		if err != nil {
+			t.Fatalf("get execution: %v", err)
+		}
+		if cond(e) {
+			return e
+		}
+		last = e
+		time.Sleep(20 * time.Millisecond)
+	}
+	t.Fatalf("execution never got %s; last seen %s with stages %+v", what, last.Status, last.Stages)
+	return nil
+}
+
+func status(want string) func(*apitype.Execution) bool {
+	return func(e *apitype.Execution) bool { return e.Status == want }
+}
+
+func stageStatus(ref, want string) func(*apitype.Execution) bool {
+	return func(e *apitype.Execution) bool {
+		for _, s := range e.Stages {
+			if s.RefID == ref {
+				return s.Status == want
+			}
+		}
+		return false
+	}
+}
+
+func stageByRef(t *testing.T, e *apitype.Execution, ref string) apitype.Stage {
+	t.Helper()
+	for _, s := range e.Stages {
+		if s.RefID == ref {
+			return s
+		}
+	}
+	t.Fatalf("execution %s has no stage %s", e.ID, ref)
+	return apitype.Stage{}
+}
+
+const judgedPipeline = `{
+  "application": "demo", "name": "judged",
+  "parameterConfig": [{"name": "env", "default": "staging"}],
+  "stages": [
+    {"refId": "1", "type": "wait", "name": "Warm up", "waitTime": 0},
+    {"refId": "2", "type": "manualJudgment", "name": "Approve", "requisiteStageRefIds": ["1"],
+     "judgmentInputs": [{"value": "promote"}, {"value": "hold"}]},
+    {"refId": "3", "type": "wait", "name": "Cool down", "requisiteStageRefIds": ["2"], "waitTime": 0}
+  ]
+}`
+
+const longWaitPipeline = `{
+  "application": "demo", "name": "long",
+  "stages": [{"refId": "1", "type": "wait", "name": "Long", "waitTime": 3600}]
+}`
+
+func TestTriggerAndJudge(t *testing.T) {
+	t.Parallel()
+	c, _ := setupEngine(t, nil)
+	ctx := context.Background()
+	apply(t, c, "demo", "judged", judgedPipeline)
+
+	exec, err := c.Trigger(ctx, "demo", "judged", apitype.TriggerRequest{Parameters: map[string]any{"env": "prod"}})
+	if err != nil {
+		t.Fatalf("trigger: %v", err)
+	}
+	if exec.ID == "" || exec.Application != "demo" || exec.PipelineName != "judged" || exec.Revision != 1 || len(exec.Stages) != 3 || exec.BuildTime == 0 {
+		t.Errorf("triggered execution = %+v", exec)
+	}
+	var trigger struct {
+		Type       string         `json:"type"`
+		User       string         `json:"user"`
+		Parameters map[string]any `json:"parameters"`
+	}
+	if err := json.Unmarshal(exec.Trigger, &trigger); err != nil {
+		t.Fatal(err)
+	}
+	if trigger.Type != "manual" || trigger.User != "alice" || trigger.Parameters["env"] != "prod" {
+		t.Errorf("trigger = %+v, want manual by alice with env=prod", trigger)
+	}
+
+	waitFor(t, c, exec.ID, "stage 2 RUNNING", stageStatus("2", "RUNNING"))
+
+	// Judging a stage that is not a waiting judgment is a conflict.
+	_, err = c.Judge(ctx, exec.ID, "3", apitype.JudgmentRequest{Status: "continue"})
+	e := apiError(t, err, 409, "conflict")
+	if strings.HasPrefix(e.Message, "conflict") || !strings.Contains(e.Message, "Cool down") {
+		t.Errorf("409 message = %q, want the engine's words naming the stage", e.Message)
+	}
+	// A judgment must be continue or stop.
+	_, err = c.Judge(ctx, exec.ID, "2", apitype.JudgmentRequest{Status: "maybe"})
+	e = apiError(t, err, 400, "bad_request")
+	containsAll(t, "paths", detailPaths(e), "status")
+	// Unknown stage.
+	_, err = c.Judge(ctx, exec.ID, "Nope", apitype.JudgmentRequest{Status: "continue"})
+	e = apiError(t, err, 404, "not_found")
+	if !strings.Contains(e.Message, "2 (Approve)") {
+		t.Errorf("404 message = %q, want the stages listed", e.Message)
+	}
+
+	// Judge by name.
+	after, err := c.Judge(ctx, exec.ID, "Approve", apitype.JudgmentRequest{Status: "continue", Input: "promote"})
+	if err != nil {
+		t.Fatalf("judge: %v", err)
+	}
+	if after.ID != exec.ID {
+		t.Errorf("judge returned execution %q", after.ID)
+	}
+	done := waitFor(t, c, exec.ID, "SUCCEEDED", status("SUCCEEDED"))
+	if done.EndTime == nil || done.StartTime == nil {
+		t.Errorf("finished execution lacks start or end time: %+v", done)
+	}
+	var judged map[string]any
+	if err := json.Unmarshal(stageByRef(t, done, "2").Context, &judged); err != nil {
+		t.Fatal(err)
+	}
+	if judged["judgmentStatus"] != "continue" || judged["judgmentInput"] != "promote" || !strings.Contains(string(stageByRef(t, done, "2").Context), "alice") {
+		t.Errorf("judged stage context = %v, want continue/promote by alice", judged)
+	}
+
+	// Judging again is a conflict.
+	_, err = c.Judge(ctx, exec.ID, "2", apitype.JudgmentRequest{Status: "continue"})
+	apiError(t, err, 409, "conflict")
+}
+
+func TestJudgeStopFailsTheExecution(t *testing.T) {
+	t.Parallel()
+	c, _ := setupEngine(t, nil)
+	ctx := context.Background()
+	apply(t, c, "demo", "judged", judgedPipeline)
+	exec, err := c.Trigger(ctx, "demo", "judged", apitype.TriggerRequest{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, c, exec.ID, "stage 2 RUNNING", stageStatus("2", "RUNNING"))
+	if _, err := c.Judge(ctx, exec.ID, "2", apitype.JudgmentRequest{Status: "stop"}); err != nil {
+		t.Fatalf("judge stop: %v", err)
+	}
+	done := waitFor(t, c, exec.ID, "a final status", func(e *apitype.Execution) bool { return e.EndTime != nil })
+	if done.Status != "TERMINAL" {
+		t.Errorf("status after stop = %s, want TERMINAL", done.Status)
+	}
+	if st := stageByRef(t, done, "3").Status; st != "NOT_STARTED" {
+		t.Errorf("stage after the stopped judgment is %s, want NOT_STARTED", st)
+	}
+}
+
+func TestTriggerErrors(t *testing.T) {
+	t.Parallel()
+	c, b := setupEngine(t, nil)
+	ctx := context.Background()
+	apply(t, c, "demo", "params", `{"application":"demo","name":"params",
+	  "parameterConfig":[{"name":"version","required":true},{"name":"region","hasOptions":true,"options":[{"value":"eu"},{"value":"us"}],"default":"eu"}],
+	  "stages":[{"refId":"1","type":"wait","waitTime":0}]}`)
+
+	_, err := c.Trigger(ctx, "demo", "params", apitype.TriggerRequest{})
+	e := apiError(t, err, 400, "invalid_parameters")
+	containsAll(t, "paths", detailPaths(e), "parameters.version")
+
+	_, err = c.Trigger(ctx, "demo", "nope", apitype.TriggerRequest{})
+	e = apiError(t, err, 404, "not_found")
+	if !strings.Contains(e.Message, "demo/nope") {
+		t.Errorf("404 message = %q", e.Message)
+	}
+
+	resp, err := http.Post(b.server.URL+"/api/v1/pipelines/demo/params/executions", "application/json", strings.NewReader(`{"params":{}}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	body := readErrorBody(t, resp)
+	if resp.StatusCode != 400 || !strings.Contains(body.Error.Message, `unknown field "params"`) {
+		t.Errorf("unknown field: %d %q", resp.StatusCode, body.Error.Message)
+	}
+	resp, err = http.Post(b.server.URL+"/api/v1/pipelines/demo/params/executions", "text/plain", strings.NewReader(`{}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if body := readErrorBody(t, resp); resp.StatusCode != 415 {
+		t.Errorf("text/plain trigger = %d %+v, want 415", resp.StatusCode, body.Error)
+	}
+
+	// The body's user wins over the header.
+	exec, err := c.Trigger(ctx, "demo", "params", apitype.TriggerRequest{User: "webhook", Parameters: map[string]any{"version": "42"}})
+	if err != nil {
+		t.Fatalf("trigger: %v", err)
+	}
+	if exec.User != "webhook" {
+		t.Errorf("user = %q, want the body's", exec.User)
+	}
+}
+
+func TestCancelPauseResumeSkipWait(t *testing.T) {
+	t.Parallel()
+	c, _ := setupEngine(t, nil)
+	ctx := context.Background()
+	apply(t, c, "demo", "long", longWaitPipeline)
+
+	// Pause, resume, then skip the wait.
+	exec, err := c.Trigger(ctx, "demo", "long", apitype.TriggerRequest{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, c, exec.ID, "stage 1 RUNNING", stageStatus("1", "RUNNING"))
+	if _, err := c.Pause(ctx, exec.ID); err != nil {
+		t.Fatalf("pause: %v", err)
+	}
+	waitFor(t, c, exec.ID, "PAUSED", status("PAUSED"))
+	_, err = c.Pause(ctx, exec.ID)
+	apiError(t, err, 409, "conflict")
+	if _, err := c.Resume(ctx, exec.ID); err != nil {
+		t.Fatalf("resume: %v", err)
+	}
+	waitFor(t, c, exec.ID, "RUNNING", status("RUNNING"))
+	if _, err := c.SkipWait(ctx, exec.ID, "Long"); err != nil {
+		t.Fatalf("skip wait: %v", err)
+	}
+	waitFor(t, c, exec.ID, "SUCCEEDED", status("SUCCEEDED"))
+	_, err = c.Resume(ctx, exec.ID)
+	apiError(t, err, 409, "conflict")
+
+	// Cancel, with a reason.
+	exec, err = c.Trigger(ctx, "demo", "long", apitype.TriggerRequest{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, c, exec.ID, "stage 1 RUNNING", stageStatus("1", "RUNNING"))
+	if _, err := c.Cancel(ctx, exec.ID, "wrong build"); err != nil {
+		t.Fatalf("cancel: %v", err)
+	}
+	done := waitFor(t, c, exec.ID, "CANCELED", status("CANCELED"))
+	if !done.Canceled || !strings.Contains(string(done.State), "wrong build") || !strings.Contains(string(done.State), "alice") {
+		t.Errorf("canceled execution: canceled=%v state=%s, want the reason and alice", done.Canceled, done.State)
+	}
+
+	_, err = c.Cancel(ctx, "no-such-execution", "")
+	apiError(t, err, 404, "not_found")
+}
+
+func TestRestartStage(t *testing.T) {
+	t.Parallel()
+	c, _ := setupEngine(t, nil)
+	ctx := context.Background()
+	apply(t, c, "demo", "judged", judgedPipeline)
+	exec, err := c.Trigger(ctx, "demo", "judged", apitype.TriggerRequest{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, c, exec.ID, "stage 2 RUNNING", stageStatus("2", "RUNNING"))
+	// A running stage cannot be restarted.
+	_, err = c.RestartStage(ctx, exec.ID, "2")
+	apiError(t, err, 409, "conflict")
+	if _, err := c.Judge(ctx, exec.ID, "2", apitype.JudgmentRequest{Status: "continue"}); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, c, exec.ID, "SUCCEEDED", status("SUCCEEDED"))
+
+	// Restarting the judgment waits for a new judgment, then runs the
+	// stage after it again.
+	if _, err := c.RestartStage(ctx, exec.ID, "Approve"); err != nil {
+		t.Fatalf("restart: %v", err)
+	}
+	waitFor(t, c, exec.ID, "RUNNING with stage 2 waiting again", func(e *apitype.Execution) bool {
+		return e.Status == "RUNNING" && stageStatus("2", "RUNNING")(e)
+	})
+	if _, err := c.Judge(ctx, exec.ID, "2", apitype.JudgmentRequest{Status: "continue"}); err != nil {
+		t.Fatalf("judge after restart: %v", err)
+	}
+	waitFor(t, c, exec.ID, "SUCCEEDED again", status("SUCCEEDED"))
+}
+
+func TestEvaluate(t *testing.T) {
+	t.Parallel()
+	c, _ := setupEngine(t, nil)
+	ctx := context.Background()
+	apply(t, c, "demo", "judged", judgedPipeline)
+	exec, err := c.Trigger(ctx, "demo", "judged", apitype.TriggerRequest{Parameters: map[string]any{"env": "prod"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, expr := range []string{"${trigger.parameters.env}", "trigger.parameters.env", "${parameters.env}"} {
+		got, err := c.Evaluate(ctx, exec.ID, apitype.EvaluateRequest{Expression: expr})
+		if err != nil {
+			t.Errorf("evaluate %s: %v", expr, err)
+			continue
+		}
+		if got != "prod" {
+			t.Errorf("evaluate %s = %v, want prod", expr, got)
+		}
+	}
+	got, err := c.Evaluate(ctx, exec.ID, apitype.EvaluateRequest{Expression: "1 + 2", Stage: "Approve"})
+	if err != nil || got != float64(3) {
+		t.Errorf("evaluate 1 + 2 as stage Approve = %v, %v; want 3", got, err)
+	}
+
+	_, err = c.Evaluate(ctx, exec.ID, apitype.EvaluateRequest{Expression: "${trigger.parameters.env +}"})
+	e := apiError(t, err, 400, "invalid_expression")
+	containsAll(t, "paths", detailPaths(e), "expression")
+
+	_, err = c.Evaluate(ctx, exec.ID, apitype.EvaluateRequest{})
+	e = apiError(t, err, 400, "bad_request")
+	containsAll(t, "paths", detailPaths(e), "expression")
+
+	_, err = c.Evaluate(ctx, exec.ID, apitype.EvaluateRequest{Expression: "1", Stage: "9"})
+	apiError(t, err, 404, "not_found")
+}
+
+func TestListExecutionsFiltersAndPages(t *testing.T) {
+	t.Parallel()
+	c, _ := setupEngine(t, nil)
+	ctx := context.Background()
+	apply(t, c, "demo", "long", longWaitPipeline)
+	apply(t, c, "other", "long", strings.Replace(longWaitPipeline, `"demo"`, `"other"`, 1))
+	var ids []string
+	for _, app := range []string{"demo", "demo", "demo", "other"} {
+		e, err := c.Trigger(ctx, app, "long", apitype.TriggerRequest{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		ids = append(ids, e.ID)
+	}
+	page, err := c.ListExecutions(ctx, apiclient.ListOptions{Application: "demo", Limit: 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(page.Executions) != 2 || page.NextCursor == "" {
+		t.Fatalf("first page = %d executions, cursor %q; want 2 and a cursor", len(page.Executions), page.NextCursor)
+	}
+	seen := map[string]bool{}
+	for _, e := range page.Executions {
+		seen[e.ID] = true
+		if e.Stages != nil {
+			t.Errorf("list entry %s has stages", e.ID)
+		}
+	}
+	page2, err := c.ListExecutions(ctx, apiclient.ListOptions{Application: "demo", Limit: 2, Cursor: page.NextCursor})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range page2.Executions {
+		seen[e.ID] = true
+	}
+	if len(seen) != 3 || page2.NextCursor != "" || !seen[ids[0]] || seen[ids[3]] {
+		t.Errorf("demo pages hold %v (last cursor %q), want the three demo executions", seen, page2.NextCursor)
+	}
+	if page.Executions[0].ID != ids[2] {
+		t.Errorf("first listed = %s, want the newest %s", page.Executions[0].ID, ids[2])
+	}
+
+	// limitConcurrent (the default) queues the later demo executions;
+	// filter on what is running.
+	waitFor(t, c, ids[0], "RUNNING", status("RUNNING"))
+	waitFor(t, c, ids[3], "RUNNING", status("RUNNING"))
+	running, err := c.ListExecutions(ctx, apiclient.ListOptions{Pipeline: "long", Statuses: []string{"RUNNING"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, e := range running.Executions {
+		got = append(got, e.ID)
+	}
+	if len(got) != 2 || got[0] != ids[3] || got[1] != ids[0] {
+		t.Errorf("RUNNING executions = %v, want %v", got, []string{ids[3], ids[0]})
+	}
+}
+
+func TestFollowExecution(t *testing.T) {
+	t.Parallel()
+	c, _ := setupEngine(t, nil)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	apply(t, c, "demo", "judged", judgedPipeline)
+	exec, err := c.Trigger(ctx, "demo", "judged", apitype.TriggerRequest{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var events []apitype.Event
+	judged := false
+	err = c.FollowExecution(ctx, exec.ID, func(ev apitype.Event) error {
+		events = append(events, ev)
+		if ev.ExecutionID != exec.ID {
+			t.Errorf("event of execution %s in the stream of %s", ev.ExecutionID, exec.ID)
+		}
+		if !judged && ev.Type == "stage.status" && strings.Contains(string(ev.Data), `"RUNNING"`) && strings.Contains(string(ev.Data), `"Approve"`) {
+			judged = true
+			if _, err := c.Judge(ctx, exec.ID, "2", apitype.JudgmentRequest{Status: "continue"}); err != nil {
+				return err
+			}
+		}
+		if ev.Type == "execution.status" && strings.Contains(string(ev.Data), "SUCCEEDED") {
+			return apiclient.ErrStopFollowing
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatalf("follow: %v", err)
+	}
+	if len(events) < 4 {
+		t.Fatalf("got %d events, want the execution's progress", len(events))
+	}
+	for i := 1; i < len(events); i++ {
+		if events[i].ID <= events[i-1].ID {
+			t.Errorf("event ids out of order: %d after %d", events[i].ID, events[i-1].ID)
+		}
+	}
+
+	// Resuming after an event replays only what came after it.
+	from := events[len(events)/2].ID
+	var replay []int64
+	err = c.FollowExecution(ctx, exec.ID, func(ev apitype.Event) error {
+		replay = append(replay, ev.ID)
+		if ev.ID == events[len(events)-1].ID {
+			return apiclient.ErrStopFollowing
+		}
+		return nil
+	}, apiclient.AfterEvent(from))
+	if err != nil {
+		t.Fatalf("follow after %d: %v", from, err)
+	}
+	if len(replay) == 0 || replay[0] <= from || len(replay) != len(events)-len(events)/2-1 {
+		t.Errorf("replay after %d = %v, want the %d later events", from, replay, len(events)-len(events)/2-1)
+	}
+
+	// A missing execution is a 404 at once, not a retry loop.
+	err = c.FollowExecution(ctx, "no-such-execution", func(apitype.Event) error { return nil })
+	apiError(t, err, 404, "not_found")
+}
+
+func TestFollowReconnectsAfterADroppedStream(t *testing.T) {
+	t.Parallel()
+	c, b := setupEngine(t, nil)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	apply(t, c, "demo", "judged", judgedPipeline)
+	exec, err := c.Trigger(ctx, "demo", "judged", apitype.TriggerRequest{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var (
+		mu         sync.Mutex
+		ids        []int64
+		reconnects int
+		dropped    bool
+	)
+	err = c.FollowExecution(ctx, exec.ID, func(ev apitype.Event) error {
+		mu.Lock()
+		defer mu.Unlock()
+		ids = append(ids, ev.ID)
+		if ev.Type == "stage.status" && strings.Contains(string(ev.Data), `"Approve"`) && strings.Contains(string(ev.Data), `"RUNNING"`) && !dropped {
+			dropped = true
+			// Cut the stream, then judge while it is down.
+			b.server.CloseClientConnections()
+			if _, err := c.Judge(ctx, exec.ID, "2", apitype.JudgmentRequest{Status: "continue"}); err != nil {
+				return err
+			}
+		}
+		if ev.Type == "execution.status" && strings.Contains(string(ev.Data), "SUCCEEDED") {
+			return apiclient.ErrStopFollowing
+		}
+		return nil
+	}, apiclient.OnReconnect(func(error) {
+		mu.Lock()
+		reconnects++
+		mu.Unlock()
+	}))
+	if err != nil {
+		t.Fatalf("follow: %v", err)
+	}
+	if !dropped || reconnects == 0 {
+		t.Errorf("dropped=%v reconnects=%d; the test did not exercise a reconnect", dropped, reconnects)
+	}
+	seen := map[int64]bool{}
+	for i, id := range ids {
+		if seen[id] || (i > 0 && id < ids[i-1]) {
+			t.Errorf("event %d delivered twice or out of order: %v", id, ids)
+		}
+		seen[id] = true
+	}
+}
+
+func TestFollowAllEvents(t *testing.T) {
+	t.Parallel()
+	c, _ := setupEngine(t, nil)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	apply(t, c, "demo", "quick", `{"application":"demo","name":"quick","limitConcurrent":false,"stages":[{"refId":"1","type":"wait","waitTime":0}]}`)
+	want := map[string]bool{}
+	for range 2 {
+		e, err := c.Trigger(ctx, "demo", "quick", apitype.TriggerRequest{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		want[e.ID] = true
+	}
+	finished := map[string]bool{}
+	err := c.FollowEvents(ctx, func(ev apitype.Event) error {
+		if ev.Type == "execution.status" && strings.Contains(string(ev.Data), "SUCCEEDED") {
+			finished[ev.ExecutionID] = true
+		}
+		if len(finished) == len(want) {
+			return apiclient.ErrStopFollowing
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatalf("follow all: %v", err)
+	}
+	for id := range want {
+		if !finished[id] {
+			t.Errorf("no completion event for %s", id)
+		}
+	}
+}
+
+func TestEventStreamFormat(t *testing.T) {
+	t.Parallel()
+	c, b := setupEngine(t, func(cfg *httpapi.Config) { cfg.HeartbeatInterval = 20 * time.Millisecond })
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	apply(t, c, "demo", "long", longWaitPipeline)
+	exec, err := c.Trigger(ctx, "demo", "long", apitype.TriggerRequest{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	req, _ := http.NewRequestWithContext(ctx, "GET", b.server.URL+"/api/v1/executions/"+exec.ID+"/events", nil)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	if ct := resp.Header.Get("Content-Type"); ct != "text/event-stream" {
+		t.Errorf("Content-Type = %q", ct)
+	}
+	sc := bufio.NewScanner(resp.Body)
+	var sawID, sawData, sawHeartbeat bool
+	for sc.Scan() && !(sawID && sawData && sawHeartbeat) {
+		line := sc.Text()
+		switch {
+		case strings.HasPrefix(line, "id: "):
+			sawID = true
+		case strings.HasPrefix(line, "data: "):
+			var ev apitype.Event
+			if err := json.Unmarshal([]byte(strings.TrimPrefix(line, "data: ")), &ev); err != nil || ev.ID == 0 || ev.Type == "" {
+				t.Errorf("data line %q is not an event: %v", line, err)
+			}
+			sawData = true
+		case line == ": heartbeat":
+			sawHeartbeat = true
+		}
+	}
+	if !sawID || !sawData || !sawHeartbeat {
+		t.Errorf("stream had id=%v data=%v heartbeat=%v", sawID, sawData, sawHeartbeat)
+	}
+
+	req, _ = http.NewRequestWithContext(ctx, "GET", b.server.URL+"/api/v1/events", nil)
+	req.Header.Set("Last-Event-ID", "soon")
+	resp2, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if body := readErrorBody(t, resp2); resp2.StatusCode != 400 || !strings.Contains(body.Error.Message, "Last-Event-ID") {
+		t.Errorf("bad Last-Event-ID = %d %q, want 400", resp2.StatusCode, body.Error.Message)
+	}
+}

@@ -1,0 +1,212 @@
+package httpapi
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"strconv"
+
+	"github.com/google/uuid"
+
+	"github.com/sluice-cd/sluice/internal/apitype"
+	"github.com/sluice-cd/sluice/internal/pipeline"
+	"github.com/sluice-cd/sluice/internal/store"
+)
+
+// parseDocument parses and validates a pipeline document. When app and name
+// are not empty (a PUT), the document's application and name must equal
+// them or be absent, in which case they are filled in. Every problem —
+// the mismatch and the validator's — is reported in one error.
+func parseDocument(data []byte, app, name string, opts pipeline.ValidateOptions) (*pipeline.Pipeline, error) {
+	p, err := pipeline.Parse(data)
+	if err != nil {
+		var ve *pipeline.ValidationError
+		if errors.As(err, &ve) {
+			return nil, err
+		}
+		return nil, &Error{
+			Status:  http.StatusBadRequest,
+			Code:    apitype.CodeInvalidPipeline,
+			Message: "the pipeline document cannot be read: " + err.Error(),
+			Err:     err,
+		}
+	}
+	var problems []pipeline.Problem
+	check := func(field, got, want string) {
+		switch {
+		case want == "":
+		case got == "":
+			if _, kept := p.Extra[field]; !kept { // absent, not mistyped
+				if field == "application" {
+					p.Application = want
+				} else {
+					p.Name = want
+				}
+			}
+		case got != want:
+			problems = append(problems, pipeline.Problem{
+				Path: field,
+				Msg:  fmt.Sprintf("the document says %q but the URL says %q; make them equal or leave %s out of the document", got, want, field),
+			})
+		}
+	}
+	check("application", p.Application, app)
+	check("name", p.Name, name)
+	if err := p.Validate(opts); err != nil {
+		var ve *pipeline.ValidationError
+		if !errors.As(err, &ve) {
+			return nil, fmt.Errorf("validate pipeline: %w", err)
+		}
+		problems = append(problems, ve.Problems...)
+	}
+	if len(problems) > 0 {
+		return nil, &pipeline.ValidationError{Problems: problems}
+	}
+	return p, nil
+}
+
+// putPipeline saves a new revision of a pipeline.
+func (s *server) putPipeline(w http.ResponseWriter, r *http.Request) error {
+	app, name := r.PathValue("app"), r.PathValue("name")
+	if err := requireDocument(r); err != nil {
+		return err
+	}
+	data, err := readBody(w, r, s.maxDocument)
+	if err != nil {
+		return err
+	}
+	p, err := parseDocument(data, app, name, s.validate)
+	if err != nil {
+		return err
+	}
+	var saved *store.Pipeline
+	err = s.store.InTx(r.Context(), func(tx store.Tx) error {
+		current, err := tx.PipelineGet(r.Context(), app, name)
+		switch {
+		case errors.Is(err, store.ErrNotFound):
+			if p.ID == "" {
+				p.ID = uuid.NewString()
+			}
+		case err != nil:
+			return fmt.Errorf("get pipeline %s/%s: %w", app, name, err)
+		case p.ID == "":
+			p.ID = current.ID
+		case p.ID != current.ID:
+			return &pipeline.ValidationError{Problems: []pipeline.Problem{{
+				Path: "id",
+				Msg:  fmt.Sprintf("pipeline %s/%s has id %q, not %q; remove id from the document or set it to %q", app, name, current.ID, p.ID, current.ID),
+			}}}
+		}
+		doc, err := json.Marshal(p)
+		if err != nil {
+			return fmt.Errorf("encode pipeline: %w", err)
+		}
+		saved, err = tx.PipelineSave(r.Context(), &store.PipelineSaveParams{
+			ID:          p.ID,
+			Application: app,
+			Name:        name,
+			Document:    doc,
+			User:        user(r),
+		})
+		if errors.Is(err, store.ErrConflict) {
+			return &Error{
+				Status:  http.StatusConflict,
+				Code:    apitype.CodeConflict,
+				Message: fmt.Sprintf("pipeline id %q belongs to another pipeline; remove id from the document to get a new one", p.ID),
+				Err:     err,
+			}
+		}
+		return err
+	})
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, toPipeline(saved, true))
+	return nil
+}
+
+func (s *server) getPipeline(w http.ResponseWriter, r *http.Request) error {
+	app, name := r.PathValue("app"), r.PathValue("name")
+	p, err := s.store.PipelineGet(r.Context(), app, name)
+	if err != nil {
+		return orNotFound(err, "pipeline %s/%s not found", app, name)
+	}
+	writeJSON(w, http.StatusOK, toPipeline(p, true))
+	return nil
+}
+
+func (s *server) listPipelines(w http.ResponseWriter, r *http.Request) error {
+	ps, err := s.store.PipelineList(r.Context(), &store.PipelineListParams{Application: r.URL.Query().Get("application")})
+	if err != nil {
+		return err
+	}
+	out := apitype.PipelineList{Pipelines: make([]apitype.Pipeline, 0, len(ps))}
+	for _, p := range ps {
+		out.Pipelines = append(out.Pipelines, toPipeline(p, false))
+	}
+	writeJSON(w, http.StatusOK, out)
+	return nil
+}
+
+func (s *server) deletePipeline(w http.ResponseWriter, r *http.Request) error {
+	app, name := r.PathValue("app"), r.PathValue("name")
+	if err := s.store.PipelineDelete(r.Context(), app, name); err != nil {
+		return orNotFound(err, "pipeline %s/%s not found", app, name)
+	}
+	w.WriteHeader(http.StatusNoContent)
+	return nil
+}
+
+func (s *server) listRevisions(w http.ResponseWriter, r *http.Request) error {
+	app, name := r.PathValue("app"), r.PathValue("name")
+	p, err := s.store.PipelineGet(r.Context(), app, name)
+	if err != nil {
+		return orNotFound(err, "pipeline %s/%s not found", app, name)
+	}
+	revs, err := s.store.PipelineRevisionList(r.Context(), p.ID)
+	if err != nil {
+		return err
+	}
+	out := apitype.PipelineRevisionList{Revisions: make([]apitype.PipelineRevision, 0, len(revs))}
+	for _, rev := range revs {
+		out.Revisions = append(out.Revisions, toRevision(rev))
+	}
+	writeJSON(w, http.StatusOK, out)
+	return nil
+}
+
+func (s *server) getRevision(w http.ResponseWriter, r *http.Request) error {
+	app, name := r.PathValue("app"), r.PathValue("name")
+	rev, err := strconv.Atoi(r.PathValue("rev"))
+	if err != nil || rev < 1 {
+		return badRequest("revision %q is not a revision number; revisions are 1, 2, 3, …", r.PathValue("rev"))
+	}
+	p, err := s.store.PipelineGet(r.Context(), app, name)
+	if err != nil {
+		return orNotFound(err, "pipeline %s/%s not found", app, name)
+	}
+	got, err := s.store.PipelineRevisionGet(r.Context(), p.ID, rev)
+	if err != nil {
+		return orNotFound(err, "pipeline %s/%s has no revision %d; the newest is %d", app, name, rev, p.Revision)
+	}
+	writeJSON(w, http.StatusOK, toPipeline(got, true))
+	return nil
+}
+
+// validatePipeline checks a document without saving it.
+func (s *server) validatePipeline(w http.ResponseWriter, r *http.Request) error {
+	if err := requireDocument(r); err != nil {
+		return err
+	}
+	data, err := readBody(w, r, s.maxDocument)
+	if err != nil {
+		return err
+	}
+	p, err := parseDocument(data, "", "", s.validate)
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, apitype.ValidateResult{Valid: true, Summary: p.Summary()})
+	return nil
+}

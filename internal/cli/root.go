@@ -108,6 +108,7 @@ then apply a pipeline and run it:
 
 	root.AddCommand(
 		a.newServeCmd(),
+		a.newDemoCmd(),
 		a.newPipelineCmd(),
 		a.newRunCmd(),
 		a.newExecutionCmd(),

@@ -13,15 +13,6 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
-
-	"github.com/sluice-cd/sluice/internal/engine"
-	"github.com/sluice-cd/sluice/internal/httpapi"
-	"github.com/sluice-cd/sluice/internal/stage"
-	"github.com/sluice-cd/sluice/internal/stage/judgment"
-	"github.com/sluice-cd/sluice/internal/stage/preconditions"
-	"github.com/sluice-cd/sluice/internal/stage/variables"
-	"github.com/sluice-cd/sluice/internal/stage/wait"
-	"github.com/sluice-cd/sluice/internal/store/sqlite"
 )
 
 // serveOptions are the flags of `sluice serve`, checked and with defaults
@@ -95,52 +86,21 @@ func parseLogLevel(s string) (slog.Level, error) {
 	return level, nil
 }
 
-// runServe wires the store, the engine and the local Lambda, and serves the
-// API until ctx ends.
-//
-// INTERIM, to be replaced by the lead: it opens the SQLite store, runs the
-// engine with the built-in stage types and serves the API, without the
-// local Lambda and without Postgres. The final version opens SQLite or
-// Postgres, builds the stage registry once (shared with validateOptions),
-// starts the local Lambda, passes its URL in httpapi.Config, calls
-// serveHTTP, and then stops the engine and closes the store.
+// runServe starts a node — store, engine, API — and serves it until ctx
+// ends.
 func runServe(ctx context.Context, opts serveOptions) error {
-	if opts.DatabaseURL != "" {
-		return errors.New("postgres is not wired into serve yet")
-	}
-	if err := os.MkdirAll(opts.DataDir, 0o750); err != nil {
-		return fmt.Errorf("create data directory: %w", err)
-	}
-	st, err := sqlite.Open(ctx, filepath.Join(opts.DataDir, "sluice.db"))
+	n, err := startNode(ctx, nodeOptions{
+		DataDir: opts.DataDir, DatabaseURL: opts.DatabaseURL, Logger: opts.Logger, Version: opts.Version,
+	})
 	if err != nil {
-		return fmt.Errorf("open store: %w", err)
-	}
-	defer st.Close()
-
-	stages := stage.NewRegistry(wait.Type{}, judgment.Type{}, variables.Type{}, preconditions.Type{})
-	eng, err := engine.New(ctx, engine.Config{Store: st, Stages: stages, Logger: opts.Logger.With("subsystem", "engine")})
-	if err != nil {
-		return fmt.Errorf("create engine: %w", err)
-	}
-	if err := eng.Start(ctx); err != nil {
-		return fmt.Errorf("start engine: %w", err)
+		return err
 	}
 	defer func() {
 		stopCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), opts.ShutdownTimeout)
 		defer cancel()
-		if err := eng.Stop(stopCtx); err != nil {
-			opts.Logger.Error("stop engine", "err", err)
-		}
+		n.close(stopCtx)
 	}()
-
-	api := httpapi.New(httpapi.Config{
-		Store:    st,
-		Engine:   eng,
-		Validate: validateOptions(),
-		Logger:   opts.Logger,
-		Version:  opts.Version,
-	})
-	return serveHTTP(ctx, opts, api)
+	return serveHTTP(ctx, opts, n.api)
 }
 
 // serveHTTP listens on opts.Addr, writes opts.AddrFile, serves h until ctx

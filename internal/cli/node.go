@@ -1,0 +1,138 @@
+package cli
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"os"
+	"path/filepath"
+	"syscall"
+
+	"github.com/sluice-cd/sluice/internal/engine"
+	"github.com/sluice-cd/sluice/internal/expr"
+	"github.com/sluice-cd/sluice/internal/httpapi"
+	"github.com/sluice-cd/sluice/internal/pipeline"
+	"github.com/sluice-cd/sluice/internal/stage"
+	"github.com/sluice-cd/sluice/internal/stage/judgment"
+	"github.com/sluice-cd/sluice/internal/stage/preconditions"
+	"github.com/sluice-cd/sluice/internal/stage/variables"
+	"github.com/sluice-cd/sluice/internal/stage/wait"
+	"github.com/sluice-cd/sluice/internal/store"
+	"github.com/sluice-cd/sluice/internal/store/postgres"
+	"github.com/sluice-cd/sluice/internal/store/sqlite"
+)
+
+// newStageRegistry returns every stage type Sluice runs, with Orca's
+// alternate names.
+func newStageRegistry() *stage.Registry {
+	return stage.NewRegistry(
+		wait.Type{},
+		judgment.Type{},
+		variables.Type{},
+		preconditions.Type{},
+	)
+}
+
+// validateOptions returns the options the server validates pipeline
+// documents with, so that `sluice pipeline validate` finds exactly what the
+// server would.
+func validateOptions() pipeline.ValidateOptions {
+	return pipeline.ValidateOptions{StageTypes: newStageRegistry(), CheckExpression: expr.Check}
+}
+
+// node is one running Sluice: its store, engine and API handler.
+type node struct {
+	store  store.Store
+	engine *engine.Engine
+	api    http.Handler
+	log    *slog.Logger
+	unlock func()
+}
+
+// nodeOptions say where a node keeps its state.
+type nodeOptions struct {
+	DataDir     string
+	DatabaseURL string // postgres://…; SQLite in DataDir when empty
+	Logger      *slog.Logger
+	Version     string
+}
+
+// startNode opens the store, starts the engine and builds the API.
+func startNode(ctx context.Context, opts nodeOptions) (n *node, err error) {
+	log := opts.Logger
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	if err := os.MkdirAll(opts.DataDir, 0o750); err != nil {
+		return nil, fmt.Errorf("create data directory: %w", err)
+	}
+	n = &node{log: log, unlock: func() {}}
+	defer func() {
+		if err != nil {
+			n.close(context.WithoutCancel(ctx))
+		}
+	}()
+	if opts.DatabaseURL != "" {
+		if n.store, err = postgres.Open(ctx, opts.DatabaseURL); err != nil {
+			return nil, fmt.Errorf("open postgres: %w", err)
+		}
+	} else {
+		// One process owns a SQLite database: the engine relies on it to
+		// rescue the jobs a killed process left running.
+		if n.unlock, err = lockDataDir(opts.DataDir); err != nil {
+			return nil, err
+		}
+		if n.store, err = sqlite.Open(ctx, filepath.Join(opts.DataDir, "sluice.db")); err != nil {
+			return nil, fmt.Errorf("open store: %w", err)
+		}
+	}
+	stages := newStageRegistry()
+	n.engine, err = engine.New(ctx, engine.Config{Store: n.store, Stages: stages, Logger: log.With("subsystem", "engine")})
+	if err != nil {
+		return nil, fmt.Errorf("create engine: %w", err)
+	}
+	if err := n.engine.Start(ctx); err != nil {
+		return nil, fmt.Errorf("start engine: %w", err)
+	}
+	n.api = httpapi.New(httpapi.Config{
+		Store:    n.store,
+		Engine:   n.engine,
+		Validate: pipeline.ValidateOptions{StageTypes: stages, CheckExpression: expr.Check},
+		Logger:   log,
+		Version:  opts.Version,
+	})
+	return n, nil
+}
+
+// close stops the engine (letting running jobs finish) and closes the store.
+func (n *node) close(ctx context.Context) {
+	if n.engine != nil {
+		if err := n.engine.Stop(ctx); err != nil {
+			n.log.Error("stop engine", "err", err)
+		}
+	}
+	if n.store != nil {
+		n.store.Close()
+	}
+	n.unlock()
+}
+
+// lockDataDir takes an exclusive lock on the data directory so that two
+// processes never share one SQLite database.
+func lockDataDir(dir string) (func(), error) {
+	f, err := os.OpenFile(filepath.Join(dir, "sluice.lock"), os.O_CREATE|os.O_RDWR, 0o600)
+	if err != nil {
+		return nil, fmt.Errorf("lock data directory: %w", err)
+	}
+	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
+		f.Close()
+		if errors.Is(err, syscall.EWOULDBLOCK) {
+			return nil, &exitError{code: ExitFailed, err: fmt.Errorf("data directory %s is in use by another sluice process", dir),
+				hint: "stop that process, or give this one its own --data-dir (or a shared --database-url postgres://…)"}
+		}
+		return nil, fmt.Errorf("lock data directory: %w", err)
+	}
+	return func() { f.Close() }, nil
+}

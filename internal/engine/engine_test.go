@@ -84,9 +84,42 @@ type bundle struct {
 	probe  *probe
 }
 
-func setup(t *testing.T) *bundle {
-	t.Helper()
-	return setupWith(t, openSQLite(t))
+// TestScenarios runs every scenario on an engine over SQLite and one over
+// Postgres (when SLUICE_TEST_POSTGRES_DSN is set).
+func TestScenarios(t *testing.T) {
+	scenarios := []struct {
+		name string
+		run  func(*testing.T, *bundle)
+	}{
+		{"FanOutAndJoin", scenarioFanOutAndJoin},
+		{"FailureOptions", scenarioFailureOptions},
+		{"StageEnabledSkips", scenarioStageEnabledSkips},
+		{"Judgment", scenarioJudgment},
+		{"CancelDuringWait", scenarioCancelDuringWait},
+		{"SkipWait", scenarioSkipWait},
+		{"PauseResumeAcrossTimeout", scenarioPauseResumeAcrossTimeout},
+		{"RestartStage", scenarioRestartStage},
+		{"ConcurrencyQueue", scenarioConcurrencyQueue},
+		{"ParametersAndVariables", scenarioParametersAndVariables},
+	}
+	for _, dialect := range []string{"sqlite", "postgres"} {
+		t.Run(dialect, func(t *testing.T) {
+			t.Parallel()
+			var st store.Store
+			if dialect == "sqlite" {
+				st = openSQLite(t)
+			} else {
+				st = openPostgres(t)
+			}
+			b := setupWith(t, st)
+			for _, sc := range scenarios {
+				t.Run(sc.name, func(t *testing.T) {
+					t.Parallel()
+					sc.run(t, b)
+				})
+			}
+		})
+	}
 }
 
 func openSQLite(t testing.TB) store.Store {
@@ -247,9 +280,7 @@ func wantStatuses(t *testing.T, e *store.Execution, exec store.ExecutionStatus, 
 	}
 }
 
-func TestFanOutAndJoin(t *testing.T) {
-	t.Parallel()
-	b := setup(t)
+func scenarioFanOutAndJoin(t *testing.T, b *bundle) {
 	p := b.save(t, `{"application":"app","name":"diamond","stages":[
 		{"refId":"1","type":"probe","name":"start","output":{"a":1}},
 		{"refId":"2","type":"probe","name":"left","requisiteStageRefIds":["1"],"polls":3},
@@ -276,9 +307,7 @@ func TestFanOutAndJoin(t *testing.T) {
 	}
 }
 
-func TestFailureOptions(t *testing.T) {
-	t.Parallel()
-	b := setup(t)
+func scenarioFailureOptions(t *testing.T, b *bundle) {
 	cases := []struct {
 		name    string
 		options string
@@ -308,9 +337,7 @@ func TestFailureOptions(t *testing.T) {
 	}
 }
 
-func TestStageEnabledSkips(t *testing.T) {
-	t.Parallel()
-	b := setup(t)
+func scenarioStageEnabledSkips(t *testing.T, b *bundle) {
 	p := b.save(t, `{"application":"app","name":"enabled","parameterConfig":[{"name":"go","default":"no"}],"stages":[
 		{"refId":"1","type":"probe","name":"on","stageEnabled":{"type":"expression","expression":"parameters.go == 'yes'"}},
 		{"refId":"2","type":"probe","name":"broken","stageEnabled":{"type":"expression","expression":"#stage('nope').status == 'x'"}},
@@ -324,9 +351,7 @@ func TestStageEnabledSkips(t *testing.T) {
 	wantStatuses(t, exec, store.StatusSucceeded, map[string]store.ExecutionStatus{"1": store.StatusSucceeded})
 }
 
-func TestJudgment(t *testing.T) {
-	t.Parallel()
-	b := setup(t)
+func scenarioJudgment(t *testing.T, b *bundle) {
 	p := b.save(t, `{"application":"app","name":"judged","stages":[
 		{"refId":"1","type":"manualJudgment","name":"Approve","judgmentInputs":[{"value":"promote"},{"value":"rollback"}]},
 		{"refId":"2","type":"probe","name":"promote","requisiteStageRefIds":["1"],"stageEnabled":{"type":"expression","expression":"#judgment('Approve') == 'promote'"}},
@@ -363,9 +388,7 @@ func TestJudgment(t *testing.T) {
 	})
 }
 
-func TestCancelDuringWait(t *testing.T) {
-	t.Parallel()
-	b := setup(t)
+func scenarioCancelDuringWait(t *testing.T, b *bundle) {
 	p := b.save(t, `{"application":"app","name":"long","stages":[
 		{"refId":"1","type":"wait","name":"Wait","waitTime":3600},
 		{"refId":"2","type":"probe","name":"busy","polls":1000000},
@@ -389,9 +412,7 @@ func TestCancelDuringWait(t *testing.T) {
 	}
 }
 
-func TestSkipWait(t *testing.T) {
-	t.Parallel()
-	b := setup(t)
+func scenarioSkipWait(t *testing.T, b *bundle) {
 	p := b.save(t, `{"application":"app","name":"skip","stages":[{"refId":"1","type":"wait","name":"Wait","waitTime":3600}]}`)
 	id := b.trigger(t, p, nil).ID
 	b.waitStage(t, id, "1", store.StatusRunning)
@@ -401,9 +422,7 @@ func TestSkipWait(t *testing.T) {
 	b.waitStatus(t, id, store.StatusSucceeded)
 }
 
-func TestPauseResumeAcrossTimeout(t *testing.T) {
-	t.Parallel()
-	b := setup(t)
+func scenarioPauseResumeAcrossTimeout(t *testing.T, b *bundle) {
 	// The judgment times out after 1.5 s of running time. It is paused for
 	// longer than that; the timeout must not fire while paused, and must
 	// fire once it has run 1.5 s in all.
@@ -443,9 +462,7 @@ func TestPauseResumeAcrossTimeout(t *testing.T) {
 	}
 }
 
-func TestRestartStage(t *testing.T) {
-	t.Parallel()
-	b := setup(t)
+func scenarioRestartStage(t *testing.T, b *bundle) {
 	p := b.save(t, `{"application":"app","name":"restart","stages":[
 		{"refId":"1","type":"probe","name":"ok"},
 		{"refId":"2","type":"probe","name":"flaky","requisiteStageRefIds":["1"],"result":"${parameters.result}"},
@@ -488,9 +505,7 @@ func TestRestartStage(t *testing.T) {
 	}
 }
 
-func TestConcurrencyQueue(t *testing.T) {
-	t.Parallel()
-	b := setup(t)
+func scenarioConcurrencyQueue(t *testing.T, b *bundle) {
 	ctx := context.Background()
 	judge := func(id string) {
 		t.Helper()
@@ -533,9 +548,7 @@ func TestConcurrencyQueue(t *testing.T) {
 	})
 }
 
-func TestParametersAndVariables(t *testing.T) {
-	t.Parallel()
-	b := setup(t)
+func scenarioParametersAndVariables(t *testing.T, b *bundle) {
 	p := b.save(t, `{"application":"app","name":"vars","parameterConfig":[
 		{"name":"env","required":true,"hasOptions":true,"options":[{"value":"dev"},{"value":"prod"}]},
 		{"name":"count","default":"3"}],

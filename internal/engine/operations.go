@@ -96,6 +96,9 @@ func (e *Engine) Trigger(ctx context.Context, p *TriggerParams) (*store.Executio
 		if err := r.audit(p.User, "trigger", nil, map[string]any{"parameters": params, "type": trigger["type"]}); err != nil {
 			return err
 		}
+		if err := r.save(); err != nil {
+			return err
+		}
 		if queued {
 			return nil
 		}

@@ -21,6 +21,10 @@ type run struct {
 	state  execState
 	stages []*stageRun
 	dirty  bool
+	// events wait for save, which writes them last: on Postgres the event
+	// table keeps IDs in commit order by locking from the first insert to
+	// the commit, so late inserts keep that lock short.
+	events []*store.Event
 }
 
 // execState is the engine's bookkeeping on an execution (store column State).
@@ -119,7 +123,8 @@ func unmarshalObject(data json.RawMessage, v any) error {
 	return json.Unmarshal(data, v)
 }
 
-// save writes back the execution and every stage that changed.
+// save writes back the execution and every stage that changed, then the
+// events of the changes.
 func (r *run) save() error {
 	if r.dirty {
 		state, err := json.Marshal(r.state)
@@ -151,6 +156,13 @@ func (r *run) save() error {
 			return fmt.Errorf("update stage %s: %w", s.row.Name, err)
 		}
 	}
+	for _, ev := range r.events {
+		if err := r.t.tx.EventInsert(r.t.ctx, ev); err != nil {
+			return fmt.Errorf("record event %s: %w", ev.Type, err)
+		}
+		r.t.events++
+	}
+	r.events = nil
 	return nil
 }
 
@@ -225,10 +237,10 @@ func (r *run) event(stageID, typ string, data any) error {
 	if err != nil {
 		return err
 	}
-	r.t.events++
-	return r.t.tx.EventInsert(r.t.ctx, &store.Event{
+	r.events = append(r.events, &store.Event{
 		ExecutionID: r.exec.ID, StageID: stageID, Type: typ, Data: raw, CreatedAt: r.t.now,
 	})
+	return nil
 }
 
 func (r *run) audit(user, action string, s *stageRun, details map[string]any) error {

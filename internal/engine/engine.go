@@ -160,6 +160,22 @@ func (e *Engine) inTx(ctx context.Context, fn func(t *txn) error) error {
 	return nil
 }
 
+// inJobTx is inTx for a job's own transition: the transaction that
+// records what a job did, inserts the jobs it makes due and completes the
+// job itself. Such a transaction may commit without waiting for the disk
+// flush (Postgres synchronous_commit off): if the database crashes and
+// loses it, it loses the job's completion with it, so the job runs again
+// from the state before — which tasks, being idempotent, handle. What people
+// do (trigger, judge, cancel) always commits durably through inTx.
+func (e *Engine) inJobTx(ctx context.Context, fn func(t *txn) error) error {
+	return e.inTx(ctx, func(t *txn) error {
+		if err := e.q.relaxCommit(ctx, t.tx); err != nil {
+			return err
+		}
+		return fn(t)
+	})
+}
+
 // txn carries one transaction and counts what it wrote.
 type txn struct {
 	e      *Engine

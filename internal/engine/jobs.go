@@ -38,7 +38,7 @@ type startExecutionWorker struct {
 }
 
 func (w *startExecutionWorker) Work(ctx context.Context, job *river.Job[startExecutionArgs]) error {
-	return w.e.inTx(ctx, func(t *txn) error {
+	return w.e.inJobTx(ctx, func(t *txn) error {
 		r, err := t.load(job.Args.ExecutionID)
 		if errors.Is(err, store.ErrNotFound) {
 			return t.completeJob(job.JobRow)
@@ -83,7 +83,7 @@ func (w *runStageWorker) Work(ctx context.Context, job *river.Job[runStageArgs])
 			deadline time.Time
 		)
 		// Decide, under the execution's lock, what this job should do.
-		err := e.inTx(ctx, func(t *txn) error {
+		err := e.inJobTx(ctx, func(t *txn) error {
 			r, s, err := t.loadStage(a)
 			if err != nil || s == nil {
 				if err == nil {
@@ -145,7 +145,7 @@ func (w *runStageWorker) Work(ctx context.Context, job *river.Job[runStageArgs])
 			again  bool
 			snooze time.Duration
 		)
-		err = e.inTx(ctx, func(t *txn) error {
+		err = e.inJobTx(ctx, func(t *txn) error {
 			r, s, err := t.loadStage(a)
 			if err != nil || s == nil {
 				if err == nil {

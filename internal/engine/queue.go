@@ -33,6 +33,9 @@ type queue interface {
 	// committed is called after a transaction that inserted jobs commits,
 	// so that this process fetches them at once rather than at the next poll.
 	committed()
+	// relaxCommit lets a job's transaction commit without waiting for the
+	// database's disk flush. See Engine.inJobTx for why that is safe.
+	relaxCommit(ctx context.Context, tx store.Tx) error
 	// fetchAfter makes this process look for due jobs after d: a job
 	// snoozed for d is then found at once rather than at the next poll.
 	fetchAfter(d time.Duration)
@@ -70,6 +73,7 @@ type riverQueue[TTx any] struct {
 	raw      func(store.Tx) TTx
 	complete func(ctx context.Context, tx TTx, job *river.Job[noArgs]) error
 	wake     func()
+	relax    func(ctx context.Context, tx TTx) error
 }
 
 // noArgs lets JobCompleteTx complete a job without knowing its args type.
@@ -96,6 +100,13 @@ func (q *riverQueue[TTx]) committed() {
 	if q.wake != nil {
 		q.wake()
 	}
+}
+
+func (q *riverQueue[TTx]) relaxCommit(ctx context.Context, tx store.Tx) error {
+	if q.relax == nil {
+		return nil
+	}
+	return q.relax(ctx, q.raw(tx))
 }
 
 func (q *riverQueue[TTx]) fetchAfter(d time.Duration) {
@@ -140,6 +151,10 @@ func newQueue(ctx context.Context, st store.Store, cfg queueConfig) (queue, erro
 			raw:    func(tx store.Tx) pgx.Tx { return tx.Raw().(pgx.Tx) },
 			complete: func(ctx context.Context, tx pgx.Tx, job *river.Job[noArgs]) error {
 				_, err := river.JobCompleteTx[*riverpgxv5.Driver](ctx, tx, job)
+				return err
+			},
+			relax: func(ctx context.Context, tx pgx.Tx) error {
+				_, err := tx.Exec(ctx, "SET LOCAL synchronous_commit TO OFF")
 				return err
 			},
 		}, nil

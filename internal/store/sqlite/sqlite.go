@@ -11,6 +11,9 @@
 // must go through the Tx, since the Store's own methods wait for the one
 // connection the transaction holds.
 //
+// The connection keeps its prepared statements (cachingConn): without that,
+// SQLite parsed every query, the store's and River's, afresh each time.
+//
 // This package must not hold SQL that could be shared; it adds to sqlstore
 // only what is SQLite's.
 package sqlite
@@ -88,10 +91,11 @@ func Open(ctx context.Context, path string, opts ...Option) (*Store, error) {
 	q.Add("_pragma", "foreign_keys(1)")
 	q.Add("_pragma", "journal_mode(WAL)")
 	q.Add("_pragma", "synchronous(NORMAL)")
-	db, err := sql.Open("sqlite", path+"?"+q.Encode())
+	connector, err := sqlite.NewConnector(path + "?" + q.Encode())
 	if err != nil {
 		return nil, fmt.Errorf("open sqlite %s: %w", path, err)
 	}
+	db := sql.OpenDB(cachingConnector{Connector: connector, size: stmtCacheSize})
 	db.SetMaxOpenConns(1)
 	db.SetMaxIdleConns(1)
 	// Never recycle the connection: a ":memory:" database dies with it.

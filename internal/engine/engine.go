@@ -160,6 +160,22 @@ func (e *Engine) inTx(ctx context.Context, fn func(t *txn) error) error {
 	return nil
 }
 
+// peek runs fn on a txn with no transaction: reads see committed data
+// and nothing may be written.
+func (e *Engine) peek(ctx context.Context, fn func(t *txn) error) error {
+	return fn(&txn{e: e, tx: readOnly{e.store}, ctx: ctx, now: e.now().UTC()})
+}
+
+// readOnly lets a txn read through the store outside a transaction; its
+// "lock" is a plain read.
+type readOnly struct{ store.Querier }
+
+func (readOnly) Raw() any { return nil }
+
+func (r readOnly) ExecutionLock(ctx context.Context, id string) (*store.Execution, error) {
+	return r.ExecutionGet(ctx, id)
+}
+
 // inJobTx is inTx for a job's own transition: the transaction that
 // records what a job did, inserts the jobs it makes due and completes the
 // job itself. Such a transaction may commit without waiting for the disk

@@ -70,7 +70,33 @@ const (
 	stepDone   step = iota // the job has nothing (more) to do
 	stepRun                // run the current task outside any transaction
 	stepCancel             // run the stage type's cancel hook, then cancel the stage
+	stepWrite              // change the stage first: decide again under the lock
 )
+
+// decide says what a run_stage job does with its running stage. With
+// apply it makes the changes that need no task (cancel without a hook,
+// pause, timeout) and returns stepDone; without, it returns stepWrite for
+// them.
+func (r *run) decide(s *stageRun, typ stage.Type, deadline time.Time, apply bool) (step, *stage.Task, error) {
+	var change func() error
+	switch {
+	case r.exec.Canceled || r.state.Halted:
+		if _, ok := typ.(stage.Canceler); ok {
+			return stepCancel, r.task(s), nil
+		}
+		change = func() error { return r.completeStage(s, store.StatusCanceled, "") }
+	case r.exec.Status == store.StatusPaused:
+		change = func() error { return r.pauseStage(s) }
+	case !deadline.IsZero() && !r.t.now.Before(deadline):
+		change = func() error { return r.completeStage(s, s.failureStatus(), r.timeoutMessage(s)) }
+	default:
+		return stepRun, r.task(s), nil
+	}
+	if !apply {
+		return stepWrite, nil, nil
+	}
+	return stepDone, nil, change()
+}
 
 func (w *runStageWorker) Work(ctx context.Context, job *river.Job[runStageArgs]) error {
 	e := w.e
@@ -82,45 +108,43 @@ func (w *runStageWorker) Work(ctx context.Context, job *river.Job[runStageArgs])
 			typ      stage.Type
 			deadline time.Time
 		)
-		// Decide, under the execution's lock, what this job should do.
-		err := e.inJobTx(ctx, func(t *txn) error {
+		// Decide what this job should do. Usually that is to run the task,
+		// which only needs a read; anything that changes the stage first
+		// (cancel, pause, timeout) is decided again under the lock.
+		err := e.peek(ctx, func(t *txn) error {
 			r, s, err := t.loadStage(a)
 			if err != nil || s == nil {
-				if err == nil {
-					err = t.completeJob(job.JobRow)
-				}
 				return err
 			}
 			typ, _ = e.stages.Lookup(s.row.Type)
 			deadline = r.deadline(s, typ)
-			switch {
-			case r.exec.Canceled || r.state.Halted:
-				if _, ok := typ.(stage.Canceler); ok {
-					next, task = stepCancel, r.task(s)
-					return nil
-				}
-				if err := r.completeStage(s, store.StatusCanceled, ""); err != nil {
-					return err
-				}
-			case r.exec.Status == store.StatusPaused:
-				if err := r.pauseStage(s); err != nil {
-					return err
-				}
-			case !deadline.IsZero() && !t.now.Before(deadline):
-				if err := r.completeStage(s, s.failureStatus(), r.timeoutMessage(s)); err != nil {
-					return err
-				}
-			default:
-				next, task = stepRun, r.task(s)
-				return nil
-			}
-			if err := r.save(); err != nil {
-				return err
-			}
-			return t.completeJob(job.JobRow)
+			next, task, err = r.decide(s, typ, deadline, false)
+			return err
 		})
 		if err != nil || next == stepDone {
-			return err
+			return err // a stale job: River completes it
+		}
+		if next == stepWrite {
+			err = e.inJobTx(ctx, func(t *txn) error {
+				r, s, err := t.loadStage(a)
+				if err != nil || s == nil {
+					if err == nil {
+						err = t.completeJob(job.JobRow)
+					}
+					return err
+				}
+				next, task, err = r.decide(s, typ, deadline, true)
+				if err != nil || next != stepDone {
+					return err
+				}
+				if err := r.save(); err != nil {
+					return err
+				}
+				return t.completeJob(job.JobRow)
+			})
+			if err != nil || next == stepDone {
+				return err
+			}
 		}
 
 		// Do the work with no transaction open.

@@ -109,6 +109,7 @@ then apply a pipeline and run it:
 	root.AddCommand(
 		a.newServeCmd(),
 		a.newDemoCmd(),
+		a.newBenchCmd(),
 		a.newPipelineCmd(),
 		a.newRunCmd(),
 		a.newExecutionCmd(),

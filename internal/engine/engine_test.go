@@ -13,8 +13,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/jackc/pgx/v5"
-
 	"github.com/sluice-cd/sluice/internal/engine"
 	"github.com/sluice-cd/sluice/internal/pipeline"
 	"github.com/sluice-cd/sluice/internal/stage"
@@ -146,9 +144,8 @@ func openPostgres(t testing.TB) store.Store {
 	}
 	t.Cleanup(func() {
 		st.Close()
-		if conn, err := pgx.Connect(context.Background(), dsn); err == nil {
-			conn.Exec(context.Background(), "DROP SCHEMA "+schema+" CASCADE")
-			conn.Close(context.Background())
+		if err := postgres.DropSchema(context.Background(), dsn, schema); err != nil {
+			t.Error(err)
 		}
 	})
 	return st

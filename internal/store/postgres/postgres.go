@@ -119,6 +119,20 @@ func createSchema(ctx context.Context, cc *pgx.ConnConfig, schema string) error 
 	return nil
 }
 
+// DropSchema drops a schema made with WithSchema and everything in it,
+// River's tables included. Tests and benchmarks use it to clean up.
+func DropSchema(ctx context.Context, dsn, schema string) error {
+	conn, err := pgx.Connect(ctx, dsn)
+	if err != nil {
+		return fmt.Errorf("drop schema %s: %w", schema, err)
+	}
+	defer conn.Close(context.WithoutCancel(ctx))
+	if _, err := conn.Exec(ctx, "DROP SCHEMA IF EXISTS "+pgx.Identifier{schema}.Sanitize()+" CASCADE"); err != nil {
+		return fmt.Errorf("drop schema %s: %w", schema, err)
+	}
+	return nil
+}
+
 // conn is what *pgxpool.Pool and pgx.Tx have in common.
 type conn interface {
 	Exec(ctx context.Context, sql string, args ...any) (pgconn.CommandTag, error)

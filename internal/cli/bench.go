@@ -1,0 +1,124 @@
+package cli
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/sluice-cd/sluice/internal/bench"
+	"github.com/sluice-cd/sluice/internal/store"
+	"github.com/sluice-cd/sluice/internal/store/postgres"
+	"github.com/sluice-cd/sluice/internal/store/sqlite"
+)
+
+func (a *app) newBenchCmd() *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "bench",
+		Short: "Measure Sluice's headline figures on this machine",
+		Args:  cobra.ArbitraryArgs,
+		RunE:  groupRunE,
+	}
+	cmd.AddCommand(a.newBenchEngineCmd(), a.newBenchMemoryCmd())
+	return cmd
+}
+
+func (a *app) newBenchEngineCmd() *cobra.Command {
+	var (
+		executions  int
+		databaseURL string
+	)
+	cmd := &cobra.Command{
+		Use:   "engine",
+		Short: "Stage transition latency and engine throughput",
+		Long: `Measure the engine on a fresh database: the time from one stage completing to the
+next stage's task starting (p50, p99 over 20 executions of a 20-stage pipeline), and
+the stages completed per second when --executions executions of a 10-stage pipeline
+of wait-0 stages are triggered at once. SQLite in a temporary directory unless
+--database-url names a Postgres database (a schema of its own is created and dropped).`,
+		Args: noArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			ctx := cmd.Context()
+			st, cleanup, err := benchStore(ctx, databaseURL)
+			if err != nil {
+				return err
+			}
+			defer cleanup()
+			fmt.Fprintf(a.stdout, "engine on %s\n", st.Dialect())
+			gaps, err := bench.Transitions(ctx, st, 20, 20)
+			if err != nil {
+				return err
+			}
+			fmt.Fprintf(a.stdout, "  stage transition: p50 %.2f ms, p99 %.2f ms (%d transitions)\n",
+				millis(bench.Percentile(gaps, 0.5)), millis(bench.Percentile(gaps, 0.99)), len(gaps))
+			d, err := bench.Throughput(ctx, st, executions, 10)
+			if err != nil {
+				return err
+			}
+			fmt.Fprintf(a.stdout, "  throughput: %d executions × 10 stages in %s = %.0f stages/s\n",
+				executions, d.Round(time.Millisecond), float64(executions*10)/d.Seconds())
+			return nil
+		},
+	}
+	cmd.Flags().IntVar(&executions, "executions", 1000, "executions triggered at once for the throughput figure")
+	cmd.Flags().StringVar(&databaseURL, "database-url", "", "Postgres URL to measure instead of SQLite")
+	return cmd
+}
+
+func (a *app) newBenchMemoryCmd() *cobra.Command {
+	var waiting int
+	cmd := &cobra.Command{
+		Use:   "memory",
+		Short: "Resident memory of sluice serve, idle and with executions waiting",
+		Long: `Start 'sluice serve' (this binary) on a fresh SQLite data directory and report its
+resident memory (VmRSS) idle, then with --waiting executions parked at a manual
+judgment. Linux only.`,
+		Args: noArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			bin, err := os.Executable()
+			if err != nil {
+				return err
+			}
+			res, err := bench.Memory(cmd.Context(), bin, waiting)
+			if err != nil {
+				return err
+			}
+			fmt.Fprintf(a.stdout, "sluice serve: answered /health %s after exec\n", res.StartUp.Round(time.Millisecond))
+			fmt.Fprintf(a.stdout, "  idle: %.1f MB RSS\n", float64(res.IdleKB)/1024)
+			fmt.Fprintf(a.stdout, "  %d executions waiting on a judgment: %.1f MB RSS\n", res.Waiting, float64(res.WaitingKB)/1024)
+			return nil
+		},
+	}
+	cmd.Flags().IntVar(&waiting, "waiting", 10000, "executions to park at a manual judgment")
+	return cmd
+}
+
+func millis(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
+
+// benchStore opens a throwaway store for a benchmark.
+func benchStore(ctx context.Context, databaseURL string) (store.Store, func(), error) {
+	if databaseURL != "" {
+		schema := fmt.Sprintf("sluice_bench_%d", time.Now().UnixNano())
+		st, err := postgres.Open(ctx, databaseURL, postgres.WithSchema(schema))
+		if err != nil {
+			return nil, nil, err
+		}
+		return st, func() {
+			st.Close()
+			postgres.DropSchema(context.Background(), databaseURL, schema)
+		}, nil
+	}
+	dir, err := os.MkdirTemp("", "sluice-bench-")
+	if err != nil {
+		return nil, nil, err
+	}
+	st, err := sqlite.Open(ctx, filepath.Join(dir, "sluice.db"))
+	if err != nil {
+		os.RemoveAll(dir)
+		return nil, nil, err
+	}
+	return st, func() { st.Close(); os.RemoveAll(dir) }, nil
+}

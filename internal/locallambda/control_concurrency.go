@@ -1,0 +1,143 @@
+package locallambda
+
+import (
+	"net/http"
+)
+
+// Concurrency and account operations: PutFunctionConcurrency,
+// GetFunctionConcurrency, DeleteFunctionConcurrency, GetAccountSettings.
+// Reserved concurrency is a function-level setting that covers all its
+// versions; the data plane reads it from every FunctionSpec it resolves.
+
+// minUnreserved is what reservations must leave to the rest of the account.
+const minUnreserved = 100
+
+type concurrencyJSON struct {
+	ReservedConcurrentExecutions *int `json:"ReservedConcurrentExecutions,omitempty"`
+}
+
+func (s *Server) putFunctionConcurrency(w http.ResponseWriter, r *http.Request, p routeParams) error {
+	var req struct {
+		ReservedConcurrentExecutions *int `json:"ReservedConcurrentExecutions"`
+	}
+	if err := decodeRequest(r, "PutFunctionConcurrency", &req); err != nil {
+		return err
+	}
+	ref, err := s.unqualifiedRef(p.function)
+	if err != nil {
+		return err
+	}
+	n := req.ReservedConcurrentExecutions
+	if n == nil {
+		return validationError("null", "reservedConcurrentExecutions", "Member must not be null")
+	}
+	if *n < 0 {
+		return validationError(*n, "reservedConcurrentExecutions", "Member must have value greater than or equal to 0")
+	}
+	err = s.st.write(func(m *catalog) error {
+		fn, err := s.st.lookup(m, ref, "")
+		if err != nil {
+			return err
+		}
+		reserved := *n
+		for _, other := range m.Functions {
+			if other != fn && other.ReservedConcurrency != nil {
+				reserved += *other.ReservedConcurrency
+			}
+		}
+		if s.cfg.ConcurrentExecutions-reserved < minUnreserved {
+			return invalidParameter("Specified ReservedConcurrentExecutions for function decreases account's UnreservedConcurrentExecution below its minimum value of [%d].", minUnreserved)
+		}
+		v := *n
+		fn.ReservedConcurrency = &v
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	return respondJSON(w, http.StatusOK, concurrencyJSON{ReservedConcurrentExecutions: n})
+}
+
+func (s *Server) getFunctionConcurrency(w http.ResponseWriter, r *http.Request, p routeParams) error {
+	ref, err := s.unqualifiedRef(p.function)
+	if err != nil {
+		return err
+	}
+	var resp concurrencyJSON
+	err = s.st.read(func(m *catalog) error {
+		fn, err := s.st.lookup(m, ref, "")
+		if err != nil {
+			return err
+		}
+		if fn.ReservedConcurrency != nil {
+			v := *fn.ReservedConcurrency
+			resp.ReservedConcurrentExecutions = &v
+		}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	return respondJSON(w, http.StatusOK, resp)
+}
+
+func (s *Server) deleteFunctionConcurrency(w http.ResponseWriter, r *http.Request, p routeParams) error {
+	ref, err := s.unqualifiedRef(p.function)
+	if err != nil {
+		return err
+	}
+	err = s.st.write(func(m *catalog) error {
+		fn, err := s.st.lookup(m, ref, "")
+		if err != nil {
+			return err
+		}
+		fn.ReservedConcurrency = nil
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	return respondEmpty(w, http.StatusNoContent)
+}
+
+type accountSettings struct {
+	AccountLimit struct {
+		TotalCodeSize                  int64 `json:"TotalCodeSize"`
+		CodeSizeUnzipped               int64 `json:"CodeSizeUnzipped"`
+		CodeSizeZipped                 int64 `json:"CodeSizeZipped"`
+		ConcurrentExecutions           int   `json:"ConcurrentExecutions"`
+		UnreservedConcurrentExecutions int   `json:"UnreservedConcurrentExecutions"`
+	} `json:"AccountLimit"`
+	AccountUsage struct {
+		TotalCodeSize int64 `json:"TotalCodeSize"`
+		FunctionCount int64 `json:"FunctionCount"`
+	} `json:"AccountUsage"`
+}
+
+func (s *Server) getAccountSettings(w http.ResponseWriter, r *http.Request, _ routeParams) error {
+	var resp accountSettings
+	resp.AccountLimit.TotalCodeSize = 80530636800 // AWS's default quota, 75 GB
+	resp.AccountLimit.CodeSizeUnzipped = maxUnzippedSize
+	resp.AccountLimit.CodeSizeZipped = 52428800
+	resp.AccountLimit.ConcurrentExecutions = s.cfg.ConcurrentExecutions
+	_ = s.st.read(func(m *catalog) error {
+		reserved := 0
+		for _, fn := range m.Functions {
+			if fn.ReservedConcurrency != nil {
+				reserved += *fn.ReservedConcurrency
+			}
+			// Code storage counts each stored package once per function.
+			sizes := map[string]int64{fn.Latest.CodeZip: fn.Latest.CodeSize}
+			for _, v := range fn.Versions {
+				sizes[v.CodeZip] = v.CodeSize
+			}
+			for _, n := range sizes {
+				resp.AccountUsage.TotalCodeSize += n
+			}
+		}
+		resp.AccountUsage.FunctionCount = int64(len(m.Functions))
+		resp.AccountLimit.UnreservedConcurrentExecutions = s.cfg.ConcurrentExecutions - reserved
+		return nil
+	})
+	return respondJSON(w, http.StatusOK, resp)
+}

@@ -1,0 +1,521 @@
+package locallambda
+
+import (
+	"net/http"
+	"net/url"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+
+	"github.com/google/uuid"
+)
+
+// Function operations: CreateFunction, GetFunction, GetFunctionConfiguration,
+// ListFunctions, UpdateFunctionCode, UpdateFunctionConfiguration,
+// DeleteFunction.
+
+type createFunctionRequest struct {
+	FunctionName string            `json:"FunctionName"`
+	Code         *functionCode     `json:"Code"`
+	Publish      bool              `json:"Publish"`
+	PackageType  string            `json:"PackageType"`
+	Tags         map[string]string `json:"Tags"`
+	// Architectures is a create-time member (UpdateFunctionCode changes it).
+	Architectures        []string `json:"Architectures"`
+	CodeSigningConfigArn string   `json:"CodeSigningConfigArn"`
+	PublishTo            string   `json:"PublishTo"`
+	configFields
+}
+
+// unqualifiedRef parses a FunctionName that must not carry a qualifier
+// (the model's pattern for these operations has none).
+func (s *Server) unqualifiedRef(raw string) (functionRef, error) {
+	ref, err := s.arns.parseFunctionName(raw)
+	if err != nil {
+		return ref, err
+	}
+	if ref.Qualifier != "" {
+		return ref, validationError(raw, "functionName", "Member must satisfy regular expression pattern: "+
+			`(arn:(aws[a-zA-Z-]*)?:lambda:)?([a-z]{2}(-gov)?-[a-z]+-\d{1}:)?(\d{12}:)?(function:)?([a-zA-Z0-9-_]+)`)
+	}
+	return ref, nil
+}
+
+func (s *Server) createFunction(w http.ResponseWriter, r *http.Request, _ routeParams) error {
+	var req createFunctionRequest
+	if err := decodeRequest(r, "CreateFunction", &req); err != nil {
+		return err
+	}
+	if req.FunctionName == "" {
+		return validationError("null", "functionName", "Member must not be null")
+	}
+	ref, err := s.unqualifiedRef(req.FunctionName)
+	if err != nil {
+		return err
+	}
+	name := ref.Name
+	switch {
+	case req.Role == nil:
+		return validationError("null", "role", "Member must not be null")
+	case req.Code == nil:
+		return validationError("null", "code", "Member must not be null")
+	case req.PackageType == "Image":
+		return invalidParameter("PackageType Image is not supported by the local Lambda: container images are not supported; deploy a .zip package (PackageType Zip).")
+	case req.PackageType != "" && req.PackageType != "Zip":
+		return validationError(req.PackageType, "packageType", "Member must satisfy enum value set: [Zip, Image]")
+	case req.CodeSigningConfigArn != "":
+		return invalidParameter("Code signing (CodeSigningConfigArn) is not supported by the local Lambda.")
+	case req.PublishTo != "":
+		return invalidParameter("PublishTo is for Lambda Managed Instances, which the local Lambda does not support.")
+	}
+	if err := req.checkSupported(); err != nil {
+		return err
+	}
+	cfg := defaultConfig(name)
+	req.apply(&cfg)
+	if req.Architectures != nil {
+		cfg.Architectures = slices.Clone(req.Architectures)
+	}
+	if err := validateConfig(&cfg); err != nil {
+		return err
+	}
+	if err := validateTags(req.Tags, 0); err != nil {
+		return err
+	}
+	if err := s.st.read(func(m *catalog) error {
+		if m.Functions[name] != nil {
+			return resourceConflict("Function already exist: %s", name)
+		}
+		return nil
+	}); err != nil {
+		return err
+	}
+	pkg, err := s.loadPackage(*req.Code)
+	if err != nil {
+		return err
+	}
+	id := uuid.NewString()
+	zipRel, unpin, err := s.storeZip(name, id, pkg)
+	if err != nil {
+		return err
+	}
+	defer unpin()
+
+	now := s.cfg.Clock().UTC()
+	latest := &functionVersion{
+		Version:                    latestQualif,
+		Config:                     cfg,
+		CodeSha256:                 pkg.sha256,
+		CodeSize:                   int64(len(pkg.zip)),
+		CodeZip:                    zipRel,
+		CodeDir:                    newCodeDirRel(name, id),
+		State:                      functionPending,
+		StateReason:                "The function is being created.",
+		StateReasonCode:            "Creating",
+		LastUpdateStatus:           updateInProgress,
+		LastUpdateStatusReason:     "The function is being created.",
+		LastUpdateStatusReasonCode: "Creating",
+		LastModified:               now,
+		RevisionID:                 uuid.NewString(),
+		Work:                       uuid.NewString(),
+	}
+	latest.Fingerprint = latest.fingerprint()
+	fn := &lambdaFunction{
+		Name: name, ID: id, Latest: latest,
+		Versions: map[string]*functionVersion{}, Aliases: map[string]*functionAlias{},
+		Tags: req.Tags, Created: now,
+	}
+	var resp functionConfiguration
+	var work []pendingWork
+	err = s.st.write(func(m *catalog) error {
+		if m.Functions[name] != nil {
+			return resourceConflict("Function already exist: %s", name)
+		}
+		m.Functions[name] = fn
+		work = append(work, pendingWork{name, id, latestQualif, latest.Work})
+		resp = s.arns.configuration(fn, latest, "", true)
+		if req.Publish {
+			v, created := s.publishLocked(fn, nil)
+			if created {
+				work = append(work, pendingWork{name, id, v.Version, v.Work})
+			}
+			resp = s.arns.configuration(fn, v, "", true)
+		}
+		return nil
+	})
+	if err != nil {
+		unpin()
+		s.collectFunctionGarbage(name)
+		return err
+	}
+	for _, p := range work {
+		s.startActivation(p)
+	}
+	return respondJSON(w, http.StatusCreated, resp)
+}
+
+// getFunctionResponse is GetFunction's answer.
+type getFunctionResponse struct {
+	Configuration functionConfiguration `json:"Configuration"`
+	Code          codeLocation          `json:"Code"`
+	Tags          map[string]string     `json:"Tags,omitempty"`
+	Concurrency   *concurrencyJSON      `json:"Concurrency,omitempty"`
+}
+
+type codeLocation struct {
+	RepositoryType string `json:"RepositoryType"`
+	Location       string `json:"Location"`
+}
+
+// resolveRequest parses a FunctionName path parameter and the Qualifier
+// query parameter and finds the version they name.
+func (s *Server) resolveRequest(m *catalog, r *http.Request, p routeParams) (*lambdaFunction, *functionVersion, string, error) {
+	ref, err := s.arns.parseFunctionName(p.function)
+	if err != nil {
+		return nil, nil, "", err
+	}
+	q, err := mergeQualifier(ref.Qualifier, r.URL.Query().Get("Qualifier"))
+	if err != nil {
+		return nil, nil, "", err
+	}
+	fn, err := s.st.lookup(m, ref, q)
+	if err != nil {
+		return nil, nil, "", err
+	}
+	v, _, err := s.st.resolveQualifier(fn, q)
+	if err != nil {
+		return nil, nil, "", err
+	}
+	return fn, v, q, nil
+}
+
+func (s *Server) getFunction(w http.ResponseWriter, r *http.Request, p routeParams) error {
+	var resp getFunctionResponse
+	err := s.st.read(func(m *catalog) error {
+		fn, v, q, err := s.resolveRequest(m, r, p)
+		if err != nil {
+			return err
+		}
+		resp.Configuration = s.arns.configuration(fn, v, q, true)
+		resp.Code = codeLocation{
+			RepositoryType: "S3",
+			Location: "http://" + r.Host + "/" + internalPrefix + "/functions/" + url.PathEscape(fn.Name) +
+				"/code/" + strings.TrimSuffix(filepath.Base(v.CodeZip), ".zip") + ".zip",
+		}
+		if len(fn.Tags) > 0 {
+			resp.Tags = fn.Tags
+		}
+		if fn.ReservedConcurrency != nil {
+			resp.Concurrency = &concurrencyJSON{ReservedConcurrentExecutions: fn.ReservedConcurrency}
+		}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	return respondJSON(w, http.StatusOK, resp)
+}
+
+func (s *Server) getFunctionConfiguration(w http.ResponseWriter, r *http.Request, p routeParams) error {
+	var resp functionConfiguration
+	err := s.st.read(func(m *catalog) error {
+		fn, v, q, err := s.resolveRequest(m, r, p)
+		if err != nil {
+			return err
+		}
+		resp = s.arns.configuration(fn, v, q, true)
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	return respondJSON(w, http.StatusOK, resp)
+}
+
+func (s *Server) listFunctions(w http.ResponseWriter, r *http.Request, _ routeParams) error {
+	q := r.URL.Query()
+	all := false
+	switch fv := q.Get("FunctionVersion"); fv {
+	case "":
+	case "ALL":
+		all = true
+	default:
+		return validationError(fv, "functionVersion", "Member must satisfy enum value set: [ALL]")
+	}
+	if q.Get("MasterRegion") != "" {
+		return invalidParameter("Lambda@Edge replicas (MasterRegion) are not supported by the local Lambda.")
+	}
+	// "ListFunctions returns a maximum of 50 items in each response, even
+	// if you set the number higher."
+	max, err := parseMaxItems(q.Get("MaxItems"), 50, 50)
+	if err != nil {
+		return err
+	}
+	type item struct {
+		key  string
+		conf functionConfiguration
+	}
+	var items []item
+	_ = s.st.read(func(m *catalog) error {
+		for _, fn := range m.Functions {
+			items = append(items, item{fn.Name + "\x00", s.arns.configuration(fn, fn.Latest, "", false)})
+			if all {
+				for _, v := range fn.Versions {
+					items = append(items, item{fn.Name + "\x00" + versionKey(v.Version), s.arns.configuration(fn, v, v.Version, false)})
+				}
+			}
+		}
+		return nil
+	})
+	slices.SortFunc(items, func(a, b item) int { return strings.Compare(a.key, b.key) })
+	page, next, err := paginate(items, func(i item) string { return i.key }, q.Get("Marker"), max)
+	if err != nil {
+		return err
+	}
+	resp := struct {
+		Functions  []functionConfiguration `json:"Functions"`
+		NextMarker string                  `json:"NextMarker,omitempty"`
+	}{Functions: []functionConfiguration{}, NextMarker: next}
+	for _, it := range page {
+		resp.Functions = append(resp.Functions, it.conf)
+	}
+	return respondJSON(w, http.StatusOK, resp)
+}
+
+type updateFunctionCodeRequest struct {
+	functionCode
+	Publish       bool     `json:"Publish"`
+	DryRun        bool     `json:"DryRun"`
+	RevisionId    string   `json:"RevisionId"`
+	Architectures []string `json:"Architectures"`
+	PublishTo     string   `json:"PublishTo"`
+}
+
+func (s *Server) updateFunctionCode(w http.ResponseWriter, r *http.Request, p routeParams) error {
+	var req updateFunctionCodeRequest
+	if err := decodeRequest(r, "UpdateFunctionCode", &req); err != nil {
+		return err
+	}
+	ref, err := s.unqualifiedRef(p.function)
+	if err != nil {
+		return err
+	}
+	if req.PublishTo != "" {
+		return invalidParameter("PublishTo is for Lambda Managed Instances, which the local Lambda does not support.")
+	}
+	if req.Architectures != nil {
+		c := functionConfig{Architectures: req.Architectures}
+		if len(c.Architectures) != 1 || (c.Architectures[0] != "x86_64" && c.Architectures[0] != "arm64") {
+			return validationError("["+strings.Join(req.Architectures, ", ")+"]", "architectures",
+				"Member must have length 1 and satisfy enum value set: [x86_64, arm64]")
+		}
+	}
+	// Check what can be checked before reading the package, then again
+	// under the write lock, where it counts.
+	var id string
+	check := func(m *catalog) (*lambdaFunction, error) {
+		fn, err := s.st.lookup(m, ref, "")
+		if err != nil {
+			return nil, err
+		}
+		if id != "" && fn.ID != id {
+			return nil, resourceConflict("The function %s was deleted and created again during this update; retry it.", ref.Name)
+		}
+		if req.RevisionId != "" && req.RevisionId != fn.Latest.RevisionID {
+			return nil, preconditionFailed()
+		}
+		return fn, s.arns.checkUpdatable(fn)
+	}
+	if err := s.st.read(func(m *catalog) error {
+		fn, err := check(m)
+		if fn != nil {
+			id = fn.ID
+		}
+		return err
+	}); err != nil {
+		return err
+	}
+	pkg, err := s.loadPackage(req.functionCode)
+	if err != nil {
+		return err
+	}
+	if req.DryRun {
+		var resp functionConfiguration
+		err := s.st.read(func(m *catalog) error {
+			fn, err := check(m)
+			if err != nil {
+				return err
+			}
+			resp = s.arns.configuration(fn, fn.Latest, "", true)
+			return nil
+		})
+		if err != nil {
+			return err
+		}
+		return respondJSON(w, http.StatusOK, resp)
+	}
+	zipRel, unpin, err := s.storeZip(ref.Name, id, pkg)
+	if err != nil {
+		return err
+	}
+	defer unpin()
+
+	var resp functionConfiguration
+	var work []pendingWork
+	err = s.st.write(func(m *catalog) error {
+		fn, err := check(m)
+		if err != nil {
+			return err
+		}
+		v := fn.Latest
+		v.CodeSha256, v.CodeSize, v.CodeZip = pkg.sha256, int64(len(pkg.zip)), zipRel
+		v.CodeDir, v.Unpacked = newCodeDirRel(fn.Name, fn.ID), false
+		if req.Architectures != nil {
+			v.Config.Architectures = slices.Clone(req.Architectures)
+		}
+		s.beginUpdate(fn)
+		work = append(work, pendingWork{fn.Name, fn.ID, latestQualif, v.Work})
+		resp = s.arns.configuration(fn, v, "", true)
+		if req.Publish {
+			pv, created := s.publishLocked(fn, nil)
+			if created {
+				work = append(work, pendingWork{fn.Name, fn.ID, pv.Version, pv.Work})
+			}
+			resp = s.arns.configuration(fn, pv, pv.Version, true)
+		}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	for _, p := range work {
+		s.startActivation(p)
+	}
+	return respondJSON(w, http.StatusOK, resp)
+}
+
+// beginUpdate marks $LATEST as updating after its code or configuration
+// changed: LastUpdateStatus InProgress (a function whose creation failed
+// goes back to Pending), a new RevisionId, and an activation to run.
+func (s *Server) beginUpdate(fn *lambdaFunction) {
+	v := fn.Latest
+	if v.State == functionFailed {
+		v.State, v.StateReason, v.StateReasonCode = functionPending, "The function is being created.", "Creating"
+	}
+	v.LastUpdateStatus = updateInProgress
+	v.LastUpdateStatusReason = "The function is being created."
+	v.LastUpdateStatusReasonCode = "Creating"
+	v.LastModified = s.cfg.Clock().UTC()
+	v.RevisionID = uuid.NewString()
+	v.Work = uuid.NewString()
+	v.Fingerprint = v.fingerprint()
+}
+
+type updateFunctionConfigurationRequest struct {
+	RevisionId string `json:"RevisionId"`
+	configFields
+}
+
+func (s *Server) updateFunctionConfiguration(w http.ResponseWriter, r *http.Request, p routeParams) error {
+	var req updateFunctionConfigurationRequest
+	if err := decodeRequest(r, "UpdateFunctionConfiguration", &req); err != nil {
+		return err
+	}
+	ref, err := s.unqualifiedRef(p.function)
+	if err != nil {
+		return err
+	}
+	if err := req.checkSupported(); err != nil {
+		return err
+	}
+	var resp functionConfiguration
+	var work pendingWork
+	err = s.st.write(func(m *catalog) error {
+		fn, err := s.st.lookup(m, ref, "")
+		if err != nil {
+			return err
+		}
+		if req.RevisionId != "" && req.RevisionId != fn.Latest.RevisionID {
+			return preconditionFailed()
+		}
+		if err := s.arns.checkUpdatable(fn); err != nil {
+			return err
+		}
+		cfg := fn.Latest.clone().Config
+		req.apply(&cfg)
+		if err := validateConfig(&cfg); err != nil {
+			return err
+		}
+		fn.Latest.Config = cfg
+		s.beginUpdate(fn)
+		work = pendingWork{fn.Name, fn.ID, latestQualif, fn.Latest.Work}
+		resp = s.arns.configuration(fn, fn.Latest, "", true)
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	s.startActivation(work)
+	return respondJSON(w, http.StatusOK, resp)
+}
+
+func (s *Server) deleteFunction(w http.ResponseWriter, r *http.Request, p routeParams) error {
+	ref, err := s.arns.parseFunctionName(p.function)
+	if err != nil {
+		return err
+	}
+	q, err := mergeQualifier(ref.Qualifier, r.URL.Query().Get("Qualifier"))
+	if err != nil {
+		return err
+	}
+	switch {
+	case q == "":
+		var id string
+		err := s.st.write(func(m *catalog) error {
+			fn, err := s.st.lookup(m, ref, "")
+			if err != nil {
+				return err
+			}
+			id = fn.ID
+			delete(m.Functions, fn.Name)
+			return nil
+		})
+		if err != nil {
+			return err
+		}
+		s.iv.Retire(ref.Name, "")
+		s.removeAll(functionDirRel(ref.Name, id))
+		_ = os.Remove(s.abs(filepath.Join("functions", ref.Name))) // only if empty
+		return respondEmpty(w, http.StatusNoContent)
+	case q == latestQualif:
+		return invalidParameter("$LATEST version cannot be deleted without deleting the function.")
+	case !isVersionQualifier(q):
+		return invalidParameter("Deletion of aliases is not currently supported. Use DeleteAlias to delete alias %s.", q)
+	}
+	deleted := false
+	err = s.st.write(func(m *catalog) error {
+		fn, err := s.st.lookup(m, ref, "")
+		if err != nil {
+			return err
+		}
+		if fn.Versions[q] == nil {
+			return nil // deleting a version that does not exist is a 204 on AWS
+		}
+		if names := fn.aliasesReferencing(q); len(names) > 0 {
+			return resourceConflict("Unable to delete version because the following aliases reference it: [%s]", strings.Join(names, ", "))
+		}
+		delete(fn.Versions, q)
+		delete(fn.EventInvokeConfigs, q)
+		deleted = true
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	if deleted {
+		s.iv.Retire(ref.Name, q)
+		s.collectFunctionGarbage(ref.Name)
+	}
+	return respondEmpty(w, http.StatusNoContent)
+}

@@ -1,0 +1,181 @@
+package locallambda
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+
+	"github.com/google/uuid"
+)
+
+// Activation is the asynchronous half of CreateFunction, UpdateFunctionCode,
+// UpdateFunctionConfiguration and PublishVersion: unpack the package into
+// the version's own directory (unless it already is), ask the data plane
+// whether the runtime can run here, and record the outcome. The API answers
+// first with State Pending / LastUpdateStatus InProgress; the activation,
+// a goroutine the Server owns, moves the version on in milliseconds. The
+// pending work is part of the model (functionVersion.Work), so a restart
+// resumes it.
+
+// errSuperseded stops a commit whose version was deleted or changed again.
+var errSuperseded = errors.New("superseded")
+
+// activationFailure is why a version could not activate.
+type activationFailure struct {
+	code, reason string
+}
+
+// startActivation runs the activation p in the background.
+func (s *Server) startActivation(p pendingWork) {
+	s.goBackground(func(ctx context.Context) { s.activate(ctx, p) })
+}
+
+// resume starts the activations and event source mapping transitions a
+// previous run left unfinished.
+func (s *Server) resume() {
+	var work []pendingWork
+	var mappings []string
+	_ = s.st.read(func(m *catalog) error {
+		work = m.pending()
+		for id, esm := range m.Mappings {
+			if esm.transitional() {
+				mappings = append(mappings, id)
+			}
+		}
+		return nil
+	})
+	for _, p := range work {
+		s.startActivation(p)
+	}
+	for _, id := range mappings {
+		s.startMappingTransition(id)
+	}
+}
+
+// pendingRecord finds the version p is for, if p is still its work.
+func pendingRecord(m *catalog, p pendingWork) (*lambdaFunction, *functionVersion) {
+	fn := m.Functions[p.function]
+	if fn == nil || fn.ID != p.functionID {
+		return nil, nil
+	}
+	v := fn.version(p.qualifier)
+	if v == nil || v.Work != p.work {
+		return nil, nil
+	}
+	return fn, v
+}
+
+func (s *Server) activate(ctx context.Context, p pendingWork) {
+	if hook := s.cfg.beforeActivation; hook != nil {
+		hook(p.function, p.qualifier)
+	}
+	if ctx.Err() != nil {
+		return // shutting down; the next start resumes it
+	}
+	var zipRel, dirRel, runtime string
+	var unpacked, found bool
+	_ = s.st.read(func(m *catalog) error {
+		if _, v := pendingRecord(m, p); v != nil {
+			found = true
+			zipRel, dirRel, runtime, unpacked = v.CodeZip, v.CodeDir, v.Config.Runtime, v.Unpacked
+		}
+		return nil
+	})
+	if !found {
+		return
+	}
+
+	var failure *activationFailure
+	if !unpacked {
+		failure = s.unpack(zipRel, dirRel)
+	}
+	if failure == nil {
+		if err := CheckRuntime(runtime, s.abs(dirRel)); err != nil {
+			failure = &activationFailure{code: "InvalidRuntime", reason: err.Error()}
+		}
+	}
+	if ctx.Err() != nil {
+		return
+	}
+
+	var retireLatest bool
+	err := s.st.write(func(m *catalog) error {
+		fn, v := pendingRecord(m, p)
+		if v == nil {
+			return errSuperseded
+		}
+		retireLatest = s.settle(fn, v, failure)
+		return nil
+	})
+	switch {
+	case errors.Is(err, errSuperseded):
+	case err != nil:
+		s.log.Error("local lambda: record activation", "function", p.function, "version", p.qualifier, "err", err)
+	default:
+		if failure != nil {
+			s.log.Info("local lambda: activation failed", "function", p.function, "version", p.qualifier, "reason", failure.reason)
+		}
+	}
+	if retireLatest {
+		s.iv.Retire(p.function, latestQualif)
+	}
+	s.collectFunctionGarbage(p.function)
+}
+
+// unpack extracts the package into its directory (replacing whatever an
+// interrupted earlier attempt left there).
+func (s *Server) unpack(zipRel, dirRel string) *activationFailure {
+	b, err := os.ReadFile(s.abs(zipRel))
+	if err != nil {
+		return &activationFailure{code: "InternalError", reason: fmt.Sprintf("The local Lambda could not read the function's package: %v", err)}
+	}
+	dir := s.abs(dirRel)
+	if err := os.RemoveAll(dir); err != nil {
+		return &activationFailure{code: "InternalError", reason: fmt.Sprintf("The local Lambda could not prepare the code directory: %v", err)}
+	}
+	if err := Unzip(b, dir, maxUnzippedSize); err != nil {
+		var ae *APIError
+		msg := err.Error()
+		if errors.As(err, &ae) {
+			msg = ae.Message
+		}
+		return &activationFailure{code: "InvalidZipFileException", reason: msg}
+	}
+	return nil
+}
+
+// settle records the outcome of v's activation and reports whether $LATEST
+// changed what it runs, so its old environments must be retired.
+func (s *Server) settle(fn *lambdaFunction, v *functionVersion, failure *activationFailure) (retireLatest bool) {
+	v.Work = ""
+	if failure == nil || failure.code != "InvalidZipFileException" {
+		v.Unpacked = true
+	}
+	isLatest := v == fn.Latest
+	if isLatest {
+		v.RevisionID = uuid.NewString()
+	}
+	if failure == nil {
+		v.State, v.StateReason, v.StateReasonCode = functionActive, "", ""
+		v.LastUpdateStatus, v.LastUpdateStatusReason, v.LastUpdateStatusReasonCode = updateSuccessful, "", ""
+		if isLatest {
+			retireLatest = fn.Running != nil
+			fn.Running = v.clone()
+		}
+		return retireLatest
+	}
+	v.LastUpdateStatus, v.LastUpdateStatusReason, v.LastUpdateStatusReasonCode = updateFailed, failure.reason, failure.code
+	if isLatest && fn.Running != nil {
+		// A failed update: "Lambda aborts the update and the function's
+		// previous code and configuration remain available."
+		prev := fn.Running
+		v.Config = prev.clone().Config
+		v.CodeSha256, v.CodeSize, v.CodeZip, v.CodeDir, v.Unpacked = prev.CodeSha256, prev.CodeSize, prev.CodeZip, prev.CodeDir, true
+		v.Fingerprint = prev.Fingerprint
+		v.State, v.StateReason, v.StateReasonCode = prev.State, prev.StateReason, prev.StateReasonCode
+		return false
+	}
+	v.State, v.StateReason, v.StateReasonCode = functionFailed, failure.reason, failure.code
+	return false
+}

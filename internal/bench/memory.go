@@ -40,7 +40,7 @@ func Memory(ctx context.Context, bin string, waiting int) (*MemoryResult, error)
 	defer os.RemoveAll(dir)
 	addrFile := filepath.Join(dir, "addr")
 	begin := time.Now()
-	cmd := exec.CommandContext(ctx, bin, "serve", "--addr", "127.0.0.1:0", "--addr-file", addrFile,
+	cmd := exec.CommandContext(ctx, bin, "serve", "--addr", "127.0.0.1:0", "--lambda-addr", "127.0.0.1:0", "--addr-file", addrFile,
 		"--data-dir", filepath.Join(dir, "data"), "--log-level", "error")
 	cmd.Stderr = os.Stderr
 	if err := cmd.Start(); err != nil {

@@ -73,7 +73,7 @@ func (a *app) runDemo(ctx context.Context, opts demoOptions) error {
 		dataDir = tmp
 	}
 	log := slog.New(slog.NewTextHandler(a.stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
-	n, err := startNode(ctx, nodeOptions{DataDir: dataDir, Logger: log, Version: version()})
+	n, err := startNode(ctx, nodeOptions{DataDir: dataDir, LambdaAddr: LambdaOff, Logger: log, Version: version()})
 	if err != nil {
 		return err
 	}

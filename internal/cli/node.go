@@ -13,6 +13,7 @@ import (
 	"github.com/sluice-cd/sluice/internal/engine"
 	"github.com/sluice-cd/sluice/internal/expr"
 	"github.com/sluice-cd/sluice/internal/httpapi"
+	"github.com/sluice-cd/sluice/internal/locallambda"
 	"github.com/sluice-cd/sluice/internal/pipeline"
 	"github.com/sluice-cd/sluice/internal/stage"
 	"github.com/sluice-cd/sluice/internal/stage/judgment"
@@ -42,10 +43,12 @@ func validateOptions() pipeline.ValidateOptions {
 	return pipeline.ValidateOptions{StageTypes: newStageRegistry(), CheckExpression: expr.Check}
 }
 
-// node is one running Sluice: its store, engine and API handler.
+// node is one running Sluice: its store, engine, local Lambda and API
+// handler.
 type node struct {
 	store  store.Store
 	engine *engine.Engine
+	lambda *locallambda.Server // nil when disabled
 	api    http.Handler
 	log    *slog.Logger
 	unlock func()
@@ -55,9 +58,19 @@ type node struct {
 type nodeOptions struct {
 	DataDir     string
 	DatabaseURL string // postgres://…; SQLite in DataDir when empty
-	Logger      *slog.Logger
-	Version     string
+	// LambdaAddr is where the embedded local Lambda listens (loopback
+	// only); "off" disables it.
+	LambdaAddr string
+	Logger     *slog.Logger
+	Version    string
 }
+
+// LambdaOff as nodeOptions.LambdaAddr runs no local Lambda.
+const LambdaOff = "off"
+
+// DefaultLambdaAddr is where `sluice serve` and `sluice local serve` put
+// the local Lambda (and its S3) unless told otherwise.
+const DefaultLambdaAddr = "127.0.0.1:8085"
 
 // startNode opens the store, starts the engine and builds the API.
 func startNode(ctx context.Context, opts nodeOptions) (n *node, err error) {
@@ -88,6 +101,13 @@ func startNode(ctx context.Context, opts nodeOptions) (n *node, err error) {
 			return nil, fmt.Errorf("open store: %w", err)
 		}
 	}
+	lambdaURL := ""
+	if opts.LambdaAddr != LambdaOff {
+		if n.lambda, err = startLocalLambda(ctx, filepath.Join(opts.DataDir, "lambda"), opts.LambdaAddr, log); err != nil {
+			return nil, err
+		}
+		lambdaURL = n.lambda.URL()
+	}
 	stages := newStageRegistry()
 	n.engine, err = engine.New(ctx, engine.Config{Store: n.store, Stages: stages, Logger: log.With("subsystem", "engine")})
 	if err != nil {
@@ -100,10 +120,25 @@ func startNode(ctx context.Context, opts nodeOptions) (n *node, err error) {
 		Store:    n.store,
 		Engine:   n.engine,
 		Validate: pipeline.ValidateOptions{StageTypes: stages, CheckExpression: expr.Check},
-		Logger:   log,
-		Version:  opts.Version,
+		Logger:         log,
+		Version:        opts.Version,
+		LocalLambdaURL: lambdaURL,
 	})
 	return n, nil
+}
+
+// startLocalLambda starts the embedded Lambda endpoint with its data in dir.
+func startLocalLambda(ctx context.Context, dir, addr string, log *slog.Logger) (*locallambda.Server, error) {
+	srv, err := locallambda.New(locallambda.Config{DataDir: dir, Logger: log.With("subsystem", "locallambda")})
+	if err != nil {
+		return nil, fmt.Errorf("start the local lambda: %w", err)
+	}
+	if _, err := srv.Start(context.WithoutCancel(ctx), addr); err != nil {
+		srv.Close()
+		return nil, &exitError{code: ExitFailed, err: fmt.Errorf("start the local lambda on %s: %w", addr, err),
+			hint: "choose another address with --lambda-addr, or --lambda-addr off to run without it"}
+	}
+	return srv, nil
 }
 
 // close stops the engine (letting running jobs finish) and closes the store.
@@ -111,6 +146,11 @@ func (n *node) close(ctx context.Context) {
 	if n.engine != nil {
 		if err := n.engine.Stop(ctx); err != nil {
 			n.log.Error("stop engine", "err", err)
+		}
+	}
+	if n.lambda != nil {
+		if err := n.lambda.Close(); err != nil {
+			n.log.Error("stop local lambda", "err", err)
 		}
 	}
 	if n.store != nil {

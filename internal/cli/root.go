@@ -110,6 +110,7 @@ then apply a pipeline and run it:
 		a.newServeCmd(),
 		a.newDemoCmd(),
 		a.newBenchCmd(),
+		a.newLocalCmd(),
 		a.newPipelineCmd(),
 		a.newRunCmd(),
 		a.newExecutionCmd(),

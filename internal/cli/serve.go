@@ -31,6 +31,8 @@ type serveOptions struct {
 	// DatabaseURL, when set (postgres://…), selects Postgres instead of the
 	// SQLite database in DataDir.
 	DatabaseURL string
+	// LambdaAddr is where the local Lambda listens; "off" disables it.
+	LambdaAddr string
 	// Logger writes to stderr at the level of --log-level.
 	Logger *slog.Logger
 	// Version is the binary's version, for /health and /version.
@@ -74,6 +76,7 @@ It stops gracefully on SIGINT or SIGTERM.`,
 	f.StringVar(&opts.AddrFile, "addr-file", "", "write the server's URL to this file once it listens")
 	f.StringVar(&opts.DataDir, "data-dir", ".sluice", "directory for the SQLite database and local Lambda files")
 	f.StringVar(&opts.DatabaseURL, "database-url", "", "Postgres URL (postgres://…); SQLite in --data-dir when empty")
+	f.StringVar(&opts.LambdaAddr, "lambda-addr", DefaultLambdaAddr, "loopback address of the embedded local Lambda and its S3; \"off\" disables it")
 	f.StringVar(&logLevel, "log-level", "info", "log level: debug, info, warn or error")
 	return cmd
 }
@@ -90,7 +93,8 @@ func parseLogLevel(s string) (slog.Level, error) {
 // ends.
 func runServe(ctx context.Context, opts serveOptions) error {
 	n, err := startNode(ctx, nodeOptions{
-		DataDir: opts.DataDir, DatabaseURL: opts.DatabaseURL, Logger: opts.Logger, Version: opts.Version,
+		DataDir: opts.DataDir, DatabaseURL: opts.DatabaseURL, LambdaAddr: opts.LambdaAddr,
+		Logger: opts.Logger, Version: opts.Version,
 	})
 	if err != nil {
 		return err

@@ -45,11 +45,11 @@ func (a *app) newVersionCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			fmt.Fprintf(a.stdout, "server        %s\n", c.BaseURL())
-			fmt.Fprintf(a.stdout, "  version     %s\n", h.Version)
-			fmt.Fprintf(a.stdout, "  status      %s\n", h.Status)
-			fmt.Fprintf(a.stdout, "  database    %s\n", h.Database)
-			fmt.Fprintf(a.stdout, "  local lambda %s\n", cmpDash(h.LocalLambdaURL))
+			fmt.Fprintf(a.stdout, "server          %s\n", c.BaseURL())
+			fmt.Fprintf(a.stdout, "  version       %s\n", h.Version)
+			fmt.Fprintf(a.stdout, "  status        %s\n", h.Status)
+			fmt.Fprintf(a.stdout, "  database      %s\n", h.Database)
+			fmt.Fprintf(a.stdout, "  local lambda  %s\n", cmpDash(h.LocalLambdaURL))
 			return nil
 		},
 	}

@@ -51,7 +51,7 @@ type server struct {
 func startServer(t *testing.T, bin, dataDir string, args ...string) *server {
 	t.Helper()
 	addrFile := filepath.Join(t.TempDir(), "addr")
-	cmd := exec.Command(bin, append([]string{"serve", "--addr", "127.0.0.1:0", "--addr-file", addrFile,
+	cmd := exec.Command(bin, append([]string{"serve", "--addr", "127.0.0.1:0", "--lambda-addr", "127.0.0.1:0", "--addr-file", addrFile,
 		"--data-dir", dataDir, "--log-level", "warn"}, args...)...)
 	cmd.Stdout = testLog{t, "serve"}
 	cmd.Stderr = testLog{t, "serve"}

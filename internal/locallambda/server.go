@@ -589,11 +589,16 @@ func (s *Server) invoke(w http.ResponseWriter, r *http.Request, p routeParams) e
 	return nil
 }
 
-// serveInternal serves the local Lambda's own resources; today the code
-// download behind GetFunction's Code.Location:
-// GET /_locallambda/functions/NAME/code/HEX.zip.
+// serveInternal serves the local Lambda's own resources: the code
+// download behind GetFunction's Code.Location,
+// GET /_locallambda/functions/NAME/code/HEX.zip, and the per-version
+// metrics query, GET /_locallambda/metrics/query (see serveMetricsQuery).
 func (s *Server) serveInternal(w http.ResponseWriter, r *http.Request) {
 	segs := strings.Split(strings.Trim(r.URL.EscapedPath(), "/"), "/")
+	if len(segs) == 3 && segs[1] == "metrics" && segs[2] == "query" && r.Method == http.MethodGet {
+		s.serveMetricsQuery(w, r)
+		return
+	}
 	if r.Method != http.MethodGet || len(segs) != 5 || segs[1] != "functions" || segs[3] != "code" || !strings.HasSuffix(segs[4], ".zip") {
 		http.NotFound(w, r)
 		return
@@ -610,6 +615,79 @@ func (s *Server) serveInternal(w http.ResponseWriter, r *http.Request) {
 	}
 	w.Header().Set("Content-Type", "application/zip")
 	http.ServeFile(w, r, path)
+}
+
+// MetricsQuery is the answer of GET /_locallambda/metrics/query.
+type MetricsQuery struct {
+	Function  string          `json:"function"`
+	Qualifier string          `json:"qualifier"`
+	Since     time.Time       `json:"since"`
+	Until     time.Time       `json:"until"`
+	Step      string          `json:"step"`
+	Series    []VersionSeries `json:"series"`
+}
+
+// serveMetricsQuery answers
+// GET /_locallambda/metrics/query?function=NAME&qualifier=Q&since=T&until=T&step=D
+// with per-version time series (Invoker.Query). since and until are
+// RFC 3339 times or durations back from now ("5m"); until defaults to now,
+// since to 5 minutes before until, step to 10s; qualifier "*" (the
+// default) is every invocation, "" unqualified ones.
+func (s *Server) serveMetricsQuery(w http.ResponseWriter, r *http.Request) {
+	q := r.URL.Query()
+	bad := func(msg string) {
+		writeError(w, &APIError{Status: http.StatusBadRequest, Type: "InvalidParameterValueException", Message: msg})
+	}
+	fn := q.Get("function")
+	if fn == "" {
+		bad("function is required: the name or ARN of the function whose metrics to query")
+		return
+	}
+	now := s.cfg.Clock()
+	at := func(key string, def time.Time) (time.Time, bool) {
+		v := q.Get(key)
+		if v == "" {
+			return def, true
+		}
+		if d, err := time.ParseDuration(v); err == nil {
+			return now.Add(-d), true
+		}
+		t, err := time.Parse(time.RFC3339Nano, v)
+		if err != nil {
+			bad(fmt.Sprintf("%s %q is neither an RFC 3339 time nor a duration back from now such as 5m", key, v))
+			return time.Time{}, false
+		}
+		return t, true
+	}
+	until, ok := at("until", now)
+	if !ok {
+		return
+	}
+	since, ok := at("since", until.Add(-5*time.Minute))
+	if !ok {
+		return
+	}
+	step := 10 * time.Second
+	if v := q.Get("step"); v != "" {
+		d, err := time.ParseDuration(v)
+		if err != nil || d <= 0 {
+			bad(fmt.Sprintf("step %q is not a positive duration such as 10s", v))
+			return
+		}
+		step = d
+	}
+	qualifier := "*"
+	if q.Has("qualifier") {
+		qualifier = q.Get("qualifier")
+	}
+	series := s.iv.Query(fn, qualifier, since, until, step)
+	if series == nil {
+		series = []VersionSeries{}
+	}
+	w.Header().Set("Content-Type", "application/json")
+	json.NewEncoder(w).Encode(MetricsQuery{
+		Function: fn, Qualifier: qualifier, Since: since, Until: until, Step: step.String(), Series: series,
+	})
 }
 
 // gofakes3Logger sends gofakes3's messages to slog at Debug (warnings at

@@ -498,6 +498,27 @@ func TestServerInvoke(t *testing.T) {
 	if resp.StatusCode != 200 || !strings.Contains(string(body), "live-fn") {
 		t.Errorf("GET /metrics: %d, mentions live-fn: %v", resp.StatusCode, strings.Contains(string(body), "live-fn"))
 	}
+
+	// So is the per-version query: invocations through the alias, by the
+	// version that ran.
+	resp, body = cs.rawRequest(t, "GET", "/_locallambda/metrics/query?function=live-fn&qualifier=live&since=10m&step=1h", nil)
+	var q MetricsQuery
+	if err := json.Unmarshal(body, &q); resp.StatusCode != 200 || err != nil {
+		t.Fatalf("metrics query: %d %s (%v)", resp.StatusCode, body, err)
+	}
+	counts := map[string]int64{}
+	for _, series := range q.Series {
+		for _, p := range series.Points {
+			counts[series.Version] += p.Invocations
+		}
+	}
+	if counts["1"] == 0 || counts["2"] == 0 {
+		t.Errorf("metrics query through alias live: invocations by version %v; want both versions", counts)
+	}
+	resp, body = cs.rawRequest(t, "GET", "/_locallambda/metrics/query?function=live-fn&step=soon", nil)
+	if resp.StatusCode != 400 || !strings.Contains(string(body), "step") {
+		t.Errorf("metrics query with a bad step: %d %s", resp.StatusCode, body)
+	}
 }
 
 func TestDataDirIsExclusive(t *testing.T) {

@@ -1,0 +1,62 @@
+package cli
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+
+	"github.com/spf13/cobra"
+)
+
+func (a *app) newLocalCmd() *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "local",
+		Short: "The embedded AWS-compatible local Lambda",
+		Args:  cobra.ArbitraryArgs,
+		RunE:  groupRunE,
+	}
+	cmd.AddCommand(a.newLocalServeCmd())
+	return cmd
+}
+
+func (a *app) newLocalServeCmd() *cobra.Command {
+	var (
+		addr, dataDir, logLevel string
+	)
+	cmd := &cobra.Command{
+		Use:   "serve",
+		Short: "Run only the local Lambda (and its S3) for the AWS SDKs and CLI",
+		Long: `Run the local Lambda on its own: the AWS Lambda REST API (2015-03-31) and an
+S3-compatible endpoint on one loopback port, running real function packages as local
+processes. Point any AWS client at it:
+
+  aws lambda list-functions --endpoint-url http://` + DefaultLambdaAddr + `
+  aws s3 mb s3://artifacts --endpoint-url http://` + DefaultLambdaAddr + `
+
+Functions run with your user's rights: the local Lambda is for development and
+tests, not a sandbox. 'sluice serve' runs the same endpoint alongside the API.`,
+		Args: noArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			level, err := parseLogLevel(logLevel)
+			if err != nil {
+				return err
+			}
+			log := slog.New(slog.NewTextHandler(a.stderr, &slog.HandlerOptions{Level: level}))
+			ctx := cmd.Context()
+			srv, err := startLocalLambda(ctx, dataDir, addr, log)
+			if err != nil {
+				return err
+			}
+			defer srv.Close()
+			fmt.Fprintf(a.stdout, "local lambda: %s (data in %s)\n", srv.URL(), dataDir)
+			<-ctx.Done()
+			log.Info("shutting down", "cause", context.Cause(ctx))
+			return nil
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&addr, "addr", DefaultLambdaAddr, "loopback address to listen on; port 0 picks a free port")
+	f.StringVar(&dataDir, "data-dir", ".sluice/lambda", "directory for functions, versions, code and S3 objects")
+	f.StringVar(&logLevel, "log-level", "info", "log level: debug, info, warn or error")
+	return cmd
+}

@@ -10,6 +10,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/sluice-cd/sluice/internal/bench"
+	"github.com/sluice-cd/sluice/internal/fnbuild"
 	"github.com/sluice-cd/sluice/internal/store"
 	"github.com/sluice-cd/sluice/internal/store/postgres"
 	"github.com/sluice-cd/sluice/internal/store/sqlite"
@@ -22,7 +23,7 @@ func (a *app) newBenchCmd() *cobra.Command {
 		Args:  cobra.ArbitraryArgs,
 		RunE:  groupRunE,
 	}
-	cmd.AddCommand(a.newBenchEngineCmd(), a.newBenchMemoryCmd())
+	cmd.AddCommand(a.newBenchEngineCmd(), a.newBenchMemoryCmd(), a.newBenchLocalCmd())
 	return cmd
 }
 
@@ -93,6 +94,51 @@ judgment. Linux only.`,
 		},
 	}
 	cmd.Flags().IntVar(&waiting, "waiting", 10000, "executions to park at a manual judgment")
+	return cmd
+}
+
+func (a *app) newBenchLocalCmd() *cobra.Command {
+	var opts bench.LocalOptions
+	cmd := &cobra.Command{
+		Use:   "local",
+		Short: "Invoke latency, cold start, throughput and weighted routing of the local Lambda",
+		Long: `Build examples/functions/hello (run this from a Sluice checkout; it needs the Go
+toolchain), deploy it to a local Lambda in a temporary directory, and measure through
+the full REST path with aws-sdk-go-v2: warm sequential invokes (p50, p99), the first
+invoke of new versions (process start included), --clients concurrent clients, and
+the share of a 10% weighted alias against its 99.9% binomial interval.`,
+		Args: noArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			ctx := cmd.Context()
+			zip, err := fnbuild.Zip(ctx, ".", "./examples/functions/hello")
+			if err != nil {
+				return &exitError{code: ExitFailed, err: err, hint: "run sluice bench local from the root of a Sluice checkout"}
+			}
+			r, err := bench.Local(ctx, zip, opts)
+			if err != nil {
+				return err
+			}
+			fmt.Fprintf(a.stdout, "local lambda, aws-lambda-go hello function, full REST path\n")
+			fmt.Fprintf(a.stdout, "  warm sequential: p50 %.2f ms, p99 %.2f ms (%d invokes)\n",
+				millis(bench.Percentile(r.Warm, 0.5)), millis(bench.Percentile(r.Warm, 0.99)), len(r.Warm))
+			fmt.Fprintf(a.stdout, "  new version's first invoke: p50 %.2f ms, max %.2f ms (%d versions)\n",
+				millis(bench.Percentile(r.Cold, 0.5)), millis(bench.Percentile(r.Cold, 1)), len(r.Cold))
+			fmt.Fprintf(a.stdout, "  %d concurrent clients: %.0f invokes/s, %d errors in %d invokes\n", r.Clients, r.PerSecond, r.Errors, r.Concurrent)
+			inside := "inside"
+			if r.WeightShare < r.Lo || r.WeightShare > r.Hi {
+				inside = "OUTSIDE"
+			}
+			fmt.Fprintf(a.stdout, "  %.0f%% weighted alias: %d of %d invokes ran the new version = %.2f%%, %s the 99.9%% interval %.2f%%–%.2f%%\n",
+				r.Weight*100, r.NewVersion, r.Weighted, r.WeightShare*100, inside, r.Lo*100, r.Hi*100)
+			return nil
+		},
+	}
+	f := cmd.Flags()
+	f.IntVar(&opts.Warm, "warm", 3000, "sequential warm invokes")
+	f.IntVar(&opts.Cold, "cold", 20, "new versions to invoke once each")
+	f.IntVar(&opts.Clients, "clients", 64, "concurrent clients")
+	f.IntVar(&opts.Concurrent, "invokes", 20000, "invokes shared by the concurrent clients")
+	f.IntVar(&opts.Weighted, "weighted", 20000, "invokes of the weighted alias")
 	return cmd
 }
 

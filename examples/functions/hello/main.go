@@ -1,0 +1,56 @@
+// Command hello is the example Lambda function of Sluice's canary demo,
+// built with github.com/aws/aws-lambda-go. What it says and how often it
+// fails come from its environment, so one package deploys as different
+// versions:
+//
+//	HELLO_VERSION  the text it reports as its version (default "v1")
+//	FAILURE_RATE   the share of invocations that fail, 0 to 1 (default 0)
+//
+// It answers {"message", "version", "functionVersion", "requestId",
+// "event"}, echoing the event it was given.
+package main
+
+import (
+	"context"
+	"fmt"
+	"math/rand/v2"
+	"os"
+	"strconv"
+
+	"github.com/aws/aws-lambda-go/lambda"
+	"github.com/aws/aws-lambda-go/lambdacontext"
+)
+
+type response struct {
+	Message         string         `json:"message"`
+	Version         string         `json:"version"`
+	FunctionVersion string         `json:"functionVersion"`
+	RequestID       string         `json:"requestId"`
+	Event           map[string]any `json:"event,omitempty"`
+}
+
+func main() {
+	version := os.Getenv("HELLO_VERSION")
+	if version == "" {
+		version = "v1"
+	}
+	failureRate, err := strconv.ParseFloat(os.Getenv("FAILURE_RATE"), 64)
+	if err != nil {
+		failureRate = 0
+	}
+	lambda.Start(func(ctx context.Context, event map[string]any) (*response, error) {
+		if failureRate > 0 && rand.Float64() < failureRate {
+			return nil, fmt.Errorf("hello %s failed on purpose (FAILURE_RATE=%g)", version, failureRate)
+		}
+		res := &response{
+			Message:         "hello from " + version,
+			Version:         version,
+			FunctionVersion: lambdacontext.FunctionVersion,
+			Event:           event,
+		}
+		if lc, ok := lambdacontext.FromContext(ctx); ok {
+			res.RequestID = lc.AwsRequestID
+		}
+		return res, nil
+	})
+}

@@ -117,9 +117,9 @@ func startNode(ctx context.Context, opts nodeOptions) (n *node, err error) {
 		return nil, fmt.Errorf("start engine: %w", err)
 	}
 	n.api = httpapi.New(httpapi.Config{
-		Store:    n.store,
-		Engine:   n.engine,
-		Validate: pipeline.ValidateOptions{StageTypes: stages, CheckExpression: expr.Check},
+		Store:          n.store,
+		Engine:         n.engine,
+		Validate:       pipeline.ValidateOptions{StageTypes: stages, CheckExpression: expr.Check},
 		Logger:         log,
 		Version:        opts.Version,
 		LocalLambdaURL: lambdaURL,

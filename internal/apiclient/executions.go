@@ -96,6 +96,12 @@ func (c *Client) Resume(ctx context.Context, id string) (*apitype.Execution, err
 	return c.executionOp(ctx, "resume execution", struct{}{}, "executions", id, "resume")
 }
 
+// Rollback runs the compensations a finished execution's stages recorded
+// (their "rollback:stage" outputs), newest first, as new stages.
+func (c *Client) Rollback(ctx context.Context, id string) (*apitype.Execution, error) {
+	return c.executionOp(ctx, "roll back execution", struct{}{}, "executions", id, "rollback")
+}
+
 // RestartStage restarts a completed stage (named by id, refId or name) and
 // everything downstream of it.
 func (c *Client) RestartStage(ctx context.Context, id, stage string) (*apitype.Execution, error) {

@@ -16,6 +16,7 @@ func (a *app) newExecutionCmd() *cobra.Command {
 		a.newExecutionListCmd(),
 		a.newExecutionGetCmd(),
 		a.newExecutionCancelCmd(),
+		a.newExecutionRollbackCmd(),
 		a.newExecutionPauseCmd(),
 		a.newExecutionResumeCmd(),
 		a.newExecutionRestartStageCmd(),

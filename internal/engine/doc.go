@@ -61,6 +61,16 @@
 // parked task with a timeout snoozes until its deadline, so the timeout
 // fires even if nobody acts.
 //
+// # Rollback
+//
+// A stage that changes something worth undoing records how in its outputs
+// ("rollback:stage": a stage type, name and context; Route stages record
+// the alias routing they replaced). When an execution fails and
+// rollbackOnFailure is set (on the pipeline, or on the recording stage),
+// and when someone calls Rollback, the engine appends one stage per record,
+// newest change first, chained, and runs them as visible stages; see
+// rollback.go.
+//
 // # Crashes
 //
 // On SQLite one process owns the database, so at start the engine makes

@@ -297,9 +297,11 @@ func scenarioFanOutAndJoin(t *testing.T, b *bundle) {
 	if out["sum"] != float64(3) {
 		t.Errorf("join outputs = %v, want sum 3 from ancestor outputs", out)
 	}
-	for id, n := range b.probe.finished {
-		if n != 1 {
-			t.Errorf("stage %s finished %d times, want 1", id, n)
+	b.probe.mu.Lock()
+	defer b.probe.mu.Unlock()
+	for _, st := range exec.Stages {
+		if n := b.probe.finished[st.ID]; n != 1 {
+			t.Errorf("stage %s finished %d times, want 1", st.RefID, n)
 		}
 	}
 }

@@ -80,7 +80,7 @@ const (
 func (r *run) decide(s *stageRun, typ stage.Type, deadline time.Time, apply bool) (step, *stage.Task, error) {
 	var change func() error
 	switch {
-	case r.exec.Canceled || r.state.Halted:
+	case r.exec.Canceled || r.state.Halted && !s.isRollback():
 		if _, ok := typ.(stage.Canceler); ok {
 			return stepCancel, r.task(s), nil
 		}

@@ -31,6 +31,7 @@ type run struct {
 type execState struct {
 	Queued             bool        `json:"queued,omitempty"`
 	Halted             bool        `json:"halted,omitempty"` // a stage failed with failPipeline: start nothing new
+	RolledBack         bool        `json:"rolledBack,omitempty"` // rollback stages were added
 	CanceledBy         string      `json:"canceledBy,omitempty"`
 	CancellationReason string      `json:"cancellationReason,omitempty"`
 	Paused             *pauseState `json:"paused,omitempty"`
@@ -331,6 +332,9 @@ func active(s store.ExecutionStatus) bool {
 // failureStatus maps a failed task to the stage's status under its failure
 // options (engine-semantics A2).
 func (s *stageRun) failureStatus() store.ExecutionStatus {
+	if s.isRollback() {
+		return store.StatusFailedContinue // the other rollback stages still run
+	}
 	failPipeline, continuePipeline := true, false
 	if s.def != nil {
 		failPipeline, continuePipeline = s.def.FailPipeline, s.def.ContinuePipeline

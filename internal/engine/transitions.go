@@ -30,12 +30,12 @@ func (r *run) begin() error {
 // it at once (skipped, no tasks), so it loops until nothing changes.
 func (r *run) advance() error {
 	for {
-		if r.exec.Canceled || r.state.Halted || r.exec.Status != store.StatusRunning {
+		if r.exec.Canceled || r.exec.Status != store.StatusRunning {
 			break
 		}
 		var ready *stageRun
 		for _, s := range r.stages {
-			if s.row.Status != store.StatusNotStarted {
+			if s.row.Status != store.StatusNotStarted || r.state.Halted && !s.isRollback() {
 				continue
 			}
 			up := r.upstream(s)
@@ -208,9 +208,21 @@ func (r *run) completeStage(s *stageRun, status store.ExecutionStatus, errMsg st
 }
 
 // finish gives the execution its final status and starts whatever waits
-// for it in the pipeline's concurrency queue.
+// for it in the pipeline's concurrency queue — unless it failed and its
+// stages ask to be rolled back, in which case the rollback stages run
+// first.
 func (r *run) finish() error {
-	if err := r.setExecStatus(r.finalStatus()); err != nil {
+	status := r.finalStatus()
+	if status == store.StatusTerminal && !r.state.RolledBack {
+		n, err := r.addRollbackStages(r.rollbackWanted)
+		if err != nil {
+			return err
+		}
+		if n > 0 {
+			return r.advance()
+		}
+	}
+	if err := r.setExecStatus(status); err != nil {
 		return err
 	}
 	return r.startWaiting()

@@ -1,6 +1,7 @@
 package httpapi
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -239,23 +240,20 @@ func (s *server) cancelExecution(w http.ResponseWriter, r *http.Request) error {
 }
 
 func (s *server) pauseExecution(w http.ResponseWriter, r *http.Request) error {
-	if err := s.requireEngine(); err != nil {
-		return err
-	}
-	if err := decodeJSONBody(w, r, &struct{}{}); err != nil {
-		return err
-	}
-	exec, err := s.loadExecution(r)
-	if err != nil {
-		return err
-	}
-	if err := s.engine.Pause(r.Context(), exec.ID, user(r)); err != nil {
-		return orNotFound(err, "execution %s not found", exec.ID)
-	}
-	return s.respondExecution(w, r, exec.ID)
+	return s.executionAction(w, r, s.engine.Pause)
 }
 
 func (s *server) resumeExecution(w http.ResponseWriter, r *http.Request) error {
+	return s.executionAction(w, r, s.engine.Resume)
+}
+
+func (s *server) rollbackExecution(w http.ResponseWriter, r *http.Request) error {
+	return s.executionAction(w, r, s.engine.Rollback)
+}
+
+// executionAction serves an operation on an execution that takes no body
+// but the user, and answers with the execution as it is afterwards.
+func (s *server) executionAction(w http.ResponseWriter, r *http.Request, act func(ctx context.Context, executionID, user string) error) error {
 	if err := s.requireEngine(); err != nil {
 		return err
 	}
@@ -266,7 +264,7 @@ func (s *server) resumeExecution(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	if err := s.engine.Resume(r.Context(), exec.ID, user(r)); err != nil {
+	if err := act(r.Context(), exec.ID, user(r)); err != nil {
 		return orNotFound(err, "execution %s not found", exec.ID)
 	}
 	return s.respondExecution(w, r, exec.ID)

@@ -36,6 +36,7 @@ func (s *server) routes() []route {
 		{http.MethodPost, v1 + "/executions/{id}/cancel", s.cancelExecution},
 		{http.MethodPost, v1 + "/executions/{id}/pause", s.pauseExecution},
 		{http.MethodPost, v1 + "/executions/{id}/resume", s.resumeExecution},
+		{http.MethodPost, v1 + "/executions/{id}/rollback", s.rollbackExecution},
 		{http.MethodPost, v1 + "/executions/{id}/evaluate", s.evaluate},
 		{http.MethodPost, v1 + "/executions/{id}/stages/{stage}/restart", s.restartStage},
 		{http.MethodPost, v1 + "/executions/{id}/stages/{stage}/judgment", s.judgeStage},

@@ -68,6 +68,7 @@ type Engine interface {
 	Cancel(ctx context.Context, executionID, user, reason string) error
 	Pause(ctx context.Context, executionID, user string) error
 	Resume(ctx context.Context, executionID, user string) error
+	Rollback(ctx context.Context, executionID, user string) error
 	RestartStage(ctx context.Context, executionID, stageID, user string) error
 	Judge(ctx context.Context, executionID, stageID string, j engine.Judgment) error
 	SkipWait(ctx context.Context, executionID, stageID, user string) error

@@ -75,11 +75,14 @@ func (e *Engine) Trigger(ctx context.Context, p *TriggerParams) (*store.Executio
 	}
 
 	err = e.inTx(ctx, func(t *txn) error {
-		running, err := t.runningOf(exec.PipelineConfigID, "")
-		if err != nil {
-			return err
+		queued := false
+		if limitsConcurrency(doc) {
+			running, err := t.runningOf(exec.PipelineConfigID, "")
+			if err != nil {
+				return err
+			}
+			queued = mustQueue(doc, running)
 		}
-		queued := mustQueue(doc, running)
 		if queued {
 			exec.State = json.RawMessage(`{"queued":true}`)
 		}
@@ -128,6 +131,11 @@ func newStageRow(execID string, seq int, s *pipeline.Stage) (*store.Stage, error
 		Outputs:              json.RawMessage(`{}`),
 		Tasks:                json.RawMessage(`{}`),
 	}, nil
+}
+
+// limitsConcurrency reports whether the pipeline can make executions wait.
+func limitsConcurrency(doc *pipeline.Pipeline) bool {
+	return doc.LimitConcurrent || doc.MaxConcurrentExecutions > 0
 }
 
 // mustQueue applies Orca's concurrency rule: with limitConcurrent, any
@@ -227,31 +235,30 @@ func isQueued(x *store.Execution) (bool, error) {
 // otherwise the newest starts and the others are canceled.
 func (r *run) startWaiting() error {
 	t := r.t
-	list, err := t.tx.ExecutionListByConfig(t.ctx, r.exec.PipelineConfigID,
-		[]store.ExecutionStatus{store.StatusNotStarted, store.StatusRunning, store.StatusPaused})
+	// Executions that have not started are few: queued ones and those a
+	// worker is about to pick up.
+	list, err := t.tx.ExecutionListByConfig(t.ctx, r.exec.PipelineConfigID, []store.ExecutionStatus{store.StatusNotStarted})
 	if err != nil {
 		return err
 	}
-	running := 0
 	var waiting []*store.Execution // oldest first
 	for _, x := range list {
-		if x.ID == r.exec.ID {
-			continue
-		}
-		queued, err := isQueued(x)
-		if err != nil {
+		if queued, err := isQueued(x); err != nil {
 			return err
-		}
-		if queued {
+		} else if queued && x.ID != r.exec.ID {
 			waiting = append(waiting, x)
-		} else if !x.Canceled {
-			running++
 		}
 	}
 	if len(waiting) == 0 {
 		return nil
 	}
-	if !r.doc.KeepWaitingPipelines {
+	running := 0
+	if limitsConcurrency(r.doc) {
+		if running, err = t.runningOf(r.exec.PipelineConfigID, r.exec.ID); err != nil {
+			return err
+		}
+	}
+	if limitsConcurrency(r.doc) && !r.doc.KeepWaitingPipelines {
 		newest := waiting[len(waiting)-1]
 		for _, x := range waiting[:len(waiting)-1] {
 			if err := r.cancelQueued(x.ID, newest.ID); err != nil {
@@ -542,7 +549,7 @@ func (e *Engine) RestartStage(ctx context.Context, executionID, stageKey, user s
 		if r.exec.Status == store.StatusNotStarted {
 			return conflictf("execution %s has not started yet", r.exec.ID)
 		}
-		if r.exec.Status.Complete() {
+		if r.exec.Status.Complete() && limitsConcurrency(r.doc) {
 			running, err := t.runningOf(r.exec.PipelineConfigID, r.exec.ID)
 			if err != nil {
 				return err

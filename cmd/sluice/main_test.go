@@ -1,6 +1,7 @@
 package main
 
 import (
+	"path/filepath"
 	"context"
 	"errors"
 	"os"
@@ -42,6 +43,12 @@ func TestScripts(t *testing.T) {
 			env.Setenv("USER", "tester")
 			env.Setenv("SLUICE_SERVER", "http://127.0.0.1:1") // nothing listens there until waitserver
 			env.Setenv("TERM", "dumb")
+			// The demo builds the example function from the source tree.
+			src, err := filepath.Abs("../..")
+			if err != nil {
+				return err
+			}
+			env.Setenv("SLUICE_SOURCE", src)
 			return nil
 		},
 		Cmds: scriptCmds(),

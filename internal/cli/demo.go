@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -9,47 +10,67 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
 	"time"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/lambda"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/spf13/cobra"
 
 	"github.com/sluice-cd/sluice/examples"
 	"github.com/sluice-cd/sluice/internal/apiclient"
 	"github.com/sluice-cd/sluice/internal/apitype"
+	"github.com/sluice-cd/sluice/internal/fnbuild"
 	"github.com/sluice-cd/sluice/internal/store"
 )
 
-// The demo runs this bundled example.
+// The demo releases examples/functions/hello twice with this pipeline.
 const (
-	demoFile        = "pipelines/hello-judgment.json"
+	demoFile        = "pipelines/canary-release.json"
 	demoApplication = "hello"
-	demoPipeline    = "first-release"
-	demoJudgment    = "Approve"
+	demoPipeline    = "canary-release"
+	demoFunction    = "hello-api"
+	demoAlias       = "live"
+	demoBucket      = "sluice-demo"
+	demoKey         = "hello.zip"
+	demoJudgment    = "Promote?"
+	demoCanary      = "Canary 10%"
 )
 
 type demoOptions struct {
-	Yes      bool
-	Rollback bool
-	DataDir  string
-	Addr     string
+	Yes         bool
+	Rollback    bool
+	FailureRate float64
+	DataDir     string
+	Addr        string
+	Source      string // the Sluice source tree holding examples/functions/hello
 }
 
 func (a *app) newDemoCmd() *cobra.Command {
 	var opts demoOptions
 	cmd := &cobra.Command{
 		Use:   "demo",
-		Short: "Run the bundled example pipeline on an embedded server",
-		Long: `Run Sluice's bundled example pipeline from start to finish on an embedded server:
-no AWS account, no database server, nothing else to start.
+		Short: "Run a canary release of a Lambda function on the embedded local Lambda",
+		Long: `Run a canary release from start to finish with no AWS account, database server or
+anything else to start: an embedded server with the local Lambda, in its own data
+directory (a temporary one unless --data-dir is given).
 
-The demo starts a server in its own data directory (a temporary one unless
---data-dir is given), applies the example pipeline, runs it and prints each
-step. At the manual judgment it promotes with --yes, rolls back with
---rollback, and otherwise tells you the command that judges it and waits.`,
+The demo builds examples/functions/hello (run it from a Sluice checkout; it needs the
+Go toolchain), uploads it to the local S3 and runs examples/pipelines/canary-release.json
+twice: v1 goes straight to 100% of the alias hello-api:live; v2 gets 10% of it while
+live traffic flows, so the split shows in the local Lambda's metrics. At the manual
+judgment it promotes with --yes, rolls back with --rollback, and otherwise prints the
+console URL and the command that judges it, and waits.`,
 		Args: noArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if opts.Yes && opts.Rollback {
 				return usageError("--yes and --rollback contradict each other", "give one of them, or neither to judge by hand")
+			}
+			if opts.FailureRate < 0 || opts.FailureRate > 1 {
+				return usageError(fmt.Sprintf("--failure-rate %g is not between 0 and 1", opts.FailureRate), "for example --failure-rate 0.2")
 			}
 			return a.runDemo(cmd.Context(), opts)
 		},
@@ -57,12 +78,23 @@ step. At the manual judgment it promotes with --yes, rolls back with
 	f := cmd.Flags()
 	f.BoolVar(&opts.Yes, "yes", false, "promote at the judgment without asking")
 	f.BoolVar(&opts.Rollback, "rollback", false, "roll back at the judgment without asking")
+	f.Float64Var(&opts.FailureRate, "failure-rate", 0, "share of v2's invocations that fail, 0 to 1")
 	f.StringVar(&opts.DataDir, "data-dir", "", "keep the demo's data here (default: a temporary directory, removed afterwards)")
-	f.StringVar(&opts.Addr, "addr", "127.0.0.1:0", "address of the embedded server; port 0 picks a free port")
+	f.StringVar(&opts.Addr, "addr", "127.0.0.1:0", "address of the embedded server and console; port 0 picks a free port")
+	f.StringVar(&opts.Source, "source", "", "the Sluice checkout to build the example function from (default: the current directory or the nearest parent that is one, else $SLUICE_SOURCE)")
 	return cmd
 }
 
 func (a *app) runDemo(ctx context.Context, opts demoOptions) error {
+	src, err := a.sourceTree(opts.Source)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintln(a.stdout, "Building examples/functions/hello …")
+	zip, err := fnbuild.Zip(ctx, src, "./examples/functions/hello")
+	if err != nil {
+		return err
+	}
 	dataDir := opts.DataDir
 	if dataDir == "" {
 		tmp, err := os.MkdirTemp("", "sluice-demo-")
@@ -73,7 +105,7 @@ func (a *app) runDemo(ctx context.Context, opts demoOptions) error {
 		dataDir = tmp
 	}
 	log := slog.New(slog.NewTextHandler(a.stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
-	n, err := startNode(ctx, nodeOptions{DataDir: dataDir, LambdaAddr: LambdaOff, Logger: log, Version: version()})
+	n, err := startNode(ctx, nodeOptions{DataDir: dataDir, LambdaAddr: "127.0.0.1:0", Logger: log, Version: version()})
 	if err != nil {
 		return err
 	}
@@ -90,7 +122,15 @@ func (a *app) runDemo(ctx context.Context, opts demoOptions) error {
 	go srv.Serve(ln)
 	defer srv.Close()
 	url := "http://" + ln.Addr().String()
+	lambdaURL := n.lambda.URL()
 
+	local, err := n.accounts.Get("local")
+	if err != nil {
+		return err
+	}
+	if err := uploadPackage(ctx, local.S3, zip); err != nil {
+		return err
+	}
 	user := a.userName()
 	if user == "" {
 		user = "demo"
@@ -106,43 +146,92 @@ func (a *app) runDemo(ctx context.Context, opts demoOptions) error {
 	if _, err := c.PutPipeline(ctx, demoApplication, demoPipeline, doc, "application/json"); err != nil {
 		return fmt.Errorf("apply the example pipeline: %w", err)
 	}
-	fmt.Fprintf(a.stdout, "Sluice demo: an embedded server at %s, data in %s\n", url, dataDir)
-	fmt.Fprintf(a.stdout, "Applied %s/%s (examples/%s) and running it:\n\n", demoApplication, demoPipeline, demoFile)
+	fmt.Fprintf(a.stdout, "Sluice demo: server and console at %s, local Lambda at %s, data in %s\n", url, lambdaURL, dataDir)
+	fmt.Fprintf(a.stdout, "Uploaded hello.zip to s3://%s/%s and applied %s/%s (examples/%s).\n", demoBucket, demoKey, demoApplication, demoPipeline, demoFile)
 
-	start := time.Now()
-	exec, err := c.Trigger(ctx, demoApplication, demoPipeline, apitype.TriggerRequest{})
+	fmt.Fprintln(a.stdout, "\nRelease v1 (the first release goes straight to 100%):")
+	first, err := a.runDemoRelease(ctx, c, nil, "v1", 0, opts, url, lambdaURL)
 	if err != nil {
 		return err
 	}
-	final, err := a.followDemo(ctx, c, exec.ID, url, opts)
+	if first.Status != string(store.StatusSucceeded) {
+		return executionExit(first)
+	}
+
+	fmt.Fprintln(a.stdout, "\nRelease v2 as a canary:")
+	tr := sendTraffic(ctx, local.Lambda, demoFunction, demoAlias, 100)
+	defer tr.close()
+	second, err := a.runDemoRelease(ctx, c, tr, "v2", opts.FailureRate, opts, url, lambdaURL)
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(a.stdout, "\nExecution %s %s in %s.\n", final.ID, final.Status, formatDuration(time.Since(start)))
-	for _, s := range final.Stages {
-		var out map[string]any
-		_ = json.Unmarshal(s.Outputs, &out)
-		if result, ok := out["result"].(string); ok {
-			fmt.Fprintf(a.stdout, "Result: %s\n", result)
-		}
+	tr.close()
+	fmt.Fprintf(a.stdout, "\nExecution %s %s; live traffic sent %d invokes (%d errors).\n", second.ID, second.Status, tr.invokes.Load(), tr.errors.Load())
+	if err := printFunctionState(ctx, a, local.Lambda); err != nil {
+		return err
 	}
-	return executionExit(final)
+	return executionExit(second)
 }
 
-// followDemo prints the execution's events and answers the judgment as
-// the options say, until the execution completes.
-func (a *app) followDemo(ctx context.Context, c *apiclient.Client, id, url string, opts demoOptions) (*apitype.Execution, error) {
-	first, err := c.GetExecution(ctx, id)
+// sourceTree finds the Sluice checkout the demo builds its function from.
+func (a *app) sourceTree(given string) (string, error) {
+	has := func(dir string) bool {
+		_, err := os.Stat(filepath.Join(dir, "examples", "functions", "hello", "main.go"))
+		return err == nil
+	}
+	if given != "" {
+		if !has(given) {
+			return "", usageError(fmt.Sprintf("--source %s has no examples/functions/hello", given), "give the root of a Sluice checkout")
+		}
+		return given, nil
+	}
+	if dir, err := os.Getwd(); err == nil {
+		for ; ; dir = filepath.Dir(dir) {
+			if has(dir) {
+				return dir, nil
+			}
+			if filepath.Dir(dir) == dir {
+				break
+			}
+		}
+	}
+	if env := a.getenv("SLUICE_SOURCE"); env != "" && has(env) {
+		return env, nil
+	}
+	return "", &exitError{code: ExitFailed, err: errors.New("the demo builds examples/functions/hello and cannot find it"),
+		hint: "run it from a Sluice checkout (go run ./cmd/sluice demo), or give --source"}
+}
+
+// uploadPackage puts the function's zip in the local S3, as a build job
+// would put an artifact.
+func uploadPackage(ctx context.Context, c *s3.Client, zip []byte) error {
+	if _, err := c.CreateBucket(ctx, &s3.CreateBucketInput{Bucket: aws.String(demoBucket)}); err != nil &&
+		!strings.Contains(err.Error(), "BucketAlreadyOwnedByYou") && !strings.Contains(err.Error(), "BucketAlreadyExists") {
+		return fmt.Errorf("create bucket %s in the local S3: %w", demoBucket, err)
+	}
+	if _, err := c.PutObject(ctx, &s3.PutObjectInput{Bucket: aws.String(demoBucket), Key: aws.String(demoKey), Body: bytes.NewReader(zip)}); err != nil {
+		return fmt.Errorf("upload %s to the local S3: %w", demoKey, err)
+	}
+	return nil
+}
+
+// runDemoRelease runs the pipeline for one version, printing its events,
+// and answers the judgment as the options say.
+func (a *app) runDemoRelease(ctx context.Context, c *apiclient.Client, tr *traffic, version string, failureRate float64, opts demoOptions, url, lambdaURL string) (*apitype.Execution, error) {
+	exec, err := c.Trigger(ctx, demoApplication, demoPipeline, apitype.TriggerRequest{Parameters: map[string]any{
+		"version": version, "failureRate": strconv.FormatFloat(failureRate, 'g', -1, 64),
+	}})
 	if err != nil {
 		return nil, err
 	}
 	stages := map[string]apitype.Stage{}
-	for _, s := range first.Stages {
+	for _, s := range exec.Stages {
 		stages[s.ID] = s
 	}
-	asked := false
+	start := time.Now()
+	var waited time.Duration // time spent at the judgment, not counted as pipeline time
 	var final *apitype.Execution
-	err = c.FollowExecution(ctx, id, func(ev apitype.Event) error {
+	err = c.FollowExecution(ctx, exec.ID, func(ev apitype.Event) error {
 		fmt.Fprintln(a.stdout, "  "+formatEvent(ev, stages))
 		var data struct {
 			Status store.ExecutionStatus `json:"status"`
@@ -150,11 +239,13 @@ func (a *app) followDemo(ctx context.Context, c *apiclient.Client, id, url strin
 		}
 		_ = json.Unmarshal(ev.Data, &data)
 		switch {
-		case ev.Type == "stage.status" && data.Name == demoJudgment && data.Status == store.StatusRunning && !asked:
-			asked = true
-			return a.demoJudge(ctx, c, id, url, opts)
+		case ev.Type == "stage.status" && data.Name == demoJudgment && data.Status == store.StatusRunning:
+			judged := time.Now()
+			err := a.demoJudge(ctx, c, exec.ID, url, lambdaURL, opts)
+			waited = time.Since(judged)
+			return err
 		case ev.Type == "execution.status" && data.Status.Complete():
-			e, err := c.GetExecution(ctx, id)
+			e, err := c.GetExecution(ctx, exec.ID)
 			if err != nil {
 				return err
 			}
@@ -169,10 +260,24 @@ func (a *app) followDemo(ctx context.Context, c *apiclient.Client, id, url strin
 	if final == nil {
 		return nil, errors.New("the event stream ended before the execution completed")
 	}
+	fmt.Fprintf(a.stdout, "  → %s in %s (judgment wait excluded)\n", final.Status, (time.Since(start) - waited).Round(time.Millisecond))
 	return final, nil
 }
 
-func (a *app) demoJudge(ctx context.Context, c *apiclient.Client, id, url string, opts demoOptions) error {
+// demoJudge shows the canary's traffic and then judges, or asks a person.
+func (a *app) demoJudge(ctx context.Context, c *apiclient.Client, id, url, lambdaURL string, opts demoOptions) error {
+	// Let the live traffic show the split before deciding.
+	timer := time.NewTimer(3 * time.Second)
+	select {
+	case <-timer.C:
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	split, err := trafficSplit(ctx, lambdaURL, demoFunction, demoAlias, 5*time.Second)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(a.stdout, "  traffic through %s:%s in the last 5 s: %s\n", demoFunction, demoAlias, split)
 	input := ""
 	switch {
 	case opts.Yes:
@@ -181,16 +286,48 @@ func (a *app) demoJudge(ctx context.Context, c *apiclient.Client, id, url string
 		input = "rollback"
 	default:
 		fmt.Fprintf(a.stdout, `
-  The pipeline now waits for a person. In another terminal, promote with
-    sluice judge %[1]s %[2]s continue --input promote --server %[3]s
-  or roll back with
-    sluice judge %[1]s %[2]s continue --input rollback --server %[3]s
-  (or run the demo with --yes or --rollback to answer for you).
+  The canary waits for a person. Judge it in the console:
+    %[3]s/executions/%[1]s
+  or in another terminal:
+    sluice judge %[1]s %[2]q continue --input promote --server %[3]s
+    sluice judge %[1]s %[2]q continue --input rollback --server %[3]s
 
 `, id, demoJudgment, url)
 		return nil
 	}
 	fmt.Fprintf(a.stdout, "  → judging %q: continue with %q\n", demoJudgment, input)
-	_, err := c.Judge(ctx, id, demoJudgment, apitype.JudgmentRequest{Status: apitype.JudgmentContinue, Input: input})
+	_, err = c.Judge(ctx, id, demoJudgment, apitype.JudgmentRequest{Status: apitype.JudgmentContinue, Input: input})
 	return err
+}
+
+// printFunctionState prints the alias's routing and the versions left.
+func printFunctionState(ctx context.Context, a *app, c *lambda.Client) error {
+	alias, err := c.GetAlias(ctx, &lambda.GetAliasInput{FunctionName: aws.String(demoFunction), Name: aws.String(demoAlias)})
+	if err != nil {
+		return fmt.Errorf("read alias %s:%s: %w", demoFunction, demoAlias, err)
+	}
+	routing := fmt.Sprintf("version %s", aws.ToString(alias.FunctionVersion))
+	if alias.RoutingConfig != nil && len(alias.RoutingConfig.AdditionalVersionWeights) > 0 {
+		for v, w := range alias.RoutingConfig.AdditionalVersionWeights {
+			routing = fmt.Sprintf("version %s %.0f%% · version %s %.0f%%", aws.ToString(alias.FunctionVersion), 100*(1-w), v, 100*w)
+		}
+	} else {
+		routing += " 100%"
+	}
+	fmt.Fprintf(a.stdout, "Alias %s:%s routes %s.\n", demoFunction, demoAlias, routing)
+	var versions []string
+	p := lambda.NewListVersionsByFunctionPaginator(c, &lambda.ListVersionsByFunctionInput{FunctionName: aws.String(demoFunction)})
+	for p.HasMorePages() {
+		page, err := p.NextPage(ctx)
+		if err != nil {
+			return fmt.Errorf("list versions of %s: %w", demoFunction, err)
+		}
+		for _, v := range page.Versions {
+			if aws.ToString(v.Version) != "$LATEST" {
+				versions = append(versions, fmt.Sprintf("%s (%s)", aws.ToString(v.Version), aws.ToString(v.Description)))
+			}
+		}
+	}
+	fmt.Fprintf(a.stdout, "Published versions left: %s.\n", strings.Join(versions, ", "))
+	return nil
 }

@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"syscall"
 
+	"github.com/sluice-cd/sluice/internal/awsclient"
 	"github.com/sluice-cd/sluice/internal/engine"
 	"github.com/sluice-cd/sluice/internal/expr"
 	"github.com/sluice-cd/sluice/internal/httpapi"
@@ -17,6 +18,7 @@ import (
 	"github.com/sluice-cd/sluice/internal/pipeline"
 	"github.com/sluice-cd/sluice/internal/stage"
 	"github.com/sluice-cd/sluice/internal/stage/judgment"
+	"github.com/sluice-cd/sluice/internal/stage/lambda"
 	"github.com/sluice-cd/sluice/internal/stage/preconditions"
 	"github.com/sluice-cd/sluice/internal/stage/variables"
 	"github.com/sluice-cd/sluice/internal/stage/wait"
@@ -26,32 +28,37 @@ import (
 )
 
 // newStageRegistry returns every stage type Sluice runs, with Orca's
-// alternate names.
-func newStageRegistry() *stage.Registry {
-	return stage.NewRegistry(
-		wait.Type{},
-		judgment.Type{},
-		variables.Type{},
-		preconditions.Type{},
-	)
+// alternate names. The Lambda stages reach AWS through accounts; nil
+// accounts give a registry that validates documents but cannot run Lambda
+// stages (sluice pipeline validate).
+func newStageRegistry(accounts *awsclient.Accounts) *stage.Registry {
+	types := []stage.Type{wait.Type{}, judgment.Type{}, variables.Type{}, preconditions.Type{}}
+	r := stage.NewRegistry(append(types, lambda.Types(accounts)...)...)
+	for alias, target := range lambda.Aliases {
+		if r.Known(target) {
+			r.Alias(alias, target)
+		}
+	}
+	return r
 }
 
 // validateOptions returns the options the server validates pipeline
 // documents with, so that `sluice pipeline validate` finds exactly what the
 // server would.
 func validateOptions() pipeline.ValidateOptions {
-	return pipeline.ValidateOptions{StageTypes: newStageRegistry(), CheckExpression: expr.Check}
+	return pipeline.ValidateOptions{StageTypes: newStageRegistry(nil), CheckExpression: expr.Check}
 }
 
 // node is one running Sluice: its store, engine, local Lambda and API
 // handler.
 type node struct {
-	store  store.Store
-	engine *engine.Engine
-	lambda *locallambda.Server // nil when disabled
-	api    http.Handler
-	log    *slog.Logger
-	unlock func()
+	store    store.Store
+	engine   *engine.Engine
+	lambda   *locallambda.Server // nil when disabled
+	accounts *awsclient.Accounts
+	api      http.Handler
+	log      *slog.Logger
+	unlock   func()
 }
 
 // nodeOptions say where a node keeps its state.
@@ -61,8 +68,11 @@ type nodeOptions struct {
 	// LambdaAddr is where the embedded local Lambda listens (loopback
 	// only); "off" disables it.
 	LambdaAddr string
-	Logger     *slog.Logger
-	Version    string
+	// Config is the path of sluice.yaml, which declares AWS accounts; none
+	// is needed to use the local Lambda.
+	Config  string
+	Logger  *slog.Logger
+	Version string
 }
 
 // LambdaOff as nodeOptions.LambdaAddr runs no local Lambda.
@@ -108,7 +118,18 @@ func startNode(ctx context.Context, opts nodeOptions) (n *node, err error) {
 		}
 		lambdaURL = n.lambda.URL()
 	}
-	stages := newStageRegistry()
+	var accountsCfg awsclient.Config
+	if opts.Config != "" {
+		if accountsCfg, err = awsclient.LoadConfig(opts.Config); err != nil {
+			return nil, err
+		}
+	}
+	accounts, err := awsclient.New(ctx, accountsCfg, awsclient.LocalEndpoint{URL: lambdaURL})
+	if err != nil {
+		return nil, err
+	}
+	n.accounts = accounts
+	stages := newStageRegistry(accounts)
 	n.engine, err = engine.New(ctx, engine.Config{Store: n.store, Stages: stages, Logger: log.With("subsystem", "engine")})
 	if err != nil {
 		return nil, fmt.Errorf("create engine: %w", err)

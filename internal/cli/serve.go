@@ -33,6 +33,8 @@ type serveOptions struct {
 	DatabaseURL string
 	// LambdaAddr is where the local Lambda listens; "off" disables it.
 	LambdaAddr string
+	// Config is the path of sluice.yaml (AWS accounts); optional.
+	Config string
 	// Logger writes to stderr at the level of --log-level.
 	Logger *slog.Logger
 	// Version is the binary's version, for /health and /version.
@@ -77,6 +79,7 @@ It stops gracefully on SIGINT or SIGTERM.`,
 	f.StringVar(&opts.DataDir, "data-dir", ".sluice", "directory for the SQLite database and local Lambda files")
 	f.StringVar(&opts.DatabaseURL, "database-url", "", "Postgres URL (postgres://…); SQLite in --data-dir when empty")
 	f.StringVar(&opts.LambdaAddr, "lambda-addr", DefaultLambdaAddr, "loopback address of the embedded local Lambda and its S3; \"off\" disables it")
+	f.StringVar(&opts.Config, "config", "", "sluice.yaml declaring AWS accounts (none needed for the local Lambda)")
 	f.StringVar(&logLevel, "log-level", "info", "log level: debug, info, warn or error")
 	return cmd
 }
@@ -93,7 +96,7 @@ func parseLogLevel(s string) (slog.Level, error) {
 // ends.
 func runServe(ctx context.Context, opts serveOptions) error {
 	n, err := startNode(ctx, nodeOptions{
-		DataDir: opts.DataDir, DatabaseURL: opts.DatabaseURL, LambdaAddr: opts.LambdaAddr,
+		DataDir: opts.DataDir, DatabaseURL: opts.DatabaseURL, LambdaAddr: opts.LambdaAddr, Config: opts.Config,
 		Logger: opts.Logger, Version: opts.Version,
 	})
 	if err != nil {

@@ -1,0 +1,332 @@
+// Package awsclient owns Sluice's AWS accounts: it reads the accounts part
+// of sluice.yaml and builds one aws-sdk-go-v2 client set (Lambda, S3) per
+// account, once, for every stage to share. The account "local" always
+// exists when a local Lambda endpoint runs and points at it.
+//
+// It is the only place that knows how credentials, regions and endpoints
+// are found. It must not hold any Lambda logic, cache any AWS state, or
+// offer anything but the SDK's own clients (ARCHITECTURE.md rule 1: one
+// wire to Lambda).
+package awsclient
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"net/url"
+	"os"
+	"regexp"
+	"slices"
+	"sort"
+	"strings"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
+	"github.com/aws/aws-sdk-go-v2/config"
+	"github.com/aws/aws-sdk-go-v2/credentials"
+	"github.com/aws/aws-sdk-go-v2/credentials/stscreds"
+	"github.com/aws/aws-sdk-go-v2/service/lambda"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
+	"github.com/aws/aws-sdk-go-v2/service/sts"
+	"sigs.k8s.io/yaml"
+)
+
+// LocalName is the name of the account that points at the embedded local
+// Lambda. A stage without "account" uses it.
+const LocalName = "local"
+
+// LocalRegion is the local account's region.
+const LocalRegion = "us-east-1"
+
+// ErrUnknownAccount is returned (wrapped) by Accounts.Get for a name no
+// account has.
+var ErrUnknownAccount = errors.New("unknown account")
+
+// Config is the accounts part of sluice.yaml. Its zero value declares no
+// AWS account; the local account needs no configuration.
+type Config struct {
+	Accounts []AccountConfig `json:"accounts"`
+}
+
+// AccountConfig declares one AWS account.
+type AccountConfig struct {
+	// Name is what stages put in their "account" field. Required, unique,
+	// and not "local".
+	Name string `json:"name"`
+	// Region is the account's AWS region, e.g. us-west-2. Required.
+	Region string `json:"region"`
+	// Profile is a shared config profile (~/.aws/config); empty means the
+	// SDK's default credential chain (environment, shared files, SSO,
+	// container and instance roles).
+	Profile string `json:"profile,omitempty"`
+	// RoleARN, when set, is assumed through STS with the credentials above.
+	RoleARN string `json:"roleArn,omitempty"`
+	// ExternalID is passed when assuming RoleARN.
+	ExternalID string `json:"externalId,omitempty"`
+	// Endpoint overrides the Lambda and S3 endpoint (for example a
+	// moto_server); S3 then uses path-style addressing.
+	Endpoint string `json:"endpoint,omitempty"`
+}
+
+// LocalEndpoint is the embedded local Lambda, whose S3 answers on the same
+// URL (path-style). An empty URL means there is no local account.
+type LocalEndpoint struct {
+	URL string
+}
+
+// Account is one account's clients. They are safe for concurrent use and
+// live as long as the Accounts that built them.
+type Account struct {
+	Name   string
+	Region string
+	// Local is true for the embedded local Lambda.
+	Local  bool
+	Lambda *lambda.Client
+	S3     *s3.Client
+}
+
+// Accounts holds every configured account. It is built once at start-up
+// and read-only afterwards.
+type Accounts struct {
+	byName map[string]*Account
+}
+
+var knownAccountFields = []string{"name", "region", "profile", "roleArn", "externalId", "endpoint"}
+
+// LoadConfig reads the accounts of a sluice.yaml (YAML or JSON; other
+// top-level sections are ignored) and validates them. Errors name the file,
+// the account and the field.
+func LoadConfig(path string) (Config, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return Config{}, fmt.Errorf("read accounts config: %w", err)
+	}
+	cfg, err := parseConfig(b)
+	if err != nil {
+		return Config{}, fmt.Errorf("%s: %w", path, err)
+	}
+	return cfg, nil
+}
+
+func parseConfig(b []byte) (Config, error) {
+	// A generic pass first, so an unknown or mistyped key is reported with
+	// its account rather than as a bare decoding error.
+	var raw struct {
+		Accounts []map[string]any `json:"accounts"`
+	}
+	if err := yaml.Unmarshal(b, &raw); err != nil {
+		return Config{}, fmt.Errorf("accounts must be a list of objects with %s: %w", strings.Join(knownAccountFields, ", "), err)
+	}
+	var errs []error
+	cfg := Config{Accounts: make([]AccountConfig, len(raw.Accounts))}
+	for i, m := range raw.Accounts {
+		label := accountLabel(i, m["name"])
+		a := &cfg.Accounts[i]
+		for k, v := range m {
+			if !slices.Contains(knownAccountFields, k) {
+				errs = append(errs, fmt.Errorf("%s: unknown field %q (known fields: %s)", label, k, strings.Join(knownAccountFields, ", ")))
+				continue
+			}
+			s, ok := v.(string)
+			if !ok && v != nil {
+				errs = append(errs, fmt.Errorf("%s: field %q must be a string", label, k))
+				continue
+			}
+			switch k {
+			case "name":
+				a.Name = s
+			case "region":
+				a.Region = s
+			case "profile":
+				a.Profile = s
+			case "roleArn":
+				a.RoleARN = s
+			case "externalId":
+				a.ExternalID = s
+			case "endpoint":
+				a.Endpoint = s
+			}
+		}
+	}
+	errs = append(errs, cfg.validate(true)...)
+	if len(errs) > 0 {
+		return Config{}, errors.Join(errs...)
+	}
+	return cfg, nil
+}
+
+func accountLabel(i int, name any) string {
+	if s, ok := name.(string); ok && s != "" {
+		return fmt.Sprintf("accounts[%d] (%s)", i, s)
+	}
+	return fmt.Sprintf("accounts[%d]", i)
+}
+
+var (
+	regionPattern  = regexp.MustCompile(`^[a-z]{2}(-[a-z]+)+-\d+$`)
+	roleARNPattern = regexp.MustCompile(`^arn:aws[a-zA-Z-]*:iam::\d{12}:role/.+$`)
+	namePattern    = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]*$`)
+)
+
+// validate returns every problem of the accounts, each naming the account
+// and the field. withLocal reports whether "local" is reserved.
+func (c Config) validate(withLocal bool) []error {
+	var errs []error
+	seen := map[string]int{}
+	for i, a := range c.Accounts {
+		label := accountLabel(i, a.Name)
+		switch {
+		case a.Name == "":
+			errs = append(errs, fmt.Errorf("%s: name is required", label))
+		case strings.EqualFold(a.Name, LocalName) && withLocal:
+			errs = append(errs, fmt.Errorf("%s: name %q is reserved for the embedded local Lambda; choose another name", label, a.Name))
+		case !namePattern.MatchString(a.Name):
+			errs = append(errs, fmt.Errorf("%s: name %q may use only letters, digits, '.', '_' and '-'", label, a.Name))
+		default:
+			if j, dup := seen[a.Name]; dup {
+				errs = append(errs, fmt.Errorf("%s: name %q is already used by accounts[%d]", label, a.Name, j))
+			}
+			seen[a.Name] = i
+		}
+		switch {
+		case a.Region == "":
+			errs = append(errs, fmt.Errorf("%s: region is required (e.g. us-west-2)", label))
+		case !regionPattern.MatchString(a.Region):
+			errs = append(errs, fmt.Errorf("%s: region %q is not a region name like us-west-2", label, a.Region))
+		}
+		if a.RoleARN != "" && !roleARNPattern.MatchString(a.RoleARN) {
+			errs = append(errs, fmt.Errorf("%s: roleArn %q is not an IAM role ARN like arn:aws:iam::123456789012:role/deployer", label, a.RoleARN))
+		}
+		if a.ExternalID != "" && a.RoleARN == "" {
+			errs = append(errs, fmt.Errorf("%s: externalId is set but roleArn is not; externalId is only used when assuming roleArn", label))
+		}
+		if a.Endpoint != "" {
+			if u, err := url.Parse(a.Endpoint); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+				errs = append(errs, fmt.Errorf("%s: endpoint %q must be an http:// or https:// URL", label, a.Endpoint))
+			}
+		}
+	}
+	return errs
+}
+
+// New validates cfg and builds the clients of every account, and of the
+// local account when local.URL is set. Credentials are resolved lazily by
+// the SDK, on the first call; a named profile that does not exist fails
+// here.
+func New(ctx context.Context, cfg Config, local LocalEndpoint) (*Accounts, error) {
+	if errs := cfg.validate(true); len(errs) > 0 {
+		return nil, fmt.Errorf("accounts config: %w", errors.Join(errs...))
+	}
+	a := &Accounts{byName: make(map[string]*Account, len(cfg.Accounts)+1)}
+	if local.URL != "" {
+		a.byName[LocalName] = newLocal(local.URL)
+	}
+	for _, ac := range cfg.Accounts {
+		acct, err := newAWS(ctx, ac)
+		if err != nil {
+			return nil, err
+		}
+		a.byName[ac.Name] = acct
+	}
+	return a, nil
+}
+
+func newLocal(endpoint string) *Account {
+	hc := bufferedBody{c: awshttp.NewBuildableClient().WithTransportOptions(func(tr *http.Transport) {
+		tr.MaxIdleConns = 128
+		tr.MaxIdleConnsPerHost = 128
+	})}
+	creds := credentials.NewStaticCredentialsProvider("sluice-local", "sluice-local", "")
+	return &Account{
+		Name:   LocalName,
+		Region: LocalRegion,
+		Local:  true,
+		Lambda: lambda.New(lambda.Options{
+			Region:       LocalRegion,
+			BaseEndpoint: aws.String(endpoint),
+			Credentials:  creds,
+			HTTPClient:   hc,
+		}),
+		S3: s3.New(s3.Options{
+			Region:       LocalRegion,
+			BaseEndpoint: aws.String(endpoint),
+			Credentials:  creds,
+			HTTPClient:   hc,
+			UsePathStyle: true,
+		}),
+	}
+}
+
+func newAWS(ctx context.Context, ac AccountConfig) (*Account, error) {
+	opts := []func(*config.LoadOptions) error{config.WithRegion(ac.Region)}
+	if ac.Profile != "" {
+		opts = append(opts, config.WithSharedConfigProfile(ac.Profile))
+	}
+	awsCfg, err := config.LoadDefaultConfig(ctx, opts...)
+	if err != nil {
+		return nil, fmt.Errorf("account %s: load AWS configuration (profile %q): %w", ac.Name, ac.Profile, err)
+	}
+	if ac.RoleARN != "" {
+		stsClient := sts.NewFromConfig(awsCfg)
+		awsCfg.Credentials = aws.NewCredentialsCache(stscreds.NewAssumeRoleProvider(stsClient, ac.RoleARN, func(o *stscreds.AssumeRoleOptions) {
+			o.RoleSessionName = "sluice-" + ac.Name
+			if ac.ExternalID != "" {
+				o.ExternalID = aws.String(ac.ExternalID)
+			}
+		}))
+	}
+	acct := &Account{Name: ac.Name, Region: ac.Region}
+	acct.Lambda = lambda.NewFromConfig(awsCfg, func(o *lambda.Options) {
+		if ac.Endpoint != "" {
+			o.BaseEndpoint = aws.String(ac.Endpoint)
+		}
+	})
+	acct.S3 = s3.NewFromConfig(awsCfg, func(o *s3.Options) {
+		if ac.Endpoint != "" {
+			o.BaseEndpoint = aws.String(ac.Endpoint)
+			o.UsePathStyle = true
+		}
+	})
+	return acct, nil
+}
+
+// Get returns the named account; "" means "local". An unknown name is an
+// error wrapping ErrUnknownAccount that lists the accounts there are.
+func (a *Accounts) Get(name string) (*Account, error) {
+	if name == "" {
+		name = LocalName
+	}
+	if a != nil {
+		if acct, ok := a.byName[name]; ok {
+			return acct, nil
+		}
+	}
+	known := a.Names()
+	if name == LocalName {
+		return nil, fmt.Errorf("%w %q: no local Lambda runs in this process; name one of the configured accounts (%s) in the stage's account field",
+			ErrUnknownAccount, name, listOrNone(known))
+	}
+	return nil, fmt.Errorf("%w %q: the accounts are %s; add it to the accounts config (sluice.yaml) or fix the stage's account field",
+		ErrUnknownAccount, name, listOrNone(known))
+}
+
+// Names returns every account's name, sorted.
+func (a *Accounts) Names() []string {
+	if a == nil {
+		return nil
+	}
+	names := make([]string, 0, len(a.byName))
+	for n := range a.byName {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	return names
+}
+
+func listOrNone(names []string) string {
+	if len(names) == 0 {
+		return "none"
+	}
+	return strings.Join(names, ", ")
+}

@@ -1,0 +1,191 @@
+package awsclient
+
+import (
+	"context"
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/lambda"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
+
+	"github.com/sluice-cd/sluice/internal/locallambda"
+)
+
+func writeFile(t *testing.T, name, text string) string {
+	t.Helper()
+	p := filepath.Join(t.TempDir(), name)
+	if err := os.WriteFile(p, []byte(text), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+func TestLoadConfig(t *testing.T) {
+	t.Parallel()
+	yamlPath := writeFile(t, "sluice.yaml", `
+server: {listen: ":8080"}   # other sections are not the accounts' business
+accounts:
+  - name: prod
+    region: us-west-2
+    roleArn: arn:aws:iam::123456789012:role/deployer
+    externalId: xyz
+  - name: dev
+    region: eu-west-1
+    profile: dev
+    endpoint: http://127.0.0.1:5000
+`)
+	cfg, err := LoadConfig(yamlPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []AccountConfig{
+		{Name: "prod", Region: "us-west-2", RoleARN: "arn:aws:iam::123456789012:role/deployer", ExternalID: "xyz"},
+		{Name: "dev", Region: "eu-west-1", Profile: "dev", Endpoint: "http://127.0.0.1:5000"},
+	}
+	if len(cfg.Accounts) != 2 || cfg.Accounts[0] != want[0] || cfg.Accounts[1] != want[1] {
+		t.Fatalf("accounts = %+v, want %+v", cfg.Accounts, want)
+	}
+	jsonPath := writeFile(t, "sluice.json", `{"accounts":[{"name":"prod","region":"us-west-2"}]}`)
+	if cfg, err := LoadConfig(jsonPath); err != nil || len(cfg.Accounts) != 1 || cfg.Accounts[0].Region != "us-west-2" {
+		t.Fatalf("JSON: %+v, %v", cfg, err)
+	}
+	empty := writeFile(t, "empty.yaml", "")
+	if cfg, err := LoadConfig(empty); err != nil || len(cfg.Accounts) != 0 {
+		t.Fatalf("empty file: %+v, %v", cfg, err)
+	}
+}
+
+func TestLoadConfigErrors(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		name, text string
+		want       []string
+	}{
+		{"missing region", "accounts: [{name: prod}]", []string{"accounts[0] (prod): region is required"}},
+		{"bad region", "accounts: [{name: prod, region: west}]", []string{`accounts[0] (prod): region "west" is not a region name`}},
+		{"missing name", "accounts: [{region: us-east-1}]", []string{"accounts[0]: name is required"}},
+		{"local reserved", "accounts: [{name: local, region: us-east-1}]", []string{`accounts[0] (local): name "local" is reserved`}},
+		{"duplicate", "accounts: [{name: a, region: us-east-1}, {name: a, region: us-east-2}]",
+			[]string{`accounts[1] (a): name "a" is already used by accounts[0]`}},
+		{"unknown field", "accounts: [{name: prod, regoin: us-east-1}]",
+			[]string{`accounts[0] (prod): unknown field "regoin"`, "accounts[0] (prod): region is required"}},
+		{"wrong type", "accounts: [{name: prod, region: 5}]", []string{`accounts[0] (prod): field "region" must be a string`}},
+		{"bad role", "accounts: [{name: prod, region: us-east-1, roleArn: deployer}]", []string{`accounts[0] (prod): roleArn "deployer" is not an IAM role ARN`}},
+		{"external id alone", "accounts: [{name: prod, region: us-east-1, externalId: x}]", []string{"accounts[0] (prod): externalId is set but roleArn is not"}},
+		{"bad endpoint", "accounts: [{name: prod, region: us-east-1, endpoint: localhost:5000}]", []string{`accounts[0] (prod): endpoint "localhost:5000" must be an http:// or https:// URL`}},
+		{"not a list", "accounts: {name: prod}", []string{"accounts must be a list of objects"}},
+	} {
+		p := writeFile(t, "sluice.yaml", tc.text)
+		_, err := LoadConfig(p)
+		if err == nil {
+			t.Errorf("%s: no error", tc.name)
+			continue
+		}
+		for _, w := range tc.want {
+			if !strings.Contains(err.Error(), w) {
+				t.Errorf("%s: error %q does not say %q", tc.name, err, w)
+			}
+		}
+		if !strings.Contains(err.Error(), p) {
+			t.Errorf("%s: error %q does not name the file", tc.name, err)
+		}
+	}
+	if _, err := LoadConfig(filepath.Join(t.TempDir(), "missing.yaml")); err == nil || !strings.Contains(err.Error(), "missing.yaml") {
+		t.Errorf("missing file: %v", err)
+	}
+}
+
+func TestNewAndGet(t *testing.T) {
+	ctx := context.Background()
+	// Keep the SDK away from this machine's own AWS configuration.
+	t.Setenv("AWS_CONFIG_FILE", filepath.Join(t.TempDir(), "config"))
+	t.Setenv("AWS_SHARED_CREDENTIALS_FILE", filepath.Join(t.TempDir(), "credentials"))
+	t.Setenv("AWS_PROFILE", "")
+
+	if _, err := New(ctx, Config{Accounts: []AccountConfig{{Name: "local", Region: "us-east-1"}}}, LocalEndpoint{}); err == nil || !strings.Contains(err.Error(), "reserved") {
+		t.Errorf("local in config: %v", err)
+	}
+	if _, err := New(ctx, Config{Accounts: []AccountConfig{{Name: "p"}}}, LocalEndpoint{}); err == nil || !strings.Contains(err.Error(), "accounts[0] (p): region is required") {
+		t.Errorf("no region: %v", err)
+	}
+	if _, err := New(ctx, Config{Accounts: []AccountConfig{{Name: "p", Region: "us-east-1", Profile: "nosuch"}}}, LocalEndpoint{}); err == nil || !strings.Contains(err.Error(), "account p") {
+		t.Errorf("missing profile: %v", err)
+	}
+
+	a, err := New(ctx, Config{Accounts: []AccountConfig{
+		{Name: "prod", Region: "us-west-2", RoleARN: "arn:aws:iam::123456789012:role/deployer"},
+		{Name: "moto", Region: "us-east-1", Endpoint: "http://127.0.0.1:5000"},
+	}}, LocalEndpoint{URL: "http://127.0.0.1:9"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := strings.Join(a.Names(), ","); got != "local,moto,prod" {
+		t.Errorf("Names = %s", got)
+	}
+	local, err := a.Get("")
+	if err != nil || local.Name != "local" || !local.Local || local.Region != "us-east-1" {
+		t.Fatalf(`Get("") = %+v, %v`, local, err)
+	}
+	prod, err := a.Get("prod")
+	if err != nil || prod.Local || prod.Region != "us-west-2" || prod.Lambda.Options().Region != "us-west-2" {
+		t.Fatalf("Get(prod) = %+v, %v", prod, err)
+	}
+	moto, _ := a.Get("moto")
+	if got := aws.ToString(moto.Lambda.Options().BaseEndpoint); got != "http://127.0.0.1:5000" || !moto.S3.Options().UsePathStyle {
+		t.Errorf("endpoint override: lambda %q, S3 path style %v", got, moto.S3.Options().UsePathStyle)
+	}
+	_, err = a.Get("staging")
+	if !errors.Is(err, ErrUnknownAccount) || !strings.Contains(err.Error(), "local, moto, prod") {
+		t.Errorf("Get(staging) = %v; want ErrUnknownAccount listing the accounts", err)
+	}
+
+	none, err := New(ctx, Config{}, LocalEndpoint{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := none.Get(""); !errors.Is(err, ErrUnknownAccount) || !strings.Contains(err.Error(), "no local Lambda") {
+		t.Errorf("local without an endpoint: %v", err)
+	}
+}
+
+// The local account reaches the embedded local Lambda and its S3 through
+// the SDK, over HTTP.
+func TestLocalAccount(t *testing.T) {
+	t.Parallel()
+	srv, err := locallambda.New(locallambda.Config{DataDir: t.TempDir()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer srv.Close()
+	ctx := context.Background()
+	if _, err := srv.Start(ctx, "127.0.0.1:0"); err != nil {
+		t.Fatal(err)
+	}
+	a, err := New(ctx, Config{}, LocalEndpoint{URL: srv.URL()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	acct, err := a.Get("local")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := acct.Lambda.ListFunctions(ctx, &lambda.ListFunctionsInput{}); err != nil {
+		t.Fatalf("ListFunctions: %v", err)
+	}
+	if _, err := acct.S3.CreateBucket(ctx, &s3.CreateBucketInput{Bucket: aws.String("code")}); err != nil {
+		t.Fatalf("CreateBucket: %v", err)
+	}
+	if _, err := acct.S3.PutObject(ctx, &s3.PutObjectInput{Bucket: aws.String("code"), Key: aws.String("a.zip"), Body: strings.NewReader("PK")}); err != nil {
+		t.Fatalf("PutObject: %v", err)
+	}
+	// Many sequential calls reuse connections (the request-body wrapper).
+	for range 200 {
+		if _, err := acct.Lambda.ListFunctions(ctx, &lambda.ListFunctionsInput{}); err != nil {
+			t.Fatal(err)
+		}
+	}
+}

@@ -1,0 +1,316 @@
+package lambda
+
+import (
+	"context"
+	"fmt"
+	"regexp"
+	"sort"
+	"strings"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/lambda"
+	"github.com/aws/aws-sdk-go-v2/service/lambda/types"
+
+	"github.com/sluice-cd/sluice/internal/stage"
+)
+
+// eventSources is what a stage's triggerArns and event source mapping
+// options ask for. A nil option is not managed: an existing mapping keeps
+// its value.
+type eventSources struct {
+	arns []string // triggerArns; empty means "no mappings on the target"
+
+	batchSize         *int32
+	maxBatchingWindow *int32
+	startingPosition  types.EventSourcePosition // streams, on create only; default LATEST
+	bisect            *bool                     // streams
+	maxRecordAge      *int32                    // streams
+	maxRetries        *int32                    // streams
+	parallelization   *int32                    // streams
+	tumblingWindow    *int32                    // streams; -1 is "unset", as in the plugin
+	onFailure         *string                   // streams: destinationConfig.onFailureArn
+}
+
+var triggerARNPattern = regexp.MustCompile(`^arn:aws[a-zA-Z-]*:[a-zA-Z0-9.-]+:[a-z0-9-]*:\d{12}:.+$`)
+
+// eventSourceSpecs are the fields of event source mappings, as the plugin
+// names them.
+var eventSourceSpecs = []fieldSpec{
+	{name: "triggerArns", kind: kindStringList, hint: "ARNs of SQS queues, Kinesis streams or DynamoDB streams; absent leaves mappings as they are, [] removes them all"},
+	{name: "batchsize", kind: kindInt, min: 1, max: 10000, hint: "records per batch"},
+	{name: "maxBatchingWindowSecs", kind: kindInt, min: 0, max: 300},
+	{name: "startingPosition", kind: kindString, oneOf: []string{"LATEST", "TRIM_HORIZON"}, hint: "streams only"},
+	{name: "bisectBatchOnError", kind: kindBool},
+	{name: "maxRecordAgeSecs", kind: kindInt, min: -1, max: 604800},
+	{name: "maxRetryAttempts", kind: kindInt, min: -1, max: 10000},
+	{name: "parallelizationFactor", kind: kindInt, min: 1, max: 10},
+	{name: "tumblingWindowSecs", kind: kindInt, min: -1, max: 900},
+	{name: "destinationConfig", kind: kindObject, sub: []fieldSpec{
+		{name: "onFailureArn", kind: kindString},
+		{name: "onSuccessArn", kind: kindString},
+	}},
+}
+
+// validateEventSources checks triggerArns' ARNs beyond their type.
+func validateEventSources(fields map[string]any) []stage.FieldError {
+	arns, ok, err := stringList(fields, "triggerArns")
+	if err != nil || !ok || containsExpression(fields["triggerArns"]) {
+		return nil
+	}
+	var errs []stage.FieldError
+	for i, a := range arns {
+		if !triggerARNPattern.MatchString(a) {
+			errs = append(errs, stage.FieldError{Field: fmt.Sprintf("triggerArns[%d]", i),
+				Msg: fmt.Sprintf("%q is not an ARN like arn:aws:sqs:us-east-1:123456789012:queue", a)})
+		}
+	}
+	return errs
+}
+
+// readEventSources reads the mapping fields. ok is false when triggerArns
+// is absent: the stage does not manage mappings.
+func readEventSources(fields map[string]any) (*eventSources, bool, error) {
+	arns, ok, err := stringList(fields, "triggerArns")
+	if err != nil {
+		return nil, true, fail("%v", err)
+	}
+	if !ok {
+		return nil, false, nil
+	}
+	for i, a := range arns {
+		if !triggerARNPattern.MatchString(a) {
+			return nil, true, fail("triggerArns[%d]: %q is not an ARN like arn:aws:sqs:us-east-1:123456789012:queue", i, a)
+		}
+	}
+	es := &eventSources{arns: dedupe(arns)}
+	opt := func(key string, dst **int32) error {
+		n, ok, err := integer(fields, key)
+		if err != nil {
+			return fail("%s %v", key, err)
+		}
+		if ok {
+			v := int32(n)
+			*dst = &v
+		}
+		return nil
+	}
+	for key, dst := range map[string]**int32{
+		"batchsize": &es.batchSize, "maxBatchingWindowSecs": &es.maxBatchingWindow,
+		"maxRecordAgeSecs": &es.maxRecordAge, "maxRetryAttempts": &es.maxRetries,
+		"parallelizationFactor": &es.parallelization, "tumblingWindowSecs": &es.tumblingWindow,
+	} {
+		if err := opt(key, dst); err != nil {
+			return nil, true, err
+		}
+	}
+	if es.tumblingWindow != nil && *es.tumblingWindow < 0 {
+		es.tumblingWindow = nil
+	}
+	sp, _, err := str(fields, "startingPosition")
+	if err != nil {
+		return nil, true, fail("%v", err)
+	}
+	es.startingPosition = types.EventSourcePosition(cmpOr(sp, "LATEST"))
+	if b, ok, err := stage.Bool(fields, "bisectBatchOnError"); err != nil {
+		return nil, true, fail("bisectBatchOnError %v", err)
+	} else if ok {
+		es.bisect = &b
+	}
+	if dc, ok, err := object(fields, "destinationConfig"); err != nil {
+		return nil, true, fail("%v", err)
+	} else if ok {
+		if arn, ok, err := str(dc, "onFailureArn"); err != nil {
+			return nil, true, fail("destinationConfig.%v", err)
+		} else if ok && arn != "" {
+			es.onFailure = &arn
+		}
+	}
+	return es, true, nil
+}
+
+// isStream reports whether a source ARN is a Kinesis or DynamoDB stream,
+// whose mappings take the stream options (any partition, unlike the
+// plugin's "arn:aws:" test).
+func isStream(arn string) bool {
+	parts := strings.SplitN(arn, ":", 4)
+	return len(parts) >= 3 && (parts[2] == "kinesis" || parts[2] == "dynamodb")
+}
+
+// mappingStable reports whether a mapping may be changed: AWS refuses
+// changes while it is Creating, Updating, Enabling, Disabling or Deleting.
+func mappingStable(m types.EventSourceMappingConfiguration) bool {
+	s := aws.ToString(m.State)
+	return s == "Enabled" || s == "Disabled" || s == ""
+}
+
+// reconcileEventSources makes the mappings on target — exactly that ARN:
+// the unqualified function, or function:alias — match want, one pass per
+// call. Mappings are matched by source ARN among the target's own mappings
+// and changed or deleted by UUID; a mapping of the same source on another
+// target (another alias, the function itself) is never touched. It
+// returns the target's mappings by source ARN (UUIDs) when they match
+// want and are all stable; otherwise it applies what differs and returns
+// a notYet, so the next run verifies (a deletion is verified when the
+// mapping is gone).
+func reconcileEventSources(ctx context.Context, f *function, target string, want *eventSources) (map[string]string, error) {
+	var mine []types.EventSourceMappingConfiguration
+	p := lambda.NewListEventSourceMappingsPaginator(f.c, &lambda.ListEventSourceMappingsInput{FunctionName: aws.String(target)})
+	for p.HasMorePages() {
+		page, err := p.NextPage(ctx)
+		if err != nil {
+			return nil, apiError(f, "ListEventSourceMappings", err)
+		}
+		for _, m := range page.EventSourceMappings {
+			if aws.ToString(m.FunctionArn) == target {
+				mine = append(mine, m)
+			}
+		}
+	}
+	sort.Slice(mine, func(i, j int) bool { return aws.ToString(mine[i].UUID) < aws.ToString(mine[j].UUID) })
+	for _, m := range mine {
+		if !mappingStable(m) {
+			return nil, retry("waiting for event source mapping %s (%s → %s) to leave state %s",
+				aws.ToString(m.UUID), aws.ToString(m.EventSourceArn), target, aws.ToString(m.State))
+		}
+	}
+
+	wanted := map[string]bool{}
+	for _, a := range want.arns {
+		wanted[a] = true
+	}
+	have := map[string]string{}
+	changed := 0
+	for _, m := range mine {
+		src, id := aws.ToString(m.EventSourceArn), aws.ToString(m.UUID)
+		if !wanted[src] {
+			if _, err := f.c.DeleteEventSourceMapping(ctx, &lambda.DeleteEventSourceMappingInput{UUID: m.UUID}); err != nil && !isNotFound(err) {
+				return nil, apiError(f, fmt.Sprintf("DeleteEventSourceMapping %s (%s)", id, src), err)
+			}
+			changed++
+			continue
+		}
+		have[src] = id
+		if in := want.update(m); in != nil {
+			if _, err := f.c.UpdateEventSourceMapping(ctx, in); err != nil {
+				return nil, apiError(f, fmt.Sprintf("UpdateEventSourceMapping %s (%s)", id, src), err)
+			}
+			changed++
+		}
+	}
+	for _, src := range want.arns {
+		if _, ok := have[src]; ok {
+			continue
+		}
+		out, err := f.c.CreateEventSourceMapping(ctx, want.create(target, src))
+		if err != nil {
+			if other := mappedElsewhere(ctx, f, target, src); other != nil {
+				return nil, other
+			}
+			return nil, apiError(f, fmt.Sprintf("CreateEventSourceMapping (%s → %s)", src, target), err)
+		}
+		have[src] = aws.ToString(out.UUID)
+		changed++
+	}
+	if changed > 0 {
+		return nil, retry("changed %d event source mapping(s) on %s; verifying", changed, target)
+	}
+	return have, nil
+}
+
+// mappedElsewhere explains a refused CreateEventSourceMapping when source
+// is already mapped to another target of the same function (AWS allows one
+// mapping per source and function). That mapping is not this stage's to
+// move or delete, so the stage fails naming it.
+func mappedElsewhere(ctx context.Context, f *function, target, source string) error {
+	out, err := f.c.ListEventSourceMappings(ctx, &lambda.ListEventSourceMappingsInput{EventSourceArn: aws.String(source)})
+	if err != nil {
+		return nil
+	}
+	fn := unqualifiedARN(target)
+	for _, m := range out.EventSourceMappings {
+		other := aws.ToString(m.FunctionArn)
+		if other != target && unqualifiedARN(other) == fn {
+			return fail("triggerArns: %s is already mapped to %s (event source mapping %s), and Lambda allows one mapping of a source per function; "+
+				"remove it from the stage that manages %s (or delete the mapping) before mapping it to %s",
+				source, other, aws.ToString(m.UUID), other, target)
+		}
+	}
+	return nil
+}
+
+// create is the CreateEventSourceMapping request for source on target.
+func (w *eventSources) create(target, source string) *lambda.CreateEventSourceMappingInput {
+	in := &lambda.CreateEventSourceMappingInput{
+		FunctionName:                   aws.String(target),
+		EventSourceArn:                 aws.String(source),
+		Enabled:                        aws.Bool(true),
+		BatchSize:                      w.batchSize,
+		MaximumBatchingWindowInSeconds: w.maxBatchingWindow,
+	}
+	if isStream(source) {
+		in.StartingPosition = w.startingPosition
+		in.BisectBatchOnFunctionError = w.bisect
+		in.MaximumRecordAgeInSeconds = w.maxRecordAge
+		in.MaximumRetryAttempts = w.maxRetries
+		in.ParallelizationFactor = w.parallelization
+		in.TumblingWindowInSeconds = w.tumblingWindow
+		if w.onFailure != nil {
+			in.DestinationConfig = &types.DestinationConfig{OnFailure: &types.OnFailure{Destination: w.onFailure}}
+		}
+	}
+	return in
+}
+
+// update is the UpdateEventSourceMapping request that brings m to w, or
+// nil when m already matches. Options w does not set are left alone.
+func (w *eventSources) update(m types.EventSourceMappingConfiguration) *lambda.UpdateEventSourceMappingInput {
+	in := &lambda.UpdateEventSourceMappingInput{UUID: m.UUID}
+	diff := false
+	setInt := func(want, have *int32, dst **int32) {
+		if want != nil && aws.ToInt32(have) != *want {
+			*dst, diff = want, true
+		}
+	}
+	setInt(w.batchSize, m.BatchSize, &in.BatchSize)
+	setInt(w.maxBatchingWindow, m.MaximumBatchingWindowInSeconds, &in.MaximumBatchingWindowInSeconds)
+	if isStream(aws.ToString(m.EventSourceArn)) {
+		setInt(w.maxRecordAge, m.MaximumRecordAgeInSeconds, &in.MaximumRecordAgeInSeconds)
+		setInt(w.maxRetries, m.MaximumRetryAttempts, &in.MaximumRetryAttempts)
+		setInt(w.parallelization, m.ParallelizationFactor, &in.ParallelizationFactor)
+		setInt(w.tumblingWindow, m.TumblingWindowInSeconds, &in.TumblingWindowInSeconds)
+		if w.bisect != nil && aws.ToBool(m.BisectBatchOnFunctionError) != *w.bisect {
+			in.BisectBatchOnFunctionError, diff = w.bisect, true
+		}
+		var have string
+		if m.DestinationConfig != nil && m.DestinationConfig.OnFailure != nil {
+			have = aws.ToString(m.DestinationConfig.OnFailure.Destination)
+		}
+		if w.onFailure != nil && have != *w.onFailure {
+			in.DestinationConfig = &types.DestinationConfig{OnFailure: &types.OnFailure{Destination: w.onFailure}}
+			diff = true
+		}
+	}
+	if !diff {
+		return nil
+	}
+	return in
+}
+
+func dedupe(list []string) []string {
+	seen := map[string]bool{}
+	out := list[:0:0]
+	for _, s := range list {
+		if !seen[s] {
+			seen[s] = true
+			out = append(out, s)
+		}
+	}
+	return out
+}
+
+func cmpOr(s, def string) string {
+	if s == "" {
+		return def
+	}
+	return s
+}

@@ -1,0 +1,454 @@
+package lambda
+
+import (
+	"context"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/lambda"
+	"github.com/aws/aws-sdk-go-v2/service/lambda/types"
+
+	"github.com/sluice-cd/sluice/internal/stage"
+)
+
+// InvokeType is the Aws.LambdaInvokeStage stage type: it invokes a function
+// executionCount times (synchronously, RequestResponse, with LogType Tail)
+// and records every result in invokeResultsList.
+//
+// Fields, as the plugin names them:
+//
+//	account, region, functionName  the function (see base.function)
+//	aliasName        the qualifier: an alias, or a version number; empty
+//	                 invokes $LATEST (AWS's unpublished head), as the plugin does
+//	version          Sluice: a version number (or $LATEST) to invoke when
+//	                 aliasName is empty; the plugin declares it and ignores it
+//	executionCount   invocations, one after another; default 1 (the plugin's
+//	                 default 0 ran nothing and succeeded), 1..100
+//	timeout          seconds each invocation may take (the deadline of the SDK
+//	                 call); default 30, 1..900. The plugin's 0 reported every
+//	                 invocation as late; here it is a validation error
+//	payload, payloadArtifact  the event, see payload.go
+//	expectedOutput, expectedSubset, expectedRegex  Sluice: checks on each
+//	                 response, see expect.go
+//
+// Every invocation is made, as in the plugin, and the stage then fails if
+// any failed: a function error (X-Amz-Function-Error; the stage's message
+// is the function's own errorMessage), an invocation that did not answer
+// within timeout, or an unmet expectation. An error before the function
+// runs (it does not exist, access denied) fails the stage at once; a
+// conflict (the function is Pending or updating) or throttling is retried
+// until waitTimeoutSeconds.
+//
+// One task run makes one invocation and records it in the stage context,
+// so a re-run after a crash continues with the next invocation; at most
+// the one in flight when the process died is made again.
+//
+// Output invokeResultsList: one object per invocation with the plugin's
+// keys body (the response's string "body" or "payload" when it has one,
+// as the plugin reads it, else the response), response (the raw
+// response), errors (why the invocation failed, "" when it passed) and
+// logs (the log tail, decoded from base64 — the plugin kept base64), and
+// Sluice's statusCode, executedVersion, functionError, errorMessage,
+// errorType, responseBytes, truncated and durationMs. body and response
+// keep at most 16 KiB each; truncated says when they were cut.
+type InvokeType struct {
+	base
+	fetch fetcher
+}
+
+func newInvokeType(b base) *InvokeType {
+	return &InvokeType{base: b, fetch: fetcher{http: &http.Client{Timeout: time.Minute}}}
+}
+
+func (*InvokeType) Name() string { return InvokeTypeName }
+
+// Defaults and limits of executionCount and timeout.
+const (
+	defaultExecutionCount = 1
+	maxExecutionCount     = 100
+	defaultInvokeTimeout  = 30 * time.Second
+	maxInvokeTimeoutSecs  = 900
+)
+
+var invokeSpecs = append(append([]fieldSpec{}, commonSpecs...),
+	fieldSpec{name: "aliasName", kind: kindString, pattern: aliasNamePattern,
+		hint: "the alias (or version number) to invoke; empty invokes $LATEST"},
+	fieldSpec{name: "executionCount", kind: kindInt, min: 1, max: maxExecutionCount,
+		hint: "how many times to invoke the function; default 1"},
+	fieldSpec{name: "timeout", kind: kindInt, min: 1, max: maxInvokeTimeoutSecs,
+		hint: "seconds each invocation may take; default 30"},
+)
+
+func (*InvokeType) Validate(fields map[string]any) []stage.FieldError {
+	errs := validateSpecs(fields, invokeSpecs, "")
+	if v, ok := fields["version"]; ok && v != nil && !containsExpression(v) {
+		if _, err := invokeVersion(v); err != nil {
+			errs = append(errs, stage.FieldError{Field: "version", Msg: err.Error()})
+		}
+	}
+	errs = append(errs, validatePayload(fields)...)
+	errs = append(errs, validateArtifact(fields, "payloadArtifact")...)
+	errs = append(errs, validateExpectations(fields)...)
+	return errs
+}
+
+// invokeVersion reads the version field: a version number or $LATEST.
+func invokeVersion(v any) (string, error) {
+	var s string
+	switch x := v.(type) {
+	case string:
+		s = strings.TrimSpace(x)
+	case float64:
+		s = strconv.FormatFloat(x, 'f', -1, 64)
+	case int:
+		s = strconv.Itoa(x)
+	case int64:
+		s = strconv.FormatInt(x, 10)
+	default:
+		return "", fmt.Errorf("must be a version number or $LATEST, not %s", jsonKind(v))
+	}
+	if s == "" || s == "$LATEST" {
+		return s, nil
+	}
+	if !isVersionNumber(s) {
+		return "", fmt.Errorf("must be a version number or $LATEST, not %q (to invoke through a selector such as $PREVIOUS, route an alias and set aliasName)", s)
+	}
+	return normalizeVersion(s), nil
+}
+
+func (*InvokeType) Tasks(map[string]any) []string { return []string{"lambdaInvoke"} }
+
+func (it *InvokeType) Run(ctx context.Context, t *stage.Task) (stage.Result, error) {
+	res, err := it.invoke(ctx, t)
+	return result(ctx, t, res, err)
+}
+
+// invokeResultsKey holds the invocations made so far, in the stage
+// context and in the outputs.
+const invokeResultsKey = "invokeResultsList"
+
+func (it *InvokeType) invoke(ctx context.Context, t *stage.Task) (stage.Result, error) {
+	f, err := it.function(t)
+	if err != nil {
+		return stage.Result{}, err
+	}
+	qualifier, err := invokeQualifier(t.Context)
+	if err != nil {
+		return stage.Result{}, err
+	}
+	count, timeout, err := invokeCountAndTimeout(t.Context)
+	if err != nil {
+		return stage.Result{}, err
+	}
+	exp, errs := parseExpectations(t.Context)
+	if len(errs) > 0 {
+		return stage.Result{}, fail("%s", errs[0])
+	}
+	done, err := recordedInvocations(t.Context, invokeResultsKey)
+	if err != nil {
+		return stage.Result{}, err
+	}
+	if len(done) < count {
+		payload, err := it.fetch.invokePayload(ctx, t.Context, f.acct.S3)
+		if err != nil {
+			return stage.Result{}, fail("%v", err)
+		}
+		inv, err := invokeOnce(ctx, f, qualifier, payload, timeout, exp)
+		if err != nil {
+			return stage.Result{}, err
+		}
+		done = append(done, inv)
+	}
+	list := jsonValue(done)
+	res := stage.Result{
+		Context: map[string]any{invokeResultsKey: list},
+		Outputs: map[string]any{invokeResultsKey: list},
+	}
+	if len(done) < count {
+		res.Status, res.RetryAfter = stage.Running, time.Millisecond
+		return res, nil
+	}
+	if msg := failedInvocations(done, target(f, qualifier)); msg != "" {
+		res.Status, res.Error = stage.Terminal, msg
+		return res, nil
+	}
+	res.Status = stage.Succeeded
+	return res, nil
+}
+
+// invokeQualifier is aliasName, else version, else none ($LATEST).
+func invokeQualifier(fields map[string]any) (string, error) {
+	alias, _, err := str(fields, "aliasName")
+	if err != nil {
+		return "", fail("%v", err)
+	}
+	if alias = strings.TrimSpace(alias); alias != "" {
+		return alias, nil
+	}
+	if v, ok := fields["version"]; ok && v != nil {
+		q, err := invokeVersion(v)
+		if err != nil {
+			return "", fail("version %v", err)
+		}
+		return q, nil
+	}
+	return "", nil
+}
+
+// invokeCountAndTimeout reads executionCount and timeout with their
+// defaults.
+func invokeCountAndTimeout(fields map[string]any) (int, time.Duration, error) {
+	count := defaultExecutionCount
+	n, ok, err := integer(fields, "executionCount")
+	switch {
+	case err != nil:
+		return 0, 0, fail("executionCount %v", err)
+	case ok && (n < 1 || n > maxExecutionCount):
+		return 0, 0, fail("executionCount must be 1 to %d, not %d", maxExecutionCount, n)
+	case ok:
+		count = int(n)
+	}
+	timeout := defaultInvokeTimeout
+	n, ok, err = integer(fields, "timeout")
+	switch {
+	case err != nil:
+		return 0, 0, fail("timeout %v (seconds each invocation may take)", err)
+	case ok && (n < 1 || n > maxInvokeTimeoutSecs):
+		return 0, 0, fail("timeout must be 1 to %d seconds, not %d", maxInvokeTimeoutSecs, n)
+	case ok:
+		timeout = time.Duration(n) * time.Second
+	}
+	return count, timeout, nil
+}
+
+// target names the function and qualifier for messages.
+func target(f *function, qualifier string) string {
+	q := qualifier
+	if q == "" {
+		q = "$LATEST"
+	}
+	return fmt.Sprintf("%s:%s (account %s)", f.name, q, f.acct.Name)
+}
+
+// invocation is one recorded invocation: an entry of invokeResultsList.
+type invocation struct {
+	// The plugin's keys.
+	Body     string `json:"body"`
+	Response string `json:"response"`
+	Errors   string `json:"errors"`
+	Logs     string `json:"logs"`
+	// Sluice's.
+	StatusCode      int    `json:"statusCode"`
+	ExecutedVersion string `json:"executedVersion"`
+	FunctionError   string `json:"functionError,omitempty"`
+	ErrorMessage    string `json:"errorMessage,omitempty"`
+	ErrorType       string `json:"errorType,omitempty"`
+	ResponseBytes   int    `json:"responseBytes"`
+	Truncated       bool   `json:"truncated,omitempty"`
+	DurationMs      int64  `json:"durationMs"`
+}
+
+// passed reports whether the invocation passed.
+func (inv invocation) passed() bool { return inv.Errors == "" }
+
+// maxRecorded is how much of a response body an invocation record keeps.
+const maxRecorded = 16 << 10
+
+// invokeOnce invokes f once. An invocation that ran — successfully, with a
+// function error, past its timeout, or with an unmet expectation — is
+// returned as a record; errors are for calls that did not reach the
+// function (a failure or a notYet).
+func invokeOnce(ctx context.Context, f *function, qualifier string, payload []byte, timeout time.Duration, exp expectations) (invocation, error) {
+	in := &lambda.InvokeInput{
+		FunctionName:   aws.String(f.name),
+		InvocationType: types.InvocationTypeRequestResponse,
+		LogType:        types.LogTypeTail,
+		Payload:        payload,
+	}
+	if qualifier != "" {
+		in.Qualifier = aws.String(qualifier)
+	}
+	ictx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	start := time.Now()
+	out, err := f.c.Invoke(ictx, in)
+	elapsed := time.Since(start)
+	if err != nil {
+		if ctx.Err() != nil {
+			return invocation{}, ctx.Err()
+		}
+		if errors.Is(err, context.DeadlineExceeded) || ictx.Err() != nil {
+			return invocation{
+				Errors:     fmt.Sprintf("%s did not answer within the timeout of %s", target(f, qualifier), timeout),
+				DurationMs: elapsed.Milliseconds(),
+			}, nil
+		}
+		if isNotFound(err) {
+			return invocation{}, fail("invoke %s: the function or its qualifier does not exist (%v); check functionName, aliasName and account", target(f, qualifier), notFoundMessage(err))
+		}
+		return invocation{}, apiError(f, "Invoke "+target(f, qualifier), err)
+	}
+	inv := invocation{
+		StatusCode:      int(out.StatusCode),
+		ExecutedVersion: aws.ToString(out.ExecutedVersion),
+		FunctionError:   aws.ToString(out.FunctionError),
+		ResponseBytes:   len(out.Payload),
+		DurationMs:      elapsed.Milliseconds(),
+	}
+	if lr := aws.ToString(out.LogResult); lr != "" {
+		if b, err := base64.StdEncoding.DecodeString(lr); err == nil {
+			inv.Logs = string(b)
+		} else {
+			inv.Logs = lr
+		}
+	}
+	var truncated bool
+	inv.Response, truncated = truncate(out.Payload)
+	body := out.Payload
+	if inner, ok := innerBody(out.Payload); ok {
+		body = []byte(inner)
+	}
+	var bodyCut bool
+	inv.Body, bodyCut = truncate(body)
+	inv.Truncated = truncated || bodyCut
+
+	switch {
+	case inv.FunctionError != "":
+		inv.ErrorMessage, inv.ErrorType = functionErrorOf(out.Payload)
+		inv.Errors = inv.ErrorMessage
+		if inv.Errors == "" {
+			inv.Errors = fmt.Sprintf("the function failed (%s) with %s", inv.FunctionError, quoteSnippet(out.Payload))
+		}
+	case inv.StatusCode/100 != 2:
+		inv.Errors = fmt.Sprintf("Invoke answered status %d", inv.StatusCode)
+	default:
+		if err := exp.check(out.Payload); err != nil {
+			inv.Errors = err.Error()
+		}
+	}
+	return inv, nil
+}
+
+// notFoundMessage is AWS's message of a not-found error.
+func notFoundMessage(err error) string {
+	var nf *types.ResourceNotFoundException
+	if errors.As(err, &nf) && nf.Message != nil {
+		return *nf.Message
+	}
+	return err.Error()
+}
+
+// innerBody returns the string "body" (or "payload") of a JSON object
+// response, as the plugin reads it.
+func innerBody(payload []byte) (string, bool) {
+	var m map[string]json.RawMessage
+	if json.Unmarshal(payload, &m) != nil {
+		return "", false
+	}
+	for _, k := range []string{"body", "payload"} {
+		if raw, ok := m[k]; ok {
+			var s string
+			if json.Unmarshal(raw, &s) == nil {
+				return s, true
+			}
+		}
+	}
+	return "", false
+}
+
+// functionErrorOf reads errorMessage and errorType from a function error's
+// payload.
+func functionErrorOf(payload []byte) (msg, typ string) {
+	var e struct {
+		ErrorMessage string `json:"errorMessage"`
+		ErrorType    string `json:"errorType"`
+	}
+	if json.Unmarshal(payload, &e) != nil {
+		return "", ""
+	}
+	return e.ErrorMessage, e.ErrorType
+}
+
+// truncate keeps at most maxRecorded bytes of b, cut at a rune boundary.
+func truncate(b []byte) (string, bool) {
+	if len(b) <= maxRecorded {
+		return string(b), false
+	}
+	cut := maxRecorded
+	for cut > 0 && !isRuneStart(b[cut]) {
+		cut--
+	}
+	return string(b[:cut]), true
+}
+
+// recordedInvocations reads the invocations an earlier run recorded under
+// key. The engine stores the context as JSON, so they arrive decoded.
+func recordedInvocations(fields map[string]any, key string) ([]invocation, error) {
+	v, ok := fields[key]
+	if !ok || v == nil {
+		return nil, nil
+	}
+	b, err := json.Marshal(v)
+	if err != nil {
+		return nil, fail("%s in the stage context cannot be read: %v", key, err)
+	}
+	var list []invocation
+	if err := json.Unmarshal(b, &list); err != nil {
+		return nil, fail("%s in the stage context is not a list of invocation results: %v; remove it from the stage to invoke again", key, err)
+	}
+	return list, nil
+}
+
+// failedInvocations describes the invocations that failed, or "" when all
+// passed. Identical reasons are listed once, with their invocations.
+func failedInvocations(list []invocation, what string) string {
+	var order []string
+	which := map[string][]string{}
+	failed := 0
+	for i, inv := range list {
+		if inv.passed() {
+			continue
+		}
+		failed++
+		if _, seen := which[inv.Errors]; !seen {
+			order = append(order, inv.Errors)
+		}
+		which[inv.Errors] = append(which[inv.Errors], strconv.Itoa(i+1))
+	}
+	if failed == 0 {
+		return ""
+	}
+	if len(list) == 1 {
+		return fmt.Sprintf("invocation of %s failed: %s", what, list[0].Errors)
+	}
+	parts := make([]string, len(order))
+	for i, msg := range order {
+		label := "invocation"
+		if len(which[msg]) > 1 {
+			label = "invocations"
+		}
+		parts[i] = fmt.Sprintf("%s %s: %s", label, strings.Join(which[msg], ", "), msg)
+	}
+	return fmt.Sprintf("%d of %d invocations of %s failed — %s", failed, len(list), what, strings.Join(parts, "; "))
+}
+
+// jsonValue converts v to plain JSON values (maps, lists, strings,
+// float64s), as the engine stores them.
+func jsonValue(v any) any {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return nil
+	}
+	var out any
+	if err := json.Unmarshal(b, &out); err != nil {
+		return nil
+	}
+	return out
+}

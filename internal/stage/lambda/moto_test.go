@@ -1,0 +1,198 @@
+package lambda
+
+// The Deploy and Delete stages against moto_server, an independent
+// implementation of the Lambda control plane, where it is installed. moto
+// answers Active / Successful at once, leaves RevisionId empty, and does
+// not refuse to delete an aliased version — the stages' own checks must
+// hold without the service's help.
+
+import (
+	"context"
+	"fmt"
+	"net"
+	"net/http"
+	"net/url"
+	"os/exec"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/lambda"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
+
+	"github.com/sluice-cd/sluice/internal/awsclient"
+)
+
+const motoRole = "arn:aws:iam::123456789012:role/sluice-moto"
+
+// newMotoEnv starts moto_server as a child process and returns an
+// environment whose account "moto" points at it. It skips the test when
+// moto_server is not on PATH.
+func newMotoEnv(t *testing.T) *localEnv {
+	t.Helper()
+	bin, err := exec.LookPath("moto_server")
+	if err != nil {
+		t.Skip("moto_server is not on PATH: the moto control-plane tests are skipped (pip install 'moto[server]' to run them)")
+	}
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	port := l.Addr().(*net.TCPAddr).Port
+	l.Close()
+	cmd := exec.Command(bin, "-H", "127.0.0.1", "-p", fmt.Sprint(port))
+	if err := cmd.Start(); err != nil {
+		t.Fatalf("start moto_server: %v", err)
+	}
+	t.Cleanup(func() {
+		cmd.Process.Kill()
+		cmd.Wait()
+	})
+	endpoint := fmt.Sprintf("http://127.0.0.1:%d", port)
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		resp, err := http.Get(endpoint + "/moto-api/data.json")
+		if err == nil {
+			resp.Body.Close()
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("moto_server did not answer on %s: %v", endpoint, err)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	// No Docker here: moto's "simple" Lambda backend.
+	resp, err := http.Post(endpoint+"/moto-api/config", "application/json", strings.NewReader(`{"lambda":{"use_docker":false}}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	// moto's CreateFunction needs the role to exist in its IAM (lambda-api.md §4.2).
+	form := url.Values{"Action": {"CreateRole"}, "Version": {"2010-05-08"}, "RoleName": {"sluice-moto"},
+		"AssumeRolePolicyDocument": {`{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"Service":"lambda.amazonaws.com"},"Action":"sts:AssumeRole"}]}`}}
+	req, _ := http.NewRequest(http.MethodPost, endpoint+"/", strings.NewReader(form.Encode()))
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	req.Header.Set("Authorization", "AWS4-HMAC-SHA256 Credential=test/20260101/us-east-1/iam/aws4_request, SignedHeaders=host, Signature=x")
+	if resp, err := http.DefaultClient.Do(req); err != nil || resp.StatusCode != 200 {
+		t.Fatalf("create IAM role in moto: %v %v", resp, err)
+	}
+
+	t.Setenv("AWS_ACCESS_KEY_ID", "test")
+	t.Setenv("AWS_SECRET_ACCESS_KEY", "test")
+	t.Setenv("AWS_SESSION_TOKEN", "")
+	t.Setenv("AWS_PROFILE", "")
+	t.Setenv("AWS_CONFIG_FILE", "/dev/null")
+	t.Setenv("AWS_SHARED_CREDENTIALS_FILE", "/dev/null")
+	ctx := context.Background()
+	accounts, err := awsclient.New(ctx, awsclient.Config{Accounts: []awsclient.AccountConfig{
+		{Name: "moto", Region: "us-east-1", Endpoint: endpoint}}}, awsclient.LocalEndpoint{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	acct, err := accounts.Get("moto")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := acct.S3.CreateBucket(ctx, &s3.CreateBucketInput{Bucket: aws.String(testBucket)}); err != nil {
+		t.Fatalf("create bucket in moto: %v", err)
+	}
+	return &localEnv{accounts: accounts, acct: acct, c: acct.Lambda, s3: acct.S3}
+}
+
+func motoDeploy(fn, key string, extra map[string]any) map[string]any {
+	f := deployFields(fn, key, extra)
+	f["account"], f["role"] = "moto", motoRole
+	return f
+}
+
+func TestMotoDeployAndDelete(t *testing.T) {
+	e := newMotoEnv(t)
+	zip := helloZip(t)
+	for i := 1; i <= 4; i++ {
+		e.put(t, fmt.Sprintf("m%d.zip", i), variantZip(t, zip, i))
+	}
+	deploy := typeOf(t, e.accounts, DeployTypeName)
+	del := typeOf(t, e.accounts, DeleteTypeName)
+	ctx := context.Background()
+
+	t.Run("create, update, publish once", func(t *testing.T) {
+		out := newStageRun(t, deploy, "shop", motoDeploy("orders", "m1.zip", map[string]any{
+			"publish": true, "aliases": []any{"live"}, "envVariables": map[string]any{"HELLO_VERSION": "v1"}, "tags": map[string]any{"team": "a"}})).mustSucceed()
+		if out["functionName"] != "shop-orders" || out["versionId"] != "1" {
+			t.Fatalf("outputs = %v", out)
+		}
+		out = newStageRun(t, deploy, "shop", motoDeploy("orders", "m2.zip", map[string]any{"publish": true, "aliases": []any{"live"}, "memorySize": 256})).mustSucceed()
+		if out["versionId"] != "2" {
+			t.Fatalf("update outputs = %v", out)
+		}
+		left, _ := out["aliasesLeftAlone"].([]any)
+		if len(left) != 1 {
+			t.Errorf("aliasesLeftAlone = %v, want live left on 1", out["aliasesLeftAlone"])
+		}
+		// Crash between update and publish: the re-run publishes one version.
+		r := newStageRun(t, deploy, "shop", motoDeploy("orders", "m3.zip", map[string]any{"publish": true}))
+		tasks := deploy.Tasks(r.ctx)
+		for _, name := range tasks[:slices.Index(tasks, taskPublish)] {
+			if res := r.task(name); res.Status != "SUCCEEDED" {
+				t.Fatalf("%s: %s", name, res.Error)
+			}
+		}
+		if res := r.from(0); res.Status != "SUCCEEDED" {
+			t.Fatal(res.Error)
+		}
+		if vs := versionsOf(t, e, "shop-orders"); !slices.Equal(vs, []int{1, 2, 3}) {
+			t.Fatalf("versions = %v, want [1 2 3]", vs)
+		}
+		// Absent env and tags are kept; empty ones clear.
+		got := getConfig(t, e, "shop-orders")
+		if got.Configuration.Environment == nil || got.Configuration.Environment.Variables["HELLO_VERSION"] != "v1" || got.Tags["team"] != "a" {
+			t.Fatalf("absent fields changed the function: env %v tags %v", got.Configuration.Environment, got.Tags)
+		}
+		newStageRun(t, deploy, "shop", motoDeploy("orders", "m3.zip", map[string]any{"envVariables": map[string]any{}, "tags": map[string]any{}})).mustSucceed()
+		got = getConfig(t, e, "shop-orders")
+		if (got.Configuration.Environment != nil && len(got.Configuration.Environment.Variables) > 0) || len(got.Tags) > 0 {
+			t.Fatalf("empty fields did not clear: env %v tags %v", got.Configuration.Environment, got.Tags)
+		}
+	})
+
+	t.Run("delete", func(t *testing.T) {
+		newStageRun(t, deploy, "shop", motoDeploy("orders", "m4.zip", map[string]any{"publish": true})).mustSucceed()
+		// live routes to 1: moto would delete it, the stage refuses.
+		msg := newStageRun(t, del, "shop", map[string]any{"account": "moto", "functionName": "orders", "version": "$OLDEST"}).mustFail()
+		if !strings.Contains(msg, "version 1 is used by alias live") {
+			t.Fatalf("aliased $OLDEST: %q", msg)
+		}
+		out := newStageRun(t, del, "shop", map[string]any{"account": "moto", "functionName": "orders", "version": "$PREVIOUS"}).mustSucceed()
+		if out[outDeleteVer] != "3" {
+			t.Fatalf("$PREVIOUS outputs = %v", out)
+		}
+		out = newStageRun(t, del, "shop", map[string]any{"account": "moto", "functionName": "orders", "version": "9"}).mustSucceed()
+		if g := anyStrings(out[outAlreadyGone]); !slices.Equal(g, []string{"9"}) {
+			t.Fatalf("missing version outputs = %v", out)
+		}
+		msg = newStageRun(t, del, "shop", map[string]any{"account": "moto", "functionName": "orders", "version": "$PROVIDED", "versionNumber": "1"}).mustFail()
+		if !strings.Contains(msg, "alias live") {
+			t.Fatalf("$PROVIDED 1: %q", msg)
+		}
+		if _, err := e.c.UpdateAlias(ctx, &lambda.UpdateAliasInput{FunctionName: aws.String("shop-orders"), Name: aws.String("live"), FunctionVersion: aws.String("4")}); err != nil {
+			t.Fatal(err)
+		}
+		out = newStageRun(t, del, "shop", map[string]any{"account": "moto", "functionName": "orders", "version": "$MOVING", "retentionNumber": 1}).mustSucceed()
+		if out[outDeleteVer] != "2,1" {
+			t.Fatalf("$MOVING outputs = %v", out)
+		}
+		if vs := versionsOf(t, e, "shop-orders"); !slices.Equal(vs, []int{4}) {
+			t.Fatalf("versions = %v, want [4]", vs)
+		}
+		out = newStageRun(t, del, "shop", map[string]any{"account": "moto", "functionName": "orders", "version": "$ALL"}).mustSucceed()
+		if out["deleteTask"] != "done" {
+			t.Fatalf("$ALL outputs = %v", out)
+		}
+		out = newStageRun(t, del, "shop", map[string]any{"account": "moto", "functionName": "orders", "version": "$ALL"}).mustSucceed()
+		if g := anyStrings(out[outAlreadyGone]); !slices.Equal(g, []string{"$ALL"}) {
+			t.Fatalf("second $ALL outputs = %v", out)
+		}
+	})
+}

@@ -1,0 +1,353 @@
+package lambda
+
+import (
+	"context"
+	"encoding/base64"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"strings"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
+
+	"github.com/sluice-cd/sluice/internal/stage"
+)
+
+// Payload sources of the Invoke stage (and of Route $BLUEGREEN, whose
+// expected output is read the same way from outputArtifact):
+//
+//	payload          inline. A JSON value in the document is sent as JSON; a
+//	                 string that is valid JSON is sent as it is, and any other
+//	                 string is sent as a JSON string ("hello" → "\"hello\""),
+//	                 except that a string starting with { or [ must be valid
+//	                 JSON (a typo is an error, not a string event).
+//	payloadArtifact  Spinnaker's {id, account, artifact: {type, reference, …}}
+//	                 (the artifact itself, without the wrapper, is accepted
+//	                 too). Types:
+//	                   embedded/base64  reference is the base64 content
+//	                   http/file        reference is an http(s) URL, fetched with GET
+//	                   s3/object        reference is s3://bucket/key, read with the
+//	                                    stage account's S3 client (artifact.version
+//	                                    is the object version)
+//	                 A reference that is an http(s):// or s3:// URL is enough
+//	                 without a type. Expected artifacts by id are not
+//	                 resolved (Spinnaker's bug #7101 class): give the artifact.
+//
+// Artifact content is sent as it is and must be JSON, which is all Lambda
+// accepts. Neither field: the event is {} (as on AWS). A payload is at
+// most 6 MB, Lambda's limit for a synchronous invocation.
+
+// maxPayload is Lambda's limit on a synchronous request.
+const maxPayload = 6 * 1024 * 1024
+
+// artifact is the part of a Spinnaker artifact Sluice reads.
+type artifact struct {
+	Type      string `json:"type"`
+	Reference string `json:"reference"`
+	Name      string `json:"name"`
+	Version   string `json:"version"`
+}
+
+// Supported artifact types.
+const (
+	artifactEmbedded = "embedded/base64"
+	artifactHTTP     = "http/file"
+	artifactS3       = "s3/object"
+)
+
+// readArtifact reads the artifact of field (payloadArtifact,
+// outputArtifact) from fields. It returns nil, nil when the field is
+// absent or empty.
+func readArtifact(fields map[string]any, field string) (*artifact, error) {
+	v, ok := fields[field]
+	if !ok || v == nil {
+		return nil, nil
+	}
+	m, ok := v.(map[string]any)
+	if !ok {
+		return nil, fmt.Errorf("%s must be an object {artifact: {type, reference}}, not %s", field, jsonKind(v))
+	}
+	if len(m) == 0 {
+		return nil, nil
+	}
+	path := field
+	inner := m
+	if a, ok := m["artifact"]; ok && a != nil {
+		inner, ok = a.(map[string]any)
+		if !ok {
+			return nil, fmt.Errorf("%s.artifact must be an object {type, reference}, not %s", field, jsonKind(a))
+		}
+		path = field + ".artifact"
+	} else if _, hasRef := m["reference"]; !hasRef {
+		if id, _ := m["id"].(string); id != "" {
+			return nil, fmt.Errorf("%s.id %q refers to an expected artifact, which Sluice does not resolve; give the artifact itself in %s.artifact {type, reference}", field, id, field)
+		}
+		if _, hasType := m["type"]; !hasType {
+			// Deck writes an empty selector as {account: "..."} with no artifact.
+			return nil, nil
+		}
+	}
+	var a artifact
+	for key, dst := range map[string]*string{"type": &a.Type, "reference": &a.Reference, "name": &a.Name, "version": &a.Version} {
+		if x, ok := inner[key]; ok && x != nil {
+			s, ok := x.(string)
+			if !ok {
+				return nil, fmt.Errorf("%s.%s must be a string, not %s", path, key, jsonKind(x))
+			}
+			*dst = s
+		}
+	}
+	if a.Reference == "" {
+		return nil, fmt.Errorf("%s.reference is required: the base64 content, http(s) URL or s3://bucket/key of the %s", path, field)
+	}
+	if a.Type == "" {
+		switch {
+		case strings.HasPrefix(a.Reference, "http://"), strings.HasPrefix(a.Reference, "https://"):
+			a.Type = artifactHTTP
+		case strings.HasPrefix(a.Reference, "s3://"):
+			a.Type = artifactS3
+		default:
+			return nil, fmt.Errorf("%s.type is required: %s, %s or %s", path, artifactEmbedded, artifactHTTP, artifactS3)
+		}
+	}
+	switch a.Type {
+	case artifactEmbedded:
+		if _, err := decodeBase64(a.Reference); err != nil {
+			return nil, fmt.Errorf("%s.reference is not valid base64 (type %s): %v", path, artifactEmbedded, err)
+		}
+	case artifactHTTP:
+		u, err := url.Parse(a.Reference)
+		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			return nil, fmt.Errorf("%s.reference %q must be an http:// or https:// URL for type %s", path, a.Reference, artifactHTTP)
+		}
+	case artifactS3:
+		if _, _, err := parseS3URL(a.Reference); err != nil {
+			return nil, fmt.Errorf("%s.reference: %v", path, err)
+		}
+	default:
+		return nil, fmt.Errorf("%s.type %q is not supported: use %s, %s or %s", path, a.Type, artifactEmbedded, artifactHTTP, artifactS3)
+	}
+	return &a, nil
+}
+
+// validateArtifact checks field for Validate; values with expressions are
+// left alone.
+func validateArtifact(fields map[string]any, field string) []stage.FieldError {
+	if containsExpression(fields[field]) {
+		return nil
+	}
+	if _, err := readArtifact(fields, field); err != nil {
+		return []stage.FieldError{{Field: field, Msg: strings.TrimPrefix(err.Error(), field+" ")}}
+	}
+	return nil
+}
+
+// validatePayload checks the inline payload field.
+func validatePayload(fields map[string]any) []stage.FieldError {
+	v, ok := fields["payload"]
+	if !ok || v == nil || containsExpression(v) {
+		return nil
+	}
+	if _, err := inlinePayload(v); err != nil {
+		return []stage.FieldError{{Field: "payload", Msg: err.Error()}}
+	}
+	return nil
+}
+
+// inlinePayload turns the payload field into the bytes to send.
+func inlinePayload(v any) ([]byte, error) {
+	s, isString := v.(string)
+	if !isString {
+		b, err := json.Marshal(v)
+		if err != nil {
+			return nil, fmt.Errorf("cannot be sent as JSON: %v", err)
+		}
+		return b, nil
+	}
+	if json.Valid([]byte(s)) {
+		return []byte(s), nil
+	}
+	if t := strings.TrimSpace(s); strings.HasPrefix(t, "{") || strings.HasPrefix(t, "[") {
+		_, err := decodeJSON([]byte(t))
+		return nil, fmt.Errorf("looks like JSON but is not valid JSON: %v", err)
+	}
+	b, _ := json.Marshal(s)
+	return b, nil
+}
+
+// fetcher reads artifacts.
+type fetcher struct {
+	http *http.Client
+}
+
+// invokePayload returns the payload of an invocation from fields
+// (payloadArtifact, else payload); nil when neither is set.
+func (f fetcher) invokePayload(ctx context.Context, fields map[string]any, s3c *s3.Client) ([]byte, error) {
+	a, err := readArtifact(fields, "payloadArtifact")
+	if err != nil {
+		return nil, err
+	}
+	if a != nil {
+		b, err := f.artifactContent(ctx, "payloadArtifact", a, s3c)
+		if err != nil {
+			return nil, err
+		}
+		if !json.Valid(b) {
+			return nil, fmt.Errorf("payloadArtifact (%s %s) is not JSON, and Lambda accepts only a JSON payload: %s", a.Type, a.describe(), quoteSnippet(b))
+		}
+		return b, nil
+	}
+	if v, ok := fields["payload"]; ok && v != nil {
+		b, err := inlinePayload(v)
+		if err != nil {
+			return nil, fmt.Errorf("payload %v", err)
+		}
+		if len(b) > maxPayload {
+			return nil, fmt.Errorf("payload is %d bytes; Lambda accepts at most %d for a synchronous invocation", len(b), maxPayload)
+		}
+		return b, nil
+	}
+	return nil, nil
+}
+
+// artifactContent reads an artifact's content, at most maxPayload bytes.
+func (f fetcher) artifactContent(ctx context.Context, field string, a *artifact, s3c *s3.Client) ([]byte, error) {
+	switch a.Type {
+	case artifactEmbedded:
+		b, err := decodeBase64(a.Reference)
+		if err != nil {
+			return nil, fmt.Errorf("%s: decode base64: %v", field, err)
+		}
+		if len(b) > maxPayload {
+			return nil, fmt.Errorf("%s is %d bytes; Lambda accepts at most %d for a synchronous invocation", field, len(b), maxPayload)
+		}
+		return b, nil
+	case artifactHTTP:
+		return f.httpGet(ctx, field, a.Reference)
+	case artifactS3:
+		return f.s3Get(ctx, field, a, s3c)
+	}
+	return nil, fmt.Errorf("%s.artifact.type %q is not supported: use %s, %s or %s", field, a.Type, artifactEmbedded, artifactHTTP, artifactS3)
+}
+
+func (f fetcher) httpGet(ctx context.Context, field, ref string) ([]byte, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, ref, nil)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %v", field, err)
+	}
+	client := f.http
+	if client == nil {
+		client = http.DefaultClient
+	}
+	resp, err := client.Do(req)
+	if err != nil {
+		return nil, fmt.Errorf("%s: GET %s: %v", field, ref, err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode/100 != 2 {
+		body, _ := io.ReadAll(io.LimitReader(resp.Body, 512))
+		return nil, fmt.Errorf("%s: GET %s: %s %s", field, ref, resp.Status, snippet(string(body)))
+	}
+	return readLimited(resp.Body, field, "GET "+ref)
+}
+
+func (f fetcher) s3Get(ctx context.Context, field string, a *artifact, s3c *s3.Client) ([]byte, error) {
+	if s3c == nil {
+		return nil, fmt.Errorf("%s: %s needs an S3 client, and this account has none", field, a.Reference)
+	}
+	bucket, key, err := parseS3URL(a.Reference)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %v", field, err)
+	}
+	in := &s3.GetObjectInput{Bucket: aws.String(bucket), Key: aws.String(key)}
+	if a.Version != "" {
+		in.VersionId = aws.String(a.Version)
+	}
+	out, err := s3c.GetObject(ctx, in)
+	if err != nil {
+		return nil, fmt.Errorf("%s: read %s: %w", field, a.Reference, err)
+	}
+	defer out.Body.Close()
+	return readLimited(out.Body, field, "read "+a.Reference)
+}
+
+func readLimited(r io.Reader, field, what string) ([]byte, error) {
+	b, err := io.ReadAll(io.LimitReader(r, maxPayload+1))
+	if err != nil {
+		return nil, fmt.Errorf("%s: %s: %v", field, what, err)
+	}
+	if len(b) > maxPayload {
+		return nil, fmt.Errorf("%s: %s: more than %d bytes, Lambda's limit for a synchronous invocation", field, what, maxPayload)
+	}
+	return b, nil
+}
+
+// describe names the artifact for messages.
+func (a *artifact) describe() string {
+	switch a.Type {
+	case artifactEmbedded:
+		if a.Name != "" {
+			return fmt.Sprintf("%q", a.Name)
+		}
+		return fmt.Sprintf("(%d base64 characters)", len(a.Reference))
+	}
+	return a.Reference
+}
+
+func parseS3URL(ref string) (bucket, key string, err error) {
+	rest, ok := strings.CutPrefix(ref, "s3://")
+	if !ok {
+		return "", "", fmt.Errorf("%q is not an s3://bucket/key URL", ref)
+	}
+	bucket, key, _ = strings.Cut(rest, "/")
+	if bucket == "" || key == "" {
+		return "", "", fmt.Errorf("%q is not an s3://bucket/key URL", ref)
+	}
+	return bucket, key, nil
+}
+
+// decodeBase64 accepts standard and URL-safe base64, padded or not, and
+// ignores line breaks.
+func decodeBase64(s string) ([]byte, error) {
+	s = strings.Map(func(r rune) rune {
+		if r == '\n' || r == '\r' || r == ' ' || r == '\t' {
+			return -1
+		}
+		return r
+	}, s)
+	var firstErr error
+	for _, enc := range []*base64.Encoding{base64.StdEncoding, base64.RawStdEncoding, base64.URLEncoding, base64.RawURLEncoding} {
+		b, err := enc.DecodeString(s)
+		if err == nil {
+			return b, nil
+		}
+		if firstErr == nil {
+			firstErr = err
+		}
+	}
+	return nil, firstErr
+}
+
+// containsExpression reports whether v holds a ${…} expression anywhere.
+func containsExpression(v any) bool {
+	switch x := v.(type) {
+	case string:
+		return stage.HasExpression(x)
+	case map[string]any:
+		for _, e := range x {
+			if containsExpression(e) {
+				return true
+			}
+		}
+	case []any:
+		for _, e := range x {
+			if containsExpression(e) {
+				return true
+			}
+		}
+	}
+	return false
+}

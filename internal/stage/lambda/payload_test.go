@@ -1,0 +1,125 @@
+package lambda
+
+import (
+	"context"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+)
+
+func TestInlinePayload(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		in      any
+		want    string
+		wantErr string
+	}{
+		{map[string]any{"a": 1.0}, `{"a":1}`, ""},
+		{[]any{"x"}, `["x"]`, ""},
+		{`{"a": 1}`, `{"a": 1}`, ""},
+		{`"quoted"`, `"quoted"`, ""},
+		{`42`, `42`, ""},
+		{"plain text", `"plain text"`, ""},
+		{`{"a": 1`, "", "looks like JSON but is not valid JSON"},
+		{` [1, `, "", "looks like JSON but is not valid JSON"},
+		{true, `true`, ""},
+	}
+	for _, tc := range tests {
+		got, err := inlinePayload(tc.in)
+		if tc.wantErr != "" {
+			if err == nil || !strings.Contains(err.Error(), tc.wantErr) {
+				t.Errorf("inlinePayload(%#v) = %s, %v; want error %q", tc.in, got, err, tc.wantErr)
+			}
+			continue
+		}
+		if err != nil || string(got) != tc.want {
+			t.Errorf("inlinePayload(%#v) = %s, %v; want %s", tc.in, got, err, tc.want)
+		}
+	}
+}
+
+func TestReadArtifact(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name    string
+		v       any
+		want    *artifact
+		wantErr string
+	}{
+		{"absent", nil, nil, ""},
+		{"empty selector Deck writes", map[string]any{"account": "embedded-artifact"}, nil, ""},
+		{"wrapped", map[string]any{"artifact": map[string]any{"type": "embedded/base64", "reference": "e30="}},
+			&artifact{Type: "embedded/base64", Reference: "e30="}, ""},
+		{"bare", map[string]any{"type": "http/file", "reference": "https://example.com/p.json"},
+			&artifact{Type: "http/file", Reference: "https://example.com/p.json"}, ""},
+		{"type from an s3 URL", map[string]any{"artifact": map[string]any{"reference": "s3://b/k/p.json", "version": "v1"}},
+			&artifact{Type: "s3/object", Reference: "s3://b/k/p.json", Version: "v1"}, ""},
+		{"not an object", "s3://b/k", nil, "payloadArtifact must be an object"},
+		{"expected artifact id", map[string]any{"id": "x-1"}, nil, `payloadArtifact.id "x-1" refers to an expected artifact`},
+		{"no reference", map[string]any{"artifact": map[string]any{"type": "embedded/base64"}}, nil, "payloadArtifact.artifact.reference is required"},
+		{"no type", map[string]any{"artifact": map[string]any{"reference": "e30="}}, nil, "payloadArtifact.artifact.type is required"},
+		{"bad s3 URL", map[string]any{"artifact": map[string]any{"type": "s3/object", "reference": "s3://bucket-only"}}, nil, "not an s3://bucket/key URL"},
+		{"bad http URL", map[string]any{"artifact": map[string]any{"type": "http/file", "reference": "ftp://x/y"}}, nil, "must be an http:// or https:// URL"},
+		{"unsupported type", map[string]any{"artifact": map[string]any{"type": "github/file", "reference": "x"}}, nil, `type "github/file" is not supported`},
+		{"reference not a string", map[string]any{"artifact": map[string]any{"type": "embedded/base64", "reference": 7.0}}, nil, "payloadArtifact.artifact.reference must be a string"},
+	}
+	for _, tc := range tests {
+		got, err := readArtifact(map[string]any{"payloadArtifact": tc.v}, "payloadArtifact")
+		if tc.wantErr != "" {
+			if err == nil || !strings.Contains(err.Error(), tc.wantErr) {
+				t.Errorf("%s: err = %v, want %q", tc.name, err, tc.wantErr)
+			}
+			continue
+		}
+		if err != nil {
+			t.Errorf("%s: %v", tc.name, err)
+			continue
+		}
+		if (got == nil) != (tc.want == nil) || (got != nil && *got != *tc.want) {
+			t.Errorf("%s: got %+v, want %+v", tc.name, got, tc.want)
+		}
+	}
+}
+
+func TestArtifactContent(t *testing.T) {
+	t.Parallel()
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		switch r.URL.Path {
+		case "/ok":
+			w.Write([]byte(`{"ok":true}`))
+		case "/text":
+			w.Write([]byte(`not json`))
+		default:
+			http.Error(w, "no such payload", http.StatusNotFound)
+		}
+	}))
+	t.Cleanup(srv.Close)
+	f := fetcher{http: srv.Client()}
+	ctx := context.Background()
+
+	for _, tc := range []struct {
+		fields  map[string]any
+		want    string
+		wantErr string
+	}{
+		{map[string]any{"payloadArtifact": map[string]any{"reference": srv.URL + "/ok"}}, `{"ok":true}`, ""},
+		{map[string]any{"payloadArtifact": map[string]any{"reference": srv.URL + "/missing"}}, "", "404 Not Found no such payload"},
+		{map[string]any{"payloadArtifact": map[string]any{"reference": srv.URL + "/text"}}, "", "is not JSON, and Lambda accepts only a JSON payload"},
+		{map[string]any{"payloadArtifact": map[string]any{"type": "embedded/base64", "reference": "eyJwaW5nIjp0cnVlfQ"}}, `{"ping":true}`, ""},
+		{map[string]any{"payloadArtifact": map[string]any{"type": "s3/object", "reference": "s3://b/k"}}, "", "needs an S3 client"},
+		{map[string]any{"payload": "hi", "payloadArtifact": map[string]any{"type": "embedded/base64", "reference": "eyJhIjoxfQ=="}}, `{"a":1}`, ""},
+		{map[string]any{}, "", ""},
+	} {
+		got, err := f.invokePayload(ctx, tc.fields, nil)
+		if tc.wantErr != "" {
+			if err == nil || !strings.Contains(err.Error(), tc.wantErr) {
+				t.Errorf("invokePayload(%v) = %s, %v; want error %q", tc.fields, got, err, tc.wantErr)
+			}
+			continue
+		}
+		if err != nil || string(got) != tc.want {
+			t.Errorf("invokePayload(%v) = %q, %v; want %q", tc.fields, got, err, tc.want)
+		}
+	}
+}

@@ -1,0 +1,163 @@
+package lambda
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"strconv"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/lambda"
+	"github.com/aws/aws-sdk-go-v2/service/lambda/types"
+)
+
+// readyForUpdate reads $LATEST and returns it when a change may be made:
+// not Pending and no update in progress. A Failed function may be
+// changed (new code can fix it).
+func readyForUpdate(ctx context.Context, f *function) (*lambda.GetFunctionOutput, error) {
+	out, found, err := getFunction(ctx, f)
+	if err != nil {
+		return nil, err
+	}
+	if !found {
+		return nil, fail("%s does not exist; deploy it first with %s (which creates it)", f, DeployTypeName)
+	}
+	c := out.Configuration
+	if c.State == types.StatePending || c.LastUpdateStatus == types.LastUpdateStatusInProgress {
+		return nil, retry("waiting for %s to finish its current change before changing it: %s", f, stateMessage(c))
+	}
+	return out, nil
+}
+
+// updateCode brings $LATEST's code (and architecture, which only changes
+// with code) to code. A zip is compared by CodeSha256 and an image by URI,
+// and nothing is sent when they match; an S3 object's digest is known
+// only to Lambda, so it is always sent — uploading the same bytes again
+// changes no CodeSha256 and so publishes nothing. It reports whether it
+// called UpdateFunctionCode.
+func updateCode(ctx context.Context, f *function, code *codeSource, arch []types.Architecture) (bool, error) {
+	out, err := readyForUpdate(ctx, f)
+	if err != nil {
+		return false, err
+	}
+	c := out.Configuration
+	zip, sha, err := code.load()
+	if err != nil {
+		return false, err
+	}
+	archSame := len(arch) == 0 || slices.Equal(arch, c.Architectures) ||
+		(len(c.Architectures) == 0 && arch[0] == types.ArchitectureX8664)
+	if archSame {
+		switch {
+		case sha != "" && sha == aws.ToString(c.CodeSha256):
+			return false, nil
+		case code.imageURI != "" && out.Code != nil && aws.ToString(out.Code.ImageUri) == code.imageURI:
+			return false, nil
+		}
+	}
+	in := &lambda.UpdateFunctionCodeInput{
+		FunctionName: aws.String(f.name),
+		RevisionId:   nonEmpty(c.RevisionId),
+		ZipFile:      zip,
+	}
+	if len(arch) > 0 {
+		in.Architectures = arch
+	}
+	switch {
+	case code.imageURI != "":
+		in.ImageUri = aws.String(code.imageURI)
+	case zip == nil:
+		in.S3Bucket, in.S3Key = aws.String(code.s3Bucket), aws.String(code.s3Key)
+		if code.s3Version != "" {
+			in.S3ObjectVersion = aws.String(code.s3Version)
+		}
+	}
+	if _, err := f.c.UpdateFunctionCode(ctx, in); err != nil {
+		return false, apiError(f, fmt.Sprintf("UpdateFunctionCode (%s)", code), err)
+	}
+	return true, nil
+}
+
+// publishOnce publishes $LATEST as a version unless the newest published
+// version already has the same code and configuration, in which case it
+// returns that version. PublishVersion carries $LATEST's RevisionId and
+// CodeSha256 as preconditions, so a change made meanwhile by someone else
+// is never published under this stage's name: the task re-reads and
+// decides again. A re-run after a crash between PublishVersion and the
+// recording of its result finds the version it published and returns it.
+func publishOnce(ctx context.Context, f *function, description *string) (version string, published bool, err error) {
+	out, err := readyForUpdate(ctx, f)
+	if err != nil {
+		return "", false, err
+	}
+	latest := out.Configuration
+	if latest.State == types.StateFailed || latest.LastUpdateStatus == types.LastUpdateStatusFailed {
+		return "", false, fail("%s cannot be published: %s", f, stateMessage(latest))
+	}
+	versions, _, err := publishedVersions(ctx, f)
+	if err != nil {
+		return "", false, err
+	}
+	if n := len(versions); n > 0 {
+		newest := strconv.Itoa(versions[n-1])
+		nc, err := f.c.GetFunctionConfiguration(ctx, &lambda.GetFunctionConfigurationInput{
+			FunctionName: aws.String(f.name), Qualifier: aws.String(newest)})
+		switch {
+		case err == nil:
+			if fingerprint(functionConfiguration(nc)) == fingerprint(latest) {
+				return newest, false, nil
+			}
+		case isNotFound(err):
+			return "", false, retry("version %s of %s vanished while it was read", newest, f)
+		default:
+			return "", false, apiError(f, "GetFunctionConfiguration", err)
+		}
+	}
+	pv, err := f.c.PublishVersion(ctx, &lambda.PublishVersionInput{
+		FunctionName: aws.String(f.name),
+		CodeSha256:   nonEmpty(latest.CodeSha256),
+		RevisionId:   nonEmpty(latest.RevisionId),
+		Description:  nonEmpty(description),
+	})
+	if err != nil {
+		return "", false, apiError(f, "PublishVersion", err)
+	}
+	version = aws.ToString(pv.Version)
+	n, _ := strconv.Atoi(version)
+	return version, !slices.Contains(versions, n), nil
+}
+
+// versionGone reports whether a version no longer exists
+// (GetFunctionConfiguration answers 404).
+func versionGone(ctx context.Context, f *function, version string) (bool, error) {
+	_, err := f.c.GetFunctionConfiguration(ctx, &lambda.GetFunctionConfigurationInput{
+		FunctionName: aws.String(f.name), Qualifier: aws.String(version)})
+	if err == nil {
+		return false, nil
+	}
+	if isNotFound(err) {
+		return true, nil
+	}
+	return false, apiError(f, "GetFunctionConfiguration", err)
+}
+
+// deleteVersion deletes one published version. gone reports that it did
+// not exist (AWS answers a delete of a missing version with success, so it
+// is checked first). A version an alias still references is refused by
+// AWS; the caller checks aliases first, and a race ends in a failure that
+// names the aliases.
+func deleteVersion(ctx context.Context, f *function, version string) (gone bool, err error) {
+	if gone, err := versionGone(ctx, f, version); err != nil || gone {
+		return gone, err
+	}
+	_, err = f.c.DeleteFunction(ctx, &lambda.DeleteFunctionInput{FunctionName: aws.String(f.name), Qualifier: aws.String(version)})
+	switch {
+	case err == nil:
+		return false, nil
+	case isNotFound(err):
+		return true, nil
+	case isConflict(err):
+		return false, fail("version %s of %s cannot be deleted: %v; point the alias at another version first", version, f, err)
+	}
+	return false, apiError(f, fmt.Sprintf("DeleteFunction (version %s)", version), err)
+}

@@ -13,6 +13,7 @@ import (
 	"github.com/sluice-cd/sluice/internal/awsclient"
 	"github.com/sluice-cd/sluice/internal/engine"
 	"github.com/sluice-cd/sluice/internal/expr"
+	"github.com/sluice-cd/sluice/internal/functions"
 	"github.com/sluice-cd/sluice/internal/httpapi"
 	"github.com/sluice-cd/sluice/internal/locallambda"
 	"github.com/sluice-cd/sluice/internal/pipeline"
@@ -25,6 +26,7 @@ import (
 	"github.com/sluice-cd/sluice/internal/store"
 	"github.com/sluice-cd/sluice/internal/store/postgres"
 	"github.com/sluice-cd/sluice/internal/store/sqlite"
+	"github.com/sluice-cd/sluice/internal/web"
 )
 
 // newStageRegistry returns every stage type Sluice runs, with Orca's
@@ -144,6 +146,10 @@ func startNode(ctx context.Context, opts nodeOptions) (n *node, err error) {
 		Logger:         log,
 		Version:        opts.Version,
 		LocalLambdaURL: lambdaURL,
+		Functions:      functions.New(functions.Config{Accounts: accounts, LocalLambdaURL: lambdaURL, Logger: log}),
+		Console: func(api http.Handler) http.Handler {
+			return web.New(api, web.Config{Logger: log})
+		},
 	})
 	return n, nil
 }

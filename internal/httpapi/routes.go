@@ -43,5 +43,8 @@ func (s *server) routes() []route {
 		{http.MethodPost, v1 + "/executions/{id}/stages/{stage}/skip-wait", s.skipWait},
 		{http.MethodGet, v1 + "/executions/{id}/events", s.executionEvents},
 		{http.MethodGet, v1 + "/events", s.allEvents},
+
+		{http.MethodGet, v1 + "/accounts", s.listAccounts},
+		{http.MethodGet, v1 + "/accounts/{account}/functions", s.listFunctions},
 	}
 }

@@ -101,6 +101,11 @@ type Config struct {
 	HeartbeatInterval time.Duration
 	// MaxDocumentBytes bounds a pipeline document (DefaultMaxDocumentBytes).
 	MaxDocumentBytes int64
+	// Functions lists accounts and their functions for GET /accounts…;
+	// when nil there are no accounts.
+	Functions Functions
+	// Console, when set, serves every path outside /api/ (console.go).
+	Console ConsoleFunc
 }
 
 type server struct {
@@ -113,11 +118,13 @@ type server struct {
 	now            func() time.Time
 	heartbeat      time.Duration
 	maxDocument    int64
+	functions      Functions
 	mux            *http.ServeMux
 }
 
 // New returns the API handler. It serves /api/v1/… and answers every other
-// path with a JSON 404, so it can be mounted at "/" or at "/api/".
+// path with a JSON 404, so it can be mounted at "/" or at "/api/"; with
+// Config.Console, the console serves the paths outside /api/.
 // It panics if cfg.Store is nil.
 func New(cfg Config) http.Handler {
 	if cfg.Store == nil {
@@ -133,6 +140,7 @@ func New(cfg Config) http.Handler {
 		now:            cfg.Clock,
 		heartbeat:      cmp.Or(cfg.HeartbeatInterval, DefaultHeartbeatInterval),
 		maxDocument:    cmp.Or(cfg.MaxDocumentBytes, DefaultMaxDocumentBytes),
+		functions:      cfg.Functions,
 		mux:            http.NewServeMux(),
 	}
 	if s.now == nil {
@@ -141,7 +149,7 @@ func New(cfg Config) http.Handler {
 	for _, rt := range s.routes() {
 		s.mux.Handle(rt.pattern(), s.handle(rt.Handler))
 	}
-	s.mux.Handle("/", s.handle(s.noRoute))
+	s.mountCatchAll(cfg.Console)
 	return s
 }
 
@@ -199,7 +207,7 @@ func (s *server) noRoute(w http.ResponseWriter, r *http.Request) error {
 		}
 		probe := r.Clone(r.Context())
 		probe.Method = m
-		if _, pattern := s.mux.Handler(probe); pattern != "/" {
+		if _, pattern := s.mux.Handler(probe); !isCatchAll(pattern) {
 			allowed = append(allowed, m)
 		}
 	}

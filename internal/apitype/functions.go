@@ -1,0 +1,88 @@
+package apitype
+
+// Account is one account Sluice deploys to, as listed by
+// GET /api/v1/accounts.
+type Account struct {
+	Name   string `json:"name"`
+	Region string `json:"region"`
+	// Local is true for the embedded local Lambda.
+	Local bool `json:"local"`
+}
+
+// AccountList is the body of GET /api/v1/accounts, by name.
+type AccountList struct {
+	Accounts []Account `json:"accounts"`
+}
+
+// FunctionList is the body of GET /api/v1/accounts/{account}/functions,
+// by function name.
+type FunctionList struct {
+	Account   string     `json:"account"`
+	Functions []Function `json:"functions"`
+}
+
+// Function is one Lambda function as the account's Lambda API reports it
+// now: its $LATEST configuration, published versions and aliases.
+type Function struct {
+	Name        string `json:"name"`
+	ARN         string `json:"arn"`
+	Runtime     string `json:"runtime,omitempty"`
+	Description string `json:"description,omitempty"`
+	// Versions are the published versions, oldest first; $LATEST is not
+	// among them.
+	Versions []FunctionVersion `json:"versions"`
+	// Aliases are by name.
+	Aliases []FunctionAlias `json:"aliases"`
+	// Metrics are the recent per-version invocations; only the local
+	// account has them.
+	Metrics *FunctionMetrics `json:"metrics,omitempty"`
+}
+
+// FunctionVersion is one published version.
+type FunctionVersion struct {
+	Version    string `json:"version"`
+	CodeSha256 string `json:"codeSha256"`
+	// LastModified is when the version was published (epoch ms).
+	LastModified int64  `json:"lastModified"`
+	Description  string `json:"description,omitempty"`
+}
+
+// FunctionAlias is one alias and how it routes traffic.
+type FunctionAlias struct {
+	Name        string `json:"name"`
+	Description string `json:"description,omitempty"`
+	// FunctionVersion gets every invocation through the alias that
+	// AdditionalVersionWeights does not send elsewhere.
+	FunctionVersion string `json:"functionVersion"`
+	// AdditionalVersionWeights is the alias's RoutingConfig: version →
+	// share of invocations (0 to 1) sent to it instead of FunctionVersion.
+	AdditionalVersionWeights map[string]float64 `json:"additionalVersionWeights,omitempty"`
+}
+
+// FunctionMetrics are a function's invocations per executed version over a
+// recent window, from the local Lambda's metrics.
+type FunctionMetrics struct {
+	// Since and Until bound the window (epoch ms); StepMs is the width of
+	// one point.
+	Since    int64            `json:"since"`
+	Until    int64            `json:"until"`
+	StepMs   int64            `json:"stepMs"`
+	Versions []VersionMetrics `json:"versions"`
+}
+
+// VersionMetrics are one executed version's invocations in the window.
+type VersionMetrics struct {
+	Version string `json:"version"`
+	// Invocations and Errors are the totals over the window.
+	Invocations int64 `json:"invocations"`
+	Errors      int64 `json:"errors"`
+	// Points are the counts per step, oldest first.
+	Points []MetricPoint `json:"points"`
+}
+
+// MetricPoint is the count of one step starting at Time (epoch ms).
+type MetricPoint struct {
+	Time        int64 `json:"time"`
+	Invocations int64 `json:"invocations"`
+	Errors      int64 `json:"errors"`
+}

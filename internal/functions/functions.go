@@ -1,0 +1,284 @@
+// Package functions lists the Lambda functions of Sluice's accounts for the
+// API's read-only routes (GET /api/v1/accounts…): each function's
+// published versions and aliases, read fresh through aws-sdk-go-v2
+// (ListFunctions, ListVersionsByFunction, ListAliases), and for the local
+// account the recent invocations and errors of each executed version from
+// the local Lambda's metrics query.
+//
+// It only reads. It must never change a function, and it keeps no cache:
+// every call asks the account's Lambda API again (ARCHITECTURE.md rule 6).
+package functions
+
+import (
+	"cmp"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/url"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/lambda"
+	"github.com/aws/aws-sdk-go-v2/service/lambda/types"
+
+	"github.com/sluice-cd/sluice/internal/apitype"
+	"github.com/sluice-cd/sluice/internal/awsclient"
+)
+
+// Defaults for Config.
+const (
+	DefaultConcurrency   = 8
+	DefaultMetricsWindow = 5 * time.Minute
+	DefaultMetricsStep   = 10 * time.Second
+	// metricsTimeout bounds one metrics query of the local Lambda.
+	metricsTimeout = 5 * time.Second
+)
+
+// Config configures a Lister. Every field but Accounts is optional.
+type Config struct {
+	// Accounts are the accounts to list; nil means none.
+	Accounts *awsclient.Accounts
+	// LocalLambdaURL is the embedded local Lambda whose metrics the local
+	// account's functions get; empty means no metrics.
+	LocalLambdaURL string
+	// HTTPClient queries the local Lambda's metrics (default: one with a
+	// five-second timeout).
+	HTTPClient *http.Client
+	// Concurrency bounds the functions described at once
+	// (DefaultConcurrency); each takes two or three calls.
+	Concurrency int
+	// MetricsWindow and MetricsStep shape the metrics: how far back, and
+	// the width of one point (DefaultMetricsWindow, DefaultMetricsStep).
+	MetricsWindow time.Duration
+	MetricsStep   time.Duration
+	// Logger defaults to one that discards everything.
+	Logger *slog.Logger
+}
+
+// Lister lists accounts and their functions; it implements
+// httpapi.Functions. It is safe for concurrent use.
+type Lister struct {
+	accounts    *awsclient.Accounts
+	localURL    string
+	http        *http.Client
+	concurrency int
+	window      time.Duration
+	step        time.Duration
+	log         *slog.Logger
+}
+
+// New returns a Lister.
+func New(cfg Config) *Lister {
+	hc := cfg.HTTPClient
+	if hc == nil {
+		hc = &http.Client{Timeout: metricsTimeout}
+	}
+	return &Lister{
+		accounts:    cfg.Accounts,
+		localURL:    strings.TrimSuffix(cfg.LocalLambdaURL, "/"),
+		http:        hc,
+		concurrency: cmp.Or(cfg.Concurrency, DefaultConcurrency),
+		window:      cmp.Or(cfg.MetricsWindow, DefaultMetricsWindow),
+		step:        cmp.Or(cfg.MetricsStep, DefaultMetricsStep),
+		log:         cmp.Or(cfg.Logger, slog.New(slog.DiscardHandler)),
+	}
+}
+
+// Accounts returns every account, by name.
+func (l *Lister) Accounts(context.Context) []apitype.Account {
+	var out []apitype.Account
+	for _, name := range l.accounts.Names() {
+		a, err := l.accounts.Get(name)
+		if err != nil {
+			continue // Names lists only accounts Get knows
+		}
+		out = append(out, apitype.Account{Name: a.Name, Region: a.Region, Local: a.Local})
+	}
+	return out
+}
+
+// Functions lists the functions of the named account, by name, each with
+// its published versions and aliases, and for the local account its
+// metrics. A failed metrics query leaves the function without metrics; any
+// failure of the Lambda API fails the whole listing.
+func (l *Lister) Functions(ctx context.Context, account string) ([]apitype.Function, error) {
+	a, err := l.accounts.Get(account)
+	if err != nil {
+		return nil, err
+	}
+	var configs []types.FunctionConfiguration
+	p := lambda.NewListFunctionsPaginator(a.Lambda, &lambda.ListFunctionsInput{})
+	for p.HasMorePages() {
+		page, err := p.NextPage(ctx)
+		if err != nil {
+			return nil, fmt.Errorf("list functions: %w", err)
+		}
+		configs = append(configs, page.Functions...)
+	}
+	out := make([]apitype.Function, len(configs))
+	errs := make([]error, len(configs))
+	sem := make(chan struct{}, l.concurrency)
+	var wg sync.WaitGroup
+	for i, c := range configs {
+		wg.Go(func() {
+			sem <- struct{}{}
+			defer func() { <-sem }()
+			out[i], errs[i] = l.describe(ctx, a, c)
+		})
+	}
+	wg.Wait()
+	for _, err := range errs {
+		if err != nil {
+			return nil, err
+		}
+	}
+	slices.SortFunc(out, func(x, y apitype.Function) int { return strings.Compare(x.Name, y.Name) })
+	return out, nil
+}
+
+// describe reads one function's versions, aliases and metrics.
+func (l *Lister) describe(ctx context.Context, a *awsclient.Account, c types.FunctionConfiguration) (apitype.Function, error) {
+	name := aws.ToString(c.FunctionName)
+	fn := apitype.Function{
+		Name:        name,
+		ARN:         aws.ToString(c.FunctionArn),
+		Runtime:     string(c.Runtime),
+		Description: aws.ToString(c.Description),
+		Versions:    []apitype.FunctionVersion{},
+		Aliases:     []apitype.FunctionAlias{},
+	}
+	vp := lambda.NewListVersionsByFunctionPaginator(a.Lambda, &lambda.ListVersionsByFunctionInput{FunctionName: aws.String(name)})
+	for vp.HasMorePages() {
+		page, err := vp.NextPage(ctx)
+		if err != nil {
+			return fn, fmt.Errorf("list versions of %s: %w", name, err)
+		}
+		for _, v := range page.Versions {
+			if aws.ToString(v.Version) == "$LATEST" {
+				continue
+			}
+			fn.Versions = append(fn.Versions, apitype.FunctionVersion{
+				Version:      aws.ToString(v.Version),
+				CodeSha256:   aws.ToString(v.CodeSha256),
+				LastModified: lastModified(aws.ToString(v.LastModified)),
+				Description:  aws.ToString(v.Description),
+			})
+		}
+	}
+	slices.SortStableFunc(fn.Versions, func(x, y apitype.FunctionVersion) int { return compareVersions(x.Version, y.Version) })
+	ap := lambda.NewListAliasesPaginator(a.Lambda, &lambda.ListAliasesInput{FunctionName: aws.String(name)})
+	for ap.HasMorePages() {
+		page, err := ap.NextPage(ctx)
+		if err != nil {
+			return fn, fmt.Errorf("list aliases of %s: %w", name, err)
+		}
+		for _, al := range page.Aliases {
+			alias := apitype.FunctionAlias{
+				Name:            aws.ToString(al.Name),
+				Description:     aws.ToString(al.Description),
+				FunctionVersion: aws.ToString(al.FunctionVersion),
+			}
+			if al.RoutingConfig != nil && len(al.RoutingConfig.AdditionalVersionWeights) > 0 {
+				alias.AdditionalVersionWeights = al.RoutingConfig.AdditionalVersionWeights
+			}
+			fn.Aliases = append(fn.Aliases, alias)
+		}
+	}
+	slices.SortFunc(fn.Aliases, func(x, y apitype.FunctionAlias) int { return strings.Compare(x.Name, y.Name) })
+	if a.Local && l.localURL != "" {
+		m, err := l.metrics(ctx, name)
+		if err != nil {
+			l.log.WarnContext(ctx, "query local lambda metrics", "function", name, "err", err)
+		} else {
+			fn.Metrics = m
+		}
+	}
+	return fn, nil
+}
+
+// lastModified parses Lambda's LastModified ("2024-05-01T12:00:00.000+0000")
+// to epoch ms; 0 when it does not parse.
+func lastModified(s string) int64 {
+	for _, layout := range []string{"2006-01-02T15:04:05.000-0700", time.RFC3339Nano} {
+		if t, err := time.Parse(layout, s); err == nil {
+			return t.UnixMilli()
+		}
+	}
+	return 0
+}
+
+// compareVersions orders published versions numerically.
+func compareVersions(a, b string) int {
+	x, errA := strconv.ParseInt(a, 10, 64)
+	y, errB := strconv.ParseInt(b, 10, 64)
+	if errA != nil || errB != nil {
+		return strings.Compare(a, b)
+	}
+	return cmp.Compare(x, y)
+}
+
+// metricsQuery is the part of the local Lambda's
+// GET /_locallambda/metrics/query answer that the API passes on.
+type metricsQuery struct {
+	Since  time.Time `json:"since"`
+	Until  time.Time `json:"until"`
+	Series []struct {
+		Version string `json:"version"`
+		Points  []struct {
+			Time        time.Time `json:"time"`
+			Invocations int64     `json:"invocations"`
+			Errors      int64     `json:"errors"`
+		} `json:"points"`
+	} `json:"series"`
+}
+
+// metrics queries the local Lambda for a function's invocations per
+// executed version, through every qualifier.
+func (l *Lister) metrics(ctx context.Context, function string) (*apitype.FunctionMetrics, error) {
+	q := url.Values{}
+	q.Set("function", function)
+	q.Set("qualifier", "*")
+	q.Set("since", l.window.String())
+	q.Set("step", l.step.String())
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, l.localURL+"/_locallambda/metrics/query?"+q.Encode(), nil)
+	if err != nil {
+		return nil, err
+	}
+	resp, err := l.http.Do(req)
+	if err != nil {
+		return nil, err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		body, _ := io.ReadAll(io.LimitReader(resp.Body, 1<<10))
+		return nil, fmt.Errorf("the local lambda answered %s: %s", resp.Status, strings.TrimSpace(string(body)))
+	}
+	var mq metricsQuery
+	if err := json.NewDecoder(resp.Body).Decode(&mq); err != nil {
+		return nil, fmt.Errorf("decode metrics: %w", err)
+	}
+	out := &apitype.FunctionMetrics{
+		Since:    mq.Since.UnixMilli(),
+		Until:    mq.Until.UnixMilli(),
+		StepMs:   l.step.Milliseconds(),
+		Versions: []apitype.VersionMetrics{},
+	}
+	for _, s := range mq.Series {
+		vm := apitype.VersionMetrics{Version: s.Version, Points: make([]apitype.MetricPoint, 0, len(s.Points))}
+		for _, p := range s.Points {
+			vm.Invocations += p.Invocations
+			vm.Errors += p.Errors
+			vm.Points = append(vm.Points, apitype.MetricPoint{Time: p.Time.UnixMilli(), Invocations: p.Invocations, Errors: p.Errors})
+		}
+		out.Versions = append(out.Versions, vm)
+	}
+	slices.SortStableFunc(out.Versions, func(x, y apitype.VersionMetrics) int { return compareVersions(x.Version, y.Version) })
+	return out, nil
+}

@@ -1,0 +1,68 @@
+package httpapi
+
+import (
+	"context"
+	"net/http"
+	"slices"
+	"strings"
+
+	"github.com/sluice-cd/sluice/internal/apitype"
+)
+
+// Functions lists the accounts Sluice deploys to and the Lambda functions
+// in them, read fresh from each account's Lambda API; *functions.Lister
+// implements it. The API only reads through it: functions are changed by
+// pipeline stages, never by these routes.
+type Functions interface {
+	// Accounts returns every account, by name.
+	Accounts(ctx context.Context) []apitype.Account
+	// Functions lists an account's functions. It is only called with a
+	// name that Accounts returned.
+	Functions(ctx context.Context, account string) ([]apitype.Function, error)
+}
+
+func (s *server) listAccounts(w http.ResponseWriter, r *http.Request) error {
+	out := apitype.AccountList{Accounts: []apitype.Account{}}
+	if s.functions != nil {
+		out.Accounts = append(out.Accounts, s.functions.Accounts(r.Context())...)
+	}
+	writeJSON(w, http.StatusOK, out)
+	return nil
+}
+
+func (s *server) listFunctions(w http.ResponseWriter, r *http.Request) error {
+	name := r.PathValue("account")
+	var accounts []apitype.Account
+	if s.functions != nil {
+		accounts = s.functions.Accounts(r.Context())
+	}
+	if !slices.ContainsFunc(accounts, func(a apitype.Account) bool { return a.Name == name }) {
+		if len(accounts) == 0 {
+			return notFound("account %q not found: this server has no accounts (the local account exists while the embedded local Lambda runs)", name)
+		}
+		names := make([]string, len(accounts))
+		for i, a := range accounts {
+			names[i] = a.Name
+		}
+		return notFound("account %q not found; the accounts are %s", name, strings.Join(names, ", "))
+	}
+	fns, err := s.functions.Functions(r.Context(), name)
+	if err != nil {
+		if r.Context().Err() != nil {
+			return err
+		}
+		// The account's Lambda API failed: say what it said, it is the
+		// user's to fix (credentials, permissions, endpoint).
+		return &Error{
+			Status:  http.StatusBadGateway,
+			Code:    apitype.CodeUnavailable,
+			Message: "list the functions of account " + name + ": " + err.Error(),
+			Err:     err,
+		}
+	}
+	if fns == nil {
+		fns = []apitype.Function{}
+	}
+	writeJSON(w, http.StatusOK, apitype.FunctionList{Account: name, Functions: fns})
+	return nil
+}

@@ -1,0 +1,156 @@
+package httpapi_test
+
+import (
+	"context"
+	"errors"
+	"io"
+	"net/http"
+	"strings"
+	"testing"
+
+	"github.com/sluice-cd/sluice/internal/apitype"
+	"github.com/sluice-cd/sluice/internal/httpapi"
+)
+
+// fixedFunctions is a Functions with fixed answers.
+type fixedFunctions struct {
+	accounts  []apitype.Account
+	functions map[string][]apitype.Function
+	err       error
+}
+
+func (f fixedFunctions) Accounts(context.Context) []apitype.Account { return f.accounts }
+
+func (f fixedFunctions) Functions(_ context.Context, account string) ([]apitype.Function, error) {
+	return f.functions[account], f.err
+}
+
+func TestFunctionRoutesWithoutAccounts(t *testing.T) {
+	t.Parallel()
+	c, _ := setup(t, nil)
+	ctx := context.Background()
+	accounts, err := c.ListAccounts(ctx)
+	if err != nil || accounts == nil || len(accounts) != 0 {
+		t.Errorf("accounts = %v, %v; want an empty list", accounts, err)
+	}
+	_, err = c.ListFunctions(ctx, "local")
+	e := apiError(t, err, 404, "not_found")
+	if !strings.Contains(e.Message, "no accounts") {
+		t.Errorf("message = %q", e.Message)
+	}
+}
+
+func TestFunctionRoutes(t *testing.T) {
+	t.Parallel()
+	fns := fixedFunctions{
+		accounts: []apitype.Account{{Name: "local", Region: "us-east-1", Local: true}, {Name: "prod", Region: "eu-west-1"}},
+		functions: map[string][]apitype.Function{"local": {{
+			Name:     "hello",
+			ARN:      "arn:aws:lambda:us-east-1:000000000000:function:hello",
+			Versions: []apitype.FunctionVersion{{Version: "1", CodeSha256: "abc", LastModified: 1700000000000}},
+			Aliases:  []apitype.FunctionAlias{{Name: "live", FunctionVersion: "1", AdditionalVersionWeights: map[string]float64{"2": 0.1}}},
+		}}},
+	}
+	c, _ := setup(t, func(cfg *httpapi.Config) { cfg.Functions = fns })
+	ctx := context.Background()
+	accounts, err := c.ListAccounts(ctx)
+	if err != nil || len(accounts) != 2 || accounts[0] != fns.accounts[0] {
+		t.Errorf("accounts = %+v, %v", accounts, err)
+	}
+	got, err := c.ListFunctions(ctx, "local")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != 1 || got[0].Name != "hello" || got[0].Aliases[0].AdditionalVersionWeights["2"] != 0.1 {
+		t.Errorf("functions = %+v", got)
+	}
+	// An account without functions answers an empty list, not null.
+	got, err = c.ListFunctions(ctx, "prod")
+	if err != nil || got == nil || len(got) != 0 {
+		t.Errorf("functions of prod = %v, %v; want an empty list", got, err)
+	}
+	_, err = c.ListFunctions(ctx, "staging")
+	e := apiError(t, err, 404, "not_found")
+	if !strings.Contains(e.Message, `"staging"`) || !strings.Contains(e.Message, "local, prod") {
+		t.Errorf("message = %q, want the account and the ones there are", e.Message)
+	}
+}
+
+func TestFunctionRoutesSayWhatLambdaSaid(t *testing.T) {
+	t.Parallel()
+	fns := fixedFunctions{
+		accounts: []apitype.Account{{Name: "prod", Region: "eu-west-1"}},
+		err:      errors.New("list functions: AccessDeniedException: not authorized to perform lambda:ListFunctions"),
+	}
+	c, _ := setup(t, func(cfg *httpapi.Config) { cfg.Functions = fns })
+	_, err := c.ListFunctions(context.Background(), "prod")
+	e := apiError(t, err, 502, "unavailable")
+	if !strings.Contains(e.Message, "AccessDeniedException") || !strings.Contains(e.Message, "prod") {
+		t.Errorf("message = %q, want the account and Lambda's answer", e.Message)
+	}
+}
+
+func TestConsoleIsMountedOutsideTheAPI(t *testing.T) {
+	t.Parallel()
+	var gotAPI http.Handler
+	_, b := setup(t, func(cfg *httpapi.Config) {
+		cfg.Console = func(api http.Handler) http.Handler {
+			gotAPI = api
+			return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				_, _ = io.WriteString(w, "console "+r.URL.Path)
+			})
+		}
+	})
+	if gotAPI == nil {
+		t.Fatal("the console was not given the API handler")
+	}
+	tests := []struct {
+		method, path string
+		wantStatus   int
+		wantBody     string
+	}{
+		{"GET", "/", 200, "console /"},
+		{"GET", "/executions/abc", 200, "console /executions/abc"},
+		{"GET", "/api/v1/health", 200, `"status":"ok"`},
+		{"GET", "/api/v1/nope", 404, `"code":"not_found"`},
+		{"GET", "/api/other", 404, `"code":"not_found"`},
+		{"POST", "/api/v1/health", 405, `"code":"method_not_allowed"`},
+	}
+	for _, tt := range tests {
+		req, _ := http.NewRequest(tt.method, b.server.URL+tt.path, nil)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != tt.wantStatus || !strings.Contains(string(body), tt.wantBody) {
+			t.Errorf("%s %s = %d %q, want %d with %q", tt.method, tt.path, resp.StatusCode, body, tt.wantStatus, tt.wantBody)
+		}
+	}
+	// The API handler the console gets serves the API in-process.
+	req, _ := http.NewRequest("GET", "/api/v1/version", nil)
+	rec := &recorder{header: http.Header{}}
+	gotAPI.ServeHTTP(rec, req)
+	if rec.status != 200 || !strings.Contains(rec.body.String(), "v0.0.0-test") {
+		t.Errorf("in-process GET /api/v1/version = %d %q", rec.status, rec.body.String())
+	}
+}
+
+// recorder is a minimal http.ResponseWriter.
+type recorder struct {
+	header http.Header
+	status int
+	body   strings.Builder
+}
+
+func (r *recorder) Header() http.Header { return r.header }
+func (r *recorder) WriteHeader(code int) {
+	if r.status == 0 {
+		r.status = code
+	}
+}
+func (r *recorder) Write(b []byte) (int, error) {
+	r.WriteHeader(200)
+	return r.body.Write(b)
+}

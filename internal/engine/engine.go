@@ -160,6 +160,21 @@ func (e *Engine) inTx(ctx context.Context, fn func(t *txn) error) error {
 	return nil
 }
 
+// change runs fn on the execution loaded and locked in a transaction, and
+// saves what fn changed when it returns nil.
+func (e *Engine) change(ctx context.Context, executionID string, fn func(t *txn, r *run) error) error {
+	return e.inTx(ctx, func(t *txn) error {
+		r, err := t.load(executionID)
+		if err != nil {
+			return err
+		}
+		if err := fn(t, r); err != nil {
+			return err
+		}
+		return r.save()
+	})
+}
+
 // peek runs fn on a txn with no transaction: reads see committed data
 // and nothing may be written.
 func (e *Engine) peek(ctx context.Context, fn func(t *txn) error) error {

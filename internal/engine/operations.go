@@ -317,11 +317,7 @@ func (e *Engine) Judge(ctx context.Context, executionID, stageKey string, j Judg
 		return &pipeline.ValidationError{Problems: []pipeline.Problem{{
 			Path: "status", Msg: fmt.Sprintf("judgment status must be \"continue\" or \"stop\", not %q", j.Status)}}}
 	}
-	return e.inTx(ctx, func(t *txn) error {
-		r, err := t.load(executionID)
-		if err != nil {
-			return err
-		}
+	return e.change(ctx, executionID, func(t *txn, r *run) error {
 		s, err := r.stage(stageKey)
 		if err != nil {
 			return err
@@ -357,7 +353,7 @@ func (e *Engine) Judge(ctx context.Context, executionID, stageKey string, j Judg
 		if err := r.reschedule(s); err != nil {
 			return err
 		}
-		return r.save()
+		return nil
 	})
 }
 
@@ -376,11 +372,7 @@ func judgmentOptions(ctx map[string]any) []string {
 
 // SkipWait ends the remaining time of a running wait stage.
 func (e *Engine) SkipWait(ctx context.Context, executionID, stageKey, user string) error {
-	return e.inTx(ctx, func(t *txn) error {
-		r, err := t.load(executionID)
-		if err != nil {
-			return err
-		}
+	return e.change(ctx, executionID, func(t *txn, r *run) error {
 		s, err := r.stage(stageKey)
 		if err != nil {
 			return err
@@ -398,18 +390,14 @@ func (e *Engine) SkipWait(ctx context.Context, executionID, stageKey, user strin
 		if err := r.reschedule(s); err != nil {
 			return err
 		}
-		return r.save()
+		return nil
 	})
 }
 
 // Cancel cancels an execution. Running stages are canceled by their own
 // jobs, which run the stage type's cancel hook first.
 func (e *Engine) Cancel(ctx context.Context, executionID, user, reason string) error {
-	return e.inTx(ctx, func(t *txn) error {
-		r, err := t.load(executionID)
-		if err != nil {
-			return err
-		}
+	return e.change(ctx, executionID, func(t *txn, r *run) error {
 		if r.exec.Status.Complete() {
 			return conflictf("execution %s is already %s", r.exec.ID, r.exec.Status)
 		}
@@ -428,7 +416,7 @@ func (e *Engine) Cancel(ctx context.Context, executionID, user, reason string) e
 			if err := r.setExecStatus(store.StatusCanceled); err != nil {
 				return err
 			}
-			return r.save()
+			return nil
 		}
 		if r.exec.Status == store.StatusPaused {
 			if err := r.setExecStatus(store.StatusRunning); err != nil {
@@ -454,18 +442,14 @@ func (e *Engine) Cancel(ctx context.Context, executionID, user, reason string) e
 				return err
 			}
 		}
-		return r.save()
+		return nil
 	})
 }
 
 // Pause pauses a running execution: running stages stop being scheduled
 // until Resume, and paused time does not count against stage timeouts.
 func (e *Engine) Pause(ctx context.Context, executionID, user string) error {
-	return e.inTx(ctx, func(t *txn) error {
-		r, err := t.load(executionID)
-		if err != nil {
-			return err
-		}
+	return e.change(ctx, executionID, func(t *txn, r *run) error {
 		if r.exec.Status != store.StatusRunning || r.exec.Canceled {
 			return conflictf("execution %s is %s; only a running execution can be paused", r.exec.ID, r.exec.Status)
 		}
@@ -487,17 +471,13 @@ func (e *Engine) Pause(ctx context.Context, executionID, user string) error {
 		if err := r.audit(user, "pause", nil, nil); err != nil {
 			return err
 		}
-		return r.save()
+		return nil
 	})
 }
 
 // Resume resumes a paused execution.
 func (e *Engine) Resume(ctx context.Context, executionID, user string) error {
-	return e.inTx(ctx, func(t *txn) error {
-		r, err := t.load(executionID)
-		if err != nil {
-			return err
-		}
+	return e.change(ctx, executionID, func(t *txn, r *run) error {
 		if r.exec.Status != store.StatusPaused {
 			return conflictf("execution %s is %s; only a paused execution can be resumed", r.exec.ID, r.exec.Status)
 		}
@@ -527,18 +507,14 @@ func (e *Engine) Resume(ctx context.Context, executionID, user string) error {
 		if err := r.audit(user, "resume", nil, nil); err != nil {
 			return err
 		}
-		return r.save()
+		return nil
 	})
 }
 
 // RestartStage resets a completed stage and everything downstream of it to
 // NOT_STARTED and runs them again, recording who restarted it and when.
 func (e *Engine) RestartStage(ctx context.Context, executionID, stageKey, user string) error {
-	return e.inTx(ctx, func(t *txn) error {
-		r, err := t.load(executionID)
-		if err != nil {
-			return err
-		}
+	return e.change(ctx, executionID, func(t *txn, r *run) error {
 		s, err := r.stage(stageKey)
 		if err != nil {
 			return err
@@ -588,7 +564,7 @@ func (e *Engine) RestartStage(ctx context.Context, executionID, stageKey, user s
 		if err := r.advance(); err != nil {
 			return err
 		}
-		return r.save()
+		return nil
 	})
 }
 

@@ -133,11 +133,7 @@ func cmpName(name, def string) string {
 // Rollback runs the compensations of a finished execution's stages by
 // hand (`sluice execution rollback`), whatever rollbackOnFailure says.
 func (e *Engine) Rollback(ctx context.Context, executionID, user string) error {
-	return e.inTx(ctx, func(t *txn) error {
-		r, err := t.load(executionID)
-		if err != nil {
-			return err
-		}
+	return e.change(ctx, executionID, func(t *txn, r *run) error {
 		if !r.exec.Status.Complete() {
 			return conflictf("execution %s is %s; cancel it or let it finish before rolling it back", r.exec.ID, r.exec.Status)
 		}
@@ -161,6 +157,6 @@ func (e *Engine) Rollback(ctx context.Context, executionID, user string) error {
 		if err := r.advance(); err != nil {
 			return err
 		}
-		return r.save()
+		return nil
 	})
 }

@@ -30,7 +30,7 @@ type run struct {
 // execState is the engine's bookkeeping on an execution (store column State).
 type execState struct {
 	Queued             bool        `json:"queued,omitempty"`
-	Halted             bool        `json:"halted,omitempty"` // a stage failed with failPipeline: start nothing new
+	Halted             bool        `json:"halted,omitempty"`     // a stage failed with failPipeline: start nothing new
 	RolledBack         bool        `json:"rolledBack,omitempty"` // rollback stages were added
 	CanceledBy         string      `json:"canceledBy,omitempty"`
 	CancellationReason string      `json:"cancellationReason,omitempty"`

@@ -132,8 +132,17 @@ func (b *browser) do(what string, actions ...chromedp.Action[chromedp.Void]) {
 	b.t.Helper()
 	ctx, cancel := context.WithTimeout(b.ctx, waitTimeout)
 	defer cancel()
-	if err := chromedp.Do(ctx, actions...); err != nil {
-		b.fail(what, err)
+	for attempt := 1; ; attempt++ {
+		err := chromedp.Do(ctx, actions...)
+		// A live update may replace the element between finding it and
+		// acting on it; find it again, as a person would.
+		if err != nil && attempt < 5 && strings.Contains(err.Error(), "Could not find node with given id") {
+			continue
+		}
+		if err != nil {
+			b.fail(what, err)
+		}
+		return
 	}
 }
 

@@ -187,8 +187,10 @@ type EvaluateResult struct {
 // Event is one entry of an execution's event log, as sent on the
 // server-sent event streams.
 type Event struct {
-	// ID grows across all executions in commit order; it is the SSE id and
-	// what Last-Event-ID resumes from.
+	// ID is the SSE id and what Last-Event-ID resumes from. Within one
+	// execution IDs grow in commit order, so resuming an execution's stream
+	// is exact; across executions an event may commit after a higher ID, so
+	// a resumed all-executions stream may miss one that was in flight.
 	ID          int64  `json:"id"`
 	ExecutionID string `json:"executionId"`
 	StageID     string `json:"stageId,omitempty"`

@@ -1,9 +1,11 @@
 package engine
 
 import (
+	"cmp"
 	"context"
 	"database/sql"
 	"fmt"
+	"slices"
 	"sync"
 	"time"
 
@@ -35,30 +37,44 @@ func (b *broker) wait() <-chan struct{} {
 // Subscribe streams the events of one execution (or of all, when
 // executionID is empty) with IDs above afterID: first those already
 // stored, then new ones as they commit. The channel closes when ctx ends.
+//
+// One execution's events arrive in ID order, which is their commit order
+// (store.Querier.EventInsert). The stream of all executions delivers each
+// event at most once and not in ID order: an event whose transaction drew
+// its ID before another's and committed after it arrives after higher IDs,
+// as soon as it is found. It is found if it commits within holeGrace of a
+// higher ID being read and is among the newest maxHoles IDs skipped; one
+// execution's events still arrive in order. See follower for how.
+//
+// afterID is a place in ID order, not in delivery order: resuming the
+// stream of all executions from the highest ID delivered misses events
+// below it that commit later, and resuming from the last delivered (which
+// may be lower) delivers some events again.
 func (e *Engine) Subscribe(ctx context.Context, executionID string, afterID int64) <-chan *store.Event {
 	out := make(chan *store.Event, 64)
+	f := &follower{st: e.store, executionID: executionID, after: afterID}
+	if executionID == "" {
+		f.holes = &holes{now: e.now, grace: holeGrace, max: maxHoles}
+	}
 	go func() {
 		defer close(out)
 		ticker := time.NewTicker(e.pollEach)
 		defer ticker.Stop()
 		for {
 			woken := e.events.wait()
-			events, err := e.store.EventList(ctx, &store.EventListParams{ExecutionID: executionID, AfterID: afterID, Limit: 500})
-			if err != nil {
-				if ctx.Err() == nil {
-					e.log.WarnContext(ctx, "list events", "execution_id", executionID, "error", err)
-				}
+			events, more, err := f.next(ctx)
+			if err != nil && ctx.Err() == nil {
+				e.log.WarnContext(ctx, "list events", "execution_id", executionID, "error", err)
 			}
 			for _, ev := range events {
 				select {
 				case out <- ev:
-					afterID = ev.ID
 				case <-ctx.Done():
 					return
 				}
 			}
-			if len(events) == 500 {
-				continue // more are waiting
+			if more {
+				continue
 			}
 			select {
 			case <-ctx.Done():
@@ -69,6 +85,136 @@ func (e *Engine) Subscribe(ctx context.Context, executionID string, afterID int6
 		}
 	}()
 	return out
+}
+
+const (
+	// pageSize is how many new events a subscriber reads at a time.
+	pageSize = 500
+	// holeGrace is how long the stream of all executions keeps asking for
+	// an ID it skipped. An ID that stays missing longer belonged to a
+	// transaction that rolled back, or was never used (Postgres skips
+	// sequence values on rollback and after a crash); a transition that
+	// holds its events uncommitted this long is not expected.
+	holeGrace = 30 * time.Second
+	// maxHoles bounds the skipped IDs a subscriber remembers; beyond it the
+	// oldest are forgotten.
+	maxHoles = 1000
+)
+
+// follower reads the event log for one subscriber.
+//
+// Event IDs are drawn at insert and commit in any order across executions,
+// so reading "IDs above the highest seen" alone would skip an event that
+// commits after a higher ID was read. The stream of all executions
+// therefore remembers every ID it skipped (a hole) and, at each read, also
+// asks for those IDs again, delivering any that have appeared. A hole is
+// forgotten once found or after holeGrace.
+//
+// One execution's events must still arrive in ID order. They commit in ID
+// order (the writer holds the execution's lock from before drawing IDs to
+// commit), so within one read of new IDs an execution's events have no
+// holes below them. Across reads, next asks for the holes after reading new
+// IDs and delivers the holes it finds first: if a new event of execution X
+// was visible to the first query, every earlier event of X had committed
+// before it, so the second query sees any of them still missing. It asks
+// only for holes known before the first query, which are all below the new
+// IDs, so what it delivers is in ID order per execution.
+//
+// One execution's stream needs none of this: its IDs above the last one
+// read have all committed or will commit later.
+type follower struct {
+	st          store.Querier
+	executionID string
+	after       int64  // the highest ID read
+	holes       *holes // nil for one execution's stream
+}
+
+// next returns the events to deliver now, in order, and whether more are
+// waiting to be read at once. On error it returns nothing and keeps its
+// place, so that a retry loses nothing and delivers nothing out of order.
+func (f *follower) next(ctx context.Context) (events []*store.Event, more bool, err error) {
+	var asked []int64
+	if f.holes != nil {
+		f.holes.expire()
+		asked = f.holes.list()
+	}
+	page, err := f.st.EventList(ctx, &store.EventListParams{ExecutionID: f.executionID, AfterID: f.after, Limit: pageSize})
+	if err != nil {
+		return nil, false, err
+	}
+	if len(asked) > 0 {
+		found, err := f.st.EventList(ctx, &store.EventListParams{IDs: asked, Limit: len(asked)})
+		if err != nil {
+			return nil, false, fmt.Errorf("look for %d skipped events: %w", len(asked), err)
+		}
+		for _, ev := range found {
+			f.holes.fill(ev.ID)
+		}
+		events = found
+	}
+	for _, ev := range page {
+		if f.holes != nil && ev.ID > f.after+1 {
+			f.holes.add(f.after+1, ev.ID-1)
+		}
+		f.after = ev.ID
+	}
+	return append(events, page...), len(page) == pageSize, nil
+}
+
+// holes are the IDs a follower skipped, ascending, each with when it was
+// first seen missing. IDs are only ever added above the last one, so the
+// oldest holes are at the front.
+type holes struct {
+	now   func() time.Time
+	grace time.Duration
+	max   int
+	ids   []hole
+}
+
+type hole struct {
+	id    int64
+	since time.Time
+}
+
+// add records from..to (inclusive) as missing, keeping at most h.max holes:
+// the oldest, lowest ones go first.
+func (h *holes) add(from, to int64) {
+	if n := to - from + 1; n > int64(h.max) {
+		from = to - int64(h.max) + 1
+	}
+	now := h.now()
+	for id := from; id <= to; id++ {
+		h.ids = append(h.ids, hole{id: id, since: now})
+	}
+	if over := len(h.ids) - h.max; over > 0 {
+		h.ids = slices.Delete(h.ids, 0, over)
+	}
+}
+
+// expire forgets holes missing for h.grace or longer.
+func (h *holes) expire() {
+	now := h.now()
+	n := 0
+	for n < len(h.ids) && now.Sub(h.ids[n].since) >= h.grace {
+		n++
+	}
+	h.ids = slices.Delete(h.ids, 0, n)
+}
+
+// fill forgets the hole id, which was found.
+func (h *holes) fill(id int64) {
+	if i, ok := slices.BinarySearchFunc(h.ids, id, func(x hole, id int64) int { return cmp.Compare(x.id, id) }); ok {
+		h.ids = slices.Delete(h.ids, i, i+1)
+	}
+}
+
+// list returns the missing IDs, ascending.
+func (h *holes) list() []int64 {
+	ids := make([]int64, len(h.ids))
+	for i, x := range h.ids {
+		ids[i] = x.id
+	}
+	return ids
 }
 
 // rescueOrphanJobs makes River jobs left "running" by a process that died

@@ -21,9 +21,8 @@ type run struct {
 	state  execState
 	stages []*stageRun
 	dirty  bool
-	// events wait for save, which writes them last: on Postgres the event
-	// table keeps IDs in commit order by locking from the first insert to
-	// the commit, so late inserts keep that lock short.
+	// events wait for save, which writes them last, after the state they
+	// describe.
 	events []*store.Event
 }
 

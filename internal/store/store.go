@@ -122,10 +122,30 @@ type Querier interface {
 	StageUpdate(ctx context.Context, stage *Stage) error
 
 	// EventInsert appends to an execution's event log and sets ev.ID, a
-	// number that grows across all executions in commit order.
+	// number unique across all executions and drawn when the row is
+	// inserted, not when it commits.
+	//
+	// IDs grow in commit order per execution, for writers that hold the
+	// execution's ExecutionLock (or inserted the execution) in the
+	// transaction that writes its events: the lock is taken before the
+	// IDs are drawn and held until commit, so of two such transactions the
+	// one that commits first drew the lower IDs. The engine writes events
+	// only that way. Across executions there is no such order: an event
+	// may become visible after one with a higher ID has (its transaction
+	// drew first and committed later), and IDs may skip numbers for good
+	// (a rolled-back insert; Postgres also skips sequence values after a
+	// crash). On SQLite, which serialises writers, IDs happen to grow in
+	// commit order across all executions, but callers must not rely on it.
 	EventInsert(ctx context.Context, ev *Event) error
-	// EventList returns events with ID > params.AfterID, oldest first, for
-	// one execution or (ExecutionID empty) all, at most params.Limit.
+	// EventList returns events with ID > params.AfterID (and, when
+	// params.IDs is set, one of those IDs), oldest first, for one execution
+	// or (ExecutionID empty) all, at most params.Limit.
+	//
+	// Paging one execution with AfterID set to the last ID seen misses
+	// nothing (see EventInsert). Paging all executions that way can miss an
+	// event that commits after a higher ID was read: a follower of all
+	// executions must remember the IDs it skipped and ask for them again
+	// with IDs, as engine.Subscribe does.
 	EventList(ctx context.Context, params *EventListParams) ([]*Event, error)
 
 	// AuditInsert appends to the audit log and sets entry.ID.
@@ -261,11 +281,15 @@ type Event struct {
 	CreatedAt   time.Time
 }
 
-// EventListParams filter EventList; Limit 0 means 1000.
+// EventListParams filter EventList; Limit 0 means 1000. Filters combine:
+// an event is listed when it matches every one that is set.
 type EventListParams struct {
 	ExecutionID string
 	AfterID     int64
-	Limit       int
+	// IDs, when not empty, lists only events with one of these IDs, in any
+	// order; IDs with no event are ignored.
+	IDs   []int64
+	Limit int
 }
 
 // AuditEntry records who did what.

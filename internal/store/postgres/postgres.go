@@ -18,6 +18,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -60,6 +61,9 @@ func WithSchema(schema string) Option {
 	return func(o *options) { o.schema = schema }
 }
 
+// DefaultMaxConns is the pool size when the DSN sets no pool_max_conns.
+const DefaultMaxConns = 24
+
 // Open connects to dsn (a postgres:// URL or key=value string, as pgx
 // accepts) and applies the migrations. Concurrent Opens on one database are
 // safe: migrations run under an advisory lock.
@@ -72,6 +76,11 @@ func Open(ctx context.Context, dsn string, opts ...Option) (*Store, error) {
 	if err != nil {
 		// pgx redacts the password in the message.
 		return nil, fmt.Errorf("open postgres: %w", err)
+	}
+	if !strings.Contains(dsn, "pool_max_conns") {
+		// pgxpool's default (the number of CPUs, at least 4) starves the
+		// engine: River's workers and its maintenance share this pool.
+		cfg.MaxConns = DefaultMaxConns
 	}
 	if o.schema != "" {
 		if err := createSchema(ctx, cfg.ConnConfig, o.schema); err != nil {

@@ -79,6 +79,27 @@ func (d *dialect) rebind(query string) string {
 	}
 }
 
+// inInts returns the condition that column col is one of ids, and its one
+// argument: = ANY of a bigint array on Postgres, IN over json_each of a JSON
+// array on SQLite. A single argument keeps the statement text the same
+// whatever len(ids), so SQLite's per-connection statement cache holds one
+// entry for it and no list is too long for SQLite's limit on variables.
+func (d *dialect) inInts(col string, ids []int64) (string, any) {
+	if d.name == store.DialectSQLite {
+		var b strings.Builder
+		b.WriteByte('[')
+		for i, id := range ids {
+			if i > 0 {
+				b.WriteByte(',')
+			}
+			b.WriteString(strconv.FormatInt(id, 10))
+		}
+		b.WriteByte(']')
+		return col + " IN (SELECT value FROM json_each(?))", b.String()
+	}
+	return col + " = ANY(?)", ids
+}
+
 // time encodes t, already normalised, as a query argument.
 func (d *dialect) time(t time.Time) any {
 	if d.name == store.DialectSQLite {

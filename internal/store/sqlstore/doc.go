@@ -38,14 +38,18 @@
 //   - Locking. ExecutionLock is SELECT … FOR UPDATE on Postgres; on SQLite
 //     every write transaction already holds the database's write lock
 //     (BEGIN IMMEDIATE), so it is a plain SELECT.
-//   - Event order. Event IDs must grow in commit order so that a reader
-//     paging with AfterID never skips a row that commits late. SQLite
-//     serialises writers, so AUTOINCREMENT is enough. On Postgres a
-//     statement-level trigger on the event table takes a transaction-scoped
-//     advisory lock before the identity value is drawn, so transactions that
-//     write events commit in the order of their IDs. The cost is that such
-//     transactions are serialised from their first event to their commit;
-//     write events late in a transaction.
+//   - Event order. Event IDs grow in commit order per execution, not
+//     across executions (the store contract, EventInsert). Both dialects get
+//     that from the caller's ExecutionLock, held from before the IDs are
+//     drawn to the commit. SQLite also serialises all writers, so there its
+//     AUTOINCREMENT IDs commit in order across executions too; Postgres
+//     draws identity values at INSERT and lets transactions of different
+//     executions commit in any order. No lock makes it otherwise: an
+//     advisory lock on the event table did, and serialised every engine
+//     transition from its first event to its commit.
+//   - ID lists. EventList's IDs are one argument: a bigint array for
+//     = ANY on Postgres, a JSON array read with json_each on SQLite, so the
+//     statement text does not vary with the list's length.
 //
 // # Transactions
 //

@@ -12,9 +12,12 @@ import (
 // clock; it is normalised in place. ErrNotFound when the execution does not
 // exist.
 //
-// On Postgres the insert waits for, then holds until commit, the event
-// table's advisory lock (see the migration), which is what makes IDs grow in
-// commit order. Write events late in a transaction.
+// The ID is drawn at the insert (an identity or AUTOINCREMENT value), so
+// it is only in commit order among transactions that hold the execution's
+// lock (the store contract). Nothing serialises event writers beyond that:
+// on Postgres transactions writing events of different executions run side
+// by side and may commit out of ID order; on SQLite writers are serialised
+// anyway.
 func (q *querier) EventInsert(ctx context.Context, ev *store.Event) error {
 	if err := checkJSON("data", ev.Data); err != nil {
 		return fmt.Errorf("insert event of execution %s: %w", ev.ExecutionID, err)
@@ -46,6 +49,11 @@ func (q *querier) EventList(ctx context.Context, params *store.EventListParams) 
 	if params.ExecutionID != "" {
 		query += ` AND execution_id = ?`
 		args = append(args, params.ExecutionID)
+	}
+	if len(params.IDs) > 0 {
+		cond, arg := q.d.inInts("id", params.IDs)
+		query += ` AND ` + cond
+		args = append(args, arg)
 	}
 	query += ` ORDER BY id LIMIT ?`
 	args = append(args, limit)

@@ -19,7 +19,7 @@ var timeTests = []test{
 
 var concurrencyTests = []test{
 	{"SerialisedIncrements", testConcurrentIncrements},
-	{"EventsInCommitOrder", testEventsInCommitOrder},
+	{"EventsInCommitOrderPerExecution", testEventsInCommitOrderPerExecution},
 }
 
 // testTimePrecision stores times with nanoseconds in another zone: they come
@@ -118,101 +118,118 @@ func testConcurrentIncrements(t *testing.T, s store.Store) {
 	}
 }
 
-// testEventsInCommitOrder has writers insert events in transactions that do
-// more work after the insert, while a follower pages with AfterID the way
-// the console does: it must see every event. If IDs were drawn in insert
-// order but committed in another, the follower would skip the late ones.
-func testEventsInCommitOrder(t *testing.T, s store.Store) {
-	const writers, txs = 4, 30
-	for w := range writers {
-		mustInsert(t, s, newExecution(fmt.Sprintf("e-%d", w), "app", "p", store.StatusRunning, at(w), 1))
+// testEventsInCommitOrderPerExecution has writers that share executions
+// insert events, each transaction holding its execution's lock (as the
+// engine does) and doing more work between the insert and the commit, while
+// one follower per execution pages with AfterID the way a subscriber to one
+// execution does. The lock orders the writers of one execution, so IDs must
+// grow in the order the writers took it, and each follower must see every
+// event of its execution, in ID order. Across executions nothing is
+// promised, so nothing is checked.
+func testEventsInCommitOrderPerExecution(t *testing.T, s store.Store) {
+	const executions, writersEach, txs = 4, 2, 20
+	ids := make([]string, executions)
+	for i := range ids {
+		ids[i] = fmt.Sprintf("e-%d", i)
+		mustInsert(t, s, newExecution(ids[i], "app", "p", store.StatusRunning, at(i), 1))
 	}
 
 	var (
 		wg       sync.WaitGroup
-		done     atomic.Bool
 		mu       sync.Mutex
-		inserted []int64
+		inLockOf = map[string][]int64{} // event IDs in the order their writers took the lock
 	)
-	errs := make(chan error, writers+1)
-	for w := range writers {
-		wg.Go(func() {
-			id := fmt.Sprintf("e-%d", w)
-			for i := range txs {
-				var evID int64
-				err := s.InTx(t.Context(), func(tx store.Tx) error {
-					ev := &store.Event{ExecutionID: id, Type: "tick", Data: json.RawMessage(fmt.Sprintf(`{"i":%d}`, i))}
-					if err := tx.EventInsert(t.Context(), ev); err != nil {
-						return err
-					}
-					evID = ev.ID
-					// More work between drawing the ID and committing.
-					e, err := tx.ExecutionLock(t.Context(), id)
+	errs := make(chan error, executions*writersEach+executions)
+	for _, id := range ids {
+		for range writersEach {
+			wg.Go(func() {
+				for i := range txs {
+					err := s.InTx(t.Context(), func(tx store.Tx) error {
+						e, err := tx.ExecutionLock(t.Context(), id)
+						if err != nil {
+							return err
+						}
+						ev := &store.Event{ExecutionID: id, Type: "tick", Data: json.RawMessage(fmt.Sprintf(`{"i":%d}`, i))}
+						if err := tx.EventInsert(t.Context(), ev); err != nil {
+							return err
+						}
+						// Appended under the execution's lock: in lock order.
+						mu.Lock()
+						inLockOf[id] = append(inLockOf[id], ev.ID)
+						mu.Unlock()
+						// More work between drawing the ID and committing.
+						e.UpdatedAt = time.Time{}
+						return tx.ExecutionUpdate(t.Context(), e)
+					})
 					if err != nil {
-						return err
+						errs <- err
+						return
 					}
-					e.UpdatedAt = time.Time{}
-					return tx.ExecutionUpdate(t.Context(), e)
-				})
-				if err != nil {
+				}
+			})
+		}
+	}
+
+	var done atomic.Bool
+	seen := make([][]int64, executions)
+	follow := func(i int) (int, error) {
+		var after int64
+		if n := len(seen[i]); n > 0 {
+			after = seen[i][n-1]
+		}
+		evs, err := s.EventList(t.Context(), &store.EventListParams{ExecutionID: ids[i], AfterID: after, Limit: 3})
+		if err != nil {
+			return 0, err
+		}
+		seen[i] = append(seen[i], eventIDs(evs)...)
+		return len(evs), nil
+	}
+	var followers sync.WaitGroup
+	for i := range ids {
+		followers.Go(func() {
+			for !done.Load() {
+				if _, err := follow(i); err != nil {
 					errs <- err
 					return
 				}
-				mu.Lock()
-				inserted = append(inserted, evID)
-				mu.Unlock()
 			}
 		})
 	}
-
-	var seen []int64
-	follow := func() error {
-		var after int64
-		if len(seen) > 0 {
-			after = seen[len(seen)-1]
-		}
-		evs, err := s.EventList(t.Context(), &store.EventListParams{AfterID: after, Limit: 5})
-		if err != nil {
-			return err
-		}
-		seen = append(seen, eventIDs(evs)...)
-		return nil
-	}
-	followerDone := make(chan struct{})
-	go func() {
-		defer close(followerDone)
-		for !done.Load() {
-			if err := follow(); err != nil {
-				errs <- err
-				return
-			}
-		}
-	}()
 	wg.Wait()
 	done.Store(true)
-	<-followerDone
-	// Drain what committed after the follower's last look.
-	for range writers * txs {
-		n := len(seen)
-		if err := follow(); err != nil {
-			t.Fatalf("EventList: %v", err)
-		}
-		if len(seen) == n {
-			break
+	followers.Wait()
+	// Read what committed after each follower's last look.
+	for i := range ids {
+		for {
+			n, err := follow(i)
+			if err != nil {
+				t.Fatalf("EventList: %v", err)
+			}
+			if n == 0 {
+				break
+			}
 		}
 	}
 	close(errs)
 	for err := range errs {
 		t.Errorf("concurrent events: %v", err)
 	}
-	slices.Sort(inserted)
-	if !slices.Equal(seen, inserted) {
-		missed := []int64{}
-		for _, id := range inserted {
-			if !slices.Contains(seen, id) {
-				missed = append(missed, id)
-			}
+	for i, id := range ids {
+		got := inLockOf[id]
+		if len(got) != writersEach*txs {
+			t.Errorf("execution %s: %d events written, want %d", id, len(got), writersEach*txs)
 		}
-		t.Errorf("follower saw %d of %d events; missed %v", len(seen), len(inserted), missed)
+		if !slices.IsSorted(got) {
+			t.Errorf("execution %s: event IDs in the order the writers took its lock = %v; want them growing", id, got)
+		}
+		if !slices.Equal(seen[i], got) {
+			missed := []int64{}
+			for _, ev := range got {
+				if !slices.Contains(seen[i], ev) {
+					missed = append(missed, ev)
+				}
+			}
+			t.Errorf("follower of %s saw %v; want %v (missed %v)", id, seen[i], got, missed)
+		}
 	}
 }

@@ -11,6 +11,7 @@ import (
 
 var eventTests = []test{
 	{"OrderAndPaging", testEventOrderAndPaging},
+	{"ByIDs", testEventByIDs},
 	{"DefaultLimit", testEventDefaultLimit},
 	{"RoundTrip", testEventRoundTrip},
 	{"MissingExecution", testEventMissingExecution},
@@ -96,6 +97,57 @@ func testEventOrderAndPaging(t *testing.T, s store.Store) {
 		after = evs[len(evs)-1].ID
 	}
 	check(t, "EventList(e-1) paged by AfterID", pagedOf1, of1)
+}
+
+// testEventByIDs asks for events by ID, as a follower of all executions
+// does for the IDs it skipped: only those that exist come back, in ID
+// order, combined with the other filters.
+func testEventByIDs(t *testing.T, s store.Store) {
+	ctx := t.Context()
+	mustInsert(t, s,
+		newExecution("e-1", "app", "p", store.StatusRunning, at(0), 1),
+		newExecution("e-2", "app", "p", store.StatusRunning, at(0), 1))
+	var ids []int64 // ids[i] is event i, of e-1 when i is even
+	for i := range 6 {
+		ev := &store.Event{ExecutionID: []string{"e-1", "e-2"}[i%2], Type: "tick"}
+		if err := s.EventInsert(ctx, ev); err != nil {
+			t.Fatalf("EventInsert: %v", err)
+		}
+		ids = append(ids, ev.ID)
+	}
+	// An ID that never existed, and more than SQLite's old limit of 999
+	// variables, to show the list is not bound one ID per variable.
+	many := []int64{ids[4]}
+	for i := range 2000 {
+		many = append(many, ids[5]+1+int64(i))
+	}
+	many = append(many, ids[1])
+
+	for _, tc := range []struct {
+		name   string
+		params store.EventListParams
+		want   []int64
+	}{
+		{"some, out of order", store.EventListParams{IDs: []int64{ids[3], ids[0], ids[5]}}, []int64{ids[0], ids[3], ids[5]}},
+		{"missing ignored", store.EventListParams{IDs: []int64{ids[5] + 100, ids[2], -1}}, []int64{ids[2]}},
+		{"none exist", store.EventListParams{IDs: []int64{ids[5] + 1}}, []int64{}},
+		{"with execution", store.EventListParams{ExecutionID: "e-2", IDs: []int64{ids[0], ids[1], ids[2], ids[3]}}, []int64{ids[1], ids[3]}},
+		{"with after", store.EventListParams{AfterID: ids[2], IDs: []int64{ids[0], ids[2], ids[4]}}, []int64{ids[4]}},
+		{"with limit", store.EventListParams{IDs: []int64{ids[4], ids[1], ids[2]}, Limit: 2}, []int64{ids[1], ids[2]}},
+		{"duplicates", store.EventListParams{IDs: []int64{ids[1], ids[1]}}, []int64{ids[1]}},
+		{"long list", store.EventListParams{IDs: many}, []int64{ids[1], ids[4]}},
+		{"empty is no filter", store.EventListParams{IDs: []int64{}}, ids},
+	} {
+		check(t, "EventList("+tc.name+")", eventIDs(mustEvents(t, s, tc.params)), tc.want)
+	}
+	// Inside a transaction too, where the engine's own reads run.
+	err := s.InTx(ctx, func(tx store.Tx) error {
+		check(t, "EventList(IDs) in a transaction", eventIDs(mustEvents(t, tx, store.EventListParams{IDs: []int64{ids[5]}})), []int64{ids[5]})
+		return nil
+	})
+	if err != nil {
+		t.Fatalf("InTx: %v", err)
+	}
 }
 
 func testEventDefaultLimit(t *testing.T, s store.Store) {

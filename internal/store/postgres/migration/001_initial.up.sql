@@ -80,23 +80,14 @@ CREATE TABLE event (
 
 CREATE INDEX event_execution_id ON event (execution_id, id);
 
--- Event IDs must grow in commit order: a reader that has seen ID n asks for
--- IDs > n next and must not miss a smaller ID committed later. An identity
--- value is drawn at INSERT, not at COMMIT, so two transactions could commit
--- out of order. This statement trigger runs before any row of an INSERT is
--- built (and so before its identity value is drawn) and holds a
--- transaction-scoped advisory lock, keyed on the schema, until the
--- transaction ends: transactions that write events draw their IDs and commit
--- one after another.
-CREATE FUNCTION event_serialize() RETURNS trigger LANGUAGE plpgsql AS $$
-BEGIN
-    PERFORM pg_advisory_xact_lock(hashtextextended(TG_TABLE_SCHEMA || '.event', 0));
-    RETURN NULL;
-END
-$$;
-
-CREATE TRIGGER event_serialize BEFORE INSERT ON event
-    FOR EACH STATEMENT EXECUTE FUNCTION event_serialize();
+-- No lock keeps event IDs in commit order across executions. An identity
+-- value is drawn at INSERT, not at COMMIT, so two transactions may commit
+-- out of ID order; serialising every event writer on one lock to prevent
+-- that serialised every engine transition too. Order holds per execution:
+-- the engine writes an execution's events only while holding its row lock
+-- (ExecutionLock, SELECT ... FOR UPDATE), taken before the IDs are drawn and
+-- held to commit. A reader of all executions tracks the IDs it skipped and
+-- asks for them again (engine.Subscribe); see store.Querier.EventInsert.
 
 -- No foreign keys: the audit log outlives what it mentions.
 CREATE TABLE audit (

@@ -1,11 +1,11 @@
 package main
 
 import (
-	"path/filepath"
 	"context"
 	"errors"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"

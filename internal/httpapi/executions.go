@@ -325,6 +325,16 @@ func (s *server) loadStage(r *http.Request) (*store.Execution, *store.Stage, err
 }
 
 func (s *server) restartStage(w http.ResponseWriter, r *http.Request) error {
+	return s.stageAction(w, r, s.engine.RestartStage)
+}
+
+func (s *server) skipWait(w http.ResponseWriter, r *http.Request) error {
+	return s.stageAction(w, r, s.engine.SkipWait)
+}
+
+// stageAction serves an operation on one stage that takes no body but the
+// user, and answers with the execution as it is afterwards.
+func (s *server) stageAction(w http.ResponseWriter, r *http.Request, act func(ctx context.Context, executionID, stageID, user string) error) error {
 	if err := s.requireEngine(); err != nil {
 		return err
 	}
@@ -335,7 +345,7 @@ func (s *server) restartStage(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	if err := s.engine.RestartStage(r.Context(), exec.ID, st.ID, user(r)); err != nil {
+	if err := act(r.Context(), exec.ID, st.ID, user(r)); err != nil {
 		return orNotFound(err, "stage %s of execution %s not found", st.RefID, exec.ID)
 	}
 	return s.respondExecution(w, r, exec.ID)
@@ -370,23 +380,6 @@ func (s *server) judgeStage(w http.ResponseWriter, r *http.Request) error {
 				Err:     err,
 			}
 		}
-		return orNotFound(err, "stage %s of execution %s not found", st.RefID, exec.ID)
-	}
-	return s.respondExecution(w, r, exec.ID)
-}
-
-func (s *server) skipWait(w http.ResponseWriter, r *http.Request) error {
-	if err := s.requireEngine(); err != nil {
-		return err
-	}
-	if err := decodeJSONBody(w, r, &struct{}{}); err != nil {
-		return err
-	}
-	exec, st, err := s.loadStage(r)
-	if err != nil {
-		return err
-	}
-	if err := s.engine.SkipWait(r.Context(), exec.ID, st.ID, user(r)); err != nil {
 		return orNotFound(err, "stage %s of execution %s not found", st.RefID, exec.ID)
 	}
 	return s.respondExecution(w, r, exec.ID)

@@ -285,6 +285,11 @@ func apiError(f *function, op string, err error) error {
 			msg = "(AWS sent no message)"
 		}
 		code := ae.ErrorCode()
+		if (code == "ResourceConflictException" || code == "ConflictException") && strings.Contains(msg, "mapping already exists") {
+			// An event source mapping of the same source on another target
+			// does not go away by waiting; AWS's message names its UUID.
+			return fail("%s of %s: %s: %s", op, f, code, msg)
+		}
 		switch code {
 		case "ResourceConflictException", "ConflictException", "ResourceInUseException",
 			"TooManyRequestsException", "ThrottlingException", "ServiceException",

@@ -229,51 +229,14 @@ func decodeJSON(b []byte) (any, error) {
 
 // equalJSON is JSON equality: same types, objects with the same keys,
 // arrays in the same order, numbers equal by value.
-func equalJSON(path string, want, got any) string {
-	switch w := want.(type) {
-	case map[string]any:
-		g, ok := got.(map[string]any)
-		if !ok {
-			return mismatch(path, want, got)
-		}
-		for _, k := range sortedKeys(w) {
-			gv, ok := g[k]
-			if !ok {
-				return fmt.Sprintf("at %s: key %q is missing", path, k)
-			}
-			if why := equalJSON(childPath(path, k), w[k], gv); why != "" {
-				return why
-			}
-		}
-		for _, k := range sortedKeys(g) {
-			if _, ok := w[k]; !ok {
-				return fmt.Sprintf("at %s: unexpected key %q", path, k)
-			}
-		}
-		return ""
-	case []any:
-		g, ok := got.([]any)
-		if !ok {
-			return mismatch(path, want, got)
-		}
-		if len(w) != len(g) {
-			return fmt.Sprintf("at %s: want %d elements, got %d", path, len(w), len(g))
-		}
-		for i := range w {
-			if why := equalJSON(fmt.Sprintf("%s[%d]", path, i), w[i], g[i]); why != "" {
-				return why
-			}
-		}
-		return ""
-	}
-	if scalarEqual(want, got) {
-		return ""
-	}
-	return mismatch(path, want, got)
-}
+func equalJSON(path string, want, got any) string { return compareJSON(path, want, got, true) }
 
 // subsetJSON is JSON containment: objects may have extra keys.
-func subsetJSON(path string, want, got any) string {
+func subsetJSON(path string, want, got any) string { return compareJSON(path, want, got, false) }
+
+// compareJSON explains the first difference between want and got, or
+// returns "". With exact, got's objects may not have keys want lacks.
+func compareJSON(path string, want, got any, exact bool) string {
 	switch w := want.(type) {
 	case map[string]any:
 		g, ok := got.(map[string]any)
@@ -285,8 +248,15 @@ func subsetJSON(path string, want, got any) string {
 			if !ok {
 				return fmt.Sprintf("at %s: key %q is missing", path, k)
 			}
-			if why := subsetJSON(childPath(path, k), w[k], gv); why != "" {
+			if why := compareJSON(childPath(path, k), w[k], gv, exact); why != "" {
 				return why
+			}
+		}
+		if exact {
+			for _, k := range sortedKeys(g) {
+				if _, ok := w[k]; !ok {
+					return fmt.Sprintf("at %s: unexpected key %q", path, k)
+				}
 			}
 		}
 		return ""
@@ -299,7 +269,7 @@ func subsetJSON(path string, want, got any) string {
 			return fmt.Sprintf("at %s: want %d elements, got %d", path, len(w), len(g))
 		}
 		for i := range w {
-			if why := subsetJSON(fmt.Sprintf("%s[%d]", path, i), w[i], g[i]); why != "" {
+			if why := compareJSON(fmt.Sprintf("%s[%d]", path, i), w[i], g[i], exact); why != "" {
 				return why
 			}
 		}

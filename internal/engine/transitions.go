@@ -7,8 +7,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/riverqueue/river"
-
 	"github.com/sluice-cd/sluice/internal/expr"
 	"github.com/sluice-cd/sluice/internal/stage"
 	"github.com/sluice-cd/sluice/internal/store"
@@ -127,7 +125,7 @@ func (r *run) startStage(s *stageRun) error {
 	if err := r.setStageStatus(s, store.StatusRunning, nil); err != nil {
 		return err
 	}
-	return r.schedule(s, 0)
+	return r.schedule(s)
 }
 
 // stageEnabled evaluates the stage's stageEnabled expression. As in Orca,
@@ -152,13 +150,10 @@ func (r *run) stageEnabled(s *stageRun) (bool, string) {
 	return false, fmt.Sprintf("stageEnabled expression %q gave %v, not true or false", src, v)
 }
 
-// schedule inserts a job that runs the stage's current task after delay.
-func (r *run) schedule(s *stageRun, delay time.Duration) error {
-	opts := &river.InsertOpts{}
-	if delay > 0 {
-		opts.ScheduledAt = r.t.now.Add(delay)
-	}
-	return r.t.insertJob(runStageArgs{ExecutionID: r.exec.ID, StageID: s.row.ID, Gen: s.book.Gen}, opts)
+// schedule inserts a job that runs the stage's current task now. Later
+// runs of a polling task are snoozes of that job (see runStageWorker).
+func (r *run) schedule(s *stageRun) error {
+	return r.t.insertJob(runStageArgs{ExecutionID: r.exec.ID, StageID: s.row.ID, Gen: s.book.Gen}, nil)
 }
 
 // reschedule bumps the stage's generation, which makes every job already
@@ -166,7 +161,7 @@ func (r *run) schedule(s *stageRun, delay time.Duration) error {
 func (r *run) reschedule(s *stageRun) error {
 	s.book.Gen++
 	s.dirty = true
-	return r.schedule(s, 0)
+	return r.schedule(s)
 }
 
 // failStage ends a stage that could not run its tasks.

@@ -27,13 +27,23 @@
 // Every state change is made under the execution's lock (store.Tx
 // ExecutionLock) in one transaction that also inserts the jobs it makes
 // due and, for the job doing it, marks that job completed (River's
-// JobCompleteTx). So there is never a RUNNING stage without a job that
-// will move it, and a job whose transition committed is never run again.
+// JobCompleteTx on SQLite; on Postgres a statement of the engine's own that
+// does the same, see completePostgresJob). So there is never a RUNNING
+// stage without a job that will move it, and a job whose transition
+// committed is never run again.
 //
-// A task itself runs outside any transaction (it may call AWS for
-// seconds); its result is recorded in a second transaction, which first
-// checks that the stage is still where the task found it. A crash between
-// the two runs the task again: tasks are idempotent (ARCHITECTURE.md rule 5).
+// A run_stage job first loads the stage under the lock and decides. A task
+// of an Inline stage type (wait, manualJudgment, evaluateVariables,
+// checkPreconditions: it only reads its input and the clock) runs right
+// there and its result is recorded in the same transaction. Any other task
+// runs outside any transaction (it may call AWS for seconds); its result is
+// recorded in a second transaction, which first checks that the stage is
+// still where the task found it. A crash between the two runs the task
+// again: tasks are idempotent (ARCHITECTURE.md rule 5).
+//
+// An execution's copy of its pipeline document never changes, so the
+// engine keeps recently parsed ones (doccache.go) rather than parse the
+// document at every step.
 //
 // # Generations
 //

@@ -67,6 +67,7 @@ type Engine struct {
 	log      *slog.Logger
 	now      func() time.Time
 	q        queue
+	docs     *docCache
 	events   *broker
 	pollEach time.Duration
 
@@ -84,6 +85,7 @@ func New(ctx context.Context, cfg Config) (*Engine, error) {
 		stages:   cfg.Stages,
 		log:      cmp.Or(cfg.Logger, slog.New(slog.DiscardHandler)),
 		now:      cfg.Clock,
+		docs:     newDocCache(),
 		events:   newBroker(),
 		pollEach: cmp.Or(cfg.EventPollInterval, 500*time.Millisecond),
 	}
@@ -173,22 +175,6 @@ func (e *Engine) change(ctx context.Context, executionID string, fn func(t *txn,
 		}
 		return r.save()
 	})
-}
-
-// peek runs fn on a txn with no transaction: reads see committed data
-// and nothing may be written.
-func (e *Engine) peek(ctx context.Context, fn func(t *txn) error) error {
-	return fn(&txn{e: e, tx: readOnly{e.store}, ctx: ctx, now: e.now().UTC()})
-}
-
-// readOnly lets a txn read through the store outside a transaction; its
-// "lock" is a plain read.
-type readOnly struct{ store.Querier }
-
-func (readOnly) Raw() any { return nil }
-
-func (r readOnly) ExecutionLock(ctx context.Context, id string) (*store.Execution, error) {
-	return r.ExecutionGet(ctx, id)
 }
 
 // inJobTx is inTx for a job's own transition: the transaction that

@@ -98,17 +98,19 @@ func (r *eventRig) open(t *testing.T, execution string, n int) *openTx {
 			if _, err := stx.ExecutionLock(context.Background(), execution); err != nil {
 				return err
 			}
-			var first int64
-			for i := range n {
-				ev := &store.Event{ExecutionID: execution, Type: "tick"}
-				if err := stx.EventInsert(context.Background(), ev); err != nil {
+			evs := make([]*store.Event, n)
+			for i := range evs {
+				evs[i] = &store.Event{ExecutionID: execution, Type: "tick"}
+				if err := stx.EventInsert(context.Background(), evs[i]); err != nil {
 					return err
 				}
-				if i == 0 {
-					first = ev.ID
-				}
 			}
-			written <- first
+			// A read sends the inserts the transaction holds, which draws
+			// their IDs (see store.Tx).
+			if _, err := stx.ExecutionGet(context.Background(), execution); err != nil {
+				return err
+			}
+			written <- evs[0].ID
 			if !<-tx.end {
 				return errRollBack
 			}

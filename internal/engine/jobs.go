@@ -63,39 +63,37 @@ type runStageWorker struct {
 	e *Engine
 }
 
-// step is what the first transaction of a run_stage job decided.
+// step is what a run_stage job decided to do with its running stage.
 type step int
 
 const (
 	stepDone   step = iota // the job has nothing (more) to do
-	stepRun                // run the current task outside any transaction
+	stepRun                // run the current task
 	stepCancel             // run the stage type's cancel hook, then cancel the stage
-	stepWrite              // change the stage first: decide again under the lock
 )
 
-// decide says what a run_stage job does with its running stage. With
-// apply it makes the changes that need no task (cancel without a hook,
-// pause, timeout) and returns stepDone; without, it returns stepWrite for
-// them.
-func (r *run) decide(s *stageRun, typ stage.Type, deadline time.Time, apply bool) (step, *stage.Task, error) {
-	var change func() error
+// decide says what a run_stage job does with its running stage, and makes
+// the changes that need no task (cancel without a hook, pause, timeout), for
+// which it returns stepDone.
+func (r *run) decide(s *stageRun, typ stage.Type, deadline time.Time) (step, *stage.Task, error) {
 	switch {
 	case r.exec.Canceled || r.state.Halted && !s.isRollback():
 		if _, ok := typ.(stage.Canceler); ok {
 			return stepCancel, r.task(s), nil
 		}
-		change = func() error { return r.completeStage(s, store.StatusCanceled, "") }
+		return stepDone, nil, r.completeStage(s, store.StatusCanceled, "")
 	case r.exec.Status == store.StatusPaused:
-		change = func() error { return r.pauseStage(s) }
+		return stepDone, nil, r.pauseStage(s)
 	case !deadline.IsZero() && !r.t.now.Before(deadline):
-		change = func() error { return r.completeStage(s, s.failureStatus(), r.timeoutMessage(s)) }
-	default:
-		return stepRun, r.task(s), nil
+		return stepDone, nil, r.completeStage(s, s.failureStatus(), r.timeoutMessage(s))
 	}
-	if !apply {
-		return stepWrite, nil, nil
-	}
-	return stepDone, nil, change()
+	return stepRun, r.task(s), nil
+}
+
+// outcome is what recording a task's result leaves the job to do.
+type outcome struct {
+	again  bool          // run the stage's next task in this job
+	snooze time.Duration // run this task again after snooze
 }
 
 func (w *runStageWorker) Work(ctx context.Context, job *river.Job[runStageArgs]) error {
@@ -107,25 +105,61 @@ func (w *runStageWorker) Work(ctx context.Context, job *river.Job[runStageArgs])
 			task     *stage.Task
 			typ      stage.Type
 			deadline time.Time
+			out      outcome
 		)
-		// Decide what this job should do. Usually that is to run the task,
-		// which only needs a read; anything that changes the stage first
-		// (cancel, pause, timeout) is decided again under the lock.
-		err := e.peek(ctx, func(t *txn) error {
+		// Under the execution's lock, decide what to do. Whatever needs no
+		// outside call — a pause, a timeout, an Inline task — is done and
+		// recorded in this transaction; a task that calls out runs after
+		// it, with no transaction open.
+		err := e.inJobTx(ctx, func(t *txn) error {
+			next, out = stepDone, outcome{}
 			r, s, err := t.loadStage(a)
 			if err != nil || s == nil {
+				if err == nil {
+					err = t.completeJob(job.JobRow) // a stale job
+				}
 				return err
 			}
 			typ, _ = e.stages.Lookup(s.row.Type)
 			deadline = r.deadline(s, typ)
-			next, task, err = r.decide(s, typ, deadline, false)
-			return err
+			if next, task, err = r.decide(s, typ, deadline); err != nil {
+				return err
+			}
+			switch {
+			case next == stepRun && stage.IsInline(typ):
+				next = stepDone
+				res, err := runTask(ctx, typ, task)
+				if err != nil {
+					return err
+				}
+				return t.record(r, s, job.JobRow, res, deadline, &out)
+			case next == stepDone:
+				if err := r.save(); err != nil {
+					return err
+				}
+				return t.completeJob(job.JobRow)
+			}
+			return nil // nothing written: the commit only ends the transaction
 		})
-		if err != nil || next == stepDone {
-			return err // a stale job: River completes it
+		if err != nil {
+			return err
 		}
-		if next == stepWrite {
+
+		if next != stepDone {
+			// Do the work with no transaction open.
+			var res stage.Result
+			if next == stepCancel {
+				if err := typ.(stage.Canceler).Cancel(ctx, task); err != nil {
+					e.log.WarnContext(ctx, "stage cancel hook", "execution_id", a.ExecutionID, "stage_id", a.StageID, "error", err)
+				}
+				res = stage.Result{Status: stage.Status(store.StatusCanceled)}
+			} else if res, err = runTask(ctx, typ, task); err != nil {
+				return err
+			}
+
+			// Record the result, unless the stage moved on meanwhile.
 			err = e.inJobTx(ctx, func(t *txn) error {
+				out = outcome{}
 				r, s, err := t.loadStage(a)
 				if err != nil || s == nil {
 					if err == nil {
@@ -133,100 +167,77 @@ func (w *runStageWorker) Work(ctx context.Context, job *river.Job[runStageArgs])
 					}
 					return err
 				}
-				next, task, err = r.decide(s, typ, deadline, true)
-				if err != nil || next != stepDone {
-					return err
+				if s.book.Current >= len(s.book.Tasks) || s.book.Tasks[s.book.Current].Name != task.Name {
+					return t.completeJob(job.JobRow)
 				}
-				if err := r.save(); err != nil {
-					return err
-				}
-				return t.completeJob(job.JobRow)
+				return t.record(r, s, job.JobRow, res, deadline, &out)
 			})
-			if err != nil || next == stepDone {
+			if err != nil {
 				return err
 			}
 		}
 
-		// Do the work with no transaction open.
-		var res stage.Result
-		if next == stepCancel {
-			if err := typ.(stage.Canceler).Cancel(ctx, task); err != nil {
-				e.log.WarnContext(ctx, "stage cancel hook", "execution_id", a.ExecutionID, "stage_id", a.StageID, "error", err)
-			}
-			res = stage.Result{Status: stage.Status(store.StatusCanceled)}
-		} else {
-			res, err = typ.Run(ctx, task)
-			if err != nil {
-				if ctx.Err() != nil {
-					return err // shutting down: River runs the job again later
-				}
-				res = stage.Result{Status: stage.Terminal, Error: fmt.Sprintf("task %s: %v", task.Name, err)}
-			}
-		}
-
-		// Record the result, unless the stage moved on meanwhile.
-		var (
-			again  bool
-			snooze time.Duration
-		)
-		err = e.inJobTx(ctx, func(t *txn) error {
-			r, s, err := t.loadStage(a)
-			if err != nil || s == nil {
-				if err == nil {
-					err = t.completeJob(job.JobRow)
-				}
-				return err
-			}
-			if s.book.Current >= len(s.book.Tasks) || s.book.Tasks[s.book.Current].Name != task.Name {
-				return t.completeJob(job.JobRow)
-			}
-			complete, err := r.applyResult(s, res)
-			if err != nil {
-				return err
-			}
-			switch {
-			case complete:
-			case res.Status == stage.Succeeded:
-				again = true // the next task runs in this job
-			case res.Status == stage.Running && res.RetryAfter > 0:
-				snooze = res.RetryAfter
-			case res.Status == stage.Running && !deadline.IsZero():
-				snooze = time.Duration(1<<63 - 1) // park until the deadline
-			default:
-				complete = true // park: an outside event schedules the stage again
-			}
-			if !deadline.IsZero() && snooze > 0 {
-				snooze = min(snooze, max(deadline.Sub(t.now), time.Millisecond))
-			}
-			if err := r.save(); err != nil {
-				return err
-			}
-			if complete {
-				return t.completeJob(job.JobRow)
-			}
-			return nil
-		})
-		if err != nil {
-			return err
-		}
-		if snooze > 0 && snooze <= inlineWait {
+		switch {
+		case out.snooze > 0 && out.snooze <= inlineWait:
 			// Too short to be worth a round trip through the queue.
-			timer := time.NewTimer(snooze)
+			timer := time.NewTimer(out.snooze)
 			select {
 			case <-timer.C:
 			case <-ctx.Done():
 				timer.Stop()
 				return ctx.Err()
 			}
-			continue
-		}
-		if snooze > 0 {
-			return e.snooze(snooze)
-		}
-		if !again {
+		case out.snooze > 0:
+			return e.snooze(out.snooze)
+		case !out.again:
 			return nil
 		}
 	}
+}
+
+// runTask runs a task. A task's error fails the stage (TERMINAL, with the
+// error as the reason), unless the job is being stopped, when the error is
+// returned and River runs the job again later.
+func runTask(ctx context.Context, typ stage.Type, task *stage.Task) (stage.Result, error) {
+	res, err := typ.Run(ctx, task)
+	if err != nil {
+		if ctx.Err() != nil {
+			return res, err
+		}
+		return stage.Result{Status: stage.Terminal, Error: fmt.Sprintf("task %s: %v", task.Name, err)}, nil
+	}
+	return res, nil
+}
+
+// record writes a task's result and says in out what the job does next:
+// run the stage's next task, run this one again later, or nothing — in
+// which case the job is completed in this transaction.
+func (t *txn) record(r *run, s *stageRun, job *rivertype.JobRow, res stage.Result, deadline time.Time, out *outcome) error {
+	complete, err := r.applyResult(s, res)
+	if err != nil {
+		return err
+	}
+	switch {
+	case complete:
+	case res.Status == stage.Succeeded:
+		out.again = true // the next task runs in this job
+	case res.Status == stage.Running && res.RetryAfter > 0:
+		out.snooze = res.RetryAfter
+	case res.Status == stage.Running && !deadline.IsZero():
+		out.snooze = time.Duration(1<<63 - 1) // park until the deadline
+	default:
+		complete = true // park: an outside event schedules the stage again
+	}
+	if !deadline.IsZero() && out.snooze > 0 {
+		out.snooze = min(out.snooze, max(deadline.Sub(t.now), time.Millisecond))
+	}
+	if err := r.save(); err != nil {
+		return err
+	}
+	if complete {
+		return t.completeJob(job)
+	}
+	return nil
 }
 
 const (

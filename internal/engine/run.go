@@ -86,7 +86,7 @@ func (t *txn) load(id string) (*run, error) {
 }
 
 func (t *txn) wrap(exec *store.Execution) (*run, error) {
-	doc, err := pipeline.Parse(exec.Pipeline)
+	doc, err := t.e.docs.parse(exec.ID, exec.Pipeline)
 	if err != nil {
 		return nil, fmt.Errorf("execution %s: stored pipeline: %w", exec.ID, err)
 	}

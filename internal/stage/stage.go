@@ -55,6 +55,23 @@ type Type interface {
 	Run(ctx context.Context, t *Task) (Result, error)
 }
 
+// Inline is implemented by stage types whose tasks only look at their input
+// and the clock and return at once: no network, no disk, no waiting (wait,
+// manualJudgment, evaluateVariables, checkPreconditions). The engine runs
+// such a task inside the transaction that records its result, under the
+// execution's lock, which saves reading the execution once more per task.
+// A task that calls anything outside the process must not be Inline: it
+// would hold the lock, and a database connection, for as long as it takes.
+type Inline interface {
+	Inline()
+}
+
+// IsInline reports whether typ's tasks may run inside a transaction.
+func IsInline(typ Type) bool {
+	_, ok := typ.(Inline)
+	return ok
+}
+
 // Canceler is implemented by stage types whose running tasks must clean up
 // when the execution is canceled.
 type Canceler interface {

@@ -64,12 +64,23 @@ type Store interface {
 }
 
 // Tx is a Querier bound to one open transaction.
+//
+// On Postgres a transaction pipelines: writes whose outcome the caller does
+// not read at once (StageUpdate, ExecutionUpdate, EventInsert, AuditInsert)
+// are held and sent with the next statement, or with COMMIT, so a run of
+// them costs one round trip. Such a write's error, and the ID EventInsert
+// or AuditInsert assigns, arrive then: from the next call that reads, from
+// Raw, or from the commit. Since any failed statement makes InTx fail, the
+// transaction is all or nothing either way; callers that branch on a
+// write's error (ErrNotFound from StageUpdate, say) must do so on InTx's.
 type Tx interface {
 	Querier
 
 	// Raw returns the driver transaction for River's InsertTx and
-	// JobCompleteTx: *sql.Tx on SQLite, pgx.Tx on Postgres.
-	Raw() any
+	// JobCompleteTx: *sql.Tx on SQLite, pgx.Tx on Postgres. A Postgres
+	// transaction sends the writes it holds first (see above), so an
+	// error of one of those can come from Raw.
+	Raw(ctx context.Context) (any, error)
 }
 
 // Querier holds every data operation. Both Store (auto-commit) and Tx

@@ -19,7 +19,10 @@ const DefaultTimeout = 72 * time.Hour
 // Type is the manualJudgment stage type.
 type Type struct{}
 
-func (Type) Name() string                  { return "manualJudgment" }
+func (Type) Name() string { return "manualJudgment" }
+
+// Inline implements stage.Inline: the task only reads its input and the clock.
+func (Type) Inline()                       {}
 func (Type) DefaultTimeout() time.Duration { return DefaultTimeout }
 
 func (Type) Validate(fields map[string]any) []stage.FieldError {

@@ -17,6 +17,9 @@ type Type struct{}
 
 func (Type) Name() string { return "checkPreconditions" }
 
+// Inline implements stage.Inline: the task only reads its input and the clock.
+func (Type) Inline() {}
+
 // RawFields keeps the preconditions as written: the task evaluates them.
 func (Type) RawFields() []string { return []string{"preconditions"} }
 

@@ -16,6 +16,9 @@ type Type struct{}
 
 func (Type) Name() string { return "evaluateVariables" }
 
+// Inline implements stage.Inline: the task only reads its input and the clock.
+func (Type) Inline() {}
+
 // RawFields keeps "variables" unevaluated at stage start: the task
 // evaluates them one by one.
 func (Type) RawFields() []string { return []string{"variables"} }

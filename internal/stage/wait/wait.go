@@ -16,6 +16,9 @@ type Type struct{}
 
 func (Type) Name() string { return "wait" }
 
+// Inline implements stage.Inline: the task only reads its input and the clock.
+func (Type) Inline() {}
+
 func (Type) Validate(fields map[string]any) []stage.FieldError {
 	if stage.HasExpression(fields["waitTime"]) {
 		return nil

@@ -165,13 +165,7 @@ func (e executor) Query(ctx context.Context, query string, args []any, scan func
 	if err != nil {
 		return translate(err)
 	}
-	defer rows.Close()
-	for rows.Next() {
-		if err := scan(rows); err != nil {
-			return translate(err)
-		}
-	}
-	return translate(rows.Err())
+	return scanRows(rows, scan)
 }
 
 func (e executor) QueryRow(ctx context.Context, query string, args ...any) sqlstore.Row {
@@ -198,17 +192,13 @@ func (p *pool) QueryRow(ctx context.Context, query string, args ...any) sqlstore
 }
 
 // Begin starts a READ COMMITTED transaction, or a REPEATABLE READ READ ONLY
-// one for consistent multi-statement reads.
+// one for consistent multi-statement reads. Nothing is sent yet: see tx.
 func (p *pool) Begin(ctx context.Context, readOnly bool) (sqlstore.PoolTx, error) {
 	opts := pgx.TxOptions{}
 	if readOnly {
 		opts = pgx.TxOptions{IsoLevel: pgx.RepeatableRead, AccessMode: pgx.ReadOnly}
 	}
-	t, err := p.p.BeginTx(ctx, opts)
-	if err != nil {
-		return nil, translate(err)
-	}
-	return &tx{executor: executor{t}, tx: t}, nil
+	return &tx{pool: p.p, opts: opts}, nil
 }
 
 func (p *pool) Raw() any { return p.p }
@@ -217,23 +207,6 @@ func (p *pool) Close() error {
 	p.p.Close()
 	return nil
 }
-
-// tx adapts pgx.Tx to sqlstore.PoolTx.
-type tx struct {
-	executor
-	tx pgx.Tx
-}
-
-func (t *tx) Commit(ctx context.Context) error { return translate(t.tx.Commit(ctx)) }
-
-func (t *tx) Rollback(ctx context.Context) error {
-	if err := t.tx.Rollback(ctx); err != nil && !errors.Is(err, pgx.ErrTxClosed) {
-		return err
-	}
-	return nil
-}
-
-func (t *tx) Raw() any { return t.tx }
 
 // SQLSTATE codes translate maps.
 const (

@@ -73,8 +73,10 @@ func TestRaw(t *testing.T) {
 		t.Errorf("DB() is %T, want *pgxpool.Pool", s.DB())
 	}
 	err := s.InTx(t.Context(), func(tx store.Tx) error {
-		if _, ok := tx.Raw().(pgx.Tx); !ok {
-			t.Errorf("Tx.Raw() is %T, want pgx.Tx", tx.Raw())
+		if raw, err := tx.Raw(t.Context()); err != nil {
+			t.Errorf("Tx.Raw(): %v", err)
+		} else if _, ok := raw.(pgx.Tx); !ok {
+			t.Errorf("Tx.Raw() is %T, want pgx.Tx", raw)
 		}
 		return nil
 	})

@@ -43,7 +43,11 @@ func TestRiverSharesTransaction(t *testing.T) {
 			if err := tx.ExecutionInsert(ctx, &store.Execution{ID: id, Status: store.StatusNotStarted}); err != nil {
 				return err
 			}
-			if _, err := client.InsertTx(ctx, tx.Raw().(pgx.Tx), testJobArgs{}, nil); err != nil {
+			raw, err := tx.Raw(ctx)
+			if err != nil {
+				return err
+			}
+			if _, err := client.InsertTx(ctx, raw.(pgx.Tx), testJobArgs{}, nil); err != nil {
 				return err
 			}
 			return fail

@@ -210,7 +210,7 @@ func (t *tx) Rollback(context.Context) error {
 	return nil
 }
 
-func (t *tx) Raw() any { return t.tx }
+func (t *tx) Raw(context.Context) (any, error) { return t.tx, nil }
 
 // translate maps driver errors to what sqlstore branches on.
 func translate(err error) error {

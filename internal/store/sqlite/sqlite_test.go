@@ -63,8 +63,8 @@ func TestOpenSettings(t *testing.T) {
 		}
 	}
 	err := s.InTx(t.Context(), func(tx store.Tx) error {
-		if _, ok := tx.Raw().(*sql.Tx); !ok {
-			t.Errorf("Tx.Raw() is %T, want *sql.Tx", tx.Raw())
+		if raw, _ := tx.Raw(t.Context()); raw.(*sql.Tx) == nil {
+			t.Errorf("Tx.Raw() is %T, want *sql.Tx", raw)
 		}
 		return nil
 	})

@@ -15,15 +15,17 @@ func (q *querier) AuditInsert(ctx context.Context, entry *store.AuditEntry) erro
 		return fmt.Errorf("insert audit entry %q: %w", entry.Action, err)
 	}
 	entry.CreatedAt = q.stamp(entry.CreatedAt)
-	err := q.queryRow(ctx, `INSERT INTO audit (user_name, action, application, pipeline, execution_id, stage_id,
+	return q.queryRowHeld(ctx, `INSERT INTO audit (user_name, action, application, pipeline, execution_id, stage_id,
 details, created_at)
 VALUES (?, ?, ?, ?, ?, ?, ?, ?)
-RETURNING id`, entry.User, entry.Action, entry.Application, entry.Pipeline, entry.ExecutionID, entry.StageID,
-		jsonArg(entry.Details), q.d.time(entry.CreatedAt)).Scan(&entry.ID)
-	if err != nil {
-		return fmt.Errorf("insert audit entry %q: %w", entry.Action, err)
-	}
-	return nil
+RETURNING id`, []any{entry.User, entry.Action, entry.Application, entry.Pipeline, entry.ExecutionID, entry.StageID,
+		jsonArg(entry.Details), q.d.time(entry.CreatedAt)},
+		func(r Row) error {
+			if err := r.Scan(&entry.ID); err != nil {
+				return fmt.Errorf("insert audit entry %q: %w", entry.Action, err)
+			}
+			return nil
+		})
 }
 
 // AuditList implements store.Querier.

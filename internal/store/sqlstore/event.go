@@ -23,16 +23,19 @@ func (q *querier) EventInsert(ctx context.Context, ev *store.Event) error {
 		return fmt.Errorf("insert event of execution %s: %w", ev.ExecutionID, err)
 	}
 	ev.CreatedAt = q.stamp(ev.CreatedAt)
-	err := q.queryRow(ctx, `INSERT INTO event (execution_id, stage_id, type, data, created_at)
+	return q.queryRowHeld(ctx, `INSERT INTO event (execution_id, stage_id, type, data, created_at)
 VALUES (?, ?, ?, ?, ?)
-RETURNING id`, ev.ExecutionID, ev.StageID, ev.Type, jsonArg(ev.Data), q.d.time(ev.CreatedAt)).Scan(&ev.ID)
-	if err != nil {
-		if errors.Is(err, ErrForeignKey) {
-			return fmt.Errorf("insert event: execution %s: %w", ev.ExecutionID, store.ErrNotFound)
-		}
-		return fmt.Errorf("insert event of execution %s: %w", ev.ExecutionID, err)
-	}
-	return nil
+RETURNING id`, []any{ev.ExecutionID, ev.StageID, ev.Type, jsonArg(ev.Data), q.d.time(ev.CreatedAt)},
+		func(r Row) error {
+			err := r.Scan(&ev.ID)
+			if errors.Is(err, ErrForeignKey) {
+				return fmt.Errorf("insert event: execution %s: %w", ev.ExecutionID, store.ErrNotFound)
+			}
+			if err != nil {
+				return fmt.Errorf("insert event of execution %s: %w", ev.ExecutionID, err)
+			}
+			return nil
+		})
 }
 
 // EventList implements store.Querier.

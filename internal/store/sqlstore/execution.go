@@ -124,23 +124,38 @@ func (q *querier) ExecutionLock(ctx context.Context, id string) (*store.Executio
 	return e, nil
 }
 
+// executionWithStages reads an execution and its stages. Where the
+// transaction pipelines, both statements go in one round trip.
 func (q *querier) executionWithStages(ctx context.Context, id, suffix string) (*store.Execution, error) {
-	e, err := scanExecution(q.queryRow(ctx, `SELECT `+executionColumns+` FROM execution WHERE id = ?`+suffix, id))
+	var e *store.Execution
+	err := q.queryRowHeld(ctx, `SELECT `+executionColumns+` FROM execution WHERE id = ?`+suffix, []any{id},
+		func(r Row) error {
+			var err error
+			e, err = scanExecution(r)
+			return err
+		})
 	if err != nil {
 		return nil, err
 	}
-	e.Stages = []*store.Stage{}
+	var stages []*store.Stage
 	err = q.query(ctx, `SELECT `+stageColumns+` FROM stage WHERE execution_id = ? ORDER BY seq`, []any{id},
 		func(r Row) error {
 			s, err := scanStage(r)
 			if err != nil {
 				return err
 			}
-			e.Stages = append(e.Stages, s)
+			stages = append(stages, s)
 			return nil
 		})
-	if err != nil {
+	switch {
+	case e == nil && err != nil:
+		return nil, err // the held read of the execution failed
+	case err != nil:
 		return nil, fmt.Errorf("stages: %w", err)
+	}
+	e.Stages = stages
+	if e.Stages == nil {
+		e.Stages = []*store.Stage{}
 	}
 	return e, nil
 }
@@ -154,17 +169,18 @@ func (q *querier) ExecutionUpdate(ctx context.Context, exec *store.Execution) er
 	}
 	// Every column but id; id goes last, for the WHERE.
 	args = append(args[1:], exec.ID)
-	n, err := q.exec(ctx, `UPDATE execution SET application = ?, pipeline_name = ?, pipeline_config_id = ?,
+	return q.execHeld(ctx, `UPDATE execution SET application = ?, pipeline_name = ?, pipeline_config_id = ?,
 pipeline_revision = ?, status = ?, pipeline = ?, trigger_json = ?, state = ?, user_name = ?, canceled = ?,
 created_at = ?, start_time = ?, end_time = ?, updated_at = ?
-WHERE id = ?`, args...)
-	if err != nil {
-		return fmt.Errorf("update execution %s: %w", exec.ID, err)
-	}
-	if n == 0 {
-		return fmt.Errorf("execution %s: %w", exec.ID, store.ErrNotFound)
-	}
-	return nil
+WHERE id = ?`, args, func(n int64, err error) error {
+		if err != nil {
+			return fmt.Errorf("update execution %s: %w", exec.ID, err)
+		}
+		if n == 0 {
+			return fmt.Errorf("execution %s: %w", exec.ID, store.ErrNotFound)
+		}
+		return nil
+	})
 }
 
 // ExecutionList implements store.Querier.

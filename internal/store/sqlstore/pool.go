@@ -49,6 +49,32 @@ type PoolTx interface {
 	Commit(ctx context.Context) error
 	// Rollback aborts the transaction; it is a no-op after Commit.
 	Rollback(ctx context.Context) error
-	// Raw returns the driver's transaction: *sql.Tx or pgx.Tx.
-	Raw() any
+	// Raw returns the driver's transaction: *sql.Tx or pgx.Tx. A
+	// Pipeliner first sends what it holds.
+	Raw(ctx context.Context) (any, error)
+}
+
+// Held is a statement whose outcome nothing needs before the transaction
+// commits: a write that returns nothing the caller reads at once, or a read
+// whose result is wanted together with the next statement's.
+type Held struct {
+	Query string // placeholders already rewritten
+	Args  []any
+	// Row, when set, runs the statement as a query and is given its one
+	// row; Scan returns store.ErrNotFound when there is none.
+	Row func(Row) error
+	// Done, when Row is nil, is given the rows the statement changed, or
+	// its error, already translated.
+	Done func(rowsAffected int64, err error) error
+}
+
+// A Pipeliner is an Executor that can hold statements and send them together
+// with the next one, so that several cost one round trip to the database.
+// The Postgres transaction is one. It sends what it holds, in order, before
+// its next Exec, Query or QueryRow, before Raw hands the transaction to
+// River, and at Commit; an error of a held statement (what its Row or Done
+// returned) is returned by that call. Executors that are not Pipeliners run
+// each statement at once.
+type Pipeliner interface {
+	Hold(h Held)
 }

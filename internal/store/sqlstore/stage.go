@@ -105,14 +105,15 @@ func (q *querier) StageUpdate(ctx context.Context, stage *store.Stage) error {
 	}
 	// Every column but id and execution_id, which go last for the WHERE.
 	args = append(args[2:], stage.ID, stage.ExecutionID)
-	n, err := q.exec(ctx, `UPDATE stage SET seq = ?, ref_id = ?, name = ?, type = ?, requisite_stage_ref_ids = ?,
+	return q.execHeld(ctx, `UPDATE stage SET seq = ?, ref_id = ?, name = ?, type = ?, requisite_stage_ref_ids = ?,
 status = ?, context = ?, outputs = ?, tasks = ?, start_time = ?, end_time = ?, updated_at = ?
-WHERE id = ? AND execution_id = ?`, args...)
-	if err != nil {
-		return fmt.Errorf("update %s: %w", what, err)
-	}
-	if n == 0 {
-		return fmt.Errorf("%s: %w", what, store.ErrNotFound)
-	}
-	return nil
+WHERE id = ? AND execution_id = ?`, args, func(n int64, err error) error {
+		if err != nil {
+			return fmt.Errorf("update %s: %w", what, err)
+		}
+		if n == 0 {
+			return fmt.Errorf("%s: %w", what, store.ErrNotFound)
+		}
+		return nil
+	})
 }

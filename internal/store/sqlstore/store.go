@@ -74,7 +74,15 @@ type tx struct {
 	ptx PoolTx
 }
 
-func (t *tx) Raw() any { return t.ptx.Raw() }
+func (t *tx) Raw(ctx context.Context) (any, error) { return t.ptx.Raw(ctx) }
+
+// ExecHeld runs a statement of the caller's own in the transaction, held
+// and sent with the next one where the driver pipelines (see Pipeliner),
+// else at once; done gets its outcome either way. The engine uses it for
+// its statements on River's tables, which share the transaction.
+func (t *tx) ExecHeld(ctx context.Context, query string, args []any, done func(rowsAffected int64, err error) error) error {
+	return t.execHeld(ctx, query, args, done)
+}
 
 // runTx runs fn in a transaction of pool, committing when fn returns nil.
 // It rolls back when fn fails or panics; a failed rollback means a broken
@@ -138,6 +146,27 @@ func (q *querier) queryRow(ctx context.Context, query string, args ...any) Row {
 
 func (q *querier) query(ctx context.Context, query string, args []any, scan func(Row) error) error {
 	return q.ex.Query(ctx, q.d.rebind(query), args, scan)
+}
+
+// execHeld runs a statement that returns no rows and gives done its
+// outcome: now, or, in a transaction that pipelines, when the statement is
+// sent with the next one (see Pipeliner). done's error is the statement's.
+func (q *querier) execHeld(ctx context.Context, query string, args []any, done func(rowsAffected int64, err error) error) error {
+	if p, ok := q.ex.(Pipeliner); ok {
+		p.Hold(Held{Query: q.d.rebind(query), Args: args, Done: done})
+		return nil
+	}
+	return done(q.exec(ctx, query, args...))
+}
+
+// queryRowHeld is execHeld for a statement that returns one row, which
+// scan reads.
+func (q *querier) queryRowHeld(ctx context.Context, query string, args []any, scan func(Row) error) error {
+	if p, ok := q.ex.(Pipeliner); ok {
+		p.Hold(Held{Query: q.d.rebind(query), Args: args, Row: scan})
+		return nil
+	}
+	return scan(q.queryRow(ctx, query, args...))
 }
 
 // stamp returns t normalised, or now when t is zero.

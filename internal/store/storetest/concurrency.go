@@ -137,7 +137,7 @@ func testEventsInCommitOrderPerExecution(t *testing.T, s store.Store) {
 	var (
 		wg       sync.WaitGroup
 		mu       sync.Mutex
-		inLockOf = map[string][]int64{} // event IDs in the order their writers took the lock
+		inLockOf = map[string][]*store.Event{} // events in the order their writers took the lock
 	)
 	errs := make(chan error, executions*writersEach+executions)
 	for _, id := range ids {
@@ -154,8 +154,10 @@ func testEventsInCommitOrderPerExecution(t *testing.T, s store.Store) {
 							return err
 						}
 						// Appended under the execution's lock: in lock order.
+						// (The ID may only be set when the transaction
+						// commits; see store.Tx.)
 						mu.Lock()
-						inLockOf[id] = append(inLockOf[id], ev.ID)
+						inLockOf[id] = append(inLockOf[id], ev)
 						mu.Unlock()
 						// More work between drawing the ID and committing.
 						e.UpdatedAt = time.Time{}
@@ -215,7 +217,7 @@ func testEventsInCommitOrderPerExecution(t *testing.T, s store.Store) {
 		t.Errorf("concurrent events: %v", err)
 	}
 	for i, id := range ids {
-		got := inLockOf[id]
+		got := eventIDs(inLockOf[id])
 		if len(got) != writersEach*txs {
 			t.Errorf("execution %s: %d events written, want %d", id, len(got), writersEach*txs)
 		}

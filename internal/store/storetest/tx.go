@@ -14,6 +14,8 @@ var txTests = []test{
 	{"RollbackOnPanic", testTxRollbackOnPanic},
 	{"ConflictKeepsTxUsable", testTxConflictKeepsTxUsable},
 	{"FailedStatement", testTxFailedStatement},
+	{"FailedHeldWrite", testTxFailedHeldWrite},
+	{"ReadsSeeHeldWrites", testTxReadsSeeHeldWrites},
 	{"Raw", testTxRaw},
 }
 
@@ -150,6 +152,69 @@ func testTxFailedStatement(t *testing.T, s store.Store) {
 	mustInsert(t, s, newExecution("free", "app", "p", store.StatusRunning, at(1), 0))
 }
 
+// testTxFailedHeldWrite updates a stage that does not exist, among other
+// writes, inside InTx. A store may report the error from the call or hold
+// the write and report it from the commit (store.Tx); either way InTx
+// fails with ErrNotFound naming the stage and nothing is written.
+func testTxFailedHeldWrite(t *testing.T, s store.Store) {
+	ctx := t.Context()
+	mustInsert(t, s, newExecution("e-1", "app", "p", store.StatusRunning, at(0), 1))
+	err := s.InTx(ctx, func(tx store.Tx) error {
+		if err := tx.EventInsert(ctx, &store.Event{ExecutionID: "e-1", Type: "before"}); err != nil {
+			return err
+		}
+		err := tx.StageUpdate(ctx, &store.Stage{ID: "ghost", ExecutionID: "e-1", Status: store.StatusRunning})
+		if err != nil {
+			return err
+		}
+		return tx.EventInsert(ctx, &store.Event{ExecutionID: "e-1", Type: "after"})
+	})
+	checkErr(t, "InTx with an update of a missing stage", err, store.ErrNotFound, "ghost")
+	if evs := mustEvents(t, s, store.EventListParams{}); len(evs) != 0 {
+		t.Errorf("EventList after the failed transaction: %d events, want none", len(evs))
+	}
+}
+
+// testTxReadsSeeHeldWrites reads inside InTx after writes that a store may
+// hold: the read sees them, and the IDs of held inserts are set once it
+// returns.
+func testTxReadsSeeHeldWrites(t *testing.T, s store.Store) {
+	ctx := t.Context()
+	mustInsert(t, s, newExecution("e-1", "app", "p", store.StatusRunning, at(0), 1))
+	err := s.InTx(ctx, func(tx store.Tx) error {
+		e, err := tx.ExecutionLock(ctx, "e-1")
+		if err != nil {
+			return err
+		}
+		e.Stages[0].Status = store.StatusSucceeded
+		if err := tx.StageUpdate(ctx, e.Stages[0]); err != nil {
+			return err
+		}
+		e.Status = store.StatusSucceeded
+		if err := tx.ExecutionUpdate(ctx, e); err != nil {
+			return err
+		}
+		ev := &store.Event{ExecutionID: "e-1", Type: "done"}
+		if err := tx.EventInsert(ctx, ev); err != nil {
+			return err
+		}
+		got, err := tx.ExecutionGet(ctx, "e-1")
+		if err != nil {
+			return err
+		}
+		check(t, "execution status read after its held update", got.Status, store.StatusSucceeded)
+		check(t, "stage status read after its held update", got.Stages[0].Status, store.StatusSucceeded)
+		if ev.ID == 0 {
+			t.Error("event ID still unset after a read in the same transaction")
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatalf("InTx: %v", err)
+	}
+	check(t, "execution status after commit", mustGet(t, s, "e-1").Status, store.StatusSucceeded)
+}
+
 func testTxRaw(t *testing.T, s store.Store) {
 	if s.DB() == nil {
 		t.Error("DB() is nil")
@@ -160,8 +225,9 @@ func testTxRaw(t *testing.T, s store.Store) {
 		t.Errorf("Dialect() = %q", d)
 	}
 	err := s.InTx(t.Context(), func(tx store.Tx) error {
-		if tx.Raw() == nil {
-			t.Error("Tx.Raw() is nil")
+		raw, err := tx.Raw(t.Context())
+		if err != nil || raw == nil {
+			t.Errorf("Tx.Raw() = %v, %v; want the driver's transaction", raw, err)
 		}
 		return nil
 	})

@@ -78,7 +78,7 @@ func (t *tx) send(ctx context.Context, query string, args ...any) (pgx.BatchResu
 		}
 	}
 	for _, h := range held {
-		if err := t.result(br, h); err != nil {
+		if err := heldResult(br, h); err != nil {
 			return nil, closeWith(br, err)
 		}
 	}
@@ -88,9 +88,9 @@ func (t *tx) send(ctx context.Context, query string, args ...any) (pgx.BatchResu
 	return br, nil
 }
 
-// result reads one held statement's result and gives it to the statement's
-// callback.
-func (t *tx) result(br pgx.BatchResults, h sqlstore.Held) error {
+// heldResult reads one held statement's result and gives it to the
+// statement's callback.
+func heldResult(br pgx.BatchResults, h sqlstore.Held) error {
 	if h.Row != nil {
 		return h.Row(row{br.QueryRow()})
 	}

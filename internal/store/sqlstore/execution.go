@@ -81,10 +81,16 @@ ON CONFLICT DO NOTHING`, args...)
 			return fmt.Errorf("ID taken: %w", store.ErrConflict)
 		}
 		// A stage that conflicts here is a bug (the execution is new), so
-		// it fails like any other statement.
+		// it fails like any other statement, and the inserts can be held.
 		for i, s := range exec.Stages {
-			if _, err := q.exec(ctx, insertStage, stageArgs[i]...); err != nil {
-				return fmt.Errorf("stage %s: %w", s.ID, err)
+			err := q.execHeld(ctx, insertStage, stageArgs[i], func(_ int64, err error) error {
+				if err != nil {
+					return fmt.Errorf("insert execution %s: stage %s: %w", exec.ID, s.ID, err)
+				}
+				return nil
+			})
+			if err != nil {
+				return err
 			}
 		}
 		return nil

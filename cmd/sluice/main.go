@@ -7,12 +7,19 @@ import (
 	"context"
 	"os"
 	"os/signal"
+	"runtime/debug"
 	"syscall"
 
 	"github.com/sluice-cd/sluice/internal/cli"
 )
 
 func main() {
+	// A server with a few MB of live heap collects several times a second
+	// at Go's default GOGC=100 once the local Lambda is busy; 400 collects a
+	// quarter as often for a few MB of RSS (docs/benchmarks.md). $GOGC wins.
+	if os.Getenv("GOGC") == "" {
+		debug.SetGCPercent(400)
+	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	code := cli.Main(ctx, os.Args[1:], os.Stdin, os.Stdout, os.Stderr, os.Getenv)
 	stop()

@@ -13,7 +13,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net/http"
 	"net/url"
 	"os"
 	"regexp"
@@ -22,7 +21,6 @@ import (
 	"strings"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
-	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
 	"github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/credentials/stscreds"
@@ -233,10 +231,7 @@ func New(ctx context.Context, cfg Config, local LocalEndpoint) (*Accounts, error
 }
 
 func newLocal(endpoint string) *Account {
-	hc := bufferedBody{c: awshttp.NewBuildableClient().WithTransportOptions(func(tr *http.Transport) {
-		tr.MaxIdleConns = 128
-		tr.MaxIdleConnsPerHost = 128
-	})}
+	hc := LocalHTTPClient(128)
 	creds := credentials.NewStaticCredentialsProvider("sluice-local", "sluice-local", "")
 	return &Account{
 		Name:   LocalName,

@@ -1,23 +1,20 @@
 package bench
 
 import (
-	"bytes"
 	"context"
 	"fmt"
-	"io"
 	"math"
-	"net/http"
 	"os"
 	"sync"
 	"sync/atomic"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
-	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/lambda"
 	"github.com/aws/aws-sdk-go-v2/service/lambda/types"
 
+	"github.com/sluice-cd/sluice/internal/awsclient"
 	"github.com/sluice-cd/sluice/internal/locallambda"
 )
 
@@ -217,35 +214,15 @@ func publish(ctx context.Context, c *lambda.Client, fn, label string) (string, e
 	return aws.ToString(out.Version), nil
 }
 
-// benchLambdaClient is a Lambda client for a local endpoint with enough
-// idle connections for concurrent callers. Its HTTP client hands the
-// transport request bodies as plain in-memory readers: with aws-sdk-go-v2
-// v1.48 the SDK's own body wrapper makes net/http drop the connection on
-// a few percent of requests, and a load generator must not reconnect.
+// benchLambdaClient is a Lambda client for a local endpoint, on the local
+// account's HTTP client (awsclient.LocalHTTPClient) with enough idle
+// connections for concurrent callers: a load generator must not reconnect.
 func benchLambdaClient(endpoint string, conns int) *lambda.Client {
-	hc := awshttp.NewBuildableClient().WithTransportOptions(func(tr *http.Transport) {
-		tr.MaxIdleConns = conns * 2
-		tr.MaxIdleConnsPerHost = conns * 2
-	})
 	return lambda.New(lambda.Options{
 		Region:           "us-east-1",
 		BaseEndpoint:     aws.String(endpoint),
 		Credentials:      credentials.NewStaticCredentialsProvider("bench", "bench", ""),
 		RetryMaxAttempts: 1,
-		HTTPClient:       bufferedBody{hc},
+		HTTPClient:       awsclient.LocalHTTPClient(conns * 2),
 	})
-}
-
-type bufferedBody struct{ c aws.HTTPClient }
-
-func (b bufferedBody) Do(r *http.Request) (*http.Response, error) {
-	if r.Body != nil && r.Body != http.NoBody {
-		body, err := io.ReadAll(r.Body)
-		r.Body.Close()
-		if err != nil {
-			return nil, err
-		}
-		r.Body = io.NopCloser(bytes.NewReader(body))
-	}
-	return b.c.Do(r)
 }

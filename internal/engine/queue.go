@@ -3,6 +3,7 @@ package engine
 import (
 	"context"
 	"database/sql"
+	"errors"
 	"fmt"
 	"log/slog"
 	"time"
@@ -88,7 +89,7 @@ func completePostgresJob(ctx context.Context, tx store.Tx, job *rivertype.JobRow
 	return heldExec(ctx, tx, "UPDATE river_job SET state = 'completed', finalized_at = now() WHERE id = $1 AND state = 'running'",
 		[]any{job.ID}, func(n int64) error {
 			if n == 0 {
-				return fmt.Errorf("job %d is not running", job.ID)
+				return errors.New("the job is no longer running (River rescued or cancelled it)")
 			}
 			return nil
 		})

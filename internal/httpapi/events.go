@@ -24,7 +24,10 @@ import (
 // that proxies keep an idle stream open. A client resumes after a dropped
 // connection by sending the last id it saw as Last-Event-ID (EventSource
 // does this by itself), or ?after= on the first connection; the engine
-// replays every later event before the live ones.
+// replays every later event before the live ones. A client that only wants
+// what happens from now on asks for ?tail=N: the stream starts N event IDs
+// before the newest, which covers events still committing when it opens
+// (an event's ID is drawn before its commit) without replaying the log.
 
 func (s *server) executionEvents(w http.ResponseWriter, r *http.Request) error {
 	if err := s.requireEngine(); err != nil {
@@ -44,26 +47,43 @@ func (s *server) allEvents(w http.ResponseWriter, r *http.Request) error {
 	return s.stream(w, r, "")
 }
 
-// afterID reads where a stream resumes: Last-Event-ID, else ?after=, else 0.
-func afterID(r *http.Request) (int64, error) {
+// maxTail bounds ?tail=, which replays that many event IDs back.
+const maxTail = 10000
+
+// afterID reads where a stream starts: after Last-Event-ID (a reconnect),
+// else after ?after=, else ?tail= IDs before the newest event, else from
+// the first event.
+func (s *server) afterID(r *http.Request) (int64, error) {
 	src, v := "Last-Event-ID", strings.TrimSpace(r.Header.Get("Last-Event-ID"))
 	if v == "" {
 		src, v = "after", r.URL.Query().Get("after")
 	}
+	if v != "" {
+		id, err := strconv.ParseInt(v, 10, 64)
+		if err != nil || id < 0 {
+			return 0, badRequest("%s %q is not an event id; event ids are whole numbers from 0", src, v)
+		}
+		return id, nil
+	}
+	v = r.URL.Query().Get("tail")
 	if v == "" {
 		return 0, nil
 	}
-	id, err := strconv.ParseInt(v, 10, 64)
-	if err != nil || id < 0 {
-		return 0, badRequest("%s %q is not an event id; event ids are whole numbers from 0", src, v)
+	n, err := strconv.ParseInt(v, 10, 64)
+	if err != nil || n < 0 || n > maxTail {
+		return 0, badRequest("tail %q is not a count of events; give a whole number from 0 to %d", v, maxTail)
 	}
-	return id, nil
+	last, err := s.store.EventLastID(r.Context())
+	if err != nil {
+		return 0, err
+	}
+	return max(last-n, 0), nil
 }
 
 // stream sends the events of one execution (or all when executionID is "")
 // until the client goes away or the server shuts down.
 func (s *server) stream(w http.ResponseWriter, r *http.Request, executionID string) error {
-	after, err := afterID(r)
+	after, err := s.afterID(r)
 	if err != nil {
 		return err
 	}

@@ -5,6 +5,8 @@ import (
 	"context"
 	"encoding/json"
 	"net/http"
+	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -19,6 +21,7 @@ import (
 	"github.com/sluice-cd/sluice/internal/stage/preconditions"
 	"github.com/sluice-cd/sluice/internal/stage/variables"
 	"github.com/sluice-cd/sluice/internal/stage/wait"
+	"github.com/sluice-cd/sluice/internal/store"
 )
 
 // setupEngine serves the API with the real engine on a real SQLite store.
@@ -623,5 +626,60 @@ func TestEventStreamFormat(t *testing.T) {
 	}
 	if body := readErrorBody(t, resp2); resp2.StatusCode != 400 || !strings.Contains(body.Error.Message, "Last-Event-ID") {
 		t.Errorf("bad Last-Event-ID = %d %q, want 400", resp2.StatusCode, body.Error.Message)
+	}
+}
+
+// TestEventStreamTail opens the all-executions stream with ?tail=2 after an
+// execution finished: it starts with that execution's last two events, not
+// with the first event ever written.
+func TestEventStreamTail(t *testing.T) {
+	t.Parallel()
+	c, b := setupEngine(t, nil)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	apply(t, c, "demo", "quick", `{"application":"demo","name":"quick","limitConcurrent":false,"stages":[{"refId":"1","type":"wait","waitTime":0}]}`)
+	e, err := c.Trigger(ctx, "demo", "quick", apitype.TriggerRequest{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, c, e.ID, "success", func(x *apitype.Execution) bool { return x.Status == "SUCCEEDED" })
+	all, err := b.store.EventList(ctx, &store.EventListParams{ExecutionID: e.ID})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(all) < 3 {
+		t.Fatalf("execution wrote %d events; the test needs at least 3", len(all))
+	}
+	want := []int64{all[len(all)-2].ID, all[len(all)-1].ID}
+
+	req, _ := http.NewRequestWithContext(ctx, "GET", b.server.URL+"/api/v1/events?tail=2", nil)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var got []int64
+	sc := bufio.NewScanner(resp.Body)
+	for len(got) < 2 && sc.Scan() {
+		if id, ok := strings.CutPrefix(sc.Text(), "id: "); ok {
+			n, err := strconv.ParseInt(id, 10, 64)
+			if err != nil {
+				t.Fatalf("id line %q: %v", sc.Text(), err)
+			}
+			got = append(got, n)
+		}
+	}
+	if !slices.Equal(got, want) {
+		t.Errorf("?tail=2 started with events %v; want the newest two, %v (of %d)", got, want, len(all))
+	}
+
+	for _, bad := range []string{"x", "-1", "10001"} {
+		resp, err := http.Get(b.server.URL + "/api/v1/events?tail=" + bad)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if body := readErrorBody(t, resp); resp.StatusCode != 400 || !strings.Contains(body.Error.Message, "tail") {
+			t.Errorf("?tail=%s = %d %q, want 400 naming tail", bad, resp.StatusCode, body.Error.Message)
+		}
 	}
 }

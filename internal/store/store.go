@@ -68,9 +68,9 @@ type Store interface {
 // On Postgres a transaction pipelines: writes whose outcome the caller does
 // not read at once (StageUpdate, ExecutionUpdate, EventInsert, AuditInsert,
 // the stages of ExecutionInsert) are held and sent with the next statement,
-// or just before COMMIT, so a run of them costs one round trip. Such a write's error, and the ID EventInsert
-// or AuditInsert assigns, arrive then: from the next call that reads, from
-// Raw, or from the commit. Since any failed statement makes InTx fail, the
+// or just before COMMIT, so a run of them costs one round trip. Such a
+// write's error, and the ID EventInsert or AuditInsert assigns, arrive then:
+// from the next call that reads, from Raw, or from the commit. Since any failed statement makes InTx fail, the
 // transaction is all or nothing either way; callers that branch on a
 // write's error (ErrNotFound from StageUpdate, say) must do so on InTx's.
 type Tx interface {
@@ -132,7 +132,8 @@ type Querier interface {
 	// StageUpdate writes every column of one stage. ErrNotFound if missing.
 	StageUpdate(ctx context.Context, stage *Stage) error
 
-	// EventInsert appends to an execution's event log and sets ev.ID, a
+	// EventInsert appends to an execution's event log and sets ev.ID (on
+	// Postgres inside a transaction, by the time it commits; see Tx), a
 	// number unique across all executions and drawn when the row is
 	// inserted, not when it commits.
 	//
@@ -158,6 +159,10 @@ type Querier interface {
 	// executions must remember the IDs it skipped and ask for them again
 	// with IDs, as engine.Subscribe does.
 	EventList(ctx context.Context, params *EventListParams) ([]*Event, error)
+	// EventLastID returns the highest event ID committed so far, 0 when
+	// there is none. Events with lower IDs may still be committing (see
+	// EventInsert).
+	EventLastID(ctx context.Context) (int64, error)
 
 	// AuditInsert appends to the audit log and sets entry.ID.
 	AuditInsert(ctx context.Context, entry *AuditEntry) error

@@ -90,7 +90,7 @@ func (c *Console) applications(r *http.Request) (*page, error) {
 	if only != "" {
 		title = only
 	}
-	return &page{Name: "applications", Title: title, Nav: "applications", LiveEvents: "/api/v1/events", Data: v}, nil
+	return &page{Name: "applications", Title: title, Nav: "applications", LiveEvents: liveStream("/api/v1/events"), Data: v}, nil
 }
 
 // pipelineRow reads a pipeline's document and last execution.

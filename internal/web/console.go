@@ -109,14 +109,21 @@ func (c *Console) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 
 // page is what a page handler returns: the template to execute and its
 // data.
+// liveStream is the URL of an event stream that a page follows for its
+// live regions. It starts a thousand event IDs before the newest event:
+// the page already shows what is older (the script ignores events from
+// before the page), and the margin covers events whose transactions were
+// still committing as the page was read.
+func liveStream(path string) string { return path + "?tail=1000" }
+
 type page struct {
 	Name  string // one of pageNames
 	Title string
 	// Nav is the navigation entry to mark current.
 	Nav string
 	// LiveEvents is an event stream URL whose events refresh the page's
-	// live regions; LivePoll, when set instead, refreshes them every so
-	// many milliseconds.
+	// live regions (see liveStream); LivePoll, when set instead, refreshes
+	// them every so many milliseconds.
 	LiveEvents string
 	LivePoll   int
 	Data       any

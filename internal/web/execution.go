@@ -156,7 +156,7 @@ func (c *Console) execution(r *http.Request) (*page, error) {
 		v.Stage = newStageView(e, selected, now)
 	}
 	return &page{Name: "execution", Title: fmt.Sprintf("%s/%s · %s", e.Application, e.PipelineName, shortID(e.ID)),
-		Nav: "executions", LiveEvents: v.EventsURL, Data: v}, nil
+		Nav: "executions", LiveEvents: liveStream(v.EventsURL), Data: v}, nil
 }
 
 // rolledBack reports whether the execution's rollback stages were added.

@@ -152,5 +152,5 @@ func (c *Console) executions(r *http.Request) (*page, error) {
 	case v.Application != "":
 		title = "Executions of " + v.Application
 	}
-	return &page{Name: "executions", Title: title, Nav: "executions", LiveEvents: "/api/v1/events", Data: v}, nil
+	return &page{Name: "executions", Title: title, Nav: "executions", LiveEvents: liveStream("/api/v1/events"), Data: v}, nil
 }

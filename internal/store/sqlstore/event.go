@@ -75,3 +75,13 @@ func (q *querier) EventList(ctx context.Context, params *store.EventListParams) 
 	}
 	return evs, nil
 }
+
+// EventLastID implements store.Querier. Both dialects answer max(id) from
+// the primary key's index.
+func (q *querier) EventLastID(ctx context.Context) (int64, error) {
+	var id int64
+	if err := q.queryRow(ctx, `SELECT coalesce(max(id), 0) FROM event`).Scan(&id); err != nil {
+		return 0, fmt.Errorf("last event id: %w", err)
+	}
+	return id, nil
+}

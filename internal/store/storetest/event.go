@@ -15,6 +15,7 @@ var eventTests = []test{
 	{"DefaultLimit", testEventDefaultLimit},
 	{"RoundTrip", testEventRoundTrip},
 	{"MissingExecution", testEventMissingExecution},
+	{"LastID", testEventLastID},
 }
 
 var auditTests = []test{
@@ -255,4 +256,27 @@ func testAuditDefaultLimit(t *testing.T, s store.Store) {
 	if len(got) != 100 || got[0].Action != "100" {
 		t.Errorf("AuditList with Limit 0: %d entries, newest %q; want 100, newest \"100\"", len(got), got[0].Action)
 	}
+}
+
+func testEventLastID(t *testing.T, s store.Store) {
+	ctx := t.Context()
+	last, err := s.EventLastID(ctx)
+	if err != nil {
+		t.Fatalf("EventLastID with no events: %v", err)
+	}
+	check(t, "EventLastID with no events", last, int64(0))
+	mustInsert(t, s, newExecution("e-1", "app", "p", store.StatusRunning, at(0), 1))
+	var want int64
+	for range 3 {
+		ev := &store.Event{ExecutionID: "e-1", Type: "tick"}
+		if err := s.EventInsert(ctx, ev); err != nil {
+			t.Fatalf("EventInsert: %v", err)
+		}
+		want = ev.ID
+	}
+	last, err = s.EventLastID(ctx)
+	if err != nil {
+		t.Fatalf("EventLastID: %v", err)
+	}
+	check(t, "EventLastID after three events", last, want)
 }

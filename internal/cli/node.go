@@ -2,6 +2,7 @@ package cli
 
 import (
 	"context"
+	"crypto/sha256"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -67,6 +68,8 @@ type node struct {
 type nodeOptions struct {
 	DataDir     string
 	DatabaseURL string // postgres://…; SQLite in DataDir when empty
+	// NodeID is engine.Config.NodeID on Postgres; empty means defaultNodeID.
+	NodeID string
 	// LambdaAddr is where the embedded local Lambda listens (loopback
 	// only); "off" disables it.
 	LambdaAddr string
@@ -132,7 +135,15 @@ func startNode(ctx context.Context, opts nodeOptions) (n *node, err error) {
 	}
 	n.accounts = accounts
 	stages := newStageRegistry(accounts)
-	n.engine, err = engine.New(ctx, engine.Config{Store: n.store, Stages: stages, Logger: log.With("subsystem", "engine")})
+	nodeID := ""
+	if opts.DatabaseURL != "" {
+		if nodeID = opts.NodeID; nodeID == "" {
+			nodeID = defaultNodeID(opts.DataDir)
+		}
+		log.Info("node", "node_id", nodeID)
+	}
+	n.engine, err = engine.New(ctx, engine.Config{Store: n.store, Stages: stages, NodeID: nodeID,
+		Logger: log.With("subsystem", "engine")})
 	if err != nil {
 		return nil, fmt.Errorf("create engine: %w", err)
 	}
@@ -184,6 +195,21 @@ func (n *node) close(ctx context.Context) {
 		n.store.Close()
 	}
 	n.unlock()
+}
+
+// defaultNodeID names a server on Postgres after its host and data
+// directory: stable across its restarts, and different for two servers on
+// one machine, which cannot share a data directory's local Lambda.
+func defaultNodeID(dataDir string) string {
+	host, err := os.Hostname()
+	if err != nil || host == "" {
+		host = "localhost"
+	}
+	if abs, err := filepath.Abs(dataDir); err == nil {
+		dataDir = abs
+	}
+	sum := sha256.Sum256([]byte(dataDir))
+	return fmt.Sprintf("%.80s-%x", host, sum[:4])
 }
 
 // lockDataDir takes an exclusive lock on the data directory so that two

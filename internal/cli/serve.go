@@ -31,6 +31,10 @@ type serveOptions struct {
 	// DatabaseURL, when set (postgres://…), selects Postgres instead of the
 	// SQLite database in DataDir.
 	DatabaseURL string
+	// NodeID names this server among those sharing a Postgres database
+	// (engine.Config.NodeID). Empty: this host's name and a hash of the
+	// data directory, which a restart on the same machine keeps.
+	NodeID string
 	// LambdaAddr is where the local Lambda listens; "off" disables it.
 	LambdaAddr string
 	// Config is the path of sluice.yaml (AWS accounts); optional.
@@ -78,6 +82,7 @@ It stops gracefully on SIGINT or SIGTERM.`,
 	f.StringVar(&opts.AddrFile, "addr-file", "", "write the server's URL to this file once it listens")
 	f.StringVar(&opts.DataDir, "data-dir", ".sluice", "directory for the SQLite database and local Lambda files")
 	f.StringVar(&opts.DatabaseURL, "database-url", "", "Postgres URL (postgres://…); SQLite in --data-dir when empty")
+	f.StringVar(&opts.NodeID, "node-id", "", "with --database-url: this server's name among those sharing the database, kept across restarts so that a restarted server resumes its jobs at once (default: host name and a hash of --data-dir)")
 	f.StringVar(&opts.LambdaAddr, "lambda-addr", DefaultLambdaAddr, "loopback address of the embedded local Lambda and its S3; \"off\" disables it")
 	f.StringVar(&opts.Config, "config", "", "sluice.yaml declaring AWS accounts (none needed for the local Lambda)")
 	f.StringVar(&logLevel, "log-level", "info", "log level: debug, info, warn or error")
@@ -96,8 +101,8 @@ func parseLogLevel(s string) (slog.Level, error) {
 // ends.
 func runServe(ctx context.Context, opts serveOptions) error {
 	n, err := startNode(ctx, nodeOptions{
-		DataDir: opts.DataDir, DatabaseURL: opts.DatabaseURL, LambdaAddr: opts.LambdaAddr, Config: opts.Config,
-		Logger: opts.Logger, Version: opts.Version,
+		DataDir: opts.DataDir, DatabaseURL: opts.DatabaseURL, NodeID: opts.NodeID, LambdaAddr: opts.LambdaAddr,
+		Config: opts.Config, Logger: opts.Logger, Version: opts.Version,
 	})
 	if err != nil {
 		return err

@@ -4,14 +4,18 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"net/url"
+	"os"
 	"path/filepath"
 	"sync"
 	"syscall"
 	"testing"
+	"time"
 
 	"github.com/sluice-cd/sluice/internal/apiclient"
 	"github.com/sluice-cd/sluice/internal/apitype"
 	"github.com/sluice-cd/sluice/internal/store"
+	"github.com/sluice-cd/sluice/internal/store/postgres"
 	"github.com/sluice-cd/sluice/internal/store/sqlite"
 )
 
@@ -27,18 +31,56 @@ const crashPipeline = `{"application":"crash","name":"judged","limitConcurrent":
   {"refId":"5","type":"evaluateVariables","name":"Finish","variables":[{"key":"done","value":"${n}"}],"requisiteStageRefIds":["4"]}]}`
 
 // TestCrashRecovery kills `sluice serve` with SIGKILL while 50 executions
-// are in flight, starts it again on the same data directory, and checks
-// that every execution ends as judged, none is stuck, and no stage was
-// completed twice.
+// are in flight, starts it again on the same data, and checks that every
+// execution ends as judged, none is stuck, and no stage was completed
+// twice — on SQLite, and on Postgres when SLUICE_TEST_POSTGRES_DSN is set.
+// On Postgres the restarted server keeps its node ID (the default: host
+// name and data directory), so it runs the jobs its previous run left
+// running at once; without that River would wait over twenty minutes.
 func TestCrashRecovery(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds and runs the sluice binary")
 	}
 	bin := buildSluice(t)
-	dataDir := t.TempDir()
-	ctx := context.Background()
+	t.Run("sqlite", func(t *testing.T) {
+		dataDir := t.TempDir()
+		crashRecovery(t, bin, dataDir, nil, func(ctx context.Context) (store.Store, error) {
+			return sqlite.Open(ctx, filepath.Join(dataDir, "sluice.db"))
+		})
+	})
+	t.Run("postgres", func(t *testing.T) {
+		dsn := os.Getenv("SLUICE_TEST_POSTGRES_DSN")
+		if dsn == "" {
+			t.Skip("SLUICE_TEST_POSTGRES_DSN is not set; set it to a Postgres URL to run the Postgres half")
+		}
+		schema := fmt.Sprintf("sluice_e2e_%d", time.Now().UnixNano())
+		open := func(ctx context.Context) (store.Store, error) {
+			return postgres.Open(ctx, dsn, postgres.WithSchema(schema))
+		}
+		st, err := open(t.Context()) // creates the schema
+		if err != nil {
+			t.Fatal(err)
+		}
+		st.Close()
+		t.Cleanup(func() {
+			if err := postgres.DropSchema(context.Background(), dsn, schema); err != nil {
+				t.Error(err)
+			}
+		})
+		u, err := url.Parse(dsn)
+		if err != nil {
+			t.Fatal(err)
+		}
+		q := u.Query()
+		q.Set("search_path", schema)
+		u.RawQuery = q.Encode()
+		crashRecovery(t, bin, t.TempDir(), []string{"--database-url", u.String()}, open)
+	})
+}
 
-	srv := startServer(t, bin, dataDir)
+func crashRecovery(t *testing.T, bin, dataDir string, args []string, open func(context.Context) (store.Store, error)) {
+	ctx := context.Background()
+	srv := startServer(t, bin, dataDir, args...)
 	c := client(t, srv.url)
 	if _, err := c.PutPipeline(ctx, "crash", "judged", []byte(crashPipeline), "application/json"); err != nil {
 		t.Fatal(err)
@@ -67,7 +109,7 @@ func TestCrashRecovery(t *testing.T) {
 	})
 	srv.kill(syscall.SIGKILL)
 
-	srv = startServer(t, bin, dataDir)
+	srv = startServer(t, bin, dataDir, args...)
 	c = client(t, srv.url)
 	waitUntil(t, "every execution to finish", func() bool {
 		finished := 0
@@ -104,7 +146,7 @@ func TestCrashRecovery(t *testing.T) {
 
 	// No stage completed twice: each stage has at most one event that
 	// gives it a final status.
-	st, err := sqlite.Open(ctx, filepath.Join(dataDir, "sluice.db"))
+	st, err := open(ctx)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -84,6 +84,9 @@
 // # Crashes
 //
 // On SQLite one process owns the database, so at start the engine makes
-// jobs the previous process left running available again; on Postgres
-// River's rescuer does so after Config.RescueAfter.
+// jobs the previous process left running available again. On Postgres a
+// process with a Config.NodeID does the same for the jobs its previous run
+// left running, under an advisory lock that proves that run is gone (see
+// nodeLock); jobs of a process that never comes back are run again by
+// River's rescuer after Config.RescueAfter.
 package engine

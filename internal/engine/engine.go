@@ -9,6 +9,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/riverqueue/river"
 
 	"github.com/sluice-cd/sluice/internal/stage"
@@ -57,6 +58,13 @@ type Config struct {
 	// other processes (default 500ms). Events from this process are
 	// delivered at once.
 	EventPollInterval time.Duration
+	// NodeID names this process among those sharing a Postgres database,
+	// the same across its restarts (at most 100 characters). With it, a
+	// restarted process runs again at once the jobs it was running when it
+	// died, rather than after RescueAfter, and a second process with the
+	// same ID fails to start; see nodeLock. Ignored on SQLite, where one
+	// process owns the database.
+	NodeID string
 }
 
 // Engine runs executions. Each step of work is a River job; the engine keeps
@@ -71,6 +79,9 @@ type Engine struct {
 	events   *broker
 	pollEach time.Duration
 
+	nodeID   string
+	nodeLock *nodeLock // held while started, on Postgres with a NodeID
+
 	mu      sync.Mutex
 	started bool
 }
@@ -80,6 +91,9 @@ func New(ctx context.Context, cfg Config) (*Engine, error) {
 	if cfg.Store == nil || cfg.Stages == nil {
 		return nil, errors.New("engine: Config.Store and Config.Stages are required")
 	}
+	if len(cfg.NodeID) > 100 {
+		return nil, fmt.Errorf("engine: node ID %q is longer than 100 characters", cfg.NodeID)
+	}
 	e := &Engine{
 		store:    cfg.Store,
 		stages:   cfg.Stages,
@@ -88,6 +102,9 @@ func New(ctx context.Context, cfg Config) (*Engine, error) {
 		docs:     newDocCache(),
 		events:   newBroker(),
 		pollEach: cmp.Or(cfg.EventPollInterval, 500*time.Millisecond),
+	}
+	if cfg.Store.Dialect() == store.DialectPostgres {
+		e.nodeID = cfg.NodeID
 	}
 	if e.now == nil {
 		e.now = time.Now
@@ -102,6 +119,7 @@ func New(ctx context.Context, cfg Config) (*Engine, error) {
 		Logger:      e.log.With("subsystem", "river"),
 		JobTimeout:  jobTimeout,
 		RescueAfter: cmp.Or(cfg.RescueAfter, jobTimeout+time.Minute),
+		ClientID:    e.nodeID,
 	})
 	if err != nil {
 		return nil, err
@@ -123,11 +141,30 @@ func (e *Engine) Start(ctx context.Context) error {
 			return err
 		}
 	}
+	if pool, ok := e.store.DB().(*pgxpool.Pool); ok && e.nodeID != "" {
+		l, err := lockNode(ctx, pool, e.nodeID)
+		if err != nil {
+			return err
+		}
+		e.nodeLock = l
+	}
 	if err := e.q.start(ctx); err != nil {
+		e.releaseNode(ctx)
 		return fmt.Errorf("start river: %w", err)
 	}
 	e.started = true
 	return nil
+}
+
+// releaseNode lets go of the node's lock, if the engine holds it.
+func (e *Engine) releaseNode(ctx context.Context) {
+	if e.nodeLock == nil {
+		return
+	}
+	if err := e.nodeLock.release(ctx); err != nil {
+		e.log.WarnContext(ctx, "release node lock", "node_id", e.nodeID, "error", err)
+	}
+	e.nodeLock = nil
 }
 
 // Stop stops taking new jobs and waits for running ones to finish, or for
@@ -139,7 +176,9 @@ func (e *Engine) Stop(ctx context.Context) error {
 		return nil
 	}
 	e.started = false
-	return e.q.stop(ctx)
+	err := e.q.stop(ctx)
+	e.releaseNode(ctx)
+	return err
 }
 
 // inTx runs fn in a store transaction with a fresh transition builder and,

@@ -51,10 +51,13 @@ type queueConfig struct {
 	// by a dead process is run again.
 	JobTimeout  time.Duration
 	RescueAfter time.Duration
+	// ClientID is River's client ID; empty lets River make one up.
+	ClientID string
 }
 
 func (c queueConfig) riverConfig() *river.Config {
 	return &river.Config{
+		ID:                   c.ClientID,
 		Queues:               map[string]river.QueueConfig{river.QueueDefault: {MaxWorkers: c.MaxWorker}},
 		Workers:              c.Workers,
 		Logger:               c.Logger,

@@ -85,7 +85,7 @@ ON CONFLICT DO NOTHING`, args...)
 		for i, s := range exec.Stages {
 			err := q.execHeld(ctx, insertStage, stageArgs[i], func(_ int64, err error) error {
 				if err != nil {
-					return fmt.Errorf("insert execution %s: stage %s: %w", exec.ID, s.ID, err)
+					return fmt.Errorf("insert stage %s: %w", s.ID, err)
 				}
 				return nil
 			})
@@ -143,7 +143,7 @@ func (q *querier) executionWithStages(ctx context.Context, id, suffix string) (*
 	if err != nil {
 		return nil, err
 	}
-	var stages []*store.Stage
+	stages := []*store.Stage{}
 	err = q.query(ctx, `SELECT `+stageColumns+` FROM stage WHERE execution_id = ? ORDER BY seq`, []any{id},
 		func(r Row) error {
 			s, err := scanStage(r)
@@ -160,9 +160,6 @@ func (q *querier) executionWithStages(ctx context.Context, id, suffix string) (*
 		return nil, fmt.Errorf("stages: %w", err)
 	}
 	e.Stages = stages
-	if e.Stages == nil {
-		e.Stages = []*store.Stage{}
-	}
 	return e, nil
 }
 

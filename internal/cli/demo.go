@@ -24,6 +24,7 @@ import (
 	"github.com/sluice-cd/sluice/internal/apiclient"
 	"github.com/sluice-cd/sluice/internal/apitype"
 	"github.com/sluice-cd/sluice/internal/fnbuild"
+	"github.com/sluice-cd/sluice/internal/node"
 	"github.com/sluice-cd/sluice/internal/store"
 )
 
@@ -105,26 +106,26 @@ func (a *app) runDemo(ctx context.Context, opts demoOptions) error {
 		dataDir = tmp
 	}
 	log := slog.New(slog.NewTextHandler(a.stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
-	n, err := startNode(ctx, nodeOptions{DataDir: dataDir, LambdaAddr: "127.0.0.1:0", Logger: log, Version: version()})
+	n, err := node.Start(ctx, node.Options{DataDir: dataDir, LambdaAddr: "127.0.0.1:0", Logger: log, Version: version()})
 	if err != nil {
 		return err
 	}
 	defer func() {
 		stopCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
 		defer cancel()
-		n.close(stopCtx)
+		n.Close(stopCtx)
 	}()
 	ln, err := net.Listen("tcp", opts.Addr)
 	if err != nil {
 		return fmt.Errorf("listen on %s: %w", opts.Addr, err)
 	}
-	srv := &http.Server{Handler: n.api, ReadHeaderTimeout: 10 * time.Second}
+	srv := &http.Server{Handler: n.API, ReadHeaderTimeout: 10 * time.Second}
 	go srv.Serve(ln)
 	defer srv.Close()
 	url := "http://" + ln.Addr().String()
-	lambdaURL := n.lambda.URL()
+	lambdaURL := n.LocalLambdaURL
 
-	local, err := n.accounts.Get("local")
+	local, err := n.Accounts.Get("local")
 	if err != nil {
 		return err
 	}

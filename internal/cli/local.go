@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"log/slog"
 
+	"github.com/sluice-cd/sluice/internal/node"
 	"github.com/spf13/cobra"
 )
 
@@ -30,8 +31,8 @@ func (a *app) newLocalServeCmd() *cobra.Command {
 S3-compatible endpoint on one loopback port, running real function packages as local
 processes. Point any AWS client at it:
 
-  aws lambda list-functions --endpoint-url http://` + DefaultLambdaAddr + `
-  aws s3 mb s3://artifacts --endpoint-url http://` + DefaultLambdaAddr + `
+  aws lambda list-functions --endpoint-url http://` + node.DefaultLambdaAddr + `
+  aws s3 mb s3://artifacts --endpoint-url http://` + node.DefaultLambdaAddr + `
 
 Functions run with your user's rights: the local Lambda is for development and
 tests, not a sandbox. 'sluice serve' runs the same endpoint alongside the API.`,
@@ -43,7 +44,7 @@ tests, not a sandbox. 'sluice serve' runs the same endpoint alongside the API.`,
 			}
 			log := slog.New(slog.NewTextHandler(a.stderr, &slog.HandlerOptions{Level: level}))
 			ctx := cmd.Context()
-			srv, err := startLocalLambda(ctx, dataDir, addr, log)
+			srv, err := node.StartLocalLambda(ctx, dataDir, addr, log)
 			if err != nil {
 				return err
 			}
@@ -55,7 +56,7 @@ tests, not a sandbox. 'sluice serve' runs the same endpoint alongside the API.`,
 		},
 	}
 	f := cmd.Flags()
-	f.StringVar(&addr, "addr", DefaultLambdaAddr, "loopback address to listen on; port 0 picks a free port")
+	f.StringVar(&addr, "addr", node.DefaultLambdaAddr, "loopback address to listen on; port 0 picks a free port")
 	f.StringVar(&dataDir, "data-dir", ".sluice/lambda", "directory for functions, versions, code and S3 objects")
 	f.StringVar(&logLevel, "log-level", "info", "log level: debug, info, warn or error")
 	return cmd

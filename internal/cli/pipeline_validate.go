@@ -5,6 +5,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/sluice-cd/sluice/internal/node"
 	"github.com/sluice-cd/sluice/internal/pipeline"
 )
 
@@ -28,7 +29,7 @@ prints a one-line summary and exits 0.`,
 			if err != nil {
 				return a.printProblems(file, err)
 			}
-			if err := p.Validate(validateOptions()); err != nil {
+			if err := p.Validate(node.ValidateOptions()); err != nil {
 				return a.printProblems(file, err)
 			}
 			fmt.Fprintln(a.stdout, p.Summary())

@@ -30,6 +30,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/sluice-cd/sluice/internal/apiclient"
+	"github.com/sluice-cd/sluice/internal/node"
 )
 
 // Exit codes; see the package documentation.
@@ -197,12 +198,15 @@ func (a *app) report(ctx context.Context, err error) int {
 	code, hint := ExitFailed, ""
 	var ee *exitError
 	var apiErr *apiclient.Error
+	var startErr *node.Error
 	switch {
 	case errors.As(err, &ee):
 		code, hint = ee.code, ee.hint
 		if ee.err == nil {
 			return code
 		}
+	case errors.As(err, &startErr):
+		hint = startErr.Hint
 	case ctx.Err() != nil && errors.Is(err, context.Canceled):
 		fmt.Fprintln(a.stderr, "sluice: interrupted")
 		return ExitInterrupted

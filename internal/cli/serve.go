@@ -12,6 +12,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/sluice-cd/sluice/internal/node"
 	"github.com/spf13/cobra"
 )
 
@@ -32,11 +33,15 @@ type serveOptions struct {
 	// SQLite database in DataDir.
 	DatabaseURL string
 	// NodeID names this server among those sharing a Postgres database
-	// (engine.Config.NodeID). Empty: this host's name and a hash of the
+	// (node.Options.NodeID). Empty: this host's name and a hash of the
 	// data directory, which a restart on the same machine keeps.
 	NodeID string
-	// LambdaAddr is where the local Lambda listens; "off" disables it.
+	// LambdaAddr is where the embedded local Lambda listens; "off"
+	// disables it; empty is node.Options' default.
 	LambdaAddr string
+	// LocalLambdaURL is a local Lambda running elsewhere, used as the
+	// local account instead of an embedded one.
+	LocalLambdaURL string
 	// Config is the path of sluice.yaml (AWS accounts); optional.
 	Config string
 	// Logger writes to stderr at the level of --log-level.
@@ -58,8 +63,12 @@ func (a *app) newServeCmd() *cobra.Command {
 		Long: `Run the Sluice server: the JSON API under /api/v1, the execution engine and the
 embedded local Lambda endpoint, in one process.
 
-With no flags it listens on ` + DefaultAddr + ` and keeps its SQLite database in ./.sluice.
-Give --database-url postgres://… to share a Postgres database between servers.
+With no flags it listens on ` + DefaultAddr + ` and keeps its SQLite database in ./.sluice,
+and runs the local Lambda on ` + node.DefaultLambdaAddr + `.
+
+Give --database-url postgres://… to share a Postgres database between servers. They
+then share one local Lambda too, or none: run it once (sluice local serve) and give
+every server --local-lambda-url; a server on Postgres does not run its own.
 It stops gracefully on SIGINT or SIGTERM.`,
 		Args: noArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -83,7 +92,8 @@ It stops gracefully on SIGINT or SIGTERM.`,
 	f.StringVar(&opts.DataDir, "data-dir", ".sluice", "directory for the SQLite database and local Lambda files")
 	f.StringVar(&opts.DatabaseURL, "database-url", "", "Postgres URL (postgres://…); SQLite in --data-dir when empty")
 	f.StringVar(&opts.NodeID, "node-id", "", "with --database-url: this server's name among those sharing the database, kept across restarts so that a restarted server resumes its jobs at once (default: host name and a hash of --data-dir)")
-	f.StringVar(&opts.LambdaAddr, "lambda-addr", DefaultLambdaAddr, "loopback address of the embedded local Lambda and its S3; \"off\" disables it")
+	f.StringVar(&opts.LambdaAddr, "lambda-addr", "", "loopback address of the embedded local Lambda and its S3, \"off\" to run none (default "+node.DefaultLambdaAddr+" on SQLite; off on Postgres)")
+	f.StringVar(&opts.LocalLambdaURL, "local-lambda-url", "", "use the local Lambda at this URL (sluice local serve) as the local account instead of running one; every server sharing a database gets the same")
 	f.StringVar(&opts.Config, "config", "", "sluice.yaml declaring AWS accounts (none needed for the local Lambda)")
 	f.StringVar(&logLevel, "log-level", "info", "log level: debug, info, warn or error")
 	return cmd
@@ -100,8 +110,9 @@ func parseLogLevel(s string) (slog.Level, error) {
 // runServe starts a node — store, engine, API — and serves it until ctx
 // ends.
 func runServe(ctx context.Context, opts serveOptions) error {
-	n, err := startNode(ctx, nodeOptions{
-		DataDir: opts.DataDir, DatabaseURL: opts.DatabaseURL, NodeID: opts.NodeID, LambdaAddr: opts.LambdaAddr,
+	n, err := node.Start(ctx, node.Options{
+		DataDir: opts.DataDir, DatabaseURL: opts.DatabaseURL, NodeID: opts.NodeID,
+		LambdaAddr: opts.LambdaAddr, LocalLambdaURL: opts.LocalLambdaURL,
 		Config: opts.Config, Logger: opts.Logger, Version: opts.Version,
 	})
 	if err != nil {
@@ -110,9 +121,9 @@ func runServe(ctx context.Context, opts serveOptions) error {
 	defer func() {
 		stopCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), opts.ShutdownTimeout)
 		defer cancel()
-		n.close(stopCtx)
+		n.Close(stopCtx)
 	}()
-	return serveHTTP(ctx, opts, n.api)
+	return serveHTTP(ctx, opts, n.API)
 }
 
 // serveHTTP listens on opts.Addr, writes opts.AddrFile, serves h until ctx

@@ -83,10 +83,10 @@
 //
 // # Crashes
 //
-// On SQLite one process owns the database, so at start the engine makes
-// jobs the previous process left running available again. On Postgres a
-// process with a Config.NodeID does the same for the jobs its previous run
-// left running, under an advisory lock that proves that run is gone (see
-// nodeLock); jobs of a process that never comes back are run again by
-// River's rescuer after Config.RescueAfter.
+// The engine's jobs live in package jobqueue, which makes the jobs a dead
+// process left running available again: at start on SQLite, where one
+// process owns the database, and within seconds on Postgres, where every
+// process holds an advisory lock on its node ID and its peers watch for
+// locks that came free. Every task may so run twice; stage types re-read
+// the world before acting.
 package engine

@@ -9,9 +9,10 @@ import (
 	"sync"
 	"time"
 
-	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/riverqueue/river"
+	"github.com/riverqueue/river/rivertype"
 
+	"github.com/sluice-cd/sluice/internal/jobqueue"
 	"github.com/sluice-cd/sluice/internal/stage"
 	"github.com/sluice-cd/sluice/internal/store"
 )
@@ -28,8 +29,8 @@ func conflictf(format string, args ...any) error {
 
 // Defaults for Config.
 const (
-	DefaultWorkers    = 32
-	DefaultJobTimeout = 20 * time.Minute
+	DefaultWorkers    = jobqueue.DefaultMaxWorkers
+	DefaultJobTimeout = jobqueue.DefaultJobTimeout
 	// DefaultJudgmentTimeout is how long a manual judgment waits when its
 	// stage sets no stageTimeoutMs (Orca's three days).
 	DefaultJudgmentTimeout = 72 * time.Hour
@@ -49,22 +50,38 @@ type Config struct {
 	// JobTimeout bounds one job run (DefaultJobTimeout); a task that calls a
 	// slow API must return Running and be polled rather than block.
 	JobTimeout time.Duration
-	// RescueAfter is how long a job left running by a dead process waits
-	// before another process runs it again. On SQLite, where one process
-	// owns the database, the engine instead rescues such jobs at start.
-	// Defaults to JobTimeout plus one minute.
+	// RescueAfter is how long a job left running by a process the job
+	// queue could not tell was dead waits before River runs it again
+	// (jobqueue.Config.RescueAfter). Defaults to JobTimeout plus one minute.
 	RescueAfter time.Duration
 	// EventPollInterval is how often subscribers look for events written by
 	// other processes (default 500ms). Events from this process are
 	// delivered at once.
 	EventPollInterval time.Duration
 	// NodeID names this process among those sharing a Postgres database,
-	// the same across its restarts (at most 100 characters). With it, a
-	// restarted process runs again at once the jobs it was running when it
-	// died, rather than after RescueAfter, and a second process with the
-	// same ID fails to start; see nodeLock. Ignored on SQLite, where one
-	// process owns the database.
+	// the same across its restarts (jobqueue.Config.NodeID). Ignored on
+	// SQLite, where one process owns the database.
 	NodeID string
+	// DeadNodeCheck is how often, on Postgres, this process looks for jobs
+	// of dead peers (jobqueue.Config.DeadNodeCheck).
+	DeadNodeCheck time.Duration
+}
+
+// jobQueue is what the engine needs of the durable job queue
+// (jobqueue.Queue): jobs go in and are completed only inside the store
+// transaction that changes the execution.
+type jobQueue interface {
+	Start(ctx context.Context) error
+	Stop(ctx context.Context) error
+	InsertTx(ctx context.Context, tx store.Tx, args river.JobArgs, opts *river.InsertOpts) error
+	CompleteTx(ctx context.Context, tx store.Tx, job *rivertype.JobRow) error
+	// Committed wakes this process's workers after a commit that inserted
+	// jobs; FetchAfter wakes them when a snooze of d ends.
+	Committed()
+	FetchAfter(d time.Duration)
+	// RelaxCommit lets a job's own transaction commit without waiting for
+	// the disk flush; see Engine.inJobTx.
+	RelaxCommit(ctx context.Context, tx store.Tx) error
 }
 
 // Engine runs executions. Each step of work is a River job; the engine keeps
@@ -74,13 +91,10 @@ type Engine struct {
 	stages   *stage.Registry
 	log      *slog.Logger
 	now      func() time.Time
-	q        queue
+	q        jobQueue
 	docs     *docCache
 	events   *broker
 	pollEach time.Duration
-
-	nodeID   string
-	nodeLock *nodeLock // held while started, on Postgres with a NodeID
 
 	mu      sync.Mutex
 	started bool
@@ -91,9 +105,6 @@ func New(ctx context.Context, cfg Config) (*Engine, error) {
 	if cfg.Store == nil || cfg.Stages == nil {
 		return nil, errors.New("engine: Config.Store and Config.Stages are required")
 	}
-	if len(cfg.NodeID) > 100 {
-		return nil, fmt.Errorf("engine: node ID %q is longer than 100 characters", cfg.NodeID)
-	}
 	e := &Engine{
 		store:    cfg.Store,
 		stages:   cfg.Stages,
@@ -103,9 +114,6 @@ func New(ctx context.Context, cfg Config) (*Engine, error) {
 		events:   newBroker(),
 		pollEach: cmp.Or(cfg.EventPollInterval, 500*time.Millisecond),
 	}
-	if cfg.Store.Dialect() == store.DialectPostgres {
-		e.nodeID = cfg.NodeID
-	}
 	if e.now == nil {
 		e.now = time.Now
 	}
@@ -113,58 +121,36 @@ func New(ctx context.Context, cfg Config) (*Engine, error) {
 	workers := river.NewWorkers()
 	river.AddWorker(workers, &startExecutionWorker{e: e})
 	river.AddWorker(workers, &runStageWorker{e: e})
-	q, err := newQueue(ctx, cfg.Store, queueConfig{
-		Workers:     workers,
-		MaxWorker:   cmp.Or(cfg.Workers, DefaultWorkers),
-		Logger:      e.log.With("subsystem", "river"),
-		JobTimeout:  jobTimeout,
-		RescueAfter: cmp.Or(cfg.RescueAfter, jobTimeout+time.Minute),
-		ClientID:    e.nodeID,
+	q, err := jobqueue.New(ctx, jobqueue.Config{
+		Store:         cfg.Store,
+		Workers:       workers,
+		MaxWorkers:    cfg.Workers,
+		Logger:        e.log.With("subsystem", "jobqueue"),
+		JobTimeout:    jobTimeout,
+		RescueAfter:   cfg.RescueAfter,
+		NodeID:        cfg.NodeID,
+		DeadNodeCheck: cfg.DeadNodeCheck,
 	})
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("engine: %w", err)
 	}
 	e.q = q
 	return e, nil
 }
 
-// Start starts the workers. Jobs left running by a previous process on
-// SQLite are made available again first.
+// Start starts the workers. The job queue first makes available again the
+// jobs a dead process left running (see package jobqueue).
 func (e *Engine) Start(ctx context.Context) error {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	if e.started {
 		return nil
 	}
-	if e.store.Dialect() == store.DialectSQLite {
-		if err := rescueOrphanJobs(ctx, e.store); err != nil {
-			return err
-		}
-	}
-	if pool, ok := e.store.DB().(*pgxpool.Pool); ok && e.nodeID != "" {
-		l, err := lockNode(ctx, pool, e.nodeID)
-		if err != nil {
-			return err
-		}
-		e.nodeLock = l
-	}
-	if err := e.q.start(ctx); err != nil {
-		e.releaseNode(ctx)
-		return fmt.Errorf("start river: %w", err)
+	if err := e.q.Start(ctx); err != nil {
+		return err
 	}
 	e.started = true
 	return nil
-}
-
-// releaseNode lets go of the node's lock, if the engine holds it.
-func (e *Engine) releaseNode(ctx context.Context) {
-	if e.nodeLock == nil {
-		return
-	}
-	if err := e.nodeLock.release(ctx); err != nil {
-		e.log.WarnContext(ctx, "release node lock", "node_id", e.nodeID, "error", err)
-	}
-	e.nodeLock = nil
 }
 
 // Stop stops taking new jobs and waits for running ones to finish, or for
@@ -176,9 +162,7 @@ func (e *Engine) Stop(ctx context.Context) error {
 		return nil
 	}
 	e.started = false
-	err := e.q.stop(ctx)
-	e.releaseNode(ctx)
-	return err
+	return e.q.Stop(ctx)
 }
 
 // inTx runs fn in a store transaction with a fresh transition builder and,
@@ -193,7 +177,7 @@ func (e *Engine) inTx(ctx context.Context, fn func(t *txn) error) error {
 		return err
 	}
 	if t.jobs > 0 {
-		e.q.committed()
+		e.q.Committed()
 	}
 	if t.events > 0 {
 		e.events.notify()
@@ -225,7 +209,7 @@ func (e *Engine) change(ctx context.Context, executionID string, fn func(t *txn,
 // do (trigger, judge, cancel) always commits durably through inTx.
 func (e *Engine) inJobTx(ctx context.Context, fn func(t *txn) error) error {
 	return e.inTx(ctx, func(t *txn) error {
-		if err := e.q.relaxCommit(ctx, t.tx); err != nil {
+		if err := e.q.RelaxCommit(ctx, t.tx); err != nil {
 			return err
 		}
 		return fn(t)
@@ -244,5 +228,5 @@ type txn struct {
 
 func (t *txn) insertJob(args river.JobArgs, opts *river.InsertOpts) error {
 	t.jobs++
-	return t.e.q.insertTx(t.ctx, t.tx, args, opts)
+	return t.e.q.InsertTx(t.ctx, t.tx, args, opts)
 }

@@ -3,7 +3,6 @@ package engine
 import (
 	"cmp"
 	"context"
-	"database/sql"
 	"fmt"
 	"slices"
 	"sync"
@@ -215,21 +214,4 @@ func (h *holes) list() []int64 {
 		ids[i] = x.id
 	}
 	return ids
-}
-
-// rescueOrphanJobs makes River jobs left "running" by a process that died
-// available again. It is only correct where one process owns the database,
-// which is the case for SQLite (the CLI holds the data directory's lock);
-// on Postgres River's rescuer does this after Config.RescueAfter.
-func rescueOrphanJobs(ctx context.Context, st store.Store) error {
-	db, ok := st.DB().(*sql.DB)
-	if !ok {
-		return nil
-	}
-	_, err := db.ExecContext(ctx,
-		`UPDATE river_job SET state = 'available', scheduled_at = datetime('now', 'subsec') WHERE state = 'running'`)
-	if err != nil {
-		return fmt.Errorf("rescue jobs of a previous process: %w", err)
-	}
-	return nil
 }

@@ -261,7 +261,7 @@ func (e *Engine) snooze(d time.Duration) error {
 	if d > schedulerInterval {
 		return river.JobSnooze(d - schedulerInterval)
 	}
-	e.q.fetchAfter(max(d, completerFlush))
+	e.q.FetchAfter(max(d, completerFlush))
 	return river.JobSnooze(d)
 }
 
@@ -288,7 +288,7 @@ func (t *txn) loadStage(a runStageArgs) (*run, *stageRun, error) {
 }
 
 func (t *txn) completeJob(job *rivertype.JobRow) error {
-	return t.e.q.completeTx(t.ctx, t.tx, job)
+	return t.e.q.CompleteTx(t.ctx, t.tx, job)
 }
 
 // applyResult records a task result and reports whether the stage is

@@ -32,18 +32,11 @@ func (s *server) getHealth(w http.ResponseWriter, r *http.Request) error {
 	return nil
 }
 
-// ping checks the database behind the store: *sql.DB has PingContext,
-// *pgxpool.Pool has Ping.
+// ping checks the database behind the store.
 func (s *server) ping(ctx context.Context) error {
 	ctx, cancel := context.WithTimeout(ctx, pingTimeout)
 	defer cancel()
-	switch db := s.store.DB().(type) {
-	case interface{ PingContext(context.Context) error }:
-		return db.PingContext(ctx)
-	case interface{ Ping(context.Context) error }:
-		return db.Ping(ctx)
-	}
-	return nil
+	return s.store.Ping(ctx)
 }
 
 func (s *server) getVersion(w http.ResponseWriter, r *http.Request) error {

@@ -55,9 +55,8 @@ type Store interface {
 	// Dialect reports which database this is.
 	Dialect() Dialect
 
-	// DB returns the underlying pool for River: *sql.DB on SQLite,
-	// *pgxpool.Pool on Postgres.
-	DB() any
+	// Ping checks that the database answers.
+	Ping(ctx context.Context) error
 
 	// Close releases the pool.
 	Close() error
@@ -70,17 +69,16 @@ type Store interface {
 // the stages of ExecutionInsert) are held and sent with the next statement,
 // or just before COMMIT, so a run of them costs one round trip. Such a
 // write's error, and the ID EventInsert or AuditInsert assigns, arrive then:
-// from the next call that reads, from Raw, or from the commit. Since any failed statement makes InTx fail, the
-// transaction is all or nothing either way; callers that branch on a
-// write's error (ErrNotFound from StageUpdate, say) must do so on InTx's.
+// from the next call that reads, or from the commit. Since any failed
+// statement makes InTx fail, the transaction is all or nothing either way;
+// callers that branch on a write's error (ErrNotFound from StageUpdate, say)
+// must do so on InTx's.
+//
+// The job queue shares the transaction through the dialect packages
+// (sqlite.DriverTx, postgres.DriverTx), so a state change and the job that
+// follows it commit together.
 type Tx interface {
 	Querier
-
-	// Raw returns the driver transaction for River's InsertTx and
-	// JobCompleteTx: *sql.Tx on SQLite, pgx.Tx on Postgres. A Postgres
-	// transaction sends the writes it holds first (see above), so an
-	// error of one of those can come from Raw.
-	Raw(ctx context.Context) (any, error)
 }
 
 // Querier holds every data operation. Both Store (auto-commit) and Tx

@@ -3,9 +3,9 @@
 // shared with SQLite in package sqlstore; this package owns the pool, the
 // driver adapter and the Postgres migrations.
 //
-// River (riverpgxv5) shares the pool that DB returns and takes the pgx.Tx
-// that Tx.Raw returns, so a state change and the job that follows it commit
-// together. Transactions are READ COMMITTED; callers serialise work on one
+// The job queue (River's riverpgxv5) shares the pool that Store.Pool returns
+// and takes the pgx.Tx that DriverTx returns, so a state change and the job
+// that follows it commit together. Transactions are READ COMMITTED; callers serialise work on one
 // execution with ExecutionLock (SELECT … FOR UPDATE).
 //
 // This package must not hold SQL that could be shared; it adds to sqlstore
@@ -32,10 +32,29 @@ import (
 //go:embed migration/*.up.sql
 var migrationFS embed.FS
 
-// Store is the Postgres store.Store. Its methods are sqlstore.Store's; DB
-// returns the *pgxpool.Pool and Tx.Raw the pgx.Tx, for River.
+// Store is the Postgres store.Store. Its methods are sqlstore.Store's, plus
+// Pool for the job queue.
 type Store struct {
 	*sqlstore.Store
+	pool *pgxpool.Pool
+}
+
+// Pool returns the store's connection pool, which the job queue shares.
+func (s *Store) Pool() *pgxpool.Pool { return s.pool }
+
+// DriverTx returns the pgx.Tx under tx, a transaction of a Store of this
+// package, for the job queue. What tx holds is sent first, so an error of a
+// held write can come from here.
+func DriverTx(ctx context.Context, tx store.Tx) (pgx.Tx, error) {
+	raw, err := sqlstore.DriverTx(ctx, tx)
+	if err != nil {
+		return nil, err
+	}
+	t, ok := raw.(pgx.Tx)
+	if !ok {
+		return nil, fmt.Errorf("postgres: %T is not a Postgres transaction", tx)
+	}
+	return t, nil
 }
 
 // Option configures Open.
@@ -107,7 +126,7 @@ func Open(ctx context.Context, dsn string, opts ...Option) (*Store, error) {
 		p.Close()
 		return nil, fmt.Errorf("open postgres: %w", err)
 	}
-	return &Store{Store: s}, nil
+	return &Store{Store: s, pool: p}, nil
 }
 
 // createSchema creates schema on a connection of its own.
@@ -201,7 +220,7 @@ func (p *pool) Begin(ctx context.Context, readOnly bool) (sqlstore.PoolTx, error
 	return &tx{pool: p.p, opts: opts}, nil
 }
 
-func (p *pool) Raw() any { return p.p }
+func (p *pool) Ping(ctx context.Context) error { return p.p.Ping(ctx) }
 
 func (p *pool) Close() error {
 	p.p.Close()

@@ -9,7 +9,6 @@ import (
 	"testing"
 
 	"github.com/jackc/pgx/v5"
-	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/sluice-cd/sluice/internal/store"
 	"github.com/sluice-cd/sluice/internal/store/postgres"
@@ -67,16 +66,11 @@ func TestConformance(t *testing.T) {
 	storetest.Run(t, func(t *testing.T) store.Store { return openTest(t) })
 }
 
-func TestRaw(t *testing.T) {
+func TestDriverTx(t *testing.T) {
 	s := openTest(t)
-	if _, ok := s.DB().(*pgxpool.Pool); !ok {
-		t.Errorf("DB() is %T, want *pgxpool.Pool", s.DB())
-	}
 	err := s.InTx(t.Context(), func(tx store.Tx) error {
-		if raw, err := tx.Raw(t.Context()); err != nil {
-			t.Errorf("Tx.Raw(): %v", err)
-		} else if _, ok := raw.(pgx.Tx); !ok {
-			t.Errorf("Tx.Raw() is %T, want pgx.Tx", raw)
+		if _, err := postgres.DriverTx(t.Context(), tx); err != nil {
+			t.Errorf("DriverTx(): %v", err)
 		}
 		return nil
 	})
@@ -96,11 +90,11 @@ func TestSchemaIsolation(t *testing.T) {
 		t.Error("store in another schema sees the execution")
 	}
 	var schema string
-	if err := a.DB().(*pgxpool.Pool).QueryRow(t.Context(), "SELECT current_schema()").Scan(&schema); err != nil {
+	if err := a.Pool().QueryRow(t.Context(), "SELECT current_schema()").Scan(&schema); err != nil {
 		t.Fatal(err)
 	}
 	var n int
-	err := a.DB().(*pgxpool.Pool).QueryRow(t.Context(),
+	err := a.Pool().QueryRow(t.Context(),
 		"SELECT count(*) FROM information_schema.tables WHERE table_schema = $1 AND table_name = 'execution'", schema).Scan(&n)
 	if err != nil || n != 1 {
 		t.Errorf("execution table in %s: %d, %v", schema, n, err)
@@ -137,7 +131,7 @@ func TestConcurrentOpen(t *testing.T) {
 	}
 	defer s.Close()
 	var count int
-	if err := s.DB().(*pgxpool.Pool).QueryRow(t.Context(), "SELECT count(*) FROM sluice_migration").Scan(&count); err != nil {
+	if err := s.Pool().QueryRow(t.Context(), "SELECT count(*) FROM sluice_migration").Scan(&count); err != nil {
 		t.Fatal(err)
 	}
 	if count != 1 {

@@ -149,9 +149,9 @@ func (t *tx) QueryRow(ctx context.Context, query string, args ...any) sqlstore.R
 	return batchRow{br}
 }
 
-// Raw sends what is held, beginning the transaction if nothing has yet,
-// and returns the pgx.Tx for River.
-func (t *tx) Raw(ctx context.Context) (any, error) {
+// Driver sends what is held, beginning the transaction if nothing has yet,
+// and returns the pgx.Tx for the job queue.
+func (t *tx) Driver(ctx context.Context) (any, error) {
 	if len(t.held) > 0 || t.t == nil {
 		if _, err := t.send(ctx, ""); err != nil {
 			return nil, err

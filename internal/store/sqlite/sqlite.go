@@ -3,6 +3,12 @@
 // with Postgres in package sqlstore; this package owns the connection
 // settings, the driver adapter and the SQLite migrations.
 //
+// One process owns a database file: Open takes an exclusive lock on
+// PATH.lock (package lockfile) and Close releases it, so a second process —
+// or a second Open — on the same file fails with ErrInUse. The job queue
+// relies on it: jobs it finds running at start were left by a process
+// that is gone.
+//
 // The pool has exactly one connection, because River (riversqlite) shares
 // the *sql.DB that DB returns and requires it, and because SQLite has one
 // writer anyway. Consequences: every write transaction begins with BEGIN
@@ -32,6 +38,7 @@ import (
 	sqlite "modernc.org/sqlite"
 	sqlite3 "modernc.org/sqlite/lib"
 
+	"github.com/sluice-cd/sluice/internal/lockfile"
 	"github.com/sluice-cd/sluice/internal/store"
 	"github.com/sluice-cd/sluice/internal/store/sqlstore"
 )
@@ -39,10 +46,42 @@ import (
 //go:embed migration/*.up.sql
 var migrationFS embed.FS
 
-// Store is the SQLite store.Store. Its methods are sqlstore.Store's; DB
-// returns the *sql.DB and Tx.Raw the *sql.Tx, for River.
+// Store is the SQLite store.Store. Its methods are sqlstore.Store's, plus
+// DB for the job queue.
 type Store struct {
 	*sqlstore.Store
+	db     *sql.DB
+	unlock func() error
+}
+
+// ErrInUse is returned by Open when another process (or another Store of
+// this one) has the database open.
+var ErrInUse = errors.New("in use by another sluice process")
+
+// DB returns the store's one-connection *sql.DB, which the job queue shares.
+func (s *Store) DB() *sql.DB { return s.db }
+
+// Close closes the database and releases its lock.
+func (s *Store) Close() error {
+	err := s.Store.Close()
+	if uerr := s.unlock(); err == nil {
+		err = uerr
+	}
+	return err
+}
+
+// DriverTx returns the *sql.Tx under tx, a transaction of a Store of this
+// package, for the job queue.
+func DriverTx(ctx context.Context, tx store.Tx) (*sql.Tx, error) {
+	raw, err := sqlstore.DriverTx(ctx, tx)
+	if err != nil {
+		return nil, err
+	}
+	t, ok := raw.(*sql.Tx)
+	if !ok {
+		return nil, fmt.Errorf("sqlite: %T is not a SQLite transaction", tx)
+	}
+	return t, nil
 }
 
 // Option configures Open.
@@ -67,7 +106,8 @@ func WithBusyTimeout(d time.Duration) Option {
 
 // Open opens (creating if needed) the database at path and applies the
 // migrations. path is a file path or ":memory:" (one private in-memory
-// database, for tests; it lives as long as the Store).
+// database, for tests; it lives as long as the Store). A file database is
+// locked for this Store alone; ErrInUse (wrapped) says another has it.
 //
 // The connection uses WAL (file databases), synchronous=NORMAL, foreign
 // keys and a busy timeout, and begins write transactions IMMEDIATE. With WAL,
@@ -85,6 +125,27 @@ func Open(ctx context.Context, path string, opts ...Option) (*Store, error) {
 	if strings.ContainsAny(path, "?#") {
 		return nil, fmt.Errorf("open sqlite %s: path must not contain ? or #", path)
 	}
+	unlock := func() error { return nil }
+	if path != ":memory:" {
+		var err error
+		if unlock, err = lockfile.Lock(path + ".lock"); err != nil {
+			if errors.Is(err, lockfile.ErrLocked) {
+				return nil, fmt.Errorf("open sqlite %s: %w", path, ErrInUse)
+			}
+			return nil, fmt.Errorf("open sqlite %s: %w", path, err)
+		}
+	}
+	s, err := open(ctx, path, o)
+	if err != nil {
+		unlock()
+		return nil, err
+	}
+	s.unlock = unlock
+	return s, nil
+}
+
+// open opens the database at path, which the caller has locked.
+func open(ctx context.Context, path string, o options) (*Store, error) {
 	q := url.Values{}
 	q.Set("_txlock", "immediate")
 	q.Add("_pragma", fmt.Sprintf("busy_timeout(%d)", o.busyTimeout.Milliseconds()))
@@ -117,7 +178,7 @@ func Open(ctx context.Context, path string, opts ...Option) (*Store, error) {
 		db.Close()
 		return nil, fmt.Errorf("open sqlite %s: %w", path, err)
 	}
-	return &Store{Store: s}, nil
+	return &Store{Store: s, db: db}, nil
 }
 
 // conn is what *sql.DB and *sql.Tx have in common.
@@ -192,8 +253,8 @@ func (p *pool) Begin(ctx context.Context, readOnly bool) (sqlstore.PoolTx, error
 	return &tx{executor: executor{t}, tx: t}, nil
 }
 
-func (p *pool) Raw() any     { return p.db }
-func (p *pool) Close() error { return p.db.Close() }
+func (p *pool) Ping(ctx context.Context) error { return p.db.PingContext(ctx) }
+func (p *pool) Close() error                   { return p.db.Close() }
 
 // tx adapts *sql.Tx to sqlstore.PoolTx.
 type tx struct {
@@ -210,7 +271,7 @@ func (t *tx) Rollback(context.Context) error {
 	return nil
 }
 
-func (t *tx) Raw(context.Context) (any, error) { return t.tx, nil }
+func (t *tx) Driver(context.Context) (any, error) { return t.tx, nil }
 
 // translate maps driver errors to what sqlstore branches on.
 func translate(err error) error {

@@ -2,7 +2,7 @@ package sqlite_test
 
 import (
 	"context"
-	"database/sql"
+	"errors"
 	"path/filepath"
 	"sync"
 	"testing"
@@ -41,10 +41,7 @@ func TestConformanceInMemory(t *testing.T) {
 // TestOpenSettings checks what River and the single-writer design rely on.
 func TestOpenSettings(t *testing.T) {
 	s := openTest(t)
-	db, ok := s.DB().(*sql.DB)
-	if !ok {
-		t.Fatalf("DB() is %T, want *sql.DB", s.DB())
-	}
+	db := s.DB()
 	if n := db.Stats().MaxOpenConnections; n != 1 {
 		t.Errorf("MaxOpenConnections = %d, want 1", n)
 	}
@@ -63,8 +60,8 @@ func TestOpenSettings(t *testing.T) {
 		}
 	}
 	err := s.InTx(t.Context(), func(tx store.Tx) error {
-		if raw, _ := tx.Raw(t.Context()); raw.(*sql.Tx) == nil {
-			t.Errorf("Tx.Raw() is %T, want *sql.Tx", raw)
+		if raw, err := sqlite.DriverTx(t.Context(), tx); err != nil || raw == nil {
+			t.Errorf("DriverTx() = %v, %v; want the *sql.Tx", raw, err)
 		}
 		return nil
 	})
@@ -73,14 +70,15 @@ func TestOpenSettings(t *testing.T) {
 	}
 }
 
-// TestBeginImmediate opens one file twice, as two processes would, and
-// writes from both at once: with BEGIN IMMEDIATE the second writer waits
-// for the lock at BEGIN instead of failing to upgrade a read lock.
+// TestBeginImmediate opens one file twice, as two processes would if one
+// ignored the file's lock (the sqlite3 shell, say), and writes from both at
+// once: with BEGIN IMMEDIATE the second writer waits for the lock at BEGIN
+// instead of failing to upgrade a read lock.
 func TestBeginImmediate(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "shared.db")
 	var stores [2]*sqlite.Store
 	for i := range stores {
-		s, err := sqlite.Open(t.Context(), path)
+		s, err := sqlite.OpenUnlocked(t.Context(), path)
 		if err != nil {
 			t.Fatalf("Open %d: %v", i, err)
 		}
@@ -137,7 +135,7 @@ func TestMigrationsIdempotent(t *testing.T) {
 			t.Fatalf("Open: %v", err)
 		}
 		var n int
-		if err := s.DB().(*sql.DB).QueryRowContext(t.Context(), "SELECT count(*) FROM sluice_migration").Scan(&n); err != nil {
+		if err := s.DB().QueryRowContext(t.Context(), "SELECT count(*) FROM sluice_migration").Scan(&n); err != nil {
 			t.Fatal(err)
 		}
 		if n != 1 {
@@ -145,6 +143,27 @@ func TestMigrationsIdempotent(t *testing.T) {
 		}
 		s.Close()
 	}
+}
+
+// TestOpenLocksTheFile checks that one Store at a time has a database
+// file: the job queue's rescue of jobs left running relies on it.
+func TestOpenLocksTheFile(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "sluice.db")
+	s, err := sqlite.Open(t.Context(), path)
+	if err != nil {
+		t.Fatalf("Open: %v", err)
+	}
+	if _, err := sqlite.Open(t.Context(), path); !errors.Is(err, sqlite.ErrInUse) {
+		t.Fatalf("second Open while the first is open: %v, want ErrInUse", err)
+	}
+	if err := s.Close(); err != nil {
+		t.Fatalf("Close: %v", err)
+	}
+	s, err = sqlite.Open(t.Context(), path)
+	if err != nil {
+		t.Fatalf("Open after Close: %v", err)
+	}
+	s.Close()
 }
 
 func TestOpenRejectsQueryInPath(t *testing.T) {

@@ -37,8 +37,8 @@ type Pool interface {
 	// read-only transaction on Postgres is REPEATABLE READ, a write
 	// transaction READ COMMITTED.
 	Begin(ctx context.Context, readOnly bool) (PoolTx, error)
-	// Raw returns the driver's pool: *sql.DB or *pgxpool.Pool.
-	Raw() any
+	// Ping checks that the database answers.
+	Ping(ctx context.Context) error
 	// Close closes the pool.
 	Close() error
 }
@@ -49,9 +49,9 @@ type PoolTx interface {
 	Commit(ctx context.Context) error
 	// Rollback aborts the transaction; it is a no-op after Commit.
 	Rollback(ctx context.Context) error
-	// Raw returns the driver's transaction: *sql.Tx or pgx.Tx. A
+	// Driver returns the driver's transaction: *sql.Tx or pgx.Tx. A
 	// Pipeliner first sends what it holds.
-	Raw(ctx context.Context) (any, error)
+	Driver(ctx context.Context) (any, error)
 }
 
 // Held is a statement whose outcome nothing needs before the transaction
@@ -71,8 +71,8 @@ type Held struct {
 // A Pipeliner is an Executor that can hold statements and send them together
 // with the next one, so that several cost one round trip to the database.
 // The Postgres transaction is one. It sends what it holds, in order, before
-// its next Exec, Query or QueryRow, before Raw hands the transaction to
-// River, and at Commit; an error of a held statement (what its Row or Done
+// its next Exec, Query or QueryRow, before Driver hands the transaction to
+// the job queue, and at Commit; an error of a held statement (what its Row or Done
 // returned) is returned by that call. Executors that are not Pipeliners run
 // each statement at once.
 type Pipeliner interface {

@@ -62,8 +62,8 @@ func (s *Store) InTx(ctx context.Context, fn func(tx store.Tx) error) error {
 // Dialect implements store.Store.
 func (s *Store) Dialect() store.Dialect { return s.d.name }
 
-// DB implements store.Store: *sql.DB on SQLite, *pgxpool.Pool on Postgres.
-func (s *Store) DB() any { return s.pool.Raw() }
+// Ping implements store.Store.
+func (s *Store) Ping(ctx context.Context) error { return s.pool.Ping(ctx) }
 
 // Close implements store.Store.
 func (s *Store) Close() error { return s.pool.Close() }
@@ -74,14 +74,34 @@ type tx struct {
 	ptx PoolTx
 }
 
-func (t *tx) Raw(ctx context.Context) (any, error) { return t.ptx.Raw(ctx) }
+// DriverTx returns the driver's transaction under tx, a transaction of a
+// Store of this package: *sql.Tx on SQLite, pgx.Tx on Postgres. Where the
+// driver pipelines, what tx holds is sent first, so an error of a held
+// write can come from here. The dialect packages wrap it with their
+// driver's type.
+func DriverTx(ctx context.Context, t store.Tx) (any, error) {
+	tx, ok := t.(*tx)
+	if !ok {
+		return nil, fmt.Errorf("sqlstore: %T is not a transaction of this store", t)
+	}
+	return tx.ptx.Driver(ctx)
+}
 
-// ExecHeld runs a statement of the caller's own in the transaction, held
-// and sent with the next one where the driver pipelines (see Pipeliner),
-// else at once; done gets its outcome either way. The engine uses it for
-// its statements on River's tables, which share the transaction.
-func (t *tx) ExecHeld(ctx context.Context, query string, args []any, done func(rowsAffected int64, err error) error) error {
-	return t.execHeld(ctx, query, args, done)
+// ExecHeld runs a statement of the caller's own in tx, a transaction of a
+// Store of this package, held and sent with the next one where the driver
+// pipelines (see Pipeliner), else at once; done, when set, gets its outcome
+// either way and returns what to make of it. query uses the driver's own
+// placeholders. The job queue uses it for its statements on its own tables,
+// which share the transaction.
+func ExecHeld(ctx context.Context, t store.Tx, query string, args []any, done func(rowsAffected int64, err error) error) error {
+	tx, ok := t.(*tx)
+	if !ok {
+		return fmt.Errorf("sqlstore: %T is not a transaction of this store", t)
+	}
+	if done == nil {
+		done = func(_ int64, err error) error { return err }
+	}
+	return tx.execHeld(ctx, query, args, done)
 }
 
 // runTx runs fn in a transaction of pool, committing when fn returns nil.

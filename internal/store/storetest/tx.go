@@ -16,7 +16,7 @@ var txTests = []test{
 	{"FailedStatement", testTxFailedStatement},
 	{"FailedHeldWrite", testTxFailedHeldWrite},
 	{"ReadsSeeHeldWrites", testTxReadsSeeHeldWrites},
-	{"Raw", testTxRaw},
+	{"PingAndDialect", testPingAndDialect},
 }
 
 // writeAll writes one of everything through q.
@@ -215,24 +215,14 @@ func testTxReadsSeeHeldWrites(t *testing.T, s store.Store) {
 	check(t, "execution status after commit", mustGet(t, s, "e-1").Status, store.StatusSucceeded)
 }
 
-func testTxRaw(t *testing.T, s store.Store) {
-	if s.DB() == nil {
-		t.Error("DB() is nil")
+func testPingAndDialect(t *testing.T, s store.Store) {
+	if err := s.Ping(t.Context()); err != nil {
+		t.Errorf("Ping() = %v, want nil", err)
 	}
 	switch d := s.Dialect(); d {
 	case store.DialectSQLite, store.DialectPostgres:
 	default:
 		t.Errorf("Dialect() = %q", d)
-	}
-	err := s.InTx(t.Context(), func(tx store.Tx) error {
-		raw, err := tx.Raw(t.Context())
-		if err != nil || raw == nil {
-			t.Errorf("Tx.Raw() = %v, %v; want the driver's transaction", raw, err)
-		}
-		return nil
-	})
-	if err != nil {
-		t.Fatalf("InTx: %v", err)
 	}
 }
 

@@ -1,0 +1,48 @@
+// Package jobqueue owns Sluice's durable job queue: River on the store's own
+// database, so that a state change and the job that follows it commit in
+// one transaction. It holds River's client and drivers, completes a running
+// job inside the caller's transaction, names the process (its node ID) and
+// rescues the jobs a dead process left running. Dialect SQL lives here, one
+// file per dialect — as River keeps its own inside its drivers — and nowhere
+// else: the engine sees only Queue's methods.
+//
+// It must not know what a job does: the engine registers the workers.
+//
+// # Jobs left running
+//
+// River marks a job running when a process takes it and completed when the
+// worker's transaction says so. A process that dies in between leaves the
+// job running, and River by itself runs it again only after
+// Config.RescueAfter (over twenty minutes by default, since a job may
+// legitimately take that long). The queue does better on both dialects:
+//
+//   - SQLite: one process owns the database file (sqlite.Open locks it), so
+//     every job found running at Start was left by a process that is gone;
+//     Start makes them available again.
+//
+//   - Postgres: several processes share the database. Each has a node ID —
+//     Config.NodeID, or a made-up one — which is also its River client ID,
+//     so River records it on every job the process takes. While it runs,
+//     the process holds a session advisory lock on that ID on a connection
+//     of its own. Taking the lock at Start proves that an earlier process
+//     with the ID is gone, so its running jobs are made available at once;
+//     a second live process with the ID cannot take the lock and fails to
+//     start. And every DeadNodeCheck (2 s by default) each process looks at
+//     the nodes that have running jobs and tries each one's lock: a lock it
+//     gets is a node whose session ended — the process died, or its
+//     connection did — and that node's running jobs are made available
+//     again. A killed server's executions so resume on its peers within
+//     seconds. The check takes the lock for one statement only, and a
+//     restarting process waits up to NodeLockWait for its lock, so the two
+//     never make a live node fail to start.
+//
+// A job run twice is safe: tasks re-read the world before acting, and a
+// job whose transition committed was completed in the same transaction
+// (ARCHITECTURE.md rules 4 and 5). A rescued job whose first run is in
+// fact still going — a process cut off from the database but alive — can
+// no longer complete: completion checks the job is still running and
+// taken by this node.
+//
+// River's own tables are migrated at New; on Postgres under an advisory
+// lock, so servers starting together on an empty database do not race.
+package jobqueue

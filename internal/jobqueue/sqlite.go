@@ -1,0 +1,137 @@
+package jobqueue
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+
+	"github.com/riverqueue/river"
+	"github.com/riverqueue/river/riverdriver"
+	"github.com/riverqueue/river/riverdriver/riversqlite"
+	"github.com/riverqueue/river/rivermigrate"
+	"github.com/riverqueue/river/rivertype"
+
+	"github.com/sluice-cd/sluice/internal/store"
+	"github.com/sluice-cd/sluice/internal/store/sqlite"
+)
+
+// newSQLite builds the queue on a SQLite store, whose process owns the
+// database file.
+func newSQLite(ctx context.Context, st *sqlite.Store, cfg Config) (*Queue, error) {
+	drv := newWakingSQLiteDriver(st.DB())
+	m, err := rivermigrate.New(drv, nil)
+	if err != nil {
+		return nil, fmt.Errorf("river migrator: %w", err)
+	}
+	if _, err := m.Migrate(ctx, rivermigrate.DirectionUp, nil); err != nil {
+		return nil, fmt.Errorf("migrate river tables: %w", err)
+	}
+	client, err := river.NewClient(drv, riverConfig(cfg, ""))
+	if err != nil {
+		return nil, fmt.Errorf("create river client: %w", err)
+	}
+	return &Queue{
+		log:    cfg.Logger,
+		client: client,
+		insert: func(ctx context.Context, tx store.Tx, args river.JobArgs, opts *river.InsertOpts) error {
+			raw, err := sqlite.DriverTx(ctx, tx)
+			if err == nil {
+				_, err = client.InsertTx(ctx, raw, args, opts)
+			}
+			return err
+		},
+		complete: func(ctx context.Context, tx store.Tx, job *rivertype.JobRow) error {
+			raw, err := sqlite.DriverTx(ctx, tx)
+			if err == nil {
+				_, err = river.JobCompleteTx[*wakingSQLiteDriver](ctx, raw, &river.Job[noArgs]{JobRow: job})
+			}
+			return err
+		},
+		wake:        drv.fetchNow,
+		beforeStart: func(ctx context.Context) error { return rescueSQLiteJobs(ctx, st.DB()) },
+		afterStop:   func(context.Context) error { return nil },
+	}, nil
+}
+
+// noArgs lets JobCompleteTx complete a job without knowing its args type.
+type noArgs struct{}
+
+func (noArgs) Kind() string { return "" }
+
+// rescueSQLiteJobs makes the jobs left running by a process that died
+// available again. Every running job is such a job: this process owns the
+// database file and has not started working yet.
+func rescueSQLiteJobs(ctx context.Context, db *sql.DB) error {
+	_, err := db.ExecContext(ctx,
+		`UPDATE river_job SET state = 'available', scheduled_at = datetime('now', 'subsec') WHERE state = 'running'`)
+	if err != nil {
+		return fmt.Errorf("rescue jobs of a previous process: %w", err)
+	}
+	return nil
+}
+
+// wakingSQLiteDriver is River's SQLite driver with one change: this process
+// can make its producer fetch jobs at once. SQLite has no LISTEN/NOTIFY, so
+// River's SQLite listener polls a notification table every 50 ms, and a job
+// that becomes due by time alone (a snooze ending) is only found by the
+// producer's next periodic fetch. Queue.Committed and Queue.FetchAfter call
+// fetchNow, and the listener answers with an insert notification at once —
+// which is what keeps a stage transition in single milliseconds.
+type wakingSQLiteDriver struct {
+	*riversqlite.Driver
+	wake chan struct{}
+}
+
+func newWakingSQLiteDriver(db *sql.DB) *wakingSQLiteDriver {
+	return &wakingSQLiteDriver{Driver: riversqlite.New(db), wake: make(chan struct{}, 1)}
+}
+
+func (d *wakingSQLiteDriver) fetchNow() {
+	select {
+	case d.wake <- struct{}{}:
+	default: // a wake-up is already pending
+	}
+}
+
+func (d *wakingSQLiteDriver) GetListener(params *riverdriver.GetListenenerParams) riverdriver.Listener {
+	return &wakingListener{Listener: d.Driver.GetListener(params), wake: d.wake}
+}
+
+type wakingListener struct {
+	riverdriver.Listener
+	wake <-chan struct{}
+}
+
+// insertNotification is what River's producer listens for to fetch jobs of
+// the default queue.
+var insertNotification = riverdriver.Notification{Topic: "river_insert", Payload: `{"queue":"default"}`}
+
+// WaitForNotification waits as River's listener does, but a wake-up ends
+// the wait with an insert notification.
+func (l *wakingListener) WaitForNotification(ctx context.Context) (*riverdriver.Notification, error) {
+	select {
+	case <-l.wake:
+		n := insertNotification
+		return &n, nil
+	default:
+	}
+	waitCtx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	woken := make(chan struct{})
+	go func() {
+		select {
+		case <-l.wake:
+			close(woken)
+			cancel()
+		case <-waitCtx.Done():
+		}
+	}()
+	n, err := l.Listener.WaitForNotification(waitCtx)
+	select {
+	case <-woken:
+		n := insertNotification
+		return &n, nil
+	default:
+	}
+	return n, err
+}

@@ -1,0 +1,301 @@
+// Package node is Sluice's composition root: it opens the store, builds the
+// engine on the job queue, starts the embedded local Lambda, builds the AWS
+// accounts and the stage registry, and assembles the API with its console.
+// `sluice serve`, `sluice demo` and tests start a Sluice the same way,
+// through Start.
+//
+// It holds no logic of its own beyond wiring and the start-up checks that
+// need several parts at once (which local Lambda is the `local` account).
+// Every failure to start is an *Error that says what to do.
+package node
+
+import (
+	"cmp"
+	"context"
+	"crypto/sha256"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"os"
+	"path/filepath"
+
+	"github.com/sluice-cd/sluice/internal/awsclient"
+	"github.com/sluice-cd/sluice/internal/engine"
+	"github.com/sluice-cd/sluice/internal/expr"
+	"github.com/sluice-cd/sluice/internal/functions"
+	"github.com/sluice-cd/sluice/internal/httpapi"
+	"github.com/sluice-cd/sluice/internal/locallambda"
+	"github.com/sluice-cd/sluice/internal/pipeline"
+	"github.com/sluice-cd/sluice/internal/stage"
+	"github.com/sluice-cd/sluice/internal/stage/judgment"
+	"github.com/sluice-cd/sluice/internal/stage/lambda"
+	"github.com/sluice-cd/sluice/internal/stage/preconditions"
+	"github.com/sluice-cd/sluice/internal/stage/variables"
+	"github.com/sluice-cd/sluice/internal/stage/wait"
+	"github.com/sluice-cd/sluice/internal/store"
+	"github.com/sluice-cd/sluice/internal/store/postgres"
+	"github.com/sluice-cd/sluice/internal/store/sqlite"
+	"github.com/sluice-cd/sluice/internal/web"
+)
+
+// LambdaOff as Options.LambdaAddr runs no embedded local Lambda.
+const LambdaOff = "off"
+
+// DefaultLambdaAddr is where the embedded local Lambda (and its S3) listens
+// unless told otherwise.
+const DefaultLambdaAddr = "127.0.0.1:8085"
+
+// Options say where a node keeps its state and which local Lambda it uses.
+type Options struct {
+	// DataDir holds the SQLite database and the embedded local Lambda's
+	// files. Created if missing. Required.
+	DataDir string
+	// DatabaseURL (postgres://…) selects a Postgres database shared with
+	// other nodes; empty means SQLite in DataDir.
+	DatabaseURL string
+	// NodeID names this node among those sharing a Postgres database;
+	// empty means DefaultNodeID(DataDir).
+	NodeID string
+	// LambdaAddr is where the embedded local Lambda listens (loopback
+	// only), or LambdaOff. Empty means DefaultLambdaAddr on SQLite and
+	// LambdaOff on Postgres, where the `local` account must be one endpoint
+	// that every node shares (LocalLambdaURL); a non-empty LambdaAddr other
+	// than LambdaOff is refused on Postgres.
+	LambdaAddr string
+	// LocalLambdaURL makes the `local` account an endpoint that runs
+	// elsewhere (`sluice local serve`), instead of an embedded one. On a
+	// shared Postgres database give every node the same URL.
+	LocalLambdaURL string
+	// Config is the path of sluice.yaml, which declares AWS accounts; none
+	// is needed for the local Lambda.
+	Config string
+	// Logger defaults to one that discards everything.
+	Logger *slog.Logger
+	// Version is the binary's version, for /health and /version.
+	Version string
+}
+
+// Node is one running Sluice.
+type Node struct {
+	Store    store.Store
+	Engine   *engine.Engine
+	Lambda   *locallambda.Server // the embedded local Lambda; nil when off
+	Accounts *awsclient.Accounts
+	// LocalLambdaURL is the endpoint of the `local` account: the embedded
+	// local Lambda's or Options.LocalLambdaURL; empty when there is none.
+	LocalLambdaURL string
+	// API serves the JSON API and the console.
+	API http.Handler
+	log *slog.Logger
+}
+
+// Error is a failure to start, with what to do about it.
+type Error struct {
+	Err  error
+	Hint string
+}
+
+func (e *Error) Error() string { return e.Err.Error() }
+func (e *Error) Unwrap() error { return e.Err }
+
+func startError(hint string, format string, args ...any) *Error {
+	return &Error{Err: fmt.Errorf(format, args...), Hint: hint}
+}
+
+// Start opens the store, starts the engine and the local Lambda, and builds
+// the API. On error, whatever had started is stopped again.
+func Start(ctx context.Context, opts Options) (*Node, error) {
+	log := opts.Logger
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	n := &Node{log: log}
+	if err := n.start(ctx, opts); err != nil {
+		n.Close(context.WithoutCancel(ctx))
+		return nil, err
+	}
+	return n, nil
+}
+
+func (n *Node) start(ctx context.Context, opts Options) error {
+	lambdaAddr, err := localLambdaPlan(opts)
+	if err != nil {
+		return err
+	}
+	if err := os.MkdirAll(opts.DataDir, 0o750); err != nil {
+		return startError("give --data-dir a directory this user may create and write", "create data directory: %w", err)
+	}
+	if n.Store, err = openStore(ctx, opts); err != nil {
+		return err
+	}
+	n.LocalLambdaURL = opts.LocalLambdaURL
+	if lambdaAddr != LambdaOff {
+		if n.Lambda, err = StartLocalLambda(ctx, filepath.Join(opts.DataDir, "lambda"), lambdaAddr, n.log); err != nil {
+			return err
+		}
+		n.LocalLambdaURL = n.Lambda.URL()
+	}
+	var accountsCfg awsclient.Config
+	if opts.Config != "" {
+		if accountsCfg, err = awsclient.LoadConfig(opts.Config); err != nil {
+			return &Error{Err: err, Hint: "fix the accounts in the file given to --config (docs: README, sluice.yaml)"}
+		}
+	}
+	if n.Accounts, err = awsclient.New(ctx, accountsCfg, awsclient.LocalEndpoint{URL: n.LocalLambdaURL}); err != nil {
+		return &Error{Err: err, Hint: "fix the accounts in the file given to --config"}
+	}
+	stages := StageRegistry(n.Accounts)
+	nodeID := ""
+	if opts.DatabaseURL != "" {
+		if nodeID = opts.NodeID; nodeID == "" {
+			nodeID = DefaultNodeID(opts.DataDir)
+		}
+		n.log.Info("node", "node_id", nodeID, "local_lambda", cmp.Or(n.LocalLambdaURL, "none"))
+	}
+	n.Engine, err = engine.New(ctx, engine.Config{Store: n.Store, Stages: stages, NodeID: nodeID,
+		Logger: n.log.With("subsystem", "engine")})
+	if err != nil {
+		return &Error{Err: fmt.Errorf("create engine: %w", err), Hint: databaseHint(opts)}
+	}
+	if err := n.Engine.Start(ctx); err != nil {
+		return &Error{Err: fmt.Errorf("start engine: %w", err), Hint: databaseHint(opts)}
+	}
+	n.API = httpapi.New(httpapi.Config{
+		Store:          n.Store,
+		Engine:         n.Engine,
+		Validate:       pipeline.ValidateOptions{StageTypes: stages, CheckExpression: expr.Check},
+		Logger:         n.log,
+		Version:        opts.Version,
+		LocalLambdaURL: n.LocalLambdaURL,
+		Functions:      functions.New(functions.Config{Accounts: n.Accounts, LocalLambdaURL: n.LocalLambdaURL, Logger: n.log}),
+		Console: func(api http.Handler) http.Handler {
+			return web.New(api, web.Config{Logger: n.log})
+		},
+	})
+	return nil
+}
+
+// localLambdaPlan decides where the embedded local Lambda listens, or that
+// it does not run, so that the `local` account is one endpoint for every
+// node that shares a database — never one local Lambda per node.
+func localLambdaPlan(opts Options) (addr string, err error) {
+	switch {
+	case opts.LocalLambdaURL != "":
+		if opts.LambdaAddr != "" && opts.LambdaAddr != LambdaOff {
+			return "", startError("give one of them: --local-lambda-url to use a local Lambda that runs elsewhere, or --lambda-addr to run one here",
+				"--lambda-addr %s and --local-lambda-url %s both name the local account's endpoint", opts.LambdaAddr, opts.LocalLambdaURL)
+		}
+		return LambdaOff, nil
+	case opts.DatabaseURL != "":
+		if opts.LambdaAddr != "" && opts.LambdaAddr != LambdaOff {
+			return "", startError("run one local Lambda for all servers (sluice local serve --addr HOST:PORT) and start every server with --local-lambda-url http://HOST:PORT, or leave --lambda-addr out to run without the local account",
+				"--lambda-addr %s: servers sharing a Postgres database cannot each run their own local Lambda — a pipeline's stages would land on different ones", opts.LambdaAddr)
+		}
+		return LambdaOff, nil
+	case opts.LambdaAddr == "":
+		return DefaultLambdaAddr, nil
+	}
+	return opts.LambdaAddr, nil
+}
+
+// openStore opens Postgres at opts.DatabaseURL or SQLite in opts.DataDir.
+func openStore(ctx context.Context, opts Options) (store.Store, error) {
+	if opts.DatabaseURL != "" {
+		st, err := postgres.Open(ctx, opts.DatabaseURL)
+		if err != nil {
+			return nil, &Error{Err: err, Hint: databaseHint(opts)}
+		}
+		return st, nil
+	}
+	st, err := sqlite.Open(ctx, filepath.Join(opts.DataDir, "sluice.db"))
+	if errors.Is(err, sqlite.ErrInUse) {
+		return nil, startError("stop that process, or give this one its own --data-dir (or a shared --database-url postgres://…)",
+			"data directory %s is in use by another sluice process", opts.DataDir)
+	}
+	if err != nil {
+		return nil, &Error{Err: err, Hint: "the database in --data-dir may be damaged or from a newer sluice; start with an empty --data-dir to check"}
+	}
+	return st, nil
+}
+
+// databaseHint says what to check when the database fails at start.
+func databaseHint(opts Options) string {
+	if opts.DatabaseURL == "" {
+		return "the database in --data-dir may be damaged or from a newer sluice; start with an empty --data-dir to check"
+	}
+	return "check that Postgres runs and that --database-url names a database this user may create tables in"
+}
+
+// StartLocalLambda starts the embedded Lambda endpoint with its data in dir.
+func StartLocalLambda(ctx context.Context, dir, addr string, log *slog.Logger) (*locallambda.Server, error) {
+	srv, err := locallambda.New(locallambda.Config{DataDir: dir, Logger: log.With("subsystem", "locallambda")})
+	if err != nil {
+		return nil, &Error{Err: fmt.Errorf("start the local lambda: %w", err),
+			Hint: "another sluice may be using this --data-dir's local Lambda; stop it or choose another --data-dir"}
+	}
+	if _, err := srv.Start(context.WithoutCancel(ctx), addr); err != nil {
+		srv.Close()
+		return nil, &Error{Err: fmt.Errorf("start the local lambda on %s: %w", addr, err),
+			Hint: "choose a free loopback address with --lambda-addr (127.0.0.1:0 picks a port), or --lambda-addr off to run without it"}
+	}
+	return srv, nil
+}
+
+// Close stops the engine (letting running jobs finish until ctx ends), the
+// local Lambda and the store. It is safe on a node that started only in
+// part.
+func (n *Node) Close(ctx context.Context) {
+	if n.Engine != nil {
+		if err := n.Engine.Stop(ctx); err != nil {
+			n.log.Error("stop engine", "err", err)
+		}
+	}
+	if n.Lambda != nil {
+		if err := n.Lambda.Close(); err != nil {
+			n.log.Error("stop local lambda", "err", err)
+		}
+	}
+	if n.Store != nil {
+		if err := n.Store.Close(); err != nil {
+			n.log.Error("close store", "err", err)
+		}
+	}
+}
+
+// DefaultNodeID names a server on Postgres after its host and data
+// directory: stable across its restarts, and different for two servers on
+// one machine.
+func DefaultNodeID(dataDir string) string {
+	host, err := os.Hostname()
+	if err != nil || host == "" {
+		host = "localhost"
+	}
+	if abs, err := filepath.Abs(dataDir); err == nil {
+		dataDir = abs
+	}
+	sum := sha256.Sum256([]byte(dataDir))
+	return fmt.Sprintf("%.80s-%x", host, sum[:4])
+}
+
+// StageRegistry returns every stage type Sluice runs, with Orca's
+// alternate names. The Lambda stages reach AWS through accounts; nil
+// accounts give a registry that validates documents but cannot run Lambda
+// stages (sluice pipeline validate).
+func StageRegistry(accounts *awsclient.Accounts) *stage.Registry {
+	types := []stage.Type{wait.Type{}, judgment.Type{}, variables.Type{}, preconditions.Type{}}
+	r := stage.NewRegistry(append(types, lambda.Types(accounts)...)...)
+	for alias, target := range lambda.Aliases {
+		if r.Known(target) {
+			r.Alias(alias, target)
+		}
+	}
+	return r
+}
+
+// ValidateOptions returns the options a server validates pipeline documents
+// with, so that `sluice pipeline validate` finds exactly what the server
+// would.
+func ValidateOptions() pipeline.ValidateOptions {
+	return pipeline.ValidateOptions{StageTypes: StageRegistry(nil), CheckExpression: expr.Check}
+}

@@ -1,0 +1,157 @@
+package e2e
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"net/url"
+	"os"
+	"runtime"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/sluice-cd/sluice/internal/apiclient"
+	"github.com/sluice-cd/sluice/internal/apitype"
+	"github.com/sluice-cd/sluice/internal/sluicetest"
+	"github.com/sluice-cd/sluice/internal/store"
+	"github.com/sluice-cd/sluice/internal/store/postgres"
+)
+
+// clusterPipeline keeps the engine busy: ten steps in a row, none waiting
+// for time or a person, so a server killed mid-way has jobs running.
+var clusterPipeline = func() string {
+	var stages []string
+	for i := 1; i <= 10; i++ {
+		requisite := ""
+		if i > 1 {
+			requisite = fmt.Sprintf(`,"requisiteStageRefIds":["%d"]`, i-1)
+		}
+		if i%2 == 1 {
+			stages = append(stages, fmt.Sprintf(`{"refId":"%d","type":"evaluateVariables","name":"Step %d","variables":[{"key":"n%d","value":"${parameters.n}"}]%s}`, i, i, i, requisite))
+		} else {
+			stages = append(stages, fmt.Sprintf(`{"refId":"%d","type":"wait","name":"Step %d","waitTime":0%s}`, i, i, requisite))
+		}
+	}
+	return `{"application":"cluster","name":"busy","limitConcurrent":false,
+ "parameterConfig":[{"name":"n","required":true}],"stages":[` + strings.Join(stages, ",") + `]}`
+}()
+
+// TestClusterSurvivesNodeDeath runs two servers on one Postgres database,
+// starts 200 executions and kills one server with SIGKILL while it has
+// jobs running. The other server must notice that the dead node's lock is
+// free and finish every execution, each stage exactly once, within 30 s of
+// the kill — rather than after River's rescuer, twenty minutes later.
+func TestClusterSurvivesNodeDeath(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds and runs the sluice binary")
+	}
+	dsn := sluicetest.PostgresDSN(t)
+	bin := buildSluice(t)
+	ctx := context.Background()
+	schema := sluicetest.NewSchema(t, dsn)
+	st, err := postgres.Open(ctx, dsn, postgres.WithSchema(schema))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	u, err := url.Parse(dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	q := u.Query()
+	q.Set("search_path", schema)
+	u.RawQuery = q.Encode()
+	serverArgs := func(node string) []string {
+		return []string{"--database-url", u.String(), "--node-id", node, "--lambda-addr", "off"}
+	}
+	a := startServer(t, bin, t.TempDir(), serverArgs("node-a")...)
+	b := startServer(t, bin, t.TempDir(), serverArgs("node-b")...)
+	ca, cb := client(t, a.url), client(t, b.url)
+	if _, err := ca.PutPipeline(ctx, "cluster", "busy", []byte(clusterPipeline), "application/json"); err != nil {
+		t.Fatal(err)
+	}
+	const n = 200
+	ids := make([]string, n)
+	for i := range ids {
+		c := ca
+		if i%2 == 1 {
+			c = cb
+		}
+		exec, err := c.Trigger(ctx, "cluster", "busy", apitype.TriggerRequest{Parameters: map[string]any{"n": i}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		ids[i] = exec.ID
+	}
+
+	// Freeze node-a until it is seen holding running jobs — a stopped
+	// process completes none, though a COMMIT it already sent may still
+	// land — and kill it then.
+	runningOnA := func() int {
+		var jobs int
+		err := st.Pool().QueryRow(ctx, `SELECT count(*) FROM river_job
+WHERE state = 'running' AND attempted_by[array_upper(attempted_by, 1)] = 'node-a'`).Scan(&jobs)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return jobs
+	}
+	var orphans int
+	waitUntil(t, "node-a to hold running jobs", func() bool {
+		a.cmd.Process.Signal(syscall.SIGSTOP)
+		for !processStopped(t, a.cmd.Process.Pid) {
+			runtime.Gosched()
+		}
+		if runningOnA() > 0 {
+			return true
+		}
+		a.cmd.Process.Signal(syscall.SIGCONT)
+		return false
+	})
+	a.kill(syscall.SIGKILL)
+	killed := time.Now()
+	orphans = runningOnA()
+	t.Logf("killed node-a, which left %d jobs running", orphans)
+
+	sluicetest.WaitForWithin(t, 30*time.Second, "every execution to finish on node-b", func() (bool, error) {
+		page, err := cb.ListExecutions(ctx, apiclient.ListOptions{Application: "cluster", Statuses: []string{"NOT_STARTED", "RUNNING", "PAUSED"}, Limit: 1})
+		if err != nil {
+			return false, err
+		}
+		return len(page.Executions) == 0, nil
+	})
+	t.Logf("every execution finished %s after the kill", time.Since(killed).Round(time.Millisecond))
+
+	for _, id := range ids {
+		exec, err := st.ExecutionGet(ctx, id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if exec.Status != store.StatusSucceeded {
+			t.Errorf("execution %s ended %s, want SUCCEEDED", id, exec.Status)
+		}
+	}
+	assertStagesCompletedOnce(t, st, ids)
+	var rescued int
+	err = st.Pool().QueryRow(ctx, `SELECT count(*) FROM river_job
+WHERE 'node-a' = ANY(attempted_by) AND attempted_by[array_upper(attempted_by, 1)] = 'node-b'`).Scan(&rescued)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rescued == 0 || rescued < orphans {
+		t.Errorf("node-b ran %d of the %d jobs node-a left running", rescued, orphans)
+	}
+}
+
+// processStopped reports whether process pid is stopped by a signal.
+func processStopped(t *testing.T, pid int) bool {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The state follows the command name in parentheses: "pid (comm) T …".
+	fields := strings.Fields(string(b[bytes.LastIndexByte(b, ')')+1:]))
+	return len(fields) > 0 && fields[0] == "T"
+}

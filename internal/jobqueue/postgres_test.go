@@ -1,0 +1,101 @@
+package jobqueue_test
+
+import (
+	"context"
+	"strconv"
+	"sync"
+	"testing"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/sluice-cd/sluice/internal/jobqueue"
+	"github.com/sluice-cd/sluice/internal/sluicetest"
+	"github.com/sluice-cd/sluice/internal/store"
+	"github.com/sluice-cd/sluice/internal/store/postgres"
+)
+
+// leaveRunning inserts a job and marks it running as node, as River does
+// when node takes it — the state a killed process leaves behind.
+func leaveRunning(t *testing.T, st *postgres.Store, q *jobqueue.Queue, n int, node string) {
+	t.Helper()
+	ctx := t.Context()
+	err := st.InTx(ctx, func(tx store.Tx) error { return q.InsertTx(ctx, tx, testArgs{N: n}, nil) })
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = st.Pool().Exec(ctx, `UPDATE river_job SET state = 'running', attempt = 1, attempted_at = now(),
+attempted_by = ARRAY[$1::text] WHERE args->>'n' = $2`, node, strconv.Itoa(n))
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestDeadNodesJobsRunAgain leaves jobs running as two other nodes: one
+// whose process is gone (nobody holds its lock) and one alive (the test
+// holds its lock, as its process would). The live queue runs the dead
+// node's job within a few checks and leaves the live node's alone.
+func TestDeadNodesJobsRunAgain(t *testing.T) {
+	st := sluicetest.OpenPostgres(t)
+	ctx := t.Context()
+	q, rec := newQueue(t, st, "node-b")
+	leaveRunning(t, st, q, 1, "node-dead")
+	leaveRunning(t, st, q, 2, "node-alive")
+
+	// node-alive's lock, held on a connection of its own as its process
+	// would hold it.
+	conn, err := pgx.ConnectConfig(ctx, st.Pool().Config().ConnConfig.Copy())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close(context.Background())
+	if _, err := conn.Exec(ctx, `SELECT pg_advisory_lock(hashtextextended('sluice.node:' || coalesce(current_schema(), '') || ':' || $1, 0))`, "node-alive"); err != nil {
+		t.Fatal(err)
+	}
+
+	start(t, q)
+	sluicetest.WaitFor(t, "the dead node's job to run here", func() (bool, error) { return rec.count(1) == 1, nil })
+	// Three more checks, each seen through a probe job it rescues: the live
+	// node's job must still be its own.
+	for i := range 3 {
+		leaveRunning(t, st, q, 100+i, "node-dead")
+		sluicetest.WaitFor(t, "the next dead-node check", func() (bool, error) { return rec.count(100+i) == 1, nil })
+	}
+	var state, by string
+	if err := st.Pool().QueryRow(ctx, `SELECT state::text, attempted_by[array_upper(attempted_by, 1)] FROM river_job WHERE args->>'n' = '2'`).Scan(&state, &by); err != nil {
+		t.Fatal(err)
+	}
+	if state != "running" || by != "node-alive" || rec.count(2) != 0 {
+		t.Errorf("the live node's job is %s as %s and ran here %d times; want running as node-alive, never here", state, by, rec.count(2))
+	}
+}
+
+// TestConcurrentNewMigrates starts queues together on an empty schema, as
+// servers starting at once on a new database do: River's migrations run
+// under a lock, so every one of them starts.
+func TestConcurrentNewMigrates(t *testing.T) {
+	dsn := sluicetest.PostgresDSN(t)
+	schema := sluicetest.NewSchema(t, dsn)
+	const n = 5
+	stores := make([]*postgres.Store, n)
+	for i := range stores {
+		st, err := postgres.Open(t.Context(), dsn, postgres.WithSchema(schema))
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { st.Close() })
+		stores[i] = st
+	}
+	var wg sync.WaitGroup
+	errs := make([]error, n)
+	for i, st := range stores {
+		wg.Go(func() {
+			_, errs[i] = jobqueue.New(t.Context(), jobqueue.Config{Store: st, Workers: workersFor(&recorder{runs: map[int]int{}})})
+		})
+	}
+	wg.Wait()
+	for i, err := range errs {
+		if err != nil {
+			t.Errorf("queue %d: %v", i, err)
+		}
+	}
+}

@@ -1,0 +1,113 @@
+// Package sluicetest holds what Sluice's tests share: stores on both
+// dialects, waiting for a condition with a deadline, and the goroutine-leak
+// check every test binary runs. It is imported by tests only and must not
+// be imported by product code.
+package sluicetest
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/sluice-cd/sluice/internal/store"
+	"github.com/sluice-cd/sluice/internal/store/postgres"
+	"github.com/sluice-cd/sluice/internal/store/sqlite"
+)
+
+// EnvPostgresDSN names the environment variable with the Postgres database
+// the Postgres half of the tests runs on; .ci/run sets it.
+const EnvPostgresDSN = "SLUICE_TEST_POSTGRES_DSN"
+
+// PostgresDSN returns the test database's DSN, or skips the test.
+func PostgresDSN(tb testing.TB) string {
+	tb.Helper()
+	dsn := os.Getenv(EnvPostgresDSN)
+	if dsn == "" {
+		tb.Skipf("%s is not set; set it to a Postgres URL to run the Postgres half", EnvPostgresDSN)
+	}
+	return dsn
+}
+
+var schemaSeq atomic.Int64
+
+// NewSchema returns the name of a schema no other test uses, dropped with
+// everything in it when the test ends. postgres.WithSchema creates it.
+func NewSchema(tb testing.TB, dsn string) string {
+	tb.Helper()
+	schema := fmt.Sprintf("sluice_test_%d_%d", time.Now().UnixNano(), schemaSeq.Add(1))
+	tb.Cleanup(func() {
+		if err := postgres.DropSchema(context.Background(), dsn, schema); err != nil {
+			tb.Error(err)
+		}
+	})
+	return schema
+}
+
+// OpenSQLite opens a SQLite store in a fresh directory, closed when the
+// test ends.
+func OpenSQLite(tb testing.TB) *sqlite.Store {
+	tb.Helper()
+	st, err := sqlite.Open(context.Background(), filepath.Join(tb.TempDir(), "sluice.db"))
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(func() { st.Close() })
+	return st
+}
+
+// OpenPostgres opens a Postgres store in a schema of its own, or skips.
+// The store is closed and the schema dropped when the test ends.
+func OpenPostgres(tb testing.TB) *postgres.Store {
+	tb.Helper()
+	dsn := PostgresDSN(tb)
+	st, err := postgres.Open(context.Background(), dsn, postgres.WithSchema(NewSchema(tb, dsn)))
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(func() { st.Close() }) // runs before NewSchema's drop
+	return st
+}
+
+// EachStore runs f as a subtest on a fresh store of each dialect: "sqlite",
+// and "postgres" when EnvPostgresDSN is set (skipped otherwise).
+func EachStore(t *testing.T, f func(t *testing.T, st store.Store)) {
+	t.Helper()
+	t.Run("sqlite", func(t *testing.T) { f(t, OpenSQLite(t)) })
+	t.Run("postgres", func(t *testing.T) { f(t, OpenPostgres(t)) })
+}
+
+// DefaultWait bounds WaitFor.
+const DefaultWait = 30 * time.Second
+
+// WaitFor polls cond until it reports true, failing the test when cond
+// returns an error or DefaultWait passes. what names the awaited condition
+// in the failure. Polls start every millisecond and slow to every 50 ms.
+func WaitFor(tb testing.TB, what string, cond func() (bool, error)) {
+	tb.Helper()
+	WaitForWithin(tb, DefaultWait, what, cond)
+}
+
+// WaitForWithin is WaitFor with a deadline of its own.
+func WaitForWithin(tb testing.TB, d time.Duration, what string, cond func() (bool, error)) {
+	tb.Helper()
+	deadline := time.Now().Add(d)
+	pause := time.Millisecond
+	for {
+		ok, err := cond()
+		if err != nil {
+			tb.Fatalf("waiting for %s: %v", what, err)
+		}
+		if ok {
+			return
+		}
+		if time.Now().After(deadline) {
+			tb.Fatalf("timed out after %s waiting for %s", d, what)
+		}
+		time.Sleep(pause)
+		pause = min(2*pause, 50*time.Millisecond)
+	}
+}

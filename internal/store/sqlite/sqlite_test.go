@@ -9,6 +9,7 @@ import (
 
 	"github.com/sluice-cd/sluice/internal/store"
 	"github.com/sluice-cd/sluice/internal/store/sqlite"
+	"github.com/sluice-cd/sluice/internal/store/sqlstore"
 	"github.com/sluice-cd/sluice/internal/store/storetest"
 )
 
@@ -178,4 +179,22 @@ func BenchmarkExecutionInsert(b *testing.B) {
 
 func BenchmarkStageUpdateInTx(b *testing.B) {
 	storetest.BenchmarkStageUpdateInTx(b, openTest(b))
+}
+
+// TestOpenRefusesNewerDatabase opens a database that a newer Sluice
+// migrated: its tables may mean something this one does not know.
+func TestOpenRefusesNewerDatabase(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "sluice.db")
+	s, err := sqlite.Open(t.Context(), path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = s.DB().ExecContext(t.Context(), "INSERT INTO sluice_migration (version, name, applied_at) VALUES (999, '999_future', '2030-01-01T00:00:00Z')")
+	s.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := sqlite.Open(t.Context(), path); !errors.Is(err, sqlstore.ErrNewerDatabase) {
+		t.Fatalf("Open: %v, want ErrNewerDatabase", err)
+	}
 }

@@ -3,6 +3,7 @@ package sqlstore
 import (
 	"cmp"
 	"context"
+	"errors"
 	"fmt"
 	"io/fs"
 	"slices"
@@ -10,6 +11,10 @@ import (
 	"strings"
 	"time"
 )
+
+// ErrNewerDatabase is returned by New when the database was migrated by a
+// newer Sluice: this one would misread its tables.
+var ErrNewerDatabase = errors.New("the database was migrated by a newer sluice")
 
 // migration is one numbered file, NNN_name.up.sql.
 type migration struct {
@@ -77,6 +82,12 @@ func migrate(ctx context.Context, pool Pool, d *dialect, fsys fs.FS, now time.Ti
 		})
 		if err != nil {
 			return fmt.Errorf("read sluice_migration: %w", err)
+		}
+		known := ms[len(ms)-1].version
+		for v := range applied {
+			if v > known {
+				return fmt.Errorf("%w: it has migration %d, this sluice knows up to %d", ErrNewerDatabase, v, known)
+			}
 		}
 		for _, m := range ms {
 			if applied[m.version] {

@@ -70,7 +70,7 @@ func setup(t *testing.T, edit func(*httpapi.Config)) (*apiclient.Client, *testBu
 	if edit != nil {
 		edit(&cfg)
 	}
-	srv := httptest.NewServer(httpapi.New(cfg))
+	srv := httptest.NewServer(checkOpenAPI(t, httpapi.New(cfg)))
 	t.Cleanup(srv.Close)
 	c, err := apiclient.New(srv.URL, apiclient.WithUser("alice"))
 	if err != nil {

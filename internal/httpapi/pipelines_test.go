@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -104,13 +105,7 @@ func detailPaths(e *apiclient.Error) []string {
 func containsAll(t *testing.T, what string, got []string, want ...string) {
 	t.Helper()
 	for _, w := range want {
-		found := false
-		for _, g := range got {
-			if g == w {
-				found = true
-			}
-		}
-		if !found {
+		if !slices.Contains(got, w) {
 			t.Errorf("%s = %q, missing %q", what, got, w)
 		}
 	}

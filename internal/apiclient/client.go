@@ -9,6 +9,7 @@ package apiclient
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -257,15 +258,25 @@ func (c *Client) OpenAPI(ctx context.Context) (json.RawMessage, error) {
 	return doc, err
 }
 
+// DocumentType is the Content-Type for a pipeline document by its first
+// non-blank byte, as the server sniffs it: application/json for '{' or
+// '[', application/yaml otherwise.
+func DocumentType(document []byte) string {
+	if t := bytes.TrimLeft(document, " \t\r\n\uFEFF"); len(t) > 0 && (t[0] == '{' || t[0] == '[') {
+		return "application/json"
+	}
+	return "application/yaml"
+}
+
 // PutPipeline saves a pipeline document (JSON or YAML) as a new revision
-// of app/name. contentType may be empty: the server sniffs the format.
+// of app/name. An empty contentType is DocumentType(document).
 func (c *Client) PutPipeline(ctx context.Context, app, name string, document []byte, contentType string) (*apitype.Pipeline, error) {
 	var p apitype.Pipeline
 	err := c.do(ctx, "save pipeline", request{
 		method:      http.MethodPut,
 		url:         c.endpoint(nil, "pipelines", app, name),
 		body:        bytes.NewReader(document),
-		contentType: contentType,
+		contentType: cmp.Or(contentType, DocumentType(document)),
 	}, &p)
 	if err != nil {
 		return nil, err
@@ -321,14 +332,15 @@ func (c *Client) GetRevision(ctx context.Context, app, name string, rev int) (*a
 }
 
 // ValidatePipeline validates a document on the server without saving it.
-// An invalid document gives *Error with a detail per problem.
+// An invalid document gives *Error with a detail per problem. An empty
+// contentType is DocumentType(document).
 func (c *Client) ValidatePipeline(ctx context.Context, document []byte, contentType string) (*apitype.ValidateResult, error) {
 	var out apitype.ValidateResult
 	err := c.do(ctx, "validate pipeline", request{
 		method:      http.MethodPost,
 		url:         c.endpoint(nil, "pipelines", "validate"),
 		body:        bytes.NewReader(document),
-		contentType: contentType,
+		contentType: cmp.Or(contentType, DocumentType(document)),
 	}, &out)
 	if err != nil {
 		return nil, err

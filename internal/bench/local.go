@@ -1,6 +1,7 @@
 package bench
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"math"
@@ -42,11 +43,11 @@ type LocalOptions struct {
 // Local starts a local Lambda in a temporary directory, deploys zip (an
 // echo-style function answering any JSON payload) and measures it.
 func Local(ctx context.Context, zip []byte, opts LocalOptions) (*LocalResult, error) {
-	opts.Warm = cmpOr(opts.Warm, 3000)
-	opts.Cold = cmpOr(opts.Cold, 20)
-	opts.Clients = cmpOr(opts.Clients, 64)
-	opts.Concurrent = cmpOr(opts.Concurrent, 20000)
-	opts.Weighted = cmpOr(opts.Weighted, 20000)
+	opts.Warm = cmp.Or(opts.Warm, 3000)
+	opts.Cold = cmp.Or(opts.Cold, 20)
+	opts.Clients = cmp.Or(opts.Clients, 64)
+	opts.Concurrent = cmp.Or(opts.Concurrent, 20000)
+	opts.Weighted = cmp.Or(opts.Weighted, 20000)
 	dir, err := os.MkdirTemp("", "sluice-bench-local-")
 	if err != nil {
 		return nil, err
@@ -165,13 +166,6 @@ func Local(ctx context.Context, zip []byte, opts LocalOptions) (*LocalResult, er
 	half := 3.2905 * math.Sqrt(res.Weight*(1-res.Weight)/float64(res.Weighted))
 	res.Lo, res.Hi = res.Weight-half, res.Weight+half
 	return res, nil
-}
-
-func cmpOr(v, def int) int {
-	if v > 0 {
-		return v
-	}
-	return def
 }
 
 func parallel(n int, fn func()) {

@@ -2,6 +2,7 @@ package cli
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -132,10 +133,7 @@ func (a *app) runDemo(ctx context.Context, opts demoOptions) error {
 	if err := uploadPackage(ctx, local.S3, zip); err != nil {
 		return err
 	}
-	user := a.userName()
-	if user == "" {
-		user = "demo"
-	}
+	user := cmp.Or(a.userName(), "demo")
 	c, err := apiclient.New(url, apiclient.WithUser(user))
 	if err != nil {
 		return err

@@ -4,9 +4,10 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"maps"
 	"net/http"
 	"net/url"
-	"sort"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -95,11 +96,7 @@ func trafficSplit(ctx context.Context, lambdaURL, fn, alias string, window time.
 	if total == 0 {
 		return "no invocations yet", nil
 	}
-	versions := make([]string, 0, len(counts))
-	for v := range counts {
-		versions = append(versions, v)
-	}
-	sort.Strings(versions)
+	versions := slices.Sorted(maps.Keys(counts))
 	parts := make([]string, 0, len(versions))
 	for _, v := range versions {
 		c := counts[v]

@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"cmp"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -64,7 +65,7 @@ func printExecution(w io.Writer, e *apitype.Execution, now time.Time) {
 	fmt.Fprintf(w, "execution %s\n", e.ID)
 	fmt.Fprintf(w, "pipeline  %s/%s (revision %d)\n", e.Application, e.PipelineName, e.Revision)
 	fmt.Fprintf(w, "status    %s\n", e.Status)
-	fmt.Fprintf(w, "trigger   %s by %s at %s\n", cmpDash(trigger.Type), cmpDash(e.User), formatTime(e.BuildTime))
+	fmt.Fprintf(w, "trigger   %s by %s at %s\n", cmp.Or(trigger.Type, "-"), cmp.Or(e.User, "-"), formatTime(e.BuildTime))
 	if len(trigger.Parameters) > 0 {
 		params, _ := json.Marshal(trigger.Parameters)
 		fmt.Fprintf(w, "params    %s\n", params)
@@ -74,11 +75,4 @@ func printExecution(w io.Writer, e *apitype.Execution, now time.Time) {
 	}
 	fmt.Fprintln(w)
 	fmt.Fprint(w, renderBoard(e, now, false))
-}
-
-func cmpDash(s string) string {
-	if s == "" {
-		return "-"
-	}
-	return s
 }

@@ -6,8 +6,9 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"os"
-	"sort"
+	"slices"
 	"strings"
 	"time"
 
@@ -205,12 +206,7 @@ func formatEvent(ev apitype.Event, stages map[string]apitype.Stage) string {
 		fmt.Fprintf(&b, " %v", st)
 		delete(data, "status")
 	}
-	keys := make([]string, 0, len(data))
-	for k := range data {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	for _, k := range keys {
+	for _, k := range slices.Sorted(maps.Keys(data)) {
 		v := data[k]
 		if s, ok := v.(string); ok {
 			if s == "" {

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"slices"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -21,10 +22,8 @@ const (
 
 // checkFormat rejects an -o value that is not one of allowed.
 func checkFormat(got string, allowed ...string) error {
-	for _, a := range allowed {
-		if got == a {
-			return nil
-		}
+	if slices.Contains(allowed, got) {
+		return nil
 	}
 	return usageError(fmt.Sprintf("-o %q is not an output format", got), "use one of "+strings.Join(allowed, ", "))
 }

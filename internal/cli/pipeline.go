@@ -1,7 +1,6 @@
 package cli
 
 import (
-	"bytes"
 	"errors"
 	"fmt"
 	"io"
@@ -11,6 +10,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/sluice-cd/sluice/internal/apiclient"
 	"github.com/sluice-cd/sluice/internal/pipeline"
 )
 
@@ -63,10 +63,7 @@ func documentType(name string, data []byte) string {
 	case ".yaml", ".yml":
 		return "application/yaml"
 	}
-	if t := bytes.TrimLeft(data, " \t\r\n\uFEFF"); len(t) > 0 && (t[0] == '{' || t[0] == '[') {
-		return "application/json"
-	}
-	return "application/yaml"
+	return apiclient.DocumentType(data)
 }
 
 // printProblems prints a document's problems, one "path: message" per

@@ -18,6 +18,7 @@
 package cli
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -139,21 +140,12 @@ func groupRunE(cmd *cobra.Command, args []string) error {
 
 // serverURL is --server, else $SLUICE_SERVER, else DefaultServer.
 func (a *app) serverURL() string {
-	if a.server != "" {
-		return a.server
-	}
-	if s := a.getenv(EnvServer); s != "" {
-		return s
-	}
-	return DefaultServer
+	return cmp.Or(a.server, a.getenv(EnvServer), DefaultServer)
 }
 
 // userName is --user, else $USER; empty lets the server say "anonymous".
 func (a *app) userName() string {
-	if a.user != "" {
-		return a.user
-	}
-	return a.getenv(EnvUser)
+	return cmp.Or(a.user, a.getenv(EnvUser))
 }
 
 // client returns an API client of the selected server.

@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"cmp"
 	"fmt"
 	"runtime"
 	"runtime/debug"
@@ -49,7 +50,7 @@ func (a *app) newVersionCmd() *cobra.Command {
 			fmt.Fprintf(a.stdout, "  version       %s\n", h.Version)
 			fmt.Fprintf(a.stdout, "  status        %s\n", h.Status)
 			fmt.Fprintf(a.stdout, "  database      %s\n", h.Database)
-			fmt.Fprintf(a.stdout, "  local lambda  %s\n", cmpDash(h.LocalLambdaURL))
+			fmt.Fprintf(a.stdout, "  local lambda  %s\n", cmp.Or(h.LocalLambdaURL, "-"))
 			return nil
 		},
 	}

@@ -1,6 +1,9 @@
 package expr
 
-import "slices"
+import (
+	"maps"
+	"slices"
+)
 
 // Env is everything an expression can see. The engine builds it; it holds
 // plain data only (maps, slices, strings, numbers, booleans), which the
@@ -41,9 +44,7 @@ func (env *Env) root(name string) (any, bool) {
 		// Orca's trigger always has parameters; add an empty map, on a copy
 		// so the Env is not modified.
 		t := make(map[string]any, len(env.Trigger)+1)
-		for k, v := range env.Trigger {
-			t[k] = v
-		}
+		maps.Copy(t, env.Trigger)
 		t["parameters"] = map[string]any{}
 		return t, true
 	case "parameters":
@@ -75,14 +76,8 @@ func (env *Env) vars(names []string) map[string]any {
 // rootNames lists every root name defined, for "not defined" hints.
 func (env *Env) rootNames() []string {
 	names := []string{"execution", "parameters", "trigger"}
-	for k := range env.Context {
-		names = append(names, k)
-	}
-	for k := range env.Ancestors {
-		if _, ok := env.Context[k]; !ok {
-			names = append(names, k)
-		}
-	}
+	names = slices.AppendSeq(names, maps.Keys(env.Context))
+	names = slices.AppendSeq(names, maps.Keys(env.Ancestors))
 	slices.Sort(names)
 	return slices.Compact(names)
 }

@@ -1,6 +1,7 @@
 package expr
 
 import (
+	"cmp"
 	"encoding/base64"
 	"encoding/json"
 	"math"
@@ -208,14 +209,7 @@ func judgmentFn(r *run, args []any) (any, error) {
 	case named.Type != "manualJudgment":
 		return nil, errorf("#judgment(%q): stage %q is a %s stage, not a manualJudgment stage", name, name, named.Type)
 	}
-	return nil, errorf("#judgment(%q): no judgment input recorded for stage %q (status %s); it is set when someone judges the stage and picks one of its judgmentInputs", name, name, orUnknown(named.Status))
-}
-
-func orUnknown(s string) string {
-	if s == "" {
-		return "unknown"
-	}
-	return s
+	return nil, errorf("#judgment(%q): no judgment input recorded for stage %q (status %s); it is set when someone judges the stage and picks one of its judgmentInputs", name, name, cmp.Or(named.Status, "unknown"))
 }
 
 // stageNames lists the stage names for "no stage named" errors.

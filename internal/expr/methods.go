@@ -2,7 +2,7 @@ package expr
 
 import (
 	"reflect"
-	"sort"
+	"slices"
 	"strings"
 	"unicode/utf8"
 
@@ -64,7 +64,7 @@ func methodList() string {
 	for name := range methods {
 		names = append(names, "."+name+"()")
 	}
-	sort.Strings(names)
+	slices.Sort(names)
 	return strings.Join(names, ", ")
 }
 

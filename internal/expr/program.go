@@ -2,7 +2,8 @@ package expr
 
 import (
 	"fmt"
-	"sort"
+	"maps"
+	"slices"
 	"strings"
 	"sync"
 	"unicode/utf8"
@@ -79,15 +80,13 @@ func compile(body string) (p *program) {
 	if err != nil {
 		return &program{err: compileError(err, t, body)}
 	}
-	var roots, names []string
-	for name := range s.names {
-		roots = append(roots, name)
+	roots := slices.Sorted(maps.Keys(s.names))
+	var names []string
+	for _, name := range roots {
 		if !s.lets[name] {
 			names = append(names, name)
 		}
 	}
-	sort.Strings(roots)
-	sort.Strings(names)
 	return &program{prog: prog, roots: roots, names: names}
 }
 

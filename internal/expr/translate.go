@@ -2,6 +2,7 @@ package expr
 
 import (
 	"fmt"
+	"slices"
 	"sort"
 	"strings"
 	"unicode"
@@ -111,194 +112,228 @@ func translate(body string) (*translation, *syntaxError) {
 	if len(body) > maxSourceBytes {
 		return nil, &syntaxError{pos: -1, msg: fmt.Sprintf("expression is %d bytes long; the limit is %d", len(body), maxSourceBytes)}
 	}
-	t := &translation{}
-	var out strings.Builder
-	out.Grow(len(body) + 16)
-	outRunes := 0
-	emit := func(s string, in int, verbatim bool) {
-		t.anchors = append(t.anchors, anchor{out: outRunes, in: in, verbatim: verbatim})
-		out.WriteString(s)
-		outRunes += utf8.RuneCountInString(s)
-	}
-	fail := func(pos int, format string, args ...any) (*translation, *syntaxError) {
-		return nil, &syntaxError{pos: pos, msg: fmt.Sprintf(format, args...)}
-	}
-
-	var (
-		operand bool // the previous token ends an operand, so an operator may follow
-		member  bool // the previous token is . or ?. , so a property name follows
-		depth   int
-	)
-	for i := 0; i < len(body); {
-		c := body[i]
-		wasMember := member
-		member = false
-		switch {
-		case c == ' ' || c == '\t' || c == '\n' || c == '\r':
-			member = wasMember
-			emit(body[i:i+1], i, true)
-			i++
-
-		case c == '\'' || c == '"':
-			s, n, ok := scanSpelString(body[i:])
-			if !ok {
-				return fail(i, "unterminated string starting with %c; close it with %c (write %c%c for a literal %c)", c, c, c, c, c)
-			}
-			lit := exprQuote(s)
-			if out.Len() > 0 && isIdentByte(out.String()[out.Len()-1]) {
-				lit = " " + lit // keep expr from reading b"…" as a bytes literal
-			}
-			emit(lit, i, false)
-			i += n
-			operand = true
-
-		case c == '`':
-			return fail(i, "backquoted strings are not supported; use 'single' or \"double\" quotes")
-
-		case c >= '0' && c <= '9':
-			n := scanNumber(body[i:])
-			emit(body[i:i+n], i, true)
-			i += n
-			operand = true
-
-		case c == '#':
-			name, n := scanIdent(body[i+1:])
-			next := skipSpace(body, i+1+n)
-			switch {
-			case name == "":
-				emit("#", i, true) // expr's current element inside a closure
-				i++
-				operand = true
-			case name == "root":
-				if next >= len(body) || body[next] != '.' {
-					return fail(i, "#root is only supported followed by a property, as in #root.execution")
-				}
-				i = next + 1
-				operand = false
-			case name == "this":
-				emit("#", i, false)
-				i += 1 + n
-				operand = true
-			case name == "acc" || name == "index":
-				emit(body[i:i+1+n], i, true)
-				i += 1 + n
-				operand = true
-			case spelFunctions[name] != "":
-				if next >= len(body) || body[next] != '(' {
-					return fail(i, "#%s is a function; call it, as in #%s(…)", name, name)
-				}
-				emit(spelFunctions[name], i, false)
-				i += 1 + n
-				operand = true
-			case unsupportedSpelFunctions[name] != "":
-				return fail(i, "#%s is not supported in Sluice: %s", name, unsupportedSpelFunctions[name])
-			default:
-				return fail(i, "unknown function #%s; available: %s", name, spelFunctionList())
-			}
-
-		case isIdentStart(body, i):
-			word, n := scanIdent(body[i:])
-			next := skipSpace(body, i+n)
-			lower := strings.ToLower(word)
-			switch {
-			case wasMember:
-				emit(word, i, true) // a property or method name: never rewritten
-				operand = true
-			case word == "null":
-				emit("nil", i, false)
-				operand = true
-			case lower == "not":
-				emit("not", i, false)
-				operand = false
-			case operand && spelWordOperators[lower] != "":
-				emit(" "+spelWordOperators[lower]+" ", i, false)
-				operand = false
-			case operand && (lower == "instanceof" || lower == "between"):
-				return fail(i, "the SpEL operator %s is not supported", word)
-			case word == "T" && next < len(body) && body[next] == '(':
-				return fail(i, "type references T(…) are not supported: expressions cannot reach Java or Go types; use the # helpers and builtins instead")
-			case word == "new" && !operand && next > i+n && isIdentStart(body, next):
-				return fail(i, "constructors (new …) are not supported: expressions can only build lists [a, b] and maps {k: v}")
-			default:
-				emit(word, i, true)
-				operand = true
-			}
-			i += n
-
-		case c == '?':
-			switch {
-			case strings.HasPrefix(body[i:], "?:"):
-				t.elvis = mapSet(t.elvis, outRunes)
-				emit("??", i, false)
-				i += 2
-				operand = false
-			case strings.HasPrefix(body[i:], "?."):
-				emit("?.", i, true)
-				i += 2
-				member = true
-				operand = false
-			default:
-				emit("?", i, true)
-				i++
-				operand = false
-			}
-
-		case c == '.':
-			switch {
-			case strings.HasPrefix(body[i:], ".."):
-				emit("..", i, true)
-				i += 2
-				operand = false
-			case i+2 < len(body) && strings.ContainsRune("?!^$", rune(body[i+1])) && body[i+2] == '[':
-				return fail(i, "SpEL selection and projection (%s[…]) are not supported; use filter(list, .field == x), map(list, .field), first(…) or last(…)", body[i:i+2])
-			case !operand && i+1 < len(body) && body[i+1] >= '0' && body[i+1] <= '9':
-				n := scanNumber(body[i:])
-				emit(body[i:i+n], i, true)
-				i += n
-				operand = true
-			default:
-				emit(".", i, true)
-				i++
-				member = true
-				operand = false
-			}
-
-		case c == '(' || c == '[' || c == '{':
-			depth++
-			if depth > maxNesting {
-				return fail(i, "expression nests brackets more than %d deep", maxNesting)
-			}
-			emit(body[i:i+1], i, true)
-			i++
-			operand = false
-
-		case c == ')' || c == ']' || c == '}':
-			depth--
-			emit(body[i:i+1], i, true)
-			i++
-			operand = true
-
-		case c == '/' && i+1 < len(body) && (body[i+1] == '/' || body[i+1] == '*'):
-			return fail(i, "comments are not supported in expressions")
-
-		case c == ':' && i+1 < len(body) && body[i+1] == ':':
-			return fail(i, "'::' is not supported in expressions")
-
-		case c == '@':
-			return fail(i, "bean references (@name) are not supported")
-
-		default:
-			r, n := utf8.DecodeRuneInString(body[i:])
-			if r == utf8.RuneError && n == 1 {
-				return fail(i, "expression is not valid UTF-8")
-			}
-			emit(body[i:i+n], i, true)
-			i += n
-			operand = false
+	tr := &translator{body: body, t: &translation{}}
+	tr.out.Grow(len(body) + 16)
+	for tr.i < len(body) {
+		if err := tr.token(); err != nil {
+			return nil, err
 		}
 	}
-	t.src = out.String()
-	return t, nil
+	tr.t.src = tr.out.String()
+	return tr.t, nil
+}
+
+// translator is translate's state as it walks the body one token at a time.
+type translator struct {
+	body     string
+	i        int // byte offset in body of the next token
+	t        *translation
+	out      strings.Builder
+	outRunes int  // runes written to out
+	operand  bool // the previous token ends an operand, so an operator may follow
+	member   bool // the previous token is . or ?. , so a property name follows
+	depth    int  // brackets open
+}
+
+// emit writes s, which came from byte offset in of the body, and records
+// the anchor between the two.
+func (tr *translator) emit(s string, in int, verbatim bool) {
+	tr.t.anchors = append(tr.t.anchors, anchor{out: tr.outRunes, in: in, verbatim: verbatim})
+	tr.out.WriteString(s)
+	tr.outRunes += utf8.RuneCountInString(s)
+}
+
+// copyBytes emits the next n bytes of the body unchanged and moves past them.
+func (tr *translator) copyBytes(n int) {
+	tr.emit(tr.body[tr.i:tr.i+n], tr.i, true)
+	tr.i += n
+}
+
+func (tr *translator) fail(pos int, format string, args ...any) *syntaxError {
+	return &syntaxError{pos: pos, msg: fmt.Sprintf(format, args...)}
+}
+
+// token translates the token at tr.i and moves past it.
+func (tr *translator) token() *syntaxError {
+	body, i := tr.body, tr.i
+	c := body[i]
+	wasMember := tr.member
+	tr.member = false
+	switch {
+	case c == ' ' || c == '\t' || c == '\n' || c == '\r':
+		tr.member = wasMember
+		tr.copyBytes(1)
+	case c == '\'' || c == '"':
+		return tr.stringLiteral()
+	case c == '`':
+		return tr.fail(i, "backquoted strings are not supported; use 'single' or \"double\" quotes")
+	case c >= '0' && c <= '9':
+		tr.copyBytes(scanNumber(body[i:]))
+		tr.operand = true
+	case c == '#':
+		return tr.hash()
+	case isIdentStart(body, i):
+		return tr.word(wasMember)
+	case c == '?':
+		tr.question()
+	case c == '.':
+		return tr.dot()
+	case c == '(' || c == '[' || c == '{':
+		tr.depth++
+		if tr.depth > maxNesting {
+			return tr.fail(i, "expression nests brackets more than %d deep", maxNesting)
+		}
+		tr.copyBytes(1)
+		tr.operand = false
+	case c == ')' || c == ']' || c == '}':
+		tr.depth--
+		tr.copyBytes(1)
+		tr.operand = true
+	case c == '/' && i+1 < len(body) && (body[i+1] == '/' || body[i+1] == '*'):
+		return tr.fail(i, "comments are not supported in expressions")
+	case c == ':' && i+1 < len(body) && body[i+1] == ':':
+		return tr.fail(i, "'::' is not supported in expressions")
+	case c == '@':
+		return tr.fail(i, "bean references (@name) are not supported")
+	default:
+		r, n := utf8.DecodeRuneInString(body[i:])
+		if r == utf8.RuneError && n == 1 {
+			return tr.fail(i, "expression is not valid UTF-8")
+		}
+		tr.copyBytes(n)
+		tr.operand = false
+	}
+	return nil
+}
+
+// stringLiteral re-emits a SpEL '…' or "…" literal as an expr one.
+func (tr *translator) stringLiteral() *syntaxError {
+	i, c := tr.i, tr.body[tr.i]
+	s, n, ok := scanSpelString(tr.body[i:])
+	if !ok {
+		return tr.fail(i, "unterminated string starting with %c; close it with %c (write %c%c for a literal %c)", c, c, c, c, c)
+	}
+	lit := exprQuote(s)
+	if tr.out.Len() > 0 && isIdentByte(tr.out.String()[tr.out.Len()-1]) {
+		lit = " " + lit // keep expr from reading b"…" as a bytes literal
+	}
+	tr.emit(lit, i, false)
+	tr.i += n
+	tr.operand = true
+	return nil
+}
+
+// hash translates #name: a helper function, #root., #this, a closure's #,
+// #acc or #index.
+func (tr *translator) hash() *syntaxError {
+	body, i := tr.body, tr.i
+	name, n := scanIdent(body[i+1:])
+	next := skipSpace(body, i+1+n)
+	switch {
+	case name == "":
+		tr.emit("#", i, true) // expr's current element inside a closure
+		tr.i++
+		tr.operand = true
+	case name == "root":
+		if next >= len(body) || body[next] != '.' {
+			return tr.fail(i, "#root is only supported followed by a property, as in #root.execution")
+		}
+		tr.i = next + 1
+		tr.operand = false
+	case name == "this":
+		tr.emit("#", i, false)
+		tr.i += 1 + n
+		tr.operand = true
+	case name == "acc" || name == "index":
+		tr.copyBytes(1 + n)
+		tr.operand = true
+	case spelFunctions[name] != "":
+		if next >= len(body) || body[next] != '(' {
+			return tr.fail(i, "#%s is a function; call it, as in #%s(…)", name, name)
+		}
+		tr.emit(spelFunctions[name], i, false)
+		tr.i += 1 + n
+		tr.operand = true
+	case unsupportedSpelFunctions[name] != "":
+		return tr.fail(i, "#%s is not supported in Sluice: %s", name, unsupportedSpelFunctions[name])
+	default:
+		return tr.fail(i, "unknown function #%s; available: %s", name, spelFunctionList())
+	}
+	return nil
+}
+
+// word translates an identifier: a property name after . is kept as it
+// is; null and the word operators are rewritten; T(…) and new are
+// rejected.
+func (tr *translator) word(afterMember bool) *syntaxError {
+	body, i := tr.body, tr.i
+	word, n := scanIdent(body[i:])
+	next := skipSpace(body, i+n)
+	lower := strings.ToLower(word)
+	switch {
+	case afterMember:
+		tr.emit(word, i, true) // a property or method name: never rewritten
+		tr.operand = true
+	case word == "null":
+		tr.emit("nil", i, false)
+		tr.operand = true
+	case lower == "not":
+		tr.emit("not", i, false)
+		tr.operand = false
+	case tr.operand && spelWordOperators[lower] != "":
+		tr.emit(" "+spelWordOperators[lower]+" ", i, false)
+		tr.operand = false
+	case tr.operand && (lower == "instanceof" || lower == "between"):
+		return tr.fail(i, "the SpEL operator %s is not supported", word)
+	case word == "T" && next < len(body) && body[next] == '(':
+		return tr.fail(i, "type references T(…) are not supported: expressions cannot reach Java or Go types; use the # helpers and builtins instead")
+	case word == "new" && !tr.operand && next > i+n && isIdentStart(body, next):
+		return tr.fail(i, "constructors (new …) are not supported: expressions can only build lists [a, b] and maps {k: v}")
+	default:
+		tr.emit(word, i, true)
+		tr.operand = true
+	}
+	tr.i += n
+	return nil
+}
+
+// question translates ?: (SpEL's Elvis, expr's ??), ?. and the ternary ?.
+func (tr *translator) question() {
+	switch rest := tr.body[tr.i:]; {
+	case strings.HasPrefix(rest, "?:"):
+		tr.t.elvis = mapSet(tr.t.elvis, tr.outRunes)
+		tr.emit("??", tr.i, false)
+		tr.i += 2
+		tr.operand = false
+	case strings.HasPrefix(rest, "?."):
+		tr.copyBytes(2)
+		tr.member = true
+		tr.operand = false
+	default:
+		tr.copyBytes(1)
+		tr.operand = false
+	}
+}
+
+// dot translates .. (a range), a number such as .5, and the member dot;
+// SpEL's selection and projection are rejected.
+func (tr *translator) dot() *syntaxError {
+	body, i := tr.body, tr.i
+	switch {
+	case strings.HasPrefix(body[i:], ".."):
+		tr.copyBytes(2)
+		tr.operand = false
+	case i+2 < len(body) && strings.ContainsRune("?!^$", rune(body[i+1])) && body[i+2] == '[':
+		return tr.fail(i, "SpEL selection and projection (%s[…]) are not supported; use filter(list, .field == x), map(list, .field), first(…) or last(…)", body[i:i+2])
+	case !tr.operand && i+1 < len(body) && body[i+1] >= '0' && body[i+1] <= '9':
+		tr.copyBytes(scanNumber(body[i:]))
+		tr.operand = true
+	default:
+		tr.copyBytes(1)
+		tr.member = true
+		tr.operand = false
+	}
+	return nil
 }
 
 // scanSpelString reads a SpEL string literal at the start of s and returns its
@@ -413,6 +448,6 @@ func spelFunctionList() string {
 	for name := range spelFunctions {
 		names = append(names, "#"+name)
 	}
-	sort.Strings(names)
+	slices.Sort(names)
 	return strings.Join(names, ", ")
 }

@@ -2,7 +2,6 @@ package httpapi
 
 import (
 	"encoding/json"
-	"slices"
 
 	"github.com/sluice-cd/sluice/internal/apitype"
 	"github.com/sluice-cd/sluice/internal/store"
@@ -65,7 +64,7 @@ func toStage(s *store.Stage) apitype.Stage {
 		Name:                 s.Name,
 		Type:                 s.Type,
 		Status:               string(s.Status),
-		RequisiteStageRefIDs: slices.Concat([]string{}, s.RequisiteStageRefIDs), // [] rather than null
+		RequisiteStageRefIDs: append([]string{}, s.RequisiteStageRefIDs...), // [] rather than null
 		Context:              rawOrNil(s.Context),
 		Outputs:              rawOrNil(s.Outputs),
 		Tasks:                rawOrNil(s.Tasks),

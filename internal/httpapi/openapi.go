@@ -6,7 +6,9 @@ import (
 )
 
 // openAPIDocument describes every route of the table in routes.go;
-// TestOpenAPICoversRoutes keeps the two in step.
+// TestOpenAPICoversRoutes keeps the two in step, and every request the
+// httpapi tests make, with its response, is checked against it
+// (openapi_check_test.go).
 //
 //go:embed openapi.json
 var openAPIDocument []byte

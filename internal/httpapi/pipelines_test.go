@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -70,7 +71,7 @@ func setup(t *testing.T, edit func(*httpapi.Config)) (*apiclient.Client, *testBu
 	if edit != nil {
 		edit(&cfg)
 	}
-	srv := httptest.NewServer(httpapi.New(cfg))
+	srv := httptest.NewServer(checkOpenAPI(t, httpapi.New(cfg)))
 	t.Cleanup(srv.Close)
 	c, err := apiclient.New(srv.URL, apiclient.WithUser("alice"))
 	if err != nil {
@@ -104,13 +105,7 @@ func detailPaths(e *apiclient.Error) []string {
 func containsAll(t *testing.T, what string, got []string, want ...string) {
 	t.Helper()
 	for _, w := range want {
-		found := false
-		for _, g := range got {
-			if g == w {
-				found = true
-			}
-		}
-		if !found {
+		if !slices.Contains(got, w) {
 			t.Errorf("%s = %q, missing %q", what, got, w)
 		}
 	}

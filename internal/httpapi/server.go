@@ -20,7 +20,8 @@
 // not run stages or write executions itself.
 //
 // The single route table (routes.go) both registers the handlers and is
-// checked against the embedded OpenAPI document (openapi.json) by a test.
+// checked against the embedded OpenAPI document (openapi.json) by a test;
+// the tests' real requests and responses are checked against it too.
 package httpapi
 
 import (

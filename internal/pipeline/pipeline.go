@@ -47,15 +47,6 @@ type Trigger struct {
 	Fields map[string]any
 }
 
-// topLevelKeys are the top-level keys with a typed field in Pipeline.
-var topLevelKeys = map[string]bool{
-	"application": true, "name": true, "id": true, "description": true,
-	"stages": true, "parameterConfig": true, "triggers": true,
-	"limitConcurrent": true, "maxConcurrentExecutions": true,
-	"keepWaitingPipelines": true, "rollbackOnFailure": true,
-	"notifications": true,
-}
-
 // Stage returns the stage with the given refId, or nil.
 func (p *Pipeline) Stage(refID string) *Stage {
 	if refID == "" {

@@ -1,6 +1,7 @@
 package pipeline
 
 import (
+	"maps"
 	"regexp"
 	"slices"
 	"strconv"
@@ -16,12 +17,7 @@ type fakeStageTypes map[string]func(fields map[string]any) []FieldProblem
 func (f fakeStageTypes) Known(name string) bool { _, ok := f[name]; return ok }
 
 func (f fakeStageTypes) Names() []string {
-	names := make([]string, 0, len(f))
-	for name := range f {
-		names = append(names, name)
-	}
-	slices.Sort(names)
-	return names
+	return slices.Sorted(maps.Keys(f))
 }
 
 func (f fakeStageTypes) ValidateFields(stageType string, fields map[string]any) []FieldProblem {

@@ -2,6 +2,7 @@ package pipeline
 
 import (
 	"fmt"
+	"maps"
 	"slices"
 	"strconv"
 	"strings"
@@ -94,12 +95,7 @@ func (v *validator) add(path, format string, args ...any) {
 
 // keptTypes checks known keys kept in an Extra map because of their type.
 func (v *validator) keptTypes(base string, extra map[string]any, kinds map[string]string) {
-	keys := make([]string, 0, len(kinds))
-	for k := range kinds {
-		keys = append(keys, k)
-	}
-	slices.Sort(keys)
-	for _, k := range keys {
+	for _, k := range slices.Sorted(maps.Keys(kinds)) {
 		if val, kept := extra[k]; kept {
 			v.add(joinKey(base, k), "must be %s, got %s", kinds[k], describe(val))
 		}
@@ -333,10 +329,10 @@ func (v *validator) stageEnabled(path string, s *Stage) {
 // stageExpressions checks every ${…} in every string of a stage, except
 // stageEnabled.expression, which is written without ${…}.
 func (v *validator) stageExpressions(path string, fields map[string]any) {
-	for _, k := range sortedKeys(fields) {
+	for _, k := range slices.Sorted(maps.Keys(fields)) {
 		val := fields[k]
 		if se, ok := val.(map[string]any); ok && k == "stageEnabled" {
-			for _, k2 := range sortedKeys(se) {
+			for _, k2 := range slices.Sorted(maps.Keys(se)) {
 				if k2 != "expression" {
 					v.expressions(joinKey(joinKey(path, k), k2), se[k2])
 				}
@@ -352,7 +348,7 @@ func (v *validator) expressions(path string, val any) {
 	case string:
 		v.expressionString(path, val)
 	case map[string]any:
-		for _, k := range sortedKeys(val) {
+		for _, k := range slices.Sorted(maps.Keys(val)) {
 			v.expressions(joinKey(path, k), val[k])
 		}
 	case []any:
@@ -396,15 +392,6 @@ func sortedNames(st StageTypes) []string {
 	names := slices.Clone(st.Names())
 	slices.Sort(names)
 	return slices.Compact(names)
-}
-
-func sortedKeys(m map[string]any) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	slices.Sort(keys)
-	return keys
 }
 
 // joinKey appends an object key to a JSON path: .key when it is an

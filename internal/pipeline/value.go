@@ -3,6 +3,7 @@ package pipeline
 import (
 	"encoding/json"
 	"fmt"
+	"maps"
 	"math"
 	"strconv"
 )
@@ -157,10 +158,10 @@ func lacking(m map[string]any, key string) bool {
 	return !ok || v == nil || v == ""
 }
 
+// copyMap returns a copy of m to write into, never nil (as maps.Clone of a
+// nil map would be), with room for a few more keys.
 func copyMap(m map[string]any) map[string]any {
 	out := make(map[string]any, len(m)+4)
-	for k, v := range m {
-		out[k] = v
-	}
+	maps.Copy(out, m)
 	return out
 }

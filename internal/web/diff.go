@@ -3,10 +3,12 @@ package web
 import (
 	"fmt"
 	"strings"
+
+	"github.com/aymanbagabas/go-udiff/lcs"
 )
 
-// A line diff for comparing pipeline revisions: the longest common
-// subsequence of lines, shown as unified hunks with a few lines of context.
+// A line diff for comparing pipeline revisions: go-udiff's edit script over
+// lines, shown as unified hunks with a few lines of context.
 
 // diffOp is what happened to one line.
 type diffOp byte
@@ -46,27 +48,13 @@ type diffHunk struct {
 	Lines  []diffLine
 }
 
-// maxDiffCells bounds the LCS table (lines × lines after the common
-// prefix and suffix are removed); beyond it the changed middle is shown as
-// all deleted then all added.
-const maxDiffCells = 16 << 20
-
-// diffLines returns the edit script turning a into b.
+// diffLines returns the edit script turning a into b. The edits come from
+// go-udiff's Myers diff, which bounds its search, so a large revision with
+// many scattered changes costs near-linear time rather than lines × lines;
+// past that bound the script is still correct but may not be the shortest.
 func diffLines(a, b []string) []diffLine {
-	pre := 0
-	for pre < len(a) && pre < len(b) && a[pre] == b[pre] {
-		pre++
-	}
-	suf := 0
-	for suf < len(a)-pre && suf < len(b)-pre && a[len(a)-1-suf] == b[len(b)-1-suf] {
-		suf++
-	}
-	out := make([]diffLine, 0, len(a)+len(b))
-	for i := range pre {
-		out = append(out, diffLine{Op: opSame, Text: a[i], OldNo: i + 1, NewNo: i + 1})
-	}
-	am, bm := a[pre:len(a)-suf], b[pre:len(b)-suf]
-	oldNo, newNo := pre+1, pre+1
+	out := make([]diffLine, 0, max(len(a), len(b)))
+	oldNo, newNo := 1, 1
 	emit := func(op diffOp, text string) {
 		l := diffLine{Op: op, Text: text}
 		if op != opAdd {
@@ -79,51 +67,21 @@ func diffLines(a, b []string) []diffLine {
 		}
 		out = append(out, l)
 	}
-	if len(am)*len(bm) > maxDiffCells {
-		for _, s := range am {
+	next := 0 // the first line of a not yet emitted
+	for _, d := range lcs.DiffLines(a, b) {
+		for _, s := range a[next:d.Start] {
+			emit(opSame, s)
+		}
+		for _, s := range a[d.Start:d.End] {
 			emit(opDel, s)
 		}
-		for _, s := range bm {
+		for _, s := range b[d.ReplStart:d.ReplEnd] {
 			emit(opAdd, s)
 		}
-	} else {
-		// lcs[i][j] is the LCS length of am[i:] and bm[j:].
-		n, m := len(am), len(bm)
-		lcs := make([]int32, (n+1)*(m+1))
-		at := func(i, j int) int32 { return lcs[i*(m+1)+j] }
-		for i := n - 1; i >= 0; i-- {
-			for j := m - 1; j >= 0; j-- {
-				if am[i] == bm[j] {
-					lcs[i*(m+1)+j] = at(i+1, j+1) + 1
-				} else {
-					lcs[i*(m+1)+j] = max(at(i+1, j), at(i, j+1))
-				}
-			}
-		}
-		i, j := 0, 0
-		for i < n && j < m {
-			switch {
-			case am[i] == bm[j]:
-				emit(opSame, am[i])
-				i++
-				j++
-			case at(i+1, j) >= at(i, j+1):
-				emit(opDel, am[i])
-				i++
-			default:
-				emit(opAdd, bm[j])
-				j++
-			}
-		}
-		for ; i < n; i++ {
-			emit(opDel, am[i])
-		}
-		for ; j < m; j++ {
-			emit(opAdd, bm[j])
-		}
+		next = d.End
 	}
-	for k := len(a) - suf; k < len(a); k++ {
-		emit(opSame, a[k])
+	for _, s := range a[next:] {
+		emit(opSame, s)
 	}
 	return out
 }

@@ -1,6 +1,8 @@
 package web
 
 import (
+	"fmt"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -85,17 +87,53 @@ func TestHunks(t *testing.T) {
 	}
 }
 
-func TestDiffTooLargeFallsBack(t *testing.T) {
+// sides rebuilds the old and new texts from a diff.
+func sides(lines []diffLine) (old, new []string) {
+	for _, l := range lines {
+		if l.Op != opAdd {
+			old = append(old, l.Text)
+		}
+		if l.Op != opDel {
+			new = append(new, l.Text)
+		}
+	}
+	return old, new
+}
+
+func TestDiffLargeTexts(t *testing.T) {
 	t.Parallel()
-	n := 5000 // 25M cells > maxDiffCells
-	a := make([]string, n)
-	b := make([]string, n)
-	for i := range n {
-		a[i] = "a" + strings.Repeat("x", i%7)
-		b[i] = "b" + strings.Repeat("y", i%5)
-	}
-	lines := diffLines(a, b)
-	if len(lines) != 2*n || lines[0].Op != opDel || lines[n].Op != opAdd {
-		t.Errorf("fallback gave %d lines starting %c, want %d deletions then additions", len(lines), lines[0].Op, n)
-	}
+	n := 5000
+	t.Run("nothing in common", func(t *testing.T) {
+		t.Parallel()
+		a := make([]string, n)
+		b := make([]string, n)
+		for i := range n {
+			a[i] = "a" + strings.Repeat("x", i%7)
+			b[i] = "b" + strings.Repeat("y", i%5)
+		}
+		lines := diffLines(a, b)
+		if len(lines) != 2*n || lines[0].Op != opDel || lines[n].Op != opAdd {
+			t.Errorf("got %d lines starting %c, want %d deletions then additions", len(lines), lines[0].Op, n)
+		}
+	})
+	t.Run("scattered changes", func(t *testing.T) {
+		t.Parallel()
+		a := make([]string, n)
+		b := make([]string, n)
+		for i := range n {
+			a[i] = fmt.Sprint("line ", i)
+			b[i] = a[i]
+			if i%50 == 7 {
+				b[i] = "changed"
+			}
+		}
+		lines := diffLines(a, b)
+		old, new := sides(lines)
+		if !slices.Equal(old, a) || !slices.Equal(new, b) {
+			t.Fatal("the diff does not turn the old text into the new one")
+		}
+		if last := lines[len(lines)-1]; last.OldNo != n || last.NewNo != n {
+			t.Errorf("last line numbered old %d new %d, want %d and %d", last.OldNo, last.NewNo, n, n)
+		}
+	})
 }

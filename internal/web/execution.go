@@ -5,6 +5,7 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
+	"maps"
 	"net/http"
 	"slices"
 	"strings"
@@ -400,12 +401,7 @@ func invokeResults(outputs, ctx map[string]any) []invokeView {
 			continue
 		}
 		iv := invokeView{N: i + 1}
-		keys := make([]string, 0, len(m))
-		for k := range m {
-			keys = append(keys, k)
-		}
-		slices.Sort(keys)
-		for _, k := range keys {
+		for _, k := range slices.Sorted(maps.Keys(m)) {
 			val := m[k]
 			switch strings.ToLower(k) {
 			case "body", "payload":

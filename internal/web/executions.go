@@ -1,6 +1,7 @@
 package web
 
 import (
+	"cmp"
 	"encoding/json"
 	"net/http"
 	"net/url"
@@ -77,9 +78,7 @@ func newExecRow(e *apitype.Execution, now int64) execRow {
 	}
 	_ = json.Unmarshal(e.Trigger, &trig)
 	row.TriggerType = trig.Type
-	if row.User == "" {
-		row.User = trig.User
-	}
+	row.User = cmp.Or(row.User, trig.User)
 	return row
 }
 

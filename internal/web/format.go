@@ -62,10 +62,7 @@ func utcText(v any) string {
 
 // durText formats milliseconds as "850ms", "2.4s", "3m 05s", "2h 03m".
 func durText(v any) string {
-	ms := msOf(v)
-	if ms < 0 {
-		ms = 0
-	}
+	ms := max(msOf(v), 0)
 	d := time.Duration(ms) * time.Millisecond
 	switch {
 	case d < time.Second:
@@ -109,10 +106,7 @@ var completeStatuses = map[string]bool{
 
 // shortID is the first part of an id, enough to tell executions apart.
 func shortID(id string) string {
-	if len(id) > 8 {
-		return id[:8]
-	}
-	return id
+	return id[:min(len(id), 8)]
 }
 
 // pctText formats a share from 0 to 1 as a percentage with at most two

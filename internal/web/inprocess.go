@@ -2,6 +2,7 @@ package web
 
 import (
 	"bytes"
+	"cmp"
 	"errors"
 	"io"
 	"net/http"
@@ -28,9 +29,7 @@ func (t inProcess) RoundTrip(req *http.Request) (*http.Response, error) {
 	if r.Body == nil {
 		r.Body = http.NoBody
 	}
-	if r.Host == "" {
-		r.Host = req.URL.Host
-	}
+	r.Host = cmp.Or(r.Host, req.URL.Host)
 	w := &bufferedResponse{header: http.Header{}}
 	t.api.ServeHTTP(w, r)
 	if req.Body != nil {

@@ -1,0 +1,5 @@
+package httpapi
+
+// OpenAPIDocument is the embedded openapi.json, for the external tests that
+// check real traffic against it.
+var OpenAPIDocument = openAPIDocument

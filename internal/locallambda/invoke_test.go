@@ -6,6 +6,8 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"errors"
+	"os"
+	"path/filepath"
 	"regexp"
 	"strconv"
 	"strings"
@@ -222,6 +224,57 @@ func TestInvokeTimeout(t *testing.T) {
 	after := decodeSleep(t, te.invoke(t, &lambda.InvokeInput{FunctionName: aws.String("slow"), Payload: []byte(`{"ms":0}`)}))
 	if after == before {
 		t.Errorf("the invoke after a timeout ran in the killed environment's pid %d", before)
+	}
+}
+
+// TestInvokeColdStartTimeout: a cold start has two limits, as on AWS: the
+// init phase its own InitTimeout (10 s), then the function's Timeout
+// counted from when the runtime takes the event. A function with Timeout
+// 3 s that never answers times out about 3 s after its init, not after
+// 3 s plus the whole init budget (the 13 s this once took).
+func TestInvokeColdStartTimeout(t *testing.T) {
+	t.Parallel()
+	te := newTestEnv(t, InvokerConfig{})
+	s := te.spec(t, "cold-slow", "sleep")
+	s.Timeout = 3 * time.Second
+
+	start := time.Now()
+	out := te.invoke(t, &lambda.InvokeInput{FunctionName: aws.String("cold-slow"), Payload: []byte(`{"ms":30000}`)})
+	elapsed := time.Since(start)
+	if aws.ToString(out.FunctionError) != "Unhandled" || !strings.Contains(string(out.Payload), "Task timed out after 3.00 seconds") {
+		t.Fatalf("FunctionError %v, body %s; want the 3 s timeout", out.FunctionError, out.Payload)
+	}
+	// A correctness bound, not a speed figure: 3 s plus a cold start of a
+	// few milliseconds, with room for a loaded machine, is well below the
+	// 13 s of the deadline that included the init budget.
+	if elapsed >= 8*time.Second {
+		t.Errorf("the cold invoke timed out after %s; want about 3 s after the init (not 3 s + InitTimeout 10 s)", elapsed.Round(time.Millisecond))
+	}
+}
+
+// TestInvokeInitTimeout: a runtime that never asks for its first event
+// fails with Runtime.InitTimeout after InitTimeout, whatever the
+// function's own Timeout.
+func TestInvokeInitTimeout(t *testing.T) {
+	t.Parallel()
+	te := newTestEnv(t, InvokerConfig{InitTimeout: 500 * time.Millisecond})
+	dir := t.TempDir()
+	writeFiles(t, dir, map[string]string{"bootstrap": "#!/bin/sh\nexec sleep 60\n"})
+	if err := os.Chmod(filepath.Join(dir, "bootstrap"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	te.resolver.add(FunctionSpec{Name: "stuck", Runtime: "provided.al2023", Handler: "h", CodeDir: dir, CodeSha256: "x", Timeout: 30 * time.Second})
+
+	start := time.Now()
+	out := te.invoke(t, &lambda.InvokeInput{FunctionName: aws.String("stuck")})
+	elapsed := time.Since(start)
+	want := regexp.MustCompile(`^\{"errorType":"Runtime.InitTimeout","errorMessage":"RequestId: [0-9a-f-]{36} Error: Runtime failed to start within 0\.50 seconds \(init timeout\)"\}$`)
+	if aws.ToString(out.FunctionError) != "Unhandled" || !want.Match(out.Payload) {
+		t.Fatalf("FunctionError %v, body %s; want Runtime.InitTimeout", out.FunctionError, out.Payload)
+	}
+	// The function's 30 s Timeout is no part of the init's limit.
+	if elapsed >= 20*time.Second {
+		t.Errorf("the init timed out after %s; want about InitTimeout (0.5 s), not InitTimeout + Timeout", elapsed.Round(time.Millisecond))
 	}
 }
 

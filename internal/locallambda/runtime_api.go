@@ -138,6 +138,12 @@ func (e *environment) offer(rc *runtimeConn) {
 	inv.deliveredAt = now
 	e.mu.Unlock()
 	e.deliver(rc, inv)
+	// The invoke waiting in run moves its timer to the invocation's
+	// deadline (on a cold start it held the init limit until now).
+	select {
+	case e.taken <- struct{}{}:
+	default:
+	}
 }
 
 // dispatch hands inv to the environment: straight onto the waiting GET

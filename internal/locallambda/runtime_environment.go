@@ -38,6 +38,7 @@ type environment struct {
 	// The channels an invocation waits on; they live as long as the
 	// environment, so an invoke allocates none.
 	done     chan struct{} // the dispatched invocation completed (buffered 1)
+	taken    chan struct{} // a GET /next took the dispatched invocation (buffered 1)
 	flushed  chan struct{} // the log reader reached a flush marker (buffered 1)
 	exited   chan struct{} // closed when the process has exited
 	logDone  chan struct{} // closed when the log reader has finished
@@ -121,6 +122,7 @@ func (iv *Invoker) startEnvironment(p *pool, spec *FunctionSpec) (*environment, 
 		ln:       ln,
 		conns:    make(map[*runtimeConn]struct{}),
 		done:     make(chan struct{}, 1),
+		taken:    make(chan struct{}, 1),
 		flushed:  make(chan struct{}, 1),
 		exited:   make(chan struct{}),
 		logDone:  make(chan struct{}),
@@ -223,13 +225,20 @@ type runResult struct {
 
 // run dispatches inv to the environment and waits for its outcome: the
 // runtime's response or error, the deadline, or the process's exit.
+//
+// A cold start has two limits, as on AWS: the init phase, from the
+// process's start to its first GET /next, has initTimeout; the
+// invocation's own timeout counts from when the runtime takes the event
+// (its Lambda-Runtime-Deadline-Ms). The timer first holds whichever limit
+// applies now and moves to the invocation's deadline when the event is
+// taken.
 func (e *environment) run(inv *invocation, spec *FunctionSpec, initTimeout time.Duration) runResult {
 	cold := e.dispatch(inv)
-	wait := inv.timeout
 	if cold {
-		wait += initTimeout
+		e.timer.Reset(time.Until(e.started.Add(initTimeout)))
+	} else {
+		e.timer.Reset(inv.timeout)
 	}
-	e.timer.Reset(wait)
 	defer e.timer.Stop()
 	for {
 		select {
@@ -237,6 +246,13 @@ func (e *environment) run(inv *invocation, spec *FunctionSpec, initTimeout time.
 			return e.finish(inv, cold, false)
 		case <-e.exited:
 			return e.exitedDuring(inv, cold)
+		case <-e.taken:
+			e.mu.Lock()
+			delivered, at := inv.delivered, inv.deliveredAt
+			e.mu.Unlock()
+			if delivered {
+				e.timer.Reset(time.Until(at.Add(inv.timeout)))
+			}
 		case <-e.timer.C:
 			e.mu.Lock()
 			delivered, at, completed, ready := inv.delivered, inv.deliveredAt, inv.completed, e.ready

@@ -3,6 +3,8 @@ package locallambda
 import (
 	"regexp"
 	"strings"
+
+	"github.com/sluice-cd/sluice/internal/locallambda/awserr"
 )
 
 // The FunctionName pattern of the Lambda model, as AWS quotes it in its
@@ -64,10 +66,10 @@ type functionRef struct {
 // answers for a function missing in the region asked.
 func (a arns) parseFunctionName(raw string) (functionRef, error) {
 	if raw == "" {
-		return functionRef{}, validationError("null", "functionName", "Member must not be null")
+		return functionRef{}, awserr.Validation("null", "functionName", "Member must not be null")
 	}
 	if len(raw) > 170 {
-		return functionRef{}, validationError(raw, "functionName", "Member must have length less than or equal to 170")
+		return functionRef{}, awserr.Validation(raw, "functionName", "Member must have length less than or equal to 170")
 	}
 	var ref functionRef
 	var region, account string
@@ -75,7 +77,7 @@ func (a arns) parseFunctionName(raw string) (functionRef, error) {
 	case strings.HasPrefix(raw, "arn:"):
 		m := fullFunctionARN.FindStringSubmatch(raw)
 		if m == nil {
-			return functionRef{}, validationError(raw, "functionName", "Member must satisfy regular expression pattern: "+functionNamePattern)
+			return functionRef{}, awserr.Validation(raw, "functionName", "Member must satisfy regular expression pattern: "+functionNamePattern)
 		}
 		region, account, ref.Name, ref.Qualifier = m[2], m[3], m[4], m[5]
 	case partialFunctionARN.MatchString(raw):
@@ -84,15 +86,15 @@ func (a arns) parseFunctionName(raw string) (functionRef, error) {
 	default:
 		m := bareFunctionName.FindStringSubmatch(raw)
 		if m == nil {
-			return functionRef{}, validationError(raw, "functionName", "Member must satisfy regular expression pattern: "+functionNamePattern)
+			return functionRef{}, awserr.Validation(raw, "functionName", "Member must satisfy regular expression pattern: "+functionNamePattern)
 		}
 		ref.Name, ref.Qualifier = m[1], m[2]
 	}
 	if len(ref.Name) > 64 {
-		return functionRef{}, validationError(raw, "functionName", "Member must have length less than or equal to 64")
+		return functionRef{}, awserr.Validation(raw, "functionName", "Member must have length less than or equal to 64")
 	}
 	if (region != "" && region != a.region) || (account != "" && account != a.account) {
-		return functionRef{}, resourceNotFound("Function not found: %s (this local Lambda serves region %s, account %s)", raw, a.region, a.account)
+		return functionRef{}, awserr.ResourceNotFound("Function not found: %s (this local Lambda serves region %s, account %s)", raw, a.region, a.account)
 	}
 	return ref, nil
 }
@@ -101,13 +103,13 @@ func (a arns) parseFunctionName(raw string) (functionRef, error) {
 // given as the Qualifier parameter, as AWS does.
 func mergeQualifier(fromName, fromParam string) (string, error) {
 	if fromParam != "" && !qualifierPattern.MatchString(fromParam) {
-		return "", validationError(fromParam, "qualifier", "Member must satisfy regular expression pattern: (|[a-zA-Z0-9$_-]+)")
+		return "", awserr.Validation(fromParam, "qualifier", "Member must satisfy regular expression pattern: (|[a-zA-Z0-9$_-]+)")
 	}
 	if len(fromParam) > 128 {
-		return "", validationError(fromParam, "qualifier", "Member must have length less than or equal to 128")
+		return "", awserr.Validation(fromParam, "qualifier", "Member must have length less than or equal to 128")
 	}
 	if fromName != "" && fromParam != "" && fromName != fromParam {
-		return "", invalidParameter("The derived qualifier from the function name does not match the specified qualifier.")
+		return "", awserr.InvalidParameter("The derived qualifier from the function name does not match the specified qualifier.")
 	}
 	if fromName != "" {
 		return fromName, nil

@@ -6,6 +6,7 @@ import (
 	"slices"
 
 	"github.com/google/uuid"
+	"github.com/sluice-cd/sluice/internal/locallambda/awserr"
 )
 
 // Alias operations: CreateAlias, GetAlias, UpdateAlias, DeleteAlias,
@@ -40,20 +41,20 @@ func (a arns) aliasConfiguration(fn *lambdaFunction, al *functionAlias) aliasCon
 
 func checkAliasName(name string) error {
 	if name == "" {
-		return validationError("null", "name", "Member must not be null")
+		return awserr.Validation("null", "name", "Member must not be null")
 	}
 	if !validAliasName(name) {
-		return validationError(name, "name", "Member must satisfy regular expression pattern: (?!^[0-9]+$)([a-zA-Z0-9-_]+) and have length between 1 and 128")
+		return awserr.Validation(name, "name", "Member must satisfy regular expression pattern: (?!^[0-9]+$)([a-zA-Z0-9-_]+) and have length between 1 and 128")
 	}
 	return nil
 }
 
 func checkAliasVersion(v string) error {
 	if v == "" {
-		return validationError("null", "functionVersion", "Member must not be null")
+		return awserr.Validation("null", "functionVersion", "Member must not be null")
 	}
 	if v != latestQualif && !isVersionQualifier(v) {
-		return validationError(v, "functionVersion", `Member must satisfy regular expression pattern: (\$LATEST|[0-9]+)`)
+		return awserr.Validation(v, "functionVersion", `Member must satisfy regular expression pattern: (\$LATEST|[0-9]+)`)
 	}
 	return nil
 }
@@ -64,39 +65,39 @@ func checkAliasVersion(v string) error {
 // version.
 func (a arns) checkRouting(fn *lambdaFunction, primary string, weights map[string]float64) error {
 	if fn.version(primary) == nil {
-		return resourceNotFound("Function not found: %s", a.qualified(fn.Name, primary))
+		return awserr.ResourceNotFound("Function not found: %s", a.qualified(fn.Name, primary))
 	}
 	if len(weights) == 0 {
 		return nil
 	}
 	if len(weights) > 1 {
-		return invalidParameter("Number of items in AdditionalVersionWeights cannot be greater than 1")
+		return awserr.InvalidParameter("Number of items in AdditionalVersionWeights cannot be greater than 1")
 	}
 	for add, w := range weights {
 		if !isVersionQualifier(add) || len(add) > 1024 {
-			return validationError(fmtWeights(weights), "routingConfig.additionalVersionWeights",
+			return awserr.Validation(fmtWeights(weights), "routingConfig.additionalVersionWeights",
 				"Map keys must satisfy constraint: [Member must satisfy regular expression pattern: [0-9]+, Member must have length between 1 and 1024]")
 		}
 		if !(w >= 0 && w <= 1) {
-			return validationError(fmtWeights(weights), "routingConfig.additionalVersionWeights",
+			return awserr.Validation(fmtWeights(weights), "routingConfig.additionalVersionWeights",
 				"Map value must satisfy constraint: [Member must have value less than or equal to 1.0, Member must have value greater than or equal to 0.0]")
 		}
 		if primary == latestQualif {
-			return invalidParameter("$LATEST is not supported for an alias pointing to more than 1 version")
+			return awserr.InvalidParameter("$LATEST is not supported for an alias pointing to more than 1 version")
 		}
 		if add == primary {
-			return invalidParameter("Invalid function version %s. Function version %s is already included in routing configuration.", add, add)
+			return awserr.InvalidParameter("Invalid function version %s. Function version %s is already included in routing configuration.", add, add)
 		}
 		pv, av := fn.Versions[primary], fn.Versions[add]
 		if av == nil {
-			return resourceNotFound("Function not found: %s", a.qualified(fn.Name, add))
+			return awserr.ResourceNotFound("Function not found: %s", a.qualified(fn.Name, add))
 		}
 		if pv.Config.Role != av.Config.Role {
-			return invalidParameter("The function versions %s and %s must have the same execution role to be routed by one alias; version %s has %s, version %s has %s.",
+			return awserr.InvalidParameter("The function versions %s and %s must have the same execution role to be routed by one alias; version %s has %s, version %s has %s.",
 				primary, add, primary, pv.Config.Role, add, av.Config.Role)
 		}
 		if pv.Config.DeadLetterTargetArn != av.Config.DeadLetterTargetArn {
-			return invalidParameter("The function versions %s and %s must have the same dead-letter queue configuration to be routed by one alias; version %s has %s, version %s has %s.",
+			return awserr.InvalidParameter("The function versions %s and %s must have the same dead-letter queue configuration to be routed by one alias; version %s has %s, version %s has %s.",
 				primary, add, primary, orNone(pv.Config.DeadLetterTargetArn), add, orNone(av.Config.DeadLetterTargetArn))
 		}
 	}
@@ -133,7 +134,7 @@ func (s *Server) createAlias(w http.ResponseWriter, r *http.Request, p routePara
 		return err
 	}
 	if len(req.Description) > 256 {
-		return validationError(req.Description, "description", "Member must have length less than or equal to 256")
+		return awserr.Validation(req.Description, "description", "Member must have length less than or equal to 256")
 	}
 	var weights map[string]float64
 	if req.RoutingConfig != nil {
@@ -146,7 +147,7 @@ func (s *Server) createAlias(w http.ResponseWriter, r *http.Request, p routePara
 			return err
 		}
 		if fn.Aliases[req.Name] != nil {
-			return resourceConflict("Alias already exists: %s", s.arns.qualified(fn.Name, req.Name))
+			return awserr.ResourceConflict("Alias already exists: %s", s.arns.qualified(fn.Name, req.Name))
 		}
 		if err := s.arns.checkRouting(fn, req.FunctionVersion, weights); err != nil {
 			return err
@@ -183,7 +184,7 @@ func (s *Server) getAlias(w http.ResponseWriter, r *http.Request, p routeParams)
 		}
 		al := fn.Aliases[p.alias]
 		if al == nil {
-			return resourceNotFound("Cannot find alias arn: %s", s.arns.qualified(fn.Name, p.alias))
+			return awserr.ResourceNotFound("Cannot find alias arn: %s", s.arns.qualified(fn.Name, p.alias))
 		}
 		resp = s.arns.aliasConfiguration(fn, al)
 		return nil
@@ -216,7 +217,7 @@ func (s *Server) updateAlias(w http.ResponseWriter, r *http.Request, p routePara
 		}
 	}
 	if req.Description != nil && len(*req.Description) > 256 {
-		return validationError(*req.Description, "description", "Member must have length less than or equal to 256")
+		return awserr.Validation(*req.Description, "description", "Member must have length less than or equal to 256")
 	}
 	var resp aliasConfiguration
 	err = s.st.write(func(m *catalog) error {
@@ -226,10 +227,10 @@ func (s *Server) updateAlias(w http.ResponseWriter, r *http.Request, p routePara
 		}
 		al := fn.Aliases[p.alias]
 		if al == nil {
-			return resourceNotFound("Alias not found: %s", s.arns.qualified(fn.Name, p.alias))
+			return awserr.ResourceNotFound("Alias not found: %s", s.arns.qualified(fn.Name, p.alias))
 		}
 		if req.RevisionId != "" && req.RevisionId != al.RevisionID {
-			return preconditionFailed()
+			return awserr.PreconditionFailed()
 		}
 		primary := al.FunctionVersion
 		if req.FunctionVersion != nil {

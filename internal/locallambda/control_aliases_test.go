@@ -8,6 +8,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/lambda"
 	"github.com/aws/aws-sdk-go-v2/service/lambda/types"
+	"github.com/sluice-cd/sluice/internal/locallambda/awserr"
 )
 
 // aliasFixture is a function "al" with versions 1..3; version 3 has
@@ -205,5 +206,5 @@ func TestAliasLifecycle(t *testing.T) {
 		}
 	}
 	_, err = cs.st.ResolveInvoke(ctx, "al", "live")
-	ctlWantError[*APIError](t, err, "Function not found: arn:aws:lambda:us-east-1:000000000000:function:al:live")
+	ctlWantError[*awserr.Error](t, err, "Function not found: arn:aws:lambda:us-east-1:000000000000:function:al:live")
 }

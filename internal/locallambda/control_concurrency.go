@@ -2,6 +2,8 @@ package locallambda
 
 import (
 	"net/http"
+
+	"github.com/sluice-cd/sluice/internal/locallambda/awserr"
 )
 
 // Concurrency and account operations: PutFunctionConcurrency,
@@ -29,10 +31,10 @@ func (s *Server) putFunctionConcurrency(w http.ResponseWriter, r *http.Request, 
 	}
 	n := req.ReservedConcurrentExecutions
 	if n == nil {
-		return validationError("null", "reservedConcurrentExecutions", "Member must not be null")
+		return awserr.Validation("null", "reservedConcurrentExecutions", "Member must not be null")
 	}
 	if *n < 0 {
-		return validationError(*n, "reservedConcurrentExecutions", "Member must have value greater than or equal to 0")
+		return awserr.Validation(*n, "reservedConcurrentExecutions", "Member must have value greater than or equal to 0")
 	}
 	err = s.st.write(func(m *catalog) error {
 		fn, err := s.st.lookup(m, ref, "")
@@ -46,7 +48,7 @@ func (s *Server) putFunctionConcurrency(w http.ResponseWriter, r *http.Request, 
 			}
 		}
 		if s.cfg.ConcurrentExecutions-reserved < minUnreserved {
-			return invalidParameter("Specified ReservedConcurrentExecutions for function decreases account's UnreservedConcurrentExecution below its minimum value of [%d].", minUnreserved)
+			return awserr.InvalidParameter("Specified ReservedConcurrentExecutions for function decreases account's UnreservedConcurrentExecution below its minimum value of [%d].", minUnreserved)
 		}
 		v := *n
 		fn.ReservedConcurrency = &v

@@ -7,6 +7,8 @@ import (
 	"slices"
 	"sort"
 	"strings"
+
+	"github.com/sluice-cd/sluice/internal/locallambda/awserr"
 )
 
 // This file holds the wire shapes of function configuration shared by
@@ -82,21 +84,21 @@ func rawPresent(raw json.RawMessage) bool {
 func (c *configFields) checkSupported() error {
 	switch {
 	case c.VpcConfig != nil && (len(c.VpcConfig.SubnetIds) > 0 || len(c.VpcConfig.SecurityGroupIds) > 0):
-		return invalidParameter("VpcConfig with subnets or security groups is not supported by the local Lambda: functions run as local processes on this machine's network. Leave VpcConfig out (or send empty SubnetIds and SecurityGroupIds).")
+		return awserr.InvalidParameter("VpcConfig with subnets or security groups is not supported by the local Lambda: functions run as local processes on this machine's network. Leave VpcConfig out (or send empty SubnetIds and SecurityGroupIds).")
 	case len(c.Layers) > 0:
-		return invalidParameter("Layers are not supported by the local Lambda: include the layer's files in the function's .zip package instead.")
+		return awserr.InvalidParameter("Layers are not supported by the local Lambda: include the layer's files in the function's .zip package instead.")
 	case rawPresent(c.FileSystemConfigs):
-		return invalidParameter("FileSystemConfigs (Amazon EFS) are not supported by the local Lambda.")
+		return awserr.InvalidParameter("FileSystemConfigs (Amazon EFS) are not supported by the local Lambda.")
 	case rawPresent(c.ImageConfig):
-		return invalidParameter("ImageConfig is not supported by the local Lambda: container images are not supported; deploy a .zip package.")
+		return awserr.InvalidParameter("ImageConfig is not supported by the local Lambda: container images are not supported; deploy a .zip package.")
 	case c.SnapStart != nil && c.SnapStart.ApplyOn != "" && c.SnapStart.ApplyOn != "None":
-		return invalidParameter("SnapStart is not supported by the local Lambda; set SnapStart.ApplyOn to None or leave it out.")
+		return awserr.InvalidParameter("SnapStart is not supported by the local Lambda; set SnapStart.ApplyOn to None or leave it out.")
 	case rawPresent(c.CapacityProviderConfig):
-		return invalidParameter("CapacityProviderConfig (Lambda Managed Instances) is not supported by the local Lambda.")
+		return awserr.InvalidParameter("CapacityProviderConfig (Lambda Managed Instances) is not supported by the local Lambda.")
 	case rawPresent(c.DurableConfig):
-		return invalidParameter("DurableConfig (durable functions) is not supported by the local Lambda.")
+		return awserr.InvalidParameter("DurableConfig (durable functions) is not supported by the local Lambda.")
 	case rawPresent(c.TenancyConfig):
-		return invalidParameter("TenancyConfig is not supported by the local Lambda.")
+		return awserr.InvalidParameter("TenancyConfig is not supported by the local Lambda.")
 	}
 	return nil
 }
@@ -198,42 +200,42 @@ var reservedEnvVars = map[string]bool{
 // InvalidParameterValueException.
 func validateConfig(cfg *functionConfig) error {
 	if !roleARNPattern.MatchString(cfg.Role) {
-		return validationError(cfg.Role, "role", `Member must satisfy regular expression pattern: arn:(aws[a-zA-Z-]*)?:iam::\d{12}:role/?[a-zA-Z_0-9+=,.@\-_/]+`)
+		return awserr.Validation(cfg.Role, "role", `Member must satisfy regular expression pattern: arn:(aws[a-zA-Z-]*)?:iam::\d{12}:role/?[a-zA-Z_0-9+=,.@\-_/]+`)
 	}
 	if cfg.Runtime == "" || cfg.Handler == "" {
-		return invalidParameter("Runtime and Handler are mandatory parameters for functions created with deployment packages.")
+		return awserr.InvalidParameter("Runtime and Handler are mandatory parameters for functions created with deployment packages.")
 	}
 	if !modelRuntimes[cfg.Runtime] {
 		known := slices.Sorted(maps.Keys(modelRuntimes))
-		return validationError(cfg.Runtime, "runtime", "Member must satisfy enum value set: ["+strings.Join(known, ", ")+"]")
+		return awserr.Validation(cfg.Runtime, "runtime", "Member must satisfy enum value set: ["+strings.Join(known, ", ")+"]")
 	}
 	if len(cfg.Handler) > 128 || strings.ContainsAny(cfg.Handler, " \t\r\n") {
-		return validationError(cfg.Handler, "handler", `Member must satisfy regular expression pattern: [^\s]+ and have length less than or equal to 128`)
+		return awserr.Validation(cfg.Handler, "handler", `Member must satisfy regular expression pattern: [^\s]+ and have length less than or equal to 128`)
 	}
 	if len(cfg.Description) > 256 {
-		return validationError(cfg.Description, "description", "Member must have length less than or equal to 256")
+		return awserr.Validation(cfg.Description, "description", "Member must have length less than or equal to 256")
 	}
 	if cfg.Timeout < 1 {
-		return validationError(cfg.Timeout, "timeout", "Member must have value greater than or equal to 1")
+		return awserr.Validation(cfg.Timeout, "timeout", "Member must have value greater than or equal to 1")
 	}
 	if cfg.Timeout > 900 {
-		return invalidParameter("Timeout is %d seconds; a function's timeout must be at most 900 seconds.", cfg.Timeout)
+		return awserr.InvalidParameter("Timeout is %d seconds; a function's timeout must be at most 900 seconds.", cfg.Timeout)
 	}
 	if cfg.MemorySize < 128 {
-		return validationError(cfg.MemorySize, "memorySize", "Member must have value greater than or equal to 128")
+		return awserr.Validation(cfg.MemorySize, "memorySize", "Member must have value greater than or equal to 128")
 	}
 	if cfg.MemorySize > 10240 {
-		return invalidParameter("'MemorySize' value failed to satisfy constraint: Member must have value less than or equal to 10240")
+		return awserr.InvalidParameter("'MemorySize' value failed to satisfy constraint: Member must have value less than or equal to 10240")
 	}
 	if cfg.EphemeralStorage < 512 || cfg.EphemeralStorage > 10240 {
-		return validationError(cfg.EphemeralStorage, "ephemeralStorage.size", "Member must have value between 512 and 10240")
+		return awserr.Validation(cfg.EphemeralStorage, "ephemeralStorage.size", "Member must have value between 512 and 10240")
 	}
 	if len(cfg.Architectures) != 1 || (cfg.Architectures[0] != "x86_64" && cfg.Architectures[0] != "arm64") {
-		return validationError("["+strings.Join(cfg.Architectures, ", ")+"]", "architectures",
+		return awserr.Validation("["+strings.Join(cfg.Architectures, ", ")+"]", "architectures",
 			"Member must have length 1 and satisfy enum value set: [x86_64, arm64]")
 	}
 	if cfg.TracingMode != "Active" && cfg.TracingMode != "PassThrough" {
-		return validationError(cfg.TracingMode, "tracingConfig.mode", "Member must satisfy enum value set: [Active, PassThrough]")
+		return awserr.Validation(cfg.TracingMode, "tracingConfig.mode", "Member must satisfy enum value set: [Active, PassThrough]")
 	}
 	if err := validateEnvironment(cfg.Environment); err != nil {
 		return err
@@ -241,23 +243,23 @@ func validateConfig(cfg *functionConfig) error {
 	if t := cfg.DeadLetterTargetArn; t != "" {
 		a, ok := parseARN(t)
 		if !ok || (a.Service != "sqs" && a.Service != "sns") {
-			return invalidParameter("The DeadLetterConfig TargetArn %q is not an Amazon SQS queue or Amazon SNS topic ARN.", t)
+			return awserr.InvalidParameter("The DeadLetterConfig TargetArn %q is not an Amazon SQS queue or Amazon SNS topic ARN.", t)
 		}
 	}
 	lc := cfg.LoggingConfig
 	if lc.LogFormat != "Text" && lc.LogFormat != "JSON" {
-		return validationError(lc.LogFormat, "loggingConfig.logFormat", "Member must satisfy enum value set: [JSON, Text]")
+		return awserr.Validation(lc.LogFormat, "loggingConfig.logFormat", "Member must satisfy enum value set: [JSON, Text]")
 	}
 	if lc.ApplicationLogLevel != "" || lc.SystemLogLevel != "" {
 		if lc.LogFormat != "JSON" {
-			return invalidParameter("ApplicationLogLevel and SystemLogLevel require LogFormat JSON.")
+			return awserr.InvalidParameter("ApplicationLogLevel and SystemLogLevel require LogFormat JSON.")
 		}
 	}
 	if l := lc.ApplicationLogLevel; l != "" && !slices.Contains([]string{"TRACE", "DEBUG", "INFO", "WARN", "ERROR", "FATAL"}, l) {
-		return validationError(l, "loggingConfig.applicationLogLevel", "Member must satisfy enum value set: [TRACE, DEBUG, INFO, WARN, ERROR, FATAL]")
+		return awserr.Validation(l, "loggingConfig.applicationLogLevel", "Member must satisfy enum value set: [TRACE, DEBUG, INFO, WARN, ERROR, FATAL]")
 	}
 	if l := lc.SystemLogLevel; l != "" && !slices.Contains([]string{"DEBUG", "INFO", "WARN"}, l) {
-		return validationError(l, "loggingConfig.systemLogLevel", "Member must satisfy enum value set: [DEBUG, INFO, WARN]")
+		return awserr.Validation(l, "loggingConfig.systemLogLevel", "Member must satisfy enum value set: [DEBUG, INFO, WARN]")
 	}
 	return nil
 }
@@ -269,7 +271,7 @@ func validateEnvironment(env map[string]string) error {
 	var reserved []string
 	for k := range env {
 		if !envVarNamePattern.MatchString(k) {
-			return validationError(k, "environment.variables", `Map keys must satisfy regular expression pattern: [a-zA-Z]([a-zA-Z0-9_])+`)
+			return awserr.Validation(k, "environment.variables", `Map keys must satisfy regular expression pattern: [a-zA-Z]([a-zA-Z0-9_])+`)
 		}
 		if reservedEnvVars[k] {
 			reserved = append(reserved, k)
@@ -277,11 +279,11 @@ func validateEnvironment(env map[string]string) error {
 	}
 	if len(reserved) > 0 {
 		sort.Strings(reserved)
-		return invalidParameter("Lambda was unable to configure your environment variables because the environment variables you have provided contains reserved keys that are currently not supported for modification. Reserved keys used in this request: %s", strings.Join(reserved, ", "))
+		return awserr.InvalidParameter("Lambda was unable to configure your environment variables because the environment variables you have provided contains reserved keys that are currently not supported for modification. Reserved keys used in this request: %s", strings.Join(reserved, ", "))
 	}
 	b, _ := json.Marshal(env)
 	if len(b) > 4096 {
-		return invalidParameter("Lambda was unable to configure your environment variables because the environment variables you have provided exceeded the 4KB limit. String measured: %s", b)
+		return awserr.InvalidParameter("Lambda was unable to configure your environment variables because the environment variables you have provided exceeded the 4KB limit. String measured: %s", b)
 	}
 	return nil
 }
@@ -365,17 +367,17 @@ func (a arns) configuration(fn *lambdaFunction, v *functionVersion, arnQualifier
 // validateTags checks tags as AWS's tagging rules require.
 func validateTags(tags map[string]string, existing int) error {
 	if existing+len(tags) > 50 {
-		return invalidParameter("A resource can have at most 50 tags; this request would give it %d.", existing+len(tags))
+		return awserr.InvalidParameter("A resource can have at most 50 tags; this request would give it %d.", existing+len(tags))
 	}
 	for k, v := range tags {
 		if len(k) < 1 || len(k) > 128 {
-			return invalidParameter("Tag key %q must be 1 to 128 characters long.", k)
+			return awserr.InvalidParameter("Tag key %q must be 1 to 128 characters long.", k)
 		}
 		if len(v) > 256 {
-			return invalidParameter("The value of tag %q must be at most 256 characters long.", k)
+			return awserr.InvalidParameter("The value of tag %q must be at most 256 characters long.", k)
 		}
 		if strings.HasPrefix(strings.ToLower(k), "aws:") {
-			return invalidParameter("Tag key %q uses the reserved prefix aws:.", k)
+			return awserr.InvalidParameter("Tag key %q uses the reserved prefix aws:.", k)
 		}
 	}
 	return nil
@@ -384,12 +386,12 @@ func validateTags(tags map[string]string, existing int) error {
 // stateConflict is AWS's conflict message for an operation on a function
 // that is not ready.
 func stateConflict(st functionState) error {
-	return resourceConflict("The operation cannot be performed at this time. The function is currently in the following state: %s", st)
+	return awserr.ResourceConflict("The operation cannot be performed at this time. The function is currently in the following state: %s", st)
 }
 
 // updateConflict is AWS's conflict message while an update runs.
 func updateConflict(arn string) error {
-	return resourceConflict("The operation cannot be performed at this time. An update is in progress for resource: %s", arn)
+	return awserr.ResourceConflict("The operation cannot be performed at this time. An update is in progress for resource: %s", arn)
 }
 
 // checkUpdatable answers the 409 AWS gives when a function is still being

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/google/uuid"
+	"github.com/sluice-cd/sluice/internal/locallambda/awserr"
 )
 
 // Event source mappings: Create, Get, List, Update, Delete. They are
@@ -164,24 +165,24 @@ func (f *esmFields) apply(e *eventSourceMapping) {
 func validateESM(e *eventSourceMapping, d *destinationConfigJSON) error {
 	kind := e.sourceKind()
 	if e.BatchSize < 1 || e.BatchSize > 10000 {
-		return validationError(e.BatchSize, "batchSize", "Member must have value between 1 and 10000")
+		return awserr.Validation(e.BatchSize, "batchSize", "Member must have value between 1 and 10000")
 	}
 	if w := e.MaximumBatchingWindowInSeconds; w != nil && (*w < 0 || *w > 300) {
-		return validationError(*w, "maximumBatchingWindowInSeconds", "Member must have value between 0 and 300")
+		return awserr.Validation(*w, "maximumBatchingWindowInSeconds", "Member must have value between 0 and 300")
 	}
 	if n := e.MaximumRetryAttempts; n != nil && (*n < -1 || *n > 10000) {
-		return validationError(*n, "maximumRetryAttempts", "Member must have value between -1 and 10000")
+		return awserr.Validation(*n, "maximumRetryAttempts", "Member must have value between -1 and 10000")
 	}
 	if n := e.ParallelizationFactor; n != nil && (*n < 1 || *n > 10) {
-		return validationError(*n, "parallelizationFactor", "Member must have value between 1 and 10")
+		return awserr.Validation(*n, "parallelizationFactor", "Member must have value between 1 and 10")
 	}
 	for _, t := range e.FunctionResponseTypes {
 		if t != "ReportBatchItemFailures" {
-			return validationError(t, "functionResponseTypes", "Member must satisfy enum value set: [ReportBatchItemFailures]")
+			return awserr.Validation(t, "functionResponseTypes", "Member must satisfy enum value set: [ReportBatchItemFailures]")
 		}
 	}
 	if d != nil && d.OnSuccess != nil && d.OnSuccess.Destination != "" && kind != "kafka" && kind != "" {
-		return invalidParameter("DestinationConfig.OnSuccess is not supported for %s event source mappings; only OnFailure is.", kind)
+		return awserr.InvalidParameter("DestinationConfig.OnSuccess is not supported for %s event source mappings; only OnFailure is.", kind)
 	}
 	if err := checkDestination(e.OnFailure, true); err != nil {
 		return err
@@ -189,29 +190,29 @@ func validateESM(e *eventSourceMapping, d *destinationConfigJSON) error {
 	switch kind {
 	case "sqs":
 		if e.StartingPosition != "" {
-			return invalidParameter("StartingPosition is not valid for Amazon SQS event sources.")
+			return awserr.InvalidParameter("StartingPosition is not valid for Amazon SQS event sources.")
 		}
 		if e.BatchSize > 10 && (e.MaximumBatchingWindowInSeconds == nil || *e.MaximumBatchingWindowInSeconds < 1) {
-			return invalidParameter("Maximum batch window in seconds must be greater than 0 if maximum batch size is greater than 10")
+			return awserr.InvalidParameter("Maximum batch window in seconds must be greater than 0 if maximum batch size is greater than 10")
 		}
 	case "kinesis", "dynamodb":
 		switch e.StartingPosition {
 		case "TRIM_HORIZON", "LATEST":
 		case "AT_TIMESTAMP":
 			if kind == "dynamodb" {
-				return invalidParameter("StartingPosition AT_TIMESTAMP is not supported for DynamoDB Streams.")
+				return awserr.InvalidParameter("StartingPosition AT_TIMESTAMP is not supported for DynamoDB Streams.")
 			}
 			if e.StartingPositionTimestamp == nil {
-				return invalidParameter("StartingPositionTimestamp is required with StartingPosition AT_TIMESTAMP.")
+				return awserr.InvalidParameter("StartingPositionTimestamp is required with StartingPosition AT_TIMESTAMP.")
 			}
 		case "":
-			return invalidParameter("StartingPosition is required for %s event sources: TRIM_HORIZON, LATEST or AT_TIMESTAMP.", kind)
+			return awserr.InvalidParameter("StartingPosition is required for %s event sources: TRIM_HORIZON, LATEST or AT_TIMESTAMP.", kind)
 		default:
-			return validationError(e.StartingPosition, "startingPosition", "Member must satisfy enum value set: [TRIM_HORIZON, LATEST, AT_TIMESTAMP]")
+			return awserr.Validation(e.StartingPosition, "startingPosition", "Member must satisfy enum value set: [TRIM_HORIZON, LATEST, AT_TIMESTAMP]")
 		}
 	case "kafka", "mq", "rds", "":
 	default:
-		return invalidParameter("Unrecognized event source %s: event source mappings take Amazon SQS, Kinesis, DynamoDB Streams, Amazon MSK, Amazon MQ or DocumentDB sources.", e.EventSourceArn)
+		return awserr.InvalidParameter("Unrecognized event source %s: event source mappings take Amazon SQS, Kinesis, DynamoDB Streams, Amazon MSK, Amazon MQ or DocumentDB sources.", e.EventSourceArn)
 	}
 	return nil
 }
@@ -316,15 +317,15 @@ func (s *Server) createEventSourceMapping(w http.ResponseWriter, r *http.Request
 		return err
 	}
 	if req.FunctionName == nil || *req.FunctionName == "" {
-		return validationError("null", "functionName", "Member must not be null")
+		return awserr.Validation("null", "functionName", "Member must not be null")
 	}
 	extra := extraMembers(body)
 	if req.EventSourceArn == "" && extra["SelfManagedEventSource"] == nil {
-		return invalidParameter("EventSourceArn is required (or SelfManagedEventSource for a self-managed Apache Kafka cluster).")
+		return awserr.InvalidParameter("EventSourceArn is required (or SelfManagedEventSource for a self-managed Apache Kafka cluster).")
 	}
 	if req.EventSourceArn != "" {
 		if _, ok := parseARN(req.EventSourceArn); !ok {
-			return validationError(req.EventSourceArn, "eventSourceArn", `Member must satisfy regular expression pattern: arn:(aws[a-zA-Z0-9-]*):([a-zA-Z0-9\-])+:([a-z]{2}(-gov)?-[a-z]+-\d{1})?:(\d{12})?:(.*)`)
+			return awserr.Validation(req.EventSourceArn, "eventSourceArn", `Member must satisfy regular expression pattern: arn:(aws[a-zA-Z0-9-]*):([a-zA-Z0-9\-])+:([a-z]{2}(-gov)?-[a-z]+-\d{1})?:(\d{12})?:(.*)`)
 		}
 	}
 	e := &eventSourceMapping{
@@ -361,7 +362,7 @@ func (s *Server) createEventSourceMapping(w http.ResponseWriter, r *http.Request
 		e.Function, e.Qualifier = ref.Name, ref.Qualifier
 		for _, other := range m.Mappings {
 			if e.EventSourceArn != "" && other.EventSourceArn == e.EventSourceArn && other.Function == e.Function {
-				return resourceConflict("The event source arn (%s) and function (%s) provided mapping already exists. Please update or delete the existing mapping with UUID %s",
+				return awserr.ResourceConflict("The event source arn (%s) and function (%s) provided mapping already exists. Please update or delete the existing mapping with UUID %s",
 					e.EventSourceArn, e.Function, other.UUID)
 			}
 		}
@@ -377,7 +378,7 @@ func (s *Server) createEventSourceMapping(w http.ResponseWriter, r *http.Request
 }
 
 func esmNotFound() error {
-	return resourceNotFound("The resource you requested does not exist.")
+	return awserr.ResourceNotFound("The resource you requested does not exist.")
 }
 
 func (s *Server) getEventSourceMapping(w http.ResponseWriter, r *http.Request, p routeParams) error {
@@ -442,7 +443,7 @@ func (s *Server) listEventSourceMappings(w http.ResponseWriter, r *http.Request,
 }
 
 func esmInUse(e *eventSourceMapping) error {
-	return apiErrorf(http.StatusBadRequest, errTypeResourceInUse,
+	return awserr.Errorf(http.StatusBadRequest, awserr.TypeResourceInUse,
 		"Cannot modify the event source mapping %s while it is in state %s; retry when it is Enabled or Disabled.", e.UUID, e.State)
 }
 

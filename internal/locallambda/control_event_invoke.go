@@ -4,6 +4,8 @@ import (
 	"maps"
 	"net/http"
 	"slices"
+
+	"github.com/sluice-cd/sluice/internal/locallambda/awserr"
 )
 
 // Asynchronous invocation configuration: Put/Update/Get/Delete
@@ -61,7 +63,7 @@ func checkDestination(arn string, onFailure bool) error {
 	}
 	a, ok := parseARN(arn)
 	if !ok || !(destinationService[a.Service] || (onFailure && a.Service == "s3")) {
-		return invalidParameter("The destination ARN %s is invalid: use an Amazon SQS queue, Amazon SNS topic, Lambda function or EventBridge event bus%s.",
+		return awserr.InvalidParameter("The destination ARN %s is invalid: use an Amazon SQS queue, Amazon SNS topic, Lambda function or EventBridge event bus%s.",
 			arn, map[bool]string{true: " (or an Amazon S3 bucket for OnFailure)", false: ""}[onFailure])
 	}
 	return nil
@@ -69,10 +71,10 @@ func checkDestination(arn string, onFailure bool) error {
 
 func (req *eventInvokeConfigRequest) validate() error {
 	if n := req.MaximumRetryAttempts; n != nil && (*n < 0 || *n > 2) {
-		return validationError(*n, "maximumRetryAttempts", "Member must have value between 0 and 2")
+		return awserr.Validation(*n, "maximumRetryAttempts", "Member must have value between 0 and 2")
 	}
 	if n := req.MaximumEventAgeInSeconds; n != nil && (*n < 60 || *n > 21600) {
-		return validationError(*n, "maximumEventAgeInSeconds", "Member must have value between 60 and 21600")
+		return awserr.Validation(*n, "maximumEventAgeInSeconds", "Member must have value between 60 and 21600")
 	}
 	if d := req.DestinationConfig; d != nil {
 		if d.OnSuccess != nil {
@@ -182,7 +184,7 @@ func (s *Server) getFunctionEventInvokeConfig(w http.ResponseWriter, r *http.Req
 		}
 		c := fn.EventInvokeConfigs[q]
 		if c == nil {
-			return resourceNotFound("The function %s doesn't have an EventInvokeConfig", s.arns.qualified(fn.Name, q))
+			return awserr.ResourceNotFound("The function %s doesn't have an EventInvokeConfig", s.arns.qualified(fn.Name, q))
 		}
 		resp = s.arns.eventInvokeConfigJSON(fn, c)
 		return nil
@@ -200,7 +202,7 @@ func (s *Server) deleteFunctionEventInvokeConfig(w http.ResponseWriter, r *http.
 			return err
 		}
 		if fn.EventInvokeConfigs[q] == nil {
-			return resourceNotFound("The function %s doesn't have an EventInvokeConfig", s.arns.qualified(fn.Name, q))
+			return awserr.ResourceNotFound("The function %s doesn't have an EventInvokeConfig", s.arns.qualified(fn.Name, q))
 		}
 		delete(fn.EventInvokeConfigs, q)
 		return nil

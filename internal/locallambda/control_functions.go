@@ -9,6 +9,7 @@ import (
 	"strings"
 
 	"github.com/google/uuid"
+	"github.com/sluice-cd/sluice/internal/locallambda/awserr"
 )
 
 // Function operations: CreateFunction, GetFunction, GetFunctionConfiguration,
@@ -36,7 +37,7 @@ func (s *Server) unqualifiedRef(raw string) (functionRef, error) {
 		return ref, err
 	}
 	if ref.Qualifier != "" {
-		return ref, validationError(raw, "functionName", "Member must satisfy regular expression pattern: "+
+		return ref, awserr.Validation(raw, "functionName", "Member must satisfy regular expression pattern: "+
 			`(arn:(aws[a-zA-Z-]*)?:lambda:)?([a-z]{2}(-gov)?-[a-z]+-\d{1}:)?(\d{12}:)?(function:)?([a-zA-Z0-9-_]+)`)
 	}
 	return ref, nil
@@ -48,7 +49,7 @@ func (s *Server) createFunction(w http.ResponseWriter, r *http.Request, _ routeP
 		return err
 	}
 	if req.FunctionName == "" {
-		return validationError("null", "functionName", "Member must not be null")
+		return awserr.Validation("null", "functionName", "Member must not be null")
 	}
 	ref, err := s.unqualifiedRef(req.FunctionName)
 	if err != nil {
@@ -57,17 +58,17 @@ func (s *Server) createFunction(w http.ResponseWriter, r *http.Request, _ routeP
 	name := ref.Name
 	switch {
 	case req.Role == nil:
-		return validationError("null", "role", "Member must not be null")
+		return awserr.Validation("null", "role", "Member must not be null")
 	case req.Code == nil:
-		return validationError("null", "code", "Member must not be null")
+		return awserr.Validation("null", "code", "Member must not be null")
 	case req.PackageType == "Image":
-		return invalidParameter("PackageType Image is not supported by the local Lambda: container images are not supported; deploy a .zip package (PackageType Zip).")
+		return awserr.InvalidParameter("PackageType Image is not supported by the local Lambda: container images are not supported; deploy a .zip package (PackageType Zip).")
 	case req.PackageType != "" && req.PackageType != "Zip":
-		return validationError(req.PackageType, "packageType", "Member must satisfy enum value set: [Zip, Image]")
+		return awserr.Validation(req.PackageType, "packageType", "Member must satisfy enum value set: [Zip, Image]")
 	case req.CodeSigningConfigArn != "":
-		return invalidParameter("Code signing (CodeSigningConfigArn) is not supported by the local Lambda.")
+		return awserr.InvalidParameter("Code signing (CodeSigningConfigArn) is not supported by the local Lambda.")
 	case req.PublishTo != "":
-		return invalidParameter("PublishTo is for Lambda Managed Instances, which the local Lambda does not support.")
+		return awserr.InvalidParameter("PublishTo is for Lambda Managed Instances, which the local Lambda does not support.")
 	}
 	if err := req.checkSupported(); err != nil {
 		return err
@@ -85,7 +86,7 @@ func (s *Server) createFunction(w http.ResponseWriter, r *http.Request, _ routeP
 	}
 	if err := s.st.read(func(m *catalog) error {
 		if m.Functions[name] != nil {
-			return resourceConflict("Function already exist: %s", name)
+			return awserr.ResourceConflict("Function already exist: %s", name)
 		}
 		return nil
 	}); err != nil {
@@ -130,7 +131,7 @@ func (s *Server) createFunction(w http.ResponseWriter, r *http.Request, _ routeP
 	var work []pendingWork
 	err = s.st.write(func(m *catalog) error {
 		if m.Functions[name] != nil {
-			return resourceConflict("Function already exist: %s", name)
+			return awserr.ResourceConflict("Function already exist: %s", name)
 		}
 		m.Functions[name] = fn
 		work = append(work, pendingWork{name, id, latestQualif, latest.Work})
@@ -241,10 +242,10 @@ func (s *Server) listFunctions(w http.ResponseWriter, r *http.Request, _ routePa
 	case "ALL":
 		all = true
 	default:
-		return validationError(fv, "functionVersion", "Member must satisfy enum value set: [ALL]")
+		return awserr.Validation(fv, "functionVersion", "Member must satisfy enum value set: [ALL]")
 	}
 	if q.Get("MasterRegion") != "" {
-		return invalidParameter("Lambda@Edge replicas (MasterRegion) are not supported by the local Lambda.")
+		return awserr.InvalidParameter("Lambda@Edge replicas (MasterRegion) are not supported by the local Lambda.")
 	}
 	// "ListFunctions returns a maximum of 50 items in each response, even
 	// if you set the number higher."
@@ -302,12 +303,12 @@ func (s *Server) updateFunctionCode(w http.ResponseWriter, r *http.Request, p ro
 		return err
 	}
 	if req.PublishTo != "" {
-		return invalidParameter("PublishTo is for Lambda Managed Instances, which the local Lambda does not support.")
+		return awserr.InvalidParameter("PublishTo is for Lambda Managed Instances, which the local Lambda does not support.")
 	}
 	if req.Architectures != nil {
 		c := functionConfig{Architectures: req.Architectures}
 		if len(c.Architectures) != 1 || (c.Architectures[0] != "x86_64" && c.Architectures[0] != "arm64") {
-			return validationError("["+strings.Join(req.Architectures, ", ")+"]", "architectures",
+			return awserr.Validation("["+strings.Join(req.Architectures, ", ")+"]", "architectures",
 				"Member must have length 1 and satisfy enum value set: [x86_64, arm64]")
 		}
 	}
@@ -320,10 +321,10 @@ func (s *Server) updateFunctionCode(w http.ResponseWriter, r *http.Request, p ro
 			return nil, err
 		}
 		if id != "" && fn.ID != id {
-			return nil, resourceConflict("The function %s was deleted and created again during this update; retry it.", ref.Name)
+			return nil, awserr.ResourceConflict("The function %s was deleted and created again during this update; retry it.", ref.Name)
 		}
 		if req.RevisionId != "" && req.RevisionId != fn.Latest.RevisionID {
-			return nil, preconditionFailed()
+			return nil, awserr.PreconditionFailed()
 		}
 		return fn, s.arns.checkUpdatable(fn)
 	}
@@ -437,7 +438,7 @@ func (s *Server) updateFunctionConfiguration(w http.ResponseWriter, r *http.Requ
 			return err
 		}
 		if req.RevisionId != "" && req.RevisionId != fn.Latest.RevisionID {
-			return preconditionFailed()
+			return awserr.PreconditionFailed()
 		}
 		if err := s.arns.checkUpdatable(fn); err != nil {
 			return err
@@ -489,9 +490,9 @@ func (s *Server) deleteFunction(w http.ResponseWriter, r *http.Request, p routeP
 		_ = os.Remove(s.abs(filepath.Join("functions", ref.Name))) // only if empty
 		return respondEmpty(w, http.StatusNoContent)
 	case q == latestQualif:
-		return invalidParameter("$LATEST version cannot be deleted without deleting the function.")
+		return awserr.InvalidParameter("$LATEST version cannot be deleted without deleting the function.")
 	case !isVersionQualifier(q):
-		return invalidParameter("Deletion of aliases is not currently supported. Use DeleteAlias to delete alias %s.", q)
+		return awserr.InvalidParameter("Deletion of aliases is not currently supported. Use DeleteAlias to delete alias %s.", q)
 	}
 	deleted := false
 	err = s.st.write(func(m *catalog) error {
@@ -503,7 +504,7 @@ func (s *Server) deleteFunction(w http.ResponseWriter, r *http.Request, p routeP
 			return nil // deleting a version that does not exist is a 204 on AWS
 		}
 		if names := fn.aliasesReferencing(q); len(names) > 0 {
-			return resourceConflict("Unable to delete version because the following aliases reference it: [%s]", strings.Join(names, ", "))
+			return awserr.ResourceConflict("Unable to delete version because the following aliases reference it: [%s]", strings.Join(names, ", "))
 		}
 		delete(fn.Versions, q)
 		delete(fn.EventInvokeConfigs, q)

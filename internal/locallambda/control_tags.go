@@ -4,6 +4,8 @@ import (
 	"maps"
 	"net/http"
 	"strings"
+
+	"github.com/sluice-cd/sluice/internal/locallambda/awserr"
 )
 
 // Tag operations: TagResource, UntagResource, ListTags, on functions
@@ -15,11 +17,11 @@ import (
 func (s *Server) taggable(m *catalog, resource string, create bool) (map[string]string, error) {
 	if mm := esmResourceARN.FindStringSubmatch(resource); mm != nil {
 		if mm[2] != s.arns.region || mm[3] != s.arns.account {
-			return nil, resourceNotFound("The resource you requested does not exist. (%s)", resource)
+			return nil, awserr.ResourceNotFound("The resource you requested does not exist. (%s)", resource)
 		}
 		esm := m.Mappings[mm[4]]
 		if esm == nil {
-			return nil, resourceNotFound("The resource you requested does not exist. (%s)", resource)
+			return nil, awserr.ResourceNotFound("The resource you requested does not exist. (%s)", resource)
 		}
 		if esm.Tags == nil && create {
 			esm.Tags = map[string]string{}
@@ -27,14 +29,14 @@ func (s *Server) taggable(m *catalog, resource string, create bool) (map[string]
 		return esm.Tags, nil
 	}
 	if !strings.HasPrefix(resource, "arn:") {
-		return nil, validationError(resource, "resource", "Member must satisfy regular expression pattern: arn:(aws[a-zA-Z-]*):lambda:[a-z]{2}((-gov)|(-iso([a-z]?)))?-[a-z]+-\\d{1}:\\d{12}:(function:[a-zA-Z0-9-_]+(:(\\$LATEST|[a-zA-Z0-9-_]+))?|code-signing-config:csc-[a-z0-9]{17}|event-source-mapping:[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})")
+		return nil, awserr.Validation(resource, "resource", "Member must satisfy regular expression pattern: arn:(aws[a-zA-Z-]*):lambda:[a-z]{2}((-gov)|(-iso([a-z]?)))?-[a-z]+-\\d{1}:\\d{12}:(function:[a-zA-Z0-9-_]+(:(\\$LATEST|[a-zA-Z0-9-_]+))?|code-signing-config:csc-[a-z0-9]{17}|event-source-mapping:[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})")
 	}
 	ref, err := s.arns.parseFunctionName(resource)
 	if err != nil {
 		return nil, err
 	}
 	if ref.Qualifier != "" {
-		return nil, invalidParameter("Tags are not supported on function versions or aliases; tag the function itself: %s", s.arns.function(ref.Name))
+		return nil, awserr.InvalidParameter("Tags are not supported on function versions or aliases; tag the function itself: %s", s.arns.function(ref.Name))
 	}
 	fn, err := s.st.lookup(m, ref, "")
 	if err != nil {
@@ -54,7 +56,7 @@ func (s *Server) tagResource(w http.ResponseWriter, r *http.Request, p routePara
 		return err
 	}
 	if req.Tags == nil {
-		return validationError("null", "tags", "Member must not be null")
+		return awserr.Validation("null", "tags", "Member must not be null")
 	}
 	err := s.st.write(func(m *catalog) error {
 		tags, err := s.taggable(m, p.resource, true)
@@ -82,7 +84,7 @@ func (s *Server) tagResource(w http.ResponseWriter, r *http.Request, p routePara
 func (s *Server) untagResource(w http.ResponseWriter, r *http.Request, p routeParams) error {
 	keys := r.URL.Query()["tagKeys"]
 	if len(keys) == 0 {
-		return validationError("null", "tagKeys", "Member must not be null")
+		return awserr.Validation("null", "tagKeys", "Member must not be null")
 	}
 	err := s.st.write(func(m *catalog) error {
 		tags, err := s.taggable(m, p.resource, false)

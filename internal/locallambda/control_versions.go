@@ -8,6 +8,7 @@ import (
 	"strconv"
 
 	"github.com/google/uuid"
+	"github.com/sluice-cd/sluice/internal/locallambda/awserr"
 )
 
 // Version operations: PublishVersion, ListVersionsByFunction; and the
@@ -30,10 +31,10 @@ func (s *Server) publishVersion(w http.ResponseWriter, r *http.Request, p routeP
 		return err
 	}
 	if req.PublishTo != "" {
-		return invalidParameter("PublishTo is for Lambda Managed Instances, which the local Lambda does not support.")
+		return awserr.InvalidParameter("PublishTo is for Lambda Managed Instances, which the local Lambda does not support.")
 	}
 	if req.Description != nil && len(*req.Description) > 256 {
-		return validationError(*req.Description, "description", "Member must have length less than or equal to 256")
+		return awserr.Validation(*req.Description, "description", "Member must have length less than or equal to 256")
 	}
 	var resp functionConfiguration
 	var work *pendingWork
@@ -43,10 +44,10 @@ func (s *Server) publishVersion(w http.ResponseWriter, r *http.Request, p routeP
 			return err
 		}
 		if req.RevisionId != "" && req.RevisionId != fn.Latest.RevisionID {
-			return preconditionFailed()
+			return awserr.PreconditionFailed()
 		}
 		if req.CodeSha256 != "" && req.CodeSha256 != fn.Latest.CodeSha256 {
-			return invalidParameter("CodeSHA256 (%s) is different from current CodeSHA256 in $LATEST (%s). Please try again with the CodeSHA256 in $LATEST.",
+			return awserr.InvalidParameter("CodeSHA256 (%s) is different from current CodeSHA256 in $LATEST (%s). Please try again with the CodeSHA256 in $LATEST.",
 				req.CodeSha256, fn.Latest.CodeSha256)
 		}
 		if err := s.arns.checkUpdatable(fn); err != nil {
@@ -156,13 +157,13 @@ func parseMaxItems(raw string, def, limit int) (int, error) {
 	}
 	n, err := strconv.Atoi(raw)
 	if err != nil {
-		return 0, validationError(raw, "maxItems", "Member must be an integer")
+		return 0, awserr.Validation(raw, "maxItems", "Member must be an integer")
 	}
 	if n < 1 {
-		return 0, validationError(n, "maxItems", "Member must have value greater than or equal to 1")
+		return 0, awserr.Validation(n, "maxItems", "Member must have value greater than or equal to 1")
 	}
 	if n > 10000 {
-		return 0, validationError(n, "maxItems", "Member must have value less than or equal to 10000")
+		return 0, awserr.Validation(n, "maxItems", "Member must have value less than or equal to 10000")
 	}
 	return min(n, limit), nil
 }
@@ -176,7 +177,7 @@ func paginate[T any](items []T, key func(T) string, marker string, max int) ([]T
 	if marker != "" {
 		raw, err := base64.RawURLEncoding.DecodeString(marker)
 		if err != nil || len(raw) == 0 || raw[0] != 'k' {
-			return nil, "", invalidParameter("The Marker %q is not a marker this API returned.", marker)
+			return nil, "", awserr.InvalidParameter("The Marker %q is not a marker this API returned.", marker)
 		}
 		after := string(raw[1:])
 		start = sort.Search(len(items), func(i int) bool { return key(items[i]) > after })

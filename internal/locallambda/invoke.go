@@ -22,6 +22,7 @@ import (
 	"time"
 
 	"github.com/google/uuid"
+	"github.com/sluice-cd/sluice/internal/locallambda/awserr"
 )
 
 // The data plane: how an Invoke becomes a process running a function.
@@ -100,7 +101,7 @@ type InvokeTarget struct {
 // Resolver resolves a function name (a name, a full or partial ARN,
 // optionally with ":qualifier") and a qualifier (a version, an alias or
 // "$LATEST"; "" means $LATEST) to what to run. The control plane implements
-// it; its errors are *APIError values so they render as AWS errors.
+// it; its errors are *awserr.Error values so they render as AWS errors.
 type Resolver interface {
 	ResolveInvoke(ctx context.Context, name, qualifier string) (*InvokeTarget, error)
 }
@@ -288,13 +289,13 @@ func (iv *Invoker) Retire(functionName, version string) {
 // parameter, "" if absent).
 func (iv *Invoker) ServeInvoke(w http.ResponseWriter, r *http.Request, functionName, qualifier string) {
 	if err := iv.serveInvoke(w, r, functionName, qualifier); err != nil {
-		writeError(w, err)
+		awserr.Write(w, err)
 	}
 }
 
 func (iv *Invoker) serveInvoke(w http.ResponseWriter, r *http.Request, functionName, qualifier string) error {
 	if iv.isClosed() {
-		return &APIError{Status: http.StatusInternalServerError, Type: errTypeService, Message: "The local Lambda is shutting down."}
+		return &awserr.Error{Status: http.StatusInternalServerError, Type: awserr.TypeService, Message: "The local Lambda is shutting down."}
 	}
 	invType := r.Header.Get("X-Amz-Invocation-Type")
 	limit := maxSyncPayload
@@ -305,11 +306,11 @@ func (iv *Invoker) serveInvoke(w http.ResponseWriter, r *http.Request, functionN
 		limit = maxAsyncPayload
 	case "DryRun":
 	default:
-		return validationError(invType, "invocationType", "Member must satisfy enum value set: [Event, RequestResponse, DryRun]")
+		return awserr.Validation(invType, "invocationType", "Member must satisfy enum value set: [Event, RequestResponse, DryRun]")
 	}
 	logType := r.Header.Get("X-Amz-Log-Type")
 	if logType != "" && logType != "None" && logType != "Tail" {
-		return validationError(logType, "logType", "Member must satisfy enum value set: [None, Tail]")
+		return awserr.Validation(logType, "logType", "Member must satisfy enum value set: [None, Tail]")
 	}
 	payload, err := readPayload(r.Body, r.ContentLength, limit)
 	if err != nil {
@@ -325,10 +326,10 @@ func (iv *Invoker) serveInvoke(w http.ResponseWriter, r *http.Request, functionN
 		return err
 	}
 	if target == nil || target.Primary == nil {
-		return resourceNotFound("Function not found: %s", functionName)
+		return awserr.ResourceNotFound("Function not found: %s", functionName)
 	}
 	if target.State != "" && target.State != "Active" {
-		return resourceConflict("The operation cannot be performed at this time. The function is currently in the following state: %s", target.State)
+		return awserr.ResourceConflict("The operation cannot be performed at this time. The function is currently in the following state: %s", target.State)
 	}
 
 	switch invType {
@@ -382,7 +383,7 @@ func (iv *Invoker) serveInvoke(w http.ResponseWriter, r *http.Request, functionN
 // times as long), and one known to be too large is refused unread.
 func readPayload(body io.Reader, size int64, limit int) ([]byte, error) {
 	tooLarge := func() error {
-		return &APIError{Status: http.StatusRequestEntityTooLarge, Type: errTypeRequestTooLarge,
+		return &awserr.Error{Status: http.StatusRequestEntityTooLarge, Type: awserr.TypeRequestTooLarge,
 			Message: fmt.Sprintf("Request must be smaller than %d bytes for the InvokeFunction operation", limit)}
 	}
 	if size > int64(limit) {
@@ -406,7 +407,7 @@ func readPayload(body io.Reader, size int64, limit int) ([]byte, error) {
 		return []byte("{}"), nil
 	}
 	if !json.Valid(buf) {
-		return nil, &APIError{Status: http.StatusBadRequest, Type: "InvalidRequestContentException",
+		return nil, &awserr.Error{Status: http.StatusBadRequest, Type: awserr.TypeInvalidRequestContent,
 			Message: "Could not parse request body into json: the payload is not valid JSON"}
 	}
 	return buf, nil
@@ -419,7 +420,7 @@ func decodeClientContext(h string) (string, error) {
 		return "", nil
 	}
 	if len(h) > maxClientContext {
-		return "", invalidParameter("Client context must be at most %d bytes of base64; got %d.", maxClientContext, len(h))
+		return "", awserr.InvalidParameter("Client context must be at most %d bytes of base64; got %d.", maxClientContext, len(h))
 	}
 	raw, err := base64.StdEncoding.DecodeString(h)
 	var compact bytes.Buffer
@@ -428,7 +429,7 @@ func decodeClientContext(h string) (string, error) {
 		err = json.Compact(&compact, raw)
 	}
 	if err != nil {
-		return "", invalidParameter("Client context must be a valid Base64-encoded JSON object.")
+		return "", awserr.InvalidParameter("Client context must be a valid Base64-encoded JSON object.")
 	}
 	return compact.String(), nil
 }

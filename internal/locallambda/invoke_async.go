@@ -11,6 +11,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/sluice-cd/sluice/internal/locallambda/awserr"
 )
 
 // Event invocations. ServeInvoke writes each event to its own file under
@@ -228,9 +230,9 @@ func (q *asyncQueue) run(ev *asyncEvent) {
 		return
 	}
 	target, err := iv.cfg.Resolver.ResolveInvoke(context.Background(), ev.Function, ev.Qualifier)
-	var ae *APIError
+	var ae *awserr.Error
 	switch {
-	case errors.As(err, &ae) && ae.Type == errTypeResourceNotFound:
+	case errors.As(err, &ae) && ae.Type == awserr.TypeResourceNotFound:
 		q.give(ev, name, "unresolvable", ae.Message)
 		return
 	case err != nil:

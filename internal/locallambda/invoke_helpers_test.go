@@ -24,6 +24,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/lambda"
 	"github.com/prometheus/client_golang/prometheus"
 	dto "github.com/prometheus/client_model/go"
+	"github.com/sluice-cd/sluice/internal/locallambda/awserr"
 )
 
 const testRegion, testAccount = "us-east-1", "123456789012"
@@ -153,7 +154,7 @@ func (r *testResolver) ResolveInvoke(_ context.Context, name, qualifier string) 
 	defer r.mu.Unlock()
 	f := r.fns[fn]
 	if f == nil {
-		return nil, resourceNotFound("Function not found: %s", functionARN(fn))
+		return nil, awserr.ResourceNotFound("Function not found: %s", functionARN(fn))
 	}
 	t := &InvokeTarget{State: f.state, InvokedARN: functionARN(fn)}
 	if qualifier != "" {
@@ -170,7 +171,7 @@ func (r *testResolver) ResolveInvoke(_ context.Context, name, qualifier string) 
 		return t, nil
 	}
 	if t.Primary = f.versions[qualifier]; t.Primary == nil {
-		return nil, resourceNotFound("Function not found: %s", t.InvokedARN)
+		return nil, awserr.ResourceNotFound("Function not found: %s", t.InvokedARN)
 	}
 	return t, nil
 }

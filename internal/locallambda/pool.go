@@ -7,6 +7,8 @@ import (
 	"slices"
 	"sync"
 	"time"
+
+	"github.com/sluice-cd/sluice/internal/locallambda/awserr"
 )
 
 // fnState is the data plane's state for one function: its concurrency
@@ -112,8 +114,8 @@ func (iv *Invoker) releaseSlot(fs *fnState, slot concurrencySlot) {
 	}
 }
 
-func throttled(reason, msg string) *APIError {
-	return &APIError{Status: http.StatusTooManyRequests, Type: errTypeTooManyRequests, Message: msg, Reason: reason}
+func throttled(reason, msg string) *awserr.Error {
+	return &awserr.Error{Status: http.StatusTooManyRequests, Type: awserr.TypeTooManyRequests, Message: msg, Reason: reason}
 }
 
 // pool returns the pool for spec's version. A pool whose environments were
@@ -200,7 +202,7 @@ func (p *pool) acquire(spec *FunctionSpec) (*environment, error) {
 	p.mu.Unlock()
 
 	if p.fn.iv.isClosed() {
-		return nil, &APIError{Status: http.StatusInternalServerError, Type: errTypeService, Message: "The local Lambda is shutting down."}
+		return nil, &awserr.Error{Status: http.StatusInternalServerError, Type: awserr.TypeService, Message: "The local Lambda is shutting down."}
 	}
 	// A pool retired meanwhile still runs this invocation; release then
 	// stops the environment.

@@ -20,6 +20,7 @@ import (
 	"time"
 
 	"github.com/google/uuid"
+	"github.com/sluice-cd/sluice/internal/locallambda/awserr"
 )
 
 // environment is one execution environment: a child process speaking the
@@ -375,7 +376,7 @@ func startFailure(inv *invocation, err error) runResult {
 		return failure(errorJSON("Runtime.InvalidEntrypoint", msg), "Runtime.InvalidEntrypoint", msg+"\nRuntime.InvalidEntrypoint", false)
 	case errors.Is(err, errRuntimeUnavailable):
 		msg := strings.TrimPrefix(err.Error(), errRuntimeUnavailable.Error()+": ")
-		return runResult{kind: runDone, apiErr: &APIError{Status: http.StatusBadGateway, Type: "InvalidRuntimeException", Message: msg}}
+		return runResult{kind: runDone, apiErr: &awserr.Error{Status: http.StatusBadGateway, Type: "InvalidRuntimeException", Message: msg}}
 	}
 	return runResult{kind: runDone, apiErr: err}
 }

@@ -21,6 +21,7 @@ import (
 
 	"github.com/google/uuid"
 	"github.com/johannesboyne/gofakes3"
+	"github.com/sluice-cd/sluice/internal/locallambda/awserr"
 )
 
 // Config configures a Server. Zero values take the documented defaults.
@@ -360,7 +361,7 @@ func matchRoute(routes []lambdaRoute, method, escapedPath string) (*lambdaRoute,
 			}
 			v, err := url.PathUnescape(segs[j])
 			if err != nil {
-				return nil, routeParams{}, invalidParameter("The path segment %q is not valid percent-encoding.", segs[j])
+				return nil, routeParams{}, awserr.InvalidParameter("The path segment %q is not valid percent-encoding.", segs[j])
 			}
 			switch want {
 			case "{function}":
@@ -383,11 +384,11 @@ func matchRoute(routes []lambdaRoute, method, escapedPath string) (*lambdaRoute,
 func (s *Server) serveLambda(w http.ResponseWriter, r *http.Request) {
 	rt, p, err := matchRoute(s.routes, r.Method, r.URL.EscapedPath())
 	if err != nil {
-		writeError(w, err)
+		awserr.Write(w, err)
 		return
 	}
 	if rt == nil {
-		writeError(w, unsupportedOperation(r.Method, r.URL.EscapedPath()))
+		awserr.Write(w, unsupportedOperation(r.Method, r.URL.EscapedPath()))
 		return
 	}
 	if rt.op == "Invoke" {
@@ -400,11 +401,11 @@ func (s *Server) serveLambda(w http.ResponseWriter, r *http.Request) {
 	rec.Header().Set("X-Amzn-RequestId", uuid.NewString())
 	err = s.callHandler(rt, rec, r, p)
 	if err != nil {
-		var ae *APIError
+		var ae *awserr.Error
 		if !errors.As(err, &ae) {
 			s.log.Error("local lambda: "+rt.op, "err", err)
 		}
-		writeError(rec, err)
+		awserr.Write(rec, err)
 	}
 	s.log.Debug("local lambda: "+rt.op, "method", r.Method, "path", r.URL.EscapedPath(), "status", rec.status, "duration", time.Since(start))
 }
@@ -485,9 +486,9 @@ func unsupportedOperation(method, escapedPath string) error {
 		feature = "Resource policies are"
 	}
 	if feature != "" {
-		return invalidParameter("%s not supported by the local Lambda.", feature)
+		return awserr.InvalidParameter("%s not supported by the local Lambda.", feature)
 	}
-	return apiErrorf(http.StatusNotFound, errTypeUnknownOperation, "The local Lambda does not implement %s %s.", method, escapedPath)
+	return awserr.Errorf(http.StatusNotFound, awserr.TypeUnknownOperation, "The local Lambda does not implement %s %s.", method, escapedPath)
 }
 
 // maxRequestBody is AWS's limit on a control-plane request: a 50 MB zip,
@@ -506,7 +507,7 @@ func decodeRequest(r *http.Request, op string, v any) error {
 // readBody reads a control-plane request body, refusing one larger than
 // AWS accepts.
 func readBody(r *http.Request, op string) ([]byte, error) {
-	tooLarge := apiErrorf(http.StatusRequestEntityTooLarge, errTypeRequestTooLarge,
+	tooLarge := awserr.Errorf(http.StatusRequestEntityTooLarge, awserr.TypeRequestTooLarge,
 		"Request must be smaller than %d bytes for the %s operation", maxRequestBody, op)
 	if r.ContentLength > maxRequestBody {
 		return nil, tooLarge
@@ -537,7 +538,7 @@ func decodeJSON(b []byte, v any) error {
 				msg = fmt.Sprintf("field %s must be %s, not %s", te.Field, jsonKind(te.Type.Kind().String()), te.Value)
 			}
 		}
-		return apiErrorf(http.StatusBadRequest, "InvalidRequestContentException", "Could not parse request body into json: %s", msg)
+		return awserr.Errorf(http.StatusBadRequest, awserr.TypeInvalidRequestContent, "Could not parse request body into json: %s", msg)
 	}
 	return nil
 }
@@ -636,7 +637,7 @@ type MetricsQuery struct {
 func (s *Server) serveMetricsQuery(w http.ResponseWriter, r *http.Request) {
 	q := r.URL.Query()
 	bad := func(msg string) {
-		writeError(w, &APIError{Status: http.StatusBadRequest, Type: "InvalidParameterValueException", Message: msg})
+		awserr.Write(w, &awserr.Error{Status: http.StatusBadRequest, Type: "InvalidParameterValueException", Message: msg})
 	}
 	fn := q.Get("function")
 	if fn == "" {

@@ -14,6 +14,8 @@ import (
 	"strconv"
 	"sync"
 	"time"
+
+	"github.com/sluice-cd/sluice/internal/locallambda/awserr"
 )
 
 // functionState is a function version's State as the API reports it.
@@ -314,7 +316,7 @@ func syncDir(dir string) error {
 func (st *controlState) lookup(m *catalog, ref functionRef, qualifier string) (*lambdaFunction, error) {
 	fn := m.Functions[ref.Name]
 	if fn == nil {
-		return nil, resourceNotFound("Function not found: %s", st.qualified(ref.Name, qualifier))
+		return nil, awserr.ResourceNotFound("Function not found: %s", st.qualified(ref.Name, qualifier))
 	}
 	return fn, nil
 }
@@ -334,12 +336,12 @@ func (st *controlState) resolveQualifier(fn *lambdaFunction, qualifier string) (
 		if a := fn.Aliases[qualifier]; a != nil {
 			v := fn.version(a.FunctionVersion)
 			if v == nil {
-				return nil, nil, resourceNotFound("Function not found: %s", st.qualified(fn.Name, a.FunctionVersion))
+				return nil, nil, awserr.ResourceNotFound("Function not found: %s", st.qualified(fn.Name, a.FunctionVersion))
 			}
 			return v, a, nil
 		}
 	}
-	return nil, nil, resourceNotFound("Function not found: %s", st.qualified(fn.Name, qualifier))
+	return nil, nil, awserr.ResourceNotFound("Function not found: %s", st.qualified(fn.Name, qualifier))
 }
 
 // version returns $LATEST or a published version by its name.

@@ -7,6 +7,7 @@ import (
 	"os"
 
 	"github.com/google/uuid"
+	"github.com/sluice-cd/sluice/internal/locallambda/awserr"
 )
 
 // Activation is the asynchronous half of CreateFunction, UpdateFunctionCode,
@@ -135,7 +136,7 @@ func (s *Server) unpack(zipRel, dirRel string) *activationFailure {
 		return &activationFailure{code: "InternalError", reason: fmt.Sprintf("The local Lambda could not prepare the code directory: %v", err)}
 	}
 	if err := Unzip(b, dir, maxUnzippedSize); err != nil {
-		var ae *APIError
+		var ae *awserr.Error
 		msg := err.Error()
 		if errors.As(err, &ae) {
 			msg = ae.Message

@@ -14,6 +14,7 @@ import (
 
 	"github.com/google/uuid"
 	"github.com/johannesboyne/gofakes3"
+	"github.com/sluice-cd/sluice/internal/locallambda/awserr"
 )
 
 // Function packages on disk, under the data directory:
@@ -56,17 +57,17 @@ func (s *Server) loadPackage(c functionCode) (*codePackage, error) {
 	hasS3 := c.S3Bucket != "" || c.S3Key != "" || c.S3ObjectVersion != ""
 	switch {
 	case c.ImageUri != "":
-		return nil, invalidParameter("Container images (ImageUri, PackageType Image) are not supported by the local Lambda: deploy a .zip package with ZipFile or S3Bucket/S3Key.")
+		return nil, awserr.InvalidParameter("Container images (ImageUri, PackageType Image) are not supported by the local Lambda: deploy a .zip package with ZipFile or S3Bucket/S3Key.")
 	case hasZip && hasS3:
-		return nil, invalidParameter("Please provide the function code either as ZipFile or as S3Bucket and S3Key, not both.")
+		return nil, awserr.InvalidParameter("Please provide the function code either as ZipFile or as S3Bucket and S3Key, not both.")
 	case !hasZip && !hasS3:
-		return nil, invalidParameter("Please provide the function code: ZipFile, or S3Bucket and S3Key.")
+		return nil, awserr.InvalidParameter("Please provide the function code: ZipFile, or S3Bucket and S3Key.")
 	case hasS3 && (c.S3Bucket == "" || c.S3Key == ""):
-		return nil, invalidParameter("Both S3Bucket and S3Key are required to take the function code from Amazon S3 (got bucket %q, key %q).", c.S3Bucket, c.S3Key)
+		return nil, awserr.InvalidParameter("Both S3Bucket and S3Key are required to take the function code from Amazon S3 (got bucket %q, key %q).", c.S3Bucket, c.S3Key)
 	case c.S3ObjectVersion != "" && c.S3ObjectVersion != "null":
-		return nil, invalidParameter("S3ObjectVersion is not supported by the local Lambda: its S3 store keeps one version of each object. Leave S3ObjectVersion out.")
+		return nil, awserr.InvalidParameter("S3ObjectVersion is not supported by the local Lambda: its S3 store keeps one version of each object. Leave S3ObjectVersion out.")
 	case c.S3ObjectStorageMode != "" && c.S3ObjectStorageMode != "COPY":
-		return nil, invalidParameter("S3ObjectStorageMode %s is not supported by the local Lambda; it copies the object (COPY).", c.S3ObjectStorageMode)
+		return nil, awserr.InvalidParameter("S3ObjectStorageMode %s is not supported by the local Lambda; it copies the object (COPY).", c.S3ObjectStorageMode)
 	}
 	b := c.ZipFile
 	if hasS3 {
@@ -74,23 +75,23 @@ func (s *Server) loadPackage(c functionCode) (*codePackage, error) {
 		b, err = s.s3.readObject(c.S3Bucket, c.S3Key, maxUnzippedSize)
 		switch {
 		case gofakes3.HasErrorCode(err, gofakes3.ErrNoSuchBucket):
-			return nil, invalidParameter("Error occurred while GetObject. S3 Error Code: NoSuchBucket. S3 Error Message: The specified bucket does not exist (bucket %q, key %q in the local Lambda's S3 store).", c.S3Bucket, c.S3Key)
+			return nil, awserr.InvalidParameter("Error occurred while GetObject. S3 Error Code: NoSuchBucket. S3 Error Message: The specified bucket does not exist (bucket %q, key %q in the local Lambda's S3 store).", c.S3Bucket, c.S3Key)
 		case gofakes3.HasErrorCode(err, gofakes3.ErrNoSuchKey):
-			return nil, invalidParameter("Error occurred while GetObject. S3 Error Code: NoSuchKey. S3 Error Message: The specified key does not exist (bucket %q, key %q in the local Lambda's S3 store).", c.S3Bucket, c.S3Key)
+			return nil, awserr.InvalidParameter("Error occurred while GetObject. S3 Error Code: NoSuchKey. S3 Error Message: The specified key does not exist (bucket %q, key %q in the local Lambda's S3 store).", c.S3Bucket, c.S3Key)
 		case err != nil:
-			return nil, invalidParameter("Error occurred while GetObject (bucket %q, key %q): %v", c.S3Bucket, c.S3Key, err)
+			return nil, awserr.InvalidParameter("Error occurred while GetObject (bucket %q, key %q): %v", c.S3Bucket, c.S3Key, err)
 		}
 	}
 	zr, err := zip.NewReader(bytes.NewReader(b), int64(len(b)))
 	if err != nil {
-		return nil, invalidParameter("Could not unzip uploaded file. Please check your file, then try to upload again.")
+		return nil, awserr.InvalidParameter("Could not unzip uploaded file. Please check your file, then try to upload again.")
 	}
 	var total uint64
 	for _, f := range zr.File {
 		total += f.UncompressedSize64
 	}
 	if total > maxUnzippedSize {
-		return nil, invalidParameter("Unzipped size must be smaller than %d bytes", maxUnzippedSize)
+		return nil, awserr.InvalidParameter("Unzipped size must be smaller than %d bytes", maxUnzippedSize)
 	}
 	sum := sha256.Sum256(b)
 	return &codePackage{zip: b, sha256: base64.StdEncoding.EncodeToString(sum[:]), hex: hex.EncodeToString(sum[:])}, nil

@@ -5,6 +5,8 @@ import (
 	"maps"
 	"path/filepath"
 	"time"
+
+	"github.com/sluice-cd/sluice/internal/locallambda/awserr"
 )
 
 var _ Resolver = (*controlState)(nil)
@@ -46,7 +48,7 @@ func (st *controlState) ResolveInvoke(_ context.Context, name, qualifier string)
 	}
 	al := fn.Aliases[q]
 	if al == nil {
-		return nil, resourceNotFound("Function not found: %s", st.qualified(fn.Name, q))
+		return nil, awserr.ResourceNotFound("Function not found: %s", st.qualified(fn.Name, q))
 	}
 	if target.Primary, err = st.runnable(fn, al.FunctionVersion); err != nil {
 		return nil, err
@@ -70,7 +72,7 @@ func (st *controlState) runnable(fn *lambdaFunction, q string) (*FunctionSpec, e
 	}
 	v := fn.Versions[q]
 	if v == nil {
-		return nil, resourceNotFound("Function not found: %s", st.qualified(fn.Name, q))
+		return nil, awserr.ResourceNotFound("Function not found: %s", st.qualified(fn.Name, q))
 	}
 	if v.State != functionActive {
 		return nil, stateConflict(v.State)

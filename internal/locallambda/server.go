@@ -20,8 +20,8 @@ import (
 	"time"
 
 	"github.com/google/uuid"
-	"github.com/johannesboyne/gofakes3"
 	"github.com/sluice-cd/sluice/internal/locallambda/awserr"
+	"github.com/sluice-cd/sluice/internal/locallambda/s3"
 )
 
 // Config configures a Server. Zero values take the documented defaults.
@@ -68,8 +68,7 @@ type Server struct {
 	arns arns
 	st   *controlState
 	iv   *Invoker
-	s3   *s3Store
-	s3h  http.Handler
+	s3   *s3.Store
 	pins pins
 
 	routes []lambdaRoute
@@ -127,16 +126,11 @@ func New(cfg Config) (*Server, error) {
 		_ = unlock()
 		return nil, err
 	}
-	s.s3, err = openS3Store(filepath.Join(dir, "s3"), cfg.Clock)
+	s.s3, err = s3.Open(s3.Config{Dir: filepath.Join(dir, "s3"), Clock: cfg.Clock, Logger: log})
 	if err != nil {
 		_ = unlock()
 		return nil, err
 	}
-	s.s3h = gofakes3.New(s.s3,
-		gofakes3.WithTimeSource(clockTimeSource{cfg.Clock}),
-		gofakes3.WithTimeSkewLimit(0),
-		gofakes3.WithLogger(gofakes3Logger{log}),
-	).Server()
 
 	ic := cfg.Invoker
 	ic.Resolver = s.st
@@ -276,7 +270,7 @@ func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
 	case first == "metrics" && r.Method == http.MethodGet && r.URL.RawQuery == "" && strings.TrimSuffix(r.URL.Path, "/") == "/metrics":
 		s.iv.Metrics().ServeHTTP(w, r)
 	default:
-		s.s3h.ServeHTTP(w, r)
+		s.s3.Handler().ServeHTTP(w, r)
 	}
 }
 
@@ -690,24 +684,3 @@ func (s *Server) serveMetricsQuery(w http.ResponseWriter, r *http.Request) {
 		Function: fn, Qualifier: qualifier, Since: since, Until: until, Step: step.String(), Series: series,
 	})
 }
-
-// gofakes3Logger sends gofakes3's messages to slog at Debug (warnings at
-// Warn).
-type gofakes3Logger struct{ log *slog.Logger }
-
-func (l gofakes3Logger) Print(level gofakes3.LogLevel, v ...any) {
-	lvl := slog.LevelDebug
-	if level == gofakes3.LogErr || level == gofakes3.LogWarn {
-		lvl = slog.LevelWarn
-	}
-	l.log.Log(context.Background(), lvl, "local lambda s3: "+fmt.Sprint(v...))
-}
-
-// gmt is how S3 names UTC in its dates.
-var gmt = time.FixedZone("GMT", 0)
-
-// clockTimeSource adapts the injected clock to gofakes3.
-type clockTimeSource struct{ now func() time.Time }
-
-func (c clockTimeSource) Now() time.Time                  { return c.now().In(gmt) }
-func (c clockTimeSource) Since(t time.Time) time.Duration { return c.now().Sub(t) }

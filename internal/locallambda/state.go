@@ -15,6 +15,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/sluice-cd/sluice/internal/locallambda/atomicfile"
 	"github.com/sluice-cd/sluice/internal/locallambda/awserr"
 )
 
@@ -269,47 +270,11 @@ func (st *controlState) persist(b []byte, seq uint64) error {
 	if seq <= st.written {
 		return nil
 	}
-	if err := replaceFile(filepath.Join(st.dataDir, snapshotFile), b); err != nil {
+	if err := atomicfile.Write(filepath.Join(st.dataDir, snapshotFile), b); err != nil {
 		return fmt.Errorf("write local Lambda state: %w", err)
 	}
 	st.written = seq
 	return nil
-}
-
-// replaceFile replaces path with data so that a crash leaves either the
-// old or the new content, never a mix.
-func replaceFile(path string, data []byte) error {
-	dir := filepath.Dir(path)
-	f, err := os.CreateTemp(dir, "."+filepath.Base(path)+".tmp-*")
-	if err != nil {
-		return err
-	}
-	tmp := f.Name()
-	defer os.Remove(tmp) // no-op after a successful rename
-	if _, err := f.Write(data); err != nil {
-		f.Close()
-		return err
-	}
-	if err := f.Sync(); err != nil {
-		f.Close()
-		return err
-	}
-	if err := f.Close(); err != nil {
-		return err
-	}
-	if err := os.Rename(tmp, path); err != nil {
-		return err
-	}
-	return syncDir(dir)
-}
-
-func syncDir(dir string) error {
-	d, err := os.Open(dir)
-	if err != nil {
-		return err
-	}
-	defer d.Close()
-	return d.Sync()
 }
 
 // lookup finds a function by a parsed name, or answers AWS's not-found.

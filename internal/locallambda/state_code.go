@@ -13,8 +13,9 @@ import (
 	"sync"
 
 	"github.com/google/uuid"
-	"github.com/johannesboyne/gofakes3"
+	"github.com/sluice-cd/sluice/internal/locallambda/atomicfile"
 	"github.com/sluice-cd/sluice/internal/locallambda/awserr"
+	"github.com/sluice-cd/sluice/internal/locallambda/s3"
 )
 
 // Function packages on disk, under the data directory:
@@ -72,11 +73,11 @@ func (s *Server) loadPackage(c functionCode) (*codePackage, error) {
 	b := c.ZipFile
 	if hasS3 {
 		var err error
-		b, err = s.s3.readObject(c.S3Bucket, c.S3Key, maxUnzippedSize)
+		b, err = s.s3.ReadObject(c.S3Bucket, c.S3Key, maxUnzippedSize)
 		switch {
-		case gofakes3.HasErrorCode(err, gofakes3.ErrNoSuchBucket):
+		case errors.Is(err, s3.ErrNoSuchBucket):
 			return nil, awserr.InvalidParameter("Error occurred while GetObject. S3 Error Code: NoSuchBucket. S3 Error Message: The specified bucket does not exist (bucket %q, key %q in the local Lambda's S3 store).", c.S3Bucket, c.S3Key)
-		case gofakes3.HasErrorCode(err, gofakes3.ErrNoSuchKey):
+		case errors.Is(err, s3.ErrNoSuchKey):
 			return nil, awserr.InvalidParameter("Error occurred while GetObject. S3 Error Code: NoSuchKey. S3 Error Message: The specified key does not exist (bucket %q, key %q in the local Lambda's S3 store).", c.S3Bucket, c.S3Key)
 		case err != nil:
 			return nil, awserr.InvalidParameter("Error occurred while GetObject (bucket %q, key %q): %v", c.S3Bucket, c.S3Key, err)
@@ -149,7 +150,7 @@ func (s *Server) storeZip(name, id string, pkg *codePackage) (rel string, unpin 
 		unpin()
 		return "", nil, err
 	}
-	if err := replaceFile(path, pkg.zip); err != nil {
+	if err := atomicfile.Write(path, pkg.zip); err != nil {
 		unpin()
 		return "", nil, err
 	}

@@ -1,7 +1,13 @@
-package locallambda
+// Package s3 owns the local Lambda's S3 store: buckets and objects kept in
+// files under one directory, served path-style over HTTP by gofakes3, and
+// read directly by the control plane when a function's code comes from
+// S3Bucket/S3Key. It must not know about functions; it keeps one version
+// of each object (no S3 versioning) and no package-level state.
+package s3
 
 import (
 	"bytes"
+	"context"
 	"crypto/md5"
 	"crypto/sha256"
 	"encoding/hex"
@@ -9,7 +15,9 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"maps"
+	"net/http"
 	"os"
 	"path/filepath"
 	"slices"
@@ -20,9 +28,10 @@ import (
 
 	"github.com/google/uuid"
 	"github.com/johannesboyne/gofakes3"
+	"github.com/sluice-cd/sluice/internal/locallambda/atomicfile"
 )
 
-// s3Store is the S3 store behind the local Lambda's S3 endpoint: a
+// Store is the S3 store behind the local Lambda's S3 endpoint: a
 // gofakes3.Backend that keeps every bucket and object in files, so uploaded
 // artifacts survive a restart like the functions made from them.
 //
@@ -40,22 +49,34 @@ import (
 // worst an unreferenced blob, which the next start removes. The metadata
 // of every object is indexed in memory; contents are read from disk.
 // Buckets are unversioned.
-type s3Store struct {
-	dir   string
-	clock func() time.Time
+type Store struct {
+	dir     string
+	clock   func() time.Time
+	handler http.Handler
 
 	mu      sync.RWMutex
-	buckets map[string]*s3Bucket
+	buckets map[string]*storedBucket
 }
 
-type s3Bucket struct {
+// Config configures a Store. Zero values take the documented defaults.
+type Config struct {
+	// Dir holds the buckets (Dir/buckets/…). Required; created if missing.
+	Dir string
+	// Clock stamps creation and modification times. Default time.Now.
+	Clock func() time.Time
+	// Logger receives gofakes3's messages (at Debug; its warnings at Warn).
+	// Nil discards them.
+	Logger *slog.Logger
+}
+
+type storedBucket struct {
 	name    string
 	created time.Time
-	objects map[string]*s3Object
+	objects map[string]*objectMeta
 }
 
-// s3Object is an object's metadata, as stored in its meta file.
-type s3Object struct {
+// objectMeta is an object's metadata, as stored in its meta file.
+type objectMeta struct {
 	Key          string            `json:"key"`
 	Size         int64             `json:"size"`
 	MD5          string            `json:"md5"` // hex
@@ -64,11 +85,29 @@ type s3Object struct {
 	Blob         string            `json:"blob"`
 }
 
-var _ gofakes3.Backend = (*s3Store)(nil)
+var _ gofakes3.Backend = (*Store)(nil)
 
-// openS3Store loads the store under dir, creating it if needed.
-func openS3Store(dir string, clock func() time.Time) (*s3Store, error) {
-	s := &s3Store{dir: dir, clock: clock, buckets: map[string]*s3Bucket{}}
+// Open loads the store under cfg.Dir, creating it if needed, and removes
+// what an interrupted write left behind.
+func Open(cfg Config) (*Store, error) {
+	dir := cfg.Dir
+	if dir == "" {
+		return nil, errors.New("S3 store: Config.Dir is required")
+	}
+	clock := cfg.Clock
+	if clock == nil {
+		clock = time.Now
+	}
+	log := cfg.Logger
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	s := &Store{dir: dir, clock: clock, buckets: map[string]*storedBucket{}}
+	s.handler = gofakes3.New(s,
+		gofakes3.WithTimeSource(clockTimeSource{clock}),
+		gofakes3.WithTimeSkewLimit(0),
+		gofakes3.WithLogger(gofakes3Logger{log}),
+	).Server()
 	root := filepath.Join(dir, "buckets")
 	if err := os.MkdirAll(root, 0o700); err != nil {
 		return nil, fmt.Errorf("create the S3 store: %w", err)
@@ -92,11 +131,11 @@ func openS3Store(dir string, clock func() time.Time) (*s3Store, error) {
 	return s, nil
 }
 
-func (s *s3Store) bucketDir(name string) string { return filepath.Join(s.dir, "buckets", name) }
+func (s *Store) bucketDir(name string) string { return filepath.Join(s.dir, "buckets", name) }
 
 // loadBucket reads one bucket's metadata and removes blobs no object
 // references (left by a crash between writing a blob and its metadata).
-func (s *s3Store) loadBucket(name string) (*s3Bucket, error) {
+func (s *Store) loadBucket(name string) (*storedBucket, error) {
 	dir := s.bucketDir(name)
 	raw, err := os.ReadFile(filepath.Join(dir, "bucket.json"))
 	if errors.Is(err, os.ErrNotExist) {
@@ -111,7 +150,7 @@ func (s *s3Store) loadBucket(name string) (*s3Bucket, error) {
 	if err := json.Unmarshal(raw, &info); err != nil {
 		return nil, fmt.Errorf("decode S3 bucket %s: %w", name, err)
 	}
-	b := &s3Bucket{name: name, created: info.Created, objects: map[string]*s3Object{}}
+	b := &storedBucket{name: name, created: info.Created, objects: map[string]*objectMeta{}}
 	metas, err := os.ReadDir(filepath.Join(dir, "meta"))
 	if err != nil && !errors.Is(err, os.ErrNotExist) {
 		return nil, fmt.Errorf("read S3 bucket %s: %w", name, err)
@@ -128,7 +167,7 @@ func (s *s3Store) loadBucket(name string) (*s3Bucket, error) {
 		if err != nil {
 			return nil, fmt.Errorf("read S3 object metadata %s/%s: %w", name, m.Name(), err)
 		}
-		var o s3Object
+		var o objectMeta
 		if err := json.Unmarshal(raw, &o); err != nil {
 			return nil, fmt.Errorf("decode S3 object metadata %s/%s: %w", name, m.Name(), err)
 		}
@@ -149,7 +188,7 @@ func metaName(key string) string {
 	return hex.EncodeToString(sum[:])
 }
 
-func (s *s3Store) ListBuckets() ([]gofakes3.BucketInfo, error) {
+func (s *Store) ListBuckets() ([]gofakes3.BucketInfo, error) {
 	s.mu.RLock()
 	defer s.mu.RUnlock()
 	out := make([]gofakes3.BucketInfo, 0, len(s.buckets))
@@ -160,7 +199,7 @@ func (s *s3Store) ListBuckets() ([]gofakes3.BucketInfo, error) {
 	return out, nil
 }
 
-func (s *s3Store) ListBucket(name string, prefix *gofakes3.Prefix, page gofakes3.ListBucketPage) (*gofakes3.ObjectList, error) {
+func (s *Store) ListBucket(name string, prefix *gofakes3.Prefix, page gofakes3.ListBucketPage) (*gofakes3.ObjectList, error) {
 	if prefix == nil {
 		prefix = &gofakes3.Prefix{}
 	}
@@ -209,7 +248,7 @@ func (s *s3Store) ListBucket(name string, prefix *gofakes3.Prefix, page gofakes3
 	return list, nil
 }
 
-func (s *s3Store) CreateBucket(name string) error {
+func (s *Store) CreateBucket(name string) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.buckets[name] != nil {
@@ -225,20 +264,20 @@ func (s *s3Store) CreateBucket(name string) error {
 	raw, _ := json.Marshal(struct {
 		Created time.Time `json:"created"`
 	}{now})
-	if err := replaceFile(filepath.Join(dir, "bucket.json"), raw); err != nil {
+	if err := atomicfile.Write(filepath.Join(dir, "bucket.json"), raw); err != nil {
 		return fmt.Errorf("create S3 bucket %s: %w", name, err)
 	}
-	s.buckets[name] = &s3Bucket{name: name, created: now, objects: map[string]*s3Object{}}
+	s.buckets[name] = &storedBucket{name: name, created: now, objects: map[string]*objectMeta{}}
 	return nil
 }
 
-func (s *s3Store) BucketExists(name string) (bool, error) {
+func (s *Store) BucketExists(name string) (bool, error) {
 	s.mu.RLock()
 	defer s.mu.RUnlock()
 	return s.buckets[name] != nil, nil
 }
 
-func (s *s3Store) DeleteBucket(name string) error {
+func (s *Store) DeleteBucket(name string) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	b := s.buckets[name]
@@ -251,7 +290,7 @@ func (s *s3Store) DeleteBucket(name string) error {
 	return s.removeBucketLocked(name)
 }
 
-func (s *s3Store) ForceDeleteBucket(name string) error {
+func (s *Store) ForceDeleteBucket(name string) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.buckets[name] == nil {
@@ -260,7 +299,7 @@ func (s *s3Store) ForceDeleteBucket(name string) error {
 	return s.removeBucketLocked(name)
 }
 
-func (s *s3Store) removeBucketLocked(name string) error {
+func (s *Store) removeBucketLocked(name string) error {
 	dir := s.bucketDir(name)
 	// bucket.json goes first: without it the directory is no bucket, even
 	// if removing the rest is interrupted.
@@ -274,7 +313,7 @@ func (s *s3Store) removeBucketLocked(name string) error {
 	return nil
 }
 
-func (s *s3Store) object(bucket, key string) (*s3Object, error) {
+func (s *Store) object(bucket, key string) (*objectMeta, error) {
 	b := s.buckets[bucket]
 	if b == nil {
 		return nil, gofakes3.BucketNotFound(bucket)
@@ -286,7 +325,7 @@ func (s *s3Store) object(bucket, key string) (*s3Object, error) {
 	return o, nil
 }
 
-func (s *s3Store) HeadObject(bucket, key string) (*gofakes3.Object, error) {
+func (s *Store) HeadObject(bucket, key string) (*gofakes3.Object, error) {
 	s.mu.RLock()
 	defer s.mu.RUnlock()
 	o, err := s.object(bucket, key)
@@ -298,7 +337,7 @@ func (s *s3Store) HeadObject(bucket, key string) (*gofakes3.Object, error) {
 		Contents: io.NopCloser(bytes.NewReader(nil))}, nil
 }
 
-func (s *s3Store) GetObject(bucket, key string, rangeRequest *gofakes3.ObjectRangeRequest) (*gofakes3.Object, error) {
+func (s *Store) GetObject(bucket, key string, rangeRequest *gofakes3.ObjectRangeRequest) (*gofakes3.Object, error) {
 	s.mu.RLock()
 	o, err := s.object(bucket, key)
 	if err != nil {
@@ -333,7 +372,7 @@ func (s *s3Store) GetObject(bucket, key string, rangeRequest *gofakes3.ObjectRan
 	return &gofakes3.Object{Name: key, Metadata: meta, Size: size, Hash: hash, Range: rng, Contents: body}, nil
 }
 
-func (s *s3Store) PutObject(bucket, key string, meta map[string]string, input io.Reader, size int64, conditions *gofakes3.PutConditions) (gofakes3.PutObjectResult, error) {
+func (s *Store) PutObject(bucket, key string, meta map[string]string, input io.Reader, size int64, conditions *gofakes3.PutConditions) (gofakes3.PutObjectResult, error) {
 	var result gofakes3.PutObjectResult
 	if ok, _ := s.BucketExists(bucket); !ok {
 		return result, gofakes3.BucketNotFound(bucket)
@@ -367,7 +406,7 @@ func (s *s3Store) PutObject(bucket, key string, meta map[string]string, input io
 	if err != nil {
 		return result, fmt.Errorf("write S3 object %s/%s: %w", bucket, key, err)
 	}
-	obj := &s3Object{Key: key, Size: n, MD5: hex.EncodeToString(h.Sum(nil)), Metadata: meta, LastModified: s.clock().UTC(), Blob: blob}
+	obj := &objectMeta{Key: key, Size: n, MD5: hex.EncodeToString(h.Sum(nil)), Metadata: meta, LastModified: s.clock().UTC(), Blob: blob}
 
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -388,7 +427,7 @@ func (s *s3Store) PutObject(bucket, key string, meta map[string]string, input io
 		}
 	}
 	raw, _ := json.Marshal(obj)
-	if err := replaceFile(filepath.Join(s.bucketDir(bucket), "meta", metaName(key)), raw); err != nil {
+	if err := atomicfile.Write(filepath.Join(s.bucketDir(bucket), "meta", metaName(key)), raw); err != nil {
 		_ = os.Remove(filepath.Join(blobDir, blob))
 		return result, fmt.Errorf("write S3 object %s/%s: %w", bucket, key, err)
 	}
@@ -399,14 +438,14 @@ func (s *s3Store) PutObject(bucket, key string, meta map[string]string, input io
 	return result, nil
 }
 
-func (s *s3Store) DeleteObject(bucket, key string) (gofakes3.ObjectDeleteResult, error) {
+func (s *Store) DeleteObject(bucket, key string) (gofakes3.ObjectDeleteResult, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return gofakes3.ObjectDeleteResult{}, s.deleteObjectLocked(bucket, key)
 }
 
 // deleteObjectLocked removes an object; a missing key is no error (S3).
-func (s *s3Store) deleteObjectLocked(bucket, key string) error {
+func (s *Store) deleteObjectLocked(bucket, key string) error {
 	b := s.buckets[bucket]
 	if b == nil {
 		return gofakes3.BucketNotFound(bucket)
@@ -424,7 +463,7 @@ func (s *s3Store) deleteObjectLocked(bucket, key string) error {
 	return nil
 }
 
-func (s *s3Store) DeleteMulti(bucket string, keys ...string) (gofakes3.MultiDeleteResult, error) {
+func (s *Store) DeleteMulti(bucket string, keys ...string) (gofakes3.MultiDeleteResult, error) {
 	var result gofakes3.MultiDeleteResult
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -441,16 +480,32 @@ func (s *s3Store) DeleteMulti(bucket string, keys ...string) (gofakes3.MultiDele
 	return result, nil
 }
 
-func (s *s3Store) CopyObject(srcBucket, srcKey, dstBucket, dstKey string, meta map[string]string) (gofakes3.CopyObjectResult, error) {
+func (s *Store) CopyObject(srcBucket, srcKey, dstBucket, dstKey string, meta map[string]string) (gofakes3.CopyObjectResult, error) {
 	return gofakes3.CopyObject(s, srcBucket, srcKey, dstBucket, dstKey, meta)
 }
 
-// readObject returns an object's content for a function's code, reading
-// the store directly (not over HTTP). An object larger than limit is an
-// error.
-func (s *s3Store) readObject(bucket, key string, limit int64) ([]byte, error) {
+// Handler serves the store as S3 does, path-style: /BUCKET/KEY.
+func (s *Store) Handler() http.Handler { return s.handler }
+
+// Errors of ReadObject that name what is missing, for callers that answer
+// with S3's error codes.
+var (
+	ErrNoSuchBucket = errors.New("s3: no such bucket")
+	ErrNoSuchKey    = errors.New("s3: no such key")
+)
+
+// ReadObject returns an object's content, reading the store directly (not
+// over HTTP); the control plane takes function code from it. A missing
+// bucket or key is an error wrapping ErrNoSuchBucket or ErrNoSuchKey; an
+// object larger than limit is an error.
+func (s *Store) ReadObject(bucket, key string, limit int64) ([]byte, error) {
 	obj, err := s.GetObject(bucket, key, nil)
-	if err != nil {
+	switch {
+	case gofakes3.HasErrorCode(err, gofakes3.ErrNoSuchBucket):
+		return nil, fmt.Errorf("%w: %v", ErrNoSuchBucket, err)
+	case gofakes3.HasErrorCode(err, gofakes3.ErrNoSuchKey):
+		return nil, fmt.Errorf("%w: %v", ErrNoSuchKey, err)
+	case err != nil:
 		return nil, err
 	}
 	defer obj.Contents.Close()
@@ -459,3 +514,24 @@ func (s *s3Store) readObject(bucket, key string, limit int64) ([]byte, error) {
 	}
 	return io.ReadAll(io.LimitReader(obj.Contents, limit))
 }
+
+// gofakes3Logger sends gofakes3's messages to slog at Debug (warnings at
+// Warn).
+type gofakes3Logger struct{ log *slog.Logger }
+
+func (l gofakes3Logger) Print(level gofakes3.LogLevel, v ...any) {
+	lvl := slog.LevelDebug
+	if level == gofakes3.LogErr || level == gofakes3.LogWarn {
+		lvl = slog.LevelWarn
+	}
+	l.log.Log(context.Background(), lvl, "local lambda s3: "+fmt.Sprint(v...))
+}
+
+// gmt is how S3 names UTC in its dates.
+var gmt = time.FixedZone("GMT", 0)
+
+// clockTimeSource adapts the injected clock to gofakes3.
+type clockTimeSource struct{ now func() time.Time }
+
+func (c clockTimeSource) Now() time.Time                  { return c.now().In(gmt) }
+func (c clockTimeSource) Since(t time.Time) time.Duration { return c.now().Sub(t) }

@@ -65,6 +65,8 @@ func TestWireGolden(t *testing.T) {
 		return `{"FunctionName":"` + name + `","Role":"` + ctlRole + `","Runtime":"` + runtime + `","Handler":"` + handler +
 			`","Code":{"ZipFile":"` + zip + `"}` + extra + `}`
 	}
+	runnerCreate := create("runner", "provided.al2023", "big", base64.StdEncoding.EncodeToString(runnerZip), "")
+	w.replace("<"+strconv.Itoa(len(runnerCreate))+" bytes>", "<runner create request>")
 
 	// Account and unknown or unsupported operations.
 	w.do("GET", "/2016-08-19/account-settings", "")
@@ -95,7 +97,7 @@ func TestWireGolden(t *testing.T) {
 		`,"Description":"on the wire","Tags":{"team":"wire"},"Environment":{"Variables":{"MODE":"one"}},"Timeout":7,"MemorySize":256`))
 	w.waitActive("wire", "")
 	w.do("POST", "/2015-03-31/functions/", create("wire", "provided.al2023", "bootstrap", shell, ""))
-	w.do("POST", "/2015-03-31/functions", create("runner", "provided.al2023", "big", base64.StdEncoding.EncodeToString(runnerZip), ""))
+	w.do("POST", "/2015-03-31/functions", runnerCreate)
 	w.waitActive("runner", "")
 	w.do("POST", "/2015-03-31/functions", create("broken", "python2.7", "h.h", shell, ""))
 	w.waitSettled("broken")

@@ -9,6 +9,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/lambda"
 	"github.com/aws/aws-sdk-go-v2/service/lambda/types"
 	"github.com/sluice-cd/sluice/internal/locallambda/awserr"
+	"github.com/sluice-cd/sluice/internal/locallambda/lambdatest"
 )
 
 // aliasFixture is a function "al" with versions 1..3; version 3 has
@@ -17,26 +18,26 @@ func aliasFixture(t *testing.T) *ctlServer {
 	t.Helper()
 	cs := newCtlServer(t)
 	ctx := context.Background()
-	cs.createActive(t, ctlCreateInput("al", ctlBootstrapZip(t, "1")))
-	cs.publish(t, "al") // 1: role r, no DLQ
-	if _, err := cs.lambda.UpdateFunctionConfiguration(ctx, &lambda.UpdateFunctionConfigurationInput{FunctionName: aws.String("al"),
+	cs.CreateActive(t, lambdatest.CreateInput("al", lambdatest.BootstrapZip(t, "1")))
+	cs.Publish(t, "al") // 1: role r, no DLQ
+	if _, err := cs.Lambda.UpdateFunctionConfiguration(ctx, &lambda.UpdateFunctionConfigurationInput{FunctionName: aws.String("al"),
 		DeadLetterConfig: &types.DeadLetterConfig{TargetArn: aws.String("arn:aws:sqs:us-east-1:000000000000:dlq")}}); err != nil {
 		t.Fatal(err)
 	}
-	cs.waitUpdated(t, "al")
-	cs.publish(t, "al") // 2: role r, DLQ
-	if _, err := cs.lambda.UpdateFunctionConfiguration(ctx, &lambda.UpdateFunctionConfigurationInput{FunctionName: aws.String("al"),
+	cs.WaitUpdated(t, "al")
+	cs.Publish(t, "al") // 2: role r, DLQ
+	if _, err := cs.Lambda.UpdateFunctionConfiguration(ctx, &lambda.UpdateFunctionConfigurationInput{FunctionName: aws.String("al"),
 		Role: aws.String("arn:aws:iam::000000000000:role/other"), DeadLetterConfig: &types.DeadLetterConfig{}}); err != nil {
 		t.Fatal(err)
 	}
-	cs.waitUpdated(t, "al")
-	cs.publish(t, "al") // 3: role other, no DLQ
-	if _, err := cs.lambda.UpdateFunctionConfiguration(ctx, &lambda.UpdateFunctionConfigurationInput{FunctionName: aws.String("al"),
-		Role: aws.String(ctlRole)}); err != nil {
+	cs.WaitUpdated(t, "al")
+	cs.Publish(t, "al") // 3: role other, no DLQ
+	if _, err := cs.Lambda.UpdateFunctionConfiguration(ctx, &lambda.UpdateFunctionConfigurationInput{FunctionName: aws.String("al"),
+		Role: aws.String(lambdatest.Role)}); err != nil {
 		t.Fatal(err)
 	}
-	cs.waitUpdated(t, "al")
-	cs.publish(t, "al") // 4: role r, no DLQ, like 1
+	cs.WaitUpdated(t, "al")
+	cs.Publish(t, "al") // 4: role r, no DLQ, like 1
 	return cs
 }
 
@@ -45,13 +46,15 @@ func TestAliasRoutingValidation(t *testing.T) {
 	cs := aliasFixture(t)
 	ctx := context.Background()
 	ipve := func(want string) func(testing.TB, error) {
-		return func(t testing.TB, err error) { ctlWantError[*types.InvalidParameterValueException](t, err, want) }
+		return func(t testing.TB, err error) {
+			lambdatest.WantError[*types.InvalidParameterValueException](t, err, want)
+		}
 	}
 	notFound := func(want string) func(testing.TB, error) {
-		return func(t testing.TB, err error) { ctlWantError[*types.ResourceNotFoundException](t, err, want) }
+		return func(t testing.TB, err error) { lambdatest.WantError[*types.ResourceNotFoundException](t, err, want) }
 	}
 	validation := func(want string) func(testing.TB, error) {
-		return func(t testing.TB, err error) { ctlWantCode(t, err, "ValidationException", want) }
+		return func(t testing.TB, err error) { lambdatest.WantCode(t, err, "ValidationException", want) }
 	}
 	var ok func(testing.TB, error) // nil: the alias is accepted
 	tests := []struct {
@@ -80,7 +83,7 @@ func TestAliasRoutingValidation(t *testing.T) {
 			if tt.weights != nil {
 				in.RoutingConfig = &types.AliasRoutingConfiguration{AdditionalVersionWeights: tt.weights}
 			}
-			_, err := cs.lambda.CreateAlias(ctx, in)
+			_, err := cs.Lambda.CreateAlias(ctx, in)
 			switch {
 			case tt.check == nil && err != nil:
 				t.Fatalf("CreateAlias: %v; want it accepted", err)
@@ -92,9 +95,9 @@ func TestAliasRoutingValidation(t *testing.T) {
 		})
 	}
 	// The messages name both versions and what differs.
-	_, err := cs.lambda.CreateAlias(ctx, &lambda.CreateAliasInput{FunctionName: aws.String("al"), Name: aws.String("roles"),
+	_, err := cs.Lambda.CreateAlias(ctx, &lambda.CreateAliasInput{FunctionName: aws.String("al"), Name: aws.String("roles"),
 		FunctionVersion: aws.String("1"), RoutingConfig: &types.AliasRoutingConfiguration{AdditionalVersionWeights: map[string]float64{"3": 0.2}}})
-	e := ctlWantError[*types.InvalidParameterValueException](t, err, "versions 1 and 3")
+	e := lambdatest.WantError[*types.InvalidParameterValueException](t, err, "versions 1 and 3")
 	if !strings.Contains(e.Error(), "role/other") {
 		t.Errorf("message %q does not name the differing role", e.Error())
 	}
@@ -106,11 +109,11 @@ func TestAliasLifecycle(t *testing.T) {
 	ctx := context.Background()
 	bad := []string{"123", "has space", strings.Repeat("x", 129)}
 	for _, name := range bad {
-		_, err := cs.lambda.CreateAlias(ctx, &lambda.CreateAliasInput{FunctionName: aws.String("al"), Name: aws.String(name), FunctionVersion: aws.String("1")})
-		ctlWantCode(t, err, "ValidationException", "at 'name'")
+		_, err := cs.Lambda.CreateAlias(ctx, &lambda.CreateAliasInput{FunctionName: aws.String("al"), Name: aws.String(name), FunctionVersion: aws.String("1")})
+		lambdatest.WantCode(t, err, "ValidationException", "at 'name'")
 	}
 
-	created, err := cs.lambda.CreateAlias(ctx, &lambda.CreateAliasInput{FunctionName: aws.String("al"), Name: aws.String("live"),
+	created, err := cs.Lambda.CreateAlias(ctx, &lambda.CreateAliasInput{FunctionName: aws.String("al"), Name: aws.String("live"),
 		FunctionVersion: aws.String("1"), Description: aws.String("prod"),
 		RoutingConfig: &types.AliasRoutingConfiguration{AdditionalVersionWeights: map[string]float64{"4": 0.1}}})
 	if err != nil {
@@ -120,15 +123,15 @@ func TestAliasLifecycle(t *testing.T) {
 		created.RoutingConfig == nil || created.RoutingConfig.AdditionalVersionWeights["4"] != 0.1 {
 		t.Errorf("CreateAlias = %+v", created)
 	}
-	_, err = cs.lambda.CreateAlias(ctx, &lambda.CreateAliasInput{FunctionName: aws.String("al"), Name: aws.String("live"), FunctionVersion: aws.String("1")})
-	ctlWantError[*types.ResourceConflictException](t, err, "Alias already exists: arn:aws:lambda:us-east-1:000000000000:function:al:live")
+	_, err = cs.Lambda.CreateAlias(ctx, &lambda.CreateAliasInput{FunctionName: aws.String("al"), Name: aws.String("live"), FunctionVersion: aws.String("1")})
+	lambdatest.WantError[*types.ResourceConflictException](t, err, "Alias already exists: arn:aws:lambda:us-east-1:000000000000:function:al:live")
 
-	got, err := cs.lambda.GetAlias(ctx, &lambda.GetAliasInput{FunctionName: aws.String("al"), Name: aws.String("live")})
+	got, err := cs.Lambda.GetAlias(ctx, &lambda.GetAliasInput{FunctionName: aws.String("al"), Name: aws.String("live")})
 	if err != nil || aws.ToString(got.RevisionId) != aws.ToString(created.RevisionId) || aws.ToString(got.Description) != "prod" {
 		t.Fatalf("GetAlias = %+v, %v", got, err)
 	}
-	_, err = cs.lambda.GetAlias(ctx, &lambda.GetAliasInput{FunctionName: aws.String("al"), Name: aws.String("nope")})
-	ctlWantError[*types.ResourceNotFoundException](t, err, "Cannot find alias arn: arn:aws:lambda:us-east-1:000000000000:function:al:nope")
+	_, err = cs.Lambda.GetAlias(ctx, &lambda.GetAliasInput{FunctionName: aws.String("al"), Name: aws.String("nope")})
+	lambdatest.WantError[*types.ResourceNotFoundException](t, err, "Cannot find alias arn: arn:aws:lambda:us-east-1:000000000000:function:al:nope")
 
 	// Invoke resolution: primary, additional and weight.
 	target, err := cs.st.ResolveInvoke(ctx, "al", "live")
@@ -140,16 +143,16 @@ func TestAliasLifecycle(t *testing.T) {
 		t.Errorf("ResolveInvoke(live) = %+v", target)
 	}
 	// GetFunction through an alias shows the version it points to.
-	cfg, err := cs.lambda.GetFunctionConfiguration(ctx, &lambda.GetFunctionConfigurationInput{FunctionName: aws.String("al"), Qualifier: aws.String("live")})
+	cfg, err := cs.Lambda.GetFunctionConfiguration(ctx, &lambda.GetFunctionConfigurationInput{FunctionName: aws.String("al"), Qualifier: aws.String("live")})
 	if err != nil || aws.ToString(cfg.Version) != "1" || aws.ToString(cfg.FunctionArn) != "arn:aws:lambda:us-east-1:000000000000:function:al:live" {
 		t.Errorf("GetFunctionConfiguration(live) = %+v, %v", cfg, err)
 	}
 
 	// UpdateAlias: stale RevisionId; RoutingConfig left out keeps routing;
 	// {} clears it.
-	_, err = cs.lambda.UpdateAlias(ctx, &lambda.UpdateAliasInput{FunctionName: aws.String("al"), Name: aws.String("live"), RevisionId: aws.String("stale")})
-	ctlWantError[*types.PreconditionFailedException](t, err, "Revision Id")
-	up, err := cs.lambda.UpdateAlias(ctx, &lambda.UpdateAliasInput{FunctionName: aws.String("al"), Name: aws.String("live"),
+	_, err = cs.Lambda.UpdateAlias(ctx, &lambda.UpdateAliasInput{FunctionName: aws.String("al"), Name: aws.String("live"), RevisionId: aws.String("stale")})
+	lambdatest.WantError[*types.PreconditionFailedException](t, err, "Revision Id")
+	up, err := cs.Lambda.UpdateAlias(ctx, &lambda.UpdateAliasInput{FunctionName: aws.String("al"), Name: aws.String("live"),
 		Description: aws.String("moved"), RevisionId: got.RevisionId})
 	if err != nil {
 		t.Fatalf("UpdateAlias: %v", err)
@@ -161,9 +164,9 @@ func TestAliasLifecycle(t *testing.T) {
 		t.Error("UpdateAlias kept the RevisionId")
 	}
 	// Moving the primary onto the additional version is refused.
-	_, err = cs.lambda.UpdateAlias(ctx, &lambda.UpdateAliasInput{FunctionName: aws.String("al"), Name: aws.String("live"), FunctionVersion: aws.String("4")})
-	ctlWantError[*types.InvalidParameterValueException](t, err, "already included in routing configuration")
-	up, err = cs.lambda.UpdateAlias(ctx, &lambda.UpdateAliasInput{FunctionName: aws.String("al"), Name: aws.String("live"),
+	_, err = cs.Lambda.UpdateAlias(ctx, &lambda.UpdateAliasInput{FunctionName: aws.String("al"), Name: aws.String("live"), FunctionVersion: aws.String("4")})
+	lambdatest.WantError[*types.InvalidParameterValueException](t, err, "already included in routing configuration")
+	up, err = cs.Lambda.UpdateAlias(ctx, &lambda.UpdateAliasInput{FunctionName: aws.String("al"), Name: aws.String("live"),
 		FunctionVersion: aws.String("4"), RoutingConfig: &types.AliasRoutingConfiguration{AdditionalVersionWeights: map[string]float64{}}})
 	if err != nil {
 		t.Fatalf("UpdateAlias clearing routing: %v", err)
@@ -171,17 +174,17 @@ func TestAliasLifecycle(t *testing.T) {
 	if up.RoutingConfig != nil && len(up.RoutingConfig.AdditionalVersionWeights) != 0 || aws.ToString(up.FunctionVersion) != "4" {
 		t.Errorf("UpdateAlias with {} = %+v", up)
 	}
-	_, err = cs.lambda.UpdateAlias(ctx, &lambda.UpdateAliasInput{FunctionName: aws.String("al"), Name: aws.String("nope"), FunctionVersion: aws.String("1")})
-	ctlWantError[*types.ResourceNotFoundException](t, err, "Alias not found: arn:aws:lambda:us-east-1:000000000000:function:al:nope")
+	_, err = cs.Lambda.UpdateAlias(ctx, &lambda.UpdateAliasInput{FunctionName: aws.String("al"), Name: aws.String("nope"), FunctionVersion: aws.String("1")})
+	lambdatest.WantError[*types.ResourceNotFoundException](t, err, "Alias not found: arn:aws:lambda:us-east-1:000000000000:function:al:nope")
 
 	// ListAliases with paging and the FunctionVersion filter.
 	for _, n := range []string{"b", "c", "d"} {
-		if _, err := cs.lambda.CreateAlias(ctx, &lambda.CreateAliasInput{FunctionName: aws.String("al"), Name: aws.String(n), FunctionVersion: aws.String("2")}); err != nil {
+		if _, err := cs.Lambda.CreateAlias(ctx, &lambda.CreateAliasInput{FunctionName: aws.String("al"), Name: aws.String(n), FunctionVersion: aws.String("2")}); err != nil {
 			t.Fatal(err)
 		}
 	}
 	var names []string
-	p := lambda.NewListAliasesPaginator(cs.lambda, &lambda.ListAliasesInput{FunctionName: aws.String("al"), MaxItems: aws.Int32(3)})
+	p := lambda.NewListAliasesPaginator(cs.Lambda, &lambda.ListAliasesInput{FunctionName: aws.String("al"), MaxItems: aws.Int32(3)})
 	for p.HasMorePages() {
 		out, err := p.NextPage(ctx)
 		if err != nil {
@@ -194,17 +197,17 @@ func TestAliasLifecycle(t *testing.T) {
 	if strings.Join(names, ",") != "b,c,d,live" {
 		t.Errorf("ListAliases = %v", names)
 	}
-	only, err := cs.lambda.ListAliases(ctx, &lambda.ListAliasesInput{FunctionName: aws.String("al"), FunctionVersion: aws.String("4")})
+	only, err := cs.Lambda.ListAliases(ctx, &lambda.ListAliasesInput{FunctionName: aws.String("al"), FunctionVersion: aws.String("4")})
 	if err != nil || len(only.Aliases) != 1 || aws.ToString(only.Aliases[0].Name) != "live" {
 		t.Errorf("ListAliases(FunctionVersion 4) = %+v, %v", only, err)
 	}
 
 	// DeleteAlias, also of a missing alias (204 on AWS).
 	for _, n := range []string{"live", "live"} {
-		if _, err := cs.lambda.DeleteAlias(ctx, &lambda.DeleteAliasInput{FunctionName: aws.String("al"), Name: aws.String(n)}); err != nil {
+		if _, err := cs.Lambda.DeleteAlias(ctx, &lambda.DeleteAliasInput{FunctionName: aws.String("al"), Name: aws.String(n)}); err != nil {
 			t.Fatalf("DeleteAlias(%s): %v", n, err)
 		}
 	}
 	_, err = cs.st.ResolveInvoke(ctx, "al", "live")
-	ctlWantError[*awserr.Error](t, err, "Function not found: arn:aws:lambda:us-east-1:000000000000:function:al:live")
+	lambdatest.WantError[*awserr.Error](t, err, "Function not found: arn:aws:lambda:us-east-1:000000000000:function:al:live")
 }

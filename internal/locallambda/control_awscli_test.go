@@ -10,6 +10,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/sluice-cd/sluice/internal/locallambda/lambdatest"
 )
 
 // TestAWSCLI drives the local Lambda with the AWS CLI, a client nobody here
@@ -64,22 +66,22 @@ func TestAWSCLI(t *testing.T) {
 		}
 		return p
 	}
-	zip1, zip2, zip3 := ctlBootstrapZip(t, "cli-1"), ctlBootstrapZip(t, "cli-2"), ctlBootstrapZip(t, "cli-3")
+	zip1, zip2, zip3 := lambdatest.BootstrapZip(t, "cli-1"), lambdatest.BootstrapZip(t, "cli-2"), lambdatest.BootstrapZip(t, "cli-3")
 	p1, p2, p3 := write("one.zip", zip1), write("two.zip", zip2), write("three.zip", zip3)
 
 	t.Run("create-function", func(t *testing.T) {
 		out := run(t, "", "lambda", "create-function", "--function-name", "cli", "--runtime", "provided.al2023",
-			"--handler", "bootstrap", "--role", ctlRole, "--zip-file", "fileb://"+p1)
-		if out["State"] != "Pending" || out["CodeSha256"] != ctlCodeSha(zip1) || out["FunctionArn"] != "arn:aws:lambda:us-east-1:000000000000:function:cli" {
+			"--handler", "bootstrap", "--role", lambdatest.Role, "--zip-file", "fileb://"+p1)
+		if out["State"] != "Pending" || out["CodeSha256"] != lambdatest.CodeSha(zip1) || out["FunctionArn"] != "arn:aws:lambda:us-east-1:000000000000:function:cli" {
 			t.Errorf("create-function printed %v", out)
 		}
 		run(t, "", "lambda", "wait", "function-active-v2", "--function-name", "cli")
 		run(t, "ResourceConflictException", "lambda", "create-function", "--function-name", "cli", "--runtime", "provided.al2023",
-			"--handler", "bootstrap", "--role", ctlRole, "--zip-file", "fileb://"+p1)
+			"--handler", "bootstrap", "--role", lambdatest.Role, "--zip-file", "fileb://"+p1)
 	})
 	t.Run("update-function-code", func(t *testing.T) {
 		out := run(t, "", "lambda", "update-function-code", "--function-name", "cli", "--zip-file", "fileb://"+p2)
-		if out["LastUpdateStatus"] != "InProgress" || out["CodeSha256"] != ctlCodeSha(zip2) {
+		if out["LastUpdateStatus"] != "InProgress" || out["CodeSha256"] != lambdatest.CodeSha(zip2) {
 			t.Errorf("update-function-code printed %v", out)
 		}
 		run(t, "", "lambda", "wait", "function-updated-v2", "--function-name", "cli")
@@ -129,7 +131,7 @@ func TestAWSCLI(t *testing.T) {
 		out := run(t, "", "lambda", "get-function", "--function-name", "cli")
 		c, _ := out["Configuration"].(map[string]any)
 		code, _ := out["Code"].(map[string]any)
-		if c["State"] != "Active" || c["LastUpdateStatus"] != "Successful" || c["CodeSha256"] != ctlCodeSha(zip3) || code["RepositoryType"] != "S3" {
+		if c["State"] != "Active" || c["LastUpdateStatus"] != "Successful" || c["CodeSha256"] != lambdatest.CodeSha(zip3) || code["RepositoryType"] != "S3" {
 			t.Errorf("get-function printed %v", out)
 		}
 		run(t, "ResourceNotFoundException", "lambda", "get-function", "--function-name", "nope")
@@ -138,24 +140,24 @@ func TestAWSCLI(t *testing.T) {
 		run(t, "", "s3", "mb", "s3://artifacts")
 		run(t, "", "s3", "cp", p1, "s3://artifacts/builds/fn.zip")
 		out := run(t, "", "lambda", "create-function", "--function-name", "cli-s3", "--runtime", "provided.al2023",
-			"--handler", "bootstrap", "--role", ctlRole, "--code", "S3Bucket=artifacts,S3Key=builds/fn.zip")
-		if out["CodeSha256"] != ctlCodeSha(zip1) {
+			"--handler", "bootstrap", "--role", lambdatest.Role, "--code", "S3Bucket=artifacts,S3Key=builds/fn.zip")
+		if out["CodeSha256"] != lambdatest.CodeSha(zip1) {
 			t.Errorf("create-function from S3 printed %v", out)
 		}
 		run(t, "", "lambda", "wait", "function-active-v2", "--function-name", "cli-s3")
 		run(t, "NoSuchKey", "lambda", "create-function", "--function-name", "cli-s3b", "--runtime", "provided.al2023",
-			"--handler", "bootstrap", "--role", ctlRole, "--code", "S3Bucket=artifacts,S3Key=nope.zip")
+			"--handler", "bootstrap", "--role", lambdatest.Role, "--code", "S3Bucket=artifacts,S3Key=nope.zip")
 	})
 	// Invoke through the CLI runs a real aws-lambda-go function (the data
 	// plane's test function) behind a weighted alias.
 	t.Run("invoke-qualifier-log-tail", func(t *testing.T) {
-		bootstrap, err := os.ReadFile(filepath.Join(testFunctionDir(t), "bootstrap"))
+		bootstrap, err := os.ReadFile(filepath.Join(lambdatest.FunctionDir(t), "bootstrap"))
 		if err != nil {
 			t.Fatal(err)
 		}
-		pkg := write("echo.zip", ctlZip(t, map[string]string{"bootstrap": string(bootstrap)}))
+		pkg := write("echo.zip", lambdatest.Zip(t, map[string]string{"bootstrap": string(bootstrap)}))
 		run(t, "", "lambda", "create-function", "--function-name", "cli-echo", "--runtime", "provided.al2023",
-			"--handler", "echo", "--role", ctlRole, "--zip-file", "fileb://"+pkg, "--publish")
+			"--handler", "echo", "--role", lambdatest.Role, "--zip-file", "fileb://"+pkg, "--publish")
 		run(t, "", "lambda", "wait", "published-version-active", "--function-name", "cli-echo", "--qualifier", "1")
 		run(t, "", "lambda", "update-function-configuration", "--function-name", "cli-echo", "--environment", "Variables={STAGE=two}")
 		run(t, "", "lambda", "wait", "function-updated-v2", "--function-name", "cli-echo")

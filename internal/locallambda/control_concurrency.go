@@ -9,7 +9,7 @@ import (
 // Concurrency and account operations: PutFunctionConcurrency,
 // GetFunctionConcurrency, DeleteFunctionConcurrency, GetAccountSettings.
 // Reserved concurrency is a function-level setting that covers all its
-// versions; the data plane reads it from every FunctionSpec it resolves.
+// versions; the data plane reads it from every invoke.FunctionSpec it resolves.
 
 // minUnreserved is what reservations must leave to the rest of the account.
 const minUnreserved = 100

@@ -7,29 +7,30 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/lambda"
 	"github.com/aws/aws-sdk-go-v2/service/lambda/types"
+	"github.com/sluice-cd/sluice/internal/locallambda/lambdatest"
 )
 
 func TestFunctionConcurrencyAndAccountSettings(t *testing.T) {
 	t.Parallel()
 	cs := newCtlServer(t)
 	ctx := context.Background()
-	cs.createActive(t, ctlCreateInput("conc", ctlBootstrapZip(t, "c")))
-	cs.createActive(t, ctlCreateInput("other", ctlBootstrapZip(t, "o")))
-	v1 := cs.publish(t, "conc")
+	cs.CreateActive(t, lambdatest.CreateInput("conc", lambdatest.BootstrapZip(t, "c")))
+	cs.CreateActive(t, lambdatest.CreateInput("other", lambdatest.BootstrapZip(t, "o")))
+	v1 := cs.Publish(t, "conc")
 
-	got, err := cs.lambda.GetFunctionConcurrency(ctx, &lambda.GetFunctionConcurrencyInput{FunctionName: aws.String("conc")})
+	got, err := cs.Lambda.GetFunctionConcurrency(ctx, &lambda.GetFunctionConcurrencyInput{FunctionName: aws.String("conc")})
 	if err != nil || got.ReservedConcurrentExecutions != nil {
 		t.Fatalf("GetFunctionConcurrency before Put = %v, %v; want unset", got.ReservedConcurrentExecutions, err)
 	}
-	put, err := cs.lambda.PutFunctionConcurrency(ctx, &lambda.PutFunctionConcurrencyInput{FunctionName: aws.String("conc"), ReservedConcurrentExecutions: aws.Int32(5)})
+	put, err := cs.Lambda.PutFunctionConcurrency(ctx, &lambda.PutFunctionConcurrencyInput{FunctionName: aws.String("conc"), ReservedConcurrentExecutions: aws.Int32(5)})
 	if err != nil || aws.ToInt32(put.ReservedConcurrentExecutions) != 5 {
 		t.Fatalf("PutFunctionConcurrency = %v, %v", put, err)
 	}
-	got, err = cs.lambda.GetFunctionConcurrency(ctx, &lambda.GetFunctionConcurrencyInput{FunctionName: aws.String("conc")})
+	got, err = cs.Lambda.GetFunctionConcurrency(ctx, &lambda.GetFunctionConcurrencyInput{FunctionName: aws.String("conc")})
 	if err != nil || aws.ToInt32(got.ReservedConcurrentExecutions) != 5 {
 		t.Fatalf("GetFunctionConcurrency = %v, %v", got.ReservedConcurrentExecutions, err)
 	}
-	fn, err := cs.lambda.GetFunction(ctx, &lambda.GetFunctionInput{FunctionName: aws.String("conc")})
+	fn, err := cs.Lambda.GetFunction(ctx, &lambda.GetFunctionInput{FunctionName: aws.String("conc")})
 	if err != nil || fn.Concurrency == nil || aws.ToInt32(fn.Concurrency.ReservedConcurrentExecutions) != 5 {
 		t.Errorf("GetFunction.Concurrency = %+v, %v", fn.Concurrency, err)
 	}
@@ -41,14 +42,14 @@ func TestFunctionConcurrencyAndAccountSettings(t *testing.T) {
 		}
 	}
 	// The account must keep 100 unreserved.
-	_, err = cs.lambda.PutFunctionConcurrency(ctx, &lambda.PutFunctionConcurrencyInput{FunctionName: aws.String("other"), ReservedConcurrentExecutions: aws.Int32(896)})
-	ctlWantError[*types.InvalidParameterValueException](t, err, "below its minimum value of [100]")
-	_, err = cs.lambda.PutFunctionConcurrency(ctx, &lambda.PutFunctionConcurrencyInput{FunctionName: aws.String("other"), ReservedConcurrentExecutions: aws.Int32(-1)})
-	ctlWantCode(t, err, "ValidationException", "reservedConcurrentExecutions")
-	_, err = cs.lambda.PutFunctionConcurrency(ctx, &lambda.PutFunctionConcurrencyInput{FunctionName: aws.String("nope"), ReservedConcurrentExecutions: aws.Int32(1)})
-	ctlWantError[*types.ResourceNotFoundException](t, err, "Function not found")
+	_, err = cs.Lambda.PutFunctionConcurrency(ctx, &lambda.PutFunctionConcurrencyInput{FunctionName: aws.String("other"), ReservedConcurrentExecutions: aws.Int32(896)})
+	lambdatest.WantError[*types.InvalidParameterValueException](t, err, "below its minimum value of [100]")
+	_, err = cs.Lambda.PutFunctionConcurrency(ctx, &lambda.PutFunctionConcurrencyInput{FunctionName: aws.String("other"), ReservedConcurrentExecutions: aws.Int32(-1)})
+	lambdatest.WantCode(t, err, "ValidationException", "reservedConcurrentExecutions")
+	_, err = cs.Lambda.PutFunctionConcurrency(ctx, &lambda.PutFunctionConcurrencyInput{FunctionName: aws.String("nope"), ReservedConcurrentExecutions: aws.Int32(1)})
+	lambdatest.WantError[*types.ResourceNotFoundException](t, err, "Function not found")
 
-	settings, err := cs.lambda.GetAccountSettings(ctx, &lambda.GetAccountSettingsInput{})
+	settings, err := cs.Lambda.GetAccountSettings(ctx, &lambda.GetAccountSettingsInput{})
 	if err != nil {
 		t.Fatalf("GetAccountSettings: %v", err)
 	}
@@ -59,10 +60,10 @@ func TestFunctionConcurrencyAndAccountSettings(t *testing.T) {
 		t.Errorf("AccountUsage = %+v", u)
 	}
 
-	if _, err := cs.lambda.DeleteFunctionConcurrency(ctx, &lambda.DeleteFunctionConcurrencyInput{FunctionName: aws.String("conc")}); err != nil {
+	if _, err := cs.Lambda.DeleteFunctionConcurrency(ctx, &lambda.DeleteFunctionConcurrencyInput{FunctionName: aws.String("conc")}); err != nil {
 		t.Fatal(err)
 	}
-	got, err = cs.lambda.GetFunctionConcurrency(ctx, &lambda.GetFunctionConcurrencyInput{FunctionName: aws.String("conc")})
+	got, err = cs.Lambda.GetFunctionConcurrency(ctx, &lambda.GetFunctionConcurrencyInput{FunctionName: aws.String("conc")})
 	if err != nil || got.ReservedConcurrentExecutions != nil {
 		t.Errorf("after Delete: %v, %v", got.ReservedConcurrentExecutions, err)
 	}

@@ -10,16 +10,17 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/lambda"
 	"github.com/aws/aws-sdk-go-v2/service/lambda/types"
+	"github.com/sluice-cd/sluice/internal/locallambda/lambdatest"
 )
 
 func TestEventSourceMappings(t *testing.T) {
 	t.Parallel()
-	gate := newActivationGate()
+	gate := lambdatest.NewActivationGate()
 	gate.Open()
 	cs := newCtlServer(t, withGate(gate))
 	ctx := context.Background()
-	cs.createActive(t, ctlCreateInput("consumer", ctlBootstrapZip(t, "c")))
-	cs.publish(t, "consumer")
+	cs.CreateActive(t, lambdatest.CreateInput("consumer", lambdatest.BootstrapZip(t, "c")))
+	cs.Publish(t, "consumer")
 	const queue = "arn:aws:sqs:us-east-1:000000000000:jobs"
 	const stream = "arn:aws:kinesis:us-east-1:000000000000:stream/clicks"
 
@@ -39,15 +40,15 @@ func TestEventSourceMappings(t *testing.T) {
 			"OnSuccess is not supported"},
 	}
 	for _, b := range bad {
-		_, err := cs.lambda.CreateEventSourceMapping(ctx, b.in)
-		ctlWantError[*types.InvalidParameterValueException](t, err, b.want)
+		_, err := cs.Lambda.CreateEventSourceMapping(ctx, b.in)
+		lambdatest.WantError[*types.InvalidParameterValueException](t, err, b.want)
 	}
-	_, err := cs.lambda.CreateEventSourceMapping(ctx, &lambda.CreateEventSourceMappingInput{FunctionName: aws.String("nope"), EventSourceArn: aws.String(queue)})
-	ctlWantError[*types.ResourceNotFoundException](t, err, "Function not found")
+	_, err := cs.Lambda.CreateEventSourceMapping(ctx, &lambda.CreateEventSourceMappingInput{FunctionName: aws.String("nope"), EventSourceArn: aws.String(queue)})
+	lambdatest.WantError[*types.ResourceNotFoundException](t, err, "Function not found")
 
 	// Creating → Enabled, visibly.
 	gate.Hold()
-	created, err := cs.lambda.CreateEventSourceMapping(ctx, &lambda.CreateEventSourceMappingInput{
+	created, err := cs.Lambda.CreateEventSourceMapping(ctx, &lambda.CreateEventSourceMappingInput{
 		FunctionName: aws.String("consumer:1"), EventSourceArn: aws.String(queue),
 		FilterCriteria: &types.FilterCriteria{Filters: []types.Filter{{Pattern: aws.String(`{"body":{"x":[1]}}`)}}},
 		Tags:           map[string]string{"k": "v"},
@@ -62,15 +63,15 @@ func TestEventSourceMappings(t *testing.T) {
 		created.FilterCriteria == nil || len(created.FilterCriteria.Filters) != 1 {
 		t.Errorf("CreateEventSourceMapping = %+v", created)
 	}
-	_, err = cs.lambda.DeleteEventSourceMapping(ctx, &lambda.DeleteEventSourceMappingInput{UUID: aws.String(id)})
-	ctlWantError[*types.ResourceInUseException](t, err, "Creating")
+	_, err = cs.Lambda.DeleteEventSourceMapping(ctx, &lambda.DeleteEventSourceMappingInput{UUID: aws.String(id)})
+	lambdatest.WantError[*types.ResourceInUseException](t, err, "Creating")
 	gate.Open()
 	waitMapping(t, cs, id, "Enabled")
 
-	_, err = cs.lambda.CreateEventSourceMapping(ctx, &lambda.CreateEventSourceMappingInput{FunctionName: aws.String("consumer"), EventSourceArn: aws.String(queue)})
-	ctlWantError[*types.ResourceConflictException](t, err, "provided mapping already exists. Please update or delete the existing mapping with UUID "+id)
+	_, err = cs.Lambda.CreateEventSourceMapping(ctx, &lambda.CreateEventSourceMappingInput{FunctionName: aws.String("consumer"), EventSourceArn: aws.String(queue)})
+	lambdatest.WantError[*types.ResourceConflictException](t, err, "provided mapping already exists. Please update or delete the existing mapping with UUID "+id)
 
-	upd, err := cs.lambda.UpdateEventSourceMapping(ctx, &lambda.UpdateEventSourceMappingInput{UUID: aws.String(id), Enabled: aws.Bool(false), BatchSize: aws.Int32(5)})
+	upd, err := cs.Lambda.UpdateEventSourceMapping(ctx, &lambda.UpdateEventSourceMappingInput{UUID: aws.String(id), Enabled: aws.Bool(false), BatchSize: aws.Int32(5)})
 	if err != nil {
 		t.Fatalf("UpdateEventSourceMapping: %v", err)
 	}
@@ -79,7 +80,7 @@ func TestEventSourceMappings(t *testing.T) {
 	}
 	waitMapping(t, cs, id, "Disabled")
 
-	other, err := cs.lambda.CreateEventSourceMapping(ctx, &lambda.CreateEventSourceMappingInput{FunctionName: aws.String("consumer"),
+	other, err := cs.Lambda.CreateEventSourceMapping(ctx, &lambda.CreateEventSourceMappingInput{FunctionName: aws.String("consumer"),
 		EventSourceArn: aws.String(stream), StartingPosition: types.EventSourcePositionTrimHorizon})
 	if err != nil {
 		t.Fatal(err)
@@ -89,28 +90,28 @@ func TestEventSourceMappings(t *testing.T) {
 	}
 	waitMapping(t, cs, aws.ToString(other.UUID), "Enabled")
 
-	list, err := cs.lambda.ListEventSourceMappings(ctx, &lambda.ListEventSourceMappingsInput{FunctionName: aws.String("consumer")})
+	list, err := cs.Lambda.ListEventSourceMappings(ctx, &lambda.ListEventSourceMappingsInput{FunctionName: aws.String("consumer")})
 	if err != nil || len(list.EventSourceMappings) != 2 {
 		t.Fatalf("ListEventSourceMappings = %+v, %v", list, err)
 	}
-	list, err = cs.lambda.ListEventSourceMappings(ctx, &lambda.ListEventSourceMappingsInput{EventSourceArn: aws.String(stream)})
+	list, err = cs.Lambda.ListEventSourceMappings(ctx, &lambda.ListEventSourceMappingsInput{EventSourceArn: aws.String(stream)})
 	if err != nil || len(list.EventSourceMappings) != 1 || aws.ToString(list.EventSourceMappings[0].UUID) != aws.ToString(other.UUID) {
 		t.Fatalf("ListEventSourceMappings(stream) = %+v, %v", list, err)
 	}
-	tags, err := cs.lambda.ListTags(ctx, &lambda.ListTagsInput{Resource: created.EventSourceMappingArn})
+	tags, err := cs.Lambda.ListTags(ctx, &lambda.ListTagsInput{Resource: created.EventSourceMappingArn})
 	if err != nil || !maps.Equal(tags.Tags, map[string]string{"k": "v"}) {
 		t.Errorf("ListTags(ESM) = %v, %v", tags, err)
 	}
 
-	del, err := cs.lambda.DeleteEventSourceMapping(ctx, &lambda.DeleteEventSourceMappingInput{UUID: aws.String(id)})
+	del, err := cs.Lambda.DeleteEventSourceMapping(ctx, &lambda.DeleteEventSourceMappingInput{UUID: aws.String(id)})
 	if err != nil || aws.ToString(del.State) != "Deleting" {
 		t.Fatalf("DeleteEventSourceMapping = %v, %v", del, err)
 	}
 	deadline := time.Now().Add(5 * time.Second)
 	for {
-		_, err := cs.lambda.GetEventSourceMapping(ctx, &lambda.GetEventSourceMappingInput{UUID: aws.String(id)})
+		_, err := cs.Lambda.GetEventSourceMapping(ctx, &lambda.GetEventSourceMappingInput{UUID: aws.String(id)})
 		if err != nil {
-			ctlWantError[*types.ResourceNotFoundException](t, err, "The resource you requested does not exist.")
+			lambdatest.WantError[*types.ResourceNotFoundException](t, err, "The resource you requested does not exist.")
 			break
 		}
 		if time.Now().After(deadline) {
@@ -125,7 +126,7 @@ func waitMapping(t *testing.T, cs *ctlServer, id, state string) {
 	t.Helper()
 	deadline := time.Now().Add(5 * time.Second)
 	for {
-		got, err := cs.lambda.GetEventSourceMapping(context.Background(), &lambda.GetEventSourceMappingInput{UUID: aws.String(id)})
+		got, err := cs.Lambda.GetEventSourceMapping(context.Background(), &lambda.GetEventSourceMappingInput{UUID: aws.String(id)})
 		if err != nil {
 			t.Fatalf("GetEventSourceMapping: %v", err)
 		}

@@ -12,26 +12,27 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/lambda"
 	"github.com/aws/aws-sdk-go-v2/service/lambda/types"
+	"github.com/sluice-cd/sluice/internal/locallambda/lambdatest"
 )
 
 func TestCreateFunctionPendingThenActive(t *testing.T) {
 	t.Parallel()
-	gate := newActivationGate()
+	gate := lambdatest.NewActivationGate()
 	cs := newCtlServer(t, withGate(gate))
 	ctx := context.Background()
-	zip := ctlBootstrapZip(t, "v1")
-	in := ctlCreateInput("fn", zip)
+	zip := lambdatest.BootstrapZip(t, "v1")
+	in := lambdatest.CreateInput("fn", zip)
 	in.Description = aws.String("first")
 	in.Environment = &types.Environment{Variables: map[string]string{"KEY": "V"}}
 	in.Tags = map[string]string{"team": "deploy"}
-	out, err := cs.lambda.CreateFunction(ctx, in)
+	out, err := cs.Lambda.CreateFunction(ctx, in)
 	if err != nil {
 		t.Fatalf("CreateFunction: %v", err)
 	}
 	if out.State != types.StatePending || out.StateReasonCode != types.StateReasonCodeCreating || out.LastUpdateStatus != types.LastUpdateStatusInProgress {
 		t.Errorf("create answered State %s (%s), LastUpdateStatus %s; want Pending (Creating), InProgress", out.State, out.StateReasonCode, out.LastUpdateStatus)
 	}
-	if got, want := aws.ToString(out.CodeSha256), ctlCodeSha(zip); got != want {
+	if got, want := aws.ToString(out.CodeSha256), lambdatest.CodeSha(zip); got != want {
 		t.Errorf("CodeSha256 = %s; want %s", got, want)
 	}
 	if got := aws.ToString(out.FunctionArn); got != "arn:aws:lambda:us-east-1:000000000000:function:fn" {
@@ -48,7 +49,7 @@ func TestCreateFunctionPendingThenActive(t *testing.T) {
 		t.Errorf("LastModified = %q; want 2006-01-02T15:04:05.000+0000", aws.ToString(out.LastModified))
 	}
 	// Held by the gate: the waiter's first polls see Pending.
-	got, err := cs.lambda.GetFunction(ctx, &lambda.GetFunctionInput{FunctionName: aws.String("fn")})
+	got, err := cs.Lambda.GetFunction(ctx, &lambda.GetFunctionInput{FunctionName: aws.String("fn")})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -56,17 +57,17 @@ func TestCreateFunctionPendingThenActive(t *testing.T) {
 		t.Fatalf("GetFunction State = %s; want Pending while the activation is held", got.Configuration.State)
 	}
 	// Updates and publishing while Pending: 409 with AWS's message.
-	_, err = cs.lambda.UpdateFunctionConfiguration(ctx, &lambda.UpdateFunctionConfigurationInput{FunctionName: aws.String("fn"), Timeout: aws.Int32(5)})
-	ctlWantError[*types.ResourceConflictException](t, err, "The operation cannot be performed at this time. The function is currently in the following state: Pending")
-	_, err = cs.lambda.PublishVersion(ctx, &lambda.PublishVersionInput{FunctionName: aws.String("fn")})
-	ctlWantError[*types.ResourceConflictException](t, err, "following state: Pending")
+	_, err = cs.Lambda.UpdateFunctionConfiguration(ctx, &lambda.UpdateFunctionConfigurationInput{FunctionName: aws.String("fn"), Timeout: aws.Int32(5)})
+	lambdatest.WantError[*types.ResourceConflictException](t, err, "The operation cannot be performed at this time. The function is currently in the following state: Pending")
+	_, err = cs.Lambda.PublishVersion(ctx, &lambda.PublishVersionInput{FunctionName: aws.String("fn")})
+	lambdatest.WantError[*types.ResourceConflictException](t, err, "following state: Pending")
 	// Invoke while Pending is refused too.
-	_, err = cs.lambda.Invoke(ctx, &lambda.InvokeInput{FunctionName: aws.String("fn")})
-	ctlWantError[*types.ResourceConflictException](t, err, "following state: Pending")
+	_, err = cs.Lambda.Invoke(ctx, &lambda.InvokeInput{FunctionName: aws.String("fn")})
+	lambdatest.WantError[*types.ResourceConflictException](t, err, "following state: Pending")
 
 	done := make(chan error, 1)
 	go func() {
-		w := lambda.NewFunctionActiveV2Waiter(cs.lambda, func(o *lambda.FunctionActiveV2WaiterOptions) {
+		w := lambda.NewFunctionActiveV2Waiter(cs.Lambda, func(o *lambda.FunctionActiveV2WaiterOptions) {
 			o.MinDelay, o.MaxDelay = 5*time.Millisecond, 20*time.Millisecond
 		})
 		done <- w.Wait(ctx, &lambda.GetFunctionInput{FunctionName: aws.String("fn")}, 10*time.Second)
@@ -75,7 +76,7 @@ func TestCreateFunctionPendingThenActive(t *testing.T) {
 	if err := <-done; err != nil {
 		t.Fatalf("FunctionActiveV2: %v", err)
 	}
-	got, err = cs.lambda.GetFunction(ctx, &lambda.GetFunctionInput{FunctionName: aws.String("fn")})
+	got, err = cs.Lambda.GetFunction(ctx, &lambda.GetFunctionInput{FunctionName: aws.String("fn")})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -106,8 +107,8 @@ func TestCreateFunctionPendingThenActive(t *testing.T) {
 		t.Errorf("Code.Location %s: status %d, %d bytes; want the %d-byte package", aws.ToString(got.Code.Location), resp.StatusCode, len(body), len(zip))
 	}
 	// Creating it again conflicts.
-	_, err = cs.lambda.CreateFunction(ctx, ctlCreateInput("fn", zip))
-	ctlWantError[*types.ResourceConflictException](t, err, "Function already exist: fn")
+	_, err = cs.Lambda.CreateFunction(ctx, lambdatest.CreateInput("fn", zip))
+	lambdatest.WantError[*types.ResourceConflictException](t, err, "Function already exist: fn")
 }
 
 func TestCreateFunctionFailsAsync(t *testing.T) {
@@ -127,19 +128,19 @@ func TestCreateFunctionFailsAsync(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			in := ctlCreateInput(tt.name, ctlZip(t, tt.files))
+			in := lambdatest.CreateInput(tt.name, lambdatest.Zip(t, tt.files))
 			in.Runtime = tt.runtime
-			if _, err := cs.lambda.CreateFunction(ctx, in); err != nil {
+			if _, err := cs.Lambda.CreateFunction(ctx, in); err != nil {
 				t.Fatalf("CreateFunction: %v", err)
 			}
-			w := lambda.NewFunctionActiveV2Waiter(cs.lambda, func(o *lambda.FunctionActiveV2WaiterOptions) {
+			w := lambda.NewFunctionActiveV2Waiter(cs.Lambda, func(o *lambda.FunctionActiveV2WaiterOptions) {
 				o.MinDelay, o.MaxDelay = 5*time.Millisecond, 20*time.Millisecond
 			})
 			err := w.Wait(ctx, &lambda.GetFunctionInput{FunctionName: aws.String(tt.name)}, 10*time.Second)
 			if err == nil || !strings.Contains(err.Error(), "Failure") {
 				t.Fatalf("FunctionActiveV2 = %v; want the waiter's failure state", err)
 			}
-			got, err := cs.lambda.GetFunctionConfiguration(ctx, &lambda.GetFunctionConfigurationInput{FunctionName: aws.String(tt.name)})
+			got, err := cs.Lambda.GetFunctionConfiguration(ctx, &lambda.GetFunctionConfigurationInput{FunctionName: aws.String(tt.name)})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -149,31 +150,33 @@ func TestCreateFunctionFailsAsync(t *testing.T) {
 			if got.LastUpdateStatus != types.LastUpdateStatusFailed {
 				t.Errorf("LastUpdateStatus = %s; want Failed", got.LastUpdateStatus)
 			}
-			_, err = cs.lambda.Invoke(ctx, &lambda.InvokeInput{FunctionName: aws.String(tt.name)})
-			ctlWantError[*types.ResourceConflictException](t, err, "following state: Failed")
+			_, err = cs.Lambda.Invoke(ctx, &lambda.InvokeInput{FunctionName: aws.String(tt.name)})
+			lambdatest.WantError[*types.ResourceConflictException](t, err, "following state: Failed")
 		})
 	}
 	// A failed function is fixed by new code.
-	cs.updateCode(t, "no-bootstrap", ctlBootstrapZip(t, "fixed"))
-	cs.waitActive(t, "no-bootstrap")
+	cs.UpdateCode(t, "no-bootstrap", lambdatest.BootstrapZip(t, "fixed"))
+	cs.WaitActive(t, "no-bootstrap")
 }
 
 func TestCreateFunctionValidation(t *testing.T) {
 	t.Parallel()
 	cs := newCtlServer(t)
 	ctx := context.Background()
-	zip := ctlBootstrapZip(t, "x")
+	zip := lambdatest.BootstrapZip(t, "x")
 	mod := func(f func(*lambda.CreateFunctionInput)) *lambda.CreateFunctionInput {
-		in := ctlCreateInput("valid", zip)
+		in := lambdatest.CreateInput("valid", zip)
 		f(in)
 		return in
 	}
 	type check func(t testing.TB, err error)
 	ipve := func(want string) check {
-		return func(t testing.TB, err error) { ctlWantError[*types.InvalidParameterValueException](t, err, want) }
+		return func(t testing.TB, err error) {
+			lambdatest.WantError[*types.InvalidParameterValueException](t, err, want)
+		}
 	}
 	validation := func(want string) check {
-		return func(t testing.TB, err error) { ctlWantCode(t, err, "ValidationException", want) }
+		return func(t testing.TB, err error) { lambdatest.WantCode(t, err, "ValidationException", want) }
 	}
 	tests := []struct {
 		name  string
@@ -216,12 +219,12 @@ func TestCreateFunctionValidation(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			_, err := cs.lambda.CreateFunction(ctx, tt.in)
+			_, err := cs.Lambda.CreateFunction(ctx, tt.in)
 			tt.check(t, err)
 		})
 	}
 	// None of them created anything.
-	out, err := cs.lambda.ListFunctions(ctx, &lambda.ListFunctionsInput{})
+	out, err := cs.Lambda.ListFunctions(ctx, &lambda.ListFunctionsInput{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -232,70 +235,70 @@ func TestCreateFunctionValidation(t *testing.T) {
 
 func TestUpdateFunctionCodeAndConfiguration(t *testing.T) {
 	t.Parallel()
-	gate := newActivationGate()
+	gate := lambdatest.NewActivationGate()
 	cs := newCtlServer(t, withGate(gate))
 	ctx := context.Background()
-	zip1, zip2 := ctlBootstrapZip(t, "one"), ctlBootstrapZip(t, "two")
-	if _, err := cs.lambda.CreateFunction(ctx, ctlCreateInput("upd", zip1)); err != nil {
+	zip1, zip2 := lambdatest.BootstrapZip(t, "one"), lambdatest.BootstrapZip(t, "two")
+	if _, err := cs.Lambda.CreateFunction(ctx, lambdatest.CreateInput("upd", zip1)); err != nil {
 		t.Fatal(err)
 	}
 	gate.Open()
-	cs.waitActive(t, "upd")
-	before, err := cs.lambda.GetFunctionConfiguration(ctx, &lambda.GetFunctionConfigurationInput{FunctionName: aws.String("upd")})
+	cs.WaitActive(t, "upd")
+	before, err := cs.Lambda.GetFunctionConfiguration(ctx, &lambda.GetFunctionConfigurationInput{FunctionName: aws.String("upd")})
 	if err != nil {
 		t.Fatal(err)
 	}
 
 	// A stale RevisionId is refused.
-	_, err = cs.lambda.UpdateFunctionCode(ctx, &lambda.UpdateFunctionCodeInput{FunctionName: aws.String("upd"), ZipFile: zip2, RevisionId: aws.String("stale")})
-	ctlWantError[*types.PreconditionFailedException](t, err, "The Revision Id provided does not match the latest Revision Id")
+	_, err = cs.Lambda.UpdateFunctionCode(ctx, &lambda.UpdateFunctionCodeInput{FunctionName: aws.String("upd"), ZipFile: zip2, RevisionId: aws.String("stale")})
+	lambdatest.WantError[*types.PreconditionFailedException](t, err, "The Revision Id provided does not match the latest Revision Id")
 
 	// DryRun changes nothing.
-	dry, err := cs.lambda.UpdateFunctionCode(ctx, &lambda.UpdateFunctionCodeInput{FunctionName: aws.String("upd"), ZipFile: zip2, DryRun: true})
+	dry, err := cs.Lambda.UpdateFunctionCode(ctx, &lambda.UpdateFunctionCodeInput{FunctionName: aws.String("upd"), ZipFile: zip2, DryRun: true})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if aws.ToString(dry.CodeSha256) != ctlCodeSha(zip1) || aws.ToString(dry.RevisionId) != aws.ToString(before.RevisionId) {
+	if aws.ToString(dry.CodeSha256) != lambdatest.CodeSha(zip1) || aws.ToString(dry.RevisionId) != aws.ToString(before.RevisionId) {
 		t.Errorf("DryRun changed the function: %s %s", aws.ToString(dry.CodeSha256), aws.ToString(dry.RevisionId))
 	}
 
 	// Hold the next activation to see InProgress and the 409s.
 	gate.Hold()
-	out, err := cs.lambda.UpdateFunctionCode(ctx, &lambda.UpdateFunctionCodeInput{FunctionName: aws.String("upd"), ZipFile: zip2, RevisionId: before.RevisionId})
+	out, err := cs.Lambda.UpdateFunctionCode(ctx, &lambda.UpdateFunctionCodeInput{FunctionName: aws.String("upd"), ZipFile: zip2, RevisionId: before.RevisionId})
 	if err != nil {
 		t.Fatalf("UpdateFunctionCode: %v", err)
 	}
-	if out.LastUpdateStatus != types.LastUpdateStatusInProgress || out.State != types.StateActive || aws.ToString(out.CodeSha256) != ctlCodeSha(zip2) {
+	if out.LastUpdateStatus != types.LastUpdateStatusInProgress || out.State != types.StateActive || aws.ToString(out.CodeSha256) != lambdatest.CodeSha(zip2) {
 		t.Errorf("UpdateFunctionCode answered State %s, LastUpdateStatus %s, CodeSha256 %s", out.State, out.LastUpdateStatus, aws.ToString(out.CodeSha256))
 	}
 	if aws.ToString(out.RevisionId) == aws.ToString(before.RevisionId) {
 		t.Error("RevisionId did not change with the update")
 	}
-	_, err = cs.lambda.UpdateFunctionConfiguration(ctx, &lambda.UpdateFunctionConfigurationInput{FunctionName: aws.String("upd"), Timeout: aws.Int32(9)})
-	ctlWantError[*types.ResourceConflictException](t, err,
+	_, err = cs.Lambda.UpdateFunctionConfiguration(ctx, &lambda.UpdateFunctionConfigurationInput{FunctionName: aws.String("upd"), Timeout: aws.Int32(9)})
+	lambdatest.WantError[*types.ResourceConflictException](t, err,
 		"The operation cannot be performed at this time. An update is in progress for resource: arn:aws:lambda:us-east-1:000000000000:function:upd")
-	_, err = cs.lambda.UpdateFunctionCode(ctx, &lambda.UpdateFunctionCodeInput{FunctionName: aws.String("upd"), ZipFile: zip1})
-	ctlWantError[*types.ResourceConflictException](t, err, "An update is in progress")
-	_, err = cs.lambda.PublishVersion(ctx, &lambda.PublishVersionInput{FunctionName: aws.String("upd")})
-	ctlWantError[*types.ResourceConflictException](t, err, "An update is in progress")
+	_, err = cs.Lambda.UpdateFunctionCode(ctx, &lambda.UpdateFunctionCodeInput{FunctionName: aws.String("upd"), ZipFile: zip1})
+	lambdatest.WantError[*types.ResourceConflictException](t, err, "An update is in progress")
+	_, err = cs.Lambda.PublishVersion(ctx, &lambda.PublishVersionInput{FunctionName: aws.String("upd")})
+	lambdatest.WantError[*types.ResourceConflictException](t, err, "An update is in progress")
 	// Invocations still go to the previous code: $LATEST resolves to it.
 	target, err := cs.st.ResolveInvoke(ctx, "upd", "")
 	if err != nil {
 		t.Fatalf("ResolveInvoke during update: %v", err)
 	}
-	if target.Primary.CodeSha256 != ctlCodeSha(zip1) {
-		t.Errorf("during the update $LATEST runs %s; want the previous code %s", target.Primary.CodeSha256, ctlCodeSha(zip1))
+	if target.Primary.CodeSha256 != lambdatest.CodeSha(zip1) {
+		t.Errorf("during the update $LATEST runs %s; want the previous code %s", target.Primary.CodeSha256, lambdatest.CodeSha(zip1))
 	}
 	gate.Open()
-	cs.waitUpdated(t, "upd")
+	cs.WaitUpdated(t, "upd")
 	target, err = cs.st.ResolveInvoke(ctx, "upd", "")
-	if err != nil || target.Primary.CodeSha256 != ctlCodeSha(zip2) {
+	if err != nil || target.Primary.CodeSha256 != lambdatest.CodeSha(zip2) {
 		t.Fatalf("after the update $LATEST runs %+v (%v); want the new code", target, err)
 	}
 
 	// UpdateFunctionConfiguration: fields present change, others stay;
 	// Environment {} clears.
-	cfg, err := cs.lambda.UpdateFunctionConfiguration(ctx, &lambda.UpdateFunctionConfigurationInput{
+	cfg, err := cs.Lambda.UpdateFunctionConfiguration(ctx, &lambda.UpdateFunctionConfigurationInput{
 		FunctionName: aws.String("upd"),
 		Timeout:      aws.Int32(30),
 		MemorySize:   aws.Int32(256),
@@ -309,57 +312,57 @@ func TestUpdateFunctionCodeAndConfiguration(t *testing.T) {
 	if cfg.LastUpdateStatus != types.LastUpdateStatusInProgress {
 		t.Errorf("LastUpdateStatus = %s; want InProgress", cfg.LastUpdateStatus)
 	}
-	cs.waitUpdated(t, "upd")
-	got, err := cs.lambda.GetFunctionConfiguration(ctx, &lambda.GetFunctionConfigurationInput{FunctionName: aws.String("upd")})
+	cs.WaitUpdated(t, "upd")
+	got, err := cs.Lambda.GetFunctionConfiguration(ctx, &lambda.GetFunctionConfigurationInput{FunctionName: aws.String("upd")})
 	if err != nil {
 		t.Fatal(err)
 	}
 	if aws.ToInt32(got.Timeout) != 30 || aws.ToInt32(got.MemorySize) != 256 || aws.ToString(got.Handler) != "other.handler" ||
-		got.Environment.Variables["AB"] != "1" || aws.ToString(got.CodeSha256) != ctlCodeSha(zip2) || got.Runtime != types.RuntimeProvidedal2023 {
+		got.Environment.Variables["AB"] != "1" || aws.ToString(got.CodeSha256) != lambdatest.CodeSha(zip2) || got.Runtime != types.RuntimeProvidedal2023 {
 		t.Errorf("after update: %+v", got)
 	}
-	if _, err := cs.lambda.UpdateFunctionConfiguration(ctx, &lambda.UpdateFunctionConfigurationInput{
+	if _, err := cs.Lambda.UpdateFunctionConfiguration(ctx, &lambda.UpdateFunctionConfigurationInput{
 		FunctionName: aws.String("upd"), Environment: &types.Environment{},
 	}); err != nil {
 		t.Fatal(err)
 	}
-	cs.waitUpdated(t, "upd")
-	got, _ = cs.lambda.GetFunctionConfiguration(ctx, &lambda.GetFunctionConfigurationInput{FunctionName: aws.String("upd")})
+	cs.WaitUpdated(t, "upd")
+	got, _ = cs.Lambda.GetFunctionConfiguration(ctx, &lambda.GetFunctionConfigurationInput{FunctionName: aws.String("upd")})
 	if got.Environment != nil && len(got.Environment.Variables) > 0 {
 		t.Errorf("Environment {} did not clear: %v", got.Environment.Variables)
 	}
 
 	// A configuration the runtime cannot run fails the update, and the
 	// previous configuration stays.
-	if _, err := cs.lambda.UpdateFunctionConfiguration(ctx, &lambda.UpdateFunctionConfigurationInput{
+	if _, err := cs.Lambda.UpdateFunctionConfiguration(ctx, &lambda.UpdateFunctionConfigurationInput{
 		FunctionName: aws.String("upd"), Runtime: types.RuntimeRuby33,
 	}); err != nil {
 		t.Fatal(err)
 	}
-	w := lambda.NewFunctionUpdatedV2Waiter(cs.lambda, func(o *lambda.FunctionUpdatedV2WaiterOptions) {
+	w := lambda.NewFunctionUpdatedV2Waiter(cs.Lambda, func(o *lambda.FunctionUpdatedV2WaiterOptions) {
 		o.MinDelay, o.MaxDelay = 5*time.Millisecond, 20*time.Millisecond
 	})
 	if err := w.Wait(ctx, &lambda.GetFunctionInput{FunctionName: aws.String("upd")}, 10*time.Second); err == nil {
 		t.Fatal("FunctionUpdatedV2 succeeded for an unrunnable runtime")
 	}
-	got, _ = cs.lambda.GetFunctionConfiguration(ctx, &lambda.GetFunctionConfigurationInput{FunctionName: aws.String("upd")})
+	got, _ = cs.Lambda.GetFunctionConfiguration(ctx, &lambda.GetFunctionConfigurationInput{FunctionName: aws.String("upd")})
 	if got.LastUpdateStatus != types.LastUpdateStatusFailed || got.LastUpdateStatusReasonCode != types.LastUpdateStatusReasonCodeInvalidRuntime ||
 		got.State != types.StateActive || got.Runtime != types.RuntimeProvidedal2023 {
 		t.Errorf("failed update: State %s, LastUpdateStatus %s (%s: %s), Runtime %s", got.State, got.LastUpdateStatus,
 			got.LastUpdateStatusReasonCode, aws.ToString(got.LastUpdateStatusReason), got.Runtime)
 	}
 	// The function is still usable: a later update succeeds.
-	cs.updateCode(t, "upd", zip1)
+	cs.UpdateCode(t, "upd", zip1)
 
 	// Unsupported settings on update say so.
-	_, err = cs.lambda.UpdateFunctionConfiguration(ctx, &lambda.UpdateFunctionConfigurationInput{
+	_, err = cs.Lambda.UpdateFunctionConfiguration(ctx, &lambda.UpdateFunctionConfigurationInput{
 		FunctionName: aws.String("upd"), VpcConfig: &types.VpcConfig{SubnetIds: []string{"subnet-1"}},
 	})
-	ctlWantError[*types.InvalidParameterValueException](t, err, "is not supported by the local Lambda")
-	_, err = cs.lambda.UpdateFunctionCode(ctx, &lambda.UpdateFunctionCodeInput{FunctionName: aws.String("upd"), ImageUri: aws.String("img:1")})
-	ctlWantError[*types.InvalidParameterValueException](t, err, "not supported by the local Lambda")
-	_, err = cs.lambda.UpdateFunctionCode(ctx, &lambda.UpdateFunctionCodeInput{FunctionName: aws.String("nope"), ZipFile: zip1})
-	ctlWantError[*types.ResourceNotFoundException](t, err, "Function not found: arn:aws:lambda:us-east-1:000000000000:function:nope")
+	lambdatest.WantError[*types.InvalidParameterValueException](t, err, "is not supported by the local Lambda")
+	_, err = cs.Lambda.UpdateFunctionCode(ctx, &lambda.UpdateFunctionCodeInput{FunctionName: aws.String("upd"), ImageUri: aws.String("img:1")})
+	lambdatest.WantError[*types.InvalidParameterValueException](t, err, "not supported by the local Lambda")
+	_, err = cs.Lambda.UpdateFunctionCode(ctx, &lambda.UpdateFunctionCodeInput{FunctionName: aws.String("nope"), ZipFile: zip1})
+	lambdatest.WantError[*types.ResourceNotFoundException](t, err, "Function not found: arn:aws:lambda:us-east-1:000000000000:function:nope")
 }
 
 func TestListFunctionsPaging(t *testing.T) {
@@ -368,12 +371,12 @@ func TestListFunctionsPaging(t *testing.T) {
 	ctx := context.Background()
 	names := []string{"a-fn", "b-fn", "c-fn", "d-fn", "e-fn"}
 	for _, n := range names {
-		cs.createActive(t, ctlCreateInput(n, ctlBootstrapZip(t, n)))
+		cs.CreateActive(t, lambdatest.CreateInput(n, lambdatest.BootstrapZip(t, n)))
 	}
-	cs.publish(t, "c-fn")
+	cs.Publish(t, "c-fn")
 
 	var got []string
-	p := lambda.NewListFunctionsPaginator(cs.lambda, &lambda.ListFunctionsInput{MaxItems: aws.Int32(2)})
+	p := lambda.NewListFunctionsPaginator(cs.Lambda, &lambda.ListFunctionsInput{MaxItems: aws.Int32(2)})
 	pages := 0
 	for p.HasMorePages() {
 		out, err := p.NextPage(ctx)
@@ -391,7 +394,7 @@ func TestListFunctionsPaging(t *testing.T) {
 	if strings.Join(got, ",") != strings.Join(names, ",") || pages != 3 {
 		t.Errorf("paged %v in %d pages; want %v in 3", got, pages, names)
 	}
-	all, err := cs.lambda.ListFunctions(ctx, &lambda.ListFunctionsInput{FunctionVersion: types.FunctionVersionAll})
+	all, err := cs.Lambda.ListFunctions(ctx, &lambda.ListFunctionsInput{FunctionVersion: types.FunctionVersionAll})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -402,19 +405,19 @@ func TestListFunctionsPaging(t *testing.T) {
 	if want := "a-fn@$LATEST,b-fn@$LATEST,c-fn@$LATEST,c-fn@1,d-fn@$LATEST,e-fn@$LATEST"; strings.Join(arns, ",") != want {
 		t.Errorf("ALL = %s; want %s", strings.Join(arns, ","), want)
 	}
-	_, err = cs.lambda.ListFunctions(ctx, &lambda.ListFunctionsInput{Marker: aws.String("garbage!")})
-	ctlWantError[*types.InvalidParameterValueException](t, err, "Marker")
+	_, err = cs.Lambda.ListFunctions(ctx, &lambda.ListFunctionsInput{Marker: aws.String("garbage!")})
+	lambdatest.WantError[*types.InvalidParameterValueException](t, err, "Marker")
 }
 
 func TestDeleteFunction(t *testing.T) {
 	t.Parallel()
 	cs := newCtlServer(t)
 	ctx := context.Background()
-	cs.createActive(t, ctlCreateInput("del", ctlBootstrapZip(t, "1")))
-	v1 := cs.publish(t, "del")
-	cs.updateCode(t, "del", ctlBootstrapZip(t, "2"))
-	v2 := cs.publish(t, "del")
-	if _, err := cs.lambda.CreateAlias(ctx, &lambda.CreateAliasInput{FunctionName: aws.String("del"), Name: aws.String("live"),
+	cs.CreateActive(t, lambdatest.CreateInput("del", lambdatest.BootstrapZip(t, "1")))
+	v1 := cs.Publish(t, "del")
+	cs.UpdateCode(t, "del", lambdatest.BootstrapZip(t, "2"))
+	v2 := cs.Publish(t, "del")
+	if _, err := cs.Lambda.CreateAlias(ctx, &lambda.CreateAliasInput{FunctionName: aws.String("del"), Name: aws.String("live"),
 		FunctionVersion: aws.String(v1), RoutingConfig: &types.AliasRoutingConfiguration{AdditionalVersionWeights: map[string]float64{v2: 0.5}}}); err != nil {
 		t.Fatal(err)
 	}
@@ -424,37 +427,37 @@ func TestDeleteFunction(t *testing.T) {
 		if q != "" {
 			in.Qualifier = aws.String(q)
 		}
-		_, err := cs.lambda.DeleteFunction(ctx, in)
+		_, err := cs.Lambda.DeleteFunction(ctx, in)
 		return err
 	}
-	ctlWantError[*types.ResourceConflictException](t, del(v1), "Unable to delete version because the following aliases reference it: [live]")
-	ctlWantError[*types.ResourceConflictException](t, del(v2), "[live]")
-	ctlWantError[*types.InvalidParameterValueException](t, del("$LATEST"), "$LATEST version cannot be deleted without deleting the function.")
-	ctlWantError[*types.InvalidParameterValueException](t, del("live"), "Deletion of aliases is not currently supported")
+	lambdatest.WantError[*types.ResourceConflictException](t, del(v1), "Unable to delete version because the following aliases reference it: [live]")
+	lambdatest.WantError[*types.ResourceConflictException](t, del(v2), "[live]")
+	lambdatest.WantError[*types.InvalidParameterValueException](t, del("$LATEST"), "$LATEST version cannot be deleted without deleting the function.")
+	lambdatest.WantError[*types.InvalidParameterValueException](t, del("live"), "Deletion of aliases is not currently supported")
 	if err := del("99"); err != nil {
 		t.Errorf("deleting a missing version: %v; want 204", err)
 	}
-	if _, err := cs.lambda.DeleteAlias(ctx, &lambda.DeleteAliasInput{FunctionName: aws.String("del"), Name: aws.String("live")}); err != nil {
+	if _, err := cs.Lambda.DeleteAlias(ctx, &lambda.DeleteAliasInput{FunctionName: aws.String("del"), Name: aws.String("live")}); err != nil {
 		t.Fatal(err)
 	}
 	if err := del(v2); err != nil {
 		t.Fatalf("delete version %s: %v", v2, err)
 	}
-	_, err := cs.lambda.GetFunction(ctx, &lambda.GetFunctionInput{FunctionName: aws.String("del"), Qualifier: aws.String(v2)})
-	ctlWantError[*types.ResourceNotFoundException](t, err, "Function not found: arn:aws:lambda:us-east-1:000000000000:function:del:"+v2)
+	_, err := cs.Lambda.GetFunction(ctx, &lambda.GetFunctionInput{FunctionName: aws.String("del"), Qualifier: aws.String(v2)})
+	lambdatest.WantError[*types.ResourceNotFoundException](t, err, "Function not found: arn:aws:lambda:us-east-1:000000000000:function:del:"+v2)
 
 	if err := del(""); err != nil {
 		t.Fatalf("delete function: %v", err)
 	}
-	_, err = cs.lambda.GetFunction(ctx, &lambda.GetFunctionInput{FunctionName: aws.String("del")})
-	ctlWantError[*types.ResourceNotFoundException](t, err, "Function not found")
-	ctlWantError[*types.ResourceNotFoundException](t, del(""), "Function not found")
+	_, err = cs.Lambda.GetFunction(ctx, &lambda.GetFunctionInput{FunctionName: aws.String("del")})
+	lambdatest.WantError[*types.ResourceNotFoundException](t, err, "Function not found")
+	lambdatest.WantError[*types.ResourceNotFoundException](t, del(""), "Function not found")
 	// Its files are gone, and the name can be used again.
-	if entries, _ := ctlDirNames(cs.abs("functions")); len(entries) != 0 {
+	if entries, _ := lambdatest.DirNames(cs.abs("functions")); len(entries) != 0 {
 		t.Errorf("functions/ still holds %v", entries)
 	}
-	cs.createActive(t, ctlCreateInput("del", ctlBootstrapZip(t, "new")))
-	out, err := cs.lambda.ListVersionsByFunction(ctx, &lambda.ListVersionsByFunctionInput{FunctionName: aws.String("del")})
+	cs.CreateActive(t, lambdatest.CreateInput("del", lambdatest.BootstrapZip(t, "new")))
+	out, err := cs.Lambda.ListVersionsByFunction(ctx, &lambda.ListVersionsByFunctionInput{FunctionName: aws.String("del")})
 	if err != nil {
 		t.Fatal(err)
 	}

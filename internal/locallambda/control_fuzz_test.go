@@ -7,6 +7,8 @@ import (
 	"net/http/httptest"
 	"strings"
 	"testing"
+
+	"github.com/sluice-cd/sluice/internal/locallambda/lambdatest"
 )
 
 // FuzzCreateFunctionRequest sends arbitrary bodies to CreateFunction. The
@@ -15,19 +17,19 @@ import (
 // envelope the SDK can resolve: a 4xx status, X-Amzn-ErrorType, and a JSON
 // body whose __type matches it and whose message is not empty.
 func FuzzCreateFunctionRequest(f *testing.F) {
-	zip := base64.StdEncoding.EncodeToString(ctlBootstrapZip(f, "fuzz"))
+	zip := base64.StdEncoding.EncodeToString(lambdatest.BootstrapZip(f, "fuzz"))
 	seeds := []string{
-		`{"FunctionName":"f","Role":"` + ctlRole + `","Runtime":"provided.al2023","Handler":"bootstrap","Code":{"ZipFile":"` + zip + `"}}`,
-		`{"FunctionName":"g","Role":"` + ctlRole + `","Runtime":"python3.12","Handler":"h.h","Code":{"ZipFile":"` + zip + `"},"Publish":true,` +
+		`{"FunctionName":"f","Role":"` + lambdatest.Role + `","Runtime":"provided.al2023","Handler":"bootstrap","Code":{"ZipFile":"` + zip + `"}}`,
+		`{"FunctionName":"g","Role":"` + lambdatest.Role + `","Runtime":"python3.12","Handler":"h.h","Code":{"ZipFile":"` + zip + `"},"Publish":true,` +
 			`"Environment":{"Variables":{"KEY":"v"}},"Tags":{"a":"b"},"Timeout":30,"MemorySize":256,"Architectures":["arm64"]}`,
-		`{"FunctionName":"arn:aws:lambda:us-east-1:000000000000:function:h","Role":"` + ctlRole + `","Runtime":"provided.al2023","Handler":"b","Code":{"S3Bucket":"b","S3Key":"k"}}`,
-		`{"FunctionName":"i","Role":"` + ctlRole + `","PackageType":"Image","Code":{"ImageUri":"x"}}`,
+		`{"FunctionName":"arn:aws:lambda:us-east-1:000000000000:function:h","Role":"` + lambdatest.Role + `","Runtime":"provided.al2023","Handler":"b","Code":{"S3Bucket":"b","S3Key":"k"}}`,
+		`{"FunctionName":"i","Role":"` + lambdatest.Role + `","PackageType":"Image","Code":{"ImageUri":"x"}}`,
 		`{"FunctionName":"j","Role":"r","Code":{"ZipFile":"not base64!"}}`,
-		`{"FunctionName":"k","Role":"` + ctlRole + `","Runtime":"provided.al2023","Handler":"b","Code":{"ZipFile":"UEs="},"Timeout":"3"}`,
+		`{"FunctionName":"k","Role":"` + lambdatest.Role + `","Runtime":"provided.al2023","Handler":"b","Code":{"ZipFile":"UEs="},"Timeout":"3"}`,
 		`{"VpcConfig":{"SubnetIds":["s"]},"Layers":["l"],"FileSystemConfigs":[{}],"SnapStart":{"ApplyOn":"PublishedVersions"}}`,
 		`{"FunctionName":"` + strings.Repeat("x", 100) + `"}`,
 		`[]`, `null`, `"str"`, `{`, ``, `{"FunctionName":12}`, `{"Environment":{"Variables":{"AWS_REGION":"x"}}}`,
-		`{"FunctionName":"l","Role":"` + ctlRole + `","Runtime":"provided.al2023","Handler":"b","Code":{"ZipFile":"` + zip + `"},"Timeout":99999999999999999999}`,
+		`{"FunctionName":"l","Role":"` + lambdatest.Role + `","Runtime":"provided.al2023","Handler":"b","Code":{"ZipFile":"` + zip + `"},"Timeout":99999999999999999999}`,
 	}
 	for _, s := range seeds {
 		f.Add([]byte(s))

@@ -21,6 +21,7 @@ import (
 
 	"github.com/google/uuid"
 	"github.com/sluice-cd/sluice/internal/locallambda/awserr"
+	"github.com/sluice-cd/sluice/internal/locallambda/invoke"
 	"github.com/sluice-cd/sluice/internal/locallambda/s3"
 )
 
@@ -46,7 +47,7 @@ type Config struct {
 	// Invoker holds data-plane settings (idle timeout, async retries, …).
 	// New fills in Resolver, Logger, DataDir, Region, Now and
 	// AccountConcurrency from the fields above.
-	Invoker InvokerConfig
+	Invoker invoke.Config
 
 	// beforeActivation, if set, runs at the start of every asynchronous
 	// activation (function name, qualifier) and event source mapping
@@ -67,7 +68,7 @@ type Server struct {
 	log  *slog.Logger
 	arns arns
 	st   *controlState
-	iv   *Invoker
+	iv   *invoke.Invoker
 	s3   *s3.Store
 	pins pins
 
@@ -141,7 +142,7 @@ func New(cfg Config) (*Server, error) {
 	if ic.Now == nil {
 		ic.Now = cfg.Clock
 	}
-	s.iv = NewInvoker(ic)
+	s.iv = invoke.New(ic)
 
 	s.routes = s.lambdaRoutes()
 	s.ctx, s.cancel = context.WithCancel(context.Background())
@@ -205,7 +206,7 @@ func (s *Server) URL() string {
 
 // Invoker is the data plane behind Invoke, for what the control plane does
 // not serve itself (per-version metric series for canary analysis).
-func (s *Server) Invoker() *Invoker { return s.iv }
+func (s *Server) Invoker() *invoke.Invoker { return s.iv }
 
 // Handler serves the whole endpoint: Lambda API, /metrics and S3.
 func (s *Server) Handler() http.Handler { return http.HandlerFunc(s.serveHTTP) }
@@ -614,12 +615,12 @@ func (s *Server) serveInternal(w http.ResponseWriter, r *http.Request) {
 
 // MetricsQuery is the answer of GET /_locallambda/metrics/query.
 type MetricsQuery struct {
-	Function  string          `json:"function"`
-	Qualifier string          `json:"qualifier"`
-	Since     time.Time       `json:"since"`
-	Until     time.Time       `json:"until"`
-	Step      string          `json:"step"`
-	Series    []VersionSeries `json:"series"`
+	Function  string                 `json:"function"`
+	Qualifier string                 `json:"qualifier"`
+	Since     time.Time              `json:"since"`
+	Until     time.Time              `json:"until"`
+	Step      string                 `json:"step"`
+	Series    []invoke.VersionSeries `json:"series"`
 }
 
 // serveMetricsQuery answers
@@ -677,7 +678,7 @@ func (s *Server) serveMetricsQuery(w http.ResponseWriter, r *http.Request) {
 	}
 	series := s.iv.Query(fn, qualifier, since, until, step)
 	if series == nil {
-		series = []VersionSeries{}
+		series = []invoke.VersionSeries{}
 	}
 	w.Header().Set("Content-Type", "application/json")
 	json.NewEncoder(w).Encode(MetricsQuery{

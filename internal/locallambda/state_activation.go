@@ -8,6 +8,7 @@ import (
 
 	"github.com/google/uuid"
 	"github.com/sluice-cd/sluice/internal/locallambda/awserr"
+	"github.com/sluice-cd/sluice/internal/locallambda/invoke"
 )
 
 // Activation is the asynchronous half of CreateFunction, UpdateFunctionCode,
@@ -92,7 +93,7 @@ func (s *Server) activate(ctx context.Context, p pendingWork) {
 		failure = s.unpack(zipRel, dirRel)
 	}
 	if failure == nil {
-		if err := CheckRuntime(runtime, s.abs(dirRel)); err != nil {
+		if err := invoke.CheckRuntime(runtime, s.abs(dirRel)); err != nil {
 			failure = &activationFailure{code: "InvalidRuntime", reason: err.Error()}
 		}
 	}

@@ -7,9 +7,10 @@ import (
 	"time"
 
 	"github.com/sluice-cd/sluice/internal/locallambda/awserr"
+	"github.com/sluice-cd/sluice/internal/locallambda/invoke"
 )
 
-var _ Resolver = (*controlState)(nil)
+var _ invoke.Resolver = (*controlState)(nil)
 
 // ResolveInvoke resolves what an Invoke runs, for the data plane: a name
 // (a name, a full or partial ARN, optionally ":qualifier") and a Qualifier
@@ -23,7 +24,7 @@ var _ Resolver = (*controlState)(nil)
 // ResourceNotFoundException "Function not found: ARN[:qualifier]"; a
 // version that is Pending or Failed is a 409 ResourceConflictException
 // naming its state. A returned target is always Active.
-func (st *controlState) ResolveInvoke(_ context.Context, name, qualifier string) (*InvokeTarget, error) {
+func (st *controlState) ResolveInvoke(_ context.Context, name, qualifier string) (*invoke.Target, error) {
 	ref, err := st.parseFunctionName(name)
 	if err != nil {
 		return nil, err
@@ -38,7 +39,7 @@ func (st *controlState) ResolveInvoke(_ context.Context, name, qualifier string)
 	if err != nil {
 		return nil, err
 	}
-	target := &InvokeTarget{InvokedARN: st.qualified(fn.Name, q), State: string(functionActive)}
+	target := &invoke.Target{InvokedARN: st.qualified(fn.Name, q), State: string(functionActive)}
 	if q == "" || q == latestQualif || isVersionQualifier(q) {
 		target.Primary, err = st.runnable(fn, q)
 		if err != nil {
@@ -63,7 +64,7 @@ func (st *controlState) ResolveInvoke(_ context.Context, name, qualifier string)
 }
 
 // runnable builds the spec of an Active version ($LATEST for "").
-func (st *controlState) runnable(fn *lambdaFunction, q string) (*FunctionSpec, error) {
+func (st *controlState) runnable(fn *lambdaFunction, q string) (*invoke.FunctionSpec, error) {
 	if q == "" || q == latestQualif {
 		if fn.Running == nil {
 			return nil, stateConflict(fn.Latest.State)
@@ -81,8 +82,8 @@ func (st *controlState) runnable(fn *lambdaFunction, q string) (*FunctionSpec, e
 }
 
 // spec is the data plane's view of a version.
-func (st *controlState) spec(fn *lambdaFunction, v *functionVersion) *FunctionSpec {
-	sp := &FunctionSpec{
+func (st *controlState) spec(fn *lambdaFunction, v *functionVersion) *invoke.FunctionSpec {
+	sp := &invoke.FunctionSpec{
 		Name:          fn.Name,
 		Version:       v.Version,
 		ARN:           st.function(fn.Name),

@@ -15,6 +15,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/lambda"
 	"github.com/aws/aws-sdk-go-v2/service/lambda/types"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
+	"github.com/sluice-cd/sluice/internal/locallambda/invoke"
+	"github.com/sluice-cd/sluice/internal/locallambda/lambdatest"
 )
 
 // TestRestartKeepsEverything closes a server and opens another on the same
@@ -27,37 +29,37 @@ func TestRestartKeepsEverything(t *testing.T) {
 	cs := openCtlServer(t, dir)
 	ctx := context.Background()
 
-	in := ctlCreateInput("keep", ctlBootstrapZip(t, "1"))
+	in := lambdatest.CreateInput("keep", lambdatest.BootstrapZip(t, "1"))
 	in.Tags = map[string]string{"owner": "me"}
 	in.Environment = &types.Environment{Variables: map[string]string{"MODE": "one"}}
-	cs.createActive(t, in)
-	cs.publish(t, "keep")
-	cs.updateCode(t, "keep", ctlBootstrapZip(t, "2"))
-	cs.publish(t, "keep")
-	cs.updateCode(t, "keep", ctlBootstrapZip(t, "3"))
-	cs.publish(t, "keep")
-	if _, err := cs.lambda.DeleteFunction(ctx, &lambda.DeleteFunctionInput{FunctionName: aws.String("keep"), Qualifier: aws.String("3")}); err != nil {
+	cs.CreateActive(t, in)
+	cs.Publish(t, "keep")
+	cs.UpdateCode(t, "keep", lambdatest.BootstrapZip(t, "2"))
+	cs.Publish(t, "keep")
+	cs.UpdateCode(t, "keep", lambdatest.BootstrapZip(t, "3"))
+	cs.Publish(t, "keep")
+	if _, err := cs.Lambda.DeleteFunction(ctx, &lambda.DeleteFunctionInput{FunctionName: aws.String("keep"), Qualifier: aws.String("3")}); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := cs.lambda.CreateAlias(ctx, &lambda.CreateAliasInput{FunctionName: aws.String("keep"), Name: aws.String("live"), FunctionVersion: aws.String("1"),
+	if _, err := cs.Lambda.CreateAlias(ctx, &lambda.CreateAliasInput{FunctionName: aws.String("keep"), Name: aws.String("live"), FunctionVersion: aws.String("1"),
 		RoutingConfig: &types.AliasRoutingConfiguration{AdditionalVersionWeights: map[string]float64{"2": 0.25}}}); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := cs.lambda.PutFunctionConcurrency(ctx, &lambda.PutFunctionConcurrencyInput{FunctionName: aws.String("keep"), ReservedConcurrentExecutions: aws.Int32(7)}); err != nil {
+	if _, err := cs.Lambda.PutFunctionConcurrency(ctx, &lambda.PutFunctionConcurrencyInput{FunctionName: aws.String("keep"), ReservedConcurrentExecutions: aws.Int32(7)}); err != nil {
 		t.Fatal(err)
 	}
-	esm, err := cs.lambda.CreateEventSourceMapping(ctx, &lambda.CreateEventSourceMappingInput{FunctionName: aws.String("keep"), EventSourceArn: aws.String("arn:aws:sqs:us-east-1:000000000000:q")})
+	esm, err := cs.Lambda.CreateEventSourceMapping(ctx, &lambda.CreateEventSourceMappingInput{FunctionName: aws.String("keep"), EventSourceArn: aws.String("arn:aws:sqs:us-east-1:000000000000:q")})
 	if err != nil {
 		t.Fatal(err)
 	}
 	waitMapping(t, cs, aws.ToString(esm.UUID), "Enabled")
-	if _, err := cs.lambda.PutFunctionEventInvokeConfig(ctx, &lambda.PutFunctionEventInvokeConfigInput{FunctionName: aws.String("keep"), Qualifier: aws.String("live"), MaximumRetryAttempts: aws.Int32(1)}); err != nil {
+	if _, err := cs.Lambda.PutFunctionEventInvokeConfig(ctx, &lambda.PutFunctionEventInvokeConfigInput{FunctionName: aws.String("keep"), Qualifier: aws.String("live"), MaximumRetryAttempts: aws.Int32(1)}); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := cs.s3.CreateBucket(ctx, &s3.CreateBucketInput{Bucket: aws.String("artifacts")}); err != nil {
+	if _, err := cs.S3.CreateBucket(ctx, &s3.CreateBucketInput{Bucket: aws.String("artifacts")}); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := cs.s3.PutObject(ctx, &s3.PutObjectInput{Bucket: aws.String("artifacts"), Key: aws.String("a/b.zip"), Body: bytes.NewReader([]byte("payload"))}); err != nil {
+	if _, err := cs.S3.PutObject(ctx, &s3.PutObjectInput{Bucket: aws.String("artifacts"), Key: aws.String("a/b.zip"), Body: bytes.NewReader([]byte("payload"))}); err != nil {
 		t.Fatal(err)
 	}
 	before := snapshotAPI(t, cs)
@@ -90,14 +92,14 @@ func TestRestartKeepsEverything(t *testing.T) {
 			t.Errorf("unreferenced %s survived the restart (%v)", p, err)
 		}
 	}
-	obj, err := cs.s3.GetObject(ctx, &s3.GetObjectInput{Bucket: aws.String("artifacts"), Key: aws.String("a/b.zip")})
+	obj, err := cs.S3.GetObject(ctx, &s3.GetObjectInput{Bucket: aws.String("artifacts"), Key: aws.String("a/b.zip")})
 	if err != nil {
 		t.Fatalf("S3 object after restart: %v", err)
 	}
 	obj.Body.Close()
 	// Version numbers continue: 3 was deleted, the next is 4.
-	cs.updateCode(t, "keep", ctlBootstrapZip(t, "4"))
-	if v := cs.publish(t, "keep"); v != "4" {
+	cs.UpdateCode(t, "keep", lambdatest.BootstrapZip(t, "4"))
+	if v := cs.Publish(t, "keep"); v != "4" {
 		t.Errorf("after a restart the next version is %s; want 4", v)
 	}
 	if err := cs.Close(); err != nil {
@@ -116,10 +118,10 @@ func TestRestartKeepsEverything(t *testing.T) {
 func TestRestartResumesActivation(t *testing.T) {
 	t.Parallel()
 	dir := t.TempDir()
-	gate := newActivationGate()
+	gate := lambdatest.NewActivationGate()
 	cs := openCtlServer(t, dir, withGate(gate))
 	ctx := context.Background()
-	if _, err := cs.lambda.CreateFunction(ctx, ctlCreateInput("resume", ctlBootstrapZip(t, "r"))); err != nil {
+	if _, err := cs.Lambda.CreateFunction(ctx, lambdatest.CreateInput("resume", lambdatest.BootstrapZip(t, "r"))); err != nil {
 		t.Fatal(err)
 	}
 	closed := make(chan error, 1)
@@ -132,14 +134,14 @@ func TestRestartResumesActivation(t *testing.T) {
 		t.Fatal(err)
 	}
 	cs = openCtlServer(t, dir)
-	out, err := cs.lambda.GetFunction(ctx, &lambda.GetFunctionInput{FunctionName: aws.String("resume")})
+	out, err := cs.Lambda.GetFunction(ctx, &lambda.GetFunctionInput{FunctionName: aws.String("resume")})
 	if err != nil {
 		t.Fatal(err)
 	}
 	if s := out.Configuration.State; s != types.StatePending && s != types.StateActive {
 		t.Fatalf("State after restart = %s", s)
 	}
-	cs.waitActive(t, "resume")
+	cs.WaitActive(t, "resume")
 }
 
 func waitClosing(t *testing.T, s *Server) {
@@ -153,7 +155,7 @@ func waitClosing(t *testing.T, s *Server) {
 	}
 }
 
-func mustResolve(t *testing.T, cs *ctlServer, name, q string) *InvokeTarget {
+func mustResolve(t *testing.T, cs *ctlServer, name, q string) *invoke.Target {
 	t.Helper()
 	target, err := cs.st.ResolveInvoke(context.Background(), name, q)
 	if err != nil {
@@ -178,19 +180,19 @@ func snapshotAPI(t *testing.T, cs *ctlServer) string {
 		b.Write(j)
 		b.WriteString("\n")
 	}
-	fn, err := cs.lambda.GetFunction(ctx, &lambda.GetFunctionInput{FunctionName: aws.String("keep")})
+	fn, err := cs.Lambda.GetFunction(ctx, &lambda.GetFunctionInput{FunctionName: aws.String("keep")})
 	add(fn.Configuration, err)
 	add(fn.Tags, nil)
 	add(fn.Concurrency, nil)
-	vs, err := cs.lambda.ListVersionsByFunction(ctx, &lambda.ListVersionsByFunctionInput{FunctionName: aws.String("keep")})
+	vs, err := cs.Lambda.ListVersionsByFunction(ctx, &lambda.ListVersionsByFunctionInput{FunctionName: aws.String("keep")})
 	add(vs.Versions, err)
-	al, err := cs.lambda.GetAlias(ctx, &lambda.GetAliasInput{FunctionName: aws.String("keep"), Name: aws.String("live")})
+	al, err := cs.Lambda.GetAlias(ctx, &lambda.GetAliasInput{FunctionName: aws.String("keep"), Name: aws.String("live")})
 	add([]any{al.AliasArn, al.FunctionVersion, al.RevisionId, al.RoutingConfig}, err)
-	esms, err := cs.lambda.ListEventSourceMappings(ctx, &lambda.ListEventSourceMappingsInput{})
+	esms, err := cs.Lambda.ListEventSourceMappings(ctx, &lambda.ListEventSourceMappingsInput{})
 	add(esms.EventSourceMappings, err)
-	eic, err := cs.lambda.GetFunctionEventInvokeConfig(ctx, &lambda.GetFunctionEventInvokeConfigInput{FunctionName: aws.String("keep"), Qualifier: aws.String("live")})
+	eic, err := cs.Lambda.GetFunctionEventInvokeConfig(ctx, &lambda.GetFunctionEventInvokeConfigInput{FunctionName: aws.String("keep"), Qualifier: aws.String("live")})
 	add([]any{eic.FunctionArn, eic.MaximumRetryAttempts}, err)
-	tags, err := cs.lambda.ListTags(ctx, &lambda.ListTagsInput{Resource: fn.Configuration.FunctionArn})
+	tags, err := cs.Lambda.ListTags(ctx, &lambda.ListTagsInput{Resource: fn.Configuration.FunctionArn})
 	add(maps.Clone(tags.Tags), err)
 	return b.String()
 }

@@ -19,6 +19,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/sluice-cd/sluice/internal/locallambda/lambdatest"
 )
 
 var updateWire = flag.Bool("update", false, "rewrite testdata/wire.golden from the current code")
@@ -51,7 +53,7 @@ func TestWireGolden(t *testing.T) {
 	shell := base64.StdEncoding.EncodeToString(shellZip)
 	shell2 := base64.StdEncoding.EncodeToString(wireZip(t, "bootstrap", "#!/bin/sh\n# wire-2\nexit 0\n"))
 	shellHex := hexOf(shellZip)
-	bootstrap, err := os.ReadFile(filepath.Join(testFunctionDir(t), "bootstrap"))
+	bootstrap, err := os.ReadFile(filepath.Join(lambdatest.FunctionDir(t), "bootstrap"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -62,7 +64,7 @@ func TestWireGolden(t *testing.T) {
 	w.replace(`"CodeSize":`+strconv.Itoa(len(runnerZip)), `"CodeSize":<runner-size>`)
 	w.runnerSize = len(runnerZip)
 	create := func(name, runtime, handler, zip string, extra string) string {
-		return `{"FunctionName":"` + name + `","Role":"` + ctlRole + `","Runtime":"` + runtime + `","Handler":"` + handler +
+		return `{"FunctionName":"` + name + `","Role":"` + lambdatest.Role + `","Runtime":"` + runtime + `","Handler":"` + handler +
 			`","Code":{"ZipFile":"` + zip + `"}` + extra + `}`
 	}
 	runnerCreate := create("runner", "provided.al2023", "big", base64.StdEncoding.EncodeToString(runnerZip), "")
@@ -88,7 +90,7 @@ func TestWireGolden(t *testing.T) {
 	w.do("POST", "/2015-03-31/functions", `{"FunctionName":12}`)
 	w.do("POST", "/2015-03-31/functions", `{"FunctionName":"wire"}`)
 	w.do("POST", "/2015-03-31/functions", `{"FunctionName":"wire","Role":"nope","Runtime":"provided.al2023","Handler":"b","Code":{"ZipFile":"`+shell+`"}}`)
-	w.do("POST", "/2015-03-31/functions", `{"FunctionName":"wire","Role":"`+ctlRole+`","PackageType":"Image","Code":{"ImageUri":"x"}}`)
+	w.do("POST", "/2015-03-31/functions", `{"FunctionName":"wire","Role":"`+lambdatest.Role+`","PackageType":"Image","Code":{"ImageUri":"x"}}`)
 	w.do("POST", "/2015-03-31/functions", create("wire", "provided.al2023", "bootstrap", "UEs=", ""))
 	w.do("POST", "/2015-03-31/functions", create("wire", "provided.al2023", "bootstrap", shell, `,"Layers":["l"]`))
 	w.do("POST", "/2015-03-31/functions", create("wire", "provided.al2023", "bootstrap", shell,
@@ -267,10 +269,10 @@ func TestWireGolden(t *testing.T) {
 	w.do("GET", "/artifacts/builds//odd/../key", "")
 	w.do("GET", "/metrics?list-type=2", "")
 	w.do("GET", "/2015-03-31", "")
-	w.do("POST", "/2015-03-31/functions", `{"FunctionName":"from-s3","Role":"`+ctlRole+`","Runtime":"provided.al2023","Handler":"b","Code":{"S3Bucket":"artifacts","S3Key":"builds/fn.zip"}}`)
+	w.do("POST", "/2015-03-31/functions", `{"FunctionName":"from-s3","Role":"`+lambdatest.Role+`","Runtime":"provided.al2023","Handler":"b","Code":{"S3Bucket":"artifacts","S3Key":"builds/fn.zip"}}`)
 	w.waitActive("from-s3", "")
-	w.do("POST", "/2015-03-31/functions", `{"FunctionName":"from-s3b","Role":"`+ctlRole+`","Runtime":"provided.al2023","Handler":"b","Code":{"S3Bucket":"artifacts","S3Key":"nope.zip"}}`)
-	w.do("POST", "/2015-03-31/functions", `{"FunctionName":"from-s3b","Role":"`+ctlRole+`","Runtime":"provided.al2023","Handler":"b","Code":{"S3Bucket":"nobucket","S3Key":"k"}}`)
+	w.do("POST", "/2015-03-31/functions", `{"FunctionName":"from-s3b","Role":"`+lambdatest.Role+`","Runtime":"provided.al2023","Handler":"b","Code":{"S3Bucket":"artifacts","S3Key":"nope.zip"}}`)
+	w.do("POST", "/2015-03-31/functions", `{"FunctionName":"from-s3b","Role":"`+lambdatest.Role+`","Runtime":"provided.al2023","Handler":"b","Code":{"S3Bucket":"nobucket","S3Key":"k"}}`)
 	w.do("DELETE", "/artifacts/builds/fn.zip", "")
 	w.do("DELETE", "/artifacts", "")
 

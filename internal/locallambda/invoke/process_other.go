@@ -1,6 +1,6 @@
 //go:build !linux
 
-package locallambda
+package invoke
 
 import (
 	"os"

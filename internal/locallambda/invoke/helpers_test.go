@@ -1,9 +1,7 @@
-package locallambda
+package invoke
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"fmt"
 	"io"
 	"log/slog"
@@ -11,81 +9,20 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os"
-	"os/exec"
-	"path/filepath"
-	"runtime"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/lambda"
 	"github.com/prometheus/client_golang/prometheus"
 	dto "github.com/prometheus/client_model/go"
 	"github.com/sluice-cd/sluice/internal/locallambda/awserr"
+	"github.com/sluice-cd/sluice/internal/locallambda/lambdatest"
 )
 
 const testRegion, testAccount = "us-east-1", "123456789012"
-
-// The test function binary (testdata/functions/testfn), built once per test
-// binary, or taken from the user's cache when its sources have not changed.
-var testFn struct {
-	once sync.Once
-	dir  string
-	err  error
-}
-
-// testFunctionDir returns a directory holding the test function as an
-// executable "bootstrap", built with aws-lambda-go's lambda.Start.
-func testFunctionDir(tb testing.TB) string {
-	tb.Helper()
-	testFn.once.Do(func() { testFn.dir, testFn.err = buildTestFunction() })
-	if testFn.err != nil {
-		tb.Fatal(testFn.err)
-	}
-	return testFn.dir
-}
-
-// buildTestFunction builds testfn into a directory named by the hash of its
-// sources and the Go version, under the user cache directory, unless it is
-// there already.
-func buildTestFunction() (string, error) {
-	src := filepath.Join("testdata", "functions", "testfn")
-	h := sha256.New()
-	io.WriteString(h, runtime.Version()+" "+runtime.GOOS+"/"+runtime.GOARCH)
-	for _, name := range []string{"main.go", "go.mod", "go.sum"} {
-		b, err := os.ReadFile(filepath.Join(src, name))
-		if err != nil {
-			return "", err
-		}
-		fmt.Fprintf(h, "%s %d\n", name, len(b))
-		h.Write(b)
-	}
-	cache, err := os.UserCacheDir()
-	if err != nil {
-		cache = os.TempDir()
-	}
-	dir := filepath.Join(cache, "sluice-locallambda-testfn", hex.EncodeToString(h.Sum(nil))[:16])
-	if fi, err := os.Stat(filepath.Join(dir, "bootstrap")); err == nil && fi.Mode()&0o111 != 0 {
-		return dir, nil
-	}
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return "", err
-	}
-	// Build next to the target and rename, so a concurrent test binary
-	// never runs a half-written file. testfn is a module of its own (see
-	// its go.mod).
-	tmp := filepath.Join(dir, fmt.Sprintf("bootstrap.%d.tmp", os.Getpid()))
-	cmd := exec.Command("go", "build", "-tags", "lambda.norpc", "-o", tmp, ".")
-	cmd.Dir = src
-	cmd.Env = append(os.Environ(), "CGO_ENABLED=0", "GOWORK=off")
-	if out, err := cmd.CombinedOutput(); err != nil {
-		return "", fmt.Errorf("build the test function: %v\n%s", err, out)
-	}
-	return dir, os.Rename(tmp, filepath.Join(dir, "bootstrap"))
-}
 
 // testResolver is a small, real Resolver: functions with versions, aliases
 // (with optional weighted routing) and a state.
@@ -140,7 +77,7 @@ func (r *testResolver) setState(fn, state string) {
 	r.fns[fn].state = state
 }
 
-func (r *testResolver) ResolveInvoke(_ context.Context, name, qualifier string) (*InvokeTarget, error) {
+func (r *testResolver) ResolveInvoke(_ context.Context, name, qualifier string) (*Target, error) {
 	fn := functionNameOf(name)
 	// "name:qualifier" and ARN forms carry the qualifier in the name.
 	if i := strings.Index(name, ":function:"); i >= 0 {
@@ -156,7 +93,7 @@ func (r *testResolver) ResolveInvoke(_ context.Context, name, qualifier string) 
 	if f == nil {
 		return nil, awserr.ResourceNotFound("Function not found: %s", functionARN(fn))
 	}
-	t := &InvokeTarget{State: f.state, InvokedARN: functionARN(fn)}
+	t := &Target{State: f.state, InvokedARN: functionARN(fn)}
 	if qualifier != "" {
 		t.InvokedARN += ":" + qualifier
 	}
@@ -185,7 +122,7 @@ type testEnv struct {
 	client   *lambda.Client
 }
 
-func newTestEnv(tb testing.TB, cfg InvokerConfig) *testEnv {
+func newTestEnv(tb testing.TB, cfg Config) *testEnv {
 	tb.Helper()
 	r, ok := cfg.Resolver.(*testResolver)
 	if !ok {
@@ -198,13 +135,13 @@ func newTestEnv(tb testing.TB, cfg InvokerConfig) *testEnv {
 	if cfg.Logger == nil && testing.Verbose() {
 		cfg.Logger = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
 	}
-	iv := NewInvoker(cfg)
+	iv := New(cfg)
 	srv := httptest.NewServer(invokeMux(iv))
 	tb.Cleanup(func() {
 		srv.Close()
 		iv.Close()
 	})
-	return &testEnv{iv: iv, resolver: r, srv: srv, client: newLambdaClient(srv.URL, 1)}
+	return &testEnv{iv: iv, resolver: r, srv: srv, client: lambdatest.LambdaClient(srv.URL, 1)}
 }
 
 // invokeMux routes the Invoke operation to iv, as the control plane's
@@ -217,15 +154,6 @@ func invokeMux(iv *Invoker) http.Handler {
 	return mux
 }
 
-func newLambdaClient(endpoint string, attempts int) *lambda.Client {
-	return lambda.New(lambda.Options{
-		Region:           testRegion,
-		BaseEndpoint:     aws.String(endpoint),
-		Credentials:      credentials.NewStaticCredentialsProvider("AKIDEXAMPLE", "secret", ""),
-		RetryMaxAttempts: attempts,
-	})
-}
-
 // spec is a FunctionSpec of the test function with the given handler.
 func (te *testEnv) spec(tb testing.TB, name, handler string) *FunctionSpec {
 	return te.resolver.spec(tb, name, handler)
@@ -234,7 +162,7 @@ func (te *testEnv) spec(tb testing.TB, name, handler string) *FunctionSpec {
 func (r *testResolver) spec(tb testing.TB, name, handler string) *FunctionSpec {
 	return r.add(FunctionSpec{
 		Name: name, Runtime: "provided.al2023", Handler: handler,
-		CodeDir: testFunctionDir(tb), CodeSha256: "test", Timeout: 10 * time.Second,
+		CodeDir: lambdatest.FunctionDir(tb), CodeSha256: "test", Timeout: 10 * time.Second,
 	})
 }
 
@@ -249,19 +177,7 @@ func (te *testEnv) invoke(tb testing.TB, in *lambda.InvokeInput) *lambda.InvokeO
 	return out
 }
 
-// waitFor polls cond until it holds or the deadline passes.
-func waitFor(tb testing.TB, what string, timeout time.Duration, cond func() bool) {
-	tb.Helper()
-	deadline := time.Now().Add(timeout)
-	for !cond() {
-		if time.Now().After(deadline) {
-			tb.Fatalf("timed out after %s waiting for %s", timeout, what)
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
-}
-
-// seeded returns a goroutine-safe Rand for InvokerConfig with a fixed seed.
+// seeded returns a goroutine-safe Rand for Config with a fixed seed.
 func seeded(seed uint64) func() float64 {
 	var mu sync.Mutex
 	r := rand.New(rand.NewPCG(seed, seed))

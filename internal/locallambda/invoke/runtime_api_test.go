@@ -1,4 +1,4 @@
-package locallambda
+package invoke
 
 import (
 	"bytes"
@@ -10,6 +10,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/sluice-cd/sluice/internal/locallambda/lambdatest"
 )
 
 // bareEnvironment is an environment's Runtime API without a process: the
@@ -122,7 +124,7 @@ func TestRuntimeAPIProtocol(t *testing.T) {
 		}
 		next <- err
 	}()
-	waitFor(t, "GET next to wait", 5*time.Second, func() bool {
+	lambdatest.WaitFor(t, "GET next to wait", 5*time.Second, func() bool {
 		e.mu.Lock()
 		defer e.mu.Unlock()
 		return e.waiting != nil

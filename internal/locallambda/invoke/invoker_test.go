@@ -1,4 +1,4 @@
-package locallambda
+package invoke
 
 import (
 	"bytes"
@@ -18,6 +18,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/lambda"
 	"github.com/aws/aws-sdk-go-v2/service/lambda/types"
+	"github.com/sluice-cd/sluice/internal/locallambda/lambdatest"
 )
 
 // echoOut is what the test function's echo handler returns.
@@ -45,7 +46,7 @@ func decodeEcho(tb testing.TB, out *lambda.InvokeOutput) echoOut {
 
 func TestInvokeEcho(t *testing.T) {
 	t.Parallel()
-	te := newTestEnv(t, InvokerConfig{})
+	te := newTestEnv(t, Config{})
 	te.spec(t, "echo", "echo")
 
 	cc := base64.StdEncoding.EncodeToString([]byte(`{"custom":{"k":"v"}}`))
@@ -84,7 +85,7 @@ func TestInvokeEcho(t *testing.T) {
 
 func TestInvokeWarmReuse(t *testing.T) {
 	t.Parallel()
-	te := newTestEnv(t, InvokerConfig{})
+	te := newTestEnv(t, Config{})
 	te.spec(t, "warm", "echo")
 	first := decodeEcho(t, te.invoke(t, &lambda.InvokeInput{FunctionName: aws.String("warm")}))
 	for i := range 5 {
@@ -97,7 +98,7 @@ func TestInvokeWarmReuse(t *testing.T) {
 
 func TestInvokeConcurrencyGrowth(t *testing.T) {
 	t.Parallel()
-	te := newTestEnv(t, InvokerConfig{})
+	te := newTestEnv(t, Config{})
 	te.spec(t, "grow", "sleep")
 	const n = 4
 	pids := make(chan int, n)
@@ -155,7 +156,7 @@ func TestInvokeThrottling(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
-			te := newTestEnv(t, InvokerConfig{AccountConcurrency: tt.account})
+			te := newTestEnv(t, Config{AccountConcurrency: tt.account})
 			s := te.spec(t, "busy", "sleep")
 			s.ReservedConcurrency = tt.reserved
 
@@ -164,7 +165,7 @@ func TestInvokeThrottling(t *testing.T) {
 				_, err := te.client.Invoke(context.Background(), &lambda.InvokeInput{FunctionName: aws.String("busy"), Payload: []byte(`{"ms":1000}`)})
 				release <- err
 			}()
-			waitFor(t, "the first invocation to run", 5*time.Second, func() bool {
+			lambdatest.WaitFor(t, "the first invocation to run", 5*time.Second, func() bool {
 				return gaugeValue(te.iv.metrics.concurrent.WithLabelValues("busy", "", "$LATEST")) == 1
 			})
 			_, err := te.client.Invoke(context.Background(), &lambda.InvokeInput{FunctionName: aws.String("busy")})
@@ -186,7 +187,7 @@ func TestInvokeThrottling(t *testing.T) {
 
 	t.Run("reserved concurrency 0 throttles everything", func(t *testing.T) {
 		t.Parallel()
-		te := newTestEnv(t, InvokerConfig{})
+		te := newTestEnv(t, Config{})
 		s := te.spec(t, "off", "echo")
 		s.ReservedConcurrency = aws.Int(0)
 		_, err := te.client.Invoke(context.Background(), &lambda.InvokeInput{FunctionName: aws.String("off")})
@@ -199,7 +200,7 @@ func TestInvokeThrottling(t *testing.T) {
 
 func TestInvokeTimeout(t *testing.T) {
 	t.Parallel()
-	te := newTestEnv(t, InvokerConfig{})
+	te := newTestEnv(t, Config{})
 	s := te.spec(t, "slow", "sleep")
 	s.Timeout = 200 * time.Millisecond
 
@@ -234,7 +235,7 @@ func TestInvokeTimeout(t *testing.T) {
 // 3 s plus the whole init budget (the 13 s this once took).
 func TestInvokeColdStartTimeout(t *testing.T) {
 	t.Parallel()
-	te := newTestEnv(t, InvokerConfig{})
+	te := newTestEnv(t, Config{})
 	s := te.spec(t, "cold-slow", "sleep")
 	s.Timeout = 3 * time.Second
 
@@ -257,7 +258,7 @@ func TestInvokeColdStartTimeout(t *testing.T) {
 // function's own Timeout.
 func TestInvokeInitTimeout(t *testing.T) {
 	t.Parallel()
-	te := newTestEnv(t, InvokerConfig{InitTimeout: 500 * time.Millisecond})
+	te := newTestEnv(t, Config{InitTimeout: 500 * time.Millisecond})
 	dir := t.TempDir()
 	writeFiles(t, dir, map[string]string{"bootstrap": "#!/bin/sh\nexec sleep 60\n"})
 	if err := os.Chmod(filepath.Join(dir, "bootstrap"), 0o755); err != nil {
@@ -280,7 +281,7 @@ func TestInvokeInitTimeout(t *testing.T) {
 
 func TestInvokeFunctionErrors(t *testing.T) {
 	t.Parallel()
-	te := newTestEnv(t, InvokerConfig{})
+	te := newTestEnv(t, Config{})
 	te.spec(t, "err", "error")
 	te.spec(t, "echo", "echo")
 	te.spec(t, "initfail", "initfail")
@@ -315,7 +316,7 @@ func TestInvokeFunctionErrors(t *testing.T) {
 
 func TestInvokePanicReplacesEnvironment(t *testing.T) {
 	t.Parallel()
-	te := newTestEnv(t, InvokerConfig{})
+	te := newTestEnv(t, Config{})
 	te.spec(t, "fragile", "echo")
 	first := decodeEcho(t, te.invoke(t, &lambda.InvokeInput{FunctionName: aws.String("fragile")}))
 	out := te.invoke(t, &lambda.InvokeInput{FunctionName: aws.String("fragile"), Payload: []byte(`{"panic":true}`)})
@@ -330,12 +331,12 @@ func TestInvokePanicReplacesEnvironment(t *testing.T) {
 			t.Fatalf("invoke %d after the panic ran in the crashed pid %d", i+1, first.PID)
 		}
 	}
-	waitFor(t, "the crashed process to be reaped", 5*time.Second, func() bool { return !processAlive(first.PID) })
+	lambdatest.WaitFor(t, "the crashed process to be reaped", 5*time.Second, func() bool { return !processAlive(first.PID) })
 }
 
 func TestInvokeLogTail(t *testing.T) {
 	t.Parallel()
-	te := newTestEnv(t, InvokerConfig{})
+	te := newTestEnv(t, Config{})
 	te.spec(t, "chatty", "echo")
 	te.spec(t, "err", "error")
 
@@ -396,10 +397,10 @@ func decodeTail(tb testing.TB, out *lambda.InvokeOutput) string {
 
 func TestInvokeVersionsAndAliases(t *testing.T) {
 	t.Parallel()
-	te := newTestEnv(t, InvokerConfig{})
+	te := newTestEnv(t, Config{})
 	te.spec(t, "multi", "echo")
 	for _, v := range []string{"1", "2"} {
-		te.resolver.add(FunctionSpec{Name: "multi", Version: v, Runtime: "provided.al2023", Handler: "echo", CodeDir: testFunctionDir(t), CodeSha256: "v" + v})
+		te.resolver.add(FunctionSpec{Name: "multi", Version: v, Runtime: "provided.al2023", Handler: "echo", CodeDir: lambdatest.FunctionDir(t), CodeSha256: "v" + v})
 	}
 	te.resolver.alias("multi", "live", "1", "", 0)
 
@@ -442,9 +443,9 @@ func TestInvokeVersionsAndAliases(t *testing.T) {
 
 func TestInvokeWeightedAlias(t *testing.T) {
 	t.Parallel()
-	te := newTestEnv(t, InvokerConfig{Rand: seeded(42)})
+	te := newTestEnv(t, Config{Rand: seeded(42)})
 	for _, v := range []string{"1", "2"} {
-		te.resolver.add(FunctionSpec{Name: "canary", Version: v, Runtime: "provided.al2023", Handler: "echo", CodeDir: testFunctionDir(t), CodeSha256: "v" + v})
+		te.resolver.add(FunctionSpec{Name: "canary", Version: v, Runtime: "provided.al2023", Handler: "echo", CodeDir: lambdatest.FunctionDir(t), CodeSha256: "v" + v})
 	}
 	te.resolver.alias("canary", "live", "1", "2", 0.1)
 
@@ -483,7 +484,7 @@ func TestInvokeWeightedAlias(t *testing.T) {
 
 func TestInvokeDryRunAndState(t *testing.T) {
 	t.Parallel()
-	te := newTestEnv(t, InvokerConfig{})
+	te := newTestEnv(t, Config{})
 	te.spec(t, "dry", "echo")
 
 	out := te.invoke(t, &lambda.InvokeInput{FunctionName: aws.String("dry"), InvocationType: types.InvocationTypeDryRun})
@@ -509,7 +510,7 @@ func TestInvokeDryRunAndState(t *testing.T) {
 
 func TestInvokePayloadLimits(t *testing.T) {
 	t.Parallel()
-	te := newTestEnv(t, InvokerConfig{})
+	te := newTestEnv(t, Config{})
 	te.spec(t, "big", "big")
 
 	tests := []struct {
@@ -551,7 +552,7 @@ func jsonString(size int) []byte {
 
 func TestInvokeEnvironment(t *testing.T) {
 	t.Parallel()
-	te := newTestEnv(t, InvokerConfig{Region: "eu-west-1"})
+	te := newTestEnv(t, Config{Region: "eu-west-1"})
 	s := te.spec(t, "env", "env")
 	s.MemoryMB = 256
 	s.Env = map[string]string{"GREETING": "hello", "AWS_LAMBDA_FUNCTION_NAME": "spoofed"}
@@ -593,7 +594,7 @@ func TestInvokeEnvironment(t *testing.T) {
 
 func TestInvokePicksUpChangedSpec(t *testing.T) {
 	t.Parallel()
-	te := newTestEnv(t, InvokerConfig{})
+	te := newTestEnv(t, Config{})
 	s := te.spec(t, "changing", "env")
 	s.Env = map[string]string{"V": "1"}
 	out := te.invoke(t, &lambda.InvokeInput{FunctionName: aws.String("changing")})
@@ -612,24 +613,24 @@ func TestRetireAndIdleReaping(t *testing.T) {
 	t.Parallel()
 	t.Run("retire", func(t *testing.T) {
 		t.Parallel()
-		te := newTestEnv(t, InvokerConfig{})
+		te := newTestEnv(t, Config{})
 		te.spec(t, "old", "echo")
 		first := decodeEcho(t, te.invoke(t, &lambda.InvokeInput{FunctionName: aws.String("old")}))
 		te.iv.Retire("old", "$LATEST")
-		waitFor(t, "the retired environment to exit", 5*time.Second, func() bool { return !processAlive(first.PID) })
+		lambdatest.WaitFor(t, "the retired environment to exit", 5*time.Second, func() bool { return !processAlive(first.PID) })
 		next := decodeEcho(t, te.invoke(t, &lambda.InvokeInput{FunctionName: aws.String("old")}))
 		if next.PID == first.PID {
 			t.Errorf("invoke after Retire ran in the retired pid %d", first.PID)
 		}
 		te.iv.Retire(functionARN("old"), "")
-		waitFor(t, "Retire of the whole function", 5*time.Second, func() bool { return !processAlive(next.PID) })
+		lambdatest.WaitFor(t, "Retire of the whole function", 5*time.Second, func() bool { return !processAlive(next.PID) })
 	})
 	t.Run("idle timeout", func(t *testing.T) {
 		t.Parallel()
-		te := newTestEnv(t, InvokerConfig{IdleTimeout: 100 * time.Millisecond})
+		te := newTestEnv(t, Config{IdleTimeout: 100 * time.Millisecond})
 		te.spec(t, "idle", "echo")
 		first := decodeEcho(t, te.invoke(t, &lambda.InvokeInput{FunctionName: aws.String("idle")}))
-		waitFor(t, "the idle environment to be reaped", 5*time.Second, func() bool {
+		lambdatest.WaitFor(t, "the idle environment to be reaped", 5*time.Second, func() bool {
 			return !processAlive(first.PID) && gaugeValue(te.iv.metrics.environments.WithLabelValues("idle", "$LATEST")) == 0
 		})
 	})
@@ -637,9 +638,9 @@ func TestRetireAndIdleReaping(t *testing.T) {
 
 func TestInvokeGo1xHandlerBinary(t *testing.T) {
 	t.Parallel()
-	te := newTestEnv(t, InvokerConfig{})
+	te := newTestEnv(t, Config{})
 	dir := t.TempDir()
-	if err := copyFile(testFunctionDir(t)+"/bootstrap", dir+"/my-handler"); err != nil {
+	if err := copyFile(lambdatest.FunctionDir(t)+"/bootstrap", dir+"/my-handler"); err != nil {
 		t.Fatal(err)
 	}
 	if err := CheckRuntime("go1.x", dir); err != nil {
@@ -659,7 +660,7 @@ func TestInvokeGo1xHandlerBinary(t *testing.T) {
 
 func TestInvokeClose(t *testing.T) {
 	t.Parallel()
-	te := newTestEnv(t, InvokerConfig{})
+	te := newTestEnv(t, Config{})
 	te.spec(t, "c", "echo")
 	e := decodeEcho(t, te.invoke(t, &lambda.InvokeInput{FunctionName: aws.String("c")}))
 	if err := te.iv.Close(); err != nil {
@@ -711,7 +712,7 @@ func TestQualifierOf(t *testing.T) {
 
 func TestInvokeUnavailableRuntime(t *testing.T) {
 	t.Parallel()
-	te := newTestEnv(t, InvokerConfig{})
+	te := newTestEnv(t, Config{})
 	te.resolver.add(FunctionSpec{Name: "java", Runtime: "java21", Handler: "x", CodeDir: t.TempDir(), CodeSha256: "x"})
 	_, err := te.client.Invoke(context.Background(), &lambda.InvokeInput{FunctionName: aws.String("java")})
 	var ir *types.InvalidRuntimeException
@@ -722,7 +723,7 @@ func TestInvokeUnavailableRuntime(t *testing.T) {
 
 func TestEnvironmentProcessGroupIsKilled(t *testing.T) {
 	t.Parallel()
-	te := newTestEnv(t, InvokerConfig{})
+	te := newTestEnv(t, Config{})
 	te.spec(t, "spawner", "echo")
 	spawned := regexp.MustCompile(`spawned (\d+)`)
 	childOf := func(out *lambda.InvokeOutput) int {
@@ -739,7 +740,7 @@ func TestEnvironmentProcessGroupIsKilled(t *testing.T) {
 	out := te.invoke(t, &lambda.InvokeInput{FunctionName: aws.String("spawner"), Payload: []byte(`{"spawn":true}`), LogType: types.LogTypeTail})
 	pid, child := decodeEcho(t, out).PID, childOf(out)
 	te.iv.Retire("spawner", "")
-	waitFor(t, "the retired environment's group to exit", 5*time.Second, func() bool { return !processAlive(pid) && !processAlive(child) })
+	lambdatest.WaitFor(t, "the retired environment's group to exit", 5*time.Second, func() bool { return !processAlive(pid) && !processAlive(child) })
 
 	// The runtime exits by itself, leaving a child holding its output pipe:
 	// the invoke still ends (Runtime.ExitError) and the child is killed.
@@ -748,7 +749,7 @@ func TestEnvironmentProcessGroupIsKilled(t *testing.T) {
 		t.Errorf("body = %s, want Runtime.ExitError", out.Payload)
 	}
 	child = childOf(out)
-	waitFor(t, "the exited runtime's child to be killed", 5*time.Second, func() bool { return !processAlive(child) })
+	lambdatest.WaitFor(t, "the exited runtime's child to be killed", 5*time.Second, func() bool { return !processAlive(child) })
 }
 
 // FuzzInvokeRequestDecoding: what Invoke accepts as payload is JSON, and an

@@ -1,4 +1,4 @@
-package locallambda
+package invoke
 
 import (
 	"context"
@@ -13,6 +13,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/lambda"
 	"github.com/aws/aws-sdk-go-v2/service/lambda/types"
+	"github.com/sluice-cd/sluice/internal/locallambda/lambdatest"
 )
 
 // countLines returns the number of lines in path (0 if it does not exist).
@@ -37,7 +38,7 @@ func queuedFiles(tb testing.TB, dataDir string) []string {
 func TestEventRetriesTwiceThenStops(t *testing.T) {
 	t.Parallel()
 	dataDir := t.TempDir()
-	te := newTestEnv(t, InvokerConfig{DataDir: dataDir, AsyncRetryDelays: []time.Duration{20 * time.Millisecond, 40 * time.Millisecond}})
+	te := newTestEnv(t, Config{DataDir: dataDir, AsyncRetryDelays: []time.Duration{20 * time.Millisecond, 40 * time.Millisecond}})
 	countFile := filepath.Join(t.TempDir(), "count")
 	s := te.spec(t, "flaky", "count")
 	s.Env = map[string]string{"COUNT_FILE": countFile}
@@ -46,7 +47,7 @@ func TestEventRetriesTwiceThenStops(t *testing.T) {
 	if out.StatusCode != 202 || len(out.Payload) != 0 {
 		t.Fatalf("Event: StatusCode %d, payload %q; want 202 and no body", out.StatusCode, out.Payload)
 	}
-	waitFor(t, "the event to be given up", 10*time.Second, func() bool {
+	lambdatest.WaitFor(t, "the event to be given up", 10*time.Second, func() bool {
 		return countLines(countFile) == 3 && len(queuedFiles(t, dataDir)) == 0 &&
 			counterValue(te.iv.metrics.asyncDropped.WithLabelValues("flaky", "retries_exhausted")) == 1
 	})
@@ -65,10 +66,10 @@ func TestEventRetriesTwiceThenStops(t *testing.T) {
 func TestEventSucceedsOnce(t *testing.T) {
 	t.Parallel()
 	dataDir := t.TempDir()
-	te := newTestEnv(t, InvokerConfig{DataDir: dataDir, AsyncRetryDelays: []time.Duration{time.Millisecond}})
+	te := newTestEnv(t, Config{DataDir: dataDir, AsyncRetryDelays: []time.Duration{time.Millisecond}})
 	te.spec(t, "ok", "echo")
 	te.invoke(t, &lambda.InvokeInput{FunctionName: aws.String("ok"), InvocationType: types.InvocationTypeEvent})
-	waitFor(t, "the event to run", 10*time.Second, func() bool {
+	lambdatest.WaitFor(t, "the event to run", 10*time.Second, func() bool {
 		return counterValue(te.iv.metrics.invocations.WithLabelValues("ok", "", "$LATEST")) == 1 && len(queuedFiles(t, dataDir)) == 0
 	})
 	if got := counterValue(te.iv.metrics.errors.WithLabelValues("ok", "", "$LATEST")); got != 0 {
@@ -89,11 +90,11 @@ func TestEventQueueSurvivesRestart(t *testing.T) {
 	countFile := filepath.Join(t.TempDir(), "count")
 
 	// First life: the attempt fails and the retry is due in an hour.
-	te := newTestEnv(t, InvokerConfig{DataDir: dataDir, AsyncRetryDelays: []time.Duration{time.Hour}})
+	te := newTestEnv(t, Config{DataDir: dataDir, AsyncRetryDelays: []time.Duration{time.Hour}})
 	s := te.spec(t, "durable", "count")
 	s.Env = map[string]string{"COUNT_FILE": countFile}
 	te.invoke(t, &lambda.InvokeInput{FunctionName: aws.String("durable"), InvocationType: types.InvocationTypeEvent, Payload: []byte(`{"keep":true}`)})
-	waitFor(t, "the first attempt to be recorded", 10*time.Second, func() bool {
+	lambdatest.WaitFor(t, "the first attempt to be recorded", 10*time.Second, func() bool {
 		files := queuedFiles(t, dataDir)
 		if len(files) != 1 || countLines(countFile) != 1 {
 			return false
@@ -110,8 +111,8 @@ func TestEventQueueSurvivesRestart(t *testing.T) {
 	later := func() time.Time { return time.Now().Add(2 * time.Hour) }
 	r := newTestResolver()
 	r.spec(t, "durable", "count").Env = map[string]string{"COUNT_FILE": countFile}
-	newTestEnv(t, InvokerConfig{DataDir: dataDir, AsyncRetryDelays: []time.Duration{time.Hour}, Now: later, Resolver: r})
-	waitFor(t, "the resumed event to run and be given up", 10*time.Second, func() bool {
+	newTestEnv(t, Config{DataDir: dataDir, AsyncRetryDelays: []time.Duration{time.Hour}, Now: later, Resolver: r})
+	lambdatest.WaitFor(t, "the resumed event to run and be given up", 10*time.Second, func() bool {
 		return countLines(countFile) == 2 && len(queuedFiles(t, dataDir)) == 0
 	})
 }
@@ -119,16 +120,16 @@ func TestEventQueueSurvivesRestart(t *testing.T) {
 func TestEventThrottledIsRetriedWithoutCounting(t *testing.T) {
 	t.Parallel()
 	dataDir := t.TempDir()
-	te := newTestEnv(t, InvokerConfig{DataDir: dataDir, AsyncRetryDelays: []time.Duration{10 * time.Millisecond}})
+	te := newTestEnv(t, Config{DataDir: dataDir, AsyncRetryDelays: []time.Duration{10 * time.Millisecond}})
 	s := te.spec(t, "gated", "echo")
 	s.ReservedConcurrency = aws.Int(0)
 	te.invoke(t, &lambda.InvokeInput{FunctionName: aws.String("gated"), InvocationType: types.InvocationTypeEvent})
-	waitFor(t, "several throttles", 10*time.Second, func() bool {
+	lambdatest.WaitFor(t, "several throttles", 10*time.Second, func() bool {
 		return counterValue(te.iv.metrics.throttles.WithLabelValues("gated", "", "$LATEST")) >= 3
 	})
 	// Lift the throttle: the event still runs.
 	te.resolver.add(FunctionSpec{Name: "gated", Runtime: "provided.al2023", Handler: "echo", CodeDir: s.CodeDir, CodeSha256: "test"})
-	waitFor(t, "the event to run once unthrottled", 10*time.Second, func() bool {
+	lambdatest.WaitFor(t, "the event to run once unthrottled", 10*time.Second, func() bool {
 		return counterValue(te.iv.metrics.invocations.WithLabelValues("gated", "", "$LATEST")) == 1 && len(queuedFiles(t, dataDir)) == 0
 	})
 }

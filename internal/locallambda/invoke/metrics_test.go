@@ -1,4 +1,4 @@
-package locallambda
+package invoke
 
 import (
 	"io"
@@ -100,7 +100,7 @@ func TestHistogramBuckets(t *testing.T) {
 
 func TestMetricsEndpoint(t *testing.T) {
 	t.Parallel()
-	te := newTestEnv(t, InvokerConfig{})
+	te := newTestEnv(t, Config{})
 	te.spec(t, "m", "echo")
 	te.spec(t, "e", "error")
 	te.resolver.alias("m", "live", "$LATEST", "", 0)

@@ -1,4 +1,4 @@
-package locallambda
+package invoke
 
 import (
 	"encoding/json"
@@ -33,7 +33,7 @@ func writeFiles(tb testing.TB, dir string, files map[string]string) {
 // that returns the event and context fields, one that raises, one that
 // cannot be loaded, and the logs of all three.
 func interpreterTest(t *testing.T, runtime string, files map[string]string, handler, failing string) {
-	te := newTestEnv(t, InvokerConfig{})
+	te := newTestEnv(t, Config{})
 	dir := t.TempDir()
 	writeFiles(t, dir, files)
 	if err := CheckRuntime(runtime, dir); err != nil {
@@ -157,7 +157,7 @@ func TestNodeRuntimeESM(t *testing.T) {
 	if _, err := exec.LookPath("node"); err != nil {
 		t.Skip("node is not installed")
 	}
-	te := newTestEnv(t, InvokerConfig{})
+	te := newTestEnv(t, Config{})
 	dir := t.TempDir()
 	writeFiles(t, dir, map[string]string{"lib/handler.mjs": "export const main = async (event) => ({ doubled: event.n * 2 });\n"})
 	te.resolver.add(FunctionSpec{Name: "esm", Runtime: "nodejs22.x", Handler: "lib/handler.main", CodeDir: dir, CodeSha256: "x", Timeout: 10 * time.Second})
@@ -235,7 +235,7 @@ func TestShellRuntime(t *testing.T) {
 	if _, err := exec.LookPath("curl"); err != nil {
 		t.Skip("curl is not installed")
 	}
-	te := newTestEnv(t, InvokerConfig{})
+	te := newTestEnv(t, Config{})
 	dir := t.TempDir()
 	writeFiles(t, dir, map[string]string{"bootstrap": `#!/bin/sh
 set -eu

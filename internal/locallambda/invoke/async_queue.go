@@ -1,4 +1,4 @@
-package locallambda
+package invoke
 
 import (
 	"container/heap"
@@ -17,7 +17,7 @@ import (
 
 // Event invocations. ServeInvoke writes each event to its own file under
 // DataDir/async (write to a temporary file, fsync, rename) before it answers
-// 202, so an accepted event survives a crash or restart; NewInvoker reads
+// 202, so an accepted event survives a crash or restart; New reads
 // the directory back. A dispatcher runs due events on a bounded number of
 // workers. As on AWS: a function error is retried after AsyncRetryDelays
 // (1 min, then 2 min: two retries), a throttle is retried without counting

@@ -1,4 +1,4 @@
-package locallambda
+package invoke
 
 import (
 	"bytes"
@@ -25,90 +25,9 @@ import (
 	"github.com/sluice-cd/sluice/internal/locallambda/awserr"
 )
 
-// The data plane: how an Invoke becomes a process running a function.
-//
-//	ServeInvoke ─ resolve (Resolver, the control plane) ─ draw the alias's version
-//	    │
-//	    ├─ DryRun: 204                 ├─ Event: write the event to the durable queue, 202
-//	    │                              │         (asyncQueue runs it later, retrying twice)
-//	    └─ RequestResponse: invoke ────┘
-//	           admit (reserved / account concurrency, else 429)
-//	           pool of the (function, version): an idle environment, or a new one
-//	           environment.run: hand the event to the process's pending
-//	               GET /runtime/invocation/next, wait for /response or /error,
-//	               the deadline or the process's exit
-//
-// An environment is one child process (its own process group) with its own
-// loopback Runtime API listener, a pipe that carries its stdout and stderr,
-// and one invocation at a time. It is warm while it sits in its pool's idle
-// stack; it is killed and dropped after a timeout, a crash or an init
-// failure, when the idle reaper finds it unused for IdleTimeout, or when its
-// version is retired. The hot path allocates no goroutine and no channel per
-// invoke: the channels an invocation waits on belong to the environment.
-//
-// Invariants:
-//   - An environment holds at most one dispatched invocation (environment.inv);
-//     it goes back to the idle stack only after that invocation completed.
-//   - An invocation that the process never took (it died between a previous
-//     response and its next GET /next) is retried on another environment; one
-//     that was taken and not answered is a Runtime.ExitError.
-//   - Every admitted invocation releases its concurrency slot exactly once.
-
-// FunctionSpec is what the data plane needs to run one version of a
-// function. The control plane builds it from its stored configuration.
-type FunctionSpec struct {
-	// Name is the function name; Version is "$LATEST" or a version number.
-	Name, Version string
-	// ARN is the unqualified function ARN.
-	ARN string
-	// Runtime (e.g. "provided.al2023", "python3.12") and Handler as configured.
-	Runtime, Handler string
-	// CodeDir is the directory holding the unpacked deployment package.
-	CodeDir string
-	// CodeSha256 identifies the package; a changed value means new code.
-	CodeSha256 string
-	// Env is the function's own Environment.Variables.
-	Env map[string]string
-	// Timeout bounds one invocation (AWS: 1 s .. 900 s; any positive value
-	// works here). Zero means AWS's default, 3 s.
-	Timeout time.Duration
-	// MemoryMB is reported to the function and in REPORT lines; it is not
-	// enforced. Zero means AWS's default, 128.
-	MemoryMB int
-	// ReservedConcurrency is the function's reserved concurrency; nil means
-	// unreserved (the function shares the account's unreserved pool).
-	ReservedConcurrency *int
-	// Role and DeadLetterArn are informational here.
-	Role, DeadLetterArn string
-}
-
-// InvokeTarget is what an Invoke resolves to.
-type InvokeTarget struct {
-	// Primary is the version to run (for an alias, its FunctionVersion).
-	Primary *FunctionSpec
-	// Additional, when non-nil, is the alias's additional routing version,
-	// run for a share AdditionalWeight (0..1) of the invocations.
-	Additional       *FunctionSpec
-	AdditionalWeight float64
-	// InvokedARN is the ARN as invoked, including the qualifier if any; it
-	// is what the function sees as its invoked function ARN.
-	InvokedARN string
-	// State is the function's State: "Pending", "Active", "Failed", ….
-	// Only an Active (or empty) state can be invoked.
-	State string
-}
-
-// Resolver resolves a function name (a name, a full or partial ARN,
-// optionally with ":qualifier") and a qualifier (a version, an alias or
-// "$LATEST"; "" means $LATEST) to what to run. The control plane implements
-// it; its errors are *awserr.Error values so they render as AWS errors.
-type Resolver interface {
-	ResolveInvoke(ctx context.Context, name, qualifier string) (*InvokeTarget, error)
-}
-
-// InvokerConfig configures an Invoker. Zero values take the documented
+// Config configures an Invoker. Zero values take the documented
 // defaults.
-type InvokerConfig struct {
+type Config struct {
 	// Resolver resolves invoked names; required.
 	Resolver Resolver
 	// Logger receives the data plane's own events; function output and the
@@ -166,7 +85,7 @@ const (
 // functions in pools of execution environments, queues Event invocations
 // durably and keeps per-version metrics. It is safe for concurrent use.
 type Invoker struct {
-	cfg     InvokerConfig
+	cfg     Config
 	log     *slog.Logger
 	metrics *metrics
 	async   *asyncQueue
@@ -184,9 +103,9 @@ type Invoker struct {
 	envs sync.WaitGroup // one per environment, done when it is gone
 }
 
-// NewInvoker builds an Invoker and starts its background work: the idle
+// New builds an Invoker and starts its background work: the idle
 // reaper and the Event queue, which resumes events queued before a restart.
-func NewInvoker(cfg InvokerConfig) *Invoker {
+func New(cfg Config) *Invoker {
 	cfg.AccountConcurrency = cmp.Or(cfg.AccountConcurrency, 1000)
 	cfg.IdleTimeout = cmp.Or(cfg.IdleTimeout, 10*time.Minute)
 	cfg.InitTimeout = cmp.Or(cfg.InitTimeout, 10*time.Second)
@@ -472,7 +391,7 @@ func (o *invokeOutcome) free(iv *Invoker) {
 
 // invoke runs one invocation of target synchronously: draw the version,
 // admit it, run it on an environment of that version's pool.
-func (iv *Invoker) invoke(target *InvokeTarget, in invocationInput) invokeOutcome {
+func (iv *Invoker) invoke(target *Target, in invocationInput) invokeOutcome {
 	spec := target.Primary
 	if target.Additional != nil && target.AdditionalWeight > 0 && iv.cfg.Rand() < target.AdditionalWeight {
 		spec = target.Additional

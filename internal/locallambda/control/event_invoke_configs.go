@@ -1,4 +1,4 @@
-package locallambda
+package control
 
 import (
 	"maps"
@@ -93,8 +93,8 @@ func (req *eventInvokeConfigRequest) validate() error {
 
 // eventInvokeTarget parses the function and qualifier of an event invoke
 // config request and checks that the qualifier exists.
-func (s *Server) eventInvokeTarget(m *catalog, r *http.Request, p routeParams) (*lambdaFunction, string, error) {
-	ref, err := s.arns.parseFunctionName(p.function)
+func (cp *Plane) eventInvokeTarget(m *catalog, r *http.Request) (*lambdaFunction, string, error) {
+	ref, err := cp.arns.parseFunctionName(r.PathValue("function"))
 	if err != nil {
 		return nil, "", err
 	}
@@ -102,14 +102,14 @@ func (s *Server) eventInvokeTarget(m *catalog, r *http.Request, p routeParams) (
 	if err != nil {
 		return nil, "", err
 	}
-	fn, err := s.st.lookup(m, ref, q)
+	fn, err := cp.st.lookup(m, ref, q)
 	if err != nil {
 		return nil, "", err
 	}
 	if q == "" {
 		q = latestQualif
 	}
-	if _, _, err := s.st.resolveQualifier(fn, q); err != nil {
+	if _, _, err := cp.st.resolveQualifier(fn, q); err != nil {
 		return nil, "", err
 	}
 	return fn, q, nil
@@ -117,16 +117,16 @@ func (s *Server) eventInvokeTarget(m *catalog, r *http.Request, p routeParams) (
 
 // putFunctionEventInvokeConfig replaces the configuration; members left
 // out are unset.
-func (s *Server) putFunctionEventInvokeConfig(w http.ResponseWriter, r *http.Request, p routeParams) error {
-	return s.writeEventInvokeConfig(w, r, p, "PutFunctionEventInvokeConfig", true)
+func (cp *Plane) putFunctionEventInvokeConfig(w http.ResponseWriter, r *http.Request) error {
+	return cp.writeEventInvokeConfig(w, r, "PutFunctionEventInvokeConfig", true)
 }
 
 // updateFunctionEventInvokeConfig changes the members present.
-func (s *Server) updateFunctionEventInvokeConfig(w http.ResponseWriter, r *http.Request, p routeParams) error {
-	return s.writeEventInvokeConfig(w, r, p, "UpdateFunctionEventInvokeConfig", false)
+func (cp *Plane) updateFunctionEventInvokeConfig(w http.ResponseWriter, r *http.Request) error {
+	return cp.writeEventInvokeConfig(w, r, "UpdateFunctionEventInvokeConfig", false)
 }
 
-func (s *Server) writeEventInvokeConfig(w http.ResponseWriter, r *http.Request, p routeParams, op string, replace bool) error {
+func (cp *Plane) writeEventInvokeConfig(w http.ResponseWriter, r *http.Request, op string, replace bool) error {
 	var req eventInvokeConfigRequest
 	if err := decodeRequest(r, op, &req); err != nil {
 		return err
@@ -135,8 +135,8 @@ func (s *Server) writeEventInvokeConfig(w http.ResponseWriter, r *http.Request, 
 		return err
 	}
 	var resp eventInvokeConfigJSON
-	err := s.st.write(func(m *catalog) error {
-		fn, q, err := s.eventInvokeTarget(m, r, p)
+	err := cp.st.write(func(m *catalog) error {
+		fn, q, err := cp.eventInvokeTarget(m, r)
 		if err != nil {
 			return err
 		}
@@ -161,12 +161,12 @@ func (s *Server) writeEventInvokeConfig(w http.ResponseWriter, r *http.Request, 
 				c.OnFailure = d.OnFailure.Destination
 			}
 		}
-		c.LastModified = s.cfg.Clock().UTC()
+		c.LastModified = cp.cfg.Clock().UTC()
 		if fn.EventInvokeConfigs == nil {
 			fn.EventInvokeConfigs = map[string]*eventInvokeConfig{}
 		}
 		fn.EventInvokeConfigs[q] = c
-		resp = s.arns.eventInvokeConfigJSON(fn, c)
+		resp = cp.arns.eventInvokeConfigJSON(fn, c)
 		return nil
 	})
 	if err != nil {
@@ -175,18 +175,18 @@ func (s *Server) writeEventInvokeConfig(w http.ResponseWriter, r *http.Request, 
 	return respondJSON(w, http.StatusOK, resp)
 }
 
-func (s *Server) getFunctionEventInvokeConfig(w http.ResponseWriter, r *http.Request, p routeParams) error {
+func (cp *Plane) getFunctionEventInvokeConfig(w http.ResponseWriter, r *http.Request) error {
 	var resp eventInvokeConfigJSON
-	err := s.st.read(func(m *catalog) error {
-		fn, q, err := s.eventInvokeTarget(m, r, p)
+	err := cp.st.read(func(m *catalog) error {
+		fn, q, err := cp.eventInvokeTarget(m, r)
 		if err != nil {
 			return err
 		}
 		c := fn.EventInvokeConfigs[q]
 		if c == nil {
-			return awserr.ResourceNotFound("The function %s doesn't have an EventInvokeConfig", s.arns.qualified(fn.Name, q))
+			return awserr.ResourceNotFound("The function %s doesn't have an EventInvokeConfig", cp.arns.qualified(fn.Name, q))
 		}
-		resp = s.arns.eventInvokeConfigJSON(fn, c)
+		resp = cp.arns.eventInvokeConfigJSON(fn, c)
 		return nil
 	})
 	if err != nil {
@@ -195,14 +195,14 @@ func (s *Server) getFunctionEventInvokeConfig(w http.ResponseWriter, r *http.Req
 	return respondJSON(w, http.StatusOK, resp)
 }
 
-func (s *Server) deleteFunctionEventInvokeConfig(w http.ResponseWriter, r *http.Request, p routeParams) error {
-	err := s.st.write(func(m *catalog) error {
-		fn, q, err := s.eventInvokeTarget(m, r, p)
+func (cp *Plane) deleteFunctionEventInvokeConfig(w http.ResponseWriter, r *http.Request) error {
+	err := cp.st.write(func(m *catalog) error {
+		fn, q, err := cp.eventInvokeTarget(m, r)
 		if err != nil {
 			return err
 		}
 		if fn.EventInvokeConfigs[q] == nil {
-			return awserr.ResourceNotFound("The function %s doesn't have an EventInvokeConfig", s.arns.qualified(fn.Name, q))
+			return awserr.ResourceNotFound("The function %s doesn't have an EventInvokeConfig", cp.arns.qualified(fn.Name, q))
 		}
 		delete(fn.EventInvokeConfigs, q)
 		return nil
@@ -213,8 +213,8 @@ func (s *Server) deleteFunctionEventInvokeConfig(w http.ResponseWriter, r *http.
 	return respondEmpty(w, http.StatusNoContent)
 }
 
-func (s *Server) listFunctionEventInvokeConfigs(w http.ResponseWriter, r *http.Request, p routeParams) error {
-	ref, err := s.unqualifiedRef(p.function)
+func (cp *Plane) listFunctionEventInvokeConfigs(w http.ResponseWriter, r *http.Request) error {
+	ref, err := cp.unqualifiedRef(r.PathValue("function"))
 	if err != nil {
 		return err
 	}
@@ -225,13 +225,13 @@ func (s *Server) listFunctionEventInvokeConfigs(w http.ResponseWriter, r *http.R
 	}
 	var all []eventInvokeConfigJSON
 	var keys []string
-	err = s.st.read(func(m *catalog) error {
-		fn, err := s.st.lookup(m, ref, "")
+	err = cp.st.read(func(m *catalog) error {
+		fn, err := cp.st.lookup(m, ref, "")
 		if err != nil {
 			return err
 		}
 		for _, k := range slices.Sorted(maps.Keys(fn.EventInvokeConfigs)) {
-			all = append(all, s.arns.eventInvokeConfigJSON(fn, fn.EventInvokeConfigs[k]))
+			all = append(all, cp.arns.eventInvokeConfigJSON(fn, fn.EventInvokeConfigs[k]))
 			keys = append(keys, k)
 		}
 		return nil

@@ -1,4 +1,4 @@
-package locallambda
+package control
 
 import (
 	"maps"
@@ -14,9 +14,9 @@ import (
 
 // taggable finds the tag map of the resource an ARN names, creating it if
 // create is set.
-func (s *Server) taggable(m *catalog, resource string, create bool) (map[string]string, error) {
+func (cp *Plane) taggable(m *catalog, resource string, create bool) (map[string]string, error) {
 	if mm := esmResourceARN.FindStringSubmatch(resource); mm != nil {
-		if mm[2] != s.arns.region || mm[3] != s.arns.account {
+		if mm[2] != cp.arns.region || mm[3] != cp.arns.account {
 			return nil, awserr.ResourceNotFound("The resource you requested does not exist. (%s)", resource)
 		}
 		esm := m.Mappings[mm[4]]
@@ -31,14 +31,14 @@ func (s *Server) taggable(m *catalog, resource string, create bool) (map[string]
 	if !strings.HasPrefix(resource, "arn:") {
 		return nil, awserr.Validation(resource, "resource", "Member must satisfy regular expression pattern: arn:(aws[a-zA-Z-]*):lambda:[a-z]{2}((-gov)|(-iso([a-z]?)))?-[a-z]+-\\d{1}:\\d{12}:(function:[a-zA-Z0-9-_]+(:(\\$LATEST|[a-zA-Z0-9-_]+))?|code-signing-config:csc-[a-z0-9]{17}|event-source-mapping:[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})")
 	}
-	ref, err := s.arns.parseFunctionName(resource)
+	ref, err := cp.arns.parseFunctionName(resource)
 	if err != nil {
 		return nil, err
 	}
 	if ref.Qualifier != "" {
-		return nil, awserr.InvalidParameter("Tags are not supported on function versions or aliases; tag the function itself: %s", s.arns.function(ref.Name))
+		return nil, awserr.InvalidParameter("Tags are not supported on function versions or aliases; tag the function itself: %s", cp.arns.function(ref.Name))
 	}
-	fn, err := s.st.lookup(m, ref, "")
+	fn, err := cp.st.lookup(m, ref, "")
 	if err != nil {
 		return nil, err
 	}
@@ -48,7 +48,7 @@ func (s *Server) taggable(m *catalog, resource string, create bool) (map[string]
 	return fn.Tags, nil
 }
 
-func (s *Server) tagResource(w http.ResponseWriter, r *http.Request, p routeParams) error {
+func (cp *Plane) tagResource(w http.ResponseWriter, r *http.Request) error {
 	var req struct {
 		Tags map[string]string `json:"Tags"`
 	}
@@ -58,8 +58,8 @@ func (s *Server) tagResource(w http.ResponseWriter, r *http.Request, p routePara
 	if req.Tags == nil {
 		return awserr.Validation("null", "tags", "Member must not be null")
 	}
-	err := s.st.write(func(m *catalog) error {
-		tags, err := s.taggable(m, p.resource, true)
+	err := cp.st.write(func(m *catalog) error {
+		tags, err := cp.taggable(m, r.PathValue("resource"), true)
 		if err != nil {
 			return err
 		}
@@ -81,13 +81,13 @@ func (s *Server) tagResource(w http.ResponseWriter, r *http.Request, p routePara
 	return respondEmpty(w, http.StatusNoContent)
 }
 
-func (s *Server) untagResource(w http.ResponseWriter, r *http.Request, p routeParams) error {
+func (cp *Plane) untagResource(w http.ResponseWriter, r *http.Request) error {
 	keys := r.URL.Query()["tagKeys"]
 	if len(keys) == 0 {
 		return awserr.Validation("null", "tagKeys", "Member must not be null")
 	}
-	err := s.st.write(func(m *catalog) error {
-		tags, err := s.taggable(m, p.resource, false)
+	err := cp.st.write(func(m *catalog) error {
+		tags, err := cp.taggable(m, r.PathValue("resource"), false)
 		if err != nil {
 			return err
 		}
@@ -102,12 +102,12 @@ func (s *Server) untagResource(w http.ResponseWriter, r *http.Request, p routePa
 	return respondEmpty(w, http.StatusNoContent)
 }
 
-func (s *Server) listTags(w http.ResponseWriter, r *http.Request, p routeParams) error {
+func (cp *Plane) listTags(w http.ResponseWriter, r *http.Request) error {
 	resp := struct {
 		Tags map[string]string `json:"Tags"`
 	}{Tags: map[string]string{}}
-	err := s.st.read(func(m *catalog) error {
-		tags, err := s.taggable(m, p.resource, false)
+	err := cp.st.read(func(m *catalog) error {
+		tags, err := cp.taggable(m, r.PathValue("resource"), false)
 		if err != nil {
 			return err
 		}

@@ -1,4 +1,4 @@
-package locallambda
+package control
 
 import (
 	"archive/zip"
@@ -53,7 +53,7 @@ type codePackage struct {
 // loadPackage gets a function's package from the request — inline, or from
 // the embedded S3 store (read directly, not over HTTP) — and checks it as
 // AWS does at the call: a readable zip within the unzipped-size limit.
-func (s *Server) loadPackage(c functionCode) (*codePackage, error) {
+func (cp *Plane) loadPackage(c functionCode) (*codePackage, error) {
 	hasZip := len(c.ZipFile) > 0
 	hasS3 := c.S3Bucket != "" || c.S3Key != "" || c.S3ObjectVersion != ""
 	switch {
@@ -73,7 +73,7 @@ func (s *Server) loadPackage(c functionCode) (*codePackage, error) {
 	b := c.ZipFile
 	if hasS3 {
 		var err error
-		b, err = s.s3.ReadObject(c.S3Bucket, c.S3Key, maxUnzippedSize)
+		b, err = cp.objects.ReadObject(c.S3Bucket, c.S3Key, maxUnzippedSize)
 		switch {
 		case errors.Is(err, s3.ErrNoSuchBucket):
 			return nil, awserr.InvalidParameter("Error occurred while GetObject. S3 Error Code: NoSuchBucket. S3 Error Message: The specified bucket does not exist (bucket %q, key %q in the local Lambda's S3 store).", c.S3Bucket, c.S3Key)
@@ -99,7 +99,7 @@ func (s *Server) loadPackage(c functionCode) (*codePackage, error) {
 }
 
 // abs turns a path relative to the data directory into an absolute one.
-func (s *Server) abs(rel string) string { return filepath.Join(s.cfg.DataDir, rel) }
+func (cp *Plane) abs(rel string) string { return filepath.Join(cp.cfg.DataDir, rel) }
 
 func functionDirRel(name, id string) string { return filepath.Join("functions", name, id) }
 
@@ -137,12 +137,12 @@ func (p *pins) pin(rel string) (unpin func()) {
 // storeZip writes a package under the function's directory (once per
 // content) and pins it until unpin is called, which the caller does after
 // its change to the model committed or failed.
-func (s *Server) storeZip(name, id string, pkg *codePackage) (rel string, unpin func(), err error) {
+func (cp *Plane) storeZip(name, id string, pkg *codePackage) (rel string, unpin func(), err error) {
 	rel = filepath.Join(functionDirRel(name, id), "zips", pkg.hex+".zip")
-	dirUnpin := s.pins.pin(functionDirRel(name, id))
-	zipUnpin := s.pins.pin(rel)
+	dirUnpin := cp.pins.pin(functionDirRel(name, id))
+	zipUnpin := cp.pins.pin(rel)
 	unpin = func() { zipUnpin(); dirUnpin() }
-	path := s.abs(rel)
+	path := cp.abs(rel)
 	if _, err := os.Stat(path); err == nil {
 		return rel, unpin, nil
 	}
@@ -177,45 +177,45 @@ func referencedFiles(fn *lambdaFunction) map[string]bool {
 // collectFunctionGarbage removes the files under functions/NAME that no
 // record references: old incarnations, replaced $LATEST code, deleted
 // versions. Pinned files stay.
-func (s *Server) collectFunctionGarbage(name string) {
-	s.st.mu.RLock()
-	defer s.st.mu.RUnlock()
-	s.collectFunctionGarbageLocked(name, s.st.m.Functions[name])
+func (cp *Plane) collectFunctionGarbage(name string) {
+	cp.st.mu.RLock()
+	defer cp.st.mu.RUnlock()
+	cp.collectFunctionGarbageLocked(name, cp.st.m.Functions[name])
 }
 
-func (s *Server) collectFunctionGarbageLocked(name string, fn *lambdaFunction) {
-	s.pins.mu.Lock()
-	defer s.pins.mu.Unlock()
+func (cp *Plane) collectFunctionGarbageLocked(name string, fn *lambdaFunction) {
+	cp.pins.mu.Lock()
+	defer cp.pins.mu.Unlock()
 	root := filepath.Join("functions", name)
-	ids, _ := os.ReadDir(s.abs(root))
+	ids, _ := os.ReadDir(cp.abs(root))
 	for _, idEntry := range ids {
 		idRel := filepath.Join(root, idEntry.Name())
-		if s.pins.set[idRel] > 0 {
+		if cp.pins.set[idRel] > 0 {
 			continue
 		}
 		if fn == nil || idEntry.Name() != fn.ID {
-			s.removeAll(idRel)
+			cp.removeAll(idRel)
 			continue
 		}
 		refs := referencedFiles(fn)
 		for _, sub := range []string{"zips", "code"} {
-			entries, _ := os.ReadDir(s.abs(filepath.Join(idRel, sub)))
+			entries, _ := os.ReadDir(cp.abs(filepath.Join(idRel, sub)))
 			for _, e := range entries {
 				rel := filepath.Join(idRel, sub, e.Name())
-				if !refs[rel] && s.pins.set[rel] == 0 {
-					s.removeAll(rel)
+				if !refs[rel] && cp.pins.set[rel] == 0 {
+					cp.removeAll(rel)
 				}
 			}
 		}
 	}
 	if fn == nil {
-		_ = os.Remove(s.abs(root)) // only if empty
+		_ = os.Remove(cp.abs(root)) // only if empty
 	}
 }
 
 // collectGarbage runs collectFunctionGarbage for every function directory.
-func (s *Server) collectGarbage() error {
-	names, err := os.ReadDir(s.abs("functions"))
+func (cp *Plane) collectGarbage() error {
+	names, err := os.ReadDir(cp.abs("functions"))
 	if errors.Is(err, os.ErrNotExist) {
 		return nil
 	}
@@ -223,31 +223,31 @@ func (s *Server) collectGarbage() error {
 		return err
 	}
 	for _, n := range names {
-		s.collectFunctionGarbage(n.Name())
+		cp.collectFunctionGarbage(n.Name())
 	}
 	return nil
 }
 
-func (s *Server) removeAll(rel string) {
+func (cp *Plane) removeAll(rel string) {
 	if rel == "" || strings.HasPrefix(rel, "..") {
 		return
 	}
-	if err := os.RemoveAll(s.abs(rel)); err != nil {
-		s.log.Warn("local lambda: remove unreferenced function files", "path", s.abs(rel), "err", err)
+	if err := os.RemoveAll(cp.abs(rel)); err != nil {
+		cp.log.Warn("local lambda: remove unreferenced function files", "path", cp.abs(rel), "err", err)
 	}
 }
 
 // codeZipPath finds the package file behind a GetFunction Code.Location.
-func (s *Server) codeZipPath(name, hexName string) (string, bool) {
-	s.st.mu.RLock()
-	defer s.st.mu.RUnlock()
-	fn := s.st.m.Functions[name]
+func (cp *Plane) codeZipPath(name, hexName string) (string, bool) {
+	cp.st.mu.RLock()
+	defer cp.st.mu.RUnlock()
+	fn := cp.st.m.Functions[name]
 	if fn == nil {
 		return "", false
 	}
 	for rel := range referencedFiles(fn) {
 		if filepath.Base(rel) == hexName+".zip" && strings.Contains(rel, string(filepath.Separator)+"zips"+string(filepath.Separator)) {
-			return s.abs(rel), true
+			return cp.abs(rel), true
 		}
 	}
 	return "", false

@@ -1,4 +1,4 @@
-package locallambda
+package control
 
 import (
 	"context"
@@ -16,7 +16,7 @@ import (
 // the version's own directory (unless it already is), ask the data plane
 // whether the runtime can run here, and record the outcome. The API answers
 // first with State Pending / LastUpdateStatus InProgress; the activation,
-// a goroutine the Server owns, moves the version on in milliseconds. The
+// a goroutine the Plane owns, moves the version on in milliseconds. The
 // pending work is part of the model (functionVersion.Work), so a restart
 // resumes it.
 
@@ -29,16 +29,16 @@ type activationFailure struct {
 }
 
 // startActivation runs the activation p in the background.
-func (s *Server) startActivation(p pendingWork) {
-	s.goBackground(func(ctx context.Context) { s.activate(ctx, p) })
+func (cp *Plane) startActivation(p pendingWork) {
+	cp.goBackground(func(ctx context.Context) { cp.activate(ctx, p) })
 }
 
 // resume starts the activations and event source mapping transitions a
 // previous run left unfinished.
-func (s *Server) resume() {
+func (cp *Plane) resume() {
 	var work []pendingWork
 	var mappings []string
-	_ = s.st.read(func(m *catalog) error {
+	_ = cp.st.read(func(m *catalog) error {
 		work = m.pending()
 		for id, esm := range m.Mappings {
 			if esm.transitional() {
@@ -48,10 +48,10 @@ func (s *Server) resume() {
 		return nil
 	})
 	for _, p := range work {
-		s.startActivation(p)
+		cp.startActivation(p)
 	}
 	for _, id := range mappings {
-		s.startMappingTransition(id)
+		cp.startMappingTransition(id)
 	}
 }
 
@@ -68,8 +68,8 @@ func pendingRecord(m *catalog, p pendingWork) (*lambdaFunction, *functionVersion
 	return fn, v
 }
 
-func (s *Server) activate(ctx context.Context, p pendingWork) {
-	if hook := s.cfg.beforeActivation; hook != nil {
+func (cp *Plane) activate(ctx context.Context, p pendingWork) {
+	if hook := cp.cfg.BeforeActivation; hook != nil {
 		hook(p.function, p.qualifier)
 	}
 	if ctx.Err() != nil {
@@ -77,7 +77,7 @@ func (s *Server) activate(ctx context.Context, p pendingWork) {
 	}
 	var zipRel, dirRel, runtime string
 	var unpacked, found bool
-	_ = s.st.read(func(m *catalog) error {
+	_ = cp.st.read(func(m *catalog) error {
 		if _, v := pendingRecord(m, p); v != nil {
 			found = true
 			zipRel, dirRel, runtime, unpacked = v.CodeZip, v.CodeDir, v.Config.Runtime, v.Unpacked
@@ -90,10 +90,10 @@ func (s *Server) activate(ctx context.Context, p pendingWork) {
 
 	var failure *activationFailure
 	if !unpacked {
-		failure = s.unpack(zipRel, dirRel)
+		failure = cp.unpack(zipRel, dirRel)
 	}
 	if failure == nil {
-		if err := invoke.CheckRuntime(runtime, s.abs(dirRel)); err != nil {
+		if err := invoke.CheckRuntime(runtime, cp.abs(dirRel)); err != nil {
 			failure = &activationFailure{code: "InvalidRuntime", reason: err.Error()}
 		}
 	}
@@ -102,37 +102,37 @@ func (s *Server) activate(ctx context.Context, p pendingWork) {
 	}
 
 	var retireLatest bool
-	err := s.st.write(func(m *catalog) error {
+	err := cp.st.write(func(m *catalog) error {
 		fn, v := pendingRecord(m, p)
 		if v == nil {
 			return errSuperseded
 		}
-		retireLatest = s.settle(fn, v, failure)
+		retireLatest = cp.settle(fn, v, failure)
 		return nil
 	})
 	switch {
 	case errors.Is(err, errSuperseded):
 	case err != nil:
-		s.log.Error("local lambda: record activation", "function", p.function, "version", p.qualifier, "err", err)
+		cp.log.Error("local lambda: record activation", "function", p.function, "version", p.qualifier, "err", err)
 	default:
 		if failure != nil {
-			s.log.Info("local lambda: activation failed", "function", p.function, "version", p.qualifier, "reason", failure.reason)
+			cp.log.Info("local lambda: activation failed", "function", p.function, "version", p.qualifier, "reason", failure.reason)
 		}
 	}
 	if retireLatest {
-		s.iv.Retire(p.function, latestQualif)
+		cp.dp.Retire(p.function, latestQualif)
 	}
-	s.collectFunctionGarbage(p.function)
+	cp.collectFunctionGarbage(p.function)
 }
 
 // unpack extracts the package into its directory (replacing whatever an
 // interrupted earlier attempt left there).
-func (s *Server) unpack(zipRel, dirRel string) *activationFailure {
-	b, err := os.ReadFile(s.abs(zipRel))
+func (cp *Plane) unpack(zipRel, dirRel string) *activationFailure {
+	b, err := os.ReadFile(cp.abs(zipRel))
 	if err != nil {
 		return &activationFailure{code: "InternalError", reason: fmt.Sprintf("The local Lambda could not read the function's package: %v", err)}
 	}
-	dir := s.abs(dirRel)
+	dir := cp.abs(dirRel)
 	if err := os.RemoveAll(dir); err != nil {
 		return &activationFailure{code: "InternalError", reason: fmt.Sprintf("The local Lambda could not prepare the code directory: %v", err)}
 	}
@@ -149,7 +149,7 @@ func (s *Server) unpack(zipRel, dirRel string) *activationFailure {
 
 // settle records the outcome of v's activation and reports whether $LATEST
 // changed what it runs, so its old environments must be retired.
-func (s *Server) settle(fn *lambdaFunction, v *functionVersion, failure *activationFailure) (retireLatest bool) {
+func (cp *Plane) settle(fn *lambdaFunction, v *functionVersion, failure *activationFailure) (retireLatest bool) {
 	v.Work = ""
 	if failure == nil || failure.code != "InvalidZipFileException" {
 		v.Unpacked = true

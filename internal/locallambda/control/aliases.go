@@ -1,4 +1,4 @@
-package locallambda
+package control
 
 import (
 	"maps"
@@ -118,12 +118,12 @@ type createAliasRequest struct {
 	RoutingConfig   *routingConfigJSON `json:"RoutingConfig"`
 }
 
-func (s *Server) createAlias(w http.ResponseWriter, r *http.Request, p routeParams) error {
+func (cp *Plane) createAlias(w http.ResponseWriter, r *http.Request) error {
 	var req createAliasRequest
 	if err := decodeRequest(r, "CreateAlias", &req); err != nil {
 		return err
 	}
-	ref, err := s.unqualifiedRef(p.function)
+	ref, err := cp.unqualifiedRef(r.PathValue("function"))
 	if err != nil {
 		return err
 	}
@@ -141,21 +141,21 @@ func (s *Server) createAlias(w http.ResponseWriter, r *http.Request, p routePara
 		weights = maps.Clone(req.RoutingConfig.AdditionalVersionWeights)
 	}
 	var resp aliasConfiguration
-	err = s.st.write(func(m *catalog) error {
-		fn, err := s.st.lookup(m, ref, "")
+	err = cp.st.write(func(m *catalog) error {
+		fn, err := cp.st.lookup(m, ref, "")
 		if err != nil {
 			return err
 		}
 		if fn.Aliases[req.Name] != nil {
-			return awserr.ResourceConflict("Alias already exists: %s", s.arns.qualified(fn.Name, req.Name))
+			return awserr.ResourceConflict("Alias already exists: %s", cp.arns.qualified(fn.Name, req.Name))
 		}
-		if err := s.arns.checkRouting(fn, req.FunctionVersion, weights); err != nil {
+		if err := cp.arns.checkRouting(fn, req.FunctionVersion, weights); err != nil {
 			return err
 		}
 		al := &functionAlias{Name: req.Name, FunctionVersion: req.FunctionVersion, Description: req.Description,
 			Weights: nilIfEmpty(weights), RevisionID: uuid.NewString()}
 		fn.Aliases[al.Name] = al
-		resp = s.arns.aliasConfiguration(fn, al)
+		resp = cp.arns.aliasConfiguration(fn, al)
 		return nil
 	})
 	if err != nil {
@@ -171,22 +171,22 @@ func nilIfEmpty(m map[string]float64) map[string]float64 {
 	return m
 }
 
-func (s *Server) getAlias(w http.ResponseWriter, r *http.Request, p routeParams) error {
-	ref, err := s.unqualifiedRef(p.function)
+func (cp *Plane) getAlias(w http.ResponseWriter, r *http.Request) error {
+	ref, err := cp.unqualifiedRef(r.PathValue("function"))
 	if err != nil {
 		return err
 	}
 	var resp aliasConfiguration
-	err = s.st.read(func(m *catalog) error {
-		fn, err := s.st.lookup(m, ref, "")
+	err = cp.st.read(func(m *catalog) error {
+		fn, err := cp.st.lookup(m, ref, "")
 		if err != nil {
 			return err
 		}
-		al := fn.Aliases[p.alias]
+		al := fn.Aliases[r.PathValue("alias")]
 		if al == nil {
-			return awserr.ResourceNotFound("Cannot find alias arn: %s", s.arns.qualified(fn.Name, p.alias))
+			return awserr.ResourceNotFound("Cannot find alias arn: %s", cp.arns.qualified(fn.Name, r.PathValue("alias")))
 		}
-		resp = s.arns.aliasConfiguration(fn, al)
+		resp = cp.arns.aliasConfiguration(fn, al)
 		return nil
 	})
 	if err != nil {
@@ -202,12 +202,12 @@ type updateAliasRequest struct {
 	RevisionId      string             `json:"RevisionId"`
 }
 
-func (s *Server) updateAlias(w http.ResponseWriter, r *http.Request, p routeParams) error {
+func (cp *Plane) updateAlias(w http.ResponseWriter, r *http.Request) error {
 	var req updateAliasRequest
 	if err := decodeRequest(r, "UpdateAlias", &req); err != nil {
 		return err
 	}
-	ref, err := s.unqualifiedRef(p.function)
+	ref, err := cp.unqualifiedRef(r.PathValue("function"))
 	if err != nil {
 		return err
 	}
@@ -220,14 +220,14 @@ func (s *Server) updateAlias(w http.ResponseWriter, r *http.Request, p routePara
 		return awserr.Validation(*req.Description, "description", "Member must have length less than or equal to 256")
 	}
 	var resp aliasConfiguration
-	err = s.st.write(func(m *catalog) error {
-		fn, err := s.st.lookup(m, ref, "")
+	err = cp.st.write(func(m *catalog) error {
+		fn, err := cp.st.lookup(m, ref, "")
 		if err != nil {
 			return err
 		}
-		al := fn.Aliases[p.alias]
+		al := fn.Aliases[r.PathValue("alias")]
 		if al == nil {
-			return awserr.ResourceNotFound("Alias not found: %s", s.arns.qualified(fn.Name, p.alias))
+			return awserr.ResourceNotFound("Alias not found: %s", cp.arns.qualified(fn.Name, r.PathValue("alias")))
 		}
 		if req.RevisionId != "" && req.RevisionId != al.RevisionID {
 			return awserr.PreconditionFailed()
@@ -241,7 +241,7 @@ func (s *Server) updateAlias(w http.ResponseWriter, r *http.Request, p routePara
 		if req.RoutingConfig != nil {
 			weights = req.RoutingConfig.AdditionalVersionWeights
 		}
-		if err := s.arns.checkRouting(fn, primary, weights); err != nil {
+		if err := cp.arns.checkRouting(fn, primary, weights); err != nil {
 			return err
 		}
 		al.FunctionVersion = primary
@@ -250,7 +250,7 @@ func (s *Server) updateAlias(w http.ResponseWriter, r *http.Request, p routePara
 			al.Description = *req.Description
 		}
 		al.RevisionID = uuid.NewString()
-		resp = s.arns.aliasConfiguration(fn, al)
+		resp = cp.arns.aliasConfiguration(fn, al)
 		return nil
 	})
 	if err != nil {
@@ -259,19 +259,19 @@ func (s *Server) updateAlias(w http.ResponseWriter, r *http.Request, p routePara
 	return respondJSON(w, http.StatusOK, resp)
 }
 
-func (s *Server) deleteAlias(w http.ResponseWriter, r *http.Request, p routeParams) error {
-	ref, err := s.unqualifiedRef(p.function)
+func (cp *Plane) deleteAlias(w http.ResponseWriter, r *http.Request) error {
+	ref, err := cp.unqualifiedRef(r.PathValue("function"))
 	if err != nil {
 		return err
 	}
-	err = s.st.write(func(m *catalog) error {
-		fn, err := s.st.lookup(m, ref, "")
+	err = cp.st.write(func(m *catalog) error {
+		fn, err := cp.st.lookup(m, ref, "")
 		if err != nil {
 			return err
 		}
 		// Deleting an alias that does not exist is a 204 on AWS.
-		delete(fn.Aliases, p.alias)
-		delete(fn.EventInvokeConfigs, p.alias)
+		delete(fn.Aliases, r.PathValue("alias"))
+		delete(fn.EventInvokeConfigs, r.PathValue("alias"))
 		return nil
 	})
 	if err != nil {
@@ -280,8 +280,8 @@ func (s *Server) deleteAlias(w http.ResponseWriter, r *http.Request, p routePara
 	return respondEmpty(w, http.StatusNoContent)
 }
 
-func (s *Server) listAliases(w http.ResponseWriter, r *http.Request, p routeParams) error {
-	ref, err := s.unqualifiedRef(p.function)
+func (cp *Plane) listAliases(w http.ResponseWriter, r *http.Request) error {
+	ref, err := cp.unqualifiedRef(r.PathValue("function"))
 	if err != nil {
 		return err
 	}
@@ -297,15 +297,15 @@ func (s *Server) listAliases(w http.ResponseWriter, r *http.Request, p routePara
 		}
 	}
 	var all []aliasConfiguration
-	err = s.st.read(func(m *catalog) error {
-		fn, err := s.st.lookup(m, ref, "")
+	err = cp.st.read(func(m *catalog) error {
+		fn, err := cp.st.lookup(m, ref, "")
 		if err != nil {
 			return err
 		}
 		for _, name := range slices.Sorted(maps.Keys(fn.Aliases)) {
 			al := fn.Aliases[name]
 			if onlyVersion == "" || al.references(onlyVersion) {
-				all = append(all, s.arns.aliasConfiguration(fn, al))
+				all = append(all, cp.arns.aliasConfiguration(fn, al))
 			}
 		}
 		return nil

@@ -1,4 +1,4 @@
-package locallambda
+package control
 
 import (
 	"net/http"
@@ -31,8 +31,8 @@ type createFunctionRequest struct {
 
 // unqualifiedRef parses a FunctionName that must not carry a qualifier
 // (the model's pattern for these operations has none).
-func (s *Server) unqualifiedRef(raw string) (functionRef, error) {
-	ref, err := s.arns.parseFunctionName(raw)
+func (cp *Plane) unqualifiedRef(raw string) (functionRef, error) {
+	ref, err := cp.arns.parseFunctionName(raw)
 	if err != nil {
 		return ref, err
 	}
@@ -43,7 +43,7 @@ func (s *Server) unqualifiedRef(raw string) (functionRef, error) {
 	return ref, nil
 }
 
-func (s *Server) createFunction(w http.ResponseWriter, r *http.Request, _ routeParams) error {
+func (cp *Plane) createFunction(w http.ResponseWriter, r *http.Request) error {
 	var req createFunctionRequest
 	if err := decodeRequest(r, "CreateFunction", &req); err != nil {
 		return err
@@ -51,7 +51,7 @@ func (s *Server) createFunction(w http.ResponseWriter, r *http.Request, _ routeP
 	if req.FunctionName == "" {
 		return awserr.Validation("null", "functionName", "Member must not be null")
 	}
-	ref, err := s.unqualifiedRef(req.FunctionName)
+	ref, err := cp.unqualifiedRef(req.FunctionName)
 	if err != nil {
 		return err
 	}
@@ -84,7 +84,7 @@ func (s *Server) createFunction(w http.ResponseWriter, r *http.Request, _ routeP
 	if err := validateTags(req.Tags, 0); err != nil {
 		return err
 	}
-	if err := s.st.read(func(m *catalog) error {
+	if err := cp.st.read(func(m *catalog) error {
 		if m.Functions[name] != nil {
 			return awserr.ResourceConflict("Function already exist: %s", name)
 		}
@@ -92,18 +92,18 @@ func (s *Server) createFunction(w http.ResponseWriter, r *http.Request, _ routeP
 	}); err != nil {
 		return err
 	}
-	pkg, err := s.loadPackage(*req.Code)
+	pkg, err := cp.loadPackage(*req.Code)
 	if err != nil {
 		return err
 	}
 	id := uuid.NewString()
-	zipRel, unpin, err := s.storeZip(name, id, pkg)
+	zipRel, unpin, err := cp.storeZip(name, id, pkg)
 	if err != nil {
 		return err
 	}
 	defer unpin()
 
-	now := s.cfg.Clock().UTC()
+	now := cp.cfg.Clock().UTC()
 	latest := &functionVersion{
 		Version:                    latestQualif,
 		Config:                     cfg,
@@ -129,29 +129,29 @@ func (s *Server) createFunction(w http.ResponseWriter, r *http.Request, _ routeP
 	}
 	var resp functionConfiguration
 	var work []pendingWork
-	err = s.st.write(func(m *catalog) error {
+	err = cp.st.write(func(m *catalog) error {
 		if m.Functions[name] != nil {
 			return awserr.ResourceConflict("Function already exist: %s", name)
 		}
 		m.Functions[name] = fn
 		work = append(work, pendingWork{name, id, latestQualif, latest.Work})
-		resp = s.arns.configuration(fn, latest, "", true)
+		resp = cp.arns.configuration(fn, latest, "", true)
 		if req.Publish {
-			v, created := s.publishLocked(fn, nil)
+			v, created := cp.publishLocked(fn, nil)
 			if created {
 				work = append(work, pendingWork{name, id, v.Version, v.Work})
 			}
-			resp = s.arns.configuration(fn, v, "", true)
+			resp = cp.arns.configuration(fn, v, "", true)
 		}
 		return nil
 	})
 	if err != nil {
 		unpin()
-		s.collectFunctionGarbage(name)
+		cp.collectFunctionGarbage(name)
 		return err
 	}
 	for _, p := range work {
-		s.startActivation(p)
+		cp.startActivation(p)
 	}
 	return respondJSON(w, http.StatusCreated, resp)
 }
@@ -171,8 +171,8 @@ type codeLocation struct {
 
 // resolveRequest parses a FunctionName path parameter and the Qualifier
 // query parameter and finds the version they name.
-func (s *Server) resolveRequest(m *catalog, r *http.Request, p routeParams) (*lambdaFunction, *functionVersion, string, error) {
-	ref, err := s.arns.parseFunctionName(p.function)
+func (cp *Plane) resolveRequest(m *catalog, r *http.Request) (*lambdaFunction, *functionVersion, string, error) {
+	ref, err := cp.arns.parseFunctionName(r.PathValue("function"))
 	if err != nil {
 		return nil, nil, "", err
 	}
@@ -180,28 +180,28 @@ func (s *Server) resolveRequest(m *catalog, r *http.Request, p routeParams) (*la
 	if err != nil {
 		return nil, nil, "", err
 	}
-	fn, err := s.st.lookup(m, ref, q)
+	fn, err := cp.st.lookup(m, ref, q)
 	if err != nil {
 		return nil, nil, "", err
 	}
-	v, _, err := s.st.resolveQualifier(fn, q)
+	v, _, err := cp.st.resolveQualifier(fn, q)
 	if err != nil {
 		return nil, nil, "", err
 	}
 	return fn, v, q, nil
 }
 
-func (s *Server) getFunction(w http.ResponseWriter, r *http.Request, p routeParams) error {
+func (cp *Plane) getFunction(w http.ResponseWriter, r *http.Request) error {
 	var resp getFunctionResponse
-	err := s.st.read(func(m *catalog) error {
-		fn, v, q, err := s.resolveRequest(m, r, p)
+	err := cp.st.read(func(m *catalog) error {
+		fn, v, q, err := cp.resolveRequest(m, r)
 		if err != nil {
 			return err
 		}
-		resp.Configuration = s.arns.configuration(fn, v, q, true)
+		resp.Configuration = cp.arns.configuration(fn, v, q, true)
 		resp.Code = codeLocation{
 			RepositoryType: "S3",
-			Location: "http://" + r.Host + "/" + internalPrefix + "/functions/" + url.PathEscape(fn.Name) +
+			Location: "http://" + r.Host + codePathPrefix + url.PathEscape(fn.Name) +
 				"/code/" + strings.TrimSuffix(filepath.Base(v.CodeZip), ".zip") + ".zip",
 		}
 		if len(fn.Tags) > 0 {
@@ -218,14 +218,14 @@ func (s *Server) getFunction(w http.ResponseWriter, r *http.Request, p routePara
 	return respondJSON(w, http.StatusOK, resp)
 }
 
-func (s *Server) getFunctionConfiguration(w http.ResponseWriter, r *http.Request, p routeParams) error {
+func (cp *Plane) getFunctionConfiguration(w http.ResponseWriter, r *http.Request) error {
 	var resp functionConfiguration
-	err := s.st.read(func(m *catalog) error {
-		fn, v, q, err := s.resolveRequest(m, r, p)
+	err := cp.st.read(func(m *catalog) error {
+		fn, v, q, err := cp.resolveRequest(m, r)
 		if err != nil {
 			return err
 		}
-		resp = s.arns.configuration(fn, v, q, true)
+		resp = cp.arns.configuration(fn, v, q, true)
 		return nil
 	})
 	if err != nil {
@@ -234,7 +234,7 @@ func (s *Server) getFunctionConfiguration(w http.ResponseWriter, r *http.Request
 	return respondJSON(w, http.StatusOK, resp)
 }
 
-func (s *Server) listFunctions(w http.ResponseWriter, r *http.Request, _ routeParams) error {
+func (cp *Plane) listFunctions(w http.ResponseWriter, r *http.Request) error {
 	q := r.URL.Query()
 	all := false
 	switch fv := q.Get("FunctionVersion"); fv {
@@ -258,12 +258,12 @@ func (s *Server) listFunctions(w http.ResponseWriter, r *http.Request, _ routePa
 		conf functionConfiguration
 	}
 	var items []item
-	_ = s.st.read(func(m *catalog) error {
+	_ = cp.st.read(func(m *catalog) error {
 		for _, fn := range m.Functions {
-			items = append(items, item{fn.Name + "\x00", s.arns.configuration(fn, fn.Latest, "", false)})
+			items = append(items, item{fn.Name + "\x00", cp.arns.configuration(fn, fn.Latest, "", false)})
 			if all {
 				for _, v := range fn.Versions {
-					items = append(items, item{fn.Name + "\x00" + versionKey(v.Version), s.arns.configuration(fn, v, v.Version, false)})
+					items = append(items, item{fn.Name + "\x00" + versionKey(v.Version), cp.arns.configuration(fn, v, v.Version, false)})
 				}
 			}
 		}
@@ -293,12 +293,12 @@ type updateFunctionCodeRequest struct {
 	PublishTo     string   `json:"PublishTo"`
 }
 
-func (s *Server) updateFunctionCode(w http.ResponseWriter, r *http.Request, p routeParams) error {
+func (cp *Plane) updateFunctionCode(w http.ResponseWriter, r *http.Request) error {
 	var req updateFunctionCodeRequest
 	if err := decodeRequest(r, "UpdateFunctionCode", &req); err != nil {
 		return err
 	}
-	ref, err := s.unqualifiedRef(p.function)
+	ref, err := cp.unqualifiedRef(r.PathValue("function"))
 	if err != nil {
 		return err
 	}
@@ -316,7 +316,7 @@ func (s *Server) updateFunctionCode(w http.ResponseWriter, r *http.Request, p ro
 	// under the write lock, where it counts.
 	var id string
 	check := func(m *catalog) (*lambdaFunction, error) {
-		fn, err := s.st.lookup(m, ref, "")
+		fn, err := cp.st.lookup(m, ref, "")
 		if err != nil {
 			return nil, err
 		}
@@ -326,9 +326,9 @@ func (s *Server) updateFunctionCode(w http.ResponseWriter, r *http.Request, p ro
 		if req.RevisionId != "" && req.RevisionId != fn.Latest.RevisionID {
 			return nil, awserr.PreconditionFailed()
 		}
-		return fn, s.arns.checkUpdatable(fn)
+		return fn, cp.arns.checkUpdatable(fn)
 	}
-	if err := s.st.read(func(m *catalog) error {
+	if err := cp.st.read(func(m *catalog) error {
 		fn, err := check(m)
 		if fn != nil {
 			id = fn.ID
@@ -337,18 +337,18 @@ func (s *Server) updateFunctionCode(w http.ResponseWriter, r *http.Request, p ro
 	}); err != nil {
 		return err
 	}
-	pkg, err := s.loadPackage(req.functionCode)
+	pkg, err := cp.loadPackage(req.functionCode)
 	if err != nil {
 		return err
 	}
 	if req.DryRun {
 		var resp functionConfiguration
-		err := s.st.read(func(m *catalog) error {
+		err := cp.st.read(func(m *catalog) error {
 			fn, err := check(m)
 			if err != nil {
 				return err
 			}
-			resp = s.arns.configuration(fn, fn.Latest, "", true)
+			resp = cp.arns.configuration(fn, fn.Latest, "", true)
 			return nil
 		})
 		if err != nil {
@@ -356,7 +356,7 @@ func (s *Server) updateFunctionCode(w http.ResponseWriter, r *http.Request, p ro
 		}
 		return respondJSON(w, http.StatusOK, resp)
 	}
-	zipRel, unpin, err := s.storeZip(ref.Name, id, pkg)
+	zipRel, unpin, err := cp.storeZip(ref.Name, id, pkg)
 	if err != nil {
 		return err
 	}
@@ -364,7 +364,7 @@ func (s *Server) updateFunctionCode(w http.ResponseWriter, r *http.Request, p ro
 
 	var resp functionConfiguration
 	var work []pendingWork
-	err = s.st.write(func(m *catalog) error {
+	err = cp.st.write(func(m *catalog) error {
 		fn, err := check(m)
 		if err != nil {
 			return err
@@ -375,15 +375,15 @@ func (s *Server) updateFunctionCode(w http.ResponseWriter, r *http.Request, p ro
 		if req.Architectures != nil {
 			v.Config.Architectures = slices.Clone(req.Architectures)
 		}
-		s.beginUpdate(fn)
+		cp.beginUpdate(fn)
 		work = append(work, pendingWork{fn.Name, fn.ID, latestQualif, v.Work})
-		resp = s.arns.configuration(fn, v, "", true)
+		resp = cp.arns.configuration(fn, v, "", true)
 		if req.Publish {
-			pv, created := s.publishLocked(fn, nil)
+			pv, created := cp.publishLocked(fn, nil)
 			if created {
 				work = append(work, pendingWork{fn.Name, fn.ID, pv.Version, pv.Work})
 			}
-			resp = s.arns.configuration(fn, pv, pv.Version, true)
+			resp = cp.arns.configuration(fn, pv, pv.Version, true)
 		}
 		return nil
 	})
@@ -391,7 +391,7 @@ func (s *Server) updateFunctionCode(w http.ResponseWriter, r *http.Request, p ro
 		return err
 	}
 	for _, p := range work {
-		s.startActivation(p)
+		cp.startActivation(p)
 	}
 	return respondJSON(w, http.StatusOK, resp)
 }
@@ -399,7 +399,7 @@ func (s *Server) updateFunctionCode(w http.ResponseWriter, r *http.Request, p ro
 // beginUpdate marks $LATEST as updating after its code or configuration
 // changed: LastUpdateStatus InProgress (a function whose creation failed
 // goes back to Pending), a new RevisionId, and an activation to run.
-func (s *Server) beginUpdate(fn *lambdaFunction) {
+func (cp *Plane) beginUpdate(fn *lambdaFunction) {
 	v := fn.Latest
 	if v.State == functionFailed {
 		v.State, v.StateReason, v.StateReasonCode = functionPending, "The function is being created.", "Creating"
@@ -407,7 +407,7 @@ func (s *Server) beginUpdate(fn *lambdaFunction) {
 	v.LastUpdateStatus = updateInProgress
 	v.LastUpdateStatusReason = "The function is being created."
 	v.LastUpdateStatusReasonCode = "Creating"
-	v.LastModified = s.cfg.Clock().UTC()
+	v.LastModified = cp.cfg.Clock().UTC()
 	v.RevisionID = uuid.NewString()
 	v.Work = uuid.NewString()
 	v.Fingerprint = v.fingerprint()
@@ -418,12 +418,12 @@ type updateFunctionConfigurationRequest struct {
 	configFields
 }
 
-func (s *Server) updateFunctionConfiguration(w http.ResponseWriter, r *http.Request, p routeParams) error {
+func (cp *Plane) updateFunctionConfiguration(w http.ResponseWriter, r *http.Request) error {
 	var req updateFunctionConfigurationRequest
 	if err := decodeRequest(r, "UpdateFunctionConfiguration", &req); err != nil {
 		return err
 	}
-	ref, err := s.unqualifiedRef(p.function)
+	ref, err := cp.unqualifiedRef(r.PathValue("function"))
 	if err != nil {
 		return err
 	}
@@ -432,15 +432,15 @@ func (s *Server) updateFunctionConfiguration(w http.ResponseWriter, r *http.Requ
 	}
 	var resp functionConfiguration
 	var work pendingWork
-	err = s.st.write(func(m *catalog) error {
-		fn, err := s.st.lookup(m, ref, "")
+	err = cp.st.write(func(m *catalog) error {
+		fn, err := cp.st.lookup(m, ref, "")
 		if err != nil {
 			return err
 		}
 		if req.RevisionId != "" && req.RevisionId != fn.Latest.RevisionID {
 			return awserr.PreconditionFailed()
 		}
-		if err := s.arns.checkUpdatable(fn); err != nil {
+		if err := cp.arns.checkUpdatable(fn); err != nil {
 			return err
 		}
 		cfg := fn.Latest.clone().Config
@@ -449,20 +449,20 @@ func (s *Server) updateFunctionConfiguration(w http.ResponseWriter, r *http.Requ
 			return err
 		}
 		fn.Latest.Config = cfg
-		s.beginUpdate(fn)
+		cp.beginUpdate(fn)
 		work = pendingWork{fn.Name, fn.ID, latestQualif, fn.Latest.Work}
-		resp = s.arns.configuration(fn, fn.Latest, "", true)
+		resp = cp.arns.configuration(fn, fn.Latest, "", true)
 		return nil
 	})
 	if err != nil {
 		return err
 	}
-	s.startActivation(work)
+	cp.startActivation(work)
 	return respondJSON(w, http.StatusOK, resp)
 }
 
-func (s *Server) deleteFunction(w http.ResponseWriter, r *http.Request, p routeParams) error {
-	ref, err := s.arns.parseFunctionName(p.function)
+func (cp *Plane) deleteFunction(w http.ResponseWriter, r *http.Request) error {
+	ref, err := cp.arns.parseFunctionName(r.PathValue("function"))
 	if err != nil {
 		return err
 	}
@@ -473,8 +473,8 @@ func (s *Server) deleteFunction(w http.ResponseWriter, r *http.Request, p routeP
 	switch {
 	case q == "":
 		var id string
-		err := s.st.write(func(m *catalog) error {
-			fn, err := s.st.lookup(m, ref, "")
+		err := cp.st.write(func(m *catalog) error {
+			fn, err := cp.st.lookup(m, ref, "")
 			if err != nil {
 				return err
 			}
@@ -485,9 +485,9 @@ func (s *Server) deleteFunction(w http.ResponseWriter, r *http.Request, p routeP
 		if err != nil {
 			return err
 		}
-		s.iv.Retire(ref.Name, "")
-		s.removeAll(functionDirRel(ref.Name, id))
-		_ = os.Remove(s.abs(filepath.Join("functions", ref.Name))) // only if empty
+		cp.dp.Retire(ref.Name, "")
+		cp.removeAll(functionDirRel(ref.Name, id))
+		_ = os.Remove(cp.abs(filepath.Join("functions", ref.Name))) // only if empty
 		return respondEmpty(w, http.StatusNoContent)
 	case q == latestQualif:
 		return awserr.InvalidParameter("$LATEST version cannot be deleted without deleting the function.")
@@ -495,8 +495,8 @@ func (s *Server) deleteFunction(w http.ResponseWriter, r *http.Request, p routeP
 		return awserr.InvalidParameter("Deletion of aliases is not currently supported. Use DeleteAlias to delete alias %s.", q)
 	}
 	deleted := false
-	err = s.st.write(func(m *catalog) error {
-		fn, err := s.st.lookup(m, ref, "")
+	err = cp.st.write(func(m *catalog) error {
+		fn, err := cp.st.lookup(m, ref, "")
 		if err != nil {
 			return err
 		}
@@ -515,8 +515,8 @@ func (s *Server) deleteFunction(w http.ResponseWriter, r *http.Request, p routeP
 		return err
 	}
 	if deleted {
-		s.iv.Retire(ref.Name, q)
-		s.collectFunctionGarbage(ref.Name)
+		cp.dp.Retire(ref.Name, q)
+		cp.collectFunctionGarbage(ref.Name)
 	}
 	return respondEmpty(w, http.StatusNoContent)
 }

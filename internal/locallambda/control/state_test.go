@@ -1,4 +1,4 @@
-package locallambda
+package control
 
 import (
 	"bytes"
@@ -128,7 +128,7 @@ func TestRestartResumesActivation(t *testing.T) {
 	go func() { closed <- cs.Close() }()
 	// Close cancels background work first; the held activation then sees
 	// the server is stopping and leaves its work recorded.
-	waitClosing(t, cs.Server)
+	waitClosing(t, cs.Plane)
 	gate.Open()
 	if err := <-closed; err != nil {
 		t.Fatal(err)
@@ -144,10 +144,10 @@ func TestRestartResumesActivation(t *testing.T) {
 	cs.WaitActive(t, "resume")
 }
 
-func waitClosing(t *testing.T, s *Server) {
+func waitClosing(t *testing.T, cp *Plane) {
 	t.Helper()
 	deadline := time.Now().Add(5 * time.Second)
-	for s.ctx.Err() == nil {
+	for cp.ctx.Err() == nil {
 		if time.Now().After(deadline) {
 			t.Fatal("Close did not cancel background work")
 		}

@@ -1,4 +1,4 @@
-package locallambda
+package control
 
 import (
 	"context"
@@ -290,24 +290,24 @@ func (a arns) esmConfiguration(e *eventSourceMapping) json.RawMessage {
 
 // esmTarget parses an ESM FunctionName and checks that the function (and
 // the qualifier, if any) exists.
-func (s *Server) esmTarget(m *catalog, raw string) (functionRef, error) {
-	ref, err := s.arns.parseFunctionName(raw)
+func (cp *Plane) esmTarget(m *catalog, raw string) (functionRef, error) {
+	ref, err := cp.arns.parseFunctionName(raw)
 	if err != nil {
 		return ref, err
 	}
-	fn, err := s.st.lookup(m, ref, ref.Qualifier)
+	fn, err := cp.st.lookup(m, ref, ref.Qualifier)
 	if err != nil {
 		return ref, err
 	}
 	if ref.Qualifier != "" {
-		if _, _, err := s.st.resolveQualifier(fn, ref.Qualifier); err != nil {
+		if _, _, err := cp.st.resolveQualifier(fn, ref.Qualifier); err != nil {
 			return ref, err
 		}
 	}
 	return ref, nil
 }
 
-func (s *Server) createEventSourceMapping(w http.ResponseWriter, r *http.Request, _ routeParams) error {
+func (cp *Plane) createEventSourceMapping(w http.ResponseWriter, r *http.Request) error {
 	body, err := readBody(r, "CreateEventSourceMapping")
 	if err != nil {
 		return err
@@ -334,7 +334,7 @@ func (s *Server) createEventSourceMapping(w http.ResponseWriter, r *http.Request
 		Enabled:                   req.Enabled == nil || *req.Enabled,
 		State:                     esmCreating,
 		StateTransitionReason:     "USER_INITIATED",
-		LastModified:              s.cfg.Clock().UTC(),
+		LastModified:              cp.cfg.Clock().UTC(),
 		StartingPosition:          req.StartingPosition,
 		StartingPositionTimestamp: req.StartingPositionTimestamp,
 		Topics:                    req.Topics,
@@ -354,8 +354,8 @@ func (s *Server) createEventSourceMapping(w http.ResponseWriter, r *http.Request
 		return err
 	}
 	var resp json.RawMessage
-	err = s.st.write(func(m *catalog) error {
-		ref, err := s.esmTarget(m, *req.FunctionName)
+	err = cp.st.write(func(m *catalog) error {
+		ref, err := cp.esmTarget(m, *req.FunctionName)
 		if err != nil {
 			return err
 		}
@@ -367,13 +367,13 @@ func (s *Server) createEventSourceMapping(w http.ResponseWriter, r *http.Request
 			}
 		}
 		m.Mappings[e.UUID] = e
-		resp = s.arns.esmConfiguration(e)
+		resp = cp.arns.esmConfiguration(e)
 		return nil
 	})
 	if err != nil {
 		return err
 	}
-	s.startMappingTransition(e.UUID)
+	cp.startMappingTransition(e.UUID)
 	return respondRaw(w, http.StatusAccepted, resp)
 }
 
@@ -381,14 +381,14 @@ func esmNotFound() error {
 	return awserr.ResourceNotFound("The resource you requested does not exist.")
 }
 
-func (s *Server) getEventSourceMapping(w http.ResponseWriter, r *http.Request, p routeParams) error {
+func (cp *Plane) getEventSourceMapping(w http.ResponseWriter, r *http.Request) error {
 	var resp json.RawMessage
-	err := s.st.read(func(m *catalog) error {
-		e := m.Mappings[p.uuid]
+	err := cp.st.read(func(m *catalog) error {
+		e := m.Mappings[r.PathValue("uuid")]
 		if e == nil {
 			return esmNotFound()
 		}
-		resp = s.arns.esmConfiguration(e)
+		resp = cp.arns.esmConfiguration(e)
 		return nil
 	})
 	if err != nil {
@@ -397,7 +397,7 @@ func (s *Server) getEventSourceMapping(w http.ResponseWriter, r *http.Request, p
 	return respondRaw(w, http.StatusOK, resp)
 }
 
-func (s *Server) listEventSourceMappings(w http.ResponseWriter, r *http.Request, _ routeParams) error {
+func (cp *Plane) listEventSourceMappings(w http.ResponseWriter, r *http.Request) error {
 	q := r.URL.Query()
 	max, err := parseMaxItems(q.Get("MaxItems"), 100, 10000)
 	if err != nil {
@@ -405,7 +405,7 @@ func (s *Server) listEventSourceMappings(w http.ResponseWriter, r *http.Request,
 	}
 	var filter *functionRef
 	if raw := q.Get("FunctionName"); raw != "" {
-		ref, err := s.arns.parseFunctionName(raw)
+		ref, err := cp.arns.parseFunctionName(raw)
 		if err != nil {
 			return err
 		}
@@ -414,7 +414,7 @@ func (s *Server) listEventSourceMappings(w http.ResponseWriter, r *http.Request,
 	source := q.Get("EventSourceArn")
 	var ids []string
 	var confs = map[string]json.RawMessage{}
-	_ = s.st.read(func(m *catalog) error {
+	_ = cp.st.read(func(m *catalog) error {
 		for _, id := range slices.Sorted(maps.Keys(m.Mappings)) {
 			e := m.Mappings[id]
 			if source != "" && e.EventSourceArn != source {
@@ -424,7 +424,7 @@ func (s *Server) listEventSourceMappings(w http.ResponseWriter, r *http.Request,
 				continue
 			}
 			ids = append(ids, id)
-			confs[id] = s.arns.esmConfiguration(e)
+			confs[id] = cp.arns.esmConfiguration(e)
 		}
 		return nil
 	})
@@ -447,7 +447,7 @@ func esmInUse(e *eventSourceMapping) error {
 		"Cannot modify the event source mapping %s while it is in state %s; retry when it is Enabled or Disabled.", e.UUID, e.State)
 }
 
-func (s *Server) updateEventSourceMapping(w http.ResponseWriter, r *http.Request, p routeParams) error {
+func (cp *Plane) updateEventSourceMapping(w http.ResponseWriter, r *http.Request) error {
 	body, err := readBody(r, "UpdateEventSourceMapping")
 	if err != nil {
 		return err
@@ -457,8 +457,8 @@ func (s *Server) updateEventSourceMapping(w http.ResponseWriter, r *http.Request
 		return err
 	}
 	var resp json.RawMessage
-	err = s.st.write(func(m *catalog) error {
-		cur := m.Mappings[p.uuid]
+	err = cp.st.write(func(m *catalog) error {
+		cur := m.Mappings[r.PathValue("uuid")]
 		if cur == nil {
 			return esmNotFound()
 		}
@@ -467,7 +467,7 @@ func (s *Server) updateEventSourceMapping(w http.ResponseWriter, r *http.Request
 		}
 		e := *cur
 		if req.FunctionName != nil && *req.FunctionName != "" {
-			ref, err := s.esmTarget(m, *req.FunctionName)
+			ref, err := cp.esmTarget(m, *req.FunctionName)
 			if err != nil {
 				return err
 			}
@@ -482,22 +482,22 @@ func (s *Server) updateEventSourceMapping(w http.ResponseWriter, r *http.Request
 		}
 		e.State = esmUpdating
 		e.StateTransitionReason = "USER_INITIATED"
-		e.LastModified = s.cfg.Clock().UTC()
+		e.LastModified = cp.cfg.Clock().UTC()
 		m.Mappings[e.UUID] = &e
-		resp = s.arns.esmConfiguration(&e)
+		resp = cp.arns.esmConfiguration(&e)
 		return nil
 	})
 	if err != nil {
 		return err
 	}
-	s.startMappingTransition(p.uuid)
+	cp.startMappingTransition(r.PathValue("uuid"))
 	return respondRaw(w, http.StatusAccepted, resp)
 }
 
-func (s *Server) deleteEventSourceMapping(w http.ResponseWriter, r *http.Request, p routeParams) error {
+func (cp *Plane) deleteEventSourceMapping(w http.ResponseWriter, r *http.Request) error {
 	var resp json.RawMessage
-	err := s.st.write(func(m *catalog) error {
-		e := m.Mappings[p.uuid]
+	err := cp.st.write(func(m *catalog) error {
+		e := m.Mappings[r.PathValue("uuid")]
 		if e == nil {
 			return esmNotFound()
 		}
@@ -506,29 +506,29 @@ func (s *Server) deleteEventSourceMapping(w http.ResponseWriter, r *http.Request
 		}
 		e.State = esmDeleting
 		e.StateTransitionReason = "USER_INITIATED"
-		e.LastModified = s.cfg.Clock().UTC()
-		resp = s.arns.esmConfiguration(e)
+		e.LastModified = cp.cfg.Clock().UTC()
+		resp = cp.arns.esmConfiguration(e)
 		return nil
 	})
 	if err != nil {
 		return err
 	}
-	s.startMappingTransition(p.uuid)
+	cp.startMappingTransition(r.PathValue("uuid"))
 	return respondRaw(w, http.StatusAccepted, resp)
 }
 
 // startMappingTransition settles a mapping in a transitional state in the
 // background: Creating/Updating become Enabled or Disabled, Deleting
 // removes it.
-func (s *Server) startMappingTransition(id string) {
-	s.goBackground(func(ctx context.Context) {
-		if hook := s.cfg.beforeActivation; hook != nil {
+func (cp *Plane) startMappingTransition(id string) {
+	cp.goBackground(func(ctx context.Context) {
+		if hook := cp.cfg.BeforeActivation; hook != nil {
 			hook("event-source-mapping", id)
 		}
 		if ctx.Err() != nil {
 			return
 		}
-		err := s.st.write(func(m *catalog) error {
+		err := cp.st.write(func(m *catalog) error {
 			e := m.Mappings[id]
 			if e == nil {
 				return nil
@@ -545,7 +545,7 @@ func (s *Server) startMappingTransition(id string) {
 			return nil
 		})
 		if err != nil {
-			s.log.Error("local lambda: settle event source mapping", "uuid", id, "err", err)
+			cp.log.Error("local lambda: settle event source mapping", "uuid", id, "err", err)
 		}
 	})
 }

@@ -1,4 +1,4 @@
-package locallambda
+package control
 
 import (
 	"context"

@@ -1,4 +1,4 @@
-package locallambda
+package control
 
 import (
 	"encoding/base64"
@@ -21,12 +21,12 @@ type publishVersionRequest struct {
 	PublishTo   string  `json:"PublishTo"`
 }
 
-func (s *Server) publishVersion(w http.ResponseWriter, r *http.Request, p routeParams) error {
+func (cp *Plane) publishVersion(w http.ResponseWriter, r *http.Request) error {
 	var req publishVersionRequest
 	if err := decodeRequest(r, "PublishVersion", &req); err != nil {
 		return err
 	}
-	ref, err := s.unqualifiedRef(p.function)
+	ref, err := cp.unqualifiedRef(r.PathValue("function"))
 	if err != nil {
 		return err
 	}
@@ -38,8 +38,8 @@ func (s *Server) publishVersion(w http.ResponseWriter, r *http.Request, p routeP
 	}
 	var resp functionConfiguration
 	var work *pendingWork
-	err = s.st.write(func(m *catalog) error {
-		fn, err := s.st.lookup(m, ref, "")
+	err = cp.st.write(func(m *catalog) error {
+		fn, err := cp.st.lookup(m, ref, "")
 		if err != nil {
 			return err
 		}
@@ -50,24 +50,24 @@ func (s *Server) publishVersion(w http.ResponseWriter, r *http.Request, p routeP
 			return awserr.InvalidParameter("CodeSHA256 (%s) is different from current CodeSHA256 in $LATEST (%s). Please try again with the CodeSHA256 in $LATEST.",
 				req.CodeSha256, fn.Latest.CodeSha256)
 		}
-		if err := s.arns.checkUpdatable(fn); err != nil {
+		if err := cp.arns.checkUpdatable(fn); err != nil {
 			return err
 		}
 		if fn.Latest.State == functionFailed {
 			return stateConflict(fn.Latest.State)
 		}
-		v, created := s.publishLocked(fn, req.Description)
+		v, created := cp.publishLocked(fn, req.Description)
 		if created {
 			work = &pendingWork{fn.Name, fn.ID, v.Version, v.Work}
 		}
-		resp = s.arns.configuration(fn, v, v.Version, true)
+		resp = cp.arns.configuration(fn, v, v.Version, true)
 		return nil
 	})
 	if err != nil {
 		return err
 	}
 	if work != nil {
-		s.startActivation(*work)
+		cp.startActivation(*work)
 	}
 	return respondJSON(w, http.StatusCreated, resp)
 }
@@ -78,7 +78,7 @@ func (s *Server) publishVersion(w http.ResponseWriter, r *http.Request, p routeP
 // configuration and code haven't changed since the last version"). A new
 // version gets the next number — never one used before — its own code
 // directory, and an activation (the caller starts it after committing).
-func (s *Server) publishLocked(fn *lambdaFunction, description *string) (v *functionVersion, created bool) {
+func (cp *Plane) publishLocked(fn *lambdaFunction, description *string) (v *functionVersion, created bool) {
 	if newest := fn.newestVersion(); newest != nil && newest.Fingerprint == fn.Latest.Fingerprint {
 		return newest, false
 	}
@@ -92,7 +92,7 @@ func (s *Server) publishLocked(fn *lambdaFunction, description *string) (v *func
 	v.State, v.StateReason, v.StateReasonCode = functionPending, "The function is being created.", "Creating"
 	v.LastUpdateStatus = updateInProgress
 	v.LastUpdateStatusReason, v.LastUpdateStatusReasonCode = "The function is being created.", "Creating"
-	v.LastModified = s.cfg.Clock().UTC()
+	v.LastModified = cp.cfg.Clock().UTC()
 	v.RevisionID = uuid.NewString()
 	v.Work = uuid.NewString()
 	v.Fingerprint = fn.Latest.Fingerprint
@@ -103,8 +103,8 @@ func (s *Server) publishLocked(fn *lambdaFunction, description *string) (v *func
 	return v, true
 }
 
-func (s *Server) listVersionsByFunction(w http.ResponseWriter, r *http.Request, p routeParams) error {
-	ref, err := s.unqualifiedRef(p.function)
+func (cp *Plane) listVersionsByFunction(w http.ResponseWriter, r *http.Request) error {
+	ref, err := cp.unqualifiedRef(r.PathValue("function"))
 	if err != nil {
 		return err
 	}
@@ -115,14 +115,14 @@ func (s *Server) listVersionsByFunction(w http.ResponseWriter, r *http.Request, 
 		return err
 	}
 	var all []functionConfiguration
-	err = s.st.read(func(m *catalog) error {
-		fn, err := s.st.lookup(m, ref, "")
+	err = cp.st.read(func(m *catalog) error {
+		fn, err := cp.st.lookup(m, ref, "")
 		if err != nil {
 			return err
 		}
-		all = append(all, s.arns.configuration(fn, fn.Latest, latestQualif, true))
+		all = append(all, cp.arns.configuration(fn, fn.Latest, latestQualif, true))
 		for _, v := range fn.sortedVersions() {
-			all = append(all, s.arns.configuration(fn, v, v.Version, true))
+			all = append(all, cp.arns.configuration(fn, v, v.Version, true))
 		}
 		return nil
 	})

@@ -1,4 +1,4 @@
-package locallambda
+package control
 
 import (
 	"encoding/base64"
@@ -34,12 +34,7 @@ func FuzzCreateFunctionRequest(f *testing.F) {
 	for _, s := range seeds {
 		f.Add([]byte(s))
 	}
-	srv, err := New(Config{DataDir: f.TempDir()})
-	if err != nil {
-		f.Fatal(err)
-	}
-	f.Cleanup(func() { _ = srv.Close() })
-	h := srv.Handler()
+	h := newCtlServer(f).handler
 
 	f.Fuzz(func(t *testing.T, body []byte) {
 		req := httptest.NewRequest(http.MethodPost, "/2015-03-31/functions", strings.NewReader(string(body)))

@@ -1,4 +1,4 @@
-package locallambda
+package control
 
 import (
 	"net/http"
@@ -18,14 +18,14 @@ type concurrencyJSON struct {
 	ReservedConcurrentExecutions *int `json:"ReservedConcurrentExecutions,omitempty"`
 }
 
-func (s *Server) putFunctionConcurrency(w http.ResponseWriter, r *http.Request, p routeParams) error {
+func (cp *Plane) putFunctionConcurrency(w http.ResponseWriter, r *http.Request) error {
 	var req struct {
 		ReservedConcurrentExecutions *int `json:"ReservedConcurrentExecutions"`
 	}
 	if err := decodeRequest(r, "PutFunctionConcurrency", &req); err != nil {
 		return err
 	}
-	ref, err := s.unqualifiedRef(p.function)
+	ref, err := cp.unqualifiedRef(r.PathValue("function"))
 	if err != nil {
 		return err
 	}
@@ -36,8 +36,8 @@ func (s *Server) putFunctionConcurrency(w http.ResponseWriter, r *http.Request, 
 	if *n < 0 {
 		return awserr.Validation(*n, "reservedConcurrentExecutions", "Member must have value greater than or equal to 0")
 	}
-	err = s.st.write(func(m *catalog) error {
-		fn, err := s.st.lookup(m, ref, "")
+	err = cp.st.write(func(m *catalog) error {
+		fn, err := cp.st.lookup(m, ref, "")
 		if err != nil {
 			return err
 		}
@@ -47,7 +47,7 @@ func (s *Server) putFunctionConcurrency(w http.ResponseWriter, r *http.Request, 
 				reserved += *other.ReservedConcurrency
 			}
 		}
-		if s.cfg.ConcurrentExecutions-reserved < minUnreserved {
+		if cp.cfg.ConcurrentExecutions-reserved < minUnreserved {
 			return awserr.InvalidParameter("Specified ReservedConcurrentExecutions for function decreases account's UnreservedConcurrentExecution below its minimum value of [%d].", minUnreserved)
 		}
 		v := *n
@@ -60,14 +60,14 @@ func (s *Server) putFunctionConcurrency(w http.ResponseWriter, r *http.Request, 
 	return respondJSON(w, http.StatusOK, concurrencyJSON{ReservedConcurrentExecutions: n})
 }
 
-func (s *Server) getFunctionConcurrency(w http.ResponseWriter, r *http.Request, p routeParams) error {
-	ref, err := s.unqualifiedRef(p.function)
+func (cp *Plane) getFunctionConcurrency(w http.ResponseWriter, r *http.Request) error {
+	ref, err := cp.unqualifiedRef(r.PathValue("function"))
 	if err != nil {
 		return err
 	}
 	var resp concurrencyJSON
-	err = s.st.read(func(m *catalog) error {
-		fn, err := s.st.lookup(m, ref, "")
+	err = cp.st.read(func(m *catalog) error {
+		fn, err := cp.st.lookup(m, ref, "")
 		if err != nil {
 			return err
 		}
@@ -83,13 +83,13 @@ func (s *Server) getFunctionConcurrency(w http.ResponseWriter, r *http.Request, 
 	return respondJSON(w, http.StatusOK, resp)
 }
 
-func (s *Server) deleteFunctionConcurrency(w http.ResponseWriter, r *http.Request, p routeParams) error {
-	ref, err := s.unqualifiedRef(p.function)
+func (cp *Plane) deleteFunctionConcurrency(w http.ResponseWriter, r *http.Request) error {
+	ref, err := cp.unqualifiedRef(r.PathValue("function"))
 	if err != nil {
 		return err
 	}
-	err = s.st.write(func(m *catalog) error {
-		fn, err := s.st.lookup(m, ref, "")
+	err = cp.st.write(func(m *catalog) error {
+		fn, err := cp.st.lookup(m, ref, "")
 		if err != nil {
 			return err
 		}
@@ -116,13 +116,13 @@ type accountSettings struct {
 	} `json:"AccountUsage"`
 }
 
-func (s *Server) getAccountSettings(w http.ResponseWriter, r *http.Request, _ routeParams) error {
+func (cp *Plane) getAccountSettings(w http.ResponseWriter, r *http.Request) error {
 	var resp accountSettings
 	resp.AccountLimit.TotalCodeSize = 80530636800 // AWS's default quota, 75 GB
 	resp.AccountLimit.CodeSizeUnzipped = maxUnzippedSize
 	resp.AccountLimit.CodeSizeZipped = 52428800
-	resp.AccountLimit.ConcurrentExecutions = s.cfg.ConcurrentExecutions
-	_ = s.st.read(func(m *catalog) error {
+	resp.AccountLimit.ConcurrentExecutions = cp.cfg.ConcurrentExecutions
+	_ = cp.st.read(func(m *catalog) error {
 		reserved := 0
 		for _, fn := range m.Functions {
 			if fn.ReservedConcurrency != nil {
@@ -138,7 +138,7 @@ func (s *Server) getAccountSettings(w http.ResponseWriter, r *http.Request, _ ro
 			}
 		}
 		resp.AccountUsage.FunctionCount = int64(len(m.Functions))
-		resp.AccountLimit.UnreservedConcurrentExecutions = s.cfg.ConcurrentExecutions - reserved
+		resp.AccountLimit.UnreservedConcurrentExecutions = cp.cfg.ConcurrentExecutions - reserved
 		return nil
 	})
 	return respondJSON(w, http.StatusOK, resp)

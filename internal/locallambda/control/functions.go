@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/google/uuid"
 	"github.com/sluice-cd/sluice/internal/locallambda/awserr"
@@ -43,53 +44,21 @@ func (cp *Plane) unqualifiedRef(raw string) (functionRef, error) {
 	return ref, nil
 }
 
+// createFunction is CreateFunction: check the request, store its package,
+// commit the new function (Pending, with its first version if Publish),
+// then start the activations that make it Active.
 func (cp *Plane) createFunction(w http.ResponseWriter, r *http.Request) error {
 	var req createFunctionRequest
 	if err := decodeRequest(r, "CreateFunction", &req); err != nil {
 		return err
 	}
-	if req.FunctionName == "" {
-		return awserr.Validation("null", "functionName", "Member must not be null")
-	}
-	ref, err := cp.unqualifiedRef(req.FunctionName)
+	name, cfg, err := cp.checkCreate(&req)
 	if err != nil {
 		return err
 	}
-	name := ref.Name
-	switch {
-	case req.Role == nil:
-		return awserr.Validation("null", "role", "Member must not be null")
-	case req.Code == nil:
-		return awserr.Validation("null", "code", "Member must not be null")
-	case req.PackageType == "Image":
-		return awserr.InvalidParameter("PackageType Image is not supported by the local Lambda: container images are not supported; deploy a .zip package (PackageType Zip).")
-	case req.PackageType != "" && req.PackageType != "Zip":
-		return awserr.Validation(req.PackageType, "packageType", "Member must satisfy enum value set: [Zip, Image]")
-	case req.CodeSigningConfigArn != "":
-		return awserr.InvalidParameter("Code signing (CodeSigningConfigArn) is not supported by the local Lambda.")
-	case req.PublishTo != "":
-		return awserr.InvalidParameter("PublishTo is for Lambda Managed Instances, which the local Lambda does not support.")
-	}
-	if err := req.checkSupported(); err != nil {
-		return err
-	}
-	cfg := defaultConfig(name)
-	req.apply(&cfg)
-	if req.Architectures != nil {
-		cfg.Architectures = slices.Clone(req.Architectures)
-	}
-	if err := validateConfig(&cfg); err != nil {
-		return err
-	}
-	if err := validateTags(req.Tags, 0); err != nil {
-		return err
-	}
-	if err := cp.st.read(func(m *catalog) error {
-		if m.Functions[name] != nil {
-			return awserr.ResourceConflict("Function already exist: %s", name)
-		}
-		return nil
-	}); err != nil {
+	// Refuse a taken name before reading the package; the commit checks
+	// again, under the write lock, where it counts.
+	if err := cp.st.read(func(m *catalog) error { return nameFree(m, name) }); err != nil {
 		return err
 	}
 	pkg, err := cp.loadPackage(*req.Code)
@@ -102,8 +71,74 @@ func (cp *Plane) createFunction(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	defer unpin()
+	fn := newFunction(name, id, cfg, req.Tags, pkg, zipRel, cp.cfg.Clock().UTC())
+	resp, work, err := cp.insertFunction(fn, req.Publish)
+	if err != nil {
+		unpin()
+		cp.collectFunctionGarbage(name)
+		return err
+	}
+	for _, p := range work {
+		cp.startActivation(p)
+	}
+	return respondJSON(w, http.StatusCreated, resp)
+}
 
-	now := cp.cfg.Clock().UTC()
+// checkCreate checks a CreateFunction request, in the order AWS reports
+// its errors, and returns the function's name and its configuration: AWS's
+// defaults with the request's members applied.
+func (cp *Plane) checkCreate(req *createFunctionRequest) (string, functionConfig, error) {
+	if req.FunctionName == "" {
+		return "", functionConfig{}, awserr.Validation("null", "functionName", "Member must not be null")
+	}
+	ref, err := cp.unqualifiedRef(req.FunctionName)
+	if err != nil {
+		return "", functionConfig{}, err
+	}
+	switch {
+	case req.Role == nil:
+		err = awserr.Validation("null", "role", "Member must not be null")
+	case req.Code == nil:
+		err = awserr.Validation("null", "code", "Member must not be null")
+	case req.PackageType == "Image":
+		err = awserr.InvalidParameter("PackageType Image is not supported by the local Lambda: container images are not supported; deploy a .zip package (PackageType Zip).")
+	case req.PackageType != "" && req.PackageType != "Zip":
+		err = awserr.Validation(req.PackageType, "packageType", "Member must satisfy enum value set: [Zip, Image]")
+	case req.CodeSigningConfigArn != "":
+		err = awserr.InvalidParameter("Code signing (CodeSigningConfigArn) is not supported by the local Lambda.")
+	case req.PublishTo != "":
+		err = awserr.InvalidParameter("PublishTo is for Lambda Managed Instances, which the local Lambda does not support.")
+	default:
+		err = req.checkSupported()
+	}
+	if err != nil {
+		return "", functionConfig{}, err
+	}
+	cfg := defaultConfig(ref.Name)
+	req.apply(&cfg)
+	if req.Architectures != nil {
+		cfg.Architectures = slices.Clone(req.Architectures)
+	}
+	if err := validateConfig(&cfg); err != nil {
+		return "", functionConfig{}, err
+	}
+	if err := validateTags(req.Tags, 0); err != nil {
+		return "", functionConfig{}, err
+	}
+	return ref.Name, cfg, nil
+}
+
+// nameFree answers AWS's conflict if a function of that name exists.
+func nameFree(m *catalog, name string) error {
+	if m.Functions[name] != nil {
+		return awserr.ResourceConflict("Function already exist: %s", name)
+	}
+	return nil
+}
+
+// newFunction is a function as CreateFunction makes it: $LATEST Pending,
+// its code in a directory of its own and an activation to run.
+func newFunction(name, id string, cfg functionConfig, tags map[string]string, pkg *codePackage, zipRel string, now time.Time) *lambdaFunction {
 	latest := &functionVersion{
 		Version:                    latestQualif,
 		Config:                     cfg,
@@ -122,38 +157,36 @@ func (cp *Plane) createFunction(w http.ResponseWriter, r *http.Request) error {
 		Work:                       uuid.NewString(),
 	}
 	latest.Fingerprint = latest.fingerprint()
-	fn := &lambdaFunction{
+	return &lambdaFunction{
 		Name: name, ID: id, Latest: latest,
 		Versions: map[string]*functionVersion{}, Aliases: map[string]*functionAlias{},
-		Tags: req.Tags, Created: now,
+		Tags: tags, Created: now,
 	}
+}
+
+// insertFunction commits fn, and with publish its first version, and
+// returns the answer (the published version's configuration if there is
+// one) and the activations to start once committed.
+func (cp *Plane) insertFunction(fn *lambdaFunction, publish bool) (functionConfiguration, []pendingWork, error) {
 	var resp functionConfiguration
 	var work []pendingWork
-	err = cp.st.write(func(m *catalog) error {
-		if m.Functions[name] != nil {
-			return awserr.ResourceConflict("Function already exist: %s", name)
+	err := cp.st.write(func(m *catalog) error {
+		if err := nameFree(m, fn.Name); err != nil {
+			return err
 		}
-		m.Functions[name] = fn
-		work = append(work, pendingWork{name, id, latestQualif, latest.Work})
-		resp = cp.arns.configuration(fn, latest, "", true)
-		if req.Publish {
+		m.Functions[fn.Name] = fn
+		work = append(work, pendingWork{fn.Name, fn.ID, latestQualif, fn.Latest.Work})
+		resp = cp.arns.configuration(fn, fn.Latest, "", true)
+		if publish {
 			v, created := cp.publishLocked(fn, nil)
 			if created {
-				work = append(work, pendingWork{name, id, v.Version, v.Work})
+				work = append(work, pendingWork{fn.Name, fn.ID, v.Version, v.Work})
 			}
 			resp = cp.arns.configuration(fn, v, "", true)
 		}
 		return nil
 	})
-	if err != nil {
-		unpin()
-		cp.collectFunctionGarbage(name)
-		return err
-	}
-	for _, p := range work {
-		cp.startActivation(p)
-	}
-	return respondJSON(w, http.StatusCreated, resp)
+	return resp, work, err
 }
 
 // getFunctionResponse is GetFunction's answer.

@@ -24,8 +24,10 @@ type FunctionSpec struct {
 	CodeSha256 string
 	// Env is the function's own Environment.Variables.
 	Env map[string]string
-	// Timeout bounds one invocation (AWS: 1 s .. 900 s; any positive value
-	// works here). Zero means AWS's default, 3 s.
+	// Timeout bounds one invocation, from when the runtime takes the event
+	// (a cold start's init has its own limit, Config.InitTimeout). AWS:
+	// 1 s .. 900 s; any positive value works here. Zero means AWS's
+	// default, 3 s.
 	Timeout time.Duration
 	// MemoryMB is reported to the function and in REPORT lines; it is not
 	// enforced. Zero means AWS's default, 128.

@@ -94,7 +94,7 @@ func reportCPU(b *testing.B, cpu CPUFunc, self0, fn0 time.Duration) {
 	b.ReportMetric(float64(fn1-fn0)/float64(b.N)/1e3, "fn-cpu-µs/op")
 }
 
-// BenchWarm: one client, sequential invokes of fn's warm environment.
+// BenchWarm measures one client invoking fn's warm environment in sequence.
 func BenchWarm(b *testing.B, client *lambda.Client, fn string, cpu CPUFunc) {
 	in := &lambda.InvokeInput{FunctionName: aws.String(fn), Payload: []byte(`{"hello":"world"}`)}
 	ctx := context.Background()
@@ -119,7 +119,7 @@ func BenchWarm(b *testing.B, client *lambda.Client, fn string, cpu CPUFunc) {
 	reportCPU(b, cpu, self0, fn0)
 }
 
-// BenchConcurrent: clients concurrent callers of fn.
+// BenchConcurrent measures clients concurrent callers of fn.
 func BenchConcurrent(b *testing.B, client *lambda.Client, fn string, clients int, cpu CPUFunc) {
 	ctx := context.Background()
 	in := &lambda.InvokeInput{FunctionName: aws.String(fn), Payload: []byte(`{"hello":"world"}`)}

@@ -1,7 +1,7 @@
 // Package restapi routes the local Lambda's HTTP requests to operations:
 // net/http.ServeMux method and path patterns ("GET
-// /2015-03-31/functions/{function}"), matched as AWS's front end matches
-// the Lambda REST API. It owns that matching, the answers for requests no
+// /2015-03-31/functions/{function}"), matched segment by segment as the
+// path was sent. It owns that matching, the answers for requests no
 // route takes (the Lambda API's UnknownOperationException, or an
 // InvalidParameterValueException naming a feature the local Lambda does
 // not have), and the frame of every operation: a request ID, a recovered
@@ -13,10 +13,11 @@
 //
 // # Matching
 //
-// ServeMux alone would match differently from the router it replaced, and
-// from AWS: it matches each path segment after unescaping it, redirects
-// paths with empty or dot segments to a cleaned path, and lets GET
-// patterns serve HEAD. Here
+// ServeMux alone would match differently from the hand-written router it
+// replaced, whose answers the local Lambda keeps byte for byte: it matches
+// each segment of the escaped path after unescaping it, redirects a path
+// with empty or dot segments to its cleaned form (307), answers a wrong
+// method with a plain-text 405, and lets GET patterns serve HEAD. Here
 //
 //   - a literal segment matches only as sent: "%66unctions" is not
 //     "functions";

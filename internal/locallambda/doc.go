@@ -27,13 +27,21 @@
 //
 // # Shape
 //
-//	Server ─ one loopback port
-//	  /20YY-MM-DD/…  Lambda REST API ─ control plane (this package's server.go, control_*.go)
-//	  │                                 model: state*.go, snapshot state.json, packages under functions/
-//	  │              Invoke ─────────── data plane: Invoker (invoke*.go, pool.go, runtime*.go)
-//	  │                                 asks the control plane through Resolver.ResolveInvoke
-//	  GET /metrics    Prometheus (data plane)
-//	  everything else S3, path-style (gofakes3 on the file-backed s3Store, s3.go)
+//	Server ─ one loopback port (this package: server.go)
+//	  /20YY-MM-DD/…   Lambda REST API, routed by restapi on ServeMux patterns
+//	  │                 control plane: package control — the model (state.json),
+//	  │                 packages under functions/, activations, every operation
+//	  │   Invoke ────── data plane: package invoke — asks the control plane
+//	  │                 through invoke.Resolver, runs processes, queues events
+//	  /_locallambda/…   the code behind GetFunction's Code.Location (control)
+//	  │                 and /_locallambda/metrics/query (invoke's time series)
+//	  GET /metrics      Prometheus (invoke)
+//	  everything else   S3, path-style: package s3, a file-backed gofakes3 store
+//
+// awserr renders both planes' errors as AWS does; atomicfile writes the
+// snapshot, packages and S3 metadata crash-safely; lambdatest is what the
+// packages' tests share. This package wires them together (the data
+// directory's lock included) and owns nothing else.
 //
 // Path-style S3 only: a client must set UsePathStyle (aws-sdk-go-v2) or
 // use an IP address endpoint (the AWS CLI then uses path style). A bucket
@@ -41,62 +49,6 @@
 // reached, and GET /metrics without a query string is Prometheus, not the
 // listing of a bucket named "metrics".
 //
-// # Function states
-//
-// Every change that needs the package unpacked or the runtime checked
-// answers at once and completes asynchronously, in a goroutine the Server
-// owns (an "activation"; milliseconds). The API always reports State and
-// LastUpdateStatus, which the SDK's waiters poll.
-//
-//	CreateFunction                      UpdateFunctionCode / UpdateFunctionConfiguration
-//	  State Pending                       State Active (unchanged)
-//	  LastUpdateStatus InProgress         LastUpdateStatus InProgress
-//	        │ activation                        │ activation
-//	        ├─ ok ─→ Active / Successful        ├─ ok ─→ Active / Successful; $LATEST's old
-//	        └─ fail → Failed / Failed           │        environments are retired
-//	           (StateReason, StateReasonCode    └─ fail → Active / Failed (LastUpdateStatusReason…);
-//	            InvalidZipFileException or               the previous code and configuration stay,
-//	            InvalidRuntime)                          as on AWS
-//
-//	PublishVersion (or Publish: true)   a new version: Pending / InProgress → Active / Successful,
-//	                                    or Failed / Failed; it unpacks into its own directory
-//
-// While $LATEST is Pending or InProgress, UpdateFunctionCode,
-// UpdateFunctionConfiguration and PublishVersion answer 409
-// ResourceConflictException with AWS's messages ("… The function is
-// currently in the following state: Pending", "… An update is in progress
-// for resource: ARN"), and Invoke of a Pending or Failed version answers
-// 409. During an update, invocations of $LATEST run the previous
-// configuration. A failed function can be fixed with UpdateFunctionCode:
-// it goes back to Pending and activates again.
-//
-// # Invariants
-//
-//   - Every change to the model is written to DataDir/state.json (temp file,
-//     fsync, rename, fsync of the directory) before the API answers; the
-//     activation a change needs is part of the model and resumes after a
-//     restart.
-//   - Version numbers are never reused, even after the newest is deleted.
-//     PublishVersion publishes only when code or configuration changed since
-//     the newest version, else it returns that version.
-//   - A published version's unpacked directory is its own and is never
-//     written after it is unpacked. Package files are kept once per content
-//     and removed when no version references them.
-//   - RevisionId changes with every change of a function (its state
-//     transitions and PublishVersion included) or an alias.
-//
-// # Deliberate differences from AWS
-//
-//   - A weight of exactly 1.0 in AdditionalVersionWeights is accepted (the
-//     model's range is [0.0, 1.0]); it sends every invocation to the
-//     additional version.
-//   - The same-role and same-dead-letter-queue rules of weighted aliases are
-//     InvalidParameterValueException naming both versions and the values
-//     that differ (AWS's exact type and text are unverified).
-//   - An oversized control-plane request is RequestTooLargeException (413)
-//     with AWS's "Request must be smaller than 69905067 bytes for the X
-//     operation" text; AWS sends that text as RequestEntityTooLargeException,
-//     which the Lambda model does not declare.
-//   - Event source mappings are validated, stored and move through their
-//     states, but events are not yet delivered from their sources.
+// Function states, the model's invariants and the deliberate differences
+// from AWS are the control plane's: see package control.
 package locallambda

@@ -1,47 +1,33 @@
 package locallambda
 
 import (
-	"archive/zip"
-	"bytes"
 	"context"
-	"crypto/sha256"
-	"encoding/base64"
 	"encoding/json"
-	"errors"
-	"io"
-	"net/http"
 	"os"
 	"strings"
-	"sync"
 	"testing"
-	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/lambda"
 	"github.com/aws/aws-sdk-go-v2/service/lambda/types"
-	"github.com/aws/aws-sdk-go-v2/service/s3"
-	"github.com/aws/smithy-go"
+	"github.com/sluice-cd/sluice/internal/locallambda/lambdatest"
 )
 
 // The control plane's tests talk to a real Server over HTTP through
 // aws-sdk-go-v2, as Sluice's stages do.
 
-const ctlRole = "arn:aws:iam::000000000000:role/lambda-role"
-
 // ctlServer is a started Server with SDK clients pointed at it.
 type ctlServer struct {
 	*Server
-	lambda *lambda.Client
-	s3     *s3.Client
-	dir    string
+	*lambdatest.Endpoint
+	dir string
 }
 
 type ctlOption func(*Config)
 
 // withGate holds every activation until the test releases it.
-func withGate(g *activationGate) ctlOption {
-	return func(c *Config) { c.beforeActivation = g.wait }
+func withGate(g *lambdatest.ActivationGate) ctlOption {
+	return func(c *Config) { c.beforeActivation = g.Wait }
 }
 
 // newCtlServer starts a Server on a fresh data directory (or dir, if given
@@ -64,235 +50,9 @@ func openCtlServer(t testing.TB, dir string, opts ...ctlOption) *ctlServer {
 	if _, err := srv.Start(context.Background(), "127.0.0.1:0"); err != nil {
 		t.Fatalf("Start: %v", err)
 	}
-	cs := &ctlServer{Server: srv, dir: dir, lambda: ctlLambdaClient(srv.URL()), s3: ctlS3Client(srv.URL())}
+	cs := &ctlServer{Server: srv, Endpoint: lambdatest.NewEndpoint(srv.URL()), dir: dir}
 	t.Cleanup(func() { _ = srv.Close() })
 	return cs
-}
-
-func ctlLambdaClient(url string) *lambda.Client {
-	return lambda.New(lambda.Options{
-		Region:           "us-east-1",
-		BaseEndpoint:     aws.String(url),
-		Credentials:      credentials.NewStaticCredentialsProvider("x", "x", ""),
-		RetryMaxAttempts: 1,
-	})
-}
-
-func ctlS3Client(url string) *s3.Client {
-	return s3.New(s3.Options{
-		Region:           "us-east-1",
-		BaseEndpoint:     aws.String(url),
-		Credentials:      credentials.NewStaticCredentialsProvider("x", "x", ""),
-		UsePathStyle:     true,
-		RetryMaxAttempts: 1,
-	})
-}
-
-// activationGate holds activations (and event source mapping transitions)
-// until released, so a test can observe Pending / InProgress / Creating.
-type activationGate struct {
-	mu      sync.Mutex
-	open    bool
-	release chan struct{}
-}
-
-func newActivationGate() *activationGate { return &activationGate{release: make(chan struct{})} }
-
-func (g *activationGate) wait(string, string) {
-	g.mu.Lock()
-	ch, open := g.release, g.open
-	g.mu.Unlock()
-	if !open {
-		<-ch
-	}
-}
-
-// Hold makes the gate hold activations again.
-func (g *activationGate) Hold() {
-	g.mu.Lock()
-	defer g.mu.Unlock()
-	if g.open {
-		g.open, g.release = false, make(chan struct{})
-	}
-}
-
-// Open lets every held and future activation through.
-func (g *activationGate) Open() {
-	g.mu.Lock()
-	defer g.mu.Unlock()
-	if !g.open {
-		g.open = true
-		close(g.release)
-	}
-}
-
-// ctlBootstrapZip is a package whose executable bootstrap is a small shell
-// script; the control plane only needs it to unpack and pass CheckRuntime.
-func ctlBootstrapZip(t testing.TB, marker string) []byte {
-	t.Helper()
-	return ctlZip(t, map[string]string{
-		"bootstrap": "#!/bin/sh\n# " + marker + "\nexit 0\n",
-		"README":    marker,
-	})
-}
-
-// ctlZip builds a zip; "bootstrap" is executable.
-func ctlZip(t testing.TB, files map[string]string) []byte {
-	t.Helper()
-	var buf bytes.Buffer
-	zw := zip.NewWriter(&buf)
-	for name, content := range files {
-		h := &zip.FileHeader{Name: name, Method: zip.Deflate}
-		h.SetMode(0o644)
-		if name == "bootstrap" {
-			h.SetMode(0o755)
-		}
-		w, err := zw.CreateHeader(h)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if _, err := io.WriteString(w, content); err != nil {
-			t.Fatal(err)
-		}
-	}
-	if err := zw.Close(); err != nil {
-		t.Fatal(err)
-	}
-	return buf.Bytes()
-}
-
-func ctlDirNames(dir string) ([]string, error) {
-	entries, err := os.ReadDir(dir)
-	var names []string
-	for _, e := range entries {
-		names = append(names, e.Name())
-	}
-	return names, err
-}
-
-func ctlCodeSha(b []byte) string {
-	sum := sha256.Sum256(b)
-	return base64.StdEncoding.EncodeToString(sum[:])
-}
-
-// ctlCreateInput is a valid CreateFunction input.
-func ctlCreateInput(name string, zip []byte) *lambda.CreateFunctionInput {
-	return &lambda.CreateFunctionInput{
-		FunctionName: aws.String(name),
-		Role:         aws.String(ctlRole),
-		Runtime:      types.RuntimeProvidedal2023,
-		Handler:      aws.String("bootstrap"),
-		Code:         &types.FunctionCode{ZipFile: zip},
-	}
-}
-
-// createActive creates a function and waits until it is Active.
-func (cs *ctlServer) createActive(t testing.TB, in *lambda.CreateFunctionInput) *lambda.CreateFunctionOutput {
-	t.Helper()
-	ctx := context.Background()
-	out, err := cs.lambda.CreateFunction(ctx, in)
-	if err != nil {
-		t.Fatalf("CreateFunction(%s): %v", aws.ToString(in.FunctionName), err)
-	}
-	cs.waitActive(t, aws.ToString(in.FunctionName))
-	return out
-}
-
-func (cs *ctlServer) waitActive(t testing.TB, name string) {
-	t.Helper()
-	w := lambda.NewFunctionActiveV2Waiter(cs.lambda, func(o *lambda.FunctionActiveV2WaiterOptions) {
-		o.MinDelay, o.MaxDelay = 5*time.Millisecond, 50*time.Millisecond
-	})
-	if err := w.Wait(context.Background(), &lambda.GetFunctionInput{FunctionName: aws.String(name)}, 10*time.Second); err != nil {
-		t.Fatalf("FunctionActiveV2 %s: %v", name, err)
-	}
-}
-
-func (cs *ctlServer) waitUpdated(t testing.TB, name string) {
-	t.Helper()
-	w := lambda.NewFunctionUpdatedV2Waiter(cs.lambda, func(o *lambda.FunctionUpdatedV2WaiterOptions) {
-		o.MinDelay, o.MaxDelay = 5*time.Millisecond, 50*time.Millisecond
-	})
-	if err := w.Wait(context.Background(), &lambda.GetFunctionInput{FunctionName: aws.String(name)}, 10*time.Second); err != nil {
-		t.Fatalf("FunctionUpdatedV2 %s: %v", name, err)
-	}
-}
-
-func (cs *ctlServer) waitVersionActive(t testing.TB, name, version string) {
-	t.Helper()
-	w := lambda.NewPublishedVersionActiveWaiter(cs.lambda, func(o *lambda.PublishedVersionActiveWaiterOptions) {
-		o.MinDelay, o.MaxDelay = 5*time.Millisecond, 50*time.Millisecond
-	})
-	in := &lambda.GetFunctionConfigurationInput{FunctionName: aws.String(name), Qualifier: aws.String(version)}
-	if err := w.Wait(context.Background(), in, 10*time.Second); err != nil {
-		t.Fatalf("PublishedVersionActive %s:%s: %v", name, version, err)
-	}
-}
-
-// publish publishes a version and waits for it to be Active.
-func (cs *ctlServer) publish(t testing.TB, name string) string {
-	t.Helper()
-	out, err := cs.lambda.PublishVersion(context.Background(), &lambda.PublishVersionInput{FunctionName: aws.String(name)})
-	if err != nil {
-		t.Fatalf("PublishVersion(%s): %v", name, err)
-	}
-	v := aws.ToString(out.Version)
-	cs.waitVersionActive(t, name, v)
-	return v
-}
-
-// updateCode replaces a function's code and waits for the update.
-func (cs *ctlServer) updateCode(t testing.TB, name string, zip []byte) *lambda.UpdateFunctionCodeOutput {
-	t.Helper()
-	out, err := cs.lambda.UpdateFunctionCode(context.Background(), &lambda.UpdateFunctionCodeInput{FunctionName: aws.String(name), ZipFile: zip})
-	if err != nil {
-		t.Fatalf("UpdateFunctionCode(%s): %v", name, err)
-	}
-	cs.waitUpdated(t, name)
-	return out
-}
-
-// ctlWantError checks that err is the typed SDK error T and that its
-// message contains want.
-func ctlWantError[T error](t testing.TB, err error, want string) T {
-	t.Helper()
-	var target T
-	if !errors.As(err, &target) {
-		t.Fatalf("error = %v (%T); want %T", err, err, target)
-	}
-	if !strings.Contains(target.Error(), want) {
-		t.Fatalf("error = %q; want it to contain %q", target.Error(), want)
-	}
-	return target
-}
-
-// ctlWantCode checks an error the Lambda model does not declare
-// (ValidationException, UnknownOperationException) by its code.
-func ctlWantCode(t testing.TB, err error, code, want string) {
-	t.Helper()
-	var ae smithy.APIError
-	if !errors.As(err, &ae) {
-		t.Fatalf("error = %v; want an API error %s", err, code)
-	}
-	if ae.ErrorCode() != code || !strings.Contains(ae.ErrorMessage(), want) {
-		t.Fatalf("error = %s: %q; want %s containing %q", ae.ErrorCode(), ae.ErrorMessage(), code, want)
-	}
-}
-
-// rawRequest sends a request to the server without the SDK.
-func (cs *ctlServer) rawRequest(t testing.TB, method, path string, body []byte) (*http.Response, []byte) {
-	t.Helper()
-	req, err := http.NewRequest(method, cs.URL()+path, bytes.NewReader(body))
-	if err != nil {
-		t.Fatal(err)
-	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	b, _ := io.ReadAll(resp.Body)
-	return resp, b
 }
 
 func TestStartRefusesNonLoopback(t *testing.T) {
@@ -341,7 +101,7 @@ func TestNewValidatesConfig(t *testing.T) {
 func TestErrorEnvelope(t *testing.T) {
 	t.Parallel()
 	cs := newCtlServer(t)
-	resp, body := cs.rawRequest(t, "GET", "/2015-03-31/functions/nope", nil)
+	resp, body := cs.RawRequest(t, "GET", "/2015-03-31/functions/nope", nil)
 	if resp.StatusCode != 404 {
 		t.Fatalf("status = %d; want 404", resp.StatusCode)
 	}
@@ -368,11 +128,11 @@ func TestRoutingEscapedARNsAndUnknownOperations(t *testing.T) {
 	t.Parallel()
 	cs := newCtlServer(t)
 	ctx := context.Background()
-	cs.createActive(t, ctlCreateInput("routed", ctlBootstrapZip(t, "r")))
+	cs.CreateActive(t, lambdatest.CreateInput("routed", lambdatest.BootstrapZip(t, "r")))
 	arn := "arn:aws:lambda:us-east-1:000000000000:function:routed"
 	// The SDK percent-encodes ARNs in the path; each form must resolve.
 	for _, name := range []string{"routed", arn, "000000000000:function:routed", arn + ":$LATEST", "routed:$LATEST"} {
-		out, err := cs.lambda.GetFunction(ctx, &lambda.GetFunctionInput{FunctionName: aws.String(name)})
+		out, err := cs.Lambda.GetFunction(ctx, &lambda.GetFunctionInput{FunctionName: aws.String(name)})
 		if err != nil {
 			t.Fatalf("GetFunction(%s): %v", name, err)
 		}
@@ -381,28 +141,28 @@ func TestRoutingEscapedARNsAndUnknownOperations(t *testing.T) {
 		}
 	}
 	// By hand: a literal, unencoded ARN also routes.
-	resp, _ := cs.rawRequest(t, "GET", "/2015-03-31/functions/"+arn+"/configuration", nil)
+	resp, _ := cs.RawRequest(t, "GET", "/2015-03-31/functions/"+arn+"/configuration", nil)
 	if resp.StatusCode != 200 {
 		t.Errorf("unencoded ARN: status %d", resp.StatusCode)
 	}
 	// Another region or account is not this endpoint's function.
-	_, err := cs.lambda.GetFunction(ctx, &lambda.GetFunctionInput{FunctionName: aws.String("arn:aws:lambda:eu-west-1:000000000000:function:routed")})
-	ctlWantError[*types.ResourceNotFoundException](t, err, "Function not found")
+	_, err := cs.Lambda.GetFunction(ctx, &lambda.GetFunctionInput{FunctionName: aws.String("arn:aws:lambda:eu-west-1:000000000000:function:routed")})
+	lambdatest.WantError[*types.ResourceNotFoundException](t, err, "Function not found")
 	// Qualifier in the name and as a parameter must agree.
-	_, err = cs.lambda.GetFunction(ctx, &lambda.GetFunctionInput{FunctionName: aws.String("routed:1"), Qualifier: aws.String("2")})
-	ctlWantError[*types.InvalidParameterValueException](t, err, "does not match the specified qualifier")
+	_, err = cs.Lambda.GetFunction(ctx, &lambda.GetFunctionInput{FunctionName: aws.String("routed:1"), Qualifier: aws.String("2")})
+	lambdatest.WantError[*types.InvalidParameterValueException](t, err, "does not match the specified qualifier")
 	// A bad name is AWS's ValidationException.
-	resp, body := cs.rawRequest(t, "GET", "/2015-03-31/functions/bad%20name", nil)
+	resp, body := cs.RawRequest(t, "GET", "/2015-03-31/functions/bad%20name", nil)
 	if resp.StatusCode != 400 || resp.Header.Get("X-Amzn-ErrorType") != "ValidationException" {
 		t.Errorf("bad name: %d %s %s", resp.StatusCode, resp.Header.Get("X-Amzn-ErrorType"), body)
 	}
 	// Features the local Lambda does not have say so.
-	_, err = cs.lambda.AddPermission(ctx, &lambda.AddPermissionInput{FunctionName: aws.String("routed"),
+	_, err = cs.Lambda.AddPermission(ctx, &lambda.AddPermissionInput{FunctionName: aws.String("routed"),
 		Action: aws.String("lambda:InvokeFunction"), Principal: aws.String("s3.amazonaws.com"), StatementId: aws.String("s")})
-	ctlWantError[*types.InvalidParameterValueException](t, err, "not supported by the local Lambda")
-	_, err = cs.lambda.ListLayers(ctx, &lambda.ListLayersInput{})
-	ctlWantError[*types.InvalidParameterValueException](t, err, "Layers are not supported")
-	resp, body = cs.rawRequest(t, "PATCH", "/2015-03-31/functions/routed", nil)
+	lambdatest.WantError[*types.InvalidParameterValueException](t, err, "not supported by the local Lambda")
+	_, err = cs.Lambda.ListLayers(ctx, &lambda.ListLayersInput{})
+	lambdatest.WantError[*types.InvalidParameterValueException](t, err, "Layers are not supported")
+	resp, body = cs.RawRequest(t, "PATCH", "/2015-03-31/functions/routed", nil)
 	if resp.StatusCode != 404 || resp.Header.Get("X-Amzn-ErrorType") != "UnknownOperationException" {
 		t.Errorf("unknown operation: %d %s %s", resp.StatusCode, resp.Header.Get("X-Amzn-ErrorType"), body)
 	}
@@ -411,35 +171,35 @@ func TestRoutingEscapedARNsAndUnknownOperations(t *testing.T) {
 func TestRequestTooLarge(t *testing.T) {
 	t.Parallel()
 	cs := newCtlServer(t)
-	in := ctlCreateInput("huge", make([]byte, 53*1024*1024)) // > 69905067 bytes once base64-encoded
-	_, err := cs.lambda.CreateFunction(context.Background(), in)
-	ctlWantError[*types.RequestTooLargeException](t, err, "Request must be smaller than 69905067 bytes for the CreateFunction operation")
+	in := lambdatest.CreateInput("huge", make([]byte, 53*1024*1024)) // > 69905067 bytes once base64-encoded
+	_, err := cs.Lambda.CreateFunction(context.Background(), in)
+	lambdatest.WantError[*types.RequestTooLargeException](t, err, "Request must be smaller than 69905067 bytes for the CreateFunction operation")
 }
 
 // TestServerInvoke runs Invoke through the whole REST path: the control
 // plane resolves, the data plane runs a real aws-lambda-go function.
 func TestServerInvoke(t *testing.T) {
 	t.Parallel()
-	gate := newActivationGate()
+	gate := lambdatest.NewActivationGate()
 	gate.Open()
 	cs := newCtlServer(t, withGate(gate))
 	ctx := context.Background()
-	bootstrap, err := os.ReadFile(testFunctionDir(t) + "/bootstrap")
+	bootstrap, err := os.ReadFile(lambdatest.FunctionDir(t) + "/bootstrap")
 	if err != nil {
 		t.Fatal(err)
 	}
-	pkg := ctlZip(t, map[string]string{"bootstrap": string(bootstrap)})
-	in := ctlCreateInput("live-fn", pkg)
+	pkg := lambdatest.Zip(t, map[string]string{"bootstrap": string(bootstrap)})
+	in := lambdatest.CreateInput("live-fn", pkg)
 	in.Handler = aws.String("env")
 	in.Environment = &types.Environment{Variables: map[string]string{"STAGE": "one"}}
-	cs.createActive(t, in)
+	cs.CreateActive(t, in)
 	invoke := func(q string) (map[string]string, string) {
 		t.Helper()
 		in := &lambda.InvokeInput{FunctionName: aws.String("live-fn")}
 		if q != "" {
 			in.Qualifier = aws.String(q)
 		}
-		out, err := cs.lambda.Invoke(ctx, in)
+		out, err := cs.Lambda.Invoke(ctx, in)
 		if err != nil {
 			t.Fatalf("Invoke(%s): %v", q, err)
 		}
@@ -456,11 +216,11 @@ func TestServerInvoke(t *testing.T) {
 	if env["STAGE"] != "one" || v != "$LATEST" || env["AWS_LAMBDA_FUNCTION_NAME"] != "live-fn" {
 		t.Errorf("$LATEST ran version %s with STAGE=%q, name %q", v, env["STAGE"], env["AWS_LAMBDA_FUNCTION_NAME"])
 	}
-	cs.publish(t, "live-fn")
+	cs.Publish(t, "live-fn")
 
 	// While an update is in progress, $LATEST runs the previous configuration.
 	gate.Hold()
-	if _, err := cs.lambda.UpdateFunctionConfiguration(ctx, &lambda.UpdateFunctionConfigurationInput{FunctionName: aws.String("live-fn"),
+	if _, err := cs.Lambda.UpdateFunctionConfiguration(ctx, &lambda.UpdateFunctionConfigurationInput{FunctionName: aws.String("live-fn"),
 		Environment: &types.Environment{Variables: map[string]string{"STAGE": "two"}}}); err != nil {
 		t.Fatal(err)
 	}
@@ -468,15 +228,15 @@ func TestServerInvoke(t *testing.T) {
 		t.Errorf("during the update $LATEST ran STAGE=%q; want the previous one", env["STAGE"])
 	}
 	gate.Open()
-	cs.waitUpdated(t, "live-fn")
+	cs.WaitUpdated(t, "live-fn")
 	if env, _ := invoke(""); env["STAGE"] != "two" {
 		t.Errorf("after the update $LATEST ran STAGE=%q; want two", env["STAGE"])
 	}
-	cs.publish(t, "live-fn")
+	cs.Publish(t, "live-fn")
 	if env, v := invoke("1"); env["STAGE"] != "one" || v != "1" {
 		t.Errorf("version 1 ran STAGE=%q as version %s", env["STAGE"], v)
 	}
-	if _, err := cs.lambda.CreateAlias(ctx, &lambda.CreateAliasInput{FunctionName: aws.String("live-fn"), Name: aws.String("live"),
+	if _, err := cs.Lambda.CreateAlias(ctx, &lambda.CreateAliasInput{FunctionName: aws.String("live-fn"), Name: aws.String("live"),
 		FunctionVersion: aws.String("1"), RoutingConfig: &types.AliasRoutingConfiguration{AdditionalVersionWeights: map[string]float64{"2": 0.5}}}); err != nil {
 		t.Fatal(err)
 	}
@@ -488,20 +248,20 @@ func TestServerInvoke(t *testing.T) {
 	if seen["1"] != "one" || seen["2"] != "two" {
 		t.Errorf("the 50%% alias ran %v; want version 1 (one) and 2 (two)", seen)
 	}
-	_, err = cs.lambda.Invoke(ctx, &lambda.InvokeInput{FunctionName: aws.String("live-fn"), Qualifier: aws.String("nope")})
-	ctlWantError[*types.ResourceNotFoundException](t, err, "Function not found: arn:aws:lambda:us-east-1:000000000000:function:live-fn:nope")
-	_, err = cs.lambda.Invoke(ctx, &lambda.InvokeInput{FunctionName: aws.String("ghost")})
-	ctlWantError[*types.ResourceNotFoundException](t, err, "Function not found: arn:aws:lambda:us-east-1:000000000000:function:ghost")
+	_, err = cs.Lambda.Invoke(ctx, &lambda.InvokeInput{FunctionName: aws.String("live-fn"), Qualifier: aws.String("nope")})
+	lambdatest.WantError[*types.ResourceNotFoundException](t, err, "Function not found: arn:aws:lambda:us-east-1:000000000000:function:live-fn:nope")
+	_, err = cs.Lambda.Invoke(ctx, &lambda.InvokeInput{FunctionName: aws.String("ghost")})
+	lambdatest.WantError[*types.ResourceNotFoundException](t, err, "Function not found: arn:aws:lambda:us-east-1:000000000000:function:ghost")
 
 	// The metrics endpoint is on the same port.
-	resp, body := cs.rawRequest(t, "GET", "/metrics", nil)
+	resp, body := cs.RawRequest(t, "GET", "/metrics", nil)
 	if resp.StatusCode != 200 || !strings.Contains(string(body), "live-fn") {
 		t.Errorf("GET /metrics: %d, mentions live-fn: %v", resp.StatusCode, strings.Contains(string(body), "live-fn"))
 	}
 
 	// So is the per-version query: invocations through the alias, by the
 	// version that ran.
-	resp, body = cs.rawRequest(t, "GET", "/_locallambda/metrics/query?function=live-fn&qualifier=live&since=10m&step=1h", nil)
+	resp, body = cs.RawRequest(t, "GET", "/_locallambda/metrics/query?function=live-fn&qualifier=live&since=10m&step=1h", nil)
 	var q MetricsQuery
 	if err := json.Unmarshal(body, &q); resp.StatusCode != 200 || err != nil {
 		t.Fatalf("metrics query: %d %s (%v)", resp.StatusCode, body, err)
@@ -515,7 +275,7 @@ func TestServerInvoke(t *testing.T) {
 	if counts["1"] == 0 || counts["2"] == 0 {
 		t.Errorf("metrics query through alias live: invocations by version %v; want both versions", counts)
 	}
-	resp, body = cs.rawRequest(t, "GET", "/_locallambda/metrics/query?function=live-fn&step=soon", nil)
+	resp, body = cs.RawRequest(t, "GET", "/_locallambda/metrics/query?function=live-fn&step=soon", nil)
 	if resp.StatusCode != 400 || !strings.Contains(string(body), "step") {
 		t.Errorf("metrics query with a bad step: %d %s", resp.StatusCode, body)
 	}

@@ -1,0 +1,203 @@
+package locallambda
+
+import (
+	"bytes"
+	"encoding/base64"
+	"encoding/json"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/sluice-cd/sluice/internal/locallambda/lambdatest"
+)
+
+// TestAWSCLI drives the local Lambda with the AWS CLI, a client nobody here
+// wrote: every call goes through botocore's own serializers, parsers and
+// waiters. It prefers Debian's awscli (/usr/bin/aws, v2) and skips when no
+// aws is installed (.ci/run installs it: apt-get install awscli).
+func TestAWSCLI(t *testing.T) {
+	bin := awsCLI(t)
+	cs := newCtlServer(t)
+	work := t.TempDir()
+	env := append(os.Environ(),
+		"AWS_ACCESS_KEY_ID=x", "AWS_SECRET_ACCESS_KEY=x", "AWS_DEFAULT_REGION=us-east-1",
+		"AWS_CONFIG_FILE="+filepath.Join(work, "config"), "AWS_SHARED_CREDENTIALS_FILE="+filepath.Join(work, "credentials"),
+		"AWS_PAGER=", "AWS_EC2_METADATA_DISABLED=true")
+	// run runs the CLI and decodes its JSON output; wantErr expects a
+	// failure whose stderr names it.
+	run := func(t *testing.T, wantErr string, args ...string) map[string]any {
+		t.Helper()
+		args = append(args, "--endpoint-url", cs.URL(), "--output", "json")
+		cmd := exec.Command(bin, args...)
+		cmd.Env, cmd.Dir = env, work
+		var stdout, stderr bytes.Buffer
+		cmd.Stdout, cmd.Stderr = &stdout, &stderr
+		start := time.Now()
+		err := cmd.Run()
+		t.Logf("aws %s: %s", strings.Join(args[:2], " "), time.Since(start))
+		if wantErr != "" {
+			if err == nil || !strings.Contains(stderr.String(), wantErr) {
+				t.Fatalf("aws %s: err %v, stderr %q; want a failure naming %q", strings.Join(args, " "), err, stderr.String(), wantErr)
+			}
+			return nil
+		}
+		if err != nil {
+			t.Fatalf("aws %s: %v\n%s", strings.Join(args, " "), err, stderr.String())
+		}
+		out := map[string]any{}
+		if args[0] == "s3" {
+			out["output"] = stdout.String() // the s3 commands print text
+			return out
+		}
+		if s := strings.TrimSpace(stdout.String()); s != "" {
+			if err := json.Unmarshal([]byte(s), &out); err != nil {
+				t.Fatalf("aws %s printed %q: %v", strings.Join(args, " "), s, err)
+			}
+		}
+		return out
+	}
+	write := func(name string, b []byte) string {
+		p := filepath.Join(work, name)
+		if err := os.WriteFile(p, b, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	zip1, zip2, zip3 := lambdatest.BootstrapZip(t, "cli-1"), lambdatest.BootstrapZip(t, "cli-2"), lambdatest.BootstrapZip(t, "cli-3")
+	p1, p2, p3 := write("one.zip", zip1), write("two.zip", zip2), write("three.zip", zip3)
+
+	t.Run("create-function", func(t *testing.T) {
+		out := run(t, "", "lambda", "create-function", "--function-name", "cli", "--runtime", "provided.al2023",
+			"--handler", "bootstrap", "--role", lambdatest.Role, "--zip-file", "fileb://"+p1)
+		if out["State"] != "Pending" || out["CodeSha256"] != lambdatest.CodeSha(zip1) || out["FunctionArn"] != "arn:aws:lambda:us-east-1:000000000000:function:cli" {
+			t.Errorf("create-function printed %v", out)
+		}
+		run(t, "", "lambda", "wait", "function-active-v2", "--function-name", "cli")
+		run(t, "ResourceConflictException", "lambda", "create-function", "--function-name", "cli", "--runtime", "provided.al2023",
+			"--handler", "bootstrap", "--role", lambdatest.Role, "--zip-file", "fileb://"+p1)
+	})
+	t.Run("update-function-code", func(t *testing.T) {
+		out := run(t, "", "lambda", "update-function-code", "--function-name", "cli", "--zip-file", "fileb://"+p2)
+		if out["LastUpdateStatus"] != "InProgress" || out["CodeSha256"] != lambdatest.CodeSha(zip2) {
+			t.Errorf("update-function-code printed %v", out)
+		}
+		run(t, "", "lambda", "wait", "function-updated-v2", "--function-name", "cli")
+	})
+	t.Run("publish-version", func(t *testing.T) {
+		out := run(t, "", "lambda", "publish-version", "--function-name", "cli", "--description", "first")
+		if out["Version"] != "1" || out["Description"] != "first" {
+			t.Errorf("publish-version printed %v", out)
+		}
+		run(t, "", "lambda", "wait", "published-version-active", "--function-name", "cli", "--qualifier", "1")
+		out = run(t, "", "lambda", "update-function-code", "--function-name", "cli", "--zip-file", "fileb://"+p3, "--publish")
+		if out["Version"] != "2" {
+			t.Errorf("update-function-code --publish printed version %v; want 2", out["Version"])
+		}
+		run(t, "", "lambda", "wait", "published-version-active", "--function-name", "cli", "--qualifier", "2")
+		run(t, "InvalidParameterValueException", "lambda", "publish-version", "--function-name", "cli", "--code-sha256", "wrong")
+	})
+	t.Run("create-alias", func(t *testing.T) {
+		out := run(t, "", "lambda", "create-alias", "--function-name", "cli", "--name", "live", "--function-version", "1",
+			"--routing-config", "AdditionalVersionWeights={2=0.1}")
+		rc, _ := out["RoutingConfig"].(map[string]any)
+		w, _ := rc["AdditionalVersionWeights"].(map[string]any)
+		if out["AliasArn"] != "arn:aws:lambda:us-east-1:000000000000:function:cli:live" || w["2"] != 0.1 {
+			t.Errorf("create-alias printed %v", out)
+		}
+		run(t, "InvalidParameterValueException", "lambda", "create-alias", "--function-name", "cli", "--name", "bad", "--function-version", "1",
+			"--routing-config", "AdditionalVersionWeights={1=0.5}")
+	})
+	t.Run("list-versions-by-function", func(t *testing.T) {
+		out := run(t, "", "lambda", "list-versions-by-function", "--function-name", "cli")
+		var got []string
+		vs, _ := out["Versions"].([]any)
+		for _, v := range vs {
+			got = append(got, v.(map[string]any)["Version"].(string))
+		}
+		if strings.Join(got, ",") != "$LATEST,1,2" {
+			t.Errorf("list-versions-by-function printed versions %v", got)
+		}
+	})
+	t.Run("delete-function-qualifier", func(t *testing.T) {
+		run(t, "Unable to delete version because the following aliases reference it: [live]", "lambda", "delete-function", "--function-name", "cli", "--qualifier", "2")
+		run(t, "", "lambda", "update-alias", "--function-name", "cli", "--name", "live", "--routing-config", "AdditionalVersionWeights={}")
+		run(t, "", "lambda", "delete-function", "--function-name", "cli", "--qualifier", "2")
+		run(t, "ResourceNotFoundException", "lambda", "get-function", "--function-name", "cli", "--qualifier", "2")
+	})
+	t.Run("get-function", func(t *testing.T) {
+		out := run(t, "", "lambda", "get-function", "--function-name", "cli")
+		c, _ := out["Configuration"].(map[string]any)
+		code, _ := out["Code"].(map[string]any)
+		if c["State"] != "Active" || c["LastUpdateStatus"] != "Successful" || c["CodeSha256"] != lambdatest.CodeSha(zip3) || code["RepositoryType"] != "S3" {
+			t.Errorf("get-function printed %v", out)
+		}
+		run(t, "ResourceNotFoundException", "lambda", "get-function", "--function-name", "nope")
+	})
+	t.Run("s3-then-create-function", func(t *testing.T) {
+		run(t, "", "s3", "mb", "s3://artifacts")
+		run(t, "", "s3", "cp", p1, "s3://artifacts/builds/fn.zip")
+		out := run(t, "", "lambda", "create-function", "--function-name", "cli-s3", "--runtime", "provided.al2023",
+			"--handler", "bootstrap", "--role", lambdatest.Role, "--code", "S3Bucket=artifacts,S3Key=builds/fn.zip")
+		if out["CodeSha256"] != lambdatest.CodeSha(zip1) {
+			t.Errorf("create-function from S3 printed %v", out)
+		}
+		run(t, "", "lambda", "wait", "function-active-v2", "--function-name", "cli-s3")
+		run(t, "NoSuchKey", "lambda", "create-function", "--function-name", "cli-s3b", "--runtime", "provided.al2023",
+			"--handler", "bootstrap", "--role", lambdatest.Role, "--code", "S3Bucket=artifacts,S3Key=nope.zip")
+	})
+	// Invoke through the CLI runs a real aws-lambda-go function (the data
+	// plane's test function) behind a weighted alias.
+	t.Run("invoke-qualifier-log-tail", func(t *testing.T) {
+		bootstrap, err := os.ReadFile(filepath.Join(lambdatest.FunctionDir(t), "bootstrap"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		pkg := write("echo.zip", lambdatest.Zip(t, map[string]string{"bootstrap": string(bootstrap)}))
+		run(t, "", "lambda", "create-function", "--function-name", "cli-echo", "--runtime", "provided.al2023",
+			"--handler", "echo", "--role", lambdatest.Role, "--zip-file", "fileb://"+pkg, "--publish")
+		run(t, "", "lambda", "wait", "published-version-active", "--function-name", "cli-echo", "--qualifier", "1")
+		run(t, "", "lambda", "update-function-configuration", "--function-name", "cli-echo", "--environment", "Variables={STAGE=two}")
+		run(t, "", "lambda", "wait", "function-updated-v2", "--function-name", "cli-echo")
+		run(t, "", "lambda", "publish-version", "--function-name", "cli-echo")
+		run(t, "", "lambda", "wait", "published-version-active", "--function-name", "cli-echo", "--qualifier", "2")
+		run(t, "", "lambda", "create-alias", "--function-name", "cli-echo", "--name", "live", "--function-version", "1",
+			"--routing-config", "AdditionalVersionWeights={2=0.5}")
+		seen := map[string]bool{}
+		for i := 0; i < 40 && len(seen) < 2; i++ {
+			out := run(t, "", "lambda", "invoke", "--function-name", "cli-echo", "--qualifier", "live", "--log-type", "Tail",
+				"--cli-binary-format", "raw-in-base64-out", "--payload", `{"n":1}`, filepath.Join(work, "response.json"))
+			if out["StatusCode"] != 200.0 {
+				t.Fatalf("invoke printed %v", out)
+			}
+			v, _ := out["ExecutedVersion"].(string)
+			seen[v] = true
+			logs, _ := base64.StdEncoding.DecodeString(out["LogResult"].(string))
+			if !strings.Contains(string(logs), "START RequestId:") || !strings.Contains(string(logs), "REPORT RequestId:") {
+				t.Errorf("LogResult = %q", logs)
+			}
+			resp, _ := os.ReadFile(filepath.Join(work, "response.json"))
+			if !strings.Contains(string(resp), `"n":1`) || !strings.Contains(string(resp), "cli-echo:live") {
+				t.Errorf("response = %s", resp)
+			}
+		}
+		if !seen["1"] || !seen["2"] {
+			t.Errorf("a 50%% alias executed versions %v in up to 40 invokes; want both 1 and 2", seen)
+		}
+	})
+}
+
+// awsCLI finds the AWS CLI, preferring Debian's v2 package.
+func awsCLI(t *testing.T) string {
+	t.Helper()
+	if _, err := os.Stat("/usr/bin/aws"); err == nil {
+		return "/usr/bin/aws"
+	}
+	p, err := exec.LookPath("aws")
+	if err != nil {
+		t.Skip("the AWS CLI is not installed (apt-get install awscli); skipping the AWS CLI script test")
+	}
+	return p
+}

@@ -1,0 +1,73 @@
+// Package control is the local Lambda's control plane: the model of
+// functions, versions, aliases, concurrency, tags, event source mappings
+// and event invoke configurations; its snapshot (DataDir/state.json); the
+// function packages on disk (DataDir/functions/…); the asynchronous
+// activations that unpack and check them; and the Lambda REST API
+// operations over all of it (Plane.Routes), answered as AWS answers them.
+//
+// It resolves what an Invoke runs for the data plane (Plane implements
+// invoke.Resolver) and tells the data plane when a version's environments
+// must go (DataPlane.Retire); it must not run functions itself, reach into
+// the data plane's state, or write the data directory outside its own
+// files. It reads code from the S3 store only through ObjectReader. It
+// keeps no package-level mutable state.
+//
+// # Function states
+//
+// Every change that needs the package unpacked or the runtime checked
+// answers at once and completes asynchronously, in a goroutine the Plane
+// owns (an "activation"; milliseconds). The API always reports State and
+// LastUpdateStatus, which the SDK's waiters poll.
+//
+//	CreateFunction                      UpdateFunctionCode / UpdateFunctionConfiguration
+//	  State Pending                       State Active (unchanged)
+//	  LastUpdateStatus InProgress         LastUpdateStatus InProgress
+//	        │ activation                        │ activation
+//	        ├─ ok ─→ Active / Successful        ├─ ok ─→ Active / Successful; $LATEST's old
+//	        └─ fail → Failed / Failed           │        environments are retired
+//	           (StateReason, StateReasonCode    └─ fail → Active / Failed (LastUpdateStatusReason…);
+//	            InvalidZipFileException or               the previous code and configuration stay,
+//	            InvalidRuntime)                          as on AWS
+//
+//	PublishVersion (or Publish: true)   a new version: Pending / InProgress → Active / Successful,
+//	                                    or Failed / Failed; it unpacks into its own directory
+//
+// While $LATEST is Pending or InProgress, UpdateFunctionCode,
+// UpdateFunctionConfiguration and PublishVersion answer 409
+// ResourceConflictException with AWS's messages ("… The function is
+// currently in the following state: Pending", "… An update is in progress
+// for resource: ARN"), and Invoke of a Pending or Failed version answers
+// 409. During an update, invocations of $LATEST run the previous
+// configuration. A failed function can be fixed with UpdateFunctionCode:
+// it goes back to Pending and activates again.
+//
+// # Invariants
+//
+//   - Every change to the model is written to DataDir/state.json (temp file,
+//     fsync, rename, fsync of the directory) before the API answers; the
+//     activation a change needs is part of the model and resumes after a
+//     restart.
+//   - Version numbers are never reused, even after the newest is deleted.
+//     PublishVersion publishes only when code or configuration changed since
+//     the newest version, else it returns that version.
+//   - A published version's unpacked directory is its own and is never
+//     written after it is unpacked. Package files are kept once per content
+//     and removed when no version references them.
+//   - RevisionId changes with every change of a function (its state
+//     transitions and PublishVersion included) or an alias.
+//
+// # Deliberate differences from AWS
+//
+//   - A weight of exactly 1.0 in AdditionalVersionWeights is accepted (the
+//     model's range is [0.0, 1.0]); it sends every invocation to the
+//     additional version.
+//   - The same-role and same-dead-letter-queue rules of weighted aliases are
+//     InvalidParameterValueException naming both versions and the values
+//     that differ (AWS's exact type and text are unverified).
+//   - An oversized control-plane request is RequestTooLargeException (413)
+//     with AWS's "Request must be smaller than 69905067 bytes for the X
+//     operation" text; AWS sends that text as RequestEntityTooLargeException,
+//     which the Lambda model does not declare.
+//   - Event source mappings are validated, stored and move through their
+//     states, but events are not yet delivered from their sources.
+package control

@@ -1,0 +1,14 @@
+//go:build !linux
+
+package lambdatest
+
+import "time"
+
+// SelfCPU is measured on Linux only.
+func SelfCPU() time.Duration { return 0 }
+
+// ProcessCPU is measured on Linux only.
+func ProcessCPU(int) time.Duration { return 0 }
+
+// ChildrenCPU is measured on Linux only.
+func ChildrenCPU() time.Duration { return 0 }

@@ -78,7 +78,7 @@ const (
 )
 
 var invokeSpecs = append(append([]fieldSpec{}, commonSpecs...),
-	fieldSpec{name: "aliasName", kind: kindString, pattern: aliasNamePattern,
+	fieldSpec{name: "aliasName", kind: kindString, valid: aliasNamePattern.MatchString,
 		hint: "the alias (or version number) to invoke; empty invokes $LATEST"},
 	fieldSpec{name: "executionCount", kind: kindInt, min: 1, max: maxExecutionCount,
 		hint: "how many times to invoke the function; default 1"},

@@ -599,12 +599,12 @@ type fieldSpec struct {
 	name     string
 	kind     fieldKind
 	required bool
-	min, max int64          // kindInt range; max 0 means no upper bound
-	emptyOK  bool           // kindInt: "" is allowed (it clears)
-	oneOf    []string       // kindString: allowed values (case-sensitive)
-	pattern  *regexp.Regexp // kindString: values must match (non-empty values only)
-	sub      []fieldSpec    // kindObject: its fields
-	hint     string         // what the field is, added to messages
+	min, max int64             // kindInt range; max 0 means no upper bound
+	emptyOK  bool              // kindInt: "" is allowed (it clears)
+	oneOf    []string          // kindString: allowed values (case-sensitive)
+	valid    func(string) bool // kindString: values must pass (non-empty values only)
+	sub      []fieldSpec       // kindObject: its fields
+	hint     string            // what the field is, added to messages
 }
 
 // validateSpecs checks fields against specs and returns every problem,
@@ -639,7 +639,7 @@ func validateSpecs(fields map[string]any, specs []fieldSpec, prefix string) []st
 				add(s, "is required and must not be empty")
 			case len(s.oneOf) > 0 && x != "" && !contains(s.oneOf, x):
 				add(s, "must be one of %s, not %q", strings.Join(s.oneOf, ", "), x)
-			case s.pattern != nil && x != "" && !s.pattern.MatchString(x):
+			case s.valid != nil && x != "" && !s.valid(x):
 				add(s, "%q is not valid", x)
 			}
 		case kindInt:
@@ -697,14 +697,13 @@ var (
 	functionNamePattern = regexp.MustCompile(`^((arn:aws[a-zA-Z-]*:lambda:[a-z0-9-]+:\d{12}:function:)|(\d{12}:function:))?[a-zA-Z0-9_-]{1,64}(:(\$LATEST|[a-zA-Z0-9_-]+))?$`)
 	// aliasNamePattern: AWS's alias names (not all digits).
 	aliasNamePattern = regexp.MustCompile(`^[a-zA-Z0-9_-]{1,128}$`)
-	regionPattern    = regexp.MustCompile(`^[a-z]{2}(-[a-z]+)+-\d+$`)
 )
 
 // commonSpecs are the fields every Lambda stage reads.
 var commonSpecs = []fieldSpec{
 	{name: "account", kind: kindString, hint: "the account from the accounts config; empty or absent means the local Lambda"},
-	{name: "region", kind: kindString, pattern: regionPattern, hint: "must be the account's region, e.g. us-east-1"},
-	{name: "functionName", kind: kindString, required: true, pattern: functionNamePattern,
+	{name: "region", kind: kindString, valid: awsclient.ValidRegion, hint: "must be the account's region, e.g. us-east-1"},
+	{name: "functionName", kind: kindString, required: true, valid: functionNamePattern.MatchString,
 		hint: "a function name of letters, digits, '-' and '_' (at most 64), or a function ARN"},
 	{name: "prefixApplicationNameToFunction", kind: kindBool, hint: "false keeps functionName as written instead of prefixing the application name"},
 	{name: "waitTimeoutSeconds", kind: kindInt, min: 1, max: 86400, hint: "how long a task waits for AWS, in seconds; default 300"},

@@ -13,6 +13,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/lambda"
 	"github.com/aws/aws-sdk-go-v2/service/lambda/types"
 
+	"github.com/sluice-cd/sluice/internal/awsclient"
 	"github.com/sluice-cd/sluice/internal/stage"
 )
 
@@ -45,9 +46,9 @@ func (*RestoreType) Name() string { return RestoreTypeName }
 
 var restoreSpecs = []fieldSpec{
 	{name: "account", kind: kindString, hint: "the account from the accounts config; empty or absent means the local Lambda"},
-	{name: "region", kind: kindString, pattern: regionPattern},
-	{name: "functionName", kind: kindString, required: true, pattern: functionNamePattern},
-	{name: "alias", kind: kindString, required: true, pattern: aliasNamePattern},
+	{name: "region", kind: kindString, valid: awsclient.ValidRegion},
+	{name: "functionName", kind: kindString, required: true, valid: functionNamePattern.MatchString},
+	{name: "alias", kind: kindString, required: true, valid: aliasNamePattern.MatchString},
 	{name: "functionVersion", kind: kindString, hint: "the version the alias routed to: a number or $LATEST"},
 	{name: "existed", kind: kindBool, required: true, hint: "false when the alias did not exist and restoring deletes it"},
 	{name: "waitTimeoutSeconds", kind: kindInt, min: 1, max: 86400},

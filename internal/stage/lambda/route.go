@@ -131,7 +131,7 @@ const (
 )
 
 var routeSpecs = append(append(append([]fieldSpec{}, commonSpecs...),
-	fieldSpec{name: "aliasName", kind: kindString, required: true, pattern: aliasNamePattern,
+	fieldSpec{name: "aliasName", kind: kindString, required: true, valid: aliasNamePattern.MatchString,
 		hint: "the alias to route, e.g. live"},
 	fieldSpec{name: "aliasDescription", kind: kindString},
 	fieldSpec{name: "deploymentStrategy", kind: kindString, required: true,

@@ -116,7 +116,7 @@ func (c *codeSource) functionCode() (*types.FunctionCode, error) {
 
 // codeFieldSpecs are the code source fields (Deploy and Update Code).
 var codeFieldSpecs = []fieldSpec{
-	{name: "s3bucket", kind: kindString, pattern: s3BucketPattern, hint: "the S3 bucket of the code .zip, in the function's region"},
+	{name: "s3bucket", kind: kindString, valid: s3BucketPattern.MatchString, hint: "the S3 bucket of the code .zip, in the function's region"},
 	{name: "s3key", kind: kindString, hint: "the S3 key of the code .zip"},
 	{name: "s3ObjectVersion", kind: kindString},
 	{name: "S3ObjectVersion", kind: kindString},
@@ -199,7 +199,7 @@ func readCode(fields map[string]any) (*codeSource, error) {
 var functionSpecs = []fieldSpec{
 	{name: "runtime", kind: kindString, hint: "e.g. provided.al2023, python3.12, nodejs22.x"},
 	{name: "handler", kind: kindString},
-	{name: "role", kind: kindString, pattern: roleARNPattern, hint: "the execution role ARN, e.g. arn:aws:iam::123456789012:role/my-function"},
+	{name: "role", kind: kindString, valid: roleARNPattern.MatchString, hint: "the execution role ARN, e.g. arn:aws:iam::123456789012:role/my-function"},
 	{name: "description", kind: kindString},
 	{name: "memorySize", kind: kindInt, min: 128, max: 10240, hint: "MB"},
 	{name: "timeout", kind: kindInt, min: 1, max: 900, hint: "seconds"},

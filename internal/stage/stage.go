@@ -15,6 +15,8 @@ import (
 )
 
 // Status is a task's result status. The values match store.ExecutionStatus.
+// Tasks do not set it themselves: they return an outcome (Succeed, Fail,
+// RetryAfter, Wait, Skip), which sets it.
 type Status string
 
 const (
@@ -117,7 +119,8 @@ type RawFielder interface {
 	RawFields() []string
 }
 
-// Result is what one task run returns.
+// Result is what one task run returns. Tasks build it from the outcomes
+// Succeed, Fail, RetryAfter, Wait and Skip; the engine reads its fields.
 type Result struct {
 	Status Status
 	// Context entries are merged into the stage's context.

@@ -261,27 +261,39 @@ func leadingDigits(s string) int {
 }
 
 // A Checker collects what a Spec's Check finds, each problem at its
-// field's path. The helpers look only at fields that are Set (Required
-// at fields that are Missing), so they never report a value Validate left
-// as an expression or one Decode already reported.
+// field's path. The helpers (Required, Range, OneOf, …) look only at
+// fields that are Set (Required at fields that are Missing), so they never
+// report a value Validate left as an expression or one Decode reported;
+// and they report one problem per field: none about a field that already
+// has one.
 type Checker struct {
-	errs []FieldError
+	errs     []FieldError
+	reported map[string]bool // paths with a problem
 }
 
 // Errorf reports a problem with field f, in the words of format.
 func (c *Checker) Errorf(f Fielder, format string, args ...any) {
-	c.errs = append(c.errs, FieldError{Field: f.field().path, Msg: fmt.Sprintf(format, args...)})
+	c.Add(FieldError{Field: f.field().path, Msg: fmt.Sprintf(format, args...)})
 }
 
 // Add reports problems found some other way, such as at places inside a
 // JSONField (its Path joined with the place).
 func (c *Checker) Add(errs ...FieldError) {
-	c.errs = append(c.errs, errs...)
+	for _, e := range errs {
+		if c.reported == nil {
+			c.reported = map[string]bool{}
+		}
+		c.reported[e.Field] = true
+		c.errs = append(c.errs, e)
+	}
 }
 
-// problem reports a problem with f, ending with f's hint.
+// problem reports a problem with f, ending with f's hint, unless f has
+// one already.
 func (c *Checker) problem(f *Field, format string, args ...any) {
-	c.errs = append(c.errs, FieldError{Field: f.path, Msg: withHint(fmt.Sprintf(format, args...), f.hint)})
+	if !c.reported[f.path] {
+		c.Add(FieldError{Field: f.path, Msg: withHint(fmt.Sprintf(format, args...), f.hint)})
+	}
 }
 
 // Required reports field f when the stage leaves it out or sets it to

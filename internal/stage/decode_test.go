@@ -31,7 +31,7 @@ type testSpec struct {
 	Payload  stage.JSONField        `json:"payload"`
 	Tracing  tracing                `json:"tracing"`
 	Entries  stage.ListField[entry] `json:"entries"`
-	internal string
+	internal string                 // not a field of the stage: Decode leaves it alone
 }
 
 type tracing struct {
@@ -41,6 +41,7 @@ type tracing struct {
 
 func (s *testSpec) Check(c *stage.Checker) {
 	c.Required(&s.Name)
+	c.Valid(&s.Name, func(v string) bool { return strings.TrimSpace(v) != "" }) // one problem per field: not reported for "  "
 	c.Range(&s.Memory, 128, 1024)
 	if s.Tracing.Present() {
 		c.Required(&s.Tracing.Mode)
@@ -65,6 +66,8 @@ func TestDecode(t *testing.T) {
 		t.Fatal(err)
 	}
 	switch {
+	case s.internal != "":
+		t.Errorf("Decode set an unexported field: %q", s.internal)
 	case s.Name.Value != "orders" || s.Memory.Value != 512 || s.Ratio.Value != 3 || !s.Publish.Value || s.Version.Value != "7":
 		t.Errorf("scalars: %+v", s)
 	case !slices.Equal(s.Aliases.Value, []string{"live", "beta"}):

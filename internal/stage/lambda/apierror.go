@@ -66,3 +66,10 @@ func isConflict(err error) bool {
 	return errors.As(err, &ae) && (ae.ErrorCode() == "ResourceConflictException" || ae.ErrorCode() == "ConflictException") &&
 		strings.Contains(strings.ToLower(ae.ErrorMessage()), "alias")
 }
+
+// isNoPCConfig reports AWS's "no provisioned concurrency configuration"
+// (a ProvisionedConcurrencyConfigNotFoundException).
+func isNoPCConfig(err error) bool {
+	var nf *types.ProvisionedConcurrencyConfigNotFoundException
+	return isNotFound(err) || errors.As(err, &nf)
+}

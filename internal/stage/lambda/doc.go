@@ -13,10 +13,10 @@
 //
 // A stage is a few short tasks. No task blocks waiting for AWS: a task
 // that waits (for State Active, LastUpdateStatus Successful, a published
-// version, an event source mapping) reads once and returns Running with a
-// short, growing RetryAfter, and the engine runs it again. It fails
-// TERMINAL when the function reports Failed (with AWS's reason) or when
-// waitTimeoutSeconds (default 300) pass since the task started.
+// version, an event source mapping) reads once and returns
+// stage.RetryAfter a short, growing delay, and the engine runs it again.
+// It fails TERMINAL when the function reports Failed (with AWS's reason)
+// or when waitTimeoutSeconds (default 300) pass since the task started.
 //
 // # Re-runs
 //
@@ -32,21 +32,32 @@
 // # Fields
 //
 // An absent field leaves AWS unchanged; an explicit empty value ({} or [])
-// clears. Values are validated by Validate (types and ranges, by field
-// name); values containing ${ are checked only once evaluated, at run time.
+// clears. Each stage type's fields are a spec struct (deploySpec,
+// routeSpec, …) decoded once with stage.Validate when a pipeline is saved
+// and with stage.Decode when a task runs; its Check holds the ranges and
+// the rules between fields, for both. Values containing ${ are checked
+// only once evaluated, at run time.
 //
-// # Shared helpers (for every file of this package)
+// # Files
 //
-//   - base: embeds the accounts; base.function resolves a task's account,
-//     region and function name (application prefix rule included).
-//   - fieldSpec / validateSpecs: Validate's type and range checks; and the
-//     read helpers str, integer, boolean, stringList, stringMap.
-//   - fail / retry / result: a task's error → stage.Result; apiError
+//   - stagetype.go: stageType, the one stage.Type every Lambda stage is —
+//     a spec and a list of tasks, each a function of the spec.
+//   - deploy.go, updatecode.go, invoke.go, route.go (with alias.go and
+//     bluegreen.go), delete.go, restore.go: one stage type each.
+//   - target.go, code.go, config.go, esm.go, payload.go, expect.go: the
+//     groups of fields specs share, with their checks.
+//   - lambda.go: the type names, Types, and base.function, which resolves
+//     a stage's account, region and function name (application prefix
+//     rule included).
+//   - outcome.go: fail and retry, a task helper's way of stopping it, and
+//     outcome, which turns them into stage outcomes; apierror.go
 //     classifies SDK errors (conflicts and throttling retry, the rest fail
 //     with AWS's message).
-//   - waitActive / waitUpdated / waitVersionActive: one-poll checks with
-//     the acceptors of the SDK waiters FunctionActiveV2, FunctionUpdatedV2
-//     and PublishedVersionActive.
-//   - versions.go: Selector, ParseSelector, publishedVersions, aliasUsage.
-//   - esm.go: reconcileEventSources on an exact target (function or alias).
+//   - waiters.go: waitActive / waitUpdated / waitVersionActive, one-poll
+//     checks with the acceptors of the SDK waiters FunctionActiveV2,
+//     FunctionUpdatedV2 and PublishedVersionActive.
+//   - publish.go, versions.go: publishing once, version selectors,
+//     publishedVersions, aliasUsage; esm.go reconciles event source
+//     mappings on an exact target (function or alias).
+//   - state.go: what tasks record in the stage context.
 package lambda

@@ -2,6 +2,7 @@ package lambda
 
 import (
 	"fmt"
+	"net/http"
 	"strings"
 	"time"
 
@@ -34,29 +35,23 @@ var Aliases = map[string]string{
 
 // Types returns every Lambda stage type, bound to accounts.
 func Types(accounts *awsclient.Accounts) []stage.Type {
-	b := base{accounts: accounts}
+	b := base{accounts: accounts, fetch: fetcher{http: &http.Client{Timeout: time.Minute}}}
 	return []stage.Type{
-		&DeployType{base: b},
-		&UpdateCodeType{base: b},
-		&DeleteType{base: b},
+		newDeployType(b),
+		newUpdateCodeType(b),
+		newDeleteType(b),
 		newInvokeType(b),
 		newRouteType(b),
-		&RestoreType{base: b},
+		newRestoreType(b),
 	}
 }
 
-// base is embedded by every Lambda stage type.
+// base is what every Lambda stage type is bound to. Tasks that need it are
+// its methods.
 type base struct {
 	accounts *awsclient.Accounts
+	fetch    fetcher // reads payload and output artifacts
 }
-
-// ctxWaitingFor is the context key where a waiting task says what it
-// waits for, for people watching the execution.
-const ctxWaitingFor = "waitingFor"
-
-// defaultWaitTimeout is how long a waiting task waits when the stage sets
-// no waitTimeoutSeconds.
-const defaultWaitTimeout = 5 * time.Minute
 
 // function is the Lambda function a task works on.
 type function struct {
@@ -71,46 +66,28 @@ func (f *function) String() string {
 	return fmt.Sprintf("function %s in account %s (%s)", f.name, f.acct.Name, f.acct.Region)
 }
 
-// function resolves the task's account ("account", default local), checks
-// "region" against it, and derives the function name from "functionName"
-// with Spinnaker's application prefix: unless
-// prefixApplicationNameToFunction is false, or the name is an ARN, or it
-// already is the application name or starts with "<application>-", the
-// name becomes "<application>-<functionName>" — the rule the plugin
-// applies when it creates a function, here applied by every stage alike.
-func (b *base) function(t *stage.Task) (*function, error) {
-	acctName, _, err := stage.String(t.Context, "account")
-	if err != nil {
-		return nil, fail("account %s", err)
-	}
-	acct, err := b.accounts.Get(acctName)
+// function resolves a stage's target: its account (default local), its
+// region, which must be the account's, and the function name with
+// Spinnaker's application prefix — unless prefixApplicationNameToFunction
+// is false, or the name is an ARN, or it already is the application name
+// or starts with "<application>-", the name becomes
+// "<application>-<functionName>": the rule the plugin applies when it
+// creates a function, here applied by every stage alike.
+func (b *base) function(app string, tg *target) (*function, error) {
+	acct, err := b.accounts.Get(tg.Account.Value)
 	if err != nil {
 		return nil, fail("account: %v", err)
 	}
-	region, _, err := stage.String(t.Context, "region")
-	if err != nil {
-		return nil, fail("region %s", err)
-	}
-	if region != "" && region != acct.Region {
+	if region := tg.Region.Value; region != "" && region != acct.Region {
 		return nil, fail("region %q does not match account %s, which is in %s; leave region out or set it to %s",
 			region, acct.Name, acct.Region, acct.Region)
 	}
-	name, ok, err := stage.String(t.Context, "functionName")
-	if err != nil {
-		return nil, fail("functionName %s", err)
-	}
-	name = strings.TrimSpace(name)
-	if !ok || name == "" {
+	name := strings.TrimSpace(tg.FunctionName.Value)
+	if name == "" {
 		return nil, fail("functionName is required: the name of the Lambda function")
 	}
-	prefix := true
-	if p, ok, err := stage.Bool(t.Context, "prefixApplicationNameToFunction"); err != nil {
-		return nil, fail("prefixApplicationNameToFunction %s", err)
-	} else if ok {
-		prefix = p
-	}
-	if prefix {
-		name = applicationPrefixed(t.Application, name)
+	if tg.prefixed() {
+		name = applicationPrefixed(app, name)
 	}
 	return &function{acct: acct, c: acct.Lambda, name: name}, nil
 }
@@ -124,7 +101,7 @@ func applicationPrefixed(app, name string) string {
 	return app + "-" + name
 }
 
-// outputsOf returns the outputs every stage reports for f.
+// functionOutputs are the outputs every stage reports for a function.
 func functionOutputs(c *types.FunctionConfiguration) map[string]any {
 	return map[string]any{
 		"functionName": aws.ToString(c.FunctionName),
@@ -141,10 +118,4 @@ func unqualifiedARN(arn string) string {
 		return strings.Join(parts[:7], ":")
 	}
 	return arn
-}
-
-// ctxString reads a string the stage's earlier tasks recorded.
-func ctxString(t *stage.Task, key string) string {
-	s, _ := t.Context[key].(string)
-	return s
 }

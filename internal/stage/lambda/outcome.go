@@ -9,6 +9,10 @@ import (
 	"github.com/sluice-cd/sluice/internal/stage"
 )
 
+// A task's helpers report what stops it as errors, so that they can say so
+// from deep inside a call: a failure ends the task, a notYet makes it look
+// again later. outcome turns them into the stage vocabulary.
+
 // failure ends a task TERMINAL with its message as is.
 type failure struct{ msg string }
 
@@ -17,8 +21,8 @@ func (f *failure) Error() string { return f.msg }
 // fail returns a failure: the message must say what to fix.
 func fail(format string, args ...any) error { return &failure{fmt.Sprintf(format, args...)} }
 
-// notYet makes a task run again later (Running with RetryAfter) until its
-// wait timeout passes; then it fails with the message.
+// notYet makes a task run again later (stage.RetryAfter) until its wait
+// timeout passes; then it fails with the message.
 type notYet struct{ msg string }
 
 func (n *notYet) Error() string { return n.msg }
@@ -26,47 +30,44 @@ func (n *notYet) Error() string { return n.msg }
 // retry returns a notYet: what the task is waiting for, in words.
 func retry(format string, args ...any) error { return &notYet{fmt.Sprintf(format, args...)} }
 
-// result turns a task's outcome into its result: nil err is res as given
-// (Succeeded when its status is empty), a failure is TERMINAL, a notYet is
-// Running (or TERMINAL when the wait timeout passed), and any other error
-// is TERMINAL with its text — except a canceled context, which is handed
-// to the engine so the task runs again.
-func result(ctx context.Context, t *stage.Task, res stage.Result, err error) (stage.Result, error) {
+// ctxWaitingFor is the context key where a waiting task says what it
+// waits for, for people watching the execution.
+const ctxWaitingFor = "waitingFor"
+
+// defaultWaitTimeout is how long a waiting task waits when the stage sets
+// no waitTimeoutSeconds.
+const defaultWaitTimeout = 5 * time.Minute
+
+// outcome turns what a task returned into its result. Without an error
+// the task's outcome stands. A failure fails the task with its message; a
+// notYet runs it again after backoff, or fails it once timeout has passed
+// since the task started; any other error fails it with its text — except
+// when ctx is canceled: the error goes to the engine, which runs the task
+// again. The context and outputs returned with an error are kept.
+func outcome(ctx context.Context, t *stage.Task, timeout time.Duration, res stage.Result, err error) (stage.Result, error) {
 	if err == nil {
-		if res.Status == "" {
-			res.Status = stage.Succeeded
-		}
 		return res, nil
 	}
 	if ctx.Err() != nil {
 		return stage.Result{}, err
 	}
+	var out stage.Result
 	var f *failure
 	var n *notYet
 	switch {
 	case errors.As(err, &f):
-		res.Status, res.Error, res.RetryAfter = stage.Terminal, f.msg, 0
+		out = stage.Fail(f.msg)
 	case errors.As(err, &n):
-		timeout, terr := waitTimeout(t)
-		if terr != nil {
-			res.Status, res.Error = stage.Terminal, terr.Error()
-			break
-		}
 		if elapsed := t.Now.Sub(taskStart(t)); elapsed >= timeout {
-			res.Status, res.RetryAfter = stage.Terminal, 0
-			res.Error = fmt.Sprintf("gave up after %s (waitTimeoutSeconds %d): %s; raise waitTimeoutSeconds if this needs longer",
+			out = stage.Failf("gave up after %s (waitTimeoutSeconds %d): %s; raise waitTimeoutSeconds if this needs longer",
 				elapsed.Round(time.Millisecond), int(timeout/time.Second), n.msg)
 			break
 		}
-		res.Status, res.RetryAfter = stage.Running, backoff(t)
-		if res.Context == nil {
-			res.Context = map[string]any{}
-		}
-		res.Context[ctxWaitingFor] = n.msg
+		out = stage.RetryAfter(backoff(t)).WithContext(map[string]any{ctxWaitingFor: n.msg})
 	default:
-		res.Status, res.Error, res.RetryAfter = stage.Terminal, err.Error(), 0
+		out = stage.Fail(err.Error())
 	}
-	return res, nil
+	return out.WithContext(res.Context).WithOutputs(res.Outputs), nil
 }
 
 func taskStart(t *stage.Task) time.Time {
@@ -81,18 +82,4 @@ func taskStart(t *stage.Task) time.Time {
 // transitions take milliseconds; AWS's take seconds.
 func backoff(t *stage.Task) time.Duration {
 	return min(max(t.Now.Sub(taskStart(t))/4, 20*time.Millisecond), 2*time.Second)
-}
-
-// waitTimeout is the stage's waitTimeoutSeconds, default 5 minutes.
-func waitTimeout(t *stage.Task) (time.Duration, error) {
-	n, ok, err := integer(t.Context, "waitTimeoutSeconds")
-	switch {
-	case err != nil:
-		return 0, fail("waitTimeoutSeconds %s", err)
-	case !ok:
-		return defaultWaitTimeout, nil
-	case n < 1:
-		return 0, fail("waitTimeoutSeconds must be at least 1, not %d", n)
-	}
-	return time.Duration(n) * time.Second, nil
 }

@@ -89,26 +89,24 @@ func (s *StringField) DecodeField(v any) error {
 	return nil
 }
 
-// WeakStringField is a string, or a number or boolean taken as its text
-// (a version written 3 or "3"): Caddy's WeakString.
+// WeakStringField is a string, or a number taken as its text (a version
+// written 3 or "3"), as Caddy's WeakString takes any scalar. A boolean is
+// refused: no field of this type means true or false.
 type WeakStringField struct {
 	Field
 	Value string
 }
 
 func (s *WeakStringField) DecodeField(v any) error {
-	switch x := v.(type) {
-	case string:
+	if x, ok := v.(string); ok {
 		s.Value = x
-	case bool:
-		s.Value = strconv.FormatBool(x)
-	default:
-		n, ok := numberText(v)
-		if !ok {
-			return fmt.Errorf("must be a string or a number, not %s", JSONKind(v))
-		}
-		s.Value = n
+		return nil
 	}
+	n, ok := numberText(v)
+	if !ok {
+		return fmt.Errorf("must be a string or a number, not %s", JSONKind(v))
+	}
+	s.Value = n
 	return nil
 }
 

@@ -45,6 +45,8 @@ func (s *Spec) Check(c *stage.Checker) {
 		switch v := in.Value.Value; {
 		case in.Null():
 			c.Errorf(in, `must be an object like {"value": "promote"}`)
+		case !in.Set():
+			// Not an object: Decode reported it.
 		case in.Value.Missing() || in.Value.Set() && v == "":
 			c.Errorf(&in.Value, "must be a non-empty string")
 		case seen[v]:

@@ -27,7 +27,7 @@ func (s *deleteSpec) Check(c *stage.Checker) {
 	c.Required(&s.Version)
 	c.AtLeast(&s.RetentionNumber, 1)
 	retention := &s.RetentionNumber
-	if !s.Version.Set() || !known(&s.VersionNumber.Field) || !(retention.Missing() || retention.Set() && retention.Value >= 1) {
+	if !s.Version.Set() || strings.TrimSpace(s.Version.Value) == "" || !known(&s.VersionNumber.Field) || !(retention.Missing() || retention.Set() && retention.Value >= 1) {
 		return
 	}
 	if _, err := s.selector(); err != nil {

@@ -195,15 +195,16 @@ func (s *routeSpec) Check(c *stage.Checker) {
 }
 
 // blueGreenExpectation reports whether a blue/green stage says what the
-// new version must answer: outputArtifact or an expectation field is set
-// and not empty (or holds an expression).
+// new version must answer: outputArtifact or an expectation field is
+// there and neither "" nor {}.
 func (s *routeSpec) blueGreenExpectation() bool {
 	for _, f := range []*stage.JSONField{&s.OutputArtifact, &s.ExpectedOutput, &s.ExpectedSubset} {
-		if f.Expr() || f.Set() && !isEmpty(f.Value) {
+		if !f.Missing() && !(f.Set() && isEmpty(f.Value)) {
 			return true
 		}
 	}
-	return s.ExpectedRegex.Expr() || s.ExpectedRegex.Value != ""
+	r := &s.ExpectedRegex
+	return !r.Missing() && !(r.Set() && r.Value == "")
 }
 
 // isEmpty reports whether v is "" or {}.

@@ -38,7 +38,9 @@ func (s *Spec) Check(c *stage.Checker) {
 		v := &s.Variables.Items[i]
 		if v.Null() {
 			c.Errorf(v, `must be an object with "key" and "value"`)
-			continue
+		}
+		if !v.Set() {
+			continue // not an object: Decode reported it
 		}
 		key := v.Key.Value
 		switch {

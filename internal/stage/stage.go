@@ -1,8 +1,3 @@
-// Package stage declares what a stage type is — the Type interface the
-// engine drives — and the Registry that maps a pipeline's "type" strings to
-// implementations. Stage families live in subpackages (wait, judgment,
-// variables, preconditions, lambda, …); this package holds no stage of its
-// own and must not import the engine or the store.
 package stage
 
 import (

@@ -11,18 +11,24 @@ import (
 // declares the two and nothing else:
 //
 //	type invokeSpec struct {
-//		target                                        // account, region, functionName, …
+//		target // account, region, functionName, …
 //		ExecutionCount stage.IntField `json:"executionCount"`
 //		…
 //	}
 //
-//	func (s *invokeSpec) Check(c *stage.Checker) { s.target.check(c); c.Range(&s.ExecutionCount, 1, 100) }
+//	func (s *invokeSpec) Check(c *stage.Checker) {
+//		s.target.check(c)
+//		c.Range(&s.ExecutionCount, 1, maxExecutionCount)
+//	}
 //
 //	func newInvokeType(b base) stage.Type {
-//		return &stageType[invokeSpec, *invokeSpec]{name: InvokeTypeName, base: b, tasks: []task[invokeSpec]{
+//		return &stageType[invokeSpec, *invokeSpec]{base: b, name: InvokeTypeName, tasks: []task[invokeSpec]{
 //			{name: "lambdaInvoke", run: b.invoke},
 //		}}
 //	}
+//
+// A task that runs only when the fields ask has a when:
+// {name: taskPublish, run: publishDeploy, when: (*deploySpec).publishes}.
 //
 // Validate checks a document's stage with the spec. Run decodes the task's
 // context into a fresh spec once, resolves the function, runs the task

@@ -167,6 +167,14 @@ var (
 	namePattern    = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]*$`)
 )
 
+// ValidRegion reports whether name is shaped like an AWS region name:
+// us-east-1, eu-central-2, us-gov-west-1, cn-northwest-1. It does not
+// check that the region exists. It is Sluice's one region check, for
+// account configs and stage fields alike.
+func ValidRegion(name string) bool {
+	return regionPattern.MatchString(name)
+}
+
 // validate returns every problem of the accounts, each naming the account
 // and the field. withLocal reports whether "local" is reserved.
 func (c Config) validate(withLocal bool) []error {
@@ -190,7 +198,7 @@ func (c Config) validate(withLocal bool) []error {
 		switch {
 		case a.Region == "":
 			errs = append(errs, fmt.Errorf("%s: region is required (e.g. us-west-2)", label))
-		case !regionPattern.MatchString(a.Region):
+		case !ValidRegion(a.Region):
 			errs = append(errs, fmt.Errorf("%s: region %q is not a region name like us-west-2", label, a.Region))
 		}
 		if a.RoleARN != "" && !roleARNPattern.MatchString(a.RoleARN) {

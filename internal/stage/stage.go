@@ -1,8 +1,3 @@
-// Package stage declares what a stage type is — the Type interface the
-// engine drives — and the Registry that maps a pipeline's "type" strings to
-// implementations. Stage families live in subpackages (wait, judgment,
-// variables, preconditions, lambda, …); this package holds no stage of its
-// own and must not import the engine or the store.
 package stage
 
 import (
@@ -15,6 +10,8 @@ import (
 )
 
 // Status is a task's result status. The values match store.ExecutionStatus.
+// Tasks do not set it themselves: they return an outcome (Succeed, Fail,
+// RetryAfter, Wait, Skip), which sets it.
 type Status string
 
 const (
@@ -117,7 +114,8 @@ type RawFielder interface {
 	RawFields() []string
 }
 
-// Result is what one task run returns.
+// Result is what one task run returns. Tasks build it from the outcomes
+// Succeed, Fail, RetryAfter, Wait and Skip; the engine reads its fields.
 type Result struct {
 	Status Status
 	// Context entries are merged into the stage's context.

@@ -19,6 +19,44 @@ const DefaultTimeout = 72 * time.Hour
 // Type is the manualJudgment stage type.
 type Type struct{}
 
+// Spec is the fields of a manualJudgment stage, and what the engine
+// records in its context when someone judges.
+type Spec struct {
+	Instructions   stage.StringField      `json:"instructions"`
+	JudgmentInputs stage.ListField[Input] `json:"judgmentInputs" hint:"e.g. [{\"value\": \"promote\"}]"`
+
+	// Set by the engine when someone judges.
+	JudgmentStatus stage.StringField `json:"judgmentStatus"` // "continue" or "stop"
+	JudgmentInput  stage.StringField `json:"judgmentInput"`  // the chosen input's value
+	LastModifiedBy stage.StringField `json:"lastModifiedBy"` // who judged
+}
+
+// Input is one of the choices a judge may pick.
+type Input struct {
+	stage.Field
+	Value stage.StringField `json:"value"`
+}
+
+// Check implements stage.Spec.
+func (s *Spec) Check(c *stage.Checker) {
+	seen := map[string]bool{}
+	for i := range s.JudgmentInputs.Items {
+		in := &s.JudgmentInputs.Items[i]
+		switch v := in.Value.Value; {
+		case in.Null():
+			c.Errorf(in, `must be an object like {"value": "promote"}`)
+		case !in.Set():
+			// Not an object: Decode reported it.
+		case in.Value.Missing() || in.Value.Set() && v == "":
+			c.Errorf(&in.Value, "must be a non-empty string")
+		case seen[v]:
+			c.Errorf(&in.Value, "%q is listed twice", v)
+		default:
+			seen[v] = true
+		}
+	}
+}
+
 func (Type) Name() string { return "manualJudgment" }
 
 // Inline implements stage.Inline: the task only reads its input and the clock.
@@ -26,56 +64,35 @@ func (Type) Inline()                       {}
 func (Type) DefaultTimeout() time.Duration { return DefaultTimeout }
 
 func (Type) Validate(fields map[string]any) []stage.FieldError {
-	var errs []stage.FieldError
-	if _, _, err := stage.String(fields, "instructions"); err != nil {
-		errs = append(errs, stage.FieldError{Field: "instructions", Msg: err.Error()})
-	}
-	inputs, present := fields["judgmentInputs"]
-	if !present || inputs == nil {
-		return errs
-	}
-	list, ok := inputs.([]any)
-	if !ok {
-		return append(errs, stage.FieldError{Field: "judgmentInputs", Msg: `must be a list of {"value": "…"} objects`})
-	}
-	seen := map[string]bool{}
-	for i, item := range list {
-		field := fmt.Sprintf("judgmentInputs[%d]", i)
-		m, ok := item.(map[string]any)
-		if !ok {
-			errs = append(errs, stage.FieldError{Field: field, Msg: `must be an object like {"value": "promote"}`})
-			continue
-		}
-		v, ok := m["value"].(string)
-		if !ok || v == "" {
-			errs = append(errs, stage.FieldError{Field: field + ".value", Msg: "must be a non-empty string"})
-			continue
-		}
-		if seen[v] {
-			errs = append(errs, stage.FieldError{Field: field + ".value", Msg: fmt.Sprintf("%q is listed twice", v)})
-		}
-		seen[v] = true
-	}
-	return errs
+	return stage.Validate(fields, &Spec{})
 }
 
 func (Type) Tasks(map[string]any) []string { return []string{"waitForJudgment"} }
 
 func (Type) Run(_ context.Context, t *stage.Task) (stage.Result, error) {
-	status, _ := t.Context["judgmentStatus"].(string)
-	switch status {
+	var s Spec
+	if err := stage.Decode(t.Context, &s); err != nil {
+		return stage.Fail(err.Error()), nil
+	}
+	switch s.JudgmentStatus.Value {
 	case "continue":
-		return stage.Result{Status: stage.Succeeded}, nil
+		return stage.Succeed(), nil
 	case "stop":
-		who, _ := t.Context["lastModifiedBy"].(string)
 		msg := "stopped by manual judgment"
-		if who != "" {
+		if who := s.LastModifiedBy.Value; who != "" {
 			msg += " of " + who
 		}
-		if in, _ := t.Context["judgmentInput"].(string); in != "" {
+		if in := s.JudgmentInput.Value; in != "" {
 			msg += fmt.Sprintf(" (input %q)", in)
 		}
-		return stage.Result{Status: stage.Terminal, Error: msg}, nil
+		return stage.Fail(msg), nil
 	}
-	return stage.Result{Status: stage.Running}, nil
+	return stage.Wait(), nil
 }
+
+var (
+	_ stage.Type      = Type{}
+	_ stage.Inline    = Type{}
+	_ stage.Timeouter = Type{}
+	_ stage.Spec      = (*Spec)(nil)
+)

@@ -12,41 +12,36 @@ import (
 	"github.com/sluice-cd/sluice/internal/stage"
 )
 
-// The $BLUEGREEN check of RouteType: the newest version is invoked, one
+// The $BLUEGREEN check of a Route stage: the newest version is invoked, one
 // invocation per task run (recorded in invokeResultsList, so a re-run
 // continues), and compared with the expected output; the alias is only
 // touched by the later tasks, after every invocation passed.
 
-func (rt *RouteType) blueGreenCheck(ctx context.Context, t *stage.Task, f *function) (stage.Result, error) {
+// blueGreenCheck is the lambdaBlueGreenCheck task.
+func (b *base) blueGreenCheck(ctx context.Context, t *stage.Task, f *function, s *routeSpec) (stage.Result, error) {
 	target, err := storedTarget(t)
 	if err != nil {
 		return stage.Result{}, err
 	}
 	version := target.Version
-	count, timeout, err := invokeCountAndTimeout(t.Context)
-	if err != nil {
-		return stage.Result{}, err
-	}
+	count, timeout := invocations(&s.ExecutionCount, &s.Timeout)
 	done, err := recordedInvocations(t.Context, invokeResultsKey)
 	if err != nil {
 		return stage.Result{}, err
 	}
 	if n := len(done); n > 0 && !done[n-1].passed() {
-		return rt.blueGreenFailed(ctx, t, f, version, done)
+		return blueGreenFailed(ctx, f, s, version, done)
 	}
 	if len(done) >= count {
-		return stage.Result{Outputs: map[string]any{invokeResultsKey: jsonValue(done)}}, nil
+		return stage.Succeed().WithOutputs(map[string]any{invokeResultsKey: jsonValue(done)}), nil
 	}
-	exp, errs := parseExpectations(t.Context)
-	if len(errs) > 0 {
-		return stage.Result{}, fail("%s", errs[0])
-	}
-	out, err := readArtifact(t.Context, "outputArtifact")
+	exp, _ := s.parse()
+	out, err := readArtifact("outputArtifact", s.OutputArtifact.Value)
 	if err != nil {
 		return stage.Result{}, fail("%v", err)
 	}
 	if out != nil {
-		content, err := rt.fetch.artifactContent(ctx, "outputArtifact", out, f.acct.S3)
+		content, err := b.fetch.artifactContent(ctx, "outputArtifact", out, f.acct.S3)
 		if err != nil {
 			return stage.Result{}, fail("%v", err)
 		}
@@ -59,7 +54,7 @@ func (rt *RouteType) blueGreenCheck(ctx context.Context, t *stage.Task, f *funct
 	if exp.empty() {
 		return stage.Result{}, fail("$BLUEGREEN needs outputArtifact (the response the new version must give), or expectedOutput, expectedSubset or expectedRegex")
 	}
-	payload, err := rt.fetch.invokePayload(ctx, t.Context, f.acct.S3)
+	payload, err := b.fetch.invokePayload(ctx, &s.payloadFields, f.acct.S3)
 	if err != nil {
 		return stage.Result{}, fail("%v", err)
 	}
@@ -68,17 +63,13 @@ func (rt *RouteType) blueGreenCheck(ctx context.Context, t *stage.Task, f *funct
 		return stage.Result{}, err
 	}
 	done = append(done, inv)
-	list := jsonValue(done)
-	res := stage.Result{
-		Context: map[string]any{invokeResultsKey: list},
-		Outputs: map[string]any{invokeResultsKey: list},
-	}
+	recorded := map[string]any{invokeResultsKey: jsonValue(done)}
+	res := stage.Succeed()
 	if !inv.passed() || len(done) < count {
 		// A failure is acted on in the next run, once it is recorded.
-		res.Status, res.RetryAfter = stage.Running, time.Millisecond
-		return res, nil
+		res = stage.RetryAfter(time.Millisecond)
 	}
-	return res, nil
+	return res.WithContext(recorded).WithOutputs(recorded), nil
 }
 
 // destroyedKey is the output naming the version destroyOnFail deleted.
@@ -87,35 +78,24 @@ const destroyedKey = "blueGreenDestroyedVersion"
 // blueGreenFailed ends a failed check: the alias is untouched; with
 // destroyOnFail the tested version is deleted, unless an alias routes to
 // it.
-func (rt *RouteType) blueGreenFailed(ctx context.Context, t *stage.Task, f *function, version string, done []invocation) (stage.Result, error) {
-	alias, _ := routeAlias(t.Context)
+func blueGreenFailed(ctx context.Context, f *function, s *routeSpec, version string, done []invocation) (stage.Result, error) {
+	count, _ := invocations(&s.ExecutionCount, &s.Timeout)
 	last := done[len(done)-1]
 	msg := fmt.Sprintf("$BLUEGREEN check of version %s of %s failed on invocation %d of %d: %s; alias %s was left as it was",
-		version, f.name, len(done), max(len(done), executionCount(t.Context)), last.Errors, alias)
-	res := stage.Result{Status: stage.Terminal, Outputs: map[string]any{invokeResultsKey: jsonValue(done)}}
-	destroy, err := boolean(t.Context, "destroyOnFail", false)
-	if err != nil {
-		return stage.Result{}, fail("%v", err)
-	}
-	if !destroy {
-		res.Error = msg + "; version " + version + " was kept (set destroyOnFail to delete it)"
-		return res, nil
+		version, f.name, len(done), max(len(done), count), last.Errors, s.alias())
+	recorded := map[string]any{invokeResultsKey: jsonValue(done)}
+	if !s.DestroyOnFail.Value {
+		return stage.Fail(msg + "; version " + version + " was kept (set destroyOnFail to delete it)").WithOutputs(recorded), nil
 	}
 	note, err := destroyVersion(ctx, f, version)
 	if err != nil {
 		return stage.Result{}, err
 	}
-	res.Error = msg + "; " + note
+	res := stage.Fail(msg + "; " + note).WithOutputs(recorded)
 	if strings.HasPrefix(note, "destroyOnFail deleted") {
-		res.Outputs[destroyedKey] = version
+		res = res.WithOutputs(map[string]any{destroyedKey: version})
 	}
 	return res, nil
-}
-
-// executionCount is the stage's executionCount (default 1).
-func executionCount(fields map[string]any) int {
-	n, _, _ := invokeCountAndTimeout(fields)
-	return n
 }
 
 // destroyVersion deletes a version that failed its check, unless an alias

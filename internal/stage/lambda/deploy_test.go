@@ -366,8 +366,12 @@ func TestApplicationPrefix(t *testing.T) {
 	}
 	// The opt-out.
 	e := newLocalEnv(t)
-	d := &DeployType{base{e.accounts}}
-	f, err := d.function(&stage.Task{Application: "shop", Context: map[string]any{"functionName": "orders", "prefixApplicationNameToFunction": false}})
+	b := &base{accounts: e.accounts}
+	var s deploySpec
+	if err := stage.Decode(map[string]any{"functionName": "orders", "prefixApplicationNameToFunction": false}, &s); err != nil {
+		t.Fatal(err)
+	}
+	f, err := b.function("shop", s.functionTarget())
 	if err != nil || f.name != "orders" {
 		t.Fatalf("opt-out: %v, %v", f, err)
 	}

@@ -1,6 +1,7 @@
 package lambda
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"regexp"
@@ -33,99 +34,67 @@ type eventSources struct {
 
 var triggerARNPattern = regexp.MustCompile(`^arn:aws[a-zA-Z-]*:[a-zA-Z0-9.-]+:[a-z0-9-]*:\d{12}:.+$`)
 
-// eventSourceSpecs are the fields of event source mappings, as the plugin
-// names them.
-var eventSourceSpecs = []fieldSpec{
-	{name: "triggerArns", kind: kindStringList, hint: "ARNs of SQS queues, Kinesis streams or DynamoDB streams; absent leaves mappings as they are, [] removes them all"},
-	{name: "batchsize", kind: kindInt, min: 1, max: 10000, hint: "records per batch"},
-	{name: "maxBatchingWindowSecs", kind: kindInt, min: 0, max: 300},
-	{name: "startingPosition", kind: kindString, oneOf: []string{"LATEST", "TRIM_HORIZON"}, hint: "streams only"},
-	{name: "bisectBatchOnError", kind: kindBool},
-	{name: "maxRecordAgeSecs", kind: kindInt, min: -1, max: 604800},
-	{name: "maxRetryAttempts", kind: kindInt, min: -1, max: 10000},
-	{name: "parallelizationFactor", kind: kindInt, min: 1, max: 10},
-	{name: "tumblingWindowSecs", kind: kindInt, min: -1, max: 900},
-	{name: "destinationConfig", kind: kindObject, sub: []fieldSpec{
-		{name: "onFailureArn", kind: kindString},
-		{name: "onSuccessArn", kind: kindString},
-	}},
+// eventSourceFields are the fields of event source mappings (Deploy,
+// Route), as the plugin names them.
+type eventSourceFields struct {
+	TriggerArns           stage.StringsField `json:"triggerArns" hint:"ARNs of SQS queues, Kinesis streams or DynamoDB streams; absent leaves mappings as they are, [] removes them all"`
+	BatchSize             stage.IntField     `json:"batchsize" hint:"records per batch"`
+	MaxBatchingWindowSecs stage.IntField     `json:"maxBatchingWindowSecs"`
+	StartingPosition      stage.StringField  `json:"startingPosition" hint:"streams only"`
+	BisectBatchOnError    stage.BoolField    `json:"bisectBatchOnError"`
+	MaxRecordAgeSecs      stage.IntField     `json:"maxRecordAgeSecs"`
+	MaxRetryAttempts      stage.IntField     `json:"maxRetryAttempts"`
+	ParallelizationFactor stage.IntField     `json:"parallelizationFactor"`
+	TumblingWindowSecs    stage.IntField     `json:"tumblingWindowSecs"`
+	DestinationConfig     struct {
+		stage.Field
+		OnFailureArn stage.StringField `json:"onFailureArn"`
+		OnSuccessArn stage.StringField `json:"onSuccessArn"`
+	} `json:"destinationConfig"`
 }
 
-// validateEventSources checks triggerArns' ARNs beyond their type.
-func validateEventSources(fields map[string]any) []stage.FieldError {
-	arns, ok, err := stringList(fields, "triggerArns")
-	if err != nil || !ok || containsExpression(fields["triggerArns"]) {
-		return nil
-	}
-	var errs []stage.FieldError
-	for i, a := range arns {
+func (s *eventSourceFields) check(c *stage.Checker) {
+	for i, a := range s.TriggerArns.Value {
 		if !triggerARNPattern.MatchString(a) {
-			errs = append(errs, stage.FieldError{Field: fmt.Sprintf("triggerArns[%d]", i),
+			c.Add(stage.FieldError{Field: fmt.Sprintf("%s[%d]", s.TriggerArns.Path(), i),
 				Msg: fmt.Sprintf("%q is not an ARN like arn:aws:sqs:us-east-1:123456789012:queue", a)})
 		}
 	}
-	return errs
+	c.Range(&s.BatchSize, 1, 10000)
+	c.Range(&s.MaxBatchingWindowSecs, 0, 300)
+	c.OneOf(&s.StartingPosition, "LATEST", "TRIM_HORIZON")
+	c.Range(&s.MaxRecordAgeSecs, -1, 604800)
+	c.Range(&s.MaxRetryAttempts, -1, 10000)
+	c.Range(&s.ParallelizationFactor, 1, 10)
+	c.Range(&s.TumblingWindowSecs, -1, 900)
 }
 
-// readEventSources reads the mapping fields. ok is false when triggerArns
-// is absent: the stage does not manage mappings.
-func readEventSources(fields map[string]any) (*eventSources, bool, error) {
-	arns, ok, err := stringList(fields, "triggerArns")
-	if err != nil {
-		return nil, true, fail("%v", err)
-	}
-	if !ok {
-		return nil, false, nil
-	}
-	for i, a := range arns {
-		if !triggerARNPattern.MatchString(a) {
-			return nil, true, fail("triggerArns[%d]: %q is not an ARN like arn:aws:sqs:us-east-1:123456789012:queue", i, a)
-		}
-	}
-	es := &eventSources{arns: dedupe(arns)}
-	opt := func(key string, dst **int32) error {
-		n, ok, err := integer(fields, key)
-		if err != nil {
-			return fail("%s %v", key, err)
-		}
-		if ok {
-			v := int32(n)
-			*dst = &v
-		}
+// eventSources is what the fields ask for; nil when triggerArns is absent
+// (or null): the stage does not manage mappings.
+func (s *eventSourceFields) eventSources() *eventSources {
+	if !s.TriggerArns.Set() {
 		return nil
 	}
-	for key, dst := range map[string]**int32{
-		"batchsize": &es.batchSize, "maxBatchingWindowSecs": &es.maxBatchingWindow,
-		"maxRecordAgeSecs": &es.maxRecordAge, "maxRetryAttempts": &es.maxRetries,
-		"parallelizationFactor": &es.parallelization, "tumblingWindowSecs": &es.tumblingWindow,
-	} {
-		if err := opt(key, dst); err != nil {
-			return nil, true, err
-		}
+	es := &eventSources{
+		arns:              dedupe(s.TriggerArns.Value),
+		batchSize:         optInt32(&s.BatchSize),
+		maxBatchingWindow: optInt32(&s.MaxBatchingWindowSecs),
+		startingPosition:  types.EventSourcePosition(cmp.Or(s.StartingPosition.Value, "LATEST")),
+		maxRecordAge:      optInt32(&s.MaxRecordAgeSecs),
+		maxRetries:        optInt32(&s.MaxRetryAttempts),
+		parallelization:   optInt32(&s.ParallelizationFactor),
+		tumblingWindow:    optInt32(&s.TumblingWindowSecs),
 	}
 	if es.tumblingWindow != nil && *es.tumblingWindow < 0 {
 		es.tumblingWindow = nil
 	}
-	sp, _, err := str(fields, "startingPosition")
-	if err != nil {
-		return nil, true, fail("%v", err)
+	if s.BisectBatchOnError.Set() {
+		es.bisect = aws.Bool(s.BisectBatchOnError.Value)
 	}
-	es.startingPosition = types.EventSourcePosition(cmpOr(sp, "LATEST"))
-	if b, ok, err := stage.Bool(fields, "bisectBatchOnError"); err != nil {
-		return nil, true, fail("bisectBatchOnError %v", err)
-	} else if ok {
-		es.bisect = &b
+	if arn := s.DestinationConfig.OnFailureArn.Value; arn != "" {
+		es.onFailure = aws.String(arn)
 	}
-	if dc, ok, err := object(fields, "destinationConfig"); err != nil {
-		return nil, true, fail("%v", err)
-	} else if ok {
-		if arn, ok, err := str(dc, "onFailureArn"); err != nil {
-			return nil, true, fail("destinationConfig.%v", err)
-		} else if ok && arn != "" {
-			es.onFailure = &arn
-		}
-	}
-	return es, true, nil
+	return es
 }
 
 // isStream reports whether a source ARN is a Kinesis or DynamoDB stream,
@@ -306,11 +275,4 @@ func dedupe(list []string) []string {
 		}
 	}
 	return out
-}
-
-func cmpOr(s, def string) string {
-	if s == "" {
-		return def
-	}
-	return s
 }

@@ -37,10 +37,7 @@ func mappingsOn(t *testing.T, e *localEnv, target string) map[string]string {
 // reports the target's mappings.
 func reconcileUntilDone(t *testing.T, e *localEnv, f *function, target string, fields map[string]any) map[string]string {
 	t.Helper()
-	want, ok, err := readEventSources(fields)
-	if err != nil || !ok {
-		t.Fatalf("readEventSources: %v %v", ok, err)
-	}
+	want := eventSourcesOf(t, fields)
 	r := newStageRun(t, &reconcileType{f: f, target: target, want: want}, "", map[string]any{"functionName": f.name})
 	if res := r.task("reconcile"); res.Status != stage.Succeeded {
 		t.Fatalf("reconcile: %s", res.Error)
@@ -50,6 +47,21 @@ func reconcileUntilDone(t *testing.T, e *localEnv, f *function, target string, f
 	}
 	got, _ := r.outputs["mappings"].(map[string]string)
 	return got
+}
+
+// esmSpec is a spec of the event source mapping fields alone.
+type esmSpec struct{ eventSourceFields }
+
+func (s *esmSpec) Check(c *stage.Checker) { s.eventSourceFields.check(c) }
+
+// eventSourcesOf decodes the event source mapping fields.
+func eventSourcesOf(t *testing.T, fields map[string]any) *eventSources {
+	t.Helper()
+	var s esmSpec
+	if err := stage.Decode(fields, &s); err != nil || s.eventSources() == nil {
+		t.Fatalf("decode %v: %v, event sources %v", fields, err, s.eventSources())
+	}
+	return s.eventSources()
 }
 
 // reconcileType runs reconcileEventSources as a one-task stage, so the
@@ -65,7 +77,7 @@ func (*reconcileType) Validate(map[string]any) []stage.FieldError { return nil }
 func (*reconcileType) Tasks(map[string]any) []string              { return []string{"reconcile"} }
 func (r *reconcileType) Run(ctx context.Context, t *stage.Task) (stage.Result, error) {
 	m, err := reconcileEventSources(ctx, r.f, r.target, r.want)
-	return result(ctx, t, stage.Result{Outputs: map[string]any{"mappings": m}}, err)
+	return outcome(ctx, t, defaultWaitTimeout, stage.Succeed().WithOutputs(map[string]any{"mappings": m}), err)
 }
 
 // Event source mappings are reconciled by UUID on the exact target: an
@@ -122,7 +134,7 @@ func TestEventSourcesOnAliasTarget(t *testing.T) {
 	// Queue A is mapped to the function itself: the alias cannot map it
 	// too, and the stage says which mapping is in the way instead of
 	// moving it.
-	want, _, _ := readEventSources(map[string]any{"triggerArns": []any{queueA, queueB}})
+	want := eventSourcesOf(t, map[string]any{"triggerArns": []any{queueA, queueB}})
 	r := newStageRun(t, &reconcileType{f: f, target: aliasARN, want: want}, "", map[string]any{"functionName": "esm"})
 	res := r.task("reconcile")
 	if res.Status != stage.Terminal || !strings.Contains(res.Error, fnMappings[queueA]) || !strings.Contains(res.Error, "already mapped to "+fnARN) {

@@ -57,55 +57,46 @@ func (e expectations) empty() bool {
 	return e.artifact == nil && e.output == nil && e.subset == nil && e.regex == nil
 }
 
-// expectationFields are the context keys parseExpectations reads.
-var expectationFields = []string{"expectedOutput", "expectedSubset", "expectedRegex"}
+// expectationFields are the expectation fields of a stage.
+type expectationFields struct {
+	ExpectedOutput stage.JSONField   `json:"expectedOutput"`
+	ExpectedSubset stage.JSONField   `json:"expectedSubset"`
+	ExpectedRegex  stage.StringField `json:"expectedRegex" hint:"a regular expression"`
+}
 
-// parseExpectations reads the expectation fields of a stage context. Fields
-// holding unevaluated ${…} expressions are reported as errors at run time
-// (the engine evaluates them before a task runs).
-func parseExpectations(fields map[string]any) (expectations, []stage.FieldError) {
+func (s *expectationFields) check(c *stage.Checker) {
+	_, errs := s.parse()
+	c.Add(errs...)
+}
+
+// parse reads the expectations; errors name the field that is wrong.
+func (s *expectationFields) parse() (expectations, []stage.FieldError) {
 	var e expectations
 	var errs []stage.FieldError
-	if v, ok := fields["expectedOutput"]; ok && v != nil {
-		x, err := newExpectedJSON("expectedOutput", v, true)
-		if err != nil {
-			errs = append(errs, stage.FieldError{Field: "expectedOutput", Msg: err.Error()})
-		} else {
-			e.output = x
+	for _, x := range []struct {
+		f        *stage.JSONField
+		dst      **expectedJSON
+		allowRaw bool
+	}{{&s.ExpectedOutput, &e.output, true}, {&s.ExpectedSubset, &e.subset, false}} {
+		if !x.f.Set() {
+			continue
 		}
-	}
-	if v, ok := fields["expectedSubset"]; ok && v != nil {
-		x, err := newExpectedJSON("expectedSubset", v, false)
+		v, err := newExpectedJSON(x.f.Path(), x.f.Value, x.allowRaw)
 		if err != nil {
-			errs = append(errs, stage.FieldError{Field: "expectedSubset", Msg: err.Error()})
-		} else {
-			e.subset = x
+			errs = append(errs, stage.FieldError{Field: x.f.Path(), Msg: err.Error()})
+			continue
 		}
+		*x.dst = v
 	}
-	if s, ok, err := stage.String(fields, "expectedRegex"); err != nil {
-		errs = append(errs, stage.FieldError{Field: "expectedRegex", Msg: err.Error() + " (a regular expression)"})
-	} else if ok && s != "" {
-		re, err := regexp.Compile(s)
+	if r := s.ExpectedRegex.Value; s.ExpectedRegex.Set() && r != "" {
+		re, err := regexp.Compile(r)
 		if err != nil {
-			errs = append(errs, stage.FieldError{Field: "expectedRegex", Msg: "is not a valid regular expression: " + err.Error()})
+			errs = append(errs, stage.FieldError{Field: s.ExpectedRegex.Path(), Msg: "is not a valid regular expression: " + err.Error()})
 		} else {
-			e.regex, e.regexText = re, s
+			e.regex, e.regexText = re, r
 		}
 	}
 	return e, errs
-}
-
-// validateExpectations checks the expectation fields for Validate, leaving
-// expressions alone.
-func validateExpectations(fields map[string]any) []stage.FieldError {
-	f := make(map[string]any, len(expectationFields))
-	for _, k := range expectationFields {
-		if v, ok := fields[k]; ok && !stage.HasExpression(v) {
-			f[k] = v
-		}
-	}
-	_, errs := parseExpectations(f)
-	return errs
 }
 
 func newExpectedJSON(field string, v any, allowRaw bool) (*expectedJSON, error) {

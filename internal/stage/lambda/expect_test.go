@@ -3,6 +3,8 @@ package lambda
 import (
 	"strings"
 	"testing"
+
+	"github.com/sluice-cd/sluice/internal/stage"
 )
 
 func TestExpectations(t *testing.T) {
@@ -33,9 +35,11 @@ func TestExpectations(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			e, errs := parseExpectations(tc.fields)
+			var s invokeSpec
+			stage.Validate(tc.fields, &s) // decodes; a missing functionName does not matter here
+			e, errs := s.parse()
 			if len(errs) > 0 {
-				t.Fatalf("parseExpectations: %v", errs)
+				t.Fatalf("parse: %v", errs)
 			}
 			err := e.check([]byte(tc.payload))
 			switch {

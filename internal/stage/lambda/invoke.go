@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"net/http"
 	"strconv"
 	"strings"
 	"time"
@@ -18,7 +17,7 @@ import (
 	"github.com/sluice-cd/sluice/internal/stage"
 )
 
-// InvokeType is the Aws.LambdaInvokeStage stage type: it invokes a function
+// invokeSpec is the fields of an Aws.LambdaInvokeStage: it invokes a function
 // executionCount times (synchronously, RequestResponse, with LogType Tail)
 // and records every result in invokeResultsList.
 //
@@ -58,16 +57,15 @@ import (
 // Sluice's statusCode, executedVersion, functionError, errorMessage,
 // errorType, responseBytes, truncated and durationMs. body and response
 // keep at most 16 KiB each; truncated says when they were cut.
-type InvokeType struct {
-	base
-	fetch fetcher
+type invokeSpec struct {
+	target
+	payloadFields
+	expectationFields
+	AliasName      stage.StringField     `json:"aliasName" hint:"the alias (or version number) to invoke; empty invokes $LATEST"`
+	Version        stage.WeakStringField `json:"version"`
+	ExecutionCount stage.IntField        `json:"executionCount" hint:"how many times to invoke the function; default 1"`
+	Timeout        stage.IntField        `json:"timeout" hint:"seconds each invocation may take; default 30"`
 }
-
-func newInvokeType(b base) *InvokeType {
-	return &InvokeType{base: b, fetch: fetcher{http: &http.Client{Timeout: time.Minute}}}
-}
-
-func (*InvokeType) Name() string { return InvokeTypeName }
 
 // Defaults and limits of executionCount and timeout.
 const (
@@ -77,43 +75,31 @@ const (
 	maxInvokeTimeoutSecs  = 900
 )
 
-var invokeSpecs = append(append([]fieldSpec{}, commonSpecs...),
-	fieldSpec{name: "aliasName", kind: kindString, pattern: aliasNamePattern,
-		hint: "the alias (or version number) to invoke; empty invokes $LATEST"},
-	fieldSpec{name: "executionCount", kind: kindInt, min: 1, max: maxExecutionCount,
-		hint: "how many times to invoke the function; default 1"},
-	fieldSpec{name: "timeout", kind: kindInt, min: 1, max: maxInvokeTimeoutSecs,
-		hint: "seconds each invocation may take; default 30"},
-)
-
-func (*InvokeType) Validate(fields map[string]any) []stage.FieldError {
-	errs := validateSpecs(fields, invokeSpecs, "")
-	if v, ok := fields["version"]; ok && v != nil && !containsExpression(v) {
-		if _, err := invokeVersion(v); err != nil {
-			errs = append(errs, stage.FieldError{Field: "version", Msg: err.Error()})
+func (s *invokeSpec) Check(c *stage.Checker) {
+	s.target.check(c)
+	s.payloadFields.check(c)
+	s.expectationFields.check(c)
+	c.Valid(&s.AliasName, aliasNamePattern.MatchString)
+	if s.Version.Set() {
+		if _, err := invokeVersion(s.Version.Value); err != nil {
+			c.Errorf(&s.Version, "%v", err)
 		}
 	}
-	errs = append(errs, validatePayload(fields)...)
-	errs = append(errs, validateArtifact(fields, "payloadArtifact")...)
-	errs = append(errs, validateExpectations(fields)...)
-	return errs
+	c.Range(&s.ExecutionCount, 1, maxExecutionCount)
+	c.Range(&s.Timeout, 1, maxInvokeTimeoutSecs)
+}
+
+// newInvokeType is Aws.LambdaInvokeStage: one task, run once per
+// invocation.
+func newInvokeType(b base) stage.Type {
+	return &stageType[invokeSpec, *invokeSpec]{base: b, name: InvokeTypeName, tasks: []task[invokeSpec]{
+		{name: "lambdaInvoke", run: b.invoke},
+	}}
 }
 
 // invokeVersion reads the version field: a version number or $LATEST.
-func invokeVersion(v any) (string, error) {
-	var s string
-	switch x := v.(type) {
-	case string:
-		s = strings.TrimSpace(x)
-	case float64:
-		s = strconv.FormatFloat(x, 'f', -1, 64)
-	case int:
-		s = strconv.Itoa(x)
-	case int64:
-		s = strconv.FormatInt(x, 10)
-	default:
-		return "", fmt.Errorf("must be a version number or $LATEST, not %s", jsonKind(v))
-	}
+func invokeVersion(v string) (string, error) {
+	s := strings.TrimSpace(v)
 	if s == "" || s == "$LATEST" {
 		return s, nil
 	}
@@ -123,40 +109,22 @@ func invokeVersion(v any) (string, error) {
 	return normalizeVersion(s), nil
 }
 
-func (*InvokeType) Tasks(map[string]any) []string { return []string{"lambdaInvoke"} }
-
-func (it *InvokeType) Run(ctx context.Context, t *stage.Task) (stage.Result, error) {
-	res, err := it.invoke(ctx, t)
-	return result(ctx, t, res, err)
-}
-
 // invokeResultsKey holds the invocations made so far, in the stage
 // context and in the outputs.
 const invokeResultsKey = "invokeResultsList"
 
-func (it *InvokeType) invoke(ctx context.Context, t *stage.Task) (stage.Result, error) {
-	f, err := it.function(t)
-	if err != nil {
-		return stage.Result{}, err
-	}
-	qualifier, err := invokeQualifier(t.Context)
-	if err != nil {
-		return stage.Result{}, err
-	}
-	count, timeout, err := invokeCountAndTimeout(t.Context)
-	if err != nil {
-		return stage.Result{}, err
-	}
-	exp, errs := parseExpectations(t.Context)
-	if len(errs) > 0 {
-		return stage.Result{}, fail("%s", errs[0])
-	}
+// invoke makes the next invocation, until executionCount are recorded;
+// then the stage succeeds, or fails naming the invocations that failed.
+func (b *base) invoke(ctx context.Context, t *stage.Task, f *function, s *invokeSpec) (stage.Result, error) {
+	qualifier := s.qualifier()
+	count, timeout := invocations(&s.ExecutionCount, &s.Timeout)
+	exp, _ := s.parse()
 	done, err := recordedInvocations(t.Context, invokeResultsKey)
 	if err != nil {
 		return stage.Result{}, err
 	}
 	if len(done) < count {
-		payload, err := it.fetch.invokePayload(ctx, t.Context, f.acct.S3)
+		payload, err := b.fetch.invokePayload(ctx, &s.payloadFields, f.acct.S3)
 		if err != nil {
 			return stage.Result{}, fail("%v", err)
 		}
@@ -166,70 +134,39 @@ func (it *InvokeType) invoke(ctx context.Context, t *stage.Task) (stage.Result, 
 		}
 		done = append(done, inv)
 	}
-	list := jsonValue(done)
-	res := stage.Result{
-		Context: map[string]any{invokeResultsKey: list},
-		Outputs: map[string]any{invokeResultsKey: list},
-	}
+	recorded := map[string]any{invokeResultsKey: jsonValue(done)}
+	res := stage.Succeed()
 	if len(done) < count {
-		res.Status, res.RetryAfter = stage.Running, time.Millisecond
-		return res, nil
+		res = stage.RetryAfter(time.Millisecond)
+	} else if msg := failedInvocations(done, qualified(f, qualifier)); msg != "" {
+		res = stage.Fail(msg)
 	}
-	if msg := failedInvocations(done, target(f, qualifier)); msg != "" {
-		res.Status, res.Error = stage.Terminal, msg
-		return res, nil
-	}
-	res.Status = stage.Succeeded
-	return res, nil
+	return res.WithContext(recorded).WithOutputs(recorded), nil
 }
 
-// invokeQualifier is aliasName, else version, else none ($LATEST).
-func invokeQualifier(fields map[string]any) (string, error) {
-	alias, _, err := str(fields, "aliasName")
-	if err != nil {
-		return "", fail("%v", err)
+// qualifier is aliasName, else version, else none ($LATEST).
+func (s *invokeSpec) qualifier() string {
+	if alias := strings.TrimSpace(s.AliasName.Value); alias != "" {
+		return alias
 	}
-	if alias = strings.TrimSpace(alias); alias != "" {
-		return alias, nil
-	}
-	if v, ok := fields["version"]; ok && v != nil {
-		q, err := invokeVersion(v)
-		if err != nil {
-			return "", fail("version %v", err)
-		}
-		return q, nil
-	}
-	return "", nil
+	q, _ := invokeVersion(s.Version.Value)
+	return q
 }
 
-// invokeCountAndTimeout reads executionCount and timeout with their
-// defaults.
-func invokeCountAndTimeout(fields map[string]any) (int, time.Duration, error) {
-	count := defaultExecutionCount
-	n, ok, err := integer(fields, "executionCount")
-	switch {
-	case err != nil:
-		return 0, 0, fail("executionCount %v", err)
-	case ok && (n < 1 || n > maxExecutionCount):
-		return 0, 0, fail("executionCount must be 1 to %d, not %d", maxExecutionCount, n)
-	case ok:
-		count = int(n)
+// invocations is executionCount and timeout, with their defaults.
+func invocations(executionCount, timeout *stage.IntField) (int, time.Duration) {
+	count, d := defaultExecutionCount, defaultInvokeTimeout
+	if executionCount.Set() {
+		count = int(executionCount.Value)
 	}
-	timeout := defaultInvokeTimeout
-	n, ok, err = integer(fields, "timeout")
-	switch {
-	case err != nil:
-		return 0, 0, fail("timeout %v (seconds each invocation may take)", err)
-	case ok && (n < 1 || n > maxInvokeTimeoutSecs):
-		return 0, 0, fail("timeout must be 1 to %d seconds, not %d", maxInvokeTimeoutSecs, n)
-	case ok:
-		timeout = time.Duration(n) * time.Second
+	if timeout.Set() {
+		d = time.Duration(timeout.Value) * time.Second
 	}
-	return count, timeout, nil
+	return count, d
 }
 
-// target names the function and qualifier for messages.
-func target(f *function, qualifier string) string {
+// qualified names the function and qualifier for messages.
+func qualified(f *function, qualifier string) string {
 	q := qualifier
 	if q == "" {
 		q = "$LATEST"
@@ -286,14 +223,14 @@ func invokeOnce(ctx context.Context, f *function, qualifier string, payload []by
 		}
 		if errors.Is(err, context.DeadlineExceeded) || ictx.Err() != nil {
 			return invocation{
-				Errors:     fmt.Sprintf("%s did not answer within the timeout of %s", target(f, qualifier), timeout),
+				Errors:     fmt.Sprintf("%s did not answer within the timeout of %s", qualified(f, qualifier), timeout),
 				DurationMs: elapsed.Milliseconds(),
 			}, nil
 		}
 		if isNotFound(err) {
-			return invocation{}, fail("invoke %s: the function or its qualifier does not exist (%v); check functionName, aliasName and account", target(f, qualifier), notFoundMessage(err))
+			return invocation{}, fail("invoke %s: the function or its qualifier does not exist (%v); check functionName, aliasName and account", qualified(f, qualifier), notFoundMessage(err))
 		}
-		return invocation{}, apiError(f, "Invoke "+target(f, qualifier), err)
+		return invocation{}, apiError(f, "Invoke "+qualified(f, qualifier), err)
 	}
 	inv := invocation{
 		StatusCode:      int(out.StatusCode),
@@ -437,18 +374,4 @@ func failedInvocations(list []invocation, what string) string {
 		parts[i] = fmt.Sprintf("%s %s: %s", label, strings.Join(which[msg], ", "), msg)
 	}
 	return fmt.Sprintf("%d of %d invocations of %s failed — %s", failed, len(list), what, strings.Join(parts, "; "))
-}
-
-// jsonValue converts v to plain JSON values (maps, lists, strings,
-// float64s), as the engine stores them.
-func jsonValue(v any) any {
-	b, err := json.Marshal(v)
-	if err != nil {
-		return nil
-	}
-	var out any
-	if err := json.Unmarshal(b, &out); err != nil {
-		return nil
-	}
-	return out
 }

@@ -58,17 +58,43 @@ const (
 	artifactS3       = "s3/object"
 )
 
-// readArtifact reads the artifact of field (payloadArtifact,
-// outputArtifact) from fields. It returns nil, nil when the field is
-// absent or empty.
-func readArtifact(fields map[string]any, field string) (*artifact, error) {
-	v, ok := fields[field]
-	if !ok || v == nil {
+// payloadFields are the fields of an invocation's payload (Invoke, Route
+// $BLUEGREEN).
+type payloadFields struct {
+	Payload         stage.JSONField `json:"payload"`
+	PayloadArtifact stage.JSONField `json:"payloadArtifact"`
+}
+
+func (s *payloadFields) check(c *stage.Checker) {
+	if s.Payload.Set() {
+		if _, err := inlinePayload(s.Payload.Value); err != nil {
+			c.Errorf(&s.Payload, "%v", err)
+		}
+	}
+	checkArtifact(c, &s.PayloadArtifact)
+}
+
+// checkArtifact checks an artifact field (payloadArtifact, outputArtifact,
+// codeArtifact).
+func checkArtifact(c *stage.Checker, f *stage.JSONField) {
+	if !f.Set() {
+		return
+	}
+	if _, err := readArtifact(f.Path(), f.Value); err != nil {
+		c.Errorf(f, "%s", strings.TrimPrefix(err.Error(), f.Path()+" "))
+	}
+}
+
+// readArtifact reads v, the value of the artifact field named field
+// (payloadArtifact, outputArtifact, codeArtifact). It returns nil, nil
+// when v is null or empty.
+func readArtifact(field string, v any) (*artifact, error) {
+	if v == nil {
 		return nil, nil
 	}
 	m, ok := v.(map[string]any)
 	if !ok {
-		return nil, fmt.Errorf("%s must be an object {artifact: {type, reference}}, not %s", field, jsonKind(v))
+		return nil, fmt.Errorf("%s must be an object {artifact: {type, reference}}, not %s", field, stage.JSONKind(v))
 	}
 	if len(m) == 0 {
 		return nil, nil
@@ -78,7 +104,7 @@ func readArtifact(fields map[string]any, field string) (*artifact, error) {
 	if a, ok := m["artifact"]; ok && a != nil {
 		inner, ok = a.(map[string]any)
 		if !ok {
-			return nil, fmt.Errorf("%s.artifact must be an object {type, reference}, not %s", field, jsonKind(a))
+			return nil, fmt.Errorf("%s.artifact must be an object {type, reference}, not %s", field, stage.JSONKind(a))
 		}
 		path = field + ".artifact"
 	} else if _, hasRef := m["reference"]; !hasRef {
@@ -95,7 +121,7 @@ func readArtifact(fields map[string]any, field string) (*artifact, error) {
 		if x, ok := inner[key]; ok && x != nil {
 			s, ok := x.(string)
 			if !ok {
-				return nil, fmt.Errorf("%s.%s must be a string, not %s", path, key, jsonKind(x))
+				return nil, fmt.Errorf("%s.%s must be a string, not %s", path, key, stage.JSONKind(x))
 			}
 			*dst = s
 		}
@@ -133,30 +159,6 @@ func readArtifact(fields map[string]any, field string) (*artifact, error) {
 	return &a, nil
 }
 
-// validateArtifact checks field for Validate; values with expressions are
-// left alone.
-func validateArtifact(fields map[string]any, field string) []stage.FieldError {
-	if containsExpression(fields[field]) {
-		return nil
-	}
-	if _, err := readArtifact(fields, field); err != nil {
-		return []stage.FieldError{{Field: field, Msg: strings.TrimPrefix(err.Error(), field+" ")}}
-	}
-	return nil
-}
-
-// validatePayload checks the inline payload field.
-func validatePayload(fields map[string]any) []stage.FieldError {
-	v, ok := fields["payload"]
-	if !ok || v == nil || containsExpression(v) {
-		return nil
-	}
-	if _, err := inlinePayload(v); err != nil {
-		return []stage.FieldError{{Field: "payload", Msg: err.Error()}}
-	}
-	return nil
-}
-
 // inlinePayload turns the payload field into the bytes to send.
 func inlinePayload(v any) ([]byte, error) {
 	s, isString := v.(string)
@@ -183,10 +185,10 @@ type fetcher struct {
 	http *http.Client
 }
 
-// invokePayload returns the payload of an invocation from fields
-// (payloadArtifact, else payload); nil when neither is set.
-func (f fetcher) invokePayload(ctx context.Context, fields map[string]any, s3c *s3.Client) ([]byte, error) {
-	a, err := readArtifact(fields, "payloadArtifact")
+// invokePayload returns the payload of an invocation (payloadArtifact,
+// else payload); nil when neither is set.
+func (f fetcher) invokePayload(ctx context.Context, p *payloadFields, s3c *s3.Client) ([]byte, error) {
+	a, err := readArtifact("payloadArtifact", p.PayloadArtifact.Value)
 	if err != nil {
 		return nil, err
 	}
@@ -200,8 +202,8 @@ func (f fetcher) invokePayload(ctx context.Context, fields map[string]any, s3c *
 		}
 		return b, nil
 	}
-	if v, ok := fields["payload"]; ok && v != nil {
-		b, err := inlinePayload(v)
+	if p.Payload.Set() {
+		b, err := inlinePayload(p.Payload.Value)
 		if err != nil {
 			return nil, fmt.Errorf("payload %v", err)
 		}
@@ -329,25 +331,4 @@ func decodeBase64(s string) ([]byte, error) {
 		}
 	}
 	return nil, firstErr
-}
-
-// containsExpression reports whether v holds a ${…} expression anywhere.
-func containsExpression(v any) bool {
-	switch x := v.(type) {
-	case string:
-		return stage.HasExpression(x)
-	case map[string]any:
-		for _, e := range x {
-			if containsExpression(e) {
-				return true
-			}
-		}
-	case []any:
-		for _, e := range x {
-			if containsExpression(e) {
-				return true
-			}
-		}
-	}
-	return false
 }

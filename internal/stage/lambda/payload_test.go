@@ -6,6 +6,8 @@ import (
 	"net/http/httptest"
 	"strings"
 	"testing"
+
+	"github.com/sluice-cd/sluice/internal/stage"
 )
 
 func TestInlinePayload(t *testing.T) {
@@ -65,7 +67,7 @@ func TestReadArtifact(t *testing.T) {
 		{"reference not a string", map[string]any{"artifact": map[string]any{"type": "embedded/base64", "reference": 7.0}}, nil, "payloadArtifact.artifact.reference must be a string"},
 	}
 	for _, tc := range tests {
-		got, err := readArtifact(map[string]any{"payloadArtifact": tc.v}, "payloadArtifact")
+		got, err := readArtifact("payloadArtifact", tc.v)
 		if tc.wantErr != "" {
 			if err == nil || !strings.Contains(err.Error(), tc.wantErr) {
 				t.Errorf("%s: err = %v, want %q", tc.name, err, tc.wantErr)
@@ -111,7 +113,9 @@ func TestArtifactContent(t *testing.T) {
 		{map[string]any{"payload": "hi", "payloadArtifact": map[string]any{"type": "embedded/base64", "reference": "eyJhIjoxfQ=="}}, `{"a":1}`, ""},
 		{map[string]any{}, "", ""},
 	} {
-		got, err := f.invokePayload(ctx, tc.fields, nil)
+		var s invokeSpec
+		stage.Validate(tc.fields, &s) // decodes; a missing functionName does not matter here
+		got, err := f.invokePayload(ctx, &s.payloadFields, nil)
 		if tc.wantErr != "" {
 			if err == nil || !strings.Contains(err.Error(), tc.wantErr) {
 				t.Errorf("invokePayload(%v) = %s, %v; want error %q", tc.fields, got, err, tc.wantErr)

@@ -1,10 +1,13 @@
 package lambda
 
 import (
+	"cmp"
 	"context"
 	"fmt"
+	"maps"
 	"slices"
 	"strconv"
+	"strings"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/lambda"
@@ -160,4 +163,57 @@ func deleteVersion(ctx context.Context, f *function, version string) (gone bool,
 		return false, fail("version %s of %s cannot be deleted: %v; point the alias at another version first", version, f, err)
 	}
 	return false, apiError(f, fmt.Sprintf("DeleteFunction (version %s)", version), err)
+}
+
+// fingerprint is what a published version copies from $LATEST: code and
+// configuration (the description excluded — PublishVersion sets its own).
+// Two equal fingerprints mean publishing would add nothing.
+func fingerprint(c *types.FunctionConfiguration) string {
+	var b strings.Builder
+	w := func(k string, v any) { fmt.Fprintf(&b, "%s=%v\n", k, v) }
+	w("code", aws.ToString(c.CodeSha256))
+	w("package", cmp.Or(string(c.PackageType), string(types.PackageTypeZip)))
+	w("runtime", c.Runtime)
+	w("handler", aws.ToString(c.Handler))
+	w("role", aws.ToString(c.Role))
+	w("memory", aws.ToInt32(c.MemorySize))
+	w("timeout", aws.ToInt32(c.Timeout))
+	w("kms", aws.ToString(c.KMSKeyArn))
+	arch := []types.Architecture{types.ArchitectureX8664}
+	if len(c.Architectures) > 0 {
+		arch = c.Architectures
+	}
+	w("arch", arch)
+	if c.Environment != nil {
+		for _, k := range slices.Sorted(maps.Keys(c.Environment.Variables)) {
+			w("env."+k, c.Environment.Variables[k])
+		}
+	}
+	for _, l := range c.Layers {
+		w("layer", aws.ToString(l.Arn))
+	}
+	ephemeral := int32(512)
+	if c.EphemeralStorage != nil && c.EphemeralStorage.Size != nil {
+		ephemeral = *c.EphemeralStorage.Size
+	}
+	w("ephemeral", ephemeral)
+	if c.DeadLetterConfig != nil && aws.ToString(c.DeadLetterConfig.TargetArn) != "" {
+		w("dlq", aws.ToString(c.DeadLetterConfig.TargetArn))
+	}
+	tracing := types.TracingModePassThrough
+	if c.TracingConfig != nil && c.TracingConfig.Mode != "" {
+		tracing = c.TracingConfig.Mode
+	}
+	w("tracing", tracing)
+	var subnets, sgs []string
+	if c.VpcConfig != nil {
+		subnets, sgs = c.VpcConfig.SubnetIds, c.VpcConfig.SecurityGroupIds
+	}
+	w("subnets", slices.Sorted(slices.Values(subnets)))
+	w("sgs", slices.Sorted(slices.Values(sgs)))
+	if c.ImageConfigResponse != nil && c.ImageConfigResponse.ImageConfig != nil {
+		ic := c.ImageConfigResponse.ImageConfig
+		w("image", fmt.Sprint(ic.Command, ic.EntryPoint, aws.ToString(ic.WorkingDirectory)))
+	}
+	return b.String()
 }

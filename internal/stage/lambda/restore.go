@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"maps"
 	"math"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -20,8 +21,8 @@ import (
 // routing a Route stage recorded.
 const RestoreTypeName = "sluice.LambdaRestoreRouting"
 
-// RestoreType is the sluice.LambdaRestoreRouting stage type, Sluice's own.
-// Its context is a Route stage's rollback:previousRouting record:
+// restoreSpec is the fields of a sluice.LambdaRestoreRouting stage,
+// Sluice's own: a Route stage's rollback:previousRouting record.
 //
 //	account, region   the account (and its region) the alias is in
 //	functionName      the function's full name as the Route stage used it
@@ -39,108 +40,87 @@ const RestoreTypeName = "sluice.LambdaRestoreRouting"
 //
 // Outputs: restoredRouting (the record) and restoreChanged (whether this
 // run changed the alias; false when it already matched).
-type RestoreType struct{ base }
-
-func (*RestoreType) Name() string { return RestoreTypeName }
-
-var restoreSpecs = []fieldSpec{
-	{name: "account", kind: kindString, hint: "the account from the accounts config; empty or absent means the local Lambda"},
-	{name: "region", kind: kindString, pattern: regionPattern},
-	{name: "functionName", kind: kindString, required: true, pattern: functionNamePattern},
-	{name: "alias", kind: kindString, required: true, pattern: aliasNamePattern},
-	{name: "functionVersion", kind: kindString, hint: "the version the alias routed to: a number or $LATEST"},
-	{name: "existed", kind: kindBool, required: true, hint: "false when the alias did not exist and restoring deletes it"},
-	{name: "waitTimeoutSeconds", kind: kindInt, min: 1, max: 86400},
+type restoreSpec struct {
+	target
+	Alias                    stage.StringField `json:"alias"`
+	FunctionVersion          stage.StringField `json:"functionVersion" hint:"the version the alias routed to: a number or $LATEST"`
+	AdditionalVersionWeights stage.JSONField   `json:"additionalVersionWeights"`
+	Existed                  stage.BoolField   `json:"existed" hint:"false when the alias did not exist and restoring deletes it"`
 }
 
-func (*RestoreType) Validate(fields map[string]any) []stage.FieldError {
-	errs := validateSpecs(fields, restoreSpecs, "")
-	if containsExpression(fields["existed"]) || containsExpression(fields["functionVersion"]) ||
-		containsExpression(fields["additionalVersionWeights"]) {
-		return errs
-	}
-	if _, err := readRestoreRecord(fields); err != nil {
-		if fe, ok := err.(stage.FieldError); ok {
-			errs = append(errs, fe)
+func (s *restoreSpec) Check(c *stage.Checker) {
+	s.target.check(c)
+	c.Required(&s.Alias)
+	c.Valid(&s.Alias, aliasNamePattern.MatchString)
+	c.Required(&s.Existed)
+	if s.Existed.Value && known(&s.FunctionVersion.Field) {
+		switch v := s.FunctionVersion.Value; {
+		case v == "":
+			c.Errorf(&s.FunctionVersion, "is required when existed is true: the version the alias routed to")
+		case v != "$LATEST" && !isVersionNumber(v):
+			c.Errorf(&s.FunctionVersion, "must be a version number or $LATEST, not %q", v)
 		}
 	}
-	return errs
+	_, errs := s.weights()
+	c.Add(errs...)
 }
 
-func (*RestoreType) Tasks(map[string]any) []string { return []string{"lambdaRestoreRouting"} }
-
-func (rt *RestoreType) Run(ctx context.Context, t *stage.Task) (stage.Result, error) {
-	res, err := rt.restore(ctx, t)
-	return result(ctx, t, res, err)
-}
-
-// readRestoreRecord reads the record from a stage context. Errors are
-// stage.FieldErrors.
-func readRestoreRecord(fields map[string]any) (previousRouting, error) {
-	var rec previousRouting
-	var err error
-	if rec.Alias, _, err = str(fields, "alias"); err != nil {
-		return rec, stage.FieldError{Field: "alias", Msg: err.Error()}
+// weights reads additionalVersionWeights: {version: weight from 0 to 1}.
+func (s *restoreSpec) weights() (map[string]float64, []stage.FieldError) {
+	w := map[string]float64{}
+	f := &s.AdditionalVersionWeights
+	if !f.Set() {
+		return w, nil
 	}
-	existed, ok, err := stage.Bool(fields, "existed")
-	if err != nil {
-		return rec, stage.FieldError{Field: "existed", Msg: err.Error()}
-	}
+	m, ok := f.Value.(map[string]any)
 	if !ok {
-		return rec, stage.FieldError{Field: "existed", Msg: "is required: whether the alias existed before the Route stage"}
+		return w, []stage.FieldError{{Field: f.Path(), Msg: "must be an object of version to weight (0 to 1), not " + stage.JSONKind(f.Value)}}
 	}
-	rec.Existed = existed
-	if rec.FunctionVersion, _, err = str(fields, "functionVersion"); err != nil {
-		return rec, stage.FieldError{Field: "functionVersion", Msg: err.Error()}
+	var errs []stage.FieldError
+	for _, ver := range slices.Sorted(maps.Keys(m)) {
+		n, _, err := stage.Number(m, ver)
+		if err != nil || math.IsNaN(n) || n < 0 || n > 1 || !isVersionNumber(ver) {
+			errs = append(errs, stage.FieldError{Field: f.Path() + "." + ver,
+				Msg: fmt.Sprintf("must map a version number to a weight from 0 to 1, not %v", m[ver])})
+			continue
+		}
+		w[ver] = n
 	}
-	rec.AdditionalVersionWeights = map[string]float64{}
-	if v, ok := fields["additionalVersionWeights"]; ok && v != nil {
-		m, ok := v.(map[string]any)
-		if !ok {
-			return rec, stage.FieldError{Field: "additionalVersionWeights", Msg: "must be an object of version to weight (0 to 1), not " + jsonKind(v)}
-		}
-		for ver, w := range m {
-			n, _, err := stage.Number(m, ver)
-			if err != nil || math.IsNaN(n) || n < 0 || n > 1 || !isVersionNumber(ver) {
-				return rec, stage.FieldError{Field: "additionalVersionWeights." + ver,
-					Msg: fmt.Sprintf("must map a version number to a weight from 0 to 1, not %v", w)}
-			}
-			rec.AdditionalVersionWeights[ver] = n
-		}
-	}
-	if existed {
-		v := rec.FunctionVersion
-		if v == "" {
-			return rec, stage.FieldError{Field: "functionVersion", Msg: "is required when existed is true: the version the alias routed to"}
-		}
-		if v != "$LATEST" && !isVersionNumber(v) {
-			return rec, stage.FieldError{Field: "functionVersion", Msg: fmt.Sprintf("must be a version number or $LATEST, not %q", v)}
-		}
-	}
-	return rec, nil
+	return w, errs
 }
 
-func (rt *RestoreType) restore(ctx context.Context, t *stage.Task) (stage.Result, error) {
-	rec, err := readRestoreRecord(t.Context)
-	if err != nil {
-		return stage.Result{}, fail("%v", err)
+// functionTarget implements spec: the record holds the full function
+// name, which takes no application prefix.
+func (s *restoreSpec) functionTarget() *target {
+	t := s.target
+	t.fullName = true
+	return &t
+}
+
+// newRestoreType is sluice.LambdaRestoreRouting, the rollback stage of a
+// Route stage: it puts the alias back to the routing the Route stage
+// recorded.
+func newRestoreType(b base) stage.Type {
+	return &stageType[restoreSpec, *restoreSpec]{base: b, name: RestoreTypeName, tasks: []task[restoreSpec]{
+		{name: "lambdaRestoreRouting", run: restoreRouting},
+	}}
+}
+
+// restoreRouting puts the alias back to the recorded routing.
+func restoreRouting(ctx context.Context, _ *stage.Task, f *function, s *restoreSpec) (stage.Result, error) {
+	weights, _ := s.weights()
+	rec := previousRouting{
+		Account:                  f.acct.Name,
+		Region:                   f.acct.Region,
+		FunctionName:             f.name,
+		Alias:                    s.Alias.Value,
+		FunctionVersion:          s.FunctionVersion.Value,
+		AdditionalVersionWeights: weights,
+		Existed:                  s.Existed.Value,
 	}
-	// The record holds the full function name: do not prefix it again.
-	fields := maps.Clone(t.Context)
-	fields["prefixApplicationNameToFunction"] = false
-	tt := *t
-	tt.Context = fields
-	f, err := rt.function(&tt)
-	if err != nil {
-		return stage.Result{}, err
-	}
-	rec.FunctionName, rec.Account, rec.Region = f.name, f.acct.Name, f.acct.Region
 	alias := rec.Alias
-	if alias == "" {
-		return stage.Result{}, fail("alias is required: the alias to restore")
-	}
 	done := func(changed bool) (stage.Result, error) {
-		return stage.Result{Outputs: map[string]any{"restoredRouting": jsonValue(rec), "restoreChanged": changed}}, nil
+		return stage.Succeed().WithOutputs(map[string]any{"restoredRouting": jsonValue(rec), "restoreChanged": changed}), nil
 	}
 	cur, err := readAlias(ctx, f, alias)
 	if err != nil {

@@ -124,7 +124,7 @@ func TestRestoreVersionGone(t *testing.T) {
 
 func TestRestoreValidate(t *testing.T) {
 	t.Parallel()
-	typ := &RestoreType{}
+	typ := newRestoreType(base{})
 	ok := map[string]any{"account": "local", "region": "us-east-1", "functionName": "demo-f", "alias": "live",
 		"functionVersion": "2", "additionalVersionWeights": map[string]any{"3": 0.1}, "existed": true}
 	tests := []struct {

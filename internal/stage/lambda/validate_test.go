@@ -37,7 +37,7 @@ func TestValidate(t *testing.T) {
 		{"deploy types", DeployTypeName, base(map[string]any{"memorySize": "lots", "publish": "yes", "envVariables": []any{"A=1"},
 			"tags": map[string]any{"t": map[string]any{}}, "aliases": 3, "timeout": 1.5}),
 			[]string{`memorySize: must be a number, not "lots"`, `publish: must be true or false, not "yes"`,
-				"envVariables: must be an object of names to values, not a list", "tags: tags.t must be a string, not an object",
+				"envVariables: must be an object of names to values, not a list", "tags.t: must be a string, not an object",
 				"aliases: must be a list of strings, not a number", "timeout: must be a whole number, not 1.5"}},
 		{"deploy names", DeployTypeName, map[string]any{"functionName": "bad name!", "region": "Mars", "s3bucket": "b",
 			"aliases": []any{"123", "ok"}, "triggerArns": []any{"queue"}, "tracingConfig": map[string]any{"mode": "On"},

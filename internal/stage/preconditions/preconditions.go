@@ -15,6 +15,54 @@ import (
 // Type is the checkPreconditions stage type.
 type Type struct{}
 
+// Spec is the fields of a checkPreconditions stage. The preconditions stay
+// as written when the stage starts (RawFields): the task evaluates them.
+type Spec struct {
+	Preconditions stage.ListField[Precondition] `json:"preconditions" hint:"e.g. [{\"type\": \"expression\", \"context\": {\"expression\": \"…\"}}]"`
+}
+
+// Precondition is one precondition.
+type Precondition struct {
+	stage.Field
+	Type    stage.StringField `json:"type"` // "expression" or "stageStatus"
+	Context struct {
+		stage.Field
+		Expression  stage.JSONField   `json:"expression"`  // expression: true when it holds
+		StageName   stage.StringField `json:"stageName"`   // stageStatus: the stage…
+		StageStatus stage.StringField `json:"stageStatus"` // …and the status it must have
+	} `json:"context"`
+}
+
+// Check implements stage.Spec.
+func (s *Spec) Check(c *stage.Checker) {
+	if s.Preconditions.Missing() {
+		c.Errorf(&s.Preconditions, "is required: a list of {type, context} preconditions")
+	}
+	for i := range s.Preconditions.Items {
+		p := &s.Preconditions.Items[i]
+		switch {
+		case p.Null():
+			c.Errorf(p, "must be an object with type and context")
+		case !p.Type.Set():
+			if p.Type.Missing() {
+				c.Errorf(&p.Type, `is required: "expression" or "stageStatus"`)
+			}
+		case p.Type.Value == "expression":
+			if !p.Context.Expression.Present() {
+				c.Errorf(&p.Context.Expression, "is required for an expression precondition")
+			}
+		case p.Type.Value == "stageStatus":
+			for _, f := range []*stage.StringField{&p.Context.StageName, &p.Context.StageStatus} {
+				if f.Missing() || f.Set() && f.Value == "" {
+					c.Errorf(f, "is required for a stageStatus precondition")
+				}
+			}
+		default:
+			c.Errorf(&p.Type, `%s is not a supported precondition type; use "expression" or "stageStatus"`, p.Type.Value)
+		}
+	}
+}
+
 func (Type) Name() string { return "checkPreconditions" }
 
 // Inline implements stage.Inline: the task only reads its input and the clock.
@@ -24,71 +72,38 @@ func (Type) Inline() {}
 func (Type) RawFields() []string { return []string{"preconditions"} }
 
 func (Type) Validate(fields map[string]any) []stage.FieldError {
-	raw, present := fields["preconditions"]
-	if !present || raw == nil {
-		return []stage.FieldError{{Field: "preconditions", Msg: "is required: a list of {type, context} preconditions"}}
-	}
-	list, ok := raw.([]any)
-	if !ok {
-		return []stage.FieldError{{Field: "preconditions", Msg: "must be a list of {type, context} preconditions"}}
-	}
-	var errs []stage.FieldError
-	for i, item := range list {
-		field := fmt.Sprintf("preconditions[%d]", i)
-		m, ok := item.(map[string]any)
-		if !ok {
-			errs = append(errs, stage.FieldError{Field: field, Msg: "must be an object with type and context"})
-			continue
-		}
-		c, _ := m["context"].(map[string]any)
-		switch m["type"] {
-		case "expression":
-			if _, ok := c["expression"]; !ok {
-				errs = append(errs, stage.FieldError{Field: field + ".context.expression", Msg: "is required for an expression precondition"})
-			}
-		case "stageStatus":
-			for _, k := range []string{"stageName", "stageStatus"} {
-				if s, _ := c[k].(string); s == "" {
-					errs = append(errs, stage.FieldError{Field: field + ".context." + k, Msg: "is required for a stageStatus precondition"})
-				}
-			}
-		default:
-			errs = append(errs, stage.FieldError{Field: field + ".type",
-				Msg: fmt.Sprintf("%v is not a supported precondition type; use \"expression\" or \"stageStatus\"", m["type"])})
-		}
-	}
-	return errs
+	return stage.Validate(fields, &Spec{})
 }
 
 func (Type) Tasks(map[string]any) []string { return []string{"checkPreconditions"} }
 
 func (Type) Run(ctx context.Context, t *stage.Task) (stage.Result, error) {
-	list, _ := t.Context["preconditions"].([]any)
+	var s Spec
+	if err := stage.Decode(t.Context, &s); err != nil {
+		return stage.Fail(err.Error()), nil
+	}
 	var failed []string
-	results := make([]any, 0, len(list))
-	for i, item := range list {
-		m, _ := item.(map[string]any)
-		c, _ := m["context"].(map[string]any)
-		ok, why := check(ctx, t, m["type"], c)
-		results = append(results, map[string]any{"type": m["type"], "passed": ok, "detail": why})
+	results := make([]any, 0, len(s.Preconditions.Items))
+	for i, p := range s.Preconditions.Items {
+		ok, why := check(ctx, t, &p)
+		typ := p.Type.Value
+		results = append(results, map[string]any{"type": typ, "passed": ok, "detail": why})
 		if !ok {
-			failed = append(failed, fmt.Sprintf("precondition %d (%v): %s", i+1, m["type"], why))
+			failed = append(failed, fmt.Sprintf("precondition %d (%s): %s", i+1, typ, why))
 		}
 	}
-	res := stage.Result{Context: map[string]any{"preconditionResults": results}}
+	res := stage.Succeed()
 	if len(failed) > 0 {
-		res.Status = stage.Terminal
-		res.Error = strings.Join(failed, "; ")
-		return res, nil
+		res = stage.Fail(strings.Join(failed, "; "))
 	}
-	res.Status = stage.Succeeded
-	return res, nil
+	return res.WithContext(map[string]any{"preconditionResults": results}), nil
 }
 
-func check(ctx context.Context, t *stage.Task, typ any, c map[string]any) (bool, string) {
-	switch typ {
+func check(ctx context.Context, t *stage.Task, p *Precondition) (bool, string) {
+	c := &p.Context
+	switch p.Type.Value {
 	case "expression":
-		expression := c["expression"]
+		expression := c.Expression.Value
 		if s, ok := expression.(string); ok && !strings.Contains(s, "${") {
 			expression = "${" + s + "}"
 		}
@@ -97,12 +112,11 @@ func check(ctx context.Context, t *stage.Task, typ any, c map[string]any) (bool,
 			return false, strings.Join(msgs, "; ")
 		}
 		if b, ok := v.(bool); ok && b || fmt.Sprint(v) == "true" {
-			return true, fmt.Sprintf("%v is true", c["expression"])
+			return true, fmt.Sprintf("%v is true", c.Expression.Value)
 		}
-		return false, fmt.Sprintf("expression %v is %v, not true", c["expression"], v)
+		return false, fmt.Sprintf("expression %v is %v, not true", c.Expression.Value, v)
 	case "stageStatus":
-		name, _ := c["stageName"].(string)
-		want, _ := c["stageStatus"].(string)
+		name, want := c.StageName.Value, c.StageStatus.Value
 		got, msgs := t.Eval(ctx, fmt.Sprintf("${#stage(%q).status}", name), nil)
 		if len(msgs) > 0 {
 			return false, strings.Join(msgs, "; ")
@@ -112,5 +126,12 @@ func check(ctx context.Context, t *stage.Task, typ any, c map[string]any) (bool,
 		}
 		return true, fmt.Sprintf("stage %q is %s", name, want)
 	}
-	return false, fmt.Sprintf("unsupported precondition type %v", typ)
+	return false, fmt.Sprintf("unsupported precondition type %s", p.Type.Value)
 }
+
+var (
+	_ stage.Type       = Type{}
+	_ stage.Inline     = Type{}
+	_ stage.RawFielder = Type{}
+	_ stage.Spec       = (*Spec)(nil)
+)

@@ -14,6 +14,48 @@ import (
 // Type is the evaluateVariables stage type.
 type Type struct{}
 
+// Spec is the fields of an evaluateVariables stage. Variables stay as
+// written when the stage starts (RawFields): the task evaluates them.
+type Spec struct {
+	Variables               stage.ListField[Variable] `json:"variables" hint:"e.g. [{\"key\": \"env\", \"value\": \"prod\"}]"`
+	FailOnFailedExpressions stage.BoolField           `json:"failOnFailedExpressions"`
+}
+
+// Variable is one variable: its value may use the variables before it.
+type Variable struct {
+	stage.Field
+	Key   stage.StringField `json:"key"`
+	Value stage.JSONField   `json:"value"`
+}
+
+// Check implements stage.Spec.
+func (s *Spec) Check(c *stage.Checker) {
+	if s.Variables.Missing() {
+		c.Errorf(&s.Variables, `is required: a list of {"key": "…", "value": "…"}`)
+	}
+	seen := map[string]bool{}
+	for i := range s.Variables.Items {
+		v := &s.Variables.Items[i]
+		if v.Null() {
+			c.Errorf(v, `must be an object with "key" and "value"`)
+		}
+		if !v.Set() {
+			continue // not an object: Decode reported it
+		}
+		key := v.Key.Value
+		switch {
+		case v.Key.Missing() || v.Key.Set() && strings.TrimSpace(key) == "":
+			c.Errorf(&v.Key, "must be a non-empty string")
+		case seen[key]:
+			c.Errorf(&v.Key, "%q is defined twice", key)
+		}
+		seen[key] = true
+		if !v.Value.Present() {
+			c.Errorf(&v.Value, "is required")
+		}
+	}
+}
+
 func (Type) Name() string { return "evaluateVariables" }
 
 // Inline implements stage.Inline: the task only reads its input and the clock.
@@ -24,61 +66,41 @@ func (Type) Inline() {}
 func (Type) RawFields() []string { return []string{"variables"} }
 
 func (Type) Validate(fields map[string]any) []stage.FieldError {
-	raw, present := fields["variables"]
-	if !present || raw == nil {
-		return []stage.FieldError{{Field: "variables", Msg: `is required: a list of {"key": "…", "value": "…"}`}}
-	}
-	list, ok := raw.([]any)
-	if !ok {
-		return []stage.FieldError{{Field: "variables", Msg: `must be a list of {"key": "…", "value": "…"}`}}
-	}
-	var errs []stage.FieldError
-	seen := map[string]bool{}
-	for i, item := range list {
-		field := fmt.Sprintf("variables[%d]", i)
-		m, ok := item.(map[string]any)
-		if !ok {
-			errs = append(errs, stage.FieldError{Field: field, Msg: `must be an object with "key" and "value"`})
-			continue
-		}
-		key, _ := m["key"].(string)
-		switch {
-		case strings.TrimSpace(key) == "":
-			errs = append(errs, stage.FieldError{Field: field + ".key", Msg: "must be a non-empty string"})
-		case seen[key]:
-			errs = append(errs, stage.FieldError{Field: field + ".key", Msg: fmt.Sprintf("%q is defined twice", key)})
-		}
-		seen[key] = true
-		if _, ok := m["value"]; !ok {
-			errs = append(errs, stage.FieldError{Field: field + ".value", Msg: "is required"})
-		}
-	}
-	return errs
+	return stage.Validate(fields, &Spec{})
 }
 
 func (Type) Tasks(map[string]any) []string { return []string{"evaluateVariables"} }
 
 func (Type) Run(ctx context.Context, t *stage.Task) (stage.Result, error) {
-	list, _ := t.Context["variables"].([]any)
+	var s Spec
+	if err := stage.Decode(t.Context, &s); err != nil {
+		return stage.Fail(err.Error()), nil
+	}
 	vars := map[string]any{}
 	var failures []string
-	for _, item := range list {
-		m, _ := item.(map[string]any)
-		key, _ := m["key"].(string)
-		v, msgs := t.Eval(ctx, m["value"], vars)
+	for _, v := range s.Variables.Items {
+		key := v.Key.Value
+		value, msgs := t.Eval(ctx, v.Value.Value, vars)
 		for _, msg := range msgs {
 			failures = append(failures, fmt.Sprintf("variable %q: %s", key, msg))
 		}
-		vars[key] = v
+		vars[key] = value
 	}
-	res := stage.Result{Status: stage.Succeeded, Outputs: vars, Context: map[string]any{"evaluatedVariables": vars}}
+	ctxVals := map[string]any{"evaluatedVariables": vars}
 	if len(failures) > 0 {
 		// As Orca: an expression that fails is left as written and
 		// recorded; failOnFailedExpressions makes it fail the stage.
-		res.Context["expressionFailures"] = failures
-		if fail, _, _ := stage.Bool(t.Context, "failOnFailedExpressions"); fail {
-			return stage.Result{Status: stage.Terminal, Error: strings.Join(failures, "; ")}, nil
+		if s.FailOnFailedExpressions.Value {
+			return stage.Fail(strings.Join(failures, "; ")), nil
 		}
+		ctxVals["expressionFailures"] = failures
 	}
-	return res, nil
+	return stage.Succeed().WithOutputs(vars).WithContext(ctxVals), nil
 }
+
+var (
+	_ stage.Type       = Type{}
+	_ stage.Inline     = Type{}
+	_ stage.RawFielder = Type{}
+	_ stage.Spec       = (*Spec)(nil)
+)

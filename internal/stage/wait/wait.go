@@ -5,7 +5,6 @@ package wait
 
 import (
 	"context"
-	"fmt"
 	"time"
 
 	"github.com/sluice-cd/sluice/internal/stage"
@@ -14,40 +13,51 @@ import (
 // Type is the wait stage type.
 type Type struct{}
 
+// Spec is the fields of a wait stage.
+type Spec struct {
+	WaitTime stage.NumberField `json:"waitTime" hint:"seconds to wait"`
+	// SkipRemainingWait is set by the engine when someone skips the wait.
+	SkipRemainingWait stage.BoolField `json:"skipRemainingWait"`
+}
+
+// Check implements stage.Spec.
+func (s *Spec) Check(c *stage.Checker) {
+	switch {
+	case s.WaitTime.Missing():
+		c.Errorf(&s.WaitTime, "is required: the number of seconds to wait")
+	case s.WaitTime.Set() && s.WaitTime.Value < 0:
+		c.Errorf(&s.WaitTime, "must be 0 or more seconds, not %v", s.WaitTime.Value)
+	}
+}
+
 func (Type) Name() string { return "wait" }
 
 // Inline implements stage.Inline: the task only reads its input and the clock.
 func (Type) Inline() {}
 
 func (Type) Validate(fields map[string]any) []stage.FieldError {
-	if stage.HasExpression(fields["waitTime"]) {
-		return nil
-	}
-	n, ok, err := stage.Number(fields, "waitTime")
-	switch {
-	case err != nil:
-		return []stage.FieldError{{Field: "waitTime", Msg: err.Error() + " (seconds to wait)"}}
-	case !ok:
-		return []stage.FieldError{{Field: "waitTime", Msg: "is required: the number of seconds to wait"}}
-	case n < 0:
-		return []stage.FieldError{{Field: "waitTime", Msg: fmt.Sprintf("must be 0 or more seconds, not %v", n)}}
-	}
-	return nil
+	return stage.Validate(fields, &Spec{})
 }
 
 func (Type) Tasks(map[string]any) []string { return []string{"wait"} }
 
 func (Type) Run(_ context.Context, t *stage.Task) (stage.Result, error) {
-	if skip, _, _ := stage.Bool(t.Context, "skipRemainingWait"); skip {
-		return stage.Result{Status: stage.Succeeded, Context: map[string]any{"waitSkipped": true}}, nil
+	var s Spec
+	if err := stage.Decode(t.Context, &s); err != nil {
+		return stage.Fail(err.Error()), nil
 	}
-	secs, _, err := stage.Number(t.Context, "waitTime")
-	if err != nil {
-		return stage.Result{Status: stage.Terminal, Error: "waitTime " + err.Error()}, nil
+	if s.SkipRemainingWait.Value {
+		return stage.Succeed().WithContext(map[string]any{"waitSkipped": true}), nil
 	}
-	remaining := t.StartTime.Add(time.Duration(secs * float64(time.Second))).Sub(t.Now)
+	remaining := t.StartTime.Add(time.Duration(s.WaitTime.Value * float64(time.Second))).Sub(t.Now)
 	if remaining <= 0 {
-		return stage.Result{Status: stage.Succeeded}, nil
+		return stage.Succeed(), nil
 	}
-	return stage.Result{Status: stage.Running, RetryAfter: remaining}, nil
+	return stage.RetryAfter(remaining), nil
 }
+
+var (
+	_ stage.Type   = Type{}
+	_ stage.Inline = Type{}
+	_ stage.Spec   = (*Spec)(nil)
+)

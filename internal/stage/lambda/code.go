@@ -1,0 +1,210 @@
+package lambda
+
+import (
+	"bytes"
+	"crypto/sha256"
+	"encoding/base64"
+	"fmt"
+	"os"
+	"regexp"
+	"strings"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/lambda/types"
+
+	"github.com/sluice-cd/sluice/internal/stage"
+)
+
+// codeFields are the fields that say where a function's code comes from
+// (Deploy, Update Code): one of s3bucket and s3key, codeArtifact, zipFile
+// or imageUri.
+type codeFields struct {
+	S3Bucket           stage.StringField `json:"s3bucket" hint:"the S3 bucket of the code .zip, in the function's region"`
+	S3Key              stage.StringField `json:"s3key" hint:"the S3 key of the code .zip"`
+	S3ObjectVersion    stage.StringField `json:"s3ObjectVersion"`
+	S3ObjectVersionAlt stage.StringField `json:"S3ObjectVersion"`
+	ZipFile            stage.StringField `json:"zipFile" hint:"path of a .zip file on the machine running Sluice"`
+	ImageURI           stage.StringField `json:"imageUri" hint:"a container image URI in Amazon ECR (AWS accounts only)"`
+	ImageURIAlt        stage.StringField `json:"ImageUri"`
+	CodeArtifact       stage.JSONField   `json:"codeArtifact"`
+}
+
+var s3BucketPattern = regexp.MustCompile(`^[0-9A-Za-z.-]*[^.]$`)
+
+func (s *codeFields) check(c *stage.Checker) {
+	c.Valid(&s.S3Bucket, s3BucketPattern.MatchString)
+	checkArtifact(c, &s.CodeArtifact)
+	for _, f := range []*stage.Field{&s.S3Bucket.Field, &s.S3Key.Field, &s.ZipFile.Field, &s.ImageURI.Field, &s.ImageURIAlt.Field, &s.CodeArtifact.Field} {
+		if !known(f) {
+			return
+		}
+	}
+	if _, err := s.source(); err != nil {
+		f := &s.S3Key.Field
+		switch {
+		case strings.Contains(err.Error(), "one way"):
+			f = &s.S3Bucket.Field
+		case strings.HasPrefix(err.Error(), "codeArtifact"):
+			f = &s.CodeArtifact.Field
+		}
+		c.Errorf(f, "%v", err)
+	}
+}
+
+// known reports whether f's value is known: absent, null or decoded, not
+// an expression and not of the wrong type.
+func known(f *stage.Field) bool { return f.Missing() || f.Set() }
+
+// hasCode reports whether the stage gives code, or may once its
+// expressions are evaluated.
+func (s *codeFields) hasCode() bool {
+	for _, f := range []*stage.Field{&s.S3Bucket.Field, &s.S3Key.Field, &s.ZipFile.Field, &s.ImageURI.Field, &s.ImageURIAlt.Field, &s.CodeArtifact.Field} {
+		if !known(f) {
+			return true
+		}
+	}
+	c, err := s.source()
+	return c != nil || err != nil
+}
+
+// firstOf is the first of fields that is set and not blank, trimmed.
+func firstOf(fields ...*stage.StringField) string {
+	for _, f := range fields {
+		if v := strings.TrimSpace(f.Value); f.Set() && v != "" {
+			return v
+		}
+	}
+	return ""
+}
+
+// source is where the code comes from; nil when the stage gives none.
+func (s *codeFields) source() (*codeSource, error) {
+	c := codeSource{
+		s3Bucket:  firstOf(&s.S3Bucket),
+		s3Key:     firstOf(&s.S3Key),
+		s3Version: firstOf(&s.S3ObjectVersion, &s.S3ObjectVersionAlt),
+		zipFile:   firstOf(&s.ZipFile),
+		imageURI:  firstOf(&s.ImageURI, &s.ImageURIAlt),
+	}
+	var a *artifact
+	if s.CodeArtifact.Set() {
+		var err error
+		if a, err = readArtifact("codeArtifact", s.CodeArtifact.Value); err != nil {
+			return nil, fail("%v", err)
+		}
+	}
+	if a != nil {
+		switch a.Type {
+		case artifactEmbedded:
+			b, err := decodeBase64(a.Reference)
+			if err != nil {
+				return nil, fail("codeArtifact.reference is not valid base64: %v", err)
+			}
+			c.zip = b
+		case artifactS3:
+			b, k, err := parseS3URL(a.Reference)
+			if err != nil {
+				return nil, fail("codeArtifact.reference: %v", err)
+			}
+			c.s3Bucket, c.s3Key, c.s3Version = b, k, a.Version
+		default:
+			return nil, fail("codeArtifact.type %q is not supported for code: use %s (a .zip) or %s", a.Type, artifactEmbedded, artifactS3)
+		}
+	}
+	sources := 0
+	for _, set := range []bool{c.s3Bucket != "" || c.s3Key != "", c.zipFile != "", c.zip != nil, c.imageURI != ""} {
+		if set {
+			sources++
+		}
+	}
+	switch {
+	case sources == 0:
+		return nil, nil
+	case sources > 1:
+		return nil, fail("give the code in one way: s3bucket and s3key, codeArtifact, zipFile, or imageUri — this stage sets more than one")
+	case (c.s3Bucket == "") != (c.s3Key == "") && a == nil:
+		return nil, fail("s3bucket and s3key go together: set both to deploy code from S3")
+	}
+	return &c, nil
+}
+
+// refuseImageOnLocal fails a stage that deploys a container image to the
+// local Lambda, which runs only .zip functions.
+func (s *codeFields) refuseImageOnLocal(f *function) error {
+	if f.acct.Local && firstOf(&s.ImageURI, &s.ImageURIAlt) != "" {
+		return fail("imageUri: container images are not supported by the local Lambda (account local); deploy a .zip with s3bucket/s3key, or use an AWS account")
+	}
+	return nil
+}
+
+// codeSource is where a function's code comes from: an S3 object, a zip
+// (embedded artifact or a file on Sluice's machine), or a container image.
+type codeSource struct {
+	s3Bucket, s3Key, s3Version string
+	zipFile                    string // path, read when the code is needed
+	zip                        []byte // embedded/base64 artifact content
+	imageURI                   string
+}
+
+func (c *codeSource) String() string {
+	switch {
+	case c.imageURI != "":
+		return "image " + c.imageURI
+	case c.zipFile != "":
+		return "zip file " + c.zipFile
+	case c.zip != nil:
+		return fmt.Sprintf("embedded zip (%d bytes)", len(c.zip))
+	case c.s3Version != "":
+		return fmt.Sprintf("s3://%s/%s (version %s)", c.s3Bucket, c.s3Key, c.s3Version)
+	}
+	return fmt.Sprintf("s3://%s/%s", c.s3Bucket, c.s3Key)
+}
+
+// maxZip is Lambda's limit on a zip uploaded directly.
+const maxZip = 50 * 1024 * 1024
+
+// load reads a zip file's content and returns it with its CodeSha256
+// (base64 of its SHA-256, as Lambda reports it). S3 and image sources
+// return nil: only Lambda knows their digest.
+func (c *codeSource) load() ([]byte, string, error) {
+	b := c.zip
+	if c.zipFile != "" {
+		st, err := os.Stat(c.zipFile)
+		if err != nil {
+			return nil, "", fail("zipFile %s: %v", c.zipFile, err)
+		}
+		if st.Size() > maxZip {
+			return nil, "", fail("zipFile %s is %d bytes; Lambda takes at most %d bytes directly: upload it to S3 and use s3bucket/s3key", c.zipFile, st.Size(), maxZip)
+		}
+		if b, err = os.ReadFile(c.zipFile); err != nil {
+			return nil, "", fail("zipFile %s: %v", c.zipFile, err)
+		}
+	}
+	if b == nil {
+		return nil, "", nil
+	}
+	if !bytes.HasPrefix(b, []byte("PK")) {
+		return nil, "", fail("%s is not a .zip file", c)
+	}
+	sum := sha256.Sum256(b)
+	return b, base64.StdEncoding.EncodeToString(sum[:]), nil
+}
+
+// functionCode is the CreateFunction code of c.
+func (c *codeSource) functionCode() (*types.FunctionCode, error) {
+	zip, _, err := c.load()
+	if err != nil {
+		return nil, err
+	}
+	fc := &types.FunctionCode{ZipFile: zip}
+	switch {
+	case c.imageURI != "":
+		fc.ImageUri = aws.String(c.imageURI)
+	case zip == nil:
+		fc.S3Bucket, fc.S3Key = aws.String(c.s3Bucket), aws.String(c.s3Key)
+		if c.s3Version != "" {
+			fc.S3ObjectVersion = aws.String(c.s3Version)
+		}
+	}
+	return fc, nil
+}

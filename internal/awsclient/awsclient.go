@@ -27,6 +27,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/lambda"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/aws/aws-sdk-go-v2/service/sts"
+	"github.com/sluice-cd/sluice/internal/awsid"
 	"sigs.k8s.io/yaml"
 )
 
@@ -162,18 +163,9 @@ func accountLabel(i int, name any) string {
 }
 
 var (
-	regionPattern  = regexp.MustCompile(`^[a-z]{2}(-[a-z]+)+-\d+$`)
 	roleARNPattern = regexp.MustCompile(`^arn:aws[a-zA-Z-]*:iam::\d{12}:role/.+$`)
 	namePattern    = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]*$`)
 )
-
-// ValidRegion reports whether name is shaped like an AWS region name:
-// us-east-1, eu-central-2, us-gov-west-1, cn-northwest-1. It does not
-// check that the region exists. It is Sluice's one region check, for
-// account configs and stage fields alike.
-func ValidRegion(name string) bool {
-	return regionPattern.MatchString(name)
-}
 
 // validate returns every problem of the accounts, each naming the account
 // and the field. withLocal reports whether "local" is reserved.
@@ -198,7 +190,7 @@ func (c Config) validate(withLocal bool) []error {
 		switch {
 		case a.Region == "":
 			errs = append(errs, fmt.Errorf("%s: region is required (e.g. us-west-2)", label))
-		case !ValidRegion(a.Region):
+		case !awsid.ValidRegion(a.Region):
 			errs = append(errs, fmt.Errorf("%s: region %q is not a region name like us-west-2", label, a.Region))
 		}
 		if a.RoleARN != "" && !roleARNPattern.MatchString(a.RoleARN) {

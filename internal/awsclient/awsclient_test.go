@@ -189,28 +189,3 @@ func TestLocalAccount(t *testing.T) {
 		}
 	}
 }
-
-func TestValidRegion(t *testing.T) {
-	t.Parallel()
-	for _, tc := range []struct {
-		region string
-		want   bool
-	}{
-		{"us-east-1", true},
-		{"eu-central-2", true},
-		{"ap-southeast-4", true},
-		{"us-gov-west-1", true},
-		{"cn-northwest-1", true},
-		{"us-isob-east-1", true},
-		{"", false},
-		{"Mars", false},
-		{"west", false},
-		{"us-east", false},
-		{"US-EAST-1", false},
-		{"us-east-1a", false},
-	} {
-		if got := ValidRegion(tc.region); got != tc.want {
-			t.Errorf("ValidRegion(%q) = %v, want %v", tc.region, got, tc.want)
-		}
-	}
-}

@@ -7,11 +7,10 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
-	"os"
-	"path/filepath"
 	"strings"
 	"time"
 
+	"github.com/sluice-cd/sluice/internal/atomicfile"
 	"github.com/sluice-cd/sluice/internal/node"
 	"github.com/spf13/cobra"
 )
@@ -141,7 +140,7 @@ func serveHTTP(ctx context.Context, opts serveOptions, h http.Handler) error {
 	}
 	url := "http://" + ln.Addr().String()
 	if opts.AddrFile != "" {
-		if err := writeFileAtomic(opts.AddrFile, []byte(url+"\n")); err != nil {
+		if err := atomicfile.Write(opts.AddrFile, []byte(url+"\n")); err != nil {
 			ln.Close()
 			return fmt.Errorf("write --addr-file: %w", err)
 		}
@@ -179,22 +178,4 @@ func serveHTTP(ctx context.Context, opts serveOptions, h http.Handler) error {
 		return fmt.Errorf("serve http: %w", err)
 	}
 	return nil
-}
-
-// writeFileAtomic writes data to a temporary file beside name and renames
-// it into place, so a reader never sees a partial file.
-func writeFileAtomic(name string, data []byte) error {
-	tmp, err := os.CreateTemp(filepath.Dir(name), "."+filepath.Base(name)+".*")
-	if err != nil {
-		return err
-	}
-	defer os.Remove(tmp.Name())
-	if _, err := tmp.Write(data); err != nil {
-		tmp.Close()
-		return err
-	}
-	if err := tmp.Close(); err != nil {
-		return err
-	}
-	return os.Rename(tmp.Name(), name)
 }

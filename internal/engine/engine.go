@@ -22,9 +22,20 @@ import (
 // as judging a stage that is not waiting for a judgment.
 var ErrConflict = errors.New("conflict")
 
-// conflictf returns an error wrapping ErrConflict.
+// ConflictError is the error of an operation the execution's or stage's
+// current state does not allow. Its message is written for the user: it
+// says what state things are in and what is allowed. It is ErrConflict for
+// errors.Is.
+type ConflictError struct {
+	Msg string
+}
+
+func (e *ConflictError) Error() string        { return e.Msg }
+func (e *ConflictError) Is(target error) bool { return target == ErrConflict }
+
+// conflictf returns a *ConflictError.
 func conflictf(format string, args ...any) error {
-	return fmt.Errorf("%w: %s", ErrConflict, fmt.Sprintf(format, args...))
+	return &ConflictError{Msg: fmt.Sprintf(format, args...)}
 }
 
 // Defaults for Config.

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
-	"strings"
 
 	"github.com/sluice-cd/sluice/internal/apitype"
 	"github.com/sluice-cd/sluice/internal/engine"
@@ -84,6 +83,7 @@ func publicError(err error) (e *Error, ok bool) {
 		}, true
 	}
 	var mbe *http.MaxBytesError
+	var conflict *engine.ConflictError
 	switch {
 	case errors.As(err, &mbe):
 		return &Error{
@@ -96,11 +96,12 @@ func publicError(err error) (e *Error, ok bool) {
 		// Handlers name the missing thing with orNotFound; this is the
 		// fallback for errors they pass through.
 		return &Error{Status: http.StatusNotFound, Code: apitype.CodeNotFound, Message: err.Error(), Err: err}, true
-	case errors.Is(err, engine.ErrConflict), errors.Is(err, store.ErrConflict):
+	case errors.As(err, &conflict):
 		// The engine's conflict messages say what state the execution or
 		// stage is in and what is allowed; they are written for users.
-		msg := strings.TrimPrefix(err.Error(), "conflict: ")
-		return &Error{Status: http.StatusConflict, Code: apitype.CodeConflict, Message: msg, Err: err}, true
+		return &Error{Status: http.StatusConflict, Code: apitype.CodeConflict, Message: conflict.Msg, Err: err}, true
+	case errors.Is(err, store.ErrConflict):
+		return &Error{Status: http.StatusConflict, Code: apitype.CodeConflict, Message: err.Error(), Err: err}, true
 	}
 	return nil, false
 }

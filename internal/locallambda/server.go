@@ -15,10 +15,12 @@ import (
 	"sync"
 	"time"
 
+	"github.com/sluice-cd/sluice/internal/awsid"
 	"github.com/sluice-cd/sluice/internal/locallambda/control"
 	"github.com/sluice-cd/sluice/internal/locallambda/invoke"
 	"github.com/sluice-cd/sluice/internal/locallambda/restapi"
 	"github.com/sluice-cd/sluice/internal/locallambda/s3"
+	"github.com/sluice-cd/sluice/internal/lockfile"
 )
 
 // Config configures a Server. Zero values take the documented defaults.
@@ -100,16 +102,19 @@ func New(cfg Config) (*Server, error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	if !regexp.MustCompile(`^[a-z]{2}(-gov)?-[a-z]+-\d$`).MatchString(cfg.Region) {
+	if !awsid.ValidRegion(cfg.Region) {
 		return nil, fmt.Errorf("local Lambda: region %q is not a region name like us-east-1", cfg.Region)
 	}
-	if !regexp.MustCompile(`^\d{12}$`).MatchString(cfg.AccountID) {
+	if !awsid.ValidAccountID(cfg.AccountID) {
 		return nil, fmt.Errorf("local Lambda: account ID %q must be 12 digits", cfg.AccountID)
 	}
 
-	unlock, err := lockDataDir(dir)
+	unlock, err := lockfile.Lock(filepath.Join(dir, "lock"))
+	if errors.Is(err, lockfile.ErrLocked) {
+		return nil, fmt.Errorf("local Lambda data directory %s is in use by another local Lambda (another sluice process?)", dir)
+	}
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("lock local Lambda data directory: %w", err)
 	}
 	s := &Server{cfg: cfg, log: log, unlock: unlock}
 	s.s3, err = s3.Open(s3.Config{Dir: filepath.Join(dir, "s3"), Clock: cfg.Clock, Logger: log})

@@ -336,7 +336,7 @@ func (c *Checker) OneOf(f *StringField, values ...string) {
 }
 
 // Valid reports f when it is not empty and valid says it is not valid
-// (a regexp's MatchString, awsclient.ValidRegion).
+// (a regexp's MatchString, awsid.ValidRegion).
 func (c *Checker) Valid(f *StringField, valid func(string) bool) {
 	if f.Set() && f.Value != "" && !valid(f.Value) {
 		c.problem(&f.Field, "%q is not valid", f.Value)

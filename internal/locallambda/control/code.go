@@ -13,7 +13,7 @@ import (
 	"sync"
 
 	"github.com/google/uuid"
-	"github.com/sluice-cd/sluice/internal/locallambda/atomicfile"
+	"github.com/sluice-cd/sluice/internal/atomicfile"
 	"github.com/sluice-cd/sluice/internal/locallambda/awserr"
 	"github.com/sluice-cd/sluice/internal/locallambda/s3"
 )

@@ -15,7 +15,7 @@ import (
 	"sync"
 	"time"
 
-	"github.com/sluice-cd/sluice/internal/locallambda/atomicfile"
+	"github.com/sluice-cd/sluice/internal/atomicfile"
 	"github.com/sluice-cd/sluice/internal/locallambda/awserr"
 )
 

@@ -12,6 +12,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/sluice-cd/sluice/internal/atomicfile"
 	"github.com/sluice-cd/sluice/internal/locallambda/awserr"
 )
 
@@ -80,7 +81,7 @@ func (q *asyncQueue) load() {
 	q.dirOK = true
 	for _, de := range entries {
 		name := de.Name()
-		if strings.HasSuffix(name, ".tmp") {
+		if atomicfile.IsTemp(name) {
 			_ = os.Remove(filepath.Join(q.dir, name))
 			continue
 		}
@@ -142,29 +143,8 @@ func (q *asyncQueue) save(ev *asyncEvent) error {
 	if err != nil {
 		return err
 	}
-	final := filepath.Join(q.dir, ev.ID+".json")
-	tmp := final + ".tmp"
-	f, err := os.OpenFile(tmp, os.O_CREATE|os.O_TRUNC|os.O_WRONLY, 0o600)
-	if err != nil {
+	if err := atomicfile.Write(filepath.Join(q.dir, ev.ID+".json"), b); err != nil {
 		return fmt.Errorf("write queued event %s: %w", ev.ID, err)
-	}
-	_, err = f.Write(b)
-	if err == nil {
-		err = f.Sync()
-	}
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		err = os.Rename(tmp, final)
-	}
-	if err != nil {
-		_ = os.Remove(tmp)
-		return fmt.Errorf("write queued event %s: %w", ev.ID, err)
-	}
-	if d, err := os.Open(q.dir); err == nil {
-		_ = d.Sync()
-		_ = d.Close()
 	}
 	return nil
 }

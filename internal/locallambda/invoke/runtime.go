@@ -12,6 +12,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/sluice-cd/sluice/internal/atomicfile"
 )
 
 // Runtimes the local Lambda runs, and how:
@@ -177,12 +179,7 @@ func (rt *runtimeFiles) write() (string, error) {
 			if cur, err := os.ReadFile(dst); err == nil && bytes.Equal(cur, src) {
 				continue
 			}
-			tmp := dst + ".tmp"
-			if err := os.WriteFile(tmp, src, 0o644); err != nil {
-				rt.writeErr = fmt.Errorf("write the %s bootstrap: %w", name, err)
-				return
-			}
-			if err := os.Rename(tmp, dst); err != nil {
+			if err := atomicfile.Write(dst, src); err != nil {
 				rt.writeErr = fmt.Errorf("write the %s bootstrap: %w", name, err)
 				return
 			}

@@ -28,7 +28,7 @@ import (
 
 	"github.com/google/uuid"
 	"github.com/johannesboyne/gofakes3"
-	"github.com/sluice-cd/sluice/internal/locallambda/atomicfile"
+	"github.com/sluice-cd/sluice/internal/atomicfile"
 )
 
 // Store is the S3 store behind the local Lambda's S3 endpoint: a

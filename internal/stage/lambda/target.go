@@ -4,7 +4,7 @@ import (
 	"regexp"
 	"time"
 
-	"github.com/sluice-cd/sluice/internal/awsclient"
+	"github.com/sluice-cd/sluice/internal/awsid"
 	"github.com/sluice-cd/sluice/internal/stage"
 )
 
@@ -34,7 +34,7 @@ var (
 )
 
 func (s *target) check(c *stage.Checker) {
-	c.Valid(&s.Region, awsclient.ValidRegion)
+	c.Valid(&s.Region, awsid.ValidRegion)
 	c.Required(&s.FunctionName)
 	c.Valid(&s.FunctionName, functionNamePattern.MatchString)
 	c.Range(&s.WaitTimeoutSeconds, 1, 86400)

@@ -16,6 +16,7 @@ import (
 	"github.com/sluice-cd/sluice/internal/store"
 	"github.com/sluice-cd/sluice/internal/store/postgres"
 	"github.com/sluice-cd/sluice/internal/store/sqlite"
+	"go.uber.org/goleak"
 )
 
 // EnvPostgresDSN names the environment variable with the Postgres database
@@ -110,4 +111,13 @@ func WaitForWithin(tb testing.TB, d time.Duration, what string, cond func() (boo
 		time.Sleep(pause)
 		pause = min(2*pause, 50*time.Millisecond)
 	}
+}
+
+// Main runs a package's tests and then fails the run if any goroutine the
+// tests started is still running: a leak means something was not stopped
+// or closed. Use it as the package's TestMain:
+//
+//	func TestMain(m *testing.M) { sluicetest.Main(m) }
+func Main(m *testing.M, opts ...goleak.Option) {
+	goleak.VerifyTestMain(m, opts...)
 }

@@ -15,6 +15,7 @@ import (
 	"os/exec"
 	"slices"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -43,12 +44,16 @@ func newMotoEnv(t *testing.T) *localEnv {
 	port := l.Addr().(*net.TCPAddr).Port
 	l.Close()
 	cmd := exec.Command(bin, "-H", "127.0.0.1", "-p", fmt.Sprint(port))
+	// moto_server may be a shim (pyenv's) that runs Python as its child:
+	// kill the whole group, or the server outlives the test.
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	if err := cmd.Start(); err != nil {
 		t.Fatalf("start moto_server: %v", err)
 	}
 	t.Cleanup(func() {
-		cmd.Process.Kill()
+		syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
 		cmd.Wait()
+		http.DefaultClient.CloseIdleConnections()
 	})
 	endpoint := fmt.Sprintf("http://127.0.0.1:%d", port)
 	deadline := time.Now().Add(30 * time.Second)
@@ -75,8 +80,13 @@ func newMotoEnv(t *testing.T) *localEnv {
 	req, _ := http.NewRequest(http.MethodPost, endpoint+"/", strings.NewReader(form.Encode()))
 	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
 	req.Header.Set("Authorization", "AWS4-HMAC-SHA256 Credential=test/20260101/us-east-1/iam/aws4_request, SignedHeaders=host, Signature=x")
-	if resp, err := http.DefaultClient.Do(req); err != nil || resp.StatusCode != 200 {
-		t.Fatalf("create IAM role in moto: %v %v", resp, err)
+	resp, err = http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatalf("create IAM role in moto: %v", err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("create IAM role in moto: %s", resp.Status)
 	}
 
 	t.Setenv("AWS_ACCESS_KEY_ID", "test")

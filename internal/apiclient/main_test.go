@@ -1,4 +1,4 @@
-package apiclient
+package apiclient_test
 
 import (
 	"testing"

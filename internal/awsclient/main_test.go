@@ -1,4 +1,4 @@
-package awsclient
+package awsclient_test
 
 import (
 	"testing"

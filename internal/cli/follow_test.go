@@ -5,7 +5,6 @@ import (
 	"context"
 	"errors"
 	"net/http/httptest"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -14,29 +13,17 @@ import (
 	"github.com/sluice-cd/sluice/internal/apitype"
 	"github.com/sluice-cd/sluice/internal/engine"
 	"github.com/sluice-cd/sluice/internal/httpapi"
+	"github.com/sluice-cd/sluice/internal/sluicetest"
 	"github.com/sluice-cd/sluice/internal/stage"
 	"github.com/sluice-cd/sluice/internal/stage/judgment"
 	"github.com/sluice-cd/sluice/internal/stage/wait"
-	"github.com/sluice-cd/sluice/internal/store/sqlite"
 )
 
 // serveAPI runs the API with the engine on a fresh SQLite store.
 func serveAPI(t *testing.T) *apiclient.Client {
 	t.Helper()
-	ctx := context.Background()
-	st, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "sluice.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { st.Close() })
-	eng, err := engine.New(ctx, engine.Config{Store: st, Stages: stage.NewRegistry(wait.Type{}, judgment.Type{})})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := eng.Start(ctx); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { eng.Stop(context.Background()) })
+	st := sluicetest.OpenSQLite(t)
+	eng := sluicetest.StartEngine(t, engine.Config{Store: st, Stages: stage.NewRegistry(wait.Type{}, judgment.Type{})})
 	srv := httptest.NewServer(httpapi.New(httpapi.Config{Store: st, Engine: eng}))
 	t.Cleanup(srv.Close)
 	c, err := apiclient.New(srv.URL, apiclient.WithUser("tester"))

@@ -99,7 +99,7 @@ WHERE state = 'running' AND attempted_by[array_upper(attempted_by, 1)] = 'node-a
 		return jobs
 	}
 	var orphans int
-	waitUntil(t, "node-a to hold running jobs", func() bool {
+	sluicetest.WaitFor(t, "node-a to hold running jobs", time.Minute, func() bool {
 		a.cmd.Process.Signal(syscall.SIGSTOP)
 		for !processStopped(t, a.cmd.Process.Pid) {
 			runtime.Gosched()
@@ -115,12 +115,12 @@ WHERE state = 'running' AND attempted_by[array_upper(attempted_by, 1)] = 'node-a
 	orphans = runningOnA()
 	t.Logf("killed node-a, which left %d jobs running", orphans)
 
-	sluicetest.WaitForWithin(t, 30*time.Second, "every execution to finish on node-b", func() (bool, error) {
+	sluicetest.WaitFor(t, "every execution to finish on node-b", 30*time.Second, func() bool {
 		page, err := cb.ListExecutions(ctx, apiclient.ListOptions{Application: "cluster", Statuses: []string{"NOT_STARTED", "RUNNING", "PAUSED"}, Limit: 1})
 		if err != nil {
-			return false, err
+			t.Fatal(err)
 		}
-		return len(page.Executions) == 0, nil
+		return len(page.Executions) == 0
 	})
 	t.Logf("every execution finished %s after the kill", time.Since(killed).Round(time.Millisecond))
 

@@ -14,6 +14,7 @@ import (
 
 	"github.com/sluice-cd/sluice/internal/apiclient"
 	"github.com/sluice-cd/sluice/internal/apitype"
+	"github.com/sluice-cd/sluice/internal/sluicetest"
 	"github.com/sluice-cd/sluice/internal/store"
 	"github.com/sluice-cd/sluice/internal/store/postgres"
 	"github.com/sluice-cd/sluice/internal/store/sqlite"
@@ -97,7 +98,7 @@ func crashRecovery(t *testing.T, bin, dataDir string, args []string, open func(c
 	// Judge the first executions to reach the judgment, so that at the kill
 	// some are baking, some wait to be judged and some are still soaking.
 	judged := map[string]bool{}
-	waitUntil(t, "ten executions waiting for a judgment", func() bool {
+	sluicetest.WaitFor(t, "ten executions waiting for a judgment", time.Minute, func() bool {
 		for i, id := range ids {
 			if judged[id] || stageStatus(t, c, id, "3") != "RUNNING" {
 				continue
@@ -111,7 +112,7 @@ func crashRecovery(t *testing.T, bin, dataDir string, args []string, open func(c
 
 	srv = startServer(t, bin, dataDir, args...)
 	c = client(t, srv.url)
-	waitUntil(t, "every execution to finish", func() bool {
+	sluicetest.WaitFor(t, "every execution to finish", time.Minute, func() bool {
 		finished := 0
 		for i, id := range ids {
 			exec, err := c.GetExecution(ctx, id)

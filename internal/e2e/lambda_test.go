@@ -20,6 +20,7 @@ import (
 	"github.com/sluice-cd/sluice/internal/apitype"
 	"github.com/sluice-cd/sluice/internal/awsclient"
 	"github.com/sluice-cd/sluice/internal/fnbuild"
+	"github.com/sluice-cd/sluice/internal/sluicetest"
 	"github.com/sluice-cd/sluice/internal/store"
 )
 
@@ -77,7 +78,7 @@ func publishedVersions(t *testing.T, lc *lambda.Client, fn string) []string {
 func waitDone(t *testing.T, c *apiclient.Client, id string) *apitype.Execution {
 	t.Helper()
 	var exec *apitype.Execution
-	waitUntil(t, "execution "+id+" to finish", func() bool {
+	sluicetest.WaitFor(t, "execution "+id+" to finish", time.Minute, func() bool {
 		var err error
 		exec, err = c.GetExecution(context.Background(), id)
 		if err != nil {

@@ -1,7 +1,6 @@
 package e2e
 
 import (
-	"context"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -11,6 +10,7 @@ import (
 	"time"
 
 	"github.com/sluice-cd/sluice/internal/apiclient"
+	"github.com/sluice-cd/sluice/internal/sluicetest"
 )
 
 // buildSluice builds the sluice binary once per test run.
@@ -61,7 +61,7 @@ func startServer(t *testing.T, bin, dataDir string, args ...string) *server {
 	s := &server{cmd: cmd, done: make(chan struct{})}
 	go func() { cmd.Wait(); close(s.done) }()
 	t.Cleanup(func() { s.kill(syscall.SIGKILL) })
-	waitUntil(t, "the server to listen", func() bool {
+	sluicetest.WaitFor(t, "the server to listen", time.Minute, func() bool {
 		select {
 		case <-s.done:
 			t.Fatalf("sluice serve exited: %v", cmd.ProcessState)
@@ -92,24 +92,6 @@ func client(t *testing.T, url string) *apiclient.Client {
 		t.Fatal(err)
 	}
 	return c
-}
-
-// waitUntil polls cond until it holds, failing the test after a minute.
-// The processes under test are separate, so there is no event to wait on
-// more cheaply than their API.
-func waitUntil(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-	defer cancel()
-	tick := time.NewTicker(20 * time.Millisecond)
-	defer tick.Stop()
-	for !cond() {
-		select {
-		case <-ctx.Done():
-			t.Fatalf("timed out waiting for %s", what)
-		case <-tick.C:
-		}
-	}
 }
 
 // testLog sends a child's output to the test log.

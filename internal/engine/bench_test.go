@@ -15,7 +15,7 @@ import (
 // completing to the next stage's task starting, on SQLite (20 stages per
 // execution, b.N executions).
 func BenchmarkStageTransition(b *testing.B) {
-	st := openSQLite(b)
+	st := sqliteStore(b)
 	var gaps []time.Duration
 	for b.Loop() {
 		g, err := bench.Transitions(context.Background(), st, 1, 20)
@@ -41,9 +41,9 @@ func BenchmarkThroughput(b *testing.B) {
 		b.Run(dialect, func(b *testing.B) {
 			var st store.Store
 			if dialect == "sqlite" {
-				st = openSQLite(b)
+				st = sqliteStore(b)
 			} else {
-				st = openPostgres(b)
+				st = postgresStore(b)
 			}
 			var total time.Duration
 			for b.Loop() {

@@ -6,8 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"os"
-	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -15,14 +13,13 @@ import (
 
 	"github.com/sluice-cd/sluice/internal/engine"
 	"github.com/sluice-cd/sluice/internal/pipeline"
+	"github.com/sluice-cd/sluice/internal/sluicetest"
 	"github.com/sluice-cd/sluice/internal/stage"
 	"github.com/sluice-cd/sluice/internal/stage/judgment"
 	"github.com/sluice-cd/sluice/internal/stage/preconditions"
 	"github.com/sluice-cd/sluice/internal/stage/variables"
 	"github.com/sluice-cd/sluice/internal/stage/wait"
 	"github.com/sluice-cd/sluice/internal/store"
-	"github.com/sluice-cd/sluice/internal/store/postgres"
-	"github.com/sluice-cd/sluice/internal/store/sqlite"
 )
 
 // probe is a stage type for tests: it polls `polls` times, then ends with
@@ -105,9 +102,9 @@ func TestScenarios(t *testing.T) {
 			t.Parallel()
 			var st store.Store
 			if dialect == "sqlite" {
-				st = openSQLite(t)
+				st = sqliteStore(t)
 			} else {
-				st = openPostgres(t)
+				st = postgresStore(t)
 			}
 			b := setupWith(t, st)
 			for _, sc := range scenarios {
@@ -120,59 +117,19 @@ func TestScenarios(t *testing.T) {
 	}
 }
 
-func openSQLite(t testing.TB) store.Store {
-	t.Helper()
-	st, err := sqlite.Open(context.Background(), filepath.Join(t.TempDir(), "sluice.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { st.Close() })
-	return st
-}
-
-// openPostgres opens a Postgres store in a schema of its own, or skips.
-func openPostgres(t testing.TB) store.Store {
-	t.Helper()
-	dsn := os.Getenv("SLUICE_TEST_POSTGRES_DSN")
-	if dsn == "" {
-		t.Skip("SLUICE_TEST_POSTGRES_DSN is not set; set it to a Postgres URL to run the Postgres half")
-	}
-	schema := fmt.Sprintf("sluice_engine_%d", time.Now().UnixNano())
-	st, err := postgres.Open(context.Background(), dsn, postgres.WithSchema(schema))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		st.Close()
-		if err := postgres.DropSchema(context.Background(), dsn, schema); err != nil {
-			t.Error(err)
-		}
-	})
-	return st
-}
+// sqliteStore and postgresStore open a fresh store of each dialect (the
+// Postgres one skips without a database).
+func sqliteStore(t testing.TB) store.Store   { return sluicetest.OpenSQLite(t) }
+func postgresStore(t testing.TB) store.Store { return sluicetest.OpenPostgres(t) }
 
 // setupWith starts an engine on st with the built-in stage types, the probe
 // and any extra types.
 func setupWith(t testing.TB, st store.Store, extra ...stage.Type) *bundle {
 	t.Helper()
-	ctx := context.Background()
 	p := newProbe()
 	types := append([]stage.Type{wait.Type{}, judgment.Type{}, variables.Type{}, preconditions.Type{}, p}, extra...)
 	logger := slog.New(slog.NewTextHandler(testWriter{t}, &slog.HandlerOptions{Level: slog.LevelWarn}))
-	e, err := engine.New(ctx, engine.Config{Store: st, Stages: stage.NewRegistry(types...), Logger: logger, EventPollInterval: 50 * time.Millisecond})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := e.Start(ctx); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		defer cancel()
-		if err := e.Stop(ctx); err != nil {
-			t.Errorf("stop engine: %v", err)
-		}
-	})
+	e := sluicetest.StartEngine(t, engine.Config{Store: st, Stages: stage.NewRegistry(types...), Logger: logger, EventPollInterval: 50 * time.Millisecond})
 	return &bundle{engine: e, store: st, probe: p}
 }
 

@@ -172,7 +172,7 @@ func wantNext(t *testing.T, events <-chan *store.Event, want int64, why string) 
 // has been delivered: the stream of all executions still delivers it, once.
 func TestSubscribeAllLateCommit(t *testing.T) {
 	t.Parallel()
-	r := newEventRig(t, openPostgres(t), "e-1", "e-2")
+	r := newEventRig(t, postgresStore(t), "e-1", "e-2")
 	events := r.engine.Subscribe(t.Context(), "", 0)
 
 	first := r.open(t, "e-1", 1)
@@ -198,7 +198,7 @@ func TestSubscribeAllOutOfOrder(t *testing.T) {
 	// Three transactions at once, so that they and the subscriber fit in
 	// pgxpool's smallest default pool (4 connections).
 	executions := []string{"e-1", "e-2", "e-3"}
-	r := newEventRig(t, openPostgres(t), executions...)
+	r := newEventRig(t, postgresStore(t), executions...)
 	events := r.engine.Subscribe(t.Context(), "", 0)
 
 	got := map[int64]int{}
@@ -251,7 +251,7 @@ func TestSubscribeAllOutOfOrder(t *testing.T) {
 // longer than that, which is then not delivered.
 func TestSubscribeAllForgetsHoles(t *testing.T) {
 	t.Parallel()
-	r := newEventRig(t, openPostgres(t), "e-1", "e-2", "e-3")
+	r := newEventRig(t, postgresStore(t), "e-1", "e-2", "e-3")
 	events := r.engine.Subscribe(t.Context(), "", 0)
 
 	rolledBack := r.open(t, "e-1", 1)
@@ -274,7 +274,7 @@ func TestSubscribeAllForgetsHoles(t *testing.T) {
 // oldest are forgotten, the newest still found.
 func TestSubscribeAllBoundsHoles(t *testing.T) {
 	t.Parallel()
-	r := newEventRig(t, openPostgres(t), "e-1", "e-2", "e-3")
+	r := newEventRig(t, postgresStore(t), "e-1", "e-2", "e-3")
 	events := r.engine.Subscribe(t.Context(), "", 0)
 
 	oldest := r.open(t, "e-1", 1)

@@ -17,7 +17,7 @@ import (
 // for: a killed server's jobs run again as soon as it restarts.)
 func TestNodeIDIsExclusive(t *testing.T) {
 	t.Parallel()
-	st := openPostgres(t)
+	st := postgresStore(t)
 	ctx := context.Background()
 	newEngine := func() *engine.Engine {
 		e, err := engine.New(ctx, engine.Config{Store: st, Stages: stage.NewRegistry(wait.Type{}), NodeID: "node-a"})

@@ -48,7 +48,7 @@ func (u *undoer) Run(_ context.Context, t *stage.Task) (stage.Result, error) {
 func TestRollback(t *testing.T) {
 	t.Parallel()
 	u := &undoer{}
-	b := setupWith(t, openSQLite(t), changer{}, u)
+	b := setupWith(t, sqliteStore(t), changer{}, u)
 	ctx := context.Background()
 
 	t.Run("on failure, newest change first", func(t *testing.T) {

@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"context"
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"slices"
 	"strconv"
@@ -16,6 +17,7 @@ import (
 	"github.com/sluice-cd/sluice/internal/apitype"
 	"github.com/sluice-cd/sluice/internal/engine"
 	"github.com/sluice-cd/sluice/internal/httpapi"
+	"github.com/sluice-cd/sluice/internal/sluicetest"
 	"github.com/sluice-cd/sluice/internal/stage"
 	"github.com/sluice-cd/sluice/internal/stage/judgment"
 	"github.com/sluice-cd/sluice/internal/stage/preconditions"
@@ -28,23 +30,8 @@ import (
 func setupEngine(t *testing.T, edit func(*httpapi.Config)) (*apiclient.Client, *testBundle) {
 	t.Helper()
 	return setup(t, func(cfg *httpapi.Config) {
-		ctx := context.Background()
 		reg := stage.NewRegistry(wait.Type{}, judgment.Type{}, variables.Type{}, preconditions.Type{})
-		eng, err := engine.New(ctx, engine.Config{Store: cfg.Store, Stages: reg, Logger: cfg.Logger})
-		if err != nil {
-			t.Fatalf("new engine: %v", err)
-		}
-		if err := eng.Start(ctx); err != nil {
-			t.Fatalf("start engine: %v", err)
-		}
-		t.Cleanup(func() {
-			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-			defer cancel()
-			if err := eng.Stop(ctx); err != nil {
-				t.Errorf("stop engine: %v", err)
-			}
-		})
-		cfg.Engine = eng
+		cfg.Engine = sluicetest.StartEngine(t, engine.Config{Store: cfg.Store, Stages: reg, Logger: cfg.Logger})
 		if edit != nil {
 			edit(cfg)
 		}
@@ -62,21 +49,16 @@ func apply(t *testing.T, c *apiclient.Client, app, name, doc string) {
 // waitFor polls the execution until cond holds, failing after a deadline.
 func waitFor(t *testing.T, c *apiclient.Client, id, what string, cond func(*apitype.Execution) bool) *apitype.Execution {
 	t.Helper()
-	deadline := time.Now().Add(30 * time.Second)
 	var last *apitype.Execution
-	for time.Now().Before(deadline) {
+	sluicetest.WaitFor(t, fmt.Sprintf("execution %s to get %s", id, what), 0, func() bool {
 		e, err := c.GetExecution(context.Background(), id)
 		if err != nil {
 			t.Fatalf("get execution: %v", err)
 		}
-		if cond(e) {
-			return e
-		}
 		last = e
-		time.Sleep(20 * time.Millisecond)
-	}
-	t.Fatalf("execution never got %s; last seen %s with stages %+v", what, last.Status, last.Stages)
-	return nil
+		return cond(e)
+	})
+	return last
 }
 
 func status(want string) func(*apitype.Execution) bool {

@@ -53,12 +53,12 @@ func TestDeadNodesJobsRunAgain(t *testing.T) {
 	}
 
 	start(t, q)
-	sluicetest.WaitFor(t, "the dead node's job to run here", func() (bool, error) { return rec.count(1) == 1, nil })
+	sluicetest.WaitFor(t, "the dead node's job to run here", 0, func() bool { return rec.count(1) == 1 })
 	// Three more checks, each seen through a probe job it rescues: the live
 	// node's job must still be its own.
 	for i := range 3 {
 		leaveRunning(t, st, q, 100+i, "node-dead")
-		sluicetest.WaitFor(t, "the next dead-node check", func() (bool, error) { return rec.count(100+i) == 1, nil })
+		sluicetest.WaitFor(t, "the next dead-node check", 0, func() bool { return rec.count(100+i) == 1 })
 	}
 	var state, by string
 	if err := st.Pool().QueryRow(ctx, `SELECT state::text, attempted_by[array_upper(attempted_by, 1)] FROM river_job WHERE args->>'n' = '2'`).Scan(&state, &by); err != nil {

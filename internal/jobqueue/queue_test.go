@@ -105,14 +105,14 @@ func TestInsertSharesTheTransaction(t *testing.T) {
 		}
 		start(t, q)
 		q.Committed()
-		sluicetest.WaitFor(t, "the committed job to run", func() (bool, error) { return rec.count(2) == 1, nil })
+		sluicetest.WaitFor(t, "the committed job to run", 0, func() bool { return rec.count(2) == 1 })
 		// Jobs are fetched in insertion order: once a job inserted after
 		// the rolled-back one has run, that one would have too.
 		if err := write("later", 3, nil); err != nil {
 			t.Fatalf("InTx: %v", err)
 		}
 		q.Committed()
-		sluicetest.WaitFor(t, "a later job to run", func() (bool, error) { return rec.count(3) == 1, nil })
+		sluicetest.WaitFor(t, "a later job to run", 0, func() bool { return rec.count(3) == 1 })
 		if n := rec.count(1); n != 0 {
 			t.Errorf("the job of the rolled-back transaction ran %d times", n)
 		}

@@ -1,4 +1,4 @@
-package locallambda
+package locallambda_test
 
 import (
 	"testing"

@@ -5,6 +5,7 @@
 package sluicetest
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"os"
@@ -13,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/sluice-cd/sluice/internal/engine"
 	"github.com/sluice-cd/sluice/internal/store"
 	"github.com/sluice-cd/sluice/internal/store/postgres"
 	"github.com/sluice-cd/sluice/internal/store/sqlite"
@@ -81,32 +83,22 @@ func EachStore(t *testing.T, f func(t *testing.T, st store.Store)) {
 	t.Run("postgres", func(t *testing.T) { f(t, OpenPostgres(t)) })
 }
 
-// DefaultWait bounds WaitFor.
+// DefaultWait is WaitFor's timeout when it is given none.
 const DefaultWait = 30 * time.Second
 
-// WaitFor polls cond until it reports true, failing the test when cond
-// returns an error or DefaultWait passes. what names the awaited condition
-// in the failure. Polls start every millisecond and slow to every 50 ms.
-func WaitFor(tb testing.TB, what string, cond func() (bool, error)) {
+// WaitFor polls cond until it reports true, and fails the test when timeout
+// (DefaultWait when zero) passes first; what names the awaited condition in
+// the failure. Polls start every millisecond and slow to every 50 ms. It is
+// for conditions no event announces — another process's progress, a
+// database row — and never a way to let time pass.
+func WaitFor(tb testing.TB, what string, timeout time.Duration, cond func() bool) {
 	tb.Helper()
-	WaitForWithin(tb, DefaultWait, what, cond)
-}
-
-// WaitForWithin is WaitFor with a deadline of its own.
-func WaitForWithin(tb testing.TB, d time.Duration, what string, cond func() (bool, error)) {
-	tb.Helper()
-	deadline := time.Now().Add(d)
+	timeout = cmp.Or(timeout, DefaultWait)
+	deadline := time.Now().Add(timeout)
 	pause := time.Millisecond
-	for {
-		ok, err := cond()
-		if err != nil {
-			tb.Fatalf("waiting for %s: %v", what, err)
-		}
-		if ok {
-			return
-		}
+	for !cond() {
 		if time.Now().After(deadline) {
-			tb.Fatalf("timed out after %s waiting for %s", d, what)
+			tb.Fatalf("timed out after %s waiting for %s", timeout, what)
 		}
 		time.Sleep(pause)
 		pause = min(2*pause, 50*time.Millisecond)
@@ -120,4 +112,26 @@ func WaitForWithin(tb testing.TB, d time.Duration, what string, cond func() (boo
 //	func TestMain(m *testing.M) { sluicetest.Main(m) }
 func Main(m *testing.M, opts ...goleak.Option) {
 	goleak.VerifyTestMain(m, opts...)
+}
+
+// StartEngine builds an engine from cfg (Store and Stages are required),
+// starts it, and stops it when the test ends, letting running jobs finish.
+func StartEngine(tb testing.TB, cfg engine.Config) *engine.Engine {
+	tb.Helper()
+	ctx := context.Background()
+	e, err := engine.New(ctx, cfg)
+	if err != nil {
+		tb.Fatalf("new engine: %v", err)
+	}
+	if err := e.Start(ctx); err != nil {
+		tb.Fatalf("start engine: %v", err)
+	}
+	tb.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		if err := e.Stop(ctx); err != nil {
+			tb.Errorf("stop engine: %v", err)
+		}
+	})
+	return e
 }

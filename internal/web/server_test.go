@@ -7,7 +7,6 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -20,13 +19,13 @@ import (
 	"github.com/sluice-cd/sluice/internal/expr"
 	"github.com/sluice-cd/sluice/internal/httpapi"
 	"github.com/sluice-cd/sluice/internal/pipeline"
+	"github.com/sluice-cd/sluice/internal/sluicetest"
 	"github.com/sluice-cd/sluice/internal/stage"
 	"github.com/sluice-cd/sluice/internal/stage/judgment"
 	lambdastage "github.com/sluice-cd/sluice/internal/stage/lambda"
 	"github.com/sluice-cd/sluice/internal/stage/preconditions"
 	"github.com/sluice-cd/sluice/internal/stage/variables"
 	"github.com/sluice-cd/sluice/internal/stage/wait"
-	"github.com/sluice-cd/sluice/internal/store/sqlite"
 	"github.com/sluice-cd/sluice/internal/web"
 )
 
@@ -55,12 +54,7 @@ type serverOptions struct {
 func newTestServerWith(t *testing.T, opts serverOptions) *testServer {
 	t.Helper()
 	functions := opts.functions
-	ctx := context.Background()
-	st, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "sluice.db"))
-	if err != nil {
-		t.Fatalf("open store: %v", err)
-	}
-	t.Cleanup(func() { st.Close() })
+	st := sluicetest.OpenSQLite(t)
 	log := slog.New(slog.DiscardHandler)
 	if testing.Verbose() && os.Getenv("SLUICE_TEST_LOG") != "" {
 		log = slog.New(slog.NewTextHandler(os.Stderr, nil))
@@ -70,13 +64,7 @@ func newTestServerWith(t *testing.T, opts serverOptions) *testServer {
 		types = append(types, lambdastage.Types(opts.accounts)...)
 	}
 	reg := stage.NewRegistry(types...)
-	eng, err := engine.New(ctx, engine.Config{Store: st, Stages: reg, Logger: log})
-	if err != nil {
-		t.Fatalf("new engine: %v", err)
-	}
-	if err := eng.Start(ctx); err != nil {
-		t.Fatalf("start engine: %v", err)
-	}
+	eng := sluicetest.StartEngine(t, engine.Config{Store: st, Stages: reg, Logger: log})
 	api := httpapi.New(httpapi.Config{
 		Store:     st,
 		Engine:    eng,
@@ -92,11 +80,6 @@ func newTestServerWith(t *testing.T, opts serverOptions) *testServer {
 	t.Cleanup(func() {
 		srv.CloseClientConnections() // event streams
 		srv.Close()
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		defer cancel()
-		if err := eng.Stop(ctx); err != nil {
-			t.Errorf("stop engine: %v", err)
-		}
 	})
 	c, err := apiclient.New(srv.URL, apiclient.WithUser("tester"))
 	if err != nil {

@@ -1,4 +1,4 @@
-package awserr
+package awserr_test
 
 import (
 	"testing"

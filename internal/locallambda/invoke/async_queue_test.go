@@ -13,7 +13,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/lambda"
 	"github.com/aws/aws-sdk-go-v2/service/lambda/types"
-	"github.com/sluice-cd/sluice/internal/locallambda/lambdatest"
+	"github.com/sluice-cd/sluice/internal/sluicetest"
 )
 
 // countLines returns the number of lines in path (0 if it does not exist).
@@ -47,7 +47,7 @@ func TestEventRetriesTwiceThenStops(t *testing.T) {
 	if out.StatusCode != 202 || len(out.Payload) != 0 {
 		t.Fatalf("Event: StatusCode %d, payload %q; want 202 and no body", out.StatusCode, out.Payload)
 	}
-	lambdatest.WaitFor(t, "the event to be given up", 10*time.Second, func() bool {
+	sluicetest.WaitFor(t, "the event to be given up", 10*time.Second, func() bool {
 		return countLines(countFile) == 3 && len(queuedFiles(t, dataDir)) == 0 &&
 			counterValue(te.iv.metrics.asyncDropped.WithLabelValues("flaky", "retries_exhausted")) == 1
 	})
@@ -69,7 +69,7 @@ func TestEventSucceedsOnce(t *testing.T) {
 	te := newTestEnv(t, Config{DataDir: dataDir, AsyncRetryDelays: []time.Duration{time.Millisecond}})
 	te.spec(t, "ok", "echo")
 	te.invoke(t, &lambda.InvokeInput{FunctionName: aws.String("ok"), InvocationType: types.InvocationTypeEvent})
-	lambdatest.WaitFor(t, "the event to run", 10*time.Second, func() bool {
+	sluicetest.WaitFor(t, "the event to run", 10*time.Second, func() bool {
 		return counterValue(te.iv.metrics.invocations.WithLabelValues("ok", "", "$LATEST")) == 1 && len(queuedFiles(t, dataDir)) == 0
 	})
 	if got := counterValue(te.iv.metrics.errors.WithLabelValues("ok", "", "$LATEST")); got != 0 {
@@ -94,7 +94,7 @@ func TestEventQueueSurvivesRestart(t *testing.T) {
 	s := te.spec(t, "durable", "count")
 	s.Env = map[string]string{"COUNT_FILE": countFile}
 	te.invoke(t, &lambda.InvokeInput{FunctionName: aws.String("durable"), InvocationType: types.InvocationTypeEvent, Payload: []byte(`{"keep":true}`)})
-	lambdatest.WaitFor(t, "the first attempt to be recorded", 10*time.Second, func() bool {
+	sluicetest.WaitFor(t, "the first attempt to be recorded", 10*time.Second, func() bool {
 		files := queuedFiles(t, dataDir)
 		if len(files) != 1 || countLines(countFile) != 1 {
 			return false
@@ -112,7 +112,7 @@ func TestEventQueueSurvivesRestart(t *testing.T) {
 	r := newTestResolver()
 	r.spec(t, "durable", "count").Env = map[string]string{"COUNT_FILE": countFile}
 	newTestEnv(t, Config{DataDir: dataDir, AsyncRetryDelays: []time.Duration{time.Hour}, Now: later, Resolver: r})
-	lambdatest.WaitFor(t, "the resumed event to run and be given up", 10*time.Second, func() bool {
+	sluicetest.WaitFor(t, "the resumed event to run and be given up", 10*time.Second, func() bool {
 		return countLines(countFile) == 2 && len(queuedFiles(t, dataDir)) == 0
 	})
 }
@@ -124,12 +124,12 @@ func TestEventThrottledIsRetriedWithoutCounting(t *testing.T) {
 	s := te.spec(t, "gated", "echo")
 	s.ReservedConcurrency = aws.Int(0)
 	te.invoke(t, &lambda.InvokeInput{FunctionName: aws.String("gated"), InvocationType: types.InvocationTypeEvent})
-	lambdatest.WaitFor(t, "several throttles", 10*time.Second, func() bool {
+	sluicetest.WaitFor(t, "several throttles", 10*time.Second, func() bool {
 		return counterValue(te.iv.metrics.throttles.WithLabelValues("gated", "", "$LATEST")) >= 3
 	})
 	// Lift the throttle: the event still runs.
 	te.resolver.add(FunctionSpec{Name: "gated", Runtime: "provided.al2023", Handler: "echo", CodeDir: s.CodeDir, CodeSha256: "test"})
-	lambdatest.WaitFor(t, "the event to run once unthrottled", 10*time.Second, func() bool {
+	sluicetest.WaitFor(t, "the event to run once unthrottled", 10*time.Second, func() bool {
 		return counterValue(te.iv.metrics.invocations.WithLabelValues("gated", "", "$LATEST")) == 1 && len(queuedFiles(t, dataDir)) == 0
 	})
 }

@@ -19,6 +19,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/lambda"
 	"github.com/aws/aws-sdk-go-v2/service/lambda/types"
 	"github.com/sluice-cd/sluice/internal/locallambda/lambdatest"
+	"github.com/sluice-cd/sluice/internal/sluicetest"
 )
 
 // echoOut is what the test function's echo handler returns.
@@ -165,7 +166,7 @@ func TestInvokeThrottling(t *testing.T) {
 				_, err := te.client.Invoke(context.Background(), &lambda.InvokeInput{FunctionName: aws.String("busy"), Payload: []byte(`{"ms":1000}`)})
 				release <- err
 			}()
-			lambdatest.WaitFor(t, "the first invocation to run", 5*time.Second, func() bool {
+			sluicetest.WaitFor(t, "the first invocation to run", 5*time.Second, func() bool {
 				return gaugeValue(te.iv.metrics.concurrent.WithLabelValues("busy", "", "$LATEST")) == 1
 			})
 			_, err := te.client.Invoke(context.Background(), &lambda.InvokeInput{FunctionName: aws.String("busy")})
@@ -331,7 +332,7 @@ func TestInvokePanicReplacesEnvironment(t *testing.T) {
 			t.Fatalf("invoke %d after the panic ran in the crashed pid %d", i+1, first.PID)
 		}
 	}
-	lambdatest.WaitFor(t, "the crashed process to be reaped", 5*time.Second, func() bool { return !processAlive(first.PID) })
+	sluicetest.WaitFor(t, "the crashed process to be reaped", 5*time.Second, func() bool { return !processAlive(first.PID) })
 }
 
 func TestInvokeLogTail(t *testing.T) {
@@ -617,20 +618,20 @@ func TestRetireAndIdleReaping(t *testing.T) {
 		te.spec(t, "old", "echo")
 		first := decodeEcho(t, te.invoke(t, &lambda.InvokeInput{FunctionName: aws.String("old")}))
 		te.iv.Retire("old", "$LATEST")
-		lambdatest.WaitFor(t, "the retired environment to exit", 5*time.Second, func() bool { return !processAlive(first.PID) })
+		sluicetest.WaitFor(t, "the retired environment to exit", 5*time.Second, func() bool { return !processAlive(first.PID) })
 		next := decodeEcho(t, te.invoke(t, &lambda.InvokeInput{FunctionName: aws.String("old")}))
 		if next.PID == first.PID {
 			t.Errorf("invoke after Retire ran in the retired pid %d", first.PID)
 		}
 		te.iv.Retire(functionARN("old"), "")
-		lambdatest.WaitFor(t, "Retire of the whole function", 5*time.Second, func() bool { return !processAlive(next.PID) })
+		sluicetest.WaitFor(t, "Retire of the whole function", 5*time.Second, func() bool { return !processAlive(next.PID) })
 	})
 	t.Run("idle timeout", func(t *testing.T) {
 		t.Parallel()
 		te := newTestEnv(t, Config{IdleTimeout: 100 * time.Millisecond})
 		te.spec(t, "idle", "echo")
 		first := decodeEcho(t, te.invoke(t, &lambda.InvokeInput{FunctionName: aws.String("idle")}))
-		lambdatest.WaitFor(t, "the idle environment to be reaped", 5*time.Second, func() bool {
+		sluicetest.WaitFor(t, "the idle environment to be reaped", 5*time.Second, func() bool {
 			return !processAlive(first.PID) && gaugeValue(te.iv.metrics.environments.WithLabelValues("idle", "$LATEST")) == 0
 		})
 	})
@@ -740,7 +741,7 @@ func TestEnvironmentProcessGroupIsKilled(t *testing.T) {
 	out := te.invoke(t, &lambda.InvokeInput{FunctionName: aws.String("spawner"), Payload: []byte(`{"spawn":true}`), LogType: types.LogTypeTail})
 	pid, child := decodeEcho(t, out).PID, childOf(out)
 	te.iv.Retire("spawner", "")
-	lambdatest.WaitFor(t, "the retired environment's group to exit", 5*time.Second, func() bool { return !processAlive(pid) && !processAlive(child) })
+	sluicetest.WaitFor(t, "the retired environment's group to exit", 5*time.Second, func() bool { return !processAlive(pid) && !processAlive(child) })
 
 	// The runtime exits by itself, leaving a child holding its output pipe:
 	// the invoke still ends (Runtime.ExitError) and the child is killed.
@@ -749,7 +750,7 @@ func TestEnvironmentProcessGroupIsKilled(t *testing.T) {
 		t.Errorf("body = %s, want Runtime.ExitError", out.Payload)
 	}
 	child = childOf(out)
-	lambdatest.WaitFor(t, "the exited runtime's child to be killed", 5*time.Second, func() bool { return !processAlive(child) })
+	sluicetest.WaitFor(t, "the exited runtime's child to be killed", 5*time.Second, func() bool { return !processAlive(child) })
 }
 
 // FuzzInvokeRequestDecoding: what Invoke accepts as payload is JSON, and an

@@ -1,4 +1,4 @@
-package invoke
+package invoke_test
 
 import (
 	"testing"

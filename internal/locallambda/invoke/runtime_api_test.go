@@ -11,7 +11,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/sluice-cd/sluice/internal/locallambda/lambdatest"
+	"github.com/sluice-cd/sluice/internal/sluicetest"
 )
 
 // bareEnvironment is an environment's Runtime API without a process: the
@@ -124,7 +124,7 @@ func TestRuntimeAPIProtocol(t *testing.T) {
 		}
 		next <- err
 	}()
-	lambdatest.WaitFor(t, "GET next to wait", 5*time.Second, func() bool {
+	sluicetest.WaitFor(t, "GET next to wait", 5*time.Second, func() bool {
 		e.mu.Lock()
 		defer e.mu.Unlock()
 		return e.waiting != nil

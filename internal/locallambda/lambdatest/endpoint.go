@@ -165,15 +165,3 @@ func WantCode(tb testing.TB, err error, code, want string) {
 		tb.Fatalf("error = %s: %q; want %s containing %q", ae.ErrorCode(), ae.ErrorMessage(), code, want)
 	}
 }
-
-// WaitFor polls cond until it holds or the deadline passes.
-func WaitFor(tb testing.TB, what string, timeout time.Duration, cond func() bool) {
-	tb.Helper()
-	deadline := time.Now().Add(timeout)
-	for !cond() {
-		if time.Now().After(deadline) {
-			tb.Fatalf("timed out after %s waiting for %s", timeout, what)
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
-}

@@ -1,57 +1,21 @@
 package postgres_test
 
 import (
-	"context"
-	"crypto/rand"
-	"os"
 	"strings"
 	"sync"
 	"testing"
 
-	"github.com/jackc/pgx/v5"
-
+	"github.com/sluice-cd/sluice/internal/sluicetest"
 	"github.com/sluice-cd/sluice/internal/store"
 	"github.com/sluice-cd/sluice/internal/store/postgres"
 	"github.com/sluice-cd/sluice/internal/store/storetest"
 )
 
-const dsnEnv = "SLUICE_TEST_POSTGRES_DSN"
-
-// testDSN returns the test database's URL, or skips tb when it is not set.
-func testDSN(tb testing.TB) string {
-	tb.Helper()
-	dsn := os.Getenv(dsnEnv)
-	if dsn == "" {
-		tb.Skipf("set %s (e.g. postgres://postgres@127.0.0.1:5432/test?sslmode=disable) to run the Postgres store tests", dsnEnv)
-	}
-	return dsn
-}
-
-// newSchema returns a fresh schema name, sluice_test_<random>, and drops
-// the schema when tb ends.
-func newSchema(tb testing.TB, dsn string) string {
-	tb.Helper()
-	schema := "sluice_test_" + strings.ToLower(rand.Text()[:12])
-	tb.Cleanup(func() {
-		ctx := context.Background()
-		conn, err := pgx.Connect(ctx, dsn)
-		if err != nil {
-			tb.Errorf("drop schema %s: %v", schema, err)
-			return
-		}
-		defer conn.Close(ctx)
-		if _, err := conn.Exec(ctx, "DROP SCHEMA IF EXISTS "+pgx.Identifier{schema}.Sanitize()+" CASCADE"); err != nil {
-			tb.Errorf("drop schema %s: %v", schema, err)
-		}
-	})
-	return schema
-}
-
 // openTest opens a store in a fresh schema, dropped when tb ends.
 func openTest(tb testing.TB) *postgres.Store {
 	tb.Helper()
-	dsn := testDSN(tb)
-	schema := newSchema(tb, dsn)
+	dsn := sluicetest.PostgresDSN(tb)
+	schema := sluicetest.NewSchema(tb, dsn)
 	s, err := postgres.Open(tb.Context(), dsn, postgres.WithSchema(schema))
 	if err != nil {
 		tb.Fatalf("Open: %v", err)
@@ -62,7 +26,7 @@ func openTest(tb testing.TB) *postgres.Store {
 }
 
 func TestConformance(t *testing.T) {
-	testDSN(t)
+	sluicetest.PostgresDSN(t)
 	storetest.Run(t, func(t *testing.T) store.Store { return openTest(t) })
 }
 
@@ -105,8 +69,8 @@ func TestSchemaIsolation(t *testing.T) {
 // once, as processes starting together would: the advisory lock lets one
 // of them migrate and the others find the work done.
 func TestConcurrentOpen(t *testing.T) {
-	dsn := testDSN(t)
-	schema := newSchema(t, dsn)
+	dsn := sluicetest.PostgresDSN(t)
+	schema := sluicetest.NewSchema(t, dsn)
 	const n = 6
 	var wg sync.WaitGroup
 	errs := make(chan error, n)

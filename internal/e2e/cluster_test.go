@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"fmt"
-	"net/url"
 	"os"
 	"runtime"
 	"strings"
@@ -47,24 +46,16 @@ func TestClusterSurvivesNodeDeath(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds and runs the sluice binary")
 	}
-	dsn := sluicetest.PostgresDSN(t)
+	dbURL := sluicetest.PostgresSchemaURL(t)
 	bin := buildSluice(t)
 	ctx := context.Background()
-	schema := sluicetest.NewSchema(t, dsn)
-	st, err := postgres.Open(ctx, dsn, postgres.WithSchema(schema))
+	st, err := postgres.Open(ctx, dbURL)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer st.Close()
-	u, err := url.Parse(dsn)
-	if err != nil {
-		t.Fatal(err)
-	}
-	q := u.Query()
-	q.Set("search_path", schema)
-	u.RawQuery = q.Encode()
 	serverArgs := func(node string) []string {
-		return []string{"--database-url", u.String(), "--node-id", node, "--lambda-addr", "off"}
+		return []string{"--database-url", dbURL, "--node-id", node, "--lambda-addr", "off"}
 	}
 	a := startServer(t, bin, t.TempDir(), serverArgs("node-a")...)
 	b := startServer(t, bin, t.TempDir(), serverArgs("node-b")...)

@@ -4,8 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"net/url"
-	"os"
 	"path/filepath"
 	"sync"
 	"syscall"
@@ -50,32 +48,9 @@ func TestCrashRecovery(t *testing.T) {
 		})
 	})
 	t.Run("postgres", func(t *testing.T) {
-		dsn := os.Getenv("SLUICE_TEST_POSTGRES_DSN")
-		if dsn == "" {
-			t.Skip("SLUICE_TEST_POSTGRES_DSN is not set; set it to a Postgres URL to run the Postgres half")
-		}
-		schema := fmt.Sprintf("sluice_e2e_%d", time.Now().UnixNano())
-		open := func(ctx context.Context) (store.Store, error) {
-			return postgres.Open(ctx, dsn, postgres.WithSchema(schema))
-		}
-		st, err := open(t.Context()) // creates the schema
-		if err != nil {
-			t.Fatal(err)
-		}
-		st.Close()
-		t.Cleanup(func() {
-			if err := postgres.DropSchema(context.Background(), dsn, schema); err != nil {
-				t.Error(err)
-			}
-		})
-		u, err := url.Parse(dsn)
-		if err != nil {
-			t.Fatal(err)
-		}
-		q := u.Query()
-		q.Set("search_path", schema)
-		u.RawQuery = q.Encode()
-		crashRecovery(t, bin, t.TempDir(), []string{"--database-url", u.String(), "--lambda-addr", "off"}, open)
+		dbURL := sluicetest.PostgresSchemaURL(t)
+		open := func(ctx context.Context) (store.Store, error) { return postgres.Open(ctx, dbURL) }
+		crashRecovery(t, bin, t.TempDir(), []string{"--database-url", dbURL, "--lambda-addr", "off"}, open)
 	})
 }
 

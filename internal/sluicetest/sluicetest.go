@@ -8,6 +8,7 @@ import (
 	"cmp"
 	"context"
 	"fmt"
+	"net/url"
 	"os"
 	"path/filepath"
 	"sync/atomic"
@@ -134,4 +135,26 @@ func StartEngine(tb testing.TB, cfg engine.Config) *engine.Engine {
 		}
 	})
 	return e
+}
+
+// PostgresSchemaURL returns the test database's URL with search_path set
+// to a schema of its own, created now and dropped when the test ends: what a
+// separate process (a `sluice serve`) is given to share a fresh database.
+func PostgresSchemaURL(tb testing.TB) string {
+	tb.Helper()
+	dsn := PostgresDSN(tb)
+	schema := NewSchema(tb, dsn)
+	st, err := postgres.Open(context.Background(), dsn, postgres.WithSchema(schema))
+	if err != nil {
+		tb.Fatal(err)
+	}
+	st.Close()
+	u, err := url.Parse(dsn)
+	if err != nil {
+		tb.Fatalf("%s is not a URL: %v", EnvPostgresDSN, err)
+	}
+	q := u.Query()
+	q.Set("search_path", schema)
+	u.RawQuery = q.Encode()
+	return u.String()
 }

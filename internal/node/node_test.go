@@ -1,0 +1,115 @@
+package node_test
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/sluice-cd/sluice/internal/awsclient"
+	"github.com/sluice-cd/sluice/internal/node"
+	"github.com/sluice-cd/sluice/internal/sluicetest"
+)
+
+func TestMain(m *testing.M) { sluicetest.Main(m) }
+
+func closeNode(t *testing.T, n *node.Node) {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	n.Close(ctx)
+}
+
+// TestStartAndRestart starts a node on SQLite with its embedded local
+// Lambda, serves its API, closes it, and starts it again on the same data:
+// Close released the database's and the local Lambda's locks.
+func TestStartAndRestart(t *testing.T) {
+	dir := t.TempDir()
+	for round := range 2 {
+		n, err := node.Start(t.Context(), node.Options{DataDir: dir, LambdaAddr: "127.0.0.1:0"})
+		if err != nil {
+			t.Fatalf("start %d: %v", round, err)
+		}
+		srv := httptest.NewServer(n.API)
+		resp, err := http.Get(srv.URL + "/api/v1/health")
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusOK {
+			t.Errorf("start %d: /health = %s", round, resp.Status)
+		}
+		local, err := n.Accounts.Get(awsclient.LocalName)
+		if err != nil || !local.Local || n.LocalLambdaURL != n.Lambda.URL() {
+			t.Errorf("start %d: local account %+v, %v at %q; want the embedded local Lambda at %q", round, local, err, n.LocalLambdaURL, n.Lambda.URL())
+		}
+		srv.Close()
+		closeNode(t, n)
+	}
+}
+
+// TestSecondNodeOnDataDir starts two nodes on one data directory: the
+// second fails with a hint and leaves the first working.
+func TestSecondNodeOnDataDir(t *testing.T) {
+	dir := t.TempDir()
+	first, err := node.Start(t.Context(), node.Options{DataDir: dir, LambdaAddr: node.LambdaOff})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer closeNode(t, first)
+	_, err = node.Start(t.Context(), node.Options{DataDir: dir, LambdaAddr: node.LambdaOff})
+	var startErr *node.Error
+	if !errors.As(err, &startErr) || !strings.Contains(err.Error(), "in use by another sluice process") || startErr.Hint == "" {
+		t.Fatalf("second Start: %v; want a *node.Error saying the data directory is in use, with a hint", err)
+	}
+	if err := first.Store.Ping(t.Context()); err != nil {
+		t.Errorf("the first node's store after the second failed: %v", err)
+	}
+}
+
+// TestLocalAccountInACluster checks the rule that keeps the local account
+// one endpoint for every server sharing a database.
+func TestLocalAccountInACluster(t *testing.T) {
+	sluicetest.PostgresDSN(t) // skips without a database
+	tests := []struct {
+		name       string
+		opts       node.Options
+		wantErr    string
+		wantLocal  string // the local account's URL; "" for none
+		wantLambda bool   // an embedded local Lambda runs
+	}{
+		{name: "no local account by default", opts: node.Options{}, wantLocal: ""},
+		{name: "an explicit embedded one is refused", opts: node.Options{LambdaAddr: "127.0.0.1:0"},
+			wantErr: "cannot each run their own local Lambda"},
+		{name: "one shared endpoint", opts: node.Options{LocalLambdaURL: "http://127.0.0.1:8085"}, wantLocal: "http://127.0.0.1:8085"},
+		{name: "both is ambiguous", opts: node.Options{LambdaAddr: "127.0.0.1:0", LocalLambdaURL: "http://127.0.0.1:8085"},
+			wantErr: "both name the local account's endpoint"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			opts := tt.opts
+			opts.DataDir = t.TempDir()
+			opts.DatabaseURL = sluicetest.PostgresSchemaURL(t)
+			n, err := node.Start(t.Context(), opts)
+			if tt.wantErr != "" {
+				if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
+					t.Fatalf("Start: %v; want an error containing %q", err, tt.wantErr)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatalf("Start: %v", err)
+			}
+			defer closeNode(t, n)
+			if n.LocalLambdaURL != tt.wantLocal || (n.Lambda != nil) != tt.wantLambda {
+				t.Errorf("local account at %q, embedded local Lambda %v; want %q, %v", n.LocalLambdaURL, n.Lambda != nil, tt.wantLocal, tt.wantLambda)
+			}
+			_, err = n.Accounts.Get(awsclient.LocalName)
+			if (err == nil) != (tt.wantLocal != "") {
+				t.Errorf("Accounts.Get(local): %v", err)
+			}
+		})
+	}
+}

@@ -1,8 +1,8 @@
 // Package apitype holds the JSON wire types of Sluice's HTTP API
 // (/api/v1), shared by the server (httpapi) and the Go client (apiclient).
 //
-// It is a leaf: it imports only the standard library, and it holds data,
-// not behaviour. Keys are camelCase everywhere, matching Spinnaker's
+// It is a leaf: it imports only the standard library and package status,
+// whose statuses it sends, and it holds data, not behaviour. Keys are camelCase everywhere, matching Spinnaker's
 // pipeline and execution JSON so that users can move documents between the
 // two. Times are Unix epoch milliseconds, as in Spinnaker; a time that has
 // not happened yet is absent.
@@ -14,6 +14,8 @@ package apitype
 import (
 	"encoding/json"
 	"time"
+
+	"github.com/sluice-cd/sluice/internal/status"
 )
 
 // Millis converts t to Unix epoch milliseconds.
@@ -111,7 +113,7 @@ type Execution struct {
 	Revision int `json:"revision"`
 	// Status is one of NOT_STARTED, RUNNING, PAUSED, SUCCEEDED,
 	// FAILED_CONTINUE, TERMINAL, CANCELED, STOPPED, SKIPPED.
-	Status string `json:"status"`
+	Status status.Status `json:"status"`
 	// Trigger is the runtime trigger: {"type","user","parameters",…}.
 	Trigger json.RawMessage `json:"trigger,omitempty"`
 	User    string          `json:"user,omitempty"`
@@ -134,7 +136,7 @@ type Stage struct {
 	RefID                string          `json:"refId"`
 	Name                 string          `json:"name"`
 	Type                 string          `json:"type"`
-	Status               string          `json:"status"`
+	Status               status.Status   `json:"status"`
 	RequisiteStageRefIDs []string        `json:"requisiteStageRefIds"`
 	Context              json.RawMessage `json:"context,omitempty"`
 	Outputs              json.RawMessage `json:"outputs,omitempty"`

@@ -14,7 +14,7 @@ import (
 
 	"github.com/sluice-cd/sluice/internal/apiclient"
 	"github.com/sluice-cd/sluice/internal/apitype"
-	"github.com/sluice-cd/sluice/internal/store"
+	"github.com/sluice-cd/sluice/internal/status"
 )
 
 // follow shows an execution's progress until it completes: a status board
@@ -64,7 +64,7 @@ func (a *app) followLines(ctx context.Context, c *apiclient.Client, id string) (
 		// execution.status no older than the execution's end (an earlier
 		// one was followed by a restart).
 		var data struct {
-			Status store.ExecutionStatus `json:"status"`
+			Status status.Status `json:"status"`
 		}
 		if ev.Type != "execution.status" || json.Unmarshal(ev.Data, &data) != nil || !data.Status.Complete() {
 			return nil
@@ -73,7 +73,7 @@ func (a *app) followLines(ctx context.Context, c *apiclient.Client, id string) (
 		if err != nil {
 			return err
 		}
-		if store.ExecutionStatus(e.Status).Complete() && (e.EndTime == nil || ev.Time >= *e.EndTime) {
+		if e.Status.Complete() && (e.EndTime == nil || ev.Time >= *e.EndTime) {
 			final = e
 			return apiclient.ErrStopFollowing
 		}
@@ -115,7 +115,7 @@ func (a *app) followBoard(ctx context.Context, c *apiclient.Client, id string) (
 			return nil, err
 		}
 		b.draw(e, time.Now())
-		if store.ExecutionStatus(e.Status).Complete() {
+		if e.Status.Complete() {
 			return e, nil
 		}
 		select {
@@ -135,9 +135,9 @@ func (a *app) followBoard(ctx context.Context, c *apiclient.Client, id string) (
 // executionExit is the error to exit with for a completed execution.
 func executionExit(e *apitype.Execution) error {
 	switch e.Status {
-	case string(store.StatusSucceeded):
+	case status.Succeeded:
 		return nil
-	case string(store.StatusCanceled):
+	case status.Canceled:
 		var st struct {
 			CanceledBy         string `json:"canceledBy"`
 			CancellationReason string `json:"cancellationReason"`
@@ -155,8 +155,7 @@ func executionExit(e *apitype.Execution) error {
 	msg := fmt.Sprintf("execution %s ended %s", e.ID, e.Status)
 	var failed []string
 	for _, s := range e.Stages {
-		switch s.Status {
-		case string(store.StatusTerminal), string(store.StatusStopped), string(store.StatusFailedContinue):
+		if s.Status.Failed() {
 			f := fmt.Sprintf("stage %s (%s) %s", s.RefID, s.Name, s.Status)
 			if note := stageNote(e, s); note != "" {
 				f += ": " + note

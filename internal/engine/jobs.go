@@ -11,6 +11,7 @@ import (
 	"github.com/riverqueue/river/rivertype"
 
 	"github.com/sluice-cd/sluice/internal/stage"
+	"github.com/sluice-cd/sluice/internal/status"
 	"github.com/sluice-cd/sluice/internal/store"
 )
 
@@ -46,7 +47,7 @@ func (w *startExecutionWorker) Work(ctx context.Context, job *river.Job[startExe
 		if err != nil {
 			return err
 		}
-		if r.exec.Status == store.StatusNotStarted && !r.exec.Canceled {
+		if r.exec.Status == status.NotStarted && !r.exec.Canceled {
 			if err := r.begin(); err != nil {
 				return err
 			}
@@ -81,8 +82,8 @@ func (r *run) decide(s *stageRun, typ stage.Type, deadline time.Time) (step, *st
 		if _, ok := typ.(stage.Canceler); ok {
 			return stepCancel, r.task(s), nil
 		}
-		return stepDone, nil, r.completeStage(s, store.StatusCanceled, "")
-	case r.exec.Status == store.StatusPaused:
+		return stepDone, nil, r.completeStage(s, status.Canceled, "")
+	case r.exec.Status == status.Paused:
 		return stepDone, nil, r.pauseStage(s)
 	case !deadline.IsZero() && !r.t.now.Before(deadline):
 		return stepDone, nil, r.completeStage(s, s.failureStatus(), r.timeoutMessage(s))
@@ -152,7 +153,7 @@ func (w *runStageWorker) Work(ctx context.Context, job *river.Job[runStageArgs])
 				if err := typ.(stage.Canceler).Cancel(ctx, task); err != nil {
 					e.log.WarnContext(ctx, "stage cancel hook", "execution_id", a.ExecutionID, "stage_id", a.StageID, "error", err)
 				}
-				res = stage.Result{Status: stage.Status(store.StatusCanceled)}
+				res = stage.Result{Status: status.Canceled}
 			} else if res, err = runTask(ctx, typ, task); err != nil {
 				return err
 			}
@@ -204,7 +205,7 @@ func runTask(ctx context.Context, typ stage.Type, task *stage.Task) (stage.Resul
 		if ctx.Err() != nil {
 			return res, err
 		}
-		return stage.Result{Status: stage.Terminal, Error: fmt.Sprintf("task %s: %v", task.Name, err)}, nil
+		return stage.Result{Status: status.Terminal, Error: fmt.Sprintf("task %s: %v", task.Name, err)}, nil
 	}
 	return res, nil
 }
@@ -219,11 +220,11 @@ func (t *txn) record(r *run, s *stageRun, job *rivertype.JobRow, res stage.Resul
 	}
 	switch {
 	case complete:
-	case res.Status == stage.Succeeded:
+	case res.Status == status.Succeeded:
 		out.again = true // the next task runs in this job
-	case res.Status == stage.Running && res.RetryAfter > 0:
+	case res.Status == status.Running && res.RetryAfter > 0:
 		out.snooze = res.RetryAfter
-	case res.Status == stage.Running && !deadline.IsZero():
+	case res.Status == status.Running && !deadline.IsZero():
 		out.snooze = time.Duration(1<<63 - 1) // park until the deadline
 	default:
 		complete = true // park: an outside event schedules the stage again
@@ -278,7 +279,7 @@ func (t *txn) loadStage(a runStageArgs) (*run, *stageRun, error) {
 	}
 	for _, s := range r.stages {
 		if s.row.ID == a.StageID {
-			if s.book.Gen != a.Gen || s.row.Status != store.StatusRunning || len(s.book.Tasks) == 0 {
+			if s.book.Gen != a.Gen || s.row.Status != status.Running || len(s.book.Tasks) == 0 {
 				return r, nil, nil
 			}
 			return r, s, nil
@@ -303,33 +304,33 @@ func (r *run) applyResult(s *stageRun, res stage.Result) (bool, error) {
 	s.dirty = true
 	cur := &s.book.Tasks[s.book.Current]
 	switch res.Status {
-	case stage.Running:
+	case status.Running:
 		return false, nil
-	case stage.Succeeded, stage.Skipped:
-		cur.Status = store.ExecutionStatus(res.Status)
+	case status.Succeeded, status.Skipped:
+		cur.Status = res.Status
 		cur.EndTime = ms(r.t.now)
 		if s.book.Current+1 < len(s.book.Tasks) {
 			s.book.Current++
-			s.book.Tasks[s.book.Current].Status = store.StatusRunning
+			s.book.Tasks[s.book.Current].Status = status.Running
 			s.book.Tasks[s.book.Current].StartTime = ms(r.t.now)
 			return false, nil
 		}
-		return true, r.completeStage(s, store.StatusSucceeded, "")
-	case stage.Status(store.StatusCanceled):
-		return true, r.completeStage(s, store.StatusCanceled, "")
+		return true, r.completeStage(s, status.Succeeded, "")
+	case status.Canceled:
+		return true, r.completeStage(s, status.Canceled, "")
 	}
 	msg := res.Error
 	if msg == "" {
 		msg = fmt.Sprintf("task %s of stage %q returned %s without saying why", cur.Name, s.row.Name, res.Status)
 	}
-	status := s.failureStatus()
+	to := s.failureStatus()
 	switch res.Status {
-	case stage.FailedContinue:
-		status = store.StatusFailedContinue
-	case stage.Stopped:
-		status = store.StatusStopped
+	case status.FailedContinue:
+		to = status.FailedContinue
+	case status.Stopped:
+		to = status.Stopped
 	}
-	return true, r.failStage(s, status, msg)
+	return true, r.failStage(s, to, msg)
 }
 
 // deadline is when the running stage times out: stageTimeoutMs (or the
@@ -360,5 +361,5 @@ func (r *run) timeoutMessage(s *stageRun) string {
 func (r *run) pauseStage(s *stageRun) error {
 	s.book.PausedAt = ms(r.t.now)
 	s.book.Gen++ // jobs already scheduled for it are void
-	return r.setStageStatus(s, store.StatusPaused, nil)
+	return r.setStageStatus(s, status.Paused, nil)
 }

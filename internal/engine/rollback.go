@@ -8,6 +8,7 @@ import (
 
 	"github.com/google/uuid"
 
+	"github.com/sluice-cd/sluice/internal/status"
 	"github.com/sluice-cd/sluice/internal/store"
 )
 
@@ -90,7 +91,7 @@ func (r *run) addRollbackStages(want func(*stageRun) bool) (int, error) {
 			RefID:       fmt.Sprintf("rollback-%d-%d", len(r.stages)+1, i+1),
 			Name:        cmpName(c.Name, "Roll back "+s.row.Name),
 			Type:        c.Type,
-			Status:      store.StatusNotStarted,
+			Status:      status.NotStarted,
 			Context:     ctxJSON,
 			Outputs:     json.RawMessage(`{}`),
 			Tasks:       json.RawMessage(`{}`),
@@ -151,7 +152,7 @@ func (e *Engine) Rollback(ctx context.Context, executionID, user string) error {
 			return err
 		}
 		r.exec.EndTime = nil
-		if err := r.setExecStatus(store.StatusRunning); err != nil {
+		if err := r.setExecStatus(status.Running); err != nil {
 			return err
 		}
 		if err := r.advance(); err != nil {

@@ -21,6 +21,7 @@ import (
 	"github.com/sluice-cd/sluice/internal/stage/preconditions"
 	"github.com/sluice-cd/sluice/internal/stage/variables"
 	"github.com/sluice-cd/sluice/internal/stage/wait"
+	"github.com/sluice-cd/sluice/internal/status"
 	"github.com/sluice-cd/sluice/internal/store"
 )
 
@@ -79,15 +80,15 @@ func waitFor(t *testing.T, c *apiclient.Client, id, what string, cond func(*apit
 	return nil
 }
 
-func status(want string) func(*apitype.Execution) bool {
-	return func(e *apitype.Execution) bool { return e.Status == want }
+func execStatus(want string) func(*apitype.Execution) bool {
+	return func(e *apitype.Execution) bool { return string(e.Status) == want }
 }
 
 func stageStatus(ref, want string) func(*apitype.Execution) bool {
 	return func(e *apitype.Execution) bool {
 		for _, s := range e.Stages {
 			if s.RefID == ref {
-				return s.Status == want
+				return string(s.Status) == want
 			}
 		}
 		return false
@@ -173,7 +174,7 @@ func TestTriggerAndJudge(t *testing.T) {
 	if after.ID != exec.ID {
 		t.Errorf("judge returned execution %q", after.ID)
 	}
-	done := waitFor(t, c, exec.ID, "SUCCEEDED", status("SUCCEEDED"))
+	done := waitFor(t, c, exec.ID, "SUCCEEDED", execStatus("SUCCEEDED"))
 	if done.EndTime == nil || done.StartTime == nil {
 		t.Errorf("finished execution lacks start or end time: %+v", done)
 	}
@@ -271,17 +272,17 @@ func TestCancelPauseResumeSkipWait(t *testing.T) {
 	if _, err := c.Pause(ctx, exec.ID); err != nil {
 		t.Fatalf("pause: %v", err)
 	}
-	waitFor(t, c, exec.ID, "PAUSED", status("PAUSED"))
+	waitFor(t, c, exec.ID, "PAUSED", execStatus("PAUSED"))
 	_, err = c.Pause(ctx, exec.ID)
 	apiError(t, err, 409, "conflict")
 	if _, err := c.Resume(ctx, exec.ID); err != nil {
 		t.Fatalf("resume: %v", err)
 	}
-	waitFor(t, c, exec.ID, "RUNNING", status("RUNNING"))
+	waitFor(t, c, exec.ID, "RUNNING", execStatus("RUNNING"))
 	if _, err := c.SkipWait(ctx, exec.ID, "Long"); err != nil {
 		t.Fatalf("skip wait: %v", err)
 	}
-	waitFor(t, c, exec.ID, "SUCCEEDED", status("SUCCEEDED"))
+	waitFor(t, c, exec.ID, "SUCCEEDED", execStatus("SUCCEEDED"))
 	_, err = c.Resume(ctx, exec.ID)
 	apiError(t, err, 409, "conflict")
 
@@ -294,7 +295,7 @@ func TestCancelPauseResumeSkipWait(t *testing.T) {
 	if _, err := c.Cancel(ctx, exec.ID, "wrong build"); err != nil {
 		t.Fatalf("cancel: %v", err)
 	}
-	done := waitFor(t, c, exec.ID, "CANCELED", status("CANCELED"))
+	done := waitFor(t, c, exec.ID, "CANCELED", execStatus("CANCELED"))
 	if !done.Canceled || !strings.Contains(string(done.State), "wrong build") || !strings.Contains(string(done.State), "alice") {
 		t.Errorf("canceled execution: canceled=%v state=%s, want the reason and alice", done.Canceled, done.State)
 	}
@@ -319,7 +320,7 @@ func TestRestartStage(t *testing.T) {
 	if _, err := c.Judge(ctx, exec.ID, "2", apitype.JudgmentRequest{Status: "continue"}); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, c, exec.ID, "SUCCEEDED", status("SUCCEEDED"))
+	waitFor(t, c, exec.ID, "SUCCEEDED", execStatus("SUCCEEDED"))
 
 	// Restarting the judgment waits for a new judgment, then runs the
 	// stage after it again.
@@ -332,7 +333,7 @@ func TestRestartStage(t *testing.T) {
 	if _, err := c.Judge(ctx, exec.ID, "2", apitype.JudgmentRequest{Status: "continue"}); err != nil {
 		t.Fatalf("judge after restart: %v", err)
 	}
-	waitFor(t, c, exec.ID, "SUCCEEDED again", status("SUCCEEDED"))
+	waitFor(t, c, exec.ID, "SUCCEEDED again", execStatus("SUCCEEDED"))
 }
 
 func TestEvaluate(t *testing.T) {
@@ -415,9 +416,9 @@ func TestListExecutionsFiltersAndPages(t *testing.T) {
 
 	// limitConcurrent (the default) queues the later demo executions;
 	// filter on what is running.
-	waitFor(t, c, ids[0], "RUNNING", status("RUNNING"))
-	waitFor(t, c, ids[3], "RUNNING", status("RUNNING"))
-	running, err := c.ListExecutions(ctx, apiclient.ListOptions{Pipeline: "long", Statuses: []string{"RUNNING"}})
+	waitFor(t, c, ids[0], "RUNNING", execStatus("RUNNING"))
+	waitFor(t, c, ids[3], "RUNNING", execStatus("RUNNING"))
+	running, err := c.ListExecutions(ctx, apiclient.ListOptions{Pipeline: "long", Statuses: []status.Status{status.Running}})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -186,22 +186,6 @@ type EvaluateResult struct {
 	Result any `json:"result"`
 }
 
-// Event is one entry of an execution's event log, as sent on the
-// server-sent event streams.
-type Event struct {
-	// ID is the SSE id and what Last-Event-ID resumes from. Within one
-	// execution IDs grow in commit order, so resuming an execution's stream
-	// is exact; across executions an event may commit after a higher ID, so
-	// a resumed all-executions stream may miss one that was in flight.
-	ID          int64  `json:"id"`
-	ExecutionID string `json:"executionId"`
-	StageID     string `json:"stageId,omitempty"`
-	// Type is e.g. "execution.status", "stage.status", "task.status".
-	Type string          `json:"type"`
-	Data json.RawMessage `json:"data,omitempty"`
-	Time int64           `json:"time"`
-}
-
 // ErrorBody is the body of every error response: {"error": {…}}.
 type ErrorBody struct {
 	Error Error `json:"error"`

@@ -14,6 +14,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/sluice-cd/sluice/internal/apitype"
 	"github.com/sluice-cd/sluice/internal/engine"
 	"github.com/sluice-cd/sluice/internal/pipeline"
 	"github.com/sluice-cd/sluice/internal/stage"
@@ -160,12 +161,10 @@ func (r *runner) run(ctx context.Context, p *store.Pipeline, n int) ([]string, e
 			if !ok {
 				return nil, ctx.Err()
 			}
-			if ev.Type != "execution.status" || !pending[ev.ExecutionID] {
+			if apitype.EventType(ev.Type) != apitype.EventExecutionStatus || !pending[ev.ExecutionID] {
 				continue
 			}
-			var data struct {
-				Status status.Status `json:"status"`
-			}
+			var data apitype.ExecutionStatusData
 			json.Unmarshal(ev.Data, &data)
 			if data.Status == status.Succeeded {
 				delete(pending, ev.ExecutionID)

@@ -79,12 +79,9 @@ func Memory(ctx context.Context, bin string, waiting int) (*MemoryResult, error)
 	streamCtx, stop := context.WithCancel(ctx)
 	defer stop()
 	go c.FollowEvents(streamCtx, func(ev apitype.Event) error {
-		var data struct {
-			Status status.Status
-			Name   string
-		}
+		var data apitype.StageStatusData
 		json.Unmarshal(ev.Data, &data)
-		if ev.Type == "stage.status" && data.Status == status.Running && data.Name == "Hold" {
+		if ev.Type == apitype.EventStageStatus && data.Status == status.Running && data.Name == "Hold" {
 			if count.Add(1) == int64(waiting) {
 				close(parked)
 			}

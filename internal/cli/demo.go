@@ -232,18 +232,21 @@ func (a *app) runDemoRelease(ctx context.Context, c *apiclient.Client, tr *traff
 	var final *apitype.Execution
 	err = c.FollowExecution(ctx, exec.ID, func(ev apitype.Event) error {
 		fmt.Fprintln(a.stdout, "  "+formatEvent(ev, stages))
-		var data struct {
-			Status status.Status `json:"status"`
-			Name   string        `json:"name"`
-		}
-		_ = json.Unmarshal(ev.Data, &data)
-		switch {
-		case ev.Type == "stage.status" && data.Name == demoJudgment && data.Status == status.Running:
+		switch ev.Type {
+		case apitype.EventStageStatus:
+			var data apitype.StageStatusData
+			if json.Unmarshal(ev.Data, &data) != nil || data.Name != demoJudgment || data.Status != status.Running {
+				return nil
+			}
 			judged := time.Now()
 			err := a.demoJudge(ctx, c, exec.ID, url, lambdaURL, opts)
 			waited = time.Since(judged)
 			return err
-		case ev.Type == "execution.status" && data.Status.Complete():
+		case apitype.EventExecutionStatus:
+			var data apitype.ExecutionStatusData
+			if json.Unmarshal(ev.Data, &data) != nil || !data.Status.Complete() {
+				return nil
+			}
 			e, err := c.GetExecution(ctx, exec.ID)
 			if err != nil {
 				return err

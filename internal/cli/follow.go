@@ -63,10 +63,8 @@ func (a *app) followLines(ctx context.Context, c *apiclient.Client, id string) (
 		// Stop at the event that completed the execution: a final
 		// execution.status no older than the execution's end (an earlier
 		// one was followed by a restart).
-		var data struct {
-			Status status.Status `json:"status"`
-		}
-		if ev.Type != "execution.status" || json.Unmarshal(ev.Data, &data) != nil || !data.Status.Complete() {
+		var data apitype.ExecutionStatusData
+		if ev.Type != apitype.EventExecutionStatus || json.Unmarshal(ev.Data, &data) != nil || !data.Status.Complete() {
 			return nil
 		}
 		e, err := c.GetExecution(ctx, id)
@@ -171,14 +169,16 @@ func executionExit(e *apitype.Execution) error {
 
 // formatEvent is one line for an event: time, what changed, its status
 // and the rest of its data as key=value. stages names the stages by id.
+// The data is read as a map, not as its apitype payload, so that a key
+// the server adds later is shown too.
 func formatEvent(ev apitype.Event, stages map[string]apitype.Stage) string {
 	var data map[string]any
 	_ = json.Unmarshal(ev.Data, &data)
 	var b strings.Builder
 	b.WriteString(time.UnixMilli(ev.Time).Local().Format("15:04:05"))
 	b.WriteByte(' ')
-	switch {
-	case strings.HasPrefix(ev.Type, "stage."):
+	switch typ := string(ev.Type); {
+	case strings.HasPrefix(typ, "stage."):
 		st, ok := stages[ev.StageID]
 		if !ok {
 			st = apitype.Stage{RefID: ev.StageID}
@@ -195,11 +195,11 @@ func formatEvent(ev apitype.Event, stages map[string]apitype.Stage) string {
 		if st.Name != "" {
 			fmt.Fprintf(&b, " (%s)", st.Name)
 		}
-		fmt.Fprintf(&b, " %s", strings.TrimPrefix(ev.Type, "stage."))
-	case strings.HasPrefix(ev.Type, "execution."):
-		fmt.Fprintf(&b, "execution %s", strings.TrimPrefix(ev.Type, "execution."))
+		fmt.Fprintf(&b, " %s", strings.TrimPrefix(typ, "stage."))
+	case strings.HasPrefix(typ, "execution."):
+		fmt.Fprintf(&b, "execution %s", strings.TrimPrefix(typ, "execution."))
 	default:
-		b.WriteString(ev.Type)
+		b.WriteString(typ)
 	}
 	if st, ok := data["status"]; ok {
 		fmt.Fprintf(&b, " %v", st)

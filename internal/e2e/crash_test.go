@@ -165,11 +165,9 @@ func assertStagesCompletedOnce(t *testing.T, st store.Store, ids []string) {
 		}
 		completions := map[string]int{}
 		for _, ev := range events {
-			var data struct {
-				Status status.Status `json:"status"`
-			}
+			var data apitype.StageStatusData
 			json.Unmarshal(ev.Data, &data)
-			if ev.Type == "stage.status" && data.Status.Complete() {
+			if apitype.EventType(ev.Type) == apitype.EventStageStatus && data.Status.Complete() {
 				completions[ev.StageID]++
 			}
 		}

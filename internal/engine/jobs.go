@@ -10,6 +10,7 @@ import (
 	"github.com/riverqueue/river"
 	"github.com/riverqueue/river/rivertype"
 
+	"github.com/sluice-cd/sluice/internal/apitype"
 	"github.com/sluice-cd/sluice/internal/stage"
 	"github.com/sluice-cd/sluice/internal/status"
 	"github.com/sluice-cd/sluice/internal/store"
@@ -361,5 +362,5 @@ func (r *run) timeoutMessage(s *stageRun) string {
 func (r *run) pauseStage(s *stageRun) error {
 	s.book.PausedAt = ms(r.t.now)
 	s.book.Gen++ // jobs already scheduled for it are void
-	return r.setStageStatus(s, status.Paused, nil)
+	return r.setStageStatus(s, status.Paused, apitype.StageStatusData{})
 }

@@ -11,6 +11,7 @@ import (
 
 	"github.com/google/uuid"
 
+	"github.com/sluice-cd/sluice/internal/apitype"
 	"github.com/sluice-cd/sluice/internal/expr"
 	"github.com/sluice-cd/sluice/internal/pipeline"
 	"github.com/sluice-cd/sluice/internal/status"
@@ -94,7 +95,7 @@ func (e *Engine) Trigger(ctx context.Context, p *TriggerParams) (*store.Executio
 		if err != nil {
 			return err
 		}
-		if err := r.event("", "execution.created", map[string]any{"status": exec.Status, "queued": queued}); err != nil {
+		if err := r.event("", apitype.EventExecutionCreated, apitype.ExecutionCreatedData{Status: exec.Status, Queued: queued}); err != nil {
 			return err
 		}
 		if err := r.audit(p.User, "trigger", nil, map[string]any{"parameters": params, "type": trigger["type"]}); err != nil {
@@ -345,7 +346,7 @@ func (e *Engine) Judge(ctx context.Context, executionID, stageKey string, j Judg
 		s.ctx["judgmentInput"] = j.Input
 		s.ctx["lastModifiedBy"] = j.User
 		s.ctx["lastModified"] = map[string]any{"user": j.User, "lastModifiedTime": ms(t.now)}
-		if err := r.event(s.row.ID, "stage.judged", map[string]any{"judgmentStatus": j.Status, "judgmentInput": j.Input, "user": j.User}); err != nil {
+		if err := r.event(s.row.ID, apitype.EventStageJudged, apitype.StageJudgedData{JudgmentStatus: j.Status, JudgmentInput: j.Input, User: j.User}); err != nil {
 			return err
 		}
 		if err := r.audit(j.User, "judge", s, map[string]any{"status": j.Status, "input": j.Input}); err != nil {
@@ -429,7 +430,7 @@ func (e *Engine) Cancel(ctx context.Context, executionID, user, reason string) e
 			if s.row.Status.Active() {
 				anyActive = true
 				if s.row.Status == status.Paused {
-					if err := r.setStageStatus(s, status.Running, nil); err != nil {
+					if err := r.setStageStatus(s, status.Running, apitype.StageStatusData{}); err != nil {
 						return err
 					}
 				}
@@ -498,7 +499,7 @@ func (e *Engine) Resume(ctx context.Context, executionID, user string) error {
 				s.book.PausedMs += ms(t.now) - s.book.PausedAt
 				s.book.PausedAt = 0
 			}
-			if err := r.setStageStatus(s, status.Running, nil); err != nil {
+			if err := r.setStageStatus(s, status.Running, apitype.StageStatusData{}); err != nil {
 				return err
 			}
 			if err := r.reschedule(s); err != nil {
@@ -556,7 +557,7 @@ func (e *Engine) RestartStage(ctx context.Context, executionID, stageKey, user s
 		if err := r.setExecStatus(status.Running); err != nil {
 			return err
 		}
-		if err := r.event(s.row.ID, "stage.restarted", map[string]any{"user": user}); err != nil {
+		if err := r.event(s.row.ID, apitype.EventStageRestarted, apitype.StageRestartedData{User: user}); err != nil {
 			return err
 		}
 		if err := r.audit(user, "restart", s, nil); err != nil {
@@ -585,7 +586,7 @@ func (r *run) resetStage(s *stageRun) error {
 	s.outputs = map[string]any{}
 	s.book = stageBook{Gen: s.book.Gen + 1}
 	s.row.StartTime, s.row.EndTime = nil, nil
-	return r.setStageStatus(s, status.NotStarted, nil)
+	return r.setStageStatus(s, status.NotStarted, apitype.StageStatusData{})
 }
 
 // Evaluate evaluates an expression against an execution, as stage stageKey

@@ -8,6 +8,7 @@ import (
 
 	"github.com/google/uuid"
 
+	"github.com/sluice-cd/sluice/internal/apitype"
 	"github.com/sluice-cd/sluice/internal/status"
 	"github.com/sluice-cd/sluice/internal/store"
 )
@@ -109,7 +110,7 @@ func (r *run) addRollbackStages(want func(*stageRun) bool) (int, error) {
 	if len(done) > 0 {
 		r.state.RolledBack = true
 		r.dirty = true
-		if err := r.event("", "execution.rollback", map[string]any{"stages": len(done)}); err != nil {
+		if err := r.event("", apitype.EventExecutionRollback, apitype.ExecutionRollbackData{Stages: len(done)}); err != nil {
 			return 0, err
 		}
 	}

@@ -7,6 +7,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/sluice-cd/sluice/internal/apitype"
 	"github.com/sluice-cd/sluice/internal/pipeline"
 	"github.com/sluice-cd/sluice/internal/status"
 	"github.com/sluice-cd/sluice/internal/store"
@@ -213,11 +214,13 @@ func (r *run) setExecStatus(to status.Status) error {
 	case to.Complete():
 		r.exec.EndTime = ptr(r.t.now)
 	}
-	return r.event("", "execution.status", map[string]any{"status": to})
+	return r.event("", apitype.EventExecutionStatus, apitype.ExecutionStatusData{Status: to})
 }
 
-// setStageStatus changes a stage's status and records the event.
-func (r *run) setStageStatus(s *stageRun, to status.Status, extra map[string]any) error {
+// setStageStatus changes a stage's status and records the event. data
+// says what the event tells besides the status and the stage: why the
+// stage was skipped (Reason) or failed (Error).
+func (r *run) setStageStatus(s *stageRun, to status.Status, data apitype.StageStatusData) error {
 	s.row.Status = to
 	s.dirty = true
 	switch {
@@ -226,20 +229,19 @@ func (r *run) setStageStatus(s *stageRun, to status.Status, extra map[string]any
 	case to.Complete():
 		s.row.EndTime = ptr(r.t.now)
 	}
-	data := map[string]any{"status": to, "refId": s.row.RefID, "name": s.row.Name}
-	for k, v := range extra {
-		data[k] = v
-	}
-	return r.event(s.row.ID, "stage.status", data)
+	data.Status, data.RefID, data.Name = to, s.row.RefID, s.row.Name
+	return r.event(s.row.ID, apitype.EventStageStatus, data)
 }
 
-func (r *run) event(stageID, typ string, data any) error {
+// event records an event of the execution (of stage stageID, when not
+// empty) for save to write. data is the payload apitype names for typ.
+func (r *run) event(stageID string, typ apitype.EventType, data any) error {
 	raw, err := json.Marshal(data)
 	if err != nil {
 		return err
 	}
 	r.events = append(r.events, &store.Event{
-		ExecutionID: r.exec.ID, StageID: stageID, Type: typ, Data: raw, CreatedAt: r.t.now,
+		ExecutionID: r.exec.ID, StageID: stageID, Type: string(typ), Data: raw, CreatedAt: r.t.now,
 	})
 	return nil
 }

@@ -7,6 +7,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/sluice-cd/sluice/internal/apitype"
 	"github.com/sluice-cd/sluice/internal/expr"
 	"github.com/sluice-cd/sluice/internal/stage"
 	"github.com/sluice-cd/sluice/internal/status"
@@ -80,7 +81,7 @@ func (r *run) startStage(s *stageRun) error {
 		if !enabled {
 			s.ctx["skipReason"] = why
 			s.book = stageBook{Gen: s.book.Gen + 1}
-			if err := r.setStageStatus(s, status.Skipped, map[string]any{"reason": why}); err != nil {
+			if err := r.setStageStatus(s, status.Skipped, apitype.StageStatusData{Reason: why}); err != nil {
 				return err
 			}
 			return nil
@@ -114,7 +115,7 @@ func (r *run) startStage(s *stageRun) error {
 
 	tasks := typ.Tasks(s.ctx)
 	if len(tasks) == 0 {
-		return r.setStageStatus(s, status.Skipped, map[string]any{"reason": "the stage has no tasks"})
+		return r.setStageStatus(s, status.Skipped, apitype.StageStatusData{Reason: "the stage has no tasks"})
 	}
 	s.book = stageBook{Gen: s.book.Gen + 1}
 	for _, name := range tasks {
@@ -122,7 +123,7 @@ func (r *run) startStage(s *stageRun) error {
 	}
 	s.book.Tasks[0].Status = status.Running
 	s.book.Tasks[0].StartTime = ms(r.t.now)
-	if err := r.setStageStatus(s, status.Running, nil); err != nil {
+	if err := r.setStageStatus(s, status.Running, apitype.StageStatusData{}); err != nil {
 		return err
 	}
 	return r.schedule(s)
@@ -172,9 +173,7 @@ func (r *run) failStage(s *stageRun, to status.Status, msg string) error {
 
 // completeStage ends a stage and moves the execution along.
 func (r *run) completeStage(s *stageRun, to status.Status, errMsg string) error {
-	extra := map[string]any{}
 	if errMsg != "" {
-		extra["error"] = errMsg
 		s.ctx["error"] = errMsg
 	}
 	for i := range s.book.Tasks {
@@ -184,7 +183,7 @@ func (r *run) completeStage(s *stageRun, to status.Status, errMsg string) error 
 		}
 	}
 	s.book.PausedAt = 0
-	if err := r.setStageStatus(s, to, extra); err != nil {
+	if err := r.setStageStatus(s, to, apitype.StageStatusData{Error: errMsg}); err != nil {
 		return err
 	}
 	if to == status.Terminal && !r.state.Halted {

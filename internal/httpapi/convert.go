@@ -78,7 +78,7 @@ func toEvent(ev *store.Event) apitype.Event {
 		ID:          ev.ID,
 		ExecutionID: ev.ExecutionID,
 		StageID:     ev.StageID,
-		Type:        ev.Type,
+		Type:        apitype.EventType(ev.Type),
 		Data:        rawOrNil(ev.Data),
 		Time:        apitype.Millis(ev.CreatedAt),
 	}

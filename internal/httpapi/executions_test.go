@@ -431,6 +431,20 @@ func TestListExecutionsFiltersAndPages(t *testing.T) {
 	}
 }
 
+// isStage reports whether ev is a stage.status event of the stage named
+// name, to status to.
+func isStage(ev apitype.Event, name string, to status.Status) bool {
+	var data apitype.StageStatusData
+	return ev.Type == apitype.EventStageStatus && json.Unmarshal(ev.Data, &data) == nil && data.Name == name && data.Status == to
+}
+
+// isExecution reports whether ev is an execution.status event to status
+// to.
+func isExecution(ev apitype.Event, to status.Status) bool {
+	var data apitype.ExecutionStatusData
+	return ev.Type == apitype.EventExecutionStatus && json.Unmarshal(ev.Data, &data) == nil && data.Status == to
+}
+
 func TestFollowExecution(t *testing.T) {
 	t.Parallel()
 	c, _ := setupEngine(t, nil)
@@ -448,13 +462,13 @@ func TestFollowExecution(t *testing.T) {
 		if ev.ExecutionID != exec.ID {
 			t.Errorf("event of execution %s in the stream of %s", ev.ExecutionID, exec.ID)
 		}
-		if !judged && ev.Type == "stage.status" && strings.Contains(string(ev.Data), `"RUNNING"`) && strings.Contains(string(ev.Data), `"Approve"`) {
+		if !judged && isStage(ev, "Approve", status.Running) {
 			judged = true
 			if _, err := c.Judge(ctx, exec.ID, "2", apitype.JudgmentRequest{Status: "continue"}); err != nil {
 				return err
 			}
 		}
-		if ev.Type == "execution.status" && strings.Contains(string(ev.Data), "SUCCEEDED") {
+		if isExecution(ev, status.Succeeded) {
 			return apiclient.ErrStopFollowing
 		}
 		return nil
@@ -513,7 +527,7 @@ func TestFollowReconnectsAfterADroppedStream(t *testing.T) {
 		mu.Lock()
 		defer mu.Unlock()
 		ids = append(ids, ev.ID)
-		if ev.Type == "stage.status" && strings.Contains(string(ev.Data), `"Approve"`) && strings.Contains(string(ev.Data), `"RUNNING"`) && !dropped {
+		if isStage(ev, "Approve", status.Running) && !dropped {
 			dropped = true
 			// Cut the stream, then judge while it is down.
 			b.server.CloseClientConnections()
@@ -521,7 +535,7 @@ func TestFollowReconnectsAfterADroppedStream(t *testing.T) {
 				return err
 			}
 		}
-		if ev.Type == "execution.status" && strings.Contains(string(ev.Data), "SUCCEEDED") {
+		if isExecution(ev, status.Succeeded) {
 			return apiclient.ErrStopFollowing
 		}
 		return nil
@@ -561,7 +575,7 @@ func TestFollowAllEvents(t *testing.T) {
 	}
 	finished := map[string]bool{}
 	err := c.FollowEvents(ctx, func(ev apitype.Event) error {
-		if ev.Type == "execution.status" && strings.Contains(string(ev.Data), "SUCCEEDED") {
+		if isExecution(ev, status.Succeeded) {
 			finished[ev.ExecutionID] = true
 		}
 		if len(finished) == len(want) {

@@ -15,7 +15,7 @@ type Event struct {
 	// a resumed all-executions stream may miss one that was in flight.
 	ID          int64  `json:"id"`
 	ExecutionID string `json:"executionId"`
-	// StageID is set on stage.* events.
+	// StageID is set on stage.* and task.* events.
 	StageID string `json:"stageId,omitempty"`
 	// Type says what happened, and so what Data holds: the payload type
 	// named beside each EventType.
@@ -48,6 +48,8 @@ const (
 	// EventStageRestarted: someone restarted a stage, which resets it and
 	// the stages after it (StageRestartedData).
 	EventStageRestarted EventType = "stage.restarted"
+	// EventTaskStatus: a task of a stage started or ended (TaskStatusData).
+	EventTaskStatus EventType = "task.status"
 )
 
 // ExecutionCreatedData is the Data of an execution.created event.
@@ -99,4 +101,17 @@ type StageJudgedData struct {
 // StageRestartedData is the Data of a stage.restarted event.
 type StageRestartedData struct {
 	User string `json:"user"`
+}
+
+// TaskStatusData is the Data of a task.status event. The event's StageID
+// names the task's stage; RefID and Name describe the stage, as in
+// StageStatusData.
+type TaskStatusData struct {
+	// Task is the task's name, one of the stage's tasks (Stage.Tasks).
+	Task string `json:"task"`
+	// Status is the task's new status: RUNNING when it starts, a final
+	// status when it ends.
+	Status status.Status `json:"status"`
+	RefID  string        `json:"refId"`
+	Name   string        `json:"name"`
 }

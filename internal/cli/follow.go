@@ -178,7 +178,7 @@ func formatEvent(ev apitype.Event, stages map[string]apitype.Stage) string {
 	b.WriteString(time.UnixMilli(ev.Time).Local().Format("15:04:05"))
 	b.WriteByte(' ')
 	switch typ := string(ev.Type); {
-	case strings.HasPrefix(typ, "stage."):
+	case strings.HasPrefix(typ, "stage.") || ev.Type == apitype.EventTaskStatus:
 		st, ok := stages[ev.StageID]
 		if !ok {
 			st = apitype.Stage{RefID: ev.StageID}
@@ -195,7 +195,12 @@ func formatEvent(ev apitype.Event, stages map[string]apitype.Stage) string {
 		if st.Name != "" {
 			fmt.Fprintf(&b, " (%s)", st.Name)
 		}
-		fmt.Fprintf(&b, " %s", strings.TrimPrefix(typ, "stage."))
+		if ev.Type == apitype.EventTaskStatus {
+			fmt.Fprintf(&b, " task %v", data["task"])
+			delete(data, "task")
+		} else {
+			fmt.Fprintf(&b, " %s", strings.TrimPrefix(typ, "stage."))
+		}
 	case strings.HasPrefix(typ, "execution."):
 		fmt.Fprintf(&b, "execution %s", strings.TrimPrefix(typ, "execution."))
 	default:

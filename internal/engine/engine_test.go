@@ -1,6 +1,7 @@
 package engine_test
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -8,11 +9,13 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/sluice-cd/sluice/internal/apitype"
 	"github.com/sluice-cd/sluice/internal/engine"
 	"github.com/sluice-cd/sluice/internal/pipeline"
 	"github.com/sluice-cd/sluice/internal/stage"
@@ -577,5 +580,91 @@ func scenarioParametersAndVariables(t *testing.T, b *bundle) {
 	v, err := b.engine.Evaluate(context.Background(), exec.ID, "", "#stage('vars').outputs.region")
 	if err != nil || v != "eu-west-1" {
 		t.Errorf("evaluate = %v, %v", v, err)
+	}
+}
+
+// steps is a stage type for tests with three tasks, one, two and three.
+// Task two polls once; the task named by failAt fails.
+type steps struct{}
+
+func (steps) Name() string                               { return "steps" }
+func (steps) Validate(map[string]any) []stage.FieldError { return nil }
+func (steps) Tasks(map[string]any) []string              { return []string{"one", "two", "three"} }
+func (steps) Run(_ context.Context, t *stage.Task) (stage.Result, error) {
+	if failAt, _ := t.Context["failAt"].(string); failAt == t.Name {
+		return stage.Fail("task " + t.Name + " was told to fail"), nil
+	}
+	if polled, _ := t.Context["polled"].(bool); t.Name == "two" && !polled {
+		return stage.RetryAfter(time.Millisecond).WithContext(map[string]any{"polled": true}), nil
+	}
+	return stage.Succeed(), nil
+}
+
+// TestTaskEvents checks the task.status events: each task's start and end,
+// in order, before the event that completes its stage, and agreeing with
+// the stage's task records.
+func TestTaskEvents(t *testing.T) {
+	t.Parallel()
+	b := setupWith(t, openSQLite(t), steps{})
+	p := b.save(t, `{"application":"app","name":"tasks","stages":[
+		{"refId":"1","type":"steps","name":"all"},
+		{"refId":"2","type":"steps","name":"broken","failAt":"two","continuePipeline":true,"requisiteStageRefIds":["1"]}]}`)
+	exec := b.waitStatus(t, b.trigger(t, p, nil).ID, status.Succeeded)
+	wantStatuses(t, exec, status.Succeeded, map[string]status.Status{"1": status.Succeeded, "2": status.FailedContinue})
+
+	events, err := b.store.EventList(context.Background(), &store.EventListParams{ExecutionID: exec.ID})
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := map[string][]string{} // refId → "task STATUS", then "stage STATUS" when it completed
+	for _, ev := range events {
+		switch apitype.EventType(ev.Type) {
+		case apitype.EventTaskStatus:
+			var data apitype.TaskStatusData
+			if err := json.Unmarshal(ev.Data, &data); err != nil {
+				t.Fatalf("task.status data %s: %v", ev.Data, err)
+			}
+			if ev.StageID != stageOf(exec, data.RefID).ID || data.Name != stageOf(exec, data.RefID).Name {
+				t.Errorf("task.status %s names stage %s (%s) but is of stage %s", ev.Data, data.RefID, data.Name, ev.StageID)
+			}
+			got[data.RefID] = append(got[data.RefID], data.Task+" "+string(data.Status))
+		case apitype.EventStageStatus:
+			var data apitype.StageStatusData
+			if err := json.Unmarshal(ev.Data, &data); err != nil {
+				t.Fatalf("stage.status data %s: %v", ev.Data, err)
+			}
+			if data.Status.Complete() {
+				got[data.RefID] = append(got[data.RefID], "stage "+string(data.Status))
+			}
+		}
+	}
+	want := map[string][]string{
+		"1": {"one RUNNING", "one SUCCEEDED", "two RUNNING", "two SUCCEEDED", "three RUNNING", "three SUCCEEDED", "stage SUCCEEDED"},
+		"2": {"one RUNNING", "one SUCCEEDED", "two RUNNING", "two FAILED_CONTINUE", "stage FAILED_CONTINUE"},
+	}
+	for ref, w := range want {
+		if g := got[ref]; !slices.Equal(g, w) {
+			t.Errorf("stage %s events:\n got %q\nwant %q", ref, g, w)
+		}
+		var book struct {
+			Tasks []struct {
+				Name   string        `json:"name"`
+				Status status.Status `json:"status"`
+			} `json:"tasks"`
+		}
+		if err := json.Unmarshal(stageOf(exec, ref).Tasks, &book); err != nil {
+			t.Fatal(err)
+		}
+		last := map[string]string{}
+		for _, e := range w {
+			if task, st, _ := strings.Cut(e, " "); task != "stage" {
+				last[task] = st
+			}
+		}
+		for _, task := range book.Tasks {
+			if want := cmp.Or(last[task.Name], string(status.NotStarted)); string(task.Status) != want {
+				t.Errorf("stage %s task %s is %s in the stage's records, want %s as its events say", ref, task.Name, task.Status, want)
+			}
+		}
 	}
 }

@@ -303,18 +303,17 @@ func (r *run) applyResult(s *stageRun, res stage.Result) (bool, error) {
 		maps.Copy(s.outputs, res.Outputs)
 	}
 	s.dirty = true
-	cur := &s.book.Tasks[s.book.Current]
+	cur := s.book.Tasks[s.book.Current]
 	switch res.Status {
 	case status.Running:
 		return false, nil
 	case status.Succeeded, status.Skipped:
-		cur.Status = res.Status
-		cur.EndTime = ms(r.t.now)
+		if err := r.setTaskStatus(s, s.book.Current, res.Status); err != nil {
+			return false, err
+		}
 		if s.book.Current+1 < len(s.book.Tasks) {
 			s.book.Current++
-			s.book.Tasks[s.book.Current].Status = status.Running
-			s.book.Tasks[s.book.Current].StartTime = ms(r.t.now)
-			return false, nil
+			return false, r.setTaskStatus(s, s.book.Current, status.Running)
 		}
 		return true, r.completeStage(s, status.Succeeded, "")
 	case status.Canceled:

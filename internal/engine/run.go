@@ -233,6 +233,23 @@ func (r *run) setStageStatus(s *stageRun, to status.Status, data apitype.StageSt
 	return r.event(s.row.ID, apitype.EventStageStatus, data)
 }
 
+// setTaskStatus changes the status of the stage's i-th task, notes when
+// it started or ended, and records the event.
+func (r *run) setTaskStatus(s *stageRun, i int, to status.Status) error {
+	task := &s.book.Tasks[i]
+	task.Status = to
+	s.dirty = true
+	switch {
+	case to == status.Running:
+		task.StartTime = ms(r.t.now)
+	case to.Complete():
+		task.EndTime = ms(r.t.now)
+	}
+	return r.event(s.row.ID, apitype.EventTaskStatus, apitype.TaskStatusData{
+		Task: task.Name, Status: to, RefID: s.row.RefID, Name: s.row.Name,
+	})
+}
+
 // event records an event of the execution (of stage stageID, when not
 // empty) for save to write. data is the payload apitype names for typ.
 func (r *run) event(stageID string, typ apitype.EventType, data any) error {

@@ -121,9 +121,10 @@ func (r *run) startStage(s *stageRun) error {
 	for _, name := range tasks {
 		s.book.Tasks = append(s.book.Tasks, taskRecord{Name: name, Status: status.NotStarted})
 	}
-	s.book.Tasks[0].Status = status.Running
-	s.book.Tasks[0].StartTime = ms(r.t.now)
 	if err := r.setStageStatus(s, status.Running, apitype.StageStatusData{}); err != nil {
+		return err
+	}
+	if err := r.setTaskStatus(s, 0, status.Running); err != nil {
 		return err
 	}
 	return r.schedule(s)
@@ -171,15 +172,17 @@ func (r *run) failStage(s *stageRun, to status.Status, msg string) error {
 	return r.completeStage(s, to, msg)
 }
 
-// completeStage ends a stage and moves the execution along.
+// completeStage ends a stage, and the task it was running, and moves the
+// execution along.
 func (r *run) completeStage(s *stageRun, to status.Status, errMsg string) error {
 	if errMsg != "" {
 		s.ctx["error"] = errMsg
 	}
-	for i := range s.book.Tasks {
-		if !s.book.Tasks[i].Status.Complete() && s.book.Tasks[i].Status != status.NotStarted {
-			s.book.Tasks[i].Status = to
-			s.book.Tasks[i].EndTime = ms(r.t.now)
+	for i, task := range s.book.Tasks {
+		if !task.Status.Complete() && task.Status != status.NotStarted {
+			if err := r.setTaskStatus(s, i, to); err != nil {
+				return err
+			}
 		}
 	}
 	s.book.PausedAt = 0

@@ -28,9 +28,16 @@ import (
 // setupEngine serves the API with the real engine on a real SQLite store.
 func setupEngine(t *testing.T, edit func(*httpapi.Config)) (*apiclient.Client, *testBundle) {
 	t.Helper()
+	return setupEngineWith(t, edit)
+}
+
+// setupEngineWith is setupEngine with stage types beyond the built-in
+// ones.
+func setupEngineWith(t *testing.T, edit func(*httpapi.Config), extra ...stage.Type) (*apiclient.Client, *testBundle) {
+	t.Helper()
 	return setup(t, func(cfg *httpapi.Config) {
 		ctx := context.Background()
-		reg := stage.NewRegistry(wait.Type{}, judgment.Type{}, variables.Type{}, preconditions.Type{})
+		reg := stage.NewRegistry(append([]stage.Type{wait.Type{}, judgment.Type{}, variables.Type{}, preconditions.Type{}}, extra...)...)
 		eng, err := engine.New(ctx, engine.Config{Store: cfg.Store, Stages: reg, Logger: cfg.Logger})
 		if err != nil {
 			t.Fatalf("new engine: %v", err)
@@ -334,6 +341,80 @@ func TestRestartStage(t *testing.T) {
 		t.Fatalf("judge after restart: %v", err)
 	}
 	waitFor(t, c, exec.ID, "SUCCEEDED again", execStatus("SUCCEEDED"))
+}
+
+// undoable is a stage type that records how to undo itself, as a Route
+// stage does: with a wait stage.
+type undoable struct{}
+
+func (undoable) Name() string                               { return "undoable" }
+func (undoable) Validate(map[string]any) []stage.FieldError { return nil }
+func (undoable) Tasks(map[string]any) []string              { return []string{"change"} }
+func (undoable) Run(context.Context, *stage.Task) (stage.Result, error) {
+	return stage.Succeed().WithOutputs(map[string]any{
+		"rollback:stage": map[string]any{"type": "wait", "name": "Undo", "context": map[string]any{"waitTime": 0}},
+	}), nil
+}
+
+// TestEventsMatchOpenAPI makes the engine write an event of every type
+// and reads them all from the execution's stream, whose events the
+// openapi.json check holds against the Event schema.
+func TestEventsMatchOpenAPI(t *testing.T) {
+	t.Parallel()
+	c, b := setupEngineWith(t, nil, undoable{})
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	apply(t, c, "demo", "undo", `{"application":"demo","name":"undo","stages":[
+	  {"refId":"1","type":"undoable","name":"Change"},
+	  {"refId":"2","type":"manualJudgment","name":"Approve","requisiteStageRefIds":["1"]}]}`)
+	exec, err := c.Trigger(ctx, "demo", "undo", apitype.TriggerRequest{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	judge := func() {
+		t.Helper()
+		waitFor(t, c, exec.ID, "stage 2 RUNNING", stageStatus("2", "RUNNING"))
+		if _, err := c.Judge(ctx, exec.ID, "2", apitype.JudgmentRequest{Status: apitype.JudgmentContinue}); err != nil {
+			t.Fatal(err)
+		}
+		waitFor(t, c, exec.ID, "SUCCEEDED", execStatus("SUCCEEDED"))
+	}
+	judge()
+	if _, err := c.RestartStage(ctx, exec.ID, "2"); err != nil {
+		t.Fatalf("restart: %v", err)
+	}
+	judge()
+	if _, err := c.Rollback(ctx, exec.ID); err != nil {
+		t.Fatalf("rollback: %v", err)
+	}
+	waitFor(t, c, exec.ID, "SUCCEEDED after the rollback", func(e *apitype.Execution) bool {
+		return e.Status == status.Succeeded && len(e.Stages) == 3
+	})
+
+	stored, err := b.store.EventList(ctx, &store.EventListParams{ExecutionID: exec.ID})
+	if err != nil {
+		t.Fatal(err)
+	}
+	last := stored[len(stored)-1].ID
+	seen := map[apitype.EventType]int{}
+	err = c.FollowExecution(ctx, exec.ID, func(ev apitype.Event) error {
+		seen[ev.Type]++
+		if ev.ID == last {
+			return apiclient.ErrStopFollowing
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatalf("follow: %v", err)
+	}
+	for _, typ := range []apitype.EventType{
+		apitype.EventExecutionCreated, apitype.EventExecutionStatus, apitype.EventExecutionRollback,
+		apitype.EventStageStatus, apitype.EventStageJudged, apitype.EventStageRestarted, apitype.EventTaskStatus,
+	} {
+		if seen[typ] == 0 {
+			t.Errorf("the stream had no %s event; it had %v", typ, seen)
+		}
+	}
 }
 
 func TestEvaluate(t *testing.T) {

@@ -135,13 +135,13 @@ func scriptCmds() map[string]func(ts *testscript.TestScript, neg bool, args []st
 					return false, err
 				}
 				if len(args) == 2 {
-					seen(e.Status)
-					return e.Status == want, nil
+					seen(string(e.Status))
+					return string(e.Status) == want, nil
 				}
 				for _, s := range e.Stages {
 					if s.RefID == args[1] || s.Name == args[1] {
-						seen(s.Status)
-						return s.Status == want, nil
+						seen(string(s.Status))
+						return string(s.Status) == want, nil
 					}
 				}
 				return false, errors.New("no stage " + args[1])

@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	"github.com/sluice-cd/sluice/internal/apitype"
+	"github.com/sluice-cd/sluice/internal/status"
 )
 
 // Trigger starts an execution of the newest revision of app/name.
@@ -37,7 +38,7 @@ func (c *Client) GetExecution(ctx context.Context, id string) (*apitype.Executio
 type ListOptions struct {
 	Application string
 	Pipeline    string
-	Statuses    []string
+	Statuses    []status.Status
 	Cursor      string
 	Limit       int
 }
@@ -52,7 +53,11 @@ func (c *Client) ListExecutions(ctx context.Context, opts ListOptions) (*apitype
 		q.Set("pipeline", opts.Pipeline)
 	}
 	if len(opts.Statuses) > 0 {
-		q.Set("status", strings.Join(opts.Statuses, ","))
+		names := make([]string, len(opts.Statuses))
+		for i, s := range opts.Statuses {
+			names[i] = string(s)
+		}
+		q.Set("status", strings.Join(names, ","))
 	}
 	if opts.Cursor != "" {
 		q.Set("cursor", opts.Cursor)

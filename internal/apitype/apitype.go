@@ -1,8 +1,8 @@
 // Package apitype holds the JSON wire types of Sluice's HTTP API
 // (/api/v1), shared by the server (httpapi) and the Go client (apiclient).
 //
-// It is a leaf: it imports only the standard library, and it holds data,
-// not behaviour. Keys are camelCase everywhere, matching Spinnaker's
+// It is a leaf: it imports only the standard library and package status,
+// whose statuses it sends, and it holds data, not behaviour. Keys are camelCase everywhere, matching Spinnaker's
 // pipeline and execution JSON so that users can move documents between the
 // two. Times are Unix epoch milliseconds, as in Spinnaker; a time that has
 // not happened yet is absent.
@@ -14,6 +14,8 @@ package apitype
 import (
 	"encoding/json"
 	"time"
+
+	"github.com/sluice-cd/sluice/internal/status"
 )
 
 // Millis converts t to Unix epoch milliseconds.
@@ -111,7 +113,7 @@ type Execution struct {
 	Revision int `json:"revision"`
 	// Status is one of NOT_STARTED, RUNNING, PAUSED, SUCCEEDED,
 	// FAILED_CONTINUE, TERMINAL, CANCELED, STOPPED, SKIPPED.
-	Status string `json:"status"`
+	Status status.Status `json:"status"`
 	// Trigger is the runtime trigger: {"type","user","parameters",…}.
 	Trigger json.RawMessage `json:"trigger,omitempty"`
 	User    string          `json:"user,omitempty"`
@@ -134,7 +136,7 @@ type Stage struct {
 	RefID                string          `json:"refId"`
 	Name                 string          `json:"name"`
 	Type                 string          `json:"type"`
-	Status               string          `json:"status"`
+	Status               status.Status   `json:"status"`
 	RequisiteStageRefIDs []string        `json:"requisiteStageRefIds"`
 	Context              json.RawMessage `json:"context,omitempty"`
 	Outputs              json.RawMessage `json:"outputs,omitempty"`
@@ -182,22 +184,6 @@ type EvaluateRequest struct {
 // EvaluateResult is the body of a successful evaluation.
 type EvaluateResult struct {
 	Result any `json:"result"`
-}
-
-// Event is one entry of an execution's event log, as sent on the
-// server-sent event streams.
-type Event struct {
-	// ID is the SSE id and what Last-Event-ID resumes from. Within one
-	// execution IDs grow in commit order, so resuming an execution's stream
-	// is exact; across executions an event may commit after a higher ID, so
-	// a resumed all-executions stream may miss one that was in flight.
-	ID          int64  `json:"id"`
-	ExecutionID string `json:"executionId"`
-	StageID     string `json:"stageId,omitempty"`
-	// Type is e.g. "execution.status", "stage.status", "task.status".
-	Type string          `json:"type"`
-	Data json.RawMessage `json:"data,omitempty"`
-	Time int64           `json:"time"`
 }
 
 // ErrorBody is the body of every error response: {"error": {…}}.

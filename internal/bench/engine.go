@@ -14,10 +14,12 @@ import (
 	"sync"
 	"time"
 
+	"github.com/sluice-cd/sluice/internal/apitype"
 	"github.com/sluice-cd/sluice/internal/engine"
 	"github.com/sluice-cd/sluice/internal/pipeline"
 	"github.com/sluice-cd/sluice/internal/stage"
 	"github.com/sluice-cd/sluice/internal/stage/wait"
+	"github.com/sluice-cd/sluice/internal/status"
 	"github.com/sluice-cd/sluice/internal/store"
 )
 
@@ -36,7 +38,7 @@ func (s *stamp) Run(_ context.Context, t *stage.Task) (stage.Result, error) {
 	s.mu.Lock()
 	s.started[t.StageID] = now
 	s.mu.Unlock()
-	return stage.Result{Status: stage.Succeeded}, nil
+	return stage.Result{Status: status.Succeeded}, nil
 }
 
 // Transitions runs `executions` executions of a linear pipeline of `stages`
@@ -159,14 +161,12 @@ func (r *runner) run(ctx context.Context, p *store.Pipeline, n int) ([]string, e
 			if !ok {
 				return nil, ctx.Err()
 			}
-			if ev.Type != "execution.status" || !pending[ev.ExecutionID] {
+			if apitype.EventType(ev.Type) != apitype.EventExecutionStatus || !pending[ev.ExecutionID] {
 				continue
 			}
-			var data struct {
-				Status store.ExecutionStatus `json:"status"`
-			}
+			var data apitype.ExecutionStatusData
 			json.Unmarshal(ev.Data, &data)
-			if data.Status == store.StatusSucceeded {
+			if data.Status == status.Succeeded {
 				delete(pending, ev.ExecutionID)
 			} else if data.Status.Complete() {
 				return nil, fmt.Errorf("execution %s ended %s", ev.ExecutionID, data.Status)

@@ -17,6 +17,7 @@ import (
 
 	"github.com/sluice-cd/sluice/internal/apiclient"
 	"github.com/sluice-cd/sluice/internal/apitype"
+	"github.com/sluice-cd/sluice/internal/status"
 )
 
 // MemoryResult is the resident memory of a `sluice serve` process.
@@ -78,9 +79,9 @@ func Memory(ctx context.Context, bin string, waiting int) (*MemoryResult, error)
 	streamCtx, stop := context.WithCancel(ctx)
 	defer stop()
 	go c.FollowEvents(streamCtx, func(ev apitype.Event) error {
-		var data struct{ Status, Name string }
+		var data apitype.StageStatusData
 		json.Unmarshal(ev.Data, &data)
-		if ev.Type == "stage.status" && data.Status == "RUNNING" && data.Name == "Hold" {
+		if ev.Type == apitype.EventStageStatus && data.Status == status.Running && data.Name == "Hold" {
 			if count.Add(1) == int64(waiting) {
 				close(parked)
 			}

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/sluice-cd/sluice/internal/apitype"
+	"github.com/sluice-cd/sluice/internal/status"
 )
 
 // ANSI sequences of the status board. Plain escape codes, no TUI library:
@@ -59,7 +60,7 @@ func renderBoard(e *apitype.Execution, now time.Time, color bool) string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "%s  %s  %s  %s\n",
 		paint(ansiBold, e.Application+"/"+e.PipelineName), paint(ansiDim, e.ID),
-		paint(statusColor(e.Status), e.Status), formatDuration(span(e.StartTime, e.EndTime, now)))
+		paint(statusColor(e.Status), string(e.Status)), formatDuration(span(e.StartTime, e.EndTime, now)))
 
 	nameW, typeW, refW := 4, 4, 1
 	for _, s := range e.Stages {
@@ -101,11 +102,11 @@ func orderStages(stages []apitype.Stage) []apitype.Stage {
 // stageNote says what a stage waits for, or why it failed.
 func stageNote(e *apitype.Execution, s apitype.Stage) string {
 	switch s.Status {
-	case "RUNNING":
-		if s.Type == "manualJudgment" && e.Status == "RUNNING" {
+	case status.Running:
+		if s.Type == "manualJudgment" && e.Status == status.Running {
 			return fmt.Sprintf("waiting for a judgment: sluice judge %s %s continue|stop", e.ID, s.RefID)
 		}
-	case "TERMINAL", "STOPPED", "FAILED_CONTINUE", "SKIPPED":
+	case status.Terminal, status.Stopped, status.FailedContinue, status.Skipped:
 		var ctx struct {
 			Error  string `json:"error"`
 			Reason string `json:"reason"`
@@ -116,37 +117,37 @@ func stageNote(e *apitype.Execution, s apitype.Stage) string {
 	return ""
 }
 
-func statusMark(status string) string {
-	switch status {
-	case "SUCCEEDED":
+func statusMark(s status.Status) string {
+	switch s {
+	case status.Succeeded:
 		return "✓"
-	case "RUNNING":
+	case status.Running:
 		return "●"
-	case "PAUSED":
+	case status.Paused:
 		return "‖"
-	case "TERMINAL", "STOPPED":
+	case status.Terminal, status.Stopped:
 		return "✗"
-	case "FAILED_CONTINUE":
+	case status.FailedContinue:
 		return "!"
-	case "CANCELED":
+	case status.Canceled:
 		return "⊘"
-	case "SKIPPED":
+	case status.Skipped:
 		return "↷"
 	}
 	return "·"
 }
 
-func statusColor(status string) string {
-	switch status {
-	case "SUCCEEDED":
+func statusColor(s status.Status) string {
+	switch s {
+	case status.Succeeded:
 		return ansiGreen
-	case "RUNNING":
+	case status.Running:
 		return ansiBlue
-	case "PAUSED", "FAILED_CONTINUE", "CANCELED":
+	case status.Paused, status.FailedContinue, status.Canceled:
 		return ansiYellow
-	case "TERMINAL", "STOPPED":
+	case status.Terminal, status.Stopped:
 		return ansiRed
-	case "SKIPPED", "NOT_STARTED":
+	case status.Skipped, status.NotStarted:
 		return ansiDim
 	}
 	return ""

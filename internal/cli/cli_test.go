@@ -167,6 +167,8 @@ func TestFormatEvent(t *testing.T) {
 			`stage 3 (Maybe) status SKIPPED reason="stageEnabled is false"`},
 		{apitype.Event{Type: "stage.judged", StageID: "s1", Data: json.RawMessage(`{"judgmentStatus":"continue","user":"bob","judgmentInput":""}`)},
 			"stage 2 (Approve) judged judgmentStatus=continue user=bob"},
+		{apitype.Event{Type: "task.status", StageID: "s1", Data: json.RawMessage(`{"task":"waitForJudgment","status":"RUNNING","refId":"2","name":"Approve"}`)},
+			"stage 2 (Approve) task waitForJudgment RUNNING"},
 		{apitype.Event{Type: "audit.something"}, "audit.something"},
 	}
 	for _, tt := range tests {

@@ -26,7 +26,7 @@ import (
 	"github.com/sluice-cd/sluice/internal/apitype"
 	"github.com/sluice-cd/sluice/internal/fnbuild"
 	"github.com/sluice-cd/sluice/internal/node"
-	"github.com/sluice-cd/sluice/internal/store"
+	"github.com/sluice-cd/sluice/internal/status"
 )
 
 // The demo releases examples/functions/hello twice with this pipeline.
@@ -153,7 +153,7 @@ func (a *app) runDemo(ctx context.Context, opts demoOptions) error {
 	if err != nil {
 		return err
 	}
-	if first.Status != string(store.StatusSucceeded) {
+	if first.Status != status.Succeeded {
 		return executionExit(first)
 	}
 
@@ -232,18 +232,21 @@ func (a *app) runDemoRelease(ctx context.Context, c *apiclient.Client, tr *traff
 	var final *apitype.Execution
 	err = c.FollowExecution(ctx, exec.ID, func(ev apitype.Event) error {
 		fmt.Fprintln(a.stdout, "  "+formatEvent(ev, stages))
-		var data struct {
-			Status store.ExecutionStatus `json:"status"`
-			Name   string                `json:"name"`
-		}
-		_ = json.Unmarshal(ev.Data, &data)
-		switch {
-		case ev.Type == "stage.status" && data.Name == demoJudgment && data.Status == store.StatusRunning:
+		switch ev.Type {
+		case apitype.EventStageStatus:
+			var data apitype.StageStatusData
+			if json.Unmarshal(ev.Data, &data) != nil || data.Name != demoJudgment || data.Status != status.Running {
+				return nil
+			}
 			judged := time.Now()
 			err := a.demoJudge(ctx, c, exec.ID, url, lambdaURL, opts)
 			waited = time.Since(judged)
 			return err
-		case ev.Type == "execution.status" && data.Status.Complete():
+		case apitype.EventExecutionStatus:
+			var data apitype.ExecutionStatusData
+			if json.Unmarshal(ev.Data, &data) != nil || !data.Status.Complete() {
+				return nil
+			}
 			e, err := c.GetExecution(ctx, exec.ID)
 			if err != nil {
 				return err

@@ -9,6 +9,7 @@ import (
 
 	"github.com/sluice-cd/sluice/internal/apiclient"
 	"github.com/sluice-cd/sluice/internal/apitype"
+	"github.com/sluice-cd/sluice/internal/status"
 )
 
 func (a *app) newExecutionListCmd() *cobra.Command {
@@ -29,7 +30,9 @@ func (a *app) newExecutionListCmd() *cobra.Command {
 				return err
 			}
 			if statuses != "" {
-				opts.Statuses = strings.Split(strings.ToUpper(statuses), ",")
+				for s := range strings.SplitSeq(strings.ToUpper(statuses), ",") {
+					opts.Statuses = append(opts.Statuses, status.Status(s))
+				}
 			}
 			c, err := a.client()
 			if err != nil {

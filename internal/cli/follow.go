@@ -14,7 +14,7 @@ import (
 
 	"github.com/sluice-cd/sluice/internal/apiclient"
 	"github.com/sluice-cd/sluice/internal/apitype"
-	"github.com/sluice-cd/sluice/internal/store"
+	"github.com/sluice-cd/sluice/internal/status"
 )
 
 // follow shows an execution's progress until it completes: a status board
@@ -63,17 +63,15 @@ func (a *app) followLines(ctx context.Context, c *apiclient.Client, id string) (
 		// Stop at the event that completed the execution: a final
 		// execution.status no older than the execution's end (an earlier
 		// one was followed by a restart).
-		var data struct {
-			Status store.ExecutionStatus `json:"status"`
-		}
-		if ev.Type != "execution.status" || json.Unmarshal(ev.Data, &data) != nil || !data.Status.Complete() {
+		var data apitype.ExecutionStatusData
+		if ev.Type != apitype.EventExecutionStatus || json.Unmarshal(ev.Data, &data) != nil || !data.Status.Complete() {
 			return nil
 		}
 		e, err := c.GetExecution(ctx, id)
 		if err != nil {
 			return err
 		}
-		if store.ExecutionStatus(e.Status).Complete() && (e.EndTime == nil || ev.Time >= *e.EndTime) {
+		if e.Status.Complete() && (e.EndTime == nil || ev.Time >= *e.EndTime) {
 			final = e
 			return apiclient.ErrStopFollowing
 		}
@@ -115,7 +113,7 @@ func (a *app) followBoard(ctx context.Context, c *apiclient.Client, id string) (
 			return nil, err
 		}
 		b.draw(e, time.Now())
-		if store.ExecutionStatus(e.Status).Complete() {
+		if e.Status.Complete() {
 			return e, nil
 		}
 		select {
@@ -135,9 +133,9 @@ func (a *app) followBoard(ctx context.Context, c *apiclient.Client, id string) (
 // executionExit is the error to exit with for a completed execution.
 func executionExit(e *apitype.Execution) error {
 	switch e.Status {
-	case string(store.StatusSucceeded):
+	case status.Succeeded:
 		return nil
-	case string(store.StatusCanceled):
+	case status.Canceled:
 		var st struct {
 			CanceledBy         string `json:"canceledBy"`
 			CancellationReason string `json:"cancellationReason"`
@@ -155,8 +153,7 @@ func executionExit(e *apitype.Execution) error {
 	msg := fmt.Sprintf("execution %s ended %s", e.ID, e.Status)
 	var failed []string
 	for _, s := range e.Stages {
-		switch s.Status {
-		case string(store.StatusTerminal), string(store.StatusStopped), string(store.StatusFailedContinue):
+		if s.Status.Failed() {
 			f := fmt.Sprintf("stage %s (%s) %s", s.RefID, s.Name, s.Status)
 			if note := stageNote(e, s); note != "" {
 				f += ": " + note
@@ -172,14 +169,16 @@ func executionExit(e *apitype.Execution) error {
 
 // formatEvent is one line for an event: time, what changed, its status
 // and the rest of its data as key=value. stages names the stages by id.
+// The data is read as a map, not as its apitype payload, so that a key
+// the server adds later is shown too.
 func formatEvent(ev apitype.Event, stages map[string]apitype.Stage) string {
 	var data map[string]any
 	_ = json.Unmarshal(ev.Data, &data)
 	var b strings.Builder
 	b.WriteString(time.UnixMilli(ev.Time).Local().Format("15:04:05"))
 	b.WriteByte(' ')
-	switch {
-	case strings.HasPrefix(ev.Type, "stage."):
+	switch typ := string(ev.Type); {
+	case strings.HasPrefix(typ, "stage.") || ev.Type == apitype.EventTaskStatus:
 		st, ok := stages[ev.StageID]
 		if !ok {
 			st = apitype.Stage{RefID: ev.StageID}
@@ -196,11 +195,16 @@ func formatEvent(ev apitype.Event, stages map[string]apitype.Stage) string {
 		if st.Name != "" {
 			fmt.Fprintf(&b, " (%s)", st.Name)
 		}
-		fmt.Fprintf(&b, " %s", strings.TrimPrefix(ev.Type, "stage."))
-	case strings.HasPrefix(ev.Type, "execution."):
-		fmt.Fprintf(&b, "execution %s", strings.TrimPrefix(ev.Type, "execution."))
+		if ev.Type == apitype.EventTaskStatus {
+			fmt.Fprintf(&b, " task %v", data["task"])
+			delete(data, "task")
+		} else {
+			fmt.Fprintf(&b, " %s", strings.TrimPrefix(typ, "stage."))
+		}
+	case strings.HasPrefix(typ, "execution."):
+		fmt.Fprintf(&b, "execution %s", strings.TrimPrefix(typ, "execution."))
 	default:
-		b.WriteString(ev.Type)
+		b.WriteString(typ)
 	}
 	if st, ok := data["status"]; ok {
 		fmt.Fprintf(&b, " %v", st)

@@ -14,7 +14,7 @@ import (
 	"github.com/sluice-cd/sluice/internal/apiclient"
 	"github.com/sluice-cd/sluice/internal/apitype"
 	"github.com/sluice-cd/sluice/internal/sluicetest"
-	"github.com/sluice-cd/sluice/internal/store"
+	"github.com/sluice-cd/sluice/internal/status"
 	"github.com/sluice-cd/sluice/internal/store/postgres"
 )
 
@@ -107,7 +107,7 @@ WHERE state = 'running' AND attempted_by[array_upper(attempted_by, 1)] = 'node-a
 	t.Logf("killed node-a, which left %d jobs running", orphans)
 
 	sluicetest.WaitFor(t, "every execution to finish on node-b", 30*time.Second, func() bool {
-		page, err := cb.ListExecutions(ctx, apiclient.ListOptions{Application: "cluster", Statuses: []string{"NOT_STARTED", "RUNNING", "PAUSED"}, Limit: 1})
+		page, err := cb.ListExecutions(ctx, apiclient.ListOptions{Application: "cluster", Statuses: []status.Status{status.NotStarted, status.Running, status.Paused}, Limit: 1})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -120,7 +120,7 @@ WHERE state = 'running' AND attempted_by[array_upper(attempted_by, 1)] = 'node-a
 		if err != nil {
 			t.Fatal(err)
 		}
-		if exec.Status != store.StatusSucceeded {
+		if exec.Status != status.Succeeded {
 			t.Errorf("execution %s ended %s, want SUCCEEDED", id, exec.Status)
 		}
 	}

@@ -13,6 +13,7 @@ import (
 	"github.com/sluice-cd/sluice/internal/apiclient"
 	"github.com/sluice-cd/sluice/internal/apitype"
 	"github.com/sluice-cd/sluice/internal/sluicetest"
+	"github.com/sluice-cd/sluice/internal/status"
 	"github.com/sluice-cd/sluice/internal/store"
 	"github.com/sluice-cd/sluice/internal/store/postgres"
 	"github.com/sluice-cd/sluice/internal/store/sqlite"
@@ -94,7 +95,7 @@ func crashRecovery(t *testing.T, bin, dataDir string, args []string, open func(c
 			if err != nil {
 				t.Fatal(err)
 			}
-			if store.ExecutionStatus(exec.Status).Complete() {
+			if exec.Status.Complete() {
 				finished++
 				continue
 			}
@@ -110,9 +111,9 @@ func crashRecovery(t *testing.T, bin, dataDir string, args []string, open func(c
 		if err != nil {
 			t.Fatal(err)
 		}
-		want := "SUCCEEDED"
+		want := status.Succeeded
 		if i%2 == 1 {
-			want = "TERMINAL"
+			want = status.Terminal
 		}
 		if exec.Status != want {
 			t.Errorf("execution %d (%s) ended %s, want %s", i, id, exec.Status, want)
@@ -140,11 +141,9 @@ func assertStagesCompletedOnce(t *testing.T, st store.Store, ids []string) {
 		}
 		completions := map[string]int{}
 		for _, ev := range events {
-			var data struct {
-				Status store.ExecutionStatus `json:"status"`
-			}
+			var data apitype.StageStatusData
 			json.Unmarshal(ev.Data, &data)
-			if ev.Type == "stage.status" && data.Status.Complete() {
+			if apitype.EventType(ev.Type) == apitype.EventStageStatus && data.Status.Complete() {
 				completions[ev.StageID]++
 			}
 		}
@@ -159,16 +158,16 @@ func assertStagesCompletedOnce(t *testing.T, st store.Store, ids []string) {
 // judge continues even-numbered executions and stops odd ones.
 func judge(t *testing.T, c *apiclient.Client, id string, i int) {
 	t.Helper()
-	status := apitype.JudgmentContinue
+	decision := apitype.JudgmentContinue
 	if i%2 == 1 {
-		status = apitype.JudgmentStop
+		decision = apitype.JudgmentStop
 	}
-	if _, err := c.Judge(context.Background(), id, "3", apitype.JudgmentRequest{Status: status}); err != nil {
+	if _, err := c.Judge(context.Background(), id, "3", apitype.JudgmentRequest{Status: decision}); err != nil {
 		t.Fatalf("judge %s: %v", id, err)
 	}
 }
 
-func stageStatus(t *testing.T, c *apiclient.Client, id, refID string) string {
+func stageStatus(t *testing.T, c *apiclient.Client, id, refID string) status.Status {
 	t.Helper()
 	exec, err := c.GetExecution(context.Background(), id)
 	if err != nil {

@@ -21,7 +21,6 @@ import (
 	"github.com/sluice-cd/sluice/internal/awsclient"
 	"github.com/sluice-cd/sluice/internal/fnbuild"
 	"github.com/sluice-cd/sluice/internal/sluicetest"
-	"github.com/sluice-cd/sluice/internal/store"
 )
 
 // helloZip builds examples/functions/hello into a file.
@@ -84,7 +83,7 @@ func waitDone(t *testing.T, c *apiclient.Client, id string) *apitype.Execution {
 		if err != nil {
 			t.Fatal(err)
 		}
-		return store.ExecutionStatus(exec.Status).Complete()
+		return exec.Status.Complete()
 	})
 	return exec
 }

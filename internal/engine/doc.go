@@ -32,8 +32,9 @@
 // stage without a job that will move it, and a job whose transition
 // committed is never run again.
 //
-// A run_stage job first loads the stage under the lock and decides. A task
-// of an Inline stage type (wait, manualJudgment, evaluateVariables,
+// A run_stage job works in three steps (runStageWorker.decide, perform and
+// record). It first loads the stage under the lock and decides. A task of
+// an Inline stage type (wait, manualJudgment, evaluateVariables,
 // checkPreconditions: it only reads its input and the clock) runs right
 // there and its result is recorded in the same transaction. Any other task
 // runs outside any transaction (it may call AWS for seconds); its result is
@@ -55,11 +56,14 @@
 //
 // # Statuses and failure
 //
-// Statuses, failure options (failPipeline, continuePipeline,
-// completeOtherBranchesThenFail) and the final execution status follow
-// Orca (shared/reference/engine-semantics.md A2, A4): a TERMINAL stage
-// halts the execution (running branches are canceled, nothing new starts);
-// STOPPED halts its branch; FAILED_CONTINUE lets downstream stages run.
+// The statuses are package status's, one vocabulary for executions, stages
+// and tasks; every change of one is recorded as an event (execution.status,
+// stage.status, task.status, with apitype's payloads) in the transaction
+// that makes it. Statuses, failure options (failPipeline, continuePipeline,
+// completeOtherBranchesThenFail) and the final execution status follow Orca
+// (shared/reference/engine-semantics.md A2, A4): a TERMINAL stage halts the
+// execution (running branches are canceled, nothing new starts); STOPPED
+// halts its branch; FAILED_CONTINUE lets downstream stages run.
 // A stage starts when every requisite is SUCCEEDED, FAILED_CONTINUE or
 // SKIPPED. stageEnabled that is false, fails, or is not a boolean skips the
 // stage and says why in its context (skipReason).

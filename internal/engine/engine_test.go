@@ -1,16 +1,19 @@
 package engine_test
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/sluice-cd/sluice/internal/apitype"
 	"github.com/sluice-cd/sluice/internal/engine"
 	"github.com/sluice-cd/sluice/internal/pipeline"
 	"github.com/sluice-cd/sluice/internal/sluicetest"
@@ -19,6 +22,7 @@ import (
 	"github.com/sluice-cd/sluice/internal/stage/preconditions"
 	"github.com/sluice-cd/sluice/internal/stage/variables"
 	"github.com/sluice-cd/sluice/internal/stage/wait"
+	"github.com/sluice-cd/sluice/internal/status"
 	"github.com/sluice-cd/sluice/internal/store"
 )
 
@@ -42,14 +46,14 @@ func (p *probe) Run(_ context.Context, t *stage.Task) (stage.Result, error) {
 	polls, _, _ := stage.Number(t.Context, "polls")
 	done, _, _ := stage.Number(t.Context, "pollsDone")
 	if done < polls {
-		return stage.Result{Status: stage.Running, RetryAfter: time.Millisecond, Context: map[string]any{"pollsDone": done + 1}}, nil
+		return stage.Result{Status: status.Running, RetryAfter: time.Millisecond, Context: map[string]any{"pollsDone": done + 1}}, nil
 	}
 	p.mu.Lock()
 	p.finished[t.StageID]++
 	p.mu.Unlock()
-	res := stage.Result{Status: stage.Succeeded}
+	res := stage.Result{Status: status.Succeeded}
 	if r, _ := t.Context["result"].(string); r != "" {
-		res.Status = stage.Status(r)
+		res.Status = status.Status(r)
 		res.Error = "probe asked to end " + r
 	}
 	if out, ok := t.Context["output"].(map[string]any); ok {
@@ -184,12 +188,12 @@ func (b *bundle) waitFor(t testing.TB, id string, what string, cond func(*store.
 	}
 }
 
-func (b *bundle) waitStatus(t testing.TB, id string, want store.ExecutionStatus) *store.Execution {
+func (b *bundle) waitStatus(t testing.TB, id string, want status.Status) *store.Execution {
 	t.Helper()
 	return b.waitFor(t, id, "status "+string(want), func(e *store.Execution) bool { return e.Status.Complete() || e.Status == want })
 }
 
-func (b *bundle) waitStage(t testing.TB, id, refID string, want store.ExecutionStatus) *store.Execution {
+func (b *bundle) waitStage(t testing.TB, id, refID string, want status.Status) *store.Execution {
 	t.Helper()
 	return b.waitFor(t, id, fmt.Sprintf("stage %s %s", refID, want), func(e *store.Execution) bool {
 		return stageOf(e, refID).Status == want
@@ -222,7 +226,7 @@ func contextOf(t *testing.T, s *store.Stage) map[string]any {
 	return m
 }
 
-func wantStatuses(t *testing.T, e *store.Execution, exec store.ExecutionStatus, stages map[string]store.ExecutionStatus) {
+func wantStatuses(t *testing.T, e *store.Execution, exec status.Status, stages map[string]status.Status) {
 	t.Helper()
 	if e.Status != exec {
 		t.Errorf("execution status = %s, want %s (%s)", e.Status, exec, describe(e))
@@ -240,9 +244,9 @@ func scenarioFanOutAndJoin(t *testing.T, b *bundle) {
 		{"refId":"2","type":"probe","name":"left","requisiteStageRefIds":["1"],"polls":3},
 		{"refId":"3","type":"probe","name":"right","requisiteStageRefIds":["1"],"output":{"b":"${a + 1}"}},
 		{"refId":"4","type":"probe","name":"join","requisiteStageRefIds":["2","3"],"output":{"sum":"${a + b}"}}]}`)
-	exec := b.waitStatus(t, b.trigger(t, p, nil).ID, store.StatusSucceeded)
-	wantStatuses(t, exec, store.StatusSucceeded, map[string]store.ExecutionStatus{
-		"1": store.StatusSucceeded, "2": store.StatusSucceeded, "3": store.StatusSucceeded, "4": store.StatusSucceeded})
+	exec := b.waitStatus(t, b.trigger(t, p, nil).ID, status.Succeeded)
+	wantStatuses(t, exec, status.Succeeded, map[string]status.Status{
+		"1": status.Succeeded, "2": status.Succeeded, "3": status.Succeeded, "4": status.Succeeded})
 	join := stageOf(exec, "4")
 	for _, ref := range []string{"2", "3"} {
 		if up := stageOf(exec, ref); up.EndTime.After(*join.StartTime) {
@@ -267,15 +271,15 @@ func scenarioFailureOptions(t *testing.T, b *bundle) {
 	cases := []struct {
 		name    string
 		options string
-		exec    store.ExecutionStatus
-		failed  store.ExecutionStatus
-		after   store.ExecutionStatus // the stage downstream of the failure
-		sibling store.ExecutionStatus // an independent branch
+		exec    status.Status
+		failed  status.Status
+		after   status.Status // the stage downstream of the failure
+		sibling status.Status // an independent branch
 	}{
-		{"halt pipeline", ``, store.StatusTerminal, store.StatusTerminal, store.StatusNotStarted, store.StatusCanceled},
-		{"halt branch", `"failPipeline":false,`, store.StatusSucceeded, store.StatusStopped, store.StatusNotStarted, store.StatusSucceeded},
-		{"halt branch then fail", `"failPipeline":false,"completeOtherBranchesThenFail":true,`, store.StatusTerminal, store.StatusStopped, store.StatusNotStarted, store.StatusSucceeded},
-		{"ignore failure", `"failPipeline":false,"continuePipeline":true,`, store.StatusSucceeded, store.StatusFailedContinue, store.StatusSucceeded, store.StatusSucceeded},
+		{"halt pipeline", ``, status.Terminal, status.Terminal, status.NotStarted, status.Canceled},
+		{"halt branch", `"failPipeline":false,`, status.Succeeded, status.Stopped, status.NotStarted, status.Succeeded},
+		{"halt branch then fail", `"failPipeline":false,"completeOtherBranchesThenFail":true,`, status.Terminal, status.Stopped, status.NotStarted, status.Succeeded},
+		{"ignore failure", `"failPipeline":false,"continuePipeline":true,`, status.Succeeded, status.FailedContinue, status.Succeeded, status.Succeeded},
 	}
 	for i, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -285,7 +289,7 @@ func scenarioFailureOptions(t *testing.T, b *bundle) {
 				{"refId":"2","type":"probe","name":"after","requisiteStageRefIds":["1"]},
 				{"refId":"3","type":"probe","name":"sibling","polls":20}]}`, i, c.options))
 			exec := b.waitFor(t, b.trigger(t, p, nil).ID, "completion", func(e *store.Execution) bool { return e.Status.Complete() })
-			wantStatuses(t, exec, c.exec, map[string]store.ExecutionStatus{"1": c.failed, "2": c.after, "3": c.sibling})
+			wantStatuses(t, exec, c.exec, map[string]status.Status{"1": c.failed, "2": c.after, "3": c.sibling})
 			if msg, _ := contextOf(t, stageOf(exec, "1"))["error"].(string); msg == "" {
 				t.Errorf("failed stage has no error message in its context")
 			}
@@ -298,13 +302,13 @@ func scenarioStageEnabledSkips(t *testing.T, b *bundle) {
 		{"refId":"1","type":"probe","name":"on","stageEnabled":{"type":"expression","expression":"parameters.go == 'yes'"}},
 		{"refId":"2","type":"probe","name":"broken","stageEnabled":{"type":"expression","expression":"#stage('nope').status == 'x'"}},
 		{"refId":"3","type":"probe","name":"after","requisiteStageRefIds":["1","2"]}]}`)
-	exec := b.waitStatus(t, b.trigger(t, p, nil).ID, store.StatusSucceeded)
-	wantStatuses(t, exec, store.StatusSucceeded, map[string]store.ExecutionStatus{"1": store.StatusSkipped, "2": store.StatusSkipped, "3": store.StatusSucceeded})
+	exec := b.waitStatus(t, b.trigger(t, p, nil).ID, status.Succeeded)
+	wantStatuses(t, exec, status.Succeeded, map[string]status.Status{"1": status.Skipped, "2": status.Skipped, "3": status.Succeeded})
 	if why, _ := contextOf(t, stageOf(exec, "2"))["skipReason"].(string); why == "" {
 		t.Error("stage skipped by a failing expression does not say why")
 	}
-	exec = b.waitStatus(t, b.trigger(t, p, map[string]any{"go": "yes"}).ID, store.StatusSucceeded)
-	wantStatuses(t, exec, store.StatusSucceeded, map[string]store.ExecutionStatus{"1": store.StatusSucceeded})
+	exec = b.waitStatus(t, b.trigger(t, p, map[string]any{"go": "yes"}).ID, status.Succeeded)
+	wantStatuses(t, exec, status.Succeeded, map[string]status.Status{"1": status.Succeeded})
 }
 
 func scenarioJudgment(t *testing.T, b *bundle) {
@@ -316,15 +320,15 @@ func scenarioJudgment(t *testing.T, b *bundle) {
 
 	t.Run("continue", func(t *testing.T) {
 		id := b.trigger(t, p, nil).ID
-		b.waitStage(t, id, "1", store.StatusRunning)
+		b.waitStage(t, id, "1", status.Running)
 		if err := b.engine.Judge(ctx, id, "Approve", engine.Judgment{Status: "continue", Input: "nonsense", User: "ann"}); err == nil {
 			t.Error("judging with an input that is not an option succeeded")
 		}
 		if err := b.engine.Judge(ctx, id, "1", engine.Judgment{Status: "continue", Input: "rollback", User: "ann"}); err != nil {
 			t.Fatal(err)
 		}
-		exec := b.waitStatus(t, id, store.StatusSucceeded)
-		wantStatuses(t, exec, store.StatusSucceeded, map[string]store.ExecutionStatus{"1": store.StatusSucceeded, "2": store.StatusSkipped, "3": store.StatusSucceeded})
+		exec := b.waitStatus(t, id, status.Succeeded)
+		wantStatuses(t, exec, status.Succeeded, map[string]status.Status{"1": status.Succeeded, "2": status.Skipped, "3": status.Succeeded})
 		if by := contextOf(t, stageOf(exec, "1"))["lastModifiedBy"]; by != "ann" {
 			t.Errorf("judged by %v, want ann", by)
 		}
@@ -335,12 +339,12 @@ func scenarioJudgment(t *testing.T, b *bundle) {
 	})
 	t.Run("stop", func(t *testing.T) {
 		id := b.trigger(t, p, nil).ID
-		b.waitStage(t, id, "1", store.StatusRunning)
+		b.waitStage(t, id, "1", status.Running)
 		if err := b.engine.Judge(ctx, id, "1", engine.Judgment{Status: "stop", User: "ann"}); err != nil {
 			t.Fatal(err)
 		}
-		exec := b.waitStatus(t, id, store.StatusTerminal)
-		wantStatuses(t, exec, store.StatusTerminal, map[string]store.ExecutionStatus{"1": store.StatusTerminal, "2": store.StatusNotStarted, "3": store.StatusNotStarted})
+		exec := b.waitStatus(t, id, status.Terminal)
+		wantStatuses(t, exec, status.Terminal, map[string]status.Status{"1": status.Terminal, "2": status.NotStarted, "3": status.NotStarted})
 	})
 }
 
@@ -350,13 +354,13 @@ func scenarioCancelDuringWait(t *testing.T, b *bundle) {
 		{"refId":"2","type":"probe","name":"busy","polls":1000000},
 		{"refId":"3","type":"probe","name":"after","requisiteStageRefIds":["1"]}]}`)
 	id := b.trigger(t, p, nil).ID
-	b.waitStage(t, id, "1", store.StatusRunning)
-	b.waitStage(t, id, "2", store.StatusRunning)
+	b.waitStage(t, id, "1", status.Running)
+	b.waitStage(t, id, "2", status.Running)
 	if err := b.engine.Cancel(context.Background(), id, "ann", "changed my mind"); err != nil {
 		t.Fatal(err)
 	}
-	exec := b.waitStatus(t, id, store.StatusCanceled)
-	wantStatuses(t, exec, store.StatusCanceled, map[string]store.ExecutionStatus{"1": store.StatusCanceled, "2": store.StatusCanceled, "3": store.StatusNotStarted})
+	exec := b.waitStatus(t, id, status.Canceled)
+	wantStatuses(t, exec, status.Canceled, map[string]status.Status{"1": status.Canceled, "2": status.Canceled, "3": status.NotStarted})
 	b.probe.mu.Lock()
 	hooked := b.probe.canceled[stageOf(exec, "2").ID]
 	b.probe.mu.Unlock()
@@ -371,11 +375,11 @@ func scenarioCancelDuringWait(t *testing.T, b *bundle) {
 func scenarioSkipWait(t *testing.T, b *bundle) {
 	p := b.save(t, `{"application":"app","name":"skip","stages":[{"refId":"1","type":"wait","name":"Wait","waitTime":3600}]}`)
 	id := b.trigger(t, p, nil).ID
-	b.waitStage(t, id, "1", store.StatusRunning)
+	b.waitStage(t, id, "1", status.Running)
 	if err := b.engine.SkipWait(context.Background(), id, "Wait", "ann"); err != nil {
 		t.Fatal(err)
 	}
-	b.waitStatus(t, id, store.StatusSucceeded)
+	b.waitStatus(t, id, status.Succeeded)
 }
 
 func scenarioPauseResumeAcrossTimeout(t *testing.T, b *bundle) {
@@ -386,12 +390,12 @@ func scenarioPauseResumeAcrossTimeout(t *testing.T, b *bundle) {
 		{"refId":"1","type":"manualJudgment","name":"Approve","stageTimeoutMs":1500}]}`)
 	ctx := context.Background()
 	id := b.trigger(t, p, nil).ID
-	b.waitStage(t, id, "1", store.StatusRunning)
+	b.waitStage(t, id, "1", status.Running)
 	if err := b.engine.Pause(ctx, id, "ann"); err != nil {
 		t.Fatal(err)
 	}
-	exec := b.waitStage(t, id, "1", store.StatusPaused)
-	if exec.Status != store.StatusPaused {
+	exec := b.waitStage(t, id, "1", status.Paused)
+	if exec.Status != status.Paused {
 		t.Fatalf("execution %s after pause, want PAUSED", exec.Status)
 	}
 	if err := b.engine.Judge(ctx, id, "1", engine.Judgment{Status: "continue"}); !errors.Is(err, engine.ErrConflict) {
@@ -401,13 +405,13 @@ func scenarioPauseResumeAcrossTimeout(t *testing.T, b *bundle) {
 	timer := time.NewTimer(pausedFor) // the test's subject is elapsed time itself
 	<-timer.C
 	exec, _ = b.store.ExecutionGet(ctx, id)
-	if exec.Status != store.StatusPaused {
+	if exec.Status != status.Paused {
 		t.Fatalf("while paused the execution became %s", describe(exec))
 	}
 	if err := b.engine.Resume(ctx, id, "ann"); err != nil {
 		t.Fatal(err)
 	}
-	exec = b.waitStatus(t, id, store.StatusTerminal)
+	exec = b.waitStatus(t, id, status.Terminal)
 	msg, _ := contextOf(t, stageOf(exec, "1"))["error"].(string)
 	if msg == "" {
 		t.Fatal("timed-out stage has no error")
@@ -426,15 +430,15 @@ func scenarioRestartStage(t *testing.T, b *bundle) {
 		"parameterConfig":[{"name":"result","default":"TERMINAL"}]}`)
 	ctx := context.Background()
 	id := b.trigger(t, p, nil).ID
-	exec := b.waitStatus(t, id, store.StatusTerminal)
-	wantStatuses(t, exec, store.StatusTerminal, map[string]store.ExecutionStatus{"2": store.StatusTerminal, "3": store.StatusNotStarted})
+	exec := b.waitStatus(t, id, status.Terminal)
+	wantStatuses(t, exec, status.Terminal, map[string]status.Status{"2": status.Terminal, "3": status.NotStarted})
 	if err := b.engine.RestartStage(ctx, id, "2", "ann"); err != nil {
 		t.Fatal(err)
 	}
 	// It fails again with the same parameters: restart re-runs, it does not
 	// pretend. The restart is recorded on the stage.
 	exec = b.waitFor(t, id, "second failure", func(e *store.Execution) bool {
-		return e.Status == store.StatusTerminal && contextOf(t, stageOf(e, "2"))["restartDetails"] != nil
+		return e.Status == status.Terminal && contextOf(t, stageOf(e, "2"))["restartDetails"] != nil
 	})
 	details, _ := contextOf(t, stageOf(exec, "2"))["restartDetails"].(map[string]any)
 	if details["restartedBy"] != "ann" || details["previousException"] == "" {
@@ -465,7 +469,7 @@ func scenarioConcurrencyQueue(t *testing.T, b *bundle) {
 	ctx := context.Background()
 	judge := func(id string) {
 		t.Helper()
-		b.waitStage(t, id, "1", store.StatusRunning)
+		b.waitStage(t, id, "1", status.Running)
 		if err := b.engine.Judge(ctx, id, "1", engine.Judgment{Status: "continue"}); err != nil {
 			t.Fatal(err)
 		}
@@ -474,33 +478,33 @@ func scenarioConcurrencyQueue(t *testing.T, b *bundle) {
 		p := b.save(t, `{"application":"app","name":"q1","stages":[{"refId":"1","type":"manualJudgment","name":"Hold"}]}`)
 		first, second, third := b.trigger(t, p, nil), b.trigger(t, p, nil), b.trigger(t, p, nil)
 		judge(first.ID)
-		b.waitStatus(t, first.ID, store.StatusSucceeded)
-		b.waitStatus(t, second.ID, store.StatusCanceled)
+		b.waitStatus(t, first.ID, status.Succeeded)
+		b.waitStatus(t, second.ID, status.Canceled)
 		judge(third.ID)
-		b.waitStatus(t, third.ID, store.StatusSucceeded)
+		b.waitStatus(t, third.ID, status.Succeeded)
 	})
 	t.Run("keepWaitingPipelines is FIFO", func(t *testing.T) {
 		p := b.save(t, `{"application":"app","name":"q2","keepWaitingPipelines":true,"stages":[{"refId":"1","type":"manualJudgment","name":"Hold"}]}`)
 		first, second, third := b.trigger(t, p, nil), b.trigger(t, p, nil), b.trigger(t, p, nil)
 		judge(first.ID)
 		judge(second.ID)
-		b.waitStatus(t, second.ID, store.StatusSucceeded)
+		b.waitStatus(t, second.ID, status.Succeeded)
 		judge(third.ID)
-		b.waitStatus(t, third.ID, store.StatusSucceeded)
+		b.waitStatus(t, third.ID, status.Succeeded)
 	})
 	t.Run("maxConcurrentExecutions", func(t *testing.T) {
 		p := b.save(t, `{"application":"app","name":"q3","limitConcurrent":false,"maxConcurrentExecutions":2,"keepWaitingPipelines":true,
 			"stages":[{"refId":"1","type":"manualJudgment","name":"Hold"}]}`)
 		first, second, third := b.trigger(t, p, nil), b.trigger(t, p, nil), b.trigger(t, p, nil)
-		b.waitStage(t, first.ID, "1", store.StatusRunning)
-		b.waitStage(t, second.ID, "1", store.StatusRunning)
-		if x, _ := b.store.ExecutionGet(ctx, third.ID); x.Status != store.StatusNotStarted {
+		b.waitStage(t, first.ID, "1", status.Running)
+		b.waitStage(t, second.ID, "1", status.Running)
+		if x, _ := b.store.ExecutionGet(ctx, third.ID); x.Status != status.NotStarted {
 			t.Fatalf("third execution is %s with two running and a limit of 2", x.Status)
 		}
 		judge(first.ID)
 		judge(third.ID)
 		judge(second.ID)
-		b.waitStatus(t, third.ID, store.StatusSucceeded)
+		b.waitStatus(t, third.ID, status.Succeeded)
 	})
 }
 
@@ -524,7 +528,7 @@ func scenarioParametersAndVariables(t *testing.T, b *bundle) {
 	if !errors.As(err, &verr) {
 		t.Fatalf("trigger with a parameter outside its options: %v", err)
 	}
-	exec := b.waitStatus(t, b.trigger(t, p, map[string]any{"env": "prod"}).ID, store.StatusSucceeded)
+	exec := b.waitStatus(t, b.trigger(t, p, map[string]any{"env": "prod"}).ID, status.Succeeded)
 	var out map[string]any
 	json.Unmarshal(stageOf(exec, "1").Outputs, &out)
 	if out["label"] != "eu-west-1-3" {
@@ -533,5 +537,91 @@ func scenarioParametersAndVariables(t *testing.T, b *bundle) {
 	v, err := b.engine.Evaluate(context.Background(), exec.ID, "", "#stage('vars').outputs.region")
 	if err != nil || v != "eu-west-1" {
 		t.Errorf("evaluate = %v, %v", v, err)
+	}
+}
+
+// steps is a stage type for tests with three tasks, one, two and three.
+// Task two polls once; the task named by failAt fails.
+type steps struct{}
+
+func (steps) Name() string                               { return "steps" }
+func (steps) Validate(map[string]any) []stage.FieldError { return nil }
+func (steps) Tasks(map[string]any) []string              { return []string{"one", "two", "three"} }
+func (steps) Run(_ context.Context, t *stage.Task) (stage.Result, error) {
+	if failAt, _ := t.Context["failAt"].(string); failAt == t.Name {
+		return stage.Fail("task " + t.Name + " was told to fail"), nil
+	}
+	if polled, _ := t.Context["polled"].(bool); t.Name == "two" && !polled {
+		return stage.RetryAfter(time.Millisecond).WithContext(map[string]any{"polled": true}), nil
+	}
+	return stage.Succeed(), nil
+}
+
+// TestTaskEvents checks the task.status events: each task's start and end,
+// in order, before the event that completes its stage, and agreeing with
+// the stage's task records.
+func TestTaskEvents(t *testing.T) {
+	t.Parallel()
+	b := setupWith(t, sqliteStore(t), steps{})
+	p := b.save(t, `{"application":"app","name":"tasks","stages":[
+		{"refId":"1","type":"steps","name":"all"},
+		{"refId":"2","type":"steps","name":"broken","failAt":"two","continuePipeline":true,"requisiteStageRefIds":["1"]}]}`)
+	exec := b.waitStatus(t, b.trigger(t, p, nil).ID, status.Succeeded)
+	wantStatuses(t, exec, status.Succeeded, map[string]status.Status{"1": status.Succeeded, "2": status.FailedContinue})
+
+	events, err := b.store.EventList(context.Background(), &store.EventListParams{ExecutionID: exec.ID})
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := map[string][]string{} // refId → "task STATUS", then "stage STATUS" when it completed
+	for _, ev := range events {
+		switch apitype.EventType(ev.Type) {
+		case apitype.EventTaskStatus:
+			var data apitype.TaskStatusData
+			if err := json.Unmarshal(ev.Data, &data); err != nil {
+				t.Fatalf("task.status data %s: %v", ev.Data, err)
+			}
+			if ev.StageID != stageOf(exec, data.RefID).ID || data.Name != stageOf(exec, data.RefID).Name {
+				t.Errorf("task.status %s names stage %s (%s) but is of stage %s", ev.Data, data.RefID, data.Name, ev.StageID)
+			}
+			got[data.RefID] = append(got[data.RefID], data.Task+" "+string(data.Status))
+		case apitype.EventStageStatus:
+			var data apitype.StageStatusData
+			if err := json.Unmarshal(ev.Data, &data); err != nil {
+				t.Fatalf("stage.status data %s: %v", ev.Data, err)
+			}
+			if data.Status.Complete() {
+				got[data.RefID] = append(got[data.RefID], "stage "+string(data.Status))
+			}
+		}
+	}
+	want := map[string][]string{
+		"1": {"one RUNNING", "one SUCCEEDED", "two RUNNING", "two SUCCEEDED", "three RUNNING", "three SUCCEEDED", "stage SUCCEEDED"},
+		"2": {"one RUNNING", "one SUCCEEDED", "two RUNNING", "two FAILED_CONTINUE", "stage FAILED_CONTINUE"},
+	}
+	for ref, w := range want {
+		if g := got[ref]; !slices.Equal(g, w) {
+			t.Errorf("stage %s events:\n got %q\nwant %q", ref, g, w)
+		}
+		var book struct {
+			Tasks []struct {
+				Name   string        `json:"name"`
+				Status status.Status `json:"status"`
+			} `json:"tasks"`
+		}
+		if err := json.Unmarshal(stageOf(exec, ref).Tasks, &book); err != nil {
+			t.Fatal(err)
+		}
+		last := map[string]string{}
+		for _, e := range w {
+			if task, st, _ := strings.Cut(e, " "); task != "stage" {
+				last[task] = st
+			}
+		}
+		for _, task := range book.Tasks {
+			if want := cmp.Or(last[task.Name], string(status.NotStarted)); string(task.Status) != want {
+				t.Errorf("stage %s task %s is %s in the stage's records, want %s as its events say", ref, task.Name, task.Status, want)
+			}
+		}
 	}
 }

@@ -13,6 +13,7 @@ import (
 
 	"github.com/sluice-cd/sluice/internal/engine"
 	"github.com/sluice-cd/sluice/internal/stage"
+	"github.com/sluice-cd/sluice/internal/status"
 	"github.com/sluice-cd/sluice/internal/store"
 )
 
@@ -58,7 +59,7 @@ func newEventRig(t *testing.T, st store.Store, executions ...string) *eventRig {
 	}
 	for _, id := range executions {
 		err := st.ExecutionInsert(t.Context(), &store.Execution{ID: id, Application: "app", PipelineName: "p",
-			PipelineConfigID: "cfg", Status: store.StatusRunning, User: "tester"})
+			PipelineConfigID: "cfg", Status: status.Running, User: "tester"})
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -10,7 +10,9 @@ import (
 	"github.com/riverqueue/river"
 	"github.com/riverqueue/river/rivertype"
 
+	"github.com/sluice-cd/sluice/internal/apitype"
 	"github.com/sluice-cd/sluice/internal/stage"
+	"github.com/sluice-cd/sluice/internal/status"
 	"github.com/sluice-cd/sluice/internal/store"
 )
 
@@ -46,7 +48,7 @@ func (w *startExecutionWorker) Work(ctx context.Context, job *river.Job[startExe
 		if err != nil {
 			return err
 		}
-		if r.exec.Status == store.StatusNotStarted && !r.exec.Canceled {
+		if r.exec.Status == status.NotStarted && !r.exec.Canceled {
 			if err := r.begin(); err != nil {
 				return err
 			}
@@ -63,6 +65,33 @@ type runStageWorker struct {
 	e *Engine
 }
 
+// Work runs the stage's current task, and the tasks after it while they
+// succeed at once, in three steps per task: decide, under the execution's
+// lock, what the job does (and do at once whatever needs no outside call);
+// perform a task that calls out, with no transaction open; record its
+// result, under the lock again. Between tasks it waits out a short retry
+// delay itself and hands a longer one to River as a snooze.
+func (w *runStageWorker) Work(ctx context.Context, job *river.Job[runStageArgs]) error {
+	for {
+		p, out, err := w.decide(ctx, job)
+		if err != nil {
+			return err
+		}
+		if p != nil {
+			res, err := w.perform(ctx, p)
+			if err != nil {
+				return err
+			}
+			if out, err = w.record(ctx, job, p, res); err != nil {
+				return err
+			}
+		}
+		if again, err := w.e.await(ctx, out); !again {
+			return err
+		}
+	}
+}
+
 // step is what a run_stage job decided to do with its running stage.
 type step int
 
@@ -72,22 +101,14 @@ const (
 	stepCancel             // run the stage type's cancel hook, then cancel the stage
 )
 
-// decide says what a run_stage job does with its running stage, and makes
-// the changes that need no task (cancel without a hook, pause, timeout), for
-// which it returns stepDone.
-func (r *run) decide(s *stageRun, typ stage.Type, deadline time.Time) (step, *stage.Task, error) {
-	switch {
-	case r.exec.Canceled || r.state.Halted && !s.isRollback():
-		if _, ok := typ.(stage.Canceler); ok {
-			return stepCancel, r.task(s), nil
-		}
-		return stepDone, nil, r.completeStage(s, store.StatusCanceled, "")
-	case r.exec.Status == store.StatusPaused:
-		return stepDone, nil, r.pauseStage(s)
-	case !deadline.IsZero() && !r.t.now.Before(deadline):
-		return stepDone, nil, r.completeStage(s, s.failureStatus(), r.timeoutMessage(s))
-	}
-	return stepRun, r.task(s), nil
+// pending is a step that decide leaves to perform: a task, or a cancel
+// hook, that may call out of the process and so runs with no transaction
+// open.
+type pending struct {
+	step     step // stepRun or stepCancel
+	typ      stage.Type
+	task     *stage.Task
+	deadline time.Time // the stage's, when decide loaded it; zero for none
 }
 
 // outcome is what recording a task's result leaves the job to do.
@@ -96,103 +117,132 @@ type outcome struct {
 	snooze time.Duration // run this task again after snooze
 }
 
-func (w *runStageWorker) Work(ctx context.Context, job *river.Job[runStageArgs]) error {
-	e := w.e
-	a := job.Args
-	for {
-		var (
-			next     step
-			task     *stage.Task
-			typ      stage.Type
-			deadline time.Time
-			out      outcome
-		)
-		// Under the execution's lock, decide what to do. Whatever needs no
-		// outside call — a pause, a timeout, an Inline task — is done and
-		// recorded in this transaction; a task that calls out runs after
-		// it, with no transaction open.
-		err := e.inJobTx(ctx, func(t *txn) error {
-			next, out = stepDone, outcome{}
-			r, s, err := t.loadStage(a)
-			if err != nil || s == nil {
-				if err == nil {
-					err = t.completeJob(job.JobRow) // a stale job
-				}
-				return err
+// decide loads the job's stage under the execution's lock and decides what
+// to do with it. Whatever needs no outside call — a stale job, a pause, a
+// timeout, a cancel without a hook, an Inline task — is done and recorded
+// in this transaction: decide returns no pending step, and for an Inline
+// task the outcome of its result. A step that may call out is returned for
+// perform, and the transaction writes nothing.
+func (w *runStageWorker) decide(ctx context.Context, job *river.Job[runStageArgs]) (*pending, outcome, error) {
+	var (
+		p   *pending
+		out outcome
+	)
+	err := w.e.inJobTx(ctx, func(t *txn) error {
+		p, out = nil, outcome{}
+		r, s, err := t.loadStage(job.Args)
+		if err != nil || s == nil {
+			if err == nil {
+				err = t.completeJob(job.JobRow) // a stale job
 			}
-			typ, _ = e.stages.Lookup(s.row.Type)
-			deadline = r.deadline(s, typ)
-			if next, task, err = r.decide(s, typ, deadline); err != nil {
-				return err
-			}
-			switch {
-			case next == stepRun && stage.IsInline(typ):
-				next = stepDone
-				res, err := runTask(ctx, typ, task)
-				if err != nil {
-					return err
-				}
-				return t.record(r, s, job.JobRow, res, deadline, &out)
-			case next == stepDone:
-				if err := r.save(); err != nil {
-					return err
-				}
-				return t.completeJob(job.JobRow)
-			}
-			return nil // nothing written: the commit only ends the transaction
-		})
+			return err
+		}
+		typ, _ := w.e.stages.Lookup(s.row.Type)
+		deadline := r.deadline(s, typ)
+		next, task, err := r.chooseStep(s, typ, deadline)
 		if err != nil {
 			return err
 		}
-
-		if next != stepDone {
-			// Do the work with no transaction open.
-			var res stage.Result
-			if next == stepCancel {
-				if err := typ.(stage.Canceler).Cancel(ctx, task); err != nil {
-					e.log.WarnContext(ctx, "stage cancel hook", "execution_id", a.ExecutionID, "stage_id", a.StageID, "error", err)
-				}
-				res = stage.Result{Status: stage.Status(store.StatusCanceled)}
-			} else if res, err = runTask(ctx, typ, task); err != nil {
+		switch {
+		case next == stepDone:
+			if err := r.save(); err != nil {
 				return err
 			}
-
-			// Record the result, unless the stage moved on meanwhile.
-			err = e.inJobTx(ctx, func(t *txn) error {
-				out = outcome{}
-				r, s, err := t.loadStage(a)
-				if err != nil || s == nil {
-					if err == nil {
-						err = t.completeJob(job.JobRow)
-					}
-					return err
-				}
-				if s.book.Current >= len(s.book.Tasks) || s.book.Tasks[s.book.Current].Name != task.Name {
-					return t.completeJob(job.JobRow)
-				}
-				return t.record(r, s, job.JobRow, res, deadline, &out)
-			})
+			return t.completeJob(job.JobRow)
+		case next == stepRun && stage.IsInline(typ):
+			res, err := runTask(ctx, typ, task)
 			if err != nil {
 				return err
 			}
+			out, err = t.recordResult(r, s, job.JobRow, res, deadline)
+			return err
 		}
-
-		switch {
-		case out.snooze > 0 && out.snooze <= inlineWait:
-			// Too short to be worth a round trip through the queue.
-			timer := time.NewTimer(out.snooze)
-			select {
-			case <-timer.C:
-			case <-ctx.Done():
-				timer.Stop()
-				return ctx.Err()
-			}
-		case out.snooze > 0:
-			return e.snooze(out.snooze)
-		case !out.again:
-			return nil
-		}
+		p = &pending{step: next, typ: typ, task: task, deadline: deadline}
+		return nil // nothing written: the commit only ends the transaction
+	})
+	if err != nil {
+		return nil, outcome{}, err
 	}
+	return p, out, nil
+}
+
+// perform runs a pending task, or the stage type's cancel hook, with no
+// transaction open. A cancel hook that fails is logged, and the stage is
+// canceled all the same.
+func (w *runStageWorker) perform(ctx context.Context, p *pending) (stage.Result, error) {
+	if p.step == stepCancel {
+		if err := p.typ.(stage.Canceler).Cancel(ctx, p.task); err != nil {
+			w.e.log.WarnContext(ctx, "stage cancel hook", "execution_id", p.task.ExecutionID, "stage_id", p.task.StageID, "error", err)
+		}
+		return stage.Result{Status: status.Canceled}, nil
+	}
+	return runTask(ctx, p.typ, p.task)
+}
+
+// record writes the result of a performed step under the execution's lock,
+// unless the stage moved on meanwhile (a judgment, a cancel, a restart
+// rescheduled it, or another run of the job recorded this task), and says
+// what the job does next.
+func (w *runStageWorker) record(ctx context.Context, job *river.Job[runStageArgs], p *pending, res stage.Result) (outcome, error) {
+	var out outcome
+	err := w.e.inJobTx(ctx, func(t *txn) error {
+		out = outcome{}
+		r, s, err := t.loadStage(job.Args)
+		if err != nil || s == nil {
+			if err == nil {
+				err = t.completeJob(job.JobRow)
+			}
+			return err
+		}
+		if s.book.Current >= len(s.book.Tasks) || s.book.Tasks[s.book.Current].Name != p.task.Name {
+			return t.completeJob(job.JobRow)
+		}
+		out, err = t.recordResult(r, s, job.JobRow, res, p.deadline)
+		return err
+	})
+	if err != nil {
+		return outcome{}, err
+	}
+	return out, nil
+}
+
+// await does what recording a result left the job to do, and reports
+// whether the job goes on with the stage: to its next task, or to this
+// task again after a retry delay too short to be worth a round trip
+// through the queue. Otherwise the job ends, completed (nil) or snoozed.
+func (e *Engine) await(ctx context.Context, out outcome) (bool, error) {
+	switch {
+	case out.snooze > 0 && out.snooze <= inlineWait:
+		timer := time.NewTimer(out.snooze)
+		select {
+		case <-timer.C:
+			return true, nil
+		case <-ctx.Done():
+			timer.Stop()
+			return false, ctx.Err()
+		}
+	case out.snooze > 0:
+		return false, e.snooze(out.snooze)
+	}
+	return out.again, nil
+}
+
+// chooseStep says what a run_stage job does with its running stage, and
+// makes the changes that need no task (cancel without a hook, pause,
+// timeout), for which it returns stepDone.
+func (r *run) chooseStep(s *stageRun, typ stage.Type, deadline time.Time) (step, *stage.Task, error) {
+	switch {
+	case r.exec.Canceled || r.state.Halted && !s.isRollback():
+		if _, ok := typ.(stage.Canceler); ok {
+			return stepCancel, r.task(s), nil
+		}
+		return stepDone, nil, r.completeStage(s, status.Canceled, "")
+	case r.exec.Status == status.Paused:
+		return stepDone, nil, r.pauseStage(s)
+	case !deadline.IsZero() && !r.t.now.Before(deadline):
+		return stepDone, nil, r.completeStage(s, s.failureStatus(), r.timeoutMessage(s))
+	}
+	return stepRun, r.task(s), nil
 }
 
 // runTask runs a task. A task's error fails the stage (TERMINAL, with the
@@ -204,26 +254,27 @@ func runTask(ctx context.Context, typ stage.Type, task *stage.Task) (stage.Resul
 		if ctx.Err() != nil {
 			return res, err
 		}
-		return stage.Result{Status: stage.Terminal, Error: fmt.Sprintf("task %s: %v", task.Name, err)}, nil
+		return stage.Result{Status: status.Terminal, Error: fmt.Sprintf("task %s: %v", task.Name, err)}, nil
 	}
 	return res, nil
 }
 
-// record writes a task's result and says in out what the job does next:
+// recordResult writes a task's result and says what the job does next:
 // run the stage's next task, run this one again later, or nothing — in
 // which case the job is completed in this transaction.
-func (t *txn) record(r *run, s *stageRun, job *rivertype.JobRow, res stage.Result, deadline time.Time, out *outcome) error {
+func (t *txn) recordResult(r *run, s *stageRun, job *rivertype.JobRow, res stage.Result, deadline time.Time) (outcome, error) {
+	var out outcome
 	complete, err := r.applyResult(s, res)
 	if err != nil {
-		return err
+		return out, err
 	}
 	switch {
 	case complete:
-	case res.Status == stage.Succeeded:
+	case res.Status == status.Succeeded:
 		out.again = true // the next task runs in this job
-	case res.Status == stage.Running && res.RetryAfter > 0:
+	case res.Status == status.Running && res.RetryAfter > 0:
 		out.snooze = res.RetryAfter
-	case res.Status == stage.Running && !deadline.IsZero():
+	case res.Status == status.Running && !deadline.IsZero():
 		out.snooze = time.Duration(1<<63 - 1) // park until the deadline
 	default:
 		complete = true // park: an outside event schedules the stage again
@@ -232,12 +283,12 @@ func (t *txn) record(r *run, s *stageRun, job *rivertype.JobRow, res stage.Resul
 		out.snooze = min(out.snooze, max(deadline.Sub(t.now), time.Millisecond))
 	}
 	if err := r.save(); err != nil {
-		return err
+		return out, err
 	}
 	if complete {
-		return t.completeJob(job)
+		return out, t.completeJob(job)
 	}
-	return nil
+	return out, nil
 }
 
 const (
@@ -278,7 +329,7 @@ func (t *txn) loadStage(a runStageArgs) (*run, *stageRun, error) {
 	}
 	for _, s := range r.stages {
 		if s.row.ID == a.StageID {
-			if s.book.Gen != a.Gen || s.row.Status != store.StatusRunning || len(s.book.Tasks) == 0 {
+			if s.book.Gen != a.Gen || s.row.Status != status.Running || len(s.book.Tasks) == 0 {
 				return r, nil, nil
 			}
 			return r, s, nil
@@ -301,35 +352,34 @@ func (r *run) applyResult(s *stageRun, res stage.Result) (bool, error) {
 		maps.Copy(s.outputs, res.Outputs)
 	}
 	s.dirty = true
-	cur := &s.book.Tasks[s.book.Current]
+	cur := s.book.Tasks[s.book.Current]
 	switch res.Status {
-	case stage.Running:
+	case status.Running:
 		return false, nil
-	case stage.Succeeded, stage.Skipped:
-		cur.Status = store.ExecutionStatus(res.Status)
-		cur.EndTime = ms(r.t.now)
+	case status.Succeeded, status.Skipped:
+		if err := r.setTaskStatus(s, s.book.Current, res.Status); err != nil {
+			return false, err
+		}
 		if s.book.Current+1 < len(s.book.Tasks) {
 			s.book.Current++
-			s.book.Tasks[s.book.Current].Status = store.StatusRunning
-			s.book.Tasks[s.book.Current].StartTime = ms(r.t.now)
-			return false, nil
+			return false, r.setTaskStatus(s, s.book.Current, status.Running)
 		}
-		return true, r.completeStage(s, store.StatusSucceeded, "")
-	case stage.Status(store.StatusCanceled):
-		return true, r.completeStage(s, store.StatusCanceled, "")
+		return true, r.completeStage(s, status.Succeeded, "")
+	case status.Canceled:
+		return true, r.completeStage(s, status.Canceled, "")
 	}
 	msg := res.Error
 	if msg == "" {
 		msg = fmt.Sprintf("task %s of stage %q returned %s without saying why", cur.Name, s.row.Name, res.Status)
 	}
-	status := s.failureStatus()
+	to := s.failureStatus()
 	switch res.Status {
-	case stage.FailedContinue:
-		status = store.StatusFailedContinue
-	case stage.Stopped:
-		status = store.StatusStopped
+	case status.FailedContinue:
+		to = status.FailedContinue
+	case status.Stopped:
+		to = status.Stopped
 	}
-	return true, r.failStage(s, status, msg)
+	return true, r.failStage(s, to, msg)
 }
 
 // deadline is when the running stage times out: stageTimeoutMs (or the
@@ -360,5 +410,5 @@ func (r *run) timeoutMessage(s *stageRun) string {
 func (r *run) pauseStage(s *stageRun) error {
 	s.book.PausedAt = ms(r.t.now)
 	s.book.Gen++ // jobs already scheduled for it are void
-	return r.setStageStatus(s, store.StatusPaused, nil)
+	return r.setStageStatus(s, status.Paused, apitype.StageStatusData{})
 }

@@ -11,8 +11,10 @@ import (
 
 	"github.com/google/uuid"
 
+	"github.com/sluice-cd/sluice/internal/apitype"
 	"github.com/sluice-cd/sluice/internal/expr"
 	"github.com/sluice-cd/sluice/internal/pipeline"
+	"github.com/sluice-cd/sluice/internal/status"
 	"github.com/sluice-cd/sluice/internal/store"
 )
 
@@ -57,7 +59,7 @@ func (e *Engine) Trigger(ctx context.Context, p *TriggerParams) (*store.Executio
 		PipelineName:     p.Pipeline.Name,
 		PipelineConfigID: p.Pipeline.ID,
 		PipelineRevision: p.Pipeline.Revision,
-		Status:           store.StatusNotStarted,
+		Status:           status.NotStarted,
 		Pipeline:         p.Pipeline.Document,
 		Trigger:          triggerJSON,
 		State:            json.RawMessage(`{}`),
@@ -93,7 +95,7 @@ func (e *Engine) Trigger(ctx context.Context, p *TriggerParams) (*store.Executio
 		if err != nil {
 			return err
 		}
-		if err := r.event("", "execution.created", map[string]any{"status": exec.Status, "queued": queued}); err != nil {
+		if err := r.event("", apitype.EventExecutionCreated, apitype.ExecutionCreatedData{Status: exec.Status, Queued: queued}); err != nil {
 			return err
 		}
 		if err := r.audit(p.User, "trigger", nil, map[string]any{"parameters": params, "type": trigger["type"]}); err != nil {
@@ -126,7 +128,7 @@ func newStageRow(execID string, seq int, s *pipeline.Stage) (*store.Stage, error
 		Name:                 s.Name,
 		Type:                 s.Type,
 		RequisiteStageRefIDs: slices.Clone(s.RequisiteStageRefIDs),
-		Status:               store.StatusNotStarted,
+		Status:               status.NotStarted,
 		Context:              fields,
 		Outputs:              json.RawMessage(`{}`),
 		Tasks:                json.RawMessage(`{}`),
@@ -201,7 +203,7 @@ func labelOf(pc pipeline.Parameter) string {
 // slot: running, paused, or started but not yet picked up by a worker.
 func (t *txn) runningOf(configID, except string) (int, error) {
 	list, err := t.tx.ExecutionListByConfig(t.ctx, configID,
-		[]store.ExecutionStatus{store.StatusNotStarted, store.StatusRunning, store.StatusPaused})
+		[]status.Status{status.NotStarted, status.Running, status.Paused})
 	if err != nil {
 		return 0, err
 	}
@@ -220,7 +222,7 @@ func (t *txn) runningOf(configID, except string) (int, error) {
 
 // isQueued reports whether x waits in its pipeline's concurrency queue.
 func isQueued(x *store.Execution) (bool, error) {
-	if x.Status != store.StatusNotStarted || x.Canceled {
+	if x.Status != status.NotStarted || x.Canceled {
 		return false, nil
 	}
 	var st execState
@@ -237,7 +239,7 @@ func (r *run) startWaiting() error {
 	t := r.t
 	// Executions that have not started are few: queued ones and those a
 	// worker is about to pick up.
-	list, err := t.tx.ExecutionListByConfig(t.ctx, r.exec.PipelineConfigID, []store.ExecutionStatus{store.StatusNotStarted})
+	list, err := t.tx.ExecutionListByConfig(t.ctx, r.exec.PipelineConfigID, []status.Status{status.NotStarted})
 	if err != nil {
 		return err
 	}
@@ -297,7 +299,7 @@ func (r *run) cancelQueued(id, supersededBy string) error {
 	w.state.Queued = false
 	w.state.CancellationReason = fmt.Sprintf("queued but then canceled because a newer queued execution (%s) superseded it", supersededBy)
 	w.dirty = true
-	if err := w.setExecStatus(store.StatusCanceled); err != nil {
+	if err := w.setExecStatus(status.Canceled); err != nil {
 		return err
 	}
 	return w.save()
@@ -325,10 +327,10 @@ func (e *Engine) Judge(ctx context.Context, executionID, stageKey string, j Judg
 		if s.row.Type != "manualJudgment" {
 			return conflictf("stage %q is a %s stage, not a manual judgment", s.row.Name, s.row.Type)
 		}
-		if r.exec.Status == store.StatusPaused {
+		if r.exec.Status == status.Paused {
 			return conflictf("execution %s is paused; resume it before judging stage %q", r.exec.ID, s.row.Name)
 		}
-		if s.row.Status != store.StatusRunning {
+		if s.row.Status != status.Running {
 			return conflictf("stage %q is %s, not waiting for a judgment", s.row.Name, s.row.Status)
 		}
 		if prev, _ := s.ctx["judgmentStatus"].(string); prev != "" {
@@ -344,7 +346,7 @@ func (e *Engine) Judge(ctx context.Context, executionID, stageKey string, j Judg
 		s.ctx["judgmentInput"] = j.Input
 		s.ctx["lastModifiedBy"] = j.User
 		s.ctx["lastModified"] = map[string]any{"user": j.User, "lastModifiedTime": ms(t.now)}
-		if err := r.event(s.row.ID, "stage.judged", map[string]any{"judgmentStatus": j.Status, "judgmentInput": j.Input, "user": j.User}); err != nil {
+		if err := r.event(s.row.ID, apitype.EventStageJudged, apitype.StageJudgedData{JudgmentStatus: j.Status, JudgmentInput: j.Input, User: j.User}); err != nil {
 			return err
 		}
 		if err := r.audit(j.User, "judge", s, map[string]any{"status": j.Status, "input": j.Input}); err != nil {
@@ -380,7 +382,7 @@ func (e *Engine) SkipWait(ctx context.Context, executionID, stageKey, user strin
 		if s.row.Type != "wait" {
 			return conflictf("stage %q is a %s stage; only a wait stage's remaining time can be skipped", s.row.Name, s.row.Type)
 		}
-		if s.row.Status != store.StatusRunning {
+		if s.row.Status != status.Running {
 			return conflictf("stage %q is %s, not waiting", s.row.Name, s.row.Status)
 		}
 		s.ctx["skipRemainingWait"] = true
@@ -412,23 +414,23 @@ func (e *Engine) Cancel(ctx context.Context, executionID, user, reason string) e
 		if err := r.audit(user, "cancel", nil, map[string]any{"reason": reason}); err != nil {
 			return err
 		}
-		if r.exec.Status == store.StatusNotStarted {
-			if err := r.setExecStatus(store.StatusCanceled); err != nil {
+		if r.exec.Status == status.NotStarted {
+			if err := r.setExecStatus(status.Canceled); err != nil {
 				return err
 			}
 			return nil
 		}
-		if r.exec.Status == store.StatusPaused {
-			if err := r.setExecStatus(store.StatusRunning); err != nil {
+		if r.exec.Status == status.Paused {
+			if err := r.setExecStatus(status.Running); err != nil {
 				return err
 			}
 		}
 		anyActive := false
 		for _, s := range r.stages {
-			if active(s.row.Status) {
+			if s.row.Status.Active() {
 				anyActive = true
-				if s.row.Status == store.StatusPaused {
-					if err := r.setStageStatus(s, store.StatusRunning, nil); err != nil {
+				if s.row.Status == status.Paused {
+					if err := r.setStageStatus(s, status.Running, apitype.StageStatusData{}); err != nil {
 						return err
 					}
 				}
@@ -450,7 +452,7 @@ func (e *Engine) Cancel(ctx context.Context, executionID, user, reason string) e
 // until Resume, and paused time does not count against stage timeouts.
 func (e *Engine) Pause(ctx context.Context, executionID, user string) error {
 	return e.change(ctx, executionID, func(t *txn, r *run) error {
-		if r.exec.Status != store.StatusRunning || r.exec.Canceled {
+		if r.exec.Status != status.Running || r.exec.Canceled {
 			return conflictf("execution %s is %s; only a running execution can be paused", r.exec.ID, r.exec.Status)
 		}
 		prev := r.state.Paused
@@ -458,11 +460,11 @@ func (e *Engine) Pause(ctx context.Context, executionID, user string) error {
 		if prev != nil {
 			r.state.Paused.PausedMs = prev.PausedMs
 		}
-		if err := r.setExecStatus(store.StatusPaused); err != nil {
+		if err := r.setExecStatus(status.Paused); err != nil {
 			return err
 		}
 		for _, s := range r.stages {
-			if s.row.Status == store.StatusRunning {
+			if s.row.Status == status.Running {
 				if err := r.pauseStage(s); err != nil {
 					return err
 				}
@@ -478,7 +480,7 @@ func (e *Engine) Pause(ctx context.Context, executionID, user string) error {
 // Resume resumes a paused execution.
 func (e *Engine) Resume(ctx context.Context, executionID, user string) error {
 	return e.change(ctx, executionID, func(t *txn, r *run) error {
-		if r.exec.Status != store.StatusPaused {
+		if r.exec.Status != status.Paused {
 			return conflictf("execution %s is %s; only a paused execution can be resumed", r.exec.ID, r.exec.Status)
 		}
 		if p := r.state.Paused; p != nil {
@@ -486,18 +488,18 @@ func (e *Engine) Resume(ctx context.Context, executionID, user string) error {
 			p.ResumedBy = user
 			p.PausedMs += p.ResumeTime - p.PauseTime
 		}
-		if err := r.setExecStatus(store.StatusRunning); err != nil {
+		if err := r.setExecStatus(status.Running); err != nil {
 			return err
 		}
 		for _, s := range r.stages {
-			if s.row.Status != store.StatusPaused {
+			if s.row.Status != status.Paused {
 				continue
 			}
 			if s.book.PausedAt > 0 {
 				s.book.PausedMs += ms(t.now) - s.book.PausedAt
 				s.book.PausedAt = 0
 			}
-			if err := r.setStageStatus(s, store.StatusRunning, nil); err != nil {
+			if err := r.setStageStatus(s, status.Running, apitype.StageStatusData{}); err != nil {
 				return err
 			}
 			if err := r.reschedule(s); err != nil {
@@ -519,10 +521,10 @@ func (e *Engine) RestartStage(ctx context.Context, executionID, stageKey, user s
 		if err != nil {
 			return err
 		}
-		if !s.row.Status.Complete() && s.row.Status != store.StatusNotStarted {
+		if !s.row.Status.Complete() && s.row.Status != status.NotStarted {
 			return conflictf("stage %q is %s; only a completed or not-started stage can be restarted", s.row.Name, s.row.Status)
 		}
-		if r.exec.Status == store.StatusNotStarted {
+		if r.exec.Status == status.NotStarted {
 			return conflictf("execution %s has not started yet", r.exec.ID)
 		}
 		if r.exec.Status.Complete() && limitsConcurrency(r.doc) {
@@ -537,7 +539,7 @@ func (e *Engine) RestartStage(ctx context.Context, executionID, stageKey, user s
 		}
 		previousError, _ := s.ctx["error"].(string)
 		for _, x := range append([]*stageRun{s}, r.downstream(s)...) {
-			if active(x.row.Status) {
+			if x.row.Status.Active() {
 				return conflictf("stage %q downstream of %q is still %s; wait for it or cancel the execution", x.row.Name, s.row.Name, x.row.Status)
 			}
 			if err := r.resetStage(x); err != nil {
@@ -552,10 +554,10 @@ func (e *Engine) RestartStage(ctx context.Context, executionID, stageKey, user s
 		r.state.Halted = false
 		r.state.CanceledBy, r.state.CancellationReason = "", ""
 		r.dirty = true
-		if err := r.setExecStatus(store.StatusRunning); err != nil {
+		if err := r.setExecStatus(status.Running); err != nil {
 			return err
 		}
-		if err := r.event(s.row.ID, "stage.restarted", map[string]any{"user": user}); err != nil {
+		if err := r.event(s.row.ID, apitype.EventStageRestarted, apitype.StageRestartedData{User: user}); err != nil {
 			return err
 		}
 		if err := r.audit(user, "restart", s, nil); err != nil {
@@ -584,7 +586,7 @@ func (r *run) resetStage(s *stageRun) error {
 	s.outputs = map[string]any{}
 	s.book = stageBook{Gen: s.book.Gen + 1}
 	s.row.StartTime, s.row.EndTime = nil, nil
-	return r.setStageStatus(s, store.StatusNotStarted, nil)
+	return r.setStageStatus(s, status.NotStarted, apitype.StageStatusData{})
 }
 
 // Evaluate evaluates an expression against an execution, as stage stageKey

@@ -8,6 +8,8 @@ import (
 
 	"github.com/google/uuid"
 
+	"github.com/sluice-cd/sluice/internal/apitype"
+	"github.com/sluice-cd/sluice/internal/status"
 	"github.com/sluice-cd/sluice/internal/store"
 )
 
@@ -90,7 +92,7 @@ func (r *run) addRollbackStages(want func(*stageRun) bool) (int, error) {
 			RefID:       fmt.Sprintf("rollback-%d-%d", len(r.stages)+1, i+1),
 			Name:        cmpName(c.Name, "Roll back "+s.row.Name),
 			Type:        c.Type,
-			Status:      store.StatusNotStarted,
+			Status:      status.NotStarted,
 			Context:     ctxJSON,
 			Outputs:     json.RawMessage(`{}`),
 			Tasks:       json.RawMessage(`{}`),
@@ -108,7 +110,7 @@ func (r *run) addRollbackStages(want func(*stageRun) bool) (int, error) {
 	if len(done) > 0 {
 		r.state.RolledBack = true
 		r.dirty = true
-		if err := r.event("", "execution.rollback", map[string]any{"stages": len(done)}); err != nil {
+		if err := r.event("", apitype.EventExecutionRollback, apitype.ExecutionRollbackData{Stages: len(done)}); err != nil {
 			return 0, err
 		}
 	}
@@ -151,7 +153,7 @@ func (e *Engine) Rollback(ctx context.Context, executionID, user string) error {
 			return err
 		}
 		r.exec.EndTime = nil
-		if err := r.setExecStatus(store.StatusRunning); err != nil {
+		if err := r.setExecStatus(status.Running); err != nil {
 			return err
 		}
 		if err := r.advance(); err != nil {

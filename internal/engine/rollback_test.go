@@ -9,6 +9,7 @@ import (
 
 	"github.com/sluice-cd/sluice/internal/engine"
 	"github.com/sluice-cd/sluice/internal/stage"
+	"github.com/sluice-cd/sluice/internal/status"
 	"github.com/sluice-cd/sluice/internal/store"
 )
 
@@ -21,7 +22,7 @@ func (changer) Validate(map[string]any) []stage.FieldError { return nil }
 func (changer) Tasks(map[string]any) []string              { return []string{"change"} }
 func (changer) Run(_ context.Context, t *stage.Task) (stage.Result, error) {
 	what, _ := t.Context["what"].(string)
-	return stage.Result{Status: stage.Succeeded, Outputs: map[string]any{
+	return stage.Result{Status: status.Succeeded, Outputs: map[string]any{
 		"rollback:stage": map[string]any{"type": "undo", "name": "Undo " + what, "context": map[string]any{"what": what}},
 	}}, nil
 }
@@ -40,9 +41,9 @@ func (u *undoer) Run(_ context.Context, t *stage.Task) (stage.Result, error) {
 	u.undo = append(u.undo, what)
 	u.mu.Unlock()
 	if what == "broken" {
-		return stage.Result{Status: stage.Terminal, Error: "cannot undo broken"}, nil
+		return stage.Result{Status: status.Terminal, Error: "cannot undo broken"}, nil
 	}
-	return stage.Result{Status: stage.Succeeded}, nil
+	return stage.Result{Status: status.Succeeded}, nil
 }
 
 func TestRollback(t *testing.T) {
@@ -58,7 +59,7 @@ func TestRollback(t *testing.T) {
 			{"refId":"3","type":"change","name":"optedOut","what":"c","rollbackOnFailure":false,"requisiteStageRefIds":["2"]},
 			{"refId":"4","type":"probe","name":"fails","result":"TERMINAL","requisiteStageRefIds":["3"]}]}`)
 		exec := b.waitFor(t, b.trigger(t, p, nil).ID, "rollback to finish", func(e *store.Execution) bool { return e.Status.Complete() })
-		if exec.Status != store.StatusTerminal {
+		if exec.Status != status.Terminal {
 			t.Fatalf("execution %s, want TERMINAL after its rollback", describe(exec))
 		}
 		var names []string
@@ -77,19 +78,19 @@ func TestRollback(t *testing.T) {
 	t.Run("by hand after success", func(t *testing.T) {
 		p := b.save(t, `{"application":"app","name":"rb2","stages":[{"refId":"1","type":"change","name":"only","what":"z"}]}`)
 		id := b.trigger(t, p, nil).ID
-		b.waitStatus(t, id, store.StatusSucceeded)
+		b.waitStatus(t, id, status.Succeeded)
 		if err := b.engine.Rollback(ctx, id, "ann"); err != nil {
 			t.Fatal(err)
 		}
 		exec := b.waitFor(t, id, "manual rollback", func(e *store.Execution) bool {
 			return len(e.Stages) == 2 && e.Status.Complete()
 		})
-		if exec.Status != store.StatusSucceeded || exec.Stages[1].Name != "Undo z" || exec.Stages[1].Status != store.StatusSucceeded {
+		if exec.Status != status.Succeeded || exec.Stages[1].Name != "Undo z" || exec.Stages[1].Status != status.Succeeded {
 			t.Errorf("after a manual rollback: %s", describe(exec))
 		}
 		p = b.save(t, `{"application":"app","name":"rb3","stages":[{"refId":"1","type":"probe","name":"nothing"}]}`)
 		id = b.trigger(t, p, nil).ID
-		b.waitStatus(t, id, store.StatusSucceeded)
+		b.waitStatus(t, id, status.Succeeded)
 		if err := b.engine.Rollback(ctx, id, "ann"); !errors.Is(err, engine.ErrConflict) || !strings.Contains(err.Error(), "no stage") {
 			t.Errorf("rollback with nothing to undo: %v", err)
 		}

@@ -7,7 +7,9 @@ import (
 	"strings"
 	"time"
 
+	"github.com/sluice-cd/sluice/internal/apitype"
 	"github.com/sluice-cd/sluice/internal/pipeline"
+	"github.com/sluice-cd/sluice/internal/status"
 	"github.com/sluice-cd/sluice/internal/store"
 )
 
@@ -70,10 +72,10 @@ type stageBook struct {
 }
 
 type taskRecord struct {
-	Name      string                `json:"name"`
-	Status    store.ExecutionStatus `json:"status"`
-	StartTime int64                 `json:"startTime,omitempty"`
-	EndTime   int64                 `json:"endTime,omitempty"`
+	Name      string        `json:"name"`
+	Status    status.Status `json:"status"`
+	StartTime int64         `json:"startTime,omitempty"`
+	EndTime   int64         `json:"endTime,omitempty"`
 }
 
 // load reads and locks an execution for a transition.
@@ -200,45 +202,63 @@ func (r *run) stage(key string) (*stageRun, error) {
 }
 
 // setExecStatus changes the execution's status and records the event.
-func (r *run) setExecStatus(status store.ExecutionStatus) error {
-	if r.exec.Status == status {
+func (r *run) setExecStatus(to status.Status) error {
+	if r.exec.Status == to {
 		return nil
 	}
-	r.exec.Status = status
+	r.exec.Status = to
 	r.dirty = true
 	switch {
-	case status == store.StatusRunning && r.exec.StartTime == nil:
+	case to == status.Running && r.exec.StartTime == nil:
 		r.exec.StartTime = ptr(r.t.now)
-	case status.Complete():
+	case to.Complete():
 		r.exec.EndTime = ptr(r.t.now)
 	}
-	return r.event("", "execution.status", map[string]any{"status": status})
+	return r.event("", apitype.EventExecutionStatus, apitype.ExecutionStatusData{Status: to})
 }
 
-// setStageStatus changes a stage's status and records the event.
-func (r *run) setStageStatus(s *stageRun, status store.ExecutionStatus, extra map[string]any) error {
-	s.row.Status = status
+// setStageStatus changes a stage's status and records the event. data
+// says what the event tells besides the status and the stage: why the
+// stage was skipped (Reason) or failed (Error).
+func (r *run) setStageStatus(s *stageRun, to status.Status, data apitype.StageStatusData) error {
+	s.row.Status = to
 	s.dirty = true
 	switch {
-	case status == store.StatusRunning && s.row.StartTime == nil:
+	case to == status.Running && s.row.StartTime == nil:
 		s.row.StartTime = ptr(r.t.now)
-	case status.Complete():
+	case to.Complete():
 		s.row.EndTime = ptr(r.t.now)
 	}
-	data := map[string]any{"status": status, "refId": s.row.RefID, "name": s.row.Name}
-	for k, v := range extra {
-		data[k] = v
-	}
-	return r.event(s.row.ID, "stage.status", data)
+	data.Status, data.RefID, data.Name = to, s.row.RefID, s.row.Name
+	return r.event(s.row.ID, apitype.EventStageStatus, data)
 }
 
-func (r *run) event(stageID, typ string, data any) error {
+// setTaskStatus changes the status of the stage's i-th task, notes when
+// it started or ended, and records the event.
+func (r *run) setTaskStatus(s *stageRun, i int, to status.Status) error {
+	task := &s.book.Tasks[i]
+	task.Status = to
+	s.dirty = true
+	switch {
+	case to == status.Running:
+		task.StartTime = ms(r.t.now)
+	case to.Complete():
+		task.EndTime = ms(r.t.now)
+	}
+	return r.event(s.row.ID, apitype.EventTaskStatus, apitype.TaskStatusData{
+		Task: task.Name, Status: to, RefID: s.row.RefID, Name: s.row.Name,
+	})
+}
+
+// event records an event of the execution (of stage stageID, when not
+// empty) for save to write. data is the payload apitype names for typ.
+func (r *run) event(stageID string, typ apitype.EventType, data any) error {
 	raw, err := json.Marshal(data)
 	if err != nil {
 		return err
 	}
 	r.events = append(r.events, &store.Event{
-		ExecutionID: r.exec.ID, StageID: stageID, Type: typ, Data: raw, CreatedAt: r.t.now,
+		ExecutionID: r.exec.ID, StageID: stageID, Type: string(typ), Data: raw, CreatedAt: r.t.now,
 	})
 	return nil
 }
@@ -320,19 +340,15 @@ func (r *run) ancestors(s *stageRun) []*stageRun {
 
 // okToFollow reports whether a stage with this status lets downstream
 // stages start.
-func okToFollow(s store.ExecutionStatus) bool {
-	return s == store.StatusSucceeded || s == store.StatusFailedContinue || s == store.StatusSkipped
-}
-
-func active(s store.ExecutionStatus) bool {
-	return s == store.StatusRunning || s == store.StatusPaused
+func okToFollow(s status.Status) bool {
+	return s == status.Succeeded || s == status.FailedContinue || s == status.Skipped
 }
 
 // failureStatus maps a failed task to the stage's status under its failure
 // options (engine-semantics A2).
-func (s *stageRun) failureStatus() store.ExecutionStatus {
+func (s *stageRun) failureStatus() status.Status {
 	if s.isRollback() {
-		return store.StatusFailedContinue // the other rollback stages still run
+		return status.FailedContinue // the other rollback stages still run
 	}
 	failPipeline, continuePipeline := true, false
 	if s.def != nil {
@@ -340,11 +356,11 @@ func (s *stageRun) failureStatus() store.ExecutionStatus {
 	}
 	switch {
 	case continuePipeline:
-		return store.StatusFailedContinue
+		return status.FailedContinue
 	case !failPipeline:
-		return store.StatusStopped
+		return status.Stopped
 	default:
-		return store.StatusTerminal
+		return status.Terminal
 	}
 }
 
@@ -354,26 +370,26 @@ func (s *stageRun) completeOtherBranchesThenFail() bool {
 
 // finalStatus derives the execution's status from its stages once nothing
 // is running (Orca's CompleteExecutionHandler.determineFinalStatus).
-func (r *run) finalStatus() store.ExecutionStatus {
+func (r *run) finalStatus() status.Status {
 	if r.exec.Canceled {
-		return store.StatusCanceled
+		return status.Canceled
 	}
-	statuses := make([]store.ExecutionStatus, len(r.stages))
+	statuses := make([]status.Status, len(r.stages))
 	for i, s := range r.stages {
 		statuses[i] = s.row.Status
 	}
 	switch {
-	case slices.Contains(statuses, store.StatusTerminal):
-		return store.StatusTerminal
-	case slices.Contains(statuses, store.StatusCanceled):
-		return store.StatusCanceled
+	case slices.Contains(statuses, status.Terminal):
+		return status.Terminal
+	case slices.Contains(statuses, status.Canceled):
+		return status.Canceled
 	}
 	for _, s := range r.stages {
-		if s.row.Status == store.StatusStopped && s.completeOtherBranchesThenFail() {
-			return store.StatusTerminal
+		if s.row.Status == status.Stopped && s.completeOtherBranchesThenFail() {
+			return status.Terminal
 		}
 	}
-	return store.StatusSucceeded
+	return status.Succeeded
 }
 
 func ptr[T any](v T) *T { return &v }

@@ -7,9 +7,10 @@ import (
 	"strings"
 	"time"
 
+	"github.com/sluice-cd/sluice/internal/apitype"
 	"github.com/sluice-cd/sluice/internal/expr"
 	"github.com/sluice-cd/sluice/internal/stage"
-	"github.com/sluice-cd/sluice/internal/store"
+	"github.com/sluice-cd/sluice/internal/status"
 )
 
 // begin moves a NOT_STARTED execution to RUNNING and starts its initial
@@ -17,7 +18,7 @@ import (
 func (r *run) begin() error {
 	r.state.Queued = false
 	r.dirty = true
-	if err := r.setExecStatus(store.StatusRunning); err != nil {
+	if err := r.setExecStatus(status.Running); err != nil {
 		return err
 	}
 	return r.advance()
@@ -28,12 +29,12 @@ func (r *run) begin() error {
 // it at once (skipped, no tasks), so it loops until nothing changes.
 func (r *run) advance() error {
 	for {
-		if r.exec.Canceled || r.exec.Status != store.StatusRunning {
+		if r.exec.Canceled || r.exec.Status != status.Running {
 			break
 		}
 		var ready *stageRun
 		for _, s := range r.stages {
-			if s.row.Status != store.StatusNotStarted || r.state.Halted && !s.isRollback() {
+			if s.row.Status != status.NotStarted || r.state.Halted && !s.isRollback() {
 				continue
 			}
 			up := r.upstream(s)
@@ -57,7 +58,7 @@ func (r *run) advance() error {
 		}
 	}
 	for _, s := range r.stages {
-		if active(s.row.Status) {
+		if s.row.Status.Active() {
 			return nil
 		}
 	}
@@ -72,7 +73,7 @@ func (r *run) advance() error {
 func (r *run) startStage(s *stageRun) error {
 	typ, ok := r.t.e.stages.Lookup(s.row.Type)
 	if !ok {
-		return r.failStage(s, store.StatusTerminal, fmt.Sprintf(
+		return r.failStage(s, status.Terminal, fmt.Sprintf(
 			"unknown stage type %q; known types: %s", s.row.Type, strings.Join(r.t.e.stages.Names(), ", ")))
 	}
 	if s.def != nil && s.def.StageEnabled != nil {
@@ -80,7 +81,7 @@ func (r *run) startStage(s *stageRun) error {
 		if !enabled {
 			s.ctx["skipReason"] = why
 			s.book = stageBook{Gen: s.book.Gen + 1}
-			if err := r.setStageStatus(s, store.StatusSkipped, map[string]any{"reason": why}); err != nil {
+			if err := r.setStageStatus(s, status.Skipped, apitype.StageStatusData{Reason: why}); err != nil {
 				return err
 			}
 			return nil
@@ -114,15 +115,16 @@ func (r *run) startStage(s *stageRun) error {
 
 	tasks := typ.Tasks(s.ctx)
 	if len(tasks) == 0 {
-		return r.setStageStatus(s, store.StatusSkipped, map[string]any{"reason": "the stage has no tasks"})
+		return r.setStageStatus(s, status.Skipped, apitype.StageStatusData{Reason: "the stage has no tasks"})
 	}
 	s.book = stageBook{Gen: s.book.Gen + 1}
 	for _, name := range tasks {
-		s.book.Tasks = append(s.book.Tasks, taskRecord{Name: name, Status: store.StatusNotStarted})
+		s.book.Tasks = append(s.book.Tasks, taskRecord{Name: name, Status: status.NotStarted})
 	}
-	s.book.Tasks[0].Status = store.StatusRunning
-	s.book.Tasks[0].StartTime = ms(r.t.now)
-	if err := r.setStageStatus(s, store.StatusRunning, nil); err != nil {
+	if err := r.setStageStatus(s, status.Running, apitype.StageStatusData{}); err != nil {
+		return err
+	}
+	if err := r.setTaskStatus(s, 0, status.Running); err != nil {
 		return err
 	}
 	return r.schedule(s)
@@ -165,34 +167,34 @@ func (r *run) reschedule(s *stageRun) error {
 }
 
 // failStage ends a stage that could not run its tasks.
-func (r *run) failStage(s *stageRun, status store.ExecutionStatus, msg string) error {
+func (r *run) failStage(s *stageRun, to status.Status, msg string) error {
 	s.ctx["exception"] = map[string]any{"details": map[string]any{"error": msg}}
-	return r.completeStage(s, status, msg)
+	return r.completeStage(s, to, msg)
 }
 
-// completeStage ends a stage and moves the execution along.
-func (r *run) completeStage(s *stageRun, status store.ExecutionStatus, errMsg string) error {
-	extra := map[string]any{}
+// completeStage ends a stage, and the task it was running, and moves the
+// execution along.
+func (r *run) completeStage(s *stageRun, to status.Status, errMsg string) error {
 	if errMsg != "" {
-		extra["error"] = errMsg
 		s.ctx["error"] = errMsg
 	}
-	for i := range s.book.Tasks {
-		if !s.book.Tasks[i].Status.Complete() && s.book.Tasks[i].Status != store.StatusNotStarted {
-			s.book.Tasks[i].Status = status
-			s.book.Tasks[i].EndTime = ms(r.t.now)
+	for i, task := range s.book.Tasks {
+		if !task.Status.Complete() && task.Status != status.NotStarted {
+			if err := r.setTaskStatus(s, i, to); err != nil {
+				return err
+			}
 		}
 	}
 	s.book.PausedAt = 0
-	if err := r.setStageStatus(s, status, extra); err != nil {
+	if err := r.setStageStatus(s, to, apitype.StageStatusData{Error: errMsg}); err != nil {
 		return err
 	}
-	if status == store.StatusTerminal && !r.state.Halted {
+	if to == status.Terminal && !r.state.Halted {
 		// failPipeline: start nothing new and cancel the other branches.
 		r.state.Halted = true
 		r.dirty = true
 		for _, o := range r.stages {
-			if o != s && active(o.row.Status) {
+			if o != s && o.row.Status.Active() {
 				if err := r.reschedule(o); err != nil {
 					return err
 				}
@@ -207,8 +209,8 @@ func (r *run) completeStage(s *stageRun, status store.ExecutionStatus, errMsg st
 // stages ask to be rolled back, in which case the rollback stages run
 // first.
 func (r *run) finish() error {
-	status := r.finalStatus()
-	if status == store.StatusTerminal && !r.state.RolledBack {
+	final := r.finalStatus()
+	if final == status.Terminal && !r.state.RolledBack {
 		n, err := r.addRollbackStages(r.rollbackWanted)
 		if err != nil {
 			return err
@@ -217,7 +219,7 @@ func (r *run) finish() error {
 			return r.advance()
 		}
 	}
-	if err := r.setExecStatus(status); err != nil {
+	if err := r.setExecStatus(final); err != nil {
 		return err
 	}
 	return r.startWaiting()

@@ -3,6 +3,8 @@ package expr
 import (
 	"maps"
 	"slices"
+
+	"github.com/sluice-cd/sluice/internal/status"
 )
 
 // Env is everything an expression can see. The engine builds it; it holds
@@ -18,18 +20,14 @@ type Env struct {
 	User      string         // for #currentUser(); "" reads as "anonymous", as in Orca
 }
 
-// StageInfo is one stage of the execution as the helpers see it.
+// StageInfo is one stage of the execution as the helpers see it. Status
+// is a status.Status as a plain string, which is what expressions compare
+// it with.
 type StageInfo struct {
 	ID, RefID, Name, Type, Status string
 	Context, Outputs              map[string]any
 	StartTime, EndTime            int64 // epoch milliseconds; 0 = unset
 }
-
-// Stage statuses the helpers interpret (Orca's ExecutionStatus values).
-const (
-	statusSucceeded = "SUCCEEDED"
-	statusTerminal  = "TERMINAL"
-)
 
 // root looks up a root name: trigger, parameters and execution first, then
 // the stage context, then ancestor outputs. A missing trigger,
@@ -95,8 +93,8 @@ func (s *StageInfo) view() map[string]any {
 		"outputs":      orEmpty(s.Outputs),
 		"startTime":    epoch(s.StartTime),
 		"endTime":      epoch(s.EndTime),
-		"hasSucceeded": s.Status == statusSucceeded,
-		"hasFailed":    s.Status == statusTerminal,
+		"hasSucceeded": s.Status == string(status.Succeeded),
+		"hasFailed":    s.Status == string(status.Terminal),
 	}
 }
 

@@ -42,7 +42,7 @@ func toExecution(e *store.Execution) apitype.Execution {
 		PipelineName:     e.PipelineName,
 		PipelineConfigID: e.PipelineConfigID,
 		Revision:         e.PipelineRevision,
-		Status:           string(e.Status),
+		Status:           e.Status,
 		Trigger:          rawOrNil(e.Trigger),
 		User:             e.User,
 		BuildTime:        apitype.Millis(e.CreatedAt),
@@ -63,7 +63,7 @@ func toStage(s *store.Stage) apitype.Stage {
 		RefID:                s.RefID,
 		Name:                 s.Name,
 		Type:                 s.Type,
-		Status:               string(s.Status),
+		Status:               s.Status,
 		RequisiteStageRefIDs: append([]string{}, s.RequisiteStageRefIDs...), // [] rather than null
 		Context:              rawOrNil(s.Context),
 		Outputs:              rawOrNil(s.Outputs),
@@ -78,7 +78,7 @@ func toEvent(ev *store.Event) apitype.Event {
 		ID:          ev.ID,
 		ExecutionID: ev.ExecutionID,
 		StageID:     ev.StageID,
-		Type:        ev.Type,
+		Type:        apitype.EventType(ev.Type),
 		Data:        rawOrNil(ev.Data),
 		Time:        apitype.Millis(ev.CreatedAt),
 	}

@@ -7,25 +7,18 @@ import (
 	"fmt"
 	"math"
 	"net/http"
-	"slices"
 	"strconv"
 	"strings"
 
 	"github.com/sluice-cd/sluice/internal/apitype"
 	"github.com/sluice-cd/sluice/internal/engine"
 	"github.com/sluice-cd/sluice/internal/pipeline"
+	"github.com/sluice-cd/sluice/internal/status"
 	"github.com/sluice-cd/sluice/internal/store"
 )
 
 // maxListLimit bounds ?limit= on GET /executions.
 const maxListLimit = 500
-
-// allStatuses are the execution statuses, for checking ?status=.
-var allStatuses = []store.ExecutionStatus{
-	store.StatusNotStarted, store.StatusRunning, store.StatusPaused, store.StatusSucceeded,
-	store.StatusFailedContinue, store.StatusTerminal, store.StatusCanceled, store.StatusStopped,
-	store.StatusSkipped,
-}
 
 // requireEngine fails when the server runs without an engine.
 func (s *server) requireEngine() error {
@@ -185,10 +178,10 @@ func (s *server) listExecutions(w http.ResponseWriter, r *http.Request) error {
 			if st == "" {
 				continue
 			}
-			if !slices.Contains(allStatuses, store.ExecutionStatus(st)) {
+			if !status.Status(st).Known() {
 				return badRequest("status %q is not an execution status; use one or more of %s", st, joinStatuses())
 			}
-			params.Statuses = append(params.Statuses, store.ExecutionStatus(st))
+			params.Statuses = append(params.Statuses, status.Status(st))
 		}
 	}
 	page, err := s.store.ExecutionList(r.Context(), params)
@@ -204,8 +197,9 @@ func (s *server) listExecutions(w http.ResponseWriter, r *http.Request) error {
 }
 
 func joinStatuses() string {
-	names := make([]string, len(allStatuses))
-	for i, st := range allStatuses {
+	all := status.All()
+	names := make([]string, len(all))
+	for i, st := range all {
 		names[i] = string(st)
 	}
 	return strings.Join(names, ", ")

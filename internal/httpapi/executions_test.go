@@ -23,14 +23,22 @@ import (
 	"github.com/sluice-cd/sluice/internal/stage/preconditions"
 	"github.com/sluice-cd/sluice/internal/stage/variables"
 	"github.com/sluice-cd/sluice/internal/stage/wait"
+	"github.com/sluice-cd/sluice/internal/status"
 	"github.com/sluice-cd/sluice/internal/store"
 )
 
 // setupEngine serves the API with the real engine on a real SQLite store.
 func setupEngine(t *testing.T, edit func(*httpapi.Config)) (*apiclient.Client, *testBundle) {
 	t.Helper()
+	return setupEngineWith(t, edit)
+}
+
+// setupEngineWith is setupEngine with stage types beyond the built-in
+// ones.
+func setupEngineWith(t *testing.T, edit func(*httpapi.Config), extra ...stage.Type) (*apiclient.Client, *testBundle) {
+	t.Helper()
 	return setup(t, func(cfg *httpapi.Config) {
-		reg := stage.NewRegistry(wait.Type{}, judgment.Type{}, variables.Type{}, preconditions.Type{})
+		reg := stage.NewRegistry(append([]stage.Type{wait.Type{}, judgment.Type{}, variables.Type{}, preconditions.Type{}}, extra...)...)
 		cfg.Engine = sluicetest.StartEngine(t, engine.Config{Store: cfg.Store, Stages: reg, Logger: cfg.Logger})
 		if edit != nil {
 			edit(cfg)
@@ -61,15 +69,15 @@ func waitFor(t *testing.T, c *apiclient.Client, id, what string, cond func(*apit
 	return last
 }
 
-func status(want string) func(*apitype.Execution) bool {
-	return func(e *apitype.Execution) bool { return e.Status == want }
+func execStatus(want string) func(*apitype.Execution) bool {
+	return func(e *apitype.Execution) bool { return string(e.Status) == want }
 }
 
 func stageStatus(ref, want string) func(*apitype.Execution) bool {
 	return func(e *apitype.Execution) bool {
 		for _, s := range e.Stages {
 			if s.RefID == ref {
-				return s.Status == want
+				return string(s.Status) == want
 			}
 		}
 		return false
@@ -155,7 +163,7 @@ func TestTriggerAndJudge(t *testing.T) {
 	if after.ID != exec.ID {
 		t.Errorf("judge returned execution %q", after.ID)
 	}
-	done := waitFor(t, c, exec.ID, "SUCCEEDED", status("SUCCEEDED"))
+	done := waitFor(t, c, exec.ID, "SUCCEEDED", execStatus("SUCCEEDED"))
 	if done.EndTime == nil || done.StartTime == nil {
 		t.Errorf("finished execution lacks start or end time: %+v", done)
 	}
@@ -253,17 +261,17 @@ func TestCancelPauseResumeSkipWait(t *testing.T) {
 	if _, err := c.Pause(ctx, exec.ID); err != nil {
 		t.Fatalf("pause: %v", err)
 	}
-	waitFor(t, c, exec.ID, "PAUSED", status("PAUSED"))
+	waitFor(t, c, exec.ID, "PAUSED", execStatus("PAUSED"))
 	_, err = c.Pause(ctx, exec.ID)
 	apiError(t, err, 409, "conflict")
 	if _, err := c.Resume(ctx, exec.ID); err != nil {
 		t.Fatalf("resume: %v", err)
 	}
-	waitFor(t, c, exec.ID, "RUNNING", status("RUNNING"))
+	waitFor(t, c, exec.ID, "RUNNING", execStatus("RUNNING"))
 	if _, err := c.SkipWait(ctx, exec.ID, "Long"); err != nil {
 		t.Fatalf("skip wait: %v", err)
 	}
-	waitFor(t, c, exec.ID, "SUCCEEDED", status("SUCCEEDED"))
+	waitFor(t, c, exec.ID, "SUCCEEDED", execStatus("SUCCEEDED"))
 	_, err = c.Resume(ctx, exec.ID)
 	apiError(t, err, 409, "conflict")
 
@@ -276,7 +284,7 @@ func TestCancelPauseResumeSkipWait(t *testing.T) {
 	if _, err := c.Cancel(ctx, exec.ID, "wrong build"); err != nil {
 		t.Fatalf("cancel: %v", err)
 	}
-	done := waitFor(t, c, exec.ID, "CANCELED", status("CANCELED"))
+	done := waitFor(t, c, exec.ID, "CANCELED", execStatus("CANCELED"))
 	if !done.Canceled || !strings.Contains(string(done.State), "wrong build") || !strings.Contains(string(done.State), "alice") {
 		t.Errorf("canceled execution: canceled=%v state=%s, want the reason and alice", done.Canceled, done.State)
 	}
@@ -301,7 +309,7 @@ func TestRestartStage(t *testing.T) {
 	if _, err := c.Judge(ctx, exec.ID, "2", apitype.JudgmentRequest{Status: "continue"}); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, c, exec.ID, "SUCCEEDED", status("SUCCEEDED"))
+	waitFor(t, c, exec.ID, "SUCCEEDED", execStatus("SUCCEEDED"))
 
 	// Restarting the judgment waits for a new judgment, then runs the
 	// stage after it again.
@@ -314,7 +322,81 @@ func TestRestartStage(t *testing.T) {
 	if _, err := c.Judge(ctx, exec.ID, "2", apitype.JudgmentRequest{Status: "continue"}); err != nil {
 		t.Fatalf("judge after restart: %v", err)
 	}
-	waitFor(t, c, exec.ID, "SUCCEEDED again", status("SUCCEEDED"))
+	waitFor(t, c, exec.ID, "SUCCEEDED again", execStatus("SUCCEEDED"))
+}
+
+// undoable is a stage type that records how to undo itself, as a Route
+// stage does: with a wait stage.
+type undoable struct{}
+
+func (undoable) Name() string                               { return "undoable" }
+func (undoable) Validate(map[string]any) []stage.FieldError { return nil }
+func (undoable) Tasks(map[string]any) []string              { return []string{"change"} }
+func (undoable) Run(context.Context, *stage.Task) (stage.Result, error) {
+	return stage.Succeed().WithOutputs(map[string]any{
+		"rollback:stage": map[string]any{"type": "wait", "name": "Undo", "context": map[string]any{"waitTime": 0}},
+	}), nil
+}
+
+// TestEventsMatchOpenAPI makes the engine write an event of every type
+// and reads them all from the execution's stream, whose events the
+// openapi.json check holds against the Event schema.
+func TestEventsMatchOpenAPI(t *testing.T) {
+	t.Parallel()
+	c, b := setupEngineWith(t, nil, undoable{})
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	apply(t, c, "demo", "undo", `{"application":"demo","name":"undo","stages":[
+	  {"refId":"1","type":"undoable","name":"Change"},
+	  {"refId":"2","type":"manualJudgment","name":"Approve","requisiteStageRefIds":["1"]}]}`)
+	exec, err := c.Trigger(ctx, "demo", "undo", apitype.TriggerRequest{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	judge := func() {
+		t.Helper()
+		waitFor(t, c, exec.ID, "stage 2 RUNNING", stageStatus("2", "RUNNING"))
+		if _, err := c.Judge(ctx, exec.ID, "2", apitype.JudgmentRequest{Status: apitype.JudgmentContinue}); err != nil {
+			t.Fatal(err)
+		}
+		waitFor(t, c, exec.ID, "SUCCEEDED", execStatus("SUCCEEDED"))
+	}
+	judge()
+	if _, err := c.RestartStage(ctx, exec.ID, "2"); err != nil {
+		t.Fatalf("restart: %v", err)
+	}
+	judge()
+	if _, err := c.Rollback(ctx, exec.ID); err != nil {
+		t.Fatalf("rollback: %v", err)
+	}
+	waitFor(t, c, exec.ID, "SUCCEEDED after the rollback", func(e *apitype.Execution) bool {
+		return e.Status == status.Succeeded && len(e.Stages) == 3
+	})
+
+	stored, err := b.store.EventList(ctx, &store.EventListParams{ExecutionID: exec.ID})
+	if err != nil {
+		t.Fatal(err)
+	}
+	last := stored[len(stored)-1].ID
+	seen := map[apitype.EventType]int{}
+	err = c.FollowExecution(ctx, exec.ID, func(ev apitype.Event) error {
+		seen[ev.Type]++
+		if ev.ID == last {
+			return apiclient.ErrStopFollowing
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatalf("follow: %v", err)
+	}
+	for _, typ := range []apitype.EventType{
+		apitype.EventExecutionCreated, apitype.EventExecutionStatus, apitype.EventExecutionRollback,
+		apitype.EventStageStatus, apitype.EventStageJudged, apitype.EventStageRestarted, apitype.EventTaskStatus,
+	} {
+		if seen[typ] == 0 {
+			t.Errorf("the stream had no %s event; it had %v", typ, seen)
+		}
+	}
 }
 
 func TestEvaluate(t *testing.T) {
@@ -397,9 +479,9 @@ func TestListExecutionsFiltersAndPages(t *testing.T) {
 
 	// limitConcurrent (the default) queues the later demo executions;
 	// filter on what is running.
-	waitFor(t, c, ids[0], "RUNNING", status("RUNNING"))
-	waitFor(t, c, ids[3], "RUNNING", status("RUNNING"))
-	running, err := c.ListExecutions(ctx, apiclient.ListOptions{Pipeline: "long", Statuses: []string{"RUNNING"}})
+	waitFor(t, c, ids[0], "RUNNING", execStatus("RUNNING"))
+	waitFor(t, c, ids[3], "RUNNING", execStatus("RUNNING"))
+	running, err := c.ListExecutions(ctx, apiclient.ListOptions{Pipeline: "long", Statuses: []status.Status{status.Running}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -410,6 +492,20 @@ func TestListExecutionsFiltersAndPages(t *testing.T) {
 	if len(got) != 2 || got[0] != ids[3] || got[1] != ids[0] {
 		t.Errorf("RUNNING executions = %v, want %v", got, []string{ids[3], ids[0]})
 	}
+}
+
+// isStage reports whether ev is a stage.status event of the stage named
+// name, to status to.
+func isStage(ev apitype.Event, name string, to status.Status) bool {
+	var data apitype.StageStatusData
+	return ev.Type == apitype.EventStageStatus && json.Unmarshal(ev.Data, &data) == nil && data.Name == name && data.Status == to
+}
+
+// isExecution reports whether ev is an execution.status event to status
+// to.
+func isExecution(ev apitype.Event, to status.Status) bool {
+	var data apitype.ExecutionStatusData
+	return ev.Type == apitype.EventExecutionStatus && json.Unmarshal(ev.Data, &data) == nil && data.Status == to
 }
 
 func TestFollowExecution(t *testing.T) {
@@ -429,13 +525,13 @@ func TestFollowExecution(t *testing.T) {
 		if ev.ExecutionID != exec.ID {
 			t.Errorf("event of execution %s in the stream of %s", ev.ExecutionID, exec.ID)
 		}
-		if !judged && ev.Type == "stage.status" && strings.Contains(string(ev.Data), `"RUNNING"`) && strings.Contains(string(ev.Data), `"Approve"`) {
+		if !judged && isStage(ev, "Approve", status.Running) {
 			judged = true
 			if _, err := c.Judge(ctx, exec.ID, "2", apitype.JudgmentRequest{Status: "continue"}); err != nil {
 				return err
 			}
 		}
-		if ev.Type == "execution.status" && strings.Contains(string(ev.Data), "SUCCEEDED") {
+		if isExecution(ev, status.Succeeded) {
 			return apiclient.ErrStopFollowing
 		}
 		return nil
@@ -494,7 +590,7 @@ func TestFollowReconnectsAfterADroppedStream(t *testing.T) {
 		mu.Lock()
 		defer mu.Unlock()
 		ids = append(ids, ev.ID)
-		if ev.Type == "stage.status" && strings.Contains(string(ev.Data), `"Approve"`) && strings.Contains(string(ev.Data), `"RUNNING"`) && !dropped {
+		if isStage(ev, "Approve", status.Running) && !dropped {
 			dropped = true
 			// Cut the stream, then judge while it is down.
 			b.server.CloseClientConnections()
@@ -502,7 +598,7 @@ func TestFollowReconnectsAfterADroppedStream(t *testing.T) {
 				return err
 			}
 		}
-		if ev.Type == "execution.status" && strings.Contains(string(ev.Data), "SUCCEEDED") {
+		if isExecution(ev, status.Succeeded) {
 			return apiclient.ErrStopFollowing
 		}
 		return nil
@@ -542,7 +638,7 @@ func TestFollowAllEvents(t *testing.T) {
 	}
 	finished := map[string]bool{}
 	err := c.FollowEvents(ctx, func(ev apitype.Event) error {
-		if ev.Type == "execution.status" && strings.Contains(string(ev.Data), "SUCCEEDED") {
+		if isExecution(ev, status.Succeeded) {
 			finished[ev.ExecutionID] = true
 		}
 		if len(finished) == len(want) {

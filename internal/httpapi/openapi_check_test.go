@@ -7,9 +7,12 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"mime"
 	"net/http"
 	"net/http/httptest"
+	"reflect"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -19,12 +22,13 @@ import (
 	"github.com/getkin/kin-openapi/routers"
 	"github.com/getkin/kin-openapi/routers/gorillamux"
 
+	"github.com/sluice-cd/sluice/internal/apitype"
 	"github.com/sluice-cd/sluice/internal/httpapi"
 )
 
 // openapi.json checked against real traffic: setup serves the API through
 // checkOpenAPI, so every request an httpapi test makes, and every answer,
-// is held against the document. TestOpenAPICoversRoutes checks the
+// including each event of an event stream, is held against the document. TestOpenAPICoversRoutes checks the
 // document against the route table; this checks it against what the
 // handlers really accept and send.
 
@@ -67,8 +71,9 @@ func checkOpenAPI(t *testing.T, next http.Handler) http.Handler {
 // check wraps next and calls fail for every exchange that does not match
 // the document. A request the document rejects must be answered with an
 // error status; a response must have a documented status, content type and
-// body. Event streams are checked for their status and content type only.
-// Paths outside /api/ belong to the console and pass through unchecked.
+// body. An event stream must have a documented status and content type,
+// and each event it sends must match the Event schema. Paths outside /api/
+// belong to the console and pass through unchecked.
 func (api *openAPI) check(next http.Handler, fail func(format string, args ...any)) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if !strings.HasPrefix(r.URL.Path, "/api/") {
@@ -98,7 +103,7 @@ type exchange struct {
 func (ex *exchange) String() string { return ex.req.Method + " " + ex.req.URL.RequestURI() }
 
 // check holds the exchange against the document. The body of an event
-// stream is not checked.
+// stream is checked event by event, by checkEvent.
 func (ex *exchange) check(status int, header http.Header, body []byte, stream bool) error {
 	ex.req.Body = io.NopCloser(bytes.NewReader(ex.reqBody))
 	route, params, err := ex.api.router.FindRoute(ex.req)
@@ -156,7 +161,7 @@ func (ex *exchange) checkNoRoute(routeErr error, status int, header http.Header,
 }
 
 // checkStreamResponse checks an event stream's status and content type
-// against the operation; its events are not checked.
+// against the operation; checkEvent checks its events.
 func checkStreamResponse(route *routers.Route, status int, header http.Header) error {
 	resp := route.Operation.Responses.Status(status)
 	if resp == nil || resp.Value == nil {
@@ -165,6 +170,23 @@ func checkStreamResponse(route *routers.Route, status int, header http.Header) e
 	ct := header.Get("Content-Type")
 	if resp.Value.Content.Get(ct) == nil {
 		return fmt.Errorf("the %d response has Content-Type %q, which the document does not list", status, ct)
+	}
+	return nil
+}
+
+// checkEvent holds one event of a stream, the JSON of a data: line,
+// against the document's Event schema.
+func (ex *exchange) checkEvent(data []byte) error {
+	schema := ex.api.doc.Components.Schemas["Event"]
+	if schema == nil {
+		return errors.New("the document has no Event schema")
+	}
+	var v any
+	if err := json.Unmarshal(data, &v); err != nil {
+		return fmt.Errorf("the event %s is not JSON: %w", data, err)
+	}
+	if err := schema.Value.VisitJSON(v, openapi3.EnableJSONSchema2020(), openapi3.VisitAsResponse()); err != nil {
+		return fmt.Errorf("the event %s does not match the Event schema: %w", data, err)
 	}
 	return nil
 }
@@ -178,7 +200,8 @@ func isMediaType(ct, want string) bool {
 
 // checkedWriter holds back a response until the handler is done so that
 // the whole of it can be checked, then sends it on. An event stream is
-// checked when its header is written and streams through unbuffered.
+// checked when its header is written, and each event as it is written; it
+// streams through unbuffered.
 type checkedWriter struct {
 	http.ResponseWriter
 	ex        *exchange
@@ -186,6 +209,7 @@ type checkedWriter struct {
 	status    int
 	body      bytes.Buffer
 	streaming bool
+	line      []byte // the unfinished last line of an event stream
 }
 
 func (w *checkedWriter) WriteHeader(code int) {
@@ -203,9 +227,26 @@ func (w *checkedWriter) WriteHeader(code int) {
 func (w *checkedWriter) Write(b []byte) (int, error) {
 	w.WriteHeader(http.StatusOK)
 	if w.streaming {
+		w.checkEvents(b)
 		return w.ResponseWriter.Write(b)
 	}
 	return w.body.Write(b)
+}
+
+// checkEvents checks the events of an event stream's data: lines as the
+// lines are completed.
+func (w *checkedWriter) checkEvents(b []byte) {
+	w.line = append(w.line, b...)
+	for {
+		line, rest, ok := bytes.Cut(w.line, []byte("\n"))
+		if !ok {
+			return
+		}
+		if data, ok := bytes.CutPrefix(line, []byte("data: ")); ok {
+			w.report(w.ex.checkEvent(data))
+		}
+		w.line = append(w.line[:0], rest...)
+	}
 }
 
 // FlushError flushes an event stream; a held-back response is sent whole
@@ -253,6 +294,7 @@ func TestOpenAPICheck(t *testing.T) {
 		}
 	}
 	const errBody = `{"error":{"code":"unsupported_media_type","message":"no"}}`
+	const stageEvent = `{"id":7,"executionId":"e1","stageId":"s1","type":"stage.status","data":{"status":"RUNNING","refId":"1","name":"Wait"},"time":1}`
 	tests := []struct {
 		name         string
 		method, path string
@@ -279,6 +321,12 @@ func TestOpenAPICheck(t *testing.T) {
 			answer(405, "application/json", `{}`), "does not match ErrorBody"},
 		{"event stream", "GET", "/api/v1/events", "", "",
 			answer(200, "text/event-stream", "retry: 2000\n\n"), ""},
+		{"event on the schema", "GET", "/api/v1/events", "", "",
+			answer(200, "text/event-stream", "retry: 2000\n\nid: 7\ndata: "+stageEvent+"\n\n"), ""},
+		{"event off the schema", "GET", "/api/v1/events", "", "",
+			answer(200, "text/event-stream", "id: 7\ndata: "+strings.Replace(stageEvent, `"refId":"1",`, "", 1)+"\n\n"), "does not match the Event schema"},
+		{"event of an undocumented type", "GET", "/api/v1/events", "", "",
+			answer(200, "text/event-stream", "id: 7\ndata: "+strings.Replace(stageEvent, "stage.status", "stage.exploded", 1)+"\n\n"), "does not match the Event schema"},
 		{"event stream that is not one", "GET", "/api/v1/events", "", "",
 			answer(200, "application/json", `{}`), "Content-Type"},
 		{"console", "GET", "/pipelines", "", "",
@@ -301,5 +349,72 @@ func TestOpenAPICheck(t *testing.T) {
 				t.Errorf("failures %q, want one about %q", failures, tt.wantFailure)
 			}
 		})
+	}
+}
+
+// TestOpenAPIDescribesEventPayloads holds each event type's payload struct
+// in apitype against the document: the Event schema has a variant for the
+// type whose data schema lists the struct's JSON keys, and requires those
+// that are always sent (not omitempty). The event types of the document
+// are those of this table.
+func TestOpenAPIDescribesEventPayloads(t *testing.T) {
+	t.Parallel()
+	payloads := map[apitype.EventType]any{
+		apitype.EventExecutionCreated:  apitype.ExecutionCreatedData{},
+		apitype.EventExecutionStatus:   apitype.ExecutionStatusData{},
+		apitype.EventExecutionRollback: apitype.ExecutionRollbackData{},
+		apitype.EventStageStatus:       apitype.StageStatusData{},
+		apitype.EventStageJudged:       apitype.StageJudgedData{},
+		apitype.EventStageRestarted:    apitype.StageRestartedData{},
+		apitype.EventTaskStatus:        apitype.TaskStatusData{},
+	}
+	api, err := loadOpenAPI()
+	if err != nil {
+		t.Fatal(err)
+	}
+	event := api.doc.Components.Schemas["Event"].Value
+	var documented []string
+	for _, v := range api.doc.Components.Schemas["EventType"].Value.Enum {
+		documented = append(documented, fmt.Sprint(v))
+	}
+	var inGo []string
+	for typ := range payloads {
+		inGo = append(inGo, string(typ))
+	}
+	slices.Sort(documented)
+	slices.Sort(inGo)
+	if !slices.Equal(documented, inGo) {
+		t.Errorf("openapi.json's EventType lists %v; apitype has %v", documented, inGo)
+	}
+	for typ, payload := range payloads {
+		var data *openapi3.Schema
+		for _, v := range event.OneOf {
+			if tp := v.Value.Properties["type"]; tp != nil && tp.Value.Const == string(typ) {
+				data = v.Value.Properties["data"].Value
+			}
+		}
+		if data == nil {
+			t.Errorf("openapi.json's Event has no variant for %s", typ)
+			continue
+		}
+		var keys, required []string
+		rt := reflect.TypeOf(payload)
+		for i := range rt.NumField() {
+			name, opts, _ := strings.Cut(rt.Field(i).Tag.Get("json"), ",")
+			keys = append(keys, name)
+			if !strings.Contains(opts, "omitempty") {
+				required = append(required, name)
+			}
+		}
+		docKeys := slices.Sorted(maps.Keys(data.Properties))
+		docRequired := slices.Sorted(slices.Values(data.Required))
+		slices.Sort(keys)
+		slices.Sort(required)
+		if !slices.Equal(docKeys, keys) {
+			t.Errorf("%s: openapi.json describes data keys %v; %s has %v", typ, docKeys, rt.Name(), keys)
+		}
+		if !slices.Equal(docRequired, required) {
+			t.Errorf("%s: openapi.json requires data keys %v; %s always sends %v", typ, docRequired, rt.Name(), required)
+		}
 	}
 }

@@ -11,6 +11,7 @@ import (
 	"github.com/sluice-cd/sluice/internal/apiclient"
 	"github.com/sluice-cd/sluice/internal/apitype"
 	"github.com/sluice-cd/sluice/internal/httpapi"
+	"github.com/sluice-cd/sluice/internal/status"
 	"github.com/sluice-cd/sluice/internal/store"
 )
 
@@ -113,7 +114,7 @@ func TestListExecutionsRejectsBadQueries(t *testing.T) {
 	t.Parallel()
 	c, b := setup(t, nil)
 	ctx := context.Background()
-	_, err := c.ListExecutions(ctx, apiclient.ListOptions{Statuses: []string{"RUNNING", "DONE"}})
+	_, err := c.ListExecutions(ctx, apiclient.ListOptions{Statuses: []status.Status{status.Running, "DONE"}})
 	e := apiError(t, err, 400, "bad_request")
 	if !strings.Contains(e.Message, `"DONE"`) || !strings.Contains(e.Message, "SUCCEEDED") {
 		t.Errorf("message = %q, want the bad status and the valid ones", e.Message)
@@ -129,7 +130,7 @@ func TestListExecutionsRejectsBadQueries(t *testing.T) {
 		}
 	}
 	// Lower case statuses are fine.
-	if _, err := c.ListExecutions(ctx, apiclient.ListOptions{Statuses: []string{"running"}}); err != nil {
+	if _, err := c.ListExecutions(ctx, apiclient.ListOptions{Statuses: []status.Status{"running"}}); err != nil {
 		t.Errorf("status=running: %v", err)
 	}
 }

@@ -25,6 +25,9 @@ type rule struct {
 }
 
 var rules = []rule{
+	{Why: "the status vocabulary is a leaf that every layer shares",
+		From:    []string{"internal/status"},
+		Imports: []string{"internal/...", "cmd/..."}},
 	{Why: "the job queue owns River's drivers and migrations",
 		Imports: []string{"github.com/riverqueue/river/riverdriver/...", "github.com/riverqueue/river/rivermigrate"},
 		Only:    []string{"internal/jobqueue"}},

@@ -11,6 +11,7 @@ import (
 
 	"github.com/sluice-cd/sluice/internal/jobqueue"
 	"github.com/sluice-cd/sluice/internal/sluicetest"
+	"github.com/sluice-cd/sluice/internal/status"
 	"github.com/sluice-cd/sluice/internal/store"
 )
 
@@ -84,7 +85,7 @@ func TestInsertSharesTheTransaction(t *testing.T) {
 		q, rec := newQueue(t, st, "")
 		write := func(id string, n int, fail error) error {
 			return st.InTx(ctx, func(tx store.Tx) error {
-				if err := tx.ExecutionInsert(ctx, &store.Execution{ID: id, Status: store.StatusNotStarted}); err != nil {
+				if err := tx.ExecutionInsert(ctx, &store.Execution{ID: id, Status: status.NotStarted}); err != nil {
 					return err
 				}
 				if err := q.InsertTx(ctx, tx, testArgs{N: n}, nil); err != nil {

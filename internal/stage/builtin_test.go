@@ -11,6 +11,7 @@ import (
 	"github.com/sluice-cd/sluice/internal/stage/preconditions"
 	"github.com/sluice-cd/sluice/internal/stage/variables"
 	"github.com/sluice-cd/sluice/internal/stage/wait"
+	"github.com/sluice-cd/sluice/internal/status"
 )
 
 func TestValidate(t *testing.T) {
@@ -59,13 +60,13 @@ func TestWait(t *testing.T) {
 		}
 		return res
 	}
-	if res := run(map[string]any{"waitTime": int64(10)}, start.Add(4*time.Second)); res.Status != stage.Running || res.RetryAfter != 6*time.Second {
+	if res := run(map[string]any{"waitTime": int64(10)}, start.Add(4*time.Second)); res.Status != status.Running || res.RetryAfter != 6*time.Second {
 		t.Errorf("4 s into a 10 s wait: %+v, want Running with 6 s left", res)
 	}
-	if res := run(map[string]any{"waitTime": int64(10)}, start.Add(10*time.Second)); res.Status != stage.Succeeded {
+	if res := run(map[string]any{"waitTime": int64(10)}, start.Add(10*time.Second)); res.Status != status.Succeeded {
 		t.Errorf("at the end of the wait: %+v", res)
 	}
-	if res := run(map[string]any{"waitTime": int64(10), "skipRemainingWait": true}, start); res.Status != stage.Succeeded {
+	if res := run(map[string]any{"waitTime": int64(10), "skipRemainingWait": true}, start); res.Status != status.Succeeded {
 		t.Errorf("skipped wait: %+v", res)
 	}
 }
@@ -76,14 +77,14 @@ func TestJudgmentRun(t *testing.T) {
 		res, _ := judgment.Type{}.Run(context.Background(), &stage.Task{Context: ctx})
 		return res
 	}
-	if res := run(map[string]any{}); res.Status != stage.Running || res.RetryAfter != 0 {
+	if res := run(map[string]any{}); res.Status != status.Running || res.RetryAfter != 0 {
 		t.Errorf("unjudged: %+v, want Running parked", res)
 	}
-	if res := run(map[string]any{"judgmentStatus": "continue"}); res.Status != stage.Succeeded {
+	if res := run(map[string]any{"judgmentStatus": "continue"}); res.Status != status.Succeeded {
 		t.Errorf("continue: %+v", res)
 	}
 	res := run(map[string]any{"judgmentStatus": "stop", "lastModifiedBy": "ann", "judgmentInput": "rollback"})
-	if res.Status != stage.Terminal || !strings.Contains(res.Error, "ann") || !strings.Contains(res.Error, "rollback") {
+	if res.Status != status.Terminal || !strings.Contains(res.Error, "ann") || !strings.Contains(res.Error, "rollback") {
 		t.Errorf("stop: %+v, want Terminal naming who and the input", res)
 	}
 }

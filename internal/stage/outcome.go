@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"maps"
 	"time"
+
+	"github.com/sluice-cd/sluice/internal/status"
 )
 
 // The outcomes of a task. A task returns one of these, with what it
@@ -19,12 +21,12 @@ import (
 
 // Succeed ends the task: the stage's next task runs, or the stage
 // succeeds after its last one.
-func Succeed() Result { return Result{Status: Succeeded} }
+func Succeed() Result { return Result{Status: status.Succeeded} }
 
 // Fail ends the task TERMINAL, and the stage fails as its failure options
 // say (failPipeline, continuePipeline, completeOtherBranchesThenFail). msg
 // tells the user what to fix: which field, which function, which version.
-func Fail(msg string) Result { return Result{Status: Terminal, Error: msg} }
+func Fail(msg string) Result { return Result{Status: status.Terminal, Error: msg} }
 
 // Failf is Fail with a message formatted as fmt.Sprintf does.
 func Failf(format string, args ...any) Result { return Fail(fmt.Sprintf(format, args...)) }
@@ -34,17 +36,17 @@ func Failf(format string, args ...any) Result { return Fail(fmt.Sprintf(format, 
 // function's state, a clock) polls this way. A d of zero or less is taken
 // as a millisecond, never as Wait.
 func RetryAfter(d time.Duration) Result {
-	return Result{Status: Running, RetryAfter: max(d, time.Millisecond)}
+	return Result{Status: status.Running, RetryAfter: max(d, time.Millisecond)}
 }
 
 // Wait parks the task until something outside it runs the stage again: a
 // manual judgment, a skip, the stage's timeout. Parking costs a row, not a
 // goroutine.
-func Wait() Result { return Result{Status: Running} }
+func Wait() Result { return Result{Status: status.Running} }
 
 // Skip ends the task SKIPPED: it had nothing to do. The stage goes on as
 // after Succeed.
-func Skip() Result { return Result{Status: Skipped} }
+func Skip() Result { return Result{Status: status.Skipped} }
 
 // WithOutputs returns r with outputs added to its Outputs: values that
 // downstream stages see. Outputs are merged into the stage's: an output

@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/sluice-cd/sluice/internal/stage"
+	"github.com/sluice-cd/sluice/internal/status"
 )
 
 func TestOutcomes(t *testing.T) {
@@ -12,17 +13,17 @@ func TestOutcomes(t *testing.T) {
 	for _, tc := range []struct {
 		name  string
 		got   stage.Result
-		want  stage.Status
+		want  status.Status
 		retry time.Duration
 		msg   string
 	}{
-		{"Succeed", stage.Succeed(), stage.Succeeded, 0, ""},
-		{"Fail", stage.Fail("functionName is required"), stage.Terminal, 0, "functionName is required"},
-		{"Failf", stage.Failf("version %d is gone", 3), stage.Terminal, 0, "version 3 is gone"},
-		{"RetryAfter", stage.RetryAfter(2 * time.Second), stage.Running, 2 * time.Second, ""},
-		{"RetryAfter 0 is not Wait", stage.RetryAfter(0), stage.Running, time.Millisecond, ""},
-		{"Wait", stage.Wait(), stage.Running, 0, ""},
-		{"Skip", stage.Skip(), stage.Skipped, 0, ""},
+		{"Succeed", stage.Succeed(), status.Succeeded, 0, ""},
+		{"Fail", stage.Fail("functionName is required"), status.Terminal, 0, "functionName is required"},
+		{"Failf", stage.Failf("version %d is gone", 3), status.Terminal, 0, "version 3 is gone"},
+		{"RetryAfter", stage.RetryAfter(2 * time.Second), status.Running, 2 * time.Second, ""},
+		{"RetryAfter 0 is not Wait", stage.RetryAfter(0), status.Running, time.Millisecond, ""},
+		{"Wait", stage.Wait(), status.Running, 0, ""},
+		{"Skip", stage.Skip(), status.Skipped, 0, ""},
 	} {
 		if tc.got.Status != tc.want || tc.got.RetryAfter != tc.retry || tc.got.Error != tc.msg {
 			t.Errorf("%s = %+v, want status %s, RetryAfter %s, Error %q", tc.name, tc.got, tc.want, tc.retry, tc.msg)
@@ -38,7 +39,7 @@ func TestResultWith(t *testing.T) {
 	if len(shared) != 1 || len(first.Outputs) != 1 {
 		t.Errorf("WithOutputs changed a map it was given or an earlier result: %v, %v", shared, first.Outputs)
 	}
-	if second.Outputs["a"] != 1 || second.Outputs["b"] != 2 || second.Context["c"] != 3 || second.Status != stage.Succeeded {
+	if second.Outputs["a"] != 1 || second.Outputs["b"] != 2 || second.Context["c"] != 3 || second.Status != status.Succeeded {
 		t.Errorf("chained result = %+v", second)
 	}
 	if r := stage.Fail("x").WithOutputs(nil); r.Outputs != nil {

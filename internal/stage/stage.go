@@ -7,28 +7,7 @@ import (
 	"time"
 
 	"github.com/sluice-cd/sluice/internal/pipeline"
-)
-
-// Status is a task's result status. The values match store.ExecutionStatus.
-// Tasks do not set it themselves: they return an outcome (Succeed, Fail,
-// RetryAfter, Wait, Skip), which sets it.
-type Status string
-
-const (
-	// Succeeded: the task is done; the next task (or stage completion) follows.
-	Succeeded Status = "SUCCEEDED"
-	// Running: not done yet. With RetryAfter > 0 the engine runs the task
-	// again after that delay; with RetryAfter == 0 the task waits for an
-	// outside event (a judgment, a skip) that re-runs it.
-	Running Status = "RUNNING"
-	// Terminal: the task failed; the stage fails as its failure options say.
-	Terminal Status = "TERMINAL"
-	// FailedContinue: the task failed but the pipeline may go on.
-	FailedContinue Status = "FAILED_CONTINUE"
-	// Stopped: the task failed and halts this branch only.
-	Stopped Status = "STOPPED"
-	// Skipped: the task chose not to run.
-	Skipped Status = "SKIPPED"
+	"github.com/sluice-cd/sluice/internal/status"
 )
 
 // Type is one stage type, e.g. "wait" or "Aws.LambdaDeploymentStage".
@@ -117,7 +96,13 @@ type RawFielder interface {
 // Result is what one task run returns. Tasks build it from the outcomes
 // Succeed, Fail, RetryAfter, Wait and Skip; the engine reads its fields.
 type Result struct {
-	Status Status
+	// Status is the task's status after this run, set by the outcome:
+	// status.Succeeded or status.Skipped (done; the next task follows),
+	// status.Running (not done: run again after RetryAfter, or, when that
+	// is zero, wait for an outside event that runs it again), or a failure
+	// (status.Terminal; status.FailedContinue or status.Stopped to override
+	// the stage's failure options), which fails the stage.
+	Status status.Status
 	// Context entries are merged into the stage's context.
 	Context map[string]any
 	// Outputs entries are merged into the stage's outputs, visible to
@@ -126,7 +111,7 @@ type Result struct {
 	// RetryAfter is how long to wait before running a Running task again.
 	RetryAfter time.Duration
 	// Error explains a failure in words that tell the user what to fix. It
-	// is required for Terminal, FailedContinue and Stopped.
+	// is required for a failure status.
 	Error string
 }
 

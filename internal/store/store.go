@@ -14,6 +14,8 @@ import (
 	"encoding/json"
 	"errors"
 	"time"
+
+	"github.com/sluice-cd/sluice/internal/status"
 )
 
 // Sentinel errors. Implementations return them (possibly wrapped) and callers
@@ -122,7 +124,7 @@ type Querier interface {
 	// ExecutionListByConfig returns executions (Stages nil) of one pipeline
 	// config in any of the given statuses, oldest first; the engine uses it
 	// for concurrency limits and queueing.
-	ExecutionListByConfig(ctx context.Context, pipelineConfigID string, statuses []ExecutionStatus) ([]*Execution, error)
+	ExecutionListByConfig(ctx context.Context, pipelineConfigID string, statuses []status.Status) ([]*Execution, error)
 
 	// StageInsert adds a stage to an existing execution (rollback stages,
 	// synthetic stages).
@@ -196,31 +198,6 @@ type PipelineListParams struct {
 	Application string
 }
 
-// ExecutionStatus is an execution's or a stage's status; the values are
-// Orca's and are stored as they are.
-type ExecutionStatus string
-
-const (
-	StatusNotStarted     ExecutionStatus = "NOT_STARTED"
-	StatusRunning        ExecutionStatus = "RUNNING"
-	StatusPaused         ExecutionStatus = "PAUSED"
-	StatusSucceeded      ExecutionStatus = "SUCCEEDED"
-	StatusFailedContinue ExecutionStatus = "FAILED_CONTINUE"
-	StatusTerminal       ExecutionStatus = "TERMINAL"
-	StatusCanceled       ExecutionStatus = "CANCELED"
-	StatusStopped        ExecutionStatus = "STOPPED"
-	StatusSkipped        ExecutionStatus = "SKIPPED"
-)
-
-// Complete reports whether s is a final status.
-func (s ExecutionStatus) Complete() bool {
-	switch s {
-	case StatusSucceeded, StatusFailedContinue, StatusTerminal, StatusCanceled, StatusStopped, StatusSkipped:
-		return true
-	}
-	return false
-}
-
 // Execution is one run of a pipeline.
 type Execution struct {
 	ID               string
@@ -228,7 +205,7 @@ type Execution struct {
 	PipelineName     string
 	PipelineConfigID string // the pipeline's ID; key of concurrency limits
 	PipelineRevision int
-	Status           ExecutionStatus
+	Status           status.Status
 	// Pipeline is the document the execution runs, frozen at trigger time.
 	Pipeline json.RawMessage
 	// Trigger is the runtime trigger: {"type","user","parameters",…}.
@@ -256,7 +233,7 @@ type Stage struct {
 	Name                 string
 	Type                 string
 	RequisiteStageRefIDs []string
-	Status               ExecutionStatus
+	Status               status.Status
 	// Context is the stage's configuration plus what its tasks wrote.
 	Context json.RawMessage
 	// Outputs are visible to downstream stages.
@@ -273,7 +250,7 @@ type Stage struct {
 type ExecutionListParams struct {
 	Application  string
 	PipelineName string
-	Statuses     []ExecutionStatus
+	Statuses     []status.Status
 	// Cursor is the NextCursor of the previous page; empty for the first.
 	Cursor string
 	Limit  int

@@ -654,7 +654,7 @@ func TestBrowserCanaryRelease(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	s.waitExecution(t, first.ID, "the first release", func(e *apitype.Execution) bool { return completeStatus(e.Status) })
+	s.waitExecution(t, first.ID, "the first release", func(e *apitype.Execution) bool { return e.Status.Complete() })
 	if e, _ := s.client.GetExecution(ctx, first.ID); e.Status != "SUCCEEDED" {
 		t.Fatalf("the first release ended %s: %s", e.Status, stageSummary(e))
 	}
@@ -723,14 +723,6 @@ func (l *localLambda) uploadHello(t *testing.T, bucket, key string) {
 	if _, err := local.S3.PutObject(ctx, &s3.PutObjectInput{Bucket: aws.String(bucket), Key: aws.String(key), Body: bytes.NewReader(zip)}); err != nil {
 		t.Fatal(err)
 	}
-}
-
-func completeStatus(s string) bool {
-	switch s {
-	case "SUCCEEDED", "TERMINAL", "CANCELED", "STOPPED", "FAILED_CONTINUE":
-		return true
-	}
-	return false
 }
 
 // stageSummary lists an execution's stages with their status and error.

@@ -12,6 +12,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/sluice-cd/sluice/internal/apitype"
+	"github.com/sluice-cd/sluice/internal/status"
 )
 
 // executionView is the Execution page.
@@ -65,10 +66,11 @@ type judgmentView struct {
 
 // stageView is the stage panel.
 type stageView struct {
-	ID, RefID, Name, Type, Status string
-	StartTime, EndTime            int64
-	Elapsed                       int64
-	Running                       bool
+	ID, RefID, Name, Type string
+	Status                status.Status
+	StartTime, EndTime    int64
+	Elapsed               int64
+	Running               bool
 	// Errors are the stage's error messages, what to fix first.
 	Errors   []string
 	Tasks    []taskView
@@ -81,7 +83,8 @@ type stageView struct {
 
 // taskView is one task on the stage's timeline.
 type taskView struct {
-	Name, Status       string
+	Name               string
+	Status             status.Status
 	StartTime, EndTime int64
 	Elapsed            int64
 	// BarX and BarW place the task on a timeline 100 units wide.
@@ -115,15 +118,15 @@ func (c *Console) execution(r *http.Request) (*page, error) {
 	}
 	v.Parameters, v.Notes = triggerAndNotes(e)
 	api := "/api/v1" + self
-	running := !completeStatuses[e.Status]
+	running := !e.Status.Complete()
 	if running {
 		v.Actions = append(v.Actions, actionView{ID: "act-cancel", Label: "Cancel", URL: api + "/cancel", Body: `{"reason":"canceled from the console"}`,
 			Confirm: "Cancel this execution?", Danger: true})
 	}
 	switch e.Status {
-	case "RUNNING":
+	case status.Running:
 		v.Actions = append(v.Actions, actionView{ID: "act-pause", Label: "Pause", URL: api + "/pause", Body: "{}"})
-	case "PAUSED":
+	case status.Paused:
 		v.Actions = append(v.Actions, actionView{ID: "act-resume", Label: "Resume", URL: api + "/resume", Body: "{}"})
 	}
 	if !running && !rolledBack(e) {
@@ -148,7 +151,7 @@ func (c *Console) execution(r *http.Request) (*page, error) {
 			EndMs:    msOf(s.EndTime),
 			Elapsed:  elapsedText(s.StartTime, s.EndTime, now),
 		})
-		if s.Type == "manualJudgment" && s.Status == "RUNNING" && e.Status == "RUNNING" {
+		if s.Type == "manualJudgment" && s.Status == status.Running && e.Status == status.Running {
 			v.Judgments = append(v.Judgments, newJudgmentView(e, s))
 		}
 	}
@@ -192,10 +195,8 @@ func selectStage(e *apitype.Execution, want string) *apitype.Stage {
 		}
 	}
 	for _, pick := range []func(s *apitype.Stage) bool{
-		func(s *apitype.Stage) bool {
-			return s.Status == "TERMINAL" || s.Status == "STOPPED" || s.Status == "FAILED_CONTINUE"
-		},
-		func(s *apitype.Stage) bool { return s.Status == "RUNNING" || s.Status == "PAUSED" },
+		func(s *apitype.Stage) bool { return s.Status.Failed() },
+		func(s *apitype.Stage) bool { return s.Status.Active() },
 	} {
 		for i := range e.Stages {
 			if pick(&e.Stages[i]) {
@@ -235,7 +236,7 @@ func triggerAndNotes(e *apitype.Execution) (params []keyValue, notes []string) {
 		} `json:"paused"`
 	}
 	_ = json.Unmarshal(e.State, &st)
-	if st.Queued && e.Status == "NOT_STARTED" {
+	if st.Queued && e.Status == status.NotStarted {
 		notes = append(notes, "Waiting in the pipeline's queue for another execution to finish.")
 	}
 	if st.CanceledBy != "" || st.CancellationReason != "" {
@@ -251,7 +252,7 @@ func triggerAndNotes(e *apitype.Execution) (params []keyValue, notes []string) {
 	if rolledBack(e) {
 		notes = append(notes, "Rolled back: the stages that undo what it changed were added to it.")
 	}
-	if st.Paused != nil && e.Status == "PAUSED" && st.Paused.PausedBy != "" {
+	if st.Paused != nil && e.Status == status.Paused && st.Paused.PausedBy != "" {
 		notes = append(notes, "Paused by "+st.Paused.PausedBy+".")
 	}
 	return params, notes
@@ -294,7 +295,7 @@ func newStageView(e *apitype.Execution, s *apitype.Stage, now int64) *stageView 
 		StartTime: msOf(s.StartTime),
 		EndTime:   msOf(s.EndTime),
 		Elapsed:   elapsed(s.StartTime, s.EndTime, now),
-		Running:   s.Status == "RUNNING",
+		Running:   s.Status == status.Running,
 		Context:   prettyJSON(s.Context),
 		Outputs:   prettyJSON(s.Outputs),
 	}
@@ -314,10 +315,10 @@ func newStageView(e *apitype.Execution, s *apitype.Stage, now int64) *stageView 
 		}
 	}
 	api := "/api/v1" + pathJoin("executions", e.ID, "stages", s.ID)
-	if s.Type == "wait" && s.Status == "RUNNING" {
+	if s.Type == "wait" && s.Status == status.Running {
 		v.Actions = append(v.Actions, actionView{ID: "act-skip-wait", Label: "Skip wait", URL: api + "/skip-wait", Body: "{}"})
 	}
-	if completeStatuses[s.Status] {
+	if s.Status.Complete() {
 		v.Actions = append(v.Actions, actionView{ID: "act-restart", Label: "Restart stage", URL: api + "/restart", Body: "{}",
 			Confirm: "Restart " + cmp.Or(s.Name, s.RefID) + " and everything after it?"})
 	}
@@ -360,10 +361,10 @@ func stageErrors(ctx, outputs map[string]any) []string {
 func taskTimeline(s *apitype.Stage, now int64) []taskView {
 	var book struct {
 		Tasks []struct {
-			Name      string `json:"name"`
-			Status    string `json:"status"`
-			StartTime int64  `json:"startTime"`
-			EndTime   int64  `json:"endTime"`
+			Name      string        `json:"name"`
+			Status    status.Status `json:"status"`
+			StartTime int64         `json:"startTime"`
+			EndTime   int64         `json:"endTime"`
 		} `json:"tasks"`
 	}
 	if json.Unmarshal(s.Tasks, &book) != nil {

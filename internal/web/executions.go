@@ -10,11 +10,15 @@ import (
 
 	"github.com/sluice-cd/sluice/internal/apiclient"
 	"github.com/sluice-cd/sluice/internal/apitype"
+	"github.com/sluice-cd/sluice/internal/status"
 )
 
-// allStatuses are the execution statuses, in the order the status filter
-// offers them.
-var allStatuses = []string{"RUNNING", "PAUSED", "NOT_STARTED", "SUCCEEDED", "TERMINAL", "CANCELED", "STOPPED", "FAILED_CONTINUE", "SKIPPED"}
+// filterStatuses returns the execution statuses in the order the status
+// filter offers them: what needs watching first.
+func filterStatuses() []status.Status {
+	return []status.Status{status.Running, status.Paused, status.NotStarted, status.Succeeded,
+		status.Terminal, status.Canceled, status.Stopped, status.FailedContinue, status.Skipped}
+}
 
 // pageSize is how many executions a page lists.
 const pageSize = 25
@@ -35,7 +39,7 @@ type executionsView struct {
 }
 
 type statusFilter struct {
-	Status  string
+	Status  status.Status
 	Checked bool
 }
 
@@ -46,7 +50,7 @@ type execRow struct {
 	Application string
 	Pipeline    string
 	PipelineURL string
-	Status      string
+	Status      status.Status
 	TriggerType string
 	User        string
 	BuildTime   int64
@@ -70,7 +74,7 @@ func newExecRow(e *apitype.Execution, now int64) execRow {
 		StartTime:   msOf(e.StartTime),
 		EndTime:     msOf(e.EndTime),
 		Duration:    elapsed(e.StartTime, e.EndTime, now),
-		Running:     !completeStatuses[e.Status],
+		Running:     !e.Status.Complete(),
 	}
 	var trig struct {
 		Type string `json:"type"`
@@ -86,15 +90,15 @@ func (c *Console) executions(r *http.Request) (*page, error) {
 	ctx := r.Context()
 	q := r.URL.Query()
 	v := &executionsView{Application: q.Get("application"), Pipeline: q.Get("pipeline")}
-	var statuses []string
+	var statuses []status.Status
 	for _, list := range q["status"] {
 		for s := range strings.SplitSeq(list, ",") {
 			if s = strings.ToUpper(strings.TrimSpace(s)); s != "" {
-				statuses = append(statuses, s)
+				statuses = append(statuses, status.Status(s))
 			}
 		}
 	}
-	for _, s := range allStatuses {
+	for _, s := range filterStatuses() {
 		v.Statuses = append(v.Statuses, statusFilter{Status: s, Checked: slices.Contains(statuses, s)})
 	}
 	list, err := c.api.ListExecutions(ctx, apiclient.ListOptions{
@@ -118,7 +122,11 @@ func (c *Console) executions(r *http.Request) (*page, error) {
 		}
 	}
 	if len(statuses) > 0 {
-		filter.Set("status", strings.Join(statuses, ","))
+		names := make([]string, len(statuses))
+		for i, s := range statuses {
+			names[i] = string(s)
+		}
+		filter.Set("status", strings.Join(names, ","))
 	}
 	if list.NextCursor != "" {
 		next := url.Values{}

@@ -12,6 +12,8 @@ import (
 	"time"
 
 	"sigs.k8s.io/yaml"
+
+	"github.com/sluice-cd/sluice/internal/status"
 )
 
 // funcs are the template functions.
@@ -91,17 +93,13 @@ func elapsed(start, end *int64, now int64) int64 {
 	return now - *start
 }
 
-// statusClass is the stylesheet class of an execution or stage status.
-func statusClass(status string) string {
-	if status == "" {
+// statusClass is the stylesheet class of an execution, stage or task
+// status.
+func statusClass(s status.Status) string {
+	if s == "" {
 		return "st-none"
 	}
-	return "st-" + strings.ReplaceAll(strings.ToLower(status), "_", "-")
-}
-
-// completeStatuses are the statuses after which nothing more happens.
-var completeStatuses = map[string]bool{
-	"SUCCEEDED": true, "FAILED_CONTINUE": true, "TERMINAL": true, "CANCELED": true, "STOPPED": true, "SKIPPED": true,
+	return "st-" + strings.ReplaceAll(strings.ToLower(string(s)), "_", "-")
 }
 
 // shortID is the first part of an id, enough to tell executions apart.

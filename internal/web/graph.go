@@ -6,6 +6,8 @@ import (
 	"slices"
 	"strings"
 	"unicode/utf8"
+
+	"github.com/sluice-cd/sluice/internal/status"
 )
 
 // The stage graph, laid out on the server and drawn as inline SVG: stages
@@ -31,7 +33,7 @@ type graphNode struct {
 	RefID   string
 	Name    string
 	Type    string
-	Status  string // empty on a pipeline's graph
+	Status  status.Status // empty on a pipeline's graph
 	Parents []string
 	Href    string // empty: not a link
 	// Selected marks the stage shown in the stage panel.
@@ -109,7 +111,7 @@ func layoutGraph(nodes []*graphNode) *stageGraph {
 			From: e.from.RefID,
 			To:   e.to.RefID,
 			D:    e.path(shift),
-			Done: e.to.Status != "" && e.to.Status != "NOT_STARTED",
+			Done: e.to.Status != "" && e.to.Status != status.NotStarted,
 		})
 	}
 	return g

@@ -150,7 +150,7 @@ func stageIs(ref, status string) func(*apitype.Execution) bool {
 	return func(e *apitype.Execution) bool {
 		for _, s := range e.Stages {
 			if s.RefID == ref {
-				return s.Status == status
+				return string(s.Status) == status
 			}
 		}
 		return false

@@ -11,7 +11,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/lambda"
 	"github.com/aws/aws-sdk-go-v2/service/lambda/types"
 
-	"github.com/sluice-cd/sluice/internal/stage"
+	"github.com/sluice-cd/sluice/internal/status"
 )
 
 // withVersions deploys fn and publishes n versions of it.
@@ -219,7 +219,7 @@ func TestDeleteMoving(t *testing.T) {
 	}
 	// A re-run of the whole stage with its context: the recorded plan is
 	// used again, and the versions it named are already gone.
-	if res := r.from(0); res.Status != stage.Succeeded {
+	if res := r.from(0); res.Status != status.Succeeded {
 		t.Fatal(res.Error)
 	}
 	if vs := versionsOf(t, e, "mv"); !slices.Equal(vs, []int{4, 5}) {

@@ -14,6 +14,7 @@ import (
 
 	"github.com/sluice-cd/sluice/internal/fnbuild"
 	"github.com/sluice-cd/sluice/internal/stage"
+	"github.com/sluice-cd/sluice/internal/status"
 )
 
 const testRole = "arn:aws:iam::000000000000:role/sluice-test"
@@ -124,11 +125,11 @@ func TestDeployPublishesOnceAcrossCrashes(t *testing.T) {
 	tasks := deploy.Tasks(r.ctx)
 	publishAt := slices.Index(tasks, taskPublish)
 	for _, name := range tasks[:publishAt] {
-		if res := r.task(name); res.Status != stage.Succeeded {
+		if res := r.task(name); res.Status != status.Succeeded {
 			t.Fatalf("%s: %s", name, res.Error)
 		}
 	}
-	if res := r.from(0); res.Status != stage.Succeeded {
+	if res := r.from(0); res.Status != status.Succeeded {
 		t.Fatalf("re-run: %s", res.Error)
 	}
 	if vs := versionsOf(t, e, "crash"); !slices.Equal(vs, []int{1, 2}) {
@@ -142,16 +143,16 @@ func TestDeployPublishesOnceAcrossCrashes(t *testing.T) {
 	// publish task runs again with the context it had.
 	r = newStageRun(t, deploy, "", deployFields("crash", "v.zip3", map[string]any{"publish": true}))
 	for _, name := range tasks[:publishAt] {
-		if res := r.task(name); res.Status != stage.Succeeded {
+		if res := r.task(name); res.Status != status.Succeeded {
 			t.Fatalf("%s: %s", name, res.Error)
 		}
 	}
 	before := maps.Clone(r.ctx)
-	if res := r.task(taskPublish); res.Status != stage.Succeeded || r.outputs["versionId"] != "3" {
+	if res := r.task(taskPublish); res.Status != status.Succeeded || r.outputs["versionId"] != "3" {
 		t.Fatalf("publish: %s %v", res.Error, r.outputs)
 	}
 	r.ctx = before // the result was lost
-	if res := r.from(0); res.Status != stage.Succeeded {
+	if res := r.from(0); res.Status != status.Succeeded {
 		t.Fatalf("re-run: %s", res.Error)
 	}
 	if vs := versionsOf(t, e, "crash"); !slices.Equal(vs, []int{1, 2, 3}) {

@@ -10,6 +10,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/lambda"
 
 	"github.com/sluice-cd/sluice/internal/stage"
+	"github.com/sluice-cd/sluice/internal/status"
 )
 
 const (
@@ -39,7 +40,7 @@ func reconcileUntilDone(t *testing.T, e *localEnv, f *function, target string, f
 	t.Helper()
 	want := eventSourcesOf(t, fields)
 	r := newStageRun(t, &reconcileType{f: f, target: target, want: want}, "", map[string]any{"functionName": f.name})
-	if res := r.task("reconcile"); res.Status != stage.Succeeded {
+	if res := r.task("reconcile"); res.Status != status.Succeeded {
 		t.Fatalf("reconcile: %s", res.Error)
 	}
 	if r.runs["reconcile"] < 2 && len(want.arns) > 0 {
@@ -137,7 +138,7 @@ func TestEventSourcesOnAliasTarget(t *testing.T) {
 	want := eventSourcesOf(t, map[string]any{"triggerArns": []any{queueA, queueB}})
 	r := newStageRun(t, &reconcileType{f: f, target: aliasARN, want: want}, "", map[string]any{"functionName": "esm"})
 	res := r.task("reconcile")
-	if res.Status != stage.Terminal || !strings.Contains(res.Error, fnMappings[queueA]) || !strings.Contains(res.Error, "already mapped to "+fnARN) {
+	if res.Status != status.Terminal || !strings.Contains(res.Error, fnMappings[queueA]) || !strings.Contains(res.Error, "already mapped to "+fnARN) {
 		t.Fatalf("mapping A on the alias: %s %q", res.Status, res.Error)
 	}
 

@@ -25,6 +25,7 @@ import (
 	"github.com/sluice-cd/sluice/internal/fnbuild"
 	"github.com/sluice-cd/sluice/internal/locallambda"
 	"github.com/sluice-cd/sluice/internal/stage"
+	"github.com/sluice-cd/sluice/internal/status"
 )
 
 var (
@@ -169,8 +170,8 @@ func (r *stageRun) task(name string) stage.Result {
 		}
 		maps.Copy(r.ctx, res.Context)
 		maps.Copy(r.outputs, res.Outputs)
-		if res.Status != stage.Running {
-			if res.Status != stage.Succeeded && res.Status != stage.Skipped && res.Error == "" {
+		if res.Status != status.Running {
+			if res.Status != status.Succeeded && res.Status != status.Skipped && res.Error == "" {
 				r.t.Fatalf("task %s ended %s without an error message", name, res.Status)
 			}
 			if strings.Contains(res.Error, "No reason provided") {
@@ -199,7 +200,7 @@ func (r *stageRun) from(i int) stage.Result {
 	var res stage.Result
 	for _, name := range tasks[i:] {
 		res = r.task(name)
-		if res.Status != stage.Succeeded {
+		if res.Status != status.Succeeded {
 			return res
 		}
 	}
@@ -209,7 +210,7 @@ func (r *stageRun) from(i int) stage.Result {
 // mustSucceed runs every task and fails the test unless all succeed.
 func (r *stageRun) mustSucceed() map[string]any {
 	r.t.Helper()
-	if res := r.all(); res.Status != stage.Succeeded {
+	if res := r.all(); res.Status != status.Succeeded {
 		r.t.Fatalf("%s: %s: %s", r.typ.Name(), res.Status, res.Error)
 	}
 	return r.outputs
@@ -220,7 +221,7 @@ func (r *stageRun) mustSucceed() map[string]any {
 func (r *stageRun) mustFail() string {
 	r.t.Helper()
 	res := r.all()
-	if res.Status != stage.Terminal {
+	if res.Status != status.Terminal {
 		r.t.Fatalf("%s: want TERMINAL, got %s (outputs %v)", r.typ.Name(), res.Status, r.outputs)
 	}
 	return res.Error

@@ -13,6 +13,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/lambda"
 
 	"github.com/sluice-cd/sluice/internal/stage"
+	"github.com/sluice-cd/sluice/internal/status"
 )
 
 // helloVersions creates demo-<short> from hello and publishes versions
@@ -377,13 +378,13 @@ func TestRouteConcurrentChange(t *testing.T) {
 
 	r := newStageRun(t, typ, fixtureApp, fx.fields(map[string]any{"aliasName": "live", "deploymentStrategy": "$SIMPLE", "versionNameA": "$LATEST"}))
 	for _, task := range []string{taskResolveRoute, taskRecordRouting} {
-		if res := r.task(task); res.Status != stage.Succeeded {
+		if res := r.task(task); res.Status != status.Succeeded {
 			t.Fatalf("%s: %s %s", task, res.Status, res.Error)
 		}
 	}
 	fx.setAlias("live", vs[1], nil) // someone else
 	res := r.task(taskUpdateAlias)
-	if res.Status != stage.Terminal {
+	if res.Status != status.Terminal {
 		t.Fatalf("update after a concurrent change: %s", res.Status)
 	}
 	for _, w := range []string{"alias live of demo-race was changed while the stage ran", "routed 100% to version " + vs[0],
@@ -418,7 +419,7 @@ func TestRouteUpdateRunsTwice(t *testing.T) {
 	if got := weightsOf(first)[vs[1]]; got != 0.245 {
 		t.Errorf("weight of version %s = %v, want 0.245", vs[1], got)
 	}
-	if res := r.task(taskUpdateAlias); res.Status != stage.Succeeded {
+	if res := r.task(taskUpdateAlias); res.Status != status.Succeeded {
 		t.Fatalf("second run: %s %s", res.Status, res.Error)
 	}
 	if again := fx.alias("live"); aws.ToString(again.RevisionId) != aws.ToString(first.RevisionId) {

@@ -6,6 +6,8 @@ import (
 	"testing"
 
 	"github.com/sluice-cd/sluice/internal/sluicetest"
+
+	"github.com/sluice-cd/sluice/internal/status"
 	"github.com/sluice-cd/sluice/internal/store"
 	"github.com/sluice-cd/sluice/internal/store/postgres"
 	"github.com/sluice-cd/sluice/internal/store/storetest"
@@ -47,7 +49,7 @@ func TestDriverTx(t *testing.T) {
 // schema: two stores in two schemas do not see each other's rows.
 func TestSchemaIsolation(t *testing.T) {
 	a, b := openTest(t), openTest(t)
-	if err := a.ExecutionInsert(t.Context(), &store.Execution{ID: "e", Status: store.StatusRunning}); err != nil {
+	if err := a.ExecutionInsert(t.Context(), &store.Execution{ID: "e", Status: status.Running}); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := b.ExecutionGet(t.Context(), "e"); err == nil {

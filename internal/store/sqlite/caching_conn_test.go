@@ -15,6 +15,7 @@ import (
 	sqlite "modernc.org/sqlite"
 	sqlite3 "modernc.org/sqlite/lib"
 
+	"github.com/sluice-cd/sluice/internal/status"
 	"github.com/sluice-cd/sluice/internal/store"
 )
 
@@ -508,21 +509,21 @@ func TestStmtCacheConcurrent(t *testing.T) {
 			wg.Go(func() {
 				for i := range 15 {
 					id := fmt.Sprintf("e-%d-%d", g, i)
-					err := s.ExecutionInsert(t.Context(), &store.Execution{ID: id, Status: store.StatusRunning})
+					err := s.ExecutionInsert(t.Context(), &store.Execution{ID: id, Status: status.Running})
 					if err == nil {
 						err = s.InTx(t.Context(), func(tx store.Tx) error {
 							e, err := tx.ExecutionLock(t.Context(), id)
 							if err != nil {
 								return err
 							}
-							e.Status = store.StatusSucceeded
+							e.Status = status.Succeeded
 							return tx.ExecutionUpdate(t.Context(), e)
 						})
 					}
 					if err == nil {
 						var e *store.Execution
-						if e, err = s.ExecutionGet(t.Context(), id); err == nil && e.Status != store.StatusSucceeded {
-							err = fmt.Errorf("%s: status %s, want %s", id, e.Status, store.StatusSucceeded)
+						if e, err = s.ExecutionGet(t.Context(), id); err == nil && e.Status != status.Succeeded {
+							err = fmt.Errorf("%s: status %s, want %s", id, e.Status, status.Succeeded)
 						}
 					}
 					if err != nil {

@@ -7,6 +7,7 @@ import (
 	"sync"
 	"testing"
 
+	"github.com/sluice-cd/sluice/internal/status"
 	"github.com/sluice-cd/sluice/internal/store"
 	"github.com/sluice-cd/sluice/internal/store/sqlite"
 	"github.com/sluice-cd/sluice/internal/store/sqlstore"
@@ -86,10 +87,10 @@ func TestBeginImmediate(t *testing.T) {
 		t.Cleanup(func() { s.Close() })
 		stores[i] = s
 	}
-	if err := stores[0].ExecutionInsert(t.Context(), &store.Execution{ID: "e", Status: store.StatusRunning}); err != nil {
+	if err := stores[0].ExecutionInsert(t.Context(), &store.Execution{ID: "e", Status: status.Running}); err != nil {
 		t.Fatal(err)
 	}
-	if err := stores[0].StageInsert(t.Context(), &store.Stage{ID: "s", ExecutionID: "e", Status: store.StatusRunning}); err != nil {
+	if err := stores[0].StageInsert(t.Context(), &store.Stage{ID: "s", ExecutionID: "e", Status: status.Running}); err != nil {
 		t.Fatal(err)
 	}
 	// Read, then write, in each transaction: under deferred BEGIN two such

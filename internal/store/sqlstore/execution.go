@@ -10,6 +10,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/sluice-cd/sluice/internal/status"
 	"github.com/sluice-cd/sluice/internal/store"
 )
 
@@ -246,7 +247,7 @@ func (q *querier) ExecutionList(ctx context.Context, params *store.ExecutionList
 
 // ExecutionListByConfig implements store.Querier. No statuses means any
 // status.
-func (q *querier) ExecutionListByConfig(ctx context.Context, pipelineConfigID string, statuses []store.ExecutionStatus) ([]*store.Execution, error) {
+func (q *querier) ExecutionListByConfig(ctx context.Context, pipelineConfigID string, statuses []status.Status) ([]*store.Execution, error) {
 	query := `SELECT ` + executionColumns + ` FROM execution WHERE pipeline_config_id = ?`
 	args := []any{pipelineConfigID}
 	if len(statuses) > 0 {

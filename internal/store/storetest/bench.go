@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/sluice-cd/sluice/internal/status"
 	"github.com/sluice-cd/sluice/internal/store"
 )
 
@@ -15,7 +16,7 @@ func BenchmarkExecutionInsert(b *testing.B, s store.Store) {
 	ctx := b.Context()
 	i := 0
 	for b.Loop() {
-		e := newExecution(fmt.Sprintf("bench-%d", i), "app", "p", store.StatusNotStarted, time.Time{}, 5)
+		e := newExecution(fmt.Sprintf("bench-%d", i), "app", "p", status.NotStarted, time.Time{}, 5)
 		e.UpdatedAt = time.Time{}
 		if err := s.ExecutionInsert(ctx, e); err != nil {
 			b.Fatalf("ExecutionInsert: %v", err)
@@ -28,7 +29,7 @@ func BenchmarkExecutionInsert(b *testing.B, s store.Store) {
 // (execution and five stages read), StageUpdate, commit.
 func BenchmarkStageUpdateInTx(b *testing.B, s store.Store) {
 	ctx := b.Context()
-	e := newExecution("bench", "app", "p", store.StatusRunning, at(0), 5)
+	e := newExecution("bench", "app", "p", status.Running, at(0), 5)
 	mustInsert(b, s, e)
 	i := 0
 	for b.Loop() {

@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/sluice-cd/sluice/internal/status"
 	"github.com/sluice-cd/sluice/internal/store"
 )
 
@@ -27,7 +28,7 @@ var concurrencyTests = []test{
 func testTimePrecision(t *testing.T, s store.Store) {
 	zone := time.FixedZone("UTC+5:30", 5*3600+1800)
 	orig := time.Date(2025, 6, 1, 23, 59, 59, 123456789, zone)
-	e := newExecution("e-1", "app", "p", store.StatusRunning, orig, 1)
+	e := newExecution("e-1", "app", "p", status.Running, orig, 1)
 	e.StartTime = ptr(orig.Add(time.Millisecond))
 	e.Stages[0].EndTime = ptr(orig.Add(2 * time.Millisecond))
 	mustInsert(t, s, e)
@@ -62,7 +63,7 @@ func testTimeOrder(t *testing.T, s store.Store) {
 	// ID order cannot pass for time order.
 	ids := map[string]string{"a": "z6", "b": "z5", "c": "z4", "d": "z3", "e": "z2", "f": "z1"}
 	for _, k := range []string{"d", "f", "a", "c", "e", "b"} {
-		mustInsert(t, s, newExecution(ids[k], "app", "p", store.StatusRunning, times[k], 0))
+		mustInsert(t, s, newExecution(ids[k], "app", "p", status.Running, times[k], 0))
 	}
 	pages := listAll(t, s, store.ExecutionListParams{Limit: 4})
 	check(t, "ExecutionList", slices.Concat(pages...), []string{"z1", "z2", "z3", "z4", "z5", "z6"})
@@ -77,7 +78,7 @@ func testTimeOrder(t *testing.T, s store.Store) {
 // under ExecutionLock: the lock serialises them, so no increment is lost.
 func testConcurrentIncrements(t *testing.T, s store.Store) {
 	const workers, increments = 8, 50
-	e := newExecution("e-1", "app", "p", store.StatusRunning, at(0), 2)
+	e := newExecution("e-1", "app", "p", status.Running, at(0), 2)
 	e.Stages[1].Context = json.RawMessage(`{"n":0}`)
 	mustInsert(t, s, e)
 
@@ -131,7 +132,7 @@ func testEventsInCommitOrderPerExecution(t *testing.T, s store.Store) {
 	ids := make([]string, executions)
 	for i := range ids {
 		ids[i] = fmt.Sprintf("e-%d", i)
-		mustInsert(t, s, newExecution(ids[i], "app", "p", store.StatusRunning, at(i), 1))
+		mustInsert(t, s, newExecution(ids[i], "app", "p", status.Running, at(i), 1))
 	}
 
 	var (

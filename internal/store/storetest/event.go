@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/sluice-cd/sluice/internal/status"
 	"github.com/sluice-cd/sluice/internal/store"
 )
 
@@ -43,8 +44,8 @@ func mustEvents(t *testing.T, s store.Querier, params store.EventListParams) []*
 func testEventOrderAndPaging(t *testing.T, s store.Store) {
 	ctx := t.Context()
 	mustInsert(t, s,
-		newExecution("e-1", "app", "p", store.StatusRunning, at(0), 1),
-		newExecution("e-2", "app", "p", store.StatusRunning, at(0), 1))
+		newExecution("e-1", "app", "p", status.Running, at(0), 1),
+		newExecution("e-2", "app", "p", status.Running, at(0), 1))
 
 	// Ten events, alternating between the executions.
 	var all, of1, of2 []int64
@@ -106,8 +107,8 @@ func testEventOrderAndPaging(t *testing.T, s store.Store) {
 func testEventByIDs(t *testing.T, s store.Store) {
 	ctx := t.Context()
 	mustInsert(t, s,
-		newExecution("e-1", "app", "p", store.StatusRunning, at(0), 1),
-		newExecution("e-2", "app", "p", store.StatusRunning, at(0), 1))
+		newExecution("e-1", "app", "p", status.Running, at(0), 1),
+		newExecution("e-2", "app", "p", status.Running, at(0), 1))
 	var ids []int64 // ids[i] is event i, of e-1 when i is even
 	for i := range 6 {
 		ev := &store.Event{ExecutionID: []string{"e-1", "e-2"}[i%2], Type: "tick"}
@@ -152,7 +153,7 @@ func testEventByIDs(t *testing.T, s store.Store) {
 }
 
 func testEventDefaultLimit(t *testing.T, s store.Store) {
-	mustInsert(t, s, newExecution("e-1", "app", "p", store.StatusRunning, at(0), 0))
+	mustInsert(t, s, newExecution("e-1", "app", "p", status.Running, at(0), 0))
 	err := s.InTx(t.Context(), func(tx store.Tx) error {
 		for range 1001 {
 			if err := tx.EventInsert(t.Context(), &store.Event{ExecutionID: "e-1", Type: "tick"}); err != nil {
@@ -175,7 +176,7 @@ func testEventDefaultLimit(t *testing.T, s store.Store) {
 
 func testEventRoundTrip(t *testing.T, s store.Store) {
 	ctx := t.Context()
-	mustInsert(t, s, newExecution("e-1", "app", "p", store.StatusRunning, at(0), 1))
+	mustInsert(t, s, newExecution("e-1", "app", "p", status.Running, at(0), 1))
 	withAll := &store.Event{ExecutionID: "e-1", StageID: "e-1-s0", Type: "task.status",
 		Data: json.RawMessage(`{"task":"wait", "status":"RUNNING"}`), CreatedAt: at(1)}
 	bare := &store.Event{ExecutionID: "e-1", Type: "execution.status"}
@@ -265,7 +266,7 @@ func testEventLastID(t *testing.T, s store.Store) {
 		t.Fatalf("EventLastID with no events: %v", err)
 	}
 	check(t, "EventLastID with no events", last, int64(0))
-	mustInsert(t, s, newExecution("e-1", "app", "p", store.StatusRunning, at(0), 1))
+	mustInsert(t, s, newExecution("e-1", "app", "p", status.Running, at(0), 1))
 	var want int64
 	for range 3 {
 		ev := &store.Event{ExecutionID: "e-1", Type: "tick"}

@@ -5,6 +5,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/sluice-cd/sluice/internal/status"
 	"github.com/sluice-cd/sluice/internal/store"
 )
 
@@ -24,14 +25,14 @@ var stageTests = []test{
 }
 
 func testExecutionInsertAndGet(t *testing.T, s store.Store) {
-	e := newExecution("e-1", "app", "deploy", store.StatusRunning, at(0), 3)
+	e := newExecution("e-1", "app", "deploy", status.Running, at(0), 3)
 	e.State = json.RawMessage(`{"paused":null}`)
 	e.StartTime = ptr(at(1))
 	e.Canceled = true
 	e.PipelineRevision = 7
 	// Stages arrive out of Seq order; ExecutionGet orders them.
 	e.Stages[0], e.Stages[2] = e.Stages[2], e.Stages[0]
-	e.Stages[1].Status = store.StatusSucceeded
+	e.Stages[1].Status = status.Succeeded
 	e.Stages[1].StartTime = ptr(at(2))
 	e.Stages[1].EndTime = ptr(at(3))
 	e.Stages[1].Outputs = json.RawMessage(`{"version":"3"}`)
@@ -49,7 +50,7 @@ func testExecutionInsertAndGet(t *testing.T, s store.Store) {
 }
 
 func testExecutionInsertFillsIDs(t *testing.T, s store.Store) {
-	e := newExecution("", "app", "deploy", store.StatusNotStarted, at(0), 2)
+	e := newExecution("", "app", "deploy", status.NotStarted, at(0), 2)
 	for _, st := range e.Stages {
 		st.ID = ""
 		st.ExecutionID = ""
@@ -71,21 +72,21 @@ func testExecutionInsertFillsIDs(t *testing.T, s store.Store) {
 
 func testExecutionInsertConflict(t *testing.T, s store.Store) {
 	ctx := t.Context()
-	mustInsert(t, s, newExecution("e-1", "app", "deploy", store.StatusNotStarted, at(0), 2))
+	mustInsert(t, s, newExecution("e-1", "app", "deploy", status.NotStarted, at(0), 2))
 
-	err := s.ExecutionInsert(ctx, newExecution("e-1", "app", "deploy", store.StatusNotStarted, at(1), 0))
+	err := s.ExecutionInsert(ctx, newExecution("e-1", "app", "deploy", status.NotStarted, at(1), 0))
 	checkErr(t, "ExecutionInsert with a taken ID", err, store.ErrConflict, "e-1")
 
 	// A stage ID that is taken fails the whole insert: no execution is
 	// left without its stages.
-	e2 := newExecution("e-2", "app", "deploy", store.StatusNotStarted, at(1), 2)
+	e2 := newExecution("e-2", "app", "deploy", status.NotStarted, at(1), 2)
 	e2.Stages[1].ID = "e-1-s0"
 	err = s.ExecutionInsert(ctx, e2)
 	checkErr(t, "ExecutionInsert with a taken stage ID", err, store.ErrConflict, "e-2")
 	_, err = s.ExecutionGet(ctx, "e-2")
 	checkErr(t, "ExecutionGet after failed insert", err, store.ErrNotFound)
 
-	e3 := newExecution("e-3", "app", "deploy", store.StatusNotStarted, at(1), 2)
+	e3 := newExecution("e-3", "app", "deploy", status.NotStarted, at(1), 2)
 	e3.Stages[1].Seq = 0
 	err = s.ExecutionInsert(ctx, e3)
 	checkErr(t, "ExecutionInsert with two stages of one Seq", err, store.ErrConflict, "e-3")
@@ -95,14 +96,14 @@ func testExecutionGetNotFound(t *testing.T, s store.Store) {
 	ctx := t.Context()
 	_, err := s.ExecutionGet(ctx, "nope")
 	checkErr(t, "ExecutionGet", err, store.ErrNotFound, "execution nope")
-	err = s.ExecutionUpdate(ctx, newExecution("nope", "app", "deploy", store.StatusRunning, at(0), 0))
+	err = s.ExecutionUpdate(ctx, newExecution("nope", "app", "deploy", status.Running, at(0), 0))
 	checkErr(t, "ExecutionUpdate", err, store.ErrNotFound, "execution nope")
 	_, err = s.ExecutionLock(ctx, "nope")
 	checkErr(t, "ExecutionLock outside InTx", err, store.ErrNotFound, "execution nope")
 }
 
 func testExecutionUpdate(t *testing.T, s store.Store) {
-	e := newExecution("e-1", "app", "deploy", store.StatusNotStarted, at(0), 2)
+	e := newExecution("e-1", "app", "deploy", status.NotStarted, at(0), 2)
 	mustInsert(t, s, e)
 
 	u := &store.Execution{
@@ -111,7 +112,7 @@ func testExecutionUpdate(t *testing.T, s store.Store) {
 		PipelineName:     "deploy2",
 		PipelineConfigID: "cfg-2",
 		PipelineRevision: 9,
-		Status:           store.StatusTerminal,
+		Status:           status.Terminal,
 		Pipeline:         json.RawMessage(`{"changed":true}`),
 		Trigger:          nil,
 		State:            json.RawMessage(`{"cancelReason":"because"}`),
@@ -145,7 +146,7 @@ func testExecutionUpdate(t *testing.T, s store.Store) {
 }
 
 func testExecutionLock(t *testing.T, s store.Store) {
-	e := newExecution("e-1", "app", "deploy", store.StatusRunning, at(0), 3)
+	e := newExecution("e-1", "app", "deploy", status.Running, at(0), 3)
 	mustInsert(t, s, e)
 	err := s.InTx(t.Context(), func(tx store.Tx) error {
 		got, err := tx.ExecutionLock(t.Context(), "e-1")
@@ -165,25 +166,25 @@ func testExecutionLock(t *testing.T, s store.Store) {
 func testExecutionListByConfig(t *testing.T, s store.Store) {
 	ctx := t.Context()
 	execs := []*store.Execution{
-		newExecution("e-4", "app", "deploy", store.StatusRunning, at(4), 1),
-		newExecution("e-1", "app", "deploy", store.StatusSucceeded, at(1), 1),
-		newExecution("e-3", "app", "deploy", store.StatusNotStarted, at(3), 1),
-		newExecution("e-2", "app", "deploy", store.StatusRunning, at(2), 1),
-		newExecution("e-0", "app", "deploy", store.StatusRunning, at(2), 1), // same time as e-2: ID breaks the tie
-		newExecution("x-1", "app", "other", store.StatusRunning, at(0), 1),
+		newExecution("e-4", "app", "deploy", status.Running, at(4), 1),
+		newExecution("e-1", "app", "deploy", status.Succeeded, at(1), 1),
+		newExecution("e-3", "app", "deploy", status.NotStarted, at(3), 1),
+		newExecution("e-2", "app", "deploy", status.Running, at(2), 1),
+		newExecution("e-0", "app", "deploy", status.Running, at(2), 1), // same time as e-2: ID breaks the tie
+		newExecution("x-1", "app", "other", status.Running, at(0), 1),
 	}
 	mustInsert(t, s, execs...)
 
 	for _, tc := range []struct {
 		name     string
 		config   string
-		statuses []store.ExecutionStatus
+		statuses []status.Status
 		want     []string
 	}{
-		{"running", "cfg-app-deploy", []store.ExecutionStatus{store.StatusRunning}, []string{"e-0", "e-2", "e-4"}},
-		{"running or not started", "cfg-app-deploy", []store.ExecutionStatus{store.StatusRunning, store.StatusNotStarted}, []string{"e-0", "e-2", "e-3", "e-4"}},
+		{"running", "cfg-app-deploy", []status.Status{status.Running}, []string{"e-0", "e-2", "e-4"}},
+		{"running or not started", "cfg-app-deploy", []status.Status{status.Running, status.NotStarted}, []string{"e-0", "e-2", "e-3", "e-4"}},
 		{"any status", "cfg-app-deploy", nil, []string{"e-1", "e-0", "e-2", "e-3", "e-4"}},
-		{"none match", "cfg-app-deploy", []store.ExecutionStatus{store.StatusPaused}, []string{}},
+		{"none match", "cfg-app-deploy", []status.Status{status.Paused}, []string{}},
 		{"other config", "cfg-app-other", nil, []string{"x-1"}},
 	} {
 		got, err := s.ExecutionListByConfig(ctx, tc.config, tc.statuses)
@@ -206,19 +207,19 @@ func testExecutionListByConfig(t *testing.T, s store.Store) {
 
 func testStageInsert(t *testing.T, s store.Store) {
 	ctx := t.Context()
-	e := newExecution("e-1", "app", "deploy", store.StatusRunning, at(0), 2)
+	e := newExecution("e-1", "app", "deploy", status.Running, at(0), 2)
 	mustInsert(t, s, e)
 
 	rollback := &store.Stage{
 		ID: "rb", ExecutionID: "e-1", Seq: 5, RefID: "rb1", Name: "Rollback", Type: "Aws.LambdaTrafficRoutingStage",
-		RequisiteStageRefIDs: []string{"2"}, Status: store.StatusNotStarted,
+		RequisiteStageRefIDs: []string{"2"}, Status: status.NotStarted,
 		Context: json.RawMessage(`{"rollback":true}`), UpdatedAt: at(9),
 	}
 	if err := s.StageInsert(ctx, rollback); err != nil {
 		t.Fatalf("StageInsert: %v", err)
 	}
 	// Seq 1 < 5 but inserted later: ordering is by Seq, not insertion.
-	synthetic := &store.Stage{ExecutionID: "e-1", Seq: 3, RefID: "syn", Name: "Synthetic", Type: "wait", Status: store.StatusNotStarted}
+	synthetic := &store.Stage{ExecutionID: "e-1", Seq: 3, RefID: "syn", Name: "Synthetic", Type: "wait", Status: status.NotStarted}
 	if err := s.StageInsert(ctx, synthetic); err != nil {
 		t.Fatalf("StageInsert without ID: %v", err)
 	}
@@ -242,12 +243,12 @@ func testStageInsert(t *testing.T, s store.Store) {
 
 func testStageUpdate(t *testing.T, s store.Store) {
 	ctx := t.Context()
-	e := newExecution("e-1", "app", "deploy", store.StatusRunning, at(0), 3)
+	e := newExecution("e-1", "app", "deploy", status.Running, at(0), 3)
 	mustInsert(t, s, e)
 
 	u := &store.Stage{
 		ID: "e-1-s1", ExecutionID: "e-1", Seq: 10, RefID: "r", Name: "renamed", Type: "manualJudgment",
-		RequisiteStageRefIDs: []string{"x", "y"}, Status: store.StatusSucceeded,
+		RequisiteStageRefIDs: []string{"x", "y"}, Status: status.Succeeded,
 		Context: json.RawMessage(`{"judgment":"continue"}`), Outputs: json.RawMessage(`{"a":1}`),
 		Tasks: json.RawMessage(`[]`), StartTime: ptr(at(1)), EndTime: ptr(at(2)), UpdatedAt: at(3),
 	}

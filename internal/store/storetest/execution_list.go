@@ -5,6 +5,7 @@ import (
 	"slices"
 	"testing"
 
+	"github.com/sluice-cd/sluice/internal/status"
 	"github.com/sluice-cd/sluice/internal/store"
 )
 
@@ -45,13 +46,13 @@ func listAll(t *testing.T, s store.Store, params store.ExecutionListParams) [][]
 func testExecutionListFilters(t *testing.T, s store.Store) {
 	// Newest first: by CreatedAt, then by ID when times are equal.
 	mustInsert(t, s,
-		newExecution("a1", "a", "p", store.StatusSucceeded, at(1), 1),
-		newExecution("a2", "a", "p", store.StatusRunning, at(2), 1),
-		newExecution("a3", "a", "q", store.StatusTerminal, at(3), 1),
-		newExecution("a4", "a", "q", store.StatusRunning, at(4), 1),
-		newExecution("b1", "b", "p", store.StatusRunning, at(4), 1),
-		newExecution("b2", "b", "p", store.StatusPaused, at(5), 1),
-		newExecution("b3", "b", "r", store.StatusSucceeded, at(0), 1),
+		newExecution("a1", "a", "p", status.Succeeded, at(1), 1),
+		newExecution("a2", "a", "p", status.Running, at(2), 1),
+		newExecution("a3", "a", "q", status.Terminal, at(3), 1),
+		newExecution("a4", "a", "q", status.Running, at(4), 1),
+		newExecution("b1", "b", "p", status.Running, at(4), 1),
+		newExecution("b2", "b", "p", status.Paused, at(5), 1),
+		newExecution("b3", "b", "r", status.Succeeded, at(0), 1),
 	)
 	for _, tc := range []struct {
 		name   string
@@ -62,9 +63,9 @@ func testExecutionListFilters(t *testing.T, s store.Store) {
 		{"application", store.ExecutionListParams{Application: "a"}, []string{"a4", "a3", "a2", "a1"}},
 		{"pipeline in application", store.ExecutionListParams{Application: "b", PipelineName: "p"}, []string{"b2", "b1"}},
 		{"pipeline in any application", store.ExecutionListParams{PipelineName: "p"}, []string{"b2", "b1", "a2", "a1"}},
-		{"one status", store.ExecutionListParams{Statuses: []store.ExecutionStatus{store.StatusRunning}}, []string{"b1", "a4", "a2"}},
-		{"two statuses", store.ExecutionListParams{Statuses: []store.ExecutionStatus{store.StatusSucceeded, store.StatusPaused}}, []string{"b2", "a1", "b3"}},
-		{"every filter", store.ExecutionListParams{Application: "a", PipelineName: "q", Statuses: []store.ExecutionStatus{store.StatusRunning, store.StatusNotStarted}}, []string{"a4"}},
+		{"one status", store.ExecutionListParams{Statuses: []status.Status{status.Running}}, []string{"b1", "a4", "a2"}},
+		{"two statuses", store.ExecutionListParams{Statuses: []status.Status{status.Succeeded, status.Paused}}, []string{"b2", "a1", "b3"}},
+		{"every filter", store.ExecutionListParams{Application: "a", PipelineName: "q", Statuses: []status.Status{status.Running, status.NotStarted}}, []string{"a4"}},
 		{"no match", store.ExecutionListParams{Application: "c"}, []string{}},
 	} {
 		pages := listAll(t, s, tc.params)
@@ -78,7 +79,7 @@ func testExecutionListFilters(t *testing.T, s store.Store) {
 	if err != nil || len(page.Executions) != 1 {
 		t.Fatalf("ExecutionList: %+v, %v", page, err)
 	}
-	check(t, "ExecutionList row", page.Executions[0], summary(newExecution("b3", "b", "r", store.StatusSucceeded, at(0), 0)))
+	check(t, "ExecutionList row", page.Executions[0], summary(newExecution("b3", "b", "r", status.Succeeded, at(0), 0)))
 }
 
 func testExecutionListPages(t *testing.T, s store.Store) {
@@ -92,7 +93,7 @@ func testExecutionListPages(t *testing.T, s store.Store) {
 			sec = 10
 		}
 		app := []string{"a", "b"}[i%2]
-		e := newExecution(fmt.Sprintf("e%02d", i), app, "p", store.StatusRunning, at(sec), 0)
+		e := newExecution(fmt.Sprintf("e%02d", i), app, "p", status.Running, at(sec), 0)
 		execs = append(execs, e)
 		want = append(want, e.ID)
 	}
@@ -135,7 +136,7 @@ func newestOf(execs []*store.Execution, app string) []string {
 func testExecutionListDefaultLimit(t *testing.T, s store.Store) {
 	err := s.InTx(t.Context(), func(tx store.Tx) error {
 		for i := range 51 {
-			mustInsert(t, tx, newExecution(fmt.Sprintf("e%02d", i), "app", "p", store.StatusRunning, at(i), 0))
+			mustInsert(t, tx, newExecution(fmt.Sprintf("e%02d", i), "app", "p", status.Running, at(i), 0))
 		}
 		return nil
 	})
@@ -153,7 +154,7 @@ func testExecutionListDefaultLimit(t *testing.T, s store.Store) {
 func testExecutionListStableUnderInserts(t *testing.T, s store.Store) {
 	ctx := t.Context()
 	for i := range 6 {
-		mustInsert(t, s, newExecution(fmt.Sprintf("e%d", i), "app", "p", store.StatusRunning, at(i), 0))
+		mustInsert(t, s, newExecution(fmt.Sprintf("e%d", i), "app", "p", status.Running, at(i), 0))
 	}
 	first, err := s.ExecutionList(ctx, &store.ExecutionListParams{Limit: 3})
 	if err != nil {
@@ -162,9 +163,9 @@ func testExecutionListStableUnderInserts(t *testing.T, s store.Store) {
 	check(t, "first page", executionIDs(first.Executions), []string{"e5", "e4", "e3"})
 
 	mustInsert(t, s,
-		newExecution("n1", "app", "p", store.StatusRunning, at(10), 0),
-		newExecution("n2", "app", "p", store.StatusRunning, at(3), 0), // same time as e3, later ID: belongs to page one
-		newExecution("d1", "app", "p", store.StatusRunning, at(3), 0), // same time as e3, earlier ID: belongs after it
+		newExecution("n1", "app", "p", status.Running, at(10), 0),
+		newExecution("n2", "app", "p", status.Running, at(3), 0), // same time as e3, later ID: belongs to page one
+		newExecution("d1", "app", "p", status.Running, at(3), 0), // same time as e3, earlier ID: belongs after it
 	)
 	second, err := s.ExecutionList(ctx, &store.ExecutionListParams{Limit: 3, Cursor: first.NextCursor})
 	if err != nil {

@@ -28,6 +28,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/sluice-cd/sluice/internal/status"
 	"github.com/sluice-cd/sluice/internal/store"
 )
 
@@ -78,14 +79,14 @@ func at(n int) time.Time { return t0.Add(time.Duration(n) * time.Second) }
 func ptr[T any](v T) *T { return &v }
 
 // newExecution returns an execution created at created, with n stages.
-func newExecution(id, app, pipeline string, status store.ExecutionStatus, created time.Time, n int) *store.Execution {
+func newExecution(id, app, pipeline string, st status.Status, created time.Time, n int) *store.Execution {
 	e := &store.Execution{
 		ID:               id,
 		Application:      app,
 		PipelineName:     pipeline,
 		PipelineConfigID: "cfg-" + app + "-" + pipeline,
 		PipelineRevision: 1,
-		Status:           status,
+		Status:           st,
 		Pipeline:         json.RawMessage(fmt.Sprintf(`{"application":%q,"name":%q,"stages":[]}`, app, pipeline)),
 		Trigger:          json.RawMessage(`{"type":"manual","user":"ann","parameters":{"env":"dev"}}`),
 		User:             "ann",
@@ -100,7 +101,7 @@ func newExecution(id, app, pipeline string, status store.ExecutionStatus, create
 			RefID:       fmt.Sprint(i + 1),
 			Name:        fmt.Sprintf("stage %d", i+1),
 			Type:        "wait",
-			Status:      store.StatusNotStarted,
+			Status:      status.NotStarted,
 			Context:     json.RawMessage(`{"waitTime":30}`),
 			UpdatedAt:   created,
 		}

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"testing"
 
+	"github.com/sluice-cd/sluice/internal/status"
 	"github.com/sluice-cd/sluice/internal/store"
 )
 
@@ -25,10 +26,10 @@ func writeAll(t *testing.T, q store.Querier) error {
 	if _, err := q.PipelineSave(ctx, &store.PipelineSaveParams{Application: "app", Name: "p", Document: doc("app", "p", 1)}); err != nil {
 		return err
 	}
-	if err := q.ExecutionInsert(ctx, newExecution("e-1", "app", "p", store.StatusNotStarted, at(0), 2)); err != nil {
+	if err := q.ExecutionInsert(ctx, newExecution("e-1", "app", "p", status.NotStarted, at(0), 2)); err != nil {
 		return err
 	}
-	if err := q.StageInsert(ctx, &store.Stage{ID: "extra", ExecutionID: "e-1", Seq: 9, Status: store.StatusNotStarted}); err != nil {
+	if err := q.StageInsert(ctx, &store.Stage{ID: "extra", ExecutionID: "e-1", Seq: 9, Status: status.NotStarted}); err != nil {
 		return err
 	}
 	if err := q.EventInsert(ctx, &store.Event{ExecutionID: "e-1", Type: "execution.status"}); err != nil {
@@ -115,13 +116,13 @@ func testTxRollbackOnPanic(t *testing.T, s store.Store) {
 // violation would abort the transaction; the store must avoid raising one.
 func testTxConflictKeepsTxUsable(t *testing.T, s store.Store) {
 	ctx := t.Context()
-	mustInsert(t, s, newExecution("taken", "app", "p", store.StatusRunning, at(0), 1))
+	mustInsert(t, s, newExecution("taken", "app", "p", status.Running, at(0), 1))
 	err := s.InTx(ctx, func(tx store.Tx) error {
-		err := tx.ExecutionInsert(ctx, newExecution("taken", "app", "p", store.StatusRunning, at(1), 0))
+		err := tx.ExecutionInsert(ctx, newExecution("taken", "app", "p", status.Running, at(1), 0))
 		checkErr(t, "ExecutionInsert of a taken ID in InTx", err, store.ErrConflict, "taken")
-		err = tx.StageInsert(ctx, &store.Stage{ID: "taken-s0", ExecutionID: "taken", Seq: 7, Status: store.StatusNotStarted})
+		err = tx.StageInsert(ctx, &store.Stage{ID: "taken-s0", ExecutionID: "taken", Seq: 7, Status: status.NotStarted})
 		checkErr(t, "StageInsert of a taken ID in InTx", err, store.ErrConflict, "taken-s0")
-		err = tx.StageInsert(ctx, &store.Stage{ID: "new", ExecutionID: "taken", Seq: 0, Status: store.StatusNotStarted})
+		err = tx.StageInsert(ctx, &store.Stage{ID: "new", ExecutionID: "taken", Seq: 0, Status: status.NotStarted})
 		checkErr(t, "StageInsert of a taken Seq in InTx", err, store.ErrConflict, "new")
 		return tx.EventInsert(ctx, &store.Event{ExecutionID: "taken", Type: "after.conflict"})
 	})
@@ -143,13 +144,13 @@ func testTxFailedStatement(t *testing.T, s store.Store) {
 		if err := tx.AuditInsert(t.Context(), &store.AuditEntry{User: "ann", Action: "x"}); err != nil {
 			return err
 		}
-		return tx.StageInsert(t.Context(), &store.Stage{ID: "orphan", ExecutionID: "missing", Status: store.StatusNotStarted})
+		return tx.StageInsert(t.Context(), &store.Stage{ID: "orphan", ExecutionID: "missing", Status: status.NotStarted})
 	})
 	checkErr(t, "InTx returning a failed statement's error", err, store.ErrNotFound, "missing")
 	if entries, err := s.AuditList(t.Context(), &store.AuditListParams{}); err != nil || len(entries) != 0 {
 		t.Errorf("AuditList after rollback: %d entries, %v; want none", len(entries), err)
 	}
-	mustInsert(t, s, newExecution("free", "app", "p", store.StatusRunning, at(1), 0))
+	mustInsert(t, s, newExecution("free", "app", "p", status.Running, at(1), 0))
 }
 
 // testTxFailedHeldWrite updates a stage that does not exist, among other
@@ -158,12 +159,12 @@ func testTxFailedStatement(t *testing.T, s store.Store) {
 // fails with ErrNotFound naming the stage and nothing is written.
 func testTxFailedHeldWrite(t *testing.T, s store.Store) {
 	ctx := t.Context()
-	mustInsert(t, s, newExecution("e-1", "app", "p", store.StatusRunning, at(0), 1))
+	mustInsert(t, s, newExecution("e-1", "app", "p", status.Running, at(0), 1))
 	err := s.InTx(ctx, func(tx store.Tx) error {
 		if err := tx.EventInsert(ctx, &store.Event{ExecutionID: "e-1", Type: "before"}); err != nil {
 			return err
 		}
-		err := tx.StageUpdate(ctx, &store.Stage{ID: "ghost", ExecutionID: "e-1", Status: store.StatusRunning})
+		err := tx.StageUpdate(ctx, &store.Stage{ID: "ghost", ExecutionID: "e-1", Status: status.Running})
 		if err != nil {
 			return err
 		}
@@ -180,17 +181,17 @@ func testTxFailedHeldWrite(t *testing.T, s store.Store) {
 // returns.
 func testTxReadsSeeHeldWrites(t *testing.T, s store.Store) {
 	ctx := t.Context()
-	mustInsert(t, s, newExecution("e-1", "app", "p", store.StatusRunning, at(0), 1))
+	mustInsert(t, s, newExecution("e-1", "app", "p", status.Running, at(0), 1))
 	err := s.InTx(ctx, func(tx store.Tx) error {
 		e, err := tx.ExecutionLock(ctx, "e-1")
 		if err != nil {
 			return err
 		}
-		e.Stages[0].Status = store.StatusSucceeded
+		e.Stages[0].Status = status.Succeeded
 		if err := tx.StageUpdate(ctx, e.Stages[0]); err != nil {
 			return err
 		}
-		e.Status = store.StatusSucceeded
+		e.Status = status.Succeeded
 		if err := tx.ExecutionUpdate(ctx, e); err != nil {
 			return err
 		}
@@ -202,8 +203,8 @@ func testTxReadsSeeHeldWrites(t *testing.T, s store.Store) {
 		if err != nil {
 			return err
 		}
-		check(t, "execution status read after its held update", got.Status, store.StatusSucceeded)
-		check(t, "stage status read after its held update", got.Stages[0].Status, store.StatusSucceeded)
+		check(t, "execution status read after its held update", got.Status, status.Succeeded)
+		check(t, "stage status read after its held update", got.Stages[0].Status, status.Succeeded)
 		if ev.ID == 0 {
 			t.Error("event ID still unset after a read in the same transaction")
 		}
@@ -212,7 +213,7 @@ func testTxReadsSeeHeldWrites(t *testing.T, s store.Store) {
 	if err != nil {
 		t.Fatalf("InTx: %v", err)
 	}
-	check(t, "execution status after commit", mustGet(t, s, "e-1").Status, store.StatusSucceeded)
+	check(t, "execution status after commit", mustGet(t, s, "e-1").Status, status.Succeeded)
 }
 
 func testPingAndDialect(t *testing.T, s store.Store) {
@@ -254,7 +255,7 @@ func testJSONRoundTrip(t *testing.T, s store.Store) {
 			t.Errorf("pipeline document:\n got %q\nwant %q", got.Document, raw)
 		}
 
-		e := newExecution("e-"+name, "app", name, store.StatusRunning, at(0), 1)
+		e := newExecution("e-"+name, "app", name, status.Running, at(0), 1)
 		e.Pipeline, e.Trigger, e.State = raw, raw, raw
 		st := e.Stages[0]
 		st.Context, st.Outputs, st.Tasks = raw, raw, raw
@@ -286,7 +287,7 @@ func testJSONRoundTrip(t *testing.T, s store.Store) {
 	}
 
 	// nil stays nil (SQL NULL), distinct from the JSON null above.
-	e := newExecution("e-nil", "app", "p", store.StatusRunning, at(0), 1)
+	e := newExecution("e-nil", "app", "p", status.Running, at(0), 1)
 	e.Pipeline, e.Trigger, e.State = nil, nil, nil
 	e.Stages[0].Context = nil
 	mustInsert(t, s, e)
@@ -299,12 +300,12 @@ func testJSONRoundTrip(t *testing.T, s store.Store) {
 func testJSONInvalid(t *testing.T, s store.Store) {
 	ctx := t.Context()
 	bad := json.RawMessage(`{"open":`)
-	e := newExecution("e-1", "app", "p", store.StatusRunning, at(0), 1)
+	e := newExecution("e-1", "app", "p", status.Running, at(0), 1)
 	e.State = bad
 	if err := s.ExecutionInsert(ctx, e); err == nil {
 		t.Error("ExecutionInsert with invalid state JSON: got nil error")
 	}
-	e = newExecution("e-2", "app", "p", store.StatusRunning, at(0), 1)
+	e = newExecution("e-2", "app", "p", status.Running, at(0), 1)
 	e.Stages[0].Outputs = bad
 	if err := s.ExecutionInsert(ctx, e); err == nil {
 		t.Error("ExecutionInsert with invalid stage outputs: got nil error")
@@ -314,7 +315,7 @@ func testJSONInvalid(t *testing.T, s store.Store) {
 			t.Errorf("ExecutionGet(%s) after rejected insert: %v, want ErrNotFound", id, err)
 		}
 	}
-	mustInsert(t, s, newExecution("e-3", "app", "p", store.StatusRunning, at(0), 0))
+	mustInsert(t, s, newExecution("e-3", "app", "p", status.Running, at(0), 0))
 	if err := s.EventInsert(ctx, &store.Event{ExecutionID: "e-3", Type: "x", Data: bad}); err == nil {
 		t.Error("EventInsert with invalid data: got nil error")
 	}

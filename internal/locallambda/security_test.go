@@ -389,7 +389,8 @@ func TestSignatureVerification(t *testing.T) {
 	}
 	skew.Store(0)
 
-	// A presigned Lambda request signed by hand verifies too.
+	// A presigned URL for the Lambda API is refused, even rightly signed:
+	// presigned URLs are S3's.
 	req, _ = http.NewRequest("GET", cs.URL()+"/2015-03-31/functions/signed/configuration", nil)
 	req.URL.RawQuery = "X-Amz-Expires=60"
 	uri, _, err := v4.NewSigner().PresignHTTP(ctx, aws.Credentials{AccessKeyID: lambdatest.AccessKeyID, SecretAccessKey: lambdatest.SecretAccessKey},
@@ -397,8 +398,8 @@ func TestSignatureVerification(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if status, body := httpGet(t, uri); status != 200 {
-		t.Errorf("a presigned GetFunctionConfiguration: %d %s", status, body)
+	if status, body := httpGet(t, uri); status != 403 || !strings.Contains(body, "IncompleteSignatureException") {
+		t.Errorf("a presigned GetFunctionConfiguration: %d %s; want 403 IncompleteSignatureException", status, body)
 	}
 
 	// Nothing the refused requests asked for exists.

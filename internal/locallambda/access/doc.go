@@ -28,10 +28,13 @@
 //     opened through a presigned URL) must not drive it either.
 //  3. The Lambda API and S3 need an AWS Signature Version 4: an
 //     Authorization header "AWS4-HMAC-SHA256 Credential=KEY/DATE/REGION/
-//     SERVICE/aws4_request, SignedHeaders=…, Signature=…", or the query
-//     parameters of a presigned URL (X-Amz-Algorithm=AWS4-HMAC-SHA256,
-//     X-Amz-Credential, X-Amz-Date, X-Amz-Expires, X-Amz-SignedHeaders,
-//     X-Amz-Signature). Every SDK and the AWS CLI sign every request, with
+//     SERVICE/aws4_request, SignedHeaders=…, Signature=…", or, for S3
+//     only, the query parameters of a presigned URL (X-Amz-Algorithm=
+//     AWS4-HMAC-SHA256, X-Amz-Credential, X-Amz-Date, X-Amz-Expires,
+//     X-Amz-SignedHeaders, X-Amz-Signature). Signature Version 2 is not
+//     taken, in a header or in a presigned URL (AWS CLI v1's `aws s3
+//     presign` makes those unless s3.signature_version is s3v4; the
+//     refusal says so). Every SDK and the AWS CLI sign every request, with
 //     whatever credentials they find. A page cannot: a cross-origin
 //     request that sets Authorization needs a CORS preflight, which
 //     carries Origin (rule 2), and a form or a "simple" fetch cannot set

@@ -73,7 +73,7 @@ func (g *Guard) Check(r *http.Request, svc Service) *Refusal {
 	if svc == Own {
 		return nil
 	}
-	sig, f := parseSignature(r, g.creds != nil)
+	sig, f := parseSignature(r, svc, g.creds != nil)
 	if f != nil {
 		return f
 	}

@@ -51,6 +51,8 @@ func TestCheckWithoutCredentials(t *testing.T) {
 		{"short signature", Lambda, "/", "127.0.0.1:1", map[string]string{"Authorization": strings.Replace(goodAuth, "0123", "", 1)}, ReasonMalformed},
 		{"bad scope", Lambda, "/", "127.0.0.1:1", map[string]string{"Authorization": strings.Replace(goodAuth, "/aws4_request", "", 1)}, ReasonMalformed},
 		{"signed twice", S3, "/b/k" + presigned, "127.0.0.1:1", map[string]string{"Authorization": goodAuth}, ReasonMalformed},
+		{"presigned Lambda", Lambda, "/2015-03-31/functions" + presigned, "127.0.0.1:1", nil, ReasonMalformed},
+		{"presigned with SigV2", S3, "/b/k?AWSAccessKeyId=x&Signature=BrDe3rQLqT4KgLaWMXi0myyS548%3D&Expires=1796594697", "127.0.0.1:1", nil, ReasonMalformed},
 		{"presigned without expiry", S3, "/b/k" + strings.Replace(presigned, "X-Amz-Expires=60", "X-Amz-Expires=0", 1), "127.0.0.1:1", nil, ReasonMalformed},
 	}
 	for _, tt := range tests {
@@ -227,7 +229,7 @@ func FuzzParseSignature(f *testing.F) {
 			r.Header.Set("Authorization", auth)
 		}
 		for _, verify := range []bool{false, true} {
-			sig, f := parseSignature(r, verify)
+			sig, f := parseSignature(r, S3, verify)
 			if (sig == nil) == (f == nil) {
 				t.Fatalf("parseSignature = %v, %v; want exactly one", sig, f)
 			}

@@ -40,21 +40,27 @@ type signature struct {
 }
 
 // parseSignature finds the request's SigV4 signature (rule 3): its
-// Authorization header, or the query of a presigned URL. To verify a
-// header signature the X-Amz-Date header is needed too.
-func parseSignature(r *http.Request, verify bool) (*signature, *Refusal) {
+// Authorization header, or for S3 the query of a presigned URL. To verify
+// a header signature the X-Amz-Date header is needed too.
+func parseSignature(r *http.Request, svc Service, verify bool) (*signature, *Refusal) {
 	auth := r.Header.Get("Authorization")
 	var q url.Values
-	if strings.Contains(r.URL.RawQuery, "X-Amz-") {
+	if strings.Contains(r.URL.RawQuery, "X-Amz-") || strings.Contains(r.URL.RawQuery, "Signature=") {
 		q = r.URL.Query()
 	}
 	presigned := q.Has("X-Amz-Algorithm") || q.Has("X-Amz-Signature")
 	switch {
+	case presigned && svc != S3:
+		return nil, refuse(ReasonMalformed, "the Lambda API takes its signature in the Authorization header, not in the query: presigned URLs are S3's")
 	case auth != "" && presigned:
 		return nil, refuse(ReasonMalformed, "the request is signed twice, in its Authorization header and in its query (a presigned URL); "+
 			"AWS Signature Version 4 takes one of them")
 	case presigned:
 		return parsePresigned(q)
+	case auth == "" && q.Has("AWSAccessKeyId") && q.Has("Signature"):
+		return nil, refuse(ReasonMalformed, "this presigned URL is signed with AWS Signature Version 2 (AWSAccessKeyId, Signature, Expires); "+
+			"the local Lambda takes only Version 4 (X-Amz-Algorithm=AWS4-HMAC-SHA256). AWS CLI v1 makes such URLs: "+
+			"run `aws configure set default.s3.signature_version s3v4` and presign again")
 	case auth == "":
 		return nil, unsigned(verify)
 	}
@@ -74,12 +80,12 @@ func parseSignature(r *http.Request, verify bool) (*signature, *Refusal) {
 }
 
 func unsigned(verify bool) *Refusal {
-	creds := "any will do, e.g. AWS_ACCESS_KEY_ID=x AWS_SECRET_ACCESS_KEY=x"
+	creds := "credentials (any will do, e.g. AWS_ACCESS_KEY_ID=x AWS_SECRET_ACCESS_KEY=x) and a region"
 	if verify {
-		creds = "the access key the local Lambda was configured with (local.credentials in Sluice's config)"
+		creds = "the access key and secret the local Lambda was configured with (local.credentials in Sluice's config), and a region"
 	}
 	return refuse(ReasonUnsigned, "Missing Authentication Token: the local Lambda serves only requests signed with AWS Signature Version 4, "+
-		"as the AWS SDKs and the AWS CLI send them, because it runs code as you. Give your client credentials (%s) and a region", creds)
+		"as the AWS SDKs and the AWS CLI send them, because it runs code as you. Give your client %s", creds)
 }
 
 // parseAuthorization parses "AWS4-HMAC-SHA256 Credential=KEY/DATE/REGION/

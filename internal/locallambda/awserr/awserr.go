@@ -4,9 +4,9 @@
 // HTTP status, the X-Amzn-ErrorType header and the JSON body — so that
 // aws-sdk-go-v2 resolves it to its typed error (errors.As finds
 // *types.ResourceNotFoundException and the rest) and the AWS CLI prints
-// its code. WriteS3 writes S3's XML envelope, for the requests the local
-// Lambda refuses before gofakes3, which renders every other S3 error, sees
-// them.
+// its code. WriteS3 writes S3's XML envelope, for the S3 requests the
+// local Lambda refuses before they reach gofakes3 (which renders every
+// other S3 error).
 //
 // Both halves of the local Lambda return *Error values and render them
 // with Write. The package must not know about functions, routes or

@@ -46,6 +46,26 @@ var ErrUnknownAccount = errors.New("unknown account")
 // AWS account; the local account needs no configuration.
 type Config struct {
 	Accounts []AccountConfig `json:"accounts"`
+	// Local is the "local" section: the local account and the embedded
+	// local Lambda.
+	Local LocalConfig `json:"local"`
+}
+
+// LocalConfig is the "local" section of sluice.yaml.
+type LocalConfig struct {
+	// Credentials, if set, are the access key the embedded local Lambda
+	// verifies every signature with, and the local account signs with.
+	// Nil: the local account signs with "sluice-local", and the local
+	// Lambda accepts any well-formed signature (it still refuses unsigned
+	// requests and web pages).
+	Credentials *LocalCredentials `json:"credentials,omitempty"`
+}
+
+// LocalCredentials are the local Lambda's access key; any AWS client that
+// has them (AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY) may call it.
+type LocalCredentials struct {
+	AccessKeyID     string `json:"accessKeyId"`
+	SecretAccessKey string `json:"secretAccessKey"`
 }
 
 // AccountConfig declares one AWS account.
@@ -113,12 +133,14 @@ func parseConfig(b []byte) (Config, error) {
 	// its account rather than as a bare decoding error.
 	var raw struct {
 		Accounts []map[string]any `json:"accounts"`
+		Local    any              `json:"local"`
 	}
 	if err := yaml.Unmarshal(b, &raw); err != nil {
 		return Config{}, fmt.Errorf("accounts must be a list of objects with %s: %w", strings.Join(knownAccountFields, ", "), err)
 	}
 	var errs []error
 	cfg := Config{Accounts: make([]AccountConfig, len(raw.Accounts))}
+	cfg.Local, errs = parseLocal(raw.Local)
 	for i, m := range raw.Accounts {
 		label := accountLabel(i, m["name"])
 		a := &cfg.Accounts[i]
@@ -155,6 +177,47 @@ func parseConfig(b []byte) (Config, error) {
 	return cfg, nil
 }
 
+// parseLocal reads the "local" section: {credentials: {accessKeyId,
+// secretAccessKey}}.
+func parseLocal(v any) (LocalConfig, []error) {
+	if v == nil {
+		return LocalConfig{}, nil
+	}
+	local, ok := v.(map[string]any)
+	if !ok {
+		return LocalConfig{}, []error{errors.New("local must be an object with credentials")}
+	}
+	var errs []error
+	for k := range local {
+		if k != "credentials" {
+			errs = append(errs, fmt.Errorf("local: unknown field %q (known fields: credentials)", k))
+		}
+	}
+	raw, ok := local["credentials"]
+	if !ok || raw == nil {
+		return LocalConfig{}, errs
+	}
+	m, ok := raw.(map[string]any)
+	if !ok {
+		return LocalConfig{}, append(errs, errors.New("local.credentials must be an object with accessKeyId and secretAccessKey"))
+	}
+	creds := &LocalCredentials{}
+	for k, v := range m {
+		s, ok := v.(string)
+		switch {
+		case k != "accessKeyId" && k != "secretAccessKey":
+			errs = append(errs, fmt.Errorf("local.credentials: unknown field %q (known fields: accessKeyId, secretAccessKey)", k))
+		case !ok:
+			errs = append(errs, fmt.Errorf("local.credentials: field %q must be a string", k))
+		case k == "accessKeyId":
+			creds.AccessKeyID = s
+		default:
+			creds.SecretAccessKey = s
+		}
+	}
+	return LocalConfig{Credentials: creds}, errs
+}
+
 func accountLabel(i int, name any) string {
 	if s, ok := name.(string); ok && s != "" {
 		return fmt.Sprintf("accounts[%d] (%s)", i, s)
@@ -165,6 +228,9 @@ func accountLabel(i int, name any) string {
 var (
 	roleARNPattern = regexp.MustCompile(`^arn:aws[a-zA-Z-]*:iam::\d{12}:role/.+$`)
 	namePattern    = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]*$`)
+	// accessKeyPattern keeps an access key ID out of SigV4's separators
+	// ("/" in the credential scope, "," and "=" in the header).
+	accessKeyPattern = regexp.MustCompile(`^[A-Za-z0-9_-]{1,128}$`)
 )
 
 // validate returns every problem of the accounts, each naming the account
@@ -205,6 +271,14 @@ func (c Config) validate(withLocal bool) []error {
 			}
 		}
 	}
+	if lc := c.Local.Credentials; lc != nil {
+		if !accessKeyPattern.MatchString(lc.AccessKeyID) {
+			errs = append(errs, fmt.Errorf("local.credentials: accessKeyId %q must be 1 to 128 letters, digits, '_' or '-'", lc.AccessKeyID))
+		}
+		if lc.SecretAccessKey == "" {
+			errs = append(errs, errors.New("local.credentials: secretAccessKey is required"))
+		}
+	}
 	return errs
 }
 
@@ -218,7 +292,7 @@ func New(ctx context.Context, cfg Config, local LocalEndpoint) (*Accounts, error
 	}
 	a := &Accounts{byName: make(map[string]*Account, len(cfg.Accounts)+1)}
 	if local.URL != "" {
-		a.byName[LocalName] = newLocal(local.URL)
+		a.byName[LocalName] = newLocal(local.URL, cfg.Local.Credentials)
 	}
 	for _, ac := range cfg.Accounts {
 		acct, err := newAWS(ctx, ac)
@@ -230,9 +304,12 @@ func New(ctx context.Context, cfg Config, local LocalEndpoint) (*Accounts, error
 	return a, nil
 }
 
-func newLocal(endpoint string) *Account {
+func newLocal(endpoint string, lc *LocalCredentials) *Account {
 	hc := LocalHTTPClient(128)
 	creds := credentials.NewStaticCredentialsProvider("sluice-local", "sluice-local", "")
+	if lc != nil {
+		creds = credentials.NewStaticCredentialsProvider(lc.AccessKeyID, lc.SecretAccessKey, "")
+	}
 	return &Account{
 		Name:   LocalName,
 		Region: LocalRegion,

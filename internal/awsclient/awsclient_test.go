@@ -11,8 +11,10 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/lambda"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
+	"github.com/aws/smithy-go"
 
 	"github.com/sluice-cd/sluice/internal/locallambda"
+	"github.com/sluice-cd/sluice/internal/locallambda/access"
 )
 
 func writeFile(t *testing.T, name, text string) string {
@@ -37,6 +39,8 @@ accounts:
     region: eu-west-1
     profile: dev
     endpoint: http://127.0.0.1:5000
+local:
+  credentials: {accessKeyId: sluice-dev, secretAccessKey: s3cr3t}
 `)
 	cfg, err := LoadConfig(yamlPath)
 	if err != nil {
@@ -49,12 +53,15 @@ accounts:
 	if len(cfg.Accounts) != 2 || cfg.Accounts[0] != want[0] || cfg.Accounts[1] != want[1] {
 		t.Fatalf("accounts = %+v, want %+v", cfg.Accounts, want)
 	}
+	if c := cfg.Local.Credentials; c == nil || *c != (LocalCredentials{AccessKeyID: "sluice-dev", SecretAccessKey: "s3cr3t"}) {
+		t.Fatalf("local.credentials = %+v", c)
+	}
 	jsonPath := writeFile(t, "sluice.json", `{"accounts":[{"name":"prod","region":"us-west-2"}]}`)
 	if cfg, err := LoadConfig(jsonPath); err != nil || len(cfg.Accounts) != 1 || cfg.Accounts[0].Region != "us-west-2" {
 		t.Fatalf("JSON: %+v, %v", cfg, err)
 	}
 	empty := writeFile(t, "empty.yaml", "")
-	if cfg, err := LoadConfig(empty); err != nil || len(cfg.Accounts) != 0 {
+	if cfg, err := LoadConfig(empty); err != nil || len(cfg.Accounts) != 0 || cfg.Local.Credentials != nil {
 		t.Fatalf("empty file: %+v, %v", cfg, err)
 	}
 }
@@ -78,6 +85,13 @@ func TestLoadConfigErrors(t *testing.T) {
 		{"external id alone", "accounts: [{name: prod, region: us-east-1, externalId: x}]", []string{"accounts[0] (prod): externalId is set but roleArn is not"}},
 		{"bad endpoint", "accounts: [{name: prod, region: us-east-1, endpoint: localhost:5000}]", []string{`accounts[0] (prod): endpoint "localhost:5000" must be an http:// or https:// URL`}},
 		{"not a list", "accounts: {name: prod}", []string{"accounts must be a list of objects"}},
+		{"local not an object", "local: yes", []string{"local must be an object with credentials"}},
+		{"local unknown field", "local: {credentails: {}}", []string{`local: unknown field "credentails"`}},
+		{"credentials not an object", "local: {credentials: x}", []string{"local.credentials must be an object"}},
+		{"credentials incomplete", "local: {credentials: {accessKeyId: k}}", []string{"local.credentials: secretAccessKey is required"}},
+		{"credentials bad key", "local: {credentials: {accessKeyId: a/b, secretAccessKey: s, secret: s}}",
+			[]string{`local.credentials: accessKeyId "a/b" must be`, `local.credentials: unknown field "secret"`}},
+		{"credentials not strings", "local: {credentials: {accessKeyId: k, secretAccessKey: 5}}", []string{`local.credentials: field "secretAccessKey" must be a string`}},
 	} {
 		p := writeFile(t, "sluice.yaml", tc.text)
 		_, err := LoadConfig(p)
@@ -186,6 +200,51 @@ func TestLocalAccount(t *testing.T) {
 	for range 200 {
 		if _, err := acct.Lambda.ListFunctions(ctx, &lambda.ListFunctionsInput{}); err != nil {
 			t.Fatal(err)
+		}
+	}
+}
+
+// With local.credentials the local account signs with them, and a local
+// Lambda configured with the same verifies its signatures.
+func TestLocalAccountCredentials(t *testing.T) {
+	t.Parallel()
+	creds := &LocalCredentials{AccessKeyID: "sluice-dev", SecretAccessKey: "s3cr3t"}
+	srv, err := locallambda.New(locallambda.Config{DataDir: t.TempDir(),
+		Credentials: &access.Credentials{AccessKeyID: creds.AccessKeyID, SecretAccessKey: creds.SecretAccessKey}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer srv.Close()
+	ctx := context.Background()
+	if _, err := srv.Start(ctx, "127.0.0.1:0"); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		name string
+		cfg  Config
+		want string // the error code; "" for none
+	}{
+		{"the same credentials", Config{Local: LocalConfig{Credentials: creds}}, ""},
+		{"none (sluice-local)", Config{}, "UnrecognizedClientException"},
+		{"another secret", Config{Local: LocalConfig{Credentials: &LocalCredentials{AccessKeyID: "sluice-dev", SecretAccessKey: "guess"}}}, "InvalidSignatureException"},
+	} {
+		a, err := New(ctx, tc.cfg, LocalEndpoint{URL: srv.URL()})
+		if err != nil {
+			t.Fatal(err)
+		}
+		acct, _ := a.Get(LocalName)
+		_, err = acct.Lambda.ListFunctions(ctx, &lambda.ListFunctionsInput{})
+		var ae smithy.APIError
+		switch {
+		case tc.want == "" && err != nil:
+			t.Errorf("%s: ListFunctions: %v", tc.name, err)
+		case tc.want != "" && (!errors.As(err, &ae) || ae.ErrorCode() != tc.want):
+			t.Errorf("%s: ListFunctions = %v; want %s", tc.name, err, tc.want)
+		}
+		if tc.want == "" {
+			if _, err := acct.S3.CreateBucket(ctx, &s3.CreateBucketInput{Bucket: aws.String("code")}); err != nil {
+				t.Errorf("%s: CreateBucket: %v", tc.name, err)
+			}
 		}
 	}
 }

@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -18,21 +19,27 @@ import (
 // wrote: every call goes through botocore's own serializers, parsers and
 // waiters. It prefers Debian's awscli (/usr/bin/aws, v2) and skips when no
 // aws is installed (.ci/run installs it: apt-get install awscli).
+//
+// The server verifies signatures with the CLI's credentials (x/x), so
+// every call also proves that botocore's SigV4 signatures — escaped ARNs,
+// query strings, S3 keys and payload hashes — verify as AWS would verify
+// them.
 func TestAWSCLI(t *testing.T) {
 	bin := awsCLI(t)
-	cs := newCtlServer(t)
+	cs := newCtlServer(t, withCredentials("x", "x"))
 	work := t.TempDir()
 	env := append(os.Environ(),
-		"AWS_ACCESS_KEY_ID=x", "AWS_SECRET_ACCESS_KEY=x", "AWS_DEFAULT_REGION=us-east-1",
+		"AWS_ACCESS_KEY_ID=x", "AWS_DEFAULT_REGION=us-east-1",
 		"AWS_CONFIG_FILE="+filepath.Join(work, "config"), "AWS_SHARED_CREDENTIALS_FILE="+filepath.Join(work, "credentials"),
 		"AWS_PAGER=", "AWS_EC2_METADATA_DISABLED=true")
+	secret := "x"
 	// run runs the CLI and decodes its JSON output; wantErr expects a
 	// failure whose stderr names it.
 	run := func(t *testing.T, wantErr string, args ...string) map[string]any {
 		t.Helper()
 		args = append(args, "--endpoint-url", cs.URL(), "--output", "json")
 		cmd := exec.Command(bin, args...)
-		cmd.Env, cmd.Dir = env, work
+		cmd.Env, cmd.Dir = append(slices.Clip(env), "AWS_SECRET_ACCESS_KEY="+secret), work
 		var stdout, stderr bytes.Buffer
 		cmd.Stdout, cmd.Stderr = &stdout, &stderr
 		start := time.Now()
@@ -186,6 +193,19 @@ func TestAWSCLI(t *testing.T) {
 		if !seen["1"] || !seen["2"] {
 			t.Errorf("a 50%% alias executed versions %v in up to 40 invokes; want both 1 and 2", seen)
 		}
+	})
+	t.Run("s3-presign", func(t *testing.T) {
+		out := run(t, "", "s3", "presign", "s3://artifacts/builds/fn.zip", "--expires-in", "60")
+		url := strings.TrimSpace(out["output"].(string))
+		if status, body := httpGet(t, url); status != 200 || body != string(zip1) {
+			t.Errorf("GET of the presigned URL %s: %d, %d bytes; want 200 and the package", url, status, len(body))
+		}
+	})
+	t.Run("wrong-secret", func(t *testing.T) {
+		secret = "guess"
+		defer func() { secret = "x" }()
+		run(t, "InvalidSignatureException", "lambda", "list-functions")
+		run(t, "SignatureDoesNotMatch", "s3", "ls", "s3://artifacts")
 	})
 }
 

@@ -21,13 +21,42 @@
 // # What it is not
 //
 // A sandbox. Functions run as ordinary child processes with the rights of
-// the user running Sluice, on this machine's network and file system. The
-// endpoint has no authentication (it ignores SigV4 signatures), so it only
-// listens on loopback. Do not run code you would not run yourself.
+// the user running Sluice, on this machine's network and file system. Do
+// not run code you would not run yourself.
+//
+// # Who may call it
+//
+// Only AWS clients on this machine, never a web page: any site the user
+// visits can make the browser send requests to 127.0.0.1, and a
+// CreateFunction and an Invoke are all it takes to run code as the user.
+// So the endpoint listens on loopback only, and package access checks
+// every request before it is routed:
+//
+//   - Host must be 127.0.0.1 (127.0.0.0/8), [::1] or localhost, any port:
+//     a page whose DNS name is re-pointed here (rebinding) is refused;
+//   - a request with Origin, or with Sec-Fetch-Site other than "none"
+//     (which every current browser sends, and no SDK), is refused;
+//   - the Lambda API and S3 need an AWS Signature Version 4, in the
+//     Authorization header or a presigned URL's query, which every SDK
+//     and the AWS CLI send with whatever credentials they find, and a page
+//     cannot send across origins without a CORS preflight (refused, it
+//     carries Origin);
+//   - with Config.Credentials, the signature is verified with that key's
+//     secret (aws-sdk-go-v2's SigV4 signer, over the request as
+//     received); without, any well-formed signature is accepted.
+//
+// /_locallambda/… and GET /metrics are read-only and stay open to
+// unsigned requests (curl, Prometheus, Sluice's own server), but not to
+// pages. A refusal is AWS's error for the service: a 403 Lambda JSON
+// error (AccessDeniedException, MissingAuthenticationTokenException,
+// InvalidSignatureException, …) or an S3 XML error (AccessDenied,
+// SignatureDoesNotMatch, …), with a message that says why. The rules, and
+// what the signature check leaves out, are package access's.
 //
 // # Shape
 //
 //	Server ─ one loopback port (this package: server.go)
+//	  every request   first through package access: Host, browser, SigV4
 //	  /20YY-MM-DD/…   Lambda REST API, routed by restapi on ServeMux patterns
 //	  │                 control plane: package control — the model (state.json),
 //	  │                 packages under functions/, activations, every operation
@@ -38,9 +67,9 @@
 //	  GET /metrics      Prometheus (invoke)
 //	  everything else   S3, path-style: package s3, a file-backed gofakes3 store
 //
-// awserr renders both planes' errors as AWS does; atomicfile writes the
-// snapshot, packages and S3 metadata crash-safely; lambdatest is what the
-// packages' tests share. This package wires them together (the data
+// awserr renders both planes' errors and access's refusals as AWS does;
+// atomicfile writes the snapshot, packages and S3 metadata crash-safely;
+// lambdatest is what the packages' tests share. This package wires them together (the data
 // directory's lock included) and owns nothing else.
 //
 // Path-style S3 only: a client must set UsePathStyle (aws-sdk-go-v2) or

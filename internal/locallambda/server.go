@@ -15,7 +15,10 @@ import (
 	"sync"
 	"time"
 
+	"github.com/google/uuid"
 	"github.com/sluice-cd/sluice/internal/awsid"
+	"github.com/sluice-cd/sluice/internal/locallambda/access"
+	"github.com/sluice-cd/sluice/internal/locallambda/awserr"
 	"github.com/sluice-cd/sluice/internal/locallambda/control"
 	"github.com/sluice-cd/sluice/internal/locallambda/invoke"
 	"github.com/sluice-cd/sluice/internal/locallambda/restapi"
@@ -46,6 +49,12 @@ type Config struct {
 	// New fills in Resolver, Logger, DataDir, Region, Now and
 	// AccountConcurrency from the fields above.
 	Invoker invoke.Config
+	// Credentials, if set, are the one access key whose SigV4 signatures
+	// the Lambda API and S3 accept: every signature is verified with its
+	// secret. Nil accepts any well-formed signature. Either way a request
+	// must be signed, and no request from a web page is served (package
+	// access).
+	Credentials *access.Credentials
 
 	// beforeActivation, if set, runs at the start of every asynchronous
 	// activation (function name, qualifier) and event source mapping
@@ -61,9 +70,11 @@ type Config struct {
 // version date (/2015-03-31/…, /2017-10-31/…, …) are Lambda; paths under
 // /_locallambda/ are the local Lambda's own resources; GET /metrics without
 // a query is the Prometheus endpoint; everything else is S3 (path-style).
+// Package access checks every request first; see the package comment.
 type Server struct {
 	cfg    Config
 	log    *slog.Logger
+	guard  *access.Guard
 	ctl    *control.Plane
 	iv     *invoke.Invoker
 	s3     *s3.Store
@@ -116,7 +127,8 @@ func New(cfg Config) (*Server, error) {
 	if err != nil {
 		return nil, fmt.Errorf("lock local Lambda data directory: %w", err)
 	}
-	s := &Server{cfg: cfg, log: log, unlock: unlock}
+	s := &Server{cfg: cfg, log: log, unlock: unlock,
+		guard: access.New(access.Config{Credentials: cfg.Credentials, Clock: cfg.Clock})}
 	s.s3, err = s3.Open(s3.Config{Dir: filepath.Join(dir, "s3"), Clock: cfg.Clock, Logger: log})
 	if err != nil {
 		_ = unlock()
@@ -162,7 +174,7 @@ func (s *Server) Start(ctx context.Context, addr string) (net.Addr, error) {
 		return nil, fmt.Errorf("local Lambda address %q: %w", addr, err)
 	}
 	if ip := net.ParseIP(host); host != "localhost" && (ip == nil || !ip.IsLoopback()) {
-		return nil, fmt.Errorf("local Lambda address %q: must be a loopback address (127.0.0.1, ::1 or localhost): the local Lambda has no authentication and runs code as you", addr)
+		return nil, fmt.Errorf("local Lambda address %q: must be a loopback address (127.0.0.1, ::1 or localhost): the local Lambda runs code as you", addr)
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -249,19 +261,38 @@ var lambdaAPIVersion = regexp.MustCompile(`^20\d\d-\d\d-\d\d$`)
 // start with "_", so it never hides a bucket.
 const ownPrefix = "_locallambda"
 
-// serveHTTP picks the service a request is for by its first path segment;
-// each routes its own requests. S3 gets the path untouched: its keys may
-// hold empty and dot segments.
+// serveHTTP picks the service a request is for by its first path segment,
+// lets package access refuse it, and hands it to the service, which routes
+// its own requests. S3 gets the path untouched: its keys may hold empty
+// and dot segments.
 func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
+	svc, h := s.service(r)
+	if f := s.guard.Check(r, svc); f != nil {
+		s.log.Warn("local lambda: refused a request", "reason", f.Reason, "method", r.Method, "path", r.URL.EscapedPath(),
+			"host", r.Host, "origin", r.Header.Get("Origin"), "sec_fetch_site", r.Header.Get("Sec-Fetch-Site"), "user_agent", r.UserAgent())
+		if svc == access.S3 {
+			status, code := f.S3()
+			awserr.WriteS3(w, r, status, code, f.Message)
+			return
+		}
+		w.Header().Set("X-Amzn-RequestId", uuid.NewString())
+		awserr.Write(w, f.Lambda())
+		return
+	}
+	h.ServeHTTP(w, r)
+}
+
+// service says which service a request is for, and its handler.
+func (s *Server) service(r *http.Request) (access.Service, http.Handler) {
 	first, _, _ := strings.Cut(strings.TrimPrefix(r.URL.EscapedPath(), "/"), "/")
 	switch {
 	case lambdaAPIVersion.MatchString(first):
-		s.lambda.ServeHTTP(w, r)
+		return access.Lambda, s.lambda
 	case first == ownPrefix:
-		s.own.ServeHTTP(w, r)
+		return access.Own, s.own
 	case first == "metrics" && r.Method == http.MethodGet && r.URL.RawQuery == "" && strings.TrimSuffix(r.URL.Path, "/") == "/metrics":
-		s.iv.Metrics().ServeHTTP(w, r)
+		return access.Own, s.iv.Metrics()
 	default:
-		s.s3.Handler().ServeHTTP(w, r)
+		return access.S3, s.s3.Handler()
 	}
 }

@@ -35,6 +35,13 @@ var updateWire = flag.Bool("update", false, "rewrite testdata/wire.golden from t
 // header, UUIDs (numbered by first appearance), the listening address, and
 // the size and hashes of the test function's package (a Go binary, which
 // changes with the Go version).
+//
+// Every request carries an Authorization header of SigV4's shape
+// (wireAuthorization), as every SDK sends one, except those recorded as
+// [unsigned]; the server has no Credentials, so the shape is all it
+// checks. The last section, added with package access, records what the
+// local Lambda refuses — what a web page can send — and what it still
+// serves unsigned.
 func TestWireGolden(t *testing.T) {
 	t.Parallel()
 	clock := time.Date(2025, 3, 14, 15, 9, 26, 535_000_000, time.UTC)
@@ -286,6 +293,35 @@ func TestWireGolden(t *testing.T) {
 	w.do("DELETE", "/2015-03-31/functions/runner", "")
 	w.do("GET", "/2016-08-19/account-settings", "")
 
+	// Refused before any routing (package access): a web page's requests,
+	// a rebinding Host, no or a malformed signature — in the envelope of
+	// the service they were for.
+	evil := create("evil", "provided.al2023", "bootstrap", shell, "")
+	w.doHeaders("POST", "/2015-03-31/functions", evil, "Origin: http://evil.example", "Content-Type: text/plain")
+	w.doUnsigned("POST", "/2015-03-31/functions", evil, "Origin: http://evil.example", "Content-Type: text/plain")
+	w.doUnsigned("POST", "/2015-03-31/functions/broken/invocations", `{}`, "Sec-Fetch-Site: cross-site", "Sec-Fetch-Mode: no-cors", "Content-Type: text/plain")
+	w.doHeaders("OPTIONS", "/2015-03-31/functions", "", "Origin: http://evil.example", "Access-Control-Request-Method: POST", "Access-Control-Request-Headers: authorization")
+	w.doHeaders("GET", "/2015-03-31/functions", "", "Sec-Fetch-Site: same-origin")
+	w.doHeaders("GET", "/2015-03-31/functions", "", "Host: rebind.evil.example:8085")
+	w.doUnsigned("POST", "/2015-03-31/functions", evil, "Content-Type: application/json")
+	w.doUnsigned("GET", "/2015-03-31/functions", "", "Authorization: Basic d2lyZTp3aXJl")
+	w.doUnsigned("GET", "/2015-03-31/functions", "", "Authorization: AWS4-HMAC-SHA256 Credential=wire, SignedHeaders=host, Signature=00")
+	w.doHeaders("PUT", "/evil", "", "Origin: http://evil.example")
+	w.doHeaders("GET", "/", "", "Host: rebind.evil.example:8085")
+	w.doUnsigned("GET", "/", "")
+	w.doUnsigned("HEAD", "/artifacts/builds/fn.zip", "")
+	w.doUnsigned("GET", "/metrics", "", "Sec-Fetch-Site: cross-site")
+	w.doHeaders("GET", "/_locallambda/metrics/query?function=ghost", "", "Origin: http://evil.example")
+	// Served: a presigned URL of SigV4's shape, and the local Lambda's own
+	// read-only resources without a signature, typed into a browser's
+	// address bar (Sec-Fetch-Site: none) or not.
+	w.doUnsigned("GET", "/artifacts/builds/fn.zip?X-Amz-Algorithm=AWS4-HMAC-SHA256&X-Amz-Credential=wire%2F20250314%2Fus-east-1%2Fs3%2Faws4_request"+
+		"&X-Amz-Date=20250314T150926Z&X-Amz-Expires=60&X-Amz-SignedHeaders=host&X-Amz-Signature="+strings.Repeat("0", 64), "")
+	w.doUnsigned("GET", "/_locallambda/metrics/query?function=ghost&since=2025-03-14T15:00:00Z&until=2025-03-14T15:01:00Z", "")
+	w.doUnsigned("GET", "/_locallambda/functions/wire/code/nope.zip", "", "Sec-Fetch-Site: none")
+	// Nothing was created.
+	w.do("GET", "/2015-03-31/functions/evil", "")
+
 	got := w.out.Bytes()
 	golden := filepath.Join("testdata", "wire.golden")
 	if *updateWire {
@@ -362,13 +398,30 @@ var (
 
 func (w *wireRecorder) replace(old, new string) { w.replaces = append(w.replaces, old, new) }
 
+// wireAuthorization is an Authorization header of the shape the AWS SDKs
+// send (AWS Signature Version 4); its signature is not a real one.
+var wireAuthorization = "Authorization: AWS4-HMAC-SHA256 Credential=wire/20250314/us-east-1/lambda/aws4_request, " +
+	"SignedHeaders=host;x-amz-date, Signature=" + strings.Repeat("0", 64)
+
 func (w *wireRecorder) do(method, path, body string) { w.doHeaders(method, path, body) }
 
-// doHeaders sends one request with extra header lines and records the
-// response.
+// doHeaders sends one request with extra header lines (a Host line
+// replaces the real one) and wireAuthorization, and records the response.
 func (w *wireRecorder) doHeaders(method, path, body string, headers ...string) {
 	w.t.Helper()
-	s := string(w.roundTrip(method, path, body, headers...))
+	w.record(method, path, body, true, headers)
+}
+
+// doUnsigned is doHeaders without wireAuthorization; the record says
+// [unsigned].
+func (w *wireRecorder) doUnsigned(method, path, body string, headers ...string) {
+	w.t.Helper()
+	w.record(method, path, body, false, headers)
+}
+
+func (w *wireRecorder) record(method, path, body string, signed bool, headers []string) {
+	w.t.Helper()
+	s := string(w.roundTrip(method, path, body, signed, headers...))
 	// A zip body is recorded by its hash.
 	if i := strings.Index(s, "\r\n\r\nPK\x03\x04"); i >= 0 {
 		s = s[:i+4] + "<zip sha256 " + hexOf([]byte(s[i+4:])) + ">"
@@ -380,6 +433,9 @@ func (w *wireRecorder) doHeaders(method, path, body string, headers ...string) {
 	}
 	var rec strings.Builder
 	fmt.Fprintf(&rec, "=== %s %s", method, path)
+	if !signed {
+		rec.WriteString(" [unsigned]")
+	}
 	for _, h := range headers {
 		fmt.Fprintf(&rec, " [%s]", h)
 	}
@@ -420,7 +476,7 @@ func (w *wireRecorder) normalize(s string) string {
 // lastUUID is the real value of the UUID seen last for the first time.
 func (w *wireRecorder) lastUUID() string { return w.last }
 
-func (w *wireRecorder) roundTrip(method, path, body string, headers ...string) []byte {
+func (w *wireRecorder) roundTrip(method, path, body string, signed bool, headers ...string) []byte {
 	w.t.Helper()
 	c, err := net.Dial("tcp", w.addr)
 	if err != nil {
@@ -429,8 +485,20 @@ func (w *wireRecorder) roundTrip(method, path, body string, headers ...string) [
 	defer c.Close()
 	_ = c.SetDeadline(time.Now().Add(30 * time.Second))
 	var req bytes.Buffer
-	fmt.Fprintf(&req, "%s %s HTTP/1.1\r\nHost: %s\r\nUser-Agent: wire-test\r\nConnection: close\r\n", method, path, w.addr)
+	host := "Host: " + w.addr
 	for _, h := range headers {
+		if strings.HasPrefix(h, "Host: ") {
+			host = h
+		}
+	}
+	fmt.Fprintf(&req, "%s %s HTTP/1.1\r\n%s\r\nUser-Agent: wire-test\r\nConnection: close\r\n", method, path, host)
+	if signed {
+		fmt.Fprintf(&req, "%s\r\n", wireAuthorization)
+	}
+	for _, h := range headers {
+		if strings.HasPrefix(h, "Host: ") {
+			continue
+		}
 		fmt.Fprintf(&req, "%s\r\n", h)
 	}
 	if body != "" || method == "POST" || method == "PUT" {
@@ -451,7 +519,7 @@ func (w *wireRecorder) roundTrip(method, path, body string, headers ...string) [
 // get sends a request outside the record and decodes its JSON body.
 func (w *wireRecorder) get(path string) (int, map[string]any) {
 	w.t.Helper()
-	raw := w.roundTrip("GET", path, "")
+	raw := w.roundTrip("GET", path, "", true)
 	head, body, _ := bytes.Cut(raw, []byte("\r\n\r\n"))
 	status, _ := strconv.Atoi(strings.Fields(string(head))[1])
 	m := map[string]any{}

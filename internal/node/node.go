@@ -26,6 +26,7 @@ import (
 	"github.com/sluice-cd/sluice/internal/functions"
 	"github.com/sluice-cd/sluice/internal/httpapi"
 	"github.com/sluice-cd/sluice/internal/locallambda"
+	"github.com/sluice-cd/sluice/internal/locallambda/access"
 	"github.com/sluice-cd/sluice/internal/pipeline"
 	"github.com/sluice-cd/sluice/internal/stage"
 	"github.com/sluice-cd/sluice/internal/stage/judgment"
@@ -129,18 +130,22 @@ func (n *Node) start(ctx context.Context, opts Options) error {
 	if n.Store, err = openStore(ctx, opts); err != nil {
 		return err
 	}
-	n.LocalLambdaURL = opts.LocalLambdaURL
-	if lambdaAddr != LambdaOff {
-		if n.Lambda, err = StartLocalLambda(ctx, filepath.Join(opts.DataDir, "lambda"), lambdaAddr, n.log); err != nil {
-			return err
-		}
-		n.LocalLambdaURL = n.Lambda.URL()
-	}
 	var accountsCfg awsclient.Config
 	if opts.Config != "" {
 		if accountsCfg, err = awsclient.LoadConfig(opts.Config); err != nil {
 			return &Error{Err: err, Hint: "fix the accounts in the file given to --config (docs: README, sluice.yaml)"}
 		}
+	}
+	n.LocalLambdaURL = opts.LocalLambdaURL
+	if lambdaAddr != LambdaOff {
+		cfg := locallambda.Config{DataDir: filepath.Join(opts.DataDir, "lambda")}
+		if c := accountsCfg.Local.Credentials; c != nil {
+			cfg.Credentials = &access.Credentials{AccessKeyID: c.AccessKeyID, SecretAccessKey: c.SecretAccessKey}
+		}
+		if n.Lambda, err = startLocalLambda(ctx, cfg, lambdaAddr, n.log); err != nil {
+			return err
+		}
+		n.LocalLambdaURL = n.Lambda.URL()
 	}
 	if n.Accounts, err = awsclient.New(ctx, accountsCfg, awsclient.LocalEndpoint{URL: n.LocalLambdaURL}); err != nil {
 		return &Error{Err: err, Hint: "fix the accounts in the file given to --config"}
@@ -228,8 +233,14 @@ func databaseHint(opts Options) string {
 }
 
 // StartLocalLambda starts the embedded Lambda endpoint with its data in dir.
+// It accepts any well-formed signature (no local.credentials).
 func StartLocalLambda(ctx context.Context, dir, addr string, log *slog.Logger) (*locallambda.Server, error) {
-	srv, err := locallambda.New(locallambda.Config{DataDir: dir, Logger: log.With("subsystem", "locallambda")})
+	return startLocalLambda(ctx, locallambda.Config{DataDir: dir}, addr, log)
+}
+
+func startLocalLambda(ctx context.Context, cfg locallambda.Config, addr string, log *slog.Logger) (*locallambda.Server, error) {
+	cfg.Logger = log.With("subsystem", "locallambda")
+	srv, err := locallambda.New(cfg)
 	if err != nil {
 		return nil, &Error{Err: fmt.Errorf("start the local lambda: %w", err),
 			Hint: "another sluice may be using this --data-dir's local Lambda; stop it or choose another --data-dir"}

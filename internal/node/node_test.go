@@ -5,10 +5,16 @@ import (
 	"errors"
 	"net/http"
 	"net/http/httptest"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/credentials"
+	"github.com/aws/aws-sdk-go-v2/service/lambda"
+	"github.com/aws/smithy-go"
 	"github.com/sluice-cd/sluice/internal/awsclient"
 	"github.com/sluice-cd/sluice/internal/node"
 	"github.com/sluice-cd/sluice/internal/sluicetest"
@@ -111,5 +117,35 @@ func TestLocalAccountInACluster(t *testing.T) {
 				t.Errorf("Accounts.Get(local): %v", err)
 			}
 		})
+	}
+}
+
+// TestLocalCredentials: local.credentials in the config file reach both
+// the embedded local Lambda, which verifies signatures with them, and the
+// local account, which signs with them.
+func TestLocalCredentials(t *testing.T) {
+	dir := t.TempDir()
+	config := filepath.Join(dir, "sluice.yaml")
+	if err := os.WriteFile(config, []byte("local:\n  credentials: {accessKeyId: dev, secretAccessKey: s3cr3t}\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	n, err := node.Start(t.Context(), node.Options{DataDir: dir, LambdaAddr: "127.0.0.1:0", Config: config})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer closeNode(t, n)
+	local, err := n.Accounts.Get(awsclient.LocalName)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := local.Lambda.ListFunctions(t.Context(), &lambda.ListFunctionsInput{}); err != nil {
+		t.Fatalf("the local account: %v", err)
+	}
+	other := lambda.New(lambda.Options{Region: "us-east-1", BaseEndpoint: aws.String(n.LocalLambdaURL), RetryMaxAttempts: 1,
+		Credentials: credentials.NewStaticCredentialsProvider("dev", "guess", "")})
+	_, err = other.ListFunctions(t.Context(), &lambda.ListFunctionsInput{})
+	var ae smithy.APIError
+	if !errors.As(err, &ae) || ae.ErrorCode() != "InvalidSignatureException" {
+		t.Fatalf("another secret: %v; want InvalidSignatureException", err)
 	}
 }

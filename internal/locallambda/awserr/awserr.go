@@ -4,7 +4,9 @@
 // HTTP status, the X-Amzn-ErrorType header and the JSON body — so that
 // aws-sdk-go-v2 resolves it to its typed error (errors.As finds
 // *types.ResourceNotFoundException and the rest) and the AWS CLI prints
-// its code.
+// its code. WriteS3 writes S3's XML envelope, for the S3 requests the
+// local Lambda refuses before they reach gofakes3 (which renders every
+// other S3 error).
 //
 // Both halves of the local Lambda return *Error values and render them
 // with Write. The package must not know about functions, routes or
@@ -13,6 +15,7 @@ package awserr
 
 import (
 	"encoding/json"
+	"encoding/xml"
 	"errors"
 	"fmt"
 	"net/http"
@@ -35,6 +38,15 @@ const (
 	TypeService               = "ServiceException"
 	TypeValidation            = "ValidationException"
 	TypeUnknownOperation      = "UnknownOperationException"
+
+	// The answers of AWS's front door, before any operation runs: a
+	// request that is not signed, whose signature is malformed, signed
+	// with an unknown access key or wrongly, or that is refused outright.
+	TypeMissingAuthenticationToken = "MissingAuthenticationTokenException"
+	TypeIncompleteSignature        = "IncompleteSignatureException"
+	TypeUnrecognizedClient         = "UnrecognizedClientException"
+	TypeInvalidSignature           = "InvalidSignatureException"
+	TypeAccessDenied               = "AccessDeniedException"
 )
 
 // Error is an error in AWS's wire form; Write renders it as the service
@@ -124,5 +136,27 @@ func Write(w http.ResponseWriter, err error) {
 	}
 	b, _ := json.Marshal(body{Type: who, Message: ae.Message, ErrorType: ae.Type, Reason: ae.Reason})
 	w.WriteHeader(status)
+	_, _ = w.Write(b)
+}
+
+// s3Error is S3's error body.
+type s3Error struct {
+	XMLName xml.Name `xml:"Error"`
+	Code    string
+	Message string
+}
+
+// WriteS3 renders an S3 error response: the status, and S3's XML body
+// with code (AccessDenied, SignatureDoesNotMatch, …) and message, which
+// aws-sdk-go-v2 and the AWS CLI report as the error's code and message. A
+// HEAD response has no body, as on S3.
+func WriteS3(w http.ResponseWriter, r *http.Request, status int, code, message string) {
+	w.Header().Set("Content-Type", "application/xml")
+	w.WriteHeader(status)
+	if r.Method == http.MethodHead {
+		return
+	}
+	b, _ := xml.MarshalIndent(s3Error{Code: code, Message: message}, "", "  ")
+	_, _ = w.Write([]byte(xml.Header))
 	_, _ = w.Write(b)
 }

@@ -3,6 +3,8 @@ package lambdatest
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"io"
 	"net/http"
@@ -11,6 +13,7 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	v4 "github.com/aws/aws-sdk-go-v2/aws/signer/v4"
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/lambda"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
@@ -27,6 +30,13 @@ type Endpoint struct {
 	S3      *s3.Client
 }
 
+// The credentials the tests' clients sign with. A local Lambda without
+// Credentials accepts any; one configured with these verifies them.
+const (
+	AccessKeyID     = "AKIDEXAMPLE"
+	SecretAccessKey = "secret"
+)
+
 // NewEndpoint points clients at url. They do not retry, so a test sees
 // every error.
 func NewEndpoint(url string) *Endpoint {
@@ -39,7 +49,7 @@ func LambdaClient(url string, attempts int) *lambda.Client {
 	return lambda.New(lambda.Options{
 		Region:           "us-east-1",
 		BaseEndpoint:     aws.String(url),
-		Credentials:      credentials.NewStaticCredentialsProvider("AKIDEXAMPLE", "secret", ""),
+		Credentials:      credentials.NewStaticCredentialsProvider(AccessKeyID, SecretAccessKey, ""),
 		RetryMaxAttempts: attempts,
 	})
 }
@@ -49,7 +59,7 @@ func S3Client(url string) *s3.Client {
 	return s3.New(s3.Options{
 		Region:           "us-east-1",
 		BaseEndpoint:     aws.String(url),
-		Credentials:      credentials.NewStaticCredentialsProvider("x", "x", ""),
+		Credentials:      credentials.NewStaticCredentialsProvider(AccessKeyID, SecretAccessKey, ""),
 		UsePathStyle:     true,
 		RetryMaxAttempts: 1,
 	})
@@ -123,13 +133,15 @@ func (e *Endpoint) UpdateCode(tb testing.TB, name string, zip []byte) *lambda.Up
 	return out
 }
 
-// RawRequest sends a request to the endpoint without the SDK.
+// RawRequest sends a request to the endpoint without the SDK, signed as
+// the Lambda client signs it.
 func (e *Endpoint) RawRequest(tb testing.TB, method, path string, body []byte) (*http.Response, []byte) {
 	tb.Helper()
 	req, err := http.NewRequest(method, e.BaseURL+path, bytes.NewReader(body))
 	if err != nil {
 		tb.Fatal(err)
 	}
+	Sign(tb, req, body, "lambda", AccessKeyID, SecretAccessKey)
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		tb.Fatal(err)
@@ -137,6 +149,25 @@ func (e *Endpoint) RawRequest(tb testing.TB, method, path string, body []byte) (
 	defer resp.Body.Close()
 	b, _ := io.ReadAll(resp.Body)
 	return resp, b
+}
+
+// Sign signs req with AWS Signature Version 4 for service ("lambda" or
+// "s3") in us-east-1, as aws-sdk-go-v2 does: the payload hash is body's
+// SHA-256, which S3 also gets in X-Amz-Content-Sha256.
+func Sign(tb testing.TB, req *http.Request, body []byte, service, accessKeyID, secret string) {
+	tb.Helper()
+	sum := sha256.Sum256(body)
+	hash := hex.EncodeToString(sum[:])
+	if service == "s3" {
+		req.Header.Set("X-Amz-Content-Sha256", hash)
+	}
+	creds := aws.Credentials{AccessKeyID: accessKeyID, SecretAccessKey: secret}
+	err := v4.NewSigner().SignHTTP(req.Context(), creds, req, hash, service, "us-east-1", time.Now(), func(o *v4.SignerOptions) {
+		o.DisableURIPathEscaping = service == "s3"
+	})
+	if err != nil {
+		tb.Fatal(err)
+	}
 }
 
 // WantError checks that err is the typed SDK error T and that its message

@@ -22,20 +22,23 @@ func (a *app) newLocalCmd() *cobra.Command {
 
 func (a *app) newLocalServeCmd() *cobra.Command {
 	var (
-		addr, dataDir, logLevel string
+		addr, dataDir, logLevel, configPath string
 	)
 	cmd := &cobra.Command{
 		Use:   "serve",
 		Short: "Run only the local Lambda (and its S3) for the AWS SDKs and CLI",
 		Long: `Run the local Lambda on its own: the AWS Lambda REST API (2015-03-31) and an
 S3-compatible endpoint on one loopback port, running real function packages as local
-processes. Point any AWS client at it:
+processes. Point any AWS client at it, with any credentials and a region (it checks
+that requests are signed, and verifies the signature only for the access key given
+in --config's local.credentials):
 
+  export AWS_ACCESS_KEY_ID=x AWS_SECRET_ACCESS_KEY=x AWS_DEFAULT_REGION=us-east-1
   aws lambda list-functions --endpoint-url http://` + node.DefaultLambdaAddr + `
   aws s3 mb s3://artifacts --endpoint-url http://` + node.DefaultLambdaAddr + `
 
-Functions run with your user's rights: the local Lambda is for development and
-tests, not a sandbox. 'sluice serve' runs the same endpoint alongside the API.`,
+It refuses whatever a web page can send. Functions run with your user's rights: the
+local Lambda is for development and tests, not a sandbox. 'sluice serve' runs the same endpoint alongside the API.`,
 		Args: noArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			level, err := parseLogLevel(logLevel)
@@ -44,7 +47,7 @@ tests, not a sandbox. 'sluice serve' runs the same endpoint alongside the API.`,
 			}
 			log := slog.New(slog.NewTextHandler(a.stderr, &slog.HandlerOptions{Level: level}))
 			ctx := cmd.Context()
-			srv, err := node.StartLocalLambda(ctx, dataDir, addr, log)
+			srv, err := node.StartLocalLambda(ctx, dataDir, addr, configPath, log)
 			if err != nil {
 				return err
 			}
@@ -58,6 +61,7 @@ tests, not a sandbox. 'sluice serve' runs the same endpoint alongside the API.`,
 	f := cmd.Flags()
 	f.StringVar(&addr, "addr", node.DefaultLambdaAddr, "loopback address to listen on; port 0 picks a free port")
 	f.StringVar(&dataDir, "data-dir", ".sluice/lambda", "directory for functions, versions, code and S3 objects")
+	f.StringVar(&configPath, "config", "", "sluice.yaml whose local.credentials the local Lambda verifies signatures with (any signature is accepted without)")
 	f.StringVar(&logLevel, "log-level", "info", "log level: debug, info, warn or error")
 	return cmd
 }

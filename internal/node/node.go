@@ -130,19 +130,13 @@ func (n *Node) start(ctx context.Context, opts Options) error {
 	if n.Store, err = openStore(ctx, opts); err != nil {
 		return err
 	}
-	var accountsCfg awsclient.Config
-	if opts.Config != "" {
-		if accountsCfg, err = awsclient.LoadConfig(opts.Config); err != nil {
-			return &Error{Err: err, Hint: "fix the accounts in the file given to --config (docs: README, sluice.yaml)"}
-		}
+	accountsCfg, err := loadConfig(opts.Config)
+	if err != nil {
+		return err
 	}
 	n.LocalLambdaURL = opts.LocalLambdaURL
 	if lambdaAddr != LambdaOff {
-		cfg := locallambda.Config{DataDir: filepath.Join(opts.DataDir, "lambda")}
-		if c := accountsCfg.Local.Credentials; c != nil {
-			cfg.Credentials = &access.Credentials{AccessKeyID: c.AccessKeyID, SecretAccessKey: c.SecretAccessKey}
-		}
-		if n.Lambda, err = startLocalLambda(ctx, cfg, lambdaAddr, n.log); err != nil {
+		if n.Lambda, err = startLocalLambda(ctx, filepath.Join(opts.DataDir, "lambda"), lambdaAddr, accountsCfg.Local, n.log); err != nil {
 			return err
 		}
 		n.LocalLambdaURL = n.Lambda.URL()
@@ -232,14 +226,34 @@ func databaseHint(opts Options) string {
 	return "check that Postgres runs and that --database-url names a database this user may create tables in"
 }
 
-// StartLocalLambda starts the embedded Lambda endpoint with its data in dir.
-// It accepts any well-formed signature (no local.credentials).
-func StartLocalLambda(ctx context.Context, dir, addr string, log *slog.Logger) (*locallambda.Server, error) {
-	return startLocalLambda(ctx, locallambda.Config{DataDir: dir}, addr, log)
+// loadConfig reads sluice.yaml at path; an empty path is an empty config.
+func loadConfig(path string) (awsclient.Config, error) {
+	if path == "" {
+		return awsclient.Config{}, nil
+	}
+	cfg, err := awsclient.LoadConfig(path)
+	if err != nil {
+		return cfg, &Error{Err: err, Hint: "fix the accounts in the file given to --config (docs: README, sluice.yaml)"}
+	}
+	return cfg, nil
 }
 
-func startLocalLambda(ctx context.Context, cfg locallambda.Config, addr string, log *slog.Logger) (*locallambda.Server, error) {
-	cfg.Logger = log.With("subsystem", "locallambda")
+// StartLocalLambda starts a local Lambda on its own (`sluice local serve`)
+// with its data in dir and, when configPath names a sluice.yaml, the
+// credentials of its local section.
+func StartLocalLambda(ctx context.Context, dir, addr, configPath string, log *slog.Logger) (*locallambda.Server, error) {
+	cfg, err := loadConfig(configPath)
+	if err != nil {
+		return nil, err
+	}
+	return startLocalLambda(ctx, dir, addr, cfg.Local, log)
+}
+
+func startLocalLambda(ctx context.Context, dir, addr string, local awsclient.LocalConfig, log *slog.Logger) (*locallambda.Server, error) {
+	cfg := locallambda.Config{DataDir: dir, Logger: log.With("subsystem", "locallambda")}
+	if c := local.Credentials; c != nil {
+		cfg.Credentials = &access.Credentials{AccessKeyID: c.AccessKeyID, SecretAccessKey: c.SecretAccessKey}
+	}
 	srv, err := locallambda.New(cfg)
 	if err != nil {
 		return nil, &Error{Err: fmt.Errorf("start the local lambda: %w", err),

@@ -84,6 +84,11 @@ func (t *txn) load(id string) (*run, error) {
 	if err != nil {
 		return nil, err
 	}
+	// The transaction's time is read once it holds the execution's lock:
+	// on Postgres a transaction that waited for the lock would otherwise
+	// stamp a stage it starts earlier than the upstream stage that ended
+	// in the transaction it waited for.
+	t.now = t.e.now().UTC()
 	return t.wrap(exec)
 }
 

@@ -95,10 +95,7 @@ func matchesFn(r *run, args []any) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	if le := p.scan(s); le != nil {
-		return nil, r.stop(le)
-	}
-	return p.re.MatchString(s), nil
+	return r.match(p, s)
 }
 
 // asInt reads a whole number argument.

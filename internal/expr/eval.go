@@ -16,6 +16,9 @@ import (
 const (
 	DefaultTimeout        = 100 * time.Millisecond
 	DefaultMaxResultBytes = 1 << 20
+	// DefaultMaxMemoryBytes is the memory budget of an evaluation when
+	// MaxResultBytes is at most a sixteenth of it.
+	DefaultMaxMemoryBytes = 16 << 20
 )
 
 // Options bound an evaluation. The zero value means the defaults.
@@ -27,11 +30,17 @@ type Options struct {
 	// and every string or list it builds on the way; zero means
 	// DefaultMaxResultBytes.
 	MaxResultBytes int
+	// MaxMemoryBytes bounds the bytes one evaluation may allocate in total
+	// (strings, lists, JSON, compiled patterns …, including what it
+	// discards); zero means DefaultMaxMemoryBytes or sixteen times
+	// MaxResultBytes, whichever is larger.
+	MaxMemoryBytes int
 }
 
 func (o Options) withDefaults() Options {
 	o.Timeout = cmp.Or(o.Timeout, DefaultTimeout)
 	o.MaxResultBytes = cmp.Or(o.MaxResultBytes, DefaultMaxResultBytes)
+	o.MaxMemoryBytes = cmp.Or(o.MaxMemoryBytes, max(DefaultMaxMemoryBytes, 16*o.MaxResultBytes))
 	return o
 }
 
@@ -99,11 +108,12 @@ func evaluate(ctx context.Context, src string, env *Env, opts Options) (any, err
 		env = &Env{}
 	}
 	vars := env.vars(p.roots)
-	r := &run{ctx: ctx, done: ctx.Done(), timeout: opts.Timeout, maxBytes: opts.MaxResultBytes, env: env}
+	r := &run{ctx: ctx, done: ctx.Done(), timeout: opts.Timeout, maxBytes: opts.MaxResultBytes, maxMemory: opts.MaxMemoryBytes, env: env}
 	wait := opts.Timeout
 	if d, ok := ctx.Deadline(); ok && time.Until(d) < wait {
 		wait, r.callerDeadline = time.Until(d), true
 	}
+	r.deadline = time.Now().Add(wait)
 	if wait <= 0 {
 		r.expired.Store(true)
 	} else {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -49,7 +50,18 @@ func TestRunawayExpressions(t *testing.T) {
 		{"nested any", "let a = 1..100000; any(a, any(a, # < 0))", ErrTimeout, "evaluation took longer than 100ms"},
 		{"nested count over env data", "let a = 1..100000; count(a, count(a, # == 1) > 5)", ErrTimeout, "evaluation took longer than 100ms"},
 		{"quadratic uniq", "uniq(map(1..60000, [#]))", ErrTimeout, "evaluation took longer than 100ms"},
-		{"nested closures", strings.Repeat("map(1..2, ", 99) + "#" + strings.Repeat(")", 99), ErrTimeout, "evaluation took longer than 100ms"},
+		// The range is built once: a new one in each closure would run into
+		// the element budget, as fast as into the time limit.
+		{"nested closures", "let r = 1..2; " + strings.Repeat("all(r, ", 99) + "true" + strings.Repeat(")", 99), ErrTimeout, "evaluation took longer than 100ms"},
+
+		// The expression that ran 11.9 s and allocated 5.5 GB: a short
+		// pattern that compiles to three million instructions.
+		{"nested regexp repetition", "'a' matches '(?:' + repeat('a', 3000) + '){1000}'", ErrTooLarge, "would compile to more than 5000 instructions, the limit"},
+		{"repeated repetition", "'a' matches repeat('a{1000}', 5)", ErrTooLarge, "would compile to more than 5000 instructions, the limit"},
+		{"split by a big program", "'a'.split(repeat('x{999}', 6))", ErrTooLarge, "would compile to more than 5000 instructions, the limit"},
+		{"long pattern", "'a' matches repeat('a', 5000)", ErrTooLarge, "is 5000 bytes long, over the 4096-byte limit"},
+		{"a new pattern per iteration", "count(1..1000, 'a' matches '(?:abc){1000}' + #)", ErrTooLarge, "of its 16777216-byte memory limit"},
+		{"many Unicode classes", "'a' matches repeat('(?i:[^\\pLa-z])', 290)", ErrTooLarge, "has 290 Unicode classes (\\p, \\P), over the limit of 16"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -73,6 +85,29 @@ func TestRunawayExpressions(t *testing.T) {
 				t.Errorf("Eval(%q) message = %q, want it to contain %q", tt.src, e.Msg, tt.msg)
 			}
 		})
+	}
+}
+
+// TestTimeLimitFromTheFirstOperation runs expressions of one or two long
+// operations on a big list from the Env: the time limit stops them however
+// few checkpoints they pass.
+func TestTimeLimitFromTheFirstOperation(t *testing.T) {
+	t.Parallel()
+	big := make([]any, 150_000)
+	for i := range big {
+		big[i] = fmt.Sprint((i * 7919) % len(big))
+	}
+	env := testEnv()
+	env.Context = map[string]any{"big": big}
+	for _, src := range []string{"sort(big)", "sortBy(big, #)"} {
+		start := time.Now()
+		_, err := EvalWithOptions(context.Background(), src, env, Options{Timeout: time.Millisecond})
+		if elapsed := time.Since(start); elapsed > hangGuard {
+			t.Errorf("Eval(%q) took %v", src, elapsed)
+		}
+		if !errors.Is(err, ErrTimeout) {
+			t.Errorf("Eval(%q) error = %.200v, want ErrTimeout", src, err)
+		}
 	}
 }
 

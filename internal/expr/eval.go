@@ -24,7 +24,9 @@ const (
 // Options bound an evaluation. The zero value means the defaults.
 type Options struct {
 	// Timeout is the time one expression may run; zero means DefaultTimeout.
-	// The context's deadline, if earlier, wins.
+	// The context's deadline, if earlier, wins. An evaluation that finds as
+	// many others running as the process has processors (GOMAXPROCS) waits
+	// for one to finish at most as long again, then fails with ErrBusy.
 	Timeout time.Duration
 	// MaxResultBytes bounds the result of one expression (measured as JSON)
 	// and every string or list it builds on the way; zero means
@@ -48,7 +50,7 @@ func (o Options) withDefaults() Options {
 type Error struct {
 	Expr string // the expression body as written
 	Msg  string // what went wrong, and where possible how to fix it
-	Err  error  // ErrTimeout, ErrTooLarge or the context's error when one of those stopped it; else nil
+	Err  error  // ErrTimeout, ErrTooLarge, ErrBusy or the context's error when one of those stopped it; else nil
 }
 
 func (e *Error) Error() string { return fmt.Sprintf("expression ${%s}: %s", e.Expr, e.Msg) }
@@ -107,6 +109,11 @@ func evaluate(ctx context.Context, src string, env *Env, opts Options) (any, err
 	if env == nil {
 		env = &Env{}
 	}
+	release, err := acquire(ctx, opts.Timeout)
+	if err != nil {
+		return nil, &Error{Expr: src, Msg: err.Error(), Err: errors.Unwrap(err)}
+	}
+	defer release()
 	vars := env.vars(p.roots)
 	r := &run{ctx: ctx, done: ctx.Done(), timeout: opts.Timeout, maxBytes: opts.MaxResultBytes, maxMemory: opts.MaxMemoryBytes, env: env}
 	wait := opts.Timeout

@@ -111,6 +111,37 @@ func TestTimeLimitFromTheFirstOperation(t *testing.T) {
 	}
 }
 
+// TestBusy fills every evaluation slot: an evaluation waits its time limit
+// for one, then fails with ErrBusy. Not parallel: it holds the process's
+// slots.
+func TestBusy(t *testing.T) {
+	var releases []func()
+	for range cap(slots) {
+		release, err := acquire(context.Background(), time.Second)
+		if err != nil {
+			t.Fatal(err)
+		}
+		releases = append(releases, release)
+	}
+	_, err := EvalWithOptions(context.Background(), "1 + 1", testEnv(), Options{Timeout: 10 * time.Millisecond})
+	want := fmt.Sprintf("%d expressions were already being evaluated, the limit of this process, and none finished within 10ms", cap(slots))
+	if !errors.Is(err, ErrBusy) || !strings.Contains(err.Error(), want) {
+		t.Errorf("error = %v, want ErrBusy: %q", err, want)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Millisecond)
+	defer cancel()
+	if _, err := Eval(ctx, "1 + 1", testEnv()); !errors.Is(err, ErrBusy) || !errors.Is(err, context.DeadlineExceeded) {
+		t.Errorf("with the caller's deadline: error = %v, want ErrBusy and context.DeadlineExceeded", err)
+	}
+	releases[0]()
+	if got, err := Eval(context.Background(), "1 + 1", testEnv()); err != nil || got != 2 {
+		t.Errorf("with a slot free: %v, %v", got, err)
+	}
+	for _, release := range releases[1:] {
+		release()
+	}
+}
+
 // TestLongBuiltinsTimeOut checks that operations outside any loop still
 // meet the deadline: every comparison checks it.
 func TestLongBuiltinsTimeOut(t *testing.T) {

@@ -38,11 +38,13 @@ const clockEvery = 64
 // ErrTimeout is wrapped by the *Error of an evaluation that ran past its
 // time limit (with context.DeadlineExceeded too when the caller's deadline
 // was the limit); ErrTooLarge by the *Error of one that would have built a
-// value over a size limit or allocated more than its memory budget. Test
-// with errors.Is.
+// value over a size limit or allocated more than its memory budget; ErrBusy
+// by the *Error of one that found the process's limit of evaluations
+// running and none finished within its time limit. Test with errors.Is.
 var (
 	ErrTimeout  = errors.New("expression time limit exceeded")
 	ErrTooLarge = errors.New("expression size limit exceeded")
+	ErrBusy     = errors.New("too many expressions evaluating at once")
 )
 
 // maxElements bounds the list elements an evaluation may create (ranges,
@@ -57,7 +59,7 @@ const maxDepth = 200
 // limitError is an evaluation stopped by a sandbox limit.
 type limitError struct {
 	msg string
-	err error // ErrTimeout, ErrTooLarge or the context's error
+	err error // ErrTimeout, ErrTooLarge, ErrBusy or the context's error
 }
 
 func (e *limitError) Error() string { return e.msg }

@@ -5,7 +5,10 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"reflect"
+	"runtime/metrics"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 )
@@ -61,7 +64,22 @@ func TestRunawayExpressions(t *testing.T) {
 		{"split by a big program", "'a'.split(repeat('x{999}', 6))", ErrTooLarge, "would compile to more than 5000 instructions, the limit"},
 		{"long pattern", "'a' matches repeat('a', 5000)", ErrTooLarge, "is 5000 bytes long, over the 4096-byte limit"},
 		{"a new pattern per iteration", "count(1..1000, 'a' matches '(?:abc){1000}' + #)", ErrTooLarge, "of its 16777216-byte memory limit"},
+		{"costly split with captures", "repeat('ab', 2000).split('(?:(a|b)?){400}x')", ErrTooLarge, ".split(\"(?:(a|b)?){400}x\") is too costly for a 4000-byte string"},
+		{"split on a word boundary", "repeat('a ', 10000).split('\\b')", ErrTooLarge, "can split at most 10000"},
+
+		// Memory: what an evaluation builds, kept or dropped.
+		{"strings kept by map", "len(map(1..1000, repeat('x', 100000)))", ErrTooLarge, "the string built by repeat would allocate 100000 bytes, and the evaluation has already used"},
+		{"quadratic concatenation", "reduce(1..100000, #acc + 'xxxxxxxxxx', '')", ErrTooLarge, "of its 16777216-byte memory limit"},
+		{"copies by upper", "let s = repeat('x', 1000000); len(map(1..100, upper(s)))", ErrTooLarge, "the result of upper would allocate"},
+		{"copies by toUpperCase", "let s = repeat('x', 1000000); len(map(1..100, s.toUpperCase()))", ErrTooLarge, "the string built by .toUpperCase() would allocate"},
+		{"split into characters", "len(split(repeat('a', 1000000), ''))", ErrTooLarge, "split would build a list of 1000000 elements, over the limit of 200000"},
+		{"fromJSON of small objects", "len(fromJSON('[' + repeat('{\"\":0},', 140000) + '0]'))", ErrTooLarge, "the value read by fromJSON would allocate"},
+		{"#readJson of small objects", "len(#readJson('[' + repeat('{\"\":1},', 140000) + '0]'))", ErrTooLarge, "the value read by #readJson would allocate"},
+		{"indented JSON of a deep value", "toJSON(reduce(1..150, [#acc], 1..50000))", ErrTooLarge, "the JSON built by toJSON would be"},
+		{"escaped JSON", "toJSON([repeat(#fromBase64('AQ=='), 999000)])", ErrTooLarge, "the JSON built by toJSON would be at least 5994008 bytes"},
+		{"escaped JSON in a string", "'x' + [repeat(#fromBase64('/w=='), 999000)]", ErrTooLarge, "the value added to a string as JSON would be at least 5994004 bytes"},
 		{"many Unicode classes", "'a' matches repeat('(?i:[^\\pLa-z])', 290)", ErrTooLarge, "has 290 Unicode classes (\\p, \\P), over the limit of 16"},
+		{"keys of shared strings", "let s = repeat('x', 500000); len(map(1..40, s + 'y'))", ErrTooLarge, "the string built by + would allocate"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -88,6 +106,48 @@ func TestRunawayExpressions(t *testing.T) {
 	}
 }
 
+// TestLongOperationsPassCheckpoints calls each function that works through a
+// large input with a deadline already past: each must notice while it works,
+// not only before (function.call's checkpoint is bypassed here).
+func TestLongOperationsPassCheckpoints(t *testing.T) {
+	t.Parallel()
+	strs := make([]any, 100_000)
+	lists := make([]any, 100_000)
+	for i := range strs {
+		strs[i] = fmt.Sprint((i * 7919) % len(strs))
+		lists[i] = []any{i}
+	}
+	text := strings.Repeat("ab,", 100_000)
+	jsonText := "[" + strings.Repeat(`{"a":1},`, 20_000) + "0]"
+	tests := []struct {
+		name string
+		call func(r *run) (any, error)
+	}{
+		{"sort", func(r *run) (any, error) { return sortFn(r, []any{strs}) }},
+		{"sortBy", func(r *run) (any, error) { return sortByFn(r, []any{strs, strs, "desc"}) }},
+		{"uniq", func(r *run) (any, error) { return uniqFn(r, []any{lists}) }},
+		{"join", func(r *run) (any, error) { return joinFn(r, []any{strs, ","}) }},
+		{"flatten", func(r *run) (any, error) { return flattenFn(r, []any{lists}) }},
+		{".contains()", func(r *run) (any, error) { return containsMethod(r, lists, []any{"x"}) }},
+		{".indexOf()", func(r *run) (any, error) { return indexOfMethod(r, lists, []any{"x"}) }},
+		{"toJSON", func(r *run) (any, error) { return toJSONIndentFn(r, []any{lists}) }},
+		{"#readJson", func(r *run) (any, error) { return readJSONFn(r, []any{jsonText}) }},
+		{"matches", func(r *run) (any, error) { return matchesFn(r, []any{text, "(?:[ab]+,)*c"}) }},
+		{".split()", func(r *run) (any, error) { return splitMethod(r, text, []any{"[,;]"}) }},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			r := &run{ctx: context.Background(), timeout: time.Millisecond, maxBytes: DefaultMaxResultBytes, maxMemory: 1 << 30, env: testEnv()}
+			r.expired.Store(true)
+			_, err := tt.call(r)
+			if !errors.Is(err, ErrTimeout) || !strings.Contains(err.Error(), "evaluation took longer than 1ms, its time limit") {
+				t.Fatalf("error = %.200v, want the time limit", err)
+			}
+		})
+	}
+}
+
 // TestTimeLimitFromTheFirstOperation runs expressions of one or two long
 // operations on a big list from the Env: the time limit stops them however
 // few checkpoints they pass.
@@ -99,7 +159,7 @@ func TestTimeLimitFromTheFirstOperation(t *testing.T) {
 	}
 	env := testEnv()
 	env.Context = map[string]any{"big": big}
-	for _, src := range []string{"sort(big)", "sortBy(big, #)"} {
+	for _, src := range []string{"sort(big)", "sortBy(big, #)", "uniq(big)", "len(toJSON(big))", "join(big, ',').split(',')"} {
 		start := time.Now()
 		_, err := EvalWithOptions(context.Background(), src, env, Options{Timeout: time.Millisecond})
 		if elapsed := time.Since(start); elapsed > hangGuard {
@@ -108,6 +168,50 @@ func TestTimeLimitFromTheFirstOperation(t *testing.T) {
 		if !errors.Is(err, ErrTimeout) {
 			t.Errorf("Eval(%q) error = %.200v, want ErrTimeout", src, err)
 		}
+	}
+}
+
+// TestConcurrentSlowExpressions evaluates 8 slow expressions at once, twice
+// over: loops that run to the time limit, and loops that build strings until
+// the memory limit. Each fails with a message naming its limit, and the
+// process allocates no more than the evaluations' budgets allow. Not
+// parallel: it measures the whole process.
+func TestConcurrentSlowExpressions(t *testing.T) {
+	env := testEnv()
+	srcs := []string{
+		"let a = 1..100000; all(a, all(a, true))",
+		"len(map(1..1000, repeat('x', 100000)))",
+		"'a' matches '(?:' + repeat('a', 3000) + '){1000}'",
+		"reduce(1..100000, #acc + 'xxxxxxxxxx', '')",
+	}
+	before := allocatedBytes()
+	var wg sync.WaitGroup
+	for i := range 8 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			src := srcs[i%len(srcs)]
+			start := time.Now()
+			_, err := Eval(context.Background(), src, env)
+			if elapsed := time.Since(start); elapsed > hangGuard {
+				t.Errorf("Eval(%q) took %v", src, elapsed)
+			}
+			var e *Error
+			if !errors.As(err, &e) || !(errors.Is(err, ErrTimeout) || errors.Is(err, ErrTooLarge) || errors.Is(err, ErrBusy)) {
+				t.Errorf("Eval(%q) error = %v, want a limit", src, err)
+				return
+			}
+			if !strings.Contains(e.Msg, "limit") {
+				t.Errorf("Eval(%q) message %q does not name the limit", src, e.Msg)
+			}
+		}()
+	}
+	wg.Wait()
+	// Each evaluation allocates its budget, expr's own list elements and
+	// the garbage of its operations: a generous 4 budgets each.
+	t.Logf("8 slow evaluations allocated %d bytes", allocatedBytes()-before)
+	if got, limit := allocatedBytes()-before, uint64(8*4*DefaultMaxMemoryBytes); got > limit {
+		t.Errorf("8 slow evaluations allocated %d bytes, over %d", got, limit)
 	}
 }
 
@@ -140,6 +244,13 @@ func TestBusy(t *testing.T) {
 	for _, release := range releases[1:] {
 		release()
 	}
+}
+
+// allocatedBytes is the heap the process has allocated so far.
+func allocatedBytes() uint64 {
+	s := []metrics.Sample{{Name: "/gc/heap/allocs:bytes"}}
+	metrics.Read(s)
+	return s[0].Value.Uint64()
 }
 
 // TestLongBuiltinsTimeOut checks that operations outside any loop still
@@ -242,4 +353,28 @@ func FuzzEval(f *testing.F) {
 			t.Fatalf("Eval(%q) returned %d bytes of JSON", src, len(b))
 		}
 	})
+}
+
+// TestSplitRegexp checks that splitting one match at a time, as splitRegexp
+// does so that it can pass checkpoints, cuts where regexp's Split does.
+func TestSplitRegexp(t *testing.T) {
+	t.Parallel()
+	patterns := []string{`x*`, `a|`, `(?:)`, `\d+`, `[,;]\s*`, `é?`, `$`, `(a)(b)?`, `.`, `a??`, `\s*`, `(?i)A`, `b*?`, `\z`, `(?s).`}
+	inputs := []string{"", "a", "abc", "a,b;;c, d", "ééaé", "1a22b333", "xxaxx", "aab ab\nb", "\xffa\xfe"}
+	for _, expr := range patterns {
+		r := &run{ctx: context.Background(), maxBytes: DefaultMaxResultBytes, maxMemory: 1 << 30, env: testEnv()}
+		p, err := r.regexp(expr, false)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if p.context {
+			t.Fatalf("%q: want a pattern that does not look behind", expr)
+		}
+		for _, s := range inputs {
+			got, err := r.splitRegexp(p, s)
+			if want := p.re.Split(s, -1); err != nil || !reflect.DeepEqual(got, want) {
+				t.Errorf("split %q by %q = %q, %v; want %q", s, expr, got, err, want)
+			}
+		}
+	}
 }

@@ -29,6 +29,7 @@ const (
 var disabledBuiltins = []string{
 	"now", "date", "duration", "timezone",
 	"repeat", "join", "replace", "concat", "flatten", "uniq", "toJSON", "string",
+	"split", "splitAfter", "sort", "fromJSON",
 }
 
 // program is a compiled expression, shared by every evaluation of the same
@@ -70,7 +71,7 @@ func compile(body string) (p *program) {
 	if serr != nil {
 		return &program{err: serr}
 	}
-	s := &sandbox{elvis: t.elvis, names: map[string]bool{}, lets: map[string]bool{}}
+	s := &sandbox{elvis: t.elvis, names: map[string]bool{}, lets: map[string]bool{}, rewritten: map[int]string{}}
 	opts := append(compileOptions[:len(compileOptions):len(compileOptions)], exprlang.Patch(s))
 	prog, err := exprlang.Compile(t.src, opts...)
 	if s.err != nil {
@@ -78,7 +79,7 @@ func compile(body string) (p *program) {
 		return &program{err: s.err}
 	}
 	if err != nil {
-		return &program{err: compileError(err, t, body)}
+		return &program{err: compileError(err, t, body, s.rewritten)}
 	}
 	roots := slices.Sorted(maps.Keys(s.names))
 	var names []string
@@ -99,12 +100,16 @@ func bodyOffset(t *translation, body string, at int) int {
 
 // compileError turns an expr compile error into a one-line message with a
 // column in the expression as written.
-func compileError(err error, t *translation, body string) *syntaxError {
+func compileError(err error, t *translation, body string, rewritten map[int]string) *syntaxError {
 	fe, ok := err.(*file.Error)
 	if !ok {
 		return &syntaxError{pos: -1, msg: err.Error()}
 	}
 	msg := fe.Message
+	if name, ok := rewritten[fe.From]; ok {
+		// sortBy is compiled with map (see sandbox).
+		msg = strings.Replace(msg, "builtin map ", "builtin "+name+" ", 1)
+	}
 	switch {
 	case strings.Contains(msg, "exceeds maximum allowed nodes"):
 		return &syntaxError{pos: -1, msg: fmt.Sprintf("expression is too complex (over %d syntax nodes); split it up", maxNodes)}
@@ -131,15 +136,22 @@ func column(body string, pos int) int {
 //   - passes the evaluation state (runKey) to every registered function
 //   - rewrites +, matches and SpEL's ?: to their Spinnaker-compatible
 //     functions ($add, $matches, $nonEmpty)
+//   - rewrites sortBy to $sortBy over the keys computed by map, so that
+//     the sort itself passes checkpoints
 //   - wraps every closure body, builtin call and comparison in $tick, which
-//     enforces the deadline, so no loop or long builtin can outrun it
+//     enforces the deadline, so no loop or long builtin can outrun it, and
+//     the builtins that build strings, lists or maps in $charge, which
+//     charges what they built to the memory budget too
 type sandbox struct {
 	elvis map[int]bool    // rune offsets of ?? operators that were ?:
 	names map[string]bool // identifiers read
 	lets  map[string]bool // names bound by let
-	n     int             // counter for generated variable names
-	err   *syntaxError
-	errAt int // rune offset of err in the translated source
+	// rewritten maps the offset of the list argument of a rewritten
+	// builtin to its name, to name it in the checker's messages.
+	rewritten map[int]string
+	n         int // counter for generated variable names
+	err       *syntaxError
+	errAt     int // rune offset of err in the translated source
 }
 
 func (s *sandbox) fail(n ast.Node, format string, args ...any) {
@@ -197,8 +209,7 @@ func (s *sandbox) Visit(node *ast.Node) {
 			s.replace(node, n, "$matches", []ast.Node{runNode(), n.Left, n.Right})
 		case n.Operator == "??" && s.elvis[n.Location().From]:
 			// SpEL's a ?: b yields b when a is null or "": let v = a; $nonEmpty(v) ? v : b
-			name := fmt.Sprintf("#elvis%d", s.n)
-			s.n++
+			name := s.newName("elvis")
 			cond := &ast.CallNode{Callee: &ast.IdentifierNode{Value: "$nonEmpty"}, Arguments: []ast.Node{runNode(), &ast.IdentifierNode{Value: name}}}
 			let := &ast.VariableDeclaratorNode{Name: name, Value: n.Left, Expr: &ast.ConditionalNode{
 				Ternary: true, Cond: cond, Exp1: &ast.IdentifierNode{Value: name}, Exp2: n.Right,
@@ -210,7 +221,16 @@ func (s *sandbox) Visit(node *ast.Node) {
 		}
 
 	case *ast.BuiltinNode:
-		s.replace(node, n, "$tick", []ast.Node{runNode(), n})
+		switch n.Name {
+		case "sortBy":
+			s.sortBy(node, n)
+		default:
+			if allocating[n.Name] {
+				s.replace(node, n, "$charge", []ast.Node{runNode(), &ast.StringNode{Value: n.Name}, n})
+				return
+			}
+			s.replace(node, n, "$tick", []ast.Node{runNode(), n})
+		}
 
 	case *ast.PredicateNode:
 		if isTick(n.Node) {
@@ -226,6 +246,52 @@ func (s *sandbox) Visit(node *ast.Node) {
 var comparisons = map[string]bool{
 	"==": true, "!=": true, "<": true, ">": true, "<=": true, ">=": true,
 	"in": true, "contains": true, "startsWith": true, "endsWith": true, "..": true,
+}
+
+// allocating are the expr builtins that build a string, list or map as big
+// as their input (or, for the closures, as the list they loop over). What
+// they build is charged to the memory budget after the fact ($charge): it is
+// at most about twice what the evaluation already holds. The builtins that
+// can build more than their input are replaced (see disabledBuiltins).
+var allocating = map[string]bool{
+	"upper": true, "lower": true, "toBase64": true, "fromBase64": true,
+	"keys": true, "values": true, "toPairs": true, "fromPairs": true, "reverse": true,
+	"map": true, "filter": true, "groupBy": true,
+}
+
+// sortBy(list, key[, order]) becomes
+//
+//	let #sortN = list; $sortBy(#sortN, map(#sortN, key), order)
+//
+// which sorts the same pairs with the same algorithm as expr's, so ties
+// come out in the same order, but passes checkpoints while it sorts.
+func (s *sandbox) sortBy(node *ast.Node, n *ast.BuiltinNode) {
+	if len(n.Arguments) < 2 || len(n.Arguments) > 3 || !isPredicate(n.Arguments[1]) {
+		s.replace(node, n, "$tick", []ast.Node{runNode(), n}) // the checker reports it
+		return
+	}
+	name := s.newName("sort")
+	list := &ast.IdentifierNode{Value: name}
+	list.SetLocation(n.Arguments[0].Location())
+	keys := &ast.BuiltinNode{Name: "map", Arguments: []ast.Node{list, n.Arguments[1]}}
+	keys.SetLocation(n.Location())
+	var order ast.Node = &ast.StringNode{Value: "asc"}
+	if len(n.Arguments) == 3 {
+		order = n.Arguments[2]
+	}
+	call := &ast.CallNode{Callee: &ast.IdentifierNode{Value: "$sortBy"}, Arguments: []ast.Node{runNode(), &ast.IdentifierNode{Value: name}, keys, order}}
+	call.SetLocation(n.Location())
+	let := &ast.VariableDeclaratorNode{Name: name, Value: n.Arguments[0], Expr: call}
+	let.SetLocation(n.Location())
+	s.rewritten[n.Arguments[0].Location().From] = "sortBy"
+	*node = let
+}
+
+func isPredicate(n ast.Node) bool { _, ok := n.(*ast.PredicateNode); return ok }
+
+func (s *sandbox) newName(prefix string) string {
+	s.n++
+	return fmt.Sprintf("#%s%d", prefix, s.n)
 }
 
 func (s *sandbox) replace(node *ast.Node, old ast.Node, fn string, args []ast.Node) {

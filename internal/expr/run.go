@@ -28,6 +28,7 @@ type run struct {
 	regexps        map[string]*pattern
 	limitErr       error // the limit error returned by tick, to tell it apart from expr's own errors
 	ticks          int   // checkpoints passed
+	steps          int   // steps counted by step
 }
 
 // clockEvery is how often (in checkpoints) tick reads the clock as well as
@@ -98,6 +99,24 @@ func (r *run) tick() error {
 	default:
 	}
 	return nil
+}
+
+// every passes a checkpoint on every 1024th step i of a loop over a
+// large input.
+func (r *run) every(i int) error {
+	if i%1024 != 1023 {
+		return nil
+	}
+	return r.tick()
+}
+
+// step passes a checkpoint every 1024th call, for work done in many small
+// steps, such as walking a value.
+func (r *run) step() error {
+	if r.steps++; r.steps%1024 != 0 {
+		return nil
+	}
+	return r.tick()
 }
 
 // timeoutError reports the deadline, the evaluation's own or the caller's.

@@ -108,7 +108,7 @@ func addFn(r *run, args []any) (any, error) {
 		}
 		return o + bs, nil
 	case isNumber(a) && isNumber(b):
-		return runtime.Add(a, b), nil
+		return arith("+", a, b)
 	}
 	return nil, errorf("cannot add %s and %s", kind(a), kind(b))
 }

@@ -171,6 +171,61 @@ func TestTimeLimitFromTheFirstOperation(t *testing.T) {
 	}
 }
 
+func TestIntegerOverflow(t *testing.T) {
+	t.Parallel()
+	env := testEnv()
+	overflows := []struct{ src, msg string }{
+		{"9223372036854775807 + 1", "integer overflow in 9223372036854775807 + 1"},
+		{"-9223372036854775807 - 2", "integer overflow in -9223372036854775807 - 2"},
+		{"4611686018427387904 * 2", "integer overflow in 4611686018427387904 * 2"},
+		{"3037000500 * 3037000500", "integer overflow in 3037000500 * 3037000500"},
+		{"(-9223372036854775807 - 1) * -1", "integer overflow in -9223372036854775808 * -1"},
+		{"-(-9223372036854775807 - 1)", "integer overflow in -(-9223372036854775808)"},
+		{"let x = -9223372036854775807 - 1; -x", "integer overflow in -(-9223372036854775808)"},
+		{"abs(-9223372036854775807 - 1)", "integer overflow in abs(-9223372036854775808)"},
+		{"sum([9223372036854775807, 1])", "integer overflow in 1 + 9223372036854775807"},
+		{"sum(1..3, # * 4611686018427387904)", "integer overflow in 2 * 4611686018427387904"},
+		{"sum(1..2, 9223372036854775807)", "integer overflow in 9223372036854775807 + 9223372036854775807"},
+		{"reduce(1..64, #acc * 2, 1)", "integer overflow in 4611686018427387904 * 2"},
+		{"#toInt('9223372036854775807') + 1", "integer overflow in 9223372036854775807 + 1"},
+		{"len(items) + 9223372036854775807", "integer overflow in 3 + 9223372036854775807"},
+	}
+	for _, tt := range overflows {
+		_, err := Eval(context.Background(), tt.src, env)
+		var e *Error
+		if !errors.As(err, &e) || !strings.HasPrefix(e.Msg, tt.msg+": the result does not fit in a 64-bit integer") {
+			t.Errorf("Eval(%q) error = %v, want %q", tt.src, err, tt.msg)
+		}
+	}
+	fits := []struct {
+		src  string
+		want any
+	}{
+		{"9223372036854775806 + 1", 9223372036854775807},
+		{"-9223372036854775807 - 1", -9223372036854775807 - 1},
+		{"3037000499 * 3037000499", 9223372030926249001},
+		{"-3 * 4", -12},
+		{"-(-3)", 3},
+		{"sum(1..10)", 55},
+		{"sum([1.5, 2])", 3.5},
+		{"sum(items, 1)", 3},
+		{"sum([])", 0},
+		{"abs(-5)", 5},
+		{"abs(-2.5)", 2.5},
+		{"9223372036854775807 + 1.0", 9.223372036854776e18},
+		// / divides as floats, and % cannot overflow.
+		{"(-9223372036854775807 - 1) / -1", 9.223372036854776e18},
+		{"(-9223372036854775807 - 1) % -1", 0},
+		{"sortBy([3, 1, 2], -#)", []any{3, 2, 1}},
+	}
+	for _, tt := range fits {
+		got, err := Eval(context.Background(), tt.src, env)
+		if err != nil || !reflect.DeepEqual(got, tt.want) {
+			t.Errorf("Eval(%q) = %#v, %v; want %#v", tt.src, got, err, tt.want)
+		}
+	}
+}
+
 // TestConcurrentSlowExpressions evaluates 8 slow expressions at once, twice
 // over: loops that run to the time limit, and loops that build strings until
 // the memory limit. Each fails with a message naming its limit, and the

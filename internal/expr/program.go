@@ -107,8 +107,8 @@ func compileError(err error, t *translation, body string, rewritten map[int]stri
 	}
 	msg := fe.Message
 	if name, ok := rewritten[fe.From]; ok {
-		// sortBy is compiled with map (see sandbox).
-		msg = strings.Replace(msg, "builtin map ", "builtin "+name+" ", 1)
+		// sum and sortBy are compiled as reduce and map (see sandbox).
+		msg = strings.Replace(strings.Replace(msg, "builtin reduce ", "builtin "+name+" ", 1), "builtin map ", "builtin "+name+" ", 1)
 	}
 	switch {
 	case strings.Contains(msg, "exceeds maximum allowed nodes"):
@@ -136,6 +136,9 @@ func column(body string, pos int) int {
 //   - passes the evaluation state (runKey) to every registered function
 //   - rewrites +, matches and SpEL's ?: to their Spinnaker-compatible
 //     functions ($add, $matches, $nonEmpty)
+//   - rewrites - * and unary minus to checked arithmetic ($sub, $mul,
+//     $neg; see arith.go), sum to a reduce that adds with $sumAdd, and
+//     checks the result of abs ($abs)
 //   - rewrites sortBy to $sortBy over the keys computed by map, so that
 //     the sort itself passes checkpoints
 //   - wraps every closure body, builtin call and comparison in $tick, which
@@ -205,6 +208,16 @@ func (s *sandbox) Visit(node *ast.Node) {
 		switch {
 		case n.Operator == "+":
 			s.replace(node, n, "$add", []ast.Node{runNode(), n.Left, n.Right})
+		case n.Operator == "-" || n.Operator == "*":
+			l, lok := literalType(n.Left)
+			r, rok := literalType(n.Right)
+			if lok && rok && (!numeric(l) || !numeric(r)) {
+				// What the checker would have said, had it seen the operator.
+				s.fail(n, "invalid operation: %s (mismatched types %s and %s)", n.Operator, l, r)
+				return
+			}
+			fn := map[string]string{"-": "$sub", "*": "$mul"}[n.Operator]
+			s.replace(node, n, fn, []ast.Node{runNode(), n.Left, n.Right})
 		case n.Operator == "matches":
 			s.replace(node, n, "$matches", []ast.Node{runNode(), n.Left, n.Right})
 		case n.Operator == "??" && s.elvis[n.Location().From]:
@@ -220,10 +233,36 @@ func (s *sandbox) Visit(node *ast.Node) {
 			s.replace(node, n, "$tick", []ast.Node{runNode(), n})
 		}
 
+	case *ast.UnaryNode:
+		if n.Operator != "-" {
+			return
+		}
+		// A negative literal stays a literal; anything else is checked.
+		var lit ast.Node
+		switch x := n.Node.(type) {
+		case *ast.IntegerNode:
+			lit = &ast.IntegerNode{Value: -x.Value} // a literal is at most math.MaxInt
+		case *ast.FloatNode:
+			lit = &ast.FloatNode{Value: -x.Value}
+		default:
+			if t, ok := literalType(n.Node); ok {
+				s.fail(n, "invalid operation: - (mismatched type %s)", t)
+				return
+			}
+			s.replace(node, n, "$neg", []ast.Node{runNode(), n.Node})
+			return
+		}
+		lit.SetLocation(n.Location())
+		*node = lit
+
 	case *ast.BuiltinNode:
 		switch n.Name {
+		case "sum":
+			s.sum(node, n)
 		case "sortBy":
 			s.sortBy(node, n)
+		case "abs":
+			s.replace(node, n, "$abs", []ast.Node{runNode(), n})
 		default:
 			if allocating[n.Name] {
 				s.replace(node, n, "$charge", []ast.Node{runNode(), &ast.StringNode{Value: n.Name}, n})
@@ -242,6 +281,25 @@ func (s *sandbox) Visit(node *ast.Node) {
 	}
 }
 
+// literalType is the type of a literal, as the checker names it.
+func literalType(n ast.Node) (string, bool) {
+	switch n.(type) {
+	case *ast.IntegerNode:
+		return "int", true
+	case *ast.FloatNode:
+		return "float64", true
+	case *ast.StringNode:
+		return "string", true
+	case *ast.BoolNode:
+		return "bool", true
+	case *ast.NilNode:
+		return "nil", true
+	}
+	return "", false
+}
+
+func numeric(t string) bool { return t == "int" || t == "float64" }
+
 // comparisons are the binary operators whose cost grows with their operands.
 var comparisons = map[string]bool{
 	"==": true, "!=": true, "<": true, ">": true, "<=": true, ">=": true,
@@ -257,6 +315,30 @@ var allocating = map[string]bool{
 	"upper": true, "lower": true, "toBase64": true, "fromBase64": true,
 	"keys": true, "values": true, "toPairs": true, "fromPairs": true, "reverse": true,
 	"map": true, "filter": true, "groupBy": true,
+}
+
+// sum(list[, predicate]) becomes reduce(list, $sumAdd(#acc, predicate or
+// #), 0): the same additions in the same order, checked for overflow.
+func (s *sandbox) sum(node *ast.Node, n *ast.BuiltinNode) {
+	var elem ast.Node = &ast.PointerNode{}
+	switch len(n.Arguments) {
+	case 1:
+	case 2:
+		p, ok := n.Arguments[1].(*ast.PredicateNode)
+		if !ok {
+			s.replace(node, n, "$tick", []ast.Node{runNode(), n}) // the checker reports it
+			return
+		}
+		elem = p.Node
+	default:
+		s.replace(node, n, "$tick", []ast.Node{runNode(), n})
+		return
+	}
+	add := &ast.CallNode{Callee: &ast.IdentifierNode{Value: "$sumAdd"}, Arguments: []ast.Node{runNode(), &ast.PointerNode{Name: "acc"}, elem}}
+	reduce := &ast.BuiltinNode{Name: "reduce", Arguments: []ast.Node{n.Arguments[0], &ast.PredicateNode{Node: add}, &ast.IntegerNode{Value: 0}}}
+	reduce.SetLocation(n.Location())
+	s.rewritten[n.Arguments[0].Location().From] = "sum"
+	s.replace(node, n, "$tick", []ast.Node{runNode(), reduce})
 }
 
 // sortBy(list, key[, order]) becomes

@@ -5,8 +5,12 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"os"
+	"path/filepath"
 	"reflect"
 	"runtime/metrics"
+	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -374,24 +378,80 @@ func TestOptions(t *testing.T) {
 	}
 }
 
+// Resource oracle of FuzzEval: whatever the input, an evaluation finishes
+// within twice its time limit and allocates at most fuzzMemoryCap bytes
+// (measured by the runtime, not by the evaluator's own accounting): its
+// memory budget, expr's own list elements (up to maxElements, about 100
+// bytes each with the VM's stack) and the garbage of its operations.
+const (
+	fuzzTimeout   = DefaultTimeout
+	fuzzMemoryCap = 4 * DefaultMaxMemoryBytes
+)
+
+// overLimits reports how an evaluation that took elapsed and allocated
+// bytes broke the oracle, or "".
+func overLimits(elapsed time.Duration, allocated uint64) string {
+	var over []string
+	if elapsed > 2*fuzzTimeout {
+		over = append(over, fmt.Sprintf("took %v, over twice the %v time limit", elapsed, fuzzTimeout))
+	}
+	if allocated > fuzzMemoryCap {
+		over = append(over, fmt.Sprintf("allocated %d bytes, over the cap of %d", allocated, fuzzMemoryCap))
+	}
+	return strings.Join(over, " and ")
+}
+
+// TestResourceOracleCanFail checks that the oracle's measurements see time
+// and memory: an oracle that cannot fail would pass every fuzz run.
+func TestResourceOracleCanFail(t *testing.T) {
+	before := allocatedBytes()
+	sink := make([]byte, 2*fuzzMemoryCap)
+	sink[len(sink)-1] = 1
+	if msg := overLimits(0, allocatedBytes()-before); !strings.Contains(msg, "over the cap") {
+		t.Errorf("allocating %d bytes: oracle says %q", len(sink), msg)
+	}
+	if msg := overLimits(3*fuzzTimeout, 0); !strings.Contains(msg, "over twice the") {
+		t.Errorf("taking three times the limit: oracle says %q", msg)
+	}
+	if msg := overLimits(fuzzTimeout, 1<<20); msg != "" {
+		t.Errorf("within the limits: oracle says %q", msg)
+	}
+}
+
+// fuzzSeeds are FuzzEval's seed corpus: ordinary expressions, rejected
+// ones, and the attacks of this file.
+var fuzzSeeds = []string{
+	"trigger.parameters.env", "#stage('Build').outputs.version", "#judgment('Approve') == 'promote'",
+	"parameters.empty ?: 'x'", "map(items, # + '!')", "'a' + 1", "items.size() > 1 and true",
+	"repeat('x', 1e9)", "let a = 1..100000; all(a, all(a, true))", "reduce(1..100, #acc + #acc, 'x')",
+	"T(java.lang.Runtime)", "new Foo()", "#root.execution.id", "'it''s' matches '.*'", "{'a': [1, {b: null}]}",
+	"nested?.k?.trim()", "toJSON(nums) + string(items)", "flatten([[1], [[2]]])", "1..3 | map(# * 2) | sum()",
+	"#toInt('7') / 2", "$env", "a ? b : c ?: d", "filter(#stage('Wait').outputs | keys(), true)",
+	// The attacks of limits_test.go.
+	"'a' matches '(?:' + repeat('a', 3000) + '){1000}'", "len(map(1..1000, repeat('x', 100000)))",
+	"reduce(1..100000, #acc + 'xxxxxxxxxx', '')", "len(fromJSON('[' + repeat('{\"\":0},', 140000) + '0]'))",
+	"toJSON(reduce(1..150, [#acc], 1..50000))", "9223372036854775807 + 1", "sortBy(map(1..60000, -#), #)",
+	"repeat('ab', 2000).split('(?:(a|b)?){400}x')", "count(1..1000, 'a' matches '(?:abc){1000}' + #)",
+	"let s = repeat('x', 1000000); len(map(1..100, upper(s)))", "len(#readJson('[' + repeat('[1,\"a\"],', 100000) + '0]'))",
+	"len(repeat('ab,', 300000).split('[,;]'))", "repeat('ab,', 300000) matches '(?:[ab]+,)*c'",
+	"len(sort(map(1..60000, string(# * 7919 % 60000))))", "uniq(map(1..60000, [#]))", "abs(-9223372036854775807 - 1)",
+	"toJSON([repeat(#fromBase64('AQ=='), 999000)])", "'a' matches repeat('(?i:[^\\pLa-z])', 16)",
+	"count(1..1000, 'a' matches repeat('(?i:[^\\pLa-z])', 16) + #)",
+}
+
 func FuzzEval(f *testing.F) {
-	for _, s := range []string{
-		"trigger.parameters.env", "#stage('Build').outputs.version", "#judgment('Approve') == 'promote'",
-		"parameters.empty ?: 'x'", "map(items, # + '!')", "'a' + 1", "items.size() > 1 and true",
-		"repeat('x', 1e9)", "let a = 1..100000; all(a, all(a, true))", "reduce(1..100, #acc + #acc, 'x')",
-		"T(java.lang.Runtime)", "new Foo()", "#root.execution.id", "'it''s' matches '.*'", "{'a': [1, {b: null}]}",
-		"nested?.k?.trim()", "toJSON(nums) + string(items)", "flatten([[1], [[2]]])", "1..3 | map(# * 2) | sum()",
-		"#toInt('7') / 2", "$env", "a ? b : c ?: d", "filter(#stage('Wait').outputs | keys(), true)",
-	} {
+	for _, s := range fuzzSeeds {
 		f.Add(s)
 	}
 	env := testEnv()
-	opts := Options{Timeout: 50 * time.Millisecond}
+	opts := Options{Timeout: fuzzTimeout}
 	f.Fuzz(func(t *testing.T, src string) {
+		before := allocatedBytes()
 		start := time.Now()
 		v, err := EvalWithOptions(context.Background(), src, env, opts)
-		if elapsed := time.Since(start); elapsed > hangGuard {
-			t.Fatalf("Eval(%q) took %v", src, elapsed)
+		elapsed, allocated := time.Since(start), allocatedBytes()-before
+		if msg := overLimits(elapsed, allocated); msg != "" {
+			t.Fatalf("Eval(%q) %s (error: %.200v)", src, msg, err)
 		}
 		if err != nil {
 			var e *Error
@@ -432,4 +492,54 @@ func TestSplitRegexp(t *testing.T) {
 			}
 		}
 	}
+}
+
+// TestFuzzCorpusWorst measures every input of a FuzzEval corpus directory
+// (SLUICE_EXPR_CORPUS, such as $(go env GOCACHE)/fuzz/github.com/sluice-cd/sluice/internal/expr/FuzzEval)
+// and the seeds, as the oracle does, and reports the slowest and the most
+// allocating, for docs/benchmarks.md. Skipped without the variable.
+func TestFuzzCorpusWorst(t *testing.T) {
+	dir := os.Getenv("SLUICE_EXPR_CORPUS")
+	if dir == "" {
+		t.Skip("set SLUICE_EXPR_CORPUS to a FuzzEval corpus directory")
+	}
+	srcs := slices.Clone(fuzzSeeds)
+	for _, d := range []string{dir, filepath.Join("testdata", "fuzz", "FuzzEval")} {
+		entries, _ := os.ReadDir(d)
+		for _, entry := range entries {
+			b, err := os.ReadFile(filepath.Join(d, entry.Name()))
+			if err != nil {
+				t.Fatal(err)
+			}
+			_, arg, ok := strings.Cut(string(b), "\nstring(")
+			if src, err := strconv.Unquote(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(arg), ")"))); ok && err == nil {
+				srcs = append(srcs, src)
+			}
+		}
+	}
+	type use struct {
+		src       string
+		elapsed   time.Duration
+		allocated uint64
+	}
+	var slowest, hungriest use
+	env := testEnv()
+	for _, src := range srcs {
+		before := allocatedBytes()
+		start := time.Now()
+		_, err := EvalWithOptions(context.Background(), src, env, Options{Timeout: fuzzTimeout})
+		u := use{src, time.Since(start), allocatedBytes() - before}
+		if msg := overLimits(u.elapsed, u.allocated); msg != "" {
+			t.Errorf("Eval(%q) %s (error: %.200v)", src, msg, err)
+		}
+		if u.elapsed > slowest.elapsed {
+			slowest = u
+		}
+		if u.allocated > hungriest.allocated {
+			hungriest = u
+		}
+	}
+	t.Logf("%d inputs", len(srcs))
+	t.Logf("slowest: %q: %v, %d bytes", slowest.src, slowest.elapsed, slowest.allocated)
+	t.Logf("most allocating: %q: %v, %d bytes", hungriest.src, hungriest.elapsed, hungriest.allocated)
 }

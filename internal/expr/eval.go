@@ -138,6 +138,9 @@ func evaluate(ctx context.Context, src string, env *Env, opts Options) (any, err
 		return nil, r.failure(src, p, err)
 	}
 	out, err = r.toData(out, "the result")
+	if err == nil {
+		err = r.fitsAsJSON(out, "the result as JSON")
+	}
 	if err != nil {
 		return nil, r.failure(src, p, err)
 	}

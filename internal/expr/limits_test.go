@@ -81,6 +81,9 @@ func TestRunawayExpressions(t *testing.T) {
 		{"#readJson of small objects", "len(#readJson('[' + repeat('{\"\":1},', 140000) + '0]'))", ErrTooLarge, "the value read by #readJson would allocate"},
 		{"indented JSON of a deep value", "toJSON(reduce(1..150, [#acc], 1..50000))", ErrTooLarge, "the JSON built by toJSON would be"},
 		{"escaped JSON", "toJSON([repeat(#fromBase64('AQ=='), 999000)])", ErrTooLarge, "the JSON built by toJSON would be at least 5994008 bytes"},
+		// Found by FuzzEval (testdata/fuzz/FuzzEval/5feb86378486b493): 0xd3
+		// is not UTF-8, and JSON writes it as \ufffd.
+		{"escaped result", "[repeat(fromBase64('0w=='), 700000)]", ErrTooLarge, "the result as JSON would be at least 4200004 bytes, over the 1048576-byte limit"},
 		{"escaped JSON in a string", "'x' + [repeat(#fromBase64('/w=='), 999000)]", ErrTooLarge, "the value added to a string as JSON would be at least 5994004 bytes"},
 		{"many Unicode classes", "'a' matches repeat('(?i:[^\\pLa-z])', 290)", ErrTooLarge, "has 290 Unicode classes (\\p, \\P), over the limit of 16"},
 		{"keys of shared strings", "let s = repeat('x', 500000); len(map(1..40, s + 'y'))", ErrTooLarge, "the string built by + would allocate"},

@@ -122,7 +122,7 @@ func (r *resolver) resolve(s, path string, asString bool) any {
 		case !ok:
 			return s
 		case asString:
-			return r.format(v, s, path)
+			return format(v)
 		}
 		return v
 	}
@@ -132,7 +132,7 @@ func (r *resolver) resolve(s, path string, asString bool) any {
 		b.WriteString(s[last:sp.Start])
 		text := s[sp.Start:sp.End]
 		if v, ok := r.eval(text, path); ok {
-			b.WriteString(r.format(v, text, path))
+			b.WriteString(format(v))
 		} else {
 			b.WriteString(text)
 		}
@@ -172,21 +172,6 @@ func (r *resolver) eval(text, path string) (any, bool) {
 		return nil, false
 	}
 	return v, true
-}
-
-// format is format(v) for a value to interpolate, refused (and left in
-// place) if its JSON would be over the size limit: escapes can make it
-// several times longer than the value the evaluation measured.
-func (r *resolver) format(v any, text, path string) string {
-	switch v.(type) {
-	case []any, map[string]any:
-		z := &jsonSizer{limit: r.opts.MaxResultBytes}
-		if n, _ := z.size(v, 0); n > r.opts.MaxResultBytes {
-			r.fail(Failure{Path: path, Expression: clip(text), Msg: fmt.Sprintf("the value as JSON would be at least %d bytes, over the %d-byte limit", n, r.opts.MaxResultBytes)})
-			return text
-		}
-	}
-	return format(v)
 }
 
 func (r *resolver) fail(f Failure) { r.summary.Failures = append(r.summary.Failures, f) }

@@ -240,14 +240,37 @@ func (r *run) format(v any, what string) (string, error) {
 	return format(v), nil
 }
 
+// fitsAsJSON checks that the JSON of normalised data would be within the
+// size limit: toData counts a string's bytes, but escapes can make its JSON
+// six times longer.
+func (r *run) fitsAsJSON(data any, what string) error {
+	n, err := r.jsonLength(data, false)
+	if err != nil {
+		return err
+	}
+	if n > r.maxBytes {
+		return r.jsonTooLarge(what, n)
+	}
+	return nil
+}
+
+// jsonLength is at most the length of the JSON of normalised data (see
+// jsonSizer), or more than the size limit.
+func (r *run) jsonLength(data any, indent bool) (int, error) {
+	return (&jsonSizer{limit: r.maxBytes, indent: indent, step: r.step}).size(data, 0)
+}
+
+func (r *run) jsonTooLarge(what string, n int) error {
+	return r.stop(&limitError{msg: fmt.Sprintf("%s would be at least %d bytes, over the %d-byte limit", what, n, r.maxBytes), err: ErrTooLarge})
+}
+
 func (r *run) encode(data any, what string, indent bool) (string, error) {
-	z := &jsonSizer{limit: r.maxBytes, indent: indent, step: r.step}
-	size, err := z.size(data, 0)
+	size, err := r.jsonLength(data, indent)
 	if err != nil {
 		return "", err
 	}
 	if size > r.maxBytes {
-		return "", r.stop(&limitError{msg: fmt.Sprintf("%s would be at least %d bytes, over the %d-byte limit", what, size, r.maxBytes), err: ErrTooLarge})
+		return "", r.jsonTooLarge(what, size)
 	}
 	// The encoder's buffer, grown by doubling, and the string copied from it.
 	if err := r.alloc(what, 3*size); err != nil {
@@ -265,7 +288,7 @@ func (r *run) encode(data any, what string, indent bool) (string, error) {
 
 // jsonSizer measures the JSON of normalised data as marshal writes it,
 // but counting a float as one byte: a lower bound. It stops counting once
-// past limit; step, if set, is called for each element.
+// past limit; step is called for each element.
 type jsonSizer struct {
 	limit  int
 	indent bool
@@ -329,10 +352,8 @@ func (z *jsonSizer) size(v any, depth int) (int, error) {
 }
 
 func (z *jsonSizer) element(e any, depth int) (int, error) {
-	if z.step != nil {
-		if err := z.step(); err != nil {
-			return 0, err
-		}
+	if err := z.step(); err != nil {
+		return 0, err
 	}
 	return z.size(e, depth+1)
 }

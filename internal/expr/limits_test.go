@@ -382,24 +382,48 @@ func TestOptions(t *testing.T) {
 }
 
 // Resource oracle of FuzzEval: whatever the input, an evaluation finishes
-// within twice its time limit and allocates at most fuzzMemoryCap bytes
-// (measured by the runtime, not by the evaluator's own accounting): its
-// memory budget, expr's own list elements (up to maxElements, about 100
-// bytes each with the VM's stack) and the garbage of its operations.
+// within twice its time limit and allocates at most fuzzMemoryCap bytes,
+// both measured by the runtime and the kernel, not by the evaluator's own
+// accounting. The cap is the memory budget, expr's own list elements (up to
+// maxElements, about 100 bytes each with the VM's stack) and the garbage of
+// the evaluation's operations. The deadline is wall-clock time, and on a
+// machine with more work than processors an evaluation can be kept off a
+// processor for longer than its limit; the oracle counts time as broken when
+// both the wall-clock time and the CPU time the process spent are over twice
+// the limit, so that only work the evaluator did in the meantime counts.
 const (
 	fuzzTimeout   = DefaultTimeout
 	fuzzMemoryCap = 4 * DefaultMaxMemoryBytes
 )
 
-// overLimits reports how an evaluation that took elapsed and allocated
-// bytes broke the oracle, or "".
-func overLimits(elapsed time.Duration, allocated uint64) string {
-	var over []string
-	if elapsed > 2*fuzzTimeout {
-		over = append(over, fmt.Sprintf("took %v, over twice the %v time limit", elapsed, fuzzTimeout))
+// usage is what one evaluation took.
+type usage struct {
+	wall, cpu time.Duration
+	allocated uint64
+}
+
+// measure runs fn and reports what it took.
+func measure(fn func()) usage {
+	before, start := allocatedBytes(), time.Now()
+	cpu, measured := processCPU()
+	fn()
+	u := usage{wall: time.Since(start), allocated: allocatedBytes() - before}
+	if after, _ := processCPU(); measured {
+		u.cpu = after - cpu
+	} else {
+		u.cpu = u.wall
 	}
-	if allocated > fuzzMemoryCap {
-		over = append(over, fmt.Sprintf("allocated %d bytes, over the cap of %d", allocated, fuzzMemoryCap))
+	return u
+}
+
+// overLimits reports how an evaluation broke the oracle, or "".
+func overLimits(u usage) string {
+	var over []string
+	if u.wall > 2*fuzzTimeout && u.cpu > 2*fuzzTimeout {
+		over = append(over, fmt.Sprintf("took %v (%v of CPU), over twice the %v time limit", u.wall, u.cpu, fuzzTimeout))
+	}
+	if u.allocated > fuzzMemoryCap {
+		over = append(over, fmt.Sprintf("allocated %d bytes, over the cap of %d", u.allocated, fuzzMemoryCap))
 	}
 	return strings.Join(over, " and ")
 }
@@ -407,17 +431,25 @@ func overLimits(elapsed time.Duration, allocated uint64) string {
 // TestResourceOracleCanFail checks that the oracle's measurements see time
 // and memory: an oracle that cannot fail would pass every fuzz run.
 func TestResourceOracleCanFail(t *testing.T) {
-	before := allocatedBytes()
-	sink := make([]byte, 2*fuzzMemoryCap)
-	sink[len(sink)-1] = 1
-	if msg := overLimits(0, allocatedBytes()-before); !strings.Contains(msg, "over the cap") {
+	var sink []byte
+	u := measure(func() {
+		sink = make([]byte, 2*fuzzMemoryCap)
+		sink[len(sink)-1] = 1
+		for start := time.Now(); time.Since(start) < 20*time.Millisecond; {
+			sink[0]++ // spin, to be seen using CPU
+		}
+	})
+	if msg := overLimits(u); !strings.Contains(msg, "over the cap") {
 		t.Errorf("allocating %d bytes: oracle says %q", len(sink), msg)
 	}
-	if msg := overLimits(3*fuzzTimeout, 0); !strings.Contains(msg, "over twice the") {
+	if u.cpu <= 0 {
+		t.Errorf("spinning for 20ms: %v of CPU measured", u.cpu)
+	}
+	if msg := overLimits(usage{wall: 3 * fuzzTimeout, cpu: 3 * fuzzTimeout}); !strings.Contains(msg, "over twice the") {
 		t.Errorf("taking three times the limit: oracle says %q", msg)
 	}
-	if msg := overLimits(fuzzTimeout, 1<<20); msg != "" {
-		t.Errorf("within the limits: oracle says %q", msg)
+	if msg := overLimits(usage{wall: 3 * fuzzTimeout, cpu: fuzzTimeout, allocated: 1 << 20}); msg != "" {
+		t.Errorf("kept off a processor: oracle says %q", msg)
 	}
 }
 
@@ -449,11 +481,10 @@ func FuzzEval(f *testing.F) {
 	env := testEnv()
 	opts := Options{Timeout: fuzzTimeout}
 	f.Fuzz(func(t *testing.T, src string) {
-		before := allocatedBytes()
-		start := time.Now()
-		v, err := EvalWithOptions(context.Background(), src, env, opts)
-		elapsed, allocated := time.Since(start), allocatedBytes()-before
-		if msg := overLimits(elapsed, allocated); msg != "" {
+		var v any
+		var err error
+		u := measure(func() { v, err = EvalWithOptions(context.Background(), src, env, opts) })
+		if msg := overLimits(u); msg != "" {
 			t.Fatalf("Eval(%q) %s (error: %.200v)", src, msg, err)
 		}
 		if err != nil {
@@ -521,21 +552,18 @@ func TestFuzzCorpusWorst(t *testing.T) {
 		}
 	}
 	type use struct {
-		src       string
-		elapsed   time.Duration
-		allocated uint64
+		src string
+		usage
 	}
 	var slowest, hungriest use
 	env := testEnv()
 	for _, src := range srcs {
-		before := allocatedBytes()
-		start := time.Now()
-		_, err := EvalWithOptions(context.Background(), src, env, Options{Timeout: fuzzTimeout})
-		u := use{src, time.Since(start), allocatedBytes() - before}
-		if msg := overLimits(u.elapsed, u.allocated); msg != "" {
+		var err error
+		u := use{src, measure(func() { _, err = EvalWithOptions(context.Background(), src, env, Options{Timeout: fuzzTimeout}) })}
+		if msg := overLimits(u.usage); msg != "" {
 			t.Errorf("Eval(%q) %s (error: %.200v)", src, msg, err)
 		}
-		if u.elapsed > slowest.elapsed {
+		if u.wall > slowest.wall {
 			slowest = u
 		}
 		if u.allocated > hungriest.allocated {
@@ -543,6 +571,10 @@ func TestFuzzCorpusWorst(t *testing.T) {
 		}
 	}
 	t.Logf("%d inputs", len(srcs))
-	t.Logf("slowest: %q: %v, %d bytes", slowest.src, slowest.elapsed, slowest.allocated)
-	t.Logf("most allocating: %q: %v, %d bytes", hungriest.src, hungriest.elapsed, hungriest.allocated)
+	for _, u := range []struct {
+		what string
+		use
+	}{{"slowest", slowest}, {"most allocating", hungriest}} {
+		t.Logf("%s: %q: %v (%v of CPU), %d bytes allocated", u.what, u.src, u.wall, u.cpu, u.allocated)
+	}
 }

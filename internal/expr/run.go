@@ -231,8 +231,10 @@ func (r *run) regexp(expr string, whole bool) (*pattern, error) {
 	}
 	// Parse the pattern alone first: whole's anchoring could make an
 	// invalid pattern such as "a)|(b" valid.
-	if _, err := syntax.Parse(expr, syntax.Perl); err != nil {
-		return nil, errorf("invalid regular expression %q: %v", clip(expr), err)
+	if whole {
+		if _, err := syntax.Parse(expr, syntax.Perl); err != nil {
+			return nil, errorf("invalid regular expression %q: %v", clip(expr), err)
+		}
 	}
 	parsed, err := syntax.Parse(key, syntax.Perl)
 	if err != nil {

@@ -19,6 +19,19 @@ func tickFn(r *run, args []any) (any, error) {
 	return args[0], nil
 }
 
+// argsFn returns the result of a builtin called with many arguments
+// (args[1]), charging the slice expr allocated for them (see function.call).
+func argsFn(r *run, args []any) (any, error) {
+	if len(args) != 2 {
+		return nil, errorf("$args takes two arguments")
+	}
+	n, _ := args[0].(int)
+	if err := r.callCost(16 * n); err != nil {
+		return nil, err
+	}
+	return args[1], nil
+}
+
 // chargeFn returns the result of a builtin (args[1]) that has built it
 // (see allocating), charging its size to the memory budget.
 func chargeFn(r *run, args []any) (any, error) {

@@ -78,10 +78,12 @@
 //     (DefaultMaxMemoryBytes, Options.MaxMemoryBytes), before it allocates
 //     where the result can be larger than what the evaluation already holds
 //     and after the fact where it is at most about as large (upper, keys,
-//     map …). The budget counts allocation, not live memory, so a loop that
-//     builds and drops big strings runs out too; exceeding it is an
-//     ErrTooLarge that names the limit. With a bounded number of
-//     evaluations at once, this bounds the memory they take together.
+//     map …); so do function calls, for which expr allocates the arguments,
+//     so every step of a loop takes a few dozen bytes. The budget counts
+//     allocation, not live memory, so a loop that builds and drops big
+//     strings runs out too; exceeding it is an ErrTooLarge that names the
+//     limit. With a bounded number of evaluations at once, this bounds the
+//     memory they take together.
 //   - Integer arithmetic does not wrap: + - * unary minus, sum and abs on
 //     integers fail with "integer overflow in …" when the result does not
 //     fit in 64 bits (/ divides as floats and % cannot overflow).

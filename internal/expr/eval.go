@@ -17,8 +17,8 @@ const (
 	DefaultTimeout        = 100 * time.Millisecond
 	DefaultMaxResultBytes = 1 << 20
 	// DefaultMaxMemoryBytes is the memory budget of an evaluation when
-	// MaxResultBytes is at most a sixteenth of it.
-	DefaultMaxMemoryBytes = 16 << 20
+	// MaxResultBytes is at most a thirty-second of it.
+	DefaultMaxMemoryBytes = 32 << 20
 )
 
 // Options bound an evaluation. The zero value means the defaults.
@@ -34,15 +34,16 @@ type Options struct {
 	MaxResultBytes int
 	// MaxMemoryBytes bounds the bytes one evaluation may allocate in total
 	// (strings, lists, JSON, compiled patterns …, including what it
-	// discards); zero means DefaultMaxMemoryBytes or sixteen times
-	// MaxResultBytes, whichever is larger.
+	// discards, and what expr allocates for each function call); zero means
+	// DefaultMaxMemoryBytes or thirty-two times MaxResultBytes, whichever is
+	// larger.
 	MaxMemoryBytes int
 }
 
 func (o Options) withDefaults() Options {
 	o.Timeout = cmp.Or(o.Timeout, DefaultTimeout)
 	o.MaxResultBytes = cmp.Or(o.MaxResultBytes, DefaultMaxResultBytes)
-	o.MaxMemoryBytes = cmp.Or(o.MaxMemoryBytes, max(DefaultMaxMemoryBytes, 16*o.MaxResultBytes))
+	o.MaxMemoryBytes = cmp.Or(o.MaxMemoryBytes, max(DefaultMaxMemoryBytes, 32*o.MaxResultBytes))
 	return o
 }
 

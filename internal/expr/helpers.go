@@ -15,18 +15,28 @@ type function func(r *run, args []any) (any, error)
 
 // call adapts a function to expr's calling convention. The state is the
 // first argument, or the second for $method, whose receiver comes first.
+//
+// Each call costs memory: expr allocates a slice for the arguments of every
+// call (16 bytes each) and boxes most results, and $method's arguments are
+// copied once more. That is charged to the memory budget, so that a loop's
+// garbage is bounded however fast the machine runs it.
 func (f function) call(params ...any) (any, error) {
 	var r *run
+	cost := 16 * (len(params) + 1)
 	switch {
 	case len(params) > 0 && isRun(params[0]):
 		r, params = params[0].(*run), params[1:]
 	case len(params) > 1 && isRun(params[1]):
 		r = params[1].(*run)
 		params = append([]any{params[0]}, params[2:]...)
+		cost += 16 * len(params)
 	default:
 		return nil, errorf("internal error: function called without its evaluation state")
 	}
 	if err := r.tick(); err != nil {
+		return nil, err
+	}
+	if err := r.callCost(cost); err != nil {
 		return nil, err
 	}
 	return f(r, params)
@@ -57,6 +67,7 @@ var functions = map[string]function{
 	// Sandbox hooks inserted by the patcher.
 	"$tick":     tickFn,
 	"$charge":   chargeFn,
+	"$args":     argsFn,
 	"$add":      addFn,
 	"$sub":      subFn,
 	"$mul":      mulFn,

@@ -256,6 +256,11 @@ func (s *sandbox) Visit(node *ast.Node) {
 		*node = lit
 
 	case *ast.BuiltinNode:
+		if len(n.Arguments) > 3 { // max(1, 2, …): charge the arguments
+			*node = &ast.CallNode{Callee: &ast.IdentifierNode{Value: "$args"}, Arguments: []ast.Node{runNode(), &ast.IntegerNode{Value: len(n.Arguments)}, n}}
+			(*node).SetLocation(n.Location())
+			node = &(*node).(*ast.CallNode).Arguments[2]
+		}
 		switch n.Name {
 		case "sum":
 			s.sum(node, n)

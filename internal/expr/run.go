@@ -162,6 +162,19 @@ func (r *run) alloc(what string, n int) error {
 	return nil
 }
 
+// callCost charges the memory of one function call (see function.call).
+func (r *run) callCost(n int) error {
+	if n > r.maxMemory-r.used {
+		return r.stop(&limitError{
+			msg: fmt.Sprintf("the evaluation used up its %d-byte memory limit, the last of it on function calls: every step of a loop takes some; narrow the lists it loops over or simplify the expression",
+				r.maxMemory),
+			err: ErrTooLarge,
+		})
+	}
+	r.used += n
+	return nil
+}
+
 // Bounds on regular expressions. Go's regexp matches in time linear in the
 // input, but its cost per byte grows with the size of the compiled program,
 // and a short pattern can compile to a large program: repetition counts

@@ -39,7 +39,7 @@ func chargeFn(r *run, args []any) (any, error) {
 		return nil, errorf("$charge takes two arguments")
 	}
 	name, _ := args[0].(string)
-	if err := r.alloc("the result of "+name, sizeOf(args[1])); err != nil {
+	if err := r.alloc(sizeOf(args[1]), "the result of ", name); err != nil {
 		return nil, err
 	}
 	return args[1], nil
@@ -92,7 +92,7 @@ func addFn(r *run, args []any) (any, error) {
 		if n > r.maxBytes {
 			return nil, r.tooLarge("the string built by +", n)
 		}
-		if err := r.alloc("the string built by +", n); err != nil {
+		if err := r.alloc(n, "the string built by +"); err != nil {
 			return nil, err
 		}
 		return as + bs, nil
@@ -113,7 +113,7 @@ func addFn(r *run, args []any) (any, error) {
 		if n > r.maxBytes {
 			return nil, r.tooLarge("the string built by +", n)
 		}
-		if err := r.alloc("the string built by +", n); err != nil {
+		if err := r.alloc(n, "the string built by +"); err != nil {
 			return nil, err
 		}
 		if aStr {
@@ -214,7 +214,7 @@ func repeatFn(r *run, args []any) (any, error) {
 			err: ErrTooLarge,
 		})
 	}
-	if err := r.alloc("the string built by repeat", n*len(s)); err != nil {
+	if err := r.alloc(n*len(s), "the string built by repeat"); err != nil {
 		return nil, err
 	}
 	return strings.Repeat(s, n), nil
@@ -234,7 +234,7 @@ func joinFn(r *run, args []any) (any, error) {
 			return nil, err
 		}
 	}
-	if err := r.alloc("the list of strings join copies", 16*l.Len()); err != nil {
+	if err := r.alloc(16*l.Len(), "the list of strings join copies"); err != nil {
 		return nil, err
 	}
 	parts := make([]string, l.Len())
@@ -254,7 +254,7 @@ func joinFn(r *run, args []any) (any, error) {
 			return nil, r.tooLarge("the string built by join", size)
 		}
 	}
-	if err := r.alloc("the string built by join", size); err != nil {
+	if err := r.alloc(size, "the string built by join"); err != nil {
 		return nil, err
 	}
 	return strings.Join(parts, sep), nil
@@ -295,7 +295,7 @@ func (r *run) replace(s, old, new string, n int) (any, error) {
 	if size > r.maxBytes {
 		return nil, r.tooLarge("the string built by replace", size)
 	}
-	if err := r.alloc("the string built by replace", size); err != nil {
+	if err := r.alloc(size, "the string built by replace"); err != nil {
 		return nil, err
 	}
 	return strings.Replace(s, old, new, n), nil
@@ -316,7 +316,7 @@ func concatFn(r *run, args []any) (any, error) {
 	if total > maxElements {
 		return nil, r.tooManyElements("concat", total)
 	}
-	if err := r.alloc("the list built by concat", 16*total); err != nil {
+	if err := r.alloc(16*total, "the list built by concat"); err != nil {
 		return nil, err
 	}
 	out := make([]any, 0, total)
@@ -348,7 +348,7 @@ func flattenFn(r *run, args []any) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := r.alloc("the list built by flatten", 16*n); err != nil {
+	if err := r.alloc(16*n, "the list built by flatten"); err != nil {
 		return nil, err
 	}
 	out := make([]any, 0, n)
@@ -402,7 +402,7 @@ func uniqFn(r *run, args []any) (any, error) {
 		return nil, err
 	}
 	// The output and the set of scalars seen, at most one entry each per element.
-	if err := r.alloc("the list built by uniq", 80*l.Len()); err != nil {
+	if err := r.alloc(80*l.Len(), "the list built by uniq"); err != nil {
 		return nil, err
 	}
 	seen := make(map[any]bool)
@@ -517,7 +517,7 @@ func splitFn(after bool) function {
 		if pieces > maxElements {
 			return nil, r.tooManyElements(name, pieces)
 		}
-		if err := r.alloc("the list built by "+name, 16*pieces); err != nil {
+		if err := r.alloc(16*pieces, "the list built by ", name); err != nil {
 			return nil, err
 		}
 		if after {
@@ -541,7 +541,7 @@ func sortFn(r *run, args []any) (any, error) {
 		if l.Len() > maxElements {
 			return nil, r.tooManyElements("sort", l.Len())
 		}
-		if err := r.alloc("the list built by sort", 16*l.Len()); err != nil {
+		if err := r.alloc(16*l.Len(), "the list built by sort"); err != nil {
 			return nil, err
 		}
 		array = make([]any, l.Len())
@@ -578,7 +578,7 @@ func sortByFn(r *run, args []any) (any, error) {
 	if !ok || len(keys) != l.Len() {
 		return nil, errorf("internal error: sortBy's keys do not match its list")
 	}
-	if err := r.alloc("the list built by sortBy", 32*l.Len()); err != nil {
+	if err := r.alloc(32*l.Len(), "the list built by sortBy"); err != nil {
 		return nil, err
 	}
 	desc, err := sortOrder("sortBy", args[2:])

@@ -353,7 +353,7 @@ func toBase64Fn(r *run, args []any) (any, error) {
 	if n > r.maxBytes {
 		return nil, r.tooLarge("the result of #toBase64", n)
 	}
-	if err := r.alloc("the result of #toBase64", len(s)+2*n); err != nil {
+	if err := r.alloc(len(s)+2*n, "the result of #toBase64"); err != nil {
 		return nil, err
 	}
 	return base64.StdEncoding.EncodeToString([]byte(s)), nil
@@ -368,7 +368,7 @@ func fromBase64Fn(r *run, args []any) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := r.alloc("the result of #fromBase64", 2*base64.RawStdEncoding.DecodedLen(len(s))); err != nil {
+	if err := r.alloc(2*base64.RawStdEncoding.DecodedLen(len(s)), "the result of #fromBase64"); err != nil {
 		return nil, err
 	}
 	b, err := base64.RawStdEncoding.DecodeString(strings.TrimRight(s, "="))
@@ -386,7 +386,7 @@ func alphanumericalFn(r *run, args []any) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := r.alloc("the result of #alphanumerical", len(s)); err != nil {
+	if err := r.alloc(len(s), "the result of #alphanumerical"); err != nil {
 		return nil, err
 	}
 	return strings.Map(func(c rune) rune {

@@ -99,7 +99,7 @@ func caseMethod(name string, convert func(string) string) method {
 			return nil, errorf("%s takes no arguments", name)
 		}
 		// A few characters change length with their case, by at most half.
-		if err := r.alloc("the string built by "+name, len(s)+len(s)/2); err != nil {
+		if err := r.alloc(len(s)+len(s)/2, "the string built by ", name); err != nil {
 			return nil, err
 		}
 		return convert(s), nil
@@ -131,7 +131,7 @@ func substringMethod(r *run, recv any, args []any) (any, error) {
 	}
 	if !utf8.ValidString(s) {
 		// Each invalid byte is a character, which comes out as U+FFFD.
-		if err := r.alloc("the string built by .substring()", 4*n+3*(end-begin)); err != nil {
+		if err := r.alloc(4*n+3*(end-begin), "the string built by .substring()"); err != nil {
 			return nil, err
 		}
 		return string([]rune(s)[begin:end]), nil
@@ -195,7 +195,7 @@ func splitMethod(r *run, recv any, args []any) (any, error) {
 		if n > maxElements {
 			return nil, r.tooManyElements(".split()", n)
 		}
-		if err := r.alloc("the list built by .split()", 64*n); err != nil {
+		if err := r.alloc(64*n, "the list built by .split()"); err != nil {
 			return nil, err
 		}
 		parts = strings.Split(s, lit)
@@ -213,7 +213,7 @@ func splitMethod(r *run, recv any, args []any) (any, error) {
 			})
 		}
 		// At most one piece per character, plus one.
-		if err := r.alloc("the list built by .split()", 64*min(utf8.RuneCountInString(s)+1, maxElements+1)); err != nil {
+		if err := r.alloc(64*min(utf8.RuneCountInString(s)+1, maxElements+1), "the list built by .split()"); err != nil {
 			return nil, err
 		}
 		if parts, err = r.splitRegexp(p, s); err != nil {

@@ -144,17 +144,18 @@ func (r *run) tooLarge(what string, n int) error {
 
 // alloc charges n bytes that the caller is about to allocate to the
 // evaluation's memory budget, and refuses them if the budget would be
-// exceeded. The budget counts allocation, not live memory: what an
+// exceeded; what names the allocation, in parts joined only for the
+// message. The budget counts allocation, not live memory: what an
 // evaluation built and dropped still counts, so a loop that builds big
 // strings runs out however many it discards.
-func (r *run) alloc(what string, n int) error {
+func (r *run) alloc(n int, what ...string) error {
 	if n < 0 || n > r.maxMemory-r.used {
 		if n < 0 {
 			n = r.maxMemory // an overflowed size computation
 		}
 		return r.stop(&limitError{
 			msg: fmt.Sprintf("%s would allocate %d bytes, and the evaluation has already used %d of its %d-byte memory limit",
-				what, n, r.used, r.maxMemory),
+				strings.Join(what, ""), n, r.used, r.maxMemory),
 			err: ErrTooLarge,
 		})
 	}
@@ -261,7 +262,7 @@ func (r *run) regexp(expr string, whole bool) (*pattern, error) {
 			err: ErrTooLarge,
 		})
 	}
-	if err := r.alloc(fmt.Sprintf("compiling the regular expression %q", clip(expr)), insts*regexpInstBytes+runes(parsed)*regexpRuneBytes); err != nil {
+	if err := r.alloc(insts*regexpInstBytes+runes(parsed)*regexpRuneBytes, fmt.Sprintf("compiling the regular expression %q", clip(expr))); err != nil {
 		return nil, err
 	}
 	re, err := regexp.Compile(key)

@@ -203,7 +203,7 @@ func (r *run) toData(v any, what string) (any, error) {
 	out, err := n.normalize(v, 0)
 	switch err {
 	case nil:
-		if err := r.alloc("copying "+what, n.copied); err != nil {
+		if err := r.alloc(n.copied, "copying ", what); err != nil {
 			return nil, err
 		}
 		return out, nil
@@ -257,7 +257,8 @@ func (r *run) fitsAsJSON(data any, what string) error {
 // jsonLength is at most the length of the JSON of normalised data (see
 // jsonSizer), or more than the size limit.
 func (r *run) jsonLength(data any, indent bool) (int, error) {
-	return (&jsonSizer{limit: r.maxBytes, indent: indent, step: r.step}).size(data, 0)
+	z := jsonSizer{limit: r.maxBytes, indent: indent, r: r}
+	return z.size(data, 0)
 }
 
 func (r *run) jsonTooLarge(what string, n int) error {
@@ -273,7 +274,7 @@ func (r *run) encode(data any, what string, indent bool) (string, error) {
 		return "", r.jsonTooLarge(what, size)
 	}
 	// The encoder's buffer, grown by doubling, and the string copied from it.
-	if err := r.alloc(what, 3*size); err != nil {
+	if err := r.alloc(3*size, what); err != nil {
 		return "", err
 	}
 	s, err := marshal(data, indent)
@@ -288,11 +289,11 @@ func (r *run) encode(data any, what string, indent bool) (string, error) {
 
 // jsonSizer measures the JSON of normalised data as marshal writes it,
 // but counting a float as one byte: a lower bound. It stops counting once
-// past limit; step is called for each element.
+// past limit, and passes checkpoints as it goes.
 type jsonSizer struct {
 	limit  int
 	indent bool
-	step   func() error
+	r      *run
 }
 
 func (z *jsonSizer) size(v any, depth int) (int, error) {
@@ -352,7 +353,7 @@ func (z *jsonSizer) size(v any, depth int) (int, error) {
 }
 
 func (z *jsonSizer) element(e any, depth int) (int, error) {
-	if err := z.step(); err != nil {
+	if err := z.r.step(); err != nil {
 		return 0, err
 	}
 	return z.size(e, depth+1)
@@ -397,12 +398,12 @@ const directJSONBytes = 64 << 10
 
 // readJSON decodes s as encoding/json decodes into an any.
 func (r *run) readJSON(s, name string) (any, error) {
-	if err := r.alloc("the JSON read by "+name, len(s)); err != nil {
+	if err := r.alloc(len(s), "the JSON read by ", name); err != nil {
 		return nil, err
 	}
 	b := []byte(s)
 	if len(s) <= directJSONBytes {
-		if err := r.alloc("the value read by "+name, jsonCost(b)); err != nil {
+		if err := r.alloc(jsonCost(b), "the value read by ", name); err != nil {
 			return nil, err
 		}
 		var v any
@@ -471,7 +472,7 @@ func (d *jsonReader) token() (json.Token, error) {
 			return nil, err
 		}
 	}
-	if err := d.r.alloc("the value read by "+d.name, 128); err != nil {
+	if err := d.r.alloc(128, "the value read by ", d.name); err != nil {
 		return nil, err
 	}
 	return d.dec.Token()
@@ -482,7 +483,6 @@ func (d *jsonReader) value() (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	what := "the value read by " + d.name
 	switch t := t.(type) {
 	case json.Delim:
 		switch t {
@@ -493,7 +493,7 @@ func (d *jsonReader) value() (any, error) {
 				if err != nil {
 					return nil, err
 				}
-				if err := d.r.alloc(what, 32); err != nil {
+				if err := d.r.alloc(32, "the value read by ", d.name); err != nil {
 					return nil, err
 				}
 				l = append(l, v)
@@ -501,7 +501,7 @@ func (d *jsonReader) value() (any, error) {
 			_, err := d.token() // ]
 			return l, err
 		case '{':
-			if err := d.r.alloc(what, 48); err != nil {
+			if err := d.r.alloc(48, "the value read by ", d.name); err != nil {
 				return nil, err
 			}
 			m := map[string]any{}
@@ -515,7 +515,7 @@ func (d *jsonReader) value() (any, error) {
 				if err != nil {
 					return nil, err
 				}
-				if err := d.r.alloc(what, 64+len(key)); err != nil {
+				if err := d.r.alloc(64+len(key), "the value read by ", d.name); err != nil {
 					return nil, err
 				}
 				m[key] = v
@@ -525,9 +525,9 @@ func (d *jsonReader) value() (any, error) {
 		}
 		return nil, fmt.Errorf("unexpected %v", t)
 	case string:
-		return t, d.r.alloc(what, 16+len(t))
+		return t, d.r.alloc(16+len(t), "the value read by ", d.name)
 	}
-	return t, d.r.alloc(what, 16)
+	return t, d.r.alloc(16, "the value read by ", d.name)
 }
 
 // marshal writes normalised data as compact JSON without HTML escaping (as

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math"
 	"reflect"
+	"sort"
 	"strings"
 	"unicode/utf8"
 
@@ -16,6 +17,55 @@ func tickFn(r *run, args []any) (any, error) {
 		return nil, errorf("$tick takes one argument")
 	}
 	return args[0], nil
+}
+
+// argsFn returns the result of a builtin called with many arguments
+// (args[1]), charging the slice expr allocated for them (see function.call).
+func argsFn(r *run, args []any) (any, error) {
+	if len(args) != 2 {
+		return nil, errorf("$args takes two arguments")
+	}
+	n, _ := args[0].(int)
+	if err := r.callCost(16 * n); err != nil {
+		return nil, err
+	}
+	return args[1], nil
+}
+
+// chargeFn returns the result of a builtin (args[1]) that has built it
+// (see allocating), charging its size to the memory budget.
+func chargeFn(r *run, args []any) (any, error) {
+	if len(args) != 2 {
+		return nil, errorf("$charge takes two arguments")
+	}
+	name, _ := args[0].(string)
+	if err := r.alloc(sizeOf(args[1]), "the result of ", name); err != nil {
+		return nil, err
+	}
+	return args[1], nil
+}
+
+// sizeOf is about the memory a freshly built string, list or map takes,
+// not counting what its elements share with other values.
+func sizeOf(v any) int {
+	switch x := v.(type) {
+	case string:
+		return len(x)
+	case []any:
+		return 16 * len(x)
+	}
+	rv := reflect.ValueOf(v)
+	switch rv.Kind() {
+	case reflect.Slice:
+		return rv.Len() * int(rv.Type().Elem().Size())
+	case reflect.Map:
+		n := 64 * rv.Len()
+		for it := rv.MapRange(); it.Next(); {
+			n += sizeOf(it.Value().Interface()) // groupBy's lists
+		}
+		return n
+	}
+	return 0
 }
 
 // nonEmptyFn is the test of SpEL's elvis operator: neither null nor "".
@@ -38,8 +88,12 @@ func addFn(r *run, args []any) (any, error) {
 	bs, bStr := b.(string)
 	switch {
 	case aStr && bStr:
-		if n := len(as) + len(bs); n > r.maxBytes {
+		n := len(as) + len(bs)
+		if n > r.maxBytes {
 			return nil, r.tooLarge("the string built by +", n)
+		}
+		if err := r.alloc(n, "the string built by +"); err != nil {
+			return nil, err
 		}
 		return as + bs, nil
 	case aStr || bStr:
@@ -51,16 +105,23 @@ func addFn(r *run, args []any) (any, error) {
 		if err != nil {
 			return nil, err
 		}
-		o := format(v)
-		if n := len(as) + len(bs) + len(o); n > r.maxBytes {
+		o, err := r.format(v, "the value added to a string")
+		if err != nil {
+			return nil, err
+		}
+		n := len(as) + len(bs) + len(o)
+		if n > r.maxBytes {
 			return nil, r.tooLarge("the string built by +", n)
+		}
+		if err := r.alloc(n, "the string built by +"); err != nil {
+			return nil, err
 		}
 		if aStr {
 			return as + o, nil
 		}
 		return o + bs, nil
 	case isNumber(a) && isNumber(b):
-		return runtime.Add(a, b), nil
+		return arith("+", a, b)
 	}
 	return nil, errorf("cannot add %s and %s", kind(a), kind(b))
 }
@@ -95,10 +156,7 @@ func matchesFn(r *run, args []any) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	if le := p.scan(s); le != nil {
-		return nil, r.stop(le)
-	}
-	return p.re.MatchString(s), nil
+	return r.match(p, s)
 }
 
 // asInt reads a whole number argument.
@@ -156,6 +214,9 @@ func repeatFn(r *run, args []any) (any, error) {
 			err: ErrTooLarge,
 		})
 	}
+	if err := r.alloc(n*len(s), "the string built by repeat"); err != nil {
+		return nil, err
+	}
 	return strings.Repeat(s, n), nil
 }
 
@@ -173,9 +234,15 @@ func joinFn(r *run, args []any) (any, error) {
 			return nil, err
 		}
 	}
+	if err := r.alloc(16*l.Len(), "the list of strings join copies"); err != nil {
+		return nil, err
+	}
 	parts := make([]string, l.Len())
 	size := 0
 	for i := range parts {
+		if err := r.every(i); err != nil {
+			return nil, err
+		}
 		e := l.Index(i).Interface()
 		s, ok := e.(string)
 		if !ok {
@@ -186,6 +253,9 @@ func joinFn(r *run, args []any) (any, error) {
 		if size > r.maxBytes {
 			return nil, r.tooLarge("the string built by join", size)
 		}
+	}
+	if err := r.alloc(size, "the string built by join"); err != nil {
+		return nil, err
 	}
 	return strings.Join(parts, sep), nil
 }
@@ -221,8 +291,12 @@ func (r *run) replace(s, old, new string, n int) (any, error) {
 	if n >= 0 && n < count {
 		count = n
 	}
-	if size := len(s) + count*(len(new)-len(old)); size > r.maxBytes {
+	size := len(s) + count*(len(new)-len(old))
+	if size > r.maxBytes {
 		return nil, r.tooLarge("the string built by replace", size)
+	}
+	if err := r.alloc(size, "the string built by replace"); err != nil {
+		return nil, err
 	}
 	return strings.Replace(s, old, new, n), nil
 }
@@ -241,6 +315,9 @@ func concatFn(r *run, args []any) (any, error) {
 	}
 	if total > maxElements {
 		return nil, r.tooManyElements("concat", total)
+	}
+	if err := r.alloc(16*total, "the list built by concat"); err != nil {
+		return nil, err
 	}
 	out := make([]any, 0, total)
 	for _, a := range args {
@@ -271,6 +348,9 @@ func flattenFn(r *run, args []any) (any, error) {
 	if err != nil {
 		return nil, err
 	}
+	if err := r.alloc(16*n, "the list built by flatten"); err != nil {
+		return nil, err
+	}
 	out := make([]any, 0, n)
 	return flattenInto(out, l), nil
 }
@@ -281,6 +361,9 @@ func (r *run) flatCount(l reflect.Value, n, depth int) (int, error) {
 		return 0, r.stop(&limitError{msg: fmt.Sprintf("flatten: the list nests more than %d levels deep", maxDepth), err: ErrTooLarge})
 	}
 	for i := 0; i < l.Len(); i++ {
+		if err := r.every(i); err != nil {
+			return 0, err
+		}
 		e := reflect.ValueOf(l.Index(i).Interface())
 		if e.Kind() == reflect.Slice || e.Kind() == reflect.Array {
 			var err error
@@ -318,10 +401,17 @@ func uniqFn(r *run, args []any) (any, error) {
 	if err != nil {
 		return nil, err
 	}
+	// The output and the set of scalars seen, at most one entry each per element.
+	if err := r.alloc(80*l.Len(), "the list built by uniq"); err != nil {
+		return nil, err
+	}
 	seen := make(map[any]bool)
 	var others []any
 	out := []any{}
 	for i := 0; i < l.Len(); i++ {
+		if err := r.every(i); err != nil {
+			return nil, err
+		}
 		e := l.Index(i).Interface()
 		if k, ok := scalarKey(e); ok {
 			if !seen[k] {
@@ -332,10 +422,8 @@ func uniqFn(r *run, args []any) (any, error) {
 		}
 		dup := false
 		for j, o := range others {
-			if j%1024 == 1023 {
-				if err := r.tick(); err != nil {
-					return nil, err
-				}
+			if err := r.every(j); err != nil {
+				return nil, err
 			}
 			if runtime.Equal(e, o) {
 				dup = true
@@ -368,18 +456,7 @@ func toJSONIndentFn(r *run, args []any) (any, error) {
 	if len(args) != 1 {
 		return nil, errorf("toJSON takes one argument, got %d", len(args))
 	}
-	v, err := r.toData(args[0], "the argument of toJSON")
-	if err != nil {
-		return nil, err
-	}
-	s, err := marshal(v, true)
-	if err != nil {
-		return nil, errorf("toJSON: %v", err)
-	}
-	if len(s) > r.maxBytes {
-		return nil, r.tooLarge("the JSON built by toJSON", len(s))
-	}
-	return s, nil
+	return r.marshal(args[0], "toJSON", true)
 }
 
 // stringFn is expr's string(x), size-checked: strings unchanged, numbers and
@@ -395,9 +472,193 @@ func stringFn(r *run, args []any) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	s := format(v)
+	s, err := r.format(v, "the argument of string")
+	if err != nil {
+		return nil, err
+	}
 	if len(s) > r.maxBytes {
 		return nil, r.tooLarge("the string built by string", len(s))
 	}
 	return s, nil
+}
+
+// splitFn is expr's split(s, sep[, n]) (or splitAfter), with the pieces
+// counted before they are cut.
+func splitFn(after bool) function {
+	name := "split"
+	if after {
+		name = "splitAfter"
+	}
+	return func(r *run, args []any) (any, error) {
+		if len(args) != 2 && len(args) != 3 {
+			return nil, errorf("%s takes a string, a separator and an optional count, got %d arguments", name, len(args))
+		}
+		s, err := asString(name, args[0])
+		if err != nil {
+			return nil, err
+		}
+		sep, err := asString(name, args[1])
+		if err != nil {
+			return nil, err
+		}
+		n := -1
+		if len(args) == 3 {
+			if n, err = asInt(name, args[2]); err != nil {
+				return nil, err
+			}
+		}
+		pieces := strings.Count(s, sep) + 1
+		if sep == "" {
+			pieces = utf8.RuneCountInString(s) // one piece per character
+		}
+		if n >= 0 && n < pieces {
+			pieces = n
+		}
+		if pieces > maxElements {
+			return nil, r.tooManyElements(name, pieces)
+		}
+		if err := r.alloc(16*pieces, "the list built by ", name); err != nil {
+			return nil, err
+		}
+		if after {
+			return strings.SplitAfterN(s, sep, n), nil
+		}
+		return strings.SplitN(s, sep, n), nil
+	}
+}
+
+// sortFn is expr's sort(list[, order]): a sorted copy, with the same
+// algorithm and so the same order of equal elements, which passes
+// checkpoints while it sorts.
+func sortFn(r *run, args []any) (any, error) {
+	if len(args) != 1 && len(args) != 2 {
+		return nil, errorf("sort takes a list and an optional order, got %d arguments", len(args))
+	}
+	var array []any
+	switch in := args[0].(type) {
+	case []any, []int, []float64, []string:
+		l := reflect.ValueOf(in)
+		if l.Len() > maxElements {
+			return nil, r.tooManyElements("sort", l.Len())
+		}
+		if err := r.alloc(16*l.Len(), "the list built by sort"); err != nil {
+			return nil, err
+		}
+		array = make([]any, l.Len())
+		for i := range array {
+			array[i] = l.Index(i).Interface()
+		}
+	default:
+		if _, err := list("sort", args[0]); err != nil {
+			return nil, err
+		}
+	}
+	desc, err := sortOrder("sort", args[1:])
+	if err != nil {
+		return nil, err
+	}
+	s := &runtime.Sort{Desc: desc, Array: array}
+	if err := r.sort(s); err != nil {
+		return nil, err
+	}
+	return s.Array, nil
+}
+
+// sortByFn is sortBy(list, key[, order]), compiled as $sortBy(list,
+// map(list, key), order): sorts list by the keys as expr's sortBy does.
+func sortByFn(r *run, args []any) (any, error) {
+	if len(args) != 3 {
+		return nil, errorf("sortBy takes a list, a key and an optional order")
+	}
+	l, err := list("sortBy", args[0])
+	if err != nil {
+		return nil, err
+	}
+	keys, ok := args[1].([]any)
+	if !ok || len(keys) != l.Len() {
+		return nil, errorf("internal error: sortBy's keys do not match its list")
+	}
+	if err := r.alloc(32*l.Len(), "the list built by sortBy"); err != nil {
+		return nil, err
+	}
+	desc, err := sortOrder("sortBy", args[2:])
+	if err != nil {
+		return nil, err
+	}
+	s := &runtime.SortBy{Desc: desc, Array: make([]any, l.Len()), Values: make([]any, l.Len())}
+	for i := range s.Array {
+		s.Array[i] = l.Index(i).Interface()
+	}
+	copy(s.Values, keys)
+	if err := r.sort(s); err != nil {
+		return nil, err
+	}
+	return s.Array, nil
+}
+
+// sortOrder reads the optional order argument of sort and sortBy.
+func sortOrder(name string, args []any) (desc bool, err error) {
+	if len(args) == 0 {
+		return false, nil
+	}
+	order, ok := args[0].(string)
+	if !ok {
+		return false, errorf("%s order argument must be a string (got %s)", name, kind(args[0]))
+	}
+	switch order {
+	case "asc":
+		return false, nil
+	case "desc":
+		return true, nil
+	}
+	return false, errorf("invalid order %s, expected asc or desc", order)
+}
+
+// sort runs sort.Sort, passing a checkpoint every 1024 comparisons.
+func (r *run) sort(data sort.Interface) (err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			stop, ok := p.(sortStopped)
+			if !ok {
+				panic(p) // expr's comparison error, reported as before
+			}
+			err = stop.err
+		}
+	}()
+	sort.Sort(&checkedSort{Interface: data, r: r})
+	return nil
+}
+
+type checkedSort struct {
+	sort.Interface
+	r *run
+	n int
+}
+
+type sortStopped struct{ err error }
+
+func (c *checkedSort) Less(i, j int) bool {
+	if c.n++; c.n%1024 == 0 {
+		if err := c.r.tick(); err != nil {
+			panic(sortStopped{err})
+		}
+	}
+	return c.Interface.Less(i, j)
+}
+
+// fromJSONFn is expr's fromJSON, with the memory of what it builds charged
+// as it is built.
+func fromJSONFn(r *run, args []any) (any, error) {
+	if len(args) != 1 {
+		return nil, errorf("fromJSON takes one argument (a JSON string), got %d", len(args))
+	}
+	s, err := asString("fromJSON", args[0])
+	if err != nil {
+		return nil, err
+	}
+	v, err := r.readJSON(s, "fromJSON")
+	if err != nil {
+		return nil, err
+	}
+	return v, nil
 }

@@ -16,22 +16,34 @@ import (
 const (
 	DefaultTimeout        = 100 * time.Millisecond
 	DefaultMaxResultBytes = 1 << 20
+	// DefaultMaxMemoryBytes is the memory budget of an evaluation when
+	// MaxResultBytes is at most a thirty-second of it.
+	DefaultMaxMemoryBytes = 32 << 20
 )
 
 // Options bound an evaluation. The zero value means the defaults.
 type Options struct {
 	// Timeout is the time one expression may run; zero means DefaultTimeout.
-	// The context's deadline, if earlier, wins.
+	// The context's deadline, if earlier, wins. An evaluation that finds as
+	// many others running as the process has processors (GOMAXPROCS) waits
+	// for one to finish at most as long again, then fails with ErrBusy.
 	Timeout time.Duration
 	// MaxResultBytes bounds the result of one expression (measured as JSON)
 	// and every string or list it builds on the way; zero means
 	// DefaultMaxResultBytes.
 	MaxResultBytes int
+	// MaxMemoryBytes bounds the bytes one evaluation may allocate in total
+	// (strings, lists, JSON, compiled patterns …, including what it
+	// discards, and what expr allocates for each function call); zero means
+	// DefaultMaxMemoryBytes or thirty-two times MaxResultBytes, whichever is
+	// larger.
+	MaxMemoryBytes int
 }
 
 func (o Options) withDefaults() Options {
 	o.Timeout = cmp.Or(o.Timeout, DefaultTimeout)
 	o.MaxResultBytes = cmp.Or(o.MaxResultBytes, DefaultMaxResultBytes)
+	o.MaxMemoryBytes = cmp.Or(o.MaxMemoryBytes, max(DefaultMaxMemoryBytes, 32*o.MaxResultBytes))
 	return o
 }
 
@@ -39,7 +51,7 @@ func (o Options) withDefaults() Options {
 type Error struct {
 	Expr string // the expression body as written
 	Msg  string // what went wrong, and where possible how to fix it
-	Err  error  // ErrTimeout, ErrTooLarge or the context's error when one of those stopped it; else nil
+	Err  error  // ErrTimeout, ErrTooLarge, ErrBusy or the context's error when one of those stopped it; else nil
 }
 
 func (e *Error) Error() string { return fmt.Sprintf("expression ${%s}: %s", e.Expr, e.Msg) }
@@ -98,12 +110,18 @@ func evaluate(ctx context.Context, src string, env *Env, opts Options) (any, err
 	if env == nil {
 		env = &Env{}
 	}
+	release, err := acquire(ctx, opts.Timeout)
+	if err != nil {
+		return nil, &Error{Expr: src, Msg: err.Error(), Err: errors.Unwrap(err)}
+	}
+	defer release()
 	vars := env.vars(p.roots)
-	r := &run{ctx: ctx, done: ctx.Done(), timeout: opts.Timeout, maxBytes: opts.MaxResultBytes, env: env}
+	r := &run{ctx: ctx, done: ctx.Done(), timeout: opts.Timeout, maxBytes: opts.MaxResultBytes, maxMemory: opts.MaxMemoryBytes, env: env}
 	wait := opts.Timeout
 	if d, ok := ctx.Deadline(); ok && time.Until(d) < wait {
 		wait, r.callerDeadline = time.Until(d), true
 	}
+	r.deadline = time.Now().Add(wait)
 	if wait <= 0 {
 		r.expired.Store(true)
 	} else {
@@ -121,6 +139,9 @@ func evaluate(ctx context.Context, src string, env *Env, opts Options) (any, err
 		return nil, r.failure(src, p, err)
 	}
 	out, err = r.toData(out, "the result")
+	if err == nil {
+		err = r.fitsAsJSON(out, "the result as JSON")
+	}
 	if err != nil {
 		return nil, r.failure(src, p, err)
 	}

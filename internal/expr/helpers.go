@@ -15,18 +15,28 @@ type function func(r *run, args []any) (any, error)
 
 // call adapts a function to expr's calling convention. The state is the
 // first argument, or the second for $method, whose receiver comes first.
+//
+// Each call costs memory: expr allocates a slice for the arguments of every
+// call (16 bytes each) and boxes most results, and $method's arguments are
+// copied once more. That is charged to the memory budget, so that a loop's
+// garbage is bounded however fast the machine runs it.
 func (f function) call(params ...any) (any, error) {
 	var r *run
+	cost := 16 * (len(params) + 1)
 	switch {
 	case len(params) > 0 && isRun(params[0]):
 		r, params = params[0].(*run), params[1:]
 	case len(params) > 1 && isRun(params[1]):
 		r = params[1].(*run)
 		params = append([]any{params[0]}, params[2:]...)
+		cost += 16 * len(params)
 	default:
 		return nil, errorf("internal error: function called without its evaluation state")
 	}
 	if err := r.tick(); err != nil {
+		return nil, err
+	}
+	if err := r.callCost(cost); err != nil {
 		return nil, err
 	}
 	return f(r, params)
@@ -56,20 +66,32 @@ var functions = map[string]function{
 
 	// Sandbox hooks inserted by the patcher.
 	"$tick":     tickFn,
+	"$charge":   chargeFn,
+	"$args":     argsFn,
 	"$add":      addFn,
+	"$sub":      subFn,
+	"$mul":      mulFn,
+	"$neg":      negFn,
+	"$sumAdd":   sumAddFn,
+	"$abs":      absFn,
+	"$sortBy":   sortByFn,
 	"$matches":  matchesFn,
 	"$nonEmpty": nonEmptyFn,
 	"$method":   methodFn,
 
 	// Builtins replaced by size-checked versions.
-	"repeat":  repeatFn,
-	"join":    joinFn,
-	"replace": replaceFn,
-	"concat":  concatFn,
-	"flatten": flattenFn,
-	"uniq":    uniqFn,
-	"toJSON":  toJSONIndentFn,
-	"string":  stringFn,
+	"repeat":     repeatFn,
+	"join":       joinFn,
+	"replace":    replaceFn,
+	"concat":     concatFn,
+	"flatten":    flattenFn,
+	"uniq":       uniqFn,
+	"toJSON":     toJSONIndentFn,
+	"string":     stringFn,
+	"split":      splitFn(false),
+	"splitAfter": splitFn(true),
+	"sort":       sortFn,
+	"fromJSON":   fromJSONFn,
 }
 
 // arity checks the number of arguments of helper name.
@@ -110,7 +132,7 @@ func stageFn(r *run, args []any) (any, error) {
 			return s.view(), nil
 		}
 	}
-	return nil, errorf("no stage named %q; %s", name, r.stageNames())
+	return nil, errorf("no stage named %q; %s", clip(name), r.stageNames())
 }
 
 func stageByRefIDFn(r *run, args []any) (any, error) {
@@ -132,9 +154,9 @@ func stageByRefIDFn(r *run, args []any) (any, error) {
 		}
 	}
 	if len(refs) == 0 {
-		return nil, errorf("no stage with refId %q; this execution has no stages with refIds", ref)
+		return nil, errorf("no stage with refId %q; this execution has no stages with refIds", clip(ref))
 	}
-	return nil, errorf("no stage with refId %q; refIds are: %s", ref, quoteList(refs, 20))
+	return nil, errorf("no stage with refId %q; refIds are: %s", clip(ref), quoteList(refs, 20))
 }
 
 func stageExistsFn(r *run, args []any) (any, error) {
@@ -188,6 +210,7 @@ func judgmentFn(r *run, args []any) (any, error) {
 	if err != nil {
 		return nil, err
 	}
+	quoted := clip(name) // for messages
 	var named *StageInfo
 	for i := range r.env.Stages {
 		s := &r.env.Stages[i]
@@ -205,11 +228,11 @@ func judgmentFn(r *run, args []any) (any, error) {
 	}
 	switch {
 	case named == nil:
-		return nil, errorf("#judgment(%q): no stage named %q; %s", name, name, r.stageNames())
+		return nil, errorf("#judgment(%q): no stage named %q; %s", quoted, quoted, r.stageNames())
 	case named.Type != "manualJudgment":
-		return nil, errorf("#judgment(%q): stage %q is a %s stage, not a manualJudgment stage", name, name, named.Type)
+		return nil, errorf("#judgment(%q): stage %q is a %s stage, not a manualJudgment stage", quoted, quoted, named.Type)
 	}
-	return nil, errorf("#judgment(%q): no judgment input recorded for stage %q (status %s); it is set when someone judges the stage and picks one of its judgmentInputs", name, name, cmp.Or(named.Status, "unknown"))
+	return nil, errorf("#judgment(%q): no judgment input recorded for stage %q (status %s); it is set when someone judges the stage and picks one of its judgmentInputs", quoted, quoted, cmp.Or(named.Status, "unknown"))
 }
 
 // stageNames lists the stage names for "no stage named" errors.
@@ -234,16 +257,9 @@ func toJSONCompactFn(r *run, args []any) (any, error) {
 	if err := arity("#toJson", args, 1, "one argument"); err != nil {
 		return nil, err
 	}
-	v, err := r.toData(args[0], "the argument of #toJson")
+	s, err := r.marshal(args[0], "#toJson", false)
 	if err != nil {
 		return nil, err
-	}
-	s, err := marshal(v, false)
-	if err != nil {
-		return nil, errorf("#toJson: %v", err)
-	}
-	if len(s) > r.maxBytes {
-		return nil, r.tooLarge("the JSON built by #toJson", len(s))
 	}
 	if strings.Contains(s, "${") {
 		return nil, errorf("#toJson: the result cannot contain an expression (${…})")
@@ -259,11 +275,7 @@ func readJSONFn(r *run, args []any) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	var v any
-	if err := json.Unmarshal([]byte(s), &v); err != nil {
-		return nil, errorf("#readJson: not valid JSON: %v", err)
-	}
-	return v, nil
+	return r.readJSON(s, "#readJson")
 }
 
 func toIntFn(r *run, args []any) (any, error) {
@@ -285,7 +297,7 @@ func toIntFn(r *run, args []any) (any, error) {
 	}
 	i, err := strconv.ParseInt(s, 10, 64)
 	if err != nil {
-		return nil, errorf("#toInt(%q): not an integer", s)
+		return nil, errorf("#toInt(%q): not an integer", clip(s))
 	}
 	return int(i), nil
 }
@@ -306,7 +318,7 @@ func toFloatFn(r *run, args []any) (any, error) {
 	}
 	f, err := strconv.ParseFloat(strings.TrimSpace(s), 64)
 	if err != nil || math.IsNaN(f) || math.IsInf(f, 0) {
-		return nil, errorf("#toFloat(%q): not a number", s)
+		return nil, errorf("#toFloat(%q): not a number", clip(s))
 	}
 	return f, nil
 }
@@ -337,8 +349,12 @@ func toBase64Fn(r *run, args []any) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	if n := base64.StdEncoding.EncodedLen(len(s)); n > r.maxBytes {
+	n := base64.StdEncoding.EncodedLen(len(s))
+	if n > r.maxBytes {
 		return nil, r.tooLarge("the result of #toBase64", n)
+	}
+	if err := r.alloc(len(s)+2*n, "the result of #toBase64"); err != nil {
+		return nil, err
 	}
 	return base64.StdEncoding.EncodeToString([]byte(s)), nil
 }
@@ -350,6 +366,9 @@ func fromBase64Fn(r *run, args []any) (any, error) {
 	}
 	s, err := text("#fromBase64", args[0])
 	if err != nil {
+		return nil, err
+	}
+	if err := r.alloc(2*base64.RawStdEncoding.DecodedLen(len(s)), "the result of #fromBase64"); err != nil {
 		return nil, err
 	}
 	b, err := base64.RawStdEncoding.DecodeString(strings.TrimRight(s, "="))
@@ -365,6 +384,9 @@ func alphanumericalFn(r *run, args []any) (any, error) {
 	}
 	s, err := text("#alphanumerical", args[0])
 	if err != nil {
+		return nil, err
+	}
+	if err := r.alloc(len(s), "the result of #alphanumerical"); err != nil {
 		return nil, err
 	}
 	return strings.Map(func(c rune) rune {

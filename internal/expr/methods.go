@@ -1,6 +1,7 @@
 package expr
 
 import (
+	"fmt"
 	"reflect"
 	"slices"
 	"strings"
@@ -16,8 +17,8 @@ import (
 type method func(r *run, recv any, args []any) (any, error)
 
 var methods = map[string]method{
-	"toUpperCase":      stringMethod(0, func(s string, _ []any) (any, error) { return strings.ToUpper(s), nil }),
-	"toLowerCase":      stringMethod(0, func(s string, _ []any) (any, error) { return strings.ToLower(s), nil }),
+	"toUpperCase":      caseMethod(".toUpperCase()", strings.ToUpper),
+	"toLowerCase":      caseMethod(".toLowerCase()", strings.ToLower),
 	"trim":             stringMethod(0, func(s string, _ []any) (any, error) { return strings.TrimSpace(s), nil }),
 	"length":           stringMethod(0, func(s string, _ []any) (any, error) { return utf8.RuneCountInString(s), nil }),
 	"startsWith":       stringMethod(1, func(s string, a []any) (any, error) { return strings.HasPrefix(s, a[0].(string)), nil }),
@@ -87,6 +88,24 @@ func stringMethod(n int, fn func(s string, args []any) (any, error)) method {
 	}
 }
 
+// caseMethod is toUpperCase or toLowerCase, with the copy charged.
+func caseMethod(name string, convert func(string) string) method {
+	return func(r *run, recv any, args []any) (any, error) {
+		s, ok := recv.(string)
+		if !ok {
+			return nil, errorf("%s needs a string, got %s", name, kind(recv))
+		}
+		if len(args) != 0 {
+			return nil, errorf("%s takes no arguments", name)
+		}
+		// A few characters change length with their case, by at most half.
+		if err := r.alloc(len(s)+len(s)/2, "the string built by ", name); err != nil {
+			return nil, err
+		}
+		return convert(s), nil
+	}
+}
+
 // substringMethod is Java's substring(begin[, end]), in characters.
 func substringMethod(r *run, recv any, args []any) (any, error) {
 	s, ok := recv.(string)
@@ -96,21 +115,38 @@ func substringMethod(r *run, recv any, args []any) (any, error) {
 	if len(args) != 1 && len(args) != 2 {
 		return nil, errorf(".substring() takes a begin index and an optional end index")
 	}
-	runes := []rune(s)
 	begin, err := asInt(".substring()", args[0])
 	if err != nil {
 		return nil, err
 	}
-	end := len(runes)
+	n := utf8.RuneCountInString(s)
+	end := n
 	if len(args) == 2 {
 		if end, err = asInt(".substring()", args[1]); err != nil {
 			return nil, err
 		}
 	}
-	if begin < 0 || end > len(runes) || begin > end {
-		return nil, errorf(".substring(%d, %d) is out of range for a string of %d characters", begin, end, len(runes))
+	if begin < 0 || end > n || begin > end {
+		return nil, errorf(".substring(%d, %d) is out of range for a string of %d characters", begin, end, n)
 	}
-	return string(runes[begin:end]), nil
+	if !utf8.ValidString(s) {
+		// Each invalid byte is a character, which comes out as U+FFFD.
+		if err := r.alloc(4*n+3*(end-begin), "the string built by .substring()"); err != nil {
+			return nil, err
+		}
+		return string([]rune(s)[begin:end]), nil
+	}
+	return s[runeOffset(s, begin):runeOffset(s, end)], nil
+}
+
+// runeOffset is the byte offset of character i of a valid UTF-8 string.
+func runeOffset(s string, i int) int {
+	off := 0
+	for ; i > 0; i-- {
+		_, size := utf8.DecodeRuneInString(s[off:])
+		off += size
+	}
+	return off
 }
 
 // replaceMethod is Java's String.replace: every literal occurrence.
@@ -151,18 +187,37 @@ func splitMethod(r *run, recv any, args []any) (any, error) {
 	if err != nil {
 		return nil, err
 	}
+	// Each piece costs a string in the split, its copy in the result
+	// and the match's indexes: 64 bytes.
 	var parts []string
 	if lit, complete := p.re.LiteralPrefix(); complete && lit != "" {
-		if n := strings.Count(s, lit) + 1; n > maxElements {
+		n := strings.Count(s, lit) + 1
+		if n > maxElements {
 			return nil, r.tooManyElements(".split()", n)
+		}
+		if err := r.alloc(64*n, "the list built by .split()"); err != nil {
+			return nil, err
 		}
 		parts = strings.Split(s, lit)
 	} else {
 		if le := p.scan(s); le != nil {
 			return nil, r.stop(le)
 		}
-		if parts = p.re.Split(s, maxElements+1); len(parts) > maxElements {
-			return nil, r.tooManyElements(".split()", len(parts))
+		// A search for the next match cannot pass checkpoints while it
+		// runs: bound it to what a match may do between two.
+		if work := p.insts * len(s) * (1 + p.caps/32); len(s) > 0 && (p.insts > regexpBurst/len(s) || work > regexpBurst) {
+			return nil, r.stop(&limitError{
+				msg: fmt.Sprintf(".split(%q) is too costly for a %d-byte string (%d × %d steps, over %d); shorten the pattern or the string",
+					clip(expr), len(s), p.insts, len(s), regexpBurst),
+				err: ErrTooLarge,
+			})
+		}
+		// At most one piece per character, plus one.
+		if err := r.alloc(64*min(utf8.RuneCountInString(s)+1, maxElements+1), "the list built by .split()"); err != nil {
+			return nil, err
+		}
+		if parts, err = r.splitRegexp(p, s); err != nil {
+			return nil, err
 		}
 	}
 	for len(parts) > 0 && parts[len(parts)-1] == "" {
@@ -176,6 +231,82 @@ func splitMethod(r *run, recv any, args []any) (any, error) {
 		out[i] = part
 	}
 	return out, nil
+}
+
+// maxContextSplit bounds the characters split by a pattern that looks
+// behind where a search starts (^, \A, \b, \B), which must be split in
+// one go.
+const maxContextSplit = 10_000
+
+// splitRegexp is p.re.Split(s, maxElements+1), refused when it would yield
+// more than maxElements pieces. Unless the pattern looks behind where a
+// search starts, it finds one match at a time, as Split does, and passes a
+// checkpoint every 1024 matches.
+func (r *run) splitRegexp(p *pattern, s string) ([]string, error) {
+	if p.context {
+		if n := utf8.RuneCountInString(s); n > maxContextSplit {
+			return nil, r.stop(&limitError{
+				msg: fmt.Sprintf(".split(%q) on a string of %d characters: a pattern with ^, \\A, \\b or \\B can split at most %d; split on a pattern without them",
+					clip(p.expr), n, maxContextSplit),
+				err: ErrTooLarge,
+			})
+		}
+		parts := p.re.Split(s, maxElements+1)
+		if len(parts) > maxElements {
+			return nil, r.tooManyElements(".split()", len(parts))
+		}
+		return parts, nil
+	}
+	if len(s) == 0 {
+		return []string{""}, nil
+	}
+	// As regexp's allMatches and Split, with the search started at pos
+	// by slicing, which the pattern cannot tell apart.
+	var parts []string
+	beg, end := 0, 0
+	for pos, prevEnd, i := 0, -1, 0; pos <= len(s); i++ {
+		if err := r.every(i); err != nil {
+			return nil, err
+		}
+		loc := p.re.FindStringIndex(s[pos:])
+		if loc == nil {
+			break
+		}
+		m0, m1 := loc[0]+pos, loc[1]+pos
+		accept := true
+		if m1 == pos { // an empty match
+			if m0 == prevEnd {
+				accept = false // not right after the previous match
+			}
+			if pos < len(s) {
+				_, w := utf8.DecodeRuneInString(s[pos:])
+				pos += w
+			} else {
+				pos = len(s) + 1
+			}
+		} else {
+			pos = m1
+		}
+		prevEnd = m1
+		if !accept {
+			continue
+		}
+		end = m0
+		if m1 != 0 {
+			if len(parts) == maxElements {
+				return nil, r.tooManyElements(".split()", maxElements+1)
+			}
+			parts = append(parts, s[beg:end])
+		}
+		beg = m1
+	}
+	if end != len(s) {
+		if len(parts) == maxElements {
+			return nil, r.tooManyElements(".split()", maxElements+1)
+		}
+		parts = append(parts, s[beg:])
+	}
+	return parts, nil
 }
 
 func matchesMethod(r *run, recv any, args []any) (any, error) {
@@ -202,6 +333,9 @@ func containsMethod(r *run, recv any, args []any) (any, error) {
 		return nil, errorf(".contains() needs a string or a list, got %s; for a map use .containsKey()", kind(recv))
 	}
 	for i := 0; i < l.Len(); i++ {
+		if err := r.every(i); err != nil {
+			return nil, err
+		}
 		if runtime.Equal(l.Index(i).Interface(), args[0]) {
 			return true, nil
 		}
@@ -245,6 +379,9 @@ func indexOfMethod(r *run, recv any, args []any) (any, error) {
 		return nil, errorf(".indexOf() needs a string or a list, got %s", kind(recv))
 	}
 	for i := 0; i < l.Len(); i++ {
+		if err := r.every(i); err != nil {
+			return nil, err
+		}
 		if runtime.Equal(l.Index(i).Interface(), args[0]) {
 			return i, nil
 		}

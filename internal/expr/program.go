@@ -29,6 +29,7 @@ const (
 var disabledBuiltins = []string{
 	"now", "date", "duration", "timezone",
 	"repeat", "join", "replace", "concat", "flatten", "uniq", "toJSON", "string",
+	"split", "splitAfter", "sort", "fromJSON",
 }
 
 // program is a compiled expression, shared by every evaluation of the same
@@ -70,7 +71,7 @@ func compile(body string) (p *program) {
 	if serr != nil {
 		return &program{err: serr}
 	}
-	s := &sandbox{elvis: t.elvis, names: map[string]bool{}, lets: map[string]bool{}}
+	s := &sandbox{elvis: t.elvis, names: map[string]bool{}, lets: map[string]bool{}, rewritten: map[int]string{}}
 	opts := append(compileOptions[:len(compileOptions):len(compileOptions)], exprlang.Patch(s))
 	prog, err := exprlang.Compile(t.src, opts...)
 	if s.err != nil {
@@ -78,7 +79,7 @@ func compile(body string) (p *program) {
 		return &program{err: s.err}
 	}
 	if err != nil {
-		return &program{err: compileError(err, t, body)}
+		return &program{err: compileError(err, t, body, s.rewritten)}
 	}
 	roots := slices.Sorted(maps.Keys(s.names))
 	var names []string
@@ -99,12 +100,16 @@ func bodyOffset(t *translation, body string, at int) int {
 
 // compileError turns an expr compile error into a one-line message with a
 // column in the expression as written.
-func compileError(err error, t *translation, body string) *syntaxError {
+func compileError(err error, t *translation, body string, rewritten map[int]string) *syntaxError {
 	fe, ok := err.(*file.Error)
 	if !ok {
 		return &syntaxError{pos: -1, msg: err.Error()}
 	}
 	msg := fe.Message
+	if name, ok := rewritten[fe.From]; ok {
+		// sum and sortBy are compiled as reduce and map (see sandbox).
+		msg = strings.Replace(strings.Replace(msg, "builtin reduce ", "builtin "+name+" ", 1), "builtin map ", "builtin "+name+" ", 1)
+	}
 	switch {
 	case strings.Contains(msg, "exceeds maximum allowed nodes"):
 		return &syntaxError{pos: -1, msg: fmt.Sprintf("expression is too complex (over %d syntax nodes); split it up", maxNodes)}
@@ -131,15 +136,25 @@ func column(body string, pos int) int {
 //   - passes the evaluation state (runKey) to every registered function
 //   - rewrites +, matches and SpEL's ?: to their Spinnaker-compatible
 //     functions ($add, $matches, $nonEmpty)
+//   - rewrites - * and unary minus to checked arithmetic ($sub, $mul,
+//     $neg; see arith.go), sum to a reduce that adds with $sumAdd, and
+//     checks the result of abs ($abs)
+//   - rewrites sortBy to $sortBy over the keys computed by map, so that
+//     the sort itself passes checkpoints
 //   - wraps every closure body, builtin call and comparison in $tick, which
-//     enforces the deadline, so no loop or long builtin can outrun it
+//     enforces the deadline, so no loop or long builtin can outrun it, and
+//     the builtins that build strings, lists or maps in $charge, which
+//     charges what they built to the memory budget too
 type sandbox struct {
 	elvis map[int]bool    // rune offsets of ?? operators that were ?:
 	names map[string]bool // identifiers read
 	lets  map[string]bool // names bound by let
-	n     int             // counter for generated variable names
-	err   *syntaxError
-	errAt int // rune offset of err in the translated source
+	// rewritten maps the offset of the list argument of a rewritten
+	// builtin to its name, to name it in the checker's messages.
+	rewritten map[int]string
+	n         int // counter for generated variable names
+	err       *syntaxError
+	errAt     int // rune offset of err in the translated source
 }
 
 func (s *sandbox) fail(n ast.Node, format string, args ...any) {
@@ -193,12 +208,21 @@ func (s *sandbox) Visit(node *ast.Node) {
 		switch {
 		case n.Operator == "+":
 			s.replace(node, n, "$add", []ast.Node{runNode(), n.Left, n.Right})
+		case n.Operator == "-" || n.Operator == "*":
+			l, lok := literalType(n.Left)
+			r, rok := literalType(n.Right)
+			if lok && rok && (!numeric(l) || !numeric(r)) {
+				// What the checker would have said, had it seen the operator.
+				s.fail(n, "invalid operation: %s (mismatched types %s and %s)", n.Operator, l, r)
+				return
+			}
+			fn := map[string]string{"-": "$sub", "*": "$mul"}[n.Operator]
+			s.replace(node, n, fn, []ast.Node{runNode(), n.Left, n.Right})
 		case n.Operator == "matches":
 			s.replace(node, n, "$matches", []ast.Node{runNode(), n.Left, n.Right})
 		case n.Operator == "??" && s.elvis[n.Location().From]:
 			// SpEL's a ?: b yields b when a is null or "": let v = a; $nonEmpty(v) ? v : b
-			name := fmt.Sprintf("#elvis%d", s.n)
-			s.n++
+			name := s.newName("elvis")
 			cond := &ast.CallNode{Callee: &ast.IdentifierNode{Value: "$nonEmpty"}, Arguments: []ast.Node{runNode(), &ast.IdentifierNode{Value: name}}}
 			let := &ast.VariableDeclaratorNode{Name: name, Value: n.Left, Expr: &ast.ConditionalNode{
 				Ternary: true, Cond: cond, Exp1: &ast.IdentifierNode{Value: name}, Exp2: n.Right,
@@ -209,8 +233,48 @@ func (s *sandbox) Visit(node *ast.Node) {
 			s.replace(node, n, "$tick", []ast.Node{runNode(), n})
 		}
 
+	case *ast.UnaryNode:
+		if n.Operator != "-" {
+			return
+		}
+		// A negative literal stays a literal; anything else is checked.
+		var lit ast.Node
+		switch x := n.Node.(type) {
+		case *ast.IntegerNode:
+			lit = &ast.IntegerNode{Value: -x.Value} // a literal is at most math.MaxInt
+		case *ast.FloatNode:
+			lit = &ast.FloatNode{Value: -x.Value}
+		default:
+			if t, ok := literalType(n.Node); ok {
+				s.fail(n, "invalid operation: - (mismatched type %s)", t)
+				return
+			}
+			s.replace(node, n, "$neg", []ast.Node{runNode(), n.Node})
+			return
+		}
+		lit.SetLocation(n.Location())
+		*node = lit
+
 	case *ast.BuiltinNode:
-		s.replace(node, n, "$tick", []ast.Node{runNode(), n})
+		if len(n.Arguments) > 3 { // max(1, 2, …): charge the arguments
+			*node = &ast.CallNode{Callee: &ast.IdentifierNode{Value: "$args"}, Arguments: []ast.Node{runNode(), &ast.IntegerNode{Value: len(n.Arguments)}, n}}
+			(*node).SetLocation(n.Location())
+			node = &(*node).(*ast.CallNode).Arguments[2]
+		}
+		switch n.Name {
+		case "sum":
+			s.sum(node, n)
+		case "sortBy":
+			s.sortBy(node, n)
+		case "abs":
+			s.replace(node, n, "$abs", []ast.Node{runNode(), n})
+		default:
+			if allocating[n.Name] {
+				s.replace(node, n, "$charge", []ast.Node{runNode(), &ast.StringNode{Value: n.Name}, n})
+				return
+			}
+			s.replace(node, n, "$tick", []ast.Node{runNode(), n})
+		}
 
 	case *ast.PredicateNode:
 		if isTick(n.Node) {
@@ -222,10 +286,99 @@ func (s *sandbox) Visit(node *ast.Node) {
 	}
 }
 
+// literalType is the type of a literal, as the checker names it.
+func literalType(n ast.Node) (string, bool) {
+	switch n.(type) {
+	case *ast.IntegerNode:
+		return "int", true
+	case *ast.FloatNode:
+		return "float64", true
+	case *ast.StringNode:
+		return "string", true
+	case *ast.BoolNode:
+		return "bool", true
+	case *ast.NilNode:
+		return "nil", true
+	}
+	return "", false
+}
+
+func numeric(t string) bool { return t == "int" || t == "float64" }
+
 // comparisons are the binary operators whose cost grows with their operands.
 var comparisons = map[string]bool{
 	"==": true, "!=": true, "<": true, ">": true, "<=": true, ">=": true,
 	"in": true, "contains": true, "startsWith": true, "endsWith": true, "..": true,
+}
+
+// allocating are the expr builtins that build a string, list or map as big
+// as their input (or, for the closures, as the list they loop over). What
+// they build is charged to the memory budget after the fact ($charge): it is
+// at most about twice what the evaluation already holds. The builtins that
+// can build more than their input are replaced (see disabledBuiltins).
+var allocating = map[string]bool{
+	"upper": true, "lower": true, "toBase64": true, "fromBase64": true,
+	"keys": true, "values": true, "toPairs": true, "fromPairs": true, "reverse": true,
+	"map": true, "filter": true, "groupBy": true,
+}
+
+// sum(list[, predicate]) becomes reduce(list, $sumAdd(#acc, predicate or
+// #), 0): the same additions in the same order, checked for overflow.
+func (s *sandbox) sum(node *ast.Node, n *ast.BuiltinNode) {
+	var elem ast.Node = &ast.PointerNode{}
+	switch len(n.Arguments) {
+	case 1:
+	case 2:
+		p, ok := n.Arguments[1].(*ast.PredicateNode)
+		if !ok {
+			s.replace(node, n, "$tick", []ast.Node{runNode(), n}) // the checker reports it
+			return
+		}
+		elem = p.Node
+	default:
+		s.replace(node, n, "$tick", []ast.Node{runNode(), n})
+		return
+	}
+	add := &ast.CallNode{Callee: &ast.IdentifierNode{Value: "$sumAdd"}, Arguments: []ast.Node{runNode(), &ast.PointerNode{Name: "acc"}, elem}}
+	reduce := &ast.BuiltinNode{Name: "reduce", Arguments: []ast.Node{n.Arguments[0], &ast.PredicateNode{Node: add}, &ast.IntegerNode{Value: 0}}}
+	reduce.SetLocation(n.Location())
+	s.rewritten[n.Arguments[0].Location().From] = "sum"
+	s.replace(node, n, "$tick", []ast.Node{runNode(), reduce})
+}
+
+// sortBy(list, key[, order]) becomes
+//
+//	let #sortN = list; $sortBy(#sortN, map(#sortN, key), order)
+//
+// which sorts the same pairs with the same algorithm as expr's, so ties
+// come out in the same order, but passes checkpoints while it sorts.
+func (s *sandbox) sortBy(node *ast.Node, n *ast.BuiltinNode) {
+	if len(n.Arguments) < 2 || len(n.Arguments) > 3 || !isPredicate(n.Arguments[1]) {
+		s.replace(node, n, "$tick", []ast.Node{runNode(), n}) // the checker reports it
+		return
+	}
+	name := s.newName("sort")
+	list := &ast.IdentifierNode{Value: name}
+	list.SetLocation(n.Arguments[0].Location())
+	keys := &ast.BuiltinNode{Name: "map", Arguments: []ast.Node{list, n.Arguments[1]}}
+	keys.SetLocation(n.Location())
+	var order ast.Node = &ast.StringNode{Value: "asc"}
+	if len(n.Arguments) == 3 {
+		order = n.Arguments[2]
+	}
+	call := &ast.CallNode{Callee: &ast.IdentifierNode{Value: "$sortBy"}, Arguments: []ast.Node{runNode(), &ast.IdentifierNode{Value: name}, keys, order}}
+	call.SetLocation(n.Location())
+	let := &ast.VariableDeclaratorNode{Name: name, Value: n.Arguments[0], Expr: call}
+	let.SetLocation(n.Location())
+	s.rewritten[n.Arguments[0].Location().From] = "sortBy"
+	*node = let
+}
+
+func isPredicate(n ast.Node) bool { _, ok := n.(*ast.PredicateNode); return ok }
+
+func (s *sandbox) newName(prefix string) string {
+	s.n++
+	return fmt.Sprintf("#%s%d", prefix, s.n)
 }
 
 func (s *sandbox) replace(node *ast.Node, old ast.Node, fn string, args []ast.Node) {

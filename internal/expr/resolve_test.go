@@ -165,3 +165,16 @@ func TestFailureString(t *testing.T) {
 		t.Errorf("String() = %q", got)
 	}
 }
+
+// TestResolveEscapedJSON interpolates a list whose JSON is six times the
+// size of its string (each control character is \u00XX): the evaluation
+// refuses it.
+func TestResolveEscapedJSON(t *testing.T) {
+	t.Parallel()
+	for _, in := range []any{"x-${[repeat(#fromBase64('AQ=='), 999000)]}", map[string]string{"a": "${[repeat(#fromBase64('AQ=='), 999000)]}"}} {
+		_, sum := Resolve(context.Background(), in, testEnv())
+		if len(sum.Failures) != 1 || !strings.Contains(sum.Failures[0].Msg, "the result as JSON would be at least 5994004 bytes, over the 1048576-byte limit") {
+			t.Errorf("Resolve(%.40v…) failures = %.300v", in, sum.Failures)
+		}
+	}
+}

@@ -5,9 +5,11 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"math"
 	"reflect"
 	"strconv"
+	"unicode/utf8"
 )
 
 // normalizer copies a value into plain JSON data — nil, bool, int, float64,
@@ -15,7 +17,10 @@ import (
 // a budget, so a value that shares one big string a million times is caught
 // before anything materialises it.
 type normalizer struct {
-	budget int // bytes left
+	budget int  // bytes left
+	r      *run // for checkpoints
+	nodes  int  // values visited
+	copied int  // about the memory the copy takes
 }
 
 // errBudget and errDepth are returned by normalize; callers turn them into
@@ -43,6 +48,11 @@ func (n *normalizer) normalize(v any, depth int) (any, error) {
 	if depth > maxDepth {
 		return nil, errDepth
 	}
+	if n.nodes++; n.nodes%1024 == 0 && n.r != nil {
+		if err := n.r.tick(); err != nil {
+			return nil, err
+		}
+	}
 	switch x := v.(type) {
 	case nil:
 		return nil, n.spend(4)
@@ -61,6 +71,7 @@ func (n *normalizer) normalize(v any, depth int) (any, error) {
 		if err := n.spend(len(x) + 2); err != nil {
 			return nil, err
 		}
+		n.copied += 24 + 16*len(x)
 		out := make([]any, len(x))
 		for i, e := range x {
 			c, err := n.normalize(e, depth+1)
@@ -71,6 +82,7 @@ func (n *normalizer) normalize(v any, depth int) (any, error) {
 		}
 		return out, nil
 	case map[string]any:
+		n.copied += 48 + 64*len(x)
 		out := make(map[string]any, len(x))
 		for k, e := range x {
 			if err := n.spend(len(k) + 4); err != nil {
@@ -118,6 +130,7 @@ func (n *normalizer) normalizeReflect(v reflect.Value, depth int) (any, error) {
 		if err := n.spend(v.Len() + 2); err != nil {
 			return nil, err
 		}
+		n.copied += 24 + 16*v.Len()
 		out := make([]any, v.Len())
 		for i := range out {
 			c, err := n.normalize(v.Index(i).Interface(), depth+1)
@@ -131,6 +144,7 @@ func (n *normalizer) normalizeReflect(v reflect.Value, depth int) (any, error) {
 		if v.IsNil() {
 			return nil, n.spend(4)
 		}
+		n.copied += 48 + 64*v.Len()
 		out := make(map[string]any, v.Len())
 		it := v.MapRange()
 		for it.Next() {
@@ -183,12 +197,15 @@ func mapKey(k reflect.Value) (string, error) {
 }
 
 // toData normalises v for output or serialisation, with messages that say
-// which limit was hit by what.
+// which limit was hit by what, and charges the copy to the memory budget.
 func (r *run) toData(v any, what string) (any, error) {
-	n := &normalizer{budget: r.maxBytes}
+	n := &normalizer{budget: r.maxBytes, r: r}
 	out, err := n.normalize(v, 0)
 	switch err {
 	case nil:
+		if err := r.alloc(n.copied, "copying ", what); err != nil {
+			return nil, err
+		}
 		return out, nil
 	case errBudget:
 		return nil, r.stop(&limitError{msg: fmt.Sprintf("%s is larger than the %d-byte limit", what, r.maxBytes), err: ErrTooLarge})
@@ -199,6 +216,318 @@ func (r *run) toData(v any, what string) (any, error) {
 		return nil, errorf("%s contains %v", what, nd)
 	}
 	return nil, err
+}
+
+// marshal is the JSON of v for toJSON (indented) and #toJson. Its length
+// is checked before it is built — escapes make a string up to six times
+// longer, and indentation a deeply nested value hundreds of times — and
+// the copy and the JSON are charged to the memory budget.
+func (r *run) marshal(v any, name string, indent bool) (string, error) {
+	data, err := r.toData(v, "the argument of "+name)
+	if err != nil {
+		return "", err
+	}
+	return r.encode(data, "the JSON built by "+name, indent)
+}
+
+// format is format(v) for normalised data, with the JSON of a list or map
+// checked and charged as marshal does.
+func (r *run) format(v any, what string) (string, error) {
+	switch v.(type) {
+	case []any, map[string]any:
+		return r.encode(v, what+" as JSON", false)
+	}
+	return format(v), nil
+}
+
+// fitsAsJSON checks that the JSON of normalised data would be within the
+// size limit: toData counts a string's bytes, but escapes can make its JSON
+// six times longer.
+func (r *run) fitsAsJSON(data any, what string) error {
+	n, err := r.jsonLength(data, false)
+	if err != nil {
+		return err
+	}
+	if n > r.maxBytes {
+		return r.jsonTooLarge(what, n)
+	}
+	return nil
+}
+
+// jsonLength is at most the length of the JSON of normalised data (see
+// jsonSizer), or more than the size limit.
+func (r *run) jsonLength(data any, indent bool) (int, error) {
+	z := jsonSizer{limit: r.maxBytes, indent: indent, r: r}
+	return z.size(data, 0)
+}
+
+func (r *run) jsonTooLarge(what string, n int) error {
+	return r.stop(&limitError{msg: fmt.Sprintf("%s would be at least %d bytes, over the %d-byte limit", what, n, r.maxBytes), err: ErrTooLarge})
+}
+
+func (r *run) encode(data any, what string, indent bool) (string, error) {
+	size, err := r.jsonLength(data, indent)
+	if err != nil {
+		return "", err
+	}
+	if size > r.maxBytes {
+		return "", r.jsonTooLarge(what, size)
+	}
+	// The encoder's buffer, grown by doubling, and the string copied from it.
+	if err := r.alloc(3*size, what); err != nil {
+		return "", err
+	}
+	s, err := marshal(data, indent)
+	if err != nil {
+		return "", errorf("%s: %v", what, err)
+	}
+	if len(s) > r.maxBytes {
+		return "", r.tooLarge(what, len(s))
+	}
+	return s, nil
+}
+
+// jsonSizer measures the JSON of normalised data as marshal writes it,
+// but counting a float as one byte: a lower bound. It stops counting once
+// past limit, and passes checkpoints as it goes.
+type jsonSizer struct {
+	limit  int
+	indent bool
+	r      *run
+}
+
+func (z *jsonSizer) size(v any, depth int) (int, error) {
+	// Indentation adds, for each element of a non-empty list or map, a
+	// newline and two spaces per level, as much again before the closing
+	// bracket, and a space after each colon.
+	lines := func(k int) int {
+		if !z.indent || k == 0 {
+			return 0
+		}
+		return k*(1+2*(depth+1)) + 1 + 2*depth
+	}
+	switch x := v.(type) {
+	case nil:
+		return 4, nil
+	case bool:
+		if x {
+			return 4, nil
+		}
+		return 5, nil
+	case int:
+		return len(strconv.Itoa(x)), nil
+	case float64:
+		return 1, nil
+	case string:
+		return jsonStringLen(x), nil
+	case []any:
+		n := 2 + max(0, len(x)-1) + lines(len(x))
+		for _, e := range x {
+			k, err := z.element(e, depth)
+			if err != nil {
+				return 0, err
+			}
+			if n += k; n > z.limit {
+				return n, nil
+			}
+		}
+		return n, nil
+	case map[string]any:
+		n := 2 + max(0, len(x)-1) + lines(len(x))
+		for key, e := range x {
+			k, err := z.element(e, depth)
+			if err != nil {
+				return 0, err
+			}
+			n += jsonStringLen(key) + 1 + k
+			if z.indent {
+				n++
+			}
+			if n > z.limit {
+				return n, nil
+			}
+		}
+		return n, nil
+	}
+	return 0, nil
+}
+
+func (z *jsonSizer) element(e any, depth int) (int, error) {
+	if err := z.r.step(); err != nil {
+		return 0, err
+	}
+	return z.size(e, depth+1)
+}
+
+// jsonStringLen is the length of s as a JSON string, as encoding/json
+// writes it without HTML escaping.
+func jsonStringLen(s string) int {
+	n := 2
+	for i := 0; i < len(s); {
+		b := s[i]
+		if b < utf8.RuneSelf {
+			switch {
+			case b == '\\' || b == '"' || b == '\b' || b == '\f' || b == '\n' || b == '\r' || b == '\t':
+				n += 2
+			case b < 0x20:
+				n += 6
+			default:
+				n++
+			}
+			i++
+			continue
+		}
+		c, size := utf8.DecodeRuneInString(s[i:])
+		switch {
+		case c == utf8.RuneError && size == 1, c == '\u2028', c == '\u2029':
+			n += 6
+		default:
+			n += size
+		}
+		i += size
+	}
+	return n
+}
+
+// Reading JSON. Decoding allocates far more than its input — each number
+// and each element of a list is boxed, each object is a map — so a JSON
+// document of up to directJSONBytes is decoded at once, with an estimate of
+// its memory charged before, and a longer one token by token, charging
+// each value as it is built and passing checkpoints.
+const directJSONBytes = 64 << 10
+
+// readJSON decodes s as encoding/json decodes into an any.
+func (r *run) readJSON(s, name string) (any, error) {
+	if err := r.alloc(len(s), "the JSON read by ", name); err != nil {
+		return nil, err
+	}
+	b := []byte(s)
+	if len(s) <= directJSONBytes {
+		if err := r.alloc(jsonCost(b), "the value read by ", name); err != nil {
+			return nil, err
+		}
+		var v any
+		if err := json.Unmarshal(b, &v); err != nil {
+			return nil, errorf("%s: not valid JSON: %v", name, err)
+		}
+		return v, nil
+	}
+	d := &jsonReader{dec: json.NewDecoder(bytes.NewReader(b)), r: r, name: name}
+	v, err := d.value()
+	if err == nil {
+		if _, err = d.dec.Token(); err == io.EOF {
+			return v, nil
+		}
+		if err == nil {
+			err = errors.New("more than one value")
+		}
+	}
+	var le *limitError
+	if errors.As(err, &le) {
+		return nil, err
+	}
+	// Report a syntax error as json.Unmarshal does, which checks the
+	// syntax of the whole input before it decodes anything.
+	if serr := json.Unmarshal(b, new(json.RawMessage)); serr != nil {
+		err = serr
+	}
+	return nil, errorf("%s: not valid JSON: %v", name, err)
+}
+
+// jsonCost bounds the memory json.Unmarshal takes to decode b into an
+// any: the strings, a boxed value for every element, a slot in its list
+// (which grows by doubling) and a map for every object.
+func jsonCost(b []byte) int {
+	n := 3 * len(b)
+	str := false
+	for i := 0; i < len(b); i++ {
+		switch c := b[i]; {
+		case str && c == '\\':
+			i++
+		case c == '"':
+			str = !str
+		case str:
+		case c == ',' || c == ':' || c == '[':
+			n += 64
+		case c == '{':
+			n += 384
+		}
+	}
+	return n
+}
+
+// jsonReader decodes a value token by token.
+type jsonReader struct {
+	dec    *json.Decoder
+	r      *run
+	name   string
+	tokens int
+}
+
+// token reads the next token, charging what the decoder allocates for it
+// (it decodes each scalar on its own, into a fresh any: about 100 bytes).
+func (d *jsonReader) token() (json.Token, error) {
+	if d.tokens++; d.tokens%1024 == 0 {
+		if err := d.r.tick(); err != nil {
+			return nil, err
+		}
+	}
+	if err := d.r.alloc(128, "the value read by ", d.name); err != nil {
+		return nil, err
+	}
+	return d.dec.Token()
+}
+
+func (d *jsonReader) value() (any, error) {
+	t, err := d.token()
+	if err != nil {
+		return nil, err
+	}
+	switch t := t.(type) {
+	case json.Delim:
+		switch t {
+		case '[':
+			l := []any{}
+			for d.dec.More() {
+				v, err := d.value()
+				if err != nil {
+					return nil, err
+				}
+				if err := d.r.alloc(32, "the value read by ", d.name); err != nil {
+					return nil, err
+				}
+				l = append(l, v)
+			}
+			_, err := d.token() // ]
+			return l, err
+		case '{':
+			if err := d.r.alloc(48, "the value read by ", d.name); err != nil {
+				return nil, err
+			}
+			m := map[string]any{}
+			for d.dec.More() {
+				k, err := d.token()
+				if err != nil {
+					return nil, err
+				}
+				key, _ := k.(string)
+				v, err := d.value()
+				if err != nil {
+					return nil, err
+				}
+				if err := d.r.alloc(64+len(key), "the value read by ", d.name); err != nil {
+					return nil, err
+				}
+				m[key] = v
+			}
+			_, err := d.token() // }
+			return m, err
+		}
+		return nil, fmt.Errorf("unexpected %v", t)
+	case string:
+		return t, d.r.alloc(16+len(t), "the value read by ", d.name)
+	}
+	return t, d.r.alloc(16, "the value read by ", d.name)
 }
 
 // marshal writes normalised data as compact JSON without HTML escaping (as

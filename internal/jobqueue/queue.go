@@ -67,7 +67,7 @@ type Config struct {
 // with the state change they belong to.
 type Queue struct {
 	log    *slog.Logger
-	nodeID string
+	nodeID string // for the log; empty on SQLite
 	client interface {
 		Start(ctx context.Context) error
 		Stop(ctx context.Context) error
@@ -143,10 +143,6 @@ func madeUpNodeID() string {
 	rand.Read(b[:])
 	return fmt.Sprintf("%.80s-%s", host, hex.EncodeToString(b[:]))
 }
-
-// NodeID is the name this process has among those sharing the database:
-// Config.NodeID or the one made up for it. Empty on SQLite.
-func (q *Queue) NodeID() string { return q.nodeID }
 
 // Start rescues the jobs a dead process left running (see the package
 // documentation) and starts working.

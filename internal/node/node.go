@@ -37,6 +37,7 @@ import (
 	"github.com/sluice-cd/sluice/internal/store"
 	"github.com/sluice-cd/sluice/internal/store/postgres"
 	"github.com/sluice-cd/sluice/internal/store/sqlite"
+	"github.com/sluice-cd/sluice/internal/store/sqlstore"
 	"github.com/sluice-cd/sluice/internal/web"
 )
 
@@ -155,10 +156,10 @@ func (n *Node) start(ctx context.Context, opts Options) error {
 	n.Engine, err = engine.New(ctx, engine.Config{Store: n.Store, Stages: stages, NodeID: nodeID,
 		Logger: n.log.With("subsystem", "engine")})
 	if err != nil {
-		return &Error{Err: fmt.Errorf("create engine: %w", err), Hint: databaseHint(opts)}
+		return &Error{Err: fmt.Errorf("create engine: %w", err), Hint: databaseHint(opts, err)}
 	}
 	if err := n.Engine.Start(ctx); err != nil {
-		return &Error{Err: fmt.Errorf("start engine: %w", err), Hint: databaseHint(opts)}
+		return &Error{Err: fmt.Errorf("start engine: %w", err), Hint: databaseHint(opts, err)}
 	}
 	n.API = httpapi.New(httpapi.Config{
 		Store:          n.Store,
@@ -203,7 +204,7 @@ func openStore(ctx context.Context, opts Options) (store.Store, error) {
 	if opts.DatabaseURL != "" {
 		st, err := postgres.Open(ctx, opts.DatabaseURL)
 		if err != nil {
-			return nil, &Error{Err: err, Hint: databaseHint(opts)}
+			return nil, &Error{Err: err, Hint: databaseHint(opts, err)}
 		}
 		return st, nil
 	}
@@ -213,15 +214,19 @@ func openStore(ctx context.Context, opts Options) (store.Store, error) {
 			"data directory %s is in use by another sluice process", opts.DataDir)
 	}
 	if err != nil {
-		return nil, &Error{Err: err, Hint: "the database in --data-dir may be damaged or from a newer sluice; start with an empty --data-dir to check"}
+		return nil, &Error{Err: err, Hint: databaseHint(opts, err)}
 	}
 	return st, nil
 }
 
-// databaseHint says what to check when the database fails at start.
-func databaseHint(opts Options) string {
-	if opts.DatabaseURL == "" {
-		return "the database in --data-dir may be damaged or from a newer sluice; start with an empty --data-dir to check"
+// databaseHint says what to check when the database fails at start with
+// err.
+func databaseHint(opts Options, err error) string {
+	switch {
+	case errors.Is(err, sqlstore.ErrNewerDatabase):
+		return "run the newer sluice that migrated this database, or give this one another --data-dir or --database-url"
+	case opts.DatabaseURL == "":
+		return "the database in --data-dir may be damaged; start with an empty --data-dir to check"
 	}
 	return "check that Postgres runs and that --database-url names a database this user may create tables in"
 }

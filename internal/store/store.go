@@ -168,6 +168,27 @@ type Querier interface {
 	AuditInsert(ctx context.Context, entry *AuditEntry) error
 	// AuditList returns audit entries newest first.
 	AuditList(ctx context.Context, params *AuditListParams) ([]*AuditEntry, error)
+
+	// CredentialInsert stores a credential. A token whose name a token in
+	// force already has is ErrConflict.
+	CredentialInsert(ctx context.Context, c *Credential) error
+	// CredentialFind returns the credential of this kind whose secret
+	// hashes to secretHash, if it is neither revoked nor expired at now;
+	// ErrNotFound otherwise.
+	CredentialFind(ctx context.Context, kind CredentialKind, secretHash string, now time.Time) (*Credential, error)
+	// CredentialTake is CredentialFind for a one-time credential: it
+	// revokes the credential it returns, so that of two callers with the
+	// same secret only one gets it.
+	CredentialTake(ctx context.Context, kind CredentialKind, secretHash string, now time.Time) (*Credential, error)
+	// CredentialList returns the credentials of a kind that are in force at
+	// now (not revoked, not expired), oldest first.
+	CredentialList(ctx context.Context, kind CredentialKind, now time.Time) ([]*Credential, error)
+	// CredentialRevoke revokes the credential with this ID at now.
+	// ErrNotFound if there is none in force.
+	CredentialRevoke(ctx context.Context, id string, now time.Time) (*Credential, error)
+	// CredentialPurge deletes credentials that expired or were revoked
+	// before cutoff and returns how many.
+	CredentialPurge(ctx context.Context, cutoff time.Time) (int64, error)
 }
 
 // Pipeline is one revision of a saved pipeline document.
@@ -283,10 +304,14 @@ type EventListParams struct {
 	Limit int
 }
 
-// AuditEntry records who did what.
+// AuditEntry records who did what, when and from where.
 type AuditEntry struct {
-	ID          int64
-	User        string
+	ID   int64
+	User string
+	// Source is where the action came from: the client's address and how
+	// it authenticated ("127.0.0.1 token"), or "engine" for what the
+	// engine does on its own.
+	Source      string
 	Action      string // e.g. "trigger", "judge", "cancel", "restart", "pipeline.save"
 	Application string
 	Pipeline    string
@@ -296,9 +321,47 @@ type AuditEntry struct {
 	CreatedAt   time.Time
 }
 
-// AuditListParams filter AuditList; Limit 0 means 100.
+// AuditListParams filter AuditList; Limit 0 means 100. Filters combine.
 type AuditListParams struct {
 	ExecutionID string
 	Application string
-	Limit       int
+	User        string
+	Action      string
+	// Since lists entries created at or after it; zero means no bound.
+	Since time.Time
+	// BeforeID lists entries with lower IDs (the next page); 0 means none.
+	BeforeID int64
+	Limit    int
+}
+
+// CredentialKind says what a credential is for.
+type CredentialKind string
+
+const (
+	// CredentialToken is an API token: named, long-lived, sent as a
+	// bearer token.
+	CredentialToken CredentialKind = "token"
+	// CredentialSession is a console session, sent as a cookie.
+	CredentialSession CredentialKind = "session"
+	// CredentialLoginLink is a one-time code that opens a session.
+	CredentialLoginLink CredentialKind = "login"
+)
+
+// Credential is a secret that stands for an identity. The store keeps only
+// a hash of the secret.
+type Credential struct {
+	ID   string
+	Kind CredentialKind
+	// Name names a token; it is empty for the other kinds.
+	Name string
+	// SecretHash is the hex SHA-256 of the secret.
+	SecretHash string
+	// Subject is the identity the credential acts for, as records show it.
+	Subject string
+	// Roles are the subject's roles (groups) while it uses the credential.
+	Roles     []string
+	CreatedBy string
+	CreatedAt time.Time
+	ExpiresAt *time.Time // nil: never
+	RevokedAt *time.Time
 }

@@ -15,10 +15,10 @@ func (q *querier) AuditInsert(ctx context.Context, entry *store.AuditEntry) erro
 		return fmt.Errorf("insert audit entry %q: %w", entry.Action, err)
 	}
 	entry.CreatedAt = q.stamp(entry.CreatedAt)
-	return q.queryRowHeld(ctx, `INSERT INTO audit (user_name, action, application, pipeline, execution_id, stage_id,
-details, created_at)
-VALUES (?, ?, ?, ?, ?, ?, ?, ?)
-RETURNING id`, []any{entry.User, entry.Action, entry.Application, entry.Pipeline, entry.ExecutionID, entry.StageID,
+	return q.queryRowHeld(ctx, `INSERT INTO audit (user_name, source, action, application, pipeline, execution_id,
+stage_id, details, created_at)
+VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+RETURNING id`, []any{entry.User, entry.Source, entry.Action, entry.Application, entry.Pipeline, entry.ExecutionID, entry.StageID,
 		jsonArg(entry.Details), q.d.time(entry.CreatedAt)},
 		func(r Row) error {
 			if err := r.Scan(&entry.ID); err != nil {
@@ -49,7 +49,23 @@ func (q *querier) AuditList(ctx context.Context, params *store.AuditListParams) 
 		where = append(where, "application = ?")
 		args = append(args, params.Application)
 	}
-	query := `SELECT id, user_name, action, application, pipeline, execution_id, stage_id, details, created_at FROM audit`
+	if params.User != "" {
+		where = append(where, "user_name = ?")
+		args = append(args, params.User)
+	}
+	if params.Action != "" {
+		where = append(where, "action = ?")
+		args = append(args, params.Action)
+	}
+	if !params.Since.IsZero() {
+		where = append(where, "created_at >= ?")
+		args = append(args, q.d.time(normTime(params.Since)))
+	}
+	if params.BeforeID > 0 {
+		where = append(where, "id < ?")
+		args = append(args, params.BeforeID)
+	}
+	query := `SELECT id, user_name, source, action, application, pipeline, execution_id, stage_id, details, created_at FROM audit`
 	if len(where) > 0 {
 		query += ` WHERE ` + strings.Join(where, " AND ")
 	}
@@ -58,7 +74,7 @@ func (q *querier) AuditList(ctx context.Context, params *store.AuditListParams) 
 	entries := []*store.AuditEntry{}
 	err := q.query(ctx, query, args, func(r Row) error {
 		var a store.AuditEntry
-		if err := r.Scan(&a.ID, &a.User, &a.Action, &a.Application, &a.Pipeline, &a.ExecutionID, &a.StageID,
+		if err := r.Scan(&a.ID, &a.User, &a.Source, &a.Action, &a.Application, &a.Pipeline, &a.ExecutionID, &a.StageID,
 			scanJSON(&a.Details), scanTime(&a.CreatedAt)); err != nil {
 			return err
 		}

@@ -204,7 +204,7 @@ func testAuditInsertAndList(t *testing.T, s store.Store) {
 		{User: "ann", Action: "trigger", Application: "a", Pipeline: "p", ExecutionID: "e-1", Details: json.RawMessage(`{"parameters":{}}`), CreatedAt: at(1)},
 		{User: "bob", Action: "judge", Application: "a", Pipeline: "p", ExecutionID: "e-1", StageID: "s-1", Details: json.RawMessage(`{"judgment":"stop"}`), CreatedAt: at(2)},
 		{User: "cy", Action: "trigger", Application: "b", Pipeline: "q", ExecutionID: "e-2", CreatedAt: at(3)},
-		{User: "cy", Action: "cancel", Application: "b", Pipeline: "q", ExecutionID: "e-2"},
+		{User: "cy", Source: "127.0.0.1 token", Action: "cancel", Application: "b", Pipeline: "q", ExecutionID: "e-2"},
 	}
 	for i, a := range entries {
 		if err := s.AuditInsert(ctx, a); err != nil {
@@ -229,6 +229,10 @@ func testAuditInsertAndList(t *testing.T, s store.Store) {
 		{"both", store.AuditListParams{Application: "a", ExecutionID: "e-1"}, []*store.AuditEntry{e[2], e[1]}},
 		{"none", store.AuditListParams{Application: "a", ExecutionID: "e-2"}, []*store.AuditEntry{}},
 		{"limit", store.AuditListParams{Limit: 2}, []*store.AuditEntry{e[4], e[3]}},
+		{"user", store.AuditListParams{User: "ann"}, []*store.AuditEntry{e[1], e[0]}},
+		{"action", store.AuditListParams{Action: "trigger"}, []*store.AuditEntry{e[3], e[1]}},
+		{"since", store.AuditListParams{Since: at(2)}, []*store.AuditEntry{e[4], e[3], e[2]}},
+		{"before", store.AuditListParams{BeforeID: e[2].ID, Limit: 1}, []*store.AuditEntry{e[1]}},
 	} {
 		got, err := s.AuditList(ctx, &tc.params)
 		if err != nil {

@@ -45,6 +45,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"Stage", stageTests},
 		{"Event", eventTests},
 		{"Audit", auditTests},
+		{"Credential", credentialTests},
 		{"InTx", txTests},
 		{"JSON", jsonTests},
 		{"Time", timeTests},

@@ -23,14 +23,11 @@ import (
 	"github.com/sluice-cd/sluice/internal/apitype"
 )
 
-// UserHeader names the user a request acts for (httpapi.UserHeader).
-const UserHeader = "X-Sluice-User"
-
 // Client calls one Sluice server. It is safe for concurrent use.
 type Client struct {
 	base      *url.URL
 	http      *http.Client
-	user      string
+	token     string
 	userAgent string
 }
 
@@ -41,8 +38,10 @@ type Option func(*Client)
 // streams are long-lived, so it should have no overall Timeout.
 func WithHTTPClient(hc *http.Client) Option { return func(c *Client) { c.http = hc } }
 
-// WithUser sets the user sent in X-Sluice-User with every request.
-func WithUser(user string) Option { return func(c *Client) { c.user = user } }
+// WithToken sets the API token sent with every request (Authorization:
+// Bearer). Without one the server answers 401 to everything but health
+// and the OpenAPI document.
+func WithToken(token string) Option { return func(c *Client) { c.token = token } }
 
 // WithUserAgent sets the User-Agent header.
 func WithUserAgent(ua string) Option { return func(c *Client) { c.userAgent = ua } }
@@ -180,12 +179,17 @@ func (c *Client) send(ctx context.Context, req request) (*http.Response, error) 
 	for k, v := range req.header {
 		hr.Header[k] = v
 	}
+	if req.contentType == "" && req.method != http.MethodGet {
+		// The server refuses state-changing requests that are not JSON,
+		// which is what keeps web pages from sending them.
+		req.contentType = "application/json"
+	}
 	if req.contentType != "" {
 		hr.Header.Set("Content-Type", req.contentType)
 	}
 	hr.Header.Set("Accept", "application/json")
-	if c.user != "" {
-		hr.Header.Set(UserHeader, c.user)
+	if c.token != "" {
+		hr.Header.Set("Authorization", "Bearer "+c.token)
 	}
 	if c.userAgent != "" {
 		hr.Header.Set("User-Agent", c.userAgent)

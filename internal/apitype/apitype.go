@@ -40,6 +40,14 @@ type Health struct {
 	// LocalLambdaURL is the embedded local Lambda endpoint, empty when it
 	// is not running.
 	LocalLambdaURL string `json:"localLambdaUrl,omitempty"`
+	// AdminTokenFile is where this server keeps its admin token. It is
+	// told only to clients on this machine (loopback), which may read the
+	// file if they run as the server's user: that is how the CLI finds
+	// its credential without being given one.
+	AdminTokenFile string `json:"adminTokenFile,omitempty"`
+	// SingleSignOn is true when the console offers OpenID Connect login
+	// (GET /api/v1/auth/oidc/login).
+	SingleSignOn bool `json:"singleSignOn,omitempty"`
 }
 
 // Version is the body of GET /api/v1/version.
@@ -99,8 +107,6 @@ type TriggerRequest struct {
 	Parameters map[string]any `json:"parameters,omitempty"`
 	// Type is the trigger type recorded in the execution; "manual" when empty.
 	Type string `json:"type,omitempty"`
-	// User overrides the X-Sluice-User header as the one who triggered.
-	User string `json:"user,omitempty"`
 }
 
 // Execution is one run of a pipeline.
@@ -203,6 +209,9 @@ const (
 	CodeTooLarge             = "request_too_large"
 	CodeUnsupportedMediaType = "unsupported_media_type"
 	CodeUnavailable          = "unavailable"
+	CodeUnauthenticated      = "unauthenticated"
+	CodeForbidden            = "forbidden"
+	CodeHostNotAllowed       = "host_not_allowed"
 	CodeInternal             = "internal"
 )
 

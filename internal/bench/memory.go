@@ -52,7 +52,8 @@ func Memory(ctx context.Context, bin string, waiting int) (*MemoryResult, error)
 	var c *apiclient.Client
 	for deadline := time.Now().Add(30 * time.Second); ; {
 		if b, err := os.ReadFile(addrFile); err == nil && len(b) > 0 {
-			if c, err = apiclient.New(strings.TrimSpace(string(b)), apiclient.WithUser("bench")); err != nil {
+			token, _ := os.ReadFile(filepath.Join(dir, "data", "admin.token"))
+			if c, err = apiclient.New(strings.TrimSpace(string(b)), apiclient.WithToken(strings.TrimSpace(string(token)))); err != nil {
 				return nil, err
 			}
 			if _, err := c.Health(ctx); err == nil {

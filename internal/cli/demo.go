@@ -2,7 +2,6 @@ package cli
 
 import (
 	"bytes"
-	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -133,8 +132,7 @@ func (a *app) runDemo(ctx context.Context, opts demoOptions) error {
 	if err := uploadPackage(ctx, local.S3, zip); err != nil {
 		return err
 	}
-	user := cmp.Or(a.userName(), "demo")
-	c, err := apiclient.New(url, apiclient.WithUser(user))
+	c, err := apiclient.New(url, apiclient.WithToken(n.AdminToken))
 	if err != nil {
 		return err
 	}
@@ -146,10 +144,17 @@ func (a *app) runDemo(ctx context.Context, opts demoOptions) error {
 		return fmt.Errorf("apply the example pipeline: %w", err)
 	}
 	fmt.Fprintf(a.stdout, "Sluice demo: server and console at %s, local Lambda at %s, data in %s\n", url, lambdaURL, dataDir)
+	consoleLink := func(next string) string {
+		link, err := n.LoginLink(ctx)
+		if err != nil {
+			return url + next // the console asks to sign in
+		}
+		return url + link + "&next=" + next
+	}
 	fmt.Fprintf(a.stdout, "Uploaded hello.zip to s3://%s/%s and applied %s/%s (examples/%s).\n", demoBucket, demoKey, demoApplication, demoPipeline, demoFile)
 
 	fmt.Fprintln(a.stdout, "\nRelease v1 (the first release goes straight to 100%):")
-	first, err := a.runDemoRelease(ctx, c, nil, "v1", 0, opts, url, lambdaURL)
+	first, err := a.runDemoRelease(ctx, c, nil, "v1", 0, opts, url, lambdaURL, consoleLink)
 	if err != nil {
 		return err
 	}
@@ -160,7 +165,7 @@ func (a *app) runDemo(ctx context.Context, opts demoOptions) error {
 	fmt.Fprintln(a.stdout, "\nRelease v2 as a canary:")
 	tr := sendTraffic(ctx, local.Lambda, demoFunction, demoAlias, 100)
 	defer tr.close()
-	second, err := a.runDemoRelease(ctx, c, tr, "v2", opts.FailureRate, opts, url, lambdaURL)
+	second, err := a.runDemoRelease(ctx, c, tr, "v2", opts.FailureRate, opts, url, lambdaURL, consoleLink)
 	if err != nil {
 		return err
 	}
@@ -216,7 +221,7 @@ func uploadPackage(ctx context.Context, c *s3.Client, zip []byte) error {
 
 // runDemoRelease runs the pipeline for one version, printing its events,
 // and answers the judgment as the options say.
-func (a *app) runDemoRelease(ctx context.Context, c *apiclient.Client, tr *traffic, version string, failureRate float64, opts demoOptions, url, lambdaURL string) (*apitype.Execution, error) {
+func (a *app) runDemoRelease(ctx context.Context, c *apiclient.Client, tr *traffic, version string, failureRate float64, opts demoOptions, url, lambdaURL string, consoleLink func(next string) string) (*apitype.Execution, error) {
 	exec, err := c.Trigger(ctx, demoApplication, demoPipeline, apitype.TriggerRequest{Parameters: map[string]any{
 		"version": version, "failureRate": strconv.FormatFloat(failureRate, 'g', -1, 64),
 	}})
@@ -239,7 +244,7 @@ func (a *app) runDemoRelease(ctx context.Context, c *apiclient.Client, tr *traff
 				return nil
 			}
 			judged := time.Now()
-			err := a.demoJudge(ctx, c, exec.ID, url, lambdaURL, opts)
+			err := a.demoJudge(ctx, c, exec.ID, url, lambdaURL, opts, consoleLink)
 			waited = time.Since(judged)
 			return err
 		case apitype.EventExecutionStatus:
@@ -267,7 +272,7 @@ func (a *app) runDemoRelease(ctx context.Context, c *apiclient.Client, tr *traff
 }
 
 // demoJudge shows the canary's traffic and then judges, or asks a person.
-func (a *app) demoJudge(ctx context.Context, c *apiclient.Client, id, url, lambdaURL string, opts demoOptions) error {
+func (a *app) demoJudge(ctx context.Context, c *apiclient.Client, id, url, lambdaURL string, opts demoOptions, consoleLink func(next string) string) error {
 	// Let the live traffic show the split before deciding.
 	timer := time.NewTimer(3 * time.Second)
 	select {
@@ -288,13 +293,13 @@ func (a *app) demoJudge(ctx context.Context, c *apiclient.Client, id, url, lambd
 		input = "rollback"
 	default:
 		fmt.Fprintf(a.stdout, `
-  The canary waits for a person. Judge it in the console:
-    %[3]s/executions/%[1]s
+  The canary waits for a person. Judge it in the console (this link signs you in once):
+    %[4]s
   or in another terminal:
     sluice judge %[1]s %[2]q continue --input promote --server %[3]s
     sluice judge %[1]s %[2]q continue --input rollback --server %[3]s
 
-`, id, demoJudgment, url)
+`, id, demoJudgment, url, consoleLink("/executions/"+id))
 		return nil
 	}
 	fmt.Fprintf(a.stdout, "  → judging %q: continue with %q\n", demoJudgment, input)

@@ -54,7 +54,7 @@ const (
 // Environment variables the CLI reads.
 const (
 	EnvServer = "SLUICE_SERVER"
-	EnvUser   = "USER"
+	EnvToken  = "SLUICE_TOKEN"
 )
 
 // app is the state of one invocation: I/O, the environment and the global
@@ -66,7 +66,7 @@ type app struct {
 	getenv func(string) string
 
 	server string // --server
-	user   string // --user
+	token  string // --token
 }
 
 // Main runs the sluice command line with args (without the program name)
@@ -106,7 +106,7 @@ then apply a pipeline and run it:
 
 	pf := root.PersistentFlags()
 	pf.StringVar(&a.server, "server", "", "URL of the Sluice server (default $"+EnvServer+", else "+DefaultServer+")")
-	pf.StringVar(&a.user, "user", "", "who you are, recorded on what you change (default $"+EnvUser+")")
+	pf.StringVar(&a.token, "token", "", "API token (default $"+EnvToken+", else the one sluice login saved for the server, else the admin token of a server on this machine)")
 
 	root.AddCommand(
 		a.newServeCmd(),
@@ -143,16 +143,11 @@ func (a *app) serverURL() string {
 	return cmp.Or(a.server, a.getenv(EnvServer), DefaultServer)
 }
 
-// userName is --user, else $USER; empty lets the server say "anonymous".
-func (a *app) userName() string {
-	return cmp.Or(a.user, a.getenv(EnvUser))
-}
-
-// client returns an API client of the selected server.
+// client returns an API client of the selected server, with the token
+// credentials.go finds for it.
 func (a *app) client() (*apiclient.Client, error) {
-	c, err := apiclient.New(a.serverURL(),
-		apiclient.WithUser(a.userName()),
-		apiclient.WithUserAgent("sluice/"+version()))
+	url := a.serverURL()
+	c, err := apiclient.New(url, apiclient.WithToken(a.findToken(url)), apiclient.WithUserAgent("sluice/"+version()))
 	if err != nil {
 		return nil, usageError(err.Error(), "set --server or $"+EnvServer+" to a URL such as "+DefaultServer)
 	}

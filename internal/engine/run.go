@@ -1,6 +1,7 @@
 package engine
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"slices"
@@ -270,7 +271,7 @@ func (r *run) event(stageID string, typ apitype.EventType, data any) error {
 
 func (r *run) audit(user, action string, s *stageRun, details map[string]any) error {
 	entry := &store.AuditEntry{
-		User: user, Action: action, Application: r.exec.Application, Pipeline: r.exec.PipelineName,
+		User: user, Source: auditSource(r.t.ctx), Action: action, Application: r.exec.Application, Pipeline: r.exec.PipelineName,
 		ExecutionID: r.exec.ID, CreatedAt: r.t.now,
 	}
 	if s != nil {
@@ -406,4 +407,22 @@ func msTime(v int64) time.Time {
 		return time.Time{}
 	}
 	return time.UnixMilli(v).UTC()
+}
+
+type auditSourceKey struct{}
+
+// WithAuditSource returns ctx saying where the operations called with it
+// come from — the client's address and how it authenticated — for the
+// audit entries they write.
+func WithAuditSource(ctx context.Context, source string) context.Context {
+	return context.WithValue(ctx, auditSourceKey{}, source)
+}
+
+// auditSource is WithAuditSource's value, or "engine" for what the engine
+// does on its own.
+func auditSource(ctx context.Context) string {
+	if s, ok := ctx.Value(auditSourceKey{}).(string); ok {
+		return s
+	}
+	return "engine"
 }

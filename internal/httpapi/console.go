@@ -14,10 +14,10 @@ type ConsoleFunc func(api http.Handler) http.Handler
 // routes: they are not in the route table or the OpenAPI document.
 func (s *server) mountCatchAll(console ConsoleFunc) {
 	if console == nil {
-		s.mux.Handle("/", s.handle(s.noRoute))
+		s.mux.Handle("/", s.handleFunc(s.noRoute))
 		return
 	}
-	s.mux.Handle("/api/", s.handle(s.noRoute))
+	s.mux.Handle("/api/", s.handleFunc(s.noRoute))
 	s.mux.Handle("/", console(s))
 }
 

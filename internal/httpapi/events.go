@@ -106,6 +106,7 @@ func (s *server) stream(w http.ResponseWriter, r *http.Request, executionID stri
 	}
 
 	ctx := r.Context()
+	visible := s.eventFilter(r, executionID)
 	events := s.engine.Subscribe(ctx, executionID, after)
 	heartbeat := time.NewTicker(s.heartbeat)
 	defer heartbeat.Stop()
@@ -116,6 +117,9 @@ func (s *server) stream(w http.ResponseWriter, r *http.Request, executionID stri
 		case ev, ok := <-events:
 			if !ok {
 				return nil
+			}
+			if !visible(ev) {
+				continue
 			}
 			if err := writeEvent(w, ev); err != nil {
 				return nil // the client went away
@@ -138,4 +142,24 @@ func writeEvent(w http.ResponseWriter, ev *store.Event) error {
 	}
 	_, err = fmt.Fprintf(w, "id: %d\ndata: %s\n\n", ev.ID, data)
 	return err
+}
+
+// eventFilter returns what decides whether a stream shows an event: on the
+// stream of all executions, a principal who is not an admin sees the
+// events of the applications it may read. (A stream of one execution was
+// authorized when it opened.)
+func (s *server) eventFilter(r *http.Request, executionID string) func(*store.Event) bool {
+	if executionID != "" || s.policy.IsAdmin(s.who(r)) {
+		return func(*store.Event) bool { return true }
+	}
+	readable := map[string]bool{} // execution ID → may read
+	return func(ev *store.Event) bool {
+		ok, known := readable[ev.ExecutionID]
+		if !known {
+			exec, err := s.store.ExecutionGet(r.Context(), ev.ExecutionID)
+			ok = err == nil && s.canRead(r, exec.Application)
+			readable[ev.ExecutionID] = ok
+		}
+		return ok
+	}
 }

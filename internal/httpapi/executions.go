@@ -7,10 +7,12 @@ import (
 	"fmt"
 	"math"
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
 
 	"github.com/sluice-cd/sluice/internal/apitype"
+	"github.com/sluice-cd/sluice/internal/auth"
 	"github.com/sluice-cd/sluice/internal/engine"
 	"github.com/sluice-cd/sluice/internal/pipeline"
 	"github.com/sluice-cd/sluice/internal/status"
@@ -92,6 +94,9 @@ func (s *server) triggerExecution(w http.ResponseWriter, r *http.Request) error 
 		return err
 	}
 	app, name := r.PathValue("app"), r.PathValue("name")
+	if err := s.allow(r, app); err != nil {
+		return err
+	}
 	if err := requireJSON(r); err != nil {
 		return err
 	}
@@ -110,7 +115,7 @@ func (s *server) triggerExecution(w http.ResponseWriter, r *http.Request) error 
 	exec, err := s.engine.Trigger(r.Context(), &engine.TriggerParams{
 		Pipeline:   p,
 		Type:       req.Type,
-		User:       cmpUser(req.User, r),
+		User:       s.who(r).Name,
 		Parameters: req.Parameters,
 	})
 	if err != nil {
@@ -131,20 +136,15 @@ func (s *server) triggerExecution(w http.ResponseWriter, r *http.Request) error 
 	return nil
 }
 
-// cmpUser is the body's user when given, else the request's.
-func cmpUser(bodyUser string, r *http.Request) string {
-	if u := cleanUser(bodyUser); u != Anonymous {
-		return u
-	}
-	return user(r)
-}
-
 // loadExecution returns the execution named by the {id} path value.
 func (s *server) loadExecution(r *http.Request) (*store.Execution, error) {
 	id := r.PathValue("id")
 	exec, err := s.store.ExecutionGet(r.Context(), id)
 	if err != nil {
 		return nil, orNotFound(err, "execution %s not found", id)
+	}
+	if err := s.allow(r, exec.Application); err != nil {
+		return nil, err
 	}
 	return exec, nil
 }
@@ -184,13 +184,22 @@ func (s *server) listExecutions(w http.ResponseWriter, r *http.Request) error {
 			params.Statuses = append(params.Statuses, status.Status(st))
 		}
 	}
+	if params.Application != "" {
+		if err := s.allowPerm(r, params.Application, auth.Read); err != nil {
+			return err
+		}
+	}
 	page, err := s.store.ExecutionList(r.Context(), params)
 	if err != nil {
 		return err
 	}
+	// A page lists what the principal may read; it may hold fewer than
+	// limit executions, and the cursor still pages on.
 	out := apitype.ExecutionList{Executions: make([]apitype.Execution, 0, len(page.Executions)), NextCursor: page.NextCursor}
 	for _, e := range page.Executions {
-		out.Executions = append(out.Executions, toExecution(e))
+		if s.canRead(r, e.Application) {
+			out.Executions = append(out.Executions, toExecution(e))
+		}
 	}
 	writeJSON(w, http.StatusOK, out)
 	return nil
@@ -227,7 +236,7 @@ func (s *server) cancelExecution(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	if err := s.engine.Cancel(r.Context(), exec.ID, user(r), req.Reason); err != nil {
+	if err := s.engine.Cancel(r.Context(), exec.ID, s.who(r).Name, req.Reason); err != nil {
 		return orNotFound(err, "execution %s not found", exec.ID)
 	}
 	return s.respondExecution(w, r, exec.ID)
@@ -258,7 +267,7 @@ func (s *server) executionAction(w http.ResponseWriter, r *http.Request, act fun
 	if err != nil {
 		return err
 	}
-	if err := act(r.Context(), exec.ID, user(r)); err != nil {
+	if err := act(r.Context(), exec.ID, s.who(r).Name); err != nil {
 		return orNotFound(err, "execution %s not found", exec.ID)
 	}
 	return s.respondExecution(w, r, exec.ID)
@@ -339,7 +348,7 @@ func (s *server) stageAction(w http.ResponseWriter, r *http.Request, act func(ct
 	if err != nil {
 		return err
 	}
-	if err := act(r.Context(), exec.ID, st.ID, user(r)); err != nil {
+	if err := act(r.Context(), exec.ID, st.ID, s.who(r).Name); err != nil {
 		return orNotFound(err, "stage %s of execution %s not found", st.RefID, exec.ID)
 	}
 	return s.respondExecution(w, r, exec.ID)
@@ -362,7 +371,10 @@ func (s *server) judgeStage(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	err = s.engine.Judge(r.Context(), exec.ID, st.ID, engine.Judgment{Status: req.Status, Input: req.Input, User: user(r)})
+	if err := s.policy.CheckJudge(s.who(r), judgmentRoles(st)); err != nil {
+		return forbidden(err)
+	}
+	err = s.engine.Judge(r.Context(), exec.ID, st.ID, engine.Judgment{Status: req.Status, Input: req.Input, User: s.who(r).Name})
 	if err != nil {
 		var ve *pipeline.ValidationError
 		if errors.As(err, &ve) {
@@ -431,4 +443,41 @@ func evaluateError(err error) error {
 		}
 	}
 	return err
+}
+
+// judgmentRoles are the roles a manualJudgment stage requires of whoever
+// judges it: Orca's requiredJudgmentRoles, falling back to
+// selectedStageRoles (ManualJudgmentStage). Each is a list of names or one
+// comma-separated string, as the stage's validation accepts. A value of
+// another shape, which validation would have refused, requires a role
+// nobody has, so that a damaged stage fails closed.
+func judgmentRoles(st *store.Stage) []string {
+	var ctx map[string]any
+	_ = json.Unmarshal(st.Context, &ctx) // a stage's context is a JSON object
+	for _, key := range []string{"requiredJudgmentRoles", "selectedStageRoles"} {
+		var roles []string
+		switch v := ctx[key].(type) {
+		case nil:
+		case string:
+			roles = strings.Split(v, ",")
+		case []any:
+			for _, e := range v {
+				r, ok := e.(string)
+				if !ok {
+					return []string{"(" + key + " is not a list of role names)"}
+				}
+				roles = append(roles, r)
+			}
+		default:
+			return []string{"(" + key + " is not a list of role names)"}
+		}
+		roles = slices.DeleteFunc(roles, func(r string) bool { return strings.TrimSpace(r) == "" })
+		for i := range roles {
+			roles[i] = strings.TrimSpace(roles[i])
+		}
+		if len(roles) > 0 {
+			return roles
+		}
+	}
+	return nil
 }

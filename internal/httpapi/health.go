@@ -2,6 +2,7 @@ package httpapi
 
 import (
 	"context"
+	"net"
 	"net/http"
 	"runtime"
 	"time"
@@ -21,6 +22,9 @@ func (s *server) getHealth(w http.ResponseWriter, r *http.Request) error {
 		Version:        s.version,
 		Database:       string(s.store.Dialect()),
 		LocalLambdaURL: s.localLambdaURL,
+	}
+	if ip := net.ParseIP(s.clientIP(r)); ip != nil && ip.IsLoopback() && !s.behindProxy {
+		h.AdminTokenFile = s.adminTokenFile
 	}
 	status := http.StatusOK
 	if err := s.ping(r.Context()); err != nil {

@@ -69,6 +69,9 @@ func parseDocument(data []byte, app, name string, opts pipeline.ValidateOptions)
 // putPipeline saves a new revision of a pipeline.
 func (s *server) putPipeline(w http.ResponseWriter, r *http.Request) error {
 	app, name := r.PathValue("app"), r.PathValue("name")
+	if err := s.allow(r, app); err != nil {
+		return err
+	}
 	if err := requireDocument(r); err != nil {
 		return err
 	}
@@ -107,7 +110,7 @@ func (s *server) putPipeline(w http.ResponseWriter, r *http.Request) error {
 			Application: app,
 			Name:        name,
 			Document:    doc,
-			User:        user(r),
+			User:        s.who(r).Name,
 		})
 		if errors.Is(err, store.ErrConflict) {
 			return &Error{
@@ -117,7 +120,10 @@ func (s *server) putPipeline(w http.ResponseWriter, r *http.Request) error {
 				Err:     err,
 			}
 		}
-		return err
+		if err != nil {
+			return err
+		}
+		return tx.AuditInsert(r.Context(), s.auditEntry(r, "pipeline.save", app, name, map[string]any{"revision": saved.Revision}))
 	})
 	if err != nil {
 		return err
@@ -128,6 +134,9 @@ func (s *server) putPipeline(w http.ResponseWriter, r *http.Request) error {
 
 func (s *server) getPipeline(w http.ResponseWriter, r *http.Request) error {
 	app, name := r.PathValue("app"), r.PathValue("name")
+	if err := s.allow(r, app); err != nil {
+		return err
+	}
 	p, err := s.store.PipelineGet(r.Context(), app, name)
 	if err != nil {
 		return orNotFound(err, "pipeline %s/%s not found", app, name)
@@ -143,7 +152,9 @@ func (s *server) listPipelines(w http.ResponseWriter, r *http.Request) error {
 	}
 	out := apitype.PipelineList{Pipelines: make([]apitype.Pipeline, 0, len(ps))}
 	for _, p := range ps {
-		out.Pipelines = append(out.Pipelines, toPipeline(p, false))
+		if s.canRead(r, p.Application) {
+			out.Pipelines = append(out.Pipelines, toPipeline(p, false))
+		}
 	}
 	writeJSON(w, http.StatusOK, out)
 	return nil
@@ -151,7 +162,16 @@ func (s *server) listPipelines(w http.ResponseWriter, r *http.Request) error {
 
 func (s *server) deletePipeline(w http.ResponseWriter, r *http.Request) error {
 	app, name := r.PathValue("app"), r.PathValue("name")
-	if err := s.store.PipelineDelete(r.Context(), app, name); err != nil {
+	if err := s.allow(r, app); err != nil {
+		return err
+	}
+	err := s.store.InTx(r.Context(), func(tx store.Tx) error {
+		if err := tx.PipelineDelete(r.Context(), app, name); err != nil {
+			return err
+		}
+		return tx.AuditInsert(r.Context(), s.auditEntry(r, "pipeline.delete", app, name, nil))
+	})
+	if err != nil {
 		return orNotFound(err, "pipeline %s/%s not found", app, name)
 	}
 	w.WriteHeader(http.StatusNoContent)
@@ -160,6 +180,9 @@ func (s *server) deletePipeline(w http.ResponseWriter, r *http.Request) error {
 
 func (s *server) listRevisions(w http.ResponseWriter, r *http.Request) error {
 	app, name := r.PathValue("app"), r.PathValue("name")
+	if err := s.allow(r, app); err != nil {
+		return err
+	}
 	p, err := s.store.PipelineGet(r.Context(), app, name)
 	if err != nil {
 		return orNotFound(err, "pipeline %s/%s not found", app, name)
@@ -178,6 +201,9 @@ func (s *server) listRevisions(w http.ResponseWriter, r *http.Request) error {
 
 func (s *server) getRevision(w http.ResponseWriter, r *http.Request) error {
 	app, name := r.PathValue("app"), r.PathValue("name")
+	if err := s.allow(r, app); err != nil {
+		return err
+	}
 	rev, err := strconv.Atoi(r.PathValue("rev"))
 	if err != nil || rev < 1 {
 		return badRequest("revision %q is not a revision number; revisions are 1, 2, 3, …", r.PathValue("rev"))

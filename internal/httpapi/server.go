@@ -35,9 +35,9 @@ import (
 	"runtime/debug"
 	"strings"
 	"time"
-	"unicode"
 
 	"github.com/sluice-cd/sluice/internal/apitype"
+	"github.com/sluice-cd/sluice/internal/auth"
 	"github.com/sluice-cd/sluice/internal/engine"
 	"github.com/sluice-cd/sluice/internal/pipeline"
 	"github.com/sluice-cd/sluice/internal/store"
@@ -50,13 +50,6 @@ const (
 	DefaultMaxDocumentBytes = 4 << 20
 	// maxRequestBytes bounds every other request body.
 	maxRequestBytes = 1 << 20
-)
-
-// UserHeader carries the name of the user a request acts for. The CLI sends
-// --user or $USER. Without it the user is Anonymous.
-const (
-	UserHeader = "X-Sluice-User"
-	Anonymous  = "anonymous"
 )
 
 // RequestIDHeader is set on every response; the server log uses the same id.
@@ -107,6 +100,21 @@ type Config struct {
 	Functions Functions
 	// Console, when set, serves every path outside /api/ (console.go).
 	Console ConsoleFunc
+	// Auth authenticates credentials and issues them. Required.
+	Auth *auth.Authenticator
+	// Policy decides what principals may do; nil means the zero policy,
+	// in which only admins may do anything.
+	Policy *auth.Policy
+	// Hosts are the Host names the server answers to besides the
+	// loopback names; a request for any other is refused.
+	Hosts []string
+	// BehindProxy says a reverse proxy terminates TLS in front of the
+	// server: the client's address is the last X-Forwarded-For hop, and
+	// cookies are Secure.
+	BehindProxy bool
+	// AdminTokenFile is where the admin token is kept; /health tells it
+	// to loopback clients so that the CLI can find it.
+	AdminTokenFile string
 }
 
 type server struct {
@@ -120,16 +128,24 @@ type server struct {
 	heartbeat      time.Duration
 	maxDocument    int64
 	functions      Functions
+	auth           *auth.Authenticator
+	policy         *auth.Policy
+	hosts          hostList
+	behindProxy    bool
+	adminTokenFile string
 	mux            *http.ServeMux
 }
 
 // New returns the API handler. It serves /api/v1/… and answers every other
 // path with a JSON 404, so it can be mounted at "/" or at "/api/"; with
 // Config.Console, the console serves the paths outside /api/.
-// It panics if cfg.Store is nil.
+// It panics if cfg.Store or cfg.Auth is nil.
 func New(cfg Config) http.Handler {
-	if cfg.Store == nil {
-		panic("httpapi: Config.Store is required")
+	if cfg.Store == nil || cfg.Auth == nil {
+		panic("httpapi: Config.Store and Config.Auth are required")
+	}
+	if cfg.Policy == nil {
+		cfg.Policy = auth.NewPolicy(auth.Config{})
 	}
 	s := &server{
 		store:          cfg.Store,
@@ -142,13 +158,18 @@ func New(cfg Config) http.Handler {
 		heartbeat:      cmp.Or(cfg.HeartbeatInterval, DefaultHeartbeatInterval),
 		maxDocument:    cmp.Or(cfg.MaxDocumentBytes, DefaultMaxDocumentBytes),
 		functions:      cfg.Functions,
+		auth:           cfg.Auth,
+		policy:         cfg.Policy,
+		hosts:          newHostList(cfg.Hosts),
+		behindProxy:    cfg.BehindProxy,
+		adminTokenFile: cfg.AdminTokenFile,
 		mux:            http.NewServeMux(),
 	}
 	if s.now == nil {
 		s.now = time.Now
 	}
 	for _, rt := range s.routes() {
-		s.mux.Handle(rt.pattern(), s.handle(rt.Handler))
+		s.mux.Handle(rt.pattern(), s.handle(rt))
 	}
 	s.mountCatchAll(cfg.Console)
 	return s
@@ -176,6 +197,10 @@ func (s *server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		s.log.DebugContext(ctx, "request", "request_id", id, "method", r.Method, "path", r.URL.Path,
 			"status", cmp.Or(rec.status, http.StatusOK), "duration", s.now().Sub(start))
 	}()
+	if err := s.checkRequest(r); err != nil {
+		s.writeError(rec, r, err)
+		return
+	}
 	s.mux.ServeHTTP(rec, r)
 }
 
@@ -190,7 +215,8 @@ func (*panicError) Error() string { return "handler panicked" }
 // handlerFunc is the shape of every handler.
 type handlerFunc func(w http.ResponseWriter, r *http.Request) error
 
-func (s *server) handle(h handlerFunc) http.Handler {
+// handleFunc adapts a handler that is not a route of the table.
+func (s *server) handleFunc(h handlerFunc) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if err := h(w, r); err != nil {
 			s.writeError(w, r, err)
@@ -221,28 +247,6 @@ func (s *server) noRoute(w http.ResponseWriter, r *http.Request) error {
 		}
 	}
 	return notFound("no such route: %s %s (the API is described at /api/v1/openapi.json)", r.Method, r.URL.Path)
-}
-
-// maxUserLen bounds the user name taken from a request.
-const maxUserLen = 200
-
-// user returns the user the request acts for: the X-Sluice-User header
-// without control characters, at most maxUserLen bytes, or Anonymous.
-func user(r *http.Request) string {
-	return cleanUser(r.Header.Get(UserHeader))
-}
-
-func cleanUser(s string) string {
-	s = strings.TrimSpace(strings.Map(func(r rune) rune {
-		if unicode.IsControl(r) {
-			return -1
-		}
-		return r
-	}, s))
-	if len(s) > maxUserLen {
-		s = strings.ToValidUTF8(s[:maxUserLen], "")
-	}
-	return cmp.Or(s, Anonymous)
 }
 
 type requestIDKey struct{}

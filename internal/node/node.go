@@ -10,16 +10,22 @@
 package node
 
 import (
+	"bytes"
 	"cmp"
 	"context"
 	"crypto/sha256"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
 	"net/http"
+	"net/url"
 	"os"
 	"path/filepath"
+	"slices"
+	"strings"
 
+	"github.com/sluice-cd/sluice/internal/auth"
 	"github.com/sluice-cd/sluice/internal/awsclient"
 	"github.com/sluice-cd/sluice/internal/engine"
 	"github.com/sluice-cd/sluice/internal/expr"
@@ -39,6 +45,7 @@ import (
 	"github.com/sluice-cd/sluice/internal/store/sqlite"
 	"github.com/sluice-cd/sluice/internal/store/sqlstore"
 	"github.com/sluice-cd/sluice/internal/web"
+	"sigs.k8s.io/yaml"
 )
 
 // LambdaOff as Options.LambdaAddr runs no embedded local Lambda.
@@ -76,6 +83,12 @@ type Options struct {
 	Logger *slog.Logger
 	// Version is the binary's version, for /health and /version.
 	Version string
+	// Hosts are Host names the API and console answer to besides the
+	// loopback names (and those of sluice.yaml's server.hosts).
+	Hosts []string
+	// BehindProxy says a reverse proxy in front terminates TLS
+	// (httpapi.Config.BehindProxy).
+	BehindProxy bool
 }
 
 // Node is one running Sluice.
@@ -89,7 +102,12 @@ type Node struct {
 	LocalLambdaURL string
 	// API serves the JSON API and the console.
 	API http.Handler
-	log *slog.Logger
+	// Auth issues and checks credentials.
+	Auth *auth.Authenticator
+	// AdminToken is the token in AdminTokenFile, with the role admin.
+	AdminToken     string
+	AdminTokenFile string
+	log            *slog.Logger
 }
 
 // Error is a failure to start, with what to do about it.
@@ -131,10 +149,11 @@ func (n *Node) start(ctx context.Context, opts Options) error {
 	if n.Store, err = openStore(ctx, opts); err != nil {
 		return err
 	}
-	accountsCfg, err := loadConfig(opts.Config)
+	cfg, err := loadConfig(opts.Config)
 	if err != nil {
 		return err
 	}
+	accountsCfg := cfg.Accounts
 	n.LocalLambdaURL = opts.LocalLambdaURL
 	if lambdaAddr != LambdaOff {
 		if n.Lambda, err = startLocalLambda(ctx, filepath.Join(opts.DataDir, "lambda"), lambdaAddr, accountsCfg.Local, n.log); err != nil {
@@ -161,7 +180,15 @@ func (n *Node) start(ctx context.Context, opts Options) error {
 	if err := n.Engine.Start(ctx); err != nil {
 		return &Error{Err: fmt.Errorf("start engine: %w", err), Hint: databaseHint(opts, err)}
 	}
+	if err := n.startAuth(ctx, opts, cmp.Or(nodeID, DefaultNodeID(opts.DataDir)), cfg.Auth); err != nil {
+		return err
+	}
 	n.API = httpapi.New(httpapi.Config{
+		Auth:           n.Auth,
+		Policy:         auth.NewPolicy(cfg.Auth),
+		Hosts:          append(slices.Clone(opts.Hosts), cfg.Server.Hosts...),
+		BehindProxy:    opts.BehindProxy,
+		AdminTokenFile: n.AdminTokenFile,
 		Store:          n.Store,
 		Engine:         n.Engine,
 		Validate:       pipeline.ValidateOptions{StageTypes: stages, CheckExpression: expr.Check},
@@ -231,16 +258,91 @@ func databaseHint(opts Options, err error) string {
 	return "check that Postgres runs and that --database-url names a database this user may create tables in"
 }
 
+// config is what sluice.yaml holds, section by section; each section is
+// read by the package it configures.
+type config struct {
+	Accounts awsclient.Config
+	Auth     auth.Config
+	Server   serverConfig
+}
+
+// serverConfig is the server section of sluice.yaml.
+type serverConfig struct {
+	// Hosts are the Host names the API and console answer to besides the
+	// loopback names: the names people and proxies reach the server by.
+	Hosts []string `json:"hosts"`
+}
+
 // loadConfig reads sluice.yaml at path; an empty path is an empty config.
-func loadConfig(path string) (awsclient.Config, error) {
+func loadConfig(path string) (config, error) {
+	var cfg config
 	if path == "" {
-		return awsclient.Config{}, nil
+		return cfg, nil
 	}
-	cfg, err := awsclient.LoadConfig(path)
+	b, err := os.ReadFile(path)
 	if err != nil {
+		return cfg, &Error{Err: fmt.Errorf("read config: %w", err), Hint: "give --config the path of a readable sluice.yaml"}
+	}
+	if cfg.Accounts, err = awsclient.LoadConfig(path); err != nil {
 		return cfg, &Error{Err: err, Hint: "fix the accounts in the file given to --config (docs: README, sluice.yaml)"}
 	}
+	if cfg.Auth, err = auth.ParseConfig(b); err != nil {
+		return cfg, &Error{Err: fmt.Errorf("%s: %w", path, err), Hint: "fix the auth section of the file given to --config (docs/security.md)"}
+	}
+	var file struct {
+		Server json.RawMessage `json:"server"`
+	}
+	if err := yaml.Unmarshal(b, &file); err == nil && len(file.Server) > 0 && string(file.Server) != "null" {
+		dec := json.NewDecoder(bytes.NewReader(file.Server))
+		dec.DisallowUnknownFields()
+		if err := dec.Decode(&cfg.Server); err != nil {
+			return cfg, &Error{Err: fmt.Errorf("%s: server: %w", path, err), Hint: "the server section has hosts, a list of host names (docs/security.md)"}
+		}
+	}
 	return cfg, nil
+}
+
+// startAuth opens the authenticator and makes sure DATA_DIR/admin.token
+// holds an admin token in force.
+func (n *Node) startAuth(ctx context.Context, opts Options, nodeID string, cfg auth.Config) error {
+	var err error
+	if n.Auth, err = auth.NewAuthenticator(n.Store, cfg, nil); err != nil {
+		return &Error{Err: err, Hint: "fix the auth section of the file given to --config (docs/security.md)"}
+	}
+	n.AdminTokenFile, err = filepath.Abs(filepath.Join(opts.DataDir, auth.AdminTokenFile))
+	if err != nil {
+		return fmt.Errorf("admin token file: %w", err)
+	}
+	if n.AdminToken, err = n.Auth.EnsureAdminToken(ctx, n.AdminTokenFile, adminTokenName(nodeID)); err != nil {
+		return &Error{Err: err, Hint: "check that --data-dir is writable by this user"}
+	}
+	return nil
+}
+
+// adminTokenName names a node's admin token after the node, so that the
+// servers sharing a database each keep their own: "admin@" and the node ID
+// in the characters a token name may have.
+func adminTokenName(nodeID string) string {
+	name := strings.Map(func(r rune) rune {
+		switch {
+		case r >= 'a' && r <= 'z', r >= '0' && r <= '9', r == '.', r == '-', r == '_':
+			return r
+		case r >= 'A' && r <= 'Z':
+			return r + ('a' - 'A')
+		}
+		return '-'
+	}, nodeID)
+	return fmt.Sprintf("admin@%.56s", name)
+}
+
+// LoginLink returns a one-time link path (/login?code=…) that opens a
+// console session as the admin.
+func (n *Node) LoginLink(ctx context.Context) (string, error) {
+	code, _, err := n.Auth.NewLoginLink(ctx, auth.AdminSubject)
+	if err != nil {
+		return "", err
+	}
+	return "/login?code=" + url.QueryEscape(code), nil
 }
 
 // StartLocalLambda starts a local Lambda on its own (`sluice local serve`)
@@ -251,7 +353,7 @@ func StartLocalLambda(ctx context.Context, dir, addr, configPath string, log *sl
 	if err != nil {
 		return nil, err
 	}
-	return startLocalLambda(ctx, dir, addr, cfg.Local, log)
+	return startLocalLambda(ctx, dir, addr, cfg.Accounts.Local, log)
 }
 
 func startLocalLambda(ctx context.Context, dir, addr string, local awsclient.LocalConfig, log *slog.Logger) (*locallambda.Server, error) {

@@ -183,9 +183,9 @@ type Querier interface {
 	// CredentialList returns the credentials of a kind that are in force at
 	// now (not revoked, not expired), oldest first.
 	CredentialList(ctx context.Context, kind CredentialKind, now time.Time) ([]*Credential, error)
-	// CredentialRevoke revokes the credential with this ID at now.
-	// ErrNotFound if there is none in force.
-	CredentialRevoke(ctx context.Context, id string, now time.Time) (*Credential, error)
+	// CredentialRevoke revokes the credential of this kind with this ID at
+	// now. ErrNotFound if there is none in force.
+	CredentialRevoke(ctx context.Context, kind CredentialKind, id string, now time.Time) (*Credential, error)
 	// CredentialPurge deletes credentials that expired or were revoked
 	// before cutoff and returns how many.
 	CredentialPurge(ctx context.Context, cutoff time.Time) (int64, error)

@@ -59,7 +59,7 @@ var pageNames = []string{"applications", "pipeline", "executions", "execution", 
 // http.Handler, in-process. It panics if the embedded templates do not
 // parse, which only a broken build can cause.
 func New(api http.Handler, cfg Config) *Console {
-	client, err := apiclient.New("http://sluice.in-process",
+	client, err := apiclient.New("http://localhost",
 		apiclient.WithHTTPClient(&http.Client{Transport: inProcess{api: api}}),
 		apiclient.WithUserAgent("sluice-console"))
 	if err != nil {
@@ -104,7 +104,7 @@ func (c *Console) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	h.Set("Content-Security-Policy", "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; object-src 'none'; base-uri 'self'; form-action 'self'; frame-ancestors 'none'")
 	h.Set("X-Content-Type-Options", "nosniff")
 	h.Set("Referrer-Policy", "same-origin")
-	c.mux.ServeHTTP(w, r)
+	c.mux.ServeHTTP(w, r.WithContext(withViewer(r.Context(), r)))
 }
 
 // page is what a page handler returns: the template to execute and its

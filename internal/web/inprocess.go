@@ -3,6 +3,7 @@ package web
 import (
 	"bytes"
 	"cmp"
+	"context"
 	"errors"
 	"io"
 	"net/http"
@@ -24,6 +25,11 @@ func (t inProcess) RoundTrip(req *http.Request) (*http.Response, error) {
 		return nil, errors.New("in-process API calls cannot follow an event stream")
 	}
 	r := req.Clone(req.Context())
+	// The console acts for the viewer: their session cookie goes with
+	// every call, so the API authenticates and authorizes them.
+	if cookie := viewerCookie(req.Context()); cookie != "" {
+		r.Header.Set("Cookie", cookie)
+	}
 	r.RequestURI = req.URL.RequestURI()
 	r.RemoteAddr = "in-process"
 	if r.Body == nil {
@@ -84,4 +90,17 @@ func (w *bufferedResponse) Write(b []byte) (int, error) {
 		w.WriteHeader(http.StatusOK)
 	}
 	return w.body.Write(b)
+}
+
+type viewerKey struct{}
+
+// withViewer returns ctx carrying the browser request's cookies, which
+// in-process API calls made with ctx send.
+func withViewer(ctx context.Context, r *http.Request) context.Context {
+	return context.WithValue(ctx, viewerKey{}, r.Header.Get("Cookie"))
+}
+
+func viewerCookie(ctx context.Context) string {
+	c, _ := ctx.Value(viewerKey{}).(string)
+	return c
 }

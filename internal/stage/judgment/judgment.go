@@ -24,6 +24,11 @@ type Type struct{}
 type Spec struct {
 	Instructions   stage.StringField      `json:"instructions"`
 	JudgmentInputs stage.ListField[Input] `json:"judgmentInputs" hint:"e.g. [{\"value\": \"promote\"}]"`
+	// Only principals with one of these roles (or admins) may judge:
+	// Orca's requiredJudgmentRoles, falling back to selectedStageRoles.
+	// The API enforces them.
+	RequiredJudgmentRoles stage.StringsField `json:"requiredJudgmentRoles"`
+	SelectedStageRoles    stage.StringsField `json:"selectedStageRoles"`
 
 	// Set by the engine when someone judges.
 	JudgmentStatus stage.StringField `json:"judgmentStatus"` // "continue" or "stop"

@@ -94,13 +94,13 @@ ORDER BY created_at, id`, []any{string(kind), q.d.time(normTime(now))}, func(r R
 }
 
 // CredentialRevoke implements store.Querier.
-func (q *querier) CredentialRevoke(ctx context.Context, id string, now time.Time) (*store.Credential, error) {
+func (q *querier) CredentialRevoke(ctx context.Context, kind store.CredentialKind, id string, now time.Time) (*store.Credential, error) {
 	at := q.d.time(normTime(now))
 	c, err := scanCredential(q.queryRow(ctx, `UPDATE credential SET revoked_at = ?
-WHERE id = ? AND `+inForce+`
-RETURNING `+credentialColumns, at, id, at))
+WHERE kind = ? AND id = ? AND `+inForce+`
+RETURNING `+credentialColumns, at, string(kind), id, at))
 	if err != nil {
-		return nil, notFound(err, "revoke", "credential "+id)
+		return nil, notFound(err, "revoke", string(kind)+" "+id)
 	}
 	return c, nil
 }

@@ -47,7 +47,9 @@ func testCredentialFindListRevoke(t *testing.T, s store.Store) {
 	}
 	check(t, "CredentialList(token)", list, []*store.Credential{ci})
 
-	revoked, err := s.CredentialRevoke(ctx, ci.ID, at(60))
+	_, err = s.CredentialRevoke(ctx, store.CredentialSession, ci.ID, at(60))
+	checkErr(t, "CredentialRevoke of another kind", err, store.ErrNotFound)
+	revoked, err := s.CredentialRevoke(ctx, store.CredentialToken, ci.ID, at(60))
 	if err != nil {
 		t.Fatalf("CredentialRevoke: %v", err)
 	}
@@ -56,7 +58,7 @@ func testCredentialFindListRevoke(t *testing.T, s store.Store) {
 	}
 	_, err = s.CredentialFind(ctx, store.CredentialToken, "h-ci", at(61))
 	checkErr(t, "CredentialFind of a revoked token", err, store.ErrNotFound)
-	_, err = s.CredentialRevoke(ctx, ci.ID, at(62))
+	_, err = s.CredentialRevoke(ctx, store.CredentialToken, ci.ID, at(62))
 	checkErr(t, "CredentialRevoke twice", err, store.ErrNotFound, ci.ID)
 	if list, _ := s.CredentialList(ctx, store.CredentialToken, at(63)); len(list) != 0 {
 		t.Errorf("CredentialList after revoke: %d tokens, want 0", len(list))
@@ -77,7 +79,7 @@ func testCredentialTokenNameUnique(t *testing.T, s store.Store) {
 	first := mustInsertCredential(t, s, &store.Credential{Kind: store.CredentialToken, Name: "ci", SecretHash: "h1", Subject: "token:ci"})
 	err := s.CredentialInsert(t.Context(), &store.Credential{Kind: store.CredentialToken, Name: "ci", SecretHash: "h2", Subject: "token:ci"})
 	checkErr(t, "a second token named ci", err, store.ErrConflict)
-	if _, err := s.CredentialRevoke(t.Context(), first.ID, at(1)); err != nil {
+	if _, err := s.CredentialRevoke(t.Context(), store.CredentialToken, first.ID, at(1)); err != nil {
 		t.Fatalf("CredentialRevoke: %v", err)
 	}
 	// A revoked token's name may be used again.

@@ -165,6 +165,11 @@ func (c *Client) do(ctx context.Context, op string, req request, out any) error 
 		_, _ = io.Copy(io.Discard, resp.Body)
 		return nil
 	}
+	return decodeBody(resp, op, out)
+}
+
+// decodeBody decodes a response's JSON body into out.
+func decodeBody(resp *http.Response, op string, out any) error {
 	if err := json.NewDecoder(resp.Body).Decode(out); err != nil {
 		return fmt.Errorf("%s: decode response: %w", op, err)
 	}

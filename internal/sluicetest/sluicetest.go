@@ -15,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/sluice-cd/sluice/internal/auth"
 	"github.com/sluice-cd/sluice/internal/engine"
 	"github.com/sluice-cd/sluice/internal/store"
 	"github.com/sluice-cd/sluice/internal/store/postgres"
@@ -157,4 +158,19 @@ func PostgresSchemaURL(tb testing.TB) string {
 	q.Set("search_path", schema)
 	u.RawQuery = q.Encode()
 	return u.String()
+}
+
+// Auth returns an authenticator over s and the secret of a new API token
+// with the given roles (auth.RoleAdmin for an admin), named name.
+func Auth(tb testing.TB, s store.Store, name string, roles ...string) (*auth.Authenticator, string) {
+	tb.Helper()
+	a, err := auth.NewAuthenticator(s, auth.Config{}, nil)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	secret, _, err := a.CreateToken(tb.Context(), auth.TokenParams{Name: name, Roles: roles, CreatedBy: "test"})
+	if err != nil {
+		tb.Fatalf("create token %s: %v", name, err)
+	}
+	return a, secret
 }

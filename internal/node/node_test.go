@@ -149,3 +149,77 @@ func TestLocalCredentials(t *testing.T) {
 		t.Fatalf("another secret: %v; want InvalidSignatureException", err)
 	}
 }
+
+// TestAdminToken checks the credential a new server makes for the
+// two-command start: an admin token in DATA_DIR/admin.token, readable by
+// its owner only, kept across restarts, replaced (and the old one revoked)
+// when the file is lost; and that the API accepts it and nothing else.
+func TestAdminToken(t *testing.T) {
+	dir := t.TempDir()
+	start := func() (*node.Node, *httptest.Server) {
+		t.Helper()
+		n, err := node.Start(t.Context(), node.Options{DataDir: dir, LambdaAddr: node.LambdaOff})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return n, httptest.NewServer(n.API)
+	}
+	get := func(srv *httptest.Server, token string) int {
+		t.Helper()
+		req, _ := http.NewRequest(http.MethodGet, srv.URL+"/api/v1/session", nil)
+		if token != "" {
+			req.Header.Set("Authorization", "Bearer "+token)
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		return resp.StatusCode
+	}
+
+	n, srv := start()
+	first := n.AdminToken
+	path := filepath.Join(dir, "admin.token")
+	info, err := os.Stat(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if info.Mode().Perm() != 0o600 {
+		t.Errorf("admin.token has mode %v, want 0600", info.Mode().Perm())
+	}
+	if b, _ := os.ReadFile(path); strings.TrimSpace(string(b)) != first {
+		t.Errorf("admin.token holds %q, want the node's admin token", b)
+	}
+	if got := get(srv, first); got != http.StatusOK {
+		t.Errorf("GET /session with the admin token = %d, want 200", got)
+	}
+	if got := get(srv, ""); got != http.StatusUnauthorized {
+		t.Errorf("GET /session without a token = %d, want 401", got)
+	}
+	srv.Close()
+	closeNode(t, n)
+
+	n, srv = start()
+	if n.AdminToken != first {
+		t.Error("a restart replaced the admin token; it should keep the one in admin.token")
+	}
+	srv.Close()
+	closeNode(t, n)
+
+	if err := os.Remove(path); err != nil {
+		t.Fatal(err)
+	}
+	n, srv = start()
+	defer closeNode(t, n)
+	defer srv.Close()
+	if n.AdminToken == first {
+		t.Fatal("a lost admin.token was not replaced")
+	}
+	if got := get(srv, first); got != http.StatusUnauthorized {
+		t.Errorf("GET /session with the replaced admin token = %d, want 401 (revoked)", got)
+	}
+	if got := get(srv, n.AdminToken); got != http.StatusOK {
+		t.Errorf("GET /session with the new admin token = %d, want 200", got)
+	}
+}

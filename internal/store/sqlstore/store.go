@@ -86,9 +86,9 @@ func (s *Store) Ping(ctx context.Context) error {
 	return s.pool.Ping(ctx)
 }
 
-// Close implements store.Store. It closes the pool for reads first: on
-// SQLite the last connection to close checkpoints the write-ahead log,
-// which the write connection can do and a read-only one cannot.
+// Close implements store.Store. It closes the pool for reads first, so
+// that on SQLite the write connection is the last to close: the last one
+// checkpoints the write-ahead log into the database file and removes it.
 func (s *Store) Close() error {
 	var err error
 	if s.reads != nil {

@@ -22,15 +22,15 @@
 // the writer, each on the snapshot of the last commit when its read
 // transaction began, so the reads made outside a transaction — API GETs,
 // the event streams, /health's Ping — never wait for a transaction that
-// holds the write connection, however long it runs (a stage evaluating
-// expressions runs inside one). A read that begins after InTx returned sees
+// holds the write connection, however long it runs (a stage that starts
+// evaluates its expressions inside one). A read that begins after InTx returned sees
 // what it committed. Inside InTx, reads go through the Tx as before: a
 // read on the Store there would not see the transaction's own writes.
 //
 // A ":memory:" database has no pool for reads: a private in-memory
 // database exists on one connection only, and a shared-cache one
 // ("file::memory:?cache=shared") locks tables instead of using a
-// write-ahead log, so its readers would wait for the writer all the same.
+// write-ahead log, so the writer would lock its readers out all the same.
 // It is for tests, which do not need reads beside a writer.
 //
 // Every connection keeps its prepared statements (cachingConn): without

@@ -1,6 +1,6 @@
 // Package bench measures Sluice's headline figures — stage transition
-// latency, engine throughput, server memory — in code that both
-// `go test -bench` and `sluice bench` run, so the figures in
+// latency, engine throughput, server memory, reads beside a slow stage —
+// in code that `go test -bench` and `sluice bench` run, so the figures in
 // docs/benchmarks.md come from one implementation. It must not be imported
 // by product code other than the CLI's bench command.
 package bench

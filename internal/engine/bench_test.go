@@ -2,12 +2,14 @@ package engine_test
 
 import (
 	"context"
+	"net/http"
 	"os"
 	"strconv"
 	"testing"
 	"time"
 
 	"github.com/sluice-cd/sluice/internal/bench"
+	"github.com/sluice-cd/sluice/internal/httpapi"
 	"github.com/sluice-cd/sluice/internal/store"
 )
 
@@ -58,3 +60,37 @@ func BenchmarkThroughput(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkReadsDuringSlowStage measures, on SQLite with and without the
+// store's pool for reads, the longest a GET /health and a one-row write
+// transaction waited while one execution's stage evaluated the slowest
+// expression fuzzing found, at stage start (inside a transaction) or in an
+// evaluateVariables task (outside one), or with no expression.
+// SLUICE_BENCH_ROUNDS (default 10) rounds interleave the cases; it logs
+// min/median/max of each case's worst probe per round, and the median and
+// p99 of all its probes, and reports the median worst probe. Run it with
+// -benchtime=1x.
+func BenchmarkReadsDuringSlowStage(b *testing.B) {
+	rounds := 10
+	if v, err := strconv.Atoi(os.Getenv("SLUICE_BENCH_ROUNDS")); err == nil {
+		rounds = v
+	}
+	for b.Loop() {
+		cases, err := bench.ReadsDuringSlowStage(context.Background(), b.TempDir(), rounds, func(st store.Store) http.Handler {
+			return httpapi.New(httpapi.Config{Store: st})
+		})
+		if err != nil {
+			b.Fatal(err)
+		}
+		for _, c := range cases {
+			worst := bench.Percentile(c.Worst, 0.5)
+			b.Logf("%-38s worst probe of a round: min %6.2f median %6.2f max %6.2f ms; all %4d probes: median %5.2f p99 %6.2f ms",
+				c.Name, ms(c.Worst[0]), ms(worst), ms(c.Worst[len(c.Worst)-1]),
+				len(c.Probes), ms(bench.Percentile(c.Probes, 0.5)), ms(bench.Percentile(c.Probes, 0.99)))
+			b.ReportMetric(ms(worst), c.Name+"-ms")
+		}
+	}
+	b.ReportMetric(0, "ns/op")
+}
+
+func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }

@@ -34,10 +34,11 @@
 //
 // A run_stage job works in three steps (runStageWorker.decide, perform and
 // record). It first loads the stage under the lock and decides. A task of
-// an Inline stage type (wait, manualJudgment, evaluateVariables,
-// checkPreconditions: it only reads its input and the clock) runs right
-// there and its result is recorded in the same transaction. Any other task
-// runs outside any transaction (it may call AWS for seconds); its result is
+// an Inline stage type (wait, manualJudgment: it only reads its input and
+// the clock) runs right there and its result is recorded in the same
+// transaction. Any other task runs outside any transaction (it may call AWS
+// for seconds, or, evaluateVariables and checkPreconditions, evaluate
+// expressions for up to their time limit each); its result is
 // recorded in a second transaction, which first checks that the stage is
 // still where the task found it. A crash between the two runs the task
 // again: tasks are idempotent (ARCHITECTURE.md rule 5).

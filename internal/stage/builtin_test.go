@@ -109,3 +109,17 @@ func TestRegistry(t *testing.T) {
 	}()
 	stage.NewRegistry(wait.Type{}, wait.Type{})
 }
+
+// TestExpressionsRunOutsideTransactions: a stage type whose task evaluates
+// expressions (a RawFielder: it keeps fields as written for its task) must
+// not be Inline, or the engine would evaluate them inside a transaction,
+// on SQLite holding the one write connection for up to the time limit of
+// each expression.
+func TestExpressionsRunOutsideTransactions(t *testing.T) {
+	t.Parallel()
+	for _, typ := range []stage.Type{wait.Type{}, judgment.Type{}, variables.Type{}, preconditions.Type{}} {
+		if _, evaluates := typ.(stage.RawFielder); evaluates && stage.IsInline(typ) {
+			t.Errorf("%s evaluates expressions in its task and is Inline", typ.Name())
+		}
+	}
+}

@@ -33,11 +33,14 @@ type Type interface {
 
 // Inline is implemented by stage types whose tasks only look at their input
 // and the clock and return at once: no network, no disk, no waiting (wait,
-// manualJudgment, evaluateVariables, checkPreconditions). The engine runs
-// such a task inside the transaction that records its result, under the
-// execution's lock, which saves reading the execution once more per task.
-// A task that calls anything outside the process must not be Inline: it
-// would hold the lock, and a database connection, for as long as it takes.
+// manualJudgment). The engine runs such a task inside the transaction that
+// records its result, under the execution's lock, which saves reading the
+// execution once more per task. A task that calls anything outside the
+// process must not be Inline: it would hold the lock, and a database
+// connection, for as long as it takes. Nor may one that evaluates
+// expressions (evaluateVariables, checkPreconditions): each may run for
+// expr's time limit, and on SQLite the transaction holds the one write
+// connection, which every other execution's transitions wait for.
 type Inline interface {
 	Inline()
 }

@@ -40,10 +40,12 @@ const (
 // River's driver Executor: one method per operation, entity first then verb,
 // so the methods sort by table.
 //
-// Reads outside a transaction see committed data. InTx runs fn inside one
-// transaction; everything fn does must go through the Tx it is given (on
-// SQLite the pool has a single connection, so touching the Store from inside
-// fn deadlocks).
+// Reads outside a transaction see committed data, and do not wait for
+// transactions in progress (except on SQLite's ":memory:", which has one
+// connection). InTx runs fn inside one transaction; everything fn does must
+// go through the Tx it is given: on SQLite writes have a single connection,
+// so a write on the Store from inside fn deadlocks, and a read there does
+// not see what fn has written.
 type Store interface {
 	Querier
 

@@ -13,6 +13,10 @@ import (
 )
 
 // Type is the checkPreconditions stage type.
+//
+// It is not stage.Inline: its task evaluates expressions, each of which may
+// run for expr's time limit, and an Inline task would do that inside a
+// transaction, on SQLite holding the one write connection.
 type Type struct{}
 
 // Spec is the fields of a checkPreconditions stage. The preconditions stay
@@ -64,9 +68,6 @@ func (s *Spec) Check(c *stage.Checker) {
 }
 
 func (Type) Name() string { return "checkPreconditions" }
-
-// Inline implements stage.Inline: the task only reads its input and the clock.
-func (Type) Inline() {}
 
 // RawFields keeps the preconditions as written: the task evaluates them.
 func (Type) RawFields() []string { return []string{"preconditions"} }
@@ -131,7 +132,6 @@ func check(ctx context.Context, t *stage.Task, p *Precondition) (bool, string) {
 
 var (
 	_ stage.Type       = Type{}
-	_ stage.Inline     = Type{}
 	_ stage.RawFielder = Type{}
 	_ stage.Spec       = (*Spec)(nil)
 )

@@ -12,6 +12,10 @@ import (
 )
 
 // Type is the evaluateVariables stage type.
+//
+// It is not stage.Inline: its task evaluates expressions, each of which may
+// run for expr's time limit, and an Inline task would do that inside a
+// transaction, on SQLite holding the one write connection.
 type Type struct{}
 
 // Spec is the fields of an evaluateVariables stage. Variables stay as
@@ -58,9 +62,6 @@ func (s *Spec) Check(c *stage.Checker) {
 
 func (Type) Name() string { return "evaluateVariables" }
 
-// Inline implements stage.Inline: the task only reads its input and the clock.
-func (Type) Inline() {}
-
 // RawFields keeps "variables" unevaluated at stage start: the task
 // evaluates them one by one.
 func (Type) RawFields() []string { return []string{"variables"} }
@@ -100,7 +101,6 @@ func (Type) Run(ctx context.Context, t *stage.Task) (stage.Result, error) {
 
 var (
 	_ stage.Type       = Type{}
-	_ stage.Inline     = Type{}
 	_ stage.RawFielder = Type{}
 	_ stage.Spec       = (*Spec)(nil)
 )

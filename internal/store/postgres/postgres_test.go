@@ -33,6 +33,11 @@ func TestConformance(t *testing.T) {
 	storetest.Run(t, func(t *testing.T) store.Store { return openTest(t) })
 }
 
+// TestReadsBesideWriter: reads take other connections of the pool.
+func TestReadsBesideWriter(t *testing.T) {
+	storetest.ReadsBesideWriter(t, openTest(t))
+}
+
 func TestDriverTx(t *testing.T) {
 	s := openTest(t)
 	err := s.InTx(t.Context(), func(tx store.Tx) error {

@@ -69,9 +69,10 @@ func (c cachingConnector) Connect(ctx context.Context) (driver.Conn, error) {
 // store's own queries and for River's, which riversqlite runs through
 // QueryContext/ExecContext on the *sql.DB and *sql.Tx the Store hands it.
 //
-// The cache cannot live in database/sql: the pool has one connection, and
-// (*sql.DB).PrepareContext inside a transaction waits for the connection the
-// transaction holds. So it lives below database/sql, in the driver.Conn:
+// The cache cannot live in database/sql: the write pool has one
+// connection, and (*sql.DB).PrepareContext inside a transaction waits for
+// the connection the transaction holds. So it lives below database/sql, in
+// the driver.Conn, one cache per connection, the read connections' too:
 // cachingConn keeps a bounded LRU map from query text to a statement
 // prepared on that connection, and runs QueryContext and ExecContext
 // through it. A prepared statement survives schema changes: SQLite prepares

@@ -9,16 +9,33 @@
 // relies on it: jobs it finds running at start were left by a process
 // that is gone.
 //
-// The pool has exactly one connection, because River (riversqlite) shares
+// Writes have exactly one connection, because River (riversqlite) shares
 // the *sql.DB that DB returns and requires it, and because SQLite has one
 // writer anyway. Consequences: every write transaction begins with BEGIN
 // IMMEDIATE (the _txlock DSN parameter), so two writers, even in different
 // processes, never deadlock upgrading a read lock; and inside InTx all work
-// must go through the Tx, since the Store's own methods wait for the one
+// must go through the Tx, since the Store's own writes wait for the one
 // connection the transaction holds.
 //
-// The connection keeps its prepared statements (cachingConn): without that,
-// SQLite parsed every query, the store's and River's, afresh each time.
+// Reads have a pool of their own: read-only connections (query_only) to the
+// same file, ReadConns of them by default. In WAL mode readers run beside
+// the writer, each on the snapshot of the last commit when its read
+// transaction began, so the reads made outside a transaction — API GETs,
+// the event streams, /health's Ping — never wait for a transaction that
+// holds the write connection, however long it runs (a stage that starts
+// evaluates its expressions inside one). A read that begins after InTx returned sees
+// what it committed. Inside InTx, reads go through the Tx as before: a
+// read on the Store there would not see the transaction's own writes.
+//
+// A ":memory:" database has no pool for reads: a private in-memory
+// database exists on one connection only, and a shared-cache one
+// ("file::memory:?cache=shared") locks tables instead of using a
+// write-ahead log, so the writer would lock its readers out all the same.
+// It is for tests, which do not need reads beside a writer.
+//
+// Every connection keeps its prepared statements (cachingConn): without
+// that, SQLite parsed every query, the store's and River's, afresh each
+// time.
 //
 // This package must not hold SQL that could be shared; it adds to sqlstore
 // only what is SQLite's.
@@ -51,6 +68,7 @@ var migrationFS embed.FS
 type Store struct {
 	*sqlstore.Store
 	db     *sql.DB
+	reads  *sql.DB // nil for ":memory:" or WithReadConns(0)
 	unlock func() error
 }
 
@@ -90,7 +108,14 @@ type Option func(*options)
 type options struct {
 	now         func() time.Time
 	busyTimeout time.Duration
+	readConns   int
 }
+
+// ReadConns is how many connections the pool for reads has unless
+// WithReadConns says otherwise. Reads through modernc.org/sqlite are
+// CPU-bound, so more than the cores buys little; a few keep one slow read
+// (a long event list) from holding up the others.
+const ReadConns = 4
 
 // WithClock sets the clock used for times the caller leaves zero (pipeline
 // revision times, CreatedAt/UpdatedAt of new rows). Default: time.Now.
@@ -104,18 +129,30 @@ func WithBusyTimeout(d time.Duration) Option {
 	return func(o *options) { o.busyTimeout = d }
 }
 
+// WithReadConns sets how many read-only connections serve the reads made
+// outside a transaction, and Ping. Zero means none: every read waits for the
+// one write connection, as before there was a pool for reads (benchmarks
+// compare the two). Default: ReadConns. A ":memory:" database has none
+// whatever this says.
+func WithReadConns(n int) Option {
+	return func(o *options) { o.readConns = max(n, 0) }
+}
+
 // Open opens (creating if needed) the database at path and applies the
 // migrations. path is a file path or ":memory:" (one private in-memory
-// database, for tests; it lives as long as the Store). A file database is
-// locked for this Store alone; ErrInUse (wrapped) says another has it.
+// database, for tests; it lives as long as the Store, on one connection).
+// A file database is locked for this Store alone; ErrInUse (wrapped) says
+// another has it.
 //
-// The connection uses WAL (file databases), synchronous=NORMAL, foreign
-// keys and a busy timeout, and begins write transactions IMMEDIATE. With WAL,
+// The write connection uses WAL (file databases), synchronous=NORMAL,
+// foreign keys and a busy timeout, and begins write transactions
+// IMMEDIATE; the read connections are query_only, with the same busy
+// timeout. With WAL,
 // synchronous=NORMAL does not fsync at each commit: a power failure can lose
 // the last transactions but never corrupts the file; a crash of the process
 // alone loses nothing.
 func Open(ctx context.Context, path string, opts ...Option) (*Store, error) {
-	o := options{now: time.Now, busyTimeout: 5 * time.Second}
+	o := defaultOptions()
 	for _, opt := range opts {
 		opt(&o)
 	}
@@ -144,6 +181,10 @@ func Open(ctx context.Context, path string, opts ...Option) (*Store, error) {
 	return s, nil
 }
 
+func defaultOptions() options {
+	return options{now: time.Now, busyTimeout: 5 * time.Second, readConns: ReadConns}
+}
+
 // open opens the database at path, which the caller has locked.
 func open(ctx context.Context, path string, o options) (*Store, error) {
 	q := url.Values{}
@@ -152,33 +193,67 @@ func open(ctx context.Context, path string, o options) (*Store, error) {
 	q.Add("_pragma", "foreign_keys(1)")
 	q.Add("_pragma", "journal_mode(WAL)")
 	q.Add("_pragma", "synchronous(NORMAL)")
-	connector, err := sqlite.NewConnector(path + "?" + q.Encode())
+	db, err := openDB(path, q, 1)
 	if err != nil {
 		return nil, fmt.Errorf("open sqlite %s: %w", path, err)
 	}
-	db := sql.OpenDB(cachingConnector{Connector: connector, size: stmtCacheSize})
-	db.SetMaxOpenConns(1)
-	db.SetMaxIdleConns(1)
-	// Never recycle the connection: a ":memory:" database dies with it.
-	db.SetConnMaxLifetime(0)
-	db.SetConnMaxIdleTime(0)
+	// The pool for reads connects lazily, after the migrations below have
+	// put the file in WAL mode; the mode is kept in the file, so the read
+	// connections need not set it.
+	var reads *sql.DB
+	if path != ":memory:" && o.readConns > 0 {
+		q := url.Values{}
+		q.Add("_pragma", fmt.Sprintf("busy_timeout(%d)", o.busyTimeout.Milliseconds()))
+		q.Add("_pragma", "query_only(1)")
+		if reads, err = openDB(path, q, o.readConns); err != nil {
+			db.Close()
+			return nil, fmt.Errorf("open sqlite %s for reads: %w", path, err)
+		}
+	}
+	closeAll := func() {
+		if reads != nil {
+			reads.Close()
+		}
+		db.Close()
+	}
 
 	migrations, err := fs.Sub(migrationFS, "migration")
 	if err != nil {
-		db.Close()
+		closeAll()
 		return nil, err
 	}
-	s, err := sqlstore.New(ctx, sqlstore.Config{
+	cfg := sqlstore.Config{
 		Dialect:    store.DialectSQLite,
 		Pool:       &pool{db: db},
 		Migrations: migrations,
 		Now:        o.now,
-	})
+	}
+	if reads != nil {
+		cfg.Reads = &pool{db: reads}
+	}
+	s, err := sqlstore.New(ctx, cfg)
 	if err != nil {
-		db.Close()
+		closeAll()
 		return nil, fmt.Errorf("open sqlite %s: %w", path, err)
 	}
-	return &Store{Store: s, db: db}, nil
+	return &Store{Store: s, db: db, reads: reads}, nil
+}
+
+// openDB returns a pool of up to n connections to path with the DSN
+// parameters q, each connection keeping its prepared statements. The
+// connections stay open for the life of the pool: a ":memory:" database
+// dies with its connection, and a statement cache with its.
+func openDB(path string, q url.Values, n int) (*sql.DB, error) {
+	connector, err := sqlite.NewConnector(path + "?" + q.Encode())
+	if err != nil {
+		return nil, err
+	}
+	db := sql.OpenDB(cachingConnector{Connector: connector, size: stmtCacheSize})
+	db.SetMaxOpenConns(n)
+	db.SetMaxIdleConns(n)
+	db.SetConnMaxLifetime(0)
+	db.SetConnMaxIdleTime(0)
+	return db, nil
 }
 
 // conn is what *sql.DB and *sql.Tx have in common.

@@ -2,6 +2,7 @@ package sqlite_test
 
 import (
 	"context"
+	"database/sql"
 	"errors"
 	"path/filepath"
 	"sync"
@@ -40,26 +41,41 @@ func TestConformanceInMemory(t *testing.T) {
 	})
 }
 
-// TestOpenSettings checks what River and the single-writer design rely on.
+// TestReadsBesideWriter holds a write transaction open and reads: on the
+// one write connection alone, the reads would wait for it.
+func TestReadsBesideWriter(t *testing.T) {
+	storetest.ReadsBesideWriter(t, openTest(t))
+}
+
+// TestOpenSettings checks what River, the single-writer design and the
+// pool for reads rely on.
 func TestOpenSettings(t *testing.T) {
 	s := openTest(t)
 	db := s.DB()
 	if n := db.Stats().MaxOpenConnections; n != 1 {
 		t.Errorf("MaxOpenConnections = %d, want 1", n)
 	}
-	for _, tc := range []struct{ pragma, want string }{
-		{"journal_mode", "wal"},
-		{"foreign_keys", "1"},
-		{"synchronous", "1"}, // NORMAL
-		{"busy_timeout", "5000"},
-	} {
-		var got string
-		if err := db.QueryRowContext(t.Context(), "PRAGMA "+tc.pragma).Scan(&got); err != nil {
-			t.Fatalf("PRAGMA %s: %v", tc.pragma, err)
-		}
-		if got != tc.want {
-			t.Errorf("PRAGMA %s = %q, want %q", tc.pragma, got, tc.want)
-		}
+	checkPragmas(t, "write connection", db, map[string]string{
+		"journal_mode": "wal",
+		"foreign_keys": "1",
+		"synchronous":  "1", // NORMAL
+		"busy_timeout": "5000",
+		"query_only":   "0",
+	})
+	reads := s.ReadDB()
+	if reads == nil {
+		t.Fatal("a file database has no pool for reads")
+	}
+	if n := reads.Stats().MaxOpenConnections; n != sqlite.ReadConns {
+		t.Errorf("read pool: MaxOpenConnections = %d, want %d", n, sqlite.ReadConns)
+	}
+	checkPragmas(t, "read connection", reads, map[string]string{
+		"journal_mode": "wal",
+		"busy_timeout": "5000",
+		"query_only":   "1",
+	})
+	if _, err := reads.ExecContext(t.Context(), "DELETE FROM execution"); err == nil {
+		t.Error("a read connection deleted rows: it must be query_only")
 	}
 	err := s.InTx(t.Context(), func(tx store.Tx) error {
 		if raw, err := sqlite.DriverTx(t.Context(), tx); err != nil || raw == nil {
@@ -69,6 +85,33 @@ func TestOpenSettings(t *testing.T) {
 	})
 	if err != nil {
 		t.Fatal(err)
+	}
+}
+
+// checkPragmas checks the PRAGMA values of the connections of db.
+func checkPragmas(t *testing.T, what string, db *sql.DB, want map[string]string) {
+	t.Helper()
+	for pragma, want := range want {
+		var got string
+		if err := db.QueryRowContext(t.Context(), "PRAGMA "+pragma).Scan(&got); err != nil {
+			t.Fatalf("%s: PRAGMA %s: %v", what, pragma, err)
+		}
+		if got != want {
+			t.Errorf("%s: PRAGMA %s = %q, want %q", what, pragma, got, want)
+		}
+	}
+}
+
+// TestInMemoryHasNoReadPool: a private in-memory database exists on one
+// connection only, so a pool for reads would open empty databases.
+func TestInMemoryHasNoReadPool(t *testing.T) {
+	s, err := sqlite.Open(t.Context(), ":memory:")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	if s.ReadDB() != nil {
+		t.Error(`":memory:" store has a pool for reads`)
 	}
 }
 

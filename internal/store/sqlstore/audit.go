@@ -30,6 +30,7 @@ RETURNING id`, []any{entry.User, entry.Source, entry.Action, entry.Application, 
 
 // AuditList implements store.Querier.
 func (q *querier) AuditList(ctx context.Context, params *store.AuditListParams) ([]*store.AuditEntry, error) {
+	q = q.reader()
 	if params == nil {
 		params = &store.AuditListParams{}
 	}

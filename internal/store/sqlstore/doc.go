@@ -60,6 +60,14 @@
 // stages in one read-only (on Postgres REPEATABLE READ) transaction, so they
 // are consistent.
 //
+// A dialect may hand New a second pool for reads (Config.Reads): the
+// methods that only read, called on the Store, then run on it, and so does
+// Ping; everything else, ExecutionLock included, runs on the main pool.
+// SQLite does, because its main pool is the one connection River shares,
+// and a transaction holds it for as long as the transaction runs. Each
+// read method starts with querier.reader(); a new one must too, and a
+// method that writes must not, since the pool for reads is read-only.
+//
 // On Postgres a statement that fails aborts the whole transaction, where
 // SQLite carries on. The errors callers branch on must not differ: a taken
 // ID in ExecutionInsert or StageInsert is detected with ON CONFLICT DO

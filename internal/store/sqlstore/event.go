@@ -40,6 +40,7 @@ RETURNING id`, []any{ev.ExecutionID, ev.StageID, ev.Type, jsonArg(ev.Data), q.d.
 
 // EventList implements store.Querier.
 func (q *querier) EventList(ctx context.Context, params *store.EventListParams) ([]*store.Event, error) {
+	q = q.reader()
 	if params == nil {
 		params = &store.EventListParams{}
 	}
@@ -79,6 +80,7 @@ func (q *querier) EventList(ctx context.Context, params *store.EventListParams) 
 // EventLastID implements store.Querier. Both dialects answer max(id) from
 // the primary key's index.
 func (q *querier) EventLastID(ctx context.Context) (int64, error) {
+	q = q.reader()
 	var id int64
 	if err := q.queryRow(ctx, `SELECT coalesce(max(id), 0) FROM event`).Scan(&id); err != nil {
 		return 0, fmt.Errorf("last event id: %w", err)

@@ -105,6 +105,7 @@ ON CONFLICT DO NOTHING`, args...)
 // ExecutionGet implements store.Querier. Outside a transaction the
 // execution and its stages are read in one read-only transaction.
 func (q *querier) ExecutionGet(ctx context.Context, id string) (*store.Execution, error) {
+	q = q.reader()
 	var e *store.Execution
 	err := q.atomic(ctx, true, func(q *querier) error {
 		var err error
@@ -189,6 +190,7 @@ WHERE id = ?`, args, func(n int64, err error) error {
 
 // ExecutionList implements store.Querier.
 func (q *querier) ExecutionList(ctx context.Context, params *store.ExecutionListParams) (*store.ExecutionPage, error) {
+	q = q.reader()
 	if params == nil {
 		params = &store.ExecutionListParams{}
 	}
@@ -248,6 +250,7 @@ func (q *querier) ExecutionList(ctx context.Context, params *store.ExecutionList
 // ExecutionListByConfig implements store.Querier. No statuses means any
 // status.
 func (q *querier) ExecutionListByConfig(ctx context.Context, pipelineConfigID string, statuses []status.Status) ([]*store.Execution, error) {
+	q = q.reader()
 	query := `SELECT ` + executionColumns + ` FROM execution WHERE pipeline_config_id = ?`
 	args := []any{pipelineConfigID}
 	if len(statuses) > 0 {

@@ -72,6 +72,7 @@ VALUES (?, ?, ?, ?, ?)`, p.ID, p.Revision, jsonArg(p.Document), p.CreatedBy, q.d
 
 // PipelineGet implements store.Querier.
 func (q *querier) PipelineGet(ctx context.Context, application, name string) (*store.Pipeline, error) {
+	q = q.reader()
 	p, err := scanPipeline(q.queryRow(ctx, `SELECT `+pipelineColumns+`
 FROM pipeline p JOIN pipeline_revision r ON r.pipeline_id = p.id AND r.revision = p.revision
 WHERE p.application = ? AND p.name = ? AND NOT p.deleted`, application, name))
@@ -84,6 +85,7 @@ WHERE p.application = ? AND p.name = ? AND NOT p.deleted`, application, name))
 // PipelineGetByID implements store.Querier. It returns deleted pipelines
 // too, with Deleted set: executions keep referring to them.
 func (q *querier) PipelineGetByID(ctx context.Context, id string) (*store.Pipeline, error) {
+	q = q.reader()
 	p, err := scanPipeline(q.queryRow(ctx, `SELECT `+pipelineColumns+`
 FROM pipeline p JOIN pipeline_revision r ON r.pipeline_id = p.id AND r.revision = p.revision
 WHERE p.id = ?`, id))
@@ -95,6 +97,7 @@ WHERE p.id = ?`, id))
 
 // PipelineList implements store.Querier.
 func (q *querier) PipelineList(ctx context.Context, params *store.PipelineListParams) ([]*store.Pipeline, error) {
+	q = q.reader()
 	query := `SELECT ` + pipelineColumns + `
 FROM pipeline p JOIN pipeline_revision r ON r.pipeline_id = p.id AND r.revision = p.revision
 WHERE NOT p.deleted`
@@ -128,6 +131,7 @@ func (q *querier) PipelineDelete(ctx context.Context, application, name string) 
 // PipelineRevisionList implements store.Querier. ErrNotFound when no
 // pipeline has this ID (every pipeline has at least one revision).
 func (q *querier) PipelineRevisionList(ctx context.Context, pipelineID string) ([]*store.Pipeline, error) {
+	q = q.reader()
 	ps, err := q.listPipelines(ctx, `SELECT `+pipelineColumns+`
 FROM pipeline p JOIN pipeline_revision r ON r.pipeline_id = p.id
 WHERE p.id = ?
@@ -143,6 +147,7 @@ ORDER BY r.revision DESC`, []any{pipelineID})
 
 // PipelineRevisionGet implements store.Querier.
 func (q *querier) PipelineRevisionGet(ctx context.Context, pipelineID string, revision int) (*store.Pipeline, error) {
+	q = q.reader()
 	p, err := scanPipeline(q.queryRow(ctx, `SELECT `+pipelineColumns+`
 FROM pipeline p JOIN pipeline_revision r ON r.pipeline_id = p.id
 WHERE p.id = ? AND r.revision = ?`, pipelineID, revision))

@@ -2,6 +2,7 @@ package sqlstore
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io/fs"
 	"time"
@@ -15,6 +16,13 @@ type Config struct {
 	Dialect store.Dialect
 	// Pool is the driver adapter. Required. The Store closes it.
 	Pool Pool
+	// Reads, when set, is a second pool for the reads made outside a
+	// transaction — the Querier methods that only read, called on the
+	// Store — and for Ping, so that they need not wait for a connection
+	// of Pool (SQLite's one connection, held by a transaction). It must
+	// see every transaction of Pool that has committed, and it is only
+	// read from. The Store closes it. Zero value: Pool serves everything.
+	Reads Pool
 	// Migrations holds NNN_name.up.sql files at its root. Required.
 	Migrations fs.FS
 	// Now is the clock for times the caller left zero. Zero value: time.Now.
@@ -24,7 +32,8 @@ type Config struct {
 // Store implements store.Store over a Pool.
 type Store struct {
 	querier
-	pool Pool
+	pool  Pool
+	reads Pool // nil: pool serves reads too
 }
 
 var _ store.Store = (*Store)(nil)
@@ -46,10 +55,15 @@ func New(ctx context.Context, cfg Config) (*Store, error) {
 	if err := migrate(ctx, cfg.Pool, d, cfg.Migrations, normTime(now())); err != nil {
 		return nil, err
 	}
-	return &Store{
+	s := &Store{
 		querier: querier{d: d, ex: cfg.Pool, pool: cfg.Pool, now: now},
 		pool:    cfg.Pool,
-	}, nil
+		reads:   cfg.Reads,
+	}
+	if cfg.Reads != nil {
+		s.querier.reads = &querier{d: d, ex: cfg.Reads, pool: cfg.Reads, now: now}
+	}
+	return s, nil
 }
 
 // InTx implements store.Store. fn's error is returned unchanged.
@@ -62,11 +76,26 @@ func (s *Store) InTx(ctx context.Context, fn func(tx store.Tx) error) error {
 // Dialect implements store.Store.
 func (s *Store) Dialect() store.Dialect { return s.d.name }
 
-// Ping implements store.Store.
-func (s *Store) Ping(ctx context.Context) error { return s.pool.Ping(ctx) }
+// Ping implements store.Store. With a pool for reads, it pings that pool:
+// what a health check asks is whether reads are answered, and on SQLite
+// the write pool's one connection may be held by a transaction.
+func (s *Store) Ping(ctx context.Context) error {
+	if s.reads != nil {
+		return s.reads.Ping(ctx)
+	}
+	return s.pool.Ping(ctx)
+}
 
-// Close implements store.Store.
-func (s *Store) Close() error { return s.pool.Close() }
+// Close implements store.Store. It closes the pool for reads first, so
+// that on SQLite the write connection is the last to close: the last one
+// checkpoints the write-ahead log into the database file and removes it.
+func (s *Store) Close() error {
+	var err error
+	if s.reads != nil {
+		err = s.reads.Close()
+	}
+	return errors.Join(err, s.pool.Close())
+}
 
 // tx implements store.Tx.
 type tx struct {
@@ -138,11 +167,25 @@ type querier struct {
 	// pool is set outside a transaction: operations of several statements
 	// open their own transaction on it.
 	pool Pool
+	// reads is set outside a transaction when the Store has a pool for
+	// reads (Config.Reads): the querier on that pool.
+	reads *querier
 }
 
 // bind returns q running in ptx.
 func (q querier) bind(ptx PoolTx) querier {
 	return querier{d: q.d, ex: ptx, now: q.now}
+}
+
+// reader returns the querier an operation that only reads runs on: q, or,
+// outside a transaction, the one on the pool for reads if there is one.
+// Each method that only reads starts with it; one that writes must not, since
+// the pool for reads is read-only.
+func (q *querier) reader() *querier {
+	if q.reads != nil {
+		return q.reads
+	}
+	return q
 }
 
 // atomic runs fn in q's transaction, or, outside one, in a new transaction.

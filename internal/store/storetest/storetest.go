@@ -12,6 +12,10 @@
 // subtest opens its own store with the function it is given and may run in
 // parallel with the others.
 //
+// ReadsBesideWriter is a further check, outside Run, for stores whose reads
+// outside a transaction do not wait for a writer: both, except SQLite on
+// ":memory:".
+//
 // It also holds the store benchmarks (BenchmarkExecutionInsert,
 // BenchmarkStageUpdateInTx), which implementations call from Benchmark
 // functions of their own.
@@ -50,6 +54,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"JSON", jsonTests},
 		{"Time", timeTests},
 		{"Concurrency", concurrencyTests},
+		{"Reads", readTests},
 	}
 	for _, g := range groups {
 		t.Run(g.name, func(t *testing.T) {

@@ -134,8 +134,8 @@ func (p *Provider) Start(w http.ResponseWriter, r *http.Request, returnTo string
 	return nil
 }
 
-// Callback finishes the login the provider redirected back, and returns who
-// logged in and the path Start was given. It writes only a header that
+// Callback finishes a login when the provider sends the browser back, and
+// returns who logged in and the path Start was given. It writes only a header that
 // clears the login cookie (whatever the outcome, so each login is finished
 // at most once); the caller writes the response.
 func (p *Provider) Callback(w http.ResponseWriter, r *http.Request) (id Identity, returnTo string, err error) {
@@ -170,8 +170,12 @@ func (p *Provider) Callback(w http.ResponseWriter, r *http.Request) (id Identity
 
 	ctx := gooidc.ClientContext(r.Context(), p.client)
 	tok, err := p.oauth.Exchange(ctx, code, oauth2.VerifierOption(st.Verifier))
+	var refused *oauth2.RetrieveError
+	if errors.As(err, &refused) {
+		return Identity{}, "", fmt.Errorf("the identity provider refused the login code: %s", exchangeError(refused))
+	}
 	if err != nil {
-		return Identity{}, "", fmt.Errorf("the identity provider refused the login code: %s", exchangeError(err))
+		return Identity{}, "", fmt.Errorf("reach the identity provider's token endpoint: %w", err)
 	}
 	raw, _ := tok.Extra("id_token").(string)
 	if raw == "" {
@@ -219,11 +223,7 @@ func (p *Provider) newCookie(value string) *http.Cookie {
 // exchangeError says why the token endpoint refused, by the error code
 // alone (RFC 6749 §5.2): some providers echo what the client sent, secret
 // included, in the description, and this message is shown to the user.
-func exchangeError(err error) string {
-	var re *oauth2.RetrieveError
-	if !errors.As(err, &re) {
-		return err.Error() // the provider was not reached
-	}
+func exchangeError(re *oauth2.RetrieveError) string {
 	switch re.ErrorCode {
 	case "invalid_grant":
 		return "invalid_grant (the code was used already or expired); start the login again"

@@ -10,6 +10,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/sluice-cd/sluice/internal/auth/oidc"
+
 	"sigs.k8s.io/yaml"
 )
 
@@ -58,8 +60,8 @@ type Config struct {
 	// SessionTTL is how long a console session lasts (DefaultSessionTTL),
 	// as a Go duration ("8h").
 	SessionTTL string `json:"sessionTtl,omitempty"`
-	// OIDC configures single sign-on; raw here, read by package oidc.
-	OIDC json.RawMessage `json:"oidc,omitempty"`
+	// OIDC configures single sign-on for the console; nil offers none.
+	OIDC *oidc.Config `json:"oidc,omitempty"`
 }
 
 // Grants lists the subjects that have each right: a role, "user:NAME" or
@@ -127,6 +129,11 @@ func (c Config) validate() error {
 	}
 	if _, err := c.sessionTTL(); err != nil {
 		errs = append(errs, err)
+	}
+	if c.OIDC != nil {
+		if err := c.OIDC.Validate(); err != nil {
+			errs = append(errs, err)
+		}
 	}
 	return errors.Join(errs...)
 }

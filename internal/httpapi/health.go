@@ -22,6 +22,7 @@ func (s *server) getHealth(w http.ResponseWriter, r *http.Request) error {
 		Version:        s.version,
 		Database:       string(s.store.Dialect()),
 		LocalLambdaURL: s.localLambdaURL,
+		SingleSignOn:   s.oidc != nil,
 	}
 	if ip := net.ParseIP(s.clientIP(r)); ip != nil && ip.IsLoopback() && !s.behindProxy {
 		h.AdminTokenFile = s.adminTokenFile

@@ -38,6 +38,7 @@ import (
 
 	"github.com/sluice-cd/sluice/internal/apitype"
 	"github.com/sluice-cd/sluice/internal/auth"
+	"github.com/sluice-cd/sluice/internal/auth/oidc"
 	"github.com/sluice-cd/sluice/internal/engine"
 	"github.com/sluice-cd/sluice/internal/pipeline"
 	"github.com/sluice-cd/sluice/internal/store"
@@ -115,6 +116,8 @@ type Config struct {
 	// AdminTokenFile is where the admin token is kept; /health tells it
 	// to loopback clients so that the CLI can find it.
 	AdminTokenFile string
+	// OIDC, when set, offers single sign-on at /auth/oidc/login (sso.go).
+	OIDC *oidc.Provider
 }
 
 type server struct {
@@ -133,6 +136,7 @@ type server struct {
 	hosts          hostList
 	behindProxy    bool
 	adminTokenFile string
+	oidc           *oidc.Provider
 	mux            *http.ServeMux
 }
 
@@ -163,6 +167,7 @@ func New(cfg Config) http.Handler {
 		hosts:          newHostList(cfg.Hosts),
 		behindProxy:    cfg.BehindProxy,
 		adminTokenFile: cfg.AdminTokenFile,
+		oidc:           cfg.OIDC,
 		mux:            http.NewServeMux(),
 	}
 	if s.now == nil {
@@ -171,6 +176,7 @@ func New(cfg Config) http.Handler {
 	for _, rt := range s.routes() {
 		s.mux.Handle(rt.pattern(), s.handle(rt))
 	}
+	s.mountSSO()
 	s.mountCatchAll(cfg.Console)
 	return s
 }

@@ -26,6 +26,7 @@ import (
 	"strings"
 
 	"github.com/sluice-cd/sluice/internal/auth"
+	"github.com/sluice-cd/sluice/internal/auth/oidc"
 	"github.com/sluice-cd/sluice/internal/awsclient"
 	"github.com/sluice-cd/sluice/internal/engine"
 	"github.com/sluice-cd/sluice/internal/expr"
@@ -183,7 +184,14 @@ func (n *Node) start(ctx context.Context, opts Options) error {
 	if err := n.startAuth(ctx, opts, cmp.Or(nodeID, DefaultNodeID(opts.DataDir)), cfg.Auth); err != nil {
 		return err
 	}
+	var sso *oidc.Provider
+	if cfg.Auth.OIDC != nil {
+		if sso, err = oidc.New(ctx, *cfg.Auth.OIDC, oidc.Options{}); err != nil {
+			return &Error{Err: err, Hint: "check auth.oidc in the file given to --config, and that the identity provider answers at its issuer URL (docs/security.md)"}
+		}
+	}
 	n.API = httpapi.New(httpapi.Config{
+		OIDC:           sso,
 		Auth:           n.Auth,
 		Policy:         auth.NewPolicy(cfg.Auth),
 		Hosts:          append(slices.Clone(opts.Hosts), cfg.Server.Hosts...),

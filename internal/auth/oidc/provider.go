@@ -3,6 +3,7 @@ package oidc
 import (
 	"context"
 	"crypto/rand"
+	"crypto/sha256"
 	"crypto/subtle"
 	"errors"
 	"fmt"
@@ -33,7 +34,9 @@ type Options struct {
 	// Secret keys the login cookie: at least MinSecretLen random bytes,
 	// the same in every Sluice process that may receive a callback. A
 	// key of its own is derived from it, so it may be the secret the
-	// caller keys other things with. Required.
+	// caller keys other things with. Nil derives it from the client
+	// secret, which every process serving this provider has and which is
+	// as secret as the cookie's key must be.
 	Secret []byte
 	// HTTPClient reaches the provider for discovery, keys and the code
 	// exchange; nil means a client with a 30-second timeout.
@@ -76,7 +79,12 @@ func New(ctx context.Context, cfg Config, opts Options) (*Provider, error) {
 	if err != nil {
 		return nil, err
 	}
-	sl, err := newSealer(opts.Secret)
+	key := opts.Secret
+	if key == nil {
+		sum := sha256.Sum256([]byte("sluice oidc login cookie\x00" + secret))
+		key = sum[:]
+	}
+	sl, err := newSealer(key)
 	if err != nil {
 		return nil, err
 	}

@@ -1,0 +1,84 @@
+package httpapi_test
+
+import (
+	"encoding/json"
+	"net/http"
+	"net/http/cookiejar"
+	"net/http/httptest"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/sluice-cd/sluice/internal/apitype"
+	"github.com/sluice-cd/sluice/internal/auth"
+	"github.com/sluice-cd/sluice/internal/auth/oidc"
+	"github.com/sluice-cd/sluice/internal/auth/oidc/oidctest"
+	"github.com/sluice-cd/sluice/internal/httpapi"
+	"github.com/sluice-cd/sluice/internal/sluicetest"
+	"github.com/sluice-cd/sluice/internal/store"
+)
+
+// TestSingleSignOn logs in through a real OpenID Connect provider running
+// in the test: the callback opens a console session whose name and roles
+// are the provider's user and groups, the login is audited, and a user the
+// provider denies lands on the login page with a code, not a session.
+func TestSingleSignOn(t *testing.T) {
+	st := sluicetest.OpenSQLite(t)
+	a, _ := sluicetest.Auth(t, st, "unused")
+	idp := oidctest.Start(t, oidctest.User{Subject: "u-1", Email: "ann@example.com", Groups: []string{"release-managers", "dev"}})
+
+	var handler http.Handler
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { handler.ServeHTTP(w, r) }))
+	defer srv.Close()
+	sso, err := oidc.New(t.Context(), idp.Config(srv.URL+"/auth/oidc/callback"), oidc.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	handler = httpapi.New(httpapi.Config{Store: st, Auth: a, OIDC: sso})
+
+	jar, _ := cookiejar.New(nil)
+	browser := &http.Client{Jar: jar}
+	resp, err := browser.Get(srv.URL + "/auth/oidc/login?returnTo=/api/v1/session")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK || resp.Request.URL.Path != "/api/v1/session" {
+		t.Fatalf("login ended at %s with %s, want 200 at /api/v1/session", resp.Request.URL, resp.Status)
+	}
+	var sess apitype.Session
+	if err := json.NewDecoder(resp.Body).Decode(&sess); err != nil {
+		t.Fatal(err)
+	}
+	if sess.Name != "ann@example.com" || !slices.Equal(sess.Roles, []string{"release-managers", "dev"}) || sess.Via != string(auth.ViaSession) || sess.CSRFToken == "" {
+		t.Errorf("session after single sign-on = %+v; want ann@example.com with her groups as roles, a session with a CSRF token", sess)
+	}
+	entries, err := st.AuditList(t.Context(), &store.AuditListParams{Action: "login"})
+	if err != nil || len(entries) != 1 || entries[0].User != "ann@example.com" || !strings.HasSuffix(entries[0].Source, " sso") {
+		t.Errorf("audit of the login = %v, %v; want one login by ann@example.com from sso", ssoJSON(entries), err)
+	}
+
+	// Denied at the provider: back to the console's login page with a
+	// code, and no session.
+	idp.DenyNext("access_denied", "the user said no")
+	jar2, _ := cookiejar.New(nil)
+	noRedirect := &http.Client{Jar: jar2}
+	resp, err = noRedirect.Get(srv.URL + "/auth/oidc/login?returnTo=/")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.Request.URL.Path != "/login" || resp.Request.URL.Query().Get("sso") != "denied" {
+		t.Errorf("a denied login ended at %s, want /login?sso=denied", resp.Request.URL)
+	}
+	for _, c := range jar2.Cookies(resp.Request.URL) {
+		if c.Name == httpapi.SessionCookie {
+			t.Errorf("a denied login set a session cookie")
+		}
+	}
+}
+
+func ssoJSON(v any) string {
+	b, _ := json.Marshal(v)
+	return string(b)
+}

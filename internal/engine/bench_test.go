@@ -10,6 +10,7 @@ import (
 
 	"github.com/sluice-cd/sluice/internal/bench"
 	"github.com/sluice-cd/sluice/internal/httpapi"
+	"github.com/sluice-cd/sluice/internal/sluicetest"
 	"github.com/sluice-cd/sluice/internal/store"
 )
 
@@ -77,7 +78,8 @@ func BenchmarkReadsDuringSlowStage(b *testing.B) {
 	}
 	for b.Loop() {
 		cases, err := bench.ReadsDuringSlowStage(context.Background(), b.TempDir(), rounds, func(st store.Store) http.Handler {
-			return httpapi.New(httpapi.Config{Store: st})
+			a, _ := sluicetest.Auth(b, st, "bench")
+			return httpapi.New(httpapi.Config{Store: st, Auth: a})
 		})
 		if err != nil {
 			b.Fatal(err)

@@ -386,12 +386,17 @@ func TestSecurityAttacksFail(t *testing.T) {
 	session, otherSession := f.adminSession(), f.adminSession()
 	revoked, expired := f.revokedToken(), f.expiredToken()
 	badCredentials := map[string]func(*http.Request){
-		"unknown token":     func(r *http.Request) { r.Header.Set("Authorization", "Bearer "+auth.TokenPrefix+strings.Repeat("x", 43)) },
-		"revoked token":     func(r *http.Request) { r.Header.Set("Authorization", "Bearer "+revoked) },
-		"expired token":     func(r *http.Request) { r.Header.Set("Authorization", "Bearer "+expired) },
-		"not a bearer":      func(r *http.Request) { r.Header.Set("Authorization", "Basic YWRtaW46YWRtaW4=") },
-		"unknown session":   withCookie("not-a-session"),
-		"spoofed user only": func(r *http.Request) { r.Header.Del("Authorization"); r.Header.Set("X-Sluice-User", "admin@example.com") },
+		"unknown token": func(r *http.Request) {
+			r.Header.Set("Authorization", "Bearer "+auth.TokenPrefix+strings.Repeat("x", 43))
+		},
+		"revoked token":   func(r *http.Request) { r.Header.Set("Authorization", "Bearer "+revoked) },
+		"expired token":   func(r *http.Request) { r.Header.Set("Authorization", "Bearer "+expired) },
+		"not a bearer":    func(r *http.Request) { r.Header.Set("Authorization", "Basic YWRtaW46YWRtaW4=") },
+		"unknown session": withCookie("not-a-session"),
+		"spoofed user only": func(r *http.Request) {
+			r.Header.Del("Authorization")
+			r.Header.Set("X-Sluice-User", "admin@example.com")
+		},
 	}
 	names := slices.Sorted(func(yield func(string) bool) {
 		for k := range badCredentials {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"maps"
 	"net/http"
 	"path"
 	"regexp"
@@ -398,13 +399,7 @@ func TestSecurityAttacksFail(t *testing.T) {
 			r.Header.Set("X-Sluice-User", "admin@example.com")
 		},
 	}
-	names := slices.Sorted(func(yield func(string) bool) {
-		for k := range badCredentials {
-			if !yield(k) {
-				return
-			}
-		}
-	})
+	names := slices.Sorted(maps.Keys(badCredentials))
 	evilHost := func(r *http.Request) { r.Host = "evil.example" }
 
 	before := f.snapshot()

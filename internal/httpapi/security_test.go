@@ -41,17 +41,20 @@ auth:
       write: [writers]
 `
 
-// secPipeline is the saved pipeline whose execution fills the path
-// parameters: two judgments that name the roles who may judge them, and a
-// long wait. All three start at once and wait.
+// secPipeline is the saved pipeline whose executions fill the path
+// parameters: two judgments that name the roles who may judge them, one
+// anyone who may execute may judge, a long wait to skip and a short one to
+// restart. All start at once; only the short wait finishes by itself.
 const secPipeline = `{
-  "application": "demo", "name": "release",
+  "application": "demo", "name": "release", "limitConcurrent": false,
   "stages": [
     {"refId": "1", "type": "manualJudgment", "name": "Approve", "selectedStageRoles": ["release-managers"],
      "judgmentInputs": [{"value": "ship"}]},
     {"refId": "2", "type": "manualJudgment", "name": "Gate", "requiredJudgmentRoles": ["gatekeepers"],
      "selectedStageRoles": ["release-managers"]},
-    {"refId": "3", "type": "wait", "name": "Soak", "waitTime": 3600}
+    {"refId": "3", "type": "wait", "name": "Soak", "waitTime": 3600},
+    {"refId": "4", "type": "manualJudgment", "name": "Sign off"},
+    {"refId": "5", "type": "wait", "name": "Warm up", "waitTime": 0}
   ]
 }`
 
@@ -74,6 +77,8 @@ type secFixture struct {
 	b      *testBundle
 	tokens map[string]string // principal → secret
 	execID string
+	// finishedID is a cancelled execution, made when first needed.
+	finishedID string
 	// victimTokenID is a token the attacks try to revoke.
 	victimTokenID string
 	seq           atomic.Int64
@@ -87,6 +92,10 @@ func setupSecurity(t *testing.T) *secFixture {
 	}
 	c, b := setupEngine(t, func(c *httpapi.Config) {
 		c.Policy = auth.NewPolicy(cfg)
+		c.Functions = fixedFunctions{
+			accounts:  []apitype.Account{{Name: "local", Region: "us-east-1"}},
+			functions: map[string][]apitype.Function{"local": {}},
+		}
 		c.Console = func(http.Handler) http.Handler {
 			return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 				_, _ = io.WriteString(w, "console")
@@ -108,15 +117,60 @@ func setupSecurity(t *testing.T) *secFixture {
 	}
 	f.victimTokenID = victim.ID
 	apply(t, c, "demo", "release", secPipeline)
-	exec, err := c.Trigger(t.Context(), "demo", "release", apitype.TriggerRequest{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	f.execID = exec.ID
-	for _, ref := range []string{"1", "2", "3"} {
-		waitFor(t, c, exec.ID, "stage "+ref+" RUNNING", stageStatus(ref, "RUNNING"))
-	}
+	f.execID = f.newExecution()
 	return f
+}
+
+// newExecution runs demo/release and waits until its stages wait: the
+// judgments and the long wait RUNNING, the short wait SUCCEEDED.
+func (f *secFixture) newExecution() string {
+	f.t.Helper()
+	exec, err := f.c.Trigger(f.t.Context(), "demo", "release", apitype.TriggerRequest{})
+	if err != nil {
+		f.t.Fatal(err)
+	}
+	waitFor(f.t, f.c, exec.ID, "its stages to wait", func(e *apitype.Execution) bool {
+		for _, s := range e.Stages {
+			if want := map[bool]string{true: "SUCCEEDED", false: "RUNNING"}[s.RefID == "5"]; string(s.Status) != want {
+				return false
+			}
+		}
+		return true
+	})
+	return exec.ID
+}
+
+// executionFor returns an execution in which op, a legitimate request,
+// succeeds: a fresh one for an operation that changes it (paused for
+// resume), the fixture's otherwise.
+func (f *secFixture) executionFor(op operation) string {
+	f.t.Helper()
+	switch op.id {
+	case "evaluateExpression":
+		return f.execID
+	case "rollbackExecution":
+		// A finished execution, which leaves the rollback nothing to undo
+		// (legitFailures) and stays as it is.
+		if f.finishedID == "" {
+			f.finishedID = f.newExecution()
+			if _, err := f.c.Cancel(f.t.Context(), f.finishedID, "to roll back"); err != nil {
+				f.t.Fatal(err)
+			}
+			waitFor(f.t, f.c, f.finishedID, "CANCELED", execStatus("CANCELED"))
+		}
+		return f.finishedID
+	}
+	if !op.unsafe() {
+		return f.execID
+	}
+	id := f.newExecution()
+	if op.id == "resumeExecution" {
+		if _, err := f.c.Pause(f.t.Context(), id); err != nil {
+			f.t.Fatal(err)
+		}
+		waitFor(f.t, f.c, id, "PAUSED", execStatus("PAUSED"))
+	}
+	return id
 }
 
 // operation is one operation of openapi.json.
@@ -162,9 +216,9 @@ func operations(t *testing.T) []operation {
 var pathParam = regexp.MustCompile(`\{([^}]+)\}`)
 
 // target fills op's path parameters with real objects: the saved pipeline,
-// its execution, the wait stage (whose judgment nobody's role restricts),
-// and a token — a fresh one when fresh is set, since a legitimate
-// revocation uses one up.
+// its execution, the stage the operation works on, and a token. With
+// fresh, for a legitimate request, the execution and the token are new
+// ones where the request uses them up (a cancel, a revocation).
 func (f *secFixture) target(op operation, fresh bool) string {
 	f.t.Helper()
 	return pathParam.ReplaceAllStringFunc(op.path, func(m string) string {
@@ -176,7 +230,13 @@ func (f *secFixture) target(op operation, fresh bool) string {
 		case name == "rev":
 			return "1"
 		case name == "stage":
-			return "3"
+			switch op.id {
+			case "judgeStage":
+				return "4" // a judgment no role restricts
+			case "restartStage":
+				return "5" // a finished stage
+			}
+			return "3" // the long wait
 		case name == "account":
 			return "local"
 		case name == "id" && strings.HasPrefix(op.path, "/api/v1/tokens/"):
@@ -189,6 +249,9 @@ func (f *secFixture) target(op operation, fresh bool) string {
 			}
 			return tok.ID
 		case name == "id" && strings.HasPrefix(op.path, "/api/v1/executions/"):
+			if fresh {
+				return f.executionFor(op)
+			}
 			return f.execID
 		default:
 			f.t.Fatalf("%s: the security suite has no object for the path parameter {%s}; add one to target", op, name)
@@ -247,6 +310,13 @@ func (f *secFixture) request(op operation, principal string, fresh bool, edit fu
 // event stream is closed once its status is known.
 func (f *secFixture) send(req *http.Request) (int, string) {
 	f.t.Helper()
+	status, code, _ := f.sendFull(req)
+	return status, code
+}
+
+// sendFull is send, with the error's message.
+func (f *secFixture) sendFull(req *http.Request) (int, string, string) {
+	f.t.Helper()
 	ctx, cancel := context.WithCancel(req.Context())
 	defer cancel()
 	resp, err := http.DefaultClient.Do(req.WithContext(ctx))
@@ -255,23 +325,50 @@ func (f *secFixture) send(req *http.Request) (int, string) {
 	}
 	defer resp.Body.Close()
 	if resp.StatusCode < 400 {
-		return resp.StatusCode, ""
+		return resp.StatusCode, "", ""
 	}
 	body := readErrorBody(f.t, resp)
-	return resp.StatusCode, body.Error.Code
+	return resp.StatusCode, body.Error.Code, body.Error.Message
 }
 
-// refusals are the statuses of the checks the suite plays; a legitimate
-// request gets none of them.
-var refusals = []int{http.StatusUnauthorized, http.StatusForbidden, http.StatusUnsupportedMediaType, http.StatusMisdirectedRequest}
+// legitFailure is the answer to a legitimate request that is not a
+// success, and says why: what the operation does cannot be done to the
+// fixture's objects, which only the handler, past every check, knows.
+type legitFailure struct {
+	status  int
+	message string
+}
 
-// passes fails the test unless a legitimate request got through: no
-// refusal and no server error. (409 and 404 are fine: an earlier
-// legitimate request may have cancelled the execution or revoked a token.)
-func (f *secFixture) passes(what string, op operation, status int, code string) {
+// legitFailures are the operations whose legitimate request in the suite
+// does not succeed, by operation and credential ("token" or "session").
+var legitFailures = map[[2]string]legitFailure{
+	// Only Route stages record how to undo them; demo/release has none.
+	{"rollbackExecution", "token"}:   {409, "has no stage that recorded how to undo it"},
+	{"rollbackExecution", "session"}: {409, "has no stage that recorded how to undo it"},
+	// A token has no session to close.
+	{"closeSession", "token"}: {400, "authenticated with an API token"},
+}
+
+// legit sends op's legitimate request as principal (edited by edit: a
+// session, a Host, an Origin) and fails the test unless it succeeds, or
+// fails as legitFailures says. It then restores what the request used up.
+func (f *secFixture) legit(what string, op operation, principal string, edit func(*http.Request)) {
 	f.t.Helper()
-	if slices.Contains(refusals, status) || status >= 500 {
-		f.t.Errorf("%s: legitimate %s = %d %s, want it to get through", what, op, status, code)
+	req := f.request(op, principal, true, edit)
+	via := "token"
+	if req.Header.Get("Authorization") == "" {
+		via = "session"
+	}
+	status, code, msg := f.sendFull(req)
+	want, known := legitFailures[[2]string{op.id, via}]
+	switch {
+	case known && (status != want.status || !strings.Contains(msg, want.message)):
+		f.t.Errorf("%s: legitimate %s = %d %s %q, want %d saying %q", what, op, status, code, msg, want.status, want.message)
+	case !known && status/100 != 2:
+		f.t.Errorf("%s: legitimate %s = %d %s %q, want success", what, op, status, code, msg)
+	}
+	if op.id == "deletePipeline" && status/100 == 2 {
+		apply(f.t, f.c, "demo", "release", secPipeline)
 	}
 }
 
@@ -469,13 +566,10 @@ func TestSecurityAttacksFail(t *testing.T) {
 	sameOrigin := func(r *http.Request) { r.Header.Set("Origin", f.b.server.URL) }
 	localhost := func(r *http.Request) { r.Host = "localhost" + strings.TrimPrefix(f.b.server.URL, "http://127.0.0.1") }
 	for _, op := range ops {
-		status, code := f.send(f.request(op, "admin", true, nil))
-		f.passes("token", op, status, code)
-		status, code = f.send(f.request(op, "admin", true, localhost))
-		f.passes("Host localhost", op, status, code)
+		f.legit("token", op, "admin", nil)
+		f.legit("Host localhost", op, "admin", localhost)
 		if op.unsafe() {
-			status, code = f.send(f.request(op, "admin", true, sameOrigin))
-			f.passes("same Origin", op, status, code)
+			f.legit("same Origin", op, "admin", sameOrigin)
 		}
 		if op.access != "public" {
 			s := f.adminSession()
@@ -483,8 +577,7 @@ func TestSecurityAttacksFail(t *testing.T) {
 			if op.unsafe() {
 				edit = chain(edit, func(r *http.Request) { r.Header.Set(httpapi.CSRFHeader, s.Principal.CSRFToken) })
 			}
-			status, code = f.send(f.request(op, "admin", true, edit))
-			f.passes("session", op, status, code)
+			f.legit("session", op, "admin", edit)
 		}
 	}
 }
@@ -523,10 +616,10 @@ func TestSecurityRoles(t *testing.T) {
 				allowed = has[principal] >= need
 			}
 			checked++
-			status, code := f.send(f.request(op, principal, true, nil))
 			if allowed {
-				f.passes(principal, op, status, code)
+				f.legit(principal, op, principal, nil)
 			} else {
+				status, code := f.send(f.request(op, principal, false, nil))
 				f.refused(principal, op, status, code, 403, apitype.CodeForbidden)
 			}
 		}
@@ -716,8 +809,7 @@ func TestSecuritySpoofedIdentity(t *testing.T) {
 	if exec.User != "token:operator" {
 		t.Errorf("execution user = %q, want token:operator", exec.User)
 	}
-	// The new execution waits for the fixture's (limitConcurrent), which
-	// is judged and cancelled.
+	// The fixture's execution is judged and cancelled.
 	spoof("manager", "POST", "/api/v1/executions/"+f.execID+"/stages/1/judgment", `{"status":"continue"}`)
 	spoof("operator", "POST", "/api/v1/executions/"+f.execID+"/cancel", `{}`)
 

@@ -3,6 +3,7 @@ package auth
 import (
 	"context"
 	"slices"
+	"strings"
 )
 
 // RoleAdmin is the role that may do everything.
@@ -37,10 +38,20 @@ type Principal struct {
 // HasRole reports whether p has role.
 func (p *Principal) HasRole(role string) bool { return slices.Contains(p.Roles, role) }
 
-// matches reports whether a grant's subject names p: its name, "user:" or
-// "token:" and its name, or one of its roles.
+// matches reports whether a grant's subject names p: "user:" and its
+// name, "token:NAME" when it is that token (its name), or else one of its
+// roles. A subject with a prefix never matches a role, nor a bare subject
+// a name: roles and names come from different places (an identity
+// provider's groups claim, a username), and a group called "user:root" or
+// a user called "platform" must not pass for the grant of that name.
 func (p *Principal) matches(subject string) bool {
-	return subject == p.Name || subject == "user:"+p.Name || p.HasRole(subject)
+	switch {
+	case strings.HasPrefix(subject, "user:"):
+		return subject == "user:"+p.Name
+	case strings.HasPrefix(subject, "token:"):
+		return subject == p.Name
+	}
+	return p.HasRole(subject)
 }
 
 type principalKey struct{}

@@ -1,7 +1,8 @@
 // Package awsclient owns Sluice's AWS accounts: it reads the accounts part
 // of sluice.yaml and builds one aws-sdk-go-v2 client set (Lambda, S3) per
 // account, once, for every stage to share. The account "local" always
-// exists when a local Lambda endpoint runs and points at it.
+// exists when a local Lambda endpoint runs and points at it. An account may
+// list the applications whose pipelines may use it (CheckApplication).
 //
 // It is the only place that knows how credentials, regions and endpoints
 // are found. It must not hold any Lambda logic, cache any AWS state, or
@@ -86,6 +87,13 @@ type AccountConfig struct {
 	// Endpoint overrides the Lambda and S3 endpoint (for example a
 	// moto_server); S3 then uses path-style addressing.
 	Endpoint string `json:"endpoint,omitempty"`
+	// Applications are the applications whose pipelines may deploy to the
+	// account, as Fiat's account permissions say; empty (absent) means
+	// every application. A pipeline of another application that names the
+	// account fails validation, and a stage whose account comes from an
+	// expression fails when it runs (CheckApplication). Names match
+	// exactly: shop and Shop are two applications.
+	Applications []string `json:"applications,omitempty"`
 }
 
 // LocalEndpoint is the embedded local Lambda, whose S3 answers on the same
@@ -100,9 +108,12 @@ type Account struct {
 	Name   string
 	Region string
 	// Local is true for the embedded local Lambda.
-	Local  bool
-	Lambda *lambda.Client
-	S3     *s3.Client
+	Local bool
+	// Applications are AccountConfig.Applications; the local account
+	// has none, and takes every application.
+	Applications []string
+	Lambda       *lambda.Client
+	S3           *s3.Client
 }
 
 // Accounts holds every configured account. It is built once at start-up
@@ -111,7 +122,7 @@ type Accounts struct {
 	byName map[string]*Account
 }
 
-var knownAccountFields = []string{"name", "region", "profile", "roleArn", "externalId", "endpoint"}
+var knownAccountFields = []string{"name", "region", "profile", "roleArn", "externalId", "endpoint", "applications"}
 
 // LoadConfig reads the accounts of a sluice.yaml (YAML or JSON; other
 // top-level sections are ignored) and validates them. Errors name the file,
@@ -147,6 +158,14 @@ func parseConfig(b []byte) (Config, error) {
 		for k, v := range m {
 			if !slices.Contains(knownAccountFields, k) {
 				errs = append(errs, fmt.Errorf("%s: unknown field %q (known fields: %s)", label, k, strings.Join(knownAccountFields, ", ")))
+				continue
+			}
+			if k == "applications" {
+				apps, ok := stringList(v)
+				if !ok {
+					errs = append(errs, fmt.Errorf("%s: field \"applications\" must be a list of application names, such as [shop, billing]", label))
+				}
+				a.Applications = apps
 				continue
 			}
 			s, ok := v.(string)
@@ -218,6 +237,25 @@ func parseLocal(v any) (LocalConfig, []error) {
 	return LocalConfig{Credentials: creds}, errs
 }
 
+// stringList returns v, a decoded YAML value, as a list of strings; null
+// is an empty list.
+func stringList(v any) ([]string, bool) {
+	if v == nil {
+		return nil, true
+	}
+	list, ok := v.([]any)
+	if !ok {
+		return nil, false
+	}
+	out := make([]string, len(list))
+	for i, e := range list {
+		if out[i], ok = e.(string); !ok {
+			return nil, false
+		}
+	}
+	return out, true
+}
+
 func accountLabel(i int, name any) string {
 	if s, ok := name.(string); ok && s != "" {
 		return fmt.Sprintf("accounts[%d] (%s)", i, s)
@@ -268,6 +306,11 @@ func (c Config) validate(withLocal bool) []error {
 		if a.Endpoint != "" {
 			if u, err := url.Parse(a.Endpoint); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 				errs = append(errs, fmt.Errorf("%s: endpoint %q must be an http:// or https:// URL", label, a.Endpoint))
+			}
+		}
+		for j, app := range a.Applications {
+			if strings.TrimSpace(app) == "" {
+				errs = append(errs, fmt.Errorf("%s: applications[%d] is empty; name an application, or leave applications out to let every application deploy here", label, j))
 			}
 		}
 	}
@@ -348,7 +391,7 @@ func newAWS(ctx context.Context, ac AccountConfig) (*Account, error) {
 			}
 		}))
 	}
-	acct := &Account{Name: ac.Name, Region: ac.Region}
+	acct := &Account{Name: ac.Name, Region: ac.Region, Applications: slices.Clone(ac.Applications)}
 	acct.Lambda = lambda.NewFromConfig(awsCfg, func(o *lambda.Options) {
 		if ac.Endpoint != "" {
 			o.BaseEndpoint = aws.String(ac.Endpoint)
@@ -381,6 +424,25 @@ func (a *Accounts) Get(name string) (*Account, error) {
 	}
 	return nil, fmt.Errorf("%w %q: the accounts are %s; add it to the accounts config (sluice.yaml) or fix the stage's account field",
 		ErrUnknownAccount, name, listOrNone(known))
+}
+
+// CheckApplication returns an error that names both when the pipelines of
+// application may not deploy to account ("" is the local account): the
+// account lists its applications, and application is not one of them. A
+// name no account has passes; Get reports it.
+func (a *Accounts) CheckApplication(application, account string) error {
+	if account == "" {
+		account = LocalName
+	}
+	if a == nil {
+		return nil
+	}
+	acct, ok := a.byName[account]
+	if !ok || len(acct.Applications) == 0 || slices.Contains(acct.Applications, application) {
+		return nil
+	}
+	return fmt.Errorf("application %q may not deploy to account %q, which only the applications %s may use; name another account, or add %s to the account's applications in sluice.yaml",
+		application, account, strings.Join(acct.Applications, ", "), application)
 }
 
 // Names returns every account's name, sorted.

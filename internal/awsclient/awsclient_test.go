@@ -5,6 +5,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"testing"
 
@@ -35,6 +36,7 @@ accounts:
     region: us-west-2
     roleArn: arn:aws:iam::123456789012:role/deployer
     externalId: xyz
+    applications: [shop, billing]
   - name: dev
     region: eu-west-1
     profile: dev
@@ -47,10 +49,10 @@ local:
 		t.Fatal(err)
 	}
 	want := []AccountConfig{
-		{Name: "prod", Region: "us-west-2", RoleARN: "arn:aws:iam::123456789012:role/deployer", ExternalID: "xyz"},
+		{Name: "prod", Region: "us-west-2", RoleARN: "arn:aws:iam::123456789012:role/deployer", ExternalID: "xyz", Applications: []string{"shop", "billing"}},
 		{Name: "dev", Region: "eu-west-1", Profile: "dev", Endpoint: "http://127.0.0.1:5000"},
 	}
-	if len(cfg.Accounts) != 2 || cfg.Accounts[0] != want[0] || cfg.Accounts[1] != want[1] {
+	if !reflect.DeepEqual(cfg.Accounts, want) {
 		t.Fatalf("accounts = %+v, want %+v", cfg.Accounts, want)
 	}
 	if c := cfg.Local.Credentials; c == nil || *c != (LocalCredentials{AccessKeyID: "sluice-dev", SecretAccessKey: "s3cr3t"}) {
@@ -85,6 +87,12 @@ func TestLoadConfigErrors(t *testing.T) {
 		{"external id alone", "accounts: [{name: prod, region: us-east-1, externalId: x}]", []string{"accounts[0] (prod): externalId is set but roleArn is not"}},
 		{"bad endpoint", "accounts: [{name: prod, region: us-east-1, endpoint: localhost:5000}]", []string{`accounts[0] (prod): endpoint "localhost:5000" must be an http:// or https:// URL`}},
 		{"not a list", "accounts: {name: prod}", []string{"accounts must be a list of objects"}},
+		{"applications not a list", "accounts: [{name: prod, region: us-east-1, applications: shop}]",
+			[]string{`accounts[0] (prod): field "applications" must be a list of application names`}},
+		{"applications not strings", "accounts: [{name: prod, region: us-east-1, applications: [shop, {a: 1}]}]",
+			[]string{`accounts[0] (prod): field "applications" must be a list of application names`}},
+		{"empty application", "accounts: [{name: prod, region: us-east-1, applications: [shop, '']}]",
+			[]string{"accounts[0] (prod): applications[1] is empty; name an application, or leave applications out"}},
 		{"local not an object", "local: yes", []string{"local must be an object with credentials"}},
 		{"local unknown field", "local: {credentails: {}}", []string{`local: unknown field "credentails"`}},
 		{"credentials not an object", "local: {credentials: x}", []string{"local.credentials must be an object"}},
@@ -246,5 +254,48 @@ func TestLocalAccountCredentials(t *testing.T) {
 				t.Errorf("%s: CreateBucket: %v", tc.name, err)
 			}
 		}
+	}
+}
+
+func TestCheckApplication(t *testing.T) {
+	t.Setenv("AWS_CONFIG_FILE", filepath.Join(t.TempDir(), "config"))
+	t.Setenv("AWS_SHARED_CREDENTIALS_FILE", filepath.Join(t.TempDir(), "credentials"))
+	t.Setenv("AWS_PROFILE", "")
+	a, err := New(context.Background(), Config{Accounts: []AccountConfig{
+		{Name: "prod", Region: "us-west-2", Applications: []string{"shop", "billing"}},
+		{Name: "dev", Region: "us-west-2"},
+	}}, LocalEndpoint{URL: "http://127.0.0.1:9"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tt := range []struct {
+		app, account string
+		ok           bool
+	}{
+		{"shop", "prod", true},
+		{"billing", "prod", true},
+		{"blog", "prod", false},
+		{"Shop", "prod", false}, // names match exactly
+		{"", "prod", false},
+		{"blog", "dev", true},    // no applications: every one
+		{"blog", "", true},       // the local account
+		{"blog", "local", true},  // the local account
+		{"blog", "nosuch", true}, // Get reports it
+	} {
+		err := a.CheckApplication(tt.app, tt.account)
+		if tt.ok != (err == nil) {
+			t.Errorf("CheckApplication(%q, %q) = %v, want ok %v", tt.app, tt.account, err, tt.ok)
+		}
+		if err != nil {
+			for _, want := range []string{`application "` + tt.app + `"`, `account "prod"`, "shop, billing", "sluice.yaml"} {
+				if !strings.Contains(err.Error(), want) {
+					t.Errorf("CheckApplication(%q, %q) = %q, want it to say %q", tt.app, tt.account, err, want)
+				}
+			}
+		}
+	}
+	var none *Accounts
+	if err := none.CheckApplication("shop", "prod"); err != nil {
+		t.Errorf("nil Accounts: %v", err)
 	}
 }

@@ -20,9 +20,11 @@ func TestDecodeTrigger(t *testing.T) {
 	}{
 		{body: ``, want: `{}`},
 		{body: `{}`, want: `{}`},
-		{body: `{"parameters":{"env":"prod","n":3,"f":1.5,"list":[1,{"x":2}]},"type":"webhook","user":"bob"}`,
-			want: `{"parameters":{"env":"prod","f":1.5,"list":[1,{"x":2}],"n":3},"type":"webhook","user":"bob"}`},
-		{body: `{"parameter":{}}`, wantErr: `unknown field "parameter"; the body takes parameters, type, user`},
+		{body: `{"parameters":{"env":"prod","n":3,"f":1.5,"list":[1,{"x":2}]},"type":"webhook"}`,
+			want: `{"parameters":{"env":"prod","f":1.5,"list":[1,{"x":2}],"n":3},"type":"webhook"}`},
+		{body: `{"parameter":{}}`, wantErr: `unknown field "parameter"; the body takes parameters, type`},
+		// Who triggers comes from authentication, never from the body.
+		{body: `{"user":"admin@example.com"}`, wantErr: `unknown field "user"; the body takes parameters, type`},
 		{body: `{"parameters":"env=prod"}`, wantErr: `field "parameters" must be an object, not string`},
 		{body: `{"type":7}`, wantErr: `field "type" must be a string, not number`},
 		{body: `[]`, wantErr: `must be a JSON object, not array`},

@@ -132,8 +132,8 @@ func TestTriggerAndJudge(t *testing.T) {
 	if err := json.Unmarshal(exec.Trigger, &trigger); err != nil {
 		t.Fatal(err)
 	}
-	if trigger.Type != "manual" || trigger.User != "alice" || trigger.Parameters["env"] != "prod" {
-		t.Errorf("trigger = %+v, want manual by alice with env=prod", trigger)
+	if trigger.Type != "manual" || trigger.User != testUser || trigger.Parameters["env"] != "prod" {
+		t.Errorf("trigger = %+v, want manual by %s with env=prod", trigger, testUser)
 	}
 
 	waitFor(t, c, exec.ID, "stage 2 RUNNING", stageStatus("2", "RUNNING"))
@@ -171,8 +171,8 @@ func TestTriggerAndJudge(t *testing.T) {
 	if err := json.Unmarshal(stageByRef(t, done, "2").Context, &judged); err != nil {
 		t.Fatal(err)
 	}
-	if judged["judgmentStatus"] != "continue" || judged["judgmentInput"] != "promote" || !strings.Contains(string(stageByRef(t, done, "2").Context), "alice") {
-		t.Errorf("judged stage context = %v, want continue/promote by alice", judged)
+	if judged["judgmentStatus"] != "continue" || judged["judgmentInput"] != "promote" || !strings.Contains(string(stageByRef(t, done, "2").Context), testUser) {
+		t.Errorf("judged stage context = %v, want continue/promote by %s", judged, testUser)
 	}
 
 	// Judging again is a conflict.
@@ -220,29 +220,28 @@ func TestTriggerErrors(t *testing.T) {
 		t.Errorf("404 message = %q", e.Message)
 	}
 
-	resp, err := http.Post(b.server.URL+"/api/v1/pipelines/demo/params/executions", "application/json", strings.NewReader(`{"params":{}}`))
-	if err != nil {
-		t.Fatal(err)
-	}
+	resp := b.do(t, "POST", "/api/v1/pipelines/demo/params/executions", "application/json", `{"params":{}}`)
 	body := readErrorBody(t, resp)
 	if resp.StatusCode != 400 || !strings.Contains(body.Error.Message, `unknown field "params"`) {
 		t.Errorf("unknown field: %d %q", resp.StatusCode, body.Error.Message)
 	}
-	resp, err = http.Post(b.server.URL+"/api/v1/pipelines/demo/params/executions", "text/plain", strings.NewReader(`{}`))
-	if err != nil {
-		t.Fatal(err)
-	}
+	resp = b.do(t, "POST", "/api/v1/pipelines/demo/params/executions", "text/plain", `{}`)
 	if body := readErrorBody(t, resp); resp.StatusCode != 415 {
 		t.Errorf("text/plain trigger = %d %+v, want 415", resp.StatusCode, body.Error)
 	}
 
-	// The body's user wins over the header.
-	exec, err := c.Trigger(ctx, "demo", "params", apitype.TriggerRequest{User: "webhook", Parameters: map[string]any{"version": "42"}})
+	// A trigger names no user: the identity comes from authentication.
+	resp = b.do(t, "POST", "/api/v1/pipelines/demo/params/executions", "application/json", `{"user":"webhook","parameters":{"version":"42"}}`)
+	body = readErrorBody(t, resp)
+	if resp.StatusCode != 400 || !strings.Contains(body.Error.Message, `unknown field "user"`) {
+		t.Errorf("trigger with a user: %d %q, want 400 about the unknown field user", resp.StatusCode, body.Error.Message)
+	}
+	exec, err := c.Trigger(ctx, "demo", "params", apitype.TriggerRequest{Parameters: map[string]any{"version": "42"}})
 	if err != nil {
 		t.Fatalf("trigger: %v", err)
 	}
-	if exec.User != "webhook" {
-		t.Errorf("user = %q, want the body's", exec.User)
+	if exec.User != testUser {
+		t.Errorf("user = %q, want %s", exec.User, testUser)
 	}
 }
 
@@ -285,8 +284,8 @@ func TestCancelPauseResumeSkipWait(t *testing.T) {
 		t.Fatalf("cancel: %v", err)
 	}
 	done := waitFor(t, c, exec.ID, "CANCELED", execStatus("CANCELED"))
-	if !done.Canceled || !strings.Contains(string(done.State), "wrong build") || !strings.Contains(string(done.State), "alice") {
-		t.Errorf("canceled execution: canceled=%v state=%s, want the reason and alice", done.Canceled, done.State)
+	if !done.Canceled || !strings.Contains(string(done.State), "wrong build") || !strings.Contains(string(done.State), testUser) {
+		t.Errorf("canceled execution: canceled=%v state=%s, want the reason and %s", done.Canceled, done.State, testUser)
 	}
 
 	_, err = c.Cancel(ctx, "no-such-execution", "")
@@ -667,6 +666,7 @@ func TestEventStreamFormat(t *testing.T) {
 		t.Fatal(err)
 	}
 	req, _ := http.NewRequestWithContext(ctx, "GET", b.server.URL+"/api/v1/executions/"+exec.ID+"/events", nil)
+	b.sign(req)
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		t.Fatal(err)
@@ -697,6 +697,7 @@ func TestEventStreamFormat(t *testing.T) {
 	}
 
 	req, _ = http.NewRequestWithContext(ctx, "GET", b.server.URL+"/api/v1/events", nil)
+	b.sign(req)
 	req.Header.Set("Last-Event-ID", "soon")
 	resp2, err := http.DefaultClient.Do(req)
 	if err != nil {
@@ -731,6 +732,7 @@ func TestEventStreamTail(t *testing.T) {
 	want := []int64{all[len(all)-2].ID, all[len(all)-1].ID}
 
 	req, _ := http.NewRequestWithContext(ctx, "GET", b.server.URL+"/api/v1/events?tail=2", nil)
+	b.sign(req)
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		t.Fatal(err)
@@ -752,10 +754,7 @@ func TestEventStreamTail(t *testing.T) {
 	}
 
 	for _, bad := range []string{"x", "-1", "10001"} {
-		resp, err := http.Get(b.server.URL + "/api/v1/events?tail=" + bad)
-		if err != nil {
-			t.Fatal(err)
-		}
+		resp := b.do(t, "GET", "/api/v1/events?tail="+bad, "", "")
 		if body := readErrorBody(t, resp); resp.StatusCode != 400 || !strings.Contains(body.Error.Message, "tail") {
 			t.Errorf("?tail=%s = %d %q, want 400 naming tail", bad, resp.StatusCode, body.Error.Message)
 		}

@@ -34,9 +34,11 @@ func (h hostList) allowed(host string) bool {
 	host = strings.ToLower(host)
 	name := host
 	if n, _, err := net.SplitHostPort(host); err == nil {
-		name = n
+		name = n // without the brackets of [v6]:port
+	} else if len(host) > 2 && host[0] == '[' && host[len(host)-1] == ']' {
+		name = host[1 : len(host)-1]
 	}
-	name = strings.TrimSuffix(strings.Trim(name, "[]"), ".")
+	name = strings.TrimSuffix(name, ".")
 	for _, e := range h {
 		if e == name || e == host {
 			return true

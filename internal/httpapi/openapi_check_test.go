@@ -114,7 +114,7 @@ func (ex *exchange) check(status int, header http.Header, body []byte, stream bo
 		MultiError:            true,
 		IncludeResponseStatus: true,
 		SkipSettingDefaults:   true,
-		AuthenticationFunc:    openapi3filter.NoopAuthenticationFunc,
+		AuthenticationFunc:    carriesCredential,
 	}
 	in := &openapi3filter.RequestValidationInput{Request: ex.req, PathParams: params, Route: route, Options: opts}
 	ctx := context.Background()
@@ -130,6 +130,31 @@ func (ex *exchange) check(status int, header http.Header, body []byte, stream bo
 		return fmt.Errorf("response %d: %w", status, err)
 	}
 	return nil
+}
+
+// carriesCredential checks that a request carries what a security scheme
+// of the document names (whether the server accepts it is the server's
+// business): so a route the document says needs a credential must not
+// answer a request without one with success.
+func carriesCredential(_ context.Context, in *openapi3filter.AuthenticationInput) error {
+	r, scheme := in.RequestValidationInput.Request, in.SecurityScheme
+	switch {
+	case scheme.Type == "http" && scheme.Scheme == "bearer":
+		if strings.HasPrefix(r.Header.Get("Authorization"), "Bearer ") {
+			return nil
+		}
+	case scheme.Type == "apiKey" && scheme.In == "cookie":
+		if _, err := r.Cookie(scheme.Name); err == nil {
+			return nil
+		}
+	case scheme.Type == "apiKey" && scheme.In == "header":
+		if r.Header.Get(scheme.Name) != "" {
+			return nil
+		}
+	default:
+		return fmt.Errorf("the check does not know the security scheme %s", in.SecuritySchemeName)
+	}
+	return fmt.Errorf("no credential of the security scheme %s", in.SecuritySchemeName)
 }
 
 // checkNoRoute checks the answer to a request the document has no
@@ -329,6 +354,12 @@ func TestOpenAPICheck(t *testing.T) {
 			answer(200, "text/event-stream", "id: 7\ndata: "+strings.Replace(stageEvent, "stage.status", "stage.exploded", 1)+"\n\n"), "does not match the Event schema"},
 		{"event stream that is not one", "GET", "/api/v1/events", "", "",
 			answer(200, "application/json", `{}`), "Content-Type"},
+		{"success without a credential", "GET", "/api/v1/version", "", "",
+			answer(200, "application/json", `{"version":"v1","goVersion":"go1.26"}`), "a request the document rejects"},
+		{"401 without a credential", "GET", "/api/v1/version", "", "",
+			answer(401, "application/json", `{"error":{"code":"unauthenticated","message":"no"}}`), ""},
+		{"public route without a credential", "GET", "/api/v1/health", "", "",
+			answer(200, "application/json", `{"status":"ok","version":"v1","database":"sqlite"}`), ""},
 		{"console", "GET", "/pipelines", "", "",
 			answer(200, "text/html", "<html>"), ""},
 	}
@@ -340,6 +371,9 @@ func TestOpenAPICheck(t *testing.T) {
 			req := httptest.NewRequest(tt.method, tt.path, strings.NewReader(tt.body))
 			if tt.contentType != "" {
 				req.Header.Set("Content-Type", tt.contentType)
+			}
+			if !strings.Contains(tt.name, "without a credential") {
+				req.Header.Set("Authorization", "Bearer sluice_test")
 			}
 			api.check(tt.handler, fail).ServeHTTP(httptest.NewRecorder(), req)
 			switch {

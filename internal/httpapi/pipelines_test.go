@@ -17,7 +17,9 @@ import (
 
 	"github.com/sluice-cd/sluice/internal/apiclient"
 	"github.com/sluice-cd/sluice/internal/apitype"
+	"github.com/sluice-cd/sluice/internal/auth"
 	"github.com/sluice-cd/sluice/internal/httpapi"
+	"github.com/sluice-cd/sluice/internal/sluicetest"
 	"github.com/sluice-cd/sluice/internal/store"
 	"github.com/sluice-cd/sluice/internal/store/sqlite"
 )
@@ -27,6 +29,38 @@ type testBundle struct {
 	server *httptest.Server
 	store  store.Store
 	logs   *syncBuffer
+	// auth is the server's Authenticator; token is the secret of the
+	// admin token "alice" (acting as token:alice) the client sends.
+	auth  *auth.Authenticator
+	token string
+}
+
+// testUser is whom the client of setup acts as: every record it makes
+// carries this name.
+const testUser = "token:alice"
+
+// sign gives req the admin token.
+func (b *testBundle) sign(req *http.Request) {
+	req.Header.Set("Authorization", "Bearer "+b.token)
+}
+
+// do sends a raw request with the admin token; a body is sent as
+// contentType.
+func (b *testBundle) do(t *testing.T, method, path, contentType, body string) *http.Response {
+	t.Helper()
+	req, err := http.NewRequestWithContext(t.Context(), method, b.server.URL+path, strings.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if contentType != "" {
+		req.Header.Set("Content-Type", contentType)
+	}
+	b.sign(req)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return resp
 }
 
 // syncBuffer is a bytes.Buffer safe for the server's goroutines.
@@ -59,12 +93,16 @@ func openStore(t *testing.T) store.Store {
 }
 
 // setup serves the API on a real SQLite store and returns a client acting
-// as "alice". edit may change the config (its Store is already set).
+// as testUser, an admin. edit may change the config (its Store and Auth
+// are already set).
 func setup(t *testing.T, edit func(*httpapi.Config)) (*apiclient.Client, *testBundle) {
 	t.Helper()
 	logs := &syncBuffer{}
+	st := openStore(t)
+	a, token := sluicetest.Auth(t, st, "alice", auth.RoleAdmin)
 	cfg := httpapi.Config{
-		Store:   openStore(t),
+		Store:   st,
+		Auth:    a,
 		Logger:  slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
 		Version: "v0.0.0-test",
 	}
@@ -73,11 +111,11 @@ func setup(t *testing.T, edit func(*httpapi.Config)) (*apiclient.Client, *testBu
 	}
 	srv := httptest.NewServer(checkOpenAPI(t, httpapi.New(cfg)))
 	t.Cleanup(srv.Close)
-	c, err := apiclient.New(srv.URL, apiclient.WithUser("alice"))
+	c, err := apiclient.New(srv.URL, apiclient.WithToken(token))
 	if err != nil {
 		t.Fatal(err)
 	}
-	return c, &testBundle{server: srv, store: cfg.Store, logs: logs}
+	return c, &testBundle{server: srv, store: cfg.Store, logs: logs, auth: cfg.Auth, token: token}
 }
 
 // apiError returns err as *apiclient.Error with the wanted status, or fails.
@@ -150,8 +188,8 @@ func TestPutPipelineSavesRevisions(t *testing.T) {
 	if err != nil {
 		t.Fatalf("put: %v", err)
 	}
-	if first.Revision != 1 || first.UpdatedBy != "alice" || first.ID == "" || first.UpdatedAt == 0 {
-		t.Errorf("first save = %+v, want revision 1 by alice with an id and a time", first)
+	if first.Revision != 1 || first.UpdatedBy != testUser || first.ID == "" || first.UpdatedAt == 0 {
+		t.Errorf("first save = %+v, want revision 1 by %s with an id and a time", first, testUser)
 	}
 	doc := document(t, first)
 	if doc["id"] != first.ID {
@@ -181,8 +219,8 @@ func TestPutPipelineSavesRevisions(t *testing.T) {
 	if err != nil {
 		t.Fatalf("revisions: %v", err)
 	}
-	if len(revs) != 2 || revs[0].Revision != 2 || revs[1].Revision != 1 || revs[1].CreatedBy != "alice" {
-		t.Errorf("revisions = %+v, want 2 then 1, by alice", revs)
+	if len(revs) != 2 || revs[0].Revision != 2 || revs[1].Revision != 1 || revs[1].CreatedBy != testUser {
+		t.Errorf("revisions = %+v, want 2 then 1, by %s", revs, testUser)
 	}
 
 	old, err := c.GetRevision(ctx, "demo", "hello", 1)
@@ -324,19 +362,52 @@ func TestPutPipelineTooLarge(t *testing.T) {
 	}
 }
 
+// TestPipelineRecordsUser checks that a revision records the
+// authenticated principal, and that X-Sluice-User, which once named the
+// user, changes nothing.
 func TestPipelineRecordsUser(t *testing.T) {
 	t.Parallel()
 	_, b := setup(t, nil)
-	anon, err := apiclient.New(b.server.URL) // sends no user
+	req, err := http.NewRequest("PUT", b.server.URL+"/api/v1/pipelines/demo/hello", strings.NewReader(waitPipelineJSON))
 	if err != nil {
 		t.Fatal(err)
 	}
-	p, err := anon.PutPipeline(context.Background(), "demo", "hello", []byte(waitPipelineJSON), "")
+	b.sign(req)
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("X-Sluice-User", "admin@example.com")
+	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if p.UpdatedBy != "anonymous" {
-		t.Errorf("updatedBy = %q, want anonymous", p.UpdatedBy)
+	defer resp.Body.Close()
+	var p apitype.Pipeline
+	if err := json.NewDecoder(resp.Body).Decode(&p); err != nil || resp.StatusCode != 200 {
+		t.Fatalf("put = %d (%v), want 200", resp.StatusCode, err)
+	}
+	if p.UpdatedBy != testUser {
+		t.Errorf("updatedBy = %q, want the token's principal %s", p.UpdatedBy, testUser)
+	}
+	entries, err := b.store.AuditList(t.Context(), &store.AuditListParams{Action: "pipeline.save", Limit: 10})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(entries) != 1 || entries[0].User != testUser {
+		t.Errorf("audit entries of the save = %+v, want one by %s", entries, testUser)
+	}
+
+	// Without a credential, the header gets nobody in.
+	req, err = http.NewRequest("PUT", b.server.URL+"/api/v1/pipelines/demo/hello", strings.NewReader(waitPipelineJSON))
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("X-Sluice-User", "admin@example.com")
+	resp, err = http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if body := readErrorBody(t, resp); resp.StatusCode != 401 || body.Error.Code != "unauthenticated" {
+		t.Errorf("put with X-Sluice-User and no credential = %d %+v, want 401", resp.StatusCode, body.Error)
 	}
 }
 
@@ -409,10 +480,7 @@ func TestGetRevisionErrors(t *testing.T) {
 	_, err = c.GetRevision(ctx, "demo", "nope", 1)
 	apiError(t, err, 404, "not_found")
 
-	resp, err := http.Get(b.server.URL + "/api/v1/pipelines/demo/hello/revisions/latest")
-	if err != nil {
-		t.Fatal(err)
-	}
+	resp := b.do(t, "GET", "/api/v1/pipelines/demo/hello/revisions/latest", "", "")
 	body := readErrorBody(t, resp)
 	if resp.StatusCode != 400 || body.Error.Code != "bad_request" || !strings.Contains(body.Error.Message, `"latest"`) {
 		t.Errorf("GET revisions/latest = %d %+v, want 400 naming the bad revision", resp.StatusCode, body.Error)

@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"net/http"
 	"strings"
 	"testing"
 
@@ -73,11 +72,7 @@ func TestUnknownRoutes(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.method+" "+tt.path, func(t *testing.T) {
-			req, _ := http.NewRequest(tt.method, b.server.URL+tt.path, nil)
-			resp, err := http.DefaultClient.Do(req)
-			if err != nil {
-				t.Fatal(err)
-			}
+			resp := b.do(t, tt.method, tt.path, "application/json", "")
 			body := readErrorBody(t, resp)
 			if resp.StatusCode != tt.wantStatus || body.Error.Code != tt.wantCode {
 				t.Errorf("got %d %s, want %d %s", resp.StatusCode, body.Error.Code, tt.wantStatus, tt.wantCode)
@@ -120,10 +115,7 @@ func TestListExecutionsRejectsBadQueries(t *testing.T) {
 		t.Errorf("message = %q, want the bad status and the valid ones", e.Message)
 	}
 	for _, q := range []string{"limit=0", "limit=abc", "limit=100000"} {
-		resp, err := http.Get(b.server.URL + "/api/v1/executions?" + q)
-		if err != nil {
-			t.Fatal(err)
-		}
+		resp := b.do(t, "GET", "/api/v1/executions?"+q, "", "")
 		body := readErrorBody(t, resp)
 		if resp.StatusCode != 400 || !strings.Contains(body.Error.Message, "limit") {
 			t.Errorf("?%s: %d %q, want 400 about limit", q, resp.StatusCode, body.Error.Message)

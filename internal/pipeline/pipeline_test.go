@@ -3,7 +3,9 @@ package pipeline
 import (
 	"encoding/json"
 	"errors"
+	"fmt"
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -279,6 +281,38 @@ func TestCheckExpressionFirstLine(t *testing.T) {
 	want := `stages[0].m: expression "${ 1 + }": bad token (1:4)`
 	if err == nil || err.Error() != want {
 		t.Errorf("Validate = %v, want %s", err, want)
+	}
+}
+
+// TestCheckAccount: every account a stage names literally, in account or
+// credentials, is checked against the pipeline's application; one given by
+// an expression is left to run time.
+func TestCheckAccount(t *testing.T) {
+	t.Parallel()
+	p := mustParse(t, `{"application": "blog", "name": "b", "stages": [
+		{"refId": "1", "type": "x", "account": "prod"},
+		{"refId": "2", "type": "x", "account": "dev"},
+		{"refId": "3", "type": "x", "credentials": "prod"},
+		{"refId": "4", "type": "x", "account": "${trigger.parameters.account}"},
+		{"refId": "5", "type": "x"},
+		{"refId": "6", "type": "x", "account": 7}]}`)
+	type call struct{ app, account string }
+	var calls []call
+	err := p.Validate(ValidateOptions{CheckAccount: func(app, account string) error {
+		calls = append(calls, call{app, account})
+		if account == "prod" {
+			return fmt.Errorf("application %q may not deploy to account %q\nsecond line", app, account)
+		}
+		return nil
+	}})
+	want := `stages[0].account: application "blog" may not deploy to account "prod"` + "\n" +
+		`stages[2].credentials: application "blog" may not deploy to account "prod"`
+	if err == nil || err.Error() != want {
+		t.Errorf("Validate = %v, want\n%s", err, want)
+	}
+	wantCalls := []call{{"blog", "prod"}, {"blog", "dev"}, {"blog", "prod"}}
+	if !slices.Equal(calls, wantCalls) {
+		t.Errorf("CheckAccount calls = %v, want %v", calls, wantCalls)
 	}
 }
 

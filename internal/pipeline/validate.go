@@ -19,6 +19,12 @@ type ValidateOptions struct {
 	// ${…}, or a stageEnabled expression) parses; nil skips the check. Only
 	// the first line of its error is kept.
 	CheckExpression func(src string) error
+	// CheckAccount checks that the pipeline's application may use an AWS
+	// account a stage names literally in its account field (or
+	// credentials, Clouddriver's name for it); nil skips the check. An
+	// account given by an expression is checked when the stage runs. Only
+	// the first line of its error is kept.
+	CheckAccount func(application, account string) error
 }
 
 // StageTypes is what Validate needs to know about stage types. The stage
@@ -77,6 +83,7 @@ func (p *Pipeline) Validate(opts ValidateOptions) error {
 	v.parameters(p.ParameterConfig)
 	v.triggers(p.Triggers)
 	v.stages(p.Stages)
+	v.accounts(p)
 	v.cycles(p.Stages)
 	if len(v.problems) == 0 {
 		return nil
@@ -374,6 +381,29 @@ func (v *validator) expressionString(path, s string) {
 	}
 	if err != nil {
 		v.add(path, "%s", err.Error())
+	}
+}
+
+// accountFields are the stage fields that name an AWS account: account,
+// and credentials, Clouddriver's name for it.
+var accountFields = []string{"account", "credentials"}
+
+// accounts checks, with CheckAccount, that the pipeline's application may
+// deploy to each account its stages name.
+func (v *validator) accounts(p *Pipeline) {
+	if v.opts.CheckAccount == nil || p.Application == "" {
+		return
+	}
+	for i, s := range p.Stages {
+		for _, key := range accountFields {
+			account, ok := s.Fields[key].(string)
+			if !ok || strings.Contains(account, "${") {
+				continue
+			}
+			if err := v.opts.CheckAccount(p.Application, account); err != nil {
+				v.add(fmt.Sprintf("stages[%d].%s", i, key), "%s", firstLine(err))
+			}
+		}
 	}
 }
 

@@ -66,8 +66,9 @@ func (f *function) String() string {
 	return fmt.Sprintf("function %s in account %s (%s)", f.name, f.acct.Name, f.acct.Region)
 }
 
-// function resolves a stage's target: its account (default local), its
-// region, which must be the account's, and the function name with
+// function resolves a stage's target: its account (default local), which
+// the application must be allowed to use, its region, which must be the
+// account's, and the function name with
 // Spinnaker's application prefix — unless prefixApplicationNameToFunction
 // is false, or the name is an ARN, or it already is the application name
 // or starts with "<application>-", the name becomes
@@ -76,6 +77,11 @@ func (f *function) String() string {
 func (b *base) function(app string, tg *target) (*function, error) {
 	acct, err := b.accounts.Get(tg.Account.Value)
 	if err != nil {
+		return nil, fail("account: %v", err)
+	}
+	// Validation checked an account written in the document; this checks
+	// one an expression gave, and one whose applications changed since.
+	if err := b.accounts.CheckApplication(app, acct.Name); err != nil {
 		return nil, fail("account: %v", err)
 	}
 	if region := tg.Region.Value; region != "" && region != acct.Region {

@@ -55,6 +55,7 @@ const inForce = `revoked_at IS NULL AND (expires_at IS NULL OR expires_at > ?)`
 
 // CredentialFind implements store.Querier.
 func (q *querier) CredentialFind(ctx context.Context, kind store.CredentialKind, secretHash string, now time.Time) (*store.Credential, error) {
+	q = q.reader()
 	c, err := scanCredential(q.queryRow(ctx, `SELECT `+credentialColumns+` FROM credential
 WHERE kind = ? AND secret_hash = ? AND `+inForce, string(kind), secretHash, q.d.time(normTime(now))))
 	if err != nil {
@@ -77,6 +78,7 @@ RETURNING `+credentialColumns, at, string(kind), secretHash, at))
 
 // CredentialList implements store.Querier.
 func (q *querier) CredentialList(ctx context.Context, kind store.CredentialKind, now time.Time) ([]*store.Credential, error) {
+	q = q.reader()
 	out := []*store.Credential{}
 	err := q.query(ctx, `SELECT `+credentialColumns+` FROM credential WHERE kind = ? AND `+inForce+`
 ORDER BY created_at, id`, []any{string(kind), q.d.time(normTime(now))}, func(r Row) error {

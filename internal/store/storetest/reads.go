@@ -2,6 +2,7 @@ package storetest
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"sync"
 	"testing"
@@ -150,6 +151,15 @@ func ReadsBesideWriter(t *testing.T, s store.Store) {
 		{"EventList", func() error { _, err := s.EventList(rctx, nil); return err }},
 		{"EventLastID", func() error { _, err := s.EventLastID(rctx); return err }},
 		{"AuditList", func() error { _, err := s.AuditList(rctx, nil); return err }},
+		// Every API request looks its credential up.
+		{"CredentialFind", func() error {
+			_, err := s.CredentialFind(rctx, store.CredentialToken, "no-such-hash", time.Now())
+			if errors.Is(err, store.ErrNotFound) {
+				return nil
+			}
+			return err
+		}},
+		{"CredentialList", func() error { _, err := s.CredentialList(rctx, store.CredentialToken, time.Now()); return err }},
 	}
 	for _, r := range reads {
 		if err := r.read(); err != nil {

@@ -9,7 +9,6 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
-	"net/http"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -25,6 +24,7 @@ import (
 	"github.com/sluice-cd/sluice/internal/apiclient"
 	"github.com/sluice-cd/sluice/internal/apitype"
 	"github.com/sluice-cd/sluice/internal/fnbuild"
+	"github.com/sluice-cd/sluice/internal/httpserve"
 	"github.com/sluice-cd/sluice/internal/node"
 	"github.com/sluice-cd/sluice/internal/status"
 )
@@ -120,7 +120,7 @@ func (a *app) runDemo(ctx context.Context, opts demoOptions) error {
 	if err != nil {
 		return fmt.Errorf("listen on %s: %w", opts.Addr, err)
 	}
-	srv := &http.Server{Handler: n.API, ReadHeaderTimeout: 10 * time.Second}
+	srv := httpserve.New(httpserve.Config{Handler: n.API, Logger: log, ErrorLevel: slog.LevelDebug})
 	go srv.Serve(ln)
 	defer srv.Close()
 	url := "http://" + ln.Addr().String()

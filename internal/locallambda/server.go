@@ -17,6 +17,7 @@ import (
 
 	"github.com/google/uuid"
 	"github.com/sluice-cd/sluice/internal/awsid"
+	"github.com/sluice-cd/sluice/internal/httpserve"
 	"github.com/sluice-cd/sluice/internal/locallambda/access"
 	"github.com/sluice-cd/sluice/internal/locallambda/awserr"
 	"github.com/sluice-cd/sluice/internal/locallambda/control"
@@ -62,6 +63,9 @@ type Config struct {
 	// function in Pending / InProgress, or a mapping in Creating, for as
 	// long as they need.
 	beforeActivation func(function, qualifier string)
+	// bodyTimeout, if set, replaces httpserve.DefaultBodyTimeout, so that
+	// tests can watch a dribbled body being cut off.
+	bodyTimeout time.Duration
 }
 
 // Server is the local Lambda: the Lambda REST API (the control plane, with
@@ -165,8 +169,9 @@ func New(cfg Config) (*Server, error) {
 
 // Start listens on addr, which must be a loopback address ("127.0.0.1:0"
 // picks a free port; "" means that), and serves until Close is called or
-// ctx is done. It returns the address it listens on; URL returns it as a
-// base URL for SDK clients.
+// ctx is done, with package httpserve's limits: a request body that stops
+// arriving is cut off, a response (a long Invoke) is not. It returns the
+// address it listens on; URL returns it as a base URL for SDK clients.
 func (s *Server) Start(ctx context.Context, addr string) (net.Addr, error) {
 	addr = cmp.Or(addr, "127.0.0.1:0")
 	host, _, err := net.SplitHostPort(addr)
@@ -189,11 +194,7 @@ func (s *Server) Start(ctx context.Context, addr string) (net.Addr, error) {
 	if err != nil {
 		return nil, fmt.Errorf("local Lambda listen: %w", err)
 	}
-	srv := &http.Server{
-		Handler:           s.Handler(),
-		ReadHeaderTimeout: 10 * time.Second,
-		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelDebug),
-	}
+	srv := httpserve.New(httpserve.Config{Handler: s.Handler(), BodyTimeout: s.cfg.bodyTimeout, Logger: s.log, ErrorLevel: slog.LevelDebug})
 	s.srv = srv
 	s.url = "http://" + ln.Addr().String()
 	go func() {

@@ -50,6 +50,11 @@ type Config struct {
 	// New fills in Resolver, Logger, DataDir, Region, Now and
 	// AccountConcurrency from the fields above.
 	Invoker invoke.Config
+	// RequestMemory bounds the memory the Lambda API's request bodies
+	// take at once (each at most 1 MiB: a ZipFile is written to disk as
+	// it arrives, and S3 objects and multipart parts go to disk too);
+	// requests beyond it wait their turn. Default 64 MiB.
+	RequestMemory int64
 	// Credentials, if set, are the one access key whose SigV4 signatures
 	// the Lambda API and S3 accept: every signature is verified with its
 	// secret. Nil accepts any well-formed signature. Either way a request
@@ -110,6 +115,7 @@ func New(cfg Config) (*Server, error) {
 	cfg.Region = cmp.Or(cfg.Region, "us-east-1")
 	cfg.AccountID = cmp.Or(cfg.AccountID, "000000000000")
 	cfg.ConcurrentExecutions = cmp.Or(cfg.ConcurrentExecutions, 1000)
+	cfg.RequestMemory = cmp.Or(cfg.RequestMemory, 64<<20)
 	if cfg.Clock == nil {
 		cfg.Clock = time.Now
 	}
@@ -132,7 +138,7 @@ func New(cfg Config) (*Server, error) {
 		return nil, fmt.Errorf("lock local Lambda data directory: %w", err)
 	}
 	s := &Server{cfg: cfg, log: log, unlock: unlock,
-		guard: access.New(access.Config{Credentials: cfg.Credentials, Clock: cfg.Clock})}
+		guard: access.New(access.Config{Credentials: cfg.Credentials, Clock: cfg.Clock, TempDir: filepath.Join(dir, "tmp")})}
 	s.s3, err = s3.Open(s3.Config{Dir: filepath.Join(dir, "s3"), Clock: cfg.Clock, Logger: log})
 	if err != nil {
 		_ = unlock()
@@ -141,6 +147,7 @@ func New(cfg Config) (*Server, error) {
 	s.ctl, err = control.Open(control.Config{
 		DataDir: dir, Region: cfg.Region, AccountID: cfg.AccountID, Logger: log, Clock: cfg.Clock,
 		ConcurrentExecutions: cfg.ConcurrentExecutions, Objects: s.s3, BeforeActivation: cfg.beforeActivation,
+		RequestMemory: cfg.RequestMemory,
 	})
 	if err != nil {
 		_ = unlock()
@@ -268,7 +275,12 @@ const ownPrefix = "_locallambda"
 // and dot segments.
 func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
 	svc, h := s.service(r)
-	if f := s.guard.Check(r, svc); f != nil {
+	body := r.Body
+	f := s.guard.Check(r, svc)
+	if b := r.Body; b != body {
+		defer b.Close() // a body the guard read and put back, perhaps a file
+	}
+	if f != nil {
 		s.log.Warn("local lambda: refused a request", "reason", f.Reason, "method", r.Method, "path", r.URL.EscapedPath(),
 			"host", r.Host, "origin", r.Header.Get("Origin"), "sec_fetch_site", r.Header.Get("Sec-Fetch-Site"), "user_agent", r.UserAgent())
 		if svc == access.S3 {

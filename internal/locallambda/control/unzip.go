@@ -2,7 +2,6 @@ package control
 
 import (
 	"archive/zip"
-	"bytes"
 	"errors"
 	"fmt"
 	"io"
@@ -30,7 +29,7 @@ var (
 	ErrUnzippedTooLarge = errors.New("deployment package too large when unzipped")
 )
 
-// Unzip extracts a deployment package into dir (created if missing),
+// Unzip extracts a deployment package (size bytes of zipFile) into dir (created if missing),
 // refusing anything that would escape dir: absolute paths, ".." elements,
 // backslash paths, and symbolic links whose target leaves dir. Writes go
 // through an os.Root, so even a link planted by an earlier entry cannot be
@@ -38,11 +37,11 @@ var (
 // (≤ 0 means MaxUnzippedSize), counted as bytes are written, not as the
 // archive declares them. Files keep their execute bits (0755 or 0644).
 // On error dir may hold a partial extraction; the caller removes it.
-func Unzip(zipBytes []byte, dir string, maxUnzipped int64) error {
+func Unzip(zipFile io.ReaderAt, size int64, dir string, maxUnzipped int64) error {
 	if maxUnzipped <= 0 {
 		maxUnzipped = MaxUnzippedSize
 	}
-	zr, err := zip.NewReader(bytes.NewReader(zipBytes), int64(len(zipBytes)))
+	zr, err := zip.NewReader(zipFile, size)
 	if err != nil {
 		return fmt.Errorf("%w: could not unzip the uploaded file: %v", ErrInvalidZip, err)
 	}

@@ -17,6 +17,11 @@ type zipEntry struct {
 	body string
 }
 
+// unzipBytes is Unzip of a package in memory.
+func unzipBytes(z []byte, dir string, maxUnzipped int64) error {
+	return Unzip(bytes.NewReader(z), int64(len(z)), dir, maxUnzipped)
+}
+
 func makeZip(tb testing.TB, entries ...zipEntry) []byte {
 	tb.Helper()
 	var buf bytes.Buffer
@@ -53,7 +58,7 @@ func TestUnzipExtracts(t *testing.T) {
 		zipEntry{name: "link", mode: fs.ModeSymlink | 0o777, body: "lib/data.txt"},
 		zipEntry{name: "lib/up", mode: fs.ModeSymlink | 0o777, body: "../deep"},
 	)
-	if err := Unzip(z, dir, 0); err != nil {
+	if err := unzipBytes(z, dir, 0); err != nil {
 		t.Fatalf("Unzip: %v", err)
 	}
 	fi, err := os.Stat(filepath.Join(dir, "bootstrap"))
@@ -91,7 +96,7 @@ func TestUnzipRefusesEscapes(t *testing.T) {
 			t.Parallel()
 			parent := t.TempDir()
 			dir := filepath.Join(parent, "code")
-			err := Unzip(makeZip(t, tt.entries...), dir, 0)
+			err := unzipBytes(makeZip(t, tt.entries...), dir, 0)
 			if !errors.Is(err, ErrInvalidZip) {
 				t.Fatalf("Unzip = %v, want ErrInvalidZip", err)
 			}
@@ -126,7 +131,7 @@ func TestUnzipWritesThroughNoPlantedLink(t *testing.T) {
 		zipEntry{name: "l", mode: fs.ModeSymlink | 0o777, body: "target.txt"},
 		zipEntry{name: "l", body: "replaced"},
 	)
-	if err := Unzip(z, dir, 0); err != nil {
+	if err := unzipBytes(z, dir, 0); err != nil {
 		t.Fatalf("Unzip: %v", err)
 	}
 	if b, _ := os.ReadFile(filepath.Join(dir, "target.txt")); string(b) != "original" {
@@ -141,10 +146,10 @@ func TestUnzipSizeBound(t *testing.T) {
 	t.Parallel()
 	big := strings.Repeat("0", 1<<20) // compresses to almost nothing
 	z := makeZip(t, zipEntry{name: "a", body: big}, zipEntry{name: "b", body: big})
-	if err := Unzip(z, t.TempDir(), 1<<20+10); !errors.Is(err, ErrUnzippedTooLarge) {
+	if err := unzipBytes(z, t.TempDir(), 1<<20+10); !errors.Is(err, ErrUnzippedTooLarge) {
 		t.Errorf("Unzip of 2 MB with a 1 MB bound = %v, want ErrUnzippedTooLarge", err)
 	}
-	if err := Unzip(z, t.TempDir(), 2<<20); err != nil {
+	if err := unzipBytes(z, t.TempDir(), 2<<20); err != nil {
 		t.Errorf("Unzip of 2 MB with a 2 MB bound: %v", err)
 	}
 
@@ -152,7 +157,7 @@ func TestUnzipSizeBound(t *testing.T) {
 	// the bound, counting the bytes actually written.
 	lying := understate(t, z)
 	parent := t.TempDir()
-	if err := Unzip(lying, filepath.Join(parent, "code"), 1<<20+10); err == nil {
+	if err := unzipBytes(lying, filepath.Join(parent, "code"), 1<<20+10); err == nil {
 		t.Error("Unzip of an archive that lies about its sizes succeeded beyond the bound")
 	}
 	var total int64
@@ -167,7 +172,7 @@ func TestUnzipSizeBound(t *testing.T) {
 		t.Errorf("%d bytes written, more than the bound", total)
 	}
 
-	if err := Unzip([]byte("not a zip"), t.TempDir(), 0); !errors.Is(err, ErrInvalidZip) {
+	if err := unzipBytes([]byte("not a zip"), t.TempDir(), 0); !errors.Is(err, ErrInvalidZip) {
 		t.Errorf("Unzip of garbage = %v, want ErrInvalidZip", err)
 	}
 }
@@ -194,7 +199,7 @@ func FuzzUnzip(f *testing.F) {
 	f.Add(makeZip(f, zipEntry{name: "l", mode: fs.ModeSymlink | 0o777, body: "../../x"}, zipEntry{name: "l/y", body: "y"}))
 	f.Fuzz(func(t *testing.T, z []byte) {
 		parent := t.TempDir()
-		_ = Unzip(z, filepath.Join(parent, "code"), 1<<20)
+		_ = unzipBytes(z, filepath.Join(parent, "code"), 1<<20)
 		assertOnlyChild(t, parent, "code")
 	})
 }

@@ -105,6 +105,88 @@ func TestUnzipRefusesEscapes(t *testing.T) {
 	}
 }
 
+// TestUnzipRefusesLinkChains: links whose targets each look local but
+// which, followed through one another as the kernel follows them, lead
+// outside. The check must resolve each link through those already
+// extracted, and check them all again at the end.
+func TestUnzipRefusesLinkChains(t *testing.T) {
+	t.Parallel()
+	link := func(name, target string) zipEntry {
+		return zipEntry{name: name, mode: fs.ModeSymlink | 0o777, body: target}
+	}
+	tests := []struct {
+		name    string
+		entries []zipEntry
+	}{
+		{"through a link to the root", []zipEntry{{name: "x/y/", mode: fs.ModeDir | 0o755}, link("x/y/up", "../.."), link("esc", "x/y/up/..")}},
+		{"a link to a link to the root", []zipEntry{link("a", "."), link("b", "a"), link("esc", "b/../etc")}},
+		{"a later link changes an earlier one", []zipEntry{link("a", "b/.."), link("b", ".")}},
+		{"two steps down, three up", []zipEntry{{name: "d/e/f/", mode: fs.ModeDir | 0o755}, link("d/e/f/top", "../../.."), link("d/e/f/top2", "top/d/e/f/top"), link("esc", "d/e/f/top2/../..")}},
+		{"through a link to an absolute path", []zipEntry{link("a", "b/c"), {name: "b/", mode: fs.ModeDir | 0o755}, link("b/c", "../../../../../../../../..")}},
+		{"a loop", []zipEntry{link("a", "b"), link("b", "a")}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			parent := t.TempDir()
+			dir := filepath.Join(parent, "code")
+			err := unzipBytes(makeZip(t, tt.entries...), dir, 0)
+			if !errors.Is(err, ErrInvalidZip) {
+				t.Errorf("Unzip = %v, want ErrInvalidZip", err)
+			}
+			assertNoLinkLeaves(t, dir)
+		})
+	}
+}
+
+// TestUnzipKeepsLocalChains: chains of links that stay inside are fine.
+func TestUnzipKeepsLocalChains(t *testing.T) {
+	t.Parallel()
+	link := func(name, target string) zipEntry {
+		return zipEntry{name: name, mode: fs.ModeSymlink | 0o777, body: target}
+	}
+	dir := filepath.Join(t.TempDir(), "code")
+	z := makeZip(t,
+		zipEntry{name: "x/y/data.txt", body: "data"},
+		link("x/y/up", "../.."),
+		link("via", "x/y/up/x/y/data.txt"),
+		link("lib", "x/y"),
+		link("also", "lib/up/lib/data.txt"),
+		link("dangling", "not/yet/../there"),
+	)
+	if err := unzipBytes(z, dir, 0); err != nil {
+		t.Fatalf("Unzip: %v", err)
+	}
+	for _, name := range []string{"via", "also"} {
+		if b, err := os.ReadFile(filepath.Join(dir, name)); err != nil || string(b) != "data" {
+			t.Errorf("%s reads %q (err %v), want data", name, b, err)
+		}
+	}
+}
+
+// assertNoLinkLeaves fails if a symbolic link under dir resolves outside
+// it.
+func assertNoLinkLeaves(tb testing.TB, dir string) {
+	tb.Helper()
+	real, err := filepath.EvalSymlinks(dir)
+	if err != nil {
+		return // nothing extracted
+	}
+	filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
+		if err != nil || d.Type()&fs.ModeSymlink == 0 {
+			return nil
+		}
+		to, err := filepath.EvalSymlinks(p)
+		if err != nil {
+			return nil // dangling or a loop: leads nowhere
+		}
+		if rel, err := filepath.Rel(real, to); err != nil || !filepath.IsLocal(rel) && rel != "." {
+			tb.Errorf("%s resolves to %s, outside %s", p, to, dir)
+		}
+		return nil
+	})
+}
+
 // assertOnlyChild checks that parent holds nothing but child.
 func assertOnlyChild(tb testing.TB, parent, child string) {
 	tb.Helper()
@@ -201,5 +283,6 @@ func FuzzUnzip(f *testing.F) {
 		parent := t.TempDir()
 		_ = unzipBytes(z, filepath.Join(parent, "code"), 1<<20)
 		assertOnlyChild(t, parent, "code")
+		assertNoLinkLeaves(t, filepath.Join(parent, "code"))
 	})
 }

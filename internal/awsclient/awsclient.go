@@ -16,6 +16,7 @@ import (
 	"fmt"
 	"net/url"
 	"os"
+	"path/filepath"
 	"regexp"
 	"slices"
 	"sort"
@@ -50,6 +51,9 @@ type Config struct {
 	// Local is the "local" section: the local account and the embedded
 	// local Lambda.
 	Local LocalConfig `json:"local"`
+	// Stages is the "stages" section: what stages may reach on the
+	// server's machine (stages.go).
+	Stages StagesConfig `json:"stages"`
 }
 
 // LocalConfig is the "local" section of sluice.yaml.
@@ -124,15 +128,18 @@ type Accounts struct {
 
 var knownAccountFields = []string{"name", "region", "profile", "roleArn", "externalId", "endpoint", "applications"}
 
-// LoadConfig reads the accounts of a sluice.yaml (YAML or JSON; other
-// top-level sections are ignored) and validates them. Errors name the file,
-// the account and the field.
+// LoadConfig reads the accounts, the local section and the stages section
+// of a sluice.yaml (YAML or JSON; other top-level sections are ignored)
+// and validates them. Errors name the file, the account and the field.
 func LoadConfig(path string) (Config, error) {
 	b, err := os.ReadFile(path)
 	if err != nil {
 		return Config{}, fmt.Errorf("read accounts config: %w", err)
 	}
 	cfg, err := parseConfig(b)
+	if err == nil {
+		err = cfg.Stages.resolve(filepath.Dir(path))
+	}
 	if err != nil {
 		return Config{}, fmt.Errorf("%s: %w", path, err)
 	}
@@ -145,6 +152,7 @@ func parseConfig(b []byte) (Config, error) {
 	var raw struct {
 		Accounts []map[string]any `json:"accounts"`
 		Local    any              `json:"local"`
+		Stages   any              `json:"stages"`
 	}
 	if err := yaml.Unmarshal(b, &raw); err != nil {
 		return Config{}, fmt.Errorf("accounts must be a list of objects with %s: %w", strings.Join(knownAccountFields, ", "), err)
@@ -152,6 +160,9 @@ func parseConfig(b []byte) (Config, error) {
 	var errs []error
 	cfg := Config{Accounts: make([]AccountConfig, len(raw.Accounts))}
 	cfg.Local, errs = parseLocal(raw.Local)
+	var stageErrs []error
+	cfg.Stages, stageErrs = parseStages(raw.Stages)
+	errs = append(errs, stageErrs...)
 	for i, m := range raw.Accounts {
 		label := accountLabel(i, m["name"])
 		a := &cfg.Accounts[i]

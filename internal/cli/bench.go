@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -23,7 +24,7 @@ func (a *app) newBenchCmd() *cobra.Command {
 		Args:  cobra.ArbitraryArgs,
 		RunE:  groupRunE,
 	}
-	cmd.AddCommand(a.newBenchEngineCmd(), a.newBenchMemoryCmd(), a.newBenchLocalCmd())
+	cmd.AddCommand(a.newBenchEngineCmd(), a.newBenchMemoryCmd(), a.newBenchLocalCmd(), a.newBenchUploadsCmd())
 	return cmd
 }
 
@@ -139,6 +140,91 @@ the share of a 10% weighted alias against its 99.9% binomial interval.`,
 	f.IntVar(&opts.Clients, "clients", 64, "concurrent clients")
 	f.IntVar(&opts.Concurrent, "invokes", 20000, "invokes shared by the concurrent clients")
 	f.IntVar(&opts.Weighted, "weighted", 20000, "invokes of the weighted alias")
+	return cmd
+}
+
+func (a *app) newBenchUploadsCmd() *cobra.Command {
+	var (
+		opts     bench.UploadOptions
+		baseline string
+		runs     int
+		dir      string
+		sizeMiB  int64
+	)
+	cmd := &cobra.Command{
+		Use:   "uploads",
+		Short: "Peak memory of the local Lambda under concurrent large uploads",
+		Long: `Start 'sluice local serve' (this binary) on a fresh data directory and upload
+--clients packages at once in each scenario: S3 PutObject and a multipart upload of a
+--size MiB package, CreateFunction from those objects, CreateFunction and then
+UpdateFunctionCode with a 49 MiB ZipFile (the largest whose base64 fits a Lambda
+request). Report the server's peak resident memory (VmHWM) in each. With --baseline,
+runs of that binary and this one alternate, --runs times each, and the figures are
+min / median / max with the ratio of medians. Linux only; needs about 4 GB of disk
+under --dir per binary.`,
+		Args: noArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			self, err := os.Executable()
+			if err != nil {
+				return err
+			}
+			opts.Size = sizeMiB << 20
+			if dir == "" {
+				if dir, err = os.MkdirTemp("", "sluice-bench-uploads-"); err != nil {
+					return err
+				}
+				defer os.RemoveAll(dir)
+			}
+			bins := []string{self}
+			if baseline != "" {
+				bins = []string{baseline, self}
+			}
+			peaks := make([]map[string][]int64, len(bins))
+			for i := range peaks {
+				peaks[i] = map[string][]int64{}
+			}
+			for run := range runs {
+				for i, bin := range bins {
+					o := opts
+					o.Bin, o.Dir = bin, dir
+					res, err := bench.Uploads(cmd.Context(), o)
+					if err != nil {
+						return fmt.Errorf("%s, run %d: %w", bin, run+1, err)
+					}
+					for k, v := range res {
+						peaks[i][k] = append(peaks[i][k], v)
+					}
+				}
+			}
+			fmt.Fprintf(a.stdout, "local Lambda peak RSS, %d concurrent uploads of %d MiB (S3) / 49 MiB (ZipFile), %d runs\n", opts.Clients, opts.Size>>20, runs)
+			mb := func(kb int64) float64 { return float64(kb) / 1024 }
+			for _, name := range bench.UploadScenarios {
+				fmt.Fprintf(a.stdout, "  %s\n", name)
+				var medians []int64
+				for i, bin := range bins {
+					v := slices.Sorted(slices.Values(peaks[i][name]))
+					med := v[len(v)/2]
+					medians = append(medians, med)
+					label := "this"
+					if i < len(bins)-1 {
+						label = "baseline"
+					}
+					fmt.Fprintf(a.stdout, "    %-8s min %5.0f MB  median %5.0f MB  max %5.0f MB  (%s)\n",
+						label, mb(v[0]), mb(med), mb(v[len(v)-1]), bin)
+				}
+				if len(medians) == 2 {
+					fmt.Fprintf(a.stdout, "    this / baseline: %.2f\n", float64(medians[1])/float64(medians[0]))
+				}
+			}
+			return nil
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&baseline, "baseline", "", "another sluice binary to measure in alternation with this one")
+	f.IntVar(&runs, "runs", 1, "runs of each binary")
+	f.StringVar(&dir, "dir", "", "directory for the packages and data directories (default: a temporary one)")
+	f.Int64Var(&sizeMiB, "size", 240, "size in MiB of the S3 package")
+	f.IntVar(&opts.Clients, "clients", 4, "concurrent uploads")
 	return cmd
 }
 

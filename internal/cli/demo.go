@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
-	"net/http"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -24,6 +23,7 @@ import (
 	"github.com/sluice-cd/sluice/internal/apiclient"
 	"github.com/sluice-cd/sluice/internal/apitype"
 	"github.com/sluice-cd/sluice/internal/fnbuild"
+	"github.com/sluice-cd/sluice/internal/httpserve"
 	"github.com/sluice-cd/sluice/internal/node"
 	"github.com/sluice-cd/sluice/internal/status"
 )
@@ -64,7 +64,8 @@ Go toolchain), uploads it to the local S3 and runs examples/pipelines/canary-rel
 twice: v1 goes straight to 100% of the alias hello-api:live; v2 gets 10% of it while
 live traffic flows, so the split shows in the local Lambda's metrics. At the manual
 judgment it promotes with --yes, rolls back with --rollback, and otherwise prints the
-console URL and the command that judges it, and waits.`,
+console URL and the command that judges it, and waits. Pipelines you apply to the demo
+server may deploy a zipFile from the current directory or below it.`,
 		Args: noArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if opts.Yes && opts.Rollback {
@@ -106,7 +107,14 @@ func (a *app) runDemo(ctx context.Context, opts demoOptions) error {
 		dataDir = tmp
 	}
 	log := slog.New(slog.NewTextHandler(a.stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
-	n, err := node.Start(ctx, node.Options{DataDir: dataDir, LambdaAddr: "127.0.0.1:0", Logger: log, Version: version()})
+	// Pipelines applied to the demo may deploy a zipFile from the
+	// working directory (and below it), as a developer expects; a server
+	// reads none unless sluice.yaml names a directory.
+	wd, err := os.Getwd()
+	if err != nil {
+		return fmt.Errorf("find the working directory for zipFile: %w", err)
+	}
+	n, err := node.Start(ctx, node.Options{DataDir: dataDir, LambdaAddr: "127.0.0.1:0", Logger: log, Version: version(), ZipFileRoot: wd})
 	if err != nil {
 		return err
 	}
@@ -119,7 +127,7 @@ func (a *app) runDemo(ctx context.Context, opts demoOptions) error {
 	if err != nil {
 		return fmt.Errorf("listen on %s: %w", opts.Addr, err)
 	}
-	srv := &http.Server{Handler: n.API, ReadHeaderTimeout: 10 * time.Second}
+	srv := httpserve.New(httpserve.Config{Handler: n.API, Logger: log, ErrorLevel: slog.LevelDebug})
 	go srv.Serve(ln)
 	defer srv.Close()
 	url := "http://" + ln.Addr().String()

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/sluice-cd/sluice/internal/atomicfile"
+	"github.com/sluice-cd/sluice/internal/httpserve"
 	"github.com/sluice-cd/sluice/internal/node"
 	"github.com/spf13/cobra"
 )
@@ -150,13 +151,12 @@ func serveHTTP(ctx context.Context, opts serveOptions, h http.Handler) error {
 	// shutdown begins so that Shutdown does not wait for them.
 	streamCtx, endStreams := context.WithCancel(context.WithoutCancel(ctx))
 	defer endStreams()
-	srv := &http.Server{
-		Handler:           h,
-		ReadHeaderTimeout: 10 * time.Second,
-		IdleTimeout:       2 * time.Minute,
-		BaseContext:       func(net.Listener) context.Context { return streamCtx },
-		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
-	}
+	srv := httpserve.New(httpserve.Config{
+		Handler:     h,
+		BaseContext: func(net.Listener) context.Context { return streamCtx },
+		Logger:      log,
+		ErrorLevel:  slog.LevelWarn,
+	})
 	srv.RegisterOnShutdown(endStreams)
 
 	served := make(chan error, 1)

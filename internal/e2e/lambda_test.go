@@ -37,6 +37,17 @@ func helloZip(t *testing.T) string {
 	return path
 }
 
+// zipFileArgs are the arguments of sluice serve that let stages read
+// zipFile: a sluice.yaml whose stages.zipFileRoot is zip's directory.
+func zipFileArgs(t *testing.T, zip string) []string {
+	t.Helper()
+	cfg := filepath.Join(t.TempDir(), "sluice.yaml")
+	if err := os.WriteFile(cfg, []byte("stages:\n  zipFileRoot: "+filepath.Dir(zip)+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return []string{"--config", cfg}
+}
+
 // localLambda is a client of the server's local Lambda.
 func localLambda(t *testing.T, c *apiclient.Client) *lambda.Client {
 	t.Helper()
@@ -105,7 +116,7 @@ func TestDeployCrash(t *testing.T) {
 		"zipFile":%q,"envVariables":{"HELLO_VERSION":"${parameters.v}"},"publish":true}],
 		"parameterConfig":[{"name":"v","required":true}]}`, zip)
 
-	srv := startServer(t, bin, dataDir)
+	srv := startServer(t, bin, dataDir, zipFileArgs(t, zip)...)
 	c := client(t, srv.url)
 	if _, err := c.PutPipeline(ctx, "crash", "deploy", []byte(doc), "application/json"); err != nil {
 		t.Fatal(err)
@@ -119,7 +130,7 @@ func TestDeployCrash(t *testing.T) {
 		// The moment of the kill is the subject of the test.
 		time.Sleep(time.Duration(rng.IntN(400)) * time.Millisecond)
 		srv.kill(syscall.SIGKILL)
-		srv = startServer(t, bin, dataDir)
+		srv = startServer(t, bin, dataDir, zipFileArgs(t, zip)...)
 		c = client(t, srv.url)
 		if got := waitDone(t, c, exec.ID); got.Status != "SUCCEEDED" {
 			t.Fatalf("deploy %d after a kill ended %s", i, got.Status)
@@ -141,7 +152,7 @@ func TestRollbackAfterFailingInvoke(t *testing.T) {
 	bin := buildSluice(t)
 	zip := helloZip(t)
 	ctx := context.Background()
-	srv := startServer(t, bin, t.TempDir())
+	srv := startServer(t, bin, t.TempDir(), zipFileArgs(t, zip)...)
 	c := client(t, srv.url)
 	doc := fmt.Sprintf(`{"application":"rb","name":"release","rollbackOnFailure":true,
 		"parameterConfig":[{"name":"v"},{"name":"failureRate","default":"0"}],

@@ -17,6 +17,7 @@ import (
 
 	"github.com/google/uuid"
 	"github.com/sluice-cd/sluice/internal/awsid"
+	"github.com/sluice-cd/sluice/internal/httpserve"
 	"github.com/sluice-cd/sluice/internal/locallambda/access"
 	"github.com/sluice-cd/sluice/internal/locallambda/awserr"
 	"github.com/sluice-cd/sluice/internal/locallambda/control"
@@ -49,6 +50,11 @@ type Config struct {
 	// New fills in Resolver, Logger, DataDir, Region, Now and
 	// AccountConcurrency from the fields above.
 	Invoker invoke.Config
+	// RequestMemory bounds the memory the Lambda API's request bodies
+	// take at once (each at most 1 MiB: a ZipFile is written to disk as
+	// it arrives, and S3 objects and multipart parts go to disk too);
+	// requests beyond it wait their turn. Default 64 MiB.
+	RequestMemory int64
 	// Credentials, if set, are the one access key whose SigV4 signatures
 	// the Lambda API and S3 accept: every signature is verified with its
 	// secret. Nil accepts any well-formed signature. Either way a request
@@ -62,6 +68,9 @@ type Config struct {
 	// function in Pending / InProgress, or a mapping in Creating, for as
 	// long as they need.
 	beforeActivation func(function, qualifier string)
+	// bodyTimeout, if set, replaces httpserve.DefaultBodyTimeout, so that
+	// tests can watch a dribbled body being cut off.
+	bodyTimeout time.Duration
 }
 
 // Server is the local Lambda: the Lambda REST API (the control plane, with
@@ -106,6 +115,7 @@ func New(cfg Config) (*Server, error) {
 	cfg.Region = cmp.Or(cfg.Region, "us-east-1")
 	cfg.AccountID = cmp.Or(cfg.AccountID, "000000000000")
 	cfg.ConcurrentExecutions = cmp.Or(cfg.ConcurrentExecutions, 1000)
+	cfg.RequestMemory = cmp.Or(cfg.RequestMemory, 64<<20)
 	if cfg.Clock == nil {
 		cfg.Clock = time.Now
 	}
@@ -128,7 +138,7 @@ func New(cfg Config) (*Server, error) {
 		return nil, fmt.Errorf("lock local Lambda data directory: %w", err)
 	}
 	s := &Server{cfg: cfg, log: log, unlock: unlock,
-		guard: access.New(access.Config{Credentials: cfg.Credentials, Clock: cfg.Clock})}
+		guard: access.New(access.Config{Credentials: cfg.Credentials, Clock: cfg.Clock, TempDir: filepath.Join(dir, "tmp")})}
 	s.s3, err = s3.Open(s3.Config{Dir: filepath.Join(dir, "s3"), Clock: cfg.Clock, Logger: log})
 	if err != nil {
 		_ = unlock()
@@ -137,6 +147,7 @@ func New(cfg Config) (*Server, error) {
 	s.ctl, err = control.Open(control.Config{
 		DataDir: dir, Region: cfg.Region, AccountID: cfg.AccountID, Logger: log, Clock: cfg.Clock,
 		ConcurrentExecutions: cfg.ConcurrentExecutions, Objects: s.s3, BeforeActivation: cfg.beforeActivation,
+		RequestMemory: cfg.RequestMemory,
 	})
 	if err != nil {
 		_ = unlock()
@@ -165,8 +176,9 @@ func New(cfg Config) (*Server, error) {
 
 // Start listens on addr, which must be a loopback address ("127.0.0.1:0"
 // picks a free port; "" means that), and serves until Close is called or
-// ctx is done. It returns the address it listens on; URL returns it as a
-// base URL for SDK clients.
+// ctx is done, with package httpserve's limits: a request body that stops
+// arriving is cut off, a response (a long Invoke) is not. It returns the
+// address it listens on; URL returns it as a base URL for SDK clients.
 func (s *Server) Start(ctx context.Context, addr string) (net.Addr, error) {
 	addr = cmp.Or(addr, "127.0.0.1:0")
 	host, _, err := net.SplitHostPort(addr)
@@ -189,11 +201,7 @@ func (s *Server) Start(ctx context.Context, addr string) (net.Addr, error) {
 	if err != nil {
 		return nil, fmt.Errorf("local Lambda listen: %w", err)
 	}
-	srv := &http.Server{
-		Handler:           s.Handler(),
-		ReadHeaderTimeout: 10 * time.Second,
-		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelDebug),
-	}
+	srv := httpserve.New(httpserve.Config{Handler: s.Handler(), BodyTimeout: s.cfg.bodyTimeout, Logger: s.log, ErrorLevel: slog.LevelDebug})
 	s.srv = srv
 	s.url = "http://" + ln.Addr().String()
 	go func() {
@@ -267,7 +275,12 @@ const ownPrefix = "_locallambda"
 // and dot segments.
 func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
 	svc, h := s.service(r)
-	if f := s.guard.Check(r, svc); f != nil {
+	body := r.Body
+	f := s.guard.Check(r, svc)
+	if b := r.Body; b != body {
+		defer b.Close() // a body the guard read and put back, perhaps a file
+	}
+	if f != nil {
 		s.log.Warn("local lambda: refused a request", "reason", f.Reason, "method", r.Method, "path", r.URL.EscapedPath(),
 			"host", r.Host, "origin", r.Header.Get("Origin"), "sec_fetch_site", r.Header.Get("Sec-Fetch-Site"), "user_agent", r.UserAgent())
 		if svc == access.S3 {

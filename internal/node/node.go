@@ -80,6 +80,10 @@ type Options struct {
 	// Config is the path of sluice.yaml, which declares AWS accounts; none
 	// is needed for the local Lambda.
 	Config string
+	// ZipFileRoot, if set, replaces sluice.yaml's stages.zipFileRoot: the
+	// directory a Lambda stage's zipFile may read from (sluice demo gives
+	// its working directory). Empty in both, zipFile is refused.
+	ZipFileRoot string
 	// Logger defaults to one that discards everything.
 	Logger *slog.Logger
 	// Version is the binary's version, for /health and /version.
@@ -165,7 +169,7 @@ func (n *Node) start(ctx context.Context, opts Options) error {
 	if n.Accounts, err = awsclient.New(ctx, accountsCfg, awsclient.LocalEndpoint{URL: n.LocalLambdaURL}); err != nil {
 		return &Error{Err: err, Hint: "fix the accounts in the file given to --config"}
 	}
-	stages := StageRegistry(n.Accounts)
+	stages := StageRegistry(n.Accounts, cmp.Or(opts.ZipFileRoot, accountsCfg.Stages.ZipFileRoot))
 	nodeID := ""
 	if opts.DatabaseURL != "" {
 		if nodeID = opts.NodeID; nodeID == "" {
@@ -419,12 +423,13 @@ func DefaultNodeID(dataDir string) string {
 }
 
 // StageRegistry returns every stage type Sluice runs, with Orca's
-// alternate names. The Lambda stages reach AWS through accounts; nil
-// accounts give a registry that validates documents but cannot run Lambda
-// stages (sluice pipeline validate).
-func StageRegistry(accounts *awsclient.Accounts) *stage.Registry {
+// alternate names. The Lambda stages reach AWS through accounts, and read
+// a zipFile only under zipFileRoot (none when empty); nil accounts give a
+// registry that validates documents but cannot run Lambda stages (sluice
+// pipeline validate).
+func StageRegistry(accounts *awsclient.Accounts, zipFileRoot string) *stage.Registry {
 	types := []stage.Type{wait.Type{}, judgment.Type{}, variables.Type{}, preconditions.Type{}}
-	r := stage.NewRegistry(append(types, lambda.Types(accounts)...)...)
+	r := stage.NewRegistry(append(types, lambda.Types(accounts, zipFileRoot)...)...)
 	for alias, target := range lambda.Aliases {
 		if r.Known(target) {
 			r.Alias(alias, target)
@@ -437,5 +442,5 @@ func StageRegistry(accounts *awsclient.Accounts) *stage.Registry {
 // with, so that `sluice pipeline validate` finds exactly what the server
 // would.
 func ValidateOptions() pipeline.ValidateOptions {
-	return pipeline.ValidateOptions{StageTypes: StageRegistry(nil), CheckExpression: expr.Check}
+	return pipeline.ValidateOptions{StageTypes: StageRegistry(nil, ""), CheckExpression: expr.Check}
 }

@@ -61,7 +61,7 @@ func newTestServerWith(t *testing.T, opts serverOptions) *testServer {
 	}
 	types := []stage.Type{wait.Type{}, judgment.Type{}, variables.Type{}, preconditions.Type{}}
 	if opts.accounts != nil {
-		types = append(types, lambdastage.Types(opts.accounts)...)
+		types = append(types, lambdastage.Types(opts.accounts, "")...)
 	}
 	reg := stage.NewRegistry(types...)
 	eng := sluicetest.StartEngine(t, engine.Config{Store: st, Stages: reg, Logger: log})

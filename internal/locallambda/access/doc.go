@@ -45,7 +45,9 @@
 //     computed again with aws-sdk-go-v2's SigV4 signer over the request as
 //     received — method, path, query, the headers it names, and the
 //     payload hash: for Lambda the SHA-256 of the body (read, and put back
-//     for the handler), for S3 the X-Amz-Content-Sha256 header the SDKs
+//     for the handler: in memory up to 1 MiB, beyond that in a file of
+//     Config.TempDir, so that a ZipFile upload is never whole in memory),
+//     for S3 the X-Amz-Content-Sha256 header the SDKs
 //     send (UNSIGNED-PAYLOAD for a presigned URL without it). An unknown
 //     access key, a wrong signature and an expired presigned URL are
 //     refused as AWS refuses them. Without Credentials any well-formed

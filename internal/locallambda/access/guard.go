@@ -1,8 +1,10 @@
 package access
 
 import (
+	"cmp"
 	"net"
 	"net/http"
+	"os"
 	"strings"
 	"time"
 
@@ -36,19 +38,24 @@ type Config struct {
 	Credentials *Credentials
 	// Clock tells whether a presigned URL has expired. Default time.Now.
 	Clock func() time.Time
+	// TempDir holds the bodies larger than 1 MiB that verifying a Lambda
+	// request reads (CreateFunction's ZipFile), so that none is whole in
+	// memory. Default os.TempDir().
+	TempDir string
 }
 
 // Guard applies the package's rules to requests. It is safe for
 // concurrent use.
 type Guard struct {
-	creds  *Credentials
-	clock  func() time.Time
-	signer *v4.Signer
+	creds   *Credentials
+	clock   func() time.Time
+	signer  *v4.Signer
+	tempDir string
 }
 
 // New returns a Guard for cfg.
 func New(cfg Config) *Guard {
-	g := &Guard{clock: cfg.Clock, signer: v4.NewSigner()}
+	g := &Guard{clock: cfg.Clock, signer: v4.NewSigner(), tempDir: cmp.Or(cfg.TempDir, os.TempDir())}
 	if g.clock == nil {
 		g.clock = time.Now
 	}
@@ -62,7 +69,8 @@ func New(cfg Config) *Guard {
 // Check returns nil for a request the local Lambda may serve as svc, and
 // otherwise a *Refusal that says why not. Verifying a Lambda request
 // against Credentials reads its body; Check puts back one that reads the
-// same bytes.
+// same bytes, which the caller must close when it is done with the
+// request (a large one is a temporary file).
 func (g *Guard) Check(r *http.Request, svc Service) *Refusal {
 	if f := checkHost(r.Host); f != nil {
 		return f

@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"os"
 	"strings"
 	"testing"
 	"time"
@@ -247,4 +248,51 @@ func FuzzParseSignature(f *testing.F) {
 			}
 		}
 	})
+}
+
+// TestVerifyLargeBody: a body larger than maxMemoryBody is verified
+// through a file of TempDir, which the handler reads the same bytes from,
+// and which Close removes.
+func TestVerifyLargeBody(t *testing.T) {
+	t.Parallel()
+	now := time.Date(2025, 3, 14, 15, 9, 26, 0, time.UTC)
+	tmp := t.TempDir()
+	g := New(Config{Credentials: &Credentials{AccessKeyID: "AKID", SecretAccessKey: "secret"}, Clock: func() time.Time { return now }, TempDir: tmp})
+	body := bytes.Repeat([]byte("0123456789abcdef"), 3*maxMemoryBody/16)
+
+	r := signed(t, "POST", "/2015-03-31/functions", "lambda", body, "secret", now)
+	if f := g.Check(r, Lambda); f != nil {
+		t.Fatalf("a signed request with a %d-byte body: %v", len(body), f)
+	}
+	if names := dirNames(t, tmp); len(names) != 1 {
+		t.Errorf("TempDir holds %q; want the one file the body is in", names)
+	}
+	if got, _ := io.ReadAll(r.Body); !bytes.Equal(got, body) {
+		t.Errorf("the body after Check is %d bytes, not the %d sent", len(got), len(body))
+	}
+	r.Body.Close()
+
+	// A body changed after signing is refused; closing it removes it too.
+	r = signed(t, "POST", "/2015-03-31/functions", "lambda", body, "secret", now)
+	r.Body = io.NopCloser(bytes.NewReader(append(bytes.Clone(body[:len(body)-1]), '!')))
+	if f := g.Check(r, Lambda); f == nil || f.Reason != ReasonSignature {
+		t.Errorf("a changed large body: Check = %v; want a signature refusal", f)
+	}
+	r.Body.Close()
+	if names := dirNames(t, tmp); len(names) != 0 {
+		t.Errorf("TempDir still holds %q after the bodies were closed", names)
+	}
+}
+
+func dirNames(t *testing.T, dir string) []string {
+	t.Helper()
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var names []string
+	for _, e := range entries {
+		names = append(names, e.Name())
+	}
+	return names
 }

@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"net/textproto"
 	"net/url"
+	"os"
 	"strconv"
 	"strings"
 	"time"
@@ -24,6 +25,9 @@ const (
 	// largest request of any Lambda operation (CreateFunction's 50 MB zip,
 	// base64-encoded in JSON), as the control plane refuses larger ones.
 	maxBody = 69905067
+	// maxMemoryBody is the largest body hashed in memory; a larger one
+	// goes through a file of Config.TempDir.
+	maxMemoryBody = 1 << 20
 	// maxExpires is the longest a presigned URL may be valid: 7 days.
 	maxExpires = 7 * 24 * 60 * 60
 )
@@ -182,7 +186,7 @@ func (g *Guard) verify(r *http.Request, svc Service, sig *signature) *Refusal {
 	if sig.presigned && g.clock().After(sig.at.Add(sig.expires)) {
 		return refuse(ReasonExpired, "Request has expired: the presigned URL was valid for %s from %s", sig.expires, sig.at.Format(time.RFC3339))
 	}
-	payload, f := payloadHash(r, svc, sig)
+	payload, f := g.payloadHash(r, svc, sig)
 	if f != nil {
 		return f
 	}
@@ -240,8 +244,9 @@ func (g *Guard) verify(r *http.Request, svc Service, sig *signature) *Refusal {
 // payloadHash is the hash the client signed the body as: for S3 the
 // X-Amz-Content-Sha256 header (UNSIGNED-PAYLOAD for a presigned URL
 // without it), for Lambda the SHA-256 of the body, which it reads and puts
-// back.
-func payloadHash(r *http.Request, svc Service, sig *signature) (string, *Refusal) {
+// back (in a file, closed and removed by the body's Close, when it is
+// larger than maxMemoryBody).
+func (g *Guard) payloadHash(r *http.Request, svc Service, sig *signature) (string, *Refusal) {
 	if svc == S3 {
 		if h := r.Header.Get("X-Amz-Content-Sha256"); h != "" {
 			return h, nil
@@ -256,18 +261,49 @@ func payloadHash(r *http.Request, svc Service, sig *signature) (string, *Refusal
 	if r.ContentLength > maxBody {
 		return "", tooLarge
 	}
-	var body bytes.Buffer
-	if r.Body != nil {
-		body.Grow(int(max(r.ContentLength, 0)))
-		n, err := body.ReadFrom(io.LimitReader(r.Body, maxBody+1))
-		if err != nil {
+	h := sha256.New()
+	if r.Body == nil || r.Body == http.NoBody {
+		return hex.EncodeToString(h.Sum(nil)), nil
+	}
+	if r.ContentLength >= 0 && r.ContentLength <= maxMemoryBody {
+		var body bytes.Buffer
+		body.Grow(int(r.ContentLength))
+		if _, err := body.ReadFrom(io.LimitReader(r.Body, maxMemoryBody+1)); err != nil {
 			return "", refuse(ReasonBody, "read the request body to verify its signature: %v", err)
 		}
-		if n > maxBody {
-			return "", tooLarge
-		}
+		h.Write(body.Bytes())
 		r.Body = io.NopCloser(bytes.NewReader(body.Bytes()))
+		return hex.EncodeToString(h.Sum(nil)), nil
 	}
-	sum := sha256.Sum256(body.Bytes())
-	return hex.EncodeToString(sum[:]), nil
+	// A large body (a ZipFile upload) is hashed on its way to a file, and
+	// the handler reads it from there: it is never whole in memory.
+	f, err := os.CreateTemp(g.tempDir, "body-*")
+	if err != nil {
+		return "", refuse(ReasonBody, "store the request body to verify its signature: %v", err)
+	}
+	body := &fileBody{f}
+	n, err := io.Copy(io.MultiWriter(f, h), io.LimitReader(r.Body, maxBody+1))
+	if err == nil {
+		_, err = f.Seek(0, io.SeekStart)
+	}
+	switch {
+	case err != nil:
+		body.Close()
+		return "", refuse(ReasonBody, "read the request body to verify its signature: %v", err)
+	case n > maxBody:
+		body.Close()
+		return "", tooLarge
+	}
+	r.Body = body
+	return hex.EncodeToString(h.Sum(nil)), nil
+}
+
+// fileBody is a request body stored in a temporary file, removed when it
+// is closed.
+type fileBody struct{ *os.File }
+
+func (b *fileBody) Close() error {
+	err := b.File.Close()
+	_ = os.Remove(b.Name())
+	return err
 }

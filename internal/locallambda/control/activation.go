@@ -128,7 +128,12 @@ func (cp *Plane) activate(ctx context.Context, p pendingWork) {
 // unpack extracts the package into its directory (replacing whatever an
 // interrupted earlier attempt left there).
 func (cp *Plane) unpack(zipRel, dirRel string) *activationFailure {
-	b, err := os.ReadFile(cp.abs(zipRel))
+	f, err := os.Open(cp.abs(zipRel))
+	var fi os.FileInfo
+	if err == nil {
+		defer f.Close()
+		fi, err = f.Stat()
+	}
 	if err != nil {
 		return &activationFailure{code: "InternalError", reason: fmt.Sprintf("The local Lambda could not read the function's package: %v", err)}
 	}
@@ -136,7 +141,7 @@ func (cp *Plane) unpack(zipRel, dirRel string) *activationFailure {
 	if err := os.RemoveAll(dir); err != nil {
 		return &activationFailure{code: "InternalError", reason: fmt.Sprintf("The local Lambda could not prepare the code directory: %v", err)}
 	}
-	if err := Unzip(b, dir, maxUnzippedSize); err != nil {
+	if err := Unzip(f, fi.Size(), dir, maxUnzippedSize); err != nil {
 		var ae *awserr.Error
 		msg := err.Error()
 		if errors.As(err, &ae) {

@@ -2,11 +2,13 @@ package control
 
 import (
 	"archive/zip"
-	"bytes"
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/hex"
 	"errors"
+	"fmt"
+	"hash"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
@@ -34,6 +36,8 @@ const maxUnzippedSize = 262144000
 // functionCode is the Code member of CreateFunction (and, flattened, of
 // UpdateFunctionCode).
 type functionCode struct {
+	// ZipFile is null after decodeCodeRequest: the package it carried
+	// is in zip.
 	ZipFile             []byte `json:"ZipFile"`
 	S3Bucket            string `json:"S3Bucket"`
 	S3Key               string `json:"S3Key"`
@@ -41,61 +45,163 @@ type functionCode struct {
 	ImageUri            string `json:"ImageUri"`
 	SourceKMSKeyArn     string `json:"SourceKMSKeyArn"`
 	S3ObjectStorageMode string `json:"S3ObjectStorageMode"`
+
+	zip *spool // the decoded ZipFile, if the request had one
 }
 
-// codePackage is a validated deployment package.
+// codePackage is a validated deployment package in a file of the
+// temporary directory, until storeZip moves it into place; discard
+// removes it if it is still there.
 type codePackage struct {
-	zip    []byte
+	path   string
+	size   int64
 	sha256 string // base64 of the SHA-256, as CodeSha256
 	hex    string
 }
 
+func (p *codePackage) discard() {
+	if p != nil {
+		_ = os.Remove(p.path)
+	}
+}
+
 // loadPackage gets a function's package from the request — inline, or from
 // the embedded S3 store (read directly, not over HTTP) — and checks it as
-// AWS does at the call: a readable zip within the unzipped-size limit.
+// AWS does at the call: a readable zip within the unzipped-size limit. The
+// package goes from file to file, never whole into memory. It takes c.zip
+// over: on error it is removed, on success it is the package's file.
 func (cp *Plane) loadPackage(c functionCode) (*codePackage, error) {
-	hasZip := len(c.ZipFile) > 0
+	hasZip := c.zip != nil && c.zip.n > 0
 	hasS3 := c.S3Bucket != "" || c.S3Key != "" || c.S3ObjectVersion != ""
+	var err error
 	switch {
 	case c.ImageUri != "":
-		return nil, awserr.InvalidParameter("Container images (ImageUri, PackageType Image) are not supported by the local Lambda: deploy a .zip package with ZipFile or S3Bucket/S3Key.")
+		err = awserr.InvalidParameter("Container images (ImageUri, PackageType Image) are not supported by the local Lambda: deploy a .zip package with ZipFile or S3Bucket/S3Key.")
 	case hasZip && hasS3:
-		return nil, awserr.InvalidParameter("Please provide the function code either as ZipFile or as S3Bucket and S3Key, not both.")
+		err = awserr.InvalidParameter("Please provide the function code either as ZipFile or as S3Bucket and S3Key, not both.")
 	case !hasZip && !hasS3:
-		return nil, awserr.InvalidParameter("Please provide the function code: ZipFile, or S3Bucket and S3Key.")
+		err = awserr.InvalidParameter("Please provide the function code: ZipFile, or S3Bucket and S3Key.")
 	case hasS3 && (c.S3Bucket == "" || c.S3Key == ""):
-		return nil, awserr.InvalidParameter("Both S3Bucket and S3Key are required to take the function code from Amazon S3 (got bucket %q, key %q).", c.S3Bucket, c.S3Key)
+		err = awserr.InvalidParameter("Both S3Bucket and S3Key are required to take the function code from Amazon S3 (got bucket %q, key %q).", c.S3Bucket, c.S3Key)
 	case c.S3ObjectVersion != "" && c.S3ObjectVersion != "null":
-		return nil, awserr.InvalidParameter("S3ObjectVersion is not supported by the local Lambda: its S3 store keeps one version of each object. Leave S3ObjectVersion out.")
+		err = awserr.InvalidParameter("S3ObjectVersion is not supported by the local Lambda: its S3 store keeps one version of each object. Leave S3ObjectVersion out.")
 	case c.S3ObjectStorageMode != "" && c.S3ObjectStorageMode != "COPY":
-		return nil, awserr.InvalidParameter("S3ObjectStorageMode %s is not supported by the local Lambda; it copies the object (COPY).", c.S3ObjectStorageMode)
+		err = awserr.InvalidParameter("S3ObjectStorageMode %s is not supported by the local Lambda; it copies the object (COPY).", c.S3ObjectStorageMode)
 	}
-	b := c.ZipFile
+	if err != nil || !hasZip {
+		c.zip.abort()
+	}
+	if err != nil {
+		return nil, err
+	}
+	sp := c.zip
 	if hasS3 {
-		var err error
-		b, err = cp.objects.ReadObject(c.S3Bucket, c.S3Key, maxUnzippedSize)
-		switch {
-		case errors.Is(err, s3.ErrNoSuchBucket):
-			return nil, awserr.InvalidParameter("Error occurred while GetObject. S3 Error Code: NoSuchBucket. S3 Error Message: The specified bucket does not exist (bucket %q, key %q in the local Lambda's S3 store).", c.S3Bucket, c.S3Key)
-		case errors.Is(err, s3.ErrNoSuchKey):
-			return nil, awserr.InvalidParameter("Error occurred while GetObject. S3 Error Code: NoSuchKey. S3 Error Message: The specified key does not exist (bucket %q, key %q in the local Lambda's S3 store).", c.S3Bucket, c.S3Key)
-		case err != nil:
-			return nil, awserr.InvalidParameter("Error occurred while GetObject (bucket %q, key %q): %v", c.S3Bucket, c.S3Key, err)
+		if sp, err = cp.copyObject(c.S3Bucket, c.S3Key); err != nil {
+			return nil, err
 		}
 	}
-	zr, err := zip.NewReader(bytes.NewReader(b), int64(len(b)))
+	pkg, err := sp.finish()
 	if err != nil {
+		return nil, fmt.Errorf("store the uploaded package: %w", err)
+	}
+	zr, err := zip.OpenReader(pkg.path)
+	if err != nil {
+		pkg.discard()
 		return nil, awserr.InvalidParameter("Could not unzip uploaded file. Please check your file, then try to upload again.")
 	}
 	var total uint64
 	for _, f := range zr.File {
 		total += f.UncompressedSize64
 	}
+	zr.Close()
 	if total > maxUnzippedSize {
+		pkg.discard()
 		return nil, awserr.InvalidParameter("Unzipped size must be smaller than %d bytes", maxUnzippedSize)
 	}
-	sum := sha256.Sum256(b)
-	return &codePackage{zip: b, sha256: base64.StdEncoding.EncodeToString(sum[:]), hex: hex.EncodeToString(sum[:])}, nil
+	return pkg, nil
+}
+
+// copyObject copies an object of the S3 store into a spool.
+func (cp *Plane) copyObject(bucket, key string) (*spool, error) {
+	rc, _, err := cp.objects.OpenObject(bucket, key, maxUnzippedSize)
+	switch {
+	case errors.Is(err, s3.ErrNoSuchBucket):
+		return nil, awserr.InvalidParameter("Error occurred while GetObject. S3 Error Code: NoSuchBucket. S3 Error Message: The specified bucket does not exist (bucket %q, key %q in the local Lambda's S3 store).", bucket, key)
+	case errors.Is(err, s3.ErrNoSuchKey):
+		return nil, awserr.InvalidParameter("Error occurred while GetObject. S3 Error Code: NoSuchKey. S3 Error Message: The specified key does not exist (bucket %q, key %q in the local Lambda's S3 store).", bucket, key)
+	case err != nil:
+		return nil, awserr.InvalidParameter("Error occurred while GetObject (bucket %q, key %q): %v", bucket, key, err)
+	}
+	defer rc.Close()
+	sp, err := cp.newSpool()
+	if err != nil {
+		return nil, err
+	}
+	if _, err := io.Copy(sp, rc); err != nil {
+		sp.abort()
+		return nil, fmt.Errorf("copy s3://%s/%s: %w", bucket, key, err)
+	}
+	return sp, nil
+}
+
+// spool is a package being written to a file of the temporary directory
+// (tmpRel), hashed as it is written. Its methods accept a nil spool.
+type spool struct {
+	f *os.File
+	h hash.Hash
+	n int64
+}
+
+// tmpRel is the directory, under the data directory, of packages being
+// uploaded; Open empties it.
+const tmpRel = "tmp"
+
+func (cp *Plane) newSpool() (*spool, error) {
+	f, err := os.CreateTemp(cp.abs(tmpRel), "package-*.zip")
+	if err != nil {
+		return nil, fmt.Errorf("store the uploaded package: %w", err)
+	}
+	return &spool{f: f, h: sha256.New()}, nil
+}
+
+func (s *spool) Write(p []byte) (int, error) {
+	n, err := s.f.Write(p)
+	s.h.Write(p[:n])
+	s.n += int64(n)
+	return n, err
+}
+
+// reset empties the spool, for a request that sends ZipFile twice.
+func (s *spool) reset() error {
+	s.h.Reset()
+	s.n = 0
+	if err := s.f.Truncate(0); err != nil {
+		return err
+	}
+	_, err := s.f.Seek(0, io.SeekStart)
+	return err
+}
+
+// finish closes the file, synced, and returns it as a package.
+func (s *spool) finish() (*codePackage, error) {
+	err := s.f.Sync()
+	if cerr := s.f.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		_ = os.Remove(s.f.Name())
+		return nil, err
+	}
+	sum := s.h.Sum(nil)
+	return &codePackage{path: s.f.Name(), size: s.n, sha256: base64.StdEncoding.EncodeToString(sum), hex: hex.EncodeToString(sum)}, nil
+}
+
+// abort closes and removes the file.
+func (s *spool) abort() {
+	if s != nil {
+		s.f.Close()
+		_ = os.Remove(s.f.Name())
+	}
 }
 
 // abs turns a path relative to the data directory into an absolute one.
@@ -134,8 +240,9 @@ func (p *pins) pin(rel string) (unpin func()) {
 	}
 }
 
-// storeZip writes a package under the function's directory (once per
-// content) and pins it until unpin is called, which the caller does after
+// storeZip moves a package under the function's directory (once per
+// content: a package already there stays, and pkg's file is left to
+// discard) and pins it until unpin is called, which the caller does after
 // its change to the model committed or failed.
 func (cp *Plane) storeZip(name, id string, pkg *codePackage) (rel string, unpin func(), err error) {
 	rel = filepath.Join(functionDirRel(name, id), "zips", pkg.hex+".zip")
@@ -150,7 +257,12 @@ func (cp *Plane) storeZip(name, id string, pkg *codePackage) (rel string, unpin 
 		unpin()
 		return "", nil, err
 	}
-	if err := atomicfile.Write(path, pkg.zip); err != nil {
+	// The file was synced when it was written (spool.finish).
+	if err := os.Rename(pkg.path, path); err != nil {
+		unpin()
+		return "", nil, err
+	}
+	if err := atomicfile.SyncDir(filepath.Dir(path)); err != nil {
 		unpin()
 		return "", nil, err
 	}

@@ -41,6 +41,21 @@
 // configuration. A failed function can be fixed with UpdateFunctionCode:
 // it goes back to Pending and activates again.
 //
+// # Uploads in bounded memory
+//
+// A package never sits whole in memory. CreateFunction's Code.ZipFile and
+// UpdateFunctionCode's ZipFile are base64-decoded from the request body as
+// it arrives into a file of DataDir/tmp, hashed on the way (zipfile.go);
+// the rest of the request, at most 1 MiB, is decoded as usual. A package
+// named by S3Bucket/S3Key is copied there from the S3 store. The file is
+// checked as a zip in place and renamed into functions/NAME/ID/zips/, and
+// activations unzip it from the file. Every other operation's body is read
+// into memory and may be at most 1 MiB. What request bodies take at once
+// is bounded by Config.RequestMemory: an operation with a body waits (as
+// long as its client does) until its share — its length, at most 1 MiB —
+// is free. Invoke is not counted: the data plane bounds its payloads.
+// Open empties DataDir/tmp of what an interrupted upload left.
+//
 // # Invariants
 //
 //   - Every change to the model is written to DataDir/state.json (temp file,
@@ -67,7 +82,10 @@
 //   - An oversized control-plane request is RequestTooLargeException (413)
 //     with AWS's "Request must be smaller than 69905067 bytes for the X
 //     operation" text; AWS sends that text as RequestEntityTooLargeException,
-//     which the Lambda model does not declare.
+//     which the Lambda model does not declare. Only CreateFunction and
+//     UpdateFunctionCode may be that large; every other operation's limit
+//     is 1048576 bytes, as are a code request's members other than
+//     ZipFile, so that a body held in memory stays small.
 //   - Event source mappings are validated, stored and move through their
 //     states, but events are not yet delivered from their sources.
 package control

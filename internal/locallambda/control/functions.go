@@ -49,22 +49,26 @@ func (cp *Plane) unqualifiedRef(raw string) (functionRef, error) {
 // then start the activations that make it Active.
 func (cp *Plane) createFunction(w http.ResponseWriter, r *http.Request) error {
 	var req createFunctionRequest
-	if err := decodeRequest(r, "CreateFunction", &req); err != nil {
-		return err
-	}
-	name, cfg, err := cp.checkCreate(&req)
+	zip, err := cp.decodeCodeRequest(r, "CreateFunction", []string{"Code", "ZipFile"}, &req)
 	if err != nil {
 		return err
 	}
-	// Refuse a taken name before reading the package; the commit checks
-	// again, under the write lock, where it counts.
-	if err := cp.st.read(func(m *catalog) error { return nameFree(m, name) }); err != nil {
+	name, cfg, err := cp.checkCreate(&req)
+	if err == nil {
+		// Refuse a taken name before checking the package; the commit
+		// checks again, under the write lock, where it counts.
+		err = cp.st.read(func(m *catalog) error { return nameFree(m, name) })
+	}
+	if err != nil {
+		zip.abort()
 		return err
 	}
+	req.Code.zip = zip
 	pkg, err := cp.loadPackage(*req.Code)
 	if err != nil {
 		return err
 	}
+	defer pkg.discard()
 	id := uuid.NewString()
 	zipRel, unpin, err := cp.storeZip(name, id, pkg)
 	if err != nil {
@@ -143,7 +147,7 @@ func newFunction(name, id string, cfg functionConfig, tags map[string]string, pk
 		Version:                    latestQualif,
 		Config:                     cfg,
 		CodeSha256:                 pkg.sha256,
-		CodeSize:                   int64(len(pkg.zip)),
+		CodeSize:                   pkg.size,
 		CodeZip:                    zipRel,
 		CodeDir:                    newCodeDirRel(name, id),
 		State:                      functionPending,
@@ -328,9 +332,12 @@ type updateFunctionCodeRequest struct {
 
 func (cp *Plane) updateFunctionCode(w http.ResponseWriter, r *http.Request) error {
 	var req updateFunctionCodeRequest
-	if err := decodeRequest(r, "UpdateFunctionCode", &req); err != nil {
+	zip, err := cp.decodeCodeRequest(r, "UpdateFunctionCode", []string{"ZipFile"}, &req)
+	if err != nil {
 		return err
 	}
+	// loadPackage takes it over; until then, every return removes it.
+	defer func() { zip.abort() }()
 	ref, err := cp.unqualifiedRef(r.PathValue("function"))
 	if err != nil {
 		return err
@@ -370,10 +377,12 @@ func (cp *Plane) updateFunctionCode(w http.ResponseWriter, r *http.Request) erro
 	}); err != nil {
 		return err
 	}
+	req.functionCode.zip, zip = zip, nil
 	pkg, err := cp.loadPackage(req.functionCode)
 	if err != nil {
 		return err
 	}
+	defer pkg.discard()
 	if req.DryRun {
 		var resp functionConfiguration
 		err := cp.st.read(func(m *catalog) error {
@@ -403,7 +412,7 @@ func (cp *Plane) updateFunctionCode(w http.ResponseWriter, r *http.Request) erro
 			return err
 		}
 		v := fn.Latest
-		v.CodeSha256, v.CodeSize, v.CodeZip = pkg.sha256, int64(len(pkg.zip)), zipRel
+		v.CodeSha256, v.CodeSize, v.CodeZip = pkg.sha256, pkg.size, zipRel
 		v.CodeDir, v.Unpacked = newCodeDirRel(fn.Name, fn.ID), false
 		if req.Architectures != nil {
 			v.Config.Architectures = slices.Clone(req.Architectures)

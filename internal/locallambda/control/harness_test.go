@@ -63,7 +63,7 @@ func openCtlServer(t testing.TB, dir string, opts ...ctlOption) *ctlServer {
 		t.Fatalf("s3.Open: %v", err)
 	}
 	cfg := Config{DataDir: dir, Region: "us-east-1", AccountID: "000000000000", Logger: log, Clock: time.Now,
-		ConcurrentExecutions: 1000, Objects: store}
+		ConcurrentExecutions: 1000, Objects: store, RequestMemory: 64 << 20}
 	for _, o := range opts {
 		o(&cfg)
 	}

@@ -3,11 +3,17 @@ package control
 import (
 	"context"
 	"errors"
+	"fmt"
+	"io"
 	"log/slog"
 	"net/http"
+	"os"
+	"path/filepath"
 	"strings"
 	"sync"
 	"time"
+
+	"golang.org/x/sync/semaphore"
 
 	"github.com/sluice-cd/sluice/internal/locallambda/invoke"
 	"github.com/sluice-cd/sluice/internal/locallambda/restapi"
@@ -32,6 +38,10 @@ type Config struct {
 	// Objects is the S3 store that function code named by S3Bucket/S3Key
 	// is read from.
 	Objects ObjectReader
+	// RequestMemory bounds the memory the operations' request bodies take
+	// at once: each takes its length, at most 1 MiB (a ZipFile goes to
+	// disk as it arrives); requests beyond it wait.
+	RequestMemory int64
 	// BeforeActivation, if set, runs at the start of every asynchronous
 	// activation (function name, qualifier) and event source mapping
 	// transition ("event-source-mapping", UUID). Tests use it to hold a
@@ -40,11 +50,11 @@ type Config struct {
 	BeforeActivation func(function, qualifier string)
 }
 
-// ObjectReader reads an object of the S3 store; *s3.Store implements it.
+// ObjectReader opens an object of the S3 store; *s3.Store implements it.
 // A missing bucket or key is an error wrapping s3.ErrNoSuchBucket or
-// s3.ErrNoSuchKey.
+// s3.ErrNoSuchKey, an object larger than limit an error.
 type ObjectReader interface {
-	ReadObject(bucket, key string, limit int64) ([]byte, error)
+	OpenObject(bucket, key string, limit int64) (io.ReadCloser, int64, error)
 }
 
 // DataPlane is what the control plane needs of the data plane
@@ -67,6 +77,7 @@ type Plane struct {
 	objects ObjectReader
 	dp      DataPlane
 	pins    pins
+	bodies  *semaphore.Weighted // Config.RequestMemory
 
 	ctx    context.Context // the lifetime of background work
 	cancel context.CancelFunc
@@ -78,15 +89,23 @@ var _ invoke.Resolver = (*Plane)(nil)
 // Open loads the model from cfg.DataDir (or starts empty) and removes the
 // package files no record references. It starts nothing; Start does.
 func Open(cfg Config) (*Plane, error) {
-	if cfg.DataDir == "" || cfg.Objects == nil || cfg.Clock == nil || cfg.Logger == nil {
-		return nil, errors.New("control plane: Config.DataDir, Objects, Clock and Logger are required")
+	if cfg.DataDir == "" || cfg.Objects == nil || cfg.Clock == nil || cfg.Logger == nil || cfg.RequestMemory <= 0 {
+		return nil, errors.New("control plane: Config.DataDir, Objects, Clock, Logger and RequestMemory are required")
+	}
+	// What an interrupted upload left in the temporary directory goes.
+	tmp := filepath.Join(cfg.DataDir, tmpRel)
+	if err := os.RemoveAll(tmp); err != nil {
+		return nil, fmt.Errorf("empty the local Lambda's upload directory: %w", err)
+	}
+	if err := os.MkdirAll(tmp, 0o700); err != nil {
+		return nil, fmt.Errorf("create the local Lambda's upload directory: %w", err)
 	}
 	a := arns{region: cfg.Region, account: cfg.AccountID}
 	st, err := loadState(cfg.DataDir, a, cfg.Clock)
 	if err != nil {
 		return nil, err
 	}
-	cp := &Plane{cfg: cfg, log: cfg.Logger, arns: a, st: st, objects: cfg.Objects}
+	cp := &Plane{cfg: cfg, log: cfg.Logger, arns: a, st: st, objects: cfg.Objects, bodies: semaphore.NewWeighted(cfg.RequestMemory)}
 	cp.ctx, cp.cancel = context.WithCancel(context.Background())
 	if err := cp.collectGarbage(); err != nil {
 		cp.log.Warn("local lambda: clean up unreferenced function files", "err", err)
@@ -127,7 +146,7 @@ func (cp *Plane) ResolveInvoke(ctx context.Context, name, qualifier string) (*in
 // goes to the data plane).
 func (cp *Plane) Routes() []restapi.Route {
 	r := func(method, path, op string, h restapi.Handler) restapi.Route {
-		return restapi.Route{Method: method, Path: path, Op: op, Handle: h}
+		return restapi.Route{Method: method, Path: path, Op: op, Handle: cp.admit(h)}
 	}
 	invoke := restapi.Route{Method: "POST", Path: "/2015-03-31/functions/{function}/invocations", Op: "Invoke", Raw: true,
 		Handle: func(w http.ResponseWriter, r *http.Request) error {

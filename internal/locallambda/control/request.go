@@ -1,7 +1,9 @@
 package control
 
 import (
+	"bufio"
 	"bytes"
+	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -9,14 +11,22 @@ import (
 	"net/http"
 
 	"github.com/sluice-cd/sluice/internal/locallambda/awserr"
+	"github.com/sluice-cd/sluice/internal/locallambda/restapi"
 )
 
 // The wire helpers of the control-plane operations: request bodies in,
 // JSON out. Errors leave through the router (restapi), which renders them.
 
 // maxRequestBody is AWS's limit on a control-plane request: a 50 MB zip,
-// base64-encoded in JSON.
+// base64-encoded in JSON. Only CreateFunction and UpdateFunctionCode come
+// near it, and their ZipFile goes to a file as it arrives
+// (decodeCodeRequest).
 const maxRequestBody = 69905067
+
+// maxBufferedBody bounds every other request body, which is read into
+// memory whole: far above what AWS's members add up to (a policy or a
+// filter document is a few kilobytes), far below maxRequestBody.
+const maxBufferedBody = 1 << 20
 
 // decodeRequest reads a JSON request body into v. An empty body is {}.
 func decodeRequest(r *http.Request, op string, v any) error {
@@ -27,22 +37,100 @@ func decodeRequest(r *http.Request, op string, v any) error {
 	return decodeJSON(b, v)
 }
 
-// readBody reads a control-plane request body, refusing one larger than
-// AWS accepts.
+// readBody reads a control-plane request body other than a code upload,
+// refusing one larger than maxBufferedBody.
 func readBody(r *http.Request, op string) ([]byte, error) {
-	tooLarge := awserr.Errorf(http.StatusRequestEntityTooLarge, awserr.TypeRequestTooLarge,
-		"Request must be smaller than %d bytes for the %s operation", maxRequestBody, op)
-	if r.ContentLength > maxRequestBody {
-		return nil, tooLarge
+	if r.ContentLength > maxBufferedBody {
+		return nil, tooLarge(op, maxBufferedBody)
 	}
-	b, err := io.ReadAll(io.LimitReader(r.Body, maxRequestBody+1))
+	b, err := io.ReadAll(io.LimitReader(r.Body, maxBufferedBody+1))
 	if err != nil {
 		return nil, fmt.Errorf("read the %s request: %w", op, err)
 	}
-	if len(b) > maxRequestBody {
-		return nil, tooLarge
+	if len(b) > maxBufferedBody {
+		return nil, tooLarge(op, maxBufferedBody)
 	}
 	return b, nil
+}
+
+func tooLarge(op string, limit int) error {
+	return awserr.Errorf(http.StatusRequestEntityTooLarge, awserr.TypeRequestTooLarge,
+		"Request must be smaller than %d bytes for the %s operation", limit, op)
+}
+
+// decodeCodeRequest reads a CreateFunction or UpdateFunctionCode request
+// into v, its ZipFile (the string at path) decoded into a spool as it
+// arrives (zipfile.go), so that the request never sits whole in memory.
+// The spool is nil when the request has no ZipFile; the caller owns it.
+func (cp *Plane) decodeCodeRequest(r *http.Request, op string, path []string, v any) (*spool, error) {
+	if r.ContentLength > maxRequestBody {
+		return nil, tooLarge(op, maxRequestBody)
+	}
+	body := &countingReader{r: io.LimitReader(r.Body, maxRequestBody+1)}
+	var sp *spool
+	split := &zipFileSplitter{in: bufio.NewReaderSize(body, 64<<10), path: path, zip: func() (io.Writer, error) {
+		if sp != nil {
+			return sp, sp.reset()
+		}
+		var err error
+		sp, err = cp.newSpool()
+		return sp, err
+	}}
+	err := split.split()
+	var corrupt base64.CorruptInputError
+	var syntax *jsonSyntaxError
+	switch {
+	case body.n > maxRequestBody:
+		err = tooLarge(op, maxRequestBody)
+	case errors.Is(err, errMembersTooLarge):
+		err = awserr.Errorf(http.StatusRequestEntityTooLarge, awserr.TypeRequestTooLarge,
+			"The members of the %s request other than ZipFile must be smaller than %d bytes", op, maxRequestMembers)
+	case errors.As(err, &corrupt), errors.As(err, &syntax), errors.Is(err, io.ErrUnexpectedEOF):
+		err = awserr.Errorf(http.StatusBadRequest, awserr.TypeInvalidRequestContent, "Could not parse request body into json: %v", err)
+	case err != nil:
+		err = fmt.Errorf("read the %s request: %w", op, err)
+	default:
+		err = decodeJSON(split.rest.Bytes(), v)
+	}
+	if err != nil {
+		sp.abort()
+		return nil, err
+	}
+	return sp, nil
+}
+
+// countingReader counts the bytes read through it.
+type countingReader struct {
+	r io.Reader
+	n int64
+}
+
+func (c *countingReader) Read(p []byte) (int, error) {
+	n, err := c.r.Read(p)
+	c.n += int64(n)
+	return n, err
+}
+
+// admit holds a request that has a body until the control plane's
+// request memory (Config.RequestMemory) has room for what reading it may
+// take: its length, and never more than maxBufferedBody — a ZipFile goes
+// to disk. Waiting ends with the request's context.
+func (cp *Plane) admit(h restapi.Handler) restapi.Handler {
+	return func(w http.ResponseWriter, r *http.Request) error {
+		if r.ContentLength == 0 || r.Body == nil || r.Body == http.NoBody {
+			return h(w, r)
+		}
+		n := int64(maxBufferedBody)
+		if r.ContentLength > 0 {
+			n = min(n, r.ContentLength)
+		}
+		n = min(n, cp.cfg.RequestMemory)
+		if err := cp.bodies.Acquire(r.Context(), n); err != nil {
+			return fmt.Errorf("wait for memory to read the request: %w", err)
+		}
+		defer cp.bodies.Release(n)
+		return h(w, r)
+	}
 }
 
 // decodeJSON decodes a request body; empty means {}. A body that is not

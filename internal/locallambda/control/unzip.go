@@ -2,7 +2,6 @@ package control
 
 import (
 	"archive/zip"
-	"bytes"
 	"errors"
 	"fmt"
 	"io"
@@ -10,6 +9,7 @@ import (
 	"os"
 	"path"
 	"path/filepath"
+	"slices"
 	"strings"
 )
 
@@ -30,19 +30,24 @@ var (
 	ErrUnzippedTooLarge = errors.New("deployment package too large when unzipped")
 )
 
-// Unzip extracts a deployment package into dir (created if missing),
-// refusing anything that would escape dir: absolute paths, ".." elements,
-// backslash paths, and symbolic links whose target leaves dir. Writes go
-// through an os.Root, so even a link planted by an earlier entry cannot be
-// followed outside. The total unzipped size is bounded by maxUnzipped
-// (≤ 0 means MaxUnzippedSize), counted as bytes are written, not as the
-// archive declares them. Files keep their execute bits (0755 or 0644).
-// On error dir may hold a partial extraction; the caller removes it.
-func Unzip(zipBytes []byte, dir string, maxUnzipped int64) error {
+// Unzip extracts a deployment package (size bytes of zipFile) into dir
+// (created if missing), refusing anything that would escape dir: absolute
+// paths, ".." elements, backslash paths, and symbolic links that lead
+// outside. A link is followed as the kernel would follow it, through the
+// links already extracted — "x/y/up -> ../.." and then "esc -> x/y/up/.."
+// is an escape though each target looks local — when it is extracted and
+// again once all entries are (checkLink); a link that escapes is removed.
+// Writes go through an os.Root, so even a link planted by an earlier entry
+// cannot be followed outside. The total unzipped size is bounded by
+// maxUnzipped (≤ 0 means MaxUnzippedSize), counted as bytes are written,
+// not as the archive declares them. Files keep their execute bits (0755 or
+// 0644). On error dir may hold a partial extraction; the caller removes
+// it.
+func Unzip(zipFile io.ReaderAt, size int64, dir string, maxUnzipped int64) error {
 	if maxUnzipped <= 0 {
 		maxUnzipped = MaxUnzippedSize
 	}
-	zr, err := zip.NewReader(bytes.NewReader(zipBytes), int64(len(zipBytes)))
+	zr, err := zip.NewReader(zipFile, size)
 	if err != nil {
 		return fmt.Errorf("%w: could not unzip the uploaded file: %v", ErrInvalidZip, err)
 	}
@@ -66,6 +71,7 @@ func Unzip(zipBytes []byte, dir string, maxUnzipped int64) error {
 	defer root.Close()
 
 	remaining := maxUnzipped
+	var links []string
 	for _, f := range zr.File {
 		name, err := entryName(f.Name)
 		if err != nil {
@@ -84,6 +90,7 @@ func Unzip(zipBytes []byte, dir string, maxUnzipped int64) error {
 			if err := extractSymlink(root, f, name); err != nil {
 				return err
 			}
+			links = append(links, name)
 		case mode.IsRegular():
 			n, err := extractFile(root, f, name, mode, remaining)
 			if err != nil {
@@ -92,6 +99,13 @@ func Unzip(zipBytes []byte, dir string, maxUnzipped int64) error {
 			remaining -= n
 		default:
 			return fmt.Errorf("%w: entry %q is a %s, not a file, directory or symbolic link", ErrInvalidZip, f.Name, mode.Type())
+		}
+	}
+	// Every link again, now that all are in place: a link extracted later
+	// can change where an earlier one leads (a -> b/.., then b -> .).
+	for _, name := range links {
+		if err := checkLink(root, name); err != nil {
+			return err
 		}
 	}
 	return nil
@@ -120,9 +134,7 @@ func extractSymlink(root *os.Root, f *zip.File, name string) error {
 		return fmt.Errorf("%w: read %q: %v", ErrInvalidZip, f.Name, err)
 	}
 	t := string(target)
-	// The target, taken from the link's own directory, must stay inside.
-	resolved := path.Join(path.Dir(filepath.ToSlash(name)), t)
-	if t == "" || path.IsAbs(t) || strings.Contains(t, `\`) || !filepath.IsLocal(filepath.FromSlash(resolved)) && resolved != "." {
+	if t == "" || path.IsAbs(t) || strings.Contains(t, `\`) {
 		return fmt.Errorf("%w: symbolic link %q points to %q, outside the package directory", ErrInvalidZip, f.Name, t)
 	}
 	if err := mkParent(root, name); err != nil {
@@ -131,6 +143,66 @@ func extractSymlink(root *os.Root, f *zip.File, name string) error {
 	_ = root.Remove(name)
 	if err := root.Symlink(t, name); err != nil {
 		return fmt.Errorf("%w: create symbolic link %q: %v", ErrInvalidZip, f.Name, err)
+	}
+	return checkLink(root, name)
+}
+
+// maxLinkHops is how many links a path may pass through, as Linux's
+// limit (40) on following them.
+const maxLinkHops = 40
+
+// checkLink follows the link at name through the links already in root,
+// a component at a time, and removes it and fails if it leads outside
+// root. Where a component does not exist (yet), the rest of the target is
+// taken as written; Unzip checks every link again at the end, when all
+// exist that will.
+func checkLink(root *os.Root, name string) error {
+	target, err := root.Readlink(name)
+	if err != nil {
+		return nil // replaced by a later entry
+	}
+	escape := func(why string) error {
+		_ = root.Remove(name)
+		return fmt.Errorf("%w: symbolic link %q points to %q, which %s", ErrInvalidZip, filepath.ToSlash(name), target, why)
+	}
+	var dir []string // where the walk is, from the root: directories only, never links
+	if d := filepath.ToSlash(filepath.Dir(name)); d != "." {
+		dir = strings.Split(d, "/")
+	}
+	todo := strings.Split(target, "/")
+	for hops := 0; len(todo) > 0; {
+		c := todo[0]
+		todo = todo[1:]
+		switch c {
+		case "", ".":
+			continue
+		case "..":
+			if len(dir) == 0 {
+				return escape("leads outside the package directory")
+			}
+			dir = dir[:len(dir)-1]
+			continue
+		}
+		next := filepath.Join(append(slices.Clone(dir), c)...)
+		fi, err := root.Lstat(next)
+		switch {
+		case err != nil:
+			// Not there (yet): as written.
+		case fi.Mode()&fs.ModeSymlink != 0:
+			if hops++; hops > maxLinkHops {
+				return escape("passes through more than 40 symbolic links")
+			}
+			t, err := root.Readlink(next)
+			if err != nil {
+				return escape("cannot be followed: " + err.Error())
+			}
+			if path.IsAbs(t) {
+				return escape("leads through " + filepath.ToSlash(next) + " to an absolute path")
+			}
+			todo = append(strings.Split(t, "/"), todo...)
+			continue
+		}
+		dir = append(dir, c)
 	}
 	return nil
 }

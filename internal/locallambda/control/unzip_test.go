@@ -17,6 +17,11 @@ type zipEntry struct {
 	body string
 }
 
+// unzipBytes is Unzip of a package in memory.
+func unzipBytes(z []byte, dir string, maxUnzipped int64) error {
+	return Unzip(bytes.NewReader(z), int64(len(z)), dir, maxUnzipped)
+}
+
 func makeZip(tb testing.TB, entries ...zipEntry) []byte {
 	tb.Helper()
 	var buf bytes.Buffer
@@ -53,7 +58,7 @@ func TestUnzipExtracts(t *testing.T) {
 		zipEntry{name: "link", mode: fs.ModeSymlink | 0o777, body: "lib/data.txt"},
 		zipEntry{name: "lib/up", mode: fs.ModeSymlink | 0o777, body: "../deep"},
 	)
-	if err := Unzip(z, dir, 0); err != nil {
+	if err := unzipBytes(z, dir, 0); err != nil {
 		t.Fatalf("Unzip: %v", err)
 	}
 	fi, err := os.Stat(filepath.Join(dir, "bootstrap"))
@@ -91,13 +96,95 @@ func TestUnzipRefusesEscapes(t *testing.T) {
 			t.Parallel()
 			parent := t.TempDir()
 			dir := filepath.Join(parent, "code")
-			err := Unzip(makeZip(t, tt.entries...), dir, 0)
+			err := unzipBytes(makeZip(t, tt.entries...), dir, 0)
 			if !errors.Is(err, ErrInvalidZip) {
 				t.Fatalf("Unzip = %v, want ErrInvalidZip", err)
 			}
 			assertOnlyChild(t, parent, "code")
 		})
 	}
+}
+
+// TestUnzipRefusesLinkChains: links whose targets each look local but
+// which, followed through one another as the kernel follows them, lead
+// outside. The check must resolve each link through those already
+// extracted, and check them all again at the end.
+func TestUnzipRefusesLinkChains(t *testing.T) {
+	t.Parallel()
+	link := func(name, target string) zipEntry {
+		return zipEntry{name: name, mode: fs.ModeSymlink | 0o777, body: target}
+	}
+	tests := []struct {
+		name    string
+		entries []zipEntry
+	}{
+		{"through a link to the root", []zipEntry{{name: "x/y/", mode: fs.ModeDir | 0o755}, link("x/y/up", "../.."), link("esc", "x/y/up/..")}},
+		{"a link to a link to the root", []zipEntry{link("a", "."), link("b", "a"), link("esc", "b/../etc")}},
+		{"a later link changes an earlier one", []zipEntry{link("a", "b/.."), link("b", ".")}},
+		{"two steps down, three up", []zipEntry{{name: "d/e/f/", mode: fs.ModeDir | 0o755}, link("d/e/f/top", "../../.."), link("d/e/f/top2", "top/d/e/f/top"), link("esc", "d/e/f/top2/../..")}},
+		{"through a link to an absolute path", []zipEntry{link("a", "b/c"), {name: "b/", mode: fs.ModeDir | 0o755}, link("b/c", "../../../../../../../../..")}},
+		{"a loop", []zipEntry{link("a", "b"), link("b", "a")}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			parent := t.TempDir()
+			dir := filepath.Join(parent, "code")
+			err := unzipBytes(makeZip(t, tt.entries...), dir, 0)
+			if !errors.Is(err, ErrInvalidZip) {
+				t.Errorf("Unzip = %v, want ErrInvalidZip", err)
+			}
+			assertNoLinkLeaves(t, dir)
+		})
+	}
+}
+
+// TestUnzipKeepsLocalChains: chains of links that stay inside are fine.
+func TestUnzipKeepsLocalChains(t *testing.T) {
+	t.Parallel()
+	link := func(name, target string) zipEntry {
+		return zipEntry{name: name, mode: fs.ModeSymlink | 0o777, body: target}
+	}
+	dir := filepath.Join(t.TempDir(), "code")
+	z := makeZip(t,
+		zipEntry{name: "x/y/data.txt", body: "data"},
+		link("x/y/up", "../.."),
+		link("via", "x/y/up/x/y/data.txt"),
+		link("lib", "x/y"),
+		link("also", "lib/up/lib/data.txt"),
+		link("dangling", "not/yet/../there"),
+	)
+	if err := unzipBytes(z, dir, 0); err != nil {
+		t.Fatalf("Unzip: %v", err)
+	}
+	for _, name := range []string{"via", "also"} {
+		if b, err := os.ReadFile(filepath.Join(dir, name)); err != nil || string(b) != "data" {
+			t.Errorf("%s reads %q (err %v), want data", name, b, err)
+		}
+	}
+}
+
+// assertNoLinkLeaves fails if a symbolic link under dir resolves outside
+// it.
+func assertNoLinkLeaves(tb testing.TB, dir string) {
+	tb.Helper()
+	real, err := filepath.EvalSymlinks(dir)
+	if err != nil {
+		return // nothing extracted
+	}
+	filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
+		if err != nil || d.Type()&fs.ModeSymlink == 0 {
+			return nil
+		}
+		to, err := filepath.EvalSymlinks(p)
+		if err != nil {
+			return nil // dangling or a loop: leads nowhere
+		}
+		if rel, err := filepath.Rel(real, to); err != nil || !filepath.IsLocal(rel) && rel != "." {
+			tb.Errorf("%s resolves to %s, outside %s", p, to, dir)
+		}
+		return nil
+	})
 }
 
 // assertOnlyChild checks that parent holds nothing but child.
@@ -126,7 +213,7 @@ func TestUnzipWritesThroughNoPlantedLink(t *testing.T) {
 		zipEntry{name: "l", mode: fs.ModeSymlink | 0o777, body: "target.txt"},
 		zipEntry{name: "l", body: "replaced"},
 	)
-	if err := Unzip(z, dir, 0); err != nil {
+	if err := unzipBytes(z, dir, 0); err != nil {
 		t.Fatalf("Unzip: %v", err)
 	}
 	if b, _ := os.ReadFile(filepath.Join(dir, "target.txt")); string(b) != "original" {
@@ -141,10 +228,10 @@ func TestUnzipSizeBound(t *testing.T) {
 	t.Parallel()
 	big := strings.Repeat("0", 1<<20) // compresses to almost nothing
 	z := makeZip(t, zipEntry{name: "a", body: big}, zipEntry{name: "b", body: big})
-	if err := Unzip(z, t.TempDir(), 1<<20+10); !errors.Is(err, ErrUnzippedTooLarge) {
+	if err := unzipBytes(z, t.TempDir(), 1<<20+10); !errors.Is(err, ErrUnzippedTooLarge) {
 		t.Errorf("Unzip of 2 MB with a 1 MB bound = %v, want ErrUnzippedTooLarge", err)
 	}
-	if err := Unzip(z, t.TempDir(), 2<<20); err != nil {
+	if err := unzipBytes(z, t.TempDir(), 2<<20); err != nil {
 		t.Errorf("Unzip of 2 MB with a 2 MB bound: %v", err)
 	}
 
@@ -152,7 +239,7 @@ func TestUnzipSizeBound(t *testing.T) {
 	// the bound, counting the bytes actually written.
 	lying := understate(t, z)
 	parent := t.TempDir()
-	if err := Unzip(lying, filepath.Join(parent, "code"), 1<<20+10); err == nil {
+	if err := unzipBytes(lying, filepath.Join(parent, "code"), 1<<20+10); err == nil {
 		t.Error("Unzip of an archive that lies about its sizes succeeded beyond the bound")
 	}
 	var total int64
@@ -167,7 +254,7 @@ func TestUnzipSizeBound(t *testing.T) {
 		t.Errorf("%d bytes written, more than the bound", total)
 	}
 
-	if err := Unzip([]byte("not a zip"), t.TempDir(), 0); !errors.Is(err, ErrInvalidZip) {
+	if err := unzipBytes([]byte("not a zip"), t.TempDir(), 0); !errors.Is(err, ErrInvalidZip) {
 		t.Errorf("Unzip of garbage = %v, want ErrInvalidZip", err)
 	}
 }
@@ -194,7 +281,8 @@ func FuzzUnzip(f *testing.F) {
 	f.Add(makeZip(f, zipEntry{name: "l", mode: fs.ModeSymlink | 0o777, body: "../../x"}, zipEntry{name: "l/y", body: "y"}))
 	f.Fuzz(func(t *testing.T, z []byte) {
 		parent := t.TempDir()
-		_ = Unzip(z, filepath.Join(parent, "code"), 1<<20)
+		_ = unzipBytes(z, filepath.Join(parent, "code"), 1<<20)
 		assertOnlyChild(t, parent, "code")
+		assertNoLinkLeaves(t, filepath.Join(parent, "code"))
 	})
 }

@@ -48,7 +48,9 @@ import (
 // removes the old blob: a crash leaves the old or the new object, and at
 // worst an unreferenced blob, which the next start removes. The metadata
 // of every object is indexed in memory; contents are read from disk.
-// Buckets are unversioned.
+// Buckets are unversioned. Multipart uploads keep their parts in files
+// too (multipart.go): no object, however it is uploaded, is held in
+// memory.
 type Store struct {
 	dir     string
 	clock   func() time.Time
@@ -56,6 +58,7 @@ type Store struct {
 
 	mu      sync.RWMutex
 	buckets map[string]*storedBucket
+	uploads map[string]*upload // multipart uploads in progress, by ID (multipart.go)
 }
 
 // Config configures a Store. Zero values take the documented defaults.
@@ -102,12 +105,16 @@ func Open(cfg Config) (*Store, error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	s := &Store{dir: dir, clock: clock, buckets: map[string]*storedBucket{}}
+	s := &Store{dir: dir, clock: clock, buckets: map[string]*storedBucket{}, uploads: map[string]*upload{}}
 	s.handler = gofakes3.New(s,
 		gofakes3.WithTimeSource(clockTimeSource{clock}),
 		gofakes3.WithTimeSkewLimit(0),
 		gofakes3.WithLogger(gofakes3Logger{log}),
 	).Server()
+	// Uploads in progress do not survive a restart (multipart.go).
+	if err := os.RemoveAll(filepath.Join(dir, "uploads")); err != nil {
+		return nil, fmt.Errorf("remove the S3 store's unfinished multipart uploads: %w", err)
+	}
 	root := filepath.Join(dir, "buckets")
 	if err := os.MkdirAll(root, 0o700); err != nil {
 		return nil, fmt.Errorf("create the S3 store: %w", err)
@@ -487,32 +494,32 @@ func (s *Store) CopyObject(srcBucket, srcKey, dstBucket, dstKey string, meta map
 // Handler serves the store as S3 does, path-style: /BUCKET/KEY.
 func (s *Store) Handler() http.Handler { return s.handler }
 
-// Errors of ReadObject that name what is missing, for callers that answer
+// Errors of OpenObject that name what is missing, for callers that answer
 // with S3's error codes.
 var (
 	ErrNoSuchBucket = errors.New("s3: no such bucket")
 	ErrNoSuchKey    = errors.New("s3: no such key")
 )
 
-// ReadObject returns an object's content, reading the store directly (not
-// over HTTP); the control plane takes function code from it. A missing
+// OpenObject opens an object's content, reading the store directly (not
+// over HTTP); the control plane copies function code from it. A missing
 // bucket or key is an error wrapping ErrNoSuchBucket or ErrNoSuchKey; an
-// object larger than limit is an error.
-func (s *Store) ReadObject(bucket, key string, limit int64) ([]byte, error) {
+// object larger than limit is an error. The caller closes the reader.
+func (s *Store) OpenObject(bucket, key string, limit int64) (io.ReadCloser, int64, error) {
 	obj, err := s.GetObject(bucket, key, nil)
 	switch {
 	case gofakes3.HasErrorCode(err, gofakes3.ErrNoSuchBucket):
-		return nil, fmt.Errorf("%w: %v", ErrNoSuchBucket, err)
+		return nil, 0, fmt.Errorf("%w: %v", ErrNoSuchBucket, err)
 	case gofakes3.HasErrorCode(err, gofakes3.ErrNoSuchKey):
-		return nil, fmt.Errorf("%w: %v", ErrNoSuchKey, err)
+		return nil, 0, fmt.Errorf("%w: %v", ErrNoSuchKey, err)
 	case err != nil:
-		return nil, err
+		return nil, 0, err
 	}
-	defer obj.Contents.Close()
 	if obj.Size > limit {
-		return nil, fmt.Errorf("object is %d bytes, more than %d", obj.Size, limit)
+		obj.Contents.Close()
+		return nil, 0, fmt.Errorf("object is %d bytes, more than %d", obj.Size, limit)
 	}
-	return io.ReadAll(io.LimitReader(obj.Contents, limit))
+	return obj.Contents, obj.Size, nil
 }
 
 // gofakes3Logger sends gofakes3's messages to slog at Debug (warnings at

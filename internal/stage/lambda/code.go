@@ -5,7 +5,9 @@ import (
 	"crypto/sha256"
 	"encoding/base64"
 	"fmt"
+	"io"
 	"os"
+	"path/filepath"
 	"regexp"
 	"strings"
 
@@ -23,7 +25,7 @@ type codeFields struct {
 	S3Key              stage.StringField `json:"s3key" hint:"the S3 key of the code .zip"`
 	S3ObjectVersion    stage.StringField `json:"s3ObjectVersion"`
 	S3ObjectVersionAlt stage.StringField `json:"S3ObjectVersion"`
-	ZipFile            stage.StringField `json:"zipFile" hint:"path of a .zip file on the machine running Sluice"`
+	ZipFile            stage.StringField `json:"zipFile" hint:"path of a .zip file in the server's stages.zipFileRoot directory (sluice.yaml)"`
 	ImageURI           stage.StringField `json:"imageUri" hint:"a container image URI in Amazon ECR (AWS accounts only)"`
 	ImageURIAlt        stage.StringField `json:"ImageUri"`
 	CodeArtifact       stage.JSONField   `json:"codeArtifact"`
@@ -142,8 +144,16 @@ func (s *codeFields) refuseImageOnLocal(f *function) error {
 type codeSource struct {
 	s3Bucket, s3Key, s3Version string
 	zipFile                    string // path, read when the code is needed
+	zipFileRoot                string // the directory zipFile must be in; "" reads none
 	zip                        []byte // embedded/base64 artifact content
 	imageURI                   string
+}
+
+// setZipFileRoot says where zipFile may be read (Types); c may be nil.
+func (c *codeSource) setZipFileRoot(dir string) {
+	if c != nil {
+		c.zipFileRoot = dir
+	}
 }
 
 func (c *codeSource) String() string {
@@ -169,15 +179,9 @@ const maxZip = 50 * 1024 * 1024
 func (c *codeSource) load() ([]byte, string, error) {
 	b := c.zip
 	if c.zipFile != "" {
-		st, err := os.Stat(c.zipFile)
-		if err != nil {
-			return nil, "", fail("zipFile %s: %v", c.zipFile, err)
-		}
-		if st.Size() > maxZip {
-			return nil, "", fail("zipFile %s is %d bytes; Lambda takes at most %d bytes directly: upload it to S3 and use s3bucket/s3key", c.zipFile, st.Size(), maxZip)
-		}
-		if b, err = os.ReadFile(c.zipFile); err != nil {
-			return nil, "", fail("zipFile %s: %v", c.zipFile, err)
+		var err error
+		if b, err = readZipFile(c.zipFileRoot, c.zipFile); err != nil {
+			return nil, "", err
 		}
 	}
 	if b == nil {
@@ -207,4 +211,50 @@ func (c *codeSource) functionCode() (*types.FunctionCode, error) {
 		}
 	}
 	return fc, nil
+}
+
+// readZipFile reads a stage's zipFile, a path on the machine running
+// Sluice, which must lie under root: relative to it, or absolute and
+// inside it. It is opened through an os.Root, so neither ".." nor a
+// symbolic link leads out of root. With no root no file is read: a
+// pipeline must not be able to read whatever the server can.
+func readZipFile(root, name string) ([]byte, error) {
+	if root == "" {
+		return nil, fail("zipFile %s: this server reads no files for zipFile; set stages.zipFileRoot in sluice.yaml (--config) "+
+			"to the directory that holds your .zip files and name one inside it, or upload the .zip to S3 and set s3bucket and s3key", name)
+	}
+	rel := filepath.Clean(name)
+	if filepath.IsAbs(rel) {
+		var err error
+		if rel, err = filepath.Rel(root, rel); err != nil || !filepath.IsLocal(rel) {
+			return nil, fail("zipFile %s is not inside stages.zipFileRoot %s: name a file under that directory, or a path relative to it", name, root)
+		}
+	}
+	dir, err := os.OpenRoot(root)
+	if err != nil {
+		return nil, fail("zipFile %s: open stages.zipFileRoot: %v", name, err)
+	}
+	defer dir.Close()
+	f, err := dir.Open(rel)
+	if err != nil {
+		if strings.Contains(err.Error(), "escapes") {
+			return nil, fail("zipFile %s leads outside stages.zipFileRoot %s (through .. or a symbolic link): name a file under that directory", name, root)
+		}
+		return nil, fail("zipFile %s (in stages.zipFileRoot %s): %v", name, root, err)
+	}
+	defer f.Close()
+	st, err := f.Stat()
+	switch {
+	case err != nil:
+		return nil, fail("zipFile %s: %v", name, err)
+	case !st.Mode().IsRegular():
+		return nil, fail("zipFile %s is not a file", name)
+	case st.Size() > maxZip:
+		return nil, fail("zipFile %s is %d bytes; Lambda takes at most %d bytes directly: upload it to S3 and use s3bucket/s3key", name, st.Size(), maxZip)
+	}
+	b, err := io.ReadAll(io.LimitReader(f, maxZip+1))
+	if err != nil {
+		return nil, fail("zipFile %s: %v", name, err)
+	}
+	return b, nil
 }

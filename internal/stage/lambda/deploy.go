@@ -163,6 +163,7 @@ func createFunction(ctx context.Context, _ *stage.Task, f *function, s *deploySp
 	if err != nil {
 		return stage.Result{}, err
 	}
+	code.setZipFileRoot(f.zipFileRoot)
 	in, err := s.createInput(f.name, code)
 	if err != nil {
 		return stage.Result{}, err
@@ -199,6 +200,7 @@ func deployCode(ctx context.Context, t *stage.Task, f *function, s *deploySpec) 
 	if err != nil {
 		return stage.Result{}, err
 	}
+	code.setZipFileRoot(f.zipFileRoot)
 	if code == nil {
 		if s.Architectures.Present() {
 			return stage.Result{}, fail("architectures changes only together with new code: set s3bucket and s3key (or codeArtifact, zipFile, imageUri)")

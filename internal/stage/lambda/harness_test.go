@@ -227,10 +227,17 @@ func (r *stageRun) mustFail() string {
 	return res.Error
 }
 
-// typeOf returns the stage type named name from Types.
+// typeOf returns the stage type named name from Types, reading no
+// zipFile.
 func typeOf(t testing.TB, accounts *awsclient.Accounts, name string) stage.Type {
 	t.Helper()
-	for _, typ := range Types(accounts) {
+	return typeWithZipFileRoot(t, accounts, name, "")
+}
+
+// typeWithZipFileRoot is typeOf whose zipFile is read under root.
+func typeWithZipFileRoot(t testing.TB, accounts *awsclient.Accounts, name, root string) stage.Type {
+	t.Helper()
+	for _, typ := range Types(accounts, root) {
 		if typ.Name() == name {
 			return typ
 		}

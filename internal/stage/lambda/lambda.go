@@ -33,9 +33,12 @@ var Aliases = map[string]string{
 	"lambdaDelete":         DeleteTypeName,
 }
 
-// Types returns every Lambda stage type, bound to accounts.
-func Types(accounts *awsclient.Accounts) []stage.Type {
-	b := base{accounts: accounts, fetch: fetcher{http: &http.Client{Timeout: time.Minute}}}
+// Types returns every Lambda stage type, bound to accounts. zipFileRoot is
+// the directory whose files a stage's zipFile may name (sluice.yaml's
+// stages.zipFileRoot; the working directory for sluice demo); empty, no
+// zipFile is read.
+func Types(accounts *awsclient.Accounts, zipFileRoot string) []stage.Type {
+	b := base{accounts: accounts, zipFileRoot: zipFileRoot, fetch: fetcher{http: &http.Client{Timeout: time.Minute}}}
 	return []stage.Type{
 		newDeployType(b),
 		newUpdateCodeType(b),
@@ -49,8 +52,9 @@ func Types(accounts *awsclient.Accounts) []stage.Type {
 // base is what every Lambda stage type is bound to. Tasks that need it are
 // its methods.
 type base struct {
-	accounts *awsclient.Accounts
-	fetch    fetcher // reads payload and output artifacts
+	accounts    *awsclient.Accounts
+	zipFileRoot string  // see Types
+	fetch       fetcher // reads payload and output artifacts
 }
 
 // function is the Lambda function a task works on.
@@ -60,6 +64,8 @@ type function struct {
 	// name is the FunctionName sent to the API: a name (application prefix
 	// applied) or an ARN as the stage gave it.
 	name string
+	// zipFileRoot is where the code of a stage's zipFile is read (Types).
+	zipFileRoot string
 }
 
 func (f *function) String() string {
@@ -95,7 +101,7 @@ func (b *base) function(app string, tg *target) (*function, error) {
 	if tg.prefixed() {
 		name = applicationPrefixed(app, name)
 	}
-	return &function{acct: acct, c: acct.Lambda, name: name}, nil
+	return &function{acct: acct, c: acct.Lambda, name: name, zipFileRoot: b.zipFileRoot}, nil
 }
 
 // applicationPrefixed applies Spinnaker's application prefix to name.

@@ -48,6 +48,7 @@ func updateCodeOnly(ctx context.Context, _ *stage.Task, f *function, s *updateCo
 	if err != nil {
 		return stage.Result{}, err
 	}
+	code.setZipFileRoot(f.zipFileRoot)
 	if code == nil {
 		return stage.Result{}, fail("no code to deploy: set s3bucket and s3key (or codeArtifact, zipFile, imageUri)")
 	}

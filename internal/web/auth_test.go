@@ -215,7 +215,7 @@ func TestLoginLinkWithoutJavaScript(t *testing.T) {
 
 func TestAuditPage(t *testing.T) {
 	t.Parallel()
-	s := newTestServerWith(t, serverOptions{policy: devPolicy})
+	s := newTestServerWith(t, serverOptions{policy: helloPolicy})
 	ctx := context.Background()
 	s.apply(t, "hello", "gated", []byte(gatedPipeline))
 	exec, err := s.client.Trigger(ctx, "hello", "gated", apitype.TriggerRequest{})
@@ -278,5 +278,49 @@ func TestAuditPage(t *testing.T) {
 	status, body = getWith(t, dev, s.URL+"/audit?application=other")
 	if status != http.StatusForbidden || !strings.Contains(body, "may not read application other") {
 		t.Errorf("GET /audit?application=other as a developer = %d:\n%.400s", status, body)
+	}
+}
+
+// TestSingleSignOnFromTheLoginPage follows the login page's single sign-on
+// link through a real OpenID Connect provider, and reads the page's
+// explanation of each refusal the callback sends back.
+func TestSingleSignOnFromTheLoginPage(t *testing.T) {
+	t.Parallel()
+	s := newTestServerWith(t, serverOptions{policy: helloPolicy, sso: &releaseManager})
+	s.apply(t, "hello", "gated", []byte(gatedPipeline))
+
+	jar, err := cookiejar.New(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	browser := &http.Client{Jar: jar}
+	status, body := getWith(t, browser, s.URL+"/login?next="+url.QueryEscape("/pipelines/hello/gated"))
+	if status != http.StatusOK {
+		t.Fatalf("GET /login = %d", status)
+	}
+	link := regexp.MustCompile(`<a class="button" href="([^"]+)" id="login-sso">Sign in with single sign-on</a>`).FindStringSubmatch(body)
+	if link == nil {
+		t.Fatalf("the login page has no single sign-on link:\n%.600s", body)
+	}
+	if want := "/auth/oidc/login?returnTo=%2Fpipelines%2Fhello%2Fgated"; link[1] != want {
+		t.Errorf("the single sign-on link is %q, want %q", link[1], want)
+	}
+	resp, err := browser.Get(s.URL + strings.ReplaceAll(link[1], "&amp;", "&"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.Request.URL.Path != "/pipelines/hello/gated" || !strings.Contains(string(b), "Signed in as <strong>ann@example.com</strong>") {
+		t.Errorf("single sign-on ended at %s (%d):\n%.600s", resp.Request.URL, resp.StatusCode, b)
+	}
+
+	for code, want := range map[string]string{
+		"denied":      "The identity provider did not sign you in.",
+		"not-allowed": "You are not in a group that may sign in to Sluice",
+		"made-up":     "Single sign-on failed; the server log says why.",
+	} {
+		_, body := getWith(t, http.DefaultClient, s.URL+"/login?sso="+code)
+		contains(t, body, `id="login-error"`, want)
 	}
 }

@@ -2,6 +2,7 @@ package web_test
 
 import (
 	"context"
+	"encoding/json"
 	"net/url"
 	"strings"
 	"testing"
@@ -10,6 +11,7 @@ import (
 
 	"github.com/sluice-cd/sluice/internal/apitype"
 	"github.com/sluice-cd/sluice/internal/auth"
+	"github.com/sluice-cd/sluice/internal/auth/oidc/oidctest"
 	"github.com/sluice-cd/sluice/internal/status"
 )
 
@@ -22,20 +24,26 @@ const gatedPipeline = `{
   ]
 }`
 
-// devPolicy lets the role developers run and operate hello's executions,
-// but not judge the gated stage, which needs release-managers.
-var devPolicy = auth.NewPolicy(auth.Config{Applications: map[string]auth.Grants{
-	"hello": {Execute: []string{"developers"}},
+// helloPolicy lets the roles developers and release-managers run and
+// operate hello's executions; the gated stage's judgment needs
+// release-managers.
+var helloPolicy = auth.NewPolicy(auth.Config{Applications: map[string]auth.Grants{
+	"hello": {Execute: []string{"developers", "release-managers"}},
 }})
+
+// releaseManager is who single sign-on signs in: the provider's groups
+// become the session's roles.
+var releaseManager = oidctest.User{Subject: "u-1", Email: "ann@example.com", Groups: []string{"release-managers"}}
 
 // TestBrowserSignIn signs in and out in Chromium: a one-time login link
 // lands on the page it names and does not work twice; signing out sends
 // pages to the login page; a console action carries the session's CSRF
 // token, and the same request without it is refused; a session that ends
-// under a page sends its next action to the login page; and a user without
-// the judgment's role sees why its buttons are disabled.
+// under a page sends its next action to the login page; a user without the
+// judgment's role sees why its buttons are disabled; and one who signs in
+// through single sign-on with that role as a group makes the judgment.
 func TestBrowserSignIn(t *testing.T) {
-	s := newTestServerWith(t, serverOptions{policy: devPolicy})
+	s := newTestServerWith(t, serverOptions{policy: helloPolicy, sso: &releaseManager})
 	b := newBrowser(t, s.URL)
 	ctx := context.Background()
 	s.apply(t, "hello", "gated", []byte(gatedPipeline))
@@ -192,6 +200,38 @@ func TestBrowserSignIn(t *testing.T) {
 	}
 	if e, _ := s.client.GetExecution(ctx, waiting); e.Status != status.Running {
 		t.Errorf("the execution is %s after a refused judgment, want RUNNING", e.Status)
+	}
+
+	// Single sign-on, from the login page, through a real OpenID Connect
+	// provider: the provider's groups are the session's roles, so Ann, a
+	// release manager, may judge.
+	b.waitLoad("sign out", chromedp.Click(chromedp.CSS(`#logout-form button`)))
+	b.open(waitingPath)
+	b.waitLoad("sign in with single sign-on", chromedp.Click(chromedp.ID("login-sso")))
+	if got := eval[string](b, `location.pathname`); got != waitingPath {
+		t.Fatalf("single sign-on landed on %s, want %s", got, waitingPath)
+	}
+	b.waitFor("the judgment", `document.body.dataset.enhanced === '1' && !!document.querySelector('#judgment-1 button[value="continue"]')`)
+	if got := b.text("#who-name"); !strings.Contains(got, "Signed in as ann@example.com") {
+		t.Errorf("after single sign-on the layout says %q", got)
+	}
+	if eval[bool](b, `!!document.querySelector('#judgment-1-denied') || document.querySelector('#judgment-1 button[value="continue"]').disabled`) {
+		t.Error("the release manager's judgment is disabled")
+	}
+	b.do("continue", chromedp.Click(chromedp.CSS(`#judgment-1 button[value="continue"]`)))
+	b.waitFor("the execution to succeed", `document.querySelector('#exec-status').dataset.status === 'SUCCEEDED'`)
+	e, err := s.client.GetExecution(ctx, waiting)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, st := range e.Stages {
+		var sc struct {
+			LastModifiedBy string `json:"lastModifiedBy"`
+		}
+		_ = json.Unmarshal(st.Context, &sc)
+		if sc.LastModifiedBy != "ann@example.com" {
+			t.Errorf("the judgment was made by %q, want ann@example.com", sc.LastModifiedBy)
+		}
 	}
 	b.checkConsole()
 }

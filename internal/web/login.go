@@ -1,11 +1,11 @@
 package web
 
 import (
+	"cmp"
 	"errors"
 	"net/http"
 	"net/url"
 	"strings"
-	"unicode"
 
 	"github.com/sluice-cd/sluice/internal/apiclient"
 	"github.com/sluice-cd/sluice/internal/apitype"
@@ -39,27 +39,48 @@ type loginView struct {
 // loginURL is the login page that returns to next.
 func loginURL(next string) string { return "/login?next=" + url.QueryEscape(next) }
 
-// singleSignOnURL starts single sign-on, which returns to next.
+// singleSignOnURL starts single sign-on (the API's /auth/oidc/login),
+// which returns to next.
 func singleSignOnURL(next string) string {
-	return "/api/v1/auth/oidc/login?returnTo=" + url.QueryEscape(next)
+	return "/auth/oidc/login?returnTo=" + url.QueryEscape(next)
 }
+
+// maxNext bounds the page a login returns to: single sign-on carries it in
+// a cookie, and refuses more than this.
+const maxNext = 1024
 
 // localPath returns next when it is a path on this server, and "/" for
 // anything else, so that a login link cannot send the viewer to another
-// site: a URL with a scheme or host, "//host" and "/\host" (which browsers
-// read as a host), text with spaces or control characters (which browsers
-// drop, making "/\t/host" into "//host"), and the login and logout pages
-// themselves.
+// site. The rule is single sign-on's (oidc.IsLocalPath, which this package
+// may not import; a test keeps the two in step): a single leading "/" and
+// only printable ASCII other than "\" — browsers read "//host" and
+// "/\host" as another site, and drop tabs and newlines, making "/\t/host"
+// into "//host". The login and logout pages themselves are refused too.
 func localPath(next string) string {
-	if !strings.HasPrefix(next, "/") || strings.HasPrefix(next, "//") ||
-		strings.ContainsFunc(next, func(r rune) bool { return r == '\\' || unicode.IsSpace(r) || unicode.IsControl(r) }) {
+	if len(next) > maxNext || !strings.HasPrefix(next, "/") || strings.HasPrefix(next, "//") {
 		return "/"
+	}
+	for i := 0; i < len(next); i++ {
+		if b := next[i]; b <= ' ' || b >= 0x7f || b == '\\' {
+			return "/"
+		}
 	}
 	u, err := url.Parse(next)
 	if err != nil || u.Scheme != "" || u.Host != "" || u.User != nil || u.Path == "/login" || u.Path == "/logout" {
 		return "/"
 	}
 	return next
+}
+
+// singleSignOnErrors explain the codes with which single sign-on's
+// callback sends a refused login back to the login page (/login?sso=…).
+// The details, which may name the user's groups, are in the server log.
+var singleSignOnErrors = map[string]string{
+	"denied":      "The identity provider did not sign you in. Try again, or sign in with a token.",
+	"state":       "That single sign-on does not match one started in this browser (it finished already, or another was started since). Sign in with single sign-on again.",
+	"expired":     "Single sign-on took too long. Sign in with single sign-on again.",
+	"not-allowed": "You are not in a group that may sign in to Sluice; an admin lists those groups under auth.oidc.allowedGroups in sluice.yaml.",
+	"failed":      "Single sign-on failed; the server log says why. Try again, or sign in with a token.",
 }
 
 // loginPage shows the login form. With ?code= (the one-time link that
@@ -71,7 +92,11 @@ func (c *Console) loginPage(w http.ResponseWriter, r *http.Request) {
 		c.openSession(w, r, apitype.SessionRequest{Code: code}, next)
 		return
 	}
-	c.renderLogin(w, r, next, "", http.StatusOK)
+	msg := ""
+	if code := q.Get("sso"); code != "" {
+		msg = cmp.Or(singleSignOnErrors[code], singleSignOnErrors["failed"])
+	}
+	c.renderLogin(w, r, next, msg, http.StatusOK)
 }
 
 // login opens a session with the API token pasted into the login form.

@@ -2,7 +2,10 @@ package web
 
 import (
 	"slices"
+	"strings"
 	"testing"
+
+	"github.com/sluice-cd/sluice/internal/auth/oidc"
 )
 
 func TestLocalPath(t *testing.T) {
@@ -23,20 +26,30 @@ func TestLocalPath(t *testing.T) {
 		{" /x", "/"},
 		{"javascript:alert(1)", "/"},
 		{"evil.example", "/"},
+		{"/\u00fc", "/"}, // browsers send it escaped, as /%C3%BC
+		{"/" + strings.Repeat("a", 1024), "/"},
 		// The login and logout pages would loop.
 		{"/login?next=/x", "/"},
 		{"/logout", "/"},
 	}
 	for _, tt := range tests {
-		if got := localPath(tt.next); got != tt.want {
+		got := localPath(tt.next)
+		if got != tt.want {
 			t.Errorf("localPath(%q) = %q, want %q", tt.next, got, tt.want)
+		}
+		// What the console returns to, single sign-on returns to too.
+		if !oidc.IsLocalPath(got) {
+			t.Errorf("localPath(%q) = %q, which single sign-on refuses", tt.next, got)
+		}
+		if got == tt.next && tt.next != "/" && !oidc.IsLocalPath(tt.next) {
+			t.Errorf("localPath accepts %q, which single sign-on refuses", tt.next)
 		}
 	}
 }
 
 func TestSingleSignOnURL(t *testing.T) {
 	t.Parallel()
-	if got, want := singleSignOnURL("/executions?status=RUNNING"), "/api/v1/auth/oidc/login?returnTo=%2Fexecutions%3Fstatus%3DRUNNING"; got != want {
+	if got, want := singleSignOnURL("/executions?status=RUNNING"), "/auth/oidc/login?returnTo=%2Fexecutions%3Fstatus%3DRUNNING"; got != want {
 		t.Errorf("singleSignOnURL = %q, want %q", got, want)
 	}
 }

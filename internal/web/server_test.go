@@ -17,6 +17,8 @@ import (
 	"github.com/sluice-cd/sluice/internal/apiclient"
 	"github.com/sluice-cd/sluice/internal/apitype"
 	"github.com/sluice-cd/sluice/internal/auth"
+	"github.com/sluice-cd/sluice/internal/auth/oidc"
+	"github.com/sluice-cd/sluice/internal/auth/oidc/oidctest"
 	"github.com/sluice-cd/sluice/internal/awsclient"
 	"github.com/sluice-cd/sluice/internal/engine"
 	"github.com/sluice-cd/sluice/internal/expr"
@@ -63,6 +65,9 @@ type serverOptions struct {
 	accounts *awsclient.Accounts
 	// policy grants rights to principals that are not admins.
 	policy *auth.Policy
+	// sso, when set, offers single sign-on through a real OpenID Connect
+	// provider in the test, which signs everyone in as this user.
+	sso *oidctest.User
 }
 
 func newTestServerWith(t *testing.T, opts serverOptions) *testServer {
@@ -80,9 +85,26 @@ func newTestServerWith(t *testing.T, opts serverOptions) *testServer {
 	reg := stage.NewRegistry(types...)
 	eng := sluicetest.StartEngine(t, engine.Config{Store: st, Stages: reg, Logger: log})
 	authn, adminToken := sluicetest.Auth(t, st, "tester", auth.RoleAdmin)
-	api := httpapi.New(httpapi.Config{
+	// The handler is made once the server's URL, which single sign-on's
+	// callback names, is known.
+	var api http.Handler
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { api.ServeHTTP(w, r) }))
+	t.Cleanup(func() {
+		srv.CloseClientConnections() // event streams
+		srv.Close()
+	})
+	var sso *oidc.Provider
+	if opts.sso != nil {
+		idp := oidctest.Start(t, *opts.sso)
+		var err error
+		if sso, err = oidc.New(t.Context(), idp.Config(srv.URL+"/auth/oidc/callback"), oidc.Options{}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	api = httpapi.New(httpapi.Config{
 		Auth:   authn,
 		Policy: opts.policy,
+		OIDC:   sso,
 		// Told to loopback clients, as the browser is here.
 		AdminTokenFile: "/data/admin.token",
 		Store:          st,
@@ -94,11 +116,6 @@ func newTestServerWith(t *testing.T, opts serverOptions) *testServer {
 		Console: func(api http.Handler) http.Handler {
 			return web.New(api, web.Config{Logger: log})
 		},
-	})
-	srv := httptest.NewServer(api)
-	t.Cleanup(func() {
-		srv.CloseClientConnections() // event streams
-		srv.Close()
 	})
 	c, err := apiclient.New(srv.URL, apiclient.WithToken(adminToken))
 	if err != nil {

@@ -43,7 +43,9 @@ import (
 // JavaScript: an HTTP client with a cookie jar, signed in to the console
 // with that token through the login form.
 type testServer struct {
-	URL        string
+	URL string
+	// handler is the API with the console, as the listener serves it.
+	handler    http.Handler
 	store      store.Store
 	auth       *auth.Authenticator
 	adminToken string
@@ -70,7 +72,7 @@ type serverOptions struct {
 	sso *oidctest.User
 }
 
-func newTestServerWith(t *testing.T, opts serverOptions) *testServer {
+func newTestServerWith(t testing.TB, opts serverOptions) *testServer {
 	t.Helper()
 	functions := opts.functions
 	st := sluicetest.OpenSQLite(t)
@@ -121,14 +123,14 @@ func newTestServerWith(t *testing.T, opts serverOptions) *testServer {
 	if err != nil {
 		t.Fatal(err)
 	}
-	s := &testServer{URL: srv.URL, store: st, auth: authn, adminToken: adminToken, client: c}
+	s := &testServer{URL: srv.URL, handler: api, store: st, auth: authn, adminToken: adminToken, client: c}
 	s.web = s.signIn(t, adminToken)
 	return s
 }
 
 // signIn returns an HTTP client with a cookie jar that signed in to the
 // console with token, through the login form as a browser would.
-func (s *testServer) signIn(t *testing.T, token string) *http.Client {
+func (s *testServer) signIn(t testing.TB, token string) *http.Client {
 	t.Helper()
 	jar, err := cookiejar.New(nil)
 	if err != nil {
@@ -159,7 +161,7 @@ func (s *testServer) newToken(t *testing.T, name string, roles ...string) string
 }
 
 // apply saves a pipeline document.
-func (s *testServer) apply(t *testing.T, app, name string, doc []byte) {
+func (s *testServer) apply(t testing.TB, app, name string, doc []byte) {
 	t.Helper()
 	if _, err := s.client.PutPipeline(context.Background(), app, name, doc, ""); err != nil {
 		t.Fatalf("save %s/%s: %v", app, name, err)
@@ -204,7 +206,7 @@ func getWith(t *testing.T, hc *http.Client, u string) (int, string) {
 }
 
 // waitExecution polls the API until cond holds.
-func (s *testServer) waitExecution(t *testing.T, id, what string, cond func(*apitype.Execution) bool) *apitype.Execution {
+func (s *testServer) waitExecution(t testing.TB, id, what string, cond func(*apitype.Execution) bool) *apitype.Execution {
 	t.Helper()
 	deadline := time.Now().Add(30 * time.Second)
 	var last *apitype.Execution

@@ -269,7 +269,8 @@ func TestAuditPage(t *testing.T) {
 	if status != http.StatusForbidden {
 		t.Errorf("GET /audit as a developer = %d, want 403", status)
 	}
-	contains(t, body, "only admins read the whole audit log", `<a href="/audit?application=hello">hello</a>`, `action="/audit"`)
+	contains(t, body, "only admins read the whole audit log", `<a href="/audit?application=hello">hello</a>`, `action="/audit"`,
+		`Signed in as <strong>token:dev</strong> <span class="role">developers</span>`)
 	status, body = getWith(t, dev, s.URL+"/audit?application=hello")
 	if status != http.StatusOK {
 		t.Errorf("GET /audit?application=hello as a developer = %d", status)

@@ -13,6 +13,7 @@ import (
 	"log/slog"
 	"net/http"
 	"path"
+	"slices"
 	"strings"
 	"time"
 
@@ -189,6 +190,17 @@ func sessionOf(r *http.Request) *apitype.Session {
 		return &apitype.Session{}
 	}
 	return s
+}
+
+// roleBadges are the roles the layout shows beside the viewer's name: the
+// session's, and admin for a principal the policy makes one by name
+// (auth.admins) rather than by role.
+func roleBadges(s *apitype.Session) []string {
+	roles := s.Roles
+	if s.Admin && !slices.Contains(roles, "admin") {
+		roles = append([]string{"admin"}, roles...)
+	}
+	return roles
 }
 
 // isUnauthenticated reports whether the API answered 401: no session, or

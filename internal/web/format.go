@@ -26,7 +26,7 @@ func (c *Console) funcs() template.FuncMap {
 		"short":       shortID,
 		"pct":         pctText,
 		"path":        pathJoin,
-		"join":        strings.Join,
+		"roleBadges":  roleBadges,
 	}
 }
 

@@ -13,10 +13,12 @@ import (
 	"log/slog"
 	"net/http"
 	"path"
+	"slices"
 	"strings"
 	"time"
 
 	"github.com/sluice-cd/sluice/internal/apiclient"
+	"github.com/sluice-cd/sluice/internal/apitype"
 )
 
 //go:embed templates/*.html
@@ -53,7 +55,7 @@ type asset struct {
 
 // pageNames are the page templates; each defines "content" and is
 // executed inside layout.html.
-var pageNames = []string{"applications", "pipeline", "executions", "execution", "accounts", "functions", "error"}
+var pageNames = []string{"applications", "pipeline", "executions", "execution", "accounts", "functions", "audit", "login", "error"}
 
 // New returns the console. It calls the API through api, the API's
 // http.Handler, in-process. It panics if the embedded templates do not
@@ -90,6 +92,10 @@ func New(api http.Handler, cfg Config) *Console {
 	c.mux.HandleFunc("GET /executions/{id}", c.handle(c.execution))
 	c.mux.HandleFunc("GET /functions", c.handle(c.accounts))
 	c.mux.HandleFunc("GET /functions/{account}", c.handle(c.functions))
+	c.mux.HandleFunc("GET /audit", c.handle(c.audit))
+	c.mux.HandleFunc("GET /login", c.loginPage)
+	c.mux.HandleFunc("POST /login", c.login)
+	c.mux.HandleFunc("POST /logout", c.logout)
 	c.mux.HandleFunc("GET /static/{file}", c.serveAsset)
 	c.mux.HandleFunc("/", c.handle(func(*http.Request) (*page, error) {
 		return nil, &pageError{Status: http.StatusNotFound, Message: "There is no such page."}
@@ -142,6 +148,9 @@ func (e *pageError) Error() string { return e.Message }
 // layoutData is what layout.html executes with.
 type layoutData struct {
 	*page
+	// Session is who is signed in, nil for nobody; the layout shows them
+	// with a Sign out form, and gives the script their CSRF token.
+	Session *apitype.Session
 	// NowMs is the server's time, from which the script derives its
 	// clock's offset for elapsed times.
 	NowMs  int64
@@ -149,15 +158,56 @@ type layoutData struct {
 	Script string
 }
 
-// handle adapts a page handler: it renders the page, or an error page.
+// handle adapts a page handler: it finds who is signed in, renders the
+// page, or an error page. A viewer who is not signed in, or whose session
+// ended, is sent to the login page, which brings them back.
 func (c *Console) handle(h func(r *http.Request) (*page, error)) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
-		p, err := h(r)
+		sess, err := c.api.Session(r.Context())
+		var p *page
+		if err == nil {
+			r = r.WithContext(context.WithValue(r.Context(), sessionKey{}, sess))
+			p, err = h(r)
+		}
 		if err != nil {
+			if isUnauthenticated(err) {
+				http.Redirect(w, r, loginURL(r.URL.RequestURI()), http.StatusSeeOther)
+				return
+			}
 			p = c.errorPage(r, err)
 		}
-		c.render(w, r, p)
+		c.render(w, r, p, sess)
 	}
+}
+
+type sessionKey struct{}
+
+// sessionOf is who is signed in, as handle found; never nil in a page
+// handler.
+func sessionOf(r *http.Request) *apitype.Session {
+	s, _ := r.Context().Value(sessionKey{}).(*apitype.Session)
+	if s == nil {
+		return &apitype.Session{}
+	}
+	return s
+}
+
+// roleBadges are the roles the layout shows beside the viewer's name: the
+// session's, and admin for a principal the policy makes one by name
+// (auth.admins) rather than by role.
+func roleBadges(s *apitype.Session) []string {
+	roles := s.Roles
+	if s.Admin && !slices.Contains(roles, "admin") {
+		roles = append([]string{"admin"}, roles...)
+	}
+	return roles
+}
+
+// isUnauthenticated reports whether the API answered 401: no session, or
+// one that ended.
+func isUnauthenticated(err error) bool {
+	var e *apiclient.Error
+	return errors.As(err, &e) && e.Status == http.StatusUnauthorized
 }
 
 // errorPage turns an error into a page that says what went wrong: the
@@ -183,9 +233,9 @@ func (c *Console) errorPage(r *http.Request, err error) *page {
 	}
 }
 
-func (c *Console) render(w http.ResponseWriter, r *http.Request, p *page) {
+func (c *Console) render(w http.ResponseWriter, r *http.Request, p *page, sess *apitype.Session) {
 	var buf bytes.Buffer
-	data := layoutData{page: p, NowMs: c.now().UnixMilli(), CSS: c.assetURL("console.css"), Script: c.assetURL("console.js")}
+	data := layoutData{page: p, Session: sess, NowMs: c.now().UnixMilli(), CSS: c.assetURL("console.css"), Script: c.assetURL("console.js")}
 	if err := c.pages[p.Name].ExecuteTemplate(&buf, "layout.html", data); err != nil {
 		c.log.ErrorContext(r.Context(), "execute template", "page", p.Name, "err", err)
 		http.Error(w, "the console could not render this page", http.StatusInternalServerError)

@@ -31,6 +31,8 @@ type executionView struct {
 	Notes []string
 	// EventsURL is the execution's event stream.
 	EventsURL string
+	// AuditURL is the Audit page of this execution.
+	AuditURL string
 }
 
 type keyValue struct {
@@ -62,6 +64,12 @@ type judgmentView struct {
 	Inputs       []string
 	URL          string
 	CLI          string
+	// MayJudge says who may judge the stage, when its
+	// requiredJudgmentRoles or selectedStageRoles limit it.
+	MayJudge string
+	// Denied, when set, explains why the viewer may not judge it; the
+	// buttons are then disabled (the API would refuse them anyway).
+	Denied string
 }
 
 // stageView is the stage panel.
@@ -115,6 +123,7 @@ func (c *Console) execution(r *http.Request) (*page, error) {
 		PipelineURL: pathJoin("pipelines", e.Application, e.PipelineName),
 		Row:         newExecRow(e, now),
 		EventsURL:   "/api/v1" + self + "/events",
+		AuditURL:    "/audit?execution=" + queryEscape(e.ID),
 	}
 	v.Parameters, v.Notes = triggerAndNotes(e)
 	api := "/api/v1" + self
@@ -152,7 +161,7 @@ func (c *Console) execution(r *http.Request) (*page, error) {
 			Elapsed:  elapsedText(s.StartTime, s.EndTime, now),
 		})
 		if s.Type == "manualJudgment" && s.Status == status.Running && e.Status == status.Running {
-			v.Judgments = append(v.Judgments, newJudgmentView(e, s))
+			v.Judgments = append(v.Judgments, newJudgmentView(e, s, sessionOf(r)))
 		}
 	}
 	v.Graph = layoutGraph(nodes)
@@ -258,7 +267,7 @@ func triggerAndNotes(e *apitype.Execution) (params []keyValue, notes []string) {
 	return params, notes
 }
 
-func newJudgmentView(e *apitype.Execution, s *apitype.Stage) judgmentView {
+func newJudgmentView(e *apitype.Execution, s *apitype.Stage, viewer *apitype.Session) judgmentView {
 	var ctx struct {
 		Instructions   string `json:"instructions"`
 		JudgmentInputs []struct {
@@ -282,7 +291,69 @@ func newJudgmentView(e *apitype.Execution, s *apitype.Stage) judgmentView {
 	if len(j.Inputs) > 0 {
 		j.CLI += " --input " + shellQuote(j.Inputs[0])
 	}
+	if roles := judgmentRoles(s.Context); len(roles) > 0 {
+		j.MayJudge = "Only " + orList(roles) + " may judge this stage; admins may too."
+		if !viewer.Admin && !slices.ContainsFunc(roles, func(r string) bool { return slices.Contains(viewer.Roles, r) }) {
+			j.Denied = "You are signed in as " + viewer.Name + ", " + rolesPhrase(viewer.Roles) + ", so you cannot judge it; someone with one of those roles must."
+		}
+	}
 	return j
+}
+
+// judgmentRoles are the roles a manualJudgment stage requires of whoever
+// judges it, read as the API reads them when it enforces them:
+// requiredJudgmentRoles, falling back to selectedStageRoles, each a list
+// of names or one comma-separated string. A value of another shape
+// requires a role that nobody has, as the API fails closed on it.
+func judgmentRoles(context []byte) []string {
+	var ctx map[string]any
+	_ = json.Unmarshal(context, &ctx)
+	for _, key := range []string{"requiredJudgmentRoles", "selectedStageRoles"} {
+		var roles []string
+		switch v := ctx[key].(type) {
+		case nil:
+		case string:
+			roles = strings.Split(v, ",")
+		case []any:
+			for _, e := range v {
+				r, ok := e.(string)
+				if !ok {
+					return []string{"(" + key + " is not a list of role names)"}
+				}
+				roles = append(roles, r)
+			}
+		default:
+			return []string{"(" + key + " is not a list of role names)"}
+		}
+		var out []string
+		for _, r := range roles {
+			if r = strings.TrimSpace(r); r != "" {
+				out = append(out, r)
+			}
+		}
+		if len(out) > 0 {
+			return out
+		}
+	}
+	return nil
+}
+
+// orList joins names as "a", "a or b", "a, b or c".
+func orList(names []string) string {
+	if len(names) == 1 {
+		return names[0]
+	}
+	return strings.Join(names[:len(names)-1], ", ") + " or " + names[len(names)-1]
+}
+
+func rolesPhrase(roles []string) string {
+	switch len(roles) {
+	case 0:
+		return "who has no roles"
+	case 1:
+		return "whose role is " + roles[0]
+	}
+	return "whose roles are " + strings.Join(roles, ", ")
 }
 
 func newStageView(e *apitype.Execution, s *apitype.Stage, now int64) *stageView {

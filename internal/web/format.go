@@ -26,6 +26,7 @@ func (c *Console) funcs() template.FuncMap {
 		"short":       shortID,
 		"pct":         pctText,
 		"path":        pathJoin,
+		"roleBadges":  roleBadges,
 	}
 }
 

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"cmp"
 	"context"
+	"crypto/tls"
 	"errors"
 	"io"
 	"net/http"
@@ -25,13 +26,22 @@ func (t inProcess) RoundTrip(req *http.Request) (*http.Response, error) {
 		return nil, errors.New("in-process API calls cannot follow an event stream")
 	}
 	r := req.Clone(req.Context())
-	// The console acts for the viewer: their session cookie goes with
-	// every call, so the API authenticates and authorizes them.
-	if cookie := viewerCookie(req.Context()); cookie != "" {
-		r.Header.Set("Cookie", cookie)
-	}
 	r.RequestURI = req.URL.RequestURI()
 	r.RemoteAddr = "in-process"
+	// The console acts for the viewer: their session cookie goes with
+	// every call, so the API authenticates and authorizes them, and their
+	// address and connection, so that the audit log says where they are
+	// and a session cookie is Secure when their page came over TLS.
+	if v := viewerOf(req.Context()); v != nil {
+		if v.cookie != "" {
+			r.Header.Set("Cookie", v.cookie)
+		}
+		if len(v.forwardedFor) > 0 {
+			r.Header["X-Forwarded-For"] = v.forwardedFor
+		}
+		r.RemoteAddr = v.remoteAddr
+		r.TLS = v.tls
+	}
 	if r.Body == nil {
 		r.Body = http.NoBody
 	}
@@ -94,13 +104,40 @@ func (w *bufferedResponse) Write(b []byte) (int, error) {
 
 type viewerKey struct{}
 
-// withViewer returns ctx carrying the browser request's cookies, which
-// in-process API calls made with ctx send.
-func withViewer(ctx context.Context, r *http.Request) context.Context {
-	return context.WithValue(ctx, viewerKey{}, r.Header.Get("Cookie"))
+// viewer is what in-process API calls carry of the browser's request.
+type viewer struct {
+	cookie       string
+	remoteAddr   string
+	forwardedFor []string
+	tls          *tls.ConnectionState
 }
 
-func viewerCookie(ctx context.Context) string {
-	c, _ := ctx.Value(viewerKey{}).(string)
-	return c
+// withViewer returns ctx carrying the browser request's cookies, address
+// and connection, which in-process API calls made with ctx send.
+func withViewer(ctx context.Context, r *http.Request) context.Context {
+	return context.WithValue(ctx, viewerKey{}, &viewer{
+		// HTTP/2 may send the cookies in several headers.
+		cookie:       strings.Join(r.Header.Values("Cookie"), "; "),
+		remoteAddr:   r.RemoteAddr,
+		forwardedFor: r.Header.Values("X-Forwarded-For"),
+		tls:          r.TLS,
+	})
+}
+
+// withoutCookie returns ctx whose in-process API calls send the viewer's
+// address but not their cookies: opening a session must not present the
+// session the browser may already hold, which would need its CSRF token.
+func withoutCookie(ctx context.Context) context.Context {
+	v := viewerOf(ctx)
+	if v == nil {
+		return ctx
+	}
+	anon := *v
+	anon.cookie = ""
+	return context.WithValue(ctx, viewerKey{}, &anon)
+}
+
+func viewerOf(ctx context.Context) *viewer {
+	v, _ := ctx.Value(viewerKey{}).(*viewer)
+	return v
 }

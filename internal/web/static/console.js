@@ -10,17 +10,15 @@
   const skew = serverNow - Date.now();
   const now = () => Date.now() + skew;
 
-  // ---- Who acts: sent as X-Sluice-User. ----
-  const userKey = 'sluice.user';
-  const userInput = document.getElementById('user-name');
-  function userName() {
-    try { return localStorage.getItem(userKey) || ''; } catch (e) { return ''; }
-  }
-  if (userInput) {
-    userInput.value = userName();
-    userInput.addEventListener('change', () => {
-      try { localStorage.setItem(userKey, userInput.value.trim()); } catch (e) { /* private mode */ }
-    });
+  // ---- Who acts: the session, whose cookie the browser sends. ----
+  // A state-changing request must also carry the session's CSRF token,
+  // which the layout puts in a meta element: another site's page cannot
+  // read it, so it cannot make such a request in the viewer's name.
+  const csrfMeta = document.querySelector('meta[name="csrf-token"]');
+  const csrfToken = csrfMeta ? csrfMeta.content : '';
+  // toLogin sends the viewer to the login page, which brings them back.
+  function toLogin() {
+    window.location.assign('/login?next=' + encodeURIComponent(window.location.pathname + window.location.search));
   }
 
   // ---- Times in the viewer's zone; durations. ----
@@ -62,11 +60,16 @@
   // ---- Calling the API. ----
   // api returns the decoded body, or throws an Error with .status, .code,
   // .details (each {path, message}) from the API's error body.
+  // A 401 (the session ended) goes to the login page; a 403 throws the
+  // API's message, which says what is missing.
   async function api(method, url, bodyText, contentType) {
     const headers = { Accept: 'application/json' };
-    if (bodyText !== undefined) headers['Content-Type'] = contentType || 'application/json';
-    const who = userName();
-    if (who) headers['X-Sluice-User'] = who;
+    if (method !== 'GET' && method !== 'HEAD') {
+      // The API refuses a state-changing request that is not JSON (or a
+      // YAML document) and one without the session's CSRF token.
+      headers['Content-Type'] = contentType || 'application/json';
+      headers['X-CSRF-Token'] = csrfToken;
+    }
     let res;
     try {
       res = await fetch(url, { method, headers, body: bodyText, credentials: 'same-origin' });
@@ -78,6 +81,7 @@
     const text = await res.text();
     let data = null;
     try { data = text ? JSON.parse(text) : null; } catch (e) { /* not JSON */ }
+    if (res.status === 401) toLogin();
     if (!res.ok) {
       const info = (data && data.error) || {};
       const err = new Error(info.message || ('The server answered ' + res.status + ' ' + res.statusText));
@@ -359,6 +363,8 @@
     refreshing = true;
     try {
       const res = await fetch(window.location.href, { headers: { Accept: 'text/html' }, cache: 'no-store', credentials: 'same-origin' });
+      // A page whose session ended redirects to the login page.
+      if (res.redirected && new URL(res.url).pathname === '/login') { window.location.assign(res.url); return; }
       if (!res.ok) return;
       const doc = new DOMParser().parseFromString(await res.text(), 'text/html');
       doc.querySelectorAll('[data-live][id]').forEach((fresh) => {
@@ -397,7 +403,13 @@
     const since = serverNow - 2000;
     const es = new EventSource(body.dataset.liveEvents);
     es.onopen = () => setLive('Live: updates as it happens.');
-    es.onerror = () => setLive('Reconnecting to the event stream…');
+    es.onerror = () => {
+      if (es.readyState !== EventSource.CLOSED) { setLive('Reconnecting to the event stream…'); return; }
+      // The browser gives up on a stream the server refused, as it does
+      // once the session ends; a refresh finds out, and goes to login.
+      setLive('The event stream stopped; reload the page to follow it again.');
+      refresh();
+    };
     es.onmessage = (m) => {
       let ev;
       try { ev = JSON.parse(m.data); } catch (e) { return; }

@@ -24,6 +24,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"net/http"
 	"os"
 	"strings"
 	"syscall"
@@ -31,6 +32,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/sluice-cd/sluice/internal/apiclient"
+	"github.com/sluice-cd/sluice/internal/apitype"
 	"github.com/sluice-cd/sluice/internal/node"
 )
 
@@ -67,6 +69,8 @@ type app struct {
 
 	server string // --server
 	token  string // --token
+
+	cred credential // what client() sends, for the hint of a 401
 }
 
 // Main runs the sluice command line with args (without the program name)
@@ -90,7 +94,11 @@ Start a server with 'sluice serve' (it listens on ` + DefaultAddr + ` by default
 then apply a pipeline and run it:
 
   sluice pipeline apply pipeline.yaml
-  sluice run myapp/deploy --follow`,
+  sluice run myapp/deploy --follow
+
+Every request carries a credential: --token, else $` + EnvToken + `, else the token
+'sluice login' saved for the server, else the admin token of a server on this
+machine, which the CLI reads by itself when it runs as the server's user.`,
 		SilenceUsage:  true,
 		SilenceErrors: true,
 		Args:          cobra.ArbitraryArgs,
@@ -117,6 +125,12 @@ then apply a pipeline and run it:
 		a.newRunCmd(),
 		a.newExecutionCmd(),
 		a.newJudgeCmd(),
+		a.newAuditCmd(),
+		a.newLoginCmd(),
+		a.newLogoutCmd(),
+		a.newWhoamiCmd(),
+		a.newTokenCmd(),
+		a.newLoginLinkCmd(),
 		a.newVersionCmd(),
 	)
 	return root
@@ -147,7 +161,8 @@ func (a *app) serverURL() string {
 // credentials.go finds for it.
 func (a *app) client() (*apiclient.Client, error) {
 	url := a.serverURL()
-	c, err := apiclient.New(url, apiclient.WithToken(a.findToken(url)), apiclient.WithUserAgent("sluice/"+version()))
+	a.cred = a.findCredential(context.Background(), url)
+	c, err := apiclient.New(url, apiclient.WithToken(a.cred.token), apiclient.WithUserAgent("sluice/"+version()))
 	if err != nil {
 		return nil, usageError(err.Error(), "set --server or $"+EnvServer+" to a URL such as "+DefaultServer)
 	}
@@ -198,7 +213,7 @@ func (a *app) report(ctx context.Context, err error) int {
 		fmt.Fprintln(a.stderr, "sluice: interrupted")
 		return ExitInterrupted
 	case errors.As(err, &apiErr):
-		hint = apiHint(apiErr)
+		hint = a.apiHint(apiErr)
 	case unreachable(err):
 		code = ExitUsage
 		hint = fmt.Sprintf("is 'sluice serve' running at %s? Choose another server with --server or $%s.", a.serverURL(), EnvServer)
@@ -211,7 +226,15 @@ func (a *app) report(ctx context.Context, err error) int {
 }
 
 // apiHint suggests what to do about some server errors.
-func apiHint(e *apiclient.Error) string {
+func (a *app) apiHint(e *apiclient.Error) string {
+	switch e.Status {
+	case http.StatusUnauthorized:
+		return a.credentialHint()
+	case http.StatusForbidden:
+		if e.Code == apitype.CodeForbidden {
+			return "'sluice whoami' shows who you are and your roles"
+		}
+	}
 	switch e.Code {
 	case "unavailable":
 		return "the server was started without an execution engine"

@@ -107,7 +107,10 @@ type Node struct {
 	// AdminToken is the token in AdminTokenFile, with the role admin.
 	AdminToken     string
 	AdminTokenFile string
-	log            *slog.Logger
+	// Hosts are the Host names served besides the loopback names:
+	// Options.Hosts and sluice.yaml's server.hosts.
+	Hosts []string
+	log   *slog.Logger
 }
 
 // Error is a failure to start, with what to do about it.
@@ -183,10 +186,11 @@ func (n *Node) start(ctx context.Context, opts Options) error {
 	if err := n.startAuth(ctx, opts, cmp.Or(nodeID, DefaultNodeID(opts.DataDir)), cfg.Auth); err != nil {
 		return err
 	}
+	n.Hosts = append(slices.Clone(opts.Hosts), cfg.Server.Hosts...)
 	n.API = httpapi.New(httpapi.Config{
 		Auth:           n.Auth,
 		Policy:         auth.NewPolicy(cfg.Auth),
-		Hosts:          append(slices.Clone(opts.Hosts), cfg.Server.Hosts...),
+		Hosts:          n.Hosts,
 		BehindProxy:    opts.BehindProxy,
 		AdminTokenFile: n.AdminTokenFile,
 		Store:          n.Store,

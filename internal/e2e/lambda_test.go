@@ -106,7 +106,7 @@ func TestDeployCrash(t *testing.T) {
 		"parameterConfig":[{"name":"v","required":true}]}`, zip)
 
 	srv := startServer(t, bin, dataDir)
-	c := client(t, srv.url)
+	c := srv.client(t)
 	if _, err := c.PutPipeline(ctx, "crash", "deploy", []byte(doc), "application/json"); err != nil {
 		t.Fatal(err)
 	}
@@ -120,7 +120,7 @@ func TestDeployCrash(t *testing.T) {
 		time.Sleep(time.Duration(rng.IntN(400)) * time.Millisecond)
 		srv.kill(syscall.SIGKILL)
 		srv = startServer(t, bin, dataDir)
-		c = client(t, srv.url)
+		c = srv.client(t)
 		if got := waitDone(t, c, exec.ID); got.Status != "SUCCEEDED" {
 			t.Fatalf("deploy %d after a kill ended %s", i, got.Status)
 		}
@@ -142,7 +142,7 @@ func TestRollbackAfterFailingInvoke(t *testing.T) {
 	zip := helloZip(t)
 	ctx := context.Background()
 	srv := startServer(t, bin, t.TempDir())
-	c := client(t, srv.url)
+	c := srv.client(t)
 	doc := fmt.Sprintf(`{"application":"rb","name":"release","rollbackOnFailure":true,
 		"parameterConfig":[{"name":"v"},{"name":"failureRate","default":"0"}],
 		"stages":[

@@ -6,6 +6,17 @@
 // tree per call, with stdin, stdout, stderr and the environment injected,
 // so tests run commands in-process and in parallel.
 //
+// # Credentials
+//
+// Every command that calls a server sends one API token, found in this
+// order (credentials.go): --token, $SLUICE_TOKEN, the token `sluice login`
+// saved for that server URL ($XDG_CONFIG_HOME or ~/.config,
+// sluice/credentials.json, mode 0600), and, for a server on a loopback
+// address, its admin token, read from the file the server names in /health
+// — readable only when the CLI runs as the server's user. The CLI never
+// prints a token except the one `sluice token create` makes, once. A 401
+// names the credential that was sent and how to get one that works.
+//
 // # Exit codes
 //
 //	0    success; for run --follow, the execution SUCCEEDED

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"net/url"
 	"os"
@@ -14,6 +15,7 @@ import (
 
 	"github.com/sluice-cd/sluice/internal/apiclient"
 	"github.com/sluice-cd/sluice/internal/atomicfile"
+	"github.com/sluice-cd/sluice/internal/auth"
 )
 
 // credential is the API token the CLI sends to a server, and where it
@@ -73,11 +75,40 @@ func localAdminToken(ctx context.Context, serverURL string) (token, path string)
 	if err != nil || h.AdminTokenFile == "" {
 		return "", ""
 	}
-	b, err := os.ReadFile(h.AdminTokenFile)
-	if err != nil {
+	token = readAdminToken(h.AdminTokenFile)
+	if token == "" {
 		return "", ""
 	}
-	return strings.TrimSpace(string(b)), h.AdminTokenFile
+	return token, h.AdminTokenFile
+}
+
+// readAdminToken reads the admin token file a server named, or returns ""
+// when it is not one. Whatever listens on a loopback port may name any
+// file, and the CLI sends what it reads there as a bearer token: so it
+// reads only a file called admin.token, private to its owner, holding
+// nothing but an API token — never, say, ~/.ssh/id_ed25519.
+func readAdminToken(path string) string {
+	if filepath.Base(path) != auth.AdminTokenFile {
+		return ""
+	}
+	f, err := os.Open(path)
+	if err != nil {
+		return ""
+	}
+	defer f.Close()
+	fi, err := f.Stat()
+	if err != nil || !fi.Mode().IsRegular() || fi.Mode().Perm()&0o077 != 0 {
+		return ""
+	}
+	b, err := io.ReadAll(io.LimitReader(f, 1024))
+	if err != nil {
+		return ""
+	}
+	token := strings.TrimSpace(string(b))
+	if !auth.LooksLikeToken(token) {
+		return ""
+	}
+	return token
 }
 
 // credentialsPath is where `sluice login` keeps tokens: the user's config

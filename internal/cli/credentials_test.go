@@ -132,3 +132,41 @@ func TestUnauthenticatedHint(t *testing.T) {
 		}
 	}
 }
+
+// Whatever listens on a loopback port may name any file in /health; the
+// CLI sends only an admin token from a private file called admin.token.
+func TestReadAdminToken(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	token := "sluice_" + strings.Repeat("A", 43)
+	write := func(name, content string, mode os.FileMode) string {
+		t.Helper()
+		path := filepath.Join(dir, name)
+		if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(path, []byte(content), mode); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Chmod(path, mode); err != nil {
+			t.Fatal(err)
+		}
+		return path
+	}
+	tests := []struct {
+		path string
+		want string
+	}{
+		{write("good/admin.token", token+"\n", 0o600), token},
+		{write("key/id_ed25519", token, 0o600), ""},
+		{write("shared/admin.token", token, 0o644), ""},
+		{write("other/admin.token", "-----BEGIN OPENSSH PRIVATE KEY-----\n", 0o600), ""},
+		{filepath.Join(dir, "none", "admin.token"), ""},
+		{dir + "/good", ""},
+	}
+	for _, tt := range tests {
+		if got := readAdminToken(tt.path); got != tt.want {
+			t.Errorf("readAdminToken(%s) = %q, want %q", tt.path, got, tt.want)
+		}
+	}
+}

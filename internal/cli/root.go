@@ -13,7 +13,8 @@
 // saved for that server URL ($XDG_CONFIG_HOME or ~/.config,
 // sluice/credentials.json, mode 0600), and, for a server on a loopback
 // address, its admin token, read from the file the server names in /health
-// — readable only when the CLI runs as the server's user. The CLI never
+// — readable only when the CLI runs as the server's user, and read only if
+// it is a private file called admin.token holding a token. The CLI never
 // prints a token except the one `sluice token create` makes, once. A 401
 // names the credential that was sent and how to get one that works.
 //

@@ -92,7 +92,7 @@ func (a *app) loginToken() (string, error) {
 		}
 	}
 	if line = strings.TrimSpace(line); line == "" {
-		return "", usageError("sluice login: no token given",
+		return "", usageError("login: no token given",
 			"pass --token, set $"+EnvToken+", or paste it on standard input; an admin makes one with 'sluice token create NAME'")
 	}
 	return line, nil

@@ -2,18 +2,23 @@ package main
 
 import (
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"errors"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
 	"github.com/rogpeppe/go-internal/testscript"
 
 	"github.com/sluice-cd/sluice/internal/apiclient"
+	"github.com/sluice-cd/sluice/internal/sluicetest"
 )
 
 // TestMain makes the test binary double as the sluice command: scripts run
@@ -34,13 +39,29 @@ const waitTimeout = 60 * time.Second
 //	exec sluice serve --addr 127.0.0.1:0 --addr-file $WORK/addr --data-dir $WORK/data &
 //	waitserver $WORK/addr
 //
-// Extra commands (see scriptCmds): waitserver, exitcode, envstdout, waitfor.
+// The CLI then finds the server's admin token by itself, as it does for a
+// user on the server's machine; scripts set $SLUICE_TOKEN or --token to act
+// as someone else. $HOME is a directory of the script's own, so `sluice
+// login` saves there.
+//
+// Extra commands (see scriptCmds): waitserver, exitcode, envstdout, waitfor,
+// gencert.
 func TestScripts(t *testing.T) {
 	testscript.Run(t, testscript.Params{
 		Dir:                 "testdata/script",
 		RequireExplicitExec: true,
 		Setup: func(env *testscript.Env) error {
-			env.Setenv("USER", "tester")
+			home := filepath.Join(env.WorkDir, ".home")
+			if err := os.Mkdir(home, 0o700); err != nil {
+				return err
+			}
+			env.Setenv("HOME", home)
+			// The demo builds a function with the go command: give it this
+			// test's build and module caches, or every run builds and
+			// downloads everything again under the fresh $HOME.
+			for k, v := range goEnv() {
+				env.Setenv(k, v)
+			}
 			env.Setenv("SLUICE_SERVER", "http://127.0.0.1:1") // nothing listens there until waitserver
 			env.Setenv("TERM", "dumb")
 			// The demo builds the example function from the source tree.
@@ -59,7 +80,8 @@ func scriptCmds() map[string]func(ts *testscript.TestScript, neg bool, args []st
 	return map[string]func(ts *testscript.TestScript, neg bool, args []string){
 		// waitserver ADDRFILE: wait for `sluice serve --addr-file` to write
 		// its URL and for the server to answer /health, then point
-		// $SLUICE_SERVER at it and set $SLUICE_ADDR to its host:port.
+		// $SLUICE_SERVER at it and set $SLUICE_ADDR to its host:port. An
+		// https server must have a certificate in $SSL_CERT_FILE.
 		"waitserver": func(ts *testscript.TestScript, neg bool, args []string) {
 			if neg || len(args) != 1 {
 				ts.Fatalf("usage: waitserver ADDRFILE")
@@ -74,14 +96,15 @@ func scriptCmds() map[string]func(ts *testscript.TestScript, neg bool, args []st
 				url = strings.TrimSpace(string(data))
 				return url != "", err
 			})
-			c, err := apiclient.New(url)
+			c, err := apiclient.New(url, apiclient.WithHTTPClient(scriptHTTPClient(ts)))
 			ts.Check(err)
 			waitUntil(ts, "the server at "+url, func() (bool, error) {
 				h, err := c.Health(context.Background())
 				return err == nil && h.Status == "ok", nil
 			})
 			ts.Setenv("SLUICE_SERVER", url)
-			ts.Setenv("SLUICE_ADDR", strings.TrimPrefix(url, "http://"))
+			_, addr, _ := strings.Cut(url, "://")
+			ts.Setenv("SLUICE_ADDR", addr)
 		},
 		// exitcode N PROGRAM ARGS...: run a program and require exit code N.
 		"exitcode": func(ts *testscript.TestScript, neg bool, args []string) {
@@ -115,8 +138,7 @@ func scriptCmds() map[string]func(ts *testscript.TestScript, neg bool, args []st
 			if neg || len(args) < 2 || len(args) > 3 {
 				ts.Fatalf("usage: waitfor EXECUTION [STAGE] STATUS")
 			}
-			c, err := apiclient.New(ts.Getenv("SLUICE_SERVER"))
-			ts.Check(err)
+			c := scriptClient(ts)
 			id, want := args[0], args[len(args)-1]
 			what := "execution " + id + " to be " + want
 			if len(args) == 3 {
@@ -147,7 +169,69 @@ func scriptCmds() map[string]func(ts *testscript.TestScript, neg bool, args []st
 				return false, errors.New("no stage " + args[1])
 			})
 		},
+		// gencert DIR: write a fresh self-signed certificate for localhost,
+		// 127.0.0.1 and ::1 to DIR/cert.pem, and its key to DIR/key.pem.
+		"gencert": func(ts *testscript.TestScript, neg bool, args []string) {
+			if neg || len(args) != 1 {
+				ts.Fatalf("usage: gencert DIR")
+			}
+			dir := ts.MkAbs(args[0])
+			ts.Check(os.MkdirAll(dir, 0o755))
+			_, _, err := sluicetest.WriteSelfSignedCert(dir)
+			ts.Check(err)
+		},
 	}
+}
+
+// goEnv returns the go command's cache and proxy settings, once.
+var goEnv = sync.OnceValue(func() map[string]string {
+	keys := []string{"GOCACHE", "GOMODCACHE", "GOPROXY", "GOFLAGS"}
+	out, err := exec.Command("go", append([]string{"env"}, keys...)...).Output()
+	if err != nil {
+		return nil // the demo then builds without them
+	}
+	env := map[string]string{}
+	for i, v := range strings.Split(strings.TrimRight(string(out), "\n"), "\n") {
+		if i < len(keys) && v != "" {
+			env[keys[i]] = v
+		}
+	}
+	return env
+})
+
+// scriptHTTPClient trusts the certificates in $SSL_CERT_FILE, as the
+// script's sluice processes do, besides the system's.
+func scriptHTTPClient(ts *testscript.TestScript) *http.Client {
+	file := ts.Getenv("SSL_CERT_FILE")
+	if file == "" {
+		return http.DefaultClient
+	}
+	pool := x509.NewCertPool()
+	if !pool.AppendCertsFromPEM([]byte(ts.ReadFile(file))) {
+		ts.Fatalf("$SSL_CERT_FILE %s holds no PEM certificate", file)
+	}
+	return &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool}}}
+}
+
+// scriptClient is an API client of $SLUICE_SERVER with the credential the
+// CLI would find: $SLUICE_TOKEN, else the admin token the server names in
+// /health.
+func scriptClient(ts *testscript.TestScript) *apiclient.Client {
+	url, hc := ts.Getenv("SLUICE_SERVER"), scriptHTTPClient(ts)
+	token := ts.Getenv("SLUICE_TOKEN")
+	if token == "" {
+		c, err := apiclient.New(url, apiclient.WithHTTPClient(hc))
+		ts.Check(err)
+		h, err := c.Health(context.Background())
+		ts.Check(err)
+		if h.AdminTokenFile == "" {
+			ts.Fatalf("the server at %s does not say where its admin token is", url)
+		}
+		token = strings.TrimSpace(ts.ReadFile(h.AdminTokenFile))
+	}
+	c, err := apiclient.New(url, apiclient.WithHTTPClient(hc), apiclient.WithToken(token))
+	ts.Check(err)
+	return c
 }
 
 // waitUntil polls cond until it reports true, fails, or waitTimeout passes.

@@ -56,7 +56,7 @@ func TestMainExitCodes(t *testing.T) {
 	}
 }
 
-func TestServerAndUserDefaults(t *testing.T) {
+func TestServerDefaults(t *testing.T) {
 	t.Parallel()
 	tests := []struct {
 		flag, env, want string
@@ -75,14 +75,6 @@ func TestServerAndUserDefaults(t *testing.T) {
 		if got := a.serverURL(); got != tt.want {
 			t.Errorf("serverURL(flag %q, env %q) = %q, want %q", tt.flag, tt.env, got, tt.want)
 		}
-	}
-	a := &app{getenv: func(k string) string { return map[string]string{EnvUser: "dora"}[k] }}
-	if got := a.userName(); got != "dora" {
-		t.Errorf("userName = %q, want $USER", got)
-	}
-	a.user = "eve"
-	if got := a.userName(); got != "eve" {
-		t.Errorf("userName = %q, want --user", got)
 	}
 }
 

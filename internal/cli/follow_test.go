@@ -24,9 +24,10 @@ func serveAPI(t *testing.T) *apiclient.Client {
 	t.Helper()
 	st := sluicetest.OpenSQLite(t)
 	eng := sluicetest.StartEngine(t, engine.Config{Store: st, Stages: stage.NewRegistry(wait.Type{}, judgment.Type{})})
-	srv := httptest.NewServer(httpapi.New(httpapi.Config{Store: st, Engine: eng}))
+	authn, token := sluicetest.Auth(t, st, "tester", "admin")
+	srv := httptest.NewServer(httpapi.New(httpapi.Config{Store: st, Engine: eng, Auth: authn}))
 	t.Cleanup(srv.Close)
-	c, err := apiclient.New(srv.URL, apiclient.WithUser("tester"))
+	c, err := apiclient.New(srv.URL, apiclient.WithToken(token))
 	if err != nil {
 		t.Fatal(err)
 	}

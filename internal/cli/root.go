@@ -6,6 +6,18 @@
 // tree per call, with stdin, stdout, stderr and the environment injected,
 // so tests run commands in-process and in parallel.
 //
+// # Credentials
+//
+// Every command that calls a server sends one API token, found in this
+// order (credentials.go): --token, $SLUICE_TOKEN, the token `sluice login`
+// saved for that server URL ($XDG_CONFIG_HOME or ~/.config,
+// sluice/credentials.json, mode 0600), and, for a server on a loopback
+// address, its admin token, read from the file the server names in /health
+// — readable only when the CLI runs as the server's user, and read only if
+// it is a private file called admin.token holding a token. The CLI never
+// prints a token except the one `sluice token create` makes, once. A 401
+// names the credential that was sent and how to get one that works.
+//
 // # Exit codes
 //
 //	0    success; for run --follow, the execution SUCCEEDED
@@ -24,6 +36,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"net/http"
 	"os"
 	"strings"
 	"syscall"
@@ -31,6 +44,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/sluice-cd/sluice/internal/apiclient"
+	"github.com/sluice-cd/sluice/internal/apitype"
 	"github.com/sluice-cd/sluice/internal/node"
 )
 
@@ -67,6 +81,8 @@ type app struct {
 
 	server string // --server
 	token  string // --token
+
+	cred credential // what client() sends, for the hint of a 401
 }
 
 // Main runs the sluice command line with args (without the program name)
@@ -90,7 +106,11 @@ Start a server with 'sluice serve' (it listens on ` + DefaultAddr + ` by default
 then apply a pipeline and run it:
 
   sluice pipeline apply pipeline.yaml
-  sluice run myapp/deploy --follow`,
+  sluice run myapp/deploy --follow
+
+Every request carries a credential: --token, else $` + EnvToken + `, else the token
+'sluice login' saved for the server, else the admin token of a server on this
+machine, which the CLI reads by itself when it runs as the server's user.`,
 		SilenceUsage:  true,
 		SilenceErrors: true,
 		Args:          cobra.ArbitraryArgs,
@@ -117,6 +137,12 @@ then apply a pipeline and run it:
 		a.newRunCmd(),
 		a.newExecutionCmd(),
 		a.newJudgeCmd(),
+		a.newAuditCmd(),
+		a.newLoginCmd(),
+		a.newLogoutCmd(),
+		a.newWhoamiCmd(),
+		a.newTokenCmd(),
+		a.newLoginLinkCmd(),
 		a.newVersionCmd(),
 	)
 	return root
@@ -147,7 +173,8 @@ func (a *app) serverURL() string {
 // credentials.go finds for it.
 func (a *app) client() (*apiclient.Client, error) {
 	url := a.serverURL()
-	c, err := apiclient.New(url, apiclient.WithToken(a.findToken(url)), apiclient.WithUserAgent("sluice/"+version()))
+	a.cred = a.findCredential(context.Background(), url)
+	c, err := apiclient.New(url, apiclient.WithToken(a.cred.token), apiclient.WithUserAgent("sluice/"+version()))
 	if err != nil {
 		return nil, usageError(err.Error(), "set --server or $"+EnvServer+" to a URL such as "+DefaultServer)
 	}
@@ -198,7 +225,7 @@ func (a *app) report(ctx context.Context, err error) int {
 		fmt.Fprintln(a.stderr, "sluice: interrupted")
 		return ExitInterrupted
 	case errors.As(err, &apiErr):
-		hint = apiHint(apiErr)
+		hint = a.apiHint(apiErr)
 	case unreachable(err):
 		code = ExitUsage
 		hint = fmt.Sprintf("is 'sluice serve' running at %s? Choose another server with --server or $%s.", a.serverURL(), EnvServer)
@@ -211,7 +238,15 @@ func (a *app) report(ctx context.Context, err error) int {
 }
 
 // apiHint suggests what to do about some server errors.
-func apiHint(e *apiclient.Error) string {
+func (a *app) apiHint(e *apiclient.Error) string {
+	switch e.Status {
+	case http.StatusUnauthorized:
+		return a.credentialHint()
+	case http.StatusForbidden:
+		if e.Code == apitype.CodeForbidden {
+			return "'sluice whoami' shows who you are and your roles"
+		}
+	}
 	switch e.Code {
 	case "unavailable":
 		return "the server was started without an execution engine"

@@ -59,7 +59,7 @@ func TestClusterSurvivesNodeDeath(t *testing.T) {
 	}
 	a := startServer(t, bin, t.TempDir(), serverArgs("node-a")...)
 	b := startServer(t, bin, t.TempDir(), serverArgs("node-b")...)
-	ca, cb := client(t, a.url), client(t, b.url)
+	ca, cb := a.client(t), b.client(t)
 	if _, err := ca.PutPipeline(ctx, "cluster", "busy", []byte(clusterPipeline), "application/json"); err != nil {
 		t.Fatal(err)
 	}

@@ -58,7 +58,7 @@ func TestCrashRecovery(t *testing.T) {
 func crashRecovery(t *testing.T, bin, dataDir string, args []string, open func(context.Context) (store.Store, error)) {
 	ctx := context.Background()
 	srv := startServer(t, bin, dataDir, args...)
-	c := client(t, srv.url)
+	c := srv.client(t)
 	if _, err := c.PutPipeline(ctx, "crash", "judged", []byte(crashPipeline), "application/json"); err != nil {
 		t.Fatal(err)
 	}
@@ -87,7 +87,7 @@ func crashRecovery(t *testing.T, bin, dataDir string, args []string, open func(c
 	srv.kill(syscall.SIGKILL)
 
 	srv = startServer(t, bin, dataDir, args...)
-	c = client(t, srv.url)
+	c = srv.client(t)
 	sluicetest.WaitFor(t, "every execution to finish", time.Minute, func() bool {
 		finished := 0
 		for i, id := range ids {

@@ -117,7 +117,7 @@ func TestDeployCrash(t *testing.T) {
 		"parameterConfig":[{"name":"v","required":true}]}`, zip)
 
 	srv := startServer(t, bin, dataDir, zipFileArgs(t, zip)...)
-	c := client(t, srv.url)
+	c := srv.client(t)
 	if _, err := c.PutPipeline(ctx, "crash", "deploy", []byte(doc), "application/json"); err != nil {
 		t.Fatal(err)
 	}
@@ -131,7 +131,7 @@ func TestDeployCrash(t *testing.T) {
 		time.Sleep(time.Duration(rng.IntN(400)) * time.Millisecond)
 		srv.kill(syscall.SIGKILL)
 		srv = startServer(t, bin, dataDir, zipFileArgs(t, zip)...)
-		c = client(t, srv.url)
+		c = srv.client(t)
 		if got := waitDone(t, c, exec.ID); got.Status != "SUCCEEDED" {
 			t.Fatalf("deploy %d after a kill ended %s", i, got.Status)
 		}
@@ -153,7 +153,7 @@ func TestRollbackAfterFailingInvoke(t *testing.T) {
 	zip := helloZip(t)
 	ctx := context.Background()
 	srv := startServer(t, bin, t.TempDir(), zipFileArgs(t, zip)...)
-	c := client(t, srv.url)
+	c := srv.client(t)
 	doc := fmt.Sprintf(`{"application":"rb","name":"release","rollbackOnFailure":true,
 		"parameterConfig":[{"name":"v"},{"name":"failureRate","default":"0"}],
 		"stages":[

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/sluice-cd/sluice/internal/apiclient"
+	"github.com/sluice-cd/sluice/internal/auth"
 	"github.com/sluice-cd/sluice/internal/sluicetest"
 )
 
@@ -43,9 +44,10 @@ func (e *buildError) Error() string { return "go build: " + e.err.Error() + "\n"
 
 // server is a `sluice serve` child process.
 type server struct {
-	cmd  *exec.Cmd
-	url  string
-	done chan struct{}
+	cmd     *exec.Cmd
+	url     string
+	dataDir string
+	done    chan struct{}
 }
 
 func startServer(t *testing.T, bin, dataDir string, args ...string) *server {
@@ -58,7 +60,7 @@ func startServer(t *testing.T, bin, dataDir string, args ...string) *server {
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	s := &server{cmd: cmd, done: make(chan struct{})}
+	s := &server{cmd: cmd, dataDir: dataDir, done: make(chan struct{})}
 	go func() { cmd.Wait(); close(s.done) }()
 	t.Cleanup(func() { s.kill(syscall.SIGKILL) })
 	sluicetest.WaitFor(t, "the server to listen", time.Minute, func() bool {
@@ -85,9 +87,15 @@ func (s *server) kill(sig syscall.Signal) {
 	<-s.done
 }
 
-func client(t *testing.T, url string) *apiclient.Client {
+// client is an API client of s with the admin token the server wrote to
+// its data directory, as the CLI on the same machine would use.
+func (s *server) client(t *testing.T) *apiclient.Client {
 	t.Helper()
-	c, err := apiclient.New(url, apiclient.WithUser("e2e"))
+	token, err := os.ReadFile(filepath.Join(s.dataDir, auth.AdminTokenFile))
+	if err != nil {
+		t.Fatalf("read the admin token: %v", err)
+	}
+	c, err := apiclient.New(s.url, apiclient.WithToken(strings.TrimSpace(string(token))))
 	if err != nil {
 		t.Fatal(err)
 	}

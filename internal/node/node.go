@@ -112,7 +112,10 @@ type Node struct {
 	// AdminToken is the token in AdminTokenFile, with the role admin.
 	AdminToken     string
 	AdminTokenFile string
-	log            *slog.Logger
+	// Hosts are the Host names served besides the loopback names:
+	// Options.Hosts and sluice.yaml's server.hosts.
+	Hosts []string
+	log   *slog.Logger
 }
 
 // Error is a failure to start, with what to do about it.
@@ -194,11 +197,12 @@ func (n *Node) start(ctx context.Context, opts Options) error {
 			return &Error{Err: err, Hint: "check auth.oidc in the file given to --config, and that the identity provider answers at its issuer URL (docs/security.md)"}
 		}
 	}
+	n.Hosts = append(slices.Clone(opts.Hosts), cfg.Server.Hosts...)
 	n.API = httpapi.New(httpapi.Config{
 		OIDC:           sso,
 		Auth:           n.Auth,
 		Policy:         auth.NewPolicy(cfg.Auth),
-		Hosts:          append(slices.Clone(opts.Hosts), cfg.Server.Hosts...),
+		Hosts:          n.Hosts,
 		BehindProxy:    opts.BehindProxy,
 		AdminTokenFile: n.AdminTokenFile,
 		Store:          n.Store,

@@ -153,8 +153,9 @@ type Session struct {
 }
 
 // OpenSession opens a console session for the principal a token, a login
-// link or single sign-on established.
-func (a *Authenticator) OpenSession(ctx context.Context, subject string, roles []string) (*Session, error) {
+// link or single sign-on established. parentID is the token it was opened
+// with, whose revocation ends it too; empty for the others.
+func (a *Authenticator) OpenSession(ctx context.Context, subject string, roles []string, parentID string) (*Session, error) {
 	now := a.now()
 	// Housekeeping: sessions pile up, one per login.
 	if _, err := a.store.CredentialPurge(ctx, now.Add(-purgeAfter)); err != nil {
@@ -163,7 +164,7 @@ func (a *Authenticator) OpenSession(ctx context.Context, subject string, roles [
 	secret := newSecret("")
 	expires := now.Add(a.sessionTTL)
 	c := &store.Credential{
-		Kind: store.CredentialSession, SecretHash: HashSecret(secret), Subject: subject, Roles: roles,
+		Kind: store.CredentialSession, SecretHash: HashSecret(secret), Subject: subject, Roles: roles, ParentID: parentID,
 		CreatedBy: subject, CreatedAt: now, ExpiresAt: &expires,
 	}
 	if err := a.store.CredentialInsert(ctx, c); err != nil {
@@ -196,7 +197,7 @@ func (a *Authenticator) UseLoginLink(ctx context.Context, code string) (*Session
 	if err != nil {
 		return nil, unauthenticated(err)
 	}
-	return a.OpenSession(ctx, c.Subject, c.Roles)
+	return a.OpenSession(ctx, c.Subject, c.Roles, "")
 }
 
 // AdminTokenFile is the name of the admin token's file in a data

@@ -226,7 +226,7 @@ func TestSessions(t *testing.T) {
 	sluicetest.EachStore(t, func(t *testing.T, st store.Store) {
 		ctx := t.Context()
 		a, clk := newAuthenticator(t, st, auth.Config{SessionTTL: "8h"})
-		s, err := a.OpenSession(ctx, "carol", []string{"sre"})
+		s, err := a.OpenSession(ctx, "carol", []string{"sre"}, "")
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -246,7 +246,7 @@ func TestSessions(t *testing.T) {
 				t.Errorf("Session #%d = %+v, want carol with the CSRF token %q", i, p, csrf)
 			}
 		}
-		other, err := a.OpenSession(ctx, "carol", []string{"sre"})
+		other, err := a.OpenSession(ctx, "carol", []string{"sre"}, "")
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -11,8 +11,8 @@ func (a *app) newTokenRevokeCmd() *cobra.Command {
 		Use:   "revoke ID|NAME",
 		Short: "Revoke an API token: the server refuses it from now on",
 		Long: `Revoke an API token, named by its ID or its name ('sluice token list' shows both).
-Every request with it is refused from then on; console sessions it opened stay open
-until they expire.`,
+Every request with it is refused from then on, and so are the console sessions it
+opened.`,
 		Args: exactArgs("ID|NAME"),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			c, err := a.client()

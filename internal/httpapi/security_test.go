@@ -451,7 +451,7 @@ func (f *secFixture) revokedToken() string {
 // adminSession opens a console session as the admin.
 func (f *secFixture) adminSession() *auth.Session {
 	f.t.Helper()
-	s, err := f.b.auth.OpenSession(f.t.Context(), testUser, []string{auth.RoleAdmin})
+	s, err := f.b.auth.OpenSession(f.t.Context(), testUser, []string{auth.RoleAdmin}, "")
 	if err != nil {
 		f.t.Fatal(err)
 	}

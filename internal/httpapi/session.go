@@ -52,7 +52,7 @@ func (s *server) openSession(w http.ResponseWriter, r *http.Request) error {
 		how = "token"
 		var p *auth.Principal
 		if p, err = s.auth.Token(r.Context(), strings.TrimSpace(req.Token)); err == nil {
-			sess, err = s.auth.OpenSession(r.Context(), p.Name, p.Roles)
+			sess, err = s.auth.OpenSession(r.Context(), p.Name, p.Roles, p.CredentialID)
 		}
 	default:
 		how = "login link"

@@ -47,7 +47,7 @@ func (s *server) ssoCallback(w http.ResponseWriter, r *http.Request) error {
 		http.Redirect(w, r, "/login?sso="+ssoErrorCode(err), http.StatusSeeOther)
 		return nil
 	}
-	sess, err := s.auth.OpenSession(r.Context(), id.Name, id.Groups)
+	sess, err := s.auth.OpenSession(r.Context(), id.Name, id.Groups, "")
 	if err != nil {
 		return err
 	}

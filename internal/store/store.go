@@ -186,7 +186,8 @@ type Querier interface {
 	// now (not revoked, not expired), oldest first.
 	CredentialList(ctx context.Context, kind CredentialKind, now time.Time) ([]*Credential, error)
 	// CredentialRevoke revokes the credential of this kind with this ID at
-	// now. ErrNotFound if there is none in force.
+	// now, and the credentials opened with it (ParentID). ErrNotFound if
+	// there is none in force.
 	CredentialRevoke(ctx context.Context, kind CredentialKind, id string, now time.Time) (*Credential, error)
 	// CredentialPurge deletes credentials that expired or were revoked
 	// before cutoff and returns how many.
@@ -360,6 +361,9 @@ type Credential struct {
 	SecretHash string
 	// Subject is the identity the credential acts for, as records show it.
 	Subject string
+	// ParentID is the credential a session was opened with (a token's
+	// ID), which revoking revokes the session too; empty otherwise.
+	ParentID string
 	// Roles are the subject's roles (groups) while it uses the credential.
 	Roles     []string
 	CreatedBy string

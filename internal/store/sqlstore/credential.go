@@ -9,14 +9,14 @@ import (
 	"github.com/sluice-cd/sluice/internal/store"
 )
 
-const credentialColumns = `id, kind, name, secret_hash, subject, roles, created_by, created_at, expires_at, revoked_at`
+const credentialColumns = `id, kind, name, secret_hash, subject, parent_id, roles, created_by, created_at, expires_at, revoked_at`
 
 func scanCredential(row Row) (*store.Credential, error) {
 	var (
 		c     store.Credential
 		roles json.RawMessage
 	)
-	if err := row.Scan(&c.ID, &c.Kind, &c.Name, &c.SecretHash, &c.Subject, scanJSON(&roles), &c.CreatedBy,
+	if err := row.Scan(&c.ID, &c.Kind, &c.Name, &c.SecretHash, &c.Subject, &c.ParentID, scanJSON(&roles), &c.CreatedBy,
 		scanTime(&c.CreatedAt), scanNullTime(&c.ExpiresAt), scanNullTime(&c.RevokedAt)); err != nil {
 		return nil, err
 	}
@@ -41,7 +41,7 @@ func (q *querier) CredentialInsert(ctx context.Context, c *store.Credential) err
 	c.CreatedAt = q.stamp(c.CreatedAt)
 	c.ExpiresAt = normNullTime(c.ExpiresAt)
 	_, err = q.exec(ctx, `INSERT INTO credential (`+credentialColumns+`)
-VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, NULL)`, c.ID, string(c.Kind), c.Name, c.SecretHash, c.Subject, string(roles),
+VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, NULL)`, c.ID, string(c.Kind), c.Name, c.SecretHash, c.Subject, c.ParentID, string(roles),
 		c.CreatedBy, q.d.time(c.CreatedAt), q.d.nullTime(c.ExpiresAt))
 	if err != nil {
 		return fmt.Errorf("insert %s %q: %w", c.Kind, c.Name, err)
@@ -98,11 +98,20 @@ ORDER BY created_at, id`, []any{string(kind), q.d.time(normTime(now))}, func(r R
 // CredentialRevoke implements store.Querier.
 func (q *querier) CredentialRevoke(ctx context.Context, kind store.CredentialKind, id string, now time.Time) (*store.Credential, error) {
 	at := q.d.time(normTime(now))
-	c, err := scanCredential(q.queryRow(ctx, `UPDATE credential SET revoked_at = ?
+	var c *store.Credential
+	err := q.atomic(ctx, false, func(q *querier) error {
+		var err error
+		c, err = scanCredential(q.queryRow(ctx, `UPDATE credential SET revoked_at = ?
 WHERE kind = ? AND id = ? AND `+inForce+`
 RETURNING `+credentialColumns, at, string(kind), id, at))
+		if err != nil {
+			return notFound(err, "revoke", string(kind)+" "+id)
+		}
+		_, err = q.exec(ctx, `UPDATE credential SET revoked_at = ? WHERE parent_id = ? AND revoked_at IS NULL`, at, id)
+		return err
+	})
 	if err != nil {
-		return nil, notFound(err, "revoke", string(kind)+" "+id)
+		return nil, err
 	}
 	return c, nil
 }

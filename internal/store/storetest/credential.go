@@ -13,6 +13,24 @@ var credentialTests = []test{
 	{"TokenNameUnique", testCredentialTokenNameUnique},
 	{"TakeOnce", testCredentialTakeOnce},
 	{"Purge", testCredentialPurge},
+	{"RevokeParent", testCredentialRevokeParent},
+}
+
+// testCredentialRevokeParent checks that revoking a token ends the console
+// sessions opened with it, and no others.
+func testCredentialRevokeParent(t *testing.T, s store.Store) {
+	ctx := t.Context()
+	tok := mustInsertCredential(t, s, &store.Credential{Kind: store.CredentialToken, Name: "ci", SecretHash: "tok", Subject: "token:ci"})
+	mustInsertCredential(t, s, &store.Credential{Kind: store.CredentialSession, SecretHash: "child", Subject: "token:ci", ParentID: tok.ID})
+	mustInsertCredential(t, s, &store.Credential{Kind: store.CredentialSession, SecretHash: "other", Subject: "ann"})
+	if _, err := s.CredentialRevoke(ctx, store.CredentialToken, tok.ID, at(1)); err != nil {
+		t.Fatalf("CredentialRevoke: %v", err)
+	}
+	_, err := s.CredentialFind(ctx, store.CredentialSession, "child", at(2))
+	checkErr(t, "CredentialFind of a session opened with a revoked token", err, store.ErrNotFound)
+	if _, err := s.CredentialFind(ctx, store.CredentialSession, "other", at(2)); err != nil {
+		t.Errorf("CredentialFind of another session after a token's revocation: %v", err)
+	}
 }
 
 func mustInsertCredential(t *testing.T, s store.Querier, c *store.Credential) *store.Credential {

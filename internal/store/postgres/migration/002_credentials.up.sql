@@ -6,6 +6,7 @@ CREATE TABLE credential (
     name        text NOT NULL,
     secret_hash text COLLATE "C" NOT NULL UNIQUE,
     subject     text NOT NULL,
+    parent_id   text COLLATE "C" NOT NULL,
     roles       json NOT NULL,
     created_by  text NOT NULL,
     created_at  timestamptz NOT NULL,
@@ -16,6 +17,8 @@ CREATE TABLE credential (
 -- A token's name is unique among the tokens in force.
 CREATE UNIQUE INDEX credential_token_name ON credential (name) WHERE kind = 'token' AND revoked_at IS NULL;
 CREATE INDEX credential_kind ON credential (kind, created_at);
+-- Revoking a token revokes the sessions opened with it.
+CREATE INDEX credential_parent ON credential (parent_id) WHERE parent_id <> '';
 
 -- Where each audited action came from: the client's address and how it
 -- authenticated.

@@ -6,6 +6,7 @@ CREATE TABLE credential (
     name        TEXT NOT NULL,
     secret_hash TEXT NOT NULL UNIQUE,
     subject     TEXT NOT NULL,
+    parent_id   TEXT NOT NULL,
     roles       TEXT NOT NULL,
     created_by  TEXT NOT NULL,
     created_at  TEXT NOT NULL,
@@ -16,6 +17,8 @@ CREATE TABLE credential (
 -- A token's name is unique among the tokens in force.
 CREATE UNIQUE INDEX credential_token_name ON credential (name) WHERE kind = 'token' AND revoked_at IS NULL;
 CREATE INDEX credential_kind ON credential (kind, created_at);
+-- Revoking a token revokes the sessions opened with it.
+CREATE INDEX credential_parent ON credential (parent_id) WHERE parent_id <> '';
 
 -- Where each audited action came from: the client's address and how it
 -- authenticated.

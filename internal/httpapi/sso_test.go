@@ -82,3 +82,37 @@ func ssoJSON(v any) string {
 	b, _ := json.Marshal(v)
 	return string(b)
 }
+
+// TestRevokingATokenEndsItsSessions opens a console session with an API
+// token and revokes the token: the session ends with it.
+func TestRevokingATokenEndsItsSessions(t *testing.T) {
+	t.Parallel()
+	c, b := setup(t, nil)
+	secret, tok, err := b.auth.CreateToken(t.Context(), auth.TokenParams{Name: "laptop", Roles: []string{auth.RoleAdmin}, CreatedBy: "test"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var cookie *http.Cookie
+	if _, err := c.OpenSession(t.Context(), apitype.SessionRequest{Token: secret}, func(ck *http.Cookie) { cookie = ck }); err != nil || cookie == nil {
+		t.Fatalf("open a session with the token: %v (cookie %v)", err, cookie)
+	}
+	status := func() int {
+		req, _ := http.NewRequest(http.MethodGet, b.server.URL+"/api/v1/session", nil)
+		req.AddCookie(cookie)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		return resp.StatusCode
+	}
+	if got := status(); got != http.StatusOK {
+		t.Fatalf("the session before the revocation: %d, want 200", got)
+	}
+	if _, err := c.RevokeToken(t.Context(), tok.ID); err != nil {
+		t.Fatal(err)
+	}
+	if got := status(); got != http.StatusUnauthorized {
+		t.Errorf("the session after its token was revoked: %d, want 401", got)
+	}
+}

@@ -142,7 +142,7 @@ func (r *runner) save(ctx context.Context, doc string) (*store.Pipeline, error) 
 func (r *runner) run(ctx context.Context, p *store.Pipeline, n int) ([]string, error) {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	events := r.engine.Subscribe(ctx, "", lastEventID(ctx, r.store))
+	sub := r.engine.Subscribe(ctx, "", lastEventID(ctx, r.store))
 	pending := map[string]bool{}
 	ids := make([]string, n)
 	for i := range ids {
@@ -157,9 +157,9 @@ func (r *runner) run(ctx context.Context, p *store.Pipeline, n int) ([]string, e
 	defer timeout.Stop()
 	for len(pending) > 0 {
 		select {
-		case ev, ok := <-events:
+		case ev, ok := <-sub.C:
 			if !ok {
-				return nil, ctx.Err()
+				return nil, fmt.Errorf("follow the executions' events: %w", sub.Err())
 			}
 			if apitype.EventType(ev.Type) != apitype.EventExecutionStatus || !pending[ev.ExecutionID] {
 				continue

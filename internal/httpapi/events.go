@@ -2,12 +2,14 @@ package httpapi
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net/http"
 	"strconv"
 	"strings"
 	"time"
 
+	"github.com/sluice-cd/sluice/internal/engine"
 	"github.com/sluice-cd/sluice/internal/store"
 )
 
@@ -28,6 +30,11 @@ import (
 // what happens from now on asks for ?tail=N: the stream starts N event IDs
 // before the newest, which covers events still committing when it opens
 // (an event's ID is drawn before its commit) without replaying the log.
+//
+// The engine never waits for a stream: one that falls more than
+// engine.Config.SubscriberBuffer events behind is ended with a comment
+// saying so (": dropped: …"), and the client reconnects with Last-Event-ID
+// as after any dropped connection.
 
 func (s *server) executionEvents(w http.ResponseWriter, r *http.Request) error {
 	if err := s.requireEngine(); err != nil {
@@ -81,7 +88,8 @@ func (s *server) afterID(r *http.Request) (int64, error) {
 }
 
 // stream sends the events of one execution (or all when executionID is "")
-// until the client goes away or the server shuts down.
+// until the client goes away, the server shuts down or the engine drops a
+// stream that fell behind.
 func (s *server) stream(w http.ResponseWriter, r *http.Request, executionID string) error {
 	after, err := s.afterID(r)
 	if err != nil {
@@ -106,19 +114,25 @@ func (s *server) stream(w http.ResponseWriter, r *http.Request, executionID stri
 	}
 
 	ctx := r.Context()
-	events := s.engine.Subscribe(ctx, executionID, after)
+	sub := s.engine.Subscribe(ctx, executionID, after)
+	last := after // the last event ID sent
 	heartbeat := time.NewTicker(s.heartbeat)
 	defer heartbeat.Stop()
 	for {
 		select {
 		case <-ctx.Done():
 			return nil
-		case ev, ok := <-events:
-			if !ok {
-				return nil
+		case ev, ok := <-sub.C:
+			closed := !ok
+			if ok {
+				var err error
+				if last, closed, err = writeWaiting(w, sub.C, ev); err != nil {
+					return nil // the client went away
+				}
 			}
-			if err := writeEvent(w, ev); err != nil {
-				return nil // the client went away
+			if closed {
+				s.streamEnded(w, r, rc, sub, executionID, last)
+				return nil
 			}
 		case <-heartbeat.C:
 			if _, err := fmt.Fprint(w, ": heartbeat\n\n"); err != nil {
@@ -129,6 +143,48 @@ func (s *server) stream(w http.ResponseWriter, r *http.Request, executionID stri
 			return nil
 		}
 	}
+}
+
+// maxBatch bounds the events written between two flushes.
+const maxBatch = 256
+
+// writeWaiting writes ev and the events already waiting behind it, at most
+// maxBatch in all, so that a burst costs one flush rather than one each. It
+// returns the last ID written and whether events was closed.
+func writeWaiting(w http.ResponseWriter, events <-chan *store.Event, ev *store.Event) (last int64, closed bool, err error) {
+	for n := 1; ; n++ {
+		if err := writeEvent(w, ev); err != nil {
+			return last, false, err
+		}
+		last = ev.ID
+		if n == maxBatch {
+			return last, false, nil
+		}
+		var ok bool
+		select {
+		case ev, ok = <-events:
+			if !ok {
+				return last, true, nil
+			}
+		default:
+			return last, false, nil
+		}
+	}
+}
+
+// streamEnded tells the client why the engine ended its stream, when it is
+// not the request ending.
+func (s *server) streamEnded(w http.ResponseWriter, r *http.Request, rc *http.ResponseController, sub *engine.Subscription, executionID string, last int64) {
+	err := sub.Err()
+	if !errors.Is(err, engine.ErrSubscriberTooSlow) {
+		return
+	}
+	s.log.InfoContext(r.Context(), "event stream dropped: the client read too slowly", "request_id", requestID(r.Context()),
+		"execution_id", executionID, "last_event_id", last, "remote", r.RemoteAddr)
+	// A comment: EventSource ignores it and reconnects with Last-Event-ID
+	// when the stream ends, as apiclient does.
+	fmt.Fprintf(w, ": dropped: this client read events more slowly than they came; reconnect with Last-Event-ID: %d to resume\n\n", last)
+	_ = rc.Flush()
 }
 
 func writeEvent(w http.ResponseWriter, ev *store.Event) error {

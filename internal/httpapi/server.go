@@ -74,7 +74,7 @@ type Engine interface {
 	Judge(ctx context.Context, executionID, stageID string, j engine.Judgment) error
 	SkipWait(ctx context.Context, executionID, stageID, user string) error
 	Evaluate(ctx context.Context, executionID, stageID, expression string) (any, error)
-	Subscribe(ctx context.Context, executionID string, afterID int64) <-chan *store.Event
+	Subscribe(ctx context.Context, executionID string, afterID int64) *engine.Subscription
 }
 
 // Config configures the API handler.

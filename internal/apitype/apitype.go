@@ -202,6 +202,7 @@ const (
 	CodeConflict             = "conflict"
 	CodeTooLarge             = "request_too_large"
 	CodeUnsupportedMediaType = "unsupported_media_type"
+	CodeTooManyRequests      = "too_many_requests"
 	CodeUnavailable          = "unavailable"
 	CodeInternal             = "internal"
 )

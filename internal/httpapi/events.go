@@ -4,11 +4,14 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"net"
 	"net/http"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
+	"github.com/sluice-cd/sluice/internal/apitype"
 	"github.com/sluice-cd/sluice/internal/engine"
 	"github.com/sluice-cd/sluice/internal/store"
 )
@@ -34,7 +37,9 @@ import (
 // The engine never waits for a stream: one that falls more than
 // engine.Config.SubscriberBuffer events behind is ended with a comment
 // saying so (": dropped: …"), and the client reconnects with Last-Event-ID
-// as after any dropped connection.
+// as after any dropped connection. One client (streamClientKey) may hold
+// at most Config.MaxStreamsPerClient streams at once; one more is refused
+// with 429 too_many_requests.
 
 func (s *server) executionEvents(w http.ResponseWriter, r *http.Request) error {
 	if err := s.requireEngine(); err != nil {
@@ -95,6 +100,13 @@ func (s *server) stream(w http.ResponseWriter, r *http.Request, executionID stri
 	if err != nil {
 		return err
 	}
+	client := streamClientKey(r)
+	if !s.streams.acquire(client) {
+		return &Error{Status: http.StatusTooManyRequests, Code: apitype.CodeTooManyRequests,
+			Message: fmt.Sprintf("this client (%s) already has %d event streams open, the most one client may; close one (each console page and each `sluice run --follow` holds one) and try again",
+				client, s.streams.max)}
+	}
+	defer s.streams.release(client)
 	rc := http.NewResponseController(w)
 	// A stream outlives any write timeout the server sets for ordinary
 	// responses.
@@ -194,4 +206,52 @@ func writeEvent(w http.ResponseWriter, ev *store.Event) error {
 	}
 	_, err = fmt.Fprintf(w, "id: %d\ndata: %s\n\n", ev.ID, data)
 	return err
+}
+
+// DefaultMaxStreamsPerClient is Config.MaxStreamsPerClient's default. A
+// console page holds one stream; 32 covers a person with many tabs open,
+// not a script opening streams in a loop.
+const DefaultMaxStreamsPerClient = 32
+
+// streamClientKey names the client a stream counts against for
+// Config.MaxStreamsPerClient: for now the remote IP address, so clients
+// behind one proxy share a bound. It is the one place to change when
+// streams are counted by authenticated principal instead.
+func streamClientKey(r *http.Request) string {
+	host, _, err := net.SplitHostPort(r.RemoteAddr)
+	if err != nil {
+		return r.RemoteAddr
+	}
+	return host
+}
+
+// streamLimiter counts the open event streams of each client.
+type streamLimiter struct {
+	max  int // < 0: no bound
+	mu   sync.Mutex
+	open map[string]int
+}
+
+func newStreamLimiter(max int) *streamLimiter {
+	return &streamLimiter{max: max, open: map[string]int{}}
+}
+
+// acquire counts one more stream for client, unless it has max open.
+func (l *streamLimiter) acquire(client string) bool {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.max >= 0 && l.open[client] >= l.max {
+		return false
+	}
+	l.open[client]++
+	return true
+}
+
+// release counts one stream of client fewer.
+func (l *streamLimiter) release(client string) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.open[client]--; l.open[client] <= 0 {
+		delete(l.open, client)
+	}
 }

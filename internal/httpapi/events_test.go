@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/sluice-cd/sluice/internal/apitype"
 	"github.com/sluice-cd/sluice/internal/engine"
 	"github.com/sluice-cd/sluice/internal/httpapi"
 	"github.com/sluice-cd/sluice/internal/sluicetest"
@@ -35,6 +36,42 @@ func openStream(t *testing.T, ctx context.Context, url string, header http.Heade
 	}
 	t.Cleanup(func() { resp.Body.Close() })
 	return resp
+}
+
+// TestEventStreamsPerClient opens as many event streams as one client may,
+// then one more: it is refused with 429 too_many_requests, until one of the
+// open streams ends.
+func TestEventStreamsPerClient(t *testing.T) {
+	t.Parallel()
+	_, b := setupEngine(t, func(cfg *httpapi.Config) { cfg.MaxStreamsPerClient = 2 })
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+
+	first, firstCancel := context.WithCancel(ctx)
+	for _, c := range []context.Context{first, ctx} {
+		if resp := openStream(t, c, b.server.URL, nil); resp.StatusCode != http.StatusOK {
+			t.Fatalf("stream within the bound: %d, want 200", resp.StatusCode)
+		}
+	}
+	resp := openStream(t, ctx, b.server.URL, nil)
+	body := readErrorBody(t, resp)
+	if resp.StatusCode != http.StatusTooManyRequests || body.Error.Code != apitype.CodeTooManyRequests ||
+		!strings.Contains(body.Error.Message, "already has 2 event streams open") {
+		t.Fatalf("stream beyond the bound: %d %+v, want 429 too_many_requests saying how many are open", resp.StatusCode, body.Error)
+	}
+
+	firstCancel()
+	sluicetest.WaitFor(t, "a stream to be accepted once one ended", 0, func() bool {
+		resp := openStream(t, ctx, b.server.URL, nil)
+		if resp.StatusCode == http.StatusOK {
+			return true
+		}
+		if resp.StatusCode != http.StatusTooManyRequests {
+			t.Fatalf("stream after one ended: %d, want 200 (or 429 until the server notices)", resp.StatusCode)
+		}
+		resp.Body.Close()
+		return false
+	})
 }
 
 // TestEventStreamDroppedWhenBehind has a client open the stream of all

@@ -100,6 +100,10 @@ type Config struct {
 	// HeartbeatInterval is how often an idle event stream gets a comment
 	// line so that proxies keep it open (DefaultHeartbeatInterval).
 	HeartbeatInterval time.Duration
+	// MaxStreamsPerClient bounds the event streams one client
+	// (streamClientKey) may hold open at once; beyond it a stream is
+	// refused with 429 (DefaultMaxStreamsPerClient; negative: no bound).
+	MaxStreamsPerClient int
 	// MaxDocumentBytes bounds a pipeline document (DefaultMaxDocumentBytes).
 	MaxDocumentBytes int64
 	// Functions lists accounts and their functions for GET /accounts…;
@@ -118,6 +122,7 @@ type server struct {
 	localLambdaURL string
 	now            func() time.Time
 	heartbeat      time.Duration
+	streams        *streamLimiter
 	maxDocument    int64
 	functions      Functions
 	mux            *http.ServeMux
@@ -140,6 +145,7 @@ func New(cfg Config) http.Handler {
 		localLambdaURL: cfg.LocalLambdaURL,
 		now:            cfg.Clock,
 		heartbeat:      cmp.Or(cfg.HeartbeatInterval, DefaultHeartbeatInterval),
+		streams:        newStreamLimiter(cmp.Or(cfg.MaxStreamsPerClient, DefaultMaxStreamsPerClient)),
 		maxDocument:    cmp.Or(cfg.MaxDocumentBytes, DefaultMaxDocumentBytes),
 		functions:      cfg.Functions,
 		mux:            http.NewServeMux(),

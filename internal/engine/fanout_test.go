@@ -94,11 +94,18 @@ func (w *want) expect(events []*store.Event) []int64 {
 	return ids
 }
 
-// receive reads from w.sub until it has delivered n events in all.
+// receive reads from w.sub until it has delivered n events in all,
+// failing the test if none comes for 10s.
 func (w *want) receive(t *testing.T, n int) {
 	t.Helper()
 	for len(w.got) < n {
-		ev, ok := <-w.sub.C
+		var ev *store.Event
+		ok := true
+		select {
+		case ev, ok = <-w.sub.C:
+		case <-time.After(10 * time.Second):
+			t.Fatalf("subscription (execution %q, after %d): no event in 10s after %v; want %d in all", w.execution, w.after, w.got, n)
+		}
 		if !ok {
 			t.Fatalf("subscription (execution %q, after %d) ended after %v: %v", w.execution, w.after, w.got, w.sub.Err())
 		}
@@ -107,6 +114,17 @@ func (w *want) receive(t *testing.T, n int) {
 		}
 		w.got = append(w.got, ev.ID)
 	}
+}
+
+// diffIDs describes how got differs from want, around the first difference.
+func diffIDs(got, want []int64) string {
+	i := 0
+	for i < len(got) && i < len(want) && got[i] == want[i] {
+		i++
+	}
+	from := max(i-2, 0)
+	return fmt.Sprintf("delivered %d events, want %d; from the %dth: got %v, want %v",
+		len(got), len(want), from+1, got[from:min(len(got), i+3)], want[from:min(len(want), i+3)])
 }
 
 func allEvents(t *testing.T, st store.Querier) []*store.Event {
@@ -159,7 +177,7 @@ func TestSubscribeReadsTheLogOnceForAll(t *testing.T) {
 		all := allEvents(t, st)
 		for _, w := range ws {
 			if want := w.expect(all); !slices.Equal(w.got, want) {
-				t.Errorf("subscription (execution %q, after %d) delivered %v, want %v", w.execution, w.after, w.got, want)
+				t.Errorf("subscription (execution %q, after %d): %s", w.execution, w.after, diffIDs(w.got, want))
 			}
 		}
 		// The reader reads once per commit (and once more when it starts);
@@ -215,7 +233,7 @@ func TestSubscribeJoinWhileCommitting(t *testing.T) {
 			want := w.expect(all)
 			w.receive(t, len(want))
 			if !slices.Equal(w.got, want) {
-				t.Errorf("subscription (execution %q, after %d) delivered %v, want %v", w.execution, w.after, w.got, want)
+				t.Errorf("subscription (execution %q, after %d): %s", w.execution, w.after, diffIDs(w.got, want))
 			}
 		}
 		// Nothing more was waiting: the next event is the next committed.
@@ -230,11 +248,12 @@ func TestSubscribeJoinWhileCommitting(t *testing.T) {
 	})
 }
 
-// TestSubscribeCatchUpBoundary commits an event at each side of a new
-// subscriber's read of the store: just after the read (so only the reader
-// of the event log can bring it), and just before it once the reader has
-// already handed it over (so the subscriber has it twice, and must deliver
-// it once).
+// TestSubscribeCatchUpBoundary commits an event while a new subscriber
+// catches up from the store, which takes it two reads (its backlog is
+// longer than a page): just after its first read, and just before it once
+// the reader of the event log has handed the event over, so that the
+// second read finds it too and the subscriber has it twice. Either way it
+// delivers the event once, in order.
 func TestSubscribeCatchUpBoundary(t *testing.T) {
 	t.Parallel()
 	sluicetest.EachStore(t, func(t *testing.T, st store.Store) {
@@ -257,13 +276,32 @@ func TestSubscribeCatchUpBoundary(t *testing.T) {
 		}
 		for _, execution := range []string{"e-1", ""} {
 			for _, before := range []bool{false, true} {
-				backlog := []int64{r.commit(t, "e-1"), r.commit(t, "e-2"), r.commit(t, "e-1")}
-				if err := probeUntil(backlog[2]); err != nil {
+				// More than a page (500) of either stream's events.
+				var backlog []*store.Event
+				err := st.InTx(t.Context(), func(tx store.Tx) error {
+					for i := range 520 {
+						ev := &store.Event{ExecutionID: []string{"e-1", "e-1", "e-1", "e-2"}[i%4], Type: "tick"}
+						if i < 510 {
+							ev.ExecutionID = "e-1"
+						}
+						if err := tx.EventInsert(t.Context(), ev); err != nil {
+							return err
+						}
+						backlog = append(backlog, ev)
+					}
+					return nil
+				})
+				if err != nil {
 					t.Fatal(err)
 				}
-				after := backlog[0] - 1
+				engine.NotifyCommitted(r.engine)
+				if err := probeUntil(backlog[len(backlog)-1].ID); err != nil {
+					t.Fatal(err)
+				}
+				after := backlog[0].ID - 1
 
 				var boundary atomic.Int64
+				committed := make(chan struct{})
 				commitBoundary := func() {
 					ev := &store.Event{ExecutionID: "e-1", Type: "tick"}
 					if err := st.EventInsert(context.Background(), ev); err != nil {
@@ -273,27 +311,38 @@ func TestSubscribeCatchUpBoundary(t *testing.T) {
 					boundary.Store(ev.ID)
 					engine.NotifyCommitted(r.engine)
 				}
-				hook := &readHook{after: commitBoundary}
+				hook := &readHook{after: func() {
+					commitBoundary()
+					close(committed)
+				}}
 				if before {
 					hook = &readHook{before: func() {
 						commitBoundary()
 						if err := probeUntil(boundary.Load()); err != nil {
 							t.Error(err)
 						}
+						close(committed)
 					}}
 				}
 				ctx := context.WithValue(t.Context(), readHookKey{}, hook)
 				w := &want{execution: execution, after: after, sub: r.engine.Subscribe(ctx, execution, after)}
-				w.receive(t, 1)
+				select {
+				case <-committed:
+				case <-time.After(10 * time.Second):
+					t.Fatal("the subscriber did not read the store in 10s")
+				}
 				final := r.commitAndNotify(t, "e-1")
 				want := w.expect(allEvents(t, st))
 				w.receive(t, len(want))
 				if !slices.Equal(w.got, want) || !slices.Contains(w.got, boundary.Load()) || w.got[len(w.got)-1] != final {
-					t.Errorf("execution %q, boundary event committed %s: delivered %v, want %v (boundary %d, then %d)",
-						execution, map[bool]string{false: "after the read", true: "before the read, handed over by the reader"}[before],
-						w.got, want, boundary.Load(), final)
+					t.Errorf("execution %q, boundary event %d committed %s: %s (then %d)",
+						execution, boundary.Load(), map[bool]string{false: "after the first read", true: "before the second read, handed over by the reader"}[before],
+						diffIDs(w.got, want), final)
 				}
-				if err := probeUntil(final); err != nil {
+				// Nothing is left to deliver twice: the next event is a new one.
+				extra := r.commitAndNotify(t, "e-1")
+				wantNext(t, w.sub.C, extra, "the event after the last")
+				if err := probeUntil(extra); err != nil {
 					t.Fatal(err)
 				}
 			}

@@ -8,6 +8,7 @@ package bench
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"slices"
 	"strings"
@@ -142,7 +143,8 @@ func (r *runner) save(ctx context.Context, doc string) (*store.Pipeline, error) 
 func (r *runner) run(ctx context.Context, p *store.Pipeline, n int) ([]string, error) {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	sub := r.engine.Subscribe(ctx, "", lastEventID(ctx, r.store))
+	from := lastEventID(ctx, r.store)
+	sub := r.engine.Subscribe(ctx, "", from)
 	pending := map[string]bool{}
 	ids := make([]string, n)
 	for i := range ids {
@@ -159,7 +161,14 @@ func (r *runner) run(ctx context.Context, p *store.Pipeline, n int) ([]string, e
 		select {
 		case ev, ok := <-sub.C:
 			if !ok {
-				return nil, fmt.Errorf("follow the executions' events: %w", sub.Err())
+				if !errors.Is(sub.Err(), engine.ErrSubscriberTooSlow) {
+					return nil, fmt.Errorf("follow the executions' events: %w", sub.Err())
+				}
+				// Triggering took long enough for the events to overflow
+				// the subscription. Read them again from the start: only
+				// each execution's last status matters here.
+				sub = r.engine.Subscribe(ctx, "", from)
+				continue
 			}
 			if apitype.EventType(ev.Type) != apitype.EventExecutionStatus || !pending[ev.ExecutionID] {
 				continue

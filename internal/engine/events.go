@@ -65,12 +65,16 @@ func (sub *Subscription) Err() error {
 // Subscribe streams the events of one execution (or of all, when
 // executionID is empty) with IDs above afterID: first those already
 // stored, then new ones as they commit. C closes when ctx ends, or when
-// the reader falls more than Config.SubscriberBuffer events behind
-// (ErrSubscriberTooSlow).
+// whoever reads it falls more than Config.SubscriberBuffer events behind
+// (ErrSubscriberTooSlow): the engine never waits for a subscriber.
 //
 // One execution's events arrive in ID order, which is their commit order
 // (store.Querier.EventInsert), each once and none skipped, so a stream
-// resumed after the last ID it delivered continues exactly. The stream of
+// resumed after the last ID it delivered continues exactly. An event the
+// engine's reader of the log gave up on (its transaction stayed open past
+// holeGrace, or while more than maxHoles newer IDs were drawn; the
+// engine's transitions do not) arrives late: before the execution's next
+// event, or, if it was the last, when the stream is resumed. The stream of
 // all executions delivers each event at most once and not in ID order: an
 // event whose transaction drew its ID before another's and committed
 // after it arrives after higher IDs, as soon as it is found. It is found

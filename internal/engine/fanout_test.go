@@ -180,6 +180,7 @@ func TestSubscribeReadsTheLogOnceForAll(t *testing.T) {
 				t.Errorf("subscription (execution %q, after %d): %s", w.execution, w.after, diffIDs(w.got, want))
 			}
 		}
+		t.Logf("%d commits, %d subscribers: %d reads by the reader, %d to catch up", commits, subscribers, reads.reader.Load(), reads.catchUp.Load())
 		// The reader reads once per commit (and once more when it starts);
 		// a subscriber catches up in one read when nothing is missing.
 		if n := reads.reader.Load(); n > commits+2 {

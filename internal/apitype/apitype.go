@@ -208,6 +208,7 @@ const (
 	CodeConflict             = "conflict"
 	CodeTooLarge             = "request_too_large"
 	CodeUnsupportedMediaType = "unsupported_media_type"
+	CodeTooManyRequests      = "too_many_requests"
 	CodeUnavailable          = "unavailable"
 	CodeUnauthenticated      = "unauthenticated"
 	CodeForbidden            = "forbidden"

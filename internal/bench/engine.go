@@ -8,6 +8,7 @@ package bench
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"slices"
 	"strings"
@@ -142,7 +143,8 @@ func (r *runner) save(ctx context.Context, doc string) (*store.Pipeline, error) 
 func (r *runner) run(ctx context.Context, p *store.Pipeline, n int) ([]string, error) {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	events := r.engine.Subscribe(ctx, "", lastEventID(ctx, r.store))
+	from := lastEventID(ctx, r.store)
+	sub := r.engine.Subscribe(ctx, "", from)
 	pending := map[string]bool{}
 	ids := make([]string, n)
 	for i := range ids {
@@ -157,9 +159,16 @@ func (r *runner) run(ctx context.Context, p *store.Pipeline, n int) ([]string, e
 	defer timeout.Stop()
 	for len(pending) > 0 {
 		select {
-		case ev, ok := <-events:
+		case ev, ok := <-sub.C:
 			if !ok {
-				return nil, ctx.Err()
+				if !errors.Is(sub.Err(), engine.ErrSubscriberTooSlow) {
+					return nil, fmt.Errorf("follow the executions' events: %w", sub.Err())
+				}
+				// Triggering took long enough for the events to overflow
+				// the subscription. Read them again from the start: only
+				// each execution's last status matters here.
+				sub = r.engine.Subscribe(ctx, "", from)
+				continue
 			}
 			if apitype.EventType(ev.Type) != apitype.EventExecutionStatus || !pending[ev.ExecutionID] {
 				continue

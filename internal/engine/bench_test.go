@@ -96,3 +96,40 @@ func BenchmarkReadsDuringSlowStage(b *testing.B) {
 }
 
 func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
+
+// BenchmarkSubscribers runs 40 executions of a 10-stage wait-0 pipeline
+// while SLUICE_BENCH_SUBSCRIBERS (default 1000) subscribers follow the
+// events of every execution, and reports the time until all 40 succeeded
+// (ms/run) and how many subscribers were dropped for falling behind.
+func BenchmarkSubscribers(b *testing.B) {
+	n := 1000
+	if v, err := strconv.Atoi(os.Getenv("SLUICE_BENCH_SUBSCRIBERS")); err == nil {
+		n = v
+	}
+	for _, dialect := range []string{"sqlite", "postgres"} {
+		b.Run(dialect, func(b *testing.B) {
+			var st store.Store
+			if dialect == "sqlite" {
+				st = sqliteStore(b)
+			} else {
+				st = postgresStore(b)
+			}
+			var total time.Duration
+			dropped := 0
+			for b.Loop() {
+				res, err := bench.Subscribers(context.Background(), st, n, 40, 10)
+				if err != nil {
+					b.Fatal(err)
+				}
+				if n > 0 && (res.MinDelivered != res.Events || res.MaxDelivered != res.Events) {
+					b.Fatalf("subscribers that were not dropped got %d to %d events of %d", res.MinDelivered, res.MaxDelivered, res.Events)
+				}
+				total += res.Elapsed
+				dropped += res.Dropped
+			}
+			b.ReportMetric(float64(total.Milliseconds())/float64(b.N), "ms/run")
+			b.ReportMetric(float64(dropped)/float64(b.N), "dropped/run")
+			b.ReportMetric(0, "ns/op")
+		})
+	}
+}

@@ -86,6 +86,18 @@
 // newest change first, chained, and runs them as visible stages; see
 // rollback.go.
 //
+// # Events
+//
+// Subscribe streams the event log to any number of readers: the API's
+// server-sent events, `sluice run --follow`, the console. One reader per
+// process reads the log, woken by this process's commits and polling for
+// other processes', and hands each event to every subscriber it concerns
+// without waiting for any: a subscriber that falls behind is dropped and
+// resumes from its last event. A new subscriber catches up from the store
+// and then joins; fanout.go says how that keeps every stream free of gaps
+// and duplicates, and events.go how the reader finds events that commit
+// out of ID order.
+//
 // # Crashes
 //
 // The engine's jobs live in package jobqueue, which makes the jobs a dead

@@ -65,10 +65,14 @@ type Config struct {
 	// queue could not tell was dead waits before River runs it again
 	// (jobqueue.Config.RescueAfter). Defaults to JobTimeout plus one minute.
 	RescueAfter time.Duration
-	// EventPollInterval is how often subscribers look for events written by
-	// other processes (default 500ms). Events from this process are
-	// delivered at once.
+	// EventPollInterval is how often the reader of the event log looks for
+	// events written by other processes (default 500ms). Events from this
+	// process are delivered at once.
 	EventPollInterval time.Duration
+	// SubscriberBuffer is how many events may wait for one subscriber
+	// (Subscribe) before it is dropped with ErrSubscriberTooSlow
+	// (DefaultSubscriberBuffer).
+	SubscriberBuffer int
 	// NodeID names this process among those sharing a Postgres database,
 	// the same across its restarts (jobqueue.Config.NodeID). Ignored on
 	// SQLite, where one process owns the database.
@@ -98,14 +102,14 @@ type jobQueue interface {
 // Engine runs executions. Each step of work is a River job; the engine keeps
 // no execution in memory between jobs.
 type Engine struct {
-	store    store.Store
-	stages   *stage.Registry
-	log      *slog.Logger
-	now      func() time.Time
-	q        jobQueue
-	docs     *docCache
-	events   *broker
-	pollEach time.Duration
+	store  store.Store
+	stages *stage.Registry
+	log    *slog.Logger
+	now    func() time.Time
+	q      jobQueue
+	docs   *docCache
+	events *broker
+	fanout *fanout
 
 	mu      sync.Mutex
 	started bool
@@ -117,17 +121,18 @@ func New(ctx context.Context, cfg Config) (*Engine, error) {
 		return nil, errors.New("engine: Config.Store and Config.Stages are required")
 	}
 	e := &Engine{
-		store:    cfg.Store,
-		stages:   cfg.Stages,
-		log:      cmp.Or(cfg.Logger, slog.New(slog.DiscardHandler)),
-		now:      cfg.Clock,
-		docs:     newDocCache(),
-		events:   newBroker(),
-		pollEach: cmp.Or(cfg.EventPollInterval, 500*time.Millisecond),
+		store:  cfg.Store,
+		stages: cfg.Stages,
+		log:    cmp.Or(cfg.Logger, slog.New(slog.DiscardHandler)),
+		now:    cfg.Clock,
+		docs:   newDocCache(),
+		events: newBroker(),
 	}
 	if e.now == nil {
 		e.now = time.Now
 	}
+	e.fanout = newFanout(e.store, e.log, e.now, e.events, cmp.Or(cfg.EventPollInterval, 500*time.Millisecond),
+		cmp.Or(cfg.SubscriberBuffer, DefaultSubscriberBuffer))
 	jobTimeout := cmp.Or(cfg.JobTimeout, DefaultJobTimeout)
 	workers := river.NewWorkers()
 	river.AddWorker(workers, &startExecutionWorker{e: e})

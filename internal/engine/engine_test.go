@@ -171,7 +171,7 @@ func (b *bundle) waitFor(t testing.TB, id string, what string, cond func(*store.
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
 	defer cancel()
-	events := b.engine.Subscribe(ctx, id, 0)
+	events := b.engine.Subscribe(ctx, id, 0).C
 	for {
 		exec, err := b.store.ExecutionGet(context.Background(), id)
 		if err != nil {

@@ -3,6 +3,7 @@ package engine
 import (
 	"cmp"
 	"context"
+	"errors"
 	"fmt"
 	"slices"
 	"sync"
@@ -11,8 +12,9 @@ import (
 	"github.com/sluice-cd/sluice/internal/store"
 )
 
-// broker wakes event subscribers when this process commits events. Events
-// committed by other processes (Postgres) are found by polling.
+// broker wakes the reader of the event log (fanout) when this process
+// commits events. Events committed by other processes (Postgres) are found
+// by polling.
 type broker struct {
 	mu sync.Mutex
 	ch chan struct{} // closed and replaced on every notify
@@ -33,74 +35,82 @@ func (b *broker) wait() <-chan struct{} {
 	return b.ch
 }
 
+// ErrSubscriberTooSlow is why a subscription ends when its reader fell
+// behind: more events were waiting for it than Config.SubscriberBuffer.
+// The engine never waits for a subscriber. The reader resumes with a new
+// subscription after the last event it got; see Subscribe for what that
+// replays.
+var ErrSubscriberTooSlow = errors.New("event subscriber fell behind")
+
+// Subscription is a stream of events from Engine.Subscribe.
+type Subscription struct {
+	// C delivers the events. It is closed when the stream ends; Err says
+	// why.
+	C <-chan *store.Event
+
+	s *subscriber
+}
+
+// Err says why C was closed: ErrSubscriberTooSlow, or the error of the
+// context the subscription was made with. It is nil while C is open.
+func (sub *Subscription) Err() error {
+	sub.s.f.mu.Lock()
+	defer sub.s.f.mu.Unlock()
+	if !sub.s.closed {
+		return nil
+	}
+	return sub.s.err
+}
+
 // Subscribe streams the events of one execution (or of all, when
 // executionID is empty) with IDs above afterID: first those already
-// stored, then new ones as they commit. The channel closes when ctx ends.
+// stored, then new ones as they commit. C closes when ctx ends, or when
+// whoever reads it falls more than Config.SubscriberBuffer events behind
+// (ErrSubscriberTooSlow): the engine never waits for a subscriber.
 //
 // One execution's events arrive in ID order, which is their commit order
-// (store.Querier.EventInsert). The stream of all executions delivers each
-// event at most once and not in ID order: an event whose transaction drew
-// its ID before another's and committed after it arrives after higher IDs,
-// as soon as it is found. It is found if it commits within holeGrace of a
-// higher ID being read and is among the newest maxHoles IDs skipped; one
-// execution's events still arrive in order. See follower for how.
+// (store.Querier.EventInsert), each once and none skipped, so a stream
+// resumed after the last ID it delivered continues exactly. An event the
+// engine's reader of the log gave up on (its transaction stayed open past
+// holeGrace, or while more than maxHoles newer IDs were drawn; the
+// engine's transitions do not) arrives late: before the execution's next
+// event, or, if it was the last, when the stream is resumed. The stream of
+// all executions delivers each event at most once and not in ID order: an
+// event whose transaction drew its ID before another's and committed
+// after it arrives after higher IDs, as soon as it is found. It is found
+// if it commits within holeGrace of a higher ID being read and is among
+// the newest maxHoles IDs skipped; one execution's events still arrive in
+// order. See follower for how.
 //
 // afterID is a place in ID order, not in delivery order: resuming the
 // stream of all executions from the highest ID delivered misses events
 // below it that commit later, and resuming from the last delivered (which
 // may be lower) delivers some events again.
-func (e *Engine) Subscribe(ctx context.Context, executionID string, afterID int64) <-chan *store.Event {
-	out := make(chan *store.Event, 64)
-	f := &follower{st: e.store, executionID: executionID, after: afterID}
-	if executionID == "" {
-		f.holes = &holes{now: e.now, grace: holeGrace, max: maxHoles}
-	}
-	go func() {
-		defer close(out)
-		ticker := time.NewTicker(e.pollEach)
-		defer ticker.Stop()
-		for {
-			woken := e.events.wait()
-			events, more, err := f.next(ctx)
-			if err != nil && ctx.Err() == nil {
-				e.log.WarnContext(ctx, "list events", "execution_id", executionID, "error", err)
-			}
-			for _, ev := range events {
-				select {
-				case out <- ev:
-				case <-ctx.Done():
-					return
-				}
-			}
-			if more {
-				continue
-			}
-			select {
-			case <-ctx.Done():
-				return
-			case <-woken:
-			case <-ticker.C:
-			}
-		}
-	}()
-	return out
+//
+// Every subscriber of the process is fed by one reader of the event log
+// (fanout.go); a new subscriber reads what it missed from the store and
+// then joins it.
+func (e *Engine) Subscribe(ctx context.Context, executionID string, afterID int64) *Subscription {
+	return e.fanout.subscribe(ctx, executionID, afterID)
 }
 
 const (
-	// pageSize is how many new events a subscriber reads at a time.
+	// pageSize is how many new events a follower reads at a time.
 	pageSize = 500
-	// holeGrace is how long the stream of all executions keeps asking for
+	// holeGrace is how long a follower of all executions keeps asking for
 	// an ID it skipped. An ID that stays missing longer belonged to a
 	// transaction that rolled back, or was never used (Postgres skips
 	// sequence values on rollback and after a crash); a transition that
 	// holds its events uncommitted this long is not expected.
 	holeGrace = 30 * time.Second
-	// maxHoles bounds the skipped IDs a subscriber remembers; beyond it the
+	// maxHoles bounds the skipped IDs a follower remembers; beyond it the
 	// oldest are forgotten.
 	maxHoles = 1000
 )
 
-// follower reads the event log for one subscriber.
+// follower reads the event log: for the engine's one reader, which
+// follows all executions, and for a subscriber catching up from the store
+// (fanout.go).
 //
 // Event IDs are drawn at insert and commit in any order across executions,
 // so reading "IDs above the highest seen" alone would skip an event that
@@ -126,6 +136,11 @@ type follower struct {
 	executionID string
 	after       int64  // the highest ID read
 	holes       *holes // nil for one execution's stream
+	// until, when bounded, is the highest ID to read: a follower that has
+	// read every committed event up to it is done. One of all executions
+	// has then read up to until, the IDs it did not find being holes.
+	until   int64
+	bounded bool
 }
 
 // next returns the events to deliver now, in order, and whether more are
@@ -151,13 +166,22 @@ func (f *follower) next(ctx context.Context) (events []*store.Event, more bool, 
 		}
 		events = found
 	}
-	for _, ev := range page {
+	more = len(page) == pageSize
+	for i, ev := range page {
+		if f.bounded && ev.ID > f.until {
+			page, more = page[:i], false
+			break
+		}
 		if f.holes != nil && ev.ID > f.after+1 {
 			f.holes.add(f.after+1, ev.ID-1)
 		}
 		f.after = ev.ID
 	}
-	return append(events, page...), len(page) == pageSize, nil
+	if !more && f.bounded && f.holes != nil && f.after < f.until {
+		f.holes.add(f.after+1, f.until)
+		f.after = f.until
+	}
+	return append(events, page...), more, nil
 }
 
 // holes are the IDs a follower skipped, ascending, each with when it was
@@ -168,6 +192,9 @@ type holes struct {
 	grace time.Duration
 	max   int
 	ids   []hole
+	// forgotten is the highest ID given up on unfound (expired, or dropped
+	// beyond max): an event with that ID that commits later is not found.
+	forgotten int64
 }
 
 type hole struct {
@@ -180,12 +207,14 @@ type hole struct {
 func (h *holes) add(from, to int64) {
 	if n := to - from + 1; n > int64(h.max) {
 		from = to - int64(h.max) + 1
+		h.forgotten = max(h.forgotten, from-1)
 	}
 	now := h.now()
 	for id := from; id <= to; id++ {
 		h.ids = append(h.ids, hole{id: id, since: now})
 	}
 	if over := len(h.ids) - h.max; over > 0 {
+		h.forgotten = max(h.forgotten, h.ids[over-1].id)
 		h.ids = slices.Delete(h.ids, 0, over)
 	}
 }
@@ -197,14 +226,20 @@ func (h *holes) expire() {
 	for n < len(h.ids) && now.Sub(h.ids[n].since) >= h.grace {
 		n++
 	}
+	if n > 0 {
+		h.forgotten = max(h.forgotten, h.ids[n-1].id)
+	}
 	h.ids = slices.Delete(h.ids, 0, n)
 }
 
-// fill forgets the hole id, which was found.
-func (h *holes) fill(id int64) {
-	if i, ok := slices.BinarySearchFunc(h.ids, id, func(x hole, id int64) int { return cmp.Compare(x.id, id) }); ok {
+// fill forgets the hole id, which was found, and reports whether it was
+// one.
+func (h *holes) fill(id int64) bool {
+	i, ok := slices.BinarySearchFunc(h.ids, id, func(x hole, id int64) int { return cmp.Compare(x.id, id) })
+	if ok {
 		h.ids = slices.Delete(h.ids, i, i+1)
 	}
+	return ok
 }
 
 // list returns the missing IDs, ascending.

@@ -51,9 +51,19 @@ type eventRig struct {
 
 func newEventRig(t *testing.T, st store.Store, executions ...string) *eventRig {
 	t.Helper()
+	return newEventRigWith(t, st, nil, executions...)
+}
+
+// newEventRigWith is newEventRig with the engine's configuration edited
+// by edit.
+func newEventRigWith(t *testing.T, st store.Store, edit func(*engine.Config), executions ...string) *eventRig {
+	t.Helper()
 	clock := &fakeClock{now: time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC)}
-	e, err := engine.New(t.Context(), engine.Config{Store: st, Stages: stage.NewRegistry(), Clock: clock.Now,
-		EventPollInterval: 5 * time.Millisecond})
+	cfg := engine.Config{Store: st, Stages: stage.NewRegistry(), Clock: clock.Now, EventPollInterval: 5 * time.Millisecond}
+	if edit != nil {
+		edit(&cfg)
+	}
+	e, err := engine.New(t.Context(), cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -174,7 +184,7 @@ func wantNext(t *testing.T, events <-chan *store.Event, want int64, why string) 
 func TestSubscribeAllLateCommit(t *testing.T) {
 	t.Parallel()
 	r := newEventRig(t, postgresStore(t), "e-1", "e-2")
-	events := r.engine.Subscribe(t.Context(), "", 0)
+	events := r.engine.Subscribe(t.Context(), "", 0).C
 
 	first := r.open(t, "e-1", 1)
 	second := r.commit(t, "e-2")
@@ -200,7 +210,7 @@ func TestSubscribeAllOutOfOrder(t *testing.T) {
 	// pgxpool's smallest default pool (4 connections).
 	executions := []string{"e-1", "e-2", "e-3"}
 	r := newEventRig(t, postgresStore(t), executions...)
-	events := r.engine.Subscribe(t.Context(), "", 0)
+	events := r.engine.Subscribe(t.Context(), "", 0).C
 
 	got := map[int64]int{}
 	lastOf := map[string]int64{}
@@ -253,7 +263,7 @@ func TestSubscribeAllOutOfOrder(t *testing.T) {
 func TestSubscribeAllForgetsHoles(t *testing.T) {
 	t.Parallel()
 	r := newEventRig(t, postgresStore(t), "e-1", "e-2", "e-3")
-	events := r.engine.Subscribe(t.Context(), "", 0)
+	events := r.engine.Subscribe(t.Context(), "", 0).C
 
 	rolledBack := r.open(t, "e-1", 1)
 	rolledBack.rollBack(t)
@@ -276,7 +286,7 @@ func TestSubscribeAllForgetsHoles(t *testing.T) {
 func TestSubscribeAllBoundsHoles(t *testing.T) {
 	t.Parallel()
 	r := newEventRig(t, postgresStore(t), "e-1", "e-2", "e-3")
-	events := r.engine.Subscribe(t.Context(), "", 0)
+	events := r.engine.Subscribe(t.Context(), "", 0).C
 
 	oldest := r.open(t, "e-1", 1)
 	wide := r.open(t, "e-2", 1500)

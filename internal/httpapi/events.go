@@ -2,12 +2,17 @@ package httpapi
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net/http"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
+	"github.com/sluice-cd/sluice/internal/apitype"
+	"github.com/sluice-cd/sluice/internal/auth"
+	"github.com/sluice-cd/sluice/internal/engine"
 	"github.com/sluice-cd/sluice/internal/store"
 )
 
@@ -28,6 +33,13 @@ import (
 // what happens from now on asks for ?tail=N: the stream starts N event IDs
 // before the newest, which covers events still committing when it opens
 // (an event's ID is drawn before its commit) without replaying the log.
+//
+// The engine never waits for a stream: one that falls more than
+// engine.Config.SubscriberBuffer events behind is ended with a comment
+// saying so (": dropped: …"), and the client reconnects with Last-Event-ID
+// as after any dropped connection. One client (streamClientKey) may hold
+// at most Config.MaxStreamsPerClient streams at once; one more is refused
+// with 429 too_many_requests.
 
 func (s *server) executionEvents(w http.ResponseWriter, r *http.Request) error {
 	if err := s.requireEngine(); err != nil {
@@ -81,12 +93,20 @@ func (s *server) afterID(r *http.Request) (int64, error) {
 }
 
 // stream sends the events of one execution (or all when executionID is "")
-// until the client goes away or the server shuts down.
+// until the client goes away, the server shuts down or the engine drops a
+// stream that fell behind.
 func (s *server) stream(w http.ResponseWriter, r *http.Request, executionID string) error {
 	after, err := s.afterID(r)
 	if err != nil {
 		return err
 	}
+	client := s.streamClientKey(r)
+	if !s.streams.acquire(client) {
+		return &Error{Status: http.StatusTooManyRequests, Code: apitype.CodeTooManyRequests,
+			Message: fmt.Sprintf("this client (%s) already has %d event streams open, the most one client may; close one (each console page and each `sluice run --follow` holds one) and try again",
+				client, s.streams.max)}
+	}
+	defer s.streams.release(client)
 	rc := http.NewResponseController(w)
 	// A stream outlives any write timeout the server sets for ordinary
 	// responses.
@@ -107,22 +127,25 @@ func (s *server) stream(w http.ResponseWriter, r *http.Request, executionID stri
 
 	ctx := r.Context()
 	visible := s.eventFilter(r, executionID)
-	events := s.engine.Subscribe(ctx, executionID, after)
+	sub := s.engine.Subscribe(ctx, executionID, after)
+	last := after // the last event ID sent
 	heartbeat := time.NewTicker(s.heartbeat)
 	defer heartbeat.Stop()
 	for {
 		select {
 		case <-ctx.Done():
 			return nil
-		case ev, ok := <-events:
-			if !ok {
+		case ev, ok := <-sub.C:
+			closed := !ok
+			if ok {
+				var err error
+				if last, closed, err = writeWaiting(w, sub.C, ev, visible); err != nil {
+					return nil // the client went away
+				}
+			}
+			if closed {
+				s.streamEnded(w, r, rc, sub, executionID, last)
 				return nil
-			}
-			if !visible(ev) {
-				continue
-			}
-			if err := writeEvent(w, ev); err != nil {
-				return nil // the client went away
 			}
 		case <-heartbeat.C:
 			if _, err := fmt.Fprint(w, ": heartbeat\n\n"); err != nil {
@@ -135,6 +158,51 @@ func (s *server) stream(w http.ResponseWriter, r *http.Request, executionID stri
 	}
 }
 
+// maxBatch bounds the events written between two flushes.
+const maxBatch = 256
+
+// writeWaiting writes ev and the events already waiting behind it, at most
+// maxBatch in all, so that a burst costs one flush rather than one each;
+// events the principal may not see are passed over. It returns the last ID
+// passed and whether events was closed.
+func writeWaiting(w http.ResponseWriter, events <-chan *store.Event, ev *store.Event, visible func(*store.Event) bool) (last int64, closed bool, err error) {
+	for n := 1; ; n++ {
+		if visible(ev) {
+			if err := writeEvent(w, ev); err != nil {
+				return last, false, err
+			}
+		}
+		last = ev.ID
+		if n == maxBatch {
+			return last, false, nil
+		}
+		var ok bool
+		select {
+		case ev, ok = <-events:
+			if !ok {
+				return last, true, nil
+			}
+		default:
+			return last, false, nil
+		}
+	}
+}
+
+// streamEnded tells the client why the engine ended its stream, when it is
+// not the request ending.
+func (s *server) streamEnded(w http.ResponseWriter, r *http.Request, rc *http.ResponseController, sub *engine.Subscription, executionID string, last int64) {
+	err := sub.Err()
+	if !errors.Is(err, engine.ErrSubscriberTooSlow) {
+		return
+	}
+	s.log.InfoContext(r.Context(), "event stream dropped: the client read too slowly", "request_id", requestID(r.Context()),
+		"execution_id", executionID, "last_event_id", last, "remote", r.RemoteAddr)
+	// A comment: EventSource ignores it and reconnects with Last-Event-ID
+	// when the stream ends, as apiclient does.
+	fmt.Fprintf(w, ": dropped: this client read events more slowly than they came; reconnect with Last-Event-ID: %d to resume\n\n", last)
+	_ = rc.Flush()
+}
+
 func writeEvent(w http.ResponseWriter, ev *store.Event) error {
 	data, err := json.Marshal(toEvent(ev))
 	if err != nil {
@@ -142,6 +210,23 @@ func writeEvent(w http.ResponseWriter, ev *store.Event) error {
 	}
 	_, err = fmt.Fprintf(w, "id: %d\ndata: %s\n\n", ev.ID, data)
 	return err
+}
+
+// DefaultMaxStreamsPerClient is Config.MaxStreamsPerClient's default. A
+// console page holds one stream; 32 covers a person with many tabs open,
+// not a script opening streams in a loop.
+const DefaultMaxStreamsPerClient = 32
+
+// streamClientKey names the client a stream counts against for
+// Config.MaxStreamsPerClient: the credential it authenticated with (one
+// API token, one console session), so that people behind one proxy do not
+// share a bound, and a script with one token cannot open streams without
+// end.
+func (s *server) streamClientKey(r *http.Request) string {
+	if p := auth.FromContext(r.Context()); p != nil {
+		return p.Name + " (" + string(p.Via) + " " + p.CredentialID + ")"
+	}
+	return s.clientIP(r)
 }
 
 // eventFilter returns what decides whether a stream shows an event: on the
@@ -161,5 +246,36 @@ func (s *server) eventFilter(r *http.Request, executionID string) func(*store.Ev
 			readable[ev.ExecutionID] = ok
 		}
 		return ok
+	}
+}
+
+// streamLimiter counts the open event streams of each client.
+type streamLimiter struct {
+	max  int // < 0: no bound
+	mu   sync.Mutex
+	open map[string]int
+}
+
+func newStreamLimiter(max int) *streamLimiter {
+	return &streamLimiter{max: max, open: map[string]int{}}
+}
+
+// acquire counts one more stream for client, unless it has max open.
+func (l *streamLimiter) acquire(client string) bool {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.max >= 0 && l.open[client] >= l.max {
+		return false
+	}
+	l.open[client]++
+	return true
+}
+
+// release counts one stream of client fewer.
+func (l *streamLimiter) release(client string) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.open[client]--; l.open[client] <= 0 {
+		delete(l.open, client)
 	}
 }

@@ -68,7 +68,7 @@ type Engine interface {
 	Judge(ctx context.Context, executionID, stageID string, j engine.Judgment) error
 	SkipWait(ctx context.Context, executionID, stageID, user string) error
 	Evaluate(ctx context.Context, executionID, stageID, expression string) (any, error)
-	Subscribe(ctx context.Context, executionID string, afterID int64) <-chan *store.Event
+	Subscribe(ctx context.Context, executionID string, afterID int64) *engine.Subscription
 }
 
 // Config configures the API handler.
@@ -94,6 +94,10 @@ type Config struct {
 	// HeartbeatInterval is how often an idle event stream gets a comment
 	// line so that proxies keep it open (DefaultHeartbeatInterval).
 	HeartbeatInterval time.Duration
+	// MaxStreamsPerClient bounds the event streams one client
+	// (streamClientKey) may hold open at once; beyond it a stream is
+	// refused with 429 (DefaultMaxStreamsPerClient; negative: no bound).
+	MaxStreamsPerClient int
 	// MaxDocumentBytes bounds a pipeline document (DefaultMaxDocumentBytes).
 	MaxDocumentBytes int64
 	// Functions lists accounts and their functions for GET /accounts…;
@@ -129,6 +133,7 @@ type server struct {
 	localLambdaURL string
 	now            func() time.Time
 	heartbeat      time.Duration
+	streams        *streamLimiter
 	maxDocument    int64
 	functions      Functions
 	auth           *auth.Authenticator
@@ -160,6 +165,7 @@ func New(cfg Config) http.Handler {
 		localLambdaURL: cfg.LocalLambdaURL,
 		now:            cfg.Clock,
 		heartbeat:      cmp.Or(cfg.HeartbeatInterval, DefaultHeartbeatInterval),
+		streams:        newStreamLimiter(cmp.Or(cfg.MaxStreamsPerClient, DefaultMaxStreamsPerClient)),
 		maxDocument:    cmp.Or(cfg.MaxDocumentBytes, DefaultMaxDocumentBytes),
 		functions:      cfg.Functions,
 		auth:           cfg.Auth,

@@ -159,7 +159,7 @@ type Querier interface {
 	// nothing (see EventInsert). Paging all executions that way can miss an
 	// event that commits after a higher ID was read: a follower of all
 	// executions must remember the IDs it skipped and ask for them again
-	// with IDs, as engine.Subscribe does.
+	// with IDs, as the engine's reader of the event log does.
 	EventList(ctx context.Context, params *EventListParams) ([]*Event, error)
 	// EventLastID returns the highest event ID committed so far, 0 when
 	// there is none. Events with lower IDs may still be committing (see

@@ -149,6 +149,10 @@ type Stage struct {
 	Tasks                json.RawMessage `json:"tasks,omitempty"`
 	StartTime            *int64          `json:"startTime,omitempty"`
 	EndTime              *int64          `json:"endTime,omitempty"`
+	// JudgmentRoles are the roles one of which a principal needs to judge
+	// this stage (admins may too): requiredJudgmentRoles, else
+	// selectedStageRoles. Absent when anyone who may execute may judge.
+	JudgmentRoles []string `json:"judgmentRoles,omitempty"`
 }
 
 // ExecutionList is the body of GET /api/v1/executions, newest first.

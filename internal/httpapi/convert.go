@@ -70,6 +70,7 @@ func toStage(s *store.Stage) apitype.Stage {
 		Tasks:                rawOrNil(s.Tasks),
 		StartTime:            apitype.MillisPtr(s.StartTime),
 		EndTime:              apitype.MillisPtr(s.EndTime),
+		JudgmentRoles:        judgmentRoles(s.Context),
 	}
 }
 

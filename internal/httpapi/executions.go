@@ -371,7 +371,7 @@ func (s *server) judgeStage(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	if err := s.policy.CheckJudge(s.who(r), judgmentRoles(st)); err != nil {
+	if err := s.policy.CheckJudge(s.who(r), judgmentRoles(st.Context)); err != nil {
 		return forbidden(err)
 	}
 	err = s.engine.Judge(r.Context(), exec.ID, st.ID, engine.Judgment{Status: req.Status, Input: req.Input, User: s.who(r).Name})
@@ -451,9 +451,9 @@ func evaluateError(err error) error {
 // comma-separated string, as the stage's validation accepts. A value of
 // another shape, which validation would have refused, requires a role
 // nobody has, so that a damaged stage fails closed.
-func judgmentRoles(st *store.Stage) []string {
+func judgmentRoles(context json.RawMessage) []string {
 	var ctx map[string]any
-	_ = json.Unmarshal(st.Context, &ctx) // a stage's context is a JSON object
+	_ = json.Unmarshal(context, &ctx) // a stage's context is a JSON object
 	for _, key := range []string{"requiredJudgmentRoles", "selectedStageRoles"} {
 		var roles []string
 		switch v := ctx[key].(type) {

@@ -291,51 +291,13 @@ func newJudgmentView(e *apitype.Execution, s *apitype.Stage, viewer *apitype.Ses
 	if len(j.Inputs) > 0 {
 		j.CLI += " --input " + shellQuote(j.Inputs[0])
 	}
-	if roles := judgmentRoles(s.Context); len(roles) > 0 {
+	if roles := s.JudgmentRoles; len(roles) > 0 {
 		j.MayJudge = "Only " + orList(roles) + " may judge this stage; admins may too."
 		if !viewer.Admin && !slices.ContainsFunc(roles, func(r string) bool { return slices.Contains(viewer.Roles, r) }) {
 			j.Denied = "You are signed in as " + viewer.Name + ", " + rolesPhrase(viewer.Roles) + ", so you cannot judge it; someone with one of those roles must."
 		}
 	}
 	return j
-}
-
-// judgmentRoles are the roles a manualJudgment stage requires of whoever
-// judges it, read as the API reads them when it enforces them:
-// requiredJudgmentRoles, falling back to selectedStageRoles, each a list
-// of names or one comma-separated string. A value of another shape
-// requires a role that nobody has, as the API fails closed on it.
-func judgmentRoles(context []byte) []string {
-	var ctx map[string]any
-	_ = json.Unmarshal(context, &ctx)
-	for _, key := range []string{"requiredJudgmentRoles", "selectedStageRoles"} {
-		var roles []string
-		switch v := ctx[key].(type) {
-		case nil:
-		case string:
-			roles = strings.Split(v, ",")
-		case []any:
-			for _, e := range v {
-				r, ok := e.(string)
-				if !ok {
-					return []string{"(" + key + " is not a list of role names)"}
-				}
-				roles = append(roles, r)
-			}
-		default:
-			return []string{"(" + key + " is not a list of role names)"}
-		}
-		var out []string
-		for _, r := range roles {
-			if r = strings.TrimSpace(r); r != "" {
-				out = append(out, r)
-			}
-		}
-		if len(out) > 0 {
-			return out
-		}
-	}
-	return nil
 }
 
 // orList joins names as "a", "a or b", "a, b or c".

@@ -1,7 +1,6 @@
 package web
 
 import (
-	"slices"
 	"strings"
 	"testing"
 
@@ -54,26 +53,8 @@ func TestSingleSignOnURL(t *testing.T) {
 	}
 }
 
-func TestJudgmentRoles(t *testing.T) {
+func TestOrList(t *testing.T) {
 	t.Parallel()
-	tests := []struct {
-		context string
-		want    []string
-	}{
-		{`{}`, nil},
-		{`{"requiredJudgmentRoles": ["release-managers"]}`, []string{"release-managers"}},
-		{`{"requiredJudgmentRoles": " sre , ops,"}`, []string{"sre", "ops"}},
-		{`{"requiredJudgmentRoles": [], "selectedStageRoles": ["qa"]}`, []string{"qa"}},
-		{`{"requiredJudgmentRoles": ["a"], "selectedStageRoles": ["qa"]}`, []string{"a"}},
-		// A shape the API cannot read requires a role nobody has.
-		{`{"requiredJudgmentRoles": 7}`, []string{"(requiredJudgmentRoles is not a list of role names)"}},
-		{`{"selectedStageRoles": [1]}`, []string{"(selectedStageRoles is not a list of role names)"}},
-	}
-	for _, tt := range tests {
-		if got := judgmentRoles([]byte(tt.context)); !slices.Equal(got, tt.want) {
-			t.Errorf("judgmentRoles(%s) = %q, want %q", tt.context, got, tt.want)
-		}
-	}
 	if got := orList([]string{"a", "b", "c"}); got != "a, b or c" {
 		t.Errorf("orList = %q", got)
 	}

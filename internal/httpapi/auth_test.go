@@ -116,3 +116,27 @@ func TestRevokingATokenEndsItsSessions(t *testing.T) {
 		t.Errorf("the session after its token was revoked: %d, want 401", got)
 	}
 }
+
+// TestJudgmentRoles reads the roles a manualJudgment stage requires, as
+// the judgment route enforces them and the API shows them to the console.
+func TestJudgmentRoles(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		context string
+		want    []string
+	}{
+		{`{}`, nil},
+		{`{"requiredJudgmentRoles": ["release-managers"]}`, []string{"release-managers"}},
+		{`{"requiredJudgmentRoles": " sre , ops,"}`, []string{"sre", "ops"}},
+		{`{"requiredJudgmentRoles": [], "selectedStageRoles": ["qa"]}`, []string{"qa"}},
+		{`{"requiredJudgmentRoles": ["a"], "selectedStageRoles": ["qa"]}`, []string{"a"}},
+		// A shape the API cannot read requires a role nobody has.
+		{`{"requiredJudgmentRoles": 7}`, []string{"(requiredJudgmentRoles is not a list of role names)"}},
+		{`{"selectedStageRoles": [1]}`, []string{"(selectedStageRoles is not a list of role names)"}},
+	}
+	for _, tt := range tests {
+		if got := httpapi.JudgmentRoles([]byte(tt.context)); !slices.Equal(got, tt.want) {
+			t.Errorf("judgmentRoles(%s) = %q, want %q", tt.context, got, tt.want)
+		}
+	}
+}

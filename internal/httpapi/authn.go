@@ -185,7 +185,7 @@ func (s *server) checkRequest(r *http.Request) error {
 		return &Error{
 			Status: http.StatusMisdirectedRequest,
 			Code:   apitype.CodeHostNotAllowed,
-			Message: fmt.Sprintf("this server does not serve the host %q; it serves %s (add names to server.hosts in sluice.yaml)",
+			Message: fmt.Sprintf("this server does not serve the host %q; it serves %s (add names with sluice serve --allowed-host, or to server.hosts in sluice.yaml)",
 				r.Host, s.hosts),
 		}
 	}

@@ -46,6 +46,14 @@ func NewAuthenticator(s store.Querier, cfg Config, now func() time.Time) (*Authe
 	return &Authenticator{store: s, now: now, sessionTTL: ttl}, nil
 }
 
+// In returns an Authenticator that works in q, a transaction, so that a
+// credential and the audit entry that records it commit together.
+func (a *Authenticator) In(q store.Querier) *Authenticator {
+	b := *a
+	b.store = q
+	return &b
+}
+
 func principalOf(c *store.Credential, via Via) *Principal {
 	return &Principal{Name: c.Subject, Roles: c.Roles, Via: via, CredentialID: c.ID}
 }

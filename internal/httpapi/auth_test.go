@@ -9,6 +9,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/sluice-cd/sluice/internal/apiclient"
 	"github.com/sluice-cd/sluice/internal/apitype"
 	"github.com/sluice-cd/sluice/internal/auth"
 	"github.com/sluice-cd/sluice/internal/auth/oidc"
@@ -139,4 +140,82 @@ func TestJudgmentRoles(t *testing.T) {
 			t.Errorf("judgmentRoles(%s) = %q, want %q", tt.context, got, tt.want)
 		}
 	}
+}
+
+// TestCredentialsCommitWithTheirAudit runs, on both stores, every route
+// that issues or ends a credential — each writes it and its audit entry in
+// one transaction — and checks the audit log afterwards.
+func TestCredentialsCommitWithTheirAudit(t *testing.T) {
+	sluicetest.EachStore(t, func(t *testing.T, st store.Store) {
+		a, admin := sluicetest.Auth(t, st, "root", auth.RoleAdmin)
+		srv := httptest.NewServer(httpapi.New(httpapi.Config{Store: st, Auth: a}))
+		defer srv.Close()
+		ctx := t.Context()
+		c, err := apiclient.New(srv.URL, apiclient.WithToken(admin))
+		if err != nil {
+			t.Fatal(err)
+		}
+		tok, err := c.CreateToken(ctx, apitype.TokenRequest{Name: "ci", Roles: []string{"deployers"}})
+		if err != nil {
+			t.Fatalf("create token: %v", err)
+		}
+		if _, err := c.CreateToken(ctx, apitype.TokenRequest{Name: "ci"}); err == nil {
+			t.Error("a second token named ci was created")
+		}
+		var cookie *http.Cookie
+		if _, err := c.OpenSession(ctx, apitype.SessionRequest{Token: tok.Secret}, func(ck *http.Cookie) { cookie = ck }); err != nil {
+			t.Fatalf("open a session with the token: %v", err)
+		}
+		link, err := c.CreateLoginLink(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		code := strings.TrimPrefix(link.Path, "/login?code=")
+		if _, err := c.OpenSession(ctx, apitype.SessionRequest{Code: code}, nil); err != nil {
+			t.Fatalf("open a session with the login link: %v", err)
+		}
+		if _, err := c.OpenSession(ctx, apitype.SessionRequest{Code: code}, nil); err == nil {
+			t.Error("a login link worked twice")
+		}
+		s, err := c.Session(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		sessionClient, _ := apiclient.New(srv.URL)
+		if err := sessionClient.CloseSession(ctx, http.Header{"Cookie": {cookie.String()}, httpapi.CSRFHeader: {csrfOf(t, srv.URL, cookie)}}, nil); err != nil {
+			t.Fatalf("sign out: %v", err)
+		}
+		if _, err := c.RevokeToken(ctx, tok.ID); err != nil {
+			t.Fatalf("revoke token: %v", err)
+		}
+		entries, err := st.AuditList(ctx, &store.AuditListParams{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var got []string
+		for _, e := range entries {
+			got = append(got, e.User+" "+e.Action)
+		}
+		want := []string{s.Name + " token.revoke", "token:ci logout", "admin login", s.Name + " login-link.create", "token:ci login", s.Name + " token.create"}
+		if !slices.Equal(got, want) {
+			t.Errorf("audit log, newest first:\n got %q\nwant %q", got, want)
+		}
+	})
+}
+
+// csrfOf asks the API for the CSRF token of the session in cookie.
+func csrfOf(t *testing.T, url string, cookie *http.Cookie) string {
+	t.Helper()
+	req, _ := http.NewRequest(http.MethodGet, url+"/api/v1/session", nil)
+	req.AddCookie(cookie)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var s apitype.Session
+	if err := json.NewDecoder(resp.Body).Decode(&s); err != nil || s.CSRFToken == "" {
+		t.Fatalf("session of the cookie: %+v, %v", s, err)
+	}
+	return s.CSRFToken
 }

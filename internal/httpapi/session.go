@@ -40,34 +40,37 @@ func (s *server) openSession(w http.ResponseWriter, r *http.Request) error {
 	if err := decodeJSONBody(w, r, &req); err != nil {
 		return err
 	}
-	var (
-		sess *auth.Session
-		err  error
-		how  string
-	)
-	switch {
-	case (req.Token == "") == (req.Code == ""):
+	if (req.Token == "") == (req.Code == "") {
 		return badRequest("give exactly one of token (an API token) and code (a login link's)")
-	case req.Token != "":
-		how = "token"
-		var p *auth.Principal
-		if p, err = s.auth.Token(r.Context(), strings.TrimSpace(req.Token)); err == nil {
-			sess, err = s.auth.OpenSession(r.Context(), p.Name, p.Roles, p.CredentialID)
-		}
-	default:
-		how = "login link"
-		sess, err = s.auth.UseLoginLink(r.Context(), strings.TrimSpace(req.Code))
 	}
+	how := "token"
+	if req.Code != "" {
+		how = "login link"
+	}
+	var sess *auth.Session
+	err := s.store.InTx(r.Context(), func(tx store.Tx) error {
+		a := s.auth.In(tx)
+		var err error
+		if req.Token != "" {
+			var p *auth.Principal
+			if p, err = a.Token(r.Context(), strings.TrimSpace(req.Token)); err == nil {
+				sess, err = a.OpenSession(r.Context(), p.Name, p.Roles, p.CredentialID)
+			}
+		} else {
+			sess, err = a.UseLoginLink(r.Context(), strings.TrimSpace(req.Code))
+		}
+		if err != nil {
+			return err
+		}
+		return tx.AuditInsert(r.Context(), &store.AuditEntry{
+			User: sess.Principal.Name, Source: s.clientIP(r) + " " + how, Action: "login",
+		})
+	})
 	if errors.Is(err, auth.ErrUnauthenticated) {
 		return &Error{Status: http.StatusUnauthorized, Code: apitype.CodeUnauthenticated,
 			Message: "the " + how + " is unknown, expired, revoked or already used; ask for a new one (sluice login-link prints a login link)"}
 	}
 	if err != nil {
-		return err
-	}
-	if err := s.store.AuditInsert(r.Context(), &store.AuditEntry{
-		User: sess.Principal.Name, Source: s.clientIP(r) + " " + how, Action: "login",
-	}); err != nil {
 		return err
 	}
 	s.setSessionCookie(w, r, sess.Secret, sess.ExpiresAt)
@@ -81,10 +84,13 @@ func (s *server) closeSession(w http.ResponseWriter, r *http.Request) error {
 	if p.Via != auth.ViaSession {
 		return badRequest("this request authenticated with an API token, not a session; an admin revokes tokens with DELETE /api/v1/tokens/{id}")
 	}
-	if err := s.auth.CloseSession(r.Context(), p.CredentialID); err != nil && !errors.Is(err, store.ErrNotFound) {
-		return err
-	}
-	if err := s.store.AuditInsert(r.Context(), s.auditEntry(r, "logout", "", "", nil)); err != nil {
+	err := s.store.InTx(r.Context(), func(tx store.Tx) error {
+		if err := s.auth.In(tx).CloseSession(r.Context(), p.CredentialID); err != nil {
+			return err
+		}
+		return tx.AuditInsert(r.Context(), s.auditEntry(r, "logout", "", "", nil))
+	})
+	if err != nil && !errors.Is(err, store.ErrNotFound) {
 		return err
 	}
 	s.setSessionCookie(w, r, "", time.Time{})
@@ -114,11 +120,18 @@ func (s *server) createLoginLink(w http.ResponseWriter, r *http.Request) error {
 	if err := decodeJSONBody(w, r, &struct{}{}); err != nil {
 		return err
 	}
-	code, expires, err := s.auth.NewLoginLink(r.Context(), s.who(r).Name)
+	var (
+		code    string
+		expires time.Time
+	)
+	err := s.store.InTx(r.Context(), func(tx store.Tx) error {
+		var err error
+		if code, expires, err = s.auth.In(tx).NewLoginLink(r.Context(), s.who(r).Name); err != nil {
+			return err
+		}
+		return tx.AuditInsert(r.Context(), s.auditEntry(r, "login-link.create", "", "", nil))
+	})
 	if err != nil {
-		return err
-	}
-	if err := s.store.AuditInsert(r.Context(), s.auditEntry(r, "login-link.create", "", "", nil)); err != nil {
 		return err
 	}
 	writeJSON(w, http.StatusCreated, apitype.LoginLink{

@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"net/url"
 
+	"github.com/sluice-cd/sluice/internal/auth"
 	"github.com/sluice-cd/sluice/internal/auth/oidc"
 	"github.com/sluice-cd/sluice/internal/store"
 )
@@ -47,13 +48,15 @@ func (s *server) ssoCallback(w http.ResponseWriter, r *http.Request) error {
 		http.Redirect(w, r, "/login?sso="+ssoErrorCode(err), http.StatusSeeOther)
 		return nil
 	}
-	sess, err := s.auth.OpenSession(r.Context(), id.Name, id.Groups, "")
+	var sess *auth.Session
+	err = s.store.InTx(r.Context(), func(tx store.Tx) error {
+		var err error
+		if sess, err = s.auth.In(tx).OpenSession(r.Context(), id.Name, id.Groups, ""); err != nil {
+			return err
+		}
+		return tx.AuditInsert(r.Context(), &store.AuditEntry{User: id.Name, Source: s.clientIP(r) + " sso", Action: "login"})
+	})
 	if err != nil {
-		return err
-	}
-	if err := s.store.AuditInsert(r.Context(), &store.AuditEntry{
-		User: id.Name, Source: s.clientIP(r) + " sso", Action: "login",
-	}); err != nil {
 		return err
 	}
 	s.setSessionCookie(w, r, sess.Secret, sess.ExpiresAt)

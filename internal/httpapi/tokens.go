@@ -46,15 +46,22 @@ func (s *server) createToken(w http.ResponseWriter, r *http.Request) error {
 		at := s.now().Add(d)
 		params.ExpiresAt = &at
 	}
-	secret, c, err := s.auth.CreateToken(r.Context(), params)
+	var (
+		secret string
+		c      *store.Credential
+	)
+	err := s.store.InTx(r.Context(), func(tx store.Tx) error {
+		var err error
+		if secret, c, err = s.auth.In(tx).CreateToken(r.Context(), params); err != nil {
+			return err
+		}
+		return tx.AuditInsert(r.Context(), s.auditEntry(r, "token.create", "", "",
+			map[string]any{"token": c.Name, "id": c.ID, "roles": c.Roles}))
+	})
 	if errors.Is(err, auth.ErrInvalid) {
 		return badRequest("%s", err.Error())
 	}
 	if err != nil {
-		return err
-	}
-	if err := s.store.AuditInsert(r.Context(), s.auditEntry(r, "token.create", "", "",
-		map[string]any{"token": c.Name, "id": c.ID, "roles": c.Roles})); err != nil {
 		return err
 	}
 	writeJSON(w, http.StatusCreated, apitype.NewToken{Token: toToken(c), Secret: secret})
@@ -66,13 +73,17 @@ func (s *server) revokeToken(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	id := r.PathValue("id")
-	c, err := s.auth.RevokeToken(r.Context(), id)
+	var c *store.Credential
+	err := s.store.InTx(r.Context(), func(tx store.Tx) error {
+		var err error
+		if c, err = s.auth.In(tx).RevokeToken(r.Context(), id); err != nil {
+			return err
+		}
+		return tx.AuditInsert(r.Context(), s.auditEntry(r, "token.revoke", "", "",
+			map[string]any{"token": c.Name, "id": c.ID}))
+	})
 	if err != nil {
 		return orNotFound(err, "no token %s is in force; GET /api/v1/tokens lists them", id)
-	}
-	if err := s.store.AuditInsert(r.Context(), s.auditEntry(r, "token.revoke", "", "",
-		map[string]any{"token": c.Name, "id": c.ID})); err != nil {
-		return err
 	}
 	writeJSON(w, http.StatusOK, toToken(c))
 	return nil

@@ -10,6 +10,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"time"
 
@@ -63,6 +64,16 @@ func localAdminToken(ctx context.Context, serverURL string) (token, path string)
 		return "", ""
 	}
 	if ip := net.ParseIP(u.Hostname()); u.Hostname() != "localhost" && (ip == nil || !ip.IsLoopback()) {
+		return "", ""
+	}
+	port, err := strconv.Atoi(u.Port())
+	if u.Port() == "" {
+		port, err = 80, nil
+		if u.Scheme == "https" {
+			port = 443
+		}
+	}
+	if err != nil || !listenerIsMine(port) {
 		return "", ""
 	}
 	c, err := apiclient.New(serverURL)

@@ -7,6 +7,10 @@ type Account struct {
 	Region string `json:"region"`
 	// Local is true for the embedded local Lambda.
 	Local bool `json:"local"`
+	// Applications are the applications whose pipelines may deploy to the
+	// account, and whose readers may see its functions; absent means
+	// every application.
+	Applications []string `json:"applications,omitempty"`
 }
 
 // AccountList is the body of GET /api/v1/accounts, by name.

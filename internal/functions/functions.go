@@ -99,7 +99,7 @@ func (l *Lister) Accounts(context.Context) []apitype.Account {
 		if err != nil {
 			continue // Names lists only accounts Get knows
 		}
-		out = append(out, apitype.Account{Name: a.Name, Region: a.Region, Local: a.Local})
+		out = append(out, apitype.Account{Name: a.Name, Region: a.Region, Local: a.Local, Applications: a.Applications})
 	}
 	return out
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"path/filepath"
+	"reflect"
 	"testing"
 	"time"
 
@@ -85,7 +86,7 @@ func TestListLocalFunctions(t *testing.T) {
 	}
 
 	l := functions.New(functions.Config{Accounts: accounts, LocalLambdaURL: srv.URL()})
-	if got, want := l.Accounts(ctx), []apitype.Account{{Name: "local", Region: awsclient.LocalRegion, Local: true}}; len(got) != 1 || got[0] != want[0] {
+	if got, want := l.Accounts(ctx), []apitype.Account{{Name: "local", Region: awsclient.LocalRegion, Local: true}}; !reflect.DeepEqual(got, want) {
 		t.Errorf("Accounts = %+v, want %+v", got, want)
 	}
 	fns, err := l.Functions(ctx, "local")

@@ -2,11 +2,13 @@ package httpapi
 
 import (
 	"context"
+	"fmt"
 	"net/http"
 	"slices"
 	"strings"
 
 	"github.com/sluice-cd/sluice/internal/apitype"
+	"github.com/sluice-cd/sluice/internal/auth"
 )
 
 // Functions lists the accounts Sluice deploys to and the Lambda functions
@@ -21,10 +23,23 @@ type Functions interface {
 	Functions(ctx context.Context, account string) ([]apitype.Function, error)
 }
 
+// mayList reports whether the request's principal may see an account's
+// functions: admins and, for an account open to every application, anyone;
+// for one restricted to some applications (Fiat's account permissions),
+// those who may read one of them.
+func (s *server) mayList(r *http.Request, a apitype.Account) bool {
+	return len(a.Applications) == 0 || s.policy.IsAdmin(s.who(r)) ||
+		slices.ContainsFunc(a.Applications, func(app string) bool { return s.canRead(r, app) })
+}
+
 func (s *server) listAccounts(w http.ResponseWriter, r *http.Request) error {
 	out := apitype.AccountList{Accounts: []apitype.Account{}}
 	if s.functions != nil {
-		out.Accounts = append(out.Accounts, s.functions.Accounts(r.Context())...)
+		for _, a := range s.functions.Accounts(r.Context()) {
+			if s.mayList(r, a) {
+				out.Accounts = append(out.Accounts, a)
+			}
+		}
 	}
 	writeJSON(w, http.StatusOK, out)
 	return nil
@@ -45,6 +60,11 @@ func (s *server) listFunctions(w http.ResponseWriter, r *http.Request) error {
 			names[i] = a.Name
 		}
 		return notFound("account %q not found; the accounts are %s", name, strings.Join(names, ", "))
+	}
+	if i := slices.IndexFunc(accounts, func(a apitype.Account) bool { return a.Name == name }); !s.mayList(r, accounts[i]) {
+		return forbidden(&auth.DeniedError{Principal: s.who(r).Name, Msg: fmt.Sprintf(
+			"account %s is for the applications %s; %s may read none of them, so may not see its functions",
+			name, strings.Join(accounts[i].Applications, ", "), s.who(r).Name)})
 	}
 	fns, err := s.functions.Functions(r.Context(), name)
 	if err != nil {

@@ -5,10 +5,14 @@ import (
 	"errors"
 	"io"
 	"net/http"
+	"reflect"
+	"slices"
 	"strings"
 	"testing"
 
+	"github.com/sluice-cd/sluice/internal/apiclient"
 	"github.com/sluice-cd/sluice/internal/apitype"
+	"github.com/sluice-cd/sluice/internal/auth"
 	"github.com/sluice-cd/sluice/internal/httpapi"
 )
 
@@ -54,7 +58,7 @@ func TestFunctionRoutes(t *testing.T) {
 	c, _ := setup(t, func(cfg *httpapi.Config) { cfg.Functions = fns })
 	ctx := context.Background()
 	accounts, err := c.ListAccounts(ctx)
-	if err != nil || len(accounts) != 2 || accounts[0] != fns.accounts[0] {
+	if err != nil || len(accounts) != 2 || !reflect.DeepEqual(accounts[0], fns.accounts[0]) {
 		t.Errorf("accounts = %+v, %v", accounts, err)
 	}
 	got, err := c.ListFunctions(ctx, "local")
@@ -73,6 +77,62 @@ func TestFunctionRoutes(t *testing.T) {
 	e := apiError(t, err, 404, "not_found")
 	if !strings.Contains(e.Message, `"staging"`) || !strings.Contains(e.Message, "local, prod") {
 		t.Errorf("message = %q, want the account and the ones there are", e.Message)
+	}
+}
+
+// TestFunctionRoutesOfARestrictedAccount checks Fiat's account
+// permissions as Sluice reads them: an account restricted to some
+// applications shows its functions to admins and to readers of one of those
+// applications, and to nobody else, who does not see it listed either.
+func TestFunctionRoutesOfARestrictedAccount(t *testing.T) {
+	t.Parallel()
+	fns := fixedFunctions{accounts: []apitype.Account{
+		{Name: "payments-prod", Region: "eu-west-1", Applications: []string{"payments"}},
+		{Name: "shared", Region: "eu-west-1"},
+	}}
+	c, b := setup(t, func(cfg *httpapi.Config) {
+		cfg.Functions = fns
+		cfg.Policy = auth.NewPolicy(auth.Config{Applications: map[string]auth.Grants{
+			"payments": {Read: []string{"payments-team"}},
+			"blog":     {Write: []string{"bloggers"}},
+		}})
+	})
+	ctx := context.Background()
+	as := func(role string) *apiclient.Client {
+		secret, _, err := b.auth.CreateToken(ctx, auth.TokenParams{Name: role, Roles: []string{role}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		c, err := apiclient.New(b.server.URL, apiclient.WithToken(secret))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return c
+	}
+	for _, tc := range []struct {
+		who  string
+		c    *apiclient.Client
+		sees bool
+	}{
+		{"an admin", c, true},
+		{"a reader of payments", as("payments-team"), true},
+		{"a writer of another application", as("bloggers"), false},
+	} {
+		accounts, err := tc.c.ListAccounts(ctx)
+		if err != nil {
+			t.Fatalf("%s: list accounts: %v", tc.who, err)
+		}
+		listed := slices.ContainsFunc(accounts, func(a apitype.Account) bool { return a.Name == "payments-prod" })
+		_, err = tc.c.ListFunctions(ctx, "payments-prod")
+		if listed != tc.sees || (err == nil) != tc.sees {
+			t.Errorf("%s: payments-prod listed %v, its functions: %v; want seen %v", tc.who, listed, err, tc.sees)
+		}
+		if !tc.sees {
+			apiError(t, err, 403, "forbidden")
+		}
+		if _, err := tc.c.ListFunctions(ctx, "shared"); err != nil {
+			t.Errorf("%s: functions of an account open to every application: %v", tc.who, err)
+		}
 	}
 }
 

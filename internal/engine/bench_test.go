@@ -36,30 +36,19 @@ func BenchmarkStageTransition(b *testing.B) {
 // executions of a 10-stage wait-0 pipeline at once and reports stages
 // completed per second.
 func BenchmarkThroughput(b *testing.B) {
-	n := 100
-	if v, err := strconv.Atoi(os.Getenv("SLUICE_BENCH_EXECUTIONS")); err == nil {
-		n = v
-	}
-	for _, dialect := range []string{"sqlite", "postgres"} {
-		b.Run(dialect, func(b *testing.B) {
-			var st store.Store
-			if dialect == "sqlite" {
-				st = sqliteStore(b)
-			} else {
-				st = postgresStore(b)
+	n := envInt("SLUICE_BENCH_EXECUTIONS", 100)
+	eachDialect(b, func(b *testing.B, st store.Store) {
+		var total time.Duration
+		for b.Loop() {
+			d, err := bench.Throughput(context.Background(), st, n, 10)
+			if err != nil {
+				b.Fatal(err)
 			}
-			var total time.Duration
-			for b.Loop() {
-				d, err := bench.Throughput(context.Background(), st, n, 10)
-				if err != nil {
-					b.Fatal(err)
-				}
-				total += d
-			}
-			b.ReportMetric(float64(n*10*b.N)/total.Seconds(), "stages/s")
-			b.ReportMetric(0, "ns/op")
-		})
-	}
+			total += d
+		}
+		b.ReportMetric(float64(n*10*b.N)/total.Seconds(), "stages/s")
+		b.ReportMetric(0, "ns/op")
+	})
 }
 
 // BenchmarkReadsDuringSlowStage measures, on SQLite with and without the
@@ -72,10 +61,7 @@ func BenchmarkThroughput(b *testing.B) {
 // p99 of all its probes, and reports the median worst probe. Run it with
 // -benchtime=1x.
 func BenchmarkReadsDuringSlowStage(b *testing.B) {
-	rounds := 10
-	if v, err := strconv.Atoi(os.Getenv("SLUICE_BENCH_ROUNDS")); err == nil {
-		rounds = v
-	}
+	rounds := envInt("SLUICE_BENCH_ROUNDS", 10)
 	for b.Loop() {
 		cases, err := bench.ReadsDuringSlowStage(context.Background(), b.TempDir(), rounds, func(st store.Store) http.Handler {
 			a, _ := sluicetest.Auth(b, st, "bench")
@@ -102,34 +88,38 @@ func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
 // events of every execution, and reports the time until all 40 succeeded
 // (ms/run) and how many subscribers were dropped for falling behind.
 func BenchmarkSubscribers(b *testing.B) {
-	n := 1000
-	if v, err := strconv.Atoi(os.Getenv("SLUICE_BENCH_SUBSCRIBERS")); err == nil {
-		n = v
-	}
-	for _, dialect := range []string{"sqlite", "postgres"} {
-		b.Run(dialect, func(b *testing.B) {
-			var st store.Store
-			if dialect == "sqlite" {
-				st = sqliteStore(b)
-			} else {
-				st = postgresStore(b)
+	n := envInt("SLUICE_BENCH_SUBSCRIBERS", 1000)
+	eachDialect(b, func(b *testing.B, st store.Store) {
+		var total time.Duration
+		dropped := 0
+		for b.Loop() {
+			res, err := bench.Subscribers(context.Background(), st, n, 40, 10)
+			if err != nil {
+				b.Fatal(err)
 			}
-			var total time.Duration
-			dropped := 0
-			for b.Loop() {
-				res, err := bench.Subscribers(context.Background(), st, n, 40, 10)
-				if err != nil {
-					b.Fatal(err)
-				}
-				if n > 0 && (res.MinDelivered != res.Events || res.MaxDelivered != res.Events) {
-					b.Fatalf("subscribers that were not dropped got %d to %d events of %d", res.MinDelivered, res.MaxDelivered, res.Events)
-				}
-				total += res.Elapsed
-				dropped += res.Dropped
+			if n > 0 && (res.MinDelivered != res.Events || res.MaxDelivered != res.Events) {
+				b.Fatalf("subscribers that were not dropped got %d to %d events of %d", res.MinDelivered, res.MaxDelivered, res.Events)
 			}
-			b.ReportMetric(float64(total.Milliseconds())/float64(b.N), "ms/run")
-			b.ReportMetric(float64(dropped)/float64(b.N), "dropped/run")
-			b.ReportMetric(0, "ns/op")
-		})
+			total += res.Elapsed
+			dropped += res.Dropped
+		}
+		b.ReportMetric(float64(total.Milliseconds())/float64(b.N), "ms/run")
+		b.ReportMetric(float64(dropped)/float64(b.N), "dropped/run")
+		b.ReportMetric(0, "ns/op")
+	})
+}
+
+// envInt is the integer in the environment variable name, or def.
+func envInt(name string, def int) int {
+	if v, err := strconv.Atoi(os.Getenv(name)); err == nil {
+		return v
 	}
+	return def
+}
+
+// eachDialect runs f as a sub-benchmark on a SQLite and on a Postgres
+// store.
+func eachDialect(b *testing.B, f func(b *testing.B, st store.Store)) {
+	b.Run("sqlite", func(b *testing.B) { f(b, sqliteStore(b)) })
+	b.Run("postgres", func(b *testing.B) { f(b, postgresStore(b)) })
 }

@@ -9,7 +9,6 @@ import (
 	"math"
 	"slices"
 	"strconv"
-	"strings"
 
 	"github.com/sluice-cd/sluice/internal/pipeline"
 )
@@ -463,13 +462,4 @@ func sortedKeys[V any](m map[string]V) []string {
 	}
 	slices.Sort(keys)
 	return keys
-}
-
-// lines joins problems one per line, as ValidationError.Error does.
-func lines(ps []pipeline.Problem) string {
-	out := make([]string, len(ps))
-	for i, p := range ps {
-		out[i] = p.String()
-	}
-	return strings.Join(out, "\n")
 }

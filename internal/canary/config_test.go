@@ -125,9 +125,10 @@ func TestConfigOracleCanFail(t *testing.T) {
 	}
 }
 
-// FuzzParseConfig: ParseConfig and Validate never panic, stay within the
-// oracle's time and memory, are deterministic, and report every problem
-// and warning on one line with a message.
+// FuzzParseConfig: ParseConfig, Validate and DiffConfigs never panic, stay
+// within the oracle's time and memory, are deterministic, report every
+// problem and warning on one line with a message, and a config differs
+// from itself in nothing.
 func FuzzParseConfig(f *testing.F) {
 	files, err := filepath.Glob("testdata/config/*.txtar")
 	if err != nil {
@@ -174,6 +175,9 @@ func parseAndValidate(t *testing.T, data []byte) string {
 			}
 			out = append(out, kind+": "+p.String())
 		}
+	}
+	if changes, err := canary.DiffConfigs(data, data); err != nil || len(changes) != 0 {
+		t.Fatalf("DiffConfigs of a config with itself: %v, %v", changes, err)
 	}
 	check("warning", c.Warnings())
 	for _, opts := range []canary.ConfigValidateOptions{{}, {ForRun: true}} {

@@ -93,6 +93,7 @@ func BenchmarkSampleMemory(b *testing.B) {
 		runtime.GC()
 		runtime.ReadMemStats(&after)
 		b.ReportMetric(float64(after.HeapAlloc-before.HeapAlloc)/n, "heapB/sample")
+		b.ReportMetric(float64(sampleSize), "B/sample")
 		runtime.KeepAlive(s)
 	}
 }

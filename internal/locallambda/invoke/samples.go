@@ -1,6 +1,7 @@
 package invoke
 
 import (
+	"cmp"
 	"math"
 	"slices"
 	"sync"
@@ -166,7 +167,7 @@ func (iv *Invoker) Samples(fn, qualifier, version string, since, until time.Time
 		if len(ss) == 0 {
 			continue
 		}
-		slices.SortFunc(ss, func(a, b sample) int { return int(a.at - b.at) })
+		slices.SortFunc(ss, func(a, b sample) int { return cmp.Compare(a.at, b.at) })
 		vs := VersionSamples{Version: v, Requests: int64(len(ss))}
 		durs := make([]time.Duration, 0, len(ss))
 		for _, s := range ss {

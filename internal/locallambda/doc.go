@@ -64,6 +64,7 @@
 //	  │                 through invoke.Resolver, runs processes, queues events
 //	  /_locallambda/…   the code behind GetFunction's Code.Location (control)
 //	  │                 and /_locallambda/metrics/query (invoke's time series)
+//	  │                 and /_locallambda/metrics/samples (its per-request samples)
 //	  GET /metrics      Prometheus (invoke)
 //	  everything else   S3, path-style: package s3, a file-backed gofakes3 store
 //

@@ -228,6 +228,9 @@ func TestOwnResourcesStayReadable(t *testing.T) {
 		{"/metrics", []string{"Origin", "http://evil.example"}, 403},
 		{"/_locallambda/metrics/query?function=f", []string{"Sec-Fetch-Site", "cross-site"}, 403},
 		{"/_locallambda/metrics/query?function=f", []string{"Sec-Fetch-Site", "same-site"}, 403},
+		{"/_locallambda/metrics/samples?function=f", nil, 200},
+		{"/_locallambda/metrics/samples?function=f&samples=true", []string{"Origin", "http://evil.example"}, 403},
+		{"/_locallambda/metrics/samples?function=f", []string{"Sec-Fetch-Site", "cross-site"}, 403},
 		{"/2015-03-31/functions", nil, 403},                                // the Lambda API is not among them
 		{"/2015-03-31/functions", []string{"Sec-Fetch-Site", "none"}, 403}, // unsigned
 	}

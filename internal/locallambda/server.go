@@ -170,6 +170,7 @@ func New(cfg Config) (*Server, error) {
 	s.own = restapi.New(restapi.Config{Routes: []restapi.Route{
 		s.ctl.CodeRoute(),
 		{Method: "GET", Path: "/" + ownPrefix + "/metrics/query", Op: "QueryMetrics", Raw: true, Handle: s.serveMetricsQuery},
+		{Method: "GET", Path: "/" + ownPrefix + "/metrics/samples", Op: "QueryMetricSamples", Raw: true, Handle: s.serveMetricsSamples},
 	}})
 	return s, nil
 }

@@ -3,9 +3,11 @@ package locallambda
 import (
 	"context"
 	"encoding/json"
+	"net/url"
 	"os"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/lambda"
@@ -278,6 +280,49 @@ func TestServerInvoke(t *testing.T) {
 	resp, body = cs.RawRequest(t, "GET", "/_locallambda/metrics/query?function=live-fn&step=soon", nil)
 	if resp.StatusCode != 400 || !strings.Contains(string(body), "step") {
 		t.Errorf("metrics query with a bad step: %d %s", resp.StatusCode, body)
+	}
+
+	// And the per-request samples: the same requests, one sample each,
+	// and, three at a time, all of them exactly once.
+	resp, body = cs.RawRequest(t, "GET", "/_locallambda/metrics/samples?function=live-fn&qualifier=live&since=10m", nil)
+	var ms MetricsSamples
+	if err := json.Unmarshal(body, &ms); resp.StatusCode != 200 || err != nil {
+		t.Fatalf("metrics samples: %d %s (%v)", resp.StatusCode, body, err)
+	}
+	for _, v := range ms.Versions {
+		if v.Requests != counts[v.Version] || v.OK != v.Requests || v.DurationP50 <= 0 || v.DurationP99 < v.DurationP50 || v.Samples != nil {
+			t.Errorf("samples of version %s = %+v; want %d requests, all ok, 0 < p50 <= p99, no samples", v.Version, v, counts[v.Version])
+		}
+	}
+	paged := map[string]int64{}
+	since := ms.Since.Format(time.RFC3339Nano)
+	for pages := 0; ; pages++ {
+		if pages > 100 {
+			t.Fatal("samples paging does not end")
+		}
+		resp, body = cs.RawRequest(t, "GET", "/_locallambda/metrics/samples?function=live-fn&qualifier=live&samples=true&limit=3&until="+
+			ms.Until.Format(time.RFC3339Nano)+"&since="+url.QueryEscape(since), nil)
+		var page MetricsSamples
+		if err := json.Unmarshal(body, &page); resp.StatusCode != 200 || err != nil {
+			t.Fatalf("metrics samples page: %d %s (%v)", resp.StatusCode, body, err)
+		}
+		for _, v := range page.Versions {
+			if len(v.Samples) > 3 {
+				t.Fatalf("a page with limit 3 holds %d samples of version %s", len(v.Samples), v.Version)
+			}
+			paged[v.Version] += int64(len(v.Samples))
+		}
+		if page.Next == nil {
+			break
+		}
+		since = page.Next.Format(time.RFC3339Nano)
+	}
+	if paged["1"] != counts["1"] || paged["2"] != counts["2"] {
+		t.Errorf("samples read 3 at a time: %v; want %v", paged, counts)
+	}
+	resp, body = cs.RawRequest(t, "GET", "/_locallambda/metrics/samples?function=live-fn&limit=0", nil)
+	if resp.StatusCode != 400 || !strings.Contains(string(body), "limit") {
+		t.Errorf("metrics samples with limit 0: %d %s", resp.StatusCode, body)
 	}
 }
 

@@ -5,6 +5,8 @@
 //
 //	HELLO_VERSION  the text it reports as its version (default "v1")
 //	FAILURE_RATE   the share of invocations that fail, 0 to 1 (default 0)
+//	LATENCY_MS     milliseconds it waits before answering (default 0), so
+//	               a version can be made slower than another
 //
 // It answers {"message", "version", "functionVersion", "requestId",
 // "event"}, echoing the event it was given.
@@ -16,6 +18,7 @@ import (
 	"math/rand/v2"
 	"os"
 	"strconv"
+	"time"
 
 	"github.com/aws/aws-lambda-go/lambda"
 	"github.com/aws/aws-lambda-go/lambdacontext"
@@ -38,7 +41,14 @@ func main() {
 	if err != nil {
 		failureRate = 0
 	}
+	latencyMS, err := strconv.ParseFloat(os.Getenv("LATENCY_MS"), 64)
+	if err != nil {
+		latencyMS = 0
+	}
 	lambda.Start(func(ctx context.Context, event map[string]any) (*response, error) {
+		if latencyMS > 0 {
+			time.Sleep(time.Duration(latencyMS * float64(time.Millisecond)))
+		}
 		if failureRate > 0 && rand.Float64() < failureRate {
 			return nil, fmt.Errorf("hello %s failed on purpose (FAILURE_RATE=%g)", version, failureRate)
 		}

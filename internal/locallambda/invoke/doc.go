@@ -1,7 +1,8 @@
 // Package invoke is the local Lambda's data plane: it serves Invoke, runs
 // function packages as local processes that speak the Lambda Runtime API,
 // keeps them warm in pools, queues Event invocations durably and keeps
-// per-version metrics (Prometheus and an in-memory time series).
+// per-version metrics (Prometheus, an in-memory time series and a bounded
+// ring of per-request samples).
 //
 // It owns execution environments, concurrency accounting, the Event queue
 // (DataDir/async) and the shipped runtime bootstraps (DataDir/runtime). It

@@ -65,6 +65,11 @@ type Config struct {
 	// MetricsRetention and MetricsResolution shape the in-memory per-version
 	// time series Query reads. Defaults 1h and 1s.
 	MetricsRetention, MetricsResolution time.Duration
+	// SampleCapacity bounds the per-request samples Samples reads, per
+	// (function, alias as invoked, executed version): the newest this many
+	// within MetricsRetention are kept, 16 bytes each. Default 100,000;
+	// negative keeps none.
+	SampleCapacity int
 }
 
 // Invoke limits, as AWS documents them.
@@ -114,6 +119,7 @@ func New(cfg Config) *Invoker {
 	cfg.MaxEventAge = cmp.Or(cfg.MaxEventAge, 6*time.Hour)
 	cfg.MetricsRetention = cmp.Or(cfg.MetricsRetention, time.Hour)
 	cfg.MetricsResolution = cmp.Or(cfg.MetricsResolution, time.Second)
+	cfg.SampleCapacity = cmp.Or(cfg.SampleCapacity, 100000)
 	if cfg.AsyncRetryDelays == nil {
 		cfg.AsyncRetryDelays = []time.Duration{time.Minute, 2 * time.Minute}
 	}
@@ -137,7 +143,7 @@ func New(cfg Config) *Invoker {
 	iv := &Invoker{
 		cfg:       cfg,
 		log:       log,
-		metrics:   newMetrics(cfg.MetricsRetention, cfg.MetricsResolution),
+		metrics:   newMetrics(cfg.MetricsRetention, cfg.MetricsResolution, cfg.SampleCapacity),
 		functions: make(map[string]*fnState),
 		stop:      make(chan struct{}),
 	}
@@ -435,7 +441,7 @@ func (iv *Invoker) invoke(target *Target, in invocationInput) invokeOutcome {
 	if res.errorType != "" {
 		out.functionError = "Unhandled"
 	}
-	sm.record(iv.cfg.Now(), res.errorType != "", res.duration)
+	sm.record(iv.cfg.Now(), res.errorType != "", res.timedOut, res.duration)
 	if inv.log != nil {
 		full := iv.invocationLog(spec, inv, res, elapsed)
 		if in.tail {

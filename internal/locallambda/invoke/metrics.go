@@ -36,6 +36,7 @@ type metrics struct {
 	asyncDropped *prometheus.CounterVec
 
 	retention, resolution time.Duration
+	sampleCapacity        int
 
 	mu       sync.RWMutex
 	bySeries map[seriesKey]*seriesMetrics
@@ -53,9 +54,10 @@ type seriesMetrics struct {
 	duration    prometheus.Observer
 	concurrent  prometheus.Gauge
 	ts          timeSeries
+	samples     sampleRing
 }
 
-func newMetrics(retention, resolution time.Duration) *metrics {
+func newMetrics(retention, resolution time.Duration, sampleCapacity int) *metrics {
 	labels := []string{"function", "alias", "version"}
 	opts := func(name, help string) prometheus.Opts {
 		return prometheus.Opts{Namespace: metricsNamespace, Subsystem: metricsSubsystem, Name: name, Help: help}
@@ -70,14 +72,15 @@ func newMetrics(retention, resolution time.Duration) *metrics {
 			Help:    "Invocation duration as REPORT's Duration: from the runtime taking the event to its answer.",
 			Buckets: []float64{.0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10, 30, 60, 300, 900},
 		}, labels),
-		concurrent:   prometheus.NewGaugeVec(prometheus.GaugeOpts(opts("concurrent_executions", "Invocations running now.")), labels),
-		coldStarts:   prometheus.NewCounterVec(prometheus.CounterOpts(opts("cold_starts_total", "Execution environments started.")), []string{"function", "version"}),
-		environments: prometheus.NewGaugeVec(prometheus.GaugeOpts(opts("environments", "Execution environments alive (busy or idle).")), []string{"function", "version"}),
-		asyncQueued:  prometheus.NewGauge(prometheus.GaugeOpts(opts("async_events_queued", "Event invocations waiting in the durable queue."))),
-		asyncDropped: prometheus.NewCounterVec(prometheus.CounterOpts(opts("async_events_dropped_total", "Event invocations given up: reason retries_exhausted, expired or unresolvable.")), []string{"function", "reason"}),
-		retention:    retention,
-		resolution:   resolution,
-		bySeries:     make(map[seriesKey]*seriesMetrics),
+		concurrent:     prometheus.NewGaugeVec(prometheus.GaugeOpts(opts("concurrent_executions", "Invocations running now.")), labels),
+		coldStarts:     prometheus.NewCounterVec(prometheus.CounterOpts(opts("cold_starts_total", "Execution environments started.")), []string{"function", "version"}),
+		environments:   prometheus.NewGaugeVec(prometheus.GaugeOpts(opts("environments", "Execution environments alive (busy or idle).")), []string{"function", "version"}),
+		asyncQueued:    prometheus.NewGauge(prometheus.GaugeOpts(opts("async_events_queued", "Event invocations waiting in the durable queue."))),
+		asyncDropped:   prometheus.NewCounterVec(prometheus.CounterOpts(opts("async_events_dropped_total", "Event invocations given up: reason retries_exhausted, expired or unresolvable.")), []string{"function", "reason"}),
+		retention:      retention,
+		resolution:     resolution,
+		sampleCapacity: sampleCapacity,
+		bySeries:       make(map[seriesKey]*seriesMetrics),
 	}
 	m.reg.MustRegister(m.invocations, m.errors, m.throttles, m.duration, m.concurrent,
 		m.coldStarts, m.environments, m.asyncQueued, m.asyncDropped)
@@ -111,25 +114,35 @@ func (m *metrics) series(function, alias, version string) *seriesMetrics {
 		duration:    m.duration.WithLabelValues(function, alias, version),
 		concurrent:  m.concurrent.WithLabelValues(function, alias, version),
 		ts:          timeSeries{resolution: m.resolution, size: max(int(m.retention/m.resolution), 1)},
+		samples:     sampleRing{capacity: m.sampleCapacity},
 	}
 	m.bySeries[k] = s
 	return s
 }
 
-// record counts one invocation that ran.
-func (s *seriesMetrics) record(now time.Time, failed bool, d time.Duration) {
+// record counts one invocation that ran; timedOut implies failed.
+func (s *seriesMetrics) record(now time.Time, failed, timedOut bool, d time.Duration) {
 	s.invocations.Inc()
 	if failed {
 		s.errors.Inc()
 	}
 	s.duration.Observe(d.Seconds())
 	s.ts.add(now, 1, b2u(failed), 0, d)
+	o := 0 // OutcomeOK; the indexes are those of outcomes
+	switch {
+	case timedOut:
+		o = 2
+	case failed:
+		o = 1
+	}
+	s.samples.add(packSample(now, d, o))
 }
 
 // throttle counts one refused invocation.
 func (s *seriesMetrics) throttle(now time.Time) {
 	s.throttles.Inc()
 	s.ts.add(now, 0, 0, 1, -1)
+	s.samples.add(packSample(now, 0, 3))
 }
 
 func b2u(b bool) uint32 {
@@ -147,6 +160,7 @@ func (m *metrics) prune(now time.Time) {
 	for _, s := range m.bySeries {
 		if s.ts.lastBefore(now.Add(-m.retention)) {
 			s.ts.release()
+			s.samples.release()
 		}
 	}
 }

@@ -14,7 +14,7 @@ import (
 
 func TestQueryTimeSeries(t *testing.T) {
 	t.Parallel()
-	iv := &Invoker{metrics: newMetrics(time.Hour, time.Second)}
+	iv := &Invoker{metrics: newMetrics(time.Hour, time.Second, 0)}
 	base := time.Date(2026, 1, 2, 3, 4, 0, 0, time.UTC)
 
 	// Version 1 through alias live: 100 invocations in each of the first
@@ -26,15 +26,15 @@ func TestQueryTimeSeries(t *testing.T) {
 	for s := range 10 {
 		at := base.Add(time.Duration(s) * time.Second)
 		for i := range 100 {
-			v1.record(at, i < 5, time.Duration(i+1)*time.Millisecond)
+			v1.record(at, i < 5, false, time.Duration(i+1)*time.Millisecond)
 		}
 		for range 10 {
-			v2.record(at, false, 50*time.Millisecond)
+			v2.record(at, false, false, 50*time.Millisecond)
 		}
 	}
 	v2.throttle(base)
 	for range 3 {
-		unq.record(base, false, time.Millisecond)
+		unq.record(base, false, false, time.Millisecond)
 	}
 
 	got := iv.Query("f", "live", base, base.Add(20*time.Second), 10*time.Second)
@@ -71,7 +71,7 @@ func TestQueryTimeSeries(t *testing.T) {
 
 	// Data older than the retention is overwritten by the ring.
 	later := base.Add(time.Hour + 5*time.Second)
-	v1.record(later, false, time.Millisecond)
+	v1.record(later, false, false, time.Millisecond)
 	if p := iv.Query("f", "live", base, base.Add(10*time.Second), 10*time.Second); p[0].Points[0].Invocations != 900 {
 		t.Errorf("after wrapping, the first 10 s hold %d invocations, want 900 (second 5 overwritten)", p[0].Points[0].Invocations)
 	}

@@ -1,0 +1,149 @@
+package canary_test
+
+import (
+	"context"
+	"fmt"
+	"math"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/sluice-cd/sluice/internal/canary"
+	"github.com/sluice-cd/sluice/internal/sluicetest"
+)
+
+// startPrometheus runs a real Prometheus (Debian's prometheus package,
+// which .ci/run installs) on a TSDB backfilled by promtool from
+// openMetrics, and returns its URL.
+func startPrometheus(t *testing.T, openMetrics string) string {
+	t.Helper()
+	bin, err := exec.LookPath("prometheus")
+	if err != nil {
+		t.Skip("prometheus is not installed (apt-get install prometheus; .ci/run does)")
+	}
+	dir := t.TempDir()
+	data := filepath.Join(dir, "data")
+	om := filepath.Join(dir, "samples.om")
+	cfg := filepath.Join(dir, "prometheus.yml")
+	if err := os.WriteFile(om, []byte(openMetrics), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(cfg, []byte("global: {}\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if out, err := exec.Command("promtool", "tsdb", "create-blocks-from", "openmetrics", "-q", om, data).CombinedOutput(); err != nil {
+		t.Fatalf("promtool: %v\n%s", err, out)
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	ln.Close()
+	cmd := exec.Command(bin, "--config.file="+cfg, "--storage.tsdb.path="+data, "--web.listen-address="+addr, "--log.level=warn")
+	var logs strings.Builder
+	cmd.Stdout, cmd.Stderr = &logs, &logs
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	exited := make(chan error, 1)
+	go func() { exited <- cmd.Wait() }()
+	t.Cleanup(func() {
+		_ = cmd.Process.Kill()
+		<-exited
+		if t.Failed() {
+			t.Logf("prometheus:\n%s", logs.String())
+		}
+	})
+	url := "http://" + addr
+	sluicetest.WaitFor(t, "prometheus to be ready", 30*time.Second, func() bool {
+		select {
+		case err := <-exited:
+			exited <- err
+			t.Fatalf("prometheus exited: %v\n%s", err, logs.String())
+		default:
+		}
+		resp, err := http.Get(url + "/-/ready")
+		if err != nil {
+			return false
+		}
+		resp.Body.Close()
+		return resp.StatusCode == http.StatusOK
+	})
+	return url
+}
+
+// TestPrometheusSource backfills a control and an experiment series with
+// known values into a real Prometheus and reads them back through
+// query_range, the scope substituted into the query.
+func TestPrometheusSource(t *testing.T) {
+	t.Parallel()
+	base := time.Now().Add(-3 * time.Hour).Truncate(time.Minute)
+	var om strings.Builder
+	om.WriteString("# TYPE canary_error_rate gauge\n")
+	for i := range 30 {
+		at := base.Add(time.Duration(i) * 10 * time.Second).Unix()
+		fmt.Fprintf(&om, "canary_error_rate{scope=\"control\"} %g %d\n", 0.01*float64(i), at)
+		fmt.Fprintf(&om, "canary_error_rate{scope=\"experiment\"} %g %d\n", 0.02*float64(i), at)
+	}
+	om.WriteString("# EOF\n")
+	src, err := canary.NewPrometheusSource(canary.PrometheusSourceConfig{URL: startPrometheus(t, om.String())})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	query := func(template, scope string, start, end time.Time, step time.Duration) ([]float64, error) {
+		return src.Samples(ctx, canary.Query{Metric: template, Scope: canary.Scope{Name: scope}, Start: start, End: end, Step: step})
+	}
+
+	// Five minutes of data, read over eleven: one value per 10 s step, and
+	// NaN once Prometheus's 5-minute lookback has passed the last sample.
+	tmpl := `PromQL:canary_error_rate{scope="${scope}"}`
+	for scope, per := range map[string]float64{"control": 0.01, "experiment": 0.02} {
+		got, err := query(tmpl, scope, base, base.Add(11*time.Minute), 10*time.Second)
+		if err != nil {
+			t.Fatalf("%s: %v", scope, err)
+		}
+		if len(got) != 66 {
+			t.Fatalf("%s: %d values, want 66 (one per 10 s step of 11 minutes)", scope, len(got))
+		}
+		for i, v := range got {
+			switch {
+			case i < 30 && !near(v, per*float64(i)):
+				t.Errorf("%s step %d = %g, want %g", scope, i, v, per*float64(i))
+			case i >= 30 && i <= 59 && !near(v, per*29): // the last sample, within the lookback
+				t.Errorf("%s step %d = %g, want the last sample %g", scope, i, v, per*29)
+			case i > 59 && !math.IsNaN(v):
+				t.Errorf("%s step %d = %g, want NaN (past the lookback)", scope, i, v)
+			}
+		}
+	}
+
+	// A coarser step: values at 0, 1, 2 minutes.
+	if got, err := query(tmpl, "control", base, base.Add(3*time.Minute), time.Minute); err != nil || len(got) != 3 || got[1] != 0.06 || got[2] != 0.12 {
+		t.Errorf("one-minute steps = %v, %v; want [0 0.06 0.12]", got, err)
+	}
+	// A scope is escaped for a string literal: a quote in it is no data,
+	// not a syntax error.
+	if got, err := query(tmpl, `con"trol`, base, base.Add(time.Minute), 10*time.Second); err != nil || len(got) != 6 || !math.IsNaN(got[0]) {
+		t.Errorf(`scope con"trol = %v, %v; want six NaN`, got, err)
+	}
+
+	for _, tt := range []struct{ template, want string }{
+		{`canary_error_rate`, "gives 2 series"},
+		{`canary_error_rate{scope="${cluster}"}`, "${cluster}"},
+		{`sum(canary_error_rate{scope="${scope}"}`, "Prometheus refused the query"},
+	} {
+		if _, err := query(tt.template, "control", base, base.Add(time.Minute), 10*time.Second); err == nil || !strings.Contains(err.Error(), tt.want) {
+			t.Errorf("query %s: %v, want an error with %q", tt.template, err, tt.want)
+		}
+	}
+}
+
+// near is false for NaN.
+func near(got, want float64) bool { return math.Abs(got-want) <= 1e-12 }

@@ -57,8 +57,8 @@ func (s Scope) String() string {
 	return s.Function + ":" + s.Alias + "→" + s.Version
 }
 
-// Query asks a Source for one metric of one scope.
-type Query struct {
+// SampleRequest asks a Source for one metric of one scope.
+type SampleRequest struct {
 	// Metric names the metric in the source's terms (a local Lambda
 	// Metric, a Prometheus query template).
 	Metric string
@@ -78,7 +78,7 @@ const DefaultStep = time.Minute
 type Source interface {
 	// Samples returns the metric's values for the scope, in time order,
 	// NaN where a per-step metric has no data in a step.
-	Samples(ctx context.Context, q Query) ([]float64, error)
+	Samples(ctx context.Context, q SampleRequest) ([]float64, error)
 }
 
 // ErrUnknownMetric is returned (wrapped) for a metric name a source does
@@ -87,7 +87,7 @@ var ErrUnknownMetric = errors.New("unknown metric")
 
 // steps returns the number of steps of width step in [start, end), the
 // last one possibly partial, after checking the range.
-func (q Query) steps() (step time.Duration, n int, err error) {
+func (q SampleRequest) steps() (step time.Duration, n int, err error) {
 	if q.Start.IsZero() || q.End.IsZero() || !q.End.After(q.Start) {
 		return 0, 0, fmt.Errorf("metric %s of %s: the range [%s, %s) is empty: End must be after Start", q.Metric, q.Scope, q.Start.Format(time.RFC3339), q.End.Format(time.RFC3339))
 	}

@@ -85,7 +85,7 @@ type localSamples struct {
 }
 
 // Samples implements Source for the Metric* names.
-func (s *LocalLambdaSource) Samples(ctx context.Context, q Query) ([]float64, error) {
+func (s *LocalLambdaSource) Samples(ctx context.Context, q SampleRequest) ([]float64, error) {
 	if q.Scope.Function == "" || q.Scope.Version == "" {
 		return nil, fmt.Errorf("metric %s of scope %q: the local Lambda needs a function and a version in the scope", q.Metric, q.Scope)
 	}
@@ -165,7 +165,7 @@ func ms(d time.Duration) float64 { return float64(d) / float64(time.Millisecond)
 
 // fetch reads the scope's samples in [q.Start, q.End), following the
 // endpoint's pages.
-func (s *LocalLambdaSource) fetch(ctx context.Context, q Query) ([]localSample, error) {
+func (s *LocalLambdaSource) fetch(ctx context.Context, q SampleRequest) ([]localSample, error) {
 	v := url.Values{}
 	v.Set("function", q.Scope.Function)
 	v.Set("qualifier", cmp.Or(q.Scope.Alias, "*"))

@@ -107,7 +107,7 @@ func TestLocalLambdaSource(t *testing.T) {
 	}
 	samples := func(metric, version, alias string, step time.Duration) []float64 {
 		t.Helper()
-		got, err := src.Samples(ctx, canary.Query{Metric: metric, Scope: canary.Scope{Function: "hello", Alias: alias, Version: version}, Start: start, End: end, Step: step})
+		got, err := src.Samples(ctx, canary.SampleRequest{Metric: metric, Scope: canary.Scope{Function: "hello", Alias: alias, Version: version}, Start: start, End: end, Step: step})
 		if err != nil {
 			t.Fatalf("%s of version %s through %q: %v", metric, version, alias, err)
 		}
@@ -167,15 +167,15 @@ func TestLocalLambdaSource(t *testing.T) {
 	}
 
 	// What the source refuses.
-	_, err = src.Samples(ctx, canary.Query{Metric: "latency", Scope: canary.Scope{Function: "hello", Version: v1}, Start: start, End: end})
+	_, err = src.Samples(ctx, canary.SampleRequest{Metric: "latency", Scope: canary.Scope{Function: "hello", Version: v1}, Start: start, End: end})
 	if !errors.Is(err, canary.ErrUnknownMetric) {
 		t.Errorf("an unknown metric: %v, want ErrUnknownMetric", err)
 	}
-	_, err = src.Samples(ctx, canary.Query{Metric: canary.MetricDuration, Scope: canary.Scope{Name: "prod-canary"}, Start: start, End: end})
+	_, err = src.Samples(ctx, canary.SampleRequest{Metric: canary.MetricDuration, Scope: canary.Scope{Name: "prod-canary"}, Start: start, End: end})
 	if err == nil || !strings.Contains(err.Error(), "needs a function and a version") {
 		t.Errorf("a generic scope: %v, want it refused", err)
 	}
-	_, err = src.Samples(ctx, canary.Query{Metric: canary.MetricDuration, Scope: canary.Scope{Function: "hello", Version: v1}, Start: end, End: start})
+	_, err = src.Samples(ctx, canary.SampleRequest{Metric: canary.MetricDuration, Scope: canary.Scope{Function: "hello", Version: v1}, Start: end, End: start})
 	if err == nil || !strings.Contains(err.Error(), "End must be after Start") {
 		t.Errorf("an empty range: %v, want it refused", err)
 	}

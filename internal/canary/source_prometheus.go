@@ -15,7 +15,7 @@ import (
 )
 
 // PrometheusSource reads a metric from a Prometheus server's
-// GET /api/v1/query_range. The Query's Metric is a PromQL template, as in
+// GET /api/v1/query_range. The SampleRequest's Metric is a PromQL template, as in
 // Kayenta's Prometheus customInlineTemplate (a leading "PromQL:" is
 // dropped): ${scope} is replaced by the scope's Name, ${function},
 // ${alias} and ${version} by its Lambda parts, each escaped for a PromQL
@@ -93,7 +93,7 @@ type promResponse struct {
 }
 
 // Samples implements Source: q.Metric is a PromQL template.
-func (p *PrometheusSource) Samples(ctx context.Context, q Query) ([]float64, error) {
+func (p *PrometheusSource) Samples(ctx context.Context, q SampleRequest) ([]float64, error) {
 	// Prometheus's times are milliseconds: start at the first whole one
 	// in the range.
 	q.Start = q.Start.Add(time.Millisecond - 1).Truncate(time.Millisecond)

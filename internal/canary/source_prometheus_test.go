@@ -98,7 +98,7 @@ func TestPrometheusSource(t *testing.T) {
 	}
 	ctx := context.Background()
 	query := func(template, scope string, start, end time.Time, step time.Duration) ([]float64, error) {
-		return src.Samples(ctx, canary.Query{Metric: template, Scope: canary.Scope{Name: scope}, Start: start, End: end, Step: step})
+		return src.Samples(ctx, canary.SampleRequest{Metric: template, Scope: canary.Scope{Name: scope}, Start: start, End: end, Step: step})
 	}
 
 	// Five minutes of data, read over eleven: one value per 10 s step, and

@@ -41,6 +41,10 @@ type RankSumResult struct {
 	Lower, Upper float64
 	// Exact reports which method produced the figures.
 	Exact bool
+	// Evaluations counts the rankings of shifted samples the normal
+	// approximation needed (0 when exact). Each root search is capped at
+	// 1001 steps, as uniroot's maxiter, so it never exceeds 3·1001 + 4.
+	Evaluations int
 }
 
 // ErrAllTied is returned when every observation of both samples is tied at
@@ -79,8 +83,9 @@ func RankSumTest(x, y []float64, confLevel float64, exact ExactMode) (RankSumRes
 		return RankSumResult{}, errors.New("rank-sum test: both samples need at least one value")
 	}
 	for _, v := range slices.Concat(x, y) {
-		if math.IsNaN(v) {
-			return RankSumResult{}, errors.New("rank-sum test: samples must not contain NaN; apply the NaN strategy first")
+		if math.IsNaN(v) || math.IsInf(v, 0) {
+			// R rejects infinite shifts too: the search range would be infinite.
+			return RankSumResult{}, errors.New("rank-sum test: samples must be finite; apply the NaN strategy first")
 		}
 	}
 	nx, ny := float64(len(x)), float64(len(y))
@@ -136,6 +141,7 @@ func RankSumTest(x, y []float64, confLevel float64, exact ExactMode) (RankSumRes
 
 	var tied bool
 	stat := func(d float64, correct bool) float64 {
+		res.Evaluations++
 		shifted := make([]float64, 0, len(x)+len(y))
 		for _, xi := range x {
 			shifted = append(shifted, xi-d)

@@ -101,6 +101,10 @@ func TestClassifyMetric(t *testing.T) {
 		{name: "critical Pass is not critical", spec: canary.MetricSpec{Critical: true}, ctl: ctl, exp: near, want: canary.ClassPass},
 		{name: "cles: all pairs higher is 1.0 ≥ 0.5", spec: canary.MetricSpec{EffectSize: canary.EffectSize{Measure: canary.EffectCLES}},
 			ctl: ctl, exp: up, want: canary.ClassHigh},
+		{name: "cles default bound 0.5: most pairs higher is High", spec: canary.MetricSpec{EffectSize: canary.EffectSize{Measure: canary.EffectCLES}},
+			ctl: around(100, 30), exp: around(100.8, 30), want: canary.ClassHigh},
+		{name: "significant but within a quarter of the estimate", spec: canary.MetricSpec{NaNStrategy: canary.NaNReplace},
+			ctl: ctl, exp: slices.Concat(near, nans(30)), want: canary.ClassPass},
 		{name: "cles below allowedIncrease", spec: canary.MetricSpec{EffectSize: canary.EffectSize{Measure: canary.EffectCLES, AllowedIncrease: ptr(0.99)}},
 			ctl: around(100, 30), exp: around(101, 30), want: canary.ClassPass},
 		{name: "a single value each side cannot be tested", ctl: []float64{3}, exp: []float64{5}, want: canary.ClassError},
@@ -121,6 +125,21 @@ func TestClassifyMetric(t *testing.T) {
 				t.Errorf("reason %q, want %q", got.Reason, c.wantReason)
 			}
 		})
+	}
+}
+
+func TestClassifyMetricReplacesNaNWithZero(t *testing.T) {
+	t.Parallel()
+	got, err := canary.ClassifyMetric(canary.MetricSamples{
+		Metric:  canary.MetricSpec{Name: "m", NaNStrategy: canary.NaNReplace},
+		Control: []float64{4, 5, 6}, Experiment: []float64{math.NaN(), 6, 8},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := canary.Stats{Count: 3, Mean: 14.0 / 3, Median: 6, Min: 0, Max: 8}
+	if got.Experiment != want {
+		t.Errorf("experiment stats %+v, want %+v", got.Experiment, want)
 	}
 }
 

@@ -72,10 +72,13 @@
 //   - Normal approximation: z with the ties correction of the variance and
 //     the continuity correction; the interval ends are the shifts where the
 //     standardized statistic crosses the normal quantiles, found by Brent's
-//     root finder (Brent 1973, the netlib zeroin R's uniroot runs) to R's
-//     tolerance of 1e-4; the estimate is the root at 0 without continuity
-//     correction (Kayenta keeps the correction there, a difference below
-//     the root tolerance).
+//     root finder (Brent 1973, the netlib zeroin R's uniroot runs, and
+//     Kayenta's BrentSolver.java too) to R's tolerance of 1e-4; the
+//     estimate is the root at 0 without continuity correction. Kayenta keeps
+//     the correction there, which for small samples moves the estimate by up
+//     to a gap between pairwise differences; the judge uses Kayenta's
+//     estimate ([KayentaRankSumTest]), since the ±25% tolerance of step 5
+//     is taken of it.
 //
 // Because the interval comes from a root finder on a step function, only
 // the same steps give the same figures, which is why the root finder is

@@ -251,7 +251,7 @@ func ClassifyMetric(m MetricSamples) (MetricResult, error) {
 		ctl = addNoise(ctl, ctl[0]*1e-5, rng)
 	}
 
-	test, err := RankSumTest(exp, ctl, 0.98, ExactNever)
+	test, err := KayentaRankSumTest(exp, ctl, 0.98)
 	if err != nil {
 		res.Classification = ClassError
 		res.Reason = fmt.Sprintf("Metric Classification Failed: %v", err)

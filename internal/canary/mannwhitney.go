@@ -73,12 +73,25 @@ const rootTolerance = 1e-4
 //     at an end of that range is already past the quantile the end itself is
 //     returned. The estimate is the root of the same statistic at 0 but with
 //     no continuity correction (R sets correct to FALSE before computing it;
-//     Kayenta's MannWhitney.scala keeps the correction there, which moves
-//     its estimate by less than the root tolerance in the cases tried).
+//     Kayenta keeps it: see KayentaRankSumTest).
 //
 // The code is written from R's documented behaviour and its algorithm, not
 // copied (R is GPL). Both samples must be non-empty and free of NaN.
 func RankSumTest(x, y []float64, confLevel float64, exact ExactMode) (RankSumResult, error) {
+	return rankSumTest(x, y, confLevel, exact, false)
+}
+
+// KayentaRankSumTest is the test as Kayenta's MannWhitney.mannWhitneyUTest
+// runs it (kayenta-mannwhitney MannWhitney.scala), which the judge uses:
+// always the normal approximation, and the estimate found with the
+// continuity correction kept, where R drops it. For small samples the two
+// estimates can differ by a gap between pairwise differences; the interval
+// and p-value are R's.
+func KayentaRankSumTest(experiment, control []float64, confLevel float64) (RankSumResult, error) {
+	return rankSumTest(experiment, control, confLevel, ExactNever, true)
+}
+
+func rankSumTest(x, y []float64, confLevel float64, exact ExactMode, correctEstimate bool) (RankSumResult, error) {
 	if len(x) == 0 || len(y) == 0 {
 		return RankSumResult{}, errors.New("rank-sum test: both samples need at least one value")
 	}
@@ -184,7 +197,7 @@ func RankSumTest(x, y []float64, confLevel float64, exact ExactMode) (RankSumRes
 	zq := distuv.UnitNormal.Quantile(alpha / 2)
 	res.Lower = root(-zq)
 	res.Upper = root(zq)
-	f := func(d float64) float64 { return stat(d, false) }
+	f := func(d float64) float64 { return stat(d, correctEstimate) }
 	fl, fu := f(muMin), f(muMax)
 	if fl*fu > 0 {
 		return res, errors.New("rank-sum test: the statistic does not change sign over the shift range")

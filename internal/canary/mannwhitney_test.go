@@ -96,3 +96,42 @@ func TestRankSumTestMatchesR(t *testing.T) {
 		})
 	}
 }
+
+// TestKayentaRankSumTestMatchesKayenta runs the interval tests of Kayenta's
+// own suite (testdata/judge/kayenta.golden.json, from MannWhitneySuite.scala)
+// through the variant the judge uses, with Kayenta's tolerances.
+func TestKayentaRankSumTestMatchesKayenta(t *testing.T) {
+	t.Parallel()
+	b, err := os.ReadFile("testdata/judge/kayenta.golden.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var doc struct {
+		Cases []struct {
+			Name                   string
+			ConfLevel              float64
+			Experiment, Control    []float64
+			Lower, Upper, Estimate float64
+			EstimateTolerance      float64
+		}
+	}
+	if err := json.Unmarshal(b, &doc); err != nil {
+		t.Fatal(err)
+	}
+	if len(doc.Cases) != 4 {
+		t.Fatalf("%d cases, want 4", len(doc.Cases))
+	}
+	for _, c := range doc.Cases {
+		got, err := canary.KayentaRankSumTest(c.Experiment, c.Control, c.ConfLevel)
+		if err != nil {
+			t.Errorf("%s: %v", c.Name, err)
+			continue
+		}
+		if math.Abs(got.Lower-c.Lower) > 1e-6 || math.Abs(got.Upper-c.Upper) > 1e-6 {
+			t.Errorf("%s: interval [%.17g, %.17g], want [%.17g, %.17g]", c.Name, got.Lower, got.Upper, c.Lower, c.Upper)
+		}
+		if math.Abs(got.Estimate-c.Estimate) > c.EstimateTolerance {
+			t.Errorf("%s: estimate %.17g, want %.17g ± %g", c.Name, got.Estimate, c.Estimate, c.EstimateTolerance)
+		}
+	}
+}

@@ -99,7 +99,9 @@ func TestRankSumTestMatchesR(t *testing.T) {
 
 // TestKayentaRankSumTestMatchesKayenta runs the interval tests of Kayenta's
 // own suite (testdata/judge/kayenta.golden.json, from MannWhitneySuite.scala)
-// through the variant the judge uses, with Kayenta's tolerances.
+// through the variant the judge uses, with Kayenta's tolerances. These
+// vectors do not tell Kayenta's estimate from R's (both are within the
+// tolerances); the choice rests on reading MannWhitney.scala.
 func TestKayentaRankSumTestMatchesKayenta(t *testing.T) {
 	t.Parallel()
 	b, err := os.ReadFile("testdata/judge/kayenta.golden.json")

@@ -65,23 +65,6 @@ type Metric struct {
 	notObject bool // the document's entry was not an object: reported once, not field by field
 }
 
-// Direction is the direction of change that fails a metric.
-type Direction string
-
-const (
-	DirectionIncrease Direction = "increase"
-	DirectionDecrease Direction = "decrease"
-	DirectionEither   Direction = "either"
-)
-
-// NaNStrategy says what the judge does with intervals that have no value.
-type NaNStrategy string
-
-const (
-	NaNRemove  NaNStrategy = "remove"
-	NaNReplace NaNStrategy = "replace" // with 0, for counts that report nothing when nothing happened
-)
-
 // Analysis is a metric's analysisConfigurations.canary. Empty strings and
 // nil pointers are fields the document left out; the judge applies
 // Kayenta's defaults to them (direction either, nanStrategy remove,
@@ -93,13 +76,13 @@ type Analysis struct {
 	Critical     bool
 	MustHaveData bool
 	Muted        bool // judged and reported, left out of the score
-	EffectSize   EffectSize
-	Outliers     Outliers
+	EffectSize   AnalysisEffectSize
+	Outliers     AnalysisOutliers
 }
 
-// EffectSize bounds how large a significant change must be to fail the
+// AnalysisEffectSize bounds how large a significant change must be to fail the
 // metric (Allowed*) or the whole canary (Critical*, critical metrics only).
-type EffectSize struct {
+type AnalysisEffectSize struct {
 	Measure          string // "meanRatio" (default) or "cles"
 	AllowedIncrease  *float64
 	AllowedDecrease  *float64
@@ -107,8 +90,8 @@ type EffectSize struct {
 	CriticalDecrease *float64
 }
 
-// Outliers says whether the judge removes outliers by the IQR rule.
-type Outliers struct {
+// AnalysisOutliers says whether the judge removes outliers by the IQR rule.
+type AnalysisOutliers struct {
 	Strategy      string // "keep" (default) or "remove"
 	OutlierFactor *float64
 }
@@ -381,7 +364,7 @@ func (r *reader) analysis(path string, a map[string]any) Analysis {
 	out.Muted = r.boolean(path+".muted", a["muted"])
 	if e := r.object(path+".effectSize", a["effectSize"]); e != nil {
 		p := path + ".effectSize"
-		out.EffectSize = EffectSize{
+		out.EffectSize = AnalysisEffectSize{
 			Measure:          r.str(p+".measure", e["measure"]),
 			AllowedIncrease:  r.number(p+".allowedIncrease", e["allowedIncrease"]),
 			AllowedDecrease:  r.number(p+".allowedDecrease", e["allowedDecrease"]),
@@ -391,7 +374,7 @@ func (r *reader) analysis(path string, a map[string]any) Analysis {
 		r.unknown(p, e, "measure", "allowedIncrease", "allowedDecrease", "criticalIncrease", "criticalDecrease")
 	}
 	if o := r.object(path+".outliers", a["outliers"]); o != nil {
-		out.Outliers = Outliers{
+		out.Outliers = AnalysisOutliers{
 			Strategy:      r.str(path+".outliers.strategy", o["strategy"]),
 			OutlierFactor: r.number(path+".outliers.outlierFactor", o["outlierFactor"]),
 		}

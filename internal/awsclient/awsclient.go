@@ -1,6 +1,6 @@
 // Package awsclient owns Sluice's AWS accounts: it reads the accounts part
-// of sluice.yaml and builds one aws-sdk-go-v2 client set (Lambda, S3) per
-// account, once, for every stage to share. The account "local" always
+// of sluice.yaml and builds one aws-sdk-go-v2 client set (Lambda, S3, and
+// CloudWatch for the canary's metrics) per account, once, for every stage to share. The account "local" always
 // exists when a local Lambda endpoint runs and points at it. An account may
 // list the applications whose pipelines may use it (CheckApplication).
 //
@@ -26,9 +26,12 @@ import (
 	"github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/credentials/stscreds"
+	"github.com/aws/aws-sdk-go-v2/service/cloudwatch"
+	cwschemas "github.com/aws/aws-sdk-go-v2/service/cloudwatch/schemas"
 	"github.com/aws/aws-sdk-go-v2/service/lambda"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/aws/aws-sdk-go-v2/service/sts"
+	"github.com/aws/smithy-go/transport/http/protocol/awsjson"
 	"github.com/sluice-cd/sluice/internal/awsid"
 	"sigs.k8s.io/yaml"
 )
@@ -88,8 +91,8 @@ type AccountConfig struct {
 	RoleARN string `json:"roleArn,omitempty"`
 	// ExternalID is passed when assuming RoleARN.
 	ExternalID string `json:"externalId,omitempty"`
-	// Endpoint overrides the Lambda and S3 endpoint (for example a
-	// moto_server); S3 then uses path-style addressing.
+	// Endpoint overrides the Lambda, S3 and CloudWatch endpoint (for
+	// example a moto_server); S3 then uses path-style addressing.
 	Endpoint string `json:"endpoint,omitempty"`
 	// Applications are the applications whose pipelines may deploy to the
 	// account, as Fiat's account permissions say; empty (absent) means
@@ -118,6 +121,9 @@ type Account struct {
 	Applications []string
 	Lambda       *lambda.Client
 	S3           *s3.Client
+	// CloudWatch reads the account's metrics for canary analysis; nil
+	// for the local account, whose metrics the local Lambda keeps.
+	CloudWatch *cloudwatch.Client
 }
 
 // Accounts holds every configured account. It is built once at start-up
@@ -412,6 +418,16 @@ func newAWS(ctx context.Context, ac AccountConfig) (*Account, error) {
 		if ac.Endpoint != "" {
 			o.BaseEndpoint = aws.String(ac.Endpoint)
 			o.UsePathStyle = true
+		}
+	})
+	acct.CloudWatch = cloudwatch.NewFromConfig(awsCfg, func(o *cloudwatch.Options) {
+		// CloudWatch speaks Smithy RPC v2 CBOR (the SDK's default), AWS
+		// JSON 1.0 and the query protocol. JSON, because moto_server (the
+		// peer the tests run against) cannot parse CBOR: the wire tested
+		// is the wire used.
+		o.Protocol = awsjson.New10(cwschemas.GraniteServiceVersion20100801)
+		if ac.Endpoint != "" {
+			o.BaseEndpoint = aws.String(ac.Endpoint)
 		}
 	})
 	return acct, nil

@@ -36,7 +36,7 @@ func (c *Config) MetricSpecs() []MetricSpec {
 
 // sampleMetric is what a metric's source reads for it: the query type that
 // picks the source, and the metric (or, for Prometheus, the query
-// template) it asks that source for.
+// template, for CloudWatch the encoded query) it asks that source for.
 func (c *Config) sampleMetric(m Metric) (queryType, metric string, err error) {
 	q := m.Query
 	switch {
@@ -63,6 +63,8 @@ func (c *Config) sampleMetric(m Metric) (queryType, metric string, err error) {
 			return QueryLocal, MetricThrottles, nil
 		}
 		return "", "", fmt.Errorf("metric %q: the local Lambda has no metric %q", m.Name, q.Local.Metric)
+	case q.CloudWatch != nil:
+		return QueryCloudWatch, CloudWatchMetric(q.CloudWatch), nil
 	case q.Prometheus != nil:
 		p := q.Prometheus
 		switch {

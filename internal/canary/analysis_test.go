@@ -152,7 +152,8 @@ func TestAnalyzeIntervalQueries(t *testing.T) {
 		{`{"type":"sluice-local","metric":"duration","percentile":99}`, canary.MetricDurationP99, ""},
 		{`{"type":"sluice-local","metric":"duration","percentile":90}`, "", "percentiles 50 and 99"},
 		{`{"type":"prometheus","customInlineTemplate":"rate(x{v=\"${version}\"}[1m])"}`, `rate(x{v="${version}"}[1m])`, ""},
-		{`{"type":"cloudwatch","namespace":"AWS/Lambda","metricName":"Errors","stat":"Sum"}`, "", `cannot read "cloudwatch" queries yet`},
+		{`{"type":"cloudwatch","namespace":"AWS/Lambda","metricName":"Errors","stat":"Sum"}`, `{"namespace":"AWS/Lambda","metricName":"Errors","stat":"Sum"}`, ""},
+		{`{"type":"atlas","q":"name,errors,:eq"}`, "", `cannot read "atlas" queries yet`},
 	}
 	for _, tt := range tests {
 		doc := `{"name":"c","metrics":[` + fmt.Sprintf(metric, tt.query) + `],"classifier":{"groupWeights":{"g":100}}}`
@@ -162,7 +163,7 @@ func TestAnalyzeIntervalQueries(t *testing.T) {
 		}
 		var asked []string
 		src := fixedSource{samples: []float64{1, 2, 3}, asked: &asked}
-		_, err = cfg.AnalyzeInterval(context.Background(), canary.Sources{canary.QueryLocal: src, canary.QueryPrometheus: src},
+		_, err = cfg.AnalyzeInterval(context.Background(), canary.Sources{canary.QueryLocal: src, canary.QueryPrometheus: src, canary.QueryCloudWatch: src},
 			canary.Interval{Start: time.Unix(0, 0), End: time.Unix(60, 0)}, canary.Thresholds{Pass: 75, Marginal: 50})
 		switch {
 		case tt.wantErr != "":

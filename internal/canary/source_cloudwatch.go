@@ -75,9 +75,9 @@ type cloudWatchMetric struct {
 func CloudWatchMetric(q *CloudWatchQuery) string {
 	b, err := json.Marshal(cloudWatchMetric{Namespace: q.Namespace, MetricName: q.MetricName, Dimensions: q.Dimensions, Stat: q.Stat, Period: q.Period})
 	if err != nil {
-		// Strings, a map of strings and a float64 always encode, except
-		// a NaN or infinite period, which Validate refuses.
-		panic(fmt.Sprintf("canary: encode a CloudWatch query: %v", err))
+		// Only a NaN or infinite period does not encode (a parsed config
+		// never has one): Samples refuses this, naming it.
+		return fmt.Sprintf("CloudWatch %s %s %s with period %v", q.Namespace, q.MetricName, q.Stat, *q.Period)
 	}
 	return string(b)
 }
@@ -102,6 +102,7 @@ func (s *CloudWatchSource) Samples(ctx context.Context, q SampleRequest) ([]floa
 		}
 		q.Step = time.Duration(p) * time.Second
 	}
+	q.Metric = "CloudWatch " + m.String() // for steps' messages
 	period, n, err := q.steps()
 	if err != nil {
 		return nil, err

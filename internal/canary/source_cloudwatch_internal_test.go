@@ -74,3 +74,18 @@ func TestCloudWatchSourcePages(t *testing.T) {
 		t.Fatalf("error %v, want one naming the metric with CloudWatch's message", err)
 	}
 }
+
+// TestCloudWatchMetricNaNPeriod: a period JSON cannot hold is refused by
+// Samples, named, not encoded as something else.
+func TestCloudWatchMetricNaNPeriod(t *testing.T) {
+	t.Parallel()
+	q := SampleRequest{
+		Metric: CloudWatchMetric(&CloudWatchQuery{Namespace: "AWS/Lambda", MetricName: "Errors", Stat: "Sum", Period: aws.Float64(math.NaN())}),
+		Scope:  Scope{Function: "f", Version: "1"},
+		Start:  time.Unix(0, 0), End: time.Unix(60, 0),
+	}
+	_, err := (&CloudWatchSource{client: &pagedCloudWatch{}, account: "prod"}).Samples(context.Background(), q)
+	if err == nil || !strings.Contains(err.Error(), "AWS/Lambda Errors Sum with period NaN") {
+		t.Fatalf("error %v, want one naming the query and its NaN period", err)
+	}
+}

@@ -75,7 +75,7 @@ func (c *Config) sampleMetric(m Metric) (queryType, metric string, err error) {
 		}
 		return "", "", fmt.Errorf("metric %q: Sluice reads a Prometheus query from customInlineTemplate or a customFilterTemplate naming one of templates; this one has neither", m.Name)
 	}
-	return "", "", fmt.Errorf("metric %q: Sluice cannot read %q queries yet; use %q or %q", m.Name, q.Type, QueryLocal, QueryPrometheus)
+	return "", "", fmt.Errorf("metric %q: Sluice cannot read %q queries yet; use %q, %q or %q", m.Name, q.Type, QueryLocal, QueryCloudWatch, QueryPrometheus)
 }
 
 // Interval is one analysis interval: the two scopes compared over

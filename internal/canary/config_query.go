@@ -52,8 +52,8 @@ type LocalQuery struct {
 // CloudWatch's own MetricStat fields: {"type":"cloudwatch",
 // "namespace":"AWS/Lambda","metricName":"Errors","dimensions":
 // {"FunctionName":"${scope}"},"stat":"Sum","period":60}. Dimension values
-// may use the scope bindings (${scope}, ${location}) like Kayenta's
-// templates.
+// may use the scope's bindings ${scope}, ${function}, ${alias} and
+// ${version}, like Kayenta's templates (source_cloudwatch.go).
 type CloudWatchQuery struct {
 	Namespace  string
 	MetricName string

@@ -66,7 +66,7 @@ func parseCanaryConfig(data []byte, name string) (*canary.Config, error) {
 
 // allowCanaryRead checks that the request's principal may read a config
 // naming apps: read on one of them, or any principal when there are none.
-func (s *server) allowCanaryRead(r *http.Request, name string, apps []string) error {
+func (s *server) allowCanaryRead(r *http.Request, apps []string) error {
 	if len(apps) == 0 || slices.ContainsFunc(apps, func(app string) bool { return s.canRead(r, app) }) {
 		return nil
 	}
@@ -186,7 +186,7 @@ func (s *server) getCanaryConfig(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return orNotFound(err, "canary config %q not found", name)
 	}
-	if err := s.allowCanaryRead(r, name, c.Applications); err != nil {
+	if err := s.allowCanaryRead(r, c.Applications); err != nil {
 		return err
 	}
 	writeJSON(w, http.StatusOK, toCanaryConfig(c, true))
@@ -200,7 +200,7 @@ func (s *server) listCanaryConfigs(w http.ResponseWriter, r *http.Request) error
 	}
 	out := apitype.CanaryConfigList{CanaryConfigs: make([]apitype.CanaryConfig, 0, len(cs))}
 	for _, c := range cs {
-		if s.allowCanaryRead(r, c.Name, c.Applications) == nil {
+		if s.allowCanaryRead(r, c.Applications) == nil {
 			out.CanaryConfigs = append(out.CanaryConfigs, toCanaryConfig(c, false))
 		}
 	}
@@ -241,7 +241,7 @@ func (s *server) listCanaryConfigRevisions(w http.ResponseWriter, r *http.Reques
 	if err != nil {
 		return orNotFound(err, "canary config %q not found", name)
 	}
-	if err := s.allowCanaryRead(r, name, current.Applications); err != nil {
+	if err := s.allowCanaryRead(r, current.Applications); err != nil {
 		return err
 	}
 	revs, err := s.store.CanaryConfigRevisionList(r.Context(), name)
@@ -272,7 +272,7 @@ func (s *server) getCanaryConfigRevision(w http.ResponseWriter, r *http.Request)
 	if err != nil {
 		return orNotFound(err, "canary config %q not found", name)
 	}
-	if err := s.allowCanaryRead(r, name, current.Applications); err != nil {
+	if err := s.allowCanaryRead(r, current.Applications); err != nil {
 		return err
 	}
 	got, err := s.store.CanaryConfigRevisionGet(r.Context(), name, rev)

@@ -70,6 +70,8 @@ func (s *server) routes() []route {
 		{http.MethodGet, v1 + "/pipelines/{app}/{name}/revisions/{rev}", canRead, s.getRevision},
 		{http.MethodPost, v1 + "/pipelines/{app}/{name}/executions", canExecute, s.triggerExecution},
 
+		// A canary config's applications are in its document: the
+		// handlers check the right on each (canary_configs.go).
 		{http.MethodGet, v1 + "/canary-configs", authenticated, s.listCanaryConfigs},
 		{http.MethodPost, v1 + "/canary-configs/validate", authenticated, s.validateCanaryConfig},
 		{http.MethodGet, v1 + "/canary-configs/{name}", canRead, s.getCanaryConfig},

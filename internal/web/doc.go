@@ -1,5 +1,5 @@
 // Package web is Sluice's browser console: server-rendered HTML pages for
-// applications, pipelines, executions, functions and the audit log, with a
+// applications, pipelines, canary configs, executions, functions and the audit log, with a
 // little JavaScript for live updates and actions. Templates and static
 // assets are embedded with go:embed; building or running it needs no Node,
 // and pages load nothing from outside the server (no CDN, no web fonts).

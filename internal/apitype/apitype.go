@@ -205,6 +205,7 @@ type ErrorBody struct {
 const (
 	CodeBadRequest           = "bad_request"
 	CodeInvalidPipeline      = "invalid_pipeline"
+	CodeInvalidCanaryConfig  = "invalid_canary_config"
 	CodeInvalidParameters    = "invalid_parameters"
 	CodeInvalidExpression    = "invalid_expression"
 	CodeNotFound             = "not_found"

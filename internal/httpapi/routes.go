@@ -70,6 +70,16 @@ func (s *server) routes() []route {
 		{http.MethodGet, v1 + "/pipelines/{app}/{name}/revisions/{rev}", canRead, s.getRevision},
 		{http.MethodPost, v1 + "/pipelines/{app}/{name}/executions", canExecute, s.triggerExecution},
 
+		// A canary config's applications are in its document: the
+		// handlers check the right on each (canary_configs.go).
+		{http.MethodGet, v1 + "/canary-configs", authenticated, s.listCanaryConfigs},
+		{http.MethodPost, v1 + "/canary-configs/validate", authenticated, s.validateCanaryConfig},
+		{http.MethodGet, v1 + "/canary-configs/{name}", canRead, s.getCanaryConfig},
+		{http.MethodPut, v1 + "/canary-configs/{name}", canWrite, s.putCanaryConfig},
+		{http.MethodDelete, v1 + "/canary-configs/{name}", canWrite, s.deleteCanaryConfig},
+		{http.MethodGet, v1 + "/canary-configs/{name}/revisions", canRead, s.listCanaryConfigRevisions},
+		{http.MethodGet, v1 + "/canary-configs/{name}/revisions/{rev}", canRead, s.getCanaryConfigRevision},
+
 		{http.MethodGet, v1 + "/executions", authenticated, s.listExecutions},
 		{http.MethodGet, v1 + "/executions/{id}", canRead, s.getExecution},
 		{http.MethodPost, v1 + "/executions/{id}/cancel", canExecute, s.cancelExecution},

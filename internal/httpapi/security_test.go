@@ -58,6 +58,16 @@ const secPipeline = `{
   ]
 }`
 
+// secCanaryConfig is the saved canary config that fills {name} on the
+// canary-config routes; it names the application demo, whose rights
+// decide who may read and change it.
+const secCanaryConfig = `{
+  "name": "demo-canary", "applications": ["demo"],
+  "metrics": [{"name": "errors", "query": {"type": "sluice-local", "metric": "error_rate"}, "groups": ["errors"],
+    "analysisConfigurations": {"canary": {"direction": "increase"}}}],
+  "classifier": {"groupWeights": {"errors": 100}}
+}`
+
 // principals of the suite: name → roles. The admin is setup's testUser.
 var secPrincipals = map[string][]string{
 	"nobody":     nil,
@@ -117,8 +127,17 @@ func setupSecurity(t *testing.T) *secFixture {
 	}
 	f.victimTokenID = victim.ID
 	apply(t, c, "demo", "release", secPipeline)
+	f.applyCanaryConfig()
 	f.execID = f.newExecution()
 	return f
+}
+
+// applyCanaryConfig saves secCanaryConfig as the admin.
+func (f *secFixture) applyCanaryConfig() {
+	f.t.Helper()
+	if _, err := f.c.PutCanaryConfig(f.t.Context(), "demo-canary", []byte(secCanaryConfig)); err != nil {
+		f.t.Fatalf("put canary config demo-canary: %v", err)
+	}
 }
 
 // newExecution runs demo/release and waits until its stages wait: the
@@ -225,6 +244,8 @@ func (f *secFixture) target(op operation, fresh bool) string {
 		switch name := m[1 : len(m)-1]; {
 		case name == "app":
 			return "demo"
+		case name == "name" && strings.HasPrefix(op.path, "/api/v1/canary-configs/"):
+			return "demo-canary"
 		case name == "name":
 			return "release"
 		case name == "rev":
@@ -269,6 +290,8 @@ func (f *secFixture) body(op operation) string {
 	switch op.id {
 	case "putPipeline", "validatePipeline":
 		return secPipeline
+	case "putCanaryConfig", "validateCanaryConfig":
+		return secCanaryConfig
 	case "openSession":
 		return `{"token":"` + f.tokens["admin"] + `"}`
 	case "createToken":
@@ -370,6 +393,9 @@ func (f *secFixture) legit(what string, op operation, principal string, edit fun
 	if op.id == "deletePipeline" && status/100 == 2 {
 		apply(f.t, f.c, "demo", "release", secPipeline)
 	}
+	if op.id == "deleteCanaryConfig" && status/100 == 2 {
+		f.applyCanaryConfig()
+	}
 }
 
 // refused fails the test unless the attack got wantStatus and wantCode.
@@ -381,7 +407,7 @@ func (f *secFixture) refused(what string, op operation, status int, code string,
 }
 
 // snapshot is what an attack must not change: the audit log, the
-// pipelines' revisions, the executions' statuses and the credentials in
+// pipelines' and canary configs' revisions, the executions' statuses and the credentials in
 // force.
 func (f *secFixture) snapshot() string {
 	f.t.Helper()
@@ -398,6 +424,13 @@ func (f *secFixture) snapshot() string {
 	}
 	for _, p := range ps {
 		fmt.Fprintf(&sb, "pipeline %s/%s revision %d\n", p.Application, p.Name, p.Revision)
+	}
+	cs, err := st.CanaryConfigList(ctx)
+	if err != nil {
+		f.t.Fatal(err)
+	}
+	for _, c := range cs {
+		fmt.Fprintf(&sb, "canary config %s revision %d\n", c.Name, c.Revision)
 	}
 	page, err := st.ExecutionList(ctx, &store.ExecutionListParams{Limit: 500})
 	if err != nil {
@@ -840,7 +873,7 @@ func TestSecuritySpoofedIdentity(t *testing.T) {
 }
 
 // TestSecurityAudit checks that the audit log records every change the
-// API makes — pipeline save and delete, run, judgment, cancel, token
+// API makes — pipeline and canary config save and delete, run, judgment, cancel, token
 // create and revoke, login — with who and from where.
 func TestSecurityAudit(t *testing.T) {
 	t.Parallel()
@@ -857,6 +890,9 @@ func TestSecurityAudit(t *testing.T) {
 	if err := c.DeletePipeline(ctx, "demo", "release"); err != nil {
 		t.Fatal(err)
 	}
+	if err := c.DeleteCanaryConfig(ctx, "demo-canary"); err != nil {
+		t.Fatal(err)
+	}
 	tok, err := c.CreateToken(ctx, apitype.TokenRequest{Name: "ci", Roles: []string{"operators"}})
 	if err != nil {
 		t.Fatal(err)
@@ -869,10 +905,12 @@ func TestSecurityAudit(t *testing.T) {
 	}
 	want := []struct{ action, user, via string }{
 		{"pipeline.save", testUser, "token"},
+		{"canary-config.save", testUser, "token"},
 		{"trigger", testUser, "token"},
 		{"judge", testUser, "token"},
 		{"cancel", testUser, "token"},
 		{"pipeline.delete", testUser, "token"},
+		{"canary-config.delete", testUser, "token"},
 		{"token.create", testUser, "token"},
 		{"token.revoke", testUser, "token"},
 		{"login", "token:reader", "token"},

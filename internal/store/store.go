@@ -1,5 +1,5 @@
 // Package store owns Sluice's durable records: pipeline documents and their
-// revisions, executions and their stages, the per-execution event log and the
+// revisions, canary configs and their revisions, executions and their stages, the per-execution event log and the
 // audit log. It declares one Store interface with two implementations, SQLite
 // (package sqlite, the default) and Postgres (package postgres), and a
 // conformance suite (package storetest) that both must pass.
@@ -107,6 +107,27 @@ type Querier interface {
 	PipelineRevisionList(ctx context.Context, pipelineID string) ([]*Pipeline, error)
 	// PipelineRevisionGet returns one revision.
 	PipelineRevisionGet(ctx context.Context, pipelineID string, revision int) (*Pipeline, error)
+
+	// CanaryConfigSave creates the canary config named params.Name or
+	// appends a new revision to it (reviving it if it was deleted).
+	// Revision numbers start at 1 and grow by one per save; the document
+	// is kept byte for byte.
+	CanaryConfigSave(ctx context.Context, params *CanaryConfigSaveParams) (*CanaryConfig, error)
+	// CanaryConfigGet returns the newest revision of a canary config that
+	// is not deleted.
+	CanaryConfigGet(ctx context.Context, name string) (*CanaryConfig, error)
+	// CanaryConfigList lists the newest revision of every canary config
+	// that is not deleted, ordered by name.
+	CanaryConfigList(ctx context.Context) ([]*CanaryConfig, error)
+	// CanaryConfigDelete marks a canary config deleted; its revisions are
+	// kept. ErrNotFound when there is none in force.
+	CanaryConfigDelete(ctx context.Context, name string) error
+	// CanaryConfigRevisionList lists every revision of a canary config
+	// that is not deleted, newest first.
+	CanaryConfigRevisionList(ctx context.Context, name string) ([]*CanaryConfig, error)
+	// CanaryConfigRevisionGet returns one revision of a canary config that
+	// is not deleted.
+	CanaryConfigRevisionGet(ctx context.Context, name string, revision int) (*CanaryConfig, error)
 
 	// ExecutionInsert stores a new execution with all its stages.
 	ExecutionInsert(ctx context.Context, exec *Execution) error
@@ -220,6 +241,30 @@ type PipelineSaveParams struct {
 // PipelineListParams filter PipelineList.
 type PipelineListParams struct {
 	Application string
+}
+
+// CanaryConfig is one revision of a saved canary config.
+type CanaryConfig struct {
+	ID       string
+	Name     string
+	Revision int
+	// Applications are the applications the document names, which decide
+	// who may read and change it; never nil.
+	Applications []string
+	// Document is the canary config JSON exactly as saved, byte for byte,
+	// so that an exported Kayenta config comes back as it went in.
+	Document  json.RawMessage
+	CreatedBy string
+	CreatedAt time.Time // when this revision was saved
+	Deleted   bool
+}
+
+// CanaryConfigSaveParams are the arguments of CanaryConfigSave.
+type CanaryConfigSaveParams struct {
+	Name         string
+	Applications []string
+	Document     json.RawMessage
+	User         string
 }
 
 // Execution is one run of a pipeline.

@@ -55,7 +55,7 @@ type asset struct {
 
 // pageNames are the page templates; each defines "content" and is
 // executed inside layout.html.
-var pageNames = []string{"applications", "pipeline", "executions", "execution", "accounts", "functions", "audit", "login", "error"}
+var pageNames = []string{"applications", "pipeline", "canary-configs", "canary-config", "executions", "execution", "accounts", "functions", "audit", "login", "error"}
 
 // New returns the console. It calls the API through api, the API's
 // http.Handler, in-process. It panics if the embedded templates do not
@@ -88,6 +88,8 @@ func New(api http.Handler, cfg Config) *Console {
 	c.mux.HandleFunc("GET /{$}", c.handle(c.applications))
 	c.mux.HandleFunc("GET /applications/{app}", c.handle(c.applications))
 	c.mux.HandleFunc("GET /pipelines/{app}/{name}", c.handle(c.pipeline))
+	c.mux.HandleFunc("GET /canary-configs", c.handle(c.canaryConfigs))
+	c.mux.HandleFunc("GET /canary-configs/{name}", c.handle(c.canaryConfig))
 	c.mux.HandleFunc("GET /executions", c.handle(c.executions))
 	c.mux.HandleFunc("GET /executions/{id}", c.handle(c.execution))
 	c.mux.HandleFunc("GET /functions", c.handle(c.accounts))

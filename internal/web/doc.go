@@ -1,8 +1,9 @@
 // Package web is Sluice's browser console: server-rendered HTML pages for
-// applications, pipelines, executions, functions and the audit log, with a
-// little JavaScript for live updates and actions. Templates and static
-// assets are embedded with go:embed; building or running it needs no Node,
-// and pages load nothing from outside the server (no CDN, no web fonts).
+// applications, pipelines, canary configs, executions, functions and the
+// audit log, with a little JavaScript for live updates and actions.
+// Templates and static assets are embedded with go:embed; building or
+// running it needs no Node, and pages load nothing from outside the server
+// (no CDN, no web fonts).
 //
 // The console is a client of the public JSON API and nothing else — it
 // can do nothing the CLI could not do (ARCHITECTURE.md rule 10). On the

@@ -44,6 +44,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		tests []test
 	}{
 		{"Pipeline", pipelineTests},
+		{"CanaryConfig", canaryConfigTests},
 		{"Execution", executionTests},
 		{"ExecutionList", executionListTests},
 		{"Stage", stageTests},

@@ -29,7 +29,8 @@ func (c ConfigChange) String() string {
 // DiffConfigs compares two canary config documents field by field, unknown
 // fields included. It is semantic where a line diff is not: metrics are
 // matched by name, so reordering them is no change, and numbers compare
-// by value (1.0 equals 1). Changes come in document order.
+// by value (1.0 equals 1). Changes come sorted by key at each level,
+// metrics in the new document's order.
 func DiffConfigs(before, after []byte) ([]ConfigChange, error) {
 	a, err := decodeDocument(before)
 	if err != nil {

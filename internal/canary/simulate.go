@@ -200,8 +200,9 @@ func fixedLook(ctrlReq, ctrlErr, expReq, expErr []int, cfg SimulationConfig, las
 
 // JudgeSummary is one judge's results over many runs.
 type JudgeSummary struct {
-	// Median time to decision; an undecided run counts as the lifetime.
-	Median                time.Duration
+	// Median and Mean time to decision; an undecided run counts as the
+	// lifetime.
+	Median, Mean          time.Duration
 	Pass, Fail, Undecided int
 	// Wrong is the share of runs with the wrong decision: a pass of a
 	// regression, a fail of anything else.
@@ -246,8 +247,8 @@ func Simulate(sc Scenario, cfg SimulationConfig, runs int, seed uint64) (Simulat
 		}
 		js.Wrong = float64(wrong) / float64(runs)
 	}
-	sum.Sequential.Median = medianDuration(seqAt)
-	sum.Fixed.Median = medianDuration(fixedAt)
+	sum.Sequential.Median, sum.Sequential.Mean = medianDuration(seqAt), meanDuration(seqAt)
+	sum.Fixed.Median, sum.Fixed.Mean = medianDuration(fixedAt), meanDuration(fixedAt)
 	a, b := cfg.Sequential.alpha(), cfg.Sequential.beta()
 	p0, p1 := sc.ControlErrorRate, sc.ExperimentErrorRate
 	if !regression {
@@ -278,4 +279,15 @@ func medianDuration(v []time.Duration) time.Duration {
 		return s[len(s)/2]
 	}
 	return (s[len(s)/2-1] + s[len(s)/2]) / 2
+}
+
+func meanDuration(v []time.Duration) time.Duration {
+	if len(v) == 0 {
+		return 0
+	}
+	var total time.Duration
+	for _, d := range v {
+		total += d
+	}
+	return total / time.Duration(len(v))
 }

@@ -38,7 +38,7 @@ type SequentialConfig struct {
 	TolerableIncrease float64
 	// MixtureScale is τ, the scale of the half-normal mixture over the
 	// difference of the rates; the judge is quickest for differences near
-	// τ (Johari et al. §4 choose it from past effect sizes). 0 means twice
+	// τ (Johari et al. choose it from the effect sizes of past experiments). 0 means twice
 	// TolerableIncrease: the regressions that must be caught quickly are the
 	// clear ones, and an increase of just the tolerable one is a tie
 	// between the two tests that takes long whatever τ is.
@@ -186,7 +186,7 @@ func logPhi(z float64) float64 {
 // and beta (accepting H0 when H1 is true), when the true rate is p1
 // (underH1) or p0 (otherwise), with the control's rate known exactly. It
 // is Wald's approximation, neglecting the overshoot of the boundaries
-// (Wald 1945, eq. 4.16; Siegmund 1985 §2.3):
+// (Wald 1945; Siegmund 1985, Sequential Analysis, ch. 2):
 //
 //	E₁[N] = ((1−β)·log A + β·log B) / KL(p1‖p0)
 //	E₀[N] = (α·log A + (1−α)·log B) / −KL(p0‖p1)

@@ -11,25 +11,37 @@ import (
 
 // Scenario is one kind of canary traffic for the simulator: requests
 // arrive as a Poisson process, each goes to the experiment with
-// probability CanaryShare, and fails with its side's error rate.
+// probability CanaryShare, and fails with its side's error rate. Its
+// latency is log-normal: LatencyMedian·exp(LatencySigma·Z), times
+// 1 + LatencyIncrease on the experiment.
 type Scenario struct {
 	Name                string
 	RequestsPerSecond   float64
 	CanaryShare         float64
 	ControlErrorRate    float64
 	ExperimentErrorRate float64
+	LatencyMedian       time.Duration
+	LatencySigma        float64
+	LatencyIncrease     float64
 }
 
 // Regression reports whether the scenario's experiment is worse than the
-// control by at least the tolerable increase, so that passing it is a
-// wrong decision; otherwise failing it is.
-func (sc Scenario) Regression(tolerableIncrease float64) bool {
-	return sc.ExperimentErrorRate-sc.ControlErrorRate >= tolerableIncrease-1e-12
+// control by at least the judged metric's tolerable increase, so that
+// passing it is a wrong decision; otherwise failing it is.
+func (sc Scenario) Regression(cfg SimulationConfig) bool {
+	if cfg.Latency != nil {
+		return sc.LatencyIncrease >= cfg.Latency.TolerableIncrease-1e-12
+	}
+	return sc.ExperimentErrorRate-sc.ControlErrorRate >= cfg.Sequential.TolerableIncrease-1e-12
 }
 
 // SimulationConfig configures both judges of a simulation.
 type SimulationConfig struct {
 	Sequential SequentialConfig
+	// Latency, when set, makes both judges judge latency instead of the
+	// error rate: the sequential judge with this config, the
+	// fixed-interval judge on each step's mean latency.
+	Latency *SequentialLatencyConfig
 	// Look is how often the sequential judge looks. 0 means 1 s.
 	Look time.Duration
 	// Lifetime, Interval and Step are the fixed-interval judge's
@@ -77,13 +89,31 @@ var errorRateMetric = MetricSpec{
 	Critical:    true,
 }
 
+// latencyMetric is the fixed-interval judge's latency metric: the mean
+// latency per step, which must not increase.
+var latencyMetric = MetricSpec{
+	Name:        "latency",
+	Groups:      []string{"latency"},
+	Direction:   DirectionIncrease,
+	NaNStrategy: NaNRemove,
+	Critical:    true,
+}
+
 // SimulateRun replays one canary of the scenario, seeded, through the
 // sequential judge (every Look) and the fixed-interval judge (at the end
 // of every Interval, on per-Step error rates). The same scenario, config
 // and seed give the same result.
 func SimulateRun(sc Scenario, cfg SimulationConfig, seed uint64) (RunResult, error) {
 	cfg = cfg.withDefaults()
-	if err := cfg.Sequential.Validate(); err != nil {
+	latency := cfg.Latency != nil
+	if latency {
+		if err := cfg.Latency.Validate(); err != nil {
+			return RunResult{}, err
+		}
+		if sc.LatencyMedian <= 0 || sc.LatencySigma < 0 {
+			return RunResult{}, fmt.Errorf("scenario %q: latencyMedian must be positive and latencySigma not negative", sc.Name)
+		}
+	} else if err := cfg.Sequential.Validate(); err != nil {
 		return RunResult{}, err
 	}
 	if sc.RequestsPerSecond <= 0 || sc.CanaryShare <= 0 || sc.CanaryShare >= 1 {
@@ -95,6 +125,16 @@ func SimulateRun(sc Scenario, cfg SimulationConfig, seed uint64) (RunResult, err
 	ctrlErr := make([]int, steps)
 	expReq := make([]int, steps)
 	expErr := make([]int, steps)
+	// For latency, the per-step sums of latencies, in seconds, stand in for
+	// the error counts, and the look's latencies are kept whole.
+	var ctrlLat, expLat []float64
+	var batchCtrl, batchExp []float64
+	var latState SequentialLatencyState
+	if latency {
+		ctrlLat = make([]float64, steps)
+		expLat = make([]float64, steps)
+	}
+	median := sc.LatencyMedian.Seconds()
 
 	res := RunResult{Sequential: Outcome{Decision: SequentialContinue, At: cfg.Lifetime}}
 	res.Fixed = res.Sequential
@@ -110,13 +150,21 @@ func SimulateRun(sc Scenario, cfg SimulationConfig, seed uint64) (RunResult, err
 		// everything up to them.
 		for !seqDone && nextLook <= t && nextLook <= cfg.Lifetime {
 			var err error
-			state, err = cfg.Sequential.Update(state, batch[0], batch[1], batch[2], batch[3])
+			decision := SequentialContinue
+			if latency {
+				latState, err = cfg.Latency.Update(latState, batchCtrl, batchExp)
+				batchCtrl, batchExp = batchCtrl[:0], batchExp[:0]
+				decision = latState.Decision
+			} else {
+				state, err = cfg.Sequential.Update(state, batch[0], batch[1], batch[2], batch[3])
+				batch = [4]int64{}
+				decision = state.Decision
+			}
 			if err != nil {
 				return res, err
 			}
-			batch = [4]int64{}
-			if state.Decision != SequentialContinue {
-				res.Sequential = Outcome{Decision: state.Decision, At: nextLook}
+			if decision != SequentialContinue {
+				res.Sequential = Outcome{Decision: decision, At: nextLook}
 				seqDone = true
 			}
 			nextLook += look
@@ -126,7 +174,13 @@ func SimulateRun(sc Scenario, cfg SimulationConfig, seed uint64) (RunResult, err
 		}
 		for !fixedDone && nextInterval <= t && nextInterval <= cfg.Lifetime {
 			n := int(nextInterval / cfg.Step)
-			d, err := fixedLook(ctrlReq[:n], ctrlErr[:n], expReq[:n], expErr[:n], cfg, nextInterval+interval > cfg.Lifetime)
+			var d SequentialDecision
+			var err error
+			if latency {
+				d, err = fixedLook(latencyMetric, ctrlReq[:n], ctrlLat[:n], expReq[:n], expLat[:n], cfg, nextInterval+interval > cfg.Lifetime)
+			} else {
+				d, err = fixedLook(errorRateMetric, ctrlReq[:n], intsToFloats(ctrlErr[:n]), expReq[:n], intsToFloats(expErr[:n]), cfg, nextInterval+interval > cfg.Lifetime)
+			}
 			if err != nil {
 				return res, err
 			}
@@ -143,12 +197,26 @@ func SimulateRun(sc Scenario, cfg SimulationConfig, seed uint64) (RunResult, err
 			break
 		}
 		canary := rng.Float64() < sc.CanaryShare
+		i := int(t / cfg.Step)
+		if latency {
+			lat := median * math.Exp(sc.LatencySigma*rng.NormFloat64())
+			if canary {
+				lat *= 1 + sc.LatencyIncrease
+				expReq[i]++
+				expLat[i] += lat
+				batchExp = append(batchExp, lat)
+			} else {
+				ctrlReq[i]++
+				ctrlLat[i] += lat
+				batchCtrl = append(batchCtrl, lat)
+			}
+			continue
+		}
 		p := sc.ControlErrorRate
 		if canary {
 			p = sc.ExperimentErrorRate
 		}
 		failed := rng.Float64() < p
-		i := int(t / cfg.Step)
 		if canary {
 			expReq[i]++
 			batch[2]++
@@ -169,19 +237,21 @@ func SimulateRun(sc Scenario, cfg SimulationConfig, seed uint64) (RunResult, err
 }
 
 // fixedLook is Orca's check at the end of one analysis interval: the
-// judge on every step's error rate so far; a score at or below marginal
-// fails at once, and the last interval's score is the final verdict.
-func fixedLook(ctrlReq, ctrlErr, expReq, expErr []int, cfg SimulationConfig, last bool) (SequentialDecision, error) {
-	rate := func(e, n int) float64 {
+// judge on every step's value so far (the sum over the step divided by
+// its requests: the error rate, or the mean latency); a score at or below
+// marginal fails at once, and the last interval's score is the final
+// verdict.
+func fixedLook(metric MetricSpec, ctrlReq []int, ctrlSum []float64, expReq []int, expSum []float64, cfg SimulationConfig, last bool) (SequentialDecision, error) {
+	rate := func(e float64, n int) float64 {
 		if n == 0 {
 			return math.NaN()
 		}
-		return float64(e) / float64(n)
+		return e / float64(n)
 	}
-	ms := MetricSamples{Metric: errorRateMetric, Control: make([]float64, len(ctrlReq)), Experiment: make([]float64, len(expReq))}
+	ms := MetricSamples{Metric: metric, Control: make([]float64, len(ctrlReq)), Experiment: make([]float64, len(expReq))}
 	for i := range ctrlReq {
-		ms.Control[i] = rate(ctrlErr[i], ctrlReq[i])
-		ms.Experiment[i] = rate(expErr[i], expReq[i])
+		ms.Control[i] = rate(ctrlSum[i], ctrlReq[i])
+		ms.Experiment[i] = rate(expSum[i], expReq[i])
 	}
 	r, err := Judge([]MetricSamples{ms}, nil, cfg.Thresholds)
 	if err != nil {
@@ -227,7 +297,7 @@ type SimulationSummary struct {
 func Simulate(sc Scenario, cfg SimulationConfig, runs int, seed uint64) (SimulationSummary, error) {
 	cfg = cfg.withDefaults()
 	sum := SimulationSummary{Scenario: sc, Runs: runs}
-	regression := sc.Regression(cfg.Sequential.TolerableIncrease)
+	regression := sc.Regression(cfg)
 	seqAt := make([]time.Duration, 0, runs)
 	fixedAt := make([]time.Duration, 0, runs)
 	for i := range runs {
@@ -249,12 +319,22 @@ func Simulate(sc Scenario, cfg SimulationConfig, runs int, seed uint64) (Simulat
 	}
 	sum.Sequential.Median, sum.Sequential.Mean = medianDuration(seqAt), meanDuration(seqAt)
 	sum.Fixed.Median, sum.Fixed.Mean = medianDuration(fixedAt), meanDuration(fixedAt)
+	perSecond := sc.RequestsPerSecond * sc.CanaryShare
+	if cfg.Latency != nil {
+		a, b := cmp.Or(cfg.Latency.Alpha, 0.05), cmp.Or(cfg.Latency.Beta, 0.05)
+		shift := math.Log1p(sc.LatencyIncrease)
+		if !regression {
+			shift = math.Log1p(cfg.Latency.TolerableIncrease)
+		}
+		sum.WaldSeconds = WaldExpectedNormal(shift, sc.LatencySigma, a, b, regression) / perSecond
+		return sum, nil
+	}
 	a, b := cfg.Sequential.alpha(), cfg.Sequential.beta()
 	p0, p1 := sc.ControlErrorRate, sc.ExperimentErrorRate
 	if !regression {
 		p1 = p0 + cfg.Sequential.TolerableIncrease
 	}
-	sum.WaldSeconds = WaldExpectedRequests(p0, p1, a, b, regression) / (sc.RequestsPerSecond * sc.CanaryShare)
+	sum.WaldSeconds = WaldExpectedRequests(p0, p1, a, b, regression) / perSecond
 	return sum, nil
 }
 
@@ -290,4 +370,12 @@ func meanDuration(v []time.Duration) time.Duration {
 		total += d
 	}
 	return total / time.Duration(len(v))
+}
+
+func intsToFloats(v []int) []float64 {
+	out := make([]float64, len(v))
+	for i, x := range v {
+		out[i] = float64(x)
+	}
+	return out
 }

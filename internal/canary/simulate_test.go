@@ -20,6 +20,31 @@ var simConfig = canary.SimulationConfig{
 	Look:       100 * time.Millisecond,
 }
 
+// latencyConfig judges latency instead: α = β = 5 %, a tolerable
+// increase of 10 %, the same looks and fixed-interval plan.
+var latencyConfig = func() canary.SimulationConfig {
+	c := simConfig
+	c.Latency = &canary.SequentialLatencyConfig{Alpha: 0.05, Beta: 0.05, TolerableIncrease: 0.1}
+	return c
+}()
+
+// latencyScenarios: log-normal latencies, median 100 ms, σ = 0.5 on the
+// log scale (p99 ≈ 3.2× the median), at 10 and 100 req/s.
+func latencyScenarios() []canary.Scenario {
+	var out []canary.Scenario
+	for _, rps := range []float64{10, 100} {
+		for _, inc := range []float64{0, 0.2, 0.5} {
+			name := fmt.Sprintf("%greq/s/latency+%g%%", rps, inc*100)
+			if inc == 0 {
+				name = fmt.Sprintf("%greq/s/latency-no-change", rps)
+			}
+			out = append(out, canary.Scenario{Name: name, RequestsPerSecond: rps, CanaryShare: 0.1,
+				LatencyMedian: 100 * time.Millisecond, LatencySigma: 0.5, LatencyIncrease: inc})
+		}
+	}
+	return out
+}
+
 func errorRateScenarios() []canary.Scenario {
 	var out []canary.Scenario
 	for _, rps := range []float64{10, 100} {
@@ -40,12 +65,24 @@ func errorRateScenarios() []canary.Scenario {
 func BenchmarkSimulate(b *testing.B) {
 	runs, _ := strconv.Atoi(os.Getenv("SLUICE_SIM_RUNS"))
 	runs = cmp.Or(runs, 1000)
+	type run struct {
+		sc  canary.Scenario
+		cfg canary.SimulationConfig
+	}
+	var all []run
 	for _, sc := range errorRateScenarios() {
+		all = append(all, run{sc, simConfig})
+	}
+	for _, sc := range latencyScenarios() {
+		all = append(all, run{sc, latencyConfig})
+	}
+	for _, r := range all {
+		sc := r.sc
 		b.Run(sc.Name, func(b *testing.B) {
 			var s canary.SimulationSummary
 			for b.Loop() {
 				var err error
-				s, err = canary.Simulate(sc, simConfig, runs, 1)
+				s, err = canary.Simulate(sc, r.cfg, runs, 1)
 				if err != nil {
 					b.Fatal(err)
 				}

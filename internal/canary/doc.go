@@ -148,6 +148,20 @@
 // ([SimulateRun], [Simulate]) replays seeded Poisson traffic with a
 // traffic split (math/rand/v2's PCG) through this judge and through [Judge]
 // at Orca's interval plan on per-step error rates, and reports time to
-// decision and wrong decisions. Latency (confidence sequences, Howard et
-// al.) is not judged sequentially yet.
+// decision and wrong decisions.
+//
+// Latency ([SequentialLatencyConfig]) is judged the same way on the mean
+// log latency, so an increase is a ratio and the tolerable increase δ is
+// log(1 + the relative increase): the estimate is the difference of the
+// sides' mean log latencies (Welford's running moments) with the sample
+// variances plugged in, as Johari et al. do for normal data, and the
+// judge waits for 20 latencies a side. Inverted, the same normal-mixture
+// boundary is a confidence sequence for the difference — the normal
+// mixture boundary of Howard, Ramdas, McAuliffe and Sekhon, "Time-uniform,
+// nonparametric, nonasymptotic confidence sequences" (Ann. Statist. 49(2),
+// 2021) — but with the variance estimated it is the asymptotic kind
+// (Waudby-Smith, Arbour, Sinha, Kennedy and Ramdas, "Time-uniform central
+// limit theory and asymptotic confidence sequences", 2021), not their
+// nonasymptotic sub-Gaussian or empirical-Bernstein sequences; so, as for
+// error rates, the simulator measures the rates it keeps.
 package canary

@@ -98,7 +98,7 @@ func BenchmarkSimulate(b *testing.B) {
 			mean := s.Sequential.Mean.Seconds()
 			b.ReportMetric(mean, "seq-mean-s")
 			b.ReportMetric(mean/s.WaldSeconds, "seq-mean/wald")
-			b.Logf("| %s | %d | %.0f | %.0f | %.2f | %.1f %% | %.1f %% | %d | %.0f | %.1f | %.2f |",
+			b.Logf("| %s | %d | %.1f | %.0f | %.2f | %.1f %% | %.1f %% | %d | %.1f | %.1f | %.2f |",
 				sc.Name, s.Runs, seq, fixed, fixed/seq, 100*s.Sequential.Wrong, 100*s.Fixed.Wrong,
 				s.Sequential.Undecided, mean, s.WaldSeconds, mean/s.WaldSeconds)
 		})

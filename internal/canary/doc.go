@@ -91,4 +91,77 @@
 // Where this judge departs from Kayenta, by choice: the noise seed is fixed
 // rather than process-random; the estimate follows R (above); a metric's
 // samples are not validated against a config here (the caller pairs them).
+//
+// # The sequential judge: always-valid error rates
+//
+// Kayenta looks at fixed intervals, and looking more often than planned
+// inflates its false alarms. [SequentialConfig.Update] can look after
+// every request or batch and stop as soon as the evidence is decisive,
+// and its error rates hold however often it looks. It judges an error
+// rate, each request a Bernoulli trial on its side (control or
+// experiment), by two one-sided mixture sequential probability ratio tests
+// (mSPRT) on the difference θ = p_experiment − p_control of the rates,
+// after Johari, Pekelis and Walsh, "Always Valid Inference: Continuous
+// Monitoring of A/B Tests" (Operations Research 70(3), 2022;
+// arXiv:1512.04922) and Johari, Koomen, Pekelis and Walsh, "Peeking at
+// A/B Tests" (KDD 2017):
+//
+//   - The estimate θ̂ is the difference of the observed rates, taken as
+//     normal with variance v = pₑ(1−pₑ)/nₑ + p_c(1−p_c)/n_c taken at the
+//     rates of the test's null hypothesis (the pooled rate for the
+//     fail test, the control's rate and that plus δ for the pass test, each
+//     smoothed by one error in two requests), as Johari et al. do for two
+//     Bernoulli streams, generalized from pairs to any traffic split.
+//   - The mixture likelihood ratio integrates the normal likelihood ratio
+//     of θ against the null's boundary over a half-normal prior of scale τ
+//     on the alternative's side: Λ = 2·√(v/(v+τ²))·exp(x²τ²/(2v(v+τ²)))·
+//     Φ(xτ/√(v(v+τ²))), x the estimate's distance from the boundary — Johari
+//     et al.'s normal mixture (Robbins 1970) restricted to one side, so
+//     that evidence of an improvement does not count as evidence of a
+//     regression. The always-valid p-value is Johari et al.'s running
+//     minimum of 1/Λ, kept as the running maximum of log Λ in
+//     [SequentialState].
+//   - Fail (roll back) when the p-value of "θ ≤ 0" reaches α; pass
+//     (promote) when the p-value of "θ ≥ δ" reaches β, δ the tolerable
+//     increase. Each mixture is a nonnegative supermartingale under its
+//     null, so by Ville's inequality (Ville 1939) the chance that a version
+//     no worse than the control is ever failed is at most α, and the
+//     chance that one worse by δ or more is ever passed at most β, at any
+//     stopping time. Between 0 and δ either decision is acceptable. Both
+//     decisive at one look: fail, the safe side. Why a margin: no amount
+//     of data shows two rates equal, so "pass" must mean "not worse by δ".
+//     Without the pass test the judge could only fail or run out of time.
+//   - The guarantee is asymptotic (the normal approximation of θ̂ and the
+//     variance plugged in), so the judge does not look before both sides
+//     together have shown ten errors, and the simulator measures the
+//     rates: [Simulate], 1,000 seeded runs per scenario, the test
+//     TestSequentialWrongDecisionRates and the figures in
+//     docs/benchmarks.md.
+//   - A canary that reaches its lifetime undecided stays CONTINUE; the
+//     caller decides what that means (Kayenta's stage would pass it).
+//
+// The yardstick for speed is Wald's SPRT for the true alternative with
+// the control's rate known ([WaldExpectedRequests]; Wald, "Sequential
+// Tests of Statistical Hypotheses", Ann. Math. Statist. 16(2), 1945): by
+// the Wald–Wolfowitz theorem (1948) no test with the same error rates
+// needs fewer requests on average at either hypothesis. The simulator
+// ([SimulateRun], [Simulate]) replays seeded Poisson traffic with a
+// traffic split (math/rand/v2's PCG) through this judge and through [Judge]
+// at Orca's interval plan on per-step error rates, and reports time to
+// decision and wrong decisions.
+//
+// Latency ([SequentialLatencyConfig]) is judged the same way on the mean
+// log latency, so an increase is a ratio and the tolerable increase δ is
+// log(1 + the relative increase): the estimate is the difference of the
+// sides' mean log latencies (Welford's running moments) with the sample
+// variances plugged in, as Johari et al. do for normal data, and the
+// judge waits for 20 latencies a side. Inverted, the same normal-mixture
+// boundary is a confidence sequence for the difference — the normal
+// mixture boundary of Howard, Ramdas, McAuliffe and Sekhon, "Time-uniform,
+// nonparametric, nonasymptotic confidence sequences" (Ann. Statist. 49(2),
+// 2021) — but with the variance estimated it is the asymptotic kind
+// (Waudby-Smith, Arbour, Sinha, Kennedy and Ramdas, "Time-uniform central
+// limit theory and asymptotic confidence sequences", 2021), not their
+// nonasymptotic sub-Gaussian or empirical-Bernstein sequences; so, as for
+// error rates, the simulator measures the rates it keeps.
 package canary

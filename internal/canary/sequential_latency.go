@@ -1,0 +1,141 @@
+package canary
+
+import (
+	"cmp"
+	"errors"
+	"fmt"
+	"math"
+)
+
+// SequentialLatencyConfig configures the always-valid judge of latency: it
+// compares the mean log latency of the two sides, so an increase is a
+// ratio (see the package documentation, "The sequential judge").
+type SequentialLatencyConfig struct {
+	// Alpha and Beta are the false-rollback and false-promotion rates, as
+	// in SequentialConfig. 0 means 0.05.
+	Alpha, Beta float64
+	// TolerableIncrease is the relative increase of the latency (of its
+	// geometric mean) that may still pass: 0.1 for 10 %. Required.
+	TolerableIncrease float64
+	// MixtureScale is τ on the log scale. 0 means twice
+	// log(1 + TolerableIncrease).
+	MixtureScale float64
+}
+
+// LogMoments are the count, mean and sum of squared deviations of the
+// logarithms of one side's latencies (Welford's running moments).
+type LogMoments struct {
+	N        int64
+	Mean, M2 float64
+}
+
+func (m *LogMoments) add(x float64) {
+	m.N++
+	d := x - m.Mean
+	m.Mean += d / float64(m.N)
+	m.M2 += d * (x - m.Mean)
+}
+
+func (m LogMoments) variance() float64 { return m.M2 / float64(m.N-1) }
+
+// SequentialLatencyState is what the latency judge carries between
+// looks; its zero value is the state before the first request.
+type SequentialLatencyState struct {
+	Control, Experiment    LogMoments
+	MaxLogFail, MaxLogPass float64
+	Decision               SequentialDecision
+}
+
+// minLatencies is how many latencies each side must have before the judge
+// looks: with fewer, the plugged-in variances are often too small and the
+// normal approximation of the difference of means is poor. Over the
+// simulator's 1,000 seeded runs of an unchanged version (log-normal,
+// σ = 0.5, α = 5 %, ten looks a second), the false-rollback rate at 10 and
+// 100 req/s was 7.3 % and 6.6 % with a floor of 5, 6.0 % and 5.5 % with
+// 10, 4.7 % and 4.4 % with 20, 4.4 % and 4.0 % with 30. The floor is also
+// what keeps the judge from Wald's speed on a large regression: a +50 %
+// latency needs 8 canary requests on average for Wald's SPRT, who knows σ.
+const minLatencies = 20
+
+// Validate reports the first field that is out of range.
+func (c SequentialLatencyConfig) Validate() error {
+	var errs []error
+	if c.Alpha < 0 || c.Alpha >= 1 {
+		errs = append(errs, fmt.Errorf("sequential latency judge: alpha %v must be in (0, 1); 0 takes 0.05", c.Alpha))
+	}
+	if c.Beta < 0 || c.Beta >= 1 {
+		errs = append(errs, fmt.Errorf("sequential latency judge: beta %v must be in (0, 1); 0 takes 0.05", c.Beta))
+	}
+	if !(c.TolerableIncrease > 0) || math.IsInf(c.TolerableIncrease, 1) {
+		errs = append(errs, fmt.Errorf("sequential latency judge: tolerableIncrease %v must be a positive relative increase, e.g. 0.1 for 10 %%", c.TolerableIncrease))
+	}
+	if c.MixtureScale < 0 || math.IsNaN(c.MixtureScale) {
+		errs = append(errs, fmt.Errorf("sequential latency judge: mixtureScale %v must be positive; 0 takes twice log(1 + tolerableIncrease)", c.MixtureScale))
+	}
+	return errors.Join(errs...)
+}
+
+// Update adds one look's latencies (any unit, all positive) of each side
+// and returns the new state; a decision is final, as in
+// SequentialConfig.Update.
+func (c SequentialLatencyConfig) Update(s SequentialLatencyState, control, experiment []float64) (SequentialLatencyState, error) {
+	if err := c.Validate(); err != nil {
+		return s, err
+	}
+	if s.Decision != "" && s.Decision != SequentialContinue {
+		return s, nil
+	}
+	for side, v := range [][]float64{control, experiment} {
+		for _, x := range v {
+			if !(x > 0) || math.IsInf(x, 1) {
+				return s, fmt.Errorf("sequential latency judge: latency %v must be positive and finite", x)
+			}
+			if side == 0 {
+				s.Control.add(math.Log(x))
+			} else {
+				s.Experiment.add(math.Log(x))
+			}
+		}
+	}
+	s.Decision = SequentialContinue
+	if s.Control.N < minLatencies || s.Experiment.N < minLatencies {
+		return s, nil
+	}
+	v := s.Control.variance()/float64(s.Control.N) + s.Experiment.variance()/float64(s.Experiment.N)
+	if !(v > 0) {
+		return s, nil // every latency the same so far: nothing to weigh yet
+	}
+	delta := math.Log1p(c.TolerableIncrease)
+	tau := cmp.Or(c.MixtureScale, 2*delta)
+	diff := s.Experiment.Mean - s.Control.Mean
+	s.MaxLogFail = max(s.MaxLogFail, logHalfNormalMixture(diff, v, tau))
+	s.MaxLogPass = max(s.MaxLogPass, logHalfNormalMixture(delta-diff, v, tau))
+	switch {
+	case s.MaxLogFail >= math.Log(1/cmp.Or(c.Alpha, 0.05)):
+		s.Decision = SequentialFail
+	case s.MaxLogPass >= math.Log(1/cmp.Or(c.Beta, 0.05)):
+		s.Decision = SequentialPass
+	}
+	return s, nil
+}
+
+// PFail and PPass are the always-valid p-values, as SequentialState's.
+func (s SequentialLatencyState) PFail() float64 { return math.Exp(-max(0, s.MaxLogFail)) }
+
+// PPass is the always-valid p-value of "the latency is higher by the
+// tolerable increase or more".
+func (s SequentialLatencyState) PPass() float64 { return math.Exp(-max(0, s.MaxLogPass)) }
+
+// WaldExpectedNormal is Wald's expected sample size, as
+// WaldExpectedRequests, for a normal observation of known standard
+// deviation sigma whose mean is 0 under H0 and shift under H1: the
+// per-observation divergence is shift²/(2σ²) both ways.
+func WaldExpectedNormal(shift, sigma, alpha, beta float64, underH1 bool) float64 {
+	logA := math.Log((1 - beta) / alpha)
+	logB := math.Log(beta / (1 - alpha))
+	kl := shift * shift / (2 * sigma * sigma)
+	if underH1 {
+		return ((1-beta)*logA + beta*logB) / kl
+	}
+	return (alpha*logA + (1-alpha)*logB) / -kl
+}

@@ -101,10 +101,10 @@
 // rate, each request a Bernoulli trial on its side (control or
 // experiment), by two one-sided mixture sequential probability ratio tests
 // (mSPRT) on the difference θ = p_experiment − p_control of the rates,
-// after Johari, Pekelis and Walsh, "Always Valid Inference: Continuous
-// Monitoring of A/B Tests" (Operations Research 70(3), 2022;
-// arXiv:1512.04922) and Johari, Koomen, Pekelis and Walsh, "Peeking at
-// A/B Tests" (KDD 2017):
+// after Johari, Koomen, Pekelis and Walsh, "Always Valid Inference:
+// Continuous Monitoring of A/B Tests" (Operations Research 70(3),
+// 1806–1821, 2022; first as Johari, Pekelis and Walsh, arXiv:1512.04922)
+// and the same authors' "Peeking at A/B Tests" (KDD 2017):
 //
 //   - The estimate θ̂ is the difference of the observed rates, taken as
 //     normal with variance v = pₑ(1−pₑ)/nₑ + p_c(1−p_c)/n_c taken at the

@@ -9,21 +9,18 @@ package lambda
 import (
 	"context"
 	"fmt"
-	"net"
 	"net/http"
 	"net/url"
-	"os/exec"
 	"slices"
 	"strings"
-	"syscall"
 	"testing"
-	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/lambda"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 
 	"github.com/sluice-cd/sluice/internal/awsclient"
+	"github.com/sluice-cd/sluice/internal/sluicetest"
 )
 
 const motoRole = "arn:aws:iam::123456789012:role/sluice-moto"
@@ -33,41 +30,7 @@ const motoRole = "arn:aws:iam::123456789012:role/sluice-moto"
 // moto_server is not on PATH.
 func newMotoEnv(t *testing.T) *localEnv {
 	t.Helper()
-	bin, err := exec.LookPath("moto_server")
-	if err != nil {
-		t.Skip("moto_server is not on PATH: the moto control-plane tests are skipped (pip install 'moto[server]' to run them)")
-	}
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	port := l.Addr().(*net.TCPAddr).Port
-	l.Close()
-	cmd := exec.Command(bin, "-H", "127.0.0.1", "-p", fmt.Sprint(port))
-	// moto_server may be a shim (pyenv's) that runs Python as its child:
-	// kill the whole group, or the server outlives the test.
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	if err := cmd.Start(); err != nil {
-		t.Fatalf("start moto_server: %v", err)
-	}
-	t.Cleanup(func() {
-		syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
-		cmd.Wait()
-		http.DefaultClient.CloseIdleConnections()
-	})
-	endpoint := fmt.Sprintf("http://127.0.0.1:%d", port)
-	deadline := time.Now().Add(30 * time.Second)
-	for {
-		resp, err := http.Get(endpoint + "/moto-api/data.json")
-		if err == nil {
-			resp.Body.Close()
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("moto_server did not answer on %s: %v", endpoint, err)
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
+	endpoint := sluicetest.StartMoto(t, "the moto control-plane tests")
 	// No Docker here: moto's "simple" Lambda backend.
 	resp, err := http.Post(endpoint+"/moto-api/config", "application/json", strings.NewReader(`{"lambda":{"use_docker":false}}`))
 	if err != nil {

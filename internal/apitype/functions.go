@@ -77,9 +77,15 @@ type FunctionMetrics struct {
 // VersionMetrics are one executed version's invocations in the window.
 type VersionMetrics struct {
 	Version string `json:"version"`
-	// Invocations and Errors are the totals over the window.
+	// Invocations, Errors and Throttles are the totals over the window.
 	Invocations int64 `json:"invocations"`
 	Errors      int64 `json:"errors"`
+	Throttles   int64 `json:"throttles,omitempty"`
+	// DurationP50Ms and DurationP99Ms are the exact median and 99th
+	// percentile of the durations of the invocations that ran in the
+	// window, in milliseconds; absent when none ran.
+	DurationP50Ms *float64 `json:"durationP50Ms,omitempty"`
+	DurationP99Ms *float64 `json:"durationP99Ms,omitempty"`
 	// Points are the counts per step, oldest first.
 	Points []MetricPoint `json:"points"`
 }

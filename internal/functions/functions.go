@@ -235,8 +235,66 @@ type metricsQuery struct {
 			Time        time.Time `json:"time"`
 			Invocations int64     `json:"invocations"`
 			Errors      int64     `json:"errors"`
+			Throttles   int64     `json:"throttles"`
 		} `json:"points"`
 	} `json:"series"`
+}
+
+// versionLatency is the part of one version's entry in the local
+// Lambda's GET /_locallambda/metrics/samples answer that the API passes on.
+type versionLatency struct {
+	Version     string        `json:"version"`
+	Requests    int64         `json:"requests"`
+	Throttles   int64         `json:"throttles"`
+	DurationP50 time.Duration `json:"durationP50Nanos"`
+	DurationP99 time.Duration `json:"durationP99Nanos"`
+}
+
+// latency asks the local Lambda for the exact duration percentiles of each
+// version of function over [since, until), by version.
+func (l *Lister) latency(ctx context.Context, function string, since, until time.Time) (map[string]versionLatency, error) {
+	q := url.Values{}
+	q.Set("function", function)
+	q.Set("qualifier", "*")
+	q.Set("since", since.Format(time.RFC3339Nano))
+	q.Set("until", until.Format(time.RFC3339Nano))
+	var answer struct {
+		Versions []versionLatency `json:"versions"`
+	}
+	if err := l.getJSON(ctx, "/_locallambda/metrics/samples?"+q.Encode(), &answer); err != nil {
+		return nil, fmt.Errorf("latency: %w", err)
+	}
+	out := make(map[string]versionLatency, len(answer.Versions))
+	for _, v := range answer.Versions {
+		out[v.Version] = v
+	}
+	return out, nil
+}
+
+// getJSON gets a path of the local Lambda and decodes its JSON answer.
+func (l *Lister) getJSON(ctx context.Context, path string, v any) error {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, l.localURL+path, nil)
+	if err != nil {
+		return err
+	}
+	resp, err := l.http.Do(req)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		body, _ := io.ReadAll(io.LimitReader(resp.Body, 1<<10))
+		return fmt.Errorf("the local lambda answered %s: %s", resp.Status, strings.TrimSpace(string(body)))
+	}
+	if err := json.NewDecoder(resp.Body).Decode(v); err != nil {
+		return fmt.Errorf("decode %s: %w", path, err)
+	}
+	return nil
+}
+
+func millis(d time.Duration) *float64 {
+	ms := float64(d) / float64(time.Millisecond)
+	return &ms
 }
 
 // metrics queries the local Lambda for a function's invocations per
@@ -247,22 +305,9 @@ func (l *Lister) metrics(ctx context.Context, function string) (*apitype.Functio
 	q.Set("qualifier", "*")
 	q.Set("since", l.window.String())
 	q.Set("step", l.step.String())
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, l.localURL+"/_locallambda/metrics/query?"+q.Encode(), nil)
-	if err != nil {
-		return nil, err
-	}
-	resp, err := l.http.Do(req)
-	if err != nil {
-		return nil, err
-	}
-	defer resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		body, _ := io.ReadAll(io.LimitReader(resp.Body, 1<<10))
-		return nil, fmt.Errorf("the local lambda answered %s: %s", resp.Status, strings.TrimSpace(string(body)))
-	}
 	var mq metricsQuery
-	if err := json.NewDecoder(resp.Body).Decode(&mq); err != nil {
-		return nil, fmt.Errorf("decode metrics: %w", err)
+	if err := l.getJSON(ctx, "/_locallambda/metrics/query?"+q.Encode(), &mq); err != nil {
+		return nil, err
 	}
 	out := &apitype.FunctionMetrics{
 		Since:    mq.Since.UnixMilli(),
@@ -270,12 +315,20 @@ func (l *Lister) metrics(ctx context.Context, function string) (*apitype.Functio
 		StepMs:   l.step.Milliseconds(),
 		Versions: []apitype.VersionMetrics{},
 	}
+	latency, err := l.latency(ctx, function, mq.Since, mq.Until)
+	if err != nil {
+		return nil, err
+	}
 	for _, s := range mq.Series {
 		vm := apitype.VersionMetrics{Version: s.Version, Points: make([]apitype.MetricPoint, 0, len(s.Points))}
 		for _, p := range s.Points {
 			vm.Invocations += p.Invocations
 			vm.Errors += p.Errors
+			vm.Throttles += p.Throttles
 			vm.Points = append(vm.Points, apitype.MetricPoint{Time: p.Time.UnixMilli(), Invocations: p.Invocations, Errors: p.Errors})
+		}
+		if v, ok := latency[s.Version]; ok && v.Requests > v.Throttles {
+			vm.DurationP50Ms, vm.DurationP99Ms = millis(v.DurationP50), millis(v.DurationP99)
 		}
 		out.Versions = append(out.Versions, vm)
 	}

@@ -124,6 +124,10 @@ func TestListLocalFunctions(t *testing.T) {
 		if len(vm.Points) == 0 {
 			t.Errorf("version %s has no points", vm.Version)
 		}
+		// The latency of the invocations that ran, exact over the window.
+		if vm.Invocations > 0 && (vm.DurationP50Ms == nil || vm.DurationP99Ms == nil || !(*vm.DurationP50Ms > 0) || *vm.DurationP50Ms > *vm.DurationP99Ms) {
+			t.Errorf("version %s ran %d times with latency p50 %v, p99 %v ms; want 0 < p50 <= p99", vm.Version, vm.Invocations, vm.DurationP50Ms, vm.DurationP99Ms)
+		}
 	}
 	if total != invocations {
 		b, _ := json.Marshal(fn.Metrics)

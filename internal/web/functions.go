@@ -67,6 +67,9 @@ type versionView struct {
 	Errors      int64
 	PerMinute   string
 	ErrorRate   string
+	// Latency is the median and 99th percentile duration over the
+	// window ("3.1 / 12.0 ms"), empty when nothing ran.
+	Latency string
 	// Spark is the polyline of invocations per step on a 100×20 box;
 	// SparkErr that of errors.
 	Spark, SparkErr string
@@ -164,6 +167,9 @@ func newFunctionView(f apitype.Function) functionView {
 			}
 			if m.Invocations > 0 {
 				vv.ErrorRate = strconv.FormatFloat(float64(m.Errors)/float64(m.Invocations)*100, 'f', 1, 64) + "%"
+			}
+			if m.DurationP50Ms != nil && m.DurationP99Ms != nil {
+				vv.Latency = strconv.FormatFloat(*m.DurationP50Ms, 'f', 1, 64) + " / " + strconv.FormatFloat(*m.DurationP99Ms, 'f', 1, 64) + " ms"
 			}
 			vv.Spark, vv.SparkErr = sparklines(m.Points)
 		}

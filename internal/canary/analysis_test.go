@@ -11,13 +11,8 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/lambda"
-	"github.com/aws/aws-sdk-go-v2/service/lambda/types"
 
-	"github.com/sluice-cd/sluice/internal/awsclient"
 	"github.com/sluice-cd/sluice/internal/canary"
-	"github.com/sluice-cd/sluice/internal/fnbuild"
-	"github.com/sluice-cd/sluice/internal/locallambda"
-	"github.com/sluice-cd/sluice/internal/locallambda/lambdatest"
 )
 
 // TestAnalyzeInterval judges a real canary end to end: the example canary
@@ -26,9 +21,6 @@ import (
 // slower. The judge fails version 2 on its error rate, a critical metric;
 // version 1 against itself passes.
 func TestAnalyzeInterval(t *testing.T) {
-	if testing.Short() {
-		t.Skip("builds and runs a Lambda function")
-	}
 	ctx := context.Background()
 	doc, err := os.ReadFile(filepath.Join("..", "..", "examples", "canary-configs", "lambda-errors-latency.json"))
 	if err != nil {
@@ -38,43 +30,11 @@ func TestAnalyzeInterval(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	zip, err := fnbuild.Zip(ctx, filepath.Join("..", ".."), "./examples/functions/hello")
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv, err := locallambda.New(locallambda.Config{DataDir: t.TempDir()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := srv.Start(ctx, "127.0.0.1:0"); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = srv.Close() })
-	accounts, err := awsclient.New(ctx, awsclient.Config{}, awsclient.LocalEndpoint{URL: srv.URL()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	local, err := accounts.Get(awsclient.LocalName)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ep := lambdatest.NewEndpoint(srv.URL())
-	lc := local.Lambda
-	in := lambdatest.CreateInput("hello", zip)
-	in.Handler = aws.String("bootstrap")
-	in.Runtime = types.RuntimeProvidedal2023
-	in.Architectures = []types.Architecture{types.Architecture(fnbuild.Architecture())}
-	in.Environment = &types.Environment{Variables: map[string]string{"FAILURE_RATE": "0.05"}}
-	ep.CreateActive(t, in)
-	v1 := ep.Publish(t, "hello")
-	if _, err := lc.UpdateFunctionConfiguration(ctx, &lambda.UpdateFunctionConfigurationInput{
-		FunctionName: aws.String("hello"),
-		Environment:  &types.Environment{Variables: map[string]string{"FAILURE_RATE": "0.5", "LATENCY_MS": "20"}},
-	}); err != nil {
-		t.Fatal(err)
-	}
-	ep.WaitUpdated(t, "hello")
-	v2 := ep.Publish(t, "hello")
+	h := startHello(t, map[string]string{"FAILURE_RATE": "0.05"})
+	lc := h.Lambda
+	v1 := h.Publish(t, "hello")
+	h.reconfigure(t, map[string]string{"FAILURE_RATE": "0.5", "LATENCY_MS": "20"})
+	v2 := h.Publish(t, "hello")
 
 	// Both versions take traffic at once, for 20 steps of 100 ms.
 	const step = 100 * time.Millisecond
@@ -87,7 +47,7 @@ func TestAnalyzeInterval(t *testing.T) {
 			}
 		}
 	}
-	src, err := canary.NewLocalLambdaSource(canary.LocalLambdaSourceConfig{URL: srv.URL()})
+	src, err := canary.NewLocalLambdaSource(canary.LocalLambdaSourceConfig{URL: h.URL})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"math"
-	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -13,10 +12,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/lambda"
 	"github.com/aws/aws-sdk-go-v2/service/lambda/types"
-	"github.com/sluice-cd/sluice/internal/awsclient"
 	"github.com/sluice-cd/sluice/internal/canary"
-	"github.com/sluice-cd/sluice/internal/fnbuild"
-	"github.com/sluice-cd/sluice/internal/locallambda"
 	"github.com/sluice-cd/sluice/internal/locallambda/lambdatest"
 )
 
@@ -26,47 +22,12 @@ import (
 // returns exactly what the invokes saw: per version, the requests that
 // ran, their errors, and durations in the right order.
 func TestLocalLambdaSource(t *testing.T) {
-	if testing.Short() {
-		t.Skip("builds and runs a Lambda function")
-	}
 	ctx := context.Background()
-	zip, err := fnbuild.Zip(ctx, filepath.Join("..", ".."), "./examples/functions/hello")
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv, err := locallambda.New(locallambda.Config{DataDir: t.TempDir()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := srv.Start(ctx, "127.0.0.1:0"); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = srv.Close() })
-	accounts, err := awsclient.New(ctx, awsclient.Config{}, awsclient.LocalEndpoint{URL: srv.URL()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	local, err := accounts.Get(awsclient.LocalName)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ep := lambdatest.NewEndpoint(srv.URL())
-	lc := local.Lambda
-
-	in := lambdatest.CreateInput("hello", zip)
-	in.Handler = aws.String("bootstrap")
-	in.Runtime = types.RuntimeProvidedal2023
-	in.Architectures = []types.Architecture{types.Architecture(fnbuild.Architecture())}
-	ep.CreateActive(t, in)
-	v1 := ep.Publish(t, "hello")
-	if _, err := lc.UpdateFunctionConfiguration(ctx, &lambda.UpdateFunctionConfigurationInput{
-		FunctionName: aws.String("hello"),
-		Environment:  &types.Environment{Variables: map[string]string{"FAILURE_RATE": "0.3", "LATENCY_MS": "5"}},
-	}); err != nil {
-		t.Fatal(err)
-	}
-	ep.WaitUpdated(t, "hello")
-	v2 := ep.Publish(t, "hello")
+	h := startHello(t, nil)
+	lc := h.Lambda
+	v1 := h.Publish(t, "hello")
+	h.reconfigure(t, map[string]string{"FAILURE_RATE": "0.3", "LATENCY_MS": "5"})
+	v2 := h.Publish(t, "hello")
 	if _, err := lc.CreateAlias(ctx, &lambda.CreateAliasInput{
 		FunctionName: aws.String("hello"), Name: aws.String("live"), FunctionVersion: aws.String(v1),
 		RoutingConfig: &types.AliasRoutingConfiguration{AdditionalVersionWeights: map[string]float64{v2: 0.5}},
@@ -91,7 +52,7 @@ func TestLocalLambdaSource(t *testing.T) {
 	if _, err := lc.PutFunctionConcurrency(ctx, &lambda.PutFunctionConcurrencyInput{FunctionName: aws.String("hello"), ReservedConcurrentExecutions: aws.Int32(0)}); err != nil {
 		t.Fatal(err)
 	}
-	once := lambdatest.LambdaClient(srv.URL(), 1) // the SDK would retry a throttle
+	once := lambdatest.LambdaClient(h.URL, 1) // the SDK would retry a throttle
 	for range 2 {
 		_, err := once.Invoke(ctx, &lambda.InvokeInput{FunctionName: aws.String("hello"), Qualifier: aws.String(v1)})
 		lambdatest.WantError[*types.TooManyRequestsException](t, err, "")
@@ -101,7 +62,7 @@ func TestLocalLambdaSource(t *testing.T) {
 		t.Fatalf("the invokes saw %v failures of %v; want some of version 2 only", failed, ran)
 	}
 
-	src, err := canary.NewLocalLambdaSource(canary.LocalLambdaSourceConfig{URL: srv.URL()})
+	src, err := canary.NewLocalLambdaSource(canary.LocalLambdaSourceConfig{URL: h.URL})
 	if err != nil {
 		t.Fatal(err)
 	}

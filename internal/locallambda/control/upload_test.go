@@ -121,6 +121,16 @@ func TestRequestMemoryIsShared(t *testing.T) {
 		t.Fatal(err)
 	}
 	fmt.Fprintf(c, "POST /2015-03-31/functions HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: %d\r\n\r\n{\"Code\":{\"ZipFile\":\"", 1<<20)
+	// The server takes the memory when it reads the request's headers,
+	// which it may not have done yet.
+	for deadline := time.Now().Add(10 * time.Second); cs.bodies.TryAcquire(1); {
+		cs.bodies.Release(1)
+		if time.Now().After(deadline) {
+			c.Close()
+			t.Fatal("the stalled CreateFunction never took the request memory")
+		}
+		time.Sleep(time.Millisecond)
+	}
 	waitCtx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
 	defer cancel()
 	if err := tag(waitCtx); err == nil || !strings.Contains(err.Error(), "deadline exceeded") {

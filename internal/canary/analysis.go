@@ -2,6 +2,7 @@ package canary
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"time"
 )
@@ -84,7 +85,16 @@ type Interval struct {
 	Control, Experiment Scope
 	Start, End          time.Time
 	Step                time.Duration
+	// ControlOffset shifts the control's window back (Orca's
+	// baselineAnalysisOffsetInMins): it is read over
+	// [Start−ControlOffset, End−ControlOffset).
+	ControlOffset time.Duration
 }
+
+// ErrUnusable is returned (wrapped) by AnalyzeInterval when the config
+// cannot be judged with the sources given — a query no source serves —
+// as opposed to a source that could not be read this time.
+var ErrUnusable = errors.New("the canary config cannot be judged here")
 
 // AnalyzeInterval reads every metric of c for both scopes of iv from its
 // source and judges them with c's group weights and th. An error says
@@ -96,24 +106,27 @@ func (c *Config) AnalyzeInterval(ctx context.Context, sources Sources, iv Interv
 	for i, m := range c.Metrics {
 		typ, metric, err := c.sampleMetric(m)
 		if err != nil {
-			return Result{}, err
+			return Result{}, fmt.Errorf("%w: %w", ErrUnusable, err)
 		}
 		src, ok := sources[typ]
 		if !ok {
-			return Result{}, fmt.Errorf("metric %q: no %s metric source is configured", m.Name, typ)
+			return Result{}, fmt.Errorf("%w: metric %q: no %s metric source is configured for this analysis", ErrUnusable, m.Name, typ)
 		}
-		read := func(scope Scope) ([]float64, error) {
-			v, err := src.Samples(ctx, SampleRequest{Metric: metric, Scope: scope, Start: iv.Start, End: iv.End, Step: iv.Step})
+		read := func(scope Scope, offset time.Duration) ([]float64, error) {
+			v, err := src.Samples(ctx, SampleRequest{Metric: metric, Scope: scope, Start: iv.Start.Add(-offset), End: iv.End.Add(-offset), Step: iv.Step})
+			if errors.Is(err, ErrUnknownMetric) {
+				return nil, fmt.Errorf("%w: metric %q: %w", ErrUnusable, m.Name, err)
+			}
 			if err != nil {
 				return nil, fmt.Errorf("metric %q: %w", m.Name, err)
 			}
 			return v, nil
 		}
 		samples[i].Metric = specs[i]
-		if samples[i].Control, err = read(iv.Control); err != nil {
+		if samples[i].Control, err = read(iv.Control, iv.ControlOffset); err != nil {
 			return Result{}, err
 		}
-		if samples[i].Experiment, err = read(iv.Experiment); err != nil {
+		if samples[i].Experiment, err = read(iv.Experiment, 0); err != nil {
 			return Result{}, err
 		}
 	}

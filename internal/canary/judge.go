@@ -126,6 +126,9 @@ type Thresholds struct {
 type Stats struct {
 	Count                  int
 	Mean, Median, Min, Max float64
+	// Q1 and Q3 are the first and third quartiles (R's type 7), for the
+	// report's box plots; Kayenta does not report them.
+	Q1, Q3 float64
 }
 
 // MetricResult is the verdict on one metric.
@@ -498,13 +501,15 @@ func percentileR7(s []float64, p float64) float64 {
 }
 
 func describe(v []float64) Stats {
-	st := Stats{Count: len(v), Mean: math.NaN(), Median: math.NaN(), Min: math.NaN(), Max: math.NaN()}
+	nan := math.NaN()
+	st := Stats{Count: len(v), Mean: nan, Median: nan, Min: nan, Max: nan, Q1: nan, Q3: nan}
 	if len(v) == 0 {
 		return st
 	}
 	s := sorted(v)
 	st.Mean = mean(v)
 	st.Median = percentileR7(s, 50)
+	st.Q1, st.Q3 = percentileR7(s, 25), percentileR7(s, 75)
 	st.Min, st.Max = s[0], s[len(s)-1]
 	return st
 }

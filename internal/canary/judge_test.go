@@ -137,7 +137,7 @@ func TestClassifyMetricReplacesNaNWithZero(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := canary.Stats{Count: 3, Mean: 14.0 / 3, Median: 6, Min: 0, Max: 8}
+	want := canary.Stats{Count: 3, Mean: 14.0 / 3, Median: 6, Min: 0, Max: 8, Q1: 3, Q3: 7}
 	if got.Experiment != want {
 		t.Errorf("experiment stats %+v, want %+v", got.Experiment, want)
 	}

@@ -172,7 +172,15 @@ func (n *Node) start(ctx context.Context, opts Options) error {
 	if n.Accounts, err = awsclient.New(ctx, accountsCfg, awsclient.LocalEndpoint{URL: n.LocalLambdaURL}); err != nil {
 		return &Error{Err: err, Hint: "fix the accounts in the file given to --config"}
 	}
-	stages := StageRegistry(n.Accounts, cmp.Or(opts.ZipFileRoot, accountsCfg.Stages.ZipFileRoot))
+	stages := StageRegistry(lambda.Options{
+		Accounts:    n.Accounts,
+		ZipFileRoot: cmp.Or(opts.ZipFileRoot, accountsCfg.Stages.ZipFileRoot),
+		Analysis: lambda.Analysis{
+			Configs:        canaryConfigs{n.Store},
+			LocalLambdaURL: n.LocalLambdaURL,
+			Prometheus:     cfg.Canary.prometheus(),
+		},
+	})
 	nodeID := ""
 	if opts.DatabaseURL != "" {
 		if nodeID = opts.NodeID; nodeID == "" {
@@ -280,6 +288,45 @@ type config struct {
 	Accounts awsclient.Config
 	Auth     auth.Config
 	Server   serverConfig
+	Canary   canaryConfig
+}
+
+// canaryConfig is the canary section of sluice.yaml: the metric stores
+// canary analyses may read besides the accounts' own.
+type canaryConfig struct {
+	// Prometheus are Prometheus servers by name; a kayentaCanary stage's
+	// metricsAccountName picks one (the only one, when it names none).
+	Prometheus []struct {
+		Name string `json:"name"`
+		URL  string `json:"url"`
+	} `json:"prometheus"`
+}
+
+func (c canaryConfig) prometheus() map[string]string {
+	m := make(map[string]string, len(c.Prometheus))
+	for _, p := range c.Prometheus {
+		m[p.Name] = p.URL
+	}
+	return m
+}
+
+// check reports the first prometheus entry without a name or URL, or
+// with a name given twice.
+func (c canaryConfig) check() error {
+	seen := map[string]bool{}
+	for i, p := range c.Prometheus {
+		switch {
+		case p.Name == "":
+			return fmt.Errorf("canary.prometheus[%d].name is required: the name a stage's metricsAccountName gives", i)
+		case seen[p.Name]:
+			return fmt.Errorf("canary.prometheus[%d].name %q is given twice", i, p.Name)
+		}
+		if u, err := url.Parse(p.URL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			return fmt.Errorf("canary.prometheus[%d].url %q must be an http:// or https:// URL of a Prometheus server", i, p.URL)
+		}
+		seen[p.Name] = true
+	}
+	return nil
 }
 
 // serverConfig is the server section of sluice.yaml.
@@ -307,6 +354,18 @@ func loadConfig(path string) (config, error) {
 	}
 	var file struct {
 		Server json.RawMessage `json:"server"`
+		Canary json.RawMessage `json:"canary"`
+	}
+	if err := yaml.Unmarshal(b, &file); err == nil && len(file.Canary) > 0 && string(file.Canary) != "null" {
+		dec := json.NewDecoder(bytes.NewReader(file.Canary))
+		dec.DisallowUnknownFields()
+		err := dec.Decode(&cfg.Canary)
+		if err == nil {
+			err = cfg.Canary.check()
+		}
+		if err != nil {
+			return cfg, &Error{Err: fmt.Errorf("%s: canary: %w", path, err), Hint: "the canary section has prometheus, a list of {name, url} (docs/canary-analysis.md)"}
+		}
 	}
 	if err := yaml.Unmarshal(b, &file); err == nil && len(file.Server) > 0 && string(file.Server) != "null" {
 		dec := json.NewDecoder(bytes.NewReader(file.Server))
@@ -427,13 +486,12 @@ func DefaultNodeID(dataDir string) string {
 }
 
 // StageRegistry returns every stage type Sluice runs, with Orca's
-// alternate names. The Lambda stages reach AWS through accounts, and read
-// a zipFile only under zipFileRoot (none when empty); nil accounts give a
-// registry that validates documents but cannot run Lambda stages (sluice
-// pipeline validate).
-func StageRegistry(accounts *awsclient.Accounts, zipFileRoot string) *stage.Registry {
+// alternate names, the Lambda and analysis stages bound to opts; the zero
+// Options give a registry that validates documents but cannot run Lambda
+// stages (sluice pipeline validate).
+func StageRegistry(opts lambda.Options) *stage.Registry {
 	types := []stage.Type{wait.Type{}, judgment.Type{}, variables.Type{}, preconditions.Type{}}
-	r := stage.NewRegistry(append(types, lambda.Types(accounts, zipFileRoot)...)...)
+	r := stage.NewRegistry(append(types, lambda.Types(opts)...)...)
 	for alias, target := range lambda.Aliases {
 		if r.Known(target) {
 			r.Alias(alias, target)
@@ -446,5 +504,5 @@ func StageRegistry(accounts *awsclient.Accounts, zipFileRoot string) *stage.Regi
 // with, so that `sluice pipeline validate` finds exactly what the server
 // would.
 func ValidateOptions() pipeline.ValidateOptions {
-	return pipeline.ValidateOptions{StageTypes: StageRegistry(nil, ""), CheckExpression: expr.Check}
+	return pipeline.ValidateOptions{StageTypes: StageRegistry(lambda.Options{}), CheckExpression: expr.Check}
 }

@@ -237,7 +237,13 @@ func typeOf(t testing.TB, accounts *awsclient.Accounts, name string) stage.Type 
 // typeWithZipFileRoot is typeOf whose zipFile is read under root.
 func typeWithZipFileRoot(t testing.TB, accounts *awsclient.Accounts, name, root string) stage.Type {
 	t.Helper()
-	for _, typ := range Types(accounts, root) {
+	return typeWith(t, name, Options{Accounts: accounts, ZipFileRoot: root})
+}
+
+// typeWith returns the stage type named name from Types(opts).
+func typeWith(t testing.TB, name string, opts Options) stage.Type {
+	t.Helper()
+	for _, typ := range Types(opts) {
 		if typ.Name() == name {
 			return typ
 		}

@@ -33,12 +33,23 @@ var Aliases = map[string]string{
 	"lambdaDelete":         DeleteTypeName,
 }
 
-// Types returns every Lambda stage type, bound to accounts. zipFileRoot is
-// the directory whose files a stage's zipFile may name (sluice.yaml's
-// stages.zipFileRoot; the working directory for sluice demo); empty, no
-// zipFile is read.
-func Types(accounts *awsclient.Accounts, zipFileRoot string) []stage.Type {
-	b := base{accounts: accounts, zipFileRoot: zipFileRoot, fetch: fetcher{http: &http.Client{Timeout: time.Minute}}}
+// Options are what the Lambda stage types are bound to.
+type Options struct {
+	// Accounts are the AWS accounts, the local one included; nil gives
+	// types that validate documents but cannot run.
+	Accounts *awsclient.Accounts
+	// ZipFileRoot is the directory whose files a stage's zipFile may name
+	// (sluice.yaml's stages.zipFileRoot; the working directory for sluice
+	// demo); empty, no zipFile is read.
+	ZipFileRoot string
+	// Analysis is what the canary analysis stages read.
+	Analysis Analysis
+}
+
+// Types returns every Lambda stage type, bound to opts.
+func Types(opts Options) []stage.Type {
+	b := base{accounts: opts.Accounts, zipFileRoot: opts.ZipFileRoot, analysis: opts.Analysis,
+		fetch: fetcher{http: &http.Client{Timeout: time.Minute}}}
 	return []stage.Type{
 		newDeployType(b),
 		newUpdateCodeType(b),
@@ -46,6 +57,7 @@ func Types(accounts *awsclient.Accounts, zipFileRoot string) []stage.Type {
 		newInvokeType(b),
 		newRouteType(b),
 		newRestoreType(b),
+		newCanaryType(b),
 	}
 }
 
@@ -55,6 +67,7 @@ type base struct {
 	accounts    *awsclient.Accounts
 	zipFileRoot string  // see Types
 	fetch       fetcher // reads payload and output artifacts
+	analysis    Analysis
 }
 
 // function is the Lambda function a task works on.

@@ -10,7 +10,7 @@ import (
 func TestValidate(t *testing.T) {
 	t.Parallel()
 	types := map[string]stage.Type{}
-	for _, typ := range Types(nil, "") {
+	for _, typ := range Types(Options{}) {
 		types[typ.Name()] = typ
 	}
 	base := func(extra map[string]any) map[string]any {

@@ -64,12 +64,12 @@ const (
 // the stage's warnings: Sluice keeps configs itself.
 type analysisFields struct {
 	stage.Field
-	CanaryConfigID           stage.StringField              `json:"canaryConfigId" hint:"the ID or name of a saved canary config (sluice canary-config list)"`
-	CanaryConfigName         stage.StringField              `json:"canaryConfigName" hint:"the name of a saved canary config (sluice canary-config list)"`
-	MetricsAccountName       stage.StringField              `json:"metricsAccountName" hint:"an account (CloudWatch) or a Prometheus of sluice.yaml's canary.prometheus; empty means the function's account"`
-	StorageAccountName       stage.StringField              `json:"storageAccountName"`
-	ConfigurationAccountName stage.StringField              `json:"configurationAccountName"`
-	Scopes                   stage.ListField[scopeFields]   `json:"scopes"`
+	CanaryConfigID           stage.StringField            `json:"canaryConfigId" hint:"the ID or name of a saved canary config (sluice canary-config list)"`
+	CanaryConfigName         stage.StringField            `json:"canaryConfigName" hint:"the name of a saved canary config (sluice canary-config list)"`
+	MetricsAccountName       stage.StringField            `json:"metricsAccountName" hint:"an account (CloudWatch) or a Prometheus of sluice.yaml's canary.prometheus; empty means the function's account"`
+	StorageAccountName       stage.StringField            `json:"storageAccountName"`
+	ConfigurationAccountName stage.StringField            `json:"configurationAccountName"`
+	Scopes                   stage.ListField[scopeFields] `json:"scopes"`
 	ScoreThresholds          struct {
 		stage.Field
 		Pass     stage.NumberField `json:"pass" hint:"default 75"`

@@ -8,12 +8,14 @@ import (
 	"maps"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/google/uuid"
 
 	"github.com/sluice-cd/sluice/internal/apitype"
 	"github.com/sluice-cd/sluice/internal/expr"
 	"github.com/sluice-cd/sluice/internal/pipeline"
+	"github.com/sluice-cd/sluice/internal/stage"
 	"github.com/sluice-cd/sluice/internal/status"
 	"github.com/sluice-cd/sluice/internal/store"
 )
@@ -393,6 +395,40 @@ func (e *Engine) SkipWait(ctx context.Context, executionID, stageKey, user strin
 			return err
 		}
 		return nil
+	})
+}
+
+// Steer gives a command (pause, resume, promote, abort, as the stage type
+// says) to a running stage that takes commands (stage.Steerable), and runs
+// the stage's task again to act on it.
+func (e *Engine) Steer(ctx context.Context, executionID, stageKey, command, user string) error {
+	return e.change(ctx, executionID, func(t *txn, r *run) error {
+		s, err := r.stage(stageKey)
+		if err != nil {
+			return err
+		}
+		typ, _ := e.stages.Lookup(s.row.Type)
+		st, ok := typ.(stage.Steerable)
+		if !ok {
+			return conflictf("stage %q is a %s stage, which takes no commands", s.row.Name, s.row.Type)
+		}
+		if s.row.Status != status.Running {
+			return conflictf("stage %q is %s; commands go to a running stage", s.row.Name, s.row.Status)
+		}
+		cmds := st.Commands(s.ctx)
+		if !slices.Contains(cmds, command) {
+			if len(cmds) == 0 {
+				return conflictf("stage %q takes no commands now", s.row.Name)
+			}
+			return conflictf("stage %q takes %s now, not %q", s.row.Name, strings.Join(cmds, ", "), command)
+		}
+		list, _ := s.ctx[stage.CommandsKey].([]any)
+		s.ctx[stage.CommandsKey] = append(slices.Clone(list), map[string]any{
+			"command": command, "user": user, "at": t.now.UTC().Format(time.RFC3339Nano)})
+		if err := r.audit(user, command, s, nil); err != nil {
+			return err
+		}
+		return r.reschedule(s)
 	})
 }
 

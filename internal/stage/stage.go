@@ -83,6 +83,21 @@ type Task struct {
 	Eval func(ctx context.Context, v any, vars map[string]any) (any, []string)
 }
 
+// Steerable is implemented by stage types whose running stage takes
+// commands from people: a progressive traffic shift is paused, resumed,
+// promoted at once or aborted. The engine records each accepted command in
+// the stage context under CommandsKey and runs the stage's task again,
+// which acts on the commands it has not yet seen.
+type Steerable interface {
+	// Commands names the commands the stage takes now, given its context;
+	// none when it takes none (a Route stage that is not progressive).
+	Commands(context map[string]any) []string
+}
+
+// CommandsKey is the stage context key of the commands given to a
+// Steerable stage: a list of {command, user, at (RFC 3339)}.
+const CommandsKey = "stageCommands"
+
 // Timeouter is implemented by stage types that need a default timeout when
 // the stage sets no stageTimeoutMs (a manual judgment waits three days).
 type Timeouter interface {

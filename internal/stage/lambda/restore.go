@@ -118,40 +118,48 @@ func restoreRouting(ctx context.Context, _ *stage.Task, f *function, s *restoreS
 		AdditionalVersionWeights: weights,
 		Existed:                  s.Existed.Value,
 	}
-	alias := rec.Alias
-	done := func(changed bool) (stage.Result, error) {
-		return stage.Succeed().WithOutputs(map[string]any{"restoredRouting": jsonValue(rec), "restoreChanged": changed}), nil
-	}
-	cur, err := readAlias(ctx, f, alias)
+	changed, err := putBack(ctx, f, rec)
 	if err != nil {
 		return stage.Result{}, err
+	}
+	return stage.Succeed().WithOutputs(map[string]any{"restoredRouting": jsonValue(rec), "restoreChanged": changed}), nil
+}
+
+// putBack makes alias rec.Alias route as rec records, deleting it when it
+// did not exist, and verifies on a fresh read. It acts only when the alias
+// differs from the record, and reports whether it changed it.
+func putBack(ctx context.Context, f *function, rec previousRouting) (changed bool, err error) {
+	alias := rec.Alias
+	cur, err := readAlias(ctx, f, alias)
+	if err != nil {
+		return false, err
 	}
 
 	if !rec.Existed {
 		if !cur.found {
-			return done(false)
+			return false, nil
 		}
 		if _, err := f.c.DeleteAlias(ctx, &lambda.DeleteAliasInput{FunctionName: aws.String(f.name), Name: aws.String(alias)}); err != nil && !isNotFound(err) {
-			return stage.Result{}, apiError(f, "DeleteAlias "+alias, err)
+			return false, apiError(f, "DeleteAlias "+alias, err)
 		}
 		cur, err = readAlias(ctx, f, alias)
 		if err != nil {
-			return stage.Result{}, err
+			return false, err
 		}
 		if cur.found {
-			return stage.Result{}, fail("alias %s of %s still exists after DeleteAlias and %s; delete it by hand", alias, f.name, cur)
+			return false, fail("alias %s of %s still exists after DeleteAlias and %s; delete it by hand", alias, f.name, cur)
 		}
-		return done(true)
+		return true, nil
 	}
 
 	want := rec.AdditionalVersionWeights
 	if cur.routes(rec.FunctionVersion, want) {
-		return done(false)
+		return false, nil
 	}
 	if missing, versions, err := missingVersions(ctx, f, rec); err != nil {
-		return stage.Result{}, err
+		return false, err
 	} else if len(missing) > 0 {
-		return stage.Result{}, fail("cannot restore alias %s of %s to %s: version %s no longer exists; the alias %s (%s). Route it by hand with a Route stage",
+		return false, fail("cannot restore alias %s of %s to %s: version %s no longer exists; the alias %s (%s). Route it by hand with a Route stage",
 			alias, f.name, describeRouting(rec.FunctionVersion, want), strings.Join(missing, " and "), cur, describeVersions(versions))
 	}
 	routing := &types.AliasRoutingConfiguration{AdditionalVersionWeights: want}
@@ -160,24 +168,24 @@ func restoreRouting(ctx context.Context, _ *stage.Task, f *function, s *restoreS
 			FunctionName: aws.String(f.name), Name: aws.String(alias),
 			FunctionVersion: aws.String(rec.FunctionVersion), RoutingConfig: routing,
 		}); err != nil {
-			return stage.Result{}, apiError(f, "CreateAlias "+alias, err)
+			return false, apiError(f, "CreateAlias "+alias, err)
 		}
 	} else if _, err := f.c.UpdateAlias(ctx, &lambda.UpdateAliasInput{
 		FunctionName: aws.String(f.name), Name: aws.String(alias),
 		FunctionVersion: aws.String(rec.FunctionVersion), RoutingConfig: routing,
 		RevisionId: aws.String(cur.revision),
 	}); err != nil {
-		return stage.Result{}, apiError(f, "UpdateAlias "+alias, err)
+		return false, apiError(f, "UpdateAlias "+alias, err)
 	}
 	cur, err = readAlias(ctx, f, alias)
 	if err != nil {
-		return stage.Result{}, err
+		return false, err
 	}
 	if !cur.routes(rec.FunctionVersion, want) {
-		return stage.Result{}, fail("alias %s of %s %s after restoring, not %s; another change may have raced with the restore",
+		return false, fail("alias %s of %s %s after restoring, not %s; another change may have raced with the restore",
 			alias, f.name, cur, describeRouting(rec.FunctionVersion, want))
 	}
-	return done(true)
+	return true, nil
 }
 
 // missingVersions returns the recorded versions that no longer exist, and

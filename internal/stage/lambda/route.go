@@ -89,6 +89,7 @@ type routeSpec struct {
 	Timeout                         stage.IntField        `json:"timeout" hint:"$BLUEGREEN: seconds each test invocation may take; default 30"`
 	DestroyOnFail                   stage.BoolField       `json:"destroyOnFail" hint:"$BLUEGREEN: delete the tested version when its check fails"`
 	ProvisionedConcurrentExecutions stage.IntField        `json:"provisionedConcurrentExecutions" hint:"provisioned concurrency on the alias; absent leaves it, 0 removes it"`
+	Progressive                     progressiveFields     `json:"progressive"`
 }
 
 // newRouteType is Aws.LambdaTrafficRoutingStage. Its tasks, in order
@@ -105,9 +106,10 @@ func newRouteType(b base) stage.Type {
 		{name: taskResolveRoute, run: resolveRoute},
 		{name: taskBlueGreenCheck, run: b.blueGreenCheck, when: func(s *routeSpec) bool { return s.DeploymentStrategy.Value == strategyBlueGreen }},
 		{name: taskRecordRouting, run: recordRouting},
-		{name: taskUpdateAlias, run: updateAlias},
+		{name: taskUpdateAlias, run: updateAlias, when: func(s *routeSpec) bool { return s.DeploymentStrategy.Value != strategyProgressive }},
+		{name: taskShiftTraffic, run: b.shiftTraffic, when: func(s *routeSpec) bool { return s.DeploymentStrategy.Value == strategyProgressive }},
 		{name: taskAliasPC, run: aliasProvisionedConcurrency, when: func(s *routeSpec) bool {
-			return !s.ProvisionedConcurrentExecutions.Missing() && s.DeploymentStrategy.Value != strategyWeighted
+			return !s.ProvisionedConcurrentExecutions.Missing() && s.DeploymentStrategy.Value != strategyWeighted && s.DeploymentStrategy.Value != strategyProgressive
 		}},
 		{name: taskAliasESM, run: aliasEventSources, when: func(s *routeSpec) bool { return !s.TriggerArns.Missing() }},
 	}}
@@ -125,6 +127,8 @@ var strategyUsed = map[string]string{
 	strategySimple:    "SimpleDeploymentStrategy",
 	strategyWeighted:  "WeightedDeploymentStrategy",
 	strategyBlueGreen: "BlueGreenDeploymentStrategy",
+	// Sluice's own.
+	strategyProgressive: "ProgressiveDeploymentStrategy",
 }
 
 // Route tasks.
@@ -164,7 +168,7 @@ func (s *routeSpec) Check(c *stage.Checker) {
 		c.Errorf(&s.AliasName, "%q is a version number; an alias name is letters, digits, '-' and '_', not all digits", a)
 	}
 	c.Required(&s.DeploymentStrategy)
-	c.OneOf(&s.DeploymentStrategy, strategySimple, strategyWeighted, strategyBlueGreen)
+	c.OneOf(&s.DeploymentStrategy, strategySimple, strategyWeighted, strategyBlueGreen, strategyProgressive)
 	c.Range(&s.ExecutionCount, 1, maxExecutionCount)
 	c.Range(&s.Timeout, 1, maxInvokeTimeoutSecs)
 	c.Range(&s.ProvisionedConcurrentExecutions, 0, 100000)
@@ -183,6 +187,18 @@ func (s *routeSpec) Check(c *stage.Checker) {
 		s.checkSelector(c, "B")
 		if pc := s.ProvisionedConcurrentExecutions; pc.Set() && pc.Value > 0 {
 			c.Errorf(&s.ProvisionedConcurrentExecutions, "cannot be set with $WEIGHTED: AWS refuses provisioned concurrency on an alias that routes to two versions")
+		}
+	case strategyProgressive:
+		if !s.VersionNameA.Missing() {
+			s.checkSelector(c, "A")
+		}
+		if !s.VersionNameB.Missing() {
+			s.checkSelector(c, "B")
+		}
+		c.Required(&s.Progressive)
+		s.Progressive.check(c)
+		if pc := s.ProvisionedConcurrentExecutions; pc.Set() && pc.Value > 0 {
+			c.Errorf(&s.ProvisionedConcurrentExecutions, "cannot be set with $PROGRESSIVE: AWS refuses provisioned concurrency on an alias that routes to two versions")
 		}
 	case strategyBlueGreen:
 		s.payloadFields.check(c)
@@ -292,6 +308,8 @@ func resolveRoute(ctx context.Context, _ *stage.Task, f *function, s *routeSpec)
 		if err != nil {
 			return stage.Result{}, err
 		}
+	case strategyProgressive:
+		return s.resolveProgressive(ctx, f, versions)
 	case strategyBlueGreen:
 		if len(versions) == 0 {
 			return stage.Result{}, fail("$BLUEGREEN tests the newest published version of %s, and it has none; publish a version first (Deploy with publish: true)", f)
@@ -299,7 +317,7 @@ func resolveRoute(ctx context.Context, _ *stage.Task, f *function, s *routeSpec)
 		v := strconv.Itoa(versions[len(versions)-1])
 		target = routeTarget{Version: v, Weights: map[string]float64{}, Selected: "the newest published version, " + v}
 	default:
-		return stage.Result{}, fail("deploymentStrategy must be $SIMPLE, $WEIGHTED or $BLUEGREEN, not %q", strategy)
+		return stage.Result{}, fail("deploymentStrategy must be $SIMPLE, $WEIGHTED, $BLUEGREEN or $PROGRESSIVE, not %q", strategy)
 	}
 	target.Strategy = strategy
 	return stage.Succeed().WithContext(map[string]any{routeTargetKey: jsonValue(target)}), nil

@@ -1,0 +1,550 @@
+package lambda
+
+import (
+	"context"
+	"fmt"
+	"math"
+	"regexp"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/lambda"
+	"github.com/aws/aws-sdk-go-v2/service/lambda/types"
+
+	"github.com/sluice-cd/sluice/internal/canary"
+	"github.com/sluice-cd/sluice/internal/stage"
+)
+
+// strategyProgressive is Sluice's progressive traffic shift, an opt-in
+// strategy of the Route stage (Spinnaker has none): the alias moves from
+// the version it routes to the new one in steps, as AWS CodeDeploy's
+// Lambda deployment configurations and Argo Rollouts' canary steps do,
+// with gates between the steps. When a gate fails the stage puts the
+// alias back as it was before the stage at once, itself, and fails saying
+// which gate and why.
+//
+//	"deploymentStrategy": "$PROGRESSIVE",
+//	"versionNameA": "$LATEST",           // the new version (default $LATEST)
+//	"progressive": {
+//	  "deploymentConfig": "LambdaCanary10Percent5Minutes",   // or steps:
+//	  "steps": [{"weight": 10, "pause": "PT5M", "analysis": true}, {"weight": 50, "pause": 60}],
+//	  "analysis": {canaryConfig fields of kayentaCanary: canaryConfigName, scoreThresholds, scopes[0].step, …},
+//	  "alarms": ["orders-errors"],       // CloudWatch alarms: any in ALARM stops the shift
+//	  "checkIntervalSeconds": 10         // how often the alarms are read during a pause
+//	}
+//
+// The version shifted from is the one the alias routes now (versionNameB
+// names another). Each step sends weight percent to the new version, then
+// pauses; during the pause the alarms are read, and at its end a step with
+// analysis judges the new version against the old over the pause with the
+// saved canary config (the score must reach the pass threshold, Orca's
+// final verdict). A last step at 100 % is added when the steps end below
+// it: the alias then routes only the new version. People pause, resume,
+// promote at once or abort through the engine's stage commands.
+const strategyProgressive = "$PROGRESSIVE"
+
+// taskShiftTraffic walks a $PROGRESSIVE route's steps.
+const taskShiftTraffic = "lambdaShiftTraffic"
+
+// Keys of the progressive shift.
+const (
+	// rolloutKey holds the rollout's state in the stage context, and what
+	// people see of it in the outputs.
+	rolloutKey = "rollout"
+)
+
+// Commands of a progressive shift (stage.Steerable).
+const (
+	CommandPause   = "pause"
+	CommandResume  = "resume"
+	CommandPromote = "promote"
+	CommandAbort   = "abort"
+)
+
+// progressiveFields is a $PROGRESSIVE route's progressive object.
+type progressiveFields struct {
+	stage.Field
+	DeploymentConfig stage.StringField           `json:"deploymentConfig" hint:"a CodeDeploy Lambda configuration such as LambdaCanary10Percent5Minutes or LambdaLinear10PercentEvery1Minute"`
+	Steps            stage.ListField[stepFields] `json:"steps"`
+	Analysis         analysisFields              `json:"analysis"`
+	Alarms           stage.StringsField          `json:"alarms" hint:"CloudWatch alarm names of the function's account; any in ALARM stops the shift"`
+	CheckInterval    stage.NumberField           `json:"checkIntervalSeconds" hint:"seconds between looks at the alarms during a pause; default 10"`
+}
+
+// stepFields is one step: the new version's share, how long it holds,
+// and whether the analysis judges it.
+type stepFields struct {
+	Weight   stage.NumberField `json:"weight" hint:"percent of traffic for the new version, above 0 and at most 100"`
+	Pause    durationField     `json:"pause" hint:"how long the step holds: seconds or ISO-8601 such as PT5M"`
+	Analysis stage.BoolField   `json:"analysis" hint:"judge the step with progressive.analysis when its pause ends; default true when analysis is given"`
+}
+
+// codeDeployConfig matches AWS CodeDeploy's predefined Lambda deployment
+// configurations, with or without the CodeDeployDefault. prefix.
+var codeDeployConfig = regexp.MustCompile(`^(?:CodeDeployDefault\.)?Lambda(?:(AllAtOnce)|Canary10Percent(5|10|15|30)Minutes|Linear10PercentEvery(1|2|3|10)Minutes?)$`)
+
+// rolloutStep is one step as the rollout runs it.
+type rolloutStep struct {
+	Weight   float64       `json:"weight"` // percent to the new version
+	Pause    time.Duration `json:"pauseNanos"`
+	Analysis bool          `json:"analysis"`
+}
+
+// steps returns the rollout's steps, ending at 100 %.
+func (p *progressiveFields) steps() ([]rolloutStep, error) {
+	var steps []rolloutStep
+	if name := strings.TrimSpace(p.DeploymentConfig.Value); name != "" {
+		m := codeDeployConfig.FindStringSubmatch(name)
+		if m == nil {
+			return nil, fmt.Errorf("%s %q is not one of CodeDeploy's Lambda configurations: LambdaAllAtOnce, LambdaCanary10Percent{5,10,15,30}Minutes, LambdaLinear10PercentEvery{1,2,3,10}Minute(s); or give steps", p.DeploymentConfig.Path(), name)
+		}
+		switch {
+		case m[1] != "":
+		case m[2] != "":
+			mins, _ := strconv.Atoi(m[2])
+			steps = []rolloutStep{{Weight: 10, Pause: time.Duration(mins) * time.Minute}}
+		default:
+			mins, _ := strconv.Atoi(m[3])
+			for w := 10; w < 100; w += 10 {
+				steps = append(steps, rolloutStep{Weight: float64(w), Pause: time.Duration(mins) * time.Minute})
+			}
+		}
+		for i := range steps {
+			steps[i].Analysis = p.Analysis.Set()
+		}
+	}
+	for _, s := range p.Steps.Items {
+		steps = append(steps, rolloutStep{Weight: s.Weight.Value, Pause: s.Pause.Value,
+			Analysis: s.Analysis.Value || (s.Analysis.Missing() && p.Analysis.Set() && s.Weight.Value < 100)})
+	}
+	if len(steps) == 0 || steps[len(steps)-1].Weight < 100 {
+		steps = append(steps, rolloutStep{Weight: 100})
+	}
+	return steps, nil
+}
+
+func (p *progressiveFields) check(c *stage.Checker) {
+	hasConfig := p.DeploymentConfig.Set() && strings.TrimSpace(p.DeploymentConfig.Value) != ""
+	switch {
+	case hasConfig && len(p.Steps.Items) > 0:
+		c.Errorf(&p.Steps, "cannot be given with deploymentConfig: give one of them")
+	case !hasConfig && len(p.Steps.Items) == 0 && !p.Steps.Expr() && !p.DeploymentConfig.Expr():
+		c.Errorf(&p.DeploymentConfig, "is required (or steps): how the traffic moves, e.g. LambdaCanary10Percent5Minutes")
+	case hasConfig && known(&p.DeploymentConfig.Field):
+		if _, err := p.steps(); err != nil {
+			c.Errorf(&p.DeploymentConfig, "%v", strings.TrimPrefix(err.Error(), p.DeploymentConfig.Path()+" "))
+		}
+	}
+	last := 0.0
+	for i := range p.Steps.Items {
+		s := &p.Steps.Items[i]
+		w := &s.Weight
+		switch {
+		case w.Missing():
+			c.Errorf(w, "is required: the percent of traffic for the new version")
+		case w.Set() && (math.IsNaN(w.Value) || w.Value <= 0 || w.Value > 100):
+			c.Errorf(w, "must be above 0 and at most 100, not %v", w.Value)
+		case w.Set() && w.Value <= last:
+			c.Errorf(w, "is %v, not above the step before (%v): each step sends more traffic to the new version", w.Value, last)
+		}
+		if w.Set() {
+			last = w.Value
+		}
+		if s.Analysis.Value && !p.Analysis.Set() {
+			c.Errorf(&s.Analysis, "needs progressive.analysis: the canary config that judges the step")
+		}
+		if (s.Analysis.Value || (s.Analysis.Missing() && p.Analysis.Set() && w.Value < 100)) && s.Pause.Set() && s.Pause.Value <= 0 {
+			c.Errorf(&s.Pause, "must be more than 0 for a step with analysis: the pause is the window the analysis judges")
+		}
+	}
+	if p.Analysis.Set() {
+		p.Analysis.check(c, false)
+	}
+	if p.CheckInterval.Set() && (p.CheckInterval.Value <= 0 || math.IsNaN(p.CheckInterval.Value)) {
+		c.Errorf(&p.CheckInterval, "must be a positive number of seconds, not %v", p.CheckInterval.Value)
+	}
+	if p.Alarms.Set() {
+		if err := canary.CheckAlarmNames(p.Alarms.Value); err != nil {
+			c.Errorf(&p.Alarms, "%v", err)
+		}
+	}
+}
+
+// checkInterval is how often the gates are looked at during a pause.
+func (p *progressiveFields) checkInterval() time.Duration {
+	if p.CheckInterval.Set() && p.CheckInterval.Value > 0 {
+		return time.Duration(p.CheckInterval.Value * float64(time.Second))
+	}
+	return 10 * time.Second
+}
+
+// rollout is a progressive shift's state, kept in the stage context and
+// shown in its outputs.
+type rollout struct {
+	Alias    string        `json:"alias"`
+	Baseline string        `json:"baseline"` // the version shifted from
+	Canary   string        `json:"canary"`   // the version shifted to
+	// Before is what the alias routed when the rollout was planned.
+	Before struct {
+		Version string             `json:"version"`
+		Weights map[string]float64 `json:"weights"`
+	} `json:"before"`
+	Steps    []rolloutStep `json:"steps"`
+	// Step is the step running; Applied says its routing is on the alias
+	// since StepStart.
+	Step      int       `json:"step"`
+	Applied   bool      `json:"applied"`
+	StepStart time.Time `json:"stepStart"`
+	// Status is what people see: shifting, paused, promoted, restoring,
+	// restored, restoreFailed.
+	Status string `json:"status"`
+	// Reason says why the rollout stopped or was restored.
+	Reason string `json:"reason,omitempty"`
+	// PausedAt is when someone paused it; zero when not paused.
+	PausedAt time.Time `json:"pausedAt,omitzero"`
+	// Commands is how many stage commands have been acted on.
+	Commands int `json:"commands"`
+	// History records each step that ran: when, and what its gates found.
+	History []stepRecord `json:"history"`
+}
+
+// Rollout statuses.
+const (
+	rolloutShifting      = "shifting"
+	rolloutPaused        = "paused"
+	rolloutPromoted      = "promoted"
+	rolloutRestoring     = "restoring"
+	rolloutRestored      = "restored"
+	rolloutRestoreFailed = "restoreFailed"
+)
+
+// stepRecord is one step that ran.
+type stepRecord struct {
+	Step     int            `json:"step"`
+	Weight   float64        `json:"weight"`
+	Start    time.Time      `json:"start"`
+	End      time.Time      `json:"end,omitzero"`
+	Outcome  string         `json:"outcome,omitempty"` // passed, failed, promoted, skipped
+	Analysis *canary.Report `json:"analysis,omitempty"`
+	Alarms   []canary.Alarm `json:"alarmsFiring,omitempty"`
+}
+
+// routing is what the alias routes at weight percent to the new version.
+func (r *rollout) routing(weight float64) (version string, weights map[string]float64) {
+	if weight >= 100 {
+		return r.Canary, map[string]float64{}
+	}
+	return r.Baseline, map[string]float64{r.Canary: math.Round(weight*1e4) / 1e6}
+}
+
+// Commands implements stage.Steerable for the Route stage: a running
+// $PROGRESSIVE shift takes pause or resume, promote and abort.
+func (st *stageType[S, P]) Commands(ctx map[string]any) []string {
+	var r rollout
+	if st.name != RouteTypeName || fromContext(ctx, rolloutKey, &r) != nil {
+		return nil
+	}
+	switch r.Status {
+	case rolloutShifting:
+		return []string{CommandPause, CommandPromote, CommandAbort}
+	case rolloutPaused:
+		return []string{CommandResume, CommandPromote, CommandAbort}
+	}
+	return nil
+}
+
+// shiftTraffic walks the steps: it acts on new commands, applies the
+// step's routing, reads the gates while the step holds, and goes on,
+// promotes or restores. Every run reads the alias first and changes it
+// only when it differs from what the step wants, so a run repeated after
+// a crash never shifts twice.
+func (b *base) shiftTraffic(ctx context.Context, t *stage.Task, f *function, s *routeSpec) (stage.Result, error) {
+	var snap snapshot
+	if err := fromContext(t.Context, routeSnapshotKey, &snap); err != nil {
+		return stage.Result{}, fail("the stage context has no record of the alias before the change (%s); the %s task must run first", routeSnapshotKey, taskRecordRouting)
+	}
+	var r rollout
+	if err := fromContext(t.Context, rolloutKey, &r); err != nil {
+		return stage.Result{}, fail("the stage context has no rollout plan (%s); the %s task must run first", rolloutKey, taskResolveRoute)
+	}
+	save := func(res stage.Result) stage.Result {
+		return res.WithContext(map[string]any{rolloutKey: jsonValue(r)}).WithOutputs(map[string]any{rolloutKey: jsonValue(r)})
+	}
+	r.takeCommands(t)
+
+	if r.Status == rolloutRestoring {
+		return save(b.restore(ctx, f, &r, snap.previousRouting, t.Now)), nil
+	}
+	if r.Status == rolloutPaused {
+		return save(stage.Wait().WithContext(map[string]any{ctxWaitingFor: fmt.Sprintf("paused at step %d (%v%% to version %s); resume, promote or abort it", r.Step+1, r.Steps[r.Step].Weight, r.Canary)})), nil
+	}
+	for {
+		step := r.Steps[r.Step]
+		if !r.Applied {
+			if err := b.applyStep(ctx, f, &r, s); err != nil {
+				return save(stage.Result{}), err
+			}
+			r.Applied, r.StepStart = true, t.Now
+			r.History = append(r.History, stepRecord{Step: r.Step + 1, Weight: step.Weight, Start: t.Now.UTC()})
+		}
+		rec := &r.History[len(r.History)-1]
+		if reason, err := b.alarmGate(ctx, f, s, rec); err != nil {
+			return save(stage.Result{}), err
+		} else if reason != "" {
+			return save(r.stop(reason, t.Now)), nil
+		}
+		if left := step.Pause - t.Now.Sub(r.StepStart); left > 0 {
+			wait := left
+			if s.Progressive.Alarms.Set() && len(s.Progressive.Alarms.Value) > 0 {
+				wait = min(left, s.Progressive.checkInterval())
+			}
+			return save(stage.RetryAfter(wait).WithContext(map[string]any{ctxWaitingFor: fmt.Sprintf("step %d of %d holds %v%% on version %s for %s more", r.Step+1, len(r.Steps), step.Weight, r.Canary, left.Round(time.Second))})), nil
+		}
+		if step.Analysis && step.Weight < 100 {
+			reason, err := b.analyzeStep(ctx, t, f, s, &r, rec)
+			if err != nil {
+				return save(stage.Result{}), err
+			}
+			if reason != "" {
+				return save(r.stop(reason, t.Now)), nil
+			}
+		}
+		rec.End, rec.Outcome = t.Now.UTC(), "passed"
+		if r.Step == len(r.Steps)-1 {
+			r.Status = rolloutPromoted
+			return save(stage.Succeed().WithOutputs(map[string]any{
+				"deployment:aliasDeployed":        r.Alias,
+				"deployment:majorVersionDeployed": r.Canary,
+				"deployment:strategyUsed":         "ProgressiveDeploymentStrategy",
+			})), nil
+		}
+		r.Step++
+		r.Applied = false
+	}
+}
+
+// takeCommands acts on the stage commands not yet seen.
+func (r *rollout) takeCommands(t *stage.Task) {
+	list, _ := t.Context[stage.CommandsKey].([]any)
+	for ; r.Commands < len(list); r.Commands++ {
+		cmd, _ := list[r.Commands].(map[string]any)
+		name, _ := cmd["command"].(string)
+		user, _ := cmd["user"].(string)
+		if r.Status != rolloutShifting && r.Status != rolloutPaused {
+			continue // decided already
+		}
+		switch name {
+		case CommandPause:
+			if r.Status == rolloutShifting {
+				r.Status, r.PausedAt = rolloutPaused, t.Now
+			}
+		case CommandResume:
+			if r.Status == rolloutPaused {
+				// The paused time does not count towards the step's pause.
+				r.StepStart = r.StepStart.Add(t.Now.Sub(r.PausedAt))
+				r.Status, r.PausedAt = rolloutShifting, time.Time{}
+			}
+		case CommandPromote:
+			if n := len(r.History); n > 0 && r.Applied {
+				r.History[n-1].End, r.History[n-1].Outcome = t.Now.UTC(), "skipped: promoted by "+user
+			}
+			r.Status, r.PausedAt = rolloutShifting, time.Time{}
+			r.Step, r.Applied = len(r.Steps)-1, false
+			r.Steps[r.Step].Pause = 0
+		case CommandAbort:
+			r.stop("aborted by "+user, t.Now)
+		}
+	}
+}
+
+// stop records why the rollout stops and has the next run restore the
+// routing; restoring only after this is recorded means a crash between
+// the two cannot lose the reason.
+func (r *rollout) stop(reason string, now time.Time) stage.Result {
+	r.Status, r.Reason = rolloutRestoring, reason
+	if n := len(r.History); n > 0 && r.History[n-1].Outcome == "" {
+		r.History[n-1].End, r.History[n-1].Outcome = now.UTC(), "failed"
+	}
+	return stage.RetryAfter(time.Millisecond)
+}
+
+// restore puts the alias back as it was before the stage, and fails the
+// stage with the reason. The record says whether the restore succeeded.
+func (b *base) restore(ctx context.Context, f *function, r *rollout, prev previousRouting, now time.Time) stage.Result {
+	before := describeRouting(prev.FunctionVersion, prev.AdditionalVersionWeights)
+	if _, err := putBack(ctx, f, prev); err != nil {
+		if ctx.Err() != nil {
+			return stage.RetryAfter(time.Second)
+		}
+		r.Status = rolloutRestoreFailed
+		return stage.Failf("progressive shift of alias %s of %s stopped: %s; restoring it to %s FAILED: %v", r.Alias, f.name, r.Reason, before, err)
+	}
+	r.Status = rolloutRestored
+	return stage.Failf("progressive shift of alias %s of %s to version %s stopped: %s; the alias was restored to %s", r.Alias, f.name, r.Canary, r.Reason, before).
+		WithOutputs(map[string]any{"restoredRouting": jsonValue(prev)})
+}
+
+// applyStep makes the alias route the current step, unless it does
+// already. The alias must route what the rollout last set (or what it
+// routed before the stage): a change made by someone else is not
+// overwritten.
+func (b *base) applyStep(ctx context.Context, f *function, r *rollout, s *routeSpec) error {
+	version, weights := r.routing(r.Steps[r.Step].Weight)
+	cur, err := readAlias(ctx, f, r.Alias)
+	if err != nil {
+		return err
+	}
+	if cur.routes(version, weights) {
+		return nil
+	}
+	if !cur.found {
+		return fail("alias %s of %s was deleted while the progressive shift ran; nothing was changed — run the stage again", r.Alias, f.name)
+	}
+	if !r.expected(cur) {
+		return fail("alias %s of %s was changed while the progressive shift ran: it %s, which no step of this stage set; Sluice did not overwrite that change — run the stage again",
+			r.Alias, f.name, cur)
+	}
+	in := &lambda.UpdateAliasInput{
+		FunctionName: aws.String(f.name), Name: aws.String(r.Alias), FunctionVersion: aws.String(version),
+		RoutingConfig: &types.AliasRoutingConfiguration{AdditionalVersionWeights: weights}, RevisionId: aws.String(cur.revision),
+	}
+	in.Description = optString(&s.AliasDescription)
+	if _, err := f.c.UpdateAlias(ctx, in); err != nil {
+		return apiError(f, "UpdateAlias "+r.Alias, err)
+	}
+	cur, err = readAlias(ctx, f, r.Alias)
+	if err != nil {
+		return err
+	}
+	if !cur.routes(version, weights) {
+		return fail("alias %s of %s %s after the update, not %s as asked; another change may have raced with this stage",
+			r.Alias, f.name, cur, describeRouting(version, weights))
+	}
+	return nil
+}
+
+// expected reports whether the alias routes what this rollout may have
+// left on it: the routing before the stage or any step's up to the
+// current one.
+func (r *rollout) expected(cur aliasState) bool {
+	if cur.routes(r.Before.Version, r.Before.Weights) {
+		return true
+	}
+	for i := 0; i <= r.Step; i++ {
+		if v, w := r.routing(r.Steps[i].Weight); cur.routes(v, w) {
+			return true
+		}
+	}
+	return false
+}
+
+// alarmGate reads the alarms; it returns why the shift must stop, or "".
+func (b *base) alarmGate(ctx context.Context, f *function, s *routeSpec, rec *stepRecord) (string, error) {
+	names := s.Progressive.Alarms.Value
+	if !s.Progressive.Alarms.Set() || len(names) == 0 {
+		return "", nil
+	}
+	gate, err := canary.NewAlarmGate(f.acct)
+	if err != nil {
+		return "", fail("progressive.alarms: %v", err)
+	}
+	firing, err := gate.Firing(ctx, names)
+	if err != nil {
+		return "", fail("progressive.alarms: %v", err)
+	}
+	if len(firing) == 0 {
+		return "", nil
+	}
+	rec.Alarms = firing
+	parts := make([]string, len(firing))
+	for i, a := range firing {
+		parts[i] = fmt.Sprintf("%s (%s)", a.Name, a.Reason)
+	}
+	return fmt.Sprintf("CloudWatch alarm %s in ALARM at step %d (%v%%)", strings.Join(parts, ", "), rec.Step, rec.Weight), nil
+}
+
+// analyzeStep judges the new version against the old over the step's
+// pause; it returns why the shift must stop, or "".
+func (b *base) analyzeStep(ctx context.Context, t *stage.Task, f *function, s *routeSpec, r *rollout, rec *stepRecord) (string, error) {
+	an := &s.Progressive.Analysis
+	loaded, err := b.analysis.loadConfig(ctx, an)
+	if err != nil {
+		return "", err
+	}
+	cfg, err := loaded.parsed()
+	if err != nil {
+		return "", err
+	}
+	src, err := b.analysis.sources(b, f, an.MetricsAccountName.Value)
+	if err != nil {
+		return "", err
+	}
+	scope := func(v, sel string) canary.ReportScope {
+		return canary.ReportScope{Account: f.acct.Name, Function: f.name, Alias: r.Alias, Version: v, Selector: sel}
+	}
+	rs := resolvedScopes{Control: scope(r.Baseline, "baseline"), Experiment: scope(r.Canary, "canary")}
+	th := an.thresholds()
+	res, err := judgeWindow(ctx, cfg, src, rs, r.StepStart, t.Now, 0, an.step(), th)
+	if err != nil {
+		return "", err
+	}
+	a := canaryAnalysis{Config: loaded, Scopes: rs, Plan: plan{Count: 1}}
+	rep := newReport(a, th, canary.ModeIntervals)
+	iv := canary.NewIntervalReport(1, r.StepStart, t.Now, res)
+	rep.Intervals = append(rep.Intervals, iv)
+	rec.Analysis = &rep
+	if err := canary.FinalVerdict(rep.Scores(), th); err != nil {
+		reason := fmt.Sprintf("canary analysis of step %d (%v%%) failed: %v: %s; %s", rec.Step, rec.Weight, err, iv.Explain(), rep.Versus())
+		rep.Decision = &canary.Decision{Result: canary.DecisionFail, Score: iv.Score, Reason: reason, At: t.Now.UTC()}
+		return reason, nil
+	}
+	rep.Decision = &canary.Decision{Result: canary.DecisionPass, Score: iv.Score, At: t.Now.UTC(),
+		Reason: fmt.Sprintf("score %v reached the pass threshold %v", iv.Score, th.Pass)}
+	return "", nil
+}
+
+// resolveProgressive resolves a $PROGRESSIVE route: the new version
+// (versionNameA, default $LATEST) and the version shifted from
+// (versionNameB, default the one the alias routes now), and plans the
+// rollout. An alias that routes only the new version already gets one
+// step, which changes nothing.
+func (s *routeSpec) resolveProgressive(ctx context.Context, f *function, versions []int) (stage.Result, error) {
+	alias := s.alias()
+	cur, err := readAlias(ctx, f, alias)
+	if err != nil {
+		return stage.Result{}, err
+	}
+	if !cur.found {
+		return stage.Result{}, fail("$PROGRESSIVE shifts alias %s of %s from the version it routes now, and the alias does not exist; create it first (a $SIMPLE Route to the version in service)", alias, f.name)
+	}
+	if s.VersionNameA.Missing() {
+		s.VersionNameA.Value = SelectorLatest
+	}
+	canaryVersion, selA, err := s.resolveSide(f, "A", versions)
+	if err != nil {
+		return stage.Result{}, err
+	}
+	baseline, selected := cur.version, fmt.Sprintf("from version %s (what alias %s routes) to versionNameA %s = version %s", cur.version, alias, selA, canaryVersion)
+	if !s.VersionNameB.Missing() {
+		b, selB, err := s.resolveSide(f, "B", versions)
+		if err != nil {
+			return stage.Result{}, err
+		}
+		baseline, selected = b, fmt.Sprintf("from versionNameB %s = version %s to versionNameA %s = version %s", selB, b, selA, canaryVersion)
+	}
+	steps, err := s.Progressive.steps()
+	if err != nil {
+		return stage.Result{}, fail("%v", err)
+	}
+	if baseline == canaryVersion {
+		steps = []rolloutStep{{Weight: 100}}
+	} else if err := checkSameRoleAndDLQ(ctx, f, canaryVersion, baseline); err != nil {
+		return stage.Result{}, err
+	}
+	r := rollout{Alias: alias, Baseline: baseline, Canary: canaryVersion, Steps: steps, Status: rolloutShifting, History: []stepRecord{}}
+	r.Before.Version, r.Before.Weights = cur.version, cur.weights
+	target := routeTarget{Strategy: strategyProgressive, Version: canaryVersion, Weights: map[string]float64{}, Selected: selected}
+	return stage.Succeed().WithContext(map[string]any{routeTargetKey: jsonValue(target), rolloutKey: jsonValue(r)}), nil
+}

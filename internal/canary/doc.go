@@ -148,7 +148,9 @@
 // ([SimulateRun], [Simulate]) replays seeded Poisson traffic with a
 // traffic split (math/rand/v2's PCG) through this judge and through [Judge]
 // at Orca's interval plan on per-step error rates, and reports time to
-// decision and wrong decisions.
+// decision and wrong decisions; [BenchCases] are issue 11's scenarios and
+// [WriteBenchTable] their table, which `sluice bench canary` and
+// BenchmarkSimulate both print.
 //
 // Latency ([SequentialLatencyConfig]) is judged the same way on the mean
 // log latency, so an increase is a ratio and the tolerable increase δ is

@@ -1,6 +1,8 @@
 // Package canary judges canaries: it owns the statistics that compare a
 // new version's metrics (the experiment) with the current version's (the
-// control) and the metric sources that provide them.
+// control) and the metric sources that provide them. It also reads the
+// CloudWatch alarms a traffic-shifting gate names ([AlarmGate]): only
+// ALARM fires, as in CodeDeploy, and a missing alarm is an error.
 //
 // The judge is pure: it takes samples and configuration and returns
 // verdicts. It must not do I/O, read clocks, keep state between calls or

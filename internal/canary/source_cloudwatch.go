@@ -50,14 +50,11 @@ type CloudWatchSource struct {
 // The local account has no CloudWatch: its metrics are the sluice-local
 // source's.
 func NewCloudWatchSource(acct *awsclient.Account) (*CloudWatchSource, error) {
-	if acct == nil || acct.CloudWatch == nil {
-		name := "<nil>"
-		if acct != nil {
-			name = acct.Name
-		}
+	cw, name := cloudWatchClient(acct)
+	if cw == nil {
 		return nil, fmt.Errorf("metric source: account %s has no CloudWatch client: name an AWS account of sluice.yaml; the local Lambda's metrics are read with %q queries", name, QueryLocal)
 	}
-	return &CloudWatchSource{client: acct.CloudWatch, account: acct.Name}, nil
+	return &CloudWatchSource{client: cw, account: name}, nil
 }
 
 // cloudWatchMetric is how a CloudWatchQuery travels in

@@ -26,7 +26,7 @@ func progressiveEnv(t *testing.T, failureRate string) (*canaryEnv, stage.Type) {
 	return c, typ
 }
 
-func progressiveFields(progressive map[string]any) map[string]any {
+func progressiveStage(progressive map[string]any) map[string]any {
 	p := map[string]any{
 		"steps": []any{
 			map[string]any{"weight": 20, "pause": 0.6},
@@ -58,7 +58,7 @@ func TestProgressiveShiftPromotes(t *testing.T) {
 	t.Parallel()
 	c, typ := progressiveEnv(t, "0")
 	stop := c.traffic(t)
-	r := newStageRun(t, typ, fixtureApp, progressiveFields(nil))
+	r := newStageRun(t, typ, fixtureApp, progressiveStage(nil))
 	out := r.mustSucceed()
 	stop()
 	if a := c.fn.alias("live"); aws.ToString(a.FunctionVersion) != c.v2 || a.RoutingConfig != nil && len(a.RoutingConfig.AdditionalVersionWeights) > 0 {
@@ -92,7 +92,7 @@ func TestProgressiveShiftRestoresABadVersion(t *testing.T) {
 	t.Parallel()
 	c, typ := progressiveEnv(t, "0.5")
 	stop := c.traffic(t)
-	r := newStageRun(t, typ, fixtureApp, progressiveFields(nil))
+	r := newStageRun(t, typ, fixtureApp, progressiveStage(nil))
 	msg := r.mustFail()
 	stop()
 	if a := c.fn.alias("live"); aws.ToString(a.FunctionVersion) != c.v1 || a.RoutingConfig != nil && len(a.RoutingConfig.AdditionalVersionWeights) > 0 {
@@ -142,7 +142,7 @@ func (s *stepper) command(name string) {
 func TestProgressiveShiftCommands(t *testing.T) {
 	t.Parallel()
 	c, typ := progressiveEnv(t, "0")
-	fields := progressiveFields(map[string]any{"analysis": nil, "steps": []any{
+	fields := progressiveStage(map[string]any{"analysis": nil, "steps": []any{
 		map[string]any{"weight": 10, "pause": 3600}, map[string]any{"weight": 50, "pause": 3600}}})
 	delete(fields["progressive"].(map[string]any), "analysis")
 	steerable := typ.(stage.Steerable)
@@ -234,7 +234,7 @@ func TestProgressiveShiftCommands(t *testing.T) {
 func TestProgressiveShiftNeverShiftsTwice(t *testing.T) {
 	t.Parallel()
 	c, typ := progressiveEnv(t, "0")
-	fields := progressiveFields(map[string]any{"steps": []any{map[string]any{"weight": 10, "pause": 3600}}})
+	fields := progressiveStage(map[string]any{"steps": []any{map[string]any{"weight": 10, "pause": 3600}}})
 	delete(fields["progressive"].(map[string]any), "analysis")
 	s := &stepper{t: t, typ: typ, ctx: fields, out: map[string]any{}, start: time.Now()}
 	s.run(taskResolveRoute)

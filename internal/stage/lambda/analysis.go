@@ -109,6 +109,10 @@ type durationField struct {
 // DecodeField implements stage.FieldType.
 func (d *durationField) DecodeField(v any) error {
 	switch x := v.(type) {
+	case int:
+		return d.DecodeField(float64(x))
+	case int64:
+		return d.DecodeField(float64(x))
 	case float64:
 		if x < 0 || math.IsNaN(x) || x > math.MaxInt64/float64(time.Second) {
 			return fmt.Errorf("must be a positive number of seconds or an ISO-8601 duration such as PT1H, not %v", x)

@@ -2,6 +2,7 @@ package lambda
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"math"
 	"regexp"
@@ -204,6 +205,9 @@ type rollout struct {
 	Reason string `json:"reason,omitempty"`
 	// PausedAt is when someone paused it; zero when not paused.
 	PausedAt time.Time `json:"pausedAt,omitzero"`
+	// TroubleSince is when the gates could last not be read, since
+	// when they have not been; zero while they can.
+	TroubleSince time.Time `json:"troubleSince,omitzero"`
 	// Commands is how many stage commands have been acted on.
 	Commands int `json:"commands"`
 	// History records each step that ran: when, and what its gates found.
@@ -218,6 +222,9 @@ const (
 	rolloutRestoring     = "restoring"
 	rolloutRestored      = "restored"
 	rolloutRestoreFailed = "restoreFailed"
+	// rolloutStopped: the alias was changed or deleted by someone else,
+	// and the rollout left it as it found it.
+	rolloutStopped = "stopped"
 )
 
 // stepRecord is one step that ran.
@@ -280,50 +287,100 @@ func (b *base) shiftTraffic(ctx context.Context, t *stage.Task, f *function, s *
 	if r.Status == rolloutPaused {
 		return save(stage.Wait().WithContext(map[string]any{ctxWaitingFor: fmt.Sprintf("paused at step %d (%v%% to version %s); resume, promote or abort it", r.Step+1, r.Steps[r.Step].Weight, r.Canary)})), nil
 	}
+	res, err := b.walk(ctx, t, f, s, &r)
+	var n *notYet
+	var fl *failure
+	switch {
+	case err == nil:
+		r.TroubleSince = time.Time{}
+		return save(res), nil
+	case ctx.Err() != nil:
+		return stage.Result{}, err
+	case r.Status == rolloutStopped:
+		return save(res), err
+	case errors.As(err, &n):
+		// Something the gates read could not be read (AWS, a metric
+		// source): look again, and restore once it stays so for the wait
+		// timeout — never leave the traffic split on a gate that cannot
+		// be read.
+		if r.TroubleSince.IsZero() {
+			r.TroubleSince = t.Now
+		}
+		if waited := t.Now.Sub(r.TroubleSince); waited >= s.waitTimeout() {
+			return save(r.stop(fmt.Sprintf("the gates could not be read for %s (waitTimeoutSeconds %d): %s", waited.Round(time.Second), int(s.waitTimeout()/time.Second), n.msg), t.Now)), nil
+		}
+		return save(stage.RetryAfter(min(max(t.Now.Sub(r.TroubleSince)/4, time.Second), 30*time.Second)).
+			WithContext(map[string]any{ctxWaitingFor: n.msg})), nil
+	case r.hasShifted():
+		// A gate that cannot be judged (a config that no longer loads, a
+		// missing alarm) stops the shift: restoring is the safe side.
+		msg := err.Error()
+		if errors.As(err, &fl) {
+			msg = fl.msg
+		}
+		return save(r.stop(msg, t.Now)), nil
+	}
+	r.Status = rolloutStopped
+	return save(res), err
+}
+
+// walk runs the rollout from where it is: it applies the step's routing,
+// reads the gates while the step holds, and goes on to the next step, or
+// promotes, or stops. A *failure from applying a step means the alias is
+// not as the rollout left it, and it is not touched.
+func (b *base) walk(ctx context.Context, t *stage.Task, f *function, s *routeSpec, r *rollout) (stage.Result, error) {
 	for {
 		step := r.Steps[r.Step]
 		if !r.Applied {
-			if err := b.applyStep(ctx, f, &r, s); err != nil {
-				return save(stage.Result{}), err
+			if err := b.applyStep(ctx, f, r, s); err != nil {
+				var fl *failure
+				if errors.As(err, &fl) {
+					r.Status = rolloutStopped
+					return stage.Result{}.WithOutputs(map[string]any{PreviousRoutingKey: nil, RollbackStageKey: nil}), err
+				}
+				return stage.Result{}, err
 			}
 			r.Applied, r.StepStart = true, t.Now
 			r.History = append(r.History, stepRecord{Step: r.Step + 1, Weight: step.Weight, Start: t.Now.UTC()})
 		}
 		rec := &r.History[len(r.History)-1]
 		if reason, err := b.alarmGate(ctx, f, s, rec); err != nil {
-			return save(stage.Result{}), err
+			return stage.Result{}, err
 		} else if reason != "" {
-			return save(r.stop(reason, t.Now)), nil
+			return r.stop(reason, t.Now), nil
 		}
 		if left := step.Pause - t.Now.Sub(r.StepStart); left > 0 {
 			wait := left
 			if s.Progressive.Alarms.Set() && len(s.Progressive.Alarms.Value) > 0 {
 				wait = min(left, s.Progressive.checkInterval())
 			}
-			return save(stage.RetryAfter(wait).WithContext(map[string]any{ctxWaitingFor: fmt.Sprintf("step %d of %d holds %v%% on version %s for %s more", r.Step+1, len(r.Steps), step.Weight, r.Canary, left.Round(time.Second))})), nil
+			return stage.RetryAfter(wait).WithContext(map[string]any{ctxWaitingFor: fmt.Sprintf("step %d of %d holds %v%% on version %s for %s more", r.Step+1, len(r.Steps), step.Weight, r.Canary, left.Round(time.Second))}), nil
 		}
 		if step.Analysis && step.Weight < 100 {
-			reason, err := b.analyzeStep(ctx, t, f, s, &r, rec)
+			reason, err := b.analyzeStep(ctx, t, f, s, r, rec)
 			if err != nil {
-				return save(stage.Result{}), err
+				return stage.Result{}, err
 			}
 			if reason != "" {
-				return save(r.stop(reason, t.Now)), nil
+				return r.stop(reason, t.Now), nil
 			}
 		}
 		rec.End, rec.Outcome = t.Now.UTC(), "passed"
 		if r.Step == len(r.Steps)-1 {
 			r.Status = rolloutPromoted
-			return save(stage.Succeed().WithOutputs(map[string]any{
+			return stage.Succeed().WithContext(map[string]any{ctxWaitingFor: nil}).WithOutputs(map[string]any{
 				"deployment:aliasDeployed":        r.Alias,
 				"deployment:majorVersionDeployed": r.Canary,
 				"deployment:strategyUsed":         "ProgressiveDeploymentStrategy",
-			})), nil
+			}), nil
 		}
 		r.Step++
 		r.Applied = false
 	}
 }
+
+// hasShifted reports whether any step has been applied to the alias.
+func (r *rollout) hasShifted() bool { return len(r.History) > 0 }
 
 // takeCommands acts on the stage commands not yet seen.
 func (r *rollout) takeCommands(t *stage.Task) {
@@ -451,8 +508,12 @@ func (b *base) alarmGate(ctx context.Context, f *function, s *routeSpec, rec *st
 		return "", fail("progressive.alarms: %v", err)
 	}
 	firing, err := gate.Firing(ctx, names)
-	if err != nil {
+	var missing *canary.MissingAlarmsError
+	switch {
+	case errors.As(err, &missing):
 		return "", fail("progressive.alarms: %v", err)
+	case err != nil:
+		return "", retry("progressive.alarms: %v", err)
 	}
 	if len(firing) == 0 {
 		return "", nil

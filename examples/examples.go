@@ -10,3 +10,8 @@ import "embed"
 //
 //go:embed pipelines/*.json
 var Pipelines embed.FS
+
+// CanaryConfigs holds canary-configs/*.json.
+//
+//go:embed canary-configs/*.json
+var CanaryConfigs embed.FS

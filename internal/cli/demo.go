@@ -2,6 +2,7 @@ package cli
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -22,28 +23,38 @@ import (
 	"github.com/sluice-cd/sluice/examples"
 	"github.com/sluice-cd/sluice/internal/apiclient"
 	"github.com/sluice-cd/sluice/internal/apitype"
+	"github.com/sluice-cd/sluice/internal/canary"
 	"github.com/sluice-cd/sluice/internal/fnbuild"
 	"github.com/sluice-cd/sluice/internal/httpserve"
 	"github.com/sluice-cd/sluice/internal/node"
 	"github.com/sluice-cd/sluice/internal/status"
 )
 
-// The demo releases examples/functions/hello twice with this pipeline.
+// The demo releases examples/functions/hello twice with one of these
+// pipelines: canary-release when a person judges (or --rollback),
+// progressive-release when Sluice's analysis does (--yes, --bad).
 const (
-	demoFile        = "pipelines/canary-release.json"
 	demoApplication = "hello"
-	demoPipeline    = "canary-release"
+	demoManual      = "canary-release"
+	demoProgressive = "progressive-release"
 	demoFunction    = "hello-api"
 	demoAlias       = "live"
 	demoBucket      = "sluice-demo"
 	demoKey         = "hello.zip"
 	demoJudgment    = "Promote?"
 	demoCanary      = "Canary 10%"
+	demoShift       = "Progressive release"
+	demoCanaryCfg   = "canary-configs/lambda-errors-latency.json"
+	// --bad's v2 fails this share of its invocations and is this much
+	// slower.
+	badFailureRate = 0.3
+	badLatencyMs   = 25
 )
 
 type demoOptions struct {
 	Yes         bool
 	Rollback    bool
+	Bad         bool
 	FailureRate float64
 	DataDir     string
 	Addr        string
@@ -60,16 +71,26 @@ anything else to start: an embedded server with the local Lambda, in its own dat
 directory (a temporary one unless --data-dir is given).
 
 The demo builds examples/functions/hello (run it from a Sluice checkout; it needs the
-Go toolchain), uploads it to the local S3 and runs examples/pipelines/canary-release.json
-twice: v1 goes straight to 100% of the alias hello-api:live; v2 gets 10% of it while
-live traffic flows, so the split shows in the local Lambda's metrics. At the manual
-judgment it promotes with --yes, rolls back with --rollback, and otherwise prints the
-console URL and the command that judges it, and waits. Pipelines you apply to the demo
-server may deploy a zipFile from the current directory or below it.`,
+Go toolchain), uploads it to the local S3, saves the canary config
+examples/canary-configs/lambda-errors-latency.json and releases the function twice while
+live traffic flows through the alias hello-api:live: v1 goes straight to 100%, v2 is the
+canary.
+
+With --yes, v2 is released by examples/pipelines/progressive-release.json: Sluice shifts
+10%, then 50%, then all of the traffic to it, judging it against v1 at each step with the
+canary config, and promotes it with no person involved. With --bad, v2 fails 30% of its
+requests and is 25 ms slower: the analysis catches it, Sluice puts the alias back on v1
+by itself, deletes v2 and prints why.
+
+With neither, v2 is released by examples/pipelines/canary-release.json: it gets 10% of
+the traffic, Sluice's canary analysis judges it, and a person decides at the manual
+judgment with the analysis in front of them — the demo prints the console URL and the
+command that judges it, and waits; --rollback rolls back there without asking. Pipelines
+you apply to the demo server may deploy a zipFile from the current directory or below it.`,
 		Args: noArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if opts.Yes && opts.Rollback {
-				return usageError("--yes and --rollback contradict each other", "give one of them, or neither to judge by hand")
+			if n := countTrue(opts.Yes, opts.Rollback, opts.Bad); n > 1 {
+				return usageError("--yes, --rollback and --bad contradict each other", "give one of them, or none to judge by hand")
 			}
 			if opts.FailureRate < 0 || opts.FailureRate > 1 {
 				return usageError(fmt.Sprintf("--failure-rate %g is not between 0 and 1", opts.FailureRate), "for example --failure-rate 0.2")
@@ -80,6 +101,7 @@ server may deploy a zipFile from the current directory or below it.`,
 	f := cmd.Flags()
 	f.BoolVar(&opts.Yes, "yes", false, "promote at the judgment without asking")
 	f.BoolVar(&opts.Rollback, "rollback", false, "roll back at the judgment without asking")
+	f.BoolVar(&opts.Bad, "bad", false, "release a v2 that fails 30% of its requests and is slower; Sluice's analysis rolls it back")
 	f.Float64Var(&opts.FailureRate, "failure-rate", 0, "share of v2's invocations that fail, 0 to 1")
 	f.StringVar(&opts.DataDir, "data-dir", "", "keep the demo's data here (default: a temporary directory, removed afterwards)")
 	f.StringVar(&opts.Addr, "addr", "127.0.0.1:0", "address of the embedded server and console; port 0 picks a free port")
@@ -144,11 +166,22 @@ func (a *app) runDemo(ctx context.Context, opts demoOptions) error {
 	if err != nil {
 		return err
 	}
-	doc, err := examples.Pipelines.ReadFile(demoFile)
+	cfg, err := examples.CanaryConfigs.ReadFile(demoCanaryCfg)
 	if err != nil {
 		return err
 	}
-	if _, err := c.PutPipeline(ctx, demoApplication, demoPipeline, doc, "application/json"); err != nil {
+	if _, err := c.PutCanaryConfig(ctx, "lambda-errors-latency", cfg); err != nil {
+		return fmt.Errorf("save the example canary config: %w", err)
+	}
+	pipeline := demoManual
+	if opts.Yes || opts.Bad {
+		pipeline = demoProgressive
+	}
+	doc, err := examples.Pipelines.ReadFile("pipelines/" + pipeline + ".json")
+	if err != nil {
+		return err
+	}
+	if _, err := c.PutPipeline(ctx, demoApplication, pipeline, doc, "application/json"); err != nil {
 		return fmt.Errorf("apply the example pipeline: %w", err)
 	}
 	fmt.Fprintf(a.stdout, "Sluice demo: server and console at %s, local Lambda at %s, data in %s\n", url, lambdaURL, dataDir)
@@ -159,10 +192,12 @@ func (a *app) runDemo(ctx context.Context, opts demoOptions) error {
 		}
 		return url + link + "&next=" + next
 	}
-	fmt.Fprintf(a.stdout, "Uploaded hello.zip to s3://%s/%s and applied %s/%s (examples/%s).\n", demoBucket, demoKey, demoApplication, demoPipeline, demoFile)
+	fmt.Fprintf(a.stdout, "Uploaded hello.zip to s3://%s/%s, saved canary config lambda-errors-latency and applied %s/%s (examples/pipelines/%[3]s.json).\n",
+		demoBucket, demoKey, demoApplication, pipeline)
+	rel := demoRelease{pipeline: pipeline, opts: opts, url: url, lambdaURL: lambdaURL, consoleLink: consoleLink}
 
 	fmt.Fprintln(a.stdout, "\nRelease v1 (the first release goes straight to 100%):")
-	first, err := a.runDemoRelease(ctx, c, nil, "v1", 0, opts, url, lambdaURL, consoleLink)
+	first, err := a.runDemoRelease(ctx, c, rel, map[string]any{"version": "v1"})
 	if err != nil {
 		return err
 	}
@@ -170,10 +205,18 @@ func (a *app) runDemo(ctx context.Context, opts demoOptions) error {
 		return executionExit(first)
 	}
 
-	fmt.Fprintln(a.stdout, "\nRelease v2 as a canary:")
+	params := map[string]any{"version": "v2", "failureRate": formatFloat(opts.FailureRate)}
+	if opts.Bad {
+		params["failureRate"], params["latencyMs"] = formatFloat(cmp.Or(opts.FailureRate, badFailureRate)), formatFloat(badLatencyMs)
+	}
+	if pipeline == demoProgressive {
+		fmt.Fprintln(a.stdout, "\nRelease v2 progressively, judged by Sluice's canary analysis:")
+	} else {
+		fmt.Fprintln(a.stdout, "\nRelease v2 as a canary:")
+	}
 	tr := sendTraffic(ctx, local.Lambda, demoFunction, demoAlias, 100)
 	defer tr.close()
-	second, err := a.runDemoRelease(ctx, c, tr, "v2", opts.FailureRate, opts, url, lambdaURL, consoleLink)
+	second, err := a.runDemoRelease(ctx, c, rel, params)
 	if err != nil {
 		return err
 	}
@@ -182,7 +225,87 @@ func (a *app) runDemo(ctx context.Context, opts demoOptions) error {
 	if err := printFunctionState(ctx, a, local.Lambda); err != nil {
 		return err
 	}
+	if pipeline == demoProgressive {
+		return a.reportShift(second, opts.Bad)
+	}
 	return executionExit(second)
+}
+
+// reportShift says what the progressive release decided and why, and
+// fails the demo when the analysis decided against what the demo set up:
+// a bad v2 promoted, or a good one rolled back.
+func (a *app) reportShift(e *apitype.Execution, bad bool) error {
+	if err := executionExit(e); err != nil {
+		return err
+	}
+	var shift *apitype.Stage
+	for i := range e.Stages {
+		if e.Stages[i].Name == demoShift {
+			shift = &e.Stages[i]
+		}
+	}
+	if shift == nil {
+		return fmt.Errorf("execution %s has no stage %q", e.ID, demoShift)
+	}
+	var out struct {
+		Rollout rollout `json:"rollout"`
+	}
+	_ = json.Unmarshal(shift.Outputs, &out)
+	for _, h := range out.Rollout.History {
+		line := fmt.Sprintf("  step %d: %v%% to v2, %s", h.Step, h.Weight, h.Outcome)
+		if h.Analysis != nil && len(h.Analysis.Intervals) > 0 {
+			line += fmt.Sprintf(", canary score %v", h.Analysis.Intervals[0].Score)
+		}
+		fmt.Fprintln(a.stdout, line)
+	}
+	switch {
+	case shift.Status == status.Succeeded && !bad:
+		fmt.Fprintln(a.stdout, "Sluice promoted v2: its analysis passed at every step.")
+		return nil
+	case shift.Status == status.FailedContinue && bad:
+		fmt.Fprintf(a.stdout, "Sluice rolled v2 back by itself: %s\n", stageError(shift))
+		return nil
+	case shift.Status == status.Succeeded:
+		return &exitError{code: ExitFailed, err: errors.New("the canary analysis promoted the bad v2"),
+			hint: "the analysis missed a regression it should catch; report it with the output above"}
+	}
+	return &exitError{code: ExitFailed, err: fmt.Errorf("stage %q ended %s: %s", demoShift, shift.Status, stageError(shift))}
+}
+
+// rollout is what the demo reads of a progressive Route stage's outputs.
+type rollout struct {
+	Status  string `json:"status"`
+	History []struct {
+		Step     int            `json:"step"`
+		Weight   float64        `json:"weight"`
+		Outcome  string         `json:"outcome"`
+		Analysis *canary.Report `json:"analysis"`
+	} `json:"history"`
+}
+
+// stageError is the reason a stage failed, from its context.
+func stageError(s *apitype.Stage) string {
+	var ctx struct {
+		Exception struct {
+			Details struct {
+				Error string `json:"error"`
+			} `json:"details"`
+		} `json:"exception"`
+	}
+	_ = json.Unmarshal(s.Context, &ctx)
+	return ctx.Exception.Details.Error
+}
+
+func formatFloat(f float64) string { return strconv.FormatFloat(f, 'g', -1, 64) }
+
+func countTrue(bs ...bool) int {
+	n := 0
+	for _, b := range bs {
+		if b {
+			n++
+		}
+	}
+	return n
 }
 
 // sourceTree finds the Sluice checkout the demo builds its function from.
@@ -227,12 +350,18 @@ func uploadPackage(ctx context.Context, c *s3.Client, zip []byte) error {
 	return nil
 }
 
-// runDemoRelease runs the pipeline for one version, printing its events,
-// and answers the judgment as the options say.
-func (a *app) runDemoRelease(ctx context.Context, c *apiclient.Client, tr *traffic, version string, failureRate float64, opts demoOptions, url, lambdaURL string, consoleLink func(next string) string) (*apitype.Execution, error) {
-	exec, err := c.Trigger(ctx, demoApplication, demoPipeline, apitype.TriggerRequest{Parameters: map[string]any{
-		"version": version, "failureRate": strconv.FormatFloat(failureRate, 'g', -1, 64),
-	}})
+// demoRelease is what every release of the demo shares.
+type demoRelease struct {
+	pipeline       string
+	opts           demoOptions
+	url, lambdaURL string
+	consoleLink    func(next string) string
+}
+
+// runDemoRelease runs the pipeline with params, printing its events, and
+// answers the judgment as the options say.
+func (a *app) runDemoRelease(ctx context.Context, c *apiclient.Client, rel demoRelease, params map[string]any) (*apitype.Execution, error) {
+	exec, err := c.Trigger(ctx, demoApplication, rel.pipeline, apitype.TriggerRequest{Parameters: params})
 	if err != nil {
 		return nil, err
 	}
@@ -252,7 +381,7 @@ func (a *app) runDemoRelease(ctx context.Context, c *apiclient.Client, tr *traff
 				return nil
 			}
 			judged := time.Now()
-			err := a.demoJudge(ctx, c, exec.ID, url, lambdaURL, opts, consoleLink)
+			err := a.demoJudge(ctx, c, exec.ID, rel)
 			waited = time.Since(judged)
 			return err
 		case apitype.EventExecutionStatus:
@@ -280,7 +409,8 @@ func (a *app) runDemoRelease(ctx context.Context, c *apiclient.Client, tr *traff
 }
 
 // demoJudge shows the canary's traffic and then judges, or asks a person.
-func (a *app) demoJudge(ctx context.Context, c *apiclient.Client, id, url, lambdaURL string, opts demoOptions, consoleLink func(next string) string) error {
+func (a *app) demoJudge(ctx context.Context, c *apiclient.Client, id string, rel demoRelease) error {
+	url, opts := rel.url, rel.opts
 	// Let the live traffic show the split before deciding.
 	timer := time.NewTimer(3 * time.Second)
 	select {
@@ -288,7 +418,7 @@ func (a *app) demoJudge(ctx context.Context, c *apiclient.Client, id, url, lambd
 	case <-ctx.Done():
 		return ctx.Err()
 	}
-	split, err := trafficSplit(ctx, lambdaURL, demoFunction, demoAlias, 5*time.Second)
+	split, err := trafficSplit(ctx, rel.lambdaURL, demoFunction, demoAlias, 5*time.Second)
 	if err != nil {
 		return err
 	}
@@ -307,7 +437,7 @@ func (a *app) demoJudge(ctx context.Context, c *apiclient.Client, id, url, lambd
     sluice judge %[1]s %[2]q continue --input promote --server %[3]s
     sluice judge %[1]s %[2]q continue --input rollback --server %[3]s
 
-`, id, demoJudgment, url, consoleLink("/executions/"+id))
+`, id, demoJudgment, url, rel.consoleLink("/executions/"+id))
 		return nil
 	}
 	fmt.Fprintf(a.stdout, "  → judging %q: continue with %q\n", demoJudgment, input)

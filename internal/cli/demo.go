@@ -44,11 +44,12 @@ const (
 	demoJudgment    = "Promote?"
 	demoCanary      = "Canary 10%"
 	demoShift       = "Progressive release"
+	demoAnalysis    = "Canary analysis"
 	demoCanaryCfg   = "canary-configs/lambda-errors-latency.json"
-	// --bad's v2 fails this share of its invocations and is this much
-	// slower.
+	// --bad's v2 fails this share of its invocations and takes this long
+	// (the pipelines' default is 5 ms).
 	badFailureRate = 0.3
-	badLatencyMs   = 25
+	badLatencyMs   = 30
 )
 
 type demoOptions struct {
@@ -423,6 +424,18 @@ func (a *app) demoJudge(ctx context.Context, c *apiclient.Client, id string, rel
 		return err
 	}
 	fmt.Fprintf(a.stdout, "  traffic through %s:%s in the last 5 s: %s\n", demoFunction, demoAlias, split)
+	if e, err := c.GetExecution(ctx, id); err == nil {
+		for _, s := range e.Stages {
+			var out struct {
+				Score   *float64 `json:"canaryScore"`
+				Result  string   `json:"canaryResult"`
+				Message string   `json:"canaryScoreMessage"`
+			}
+			if s.Name == demoAnalysis && json.Unmarshal(s.Outputs, &out) == nil && out.Score != nil {
+				fmt.Fprintf(a.stdout, "  Sluice's canary analysis: score %v, %s (%s)\n", *out.Score, out.Result, out.Message)
+			}
+		}
+	}
 	input := ""
 	switch {
 	case opts.Yes:

@@ -685,13 +685,21 @@ func TestBrowserCanaryRelease(t *testing.T) {
 	}
 	lam := newLocalLambda(t)
 	s := newTestServerWith(t, serverOptions{
-		accounts:  lam.accounts,
-		functions: functions.New(functions.Config{Accounts: lam.accounts, LocalLambdaURL: lam.url}),
+		accounts:       lam.accounts,
+		localLambdaURL: lam.url,
+		functions:      functions.New(functions.Config{Accounts: lam.accounts, LocalLambdaURL: lam.url}),
 	})
 	b := newBrowser(t, s.URL)
 	b.signIn(s, "/")
 	ctx := context.Background()
 	lam.uploadHello(t, "sluice-demo", "hello.zip")
+	cfg, err := os.ReadFile(filepath.Join("..", "..", "examples", "canary-configs", "lambda-errors-latency.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.client.PutCanaryConfig(ctx, "lambda-errors-latency", cfg); err != nil {
+		t.Fatal(err)
+	}
 	app, name := s.applyExample(t, "canary-release.json")
 
 	first, err := s.client.Trigger(ctx, app, name, apitype.TriggerRequest{Parameters: map[string]any{"version": "v1"}})

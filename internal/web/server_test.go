@@ -20,6 +20,7 @@ import (
 	"github.com/sluice-cd/sluice/internal/auth/oidc"
 	"github.com/sluice-cd/sluice/internal/auth/oidc/oidctest"
 	"github.com/sluice-cd/sluice/internal/awsclient"
+	"github.com/sluice-cd/sluice/internal/canary"
 	"github.com/sluice-cd/sluice/internal/engine"
 	"github.com/sluice-cd/sluice/internal/expr"
 	"github.com/sluice-cd/sluice/internal/httpapi"
@@ -65,6 +66,9 @@ type serverOptions struct {
 	functions httpapi.Functions
 	// accounts, when set, adds the Lambda stage types bound to them.
 	accounts *awsclient.Accounts
+	// localLambdaURL is the local account's endpoint, whose metrics the
+	// canary analyses read.
+	localLambdaURL string
 	// policy grants rights to principals that are not admins.
 	policy *auth.Policy
 	// sso, when set, offers single sign-on through a real OpenID Connect
@@ -82,7 +86,8 @@ func newTestServerWith(t testing.TB, opts serverOptions) *testServer {
 	}
 	types := []stage.Type{wait.Type{}, judgment.Type{}, variables.Type{}, preconditions.Type{}}
 	if opts.accounts != nil {
-		types = append(types, lambdastage.Types(opts.accounts, "")...)
+		types = append(types, lambdastage.Types(lambdastage.Options{Accounts: opts.accounts,
+			Analysis: lambdastage.Analysis{Configs: canary.StoreOf(st), LocalLambdaURL: opts.localLambdaURL}})...)
 	}
 	reg := stage.NewRegistry(types...)
 	eng := sluicetest.StartEngine(t, engine.Config{Store: st, Stages: reg, Logger: log})

@@ -22,26 +22,11 @@ import (
 // over Orca's interval plan; a $PROGRESSIVE Route (progressive.go) judges
 // each step of a traffic shift with the same fields.
 
-// CanaryConfigs finds the saved canary configs an analysis names.
-type CanaryConfigs interface {
-	// CanaryConfig returns the newest revision of the config whose name,
-	// or whose ID, is ref. A ref that names none is an error that lists
-	// the configs there are.
-	CanaryConfig(ctx context.Context, ref string) (SavedCanaryConfig, error)
-}
-
-// SavedCanaryConfig is one saved revision of a canary config.
-type SavedCanaryConfig struct {
-	ID, Name string
-	Revision int
-	Document []byte
-}
-
 // Analysis is what the analysis stages read besides AWS: the saved
 // configs and the metric sources. The zero value validates documents but
 // cannot run an analysis.
 type Analysis struct {
-	Configs CanaryConfigs
+	Configs canary.Store
 	// LocalLambdaURL is the local account's endpoint, whose per-request
 	// samples are the sluice-local metrics.
 	LocalLambdaURL string

@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -20,13 +21,13 @@ import (
 
 // savedConfigs is a store of canary configs for the stage tests; the
 // server's, over the database, is node's.
-type savedConfigs map[string]SavedCanaryConfig
+type savedConfigs map[string]canary.Saved
 
-func (s savedConfigs) CanaryConfig(_ context.Context, ref string) (SavedCanaryConfig, error) {
+func (s savedConfigs) CanaryConfig(_ context.Context, ref string) (canary.Saved, error) {
 	if c, ok := s[ref]; ok {
 		return c, nil
 	}
-	return SavedCanaryConfig{}, fmt.Errorf("no canary config is named %q", ref)
+	return canary.Saved{}, fmt.Errorf("no canary config is named %q", ref)
 }
 
 // exampleConfigs holds the example canary config, saved as revision 1.
@@ -53,38 +54,46 @@ func newCanaryEnv(t *testing.T, failureRate string) *canaryEnv {
 	t.Helper()
 	env := newLocalEnv(t)
 	fn := newFixture(t, env, "hello", helloZip(t), nil)
-	v1 := fn.publish(map[string]string{"HELLO_VERSION": "v1"}, "")
-	v2 := fn.publish(map[string]string{"HELLO_VERSION": "v2", "FAILURE_RATE": failureRate}, "")
+	// Each invocation takes 5 ms, as a function's work would: sub-
+	// millisecond durations differ by tens of percent between two
+	// processes of the same code.
+	v1 := fn.publish(map[string]string{"HELLO_VERSION": "v1", "LATENCY_MS": "5"}, "")
+	v2 := fn.publish(map[string]string{"HELLO_VERSION": "v2", "LATENCY_MS": "5", "FAILURE_RATE": failureRate}, "")
 	fn.setAlias("live", v1, map[string]float64{v2: 0.5})
 	typ := typeWith(t, KayentaCanaryTypeName, Options{Accounts: env.accounts,
 		Analysis: Analysis{Configs: exampleConfigs(t), LocalLambdaURL: env.srv.URL()}})
 	return &canaryEnv{env: env, fn: fn, v1: v1, v2: v2, typ: typ.(*stageType[canarySpec, *canarySpec])}
 }
 
-// traffic invokes alias live until stop is called, as a client would.
+// traffic invokes alias live from four clients until stop is called (or
+// the test ends), and returns how many invocations were made.
 func (c *canaryEnv) traffic(t *testing.T) (stop func() int) {
 	t.Helper()
-	done := make(chan struct{})
+	ctx, cancel := context.WithCancel(context.Background())
 	var wg sync.WaitGroup
-	n := 0
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
-		for {
-			select {
-			case <-done:
-				return
-			default:
+	var n atomic.Int64
+	for range 4 {
+		wg.Go(func() {
+			for ctx.Err() == nil {
+				_, err := c.env.c.Invoke(ctx, &lambda.InvokeInput{
+					FunctionName: aws.String(c.fn.name), Qualifier: aws.String("live"), Payload: []byte(`{}`)})
+				if err != nil {
+					if ctx.Err() == nil {
+						t.Errorf("invoke live: %v", err)
+					}
+					return
+				}
+				n.Add(1)
 			}
-			if _, err := c.env.c.Invoke(context.Background(), &lambda.InvokeInput{
-				FunctionName: aws.String(c.fn.name), Qualifier: aws.String("live"), Payload: []byte(`{}`)}); err != nil {
-				t.Errorf("invoke live: %v", err)
-				return
-			}
-			n++
-		}
-	}()
-	return func() int { close(done); wg.Wait(); return n }
+		})
+	}
+	var once sync.Once
+	stop = func() int {
+		once.Do(func() { cancel(); wg.Wait() })
+		return int(n.Load())
+	}
+	t.Cleanup(func() { stop() })
+	return stop
 }
 
 func canaryFields(more map[string]any) map[string]any {
@@ -122,13 +131,13 @@ func reportOf(t *testing.T, outputs map[string]any) canary.Report {
 	return rep
 }
 
-// TestKayentaCanaryFailsABadVersion: version 2 fails half its requests
+// TestKayentaCanaryFailsABadVersion: version 2 fails every request
 // while both serve alias live; the first interval's critical error-rate
 // metric fails the stage, which names the metric and both versions and
 // records Orca's outputs and the report.
 func TestKayentaCanaryFailsABadVersion(t *testing.T) {
 	t.Parallel()
-	c := newCanaryEnv(t, "0.5")
+	c := newCanaryEnv(t, "1")
 	stop := c.traffic(t)
 	r := newStageRun(t, c.typ, fixtureApp, canaryFields(nil))
 	res := r.all()
@@ -138,20 +147,23 @@ func TestKayentaCanaryFailsABadVersion(t *testing.T) {
 	if res.Status != status.Terminal {
 		t.Fatalf("status %s (%s); want TERMINAL", res.Status, res.Error)
 	}
-	for _, want := range []string{"interval 1 of 3", "error rate High (control mean 0, experiment mean 0.", ", critical", "control demo-hello version " + c.v1, "experiment version " + c.v2, "alias live"} {
+	for _, want := range []string{" of 3 scored 0, not above the marginal threshold 50", "error rate High (control mean 0, experiment mean ", ", critical", "control demo-hello version " + c.v1, "experiment version " + c.v2, "alias live"} {
 		if !strings.Contains(res.Error, want) {
 			t.Errorf("error %q does not say %q", res.Error, want)
 		}
 	}
 	rep := reportOf(t, r.outputs)
-	if len(rep.Intervals) != 1 || rep.Decision == nil || rep.Decision.Result != canary.DecisionFail || rep.PlannedIntervals != 3 {
-		t.Fatalf("report: %d intervals of %d, decision %+v; want 1 of 3 and fail", len(rep.Intervals), rep.PlannedIntervals, rep.Decision)
+	// The stage stops at the first interval that fails: the last judged.
+	n := len(rep.Intervals)
+	if n == 0 || rep.Decision == nil || rep.Decision.Result != canary.DecisionFail || rep.PlannedIntervals != 3 ||
+		!strings.Contains(res.Error, fmt.Sprintf("interval %d of 3", n)) || rep.Intervals[n-1].Score != 0 {
+		t.Fatalf("report: %d intervals of %d, decision %+v; want the last judged to fail the stage with 0", n, rep.PlannedIntervals, rep.Decision)
 	}
 	if rep.Control.Version != c.v1 || rep.Experiment.Version != c.v2 || rep.Control.Selector != "$PREVIOUS" {
 		t.Errorf("report scopes %+v / %+v", rep.Control, rep.Experiment)
 	}
-	if got := r.outputs["canaryScores"]; fmt.Sprint(got) != "[0]" || r.outputs["canaryScore"] != 0.0 || r.outputs["canaryResult"] != "fail" {
-		t.Errorf("outputs canaryScores %v canaryScore %v canaryResult %v; want [0], 0, fail", got, r.outputs["canaryScore"], r.outputs["canaryResult"])
+	if got, _ := r.outputs["canaryScores"].([]any); len(got) != n || r.outputs["canaryScore"] != 0.0 || r.outputs["canaryResult"] != "fail" {
+		t.Errorf("outputs canaryScores %v canaryScore %v canaryResult %v; want %d scores ending in 0, 0, fail", got, r.outputs["canaryScore"], r.outputs["canaryResult"], n)
 	}
 }
 

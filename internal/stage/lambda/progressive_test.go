@@ -29,7 +29,7 @@ func progressiveEnv(t *testing.T, failureRate string) (*canaryEnv, stage.Type) {
 func progressiveStage(progressive map[string]any) map[string]any {
 	p := map[string]any{
 		"steps": []any{
-			map[string]any{"weight": 20, "pause": 0.6},
+			map[string]any{"weight": 20, "pause": 1.2},
 			map[string]any{"weight": "60", "pause": "PT0.3S", "analysis": false},
 		},
 		"analysis": map[string]any{"canaryConfigName": "lambda-errors-latency", "scopes": []any{map[string]any{"step": 0.1}}},
@@ -84,13 +84,13 @@ func TestProgressiveShiftPromotes(t *testing.T) {
 	}
 }
 
-// TestProgressiveShiftRestoresABadVersion: version 2 fails half its
-// requests; the analysis of the first step fails it, the stage puts the
+// TestProgressiveShiftRestoresABadVersion: version 2 fails every
+// request; the analysis of the first step fails it, the stage puts the
 // alias back on version 1 itself and fails saying which metric and what
 // figures.
 func TestProgressiveShiftRestoresABadVersion(t *testing.T) {
 	t.Parallel()
-	c, typ := progressiveEnv(t, "0.5")
+	c, typ := progressiveEnv(t, "1")
 	stop := c.traffic(t)
 	r := newStageRun(t, typ, fixtureApp, progressiveStage(nil))
 	msg := r.mustFail()

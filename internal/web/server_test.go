@@ -2,6 +2,7 @@ package web_test
 
 import (
 	"context"
+	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
@@ -65,6 +66,9 @@ type serverOptions struct {
 	functions httpapi.Functions
 	// accounts, when set, adds the Lambda stage types bound to them.
 	accounts *awsclient.Accounts
+	// localLambdaURL is the local Lambda whose metrics canary analyses
+	// read.
+	localLambdaURL string
 	// policy grants rights to principals that are not admins.
 	policy *auth.Policy
 	// sso, when set, offers single sign-on through a real OpenID Connect
@@ -82,7 +86,8 @@ func newTestServerWith(t testing.TB, opts serverOptions) *testServer {
 	}
 	types := []stage.Type{wait.Type{}, judgment.Type{}, variables.Type{}, preconditions.Type{}}
 	if opts.accounts != nil {
-		types = append(types, lambdastage.Types(opts.accounts, "")...)
+		types = append(types, lambdastage.Types(lambdastage.Options{Accounts: opts.accounts,
+			Analysis: lambdastage.Analysis{Configs: savedConfigs{st}, LocalLambdaURL: opts.localLambdaURL}})...)
 	}
 	reg := stage.NewRegistry(types...)
 	eng := sluicetest.StartEngine(t, engine.Config{Store: st, Stages: reg, Logger: log})
@@ -126,6 +131,18 @@ func newTestServerWith(t testing.TB, opts serverOptions) *testServer {
 	s := &testServer{URL: srv.URL, handler: api, store: st, auth: authn, adminToken: adminToken, client: c}
 	s.web = s.signIn(t, adminToken)
 	return s
+}
+
+// savedConfigs are the canary configs saved in the test server's store,
+// which its analyses read.
+type savedConfigs struct{ st store.Store }
+
+func (c savedConfigs) CanaryConfig(ctx context.Context, ref string) (lambdastage.SavedCanaryConfig, error) {
+	saved, err := c.st.CanaryConfigGet(ctx, ref)
+	if err != nil {
+		return lambdastage.SavedCanaryConfig{}, fmt.Errorf("read canary config %q: %w", ref, err)
+	}
+	return lambdastage.SavedCanaryConfig{ID: saved.ID, Name: saved.Name, Revision: saved.Revision, Document: saved.Document}, nil
 }
 
 // signIn returns an HTTP client with a cookie jar that signed in to the

@@ -73,6 +73,10 @@ type versionView struct {
 	// Spark is the polyline of invocations per step on a 100×20 box;
 	// SparkErr that of errors.
 	Spark, SparkErr string
+	// EarlierSince and EarlierUntil, when set, say that the version did
+	// not run in the window and its figures are over the latest earlier
+	// stretch in which it did (a version the alias stopped routing to).
+	EarlierSince, EarlierUntil int64
 }
 
 // colors is how many version colours the stylesheet has.
@@ -160,18 +164,26 @@ func newFunctionView(f apitype.Function) functionView {
 		}
 		if m, ok := metrics[ver.Version]; ok && f.Metrics != nil {
 			vv.HasMetrics = true
-			vv.Invocations, vv.Errors = m.Invocations, m.Errors
-			minutes := float64(f.Metrics.Until-f.Metrics.Since) / 60000
-			if minutes > 0 {
-				vv.PerMinute = strconv.FormatFloat(float64(m.Invocations)/minutes, 'f', 1, 64)
+			since, until := f.Metrics.Since, f.Metrics.Until
+			inv, errs, p50, p99 := m.Invocations, m.Errors, m.DurationP50Ms, m.DurationP99Ms
+			if e := m.Earlier; inv == 0 && e != nil {
+				// It stopped running: keep its last figures, dated.
+				since, until = e.Since, e.Until
+				inv, errs, p50, p99 = e.Invocations, e.Errors, e.DurationP50Ms, e.DurationP99Ms
+				vv.EarlierSince, vv.EarlierUntil = e.Since, e.Until
+			} else {
+				vv.Spark, vv.SparkErr = sparklines(m.Points)
 			}
-			if m.Invocations > 0 {
-				vv.ErrorRate = strconv.FormatFloat(float64(m.Errors)/float64(m.Invocations)*100, 'f', 1, 64) + "%"
+			vv.Invocations, vv.Errors = inv, errs
+			if minutes := float64(until-since) / 60000; minutes > 0 {
+				vv.PerMinute = strconv.FormatFloat(float64(inv)/minutes, 'f', 1, 64)
 			}
-			if m.DurationP50Ms != nil && m.DurationP99Ms != nil {
-				vv.Latency = strconv.FormatFloat(*m.DurationP50Ms, 'f', 1, 64) + " / " + strconv.FormatFloat(*m.DurationP99Ms, 'f', 1, 64) + " ms"
+			if inv > 0 {
+				vv.ErrorRate = strconv.FormatFloat(float64(errs)/float64(inv)*100, 'f', 1, 64) + "%"
 			}
-			vv.Spark, vv.SparkErr = sparklines(m.Points)
+			if p50 != nil && p99 != nil {
+				vv.Latency = strconv.FormatFloat(*p50, 'f', 1, 64) + " / " + strconv.FormatFloat(*p99, 'f', 1, 64) + " ms"
+			}
 		}
 		fv.Versions = append(fv.Versions, vv)
 	}

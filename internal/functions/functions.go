@@ -265,6 +265,8 @@ type metricsQuery struct {
 type versionLatency struct {
 	Version     string        `json:"version"`
 	Requests    int64         `json:"requests"`
+	Errors      int64         `json:"errors"`
+	Timeouts    int64         `json:"timeouts"`
 	Throttles   int64         `json:"throttles"`
 	DurationP50 time.Duration `json:"durationP50Nanos"`
 	DurationP99 time.Duration `json:"durationP99Nanos"`
@@ -357,8 +359,14 @@ func (l *Lister) metrics(ctx context.Context, function string, since time.Time) 
 			vm.Throttles += p.Throttles
 			vm.Points = append(vm.Points, apitype.MetricPoint{Time: p.Time.UnixMilli(), Invocations: p.Invocations, Errors: p.Errors})
 		}
-		if v, ok := latency[s.Version]; ok && v.Requests > v.Throttles {
+		v, ok := latency[s.Version]
+		if ok && v.Requests > v.Throttles {
 			vm.DurationP50Ms, vm.DurationP99Ms = millis(v.DurationP50), millis(v.DurationP99)
+		}
+		if ok && !since.IsZero() {
+			// The series count whole steps; the samples count exactly
+			// what ended since the time asked for, to the nanosecond.
+			vm.Invocations, vm.Errors, vm.Throttles = v.Requests-v.Throttles, v.Errors+v.Timeouts, v.Throttles
 		}
 		if vm.Invocations == 0 {
 			idle = append(idle, s.Version)

@@ -741,8 +741,12 @@ func TestBrowserCanaryRelease(t *testing.T) {
 
 	b.open("/functions/local")
 	b.waitFor("the alias at 100%", `document.querySelector('#fn-hello-api .alias[data-alias="live"] .traffic-text').textContent.trim() === 'v2 100%'`)
-	if eval[bool](b, `!!document.querySelector('#fn-hello-api tr[data-version="1"]')`) {
-		t.Error("version 1 is still listed after Delete previous")
+	// Version 1 is deleted, and keeps its row with the figures of the
+	// requests it served before the promotion.
+	if !eval[bool](b, `!!document.querySelector('#fn-hello-api tr[data-version="1"][data-deleted]')`) {
+		t.Error("version 1 is not listed as deleted after Delete previous")
+	} else if n := eval[string](b, `document.querySelector('#fn-hello-api tr[data-version="1"] [data-invocations]').dataset.invocations`); n == "0" {
+		t.Error("version 1 lost its figures after the promotion")
 	}
 	b.screenshot("canary-promoted")
 	b.checkConsole()

@@ -58,6 +58,8 @@ type versionView struct {
 	Description  string
 	LastModified int64
 	Color        int
+	// Deleted is set for a version that ran but is published no more.
+	Deleted bool
 	// Aliases routing to this version.
 	Aliases []string
 	// Metrics over the window; HasMetrics is false when the account has
@@ -144,6 +146,19 @@ func newFunctionView(f apitype.Function) functionView {
 		}
 	}
 	versions := slices.Clone(f.Versions)
+	// A version that ran but is not published any more was deleted (the
+	// previous version, after a promotion): keep its row and figures while
+	// the local Lambda keeps them.
+	var deleted []string
+	for v := range metrics {
+		if v != "$LATEST" && !slices.ContainsFunc(versions, func(fv apitype.FunctionVersion) bool { return fv.Version == v }) {
+			deleted = append(deleted, v)
+		}
+	}
+	for _, v := range deleted {
+		versions = append(versions, apitype.FunctionVersion{Version: v})
+	}
+	slices.SortStableFunc(versions, func(a, b apitype.FunctionVersion) int { return compareVersionNames(a.Version, b.Version) })
 	// $LATEST has no published version; show it when it ran.
 	if _, ok := metrics["$LATEST"]; ok {
 		versions = append(versions, apitype.FunctionVersion{Version: "$LATEST"})
@@ -156,6 +171,7 @@ func newFunctionView(f apitype.Function) functionView {
 			Description:  ver.Description,
 			LastModified: ver.LastModified,
 			Color:        versionColor(ver.Version),
+			Deleted:      slices.Contains(deleted, ver.Version),
 		}
 		for _, a := range f.Aliases {
 			if a.FunctionVersion == ver.Version || a.AdditionalVersionWeights[ver.Version] > 0 {

@@ -39,10 +39,11 @@ type evidenceVersion struct {
 	Color   int
 	// Share is the version's share of the alias's traffic ("10%"), "—"
 	// when the alias does not route to it.
-	Share       string
-	Requests    int64
-	Errors      int64
-	Throttles   int64
+	Share     string
+	Requests  int64
+	Errors    int64
+	Throttles int64
+	// PerMinute is "—" until the judgment has waited a minute.
 	PerMinute   string
 	ErrorRate   string
 	P50, P99    string
@@ -206,7 +207,8 @@ func (c *Console) judgmentEvidence(ctx context.Context, e *apitype.Execution, s 
 		if m, ok := metrics[ver]; ok {
 			row.HasFigures = true
 			row.Requests, row.Errors, row.Throttles = m.Invocations, m.Errors, m.Throttles
-			if minutes > 0 {
+			// A rate over less than a minute says little; the count does.
+			if minutes >= 1 {
 				row.PerMinute = strconv.FormatFloat(float64(m.Invocations)/minutes, 'f', 1, 64)
 			}
 			if m.Invocations > 0 {

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"slices"
 	"strconv"
+	"time"
 
 	"github.com/sluice-cd/sluice/internal/apitype"
 	"github.com/sluice-cd/sluice/internal/canary"
@@ -179,6 +180,9 @@ func (c *Console) judgmentEvidence(ctx context.Context, e *apitype.Execution, s 
 	switch {
 	case f.Metrics != nil:
 		ev.Until = f.Metrics.Until
+		if time.Duration(ev.Until-ev.Since)*time.Millisecond > localRetention {
+			ev.Notes = append(ev.Notes, "The local Lambda keeps an hour of metrics, so the figures cover the last hour of this judgment's wait, not all of it.")
+		}
 		metrics = map[string]apitype.VersionMetrics{}
 		for _, m := range f.Metrics.Versions {
 			metrics[m.Version] = m
@@ -226,6 +230,9 @@ func (c *Console) judgmentEvidence(ctx context.Context, e *apitype.Execution, s 
 	}
 	return ev
 }
+
+// localRetention is how long the local Lambda keeps its metrics.
+const localRetention = time.Hour
 
 // compareVersionNames orders published versions numerically, $LATEST
 // last.

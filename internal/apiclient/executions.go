@@ -39,8 +39,11 @@ type ListOptions struct {
 	Application string
 	Pipeline    string
 	Statuses    []status.Status
-	Cursor      string
-	Limit       int
+	// AwaitingJudgment lists only running executions with a manual
+	// judgment stage waiting for a person.
+	AwaitingJudgment bool
+	Cursor           string
+	Limit            int
 }
 
 // ListExecutions returns one page of executions, newest first.
@@ -58,6 +61,9 @@ func (c *Client) ListExecutions(ctx context.Context, opts ListOptions) (*apitype
 			names[i] = string(s)
 		}
 		q.Set("status", strings.Join(names, ","))
+	}
+	if opts.AwaitingJudgment {
+		q.Set("awaiting", "judgment")
 	}
 	if opts.Cursor != "" {
 		q.Set("cursor", opts.Cursor)

@@ -25,6 +25,17 @@ type FunctionList struct {
 	Functions []Function `json:"functions"`
 }
 
+// FunctionQuery narrows GET /api/v1/accounts/{account}/functions; its
+// zero value lists every function with the default metrics window.
+type FunctionQuery struct {
+	// Function, when set, lists only the function of that name.
+	Function string
+	// Since, when not zero, starts the metrics window there (epoch ms)
+	// instead of five minutes ago: a judgment card asks for what happened
+	// since its stage started.
+	Since int64
+}
+
 // Function is one Lambda function as the account's Lambda API reports it
 // now: its $LATEST configuration, published versions and aliases.
 type Function struct {
@@ -86,6 +97,11 @@ type VersionMetrics struct {
 	// window, in milliseconds; absent when none ran.
 	DurationP50Ms *float64 `json:"durationP50Ms,omitempty"`
 	DurationP99Ms *float64 `json:"durationP99Ms,omitempty"`
+	// Earlier, for a version that did not run in the window, are its
+	// figures over the latest earlier stretch of the window's width in
+	// which it did, within the local Lambda's retention (an hour): the
+	// version an alias stopped routing to keeps its last figures.
+	Earlier *EarlierMetrics `json:"earlier,omitempty"`
 	// Points are the counts per step, oldest first.
 	Points []MetricPoint `json:"points"`
 }
@@ -95,4 +111,18 @@ type MetricPoint struct {
 	Time        int64 `json:"time"`
 	Invocations int64 `json:"invocations"`
 	Errors      int64 `json:"errors"`
+}
+
+// EarlierMetrics are a version's figures over an earlier stretch of time.
+type EarlierMetrics struct {
+	// Since and Until bound the stretch (epoch ms).
+	Since       int64 `json:"since"`
+	Until       int64 `json:"until"`
+	Invocations int64 `json:"invocations"`
+	Errors      int64 `json:"errors"`
+	Throttles   int64 `json:"throttles,omitempty"`
+	// DurationP50Ms and DurationP99Ms are as VersionMetrics' over the
+	// stretch.
+	DurationP50Ms *float64 `json:"durationP50Ms,omitempty"`
+	DurationP99Ms *float64 `json:"durationP99Ms,omitempty"`
 }

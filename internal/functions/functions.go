@@ -13,6 +13,7 @@ import (
 	"cmp"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -106,21 +107,39 @@ func (l *Lister) Accounts(context.Context) []apitype.Account {
 
 // Functions lists the functions of the named account, by name, each with
 // its published versions and aliases, and for the local account its
-// metrics. A failed metrics query leaves the function without metrics; any
-// failure of the Lambda API fails the whole listing.
-func (l *Lister) Functions(ctx context.Context, account string) ([]apitype.Function, error) {
+// metrics; q narrows it to one function (none when there is no such
+// function) and moves the start of the metrics window. A failed metrics
+// query leaves the function without metrics; any failure of the Lambda API
+// fails the whole listing.
+func (l *Lister) Functions(ctx context.Context, account string, q apitype.FunctionQuery) ([]apitype.Function, error) {
 	a, err := l.accounts.Get(account)
 	if err != nil {
 		return nil, err
 	}
 	var configs []types.FunctionConfiguration
-	p := lambda.NewListFunctionsPaginator(a.Lambda, &lambda.ListFunctionsInput{})
-	for p.HasMorePages() {
-		page, err := p.NextPage(ctx)
-		if err != nil {
-			return nil, fmt.Errorf("list functions: %w", err)
+	if q.Function != "" {
+		got, err := a.Lambda.GetFunction(ctx, &lambda.GetFunctionInput{FunctionName: aws.String(q.Function)})
+		var nf *types.ResourceNotFoundException
+		switch {
+		case errors.As(err, &nf):
+			return []apitype.Function{}, nil
+		case err != nil:
+			return nil, fmt.Errorf("get function %s: %w", q.Function, err)
 		}
-		configs = append(configs, page.Functions...)
+		configs = append(configs, *got.Configuration)
+	} else {
+		p := lambda.NewListFunctionsPaginator(a.Lambda, &lambda.ListFunctionsInput{})
+		for p.HasMorePages() {
+			page, err := p.NextPage(ctx)
+			if err != nil {
+				return nil, fmt.Errorf("list functions: %w", err)
+			}
+			configs = append(configs, page.Functions...)
+		}
+	}
+	var since time.Time
+	if q.Since != 0 {
+		since = time.UnixMilli(q.Since)
 	}
 	out := make([]apitype.Function, len(configs))
 	errs := make([]error, len(configs))
@@ -130,7 +149,7 @@ func (l *Lister) Functions(ctx context.Context, account string) ([]apitype.Funct
 		wg.Go(func() {
 			sem <- struct{}{}
 			defer func() { <-sem }()
-			out[i], errs[i] = l.describe(ctx, a, c)
+			out[i], errs[i] = l.describe(ctx, a, c, since)
 		})
 	}
 	wg.Wait()
@@ -143,8 +162,9 @@ func (l *Lister) Functions(ctx context.Context, account string) ([]apitype.Funct
 	return out, nil
 }
 
-// describe reads one function's versions, aliases and metrics.
-func (l *Lister) describe(ctx context.Context, a *awsclient.Account, c types.FunctionConfiguration) (apitype.Function, error) {
+// describe reads one function's versions, aliases and metrics, these
+// since the given time (zero: over the default window).
+func (l *Lister) describe(ctx context.Context, a *awsclient.Account, c types.FunctionConfiguration, since time.Time) (apitype.Function, error) {
 	name := aws.ToString(c.FunctionName)
 	fn := apitype.Function{
 		Name:        name,
@@ -193,7 +213,7 @@ func (l *Lister) describe(ctx context.Context, a *awsclient.Account, c types.Fun
 	}
 	slices.SortFunc(fn.Aliases, func(x, y apitype.FunctionAlias) int { return strings.Compare(x.Name, y.Name) })
 	if a.Local && l.localURL != "" {
-		m, err := l.metrics(ctx, name)
+		m, err := l.metrics(ctx, name, since)
 		if err != nil {
 			l.log.WarnContext(ctx, "query local lambda metrics", "function", name, "err", err)
 		} else {
@@ -245,6 +265,8 @@ type metricsQuery struct {
 type versionLatency struct {
 	Version     string        `json:"version"`
 	Requests    int64         `json:"requests"`
+	Errors      int64         `json:"errors"`
+	Timeouts    int64         `json:"timeouts"`
 	Throttles   int64         `json:"throttles"`
 	DurationP50 time.Duration `json:"durationP50Nanos"`
 	DurationP99 time.Duration `json:"durationP99Nanos"`
@@ -298,13 +320,22 @@ func millis(d time.Duration) *float64 {
 }
 
 // metrics queries the local Lambda for a function's invocations per
-// executed version, through every qualifier.
-func (l *Lister) metrics(ctx context.Context, function string) (*apitype.FunctionMetrics, error) {
+// executed version, through every qualifier, since the given time (zero:
+// over the default window). Over the default window, a version that did
+// not run in it gets its earlier figures (earlier).
+func (l *Lister) metrics(ctx context.Context, function string, since time.Time) (*apitype.FunctionMetrics, error) {
 	q := url.Values{}
 	q.Set("function", function)
 	q.Set("qualifier", "*")
-	q.Set("since", l.window.String())
-	q.Set("step", l.step.String())
+	step := l.step
+	if since.IsZero() {
+		q.Set("since", l.window.String())
+	} else {
+		q.Set("since", since.UTC().Format(time.RFC3339Nano))
+		// At most about a hundred points, whatever the window.
+		step = max(step, (time.Since(since) / 100).Round(time.Second))
+	}
+	q.Set("step", step.String())
 	var mq metricsQuery
 	if err := l.getJSON(ctx, "/_locallambda/metrics/query?"+q.Encode(), &mq); err != nil {
 		return nil, err
@@ -312,13 +343,14 @@ func (l *Lister) metrics(ctx context.Context, function string) (*apitype.Functio
 	out := &apitype.FunctionMetrics{
 		Since:    mq.Since.UnixMilli(),
 		Until:    mq.Until.UnixMilli(),
-		StepMs:   l.step.Milliseconds(),
+		StepMs:   step.Milliseconds(),
 		Versions: []apitype.VersionMetrics{},
 	}
 	latency, err := l.latency(ctx, function, mq.Since, mq.Until)
 	if err != nil {
 		return nil, err
 	}
+	var idle []string
 	for _, s := range mq.Series {
 		vm := apitype.VersionMetrics{Version: s.Version, Points: make([]apitype.MetricPoint, 0, len(s.Points))}
 		for _, p := range s.Points {
@@ -327,11 +359,80 @@ func (l *Lister) metrics(ctx context.Context, function string) (*apitype.Functio
 			vm.Throttles += p.Throttles
 			vm.Points = append(vm.Points, apitype.MetricPoint{Time: p.Time.UnixMilli(), Invocations: p.Invocations, Errors: p.Errors})
 		}
-		if v, ok := latency[s.Version]; ok && v.Requests > v.Throttles {
+		v, ok := latency[s.Version]
+		if ok && v.Requests > v.Throttles {
 			vm.DurationP50Ms, vm.DurationP99Ms = millis(v.DurationP50), millis(v.DurationP99)
+		}
+		if ok && !since.IsZero() {
+			// The series count whole steps; the samples count exactly
+			// what ended since the time asked for, to the nanosecond.
+			vm.Invocations, vm.Errors, vm.Throttles = v.Requests-v.Throttles, v.Errors+v.Timeouts, v.Throttles
+		}
+		if vm.Invocations == 0 {
+			idle = append(idle, s.Version)
 		}
 		out.Versions = append(out.Versions, vm)
 	}
+	if since.IsZero() && len(idle) > 0 {
+		earlier, err := l.earlier(ctx, function, idle, mq.Since)
+		if err != nil {
+			return nil, err
+		}
+		for i, vm := range out.Versions {
+			if e, ok := earlier[vm.Version]; ok {
+				out.Versions[i].Earlier = e
+			}
+		}
+	}
 	slices.SortStableFunc(out.Versions, func(x, y apitype.VersionMetrics) int { return compareVersions(x.Version, y.Version) })
+	return out, nil
+}
+
+// earlierSpan is how far before the window earlier looks: the local
+// Lambda's retention.
+const earlierSpan = time.Hour
+
+// earlier finds, for each of the versions, the latest stretch of the
+// window's width before until in which it ran (within earlierSpan), and
+// its figures over that stretch. A version that did not run in the span
+// has none.
+func (l *Lister) earlier(ctx context.Context, function string, versions []string, until time.Time) (map[string]*apitype.EarlierMetrics, error) {
+	q := url.Values{}
+	q.Set("function", function)
+	q.Set("qualifier", "*")
+	q.Set("since", until.Add(-earlierSpan).UTC().Format(time.RFC3339Nano))
+	q.Set("until", until.UTC().Format(time.RFC3339Nano))
+	q.Set("step", l.window.String())
+	var mq metricsQuery
+	if err := l.getJSON(ctx, "/_locallambda/metrics/query?"+q.Encode(), &mq); err != nil {
+		return nil, fmt.Errorf("earlier metrics: %w", err)
+	}
+	out := map[string]*apitype.EarlierMetrics{}
+	for _, s := range mq.Series {
+		if !slices.Contains(versions, s.Version) {
+			continue
+		}
+		for i := len(s.Points) - 1; i >= 0; i-- {
+			p := s.Points[i]
+			if p.Invocations == 0 {
+				continue
+			}
+			end := p.Time.Add(l.window)
+			if end.After(until) {
+				end = until
+			}
+			lat, err := l.latency(ctx, function, p.Time, end)
+			if err != nil {
+				return nil, err
+			}
+			e := &apitype.EarlierMetrics{Since: p.Time.UnixMilli(), Until: end.UnixMilli(),
+				Invocations: p.Invocations, Errors: p.Errors, Throttles: p.Throttles}
+			if v, ok := lat[s.Version]; ok && v.Requests > v.Throttles {
+				e.DurationP50Ms, e.DurationP99Ms = millis(v.DurationP50), millis(v.DurationP99)
+			}
+			out[s.Version] = e
+			break
+		}
+	}
 	return out, nil
 }

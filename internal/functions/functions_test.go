@@ -89,7 +89,7 @@ func TestListLocalFunctions(t *testing.T) {
 	if got, want := l.Accounts(ctx), []apitype.Account{{Name: "local", Region: awsclient.LocalRegion, Local: true}}; !reflect.DeepEqual(got, want) {
 		t.Errorf("Accounts = %+v, want %+v", got, want)
 	}
-	fns, err := l.Functions(ctx, "local")
+	fns, err := l.Functions(ctx, "local", apitype.FunctionQuery{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -134,7 +134,7 @@ func TestListLocalFunctions(t *testing.T) {
 		t.Errorf("metrics count %d invocations, want %d: %s", total, invocations, b)
 	}
 
-	if _, err := l.Functions(ctx, "prod"); err == nil {
+	if _, err := l.Functions(ctx, "prod", apitype.FunctionQuery{}); err == nil {
 		t.Error("Functions of an unknown account: no error")
 	}
 }

@@ -184,6 +184,20 @@ func (s *server) listExecutions(w http.ResponseWriter, r *http.Request) error {
 			params.Statuses = append(params.Statuses, status.Status(st))
 		}
 	}
+	awaiting := q.Get("awaiting")
+	switch awaiting {
+	case "":
+	case "judgment":
+		// A judgment waits in a running execution; the store finds them
+		// with their waiting stages.
+		if len(params.Statuses) > 0 && !slices.Contains(params.Statuses, status.Running) {
+			return badRequest("awaiting=judgment lists running executions; drop status or include RUNNING")
+		}
+		params.Statuses = []status.Status{status.Running}
+		params.AwaitingJudgment = true
+	default:
+		return badRequest("awaiting %q is not known; the only value is judgment (executions with a manual judgment waiting)", awaiting)
+	}
 	if params.Application != "" {
 		if err := s.allowPerm(r, params.Application, auth.Read); err != nil {
 			return err

@@ -111,6 +111,44 @@ const longWaitPipeline = `{
   "stages": [{"refId": "1", "type": "wait", "name": "Long", "waitTime": 3600}]
 }`
 
+// TestListAwaitingJudgment: awaiting=judgment lists the running
+// executions whose manual judgment waits, and no others; a judged one
+// leaves the list.
+func TestListAwaitingJudgment(t *testing.T) {
+	t.Parallel()
+	c, _ := setupEngine(t, nil)
+	ctx := context.Background()
+	apply(t, c, "demo", "judged", judgedPipeline)
+	apply(t, c, "demo", "long", longWaitPipeline)
+	judged, err := c.Trigger(ctx, "demo", "judged", apitype.TriggerRequest{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	long, err := c.Trigger(ctx, "demo", "long", apitype.TriggerRequest{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, c, judged.ID, "stage 2 RUNNING", stageStatus("2", "RUNNING"))
+	waitFor(t, c, long.ID, "stage 1 RUNNING", stageStatus("1", "RUNNING"))
+	list, err := c.ListExecutions(ctx, apiclient.ListOptions{AwaitingJudgment: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(list.Executions) != 1 || list.Executions[0].ID != judged.ID {
+		t.Fatalf("awaiting judgment: %d executions (%v); want only %s", len(list.Executions), list.Executions, judged.ID)
+	}
+	if _, err := c.ListExecutions(ctx, apiclient.ListOptions{AwaitingJudgment: true, Statuses: []status.Status{status.Succeeded}}); err == nil || !strings.Contains(err.Error(), "RUNNING") {
+		t.Errorf("awaiting with status SUCCEEDED: %v; want a 400 that says RUNNING", err)
+	}
+	if _, err := c.Judge(ctx, judged.ID, "2", apitype.JudgmentRequest{Status: "continue", Input: "promote"}); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, c, judged.ID, "stage 2 SUCCEEDED", stageStatus("2", "SUCCEEDED"))
+	if list, err = c.ListExecutions(ctx, apiclient.ListOptions{AwaitingJudgment: true}); err != nil || len(list.Executions) != 0 {
+		t.Errorf("after the judgment: %v, %v; want none", list, err)
+	}
+}
+
 func TestTriggerAndJudge(t *testing.T) {
 	t.Parallel()
 	c, _ := setupEngine(t, nil)

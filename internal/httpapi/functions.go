@@ -5,7 +5,9 @@ import (
 	"fmt"
 	"net/http"
 	"slices"
+	"strconv"
 	"strings"
+	"time"
 
 	"github.com/sluice-cd/sluice/internal/apitype"
 	"github.com/sluice-cd/sluice/internal/auth"
@@ -18,9 +20,9 @@ import (
 type Functions interface {
 	// Accounts returns every account, by name.
 	Accounts(ctx context.Context) []apitype.Account
-	// Functions lists an account's functions. It is only called with a
-	// name that Accounts returned.
-	Functions(ctx context.Context, account string) ([]apitype.Function, error)
+	// Functions lists an account's functions, narrowed by q. It is only
+	// called with a name that Accounts returned.
+	Functions(ctx context.Context, account string, q apitype.FunctionQuery) ([]apitype.Function, error)
 }
 
 // mayList reports whether the request's principal may see an account's
@@ -66,7 +68,11 @@ func (s *server) listFunctions(w http.ResponseWriter, r *http.Request) error {
 			"account %s is for the applications %s; %s may read none of them, so may not see its functions",
 			name, strings.Join(accounts[i].Applications, ", "), s.who(r).Name)})
 	}
-	fns, err := s.functions.Functions(r.Context(), name)
+	q, err := functionQuery(r, s.now())
+	if err != nil {
+		return err
+	}
+	fns, err := s.functions.Functions(r.Context(), name, q)
 	if err != nil {
 		if r.Context().Err() != nil {
 			return err
@@ -85,4 +91,25 @@ func (s *server) listFunctions(w http.ResponseWriter, r *http.Request) error {
 	}
 	writeJSON(w, http.StatusOK, apitype.FunctionList{Account: name, Functions: fns})
 	return nil
+}
+
+// functionQuery reads the query of GET /accounts/{account}/functions:
+// function, a function's name, and since, an RFC 3339 time or epoch
+// milliseconds in the past.
+func functionQuery(r *http.Request, now time.Time) (apitype.FunctionQuery, error) {
+	v := r.URL.Query()
+	q := apitype.FunctionQuery{Function: v.Get("function")}
+	if since := v.Get("since"); since != "" {
+		if ms, err := strconv.ParseInt(since, 10, 64); err == nil {
+			q.Since = ms
+		} else if t, err := time.Parse(time.RFC3339Nano, since); err == nil {
+			q.Since = t.UnixMilli()
+		} else {
+			return q, badRequest("since %q is neither an RFC 3339 time such as 2026-01-02T15:04:05Z nor epoch milliseconds", since)
+		}
+		if q.Since <= 0 || time.UnixMilli(q.Since).After(now) {
+			return q, badRequest("since %q is not a time in the past; give when the metrics window starts", since)
+		}
+	}
+	return q, nil
 }

@@ -5,10 +5,13 @@ import (
 	"errors"
 	"io"
 	"net/http"
+	"net/url"
 	"reflect"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/sluice-cd/sluice/internal/apiclient"
 	"github.com/sluice-cd/sluice/internal/apitype"
@@ -21,11 +24,16 @@ type fixedFunctions struct {
 	accounts  []apitype.Account
 	functions map[string][]apitype.Function
 	err       error
+	// queries, when set, receives every query asked.
+	queries chan apitype.FunctionQuery
 }
 
 func (f fixedFunctions) Accounts(context.Context) []apitype.Account { return f.accounts }
 
-func (f fixedFunctions) Functions(_ context.Context, account string) ([]apitype.Function, error) {
+func (f fixedFunctions) Functions(_ context.Context, account string, q apitype.FunctionQuery) ([]apitype.Function, error) {
+	if f.queries != nil {
+		f.queries <- q
+	}
 	return f.functions[account], f.err
 }
 
@@ -77,6 +85,53 @@ func TestFunctionRoutes(t *testing.T) {
 	e := apiError(t, err, 404, "not_found")
 	if !strings.Contains(e.Message, `"staging"`) || !strings.Contains(e.Message, "local, prod") {
 		t.Errorf("message = %q, want the account and the ones there are", e.Message)
+	}
+}
+
+// TestFunctionQuery: function and since reach the lister as asked, since
+// as an RFC 3339 time or epoch milliseconds; a since that is not a time in
+// the past is refused naming it.
+func TestFunctionQuery(t *testing.T) {
+	t.Parallel()
+	fns := fixedFunctions{accounts: []apitype.Account{{Name: "local", Local: true}}, queries: make(chan apitype.FunctionQuery, 1)}
+	c, tb := setup(t, func(cfg *httpapi.Config) { cfg.Functions = fns })
+	ctx := context.Background()
+	since := time.Now().Add(-time.Minute).UnixMilli()
+	if _, err := c.QueryFunctions(ctx, "local", apitype.FunctionQuery{Function: "hello", Since: since}); err != nil {
+		t.Fatal(err)
+	}
+	if got, want := <-fns.queries, (apitype.FunctionQuery{Function: "hello", Since: since}); got != want {
+		t.Errorf("query %+v, want %+v", got, want)
+	}
+	hc := &http.Client{}
+	for _, tt := range []struct {
+		since string
+		want  int64
+		code  int
+	}{
+		{"2026-01-02T15:04:05Z", time.Date(2026, 1, 2, 15, 4, 5, 0, time.UTC).UnixMilli(), 200},
+		{"yesterday", 0, 400},
+		{strconv.FormatInt(time.Now().Add(time.Hour).UnixMilli(), 10), 0, 400},
+	} {
+		req, _ := http.NewRequest(http.MethodGet, c.BaseURL()+"/api/v1/accounts/local/functions?since="+url.QueryEscape(tt.since), nil)
+		req.Header.Set("Authorization", "Bearer "+tb.token)
+		resp, err := hc.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != tt.code {
+			t.Errorf("since=%s: %d %s, want %d", tt.since, resp.StatusCode, body, tt.code)
+			continue
+		}
+		if tt.code == 200 {
+			if got := <-fns.queries; got.Since != tt.want {
+				t.Errorf("since=%s reached the lister as %d, want %d", tt.since, got.Since, tt.want)
+			}
+		} else if !strings.Contains(string(body), "since") {
+			t.Errorf("since=%s: the error %s does not name since", tt.since, body)
+		}
 	}
 }
 

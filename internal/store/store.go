@@ -142,7 +142,8 @@ type Querier interface {
 	// stages). ErrNotFound if the row does not exist.
 	ExecutionUpdate(ctx context.Context, exec *Execution) error
 	// ExecutionList returns summaries (Stages nil) newest first, filtered
-	// and paginated by params.
+	// and paginated by params; with params.AwaitingJudgment each one's
+	// Stages are its waiting manual judgments.
 	ExecutionList(ctx context.Context, params *ExecutionListParams) (*ExecutionPage, error)
 	// ExecutionListByConfig returns executions (Stages nil) of one pipeline
 	// config in any of the given statuses, oldest first; the engine uses it
@@ -320,6 +321,10 @@ type ExecutionListParams struct {
 	Application  string
 	PipelineName string
 	Statuses     []status.Status
+	// AwaitingJudgment keeps only executions with a manualJudgment stage
+	// RUNNING, and fills each one's Stages with those stages (in order),
+	// so that a header can say what waits for a person in two statements.
+	AwaitingJudgment bool
 	// Cursor is the NextCursor of the previous page; empty for the first.
 	Cursor string
 	Limit  int

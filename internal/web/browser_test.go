@@ -749,8 +749,12 @@ func TestBrowserCanaryRelease(t *testing.T) {
 
 	b.open("/functions/local")
 	b.waitFor("the alias at 100%", `document.querySelector('#fn-hello-api .alias[data-alias="live"] .traffic-text').textContent.trim() === 'v2 100%'`)
-	if eval[bool](b, `!!document.querySelector('#fn-hello-api tr[data-version="1"]')`) {
-		t.Error("version 1 is still listed after Delete previous")
+	// Version 1 is deleted, and keeps its row with the figures of the
+	// requests it served before the promotion.
+	if !eval[bool](b, `!!document.querySelector('#fn-hello-api tr[data-version="1"][data-deleted]')`) {
+		t.Error("version 1 is not listed as deleted after Delete previous")
+	} else if n := eval[string](b, `document.querySelector('#fn-hello-api tr[data-version="1"] [data-invocations]').dataset.invocations`); n == "0" {
+		t.Error("version 1 lost its figures after the promotion")
 	}
 	b.screenshot("canary-promoted")
 	b.checkConsole()
@@ -794,4 +798,145 @@ func stageSummary(e *apitype.Execution) string {
 		}
 	}
 	return b.String()
+}
+
+// canaryJudgedPipeline analyses hello-api's two versions behind alias live
+// with kayentaCanary (three half-second intervals), then waits for a
+// person.
+const canaryJudgedPipeline = `{
+  "application": "hello", "name": "canary-judged",
+  "stages": [
+    {"refId": "canary", "type": "kayentaCanary", "name": "Canary", "functionName": "hello-api", "aliasName": "live",
+     "canaryConfig": {"canaryConfigName": "lambda-errors-latency",
+       "scopes": [{"controlScope": "$PREVIOUS", "experimentScope": "$LATEST", "step": 0.1}],
+       "scoreThresholds": {"pass": "75", "marginal": "50"},
+       "lifetimeDuration": "PT1.5S", "canaryAnalysisIntervalMins": "0.008333333333333333"}},
+    {"refId": "judge", "type": "manualJudgment", "name": "Judge", "requisiteStageRefIds": ["canary"],
+     "instructions": "Promote version 2?", "judgmentInputs": [{"value": "promote"}]}
+  ]
+}`
+
+// TestBrowserCanaryReportAndEvidence runs a real kayentaCanary stage on
+// the local Lambda, two versions of hello-api taking half of alias live
+// each, then a manual judgment. The judgment card shows the evidence
+// beside its buttons — the alias's split, each version's requests since
+// the judgment began, the analysis's recommendation — the header counts
+// the judgment waiting and links to it, and the canary stage's panel shows
+// the decision, the score chart with a point per interval and the
+// metrics' box plots.
+func TestBrowserCanaryReportAndEvidence(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds and runs a Lambda function")
+	}
+	lam := newLocalLambda(t)
+	s := newTestServerWith(t, serverOptions{
+		accounts:       lam.accounts,
+		localLambdaURL: lam.url,
+		functions:      functions.New(functions.Config{Accounts: lam.accounts, LocalLambdaURL: lam.url}),
+	})
+	b := newBrowser(t, s.URL)
+	ctx := context.Background()
+	v1, v2 := lam.deployTwoVersions(t, "hello-api")
+	lam.route(t, "hello-api", "live", v1, map[string]float64{v2: 0.5})
+	doc, err := os.ReadFile(filepath.Join("..", "..", "examples", "canary-configs", "lambda-errors-latency.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.client.PutCanaryConfig(ctx, "lambda-errors-latency", doc); err != nil {
+		t.Fatal(err)
+	}
+	s.apply(t, "hello", "canary-judged", []byte(canaryJudgedPipeline))
+
+	// Clients call the alias while the analysis runs, as they would.
+	done := make(chan struct{})
+	var wg sync.WaitGroup
+	wg.Go(func() {
+		for {
+			select {
+			case <-done:
+				return
+			default:
+				lam.invoke(t, "hello-api", "live")
+			}
+		}
+	})
+	stopTraffic := sync.OnceFunc(func() { close(done); wg.Wait() })
+	t.Cleanup(stopTraffic)
+	exec, err := s.client.Trigger(ctx, "hello", "canary-judged", apitype.TriggerRequest{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.waitExecution(t, exec.ID, "the analysis to end", func(e *apitype.Execution) bool {
+		return e.Status.Complete() || stageIs("judge", "RUNNING")(e)
+	})
+	stopTraffic()
+	if e, _ := s.client.GetExecution(ctx, exec.ID); !stageIs("judge", "RUNNING")(e) {
+		t.Fatalf("the judgment is not waiting: %s", stageSummary(e))
+	}
+	// Requests since the judgment began.
+	for range 40 {
+		lam.invoke(t, "hello-api", "live")
+	}
+
+	b.signIn(s, "/executions/"+exec.ID)
+	b.waitFor("the evidence", `!!document.querySelector('#judgment-judge-evidence') && document.body.dataset.enhanced === '1'`)
+	if got := b.text("#recommendation strong"); !strings.Contains(got, "The analysis recommends continuing: passed with score") {
+		t.Errorf("recommendation %q, want the analysis's pass", got)
+	}
+	if got, want := b.text("#evidence-split .traffic-text"), "v1 50% · v2 50%"; got != want {
+		t.Errorf("split %q, want %q", got, want)
+	}
+	for _, v := range []string{v1, v2} {
+		n := eval[string](b, `(document.querySelector('#judgment-judge-evidence tr[data-version="`+v+`"] [data-requests]') || {dataset: {}}).dataset.requests || ''`)
+		if n == "" || n == "0" {
+			t.Errorf("version %s: requests since the judgment began %q, want some", v, n)
+		}
+		if p50 := b.text(`#judgment-judge-evidence tr[data-version="` + v + `"] td:nth-child(6)`); !strings.HasSuffix(p50, " ms") {
+			t.Errorf("version %s: p50 %q, want a latency in ms", v, p50)
+		}
+	}
+	// The evidence sits beside the buttons, not under them.
+	if !eval[bool](b, `(() => { const f = document.querySelector('#judgment-judge').getBoundingClientRect(), e = document.querySelector('#judgment-judge-evidence').getBoundingClientRect(); return e.left >= f.right && e.top < f.bottom; })()`) {
+		t.Error("the evidence is not beside the judgment's buttons")
+	}
+	if got := eval[string](b, `document.querySelector('#waiting-count').dataset.count`); got != "1" {
+		t.Errorf("header: %s judgments waiting, want 1", got)
+	}
+	if href := eval[string](b, `document.querySelector('#waiting a').getAttribute('href')`); href != "/executions/"+exec.ID+"#judgments" {
+		t.Errorf("header links to %q, want the execution's judgments", href)
+	}
+	b.screenshot("canary-judgment-evidence")
+
+	b.open("/executions/" + exec.ID + "?stage=canary")
+	b.waitFor("the report", `!!document.querySelector('#report-canary svg.score-chart')`)
+	if got := b.text("#report-canary-decision .decision-head"); !strings.HasPrefix(got, "Passed with score") {
+		t.Errorf("decision %q, want Passed with score …", got)
+	}
+	if got := eval[int](b, `document.querySelectorAll('#report-canary svg.score-chart circle.score').length`); got != 3 {
+		t.Errorf("%d points on the chart, want one per interval (3)", got)
+	}
+	if got := eval[int](b, `document.querySelectorAll('#report-canary svg.score-chart line.threshold').length`); got != 2 {
+		t.Errorf("%d threshold lines, want pass and marginal", got)
+	}
+	if got := eval[int](b, `document.querySelectorAll('#report-canary-metrics tbody tr').length`); got == 0 {
+		t.Error("no metrics in the table")
+	}
+	if got := eval[int](b, `document.querySelectorAll('#report-canary-metrics svg.box-plot').length`); got == 0 {
+		t.Error("no box plots in the metrics table")
+	}
+	// The chart is drawn: it has a size on the page.
+	if w := eval[float64](b, `document.querySelector('#report-canary svg.score-chart').getBoundingClientRect().width`); w < 300 {
+		t.Errorf("the chart is %v px wide", w)
+	}
+	b.screenshot("canary-report")
+
+	b.open("/executions/" + exec.ID)
+	b.waitFor("the judgment", `!!document.querySelector('#judgment-judge input[value="promote"]') && document.body.dataset.enhanced === '1'`)
+	b.do("continue", chromedp.Click(chromedp.CSS(`#judgment-judge button[value="continue"]`)))
+	b.waitFor("the execution to finish", `document.querySelector('#exec-status').dataset.status === 'SUCCEEDED'`)
+	b.open("/executions/" + exec.ID)
+	if got := eval[string](b, `document.querySelector('#waiting-count').dataset.count`); got != "0" {
+		t.Errorf("header after the judgment: %s waiting, want 0", got)
+	}
+	b.checkConsole()
 }

@@ -158,6 +158,9 @@ type layoutData struct {
 	NowMs  int64
 	CSS    string
 	Script string
+	// Waiting is what waits for the viewer: the manual judgments they may
+	// judge; nil when it could not be read.
+	Waiting *waitingView
 }
 
 // handle adapts a page handler: it finds who is signed in, renders the
@@ -171,6 +174,10 @@ func (c *Console) handle(h func(r *http.Request) (*page, error)) http.HandlerFun
 			r = r.WithContext(context.WithValue(r.Context(), sessionKey{}, sess))
 			p, err = h(r)
 		}
+		var waiting *waitingView
+		if err == nil {
+			waiting = c.waiting(r.Context(), sess)
+		}
 		if err != nil {
 			if isUnauthenticated(err) {
 				http.Redirect(w, r, loginURL(r.URL.RequestURI()), http.StatusSeeOther)
@@ -178,7 +185,7 @@ func (c *Console) handle(h func(r *http.Request) (*page, error)) http.HandlerFun
 			}
 			p = c.errorPage(r, err)
 		}
-		c.render(w, r, p, sess)
+		c.render(w, r, p, sess, waiting)
 	}
 }
 
@@ -235,9 +242,10 @@ func (c *Console) errorPage(r *http.Request, err error) *page {
 	}
 }
 
-func (c *Console) render(w http.ResponseWriter, r *http.Request, p *page, sess *apitype.Session) {
+func (c *Console) render(w http.ResponseWriter, r *http.Request, p *page, sess *apitype.Session, waiting *waitingView) {
 	var buf bytes.Buffer
-	data := layoutData{page: p, Session: sess, NowMs: c.now().UnixMilli(), CSS: c.assetURL("console.css"), Script: c.assetURL("console.js")}
+	data := layoutData{page: p, Session: sess, NowMs: c.now().UnixMilli(), CSS: c.assetURL("console.css"), Script: c.assetURL("console.js"),
+		Waiting: waiting}
 	if err := c.pages[p.Name].ExecuteTemplate(&buf, "layout.html", data); err != nil {
 		c.log.ErrorContext(r.Context(), "execute template", "page", p.Name, "err", err)
 		http.Error(w, "the console could not render this page", http.StatusInternalServerError)

@@ -36,6 +36,9 @@
 // console, refuses every state-changing request whose Origin is another
 // site, on every path.
 //
+// Every page's header says what waits for the viewer: the manual
+// judgments they may judge, from one API call (executions?awaiting=judgment).
+//
 // Every page is readable without JavaScript. Times are rendered in UTC
 // inside <time datetime>, and the script shows them in the viewer's zone.
 //
@@ -46,11 +49,16 @@
 //	                               validation and save, revisions and their diff
 //	/executions                    executions, filtered by application,
 //	                               pipeline and status, paginated
-//	/executions/{id}               the live execution: graph, stage panel,
-//	                               judgment (with who may judge it),
+//	/executions/{id}               the live execution: graph, stage panel
+//	                               (with a canary analysis's report, drawn
+//	                               as server-side SVG in svg.go), judgment
+//	                               (with who may judge it and the evidence:
+//	                               split, per-version figures since it began,
+//	                               the analysis's recommendation),
 //	                               operations, a link to its audit log
 //	/functions, /functions/{acct}  accounts; an account's functions, versions,
 //	                               aliases with their traffic, local metrics
+//	                               (a version promoted away keeps its figures)
 //	/audit                         the audit log: who did what, when, from
 //	                               where; filtered by application, user,
 //	                               action and execution, paginated

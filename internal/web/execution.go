@@ -70,6 +70,8 @@ type judgmentView struct {
 	// Denied, when set, explains why the viewer may not judge it; the
 	// buttons are then disabled (the API would refuse them anyway).
 	Denied string
+	// Evidence is what the person judging should see beside the buttons.
+	Evidence *evidenceView
 }
 
 // stageView is the stage panel.
@@ -87,6 +89,8 @@ type stageView struct {
 	Context  string
 	Outputs  string
 	Actions  []actionView
+	// Reports are the canary analyses the stage holds.
+	Reports []*canaryReportView
 }
 
 // taskView is one task on the stage's timeline.
@@ -161,7 +165,9 @@ func (c *Console) execution(r *http.Request) (*page, error) {
 			Elapsed:  elapsedText(s.StartTime, s.EndTime, now),
 		})
 		if s.Type == "manualJudgment" && s.Status == status.Running && e.Status == status.Running {
-			v.Judgments = append(v.Judgments, newJudgmentView(e, s, sessionOf(r)))
+			jv := newJudgmentView(e, s, sessionOf(r))
+			jv.Evidence = c.judgmentEvidence(r.Context(), e, s)
+			v.Judgments = append(v.Judgments, jv)
 		}
 	}
 	v.Graph = layoutGraph(nodes)
@@ -338,6 +344,7 @@ func newStageView(e *apitype.Execution, s *apitype.Stage, now int64) *stageView 
 	v.Errors = stageErrors(ctx, outputs)
 	v.Tasks = taskTimeline(s, now)
 	v.Invokes = invokeResults(outputs, ctx)
+	v.Reports = stageReports("report-"+s.RefID, outputs, s.Status == status.Running)
 	if s.Type == "manualJudgment" {
 		for _, k := range []struct{ key, label string }{
 			{"judgmentStatus", "Judgment"}, {"judgmentInput", "Input"}, {"lastModifiedBy", "Judged by"},

@@ -58,6 +58,8 @@ type versionView struct {
 	Description  string
 	LastModified int64
 	Color        int
+	// Deleted is set for a version that ran but is published no more.
+	Deleted bool
 	// Aliases routing to this version.
 	Aliases []string
 	// Metrics over the window; HasMetrics is false when the account has
@@ -73,6 +75,10 @@ type versionView struct {
 	// Spark is the polyline of invocations per step on a 100×20 box;
 	// SparkErr that of errors.
 	Spark, SparkErr string
+	// EarlierSince and EarlierUntil, when set, say that the version did
+	// not run in the window and its figures are over the latest earlier
+	// stretch in which it did (a version the alias stopped routing to).
+	EarlierSince, EarlierUntil int64
 }
 
 // colors is how many version colours the stylesheet has.
@@ -140,6 +146,19 @@ func newFunctionView(f apitype.Function) functionView {
 		}
 	}
 	versions := slices.Clone(f.Versions)
+	// A version that ran but is not published any more was deleted (the
+	// previous version, after a promotion): keep its row and figures while
+	// the local Lambda keeps them.
+	var deleted []string
+	for v := range metrics {
+		if v != "$LATEST" && !slices.ContainsFunc(versions, func(fv apitype.FunctionVersion) bool { return fv.Version == v }) {
+			deleted = append(deleted, v)
+		}
+	}
+	for _, v := range deleted {
+		versions = append(versions, apitype.FunctionVersion{Version: v})
+	}
+	slices.SortStableFunc(versions, func(a, b apitype.FunctionVersion) int { return compareVersionNames(a.Version, b.Version) })
 	// $LATEST has no published version; show it when it ran.
 	if _, ok := metrics["$LATEST"]; ok {
 		versions = append(versions, apitype.FunctionVersion{Version: "$LATEST"})
@@ -152,6 +171,7 @@ func newFunctionView(f apitype.Function) functionView {
 			Description:  ver.Description,
 			LastModified: ver.LastModified,
 			Color:        versionColor(ver.Version),
+			Deleted:      slices.Contains(deleted, ver.Version),
 		}
 		for _, a := range f.Aliases {
 			if a.FunctionVersion == ver.Version || a.AdditionalVersionWeights[ver.Version] > 0 {
@@ -160,18 +180,26 @@ func newFunctionView(f apitype.Function) functionView {
 		}
 		if m, ok := metrics[ver.Version]; ok && f.Metrics != nil {
 			vv.HasMetrics = true
-			vv.Invocations, vv.Errors = m.Invocations, m.Errors
-			minutes := float64(f.Metrics.Until-f.Metrics.Since) / 60000
-			if minutes > 0 {
-				vv.PerMinute = strconv.FormatFloat(float64(m.Invocations)/minutes, 'f', 1, 64)
+			since, until := f.Metrics.Since, f.Metrics.Until
+			inv, errs, p50, p99 := m.Invocations, m.Errors, m.DurationP50Ms, m.DurationP99Ms
+			if e := m.Earlier; inv == 0 && e != nil {
+				// It stopped running: keep its last figures, dated.
+				since, until = e.Since, e.Until
+				inv, errs, p50, p99 = e.Invocations, e.Errors, e.DurationP50Ms, e.DurationP99Ms
+				vv.EarlierSince, vv.EarlierUntil = e.Since, e.Until
+			} else {
+				vv.Spark, vv.SparkErr = sparklines(m.Points)
 			}
-			if m.Invocations > 0 {
-				vv.ErrorRate = strconv.FormatFloat(float64(m.Errors)/float64(m.Invocations)*100, 'f', 1, 64) + "%"
+			vv.Invocations, vv.Errors = inv, errs
+			if minutes := float64(until-since) / 60000; minutes > 0 {
+				vv.PerMinute = strconv.FormatFloat(float64(inv)/minutes, 'f', 1, 64)
 			}
-			if m.DurationP50Ms != nil && m.DurationP99Ms != nil {
-				vv.Latency = strconv.FormatFloat(*m.DurationP50Ms, 'f', 1, 64) + " / " + strconv.FormatFloat(*m.DurationP99Ms, 'f', 1, 64) + " ms"
+			if inv > 0 {
+				vv.ErrorRate = strconv.FormatFloat(float64(errs)/float64(inv)*100, 'f', 1, 64) + "%"
 			}
-			vv.Spark, vv.SparkErr = sparklines(m.Points)
+			if p50 != nil && p99 != nil {
+				vv.Latency = strconv.FormatFloat(*p50, 'f', 1, 64) + " / " + strconv.FormatFloat(*p99, 'f', 1, 64) + " ms"
+			}
 		}
 		fv.Versions = append(fv.Versions, vv)
 	}

@@ -129,7 +129,7 @@ func (c *Console) openSession(w http.ResponseWriter, r *http.Request, req apityp
 	case errors.As(err, &apiErr):
 		c.renderLogin(w, r, next, apiErr.Message, apiErr.Status)
 	default:
-		c.render(w, r, c.errorPage(r, err), nil)
+		c.render(w, r, c.errorPage(r, err), nil, nil)
 	}
 }
 
@@ -148,7 +148,7 @@ func (c *Console) renderLogin(w http.ResponseWriter, r *http.Request, next, msg 
 	if sess != nil {
 		v.SignedInAs = sess.Name
 	}
-	c.render(w, r, &page{Name: "login", Title: "Sign in", Data: v, Status: status}, sess)
+	c.render(w, r, &page{Name: "login", Title: "Sign in", Data: v, Status: status}, sess, nil)
 }
 
 // logout ends the viewer's session. The form carries the session's CSRF
@@ -157,7 +157,7 @@ func (c *Console) logout(w http.ResponseWriter, r *http.Request) {
 	r.Body = http.MaxBytesReader(w, r.Body, maxFormBytes)
 	if err := r.ParseForm(); err != nil {
 		c.render(w, r, c.errorPage(r, &pageError{Status: http.StatusBadRequest,
-			Message: "The sign-out form could not be read (" + err.Error() + "); reload the page and try again."}), nil)
+			Message: "The sign-out form could not be read (" + err.Error() + "); reload the page and try again."}), nil, nil)
 		return
 	}
 	h := http.Header{}
@@ -165,7 +165,7 @@ func (c *Console) logout(w http.ResponseWriter, r *http.Request) {
 	err := c.api.CloseSession(r.Context(), h, func(ck *http.Cookie) { http.SetCookie(w, ck) })
 	if err != nil && !isUnauthenticated(err) { // a session that already ended is as good
 		sess, _ := c.api.Session(r.Context())
-		c.render(w, r, c.errorPage(r, err), sess)
+		c.render(w, r, c.errorPage(r, err), sess, nil)
 		return
 	}
 	http.Redirect(w, r, "/login", http.StatusSeeOther)

@@ -216,6 +216,10 @@ func (q *querier) ExecutionList(ctx context.Context, params *store.ExecutionList
 			args = append(args, string(s))
 		}
 	}
+	if params.AwaitingJudgment {
+		where = append(where, "EXISTS (SELECT 1 FROM stage WHERE stage.execution_id = execution.id AND stage.type = ? AND stage.status = ?)")
+		args = append(args, judgmentType, string(status.Running))
+	}
 	if params.Cursor != "" {
 		c, err := decodeCursor(params.Cursor)
 		if err != nil {
@@ -244,7 +248,39 @@ func (q *querier) ExecutionList(ctx context.Context, params *store.ExecutionList
 		page.NextCursor = encodeCursor(cursor{createdAt: last.CreatedAt, id: last.ID})
 	}
 	page.Executions = execs
+	if params.AwaitingJudgment && len(execs) > 0 {
+		if err := q.waitingJudgments(ctx, execs); err != nil {
+			return nil, fmt.Errorf("list executions awaiting judgment: %w", err)
+		}
+	}
 	return page, nil
+}
+
+// judgmentType is the manual judgment stage's type.
+const judgmentType = "manualJudgment"
+
+// waitingJudgments fills each execution's Stages with its running manual
+// judgment stages, in one statement.
+func (q *querier) waitingJudgments(ctx context.Context, execs []*store.Execution) error {
+	byID := make(map[string]*store.Execution, len(execs))
+	args := make([]any, 0, len(execs)+2)
+	for _, e := range execs {
+		byID[e.ID] = e
+		e.Stages = []*store.Stage{}
+		args = append(args, e.ID)
+	}
+	args = append(args, judgmentType, string(status.Running))
+	return q.query(ctx, `SELECT `+stageColumns+` FROM stage WHERE execution_id IN (`+placeholders(len(execs))+`)
+AND type = ? AND status = ? ORDER BY execution_id, seq`, args, func(r Row) error {
+		s, err := scanStage(r)
+		if err != nil {
+			return err
+		}
+		if e := byID[s.ExecutionID]; e != nil {
+			e.Stages = append(e.Stages, s)
+		}
+		return nil
+	})
 }
 
 // ExecutionListByConfig implements store.Querier. No statuses means any

@@ -16,6 +16,7 @@ var executionListTests = []test{
 	{"StableUnderInserts", testExecutionListStableUnderInserts},
 	{"BadCursor", testExecutionListBadCursor},
 	{"EmptyResults", testEmptyResults},
+	{"AwaitingJudgment", testExecutionListAwaitingJudgment},
 }
 
 // listAll follows NextCursor to the end and returns the IDs of every page.
@@ -206,5 +207,50 @@ func testEmptyResults(t *testing.T, s store.Store) {
 	entries, err := s.AuditList(ctx, &store.AuditListParams{})
 	if err != nil || entries == nil {
 		t.Errorf("AuditList: %#v, %v; want an empty slice", entries, err)
+	}
+}
+
+// testExecutionListAwaitingJudgment: AwaitingJudgment keeps the
+// executions with a running manualJudgment stage, whatever else they run,
+// and gives each its waiting judgments and no other stage.
+func testExecutionListAwaitingJudgment(t *testing.T, s store.Store) {
+	judging := func(e *store.Execution, st ...status.Status) *store.Execution {
+		for i, x := range st {
+			e.Stages[i].Type, e.Stages[i].Status = "manualJudgment", x
+		}
+		return e
+	}
+	waits := judging(newExecution("w1", "a", "p", status.Running, at(1), 3), status.Succeeded, status.Running)
+	waits.Stages[2].Status = status.Running // a running wait stage beside it
+	twice := judging(newExecution("w2", "b", "p", status.Running, at(2), 2), status.Running, status.Running)
+	judged := judging(newExecution("j1", "a", "p", status.Running, at(3), 2), status.Succeeded)
+	notYet := judging(newExecution("n1", "a", "p", status.Running, at(4), 1), status.NotStarted)
+	mustInsert(t, s, waits, twice, judged, notYet, newExecution("x1", "a", "p", status.Running, at(5), 2))
+
+	page, err := s.ExecutionList(t.Context(), &store.ExecutionListParams{AwaitingJudgment: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, want := executionIDs(page.Executions), []string{"w2", "w1"}; !slices.Equal(got, want) {
+		t.Fatalf("awaiting judgment: %v, want %v", got, want)
+	}
+	for _, tc := range []struct {
+		e    *store.Execution
+		want []string
+	}{{page.Executions[0], []string{"w2-s0", "w2-s1"}}, {page.Executions[1], []string{"w1-s1"}}} {
+		var got []string
+		for _, st := range tc.e.Stages {
+			got = append(got, st.ID)
+		}
+		if !slices.Equal(got, tc.want) {
+			t.Errorf("%s: stages %v, want its waiting judgments %v", tc.e.ID, got, tc.want)
+		}
+	}
+	page, err = s.ExecutionList(t.Context(), &store.ExecutionListParams{AwaitingJudgment: true, Application: "b"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := executionIDs(page.Executions); !slices.Equal(got, []string{"w2"}) {
+		t.Errorf("awaiting judgment in application b: %v, want [w2]", got)
 	}
 }

@@ -72,19 +72,24 @@ type intervalRow struct {
 }
 
 // stageReports finds the canary reports in a stage's outputs: its
-// canaryReport, and the analysis of each step of a rollout
-// (rollout.steps[i].analysis). prefix keeps element IDs apart.
+// canaryReport, and the analysis of each step of a progressive Route
+// (rollout.history[i].analysis, i counting the steps that ran). prefix
+// keeps element IDs apart.
 func stageReports(prefix string, outputs map[string]any, running bool) []*canaryReportView {
 	var out []*canaryReportView
 	if rep, ok := decodeReport(outputs[canary.ReportKey]); ok {
 		out = append(out, newCanaryReportView(prefix, "Canary analysis", rep, running))
 	}
 	if rollout, ok := outputs["rollout"].(map[string]any); ok {
-		steps, _ := rollout["steps"].([]any)
-		for i, st := range steps {
+		history, _ := rollout["history"].([]any)
+		for i, st := range history {
 			m, _ := st.(map[string]any)
 			if rep, ok := decodeReport(m["analysis"]); ok {
-				out = append(out, newCanaryReportView(fmt.Sprintf("%s-step%d", prefix, i+1), fmt.Sprintf("Step %d analysis", i+1), rep, running))
+				title := fmt.Sprintf("Step %d analysis", i+1)
+				if w, ok := m["weight"].(float64); ok {
+					title = fmt.Sprintf("Step %d analysis (%v%%)", i+1, w)
+				}
+				out = append(out, newCanaryReportView(fmt.Sprintf("%s-step%d", prefix, i+1), title, rep, running))
 			}
 		}
 	}

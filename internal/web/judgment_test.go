@@ -87,7 +87,7 @@ func TestRecommendation(t *testing.T) {
 		{"pass", stageWith("c", "kayentaCanary", status.Succeeded, 100, "", `{"canaryReport": `+passReport+`}`), "pass", "recommends continuing: passed with score 90"},
 		{"fail", stageWith("c", "kayentaCanary", status.Terminal, 100, "", `{"canaryReport": `+failReport+`}`), "fail", "recommends stopping: failed with score 10"},
 		{"running", stageWith("c", "kayentaCanary", status.Running, 100, "", `{"canaryReport": `+running+`}`), "running", "Analysing (1 of 2 intervals judged); no recommendation yet"},
-		{"rollout step", stageWith("r", "route", status.Succeeded, 100, "", `{"rollout": {"steps": [{"weight": 10}, {"weight": 50, "analysis": `+passReport+`}]}}`), "pass", "Passed with score 90 (Step 2 analysis)"},
+		{"rollout step", stageWith("r", "route", status.Succeeded, 100, "", `{"rollout": {"history": [{"weight": 10}, {"weight": 50, "analysis": `+passReport+`}]}}`), "pass", "Passed with score 90 (Step 2 analysis (50%))"},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()

@@ -87,6 +87,8 @@ type stageView struct {
 	Context  string
 	Outputs  string
 	Actions  []actionView
+	// Rollout is a $PROGRESSIVE Route's traffic shift (rollout.go).
+	Rollout *rolloutView
 }
 
 // taskView is one task on the stage's timeline.
@@ -347,6 +349,7 @@ func newStageView(e *apitype.Execution, s *apitype.Stage, now int64) *stageView 
 			}
 		}
 	}
+	v.Rollout = newRolloutView(e, s)
 	api := "/api/v1" + pathJoin("executions", e.ID, "stages", s.ID)
 	if s.Type == "wait" && s.Status == status.Running {
 		v.Actions = append(v.Actions, actionView{ID: "act-skip-wait", Label: "Skip wait", URL: api + "/skip-wait", Body: "{}"})

@@ -82,7 +82,7 @@ func newTestServerWith(t testing.TB, opts serverOptions) *testServer {
 	}
 	types := []stage.Type{wait.Type{}, judgment.Type{}, variables.Type{}, preconditions.Type{}}
 	if opts.accounts != nil {
-		types = append(types, lambdastage.Types(opts.accounts, "")...)
+		types = append(types, lambdastage.Types(lambdastage.Options{Accounts: opts.accounts})...)
 	}
 	reg := stage.NewRegistry(types...)
 	eng := sluicetest.StartEngine(t, engine.Config{Store: st, Stages: reg, Logger: log})
@@ -111,6 +111,7 @@ func newTestServerWith(t testing.TB, opts serverOptions) *testServer {
 		AdminTokenFile: "/data/admin.token",
 		Store:          st,
 		Engine:         eng,
+		Stages:         reg,
 		Validate:       pipeline.ValidateOptions{StageTypes: reg, CheckExpression: expr.Check},
 		Logger:         log,
 		Version:        "v0.0.0-test",

@@ -1,10 +1,13 @@
 package main
 
 import (
+	"archive/zip"
+	"bytes"
 	"context"
 	"crypto/tls"
 	"crypto/x509"
 	"errors"
+	"io"
 	"net/http"
 	"os"
 	"os/exec"
@@ -45,7 +48,7 @@ const waitTimeout = 60 * time.Second
 // login` saves there.
 //
 // Extra commands (see scriptCmds): waitserver, exitcode, envstdout, waitfor,
-// gencert.
+// gencert, zip.
 func TestScripts(t *testing.T) {
 	testscript.Run(t, testscript.Params{
 		Dir:                 "testdata/script",
@@ -168,6 +171,26 @@ func scriptCmds() map[string]func(ts *testscript.TestScript, neg bool, args []st
 				}
 				return false, errors.New("no stage " + args[1])
 			})
+		},
+		// zip ARCHIVE FILE...: write a zip archive holding the script's
+		// files, by their base names and executable (a Lambda deployment
+		// package whose bootstrap may run).
+		"zip": func(ts *testscript.TestScript, neg bool, args []string) {
+			if neg || len(args) < 2 {
+				ts.Fatalf("usage: zip ARCHIVE FILE...")
+			}
+			var buf bytes.Buffer
+			zw := zip.NewWriter(&buf)
+			for _, name := range args[1:] {
+				h := &zip.FileHeader{Name: filepath.Base(name), Method: zip.Deflate}
+				h.SetMode(0o755)
+				w, err := zw.CreateHeader(h)
+				ts.Check(err)
+				_, err = io.WriteString(w, ts.ReadFile(name))
+				ts.Check(err)
+			}
+			ts.Check(zw.Close())
+			ts.Check(os.WriteFile(ts.MkAbs(args[0]), buf.Bytes(), 0o644))
 		},
 		// gencert DIR: write a fresh self-signed certificate for localhost,
 		// 127.0.0.1 and ::1 to DIR/cert.pem, and its key to DIR/key.pem.

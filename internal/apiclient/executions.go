@@ -129,6 +129,13 @@ func (c *Client) SkipWait(ctx context.Context, id, stage string) (*apitype.Execu
 	return c.executionOp(ctx, "skip wait", struct{}{}, "executions", id, "stages", stage, "skip-wait")
 }
 
+// StageCommand gives a command to a running stage (named by id, refId or
+// name) that takes commands: pause, resume, promote or abort for a
+// $PROGRESSIVE route. The stage's Commands say which it takes now.
+func (c *Client) StageCommand(ctx context.Context, id, stage, command string) (*apitype.Execution, error) {
+	return c.executionOp(ctx, command+" stage", apitype.StageCommandRequest{Command: command}, "executions", id, "stages", stage, "commands")
+}
+
 // Evaluate evaluates an expression against an execution.
 func (c *Client) Evaluate(ctx context.Context, id string, req apitype.EvaluateRequest) (any, error) {
 	r, err := jsonRequest(http.MethodPost, c.endpoint(nil, "executions", id, "evaluate"), req)

@@ -153,6 +153,10 @@ type Stage struct {
 	// this stage (admins may too): requiredJudgmentRoles, else
 	// selectedStageRoles. Absent when anyone who may execute may judge.
 	JudgmentRoles []string `json:"judgmentRoles,omitempty"`
+	// Commands are the commands the running stage takes now (POST
+	// …/stages/{stage}/commands): pause, resume, promote and abort for a
+	// $PROGRESSIVE route. Absent when it takes none.
+	Commands []string `json:"commands,omitempty"`
 }
 
 // ExecutionList is the body of GET /api/v1/executions, newest first.
@@ -180,6 +184,13 @@ type JudgmentRequest struct {
 	Status string `json:"status"`
 	// Input is the chosen judgment input, read by #judgment('stage').
 	Input string `json:"input,omitempty"`
+}
+
+// StageCommandRequest is the body of POST …/stages/{stage}/commands.
+type StageCommandRequest struct {
+	// Command is one of the stage's Commands: pause, resume, promote or
+	// abort for a $PROGRESSIVE route.
+	Command string `json:"command"`
 }
 
 // EvaluateRequest is the body of POST /api/v1/executions/{id}/evaluate.

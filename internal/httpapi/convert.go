@@ -4,6 +4,8 @@ import (
 	"encoding/json"
 
 	"github.com/sluice-cd/sluice/internal/apitype"
+	"github.com/sluice-cd/sluice/internal/stage"
+	"github.com/sluice-cd/sluice/internal/status"
 	"github.com/sluice-cd/sluice/internal/store"
 )
 
@@ -35,7 +37,9 @@ func toRevision(p *store.Pipeline) apitype.PipelineRevision {
 	}
 }
 
-func toExecution(e *store.Execution) apitype.Execution {
+// toExecution converts an execution, with the commands its running
+// stages take now.
+func (s *server) toExecution(e *store.Execution) apitype.Execution {
 	out := apitype.Execution{
 		ID:               e.ID,
 		Application:      e.Application,
@@ -52,12 +56,12 @@ func toExecution(e *store.Execution) apitype.Execution {
 		State:            rawOrNil(e.State),
 	}
 	for _, st := range e.Stages {
-		out.Stages = append(out.Stages, toStage(st))
+		out.Stages = append(out.Stages, s.toStage(st))
 	}
 	return out
 }
 
-func toStage(s *store.Stage) apitype.Stage {
+func (srv *server) toStage(s *store.Stage) apitype.Stage {
 	return apitype.Stage{
 		ID:                   s.ID,
 		RefID:                s.RefID,
@@ -71,7 +75,27 @@ func toStage(s *store.Stage) apitype.Stage {
 		StartTime:            apitype.MillisPtr(s.StartTime),
 		EndTime:              apitype.MillisPtr(s.EndTime),
 		JudgmentRoles:        judgmentRoles(s.Context),
+		Commands:             srv.stageCommands(s),
 	}
+}
+
+// stageCommands asks a running stage's type, when it takes commands
+// (stage.Steerable), which ones it takes now; the engine checks the same
+// when a command comes.
+func (srv *server) stageCommands(s *store.Stage) []string {
+	if srv.stages == nil || s.Status != status.Running {
+		return nil
+	}
+	typ, _ := srv.stages.Lookup(s.Type)
+	st, ok := typ.(stage.Steerable)
+	if !ok {
+		return nil
+	}
+	var ctx map[string]any
+	if json.Unmarshal(s.Context, &ctx) != nil {
+		return nil
+	}
+	return st.Commands(ctx)
 }
 
 func toEvent(ev *store.Event) apitype.Event {

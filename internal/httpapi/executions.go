@@ -132,7 +132,7 @@ func (s *server) triggerExecution(w http.ResponseWriter, r *http.Request) error 
 		return fmt.Errorf("trigger %s/%s: %w", app, name, err)
 	}
 	w.Header().Set("Location", "/api/v1/executions/"+exec.ID)
-	writeJSON(w, http.StatusCreated, toExecution(exec))
+	writeJSON(w, http.StatusCreated, s.toExecution(exec))
 	return nil
 }
 
@@ -154,7 +154,7 @@ func (s *server) getExecution(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusOK, toExecution(exec))
+	writeJSON(w, http.StatusOK, s.toExecution(exec))
 	return nil
 }
 
@@ -212,7 +212,7 @@ func (s *server) listExecutions(w http.ResponseWriter, r *http.Request) error {
 	out := apitype.ExecutionList{Executions: make([]apitype.Execution, 0, len(page.Executions)), NextCursor: page.NextCursor}
 	for _, e := range page.Executions {
 		if s.canRead(r, e.Application) {
-			out.Executions = append(out.Executions, toExecution(e))
+			out.Executions = append(out.Executions, s.toExecution(e))
 		}
 	}
 	writeJSON(w, http.StatusOK, out)
@@ -234,7 +234,7 @@ func (s *server) respondExecution(w http.ResponseWriter, r *http.Request, id str
 	if err != nil {
 		return orNotFound(err, "execution %s not found", id)
 	}
-	writeJSON(w, http.StatusOK, toExecution(exec))
+	writeJSON(w, http.StatusOK, s.toExecution(exec))
 	return nil
 }
 
@@ -363,6 +363,29 @@ func (s *server) stageAction(w http.ResponseWriter, r *http.Request, act func(ct
 		return err
 	}
 	if err := act(r.Context(), exec.ID, st.ID, s.who(r).Name); err != nil {
+		return orNotFound(err, "stage %s of execution %s not found", st.RefID, exec.ID)
+	}
+	return s.respondExecution(w, r, exec.ID)
+}
+
+func (s *server) commandStage(w http.ResponseWriter, r *http.Request) error {
+	if err := s.requireEngine(); err != nil {
+		return err
+	}
+	var req apitype.StageCommandRequest
+	if err := decodeJSONBody(w, r, &req); err != nil {
+		return err
+	}
+	if strings.TrimSpace(req.Command) == "" {
+		e := badRequest("no command given; give one the stage takes now, as its commands field lists (e.g. pause, resume, promote, abort)")
+		e.Details = []apitype.ErrorDetail{{Path: "command", Message: `required, e.g. "pause"`}}
+		return e
+	}
+	exec, st, err := s.loadStage(r)
+	if err != nil {
+		return err
+	}
+	if err := s.engine.Steer(r.Context(), exec.ID, st.ID, req.Command, s.who(r).Name); err != nil {
 		return orNotFound(err, "stage %s of execution %s not found", st.RefID, exec.ID)
 	}
 	return s.respondExecution(w, r, exec.ID)

@@ -38,8 +38,9 @@ func setupEngine(t *testing.T, edit func(*httpapi.Config)) (*apiclient.Client, *
 func setupEngineWith(t *testing.T, edit func(*httpapi.Config), extra ...stage.Type) (*apiclient.Client, *testBundle) {
 	t.Helper()
 	return setup(t, func(cfg *httpapi.Config) {
-		reg := stage.NewRegistry(append([]stage.Type{wait.Type{}, judgment.Type{}, variables.Type{}, preconditions.Type{}}, extra...)...)
+		reg := stage.NewRegistry(append([]stage.Type{wait.Type{}, judgment.Type{}, variables.Type{}, preconditions.Type{}, steered{}}, extra...)...)
 		cfg.Engine = sluicetest.StartEngine(t, engine.Config{Store: cfg.Store, Stages: reg, Logger: cfg.Logger})
+		cfg.Stages = reg
 		if edit != nil {
 			edit(cfg)
 		}

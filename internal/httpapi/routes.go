@@ -90,6 +90,7 @@ func (s *server) routes() []route {
 		{http.MethodPost, v1 + "/executions/{id}/stages/{stage}/restart", canExecute, s.restartStage},
 		{http.MethodPost, v1 + "/executions/{id}/stages/{stage}/judgment", canExecute, s.judgeStage},
 		{http.MethodPost, v1 + "/executions/{id}/stages/{stage}/skip-wait", canExecute, s.skipWait},
+		{http.MethodPost, v1 + "/executions/{id}/stages/{stage}/commands", canExecute, s.commandStage},
 		{http.MethodGet, v1 + "/executions/{id}/events", canRead, s.executionEvents},
 		{http.MethodGet, v1 + "/events", authenticated, s.allEvents},
 

@@ -43,8 +43,9 @@ auth:
 
 // secPipeline is the saved pipeline whose executions fill the path
 // parameters: two judgments that name the roles who may judge them, one
-// anyone who may execute may judge, a long wait to skip and a short one to
-// restart. All start at once; only the short wait finishes by itself.
+// anyone who may execute may judge, a long wait to skip, a short one to
+// restart and a stage that takes commands. All start at once; only the
+// short wait finishes by itself.
 const secPipeline = `{
   "application": "demo", "name": "release", "limitConcurrent": false,
   "stages": [
@@ -54,7 +55,8 @@ const secPipeline = `{
      "selectedStageRoles": ["release-managers"]},
     {"refId": "3", "type": "wait", "name": "Soak", "waitTime": 3600},
     {"refId": "4", "type": "manualJudgment", "name": "Sign off"},
-    {"refId": "5", "type": "wait", "name": "Warm up", "waitTime": 0}
+    {"refId": "5", "type": "wait", "name": "Warm up", "waitTime": 0},
+    {"refId": "6", "type": "steered", "name": "Shift"}
   ]
 }`
 
@@ -256,6 +258,8 @@ func (f *secFixture) target(op operation, fresh bool) string {
 				return "4" // a judgment no role restricts
 			case "restartStage":
 				return "5" // a finished stage
+			case "commandStage":
+				return "6" // a stage that takes commands
 			}
 			return "3" // the long wait
 		case name == "account":
@@ -302,6 +306,8 @@ func (f *secFixture) body(op operation) string {
 		return `{"expression":"${execution.id}"}`
 	case "judgeStage":
 		return `{"status":"continue"}`
+	case "commandStage":
+		return `{"command":"pause"}`
 	}
 	if op.unsafe() {
 		return `{}`

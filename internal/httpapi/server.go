@@ -41,6 +41,7 @@ import (
 	"github.com/sluice-cd/sluice/internal/auth/oidc"
 	"github.com/sluice-cd/sluice/internal/engine"
 	"github.com/sluice-cd/sluice/internal/pipeline"
+	"github.com/sluice-cd/sluice/internal/stage"
 	"github.com/sluice-cd/sluice/internal/store"
 )
 
@@ -67,6 +68,7 @@ type Engine interface {
 	RestartStage(ctx context.Context, executionID, stageID, user string) error
 	Judge(ctx context.Context, executionID, stageID string, j engine.Judgment) error
 	SkipWait(ctx context.Context, executionID, stageID, user string) error
+	Steer(ctx context.Context, executionID, stageID, command, user string) error
 	Evaluate(ctx context.Context, executionID, stageID, expression string) (any, error)
 	Subscribe(ctx context.Context, executionID string, afterID int64) *engine.Subscription
 }
@@ -78,6 +80,10 @@ type Config struct {
 	// Engine runs executions. When nil, the pipeline routes work and every
 	// execution route that needs the engine answers 503.
 	Engine Engine
+	// Stages are the stage types the engine runs; the API asks those that
+	// take commands (stage.Steerable) which ones a running stage takes
+	// now, and shows them as the stage's commands. Nil shows none.
+	Stages *stage.Registry
 	// Validate is used to validate pipeline documents on save and on
 	// POST /pipelines/validate; the CLI's local validate uses the same.
 	Validate pipeline.ValidateOptions
@@ -127,6 +133,7 @@ type Config struct {
 type server struct {
 	store          store.Store
 	engine         Engine
+	stages         *stage.Registry
 	validate       pipeline.ValidateOptions
 	log            *slog.Logger
 	version        string
@@ -159,6 +166,7 @@ func New(cfg Config) http.Handler {
 	s := &server{
 		store:          cfg.Store,
 		engine:         cfg.Engine,
+		stages:         cfg.Stages,
 		validate:       cfg.Validate,
 		log:            cmp.Or(cfg.Logger, discardLogger()).With("subsystem", "httpapi"),
 		version:        cmp.Or(cfg.Version, buildVersion()),

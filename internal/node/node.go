@@ -216,6 +216,7 @@ func (n *Node) start(ctx context.Context, opts Options) error {
 		AdminTokenFile: n.AdminTokenFile,
 		Store:          n.Store,
 		Engine:         n.Engine,
+		Stages:         stages,
 		Validate:       pipeline.ValidateOptions{StageTypes: stages, CheckExpression: expr.Check, CheckAccount: n.Accounts.CheckApplication},
 		Logger:         n.log,
 		Version:        opts.Version,

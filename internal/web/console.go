@@ -79,7 +79,7 @@ func New(api http.Handler, cfg Config) *Console {
 		c.now = time.Now
 	}
 	c.loadAssets()
-	base := template.Must(template.New("layout.html").Funcs(c.funcs()).ParseFS(templateFS, "templates/layout.html", "templates/partials.html"))
+	base := template.Must(template.New("layout.html").Funcs(c.funcs()).ParseFS(templateFS, "templates/layout.html", "templates/partials.html", "templates/rollout.html"))
 	for _, name := range pageNames {
 		t := template.Must(base.Clone())
 		c.pages[name] = template.Must(t.ParseFS(templateFS, "templates/"+name+".html"))

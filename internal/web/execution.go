@@ -91,6 +91,8 @@ type stageView struct {
 	Actions  []actionView
 	// Reports are the canary analyses the stage holds.
 	Reports []*canaryReportView
+	// Rollout is a $PROGRESSIVE Route's traffic shift (rollout.go).
+	Rollout *rolloutView
 }
 
 // taskView is one task on the stage's timeline.
@@ -354,6 +356,7 @@ func newStageView(e *apitype.Execution, s *apitype.Stage, now int64) *stageView 
 			}
 		}
 	}
+	v.Rollout = newRolloutView(e, s)
 	api := "/api/v1" + pathJoin("executions", e.ID, "stages", s.ID)
 	if s.Type == "wait" && s.Status == status.Running {
 		v.Actions = append(v.Actions, actionView{ID: "act-skip-wait", Label: "Skip wait", URL: api + "/skip-wait", Body: "{}"})

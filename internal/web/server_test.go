@@ -116,6 +116,7 @@ func newTestServerWith(t testing.TB, opts serverOptions) *testServer {
 		AdminTokenFile: "/data/admin.token",
 		Store:          st,
 		Engine:         eng,
+		Stages:         reg,
 		Validate:       pipeline.ValidateOptions{StageTypes: reg, CheckExpression: expr.Check},
 		Logger:         log,
 		Version:        "v0.0.0-test",

@@ -1,6 +1,9 @@
 package apitype
 
-import "time"
+import (
+	"fmt"
+	"time"
+)
 
 // Rollout is the state of a $PROGRESSIVE Route stage's traffic shift, as
 // the stage shows it in its outputs under "rollout". It mirrors the
@@ -70,11 +73,24 @@ type RolloutRecord struct {
 // RolloutAnalysis is what clients read of a step's canary analysis
 // report: its decision.
 type RolloutAnalysis struct {
-	Decision *struct {
-		Result string  `json:"result"` // pass or fail
-		Score  float64 `json:"score"`
-		Reason string  `json:"reason"`
-	} `json:"decision,omitempty"`
+	Decision *RolloutDecision `json:"decision,omitempty"`
+}
+
+// RolloutDecision is a step analysis's verdict.
+type RolloutDecision struct {
+	Result string `json:"result"` // pass or fail
+	// Score is null when the sequential judges decided before a score.
+	Score  *float64 `json:"score"`
+	Reason string   `json:"reason"`
+}
+
+// Describe is the decision in a few words: "pass, score 90", or "fail
+// (sequential judges)".
+func (d *RolloutDecision) Describe() string {
+	if d.Score == nil {
+		return d.Result + " (sequential judges)"
+	}
+	return fmt.Sprintf("%s, score %v", d.Result, *d.Score)
 }
 
 // RolloutAlarm is a CloudWatch alarm a step found in ALARM.

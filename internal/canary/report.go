@@ -140,10 +140,21 @@ type SequentialLatencyReport struct {
 // Decision is an analysis's verdict.
 type Decision struct {
 	// Result is DecisionPass or DecisionFail.
-	Result string    `json:"result"`
-	Score  float64   `json:"score"`
+	Result string `json:"result"`
+	// Score is the score the decision rests on; null when the sequential
+	// judges decided before any interval was scored.
+	Score  *float64  `json:"score"`
 	Reason string    `json:"reason"`
 	At     time.Time `json:"at"`
+}
+
+// Describe is the decision in a few words: "pass, score 90", or "fail
+// (sequential judges)" when no score was involved.
+func (d *Decision) Describe() string {
+	if d.Score == nil {
+		return d.Result + " (sequential judges)"
+	}
+	return fmt.Sprintf("%s, score %v", d.Result, *d.Score)
 }
 
 // Decision results.

@@ -232,7 +232,7 @@ func printRollout(w io.Writer, s *apitype.Stage, r *apitype.Rollout) {
 				}
 			}
 			if h.Analysis != nil && h.Analysis.Decision != nil {
-				analysis = fmt.Sprintf("%s, score %v", h.Analysis.Decision.Result, h.Analysis.Decision.Score)
+				analysis = h.Analysis.Decision.Describe()
 			}
 			if len(h.AlarmsFiring) > 0 {
 				names := make([]string, len(h.AlarmsFiring))

@@ -133,9 +133,9 @@ func newCanaryReportView(id, title string, rep *canary.Report, running bool) *ca
 	}
 	switch d := rep.Decision; {
 	case d != nil && d.Result == canary.DecisionPass:
-		v.State, v.Headline = "pass", "Passed with score "+num(d.Score)
+		v.State, v.Headline = "pass", "Passed"+scoreText(d.Score)
 	case d != nil:
-		v.State, v.Headline = "fail", "Failed with score "+num(d.Score)
+		v.State, v.Headline = "fail", "Failed"+scoreText(d.Score)
 	case running:
 		v.State, v.Headline = "running", "Analysing"
 	default:
@@ -234,4 +234,12 @@ func newRecommendation(stageName, stageURL string, rep *canary.Report, running b
 		r.Text = cmp.Or(v.Headline, "Analysing") + fmt.Sprintf(" (%d of %d intervals judged); no recommendation yet.", v.Judged, max(v.Planned, v.Judged))
 	}
 	return r
+}
+
+// scoreText is " with score N", or what decided instead when no score did.
+func scoreText(score *float64) string {
+	if score == nil {
+		return " by the sequential judges"
+	}
+	return " with score " + num(*score)
 }

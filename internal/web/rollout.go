@@ -80,7 +80,7 @@ func newRolloutView(e *apitype.Execution, s *apitype.Stage) *rolloutView {
 				}
 			}
 			if h.Analysis != nil && h.Analysis.Decision != nil {
-				sv.Analysis = fmt.Sprintf("%s, score %v", h.Analysis.Decision.Result, h.Analysis.Decision.Score)
+				sv.Analysis = h.Analysis.Decision.Describe()
 			}
 		}
 		v.Steps = append(v.Steps, sv)

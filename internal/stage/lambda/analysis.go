@@ -67,6 +67,8 @@ type analysisFields struct {
 	LookbackMins       stage.NumberField `json:"lookbackMins" hint:"minutes each interval looks back; 0 (default) judges everything since the warm-up"`
 	BaselineOffsetMins stage.NumberField `json:"baselineAnalysisOffsetInMins" hint:"minutes the control's window is shifted back; default 0"`
 	SiteLocal          stage.JSONField   `json:"siteLocal"`
+	// Sequential is Sluice's own (sequential.go).
+	Sequential sequentialFields `json:"sequential"`
 }
 
 // scopeFields is one of canaryConfig.scopes. For Lambda the scopes are
@@ -160,9 +162,21 @@ func (a *analysisFields) check(c *stage.Checker, needLifetime bool) {
 		}
 		retrospective = retrospective || s.EndTimeIso.Value != ""
 	}
+	a.Sequential.check(c)
+	if retrospective && a.Sequential.Set() {
+		c.Errorf(&a.Sequential, "watches live traffic and cannot judge a retrospective analysis (endTimeIso): remove one of them")
+	}
 	if needLifetime && !retrospective && a.LifetimeDuration.Missing() && a.LifetimeHours.Missing() {
 		c.Errorf(&a.LifetimeDuration, "is required: how long the analysis runs, e.g. PT1H (or lifetimeHours, or a scope's endTimeIso for a retrospective analysis)")
 	}
+}
+
+// mode is the report's mode: sequential when Sluice's judges watch.
+func (a *analysisFields) mode() string {
+	if a.Sequential.Set() {
+		return canary.ModeSequential
+	}
+	return canary.ModeIntervals
 }
 
 // thresholds are the score thresholds with Orca's defaults.
@@ -434,3 +448,5 @@ func judgeWindow(ctx context.Context, cfg *canary.Config, src canary.Sources, rs
 	}
 	return res, nil
 }
+
+func ptr[T any](v T) *T { return &v }

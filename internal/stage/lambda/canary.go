@@ -77,8 +77,9 @@ func newCanaryType(b base) stage.Type {
 
 // Keys the kayentaCanary tasks keep in the stage context.
 const (
-	canaryAnalysisKey = "canaryAnalysis"
-	canaryReadErrKey  = "canaryReadFailingSince"
+	canaryAnalysisKey   = "canaryAnalysis"
+	canarySequentialKey = "canarySequential"
+	canaryReadErrKey    = "canaryReadFailingSince"
 )
 
 // canaryAnalysis is what kayentaPrepare decides once, for every later run.
@@ -102,12 +103,24 @@ func (b *base) prepareCanary(ctx context.Context, t *stage.Task, f *function, s 
 		return stage.Result{}, err
 	}
 	a := canaryAnalysis{Config: cfg, Scopes: scopes, Plan: p}
-	rep := newReport(a, s.CanaryConfig.thresholds(), canary.ModeIntervals)
+	rep := newReport(a, s.CanaryConfig.thresholds(), s.CanaryConfig.mode())
 	out := map[string]any{canary.ReportKey: jsonValue(rep), "canaryScores": []any{}}
 	if w := s.CanaryConfig.warnings(); len(w) > 0 {
 		out["warnings"] = w
 	}
-	return stage.Succeed().WithContext(map[string]any{canaryAnalysisKey: jsonValue(a)}).WithOutputs(out), nil
+	keep := map[string]any{canaryAnalysisKey: jsonValue(a)}
+	if s.CanaryConfig.Sequential.Set() {
+		parsed, err := cfg.parsed()
+		if err != nil {
+			return stage.Result{}, err
+		}
+		w, err := newWatch(parsed, p.Start.Add(p.Warmup))
+		if err != nil {
+			return stage.Result{}, err
+		}
+		keep[canarySequentialKey] = jsonValue(w)
+	}
+	return stage.Succeed().WithContext(keep).WithOutputs(out), nil
 }
 
 // newReport is an analysis's report before its first interval.
@@ -128,7 +141,7 @@ func (b *base) analyzeCanary(ctx context.Context, t *stage.Task, f *function, s 
 	}
 	var rep canary.Report
 	if err := fromContext(t.Context, canary.ReportKey, &rep); err != nil {
-		rep = newReport(a, s.CanaryConfig.thresholds(), canary.ModeIntervals)
+		rep = newReport(a, s.CanaryConfig.thresholds(), s.CanaryConfig.mode())
 	}
 	th := s.CanaryConfig.thresholds()
 	cfg, err := a.Config.parsed()
@@ -138,6 +151,41 @@ func (b *base) analyzeCanary(ctx context.Context, t *stage.Task, f *function, s 
 	src, err := b.analysis.sources(b, f, s.CanaryConfig.MetricsAccountName.Value)
 	if err != nil {
 		return stage.Result{}, err
+	}
+	keep := reportContext
+	var nextLook time.Time
+	if seq := &s.CanaryConfig.Sequential; seq.Set() {
+		var w sequentialWatch
+		if err := fromContext(t.Context, canarySequentialKey, &w); err != nil {
+			return stage.Result{}, fail("the stage context has no sequential judges (%s); the kayentaPrepare task must run first", canarySequentialKey)
+		}
+		keep = func(rep canary.Report) map[string]any {
+			m := reportContext(rep)
+			m[canarySequentialKey] = jsonValue(w)
+			return m
+		}
+		if !t.Now.Before(w.LastLook) {
+			d, err := w.look(ctx, src, a.Scopes, t.Now, seq)
+			var n *notYet
+			if errors.As(err, &n) {
+				return readFailed(t, s.target.waitTimeout(), rep, n)
+			}
+			if err != nil {
+				return stage.Result{}, err
+			}
+			rep.Sequential = w.report()
+			switch d {
+			case canary.SequentialFail:
+				msg := "canary failed: " + w.explain(a.Scopes, seq)
+				rep.Decision = &canary.Decision{Result: canary.DecisionFail, Reason: msg, At: t.Now.UTC()}
+				return stage.Fail(msg + "; " + rep.Versus()).WithOutputs(canaryOutputs(t, rep)).WithContext(keep(rep)), nil
+			case canary.SequentialPass:
+				msg := "canary passed: " + w.explain(a.Scopes, seq)
+				rep.Decision = &canary.Decision{Result: canary.DecisionPass, Reason: msg, At: t.Now.UTC()}
+				return stage.Succeed().WithOutputs(canaryOutputs(t, rep)).WithContext(keep(rep)), nil
+			}
+		}
+		nextLook = w.LastLook.Add(seq.look())
 	}
 	for i := len(rep.Intervals) + 1; i <= a.Plan.Count; i++ {
 		start, end := a.Plan.window(i)
@@ -156,23 +204,26 @@ func (b *base) analyzeCanary(ctx context.Context, t *stage.Task, f *function, s 
 		rep.Intervals = append(rep.Intervals, iv)
 		if !canary.IntervalSucceeded(res.Score, th) {
 			msg := fmt.Sprintf("canary interval %d of %d scored %v, not above the marginal threshold %v: %s", i, a.Plan.Count, res.Score, th.Marginal, iv.Explain())
-			rep.Decision = &canary.Decision{Result: canary.DecisionFail, Score: res.Score, Reason: msg, At: t.Now.UTC()}
-			return stage.Fail(msg + "; " + rep.Versus()).WithOutputs(canaryOutputs(t, rep)).WithContext(reportContext(rep)), nil
+			rep.Decision = &canary.Decision{Result: canary.DecisionFail, Score: ptr(res.Score), Reason: msg, At: t.Now.UTC()}
+			return stage.Fail(msg + "; " + rep.Versus()).WithOutputs(canaryOutputs(t, rep)).WithContext(keep(rep)), nil
 		}
 	}
 	if len(rep.Intervals) < a.Plan.Count {
 		_, next := a.Plan.window(len(rep.Intervals) + 1)
-		return stage.RetryAfter(next.Sub(t.Now)).WithOutputs(canaryOutputs(t, rep)).WithContext(reportContext(rep)), nil
+		if !nextLook.IsZero() && nextLook.Before(next) {
+			next = nextLook
+		}
+		return stage.RetryAfter(next.Sub(t.Now)).WithOutputs(canaryOutputs(t, rep)).WithContext(keep(rep)), nil
 	}
 	last := rep.Intervals[len(rep.Intervals)-1]
 	if err := canary.FinalVerdict(rep.Scores(), th); err != nil {
 		msg := fmt.Sprintf("%v: %s", err, last.Explain())
-		rep.Decision = &canary.Decision{Result: canary.DecisionFail, Score: last.Score, Reason: msg, At: t.Now.UTC()}
-		return stage.Fail(msg + "; " + rep.Versus()).WithOutputs(canaryOutputs(t, rep)).WithContext(reportContext(rep)), nil
+		rep.Decision = &canary.Decision{Result: canary.DecisionFail, Score: ptr(last.Score), Reason: msg, At: t.Now.UTC()}
+		return stage.Fail(msg + "; " + rep.Versus()).WithOutputs(canaryOutputs(t, rep)).WithContext(keep(rep)), nil
 	}
-	rep.Decision = &canary.Decision{Result: canary.DecisionPass, Score: last.Score, At: t.Now.UTC(),
+	rep.Decision = &canary.Decision{Result: canary.DecisionPass, Score: ptr(last.Score), At: t.Now.UTC(),
 		Reason: fmt.Sprintf("final canary score %v reached the pass threshold %v", last.Score, th.Pass)}
-	return stage.Succeed().WithOutputs(canaryOutputs(t, rep)).WithContext(reportContext(rep)), nil
+	return stage.Succeed().WithOutputs(canaryOutputs(t, rep)).WithContext(keep(rep)), nil
 }
 
 // readFailed keeps an analysis waiting while its metrics cannot be read,

@@ -241,3 +241,49 @@ func TestKayentaCanaryRefusesWhatItCannotDo(t *testing.T) {
 		}
 	}
 }
+
+// TestKayentaCanarySequentialFailsFast: with Sluice's sequential judges a
+// version that fails half its requests is failed within seconds of a
+// thirty-second analysis, before its first interval ends, by the
+// always-valid error-rate judge; the report says what it counted.
+func TestKayentaCanarySequentialFailsFast(t *testing.T) {
+	t.Parallel()
+	c := newCanaryEnv(t, "0.5")
+	c.traffic(t)
+	r := newStageRun(t, c.typ, fixtureApp, canaryFields(map[string]any{"canaryConfig": map[string]any{
+		"lifetimeDuration": "PT30S", "canaryAnalysisIntervalMins": 0.5,
+		"sequential": map[string]any{"lookSeconds": 0.2, "tolerableErrorRateIncrease": 0.05},
+	}}))
+	res := r.all()
+	if res.Status != status.Terminal {
+		t.Fatalf("status %s (%s); want TERMINAL", res.Status, res.Error)
+	}
+	for _, want := range []string{"canary failed: sequential judges after", "error rate FAIL: version " + c.v2 + " failed", "version " + c.v1 + " 0 of"} {
+		if !strings.Contains(res.Error, want) {
+			t.Errorf("error %q does not say %q", res.Error, want)
+		}
+	}
+	rep := reportOf(t, r.outputs)
+	if rep.Mode != canary.ModeSequential || len(rep.Intervals) != 0 || rep.Sequential == nil || rep.Sequential.ErrorRate == nil ||
+		rep.Sequential.ErrorRate.Decision != "FAIL" || rep.Sequential.ErrorRate.ExperimentErrors == 0 || rep.Decision == nil || rep.Decision.Score != nil {
+		t.Errorf("report %+v; want a sequential FAIL before any interval, with no score", rep)
+	}
+}
+
+// TestKayentaCanarySequentialUndecidedFallsBack: two versions without
+// errors leave the error-rate judge undecided; Kayenta's intervals decide,
+// and the report keeps what the sequential judges saw.
+func TestKayentaCanarySequentialUndecidedFallsBack(t *testing.T) {
+	t.Parallel()
+	c := newCanaryEnv(t, "0")
+	c.traffic(t)
+	r := newStageRun(t, c.typ, fixtureApp, canaryFields(map[string]any{"canaryConfig": map[string]any{
+		"sequential": map[string]any{"lookSeconds": 0.2},
+	}}))
+	out := r.mustSucceed()
+	rep := reportOf(t, out)
+	if len(rep.Intervals) != 3 || rep.Sequential == nil || rep.Sequential.Looks < 2 || rep.Sequential.ErrorRate.Decision != "CONTINUE" ||
+		rep.Decision == nil || rep.Decision.Result != canary.DecisionPass || rep.Decision.Score == nil {
+		t.Errorf("report %+v; want three intervals deciding pass with a score, the error-rate judge undecided", rep)
+	}
+}

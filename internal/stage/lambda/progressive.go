@@ -236,6 +236,8 @@ type stepRecord struct {
 	Outcome  string         `json:"outcome,omitempty"` // passed, failed, promoted, skipped
 	Analysis *canary.Report `json:"analysis,omitempty"`
 	Alarms   []canary.Alarm `json:"alarmsFiring,omitempty"`
+	// Watch is the sequential judges' state during the step.
+	Watch *sequentialWatch `json:"sequential,omitempty"`
 }
 
 // routing is what the alias routes at weight percent to the new version.
@@ -349,14 +351,30 @@ func (b *base) walk(ctx context.Context, t *stage.Task, f *function, s *routeSpe
 		} else if reason != "" {
 			return r.stop(reason, t.Now), nil
 		}
-		if left := step.Pause - t.Now.Sub(r.StepStart); left > 0 {
+		seq := &s.Progressive.Analysis.Sequential
+		sequential := step.Analysis && step.Weight < 100 && seq.Set()
+		decided := false
+		if sequential {
+			d, reason, err := b.lookStep(ctx, t, f, s, r, rec)
+			switch {
+			case err != nil:
+				return stage.Result{}, err
+			case d == canary.SequentialFail:
+				return r.stop(reason, t.Now), nil
+			}
+			decided = d == canary.SequentialPass
+		}
+		if left := step.Pause - t.Now.Sub(r.StepStart); left > 0 && !decided {
 			wait := left
 			if s.Progressive.Alarms.Set() && len(s.Progressive.Alarms.Value) > 0 {
-				wait = min(left, s.Progressive.checkInterval())
+				wait = min(wait, s.Progressive.checkInterval())
+			}
+			if sequential {
+				wait = min(wait, seq.look())
 			}
 			return stage.RetryAfter(wait).WithContext(map[string]any{ctxWaitingFor: fmt.Sprintf("step %d of %d holds %v%% on version %s for %s more", r.Step+1, len(r.Steps), step.Weight, r.Canary, left.Round(time.Second))}), nil
 		}
-		if step.Analysis && step.Weight < 100 {
+		if step.Analysis && step.Weight < 100 && !decided {
 			reason, err := b.analyzeStep(ctx, t, f, s, r, rec)
 			if err != nil {
 				return stage.Result{}, err
@@ -542,10 +560,7 @@ func (b *base) analyzeStep(ctx context.Context, t *stage.Task, f *function, s *r
 	if err != nil {
 		return "", err
 	}
-	scope := func(v, sel string) canary.ReportScope {
-		return canary.ReportScope{Account: f.acct.Name, Function: f.name, Alias: r.Alias, Version: v, Selector: sel}
-	}
-	rs := resolvedScopes{Control: scope(r.Baseline, "baseline"), Experiment: scope(r.Canary, "canary")}
+	rs := r.scopes(f)
 	th := an.thresholds()
 	res, err := judgeWindow(ctx, cfg, src, rs, r.StepStart, t.Now, 0, an.step(), th)
 	if err != nil {
@@ -555,15 +570,66 @@ func (b *base) analyzeStep(ctx context.Context, t *stage.Task, f *function, s *r
 	rep := newReport(a, th, canary.ModeIntervals)
 	iv := canary.NewIntervalReport(1, r.StepStart, t.Now, res)
 	rep.Intervals = append(rep.Intervals, iv)
+	if rec.Watch != nil {
+		rep.Sequential = rec.Watch.report() // undecided, or the step would be over
+	}
 	rec.Analysis = &rep
 	if err := canary.FinalVerdict(rep.Scores(), th); err != nil {
 		reason := fmt.Sprintf("canary analysis of step %d (%v%%) failed: %v: %s; %s", rec.Step, rec.Weight, err, iv.Explain(), rep.Versus())
-		rep.Decision = &canary.Decision{Result: canary.DecisionFail, Score: iv.Score, Reason: reason, At: t.Now.UTC()}
+		rep.Decision = &canary.Decision{Result: canary.DecisionFail, Score: ptr(iv.Score), Reason: reason, At: t.Now.UTC()}
 		return reason, nil
 	}
-	rep.Decision = &canary.Decision{Result: canary.DecisionPass, Score: iv.Score, At: t.Now.UTC(),
+	rep.Decision = &canary.Decision{Result: canary.DecisionPass, Score: ptr(iv.Score), At: t.Now.UTC(),
 		Reason: fmt.Sprintf("score %v reached the pass threshold %v", iv.Score, th.Pass)}
 	return "", nil
+}
+
+// lookStep has the sequential judges look at the step's traffic so far.
+// It returns their decision, and why when they fail the new version.
+func (b *base) lookStep(ctx context.Context, t *stage.Task, f *function, s *routeSpec, r *rollout, rec *stepRecord) (canary.SequentialDecision, string, error) {
+	an := &s.Progressive.Analysis
+	loaded, err := b.analysis.loadConfig(ctx, an)
+	if err != nil {
+		return "", "", err
+	}
+	cfg, err := loaded.parsed()
+	if err != nil {
+		return "", "", err
+	}
+	src, err := b.analysis.sources(b, f, an.MetricsAccountName.Value)
+	if err != nil {
+		return "", "", err
+	}
+	if rec.Watch == nil {
+		w, err := newWatch(cfg, r.StepStart)
+		if err != nil {
+			return "", "", err
+		}
+		rec.Watch = &w
+	}
+	rs := r.scopes(f)
+	d, err := rec.Watch.look(ctx, src, rs, t.Now, &an.Sequential)
+	if err != nil || d == canary.SequentialContinue {
+		return d, "", err
+	}
+	rep := newReport(canaryAnalysis{Config: loaded, Scopes: rs}, an.thresholds(), canary.ModeSequential)
+	rep.Sequential = rec.Watch.report()
+	explain := rec.Watch.explain(rs, &an.Sequential)
+	rep.Decision = &canary.Decision{Result: canary.DecisionPass, Reason: explain, At: t.Now.UTC()}
+	rec.Analysis = &rep
+	if d == canary.SequentialPass {
+		return d, "", nil
+	}
+	rep.Decision.Result = canary.DecisionFail
+	return d, fmt.Sprintf("canary analysis of step %d (%v%%) failed: %s; %s", rec.Step, rec.Weight, explain, rep.Versus()), nil
+}
+
+// scopes are the two versions the step analyses compare.
+func (r *rollout) scopes(f *function) resolvedScopes {
+	scope := func(v, sel string) canary.ReportScope {
+		return canary.ReportScope{Account: f.acct.Name, Function: f.name, Alias: r.Alias, Version: v, Selector: sel}
+	}
+	return resolvedScopes{Control: scope(r.Baseline, "baseline"), Experiment: scope(r.Canary, "canary")}
 }
 
 // resolveProgressive resolves a $PROGRESSIVE route: the new version

@@ -256,3 +256,24 @@ func TestProgressiveShiftNeverShiftsTwice(t *testing.T) {
 		t.Errorf("alias changed by someone else: %s %q", res.Status, res.Error)
 	}
 }
+
+// TestProgressiveShiftSequentialRestoresFast: with the sequential judges
+// a step that would hold a minute is stopped and restored within seconds
+// when the new version fails half its requests.
+func TestProgressiveShiftSequentialRestoresFast(t *testing.T) {
+	t.Parallel()
+	c, typ := progressiveEnv(t, "0.5")
+	c.traffic(t)
+	fields := progressiveStage(map[string]any{
+		"steps": []any{map[string]any{"weight": 20, "pause": 60}},
+		"analysis": map[string]any{"canaryConfigName": "lambda-errors-latency",
+			"sequential": map[string]any{"lookSeconds": 0.2, "tolerableErrorRateIncrease": 0.05}},
+	})
+	msg := newStageRun(t, typ, fixtureApp, fields).mustFail()
+	if !strings.Contains(msg, "canary analysis of step 1 (20%) failed: sequential judges after") || !strings.Contains(msg, "restored to 100% to version "+c.v1) {
+		t.Errorf("error %q", msg)
+	}
+	if a := c.fn.alias("live"); aws.ToString(a.FunctionVersion) != c.v1 || a.RoutingConfig != nil && len(a.RoutingConfig.AdditionalVersionWeights) > 0 {
+		t.Errorf("alias live routes %s %v; want only version %s", aws.ToString(a.FunctionVersion), a.RoutingConfig, c.v1)
+	}
+}

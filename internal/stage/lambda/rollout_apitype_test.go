@@ -15,7 +15,7 @@ import (
 func TestRolloutMatchesAPIType(t *testing.T) {
 	t.Parallel()
 	start := time.Date(2026, 12, 7, 1, 0, 0, 0, time.UTC)
-	rep := canary.Report{Decision: &canary.Decision{Result: canary.DecisionPass, Score: 96.5, Reason: "score 96.5 reached the pass threshold 95"}}
+	rep := canary.Report{Decision: &canary.Decision{Result: canary.DecisionPass, Score: ptr(96.5), Reason: "score 96.5 reached the pass threshold 95"}}
 	r := rollout{Alias: "live", Baseline: "1", Canary: "2", Step: 1, Status: rolloutPaused, Reason: "why",
 		PausedAt: start.Add(time.Minute), Commands: 2,
 		Steps: []rolloutStep{{Weight: 10, Pause: 5 * time.Minute, Analysis: true}, {Weight: 100}},
@@ -44,7 +44,7 @@ func TestRolloutMatchesAPIType(t *testing.T) {
 	if !reflect.DeepEqual(got, want) {
 		t.Errorf("apitype.Rollout from %s\n got %+v\nwant %+v", b, got, want)
 	}
-	if d := got.History[0].Analysis.Decision; d == nil || d.Result != "pass" || d.Score != 96.5 || d.Reason != rep.Decision.Reason {
+	if d := got.History[0].Analysis.Decision; d == nil || d.Result != "pass" || d.Score == nil || *d.Score != 96.5 || d.Reason != rep.Decision.Reason {
 		t.Errorf("decision = %+v, want pass with score 96.5", d)
 	}
 	for _, pair := range [][2]string{

@@ -80,7 +80,7 @@ canary.
 With --yes, v2 is released by examples/pipelines/progressive-release.json: Sluice shifts
 10%, then 50%, then all of the traffic to it, judging it against v1 at each step with the
 canary config, and promotes it with no person involved. With --bad, v2 fails 30% of its
-requests and is 25 ms slower: the analysis catches it, Sluice puts the alias back on v1
+requests and takes 30 ms instead of 5: the analysis catches it, Sluice puts the alias back on v1
 by itself, deletes v2 and prints why.
 
 With neither, v2 is released by examples/pipelines/canary-release.json: it gets 10% of
@@ -254,8 +254,12 @@ func (a *app) reportShift(e *apitype.Execution, bad bool) error {
 	_ = json.Unmarshal(shift.Outputs, &out)
 	for _, h := range out.Rollout.History {
 		line := fmt.Sprintf("  step %d: %v%% to v2, %s", h.Step, h.Weight, h.Outcome)
-		if h.Analysis != nil && len(h.Analysis.Intervals) > 0 {
-			line += fmt.Sprintf(", canary score %v", h.Analysis.Intervals[0].Score)
+		switch a := h.Analysis; {
+		case a == nil || a.Decision == nil:
+		case a.Decision.Score != nil:
+			line += fmt.Sprintf(", canary score %v", *a.Decision.Score)
+		default:
+			line += ", decided by the sequential judges"
 		}
 		fmt.Fprintln(a.stdout, line)
 	}

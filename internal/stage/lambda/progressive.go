@@ -615,6 +615,13 @@ func (b *base) lookStep(ctx context.Context, t *stage.Task, f *function, s *rout
 	rep := newReport(canaryAnalysis{Config: loaded, Scopes: rs}, an.thresholds(), canary.ModeSequential)
 	rep.Sequential = rec.Watch.report()
 	explain := rec.Watch.explain(rs, &an.Sequential)
+	// Kayenta's judge over the same traffic, for the record: it does not
+	// decide, but people compare it with what they know.
+	if res, err := judgeWindow(ctx, cfg, src, rs, r.StepStart, t.Now, 0, an.step(), an.thresholds()); err == nil {
+		iv := canary.NewIntervalReport(1, r.StepStart, t.Now, res)
+		rep.Intervals = append(rep.Intervals, iv)
+		explain += fmt.Sprintf(" (Kayenta's judge over the same traffic: score %v, %s)", iv.Score, iv.Explain())
+	}
 	rep.Decision = &canary.Decision{Result: canary.DecisionPass, Reason: explain, At: t.Now.UTC()}
 	rec.Analysis = &rep
 	if d == canary.SequentialPass {

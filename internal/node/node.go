@@ -28,7 +28,7 @@ import (
 	"github.com/sluice-cd/sluice/internal/auth"
 	"github.com/sluice-cd/sluice/internal/auth/oidc"
 	"github.com/sluice-cd/sluice/internal/awsclient"
-	"github.com/sluice-cd/sluice/internal/canary"
+	"github.com/sluice-cd/sluice/internal/canary/savedconfigs"
 	"github.com/sluice-cd/sluice/internal/engine"
 	"github.com/sluice-cd/sluice/internal/expr"
 	"github.com/sluice-cd/sluice/internal/functions"
@@ -177,7 +177,7 @@ func (n *Node) start(ctx context.Context, opts Options) error {
 		Accounts:    n.Accounts,
 		ZipFileRoot: cmp.Or(opts.ZipFileRoot, accountsCfg.Stages.ZipFileRoot),
 		Analysis: lambda.Analysis{
-			Configs:        canary.StoreOf(n.Store),
+			Configs:        savedconfigs.Of(n.Store),
 			LocalLambdaURL: n.LocalLambdaURL,
 			Prometheus:     cfg.Canary.prometheus(),
 		},

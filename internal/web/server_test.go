@@ -20,7 +20,7 @@ import (
 	"github.com/sluice-cd/sluice/internal/auth/oidc"
 	"github.com/sluice-cd/sluice/internal/auth/oidc/oidctest"
 	"github.com/sluice-cd/sluice/internal/awsclient"
-	"github.com/sluice-cd/sluice/internal/canary"
+	"github.com/sluice-cd/sluice/internal/canary/savedconfigs"
 	"github.com/sluice-cd/sluice/internal/engine"
 	"github.com/sluice-cd/sluice/internal/expr"
 	"github.com/sluice-cd/sluice/internal/httpapi"
@@ -87,7 +87,7 @@ func newTestServerWith(t testing.TB, opts serverOptions) *testServer {
 	types := []stage.Type{wait.Type{}, judgment.Type{}, variables.Type{}, preconditions.Type{}}
 	if opts.accounts != nil {
 		types = append(types, lambdastage.Types(lambdastage.Options{Accounts: opts.accounts,
-			Analysis: lambdastage.Analysis{Configs: canary.StoreOf(st), LocalLambdaURL: opts.localLambdaURL}})...)
+			Analysis: lambdastage.Analysis{Configs: savedconfigs.Of(st), LocalLambdaURL: opts.localLambdaURL}})...)
 	}
 	reg := stage.NewRegistry(types...)
 	eng := sluicetest.StartEngine(t, engine.Config{Store: st, Stages: reg, Logger: log})

@@ -57,16 +57,16 @@ type analysisFields struct {
 	Scopes                   stage.ListField[scopeFields] `json:"scopes"`
 	ScoreThresholds          struct {
 		stage.Field
-		Pass     stage.NumberField `json:"pass" hint:"default 75"`
-		Marginal stage.NumberField `json:"marginal" hint:"default 50"`
+		Pass     orcaNumber `json:"pass" hint:"default 75"`
+		Marginal orcaNumber `json:"marginal" hint:"default 50"`
 	} `json:"scoreThresholds"`
-	LifetimeDuration   durationField     `json:"lifetimeDuration" hint:"ISO-8601 such as PT1H or PT30S, or a number of seconds"`
-	LifetimeHours      stage.NumberField `json:"lifetimeHours" hint:"hours; lifetimeDuration is preferred"`
-	BeginAfterMins     stage.NumberField `json:"beginCanaryAnalysisAfterMins" hint:"minutes of warm-up before the first interval; default 0"`
-	IntervalMins       stage.NumberField `json:"canaryAnalysisIntervalMins" hint:"minutes per interval (fractions allowed); default the whole lifetime"`
-	LookbackMins       stage.NumberField `json:"lookbackMins" hint:"minutes each interval looks back; 0 (default) judges everything since the warm-up"`
-	BaselineOffsetMins stage.NumberField `json:"baselineAnalysisOffsetInMins" hint:"minutes the control's window is shifted back; default 0"`
-	SiteLocal          stage.JSONField   `json:"siteLocal"`
+	LifetimeDuration   durationField   `json:"lifetimeDuration" hint:"ISO-8601 such as PT1H or PT30S, or a number of seconds"`
+	LifetimeHours      orcaNumber      `json:"lifetimeHours" hint:"hours; lifetimeDuration is preferred"`
+	BeginAfterMins     orcaNumber      `json:"beginCanaryAnalysisAfterMins" hint:"minutes of warm-up before the first interval; default 0"`
+	IntervalMins       orcaNumber      `json:"canaryAnalysisIntervalMins" hint:"minutes per interval (fractions allowed); default the whole lifetime"`
+	LookbackMins       orcaNumber      `json:"lookbackMins" hint:"minutes each interval looks back; 0 (default) judges everything since the warm-up"`
+	BaselineOffsetMins orcaNumber      `json:"baselineAnalysisOffsetInMins" hint:"minutes the control's window is shifted back; default 0"`
+	SiteLocal          stage.JSONField `json:"siteLocal"`
 	// Sequential is Sluice's own (sequential.go).
 	Sequential sequentialFields `json:"sequential"`
 }
@@ -82,9 +82,30 @@ type scopeFields struct {
 	ExperimentLocation  stage.StringField     `json:"experimentLocation"`
 	StartTimeIso        stage.StringField     `json:"startTimeIso" hint:"RFC 3339, for a retrospective analysis"`
 	EndTimeIso          stage.StringField     `json:"endTimeIso" hint:"RFC 3339, for a retrospective analysis"`
-	Step                stage.NumberField     `json:"step" hint:"seconds per sample; default 60"`
+	Step                orcaNumber            `json:"step" hint:"seconds per sample; default 60"`
 	ExtendedScopeParams stage.StringMapField  `json:"extendedScopeParams"`
 }
+
+// orcaNumber is a number of Orca's context that Deck may leave as "": a
+// number, a numeric string, or "" — which Jackson reads as null for
+// Orca's Int? and Double? fields, and so does this. Given says whether a
+// number was there.
+type orcaNumber struct {
+	stage.NumberField
+	blank bool
+}
+
+// DecodeField implements stage.FieldType.
+func (n *orcaNumber) DecodeField(v any) error {
+	if s, ok := v.(string); ok && strings.TrimSpace(s) == "" {
+		n.blank = true
+		return nil
+	}
+	return n.NumberField.DecodeField(v)
+}
+
+// given reports whether the field holds a number.
+func (n *orcaNumber) given() bool { return n.Set() && !n.blank }
 
 // durationField is an ISO-8601 duration (Java's Duration.parse: days,
 // hours, minutes and seconds, fractions allowed) or a number of seconds.
@@ -127,21 +148,18 @@ func (a *analysisFields) check(c *stage.Checker, needLifetime bool) {
 	if a.CanaryConfigID.Missing() && a.CanaryConfigName.Missing() {
 		c.Errorf(&a.CanaryConfigName, "is required (or canaryConfigId): the saved canary config to judge with (sluice canary-config list)")
 	}
-	nonNegative := func(f *stage.NumberField) {
-		if f.Set() && (f.Value < 0 || math.IsNaN(f.Value)) {
+	for _, f := range []*orcaNumber{&a.BeginAfterMins, &a.IntervalMins, &a.LookbackMins, &a.BaselineOffsetMins, &a.LifetimeHours} {
+		if f.given() && (f.Value < 0 || math.IsNaN(f.Value) || math.IsInf(f.Value, 0)) {
 			c.Errorf(f, "must be 0 or more, not %v", f.Value)
 		}
 	}
-	for _, f := range []*stage.NumberField{&a.BeginAfterMins, &a.IntervalMins, &a.LookbackMins, &a.BaselineOffsetMins, &a.LifetimeHours} {
-		nonNegative(f)
-	}
 	th := &a.ScoreThresholds
-	for _, f := range []*stage.NumberField{&th.Pass, &th.Marginal} {
-		if f.Set() && (f.Value < 0 || f.Value > 100) {
+	for _, f := range []*orcaNumber{&th.Pass, &th.Marginal} {
+		if f.given() && !(f.Value >= 0 && f.Value <= 100) {
 			c.Errorf(f, "must be a score from 0 to 100, not %v", f.Value)
 		}
 	}
-	if th.Pass.Set() && th.Marginal.Set() && th.Marginal.Value > th.Pass.Value {
+	if th.Pass.given() && th.Marginal.given() && th.Marginal.Value > th.Pass.Value {
 		c.Errorf(&th.Marginal, "is %v, above pass (%v): the marginal threshold must not be above the pass threshold", th.Marginal.Value, th.Pass.Value)
 	}
 	if len(a.Scopes.Items) > 1 {
@@ -150,7 +168,7 @@ func (a *analysisFields) check(c *stage.Checker, needLifetime bool) {
 	retrospective := false
 	for i := range a.Scopes.Items {
 		s := &a.Scopes.Items[i]
-		if s.Step.Set() && s.Step.Value <= 0 {
+		if s.Step.given() && !(s.Step.Value > 0) {
 			c.Errorf(&s.Step, "must be a positive number of seconds, not %v", s.Step.Value)
 		}
 		for _, f := range []*stage.StringField{&s.StartTimeIso, &s.EndTimeIso} {
@@ -166,7 +184,7 @@ func (a *analysisFields) check(c *stage.Checker, needLifetime bool) {
 	if retrospective && a.Sequential.Set() {
 		c.Errorf(&a.Sequential, "watches live traffic and cannot judge a retrospective analysis (endTimeIso): remove one of them")
 	}
-	if needLifetime && !retrospective && a.LifetimeDuration.Missing() && a.LifetimeHours.Missing() {
+	if needLifetime && !retrospective && a.LifetimeDuration.Missing() && !a.LifetimeHours.given() {
 		c.Errorf(&a.LifetimeDuration, "is required: how long the analysis runs, e.g. PT1H (or lifetimeHours, or a scope's endTimeIso for a retrospective analysis)")
 	}
 }
@@ -182,10 +200,10 @@ func (a *analysisFields) mode() string {
 // thresholds are the score thresholds with Orca's defaults.
 func (a *analysisFields) thresholds() canary.Thresholds {
 	th := canary.Thresholds{Pass: defaultPassThreshold, Marginal: defaultMarginalThreshold}
-	if a.ScoreThresholds.Pass.Set() {
+	if a.ScoreThresholds.Pass.given() {
 		th.Pass = a.ScoreThresholds.Pass.Value
 	}
-	if a.ScoreThresholds.Marginal.Set() {
+	if a.ScoreThresholds.Marginal.given() {
 		th.Marginal = a.ScoreThresholds.Marginal.Value
 	}
 	return th
@@ -202,7 +220,7 @@ func (a *analysisFields) scope() *scopeFields {
 // step is the scope's step.
 func (a *analysisFields) step() time.Duration {
 	s := a.scope()
-	if s.Step.Set() && s.Step.Value > 0 {
+	if s.Step.given() && s.Step.Value > 0 {
 		return time.Duration(s.Step.Value * float64(time.Second))
 	}
 	return defaultScopeStep * time.Second
@@ -253,7 +271,7 @@ func (a *analysisFields) newPlan(start time.Time) (plan, error) {
 	lifetime := a.LifetimeDuration.Value
 	switch {
 	case a.LifetimeDuration.Set():
-	case a.LifetimeHours.Set():
+	case a.LifetimeHours.given():
 		lifetime = time.Duration(a.LifetimeHours.Value * float64(time.Hour))
 	}
 	if end, err := time.Parse(time.RFC3339, sc.EndTimeIso.Value); err == nil && lifetime == 0 {
@@ -262,7 +280,12 @@ func (a *analysisFields) newPlan(start time.Time) (plan, error) {
 	if lifetime <= 0 {
 		return plan{}, fail("%s must be more than zero: the analysis would judge nothing", a.LifetimeDuration.Path())
 	}
-	mins := func(f *stage.NumberField) time.Duration { return time.Duration(f.Value * float64(time.Minute)) }
+	mins := func(f *orcaNumber) time.Duration {
+		if !f.given() {
+			return 0
+		}
+		return time.Duration(f.Value * float64(time.Minute))
+	}
 	p := plan{Start: start.UTC(), Warmup: mins(&a.BeginAfterMins), Interval: mins(&a.IntervalMins),
 		Lookback: mins(&a.LookbackMins), BaselineOffset: mins(&a.BaselineOffsetMins), Step: a.step()}
 	// Orca: an interval of 0, or longer than the lifetime, is the lifetime.

@@ -284,20 +284,32 @@ func TestProgressiveShiftCrash(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			kills := 0
+			// Half the kills come at a random moment; the other half as
+			// soon as the alias changes — the moment between the change and
+			// the engine's record of it, where a careless retry shifts twice.
+			kills, seen := 0, len(ll.aliasHistory(t, fn, "live"))
 			for ; kills < 12; kills++ {
 				// The moment of the kill is the subject of the test.
-				time.Sleep(time.Duration(rng.IntN(400)) * time.Millisecond)
+				if rng.IntN(2) == 0 {
+					time.Sleep(time.Duration(rng.IntN(400)) * time.Millisecond)
+				} else {
+					deadline := time.Now().Add(3 * time.Second)
+					for len(ll.aliasHistory(t, fn, "live")) == seen && time.Now().Before(deadline) {
+						time.Sleep(time.Millisecond)
+					}
+				}
+				srv.kill(syscall.SIGKILL)
+				seen = len(ll.aliasHistory(t, fn, "live"))
+				srv = startServer(t, bin, dataDir, args...)
+				c = srv.client(t)
 				got, err := c.GetExecution(ctx, exec.ID)
 				if err != nil {
 					t.Fatal(err)
 				}
 				if got.Status.Complete() {
+					kills++
 					break
 				}
-				srv.kill(syscall.SIGKILL)
-				srv = startServer(t, bin, dataDir, args...)
-				c = srv.client(t)
 			}
 			got := waitDone(t, c, exec.ID)
 			srv.kill(syscall.SIGTERM)

@@ -184,15 +184,15 @@ func (p *progressiveFields) checkInterval() time.Duration {
 // rollout is a progressive shift's state, kept in the stage context and
 // shown in its outputs.
 type rollout struct {
-	Alias    string        `json:"alias"`
-	Baseline string        `json:"baseline"` // the version shifted from
-	Canary   string        `json:"canary"`   // the version shifted to
+	Alias    string `json:"alias"`
+	Baseline string `json:"baseline"` // the version shifted from
+	Canary   string `json:"canary"`   // the version shifted to
 	// Before is what the alias routed when the rollout was planned.
 	Before struct {
 		Version string             `json:"version"`
 		Weights map[string]float64 `json:"weights"`
 	} `json:"before"`
-	Steps    []rolloutStep `json:"steps"`
+	Steps []rolloutStep `json:"steps"`
 	// Step is the step running; Applied says its routing is on the alias
 	// since StepStart.
 	Step      int       `json:"step"`

@@ -12,6 +12,8 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net/http"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -23,6 +25,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/lambda/types"
 
 	"github.com/sluice-cd/sluice/internal/engine"
+	"github.com/sluice-cd/sluice/internal/locallambda/control"
 	"github.com/sluice-cd/sluice/internal/pipeline"
 	"github.com/sluice-cd/sluice/internal/sluicetest"
 	"github.com/sluice-cd/sluice/internal/stage"
@@ -201,6 +204,42 @@ func wantRoutes(t *testing.T, fn *fnFixture, v string) {
 	}
 }
 
+// stageChanges is what alias live of the canaryEnv's function routed
+// after each change the stage made, from the local Lambda's record of
+// every change: progressiveEnv made the first two (CreateAlias with half
+// the traffic on version 2, then all of it on version 1).
+func stageChanges(t *testing.T, c *canaryEnv) []string {
+	t.Helper()
+	resp, err := http.Get(c.env.srv.URL() + "/_locallambda/functions/" + c.fn.name + "/aliases/live/history")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var body struct{ Changes []control.AliasChange }
+	if err := json.NewDecoder(resp.Body).Decode(&body); err != nil || resp.StatusCode != http.StatusOK {
+		t.Fatalf("alias history: %s, %v", resp.Status, err)
+	}
+	if len(body.Changes) < 2 {
+		t.Fatalf("alias live has %d changes; progressiveEnv made 2", len(body.Changes))
+	}
+	var out []string
+	for _, ch := range body.Changes[2:] {
+		r := ch.FunctionVersion
+		for v, w := range ch.Weights {
+			r += fmt.Sprintf("+%s@%v", v, w)
+		}
+		out = append(out, r)
+	}
+	return out
+}
+
+func wantChanges(t *testing.T, c *canaryEnv, want ...string) {
+	t.Helper()
+	if got := stageChanges(t, c); !slices.Equal(got, want) {
+		t.Errorf("the stage changed alias live to %v; want exactly %v", got, want)
+	}
+}
+
 // TestProgressiveEngineGates runs a $PROGRESSIVE shift through the engine
 // on each store, for each outcome of its local gates.
 func TestProgressiveEngineGates(t *testing.T) {
@@ -215,11 +254,12 @@ func TestProgressiveEngineGates(t *testing.T) {
 				r := startEngineRun(t, st, Options{Accounts: c.env.accounts,
 					Analysis: Analysis{Configs: exampleConfigs(t), LocalLambdaURL: c.env.srv.URL()}})
 				stop := c.traffic(t)
+				defer stop()
 				id := r.trigger(t, progressiveStage(nil))
 				e := r.waitDone(t, id)
-				stop()
 				ro := wantEnd(t, e, status.Succeeded, rolloutPromoted, "")
 				wantRoutes(t, c.fn, c.v2)
+				wantChanges(t, c, "1+2@0.2", "1+2@0.6", "2")
 				if len(ro.History) != 3 {
 					t.Fatalf("rollout ran %d steps, want 3 (20, 60, 100): %+v", len(ro.History), ro.History)
 				}
@@ -234,11 +274,12 @@ func TestProgressiveEngineGates(t *testing.T) {
 				r := startEngineRun(t, st, Options{Accounts: c.env.accounts,
 					Analysis: Analysis{Configs: exampleConfigs(t), LocalLambdaURL: c.env.srv.URL()}})
 				stop := c.traffic(t)
+				defer stop()
 				id := r.trigger(t, progressiveStage(nil))
 				e := r.waitDone(t, id)
-				stop()
 				ro := wantEnd(t, e, status.Terminal, rolloutRestored, "canary analysis of step 1 (20%) failed")
 				wantRoutes(t, c.fn, c.v1)
+				wantChanges(t, c, "1+2@0.2", "1")
 				if len(ro.History) != 1 || ro.History[0].Outcome != "failed" {
 					t.Errorf("rollout history %+v; want step 1 failed and no other step", ro.History)
 				}
@@ -265,6 +306,7 @@ func TestProgressiveEngineGates(t *testing.T) {
 				e := r.waitDone(t, id)
 				ro := wantEnd(t, e, status.Terminal, rolloutRestored, "aborted by alice")
 				wantRoutes(t, c.fn, c.v1)
+				wantChanges(t, c, "1+2@0.2", "1")
 				if len(ro.History) != 1 || ro.History[0].Outcome != "failed" {
 					t.Errorf("rollout history %+v; want step 1 stopped and no other step", ro.History)
 				}

@@ -11,6 +11,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -201,22 +202,14 @@ func progressivePipeline(fn string, analysis bool) string {
 // routing is what an alias change left the alias routing, as "1" or
 // "1+2@0.1".
 func routing(c control.AliasChange) string {
-	s := c.FunctionVersion
-	for _, v := range sortedKeys(c.Weights) {
-		s += "+" + v + "@" + strconv.FormatFloat(c.Weights[v], 'g', -1, 64)
-	}
 	if c.Operation == "DeleteAlias" {
 		return "deleted"
 	}
-	return s
-}
-
-func sortedKeys(m map[string]float64) []string {
-	keys := make([]string, 0, len(m))
-	for k := range maps.Keys(m) {
-		keys = append(keys, k)
+	s := c.FunctionVersion
+	for _, v := range slices.Sorted(maps.Keys(c.Weights)) {
+		s += "+" + v + "@" + strconv.FormatFloat(c.Weights[v], 'g', -1, 64)
 	}
-	return keys // at most one additional version
+	return s
 }
 
 // TestProgressiveShiftCrash kills `sluice serve` with SIGKILL at random

@@ -65,6 +65,8 @@
 //	  /_locallambda/…   the code behind GetFunction's Code.Location (control)
 //	  │                 and /_locallambda/metrics/query (invoke's time series)
 //	  │                 and /_locallambda/metrics/samples (its per-request samples)
+//	  │                 and /_locallambda/functions/F/aliases/A/history (control: every
+//	  │                 change of an alias since the local Lambda started)
 //	  GET /metrics      Prometheus (invoke)
 //	  everything else   S3, path-style: package s3, a file-backed gofakes3 store
 //

@@ -169,6 +169,7 @@ func New(cfg Config) (*Server, error) {
 	s.lambda = restapi.New(restapi.Config{Routes: s.ctl.Routes(), NotFound: http.HandlerFunc(restapi.UnknownOperation), Logger: log})
 	s.own = restapi.New(restapi.Config{Routes: []restapi.Route{
 		s.ctl.CodeRoute(),
+		s.ctl.AliasHistoryRoute(),
 		{Method: "GET", Path: "/" + ownPrefix + "/metrics/query", Op: "QueryMetrics", Raw: true, Handle: s.serveMetricsQuery},
 		{Method: "GET", Path: "/" + ownPrefix + "/metrics/samples", Op: "QueryMetricSamples", Raw: true, Handle: s.serveMetricsSamples},
 	}})

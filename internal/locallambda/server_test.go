@@ -3,6 +3,7 @@ package locallambda
 import (
 	"context"
 	"encoding/json"
+	"maps"
 	"net/url"
 	"os"
 	"strings"
@@ -12,6 +13,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/lambda"
 	"github.com/aws/aws-sdk-go-v2/service/lambda/types"
+	"github.com/sluice-cd/sluice/internal/locallambda/control"
 	"github.com/sluice-cd/sluice/internal/locallambda/lambdatest"
 )
 
@@ -343,4 +345,75 @@ func TestDataDirIsExclusive(t *testing.T) {
 		t.Fatalf("New after Close: %v", err)
 	}
 	again.Close()
+}
+
+// TestAliasHistory: every change of an alias is in its history, in order,
+// with what it routed after the change — including changes a later one
+// undid, which a GetAlias poll would miss.
+func TestAliasHistory(t *testing.T) {
+	t.Parallel()
+	cs := newCtlServer(t)
+	ctx := context.Background()
+	cs.CreateActive(t, lambdatest.CreateInput("hist", lambdatest.BootstrapZip(t, "h")))
+	var versions []string
+	for range 2 {
+		out, err := cs.Lambda.PublishVersion(ctx, &lambda.PublishVersionInput{FunctionName: aws.String("hist")})
+		if err != nil {
+			t.Fatal(err)
+		}
+		versions = append(versions, aws.ToString(out.Version))
+		cs.WaitVersionActive(t, "hist", aws.ToString(out.Version))
+		if _, err := cs.Lambda.UpdateFunctionConfiguration(ctx, &lambda.UpdateFunctionConfigurationInput{
+			FunctionName: aws.String("hist"), Description: aws.String("next")}); err != nil {
+			t.Fatal(err)
+		}
+		cs.WaitUpdated(t, "hist")
+	}
+	v1, v2 := versions[0], versions[1]
+	created, err := cs.Lambda.CreateAlias(ctx, &lambda.CreateAliasInput{FunctionName: aws.String("hist"), Name: aws.String("live"), FunctionVersion: aws.String(v1)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	updated, err := cs.Lambda.UpdateAlias(ctx, &lambda.UpdateAliasInput{FunctionName: aws.String("hist"), Name: aws.String("live"),
+		RoutingConfig: &types.AliasRoutingConfiguration{AdditionalVersionWeights: map[string]float64{v2: 0.1}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// A stale RevisionId changes nothing, and is not recorded.
+	_, err = cs.Lambda.UpdateAlias(ctx, &lambda.UpdateAliasInput{FunctionName: aws.String("hist"), Name: aws.String("live"),
+		FunctionVersion: aws.String(v2), RevisionId: created.RevisionId})
+	lambdatest.WantError[*types.PreconditionFailedException](t, err, "")
+	if _, err := cs.Lambda.DeleteAlias(ctx, &lambda.DeleteAliasInput{FunctionName: aws.String("hist"), Name: aws.String("live")}); err != nil {
+		t.Fatal(err)
+	}
+
+	resp, body := cs.RawRequest(t, "GET", "/_locallambda/functions/hist/aliases/live/history", nil)
+	if resp.StatusCode != 200 {
+		t.Fatalf("history: %d %s", resp.StatusCode, body)
+	}
+	var got struct{ Changes []control.AliasChange }
+	if err := json.Unmarshal(body, &got); err != nil {
+		t.Fatalf("history %s: %v", body, err)
+	}
+	want := []control.AliasChange{
+		{Operation: "CreateAlias", FunctionVersion: v1, RevisionID: aws.ToString(created.RevisionId)},
+		{Operation: "UpdateAlias", FunctionVersion: v1, Weights: map[string]float64{v2: 0.1}, RevisionID: aws.ToString(updated.RevisionId)},
+		{Operation: "DeleteAlias"},
+	}
+	if len(got.Changes) != len(want) {
+		t.Fatalf("history has %d changes, want %d: %s", len(got.Changes), len(want), body)
+	}
+	for i, w := range want {
+		g := got.Changes[i]
+		if g.Operation != w.Operation || g.FunctionVersion != w.FunctionVersion || !maps.Equal(g.Weights, w.Weights) || g.RevisionID != w.RevisionID {
+			t.Errorf("change %d = %+v, want %+v", i+1, g, w)
+		}
+		if i > 0 && g.Seq <= got.Changes[i-1].Seq {
+			t.Errorf("change %d has seq %d, not after %d", i+1, g.Seq, got.Changes[i-1].Seq)
+		}
+	}
+	resp, body = cs.RawRequest(t, "GET", "/_locallambda/functions/hist/aliases/never/history", nil)
+	if resp.StatusCode != 200 || !strings.Contains(string(body), `"changes":[]`) {
+		t.Errorf("an alias never changed: %d %s; want an empty list", resp.StatusCode, body)
+	}
 }

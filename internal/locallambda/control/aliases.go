@@ -155,6 +155,7 @@ func (cp *Plane) createAlias(w http.ResponseWriter, r *http.Request) error {
 		al := &functionAlias{Name: req.Name, FunctionVersion: req.FunctionVersion, Description: req.Description,
 			Weights: nilIfEmpty(weights), RevisionID: uuid.NewString()}
 		fn.Aliases[al.Name] = al
+		cp.aliases.record(cp.cfg.Clock(), fn.Name, al.Name, "CreateAlias", al)
 		resp = cp.arns.aliasConfiguration(fn, al)
 		return nil
 	})
@@ -250,6 +251,7 @@ func (cp *Plane) updateAlias(w http.ResponseWriter, r *http.Request) error {
 			al.Description = *req.Description
 		}
 		al.RevisionID = uuid.NewString()
+		cp.aliases.record(cp.cfg.Clock(), fn.Name, al.Name, "UpdateAlias", al)
 		resp = cp.arns.aliasConfiguration(fn, al)
 		return nil
 	})
@@ -270,6 +272,9 @@ func (cp *Plane) deleteAlias(w http.ResponseWriter, r *http.Request) error {
 			return err
 		}
 		// Deleting an alias that does not exist is a 204 on AWS.
+		if fn.Aliases[r.PathValue("alias")] != nil {
+			cp.aliases.record(cp.cfg.Clock(), fn.Name, r.PathValue("alias"), "DeleteAlias", nil)
+		}
 		delete(fn.Aliases, r.PathValue("alias"))
 		delete(fn.EventInvokeConfigs, r.PathValue("alias"))
 		return nil

@@ -78,6 +78,7 @@ type Plane struct {
 	dp      DataPlane
 	pins    pins
 	bodies  *semaphore.Weighted // Config.RequestMemory
+	aliases aliasHistory        // every alias change since Open
 
 	ctx    context.Context // the lifetime of background work
 	cancel context.CancelFunc

@@ -156,7 +156,7 @@ func (p *progressiveFields) check(c *stage.Checker) {
 		if s.Analysis.Value && !p.Analysis.Set() {
 			c.Errorf(&s.Analysis, "needs progressive.analysis: the canary config that judges the step")
 		}
-		if (s.Analysis.Value || (s.Analysis.Missing() && p.Analysis.Set() && w.Value < 100)) && s.Pause.Set() && s.Pause.Value <= 0 {
+		if (s.Analysis.Value || (s.Analysis.Missing() && p.Analysis.Set() && w.Value < 100)) && !s.Pause.Expr() && s.Pause.Value <= 0 {
 			c.Errorf(&s.Pause, "must be more than 0 for a step with analysis: the pause is the window the analysis judges")
 		}
 	}
@@ -284,10 +284,26 @@ func (b *base) shiftTraffic(ctx context.Context, t *stage.Task, f *function, s *
 	r.takeCommands(t)
 
 	if r.Status == rolloutRestoring {
-		return save(b.restore(ctx, f, &r, snap.previousRouting, t.Now)), nil
+		return save(b.restore(ctx, f, &r, snap.previousRouting)), nil
 	}
 	if r.Status == rolloutPaused {
-		return save(stage.Wait().WithContext(map[string]any{ctxWaitingFor: fmt.Sprintf("paused at step %d (%v%% to version %s); resume, promote or abort it", r.Step+1, r.Steps[r.Step].Weight, r.Canary)})), nil
+		waiting := map[string]any{ctxWaitingFor: fmt.Sprintf("paused at step %d (%v%% to version %s); resume, promote or abort it", r.Step+1, r.Steps[r.Step].Weight, r.Canary)}
+		if !s.hasAlarms() || !r.Applied {
+			return save(stage.Wait().WithContext(waiting)), nil
+		}
+		// A paused step still has its share of the traffic: the alarms
+		// keep watching it.
+		rec := &r.History[len(r.History)-1]
+		reason, err := b.alarmGate(ctx, f, s, rec)
+		switch {
+		case err != nil && ctx.Err() != nil:
+			return stage.Result{}, err
+		case err != nil:
+			waiting[ctxWaitingFor] = fmt.Sprintf("%s; the alarms could not be read: %v", waiting[ctxWaitingFor], err)
+		case reason != "":
+			return save(r.stop(reason, t.Now)), nil
+		}
+		return save(stage.RetryAfter(s.Progressive.checkInterval()).WithContext(waiting)), nil
 	}
 	res, err := b.walk(ctx, t, f, s, &r)
 	var n *notYet
@@ -366,7 +382,7 @@ func (b *base) walk(ctx context.Context, t *stage.Task, f *function, s *routeSpe
 		}
 		if left := step.Pause - t.Now.Sub(r.StepStart); left > 0 && !decided {
 			wait := left
-			if s.Progressive.Alarms.Set() && len(s.Progressive.Alarms.Value) > 0 {
+			if s.hasAlarms() {
 				wait = min(wait, s.Progressive.checkInterval())
 			}
 			if sequential {
@@ -447,7 +463,7 @@ func (r *rollout) stop(reason string, now time.Time) stage.Result {
 
 // restore puts the alias back as it was before the stage, and fails the
 // stage with the reason. The record says whether the restore succeeded.
-func (b *base) restore(ctx context.Context, f *function, r *rollout, prev previousRouting, now time.Time) stage.Result {
+func (b *base) restore(ctx context.Context, f *function, r *rollout, prev previousRouting) stage.Result {
 	before := describeRouting(prev.FunctionVersion, prev.AdditionalVersionWeights)
 	if _, err := putBack(ctx, f, prev); err != nil {
 		if ctx.Err() != nil {
@@ -515,12 +531,17 @@ func (r *rollout) expected(cur aliasState) bool {
 	return false
 }
 
+// hasAlarms reports whether the shift watches CloudWatch alarms.
+func (s *routeSpec) hasAlarms() bool {
+	return s.Progressive.Alarms.Set() && len(s.Progressive.Alarms.Value) > 0
+}
+
 // alarmGate reads the alarms; it returns why the shift must stop, or "".
 func (b *base) alarmGate(ctx context.Context, f *function, s *routeSpec, rec *stepRecord) (string, error) {
-	names := s.Progressive.Alarms.Value
-	if !s.Progressive.Alarms.Set() || len(names) == 0 {
+	if !s.hasAlarms() {
 		return "", nil
 	}
+	names := s.Progressive.Alarms.Value
 	gate, err := canary.NewAlarmGate(f.acct)
 	if err != nil {
 		return "", fail("progressive.alarms: %v", err)
@@ -562,13 +583,19 @@ func (b *base) analyzeStep(ctx context.Context, t *stage.Task, f *function, s *r
 	}
 	rs := r.scopes(f)
 	th := an.thresholds()
-	res, err := judgeWindow(ctx, cfg, src, rs, r.StepStart, t.Now, 0, an.step(), th)
+	// The step's own window: a run repeated after a crash that came after
+	// the next step's shift must not judge the next step's traffic too.
+	end := t.Now
+	if stepEnd := r.StepStart.Add(r.Steps[r.Step].Pause); stepEnd.Before(end) {
+		end = stepEnd
+	}
+	res, err := judgeWindow(ctx, cfg, src, rs, r.StepStart, end, 0, an.step(), th)
 	if err != nil {
 		return "", err
 	}
 	a := canaryAnalysis{Config: loaded, Scopes: rs, Plan: plan{Count: 1}}
 	rep := newReport(a, th, canary.ModeIntervals)
-	iv := canary.NewIntervalReport(1, r.StepStart, t.Now, res)
+	iv := canary.NewIntervalReport(1, r.StepStart, end, res)
 	rep.Intervals = append(rep.Intervals, iv)
 	if rec.Watch != nil {
 		rep.Sequential = rec.Watch.report() // undecided, or the step would be over

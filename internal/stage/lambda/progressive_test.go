@@ -277,3 +277,39 @@ func TestProgressiveShiftSequentialRestoresFast(t *testing.T) {
 		t.Errorf("alias live routes %s %v; want only version %s", aws.ToString(a.FunctionVersion), a.RoutingConfig, c.v1)
 	}
 }
+
+// TestProgressiveFieldsRefused: what a $PROGRESSIVE route cannot do is
+// refused when the pipeline is saved, naming the field.
+func TestProgressiveFieldsRefused(t *testing.T) {
+	t.Parallel()
+	typ := typeWith(t, RouteTypeName, Options{})
+	base := func(p map[string]any) map[string]any {
+		return map[string]any{"functionName": "f", "aliasName": "live", "deploymentStrategy": "$PROGRESSIVE", "progressive": p}
+	}
+	analysis := map[string]any{"canaryConfigName": "c"}
+	for _, tt := range []struct {
+		name string
+		p    map[string]any
+		want string
+	}{
+		{"nothing", map[string]any{}, "progressive.deploymentConfig: is required (or steps)"},
+		{"both", map[string]any{"deploymentConfig": "LambdaAllAtOnce", "steps": []any{map[string]any{"weight": 10, "pause": 1}}}, "progressive.steps: cannot be given with deploymentConfig"},
+		{"unknown config", map[string]any{"deploymentConfig": "LambdaCanary20Percent5Minutes"}, "is not one of CodeDeploy's Lambda configurations"},
+		{"falling weights", map[string]any{"steps": []any{map[string]any{"weight": 50, "pause": 1}, map[string]any{"weight": 20, "pause": 1}}}, "progressive.steps[1].weight: is 20, not above the step before (50)"},
+		{"analysis without pause", map[string]any{"analysis": analysis, "steps": []any{map[string]any{"weight": 10}}}, "progressive.steps[0].pause: must be more than 0 for a step with analysis"},
+		{"analysis without config", map[string]any{"steps": []any{map[string]any{"weight": 10, "pause": 5, "analysis": true}}}, "progressive.steps[0].analysis: needs progressive.analysis"},
+		{"alarms", map[string]any{"deploymentConfig": "LambdaAllAtOnce", "alarms": []any{"a", "a"}}, "progressive.alarms"},
+	} {
+		if errs := typ.Validate(base(tt.p)); !strings.Contains(fmt.Sprint(errs), tt.want) {
+			t.Errorf("%s: Validate = %v; want %q", tt.name, errs, tt.want)
+		}
+	}
+	for _, ok := range []map[string]any{
+		{"deploymentConfig": "CodeDeployDefault.LambdaCanary10Percent30Minutes", "analysis": analysis},
+		{"steps": []any{map[string]any{"weight": 10, "pause": "PT5M"}, map[string]any{"weight": 100}}, "analysis": analysis, "alarms": []any{"errors"}},
+	} {
+		if errs := typ.Validate(base(ok)); len(errs) > 0 {
+			t.Errorf("Validate(%v) = %v; want none", ok, errs)
+		}
+	}
+}

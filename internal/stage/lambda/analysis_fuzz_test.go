@@ -86,4 +86,3 @@ func FuzzAnalysisFields(f *testing.F) {
 		}
 	})
 }
-

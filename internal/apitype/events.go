@@ -50,7 +50,18 @@ const (
 	EventStageRestarted EventType = "stage.restarted"
 	// EventTaskStatus: a task of a stage started or ended (TaskStatusData).
 	EventTaskStatus EventType = "task.status"
+	// EventStageProgress: a running stage reached a point worth telling
+	// (StageProgressData): a traffic shift's next step, an analysis
+	// interval's score.
+	EventStageProgress EventType = "stage.progress"
 )
+
+// StageProgressData is the Data of a stage.progress event.
+type StageProgressData struct {
+	RefID   string `json:"refId"`
+	Name    string `json:"name"`
+	Message string `json:"message"`
+}
 
 // ExecutionCreatedData is the Data of an execution.created event.
 type ExecutionCreatedData struct {

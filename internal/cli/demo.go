@@ -193,7 +193,7 @@ func (a *app) runDemo(ctx context.Context, opts demoOptions) error {
 		}
 		return url + link + "&next=" + next
 	}
-	fmt.Fprintf(a.stdout, "Uploaded hello.zip to s3://%s/%s, saved canary config lambda-errors-latency and applied %s/%s (examples/pipelines/%[3]s.json).\n",
+	fmt.Fprintf(a.stdout, "Uploaded hello.zip to s3://%s/%s, saved canary config lambda-errors-latency and applied %s/%s (examples/pipelines/%[4]s.json).\n",
 		demoBucket, demoKey, demoApplication, pipeline)
 	rel := demoRelease{pipeline: pipeline, opts: opts, url: url, lambdaURL: lambdaURL, consoleLink: consoleLink}
 

@@ -345,6 +345,11 @@ func (t *txn) completeJob(job *rivertype.JobRow) error {
 // applyResult records a task result and reports whether the stage is
 // complete.
 func (r *run) applyResult(s *stageRun, res stage.Result) (bool, error) {
+	if msg, ok := res.Context[stage.ProgressKey].(string); ok && msg != "" && msg != s.ctx[stage.ProgressKey] {
+		if err := r.event(s.row.ID, apitype.EventStageProgress, apitype.StageProgressData{RefID: s.row.RefID, Name: s.row.Name, Message: msg}); err != nil {
+			return false, err
+		}
+	}
 	if res.Context != nil {
 		maps.Copy(s.ctx, res.Context)
 	}

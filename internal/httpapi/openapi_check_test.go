@@ -401,6 +401,7 @@ func TestOpenAPIDescribesEventPayloads(t *testing.T) {
 		apitype.EventStageJudged:       apitype.StageJudgedData{},
 		apitype.EventStageRestarted:    apitype.StageRestartedData{},
 		apitype.EventTaskStatus:        apitype.TaskStatusData{},
+		apitype.EventStageProgress:     apitype.StageProgressData{},
 	}
 	api, err := loadOpenAPI()
 	if err != nil {

@@ -94,6 +94,12 @@ type Steerable interface {
 	Commands(context map[string]any) []string
 }
 
+// ProgressKey is the stage context key where a running task says how far
+// it has come, in a sentence ("step 2 of 3: 50% to version 4"). Each new
+// value is told to people following the execution as a stage.progress
+// event; set it only when something happened, not on every run.
+const ProgressKey = "progress"
+
 // CommandsKey is the stage context key of the commands given to a
 // Steerable stage: a list of {command, user, at (RFC 3339)}.
 const CommandsKey = "stageCommands"

@@ -152,15 +152,23 @@ func (b *base) analyzeCanary(ctx context.Context, t *stage.Task, f *function, s 
 	if err != nil {
 		return stage.Result{}, err
 	}
-	keep := reportContext
+	var progress string // the newest interval's score, told to followers
+	keep := func(rep canary.Report) map[string]any {
+		m := reportContext(rep)
+		if progress != "" {
+			m[stage.ProgressKey] = progress
+		}
+		return m
+	}
 	var nextLook time.Time
 	if seq := &s.CanaryConfig.Sequential; seq.Set() {
 		var w sequentialWatch
 		if err := fromContext(t.Context, canarySequentialKey, &w); err != nil {
 			return stage.Result{}, fail("the stage context has no sequential judges (%s); the kayentaPrepare task must run first", canarySequentialKey)
 		}
+		withScore := keep
 		keep = func(rep canary.Report) map[string]any {
-			m := reportContext(rep)
+			m := withScore(rep)
 			m[canarySequentialKey] = jsonValue(w)
 			return m
 		}
@@ -202,6 +210,7 @@ func (b *base) analyzeCanary(ctx context.Context, t *stage.Task, f *function, s 
 		}
 		iv := canary.NewIntervalReport(i, start, end, res)
 		rep.Intervals = append(rep.Intervals, iv)
+		progress = fmt.Sprintf("interval %d of %d scored %v (%s)", i, a.Plan.Count, iv.Score, iv.Classification)
 		if !canary.IntervalSucceeded(res.Score, th) {
 			msg := fmt.Sprintf("canary interval %d of %d scored %v, not above the marginal threshold %v: %s", i, a.Plan.Count, res.Score, th.Marginal, iv.Explain())
 			rep.Decision = &canary.Decision{Result: canary.DecisionFail, Score: ptr(res.Score), Reason: msg, At: t.Now.UTC()}

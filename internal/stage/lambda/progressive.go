@@ -212,6 +212,10 @@ type rollout struct {
 	Commands int `json:"commands"`
 	// History records each step that ran: when, and what its gates found.
 	History []stepRecord `json:"history"`
+
+	// progress is what this run tells people following the execution
+	// (stage.ProgressKey); empty when nothing happened worth telling.
+	progress string
 }
 
 // Rollout statuses.
@@ -279,7 +283,11 @@ func (b *base) shiftTraffic(ctx context.Context, t *stage.Task, f *function, s *
 		return stage.Result{}, fail("the stage context has no rollout plan (%s); the %s task must run first", rolloutKey, taskResolveRoute)
 	}
 	save := func(res stage.Result) stage.Result {
-		return res.WithContext(map[string]any{rolloutKey: jsonValue(r)}).WithOutputs(map[string]any{rolloutKey: jsonValue(r)})
+		keep := map[string]any{rolloutKey: jsonValue(r)}
+		if r.progress != "" {
+			keep[stage.ProgressKey] = r.progress
+		}
+		return res.WithContext(keep).WithOutputs(map[string]any{rolloutKey: jsonValue(r)})
 	}
 	r.takeCommands(t)
 
@@ -360,6 +368,7 @@ func (b *base) walk(ctx context.Context, t *stage.Task, f *function, s *routeSpe
 			}
 			r.Applied, r.StepStart = true, t.Now
 			r.History = append(r.History, stepRecord{Step: r.Step + 1, Weight: step.Weight, Start: t.Now.UTC()})
+			r.tell(fmt.Sprintf("step %d of %d: %v%% of alias %s to version %s", r.Step+1, len(r.Steps), step.Weight, r.Alias, r.Canary))
 		}
 		rec := &r.History[len(r.History)-1]
 		if reason, err := b.alarmGate(ctx, f, s, rec); err != nil {
@@ -400,6 +409,9 @@ func (b *base) walk(ctx context.Context, t *stage.Task, f *function, s *routeSpe
 			}
 		}
 		rec.End, rec.Outcome = t.Now.UTC(), "passed"
+		if a := rec.Analysis; a != nil && a.Decision != nil {
+			r.tell(fmt.Sprintf("step %d passed its analysis (%s)", rec.Step, a.Decision.Describe()))
+		}
 		if r.Step == len(r.Steps)-1 {
 			r.Status = rolloutPromoted
 			return stage.Succeed().WithContext(map[string]any{ctxWaitingFor: nil}).WithOutputs(map[string]any{
@@ -411,6 +423,14 @@ func (b *base) walk(ctx context.Context, t *stage.Task, f *function, s *routeSpe
 		r.Step++
 		r.Applied = false
 	}
+}
+
+// tell adds msg to what this run tells people.
+func (r *rollout) tell(msg string) {
+	if r.progress != "" {
+		msg = r.progress + "; " + msg
+	}
+	r.progress = msg
 }
 
 // hasShifted reports whether any step has been applied to the alias.
@@ -430,12 +450,14 @@ func (r *rollout) takeCommands(t *stage.Task) {
 		case CommandPause:
 			if r.Status == rolloutShifting {
 				r.Status, r.PausedAt = rolloutPaused, t.Now
+				r.progress = "paused by " + user
 			}
 		case CommandResume:
 			if r.Status == rolloutPaused {
 				// The paused time does not count towards the step's pause.
 				r.StepStart = r.StepStart.Add(t.Now.Sub(r.PausedAt))
 				r.Status, r.PausedAt = rolloutShifting, time.Time{}
+				r.progress = "resumed by " + user
 			}
 		case CommandPromote:
 			if n := len(r.History); n > 0 && r.Applied {
@@ -455,6 +477,7 @@ func (r *rollout) takeCommands(t *stage.Task) {
 // the two cannot lose the reason.
 func (r *rollout) stop(reason string, now time.Time) stage.Result {
 	r.Status, r.Reason = rolloutRestoring, reason
+	r.progress = fmt.Sprintf("stopped: %s; restoring alias %s", reason, r.Alias)
 	if n := len(r.History); n > 0 && r.History[n-1].Outcome == "" {
 		r.History[n-1].End, r.History[n-1].Outcome = now.UTC(), "failed"
 	}

@@ -33,7 +33,8 @@ import (
 //	  "steps": [{"weight": 10, "pause": "PT5M", "analysis": true}, {"weight": 50, "pause": 60}],
 //	  "analysis": {canaryConfig fields of kayentaCanary: canaryConfigName, scoreThresholds, scopes[0].step, …},
 //	  "alarms": ["orders-errors"],       // CloudWatch alarms: any in ALARM stops the shift
-//	  "checkIntervalSeconds": 10         // how often the alarms are read during a pause
+//	  "checkIntervalSeconds": 10,        // how often the alarms are read during a pause
+//	  "check": {"payload": {}, "expectedSubset": {"ok": true}}  // invoked before each step
 //	}
 //
 // The version shifted from is the one the alias routes now (versionNameB
@@ -71,7 +72,33 @@ type progressiveFields struct {
 	Steps            stage.ListField[stepFields] `json:"steps"`
 	Analysis         analysisFields              `json:"analysis"`
 	Alarms           stage.StringsField          `json:"alarms" hint:"CloudWatch alarm names of the function's account; any in ALARM stops the shift"`
+	Check            invokeCheckFields           `json:"check"`
 	CheckInterval    stage.NumberField           `json:"checkIntervalSeconds" hint:"seconds between looks at the alarms during a pause; default 10"`
+}
+
+// invokeCheckFields is progressive.check: before each step shifts
+// traffic to it, the new version is invoked executionCount times with the
+// payload and each answer compared with the expectations — CodeDeploy's
+// BeforeAllowTraffic hook, before every step rather than once.
+type invokeCheckFields struct {
+	stage.Field
+	payloadFields
+	expectationFields
+	ExecutionCount stage.IntField `json:"executionCount" hint:"invocations per check, default 1"`
+	Timeout        stage.IntField `json:"timeout" hint:"seconds each invocation may take, default 30"`
+}
+
+func (s *invokeCheckFields) check(c *stage.Checker) {
+	if !s.Set() {
+		return
+	}
+	s.payloadFields.check(c)
+	s.expectationFields.check(c)
+	c.Range(&s.ExecutionCount, 1, maxExecutionCount)
+	c.Range(&s.Timeout, 1, maxInvokeTimeoutSecs)
+	if exp, _ := s.parse(); exp.empty() {
+		c.Errorf(s, "needs expectedOutput, expectedSubset or expectedRegex: what the new version must answer")
+	}
 }
 
 // stepFields is one step: the new version's share, how long it holds,
@@ -163,6 +190,7 @@ func (p *progressiveFields) check(c *stage.Checker) {
 	if p.Analysis.Set() {
 		p.Analysis.check(c, false)
 	}
+	p.Check.check(c)
 	if p.CheckInterval.Set() && (p.CheckInterval.Value <= 0 || math.IsNaN(p.CheckInterval.Value)) {
 		c.Errorf(&p.CheckInterval, "must be a positive number of seconds, not %v", p.CheckInterval.Value)
 	}
@@ -205,6 +233,8 @@ type rollout struct {
 	Reason string `json:"reason,omitempty"`
 	// PausedAt is when someone paused it; zero when not paused.
 	PausedAt time.Time `json:"pausedAt,omitzero"`
+	// Checked is how many steps have passed their invoke check.
+	Checked int `json:"checked"`
 	// TroubleSince is when the gates could last not be read, since
 	// when they have not been; zero while they can.
 	TroubleSince time.Time `json:"troubleSince,omitzero"`
@@ -357,6 +387,20 @@ func (b *base) shiftTraffic(ctx context.Context, t *stage.Task, f *function, s *
 func (b *base) walk(ctx context.Context, t *stage.Task, f *function, s *routeSpec, r *rollout) (stage.Result, error) {
 	for {
 		step := r.Steps[r.Step]
+		if !r.Applied && s.Progressive.Check.Set() && r.Checked <= r.Step {
+			reason, err := b.invokeCheck(ctx, f, s, r)
+			switch {
+			case err != nil:
+				return stage.Result{}, err
+			case reason != "" && r.hasShifted():
+				return r.stop(reason, t.Now), nil
+			case reason != "":
+				r.Status, r.Reason = rolloutStopped, reason
+				return stage.Fail(reason + "; the alias was not changed"), nil
+			}
+			r.Checked = r.Step + 1
+			r.tell(fmt.Sprintf("step %d: version %s passed its invoke check", r.Step+1, r.Canary))
+		}
 		if !r.Applied {
 			if err := b.applyStep(ctx, f, r, s); err != nil {
 				var fl *failure
@@ -552,6 +596,29 @@ func (r *rollout) expected(cur aliasState) bool {
 		}
 	}
 	return false
+}
+
+// invokeCheck invokes the new version as progressive.check says; it
+// returns why the step must not go ahead, or "".
+func (b *base) invokeCheck(ctx context.Context, f *function, s *routeSpec, r *rollout) (string, error) {
+	ch := &s.Progressive.Check
+	exp, _ := ch.parse()
+	payload, err := b.fetch.invokePayload(ctx, &ch.payloadFields, f.acct.S3)
+	if err != nil {
+		return "", fail("progressive.check: %v", err)
+	}
+	count, timeout := invocations(&ch.ExecutionCount, &ch.Timeout)
+	for i := range count {
+		inv, err := invokeOnce(ctx, f, r.Canary, payload, timeout, exp)
+		if err != nil {
+			return "", err
+		}
+		if !inv.passed() {
+			return fmt.Sprintf("the invoke check of version %s before step %d (%v%%) failed on invocation %d of %d: %s",
+				r.Canary, r.Step+1, r.Steps[r.Step].Weight, i+1, count, inv.Errors), nil
+		}
+	}
+	return "", nil
 }
 
 // hasAlarms reports whether the shift watches CloudWatch alarms.

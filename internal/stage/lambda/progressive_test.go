@@ -313,3 +313,30 @@ func TestProgressiveFieldsRefused(t *testing.T) {
 		}
 	}
 }
+
+// TestProgressiveShiftInvokeCheck: before each step the new version is
+// invoked and its answer compared; an answer that does not match stops
+// the shift before the alias is touched.
+func TestProgressiveShiftInvokeCheck(t *testing.T) {
+	t.Parallel()
+	c, typ := progressiveEnv(t, "0")
+	fields := func(subset map[string]any) map[string]any {
+		f := progressiveStage(map[string]any{
+			"steps": []any{map[string]any{"weight": 50, "pause": 0.1}},
+			"check": map[string]any{"payload": map[string]any{"from": "check"}, "expectedSubset": subset, "executionCount": 2},
+		})
+		delete(f["progressive"].(map[string]any), "analysis")
+		return f
+	}
+	msg := newStageRun(t, typ, fixtureApp, fields(map[string]any{"version": "v9"})).mustFail()
+	if !strings.Contains(msg, "the invoke check of version "+c.v2+" before step 1 (50%) failed on invocation 1 of 2") || !strings.Contains(msg, "the alias was not changed") {
+		t.Errorf("error %q", msg)
+	}
+	if a := c.fn.alias("live"); aws.ToString(a.FunctionVersion) != c.v1 || a.RoutingConfig != nil && len(a.RoutingConfig.AdditionalVersionWeights) > 0 {
+		t.Errorf("alias live routes %s %v after a failed check; want it untouched", aws.ToString(a.FunctionVersion), a.RoutingConfig)
+	}
+	out := newStageRun(t, typ, fixtureApp, fields(map[string]any{"version": "v2", "event": map[string]any{"from": "check"}})).mustSucceed()
+	if ro := rolloutOf(t, out); ro.Status != rolloutPromoted || ro.Checked != 2 {
+		t.Errorf("rollout %s, %d steps checked; want promoted after checking both steps", ro.Status, ro.Checked)
+	}
+}

@@ -26,6 +26,15 @@ func progressiveEnv(t *testing.T, failureRate string) (*canaryEnv, stage.Type) {
 	return c, typ
 }
 
+// routesOnly fails the test unless alias live routes only version.
+func (c *canaryEnv) routesOnly(t *testing.T, version string) {
+	t.Helper()
+	a := c.fn.alias("live")
+	if aws.ToString(a.FunctionVersion) != version || a.RoutingConfig != nil && len(a.RoutingConfig.AdditionalVersionWeights) > 0 {
+		t.Errorf("alias live routes %s %v; want only version %s", aws.ToString(a.FunctionVersion), a.RoutingConfig, version)
+	}
+}
+
 func progressiveStage(progressive map[string]any) map[string]any {
 	p := map[string]any{
 		"steps": []any{
@@ -61,9 +70,7 @@ func TestProgressiveShiftPromotes(t *testing.T) {
 	r := newStageRun(t, typ, fixtureApp, progressiveStage(nil))
 	out := r.mustSucceed()
 	stop()
-	if a := c.fn.alias("live"); aws.ToString(a.FunctionVersion) != c.v2 || a.RoutingConfig != nil && len(a.RoutingConfig.AdditionalVersionWeights) > 0 {
-		t.Errorf("alias live routes %s %v; want only version %s", aws.ToString(a.FunctionVersion), a.RoutingConfig, c.v2)
-	}
+	c.routesOnly(t, c.v2)
 	ro := rolloutOf(t, out)
 	if ro.Status != rolloutPromoted || len(ro.History) != 3 {
 		t.Fatalf("rollout %s with %d steps; want promoted after 3", ro.Status, len(ro.History))
@@ -95,9 +102,7 @@ func TestProgressiveShiftRestoresABadVersion(t *testing.T) {
 	r := newStageRun(t, typ, fixtureApp, progressiveStage(nil))
 	msg := r.mustFail()
 	stop()
-	if a := c.fn.alias("live"); aws.ToString(a.FunctionVersion) != c.v1 || a.RoutingConfig != nil && len(a.RoutingConfig.AdditionalVersionWeights) > 0 {
-		t.Errorf("alias live routes %s %v after the failed step; want only version %s", aws.ToString(a.FunctionVersion), a.RoutingConfig, c.v1)
-	}
+	c.routesOnly(t, c.v1)
 	for _, want := range []string{"canary analysis of step 1 (20%) failed", "error rate High", "the alias was restored to 100% to version " + c.v1} {
 		if !strings.Contains(msg, want) {
 			t.Errorf("error %q does not say %q", msg, want)
@@ -273,9 +278,7 @@ func TestProgressiveShiftSequentialRestoresFast(t *testing.T) {
 	if !strings.Contains(msg, "canary analysis of step 1 (20%) failed: sequential judges after") || !strings.Contains(msg, "restored to 100% to version "+c.v1) {
 		t.Errorf("error %q", msg)
 	}
-	if a := c.fn.alias("live"); aws.ToString(a.FunctionVersion) != c.v1 || a.RoutingConfig != nil && len(a.RoutingConfig.AdditionalVersionWeights) > 0 {
-		t.Errorf("alias live routes %s %v; want only version %s", aws.ToString(a.FunctionVersion), a.RoutingConfig, c.v1)
-	}
+	c.routesOnly(t, c.v1)
 }
 
 // TestProgressiveFieldsRefused: what a $PROGRESSIVE route cannot do is
@@ -332,9 +335,7 @@ func TestProgressiveShiftInvokeCheck(t *testing.T) {
 	if !strings.Contains(msg, "the invoke check of version "+c.v2+" before step 1 (50%) failed on invocation 1 of 2") || !strings.Contains(msg, "the alias was not changed") {
 		t.Errorf("error %q", msg)
 	}
-	if a := c.fn.alias("live"); aws.ToString(a.FunctionVersion) != c.v1 || a.RoutingConfig != nil && len(a.RoutingConfig.AdditionalVersionWeights) > 0 {
-		t.Errorf("alias live routes %s %v after a failed check; want it untouched", aws.ToString(a.FunctionVersion), a.RoutingConfig)
-	}
+	c.routesOnly(t, c.v1)
 	out := newStageRun(t, typ, fixtureApp, fields(map[string]any{"version": "v2", "event": map[string]any{"from": "check"}})).mustSucceed()
 	if ro := rolloutOf(t, out); ro.Status != rolloutPromoted || ro.Checked != 2 {
 		t.Errorf("rollout %s, %d steps checked; want promoted after checking both steps", ro.Status, ro.Checked)

@@ -10,10 +10,18 @@ import (
 	"runtime/debug"
 	"syscall"
 
+	"github.com/sluice-cd/sluice/examples/functions/hello/hello"
 	"github.com/sluice-cd/sluice/internal/cli"
 )
 
 func main() {
+	// sluice demo, with no Sluice checkout to build the example function
+	// from, packages this binary as the function: run as its bootstrap, it
+	// is the function.
+	if hello.Invoked() {
+		hello.Start()
+		return
+	}
 	// A server with a few MB of live heap collects several times a second
 	// at Go's default GOGC=100 once the local Lambda is busy; 400 collects a
 	// quarter as often for a few MB of RSS (docs/benchmarks.md). $GOGC wins.

@@ -29,6 +29,8 @@ import (
 func TestMain(m *testing.M) {
 	testscript.Main(m, map[string]func(){
 		"sluice": main,
+		// The demo away from a checkout runs this binary as its function.
+		"bootstrap": main,
 	})
 }
 

@@ -11,6 +11,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strconv"
 	"strings"
 	"time"
@@ -71,8 +72,10 @@ func (a *app) newDemoCmd() *cobra.Command {
 anything else to start: an embedded server with the local Lambda, in its own data
 directory (a temporary one unless --data-dir is given).
 
-The demo builds examples/functions/hello (run it from a Sluice checkout; it needs the
-Go toolchain), uploads it to the local S3, saves the canary config
+The demo builds examples/functions/hello from the Sluice checkout it runs in (or
+--source, or $SLUICE_SOURCE) with the Go toolchain; away from a checkout, an installed
+sluice packages itself as the function instead. It uploads it to the local S3, saves the
+canary config
 examples/canary-configs/lambda-errors-latency.json and releases the function twice while
 live traffic flows through the alias hello-api:live: v1 goes straight to 100%, v2 is the
 canary.
@@ -111,12 +114,7 @@ you apply to the demo server may deploy a zipFile from the current directory or 
 }
 
 func (a *app) runDemo(ctx context.Context, opts demoOptions) error {
-	src, err := a.sourceTree(opts.Source)
-	if err != nil {
-		return err
-	}
-	fmt.Fprintln(a.stdout, "Building examples/functions/hello …")
-	zip, err := fnbuild.Zip(ctx, src, "./examples/functions/hello")
+	zip, err := a.demoPackage(ctx, opts)
 	if err != nil {
 		return err
 	}
@@ -311,6 +309,33 @@ func countTrue(bs ...bool) int {
 		}
 	}
 	return n
+}
+
+// demoPackage is the example function's zip: built from the Sluice
+// checkout when there is one (the current directory or a parent,
+// $SLUICE_SOURCE, --source), else this very binary, which is the function
+// when run as a package's bootstrap — so an installed sluice runs the demo
+// with no checkout and no Go toolchain.
+func (a *app) demoPackage(ctx context.Context, opts demoOptions) ([]byte, error) {
+	src, err := a.sourceTree(opts.Source)
+	var missing *exitError
+	switch {
+	case err == nil:
+		fmt.Fprintln(a.stdout, "Building examples/functions/hello …")
+		return fnbuild.Zip(ctx, src, "./examples/functions/hello")
+	case opts.Source != "" || !errors.As(err, &missing):
+		return nil, err
+	}
+	self, err := os.Executable()
+	if err != nil {
+		return nil, fmt.Errorf("find this sluice binary to package as the example function: %w", err)
+	}
+	if runtime.GOOS != "linux" {
+		return nil, &exitError{code: ExitFailed, err: errors.New("there is no Sluice checkout here to build examples/functions/hello from, and this sluice binary is not a Linux one that could run as the function"),
+			hint: "run the demo from a Sluice checkout (git clone …; go run ./cmd/sluice demo --yes), or give --source"}
+	}
+	fmt.Fprintln(a.stdout, "No Sluice checkout here: packaging this sluice binary as the example function (examples/functions/hello/hello) …")
+	return fnbuild.ZipExecutable(self)
 }
 
 // sourceTree finds the Sluice checkout the demo builds its function from.

@@ -10,6 +10,7 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -32,10 +33,18 @@ func Zip(ctx context.Context, dir, pkg string) ([]byte, error) {
 	if out, err := cmd.CombinedOutput(); err != nil {
 		return nil, fmt.Errorf("build function %s: %w\n%s", pkg, err, out)
 	}
-	exe, err := os.ReadFile(bin)
+	return ZipExecutable(bin)
+}
+
+// ZipExecutable zips the executable at path as a function's bootstrap.
+// Sluice's demo, away from a checkout, zips the running sluice binary,
+// which is the example function when run as bootstrap.
+func ZipExecutable(path string) ([]byte, error) {
+	exe, err := os.Open(path)
 	if err != nil {
 		return nil, err
 	}
+	defer exe.Close()
 	var buf bytes.Buffer
 	zw := zip.NewWriter(&buf)
 	h := &zip.FileHeader{Name: "bootstrap", Method: zip.Deflate}
@@ -44,8 +53,8 @@ func Zip(ctx context.Context, dir, pkg string) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	if _, err := w.Write(exe); err != nil {
-		return nil, err
+	if _, err := io.Copy(w, exe); err != nil {
+		return nil, fmt.Errorf("zip %s: %w", path, err)
 	}
 	if err := zw.Close(); err != nil {
 		return nil, err

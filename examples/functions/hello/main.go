@@ -1,66 +1,8 @@
-// Command hello is the example Lambda function of Sluice's canary demo,
-// built with github.com/aws/aws-lambda-go. What it says and how often it
-// fails come from its environment, so one package deploys as different
-// versions:
-//
-//	HELLO_VERSION  the text it reports as its version (default "v1")
-//	FAILURE_RATE   the share of invocations that fail, 0 to 1 (default 0)
-//	LATENCY_MS     milliseconds it waits before answering (default 0), so
-//	               a version can be made slower than another
-//
-// It answers {"message", "version", "functionVersion", "requestId",
-// "event"}, echoing the event it was given.
+// Command hello is the example Lambda function of Sluice's canary demo;
+// package hello holds it (what it answers, and how its environment makes
+// one package several versions).
 package main
 
-import (
-	"context"
-	"fmt"
-	"math/rand/v2"
-	"os"
-	"strconv"
-	"time"
+import "github.com/sluice-cd/sluice/examples/functions/hello/hello"
 
-	"github.com/aws/aws-lambda-go/lambda"
-	"github.com/aws/aws-lambda-go/lambdacontext"
-)
-
-type response struct {
-	Message         string         `json:"message"`
-	Version         string         `json:"version"`
-	FunctionVersion string         `json:"functionVersion"`
-	RequestID       string         `json:"requestId"`
-	Event           map[string]any `json:"event,omitempty"`
-}
-
-func main() {
-	version := os.Getenv("HELLO_VERSION")
-	if version == "" {
-		version = "v1"
-	}
-	failureRate, err := strconv.ParseFloat(os.Getenv("FAILURE_RATE"), 64)
-	if err != nil {
-		failureRate = 0
-	}
-	latencyMS, err := strconv.ParseFloat(os.Getenv("LATENCY_MS"), 64)
-	if err != nil {
-		latencyMS = 0
-	}
-	lambda.Start(func(ctx context.Context, event map[string]any) (*response, error) {
-		if latencyMS > 0 {
-			time.Sleep(time.Duration(latencyMS * float64(time.Millisecond)))
-		}
-		if failureRate > 0 && rand.Float64() < failureRate {
-			return nil, fmt.Errorf("hello %s failed on purpose (FAILURE_RATE=%g)", version, failureRate)
-		}
-		res := &response{
-			Message:         "hello from " + version,
-			Version:         version,
-			FunctionVersion: lambdacontext.FunctionVersion,
-			Event:           event,
-		}
-		if lc, ok := lambdacontext.FromContext(ctx); ok {
-			res.RequestID = lc.AwsRequestID
-		}
-		return res, nil
-	})
-}
+func main() { hello.Start() }

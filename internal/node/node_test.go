@@ -223,3 +223,33 @@ func TestAdminToken(t *testing.T) {
 		t.Errorf("GET /session with the new admin token = %d, want 200", got)
 	}
 }
+
+// TestCanaryPrometheusConfig: sluice.yaml's canary.prometheus is read, and
+// a wrong entry stops the start naming it.
+func TestCanaryPrometheusConfig(t *testing.T) {
+	dir := t.TempDir()
+	start := func(yaml string) error {
+		config := filepath.Join(dir, "sluice.yaml")
+		if err := os.WriteFile(config, []byte(yaml), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		n, err := node.Start(t.Context(), node.Options{DataDir: dir, LambdaAddr: node.LambdaOff, Config: config})
+		if err == nil {
+			closeNode(t, n)
+		}
+		return err
+	}
+	if err := start("canary:\n  prometheus:\n    - {name: prod, url: http://127.0.0.1:9090}\n"); err != nil {
+		t.Fatalf("a Prometheus entry: %v", err)
+	}
+	for yaml, want := range map[string]string{
+		"canary:\n  prometheus:\n    - {url: http://127.0.0.1:9090}\n":                                     "canary.prometheus[0].name is required",
+		"canary:\n  prometheus:\n    - {name: p, url: 'ftp://x'}\n":                                        "canary.prometheus[0].url \"ftp://x\" must be an http:// or https:// URL",
+		"canary:\n  prometheus:\n    - {name: p, url: 'http://a:1'}\n    - {name: p, url: 'http://b:1'}\n": "canary.prometheus[1].name \"p\" is given twice",
+		"canary:\n  prometheuss: []\n":                                                                     "unknown field",
+	} {
+		if err := start(yaml); err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("%q: %v; want %q", yaml, err, want)
+		}
+	}
+}

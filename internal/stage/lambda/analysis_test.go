@@ -1,11 +1,16 @@
 package lambda
 
 import (
+	"context"
 	"encoding/json"
+	"fmt"
+	"maps"
+	"slices"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/sluice-cd/sluice/internal/awsclient"
 	"github.com/sluice-cd/sluice/internal/stage"
 )
 
@@ -85,4 +90,48 @@ func FuzzAnalysisFields(f *testing.F) {
 			}
 		}
 	})
+}
+
+// TestAnalysisSources: which metric sources an analysis reads, by the
+// function's account and metricsAccountName.
+func TestAnalysisSources(t *testing.T) {
+	t.Parallel()
+	accounts, err := awsclient.New(context.Background(), awsclient.Config{Accounts: []awsclient.AccountConfig{
+		{Name: "prod", Region: "us-east-1", Endpoint: "http://127.0.0.1:9"}}}, awsclient.LocalEndpoint{URL: "http://127.0.0.1:9"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	b := &base{accounts: accounts}
+	fn := func(account string) *function {
+		f, err := b.function("app", &target{Account: stage.StringField{Value: account}, FunctionName: stage.StringField{Value: "f"}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return f
+	}
+	for _, tt := range []struct {
+		name, account, metrics string
+		prometheus             map[string]string
+		want                   string
+	}{
+		{"local", "", "", nil, "[sluice-local]"},
+		{"local with the only Prometheus", "", "", map[string]string{"p1": "http://127.0.0.1:9090"}, "[prometheus sluice-local]"},
+		{"a Prometheus named", "", "p2", map[string]string{"p1": "http://127.0.0.1:9090", "p2": "http://127.0.0.1:9091"}, "[prometheus sluice-local]"},
+		{"an AWS account", "prod", "", nil, "[cloudwatch]"},
+		{"an AWS account's metrics for a local function", "", "prod", nil, "[cloudwatch]"},
+		{"unknown", "", "nope", map[string]string{"p1": "http://127.0.0.1:9090"}, "error: metricsAccountName: "},
+	} {
+		an := Analysis{LocalLambdaURL: "http://127.0.0.1:9", Prometheus: tt.prometheus}
+		src, err := an.sources(b, fn(tt.account), tt.metrics)
+		got := "error: " + fmt.Sprint(err)
+		if err == nil {
+			got = fmt.Sprint(slices.Sorted(maps.Keys(src)))
+		}
+		if !strings.HasPrefix(got, tt.want) {
+			t.Errorf("%s: %s; want %s", tt.name, got, tt.want)
+		}
+		if err != nil && !strings.Contains(err.Error(), "p1") {
+			t.Errorf("%s: %v does not name the Prometheus servers there are", tt.name, err)
+		}
+	}
 }

@@ -157,9 +157,11 @@
 // Latency ([SequentialLatencyConfig]) is judged the same way on the mean
 // log latency, so an increase is a ratio and the tolerable increase δ is
 // log(1 + the relative increase): the estimate is the difference of the
-// sides' mean log latencies (Welford's running moments) with the sample
-// variances plugged in, as Johari et al. do for normal data, and the
-// judge waits for 20 latencies a side. Inverted, the same normal-mixture
+// sides' mean log latencies (Welford's running moments) with one sample
+// variance, pooled from both sides, plugged in, as Johari et al. do for
+// normal data (a version shifts the log latency more than it changes its
+// spread, and the control's larger share of the traffic estimates the
+// spread early); the judge waits for 20 control and 5 canary latencies. Inverted, the same normal-mixture
 // boundary is a confidence sequence for the difference — the normal
 // mixture boundary of Howard, Ramdas, McAuliffe and Sekhon, "Time-uniform,
 // nonparametric, nonasymptotic confidence sequences" (Ann. Statist. 49(2),

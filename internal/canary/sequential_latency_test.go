@@ -66,9 +66,16 @@ func TestSequentialLatencyDecisions(t *testing.T) {
 	if same.Decision != canary.SequentialPass || same.PPass() > 0.05 {
 		t.Errorf("same latencies over 10,000 requests: %s, pPass %v; want PASS", same.Decision, same.PPass())
 	}
-	few, _ := cfg.Update(zero, sample(900, 1), sample(5, 10))
+	few, _ := cfg.Update(zero, sample(900, 1), sample(4, 10))
 	if few.Decision != canary.SequentialContinue {
-		t.Errorf("five canary latencies: %s, want CONTINUE until the floor", few.Decision)
+		t.Errorf("four canary latencies: %s, want CONTINUE until the floor of five", few.Decision)
+	}
+	if five, _ := cfg.Update(few, nil, sample(1, 10)); five.Decision != canary.SequentialFail {
+		t.Errorf("five canary latencies ten times the control's: %s, want FAIL at the floor", five.Decision)
+	}
+	fewControl, _ := cfg.Update(zero, sample(19, 1), sample(100, 10))
+	if fewControl.Decision != canary.SequentialContinue {
+		t.Errorf("nineteen control latencies: %s, want CONTINUE until the control's floor of twenty", fewControl.Decision)
 	}
 	if _, err := cfg.Update(zero, []float64{0.1, 0}, nil); err == nil {
 		t.Error("a latency of 0: no error")

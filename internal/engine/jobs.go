@@ -171,8 +171,15 @@ func (w *runStageWorker) decide(ctx context.Context, job *river.Job[runStageArgs
 // canceled all the same.
 func (w *runStageWorker) perform(ctx context.Context, p *pending) (stage.Result, error) {
 	if p.step == stepCancel {
-		if err := p.typ.(stage.Canceler).Cancel(ctx, p.task); err != nil {
+		err := p.typ.(stage.Canceler).Cancel(ctx, p.task)
+		switch {
+		case err != nil && ctx.Err() != nil:
+			return stage.Result{}, err // the engine is stopping: cancel again later
+		case err != nil:
+			// What the stage applied is still there: the record must not
+			// say canceled.
 			w.e.log.WarnContext(ctx, "stage cancel hook", "execution_id", p.task.ExecutionID, "stage_id", p.task.StageID, "error", err)
+			return stage.Result{Status: status.Terminal, Error: fmt.Sprintf("canceled, but undoing what the stage had done failed: %v", err)}, nil
 		}
 		return stage.Result{Status: status.Canceled}, nil
 	}

@@ -52,7 +52,9 @@ func IsInline(typ Type) bool {
 }
 
 // Canceler is implemented by stage types whose running tasks must clean up
-// when the execution is canceled.
+// when the execution is canceled. An error means the cleanup failed and
+// what the stage applied is still there: the engine records the stage
+// TERMINAL with it, never CANCELED.
 type Canceler interface {
 	Cancel(ctx context.Context, t *Task) error
 }

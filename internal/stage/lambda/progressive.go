@@ -298,6 +298,40 @@ func (st *stageType[S, P]) Commands(ctx map[string]any) []string {
 	return nil
 }
 
+// Cancel implements stage.Canceler: an execution canceled while a
+// $PROGRESSIVE Route has traffic split puts the alias back as it was before
+// the stage, so a canceled stage leaves nothing it applied; a restore that
+// fails is returned, and the engine records the stage as failed, not
+// canceled. Other Lambda stages have nothing to undo here.
+func (st *stageType[S, P]) Cancel(ctx context.Context, t *stage.Task) error {
+	var r rollout
+	if st.name != RouteTypeName || fromContext(t.Context, rolloutKey, &r) != nil || !r.hasShifted() {
+		return nil
+	}
+	switch r.Status {
+	case rolloutShifting, rolloutPaused, rolloutRestoring:
+	default:
+		return nil // promoted, restored or stopped: nothing of the shift is left to undo
+	}
+	var snap snapshot
+	if err := fromContext(t.Context, routeSnapshotKey, &snap); err != nil {
+		return fmt.Errorf("the stage context has no record of alias %s before the shift; route it by hand", r.Alias)
+	}
+	s := new(S)
+	if err := stage.Decode(t.Context, P(s)); err != nil {
+		return err
+	}
+	f, err := st.function(t.Application, P(s).functionTarget())
+	if err != nil {
+		return err
+	}
+	if _, err := putBack(ctx, f, snap.previousRouting); err != nil {
+		return fmt.Errorf("restoring alias %s of %s to %s: %w", r.Alias, f.name,
+			describeRouting(snap.FunctionVersion, snap.AdditionalVersionWeights), err)
+	}
+	return nil
+}
+
 // shiftTraffic walks the steps: it acts on new commands, applies the
 // step's routing, reads the gates while the step holds, and goes on,
 // promotes or restores. Every run reads the alias first and changes it

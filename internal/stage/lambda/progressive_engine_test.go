@@ -311,6 +311,27 @@ func TestProgressiveEngineGates(t *testing.T) {
 					t.Errorf("rollout history %+v; want step 1 stopped and no other step", ro.History)
 				}
 			})
+			t.Run("cancel", func(t *testing.T) {
+				t.Parallel()
+				st := openStore(t, dialect)
+				c, _ := progressiveEnv(t, "0")
+				r := startEngineRun(t, st, Options{Accounts: c.env.accounts,
+					Analysis: Analysis{Configs: exampleConfigs(t), LocalLambdaURL: c.env.srv.URL()}})
+				id := r.trigger(t, map[string]any{"functionName": "hello", "aliasName": "live", "deploymentStrategy": "$PROGRESSIVE",
+					"progressive": map[string]any{"steps": []any{map[string]any{"weight": 20, "pause": 600}}}})
+				r.waitApplied(t, id)
+				if err := r.e.Cancel(context.Background(), id, "alice", "changed my mind"); err != nil {
+					t.Fatalf("cancel: %v", err)
+				}
+				e := r.waitDone(t, id)
+				if e.Status != status.Canceled {
+					t.Errorf("execution %s; want CANCELED", e.Status)
+				}
+				// Canceled, and the split it made is undone: the stage
+				// leaves nothing applied behind.
+				wantRoutes(t, c.fn, c.v1)
+				wantChanges(t, c, "1+2@0.2", "1")
+			})
 		})
 	}
 }

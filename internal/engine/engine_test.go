@@ -324,6 +324,16 @@ func scenarioJudgment(t *testing.T, b *bundle) {
 		if err := b.engine.Judge(ctx, id, "Approve", engine.Judgment{Status: "continue", Input: "nonsense", User: "ann"}); err == nil {
 			t.Error("judging with an input that is not an option succeeded")
 		}
+		// Continue without an input would skip both branches: refused,
+		// naming the inputs.
+		err := b.engine.Judge(ctx, id, "Approve", engine.Judgment{Status: "continue", User: "ann"})
+		var verr *pipeline.ValidationError
+		if !errors.As(err, &verr) || !strings.Contains(err.Error(), "promote, rollback") {
+			t.Errorf("continue without an input: got %v, want a validation error listing promote, rollback", err)
+		}
+		if exec, _ := b.store.ExecutionGet(ctx, id); stageOf(exec, "1").Status != status.Running {
+			t.Errorf("after a refused judgment stage 1 is %s, want RUNNING", stageOf(exec, "1").Status)
+		}
 		if err := b.engine.Judge(ctx, id, "1", engine.Judgment{Status: "continue", Input: "rollback", User: "ann"}); err != nil {
 			t.Fatal(err)
 		}
@@ -332,7 +342,7 @@ func scenarioJudgment(t *testing.T, b *bundle) {
 		if by := contextOf(t, stageOf(exec, "1"))["lastModifiedBy"]; by != "ann" {
 			t.Errorf("judged by %v, want ann", by)
 		}
-		err := b.engine.Judge(ctx, id, "1", engine.Judgment{Status: "continue", User: "bob"})
+		err = b.engine.Judge(ctx, id, "1", engine.Judgment{Status: "continue", Input: "promote", User: "bob"})
 		if !errors.Is(err, engine.ErrConflict) {
 			t.Errorf("second judgment: got %v, want ErrConflict", err)
 		}

@@ -100,6 +100,7 @@ func TestScenarios(t *testing.T) {
 		{"RestartStage", scenarioRestartStage},
 		{"ConcurrencyQueue", scenarioConcurrencyQueue},
 		{"ParametersAndVariables", scenarioParametersAndVariables},
+		{"ExecutionTimes", scenarioExecutionTimes},
 	}
 	for _, dialect := range []string{"sqlite", "postgres"} {
 		t.Run(dialect, func(t *testing.T) {
@@ -549,6 +550,51 @@ func scenarioParametersAndVariables(t *testing.T, b *bundle) {
 	v, err := b.engine.Evaluate(context.Background(), exec.ID, "", "#stage('vars').outputs.region")
 	if err != nil || v != "eu-west-1" {
 		t.Errorf("evaluate = %v, %v", v, err)
+	}
+}
+
+// scenarioExecutionTimes checks that expressions see the execution's
+// buildTime, startTime and endTime as Orca's do: epoch milliseconds, set
+// when they happen, null before.
+func scenarioExecutionTimes(t *testing.T, b *bundle) {
+	ctx := context.Background()
+	p := b.save(t, `{"application":"app","name":"times","stages":[
+		{"refId":"1","type":"evaluateVariables","name":"vars","variables":[
+			{"key":"started","value":"${execution.startTime}"},{"key":"built","value":"${execution.buildTime}"}]},
+		{"refId":"2","type":"wait","name":"Wait","waitTime":3600,"requisiteStageRefIds":["1"]}]}`)
+	id := b.trigger(t, p, nil).ID
+	exec := b.waitStage(t, id, "2", status.Running)
+	if exec.StartTime == nil {
+		t.Fatal("a running execution has no start time")
+	}
+	var out map[string]any
+	json.Unmarshal(stageOf(exec, "1").Outputs, &out)
+	if got, _ := out["started"].(float64); int64(got) != exec.StartTime.UnixMilli() {
+		t.Errorf("${execution.startTime} in a stage = %v, want %d", out["started"], exec.StartTime.UnixMilli())
+	}
+	if got, _ := out["built"].(float64); int64(got) != exec.CreatedAt.UnixMilli() {
+		t.Errorf("${execution.buildTime} in a stage = %v, want %d", out["built"], exec.CreatedAt.UnixMilli())
+	}
+	eval := func(expression string) any {
+		t.Helper()
+		v, err := b.engine.Evaluate(ctx, id, "", expression)
+		if err != nil {
+			t.Fatalf("evaluate %s: %v", expression, err)
+		}
+		return v
+	}
+	if v := eval("execution.endTime == null"); v != true {
+		t.Errorf("execution.endTime == null of a running execution = %v, want true", v)
+	}
+	if v := eval("execution.stages[1].startTime"); fmt.Sprint(v) != fmt.Sprint(stageOf(exec, "2").StartTime.UnixMilli()) {
+		t.Errorf("execution.stages[1].startTime = %v, want %d", v, stageOf(exec, "2").StartTime.UnixMilli())
+	}
+	if err := b.engine.Cancel(ctx, id, "ann", ""); err != nil {
+		t.Fatal(err)
+	}
+	exec = b.waitStatus(t, id, status.Canceled)
+	if v := eval("execution.endTime"); exec.EndTime == nil || fmt.Sprint(v) != fmt.Sprint(exec.EndTime.UnixMilli()) {
+		t.Errorf("execution.endTime of a canceled execution = %v, want %v", v, exec.EndTime)
 	}
 }
 

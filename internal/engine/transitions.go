@@ -249,12 +249,15 @@ func (r *run) env(s *stageRun) *expr.Env {
 		stages = append(stages, map[string]any{
 			"id": o.row.ID, "refId": o.row.RefID, "name": o.row.Name, "type": o.row.Type,
 			"status": string(o.row.Status), "context": o.ctx, "outputs": o.outputs,
+			"startTime": epochMs(o.row.StartTime), "endTime": epochMs(o.row.EndTime),
 		})
 	}
+	// The times are Orca's: epoch milliseconds, null until they happen.
 	env.Execution = map[string]any{
 		"id": r.exec.ID, "application": r.exec.Application, "name": r.exec.PipelineName,
 		"pipelineConfigId": r.exec.PipelineConfigID, "status": string(r.exec.Status),
-		"trigger": trigger, "stages": stages, "user": r.exec.User,
+		"trigger": trigger, "stages": stages, "user": r.exec.User, "canceled": r.exec.Canceled,
+		"buildTime": epochMs(&r.exec.CreatedAt), "startTime": epochMs(r.exec.StartTime), "endTime": epochMs(r.exec.EndTime),
 	}
 	if s != nil {
 		env.Current = s.row.ID
@@ -266,6 +269,15 @@ func (r *run) env(s *stageRun) *expr.Env {
 		}
 	}
 	return env
+}
+
+// epochMs is t as an expression sees a time: epoch milliseconds, or nil
+// when t is unset.
+func epochMs(t *time.Time) any {
+	if t == nil || t.IsZero() {
+		return nil
+	}
+	return int(ms(*t))
 }
 
 func userOf(trigger map[string]any) string {

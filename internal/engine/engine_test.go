@@ -302,11 +302,23 @@ func scenarioStageEnabledSkips(t *testing.T, b *bundle) {
 	p := b.save(t, `{"application":"app","name":"enabled","parameterConfig":[{"name":"go","default":"no"}],"stages":[
 		{"refId":"1","type":"probe","name":"on","stageEnabled":{"type":"expression","expression":"parameters.go == 'yes'"}},
 		{"refId":"2","type":"probe","name":"broken","stageEnabled":{"type":"expression","expression":"#stage('nope').status == 'x'"}},
-		{"refId":"3","type":"probe","name":"after","requisiteStageRefIds":["1","2"]}]}`)
+		{"refId":"3","type":"probe","name":"after","requisiteStageRefIds":["1","2"]},
+		{"refId":"4","type":"manualJudgment","name":"Promote?","judgmentInputs":[{"value":"promote"}],"stageEnabled":{"type":"expression","expression":"false"}},
+		{"refId":"5","type":"probe","name":"promote","requisiteStageRefIds":["4"],"stageEnabled":{"type":"expression","expression":"#judgment('Promote?') == 'promote'"}}]}`)
 	exec := b.waitStatus(t, b.trigger(t, p, nil).ID, status.Succeeded)
-	wantStatuses(t, exec, status.Succeeded, map[string]status.Status{"1": status.Skipped, "2": status.Skipped, "3": status.Succeeded})
-	if why, _ := contextOf(t, stageOf(exec, "2"))["skipReason"].(string); why == "" {
-		t.Error("stage skipped by a failing expression does not say why")
+	wantStatuses(t, exec, status.Succeeded, map[string]status.Status{"1": status.Skipped, "2": status.Skipped, "3": status.Succeeded, "4": status.Skipped, "5": status.Skipped})
+	// Each reason is a sentence that names the condition once and, when it
+	// could not be evaluated, the evaluation's own error.
+	for ref, want := range map[string][]string{
+		"1": {`skipped because its condition (stageEnabled "parameters.go == 'yes'") is false`},
+		"2": {`skipped because its condition (stageEnabled "#stage('nope').status == 'x'") could not be evaluated: `, `"nope"`},
+		"5": {`skipped because its condition (stageEnabled "#judgment('Promote?') == 'promote'") could not be evaluated: `, `#judgment("Promote?"): stage "Promote?" was skipped, so nobody judged it and it has no judgment input`},
+	} {
+		t.Logf("stage %s: %s", ref, contextOf(t, stageOf(exec, ref))["skipReason"])
+		why, _ := contextOf(t, stageOf(exec, ref))["skipReason"].(string)
+		if !strings.HasPrefix(why, want[0]) || !strings.Contains(why, want[len(want)-1]) || strings.Contains(why, "${") || strings.Contains(why, "failed") {
+			t.Errorf("stage %s skipReason = %q, want a sentence starting %q naming the condition once", ref, why, want[0])
+		}
 	}
 	exec = b.waitStatus(t, b.trigger(t, p, map[string]any{"go": "yes"}).ID, status.Succeeded)
 	wantStatuses(t, exec, status.Succeeded, map[string]status.Status{"1": status.Succeeded})

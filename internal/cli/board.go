@@ -99,7 +99,7 @@ func orderStages(stages []apitype.Stage) []apitype.Stage {
 	return out
 }
 
-// stageNote says what a stage waits for, or why it failed.
+// stageNote says what a stage waits for, or why it failed or was skipped.
 func stageNote(e *apitype.Execution, s apitype.Stage) string {
 	switch s.Status {
 	case status.Running:
@@ -108,11 +108,12 @@ func stageNote(e *apitype.Execution, s apitype.Stage) string {
 		}
 	case status.Terminal, status.Stopped, status.FailedContinue, status.Skipped:
 		var ctx struct {
-			Error  string `json:"error"`
-			Reason string `json:"reason"`
+			Error      string `json:"error"`
+			SkipReason string `json:"skipReason"` // the engine's, for a SKIPPED stage
+			Reason     string `json:"reason"`
 		}
 		_ = json.Unmarshal(s.Context, &ctx)
-		return firstLine(cmp.Or(ctx.Error, ctx.Reason))
+		return firstLine(cmp.Or(ctx.Error, ctx.SkipReason, ctx.Reason))
 	}
 	return ""
 }

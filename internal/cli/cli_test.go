@@ -122,6 +122,8 @@ func TestRenderBoard(t *testing.T) {
 			{RefID: "1", Name: "Wait", Type: "wait", Status: "SUCCEEDED", StartTime: ms(t0), EndTime: ms(t0.Add(12 * time.Second))},
 			{RefID: "4", Name: "Check", Type: "checkPreconditions", Status: "TERMINAL", StartTime: ms(t0.Add(13 * time.Second)),
 				EndTime: ms(t0.Add(14 * time.Second)), Context: json.RawMessage(`{"error":"precondition failed\nmore"}`)},
+			{RefID: "5", Name: "Maybe", Type: "wait", Status: "SKIPPED", EndTime: ms(t0.Add(14 * time.Second)),
+				Context: json.RawMessage(`{"skipReason":"skipped because its condition (stageEnabled \"false\") is false"}`)},
 		},
 	}
 	got := renderBoard(e, t0.Add(75*time.Second), false)
@@ -132,6 +134,8 @@ func TestRenderBoard(t *testing.T) {
   ✗ 4  Check    checkPreconditions  TERMINAL         1s
     precondition failed
   · 3  Later    wait                NOT_STARTED
+  ↷ 5  Maybe    wait                SKIPPED
+    skipped because its condition (stageEnabled "false") is false
 `
 	if got != want {
 		t.Errorf("renderBoard =\n%s\nwant\n%s", got, want)
@@ -142,8 +146,8 @@ func TestRenderBoard(t *testing.T) {
 	b := &board{w: &buf}
 	b.draw(e, t0)
 	b.draw(e, t0)
-	if n := strings.Count(buf.String(), "\x1b[7A"); n != 1 {
-		t.Errorf("second draw moved up %d times by 7 lines, want once:\n%q", n, buf.String())
+	if n := strings.Count(buf.String(), "\x1b[9A"); n != 1 {
+		t.Errorf("second draw moved up %d times by 9 lines, want once:\n%q", n, buf.String())
 	}
 }
 

@@ -511,10 +511,10 @@ func printFunctionState(ctx context.Context, a *app, c *lambda.Client) error {
 		}
 		for _, v := range page.Versions {
 			if aws.ToString(v.Version) != "$LATEST" {
-				versions = append(versions, fmt.Sprintf("%s (%s)", aws.ToString(v.Version), aws.ToString(v.Description)))
+				versions = append(versions, fmt.Sprintf("version %s (%s)", aws.ToString(v.Version), aws.ToString(v.Description)))
 			}
 		}
 	}
-	fmt.Fprintf(a.stdout, "Published versions left: %s.\n", strings.Join(versions, ", "))
+	fmt.Fprintf(a.stdout, "Published versions left: %s.\n", cmp.Or(strings.Join(versions, ", "), "none"))
 	return nil
 }

@@ -100,6 +100,7 @@ func TestScenarios(t *testing.T) {
 		{"RestartStage", scenarioRestartStage},
 		{"ConcurrencyQueue", scenarioConcurrencyQueue},
 		{"ParametersAndVariables", scenarioParametersAndVariables},
+		{"ExecutionTimes", scenarioExecutionTimes},
 	}
 	for _, dialect := range []string{"sqlite", "postgres"} {
 		t.Run(dialect, func(t *testing.T) {
@@ -301,11 +302,23 @@ func scenarioStageEnabledSkips(t *testing.T, b *bundle) {
 	p := b.save(t, `{"application":"app","name":"enabled","parameterConfig":[{"name":"go","default":"no"}],"stages":[
 		{"refId":"1","type":"probe","name":"on","stageEnabled":{"type":"expression","expression":"parameters.go == 'yes'"}},
 		{"refId":"2","type":"probe","name":"broken","stageEnabled":{"type":"expression","expression":"#stage('nope').status == 'x'"}},
-		{"refId":"3","type":"probe","name":"after","requisiteStageRefIds":["1","2"]}]}`)
+		{"refId":"3","type":"probe","name":"after","requisiteStageRefIds":["1","2"]},
+		{"refId":"4","type":"manualJudgment","name":"Promote?","judgmentInputs":[{"value":"promote"}],"stageEnabled":{"type":"expression","expression":"false"}},
+		{"refId":"5","type":"probe","name":"promote","requisiteStageRefIds":["4"],"stageEnabled":{"type":"expression","expression":"#judgment('Promote?') == 'promote'"}}]}`)
 	exec := b.waitStatus(t, b.trigger(t, p, nil).ID, status.Succeeded)
-	wantStatuses(t, exec, status.Succeeded, map[string]status.Status{"1": status.Skipped, "2": status.Skipped, "3": status.Succeeded})
-	if why, _ := contextOf(t, stageOf(exec, "2"))["skipReason"].(string); why == "" {
-		t.Error("stage skipped by a failing expression does not say why")
+	wantStatuses(t, exec, status.Succeeded, map[string]status.Status{"1": status.Skipped, "2": status.Skipped, "3": status.Succeeded, "4": status.Skipped, "5": status.Skipped})
+	// Each reason is a sentence that names the condition once and, when it
+	// could not be evaluated, the evaluation's own error.
+	for ref, want := range map[string][]string{
+		"1": {`skipped because its condition (stageEnabled "parameters.go == 'yes'") is false`},
+		"2": {`skipped because its condition (stageEnabled "#stage('nope').status == 'x'") could not be evaluated: `, `"nope"`},
+		"5": {`skipped because its condition (stageEnabled "#judgment('Promote?') == 'promote'") could not be evaluated: `, `#judgment("Promote?"): stage "Promote?" was skipped, so nobody judged it and it has no judgment input`},
+	} {
+		t.Logf("stage %s: %s", ref, contextOf(t, stageOf(exec, ref))["skipReason"])
+		why, _ := contextOf(t, stageOf(exec, ref))["skipReason"].(string)
+		if !strings.HasPrefix(why, want[0]) || !strings.Contains(why, want[len(want)-1]) || strings.Contains(why, "${") || strings.Contains(why, "failed") {
+			t.Errorf("stage %s skipReason = %q, want a sentence starting %q naming the condition once", ref, why, want[0])
+		}
 	}
 	exec = b.waitStatus(t, b.trigger(t, p, map[string]any{"go": "yes"}).ID, status.Succeeded)
 	wantStatuses(t, exec, status.Succeeded, map[string]status.Status{"1": status.Succeeded})
@@ -324,6 +337,16 @@ func scenarioJudgment(t *testing.T, b *bundle) {
 		if err := b.engine.Judge(ctx, id, "Approve", engine.Judgment{Status: "continue", Input: "nonsense", User: "ann"}); err == nil {
 			t.Error("judging with an input that is not an option succeeded")
 		}
+		// Continue without an input would skip both branches: refused,
+		// naming the inputs.
+		err := b.engine.Judge(ctx, id, "Approve", engine.Judgment{Status: "continue", User: "ann"})
+		var verr *pipeline.ValidationError
+		if !errors.As(err, &verr) || !strings.Contains(err.Error(), "promote, rollback") {
+			t.Errorf("continue without an input: got %v, want a validation error listing promote, rollback", err)
+		}
+		if exec, _ := b.store.ExecutionGet(ctx, id); stageOf(exec, "1").Status != status.Running {
+			t.Errorf("after a refused judgment stage 1 is %s, want RUNNING", stageOf(exec, "1").Status)
+		}
 		if err := b.engine.Judge(ctx, id, "1", engine.Judgment{Status: "continue", Input: "rollback", User: "ann"}); err != nil {
 			t.Fatal(err)
 		}
@@ -332,7 +355,7 @@ func scenarioJudgment(t *testing.T, b *bundle) {
 		if by := contextOf(t, stageOf(exec, "1"))["lastModifiedBy"]; by != "ann" {
 			t.Errorf("judged by %v, want ann", by)
 		}
-		err := b.engine.Judge(ctx, id, "1", engine.Judgment{Status: "continue", User: "bob"})
+		err = b.engine.Judge(ctx, id, "1", engine.Judgment{Status: "continue", Input: "promote", User: "bob"})
 		if !errors.Is(err, engine.ErrConflict) {
 			t.Errorf("second judgment: got %v, want ErrConflict", err)
 		}
@@ -539,6 +562,51 @@ func scenarioParametersAndVariables(t *testing.T, b *bundle) {
 	v, err := b.engine.Evaluate(context.Background(), exec.ID, "", "#stage('vars').outputs.region")
 	if err != nil || v != "eu-west-1" {
 		t.Errorf("evaluate = %v, %v", v, err)
+	}
+}
+
+// scenarioExecutionTimes checks that expressions see the execution's
+// buildTime, startTime and endTime as Orca's do: epoch milliseconds, set
+// when they happen, null before.
+func scenarioExecutionTimes(t *testing.T, b *bundle) {
+	ctx := context.Background()
+	p := b.save(t, `{"application":"app","name":"times","stages":[
+		{"refId":"1","type":"evaluateVariables","name":"vars","variables":[
+			{"key":"started","value":"${execution.startTime}"},{"key":"built","value":"${execution.buildTime}"}]},
+		{"refId":"2","type":"wait","name":"Wait","waitTime":3600,"requisiteStageRefIds":["1"]}]}`)
+	id := b.trigger(t, p, nil).ID
+	exec := b.waitStage(t, id, "2", status.Running)
+	if exec.StartTime == nil {
+		t.Fatal("a running execution has no start time")
+	}
+	var out map[string]any
+	json.Unmarshal(stageOf(exec, "1").Outputs, &out)
+	if got, _ := out["started"].(float64); int64(got) != exec.StartTime.UnixMilli() {
+		t.Errorf("${execution.startTime} in a stage = %v, want %d", out["started"], exec.StartTime.UnixMilli())
+	}
+	if got, _ := out["built"].(float64); int64(got) != exec.CreatedAt.UnixMilli() {
+		t.Errorf("${execution.buildTime} in a stage = %v, want %d", out["built"], exec.CreatedAt.UnixMilli())
+	}
+	eval := func(expression string) any {
+		t.Helper()
+		v, err := b.engine.Evaluate(ctx, id, "", expression)
+		if err != nil {
+			t.Fatalf("evaluate %s: %v", expression, err)
+		}
+		return v
+	}
+	if v := eval("execution.endTime == null"); v != true {
+		t.Errorf("execution.endTime == null of a running execution = %v, want true", v)
+	}
+	if v := eval("execution.stages[1].startTime"); fmt.Sprint(v) != fmt.Sprint(stageOf(exec, "2").StartTime.UnixMilli()) {
+		t.Errorf("execution.stages[1].startTime = %v, want %d", v, stageOf(exec, "2").StartTime.UnixMilli())
+	}
+	if err := b.engine.Cancel(ctx, id, "ann", ""); err != nil {
+		t.Fatal(err)
+	}
+	exec = b.waitStatus(t, id, status.Canceled)
+	if v := eval("execution.endTime"); exec.EndTime == nil || fmt.Sprint(v) != fmt.Sprint(exec.EndTime.UnixMilli()) {
+		t.Errorf("execution.endTime of a canceled execution = %v, want %v", v, exec.EndTime)
 	}
 }
 

@@ -316,6 +316,15 @@ type Judgment struct {
 
 // Judge records a judgment on a waiting manualJudgment stage and schedules
 // the stage to act on it.
+//
+// On a stage that defines judgmentInputs, "continue" needs one of them:
+// without it the judgment is refused with a validation error that lists
+// the inputs. Orca's API takes a continue without an input, but the stages
+// after a judgment with inputs branch on it (#judgment('Approve') ==
+// 'promote'), so every branch would be skipped and the execution would
+// succeed having done nothing; Deck never sends such a judgment (its
+// Continue button stays disabled until an input is chosen), and neither
+// does Sluice. "stop" needs no input, as in Deck.
 func (e *Engine) Judge(ctx context.Context, executionID, stageKey string, j Judgment) error {
 	if j.Status != "continue" && j.Status != "stop" {
 		return &pipeline.ValidationError{Problems: []pipeline.Problem{{
@@ -338,11 +347,14 @@ func (e *Engine) Judge(ctx context.Context, executionID, stageKey string, j Judg
 		if prev, _ := s.ctx["judgmentStatus"].(string); prev != "" {
 			return conflictf("stage %q was already judged %q by %v", s.row.Name, prev, s.ctx["lastModifiedBy"])
 		}
-		if j.Input != "" {
-			if opts := judgmentOptions(s.ctx); len(opts) > 0 && !slices.Contains(opts, j.Input) {
-				return &pipeline.ValidationError{Problems: []pipeline.Problem{{
-					Path: "input", Msg: fmt.Sprintf("%q is not one of the judgment inputs of stage %q: %s", j.Input, s.row.Name, strings.Join(opts, ", "))}}}
-			}
+		opts := judgmentOptions(s.ctx)
+		switch {
+		case j.Input != "" && len(opts) > 0 && !slices.Contains(opts, j.Input):
+			return &pipeline.ValidationError{Problems: []pipeline.Problem{{
+				Path: "input", Msg: fmt.Sprintf("%q is not one of the judgment inputs of stage %q: %s", j.Input, s.row.Name, strings.Join(opts, ", "))}}}
+		case j.Input == "" && j.Status == "continue" && len(opts) > 0:
+			return &pipeline.ValidationError{Problems: []pipeline.Problem{{
+				Path: "input", Msg: fmt.Sprintf("stage %q needs one of its judgment inputs to continue: %s (the stages after it branch on the input)", s.row.Name, strings.Join(opts, ", "))}}}
 		}
 		s.ctx["judgmentStatus"] = j.Status
 		s.ctx["judgmentInput"] = j.Input

@@ -2,6 +2,7 @@ package engine
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"maps"
 	"strings"
@@ -131,17 +132,24 @@ func (r *run) startStage(s *stageRun) error {
 }
 
 // stageEnabled evaluates the stage's stageEnabled expression. As in Orca,
-// an expression that fails or is not a boolean skips the stage.
+// an expression that fails or is not a boolean skips the stage. The
+// reason is a sentence for the stage's skipReason: it names the condition
+// once and, when it could not be evaluated, the evaluation's own error.
 func (r *run) stageEnabled(s *stageRun) (bool, string) {
 	src := s.def.StageEnabled.Expression
 	v, err := expr.Eval(r.t.ctx, src, r.env(s))
 	if err != nil {
-		return false, fmt.Sprintf("stageEnabled expression %q failed: %v", src, err)
+		why := err.Error()
+		var e *expr.Error
+		if errors.As(err, &e) {
+			why = e.Msg // err repeats the expression
+		}
+		return false, fmt.Sprintf("skipped because its condition (stageEnabled %q) could not be evaluated: %s", src, why)
 	}
 	switch b := v.(type) {
 	case bool:
 		if !b {
-			return false, fmt.Sprintf("stageEnabled expression %q is false", src)
+			return false, fmt.Sprintf("skipped because its condition (stageEnabled %q) is false", src)
 		}
 		return true, ""
 	case string:
@@ -149,7 +157,7 @@ func (r *run) stageEnabled(s *stageRun) (bool, string) {
 			return true, ""
 		}
 	}
-	return false, fmt.Sprintf("stageEnabled expression %q gave %v, not true or false", src, v)
+	return false, fmt.Sprintf("skipped because its condition (stageEnabled %q) gave %v, which is neither true nor false", src, v)
 }
 
 // schedule inserts a job that runs the stage's current task now. Later
@@ -249,12 +257,15 @@ func (r *run) env(s *stageRun) *expr.Env {
 		stages = append(stages, map[string]any{
 			"id": o.row.ID, "refId": o.row.RefID, "name": o.row.Name, "type": o.row.Type,
 			"status": string(o.row.Status), "context": o.ctx, "outputs": o.outputs,
+			"startTime": epochMs(o.row.StartTime), "endTime": epochMs(o.row.EndTime),
 		})
 	}
+	// The times are Orca's: epoch milliseconds, null until they happen.
 	env.Execution = map[string]any{
 		"id": r.exec.ID, "application": r.exec.Application, "name": r.exec.PipelineName,
 		"pipelineConfigId": r.exec.PipelineConfigID, "status": string(r.exec.Status),
-		"trigger": trigger, "stages": stages, "user": r.exec.User,
+		"trigger": trigger, "stages": stages, "user": r.exec.User, "canceled": r.exec.Canceled,
+		"buildTime": epochMs(&r.exec.CreatedAt), "startTime": epochMs(r.exec.StartTime), "endTime": epochMs(r.exec.EndTime),
 	}
 	if s != nil {
 		env.Current = s.row.ID
@@ -266,6 +277,15 @@ func (r *run) env(s *stageRun) *expr.Env {
 		}
 	}
 	return env
+}
+
+// epochMs is t as an expression sees a time: epoch milliseconds, or nil
+// when t is unset.
+func epochMs(t *time.Time) any {
+	if t == nil || t.IsZero() {
+		return nil
+	}
+	return int(ms(*t))
 }
 
 func userOf(trigger map[string]any) string {

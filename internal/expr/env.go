@@ -12,7 +12,7 @@ import (
 // evaluation reads and never modifies.
 type Env struct {
 	Trigger   map[string]any // runtime trigger: type, user, parameters{…}, payload, …
-	Execution map[string]any // JSON view of the execution: id, application, name, status, trigger, stages[…]
+	Execution map[string]any // JSON view of the execution: id, application, name, status, buildTime, startTime, endTime, trigger, stages[…]
 	Stages    []StageInfo    // every stage of the execution, for #stage, #stageByRefId, #judgment
 	Current   string         // ID of the stage being evaluated ("" outside a stage)
 	Context   map[string]any // the current stage's context

@@ -7,6 +7,8 @@ import (
 	"math"
 	"strconv"
 	"strings"
+
+	"github.com/sluice-cd/sluice/internal/status"
 )
 
 // function is a Go function callable from expressions. The sandbox passes
@@ -231,6 +233,8 @@ func judgmentFn(r *run, args []any) (any, error) {
 		return nil, errorf("#judgment(%q): no stage named %q; %s", quoted, quoted, r.stageNames())
 	case named.Type != "manualJudgment":
 		return nil, errorf("#judgment(%q): stage %q is a %s stage, not a manualJudgment stage", quoted, quoted, named.Type)
+	case named.Status == string(status.Skipped):
+		return nil, errorf("#judgment(%q): stage %q was skipped, so nobody judged it and it has no judgment input", quoted, quoted)
 	}
 	return nil, errorf("#judgment(%q): no judgment input recorded for stage %q (status %s); it is set when someone judges the stage and picks one of its judgmentInputs", quoted, quoted, cmp.Or(named.Status, "unknown"))
 }

@@ -187,6 +187,13 @@ func TestTriggerAndJudge(t *testing.T) {
 	_, err = c.Judge(ctx, exec.ID, "2", apitype.JudgmentRequest{Status: "maybe"})
 	e = apiError(t, err, 400, "bad_request")
 	containsAll(t, "paths", detailPaths(e), "status")
+	// Continue on a judgment with inputs needs one of them.
+	_, err = c.Judge(ctx, exec.ID, "2", apitype.JudgmentRequest{Status: "continue"})
+	e = apiError(t, err, 400, "bad_request")
+	containsAll(t, "paths", detailPaths(e), "input")
+	if len(e.Details) != 1 || !strings.Contains(e.Details[0].Message, "promote, hold") {
+		t.Errorf("400 for continue without an input: details %v, want the inputs listed", e.Details)
+	}
 	// Unknown stage.
 	_, err = c.Judge(ctx, exec.ID, "Nope", apitype.JudgmentRequest{Status: "continue"})
 	e = apiError(t, err, 404, "not_found")
@@ -215,7 +222,7 @@ func TestTriggerAndJudge(t *testing.T) {
 	}
 
 	// Judging again is a conflict.
-	_, err = c.Judge(ctx, exec.ID, "2", apitype.JudgmentRequest{Status: "continue"})
+	_, err = c.Judge(ctx, exec.ID, "2", apitype.JudgmentRequest{Status: "continue", Input: "promote"})
 	apiError(t, err, 409, "conflict")
 }
 
@@ -344,7 +351,7 @@ func TestRestartStage(t *testing.T) {
 	// A running stage cannot be restarted.
 	_, err = c.RestartStage(ctx, exec.ID, "2")
 	apiError(t, err, 409, "conflict")
-	if _, err := c.Judge(ctx, exec.ID, "2", apitype.JudgmentRequest{Status: "continue"}); err != nil {
+	if _, err := c.Judge(ctx, exec.ID, "2", apitype.JudgmentRequest{Status: "continue", Input: "promote"}); err != nil {
 		t.Fatal(err)
 	}
 	waitFor(t, c, exec.ID, "SUCCEEDED", execStatus("SUCCEEDED"))
@@ -357,7 +364,7 @@ func TestRestartStage(t *testing.T) {
 	waitFor(t, c, exec.ID, "RUNNING with stage 2 waiting again", func(e *apitype.Execution) bool {
 		return e.Status == "RUNNING" && stageStatus("2", "RUNNING")(e)
 	})
-	if _, err := c.Judge(ctx, exec.ID, "2", apitype.JudgmentRequest{Status: "continue"}); err != nil {
+	if _, err := c.Judge(ctx, exec.ID, "2", apitype.JudgmentRequest{Status: "continue", Input: "promote"}); err != nil {
 		t.Fatalf("judge after restart: %v", err)
 	}
 	waitFor(t, c, exec.ID, "SUCCEEDED again", execStatus("SUCCEEDED"))
@@ -565,7 +572,7 @@ func TestFollowExecution(t *testing.T) {
 		}
 		if !judged && isStage(ev, "Approve", status.Running) {
 			judged = true
-			if _, err := c.Judge(ctx, exec.ID, "2", apitype.JudgmentRequest{Status: "continue"}); err != nil {
+			if _, err := c.Judge(ctx, exec.ID, "2", apitype.JudgmentRequest{Status: "continue", Input: "promote"}); err != nil {
 				return err
 			}
 		}
@@ -632,7 +639,7 @@ func TestFollowReconnectsAfterADroppedStream(t *testing.T) {
 			dropped = true
 			// Cut the stream, then judge while it is down.
 			b.server.CloseClientConnections()
-			if _, err := c.Judge(ctx, exec.ID, "2", apitype.JudgmentRequest{Status: "continue"}); err != nil {
+			if _, err := c.Judge(ctx, exec.ID, "2", apitype.JudgmentRequest{Status: "continue", Input: "promote"}); err != nil {
 				return err
 			}
 		}

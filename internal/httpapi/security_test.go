@@ -766,6 +766,10 @@ func TestSecurityJudgmentRoles(t *testing.T) {
 	judge := func(principal, stage string) (int, string, string) {
 		t.Helper()
 		req := f.request(operation{method: "POST", path: "/api/v1/executions/{id}/stages/" + stage + "/judgment", id: "judgeStage"}, principal, false, nil)
+		if stage == "1" { // Approve continues only with one of its inputs
+			body := `{"status":"continue","input":"ship"}`
+			req.Body, req.ContentLength = io.NopCloser(strings.NewReader(body)), int64(len(body))
+		}
 		resp, err := http.DefaultClient.Do(req)
 		if err != nil {
 			t.Fatal(err)
@@ -849,7 +853,7 @@ func TestSecuritySpoofedIdentity(t *testing.T) {
 		t.Errorf("execution user = %q, want token:operator", exec.User)
 	}
 	// The fixture's execution is judged and cancelled.
-	spoof("manager", "POST", "/api/v1/executions/"+f.execID+"/stages/1/judgment", `{"status":"continue"}`)
+	spoof("manager", "POST", "/api/v1/executions/"+f.execID+"/stages/1/judgment", `{"status":"continue","input":"ship"}`)
 	spoof("operator", "POST", "/api/v1/executions/"+f.execID+"/cancel", `{}`)
 
 	want := map[string]string{"pipeline.save": "token:writer", "trigger": "token:operator", "judge": "token:manager", "cancel": "token:operator"}
@@ -887,7 +891,7 @@ func TestSecurityAudit(t *testing.T) {
 	ctx := t.Context()
 	c := f.c
 	// setupSecurity saved demo/release and ran it.
-	if _, err := c.Judge(ctx, f.execID, "1", apitype.JudgmentRequest{Status: "continue"}); err != nil {
+	if _, err := c.Judge(ctx, f.execID, "1", apitype.JudgmentRequest{Status: "continue", Input: "ship"}); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := c.Cancel(ctx, f.execID, "audit"); err != nil {

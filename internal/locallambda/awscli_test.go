@@ -8,6 +8,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -18,7 +19,17 @@ import (
 // TestAWSCLI drives the local Lambda with the AWS CLI, a client nobody here
 // wrote: every call goes through botocore's own serializers, parsers and
 // waiters. It prefers Debian's awscli (/usr/bin/aws, v2) and skips when no
-// aws is installed (.ci/run installs it: apt-get install awscli).
+// aws is installed (.ci/run installs it: apt-get install awscli);
+// SLUICE_TEST_AWS_CLI=path picks another binary.
+//
+// It passes with v1 (pip's awscli) and v2 alike, every subtest on both.
+// Where the two differ the test gives each what it needs and asserts the
+// same outcome: v2 reads --payload as base64 unless told
+// --cli-binary-format raw-in-base64-out, an option v1 does not know (v1
+// sends the payload as given); v1's `aws s3 presign` signs with Signature
+// Version 2, which the local Lambda refuses, so on v1 the test checks the
+// refusal names the fix, applies it (`aws configure set
+// default.s3.signature_version s3v4`) and presigns again.
 //
 // The server verifies signatures with the CLI's credentials (x/x), so
 // every call also proves that botocore's SigV4 signatures — escaped ARNs,
@@ -26,6 +37,8 @@ import (
 // them.
 func TestAWSCLI(t *testing.T) {
 	bin := awsCLI(t)
+	major := awsCLIMajor(t, bin)
+	t.Logf("%s is AWS CLI v%d", bin, major)
 	cs := newCtlServer(t, withCredentials("x", "x"))
 	work := t.TempDir()
 	env := append(os.Environ(),
@@ -173,9 +186,13 @@ func TestAWSCLI(t *testing.T) {
 		run(t, "", "lambda", "create-alias", "--function-name", "cli-echo", "--name", "live", "--function-version", "1",
 			"--routing-config", "AdditionalVersionWeights={2=0.5}")
 		seen := map[string]bool{}
+		invoke := []string{"lambda", "invoke", "--function-name", "cli-echo", "--qualifier", "live", "--log-type", "Tail"}
+		if major >= 2 {
+			invoke = append(invoke, "--cli-binary-format", "raw-in-base64-out") // v1 sends --payload as given
+		}
+		invoke = append(invoke, "--payload", `{"n":1}`, filepath.Join(work, "response.json"))
 		for i := 0; i < 40 && len(seen) < 2; i++ {
-			out := run(t, "", "lambda", "invoke", "--function-name", "cli-echo", "--qualifier", "live", "--log-type", "Tail",
-				"--cli-binary-format", "raw-in-base64-out", "--payload", `{"n":1}`, filepath.Join(work, "response.json"))
+			out := run(t, "", invoke...)
 			if out["StatusCode"] != 200.0 {
 				t.Fatalf("invoke printed %v", out)
 			}
@@ -195,8 +212,25 @@ func TestAWSCLI(t *testing.T) {
 		}
 	})
 	t.Run("s3-presign", func(t *testing.T) {
+		if major < 2 {
+			// v1 presigns with Signature Version 2 unless configured otherwise.
+			out := run(t, "", "s3", "presign", "s3://artifacts/builds/fn.zip", "--expires-in", "60")
+			url := strings.TrimSpace(out["output"].(string))
+			status, body := httpGet(t, url)
+			if !strings.Contains(url, "AWSAccessKeyId=") || status != 400 || !strings.Contains(body, "signature_version s3v4") {
+				t.Fatalf("GET of v1's Version 2 presigned URL %s: %d %q; want 400 naming `aws configure set default.s3.signature_version s3v4`", url, status, body)
+			}
+			cfg := exec.Command(bin, "configure", "set", "default.s3.signature_version", "s3v4")
+			cfg.Env, cfg.Dir = append(slices.Clip(env), "AWS_SECRET_ACCESS_KEY="+secret), work
+			if b, err := cfg.CombinedOutput(); err != nil {
+				t.Fatalf("aws configure set default.s3.signature_version s3v4: %v\n%s", err, b)
+			}
+		}
 		out := run(t, "", "s3", "presign", "s3://artifacts/builds/fn.zip", "--expires-in", "60")
 		url := strings.TrimSpace(out["output"].(string))
+		if !strings.Contains(url, "X-Amz-Algorithm=AWS4-HMAC-SHA256") {
+			t.Errorf("presigned URL %s is not signed with Signature Version 4", url)
+		}
 		if status, body := httpGet(t, url); status != 200 || body != string(zip1) {
 			t.Errorf("GET of the presigned URL %s: %d, %d bytes; want 200 and the package", url, status, len(body))
 		}
@@ -209,9 +243,13 @@ func TestAWSCLI(t *testing.T) {
 	})
 }
 
-// awsCLI finds the AWS CLI, preferring Debian's v2 package.
+// awsCLI finds the AWS CLI: SLUICE_TEST_AWS_CLI if set, else Debian's v2
+// package, else the PATH's aws.
 func awsCLI(t *testing.T) string {
 	t.Helper()
+	if p := os.Getenv("SLUICE_TEST_AWS_CLI"); p != "" {
+		return p
+	}
 	if _, err := os.Stat("/usr/bin/aws"); err == nil {
 		return "/usr/bin/aws"
 	}
@@ -220,4 +258,22 @@ func awsCLI(t *testing.T) string {
 		t.Skip("the AWS CLI is not installed (apt-get install awscli); skipping the AWS CLI script test")
 	}
 	return p
+}
+
+// awsCLIMajor returns the major version of the AWS CLI at bin, read from
+// `aws --version` ("aws-cli/1.45.11 Python/…"; v1 once printed it on
+// stderr, so both streams are read).
+func awsCLIMajor(t *testing.T, bin string) int {
+	t.Helper()
+	b, err := exec.Command(bin, "--version").CombinedOutput()
+	if err != nil {
+		t.Fatalf("%s --version: %v\n%s", bin, err, b)
+	}
+	v, ok := strings.CutPrefix(strings.TrimSpace(string(b)), "aws-cli/")
+	major, _, _ := strings.Cut(v, ".")
+	n, err := strconv.Atoi(major)
+	if !ok || err != nil {
+		t.Fatalf("%s --version printed %q; want aws-cli/MAJOR.MINOR.PATCH", bin, b)
+	}
+	return n
 }

@@ -115,14 +115,15 @@ machine, which the CLI reads by itself when it runs as the server's user.`,
 		SilenceErrors: true,
 		Args:          cobra.ArbitraryArgs,
 		RunE:          groupRunE,
+		Version:       versionLine(),
 	}
+	root.SetVersionTemplate("{{.Version}}\n")
 	root.SetIn(a.stdin)
 	root.SetOut(a.stdout)
 	root.SetErr(a.stderr)
 	root.SetFlagErrorFunc(func(cmd *cobra.Command, err error) error {
 		return usageError(err.Error(), "run '"+cmd.CommandPath()+" --help' for the flags it takes")
 	})
-	root.CompletionOptions.DisableDefaultCmd = true
 
 	pf := root.PersistentFlags()
 	pf.StringVar(&a.server, "server", "", "URL of the Sluice server (default $"+EnvServer+", else "+DefaultServer+")")
@@ -147,7 +148,25 @@ machine, which the CLI reads by itself when it runs as the server's user.`,
 		a.newLoginLinkCmd(),
 		a.newVersionCmd(),
 	)
+	addCompletionCmd(root)
 	return root
+}
+
+// addCompletionCmd adds cobra's own `completion bash|zsh|fish|powershell`,
+// whose help says how to load each script, with the usage errors of the
+// other commands: an unknown shell or an extra argument exits 3.
+func addCompletionCmd(root *cobra.Command) {
+	root.InitDefaultCompletionCmd()
+	for _, c := range root.Commands() {
+		if c.Name() != "completion" {
+			continue
+		}
+		c.Args = cobra.ArbitraryArgs
+		c.RunE = groupRunE
+		for _, shell := range c.Commands() {
+			shell.Args = noArgs
+		}
+	}
 }
 
 // groupRunE is the RunE of commands that only hold subcommands: with no

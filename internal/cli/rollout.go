@@ -79,7 +79,8 @@ func (a *app) newRolloutCommandCmd(command, short string) *cobra.Command {
 }
 
 func (a *app) newRolloutStatusCmd() *cobra.Command {
-	return &cobra.Command{
+	var out *outputFormat
+	cmd := &cobra.Command{
 		Use:   "status EXECUTION STAGE",
 		Short: "Show a progressive shift's steps, their outcomes and analysis scores",
 		Args:  exactArgs("EXECUTION", "STAGE"),
@@ -100,10 +101,15 @@ func (a *app) newRolloutStatusCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
+			if done, err := out.print(a.stdout, r); done {
+				return err
+			}
 			printRollout(a.stdout, s, r)
 			return nil
 		},
 	}
+	out = addOutputFlag(cmd)
+	return cmd
 }
 
 // waitActedOn waits until the stage's rollout has acted on the first

@@ -122,6 +122,9 @@ machine, which the CLI reads by itself when it runs as the server's user.`,
 	root.SetOut(a.stdout)
 	root.SetErr(a.stderr)
 	root.SetFlagErrorFunc(func(cmd *cobra.Command, err error) error {
+		if ee, ok := errors.AsType[*exitError](err); ok {
+			return ee // a flag's own usage error, e.g. -o xml
+		}
 		return usageError(err.Error(), "run '"+cmd.CommandPath()+" --help' for the flags it takes")
 	})
 

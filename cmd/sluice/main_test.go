@@ -85,8 +85,9 @@ func scriptCmds() map[string]func(ts *testscript.TestScript, neg bool, args []st
 	return map[string]func(ts *testscript.TestScript, neg bool, args []string){
 		// waitserver ADDRFILE: wait for `sluice serve --addr-file` to write
 		// its URL and for the server to answer /health, then point
-		// $SLUICE_SERVER at it and set $SLUICE_ADDR to its host:port. An
-		// https server must have a certificate in $SSL_CERT_FILE.
+		// $SLUICE_SERVER at it, set $SLUICE_ADDR to its host:port and
+		// $SLUICE_LAMBDA_URL to its local Lambda's URL (empty when it runs
+		// none). An https server must have a certificate in $SSL_CERT_FILE.
 		"waitserver": func(ts *testscript.TestScript, neg bool, args []string) {
 			if neg || len(args) != 1 {
 				ts.Fatalf("usage: waitserver ADDRFILE")
@@ -110,6 +111,9 @@ func scriptCmds() map[string]func(ts *testscript.TestScript, neg bool, args []st
 			ts.Setenv("SLUICE_SERVER", url)
 			_, addr, _ := strings.Cut(url, "://")
 			ts.Setenv("SLUICE_ADDR", addr)
+			h, err := c.Health(context.Background())
+			ts.Check(err)
+			ts.Setenv("SLUICE_LAMBDA_URL", h.LocalLambdaURL)
 		},
 		// exitcode N PROGRAM ARGS...: run a program and require exit code N.
 		"exitcode": func(ts *testscript.TestScript, neg bool, args []string) {

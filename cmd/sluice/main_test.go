@@ -50,7 +50,7 @@ const waitTimeout = 60 * time.Second
 // login` saves there.
 //
 // Extra commands (see scriptCmds): waitserver, exitcode, envstdout, waitfor,
-// gencert, zip.
+// waitexec, gencert, zip.
 func TestScripts(t *testing.T) {
 	testscript.Run(t, testscript.Params{
 		Dir:                 "testdata/script",
@@ -176,6 +176,22 @@ func scriptCmds() map[string]func(ts *testscript.TestScript, neg bool, args []st
 					}
 				}
 				return false, errors.New("no stage " + args[1])
+			})
+		},
+		// waitexec VAR: wait until the server has an execution, and set VAR
+		// to the newest's id (for one that a background command started).
+		"waitexec": func(ts *testscript.TestScript, neg bool, args []string) {
+			if neg || len(args) != 1 {
+				ts.Fatalf("usage: waitexec VAR")
+			}
+			c := scriptClient(ts)
+			waitUntil(ts, "an execution", func() (bool, error) {
+				page, err := c.ListExecutions(context.Background(), apiclient.ListOptions{Limit: 1})
+				if err != nil || len(page.Executions) == 0 {
+					return false, err
+				}
+				ts.Setenv(args[0], page.Executions[0].ID)
+				return true, nil
 			})
 		},
 		// zip ARCHIVE FILE...: write a zip archive holding the script's

@@ -128,13 +128,17 @@ func waitActedOn(ctx context.Context, c *apiclient.Client, execID, stageID strin
 			return nil, nil, err
 		}
 		r, err := stageRollout(s)
-		if err != nil {
+		switch {
+		case err != nil && (s.Status != status.Running || time.Now().After(deadline)):
 			return nil, nil, err
+		case err == nil:
+			settled := r.Commands >= given && r.Status != apitype.RolloutRestoring
+			if settled || s.Status.Complete() || time.Now().After(deadline) {
+				return s, r, nil
+			}
 		}
-		settled := r.Commands >= given && r.Status != apitype.RolloutRestoring
-		if settled || s.Status.Complete() || time.Now().After(deadline) {
-			return s, r, nil
-		}
+		// A running stage that took the command but has not recorded its
+		// rollout yet is about to: wait for it.
 		select {
 		case <-ctx.Done():
 			return nil, nil, ctx.Err()

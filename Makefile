@@ -40,7 +40,7 @@ lint:
 	go tool staticcheck ./...
 	GOOS=darwin GOARCH=arm64 go build ./...
 
-## build: build bin/sluice
+## build: build bin/sluice, stamped with the commit (sluice --version) even where GOFLAGS turns that off
 .PHONY: build
 build:
-	go build -o bin/sluice ./cmd/sluice
+	go build -buildvcs=true -o bin/sluice ./cmd/sluice

@@ -50,7 +50,7 @@ const waitTimeout = 60 * time.Second
 // login` saves there.
 //
 // Extra commands (see scriptCmds): waitserver, exitcode, envstdout, waitfor,
-// gencert, zip.
+// waitexec, gencert, zip.
 func TestScripts(t *testing.T) {
 	testscript.Run(t, testscript.Params{
 		Dir:                 "testdata/script",
@@ -85,8 +85,9 @@ func scriptCmds() map[string]func(ts *testscript.TestScript, neg bool, args []st
 	return map[string]func(ts *testscript.TestScript, neg bool, args []string){
 		// waitserver ADDRFILE: wait for `sluice serve --addr-file` to write
 		// its URL and for the server to answer /health, then point
-		// $SLUICE_SERVER at it and set $SLUICE_ADDR to its host:port. An
-		// https server must have a certificate in $SSL_CERT_FILE.
+		// $SLUICE_SERVER at it, set $SLUICE_ADDR to its host:port and
+		// $SLUICE_LAMBDA_URL to its local Lambda's URL (empty when it runs
+		// none). An https server must have a certificate in $SSL_CERT_FILE.
 		"waitserver": func(ts *testscript.TestScript, neg bool, args []string) {
 			if neg || len(args) != 1 {
 				ts.Fatalf("usage: waitserver ADDRFILE")
@@ -110,6 +111,9 @@ func scriptCmds() map[string]func(ts *testscript.TestScript, neg bool, args []st
 			ts.Setenv("SLUICE_SERVER", url)
 			_, addr, _ := strings.Cut(url, "://")
 			ts.Setenv("SLUICE_ADDR", addr)
+			h, err := c.Health(context.Background())
+			ts.Check(err)
+			ts.Setenv("SLUICE_LAMBDA_URL", h.LocalLambdaURL)
 		},
 		// exitcode N PROGRAM ARGS...: run a program and require exit code N.
 		"exitcode": func(ts *testscript.TestScript, neg bool, args []string) {
@@ -172,6 +176,22 @@ func scriptCmds() map[string]func(ts *testscript.TestScript, neg bool, args []st
 					}
 				}
 				return false, errors.New("no stage " + args[1])
+			})
+		},
+		// waitexec VAR: wait until the server has an execution, and set VAR
+		// to the newest's id (for one that a background command started).
+		"waitexec": func(ts *testscript.TestScript, neg bool, args []string) {
+			if neg || len(args) != 1 {
+				ts.Fatalf("usage: waitexec VAR")
+			}
+			c := scriptClient(ts)
+			waitUntil(ts, "an execution", func() (bool, error) {
+				page, err := c.ListExecutions(context.Background(), apiclient.ListOptions{Limit: 1})
+				if err != nil || len(page.Executions) == 0 {
+					return false, err
+				}
+				ts.Setenv(args[0], page.Executions[0].ID)
+				return true, nil
 			})
 		},
 		// zip ARCHIVE FILE...: write a zip archive holding the script's

@@ -15,10 +15,10 @@ import (
 
 func (a *app) newAuditCmd() *cobra.Command {
 	var (
-		opts   apiclient.AuditOptions
-		since  string
-		all    bool
-		format string
+		opts  apiclient.AuditOptions
+		since string
+		all   bool
+		out   *outputFormat
 	)
 	cmd := &cobra.Command{
 		Use:   "audit",
@@ -34,9 +34,6 @@ they may read.`,
   sluice audit --execution 5d1c… -o json`,
 		Args: noArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if err := checkFormat(format, formatTable, formatJSON); err != nil {
-				return err
-			}
 			if since != "" {
 				t, err := parseSince(since, time.Now())
 				if err != nil {
@@ -63,8 +60,8 @@ they may read.`,
 				}
 				opts.Before = page.NextBefore
 			}
-			if format == formatJSON {
-				return printJSON(a.stdout, entries)
+			if done, err := out.print(a.stdout, entries); done {
+				return err
 			}
 			if len(entries) == 0 {
 				fmt.Fprintln(a.stderr, "no audit entries")
@@ -86,7 +83,7 @@ they may read.`,
 	f.StringVar(&since, "since", "", "only entries since this long ago (24h) or this time (RFC 3339)")
 	f.IntVar(&opts.Limit, "limit", 50, "how many to list (per page with --all)")
 	f.BoolVar(&all, "all", false, "list every page")
-	f.StringVarP(&format, "output", "o", formatTable, "output format: table or json")
+	out = addOutputFlag(cmd)
 	return cmd
 }
 

@@ -8,6 +8,8 @@ import (
 	"sort"
 	"strings"
 	"time"
+	"unicode"
+	"unicode/utf8"
 
 	"github.com/sluice-cd/sluice/internal/apitype"
 	"github.com/sluice-cd/sluice/internal/status"
@@ -31,20 +33,85 @@ const (
 type board struct {
 	w     io.Writer
 	color bool
-	lines int // lines drawn last time, to move back over
+	// width is the terminal's width in columns at the time of a drawing;
+	// nil or a result <= 0 means unknown, and lines are taken not to wrap.
+	width func() int
+	rows  int // terminal rows drawn last time, to move back over
 }
 
 // draw replaces the previous drawing with the execution's state at now.
+//
+// A line wider than the terminal wraps onto more than one row, and the
+// cursor must move back over every row, or each redraw leaves a copy of
+// the top of the board behind. So the board counts rows, not lines, at
+// the width the terminal has now.
 func (b *board) draw(e *apitype.Execution, now time.Time) {
 	text := renderBoard(e, now, b.color)
 	var out strings.Builder
-	if b.lines > 0 {
-		fmt.Fprintf(&out, ansiUp, b.lines)
+	if b.rows > 0 {
+		fmt.Fprintf(&out, ansiUp, b.rows)
 	}
 	out.WriteString("\r" + ansiClearDown)
 	out.WriteString(text)
-	b.lines = strings.Count(text, "\n")
+	width := 0
+	if b.width != nil {
+		width = b.width()
+	}
+	b.rows = terminalRows(text, width)
 	_, _ = io.WriteString(b.w, out.String())
+}
+
+// terminalRows is how many rows text takes on a terminal width columns
+// wide, counting a line wider than that as the rows it wraps onto. text
+// ends with a newline; width <= 0 counts lines.
+func terminalRows(text string, width int) int {
+	rows := 0
+	for line := range strings.Lines(text) {
+		w := displayWidth(strings.TrimSuffix(line, "\n"))
+		if width <= 0 || w <= width {
+			rows++ // a line exactly as wide as the terminal takes one row
+			continue
+		}
+		rows += (w + width - 1) / width
+	}
+	return rows
+}
+
+// displayWidth is the number of terminal columns s takes: ANSI escape
+// sequences take none, East Asian wide characters two, other characters
+// one.
+func displayWidth(s string) int {
+	w := 0
+	for i := 0; i < len(s); {
+		if s[i] == '\x1b' && i+1 < len(s) && s[i+1] == '[' {
+			// CSI: parameters, then one final byte in 0x40–0x7e.
+			j := i + 2
+			for j < len(s) && (s[j] < 0x40 || s[j] > 0x7e) {
+				j++
+			}
+			i = j + 1
+			continue
+		}
+		r, size := utf8.DecodeRuneInString(s[i:])
+		i += size
+		w += runeWidth(r)
+	}
+	return w
+}
+
+// runeWidth is 2 for the East Asian wide and full-width ranges (and
+// emoji), 0 for combining marks and control characters, 1 otherwise.
+func runeWidth(r rune) int {
+	switch {
+	case r < 0x20 || r == 0x7f || unicode.Is(unicode.Mn, r):
+		return 0
+	case r >= 0x1100 && r <= 0x115f, r >= 0x2e80 && r <= 0xa4cf && r != 0x303f,
+		r >= 0xac00 && r <= 0xd7a3, r >= 0xf900 && r <= 0xfaff, r >= 0xfe30 && r <= 0xfe4f,
+		r >= 0xff00 && r <= 0xff60, r >= 0xffe0 && r <= 0xffe6,
+		r >= 0x1f300 && r <= 0x1f64f, r >= 0x1f900 && r <= 0x1f9ff, r >= 0x20000 && r <= 0x3fffd:
+		return 2
+	}
+	return 1
 }
 
 // renderBoard is the board's text: a header line, then one line per stage
@@ -79,7 +146,9 @@ func renderBoard(e *apitype.Execution, now time.Time, color bool) string {
 			paint(statusColor(s.Status), fmt.Sprintf("%-15s", s.Status)), elapsed)
 		b.WriteString(strings.TrimRight(line, " ") + "\n")
 		if note := stageNote(e, s); note != "" {
-			fmt.Fprintf(&b, "    %s\n", paint(ansiDim, note))
+			for line := range strings.Lines(note) {
+				fmt.Fprintf(&b, "    %s\n", paint(ansiDim, strings.TrimSuffix(line, "\n")))
+			}
 		}
 	}
 	return b.String()
@@ -99,12 +168,13 @@ func orderStages(stages []apitype.Stage) []apitype.Stage {
 	return out
 }
 
-// stageNote says what a stage waits for, or why it failed or was skipped.
+// stageNote says what a stage waits for, or why it failed or was skipped: one line, or
+// for a judgment with inputs two, the second listing the inputs.
 func stageNote(e *apitype.Execution, s apitype.Stage) string {
 	switch s.Status {
 	case status.Running:
 		if s.Type == "manualJudgment" && e.Status == status.Running {
-			return fmt.Sprintf("waiting for a judgment: sluice judge %s %s continue|stop", e.ID, s.RefID)
+			return judgeHint(e.ID, s)
 		}
 	case status.Terminal, status.Stopped, status.FailedContinue, status.Skipped:
 		var ctx struct {
@@ -116,6 +186,44 @@ func stageNote(e *apitype.Execution, s apitype.Stage) string {
 		return firstLine(cmp.Or(ctx.Error, ctx.SkipReason, ctx.Reason))
 	}
 	return ""
+}
+
+// judgeHint is the command that judges stage s of execution id and, when
+// the stage defines judgmentInputs, the inputs to choose from, each quoted
+// for a shell so that the command can be copied as it is.
+func judgeHint(id string, s apitype.Stage) string {
+	hint := fmt.Sprintf("waiting for a judgment: sluice judge %s %s continue|stop", id, shellWord(s.RefID))
+	var ctx struct {
+		JudgmentInputs []struct {
+			Value string `json:"value"`
+		} `json:"judgmentInputs"`
+	}
+	// An input list that is still an expression is not shown.
+	_ = json.Unmarshal(s.Context, &ctx)
+	var inputs []string
+	for _, in := range ctx.JudgmentInputs {
+		if in.Value != "" {
+			inputs = append(inputs, shellQuote(in.Value))
+		}
+	}
+	if len(inputs) == 0 {
+		return hint
+	}
+	return hint + " --input INPUT\ninputs: " + strings.Join(inputs, ", ")
+}
+
+// shellQuote quotes s in single quotes for a POSIX shell.
+func shellQuote(s string) string {
+	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
+}
+
+// shellWord is s as one shell word: bare when it holds only characters no
+// shell treats specially, else quoted.
+func shellWord(s string) string {
+	if s != "" && strings.Trim(s, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_.:/@+=,") == "" {
+		return s
+	}
+	return shellQuote(s)
 }
 
 func statusMark(s status.Status) string {

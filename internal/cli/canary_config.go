@@ -126,12 +126,15 @@ first and reports every problem with its path.`,
 }
 
 func (a *app) newCanaryConfigGetCmd() *cobra.Command {
-	var revision int
+	var (
+		revision int
+		out      *outputFormat
+	)
 	cmd := &cobra.Command{
 		Use:   "get NAME",
 		Short: "Print a saved canary config",
 		Long: `Print the newest revision of a saved canary config, or --revision N, as JSON
-ready to edit and apply again.`,
+ready to edit and apply again (-o yaml to read it; apply takes JSON).`,
 		Args: exactArgs("NAME"),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			c, err := a.client()
@@ -147,23 +150,24 @@ ready to edit and apply again.`,
 			if err != nil {
 				return err
 			}
+			if out.value == formatYAML {
+				return printYAML(a.stdout, cfg.Document)
+			}
 			return printJSON(a.stdout, cfg.Document)
 		},
 	}
 	cmd.Flags().IntVar(&revision, "revision", 0, "print this revision instead of the newest")
+	out = addDocumentOutputFlag(cmd)
 	return cmd
 }
 
 func (a *app) newCanaryConfigListCmd() *cobra.Command {
-	var format string
+	var out *outputFormat
 	cmd := &cobra.Command{
 		Use:   "list",
 		Short: "List the saved canary configs you may read",
 		Args:  noArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if err := checkFormat(format, formatTable, formatJSON); err != nil {
-				return err
-			}
 			c, err := a.client()
 			if err != nil {
 				return err
@@ -172,8 +176,8 @@ func (a *app) newCanaryConfigListCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			if format == formatJSON {
-				return printJSON(a.stdout, cs)
+			if done, err := out.print(a.stdout, cs); done {
+				return err
 			}
 			if len(cs) == 0 {
 				fmt.Fprintln(a.stderr, "no canary configs")
@@ -187,7 +191,7 @@ func (a *app) newCanaryConfigListCmd() *cobra.Command {
 			return tw.Flush()
 		},
 	}
-	cmd.Flags().StringVarP(&format, "output", "o", formatTable, "output format: table or json")
+	out = addOutputFlag(cmd)
 	return cmd
 }
 
@@ -213,7 +217,7 @@ it with the next revision number.`,
 }
 
 func (a *app) newCanaryConfigHistoryCmd() *cobra.Command {
-	var format string
+	var out *outputFormat
 	cmd := &cobra.Command{
 		Use:   "history NAME",
 		Short: "List the revisions of a canary config, newest first",
@@ -222,9 +226,6 @@ func (a *app) newCanaryConfigHistoryCmd() *cobra.Command {
 'sluice canary-config diff NAME REV1 REV2'.`,
 		Args: exactArgs("NAME"),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if err := checkFormat(format, formatTable, formatJSON); err != nil {
-				return err
-			}
 			c, err := a.client()
 			if err != nil {
 				return err
@@ -233,8 +234,8 @@ func (a *app) newCanaryConfigHistoryCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			if format == formatJSON {
-				return printJSON(a.stdout, revs)
+			if done, err := out.print(a.stdout, revs); done {
+				return err
 			}
 			tw := newTable(a.stdout)
 			fmt.Fprintln(tw, "REVISION\tAPPLICATIONS\tSAVED\tBY")
@@ -244,7 +245,7 @@ func (a *app) newCanaryConfigHistoryCmd() *cobra.Command {
 			return tw.Flush()
 		},
 	}
-	cmd.Flags().StringVarP(&format, "output", "o", formatTable, "output format: table or json")
+	out = addOutputFlag(cmd)
 	return cmd
 }
 

@@ -14,7 +14,7 @@ import (
 
 func (a *app) newExecutionGetCmd() *cobra.Command {
 	var (
-		format string
+		out    *outputFormat
 		follow bool
 	)
 	cmd := &cobra.Command{
@@ -24,9 +24,6 @@ func (a *app) newExecutionGetCmd() *cobra.Command {
 completes and exit as 'sluice run --follow' does.`,
 		Args: exactArgs("EXECUTION"),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if err := checkFormat(format, formatTable, formatJSON, formatYAML); err != nil {
-				return err
-			}
 			c, err := a.client()
 			if err != nil {
 				return err
@@ -38,17 +35,14 @@ completes and exit as 'sluice run --follow' does.`,
 			if err != nil {
 				return err
 			}
-			switch format {
-			case formatJSON:
-				return printJSON(a.stdout, e)
-			case formatYAML:
-				return printYAML(a.stdout, e)
+			if done, err := out.print(a.stdout, e); done {
+				return err
 			}
 			printExecution(a.stdout, e, time.Now())
 			return nil
 		},
 	}
-	cmd.Flags().StringVarP(&format, "output", "o", formatTable, "output format: table, json or yaml")
+	out = addOutputFlag(cmd)
 	cmd.Flags().BoolVarP(&follow, "follow", "f", false, "show progress until the execution completes, and exit with its result")
 	return cmd
 }

@@ -17,7 +17,7 @@ func (a *app) newExecutionListCmd() *cobra.Command {
 		opts     apiclient.ListOptions
 		statuses string
 		all      bool
-		format   string
+		out      *outputFormat
 	)
 	cmd := &cobra.Command{
 		Use:   "list",
@@ -26,9 +26,6 @@ func (a *app) newExecutionListCmd() *cobra.Command {
   sluice execution list -o ids --pipeline deploy --limit 1`,
 		Args: noArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if err := checkFormat(format, formatTable, formatJSON, "ids"); err != nil {
-				return err
-			}
 			if statuses != "" {
 				for s := range strings.SplitSeq(strings.ToUpper(statuses), ",") {
 					opts.Statuses = append(opts.Statuses, status.Status(s))
@@ -50,10 +47,10 @@ func (a *app) newExecutionListCmd() *cobra.Command {
 				}
 				opts.Cursor = page.NextCursor
 			}
-			switch format {
-			case formatJSON:
-				return printJSON(a.stdout, list)
-			case "ids":
+			if done, err := out.print(a.stdout, list); done {
+				return err
+			}
+			if out.value == "ids" {
 				for _, e := range list {
 					fmt.Fprintln(a.stdout, e.ID)
 				}
@@ -83,6 +80,6 @@ func (a *app) newExecutionListCmd() *cobra.Command {
 	f.StringVar(&statuses, "status", "", "only these statuses, comma-separated (e.g. RUNNING,PAUSED)")
 	f.IntVar(&opts.Limit, "limit", 20, "how many to list (per page with --all)")
 	f.BoolVar(&all, "all", false, "list every page")
-	f.StringVarP(&format, "output", "o", formatTable, "output format: table, json or ids")
+	out = addOutputFlag(cmd, "ids")
 	return cmd
 }

@@ -9,8 +9,11 @@ import (
 	"maps"
 	"os"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
+
+	"golang.org/x/term"
 
 	"github.com/sluice-cd/sluice/internal/apiclient"
 	"github.com/sluice-cd/sluice/internal/apitype"
@@ -31,9 +34,23 @@ func (a *app) follow(ctx context.Context, c *apiclient.Client, id string) error 
 		final, err = a.followLines(ctx, c, id)
 	}
 	if err != nil {
+		if ctx.Err() != nil && errors.Is(err, context.Canceled) {
+			return stoppedFollowing(id)
+		}
 		return err
 	}
 	return executionExit(final)
+}
+
+// stoppedFollowing is the error of a follow interrupted by Ctrl-C: the
+// execution runs on the server and does not stop with the CLI, so say so
+// and how to follow it again or cancel it.
+func stoppedFollowing(id string) error {
+	return &exitError{
+		code: ExitInterrupted,
+		err:  fmt.Errorf("stopped following; execution %s keeps running on the server", id),
+		hint: fmt.Sprintf("follow it again with 'sluice execution get %s --follow', or stop it with 'sluice execution cancel %s'", id, id),
+	}
 }
 
 // isTerminal reports whether w is a terminal that understands ANSI codes.
@@ -44,6 +61,21 @@ func (a *app) isTerminal(w io.Writer) bool {
 	}
 	fi, err := f.Stat()
 	return err == nil && fi.Mode()&os.ModeCharDevice != 0
+}
+
+// terminalWidth returns a function that reads w's width in columns now,
+// else $COLUMNS, else 0 (unknown). It is read
+// at every drawing, so a board follows a resized terminal.
+func (a *app) terminalWidth(w io.Writer) func() int {
+	return func() int {
+		if f, ok := w.(*os.File); ok {
+			if width, _, err := term.GetSize(int(f.Fd())); err == nil && width > 0 {
+				return width
+			}
+		}
+		n, _ := strconv.Atoi(a.getenv("COLUMNS"))
+		return n
+	}
 }
 
 // followLines prints one line per event until the execution completes.
@@ -106,7 +138,7 @@ func (a *app) followBoard(ctx context.Context, c *apiclient.Client, id string) (
 	}()
 	tick := time.NewTicker(time.Second)
 	defer tick.Stop()
-	b := &board{w: a.stdout, color: a.getenv("NO_COLOR") == ""}
+	b := &board{w: a.stdout, color: a.getenv("NO_COLOR") == "", width: a.terminalWidth(a.stdout)}
 	for {
 		e, err := c.GetExecution(ctx, id)
 		if err != nil {

@@ -20,12 +20,59 @@ const (
 	formatYAML  = "yaml"
 )
 
-// checkFormat rejects an -o value that is not one of allowed.
-func checkFormat(got string, allowed ...string) error {
-	if slices.Contains(allowed, got) {
-		return nil
+// outputFormat is the value of a read command's -o/--output: table for
+// people, json and yaml for programs (the same data: the API's JSON), and
+// any format of the command's own. An unknown format is a usage error when
+// the flags are parsed, before anything is asked of the server.
+type outputFormat struct {
+	value   string
+	allowed []string
+}
+
+// addOutputFlag adds -o/--output to cmd, defaulting to table, accepting
+// table, json and yaml and the command's extra formats.
+func addOutputFlag(cmd *cobra.Command, extra ...string) *outputFormat {
+	return addFormatFlag(cmd, formatTable, append([]string{formatTable, formatJSON, formatYAML}, extra...))
+}
+
+// addDocumentOutputFlag adds -o/--output to a command that prints a
+// document to edit and apply again: json (the default) or yaml.
+func addDocumentOutputFlag(cmd *cobra.Command) *outputFormat {
+	return addFormatFlag(cmd, formatJSON, []string{formatJSON, formatYAML})
+}
+
+func addFormatFlag(cmd *cobra.Command, def string, allowed []string) *outputFormat {
+	o := &outputFormat{value: def, allowed: allowed}
+	cmd.Flags().VarP(o, "output", "o", "output format: "+strings.Join(o.allowed, ", "))
+	_ = cmd.RegisterFlagCompletionFunc("output", cobra.FixedCompletions(o.allowed, cobra.ShellCompDirectiveNoFileComp))
+	return o
+}
+
+// String implements pflag.Value.
+func (o *outputFormat) String() string { return o.value }
+
+// Type implements pflag.Value; the help shows it as the flag's argument.
+func (o *outputFormat) Type() string { return "format" }
+
+// Set implements pflag.Value.
+func (o *outputFormat) Set(s string) error {
+	if !slices.Contains(o.allowed, s) {
+		return usageError(fmt.Sprintf("-o %q is not an output format", s), "use one of "+strings.Join(o.allowed, ", "))
 	}
-	return usageError(fmt.Sprintf("-o %q is not an output format", got), "use one of "+strings.Join(allowed, ", "))
+	o.value = s
+	return nil
+}
+
+// print writes v as JSON or YAML when that is the format, and reports
+// whether it did; otherwise the caller prints its table (or own format).
+func (o *outputFormat) print(w io.Writer, v any) (bool, error) {
+	switch o.value {
+	case formatJSON:
+		return true, printJSON(w, v)
+	case formatYAML:
+		return true, printYAML(w, v)
+	}
+	return false, nil
 }
 
 // printJSON writes v as indented JSON.

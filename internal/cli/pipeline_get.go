@@ -9,7 +9,7 @@ import (
 func (a *app) newPipelineGetCmd() *cobra.Command {
 	var (
 		revision int
-		format   string
+		out      *outputFormat
 	)
 	cmd := &cobra.Command{
 		Use:   "get APP/NAME",
@@ -18,9 +18,6 @@ func (a *app) newPipelineGetCmd() *cobra.Command {
 The output is the document itself, ready to edit and apply again.`,
 		Args: exactArgs("APP/NAME"),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if err := checkFormat(format, formatJSON, formatYAML); err != nil {
-				return err
-			}
 			app, name, err := parsePipelineRef(args[0])
 			if err != nil {
 				return err
@@ -38,13 +35,13 @@ The output is the document itself, ready to edit and apply again.`,
 			if err != nil {
 				return err
 			}
-			if format == formatYAML {
+			if out.value == formatYAML {
 				return printYAML(a.stdout, p.Document)
 			}
 			return printJSON(a.stdout, p.Document)
 		},
 	}
 	cmd.Flags().IntVar(&revision, "revision", 0, "print this revision instead of the newest")
-	cmd.Flags().StringVarP(&format, "output", "o", formatJSON, "output format: json or yaml")
+	out = addDocumentOutputFlag(cmd)
 	return cmd
 }

@@ -7,7 +7,7 @@ import (
 )
 
 func (a *app) newPipelineHistoryCmd() *cobra.Command {
-	var format string
+	var out *outputFormat
 	cmd := &cobra.Command{
 		Use:   "history APP/NAME",
 		Short: "List the revisions of a pipeline, newest first",
@@ -15,9 +15,6 @@ func (a *app) newPipelineHistoryCmd() *cobra.Command {
 'sluice pipeline get APP/NAME --revision N'.`,
 		Args: exactArgs("APP/NAME"),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if err := checkFormat(format, formatTable, formatJSON); err != nil {
-				return err
-			}
 			app, name, err := parsePipelineRef(args[0])
 			if err != nil {
 				return err
@@ -30,8 +27,8 @@ func (a *app) newPipelineHistoryCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			if format == formatJSON {
-				return printJSON(a.stdout, revs)
+			if done, err := out.print(a.stdout, revs); done {
+				return err
 			}
 			tw := newTable(a.stdout)
 			fmt.Fprintln(tw, "REVISION\tSAVED\tBY")
@@ -41,6 +38,6 @@ func (a *app) newPipelineHistoryCmd() *cobra.Command {
 			return tw.Flush()
 		},
 	}
-	cmd.Flags().StringVarP(&format, "output", "o", formatTable, "output format: table or json")
+	out = addOutputFlag(cmd)
 	return cmd
 }

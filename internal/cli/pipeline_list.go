@@ -7,15 +7,15 @@ import (
 )
 
 func (a *app) newPipelineListCmd() *cobra.Command {
-	var application, format string
+	var (
+		application string
+		out         *outputFormat
+	)
 	cmd := &cobra.Command{
 		Use:   "list",
 		Short: "List saved pipelines",
 		Args:  noArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if err := checkFormat(format, formatTable, formatJSON); err != nil {
-				return err
-			}
 			c, err := a.client()
 			if err != nil {
 				return err
@@ -24,8 +24,8 @@ func (a *app) newPipelineListCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			if format == formatJSON {
-				return printJSON(a.stdout, ps)
+			if done, err := out.print(a.stdout, ps); done {
+				return err
 			}
 			if len(ps) == 0 {
 				fmt.Fprintln(a.stderr, "no pipelines")
@@ -40,6 +40,6 @@ func (a *app) newPipelineListCmd() *cobra.Command {
 		},
 	}
 	cmd.Flags().StringVar(&application, "application", "", "list only this application's pipelines")
-	cmd.Flags().StringVarP(&format, "output", "o", formatTable, "output format: table or json")
+	out = addOutputFlag(cmd)
 	return cmd
 }

@@ -79,7 +79,8 @@ func (a *app) newRolloutCommandCmd(command, short string) *cobra.Command {
 }
 
 func (a *app) newRolloutStatusCmd() *cobra.Command {
-	return &cobra.Command{
+	var out *outputFormat
+	cmd := &cobra.Command{
 		Use:   "status EXECUTION STAGE",
 		Short: "Show a progressive shift's steps, their outcomes and analysis scores",
 		Args:  exactArgs("EXECUTION", "STAGE"),
@@ -100,10 +101,15 @@ func (a *app) newRolloutStatusCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
+			if done, err := out.print(a.stdout, r); done {
+				return err
+			}
 			printRollout(a.stdout, s, r)
 			return nil
 		},
 	}
+	out = addOutputFlag(cmd)
+	return cmd
 }
 
 // waitActedOn waits until the stage's rollout has acted on the first
@@ -122,13 +128,17 @@ func waitActedOn(ctx context.Context, c *apiclient.Client, execID, stageID strin
 			return nil, nil, err
 		}
 		r, err := stageRollout(s)
-		if err != nil {
+		switch {
+		case err != nil && (s.Status != status.Running || time.Now().After(deadline)):
 			return nil, nil, err
+		case err == nil:
+			settled := r.Commands >= given && r.Status != apitype.RolloutRestoring
+			if settled || s.Status.Complete() || time.Now().After(deadline) {
+				return s, r, nil
+			}
 		}
-		settled := r.Commands >= given && r.Status != apitype.RolloutRestoring
-		if settled || s.Status.Complete() || time.Now().After(deadline) {
-			return s, r, nil
-		}
+		// A running stage that took the command but has not recorded its
+		// rollout yet is about to: wait for it.
 		select {
 		case <-ctx.Done():
 			return nil, nil, ctx.Err()

@@ -115,14 +115,18 @@ machine, which the CLI reads by itself when it runs as the server's user.`,
 		SilenceErrors: true,
 		Args:          cobra.ArbitraryArgs,
 		RunE:          groupRunE,
+		Version:       versionLine(),
 	}
+	root.SetVersionTemplate("{{.Version}}\n")
 	root.SetIn(a.stdin)
 	root.SetOut(a.stdout)
 	root.SetErr(a.stderr)
 	root.SetFlagErrorFunc(func(cmd *cobra.Command, err error) error {
+		if ee, ok := errors.AsType[*exitError](err); ok {
+			return ee // a flag's own usage error, e.g. -o xml
+		}
 		return usageError(err.Error(), "run '"+cmd.CommandPath()+" --help' for the flags it takes")
 	})
-	root.CompletionOptions.DisableDefaultCmd = true
 
 	pf := root.PersistentFlags()
 	pf.StringVar(&a.server, "server", "", "URL of the Sluice server (default $"+EnvServer+", else "+DefaultServer+")")
@@ -147,7 +151,58 @@ machine, which the CLI reads by itself when it runs as the server's user.`,
 		a.newLoginLinkCmd(),
 		a.newVersionCmd(),
 	)
+	addCompletionCmd(root)
+	root.SetHelpCommand(newHelpCmd())
 	return root
+}
+
+// newHelpCmd is cobra's `help [command]`, except that an unknown topic is
+// a usage error (exit 3) rather than a usage text and exit 0.
+func newHelpCmd() *cobra.Command {
+	return &cobra.Command{
+		Use:   "help [command]",
+		Short: "Help about any command",
+		Args:  cobra.ArbitraryArgs,
+		ValidArgsFunction: func(c *cobra.Command, args []string, toComplete string) ([]cobra.Completion, cobra.ShellCompDirective) {
+			cmd, _, err := c.Root().Find(args)
+			if err != nil || cmd == nil {
+				return nil, cobra.ShellCompDirectiveNoFileComp
+			}
+			var names []cobra.Completion
+			for _, sub := range cmd.Commands() {
+				if sub.IsAvailableCommand() && strings.HasPrefix(sub.Name(), toComplete) {
+					names = append(names, cobra.CompletionWithDesc(sub.Name(), sub.Short))
+				}
+			}
+			return names, cobra.ShellCompDirectiveNoFileComp
+		},
+		RunE: func(c *cobra.Command, args []string) error {
+			cmd, rest, err := c.Root().Find(args)
+			if err != nil || cmd == nil || len(rest) > 0 {
+				return usageError(fmt.Sprintf("no help topic %q", strings.Join(args, " ")), "run 'sluice --help' for the commands")
+			}
+			cmd.InitDefaultHelpFlag()
+			cmd.InitDefaultVersionFlag()
+			return cmd.Help()
+		},
+	}
+}
+
+// addCompletionCmd adds cobra's own `completion bash|zsh|fish|powershell`,
+// whose help says how to load each script, with the usage errors of the
+// other commands: an unknown shell or an extra argument exits 3.
+func addCompletionCmd(root *cobra.Command) {
+	root.InitDefaultCompletionCmd()
+	for _, c := range root.Commands() {
+		if c.Name() != "completion" {
+			continue
+		}
+		c.Args = cobra.ArbitraryArgs
+		c.RunE = groupRunE
+		for _, shell := range c.Commands() {
+			shell.Args = noArgs
+		}
+	}
 }
 
 // groupRunE is the RunE of commands that only hold subcommands: with no

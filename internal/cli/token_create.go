@@ -11,8 +11,8 @@ import (
 
 func (a *app) newTokenCreateCmd() *cobra.Command {
 	var (
-		req    apitype.TokenRequest
-		format string
+		req apitype.TokenRequest
+		out *outputFormat
 	)
 	cmd := &cobra.Command{
 		Use:   "create NAME [--role ROLE]... [--expires-in DURATION]",
@@ -24,9 +24,6 @@ only its hash. Give it to whoever needs it (a CI system's secrets, 'sluice login
   SLUICE_TOKEN=$(sluice token create nightly --role viewer) some-script`,
 		Args: exactArgs("NAME"),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if err := checkFormat(format, formatTable, formatJSON); err != nil {
-				return err
-			}
 			req.Name = args[0]
 			if req.ExpiresIn != "" {
 				if d, err := time.ParseDuration(req.ExpiresIn); err != nil || d <= 0 {
@@ -42,8 +39,8 @@ only its hash. Give it to whoever needs it (a CI system's secrets, 'sluice login
 			if err != nil {
 				return err
 			}
-			if format == formatJSON {
-				return printJSON(a.stdout, t)
+			if done, err := out.print(a.stdout, t); done {
+				return err
 			}
 			// The secret alone on stdout, so that scripts can capture it;
 			// what it is on stderr.
@@ -60,6 +57,7 @@ only its hash. Give it to whoever needs it (a CI system's secrets, 'sluice login
 	f := cmd.Flags()
 	f.StringArrayVar(&req.Roles, "role", nil, "a role of the token (repeatable); the role admin may do everything")
 	f.StringVar(&req.ExpiresIn, "expires-in", "", "how long the token is valid, e.g. 720h (default: until revoked)")
-	f.StringVarP(&format, "output", "o", formatTable, "output format: table (the secret alone) or json")
+	out = addOutputFlag(cmd)
+	f.Lookup("output").Usage += " (table: the secret alone)"
 	return cmd
 }

@@ -10,15 +10,12 @@ import (
 )
 
 func (a *app) newTokenListCmd() *cobra.Command {
-	var format string
+	var out *outputFormat
 	cmd := &cobra.Command{
 		Use:   "list",
 		Short: "List the API tokens in force (not their secrets)",
 		Args:  noArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if err := checkFormat(format, formatTable, formatJSON); err != nil {
-				return err
-			}
 			c, err := a.client()
 			if err != nil {
 				return err
@@ -27,8 +24,8 @@ func (a *app) newTokenListCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			if format == formatJSON {
-				return printJSON(a.stdout, l.Tokens)
+			if done, err := out.print(a.stdout, l.Tokens); done {
+				return err
 			}
 			if len(l.Tokens) == 0 {
 				fmt.Fprintln(a.stderr, "no tokens")
@@ -47,6 +44,6 @@ func (a *app) newTokenListCmd() *cobra.Command {
 			return tw.Flush()
 		},
 	}
-	cmd.Flags().StringVarP(&format, "output", "o", formatTable, "output format: table or json")
+	out = addOutputFlag(cmd)
 	return cmd
 }

@@ -9,15 +9,12 @@ import (
 )
 
 func (a *app) newWhoamiCmd() *cobra.Command {
-	var format string
+	var out *outputFormat
 	cmd := &cobra.Command{
 		Use:   "whoami",
 		Short: "Show who the server takes you for, and which credential says so",
 		Args:  noArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if err := checkFormat(format, formatTable, formatJSON); err != nil {
-				return err
-			}
 			c, err := a.client()
 			if err != nil {
 				return err
@@ -26,8 +23,8 @@ func (a *app) newWhoamiCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			if format == formatJSON {
-				return printJSON(a.stdout, s)
+			if done, err := out.print(a.stdout, s); done {
+				return err
 			}
 			admin := "no"
 			if s.Admin {
@@ -42,6 +39,6 @@ func (a *app) newWhoamiCmd() *cobra.Command {
 			return tw.Flush()
 		},
 	}
-	cmd.Flags().StringVarP(&format, "output", "o", formatTable, "output format: table or json")
+	out = addOutputFlag(cmd)
 	return cmd
 }

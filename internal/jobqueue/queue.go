@@ -121,7 +121,7 @@ func riverConfig(cfg Config, clientID string) *river.Config {
 		ID:                   clientID,
 		Queues:               map[string]river.QueueConfig{river.QueueDefault: {MaxWorkers: cfg.MaxWorkers}},
 		Workers:              cfg.Workers,
-		Logger:               cfg.Logger,
+		Logger:               riverLogger(cfg.Logger),
 		FetchCooldown:        time.Millisecond,
 		FetchPollInterval:    250 * time.Millisecond,
 		JobTimeout:           cfg.JobTimeout,

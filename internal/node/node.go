@@ -117,6 +117,8 @@ type Node struct {
 	// Options.Hosts and sluice.yaml's server.hosts.
 	Hosts []string
 	log   *slog.Logger
+	// stopLog stops the log of executions' events (execution_log.go).
+	stopLog func()
 }
 
 // Error is a failure to start, with what to do about it.
@@ -196,6 +198,9 @@ func (n *Node) start(ctx context.Context, opts Options) error {
 	}
 	if err := n.Engine.Start(ctx); err != nil {
 		return &Error{Err: fmt.Errorf("start engine: %w", err), Hint: databaseHint(opts, err)}
+	}
+	if n.stopLog, err = n.startExecutionLog(ctx); err != nil {
+		return &Error{Err: fmt.Errorf("read the event log: %w", err), Hint: databaseHint(opts, err)}
 	}
 	if err := n.startAuth(ctx, opts, cmp.Or(nodeID, DefaultNodeID(opts.DataDir)), cfg.Auth); err != nil {
 		return err
@@ -455,6 +460,9 @@ func startLocalLambda(ctx context.Context, dir, addr string, local awsclient.Loc
 // local Lambda and the store. It is safe on a node that started only in
 // part.
 func (n *Node) Close(ctx context.Context) {
+	if n.stopLog != nil {
+		n.stopLog()
+	}
 	if n.Engine != nil {
 		if err := n.Engine.Stop(ctx); err != nil {
 			n.log.Error("stop engine", "err", err)

@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"strings"
 
+	"github.com/sluice-cd/sluice/internal/pipeline"
 	"github.com/sluice-cd/sluice/internal/stage"
 )
 
@@ -72,6 +73,9 @@ func (Type) Name() string { return "checkPreconditions" }
 // RawFields keeps the preconditions as written: the task evaluates them.
 func (Type) RawFields() []string { return []string{"preconditions"} }
 
+// KnownFields implements stage.FieldDeclarer: the keys of Spec.
+func (Type) KnownFields() *pipeline.KnownFields { return stage.KnownFields(&Spec{}) }
+
 func (Type) Validate(fields map[string]any) []stage.FieldError {
 	return stage.Validate(fields, &Spec{})
 }
@@ -131,7 +135,8 @@ func check(ctx context.Context, t *stage.Task, p *Precondition) (bool, string) {
 }
 
 var (
-	_ stage.Type       = Type{}
-	_ stage.RawFielder = Type{}
-	_ stage.Spec       = (*Spec)(nil)
+	_ stage.FieldDeclarer = Type{}
+	_ stage.Type          = Type{}
+	_ stage.RawFielder    = Type{}
+	_ stage.Spec          = (*Spec)(nil)
 )

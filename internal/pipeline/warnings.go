@@ -64,11 +64,12 @@ var pipelineFields = &KnownFields{
 	Keys: keys("application", "name", "id", "description", "stages", "parameterConfig", "triggers",
 		"limitConcurrent", "maxConcurrentExecutions", "keepWaitingPipelines", "rollbackOnFailure",
 		// Spinnaker's bookkeeping, which changes no run.
-		"index", "updateTs", "lastModifiedBy", "spelEvaluator"),
+		"index", "updateTs", "lastModifiedBy", "spelEvaluator", "schema"),
 	Ignored: map[string]string{
-		"notifications":     "Sluice sends no notifications" + notYet + "; follow executions with sluice run --follow or the console",
-		"expectedArtifacts": "Sluice does not bind trigger artifacts" + notYet + "; a stage that refers to one by id fails when it runs",
-		"disabled":          "Sluice runs the pipeline whenever it is started",
+		"notifications":      "Sluice sends no notifications" + notYet + "; follow executions with sluice run --follow or the console",
+		"expectedArtifacts":  "Sluice does not bind trigger artifacts" + notYet + "; a stage that refers to one by id fails when it runs",
+		"disabled":           "Sluice runs the pipeline whenever it is started",
+		"respectQuietPeriod": "Sluice has no quiet period, and does not run triggers" + notYet,
 	},
 }
 
@@ -92,8 +93,9 @@ var stageFields = &KnownFields{
 		"rollbackOnFailure":             nil,
 		"completeOtherBranchesThenFail": nil,
 		"failOnFailedExpressions":       nil,
-		// Deck's note on a stage, shown and never run.
-		"comments": nil,
+		// Deck's note on a stage, shown and never run; Deck's checkbox
+		// that reveals stageTimeoutMs, which is what Orca reads.
+		"comments": nil, "overrideTimeout": nil,
 	},
 	Ignored: map[string]string{
 		"restrictExecutionDuringTimeWindow": "Sluice does not hold stages for execution windows" + notYet + "; the stage runs as soon as it may",

@@ -236,3 +236,42 @@ func TestExamplesHaveNoWarnings(t *testing.T) {
 		}
 	}
 }
+
+// TestWarningsPreconditions: per-precondition failPipeline is named only
+// when it asks for what Sluice does not do (false), and failureMessage when
+// it is set; typos inside a precondition's context are found at their path.
+func TestWarningsPreconditions(t *testing.T) {
+	t.Parallel()
+	pre := func(extra, context map[string]any) map[string]any {
+		ctx := map[string]any{"expression": "true"}
+		for k, v := range context {
+			ctx[k] = v
+		}
+		p := map[string]any{"type": "expression", "context": ctx}
+		for k, v := range extra {
+			p[k] = v
+		}
+		return map[string]any{"type": "checkPreconditions", "preconditions": []any{p}}
+	}
+	tests := []struct {
+		name           string
+		extra, context map[string]any
+		want           []string
+	}{
+		{"Deck's defaults", map[string]any{"failPipeline": true}, map[string]any{"failureMessage": ""}, nil},
+		{"failPipeline false", map[string]any{"failPipeline": false}, nil,
+			[]string{"stages[0].preconditions[0].failPipeline: kept, not acted on: any failing precondition fails the stage, as failPipeline: true does in Spinnaker"}},
+		{"failureMessage", nil, map[string]any{"failureMessage": "not ready"},
+			[]string{"stages[0].preconditions[0].context.failureMessage: kept, not acted on: the stage's error says which precondition failed and why"}},
+		{"typo in context", nil, map[string]any{"stageNme": "Plan"},
+			[]string{"stages[0].preconditions[0].context.stageNme: unknown field; did you mean stageName?"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			if got := stageWarnings(t, pre(tt.extra, tt.context)); !slices.Equal(got, tt.want) {
+				t.Errorf("warnings = %q, want %q", got, tt.want)
+			}
+		})
+	}
+}

@@ -19,8 +19,14 @@ type KnownFields struct {
 	Keys map[string]*KnownFields
 	// Ignored maps each Spinnaker key Sluice keeps but does not act on to
 	// what Sluice does instead, in words that end a warning:
-	// "kept, not acted on: <reason>".
+	// "kept, not acted on: <reason>". A key in Keys too is read, not
+	// ignored: a stage type that starts reading a key wins over the table.
 	Ignored map[string]string
+	// Acts maps an ignored key to the value whose meaning is what Sluice
+	// does anyway ("failPipeline": true); the key set to it is not warned
+	// about. An ignored key not in Acts is warned about unless empty
+	// (null, false, 0, "", [], {}), which asks for nothing.
+	Acts map[string]any
 }
 
 // Merge returns a copy of k with the keys of other added; other wins where
@@ -33,6 +39,12 @@ func (k *KnownFields) Merge(other *KnownFields) *KnownFields {
 		}
 		maps.Copy(out.Keys, src.Keys)
 		maps.Copy(out.Ignored, src.Ignored)
+		if src.Acts != nil {
+			if out.Acts == nil {
+				out.Acts = map[string]any{}
+			}
+			maps.Copy(out.Acts, src.Acts)
+		}
 	}
 	return out
 }
@@ -168,14 +180,14 @@ func (v *validator) warn(path, format string, args ...any) {
 func (v *validator) unknownKeys(path string, obj map[string]any, known *KnownFields) {
 	for _, k := range slices.Sorted(maps.Keys(obj)) {
 		val := obj[k]
-		sub, read := known.Keys[k]
-		if _, ignored := known.Ignored[k]; read || ignored {
-			if ignored {
-				v.ignoredKeys(path, map[string]any{k: val}, known)
-			}
+		if sub, read := known.Keys[k]; read {
 			if sub != nil {
 				v.nested(joinKey(path, k), val, sub)
 			}
+			continue
+		}
+		if _, ignored := known.Ignored[k]; ignored {
+			v.ignoredKeys(path, map[string]any{k: val}, known)
 			continue
 		}
 		if near := nearest(k, known.names()); near != "" {
@@ -200,14 +212,23 @@ func (v *validator) nested(path string, val any, known *KnownFields) {
 	}
 }
 
-// ignoredKeys warns about the keys of obj that known ignores and obj sets
-// to something other than an empty value (false, 0, "", [], {}, null):
-// Deck writes many such keys with their empty value, which asks for
-// nothing.
+// ignoredKeys warns about the keys of obj that known ignores (and does
+// not read) when obj sets them to ask for something: to a value other than
+// the one Sluice acts as (Acts) or, without one, other than an empty value
+// (false, 0, "", [], {}, null). Deck writes many such keys with their
+// empty value, which asks for nothing.
 func (v *validator) ignoredKeys(path string, obj map[string]any, known *KnownFields) {
 	for _, k := range slices.Sorted(maps.Keys(obj)) {
 		why, ignored := known.Ignored[k]
-		if ignored && !isEmpty(obj[k]) {
+		if _, read := known.Keys[k]; !ignored || read {
+			continue
+		}
+		val := obj[k]
+		asks := !isEmpty(val)
+		if acts, ok := known.Acts[k]; ok {
+			asks = val != nil && val != acts
+		}
+		if asks {
 			v.warn(joinKey(path, k), "kept, not acted on: %s", why)
 		}
 	}

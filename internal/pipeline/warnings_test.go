@@ -48,3 +48,58 @@ func TestCheckWarnings(t *testing.T) {
 		})
 	}
 }
+
+// declaringStageTypes is testStageTypes with one type, "deck", that
+// declares its keys: it reads "read" (also in its ignored table, which it
+// therefore overrides) and "list" (objects with key "k"), and ignores
+// "mode" unless it is "auto".
+type declaringStageTypes struct{ fakeStageTypes }
+
+func (declaringStageTypes) KnownFields(stageType string) *KnownFields {
+	if stageType != "deck" {
+		return nil
+	}
+	return &KnownFields{
+		Keys:    map[string]*KnownFields{"read": nil, "list": {Keys: keys("k")}},
+		Ignored: map[string]string{"read": "never shown", "mode": "Sluice always works as auto"},
+		Acts:    map[string]any{"mode": "auto"},
+	}
+}
+
+// TestCheckWarningsStageKeys: a type's keys merge with every stage's; keys
+// it reads win over its ignored table; Acts spares the value Sluice acts
+// as; lists of objects are checked element by element.
+func TestCheckWarningsStageKeys(t *testing.T) {
+	t.Parallel()
+	types := fakeStageTypes{"deck": func(map[string]any) []FieldProblem { return nil }}
+	opts := ValidateOptions{StageTypes: declaringStageTypes{types}}
+	tests := []struct {
+		stage string
+		want  []string
+	}{
+		{`{"read": 1, "mode": "auto", "name": "x", "failPipeline": false}`, nil},
+		{`{"mode": "manual"}`, []string{"stages[0].mode: kept, not acted on: Sluice always works as auto"}},
+		{`{"mode": null, "list": [{"k": 1}, {"kk": 2}, 3]}`, []string{"stages[0].list[1].kk: unknown field; did you mean k?"}},
+		{`{"raed": 1, "stageTimeoutMS": 5}`, []string{
+			"stages[0].raed: unknown field; did you mean read?",
+			"stages[0].stageTimeoutMS: unknown field; did you mean stageTimeoutMs?",
+		}},
+	}
+	for _, tt := range tests {
+		p, err := Parse([]byte(`{"application":"a","name":"n","stages":[` + tt.stage[:len(tt.stage)-1] + `, "refId": "1", "type": "deck"}]}`))
+		if err != nil {
+			t.Fatal(err)
+		}
+		warnings, err := p.Check(opts)
+		if err != nil {
+			t.Fatalf("%s: %v", tt.stage, err)
+		}
+		var got []string
+		for _, w := range warnings {
+			got = append(got, w.String())
+		}
+		if !slices.Equal(got, tt.want) {
+			t.Errorf("%s: warnings = %q, want %q", tt.stage, got, tt.want)
+		}
+	}
+}

@@ -69,6 +69,11 @@ type Pipeline struct {
 	// Document is the normalized pipeline document (Spinnaker pipeline
 	// JSON). It is absent in lists.
 	Document json.RawMessage `json:"document,omitempty"`
+	// Warnings are what the save accepted but may not do what the author
+	// meant — unknown (likely misspelled) keys, Spinnaker keys Sluice
+	// keeps without acting on, triggers — each at its JSON path. Only the
+	// answer to a save has them.
+	Warnings []ErrorDetail `json:"warnings,omitempty"`
 }
 
 // PipelineList is the body of GET /api/v1/pipelines.
@@ -97,6 +102,12 @@ type ValidateResult struct {
 	Valid bool `json:"valid"`
 	// Summary is one line describing the pipeline, e.g. "app/name: 3 stages".
 	Summary string `json:"summary"`
+	// Warnings are what the document may not do as its author meant:
+	// unknown (likely misspelled) keys, with the nearest known key;
+	// Spinnaker keys Sluice keeps without acting on, with what Sluice does
+	// instead; triggers, which Sluice does not run. Each has its JSON
+	// path. They do not make the document invalid.
+	Warnings []ErrorDetail `json:"warnings"`
 }
 
 // TriggerRequest is the body of POST /api/v1/pipelines/{app}/{name}/executions.

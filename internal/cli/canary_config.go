@@ -51,7 +51,8 @@ func (a *app) readCanaryConfig(file string) ([]byte, *canary.Config, error) {
 	return data, c, nil
 }
 
-// printWarnings prints a config's warnings to stderr, one per line.
+// printWarnings prints warnings (a canary config's, a pipeline's) to
+// stderr, one "warning: path: message" per line.
 func (a *app) printWarnings(warnings []apitype.ErrorDetail) {
 	for _, w := range warnings {
 		fmt.Fprintf(a.stderr, "warning: %s: %s\n", w.Path, w.Message)

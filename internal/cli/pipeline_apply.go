@@ -16,7 +16,9 @@ func (a *app) newPipelineApplyCmd() *cobra.Command {
 		Short: "Save a pipeline document on the server as a new revision",
 		Long: `Save a pipeline document (JSON or YAML; - reads stdin) on the server as a new
 revision of the pipeline its application and name say. The server validates it
-first and reports every problem with its path.`,
+first and reports every problem with its path. Its warnings (unknown keys, Spinnaker
+keys Sluice keeps without acting on, triggers) are printed on stderr; they do not
+stop the save.`,
 		Args: exactArgs("FILE"),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			file := args[0]
@@ -41,6 +43,7 @@ first and reports every problem with its path.`,
 			if err != nil {
 				return err
 			}
+			a.printWarnings(saved.Warnings)
 			fmt.Fprintf(a.stdout, "pipeline %s/%s saved as revision %d\n", saved.Application, saved.Name, saved.Revision)
 			return nil
 		},

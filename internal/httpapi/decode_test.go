@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"net/http"
+	"slices"
 	"strings"
 	"testing"
 
@@ -128,7 +129,7 @@ func FuzzParseDocument(f *testing.F) {
 		f.Add([]byte(s))
 	}
 	f.Fuzz(func(t *testing.T, body []byte) {
-		p, err := parseDocument(body, "demo", "hello", pipeline.ValidateOptions{})
+		p, warnings, err := parseDocument(body, "demo", "hello", pipeline.ValidateOptions{})
 		if err != nil {
 			var e *Error
 			var ve *pipeline.ValidationError
@@ -150,9 +151,17 @@ func FuzzParseDocument(f *testing.F) {
 		if err != nil {
 			t.Fatalf("encode accepted document: %v", err)
 		}
-		again, err := parseDocument(doc, "demo", "hello", pipeline.ValidateOptions{})
+		for _, w := range warnings {
+			if w.Path == "" || w.Message == "" {
+				t.Fatalf("warning %+v lacks a path or a message", w)
+			}
+		}
+		again, againWarnings, err := parseDocument(doc, "demo", "hello", pipeline.ValidateOptions{})
 		if err != nil {
 			t.Fatalf("the saved form of an accepted document is rejected: %v\n%s", err, doc)
+		}
+		if !slices.Equal(againWarnings, warnings) {
+			t.Fatalf("the saved form warns %v, the document %v\n%s", againWarnings, warnings, doc)
 		}
 		if again.Application != "demo" || again.Name != "hello" {
 			t.Fatalf("saved form names %s/%s, want demo/hello", again.Application, again.Name)

@@ -14,18 +14,19 @@ import (
 	"github.com/sluice-cd/sluice/internal/store"
 )
 
-// parseDocument parses and validates a pipeline document. When app and name
-// are not empty (a PUT), the document's application and name must equal
-// them or be absent, in which case they are filled in. Every problem —
-// the mismatch and the validator's — is reported in one error.
-func parseDocument(data []byte, app, name string, opts pipeline.ValidateOptions) (*pipeline.Pipeline, error) {
+// parseDocument parses and validates a pipeline document and returns its
+// warnings. When app and name are not empty (a PUT), the document's
+// application and name must equal them or be absent, in which case they
+// are filled in. Every problem — the mismatch and the validator's — is
+// reported in one error.
+func parseDocument(data []byte, app, name string, opts pipeline.ValidateOptions) (*pipeline.Pipeline, []apitype.ErrorDetail, error) {
 	p, err := pipeline.Parse(data)
 	if err != nil {
 		var ve *pipeline.ValidationError
 		if errors.As(err, &ve) {
-			return nil, err
+			return nil, nil, err
 		}
-		return nil, &Error{
+		return nil, nil, &Error{
 			Status:  http.StatusBadRequest,
 			Code:    apitype.CodeInvalidPipeline,
 			Message: "the pipeline document cannot be read: " + err.Error(),
@@ -53,17 +54,18 @@ func parseDocument(data []byte, app, name string, opts pipeline.ValidateOptions)
 	}
 	check("application", p.Application, app)
 	check("name", p.Name, name)
-	if err := p.Validate(opts); err != nil {
+	warnings, err := p.Check(opts)
+	if err != nil {
 		var ve *pipeline.ValidationError
 		if !errors.As(err, &ve) {
-			return nil, fmt.Errorf("validate pipeline: %w", err)
+			return nil, nil, fmt.Errorf("validate pipeline: %w", err)
 		}
 		problems = append(problems, ve.Problems...)
 	}
 	if len(problems) > 0 {
-		return nil, &pipeline.ValidationError{Problems: problems}
+		return nil, nil, &pipeline.ValidationError{Problems: problems}
 	}
-	return p, nil
+	return p, validationDetails(&pipeline.ValidationError{Problems: warnings}), nil
 }
 
 // putPipeline saves a new revision of a pipeline.
@@ -79,7 +81,7 @@ func (s *server) putPipeline(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	p, err := parseDocument(data, app, name, s.validate)
+	p, warnings, err := parseDocument(data, app, name, s.validate)
 	if err != nil {
 		return err
 	}
@@ -128,7 +130,11 @@ func (s *server) putPipeline(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusOK, toPipeline(saved, true))
+	out := toPipeline(saved, true)
+	if len(warnings) > 0 {
+		out.Warnings = warnings
+	}
+	writeJSON(w, http.StatusOK, out)
 	return nil
 }
 
@@ -229,10 +235,10 @@ func (s *server) validatePipeline(w http.ResponseWriter, r *http.Request) error 
 	if err != nil {
 		return err
 	}
-	p, err := parseDocument(data, "", "", s.validate)
+	p, warnings, err := parseDocument(data, "", "", s.validate)
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusOK, apitype.ValidateResult{Valid: true, Summary: p.Summary()})
+	writeJSON(w, http.StatusOK, apitype.ValidateResult{Valid: true, Summary: p.Summary(), Warnings: warnings})
 	return nil
 }

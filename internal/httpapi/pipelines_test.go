@@ -19,7 +19,10 @@ import (
 	"github.com/sluice-cd/sluice/internal/apitype"
 	"github.com/sluice-cd/sluice/internal/auth"
 	"github.com/sluice-cd/sluice/internal/httpapi"
+	"github.com/sluice-cd/sluice/internal/pipeline"
 	"github.com/sluice-cd/sluice/internal/sluicetest"
+	"github.com/sluice-cd/sluice/internal/stage"
+	"github.com/sluice-cd/sluice/internal/stage/wait"
 	"github.com/sluice-cd/sluice/internal/store"
 	"github.com/sluice-cd/sluice/internal/store/sqlite"
 )
@@ -522,4 +525,49 @@ func readErrorBody(t *testing.T, resp *http.Response) apitype.ErrorBody {
 		t.Errorf("Content-Type = %q, want application/json", ct)
 	}
 	return body
+}
+
+// TestPipelineWarnings: validate and save answer with the document's
+// warnings, each at its path, and still accept it; a read has none.
+func TestPipelineWarnings(t *testing.T) {
+	t.Parallel()
+	c, _ := setup(t, func(cfg *httpapi.Config) {
+		cfg.Validate = pipeline.ValidateOptions{StageTypes: stage.NewRegistry(wait.Type{})}
+	})
+	ctx := context.Background()
+	doc := []byte(`{"application": "demo", "name": "hello", "limitConcurent": false,
+	  "stages": [{"refId": "1", "type": "wait", "waitTime": 1, "waitTiem": 2, "sendNotifications": true}]}`)
+	want := []apitype.ErrorDetail{
+		{Path: "limitConcurent", Message: "unknown field; did you mean limitConcurrent?"},
+		{Path: "stages[0].sendNotifications", Message: "kept, not acted on: Sluice sends no notifications yet (issue 13)"},
+		{Path: "stages[0].waitTiem", Message: "unknown field; did you mean waitTime?"},
+	}
+
+	res, err := c.ValidatePipeline(ctx, doc, "")
+	if err != nil {
+		t.Fatalf("validate: %v", err)
+	}
+	if !res.Valid || !slices.Equal(res.Warnings, want) {
+		t.Errorf("validate = %+v, want valid with warnings %+v", res, want)
+	}
+
+	saved, err := c.PutPipeline(ctx, "demo", "hello", doc, "")
+	if err != nil {
+		t.Fatalf("save: %v", err)
+	}
+	if saved.Revision != 1 || !slices.Equal(saved.Warnings, want) {
+		t.Errorf("save = revision %d, warnings %+v; want revision 1 with warnings %+v", saved.Revision, saved.Warnings, want)
+	}
+	got, err := c.GetPipeline(ctx, "demo", "hello")
+	if err != nil {
+		t.Fatalf("get: %v", err)
+	}
+	if len(got.Warnings) > 0 {
+		t.Errorf("get has warnings %+v, want none", got.Warnings)
+	}
+
+	clean, err := c.ValidatePipeline(ctx, []byte(`{"application":"demo","name":"x","stages":[{"refId":"1","type":"wait","waitTime":1}]}`), "")
+	if err != nil || clean.Warnings == nil || len(clean.Warnings) != 0 {
+		t.Errorf("validate of a clean document = %+v, %v; want an empty warnings list", clean, err)
+	}
 }

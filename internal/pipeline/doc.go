@@ -12,6 +12,7 @@
 // # Life of a document
 //
 //	bytes ──Parse──▶ *Pipeline (normalized) ──Validate──▶ nil | *ValidationError
+//	                      │            └─────Check────▶ warnings, and Validate's answer
 //	                      │
 //	                      └──MarshalJSON──▶ normalized JSON (Parse of it gives the same document)
 //
@@ -60,6 +61,16 @@
 // written — in Extra, or in Fields — so that Validate can report it and
 // MarshalJSON re-emits it rather than silently dropping it; the typed field
 // then holds its default.
+//
+// Kept is not read, so Check — Validate with warnings — says so: each key
+// no table knows gets a warning at its path, naming the nearest known key
+// when one is close (nearest: edit distance, then shared words); each
+// Spinnaker key Sluice keeps without acting on gets one saying what Sluice
+// does instead, when it is set to something other than its empty value;
+// and so does each enabled trigger. The tables are pipelineFields,
+// parameterFields and stageFields here, and each stage type's own keys,
+// which StageTypes.KnownFields returns (the stage package derives them
+// from a type's Spec). Warnings never make a document invalid.
 //
 // # Encoding
 //

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -57,7 +58,8 @@ func FuzzParse(f *testing.F) {
 }
 
 // FuzzValidate: Validate never panics, never changes the pipeline, gives
-// the same answer twice, and reports problems one line each.
+// the same answer twice, and reports problems one line each; Check's
+// warnings too are one line each, each at a path, the same twice.
 func FuzzValidate(f *testing.F) {
 	addGoldenSeeds(f)
 	f.Fuzz(func(t *testing.T, data []byte) {
@@ -68,6 +70,15 @@ func FuzzValidate(f *testing.F) {
 		before, err := p.MarshalJSON()
 		if err != nil {
 			t.Fatalf("MarshalJSON: %v", err)
+		}
+		warnings, _ := p.Check(testOptions())
+		for _, w := range warnings {
+			if w.Path == "" || w.Msg == "" || strings.Contains(w.String(), "\n") {
+				t.Fatalf("warning %q has no path, no message, or spans lines", w.String())
+			}
+		}
+		if again, _ := p.Check(testOptions()); !slices.Equal(again, warnings) {
+			t.Fatalf("Check's warnings are not deterministic:\n%v\n---\n%v", warnings, again)
 		}
 		err = p.Validate(testOptions())
 		after, _ := p.MarshalJSON()

@@ -18,7 +18,8 @@ var update = flag.Bool("update", false, "rewrite the golden files in testdata/go
 // TestGolden runs each testdata/golden/*.txtar case: the input.json or
 // input.yaml section is parsed and validated with testOptions, and the
 // result must equal the output.json section (the normalized document) or
-// the errors.txt section (one problem per line).
+// the errors.txt section (one problem per line), and its warnings the
+// warnings.txt section (one per line; no section when there are none).
 //
 // Lines of the archive's comment may adjust the options:
 //
@@ -44,16 +45,21 @@ func TestGolden(t *testing.T) {
 			if !ok {
 				t.Fatal("no input.json or input.yaml section")
 			}
-			gotName, got := runGolden(t, input, goldenOptions(t, ar.Comment))
+			opts := goldenOptions(t, ar.Comment)
+			gotName, got := runGolden(t, input, opts)
+			gotWarnings := warningLines(input, opts)
 
 			if *update {
 				var files []txtar.File
 				for _, f := range ar.Files {
-					if f.Name != "output.json" && f.Name != "errors.txt" {
+					if f.Name != "output.json" && f.Name != "errors.txt" && f.Name != "warnings.txt" {
 						files = append(files, f)
 					}
 				}
 				ar.Files = append(files, txtar.File{Name: gotName, Data: got})
+				if len(gotWarnings) > 0 {
+					ar.Files = append(ar.Files, txtar.File{Name: "warnings.txt", Data: gotWarnings})
+				}
 				if err := os.WriteFile(file, txtar.Format(ar), 0o644); err != nil {
 					t.Fatal(err)
 				}
@@ -65,6 +71,9 @@ func TestGolden(t *testing.T) {
 			}
 			if !bytes.Equal(got, want) {
 				t.Errorf("%s:\ngot:\n%s\nwant:\n%s", gotName, got, want)
+			}
+			if want, _ := section(ar, "warnings.txt"); !bytes.Equal(gotWarnings, want) {
+				t.Errorf("warnings.txt:\ngot:\n%s\nwant:\n%s", gotWarnings, want)
 			}
 		})
 	}
@@ -112,6 +121,21 @@ func runGolden(t *testing.T, input []byte, opts ValidateOptions) (string, []byte
 	}
 	buf.WriteByte('\n')
 	return "output.json", buf.Bytes()
+}
+
+// warningLines is Check's warnings for input, one per line; nil when
+// input does not parse or has none.
+func warningLines(input []byte, opts ValidateOptions) []byte {
+	p, err := Parse(input)
+	if err != nil {
+		return nil
+	}
+	warnings, _ := p.Check(opts)
+	var b []byte
+	for _, w := range warnings {
+		b = append(b, w.String()+"\n"...)
+	}
+	return b
 }
 
 func problemLines(err error) []byte {

@@ -329,6 +329,17 @@ func TestNearest(t *testing.T) {
 		{"deploy", ""},
 		{"x", ""},
 	}
+	lambda := []string{"Aws.LambdaDeleteStage", "Aws.LambdaDeploymentStage", "lambdaDelete", "lambdaDeployment"}
+	for _, tt := range []struct{ in, want string }{
+		// As near to Delete as to Deployment by edits; the words decide.
+		{"Aws.LambdaDeployStage", "Aws.LambdaDeploymentStage"},
+		{"lambdaDeploy", "lambdaDeployment"},
+		{"Aws.LambdaDeletStage", "Aws.LambdaDeleteStage"},
+	} {
+		if got := nearest(tt.in, lambda); got != tt.want {
+			t.Errorf("nearest(%q) = %q, want %q", tt.in, got, tt.want)
+		}
+	}
 	for _, tt := range tests {
 		if got := nearest(tt.in, known); got != tt.want {
 			t.Errorf("nearest(%q) = %q, want %q", tt.in, got, tt.want)
@@ -407,6 +418,25 @@ func TestParseErrors(t *testing.T) {
 		_, err := Parse([]byte(tt.in))
 		if err == nil || err.Error() != tt.want {
 			t.Errorf("Parse(%q) err = %v, want %s", tt.in, err, tt.want)
+		}
+	}
+}
+
+func TestWords(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		in   string
+		want []string
+	}{
+		{"Aws.LambdaDeployStage", []string{"aws", "lambda", "deploy", "stage"}},
+		{"trafficPercentB", []string{"traffic", "percent", "b"}},
+		{"memorySzie", []string{"memory", "szie"}},
+		{"x-sluice-hint", []string{"x", "sluice", "hint"}},
+		{"", nil},
+	}
+	for _, tt := range tests {
+		if got := words(tt.in); !slices.Equal(got, tt.want) {
+			t.Errorf("words(%q) = %q, want %q", tt.in, got, tt.want)
 		}
 	}
 }

@@ -20,6 +20,9 @@ func (f fakeStageTypes) Names() []string {
 	return slices.Sorted(maps.Keys(f))
 }
 
+// KnownFields declares no keys: every key of a test stage is accepted.
+func (f fakeStageTypes) KnownFields(string) *KnownFields { return nil }
+
 func (f fakeStageTypes) ValidateFields(stageType string, fields map[string]any) []FieldProblem {
 	return f[stageType](fields)
 }

@@ -37,6 +37,10 @@ type StageTypes interface {
 	// ValidateFields checks the fields of a stage of a known type (the
 	// whole stage object) and returns every problem found.
 	ValidateFields(stageType string, fields map[string]any) []FieldProblem
+	// KnownFields returns the keys a stage of a known type may have
+	// besides the keys every stage has, or nil when the type does not
+	// declare them; Validate then calls none of its keys unknown.
+	KnownFields(stageType string) *KnownFields
 }
 
 // FieldProblem is a problem a stage type found in one of its fields. Field
@@ -76,8 +80,19 @@ func (e *ValidationError) Error() string {
 }
 
 // Validate checks the pipeline and returns nil or a *ValidationError that
-// lists every problem at once.
+// lists every problem at once. It is Check without the warnings.
 func (p *Pipeline) Validate(opts ValidateOptions) error {
+	_, err := p.Check(opts)
+	return err
+}
+
+// Check checks the pipeline as Validate does, and also returns its
+// warnings: what Sluice accepts but that may not do what the author
+// meant — keys it does not know (each with the nearest known key when one
+// is close: a typo, likely), Spinnaker keys it keeps without acting on,
+// and triggers, which it does not run. Warnings do not make a document
+// invalid; each has the JSON path of its key.
+func (p *Pipeline) Check(opts ValidateOptions) (warnings []Problem, err error) {
 	v := &validator{opts: opts}
 	v.topLevel(p)
 	v.parameters(p.ParameterConfig)
@@ -85,15 +100,17 @@ func (p *Pipeline) Validate(opts ValidateOptions) error {
 	v.stages(p.Stages)
 	v.accounts(p)
 	v.cycles(p.Stages)
+	v.warnings(p)
 	if len(v.problems) == 0 {
-		return nil
+		return v.warns, nil
 	}
-	return &ValidationError{Problems: v.problems}
+	return v.warns, &ValidationError{Problems: v.problems}
 }
 
 type validator struct {
 	opts     ValidateOptions
 	problems []Problem
+	warns    []Problem
 }
 
 func (v *validator) add(path, format string, args ...any) {

@@ -220,4 +220,13 @@ func (r *Registry) ValidateFields(stageType string, fields map[string]any) []pip
 	return out
 }
 
+// KnownFields returns the keys a stage of type stageType may have, when
+// the type declares them (FieldDeclarer), and nil otherwise.
+func (r *Registry) KnownFields(stageType string) *pipeline.KnownFields {
+	if d, ok := r.types[stageType].(FieldDeclarer); ok {
+		return d.KnownFields()
+	}
+	return nil
+}
+
 var _ pipeline.StageTypes = (*Registry)(nil)

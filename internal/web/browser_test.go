@@ -484,6 +484,50 @@ func TestBrowserPipelineEditor(t *testing.T) {
 	b.checkConsole()
 }
 
+// TestBrowserPipelineEditorWarnings: a document with a misspelled key is
+// valid; the editor shows the warning at its line, apart from problems,
+// and saving keeps it on screen.
+func TestBrowserPipelineEditorWarnings(t *testing.T) {
+	s := newTestServer(t, nil)
+	b := newBrowser(t, s.URL)
+	b.signIn(s, "/")
+	s.applyExample(t, "hello-judgment.json")
+
+	b.open("/pipelines/hello/first-release")
+	b.waitFor("the document", `document.body.dataset.enhanced === '1' && document.querySelector('#doc-text').value.includes('"waitTime": 2')`)
+	_ = eval[bool](b, `(() => { const ta = document.querySelector('#doc-text'); ta.value = ta.value.replace('"waitTime": 2', '"waitTiem": 3, "waitTime": 2'); return true; })()`)
+	b.do("validate", chromedp.Click(chromedp.ID("doc-validate")))
+	b.waitFor("the warnings", `!document.querySelector('#doc-problems').hidden`)
+	if got := b.text("#doc-result"); !strings.HasPrefix(got, "Valid: ") {
+		t.Errorf("result = %q, want Valid: …", got)
+	}
+	if !eval[bool](b, `document.querySelector('#doc-problems').classList.contains('warnings')`) {
+		t.Error("the box is not marked as warnings")
+	}
+	if got := b.text("#doc-problems-msg"); !strings.HasPrefix(got, "1 warning:") {
+		t.Errorf("message = %q, want 1 warning: …", got)
+	}
+	if got := b.text("#doc-problems-list"); !strings.Contains(got, "stages[1].waitTiem (line ") || !strings.Contains(got, "unknown field; did you mean waitTime?") {
+		t.Errorf("warnings = %q, want the one at stages[1].waitTiem with its line", got)
+	}
+	b.do("show the warning", chromedp.Click(chromedp.CSS(`#doc-problems-list button.path`)))
+	if sel := eval[string](b, `(() => { const ta = document.querySelector('#doc-text'); return ta.value.slice(ta.selectionStart, ta.selectionEnd); })()`); !strings.Contains(sel, `"waitTiem": 3`) {
+		t.Errorf("the path selects %q, want the waitTiem line", sel)
+	}
+	b.screenshot("pipeline-warnings")
+
+	// Warnings do not stop a save, and stay on screen after it.
+	b.do("save", chromedp.Click(chromedp.ID("doc-save")))
+	b.waitFor("the save", `document.querySelector('#doc-result').textContent.startsWith('Saved revision 2.')`)
+	if got := b.text("#doc-problems-list"); !strings.Contains(got, "stages[1].waitTiem") {
+		t.Errorf("after the save, warnings = %q, want the waitTiem one", got)
+	}
+	if revs, _ := s.client.ListRevisions(context.Background(), "hello", "first-release"); len(revs) != 2 {
+		t.Errorf("revisions = %d, want 2", len(revs))
+	}
+	b.checkConsole()
+}
+
 // TestBrowserRollbackAnswerIsShown: Roll back on a finished execution
 // asks the API, and its answer — here, that nothing recorded how to undo
 // the stages; on a server without the route, that it cannot roll back —

@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/sluice-cd/sluice/internal/pipeline"
 	"github.com/sluice-cd/sluice/internal/stage"
 )
 
@@ -68,6 +69,9 @@ func (Type) Name() string { return "manualJudgment" }
 func (Type) Inline()                       {}
 func (Type) DefaultTimeout() time.Duration { return DefaultTimeout }
 
+// KnownFields implements stage.FieldDeclarer: the keys of Spec.
+func (Type) KnownFields() *pipeline.KnownFields { return stage.KnownFields(&Spec{}) }
+
 func (Type) Validate(fields map[string]any) []stage.FieldError {
 	return stage.Validate(fields, &Spec{})
 }
@@ -96,8 +100,9 @@ func (Type) Run(_ context.Context, t *stage.Task) (stage.Result, error) {
 }
 
 var (
-	_ stage.Type      = Type{}
-	_ stage.Inline    = Type{}
-	_ stage.Timeouter = Type{}
-	_ stage.Spec      = (*Spec)(nil)
+	_ stage.FieldDeclarer = Type{}
+	_ stage.Type          = Type{}
+	_ stage.Inline        = Type{}
+	_ stage.Timeouter     = Type{}
+	_ stage.Spec          = (*Spec)(nil)
 )

@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"strings"
 
+	"github.com/sluice-cd/sluice/internal/pipeline"
 	"github.com/sluice-cd/sluice/internal/stage"
 )
 
@@ -72,6 +73,21 @@ func (Type) Name() string { return "checkPreconditions" }
 // RawFields keeps the preconditions as written: the task evaluates them.
 func (Type) RawFields() []string { return []string{"preconditions"} }
 
+// KnownFields implements stage.FieldDeclarer: the keys of Spec, and two
+// keys of Orca's preconditions Sluice keeps without acting on.
+func (Type) KnownFields() *pipeline.KnownFields {
+	k := stage.KnownFields(&Spec{})
+	each := k.Keys["preconditions"]
+	each.Ignored = map[string]string{
+		"failPipeline": "any failing precondition fails the stage, as failPipeline: true does in Spinnaker",
+	}
+	each.Acts = map[string]any{"failPipeline": true}
+	each.Keys["context"].Ignored = map[string]string{
+		"failureMessage": "the stage's error says which precondition failed and why",
+	}
+	return k
+}
+
 func (Type) Validate(fields map[string]any) []stage.FieldError {
 	return stage.Validate(fields, &Spec{})
 }
@@ -131,7 +147,8 @@ func check(ctx context.Context, t *stage.Task, p *Precondition) (bool, string) {
 }
 
 var (
-	_ stage.Type       = Type{}
-	_ stage.RawFielder = Type{}
-	_ stage.Spec       = (*Spec)(nil)
+	_ stage.FieldDeclarer = Type{}
+	_ stage.Type          = Type{}
+	_ stage.RawFielder    = Type{}
+	_ stage.Spec          = (*Spec)(nil)
 )

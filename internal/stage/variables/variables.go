@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"strings"
 
+	"github.com/sluice-cd/sluice/internal/pipeline"
 	"github.com/sluice-cd/sluice/internal/stage"
 )
 
@@ -66,6 +67,9 @@ func (Type) Name() string { return "evaluateVariables" }
 // evaluates them one by one.
 func (Type) RawFields() []string { return []string{"variables"} }
 
+// KnownFields implements stage.FieldDeclarer: the keys of Spec.
+func (Type) KnownFields() *pipeline.KnownFields { return stage.KnownFields(&Spec{}) }
+
 func (Type) Validate(fields map[string]any) []stage.FieldError {
 	return stage.Validate(fields, &Spec{})
 }
@@ -100,7 +104,8 @@ func (Type) Run(ctx context.Context, t *stage.Task) (stage.Result, error) {
 }
 
 var (
-	_ stage.Type       = Type{}
-	_ stage.RawFielder = Type{}
-	_ stage.Spec       = (*Spec)(nil)
+	_ stage.FieldDeclarer = Type{}
+	_ stage.Type          = Type{}
+	_ stage.RawFielder    = Type{}
+	_ stage.Spec          = (*Spec)(nil)
 )

@@ -7,6 +7,7 @@ import (
 	"context"
 	"time"
 
+	"github.com/sluice-cd/sluice/internal/pipeline"
 	"github.com/sluice-cd/sluice/internal/stage"
 )
 
@@ -35,6 +36,16 @@ func (Type) Name() string { return "wait" }
 // Inline implements stage.Inline: the task only reads its input and the clock.
 func (Type) Inline() {}
 
+// KnownFields implements stage.FieldDeclarer: the keys of Spec, and Deck's
+// skipWaitText, which Sluice keeps without showing.
+func (Type) KnownFields() *pipeline.KnownFields {
+	k := stage.KnownFields(&Spec{})
+	k.Ignored = map[string]string{
+		"skipWaitText": "the console and sluice execution skip-wait offer to skip the wait without this text",
+	}
+	return k
+}
+
 func (Type) Validate(fields map[string]any) []stage.FieldError {
 	return stage.Validate(fields, &Spec{})
 }
@@ -57,7 +68,8 @@ func (Type) Run(_ context.Context, t *stage.Task) (stage.Result, error) {
 }
 
 var (
-	_ stage.Type   = Type{}
-	_ stage.Inline = Type{}
-	_ stage.Spec   = (*Spec)(nil)
+	_ stage.FieldDeclarer = Type{}
+	_ stage.Type          = Type{}
+	_ stage.Inline        = Type{}
+	_ stage.Spec          = (*Spec)(nil)
 )

@@ -203,7 +203,7 @@
     });
   }
 
-  // ---- The pipeline document: validate before saving, problems at their paths. ----
+  // ---- The pipeline document: validate before saving, problems and warnings at their paths. ----
   const docForm = document.getElementById('doc-form');
   if (docForm) {
     const text = document.getElementById('doc-text');
@@ -214,8 +214,45 @@
     const format = docForm.dataset.format;
     const contentType = format === 'yaml' ? 'application/yaml' : 'application/json';
 
-    const clear = () => { result.textContent = ''; result.className = 'result'; box.hidden = true; list.textContent = ''; };
+    const clear = () => { result.textContent = ''; result.className = 'result'; box.hidden = true; box.classList.remove('warnings'); list.textContent = ''; };
     text.addEventListener('input', () => { if (!box.hidden || result.textContent) clear(); });
+
+    // showDetails lists problems or warnings, each path a button that
+    // selects its place in the document.
+    function showDetails(message, details, warnings) {
+      boxMsg.textContent = message;
+      box.classList.toggle('warnings', warnings);
+      list.textContent = '';
+      const paths = format === 'json' ? jsonPaths(text.value) : null;
+      (details || []).forEach((d) => {
+        const li = document.createElement('li');
+        if (d.path) {
+          const pos = paths ? locate(paths, d.path) : -1;
+          if (pos >= 0) {
+            const b = document.createElement('button');
+            b.type = 'button';
+            b.className = 'path';
+            b.textContent = d.path;
+            b.title = 'Show in the document';
+            b.addEventListener('click', () => select(text, pos));
+            const line = document.createElement('span');
+            line.className = 'line';
+            line.textContent = ' (line ' + (text.value.slice(0, pos).split('\n').length) + ')';
+            li.append(b, line, ': ');
+          } else {
+            const c = document.createElement('code');
+            c.textContent = d.path;
+            li.append(c, ': ');
+          }
+        }
+        li.append(d.message);
+        list.appendChild(li);
+      });
+      box.hidden = false;
+    }
+
+    const warningsMessage = (n) => (n === 1 ? '1 warning' : n + ' warnings') +
+      ': the document is valid, but Sluice does not act on these keys.';
 
     async function validate() {
       clear();
@@ -223,36 +260,11 @@
         const r = await api('POST', docForm.dataset.validate, text.value, contentType);
         result.textContent = 'Valid: ' + r.summary;
         result.className = 'result ok';
+        if (r.warnings && r.warnings.length) showDetails(warningsMessage(r.warnings.length), r.warnings, true);
         return true;
       } catch (err) {
         if (err.status === 0 || err.status >= 500) { result.textContent = err.message; result.className = 'result error'; return false; }
-        boxMsg.textContent = err.message;
-        const paths = format === 'json' ? jsonPaths(text.value) : null;
-        (err.details || []).forEach((d) => {
-          const li = document.createElement('li');
-          if (d.path) {
-            const pos = paths ? locate(paths, d.path) : -1;
-            if (pos >= 0) {
-              const b = document.createElement('button');
-              b.type = 'button';
-              b.className = 'path';
-              b.textContent = d.path;
-              b.title = 'Show in the document';
-              b.addEventListener('click', () => select(text, pos));
-              const line = document.createElement('span');
-              line.className = 'line';
-              line.textContent = ' (line ' + (text.value.slice(0, pos).split('\n').length) + ')';
-              li.append(b, line, ': ');
-            } else {
-              const c = document.createElement('code');
-              c.textContent = d.path;
-              li.append(c, ': ');
-            }
-          }
-          li.append(d.message);
-          list.appendChild(li);
-        });
-        box.hidden = false;
+        showDetails(err.message, err.details, false);
         return false;
       }
     }
@@ -265,6 +277,12 @@
         const saved = await api('PUT', docForm.dataset.save, text.value, contentType);
         result.textContent = 'Saved revision ' + saved.revision + '.';
         result.className = 'result ok';
+        // With warnings, stay to show them; reloading would lose them.
+        if (saved.warnings && saved.warnings.length) {
+          result.textContent += ' Reload to see it in the history.';
+          showDetails(warningsMessage(saved.warnings.length), saved.warnings, true);
+          return;
+        }
         window.location.reload();
       } catch (err) {
         result.textContent = err.message;

@@ -1,0 +1,105 @@
+package pipeline
+
+import (
+	"slices"
+	"testing"
+)
+
+// TestCheckWarnings: keys at the top and in parameters are checked against
+// the document format's own tables, and warnings never make a document
+// invalid.
+func TestCheckWarnings(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name, doc string
+		want      []string
+	}{
+		{"none", `{"application":"a","name":"n","index":3,"spelEvaluator":"v4","updateTs":"1","schema":"1","disabled":false,"notifications":[],"expectedArtifacts":[]}`, nil},
+		{"top-level typo", `{"application":"a","name":"n","limitConcurent":false}`,
+			[]string{"limitConcurent: unknown field; did you mean limitConcurrent?"}},
+		{"unknown, no suggestion", `{"application":"a","name":"n","owner":"team-x"}`,
+			[]string{"owner: unknown field; Sluice keeps it but does not read it"}},
+		{"disabled", `{"application":"a","name":"n","disabled":true}`,
+			[]string{"disabled: kept, not acted on: Sluice runs the pipeline whenever it is started"}},
+		{"parameter typo", `{"application":"a","name":"n","parameterConfig":[{"name":"v","requierd":true}]}`,
+			[]string{"parameterConfig[0].requierd: unknown field; did you mean required?"}},
+		{"disabled trigger", `{"application":"a","name":"n","triggers":[{"type":"cron","enabled":false}]}`, nil},
+		{"stage keys without a declaring type", `{"application":"a","name":"n","stages":[{"refId":"1","type":"wait","waitTime":1,"anything":1,"sendNotifications":true}]}`,
+			[]string{"stages[0].sendNotifications: kept, not acted on: Sluice sends no notifications yet (issue 13)"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			p, err := Parse([]byte(tt.doc))
+			if err != nil {
+				t.Fatal(err)
+			}
+			warnings, err := p.Check(testOptions())
+			if err != nil {
+				t.Fatalf("Check: %v", err)
+			}
+			var got []string
+			for _, w := range warnings {
+				got = append(got, w.String())
+			}
+			if !slices.Equal(got, tt.want) {
+				t.Errorf("warnings = %q, want %q", got, tt.want)
+			}
+		})
+	}
+}
+
+// declaringStageTypes is testStageTypes with one type, "deck", that
+// declares its keys: it reads "read" (also in its ignored table, which it
+// therefore overrides) and "list" (objects with key "k"), and ignores
+// "mode" unless it is "auto".
+type declaringStageTypes struct{ fakeStageTypes }
+
+func (declaringStageTypes) KnownFields(stageType string) *KnownFields {
+	if stageType != "deck" {
+		return nil
+	}
+	return &KnownFields{
+		Keys:    map[string]*KnownFields{"read": nil, "list": {Keys: keys("k")}},
+		Ignored: map[string]string{"read": "never shown", "mode": "Sluice always works as auto"},
+		Acts:    map[string]any{"mode": "auto"},
+	}
+}
+
+// TestCheckWarningsStageKeys: a type's keys merge with every stage's; keys
+// it reads win over its ignored table; Acts spares the value Sluice acts
+// as; lists of objects are checked element by element.
+func TestCheckWarningsStageKeys(t *testing.T) {
+	t.Parallel()
+	types := fakeStageTypes{"deck": func(map[string]any) []FieldProblem { return nil }}
+	opts := ValidateOptions{StageTypes: declaringStageTypes{types}}
+	tests := []struct {
+		stage string
+		want  []string
+	}{
+		{`{"read": 1, "mode": "auto", "name": "x", "failPipeline": false}`, nil},
+		{`{"mode": "manual"}`, []string{"stages[0].mode: kept, not acted on: Sluice always works as auto"}},
+		{`{"mode": null, "list": [{"k": 1}, {"kk": 2}, 3]}`, []string{"stages[0].list[1].kk: unknown field; did you mean k?"}},
+		{`{"raed": 1, "stageTimeoutMS": 5}`, []string{
+			"stages[0].raed: unknown field; did you mean read?",
+			"stages[0].stageTimeoutMS: unknown field; did you mean stageTimeoutMs?",
+		}},
+	}
+	for _, tt := range tests {
+		p, err := Parse([]byte(`{"application":"a","name":"n","stages":[` + tt.stage[:len(tt.stage)-1] + `, "refId": "1", "type": "deck"}]}`))
+		if err != nil {
+			t.Fatal(err)
+		}
+		warnings, err := p.Check(opts)
+		if err != nil {
+			t.Fatalf("%s: %v", tt.stage, err)
+		}
+		var got []string
+		for _, w := range warnings {
+			got = append(got, w.String())
+		}
+		if !slices.Equal(got, tt.want) {
+			t.Errorf("%s: warnings = %q, want %q", tt.stage, got, tt.want)
+		}
+	}
+}

@@ -131,8 +131,13 @@ WHERE 'node-a' = ANY(attempted_by) AND attempted_by[array_upper(attempted_by, 1)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if rescued == 0 || rescued < orphans {
-		t.Errorf("node-b ran %d of the %d jobs node-a left running", rescued, orphans)
+	// Fewer than counted is no loss: a COMMIT node-a sent just before it
+	// stopped can still land after the count, completing that job itself
+	// (seen under load: 7 counted, 6 left to rescue). Every execution
+	// succeeding with each stage completed once, above, is what must hold.
+	t.Logf("node-b ran %d of the %d jobs node-a left running", rescued, orphans)
+	if rescued == 0 {
+		t.Errorf("node-b ran none of the %d jobs node-a left running", orphans)
 	}
 }
 

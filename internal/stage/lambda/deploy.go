@@ -23,12 +23,16 @@ type deploySpec struct {
 	codeFields
 	functionFields
 	eventSourceFields
-	Publish                         stage.BoolField    `json:"publish" hint:"publish a version after the update"`
-	Aliases                         stage.StringsField `json:"aliases" hint:"aliases to create when missing; existing aliases are never moved"`
-	ProvisionedConcurrentExecutions stage.IntField     `json:"provisionedConcurrentExecutions" hint:"on the published version; AWS accounts only"`
-	RetainVersions                  stage.IntField     `json:"retainVersions" hint:"after publishing, keep the newest N versions (and those an alias uses)"`
-	TargetGroups                    stage.StringField  `json:"targetGroups"`
-	EnableLambdaAtEdge              stage.BoolField    `json:"enableLambdaAtEdge"`
+	Publish stage.BoolField    `json:"publish" hint:"publish a version after the update"`
+	Aliases stage.StringsField `json:"aliases" hint:"each alias is created or updated to $LATEST, its weights cleared (as Clouddriver does)"`
+	// AliasesCreateOnly is Sluice's safer meaning of aliases, opt-in:
+	// create a missing alias on the version this stage publishes, and
+	// never move an existing one.
+	AliasesCreateOnly               stage.BoolField   `json:"aliasesCreateOnly" hint:"Sluice: create missing aliases on the published version and never move existing ones"`
+	ProvisionedConcurrentExecutions stage.IntField    `json:"provisionedConcurrentExecutions" hint:"on the published version; AWS accounts only"`
+	RetainVersions                  stage.IntField    `json:"retainVersions" hint:"after publishing, keep the newest N versions (and those an alias uses)"`
+	TargetGroups                    stage.StringField `json:"targetGroups"`
+	EnableLambdaAtEdge              stage.BoolField   `json:"enableLambdaAtEdge"`
 }
 
 // newDeployType is Aws.LambdaDeploymentStage. Its tasks, in order (those
@@ -43,7 +47,8 @@ type deploySpec struct {
 //	[publishVersion]          publish: true — at most one version (publishOnce)
 //	[waitPublished]           the version is Active
 //	[provisionedConcurrency]  provisionedConcurrentExecutions on the published version, until READY
-//	[aliases]                 aliases created when missing, never moved
+//	[aliases]                 each alias created or updated to $LATEST, weights cleared
+//	                          (aliasesCreateOnly: created when missing on the published version, never moved)
 //	[eventSources]            triggerArns on the unqualified function, by UUID
 //	[retainVersions]          keep the newest N versions (and any an alias uses)
 func newDeployType(b base) stage.Type {
@@ -60,7 +65,7 @@ func newDeployType(b base) stage.Type {
 		{name: taskProvisioned, run: provisionedConcurrency, when: func(s *deploySpec) bool {
 			return s.publishes() && s.ProvisionedConcurrentExecutions.Present()
 		}},
-		{name: taskAliases, run: createAliases, when: func(s *deploySpec) bool { return s.Aliases.Present() }},
+		{name: taskAliases, run: deployAliases, when: func(s *deploySpec) bool { return s.Aliases.Present() }},
 		{name: taskEventSources, run: deployEventSources, when: func(s *deploySpec) bool { return s.TriggerArns.Present() }},
 		{name: taskRetain, run: retainVersions, when: func(s *deploySpec) bool { return s.RetainVersions.Present() }},
 	}}
@@ -355,10 +360,57 @@ func provisionedConcurrency(ctx context.Context, t *stage.Task, f *function, s *
 	return stage.Result{}, retry("waiting for provisioned concurrency %d on version %s of %s: status %s", n, v, f, cur.Status)
 }
 
-// createAliases creates each missing alias on the published version (or
-// $LATEST without publish, as the plugin does). An alias that exists is
-// never moved: it is reported as unchanged when it already routes there,
-// else as left alone with the version it routes to.
+// deployAliases does what Clouddriver does with a Deploy stage's aliases
+// (Orca's LambdaUpdateAliasesTask, Clouddriver's
+// UpsertLambdaAliasAtomicOperation): each listed alias is created, or
+// updated, to point at $LATEST with no routing weights. With
+// aliasesCreateOnly it creates missing aliases instead (createAliases).
+func deployAliases(ctx context.Context, t *stage.Task, f *function, s *deploySpec) (stage.Result, error) {
+	if s.AliasesCreateOnly.Value {
+		return createAliases(ctx, t, f, s)
+	}
+	created, updated, unchanged := []any{}, []any{}, []any{}
+	for _, name := range dedupe(s.Aliases.Value) {
+		a, err := f.c.GetAlias(ctx, &lambda.GetAliasInput{FunctionName: aws.String(f.name), Name: aws.String(name)})
+		switch {
+		case err == nil:
+			weighted := a.RoutingConfig != nil && len(a.RoutingConfig.AdditionalVersionWeights) > 0
+			if aws.ToString(a.FunctionVersion) == "$LATEST" && !weighted {
+				unchanged = append(unchanged, name)
+				continue
+			}
+			if _, err := f.c.UpdateAlias(ctx, &lambda.UpdateAliasInput{FunctionName: aws.String(f.name), Name: aws.String(name),
+				FunctionVersion: aws.String("$LATEST"), RoutingConfig: &types.AliasRoutingConfiguration{AdditionalVersionWeights: map[string]float64{}},
+				RevisionId: a.RevisionId}); err != nil {
+				return stage.Result{}, apiError(f, fmt.Sprintf("UpdateAlias %s → $LATEST", name), err)
+			}
+			entry := map[string]any{"alias": name, "functionVersion": aws.ToString(a.FunctionVersion)}
+			if weighted {
+				entry["additionalVersionWeights"] = toAnyFloatMap(a.RoutingConfig.AdditionalVersionWeights)
+			}
+			updated = append(updated, entry)
+		case isNotFound(err):
+			if _, err := f.c.CreateAlias(ctx, &lambda.CreateAliasInput{FunctionName: aws.String(f.name), Name: aws.String(name),
+				FunctionVersion: aws.String("$LATEST"), Description: aws.String(aliasDescription)}); err != nil {
+				return stage.Result{}, apiError(f, fmt.Sprintf("CreateAlias %s → $LATEST", name), err)
+			}
+			created = append(created, name)
+		default:
+			return stage.Result{}, apiError(f, "GetAlias "+name, err)
+		}
+	}
+	return stage.Succeed().WithOutputs(map[string]any{
+		"lambdaAliasesUpdated": true,
+		"aliasesCreated":       created,
+		"aliasesUpdated":       updated,
+		"aliasesUnchanged":     unchanged,
+	}), nil
+}
+
+// createAliases is aliases with aliasesCreateOnly: it creates each
+// missing alias on the published version (or $LATEST without publish). An
+// alias that exists is never moved: it is reported as unchanged when it
+// already routes there, else as left alone with the version it routes to.
 func createAliases(ctx context.Context, t *stage.Task, f *function, s *deploySpec) (stage.Result, error) {
 	target := ctxString(t, ctxVersion)
 	if target == "" {
@@ -391,9 +443,10 @@ func createAliases(ctx context.Context, t *stage.Task, f *function, s *deploySpe
 		}
 	}
 	return stage.Succeed().WithOutputs(map[string]any{
-		"aliasesCreated":   created,
-		"aliasesUnchanged": unchanged,
-		"aliasesLeftAlone": leftAlone,
+		"lambdaAliasesUpdated": len(created) > 0,
+		"aliasesCreated":       created,
+		"aliasesUnchanged":     unchanged,
+		"aliasesLeftAlone":     leftAlone,
 	}), nil
 }
 

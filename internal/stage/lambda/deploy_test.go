@@ -215,20 +215,69 @@ func TestDeployAbsentFieldsKeepEmptyFieldsClear(t *testing.T) {
 	check("retagged", map[string]string{}, map[string]string{"x": "9", "z": "3"}, -1)
 }
 
-// Aliases are created on the published version when missing and never
-// moved afterwards.
-func TestDeployAliasesCreatedNotReset(t *testing.T) {
+// Aliases are created or updated to $LATEST with their weights cleared,
+// as Clouddriver does, on every deploy.
+func TestDeployAliasesPointAtLatest(t *testing.T) {
 	t.Parallel()
 	e := newLocalEnv(t)
 	zip := helloZip(t)
 	e.put(t, "1.zip", zip)
 	e.put(t, "2.zip", variantZip(t, zip, 2))
 	deploy := typeOf(t, e.accounts, DeployTypeName)
+	alias := func(name string) *lambda.GetAliasOutput {
+		t.Helper()
+		a, err := e.c.GetAlias(context.Background(), &lambda.GetAliasInput{FunctionName: aws.String("aliased"), Name: aws.String(name)})
+		if err != nil {
+			t.Fatalf("GetAlias %s: %v", name, err)
+		}
+		return a
+	}
 	out := newStageRun(t, deploy, "", deployFields("aliased", "1.zip", map[string]any{"publish": true, "aliases": "live"})).mustSucceed()
+	if c := anyStrings(out["aliasesCreated"]); !slices.Equal(c, []string{"live"}) || out["lambdaAliasesUpdated"] != true {
+		t.Fatalf("aliasesCreated = %v, lambdaAliasesUpdated = %v", out["aliasesCreated"], out["lambdaAliasesUpdated"])
+	}
+	if v := aws.ToString(alias("live").FunctionVersion); v != "$LATEST" {
+		t.Fatalf("alias live → %s, want $LATEST", v)
+	}
+	// Someone routes live to version 1; the next deploy resets it to $LATEST.
+	if _, err := e.c.UpdateAlias(context.Background(), &lambda.UpdateAliasInput{FunctionName: aws.String("aliased"), Name: aws.String("live"),
+		FunctionVersion: aws.String("1")}); err != nil {
+		t.Fatal(err)
+	}
+	out = newStageRun(t, deploy, "", deployFields("aliased", "2.zip", map[string]any{"publish": true, "aliases": []any{"live", "beta"}})).mustSucceed()
+	for _, name := range []string{"live", "beta"} {
+		a := alias(name)
+		if v := aws.ToString(a.FunctionVersion); v != "$LATEST" || a.RoutingConfig != nil && len(a.RoutingConfig.AdditionalVersionWeights) > 0 {
+			t.Errorf("alias %s → %s %v, want $LATEST without weights", name, v, a.RoutingConfig)
+		}
+	}
+	upd, _ := out["aliasesUpdated"].([]any)
+	if len(upd) != 1 || upd[0].(map[string]any)["alias"] != "live" || upd[0].(map[string]any)["functionVersion"] != "1" {
+		t.Errorf("aliasesUpdated = %v, want live moved from 1", out["aliasesUpdated"])
+	}
+	if c := anyStrings(out["aliasesCreated"]); !slices.Equal(c, []string{"beta"}) {
+		t.Errorf("aliasesCreated = %v, want [beta]", c)
+	}
+	out = newStageRun(t, deploy, "", deployFields("aliased", "2.zip", map[string]any{"aliases": []any{"live"}})).mustSucceed()
+	if c := anyStrings(out["aliasesUnchanged"]); !slices.Equal(c, []string{"live"}) {
+		t.Errorf("aliasesUnchanged = %v, want [live]", c)
+	}
+}
+
+// With aliasesCreateOnly, aliases are created on the published version
+// when missing and never moved afterwards.
+func TestDeployAliasesCreateOnly(t *testing.T) {
+	t.Parallel()
+	e := newLocalEnv(t)
+	zip := helloZip(t)
+	e.put(t, "1.zip", zip)
+	e.put(t, "2.zip", variantZip(t, zip, 2))
+	deploy := typeOf(t, e.accounts, DeployTypeName)
+	out := newStageRun(t, deploy, "", deployFields("aliased", "1.zip", map[string]any{"publish": true, "aliases": "live", "aliasesCreateOnly": true})).mustSucceed()
 	if c := anyStrings(out["aliasesCreated"]); !slices.Equal(c, []string{"live"}) {
 		t.Fatalf("aliasesCreated = %v", out["aliasesCreated"])
 	}
-	out = newStageRun(t, deploy, "", deployFields("aliased", "2.zip", map[string]any{"publish": true, "aliases": []any{"live", "beta"}})).mustSucceed()
+	out = newStageRun(t, deploy, "", deployFields("aliased", "2.zip", map[string]any{"publish": true, "aliases": []any{"live", "beta"}, "aliasesCreateOnly": true})).mustSucceed()
 	a, err := e.c.GetAlias(context.Background(), &lambda.GetAliasInput{FunctionName: aws.String("aliased"), Name: aws.String("live")})
 	if err != nil || aws.ToString(a.FunctionVersion) != "1" {
 		t.Fatalf("alias live = %v, %v; want it left on version 1", aws.ToString(a.FunctionVersion), err)

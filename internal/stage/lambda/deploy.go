@@ -272,7 +272,9 @@ func updateConfiguration(ctx context.Context, _ *stage.Task, f *function, s *dep
 		}
 		changed = append(changed, fields...)
 	}
-	if s.Tags.Present() {
+	// As Clouddriver: a non-empty tags replaces the function's tags; empty
+	// or absent leaves them, unless clearTags asks.
+	if len(s.Tags.Value) > 0 || s.ClearTags.Value {
 		tags := s.Tags.Value
 		var remove []string
 		for k := range out.Tags {

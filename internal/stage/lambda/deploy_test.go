@@ -163,7 +163,8 @@ func TestDeployPublishesOnceAcrossCrashes(t *testing.T) {
 	}
 }
 
-// An absent field leaves AWS unchanged; an explicit empty value clears.
+// An absent field leaves AWS unchanged; an explicit empty value clears,
+// except tags.
 func TestDeployAbsentFieldsKeepEmptyFieldsClear(t *testing.T) {
 	t.Parallel()
 	e := newLocalEnv(t)
@@ -200,12 +201,19 @@ func TestDeployAbsentFieldsKeepEmptyFieldsClear(t *testing.T) {
 	newStageRun(t, deploy, "", deployFields("fields", "a.zip", nil)).mustSucceed()
 	check("absent", map[string]string{"AA": "1"}, map[string]string{"t": "1"}, 5)
 
-	// Explicitly empty: cleared.
+	// Explicitly empty: cleared — except tags: {} (Deck's default) leaves
+	// them, as Clouddriver does.
 	out := newStageRun(t, deploy, "", deployFields("fields", "a.zip", map[string]any{
 		"envVariables": map[string]any{}, "tags": map[string]any{}, "reservedConcurrentExecutions": "",
 	})).mustSucceed()
-	check("empty", map[string]string{}, map[string]string{}, -1)
-	if ch := anyStrings(out["lambdaConfigurationChanged"]); !slices.Equal(ch, []string{"envVariables", "tags", "reservedConcurrentExecutions"}) {
+	check("empty", map[string]string{}, map[string]string{"t": "1"}, -1)
+	if ch := anyStrings(out["lambdaConfigurationChanged"]); !slices.Equal(ch, []string{"envVariables", "reservedConcurrentExecutions"}) {
+		t.Errorf("lambdaConfigurationChanged = %v", ch)
+	}
+	// clearTags removes them.
+	out = newStageRun(t, deploy, "", deployFields("fields", "a.zip", map[string]any{"tags": map[string]any{}, "clearTags": true})).mustSucceed()
+	check("clearTags", map[string]string{}, map[string]string{}, -1)
+	if ch := anyStrings(out["lambdaConfigurationChanged"]); !slices.Equal(ch, []string{"tags"}) {
 		t.Errorf("lambdaConfigurationChanged = %v", ch)
 	}
 

@@ -142,10 +142,16 @@ func TestMotoDeployAndDelete(t *testing.T) {
 		if got.Configuration.Environment == nil || got.Configuration.Environment.Variables["HELLO_VERSION"] != "v1" || got.Tags["team"] != "a" {
 			t.Fatalf("absent fields changed the function: env %v tags %v", got.Configuration.Environment, got.Tags)
 		}
+		// Empty env clears; empty tags (Deck's default) leave the tags, as
+		// Clouddriver does; clearTags removes them.
 		newStageRun(t, deploy, "shop", motoDeploy("orders", "m3.zip", map[string]any{"envVariables": map[string]any{}, "tags": map[string]any{}})).mustSucceed()
 		got = getConfig(t, e, "shop-orders")
-		if (got.Configuration.Environment != nil && len(got.Configuration.Environment.Variables) > 0) || len(got.Tags) > 0 {
-			t.Fatalf("empty fields did not clear: env %v tags %v", got.Configuration.Environment, got.Tags)
+		if (got.Configuration.Environment != nil && len(got.Configuration.Environment.Variables) > 0) || got.Tags["team"] != "a" {
+			t.Fatalf("after envVariables {} and tags {}: env %v tags %v, want no variables and the tags kept", got.Configuration.Environment, got.Tags)
+		}
+		newStageRun(t, deploy, "shop", motoDeploy("orders", "m3.zip", map[string]any{"tags": map[string]any{}, "clearTags": true})).mustSucceed()
+		if got = getConfig(t, e, "shop-orders"); len(got.Tags) > 0 {
+			t.Fatalf("clearTags left tags %v", got.Tags)
 		}
 	})
 

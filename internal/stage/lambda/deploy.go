@@ -49,7 +49,8 @@ type deploySpec struct {
 //	[provisionedConcurrency]  provisionedConcurrentExecutions on the published version, until READY
 //	[aliases]                 each alias created or updated to $LATEST, weights cleared
 //	                          (aliasesCreateOnly: created when missing on the published version, never moved)
-//	[eventSources]            triggerArns on the unqualified function, by UUID
+//	[eventSources]            triggerArns on the unqualified function, by UUID (absent: none, as Orca;
+//	                          skipped with leaveAbsent)
 //	[retainVersions]          keep the newest N versions (and any an alias uses)
 func newDeployType(b base) stage.Type {
 	publishes := (*deploySpec).publishes
@@ -66,7 +67,7 @@ func newDeployType(b base) stage.Type {
 			return s.publishes() && s.ProvisionedConcurrentExecutions.Present()
 		}},
 		{name: taskAliases, run: deployAliases, when: func(s *deploySpec) bool { return s.Aliases.Present() }},
-		{name: taskEventSources, run: deployEventSources, when: func(s *deploySpec) bool { return s.TriggerArns.Present() }},
+		{name: taskEventSources, run: deployEventSources, when: func(s *deploySpec) bool { return s.manageEventSources() }},
 		{name: taskRetain, run: retainVersions, when: func(s *deploySpec) bool { return s.RetainVersions.Present() }},
 	}}
 }
@@ -303,19 +304,22 @@ func updateConfiguration(ctx context.Context, _ *stage.Task, f *function, s *dep
 			changed = append(changed, "tags")
 		}
 	}
-	if rc := &s.ReservedConcurrentExecutions; rc.Present() {
+	// As Orca: absent deletes the reservation (LambdaDeleteConcurrencyTask),
+	// unless leaveAbsent.
+	if rc := &s.ReservedConcurrentExecutions; rc.Present() || !s.LeaveAbsent.Value {
 		var have *int32
 		if out.Concurrency != nil {
 			have = out.Concurrency.ReservedConcurrentExecutions
 		}
 		want := int32(rc.Value)
+		clear := rc.cleared() || !rc.Present()
 		switch {
-		case rc.cleared() && have != nil:
+		case clear && have != nil:
 			if _, err := f.c.DeleteFunctionConcurrency(ctx, &lambda.DeleteFunctionConcurrencyInput{FunctionName: aws.String(f.name)}); err != nil {
 				return stage.Result{}, apiError(f, "DeleteFunctionConcurrency", err)
 			}
 			changed = append(changed, "reservedConcurrentExecutions")
-		case !rc.cleared() && (have == nil || *have != want):
+		case !clear && (have == nil || *have != want):
 			if _, err := f.c.PutFunctionConcurrency(ctx, &lambda.PutFunctionConcurrencyInput{
 				FunctionName: aws.String(f.name), ReservedConcurrentExecutions: aws.Int32(want)}); err != nil {
 				return stage.Result{}, apiError(f, fmt.Sprintf("PutFunctionConcurrency (reservedConcurrentExecutions %d)", want), err)

@@ -197,9 +197,14 @@ func TestDeployAbsentFieldsKeepEmptyFieldsClear(t *testing.T) {
 	}
 	check("created", map[string]string{"AA": "1"}, map[string]string{"t": "1"}, 5)
 
-	// Absent: unchanged (the plugin would delete the reserved concurrency).
+	// Absent with leaveAbsent: unchanged.
+	newStageRun(t, deploy, "", deployFields("fields", "a.zip", map[string]any{"leaveAbsent": true})).mustSucceed()
+	check("absent, leaveAbsent", map[string]string{"AA": "1"}, map[string]string{"t": "1"}, 5)
+	// Absent: the reserved concurrency is deleted, as Orca's
+	// LambdaDeleteConcurrencyTask does; variables and tags are left.
 	newStageRun(t, deploy, "", deployFields("fields", "a.zip", nil)).mustSucceed()
-	check("absent", map[string]string{"AA": "1"}, map[string]string{"t": "1"}, 5)
+	check("absent", map[string]string{"AA": "1"}, map[string]string{"t": "1"}, -1)
+	newStageRun(t, deploy, "", deployFields("fields", "a.zip", map[string]any{"reservedConcurrentExecutions": 5})).mustSucceed()
 
 	// Explicitly empty: cleared — except tags: {} (Deck's default) leaves
 	// them, as Clouddriver does.

@@ -37,7 +37,7 @@ var triggerARNPattern = regexp.MustCompile(`^arn:aws[a-zA-Z-]*:[a-zA-Z0-9.-]+:[a
 // eventSourceFields are the fields of event source mappings (Deploy,
 // Route), as the plugin names them.
 type eventSourceFields struct {
-	TriggerArns           stage.StringsField `json:"triggerArns" hint:"ARNs of SQS queues, Kinesis streams or DynamoDB streams; absent leaves mappings as they are, [] removes them all"`
+	TriggerArns           stage.StringsField `json:"triggerArns" hint:"ARNs of SQS queues, Kinesis streams or DynamoDB streams; absent or [] removes every mapping on the target, as Spinnaker (leaveAbsent keeps them)"`
 	BatchSize             stage.IntField     `json:"batchsize" hint:"records per batch"`
 	MaxBatchingWindowSecs stage.IntField     `json:"maxBatchingWindowSecs"`
 	StartingPosition      stage.StringField  `json:"startingPosition" hint:"streams only"`
@@ -51,6 +51,12 @@ type eventSourceFields struct {
 		OnFailureArn stage.StringField `json:"onFailureArn"`
 		OnSuccessArn stage.StringField `json:"onSuccessArn"`
 	} `json:"destinationConfig"`
+	// LeaveAbsent is Sluice's safer meaning of absent fields, opt-in:
+	// Spinnaker deletes what an absent triggerArns,
+	// reservedConcurrentExecutions (Deploy) or
+	// provisionedConcurrentExecutions (Route) would manage; with
+	// leaveAbsent they leave AWS as it is.
+	LeaveAbsent stage.BoolField `json:"leaveAbsent" hint:"Sluice: absent triggerArns, reservedConcurrentExecutions (Deploy), provisionedConcurrentExecutions (Route) leave AWS as it is instead of deleting"`
 }
 
 func (s *eventSourceFields) check(c *stage.Checker) {
@@ -69,11 +75,22 @@ func (s *eventSourceFields) check(c *stage.Checker) {
 	c.Range(&s.TumblingWindowSecs, -1, 900)
 }
 
-// eventSources is what the fields ask for; nil when triggerArns is absent
-// (or null): the stage does not manage mappings.
+// manageEventSources reports whether the stage manages the target's
+// mappings: always, as Orca's LambdaUpdateEventConfigurationTask does
+// (absent triggerArns deletes every mapping on the target), unless
+// leaveAbsent is set and triggerArns is absent or null.
+func (s *eventSourceFields) manageEventSources() bool {
+	return s.TriggerArns.Set() || s.TriggerArns.Expr() || !s.LeaveAbsent.Value
+}
+
+// eventSources is what the fields ask for: no mappings when triggerArns is
+// absent or null (as Orca), nil when leaveAbsent says not to manage them.
 func (s *eventSourceFields) eventSources() *eventSources {
 	if !s.TriggerArns.Set() {
-		return nil
+		if s.LeaveAbsent.Value {
+			return nil
+		}
+		return &eventSources{}
 	}
 	es := &eventSources{
 		arns:              dedupe(s.TriggerArns.Value),

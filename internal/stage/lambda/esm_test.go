@@ -159,9 +159,18 @@ func TestEventSourcesOnAliasTarget(t *testing.T) {
 		t.Fatalf("other function's mapping batch = %d, %v; want 3, untouched", aws.ToInt32(om.BatchSize), err)
 	}
 
-	// Absent triggerArns on a deploy leaves the function's mapping alone.
-	newStageRun(t, deploy, "", deployFields("esm", "esm/1.zip", nil)).mustSucceed()
+	// Absent triggerArns on a deploy with leaveAbsent leaves the
+	// function's mappings alone; without it, it removes them, as Orca's
+	// LambdaUpdateEventConfigurationTask does, and only the function's.
+	newStageRun(t, deploy, "", deployFields("esm", "esm/1.zip", map[string]any{"leaveAbsent": true})).mustSucceed()
 	if now := mappingsOn(t, e, fnARN); !maps.Equal(now, fnMappings) {
-		t.Fatalf("function mappings after a deploy without triggerArns = %v", now)
+		t.Fatalf("function mappings after a deploy without triggerArns, with leaveAbsent = %v", now)
+	}
+	newStageRun(t, deploy, "", deployFields("esm", "esm/1.zip", nil)).mustSucceed()
+	if now := mappingsOn(t, e, fnARN); len(now) != 0 {
+		t.Fatalf("function mappings after a deploy without triggerArns = %v, want none (as Spinnaker)", now)
+	}
+	if now := mappingsOn(t, e, otherARN); !maps.Equal(now, otherMappings) {
+		t.Fatalf("other function's mappings = %v, want untouched %v", now, otherMappings)
 	}
 }

@@ -30,6 +30,7 @@ type eventSources struct {
 	parallelization   *int32                    // streams
 	tumblingWindow    *int32                    // streams; -1 is "unset", as in the plugin
 	onFailure         *string                   // streams: destinationConfig.onFailureArn
+	onSuccess         *string                   // streams, as Clouddriver sends it (Lambda accepts it for Kafka only)
 }
 
 var triggerARNPattern = regexp.MustCompile(`^arn:aws[a-zA-Z-]*:[a-zA-Z0-9.-]+:[a-z0-9-]*:\d{12}:.+$`)
@@ -110,6 +111,9 @@ func (s *eventSourceFields) eventSources() *eventSources {
 	}
 	if arn := s.DestinationConfig.OnFailureArn.Value; arn != "" {
 		es.onFailure = aws.String(arn)
+	}
+	if arn := s.DestinationConfig.OnSuccessArn.Value; arn != "" {
+		es.onSuccess = aws.String(arn)
 	}
 	return es
 }
@@ -240,11 +244,30 @@ func (w *eventSources) create(target, source string) *lambda.CreateEventSourceMa
 		in.MaximumRetryAttempts = w.maxRetries
 		in.ParallelizationFactor = w.parallelization
 		in.TumblingWindowInSeconds = w.tumblingWindow
-		if w.onFailure != nil {
-			in.DestinationConfig = &types.DestinationConfig{OnFailure: &types.OnFailure{Destination: w.onFailure}}
-		}
+		in.DestinationConfig = w.destinations(nil)
 	}
 	return in
+}
+
+// destinations is the DestinationConfig w asks for on top of have (the
+// mapping's), or nil when w sets neither destination. Clouddriver sends
+// both as given: Lambda takes OnFailure for streams, and refuses OnSuccess
+// but for Kafka, which the stage then reports.
+func (w *eventSources) destinations(have *types.DestinationConfig) *types.DestinationConfig {
+	if w.onFailure == nil && w.onSuccess == nil {
+		return nil
+	}
+	d := &types.DestinationConfig{}
+	if have != nil {
+		d.OnFailure, d.OnSuccess = have.OnFailure, have.OnSuccess
+	}
+	if w.onFailure != nil {
+		d.OnFailure = &types.OnFailure{Destination: w.onFailure}
+	}
+	if w.onSuccess != nil {
+		d.OnSuccess = &types.OnSuccess{Destination: w.onSuccess}
+	}
+	return d
 }
 
 // update is the UpdateEventSourceMapping request that brings m to w, or
@@ -267,12 +290,17 @@ func (w *eventSources) update(m types.EventSourceMappingConfiguration) *lambda.U
 		if w.bisect != nil && aws.ToBool(m.BisectBatchOnFunctionError) != *w.bisect {
 			in.BisectBatchOnFunctionError, diff = w.bisect, true
 		}
-		var have string
-		if m.DestinationConfig != nil && m.DestinationConfig.OnFailure != nil {
-			have = aws.ToString(m.DestinationConfig.OnFailure.Destination)
+		var failure, success string
+		if d := m.DestinationConfig; d != nil {
+			if d.OnFailure != nil {
+				failure = aws.ToString(d.OnFailure.Destination)
+			}
+			if d.OnSuccess != nil {
+				success = aws.ToString(d.OnSuccess.Destination)
+			}
 		}
-		if w.onFailure != nil && have != *w.onFailure {
-			in.DestinationConfig = &types.DestinationConfig{OnFailure: &types.OnFailure{Destination: w.onFailure}}
+		if w.onFailure != nil && failure != *w.onFailure || w.onSuccess != nil && success != *w.onSuccess {
+			in.DestinationConfig = w.destinations(m.DestinationConfig)
 			diff = true
 		}
 	}

@@ -174,3 +174,31 @@ func TestEventSourcesOnAliasTarget(t *testing.T) {
 		t.Fatalf("other function's mappings = %v, want untouched %v", now, otherMappings)
 	}
 }
+
+// destinationConfig is sent on stream mappings as Clouddriver sends it:
+// onFailureArn is applied, and onSuccessArn reaches Lambda too, which
+// refuses it for streams (it takes OnSuccess only for Kafka) — the stage
+// reports Lambda's refusal rather than ignoring the field.
+func TestEventSourceDestinations(t *testing.T) {
+	t.Parallel()
+	e := newLocalEnv(t)
+	e.put(t, "dest.zip", helloZip(t))
+	deploy := typeOf(t, e.accounts, DeployTypeName)
+	const stream = "arn:aws:kinesis:us-east-1:000000000000:stream/orders"
+	const dlq = "arn:aws:sqs:us-east-1:000000000000:orders-dlq"
+	newStageRun(t, deploy, "", deployFields("dest", "dest.zip", map[string]any{
+		"triggerArns": []any{stream}, "destinationConfig": map[string]any{"onFailureArn": dlq}})).mustSucceed()
+	out, err := e.c.ListEventSourceMappings(context.Background(), &lambda.ListEventSourceMappingsInput{FunctionName: aws.String("dest")})
+	if err != nil || len(out.EventSourceMappings) != 1 {
+		t.Fatalf("mappings = %+v, %v", out, err)
+	}
+	d := out.EventSourceMappings[0].DestinationConfig
+	if d == nil || d.OnFailure == nil || aws.ToString(d.OnFailure.Destination) != dlq {
+		t.Fatalf("DestinationConfig = %+v, want OnFailure %s", d, dlq)
+	}
+	msg := newStageRun(t, deploy, "", deployFields("dest", "dest.zip", map[string]any{
+		"triggerArns": []any{stream}, "destinationConfig": map[string]any{"onFailureArn": dlq, "onSuccessArn": dlq}})).mustFail()
+	if !strings.Contains(msg, "OnSuccess is not supported") {
+		t.Fatalf("onSuccessArn on a stream: %q, want Lambda's refusal", msg)
+	}
+}

@@ -52,6 +52,7 @@ type deploySpec struct {
 //	[eventSources]            triggerArns on the unqualified function, by UUID (absent: none, as Orca;
 //	                          skipped with leaveAbsent)
 //	[retainVersions]          keep the newest N versions (and any an alias uses)
+//	lambdaOutput              lambdaObject: the function as Clouddriver caches it
 func newDeployType(b base) stage.Type {
 	publishes := (*deploySpec).publishes
 	return &stageType[deploySpec, *deploySpec]{base: b, name: DeployTypeName, tasks: []task[deploySpec]{
@@ -69,6 +70,7 @@ func newDeployType(b base) stage.Type {
 		{name: taskAliases, run: deployAliases, when: func(s *deploySpec) bool { return s.Aliases.Present() }},
 		{name: taskEventSources, run: deployEventSources, when: func(s *deploySpec) bool { return s.manageEventSources() }},
 		{name: taskRetain, run: retainVersions, when: func(s *deploySpec) bool { return s.RetainVersions.Present() }},
+		{name: taskOutput, run: deployOutput},
 	}}
 }
 
@@ -163,7 +165,8 @@ func createFunction(ctx context.Context, _ *stage.Task, f *function, s *deploySp
 		return stage.Succeed().
 			WithContext(map[string]any{ctxCreated: false}).
 			WithOutputs(functionOutputs(out.Configuration)).
-			WithOutputs(map[string]any{"lambdaCreated": false, "originalRevisionId": aws.ToString(out.Configuration.RevisionId)}), nil
+			WithOutputs(map[string]any{"lambdaCreated": false, "originalRevisionId": aws.ToString(out.Configuration.RevisionId),
+				"lambdaAliasesUpdated": false}), nil
 	}
 	code, err := s.source()
 	if err != nil {
@@ -181,7 +184,7 @@ func createFunction(ctx context.Context, _ *stage.Task, f *function, s *deploySp
 	return stage.Succeed().
 		WithContext(map[string]any{ctxCreated: true}).
 		WithOutputs(functionOutputs(&types.FunctionConfiguration{FunctionName: c.FunctionName, FunctionArn: c.FunctionArn})).
-		WithOutputs(map[string]any{"lambdaCreated": true}), nil
+		WithOutputs(map[string]any{"lambdaCreated": true, "lambdaAliasesUpdated": false}), nil
 }
 
 // waitActiveTask waits until the function is Active.
@@ -259,7 +262,7 @@ func waitPublished(ctx context.Context, t *stage.Task, f *function) (stage.Resul
 // updateConfiguration sends the configuration fields that differ, then
 // reconciles tags and reserved concurrency. Run again, it finds nothing
 // left to do.
-func updateConfiguration(ctx context.Context, _ *stage.Task, f *function, s *deploySpec) (stage.Result, error) {
+func updateConfiguration(ctx context.Context, t *stage.Task, f *function, s *deploySpec) (stage.Result, error) {
 	out, err := readyForUpdate(ctx, f)
 	if err != nil {
 		return stage.Result{}, err
@@ -327,7 +330,11 @@ func updateConfiguration(ctx context.Context, _ *stage.Task, f *function, s *dep
 			changed = append(changed, "reservedConcurrentExecutions")
 		}
 	}
-	return stage.Succeed().WithOutputs(map[string]any{"lambdaConfigurationChanged": toAnyList(changed)}), nil
+	// lambdaConfigUpdated is Orca's: true when the stage updated an existing
+	// function's configuration (Orca sends the update on every such
+	// deploy), false when it created the function.
+	created, _ := t.Context[ctxCreated].(bool)
+	return stage.Succeed().WithOutputs(map[string]any{"lambdaConfigurationChanged": toAnyList(changed), "lambdaConfigUpdated": !created}), nil
 }
 
 // provisionedConcurrency sets provisionedConcurrentExecutions on the

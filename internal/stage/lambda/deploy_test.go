@@ -12,6 +12,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/lambda"
 
+	"github.com/sluice-cd/sluice/internal/expr"
 	"github.com/sluice-cd/sluice/internal/fnbuild"
 	"github.com/sluice-cd/sluice/internal/stage"
 	"github.com/sluice-cd/sluice/internal/status"
@@ -437,5 +438,57 @@ func TestApplicationPrefix(t *testing.T) {
 	f, err := b.function("shop", s.functionTarget())
 	if err != nil || f.name != "orders" {
 		t.Fatalf("opt-out: %v, %v", f, err)
+	}
+}
+
+// Deploy writes Orca's outputs with Orca's meaning: lambdaObject (the
+// function as Clouddriver caches it), lambdaConfigUpdated,
+// lambdaAliasesUpdated; a failed task leaves failureMessage.
+func TestDeployOrcaOutputs(t *testing.T) {
+	t.Parallel()
+	e := newLocalEnv(t)
+	zip := helloZip(t)
+	e.put(t, "o1.zip", zip)
+	e.put(t, "o2.zip", variantZip(t, zip, 2))
+	deploy := typeOf(t, e.accounts, DeployTypeName)
+
+	out := newStageRun(t, deploy, "", deployFields("orca-out", "o1.zip", map[string]any{
+		"publish": true, "aliases": []any{"live"}, "tags": map[string]any{"team": "a"}})).mustSucceed()
+	if out["lambdaConfigUpdated"] != false || out["lambdaAliasesUpdated"] != true {
+		t.Errorf("on create: lambdaConfigUpdated %v, lambdaAliasesUpdated %v; want false, true", out["lambdaConfigUpdated"], out["lambdaAliasesUpdated"])
+	}
+	obj, _ := out["lambdaObject"].(map[string]any)
+	if obj["functionName"] != "orca-out" || obj["memorySize"] != int64(128) || obj["account"] != "local" || obj["cloudProvider"] != "aws" {
+		t.Fatalf("lambdaObject = %v", obj)
+	}
+	// Clouddriver caches every entry of ListVersionsByFunction, $LATEST too.
+	if rev, _ := obj["revisions"].(map[string]any); len(rev) != 2 || !slices.Contains(slices.Collect(maps.Values(rev)), any("1")) {
+		t.Errorf("lambdaObject.revisions = %v, want $LATEST and version 1", obj["revisions"])
+	}
+	if al, _ := obj["aliasConfigurations"].([]any); len(al) != 1 || al[0].(map[string]any)["name"] != "live" || al[0].(map[string]any)["functionVersion"] != "$LATEST" {
+		t.Errorf("lambdaObject.aliasConfigurations = %v", obj["aliasConfigurations"])
+	}
+	if tags, _ := obj["tags"].(map[string]any); tags["team"] != "a" {
+		t.Errorf("lambdaObject.tags = %v", obj["tags"])
+	}
+	// A pipeline reads it as it does in Spinnaker.
+	env := &expr.Env{Stages: []expr.StageInfo{{ID: "1", RefID: "1", Name: "Deploy", Type: DeployTypeName, Status: "SUCCEEDED", Outputs: out}}}
+	got, err := expr.Eval(context.Background(), `#stage('Deploy').outputs.lambdaObject.functionArn`, env)
+	if err != nil || got != "arn:aws:lambda:us-east-1:000000000000:function:orca-out" {
+		t.Errorf("#stage('Deploy').outputs.lambdaObject.functionArn = %v, %v", got, err)
+	}
+
+	out = newStageRun(t, deploy, "", deployFields("orca-out", "o2.zip", map[string]any{"publish": true})).mustSucceed()
+	if out["lambdaConfigUpdated"] != true || out["lambdaAliasesUpdated"] != false {
+		t.Errorf("on update: lambdaConfigUpdated %v, lambdaAliasesUpdated %v; want true, false", out["lambdaConfigUpdated"], out["lambdaAliasesUpdated"])
+	}
+	if obj, _ := out["lambdaObject"].(map[string]any); len(obj["revisions"].(map[string]any)) != 3 {
+		t.Errorf("lambdaObject.revisions after the update = %v, want $LATEST, 1 and 2", obj["revisions"])
+	}
+
+	r := newStageRun(t, deploy, "", deployFields("orca-out", "missing.zip", nil))
+	res := r.all()
+	if res.Status != status.Terminal || r.outputs[failureMessageKey] != res.Error || res.Error == "" {
+		t.Errorf("failed deploy: %s %q, failureMessage %v", res.Status, res.Error, r.outputs[failureMessageKey])
 	}
 }

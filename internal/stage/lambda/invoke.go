@@ -57,8 +57,8 @@ import (
 // keys body (the response's string "body" or "payload" when it has one,
 // as the plugin reads it, else the response), response (the raw
 // response), errors (why the invocation failed, "" when it passed) and
-// logs (the log tail, decoded from base64 — the plugin kept base64), and
-// Sluice's statusCode, executedVersion, functionError, errorMessage,
+// logs (the log tail in base64, as Lambda's LogResult and Orca's logs),
+// and Sluice's logText (logs decoded), statusCode, executedVersion, functionError, errorMessage,
 // errorType, responseBytes, truncated and durationMs. body and response
 // keep at most 16 KiB each; truncated says when they were cut.
 type invokeSpec struct {
@@ -205,8 +205,9 @@ type invocation struct {
 	Body     string `json:"body"`
 	Response string `json:"response"`
 	Errors   string `json:"errors"`
-	Logs     string `json:"logs"`
+	Logs     string `json:"logs"` // base64, as AWS's LogResult and Orca's logs
 	// Sluice's.
+	LogText         string `json:"logText,omitempty"` // logs decoded
 	StatusCode      int    `json:"statusCode"`
 	ExecutedVersion string `json:"executedVersion"`
 	FunctionError   string `json:"functionError,omitempty"`
@@ -265,10 +266,9 @@ func invokeOnce(ctx context.Context, f *function, qualifier string, payload []by
 		DurationMs:      elapsed.Milliseconds(),
 	}
 	if lr := aws.ToString(out.LogResult); lr != "" {
+		inv.Logs = lr
 		if b, err := base64.StdEncoding.DecodeString(lr); err == nil {
-			inv.Logs = string(b)
-		} else {
-			inv.Logs = lr
+			inv.LogText = string(b)
 		}
 	}
 	var truncated bool

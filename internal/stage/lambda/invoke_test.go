@@ -70,8 +70,11 @@ func TestInvokeCountAndPayloadSources(t *testing.T) {
 				if inv.Body != inv.Response {
 					t.Errorf("invocation %d: body %q differs from response %q, but the response has no body field", i, inv.Body, inv.Response)
 				}
-				if !strings.Contains(inv.Logs, "START RequestId:") || !strings.Contains(inv.Logs, "REPORT RequestId:") {
-					t.Errorf("invocation %d: logs are not the decoded log tail: %q", i, inv.Logs)
+				if !strings.Contains(inv.LogText, "START RequestId:") || !strings.Contains(inv.LogText, "REPORT RequestId:") {
+					t.Errorf("invocation %d: logText is not the decoded log tail: %q", i, inv.LogText)
+				}
+				if b, err := base64.StdEncoding.DecodeString(inv.Logs); err != nil || string(b) != inv.LogText {
+					t.Errorf("invocation %d: logs %q are not the base64 of logText (%v)", i, inv.Logs, err)
 				}
 			}
 		})

@@ -103,6 +103,15 @@ func runPluginScenarios(t *testing.T, e *scenarioEnv) {
 		if _, found := e.function(t, name(1)); !found {
 			t.Fatalf("%s was not created", name(1))
 		}
+		// publish: true on a new function is version 1; "aliases": "prod"
+		// is on $LATEST, as Clouddriver puts it.
+		if vs := versionsOf(t, e.localEnv, name(1)); !slices.Equal(vs, []int{1}) {
+			t.Errorf("versions = %v, want [1]", vs)
+		}
+		a, err := e.c.GetAlias(context.Background(), &lambda.GetAliasInput{FunctionName: aws.String(name(1)), Name: aws.String("prod")})
+		if err != nil || aws.ToString(a.FunctionVersion) != "$LATEST" {
+			t.Errorf("alias prod = %v, %v; want $LATEST", a, err)
+		}
 	})
 
 	t.Run("2 edit description and tags", func(t *testing.T) {

@@ -432,7 +432,8 @@ func taskTimeline(s *apitype.Stage, now int64) []taskView {
 
 // invokeResults reads invokeResultsList from the stage's outputs or
 // context: Spinnaker's shape is [{body, response, errors, logs}] with logs
-// the base64 tail of the function's log.
+// the base64 tail of the function's log; Sluice adds logText, the same
+// tail decoded, which is shown instead.
 func invokeResults(outputs, ctx map[string]any) []invokeView {
 	list, ok := outputs["invokeResultsList"].([]any)
 	if !ok {
@@ -455,6 +456,10 @@ func invokeResults(outputs, ctx map[string]any) []invokeView {
 					iv.Error = strings.TrimSpace(iv.Error + "\n" + s)
 				}
 			case "logs", "logresult", "log", "logtail":
+				if iv.Log == "" {
+					iv.Log = logText(val)
+				}
+			case "logtext": // Sluice's decoded copy of logs
 				iv.Log = logText(val)
 			default:
 				if s := valueText(val); s != "" && s != "{}" && s != "[]" {

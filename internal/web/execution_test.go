@@ -15,14 +15,19 @@ func TestInvokeResults(t *testing.T) {
 	var outputs map[string]any
 	err := json.Unmarshal([]byte(`{"invokeResultsList": [
 		{"body": "{\"message\":\"hello from v2\"}", "errors": [], "logs": "`+base64.StdEncoding.EncodeToString([]byte(logTail))+`", "statusCode": 200, "executedVersion": "2"},
-		{"payload": "plain text", "errorMessage": "boom", "logResult": "not base64!"}
+		{"payload": "plain text", "errorMessage": "boom", "logResult": "not base64!"},
+		{"body": "ok", "logs": "`+base64.StdEncoding.EncodeToString([]byte(logTail))+`", "logText": "`+strings.ReplaceAll(logTail, "\n", "\\n")+`"}
 	]}`), &outputs)
 	if err != nil {
 		t.Fatal(err)
 	}
 	got := invokeResults(outputs, nil)
-	if len(got) != 2 {
-		t.Fatalf("got %d invocations, want 2", len(got))
+	if len(got) != 3 {
+		t.Fatalf("got %d invocations, want 3", len(got))
+	}
+	// Sluice's logText is shown as the log, once, not as another field.
+	if third := got[2]; third.Log != logTail || len(third.Fields) != 0 {
+		t.Errorf("third = %+v, want the log once and no fields", third)
 	}
 	first := got[0]
 	if !strings.Contains(first.Body, `"message": "hello from v2"`) {
@@ -39,7 +44,7 @@ func TestInvokeResults(t *testing.T) {
 		t.Errorf("second = %+v", second)
 	}
 	// The list may be in the context instead.
-	if got := invokeResults(nil, outputs); len(got) != 2 {
+	if got := invokeResults(nil, outputs); len(got) != 3 {
 		t.Errorf("from the context: %d invocations", len(got))
 	}
 }

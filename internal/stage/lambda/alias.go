@@ -227,12 +227,20 @@ func updateAlias(ctx context.Context, t *stage.Task, f *function, s *routeSpec) 
 }
 
 // aliasProvisionedConcurrency sets provisionedConcurrentExecutions on the
-// alias (0 removes it) and waits until AWS reports it READY.
+// alias and waits until AWS reports it READY. 0, null or absent removes
+// it, as Orca's LambdaDeleteConcurrencyTask does.
 func aliasProvisionedConcurrency(ctx context.Context, _ *stage.Task, f *function, s *routeSpec) (stage.Result, error) {
 	alias := s.alias()
 	n := s.ProvisionedConcurrentExecutions.Value
 	if !s.ProvisionedConcurrentExecutions.Set() {
-		return stage.Skip(), nil
+		if s.LeaveAbsent.Value {
+			return stage.Skip(), nil
+		}
+		n = 0
+	}
+	if n == 0 && f.acct.Local {
+		// The local Lambda has no provisioned concurrency: none to remove.
+		return stage.Succeed().WithOutputs(map[string]any{"provisionedConcurrentExecutions": 0}), nil
 	}
 	cur, err := f.c.GetProvisionedConcurrencyConfig(ctx, &lambda.GetProvisionedConcurrencyConfigInput{
 		FunctionName: aws.String(f.name), Qualifier: aws.String(alias)})

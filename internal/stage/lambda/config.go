@@ -19,7 +19,9 @@ import (
 
 // functionFields are what a Deploy stage asks of its function's
 // configuration. A field the stage leaves out is left as it is in AWS; a
-// field set to an empty value ({}, [], "") clears it.
+// field set to an empty value ({}, [], "") clears it — except tags, where
+// Clouddriver leaves the tags alone when the map is empty (clearTags
+// removes them).
 type functionFields struct {
 	Runtime          stage.StringField    `json:"runtime" hint:"e.g. provided.al2023, python3.12, nodejs22.x"`
 	Handler          stage.StringField    `json:"handler"`
@@ -29,11 +31,15 @@ type functionFields struct {
 	Timeout          stage.IntField       `json:"timeout" hint:"seconds"`
 	EphemeralStorage stage.IntField       `json:"ephemeralStorage" hint:"MB of /tmp"`
 	EnvVariables     stage.StringMapField `json:"envVariables" hint:"absent leaves the variables as they are; {} removes them all"`
-	Tags             stage.StringMapField `json:"tags" hint:"absent leaves the tags as they are; {} removes them all"`
-	Layers           stage.StringsField   `json:"layers"`
-	Architectures    stage.StringsField   `json:"architectures" hint:"[\"x86_64\"] or [\"arm64\"]"`
-	SubnetIDs        stage.StringsField   `json:"subnetIds"`
-	SecurityGroupIDs stage.StringsField   `json:"securityGroupIds"`
+	Tags             stage.StringMapField `json:"tags" hint:"replaces the function's tags; absent or {} leaves them as they are (as Clouddriver)"`
+	// ClearTags is Sluice's way to remove every tag, opt-in: Clouddriver
+	// leaves the tags alone when tags is empty, and Deck writes {} by
+	// default.
+	ClearTags        stage.BoolField    `json:"clearTags" hint:"Sluice: with tags absent or {}, remove every tag"`
+	Layers           stage.StringsField `json:"layers"`
+	Architectures    stage.StringsField `json:"architectures" hint:"[\"x86_64\"] or [\"arm64\"]"`
+	SubnetIDs        stage.StringsField `json:"subnetIds"`
+	SecurityGroupIDs stage.StringsField `json:"securityGroupIds"`
 	DeadLetterConfig struct {
 		stage.Field
 		TargetArn stage.StringField `json:"targetArn"`

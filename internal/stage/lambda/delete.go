@@ -2,6 +2,7 @@ package lambda
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"sort"
 	"strings"
@@ -77,6 +78,9 @@ const (
 	ctxDeleteDone  = "deleteTask:deleted" // versions this stage deleted
 	outDeleteVer   = "deleteTask:deleteVersion"
 	outAlreadyGone = "deleteTask:alreadyGone"
+	// noVersionFound is Orca's failureMessage when a selector names no
+	// version (LambdaDeleteTask).
+	noVersionFound = "No version found for Lambda function. Unable to perform delete operation."
 )
 
 // resolveDeletion resolves the selector, once: a re-run finds the plan
@@ -96,8 +100,28 @@ func resolveDeletion(ctx context.Context, t *stage.Task, f *function, s *deleteS
 	case "", SelectorProvided:
 		versions = []string{sel.Version} // a version that is gone is reported, not an error
 	default:
-		if versions, _, err = resolveVersions(ctx, f, sel, false); err != nil {
+		published, found, err := publishedVersions(ctx, f)
+		if err != nil {
 			return stage.Result{}, err
+		}
+		if !found {
+			return stage.Result{}, fail("%s does not exist, so %s names nothing; check functionName and account", f, sel)
+		}
+		versions, err = sel.Resolve(f.name, published, false)
+		var unresolved *UnresolvedError
+		switch {
+		case errors.As(err, &unresolved) && len(published) == 0:
+			// Nothing published, nothing to delete: Orca succeeds here with
+			// its failureMessage (the plugin's Scenario 7 deletes $LATEST
+			// twice and expects the second to succeed).
+			return stage.Succeed().
+				WithContext(map[string]any{ctxDeletePlan: []any{}}).
+				WithOutputs(map[string]any{outDeleteVer: "", failureMessageKey: noVersionFound,
+					"deleteTask:message": fmt.Sprintf("%v: nothing to delete", err)}), nil
+		case err != nil:
+			// Versions exist but none is the one named: the plugin's
+			// Scenario 8 expects the stage to fail (Orca succeeds).
+			return stage.Result{}.WithOutputs(map[string]any{failureMessageKey: noVersionFound}), fail("%s: %v", noVersionFound, err)
 		}
 	}
 	res := stage.Succeed().

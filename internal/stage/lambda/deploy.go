@@ -23,12 +23,16 @@ type deploySpec struct {
 	codeFields
 	functionFields
 	eventSourceFields
-	Publish                         stage.BoolField    `json:"publish" hint:"publish a version after the update"`
-	Aliases                         stage.StringsField `json:"aliases" hint:"aliases to create when missing; existing aliases are never moved"`
-	ProvisionedConcurrentExecutions stage.IntField     `json:"provisionedConcurrentExecutions" hint:"on the published version; AWS accounts only"`
-	RetainVersions                  stage.IntField     `json:"retainVersions" hint:"after publishing, keep the newest N versions (and those an alias uses)"`
-	TargetGroups                    stage.StringField  `json:"targetGroups"`
-	EnableLambdaAtEdge              stage.BoolField    `json:"enableLambdaAtEdge"`
+	Publish stage.BoolField    `json:"publish" hint:"publish a version after the update"`
+	Aliases stage.StringsField `json:"aliases" hint:"each alias is created or updated to $LATEST, its weights cleared (as Clouddriver does)"`
+	// AliasesCreateOnly is Sluice's safer meaning of aliases, opt-in:
+	// create a missing alias on the version this stage publishes, and
+	// never move an existing one.
+	AliasesCreateOnly               stage.BoolField   `json:"aliasesCreateOnly" hint:"Sluice: create missing aliases on the published version and never move existing ones"`
+	ProvisionedConcurrentExecutions stage.IntField    `json:"provisionedConcurrentExecutions" hint:"on the published version; AWS accounts only"`
+	RetainVersions                  stage.IntField    `json:"retainVersions" hint:"after publishing, keep the newest N versions (and those an alias uses)"`
+	TargetGroups                    stage.StringField `json:"targetGroups"`
+	EnableLambdaAtEdge              stage.BoolField   `json:"enableLambdaAtEdge"`
 }
 
 // newDeployType is Aws.LambdaDeploymentStage. Its tasks, in order (those
@@ -43,9 +47,12 @@ type deploySpec struct {
 //	[publishVersion]          publish: true — at most one version (publishOnce)
 //	[waitPublished]           the version is Active
 //	[provisionedConcurrency]  provisionedConcurrentExecutions on the published version, until READY
-//	[aliases]                 aliases created when missing, never moved
-//	[eventSources]            triggerArns on the unqualified function, by UUID
+//	[aliases]                 each alias created or updated to $LATEST, weights cleared
+//	                          (aliasesCreateOnly: created when missing on the published version, never moved)
+//	[eventSources]            triggerArns on the unqualified function, by UUID (absent: none, as Orca;
+//	                          skipped with leaveAbsent)
 //	[retainVersions]          keep the newest N versions (and any an alias uses)
+//	lambdaOutput              lambdaObject: the function as Clouddriver caches it
 func newDeployType(b base) stage.Type {
 	publishes := (*deploySpec).publishes
 	return &stageType[deploySpec, *deploySpec]{base: b, name: DeployTypeName, tasks: []task[deploySpec]{
@@ -60,9 +67,10 @@ func newDeployType(b base) stage.Type {
 		{name: taskProvisioned, run: provisionedConcurrency, when: func(s *deploySpec) bool {
 			return s.publishes() && s.ProvisionedConcurrentExecutions.Present()
 		}},
-		{name: taskAliases, run: createAliases, when: func(s *deploySpec) bool { return s.Aliases.Present() }},
-		{name: taskEventSources, run: deployEventSources, when: func(s *deploySpec) bool { return s.TriggerArns.Present() }},
+		{name: taskAliases, run: deployAliases, when: func(s *deploySpec) bool { return s.Aliases.Present() }},
+		{name: taskEventSources, run: deployEventSources, when: func(s *deploySpec) bool { return s.manageEventSources() }},
 		{name: taskRetain, run: retainVersions, when: func(s *deploySpec) bool { return s.RetainVersions.Present() }},
+		{name: taskOutput, run: deployOutput},
 	}}
 }
 
@@ -157,7 +165,8 @@ func createFunction(ctx context.Context, _ *stage.Task, f *function, s *deploySp
 		return stage.Succeed().
 			WithContext(map[string]any{ctxCreated: false}).
 			WithOutputs(functionOutputs(out.Configuration)).
-			WithOutputs(map[string]any{"lambdaCreated": false, "originalRevisionId": aws.ToString(out.Configuration.RevisionId)}), nil
+			WithOutputs(map[string]any{"lambdaCreated": false, "originalRevisionId": aws.ToString(out.Configuration.RevisionId),
+				"lambdaAliasesUpdated": false}), nil
 	}
 	code, err := s.source()
 	if err != nil {
@@ -175,7 +184,7 @@ func createFunction(ctx context.Context, _ *stage.Task, f *function, s *deploySp
 	return stage.Succeed().
 		WithContext(map[string]any{ctxCreated: true}).
 		WithOutputs(functionOutputs(&types.FunctionConfiguration{FunctionName: c.FunctionName, FunctionArn: c.FunctionArn})).
-		WithOutputs(map[string]any{"lambdaCreated": true}), nil
+		WithOutputs(map[string]any{"lambdaCreated": true, "lambdaAliasesUpdated": false}), nil
 }
 
 // waitActiveTask waits until the function is Active.
@@ -253,7 +262,7 @@ func waitPublished(ctx context.Context, t *stage.Task, f *function) (stage.Resul
 // updateConfiguration sends the configuration fields that differ, then
 // reconciles tags and reserved concurrency. Run again, it finds nothing
 // left to do.
-func updateConfiguration(ctx context.Context, _ *stage.Task, f *function, s *deploySpec) (stage.Result, error) {
+func updateConfiguration(ctx context.Context, t *stage.Task, f *function, s *deploySpec) (stage.Result, error) {
 	out, err := readyForUpdate(ctx, f)
 	if err != nil {
 		return stage.Result{}, err
@@ -267,7 +276,9 @@ func updateConfiguration(ctx context.Context, _ *stage.Task, f *function, s *dep
 		}
 		changed = append(changed, fields...)
 	}
-	if s.Tags.Present() {
+	// As Clouddriver: a non-empty tags replaces the function's tags; empty
+	// or absent leaves them, unless clearTags asks.
+	if len(s.Tags.Value) > 0 || s.ClearTags.Value {
 		tags := s.Tags.Value
 		var remove []string
 		for k := range out.Tags {
@@ -296,19 +307,22 @@ func updateConfiguration(ctx context.Context, _ *stage.Task, f *function, s *dep
 			changed = append(changed, "tags")
 		}
 	}
-	if rc := &s.ReservedConcurrentExecutions; rc.Present() {
+	// As Orca: absent deletes the reservation (LambdaDeleteConcurrencyTask),
+	// unless leaveAbsent.
+	if rc := &s.ReservedConcurrentExecutions; rc.Present() || !s.LeaveAbsent.Value {
 		var have *int32
 		if out.Concurrency != nil {
 			have = out.Concurrency.ReservedConcurrentExecutions
 		}
 		want := int32(rc.Value)
+		clear := rc.cleared() || !rc.Present()
 		switch {
-		case rc.cleared() && have != nil:
+		case clear && have != nil:
 			if _, err := f.c.DeleteFunctionConcurrency(ctx, &lambda.DeleteFunctionConcurrencyInput{FunctionName: aws.String(f.name)}); err != nil {
 				return stage.Result{}, apiError(f, "DeleteFunctionConcurrency", err)
 			}
 			changed = append(changed, "reservedConcurrentExecutions")
-		case !rc.cleared() && (have == nil || *have != want):
+		case !clear && (have == nil || *have != want):
 			if _, err := f.c.PutFunctionConcurrency(ctx, &lambda.PutFunctionConcurrencyInput{
 				FunctionName: aws.String(f.name), ReservedConcurrentExecutions: aws.Int32(want)}); err != nil {
 				return stage.Result{}, apiError(f, fmt.Sprintf("PutFunctionConcurrency (reservedConcurrentExecutions %d)", want), err)
@@ -316,7 +330,11 @@ func updateConfiguration(ctx context.Context, _ *stage.Task, f *function, s *dep
 			changed = append(changed, "reservedConcurrentExecutions")
 		}
 	}
-	return stage.Succeed().WithOutputs(map[string]any{"lambdaConfigurationChanged": toAnyList(changed)}), nil
+	// lambdaConfigUpdated is Orca's: true when the stage updated an existing
+	// function's configuration (Orca sends the update on every such
+	// deploy), false when it created the function.
+	created, _ := t.Context[ctxCreated].(bool)
+	return stage.Succeed().WithOutputs(map[string]any{"lambdaConfigurationChanged": toAnyList(changed), "lambdaConfigUpdated": !created}), nil
 }
 
 // provisionedConcurrency sets provisionedConcurrentExecutions on the
@@ -355,10 +373,57 @@ func provisionedConcurrency(ctx context.Context, t *stage.Task, f *function, s *
 	return stage.Result{}, retry("waiting for provisioned concurrency %d on version %s of %s: status %s", n, v, f, cur.Status)
 }
 
-// createAliases creates each missing alias on the published version (or
-// $LATEST without publish, as the plugin does). An alias that exists is
-// never moved: it is reported as unchanged when it already routes there,
-// else as left alone with the version it routes to.
+// deployAliases does what Clouddriver does with a Deploy stage's aliases
+// (Orca's LambdaUpdateAliasesTask, Clouddriver's
+// UpsertLambdaAliasAtomicOperation): each listed alias is created, or
+// updated, to point at $LATEST with no routing weights. With
+// aliasesCreateOnly it creates missing aliases instead (createAliases).
+func deployAliases(ctx context.Context, t *stage.Task, f *function, s *deploySpec) (stage.Result, error) {
+	if s.AliasesCreateOnly.Value {
+		return createAliases(ctx, t, f, s)
+	}
+	created, updated, unchanged := []any{}, []any{}, []any{}
+	for _, name := range dedupe(s.Aliases.Value) {
+		a, err := f.c.GetAlias(ctx, &lambda.GetAliasInput{FunctionName: aws.String(f.name), Name: aws.String(name)})
+		switch {
+		case err == nil:
+			weighted := a.RoutingConfig != nil && len(a.RoutingConfig.AdditionalVersionWeights) > 0
+			if aws.ToString(a.FunctionVersion) == "$LATEST" && !weighted {
+				unchanged = append(unchanged, name)
+				continue
+			}
+			if _, err := f.c.UpdateAlias(ctx, &lambda.UpdateAliasInput{FunctionName: aws.String(f.name), Name: aws.String(name),
+				FunctionVersion: aws.String("$LATEST"), RoutingConfig: &types.AliasRoutingConfiguration{AdditionalVersionWeights: map[string]float64{}},
+				RevisionId: a.RevisionId}); err != nil {
+				return stage.Result{}, apiError(f, fmt.Sprintf("UpdateAlias %s → $LATEST", name), err)
+			}
+			entry := map[string]any{"alias": name, "functionVersion": aws.ToString(a.FunctionVersion)}
+			if weighted {
+				entry["additionalVersionWeights"] = toAnyFloatMap(a.RoutingConfig.AdditionalVersionWeights)
+			}
+			updated = append(updated, entry)
+		case isNotFound(err):
+			if _, err := f.c.CreateAlias(ctx, &lambda.CreateAliasInput{FunctionName: aws.String(f.name), Name: aws.String(name),
+				FunctionVersion: aws.String("$LATEST"), Description: aws.String(aliasDescription)}); err != nil {
+				return stage.Result{}, apiError(f, fmt.Sprintf("CreateAlias %s → $LATEST", name), err)
+			}
+			created = append(created, name)
+		default:
+			return stage.Result{}, apiError(f, "GetAlias "+name, err)
+		}
+	}
+	return stage.Succeed().WithOutputs(map[string]any{
+		"lambdaAliasesUpdated": true,
+		"aliasesCreated":       created,
+		"aliasesUpdated":       updated,
+		"aliasesUnchanged":     unchanged,
+	}), nil
+}
+
+// createAliases is aliases with aliasesCreateOnly: it creates each
+// missing alias on the published version (or $LATEST without publish). An
+// alias that exists is never moved: it is reported as unchanged when it
+// already routes there, else as left alone with the version it routes to.
 func createAliases(ctx context.Context, t *stage.Task, f *function, s *deploySpec) (stage.Result, error) {
 	target := ctxString(t, ctxVersion)
 	if target == "" {
@@ -391,9 +456,10 @@ func createAliases(ctx context.Context, t *stage.Task, f *function, s *deploySpe
 		}
 	}
 	return stage.Succeed().WithOutputs(map[string]any{
-		"aliasesCreated":   created,
-		"aliasesUnchanged": unchanged,
-		"aliasesLeftAlone": leftAlone,
+		"lambdaAliasesUpdated": len(created) > 0,
+		"aliasesCreated":       created,
+		"aliasesUnchanged":     unchanged,
+		"aliasesLeftAlone":     leftAlone,
 	}), nil
 }
 

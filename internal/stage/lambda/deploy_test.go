@@ -12,6 +12,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/lambda"
 
+	"github.com/sluice-cd/sluice/internal/expr"
 	"github.com/sluice-cd/sluice/internal/fnbuild"
 	"github.com/sluice-cd/sluice/internal/stage"
 	"github.com/sluice-cd/sluice/internal/status"
@@ -163,7 +164,8 @@ func TestDeployPublishesOnceAcrossCrashes(t *testing.T) {
 	}
 }
 
-// An absent field leaves AWS unchanged; an explicit empty value clears.
+// An absent field leaves AWS unchanged; an explicit empty value clears,
+// except tags.
 func TestDeployAbsentFieldsKeepEmptyFieldsClear(t *testing.T) {
 	t.Parallel()
 	e := newLocalEnv(t)
@@ -196,16 +198,28 @@ func TestDeployAbsentFieldsKeepEmptyFieldsClear(t *testing.T) {
 	}
 	check("created", map[string]string{"AA": "1"}, map[string]string{"t": "1"}, 5)
 
-	// Absent: unchanged (the plugin would delete the reserved concurrency).
+	// Absent with leaveAbsent: unchanged.
+	newStageRun(t, deploy, "", deployFields("fields", "a.zip", map[string]any{"leaveAbsent": true})).mustSucceed()
+	check("absent, leaveAbsent", map[string]string{"AA": "1"}, map[string]string{"t": "1"}, 5)
+	// Absent: the reserved concurrency is deleted, as Orca's
+	// LambdaDeleteConcurrencyTask does; variables and tags are left.
 	newStageRun(t, deploy, "", deployFields("fields", "a.zip", nil)).mustSucceed()
-	check("absent", map[string]string{"AA": "1"}, map[string]string{"t": "1"}, 5)
+	check("absent", map[string]string{"AA": "1"}, map[string]string{"t": "1"}, -1)
+	newStageRun(t, deploy, "", deployFields("fields", "a.zip", map[string]any{"reservedConcurrentExecutions": 5})).mustSucceed()
 
-	// Explicitly empty: cleared.
+	// Explicitly empty: cleared — except tags: {} (Deck's default) leaves
+	// them, as Clouddriver does.
 	out := newStageRun(t, deploy, "", deployFields("fields", "a.zip", map[string]any{
 		"envVariables": map[string]any{}, "tags": map[string]any{}, "reservedConcurrentExecutions": "",
 	})).mustSucceed()
-	check("empty", map[string]string{}, map[string]string{}, -1)
-	if ch := anyStrings(out["lambdaConfigurationChanged"]); !slices.Equal(ch, []string{"envVariables", "tags", "reservedConcurrentExecutions"}) {
+	check("empty", map[string]string{}, map[string]string{"t": "1"}, -1)
+	if ch := anyStrings(out["lambdaConfigurationChanged"]); !slices.Equal(ch, []string{"envVariables", "reservedConcurrentExecutions"}) {
+		t.Errorf("lambdaConfigurationChanged = %v", ch)
+	}
+	// clearTags removes them.
+	out = newStageRun(t, deploy, "", deployFields("fields", "a.zip", map[string]any{"tags": map[string]any{}, "clearTags": true})).mustSucceed()
+	check("clearTags", map[string]string{}, map[string]string{}, -1)
+	if ch := anyStrings(out["lambdaConfigurationChanged"]); !slices.Equal(ch, []string{"tags"}) {
 		t.Errorf("lambdaConfigurationChanged = %v", ch)
 	}
 
@@ -215,20 +229,69 @@ func TestDeployAbsentFieldsKeepEmptyFieldsClear(t *testing.T) {
 	check("retagged", map[string]string{}, map[string]string{"x": "9", "z": "3"}, -1)
 }
 
-// Aliases are created on the published version when missing and never
-// moved afterwards.
-func TestDeployAliasesCreatedNotReset(t *testing.T) {
+// Aliases are created or updated to $LATEST with their weights cleared,
+// as Clouddriver does, on every deploy.
+func TestDeployAliasesPointAtLatest(t *testing.T) {
 	t.Parallel()
 	e := newLocalEnv(t)
 	zip := helloZip(t)
 	e.put(t, "1.zip", zip)
 	e.put(t, "2.zip", variantZip(t, zip, 2))
 	deploy := typeOf(t, e.accounts, DeployTypeName)
+	alias := func(name string) *lambda.GetAliasOutput {
+		t.Helper()
+		a, err := e.c.GetAlias(context.Background(), &lambda.GetAliasInput{FunctionName: aws.String("aliased"), Name: aws.String(name)})
+		if err != nil {
+			t.Fatalf("GetAlias %s: %v", name, err)
+		}
+		return a
+	}
 	out := newStageRun(t, deploy, "", deployFields("aliased", "1.zip", map[string]any{"publish": true, "aliases": "live"})).mustSucceed()
+	if c := anyStrings(out["aliasesCreated"]); !slices.Equal(c, []string{"live"}) || out["lambdaAliasesUpdated"] != true {
+		t.Fatalf("aliasesCreated = %v, lambdaAliasesUpdated = %v", out["aliasesCreated"], out["lambdaAliasesUpdated"])
+	}
+	if v := aws.ToString(alias("live").FunctionVersion); v != "$LATEST" {
+		t.Fatalf("alias live → %s, want $LATEST", v)
+	}
+	// Someone routes live to version 1; the next deploy resets it to $LATEST.
+	if _, err := e.c.UpdateAlias(context.Background(), &lambda.UpdateAliasInput{FunctionName: aws.String("aliased"), Name: aws.String("live"),
+		FunctionVersion: aws.String("1")}); err != nil {
+		t.Fatal(err)
+	}
+	out = newStageRun(t, deploy, "", deployFields("aliased", "2.zip", map[string]any{"publish": true, "aliases": []any{"live", "beta"}})).mustSucceed()
+	for _, name := range []string{"live", "beta"} {
+		a := alias(name)
+		if v := aws.ToString(a.FunctionVersion); v != "$LATEST" || a.RoutingConfig != nil && len(a.RoutingConfig.AdditionalVersionWeights) > 0 {
+			t.Errorf("alias %s → %s %v, want $LATEST without weights", name, v, a.RoutingConfig)
+		}
+	}
+	upd, _ := out["aliasesUpdated"].([]any)
+	if len(upd) != 1 || upd[0].(map[string]any)["alias"] != "live" || upd[0].(map[string]any)["functionVersion"] != "1" {
+		t.Errorf("aliasesUpdated = %v, want live moved from 1", out["aliasesUpdated"])
+	}
+	if c := anyStrings(out["aliasesCreated"]); !slices.Equal(c, []string{"beta"}) {
+		t.Errorf("aliasesCreated = %v, want [beta]", c)
+	}
+	out = newStageRun(t, deploy, "", deployFields("aliased", "2.zip", map[string]any{"aliases": []any{"live"}})).mustSucceed()
+	if c := anyStrings(out["aliasesUnchanged"]); !slices.Equal(c, []string{"live"}) {
+		t.Errorf("aliasesUnchanged = %v, want [live]", c)
+	}
+}
+
+// With aliasesCreateOnly, aliases are created on the published version
+// when missing and never moved afterwards.
+func TestDeployAliasesCreateOnly(t *testing.T) {
+	t.Parallel()
+	e := newLocalEnv(t)
+	zip := helloZip(t)
+	e.put(t, "1.zip", zip)
+	e.put(t, "2.zip", variantZip(t, zip, 2))
+	deploy := typeOf(t, e.accounts, DeployTypeName)
+	out := newStageRun(t, deploy, "", deployFields("aliased", "1.zip", map[string]any{"publish": true, "aliases": "live", "aliasesCreateOnly": true})).mustSucceed()
 	if c := anyStrings(out["aliasesCreated"]); !slices.Equal(c, []string{"live"}) {
 		t.Fatalf("aliasesCreated = %v", out["aliasesCreated"])
 	}
-	out = newStageRun(t, deploy, "", deployFields("aliased", "2.zip", map[string]any{"publish": true, "aliases": []any{"live", "beta"}})).mustSucceed()
+	out = newStageRun(t, deploy, "", deployFields("aliased", "2.zip", map[string]any{"publish": true, "aliases": []any{"live", "beta"}, "aliasesCreateOnly": true})).mustSucceed()
 	a, err := e.c.GetAlias(context.Background(), &lambda.GetAliasInput{FunctionName: aws.String("aliased"), Name: aws.String("live")})
 	if err != nil || aws.ToString(a.FunctionVersion) != "1" {
 		t.Fatalf("alias live = %v, %v; want it left on version 1", aws.ToString(a.FunctionVersion), err)
@@ -375,5 +438,57 @@ func TestApplicationPrefix(t *testing.T) {
 	f, err := b.function("shop", s.functionTarget())
 	if err != nil || f.name != "orders" {
 		t.Fatalf("opt-out: %v, %v", f, err)
+	}
+}
+
+// Deploy writes Orca's outputs with Orca's meaning: lambdaObject (the
+// function as Clouddriver caches it), lambdaConfigUpdated,
+// lambdaAliasesUpdated; a failed task leaves failureMessage.
+func TestDeployOrcaOutputs(t *testing.T) {
+	t.Parallel()
+	e := newLocalEnv(t)
+	zip := helloZip(t)
+	e.put(t, "o1.zip", zip)
+	e.put(t, "o2.zip", variantZip(t, zip, 2))
+	deploy := typeOf(t, e.accounts, DeployTypeName)
+
+	out := newStageRun(t, deploy, "", deployFields("orca-out", "o1.zip", map[string]any{
+		"publish": true, "aliases": []any{"live"}, "tags": map[string]any{"team": "a"}})).mustSucceed()
+	if out["lambdaConfigUpdated"] != false || out["lambdaAliasesUpdated"] != true {
+		t.Errorf("on create: lambdaConfigUpdated %v, lambdaAliasesUpdated %v; want false, true", out["lambdaConfigUpdated"], out["lambdaAliasesUpdated"])
+	}
+	obj, _ := out["lambdaObject"].(map[string]any)
+	if obj["functionName"] != "orca-out" || obj["memorySize"] != int64(128) || obj["account"] != "local" || obj["cloudProvider"] != "aws" {
+		t.Fatalf("lambdaObject = %v", obj)
+	}
+	// Clouddriver caches every entry of ListVersionsByFunction, $LATEST too.
+	if rev, _ := obj["revisions"].(map[string]any); len(rev) != 2 || !slices.Contains(slices.Collect(maps.Values(rev)), any("1")) {
+		t.Errorf("lambdaObject.revisions = %v, want $LATEST and version 1", obj["revisions"])
+	}
+	if al, _ := obj["aliasConfigurations"].([]any); len(al) != 1 || al[0].(map[string]any)["name"] != "live" || al[0].(map[string]any)["functionVersion"] != "$LATEST" {
+		t.Errorf("lambdaObject.aliasConfigurations = %v", obj["aliasConfigurations"])
+	}
+	if tags, _ := obj["tags"].(map[string]any); tags["team"] != "a" {
+		t.Errorf("lambdaObject.tags = %v", obj["tags"])
+	}
+	// A pipeline reads it as it does in Spinnaker.
+	env := &expr.Env{Stages: []expr.StageInfo{{ID: "1", RefID: "1", Name: "Deploy", Type: DeployTypeName, Status: "SUCCEEDED", Outputs: out}}}
+	got, err := expr.Eval(context.Background(), `#stage('Deploy').outputs.lambdaObject.functionArn`, env)
+	if err != nil || got != "arn:aws:lambda:us-east-1:000000000000:function:orca-out" {
+		t.Errorf("#stage('Deploy').outputs.lambdaObject.functionArn = %v, %v", got, err)
+	}
+
+	out = newStageRun(t, deploy, "", deployFields("orca-out", "o2.zip", map[string]any{"publish": true})).mustSucceed()
+	if out["lambdaConfigUpdated"] != true || out["lambdaAliasesUpdated"] != false {
+		t.Errorf("on update: lambdaConfigUpdated %v, lambdaAliasesUpdated %v; want true, false", out["lambdaConfigUpdated"], out["lambdaAliasesUpdated"])
+	}
+	if obj, _ := out["lambdaObject"].(map[string]any); len(obj["revisions"].(map[string]any)) != 3 {
+		t.Errorf("lambdaObject.revisions after the update = %v, want $LATEST, 1 and 2", obj["revisions"])
+	}
+
+	r := newStageRun(t, deploy, "", deployFields("orca-out", "missing.zip", nil))
+	res := r.all()
+	if res.Status != status.Terminal || r.outputs[failureMessageKey] != res.Error || res.Error == "" {
+		t.Errorf("failed deploy: %s %q, failureMessage %v", res.Status, res.Error, r.outputs[failureMessageKey])
 	}
 }

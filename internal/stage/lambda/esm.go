@@ -30,6 +30,7 @@ type eventSources struct {
 	parallelization   *int32                    // streams
 	tumblingWindow    *int32                    // streams; -1 is "unset", as in the plugin
 	onFailure         *string                   // streams: destinationConfig.onFailureArn
+	onSuccess         *string                   // streams, as Clouddriver sends it (Lambda accepts it for Kafka only)
 }
 
 var triggerARNPattern = regexp.MustCompile(`^arn:aws[a-zA-Z-]*:[a-zA-Z0-9.-]+:[a-z0-9-]*:\d{12}:.+$`)
@@ -37,7 +38,7 @@ var triggerARNPattern = regexp.MustCompile(`^arn:aws[a-zA-Z-]*:[a-zA-Z0-9.-]+:[a
 // eventSourceFields are the fields of event source mappings (Deploy,
 // Route), as the plugin names them.
 type eventSourceFields struct {
-	TriggerArns           stage.StringsField `json:"triggerArns" hint:"ARNs of SQS queues, Kinesis streams or DynamoDB streams; absent leaves mappings as they are, [] removes them all"`
+	TriggerArns           stage.StringsField `json:"triggerArns" hint:"ARNs of SQS queues, Kinesis streams or DynamoDB streams; absent or [] removes every mapping on the target, as Spinnaker (leaveAbsent keeps them)"`
 	BatchSize             stage.IntField     `json:"batchsize" hint:"records per batch"`
 	MaxBatchingWindowSecs stage.IntField     `json:"maxBatchingWindowSecs"`
 	StartingPosition      stage.StringField  `json:"startingPosition" hint:"streams only"`
@@ -51,6 +52,12 @@ type eventSourceFields struct {
 		OnFailureArn stage.StringField `json:"onFailureArn"`
 		OnSuccessArn stage.StringField `json:"onSuccessArn"`
 	} `json:"destinationConfig"`
+	// LeaveAbsent is Sluice's safer meaning of absent fields, opt-in:
+	// Spinnaker deletes what an absent triggerArns,
+	// reservedConcurrentExecutions (Deploy) or
+	// provisionedConcurrentExecutions (Route) would manage; with
+	// leaveAbsent they leave AWS as it is.
+	LeaveAbsent stage.BoolField `json:"leaveAbsent" hint:"Sluice: absent triggerArns, reservedConcurrentExecutions (Deploy), provisionedConcurrentExecutions (Route) leave AWS as it is instead of deleting"`
 }
 
 func (s *eventSourceFields) check(c *stage.Checker) {
@@ -69,11 +76,22 @@ func (s *eventSourceFields) check(c *stage.Checker) {
 	c.Range(&s.TumblingWindowSecs, -1, 900)
 }
 
-// eventSources is what the fields ask for; nil when triggerArns is absent
-// (or null): the stage does not manage mappings.
+// manageEventSources reports whether the stage manages the target's
+// mappings: always, as Orca's LambdaUpdateEventConfigurationTask does
+// (absent triggerArns deletes every mapping on the target), unless
+// leaveAbsent is set and triggerArns is absent or null.
+func (s *eventSourceFields) manageEventSources() bool {
+	return s.TriggerArns.Set() || s.TriggerArns.Expr() || !s.LeaveAbsent.Value
+}
+
+// eventSources is what the fields ask for: no mappings when triggerArns is
+// absent or null (as Orca), nil when leaveAbsent says not to manage them.
 func (s *eventSourceFields) eventSources() *eventSources {
 	if !s.TriggerArns.Set() {
-		return nil
+		if s.LeaveAbsent.Value {
+			return nil
+		}
+		return &eventSources{}
 	}
 	es := &eventSources{
 		arns:              dedupe(s.TriggerArns.Value),
@@ -93,6 +111,9 @@ func (s *eventSourceFields) eventSources() *eventSources {
 	}
 	if arn := s.DestinationConfig.OnFailureArn.Value; arn != "" {
 		es.onFailure = aws.String(arn)
+	}
+	if arn := s.DestinationConfig.OnSuccessArn.Value; arn != "" {
+		es.onSuccess = aws.String(arn)
 	}
 	return es
 }
@@ -223,11 +244,30 @@ func (w *eventSources) create(target, source string) *lambda.CreateEventSourceMa
 		in.MaximumRetryAttempts = w.maxRetries
 		in.ParallelizationFactor = w.parallelization
 		in.TumblingWindowInSeconds = w.tumblingWindow
-		if w.onFailure != nil {
-			in.DestinationConfig = &types.DestinationConfig{OnFailure: &types.OnFailure{Destination: w.onFailure}}
-		}
+		in.DestinationConfig = w.destinations(nil)
 	}
 	return in
+}
+
+// destinations is the DestinationConfig w asks for on top of have (the
+// mapping's), or nil when w sets neither destination. Clouddriver sends
+// both as given: Lambda takes OnFailure for streams, and refuses OnSuccess
+// but for Kafka, which the stage then reports.
+func (w *eventSources) destinations(have *types.DestinationConfig) *types.DestinationConfig {
+	if w.onFailure == nil && w.onSuccess == nil {
+		return nil
+	}
+	d := &types.DestinationConfig{}
+	if have != nil {
+		d.OnFailure, d.OnSuccess = have.OnFailure, have.OnSuccess
+	}
+	if w.onFailure != nil {
+		d.OnFailure = &types.OnFailure{Destination: w.onFailure}
+	}
+	if w.onSuccess != nil {
+		d.OnSuccess = &types.OnSuccess{Destination: w.onSuccess}
+	}
+	return d
 }
 
 // update is the UpdateEventSourceMapping request that brings m to w, or
@@ -250,12 +290,17 @@ func (w *eventSources) update(m types.EventSourceMappingConfiguration) *lambda.U
 		if w.bisect != nil && aws.ToBool(m.BisectBatchOnFunctionError) != *w.bisect {
 			in.BisectBatchOnFunctionError, diff = w.bisect, true
 		}
-		var have string
-		if m.DestinationConfig != nil && m.DestinationConfig.OnFailure != nil {
-			have = aws.ToString(m.DestinationConfig.OnFailure.Destination)
+		var failure, success string
+		if d := m.DestinationConfig; d != nil {
+			if d.OnFailure != nil {
+				failure = aws.ToString(d.OnFailure.Destination)
+			}
+			if d.OnSuccess != nil {
+				success = aws.ToString(d.OnSuccess.Destination)
+			}
 		}
-		if w.onFailure != nil && have != *w.onFailure {
-			in.DestinationConfig = &types.DestinationConfig{OnFailure: &types.OnFailure{Destination: w.onFailure}}
+		if w.onFailure != nil && failure != *w.onFailure || w.onSuccess != nil && success != *w.onSuccess {
+			in.DestinationConfig = w.destinations(m.DestinationConfig)
 			diff = true
 		}
 	}

@@ -159,9 +159,46 @@ func TestEventSourcesOnAliasTarget(t *testing.T) {
 		t.Fatalf("other function's mapping batch = %d, %v; want 3, untouched", aws.ToInt32(om.BatchSize), err)
 	}
 
-	// Absent triggerArns on a deploy leaves the function's mapping alone.
-	newStageRun(t, deploy, "", deployFields("esm", "esm/1.zip", nil)).mustSucceed()
+	// Absent triggerArns on a deploy with leaveAbsent leaves the
+	// function's mappings alone; without it, it removes them, as Orca's
+	// LambdaUpdateEventConfigurationTask does, and only the function's.
+	newStageRun(t, deploy, "", deployFields("esm", "esm/1.zip", map[string]any{"leaveAbsent": true})).mustSucceed()
 	if now := mappingsOn(t, e, fnARN); !maps.Equal(now, fnMappings) {
-		t.Fatalf("function mappings after a deploy without triggerArns = %v", now)
+		t.Fatalf("function mappings after a deploy without triggerArns, with leaveAbsent = %v", now)
+	}
+	newStageRun(t, deploy, "", deployFields("esm", "esm/1.zip", nil)).mustSucceed()
+	if now := mappingsOn(t, e, fnARN); len(now) != 0 {
+		t.Fatalf("function mappings after a deploy without triggerArns = %v, want none (as Spinnaker)", now)
+	}
+	if now := mappingsOn(t, e, otherARN); !maps.Equal(now, otherMappings) {
+		t.Fatalf("other function's mappings = %v, want untouched %v", now, otherMappings)
+	}
+}
+
+// destinationConfig is sent on stream mappings as Clouddriver sends it:
+// onFailureArn is applied, and onSuccessArn reaches Lambda too, which
+// refuses it for streams (it takes OnSuccess only for Kafka) — the stage
+// reports Lambda's refusal rather than ignoring the field.
+func TestEventSourceDestinations(t *testing.T) {
+	t.Parallel()
+	e := newLocalEnv(t)
+	e.put(t, "dest.zip", helloZip(t))
+	deploy := typeOf(t, e.accounts, DeployTypeName)
+	const stream = "arn:aws:kinesis:us-east-1:000000000000:stream/orders"
+	const dlq = "arn:aws:sqs:us-east-1:000000000000:orders-dlq"
+	newStageRun(t, deploy, "", deployFields("dest", "dest.zip", map[string]any{
+		"triggerArns": []any{stream}, "destinationConfig": map[string]any{"onFailureArn": dlq}})).mustSucceed()
+	out, err := e.c.ListEventSourceMappings(context.Background(), &lambda.ListEventSourceMappingsInput{FunctionName: aws.String("dest")})
+	if err != nil || len(out.EventSourceMappings) != 1 {
+		t.Fatalf("mappings = %+v, %v", out, err)
+	}
+	d := out.EventSourceMappings[0].DestinationConfig
+	if d == nil || d.OnFailure == nil || aws.ToString(d.OnFailure.Destination) != dlq {
+		t.Fatalf("DestinationConfig = %+v, want OnFailure %s", d, dlq)
+	}
+	msg := newStageRun(t, deploy, "", deployFields("dest", "dest.zip", map[string]any{
+		"triggerArns": []any{stream}, "destinationConfig": map[string]any{"onFailureArn": dlq, "onSuccessArn": dlq}})).mustFail()
+	if !strings.Contains(msg, "OnSuccess is not supported") {
+		t.Fatalf("onSuccessArn on a stream: %q, want Lambda's refusal", msg)
 	}
 }

@@ -90,6 +90,7 @@ type localEnv struct {
 	acct     *awsclient.Account
 	c        *lambda.Client
 	s3       *s3.Client
+	endpoint string // moto_server's URL, for a moto environment
 }
 
 const testBucket = "artifacts"

@@ -28,11 +28,15 @@ import (
 //	                 invokes $LATEST (AWS's unpublished head), as the plugin does
 //	version          Sluice: a version number (or $LATEST) to invoke when
 //	                 aliasName is empty; the plugin declares it and ignores it
-//	executionCount   invocations, one after another; default 1 (the plugin's
-//	                 default 0 ran nothing and succeeded), 1..100
+//	executionCount   invocations, one after another, 0..100; default 0, as
+//	                 Orca's: nothing is invoked and the stage succeeds
+//	                 (saying so in invokeTask:message)
 //	timeout          seconds each invocation may take (the deadline of the SDK
-//	                 call); default 30, 1..900. The plugin's 0 reported every
-//	                 invocation as late; here it is a validation error
+//	                 call), 0..900; absent or 0 is Clouddriver's own cap on an
+//	                 invocation (aws.lambda.invokeTimeoutMs, 50 s). Orca with
+//	                 timeout 0 still invokes, then reports every invocation
+//	                 as "did not finish on time" (its wait loop never runs);
+//	                 Sluice reports what the invocation did
 //	payload, payloadArtifact  the event, see payload.go
 //	expectedOutput, expectedSubset, expectedRegex  Sluice: checks on each
 //	                 response, see expect.go
@@ -53,8 +57,8 @@ import (
 // keys body (the response's string "body" or "payload" when it has one,
 // as the plugin reads it, else the response), response (the raw
 // response), errors (why the invocation failed, "" when it passed) and
-// logs (the log tail, decoded from base64 — the plugin kept base64), and
-// Sluice's statusCode, executedVersion, functionError, errorMessage,
+// logs (the log tail in base64, as Lambda's LogResult and Orca's logs),
+// and Sluice's logText (logs decoded), statusCode, executedVersion, functionError, errorMessage,
 // errorType, responseBytes, truncated and durationMs. body and response
 // keep at most 16 KiB each; truncated says when they were cut.
 type invokeSpec struct {
@@ -67,12 +71,16 @@ type invokeSpec struct {
 	Timeout        stage.IntField        `json:"timeout" hint:"seconds each invocation may take; default 30"`
 }
 
-// Defaults and limits of executionCount and timeout.
+// Defaults and limits of executionCount and timeout: the Blue/Green and
+// progressive checks' (Sluice's), and the Invoke stage's (Orca's
+// executionCount 0; Clouddriver's invokeTimeoutMs for timeout 0).
 const (
-	defaultExecutionCount = 1
-	maxExecutionCount     = 100
-	defaultInvokeTimeout  = 30 * time.Second
-	maxInvokeTimeoutSecs  = 900
+	defaultExecutionCount      = 1
+	maxExecutionCount          = 100
+	defaultInvokeTimeout       = 30 * time.Second
+	maxInvokeTimeoutSecs       = 900
+	invokeStageExecutionCount  = 0
+	invokeStageDefaultDeadline = 50 * time.Second
 )
 
 func (s *invokeSpec) Check(c *stage.Checker) {
@@ -85,8 +93,21 @@ func (s *invokeSpec) Check(c *stage.Checker) {
 			c.Errorf(&s.Version, "%v", err)
 		}
 	}
-	c.Range(&s.ExecutionCount, 1, maxExecutionCount)
-	c.Range(&s.Timeout, 1, maxInvokeTimeoutSecs)
+	c.Range(&s.ExecutionCount, 0, maxExecutionCount)
+	c.Range(&s.Timeout, 0, maxInvokeTimeoutSecs)
+}
+
+// invocations is executionCount and timeout with the Invoke stage's
+// defaults, Orca's and Clouddriver's.
+func (s *invokeSpec) invocations() (int, time.Duration) {
+	count, d := invokeStageExecutionCount, invokeStageDefaultDeadline
+	if s.ExecutionCount.Set() {
+		count = int(s.ExecutionCount.Value)
+	}
+	if s.Timeout.Set() && s.Timeout.Value > 0 {
+		d = time.Duration(s.Timeout.Value) * time.Second
+	}
+	return count, d
 }
 
 // newInvokeType is Aws.LambdaInvokeStage: one task, run once per
@@ -117,7 +138,11 @@ const invokeResultsKey = "invokeResultsList"
 // then the stage succeeds, or fails naming the invocations that failed.
 func (b *base) invoke(ctx context.Context, t *stage.Task, f *function, s *invokeSpec) (stage.Result, error) {
 	qualifier := s.qualifier()
-	count, timeout := invocations(&s.ExecutionCount, &s.Timeout)
+	count, timeout := s.invocations()
+	if count == 0 {
+		return stage.Succeed().WithOutputs(map[string]any{invokeResultsKey: []any{},
+			"invokeTask:message": "executionCount is 0 (its default, as in Spinnaker): nothing was invoked"}), nil
+	}
 	exp, _ := s.parse()
 	done, err := recordedInvocations(t.Context, invokeResultsKey)
 	if err != nil {
@@ -180,8 +205,9 @@ type invocation struct {
 	Body     string `json:"body"`
 	Response string `json:"response"`
 	Errors   string `json:"errors"`
-	Logs     string `json:"logs"`
+	Logs     string `json:"logs"` // base64, as AWS's LogResult and Orca's logs
 	// Sluice's.
+	LogText         string `json:"logText,omitempty"` // logs decoded
 	StatusCode      int    `json:"statusCode"`
 	ExecutedVersion string `json:"executedVersion"`
 	FunctionError   string `json:"functionError,omitempty"`
@@ -240,10 +266,9 @@ func invokeOnce(ctx context.Context, f *function, qualifier string, payload []by
 		DurationMs:      elapsed.Milliseconds(),
 	}
 	if lr := aws.ToString(out.LogResult); lr != "" {
+		inv.Logs = lr
 		if b, err := base64.StdEncoding.DecodeString(lr); err == nil {
-			inv.Logs = string(b)
-		} else {
-			inv.Logs = lr
+			inv.LogText = string(b)
 		}
 	}
 	var truncated bool

@@ -2,6 +2,7 @@ package lambda
 
 import (
 	"encoding/base64"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -47,7 +48,7 @@ func TestInvokeCountAndPayloadSources(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			r := newStageRun(t, typ, fixtureApp, fx.fields(tc.fields))
+			r := newStageRun(t, typ, fixtureApp, invokeFields(fx, tc.fields))
 			out := r.mustSucceed()
 			list := results(t, out)
 			if len(list) != tc.count {
@@ -69,8 +70,11 @@ func TestInvokeCountAndPayloadSources(t *testing.T) {
 				if inv.Body != inv.Response {
 					t.Errorf("invocation %d: body %q differs from response %q, but the response has no body field", i, inv.Body, inv.Response)
 				}
-				if !strings.Contains(inv.Logs, "START RequestId:") || !strings.Contains(inv.Logs, "REPORT RequestId:") {
-					t.Errorf("invocation %d: logs are not the decoded log tail: %q", i, inv.Logs)
+				if !strings.Contains(inv.LogText, "START RequestId:") || !strings.Contains(inv.LogText, "REPORT RequestId:") {
+					t.Errorf("invocation %d: logText is not the decoded log tail: %q", i, inv.LogText)
+				}
+				if b, err := base64.StdEncoding.DecodeString(inv.Logs); err != nil || string(b) != inv.LogText {
+					t.Errorf("invocation %d: logs %q are not the base64 of logText (%v)", i, inv.Logs, err)
 				}
 			}
 		})
@@ -95,14 +99,14 @@ func TestInvokeQualifier(t *testing.T) {
 		{map[string]any{"aliasName": "", "version": 1.0}, v1},
 		{map[string]any{"aliasName": ""}, "$LATEST"},
 	} {
-		r := newStageRun(t, typ, fixtureApp, fx.fields(tc.fields))
+		r := newStageRun(t, typ, fixtureApp, invokeFields(fx, tc.fields))
 		list := results(t, r.mustSucceed())
 		if got := list[0].ExecutedVersion; got != tc.executed {
 			t.Errorf("%v: executedVersion %q, want %q", tc.fields, got, tc.executed)
 		}
 	}
 
-	r := newStageRun(t, typ, fixtureApp, fx.fields(map[string]any{"aliasName": "nosuch"}))
+	r := newStageRun(t, typ, fixtureApp, invokeFields(fx, map[string]any{"aliasName": "nosuch"}))
 	msg := r.mustFail()
 	for _, want := range []string{"demo-hello:nosuch", "does not exist"} {
 		if !strings.Contains(msg, want) {
@@ -118,7 +122,7 @@ func TestInvokeTimeout(t *testing.T) {
 	typ := typeOf(t, env.accounts, InvokeTypeName)
 
 	start := time.Now()
-	r := newStageRun(t, typ, fixtureApp, fx.fields(map[string]any{"payload": map[string]any{"sleepMs": 4000}, "timeout": 1}))
+	r := newStageRun(t, typ, fixtureApp, invokeFields(fx, map[string]any{"payload": map[string]any{"sleepMs": 4000}, "timeout": 1}))
 	msg := r.mustFail()
 	if elapsed := time.Since(start); elapsed >= 4*time.Second {
 		t.Errorf("the stage took %s: the 1 s timeout did not end the invocation", elapsed)
@@ -131,7 +135,7 @@ func TestInvokeTimeout(t *testing.T) {
 	}
 
 	// Within the timeout it passes.
-	r = newStageRun(t, typ, fixtureApp, fx.fields(map[string]any{"payload": map[string]any{"sleepMs": 100}, "timeout": 5}))
+	r = newStageRun(t, typ, fixtureApp, invokeFields(fx, map[string]any{"payload": map[string]any{"sleepMs": 100}, "timeout": 5}))
 	r.mustSucceed()
 }
 
@@ -141,7 +145,7 @@ func TestInvokeFunctionError(t *testing.T) {
 	fx := newFixture(t, env, "hello", helloZip(t), map[string]string{"HELLO_VERSION": "v9", "FAILURE_RATE": "1"})
 	typ := typeOf(t, env.accounts, InvokeTypeName)
 
-	r := newStageRun(t, typ, fixtureApp, fx.fields(map[string]any{"executionCount": 2}))
+	r := newStageRun(t, typ, fixtureApp, invokeFields(fx, map[string]any{"executionCount": 2}))
 	msg := r.mustFail()
 	want := "invocations 1, 2: hello v9 failed on purpose (FAILURE_RATE=1)"
 	if !strings.Contains(msg, want) || !strings.Contains(msg, "2 of 2 invocations of demo-hello:$LATEST") {
@@ -186,7 +190,7 @@ func TestInvokeExpectations(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			fields := fx.fields(tc.fields)
+			fields := invokeFields(fx, tc.fields)
 			fields["payload"] = payload
 			r := newStageRun(t, typ, fixtureApp, fields)
 			if tc.wantErr == "" {
@@ -209,7 +213,7 @@ func TestInvokeContinuesRecordedInvocations(t *testing.T) {
 	typ := typeOf(t, env.accounts, InvokeTypeName)
 
 	recorded := jsonValue([]invocation{{Body: "earlier", Response: "earlier", StatusCode: 200, ExecutedVersion: "$LATEST"}})
-	r := newStageRun(t, typ, fixtureApp, fx.fields(map[string]any{"executionCount": 3, invokeResultsKey: recorded}))
+	r := newStageRun(t, typ, fixtureApp, invokeFields(fx, map[string]any{"executionCount": 3, invokeResultsKey: recorded}))
 	list := results(t, r.mustSucceed())
 	if len(list) != 3 || list[0].Body != "earlier" {
 		t.Fatalf("invokeResultsList = %+v, want the recorded invocation and two new ones", list)
@@ -225,11 +229,11 @@ func TestInvokeErrorsBeforeInvoking(t *testing.T) {
 	typ := typeOf(t, env.accounts, InvokeTypeName)
 	fx := &fnFixture{t: t, env: env, short: "ghost", name: "demo-ghost"}
 
-	r := newStageRun(t, typ, fixtureApp, fx.fields(nil))
+	r := newStageRun(t, typ, fixtureApp, invokeFields(fx, nil))
 	if msg := r.mustFail(); !strings.Contains(msg, "demo-ghost:$LATEST (account local)") || !strings.Contains(msg, "does not exist") {
 		t.Errorf("error %q does not name the missing function", msg)
 	}
-	r = newStageRun(t, typ, fixtureApp, fx.fields(map[string]any{"payloadArtifact": map[string]any{
+	r = newStageRun(t, typ, fixtureApp, invokeFields(fx, map[string]any{"payloadArtifact": map[string]any{
 		"artifact": map[string]any{"reference": "s3://artifacts/missing.json"}}}))
 	if msg := r.mustFail(); !strings.Contains(msg, "payloadArtifact: read s3://artifacts/missing.json") {
 		t.Errorf("error %q does not name the missing artifact", msg)
@@ -245,10 +249,12 @@ func TestInvokeValidate(t *testing.T) {
 		msg    string
 	}{
 		{map[string]any{"functionName": "f"}, "", ""},
-		{map[string]any{"functionName": "f", "executionCount": 0}, "executionCount", "at least 1"},
+		{map[string]any{"functionName": "f", "executionCount": 0}, "", ""},
+		{map[string]any{"functionName": "f", "executionCount": -1}, "executionCount", "at least 0"},
 		{map[string]any{"functionName": "f", "executionCount": 101}, "executionCount", "at most 100"},
 		{map[string]any{"functionName": "f", "executionCount": "${parameters.n}"}, "", ""},
-		{map[string]any{"functionName": "f", "timeout": 0}, "timeout", "at least 1"},
+		{map[string]any{"functionName": "f", "timeout": 0}, "", ""},
+		{map[string]any{"functionName": "f", "timeout": -1}, "timeout", "at least 0"},
 		{map[string]any{"functionName": "f", "timeout": "ten"}, "timeout", "number"},
 		{map[string]any{"functionName": "f", "version": "$PREVIOUS"}, "version", "version number or $LATEST"},
 		{map[string]any{"functionName": "f", "payload": `{"a":`}, "payload", "not valid JSON"},
@@ -285,4 +291,30 @@ func TestInvokeTasks(t *testing.T) {
 		t.Errorf("Tasks = %v", got)
 	}
 	var _ stage.Type = typ
+}
+
+// invokeFields is an Invoke stage of fx that invokes once, with more on
+// top: the stage's default executionCount is Orca's 0.
+func invokeFields(fx *fnFixture, more map[string]any) map[string]any {
+	return fx.fields(withFields(map[string]any{"executionCount": 1}, more))
+}
+
+// Without executionCount nothing is invoked and the stage succeeds, as in
+// Orca; without timeout an invocation has Clouddriver's 50 s.
+func TestInvokeOrcaDefaults(t *testing.T) {
+	t.Parallel()
+	env := newLocalEnv(t)
+	fx := newFixture(t, env, "defaults", probeZip(t), nil)
+	typ := typeOf(t, env.accounts, InvokeTypeName)
+	out := newStageRun(t, typ, fixtureApp, fx.fields(nil)).mustSucceed()
+	if l, ok := out[invokeResultsKey].([]any); !ok || len(l) != 0 || !strings.Contains(fmt.Sprint(out["invokeTask:message"]), "nothing was invoked") {
+		t.Fatalf("outputs = %v, want no invocations and the message", out)
+	}
+	var s invokeSpec
+	if err := stage.Decode(map[string]any{"functionName": "f", "timeout": 0}, &s); err != nil {
+		t.Fatal(err)
+	}
+	if n, d := s.invocations(); n != 0 || d != 50*time.Second {
+		t.Errorf("invocations() = %d, %v; want 0, 50s", n, d)
+	}
 }

@@ -71,7 +71,26 @@ func newMotoEnv(t *testing.T) *localEnv {
 	if _, err := acct.S3.CreateBucket(ctx, &s3.CreateBucketInput{Bucket: aws.String(testBucket)}); err != nil {
 		t.Fatalf("create bucket in moto: %v", err)
 	}
-	return &localEnv{accounts: accounts, acct: acct, c: acct.Lambda, s3: acct.S3}
+	return &localEnv{accounts: accounts, acct: acct, c: acct.Lambda, s3: acct.S3, endpoint: endpoint}
+}
+
+// motoQueue creates an SQS queue in moto (its query API) and returns its
+// ARN: moto maps only queues that exist.
+func motoQueue(t *testing.T, e *localEnv, name string) string {
+	t.Helper()
+	form := url.Values{"Action": {"CreateQueue"}, "Version": {"2012-11-05"}, "QueueName": {name}}
+	req, _ := http.NewRequest(http.MethodPost, e.endpoint+"/", strings.NewReader(form.Encode()))
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	req.Header.Set("Authorization", "AWS4-HMAC-SHA256 Credential=test/20260101/us-east-1/sqs/aws4_request, SignedHeaders=host, Signature=x")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatalf("create SQS queue in moto: %v", err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("create SQS queue in moto: %s", resp.Status)
+	}
+	return "arn:aws:sqs:us-east-1:123456789012:" + name
 }
 
 func motoDeploy(fn, key string, extra map[string]any) map[string]any {
@@ -100,9 +119,9 @@ func TestMotoDeployAndDelete(t *testing.T) {
 		if out["versionId"] != "2" {
 			t.Fatalf("update outputs = %v", out)
 		}
-		left, _ := out["aliasesLeftAlone"].([]any)
-		if len(left) != 1 {
-			t.Errorf("aliasesLeftAlone = %v, want live left on 1", out["aliasesLeftAlone"])
+		// As Clouddriver: the alias is on $LATEST, and stays there.
+		if c := anyStrings(out["aliasesUnchanged"]); !slices.Equal(c, []string{"live"}) {
+			t.Errorf("aliasesUnchanged = %v, want [live] (on $LATEST)", out["aliasesUnchanged"])
 		}
 		// Crash between update and publish: the re-run publishes one version.
 		r := newStageRun(t, deploy, "shop", motoDeploy("orders", "m3.zip", map[string]any{"publish": true}))
@@ -123,15 +142,24 @@ func TestMotoDeployAndDelete(t *testing.T) {
 		if got.Configuration.Environment == nil || got.Configuration.Environment.Variables["HELLO_VERSION"] != "v1" || got.Tags["team"] != "a" {
 			t.Fatalf("absent fields changed the function: env %v tags %v", got.Configuration.Environment, got.Tags)
 		}
+		// Empty env clears; empty tags (Deck's default) leave the tags, as
+		// Clouddriver does; clearTags removes them.
 		newStageRun(t, deploy, "shop", motoDeploy("orders", "m3.zip", map[string]any{"envVariables": map[string]any{}, "tags": map[string]any{}})).mustSucceed()
 		got = getConfig(t, e, "shop-orders")
-		if (got.Configuration.Environment != nil && len(got.Configuration.Environment.Variables) > 0) || len(got.Tags) > 0 {
-			t.Fatalf("empty fields did not clear: env %v tags %v", got.Configuration.Environment, got.Tags)
+		if (got.Configuration.Environment != nil && len(got.Configuration.Environment.Variables) > 0) || got.Tags["team"] != "a" {
+			t.Fatalf("after envVariables {} and tags {}: env %v tags %v, want no variables and the tags kept", got.Configuration.Environment, got.Tags)
+		}
+		newStageRun(t, deploy, "shop", motoDeploy("orders", "m3.zip", map[string]any{"tags": map[string]any{}, "clearTags": true})).mustSucceed()
+		if got = getConfig(t, e, "shop-orders"); len(got.Tags) > 0 {
+			t.Fatalf("clearTags left tags %v", got.Tags)
 		}
 	})
 
 	t.Run("delete", func(t *testing.T) {
 		newStageRun(t, deploy, "shop", motoDeploy("orders", "m4.zip", map[string]any{"publish": true})).mustSucceed()
+		if _, err := e.c.UpdateAlias(ctx, &lambda.UpdateAliasInput{FunctionName: aws.String("shop-orders"), Name: aws.String("live"), FunctionVersion: aws.String("1")}); err != nil {
+			t.Fatal(err)
+		}
 		// live routes to 1: moto would delete it, the stage refuses.
 		msg := newStageRun(t, del, "shop", map[string]any{"account": "moto", "functionName": "orders", "version": "$OLDEST"}).mustFail()
 		if !strings.Contains(msg, "version 1 is used by alias live") {

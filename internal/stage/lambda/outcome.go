@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/sluice-cd/sluice/internal/stage"
+	"github.com/sluice-cd/sluice/internal/status"
 )
 
 // A task's helpers report what stops it as errors, so that they can say so
@@ -30,6 +31,10 @@ func (n *notYet) Error() string { return n.msg }
 // retry returns a notYet: what the task is waiting for, in words.
 func retry(format string, args ...any) error { return &notYet{fmt.Sprintf(format, args...)} }
 
+// failureMessageKey is the output where a failed task leaves its message,
+// as Orca's Lambda tasks do.
+const failureMessageKey = "failureMessage"
+
 // ctxWaitingFor is the context key where a waiting task says what it
 // waits for, for people watching the execution.
 const ctxWaitingFor = "waitingFor"
@@ -39,7 +44,8 @@ const ctxWaitingFor = "waitingFor"
 const defaultWaitTimeout = 5 * time.Minute
 
 // outcome turns what a task returned into its result. Without an error
-// the task's outcome stands. A failure fails the task with its message; a
+// the task's outcome stands. A failure fails the task with its message
+// (also in the failureMessage output, as Orca writes it); a
 // notYet runs it again after backoff, or fails it once timeout has passed
 // since the task started; any other error fails it with its text — except
 // when ctx is canceled: the error goes to the engine, which runs the task
@@ -66,6 +72,9 @@ func outcome(ctx context.Context, t *stage.Task, timeout time.Duration, res stag
 		out = stage.RetryAfter(backoff(t)).WithContext(map[string]any{ctxWaitingFor: n.msg})
 	default:
 		out = stage.Fail(err.Error())
+	}
+	if out.Status == status.Terminal {
+		out = out.WithOutputs(map[string]any{failureMessageKey: out.Error})
 	}
 	return out.WithContext(res.Context).WithOutputs(res.Outputs), nil
 }

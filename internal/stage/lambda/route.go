@@ -88,7 +88,7 @@ type routeSpec struct {
 	ExecutionCount                  stage.IntField        `json:"executionCount" hint:"$BLUEGREEN: how many times to invoke the new version; default 1"`
 	Timeout                         stage.IntField        `json:"timeout" hint:"$BLUEGREEN: seconds each test invocation may take; default 30"`
 	DestroyOnFail                   stage.BoolField       `json:"destroyOnFail" hint:"$BLUEGREEN: delete the tested version when its check fails"`
-	ProvisionedConcurrentExecutions stage.IntField        `json:"provisionedConcurrentExecutions" hint:"provisioned concurrency on the alias; absent leaves it, 0 removes it"`
+	ProvisionedConcurrentExecutions stage.IntField        `json:"provisionedConcurrentExecutions" hint:"provisioned concurrency on the alias; absent or 0 removes it, as Spinnaker (leaveAbsent keeps it)"`
 	Progressive                     progressiveFields     `json:"progressive"`
 }
 
@@ -99,8 +99,10 @@ type routeSpec struct {
 //	[lambdaBlueGreenCheck]               $BLUEGREEN: invoke the newest version, one invocation per run
 //	lambdaRecordRouting                  record what the alias routes, as the rollback record
 //	lambdaUpdateAlias                    create or update the alias on the recorded revision; verify
-//	[lambdaAliasProvisionedConcurrency]  provisionedConcurrentExecutions on the alias, until READY
-//	[lambdaAliasEventSources]            triggerArns on the alias, by UUID
+//	[lambdaAliasProvisionedConcurrency]  provisionedConcurrentExecutions on the alias, until READY;
+//	                                     absent or 0 removes it, as Orca (not $WEIGHTED; skipped with leaveAbsent)
+//	[lambdaAliasEventSources]            triggerArns on the alias, by UUID; absent removes
+//	                                     every mapping on the alias, as Orca (skipped with leaveAbsent)
 func newRouteType(b base) stage.Type {
 	return &stageType[routeSpec, *routeSpec]{base: b, name: RouteTypeName, tasks: []task[routeSpec]{
 		{name: taskResolveRoute, run: resolveRoute},
@@ -109,9 +111,15 @@ func newRouteType(b base) stage.Type {
 		{name: taskUpdateAlias, run: updateAlias, when: func(s *routeSpec) bool { return s.DeploymentStrategy.Value != strategyProgressive }},
 		{name: taskShiftTraffic, run: b.shiftTraffic, when: func(s *routeSpec) bool { return s.DeploymentStrategy.Value == strategyProgressive }},
 		{name: taskAliasPC, run: aliasProvisionedConcurrency, when: func(s *routeSpec) bool {
-			return !s.ProvisionedConcurrentExecutions.Missing() && s.DeploymentStrategy.Value != strategyWeighted && s.DeploymentStrategy.Value != strategyProgressive
+			return (!s.ProvisionedConcurrentExecutions.Missing() || !s.LeaveAbsent.Value) &&
+				s.DeploymentStrategy.Value != strategyWeighted && s.DeploymentStrategy.Value != strategyProgressive
 		}},
-		{name: taskAliasESM, run: aliasEventSources, when: func(s *routeSpec) bool { return !s.TriggerArns.Missing() }},
+		{name: taskAliasESM, run: aliasEventSources, when: func(s *routeSpec) bool {
+			if s.DeploymentStrategy.Value == strategyProgressive {
+				return !s.TriggerArns.Missing() // Sluice's own strategy: absent leaves
+			}
+			return s.manageEventSources()
+		}},
 	}}
 }
 

@@ -5,6 +5,7 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"reflect"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -505,7 +506,8 @@ func TestRouteEventSourcesOnAlias(t *testing.T) {
 	route := func(more map[string]any) {
 		t.Helper()
 		fields := withFields(fx.fields(map[string]any{"aliasName": "live", "deploymentStrategy": "$SIMPLE", "versionNameA": "$LATEST"}), more)
-		if tasks := typ.Tasks(fields); (more != nil) != (tasks[len(tasks)-1] == taskAliasESM) {
+		leave := more["leaveAbsent"] == true
+		if tasks := typ.Tasks(fields); leave == (tasks[len(tasks)-1] == taskAliasESM) {
 			t.Fatalf("Tasks(%v) = %v", more, tasks)
 		}
 		newStageRun(t, typ, fixtureApp, fields).mustSucceed()
@@ -515,10 +517,15 @@ func TestRouteEventSourcesOnAlias(t *testing.T) {
 	if got, want := mappings(fnARN+":live"), []string{fnARN + ":live <- " + queue}; !reflect.DeepEqual(got, want) {
 		t.Errorf("mappings on the alias = %v, want %v", got, want)
 	}
-	route(nil) // absent: left as it is
+	route(map[string]any{"leaveAbsent": true}) // absent with leaveAbsent: left as it is
 	if got := mappings(fnARN + ":live"); len(got) != 1 {
-		t.Errorf("a route without triggerArns changed the alias's mappings: %v", got)
+		t.Errorf("a route without triggerArns, with leaveAbsent, changed the alias's mappings: %v", got)
 	}
+	route(map[string]any{}) // absent: removed, as Orca
+	if got := mappings(fnARN + ":live"); len(got) != 0 {
+		t.Errorf("a route without triggerArns left mappings on the alias: %v", got)
+	}
+	route(map[string]any{"triggerArns": []any{queue}})
 	route(map[string]any{"triggerArns": []any{}})
 	if got := mappings(fnARN + ":live"); len(got) != 0 {
 		t.Errorf("triggerArns [] left mappings on the alias: %v", got)
@@ -538,7 +545,7 @@ func TestRouteProvisionedConcurrencyOnLocal(t *testing.T) {
 	typ := typeOf(t, env.accounts, RouteTypeName)
 	fields := fx.fields(map[string]any{"aliasName": "live", "deploymentStrategy": "$SIMPLE", "versionNameA": "$LATEST",
 		"provisionedConcurrentExecutions": 2})
-	if tasks := typ.Tasks(fields); tasks[len(tasks)-1] != taskAliasPC {
+	if tasks := typ.Tasks(fields); !slices.Contains(tasks, taskAliasPC) {
 		t.Fatalf("Tasks = %v", tasks)
 	}
 	msg := newStageRun(t, typ, fixtureApp, fields).mustFail()
@@ -547,6 +554,14 @@ func TestRouteProvisionedConcurrencyOnLocal(t *testing.T) {
 	}
 	if a := fx.alias("live"); a == nil {
 		t.Error("the alias was not routed before the concurrency task")
+	}
+	// Absent or 0 removes the alias's provisioned concurrency, as Orca; the
+	// local Lambda has none to remove, and the stage succeeds.
+	for _, more := range []map[string]any{{}, {"provisionedConcurrentExecutions": 0}} {
+		out := newStageRun(t, typ, fixtureApp, fx.fields(withFields(map[string]any{"aliasName": "live", "deploymentStrategy": "$SIMPLE", "versionNameA": "$LATEST"}, more))).mustSucceed()
+		if out["provisionedConcurrentExecutions"] != 0 {
+			t.Errorf("%v: outputs %v, want provisionedConcurrentExecutions 0", more, out)
+		}
 	}
 }
 

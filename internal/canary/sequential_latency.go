@@ -20,6 +20,15 @@ type SequentialLatencyConfig struct {
 	// MixtureScale is τ on the log scale. 0 means twice
 	// log(1 + TolerableIncrease).
 	MixtureScale float64
+	// FailIncrease is the relative increase the fail test must show: 0,
+	// the judge's pure form, fails an experiment shown slower at all;
+	// 0.05 fails one shown more than 5 % slower. Two builds of the same
+	// code differ by a few percent (a new version's processes are
+	// younger), and with a nearly constant latency a few percent is soon
+	// significant: a margin keeps that from rolling back a version whose
+	// slowdown is well inside the tolerable increase. It must be below
+	// TolerableIncrease.
+	FailIncrease float64
 }
 
 // LogMoments are the count, mean and sum of squared deviations of the
@@ -35,8 +44,6 @@ func (m *LogMoments) add(x float64) {
 	m.Mean += d / float64(m.N)
 	m.M2 += d * (x - m.Mean)
 }
-
-func (m LogMoments) variance() float64 { return m.M2 / float64(m.N-1) }
 
 // SequentialLatencyState is what the latency judge carries between
 // looks; its zero value is the state before the first request.
@@ -77,6 +84,9 @@ func (c SequentialLatencyConfig) Validate() error {
 	}
 	if c.MixtureScale < 0 || math.IsNaN(c.MixtureScale) {
 		errs = append(errs, fmt.Errorf("sequential latency judge: mixtureScale %v must be positive; 0 takes twice log(1 + tolerableIncrease)", c.MixtureScale))
+	}
+	if !(c.FailIncrease >= 0 && c.FailIncrease < c.TolerableIncrease) && c.TolerableIncrease > 0 {
+		errs = append(errs, fmt.Errorf("sequential latency judge: failIncrease %v must be 0 or more and below tolerableIncrease %v", c.FailIncrease, c.TolerableIncrease))
 	}
 	return errors.Join(errs...)
 }
@@ -119,7 +129,7 @@ func (c SequentialLatencyConfig) Update(s SequentialLatencyState, control, exper
 	delta := math.Log1p(c.TolerableIncrease)
 	tau := cmp.Or(c.MixtureScale, 2*delta)
 	diff := s.Experiment.Mean - s.Control.Mean
-	s.MaxLogFail = max(s.MaxLogFail, logHalfNormalMixture(diff, v, tau))
+	s.MaxLogFail = max(s.MaxLogFail, logHalfNormalMixture(diff-math.Log1p(c.FailIncrease), v, tau))
 	s.MaxLogPass = max(s.MaxLogPass, logHalfNormalMixture(delta-diff, v, tau))
 	switch {
 	case s.MaxLogFail >= math.Log(1/cmp.Or(c.Alpha, 0.05)):

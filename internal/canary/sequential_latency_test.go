@@ -77,6 +77,31 @@ func TestSequentialLatencyDecisions(t *testing.T) {
 	if fewControl.Decision != canary.SequentialContinue {
 		t.Errorf("nineteen control latencies: %s, want CONTINUE until the control's floor of twenty", fewControl.Decision)
 	}
+	// Three percent slower with little spread: the pure test fails it
+	// soon; with a fail margin of 5 % it passes, being inside the
+	// tolerable 10 %.
+	steady := func(n int, scale float64) []float64 {
+		v := make([]float64, n)
+		for i := range v {
+			v[i] = scale * 0.1 * math.Exp(0.01*rng.NormFloat64())
+		}
+		return v
+	}
+	ctl, exp := steady(900, 1), steady(100, 1.03)
+	if pure, _ := cfg.Update(zero, ctl, exp); pure.Decision != canary.SequentialFail {
+		t.Errorf("3 %% slower, no fail margin: %s, want FAIL", pure.Decision)
+	}
+	margin := cfg
+	margin.FailIncrease = 0.05
+	if m, _ := margin.Update(zero, ctl, exp); m.Decision != canary.SequentialPass {
+		t.Errorf("3 %% slower, fail margin 5 %%: %s, want PASS", m.Decision)
+	}
+	if m, _ := margin.Update(zero, steady(900, 1), steady(100, 1.08)); m.Decision != canary.SequentialFail {
+		t.Errorf("8 %% slower, fail margin 5 %%: %s, want FAIL", m.Decision)
+	}
+	if err := (canary.SequentialLatencyConfig{TolerableIncrease: 0.1, FailIncrease: 0.1}).Validate(); err == nil {
+		t.Error("failIncrease equal to tolerableIncrease: no error")
+	}
 	if _, err := cfg.Update(zero, []float64{0.1, 0}, nil); err == nil {
 		t.Error("a latency of 0: no error")
 	}

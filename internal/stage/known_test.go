@@ -24,6 +24,7 @@ type knownSpec struct {
 	Payload stage.JSONField                 `json:"payload"`
 	Plain   stage.ListField[stage.IntField] `json:"plain"`
 	Skipped stage.StringField               `json:"-"`
+	//lint:ignore U1000 an unexported field, which Known must skip
 	private stage.StringField
 }
 

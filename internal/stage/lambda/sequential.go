@@ -21,13 +21,18 @@ import (
 // false-promotion rate at beta. They watch the config's first sluice-local
 // error metric (error_rate or errors) and its first per-request duration
 // metric; the other metrics, and a comparison the judges leave undecided,
-// are judged by Kayenta's judge as without this field.
+// are judged by Kayenta's judge as without this field. The latency judge
+// fails a version only when it is shown slower by more than
+// latencyFailIncrease (default half the tolerable increase): two builds of
+// the same code differ by a few percent, which a nearly constant latency
+// soon makes significant.
 type sequentialFields struct {
 	stage.Field
 	Alpha             stage.NumberField `json:"alpha" hint:"the false-rollback rate, default 0.05"`
 	Beta              stage.NumberField `json:"beta" hint:"the false-promotion rate, default 0.05"`
 	ErrorRateIncrease stage.NumberField `json:"tolerableErrorRateIncrease" hint:"the absolute error-rate increase that may still pass, default 0.01"`
 	LatencyIncrease   stage.NumberField `json:"tolerableLatencyIncrease" hint:"the relative latency increase that may still pass, default 0.2"`
+	LatencyFail       stage.NumberField `json:"latencyFailIncrease" hint:"the relative latency increase that must be shown to fail; default half the tolerable increase"`
 	LookSeconds       stage.NumberField `json:"lookSeconds" hint:"seconds between looks, default 5"`
 }
 
@@ -47,6 +52,9 @@ func (s *sequentialFields) check(c *stage.Checker) {
 		if f.Set() && !(f.Value > 0) || math.IsInf(f.Value, 0) {
 			c.Errorf(f, "must be a positive number, not %v", f.Value)
 		}
+	}
+	if f := &s.LatencyFail; f.Set() && !(f.Value >= 0 && f.Value < s.latencyJudge().TolerableIncrease) {
+		c.Errorf(f, "must be 0 or more and below tolerableLatencyIncrease (%v), not %v", s.latencyJudge().TolerableIncrease, f.Value)
 	}
 }
 
@@ -69,6 +77,10 @@ func (s *sequentialFields) latencyJudge() canary.SequentialLatencyConfig {
 	c := canary.SequentialLatencyConfig{Alpha: s.Alpha.Value, Beta: s.Beta.Value, TolerableIncrease: 0.2}
 	if s.LatencyIncrease.Set() {
 		c.TolerableIncrease = s.LatencyIncrease.Value
+	}
+	c.FailIncrease = c.TolerableIncrease / 2
+	if s.LatencyFail.Set() {
+		c.FailIncrease = s.LatencyFail.Value
 	}
 	return c
 }

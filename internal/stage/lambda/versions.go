@@ -179,24 +179,6 @@ func publishedVersions(ctx context.Context, f *function) (versions []int, found 
 	return versions, true, nil
 }
 
-// resolveVersions resolves s against a fresh list of f's published
-// versions. A function that does not exist, and a selector that names no
-// version, fail naming the selector and the versions there are.
-func resolveVersions(ctx context.Context, f *function, s Selector, mustExist bool) (resolved []string, versions []int, err error) {
-	versions, found, err := publishedVersions(ctx, f)
-	if err != nil {
-		return nil, nil, err
-	}
-	if !found {
-		return nil, nil, fail("%s does not exist, so %s names nothing; check functionName and account", f, s)
-	}
-	resolved, err = s.Resolve(f.name, versions, mustExist)
-	if err != nil {
-		return nil, versions, fail("%v", err)
-	}
-	return resolved, versions, nil
-}
-
 // aliasUsage maps each version to the aliases that route to it (as their
 // version or their additional weighted version), from a fresh ListAliases.
 func aliasUsage(ctx context.Context, f *function) (map[string][]string, error) {

@@ -66,11 +66,12 @@ import (
 // invokeResultsList as the Invoke stage records it.
 //
 // triggerArns (and the event source mapping options) are reconciled on
-// the alias, as the plugin does — but only when triggerArns is present;
-// [] removes the alias's mappings. provisionedConcurrentExecutions, when
-// present, is set on the alias (0 removes it); absent leaves it as it is
-// (the plugin deleted it). healthCheckType and trafficPercentB are read by
-// neither the plugin nor Sluice.
+// the alias, as the plugin does: absent or [] removes the alias's mappings.
+// provisionedConcurrentExecutions is set on the alias; absent or 0 removes
+// it, as Orca does (not for $WEIGHTED or $PROGRESSIVE). leaveAbsent (Sluice)
+// makes both absent fields leave AWS as it is; $PROGRESSIVE leaves absent
+// triggerArns alone. healthCheckType and trafficPercentB are read by
+// neither the plugin nor Sluice, and validation warns about them.
 type routeSpec struct {
 	target
 	eventSourceFields

@@ -21,7 +21,7 @@ func TestCanaryConfigPages(t *testing.T) {
 	if _, err := s.client.PutCanaryConfig(ctx, "lambda-errors-latency", doc); err != nil {
 		t.Fatal(err)
 	}
-	changed := bytes.Replace(doc, []byte(`"allowedIncrease": 1.2}`), []byte(`"allowedIncrease": 1.3}`), 1)
+	changed := bytes.Replace(doc, []byte(`"allowedIncrease": 1.5}`), []byte(`"allowedIncrease": 1.6}`), 1)
 	if _, err := s.client.PutCanaryConfig(ctx, "lambda-errors-latency", changed); err != nil {
 		t.Fatal(err)
 	}
@@ -36,14 +36,14 @@ func TestCanaryConfigPages(t *testing.T) {
 	if status != http.StatusOK {
 		t.Fatalf("GET canary config = %d", status)
 	}
-	contains(t, body, "Revision 2 saved by", `&#34;allowedIncrease&#34;: 1.3`,
+	contains(t, body, "Revision 2 saved by", `&#34;allowedIncrease&#34;: 1.6`,
 		`<option value="1" selected>revision 1</option>`, `<option value="2" selected>revision 2</option>`)
 	if strings.Contains(body, `id="diff"`) {
 		t.Error("the page shows a diff nobody asked for")
 	}
 
 	_, body = s.get(t, "/canary-configs/lambda-errors-latency?from=1&to=2")
-	contains(t, body, `id="diff"`, "metrics[1].analysisConfigurations.canary.effectSize.allowedIncrease: 1.2 → 1.3")
+	contains(t, body, `id="diff"`, "metrics[1].analysisConfigurations.canary.effectSize.allowedIncrease: 1.5 → 1.6")
 	_, body = s.get(t, "/canary-configs/lambda-errors-latency?from=2&to=2")
 	contains(t, body, "The two revisions are the same.")
 

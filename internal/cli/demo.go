@@ -263,7 +263,7 @@ func (a *app) reportShift(e *apitype.Execution, bad bool) error {
 	}
 	switch {
 	case shift.Status == status.Succeeded && !bad:
-		fmt.Fprintln(a.stdout, "Sluice promoted v2: its analysis passed at every step.")
+		fmt.Fprintln(a.stdout, "Sluice promoted v2: every analysed step passed its canary analysis.")
 		return nil
 	case shift.Status == status.FailedContinue && bad:
 		fmt.Fprintf(a.stdout, "Sluice rolled v2 back by itself: %s\n", stageError(shift))

@@ -256,8 +256,9 @@ const (
 	rolloutRestoring     = "restoring"
 	rolloutRestored      = "restored"
 	rolloutRestoreFailed = "restoreFailed"
-	// rolloutStopped: the alias was changed or deleted by someone else,
-	// and the rollout left it as it found it.
+	// rolloutStopped: the rollout ended without restoring, having left the
+	// alias as it found it: someone else changed or deleted it, or the
+	// invoke check failed before the first shift.
 	rolloutStopped = "stopped"
 )
 

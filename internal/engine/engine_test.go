@@ -695,3 +695,20 @@ func TestTaskEvents(t *testing.T) {
 		}
 	}
 }
+
+// TestFailedExpressionInField: a field whose expression fails reports the
+// expression's own error, not that its text is not a number.
+func TestFailedExpressionInField(t *testing.T) {
+	t.Parallel()
+	b := setupWith(t, sqliteStore(t))
+	p := b.save(t, `{"application":"app","name":"badexpr","stages":[
+		{"refId":"1","type":"wait","name":"Wait","waitTime":"${#stage('Nope')['outputs']['x']}"}]}`)
+	exec := b.waitStatus(t, b.trigger(t, p, nil).ID, status.Terminal)
+	if exec.Status != status.Terminal {
+		t.Fatalf("execution = %s, want TERMINAL", describe(exec))
+	}
+	got, _ := contextOf(t, stageOf(exec, "1"))["error"].(string)
+	if !strings.Contains(got, `no stage named "Nope"`) || strings.Contains(got, "must be a number") {
+		t.Errorf("stage error = %q, want the expression's own error", got)
+	}
+}

@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"errors"
 	"fmt"
+	"maps"
 	"math"
 	"reflect"
 	"slices"
@@ -76,6 +77,9 @@ func decode(fields map[string]any, spec Spec, evaluated bool) []FieldError {
 		panic(fmt.Sprintf("stage: a Spec must be a pointer to a struct, not %T", spec))
 	}
 	d := &decoder{evaluated: evaluated}
+	if evaluated {
+		d.failed = failedExpressions(fields)
+	}
 	d.object(fields, rv.Elem(), "", absent)
 	c := &Checker{}
 	spec.Check(c)
@@ -87,6 +91,48 @@ func decode(fields map[string]any, spec Spec, evaluated bool) []FieldError {
 type decoder struct {
 	evaluated bool
 	errs      []FieldError
+	// failed maps each expression the engine could not evaluate to its
+	// error, from the context's expressionEvaluationSummary.
+	failed map[string]string
+}
+
+// failedExpressions reads the engine's expressionEvaluationSummary, which
+// maps each expression it left in place to a list of
+// {"description": why}, as a map from expression to why.
+func failedExpressions(fields map[string]any) map[string]string {
+	summary, _ := fields["expressionEvaluationSummary"].(map[string]any)
+	if len(summary) == 0 {
+		return nil
+	}
+	out := map[string]string{}
+	for expression, v := range summary {
+		list, _ := v.([]any)
+		for _, f := range list {
+			m, _ := f.(map[string]any)
+			if why, _ := m["description"].(string); why != "" {
+				out[expression] = why
+				break
+			}
+		}
+	}
+	return out
+}
+
+// expressionError is the error of the first expression in v the engine
+// could not evaluate: a field that still holds one is wrong because of
+// it, not because of its type.
+func (d *decoder) expressionError(v any) error {
+	text, ok := v.(string)
+	if !ok || len(d.failed) == 0 {
+		return nil
+	}
+	exprs := slices.Sorted(maps.Keys(d.failed))
+	for _, e := range exprs {
+		if strings.Contains(text, e) {
+			return fmt.Errorf("expression %s failed: %s", e, d.failed[e])
+		}
+	}
+	return nil
 }
 
 // lister is a ListField.
@@ -152,6 +198,9 @@ func (d *decoder) value(v any, present bool, fv reflect.Value, path, hint string
 	case isLeaf:
 		if err := target.(FieldType).DecodeField(v); err != nil {
 			f.state = invalid
+			if xerr := d.expressionError(v); xerr != nil {
+				err, hint = xerr, ""
+			}
 			d.fail(path, hint, err)
 			return
 		}

@@ -204,3 +204,22 @@ type badSpec struct {
 }
 
 func (*badSpec) Check(*stage.Checker) {}
+
+// A field that still holds an expression the engine could not evaluate
+// reports the expression's error, not that the text is the wrong type.
+func TestDecodeReportsFailedExpressions(t *testing.T) {
+	t.Parallel()
+	var s testSpec
+	const x = "${#stage('Nope').outputs.memory}"
+	err := stage.Decode(map[string]any{
+		"name":   "n",
+		"memory": x,
+		"expressionEvaluationSummary": map[string]any{
+			x: []any{map[string]any{"description": `no stage named "Nope"`, "level": "ERROR", "path": "memory"}},
+		},
+	}, &s)
+	want := `memory: expression ` + x + ` failed: no stage named "Nope"`
+	if err == nil || err.Error() != want {
+		t.Errorf("Decode = %v, want %q", err, want)
+	}
+}

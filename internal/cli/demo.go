@@ -400,20 +400,17 @@ func (a *app) runDemoRelease(ctx context.Context, c *apiclient.Client, rel demoR
 		stages[s.ID] = s
 	}
 	start := time.Now()
-	var waited time.Duration // time spent at the judgment, not counted as pipeline time
+	wait := judgmentWait{name: demoJudgment, now: time.Now}
 	var final *apitype.Execution
 	err = c.FollowExecution(ctx, exec.ID, func(ev apitype.Event) error {
 		fmt.Fprintln(a.stdout, "  "+formatEvent(ev, stages))
 		switch ev.Type {
 		case apitype.EventStageStatus:
 			var data apitype.StageStatusData
-			if json.Unmarshal(ev.Data, &data) != nil || data.Name != demoJudgment || data.Status != status.Running {
+			if json.Unmarshal(ev.Data, &data) != nil || !wait.observe(data) {
 				return nil
 			}
-			judged := time.Now()
-			err := a.demoJudge(ctx, c, exec.ID, rel)
-			waited = time.Since(judged)
-			return err
+			return a.demoJudge(ctx, c, exec.ID, rel)
 		case apitype.EventExecutionStatus:
 			var data apitype.ExecutionStatusData
 			if json.Unmarshal(ev.Data, &data) != nil || !data.Status.Complete() {
@@ -434,8 +431,37 @@ func (a *app) runDemoRelease(ctx context.Context, c *apiclient.Client, rel demoR
 	if final == nil {
 		return nil, errors.New("the event stream ended before the execution completed")
 	}
-	fmt.Fprintf(a.stdout, "  → %s in %s (judgment wait excluded)\n", final.Status, (time.Since(start) - waited).Round(time.Millisecond))
+	fmt.Fprintf(a.stdout, "  → %s in %s (judgment wait excluded)\n", final.Status, (time.Since(start) - wait.total).Round(time.Millisecond))
 	return final, nil
+}
+
+// judgmentWait measures the time a judgment stage waits for its answer,
+// from the stage's RUNNING event to the event that ends it, whoever answers
+// it: the demo itself, or a person in the console or another terminal
+// (then demoJudge returns at once and only the stage's end says when the
+// wait ended).
+type judgmentWait struct {
+	name  string           // the judgment stage's name
+	now   func() time.Time // the clock
+	since time.Time        // when the stage started waiting; zero when it is not
+	total time.Duration    // the time waited so far
+}
+
+// observe takes a stage status event and reports whether it is the
+// judgment starting to wait, when the demo should judge.
+func (w *judgmentWait) observe(data apitype.StageStatusData) bool {
+	if data.Name != w.name {
+		return false
+	}
+	switch {
+	case data.Status == status.Running && w.since.IsZero():
+		w.since = w.now()
+		return true
+	case data.Status.Complete() && !w.since.IsZero():
+		w.total += w.now().Sub(w.since)
+		w.since = time.Time{}
+	}
+	return false
 }
 
 // demoJudge shows the canary's traffic and then judges, or asks a person.

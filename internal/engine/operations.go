@@ -586,6 +586,7 @@ func (e *Engine) RestartStage(ctx context.Context, executionID, stageKey, user s
 			}
 		}
 		previousError, _ := s.ctx["error"].(string)
+		kept := r.keptOnRestart(s)
 		for _, x := range append([]*stageRun{s}, r.downstream(s)...) {
 			if x.row.Status.Active() {
 				return conflictf("stage %q downstream of %q is still %s; wait for it or cancel the execution", x.row.Name, s.row.Name, x.row.Status)
@@ -594,6 +595,7 @@ func (e *Engine) RestartStage(ctx context.Context, executionID, stageKey, user s
 				return err
 			}
 		}
+		maps.Copy(s.ctx, kept)
 		s.ctx["restartDetails"] = map[string]any{
 			"restartedBy": user, "restartTime": ms(t.now), "previousException": previousError,
 		}
@@ -616,6 +618,26 @@ func (e *Engine) RestartStage(ctx context.Context, executionID, stageKey, user s
 		}
 		return nil
 	})
+}
+
+// keptOnRestart is what a restart of s keeps of its context: the keys its
+// type names as a stage.RestartKeeper (what its first run resolved).
+func (r *run) keptOnRestart(s *stageRun) map[string]any {
+	typ, ok := r.t.e.stages.Lookup(s.row.Type)
+	if !ok {
+		return nil
+	}
+	k, ok := typ.(stage.RestartKeeper)
+	if !ok {
+		return nil
+	}
+	kept := map[string]any{}
+	for _, key := range k.KeptOnRestart() {
+		if v, ok := s.ctx[key]; ok {
+			kept[key] = v
+		}
+	}
+	return kept
 }
 
 // resetStage returns a stage to NOT_STARTED with the context it was

@@ -112,6 +112,15 @@ type Timeouter interface {
 	DefaultTimeout() time.Duration
 }
 
+// RestartKeeper is implemented by stage types that record in their
+// context what their first run resolved (a Delete's versions), so that the
+// stage, restarted, redoes the same change rather than the next one. When
+// the stage itself is restarted, the engine keeps those context keys;
+// stages downstream of it start afresh.
+type RestartKeeper interface {
+	KeptOnRestart() []string
+}
+
 // RawFielder is implemented by stage types that evaluate some of their own
 // fields' expressions at run time; the engine leaves those fields as
 // written when the stage starts.

@@ -66,7 +66,7 @@ func newDeleteType(b base) stage.Type {
 		{name: taskResolve, run: resolveDeletion},
 		{name: taskDelete, run: onFunction[deleteSpec](deleteVersions)},
 		{name: taskVerify, run: onFunction[deleteSpec](verifyDeleted)},
-	}}
+	}, kept: []string{ctxDeletePlan}}
 }
 
 // Delete's task names and context keys.

@@ -66,7 +66,13 @@ type stageType[S any, P interface {
 	base
 	name  string
 	tasks []task[S]
+	// kept is the context keys a restart of the stage keeps: what its
+	// first run resolved (stage.RestartKeeper).
+	kept []string
 }
+
+// KeptOnRestart names the context keys a restart of the stage keeps.
+func (st *stageType[S, P]) KeptOnRestart() []string { return st.kept }
 
 func (st *stageType[S, P]) Name() string { return st.name }
 

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"slices"
+	"strings"
 
 	"github.com/google/uuid"
 
@@ -25,11 +26,18 @@ import (
 // the reverse order in which the recording stages completed, each
 // requiring the one before — and runs them as visible stages. They run even
 // though the failure halted the execution, a failing one does not stop the
-// others (it ends FAILED_CONTINUE), and the execution keeps the status its
-// original stages give it.
+// others (it ends FAILED_CONTINUE). When they all succeed the execution
+// keeps the status its original stages give it; when one fails, the
+// change it should have undone is still there, so the execution ends
+// TERMINAL and its state's rollbackFailed says which stage failed and why.
+// The state's rolledBackBy says who rolled back: the user who asked, or
+// rollbackOnFailure.
 const (
 	rollbackOutput = "rollback:stage"
 	rollbackOfKey  = "rollbackOf" // context key of a rollback stage: the stage it undoes
+	// rolledBackOnFailure is rolledBackBy when the engine rolled back a
+	// failed execution because rollbackOnFailure asked it to.
+	rolledBackOnFailure = "rollbackOnFailure"
 )
 
 // compensation is one "rollback:stage" record.
@@ -55,8 +63,9 @@ func (r *run) rollbackWanted(s *stageRun) bool {
 }
 
 // addRollbackStages appends the compensations of completed stages (those
-// selected by want) and returns how many it added.
-func (r *run) addRollbackStages(want func(*stageRun) bool) (int, error) {
+// selected by want), recording that by rolled back, and returns how many it
+// added.
+func (r *run) addRollbackStages(by string, want func(*stageRun) bool) (int, error) {
 	var done []*stageRun
 	for _, s := range r.stages {
 		if s.isRollback() || s.row.EndTime == nil || s.outputs[rollbackOutput] == nil || !want(s) {
@@ -109,6 +118,7 @@ func (r *run) addRollbackStages(want func(*stageRun) bool) (int, error) {
 	}
 	if len(done) > 0 {
 		r.state.RolledBack = true
+		r.state.RolledBackBy = by
 		r.dirty = true
 		if err := r.event("", apitype.EventExecutionRollback, apitype.ExecutionRollbackData{Stages: len(done)}); err != nil {
 			return 0, err
@@ -142,7 +152,7 @@ func (e *Engine) Rollback(ctx context.Context, executionID, user string) error {
 		if r.state.RolledBack {
 			return conflictf("execution %s was already rolled back", r.exec.ID)
 		}
-		n, err := r.addRollbackStages(func(*stageRun) bool { return true })
+		n, err := r.addRollbackStages(user, func(*stageRun) bool { return true })
 		if err != nil {
 			return err
 		}
@@ -161,4 +171,24 @@ func (e *Engine) Rollback(ctx context.Context, executionID, user string) error {
 		}
 		return nil
 	})
+}
+
+// rollbackFailure says which rollback stages failed and why, or "" when
+// none did.
+func (r *run) rollbackFailure() string {
+	var failed []string
+	for _, s := range r.stages {
+		if !s.isRollback() || !s.row.Status.Failed() {
+			continue
+		}
+		msg := fmt.Sprintf("%q %s", s.row.Name, s.row.Status)
+		if e, _ := s.ctx["error"].(string); e != "" {
+			msg += ": " + e
+		}
+		failed = append(failed, msg)
+	}
+	if len(failed) == 0 {
+		return ""
+	}
+	return "the rollback failed, so what it should have undone is still in place: " + strings.Join(failed, "; ")
 }

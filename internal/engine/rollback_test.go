@@ -2,6 +2,7 @@ package engine_test
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"strings"
 	"sync"
@@ -70,8 +71,31 @@ func TestRollback(t *testing.T) {
 		if got := strings.Join(names, ","); got != "Undo broken=FAILED_CONTINUE,Undo a=SUCCEEDED" {
 			t.Errorf("rollback stages: %s", got)
 		}
+		st := rollbackState(t, exec)
+		if st.RolledBackBy != "rollbackOnFailure" || !strings.Contains(st.RollbackFailed, `"Undo broken" FAILED_CONTINUE: cannot undo broken`) {
+			t.Errorf("state %+v: want rolledBackBy rollbackOnFailure and rollbackFailed naming Undo broken", st)
+		}
 		if err := b.engine.Rollback(ctx, exec.ID, "ann"); !errors.Is(err, engine.ErrConflict) {
 			t.Errorf("second rollback: %v, want ErrConflict", err)
+		}
+	})
+
+	t.Run("by hand, the restore fails", func(t *testing.T) {
+		p := b.save(t, `{"application":"app","name":"rb4","stages":[{"refId":"1","type":"change","name":"only","what":"broken"}]}`)
+		id := b.trigger(t, p, nil).ID
+		b.waitStatus(t, id, status.Succeeded)
+		if err := b.engine.Rollback(ctx, id, "ann"); err != nil {
+			t.Fatal(err)
+		}
+		exec := b.waitFor(t, id, "manual rollback", func(e *store.Execution) bool {
+			return len(e.Stages) == 2 && e.Status.Complete()
+		})
+		if exec.Status != status.Terminal || exec.Stages[1].Status != status.FailedContinue {
+			t.Errorf("after a rollback whose restore failed: %s, want TERMINAL", describe(exec))
+		}
+		st := rollbackState(t, exec)
+		if st.RolledBackBy != "ann" || !strings.Contains(st.RollbackFailed, "the rollback failed") {
+			t.Errorf("state %+v: want rolledBackBy ann and rollbackFailed saying the rollback failed", st)
 		}
 	})
 
@@ -88,6 +112,9 @@ func TestRollback(t *testing.T) {
 		if exec.Status != status.Succeeded || exec.Stages[1].Name != "Undo z" || exec.Stages[1].Status != status.Succeeded {
 			t.Errorf("after a manual rollback: %s", describe(exec))
 		}
+		if st := rollbackState(t, exec); st.RolledBackBy != "ann" || st.RollbackFailed != "" {
+			t.Errorf("state %+v: want rolledBackBy ann and no rollbackFailed", st)
+		}
 		p = b.save(t, `{"application":"app","name":"rb3","stages":[{"refId":"1","type":"probe","name":"nothing"}]}`)
 		id = b.trigger(t, p, nil).ID
 		b.waitStatus(t, id, status.Succeeded)
@@ -95,4 +122,18 @@ func TestRollback(t *testing.T) {
 			t.Errorf("rollback with nothing to undo: %v", err)
 		}
 	})
+}
+
+type rollbackRecord struct {
+	RolledBackBy   string `json:"rolledBackBy"`
+	RollbackFailed string `json:"rollbackFailed"`
+}
+
+func rollbackState(t *testing.T, e *store.Execution) rollbackRecord {
+	t.Helper()
+	var st rollbackRecord
+	if err := json.Unmarshal(e.State, &st); err != nil {
+		t.Fatalf("execution state %s: %v", e.State, err)
+	}
+	return st
 }

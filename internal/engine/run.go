@@ -31,9 +31,16 @@ type run struct {
 
 // execState is the engine's bookkeeping on an execution (store column State).
 type execState struct {
-	Queued             bool        `json:"queued,omitempty"`
-	Halted             bool        `json:"halted,omitempty"`     // a stage failed with failPipeline: start nothing new
-	RolledBack         bool        `json:"rolledBack,omitempty"` // rollback stages were added
+	Queued     bool `json:"queued,omitempty"`
+	Halted     bool `json:"halted,omitempty"`     // a stage failed with failPipeline: start nothing new
+	RolledBack bool `json:"rolledBack,omitempty"` // rollback stages were added
+	// RolledBackBy is who added them: the user who asked, or
+	// rollbackOnFailure when the execution failed.
+	RolledBackBy string `json:"rolledBackBy,omitempty"`
+	// RollbackFailed says which rollback stages failed, and why: what
+	// they should have undone is still in place, and the execution ends
+	// TERMINAL.
+	RollbackFailed     string      `json:"rollbackFailed,omitempty"`
 	CanceledBy         string      `json:"canceledBy,omitempty"`
 	CancellationReason string      `json:"cancellationReason,omitempty"`
 	Paused             *pauseState `json:"paused,omitempty"`

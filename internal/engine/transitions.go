@@ -219,12 +219,25 @@ func (r *run) completeStage(s *stageRun, to status.Status, errMsg string) error 
 func (r *run) finish() error {
 	final := r.finalStatus()
 	if final == status.Terminal && !r.state.RolledBack {
-		n, err := r.addRollbackStages(r.rollbackWanted)
+		n, err := r.addRollbackStages(rolledBackOnFailure, r.rollbackWanted)
 		if err != nil {
 			return err
 		}
 		if n > 0 {
 			return r.advance()
+		}
+	}
+	if r.state.RolledBack && !r.exec.Canceled {
+		// A change a failed rollback stage should have undone is still
+		// there: the execution has not ended as its other stages say. (A
+		// rollback stage restarted and succeeding clears this.)
+		msg := r.rollbackFailure()
+		if msg != r.state.RollbackFailed {
+			r.state.RollbackFailed = msg
+			r.dirty = true
+		}
+		if msg != "" {
+			final = status.Terminal
 		}
 	}
 	if err := r.setExecStatus(final); err != nil {

@@ -528,22 +528,47 @@ func TestBrowserPipelineEditorWarnings(t *testing.T) {
 	b.checkConsole()
 }
 
-// TestBrowserRollbackAnswerIsShown: Roll back on a finished execution
-// asks the API, and its answer — here, that nothing recorded how to undo
-// the stages; on a server without the route, that it cannot roll back —
-// is shown next to the button.
+// TestBrowserRollbackAnswerIsShown: Roll back, offered on a finished
+// execution whose Route stage recorded how to undo it, asks the API, and
+// its answer — here, that the execution was rolled back meanwhile — is
+// shown next to the button. An execution with nothing to undo does not
+// offer it.
 func TestBrowserRollbackAnswerIsShown(t *testing.T) {
-	s := newTestServer(t, nil)
-	b := newBrowser(t, s.URL)
-	b.signIn(s, "/")
-	s.apply(t, "hello", "broken", []byte(failingPipeline))
-	exec, err := s.client.Trigger(context.Background(), "hello", "broken", apitype.TriggerRequest{})
+	if testing.Short() {
+		t.Skip("builds and runs a Lambda function")
+	}
+	lam := newLocalLambda(t)
+	s := newTestServerWith(t, serverOptions{accounts: lam.accounts})
+	v1, _ := lam.deployTwoVersions(t, "hello-steer")
+	lam.route(t, "hello-steer", "live", v1, nil)
+	s.apply(t, "hello", "route", []byte(`{"application": "hello", "name": "route", "stages": [{
+		"refId": "1", "type": "Aws.LambdaTrafficRoutingStage", "name": "Route",
+		"account": "local", "region": "us-east-1", "functionName": "hello-steer", "aliasName": "live",
+		"deploymentStrategy": "$SIMPLE", "versionNameA": "$LATEST"}]}`))
+	exec, err := s.client.Trigger(context.Background(), "hello", "route", apitype.TriggerRequest{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	s.waitExecution(t, exec.ID, "TERMINAL", func(e *apitype.Execution) bool { return e.Status == "TERMINAL" })
-	b.open("/executions/" + exec.ID)
+	s.waitExecution(t, exec.ID, "SUCCEEDED", func(e *apitype.Execution) bool { return e.Status.Complete() })
+	s.apply(t, "hello", "broken", []byte(failingPipeline))
+	broken, err := s.client.Trigger(context.Background(), "hello", "broken", apitype.TriggerRequest{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.waitExecution(t, broken.ID, "TERMINAL", func(e *apitype.Execution) bool { return e.Status == "TERMINAL" })
+
+	b := newBrowser(t, s.URL)
+	b.signIn(s, "/executions/"+broken.ID)
 	b.waitFor("the page", `document.body.dataset.enhanced === '1'`)
+	if eval[bool](b, `!!document.getElementById('act-rollback')`) {
+		t.Error("an execution with nothing to undo offers Roll back")
+	}
+	b.open("/executions/" + exec.ID)
+	b.waitFor("the page", `document.body.dataset.enhanced === '1' && !!document.getElementById('act-rollback')`)
+	// Someone else rolls it back while the page is open.
+	if _, err := s.client.Rollback(context.Background(), exec.ID); err != nil {
+		t.Fatal(err)
+	}
 	// Accept the confirmation dialog.
 	dialogs := chromedp.Events(b.ctx, page.JavascriptDialogOpening)
 	go func() {
@@ -557,7 +582,7 @@ func TestBrowserRollbackAnswerIsShown(t *testing.T) {
 	b.do("roll back", chromedp.Click(chromedp.ID("act-rollback")))
 	b.waitFor("the answer", `document.querySelector('output[for="act-rollback"]').textContent.length > 0`)
 	got := b.text(`output[for="act-rollback"]`)
-	if !strings.Contains(got, "no stage that recorded how to undo it") && got != "This server cannot roll back executions yet." {
+	if !strings.Contains(got, "already rolled back") {
 		t.Errorf("next to Roll back: %q", got)
 	}
 	b.allowConsole("/rollback") // the API's answer, which the page showed

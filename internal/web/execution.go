@@ -144,7 +144,7 @@ func (c *Console) execution(r *http.Request) (*page, error) {
 	case status.Paused:
 		v.Actions = append(v.Actions, actionView{ID: "act-resume", Label: "Resume", URL: api + "/resume", Body: "{}"})
 	}
-	if !running && !rolledBack(e) {
+	if !running && canRollBack(e) {
 		v.Actions = append(v.Actions, actionView{ID: "act-rollback", Label: "Roll back", URL: api + "/rollback", Body: "{}",
 			Confirm: "Roll back what this execution changed?", Danger: true,
 			Missing: "This server cannot roll back executions yet."})
@@ -178,6 +178,25 @@ func (c *Console) execution(r *http.Request) (*page, error) {
 	}
 	return &page{Name: "execution", Title: fmt.Sprintf("%s/%s · %s", e.Application, e.PipelineName, shortID(e.ID)),
 		Nav: "executions", LiveEvents: liveStream(v.EventsURL), Data: v}, nil
+}
+
+// canRollBack reports whether Roll back would undo something: the
+// execution was not rolled back yet and one of its stages recorded how to
+// undo its change (a Route stage's "rollback:stage"). Elsewhere the API
+// would refuse, so the button is not offered.
+func canRollBack(e *apitype.Execution) bool {
+	if rolledBack(e) {
+		return false
+	}
+	for _, s := range e.Stages {
+		var out struct {
+			Rollback json.RawMessage `json:"rollback:stage"`
+		}
+		if json.Unmarshal(s.Outputs, &out) == nil && len(out.Rollback) > 0 && string(out.Rollback) != "null" {
+			return true
+		}
+	}
+	return false
 }
 
 // rolledBack reports whether the execution's rollback stages were added.
@@ -247,6 +266,8 @@ func triggerAndNotes(e *apitype.Execution) (params []keyValue, notes []string) {
 		Queued             bool   `json:"queued"`
 		CanceledBy         string `json:"canceledBy"`
 		CancellationReason string `json:"cancellationReason"`
+		RolledBackBy       string `json:"rolledBackBy"`
+		RollbackFailed     string `json:"rollbackFailed"`
 		Paused             *struct {
 			PausedBy  string `json:"pausedBy"`
 			ResumedBy string `json:"resumedBy"`
@@ -267,7 +288,18 @@ func triggerAndNotes(e *apitype.Execution) (params []keyValue, notes []string) {
 		notes = append(notes, n)
 	}
 	if rolledBack(e) {
-		notes = append(notes, "Rolled back: the stages that undo what it changed were added to it.")
+		by := ""
+		switch st.RolledBackBy {
+		case "":
+		case "rollbackOnFailure":
+			by = " because it failed and rollbackOnFailure is set"
+		default:
+			by = " by " + st.RolledBackBy
+		}
+		notes = append(notes, "Rolled back"+by+": the stages that undo what it changed were added to it.")
+	}
+	if st.RollbackFailed != "" {
+		notes = append(notes, "Rollback failed: "+st.RollbackFailed)
 	}
 	if st.Paused != nil && e.Status == status.Paused && st.Paused.PausedBy != "" {
 		notes = append(notes, "Paused by "+st.Paused.PausedBy+".")

@@ -135,3 +135,35 @@ func TestSelectStage(t *testing.T) {
 		t.Errorf("without a failure the running stage is shown, got %s", s.ID)
 	}
 }
+
+// TestRollbackOffered: Roll back is offered only where a stage recorded how
+// to undo its change and the execution was not rolled back yet; the notes
+// say who rolled back and that the rollback failed.
+func TestRollbackOffered(t *testing.T) {
+	t.Parallel()
+	route := apitype.Stage{Outputs: json.RawMessage(`{"rollback:stage":{"type":"Aws.LambdaTrafficRoutingStage","context":{}}}`)}
+	wait := apitype.Stage{Outputs: json.RawMessage(`{}`)}
+	for _, tc := range []struct {
+		name  string
+		e     apitype.Execution
+		offer bool
+		notes []string
+	}{
+		{"nothing to undo", apitype.Execution{Stages: []apitype.Stage{wait}}, false, nil},
+		{"a Route to undo", apitype.Execution{Stages: []apitype.Stage{wait, route}}, true, nil},
+		{"rolled back, failed", apitype.Execution{Stages: []apitype.Stage{route},
+			State: json.RawMessage(`{"rolledBack":true,"rolledBackBy":"ann","rollbackFailed":"the rollback failed, so what it should have undone is still in place: \"Undo\" FAILED_CONTINUE"}`)},
+			false, []string{"Rolled back by ann: the stages that undo what it changed were added to it.",
+				`Rollback failed: the rollback failed, so what it should have undone is still in place: "Undo" FAILED_CONTINUE`}},
+		{"rolled back on failure", apitype.Execution{Stages: []apitype.Stage{route},
+			State: json.RawMessage(`{"rolledBack":true,"rolledBackBy":"rollbackOnFailure"}`)},
+			false, []string{"Rolled back because it failed and rollbackOnFailure is set: the stages that undo what it changed were added to it."}},
+	} {
+		if got := canRollBack(&tc.e); got != tc.offer {
+			t.Errorf("%s: canRollBack = %v, want %v", tc.name, got, tc.offer)
+		}
+		if _, notes := triggerAndNotes(&tc.e); strings.Join(notes, "|") != strings.Join(tc.notes, "|") {
+			t.Errorf("%s: notes = %q, want %q", tc.name, notes, tc.notes)
+		}
+	}
+}

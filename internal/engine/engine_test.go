@@ -66,6 +66,9 @@ func (p *probe) Cancel(_ context.Context, t *stage.Task) error {
 	p.mu.Lock()
 	p.canceled[t.StageID]++
 	p.mu.Unlock()
+	if change, _ := t.Context["applied"].(string); change != "" {
+		return &stage.AppliedError{Change: change} // as a Lambda stage past its change
+	}
 	return nil
 }
 
@@ -95,6 +98,7 @@ func TestScenarios(t *testing.T) {
 		{"StageEnabledSkips", scenarioStageEnabledSkips},
 		{"Judgment", scenarioJudgment},
 		{"CancelDuringWait", scenarioCancelDuringWait},
+		{"CancelAfterChangeApplied", scenarioCancelAfterChangeApplied},
 		{"SkipWait", scenarioSkipWait},
 		{"PauseResumeAcrossTimeout", scenarioPauseResumeAcrossTimeout},
 		{"RestartStage", scenarioRestartStage},
@@ -392,6 +396,25 @@ func scenarioCancelDuringWait(t *testing.T, b *bundle) {
 	}
 	if err := b.engine.Cancel(context.Background(), id, "ann", ""); !errors.Is(err, engine.ErrConflict) {
 		t.Errorf("cancel of a canceled execution: %v, want ErrConflict", err)
+	}
+}
+
+// scenarioCancelAfterChangeApplied: a stage canceled after its change was
+// applied is not CANCELED: it ends TERMINAL naming the change, while the
+// execution is CANCELED.
+func scenarioCancelAfterChangeApplied(t *testing.T, b *bundle) {
+	p := b.save(t, `{"application":"app","name":"applied","stages":[
+		{"refId":"1","type":"probe","name":"deploy","polls":1000000,"applied":"updateCode ran on function hello"}]}`)
+	id := b.trigger(t, p, nil).ID
+	b.waitStage(t, id, "1", status.Running)
+	if err := b.engine.Cancel(context.Background(), id, "ann", "changed my mind"); err != nil {
+		t.Fatal(err)
+	}
+	exec := b.waitStatus(t, id, status.Canceled)
+	wantStatuses(t, exec, status.Canceled, map[string]status.Status{"1": status.Terminal})
+	got, _ := contextOf(t, stageOf(exec, "1"))["error"].(string)
+	if !strings.Contains(got, "updateCode ran on function hello") || !strings.Contains(got, "that change stays") || strings.Contains(got, "undoing") {
+		t.Errorf("stage error = %q, want it to name the change that stays", got)
 	}
 }
 

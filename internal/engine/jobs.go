@@ -172,9 +172,13 @@ func (w *runStageWorker) decide(ctx context.Context, job *river.Job[runStageArgs
 func (w *runStageWorker) perform(ctx context.Context, p *pending) (stage.Result, error) {
 	if p.step == stepCancel {
 		err := p.typ.(stage.Canceler).Cancel(ctx, p.task)
+		var applied *stage.AppliedError
 		switch {
 		case err != nil && ctx.Err() != nil:
 			return stage.Result{}, err // the engine is stopping: cancel again later
+		case errors.As(err, &applied):
+			// The stage stopped, but its change was applied: not CANCELED.
+			return stage.Result{Status: status.Terminal, Error: applied.Error()}, nil
 		case err != nil:
 			// What the stage applied is still there: the record must not
 			// say canceled.

@@ -54,9 +54,28 @@ func IsInline(typ Type) bool {
 // Canceler is implemented by stage types whose running tasks must clean up
 // when the execution is canceled. An error means the cleanup failed and
 // what the stage applied is still there: the engine records the stage
-// TERMINAL with it, never CANCELED.
+// TERMINAL with it, never CANCELED. A stage that had already made a change
+// it does not undo returns an *AppliedError describing it.
+//
+// CANCELED, as in Orca, means the stage stopped; in Sluice it also means
+// the stage left nothing it applied. A stage canceled after its change was
+// applied ends TERMINAL with the change named, so that the record does not
+// suggest nothing happened.
 type Canceler interface {
 	Cancel(ctx context.Context, t *Task) error
+}
+
+// AppliedError is what a Canceler returns when the stage, canceled, had
+// already applied a change that stays: the engine records the stage
+// TERMINAL with its text.
+type AppliedError struct {
+	// Change says what the stage changed, e.g. "updateCode, publishVersion
+	// ran on function hello-api".
+	Change string
+}
+
+func (e *AppliedError) Error() string {
+	return "canceled after the stage had applied its change (" + e.Change + "); that change stays: run the pipeline again or roll back to undo it"
 }
 
 // Task is the input of one task run.

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"math"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -303,16 +304,19 @@ func (st *stageType[S, P]) Commands(ctx map[string]any) []string {
 // $PROGRESSIVE Route has traffic split puts the alias back as it was before
 // the stage, so a canceled stage leaves nothing it applied; a restore that
 // fails is returned, and the engine records the stage as failed, not
-// canceled. Other Lambda stages have nothing to undo here.
+// canceled. A stage whose tasks had already changed the function (a Deploy
+// past updateCode, a Route past lambdaUpdateAlias) returns a
+// *stage.AppliedError naming them: the change stays, and the record says
+// so rather than CANCELED.
 func (st *stageType[S, P]) Cancel(ctx context.Context, t *stage.Task) error {
 	var r rollout
 	if st.name != RouteTypeName || fromContext(t.Context, rolloutKey, &r) != nil || !r.hasShifted() {
-		return nil
+		return st.applied(t)
 	}
 	switch r.Status {
 	case rolloutShifting, rolloutPaused, rolloutRestoring:
 	default:
-		return nil // promoted, restored or stopped: nothing of the shift is left to undo
+		return st.applied(t) // promoted, restored or stopped: nothing of the shift is left to undo
 	}
 	var snap snapshot
 	if err := fromContext(t.Context, routeSnapshotKey, &snap); err != nil {
@@ -331,6 +335,47 @@ func (st *stageType[S, P]) Cancel(ctx context.Context, t *stage.Task) error {
 			describeRouting(snap.FunctionVersion, snap.AdditionalVersionWeights), err)
 	}
 	return nil
+}
+
+// changingTasks are the tasks that change the function, its aliases or
+// its mappings when they complete. createFunction changes something only
+// when it created the function.
+var changingTasks = map[string]bool{
+	taskCreate: true, taskUpdateCode: true, taskUpdateConfig: true, taskPublish: true,
+	taskProvisioned: true, taskAliases: true, taskEventSources: true, taskRetain: true,
+	taskDelete: true, taskUpdateAlias: true, taskShiftTraffic: true, taskAliasPC: true, taskAliasESM: true,
+	taskRestoreRouting: true,
+}
+
+// applied is what Cancel returns for a stage left as its tasks made it:
+// an *stage.AppliedError naming the tasks that had changed something
+// before the running one, or nil when none had.
+func (st *stageType[S, P]) applied(t *stage.Task) error {
+	tasks := st.Tasks(t.Context)
+	i := slices.Index(tasks, t.Name)
+	if i < 0 {
+		return nil
+	}
+	var done []string
+	for _, name := range tasks[:i] {
+		if name == taskCreate && t.Context[ctxCreated] != true {
+			continue // the function was there already
+		}
+		if changingTasks[name] {
+			done = append(done, name)
+		}
+	}
+	if len(done) == 0 {
+		return nil
+	}
+	what := strings.Join(done, ", ") + " ran"
+	s := new(S)
+	if stage.Decode(t.Context, P(s)) == nil {
+		if f, err := st.function(t.Application, P(s).functionTarget()); err == nil {
+			what += " on function " + f.name
+		}
+	}
+	return &stage.AppliedError{Change: what}
 }
 
 // shiftTraffic walks the steps: it acts on new commands, applies the

@@ -21,6 +21,9 @@ import (
 // routing a Route stage recorded.
 const RestoreTypeName = "sluice.LambdaRestoreRouting"
 
+// taskRestoreRouting is the restore stage's one task.
+const taskRestoreRouting = "lambdaRestoreRouting"
+
 // restoreSpec is the fields of a sluice.LambdaRestoreRouting stage,
 // Sluice's own: a Route stage's rollback:previousRouting record.
 //
@@ -102,7 +105,7 @@ func (s *restoreSpec) functionTarget() *target {
 // recorded.
 func newRestoreType(b base) stage.Type {
 	return &stageType[restoreSpec, *restoreSpec]{base: b, name: RestoreTypeName, tasks: []task[restoreSpec]{
-		{name: "lambdaRestoreRouting", run: restoreRouting},
+		{name: taskRestoreRouting, run: restoreRouting},
 	}}
 }
 

@@ -95,7 +95,8 @@ type Detail struct {
 }
 
 // Error returns the server's message followed by one line per problem,
-// "  path: message".
+// "  path: message", leaving out a problem the message already says (the
+// server puts a lone problem in its message as well as in its details).
 func (e *Error) Error() string {
 	var b strings.Builder
 	b.WriteString(e.Message)
@@ -103,6 +104,9 @@ func (e *Error) Error() string {
 		fmt.Fprintf(&b, "server answered %d %s", e.Status, http.StatusText(e.Status))
 	}
 	for _, d := range e.Details {
+		if d.Message != "" && strings.HasSuffix(e.Message, ": "+d.Message) {
+			continue
+		}
 		b.WriteString("\n  ")
 		if d.Path != "" {
 			b.WriteString(d.Path)

@@ -110,3 +110,14 @@ func TestReadStream(t *testing.T) {
 		t.Errorf("events = %v, want %v", got, want)
 	}
 }
+
+// TestErrorSaysEachProblemOnce: a lone problem the server put in its
+// message as well as in its details is said once.
+func TestErrorSaysEachProblemOnce(t *testing.T) {
+	t.Parallel()
+	e := &Error{Status: 400, Message: `the expression cannot be evaluated: unexpected "}"`,
+		Details: []Detail{{Path: "expression", Message: `unexpected "}"`}}}
+	if want := `the expression cannot be evaluated: unexpected "}"`; e.Error() != want {
+		t.Errorf("Error() = %q, want %q", e.Error(), want)
+	}
+}

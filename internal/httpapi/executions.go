@@ -467,19 +467,15 @@ func (s *server) evaluate(w http.ResponseWriter, r *http.Request) error {
 func evaluateError(err error) error {
 	var ve *pipeline.ValidationError
 	if errors.As(err, &ve) {
-		// One problem goes in the message and not again in the details, so
-		// that a client printing both says it once.
 		msg := "the expression cannot be evaluated"
-		details := validationDetails(ve)
 		if len(ve.Problems) == 1 {
 			msg += ": " + ve.Problems[0].Msg
-			details = nil
 		}
 		return &Error{
 			Status:  http.StatusBadRequest,
 			Code:    apitype.CodeInvalidExpression,
 			Message: msg,
-			Details: details,
+			Details: validationDetails(ve),
 			Err:     err,
 		}
 	}

@@ -35,13 +35,17 @@ func (c *canaryEnv) routesOnly(t *testing.T, version string) {
 	}
 }
 
+// progressiveStage is a $PROGRESSIVE Route of alias live: 20 % judged over
+// 2.5 s in 0.25 s samples — long enough that a loaded machine's thinner
+// traffic still gives each sample requests of both versions — then 60 %,
+// then all of it.
 func progressiveStage(progressive map[string]any) map[string]any {
 	p := map[string]any{
 		"steps": []any{
-			map[string]any{"weight": 20, "pause": 1.2},
+			map[string]any{"weight": 20, "pause": 2.5},
 			map[string]any{"weight": "60", "pause": "PT0.3S", "analysis": false},
 		},
-		"analysis": map[string]any{"canaryConfigName": "lambda-errors-latency", "scopes": []any{map[string]any{"step": 0.1}}},
+		"analysis": map[string]any{"canaryConfigName": "lambda-errors-latency", "scopes": []any{map[string]any{"step": 0.25}}},
 	}
 	maps.Copy(p, progressive)
 	return map[string]any{"functionName": "hello", "aliasName": "live", "deploymentStrategy": "$PROGRESSIVE", "progressive": p}

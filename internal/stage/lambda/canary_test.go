@@ -99,11 +99,12 @@ func (c *canaryEnv) traffic(t *testing.T) (stop func() int) {
 func canaryFields(more map[string]any) map[string]any {
 	cc := map[string]any{
 		"canaryConfigName": "lambda-errors-latency",
-		"scopes":           []any{map[string]any{"controlScope": "$PREVIOUS", "experimentScope": "$LATEST", "step": 0.1}},
+		"scopes":           []any{map[string]any{"controlScope": "$PREVIOUS", "experimentScope": "$LATEST", "step": 0.25}},
 		"scoreThresholds":  map[string]any{"pass": "75", "marginal": "50"},
-		"lifetimeDuration": "PT1.5S",
-		// Deck writes numbers as strings; 0.5 s intervals.
-		"canaryAnalysisIntervalMins": fmt.Sprint(0.5 / 60),
+		"lifetimeDuration": "PT3S",
+		// Deck writes numbers as strings; 1 s intervals, of 0.25 s samples:
+		// enough requests of each version per sample on a loaded machine.
+		"canaryAnalysisIntervalMins": fmt.Sprint(1.0 / 60),
 	}
 	f := map[string]any{"functionName": "hello", "aliasName": "live", "canaryConfig": cc}
 	for k, v := range more {
@@ -186,8 +187,8 @@ func TestKayentaCanaryPassesAGoodVersion(t *testing.T) {
 	}
 	for i, iv := range rep.Intervals {
 		// Orca's growing window: every interval starts when the analysis did.
-		if !iv.Start.Equal(rep.Intervals[0].Start) || iv.End.Sub(iv.Start) != time.Duration(i+1)*500*time.Millisecond {
-			t.Errorf("interval %d is [%s, %s); want the window to grow by 0.5 s per interval", i+1, iv.Start, iv.End)
+		if !iv.Start.Equal(rep.Intervals[0].Start) || iv.End.Sub(iv.Start) != time.Duration(i+1)*time.Second {
+			t.Errorf("interval %d is [%s, %s); want the window to grow by 1 s per interval", i+1, iv.Start, iv.End)
 		}
 		if iv.End.Before(start) || iv.Score < 75 {
 			t.Errorf("interval %d: end %s, score %v (%s)", i+1, iv.End, iv.Score, iv.Explain())

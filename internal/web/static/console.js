@@ -357,6 +357,56 @@
     ta.scrollTop = Math.max(0, line * lh - ta.clientHeight / 3);
   }
 
+  // ---- Stage graphs: shrunk a little to fit, or scrolled inside their box. ----
+  // A graph up to 1/minGraphScale wider than its box is drawn smaller to
+  // fit; a wider one keeps its size, so its text stays readable, and
+  // scrolls sideways. The frame is marked with the sides that have more
+  // stages (a fade shows there), and a hint says the graph scrolls.
+  const minGraphScale = 0.85;
+  function fitGraph(wrap) {
+    const svg = wrap.querySelector('svg.graph');
+    if (!svg) return;
+    const natural = Number(svg.getAttribute('width'));
+    svg.style.width = '';
+    svg.style.height = '';
+    const room = wrap.clientWidth - 4; // the wrap's padding
+    if (natural > room && natural * minGraphScale <= room) {
+      svg.style.width = room + 'px';
+      svg.style.height = 'auto';
+    }
+    markGraphOverflow(wrap);
+  }
+  function markGraphOverflow(wrap) {
+    const frame = wrap.parentElement;
+    const more = wrap.scrollWidth - wrap.clientWidth;
+    frame.classList.toggle('more-left', more > 1 && wrap.scrollLeft > 1);
+    frame.classList.toggle('more-right', more > 1 && wrap.scrollLeft < more - 1);
+    const hint = frame.parentElement.querySelector('.graph-hint');
+    if (hint) hint.hidden = more <= 1;
+  }
+  // showSelectedStage scrolls a graph so that its selected stage is in
+  // view.
+  function showSelectedStage(wrap) {
+    const svg = wrap.querySelector('svg.graph');
+    const node = wrap.querySelector('.node.selected');
+    if (!svg || !node || wrap.scrollWidth <= wrap.clientWidth) return;
+    const scale = svg.getBoundingClientRect().width / svg.viewBox.baseVal.width;
+    const box = node.getBBox();
+    const left = box.x * scale;
+    const right = (box.x + box.width) * scale;
+    if (left >= wrap.scrollLeft && right <= wrap.scrollLeft + wrap.clientWidth) return;
+    wrap.scrollLeft = Math.max(0, left - (wrap.clientWidth - box.width * scale) / 2);
+  }
+  function fitGraphs(root) {
+    root.querySelectorAll('.graph-wrap').forEach(fitGraph);
+  }
+  document.addEventListener('scroll', (ev) => {
+    if (ev.target instanceof Element && ev.target.matches('.graph-wrap')) markGraphOverflow(ev.target);
+  }, true);
+  window.addEventListener('resize', () => fitGraphs(document));
+  fitGraphs(document);
+  document.querySelectorAll('.graph-wrap').forEach(showSelectedStage);
+
   // ---- Live regions. ----
   const liveState = document.getElementById('live-state');
   const rendered = new Map(); // region id -> the server's last HTML of it
@@ -393,9 +443,15 @@
         if (editing(cur)) { deferred.add(fresh.id); return; }
         deferred.delete(fresh.id);
         const focused = cur.contains(document.activeElement) ? document.activeElement.id : '';
+        // Boxes that scroll sideways stay where the viewer scrolled them.
+        const scrolled = [...cur.querySelectorAll('.graph-wrap, .table-wrap')].map((el) => el.scrollLeft);
         cur.innerHTML = html;
         rendered.set(fresh.id, html);
         localizeTimes(cur);
+        fitGraphs(cur);
+        cur.querySelectorAll('.graph-wrap, .table-wrap').forEach((el, i) => {
+          if (scrolled[i]) el.scrollLeft = scrolled[i];
+        });
         if (focused) {
           const f = document.getElementById(focused);
           if (f) f.focus();

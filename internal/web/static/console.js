@@ -215,6 +215,36 @@
     const contentType = format === 'yaml' ? 'application/yaml' : 'application/json';
 
     const clear = () => { result.textContent = ''; result.className = 'result'; box.hidden = true; box.classList.remove('warnings'); list.textContent = ''; };
+
+    // Unsaved edits are not lost without a word: leaving the page — a
+    // link or form of the console, or the browser's own navigation —
+    // asks first. A save makes the text the saved one.
+    let saved = text.value;
+    const unsaved = () => text.value !== saved;
+    const leaveMessage = 'The pipeline document has edits that are not saved. Leave the page and discard them?';
+    let leaving = false;
+    document.addEventListener('click', (ev) => {
+      const a = ev.target.closest('a[href]');
+      if (!a || ev.defaultPrevented || !unsaved() || a.target || ev.ctrlKey || ev.metaKey || ev.shiftKey || ev.button !== 0) return;
+      const to = new URL(a.href, window.location.href);
+      // A link within this page (#revisions) leaves nothing.
+      if (to.origin === window.location.origin && to.pathname === window.location.pathname && to.search === window.location.search) return;
+      if (window.confirm(leaveMessage)) leaving = true;
+      else ev.preventDefault();
+    });
+    document.addEventListener('submit', (ev) => {
+      const f = ev.target;
+      if (ev.defaultPrevented || f === docForm || f.matches('form[data-run], form[data-judgment]') || !unsaved()) return;
+      if (window.confirm(leaveMessage)) leaving = true;
+      else ev.preventDefault();
+    });
+    window.addEventListener('beforeunload', (ev) => {
+      if (leaving || !unsaved()) return;
+      ev.preventDefault();
+      ev.returnValue = '';
+    });
+    docForm.dataset.unsaved = '0';
+    text.addEventListener('input', () => { docForm.dataset.unsaved = unsaved() ? '1' : '0'; });
     text.addEventListener('input', () => { if (!box.hidden || result.textContent) clear(); });
 
     // showDetails lists problems or warnings, each path a button that
@@ -274,13 +304,15 @@
     sb.addEventListener('click', () => busy(sb, async () => {
       if (!(await validate())) return;
       try {
-        const saved = await api('PUT', docForm.dataset.save, text.value, contentType);
-        result.textContent = 'Saved revision ' + saved.revision + '.';
+        const rev = await api('PUT', docForm.dataset.save, text.value, contentType);
+        saved = text.value;
+        docForm.dataset.unsaved = '0';
+        result.textContent = 'Saved revision ' + rev.revision + '.';
         result.className = 'result ok';
         // With warnings, stay to show them; reloading would lose them.
-        if (saved.warnings && saved.warnings.length) {
+        if (rev.warnings && rev.warnings.length) {
           result.textContent += ' Reload to see it in the history.';
-          showDetails(warningsMessage(saved.warnings.length), saved.warnings, true);
+          showDetails(warningsMessage(rev.warnings.length), rev.warnings, true);
           return;
         }
         window.location.reload();

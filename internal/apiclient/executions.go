@@ -42,8 +42,12 @@ type ListOptions struct {
 	// AwaitingJudgment lists only running executions with a manual
 	// judgment stage waiting for a person.
 	AwaitingJudgment bool
-	Cursor           string
-	Limit            int
+	// Search keeps executions that match every word: key=value a trigger
+	// parameter, any other word a part of the trigger or the start of
+	// the id (the API's q).
+	Search string
+	Cursor string
+	Limit  int
 }
 
 // ListExecutions returns one page of executions, newest first.
@@ -64,6 +68,9 @@ func (c *Client) ListExecutions(ctx context.Context, opts ListOptions) (*apitype
 	}
 	if opts.AwaitingJudgment {
 		q.Set("awaiting", "judgment")
+	}
+	if opts.Search != "" {
+		q.Set("q", opts.Search)
 	}
 	if opts.Cursor != "" {
 		q.Set("cursor", opts.Cursor)

@@ -163,6 +163,7 @@ func (s *server) listExecutions(w http.ResponseWriter, r *http.Request) error {
 	params := &store.ExecutionListParams{
 		Application:  q.Get("application"),
 		PipelineName: q.Get("pipeline"),
+		Search:       q.Get("q"),
 		Cursor:       q.Get("cursor"),
 	}
 	if v := q.Get("limit"); v != "" {

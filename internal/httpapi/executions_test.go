@@ -539,6 +539,48 @@ func TestListExecutionsFiltersAndPages(t *testing.T) {
 	}
 }
 
+// TestListExecutionsSearch: q finds executions by their trigger's
+// parameters (version=v2) and by words of the trigger.
+func TestListExecutionsSearch(t *testing.T) {
+	t.Parallel()
+	c, _ := setupEngine(t, nil)
+	ctx := context.Background()
+	apply(t, c, "demo", "versioned", `{
+  "application": "demo", "name": "versioned",
+  "parameterConfig": [{"name": "version"}],
+  "stages": [{"refId": "1", "type": "wait", "name": "Wait", "waitTime": 0}]
+}`)
+	ids := map[string]string{}
+	for _, v := range []string{"v1", "v2", "v20"} {
+		e, err := c.Trigger(ctx, "demo", "versioned", apitype.TriggerRequest{Parameters: map[string]any{"version": v}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		ids[v] = e.ID
+	}
+	for _, tc := range []struct {
+		q    string
+		want []string
+	}{
+		{"version=v2", []string{ids["v2"]}},
+		{"V2", []string{ids["v20"], ids["v2"]}},
+		{"version=v3", nil},
+		{ids["v1"][:8], []string{ids["v1"]}},
+	} {
+		list, err := c.ListExecutions(ctx, apiclient.ListOptions{Search: tc.q})
+		if err != nil {
+			t.Fatalf("q=%s: %v", tc.q, err)
+		}
+		var got []string
+		for _, e := range list.Executions {
+			got = append(got, e.ID)
+		}
+		if !slices.Equal(got, tc.want) {
+			t.Errorf("q=%s lists %v, want %v", tc.q, got, tc.want)
+		}
+	}
+}
+
 // isStage reports whether ev is a stage.status event of the stage named
 // name, to status to.
 func isStage(ev apitype.Event, name string, to status.Status) bool {

@@ -107,6 +107,11 @@ func (s *server) putPipeline(w http.ResponseWriter, r *http.Request) error {
 		if err != nil {
 			return fmt.Errorf("encode pipeline: %w", err)
 		}
+		// The revision keeps the author's key order, so that the
+		// document reads, and diffs, as it was written.
+		if doc, err = pipeline.KeepKeyOrder(doc, data); err != nil {
+			return fmt.Errorf("encode pipeline: %w", err)
+		}
 		saved, err = tx.PipelineSave(r.Context(), &store.PipelineSaveParams{
 			ID:          p.ID,
 			Application: app,

@@ -325,6 +325,12 @@ type ExecutionListParams struct {
 	// RUNNING, and fills each one's Stages with those stages (in order),
 	// so that a header can say what waits for a person in two statements.
 	AwaitingJudgment bool
+	// Search keeps executions that match every word of it. A word
+	// key=value matches an execution whose trigger has the parameter key
+	// with the value value; any other word matches, ignoring case, an
+	// execution whose trigger's JSON (its type, user and parameters)
+	// contains it, or whose id begins with it.
+	Search string
 	// Cursor is the NextCursor of the previous page; empty for the first.
 	Cursor string
 	Limit  int

@@ -45,10 +45,14 @@
 // Pages (none of them is an API route):
 //
 //	/, /applications/{app}         applications and their pipelines, with Run forms
-//	/pipelines/{app}/{name}        stage graph, document (JSON or YAML) with
-//	                               validation and save, revisions and their diff
+//	/pipelines/{app}/{name}        stage graph, document (JSON or YAML, in
+//	                               the author's key order) with validation
+//	                               and save (leaving with unsaved edits
+//	                               asks first), revisions and their diff
 //	/executions                    executions, filtered by application,
-//	                               pipeline and status, paginated
+//	                               pipeline, status and a search of the
+//	                               trigger (version=v2), paginated; each
+//	                               row shows its trigger's parameters
 //	/executions/{id}               the live execution: graph, stage panel
 //	                               (with a canary analysis's report, drawn
 //	                               as server-side SVG in svg.go), judgment

@@ -3,6 +3,7 @@ package web
 import (
 	"cmp"
 	"encoding/json"
+	"maps"
 	"net/http"
 	"net/url"
 	"slices"
@@ -27,8 +28,11 @@ const pageSize = 25
 type executionsView struct {
 	Application string
 	Pipeline    string
-	Statuses    []statusFilter
-	Rows        []execRow
+	// Search is the free text: words that match the trigger (key=value
+	// one of its parameters) or the start of the execution's id.
+	Search   string
+	Statuses []statusFilter
+	Rows     []execRow
 	// NextURL is the next (older) page; FirstURL the newest, when this is
 	// not it.
 	NextURL  string
@@ -52,13 +56,22 @@ type execRow struct {
 	PipelineURL string
 	Status      status.Status
 	TriggerType string
-	User        string
-	BuildTime   int64
-	StartTime   int64
-	EndTime     int64
+	// Parameters are the trigger's parameters, by name, each linking to
+	// the executions of the pipeline run with the same value.
+	Parameters []paramLink
+	User       string
+	BuildTime  int64
+	StartTime  int64
+	EndTime    int64
 	// Duration is the running time so far for a running execution.
 	Duration int64
 	Running  bool
+}
+
+// paramLink is one trigger parameter, key=value, and the search for it.
+type paramLink struct {
+	Text string
+	URL  string
 }
 
 func newExecRow(e *apitype.Execution, now int64) execRow {
@@ -77,11 +90,24 @@ func newExecRow(e *apitype.Execution, now int64) execRow {
 		Running:     !e.Status.Complete(),
 	}
 	var trig struct {
-		Type string `json:"type"`
-		User string `json:"user"`
+		Type       string         `json:"type"`
+		User       string         `json:"user"`
+		Parameters map[string]any `json:"parameters"`
 	}
 	_ = json.Unmarshal(e.Trigger, &trig)
 	row.TriggerType = trig.Type
+	for _, k := range slices.Sorted(maps.Keys(trig.Parameters)) {
+		text := k + "=" + valueText(trig.Parameters[k])
+		q := url.Values{"application": {e.Application}, "pipeline": {e.PipelineName}}
+		// A value with a space cannot be one search word; its first
+		// word finds it among others.
+		if word := strings.Fields(valueText(trig.Parameters[k])); len(word) == 1 && !strings.ContainsAny(k, " =") {
+			q.Set("q", k+"="+word[0])
+		} else if len(word) > 0 {
+			q.Set("q", word[0])
+		}
+		row.Parameters = append(row.Parameters, paramLink{Text: text, URL: "/executions?" + q.Encode()})
+	}
 	row.User = cmp.Or(row.User, trig.User)
 	return row
 }
@@ -89,7 +115,7 @@ func newExecRow(e *apitype.Execution, now int64) execRow {
 func (c *Console) executions(r *http.Request) (*page, error) {
 	ctx := r.Context()
 	q := r.URL.Query()
-	v := &executionsView{Application: q.Get("application"), Pipeline: q.Get("pipeline")}
+	v := &executionsView{Application: q.Get("application"), Pipeline: q.Get("pipeline"), Search: strings.TrimSpace(q.Get("q"))}
 	var statuses []status.Status
 	for _, list := range q["status"] {
 		for s := range strings.SplitSeq(list, ",") {
@@ -105,6 +131,7 @@ func (c *Console) executions(r *http.Request) (*page, error) {
 		Application: v.Application,
 		Pipeline:    v.Pipeline,
 		Statuses:    statuses,
+		Search:      v.Search,
 		Cursor:      q.Get("cursor"),
 		Limit:       pageSize,
 	})
@@ -116,8 +143,8 @@ func (c *Console) executions(r *http.Request) (*page, error) {
 		v.Rows = append(v.Rows, newExecRow(&list.Executions[i], now))
 	}
 	filter := url.Values{}
-	for _, k := range []string{"application", "pipeline"} {
-		if s := q.Get(k); s != "" {
+	for k, s := range map[string]string{"application": v.Application, "pipeline": v.Pipeline, "q": v.Search} {
+		if s != "" {
 			filter.Set(k, s)
 		}
 	}
@@ -158,6 +185,9 @@ func (c *Console) executions(r *http.Request) (*page, error) {
 		title = "Executions of " + v.Application + "/" + v.Pipeline
 	case v.Application != "":
 		title = "Executions of " + v.Application
+	}
+	if v.Search != "" {
+		title += " matching " + v.Search
 	}
 	return &page{Name: "executions", Title: title, Nav: "executions", LiveEvents: liveStream("/api/v1/events"), Data: v}, nil
 }

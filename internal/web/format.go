@@ -11,8 +11,7 @@ import (
 	"strings"
 	"time"
 
-	"sigs.k8s.io/yaml"
-
+	"github.com/sluice-cd/sluice/internal/pipeline"
 	"github.com/sluice-cd/sluice/internal/status"
 )
 
@@ -128,9 +127,9 @@ func prettyJSON(raw []byte) string {
 	return buf.String()
 }
 
-// toYAML renders a JSON document as YAML.
+// toYAML renders a JSON document as YAML, keeping its key order.
 func toYAML(raw []byte) (string, error) {
-	y, err := yaml.JSONToYAML(raw)
+	y, err := pipeline.ToYAML(raw)
 	if err != nil {
 		return "", err
 	}

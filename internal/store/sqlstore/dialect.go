@@ -25,13 +25,30 @@ type dialect struct {
 	migrationTable string
 	// migrationLock, when set, is run first in the migration transaction.
 	migrationLock string
+	// triggerText is an execution's trigger JSON as text.
+	triggerText string
+	// triggerParam is a condition with two placeholders: the trigger's
+	// parameter named by the first (as triggerParamArg makes it) has the
+	// text of the second.
+	triggerParam string
+}
+
+// triggerParamArg is the first argument of triggerParam for the
+// parameter key.
+func (d *dialect) triggerParamArg(key string) string {
+	if d.name == store.DialectSQLite {
+		return `$.parameters."` + key + `"`
+	}
+	return key
 }
 
 func newDialect(name store.Dialect) (*dialect, error) {
 	switch name {
 	case store.DialectSQLite:
 		return &dialect{
-			name: name,
+			name:         name,
+			triggerText:  "trigger_json",
+			triggerParam: "CAST(json_extract(trigger_json, ?) AS TEXT) = ?",
 			migrationTable: `CREATE TABLE IF NOT EXISTS sluice_migration (
 	version    INTEGER PRIMARY KEY,
 	name       TEXT NOT NULL,
@@ -40,9 +57,11 @@ func newDialect(name store.Dialect) (*dialect, error) {
 		}, nil
 	case store.DialectPostgres:
 		return &dialect{
-			name:      name,
-			numbered:  true,
-			forUpdate: " FOR UPDATE",
+			name:         name,
+			numbered:     true,
+			forUpdate:    " FOR UPDATE",
+			triggerText:  "trigger_json::text",
+			triggerParam: "json_extract_path_text(trigger_json, 'parameters', ?) = ?",
 			migrationTable: `CREATE TABLE IF NOT EXISTS sluice_migration (
 	version    integer PRIMARY KEY,
 	name       text NOT NULL,

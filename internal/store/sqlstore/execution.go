@@ -220,6 +220,11 @@ func (q *querier) ExecutionList(ctx context.Context, params *store.ExecutionList
 		where = append(where, "EXISTS (SELECT 1 FROM stage WHERE stage.execution_id = execution.id AND stage.type = ? AND stage.status = ?)")
 		args = append(args, judgmentType, string(status.Running))
 	}
+	for word := range strings.FieldsSeq(params.Search) {
+		cond, condArgs := q.d.searchTrigger(word)
+		where = append(where, cond)
+		args = append(args, condArgs...)
+	}
 	if params.Cursor != "" {
 		c, err := decodeCursor(params.Cursor)
 		if err != nil {
@@ -254,6 +259,15 @@ func (q *querier) ExecutionList(ctx context.Context, params *store.ExecutionList
 		}
 	}
 	return page, nil
+}
+
+// searchTrigger is the condition for one word of ExecutionListParams.Search.
+func (d *dialect) searchTrigger(word string) (string, []any) {
+	if key, value, ok := strings.Cut(word, "="); ok && key != "" && !strings.ContainsAny(key, `"\`) {
+		return d.triggerParam, []any{d.triggerParamArg(key), value}
+	}
+	like := strings.NewReplacer(`\`, `\\`, "%", `\%`, "_", `\_`).Replace(strings.ToLower(word))
+	return "(LOWER(" + d.triggerText + `) LIKE ? ESCAPE '\' OR id LIKE ? ESCAPE '\')`, []any{"%" + like + "%", like + "%"}
 }
 
 // judgmentType is the manual judgment stage's type.

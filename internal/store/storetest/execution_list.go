@@ -1,6 +1,7 @@
 package storetest
 
 import (
+	"encoding/json"
 	"fmt"
 	"slices"
 	"testing"
@@ -17,6 +18,7 @@ var executionListTests = []test{
 	{"BadCursor", testExecutionListBadCursor},
 	{"EmptyResults", testEmptyResults},
 	{"AwaitingJudgment", testExecutionListAwaitingJudgment},
+	{"Search", testExecutionListSearch},
 }
 
 // listAll follows NextCursor to the end and returns the IDs of every page.
@@ -252,5 +254,50 @@ func testExecutionListAwaitingJudgment(t *testing.T, s store.Store) {
 	}
 	if got := executionIDs(page.Executions); !slices.Equal(got, []string{"w2"}) {
 		t.Errorf("awaiting judgment in application b: %v, want [w2]", got)
+	}
+}
+
+// testExecutionListSearch: words of Search match the trigger's parameters
+// (key=value exactly, other words anywhere in its JSON, ignoring case) or
+// the beginning of the id; every word must match.
+func testExecutionListSearch(t *testing.T, s store.Store) {
+	triggers := map[string]string{
+		"s1": `{"type":"manual","user":"ann","parameters":{"version":"v1","env":"dev"}}`,
+		"s2": `{"type": "manual", "user": "bob", "parameters": {"version": "v2", "env": "prod"}}`,
+		"s3": `{"type":"api","user":"Carol","parameters":{"version":"v20","note":"50%_off"}}`,
+		"s4": `{"type":"manual","user":"ann"}`,
+	}
+	var execs []*store.Execution
+	for i, id := range []string{"s1", "s2", "s3", "s4"} {
+		e := newExecution(id, "a", "p", status.Succeeded, at(i), 0)
+		e.Trigger = json.RawMessage(triggers[id])
+		execs = append(execs, e)
+	}
+	mustInsert(t, s, execs...)
+	for _, tc := range []struct {
+		search string
+		want   []string
+	}{
+		{"version=v2", []string{"s2"}},
+		{"version=v", []string{}},
+		{"v2", []string{"s3", "s2"}},
+		{"carol", []string{"s3"}},
+		{"ANN", []string{"s4", "s1"}},
+		{"env=prod", []string{"s2"}},
+		{"ann v1", []string{"s1"}},
+		{"ann version=v2", []string{}},
+		{"50%_off", []string{"s3"}},
+		{"50%", []string{"s3"}},
+		{"%", []string{"s3"}},
+		{"_", []string{"s3"}},
+		{"s", []string{"s4", "s3", "s2", "s1"}},
+		{"  ", []string{"s4", "s3", "s2", "s1"}},
+		{"nothing", []string{}},
+	} {
+		got := []string{}
+		for _, p := range listAll(t, s, store.ExecutionListParams{Search: tc.search}) {
+			got = append(got, p...)
+		}
+		check(t, "ExecutionList(Search: "+tc.search+")", got, tc.want)
 	}
 }

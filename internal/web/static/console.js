@@ -215,6 +215,36 @@
     const contentType = format === 'yaml' ? 'application/yaml' : 'application/json';
 
     const clear = () => { result.textContent = ''; result.className = 'result'; box.hidden = true; box.classList.remove('warnings'); list.textContent = ''; };
+
+    // Unsaved edits are not lost without a word: leaving the page — a
+    // link or form of the console, or the browser's own navigation —
+    // asks first. A save makes the text the saved one.
+    let saved = text.value;
+    const unsaved = () => text.value !== saved;
+    const leaveMessage = 'The pipeline document has edits that are not saved. Leave the page and discard them?';
+    let leaving = false;
+    document.addEventListener('click', (ev) => {
+      const a = ev.target.closest('a[href]');
+      if (!a || ev.defaultPrevented || !unsaved() || a.target || ev.ctrlKey || ev.metaKey || ev.shiftKey || ev.button !== 0) return;
+      const to = new URL(a.href, window.location.href);
+      // A link within this page (#revisions) leaves nothing.
+      if (to.origin === window.location.origin && to.pathname === window.location.pathname && to.search === window.location.search) return;
+      if (window.confirm(leaveMessage)) leaving = true;
+      else ev.preventDefault();
+    });
+    document.addEventListener('submit', (ev) => {
+      const f = ev.target;
+      if (ev.defaultPrevented || f === docForm || f.matches('form[data-run], form[data-judgment]') || !unsaved()) return;
+      if (window.confirm(leaveMessage)) leaving = true;
+      else ev.preventDefault();
+    });
+    window.addEventListener('beforeunload', (ev) => {
+      if (leaving || !unsaved()) return;
+      ev.preventDefault();
+      ev.returnValue = '';
+    });
+    docForm.dataset.unsaved = '0';
+    text.addEventListener('input', () => { docForm.dataset.unsaved = unsaved() ? '1' : '0'; });
     text.addEventListener('input', () => { if (!box.hidden || result.textContent) clear(); });
 
     // showDetails lists problems or warnings, each path a button that
@@ -274,13 +304,15 @@
     sb.addEventListener('click', () => busy(sb, async () => {
       if (!(await validate())) return;
       try {
-        const saved = await api('PUT', docForm.dataset.save, text.value, contentType);
-        result.textContent = 'Saved revision ' + saved.revision + '.';
+        const rev = await api('PUT', docForm.dataset.save, text.value, contentType);
+        saved = text.value;
+        docForm.dataset.unsaved = '0';
+        result.textContent = 'Saved revision ' + rev.revision + '.';
         result.className = 'result ok';
         // With warnings, stay to show them; reloading would lose them.
-        if (saved.warnings && saved.warnings.length) {
+        if (rev.warnings && rev.warnings.length) {
           result.textContent += ' Reload to see it in the history.';
-          showDetails(warningsMessage(saved.warnings.length), saved.warnings, true);
+          showDetails(warningsMessage(rev.warnings.length), rev.warnings, true);
           return;
         }
         window.location.reload();
@@ -357,6 +389,56 @@
     ta.scrollTop = Math.max(0, line * lh - ta.clientHeight / 3);
   }
 
+  // ---- Stage graphs: shrunk a little to fit, or scrolled inside their box. ----
+  // A graph up to 1/minGraphScale wider than its box is drawn smaller to
+  // fit; a wider one keeps its size, so its text stays readable, and
+  // scrolls sideways. The frame is marked with the sides that have more
+  // stages (a fade shows there), and a hint says the graph scrolls.
+  const minGraphScale = 0.85;
+  function fitGraph(wrap) {
+    const svg = wrap.querySelector('svg.graph');
+    if (!svg) return;
+    const natural = Number(svg.getAttribute('width'));
+    svg.style.width = '';
+    svg.style.height = '';
+    const room = wrap.clientWidth - 4; // the wrap's padding
+    if (natural > room && natural * minGraphScale <= room) {
+      svg.style.width = room + 'px';
+      svg.style.height = 'auto';
+    }
+    markGraphOverflow(wrap);
+  }
+  function markGraphOverflow(wrap) {
+    const frame = wrap.parentElement;
+    const more = wrap.scrollWidth - wrap.clientWidth;
+    frame.classList.toggle('more-left', more > 1 && wrap.scrollLeft > 1);
+    frame.classList.toggle('more-right', more > 1 && wrap.scrollLeft < more - 1);
+    const hint = frame.parentElement.querySelector('.graph-hint');
+    if (hint) hint.hidden = more <= 1;
+  }
+  // showSelectedStage scrolls a graph so that its selected stage is in
+  // view.
+  function showSelectedStage(wrap) {
+    const svg = wrap.querySelector('svg.graph');
+    const node = wrap.querySelector('.node.selected');
+    if (!svg || !node || wrap.scrollWidth <= wrap.clientWidth) return;
+    const scale = svg.getBoundingClientRect().width / svg.viewBox.baseVal.width;
+    const box = node.getBBox();
+    const left = box.x * scale;
+    const right = (box.x + box.width) * scale;
+    if (left >= wrap.scrollLeft && right <= wrap.scrollLeft + wrap.clientWidth) return;
+    wrap.scrollLeft = Math.max(0, left - (wrap.clientWidth - box.width * scale) / 2);
+  }
+  function fitGraphs(root) {
+    root.querySelectorAll('.graph-wrap').forEach(fitGraph);
+  }
+  document.addEventListener('scroll', (ev) => {
+    if (ev.target instanceof Element && ev.target.matches('.graph-wrap')) markGraphOverflow(ev.target);
+  }, true);
+  window.addEventListener('resize', () => fitGraphs(document));
+  fitGraphs(document);
+  document.querySelectorAll('.graph-wrap').forEach(showSelectedStage);
+
   // ---- Live regions. ----
   const liveState = document.getElementById('live-state');
   const rendered = new Map(); // region id -> the server's last HTML of it
@@ -393,9 +475,15 @@
         if (editing(cur)) { deferred.add(fresh.id); return; }
         deferred.delete(fresh.id);
         const focused = cur.contains(document.activeElement) ? document.activeElement.id : '';
+        // Boxes that scroll sideways stay where the viewer scrolled them.
+        const scrolled = [...cur.querySelectorAll('.graph-wrap, .table-wrap')].map((el) => el.scrollLeft);
         cur.innerHTML = html;
         rendered.set(fresh.id, html);
         localizeTimes(cur);
+        fitGraphs(cur);
+        cur.querySelectorAll('.graph-wrap, .table-wrap').forEach((el, i) => {
+          if (scrolled[i]) el.scrollLeft = scrolled[i];
+        });
         if (focused) {
           const f = document.getElementById(focused);
           if (f) f.focus();

@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"bufio"
 	"bytes"
 	"cmp"
 	"context"
@@ -88,8 +89,8 @@ by itself, deletes v2 and prints why.
 
 With neither, v2 is released by examples/pipelines/canary-release.json: it gets 10% of
 the traffic, Sluice's canary analysis judges it, and a person decides at the manual
-judgment with the analysis in front of them — the demo prints the console URL and the
-command that judges it, and waits; --rollback rolls back there without asking. Pipelines
+judgment with the analysis in front of them — the demo asks in the terminal, and prints
+the console URL and the command that judges it; --rollback rolls back there without asking. Pipelines
 you apply to the demo server may deploy a zipFile from the current directory or below it.`,
 		Args: noArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -499,18 +500,49 @@ func (a *app) demoJudge(ctx context.Context, c *apiclient.Client, id string, rel
 		input = "rollback"
 	default:
 		fmt.Fprintf(a.stdout, `
-  The canary waits for a person. Judge it in the console (this link signs you in once):
+  The canary waits for a person. Answer here (promote or rollback, then Enter), or judge it in
+  the console (this link signs you in once):
     %[4]s
   or in another terminal:
     sluice judge %[1]s %[2]q continue --input promote --server %[3]s
     sluice judge %[1]s %[2]q continue --input rollback --server %[3]s
 
 `, id, demoJudgment, url, rel.consoleLink("/executions/"+id))
+		go a.askJudgment(ctx, c, id)
 		return nil
 	}
 	fmt.Fprintf(a.stdout, "  → judging %q: continue with %q\n", demoJudgment, input)
 	_, err = c.Judge(ctx, id, demoJudgment, apitype.JudgmentRequest{Status: apitype.JudgmentContinue, Input: input})
 	return err
+}
+
+// askJudgment reads the person's answer from the terminal (stdin) and
+// judges with it. Whichever comes first wins: an answer given in the
+// console or another terminal makes this one refused, which is then
+// said and otherwise ignored; the end of stdin leaves the console and the
+// other terminal to answer. It runs beside the event stream, which
+// follows the execution meanwhile, and ends with the process.
+func (a *app) askJudgment(ctx context.Context, c *apiclient.Client, id string) {
+	in := bufio.NewScanner(a.stdin)
+	for in.Scan() {
+		answer := strings.ToLower(strings.TrimSpace(in.Text()))
+		switch answer {
+		case "":
+			continue
+		case "p", "promote":
+			answer = "promote"
+		case "r", "rollback", "roll back":
+			answer = "rollback"
+		default:
+			fmt.Fprintf(a.stdout, "  %q is not an answer: type promote or rollback, then Enter\n", answer)
+			continue
+		}
+		fmt.Fprintf(a.stdout, "  → judging %q: continue with %q\n", demoJudgment, answer)
+		if _, err := c.Judge(ctx, id, demoJudgment, apitype.JudgmentRequest{Status: apitype.JudgmentContinue, Input: answer}); err != nil && ctx.Err() == nil {
+			fmt.Fprintf(a.stdout, "  the answer was not taken: %v\n", err)
+		}
+		return
+	}
 }
 
 // printFunctionState prints the alias's routing and the versions left.

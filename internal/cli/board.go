@@ -168,14 +168,22 @@ func orderStages(stages []apitype.Stage) []apitype.Stage {
 	return out
 }
 
-// stageNote says what a stage waits for, or why it failed or was skipped: one line, or
-// for a judgment with inputs two, the second listing the inputs.
+// stageNote says what a stage waits for or how far it came, or why it
+// failed or was skipped: one line, or for a judgment with inputs two, the
+// second listing the inputs.
 func stageNote(e *apitype.Execution, s apitype.Stage) string {
 	switch s.Status {
-	case status.Running:
-		if s.Type == "manualJudgment" && e.Status == status.Running {
+	case status.Running, status.Succeeded:
+		if s.Status == status.Running && s.Type == "manualJudgment" && e.Status == status.Running {
 			return judgeHint(e.ID, s)
 		}
+		// How far it came, as the stage tells it (stage.ProgressKey): a
+		// traffic shift's step, a deploy that published nothing.
+		var ctx struct {
+			Progress string `json:"progress"`
+		}
+		_ = json.Unmarshal(s.Context, &ctx)
+		return firstLine(ctx.Progress)
 	case status.Terminal, status.Stopped, status.FailedContinue, status.Skipped:
 		var ctx struct {
 			Error      string `json:"error"`

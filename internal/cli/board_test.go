@@ -128,3 +128,26 @@ func TestJudgeHint(t *testing.T) {
 		t.Errorf("renderBoard =\n%s\nwant a note line listing the inputs", got)
 	}
 }
+
+// TestBoardShowsProgress: a running or succeeded stage shows how far it
+// came — a shift's step, a deploy that published nothing — under its line;
+// a stage without progress shows nothing.
+func TestBoardShowsProgress(t *testing.T) {
+	t.Parallel()
+	e := &apitype.Execution{ID: "e1", Application: "demo", PipelineName: "p", Status: "RUNNING", Stages: []apitype.Stage{
+		{RefID: "deploy", Name: "Deploy", Type: "Aws.LambdaDeploymentStage", Status: "SUCCEEDED",
+			Context: json.RawMessage(`{"progress":"published no new version: the code and configuration are those of version 2"}`)},
+		{RefID: "shift", Name: "Shift", Type: "Aws.LambdaTrafficRoutingStage", Status: "RUNNING", RequisiteStageRefIDs: []string{"deploy"},
+			Context: json.RawMessage(`{"progress":"step 2 of 3: 50% of alias live to version 3"}`)},
+		{RefID: "wait", Name: "Wait", Type: "wait", Status: "SUCCEEDED", RequisiteStageRefIDs: []string{"shift"}},
+	}}
+	got := renderBoard(e, time.Now(), false)
+	for _, want := range []string{"\n    published no new version: the code and configuration are those of version 2\n", "\n    step 2 of 3: 50% of alias live to version 3\n"} {
+		if !strings.Contains(got, want) {
+			t.Errorf("renderBoard =\n%s\nwant the note %q", got, want)
+		}
+	}
+	if n := strings.Count(got, "\n    "); n != 2 {
+		t.Errorf("renderBoard =\n%s\nwant exactly 2 note lines, got %d", got, n)
+	}
+}

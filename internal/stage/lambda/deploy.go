@@ -241,8 +241,14 @@ func publishVersion(ctx context.Context, f *function, description *string) (stag
 	if err != nil {
 		return stage.Result{}, err
 	}
+	// Said where people look, not only in the outputs: a deploy that
+	// published nothing succeeded without a new version.
+	progress := "published version " + v
+	if !published {
+		progress = "published no new version: the code and configuration are those of version " + v
+	}
 	return stage.Succeed().
-		WithContext(map[string]any{ctxVersion: v}).
+		WithContext(map[string]any{ctxVersion: v, stage.ProgressKey: progress}).
 		WithOutputs(map[string]any{"versionId": v, "lambdaVersionPublished": published}), nil
 }
 

@@ -90,9 +90,13 @@ func TestDeployCreatesAndUpdates(t *testing.T) {
 		t.Errorf("memorySize = %d, want 256", aws.ToInt32(got.MemorySize))
 	}
 
-	// The same deployment again publishes nothing.
-	out = newStageRun(t, deploy, "shop", deployFields("shop-orders", "hello/2.zip", map[string]any{
-		"publish": true, "memorySize": 256, "envVariables": map[string]any{"HELLO_VERSION": "v2"}})).mustSucceed()
+	// The same deployment again publishes nothing, and says so.
+	again := newStageRun(t, deploy, "shop", deployFields("shop-orders", "hello/2.zip", map[string]any{
+		"publish": true, "memorySize": 256, "envVariables": map[string]any{"HELLO_VERSION": "v2"}}))
+	out = again.mustSucceed()
+	if got := again.ctx[stage.ProgressKey]; got != "published no new version: the code and configuration are those of version 2" {
+		t.Errorf("progress of an unchanged deploy = %v", got)
+	}
 	if out["versionId"] != "2" || out["lambdaVersionPublished"] != false {
 		t.Fatalf("outputs of an unchanged deploy = %v", out)
 	}

@@ -11,9 +11,10 @@ import (
 // Checked integer arithmetic. expr computes + - * and unary minus on Go
 // ints, which wrap silently; the sandbox compiles those operators into the
 // functions here, which do the same as expr except that an integer result
-// that does not fit in 64 bits is an error. / always divides as floats in
-// expr (7 / 2 is 3.5), and the result of % is smaller than its divisor, so
-// neither can overflow. Numbers from JSON are float64 and overflow to ±Inf,
+// that does not fit in 64 bits is an error. / divides as Java does, which
+// SpEL follows: two integers give an integer truncated toward zero (7 / 2 is
+// 3), anything else divides as floats (7.0 / 2 is 3.5); the result of % is
+// smaller than its divisor, so it cannot overflow. Numbers from JSON are float64 and overflow to ±Inf,
 // which a result cannot hold (see normalize).
 
 // arith applies + - or * (op) to two numbers.
@@ -120,4 +121,24 @@ func absFn(r *run, args []any) (any, error) {
 		return nil, overflow("abs(" + strconv.Itoa(x) + ")")
 	}
 	return args[0], nil
+}
+
+// divFn is a / b: Java's integer division when both are integers (by zero
+// is an error, as in Java), else expr's float division.
+func divFn(r *run, args []any) (any, error) {
+	if len(args) != 2 {
+		return nil, errorf("$div takes two arguments")
+	}
+	x, xInt, xBig := integer(args[0])
+	y, yInt, yBig := integer(args[1])
+	if !xInt || !yInt {
+		return runtime.Divide(args[0], args[1]), nil
+	}
+	switch {
+	case xBig || yBig || (x == math.MinInt && y == -1):
+		return nil, overflow(format(args[0]) + " / " + format(args[1]))
+	case y == 0:
+		return nil, errorf("division by zero in %s / 0; divide by a float (such as %s / 0.0) for Infinity", format(args[0]), format(args[0]))
+	}
+	return x / y, nil
 }

@@ -128,7 +128,7 @@ func TestEval(t *testing.T) {
 		{"not false", true},
 		{"NOT (1 eq 1)", false},
 		{"7 mod 4", 3},
-		{"10 div 4", 2.5},
+		{"10 div 4", 2}, // Java's integer division, as in SpEL
 		{"parameters.empty ?: 'default'", "default"},
 		{"parameters.missing ?: 'default'", "default"},
 		{"parameters.env ?: 'default'", "prod"},
@@ -250,7 +250,8 @@ func TestEvalErrors(t *testing.T) {
 		{"items[7]", "index out of range"},
 		{"null + 1", "cannot add null and a number"},
 		{"{'a': 1} + 1", "cannot add a map and a number"},
-		{"1 / 0", "+Inf is not a finite number (a division by zero?)"},
+		{"1.0 / 0", "+Inf is not a finite number (a division by zero?)"},
+		{"1 / 0", "division by zero in 1 / 0"},
 		{"filter(items, 1)", "must be true or false, got a number"},
 		{"all(items, #)", "must be true or false, got a string"},
 		{"items ? 1 : 2", "must be true or false, got a list"},
@@ -355,7 +356,8 @@ func TestCheck(t *testing.T) {
 		{"(1 + 2", "expression ends too early"},
 		{"foo(1)", "unknown function foo()"},
 		{"a = 1", "use == to compare (expressions cannot assign) (column 3)"},
-		{"{1, 2}", "write a list as [a, b]"},
+		{"{1, 2} {3}", "unexpected token"},
+		{"{1, 2}.?[#this > 1", "expression ends too early"},
 	}
 	for _, tt := range tests {
 		err := Check(tt.src)

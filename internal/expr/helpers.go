@@ -5,6 +5,7 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"math"
+	"reflect"
 	"strconv"
 	"strings"
 
@@ -80,6 +81,8 @@ var functions = map[string]function{
 	"$matches":  matchesFn,
 	"$nonEmpty": nonEmptyFn,
 	"$method":   methodFn,
+	"$div":      divFn,
+	"$spelList": spelListFn,
 
 	// Builtins replaced by size-checked versions.
 	"repeat":     repeatFn,
@@ -399,4 +402,26 @@ func alphanumericalFn(r *run, args []any) (any, error) {
 		}
 		return -1
 	}, s), nil
+}
+
+// spelListFn checks the operand of a SpEL selection or projection (its
+// operator first): a list passes through; a map, whose entries SpEL would
+// select as key/value pairs, is refused with what to write instead.
+func spelListFn(r *run, args []any) (any, error) {
+	if len(args) != 2 {
+		return nil, errorf("$spelList takes two arguments")
+	}
+	op, _ := args[0].(string)
+	switch v := args[1].(type) {
+	case []any:
+		return v, nil
+	case nil:
+		return nil, errorf("%s…] applies to a list, and the value before it is null", op)
+	case map[string]any:
+		return nil, errorf("%s…] over a map is not supported; select over its keys(…), values(…) or toPairs(…) instead", op)
+	}
+	if reflect.ValueOf(args[1]).Kind() == reflect.Slice {
+		return args[1], nil
+	}
+	return nil, errorf("%s…] applies to a list, not to %s", op, format(args[1]))
 }

@@ -200,6 +200,7 @@ func TestIntegerOverflow(t *testing.T) {
 		{"reduce(1..64, #acc * 2, 1)", "integer overflow in 4611686018427387904 * 2"},
 		{"#toInt('9223372036854775807') + 1", "integer overflow in 9223372036854775807 + 1"},
 		{"len(items) + 9223372036854775807", "integer overflow in 3 + 9223372036854775807"},
+		{"(-9223372036854775807 - 1) / -1", "integer overflow in -9223372036854775808 / -1"},
 	}
 	for _, tt := range overflows {
 		_, err := Eval(context.Background(), tt.src, env)
@@ -224,8 +225,8 @@ func TestIntegerOverflow(t *testing.T) {
 		{"abs(-5)", 5},
 		{"abs(-2.5)", 2.5},
 		{"9223372036854775807 + 1.0", 9.223372036854776e18},
-		// / divides as floats, and % cannot overflow.
-		{"(-9223372036854775807 - 1) / -1", 9.223372036854776e18},
+		// / divides floats as floats, and % cannot overflow.
+		{"(-9223372036854775807 - 1) / -1.0", 9.223372036854776e18},
 		{"(-9223372036854775807 - 1) % -1", 0},
 		{"sortBy([3, 1, 2], -#)", []any{3, 2, 1}},
 	}

@@ -118,7 +118,7 @@ func compileError(err error, t *translation, body string, rewritten map[int]stri
 	case msg == `unexpected token Operator("=")`:
 		msg += "; use == to compare (expressions cannot assign)"
 	case msg == `unexpected token Operator(",")` && strings.Contains(body, "{"):
-		msg += "; write a list as [a, b] (SpEL's {a, b} is not supported) and a map as {key: value}"
+		msg += "; write a list as {a, b} or [a, b] and a map as {key: value}"
 	}
 	return &syntaxError{pos: t.bodyPos(fe.From, body), msg: msg}
 }
@@ -218,6 +218,14 @@ func (s *sandbox) Visit(node *ast.Node) {
 			}
 			fn := map[string]string{"-": "$sub", "*": "$mul"}[n.Operator]
 			s.replace(node, n, fn, []ast.Node{runNode(), n.Left, n.Right})
+		case n.Operator == "/":
+			l, lok := literalType(n.Left)
+			r, rok := literalType(n.Right)
+			if lok && rok && (!numeric(l) || !numeric(r)) {
+				s.fail(n, "invalid operation: / (mismatched types %s and %s)", l, r)
+				return
+			}
+			s.replace(node, n, "$div", []ast.Node{runNode(), n.Left, n.Right})
 		case n.Operator == "matches":
 			s.replace(node, n, "$matches", []ast.Node{runNode(), n.Left, n.Right})
 		case n.Operator == "??" && s.elvis[n.Location().From]:

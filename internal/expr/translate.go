@@ -49,7 +49,7 @@ var unsupportedSpelFunctions = map[string]string{
 	"resolvedArtifacts":             "Sluice has no artifact model",
 	"deployedServerGroups":          "it is specific to server-group clouds",
 	"manifestLabelValue":            "it is specific to Kubernetes",
-	"pipelineId":                    "expressions cannot look up other pipelines",
+	"pipelineId":                    "expressions cannot look up other pipelines; write the pipeline's id",
 	"pipelineIdInApplication":       "expressions cannot look up other pipelines",
 	"canaryConfigNameToId":          "expressions cannot look up canary configs",
 	"fetchReference":                "expressions cannot fetch references",
@@ -112,7 +112,7 @@ func translate(body string) (*translation, *syntaxError) {
 	if len(body) > maxSourceBytes {
 		return nil, &syntaxError{pos: -1, msg: fmt.Sprintf("expression is %d bytes long; the limit is %d", len(body), maxSourceBytes)}
 	}
-	tr := &translator{body: body, t: &translation{}}
+	tr := &translator{body: body, t: &translation{}, frames: []frame{{}}}
 	tr.out.Grow(len(body) + 16)
 	for tr.i < len(body) {
 		if err := tr.token(); err != nil {
@@ -133,6 +133,70 @@ type translator struct {
 	operand  bool // the previous token ends an operand, so an operator may follow
 	member   bool // the previous token is . or ?. , so a property name follows
 	depth    int  // brackets open
+	frames   []frame
+	rooted   bool // the previous token is #root., so the next name is a root
+}
+
+// frame is an open bracket.
+type frame struct {
+	close string // what to emit for its closing bracket ("" to copy it)
+	elem  bool   // inside a SpEL selection or projection: bare names are the element's
+	// chain is the offset in out (bytes and runes) where the operand being
+	// written in this bracket starts: a.b[0].c starts at a.
+	chain, chainRunes int
+}
+
+// inElement reports whether bare names refer to the element of a selection
+// or projection.
+func (tr *translator) inElement() bool {
+	return len(tr.frames) > 0 && tr.frames[len(tr.frames)-1].elem
+}
+
+// open records a bracket opened at byte offset i.
+func (tr *translator) open(i int, f frame) *syntaxError {
+	tr.depth++
+	if tr.depth > maxNesting {
+		return tr.fail(i, "expression nests brackets more than %d deep", maxNesting)
+	}
+	f.elem = f.elem || tr.inElement()
+	tr.frames = append(tr.frames, f)
+	return nil
+}
+
+// spelCollections are SpEL's selection and projection operators and the
+// expr builtin that does the same.
+var spelCollections = map[byte]string{
+	'?': "filter", '!': "map", '^': "find", '$': "last(filter",
+}
+
+// insertAtChain writes s at the start of the operand that ends at the
+// current position, moving the anchors and ?: offsets after it.
+func (tr *translator) insertAtChain(s string, in int) {
+	f := &tr.frames[len(tr.frames)-1]
+	cur := tr.out.String()
+	tr.out.Reset()
+	tr.out.WriteString(cur[:f.chain])
+	tr.out.WriteString(s)
+	tr.out.WriteString(cur[f.chain:])
+	n := utf8.RuneCountInString(s)
+	tr.outRunes += n
+	for k := range tr.t.anchors {
+		if tr.t.anchors[k].out >= f.chainRunes {
+			tr.t.anchors[k].out += n
+		}
+	}
+	if len(tr.t.elvis) > 0 {
+		moved := make(map[int]bool, len(tr.t.elvis))
+		for k := range tr.t.elvis {
+			if k >= f.chainRunes {
+				k += n
+			}
+			moved[k] = true
+		}
+		tr.t.elvis = moved
+	}
+	i := sort.Search(len(tr.t.anchors), func(k int) bool { return tr.t.anchors[k].out >= f.chainRunes })
+	tr.t.anchors = slices.Insert(tr.t.anchors, i, anchor{out: f.chainRunes, in: in})
 }
 
 // emit writes s, which came from byte offset in of the body, and records
@@ -158,7 +222,23 @@ func (tr *translator) token() *syntaxError {
 	body, i := tr.body, tr.i
 	c := body[i]
 	wasMember := tr.member
+	wasOperand := tr.operand
+	start, startRunes, level := tr.out.Len(), tr.outRunes, len(tr.frames)
 	tr.member = false
+	if err := tr.token1(c, wasMember); err != nil {
+		return err
+	}
+	if !wasOperand && !wasMember && level <= len(tr.frames) && level > 0 &&
+		(tr.operand || (level < len(tr.frames) && tr.out.Len() > start)) {
+		// This token starts an operand (or opens a bracket that does).
+		f := &tr.frames[level-1]
+		f.chain, f.chainRunes = start, startRunes
+	}
+	return nil
+}
+
+func (tr *translator) token1(c byte, wasMember bool) *syntaxError {
+	body, i := tr.body, tr.i
 	switch {
 	case c == ' ' || c == '\t' || c == '\n' || c == '\r':
 		tr.member = wasMember
@@ -178,16 +258,36 @@ func (tr *translator) token() *syntaxError {
 		tr.question()
 	case c == '.':
 		return tr.dot()
+	case c == '{' && !tr.operand && isInlineList(body, i):
+		if err := tr.open(i, frame{close: "]"}); err != nil {
+			return err
+		}
+		tr.emit("[", i, false) // SpEL's inline list {a, b}
+		tr.i++
+		tr.operand = false
+	case c == '{' && strings.HasPrefix(body[i:], "{:}"):
+		tr.emit("{}", i, false) // SpEL's empty inline map
+		tr.i += 3
+		tr.operand = true
 	case c == '(' || c == '[' || c == '{':
-		tr.depth++
-		if tr.depth > maxNesting {
-			return tr.fail(i, "expression nests brackets more than %d deep", maxNesting)
+		if err := tr.open(i, frame{}); err != nil {
+			return err
 		}
 		tr.copyBytes(1)
 		tr.operand = false
 	case c == ')' || c == ']' || c == '}':
 		tr.depth--
-		tr.copyBytes(1)
+		closing := ""
+		if n := len(tr.frames); n > 1 {
+			closing = tr.frames[n-1].close
+			tr.frames = tr.frames[:n-1]
+		}
+		if closing != "" {
+			tr.emit(closing, i, false)
+			tr.i++
+		} else {
+			tr.copyBytes(1)
+		}
 		tr.operand = true
 	case c == '/' && i+1 < len(body) && (body[i+1] == '/' || body[i+1] == '*'):
 		return tr.fail(i, "comments are not supported in expressions")
@@ -240,6 +340,8 @@ func (tr *translator) hash() *syntaxError {
 		}
 		tr.i = next + 1
 		tr.operand = false
+		tr.rooted = true
+		tr.member = false
 	case name == "this":
 		tr.emit("#", i, false)
 		tr.i += 1 + n
@@ -270,6 +372,8 @@ func (tr *translator) word(afterMember bool) *syntaxError {
 	word, n := scanIdent(body[i:])
 	next := skipSpace(body, i+n)
 	lower := strings.ToLower(word)
+	rooted := tr.rooted
+	tr.rooted = false
 	switch {
 	case afterMember:
 		tr.emit(word, i, true) // a property or method name: never rewritten
@@ -289,6 +393,16 @@ func (tr *translator) word(afterMember bool) *syntaxError {
 		return tr.fail(i, "type references T(…) are not supported: expressions cannot reach Java or Go types; use the # helpers and builtins instead")
 	case word == "new" && !tr.operand && next > i+n && isIdentStart(body, next):
 		return tr.fail(i, "constructors (new …) are not supported: expressions can only build lists [a, b] and maps {k: v}")
+	case !rooted && tr.inElement() && !exprWords[word] && !(next < len(body) && body[next] == '(') &&
+		!(next < len(body) && body[next] == ':' && !strings.HasPrefix(body[next:], "::")) && !tr.operand:
+		// Inside a selection or projection a bare name is a property of
+		// the element, as in SpEL (a map key before ':' stays a key).
+		tr.emit("#.", i, false)
+		tr.emit(word, i, true)
+		tr.operand = true
+	case tr.operand && exprOperatorWords[word]:
+		tr.emit(word, i, true)
+		tr.operand = false
 	default:
 		tr.emit(word, i, true)
 		tr.operand = true
@@ -323,8 +437,22 @@ func (tr *translator) dot() *syntaxError {
 	case strings.HasPrefix(body[i:], ".."):
 		tr.copyBytes(2)
 		tr.operand = false
-	case i+2 < len(body) && strings.ContainsRune("?!^$", rune(body[i+1])) && body[i+2] == '[':
-		return tr.fail(i, "SpEL selection and projection (%s[…]) are not supported; use filter(list, .field == x), map(list, .field), first(…) or last(…)", body[i:i+2])
+	case i+2 < len(body) && spelCollections[body[i+1]] != "" && body[i+2] == '[':
+		if !tr.operand {
+			return tr.fail(i, "%s[…] needs a list before it, as in list%s[…]", body[i:i+2], body[i:i+2])
+		}
+		// a.b.?[cond] becomes filter($spelList(".?[", a.b), (cond')), with
+		// the element as # and bare names read as #.name.
+		tr.insertAtChain(spelCollections[body[i+1]]+`($spelList("`+body[i:i+3]+`", `, i)
+		tr.emit("), (", i, false) // ( keeps expr from reading {k: v} as a closure's braces
+		tr.i += 3
+		tr.operand = false
+		// The last match is last(filter(…)): the sandbox's findLast loses
+		// the evaluation state in expr's backward loop.
+		closing := strings.Repeat(")", 2+strings.Count(spelCollections[body[i+1]], "("))
+		if err := tr.open(i+2, frame{close: closing, elem: true}); err != nil {
+			return err
+		}
 	case !tr.operand && i+1 < len(body) && body[i+1] >= '0' && body[i+1] <= '9':
 		tr.copyBytes(scanNumber(body[i:]))
 		tr.operand = true
@@ -334,6 +462,64 @@ func (tr *translator) dot() *syntaxError {
 		tr.operand = false
 	}
 	return nil
+}
+
+// exprWords are the words that keep their meaning inside a selection or
+// projection rather than naming a property of the element.
+var exprWords = map[string]bool{
+	"true": true, "false": true, "nil": true, "null": true, "in": true, "not": true,
+	"and": true, "or": true, "let": true, "contains": true, "startsWith": true,
+	"endsWith": true, "matches": true,
+}
+
+// exprOperatorWords are expr's binary operators spelled as words.
+var exprOperatorWords = map[string]bool{"in": true, "contains": true, "startsWith": true, "endsWith": true}
+
+// isInlineList reports whether the { at byte offset i opens a SpEL inline
+// list ({a, b} or {}) rather than a map ({k: v}): its first element has no
+// ':' of its own outside brackets and strings (a ternary's and ?: are not
+// a key's).
+func isInlineList(s string, i int) bool {
+	depth, ternary := 0, 0
+	for j := i + 1; j < len(s); j++ {
+		switch c := s[j]; c {
+		case '\'', '"':
+			_, n, ok := scanSpelString(s[j:])
+			if !ok {
+				return false
+			}
+			j += n - 1
+		case '(', '[', '{':
+			depth++
+		case ')', ']', '}':
+			if depth == 0 {
+				return true
+			}
+			depth--
+		case '?':
+			if depth == 0 && j+1 < len(s) && s[j+1] != ':' && s[j+1] != '.' && s[j+1] != '?' {
+				ternary++
+			}
+			if j+1 < len(s) && (s[j+1] == ':' || s[j+1] == '?') {
+				j++
+			}
+		case ':':
+			switch {
+			case j+1 < len(s) && s[j+1] == ':':
+				j++
+			case depth > 0:
+			case ternary > 0:
+				ternary--
+			default:
+				return false
+			}
+		case ',':
+			if depth == 0 {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 // scanSpelString reads a SpEL string literal at the start of s and returns its

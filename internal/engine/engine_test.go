@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"reflect"
 	"slices"
 	"strings"
 	"sync"
@@ -105,6 +106,7 @@ func TestScenarios(t *testing.T) {
 		{"ConcurrencyQueue", scenarioConcurrencyQueue},
 		{"ParametersAndVariables", scenarioParametersAndVariables},
 		{"ExecutionTimes", scenarioExecutionTimes},
+		{"SpelCollections", scenarioSpelCollections},
 	}
 	for _, dialect := range []string{"sqlite", "postgres"} {
 		t.Run(dialect, func(t *testing.T) {
@@ -585,6 +587,35 @@ func scenarioParametersAndVariables(t *testing.T, b *bundle) {
 	v, err := b.engine.Evaluate(context.Background(), exec.ID, "", "#stage('vars').outputs.region")
 	if err != nil || v != "eu-west-1" {
 		t.Errorf("evaluate = %v, %v", v, err)
+	}
+}
+
+// scenarioSpelCollections runs SpEL's selection, projection, inline lists
+// and integer division through the engine, on a list passed as a trigger
+// parameter, as an exported Spinnaker pipeline would use them.
+func scenarioSpelCollections(t *testing.T, b *bundle) {
+	p := b.save(t, `{"application":"app","name":"spel","stages":[
+		{"refId":"1","type":"evaluateVariables","name":"vars","variables":[
+			{"key":"ok","value":"${trigger.parameters.deploys.?[status == 'SUCCEEDED'].![name]}"},
+			{"key":"first","value":"${parameters.deploys.^[status == 'TERMINAL'].name}"},
+			{"key":"last","value":"${{1, 2, 3}.$[#this < 3]}"},
+			{"key":"half","value":"${7 / 2}"},
+			{"key":"label","value":"ok: ${parameters.deploys.?[status == 'SUCCEEDED'].size()}"}]},
+		{"refId":"2","type":"checkPreconditions","name":"check","requisiteStageRefIds":["1"],"preconditions":[
+			{"type":"expression","context":{"expression":"${ok.contains('c') and {'a', 'c'}.![#this + '!'].size() == 2}"}}]}]}`)
+	deploys := []any{
+		map[string]any{"name": "a", "status": "SUCCEEDED"},
+		map[string]any{"name": "b", "status": "TERMINAL"},
+		map[string]any{"name": "c", "status": "SUCCEEDED"},
+	}
+	exec := b.waitStatus(t, b.trigger(t, p, map[string]any{"deploys": deploys}).ID, status.Succeeded)
+	var out map[string]any
+	json.Unmarshal(stageOf(exec, "1").Outputs, &out)
+	want := map[string]any{"ok": []any{"a", "c"}, "first": "b", "last": float64(2), "half": float64(3), "label": "ok: 2"}
+	for k, v := range want {
+		if !reflect.DeepEqual(out[k], v) {
+			t.Errorf("variable %s = %#v, want %#v", k, out[k], v)
+		}
 	}
 }
 

@@ -28,11 +28,21 @@
 // context's keys and the ancestor stages' outputs; a missing map key or
 // root reads as null.
 //
-// Not supported, each with a message saying so: SpEL selection and
-// projection (list.?[…], list.![…]; use filter and map), inline lists
-// {a, b} (use [a, b]), instanceof, between, comments, and the Spinnaker
-// helpers that reach URLs, artifacts or other services. Division is expr's:
-// 7 / 2 is 3.5, not SpEL's 3.
+// SpEL's collection operators are translated into expr's closures, so
+// they run under the same limits as filter and map: selection list.?[c]
+// is filter, projection list.![e] is map, first match list.^[c] is find
+// and last match list.$[c] is last(filter(…)); inside the brackets #this
+// is the element and a bare name is the element's property (#root.x still
+// reads a root). They apply to lists; over a map (whose entries SpEL
+// would select as key/value pairs) or null they fail with a message.
+// SpEL's inline list {a, b} is a list and {} the empty list ({:} the empty
+// map, {k: v} a map). Division follows Java, as SpEL does: 7 / 2 is 3 and
+// 7.0 / 2 is 3.5; integer division by zero is an error.
+//
+// Not supported, each with a message saying so: selection and projection
+// over maps, instanceof, between, comments, and the Spinnaker helpers that
+// reach URLs, artifacts or other services, or look up other pipelines
+// (#pipelineId).
 //
 // # Sandbox guarantees
 //
@@ -86,7 +96,7 @@
 //     memory they take together.
 //   - Integer arithmetic does not wrap: + - * unary minus, sum and abs on
 //     integers fail with "integer overflow in …" when the result does not
-//     fit in 64 bits (/ divides as floats and % cannot overflow).
+//     fit in 64 bits, nor does / (MinInt / -1); % cannot overflow.
 //   - Nothing panics out of this package, and results are plain data
 //     (nil, bool, int, float64, string, []any, map[string]any) that share
 //     nothing with the Env or with Resolve's input.

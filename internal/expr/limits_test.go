@@ -465,6 +465,9 @@ func TestResourceOracleCanFail(t *testing.T) {
 // fuzzSeeds are FuzzEval's seed corpus: ordinary expressions, rejected
 // ones, and the attacks of this file.
 var fuzzSeeds = []string{
+	"items.?[#this != 'a'].![#this + '!']", "nested.list.^[name == 'x'].name", "nums.$[#this > 1]",
+	"{1, 2, {3, {}}}.![#this]", "(1..100000).![(1..100000).?[#this == 1]]", "{:}", "7 / 2 + 7.0 / 2",
+	"nested.list.![{name: name, n: #root.waitTime / 4}]", "trigger.?[x]", ".?[x]", "items.?[",
 	"trigger.parameters.env", "#stage('Build').outputs.version", "#judgment('Approve') == 'promote'",
 	"parameters.empty ?: 'x'", "map(items, # + '!')", "'a' + 1", "items.size() > 1 and true",
 	"repeat('x', 1e9)", "let a = 1..100000; all(a, all(a, true))", "reduce(1..100, #acc + #acc, 'x')",

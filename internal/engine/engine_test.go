@@ -600,6 +600,7 @@ func scenarioSpelCollections(t *testing.T, b *bundle) {
 			{"key":"first","value":"${parameters.deploys.^[status == 'TERMINAL'].name}"},
 			{"key":"last","value":"${{1, 2, 3}.$[#this < 3]}"},
 			{"key":"half","value":"${7 / 2}"},
+			{"key":"self","value":"${#pipelineId('spel')}"},
 			{"key":"label","value":"ok: ${parameters.deploys.?[status == 'SUCCEEDED'].size()}"}]},
 		{"refId":"2","type":"checkPreconditions","name":"check","requisiteStageRefIds":["1"],"preconditions":[
 			{"type":"expression","context":{"expression":"${ok.contains('c') and {'a', 'c'}.![#this + '!'].size() == 2}"}}]}]}`)
@@ -616,6 +617,13 @@ func scenarioSpelCollections(t *testing.T, b *bundle) {
 		if !reflect.DeepEqual(out[k], v) {
 			t.Errorf("variable %s = %#v, want %#v", k, out[k], v)
 		}
+	}
+	if out["self"] != p.ID {
+		t.Errorf("#pipelineId('spel') = %v, want the pipeline's ID %s", out["self"], p.ID)
+	}
+	v, err := b.engine.Evaluate(context.Background(), exec.ID, "", "#pipelineId('spel')")
+	if err != nil || v != p.ID {
+		t.Errorf("evaluate #pipelineId('spel') = %v, %v; want %s", v, err, p.ID)
 	}
 }
 

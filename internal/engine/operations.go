@@ -679,6 +679,9 @@ func (e *Engine) Evaluate(ctx context.Context, executionID, stageKey, expression
 		}
 	}
 	env := r.env(s)
+	if env.Pipelines == nil && strings.Contains(expression, "#pipelineId") {
+		env.Pipelines = r.listPipelineIDs()
+	}
 	if !strings.Contains(expression, "${") {
 		v, err := expr.Eval(ctx, expression, env)
 		if err != nil {

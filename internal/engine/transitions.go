@@ -12,6 +12,7 @@ import (
 	"github.com/sluice-cd/sluice/internal/expr"
 	"github.com/sluice-cd/sluice/internal/stage"
 	"github.com/sluice-cd/sluice/internal/status"
+	"github.com/sluice-cd/sluice/internal/store"
 )
 
 // begin moves a NOT_STARTED execution to RUNNING and starts its initial
@@ -253,7 +254,7 @@ func (r *run) env(s *stageRun) *expr.Env {
 	if trigger == nil {
 		trigger = map[string]any{}
 	}
-	env := &expr.Env{Trigger: trigger, User: userOf(trigger)}
+	env := &expr.Env{Trigger: trigger, User: userOf(trigger), Pipelines: r.pipelineIDs()}
 	stages := make([]any, 0, len(r.stages))
 	for _, o := range r.stages {
 		info := expr.StageInfo{
@@ -290,6 +291,34 @@ func (r *run) env(s *stageRun) *expr.Env {
 		}
 	}
 	return env
+}
+
+// pipelineIDs maps the names of the application's pipelines to their IDs,
+// for #pipelineId. It reads them only when the pipeline document mentions
+// #pipelineId, so other executions pay nothing.
+func (r *run) pipelineIDs() map[string]string {
+	if !strings.Contains(string(r.exec.Pipeline), "#pipelineId") {
+		return nil
+	}
+	return r.listPipelineIDs()
+}
+
+// listPipelineIDs reads the application's pipelines from the store; nil
+// (the helper then says the lookup is not available) if it cannot.
+func (r *run) listPipelineIDs() map[string]string {
+	var q store.Querier = r.t.tx
+	if r.t.tx == nil { // outside a transaction, as in Evaluate
+		q = r.t.e.store
+	}
+	ps, err := q.PipelineList(r.t.ctx, &store.PipelineListParams{Application: r.exec.Application})
+	if err != nil {
+		return nil
+	}
+	ids := make(map[string]string, len(ps))
+	for _, p := range ps {
+		ids[p.Name] = p.ID
+	}
+	return ids
 }
 
 // epochMs is t as an expression sees a time: epoch milliseconds, or nil

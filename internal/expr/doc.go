@@ -16,7 +16,8 @@
 // An expression is expr syntax plus the SpEL a Spinnaker pipeline uses:
 // the helpers #stage('name'), #stageByRefId, #stageExists, #currentStage(),
 // #currentUser(), #judgment / #judgement, #toJson, #readJson, #toInt,
-// #toFloat, #toBoolean, #toBase64, #fromBase64 and #alphanumerical;
+// #toFloat, #toBoolean, #toBase64, #fromBase64, #alphanumerical and
+// #pipelineId (from the names and IDs the caller puts in [Env.Pipelines]);
 // #root.execution; null; the word operators eq ne lt gt le ge div mod and or
 // not; the elvis operator a ?: b (b when a is null or ""); matches, which as
 // in SpEL must match the whole string; + that concatenates when either side
@@ -41,8 +42,8 @@
 //
 // Not supported, each with a message saying so: selection and projection
 // over maps, instanceof, between, comments, and the Spinnaker helpers that
-// reach URLs, artifacts or other services, or look up other pipelines
-// (#pipelineId).
+// reach URLs, artifacts or other services, or pipelines of other
+// applications (#pipelineIdInApplication).
 //
 // # Sandbox guarantees
 //
@@ -96,7 +97,8 @@
 //     memory they take together.
 //   - Integer arithmetic does not wrap: + - * unary minus, sum and abs on
 //     integers fail with "integer overflow in …" when the result does not
-//     fit in 64 bits, nor does / (MinInt / -1); % cannot overflow.
+//     fit in 64 bits, and so does / on integers (MinInt / -1); % cannot
+//     overflow.
 //   - Nothing panics out of this package, and results are plain data
 //     (nil, bool, int, float64, string, []any, map[string]any) that share
 //     nothing with the Env or with Resolve's input.

@@ -18,6 +18,11 @@ type Env struct {
 	Context   map[string]any // the current stage's context
 	Ancestors map[string]any // outputs of ancestor stages merged (nearest wins)
 	User      string         // for #currentUser(); "" reads as "anonymous", as in Orca
+	// Pipelines maps the name of each pipeline of the execution's
+	// application to its ID, for #pipelineId(name). The caller reads it
+	// from its store before evaluating, so that evaluation does no I/O;
+	// nil means the lookup is not available.
+	Pipelines map[string]string
 }
 
 // StageInfo is one stage of the execution as the helpers see it. Status

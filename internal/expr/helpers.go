@@ -4,8 +4,10 @@ import (
 	"cmp"
 	"encoding/base64"
 	"encoding/json"
+	"maps"
 	"math"
 	"reflect"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -66,6 +68,7 @@ var functions = map[string]function{
 	"$toBase64":       toBase64Fn,
 	"$fromBase64":     fromBase64Fn,
 	"$alphanumerical": alphanumericalFn,
+	"$pipelineId":     pipelineIDFn,
 
 	// Sandbox hooks inserted by the patcher.
 	"$tick":     tickFn,
@@ -424,4 +427,27 @@ func spelListFn(r *run, args []any) (any, error) {
 		return args[1], nil
 	}
 	return nil, errorf("%s…] applies to a list, not to %s", op, format(args[1]))
+}
+
+// pipelineIDFn is Orca's #pipelineId(name): the ID of the pipeline with
+// this name in the execution's application.
+func pipelineIDFn(r *run, args []any) (any, error) {
+	if err := arity("#pipelineId", args, 1, "one argument (a pipeline name)"); err != nil {
+		return nil, err
+	}
+	name, err := text("#pipelineId", args[0])
+	if err != nil {
+		return nil, err
+	}
+	if r.env.Pipelines == nil {
+		return nil, errorf("#pipelineId(%q) cannot look up pipelines here: this evaluation was given no list of the application's pipelines", clip(name))
+	}
+	if id, ok := r.env.Pipelines[name]; ok {
+		return id, nil
+	}
+	names := slices.Sorted(maps.Keys(r.env.Pipelines))
+	if len(names) > 20 {
+		names = append(names[:20], "…")
+	}
+	return nil, errorf("no pipeline named %q in this application; its pipelines are %s", clip(name), strings.Join(names, ", "))
 }

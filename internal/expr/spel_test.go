@@ -127,3 +127,23 @@ func TestSpelCollectionLimits(t *testing.T) {
 		}
 	}
 }
+
+// TestPipelineID checks #pipelineId against the list the caller gives.
+func TestPipelineID(t *testing.T) {
+	t.Parallel()
+	env := spelEnv()
+	env.Pipelines = map[string]string{"deploy": "01P1", "rollback": "01P2"}
+	got, err := Eval(context.Background(), "#pipelineId('rollback')", env)
+	if err != nil || got != "01P2" {
+		t.Errorf("#pipelineId('rollback') = %v, %v; want 01P2", got, err)
+	}
+	_, err = Eval(context.Background(), "#pipelineId('nope')", env)
+	if err == nil || !strings.Contains(err.Error(), `no pipeline named "nope" in this application; its pipelines are deploy, rollback`) {
+		t.Errorf("#pipelineId('nope') error = %v", err)
+	}
+	env.Pipelines = nil
+	_, err = Eval(context.Background(), "#pipelineId('deploy')", env)
+	if err == nil || !strings.Contains(err.Error(), "given no list of the application's pipelines") {
+		t.Errorf("#pipelineId without a list: error = %v", err)
+	}
+}

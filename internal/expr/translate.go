@@ -34,6 +34,7 @@ var spelFunctions = map[string]string{
 	"toBase64":       "$toBase64",
 	"fromBase64":     "$fromBase64",
 	"alphanumerical": "$alphanumerical",
+	"pipelineId":     "$pipelineId",
 }
 
 // unsupportedSpelFunctions are Spinnaker helpers Sluice deliberately lacks.
@@ -49,8 +50,7 @@ var unsupportedSpelFunctions = map[string]string{
 	"resolvedArtifacts":             "Sluice has no artifact model",
 	"deployedServerGroups":          "it is specific to server-group clouds",
 	"manifestLabelValue":            "it is specific to Kubernetes",
-	"pipelineId":                    "expressions cannot look up other pipelines; write the pipeline's id",
-	"pipelineIdInApplication":       "expressions cannot look up other pipelines",
+	"pipelineIdInApplication":       "expressions can look up pipelines of their own application only, with #pipelineId(name)",
 	"canaryConfigNameToId":          "expressions cannot look up canary configs",
 	"fetchReference":                "expressions cannot fetch references",
 	"doNotEval":                     "Sluice evaluates each string once; no escape is needed",

@@ -70,7 +70,7 @@ func TestTranslateRejects(t *testing.T) {
 		{"'abc", "unterminated string starting with '", 0},
 		{"a + \"abc", "unterminated string starting with \"", 4},
 		{".?[type == 'wait']", ".?[…] needs a list before it", 0},
-		{"#pipelineId('deploy')", "#pipelineId is not supported in Sluice: expressions cannot look up other pipelines", 0},
+		{"#pipelineIdInApplication('deploy', 'app')", "#pipelineIdInApplication is not supported in Sluice: expressions can look up pipelines of their own application only", 0},
 		{"a // b", "comments are not supported", 2},
 		{"a /* b */", "comments are not supported", 2},
 		{"`raw`", "backquoted strings are not supported", 0},

@@ -467,7 +467,7 @@ func TestResourceOracleCanFail(t *testing.T) {
 var fuzzSeeds = []string{
 	"items.?[#this != 'a'].![#this + '!']", "nested.list.^[name == 'x'].name", "nums.$[#this > 1]",
 	"{1, 2, {3, {}}}.![#this]", "(1..100000).![(1..100000).?[#this == 1]]", "{:}", "7 / 2 + 7.0 / 2",
-	"nested.list.![{name: name, n: #root.waitTime / 4}]", "trigger.?[x]", ".?[x]", "items.?[",
+	"nested.list.![{name: name, n: #root.waitTime / 4}]", "trigger.?[x]", ".?[x]", "items.?[", "#pipelineId('x')",
 	"trigger.parameters.env", "#stage('Build').outputs.version", "#judgment('Approve') == 'promote'",
 	"parameters.empty ?: 'x'", "map(items, # + '!')", "'a' + 1", "items.size() > 1 and true",
 	"repeat('x', 1e9)", "let a = 1..100000; all(a, all(a, true))", "reduce(1..100, #acc + #acc, 'x')",

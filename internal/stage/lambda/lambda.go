@@ -97,8 +97,10 @@ func (f *function) String() string {
 // "<application>-<functionName>": the rule the plugin applies when it
 // creates a function, here applied by every stage alike.
 func (b *base) function(app string, tg *target) (*function, error) {
+	// Only a stage that sets account to "" (Set) is refused; one that
+	// leaves it out, and a target built in code without one, is local.
 	account := tg.Account.Value
-	if tg.Account.Missing() {
+	if account == "" && !tg.Account.Set() {
 		account = awsclient.LocalName
 	}
 	acct, err := b.accounts.In(account, tg.Region.Value)

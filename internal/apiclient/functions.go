@@ -32,6 +32,9 @@ func (c *Client) QueryFunctions(ctx context.Context, account string, q apitype.F
 	if q.Function != "" {
 		v.Set("function", q.Function)
 	}
+	if q.Region != "" {
+		v.Set("region", q.Region)
+	}
 	if q.Since != 0 {
 		v.Set("since", strconv.FormatInt(q.Since, 10))
 	}

@@ -3,8 +3,11 @@ package apitype
 // Account is one account Sluice deploys to, as listed by
 // GET /api/v1/accounts.
 type Account struct {
-	Name   string `json:"name"`
+	Name string `json:"name"`
+	// Region is the account's default region, its first.
 	Region string `json:"region"`
+	// Regions are all of the account's regions, the default first.
+	Regions []string `json:"regions,omitempty"`
 	// Local is true for the embedded local Lambda.
 	Local bool `json:"local"`
 	// Applications are the applications whose pipelines may deploy to the
@@ -30,6 +33,9 @@ type FunctionList struct {
 type FunctionQuery struct {
 	// Function, when set, lists only the function of that name.
 	Function string
+	// Region, when set, is the region of the account to list; empty means
+	// its default (first) region.
+	Region string
 	// Since, when not zero, starts the metrics window there (epoch ms)
 	// instead of five minutes ago: a judgment card asks for what happened
 	// since its stage started.

@@ -1,6 +1,9 @@
 // Package awsclient owns Sluice's AWS accounts: it reads the accounts part
 // of sluice.yaml and builds one aws-sdk-go-v2 client set (Lambda, S3, and
-// CloudWatch for the canary's metrics) per account, once, for every stage to share. The account "local" always
+// CloudWatch for the canary's metrics) per account and region, once, for
+// every stage to share. An account spans the regions it lists, as a
+// Clouddriver account does; a stage's region picks one, and the first is
+// the default. The account "local" always
 // exists when a local Lambda endpoint runs and points at it. An account may
 // list the applications whose pipelines may use it (CheckApplication).
 //
@@ -44,8 +47,12 @@ const LocalName = "local"
 const LocalRegion = "us-east-1"
 
 // ErrUnknownAccount is returned (wrapped) by Accounts.Get for a name no
-// account has.
+// account has, and for the empty name.
 var ErrUnknownAccount = errors.New("unknown account")
+
+// ErrUnknownRegion is returned (wrapped) by Accounts.In for a region the
+// account does not list.
+var ErrUnknownRegion = errors.New("region not in account")
 
 // Config is the accounts part of sluice.yaml. Its zero value declares no
 // AWS account; the local account needs no configuration.
@@ -81,8 +88,16 @@ type AccountConfig struct {
 	// Name is what stages put in their "account" field. Required, unique,
 	// and not "local".
 	Name string `json:"name"`
-	// Region is the account's AWS region, e.g. us-west-2. Required.
-	Region string `json:"region"`
+	// Regions are the account's AWS regions, e.g. [us-east-1, eu-west-1]:
+	// a stage's region picks one, and the first is the default. In
+	// sluice.yaml "regions" is a list of names or, as Clouddriver writes
+	// it, of {name: us-east-1} objects. One of Regions and Region is
+	// required.
+	Regions []string `json:"regions,omitempty"`
+	// Region is a one-region account's region, e.g. us-west-2: the same
+	// as Regions: [Region]. Kept for configurations written before
+	// accounts spanned regions; set Region or Regions, not both.
+	Region string `json:"region,omitempty"`
 	// Profile is a shared config profile (~/.aws/config); empty means the
 	// SDK's default credential chain (environment, shared files, SSO,
 	// container and instance roles).
@@ -109,11 +124,26 @@ type LocalEndpoint struct {
 	URL string
 }
 
-// Account is one account's clients. They are safe for concurrent use and
-// live as long as the Accounts that built them.
+// regions returns the account's regions: Regions, or Region alone.
+func (ac AccountConfig) regions() []string {
+	if len(ac.Regions) > 0 {
+		return ac.Regions
+	}
+	if ac.Region != "" {
+		return []string{ac.Region}
+	}
+	return nil
+}
+
+// Account is one account's clients in one of its regions. They are safe
+// for concurrent use and live as long as the Accounts that built them.
 type Account struct {
-	Name   string
+	Name string
+	// Region is the region these clients call.
 	Region string
+	// Regions are all of the account's regions, the default first; the
+	// local account has one.
+	Regions []string
 	// Local is true for the embedded local Lambda.
 	Local bool
 	// Applications are AccountConfig.Applications; the local account
@@ -129,10 +159,12 @@ type Account struct {
 // Accounts holds every configured account. It is built once at start-up
 // and read-only afterwards.
 type Accounts struct {
-	byName map[string]*Account
+	// byName holds each account's client sets, one per region, in the
+	// order of its regions: the first is the default.
+	byName map[string][]*Account
 }
 
-var knownAccountFields = []string{"name", "region", "profile", "roleArn", "externalId", "endpoint", "applications"}
+var knownAccountFields = []string{"name", "regions", "region", "profile", "roleArn", "externalId", "endpoint", "applications"}
 
 // LoadConfig reads the accounts, the local section and the stages section
 // of a sluice.yaml (YAML or JSON; other top-level sections are ignored)
@@ -183,6 +215,14 @@ func parseConfig(b []byte) (Config, error) {
 					errs = append(errs, fmt.Errorf("%s: field \"applications\" must be a list of application names, such as [shop, billing]", label))
 				}
 				a.Applications = apps
+				continue
+			}
+			if k == "regions" {
+				regions, ok := regionList(v)
+				if !ok {
+					errs = append(errs, fmt.Errorf("%s: field \"regions\" must be a list of region names, such as [us-east-1, eu-west-1], or of {name: us-east-1} objects as Clouddriver writes them", label))
+				}
+				a.Regions = regions
 				continue
 			}
 			s, ok := v.(string)
@@ -273,6 +313,34 @@ func stringList(v any) ([]string, bool) {
 	return out, true
 }
 
+// regionList returns v, a decoded YAML value, as a list of region names:
+// each element a name, or Clouddriver's {name: us-east-1}.
+func regionList(v any) ([]string, bool) {
+	if v == nil {
+		return nil, true
+	}
+	list, ok := v.([]any)
+	if !ok {
+		return nil, false
+	}
+	out := make([]string, len(list))
+	for i, e := range list {
+		switch e := e.(type) {
+		case string:
+			out[i] = e
+		case map[string]any:
+			name, ok := e["name"].(string)
+			if !ok || len(e) != 1 {
+				return nil, false
+			}
+			out[i] = name
+		default:
+			return nil, false
+		}
+	}
+	return out, true
+}
+
 func accountLabel(i int, name any) string {
 	if s, ok := name.(string); ok && s != "" {
 		return fmt.Sprintf("accounts[%d] (%s)", i, s)
@@ -309,9 +377,22 @@ func (c Config) validate(withLocal bool) []error {
 			seen[a.Name] = i
 		}
 		switch {
-		case a.Region == "":
-			errs = append(errs, fmt.Errorf("%s: region is required (e.g. us-west-2)", label))
-		case !awsid.ValidRegion(a.Region):
+		case a.Region != "" && len(a.Regions) > 0:
+			errs = append(errs, fmt.Errorf("%s: both region and regions are set; list every region under regions and remove region", label))
+		case len(a.regions()) == 0:
+			errs = append(errs, fmt.Errorf("%s: regions is required (e.g. regions: [us-east-1, eu-west-1]; the first is the default)", label))
+		}
+		seenRegion := map[string]bool{}
+		for j, r := range a.Regions {
+			switch {
+			case !awsid.ValidRegion(r):
+				errs = append(errs, fmt.Errorf("%s: regions[%d] %q is not a region name like us-west-2", label, j, r))
+			case seenRegion[r]:
+				errs = append(errs, fmt.Errorf("%s: regions[%d] %q is listed twice", label, j, r))
+			}
+			seenRegion[r] = true
+		}
+		if a.Region != "" && !awsid.ValidRegion(a.Region) {
 			errs = append(errs, fmt.Errorf("%s: region %q is not a region name like us-west-2", label, a.Region))
 		}
 		if a.RoleARN != "" && !roleARNPattern.MatchString(a.RoleARN) {
@@ -342,24 +423,26 @@ func (c Config) validate(withLocal bool) []error {
 	return errs
 }
 
-// New validates cfg and builds the clients of every account, and of the
-// local account when local.URL is set. Credentials are resolved lazily by
-// the SDK, on the first call; a named profile that does not exist fails
-// here.
+// New validates cfg and builds the clients of every account in each of
+// its regions, and of the local account when local.URL is set. The AWS
+// configuration (profile, role) is loaded once per account and shared by
+// its regions; building a region's clients does no I/O, so many regions
+// cost little at start-up. Credentials are resolved lazily by the SDK, on
+// the first call; a named profile that does not exist fails here.
 func New(ctx context.Context, cfg Config, local LocalEndpoint) (*Accounts, error) {
 	if errs := cfg.validate(true); len(errs) > 0 {
 		return nil, fmt.Errorf("accounts config: %w", errors.Join(errs...))
 	}
-	a := &Accounts{byName: make(map[string]*Account, len(cfg.Accounts)+1)}
+	a := &Accounts{byName: make(map[string][]*Account, len(cfg.Accounts)+1)}
 	if local.URL != "" {
-		a.byName[LocalName] = newLocal(local.URL, cfg.Local.Credentials)
+		a.byName[LocalName] = []*Account{newLocal(local.URL, cfg.Local.Credentials)}
 	}
 	for _, ac := range cfg.Accounts {
-		acct, err := newAWS(ctx, ac)
+		accts, err := newAWS(ctx, ac)
 		if err != nil {
 			return nil, err
 		}
-		a.byName[ac.Name] = acct
+		a.byName[ac.Name] = accts
 	}
 	return a, nil
 }
@@ -371,9 +454,10 @@ func newLocal(endpoint string, lc *LocalCredentials) *Account {
 		creds = credentials.NewStaticCredentialsProvider(lc.AccessKeyID, lc.SecretAccessKey, "")
 	}
 	return &Account{
-		Name:   LocalName,
-		Region: LocalRegion,
-		Local:  true,
+		Name:    LocalName,
+		Region:  LocalRegion,
+		Regions: []string{LocalRegion},
+		Local:   true,
 		Lambda: lambda.New(lambda.Options{
 			Region:       LocalRegion,
 			BaseEndpoint: aws.String(endpoint),
@@ -390,8 +474,11 @@ func newLocal(endpoint string, lc *LocalCredentials) *Account {
 	}
 }
 
-func newAWS(ctx context.Context, ac AccountConfig) (*Account, error) {
-	opts := []func(*config.LoadOptions) error{config.WithRegion(ac.Region)}
+// newAWS builds the account's client sets, one per region, in the order
+// of its regions.
+func newAWS(ctx context.Context, ac AccountConfig) ([]*Account, error) {
+	regions := ac.regions()
+	opts := []func(*config.LoadOptions) error{config.WithRegion(regions[0])}
 	if ac.Profile != "" {
 		opts = append(opts, config.WithSharedConfigProfile(ac.Profile))
 	}
@@ -408,7 +495,18 @@ func newAWS(ctx context.Context, ac AccountConfig) (*Account, error) {
 			}
 		}))
 	}
-	acct := &Account{Name: ac.Name, Region: ac.Region, Applications: slices.Clone(ac.Applications)}
+	accts := make([]*Account, len(regions))
+	for i, region := range regions {
+		rc := awsCfg.Copy()
+		rc.Region = region
+		accts[i] = newAWSRegion(ac, rc, slices.Clone(regions))
+	}
+	return accts, nil
+}
+
+// newAWSRegion builds the account's clients for the region of awsCfg.
+func newAWSRegion(ac AccountConfig, awsCfg aws.Config, regions []string) *Account {
+	acct := &Account{Name: ac.Name, Region: awsCfg.Region, Regions: regions, Applications: slices.Clone(ac.Applications)}
 	acct.Lambda = lambda.NewFromConfig(awsCfg, func(o *lambda.Options) {
 		if ac.Endpoint != "" {
 			o.BaseEndpoint = aws.String(ac.Endpoint)
@@ -430,21 +528,41 @@ func newAWS(ctx context.Context, ac AccountConfig) (*Account, error) {
 			o.BaseEndpoint = aws.String(ac.Endpoint)
 		}
 	})
-	return acct, nil
+	return acct
 }
 
-// Get returns the named account; "" means "local". An unknown name is an
-// error wrapping ErrUnknownAccount that lists the accounts there are.
+// Get returns the named account in its default (first) region. An
+// unknown name, and the empty name, are errors wrapping
+// ErrUnknownAccount that list the accounts there are: an empty account is
+// never taken to mean the local one.
 func (a *Accounts) Get(name string) (*Account, error) {
-	if name == "" {
-		name = LocalName
-	}
+	return a.In(name, "")
+}
+
+// In returns the named account's clients in region; "" is the account's
+// default (first) region. A region the account does not list is an error
+// wrapping ErrUnknownRegion that lists the account's regions; an unknown
+// or empty name is as for Get.
+func (a *Accounts) In(name, region string) (*Account, error) {
 	if a != nil {
-		if acct, ok := a.byName[name]; ok {
-			return acct, nil
+		if accts, ok := a.byName[name]; ok {
+			if region == "" {
+				return accts[0], nil
+			}
+			for _, acct := range accts {
+				if acct.Region == region {
+					return acct, nil
+				}
+			}
+			return nil, fmt.Errorf("%w: account %s has the regions %s, not %q; set region to one of them, or add %s to the account's regions in sluice.yaml",
+				ErrUnknownRegion, name, strings.Join(accts[0].Regions, ", "), region, region)
 		}
 	}
 	known := a.Names()
+	if name == "" {
+		return nil, fmt.Errorf("%w: the account is empty; name one of the accounts (%s), or leave account out to use the local Lambda",
+			ErrUnknownAccount, listOrNone(known))
+	}
 	if name == LocalName {
 		return nil, fmt.Errorf("%w %q: no local Lambda runs in this process; name one of the configured accounts (%s) in the stage's account field",
 			ErrUnknownAccount, name, listOrNone(known))
@@ -464,10 +582,11 @@ func (a *Accounts) CheckApplication(application, account string) error {
 	if a == nil {
 		return nil
 	}
-	acct, ok := a.byName[account]
-	if !ok || len(acct.Applications) == 0 || slices.Contains(acct.Applications, application) {
+	accts, ok := a.byName[account]
+	if !ok || len(accts[0].Applications) == 0 || slices.Contains(accts[0].Applications, application) {
 		return nil
 	}
+	acct := accts[0]
 	return fmt.Errorf("application %q may not deploy to account %q, which only the applications %s may use; name another account, or add %s to the account's applications in sluice.yaml",
 		application, account, strings.Join(acct.Applications, ", "), application)
 }

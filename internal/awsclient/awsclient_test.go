@@ -62,6 +62,23 @@ local:
 	if cfg, err := LoadConfig(jsonPath); err != nil || len(cfg.Accounts) != 1 || cfg.Accounts[0].Region != "us-west-2" {
 		t.Fatalf("JSON: %+v, %v", cfg, err)
 	}
+	// An account spans regions, as a Clouddriver account does: a list of
+	// names, or Clouddriver's own {name: …} objects.
+	regions := writeFile(t, "regions.yaml", `
+accounts:
+  - {name: names, regions: [us-east-1, eu-west-1]}
+  - name: clouddriver
+    regions:
+      - name: eu-west-1
+      - name: ap-south-1
+`)
+	cfg, err = LoadConfig(regions)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, want := []any{cfg.Accounts[0].regions(), cfg.Accounts[1].regions()}, []any{[]string{"us-east-1", "eu-west-1"}, []string{"eu-west-1", "ap-south-1"}}; !reflect.DeepEqual(got, want) {
+		t.Fatalf("regions = %v, want %v", got, want)
+	}
 	empty := writeFile(t, "empty.yaml", "")
 	if cfg, err := LoadConfig(empty); err != nil || len(cfg.Accounts) != 0 || cfg.Local.Credentials != nil {
 		t.Fatalf("empty file: %+v, %v", cfg, err)
@@ -74,14 +91,20 @@ func TestLoadConfigErrors(t *testing.T) {
 		name, text string
 		want       []string
 	}{
-		{"missing region", "accounts: [{name: prod}]", []string{"accounts[0] (prod): region is required"}},
+		{"missing region", "accounts: [{name: prod}]", []string{"accounts[0] (prod): regions is required"}},
+		{"region and regions", "accounts: [{name: prod, region: us-east-1, regions: [eu-west-1]}]",
+			[]string{"accounts[0] (prod): both region and regions are set"}},
+		{"bad regions element", "accounts: [{name: prod, regions: [us-east-1, west]}]", []string{`accounts[0] (prod): regions[1] "west" is not a region name`}},
+		{"duplicate region", "accounts: [{name: prod, regions: [us-east-1, {name: us-east-1}]}]", []string{`accounts[0] (prod): regions[1] "us-east-1" is listed twice`}},
+		{"regions not a list", "accounts: [{name: prod, regions: us-east-1}]", []string{`accounts[0] (prod): field "regions" must be a list of region names`}},
+		{"regions object without name", "accounts: [{name: prod, regions: [{region: us-east-1}]}]", []string{`accounts[0] (prod): field "regions" must be a list of region names`}},
 		{"bad region", "accounts: [{name: prod, region: west}]", []string{`accounts[0] (prod): region "west" is not a region name`}},
 		{"missing name", "accounts: [{region: us-east-1}]", []string{"accounts[0]: name is required"}},
 		{"local reserved", "accounts: [{name: local, region: us-east-1}]", []string{`accounts[0] (local): name "local" is reserved`}},
 		{"duplicate", "accounts: [{name: a, region: us-east-1}, {name: a, region: us-east-2}]",
 			[]string{`accounts[1] (a): name "a" is already used by accounts[0]`}},
 		{"unknown field", "accounts: [{name: prod, regoin: us-east-1}]",
-			[]string{`accounts[0] (prod): unknown field "regoin"`, "accounts[0] (prod): region is required"}},
+			[]string{`accounts[0] (prod): unknown field "regoin"`, "accounts[0] (prod): regions is required"}},
 		{"wrong type", "accounts: [{name: prod, region: 5}]", []string{`accounts[0] (prod): field "region" must be a string`}},
 		{"bad role", "accounts: [{name: prod, region: us-east-1, roleArn: deployer}]", []string{`accounts[0] (prod): roleArn "deployer" is not an IAM role ARN`}},
 		{"external id alone", "accounts: [{name: prod, region: us-east-1, externalId: x}]", []string{"accounts[0] (prod): externalId is set but roleArn is not"}},
@@ -131,7 +154,7 @@ func TestNewAndGet(t *testing.T) {
 	if _, err := New(ctx, Config{Accounts: []AccountConfig{{Name: "local", Region: "us-east-1"}}}, LocalEndpoint{}); err == nil || !strings.Contains(err.Error(), "reserved") {
 		t.Errorf("local in config: %v", err)
 	}
-	if _, err := New(ctx, Config{Accounts: []AccountConfig{{Name: "p"}}}, LocalEndpoint{}); err == nil || !strings.Contains(err.Error(), "accounts[0] (p): region is required") {
+	if _, err := New(ctx, Config{Accounts: []AccountConfig{{Name: "p"}}}, LocalEndpoint{}); err == nil || !strings.Contains(err.Error(), "accounts[0] (p): regions is required") {
 		t.Errorf("no region: %v", err)
 	}
 	if _, err := New(ctx, Config{Accounts: []AccountConfig{{Name: "p", Region: "us-east-1", Profile: "nosuch"}}}, LocalEndpoint{}); err == nil || !strings.Contains(err.Error(), "account p") {
@@ -141,16 +164,33 @@ func TestNewAndGet(t *testing.T) {
 	a, err := New(ctx, Config{Accounts: []AccountConfig{
 		{Name: "prod", Region: "us-west-2", RoleARN: "arn:aws:iam::123456789012:role/deployer"},
 		{Name: "moto", Region: "us-east-1", Endpoint: "http://127.0.0.1:5000"},
+		{Name: "multi", Regions: []string{"eu-west-1", "us-east-1"}},
 	}}, LocalEndpoint{URL: "http://127.0.0.1:9"})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got := strings.Join(a.Names(), ","); got != "local,moto,prod" {
+	if got := strings.Join(a.Names(), ","); got != "local,moto,multi,prod" {
 		t.Errorf("Names = %s", got)
 	}
-	local, err := a.Get("")
+	local, err := a.Get("local")
 	if err != nil || local.Name != "local" || !local.Local || local.Region != "us-east-1" {
-		t.Fatalf(`Get("") = %+v, %v`, local, err)
+		t.Fatalf(`Get("local") = %+v, %v`, local, err)
+	}
+	// The empty name is never the local account.
+	if _, err := a.Get(""); !errors.Is(err, ErrUnknownAccount) || !strings.Contains(err.Error(), "the account is empty") || !strings.Contains(err.Error(), "local, moto, multi, prod") {
+		t.Errorf(`Get("") = %v; want ErrUnknownAccount listing the accounts`, err)
+	}
+	// One client set per region; the first is the default.
+	for _, tc := range []struct{ region, want string }{{"", "eu-west-1"}, {"eu-west-1", "eu-west-1"}, {"us-east-1", "us-east-1"}} {
+		m, err := a.In("multi", tc.region)
+		if err != nil || m.Region != tc.want || m.Lambda.Options().Region != tc.want || m.S3.Options().Region != tc.want || m.CloudWatch.Options().Region != tc.want {
+			t.Errorf("In(multi, %q) = %+v, %v; want region %s", tc.region, m, err, tc.want)
+		} else if !reflect.DeepEqual(m.Regions, []string{"eu-west-1", "us-east-1"}) {
+			t.Errorf("In(multi, %q).Regions = %v", tc.region, m.Regions)
+		}
+	}
+	if _, err := a.In("multi", "us-west-2"); !errors.Is(err, ErrUnknownRegion) || !strings.Contains(err.Error(), "eu-west-1, us-east-1") {
+		t.Errorf("In(multi, us-west-2) = %v; want ErrUnknownRegion listing the regions", err)
 	}
 	prod, err := a.Get("prod")
 	if err != nil || prod.Local || prod.Region != "us-west-2" || prod.Lambda.Options().Region != "us-west-2" {
@@ -161,7 +201,7 @@ func TestNewAndGet(t *testing.T) {
 		t.Errorf("endpoint override: lambda %q, S3 path style %v", got, moto.S3.Options().UsePathStyle)
 	}
 	_, err = a.Get("staging")
-	if !errors.Is(err, ErrUnknownAccount) || !strings.Contains(err.Error(), "local, moto, prod") {
+	if !errors.Is(err, ErrUnknownAccount) || !strings.Contains(err.Error(), "local, moto, multi, prod") {
 		t.Errorf("Get(staging) = %v; want ErrUnknownAccount listing the accounts", err)
 	}
 
@@ -169,7 +209,7 @@ func TestNewAndGet(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := none.Get(""); !errors.Is(err, ErrUnknownAccount) || !strings.Contains(err.Error(), "no local Lambda") {
+	if _, err := none.Get("local"); !errors.Is(err, ErrUnknownAccount) || !strings.Contains(err.Error(), "no local Lambda") {
 		t.Errorf("local without an endpoint: %v", err)
 	}
 }

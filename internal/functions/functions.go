@@ -100,7 +100,7 @@ func (l *Lister) Accounts(context.Context) []apitype.Account {
 		if err != nil {
 			continue // Names lists only accounts Get knows
 		}
-		out = append(out, apitype.Account{Name: a.Name, Region: a.Region, Local: a.Local, Applications: a.Applications})
+		out = append(out, apitype.Account{Name: a.Name, Region: a.Region, Regions: a.Regions, Local: a.Local, Applications: a.Applications})
 	}
 	return out
 }
@@ -112,7 +112,7 @@ func (l *Lister) Accounts(context.Context) []apitype.Account {
 // query leaves the function without metrics; any failure of the Lambda API
 // fails the whole listing.
 func (l *Lister) Functions(ctx context.Context, account string, q apitype.FunctionQuery) ([]apitype.Function, error) {
-	a, err := l.accounts.Get(account)
+	a, err := l.accounts.In(account, q.Region)
 	if err != nil {
 		return nil, err
 	}

@@ -86,7 +86,7 @@ func TestListLocalFunctions(t *testing.T) {
 	}
 
 	l := functions.New(functions.Config{Accounts: accounts, LocalLambdaURL: srv.URL()})
-	if got, want := l.Accounts(ctx), []apitype.Account{{Name: "local", Region: awsclient.LocalRegion, Local: true}}; !reflect.DeepEqual(got, want) {
+	if got, want := l.Accounts(ctx), []apitype.Account{{Name: "local", Region: awsclient.LocalRegion, Regions: []string{awsclient.LocalRegion}, Local: true}}; !reflect.DeepEqual(got, want) {
 		t.Errorf("Accounts = %+v, want %+v", got, want)
 	}
 	fns, err := l.Functions(ctx, "local", apitype.FunctionQuery{})

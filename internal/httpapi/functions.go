@@ -72,6 +72,9 @@ func (s *server) listFunctions(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
+	if regions := accountRegions(accounts[slices.IndexFunc(accounts, func(a apitype.Account) bool { return a.Name == name })]); q.Region != "" && !slices.Contains(regions, q.Region) {
+		return badRequest("region %q is not one of account %s's regions (%s)", q.Region, name, strings.Join(regions, ", "))
+	}
 	fns, err := s.functions.Functions(r.Context(), name, q)
 	if err != nil {
 		if r.Context().Err() != nil {
@@ -94,11 +97,12 @@ func (s *server) listFunctions(w http.ResponseWriter, r *http.Request) error {
 }
 
 // functionQuery reads the query of GET /accounts/{account}/functions:
-// function, a function's name, and since, an RFC 3339 time or epoch
-// milliseconds in the past.
+// function, a function's name; region, one of the account's regions
+// (default its first); and since, an RFC 3339 time or epoch milliseconds
+// in the past.
 func functionQuery(r *http.Request, now time.Time) (apitype.FunctionQuery, error) {
 	v := r.URL.Query()
-	q := apitype.FunctionQuery{Function: v.Get("function")}
+	q := apitype.FunctionQuery{Function: v.Get("function"), Region: v.Get("region")}
 	if since := v.Get("since"); since != "" {
 		if ms, err := strconv.ParseInt(since, 10, 64); err == nil {
 			q.Since = ms
@@ -112,4 +116,12 @@ func functionQuery(r *http.Request, now time.Time) (apitype.FunctionQuery, error
 		}
 	}
 	return q, nil
+}
+
+// accountRegions are a's regions: Regions, or Region alone.
+func accountRegions(a apitype.Account) []string {
+	if len(a.Regions) > 0 {
+		return a.Regions
+	}
+	return []string{a.Region}
 }

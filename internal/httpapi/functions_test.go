@@ -266,3 +266,27 @@ func (r *recorder) Write(b []byte) (int, error) {
 	r.WriteHeader(200)
 	return r.body.Write(b)
 }
+
+// TestFunctionRoutesRegion: ?region= picks one of the account's regions,
+// and one it does not list is refused naming those it does.
+func TestFunctionRoutesRegion(t *testing.T) {
+	t.Parallel()
+	queries := make(chan apitype.FunctionQuery, 1)
+	fns := fixedFunctions{
+		accounts: []apitype.Account{{Name: "prod", Region: "us-east-1", Regions: []string{"us-east-1", "eu-west-1"}}},
+		queries:  queries,
+	}
+	c, _ := setup(t, func(cfg *httpapi.Config) { cfg.Functions = fns })
+	ctx := context.Background()
+	if _, err := c.QueryFunctions(ctx, "prod", apitype.FunctionQuery{Region: "eu-west-1"}); err != nil {
+		t.Fatal(err)
+	}
+	if q := <-queries; q.Region != "eu-west-1" {
+		t.Errorf("query region = %q, want eu-west-1", q.Region)
+	}
+	_, err := c.QueryFunctions(ctx, "prod", apitype.FunctionQuery{Region: "us-west-2"})
+	e := apiError(t, err, 400, "bad_request")
+	if !strings.Contains(e.Message, "us-east-1, eu-west-1") || !strings.Contains(e.Message, "us-west-2") {
+		t.Errorf("message = %q, want the account's regions", e.Message)
+	}
+}

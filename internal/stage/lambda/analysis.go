@@ -409,7 +409,8 @@ func (an *Analysis) sources(b *base, f *function, metricsAccount string) (canary
 			}
 			src[canary.QueryPrometheus] = p
 		} else {
-			a, err := b.accounts.Get(metricsAccount)
+			// CloudWatch's metrics are regional: the function's region.
+			a, err := b.accounts.In(metricsAccount, f.acct.Region)
 			if err != nil {
 				return nil, fail("metricsAccountName: %v; or name a Prometheus of sluice.yaml's canary.prometheus (%s)", err, describeNames(an.Prometheus))
 			}

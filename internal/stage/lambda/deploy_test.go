@@ -372,8 +372,13 @@ func TestDeployLocalRefusals(t *testing.T) {
 	}
 
 	msg = newStageRun(t, deploy, "", deployFields("r", "a.zip", map[string]any{"region": "eu-west-1"})).mustFail()
-	if !strings.Contains(msg, `region "eu-west-1" does not match account local`) {
+	if !strings.Contains(msg, `account local has the regions us-east-1, not "eu-west-1"`) {
 		t.Errorf("region mismatch: %q", msg)
+	}
+	// "account": "" is not the local account: it fails naming the accounts.
+	msg = newStageRun(t, deploy, "", deployFields("r", "a.zip", map[string]any{"account": ""})).mustFail()
+	if !strings.Contains(msg, "the account is empty") || !strings.Contains(msg, "(local)") {
+		t.Errorf(`"account": "": %q`, msg)
 	}
 	msg = newStageRun(t, deploy, "", deployFields("r", "a.zip", map[string]any{"account": "prod"})).mustFail()
 	if !strings.Contains(msg, `"prod"`) || !strings.Contains(msg, "local") {

@@ -112,7 +112,7 @@ func newLocalEnv(t testing.TB) *localEnv {
 	if err != nil {
 		t.Fatal(err)
 	}
-	acct, err := accounts.Get("")
+	acct, err := accounts.Get(awsclient.LocalName)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,6 +1,7 @@
 package lambda
 
 import (
+	"errors"
 	"fmt"
 	"net/http"
 	"strings"
@@ -85,16 +86,27 @@ func (f *function) String() string {
 	return fmt.Sprintf("function %s in account %s (%s)", f.name, f.acct.Name, f.acct.Region)
 }
 
-// function resolves a stage's target: its account (default local), which
-// the application must be allowed to use, its region, which must be the
-// account's, and the function name with
+// function resolves a stage's target: its account (absent or null means
+// local; "" is an error naming the accounts, never the local Lambda),
+// which the application must be allowed to use, its region, which must be
+// one of the account's (absent or "" means the account's first), and the
+// function name with
 // Spinnaker's application prefix — unless prefixApplicationNameToFunction
 // is false, or the name is an ARN, or it already is the application name
 // or starts with "<application>-", the name becomes
 // "<application>-<functionName>": the rule the plugin applies when it
 // creates a function, here applied by every stage alike.
 func (b *base) function(app string, tg *target) (*function, error) {
-	acct, err := b.accounts.Get(tg.Account.Value)
+	// Only a stage that sets account to "" (Set) is refused; one that
+	// leaves it out, and a target built in code without one, is local.
+	account := tg.Account.Value
+	if account == "" && !tg.Account.Set() {
+		account = awsclient.LocalName
+	}
+	acct, err := b.accounts.In(account, tg.Region.Value)
+	if errors.Is(err, awsclient.ErrUnknownRegion) {
+		return nil, fail("region: %v", err)
+	}
 	if err != nil {
 		return nil, fail("account: %v", err)
 	}
@@ -102,10 +114,6 @@ func (b *base) function(app string, tg *target) (*function, error) {
 	// one an expression gave, and one whose applications changed since.
 	if err := b.accounts.CheckApplication(app, acct.Name); err != nil {
 		return nil, fail("account: %v", err)
-	}
-	if region := tg.Region.Value; region != "" && region != acct.Region {
-		return nil, fail("region %q does not match account %s, which is in %s; leave region out or set it to %s",
-			region, acct.Name, acct.Region, acct.Region)
 	}
 	name := strings.TrimSpace(tg.FunctionName.Value)
 	if name == "" {

@@ -26,7 +26,8 @@ import (
 const motoRole = "arn:aws:iam::123456789012:role/sluice-moto"
 
 // newMotoEnv starts moto_server as a child process and returns an
-// environment whose account "moto" points at it. It skips the test when
+// environment whose account "moto" points at it, in the regions us-east-1
+// (the default) and eu-west-1. It skips the test when
 // moto_server is not on PATH.
 func newMotoEnv(t *testing.T) *localEnv {
 	t.Helper()
@@ -60,7 +61,7 @@ func newMotoEnv(t *testing.T) *localEnv {
 	t.Setenv("AWS_SHARED_CREDENTIALS_FILE", "/dev/null")
 	ctx := context.Background()
 	accounts, err := awsclient.New(ctx, awsclient.Config{Accounts: []awsclient.AccountConfig{
-		{Name: "moto", Region: "us-east-1", Endpoint: endpoint}}}, awsclient.LocalEndpoint{})
+		{Name: "moto", Regions: []string{"us-east-1", "eu-west-1"}, Endpoint: endpoint}}}, awsclient.LocalEndpoint{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -196,4 +197,59 @@ func TestMotoDeployAndDelete(t *testing.T) {
 			t.Fatalf("second $ALL outputs = %v", out)
 		}
 	})
+}
+
+// TestMotoRegions deploys one function name into both regions of one
+// account: a stage's region picks the region's clients, and moto, like
+// AWS, keeps the regions apart. A region the account does not list, and
+// an empty account, fail naming what exists.
+func TestMotoRegions(t *testing.T) {
+	e := newMotoEnv(t)
+	e.put(t, "r1.zip", helloZip(t))
+	deploy := typeOf(t, e.accounts, DeployTypeName)
+	ctx := context.Background()
+	eu, err := e.accounts.In("moto", "eu-west-1")
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	out := newStageRun(t, deploy, "shop", motoDeploy("eu", "r1.zip", map[string]any{"region": "eu-west-1", "publish": true})).mustSucceed()
+	if out["functionName"] != "shop-eu" {
+		t.Fatalf("outputs = %v", out)
+	}
+	if obj, _ := out["lambdaObject"].(map[string]any); obj != nil && obj["region"] != "eu-west-1" {
+		t.Errorf("lambdaObject.region = %v, want eu-west-1", obj["region"])
+	}
+	got, err := eu.Lambda.GetFunction(ctx, &lambda.GetFunctionInput{FunctionName: aws.String("shop-eu")})
+	if err != nil {
+		t.Fatalf("the function is not in eu-west-1: %v", err)
+	}
+	if arn := aws.ToString(got.Configuration.FunctionArn); !strings.Contains(arn, ":eu-west-1:") {
+		t.Errorf("FunctionArn = %s, want one in eu-west-1", arn)
+	}
+	if _, err := e.c.GetFunction(ctx, &lambda.GetFunctionInput{FunctionName: aws.String("shop-eu")}); err == nil {
+		t.Errorf("shop-eu is in us-east-1 too; the stage's region was not the one used")
+	}
+
+	// No region: the account's first, us-east-1.
+	noRegion := motoDeploy("east", "r1.zip", nil)
+	delete(noRegion, "region")
+	newStageRun(t, deploy, "shop", noRegion).mustSucceed()
+	if _, err := e.c.GetFunction(ctx, &lambda.GetFunctionInput{FunctionName: aws.String("shop-east")}); err != nil {
+		t.Errorf("a stage without region did not deploy to us-east-1: %v", err)
+	}
+	if _, err := eu.Lambda.GetFunction(ctx, &lambda.GetFunctionInput{FunctionName: aws.String("shop-east")}); err == nil {
+		t.Errorf("shop-east is in eu-west-1; a stage without region must use the first region only")
+	}
+
+	msg := newStageRun(t, deploy, "shop", motoDeploy("west", "r1.zip", map[string]any{"region": "us-west-2"})).mustFail()
+	if !strings.Contains(msg, "us-east-1, eu-west-1") || !strings.Contains(msg, `"us-west-2"`) || !strings.Contains(msg, "account moto") {
+		t.Errorf("a region the account lacks failed with %q; want the account's regions named", msg)
+	}
+	empty := motoDeploy("empty", "r1.zip", nil)
+	empty["account"] = ""
+	msg = newStageRun(t, deploy, "shop", empty).mustFail()
+	if !strings.Contains(msg, "the account is empty") || !strings.Contains(msg, "moto") {
+		t.Errorf(`"account": "" failed with %q; want the accounts named`, msg)
+	}
 }

@@ -11,8 +11,8 @@ import (
 // target is the fields every Lambda stage has: the function its tasks
 // work on, and how long they wait for AWS. Every spec embeds it.
 type target struct {
-	Account      stage.StringField `json:"account" hint:"the account from the accounts config; empty or absent means the local Lambda"`
-	Region       stage.StringField `json:"region" hint:"must be the account's region, e.g. us-east-1"`
+	Account      stage.StringField `json:"account" hint:"the account from the accounts config; absent means the local Lambda"`
+	Region       stage.StringField `json:"region" hint:"one of the account's regions, e.g. us-east-1; absent means the account's first"`
 	FunctionName stage.StringField `json:"functionName" hint:"a function name of letters, digits, '-' and '_' (at most 64), or a function ARN"`
 	// PrefixApplication is prefixApplicationNameToFunction (default true);
 	// see base.function.

@@ -26,7 +26,6 @@ import (
 
 	"github.com/sluice-cd/sluice/internal/engine"
 	"github.com/sluice-cd/sluice/internal/locallambda/control"
-	"github.com/sluice-cd/sluice/internal/pipeline"
 	"github.com/sluice-cd/sluice/internal/sluicetest"
 	"github.com/sluice-cd/sluice/internal/stage"
 	"github.com/sluice-cd/sluice/internal/status"
@@ -61,32 +60,7 @@ func startEngineRun(t *testing.T, st store.Store, opts Options) *engineRun {
 // and starts it.
 func (r *engineRun) trigger(t *testing.T, fields map[string]any) string {
 	t.Helper()
-	st := map[string]any{"refId": "1", "type": RouteTypeName, "name": "Shift"}
-	for k, v := range fields {
-		st[k] = v
-	}
-	doc, err := json.Marshal(map[string]any{"application": fixtureApp, "name": "progressive", "stages": []any{st}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	p, err := pipeline.Parse(doc)
-	if err != nil {
-		t.Fatalf("parse pipeline: %v", err)
-	}
-	raw, err := json.Marshal(p)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx := context.Background()
-	saved, err := r.st.PipelineSave(ctx, &store.PipelineSaveParams{Application: p.Application, Name: p.Name, Document: raw, User: "tester"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	exec, err := r.e.Trigger(ctx, &engine.TriggerParams{Pipeline: saved, User: "tester"})
-	if err != nil {
-		t.Fatalf("trigger: %v", err)
-	}
-	return exec.ID
+	return r.triggerStage(t, "progressive", withFields(map[string]any{"type": RouteTypeName, "name": "Shift"}, fields))
 }
 
 // waitFor waits until cond holds for the execution, woken by its events
@@ -242,6 +216,16 @@ func wantChanges(t *testing.T, c *canaryEnv, want ...string) {
 
 // TestProgressiveEngineGates runs a $PROGRESSIVE shift through the engine
 // on each store, for each outcome of its local gates.
+// gateRun is a progressiveEnv whose v2 fails failureRate of its requests,
+// and an engine on a fresh store of dialect bound to it.
+func gateRun(t *testing.T, dialect, failureRate string) (*canaryEnv, *engineRun) {
+	t.Helper()
+	st := openStore(t, dialect)
+	c, _ := progressiveEnv(t, failureRate)
+	return c, startEngineRun(t, st, Options{Accounts: c.env.accounts,
+		Analysis: Analysis{Configs: exampleConfigs(t), LocalLambdaURL: c.env.srv.URL()}})
+}
+
 func TestProgressiveEngineGates(t *testing.T) {
 	t.Parallel()
 	for _, dialect := range []string{"sqlite", "postgres"} {
@@ -249,10 +233,7 @@ func TestProgressiveEngineGates(t *testing.T) {
 			t.Parallel()
 			t.Run("analysis passes", func(t *testing.T) {
 				t.Parallel()
-				st := openStore(t, dialect)
-				c, _ := progressiveEnv(t, "0")
-				r := startEngineRun(t, st, Options{Accounts: c.env.accounts,
-					Analysis: Analysis{Configs: exampleConfigs(t), LocalLambdaURL: c.env.srv.URL()}})
+				c, r := gateRun(t, dialect, "0")
 				stop := c.traffic(t)
 				defer stop()
 				id := r.trigger(t, progressiveStage(nil))
@@ -269,10 +250,7 @@ func TestProgressiveEngineGates(t *testing.T) {
 			})
 			t.Run("analysis fails", func(t *testing.T) {
 				t.Parallel()
-				st := openStore(t, dialect)
-				c, _ := progressiveEnv(t, "1")
-				r := startEngineRun(t, st, Options{Accounts: c.env.accounts,
-					Analysis: Analysis{Configs: exampleConfigs(t), LocalLambdaURL: c.env.srv.URL()}})
+				c, r := gateRun(t, dialect, "1")
 				stop := c.traffic(t)
 				defer stop()
 				id := r.trigger(t, progressiveStage(nil))
@@ -289,10 +267,7 @@ func TestProgressiveEngineGates(t *testing.T) {
 			})
 			t.Run("abort", func(t *testing.T) {
 				t.Parallel()
-				st := openStore(t, dialect)
-				c, _ := progressiveEnv(t, "0")
-				r := startEngineRun(t, st, Options{Accounts: c.env.accounts,
-					Analysis: Analysis{Configs: exampleConfigs(t), LocalLambdaURL: c.env.srv.URL()}})
+				c, r := gateRun(t, dialect, "0")
 				// A long first step: only the abort ends it.
 				id := r.trigger(t, map[string]any{"functionName": "hello", "aliasName": "live", "deploymentStrategy": "$PROGRESSIVE",
 					"progressive": map[string]any{"steps": []any{map[string]any{"weight": 20, "pause": 600}}}})
@@ -313,10 +288,7 @@ func TestProgressiveEngineGates(t *testing.T) {
 			})
 			t.Run("cancel", func(t *testing.T) {
 				t.Parallel()
-				st := openStore(t, dialect)
-				c, _ := progressiveEnv(t, "0")
-				r := startEngineRun(t, st, Options{Accounts: c.env.accounts,
-					Analysis: Analysis{Configs: exampleConfigs(t), LocalLambdaURL: c.env.srv.URL()}})
+				c, r := gateRun(t, dialect, "0")
 				id := r.trigger(t, map[string]any{"functionName": "hello", "aliasName": "live", "deploymentStrategy": "$PROGRESSIVE",
 					"progressive": map[string]any{"steps": []any{map[string]any{"weight": 20, "pause": 600}}}})
 				r.waitApplied(t, id)

@@ -569,6 +569,12 @@ func TestBrowserRollbackAnswerIsShown(t *testing.T) {
 	if _, err := s.client.Rollback(context.Background(), exec.ID); err != nil {
 		t.Fatal(err)
 	}
+	// The rollback runs the execution again until its restore is done; the
+	// page's Roll back is answered "already rolled back" only after that
+	// (while it runs the answer is that the execution is running).
+	s.waitExecution(t, exec.ID, "complete after its rollback", func(e *apitype.Execution) bool {
+		return e.Status.Complete()
+	})
 	// Accept the confirmation dialog.
 	dialogs := chromedp.Events(b.ctx, page.JavascriptDialogOpening)
 	go func() {

@@ -71,8 +71,8 @@ type serveOptions struct {
 
 func (a *app) newServeCmd() *cobra.Command {
 	var (
-		opts     serveOptions
-		logLevel string
+		opts                serveOptions
+		logLevel, logFormat string
 	)
 	cmd := &cobra.Command{
 		Use:   "serve",
@@ -115,7 +115,15 @@ It stops gracefully on SIGINT or SIGTERM.`,
 					return usageError(fmt.Sprintf("--allowed-host %q is not a host name", h), "give a name or address as browsers send it in Host, e.g. --allowed-host sluice.example.com")
 				}
 			}
-			opts.Logger = slog.New(slog.NewTextHandler(a.stderr, &slog.HandlerOptions{Level: level}))
+			handlerOpts := &slog.HandlerOptions{Level: level}
+			switch logFormat {
+			case "text":
+				opts.Logger = slog.New(slog.NewTextHandler(a.stderr, handlerOpts))
+			case "json":
+				opts.Logger = slog.New(slog.NewJSONHandler(a.stderr, handlerOpts))
+			default:
+				return usageError(fmt.Sprintf("--log-format %q is not a format", logFormat), "use text (key=value lines) or json (one JSON object per line, for a log shipper)")
+			}
 			opts.Version = version()
 			opts.ShutdownTimeout = 10 * time.Second
 			return runServe(cmd.Context(), opts, a.stderr)
@@ -135,6 +143,7 @@ It stops gracefully on SIGINT or SIGTERM.`,
 	f.BoolVar(&opts.BehindProxy, "behind-proxy", false, "a reverse proxy in front terminates TLS: allow a non-loopback --addr without --tls-cert, take the client's address from X-Forwarded-For, and mark cookies Secure")
 	f.StringArrayVar(&opts.Hosts, "allowed-host", nil, "a Host name the API and console answer to besides the loopback names (repeatable; sluice.yaml: server.hosts)")
 	f.StringVar(&logLevel, "log-level", "info", "log level: debug, info, warn or error")
+	f.StringVar(&logFormat, "log-format", "text", "log format: text (key=value lines) or json (one object per line)")
 	return cmd
 }
 

@@ -9,11 +9,13 @@ import (
 	"sync"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/riverqueue/river"
 	"github.com/riverqueue/river/rivertype"
 
 	"github.com/sluice-cd/sluice/internal/jobqueue"
 	"github.com/sluice-cd/sluice/internal/stage"
+	"github.com/sluice-cd/sluice/internal/status"
 	"github.com/sluice-cd/sluice/internal/store"
 )
 
@@ -80,6 +82,9 @@ type Config struct {
 	// DeadNodeCheck is how often, on Postgres, this process looks for jobs
 	// of dead peers (jobqueue.Config.DeadNodeCheck).
 	DeadNodeCheck time.Duration
+	// Metrics, when set, gets the engine's Prometheus collectors
+	// (metrics.go); nil exports none.
+	Metrics prometheus.Registerer
 }
 
 // jobQueue is what the engine needs of the durable job queue
@@ -97,19 +102,22 @@ type jobQueue interface {
 	// RelaxCommit lets a job's own transaction commit without waiting for
 	// the disk flush; see Engine.inJobTx.
 	RelaxCommit(ctx context.Context, tx store.Tx) error
+	// JobCounts counts the queue's jobs by state.
+	JobCounts(ctx context.Context) (map[rivertype.JobState]int, error)
 }
 
 // Engine runs executions. Each step of work is a River job; the engine keeps
 // no execution in memory between jobs.
 type Engine struct {
-	store  store.Store
-	stages *stage.Registry
-	log    *slog.Logger
-	now    func() time.Time
-	q      jobQueue
-	docs   *docCache
-	events *broker
-	fanout *fanout
+	store   store.Store
+	stages  *stage.Registry
+	log     *slog.Logger
+	now     func() time.Time
+	q       jobQueue
+	docs    *docCache
+	events  *broker
+	fanout  *fanout
+	metrics *metrics // nil without Config.Metrics
 
 	mu      sync.Mutex
 	started bool
@@ -151,6 +159,11 @@ func New(ctx context.Context, cfg Config) (*Engine, error) {
 		return nil, fmt.Errorf("engine: %w", err)
 	}
 	e.q = q
+	if cfg.Metrics != nil {
+		if e.metrics, err = newMetrics(cfg.Metrics, q); err != nil {
+			return nil, fmt.Errorf("engine: metrics: %w", err)
+		}
+	}
 	return e, nil
 }
 
@@ -198,6 +211,7 @@ func (e *Engine) inTx(ctx context.Context, fn func(t *txn) error) error {
 	if t.events > 0 {
 		e.events.notify()
 	}
+	e.metrics.record(t.ended)
 	return nil
 }
 
@@ -240,6 +254,17 @@ type txn struct {
 	now    time.Time
 	jobs   int
 	events int
+	ended  []ended // executions and stages this transaction ended, for metrics
+}
+
+// end notes an execution (or a stage, of type name) that this transaction
+// ended, for the metrics to count once it commits.
+func (t *txn) end(stage bool, application, name string, to status.Status, started *time.Time) {
+	d := time.Duration(-1)
+	if started != nil {
+		d = t.now.Sub(*started)
+	}
+	t.ended = append(t.ended, ended{stage: stage, application: application, name: name, status: to, duration: d})
 }
 
 func (t *txn) insertJob(args river.JobArgs, opts *river.InsertOpts) error {

@@ -40,6 +40,7 @@ type startExecutionWorker struct {
 }
 
 func (w *startExecutionWorker) Work(ctx context.Context, job *river.Job[startExecutionArgs]) error {
+	w.e.metrics.started(job.JobRow)
 	return w.e.inJobTx(ctx, func(t *txn) error {
 		r, err := t.load(job.Args.ExecutionID)
 		if errors.Is(err, store.ErrNotFound) {
@@ -72,6 +73,7 @@ type runStageWorker struct {
 // result, under the lock again. Between tasks it waits out a short retry
 // delay itself and hands a longer one to River as a snooze.
 func (w *runStageWorker) Work(ctx context.Context, job *river.Job[runStageArgs]) error {
+	w.e.metrics.started(job.JobRow)
 	for {
 		p, out, err := w.decide(ctx, job)
 		if err != nil {

@@ -226,6 +226,7 @@ func (r *run) setExecStatus(to status.Status) error {
 		r.exec.StartTime = ptr(r.t.now)
 	case to.Complete():
 		r.exec.EndTime = ptr(r.t.now)
+		r.t.end(false, r.exec.Application, r.exec.PipelineName, to, r.exec.StartTime)
 	}
 	return r.event("", apitype.EventExecutionStatus, apitype.ExecutionStatusData{Status: to})
 }
@@ -234,6 +235,7 @@ func (r *run) setExecStatus(to status.Status) error {
 // says what the event tells besides the status and the stage: why the
 // stage was skipped (Reason) or failed (Error).
 func (r *run) setStageStatus(s *stageRun, to status.Status, data apitype.StageStatusData) error {
+	from := s.row.Status
 	s.row.Status = to
 	s.dirty = true
 	switch {
@@ -241,6 +243,9 @@ func (r *run) setStageStatus(s *stageRun, to status.Status, data apitype.StageSt
 		s.row.StartTime = ptr(r.t.now)
 	case to.Complete():
 		s.row.EndTime = ptr(r.t.now)
+		if from != to {
+			r.t.end(true, r.exec.Application, s.row.Type, to, s.row.StartTime)
+		}
 	}
 	data.Status, data.RefID, data.Name = to, s.row.RefID, s.row.Name
 	return r.event(s.row.ID, apitype.EventStageStatus, data)

@@ -15,6 +15,8 @@ import (
 	"sync"
 	"testing"
 
+	"github.com/prometheus/client_golang/prometheus"
+
 	"github.com/sluice-cd/sluice/internal/apiclient"
 	"github.com/sluice-cd/sluice/internal/apitype"
 	"github.com/sluice-cd/sluice/internal/auth"
@@ -108,6 +110,7 @@ func setup(t *testing.T, edit func(*httpapi.Config)) (*apiclient.Client, *testBu
 		Auth:    a,
 		Logger:  slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
 		Version: "v0.0.0-test",
+		Metrics: prometheus.NewRegistry(),
 	}
 	if edit != nil {
 		edit(&cfg)

@@ -96,5 +96,8 @@ func (s *server) routes() []route {
 
 		{http.MethodGet, v1 + "/accounts", authenticated, s.listAccounts},
 		{http.MethodGet, v1 + "/accounts/{account}/functions", authenticated, s.listFunctions},
+
+		// Prometheus' conventional path, outside the API's version.
+		{http.MethodGet, "/metrics", authenticated, s.getMetrics},
 	}
 }

@@ -36,6 +36,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+
 	"github.com/sluice-cd/sluice/internal/apitype"
 	"github.com/sluice-cd/sluice/internal/auth"
 	"github.com/sluice-cd/sluice/internal/auth/oidc"
@@ -128,6 +130,9 @@ type Config struct {
 	AdminTokenFile string
 	// OIDC, when set, offers single sign-on at /auth/oidc/login (sso.go).
 	OIDC *oidc.Provider
+	// Metrics, when set, is served at GET /metrics (metrics.go); nil
+	// answers 404 there.
+	Metrics prometheus.Gatherer
 }
 
 type server struct {
@@ -149,6 +154,7 @@ type server struct {
 	behindProxy    bool
 	adminTokenFile string
 	oidc           *oidc.Provider
+	metrics        prometheus.Gatherer
 	mux            *http.ServeMux
 }
 
@@ -182,6 +188,7 @@ func New(cfg Config) http.Handler {
 		behindProxy:    cfg.BehindProxy,
 		adminTokenFile: cfg.AdminTokenFile,
 		oidc:           cfg.OIDC,
+		metrics:        cfg.Metrics,
 		mux:            http.NewServeMux(),
 	}
 	if s.now == nil {

@@ -54,6 +54,7 @@ func newPostgres(ctx context.Context, st *postgres.Store, cfg Config) (*Queue, e
 			return err
 		},
 		complete:    n.completeTx,
+		count:       jobCounter(drv.GetExecutor()),
 		relax:       relaxPostgresCommit,
 		beforeStart: n.start,
 		afterStop:   n.stop,

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/riverqueue/river"
+	"github.com/riverqueue/river/riverdriver"
 	"github.com/riverqueue/river/rivertype"
 
 	"github.com/sluice-cd/sluice/internal/store"
@@ -79,6 +80,8 @@ type Queue struct {
 	relax func(ctx context.Context, tx store.Tx) error
 	// wake, when set, makes this process fetch due jobs at once.
 	wake func()
+	// count counts the jobs by state.
+	count func(ctx context.Context) (map[rivertype.JobState]int, error)
 	// beforeStart runs at Start, before River does: it rescues jobs left
 	// running and, on Postgres, takes the node's lock and starts watching
 	// for dead nodes. afterStop undoes what it set up.
@@ -215,4 +218,21 @@ func (q *Queue) RelaxCommit(ctx context.Context, tx store.Tx) error {
 		return nil
 	}
 	return q.relax(ctx, tx)
+}
+
+// JobCounts counts the queue's jobs by state, from the database: on a
+// cluster, every process's whole.
+func (q *Queue) JobCounts(ctx context.Context) (map[rivertype.JobState]int, error) {
+	return q.count(ctx)
+}
+
+// jobCounter counts jobs by state through a River driver's executor.
+func jobCounter(exec riverdriver.Executor) func(ctx context.Context) (map[rivertype.JobState]int, error) {
+	return func(ctx context.Context) (map[rivertype.JobState]int, error) {
+		counts, err := exec.JobCountByAllStates(ctx, &riverdriver.JobCountByAllStatesParams{})
+		if err != nil {
+			return nil, fmt.Errorf("count jobs: %w", err)
+		}
+		return counts, nil
+	}
 }

@@ -48,6 +48,7 @@ func newSQLite(ctx context.Context, st *sqlite.Store, cfg Config) (*Queue, error
 			return err
 		},
 		wake:        drv.fetchNow,
+		count:       jobCounter(drv.GetExecutor()),
 		beforeStart: func(ctx context.Context) error { return rescueSQLiteJobs(ctx, st.DB()) },
 		afterStop:   func(context.Context) error { return nil },
 	}, nil

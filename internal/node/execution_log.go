@@ -14,10 +14,10 @@ import (
 
 // startExecutionLog logs what executions do, from the event log, until
 // the returned function is called (it returns once the logging stopped):
-// at info, every execution's status changes, rollbacks, judgments and
-// failed stages — what someone watching `sluice serve` wants to see —
-// and at debug every other stage status. Only events committed after it
-// starts are logged, not the history.
+// at info, one line for every status change of an execution or a stage
+// (with the execution's ID, and the stage's refId and ID), and rollbacks
+// and judgments. Only events committed after it starts are logged, not
+// the history.
 //
 // On Postgres every server logs every execution's events, whichever
 // server ran them: the log of any one server tells the whole story.
@@ -93,17 +93,13 @@ func logEvent(ctx context.Context, log *slog.Logger, st store.Store, ev *store.E
 		if json.Unmarshal(ev.Data, &d) != nil {
 			return
 		}
-		level := slog.LevelDebug
-		if d.Status.Failed() {
-			level = slog.LevelInfo
-		}
-		attrs := []any{"id", ev.ExecutionID, "stage", d.RefID, "name", d.Name, "status", d.Status}
+		attrs := []any{"id", ev.ExecutionID, "stage", d.RefID, "stage_id", ev.StageID, "name", d.Name, "status", d.Status}
 		if d.Error != "" {
 			attrs = append(attrs, "error", d.Error)
 		}
 		if d.Reason != "" {
 			attrs = append(attrs, "reason", d.Reason)
 		}
-		log.Log(ctx, level, "stage", attrs...)
+		log.Info("stage", attrs...)
 	}
 }

@@ -25,6 +25,9 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+
 	"github.com/sluice-cd/sluice/internal/auth"
 	"github.com/sluice-cd/sluice/internal/auth/oidc"
 	"github.com/sluice-cd/sluice/internal/awsclient"
@@ -191,8 +194,10 @@ func (n *Node) start(ctx context.Context, opts Options) error {
 		}
 		n.log.Info("node", "node_id", nodeID, "local_lambda", cmp.Or(n.LocalLambdaURL, "none"))
 	}
+	metrics := prometheus.NewRegistry()
+	metrics.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	n.Engine, err = engine.New(ctx, engine.Config{Store: n.Store, Stages: stages, NodeID: nodeID,
-		Logger: n.log.With("subsystem", "engine")})
+		Logger: n.log.With("subsystem", "engine"), Metrics: metrics})
 	if err != nil {
 		return &Error{Err: fmt.Errorf("create engine: %w", err), Hint: databaseHint(opts, err)}
 	}
@@ -214,6 +219,7 @@ func (n *Node) start(ctx context.Context, opts Options) error {
 	n.Hosts = append(slices.Clone(opts.Hosts), cfg.Server.Hosts...)
 	n.API = httpapi.New(httpapi.Config{
 		OIDC:           sso,
+		Metrics:        metrics,
 		Auth:           n.Auth,
 		Policy:         auth.NewPolicy(cfg.Auth),
 		Hosts:          n.Hosts,

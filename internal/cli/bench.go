@@ -56,7 +56,7 @@ of wait-0 stages are triggered at once. SQLite in a temporary directory unless
 			}
 			fmt.Fprintf(a.stdout, "  stage transition: p50 %.2f ms, p99 %.2f ms (%d transitions)\n",
 				millis(bench.Percentile(gaps, 0.5)), millis(bench.Percentile(gaps, 0.99)), len(gaps))
-			d, err := bench.Throughput(ctx, st, executions, 10)
+			d, err := bench.Throughput(ctx, st, executions, 10, true)
 			if err != nil {
 				return err
 			}

@@ -2,8 +2,10 @@ package engine_test
 
 import (
 	"context"
+	"fmt"
 	"net/http"
 	"os"
+	"slices"
 	"strconv"
 	"testing"
 	"time"
@@ -40,7 +42,7 @@ func BenchmarkThroughput(b *testing.B) {
 	eachDialect(b, func(b *testing.B, st store.Store) {
 		var total time.Duration
 		for b.Loop() {
-			d, err := bench.Throughput(context.Background(), st, n, 10)
+			d, err := bench.Throughput(context.Background(), st, n, 10, true)
 			if err != nil {
 				b.Fatal(err)
 			}
@@ -49,6 +51,50 @@ func BenchmarkThroughput(b *testing.B) {
 		b.ReportMetric(float64(n*10*b.N)/total.Seconds(), "stages/s")
 		b.ReportMetric(0, "ns/op")
 	})
+}
+
+// BenchmarkMetricsCost measures what counting executions, stages and jobs
+// for /metrics costs: SLUICE_BENCH_ROUNDS (default 6) rounds, each running
+// SLUICE_BENCH_EXECUTIONS (default 100) executions of 10 wait-0 stages
+// with the engine's metrics off and on, in alternating order. It logs
+// min/median/max of the stages/s of each and of the per-round ratio on ÷
+// off, and reports the median ratio. Run it with -benchtime=1x.
+func BenchmarkMetricsCost(b *testing.B) {
+	n, rounds := envInt("SLUICE_BENCH_EXECUTIONS", 100), envInt("SLUICE_BENCH_ROUNDS", 6)
+	eachDialect(b, func(b *testing.B, st store.Store) {
+		for b.Loop() {
+			var off, on, ratio []float64
+			for i := range rounds {
+				var rate [2]float64
+				for j := range 2 {
+					metrics := (i+j)%2 == 1
+					d, err := bench.Throughput(context.Background(), st, n, 10, metrics)
+					if err != nil {
+						b.Fatal(err)
+					}
+					rate[btoi(metrics)] = float64(n*10) / d.Seconds()
+				}
+				off, on, ratio = append(off, rate[0]), append(on, rate[1]), append(ratio, rate[1]/rate[0])
+			}
+			b.Logf("stages/s without metrics %s; with %s; with ÷ without per round %s", minMedMax(off), minMedMax(on), minMedMax(ratio))
+			slices.Sort(ratio)
+			b.ReportMetric(ratio[len(ratio)/2], "on/off")
+		}
+		b.ReportMetric(0, "ns/op")
+	})
+}
+
+func btoi(v bool) int {
+	if v {
+		return 1
+	}
+	return 0
+}
+
+// minMedMax formats the min, median and max of v (which it sorts).
+func minMedMax(v []float64) string {
+	slices.Sort(v)
+	return fmt.Sprintf("%.2f / %.2f / %.2f", v[0], v[len(v)/2], v[len(v)-1])
 }
 
 // BenchmarkReadsDuringSlowStage measures, on SQLite with and without the

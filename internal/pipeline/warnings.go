@@ -57,6 +57,12 @@ func (k *KnownFields) names() []string {
 	return names
 }
 
+// merge returns the keys of a and b together.
+func merge(a, b map[string]*KnownFields) map[string]*KnownFields {
+	maps.Copy(a, b)
+	return a
+}
+
 // keys makes a KnownFields of keys whose values are not checked.
 func keys(names ...string) map[string]*KnownFields {
 	m := make(map[string]*KnownFields, len(names))
@@ -66,19 +72,19 @@ func keys(names ...string) map[string]*KnownFields {
 	return m
 }
 
-// notYet is what Sluice does instead of running triggers, deployment
-// windows and notifications: issue 13 adds them.
+// notYet is what Sluice does instead of running triggers and deployment
+// windows: issue 13 adds them.
 const notYet = " yet (issue 13)"
 
 // pipelineFields are the top-level keys of a document. Stages, parameters
 // and triggers are checked by their own tables.
 var pipelineFields = &KnownFields{
-	Keys: keys("application", "name", "id", "description", "stages", "parameterConfig", "triggers",
+	Keys: merge(keys("application", "name", "id", "description", "stages", "parameterConfig", "triggers",
 		"limitConcurrent", "maxConcurrentExecutions", "keepWaitingPipelines", "rollbackOnFailure",
 		// Spinnaker's bookkeeping, which changes no run.
 		"index", "updateTs", "lastModifiedBy", "spelEvaluator", "schema"),
+		map[string]*KnownFields{"notifications": notificationFields}),
 	Ignored: map[string]string{
-		"notifications":      "Sluice sends no notifications" + notYet + "; follow executions with sluice run --follow or the console",
 		"expectedArtifacts":  "Sluice does not bind trigger artifacts" + notYet + "; a stage that refers to one by id fails when it runs",
 		"disabled":           "Sluice runs the pipeline whenever it is started",
 		"respectQuietPeriod": "Sluice has no quiet period, and does not run triggers" + notYet,
@@ -108,13 +114,12 @@ var stageFields = &KnownFields{
 		// Deck's note on a stage, shown and never run; Deck's checkbox
 		// that reveals stageTimeoutMs, which is what Orca reads.
 		"comments": nil, "overrideTimeout": nil,
+		"notifications": notificationFields, "sendNotifications": nil,
 	},
 	Ignored: map[string]string{
 		"restrictExecutionDuringTimeWindow": "Sluice does not hold stages for execution windows" + notYet + "; the stage runs as soon as it may",
 		"restrictedExecutionWindow":         "Sluice does not hold stages for execution windows" + notYet + "; the stage runs as soon as it may",
 		"skipWindowText":                    "Sluice does not hold stages for execution windows" + notYet,
-		"notifications":                     "Sluice sends no notifications" + notYet,
-		"sendNotifications":                 "Sluice sends no notifications" + notYet,
 		"propagateAuthenticationContext":    "Sluice runs every stage as itself; there is no authentication context to pass on",
 	},
 }

@@ -117,7 +117,7 @@ func Redact(raw string) string {
 		return raw
 	}
 	out := u.Scheme + "://" + u.Host
-	if u.Path != "" && u.Path != "/" {
+	if u.Path != "" && u.Path != "/" || u.RawQuery != "" {
 		out += "/…"
 	}
 	return out

@@ -44,6 +44,9 @@ type execState struct {
 	CanceledBy         string      `json:"canceledBy,omitempty"`
 	CancellationReason string      `json:"cancellationReason,omitempty"`
 	Paused             *pauseState `json:"paused,omitempty"`
+	// Notifications are the execution's notification deliveries, in the
+	// order their events happened (notifications.go).
+	Notifications []apitype.NotificationDelivery `json:"notifications,omitempty"`
 }
 
 // pauseState follows Orca's "paused" record.
@@ -219,6 +222,7 @@ func (r *run) setExecStatus(to status.Status) error {
 	if r.exec.Status == to {
 		return nil
 	}
+	event := pipelineEvent(r.exec.StartTime, to)
 	r.exec.Status = to
 	r.dirty = true
 	switch {
@@ -227,6 +231,9 @@ func (r *run) setExecStatus(to status.Status) error {
 	case to.Complete():
 		r.exec.EndTime = ptr(r.t.now)
 	}
+	if err := r.notify(event, nil); err != nil {
+		return err
+	}
 	return r.event("", apitype.EventExecutionStatus, apitype.ExecutionStatusData{Status: to})
 }
 
@@ -234,6 +241,7 @@ func (r *run) setExecStatus(to status.Status) error {
 // says what the event tells besides the status and the stage: why the
 // stage was skipped (Reason) or failed (Error).
 func (r *run) setStageStatus(s *stageRun, to status.Status, data apitype.StageStatusData) error {
+	events := stageEvents(s, s.row.StartTime, to)
 	s.row.Status = to
 	s.dirty = true
 	switch {
@@ -241,6 +249,11 @@ func (r *run) setStageStatus(s *stageRun, to status.Status, data apitype.StageSt
 		s.row.StartTime = ptr(r.t.now)
 	case to.Complete():
 		s.row.EndTime = ptr(r.t.now)
+	}
+	for _, ev := range events {
+		if err := r.notify(ev, s); err != nil {
+			return err
+		}
 	}
 	data.Status, data.RefID, data.Name = to, s.row.RefID, s.row.Name
 	return r.event(s.row.ID, apitype.EventStageStatus, data)

@@ -133,8 +133,6 @@ func TestWarningsIgnored(t *testing.T) {
 		{"wait", "restrictExecutionDuringTimeWindow", true, "execution windows yet (issue 13)"},
 		{"wait", "restrictedExecutionWindow", map[string]any{"days": []any{1}}, "execution windows yet (issue 13)"},
 		{"wait", "skipWindowText", "x", "execution windows yet (issue 13)"},
-		{"deploy", "notifications", []any{map[string]any{"type": "slack"}}, "no notifications yet (issue 13)"},
-		{"deploy", "sendNotifications", true, "no notifications yet (issue 13)"},
 		{"wait", "propagateAuthenticationContext", true, "no authentication context"},
 	}
 	for _, tt := range tests {

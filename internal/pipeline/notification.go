@@ -284,45 +284,39 @@ var notificationFields = &KnownFields{
 	},
 }
 
-// notifications checks the pipeline's notifications and each stage's,
-// and warns about those that will not be sent: of a type Sluice does not
-// deliver, or on a stage without sendNotifications.
+// notifications checks the pipeline's notifications and each stage's.
 func (v *validator) notifications(p *Pipeline) {
 	if p.Notifications != nil {
 		list := make([]any, len(p.Notifications))
 		for i, m := range p.Notifications {
 			list[i] = m
 		}
-		ns, probs := ParseNotifications("notifications", list, PipelineNotifications)
+		_, probs := ParseNotifications("notifications", list, PipelineNotifications)
 		v.problems = append(v.problems, probs...)
-		v.undelivered("notifications", list, ns)
 	}
 	for i, s := range p.Stages {
 		path := fmt.Sprintf("stages[%d]", i)
-		send, present := s.Fields["sendNotifications"]
-		if !isBoolOrNull(send) {
+		if send := s.Fields["sendNotifications"]; !isBoolOrNull(send) {
 			v.add(path+".sendNotifications", "must be true or false, got %s", describe(send))
 		}
-		raw, has := s.Fields["notifications"]
-		if !has || raw == nil {
-			continue
-		}
-		level := StageNotifications
-		if s.Type == "manualJudgment" {
-			level = JudgmentNotifications
-		}
-		ns, probs := ParseNotifications(path+".notifications", raw, level)
-		v.problems = append(v.problems, probs...)
-		v.undelivered(path+".notifications", raw, ns)
-		if len(ns) > 0 && (!present || send != true) {
-			v.warn(path+".sendNotifications", "the stage's notifications are not sent: as in Spinnaker, set sendNotifications to true to send them")
+		if raw := s.Fields["notifications"]; raw != nil {
+			_, probs := ParseNotifications(path+".notifications", raw, stageLevel(s))
+			v.problems = append(v.problems, probs...)
 		}
 	}
 }
 
-// undelivered warns about the entries of raw whose type Sluice does not
-// deliver.
-func (v *validator) undelivered(path string, raw any, ns []Notification) {
+func stageLevel(s *Stage) NotificationLevel {
+	if s.Type == "manualJudgment" {
+		return JudgmentNotifications
+	}
+	return StageNotifications
+}
+
+// notificationWarnings warns about the notifications at path (of stage s;
+// nil for the pipeline's) that will not be sent: of a type Sluice does not
+// deliver, or on a stage without sendNotifications.
+func (v *validator) notificationWarnings(path string, raw any, s *Stage) {
 	list, _ := raw.([]any)
 	for i, item := range list {
 		m, _ := item.(map[string]any)
@@ -331,5 +325,11 @@ func (v *validator) undelivered(path string, raw any, ns []Notification) {
 			v.warn(fmt.Sprintf("%s[%d].type", path, i), "kept, not acted on: Sluice does not deliver %s notifications; it delivers %s", t, strings.Join(notificationTypes, ", "))
 		}
 	}
-	_ = ns
+	if s == nil || raw == nil {
+		return
+	}
+	ns, _ := ParseNotifications(path, raw, stageLevel(s))
+	if len(ns) > 0 && s.Fields["sendNotifications"] != true {
+		v.warn(strings.TrimSuffix(path, "notifications")+"sendNotifications", "the stage's notifications are not sent: as in Spinnaker, set sendNotifications to true to send them")
+	}
 }

@@ -136,7 +136,10 @@ func (v *validator) warnings(p *Pipeline) {
 		}
 		top["notifications"] = list
 	}
+	from := len(v.warns)
 	v.unknownKeys("", top, pipelineFields)
+	v.notificationWarnings("notifications", top["notifications"], nil)
+	v.sortWarnings(from)
 	for i, prm := range p.ParameterConfig {
 		v.unknownKeys(fmt.Sprintf("parameterConfig[%d]", i), prm.Extra, parameterFields)
 		if len(prm.Condition) > 0 {
@@ -160,15 +163,25 @@ func (v *validator) warnings(p *Pipeline) {
 			typeFields = st.KnownFields(s.Type)
 		}
 		path := fmt.Sprintf("stages[%d]", i)
+		from := len(v.warns)
+		v.notificationWarnings(path+".notifications", s.Fields["notifications"], s)
 		if typeFields == nil {
 			// The type's keys are not known: warn only about ignored keys.
 			known = &KnownFields{Ignored: stageFields.Ignored}
 			v.ignoredKeys(path, s.Fields, known)
 			v.unknownKeys(joinKey(path, "stageEnabled"), asObject(s.Fields["stageEnabled"]), stageFields.Keys["stageEnabled"])
+			v.sortWarnings(from)
 			continue
 		}
 		v.unknownKeys(path, s.Fields, known.Merge(typeFields))
+		v.sortWarnings(from)
 	}
+}
+
+// sortWarnings sorts the warnings from index from on by path: those of
+// one object, found by several checks, in the order of its keys.
+func (v *validator) sortWarnings(from int) {
+	slices.SortStableFunc(v.warns[from:], func(a, b Problem) int { return strings.Compare(a.Path, b.Path) })
 }
 
 func asObject(v any) map[string]any {

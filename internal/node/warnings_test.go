@@ -273,3 +273,27 @@ func TestWarningsPreconditions(t *testing.T) {
 		})
 	}
 }
+
+// TestWarningsNotifications: a stage's notifications, of every stage type,
+// are read (no warning) when sendNotifications is set, and named when it
+// is not, since they would not be sent.
+func TestWarningsNotifications(t *testing.T) {
+	t.Parallel()
+	for name, st := range validStages() {
+		when := "stage.failed"
+		if st["type"] == "manualJudgment" {
+			when = "manualJudgment"
+		}
+		st["notifications"] = []any{map[string]any{"type": "slack", "address": "#deploys", "level": "stage", "when": []any{when},
+			"message": map[string]any{when: map[string]any{"text": "look"}}}}
+		st["sendNotifications"] = true
+		if got := stageWarnings(t, st); len(got) != 0 {
+			t.Errorf("%s with notifications: warnings %q, want none", name, got)
+		}
+		delete(st, "sendNotifications")
+		want := "stages[0].sendNotifications: the stage's notifications are not sent: as in Spinnaker, set sendNotifications to true to send them"
+		if got := stageWarnings(t, st); !slices.Equal(got, []string{want}) {
+			t.Errorf("%s without sendNotifications: warnings %q, want %q", name, got, want)
+		}
+	}
+}

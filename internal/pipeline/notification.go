@@ -140,17 +140,20 @@ func parseNotification(path string, m map[string]any, level NotificationLevel) (
 		probs = append(probs, Problem{Path: fmt.Sprintf("%s[%d]", joinKey(path, key), i), Msg: fmt.Sprintf(format, args...)})
 	}
 	var n Notification
+	wrongType := map[string]bool{}
 	str := func(key string) string {
 		v, present := m[key]
 		s, ok := v.(string)
 		if present && v != nil && !ok {
 			add(key, "must be a string, got %s", describe(v))
+			wrongType[key] = true
 		}
 		return strings.TrimSpace(s)
 	}
 	n.Type, n.Address, n.CC, n.Level = str("type"), str("address"), str("cc"), str("level")
 	known := slices.Concat(notificationTypes, undeliveredTypes)
 	switch {
+	case wrongType["type"]:
 	case n.Type == "":
 		add("type", "missing notification type; set it to one of %s", strings.Join(notificationTypes, ", "))
 	case !slices.Contains(known, n.Type):
@@ -160,15 +163,17 @@ func parseNotification(path string, m map[string]any, level NotificationLevel) (
 		}
 		add("type", "%s", msg)
 	}
-	if n.Delivered() {
+	if n.Delivered() && !wrongType["address"] {
 		checkAddress(n.Type, n.Address, func(format string, args ...any) { add("address", format, args...) })
 	}
 
 	allowed := level.events()
+	listed := 0 // entries of when, whatever their type
 	switch w := m["when"].(type) {
 	case string:
-		n.When = []string{w}
+		n.When, listed = []string{w}, 1
 	case []any:
+		listed = len(w)
 		for j, e := range w {
 			s, ok := e.(string)
 			if !ok {
@@ -180,8 +185,9 @@ func parseNotification(path string, m map[string]any, level NotificationLevel) (
 	case nil:
 	default:
 		add("when", "must be a list of events, got %s", describe(m["when"]))
+		listed = -1
 	}
-	if _, present := m["when"]; !present || len(n.When) == 0 && m["when"] != nil {
+	if listed == 0 {
 		add("when", "missing: list the events to notify of, from %s", strings.Join(allowed, ", "))
 	}
 	for j, e := range n.When {
@@ -278,7 +284,7 @@ func checkAddress(typ, addr string, bad func(format string, args ...any)) {
 // notificationFields are the keys of a notification. notifyEveryMs asks
 // for a judgment reminder Sluice does not send.
 var notificationFields = &KnownFields{
-	Keys: keys("type", "address", "cc", "level", "when", "message", "user"),
+	Keys: keys("type", "address", "cc", "level", "when", "message"),
 	Ignored: map[string]string{
 		"notifyEveryMs": "Sluice notifies once when the judgment starts waiting, and does not remind",
 	},

@@ -224,13 +224,16 @@ func TestNotifications(t *testing.T) {
 		p2 := b.save(t, fmt.Sprintf(`{"application": "shop", "name": "stopped",
 		  "notifications": [{"type": "webhook", "address": "%[1]s/p2", "when": ["pipeline.complete", "pipeline.failed"]}],
 		  "stages": [
-		    {"refId": "1", "type": "manualJudgment", "name": "Go?", "sendNotifications": true,
+		    {"refId": "0", "type": "probe", "name": "Shift", "output": {"rollout": {"history": [
+		      {"step": 1, "analysis": {"decision": {"result": "pass", "score": 88.5, "reason": "within bounds"}}},
+		      {"step": 2, "analysis": {"decision": {"result": "fail", "score": null, "reason": "errors rose"}}}]}}},
+		    {"refId": "1", "type": "manualJudgment", "name": "Go?", "sendNotifications": true, "requisiteStageRefIds": ["0"],
 		     "notifications": [{"type": "webhook", "address": "%[1]s/j2", "when": ["manualJudgmentStop", "stage.failed"]}]}
 		  ]}`, u))
 		exec2 := b.trigger(t, p2, nil)
 		sluicetest.WaitFor(t, "the judgment to wait", 0, func() bool {
 			x, err := st.ExecutionGet(context.Background(), exec2.ID)
-			return err == nil && len(x.Stages) == 1 && x.Stages[0].Status == status.Running
+			return err == nil && len(x.Stages) == 2 && x.Stages[1].Status == status.Running
 		})
 		if err := e.Judge(context.Background(), exec2.ID, "1", engine.Judgment{Status: "stop", User: "bob"}); err != nil {
 			t.Fatal(err)
@@ -249,6 +252,8 @@ func TestNotifications(t *testing.T) {
 		}
 		if p := in.find("/j2", "manualJudgmentStop"); p == nil || !strings.Contains(fmt.Sprint(p.body["summary"]), "was judged to stop by bob") {
 			t.Errorf("manualJudgmentStop body: %v", p)
+		} else if c, _ := p.body["canary"].(map[string]any); c["stage"] != "Shift" || c["result"] != "fail" || c["message"] != "errors rose" || c["score"] != nil {
+			t.Errorf("manualJudgmentStop canary evidence %v, want the last judged step of the shift", p.body["canary"])
 		}
 		if p := in.find("/j2", "stage.failed"); p == nil || !strings.Contains(fmt.Sprint(p.body["stage"]), "stopped by manual judgment of bob") {
 			t.Errorf("stage.failed body: %v", p)

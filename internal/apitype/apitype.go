@@ -143,6 +143,10 @@ type Execution struct {
 	// State is the engine's bookkeeping (pause records, cancel reason,
 	// queue information) as a JSON object, passed through unchanged.
 	State json.RawMessage `json:"state,omitempty"`
+	// Notifications are the deliveries of the notifications of the
+	// pipeline and its stages, in the order their events happened; absent
+	// when there are none.
+	Notifications []NotificationDelivery `json:"notifications,omitempty"`
 	// Stages are in document order; absent in lists.
 	Stages []Stage `json:"stages,omitempty"`
 }
@@ -261,3 +265,42 @@ type ErrorDetail struct {
 	Path    string `json:"path"`
 	Message string `json:"message"`
 }
+
+// NotificationDelivery is the record of one notification of an
+// execution: which event, to whom, and how its delivery went.
+type NotificationDelivery struct {
+	// ID is the delivery's name, "<execution ID>/<n>", the same on every
+	// attempt; receivers see it (X-Sluice-Delivery, the email's
+	// Message-ID) and may drop a repeat.
+	ID string `json:"id"`
+	// Event is pipeline.starting|complete|failed, stage.starting|complete|failed,
+	// manualJudgment, manualJudgmentContinue or manualJudgmentStop.
+	Event string `json:"event"`
+	// Type is slack, email, microsoftteams, googlechat or webhook.
+	Type string `json:"type"`
+	// Address is where it goes; a URL shows only its scheme and host,
+	// since webhook URLs hold their secret in the path.
+	Address string `json:"address"`
+	// StageRefID is the stage of a stage or judgment event.
+	StageRefID string `json:"stageRefId,omitempty"`
+	// Status is PENDING (not tried yet), RETRYING (failed, will be tried
+	// again), SUCCEEDED or FAILED (given up: the receiver refused it, or
+	// every attempt failed).
+	Status string `json:"status"`
+	// Attempts is how many times it was sent.
+	Attempts int `json:"attempts"`
+	// Error is the last attempt's error.
+	Error string `json:"error,omitempty"`
+	// CreatedAt is when the event happened; LastAttemptAt when it was
+	// last sent (epoch ms).
+	CreatedAt     int64 `json:"createdAt"`
+	LastAttemptAt int64 `json:"lastAttemptAt,omitempty"`
+}
+
+// Notification delivery statuses.
+const (
+	DeliveryPending   = "PENDING"
+	DeliveryRetrying  = "RETRYING"
+	DeliverySucceeded = "SUCCEEDED"
+	DeliveryFailed    = "FAILED"
+)

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"text/tabwriter"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -67,6 +68,33 @@ func printExecution(w io.Writer, e *apitype.Execution, now time.Time) {
 	if e.StartTime != nil {
 		fmt.Fprintf(w, "duration  %s\n", formatDuration(span(e.StartTime, e.EndTime, now)))
 	}
+	printNotifications(w, e.Notifications)
 	fmt.Fprintln(w)
 	fmt.Fprint(w, renderBoard(e, now, false))
+}
+
+// printNotifications lists the execution's notification deliveries: the
+// event (and stage), channel, address, result, attempts and last error.
+func printNotifications(w io.Writer, ds []apitype.NotificationDelivery) {
+	if len(ds) == 0 {
+		return
+	}
+	fmt.Fprintln(w, "notifications")
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	for _, d := range ds {
+		event := d.Event
+		if d.StageRefID != "" {
+			event += " (stage " + d.StageRefID + ")"
+		}
+		attempts := fmt.Sprintf("%d attempt", d.Attempts)
+		if d.Attempts != 1 {
+			attempts += "s"
+		}
+		line := fmt.Sprintf("  %s\t%s\t%s\t%s\t%s", event, d.Type, d.Address, d.Status, attempts)
+		if d.Error != "" {
+			line += "\t" + d.Error
+		}
+		fmt.Fprintln(tw, line)
+	}
+	tw.Flush()
 }

@@ -172,6 +172,7 @@ func runServe(ctx context.Context, opts serveOptions, console io.Writer) error {
 		LambdaAddr: opts.LambdaAddr, LocalLambdaURL: opts.LocalLambdaURL,
 		Config: opts.Config, Logger: opts.Logger, Version: opts.Version,
 		Hosts: append(addrHosts, opts.Hosts...), BehindProxy: opts.BehindProxy,
+		ExternalURL: externalURL(opts),
 	})
 	if err != nil {
 		return err
@@ -278,4 +279,19 @@ func printWelcome(ctx context.Context, opts serveOptions, n *node.Node, url stri
 		how = "give it to the CLI: export " + EnvToken + "=$(cat " + n.AdminTokenFile + ")"
 	}
 	fmt.Fprintf(w, "Admin token: %s\n  (%s)\n\n", n.AdminTokenFile, how)
+}
+
+// externalURL is the server's URL for the links in notifications, as far
+// as the listen address tells it: none when the port is picked at start
+// (sluice.yaml's server.externalURL then gives it).
+func externalURL(opts serveOptions) string {
+	_, port, err := net.SplitHostPort(opts.Addr)
+	if err != nil || port == "0" {
+		return ""
+	}
+	scheme := "http"
+	if opts.TLS != nil {
+		scheme = "https"
+	}
+	return localURL(scheme + "://" + opts.Addr)
 }

@@ -17,6 +17,12 @@
 //     (the task waits for a judgment), or the stage's completion, which
 //     starts the stages downstream of it in the same transaction.
 //
+// A third, sluice.notify, delivers one notification (notifications.go):
+// the transition whose status change fires it records the delivery on the
+// execution and inserts the job in its transaction, so each event is
+// enqueued exactly once; the job sends it through the Notifier, at least
+// once, retrying with backoff, and records every attempt.
+//
 // Starting a stage (evaluating stageEnabled and ${…}, planning tasks) and
 // completing an execution are not jobs of their own: they happen inside the
 // transaction that made them due, which keeps a stage transition to a

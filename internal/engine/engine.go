@@ -85,6 +85,15 @@ type Config struct {
 	// Metrics, when set, gets the engine's Prometheus collectors
 	// (metrics.go); nil exports none.
 	Metrics prometheus.Registerer
+	// Notifier delivers the notifications of pipelines and stages; nil
+	// sends none, and records none.
+	Notifier Notifier
+	// NotifyAttempts is how many times a notification is sent before it
+	// is given up (DefaultNotifyAttempts).
+	NotifyAttempts int
+	// NotifyBackoff is the wait after a notification's first failed
+	// attempt, doubled after each (DefaultNotifyBackoff).
+	NotifyBackoff time.Duration
 }
 
 // jobQueue is what the engine needs of the durable job queue
@@ -119,6 +128,10 @@ type Engine struct {
 	fanout  *fanout
 	metrics *metrics // nil without Config.Metrics
 
+	notifier       Notifier
+	notifyAttempts int
+	notifyBackoff  time.Duration
+
 	mu      sync.Mutex
 	started bool
 }
@@ -135,6 +148,10 @@ func New(ctx context.Context, cfg Config) (*Engine, error) {
 		now:    cfg.Clock,
 		docs:   newDocCache(),
 		events: newBroker(),
+
+		notifier:       cfg.Notifier,
+		notifyAttempts: cmp.Or(cfg.NotifyAttempts, DefaultNotifyAttempts),
+		notifyBackoff:  cmp.Or(cfg.NotifyBackoff, DefaultNotifyBackoff),
 	}
 	if e.now == nil {
 		e.now = time.Now
@@ -145,6 +162,7 @@ func New(ctx context.Context, cfg Config) (*Engine, error) {
 	workers := river.NewWorkers()
 	river.AddWorker(workers, &startExecutionWorker{e: e})
 	river.AddWorker(workers, &runStageWorker{e: e})
+	river.AddWorker(workers, &notifyWorker{e: e})
 	q, err := jobqueue.New(ctx, jobqueue.Config{
 		Store:         cfg.Store,
 		Workers:       workers,

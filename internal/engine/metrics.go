@@ -7,6 +7,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/riverqueue/river/rivertype"
 
+	"github.com/sluice-cd/sluice/internal/notify"
 	"github.com/sluice-cd/sluice/internal/status"
 )
 
@@ -19,6 +20,7 @@ const (
 	metricStageDuration     = "sluice_stage_duration_seconds"
 	metricJobLag            = "sluice_job_start_lag_seconds"
 	metricJobs              = "sluice_jobs"
+	metricNotifications     = "sluice_notification_attempts_total"
 )
 
 // metrics are the engine's Prometheus collectors. Each process counts the
@@ -30,6 +32,7 @@ type metrics struct {
 	stages            *prometheus.CounterVec
 	stageDuration     *prometheus.HistogramVec
 	jobLag            *prometheus.HistogramVec
+	notifications     *prometheus.CounterVec
 }
 
 // durationBuckets span a wait-0 stage (milliseconds) to a release that
@@ -61,8 +64,12 @@ func newMetrics(reg prometheus.Registerer, q jobQueue) (*metrics, error) {
 			Help:    "The time from a job being due (inserted, or its snooze or retry over) to a worker of this process starting it, by job kind.",
 			Buckets: []float64{.0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10, 30},
 		}, []string{"kind"}),
+		notifications: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: metricNotifications,
+			Help: "Attempts to deliver a notification, by application, channel type and result: sent, retrying (failed, to be tried again) or failed (given up).",
+		}, []string{"application", "type", "result"}),
 	}
-	for _, c := range []prometheus.Collector{m.executions, m.executionDuration, m.stages, m.stageDuration, m.jobLag, jobsCollector{q}} {
+	for _, c := range []prometheus.Collector{m.executions, m.executionDuration, m.stages, m.stageDuration, m.jobLag, m.notifications, jobsCollector{q}} {
 		if err := reg.Register(c); err != nil {
 			return nil, err
 		}
@@ -103,6 +110,22 @@ func (m *metrics) started(job *rivertype.JobRow) {
 		return
 	}
 	m.jobLag.WithLabelValues(job.Kind).Observe(max(0, job.AttemptedAt.Sub(job.ScheduledAt).Seconds()))
+}
+
+// notified counts an attempt to deliver msg: sent when err is nil, else
+// failed when it was the last (final), retrying otherwise.
+func (m *metrics) notified(msg *notify.Message, err error, final bool) {
+	if m == nil {
+		return
+	}
+	result := "sent"
+	switch {
+	case err != nil && final:
+		result = "failed"
+	case err != nil:
+		result = "retrying"
+	}
+	m.notifications.WithLabelValues(msg.Application, msg.Type, result).Inc()
 }
 
 // jobsCollector reports the job queue's jobs by state when scraped: the

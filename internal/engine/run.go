@@ -44,6 +44,9 @@ type execState struct {
 	CanceledBy         string      `json:"canceledBy,omitempty"`
 	CancellationReason string      `json:"cancellationReason,omitempty"`
 	Paused             *pauseState `json:"paused,omitempty"`
+	// Notifications are the execution's notification deliveries, in the
+	// order their events happened (notifications.go).
+	Notifications []apitype.NotificationDelivery `json:"notifications,omitempty"`
 }
 
 // pauseState follows Orca's "paused" record.
@@ -219,6 +222,7 @@ func (r *run) setExecStatus(to status.Status) error {
 	if r.exec.Status == to {
 		return nil
 	}
+	event := pipelineEvent(r.exec.StartTime, to)
 	r.exec.Status = to
 	r.dirty = true
 	switch {
@@ -228,6 +232,9 @@ func (r *run) setExecStatus(to status.Status) error {
 		r.exec.EndTime = ptr(r.t.now)
 		r.t.end(false, r.exec.Application, r.exec.PipelineName, to, r.exec.StartTime)
 	}
+	if err := r.notify(event, nil); err != nil {
+		return err
+	}
 	return r.event("", apitype.EventExecutionStatus, apitype.ExecutionStatusData{Status: to})
 }
 
@@ -236,6 +243,7 @@ func (r *run) setExecStatus(to status.Status) error {
 // stage was skipped (Reason) or failed (Error).
 func (r *run) setStageStatus(s *stageRun, to status.Status, data apitype.StageStatusData) error {
 	from := s.row.Status
+	events := stageEvents(s, s.row.StartTime, to)
 	s.row.Status = to
 	s.dirty = true
 	switch {
@@ -245,6 +253,11 @@ func (r *run) setStageStatus(s *stageRun, to status.Status, data apitype.StageSt
 		s.row.EndTime = ptr(r.t.now)
 		if from != to {
 			r.t.end(true, r.exec.Application, s.row.Type, to, s.row.StartTime)
+		}
+	}
+	for _, ev := range events {
+		if err := r.notify(ev, s); err != nil {
+			return err
 		}
 	}
 	data.Status, data.RefID, data.Name = to, s.row.RefID, s.row.Name

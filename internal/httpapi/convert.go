@@ -55,6 +55,12 @@ func (s *server) toExecution(e *store.Execution) apitype.Execution {
 		Canceled:         e.Canceled,
 		State:            rawOrNil(e.State),
 	}
+	var state struct {
+		Notifications []apitype.NotificationDelivery `json:"notifications"`
+	}
+	if json.Unmarshal(e.State, &state) == nil {
+		out.Notifications = state.Notifications
+	}
 	for _, st := range e.Stages {
 		out.Stages = append(out.Stages, s.toStage(st))
 	}

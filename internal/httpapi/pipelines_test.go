@@ -539,10 +539,11 @@ func TestPipelineWarnings(t *testing.T) {
 	})
 	ctx := context.Background()
 	doc := []byte(`{"application": "demo", "name": "hello", "limitConcurent": false,
-	  "stages": [{"refId": "1", "type": "wait", "waitTime": 1, "waitTiem": 2, "sendNotifications": true}]}`)
+	  "stages": [{"refId": "1", "type": "wait", "waitTime": 1, "waitTiem": 2,
+	    "notifications": [{"type": "slack", "address": "#deploys", "when": ["stage.failed"]}]}]}`)
 	want := []apitype.ErrorDetail{
 		{Path: "limitConcurent", Message: "unknown field; did you mean limitConcurrent?"},
-		{Path: "stages[0].sendNotifications", Message: "kept, not acted on: Sluice sends no notifications yet (issue 13)"},
+		{Path: "stages[0].sendNotifications", Message: "the stage's notifications are not sent: as in Spinnaker, set sendNotifications to true to send them"},
 		{Path: "stages[0].waitTiem", Message: "unknown field; did you mean waitTime?"},
 	}
 

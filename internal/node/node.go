@@ -38,6 +38,7 @@ import (
 	"github.com/sluice-cd/sluice/internal/httpapi"
 	"github.com/sluice-cd/sluice/internal/locallambda"
 	"github.com/sluice-cd/sluice/internal/locallambda/access"
+	"github.com/sluice-cd/sluice/internal/notify"
 	"github.com/sluice-cd/sluice/internal/pipeline"
 	"github.com/sluice-cd/sluice/internal/stage"
 	"github.com/sluice-cd/sluice/internal/stage/judgment"
@@ -98,6 +99,9 @@ type Options struct {
 	// BehindProxy says a reverse proxy in front terminates TLS
 	// (httpapi.Config.BehindProxy).
 	BehindProxy bool
+	// ExternalURL is the server's URL for the links in notifications,
+	// unless sluice.yaml's server.externalURL gives one.
+	ExternalURL string
 }
 
 // Node is one running Sluice.
@@ -194,10 +198,18 @@ func (n *Node) start(ctx context.Context, opts Options) error {
 		}
 		n.log.Info("node", "node_id", nodeID, "local_lambda", cmp.Or(n.LocalLambdaURL, "none"))
 	}
+	notifyCfg, err := notify.ParseFileConfig(cfg.Notifications, cmp.Or(cfg.Server.ExternalURL, opts.ExternalURL))
+	if err != nil {
+		return &Error{Err: fmt.Errorf("%s: %w", opts.Config, err), Hint: "fix the notifications section of the file given to --config (docs/notifications.md)"}
+	}
+	notifier, err := notify.New(notifyCfg)
+	if err != nil {
+		return &Error{Err: fmt.Errorf("%s: %w", opts.Config, err), Hint: "fix the notifications section of the file given to --config (docs/notifications.md)"}
+	}
 	metrics := prometheus.NewRegistry()
 	metrics.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	n.Engine, err = engine.New(ctx, engine.Config{Store: n.Store, Stages: stages, NodeID: nodeID,
-		Logger: n.log.With("subsystem", "engine"), Metrics: metrics})
+		Logger: n.log.With("subsystem", "engine"), Notifier: notifier, Metrics: metrics})
 	if err != nil {
 		return &Error{Err: fmt.Errorf("create engine: %w", err), Hint: databaseHint(opts, err)}
 	}
@@ -302,6 +314,9 @@ type config struct {
 	Auth     auth.Config
 	Server   serverConfig
 	Canary   canaryConfig
+	// Notifications is the notifications section as written; notify
+	// reads it (notify.ParseFileConfig).
+	Notifications json.RawMessage
 }
 
 // canaryConfig is the canary section of sluice.yaml: the metric stores
@@ -347,6 +362,9 @@ type serverConfig struct {
 	// Hosts are the Host names the API and console answer to besides the
 	// loopback names: the names people and proxies reach the server by.
 	Hosts []string `json:"hosts"`
+	// ExternalURL is the server's URL as people reach it, for the links
+	// in notifications; it overrides Options.ExternalURL.
+	ExternalURL string `json:"externalURL"`
 }
 
 // loadConfig reads sluice.yaml at path; an empty path is an empty config.
@@ -366,8 +384,9 @@ func loadConfig(path string) (config, error) {
 		return cfg, &Error{Err: fmt.Errorf("%s: %w", path, err), Hint: "fix the auth section of the file given to --config (docs/security.md)"}
 	}
 	var file struct {
-		Server json.RawMessage `json:"server"`
-		Canary json.RawMessage `json:"canary"`
+		Server        json.RawMessage `json:"server"`
+		Canary        json.RawMessage `json:"canary"`
+		Notifications json.RawMessage `json:"notifications"`
 	}
 	if err := yaml.Unmarshal(b, &file); err == nil && len(file.Canary) > 0 && string(file.Canary) != "null" {
 		dec := json.NewDecoder(bytes.NewReader(file.Canary))
@@ -384,9 +403,15 @@ func loadConfig(path string) (config, error) {
 		dec := json.NewDecoder(bytes.NewReader(file.Server))
 		dec.DisallowUnknownFields()
 		if err := dec.Decode(&cfg.Server); err != nil {
-			return cfg, &Error{Err: fmt.Errorf("%s: server: %w", path, err), Hint: "the server section has hosts, a list of host names (docs/security.md)"}
+			return cfg, &Error{Err: fmt.Errorf("%s: server: %w", path, err), Hint: "the server section has hosts, a list of host names (docs/security.md), and externalURL (docs/notifications.md)"}
+		}
+		if u := cfg.Server.ExternalURL; u != "" {
+			if p, err := url.Parse(u); err != nil || (p.Scheme != "http" && p.Scheme != "https") || p.Host == "" {
+				return cfg, &Error{Err: fmt.Errorf("%s: server.externalURL %q is not an http:// or https:// URL", path, u), Hint: "give the URL people open the console at, e.g. https://sluice.example.com"}
+			}
 		}
 	}
+	cfg.Notifications = file.Notifications
 	return cfg, nil
 }
 

@@ -253,3 +253,38 @@ func TestCanaryPrometheusConfig(t *testing.T) {
 		}
 	}
 }
+
+// TestNotificationsConfig: sluice.yaml's notifications section and
+// server.externalURL are read, and a wrong entry stops the start naming
+// it, with a hint to docs/notifications.md.
+func TestNotificationsConfig(t *testing.T) {
+	dir := t.TempDir()
+	start := func(yaml string) error {
+		config := filepath.Join(dir, "sluice.yaml")
+		if err := os.WriteFile(config, []byte(yaml), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		n, err := node.Start(t.Context(), node.Options{DataDir: dir, LambdaAddr: node.LambdaOff, Config: config})
+		if err == nil {
+			closeNode(t, n)
+		}
+		return err
+	}
+	ok := "server:\n  externalURL: https://sluice.example.com\nnotifications:\n  allowedHosts: [hooks.slack.com, loopback]\n  timeout: 5s\n" +
+		"  slack: {token: xoxb-1}\n  smtp: {host: smtp.example.com, port: 587, username: u, password: p, from: sluice@example.com}\n"
+	if err := start(ok); err != nil {
+		t.Fatalf("a notifications section: %v", err)
+	}
+	for yaml, want := range map[string]string{
+		"notifications:\n  allowedHosts: ['https://hooks.slack.com']\n": "notifications.allowedHosts[0]",
+		"notifications:\n  smtp: {from: a@b}\n":                         "notifications.smtp.host is required",
+		"notifications:\n  slak: {}\n":                                  "unknown field",
+		"server:\n  externalURL: sluice.example.com\n":                  "server.externalURL",
+	} {
+		err := start(yaml)
+		var ne *node.Error
+		if err == nil || !strings.Contains(err.Error(), want) || !errors.As(err, &ne) || ne.Hint == "" {
+			t.Errorf("%q: %v; want %q with a hint", yaml, err, want)
+		}
+	}
+}

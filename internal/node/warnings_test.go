@@ -133,8 +133,6 @@ func TestWarningsIgnored(t *testing.T) {
 		{"wait", "restrictExecutionDuringTimeWindow", true, "execution windows yet (issue 13)"},
 		{"wait", "restrictedExecutionWindow", map[string]any{"days": []any{1}}, "execution windows yet (issue 13)"},
 		{"wait", "skipWindowText", "x", "execution windows yet (issue 13)"},
-		{"deploy", "notifications", []any{map[string]any{"type": "slack"}}, "no notifications yet (issue 13)"},
-		{"deploy", "sendNotifications", true, "no notifications yet (issue 13)"},
 		{"wait", "propagateAuthenticationContext", true, "no authentication context"},
 	}
 	for _, tt := range tests {
@@ -273,5 +271,29 @@ func TestWarningsPreconditions(t *testing.T) {
 				t.Errorf("warnings = %q, want %q", got, tt.want)
 			}
 		})
+	}
+}
+
+// TestWarningsNotifications: a stage's notifications, of every stage type,
+// are read (no warning) when sendNotifications is set, and named when it
+// is not, since they would not be sent.
+func TestWarningsNotifications(t *testing.T) {
+	t.Parallel()
+	for name, st := range validStages() {
+		when := "stage.failed"
+		if st["type"] == "manualJudgment" {
+			when = "manualJudgment"
+		}
+		st["notifications"] = []any{map[string]any{"type": "slack", "address": "#deploys", "level": "stage", "when": []any{when},
+			"message": map[string]any{when: map[string]any{"text": "look"}}}}
+		st["sendNotifications"] = true
+		if got := stageWarnings(t, st); len(got) != 0 {
+			t.Errorf("%s with notifications: warnings %q, want none", name, got)
+		}
+		delete(st, "sendNotifications")
+		want := "stages[0].sendNotifications: the stage's notifications are not sent: as in Spinnaker, set sendNotifications to true to send them"
+		if got := stageWarnings(t, st); !slices.Equal(got, []string{want}) {
+			t.Errorf("%s without sendNotifications: warnings %q, want %q", name, got, want)
+		}
 	}
 }

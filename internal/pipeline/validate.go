@@ -98,6 +98,7 @@ func (p *Pipeline) Check(opts ValidateOptions) (warnings []Problem, err error) {
 	v.parameters(p.ParameterConfig)
 	v.triggers(p.Triggers)
 	v.stages(p.Stages)
+	v.notifications(p)
 	v.accounts(p)
 	v.cycles(p.Stages)
 	v.warnings(p)

@@ -57,6 +57,12 @@ func (k *KnownFields) names() []string {
 	return names
 }
 
+// merge returns the keys of a and b together.
+func merge(a, b map[string]*KnownFields) map[string]*KnownFields {
+	maps.Copy(a, b)
+	return a
+}
+
 // keys makes a KnownFields of keys whose values are not checked.
 func keys(names ...string) map[string]*KnownFields {
 	m := make(map[string]*KnownFields, len(names))
@@ -66,19 +72,19 @@ func keys(names ...string) map[string]*KnownFields {
 	return m
 }
 
-// notYet is what Sluice does instead of running triggers, deployment
-// windows and notifications: issue 13 adds them.
+// notYet is what Sluice does instead of running triggers and deployment
+// windows: issue 13 adds them.
 const notYet = " yet (issue 13)"
 
 // pipelineFields are the top-level keys of a document. Stages, parameters
 // and triggers are checked by their own tables.
 var pipelineFields = &KnownFields{
-	Keys: keys("application", "name", "id", "description", "stages", "parameterConfig", "triggers",
+	Keys: merge(keys("application", "name", "id", "description", "stages", "parameterConfig", "triggers",
 		"limitConcurrent", "maxConcurrentExecutions", "keepWaitingPipelines", "rollbackOnFailure",
 		// Spinnaker's bookkeeping, which changes no run.
 		"index", "updateTs", "lastModifiedBy", "spelEvaluator", "schema"),
+		map[string]*KnownFields{"notifications": notificationFields}),
 	Ignored: map[string]string{
-		"notifications":      "Sluice sends no notifications" + notYet + "; follow executions with sluice run --follow or the console",
 		"expectedArtifacts":  "Sluice does not bind trigger artifacts" + notYet + "; a stage that refers to one by id fails when it runs",
 		"disabled":           "Sluice runs the pipeline whenever it is started",
 		"respectQuietPeriod": "Sluice has no quiet period, and does not run triggers" + notYet,
@@ -108,13 +114,12 @@ var stageFields = &KnownFields{
 		// Deck's note on a stage, shown and never run; Deck's checkbox
 		// that reveals stageTimeoutMs, which is what Orca reads.
 		"comments": nil, "overrideTimeout": nil,
+		"notifications": notificationFields, "sendNotifications": nil,
 	},
 	Ignored: map[string]string{
 		"restrictExecutionDuringTimeWindow": "Sluice does not hold stages for execution windows" + notYet + "; the stage runs as soon as it may",
 		"restrictedExecutionWindow":         "Sluice does not hold stages for execution windows" + notYet + "; the stage runs as soon as it may",
 		"skipWindowText":                    "Sluice does not hold stages for execution windows" + notYet,
-		"notifications":                     "Sluice sends no notifications" + notYet,
-		"sendNotifications":                 "Sluice sends no notifications" + notYet,
 		"propagateAuthenticationContext":    "Sluice runs every stage as itself; there is no authentication context to pass on",
 	},
 }
@@ -131,7 +136,10 @@ func (v *validator) warnings(p *Pipeline) {
 		}
 		top["notifications"] = list
 	}
+	from := len(v.warns)
 	v.unknownKeys("", top, pipelineFields)
+	v.notificationWarnings("notifications", top["notifications"], nil)
+	v.sortWarnings(from)
 	for i, prm := range p.ParameterConfig {
 		v.unknownKeys(fmt.Sprintf("parameterConfig[%d]", i), prm.Extra, parameterFields)
 		if len(prm.Condition) > 0 {
@@ -155,15 +163,25 @@ func (v *validator) warnings(p *Pipeline) {
 			typeFields = st.KnownFields(s.Type)
 		}
 		path := fmt.Sprintf("stages[%d]", i)
+		from := len(v.warns)
+		v.notificationWarnings(path+".notifications", s.Fields["notifications"], s)
 		if typeFields == nil {
 			// The type's keys are not known: warn only about ignored keys.
 			known = &KnownFields{Ignored: stageFields.Ignored}
 			v.ignoredKeys(path, s.Fields, known)
 			v.unknownKeys(joinKey(path, "stageEnabled"), asObject(s.Fields["stageEnabled"]), stageFields.Keys["stageEnabled"])
+			v.sortWarnings(from)
 			continue
 		}
 		v.unknownKeys(path, s.Fields, known.Merge(typeFields))
+		v.sortWarnings(from)
 	}
+}
+
+// sortWarnings sorts the warnings from index from on by path: those of
+// one object, found by several checks, in the order of its keys.
+func (v *validator) sortWarnings(from int) {
+	slices.SortStableFunc(v.warns[from:], func(a, b Problem) int { return strings.Compare(a.Path, b.Path) })
 }
 
 func asObject(v any) map[string]any {

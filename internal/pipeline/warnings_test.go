@@ -24,8 +24,17 @@ func TestCheckWarnings(t *testing.T) {
 		{"parameter typo", `{"application":"a","name":"n","parameterConfig":[{"name":"v","requierd":true}]}`,
 			[]string{"parameterConfig[0].requierd: unknown field; did you mean required?"}},
 		{"disabled trigger", `{"application":"a","name":"n","triggers":[{"type":"cron","enabled":false}]}`, nil},
-		{"stage keys without a declaring type", `{"application":"a","name":"n","stages":[{"refId":"1","type":"wait","waitTime":1,"anything":1,"sendNotifications":true}]}`,
-			[]string{"stages[0].sendNotifications: kept, not acted on: Sluice sends no notifications yet (issue 13)"}},
+		{"stage keys without a declaring type", `{"application":"a","name":"n","stages":[{"refId":"1","type":"wait","waitTime":1,"anything":1,"restrictExecutionDuringTimeWindow":true}]}`,
+			[]string{"stages[0].restrictExecutionDuringTimeWindow: kept, not acted on: Sluice does not hold stages for execution windows yet (issue 13); the stage runs as soon as it may"}},
+		{"stage notifications without sendNotifications", `{"application":"a","name":"n","stages":[{"refId":"1","type":"wait","waitTime":1,
+			"notifications":[{"type":"slack","address":"#d","when":["stage.failed"]}]}]}`,
+			[]string{"stages[0].sendNotifications: the stage's notifications are not sent: as in Spinnaker, set sendNotifications to true to send them"}},
+		{"stage notifications sent", `{"application":"a","name":"n","stages":[{"refId":"1","type":"wait","waitTime":1,"sendNotifications":true,
+			"notifications":[{"type":"slack","address":"#d","level":"stage","when":["stage.failed"]}]}]}`, nil},
+		{"undelivered type and reminder", `{"application":"a","name":"n","notifications":[{"type":"pubsub","address":"t","when":["pipeline.failed"]},
+			{"type":"slack","address":"#d","when":["pipeline.failed"],"notifyEveryMs":60000}]}`,
+			[]string{"notifications[0].type: kept, not acted on: Sluice does not deliver pubsub notifications; it delivers email, googlechat, microsoftteams, slack, webhook",
+				"notifications[1].notifyEveryMs: kept, not acted on: Sluice notifies once when the judgment starts waiting, and does not remind"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

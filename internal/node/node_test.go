@@ -253,3 +253,33 @@ func TestCanaryPrometheusConfig(t *testing.T) {
 		}
 	}
 }
+
+// TestWebhooksConfig: sluice.yaml's webhooks.allowedHosts is read, and a
+// wrong entry stops the start naming it.
+func TestWebhooksConfig(t *testing.T) {
+	dir := t.TempDir()
+	start := func(yaml string) error {
+		config := filepath.Join(dir, "sluice.yaml")
+		if err := os.WriteFile(config, []byte(yaml), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		n, err := node.Start(t.Context(), node.Options{DataDir: dir, LambdaAddr: node.LambdaOff, Config: config})
+		if err == nil {
+			closeNode(t, n)
+		}
+		return err
+	}
+	if err := start("webhooks:\n  allowedHosts: [ci.example.com, '*.corp.example', 10.0.0.0/8]\n"); err != nil {
+		t.Fatalf("allowedHosts: %v", err)
+	}
+	for yaml, want := range map[string]string{
+		"webhooks:\n  allowedHosts: ['https://ci.example.com']\n": `webhooks.allowedHosts[0] "https://ci.example.com"`,
+		"webhooks:\n  allowedHost: [ci.example.com]\n":            "unknown field",
+		"webhooks:\n  allowedHosts: ci.example.com\n":             "webhooks",
+	} {
+		var e *node.Error
+		if err := start(yaml); err == nil || !strings.Contains(err.Error(), want) || !errors.As(err, &e) || !strings.Contains(e.Hint, "docs/webhooks.md") {
+			t.Errorf("%q: %v; want %q and a hint naming docs/webhooks.md", yaml, err, want)
+		}
+	}
+}

@@ -38,7 +38,7 @@ type client struct {
 func newClient(p *Policy, opts Options) *client {
 	connect := cmp.Or(opts.ConnectTimeout, defaultConnectTimeout)
 	read := cmp.Or(opts.ReadTimeout, defaultReadTimeout)
-	dialer := &net.Dialer{Timeout: connect, Control: p.control}
+	dialer := &net.Dialer{Timeout: connect, Control: p.control, Resolver: opts.Resolver}
 	tr := &http.Transport{
 		// No proxy: a proxy would be dialed instead of the host, and the
 		// address check would see the proxy's address.

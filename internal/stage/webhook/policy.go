@@ -64,7 +64,7 @@ func NewPolicy(allowedHosts []string) (*Policy, error) {
 				p.networks = append(p.networks, netip.PrefixFrom(a.Unmap(), a.Unmap().BitLen()))
 				continue
 			}
-			if strings.ContainsAny(h, ":/@ ") || strings.Contains(strings.TrimPrefix(h, "*."), "*") {
+			if strings.ContainsAny(h, ":/@ ") || h != "*" && strings.Contains(strings.TrimPrefix(h, "*."), "*") {
 				return nil, fmt.Errorf("%s[%d] %q is not a host name: give it without scheme, port or path (ci.example.com, *.example.com)", ConfigKey, i, h)
 			}
 			p.names = append(p.names, strings.TrimSuffix(h, "."))

@@ -3,6 +3,7 @@ package webhook
 import (
 	"context"
 	"fmt"
+	"net"
 	"time"
 
 	"github.com/sluice-cd/sluice/internal/pipeline"
@@ -48,6 +49,9 @@ type Options struct {
 	// monitorWebhook's poll interval in its first minute (1s when zero;
 	// then 15s). Tests shorten them.
 	CreateBackoff, MonitorBackoff time.Duration
+	// Resolver resolves host names; nil is the system's. Whatever it
+	// answers, the dialed address is checked.
+	Resolver *net.Resolver
 }
 
 // Type is the webhook stage type.

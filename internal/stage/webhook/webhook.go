@@ -79,7 +79,6 @@ func (*Type) KnownFields() *pipeline.KnownFields {
 	k := stage.KnownFields(&Spec{})
 	// Written by createWebhook and monitorWebhook (Orca's outputs).
 	k.Keys["webhook"] = nil
-	k.Keys["expressionEvaluationSummary"] = nil
 	k.Ignored = map[string]string{
 		"expectedArtifacts": "Sluice does not bind artifacts from a webhook's response yet (issue 13); the response body is in the stage context as webhook.body",
 		"waitTime":          "Sluice waits waitBeforeMonitor seconds before the first status check; waitTime is what Orca copies it to",

@@ -56,19 +56,19 @@ func outsideServer(t *testing.T) (netip.Addr, *receiver) {
 // rebinding, cloud metadata) is refused when it is dialed.
 func TestAllowedHosts(t *testing.T) {
 	t.Parallel()
-	ip, rc := outsideServer(t)
-	_, port, _ := net.SplitHostPort(rc.Listener.Addr().String())
-	dns := startDNS(t, map[string]netip.Addr{
-		"hooks.test":  ip,
-		"rebind.test": netip.MustParseAddr("10.9.8.7"),
-		"meta.test":   netip.MustParseAddr("169.254.169.254"),
-	})
-	names := []string{"hooks.test", "rebind.test", "meta.test"}
-	if !ip.IsGlobalUnicast() || ip.IsPrivate() || ip.IsLinkLocalUnicast() {
-		names = append(names, ip.String()) // a private address is reached only when listed
-	}
 	sluicetest.EachStore(t, func(t *testing.T, st store.Store) {
 		t.Parallel()
+		ip, rc := outsideServer(t)
+		_, port, _ := net.SplitHostPort(rc.Listener.Addr().String())
+		dns := startDNS(t, map[string]netip.Addr{
+			"hooks.test":  ip,
+			"rebind.test": netip.MustParseAddr("10.9.8.7"),
+			"meta.test":   netip.MustParseAddr("169.254.169.254"),
+		})
+		names := []string{"hooks.test", "rebind.test", "meta.test"}
+		if !ip.IsGlobalUnicast() || ip.IsPrivate() || ip.IsLinkLocalUnicast() {
+			names = append(names, ip.String()) // a private address is reached only when listed
+		}
 		byIP := "http://" + net.JoinHostPort(ip.String(), port) + "/by-ip"
 
 		closed := startEngine(t, st, fast())
@@ -80,6 +80,11 @@ func TestAllowedHosts(t *testing.T) {
 			t.Errorf("requests with no allowedHosts = %d, want 0", n)
 		}
 
+		// Engines on one database share its jobs: stop the first before
+		// another with a different allow-list runs.
+		if err := closed.e.Stop(t.Context()); err != nil {
+			t.Fatal(err)
+		}
 		opts := fast(append(names, ip.String())...)
 		opts.Resolver = dns
 		open := startEngine(t, st, opts)

@@ -141,7 +141,7 @@ func statusCheckURL(s *Spec, target string, resp *response) (string, error) {
 		}
 		v, ok := readPath(p, resp.body)
 		if !ok {
-			return "", fmt.Errorf("No results for path: %s", p)
+			return "", fmt.Errorf("no results for path %s", p)
 		}
 		str, isString := v.(string)
 		if !isString {
@@ -149,7 +149,7 @@ func statusCheckURL(s *Spec, target string, resp *response) (string, error) {
 		}
 		found = str
 	default:
-		return "", fmt.Errorf("Unexpected value: %q", s.StatusURLResolution.Value)
+		return "", fmt.Errorf("unexpected statusUrlResolution %q", s.StatusURLResolution.Value)
 	}
 	if found == "" || found == target {
 		return found, nil

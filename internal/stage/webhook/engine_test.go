@@ -457,3 +457,54 @@ func stageError(t *testing.T, ex *store.Execution) string {
 	b, _ := json.Marshal(ctx)
 	return string(b)
 }
+
+// TestMonitorSurvivesRestart: a stage polling is a snoozed job, not a
+// goroutine: a server stopped mid-poll and another started on the same
+// database carry on polling where it was, without calling the webhook
+// again.
+func TestMonitorSurvivesRestart(t *testing.T) {
+	t.Parallel()
+	sluicetest.EachStore(t, func(t *testing.T, st store.Store) {
+		t.Parallel()
+		var done atomic.Bool
+		rc := newReceiver(t, func(w http.ResponseWriter, r *http.Request, n int) {
+			switch {
+			case r.Method == http.MethodPost:
+				writeJSON(w, http.StatusAccepted, map[string]any{})
+			case done.Load():
+				writeJSON(w, http.StatusOK, map[string]any{"status": "SUCCEEDED"})
+			default:
+				writeJSON(w, http.StatusOK, map[string]any{"status": "RUNNING"})
+			}
+		})
+		opts := fast()
+		first := startEngine(t, st, opts)
+		id := first.trigger(t, nil, hookStage(map[string]any{
+			"url": rc.URL + "/job", "waitForCompletion": true, "statusUrlResolution": "getMethod",
+			"statusJsonPath": "$.status", "successStatuses": "SUCCEEDED",
+		}))
+		first.waitFor(t, id, "two polls", func(*store.Execution) bool { return len(rc.got("/job")) >= 3 })
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		if err := first.e.Stop(ctx); err != nil {
+			t.Fatal(err)
+		}
+		before := len(rc.got("/job"))
+		done.Store(true)
+
+		second := startEngine(t, st, opts)
+		ex := second.waitDone(t, id)
+		if ex.Status != status.Succeeded {
+			t.Fatalf("after the restart: %s (%s)", ex.Status, stageError(t, ex))
+		}
+		var posts int
+		for _, q := range rc.got("/job") {
+			if q.Method == http.MethodPost {
+				posts++
+			}
+		}
+		if posts != 1 || len(rc.got("/job")) <= before {
+			t.Errorf("%d calls and %d requests (%d before the restart); want one call, and polls after the restart", posts, len(rc.got("/job")), before)
+		}
+	})
+}

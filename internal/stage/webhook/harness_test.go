@@ -82,9 +82,11 @@ func writeJSON(w http.ResponseWriter, code int, v any) {
 	_ = json.NewEncoder(w).Encode(v)
 }
 
-// fast are options with short retry and poll intervals.
+// fast are options with short retry and poll intervals, longer than the
+// engine waits out inside a job (50ms), so that every retry and poll is a
+// snoozed job of its own, as with Orca's intervals.
 func fast(allowed ...string) webhook.Options {
-	return webhook.Options{AllowedHosts: allowed, CreateBackoff: 20 * time.Millisecond, MonitorBackoff: 20 * time.Millisecond}
+	return webhook.Options{AllowedHosts: allowed, CreateBackoff: 60 * time.Millisecond, MonitorBackoff: 60 * time.Millisecond}
 }
 
 type engineRun struct {

@@ -14,10 +14,13 @@ import (
 	"github.com/sluice-cd/sluice/internal/stage"
 )
 
-// IdempotencyHeader is sent with the call of createWebhook, the same on
-// every run of the task for one run of the stage, so that a receiver can
-// recognize the call made again after a crash (the IETF's
-// Idempotency-Key header). customHeaders may set it instead.
+// IdempotencyHeader is sent with the call of createWebhook when the stage
+// sets Sluice's idempotencyKey: the same on every run of the task for one
+// run of the stage, so that a receiver can recognize the call made again
+// after a crash (the IETF's Idempotency-Key header). It is opt-in because
+// a receiver that honours it answers a retry with its first answer, a 5xx
+// included, where Orca would call afresh. customHeaders may set it
+// instead.
 const IdempotencyHeader = "Idempotency-Key"
 
 // create is Orca's CreateWebhookTask with its WebhookResponseProcessor:
@@ -32,7 +35,7 @@ func (w *Type) create(ctx context.Context, t *stage.Task, s *Spec) (stage.Result
 	if headers == nil {
 		headers = http.Header{}
 	}
-	if headers.Get(IdempotencyHeader) == "" {
+	if s.IdempotencyKey.Value && headers.Get(IdempotencyHeader) == "" {
 		headers.Set(IdempotencyHeader, idempotencyKey(t))
 	}
 	m := method(s.Method, http.MethodPost)

@@ -32,11 +32,12 @@
 //
 // Every task may run twice (ARCHITECTURE.md rule 5): a server that dies
 // after the webhook answered and before the answer was recorded calls it
-// again when the job is rescued, as Orca does after a crash. Sluice sends
-// an Idempotency-Key header, the same on every run of one stage run (its
-// execution, stage and start time), so that a receiver can tell the second
-// call from a new one; a restarted stage sends a new key. Polls and cancel
-// calls are reads or idempotent by nature.
+// again when the job is rescued, as Orca does after a crash. A stage that
+// sets Sluice's idempotencyKey sends an Idempotency-Key header, the same
+// on every run of one stage run (its execution, stage and start time), so
+// that a receiver can tell the second call from a new one; a restarted
+// stage sends a new key. Polls are GETs; cancel calls should be safe to
+// repeat.
 //
 // # Cancel
 //

@@ -65,8 +65,8 @@ func TestGetMethod(t *testing.T) {
 		if h.Get("X-Build") != "123" || !slices.Equal(h.Values("X-Multi"), []string{"a", "b"}) || h.Get("X-Spinnaker-User") != "" {
 			t.Errorf("headers %v; want X-Build 123, X-Multi a and b, no X-Spinnaker-User", h)
 		}
-		if h.Get("Content-Type") != "application/json" || h.Get("Idempotency-Key") == "" {
-			t.Errorf("headers %v; want a JSON content type and an Idempotency-Key", h)
+		if h.Get("Content-Type") != "application/json" || h.Get("Idempotency-Key") != "" {
+			t.Errorf("headers %v; want a JSON content type and, without idempotencyKey, no Idempotency-Key", h)
 		}
 		for _, p := range posts[1:] {
 			if p.Method != http.MethodGet || p.Header.Get("X-Build") != "123" {
@@ -211,7 +211,8 @@ func TestCanceledStatus(t *testing.T) {
 }
 
 // TestCreateRetries: createWebhook calls again on a 503 and a 429 (Orca's
-// default retry codes), with the same Idempotency-Key, and fails fast on
+// default retry codes), with the same Idempotency-Key when the stage asks
+// for one, and fails fast on
 // a 504 (Orca's default failFastStatusCodes) and at once on a 400.
 func TestCreateRetries(t *testing.T) {
 	t.Parallel()
@@ -235,7 +236,7 @@ func TestCreateRetries(t *testing.T) {
 			}
 		})
 		r := startEngine(t, st, fast())
-		flaky := r.trigger(t, nil, hookStage(map[string]any{"url": rc.URL + "/flaky"}))
+		flaky := r.trigger(t, nil, hookStage(map[string]any{"url": rc.URL + "/flaky", "idempotencyKey": true}))
 		gateway := r.trigger(t, nil, hookStage(map[string]any{"url": rc.URL + "/gateway"}))
 		bad := r.trigger(t, nil, hookStage(map[string]any{"url": rc.URL + "/bad"}))
 		conflict := r.trigger(t, nil, hookStage(map[string]any{"url": rc.URL + "/conflict", "webhookRetryStatusCodes": []any{409}}))

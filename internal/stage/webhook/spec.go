@@ -47,6 +47,9 @@ type Spec struct {
 	CancelMethod        stage.StringField  `json:"cancelMethod" hint:"GET, POST (the default), PUT, PATCH, DELETE"`
 	CancelPayload       stage.JSONField    `json:"cancelPayload"`
 	SignalCancellation  stage.BoolField    `json:"signalCancellation"`
+	// IdempotencyKey is Sluice's: send an Idempotency-Key header with
+	// the call (IdempotencyHeader).
+	IdempotencyKey stage.BoolField `json:"idempotencyKey"`
 }
 
 // Check implements stage.Spec: what Orca's WebhookStage and its tasks

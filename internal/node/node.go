@@ -46,6 +46,7 @@ import (
 	"github.com/sluice-cd/sluice/internal/stage/preconditions"
 	"github.com/sluice-cd/sluice/internal/stage/variables"
 	"github.com/sluice-cd/sluice/internal/stage/wait"
+	"github.com/sluice-cd/sluice/internal/stage/webhook"
 	"github.com/sluice-cd/sluice/internal/store"
 	"github.com/sluice-cd/sluice/internal/store/postgres"
 	"github.com/sluice-cd/sluice/internal/store/sqlite"
@@ -182,7 +183,11 @@ func (n *Node) start(ctx context.Context, opts Options) error {
 	if n.Accounts, err = awsclient.New(ctx, accountsCfg, awsclient.LocalEndpoint{URL: n.LocalLambdaURL}); err != nil {
 		return &Error{Err: err, Hint: "fix the accounts in the file given to --config"}
 	}
-	stages := StageRegistry(lambda.Options{
+	hooks, err := webhook.New(webhook.Options{AllowedHosts: cfg.Webhooks.AllowedHosts})
+	if err != nil {
+		return &Error{Err: err, Hint: "fix webhooks.allowedHosts in the file given to --config (docs/webhooks.md)"}
+	}
+	stages := StageRegistry(hooks, lambda.Options{
 		Accounts:    n.Accounts,
 		ZipFileRoot: cmp.Or(opts.ZipFileRoot, accountsCfg.Stages.ZipFileRoot),
 		Analysis: lambda.Analysis{
@@ -317,6 +322,14 @@ type config struct {
 	// Notifications is the notifications section as written; notify
 	// reads it (notify.ParseFileConfig).
 	Notifications json.RawMessage
+	Webhooks      webhooksConfig
+}
+
+// webhooksConfig is the webhooks section of sluice.yaml.
+type webhooksConfig struct {
+	// AllowedHosts are the hosts webhook stages may call besides loopback
+	// (webhook.Policy): names, *.domains, addresses and networks.
+	AllowedHosts []string `json:"allowedHosts"`
 }
 
 // canaryConfig is the canary section of sluice.yaml: the metric stores
@@ -387,6 +400,7 @@ func loadConfig(path string) (config, error) {
 		Server        json.RawMessage `json:"server"`
 		Canary        json.RawMessage `json:"canary"`
 		Notifications json.RawMessage `json:"notifications"`
+		Webhooks      json.RawMessage `json:"webhooks"`
 	}
 	if err := yaml.Unmarshal(b, &file); err == nil && len(file.Canary) > 0 && string(file.Canary) != "null" {
 		dec := json.NewDecoder(bytes.NewReader(file.Canary))
@@ -412,6 +426,17 @@ func loadConfig(path string) (config, error) {
 		}
 	}
 	cfg.Notifications = file.Notifications
+	if err := yaml.Unmarshal(b, &file); err == nil && len(file.Webhooks) > 0 && string(file.Webhooks) != "null" {
+		dec := json.NewDecoder(bytes.NewReader(file.Webhooks))
+		dec.DisallowUnknownFields()
+		err := dec.Decode(&cfg.Webhooks)
+		if err == nil {
+			_, err = webhook.NewPolicy(cfg.Webhooks.AllowedHosts)
+		}
+		if err != nil {
+			return cfg, &Error{Err: fmt.Errorf("%s: webhooks: %w", path, err), Hint: "the webhooks section has allowedHosts, a list of host names, *.domains, IP addresses and CIDR networks (docs/webhooks.md)"}
+		}
+	}
 	return cfg, nil
 }
 
@@ -527,11 +552,15 @@ func DefaultNodeID(dataDir string) string {
 }
 
 // StageRegistry returns every stage type Sluice runs, with Orca's
-// alternate names, the Lambda and analysis stages bound to opts; the zero
-// Options give a registry that validates documents but cannot run Lambda
-// stages (sluice pipeline validate).
-func StageRegistry(opts lambda.Options) *stage.Registry {
-	types := []stage.Type{wait.Type{}, judgment.Type{}, variables.Type{}, preconditions.Type{}}
+// alternate names, the Lambda and analysis stages bound to opts and the
+// webhook stage to hooks; the zero Options and a nil hooks give a
+// registry that validates documents but cannot run Lambda stages and
+// whose webhooks may call only loopback (sluice pipeline validate).
+func StageRegistry(hooks *webhook.Type, opts lambda.Options) *stage.Registry {
+	if hooks == nil {
+		hooks = webhook.Loopback()
+	}
+	types := []stage.Type{wait.Type{}, judgment.Type{}, variables.Type{}, preconditions.Type{}, hooks}
 	r := stage.NewRegistry(append(types, lambda.Types(opts)...)...)
 	for alias, target := range lambda.Aliases {
 		if r.Known(target) {
@@ -545,5 +574,5 @@ func StageRegistry(opts lambda.Options) *stage.Registry {
 // with, so that `sluice pipeline validate` finds exactly what the server
 // would.
 func ValidateOptions() pipeline.ValidateOptions {
-	return pipeline.ValidateOptions{StageTypes: StageRegistry(lambda.Options{}), CheckExpression: expr.Check}
+	return pipeline.ValidateOptions{StageTypes: StageRegistry(nil, lambda.Options{}), CheckExpression: expr.Check}
 }

@@ -254,12 +254,11 @@ func TestCanaryPrometheusConfig(t *testing.T) {
 	}
 }
 
-// TestNotificationsConfig: sluice.yaml's notifications section and
-// server.externalURL are read, and a wrong entry stops the start naming
-// it, with a hint to docs/notifications.md.
-func TestNotificationsConfig(t *testing.T) {
+// configStarter returns a function that starts (and closes) a node with
+// the given sluice.yaml, returning the start's error.
+func configStarter(t *testing.T) func(yaml string) error {
 	dir := t.TempDir()
-	start := func(yaml string) error {
+	return func(yaml string) error {
 		config := filepath.Join(dir, "sluice.yaml")
 		if err := os.WriteFile(config, []byte(yaml), 0o600); err != nil {
 			t.Fatal(err)
@@ -270,6 +269,13 @@ func TestNotificationsConfig(t *testing.T) {
 		}
 		return err
 	}
+}
+
+// TestNotificationsConfig: sluice.yaml's notifications section and
+// server.externalURL are read, and a wrong entry stops the start naming
+// it, with a hint to docs/notifications.md.
+func TestNotificationsConfig(t *testing.T) {
+	start := configStarter(t)
 	ok := "server:\n  externalURL: https://sluice.example.com\nnotifications:\n  allowedHosts: [hooks.slack.com, loopback]\n  timeout: 5s\n" +
 		"  slack: {token: xoxb-1}\n  smtp: {host: smtp.example.com, port: 587, username: u, password: p, from: sluice@example.com}\n"
 	if err := start(ok); err != nil {
@@ -285,6 +291,25 @@ func TestNotificationsConfig(t *testing.T) {
 		var ne *node.Error
 		if err == nil || !strings.Contains(err.Error(), want) || !errors.As(err, &ne) || ne.Hint == "" {
 			t.Errorf("%q: %v; want %q with a hint", yaml, err, want)
+		}
+	}
+}
+
+// TestWebhooksConfig: sluice.yaml's webhooks.allowedHosts is read, and a
+// wrong entry stops the start naming it.
+func TestWebhooksConfig(t *testing.T) {
+	start := configStarter(t)
+	if err := start("webhooks:\n  allowedHosts: [ci.example.com, '*.corp.example', 10.0.0.0/8]\n"); err != nil {
+		t.Fatalf("allowedHosts: %v", err)
+	}
+	for yaml, want := range map[string]string{
+		"webhooks:\n  allowedHosts: ['https://ci.example.com']\n": `webhooks.allowedHosts[0] "https://ci.example.com"`,
+		"webhooks:\n  allowedHost: [ci.example.com]\n":            "unknown field",
+		"webhooks:\n  allowedHosts: ci.example.com\n":             "webhooks",
+	} {
+		var e *node.Error
+		if err := start(yaml); err == nil || !strings.Contains(err.Error(), want) || !errors.As(err, &e) || !strings.Contains(e.Hint, "docs/webhooks.md") {
+			t.Errorf("%q: %v; want %q and a hint naming docs/webhooks.md", yaml, err, want)
 		}
 	}
 }

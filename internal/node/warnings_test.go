@@ -59,6 +59,8 @@ func validStages() map[string]map[string]any {
 		"invoke": with(map[string]any{"type": "Aws.LambdaInvokeStage", "aliasName": "live"}),
 		"delete": with(map[string]any{"type": "Aws.LambdaDeleteStage", "version": "$OLDEST"}),
 		"wait":   {"type": "wait", "waitTime": 5},
+		"webhook": {"type": "webhook", "url": "https://ci.example.com/build", "method": "POST", "waitForCompletion": true,
+			"statusUrlResolution": "getMethod", "statusJsonPath": "$.status", "successStatuses": "SUCCESS"},
 	}
 }
 
@@ -79,6 +81,7 @@ func TestWarningsTypos(t *testing.T) {
 		{"wait", "stageEnabeld", map[string]any{"type": "expression", "expression": "true"}, "stages[0].stageEnabeld: unknown field; did you mean stageEnabled?"},
 		{"wait", "failPipline", false, "stages[0].failPipline: unknown field; did you mean failPipeline?"},
 		{"wait", "waitTiem", 3, "stages[0].waitTiem: unknown field; did you mean waitTime?"},
+		{"webhook", "statusJsonpath", "$.s", "stages[0].statusJsonpath: unknown field; did you mean statusJsonPath?"},
 		{"route", "trafficPrecentB", 90, "stages[0].trafficPrecentB: unknown field; did you mean trafficPercentB?"},
 		{"invoke", "exectionCount", 2, "stages[0].exectionCount: unknown field; did you mean executionCount?"},
 		{"delete", "zzz", 1, "stages[0].zzz: unknown field; Sluice keeps it but does not read it"},
@@ -134,6 +137,7 @@ func TestWarningsIgnored(t *testing.T) {
 		{"wait", "restrictedExecutionWindow", map[string]any{"days": []any{1}}, "execution windows yet (issue 13)"},
 		{"wait", "skipWindowText", "x", "execution windows yet (issue 13)"},
 		{"wait", "propagateAuthenticationContext", true, "no authentication context"},
+		{"webhook", "expectedArtifacts", []any{map[string]any{"id": "a"}}, "webhook.body"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.stage+"/"+tt.key, func(t *testing.T) {

@@ -237,9 +237,9 @@ func TestExamplesHaveNoWarnings(t *testing.T) {
 	}
 }
 
-// TestWarningsPreconditions: per-precondition failPipeline is named only
-// when it asks for what Sluice does not do (false), and failureMessage when
-// it is set; typos inside a precondition's context are found at their path.
+// TestWarningsPreconditions: per-precondition failPipeline is read, never
+// warned about; failureMessage is named when it is set; typos inside a
+// precondition's context are found at their path.
 func TestWarningsPreconditions(t *testing.T) {
 	t.Parallel()
 	pre := func(extra, context map[string]any) map[string]any {
@@ -259,8 +259,7 @@ func TestWarningsPreconditions(t *testing.T) {
 		want           []string
 	}{
 		{"Deck's defaults", map[string]any{"failPipeline": true}, map[string]any{"failureMessage": ""}, nil},
-		{"failPipeline false", map[string]any{"failPipeline": false}, nil,
-			[]string{"stages[0].preconditions[0].failPipeline: kept, not acted on: any failing precondition fails the stage, as failPipeline: true does in Spinnaker"}},
+		{"failPipeline false", map[string]any{"failPipeline": false}, nil, nil},
 		{"failureMessage", nil, map[string]any{"failureMessage": "not ready"},
 			[]string{"stages[0].preconditions[0].context.failureMessage: kept, not acted on: the stage's error says which precondition failed and why"}},
 		{"typo in context", nil, map[string]any{"stageNme": "Plan"},

@@ -1,0 +1,93 @@
+package node_test
+
+import (
+	"errors"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/sluice-cd/sluice/internal/apiclient"
+	"github.com/sluice-cd/sluice/internal/node"
+)
+
+// TestSaveChecksAccountsAndRegions: a pipeline whose Lambda stage names an
+// account the server does not have, an empty account, or a region its
+// account does not list is refused when it is saved or validated through
+// the API, naming the stage, the field and what there is; accounts and
+// regions given by expressions are left to the run.
+func TestSaveChecksAccountsAndRegions(t *testing.T) {
+	// The SDK must not read this machine's AWS configuration.
+	t.Setenv("AWS_CONFIG_FILE", filepath.Join(t.TempDir(), "config"))
+	t.Setenv("AWS_SHARED_CREDENTIALS_FILE", filepath.Join(t.TempDir(), "credentials"))
+	t.Setenv("AWS_PROFILE", "")
+	t.Setenv("AWS_ACCESS_KEY_ID", "test")
+	t.Setenv("AWS_SECRET_ACCESS_KEY", "test")
+	dir := t.TempDir()
+	config := filepath.Join(dir, "sluice.yaml")
+	yaml := "accounts:\n  - name: prod\n    regions: [us-east-1, eu-west-1]\n    endpoint: http://127.0.0.1:9\n"
+	if err := os.WriteFile(config, []byte(yaml), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	n, err := node.Start(t.Context(), node.Options{DataDir: dir, LambdaAddr: "127.0.0.1:0", Config: config})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer closeNode(t, n)
+	srv := httptest.NewServer(n.API)
+	defer srv.Close()
+	c, err := apiclient.New(srv.URL, apiclient.WithToken(n.AdminToken))
+	if err != nil {
+		t.Fatal(err)
+	}
+	doc := func(target string) []byte {
+		return []byte(`{"application":"shop","name":"deploy","stages":[
+			{"refId":"1","type":"wait","name":"first","waitTime":1},
+			{"refId":"2","type":"Aws.LambdaInvokeStage","name":"Smoke test","requisiteStageRefIds":["1"],"functionName":"api",` + target + `}]}`)
+	}
+	tests := []struct {
+		name, target string
+		path         string // "" when the document is valid
+		msg          []string
+	}{
+		{"unknown account", `"account":"staging"`, "stages[1].account",
+			[]string{`stage "Smoke test"`, `"staging"`, "local, prod"}},
+		{"empty account", `"account":""`, "stages[1].account",
+			[]string{`stage "Smoke test"`, "the account is empty", "local, prod"}},
+		{"region the account lacks", `"account":"prod","region":"us-west-2"`, "stages[1].region",
+			[]string{`stage "Smoke test"`, "account prod has the regions us-east-1, eu-west-1", `"us-west-2"`}},
+		{"local account in another region", `"region":"eu-west-1"`, "stages[1].region",
+			[]string{`stage "Smoke test"`, "account local (the local Lambda) has the regions us-east-1", "leave it out"}},
+		{"account and region it lists", `"account":"prod","region":"eu-west-1"`, "", nil},
+		{"account's first region", `"account":"prod"`, "", nil},
+		{"the local account", `"account":"local"`, "", nil},
+		{"no account", `"region":"us-east-1"`, "", nil},
+		{"expressions are left to the run", `"account":"${parameters.account}","region":"${parameters.region}"`, "", nil},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			d := doc(tt.target)
+			_, saveErr := c.PutPipeline(t.Context(), "shop", "deploy", d, "application/json")
+			_, validateErr := c.ValidatePipeline(t.Context(), d, "application/json")
+			for what, err := range map[string]error{"save": saveErr, "validate": validateErr} {
+				if tt.path == "" {
+					if err != nil {
+						t.Errorf("%s: %v; want it accepted", what, err)
+					}
+					continue
+				}
+				var ae *apiclient.Error
+				if !errors.As(err, &ae) || ae.Status != 400 || len(ae.Details) != 1 || ae.Details[0].Path != tt.path {
+					t.Fatalf("%s: %v; want 400 with one problem at %s", what, err, tt.path)
+				}
+				t.Logf("%s: %s: %s", what, ae.Details[0].Path, ae.Details[0].Message)
+				for _, want := range tt.msg {
+					if !strings.Contains(ae.Details[0].Message, want) {
+						t.Errorf("%s: %s: %q; want it to say %q", what, tt.path, ae.Details[0].Message, want)
+					}
+				}
+			}
+		})
+	}
+}

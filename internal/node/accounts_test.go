@@ -1,15 +1,21 @@
 package node_test
 
 import (
+	"encoding/json"
 	"errors"
+	"fmt"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/sluice-cd/sluice/internal/apiclient"
+	"github.com/sluice-cd/sluice/internal/apitype"
 	"github.com/sluice-cd/sluice/internal/node"
+	"github.com/sluice-cd/sluice/internal/sluicetest"
+	"github.com/sluice-cd/sluice/internal/status"
 )
 
 // TestSaveChecksAccountsAndRegions: a pipeline whose Lambda stage names an
@@ -90,4 +96,81 @@ func TestSaveChecksAccountsAndRegions(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestExecutionWindowTimeZone: sluice.yaml's executionWindow.timeZone is
+// the zone windows are read in, and a zone that does not exist stops the
+// start naming the section. A stage whose window (one minute a day) is
+// closed waits, its window described in the configured zone, and
+// skip-wait runs it.
+func TestExecutionWindowTimeZone(t *testing.T) {
+	dir := t.TempDir()
+	config := filepath.Join(dir, "sluice.yaml")
+	if err := os.WriteFile(config, []byte("executionWindow:\n  timeZone: Nowhere/Atlantis\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := node.Start(t.Context(), node.Options{DataDir: dir, LambdaAddr: node.LambdaOff, Config: config}); err == nil ||
+		!strings.Contains(err.Error(), "executionWindow") || !strings.Contains(err.Error(), "Nowhere/Atlantis") {
+		t.Fatalf("an unknown zone: %v; want an error naming executionWindow and the zone", err)
+	}
+	if err := os.WriteFile(config, []byte("executionWindow:\n  timeZone: Asia/Tokyo\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	n, err := node.Start(t.Context(), node.Options{DataDir: dir, LambdaAddr: node.LambdaOff, Config: config})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer closeNode(t, n)
+	srv := httptest.NewServer(n.API)
+	defer srv.Close()
+	c, err := apiclient.New(srv.URL, apiclient.WithToken(n.AdminToken))
+	if err != nil {
+		t.Fatal(err)
+	}
+	// A window that is closed now: one minute, twelve hours from now in Tokyo.
+	at := time.Now().In(mustZone(t, "Asia/Tokyo")).Add(12 * time.Hour)
+	doc := fmt.Sprintf(`{"application":"shop","name":"windowed","stages":[{"refId":"1","type":"wait","name":"Wait","waitTime":0,
+		"restrictExecutionDuringTimeWindow":true,
+		"restrictedExecutionWindow":{"whitelist":[{"startHour":%d,"startMin":%d,"endHour":%d,"endMin":%d}]}}]}`,
+		at.Hour(), at.Minute(), at.Hour(), at.Minute())
+	if _, err := c.PutPipeline(t.Context(), "shop", "windowed", []byte(doc), "application/json"); err != nil {
+		t.Fatal(err)
+	}
+	e, err := c.Trigger(t.Context(), "shop", "windowed", apitype.TriggerRequest{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var progress string
+	sluicetest.WaitFor(t, "the stage to wait for its window", 0, func() bool {
+		got, err := c.GetExecution(t.Context(), e.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var ctx map[string]any
+		_ = json.Unmarshal(got.Stages[0].Context, &ctx)
+		progress, _ = ctx["progress"].(string)
+		return progress != ""
+	})
+	if want := fmt.Sprintf("%02d:%02d–%02d:%02d Asia/Tokyo", at.Hour(), at.Minute(), at.Hour(), at.Minute()); !strings.Contains(progress, want) || !strings.Contains(progress, "JST") {
+		t.Errorf("progress %q; want the window %q and the opening in JST", progress, want)
+	}
+	if _, err := c.SkipWait(t.Context(), e.ID, "Wait"); err != nil {
+		t.Fatal(err)
+	}
+	sluicetest.WaitFor(t, "the execution to succeed", 0, func() bool {
+		got, err := c.GetExecution(t.Context(), e.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return got.Status == status.Succeeded
+	})
+}
+
+func mustZone(t *testing.T, name string) *time.Location {
+	t.Helper()
+	loc, err := time.LoadLocation(name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return loc
 }

@@ -24,6 +24,8 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"time"
+	_ "time/tzdata" // executionWindow.timeZone works on machines without a zoneinfo database
 
 	"github.com/sluice-cd/sluice/internal/auth"
 	"github.com/sluice-cd/sluice/internal/auth/oidc"
@@ -42,6 +44,7 @@ import (
 	"github.com/sluice-cd/sluice/internal/stage/preconditions"
 	"github.com/sluice-cd/sluice/internal/stage/variables"
 	"github.com/sluice-cd/sluice/internal/stage/wait"
+	"github.com/sluice-cd/sluice/internal/stage/window"
 	"github.com/sluice-cd/sluice/internal/store"
 	"github.com/sluice-cd/sluice/internal/store/postgres"
 	"github.com/sluice-cd/sluice/internal/store/sqlite"
@@ -183,7 +186,7 @@ func (n *Node) start(ctx context.Context, opts Options) error {
 			LocalLambdaURL: n.LocalLambdaURL,
 			Prometheus:     cfg.Canary.prometheus(),
 		},
-	})
+	}, cfg.ExecutionWindow.location())
 	nodeID := ""
 	if opts.DatabaseURL != "" {
 		if nodeID = opts.NodeID; nodeID == "" {
@@ -292,10 +295,31 @@ func databaseHint(opts Options, err error) string {
 // config is what sluice.yaml holds, section by section; each section is
 // read by the package it configures.
 type config struct {
-	Accounts awsclient.Config
-	Auth     auth.Config
-	Server   serverConfig
-	Canary   canaryConfig
+	Accounts        awsclient.Config
+	Auth            auth.Config
+	Server          serverConfig
+	Canary          canaryConfig
+	ExecutionWindow executionWindowConfig
+}
+
+// executionWindowConfig is the executionWindow section of sluice.yaml:
+// how stages' deployment windows (restrictedExecutionWindow) are read.
+type executionWindowConfig struct {
+	// TimeZone is the IANA time zone (e.g. America/Los_Angeles) whose
+	// hours and days a window's whitelist and days are. Empty means UTC.
+	// Orca reads its tasks.execution-window.timezone, America/Los_Angeles
+	// unless configured.
+	TimeZone string `json:"timeZone"`
+
+	loc *time.Location // TimeZone, loaded by loadConfig
+}
+
+// location is the time zone of windows, UTC when none is configured.
+func (c executionWindowConfig) location() *time.Location {
+	if c.loc == nil {
+		return time.UTC
+	}
+	return c.loc
 }
 
 // canaryConfig is the canary section of sluice.yaml: the metric stores
@@ -360,8 +384,9 @@ func loadConfig(path string) (config, error) {
 		return cfg, &Error{Err: fmt.Errorf("%s: %w", path, err), Hint: "fix the auth section of the file given to --config (docs/security.md)"}
 	}
 	var file struct {
-		Server json.RawMessage `json:"server"`
-		Canary json.RawMessage `json:"canary"`
+		Server          json.RawMessage `json:"server"`
+		Canary          json.RawMessage `json:"canary"`
+		ExecutionWindow json.RawMessage `json:"executionWindow"`
 	}
 	if err := yaml.Unmarshal(b, &file); err == nil && len(file.Canary) > 0 && string(file.Canary) != "null" {
 		dec := json.NewDecoder(bytes.NewReader(file.Canary))
@@ -372,6 +397,17 @@ func loadConfig(path string) (config, error) {
 		}
 		if err != nil {
 			return cfg, &Error{Err: fmt.Errorf("%s: canary: %w", path, err), Hint: "the canary section has prometheus, a list of {name, url} (docs/canary-analysis.md)"}
+		}
+	}
+	if err := yaml.Unmarshal(b, &file); err == nil && len(file.ExecutionWindow) > 0 && string(file.ExecutionWindow) != "null" {
+		dec := json.NewDecoder(bytes.NewReader(file.ExecutionWindow))
+		dec.DisallowUnknownFields()
+		err := dec.Decode(&cfg.ExecutionWindow)
+		if err == nil && cfg.ExecutionWindow.TimeZone != "" {
+			cfg.ExecutionWindow.loc, err = time.LoadLocation(cfg.ExecutionWindow.TimeZone)
+		}
+		if err != nil {
+			return cfg, &Error{Err: fmt.Errorf("%s: executionWindow: %w", path, err), Hint: "the executionWindow section has timeZone, an IANA time zone such as America/Los_Angeles or UTC (docs/pipelines.md)"}
 		}
 	}
 	if err := yaml.Unmarshal(b, &file); err == nil && len(file.Server) > 0 && string(file.Server) != "null" {
@@ -499,8 +535,8 @@ func DefaultNodeID(dataDir string) string {
 // alternate names, the Lambda and analysis stages bound to opts; the zero
 // Options give a registry that validates documents but cannot run Lambda
 // stages (sluice pipeline validate).
-func StageRegistry(opts lambda.Options) *stage.Registry {
-	types := []stage.Type{wait.Type{}, judgment.Type{}, variables.Type{}, preconditions.Type{}}
+func StageRegistry(opts lambda.Options, windows *time.Location) *stage.Registry {
+	types := []stage.Type{wait.Type{}, judgment.Type{}, variables.Type{}, preconditions.Type{}, window.Type{Location: windows}}
 	r := stage.NewRegistry(append(types, lambda.Types(opts)...)...)
 	for alias, target := range lambda.Aliases {
 		if r.Known(target) {
@@ -514,5 +550,5 @@ func StageRegistry(opts lambda.Options) *stage.Registry {
 // with, so that `sluice pipeline validate` finds exactly what the server
 // would.
 func ValidateOptions() pipeline.ValidateOptions {
-	return pipeline.ValidateOptions{StageTypes: StageRegistry(lambda.Options{}), CheckExpression: expr.Check}
+	return pipeline.ValidateOptions{StageTypes: StageRegistry(lambda.Options{}, time.UTC), CheckExpression: expr.Check}
 }

@@ -108,14 +108,15 @@ var stageFields = &KnownFields{
 		// Deck's note on a stage, shown and never run; Deck's checkbox
 		// that reveals stageTimeoutMs, which is what Orca reads.
 		"comments": nil, "overrideTimeout": nil,
+		// Deployment windows: the keys of restrictedExecutionWindow are
+		// the window stage type's (ExecutionWindowType), merged in by
+		// warnings when that type is known.
+		"restrictExecutionDuringTimeWindow": nil, "restrictedExecutionWindow": nil, "skipWindowText": nil,
 	},
 	Ignored: map[string]string{
-		"restrictExecutionDuringTimeWindow": "Sluice does not hold stages for execution windows" + notYet + "; the stage runs as soon as it may",
-		"restrictedExecutionWindow":         "Sluice does not hold stages for execution windows" + notYet + "; the stage runs as soon as it may",
-		"skipWindowText":                    "Sluice does not hold stages for execution windows" + notYet,
-		"notifications":                     "Sluice sends no notifications" + notYet,
-		"sendNotifications":                 "Sluice sends no notifications" + notYet,
-		"propagateAuthenticationContext":    "Sluice runs every stage as itself; there is no authentication context to pass on",
+		"notifications":                  "Sluice sends no notifications" + notYet,
+		"sendNotifications":              "Sluice sends no notifications" + notYet,
+		"propagateAuthenticationContext": "Sluice runs every stage as itself; there is no authentication context to pass on",
 	},
 }
 
@@ -150,6 +151,9 @@ func (v *validator) warnings(p *Pipeline) {
 	}
 	for i, s := range p.Stages {
 		known := stageFields
+		if st := v.opts.StageTypes; st != nil && st.Known(ExecutionWindowType) {
+			known = known.Merge(st.KnownFields(ExecutionWindowType))
+		}
 		var typeFields *KnownFields
 		if st := v.opts.StageTypes; st != nil && s.Type != "" && st.Known(s.Type) {
 			typeFields = st.KnownFields(s.Type)

@@ -19,6 +19,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -54,6 +55,9 @@ type Spec struct {
 	} `json:"restrictedExecutionWindow"`
 	// SkipWindowText is what Deck shows to whoever skips the window.
 	SkipWindowText stage.StringField `json:"skipWindowText"`
+	// SkipRemainingWait true lets the stage past its window (Orca's window
+	// stage reads it from the stage's context); Run reads it as text.
+	SkipRemainingWait stage.JSONField `json:"skipRemainingWait"`
 }
 
 // Range is one whitelist entry: a time of day from start to end, both
@@ -356,7 +360,13 @@ func (t Type) Run(ctx context.Context, task *stage.Task) (stage.Result, error) {
 		return stage.Fail(err.Error()), nil
 	}
 	w := s.window()
+	// Skipped by hand, or by a skipRemainingWait the stage's document
+	// sets: Orca's window stage reads it from the context it copies from
+	// the stage, as text ("true").
 	skipped, _ := task.Context[SkipKey].(bool)
+	if b, err := strconv.ParseBool(fmt.Sprint(task.Context["skipRemainingWait"])); err == nil && b {
+		skipped = true
+	}
 	switch task.Name {
 	case SuspendTask:
 		if skipped {

@@ -247,6 +247,10 @@ func TestRun(t *testing.T) {
 	if res := run(SuspendTask, fields(map[string]any{SkipKey: true}), before, "webhook"); res.Status != status.Succeeded {
 		t.Errorf("skipped: %+v; want SUCCEEDED", res)
 	}
+	// Orca's window reads the stage's skipRemainingWait too, as text.
+	if res := run(SuspendTask, fields(map[string]any{"skipRemainingWait": "true"}), before, "webhook"); res.Status != status.Succeeded {
+		t.Errorf("skipRemainingWait: %+v; want SUCCEEDED", res)
+	}
 	open := before.Add(90 * time.Minute)
 	if res := run(SuspendTask, fields(nil), open, "webhook"); res.Status != status.Succeeded {
 		t.Errorf("inside the window: %+v; want SUCCEEDED", res)

@@ -82,7 +82,10 @@ type stageView struct {
 	Elapsed               int64
 	Running               bool
 	// Errors are the stage's error messages, what to fix first.
-	Errors   []string
+	Errors []string
+	// Window says, while the stage waits for its deployment window, when
+	// the window opens (the window task's progress message).
+	Window   string
 	Tasks    []taskView
 	Invokes  []invokeView
 	Judgment []keyValue
@@ -392,6 +395,7 @@ func newStageView(e *apitype.Execution, s *apitype.Stage, now int64) *stageView 
 	api := "/api/v1" + pathJoin("executions", e.ID, "stages", s.ID)
 	switch {
 	case s.Status == status.Running && inExecutionWindow(s):
+		v.Window, _ = ctx["progress"].(string)
 		confirm := "Run " + cmp.Or(s.Name, s.RefID) + " now, outside its execution window?"
 		if text, _ := ctx["skipWindowText"].(string); strings.TrimSpace(text) != "" {
 			confirm = text + "\n\n" + confirm

@@ -191,9 +191,9 @@ func TestSkipWindowAction(t *testing.T) {
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
-			ctx := `{}`
+			ctx := `{"progress":"waiting for the execution window"}`
 			if tt.typ != "wait" {
-				ctx = `{"skipWindowText":"ask #releases first"}`
+				ctx = `{"progress":"waiting for the execution window","skipWindowText":"ask #releases first"}`
 			}
 			s := &apitype.Stage{ID: "s1", RefID: "1", Name: "Deploy", Type: tt.typ, Status: tt.st, Tasks: json.RawMessage(tt.tasks), Context: json.RawMessage(ctx)}
 			v := newStageView(e, s, 0)
@@ -205,6 +205,9 @@ func TestSkipWindowAction(t *testing.T) {
 			}
 			if got != tt.want || !strings.Contains(confirm, tt.confirm) {
 				t.Errorf("skip action %q confirming %q; want %q confirming %q", got, confirm, tt.want, tt.confirm)
+			}
+			if inWindow := tt.want == "act-skip-window"; (v.Window != "") != inWindow {
+				t.Errorf("window line %q; want one only while the stage waits for its window", v.Window)
 			}
 		})
 	}

@@ -554,6 +554,10 @@ func (a *Accounts) In(name, region string) (*Account, error) {
 					return acct, nil
 				}
 			}
+			if accts[0].Local {
+				return nil, fmt.Errorf("%w: account %s (the local Lambda) has the regions %s, not %q; set region to %s or leave it out, or name an AWS account that has %s",
+					ErrUnknownRegion, name, strings.Join(accts[0].Regions, ", "), region, accts[0].Regions[0], region)
+			}
 			return nil, fmt.Errorf("%w: account %s has the regions %s, not %q; set region to one of them, or add %s to the account's regions in sluice.yaml",
 				ErrUnknownRegion, name, strings.Join(accts[0].Regions, ", "), region, region)
 		}

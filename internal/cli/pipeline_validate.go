@@ -16,7 +16,9 @@ func (a *app) newPipelineValidateCmd() *cobra.Command {
 		Use:   "validate FILE",
 		Short: "Check a pipeline document without a server",
 		Long: `Check a pipeline document (JSON or YAML; - reads stdin) with the same rules
-the server applies when it is saved. No server is needed.
+the server applies when it is saved. No server is needed, so the server's accounts
+are not known: a Lambda stage's unknown account or region is found when the
+document is applied.
 
 Every problem is printed as "path: message" and the exit code is 1; a valid document
 prints a one-line summary and exits 0.

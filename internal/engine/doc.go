@@ -82,6 +82,13 @@
 // parked task with a timeout snoozes until its deadline, so the timeout
 // fires even if nobody acts.
 //
+// A stage with restrictExecutionDuringTimeWindow: true starts with its
+// execution window's tasks (marked "window" in its task book), which the
+// window stage type (pipeline.ExecutionWindowType) runs: they snooze until
+// the window opens, have no timeout, and their time is not counted in
+// stageTimeoutMs, as Orca's synthetic window stage. SkipWait on a stage in
+// its window sets stage.SkipWindowKey and runs it again.
+//
 // # Rollback
 //
 // A stage that changes something worth undoing records how in its outputs

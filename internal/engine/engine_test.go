@@ -96,6 +96,7 @@ func TestScenarios(t *testing.T) {
 	}{
 		{"FanOutAndJoin", scenarioFanOutAndJoin},
 		{"FailureOptions", scenarioFailureOptions},
+		{"PreconditionFailPipeline", scenarioPreconditionFailPipeline},
 		{"StageEnabledSkips", scenarioStageEnabledSkips},
 		{"Judgment", scenarioJudgment},
 		{"CancelDuringWait", scenarioCancelDuringWait},
@@ -299,6 +300,66 @@ func scenarioFailureOptions(t *testing.T, b *bundle) {
 			wantStatuses(t, exec, c.exec, map[string]status.Status{"1": c.failed, "2": c.after, "3": c.sibling})
 			if msg, _ := contextOf(t, stageOf(exec, "1"))["error"].(string); msg == "" {
 				t.Errorf("failed stage has no error message in its context")
+			}
+		})
+	}
+}
+
+// scenarioPreconditionFailPipeline runs a checkPreconditions stage whose
+// preconditions carry their own failPipeline, with Orca's outcome: a
+// failing precondition with failPipeline false stops only the stage's
+// branch (STOPPED), one with failPipeline true (or left out, where the
+// stage's own failPipeline counts) halts the pipeline as the stage's
+// failure options say.
+func scenarioPreconditionFailPipeline(t *testing.T, b *bundle) {
+	const pass = `{"type":"expression","context":{"expression":"${1 == 1}"}}`
+	cases := []struct {
+		name          string
+		options       string // the stage's failure options
+		preconditions string
+		exec          status.Status
+		check         status.Status
+		after         status.Status // downstream of the check
+		sibling       status.Status // an independent branch
+		errorHas      string
+	}{
+		{"failPipeline false stops the branch", ``,
+			`{"type":"expression","failPipeline":false,"context":{"expression":"${1 == 2}"}},` + pass,
+			status.Succeeded, status.Stopped, status.NotStarted, status.Succeeded, "precondition 1 (expression)"},
+		{"failPipeline true halts the pipeline", ``,
+			`{"type":"expression","failPipeline":true,"context":{"expression":"false"}}`,
+			status.Terminal, status.Terminal, status.NotStarted, status.Canceled, "precondition 1 (expression)"},
+		{"one halting failure wins", ``,
+			`{"type":"expression","failPipeline":false,"context":{"expression":"false"}},{"type":"stageStatus","context":{"stageName":"sibling","stageStatus":"TERMINAL"}}`,
+			status.Terminal, status.Terminal, status.NotStarted, status.Canceled, "precondition 2 (stageStatus)"},
+		{"failPipeline false that passes", ``,
+			`{"type":"expression","failPipeline":false,"context":{"expression":"true"}}`,
+			status.Succeeded, status.Succeeded, status.Succeeded, status.Succeeded, ""},
+		{"left out: the stage's failPipeline false", `"failPipeline":false,`,
+			`{"type":"expression","context":{"expression":"false"}}`,
+			status.Succeeded, status.Stopped, status.NotStarted, status.Succeeded, "precondition 1"},
+		{"true under a stage with failPipeline false", `"failPipeline":false,`,
+			`{"type":"expression","failPipeline":true,"context":{"expression":"false"}}`,
+			status.Succeeded, status.Stopped, status.NotStarted, status.Succeeded, "precondition 1"},
+		{"continuePipeline", `"continuePipeline":true,`,
+			`{"type":"expression","failPipeline":false,"context":{"expression":"false"}}`,
+			status.Succeeded, status.FailedContinue, status.Succeeded, status.Succeeded, "precondition 1"},
+		{"an expression for failPipeline", ``,
+			`{"type":"expression","failPipeline":"${parameters.strict == 'yes'}","context":{"expression":"false"}}`,
+			status.Succeeded, status.Stopped, status.NotStarted, status.Succeeded, "precondition 1"},
+	}
+	for i, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			t.Parallel()
+			p := b.save(t, fmt.Sprintf(`{"application":"app","name":"precond%d","parameterConfig":[{"name":"strict","default":"no"}],"stages":[
+				{"refId":"1","type":"checkPreconditions","name":"check",%s"preconditions":[%s]},
+				{"refId":"2","type":"probe","name":"after","requisiteStageRefIds":["1"]},
+				{"refId":"3","type":"probe","name":"sibling","polls":20}]}`, i, c.options, c.preconditions))
+			exec := b.waitFor(t, b.trigger(t, p, nil).ID, "completion", func(e *store.Execution) bool { return e.Status.Complete() })
+			wantStatuses(t, exec, c.exec, map[string]status.Status{"1": c.check, "2": c.after, "3": c.sibling})
+			msg, _ := contextOf(t, stageOf(exec, "1"))["error"].(string)
+			if !strings.Contains(msg, c.errorHas) || (c.errorHas == "") != (msg == "") {
+				t.Errorf("check's error = %q, want one naming %q", msg, c.errorHas)
 			}
 		})
 	}

@@ -11,6 +11,7 @@ import (
 	"github.com/riverqueue/river/rivertype"
 
 	"github.com/sluice-cd/sluice/internal/apitype"
+	"github.com/sluice-cd/sluice/internal/pipeline"
 	"github.com/sluice-cd/sluice/internal/stage"
 	"github.com/sluice-cd/sluice/internal/status"
 	"github.com/sluice-cd/sluice/internal/store"
@@ -141,6 +142,13 @@ func (w *runStageWorker) decide(ctx context.Context, job *river.Job[runStageArgs
 		}
 		typ, _ := w.e.stages.Lookup(s.row.Type)
 		deadline := r.deadline(s, typ)
+		if s.inWindow() {
+			// The execution window waits as long as it takes: Orca's
+			// window stage has no timeout, and its time is not the
+			// stage's (RunTaskHandler.checkForTimeout).
+			typ, _ = w.e.stages.Lookup(pipeline.ExecutionWindowType)
+			deadline = time.Time{}
+		}
 		next, task, err := r.chooseStep(s, typ, deadline)
 		if err != nil {
 			return err
@@ -413,7 +421,7 @@ func (r *run) deadline(s *stageRun, typ stage.Type) time.Time {
 	if timeout == 0 || s.row.StartTime == nil {
 		return time.Time{}
 	}
-	return s.row.StartTime.Add(timeout + time.Duration(s.book.PausedMs)*time.Millisecond)
+	return s.row.StartTime.Add(timeout + time.Duration(s.book.PausedMs+s.windowMs())*time.Millisecond)
 }
 
 func (r *run) timeoutMessage(s *stageRun) string {

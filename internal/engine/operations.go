@@ -386,20 +386,26 @@ func judgmentOptions(ctx map[string]any) []string {
 	return out
 }
 
-// SkipWait ends the remaining time of a running wait stage.
+// SkipWait ends the remaining time of a running wait stage, or the wait of
+// a stage for its execution window (Orca's "skip execution window"; a
+// wait stage in its window has its window skipped, not its wait).
 func (e *Engine) SkipWait(ctx context.Context, executionID, stageKey, user string) error {
 	return e.change(ctx, executionID, func(t *txn, r *run) error {
 		s, err := r.stage(stageKey)
 		if err != nil {
 			return err
 		}
-		if s.row.Type != "wait" {
-			return conflictf("stage %q is a %s stage; only a wait stage's remaining time can be skipped", s.row.Name, s.row.Type)
+		if s.row.Type != "wait" && !s.inWindow() {
+			return conflictf("stage %q is a %s stage and not waiting for its execution window; only a wait stage's remaining time, or an execution window, can be skipped", s.row.Name, s.row.Type)
 		}
 		if s.row.Status != status.Running {
 			return conflictf("stage %q is %s, not waiting", s.row.Name, s.row.Status)
 		}
-		s.ctx["skipRemainingWait"] = true
+		if s.inWindow() {
+			s.ctx[stage.SkipWindowKey] = true
+		} else {
+			s.ctx["skipRemainingWait"] = true
+		}
 		if err := r.audit(user, "skip-wait", s, nil); err != nil {
 			return err
 		}

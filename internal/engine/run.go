@@ -83,7 +83,10 @@ type stageBook struct {
 }
 
 type taskRecord struct {
-	Name      string        `json:"name"`
+	Name string `json:"name"`
+	// Window marks a task of the stage's execution window, which the
+	// window stage type (pipeline.ExecutionWindowType) runs.
+	Window    bool          `json:"window,omitempty"`
 	Status    status.Status `json:"status"`
 	StartTime int64         `json:"startTime,omitempty"`
 	EndTime   int64         `json:"endTime,omitempty"`
@@ -367,6 +370,31 @@ func (r *run) ancestors(s *stageRun) []*stageRun {
 		frontier = next
 	}
 	return out
+}
+
+// inWindow reports whether the stage's current task is one of its
+// execution window's.
+func (s *stageRun) inWindow() bool {
+	return s.book.Current < len(s.book.Tasks) && s.book.Tasks[s.book.Current].Window
+}
+
+// windowMs is how long the stage's execution window held it, which its
+// timeout does not count (Orca subtracts execution-window time).
+func (s *stageRun) windowMs() int64 {
+	var first, last int64
+	for _, t := range s.book.Tasks {
+		if !t.Window {
+			continue
+		}
+		if first == 0 {
+			first = t.StartTime
+		}
+		last = t.EndTime
+	}
+	if first == 0 || last < first {
+		return 0
+	}
+	return last - first
 }
 
 // okToFollow reports whether a stage with this status lets downstream

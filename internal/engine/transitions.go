@@ -10,6 +10,7 @@ import (
 
 	"github.com/sluice-cd/sluice/internal/apitype"
 	"github.com/sluice-cd/sluice/internal/expr"
+	"github.com/sluice-cd/sluice/internal/pipeline"
 	"github.com/sluice-cd/sluice/internal/stage"
 	"github.com/sluice-cd/sluice/internal/status"
 	"github.com/sluice-cd/sluice/internal/store"
@@ -120,6 +121,16 @@ func (r *run) startStage(s *stageRun) error {
 		return r.setStageStatus(s, status.Skipped, apitype.StageStatusData{Reason: "the stage has no tasks"})
 	}
 	s.book = stageBook{Gen: s.book.Gen + 1}
+	if on, _ := s.ctx["restrictExecutionDuringTimeWindow"].(bool); on && s.row.Type != pipeline.ExecutionWindowType {
+		// Orca's synthetic window stage before this one: its tasks first.
+		wtyp, ok := r.t.e.stages.Lookup(pipeline.ExecutionWindowType)
+		if !ok {
+			return r.failStage(s, status.Terminal, "restrictExecutionDuringTimeWindow is set, but this server runs no execution windows")
+		}
+		for _, name := range wtyp.Tasks(s.ctx) {
+			s.book.Tasks = append(s.book.Tasks, taskRecord{Name: name, Status: status.NotStarted, Window: true})
+		}
+	}
 	for _, name := range tasks {
 		s.book.Tasks = append(s.book.Tasks, taskRecord{Name: name, Status: status.NotStarted})
 	}

@@ -24,6 +24,8 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"time"
+	_ "time/tzdata" // executionWindow.timeZone works on machines without a zoneinfo database
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
@@ -47,6 +49,7 @@ import (
 	"github.com/sluice-cd/sluice/internal/stage/variables"
 	"github.com/sluice-cd/sluice/internal/stage/wait"
 	"github.com/sluice-cd/sluice/internal/stage/webhook"
+	"github.com/sluice-cd/sluice/internal/stage/window"
 	"github.com/sluice-cd/sluice/internal/store"
 	"github.com/sluice-cd/sluice/internal/store/postgres"
 	"github.com/sluice-cd/sluice/internal/store/sqlite"
@@ -195,7 +198,7 @@ func (n *Node) start(ctx context.Context, opts Options) error {
 			LocalLambdaURL: n.LocalLambdaURL,
 			Prometheus:     cfg.Canary.prometheus(),
 		},
-	})
+	}, cfg.ExecutionWindow.location())
 	nodeID := ""
 	if opts.DatabaseURL != "" {
 		if nodeID = opts.NodeID; nodeID == "" {
@@ -321,8 +324,9 @@ type config struct {
 	Canary   canaryConfig
 	// Notifications is the notifications section as written; notify
 	// reads it (notify.ParseFileConfig).
-	Notifications json.RawMessage
-	Webhooks      webhooksConfig
+	Notifications   json.RawMessage
+	Webhooks        webhooksConfig
+	ExecutionWindow executionWindowConfig
 }
 
 // webhooksConfig is the webhooks section of sluice.yaml.
@@ -330,6 +334,26 @@ type webhooksConfig struct {
 	// AllowedHosts are the hosts webhook stages may call besides loopback
 	// (webhook.Policy): names, *.domains, addresses and networks.
 	AllowedHosts []string `json:"allowedHosts"`
+}
+
+// executionWindowConfig is the executionWindow section of sluice.yaml:
+// how stages' deployment windows (restrictedExecutionWindow) are read.
+type executionWindowConfig struct {
+	// TimeZone is the IANA time zone (e.g. America/Los_Angeles) whose
+	// hours and days a window's whitelist and days are. Empty means UTC.
+	// Orca reads its tasks.execution-window.timezone, America/Los_Angeles
+	// unless configured.
+	TimeZone string `json:"timeZone"`
+
+	loc *time.Location // TimeZone, loaded by loadConfig
+}
+
+// location is the time zone of windows, UTC when none is configured.
+func (c executionWindowConfig) location() *time.Location {
+	if c.loc == nil {
+		return time.UTC
+	}
+	return c.loc
 }
 
 // canaryConfig is the canary section of sluice.yaml: the metric stores
@@ -397,10 +421,11 @@ func loadConfig(path string) (config, error) {
 		return cfg, &Error{Err: fmt.Errorf("%s: %w", path, err), Hint: "fix the auth section of the file given to --config (docs/security.md)"}
 	}
 	var file struct {
-		Server        json.RawMessage `json:"server"`
-		Canary        json.RawMessage `json:"canary"`
-		Notifications json.RawMessage `json:"notifications"`
-		Webhooks      json.RawMessage `json:"webhooks"`
+		Server          json.RawMessage `json:"server"`
+		Canary          json.RawMessage `json:"canary"`
+		Notifications   json.RawMessage `json:"notifications"`
+		Webhooks        json.RawMessage `json:"webhooks"`
+		ExecutionWindow json.RawMessage `json:"executionWindow"`
 	}
 	if err := yaml.Unmarshal(b, &file); err == nil && len(file.Canary) > 0 && string(file.Canary) != "null" {
 		dec := json.NewDecoder(bytes.NewReader(file.Canary))
@@ -411,6 +436,17 @@ func loadConfig(path string) (config, error) {
 		}
 		if err != nil {
 			return cfg, &Error{Err: fmt.Errorf("%s: canary: %w", path, err), Hint: "the canary section has prometheus, a list of {name, url} (docs/canary-analysis.md)"}
+		}
+	}
+	if err := yaml.Unmarshal(b, &file); err == nil && len(file.ExecutionWindow) > 0 && string(file.ExecutionWindow) != "null" {
+		dec := json.NewDecoder(bytes.NewReader(file.ExecutionWindow))
+		dec.DisallowUnknownFields()
+		err := dec.Decode(&cfg.ExecutionWindow)
+		if err == nil && cfg.ExecutionWindow.TimeZone != "" {
+			cfg.ExecutionWindow.loc, err = time.LoadLocation(cfg.ExecutionWindow.TimeZone)
+		}
+		if err != nil {
+			return cfg, &Error{Err: fmt.Errorf("%s: executionWindow: %w", path, err), Hint: "the executionWindow section has timeZone, an IANA time zone such as America/Los_Angeles or UTC (docs/pipelines.md)"}
 		}
 	}
 	if err := yaml.Unmarshal(b, &file); err == nil && len(file.Server) > 0 && string(file.Server) != "null" {
@@ -552,15 +588,16 @@ func DefaultNodeID(dataDir string) string {
 }
 
 // StageRegistry returns every stage type Sluice runs, with Orca's
-// alternate names, the Lambda and analysis stages bound to opts and the
-// webhook stage to hooks; the zero Options and a nil hooks give a
-// registry that validates documents but cannot run Lambda stages and
-// whose webhooks may call only loopback (sluice pipeline validate).
-func StageRegistry(hooks *webhook.Type, opts lambda.Options) *stage.Registry {
+// alternate names, the Lambda and analysis stages bound to opts, the
+// webhook stage to hooks and deployment windows to the time zone windows;
+// the zero Options and a nil hooks give a registry that validates
+// documents but cannot run Lambda stages and whose webhooks may call only
+// loopback (sluice pipeline validate).
+func StageRegistry(hooks *webhook.Type, opts lambda.Options, windows *time.Location) *stage.Registry {
 	if hooks == nil {
 		hooks = webhook.Loopback()
 	}
-	types := []stage.Type{wait.Type{}, judgment.Type{}, variables.Type{}, preconditions.Type{}, hooks}
+	types := []stage.Type{wait.Type{}, judgment.Type{}, variables.Type{}, preconditions.Type{}, hooks, window.Type{Location: windows}}
 	r := stage.NewRegistry(append(types, lambda.Types(opts)...)...)
 	for alias, target := range lambda.Aliases {
 		if r.Known(target) {
@@ -574,5 +611,5 @@ func StageRegistry(hooks *webhook.Type, opts lambda.Options) *stage.Registry {
 // with, so that `sluice pipeline validate` finds exactly what the server
 // would.
 func ValidateOptions() pipeline.ValidateOptions {
-	return pipeline.ValidateOptions{StageTypes: StageRegistry(nil, lambda.Options{}), CheckExpression: expr.Check}
+	return pipeline.ValidateOptions{StageTypes: StageRegistry(nil, lambda.Options{}, time.UTC), CheckExpression: expr.Check}
 }

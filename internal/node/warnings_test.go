@@ -133,9 +133,6 @@ func TestWarningsIgnored(t *testing.T) {
 		{"invoke", "qualifier", "3", "aliasName or version"},
 		{"delete", "qualifier", "3", "version"},
 		{"wait", "skipWaitText", "Skip", "skip-wait"},
-		{"wait", "restrictExecutionDuringTimeWindow", true, "execution windows yet (issue 13)"},
-		{"wait", "restrictedExecutionWindow", map[string]any{"days": []any{1}}, "execution windows yet (issue 13)"},
-		{"wait", "skipWindowText", "x", "execution windows yet (issue 13)"},
 		{"wait", "propagateAuthenticationContext", true, "no authentication context"},
 		{"webhook", "expectedArtifacts", []any{map[string]any{"id": "a"}}, "webhook.body"},
 	}
@@ -239,9 +236,9 @@ func TestExamplesHaveNoWarnings(t *testing.T) {
 	}
 }
 
-// TestWarningsPreconditions: per-precondition failPipeline is named only
-// when it asks for what Sluice does not do (false), and failureMessage when
-// it is set; typos inside a precondition's context are found at their path.
+// TestWarningsPreconditions: per-precondition failPipeline is read, never
+// warned about; failureMessage is named when it is set; typos inside a
+// precondition's context are found at their path.
 func TestWarningsPreconditions(t *testing.T) {
 	t.Parallel()
 	pre := func(extra, context map[string]any) map[string]any {
@@ -261,8 +258,7 @@ func TestWarningsPreconditions(t *testing.T) {
 		want           []string
 	}{
 		{"Deck's defaults", map[string]any{"failPipeline": true}, map[string]any{"failureMessage": ""}, nil},
-		{"failPipeline false", map[string]any{"failPipeline": false}, nil,
-			[]string{"stages[0].preconditions[0].failPipeline: kept, not acted on: any failing precondition fails the stage, as failPipeline: true does in Spinnaker"}},
+		{"failPipeline false", map[string]any{"failPipeline": false}, nil, nil},
 		{"failureMessage", nil, map[string]any{"failureMessage": "not ready"},
 			[]string{"stages[0].preconditions[0].context.failureMessage: kept, not acted on: the stage's error says which precondition failed and why"}},
 		{"typo in context", nil, map[string]any{"stageNme": "Plan"},
@@ -299,5 +295,68 @@ func TestWarningsNotifications(t *testing.T) {
 		if got := stageWarnings(t, st); !slices.Equal(got, []string{want}) {
 			t.Errorf("%s without sendNotifications: warnings %q, want %q", name, got, want)
 		}
+	}
+}
+
+// TestExecutionWindowDocument: a stage's deployment window is read, so its
+// keys are not warned about, and what Orca would fail on when the stage
+// runs is refused when the pipeline is saved, naming the field; a typo in
+// the window is found at its path.
+func TestExecutionWindowDocument(t *testing.T) {
+	t.Parallel()
+	window := func(w any) map[string]any {
+		s := validStages()["deploy"]
+		s["restrictExecutionDuringTimeWindow"] = true
+		s["skipWindowText"] = "ask #releases first"
+		s["restrictedExecutionWindow"] = w
+		return s
+	}
+	deck := map[string]any{
+		"whitelist": []any{map[string]any{"startHour": 22, "startMin": 0, "endHour": 5, "endMin": 30}},
+		"days":      []any{2, 3, 4, 5, 6},
+		"jitter":    map[string]any{"enabled": true, "minDelay": 0, "maxDelay": 600, "skipManual": true},
+	}
+	if got := stageWarnings(t, window(deck)); len(got) > 0 {
+		t.Errorf("Deck's window: warnings %q, want none", got)
+	}
+	if got := stageWarnings(t, window(map[string]any{"days": []any{1}, "strictDay": true})); len(got) != 1 ||
+		got[0] != "stages[0].restrictedExecutionWindow.strictDay: unknown field; did you mean strictDays?" {
+		t.Errorf("a typo: warnings %q", got)
+	}
+	off := validStages()["wait"]
+	off["restrictExecutionDuringTimeWindow"] = false
+	off["restrictedExecutionWindow"] = map[string]any{"whitelist": []any{}}
+	if got := stageWarnings(t, off); len(got) > 0 {
+		t.Errorf("a window turned off: warnings %q, want none", got)
+	}
+	for _, tt := range []struct {
+		name string
+		set  func(map[string]any)
+		want string
+	}{
+		{"no window", func(s map[string]any) { delete(s, "restrictedExecutionWindow") }, "stages[0].restrictedExecutionWindow: is required with restrictExecutionDuringTimeWindow: true"},
+		{"never opens", func(s map[string]any) {
+			s["restrictedExecutionWindow"] = map[string]any{"whitelist": []any{}, "days": []any{}}
+		}, "stages[0].restrictedExecutionWindow.whitelist: is empty and so are days"},
+		{"hour", func(s map[string]any) {
+			s["restrictedExecutionWindow"] = map[string]any{"whitelist": []any{map[string]any{"startHour": 25}}}
+		}, "stages[0].restrictedExecutionWindow.whitelist[0].startHour: must be"},
+		{"day", func(s map[string]any) { s["restrictedExecutionWindow"] = map[string]any{"days": []any{8}} }, "stages[0].restrictedExecutionWindow.days[0]: must be"},
+		{"not a boolean", func(s map[string]any) { s["restrictExecutionDuringTimeWindow"] = "yes" }, "stages[0].restrictExecutionDuringTimeWindow: must be true or false"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			s := window(deck)
+			tt.set(s)
+			s["refId"] = "1"
+			doc, _ := json.Marshal(map[string]any{"application": "shop", "name": "release", "stages": []any{s}})
+			p, err := pipeline.Parse(doc)
+			if err == nil {
+				err = p.Validate(ValidateOptions())
+			}
+			if err == nil || !strings.Contains(err.Error(), tt.want) {
+				t.Errorf("Validate = %v; want %q", err, tt.want)
+			}
+		})
 	}
 }

@@ -235,6 +235,7 @@ func (v *validator) stages(stages []*Stage) {
 				v.add(path+"."+key, "must be true or false, got %s", describe(raw))
 			}
 		}
+		v.executionWindow(path, s)
 		if raw := f["stageTimeoutMs"]; raw != nil {
 			if _, whole := asInt64(raw); !whole {
 				v.add(path+".stageTimeoutMs", "must be a whole number of milliseconds, got %s", describe(raw))
@@ -399,6 +400,33 @@ func (v *validator) expressionString(path, s string) {
 	}
 	if err != nil {
 		v.add(path, "%s", err.Error())
+	}
+}
+
+// ExecutionWindowType is the stage type that runs deployment windows
+// (Orca's RestrictExecutionDuringTimeWindow.TYPE): the engine runs its
+// tasks first in a stage with restrictExecutionDuringTimeWindow: true, and
+// Validate checks such a stage's restrictedExecutionWindow with it.
+const ExecutionWindowType = "restrictExecutionDuringTimeWindow"
+
+// executionWindow checks restrictExecutionDuringTimeWindow, and the window
+// of a stage that sets it, with the window stage type when it is known.
+func (v *validator) executionWindow(path string, s *Stage) {
+	raw, ok := s.Fields["restrictExecutionDuringTimeWindow"]
+	if !ok || raw == nil {
+		return
+	}
+	on, isBool := raw.(bool)
+	if !isBool {
+		v.add(path+".restrictExecutionDuringTimeWindow", "must be true or false, got %s", describe(raw))
+		return
+	}
+	st := v.opts.StageTypes
+	if !on || s.Type == ExecutionWindowType || st == nil || !st.Known(ExecutionWindowType) {
+		return
+	}
+	for _, fp := range st.ValidateFields(ExecutionWindowType, s.document()) {
+		v.add(joinField(path, fp.Field), "%s", oneLine(fp.Msg))
 	}
 }
 

@@ -115,12 +115,13 @@ var stageFields = &KnownFields{
 		// that reveals stageTimeoutMs, which is what Orca reads.
 		"comments": nil, "overrideTimeout": nil,
 		"notifications": notificationFields, "sendNotifications": nil,
+		// Deployment windows: the keys of restrictedExecutionWindow are
+		// the window stage type's (ExecutionWindowType), merged in by
+		// warnings when that type is known.
+		"restrictExecutionDuringTimeWindow": nil, "restrictedExecutionWindow": nil, "skipWindowText": nil,
 	},
 	Ignored: map[string]string{
-		"restrictExecutionDuringTimeWindow": "Sluice does not hold stages for execution windows" + notYet + "; the stage runs as soon as it may",
-		"restrictedExecutionWindow":         "Sluice does not hold stages for execution windows" + notYet + "; the stage runs as soon as it may",
-		"skipWindowText":                    "Sluice does not hold stages for execution windows" + notYet,
-		"propagateAuthenticationContext":    "Sluice runs every stage as itself; there is no authentication context to pass on",
+		"propagateAuthenticationContext": "Sluice runs every stage as itself; there is no authentication context to pass on",
 	},
 }
 
@@ -158,6 +159,9 @@ func (v *validator) warnings(p *Pipeline) {
 	}
 	for i, s := range p.Stages {
 		known := stageFields
+		if st := v.opts.StageTypes; st != nil && st.Known(ExecutionWindowType) {
+			known = known.Merge(st.KnownFields(ExecutionWindowType))
+		}
 		var typeFields *KnownFields
 		if st := v.opts.StageTypes; st != nil && s.Type != "" && st.Known(s.Type) {
 			typeFields = st.KnownFields(s.Type)

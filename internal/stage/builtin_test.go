@@ -37,6 +37,9 @@ func TestValidate(t *testing.T) {
 		{variables.Type{}, map[string]any{"variables": []any{map[string]any{"key": "x", "value": 1.0}, map[string]any{"key": "x", "value": 2.0}}}, `variables[1].key: "x" is defined twice`},
 		{preconditions.Type{}, map[string]any{"preconditions": []any{map[string]any{"type": "expression", "context": map[string]any{"expression": "${true}"}}}}, ""},
 		{preconditions.Type{}, map[string]any{"preconditions": []any{map[string]any{"type": "clusterSize"}}}, `preconditions[0].type: clusterSize is not a supported precondition type`},
+		{preconditions.Type{}, map[string]any{"preconditions": []any{map[string]any{"type": "expression", "failPipeline": "no", "context": map[string]any{"expression": "true"}}}}, `preconditions[0].failPipeline: must be true (a failure halts the pipeline) or false (it halts only this branch), not a string`},
+		{preconditions.Type{}, map[string]any{"preconditions": []any{map[string]any{"type": "expression", "failPipeline": "${parameters.strict}", "context": map[string]any{"expression": "true"}}}}, ""},
+		{preconditions.Type{}, map[string]any{"preconditions": []any{map[string]any{"type": "expression", "failPipeline": nil, "context": map[string]any{"expression": "true"}}}}, ""},
 		{preconditions.Type{}, map[string]any{"preconditions": []any{map[string]any{"type": "stageStatus", "context": map[string]any{"stageName": "x"}}}}, "preconditions[0].context.stageStatus: is required"},
 	}
 	for _, c := range cases {

@@ -115,6 +115,12 @@ type Steerable interface {
 	Commands(context map[string]any) []string
 }
 
+// SkipWindowKey is the stage context key the engine sets when someone
+// skips a stage's execution window (Deck's "skip execution window",
+// sluice execution skip-wait): the window's tasks then end at once. It is
+// not skipRemainingWait, which a wait stage reads for its own wait.
+const SkipWindowKey = "skipExecutionWindow"
+
 // ProgressKey is the stage context key where a running task says how far
 // it has come, in a sentence ("step 2 of 3: 50% to version 4"). Each new
 // value is told to people following the execution as a stage.progress

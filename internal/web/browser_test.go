@@ -881,7 +881,7 @@ func stageSummary(e *apitype.Execution) string {
 const canaryJudgedPipeline = `{
   "application": "hello", "name": "canary-judged",
   "stages": [
-    {"refId": "canary", "type": "kayentaCanary", "name": "Canary", "functionName": "hello-api", "aliasName": "live",
+    {"refId": "canary", "type": "kayentaCanary", "name": "Canary", "region": "us-east-1", "functionName": "hello-api", "aliasName": "live",
      "canaryConfig": {"canaryConfigName": "lambda-errors-latency",
        "scopes": [{"controlScope": "$PREVIOUS", "experimentScope": "$LATEST", "step": 0.1}],
        "scoreThresholds": {"pass": "75", "marginal": "50"},
@@ -960,6 +960,10 @@ func TestBrowserCanaryReportAndEvidence(t *testing.T) {
 	}
 	if got, want := b.text("#evidence-split .traffic-text"), "v1 50% · v2 50%"; got != want {
 		t.Errorf("split %q, want %q", got, want)
+	}
+	// Which account and region the judged release is in, as the stage named them.
+	if acct, region := b.text("#evidence-account"), b.text("#evidence-region"); acct != "local" || region != "us-east-1" {
+		t.Errorf("evidence names account %q, region %q; want local, us-east-1", acct, region)
 	}
 	for _, v := range []string{v1, v2} {
 		n := eval[string](b, `(document.querySelector('#judgment-judge-evidence tr[data-version="`+v+`"] [data-requests]') || {dataset: {}}).dataset.requests || ''`)

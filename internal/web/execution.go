@@ -82,7 +82,10 @@ type stageView struct {
 	Elapsed               int64
 	Running               bool
 	// Errors are the stage's error messages, what to fix first.
-	Errors   []string
+	Errors []string
+	// Window says, while the stage waits for its deployment window, when
+	// the window opens (the window task's progress message).
+	Window   string
 	Tasks    []taskView
 	Invokes  []invokeView
 	Judgment []keyValue
@@ -390,7 +393,15 @@ func newStageView(e *apitype.Execution, s *apitype.Stage, now int64) *stageView 
 	}
 	v.Rollout = newRolloutView(e, s)
 	api := "/api/v1" + pathJoin("executions", e.ID, "stages", s.ID)
-	if s.Type == "wait" && s.Status == status.Running {
+	switch {
+	case s.Status == status.Running && inExecutionWindow(s):
+		v.Window, _ = ctx["progress"].(string)
+		confirm := "Run " + cmp.Or(s.Name, s.RefID) + " now, outside its execution window?"
+		if text, _ := ctx["skipWindowText"].(string); strings.TrimSpace(text) != "" {
+			confirm = text + "\n\n" + confirm
+		}
+		v.Actions = append(v.Actions, actionView{ID: "act-skip-window", Label: "Skip execution window", URL: api + "/skip-wait", Body: "{}", Confirm: confirm})
+	case s.Type == "wait" && s.Status == status.Running:
 		v.Actions = append(v.Actions, actionView{ID: "act-skip-wait", Label: "Skip wait", URL: api + "/skip-wait", Body: "{}"})
 	}
 	if s.Status.Complete() {
@@ -551,4 +562,19 @@ func logText(v any) string {
 		return string(b)
 	}
 	return s
+}
+
+// inExecutionWindow reports whether the stage's current task is one of its
+// execution window's (the engine marks them "window").
+func inExecutionWindow(s *apitype.Stage) bool {
+	var book struct {
+		Current int `json:"current"`
+		Tasks   []struct {
+			Window bool `json:"window"`
+		} `json:"tasks"`
+	}
+	if json.Unmarshal(s.Tasks, &book) != nil || book.Current < 0 || book.Current >= len(book.Tasks) {
+		return false
+	}
+	return book.Tasks[book.Current].Window
 }

@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/sluice-cd/sluice/internal/apitype"
+	"github.com/sluice-cd/sluice/internal/status"
 )
 
 func TestInvokeResults(t *testing.T) {
@@ -165,5 +166,49 @@ func TestRollbackOffered(t *testing.T) {
 		if _, notes := triggerAndNotes(&tc.e); strings.Join(notes, "|") != strings.Join(tc.notes, "|") {
 			t.Errorf("%s: notes = %q, want %q", tc.name, notes, tc.notes)
 		}
+	}
+}
+
+// TestSkipWindowAction: a stage waiting for its execution window offers to
+// skip the window, confirming with the stage's skipWindowText; a wait stage
+// past its window offers to skip the wait; neither is offered otherwise.
+func TestSkipWindowAction(t *testing.T) {
+	t.Parallel()
+	e := &apitype.Execution{ID: "e1"}
+	for _, tt := range []struct {
+		name, typ, tasks string
+		st               status.Status
+		want, confirm    string
+	}{
+		{"in its window", "Aws.LambdaDeploymentStage", `{"current":0,"tasks":[{"name":"suspendExecutionDuringTimeWindow","window":true},{"name":"deploy"}]}`,
+			status.Running, "act-skip-window", "ask #releases first"},
+		{"a wait stage in its window", "wait", `{"current":0,"tasks":[{"name":"suspendExecutionDuringTimeWindow","window":true},{"name":"wait"}]}`,
+			status.Running, "act-skip-window", "outside its execution window"},
+		{"a wait stage past its window", "wait", `{"current":1,"tasks":[{"name":"suspendExecutionDuringTimeWindow","window":true},{"name":"wait"}]}`,
+			status.Running, "act-skip-wait", ""},
+		{"past its window", "Aws.LambdaDeploymentStage", `{"current":1,"tasks":[{"name":"suspendExecutionDuringTimeWindow","window":true},{"name":"deploy"}]}`,
+			status.Running, "", ""},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			ctx := `{"progress":"waiting for the execution window"}`
+			if tt.typ != "wait" {
+				ctx = `{"progress":"waiting for the execution window","skipWindowText":"ask #releases first"}`
+			}
+			s := &apitype.Stage{ID: "s1", RefID: "1", Name: "Deploy", Type: tt.typ, Status: tt.st, Tasks: json.RawMessage(tt.tasks), Context: json.RawMessage(ctx)}
+			v := newStageView(e, s, 0)
+			var got, confirm string
+			for _, a := range v.Actions {
+				if strings.HasPrefix(a.ID, "act-skip") {
+					got, confirm = a.ID, a.Confirm
+				}
+			}
+			if got != tt.want || !strings.Contains(confirm, tt.confirm) {
+				t.Errorf("skip action %q confirming %q; want %q confirming %q", got, confirm, tt.want, tt.confirm)
+			}
+			if inWindow := tt.want == "act-skip-window"; (v.Window != "") != inWindow {
+				t.Errorf("window line %q; want one only while the stage waits for its window", v.Window)
+			}
+		})
 	}
 }

@@ -20,7 +20,9 @@ import (
 // and the canary analysis's recommendation when one ran. What is not
 // known is said in Notes, never left blank.
 type evidenceView struct {
-	Account, Function, Alias string
+	// Region is the account's region the function is in, as the stage
+	// named it; empty when the stage left it to the account's first.
+	Account, Region, Function, Alias string
 	// Source says which stage named the function and alias.
 	Source string
 	// Since is when the judgment stage started (epoch ms): the figures
@@ -55,7 +57,7 @@ type evidenceVersion struct {
 // releaseTarget is the function and alias an execution works on, as an
 // earlier stage names them.
 type releaseTarget struct {
-	account, function, alias, source string
+	account, region, function, alias, source string
 }
 
 // findTarget looks through the stages of e that started before judge,
@@ -66,22 +68,26 @@ func findTarget(e *apitype.Execution, judge *apitype.Stage) (releaseTarget, bool
 	for _, s := range stagesBefore(e, judge) {
 		var outputs map[string]any
 		_ = json.Unmarshal(s.Outputs, &outputs)
+		// The stage's region, as its context holds it once evaluated: a
+		// canary analysis's report does not name one.
+		var ctx struct {
+			Account      string `json:"account"`
+			Region       any    `json:"region"`
+			FunctionName string `json:"functionName"`
+		}
+		_ = json.Unmarshal(s.Context, &ctx)
+		region, _ := ctx.Region.(string)
 		if rep, ok := decodeReport(outputs[canary.ReportKey]); ok && rep.Experiment.Function != "" {
-			return releaseTarget{account: rep.Experiment.Account, function: rep.Experiment.Function, alias: rep.Experiment.Alias,
+			return releaseTarget{account: rep.Experiment.Account, region: region, function: rep.Experiment.Function, alias: rep.Experiment.Alias,
 				source: cmp.Or(s.Name, s.RefID)}, true
 		}
 		alias, _ := outputs["deployment:aliasDeployed"].(string)
 		if alias == "" {
 			continue
 		}
-		var ctx struct {
-			Account      string `json:"account"`
-			FunctionName string `json:"functionName"`
-		}
-		_ = json.Unmarshal(s.Context, &ctx)
 		fn, _ := outputs["functionName"].(string)
 		if fn = cmp.Or(fn, ctx.FunctionName); fn != "" {
-			return releaseTarget{account: ctx.Account, function: fn, alias: alias, source: cmp.Or(s.Name, s.RefID)}, true
+			return releaseTarget{account: ctx.Account, region: region, function: fn, alias: alias, source: cmp.Or(s.Name, s.RefID)}, true
 		}
 	}
 	return releaseTarget{}, false
@@ -139,7 +145,7 @@ func (c *Console) judgmentEvidence(ctx context.Context, e *apitype.Execution, s 
 		ev.Notes = append(ev.Notes, "No earlier stage names a function and alias (a traffic-routing stage's deployment:aliasDeployed, or a canary analysis), so there is no split or traffic to show.")
 		return ev
 	}
-	ev.Function, ev.Alias, ev.Source = t.function, t.alias, t.source
+	ev.Function, ev.Alias, ev.Source, ev.Region = t.function, t.alias, t.source, t.region
 	accounts, err := c.api.ListAccounts(ctx)
 	if err != nil {
 		ev.Notes = append(ev.Notes, "The accounts could not be read: "+err.Error())
@@ -155,13 +161,17 @@ func (c *Console) judgmentEvidence(ctx context.Context, e *apitype.Execution, s 
 	}
 	acct := accounts[i]
 	ev.Account = acct.Name
-	fns, err := c.api.QueryFunctions(ctx, acct.Name, apitype.FunctionQuery{Function: t.function, Since: ev.Since})
+	where := acct.Name
+	if t.region != "" {
+		where += " (" + t.region + ")"
+	}
+	fns, err := c.api.QueryFunctions(ctx, acct.Name, apitype.FunctionQuery{Function: t.function, Region: t.region, Since: ev.Since})
 	if err != nil {
-		ev.Notes = append(ev.Notes, fmt.Sprintf("The function %s in %s could not be read: %v", t.function, acct.Name, err))
+		ev.Notes = append(ev.Notes, fmt.Sprintf("The function %s in %s could not be read: %v", t.function, where, err))
 		return ev
 	}
 	if len(fns) == 0 {
-		ev.Notes = append(ev.Notes, fmt.Sprintf("Function %s is not in account %s any more.", t.function, acct.Name))
+		ev.Notes = append(ev.Notes, fmt.Sprintf("Function %s is not in account %s any more.", t.function, where))
 		return ev
 	}
 	f := fns[0]

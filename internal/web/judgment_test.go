@@ -45,6 +45,13 @@ func TestFindTarget(t *testing.T) {
 			stageWith("route", "Aws.LambdaTrafficRoutingStage", status.Succeeded, 100, `{"account": "staging", "functionName": "api"}`,
 				`{"deployment:aliasDeployed": "live", "functionName": "hello-api"}`),
 		}, releaseTarget{account: "staging", function: "hello-api", alias: "live", source: "route"}, true},
+		{"the region the route named", []apitype.Stage{
+			stageWith("route", "Aws.LambdaTrafficRoutingStage", status.Succeeded, 100, `{"account": "prod", "region": "eu-west-1", "functionName": "api"}`,
+				`{"deployment:aliasDeployed": "live", "functionName": "hello-api"}`),
+		}, releaseTarget{account: "prod", region: "eu-west-1", function: "hello-api", alias: "live", source: "route"}, true},
+		{"a canary analysis's region", []apitype.Stage{
+			stageWith("canary", "kayentaCanary", status.Succeeded, 200, `{"account": "prod", "region": "eu-west-1"}`, `{"canaryReport": `+passReport+`}`),
+		}, releaseTarget{account: "prod", region: "eu-west-1", function: "api", alias: "live", source: "canary"}, true},
 		{"the route's context when its outputs lack the name", []apitype.Stage{
 			stageWith("route", "Aws.LambdaTrafficRoutingStage", status.Succeeded, 100, `{"functionName": "api"}`, `{"deployment:aliasDeployed": "beta"}`),
 		}, releaseTarget{function: "api", alias: "beta", source: "route"}, true},

@@ -371,16 +371,25 @@ func TestDeployLocalRefusals(t *testing.T) {
 		t.Errorf("provisioned concurrency on local: %q", msg)
 	}
 
-	msg = newStageRun(t, deploy, "", deployFields("r", "a.zip", map[string]any{"region": "eu-west-1"})).mustFail()
-	if !strings.Contains(msg, `account local has the regions us-east-1, not "eu-west-1"`) {
+	// A region the local account lacks, an empty account and an unknown
+	// one are refused when the pipeline is saved and, given by an
+	// expression, when the stage runs.
+	eu := deployFields("r", "a.zip", map[string]any{"region": "eu-west-1"})
+	mustRefuse(t, deploy, eu, "region", `account local (the local Lambda) has the regions us-east-1, not "eu-west-1"`)
+	msg = newEvaluatedStageRun(t, deploy, "", eu).mustFail()
+	if !strings.Contains(msg, `account local (the local Lambda) has the regions us-east-1, not "eu-west-1"`) {
 		t.Errorf("region mismatch: %q", msg)
 	}
 	// "account": "" is not the local account: it fails naming the accounts.
-	msg = newStageRun(t, deploy, "", deployFields("r", "a.zip", map[string]any{"account": ""})).mustFail()
+	empty := deployFields("r", "a.zip", map[string]any{"account": ""})
+	mustRefuse(t, deploy, empty, "account", "the account is empty", "(local)")
+	msg = newEvaluatedStageRun(t, deploy, "", empty).mustFail()
 	if !strings.Contains(msg, "the account is empty") || !strings.Contains(msg, "(local)") {
 		t.Errorf(`"account": "": %q`, msg)
 	}
-	msg = newStageRun(t, deploy, "", deployFields("r", "a.zip", map[string]any{"account": "prod"})).mustFail()
+	prod := deployFields("r", "a.zip", map[string]any{"account": "prod"})
+	mustRefuse(t, deploy, prod, "account", `"prod"`, "local")
+	msg = newEvaluatedStageRun(t, deploy, "", prod).mustFail()
 	if !strings.Contains(msg, `"prod"`) || !strings.Contains(msg, "local") {
 		t.Errorf("unknown account: %q", msg)
 	}

@@ -152,6 +152,28 @@ func newStageRun(t testing.TB, typ stage.Type, app string, fields map[string]any
 	return &stageRun{t: t, typ: typ, app: app, ctx: maps.Clone(fields), outputs: map[string]any{}, runs: map[string]int{}}
 }
 
+// newEvaluatedStageRun is newStageRun for fields as an expression gave
+// them when the stage started: the document wrote ${…}, which validation
+// leaves to the run, so they were not validated.
+func newEvaluatedStageRun(t testing.TB, typ stage.Type, app string, fields map[string]any) *stageRun {
+	return &stageRun{t: t, typ: typ, app: app, ctx: maps.Clone(fields), outputs: map[string]any{}, runs: map[string]int{}}
+}
+
+// mustRefuse checks that typ's Validate refuses fields with one problem,
+// at field, whose message holds each of want.
+func mustRefuse(t testing.TB, typ stage.Type, fields map[string]any, field string, want ...string) {
+	t.Helper()
+	errs := typ.Validate(fields)
+	if len(errs) != 1 || errs[0].Field != field {
+		t.Fatalf("Validate(%v) = %v; want one problem at %s", fields, errs, field)
+	}
+	for _, w := range want {
+		if !strings.Contains(errs[0].Msg, w) {
+			t.Errorf("Validate: %s: %q; want it to say %q", field, errs[0].Msg, w)
+		}
+	}
+}
+
 // task runs one task to a final status and returns its last result.
 func (r *stageRun) task(name string) stage.Result {
 	r.t.Helper()

@@ -12,6 +12,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/lambda/types"
 
 	"github.com/sluice-cd/sluice/internal/awsclient"
+	"github.com/sluice-cd/sluice/internal/awsid"
 	"github.com/sluice-cd/sluice/internal/stage"
 )
 
@@ -123,6 +124,42 @@ func (b *base) function(app string, tg *target) (*function, error) {
 		name = applicationPrefixed(app, name)
 	}
 	return &function{acct: acct, c: acct.Lambda, name: name, zipFileRoot: b.zipFileRoot}, nil
+}
+
+// checkAccount checks, when the pipeline is saved, the account and region
+// a stage writes literally against the configured accounts, as function
+// does when it runs: an unknown account, an empty one, and a region the
+// account does not list are refused naming the stage, the field and what
+// there is. An account or region given by an expression is checked when
+// the stage runs; without accounts (sluice pipeline validate, which has no
+// server) nothing is checked.
+func (b *base) checkAccount(fields map[string]any, tg *target) []stage.FieldError {
+	if b.accounts == nil || tg.Account.Expr() || tg.Region.Expr() || !tg.Region.Missing() && !tg.Region.Set() ||
+		tg.Region.Value != "" && !awsid.ValidRegion(tg.Region.Value) {
+		return nil
+	}
+	account := tg.Account.Value
+	switch {
+	case tg.Account.Missing():
+		account = awsclient.LocalName
+	case !tg.Account.Set():
+		return nil // not a string: stage.Validate said so
+	}
+	_, err := b.accounts.In(account, tg.Region.Value)
+	if err == nil {
+		return nil
+	}
+	label := "this stage"
+	if name, _ := fields["name"].(string); name != "" {
+		label = fmt.Sprintf("stage %q", name)
+	} else if typ, _ := fields["type"].(string); typ != "" {
+		label = fmt.Sprintf("this %s stage", typ)
+	}
+	field := "account"
+	if errors.Is(err, awsclient.ErrUnknownRegion) {
+		field = "region"
+	}
+	return []stage.FieldError{{Field: field, Msg: fmt.Sprintf("%s: %v", label, err)}}
 }
 
 // applicationPrefixed applies Spinnaker's application prefix to name.

@@ -242,13 +242,18 @@ func TestMotoRegions(t *testing.T) {
 		t.Errorf("shop-east is in eu-west-1; a stage without region must use the first region only")
 	}
 
-	msg := newStageRun(t, deploy, "shop", motoDeploy("west", "r1.zip", map[string]any{"region": "us-west-2"})).mustFail()
+	// A region the account lacks, and an empty account, are refused when
+	// the pipeline is saved and, given by an expression, when the stage runs.
+	west := motoDeploy("west", "r1.zip", map[string]any{"region": "us-west-2"})
+	mustRefuse(t, deploy, west, "region", "us-east-1, eu-west-1", `"us-west-2"`, "account moto")
+	msg := newEvaluatedStageRun(t, deploy, "shop", west).mustFail()
 	if !strings.Contains(msg, "us-east-1, eu-west-1") || !strings.Contains(msg, `"us-west-2"`) || !strings.Contains(msg, "account moto") {
 		t.Errorf("a region the account lacks failed with %q; want the account's regions named", msg)
 	}
 	empty := motoDeploy("empty", "r1.zip", nil)
 	empty["account"] = ""
-	msg = newStageRun(t, deploy, "shop", empty).mustFail()
+	mustRefuse(t, deploy, empty, "account", "the account is empty", "moto")
+	msg = newEvaluatedStageRun(t, deploy, "shop", empty).mustFail()
 	if !strings.Contains(msg, "the account is empty") || !strings.Contains(msg, "moto") {
 		t.Errorf(`"account": "" failed with %q; want the accounts named`, msg)
 	}

@@ -77,7 +77,9 @@ func (st *stageType[S, P]) KeptOnRestart() []string { return st.kept }
 func (st *stageType[S, P]) Name() string { return st.name }
 
 func (st *stageType[S, P]) Validate(fields map[string]any) []stage.FieldError {
-	return stage.Validate(fields, P(new(S)))
+	s := P(new(S))
+	errs := stage.Validate(fields, s)
+	return append(errs, st.checkAccount(fields, s.functionTarget())...)
 }
 
 // Tasks names the tasks the stage runs. Fields that do not decode are

@@ -1,7 +1,9 @@
 // Package preconditions implements Spinnaker's "checkPreconditions" stage
 // with its "expression" and "stageStatus" precondition types. Every
 // precondition is checked; the stage fails naming each one that does not
-// hold.
+// hold, with the status Orca gives it: each precondition's failPipeline
+// (default: the stage's) decides whether its failure halts the pipeline
+// (TERMINAL) or only this branch (STOPPED).
 package preconditions
 
 import (
@@ -11,6 +13,7 @@ import (
 
 	"github.com/sluice-cd/sluice/internal/pipeline"
 	"github.com/sluice-cd/sluice/internal/stage"
+	"github.com/sluice-cd/sluice/internal/status"
 )
 
 // Type is the checkPreconditions stage type.
@@ -29,8 +32,15 @@ type Spec struct {
 // Precondition is one precondition.
 type Precondition struct {
 	stage.Field
-	Type    stage.StringField `json:"type"` // "expression" or "stageStatus"
-	Context struct {
+	Type stage.StringField `json:"type"` // "expression" or "stageStatus"
+	// FailPipeline false makes this precondition's failure stop only the
+	// stage's branch (STOPPED) instead of the pipeline (TERMINAL). Left
+	// out, it is the stage's failPipeline, as in Orca, where each
+	// precondition runs as a synthetic stage whose context is the stage's
+	// with the precondition's keys on top. A JSON boolean, null (true), or
+	// an expression that evaluates to one.
+	FailPipeline stage.JSONField `json:"failPipeline"`
+	Context      struct {
 		stage.Field
 		Expression  stage.JSONField   `json:"expression"`  // expression: true when it holds
 		StageName   stage.StringField `json:"stageName"`   // stageStatus: the stage…
@@ -45,6 +55,11 @@ func (s *Spec) Check(c *stage.Checker) {
 	}
 	for i := range s.Preconditions.Items {
 		p := &s.Preconditions.Items[i]
+		if p.FailPipeline.Set() && !stage.ContainsExpression(p.FailPipeline.Value) {
+			if _, ok := p.FailPipeline.Value.(bool); !ok {
+				c.Errorf(&p.FailPipeline, "must be true (a failure halts the pipeline) or false (it halts only this branch), not %s", stage.JSONKind(p.FailPipeline.Value))
+			}
+		}
 		switch {
 		case p.Null():
 			c.Errorf(p, "must be an object with type and context")
@@ -73,15 +88,11 @@ func (Type) Name() string { return "checkPreconditions" }
 // RawFields keeps the preconditions as written: the task evaluates them.
 func (Type) RawFields() []string { return []string{"preconditions"} }
 
-// KnownFields implements stage.FieldDeclarer: the keys of Spec, and two
-// keys of Orca's preconditions Sluice keeps without acting on.
+// KnownFields implements stage.FieldDeclarer: the keys of Spec, and a key
+// of Orca's preconditions Sluice keeps without acting on.
 func (Type) KnownFields() *pipeline.KnownFields {
 	k := stage.KnownFields(&Spec{})
 	each := k.Keys["preconditions"]
-	each.Ignored = map[string]string{
-		"failPipeline": "any failing precondition fails the stage, as failPipeline: true does in Spinnaker",
-	}
-	each.Acts = map[string]any{"failPipeline": true}
 	each.Keys["context"].Ignored = map[string]string{
 		"failureMessage": "the stage's error says which precondition failed and why",
 	}
@@ -99,21 +110,74 @@ func (Type) Run(ctx context.Context, t *stage.Task) (stage.Result, error) {
 	if err := stage.Decode(t.Context, &s); err != nil {
 		return stage.Fail(err.Error()), nil
 	}
+	stageFails := failsPipeline(t.Context)
 	var failed []string
+	halts := false // a failed precondition halts the pipeline
 	results := make([]any, 0, len(s.Preconditions.Items))
 	for i, p := range s.Preconditions.Items {
 		ok, why := check(ctx, t, &p)
 		typ := p.Type.Value
-		results = append(results, map[string]any{"type": typ, "passed": ok, "detail": why})
+		fails := stageFails
+		if !ok && p.FailPipeline.Present() {
+			f, err := preconditionFails(ctx, t, &p)
+			if err != nil {
+				why += "; " + err.Error() + ", so it halts the pipeline"
+			}
+			fails = f
+		}
+		results = append(results, map[string]any{"type": typ, "passed": ok, "detail": why, "failPipeline": fails})
 		if !ok {
+			halts = halts || fails
 			failed = append(failed, fmt.Sprintf("precondition %d (%s): %s", i+1, typ, why))
 		}
 	}
 	res := stage.Succeed()
-	if len(failed) > 0 {
+	switch {
+	case len(failed) == 0:
+	case halts || continuesPipeline(t.Context):
+		// Orca: a TERMINAL precondition makes the stage fail as its own
+		// failure options say; with continuePipeline every precondition
+		// ends FAILED_CONTINUE, and so does the stage.
 		res = stage.Fail(strings.Join(failed, "; "))
+	default:
+		// Every failed precondition has failPipeline false: each ends
+		// STOPPED, and so does the stage, halting only its branch.
+		res = stage.Result{Status: status.Stopped, Error: strings.Join(failed, "; ") + " (failPipeline false: this branch stops, the pipeline goes on)"}
 	}
 	return res.WithContext(map[string]any{"preconditionResults": results}), nil
+}
+
+// failsPipeline is Orca's shouldFailPipeline on a stage context: true
+// unless failPipeline is false.
+func failsPipeline(ctx map[string]any) bool {
+	b, ok := ctx["failPipeline"].(bool)
+	return !ok || b
+}
+
+// continuesPipeline is Orca's continuePipelineOnFailure.
+func continuesPipeline(ctx map[string]any) bool {
+	b, _ := ctx["continuePipeline"].(bool)
+	return b
+}
+
+// preconditionFails reads a precondition's failPipeline, evaluating it when
+// it is an expression: whether its failure halts the pipeline.
+func preconditionFails(ctx context.Context, t *stage.Task, p *Precondition) (bool, error) {
+	v := p.FailPipeline.Value
+	if stage.ContainsExpression(v) {
+		got, msgs := t.Eval(ctx, v, nil)
+		if len(msgs) > 0 {
+			return true, fmt.Errorf("failPipeline: %s", strings.Join(msgs, "; "))
+		}
+		v = got
+	}
+	switch v := v.(type) {
+	case nil:
+		return true, nil
+	case bool:
+		return v, nil
+	}
+	return true, fmt.Errorf("failPipeline must be true or false, not %s", stage.JSONKind(v))
 }
 
 func check(ctx context.Context, t *stage.Task, p *Precondition) (bool, string) {

@@ -36,9 +36,12 @@ func (s *server) importPipelines(w http.ResponseWriter, r *http.Request) error {
 	out := apitype.ImportReport{DryRun: dryRun, Pipelines: []apitype.ImportedPipeline{}}
 	docs, err := pipeline.SplitDocuments(data)
 	if err != nil {
-		out.Pipelines = append(out.Pipelines, toImported(0, nil, pipeline.FailedReport(fmt.Errorf("the export cannot be read: %w", err))))
-		writeJSON(w, http.StatusOK, out)
-		return nil
+		return &Error{
+			Status:  http.StatusBadRequest,
+			Code:    apitype.CodeInvalidPipeline,
+			Message: "the export cannot be read: " + err.Error(),
+			Err:     err,
+		}
 	}
 	opts := s.validate
 	opts.CheckTarget = s.checkTarget

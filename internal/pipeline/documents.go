@@ -16,7 +16,7 @@ import (
 // written; a YAML sequence, or a YAML stream of several documents ("---"),
 // gives one YAML document per pipeline; anything else is one document.
 // Like Parse, it takes JSON when the first non-blank byte is '{' or '['.
-// An element that is not an object is still returned: Parse reports it.
+// An element that is not an object is an error naming it.
 func SplitDocuments(data []byte) ([][]byte, error) {
 	data = bytes.TrimPrefix(data, []byte("\uFEFF"))
 	trimmed := bytes.TrimLeft(data, " \t\r\n")
@@ -40,6 +40,11 @@ func SplitDocuments(data []byte) ([][]byte, error) {
 		}
 		docs := make([][]byte, len(list))
 		for i, raw := range list {
+			if raw[0] != '{' {
+				var v any
+				_ = json.Unmarshal(raw, &v)
+				return nil, fmt.Errorf("[%d] must be a pipeline object, got %s", i, jsonType(v))
+			}
 			docs[i] = raw
 		}
 		return docs, nil
@@ -61,14 +66,21 @@ func splitYAML(data []byte) ([][]byte, error) {
 		if err != nil {
 			return nil, fmt.Errorf("parse YAML: %s", yamlMessage(err))
 		}
-		items := []*yaml.Node{&n}
-		if len(n.Content) == 1 && n.Content[0].Kind == yaml.SequenceNode {
-			items, split = n.Content[0].Content, true
+		root := &n
+		if n.Kind == yaml.DocumentNode && len(n.Content) == 1 {
+			root = n.Content[0]
+		}
+		items := []*yaml.Node{root}
+		if root.Kind == yaml.SequenceNode {
+			items, split = root.Content, true
 		}
 		if len(docs) > 0 {
 			split = true
 		}
 		for _, item := range items {
+			if item.Kind != yaml.MappingNode {
+				return nil, fmt.Errorf("line %d: a pipeline must be a mapping; give one, or a list of them", max(item.Line, 1))
+			}
 			out, err := yaml.Marshal(item)
 			if err != nil {
 				return nil, fmt.Errorf("parse YAML: %s", yamlMessage(err))

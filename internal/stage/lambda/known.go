@@ -68,9 +68,9 @@ var _ stage.FieldDeclarer = (*stageType[deploySpec, *deploySpec])(nil)
 var differs = map[string]map[string]pipeline.Difference{
 	DeployTypeName: {
 		"memorySize": {When: absent,
-			Why: "absent: Orca reads memorySize as a Java int and sends 0, which AWS refuses, so the deploy fails in Spinnaker; Sluice leaves the memory as it is (a new function gets Lambda's 128 MB); set memorySize to keep Spinnaker's failure out of the question"},
+			Why: "absent: Orca reads memorySize as a Java int and sends 0, which AWS refuses, so the deploy fails in Spinnaker; Sluice leaves the memory as it is (a new function gets Lambda's 128 MB); set memorySize to have one effect in both"},
 		"timeout": {When: absent,
-			Why: "absent: Orca reads timeout as a Java int and sends 0, which AWS refuses, so the deploy fails in Spinnaker; Sluice leaves the timeout as it is (a new function gets Lambda's 3 s)"},
+			Why: "absent: Orca reads timeout as a Java int and sends 0, which AWS refuses, so the deploy fails in Spinnaker; Sluice leaves the timeout as it is (a new function gets Lambda's 3 s); set timeout to have one effect in both"},
 		"region": {When: absent,
 			Why: "absent: Spinnaker's Deploy requires region; Sluice deploys to the account's first region, so set region when the account has more than one"},
 	},

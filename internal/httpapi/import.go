@@ -51,7 +51,19 @@ func (s *server) importPipelines(w http.ResponseWriter, r *http.Request) error {
 		p, err := pipeline.Parse(doc)
 		var rep *pipeline.Report
 		if err != nil {
-			rep = pipeline.FailedReport(err)
+			if _, shape := errors.AsType[*pipeline.ValidationError](err); !shape {
+				where := ""
+				if len(docs) > 1 {
+					where = fmt.Sprintf("[%d]: ", i)
+				}
+				return &Error{
+					Status:  http.StatusBadRequest,
+					Code:    apitype.CodeInvalidPipeline,
+					Message: "the export cannot be read: " + where + err.Error(),
+					Err:     err,
+				}
+			}
+			rep = pipeline.FailedReport(err) // a shape Sluice cannot hold
 		} else {
 			parsed[i] = p
 			rep = p.Report(opts)
@@ -73,7 +85,11 @@ func (s *server) importPipelines(w http.ResponseWriter, r *http.Request) error {
 				rep.Verdict = pipeline.VerdictWontRun
 			}
 		}
-		out.Pipelines = append(out.Pipelines, toImported(i, p, rep))
+		ip := toImported(i, p, rep)
+		if p == nil {
+			ip.Application, ip.Name = pipeline.Identify(doc)
+		}
+		out.Pipelines = append(out.Pipelines, ip)
 	}
 	if dryRun {
 		writeJSON(w, http.StatusOK, out)

@@ -238,6 +238,7 @@ func TestImportRefusesAnUnreadableExport(t *testing.T) {
 	t.Parallel()
 	c, _ := setupImport(t, nil)
 	for _, tt := range []struct{ name, body, want string }{
+		{"cut object", "{\"application\": \"shop\",\n", "the export cannot be read: parse JSON: line 2"},
 		{"cut JSON", "[{\"application\": \"shop\", \"name\": \"cut\",\n", "the export cannot be read: parse JSON"},
 		{"not an object", `[{"application":"shop","name":"a"}, 7]`, "[1] must be a pipeline object, got a number"},
 		{"empty array", `[]`, "holds no pipelines"},

@@ -8,6 +8,7 @@ import (
 	"io"
 
 	yaml "go.yaml.in/yaml/v4"
+	sigsyaml "sigs.k8s.io/yaml"
 )
 
 // SplitDocuments splits an export into its pipeline documents, each of
@@ -95,4 +96,26 @@ func splitYAML(data []byte) ([][]byte, error) {
 		return [][]byte{data}, nil // as written, comments and all
 	}
 	return docs, nil
+}
+
+// Identify returns a document's application and name when they are
+// strings, best effort: for reporting a document Parse refused.
+func Identify(data []byte) (application, name string) {
+	if t := bytes.TrimLeft(data, " \t\r\n"); len(t) == 0 || t[0] != '{' {
+		j, err := sigsyaml.YAMLToJSON(data)
+		if err != nil {
+			return "", ""
+		}
+		data = j
+	}
+	var doc struct {
+		Application any `json:"application"`
+		Name        any `json:"name"`
+	}
+	if json.Unmarshal(data, &doc) != nil {
+		return "", ""
+	}
+	application, _ = doc.Application.(string)
+	name, _ = doc.Name.(string)
+	return application, name
 }

@@ -207,3 +207,18 @@ func TestSplitDocuments(t *testing.T) {
 		})
 	}
 }
+
+func TestIdentify(t *testing.T) {
+	t.Parallel()
+	for _, tt := range []struct{ in, app, name string }{
+		{`{"application": "a", "name": "n", "stages": 3}`, "a", "n"},
+		{"application: a\nname: nightly\nstages: 3\n", "a", "nightly"},
+		{`{"application": 5, "name": "n"}`, "", "n"},
+		{`{"application": "a"`, "", ""},
+		{"[1]", "", ""},
+	} {
+		if app, name := Identify([]byte(tt.in)); app != tt.app || name != tt.name {
+			t.Errorf("Identify(%q) = %q, %q; want %q, %q", tt.in, app, name, tt.app, tt.name)
+		}
+	}
+}

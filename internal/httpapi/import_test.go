@@ -286,3 +286,24 @@ func TestImportYAMLStream(t *testing.T) {
 		t.Errorf("shop/two saved as %s", two.Document)
 	}
 }
+
+// TestImportRefusesDuplicates: two pipelines of one export with the same
+// application and name: the second will not run, naming the first.
+func TestImportRefusesDuplicates(t *testing.T) {
+	t.Parallel()
+	c, _ := setupImport(t, nil)
+	export := `[{"application":"shop","name":"twice","stages":[{"refId":"1","type":"wait","waitTime":1}]},
+	            {"application":"shop","name":"twice","stages":[{"refId":"1","type":"wait","waitTime":2}]}]`
+	rep, err := c.ImportPipelines(t.Context(), []byte(export), "", false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	first, second := rep.Pipelines[0], rep.Pipelines[1]
+	if !first.Saved || first.Revision != 1 {
+		t.Errorf("first = %+v, want saved as revision 1", first)
+	}
+	if second.Saved || second.Verdict != apitype.VerdictWontRun || len(second.WontRun) != 1 ||
+		second.WontRun[0].Message != "pipeline shop/twice is also at index 0 of the export; give each pipeline its own name" {
+		t.Errorf("second = %+v, want not saved, naming the first", second)
+	}
+}

@@ -90,18 +90,20 @@ The exit code is 1 when any pipeline will not run or a file cannot be read.`,
 				case errors.As(err, &apiErr) && apiErr.Status == http.StatusBadRequest && apiErr.Code == apitype.CodeInvalidPipeline:
 					f.Error = apiErr.Message
 				case err != nil:
+					// What earlier files saved is reported before the error.
+					if len(res.Files) > 0 {
+						if err := a.printImportResults(out, res); err != nil {
+							return err
+						}
+					}
 					return fmt.Errorf("%s: %w", file, err)
 				default:
 					f.Pipelines = rep.Pipelines
 				}
 				res.Files = append(res.Files, f)
 			}
-			if done, err := out.print(a.stdout, res); done {
-				if err != nil {
-					return err
-				}
-			} else {
-				a.printImport(res)
+			if err := a.printImportResults(out, res); err != nil {
+				return err
 			}
 			return res.failed()
 		},
@@ -109,6 +111,15 @@ The exit code is 1 when any pipeline will not run or a file cannot be read.`,
 	cmd.Flags().BoolVar(&dryRun, "dry-run", false, "only report; save nothing")
 	out = addOutputFlag(cmd)
 	return cmd
+}
+
+// printImportResults prints res in the format asked for.
+func (a *app) printImportResults(out *outputFormat, res importResults) error {
+	if done, err := out.print(a.stdout, res); done {
+		return err
+	}
+	a.printImport(res)
+	return nil
 }
 
 // importFiles expands the arguments: a directory is its *.json, *.yaml and

@@ -344,6 +344,28 @@ func (c *Client) GetRevision(ctx context.Context, app, name string, rev int) (*a
 	return &p, nil
 }
 
+// ImportPipelines sends an export (a pipeline document, or a JSON array or
+// YAML list of them) to the server, which reports on each pipeline and,
+// unless dryRun, saves those that will run. An empty contentType is
+// DocumentType(document).
+func (c *Client) ImportPipelines(ctx context.Context, document []byte, contentType string, dryRun bool) (*apitype.ImportReport, error) {
+	var out apitype.ImportReport
+	q := url.Values{}
+	if dryRun {
+		q.Set("dryRun", "true")
+	}
+	err := c.do(ctx, "import pipelines", request{
+		method:      http.MethodPost,
+		url:         c.endpoint(q, "pipelines", "import"),
+		body:        bytes.NewReader(document),
+		contentType: cmp.Or(contentType, DocumentType(document)),
+	}, &out)
+	if err != nil {
+		return nil, err
+	}
+	return &out, nil
+}
+
 // ValidatePipeline validates a document on the server without saving it.
 // An invalid document gives *Error with a detail per problem. An empty
 // contentType is DocumentType(document).

@@ -29,6 +29,7 @@ Pipelines are named APP/NAME.`,
 	cmd.AddCommand(
 		a.newPipelineValidateCmd(),
 		a.newPipelineApplyCmd(),
+		a.newPipelineImportCmd(),
 		a.newPipelineGetCmd(),
 		a.newPipelineListCmd(),
 		a.newPipelineDeleteCmd(),

@@ -85,8 +85,24 @@ func (s *server) putPipeline(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
+	saved, err := s.savePipeline(r, app, name, p, data)
+	if err != nil {
+		return err
+	}
+	out := toPipeline(saved, true)
+	if len(warnings) > 0 {
+		out.Warnings = warnings
+	}
+	writeJSON(w, http.StatusOK, out)
+	return nil
+}
+
+// savePipeline saves p, parsed from written, as a new revision of
+// app/name, keeping written's key order, and records it in the audit log.
+// p keeps the pipeline's id, or gets a new one when app/name is new.
+func (s *server) savePipeline(r *http.Request, app, name string, p *pipeline.Pipeline, written []byte) (*store.Pipeline, error) {
 	var saved *store.Pipeline
-	err = s.store.InTx(r.Context(), func(tx store.Tx) error {
+	err := s.store.InTx(r.Context(), func(tx store.Tx) error {
 		current, err := tx.PipelineGet(r.Context(), app, name)
 		switch {
 		case errors.Is(err, store.ErrNotFound):
@@ -109,7 +125,7 @@ func (s *server) putPipeline(w http.ResponseWriter, r *http.Request) error {
 		}
 		// The revision keeps the author's key order, so that the
 		// document reads, and diffs, as it was written.
-		if doc, err = pipeline.KeepKeyOrder(doc, data); err != nil {
+		if doc, err = pipeline.KeepKeyOrder(doc, written); err != nil {
 			return fmt.Errorf("encode pipeline: %w", err)
 		}
 		saved, err = tx.PipelineSave(r.Context(), &store.PipelineSaveParams{
@@ -133,14 +149,9 @@ func (s *server) putPipeline(w http.ResponseWriter, r *http.Request) error {
 		return tx.AuditInsert(r.Context(), s.auditEntry(r, "pipeline.save", app, name, map[string]any{"revision": saved.Revision}))
 	})
 	if err != nil {
-		return err
+		return nil, err
 	}
-	out := toPipeline(saved, true)
-	if len(warnings) > 0 {
-		out.Warnings = warnings
-	}
-	writeJSON(w, http.StatusOK, out)
-	return nil
+	return saved, nil
 }
 
 func (s *server) getPipeline(w http.ResponseWriter, r *http.Request) error {

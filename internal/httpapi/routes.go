@@ -63,6 +63,9 @@ func (s *server) routes() []route {
 
 		{http.MethodGet, v1 + "/pipelines", authenticated, s.listPipelines},
 		{http.MethodPost, v1 + "/pipelines/validate", authenticated, s.validatePipeline},
+		// The applications are in the document: the handler checks write
+		// on each pipeline it saves; a dry run needs no right (import.go).
+		{http.MethodPost, v1 + "/pipelines/import", canWrite, s.importPipelines},
 		{http.MethodGet, v1 + "/pipelines/{app}/{name}", canRead, s.getPipeline},
 		{http.MethodPut, v1 + "/pipelines/{app}/{name}", canWrite, s.putPipeline},
 		{http.MethodDelete, v1 + "/pipelines/{app}/{name}", canWrite, s.deletePipeline},

@@ -292,7 +292,7 @@ func (f *secFixture) unique(prefix string) string {
 // body is a legitimate body for op.
 func (f *secFixture) body(op operation) string {
 	switch op.id {
-	case "putPipeline", "validatePipeline":
+	case "putPipeline", "validatePipeline", "importPipelines":
 		return secPipeline
 	case "putCanaryConfig", "validateCanaryConfig":
 		return secCanaryConfig

@@ -106,8 +106,14 @@ type Config struct {
 	// (streamClientKey) may hold open at once; beyond it a stream is
 	// refused with 429 (DefaultMaxStreamsPerClient; negative: no bound).
 	MaxStreamsPerClient int
-	// MaxDocumentBytes bounds a pipeline document (DefaultMaxDocumentBytes).
+	// MaxDocumentBytes bounds a pipeline document (DefaultMaxDocumentBytes);
+	// an export given to POST /pipelines/import may be four times as
+	// large, each of its pipelines no larger than this.
 	MaxDocumentBytes int64
+	// CheckTarget checks that an account exists and has a region ("" is
+	// its first); the import report uses it to say which stages name an
+	// account or region there is not. Nil finds every target good.
+	CheckTarget func(account, region string) error
 	// Functions lists accounts and their functions for GET /accounts…;
 	// when nil there are no accounts.
 	Functions Functions
@@ -147,6 +153,8 @@ type server struct {
 	heartbeat      time.Duration
 	streams        *streamLimiter
 	maxDocument    int64
+	maxImport      int64
+	targets        func(account, region string) error
 	functions      Functions
 	auth           *auth.Authenticator
 	policy         *auth.Policy
@@ -181,6 +189,8 @@ func New(cfg Config) http.Handler {
 		heartbeat:      cmp.Or(cfg.HeartbeatInterval, DefaultHeartbeatInterval),
 		streams:        newStreamLimiter(cmp.Or(cfg.MaxStreamsPerClient, DefaultMaxStreamsPerClient)),
 		maxDocument:    cmp.Or(cfg.MaxDocumentBytes, DefaultMaxDocumentBytes),
+		maxImport:      4 * cmp.Or(cfg.MaxDocumentBytes, DefaultMaxDocumentBytes),
+		targets:        cfg.CheckTarget,
 		functions:      cfg.Functions,
 		auth:           cfg.Auth,
 		policy:         cfg.Policy,

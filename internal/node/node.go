@@ -249,6 +249,10 @@ func (n *Node) start(ctx context.Context, opts Options) error {
 		Engine:         n.Engine,
 		Stages:         stages,
 		Validate:       pipeline.ValidateOptions{StageTypes: stages, CheckExpression: expr.Check, CheckAccount: n.Accounts.CheckApplication},
+		CheckTarget: func(account, region string) error {
+			_, err := n.Accounts.In(account, region)
+			return err
+		},
 		Logger:         n.log,
 		Version:        opts.Version,
 		LocalLambdaURL: n.LocalLambdaURL,

@@ -72,6 +72,19 @@
 // which StageTypes.KnownFields returns (the stage package derives them
 // from a type's Spec). Warnings never make a document invalid.
 //
+// # Migration report
+//
+// Report runs Check's checks and sorts what they find, per stage (by the
+// "stages[N]" of each path) and for the pipeline, into what will not run
+// (Check's errors) and what runs with a different effect than in
+// Spinnaker: Check's warnings, each with its Kind (KindUnknown,
+// KindIgnored), and the differences the same tables declare in Differs
+// (KindDiffers) — keys Sluice reads but, where Spinnaker's behaviour is a
+// reported bug, acts on differently. Check does not warn about those.
+// SplitDocuments splits an export (a JSON array of pipelines, a YAML list
+// or stream) into documents Parse reads; ValidateOptions.CheckTarget lets
+// the caller say which accounts and regions exist.
+//
 // # Encoding
 //
 // MarshalJSON emits the typed fields in Spinnaker spelling over the kept

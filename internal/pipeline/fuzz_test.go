@@ -4,9 +4,11 @@ import (
 	"bytes"
 	"errors"
 	"path/filepath"
+	"runtime/metrics"
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"golang.org/x/tools/txtar"
 )
@@ -105,6 +107,118 @@ func FuzzValidate(f *testing.F) {
 		}
 		if err2 := p.Validate(testOptions()); err2 == nil || err2.Error() != err.Error() {
 			t.Fatalf("Validate is not deterministic:\n%v\n---\n%v", err, err2)
+		}
+	})
+}
+
+// The resource oracle of FuzzSplitDocuments: an export posted to the API
+// must be split fast and small, whatever it holds (a YAML alias bomb).
+const (
+	fuzzSplitTime   = time.Second
+	fuzzSplitMemory = 64 << 20
+	fuzzSplitBytes  = 64 << 10
+)
+
+func allocatedBytes() uint64 {
+	s := []metrics.Sample{{Name: "/gc/heap/allocs:bytes"}}
+	metrics.Read(s)
+	return s[0].Value.Uint64()
+}
+
+// FuzzSplitDocuments: SplitDocuments never panics, stays within the
+// resource oracle, returns at least one non-empty document or an error,
+// and each document it returns splits to itself alone.
+func FuzzSplitDocuments(f *testing.F) {
+	addGoldenSeeds(f)
+	for _, seed := range []string{
+		`[{"application":"a","name":"n"},{"application":"a","name":"m"}]`,
+		"- application: a\n  name: n\n- application: a\n  name: m\n",
+		"application: a\n---\napplication: b\n",
+		"- &x {a: 1}\n- *x\n",
+		"a: &a [x, x, x, x, x, x, x, x, x]\nb: &b [*a, *a, *a, *a, *a, *a, *a, *a, *a]\nc: &c [*b, *b, *b, *b, *b, *b, *b, *b, *b]\n" +
+			"d: &d [*c, *c, *c, *c, *c, *c, *c, *c, *c]\ne: &e [*d, *d, *d, *d, *d, *d, *d, *d, *d]\n",
+		`[1, {}]`, `[]`, "---\n---\n",
+	} {
+		f.Add([]byte(seed))
+	}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		if len(data) > fuzzSplitBytes {
+			return
+		}
+		before, start := allocatedBytes(), time.Now()
+		docs, err := SplitDocuments(data)
+		took, allocated := time.Since(start), allocatedBytes()-before
+		if took > fuzzSplitTime {
+			t.Fatalf("SplitDocuments of %d bytes took %v, over %v", len(data), took, fuzzSplitTime)
+		}
+		if allocated > fuzzSplitMemory {
+			t.Fatalf("SplitDocuments of %d bytes allocated %d bytes, over %d", len(data), allocated, fuzzSplitMemory)
+		}
+		if err != nil {
+			if docs != nil {
+				t.Fatalf("documents %q with the error %v", docs, err)
+			}
+			return
+		}
+		if len(docs) == 0 {
+			t.Fatal("no documents and no error")
+		}
+		for _, d := range docs {
+			again, err := SplitDocuments(d)
+			if err != nil || len(again) != 1 || !bytes.Equal(again[0], d) {
+				t.Fatalf("document %q splits to %q, %v; want itself", d, again, err)
+			}
+		}
+	})
+}
+
+// FuzzReport: Report never panics and agrees with Check: its findings
+// that will not run are Check's problems, its unknown and ignored ones
+// Check's warnings, and a verdict is wontRun exactly when there are
+// problems.
+func FuzzReport(f *testing.F) {
+	addGoldenSeeds(f)
+	f.Fuzz(func(t *testing.T, data []byte) {
+		p, err := Parse(data)
+		if err != nil {
+			return
+		}
+		warnings, err := p.Check(testOptions())
+		r := p.Report(testOptions())
+		var wont, warned []Problem
+		wont = append(wont, r.WontRun...)
+		collect := func(ps []Problem) {
+			for _, d := range ps {
+				if d.Kind != KindDiffers {
+					warned = append(warned, d)
+				}
+			}
+		}
+		collect(r.Differs)
+		for _, s := range r.Stages {
+			wont = append(wont, s.WontRun...)
+			collect(s.Differs)
+			if (s.Verdict == VerdictWontRun) != (len(s.WontRun) > 0) {
+				t.Fatalf("stage %d verdict %s with %d findings that will not run", s.Index, s.Verdict, len(s.WontRun))
+			}
+		}
+		if (r.Verdict == VerdictWontRun) != (err != nil) {
+			t.Fatalf("verdict %s, Check: %v", r.Verdict, err)
+		}
+		var problems []Problem
+		if ve, ok := errors.AsType[*ValidationError](err); ok {
+			problems = ve.Problems
+		}
+		sortByPath := func(ps []Problem) {
+			slices.SortStableFunc(ps, func(a, b Problem) int { return strings.Compare(a.String(), b.String()) })
+		}
+		sortByPath(wont)
+		sortByPath(problems)
+		sortByPath(warned)
+		warnings = slices.Clone(warnings)
+		sortByPath(warnings)
+		if !slices.Equal(wont, problems) || !slices.Equal(warned, warnings) {
+			t.Fatalf("report does not agree with Check:\nwontRun %v\nproblems %v\nwarned %v\nwarnings %v", wont, problems, warned, warnings)
 		}
 	})
 }

@@ -328,7 +328,7 @@ func (v *validator) notificationWarnings(path string, raw any, s *Stage) {
 		m, _ := item.(map[string]any)
 		t, _ := m["type"].(string)
 		if slices.Contains(undeliveredTypes, t) {
-			v.warn(fmt.Sprintf("%s[%d].type", path, i), "kept, not acted on: Sluice does not deliver %s notifications; it delivers %s", t, strings.Join(notificationTypes, ", "))
+			v.warn(KindIgnored, fmt.Sprintf("%s[%d].type", path, i), "kept, not acted on: Sluice does not deliver %s notifications; it delivers %s", t, strings.Join(notificationTypes, ", "))
 		}
 	}
 	if s == nil || raw == nil {
@@ -336,6 +336,6 @@ func (v *validator) notificationWarnings(path string, raw any, s *Stage) {
 	}
 	ns, _ := ParseNotifications(path, raw, stageLevel(s))
 	if len(ns) > 0 && s.Fields["sendNotifications"] != true {
-		v.warn(strings.TrimSuffix(path, "notifications")+"sendNotifications", "the stage's notifications are not sent: as in Spinnaker, set sendNotifications to true to send them")
+		v.warn(KindIgnored, strings.TrimSuffix(path, "notifications")+"sendNotifications", "the stage's notifications are not sent: as in Spinnaker, set sendNotifications to true to send them")
 	}
 }

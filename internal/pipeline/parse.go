@@ -119,14 +119,14 @@ func decodePipeline(doc map[string]any) (*Pipeline, error) {
 		}
 		list, ok := v.([]any)
 		if !ok {
-			shape = append(shape, Problem{key, fmt.Sprintf("must be a list of %s objects, got %s", what, jsonType(v))})
+			shape = append(shape, Problem{Path: key, Msg: fmt.Sprintf("must be a list of %s objects, got %s", what, jsonType(v))})
 			return nil
 		}
 		out := make([]map[string]any, 0, len(list))
 		for i, e := range list {
 			m, ok := e.(map[string]any)
 			if !ok {
-				shape = append(shape, Problem{key + "[" + strconv.Itoa(i) + "]", fmt.Sprintf("must be a %s object, got %s", what, jsonType(e))})
+				shape = append(shape, Problem{Path: key + "[" + strconv.Itoa(i) + "]", Msg: fmt.Sprintf("must be a %s object, got %s", what, jsonType(e))})
 				continue
 			}
 			out = append(out, m)

@@ -263,7 +263,7 @@ stages[1].requisiteStageRefIds: cycle: "Two" (2) → "Three" (3) → "Two" (2); 
 
 func TestValidationErrorLines(t *testing.T) {
 	t.Parallel()
-	err := &ValidationError{Problems: []Problem{{"name", "missing"}, {"", "whole document"}, {"stages[0].type", "unknown"}}}
+	err := &ValidationError{Problems: []Problem{{Path: "name", Msg: "missing"}, {Msg: "whole document"}, {Path: "stages[0].type", Msg: "unknown"}}}
 	want := "name: missing\nwhole document\nstages[0].type: unknown"
 	if got := err.Error(); got != want {
 		t.Errorf("Error() = %q, want %q", got, want)

@@ -25,6 +25,13 @@ type ValidateOptions struct {
 	// account given by an expression is checked when the stage runs. Only
 	// the first line of its error is kept.
 	CheckAccount func(application, account string) error
+	// CheckTarget checks that an account exists and has a region ("" is
+	// its first), for each stage whose type reads "account": the account
+	// it names literally (absent or null: "local") and its literal
+	// region. Nil skips the check. The import report sets it; saving does
+	// not, since an account may be configured after a pipeline is saved
+	// (the stage then fails when it runs, naming the accounts).
+	CheckTarget func(account, region string) error
 }
 
 // StageTypes is what Validate needs to know about stage types. The stage
@@ -52,11 +59,27 @@ type FieldProblem struct {
 
 // Problem is one thing wrong with a document. Path is a JSON path into the
 // document, such as "stages[2].requisiteStageRefIds[0]" or
-// "parameterConfig[1].name"; Msg says what is wrong and what to do.
+// "parameterConfig[1].name"; Msg says what is wrong and what to do. Kind
+// sorts a warning (and a difference from Spinnaker); an error has none.
 type Problem struct {
 	Path string
 	Msg  string
+	Kind ProblemKind
 }
+
+// ProblemKind sorts what Check and Report find besides errors.
+type ProblemKind string
+
+const (
+	// KindUnknown is a key no table knows: kept, not read, likely a typo.
+	KindUnknown ProblemKind = "unknown"
+	// KindIgnored is a Spinnaker key, or a trigger, that Sluice keeps but
+	// does not act on.
+	KindIgnored ProblemKind = "ignored"
+	// KindDiffers is a key Sluice acts on with an effect other than
+	// Spinnaker's, where Spinnaker's is a reported bug (KnownFields.Differs).
+	KindDiffers ProblemKind = "differs"
+)
 
 func (p Problem) String() string {
 	if p.Path == "" {
@@ -93,6 +116,15 @@ func (p *Pipeline) Validate(opts ValidateOptions) error {
 // and triggers, which it does not run. Warnings do not make a document
 // invalid; each has the JSON path of its key.
 func (p *Pipeline) Check(opts ValidateOptions) (warnings []Problem, err error) {
+	v := p.check(opts)
+	if len(v.problems) == 0 {
+		return v.warns, nil
+	}
+	return v.warns, &ValidationError{Problems: v.problems}
+}
+
+// check runs every check of the document.
+func (p *Pipeline) check(opts ValidateOptions) *validator {
 	v := &validator{opts: opts}
 	v.topLevel(p)
 	v.parameters(p.ParameterConfig)
@@ -100,18 +132,21 @@ func (p *Pipeline) Check(opts ValidateOptions) (warnings []Problem, err error) {
 	v.stages(p.Stages)
 	v.notifications(p)
 	v.accounts(p)
+	v.targets(p)
 	v.cycles(p.Stages)
 	v.warnings(p)
-	if len(v.problems) == 0 {
-		return v.warns, nil
-	}
-	return v.warns, &ValidationError{Problems: v.problems}
+	return v
 }
 
 type validator struct {
 	opts     ValidateOptions
 	problems []Problem
 	warns    []Problem
+	// diffs are the keys whose effect differs from Spinnaker's
+	// (KnownFields.Differs); only Report shows them.
+	diffs []Problem
+	// app is the document's application, for Differs' conditions.
+	app string
 }
 
 func (v *validator) add(path, format string, args ...any) {
@@ -449,6 +484,50 @@ func (v *validator) accounts(p *Pipeline) {
 			if err := v.opts.CheckAccount(p.Application, account); err != nil {
 				v.add(fmt.Sprintf("stages[%d].%s", i, key), "%s", firstLine(err))
 			}
+		}
+	}
+}
+
+// targets checks, with CheckTarget, that the account and region of each
+// stage whose type reads "account" exist.
+func (v *validator) targets(p *Pipeline) {
+	st := v.opts.StageTypes
+	if v.opts.CheckTarget == nil || st == nil {
+		return
+	}
+	for i, s := range p.Stages {
+		if s.Type == "" || !st.Known(s.Type) {
+			continue
+		}
+		k := st.KnownFields(s.Type)
+		if k == nil {
+			continue
+		}
+		if _, reads := k.Keys["account"]; !reads {
+			continue
+		}
+		account := "local"
+		switch a := s.Fields["account"].(type) {
+		case nil:
+		case string:
+			if strings.Contains(a, "${") {
+				continue // checked when the stage runs
+			}
+			account = a
+		default:
+			continue // the stage type reports its type
+		}
+		path := fmt.Sprintf("stages[%d]", i)
+		if err := v.opts.CheckTarget(account, ""); err != nil {
+			v.add(path+".account", "%s", firstLine(err))
+			continue
+		}
+		region, _ := s.Fields["region"].(string)
+		if region == "" || strings.Contains(region, "${") {
+			continue
+		}
+		if err := v.opts.CheckTarget(account, region); err != nil {
+			v.add(path+".region", "%s", firstLine(err))
 		}
 	}
 }

@@ -27,6 +27,34 @@ type KnownFields struct {
 	// about. An ignored key not in Acts is warned about unless empty
 	// (null, false, 0, "", [], {}), which asks for nothing.
 	Acts map[string]any
+	// Differs maps a key Sluice reads (in Keys) to how its effect differs
+	// from Spinnaker's, where Sluice deliberately differs because
+	// Spinnaker's behaviour is a reported bug. Check does not warn about
+	// them (the document does what Sluice documents); Report lists them
+	// under "runs with a different effect". Sluice's own opt-in keys are
+	// not differences.
+	Differs map[string]Difference
+}
+
+// Difference is one way a key's effect in Sluice differs from Spinnaker's.
+type Difference struct {
+	// Why says what Spinnaker does, what Sluice does instead, and cites
+	// the bug report or the document that says so.
+	Why string
+	// When reports whether the difference shows for the object holding
+	// the key; nil means whenever the key is set to a non-empty value.
+	When func(DiffContext) bool
+}
+
+// DiffContext is what Difference.When may look at.
+type DiffContext struct {
+	// Application is the document's application.
+	Application string
+	// Object holds the key: a stage's fields, say.
+	Object map[string]any
+	// Value is the key's value; Present is false when the key is absent.
+	Value   any
+	Present bool
 }
 
 // Merge returns a copy of k with the keys of other added; other wins where
@@ -39,6 +67,12 @@ func (k *KnownFields) Merge(other *KnownFields) *KnownFields {
 		}
 		maps.Copy(out.Keys, src.Keys)
 		maps.Copy(out.Ignored, src.Ignored)
+		if src.Differs != nil {
+			if out.Differs == nil {
+				out.Differs = map[string]Difference{}
+			}
+			maps.Copy(out.Differs, src.Differs)
+		}
 		if src.Acts != nil {
 			if out.Acts == nil {
 				out.Acts = map[string]any{}
@@ -128,6 +162,7 @@ var stageFields = &KnownFields{
 // warnings finds what Validate warns about: unknown keys, set keys Sluice
 // ignores, and triggers, which Sluice does not run.
 func (v *validator) warnings(p *Pipeline) {
+	v.app = p.Application
 	top := map[string]any{}
 	maps.Copy(top, p.Extra)
 	if p.Notifications != nil {
@@ -155,7 +190,7 @@ func (v *validator) warnings(p *Pipeline) {
 		if t.Type != "" {
 			what = fmt.Sprintf("%q triggers", t.Type)
 		}
-		v.warn(fmt.Sprintf("triggers[%d]", i), "kept, not acted on: Sluice does not run %s%s; start the pipeline with sluice run or the API", what, notYet)
+		v.warn(KindIgnored, fmt.Sprintf("triggers[%d]", i), "kept, not acted on: Sluice does not run %s%s; start the pipeline with sluice run or the API", what, notYet)
 	}
 	for i, s := range p.Stages {
 		known := stageFields
@@ -193,13 +228,31 @@ func asObject(v any) map[string]any {
 	return m
 }
 
-func (v *validator) warn(path, format string, args ...any) {
-	v.warns = append(v.warns, Problem{Path: path, Msg: fmt.Sprintf(format, args...)})
+func (v *validator) warn(kind ProblemKind, path, format string, args ...any) {
+	v.warns = append(v.warns, Problem{Path: path, Msg: fmt.Sprintf(format, args...), Kind: kind})
+}
+
+// differences finds the keys of obj, at path, whose effect differs from
+// Spinnaker's (known.Differs), present or, where the difference is in
+// their absence, absent.
+func (v *validator) differences(path string, obj map[string]any, known *KnownFields) {
+	for _, k := range slices.Sorted(maps.Keys(known.Differs)) {
+		d := known.Differs[k]
+		val, present := obj[k]
+		shows := present && !isEmpty(val)
+		if d.When != nil {
+			shows = d.When(DiffContext{Application: v.app, Object: obj, Value: val, Present: present})
+		}
+		if shows {
+			v.diffs = append(v.diffs, Problem{Path: joinKey(path, k), Msg: d.Why, Kind: KindDiffers})
+		}
+	}
 }
 
 // unknownKeys warns about the keys of obj, at path, that known does not
 // read, and looks inside the values whose keys it knows.
 func (v *validator) unknownKeys(path string, obj map[string]any, known *KnownFields) {
+	v.differences(path, obj, known)
 	for _, k := range slices.Sorted(maps.Keys(obj)) {
 		val := obj[k]
 		if sub, read := known.Keys[k]; read {
@@ -213,9 +266,9 @@ func (v *validator) unknownKeys(path string, obj map[string]any, known *KnownFie
 			continue
 		}
 		if near := nearest(k, known.names()); near != "" {
-			v.warn(joinKey(path, k), "unknown field; did you mean %s?", near)
+			v.warn(KindUnknown, joinKey(path, k), "unknown field; did you mean %s?", near)
 		} else {
-			v.warn(joinKey(path, k), "unknown field; Sluice keeps it but does not read it")
+			v.warn(KindUnknown, joinKey(path, k), "unknown field; Sluice keeps it but does not read it")
 		}
 	}
 }
@@ -251,7 +304,7 @@ func (v *validator) ignoredKeys(path string, obj map[string]any, known *KnownFie
 			asks = val != nil && val != acts
 		}
 		if asks {
-			v.warn(joinKey(path, k), "kept, not acted on: %s", why)
+			v.warn(KindIgnored, joinKey(path, k), "kept, not acted on: %s", why)
 		}
 	}
 }

@@ -1,6 +1,9 @@
 package lambda
 
 import (
+	"strconv"
+	"strings"
+
 	"github.com/sluice-cd/sluice/internal/pipeline"
 	"github.com/sluice-cd/sluice/internal/stage"
 )
@@ -18,6 +21,7 @@ func (st *stageType[S, P]) KnownFields() *pipeline.KnownFields {
 		k.Keys[key] = nil
 	}
 	k.Ignored = ignoredKeys[st.name]
+	k.Differs = differs[st.name]
 	return k
 }
 
@@ -55,3 +59,74 @@ var ignoredKeys = map[string]map[string]string{
 }
 
 var _ stage.FieldDeclarer = (*stageType[deploySpec, *deploySpec])(nil)
+
+// differs are the keys of each Lambda stage type whose effect in Sluice
+// deliberately differs from Spinnaker's, because Spinnaker's is a bug
+// (docs/lambda-stages.md, "Differences from Spinnaker"). The import report
+// lists them; validation does not warn. Sluice's opt-in keys
+// (aliasesCreateOnly, clearTags, leaveAbsent, …) are not differences.
+var differs = map[string]map[string]pipeline.Difference{
+	DeployTypeName: {
+		"memorySize": {When: absent,
+			Why: "absent: Orca reads memorySize as a Java int and sends 0, which AWS refuses, so the deploy fails in Spinnaker; Sluice leaves the memory as it is (a new function gets Lambda's 128 MB); set memorySize to have one effect in both"},
+		"timeout": {When: absent,
+			Why: "absent: Orca reads timeout as a Java int and sends 0, which AWS refuses, so the deploy fails in Spinnaker; Sluice leaves the timeout as it is (a new function gets Lambda's 3 s); set timeout to have one effect in both"},
+		"region": {When: absent,
+			Why: "absent: Spinnaker's Deploy requires region; Sluice deploys to the account's first region, so set region when the account has more than one"},
+	},
+	UpdateCodeTypeName: {"functionName": functionNameDiffers},
+	InvokeTypeName: {
+		"functionName": functionNameDiffers,
+		"timeout": {When: invokeTimeoutZero,
+			Why: "0 or absent: Orca's wait loop (while (timeout > 0)) never runs, so Spinnaker reports every invocation as \"did not finish on time\"; Sluice lets each invocation run for Clouddriver's 50 s cap and reports what it did (the function is invoked the same)"},
+		"payloadArtifact": {When: absent,
+			Why: "absent: Orca dereferences payloadArtifact and fails the stage without one (spinnaker/spinnaker#7101); Sluice invokes with payload, or {}"},
+	},
+	RouteTypeName: {"functionName": functionNameDiffers},
+	DeleteTypeName: {
+		"functionName": functionNameDiffers,
+		"version": {When: func(c pipeline.DiffContext) bool { return c.Value == "$PREVIOUS" },
+			Why: "$PREVIOUS of a function with one published version names no version: Orca's LambdaDeleteTask succeeds with a failureMessage; Sluice fails the stage, as the plugin's functional Scenario 8 expects (testing/TESTCASES.md)"},
+	},
+}
+
+// functionNameDiffers: a name the plugin reads as written outside Deploy,
+// to which Sluice applies Deploy's application prefix.
+var functionNameDiffers = pipeline.Difference{
+	When: func(c pipeline.DiffContext) bool {
+		name, ok := c.Value.(string)
+		if !ok || name == "" || strings.Contains(name, "${") || c.Object["prefixApplicationNameToFunction"] == false {
+			return false
+		}
+		return applicationPrefixed(c.Application, name) != name
+	},
+	Why: "the plugin prefixes the application's name only when Deploy creates a function and looks this name up as written (plugin issue #69); Sluice applies Deploy's rule in every stage, so this stage acts on <application>-<functionName>; set prefixApplicationNameToFunction: false to use the name as written",
+}
+
+func absent(c pipeline.DiffContext) bool { return !c.Present || c.Value == nil }
+
+// invokeTimeoutZero: timeout 0 or absent on an Invoke that invokes.
+func invokeTimeoutZero(c pipeline.DiffContext) bool {
+	if n, ok := wholeNumber(c.Object["executionCount"]); !ok || n <= 0 {
+		return false
+	}
+	if !c.Present || c.Value == nil || c.Value == "" {
+		return true
+	}
+	n, ok := wholeNumber(c.Value)
+	return ok && n == 0
+}
+
+// wholeNumber reads a whole number as Deck writes it: a number or its text.
+func wholeNumber(v any) (int64, bool) {
+	switch v := v.(type) {
+	case int64:
+		return v, true
+	case float64:
+		return int64(v), v == float64(int64(v))
+	case string:
+		n, err := strconv.ParseInt(strings.TrimSpace(v), 10, 64)
+		return n, err == nil
+	}
+	return 0, false
+}

@@ -120,7 +120,7 @@ var stageFields = &KnownFields{
 }
 
 // warnings finds what Validate warns about: unknown keys, set keys Sluice
-// ignores, and triggers, which Sluice does not run.
+// ignores, and enabled triggers of types Sluice does not run.
 func (v *validator) warnings(p *Pipeline) {
 	top := map[string]any{}
 	maps.Copy(top, p.Extra)
@@ -140,6 +140,9 @@ func (v *validator) warnings(p *Pipeline) {
 	}
 	for i, t := range p.Triggers {
 		if enabled, ok := t.Fields["enabled"].(bool); ok && !enabled {
+			continue
+		}
+		if tt := v.opts.TriggerTypes; tt != nil && tt.Known(t.Type) {
 			continue
 		}
 		what := "triggers"

@@ -15,6 +15,7 @@ import (
 	"github.com/sluice-cd/sluice/internal/jobqueue"
 	"github.com/sluice-cd/sluice/internal/stage"
 	"github.com/sluice-cd/sluice/internal/store"
+	"github.com/sluice-cd/sluice/internal/trigger"
 )
 
 // ErrConflict is returned (wrapped, with a message naming the state) when an
@@ -80,6 +81,9 @@ type Config struct {
 	// DeadNodeCheck is how often, on Postgres, this process looks for jobs
 	// of dead peers (jobqueue.Config.DeadNodeCheck).
 	DeadNodeCheck time.Duration
+	// CronTimeZone is the time zone of cron triggers that name none
+	// (trigger.DefaultTimeZone, Echo's default).
+	CronTimeZone string
 }
 
 // jobQueue is what the engine needs of the durable job queue
@@ -110,6 +114,7 @@ type Engine struct {
 	docs   *docCache
 	events *broker
 	fanout *fanout
+	cronTZ string
 
 	mu      sync.Mutex
 	started bool
@@ -127,6 +132,10 @@ func New(ctx context.Context, cfg Config) (*Engine, error) {
 		now:    cfg.Clock,
 		docs:   newDocCache(),
 		events: newBroker(),
+		cronTZ: cmp.Or(cfg.CronTimeZone, trigger.DefaultTimeZone),
+	}
+	if _, err := time.LoadLocation(e.cronTZ); err != nil {
+		return nil, fmt.Errorf("engine: cron time zone: %w", err)
 	}
 	if e.now == nil {
 		e.now = time.Now
@@ -137,6 +146,7 @@ func New(ctx context.Context, cfg Config) (*Engine, error) {
 	workers := river.NewWorkers()
 	river.AddWorker(workers, &startExecutionWorker{e: e})
 	river.AddWorker(workers, &runStageWorker{e: e})
+	river.AddWorker(workers, &cronTickWorker{e: e})
 	q, err := jobqueue.New(ctx, jobqueue.Config{
 		Store:         cfg.Store,
 		Workers:       workers,
@@ -164,6 +174,9 @@ func (e *Engine) Start(ctx context.Context) error {
 	}
 	if err := e.q.Start(ctx); err != nil {
 		return err
+	}
+	if err := e.scheduleAllCron(ctx); err != nil {
+		return errors.Join(err, e.q.Stop(ctx))
 	}
 	e.started = true
 	return nil

@@ -20,9 +20,9 @@ const DefaultTimeZone = "America/Los_Angeles"
 // Quartz triggers skip misfires (MISFIRE_INSTRUCTION_DO_NOTHING) and its
 // MissedPipelineTriggerCompensationJob then starts a tick missed within
 // the last ten minutes (scheduler.compensation-job.window-ms); Sluice does
-// the same in one place: a tick that runs at most this late fires once, an
-// older one is recorded as missed and skipped, and either way the next
-// tick is the first one after now.
+// the same in one place: a tick that runs at most this late fires once
+// (every such tick, after a restart that spanned several), and an older
+// one is recorded as missed and starts nothing.
 const MisfireWindow = 10 * time.Minute
 
 type cronKind struct{}

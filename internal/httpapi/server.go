@@ -71,6 +71,9 @@ type Engine interface {
 	Steer(ctx context.Context, executionID, stageID, command, user string) error
 	Evaluate(ctx context.Context, executionID, stageID, expression string) (any, error)
 	Subscribe(ctx context.Context, executionID string, afterID int64) *engine.Subscription
+	// SyncTriggersTx indexes the triggers of a pipeline revision saved
+	// in tx (nil: deleted) and schedules its cron triggers.
+	SyncTriggersTx(ctx context.Context, tx store.Tx, pipelineID string, saved *store.Pipeline) error
 }
 
 // Config configures the API handler.
@@ -128,6 +131,10 @@ type Config struct {
 	AdminTokenFile string
 	// OIDC, when set, offers single sign-on at /auth/oidc/login (sso.go).
 	OIDC *oidc.Provider
+	// TriggerSecrets are the secrets webhook and git triggers name
+	// (secretName) to authenticate deliveries, by name (sluice.yaml's
+	// triggerSecrets).
+	TriggerSecrets map[string]string
 }
 
 type server struct {
@@ -149,6 +156,7 @@ type server struct {
 	behindProxy    bool
 	adminTokenFile string
 	oidc           *oidc.Provider
+	triggerSecrets map[string]string
 	mux            *http.ServeMux
 }
 
@@ -182,6 +190,7 @@ func New(cfg Config) http.Handler {
 		behindProxy:    cfg.BehindProxy,
 		adminTokenFile: cfg.AdminTokenFile,
 		oidc:           cfg.OIDC,
+		triggerSecrets: cfg.TriggerSecrets,
 		mux:            http.NewServeMux(),
 	}
 	if s.now == nil {

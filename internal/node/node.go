@@ -24,6 +24,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/sluice-cd/sluice/internal/auth"
 	"github.com/sluice-cd/sluice/internal/auth/oidc"
@@ -46,6 +47,7 @@ import (
 	"github.com/sluice-cd/sluice/internal/store/postgres"
 	"github.com/sluice-cd/sluice/internal/store/sqlite"
 	"github.com/sluice-cd/sluice/internal/store/sqlstore"
+	"github.com/sluice-cd/sluice/internal/trigger"
 	"github.com/sluice-cd/sluice/internal/web"
 	"sigs.k8s.io/yaml"
 )
@@ -192,7 +194,7 @@ func (n *Node) start(ctx context.Context, opts Options) error {
 		n.log.Info("node", "node_id", nodeID, "local_lambda", cmp.Or(n.LocalLambdaURL, "none"))
 	}
 	n.Engine, err = engine.New(ctx, engine.Config{Store: n.Store, Stages: stages, NodeID: nodeID,
-		Logger: n.log.With("subsystem", "engine")})
+		Logger: n.log.With("subsystem", "engine"), CronTimeZone: cfg.Triggers.CronTimeZone})
 	if err != nil {
 		return &Error{Err: fmt.Errorf("create engine: %w", err), Hint: databaseHint(opts, err)}
 	}
@@ -222,7 +224,9 @@ func (n *Node) start(ctx context.Context, opts Options) error {
 		Store:          n.Store,
 		Engine:         n.Engine,
 		Stages:         stages,
-		Validate:       pipeline.ValidateOptions{StageTypes: stages, CheckExpression: expr.Check, CheckAccount: n.Accounts.CheckApplication},
+		Validate: pipeline.ValidateOptions{StageTypes: stages, CheckExpression: expr.Check, CheckAccount: n.Accounts.CheckApplication,
+			TriggerTypes: cfg.Triggers.registry()},
+		TriggerSecrets: cfg.Triggers.Secrets,
 		Logger:         n.log,
 		Version:        opts.Version,
 		LocalLambdaURL: n.LocalLambdaURL,
@@ -296,6 +300,24 @@ type config struct {
 	Auth     auth.Config
 	Server   serverConfig
 	Canary   canaryConfig
+	Triggers triggersConfig
+}
+
+// triggersConfig is the triggers section of sluice.yaml.
+type triggersConfig struct {
+	// Secrets are the secrets webhook and git triggers name with
+	// secretName, by name: the key deliveries are signed with
+	// (X-Hub-Signature-256) or GitLab's X-Gitlab-Token. They live here,
+	// never in a pipeline document.
+	Secrets map[string]string `json:"secrets"`
+	// CronTimeZone is the time zone of cron triggers that name none
+	// (Echo's scheduler.cron.timezone; default America/Los_Angeles).
+	CronTimeZone string `json:"cronTimeZone"`
+}
+
+// registry returns the trigger types, knowing the configured secrets.
+func (c triggersConfig) registry() *trigger.Registry {
+	return trigger.Builtin(func(name string) bool { _, ok := c.Secrets[name]; return ok })
 }
 
 // canaryConfig is the canary section of sluice.yaml: the metric stores
@@ -360,8 +382,9 @@ func loadConfig(path string) (config, error) {
 		return cfg, &Error{Err: fmt.Errorf("%s: %w", path, err), Hint: "fix the auth section of the file given to --config (docs/security.md)"}
 	}
 	var file struct {
-		Server json.RawMessage `json:"server"`
-		Canary json.RawMessage `json:"canary"`
+		Server   json.RawMessage `json:"server"`
+		Canary   json.RawMessage `json:"canary"`
+		Triggers json.RawMessage `json:"triggers"`
 	}
 	if err := yaml.Unmarshal(b, &file); err == nil && len(file.Canary) > 0 && string(file.Canary) != "null" {
 		dec := json.NewDecoder(bytes.NewReader(file.Canary))
@@ -379,6 +402,22 @@ func loadConfig(path string) (config, error) {
 		dec.DisallowUnknownFields()
 		if err := dec.Decode(&cfg.Server); err != nil {
 			return cfg, &Error{Err: fmt.Errorf("%s: server: %w", path, err), Hint: "the server section has hosts, a list of host names (docs/security.md)"}
+		}
+	}
+	if err := yaml.Unmarshal(b, &file); err == nil && len(file.Triggers) > 0 && string(file.Triggers) != "null" {
+		dec := json.NewDecoder(bytes.NewReader(file.Triggers))
+		dec.DisallowUnknownFields()
+		err := dec.Decode(&cfg.Triggers)
+		if err == nil && cfg.Triggers.CronTimeZone != "" {
+			_, err = time.LoadLocation(cfg.Triggers.CronTimeZone)
+		}
+		for name, secret := range cfg.Triggers.Secrets {
+			if err == nil && len(secret) < 16 {
+				err = fmt.Errorf("secret %q is shorter than 16 characters; use a long random one (openssl rand -hex 32)", name)
+			}
+		}
+		if err != nil {
+			return cfg, &Error{Err: fmt.Errorf("%s: triggers: %w", path, err), Hint: "the triggers section has secrets (name: secret) and cronTimeZone (docs/triggers.md)"}
 		}
 	}
 	return cfg, nil
@@ -514,5 +553,6 @@ func StageRegistry(opts lambda.Options) *stage.Registry {
 // with, so that `sluice pipeline validate` finds exactly what the server
 // would.
 func ValidateOptions() pipeline.ValidateOptions {
-	return pipeline.ValidateOptions{StageTypes: StageRegistry(lambda.Options{}), CheckExpression: expr.Check}
+	return pipeline.ValidateOptions{StageTypes: StageRegistry(lambda.Options{}), CheckExpression: expr.Check,
+		TriggerTypes: trigger.Builtin(nil)}
 }

@@ -7,8 +7,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/reugn/go-quartz/quartz"
-
 	"github.com/sluice-cd/sluice/internal/pipeline"
 )
 
@@ -44,8 +42,12 @@ func (cronKind) Validate(fields map[string]any) []pipeline.FieldProblem {
 				Msg: fmt.Sprintf("unknown time zone %q; use an IANA name such as \"UTC\" or \"Europe/Berlin\"", tz)})
 		}
 	}
-	if _, err := ParseCron(Key(0, fields), expr, "UTC"); err != nil {
+	s, err := ParseCron(Key(0, fields), expr, "UTC")
+	if err != nil {
 		problems = append(problems, pipeline.FieldProblem{Field: "cronExpression", Msg: err.Error()})
+	} else if _, err := s.Next(time.Date(2000, 1, 1, 0, 0, 0, 0, time.UTC)); err != nil {
+		problems = append(problems, pipeline.FieldProblem{Field: "cronExpression",
+			Msg: fmt.Sprintf("%q names no time that exists (a 30th of February?), so it would never fire", expr)})
 	}
 	return problems
 }
@@ -54,7 +56,8 @@ func (cronKind) Validate(fields map[string]any) []pipeline.FieldProblem {
 type Schedule struct {
 	Expression string // as written
 	TimeZone   string // as used
-	q          *quartz.CronTrigger
+	loc        *time.Location
+	q          *quartzExpr
 }
 
 // CronSchedule parses the cron trigger fields of the trigger with key key:
@@ -87,11 +90,11 @@ func ParseCron(key, expr, tz string) (*Schedule, error) {
 	for i, max := range []int{59, 59, 23} {
 		fields[i] = strings.ReplaceAll(fields[i], "H", strconv.Itoa(fuzz(key, max)))
 	}
-	q, err := quartz.NewCronTriggerWithLoc(strings.Join(fields, " "), loc)
+	q, err := parseQuartz(fields)
 	if err != nil {
 		return nil, fmt.Errorf("%q is not a Quartz cron expression: %v", expr, err)
 	}
-	return &Schedule{Expression: expr, TimeZone: tz, q: q}, nil
+	return &Schedule{Expression: expr, TimeZone: tz, loc: loc, q: q}, nil
 }
 
 // fuzz is Echo's hash: Math.abs(id.hashCode() % (max + 1)), with Java's
@@ -120,12 +123,9 @@ var ErrNoMoreTicks = errors.New("the cron expression names no later time")
 
 // Next returns the first tick strictly after t.
 func (s *Schedule) Next(t time.Time) (time.Time, error) {
-	n, err := s.q.NextFireTime(t.UnixNano())
-	if err != nil {
-		if errors.Is(err, quartz.ErrTriggerExpired) {
-			return time.Time{}, ErrNoMoreTicks
-		}
-		return time.Time{}, err
+	n, ok := s.q.next(t, s.loc)
+	if !ok {
+		return time.Time{}, ErrNoMoreTicks
 	}
-	return time.Unix(0, n).UTC(), nil
+	return n.UTC(), nil
 }

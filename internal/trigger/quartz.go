@@ -11,9 +11,9 @@ import (
 // seconds minutes hours day-of-month month day-of-week [year].
 type quartzExpr struct {
 	sec, min, hour, month set
-	years             set // empty: any year
-	dom               domSpec
-	dow               dowSpec
+	years                 set // empty: any year
+	dom                   domSpec
+	dow                   dowSpec
 }
 
 // set is a set of small numbers.

@@ -66,8 +66,9 @@ func keys(names ...string) map[string]*KnownFields {
 	return m
 }
 
-// notYet is what Sluice does instead of running triggers, deployment
-// windows and notifications: issue 13 adds them.
+// notYet is what Sluice does instead of deployment windows, notifications
+// and trigger types it does not run yet: issue 13 adds them. The trigger
+// types Sluice runs are those ValidateOptions.TriggerTypes knows.
 const notYet = " yet (issue 13)"
 
 // pipelineFields are the top-level keys of a document. Stages, parameters
@@ -81,7 +82,7 @@ var pipelineFields = &KnownFields{
 		"notifications":      "Sluice sends no notifications" + notYet + "; follow executions with sluice run --follow or the console",
 		"expectedArtifacts":  "Sluice does not bind trigger artifacts" + notYet + "; a stage that refers to one by id fails when it runs",
 		"disabled":           "Sluice runs the pipeline whenever it is started",
-		"respectQuietPeriod": "Sluice has no quiet period, and does not run triggers" + notYet,
+		"respectQuietPeriod": "Sluice has no quiet period; its triggers fire whenever they match",
 	},
 }
 
@@ -149,7 +150,11 @@ func (v *validator) warnings(p *Pipeline) {
 		if t.Type != "" {
 			what = fmt.Sprintf("%q triggers", t.Type)
 		}
-		v.warn(fmt.Sprintf("triggers[%d]", i), "kept, not acted on: Sluice does not run %s%s; start the pipeline with sluice run or the API", what, notYet)
+		runs := ""
+		if tt, ok := v.opts.TriggerTypes.(interface{ Names() []string }); ok {
+			runs = fmt.Sprintf(" (it runs %s)", strings.Join(tt.Names(), ", "))
+		}
+		v.warn(fmt.Sprintf("triggers[%d]", i), "kept, not acted on: Sluice does not run %s%s%s; start the pipeline with sluice run or the API", what, notYet, runs)
 	}
 	for i, s := range p.Stages {
 		known := stageFields

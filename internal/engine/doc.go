@@ -17,6 +17,12 @@
 //     (the task waits for a judgment), or the stage's completion, which
 //     starts the stages downstream of it in the same transaction.
 //
+// A third kind starts executions: sluice.cron_tick, one tick of one cron
+// trigger, which starts the execution and schedules the next tick in the
+// transaction that completes it (cron.go). Trigger records the firing of
+// the trigger that started an execution, and a delivery's ID, in the
+// transaction that inserts it.
+//
 // Starting a stage (evaluating stageEnabled and ${…}, planning tasks) and
 // completing an execution are not jobs of their own: they happen inside the
 // transaction that made them due, which keeps a stage transition to a

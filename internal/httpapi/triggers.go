@@ -21,6 +21,9 @@ import (
 // and GitLab's. A delivery without one is never taken for a replay.
 var deliveryHeaders = []string{"X-Sluice-Delivery", "X-GitHub-Delivery", "X-Gitlab-Event-UUID"}
 
+// maxDeliveryID bounds a delivery ID, which is stored.
+const maxDeliveryID = 200
+
 // indexTriggers indexes the triggers of a pipeline revision saved in tx
 // (nil: the pipeline was deleted) and, with an engine, schedules its cron
 // triggers, in the same transaction.
@@ -216,6 +219,9 @@ func (s *server) deliver(w http.ResponseWriter, r *http.Request, typ string) err
 	deliveryID := ""
 	for _, h := range deliveryHeaders {
 		if deliveryID = r.Header.Get(h); deliveryID != "" {
+			if len(deliveryID) > maxDeliveryID {
+				return badRequest("%s is %d bytes long; a delivery ID may have at most %d", h, len(deliveryID), maxDeliveryID)
+			}
 			break
 		}
 	}

@@ -291,10 +291,11 @@ func TestTriggerValidation(t *testing.T) {
   {"type": "cron", "enabled": true, "cronExpression": "0 0 25 * * ?"},
   {"type": "webhook", "enabled": true, "payloadConstraints": {"branch": "(["}},
   {"type": "git", "enabled": true, "source": "github", "project": "acme", "secret": "hunter2"},
-  {"type": "webhook", "enabled": true, "source": "ci", "secretName": "nope"}]}`), "")
+  {"type": "webhook", "enabled": true, "source": "ci", "secretName": "nope", "id": "twice"},
+  {"type": "webhook", "enabled": true, "source": "ci", "id": "twice"}]}`), "")
 	e := apiError(t, err, 400, apitype.CodeInvalidPipeline)
 	containsAll(t, "problem paths", detailPaths(e), "triggers[0].cronExpression", "triggers[1].source",
-		`triggers[1].payloadConstraints["branch"]`, "triggers[2].slug", "triggers[2].secret", "triggers[3].secretName")
+		`triggers[1].payloadConstraints["branch"]`, "triggers[2].slug", "triggers[2].secret", "triggers[3].secretName", "triggers[4].id")
 	var buf bytes.Buffer
 	for _, d := range e.Details {
 		buf.WriteString(d.Path + ": " + d.Message + "\n")

@@ -192,7 +192,15 @@ func (v *validator) parameters(params []Parameter) {
 }
 
 func (v *validator) triggers(triggers []Trigger) {
+	ids := map[string]int{}
 	for i, t := range triggers {
+		if id, ok := t.Fields["id"].(string); ok && id != "" {
+			if j, dup := ids[id]; dup {
+				v.add(fmt.Sprintf("triggers[%d].id", i), "duplicate trigger id %q, also used by triggers[%d]; give each trigger its own id (its last firing is kept under it)", id, j)
+			} else {
+				ids[id] = i
+			}
+		}
 		path := fmt.Sprintf("triggers[%d].type", i)
 		switch raw := t.Fields["type"]; {
 		case !isStringOrNull(raw):

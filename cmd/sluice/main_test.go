@@ -4,8 +4,11 @@ import (
 	"archive/zip"
 	"bytes"
 	"context"
+	"crypto/hmac"
+	"crypto/sha256"
 	"crypto/tls"
 	"crypto/x509"
+	"encoding/hex"
 	"errors"
 	"io"
 	"net/http"
@@ -114,6 +117,31 @@ func scriptCmds() map[string]func(ts *testscript.TestScript, neg bool, args []st
 			h, err := c.Health(context.Background())
 			ts.Check(err)
 			ts.Setenv("SLUICE_LAMBDA_URL", h.LocalLambdaURL)
+		},
+		// deliver PATH BODYFILE SECRET [DELIVERY-ID]: POST the body to
+		// $SLUICE_SERVER+PATH signed with the secret (X-Hub-Signature-256),
+		// as a CI system or GitHub would; print the status and the answer.
+		"deliver": func(ts *testscript.TestScript, neg bool, args []string) {
+			if neg || len(args) < 3 || len(args) > 4 {
+				ts.Fatalf("usage: deliver PATH BODYFILE SECRET [DELIVERY-ID]")
+			}
+			body, err := os.ReadFile(ts.MkAbs(args[1]))
+			ts.Check(err)
+			req, err := http.NewRequest(http.MethodPost, ts.Getenv("SLUICE_SERVER")+args[0], bytes.NewReader(body))
+			ts.Check(err)
+			req.Header.Set("Content-Type", "application/json")
+			mac := hmac.New(sha256.New, []byte(args[2]))
+			mac.Write(body)
+			req.Header.Set("X-Hub-Signature-256", "sha256="+hex.EncodeToString(mac.Sum(nil)))
+			if len(args) == 4 {
+				req.Header.Set("X-Sluice-Delivery", args[3])
+			}
+			resp, err := scriptHTTPClient(ts).Do(req)
+			ts.Check(err)
+			defer resp.Body.Close()
+			answer, err := io.ReadAll(resp.Body)
+			ts.Check(err)
+			ts.Stdout().Write([]byte(strconv.Itoa(resp.StatusCode) + " " + string(answer) + "\n"))
 		},
 		// exitcode N PROGRAM ARGS...: run a program and require exit code N.
 		"exitcode": func(ts *testscript.TestScript, neg bool, args []string) {

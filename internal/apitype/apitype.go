@@ -74,6 +74,60 @@ type Pipeline struct {
 	// keeps without acting on, triggers — each at its JSON path. Only the
 	// answer to a save has them.
 	Warnings []ErrorDetail `json:"warnings,omitempty"`
+	// Triggers are the document's triggers with their last firing; only
+	// GET /api/v1/pipelines/{app}/{name} has them.
+	Triggers []TriggerStatus `json:"triggers,omitempty"`
+}
+
+// TriggerStatus is one of a pipeline's triggers and its last firing.
+type TriggerStatus struct {
+	// Key names the trigger in .../triggers/{key}: its id, or #<position>.
+	Key      string `json:"key"`
+	Position int    `json:"position"`
+	Type     string `json:"type"`
+	Source   string `json:"source,omitempty"`
+	Enabled  bool   `json:"enabled"`
+	// Runs says whether Sluice runs triggers of this type.
+	Runs bool `json:"runs"`
+	// LastFiredAt (epoch ms), LastExecutionID and LastOutcome describe
+	// the last firing; absent when it never fired.
+	LastFiredAt     *int64 `json:"lastFiredAt,omitempty"`
+	LastExecutionID string `json:"lastExecutionId,omitempty"`
+	LastOutcome     string `json:"lastOutcome,omitempty"`
+}
+
+// TriggerUpdate is the body of PATCH /api/v1/pipelines/{app}/{name}/triggers/{key}.
+type TriggerUpdate struct {
+	Enabled *bool `json:"enabled"`
+}
+
+// DeliveryResult is the answer to POST /webhooks/{type}/{source}: what the
+// delivery did to each trigger it addressed and was allowed to fire.
+type DeliveryResult struct {
+	// Executions are the executions the delivery started.
+	Executions []DeliveredExecution `json:"executions"`
+	// Replayed are the triggers the same delivery ID had already fired;
+	// they started nothing this time.
+	Replayed []DeliveredTrigger `json:"replayed,omitempty"`
+	// Failed are the triggers that matched but could not start their
+	// pipeline (a required parameter missing, say), with why.
+	Failed []DeliveredTrigger `json:"failed,omitempty"`
+}
+
+// DeliveredExecution is an execution a delivery started.
+type DeliveredExecution struct {
+	ID          string `json:"id"`
+	Application string `json:"application"`
+	Pipeline    string `json:"pipeline"`
+	Trigger     string `json:"trigger"`
+}
+
+// DeliveredTrigger is a trigger a delivery addressed.
+type DeliveredTrigger struct {
+	Application string `json:"application"`
+	Pipeline    string `json:"pipeline"`
+	Trigger     string `json:"trigger"`
+	Message     string `json:"message,omitempty"`
 }
 
 // PipelineList is the body of GET /api/v1/pipelines.

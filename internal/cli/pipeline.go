@@ -34,6 +34,7 @@ Pipelines are named APP/NAME.`,
 		a.newPipelineListCmd(),
 		a.newPipelineDeleteCmd(),
 		a.newPipelineHistoryCmd(),
+		a.newPipelineTriggerCmd(),
 	)
 	return cmd
 }

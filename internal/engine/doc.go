@@ -22,6 +22,11 @@
 // execution and inserts the job in its transaction, so each event is
 // enqueued exactly once; the job sends it through the Notifier, at least
 // once, retrying with backoff, and records every attempt.
+// A fourth kind starts executions: sluice.cron_tick, one tick of one cron
+// trigger, which starts the execution and schedules the next tick in the
+// transaction that completes it (cron.go). Trigger records the firing of
+// the trigger that started an execution, and a delivery's ID, in the
+// transaction that inserts it.
 //
 // Starting a stage (evaluating stageEnabled and ${…}, planning tasks) and
 // completing an execution are not jobs of their own: they happen inside the

@@ -17,6 +17,7 @@ import (
 	"github.com/sluice-cd/sluice/internal/stage"
 	"github.com/sluice-cd/sluice/internal/status"
 	"github.com/sluice-cd/sluice/internal/store"
+	"github.com/sluice-cd/sluice/internal/trigger"
 )
 
 // ErrConflict is returned (wrapped, with a message naming the state) when an
@@ -94,6 +95,9 @@ type Config struct {
 	// NotifyBackoff is the wait after a notification's first failed
 	// attempt, doubled after each (DefaultNotifyBackoff).
 	NotifyBackoff time.Duration
+	// CronTimeZone is the time zone of cron triggers that name none
+	// (trigger.DefaultTimeZone, Echo's default).
+	CronTimeZone string
 }
 
 // jobQueue is what the engine needs of the durable job queue
@@ -131,6 +135,7 @@ type Engine struct {
 	notifier       Notifier
 	notifyAttempts int
 	notifyBackoff  time.Duration
+	cronTZ         string
 
 	mu      sync.Mutex
 	started bool
@@ -152,6 +157,10 @@ func New(ctx context.Context, cfg Config) (*Engine, error) {
 		notifier:       cfg.Notifier,
 		notifyAttempts: cmp.Or(cfg.NotifyAttempts, DefaultNotifyAttempts),
 		notifyBackoff:  cmp.Or(cfg.NotifyBackoff, DefaultNotifyBackoff),
+		cronTZ:         cmp.Or(cfg.CronTimeZone, trigger.DefaultTimeZone),
+	}
+	if _, err := time.LoadLocation(e.cronTZ); err != nil {
+		return nil, fmt.Errorf("engine: cron time zone: %w", err)
 	}
 	if e.now == nil {
 		e.now = time.Now
@@ -163,6 +172,7 @@ func New(ctx context.Context, cfg Config) (*Engine, error) {
 	river.AddWorker(workers, &startExecutionWorker{e: e})
 	river.AddWorker(workers, &runStageWorker{e: e})
 	river.AddWorker(workers, &notifyWorker{e: e})
+	river.AddWorker(workers, &cronTickWorker{e: e})
 	q, err := jobqueue.New(ctx, jobqueue.Config{
 		Store:         cfg.Store,
 		Workers:       workers,
@@ -195,6 +205,9 @@ func (e *Engine) Start(ctx context.Context) error {
 	}
 	if err := e.q.Start(ctx); err != nil {
 		return err
+	}
+	if err := e.scheduleAllCron(ctx); err != nil {
+		return errors.Join(err, e.q.Stop(ctx))
 	}
 	e.started = true
 	return nil
@@ -229,7 +242,7 @@ func (e *Engine) inTx(ctx context.Context, fn func(t *txn) error) error {
 	if t.events > 0 {
 		e.events.notify()
 	}
-	e.metrics.record(t.ended)
+	e.metrics.record(t.ended, t.firings)
 	return nil
 }
 
@@ -266,13 +279,20 @@ func (e *Engine) inJobTx(ctx context.Context, fn func(t *txn) error) error {
 
 // txn carries one transaction and counts what it wrote.
 type txn struct {
-	e      *Engine
-	tx     store.Tx
-	ctx    context.Context
-	now    time.Time
-	jobs   int
-	events int
-	ended  []ended // executions and stages this transaction ended, for metrics
+	e       *Engine
+	tx      store.Tx
+	ctx     context.Context
+	now     time.Time
+	jobs    int
+	events  int
+	ended   []ended  // executions and stages this transaction ended, for metrics
+	firings []firing // triggers that fired in this transaction, for metrics
+}
+
+// fire notes a firing of a trigger of typ for the metrics to count once
+// the transaction commits; outcome is started, missed or refused.
+func (t *txn) fire(application, typ, outcome string) {
+	t.firings = append(t.firings, firing{application: application, typ: typ, outcome: outcome})
 }
 
 // end notes an execution (or a stage, of type name) that this transaction

@@ -21,6 +21,7 @@ const (
 	metricJobLag            = "sluice_job_start_lag_seconds"
 	metricJobs              = "sluice_jobs"
 	metricNotifications     = "sluice_notification_attempts_total"
+	metricTriggers          = "sluice_trigger_firings_total"
 )
 
 // metrics are the engine's Prometheus collectors. Each process counts the
@@ -33,6 +34,7 @@ type metrics struct {
 	stageDuration     *prometheus.HistogramVec
 	jobLag            *prometheus.HistogramVec
 	notifications     *prometheus.CounterVec
+	triggers          *prometheus.CounterVec
 }
 
 // durationBuckets span a wait-0 stage (milliseconds) to a release that
@@ -68,8 +70,12 @@ func newMetrics(reg prometheus.Registerer, q jobQueue) (*metrics, error) {
 			Name: metricNotifications,
 			Help: "Attempts to deliver a notification, by application, channel type and result: sent, retrying (failed, to be tried again) or failed (given up).",
 		}, []string{"application", "type", "result"}),
+		triggers: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: metricTriggers,
+			Help: "Executions started by a pipeline's trigger (webhook, git, cron, pipeline; not by a person), and cron ticks that started none, by application, trigger type and outcome: started, missed (a tick too late to fire) or refused (the execution could not start).",
+		}, []string{"application", "type", "outcome"}),
 	}
-	for _, c := range []prometheus.Collector{m.executions, m.executionDuration, m.stages, m.stageDuration, m.jobLag, m.notifications, jobsCollector{q}} {
+	for _, c := range []prometheus.Collector{m.executions, m.executionDuration, m.stages, m.stageDuration, m.jobLag, m.notifications, m.triggers, jobsCollector{q}} {
 		if err := reg.Register(c); err != nil {
 			return nil, err
 		}
@@ -87,10 +93,17 @@ type ended struct {
 	duration    time.Duration // negative when it never started
 }
 
-// record counts what a committed transaction ended.
-func (m *metrics) record(done []ended) {
+// firing is a trigger that fired in a transaction.
+type firing struct{ application, typ, outcome string }
+
+// record counts what a committed transaction ended and the triggers that
+// fired in it.
+func (m *metrics) record(done []ended, fired []firing) {
 	if m == nil {
 		return
+	}
+	for _, f := range fired {
+		m.triggers.WithLabelValues(f.application, f.typ, f.outcome).Inc()
 	}
 	for _, d := range done {
 		count, hist := m.executions, m.executionDuration

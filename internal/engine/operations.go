@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"maps"
 	"slices"
@@ -29,13 +30,39 @@ type TriggerParams struct {
 	// Extra holds further trigger fields (a webhook's payload, a parent
 	// execution, …); they appear under trigger.* in expressions.
 	Extra map[string]any
+	// TriggerKey, when set, names the pipeline's trigger that fired
+	// (trigger.Key): its last firing is recorded with the execution.
+	TriggerKey string
+	// DeliveryID, when set with TriggerKey, is the ID the sender gave the
+	// delivery: a second delivery with it starts nothing and Trigger
+	// returns ErrReplayed.
+	DeliveryID string
 }
+
+// ErrReplayed is returned by Trigger for a delivery that already fired the
+// trigger (TriggerParams.DeliveryID).
+var ErrReplayed = errors.New("delivery already fired this trigger")
 
 // Trigger creates an execution of a saved pipeline. It applies the
 // parameterConfig defaults and checks required parameters and options
 // (returning *pipeline.ValidationError with paths "parameters.NAME"). The
 // execution starts at once, or waits in the pipeline's concurrency queue.
 func (e *Engine) Trigger(ctx context.Context, p *TriggerParams) (*store.Execution, error) {
+	var exec *store.Execution
+	err := e.inTx(ctx, func(t *txn) error {
+		var err error
+		exec, err = t.trigger(p)
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	return exec, nil
+}
+
+// trigger is Trigger inside t.
+func (t *txn) trigger(p *TriggerParams) (*store.Execution, error) {
+	ctx := t.ctx
 	doc, err := pipeline.Parse(p.Pipeline.Document)
 	if err != nil {
 		return nil, fmt.Errorf("pipeline %s/%s: %w", p.Pipeline.Application, p.Pipeline.Name, err)
@@ -54,7 +81,7 @@ func (e *Engine) Trigger(ctx context.Context, p *TriggerParams) (*store.Executio
 		return nil, fmt.Errorf("encode trigger: %w", err)
 	}
 
-	now := e.now().UTC()
+	now := t.now
 	exec := &store.Execution{
 		ID:               uuid.NewString(),
 		Application:      p.Pipeline.Application,
@@ -78,44 +105,67 @@ func (e *Engine) Trigger(ctx context.Context, p *TriggerParams) (*store.Executio
 		exec.Stages = append(exec.Stages, row)
 	}
 
-	err = e.inTx(ctx, func(t *txn) error {
-		queued := false
-		if limitsConcurrency(doc) {
-			running, err := t.runningOf(exec.PipelineConfigID, "")
-			if err != nil {
-				return err
-			}
-			queued = mustQueue(doc, running)
+	if p.TriggerKey != "" && p.DeliveryID != "" {
+		err := t.tx.TriggerDeliveryInsert(ctx, &store.TriggerDelivery{PipelineID: p.Pipeline.ID, Key: p.TriggerKey,
+			DeliveryID: p.DeliveryID, ExecutionID: exec.ID, CreatedAt: now})
+		if errors.Is(err, store.ErrConflict) {
+			return nil, fmt.Errorf("delivery %q, trigger %s of %s/%s: %w", p.DeliveryID, p.TriggerKey, p.Pipeline.Application, p.Pipeline.Name, ErrReplayed)
 		}
-		if queued {
-			exec.State = json.RawMessage(`{"queued":true}`)
-		}
-		if err := t.tx.ExecutionInsert(ctx, exec); err != nil {
-			return err
-		}
-		r, err := t.wrap(exec)
 		if err != nil {
-			return err
+			return nil, err
 		}
-		if err := r.event("", apitype.EventExecutionCreated, apitype.ExecutionCreatedData{Status: exec.Status, Queued: queued}); err != nil {
-			return err
+	}
+	queued := false
+	if limitsConcurrency(doc) {
+		running, err := t.runningOf(exec.PipelineConfigID, "")
+		if err != nil {
+			return nil, err
 		}
-		if err := r.audit(p.User, "trigger", nil, map[string]any{"parameters": params, "type": trigger["type"]}); err != nil {
-			return err
+		queued = mustQueue(doc, running)
+	}
+	if queued {
+		exec.State = json.RawMessage(`{"queued":true}`)
+	}
+	if err := t.tx.ExecutionInsert(ctx, exec); err != nil {
+		return nil, err
+	}
+	if p.TriggerKey != "" {
+		err := t.tx.TriggerFired(ctx, &store.TriggerFiring{PipelineID: p.Pipeline.ID, Key: p.TriggerKey, At: now,
+			ExecutionID: exec.ID, Outcome: OutcomeStarted})
+		if err != nil && !errors.Is(err, store.ErrNotFound) {
+			return nil, err
 		}
-		if err := r.save(); err != nil {
-			return err
-		}
-		if queued {
-			return nil
-		}
-		return t.insertJob(startExecutionArgs{ExecutionID: exec.ID}, nil)
-	})
+		t.fire(p.Pipeline.Application, cmp.Or(p.Type, "manual"), OutcomeStarted)
+	}
+	r, err := t.wrap(exec)
 	if err != nil {
 		return nil, err
 	}
-	return exec, nil
+	if err := r.event("", apitype.EventExecutionCreated, apitype.ExecutionCreatedData{Status: exec.Status, Queued: queued}); err != nil {
+		return nil, err
+	}
+	details := map[string]any{"parameters": params, "type": trigger["type"]}
+	if p.TriggerKey != "" {
+		details["trigger"] = p.TriggerKey
+	}
+	if p.DeliveryID != "" {
+		details["delivery"] = p.DeliveryID
+	}
+	if err := r.audit(p.User, "trigger", nil, details); err != nil {
+		return nil, err
+	}
+	if err := r.save(); err != nil {
+		return nil, err
+	}
+	if queued {
+		return exec, nil
+	}
+	return exec, t.insertJob(startExecutionArgs{ExecutionID: exec.ID}, nil)
 }
+
+// OutcomeStarted is the last outcome of a trigger whose last firing
+// started an execution.
+const OutcomeStarted = "started"
 
 func newStageRow(execID string, seq int, s *pipeline.Stage) (*store.Stage, error) {
 	fields, err := json.Marshal(s.Fields)

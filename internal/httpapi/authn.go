@@ -63,7 +63,7 @@ func (s *server) authorize(r *http.Request, a access) (*http.Request, error) {
 		return r, err
 	case err != nil:
 		p = nil // a public route ignores a bad credential
-	case p == nil && !a.Public:
+	case p == nil && !a.Public && !a.Delivery:
 		return r, errNoCredential
 	}
 	if p != nil && p.Via == auth.ViaSession && unsafeMethod(r.Method) &&
@@ -199,7 +199,7 @@ func (s *server) checkRequest(r *http.Request) error {
 				Message: fmt.Sprintf("a state-changing request from the origin %q is refused; only pages of this server may send them", origin)}
 		}
 	}
-	if strings.HasPrefix(r.URL.Path, "/api/") {
+	if strings.HasPrefix(r.URL.Path, "/api/") || strings.HasPrefix(r.URL.Path, "/webhooks/") {
 		mt, err := mediaType(r)
 		if err != nil {
 			return err

@@ -25,6 +25,7 @@ import (
 	"github.com/sluice-cd/sluice/internal/stage/wait"
 	"github.com/sluice-cd/sluice/internal/status"
 	"github.com/sluice-cd/sluice/internal/store"
+	"github.com/sluice-cd/sluice/internal/trigger"
 )
 
 // setupEngine serves the API with the real engine on a real SQLite store.
@@ -41,6 +42,7 @@ func setupEngineWith(t *testing.T, edit func(*httpapi.Config), extra ...stage.Ty
 		reg := stage.NewRegistry(append([]stage.Type{wait.Type{}, judgment.Type{}, variables.Type{}, preconditions.Type{}, steered{}}, extra...)...)
 		cfg.Engine = sluicetest.StartEngine(t, engine.Config{Store: cfg.Store, Stages: reg, Logger: cfg.Logger})
 		cfg.Stages = reg
+		cfg.Validate.TriggerTypes = trigger.Builtin(nil)
 		if edit != nil {
 			edit(cfg)
 		}

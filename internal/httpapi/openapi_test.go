@@ -157,9 +157,13 @@ func TestOpenAPIDescribesAccess(t *testing.T) {
 		}
 		unsafe := unsafeMethod(rt.Method)
 		var wantSecurity *[]map[string][]string // the global one
+		withSignature := append(slices.Clone(withCSRF), map[string][]string{"triggerSignature": {}})
 		switch {
 		case rt.Access.Public:
 			wantSecurity = &[]map[string][]string{}
+		case rt.Access.Delivery:
+			// A delivery may be signed instead of carrying a credential.
+			wantSecurity = &withSignature
 		case unsafe:
 			wantSecurity = &withCSRF
 		}

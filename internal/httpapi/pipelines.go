@@ -146,6 +146,9 @@ func (s *server) savePipeline(r *http.Request, app, name string, p *pipeline.Pip
 		if err != nil {
 			return err
 		}
+		if err := s.indexTriggers(r, tx, saved.ID, saved); err != nil {
+			return err
+		}
 		return tx.AuditInsert(r.Context(), s.auditEntry(r, "pipeline.save", app, name, map[string]any{"revision": saved.Revision}))
 	})
 	if err != nil {
@@ -163,7 +166,11 @@ func (s *server) getPipeline(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return orNotFound(err, "pipeline %s/%s not found", app, name)
 	}
-	writeJSON(w, http.StatusOK, toPipeline(p, true))
+	out := toPipeline(p, true)
+	if out.Triggers, err = s.triggerStatuses(r, p); err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, out)
 	return nil
 }
 
@@ -188,7 +195,14 @@ func (s *server) deletePipeline(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	err := s.store.InTx(r.Context(), func(tx store.Tx) error {
+		current, err := tx.PipelineGet(r.Context(), app, name)
+		if err != nil {
+			return err
+		}
 		if err := tx.PipelineDelete(r.Context(), app, name); err != nil {
+			return err
+		}
+		if err := s.indexTriggers(r, tx, current.ID, nil); err != nil {
 			return err
 		}
 		return tx.AuditInsert(r.Context(), s.auditEntry(r, "pipeline.delete", app, name, nil))

@@ -32,6 +32,10 @@ type access struct {
 	// routes that any principal may call (and that filter what they
 	// return by read rights).
 	Perm auth.Permission
+	// Delivery routes take a trigger's signature instead of a
+	// credential: a request without a credential reaches the handler,
+	// which checks the signature; a bad credential is still refused.
+	Delivery bool
 }
 
 var (
@@ -41,6 +45,9 @@ var (
 	canRead       = access{Perm: auth.Read}
 	canExecute    = access{Perm: auth.Execute}
 	canWrite      = access{Perm: auth.Write}
+	// delivery is a webhook's: a token or session with the execute
+	// right, or the signature of a trigger's secret.
+	delivery = access{Perm: auth.Execute, Delivery: true}
 )
 
 // routes is the single route table: New registers exactly these, and
@@ -72,6 +79,7 @@ func (s *server) routes() []route {
 		{http.MethodGet, v1 + "/pipelines/{app}/{name}/revisions", canRead, s.listRevisions},
 		{http.MethodGet, v1 + "/pipelines/{app}/{name}/revisions/{rev}", canRead, s.getRevision},
 		{http.MethodPost, v1 + "/pipelines/{app}/{name}/executions", canExecute, s.triggerExecution},
+		{http.MethodPatch, v1 + "/pipelines/{app}/{name}/triggers/{key}", canWrite, s.patchTrigger},
 
 		// A canary config's applications are in its document: the
 		// handlers check the right on each (canary_configs.go).
@@ -102,5 +110,8 @@ func (s *server) routes() []route {
 
 		// Prometheus' conventional path, outside the API's version.
 		{http.MethodGet, "/metrics", authenticated, s.getMetrics},
+		// Echo's paths, outside /api/v1 as Gate serves them (triggers.go).
+		{http.MethodPost, "/webhooks/webhook/{source}", delivery, s.deliverWebhook},
+		{http.MethodPost, "/webhooks/git/{source}", delivery, s.deliverGit},
 	}
 }

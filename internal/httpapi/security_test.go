@@ -48,6 +48,9 @@ auth:
 // short wait finishes by itself.
 const secPipeline = `{
   "application": "demo", "name": "release", "limitConcurrent": false,
+  "triggers": [
+    {"type": "webhook", "id": "ci", "enabled": true, "source": "ci"},
+    {"type": "git", "id": "gh", "enabled": true, "source": "github", "project": "acme", "slug": "release"}],
   "stages": [
     {"refId": "1", "type": "manualJudgment", "name": "Approve", "selectedStageRoles": ["release-managers"],
      "judgmentInputs": [{"value": "ship"}]},
@@ -264,6 +267,12 @@ func (f *secFixture) target(op operation, fresh bool) string {
 			return "3" // the long wait
 		case name == "account":
 			return "local"
+		case name == "key":
+			return "ci"
+		case name == "source" && strings.HasPrefix(op.path, "/webhooks/git/"):
+			return "github"
+		case name == "source":
+			return "ci"
 		case name == "id" && strings.HasPrefix(op.path, "/api/v1/tokens/"):
 			if !fresh {
 				return f.victimTokenID
@@ -294,6 +303,12 @@ func (f *secFixture) body(op operation) string {
 	switch op.id {
 	case "putPipeline", "validatePipeline", "importPipelines":
 		return secPipeline
+	case "patchTrigger":
+		return `{"enabled": true}`
+	case "deliverWebhook":
+		return `{"branch": "main"}`
+	case "deliverGit":
+		return `{"ref": "refs/heads/main", "after": "6113728f27ae82c7b1a177c8d03f9e96e0adf246", "repository": {"name": "release", "owner": {"name": "acme"}}}`
 	case "putCanaryConfig", "validateCanaryConfig":
 		return secCanaryConfig
 	case "openSession":

@@ -73,6 +73,9 @@ type Engine interface {
 	Steer(ctx context.Context, executionID, stageID, command, user string) error
 	Evaluate(ctx context.Context, executionID, stageID, expression string) (any, error)
 	Subscribe(ctx context.Context, executionID string, afterID int64) *engine.Subscription
+	// SyncTriggersTx indexes the triggers of a pipeline revision saved
+	// in tx (nil: deleted) and schedules its cron triggers.
+	SyncTriggersTx(ctx context.Context, tx store.Tx, pipelineID string, saved *store.Pipeline) error
 }
 
 // Config configures the API handler.
@@ -139,6 +142,10 @@ type Config struct {
 	// Metrics, when set, is served at GET /metrics (metrics.go); nil
 	// answers 404 there.
 	Metrics prometheus.Gatherer
+	// TriggerSecrets are the secrets webhook and git triggers name
+	// (secretName) to authenticate deliveries, by name (sluice.yaml's
+	// triggerSecrets).
+	TriggerSecrets map[string]string
 }
 
 type server struct {
@@ -163,6 +170,7 @@ type server struct {
 	adminTokenFile string
 	oidc           *oidc.Provider
 	metrics        prometheus.Gatherer
+	triggerSecrets map[string]string
 	mux            *http.ServeMux
 }
 
@@ -199,6 +207,7 @@ func New(cfg Config) http.Handler {
 		adminTokenFile: cfg.AdminTokenFile,
 		oidc:           cfg.OIDC,
 		metrics:        cfg.Metrics,
+		triggerSecrets: cfg.TriggerSecrets,
 		mux:            http.NewServeMux(),
 	}
 	if s.now == nil {

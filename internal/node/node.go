@@ -54,6 +54,7 @@ import (
 	"github.com/sluice-cd/sluice/internal/store/postgres"
 	"github.com/sluice-cd/sluice/internal/store/sqlite"
 	"github.com/sluice-cd/sluice/internal/store/sqlstore"
+	"github.com/sluice-cd/sluice/internal/trigger"
 	"github.com/sluice-cd/sluice/internal/web"
 	"sigs.k8s.io/yaml"
 )
@@ -217,7 +218,7 @@ func (n *Node) start(ctx context.Context, opts Options) error {
 	metrics := prometheus.NewRegistry()
 	metrics.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	n.Engine, err = engine.New(ctx, engine.Config{Store: n.Store, Stages: stages, NodeID: nodeID,
-		Logger: n.log.With("subsystem", "engine"), Notifier: notifier, Metrics: metrics})
+		Logger: n.log.With("subsystem", "engine"), Notifier: notifier, Metrics: metrics, CronTimeZone: cfg.Triggers.CronTimeZone})
 	if err != nil {
 		return &Error{Err: fmt.Errorf("create engine: %w", err), Hint: databaseHint(opts, err)}
 	}
@@ -248,11 +249,13 @@ func (n *Node) start(ctx context.Context, opts Options) error {
 		Store:          n.Store,
 		Engine:         n.Engine,
 		Stages:         stages,
-		Validate:       pipeline.ValidateOptions{StageTypes: stages, CheckExpression: expr.Check, CheckAccount: n.Accounts.CheckApplication},
+		Validate: pipeline.ValidateOptions{StageTypes: stages, CheckExpression: expr.Check, CheckAccount: n.Accounts.CheckApplication,
+			TriggerTypes: cfg.Triggers.registry()},
 		CheckTarget: func(account, region string) error {
 			_, err := n.Accounts.In(account, region)
 			return err
 		},
+		TriggerSecrets: cfg.Triggers.Secrets,
 		Logger:         n.log,
 		Version:        opts.Version,
 		LocalLambdaURL: n.LocalLambdaURL,
@@ -331,6 +334,7 @@ type config struct {
 	Notifications   json.RawMessage
 	Webhooks        webhooksConfig
 	ExecutionWindow executionWindowConfig
+	Triggers        triggersConfig
 }
 
 // webhooksConfig is the webhooks section of sluice.yaml.
@@ -358,6 +362,23 @@ func (c executionWindowConfig) location() *time.Location {
 		return time.UTC
 	}
 	return c.loc
+}
+
+// triggersConfig is the triggers section of sluice.yaml.
+type triggersConfig struct {
+	// Secrets are the secrets webhook and git triggers name with
+	// secretName, by name: the key deliveries are signed with
+	// (X-Hub-Signature-256) or GitLab's X-Gitlab-Token. They live here,
+	// never in a pipeline document.
+	Secrets map[string]string `json:"secrets"`
+	// CronTimeZone is the time zone of cron triggers that name none
+	// (Echo's scheduler.cron.timezone; default America/Los_Angeles).
+	CronTimeZone string `json:"cronTimeZone"`
+}
+
+// registry returns the trigger types, knowing the configured secrets.
+func (c triggersConfig) registry() *trigger.Registry {
+	return trigger.Builtin(func(name string) bool { _, ok := c.Secrets[name]; return ok })
 }
 
 // canaryConfig is the canary section of sluice.yaml: the metric stores
@@ -430,6 +451,7 @@ func loadConfig(path string) (config, error) {
 		Notifications   json.RawMessage `json:"notifications"`
 		Webhooks        json.RawMessage `json:"webhooks"`
 		ExecutionWindow json.RawMessage `json:"executionWindow"`
+		Triggers        json.RawMessage `json:"triggers"`
 	}
 	if err := yaml.Unmarshal(b, &file); err == nil && len(file.Canary) > 0 && string(file.Canary) != "null" {
 		dec := json.NewDecoder(bytes.NewReader(file.Canary))
@@ -475,6 +497,22 @@ func loadConfig(path string) (config, error) {
 		}
 		if err != nil {
 			return cfg, &Error{Err: fmt.Errorf("%s: webhooks: %w", path, err), Hint: "the webhooks section has allowedHosts, a list of host names, *.domains, IP addresses and CIDR networks (docs/webhooks.md)"}
+		}
+	}
+	if err := yaml.Unmarshal(b, &file); err == nil && len(file.Triggers) > 0 && string(file.Triggers) != "null" {
+		dec := json.NewDecoder(bytes.NewReader(file.Triggers))
+		dec.DisallowUnknownFields()
+		err := dec.Decode(&cfg.Triggers)
+		if err == nil && cfg.Triggers.CronTimeZone != "" {
+			_, err = time.LoadLocation(cfg.Triggers.CronTimeZone)
+		}
+		for name, secret := range cfg.Triggers.Secrets {
+			if err == nil && len(secret) < 16 {
+				err = fmt.Errorf("secret %q is shorter than 16 characters; use a long random one (openssl rand -hex 32)", name)
+			}
+		}
+		if err != nil {
+			return cfg, &Error{Err: fmt.Errorf("%s: triggers: %w", path, err), Hint: "the triggers section has secrets (name: secret) and cronTimeZone (docs/triggers.md)"}
 		}
 	}
 	return cfg, nil
@@ -615,5 +653,6 @@ func StageRegistry(hooks *webhook.Type, opts lambda.Options, windows *time.Locat
 // with, so that `sluice pipeline validate` finds exactly what the server
 // would.
 func ValidateOptions() pipeline.ValidateOptions {
-	return pipeline.ValidateOptions{StageTypes: StageRegistry(nil, lambda.Options{}, time.UTC), CheckExpression: expr.Check}
+	return pipeline.ValidateOptions{StageTypes: StageRegistry(nil, lambda.Options{}, time.UTC), CheckExpression: expr.Check,
+		TriggerTypes: trigger.Builtin(nil)}
 }

@@ -32,6 +32,22 @@ type ValidateOptions struct {
 	// not, since an account may be configured after a pipeline is saved
 	// (the stage then fails when it runs, naming the accounts).
 	CheckTarget func(account, region string) error
+	// TriggerTypes knows the trigger types Sluice runs and checks their
+	// fields; nil skips the trigger-type checks, and then every enabled
+	// trigger is warned about as not run.
+	TriggerTypes TriggerTypes
+}
+
+// TriggerTypes is what Validate needs to know about trigger types. The
+// trigger registry (package trigger) is adapted to it: a type it knows is
+// run, so Validate checks its fields instead of warning that it is not.
+type TriggerTypes interface {
+	// Known reports whether Sluice runs triggers of this type.
+	Known(name string) bool
+	// ValidateFields checks the fields of a trigger of a known type (the
+	// whole trigger object) and returns every problem found; Field is a
+	// path inside the trigger, such as "cronExpression".
+	ValidateFields(triggerType string, fields map[string]any) []FieldProblem
 }
 
 // StageTypes is what Validate needs to know about stage types. The stage
@@ -212,13 +228,34 @@ func (v *validator) parameters(params []Parameter) {
 }
 
 func (v *validator) triggers(triggers []Trigger) {
+	ids := map[string]int{}
 	for i, t := range triggers {
+		if id, ok := t.Fields["id"].(string); ok && id != "" {
+			if j, dup := ids[id]; dup {
+				v.add(fmt.Sprintf("triggers[%d].id", i), "duplicate trigger id %q, also used by triggers[%d]; give each trigger its own id (its last firing is kept under it)", id, j)
+			} else {
+				ids[id] = i
+			}
+		}
 		path := fmt.Sprintf("triggers[%d].type", i)
 		switch raw := t.Fields["type"]; {
 		case !isStringOrNull(raw):
 			v.add(path, "must be a string, got %s", describe(raw))
 		case t.Type == "":
 			v.add(path, `missing trigger type; set "type", e.g. "cron", "webhook" or "pipeline"`)
+		case v.opts.TriggerTypes != nil && v.opts.TriggerTypes.Known(t.Type):
+			if raw, ok := t.Fields["enabled"]; ok && raw != nil {
+				if _, isBool := raw.(bool); !isBool {
+					v.add(fmt.Sprintf("triggers[%d].enabled", i), "must be true or false, got %s", describe(raw))
+				}
+			}
+			for _, fp := range v.opts.TriggerTypes.ValidateFields(t.Type, t.document()) {
+				path := fmt.Sprintf("triggers[%d]", i)
+				if fp.Field != "" && !strings.HasPrefix(fp.Field, "[") {
+					path += "."
+				}
+				v.add(path+fp.Field, "%s", fp.Msg)
+			}
 		}
 	}
 }

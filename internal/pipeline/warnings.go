@@ -106,8 +106,8 @@ func keys(names ...string) map[string]*KnownFields {
 	return m
 }
 
-// notYet is what Sluice does instead of running triggers and deployment
-// windows: issue 13 adds them.
+// notYet marks what Sluice keeps but does not run yet: trigger types that
+// ValidateOptions.TriggerTypes does not know.
 const notYet = " yet (issue 13)"
 
 // pipelineFields are the top-level keys of a document. Stages, parameters
@@ -121,7 +121,7 @@ var pipelineFields = &KnownFields{
 	Ignored: map[string]string{
 		"expectedArtifacts":  "Sluice does not bind trigger artifacts" + notYet + "; a stage that refers to one by id fails when it runs",
 		"disabled":           "Sluice runs the pipeline whenever it is started",
-		"respectQuietPeriod": "Sluice has no quiet period, and does not run triggers" + notYet,
+		"respectQuietPeriod": "Sluice has no quiet period; its triggers fire whenever they match",
 	},
 }
 
@@ -160,7 +160,7 @@ var stageFields = &KnownFields{
 }
 
 // warnings finds what Validate warns about: unknown keys, set keys Sluice
-// ignores, and triggers, which Sluice does not run.
+// ignores, and enabled triggers of types Sluice does not run.
 func (v *validator) warnings(p *Pipeline) {
 	v.app = p.Application
 	top := map[string]any{}
@@ -186,11 +186,18 @@ func (v *validator) warnings(p *Pipeline) {
 		if enabled, ok := t.Fields["enabled"].(bool); ok && !enabled {
 			continue
 		}
+		if tt := v.opts.TriggerTypes; tt != nil && tt.Known(t.Type) {
+			continue
+		}
 		what := "triggers"
 		if t.Type != "" {
 			what = fmt.Sprintf("%q triggers", t.Type)
 		}
-		v.warn(KindIgnored, fmt.Sprintf("triggers[%d]", i), "kept, not acted on: Sluice does not run %s%s; start the pipeline with sluice run or the API", what, notYet)
+		runs := ""
+		if tt, ok := v.opts.TriggerTypes.(interface{ Names() []string }); ok {
+			runs = fmt.Sprintf(" (it runs %s)", strings.Join(tt.Names(), ", "))
+		}
+		v.warn(KindIgnored, fmt.Sprintf("triggers[%d]", i), "kept, not acted on: Sluice does not run %s%s%s; start the pipeline with sluice run or the API", what, notYet, runs)
 	}
 	for i, s := range p.Stages {
 		known := stageFields

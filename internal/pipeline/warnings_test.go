@@ -1,7 +1,9 @@
 package pipeline
 
 import (
+	"errors"
 	"slices"
+	"strings"
 	"testing"
 )
 
@@ -110,5 +112,45 @@ func TestCheckWarningsStageKeys(t *testing.T) {
 		if !slices.Equal(got, tt.want) {
 			t.Errorf("%s: warnings = %q, want %q", tt.stage, got, tt.want)
 		}
+	}
+}
+
+// fakeTriggerTypes runs "cron" triggers and requires cronExpression.
+type fakeTriggerTypes struct{}
+
+func (fakeTriggerTypes) Known(name string) bool { return name == "cron" }
+func (fakeTriggerTypes) Names() []string        { return []string{"cron"} }
+func (fakeTriggerTypes) ValidateFields(_ string, fields map[string]any) []FieldProblem {
+	if _, ok := fields["cronExpression"]; !ok {
+		return []FieldProblem{{Field: "cronExpression", Msg: "missing"}}
+	}
+	return nil
+}
+
+// TestTriggerTypes: a trigger of a type Sluice runs is checked, not warned
+// about; one of another type is warned about, naming the types Sluice runs.
+func TestTriggerTypes(t *testing.T) {
+	t.Parallel()
+	p, err := Parse([]byte(`{"application": "a", "name": "n", "stages": [], "triggers": [
+  {"type": "cron", "enabled": true, "cronExpression": "0 0 12 * * ?"},
+  {"type": "cron", "enabled": "yes"},
+  {"type": "docker", "enabled": true}]}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	warns, err := p.Check(ValidateOptions{TriggerTypes: fakeTriggerTypes{}})
+	var ve *ValidationError
+	if !errors.As(err, &ve) {
+		t.Fatalf("Check = %v, want the problems of triggers[1]", err)
+	}
+	var paths []string
+	for _, pr := range ve.Problems {
+		paths = append(paths, pr.Path)
+	}
+	if strings.Join(paths, " ") != "triggers[1].enabled triggers[1].cronExpression" {
+		t.Errorf("problems at %v, want triggers[1].enabled and triggers[1].cronExpression", paths)
+	}
+	if len(warns) != 1 || warns[0].Path != "triggers[2]" || !strings.Contains(warns[0].Msg, "it runs cron") {
+		t.Errorf("warnings = %+v, want one about the docker trigger naming what Sluice runs", warns)
 	}
 }

@@ -193,6 +193,24 @@ type Querier interface {
 	// AuditList returns audit entries newest first.
 	AuditList(ctx context.Context, params *AuditListParams) ([]*AuditEntry, error)
 
+	// TriggerSync makes the trigger index of a pipeline hold exactly
+	// triggers (none removes them all, as when the pipeline is deleted):
+	// it adds the new keys, updates the ones it has and drops the others.
+	// A trigger kept under the same key keeps its last firing.
+	TriggerSync(ctx context.Context, pipelineID string, triggers []*Trigger) error
+	// TriggerList lists indexed triggers matching params, ordered by
+	// application, pipeline name and position.
+	TriggerList(ctx context.Context, params *TriggerListParams) ([]*Trigger, error)
+	// TriggerFired records the last firing of a trigger. ErrNotFound when
+	// the index has no such trigger (its pipeline changed meanwhile).
+	TriggerFired(ctx context.Context, f *TriggerFiring) error
+	// TriggerDeliveryInsert records that a delivery (the ID its sender
+	// gave it) fired a trigger; ErrConflict, without failing the
+	// transaction, when it already had: a replayed delivery. Called in
+	// the transaction that inserts the execution, it makes the delivery
+	// start at most one.
+	TriggerDeliveryInsert(ctx context.Context, d *TriggerDelivery) error
+
 	// CredentialInsert stores a credential. A token whose name a token in
 	// force already has is ErrConflict.
 	CredentialInsert(ctx context.Context, c *Credential) error
@@ -242,6 +260,52 @@ type PipelineSaveParams struct {
 // PipelineListParams filter PipelineList.
 type PipelineListParams struct {
 	Application string
+}
+
+// Trigger is one entry of a pipeline's triggers, indexed so that a
+// delivery finds the triggers it addresses without reading every
+// pipeline, with its last firing.
+type Trigger struct {
+	PipelineID   string
+	Key          string // the trigger's id, or "#<position>"
+	Position     int    // index in the document's triggers
+	Type         string
+	Source       string // what deliveries address it by; "" for cron
+	Enabled      bool
+	Application  string
+	PipelineName string
+	// The last firing; LastFiredAt nil when it has never fired.
+	LastFiredAt     *time.Time
+	LastExecutionID string
+	// LastOutcome says what the last firing did: "started", or why it
+	// started nothing ("missed", "replayed", a parameter error, …).
+	LastOutcome string
+}
+
+// TriggerListParams filter TriggerList; zero values do not filter.
+type TriggerListParams struct {
+	PipelineID  string
+	Type        string
+	Source      string
+	EnabledOnly bool
+}
+
+// TriggerFiring is the argument of TriggerFired.
+type TriggerFiring struct {
+	PipelineID  string
+	Key         string
+	At          time.Time
+	ExecutionID string
+	Outcome     string
+}
+
+// TriggerDelivery is the argument of TriggerDeliveryInsert.
+type TriggerDelivery struct {
+	PipelineID  string
+	Key         string
+	DeliveryID  string
+	ExecutionID string
+	CreatedAt   time.Time
 }
 
 // CanaryConfig is one revision of a saved canary config.

@@ -2,6 +2,7 @@ package web_test
 
 import (
 	"context"
+	"encoding/json"
 	"net/http"
 	"regexp"
 	"strings"
@@ -124,6 +125,36 @@ func TestPipelinePageRevisionsAndDiff(t *testing.T) {
 	}
 	_, body = s.get(t, "/pipelines/hello/first-release?format=yaml&from=1&to=2")
 	contains(t, body, `data-format="yaml"`, "waitTime: 5", "application: hello")
+}
+
+// TestPipelinePageTriggers: the pipeline page lists the triggers with
+// their last firing, linked to the execution it started.
+func TestPipelinePageTriggers(t *testing.T) {
+	t.Parallel()
+	s := newTestServer(t, nil)
+	s.apply(t, "hooks", "deploy", []byte(`{"triggers": [
+  {"type": "webhook", "id": "ci", "enabled": true, "source": "ci"},
+  {"type": "cron", "enabled": false, "cronExpression": "0 0 12 ? * MON-FRI"}],
+  "stages": [{"refId": "1", "type": "wait", "waitTime": 0}]}`))
+	req, err := http.NewRequestWithContext(t.Context(), http.MethodPost, s.URL+"/webhooks/webhook/ci", strings.NewReader(`{"v": 1}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("Authorization", "Bearer "+s.adminToken)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out apitype.DeliveryResult
+	err = json.NewDecoder(resp.Body).Decode(&out)
+	resp.Body.Close()
+	if err != nil || len(out.Executions) != 1 {
+		t.Fatalf("delivery: %d %+v %v, want one execution", resp.StatusCode, out, err)
+	}
+	_, body := s.get(t, "/pipelines/hooks/deploy")
+	contains(t, body, `id="triggers"`, "<td>ci</td><td>webhook</td><td>ci</td>", `href="/executions/`+out.Executions[0].ID+`"`,
+		"<td>started</td>", "<td>#1</td><td>cron</td>", "never")
 }
 
 func TestConsoleErrorsAndAPIStaysJSON(t *testing.T) {

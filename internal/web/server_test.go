@@ -33,6 +33,7 @@ import (
 	"github.com/sluice-cd/sluice/internal/stage/variables"
 	"github.com/sluice-cd/sluice/internal/stage/wait"
 	"github.com/sluice-cd/sluice/internal/store"
+	"github.com/sluice-cd/sluice/internal/trigger"
 	"github.com/sluice-cd/sluice/internal/web"
 )
 
@@ -117,7 +118,7 @@ func newTestServerWith(t testing.TB, opts serverOptions) *testServer {
 		Store:          st,
 		Engine:         eng,
 		Stages:         reg,
-		Validate:       pipeline.ValidateOptions{StageTypes: reg, CheckExpression: expr.Check},
+		Validate:       pipeline.ValidateOptions{StageTypes: reg, CheckExpression: expr.Check, TriggerTypes: trigger.Builtin(nil)},
 		Logger:         log,
 		Version:        "v0.0.0-test",
 		Functions:      functions,

@@ -167,3 +167,13 @@ func checkJSON(what string, raw json.RawMessage) error {
 	}
 	return nil
 }
+
+// inStrings is inInts for text: = ANY of a text array on Postgres, IN over
+// json_each of a JSON array on SQLite.
+func (d *dialect) inStrings(col string, vals []string) (string, any) {
+	if d.name == store.DialectSQLite {
+		b, _ := json.Marshal(vals)
+		return col + " IN (SELECT value FROM json_each(?))", string(b)
+	}
+	return col + " = ANY(?)", vals
+}

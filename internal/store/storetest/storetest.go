@@ -56,6 +56,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"Time", timeTests},
 		{"Concurrency", concurrencyTests},
 		{"Reads", readTests},
+		{"Trigger", triggerTests},
 	}
 	for _, g := range groups {
 		t.Run(g.name, func(t *testing.T) {

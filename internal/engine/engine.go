@@ -80,6 +80,11 @@ type Config struct {
 	// DeadNodeCheck is how often, on Postgres, this process looks for jobs
 	// of dead peers (jobqueue.Config.DeadNodeCheck).
 	DeadNodeCheck time.Duration
+	// CheckApplication says whether executions of application from may
+	// start executions of another application, to: a pipeline stage
+	// starting a child, a pipeline trigger firing. Its error says why not
+	// and how to allow it. Nil allows only the same application.
+	CheckApplication func(from, to string) error
 }
 
 // jobQueue is what the engine needs of the durable job queue
@@ -110,6 +115,8 @@ type Engine struct {
 	docs   *docCache
 	events *broker
 	fanout *fanout
+	// checkApp is Config.CheckApplication.
+	checkApp func(from, to string) error
 
 	mu      sync.Mutex
 	started bool
@@ -121,12 +128,18 @@ func New(ctx context.Context, cfg Config) (*Engine, error) {
 		return nil, errors.New("engine: Config.Store and Config.Stages are required")
 	}
 	e := &Engine{
-		store:  cfg.Store,
-		stages: cfg.Stages,
-		log:    cmp.Or(cfg.Logger, slog.New(slog.DiscardHandler)),
-		now:    cfg.Clock,
-		docs:   newDocCache(),
-		events: newBroker(),
+		store:    cfg.Store,
+		stages:   cfg.Stages,
+		log:      cmp.Or(cfg.Logger, slog.New(slog.DiscardHandler)),
+		now:      cfg.Clock,
+		docs:     newDocCache(),
+		events:   newBroker(),
+		checkApp: cfg.CheckApplication,
+	}
+	if e.checkApp == nil {
+		e.checkApp = func(from, to string) error {
+			return fmt.Errorf("executions of application %s may not start executions of application %s", from, to)
+		}
 	}
 	if e.now == nil {
 		e.now = time.Now
@@ -137,6 +150,7 @@ func New(ctx context.Context, cfg Config) (*Engine, error) {
 	workers := river.NewWorkers()
 	river.AddWorker(workers, &startExecutionWorker{e: e})
 	river.AddWorker(workers, &runStageWorker{e: e})
+	river.AddWorker(workers, &executionEndedWorker{e: e})
 	q, err := jobqueue.New(ctx, jobqueue.Config{
 		Store:         cfg.Store,
 		Workers:       workers,

@@ -36,6 +36,23 @@ type TriggerParams struct {
 // (returning *pipeline.ValidationError with paths "parameters.NAME"). The
 // execution starts at once, or waits in the pipeline's concurrency queue.
 func (e *Engine) Trigger(ctx context.Context, p *TriggerParams) (*store.Execution, error) {
+	var exec *store.Execution
+	err := e.inTx(ctx, func(t *txn) error {
+		var err error
+		exec, err = t.createExecution(p)
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	return exec, nil
+}
+
+// createExecution is Trigger inside a transaction: the pipeline stage and
+// pipeline triggers start executions in the transaction that makes them
+// due.
+func (t *txn) createExecution(p *TriggerParams) (*store.Execution, error) {
+	e, ctx := t.e, t.ctx
 	doc, err := pipeline.Parse(p.Pipeline.Document)
 	if err != nil {
 		return nil, fmt.Errorf("pipeline %s/%s: %w", p.Pipeline.Application, p.Pipeline.Name, err)
@@ -78,43 +95,37 @@ func (e *Engine) Trigger(ctx context.Context, p *TriggerParams) (*store.Executio
 		exec.Stages = append(exec.Stages, row)
 	}
 
-	err = e.inTx(ctx, func(t *txn) error {
-		queued := false
-		if limitsConcurrency(doc) {
-			running, err := t.runningOf(exec.PipelineConfigID, "")
-			if err != nil {
-				return err
-			}
-			queued = mustQueue(doc, running)
-		}
-		if queued {
-			exec.State = json.RawMessage(`{"queued":true}`)
-		}
-		if err := t.tx.ExecutionInsert(ctx, exec); err != nil {
-			return err
-		}
-		r, err := t.wrap(exec)
+	queued := false
+	if limitsConcurrency(doc) {
+		running, err := t.runningOf(exec.PipelineConfigID, "")
 		if err != nil {
-			return err
+			return nil, err
 		}
-		if err := r.event("", apitype.EventExecutionCreated, apitype.ExecutionCreatedData{Status: exec.Status, Queued: queued}); err != nil {
-			return err
-		}
-		if err := r.audit(p.User, "trigger", nil, map[string]any{"parameters": params, "type": trigger["type"]}); err != nil {
-			return err
-		}
-		if err := r.save(); err != nil {
-			return err
-		}
-		if queued {
-			return nil
-		}
-		return t.insertJob(startExecutionArgs{ExecutionID: exec.ID}, nil)
-	})
+		queued = mustQueue(doc, running)
+	}
+	if queued {
+		exec.State = json.RawMessage(`{"queued":true}`)
+	}
+	if err := t.tx.ExecutionInsert(ctx, exec); err != nil {
+		return nil, err
+	}
+	r, err := t.wrap(exec)
 	if err != nil {
 		return nil, err
 	}
-	return exec, nil
+	if err := r.event("", apitype.EventExecutionCreated, apitype.ExecutionCreatedData{Status: exec.Status, Queued: queued}); err != nil {
+		return nil, err
+	}
+	if err := r.audit(p.User, "trigger", nil, map[string]any{"parameters": params, "type": trigger["type"]}); err != nil {
+		return nil, err
+	}
+	if err := r.save(); err != nil {
+		return nil, err
+	}
+	if queued {
+		return exec, nil
+	}
+	return exec, t.insertJob(startExecutionArgs{ExecutionID: exec.ID}, nil)
 }
 
 func newStageRow(execID string, seq int, s *pipeline.Stage) (*store.Stage, error) {

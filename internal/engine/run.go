@@ -226,6 +226,9 @@ func (r *run) setExecStatus(to status.Status) error {
 		r.exec.StartTime = ptr(r.t.now)
 	case to.Complete():
 		r.exec.EndTime = ptr(r.t.now)
+		if err := r.ended(); err != nil {
+			return err
+		}
 	}
 	return r.event("", apitype.EventExecutionStatus, apitype.ExecutionStatusData{Status: to})
 }

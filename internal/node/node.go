@@ -39,6 +39,7 @@ import (
 	"github.com/sluice-cd/sluice/internal/stage"
 	"github.com/sluice-cd/sluice/internal/stage/judgment"
 	"github.com/sluice-cd/sluice/internal/stage/lambda"
+	"github.com/sluice-cd/sluice/internal/stage/pipelinestage"
 	"github.com/sluice-cd/sluice/internal/stage/preconditions"
 	"github.com/sluice-cd/sluice/internal/stage/variables"
 	"github.com/sluice-cd/sluice/internal/stage/wait"
@@ -191,8 +192,9 @@ func (n *Node) start(ctx context.Context, opts Options) error {
 		}
 		n.log.Info("node", "node_id", nodeID, "local_lambda", cmp.Or(n.LocalLambdaURL, "none"))
 	}
+	policy := auth.NewPolicy(cfg.Auth)
 	n.Engine, err = engine.New(ctx, engine.Config{Store: n.Store, Stages: stages, NodeID: nodeID,
-		Logger: n.log.With("subsystem", "engine")})
+		Logger: n.log.With("subsystem", "engine"), CheckApplication: policy.CheckApplication})
 	if err != nil {
 		return &Error{Err: fmt.Errorf("create engine: %w", err), Hint: databaseHint(opts, err)}
 	}
@@ -215,14 +217,15 @@ func (n *Node) start(ctx context.Context, opts Options) error {
 	n.API = httpapi.New(httpapi.Config{
 		OIDC:           sso,
 		Auth:           n.Auth,
-		Policy:         auth.NewPolicy(cfg.Auth),
+		Policy:         policy,
 		Hosts:          n.Hosts,
 		BehindProxy:    opts.BehindProxy,
 		AdminTokenFile: n.AdminTokenFile,
 		Store:          n.Store,
 		Engine:         n.Engine,
 		Stages:         stages,
-		Validate:       pipeline.ValidateOptions{StageTypes: stages, CheckExpression: expr.Check, CheckAccount: n.Accounts.CheckApplication},
+		Validate: pipeline.ValidateOptions{StageTypes: stages, CheckExpression: expr.Check, CheckAccount: n.Accounts.CheckApplication,
+			CheckApplication: policy.CheckApplication},
 		Logger:         n.log,
 		Version:        opts.Version,
 		LocalLambdaURL: n.LocalLambdaURL,
@@ -500,7 +503,7 @@ func DefaultNodeID(dataDir string) string {
 // Options give a registry that validates documents but cannot run Lambda
 // stages (sluice pipeline validate).
 func StageRegistry(opts lambda.Options) *stage.Registry {
-	types := []stage.Type{wait.Type{}, judgment.Type{}, variables.Type{}, preconditions.Type{}}
+	types := []stage.Type{wait.Type{}, judgment.Type{}, variables.Type{}, preconditions.Type{}, pipelinestage.Type{}}
 	r := stage.NewRegistry(append(types, lambda.Types(opts)...)...)
 	for alias, target := range lambda.Aliases {
 		if r.Known(target) {

@@ -25,6 +25,11 @@ type ValidateOptions struct {
 	// account given by an expression is checked when the stage runs. Only
 	// the first line of its error is kept.
 	CheckAccount func(application, account string) error
+	// CheckApplication checks that pipelines of application from may start
+	// pipelines of application to: a pipeline stage naming another
+	// application literally, a pipeline trigger on another application's
+	// pipeline. Nil skips the check; the engine checks again at run time.
+	CheckApplication func(from, to string) error
 }
 
 // StageTypes is what Validate needs to know about stage types. The stage
@@ -99,6 +104,8 @@ func (p *Pipeline) Check(opts ValidateOptions) (warnings []Problem, err error) {
 	v.triggers(p.Triggers)
 	v.stages(p.Stages)
 	v.accounts(p)
+	v.pipelineTriggers(p)
+	v.pipelineStages(p)
 	v.cycles(p.Stages)
 	v.warnings(p)
 	if len(v.problems) == 0 {

@@ -42,7 +42,7 @@ func (v *validator) pipelineTriggers(p *Pipeline) {
 				v.warn(path+".enabled", `is not set: as in Spinnaker, a pipeline trigger fires only with "enabled": true`)
 			}
 		}
-		if v.opts.CheckApplication != nil && hasApp && app != "" && p.Application != "" && !strings.Contains(app, "${") {
+		if v.opts.CheckApplication != nil && hasApp && app != "" && p.Application != "" && app != p.Application && !strings.Contains(app, "${") {
 			if err := v.opts.CheckApplication(app, p.Application); err != nil {
 				v.add(path+".application", "%s", firstLine(err))
 			}
@@ -66,7 +66,7 @@ func (v *validator) pipelineStages(p *Pipeline) {
 			key = "application"
 			app, _ = s.Fields[key].(string)
 		}
-		if app == "" || strings.Contains(app, "${") {
+		if app == "" || app == p.Application || strings.Contains(app, "${") {
 			continue
 		}
 		if err := v.opts.CheckApplication(p.Application, app); err != nil {

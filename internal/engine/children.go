@@ -114,6 +114,10 @@ func (r *run) startChild(s *stageRun, req *stage.PipelineStart) (failMsg string,
 	if err := t.e.checkApplication(r.exec.Application, p.Application); err != nil {
 		return fmt.Sprintf("pipeline stage %q may not start pipeline %s/%s: %v", s.row.Name, p.Application, p.Name, err), nil
 	}
+	if d := r.chainDepth(); d >= MaxChainDepth {
+		return fmt.Sprintf("pipeline stage %q may not start pipeline %s/%s: execution %s is already %d pipelines deep (parent of a parent …), the most Sluice starts; does a pipeline start itself?",
+			s.row.Name, p.Application, p.Name, r.exec.ID, d), nil
+	}
 	user := r.triggerUser()
 	parent := r.env(nil).Execution
 	parent["type"] = "PIPELINE"
@@ -137,6 +141,28 @@ func (r *run) startChild(s *stageRun, req *stage.PipelineStart) (failMsg string,
 	s.ctx["executionName"] = p.Name
 	s.dirty = true
 	return "", nil
+}
+
+// MaxChainDepth is how many executions deep a chain of parents (pipeline
+// stages, pipeline triggers) may go: a pipeline that starts itself, or two
+// that trigger each other, stop there rather than run for ever, and the
+// trigger, which carries every parent, stays bounded.
+const MaxChainDepth = 16
+
+// chainDepth counts the execution's ancestors: the parentExecution of its
+// trigger, of that execution's trigger, and so on.
+func (r *run) chainDepth() int {
+	var trigger map[string]any
+	_ = unmarshalObject(r.exec.Trigger, &trigger)
+	d := 0
+	for {
+		parent, _ := trigger["parentExecution"].(map[string]any)
+		if parent == nil {
+			return d
+		}
+		d++
+		trigger, _ = parent["trigger"].(map[string]any)
+	}
 }
 
 // triggerUser is who the execution runs for: its trigger's user (Orca's

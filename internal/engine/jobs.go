@@ -368,7 +368,7 @@ func (r *run) applyResult(s *stageRun, res stage.Result) (bool, error) {
 		maps.Copy(s.outputs, res.Outputs)
 	}
 	s.dirty = true
-	if res.Start != nil && s.ctx["executionId"] == nil {
+	if id, _ := s.ctx["executionId"].(string); res.Start != nil && id == "" {
 		msg, err := r.startChild(s, res.Start)
 		if err != nil {
 			return false, err

@@ -38,6 +38,7 @@ func TestPipelineStage(t *testing.T) {
 		{"CannotStart", scenarioChildCannotStart},
 		{"OtherApplication", scenarioChildOtherApplication},
 		{"PipelineTrigger", scenarioPipelineTrigger},
+		{"StartsItself", scenarioStartsItself},
 	}
 	for _, dialect := range []string{"sqlite", "postgres"} {
 		t.Run(dialect, func(t *testing.T) {
@@ -342,5 +343,35 @@ func scenarioPipelineTrigger(t *testing.T, b *bundle) {
 	}
 	if tr := triggerOf(t, b.executionsOf(t, "app", "on-failure")[0]); tr["parentExecution"].(map[string]any)["id"] != failed.ID {
 		t.Errorf("on-failure's parent is %v, want %s", tr["parentExecution"].(map[string]any)["id"], failed.ID)
+	}
+}
+
+// scenarioStartsItself: a pipeline that starts itself stops at
+// MaxChainDepth, failing the deepest stage with a message that says why,
+// and every parent with it.
+func scenarioStartsItself(t *testing.T, b *bundle) {
+	p := b.save(t, `{"application":"app","name":"loop","limitConcurrent":false,"stages":[
+		{"refId":"1","type":"pipeline","name":"Again","application":"app","pipeline":"loop"}]}`)
+	exec := b.waitStatus(t, b.trigger(t, p, nil).ID, status.Terminal)
+	wantStatuses(t, exec, status.Terminal, map[string]status.Status{"1": status.Terminal})
+	all := b.executionsOf(t, "app", "loop")
+	if len(all) != engine.MaxChainDepth+1 {
+		t.Errorf("%d executions of loop, want %d", len(all), engine.MaxChainDepth+1)
+	}
+	var deepest *store.Execution
+	for _, x := range all {
+		x = b.waitStatus(t, x.ID, status.Terminal)
+		if x.Status != status.Terminal {
+			t.Errorf("execution %s ended %s, want TERMINAL", x.ID, x.Status)
+		}
+		if contextOf(t, stageOf(x, "1"))["executionId"] == nil {
+			deepest = x
+		}
+	}
+	if deepest == nil {
+		t.Fatal("every execution started a child")
+	}
+	if msg, _ := contextOf(t, stageOf(deepest, "1"))["error"].(string); !strings.Contains(msg, "already 16 pipelines deep") {
+		t.Errorf("deepest stage error = %q, want it to say the chain is too deep", msg)
 	}
 }

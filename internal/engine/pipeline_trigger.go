@@ -121,6 +121,10 @@ func (t *txn) firePipelineTrigger(upstream *run, p *store.Pipeline, i int) error
 		log.WarnContext(t.ctx, "pipeline trigger not fired", "error", err)
 		return nil
 	}
+	if d := upstream.chainDepth(); d >= MaxChainDepth {
+		log.WarnContext(t.ctx, "pipeline trigger not fired: the chain of parent executions is too deep; do pipelines trigger each other?", "depth", d)
+		return nil
+	}
 	parent := upstream.env(nil).Execution
 	parent["type"] = "PIPELINE"
 	exec, err := t.createExecution(&TriggerParams{

@@ -87,8 +87,18 @@ func (Type) KnownFields() *pipeline.KnownFields {
 	return k
 }
 
+// Validate checks the stage's fields as saved. executionId and
+// executionName are the engine's to write: a document that sets them
+// would have the stage follow an execution it did not start, perhaps of
+// an application its readers may not see.
 func (Type) Validate(fields map[string]any) []stage.FieldError {
-	return stage.Validate(fields, &Spec{})
+	errs := stage.Validate(fields, &Spec{})
+	for _, key := range []string{"executionId", "executionName"} {
+		if _, ok := fields[key]; ok {
+			errs = append(errs, stage.FieldError{Field: key, Msg: "is written by Sluice when the stage starts its child; remove it from the document"})
+		}
+	}
+	return errs
 }
 
 // DefaultTimeout implements stage.Timeouter.

@@ -22,6 +22,7 @@ func TestValidate(t *testing.T) {
 		{"missing", map[string]any{}, []string{"application", "pipeline"}},
 		{"parameters not an object", map[string]any{"application": "a", "pipeline": "p", "pipelineParameters": []any{1}}, []string{"pipelineParameters"}},
 		{"strategy", map[string]any{"application": "a", "pipeline": "p", "pipelineParameters": map[string]any{"strategy": true}}, []string{"pipelineParameters"}},
+		{"executionId is the engine's", map[string]any{"application": "a", "pipeline": "p", "executionId": "x"}, []string{"executionId"}},
 		{"waitForCompletion", map[string]any{"application": "a", "pipeline": "p", "waitForCompletion": "maybe"}, []string{"waitForCompletion"}},
 	} {
 		t.Run(c.name, func(t *testing.T) {

@@ -120,7 +120,7 @@ var stageFields = &KnownFields{
 }
 
 // warnings finds what Validate warns about: unknown keys, set keys Sluice
-// ignores, and triggers, which Sluice does not run.
+// ignores, and triggers Sluice does not run (all but pipeline triggers).
 func (v *validator) warnings(p *Pipeline) {
 	top := map[string]any{}
 	maps.Copy(top, p.Extra)

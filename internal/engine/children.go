@@ -41,6 +41,12 @@ type executionEndedWorker struct {
 }
 
 func (w *executionEndedWorker) Work(ctx context.Context, job *river.Job[executionEndedArgs]) error {
+	// The pipelines that may be triggered are read before the transaction,
+	// which on SQLite holds the one write connection.
+	candidates, err := w.e.pipelinesTriggeredBy(ctx, job.Args.ExecutionID)
+	if err != nil {
+		return err
+	}
 	return w.e.inJobTx(ctx, func(t *txn) error {
 		ended, err := t.tx.ExecutionGet(ctx, job.Args.ExecutionID)
 		if errors.Is(err, store.ErrNotFound) {
@@ -61,7 +67,7 @@ func (w *executionEndedWorker) Work(ctx context.Context, job *river.Job[executio
 				}
 			}
 		}
-		if err := t.firePipelineTriggers(ended); err != nil {
+		if err := t.firePipelineTriggers(ended, candidates); err != nil {
 			return err
 		}
 		return t.completeJob(job.JobRow)

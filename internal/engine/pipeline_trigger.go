@@ -2,6 +2,7 @@ package engine
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"fmt"
 	"slices"
@@ -37,20 +38,29 @@ func PipelineTriggerStatus(s status.Status) string {
 }
 
 // pipelinesTriggeredBy returns the saved pipelines that may have a
-// pipeline trigger on the pipeline with id configID. It is the seam where
+// pipeline trigger on the pipeline of execution id. It is the seam where
 // an index of triggers kept at save time would go; for now it lists the
-// pipelines and keeps those whose document mentions the id.
-func (t *txn) pipelinesTriggeredBy(configID string) ([]*store.Pipeline, error) {
-	if configID == "" {
+// pipelines and keeps those whose document mentions the pipeline's id.
+// It reads committed data, outside the job's transaction: a pipeline
+// saved meanwhile is as if saved after the execution ended.
+func (e *Engine) pipelinesTriggeredBy(ctx context.Context, id string) ([]*store.Pipeline, error) {
+	ended, err := e.store.ExecutionGet(ctx, id)
+	if errors.Is(err, store.ErrNotFound) {
 		return nil, nil
 	}
-	all, err := t.tx.PipelineList(t.ctx, &store.PipelineListParams{})
+	if err != nil {
+		return nil, err
+	}
+	if ended.PipelineConfigID == "" {
+		return nil, nil
+	}
+	all, err := e.store.PipelineList(ctx, &store.PipelineListParams{})
 	if err != nil {
 		return nil, fmt.Errorf("list pipelines for pipeline triggers: %w", err)
 	}
 	var out []*store.Pipeline
 	for _, p := range all {
-		if bytes.Contains(p.Document, []byte(configID)) {
+		if bytes.Contains(p.Document, []byte(ended.PipelineConfigID)) {
 			out = append(out, p)
 		}
 	}
@@ -74,18 +84,14 @@ func pipelineTriggerMatches(trigger pipeline.Trigger, configID string, final sta
 	return slices.Contains(list, any(PipelineTriggerStatus(final)))
 }
 
-// firePipelineTriggers starts every pipeline whose enabled pipeline
-// trigger names ended's pipeline and final status. A pipeline that cannot
+// firePipelineTriggers starts every pipeline among candidates whose
+// enabled pipeline trigger names ended's pipeline and final status. A pipeline that cannot
 // be started (a required parameter without a default, an application
 // that may not be started from ended's) is logged and skipped, as Orca
 // does.
-func (t *txn) firePipelineTriggers(ended *store.Execution) error {
-	if !ended.Status.Complete() {
+func (t *txn) firePipelineTriggers(ended *store.Execution, candidates []*store.Pipeline) error {
+	if !ended.Status.Complete() || len(candidates) == 0 {
 		return nil
-	}
-	candidates, err := t.pipelinesTriggeredBy(ended.PipelineConfigID)
-	if err != nil || len(candidates) == 0 {
-		return err
 	}
 	upstream, err := t.wrap(ended)
 	if err != nil {

@@ -159,7 +159,7 @@ type ValidateResult struct {
 	// Warnings are what the document may not do as its author meant:
 	// unknown (likely misspelled) keys, with the nearest known key;
 	// Spinnaker keys Sluice keeps without acting on, with what Sluice does
-	// instead; triggers, which Sluice does not run. Each has its JSON
+	// instead; triggers Sluice does not run. Each has its JSON
 	// path. They do not make the document invalid.
 	Warnings []ErrorDetail `json:"warnings"`
 }

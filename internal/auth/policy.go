@@ -64,8 +64,10 @@ type Config struct {
 	OIDC *oidc.Config `json:"oidc,omitempty"`
 }
 
-// Grants lists the subjects that have each right: a role, "user:NAME" or
-// "token:NAME".
+// Grants lists the subjects that have each right: a role, "user:NAME",
+// "token:NAME", or "application:NAME" — the pipelines of application NAME,
+// which with execute may start this application's pipelines (a pipeline
+// stage, a pipeline trigger). No person or token is ever an application.
 type Grants struct {
 	Read    []string `json:"read,omitempty"`
 	Execute []string `json:"execute,omitempty"`
@@ -189,6 +191,31 @@ func (pol *Policy) Allows(p *Principal, app string, perm Permission) bool {
 		}
 	}
 	return false
+}
+
+// ApplicationSubject is the prefix of a grant subject that names an
+// application (Grants).
+const ApplicationSubject = "application:"
+
+// CheckApplication says whether executions of application from may start
+// executions of application to: a pipeline stage in from that runs a
+// pipeline of to, or a pipeline trigger of to that fires when a pipeline
+// of from ends. An application may always start its own; another needs
+// "application:FROM" under auth.applications.TO.execute (or under "*").
+func (pol *Policy) CheckApplication(from, to string) error {
+	if from == to {
+		return nil
+	}
+	subject := ApplicationSubject + from
+	for _, key := range []string{to, AllApplications} {
+		g := pol.apps[key]
+		if slices.Contains(g.Execute, subject) || slices.Contains(g.Write, subject) {
+			return nil
+		}
+	}
+	return &DeniedError{Principal: subject, Msg: fmt.Sprintf(
+		"pipelines of application %s may not start pipelines of application %s; an admin allows it with %q under auth.applications.%s.execute in sluice.yaml",
+		from, to, subject, to)}
 }
 
 // Check is Allows as an error that says what is missing and how to get it.

@@ -50,6 +50,8 @@ func (p *Principal) matches(subject string) bool {
 		return subject == "user:"+p.Name
 	case strings.HasPrefix(subject, "token:"):
 		return subject == p.Name
+	case strings.HasPrefix(subject, ApplicationSubject):
+		return false // grants to an application's pipelines, never to a person
 	}
 	return p.HasRole(subject)
 }

@@ -25,7 +25,7 @@ prints a one-line summary and exits 0.
 
 Warnings go to stderr as "warning: path: message": keys Sluice does not know
 (likely misspelled; the nearest known key is named), Spinnaker keys Sluice keeps
-without acting on, and triggers, which Sluice does not run. They do not make the
+without acting on, and triggers Sluice does not run. They do not make the
 document invalid unless --strict is given; then they exit 1 as problems do.`,
 		Args: exactArgs("FILE"),
 		RunE: func(cmd *cobra.Command, args []string) error {

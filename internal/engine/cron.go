@@ -74,7 +74,7 @@ func (w *cronTickWorker) Work(ctx context.Context, job *river.Job[cronTickArgs])
 				}
 			}
 			extra["eventId"] = fmt.Sprintf("%s/%s/%d", a.PipelineID, a.Key, a.Tick)
-			_, err := t.trigger(&TriggerParams{Pipeline: p, Type: trigger.TypeCron, User: "cron", Extra: extra, TriggerKey: a.Key})
+			_, err := t.createExecution(&TriggerParams{Pipeline: p, Type: trigger.TypeCron, User: "cron", Extra: extra, TriggerKey: a.Key})
 			var ve *pipeline.ValidationError
 			switch {
 			case errors.As(err, &ve):

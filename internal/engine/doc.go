@@ -8,7 +8,7 @@
 //
 // # Jobs
 //
-// Two job kinds move an execution along:
+// Two job kinds move an execution along, and a third follows its end:
 //
 //   - sluice.start_execution: NOT_STARTED → RUNNING, then start every stage
 //     whose requisites are done.
@@ -16,6 +16,10 @@
 //     on its result — the next task, a snooze (the task polls), a park
 //     (the task waits for a judgment), or the stage's completion, which
 //     starts the stages downstream of it in the same transaction.
+//   - sluice.execution_ended: inserted by the transaction that gives an
+//     execution its final status; it wakes the pipeline stage of a parent
+//     waiting for the execution, and starts the pipelines whose pipeline
+//     triggers match its end (children.go, pipeline_trigger.go).
 //
 // A third, sluice.notify, delivers one notification (notifications.go):
 // the transition whose status change fires it records the delivery on the

@@ -98,6 +98,11 @@ type Config struct {
 	// CronTimeZone is the time zone of cron triggers that name none
 	// (trigger.DefaultTimeZone, Echo's default).
 	CronTimeZone string
+	// CheckApplication says whether executions of application from may
+	// start executions of another application, to: a pipeline stage
+	// starting a child, a pipeline trigger firing. Its error says why not
+	// and how to allow it. Nil allows only the same application.
+	CheckApplication func(from, to string) error
 }
 
 // jobQueue is what the engine needs of the durable job queue
@@ -136,6 +141,8 @@ type Engine struct {
 	notifyAttempts int
 	notifyBackoff  time.Duration
 	cronTZ         string
+	// checkApp is Config.CheckApplication.
+	checkApp func(from, to string) error
 
 	mu      sync.Mutex
 	started bool
@@ -158,6 +165,12 @@ func New(ctx context.Context, cfg Config) (*Engine, error) {
 		notifyAttempts: cmp.Or(cfg.NotifyAttempts, DefaultNotifyAttempts),
 		notifyBackoff:  cmp.Or(cfg.NotifyBackoff, DefaultNotifyBackoff),
 		cronTZ:         cmp.Or(cfg.CronTimeZone, trigger.DefaultTimeZone),
+		checkApp:       cfg.CheckApplication,
+	}
+	if e.checkApp == nil {
+		e.checkApp = func(from, to string) error {
+			return fmt.Errorf("executions of application %s may not start executions of application %s", from, to)
+		}
 	}
 	if _, err := time.LoadLocation(e.cronTZ); err != nil {
 		return nil, fmt.Errorf("engine: cron time zone: %w", err)
@@ -173,6 +186,7 @@ func New(ctx context.Context, cfg Config) (*Engine, error) {
 	river.AddWorker(workers, &runStageWorker{e: e})
 	river.AddWorker(workers, &notifyWorker{e: e})
 	river.AddWorker(workers, &cronTickWorker{e: e})
+	river.AddWorker(workers, &executionEndedWorker{e: e})
 	q, err := jobqueue.New(ctx, jobqueue.Config{
 		Store:         cfg.Store,
 		Workers:       workers,

@@ -378,6 +378,15 @@ func (r *run) applyResult(s *stageRun, res stage.Result) (bool, error) {
 		maps.Copy(s.outputs, res.Outputs)
 	}
 	s.dirty = true
+	if id, _ := s.ctx["executionId"].(string); res.Start != nil && id == "" {
+		msg, err := r.startChild(s, res.Start)
+		if err != nil {
+			return false, err
+		}
+		if msg != "" {
+			return true, r.failStage(s, s.failureStatus(), msg)
+		}
+	}
 	cur := s.book.Tasks[s.book.Current]
 	switch res.Status {
 	case status.Running:

@@ -51,7 +51,7 @@ func (e *Engine) Trigger(ctx context.Context, p *TriggerParams) (*store.Executio
 	var exec *store.Execution
 	err := e.inTx(ctx, func(t *txn) error {
 		var err error
-		exec, err = t.trigger(p)
+		exec, err = t.createExecution(p)
 		return err
 	})
 	if err != nil {
@@ -60,8 +60,10 @@ func (e *Engine) Trigger(ctx context.Context, p *TriggerParams) (*store.Executio
 	return exec, nil
 }
 
-// trigger is Trigger inside t.
-func (t *txn) trigger(p *TriggerParams) (*store.Execution, error) {
+// createExecution is Trigger inside a transaction: the pipeline stage and
+// pipeline triggers start executions in the transaction that makes them
+// due.
+func (t *txn) createExecution(p *TriggerParams) (*store.Execution, error) {
 	ctx := t.ctx
 	doc, err := pipeline.Parse(p.Pipeline.Document)
 	if err != nil {

@@ -234,6 +234,9 @@ func (r *run) setExecStatus(to status.Status) error {
 	case to.Complete():
 		r.exec.EndTime = ptr(r.t.now)
 		r.t.end(false, r.exec.Application, r.exec.PipelineName, to, r.exec.StartTime)
+		if err := r.ended(); err != nil {
+			return err
+		}
 	}
 	if err := r.notify(event, nil); err != nil {
 		return err

@@ -188,7 +188,16 @@ func (r *run) reschedule(s *stageRun) error {
 
 // failStage ends a stage that could not run its tasks.
 func (r *run) failStage(s *stageRun, to status.Status, msg string) error {
-	s.ctx["exception"] = map[string]any{"details": map[string]any{"error": msg}}
+	// A task may have said more (Orca's exception.details.errors, source):
+	// keep it.
+	exception, _ := s.ctx["exception"].(map[string]any)
+	details, _ := exception["details"].(map[string]any)
+	if exception == nil || details == nil {
+		exception, details = map[string]any{}, map[string]any{}
+	}
+	details["error"] = msg
+	exception["details"] = details
+	s.ctx["exception"] = exception
 	return r.completeStage(s, to, msg)
 }
 
@@ -377,6 +386,7 @@ func (r *run) task(s *stageRun) *stage.Task {
 		Context:     maps.Clone(s.ctx),
 		Now:         r.t.now,
 		User:        r.exec.User,
+		Executions:  r.t.e,
 	}
 	env := r.env(s)
 	t.Eval = func(ctx context.Context, v any, vars map[string]any) (any, []string) {

@@ -45,6 +45,7 @@ import (
 	"github.com/sluice-cd/sluice/internal/stage"
 	"github.com/sluice-cd/sluice/internal/stage/judgment"
 	"github.com/sluice-cd/sluice/internal/stage/lambda"
+	"github.com/sluice-cd/sluice/internal/stage/pipelinestage"
 	"github.com/sluice-cd/sluice/internal/stage/preconditions"
 	"github.com/sluice-cd/sluice/internal/stage/variables"
 	"github.com/sluice-cd/sluice/internal/stage/wait"
@@ -215,10 +216,12 @@ func (n *Node) start(ctx context.Context, opts Options) error {
 	if err != nil {
 		return &Error{Err: fmt.Errorf("%s: %w", opts.Config, err), Hint: "fix the notifications section of the file given to --config (docs/notifications.md)"}
 	}
+	policy := auth.NewPolicy(cfg.Auth)
 	metrics := prometheus.NewRegistry()
 	metrics.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	n.Engine, err = engine.New(ctx, engine.Config{Store: n.Store, Stages: stages, NodeID: nodeID,
-		Logger: n.log.With("subsystem", "engine"), Notifier: notifier, Metrics: metrics, CronTimeZone: cfg.Triggers.CronTimeZone})
+		Logger: n.log.With("subsystem", "engine"), Notifier: notifier, Metrics: metrics, CronTimeZone: cfg.Triggers.CronTimeZone,
+		CheckApplication: policy.CheckApplication})
 	if err != nil {
 		return &Error{Err: fmt.Errorf("create engine: %w", err), Hint: databaseHint(opts, err)}
 	}
@@ -242,7 +245,7 @@ func (n *Node) start(ctx context.Context, opts Options) error {
 		OIDC:           sso,
 		Metrics:        metrics,
 		Auth:           n.Auth,
-		Policy:         auth.NewPolicy(cfg.Auth),
+		Policy:         policy,
 		Hosts:          n.Hosts,
 		BehindProxy:    opts.BehindProxy,
 		AdminTokenFile: n.AdminTokenFile,
@@ -250,7 +253,7 @@ func (n *Node) start(ctx context.Context, opts Options) error {
 		Engine:         n.Engine,
 		Stages:         stages,
 		Validate: pipeline.ValidateOptions{StageTypes: stages, CheckExpression: expr.Check, CheckAccount: n.Accounts.CheckApplication,
-			TriggerTypes: cfg.Triggers.registry()},
+			TriggerTypes: cfg.Triggers.registry(), CheckApplication: policy.CheckApplication},
 		CheckTarget: func(account, region string) error {
 			_, err := n.Accounts.In(account, region)
 			return err
@@ -639,7 +642,7 @@ func StageRegistry(hooks *webhook.Type, opts lambda.Options, windows *time.Locat
 	if hooks == nil {
 		hooks = webhook.Loopback()
 	}
-	types := []stage.Type{wait.Type{}, judgment.Type{}, variables.Type{}, preconditions.Type{}, hooks, window.Type{Location: windows}}
+	types := []stage.Type{wait.Type{}, judgment.Type{}, variables.Type{}, preconditions.Type{}, pipelinestage.Type{}, hooks, window.Type{Location: windows}}
 	r := stage.NewRegistry(append(types, lambda.Types(opts)...)...)
 	for alias, target := range lambda.Aliases {
 		if r.Known(target) {

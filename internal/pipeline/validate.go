@@ -36,6 +36,11 @@ type ValidateOptions struct {
 	// fields; nil skips the trigger-type checks, and then every enabled
 	// trigger is warned about as not run.
 	TriggerTypes TriggerTypes
+	// CheckApplication checks that pipelines of application from may start
+	// pipelines of application to: a pipeline stage naming another
+	// application literally, a pipeline trigger on another application's
+	// pipeline. Nil skips the check; the engine checks again at run time.
+	CheckApplication func(from, to string) error
 }
 
 // TriggerTypes is what Validate needs to know about trigger types. The
@@ -149,6 +154,8 @@ func (p *Pipeline) check(opts ValidateOptions) *validator {
 	v.notifications(p)
 	v.accounts(p)
 	v.targets(p)
+	v.pipelineTriggers(p)
+	v.pipelineStages(p)
 	v.cycles(p.Stages)
 	v.warnings(p)
 	return v

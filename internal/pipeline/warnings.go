@@ -183,8 +183,8 @@ func (v *validator) warnings(p *Pipeline) {
 		}
 	}
 	for i, t := range p.Triggers {
-		if enabled, ok := t.Fields["enabled"].(bool); ok && !enabled {
-			continue
+		if enabled, ok := t.Fields["enabled"].(bool); ok && !enabled || t.Type == "pipeline" {
+			continue // pipeline triggers run: pipeline_trigger.go
 		}
 		if tt := v.opts.TriggerTypes; tt != nil && tt.Known(t.Type) {
 			continue

@@ -102,6 +102,8 @@ type Task struct {
 	// later variables read earlier ones). It returns the result and one
 	// message per failed expression; failed expressions are left in place.
 	Eval func(ctx context.Context, v any, vars map[string]any) (any, []string)
+	// Executions reads other executions (see Executions).
+	Executions Executions
 }
 
 // Steerable is implemented by stage types whose running stage takes
@@ -173,6 +175,8 @@ type Result struct {
 	// Error explains a failure in words that tell the user what to fix. It
 	// is required for a failure status.
 	Error string
+	// Start asks the engine to start a child execution (StartPipeline).
+	Start *PipelineStart
 }
 
 // FieldError is one problem with one field of a stage.

@@ -96,6 +96,14 @@ type stageView struct {
 	Reports []*canaryReportView
 	// Rollout is a $PROGRESSIVE Route's traffic shift (rollout.go).
 	Rollout *rolloutView
+	// Child is the execution a pipeline stage started.
+	Child *childView
+}
+
+// childView links a pipeline stage to the execution it started.
+type childView struct {
+	Name, URL string
+	Status    string // the child's status as the stage last saw it
 }
 
 // taskView is one task on the stage's timeline.
@@ -392,6 +400,11 @@ func newStageView(e *apitype.Execution, s *apitype.Stage, now int64) *stageView 
 		}
 	}
 	v.Rollout = newRolloutView(e, s)
+	if id, _ := ctx["executionId"].(string); s.Type == "pipeline" && id != "" {
+		name, _ := ctx["executionName"].(string)
+		st, _ := ctx["status"].(string)
+		v.Child = &childView{Name: cmp.Or(name, id), URL: pathJoin("executions", id), Status: st}
+	}
 	api := "/api/v1" + pathJoin("executions", e.ID, "stages", s.ID)
 	switch {
 	case s.Status == status.Running && inExecutionWindow(s):

@@ -212,3 +212,19 @@ func TestSkipWindowAction(t *testing.T) {
 		})
 	}
 }
+
+// TestChildLink: a pipeline stage links to the execution it started.
+func TestChildLink(t *testing.T) {
+	t.Parallel()
+	e := &apitype.Execution{ID: "p"}
+	s := &apitype.Stage{ID: "s", RefID: "1", Type: "pipeline", Status: "RUNNING",
+		Context: json.RawMessage(`{"executionId":"c-1","executionName":"deploy","status":"RUNNING"}`)}
+	v := newStageView(e, s, 0)
+	if v.Child == nil || v.Child.URL != "/executions/c-1" || v.Child.Name != "deploy" || v.Child.Status != "RUNNING" {
+		t.Errorf("child = %+v, want a link to /executions/c-1 named deploy", v.Child)
+	}
+	s.Context = json.RawMessage(`{}`)
+	if v := newStageView(e, s, 0); v.Child != nil {
+		t.Errorf("child = %+v before the stage started one, want none", v.Child)
+	}
+}

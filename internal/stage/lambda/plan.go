@@ -1,0 +1,821 @@
+package lambda
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"io"
+	"maps"
+	"math"
+	"slices"
+	"strconv"
+	"strings"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/lambda"
+	"github.com/aws/aws-sdk-go-v2/service/lambda/types"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
+
+	"github.com/sluice-cd/sluice/internal/apitype"
+	"github.com/sluice-cd/sluice/internal/stage"
+)
+
+// A Lambda stage's plan reads what its run would read — the function, its
+// versions, aliases and event source mappings, through the same clients —
+// and computes the difference with the same functions the run applies
+// (configUpdate, tagChanges, concurrencyChange, codeMatches, the
+// mappings' diff, Selector.Resolve), so that plan and run cannot disagree.
+// It sends nothing that changes AWS.
+
+// planFunc plans one stage whose fields decode into S, on function f; it
+// fills p (whose Target, RunTime and identity are set).
+type planFunc[S any] func(ctx context.Context, in *stage.PlanInput, f *function, s *S, p *apitype.StagePlan) error
+
+// Plan implements stage.Planner for every Lambda stage type.
+func (st *stageType[S, P]) Plan(ctx context.Context, in *stage.PlanInput) apitype.StagePlan {
+	p := apitype.StagePlan{RefID: in.RefID, Name: in.Name, Type: st.name}
+	for _, k := range slices.Sorted(maps.Keys(in.RunTime)) {
+		p.RunTime = append(p.RunTime, apitype.PlanRunTimeField{Field: k, Expression: in.RunTime[k], Why: runTimeWhy(in.RunTime[k])})
+	}
+	s := new(S)
+	if errs := stage.Validate(in.Context, P(s)); len(errs) > 0 {
+		p.Action, p.Error = apitype.PlanError, stage.FieldErrors(errs).Error()
+		p.Summary = "a run would fail: " + p.Error
+		return p
+	}
+	tg := P(s).functionTarget()
+	for _, fld := range []*stage.Field{&tg.Account.Field, &tg.Region.Field, &tg.FunctionName.Field} {
+		if fld.Expr() {
+			p.Action = apitype.PlanRunTime
+			p.Summary = fmt.Sprintf("the function is known only at run time (%s is an expression)", fld.Path())
+			return p
+		}
+	}
+	f, err := st.function(in.Application, tg)
+	if err != nil {
+		p.Action, p.Error = apitype.PlanError, err.Error()
+		p.Summary = "a run would fail: " + p.Error
+		return p
+	}
+	p.Target = f.String()
+	if st.plan == nil {
+		p.Action = apitype.PlanRunTime
+		p.Summary = "what this stage changes is known only at run time"
+		return p
+	}
+	if err := st.plan(ctx, in, f, s, &p); err != nil {
+		p.Action, p.Error = apitype.PlanError, err.Error()
+		p.Summary = "the plan could not be made: " + p.Error
+	}
+	return p
+}
+
+// runTimeWhy names what an expression waits for.
+func runTimeWhy(expression string) string {
+	switch {
+	case strings.Contains(expression, "#judgment"):
+		return "a manual judgment made during the run"
+	case strings.Contains(expression, "#stage"):
+		return "the outputs of a stage of the run"
+	case strings.Contains(expression, "execution"):
+		return "the execution, which does not exist yet"
+	}
+	return "the outputs of the stages before it"
+}
+
+// change appends one change to p.
+func change(p *apitype.StagePlan, kind, field string, old, new any, note string) {
+	p.Changes = append(p.Changes, apitype.PlanChange{Kind: kind, Field: field, Old: old, New: new, Note: note})
+}
+
+// settle sets p's Action from its changes when the planner left it.
+func settle(p *apitype.StagePlan, summary string) {
+	if p.Action == "" {
+		p.Action = apitype.PlanNoChange
+		for _, c := range p.Changes {
+			if c.Kind != apitype.ChangeSame {
+				p.Action = apitype.PlanUpdate
+				break
+			}
+		}
+	}
+	if p.Summary == "" {
+		p.Summary = summary
+	}
+}
+
+// planDeploy plans an Aws.LambdaDeploymentStage.
+func planDeploy(ctx context.Context, in *stage.PlanInput, f *function, s *deploySpec, p *apitype.StagePlan) error {
+	if err := s.refuseImageOnLocal(f); err != nil {
+		return err
+	}
+	code, err := s.source()
+	if err != nil {
+		return err
+	}
+	code.setZipFileRoot(f.zipFileRoot)
+	out, found, err := getFunction(ctx, f)
+	if err != nil {
+		return err
+	}
+	if !found {
+		return planCreate(f, s, code, p)
+	}
+	c := out.Configuration
+	codeChanged, codeCertain, err := planCode(ctx, f, p, out, code, &s.Architectures)
+	if err != nil {
+		return err
+	}
+	_, fields := s.configUpdate(f.name, c)
+	published := false // a field a published version copies changes
+	for _, fc := range fields {
+		change(p, apitype.ChangeModify, fc.Field, fc.Old, fc.New, "")
+		published = published || fc.Field != "description"
+	}
+	set, remove := s.tagChanges(out.Tags)
+	for _, k := range slices.Sorted(maps.Keys(set)) {
+		if old, ok := out.Tags[k]; ok {
+			change(p, apitype.ChangeModify, "tags."+k, old, set[k], "")
+		} else {
+			change(p, apitype.ChangeAdd, "tags."+k, nil, set[k], "")
+		}
+	}
+	for _, k := range remove {
+		change(p, apitype.ChangeRemove, "tags."+k, out.Tags[k], nil, "")
+	}
+	var have *int32
+	if out.Concurrency != nil {
+		have = out.Concurrency.ReservedConcurrentExecutions
+	}
+	if ch, want := s.concurrencyChange(have); ch {
+		if want == nil {
+			change(p, apitype.ChangeRemove, "reservedConcurrentExecutions", *have, nil, "the reservation is deleted (the stage leaves the field out; leaveAbsent keeps it)")
+		} else {
+			change(p, apitype.ChangeModify, "reservedConcurrentExecutions", orUnset(have), *want, "")
+		}
+	}
+	if s.TriggerArns.Expr() {
+		p.Notes = append(p.Notes, "event source mappings: triggerArns is known only at run time")
+	} else if want := s.eventSources(); want != nil && s.manageEventSources() {
+		if err := planMappings(ctx, f, p, unqualifiedARN(aws.ToString(c.FunctionArn)), want, ""); err != nil {
+			return err
+		}
+	}
+	versions, _, err := publishedVersions(ctx, f)
+	if err != nil {
+		return err
+	}
+	next := ""
+	if s.publishes() {
+		next, err = planPublish(ctx, f, p, c, versions, codeChanged || published, codeCertain)
+		if err != nil {
+			return err
+		}
+		if pc := s.ProvisionedConcurrentExecutions; pc.Set() {
+			change(p, apitype.ChangeModify, "provisionedConcurrentExecutions", nil, pc.Value, "on the published version")
+		}
+	} else if s.Publish.Expr() {
+		p.Notes = append(p.Notes, "whether a version is published (publish) is known only at run time")
+	}
+	if s.Aliases.Present() {
+		if err := planDeployAliases(ctx, f, s, p, next); err != nil {
+			return err
+		}
+	}
+	if s.RetainVersions.Set() {
+		all := slices.Clone(versions)
+		if n, err := strconv.Atoi(next); err == nil && !slices.Contains(all, n) {
+			all = append(all, n)
+		}
+		if err := planRetain(ctx, f, p, all, int(s.RetainVersions.Value)); err != nil {
+			return err
+		}
+	}
+	settle(p, fmt.Sprintf("%d change(s) to %s", len(p.Changes), f))
+	if p.Action == apitype.PlanNoChange {
+		p.Summary = fmt.Sprintf("%s is already as the stage asks", f)
+	}
+	return nil
+}
+
+// planCreate plans the creation of a function that does not exist.
+func planCreate(f *function, s *deploySpec, code *codeSource, p *apitype.StagePlan) error {
+	ci, err := s.createInput(f.name, code)
+	if err != nil {
+		return err
+	}
+	p.Action = apitype.PlanCreate
+	p.Summary = fmt.Sprintf("%s does not exist and would be created", f)
+	change(p, apitype.ChangeAdd, "function", nil, f.name, "")
+	change(p, apitype.ChangeAdd, "code", nil, code.String(), "")
+	add := func(field string, v any) {
+		change(p, apitype.ChangeAdd, field, nil, v, "")
+	}
+	if ci.Runtime != "" {
+		add("runtime", string(ci.Runtime))
+	}
+	if h := aws.ToString(ci.Handler); h != "" {
+		add("handler", h)
+	}
+	add("role", aws.ToString(ci.Role))
+	if ci.MemorySize != nil {
+		add("memorySize", *ci.MemorySize)
+	}
+	if ci.Timeout != nil {
+		add("timeout", *ci.Timeout)
+	}
+	if ci.Environment != nil {
+		add("envVariables", ci.Environment.Variables)
+	}
+	if len(ci.Layers) > 0 {
+		add("layers", ci.Layers)
+	}
+	if len(ci.Tags) > 0 {
+		add("tags", ci.Tags)
+	}
+	if rc := s.ReservedConcurrentExecutions; rc.Set() && !rc.cleared() {
+		add("reservedConcurrentExecutions", rc.Value)
+	}
+	if want := s.eventSources(); want != nil && !s.TriggerArns.Expr() {
+		for _, src := range want.arns {
+			add("eventSourceMapping", src)
+		}
+	}
+	next := ""
+	if s.publishes() {
+		next = "1"
+		p.Publishes = &apitype.PlanPublish{Function: f.name, Account: f.acct.Name, Region: f.acct.Region, Certain: true, Version: next}
+		change(p, apitype.ChangeAdd, "version", nil, next, "published after the create")
+	}
+	for _, a := range dedupe(s.Aliases.Value) {
+		target := "$LATEST"
+		if s.AliasesCreateOnly.Value && next != "" {
+			target = "version " + next
+		}
+		change(p, apitype.ChangeAdd, "alias "+a, nil, target, "")
+	}
+	return nil
+}
+
+// planCode says whether the code a stage gives differs from the
+// function's (out), as updateCode decides. certain is false when only
+// Lambda can tell (an S3 object).
+func planCode(ctx context.Context, f *function, p *apitype.StagePlan, out *lambda.GetFunctionOutput, code *codeSource, arch *stage.StringsField) (changed, certain bool, err error) {
+	if code == nil {
+		return false, true, nil
+	}
+	_, sha, err := code.load()
+	if err != nil {
+		return false, false, err
+	}
+	if sha == "" && code.s3Key != "" {
+		sha = s3Digest(ctx, f, code)
+	}
+	c := out.Configuration
+	if codeMatches(out, code, sha, architectures(arch)) {
+		change(p, apitype.ChangeSame, "code", nil, aws.ToString(c.CodeSha256), "CodeSha256 matches "+code.String())
+		return false, true, nil
+	}
+	switch {
+	case sha != "" && sha == aws.ToString(c.CodeSha256):
+		// The same code for another architecture: only that changes.
+	case sha != "":
+		change(p, apitype.ChangeModify, "code", aws.ToString(c.CodeSha256), sha, "CodeSha256 of "+code.String())
+	case code.imageURI != "":
+		old := ""
+		if out.Code != nil {
+			old = aws.ToString(out.Code.ImageUri)
+		}
+		change(p, apitype.ChangeModify, "code", old, code.imageURI, "image URI")
+	default:
+		change(p, apitype.ChangeModify, "code", aws.ToString(c.CodeSha256), code.String(),
+			"sent again: the digest of an S3 object is known only to Lambda, so whether the code differs is known at run time")
+		return true, false, nil
+	}
+	if arch.Set() && len(arch.Value) > 0 {
+		old := []types.Architecture{types.ArchitectureX8664}
+		if len(c.Architectures) > 0 {
+			old = c.Architectures
+		}
+		if !slices.Equal(old, architectures(arch)) {
+			change(p, apitype.ChangeModify, "architectures", old[0], arch.Value[0], "")
+		}
+	}
+	return true, true, nil
+}
+
+// s3Digest reads an S3 object of code through the account's S3 client
+// and returns its CodeSha256, as Lambda would compute it; "" when it
+// cannot be read (no permission, too large), and the plan then says only
+// Lambda knows.
+func s3Digest(ctx context.Context, f *function, code *codeSource) string {
+	if f.acct.S3 == nil {
+		return ""
+	}
+	in := &s3.GetObjectInput{Bucket: aws.String(code.s3Bucket), Key: aws.String(code.s3Key)}
+	if code.s3Version != "" {
+		in.VersionId = aws.String(code.s3Version)
+	}
+	obj, err := f.acct.S3.GetObject(ctx, in)
+	if err != nil {
+		return ""
+	}
+	defer obj.Body.Close()
+	h := sha256.New()
+	n, err := io.Copy(h, io.LimitReader(obj.Body, maxS3Code+1))
+	if err != nil || n > maxS3Code {
+		return ""
+	}
+	return base64.StdEncoding.EncodeToString(h.Sum(nil))
+}
+
+// maxS3Code is the largest S3 object a plan reads to learn its digest:
+// Lambda's limit on unzipped code.
+const maxS3Code = 250 * 1024 * 1024
+
+// planPublish says whether publishVersion would publish a version, as
+// publishOnce decides: when the code or a configuration field a version
+// copies changes, or when $LATEST already differs from the newest
+// version. It returns the version the stage would route its aliases to:
+// the new version's number, or the newest version's when none would be
+// published.
+func planPublish(ctx context.Context, f *function, p *apitype.StagePlan, latest *types.FunctionConfiguration,
+	versions []int, changes, certain bool) (string, error) {
+	next := "1"
+	newest := ""
+	if n := len(versions); n > 0 {
+		next, newest = strconv.Itoa(versions[n-1]+1), strconv.Itoa(versions[n-1])
+	}
+	if !changes && newest != "" {
+		nc, err := f.c.GetFunctionConfiguration(ctx, &lambda.GetFunctionConfigurationInput{
+			FunctionName: aws.String(f.name), Qualifier: aws.String(newest)})
+		if err != nil {
+			return "", apiError(f, "GetFunctionConfiguration", err)
+		}
+		if fingerprint(functionConfiguration(nc)) == fingerprint(latest) {
+			change(p, apitype.ChangeSame, "version", nil, newest,
+				"no new version would be published: the code and configuration are those of version "+newest)
+			return newest, nil
+		}
+	}
+	note := "would publish version " + next
+	if !certain {
+		note = "would publish version " + next + " if Lambda finds the code differs (else version " + orNone(newest) + " stays the newest)"
+	}
+	change(p, apitype.ChangeAdd, "version", nil, next, note)
+	p.Publishes = &apitype.PlanPublish{Function: f.name, Account: f.acct.Name, Region: f.acct.Region, Certain: certain, Version: next}
+	return next, nil
+}
+
+// planDeployAliases plans a Deploy stage's aliases as deployAliases
+// applies them.
+func planDeployAliases(ctx context.Context, f *function, s *deploySpec, p *apitype.StagePlan, published string) error {
+	target := "$LATEST"
+	if s.AliasesCreateOnly.Value && published != "" {
+		target = published
+	}
+	for _, name := range dedupe(s.Aliases.Value) {
+		a, err := f.c.GetAlias(ctx, &lambda.GetAliasInput{FunctionName: aws.String(f.name), Name: aws.String(name)})
+		switch {
+		case isNotFound(err):
+			change(p, apitype.ChangeAdd, "alias "+name, nil, routingText(target, nil), "")
+			continue
+		case err != nil:
+			return apiError(f, "GetAlias "+name, err)
+		}
+		weights := map[string]float64{}
+		if a.RoutingConfig != nil {
+			weights = a.RoutingConfig.AdditionalVersionWeights
+		}
+		routed := aws.ToString(a.FunctionVersion)
+		switch {
+		case routed == target && len(weights) == 0:
+			change(p, apitype.ChangeSame, "alias "+name, nil, routingText(target, nil), "")
+		case s.AliasesCreateOnly.Value:
+			change(p, apitype.ChangeSame, "alias "+name, nil, routingText(routed, weights), "left alone (aliasesCreateOnly)")
+		default:
+			change(p, apitype.ChangeModify, "alias "+name, routingText(routed, weights), routingText(target, nil), "weights cleared, as Clouddriver does")
+		}
+	}
+	return nil
+}
+
+// routingText says what an alias routes, in words.
+func routingText(version string, weights map[string]float64) string {
+	if !isVersionNumber(version) {
+		if len(weights) == 0 {
+			return "100% to " + version
+		}
+	}
+	return describeRouting(version, weights)
+}
+
+// planRetain lists the versions retainVersions would delete: all but the
+// newest keep, and those an alias uses.
+func planRetain(ctx context.Context, f *function, p *apitype.StagePlan, versions []int, keep int) error {
+	use, err := aliasUsage(ctx, f)
+	if err != nil {
+		return err
+	}
+	for i := len(versions) - 1 - keep; i >= 0; i-- {
+		v := strconv.Itoa(versions[i])
+		if aliases := use[v]; len(aliases) > 0 {
+			change(p, apitype.ChangeSame, "version "+v, nil, v, "kept by retainVersions: alias "+strings.Join(aliases, ", ")+" uses it")
+			continue
+		}
+		change(p, apitype.ChangeRemove, "version "+v, v, nil, fmt.Sprintf("retainVersions keeps the newest %d", keep))
+	}
+	return nil
+}
+
+// planMappings plans the event source mappings of target (the function's
+// or an alias's ARN) as reconcileEventSources applies them.
+func planMappings(ctx context.Context, f *function, p *apitype.StagePlan, target string, want *eventSources, on string) error {
+	mine, err := listMappings(ctx, f, target)
+	if err != nil {
+		return err
+	}
+	d := want.diff(mine)
+	field := "eventSourceMapping"
+	if on != "" {
+		field += " on alias " + on
+	}
+	for _, m := range d.remove {
+		change(p, apitype.ChangeRemove, field, aws.ToString(m.EventSourceArn), nil, "mapping "+aws.ToString(m.UUID))
+	}
+	for _, u := range d.update {
+		id := aws.ToString(u.UUID)
+		change(p, apitype.ChangeModify, field, d.have[id], d.have[id], "options of mapping "+id+" change")
+	}
+	for _, src := range d.create {
+		change(p, apitype.ChangeAdd, field, nil, src, "")
+	}
+	return nil
+}
+
+// planUpdateCode plans an Aws.LambdaUpdateCodeStage.
+func planUpdateCode(ctx context.Context, _ *stage.PlanInput, f *function, s *updateCodeSpec, p *apitype.StagePlan) error {
+	if err := s.refuseImageOnLocal(f); err != nil {
+		return err
+	}
+	code, err := s.source()
+	if err != nil {
+		return err
+	}
+	code.setZipFileRoot(f.zipFileRoot)
+	out, err := mustExist(ctx, f)
+	if err != nil {
+		return err
+	}
+	changed, certain, err := planCode(ctx, f, p, out, code, &s.Architectures)
+	if err != nil {
+		return err
+	}
+	if s.Publish.Value {
+		versions, _, err := publishedVersions(ctx, f)
+		if err != nil {
+			return err
+		}
+		if _, err := planPublish(ctx, f, p, out.Configuration, versions, changed, certain); err != nil {
+			return err
+		}
+	}
+	settle(p, fmt.Sprintf("new code for %s", f))
+	if p.Action == apitype.PlanNoChange {
+		p.Summary = fmt.Sprintf("%s already has this code", f)
+	}
+	return nil
+}
+
+// mustExist reads the function, which must exist.
+func mustExist(ctx context.Context, f *function) (*lambda.GetFunctionOutput, error) {
+	out, found, err := getFunction(ctx, f)
+	if err != nil {
+		return nil, err
+	}
+	if !found {
+		return nil, fail("%s does not exist; deploy it first with %s (which creates it)", f, DeployTypeName)
+	}
+	return out, nil
+}
+
+// upstreamPublish finds the nearest stage upstream that would publish a
+// version of f.
+func upstreamPublish(in *stage.PlanInput, f *function) *apitype.StagePlan {
+	for i := len(in.Upstream) - 1; i >= 0; i-- {
+		u := &in.Upstream[i]
+		if pub := u.Publishes; pub != nil && pub.Function == f.name && pub.Account == f.acct.Name && pub.Region == f.acct.Region {
+			return u
+		}
+	}
+	return nil
+}
+
+// upstreamCreates finds the nearest stage upstream that would create f.
+func upstreamCreates(in *stage.PlanInput, f *function) *apitype.StagePlan {
+	for i := len(in.Upstream) - 1; i >= 0; i-- {
+		if u := &in.Upstream[i]; u.Action == apitype.PlanCreate && u.Target == f.String() {
+			return u
+		}
+	}
+	return nil
+}
+
+// plannedVersions is f's published versions as a stage will find them
+// when it runs: today's, plus the one a stage upstream would publish. by
+// names that stage, and published the version number it would get.
+func plannedVersions(ctx context.Context, in *stage.PlanInput, f *function) (versions []int, by *apitype.StagePlan, published string, err error) {
+	versions, found, err := publishedVersions(ctx, f)
+	if err != nil {
+		return nil, nil, "", err
+	}
+	if !found && upstreamCreates(in, f) == nil {
+		return nil, nil, "", fail("%s does not exist; check functionName and account", f)
+	}
+	by = upstreamPublish(in, f)
+	if by == nil {
+		return versions, nil, "", nil
+	}
+	next := 1
+	if len(versions) > 0 {
+		next = versions[len(versions)-1] + 1
+	}
+	return append(versions, next), by, strconv.Itoa(next), nil
+}
+
+// describeVersion names a version for a plan: "version 3", or "version 4,
+// the version the Deploy stage 'Deploy' publishes".
+func describeVersion(v string, by *apitype.StagePlan, published string) string {
+	if by != nil && v == published {
+		s := fmt.Sprintf("version %s, the version the %s stage '%s' publishes", v, shortType(by.Type), by.Name)
+		if !by.Publishes.Certain {
+			s += " (if Lambda finds its code differs)"
+		}
+		return s
+	}
+	return "version " + v
+}
+
+// shortType is a stage type as people say it: "Deploy" for
+// Aws.LambdaDeploymentStage.
+func shortType(t string) string {
+	switch t {
+	case DeployTypeName:
+		return "Deploy"
+	case UpdateCodeTypeName:
+		return "Update Code"
+	}
+	return t
+}
+
+// planRoute plans an Aws.LambdaTrafficRoutingStage: the alias's routing
+// before → after, its selectors resolved as resolveRoute resolves them.
+func planRoute(ctx context.Context, in *stage.PlanInput, f *function, s *routeSpec, p *apitype.StagePlan) error {
+	if s.DeploymentStrategy.Expr() || s.VersionNameA.Expr() || s.VersionNameB.Expr() || s.TrafficPercentA.Expr() ||
+		s.VersionNumberA.Expr() || s.VersionNumberB.Expr() || s.AliasName.Expr() {
+		p.Action = apitype.PlanRunTime
+		p.Summary = fmt.Sprintf("the routing of %s is known only at run time: its selectors are expressions", f)
+		return nil
+	}
+	versions, by, published, err := plannedVersions(ctx, in, f)
+	if err != nil {
+		return err
+	}
+	alias := s.alias()
+	before := aliasState{weights: map[string]float64{}}
+	if _, found, err := getFunction(ctx, f); err != nil {
+		return err
+	} else if found {
+		if before, err = readAlias(ctx, f, alias); err != nil {
+			return err
+		}
+	}
+	strategy := s.DeploymentStrategy.Value
+	var version string
+	weights := map[string]float64{}
+	describe := func(v string) string { return describeVersion(v, by, published) }
+	switch strategy {
+	case strategySimple:
+		v, sel, err := s.resolveSide(f, "A", versions)
+		if err != nil {
+			return err
+		}
+		version = v
+		p.Notes = append(p.Notes, fmt.Sprintf("versionNameA %s = %s", sel, describe(v)))
+	case strategyWeighted:
+		a, selA, err := s.resolveSide(f, "A", versions)
+		if err != nil {
+			return err
+		}
+		b, selB, err := s.resolveSide(f, "B", versions)
+		if err != nil {
+			return err
+		}
+		if a == b {
+			return fail("versionNameA %s and versionNameB %s both name version %s of %s; $WEIGHTED routes between two different versions", selA, selB, a, f.name)
+		}
+		pct := s.TrafficPercentA.Value
+		p.Notes = append(p.Notes, fmt.Sprintf("versionNameA %s = %s at %v%%; versionNameB %s = %s at %v%%", selA, describe(a), pct, selB, describe(b), 100-pct))
+		switch {
+		case pct >= 100:
+			version = a
+		case pct <= 0:
+			version = b
+		default:
+			version = a
+			weights[b] = roundWeight(pct)
+		}
+	case strategyBlueGreen:
+		if len(versions) == 0 {
+			return fail("$BLUEGREEN tests the newest published version of %s, and it has none", f)
+		}
+		version = strconv.Itoa(versions[len(versions)-1])
+		p.Notes = append(p.Notes, fmt.Sprintf("$BLUEGREEN: invokes %s first and routes to it only if every check passes; otherwise the alias stays as it is", describe(version)))
+	case strategyProgressive:
+		if !before.found {
+			return fail("$PROGRESSIVE shifts alias %s of %s from the version it routes now, and the alias does not exist; create it first", alias, f.name)
+		}
+		if s.VersionNameA.Missing() {
+			s.VersionNameA.Value = SelectorLatest
+		}
+		v, sel, err := s.resolveSide(f, "A", versions)
+		if err != nil {
+			return err
+		}
+		version = v
+		steps, err := s.Progressive.steps()
+		if err != nil {
+			return fail("%v", err)
+		}
+		var ws []string
+		for _, st := range steps {
+			ws = append(ws, strconv.FormatFloat(st.Weight, 'f', -1, 64)+"%")
+		}
+		p.Notes = append(p.Notes, fmt.Sprintf("$PROGRESSIVE: shifts traffic to versionNameA %s = %s in steps of %s; each step's checks decide at run time whether it goes on or rolls back",
+			sel, describe(v), strings.Join(ws, ", ")))
+	default:
+		return fail("deploymentStrategy must be $SIMPLE, $WEIGHTED, $BLUEGREEN or $PROGRESSIVE, not %q", strategy)
+	}
+	after := routingText(version, weights)
+	field := "alias " + alias
+	switch {
+	case !before.found:
+		change(p, apitype.ChangeAdd, field, nil, after, "the alias is created")
+	case before.routes(version, weights):
+		change(p, apitype.ChangeSame, field, nil, after, "")
+	default:
+		change(p, apitype.ChangeModify, field, before.String(), "routes "+after, "")
+	}
+	if pc := s.ProvisionedConcurrentExecutions; pc.Set() && pc.Value > 0 {
+		change(p, apitype.ChangeModify, "provisionedConcurrentExecutions on alias "+alias, nil, pc.Value, "")
+	}
+	settle(p, fmt.Sprintf("alias %s of %s: %s", alias, f, after))
+	if p.Action == apitype.PlanNoChange {
+		p.Summary = fmt.Sprintf("alias %s of %s already %s", alias, f, "routes "+after)
+	} else {
+		p.Summary = fmt.Sprintf("alias %s of %s would route %s", alias, f, after)
+	}
+	return nil
+}
+
+// roundWeight is the additional version's weight for percent pct of
+// version A, as resolveWeighted computes it.
+func roundWeight(pct float64) float64 { return math.Round((100-pct)*1e4) / 1e6 }
+
+// planDelete plans an Aws.LambdaDeleteStage: the versions it would
+// delete, resolved as resolveDeletion resolves them.
+func planDelete(ctx context.Context, in *stage.PlanInput, f *function, s *deleteSpec, p *apitype.StagePlan) error {
+	if s.Version.Expr() || s.VersionNumber.Expr() || s.RetentionNumber.Expr() {
+		p.Action = apitype.PlanRunTime
+		p.Summary = fmt.Sprintf("the versions of %s to delete are known only at run time: version is an expression", f)
+		return nil
+	}
+	sel, err := s.selector()
+	if err != nil {
+		return fail("%v", err)
+	}
+	if sel.Name == SelectorAll {
+		p.Action = apitype.PlanDelete
+		p.Summary = fmt.Sprintf("%s would be deleted, with every version and alias", f)
+		change(p, apitype.ChangeRemove, "function", f.name, nil, "$ALL")
+		return nil
+	}
+	versions, by, published, err := plannedVersions(ctx, in, f)
+	if err != nil {
+		return err
+	}
+	names, err := sel.Resolve(f.name, versions, false)
+	var unresolved *UnresolvedError
+	switch {
+	case errors.As(err, &unresolved) && len(versions) == 0:
+		p.Action = apitype.PlanNoChange
+		p.Summary = fmt.Sprintf("%v: nothing to delete", err)
+		return nil
+	case err != nil:
+		return fail("%s: %v", noVersionFound, err)
+	}
+	use, err := aliasUsage(ctx, f)
+	if err != nil {
+		return err
+	}
+	var deleted []string
+	for _, v := range names {
+		n, _ := strconv.Atoi(v)
+		if !slices.Contains(versions, n) {
+			change(p, apitype.ChangeSame, "version "+v, nil, nil, "already gone: nothing to delete")
+			continue
+		}
+		if aliases := use[v]; len(aliases) > 0 {
+			by := upstreamRoutes(in, aliases)
+			if by == nil {
+				return fail("a run would refuse to delete version %s: alias %s uses it; route the alias to another version first", v, strings.Join(aliases, ", "))
+			}
+			p.Notes = append(p.Notes, fmt.Sprintf("alias %s routes to version %s today; the %s stage '%s' changes its routing first, and the run refuses the deletion if it still routes there",
+				strings.Join(aliases, ", "), v, by.Type, by.Name))
+		}
+		change(p, apitype.ChangeRemove, "version "+v, describeVersion(v, by, published), nil, "")
+		deleted = append(deleted, v)
+	}
+	if len(deleted) == 0 {
+		p.Action = apitype.PlanNoChange
+		p.Summary = fmt.Sprintf("%s names no version of %s to delete", sel, f)
+		return nil
+	}
+	p.Action = apitype.PlanDelete
+	p.Summary = fmt.Sprintf("would delete version %s of %s (%s)", strings.Join(deleted, ", "), f, sel)
+	return nil
+}
+
+// upstreamRoutes finds the nearest stage upstream that would change the
+// routing of one of aliases.
+func upstreamRoutes(in *stage.PlanInput, aliases []string) *apitype.StagePlan {
+	for i := len(in.Upstream) - 1; i >= 0; i-- {
+		u := &in.Upstream[i]
+		for _, c := range u.Changes {
+			if c.Kind != apitype.ChangeSame && slices.Contains(aliases, strings.TrimPrefix(c.Field, "alias ")) {
+				return u
+			}
+		}
+	}
+	return nil
+}
+
+// planInvoke plans an Aws.LambdaInvokeStage: what it would invoke. An
+// invocation changes no configuration.
+func planInvoke(ctx context.Context, in *stage.PlanInput, f *function, s *invokeSpec, p *apitype.StagePlan) error {
+	p.Action = apitype.PlanInvoke
+	count, _ := s.invocations()
+	times := fmt.Sprintf("%d time(s)", count)
+	if s.ExecutionCount.Expr() {
+		times = "a number of times known at run time"
+	}
+	qualifier := strings.TrimSpace(s.AliasName.Value)
+	if qualifier == "" && !s.AliasName.Expr() {
+		qualifier = strings.TrimSpace(s.Version.Value)
+	}
+	switch {
+	case s.AliasName.Expr() || s.Version.Expr():
+		p.Summary = fmt.Sprintf("would invoke %s %s; the alias or version is known only at run time", f, times)
+		return nil
+	case qualifier == "" || qualifier == "$LATEST":
+		p.Summary = fmt.Sprintf("would invoke $LATEST of %s %s; changes nothing", f, times)
+	case isVersionNumber(qualifier):
+		p.Summary = fmt.Sprintf("would invoke version %s of %s %s; changes nothing", qualifier, f, times)
+	default:
+		a, err := readAlias(ctx, f, qualifier)
+		if err != nil {
+			if upstreamCreates(in, f) != nil {
+				p.Summary = fmt.Sprintf("would invoke alias %s of %s (created by an earlier stage) %s", qualifier, f, times)
+				return nil
+			}
+			return err
+		}
+		if !a.found {
+			p.Summary = fmt.Sprintf("would invoke alias %s of %s %s; the alias does not exist now, so an earlier stage must create it", qualifier, f, times)
+			return nil
+		}
+		p.Summary = fmt.Sprintf("would invoke alias %s of %s (today it routes %s) %s; changes nothing", qualifier, f, describeRouting(a.version, a.weights), times)
+		if by := upstreamPublish(in, f); by != nil {
+			p.Notes = append(p.Notes, fmt.Sprintf("the %s stage '%s' runs first: what alias %s routes then depends on the stages between", shortType(by.Type), by.Name, qualifier))
+		}
+	}
+	return nil
+}
+
+// planCanary plans a kayentaCanary stage: it reads metrics and changes
+// nothing in AWS.
+func planCanary(_ context.Context, _ *stage.PlanInput, f *function, s *canarySpec, p *apitype.StagePlan) error {
+	p.Action = apitype.PlanNoAWSChange
+	p.Summary = fmt.Sprintf("no AWS change: compares two versions of %s by their metrics; the verdict is known at run time", f)
+	return nil
+}
+
+// orUnset is *v, or "unset".
+func orUnset(v *int32) any {
+	if v == nil {
+		return "unset"
+	}
+	return *v
+}

@@ -33,6 +33,7 @@ Pipelines are named APP/NAME.`,
 		a.newPipelineListCmd(),
 		a.newPipelineDeleteCmd(),
 		a.newPipelineHistoryCmd(),
+		a.newPipelinePlanCmd(),
 	)
 	return cmd
 }

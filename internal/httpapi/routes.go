@@ -69,6 +69,7 @@ func (s *server) routes() []route {
 		{http.MethodGet, v1 + "/pipelines/{app}/{name}/revisions", canRead, s.listRevisions},
 		{http.MethodGet, v1 + "/pipelines/{app}/{name}/revisions/{rev}", canRead, s.getRevision},
 		{http.MethodPost, v1 + "/pipelines/{app}/{name}/executions", canExecute, s.triggerExecution},
+		{http.MethodPost, v1 + "/pipelines/{app}/{name}/plan", canRead, s.planPipeline},
 
 		// A canary config's applications are in its document: the
 		// handlers check the right on each (canary_configs.go).

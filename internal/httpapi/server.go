@@ -70,6 +70,7 @@ type Engine interface {
 	SkipWait(ctx context.Context, executionID, stageID, user string) error
 	Steer(ctx context.Context, executionID, stageID, command, user string) error
 	Evaluate(ctx context.Context, executionID, stageID, expression string) (any, error)
+	Plan(ctx context.Context, p *engine.PlanParams) (*apitype.Plan, error)
 	Subscribe(ctx context.Context, executionID string, afterID int64) *engine.Subscription
 }
 

@@ -735,7 +735,11 @@ func planDelete(ctx context.Context, in *stage.PlanInput, f *function, s *delete
 			p.Notes = append(p.Notes, fmt.Sprintf("alias %s routes to version %s today; the %s stage '%s' changes its routing first, and the run refuses the deletion if it still routes there",
 				strings.Join(aliases, ", "), v, by.Type, by.Name))
 		}
-		change(p, apitype.ChangeRemove, "version "+v, describeVersion(v, by, published), nil, "")
+		note := ""
+		if by != nil && v == published {
+			note = describeVersion(v, by, published)
+		}
+		change(p, apitype.ChangeRemove, "version "+v, nil, nil, note)
 		deleted = append(deleted, v)
 	}
 	if len(deleted) == 0 {

@@ -51,7 +51,7 @@ shown as written, "known at run time", never guessed.
 			if err != nil {
 				return err
 			}
-			plan, err := c.Plan(cmd.Context(), app, name, apitype.PlanRequest{Parameters: parameters})
+			plan, err := c.Plan(cmd.Context(), app, name, apitype.PlanRequest{Parameters: parameters}, nil)
 			if err != nil {
 				return err
 			}

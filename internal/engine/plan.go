@@ -4,7 +4,9 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"maps"
 	"regexp"
+	"slices"
 	"strings"
 
 	"github.com/sluice-cd/sluice/internal/apitype"
@@ -114,6 +116,7 @@ func ancestorsOf(doc *pipeline.Pipeline, byRef map[string]int, i int) []int {
 // planStage plans one stage.
 func (e *Engine) planStage(ctx context.Context, app string, s *pipeline.Stage, env *expr.Env, upstream []apitype.StagePlan) apitype.StagePlan {
 	sp := apitype.StagePlan{RefID: s.RefID, Name: s.Name, Type: s.Type}
+	var notes []string
 	typ, ok := e.stages.Lookup(s.Type)
 	if !ok {
 		sp.Action, sp.Error = apitype.PlanError, fmt.Sprintf("unknown stage type %q", s.Type)
@@ -123,7 +126,7 @@ func (e *Engine) planStage(ctx context.Context, app string, s *pipeline.Stage, e
 	if s.StageEnabled != nil {
 		src := s.StageEnabled.Expression
 		if runTimeRef.MatchString(src) {
-			sp.Notes = append(sp.Notes, fmt.Sprintf("runs only if stageEnabled %q, known at run time", src))
+			notes = append(notes, fmt.Sprintf("runs only if stageEnabled %q, known at run time", src))
 		} else if v, err := expr.Eval(ctx, src, env); err != nil || (v != true && !strings.EqualFold(fmt.Sprint(v), "true")) {
 			sp.Action = apitype.PlanNoChange
 			sp.Skipped = fmt.Sprintf("would be skipped: its condition (stageEnabled %q) is not true with these parameters", src)
@@ -154,13 +157,31 @@ func (e *Engine) planStage(ctx context.Context, app string, s *pipeline.Stage, e
 		}
 		in.Context[k] = resolved
 	}
-	planner, ok := typ.(stage.Planner)
-	if !ok {
+	if planner, ok := typ.(stage.Planner); ok {
+		sp = planner.Plan(ctx, in)
+	} else {
 		sp.Action = apitype.PlanNoAWSChange
 		sp.Summary = fmt.Sprintf("no AWS change: a %s stage", s.Type)
-		return sp
 	}
-	return planner.Plan(ctx, in)
+	sp.Notes = append(notes, sp.Notes...)
+	sp.RunTime = nil
+	for _, k := range slices.Sorted(maps.Keys(in.RunTime)) {
+		sp.RunTime = append(sp.RunTime, apitype.PlanRunTimeField{Field: k, Expression: in.RunTime[k], Why: runTimeWhy(in.RunTime[k])})
+	}
+	return sp
+}
+
+// runTimeWhy names what an expression known only at run time reads.
+func runTimeWhy(expression string) string {
+	switch {
+	case strings.Contains(expression, "#judgment"):
+		return "a manual judgment made during the run"
+	case strings.Contains(expression, "#stage"):
+		return "the outputs of a stage of the run"
+	case strings.Contains(expression, "execution"):
+		return "the execution, which does not exist yet"
+	}
+	return "the outputs of the stages before it"
 }
 
 // expressionText is a field's value as written, for "known at run time".

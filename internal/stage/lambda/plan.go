@@ -36,9 +36,6 @@ type planFunc[S any] func(ctx context.Context, in *stage.PlanInput, f *function,
 // Plan implements stage.Planner for every Lambda stage type.
 func (st *stageType[S, P]) Plan(ctx context.Context, in *stage.PlanInput) apitype.StagePlan {
 	p := apitype.StagePlan{RefID: in.RefID, Name: in.Name, Type: st.name}
-	for _, k := range slices.Sorted(maps.Keys(in.RunTime)) {
-		p.RunTime = append(p.RunTime, apitype.PlanRunTimeField{Field: k, Expression: in.RunTime[k], Why: runTimeWhy(in.RunTime[k])})
-	}
 	s := new(S)
 	if errs := stage.Validate(in.Context, P(s)); len(errs) > 0 {
 		p.Action, p.Error = apitype.PlanError, stage.FieldErrors(errs).Error()
@@ -70,19 +67,6 @@ func (st *stageType[S, P]) Plan(ctx context.Context, in *stage.PlanInput) apityp
 		p.Summary = "the plan could not be made: " + p.Error
 	}
 	return p
-}
-
-// runTimeWhy names what an expression waits for.
-func runTimeWhy(expression string) string {
-	switch {
-	case strings.Contains(expression, "#judgment"):
-		return "a manual judgment made during the run"
-	case strings.Contains(expression, "#stage"):
-		return "the outputs of a stage of the run"
-	case strings.Contains(expression, "execution"):
-		return "the execution, which does not exist yet"
-	}
-	return "the outputs of the stages before it"
 }
 
 // change appends one change to p.

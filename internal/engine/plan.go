@@ -127,7 +127,9 @@ func (e *Engine) planStage(ctx context.Context, app string, s *pipeline.Stage, e
 		src := s.StageEnabled.Expression
 		if runTimeRef.MatchString(src) {
 			notes = append(notes, fmt.Sprintf("runs only if stageEnabled %q, known at run time", src))
-		} else if v, err := expr.Eval(ctx, src, env); err != nil || (v != true && !strings.EqualFold(fmt.Sprint(v), "true")) {
+		} else if v, err := expr.Eval(ctx, src, env); err != nil {
+			notes = append(notes, fmt.Sprintf("runs only if stageEnabled %q, which cannot be evaluated before the run: %v", src, err))
+		} else if v != true && !strings.EqualFold(fmt.Sprint(v), "true") {
 			sp.Action = apitype.PlanNoChange
 			sp.Skipped = fmt.Sprintf("would be skipped: its condition (stageEnabled %q) is not true with these parameters", src)
 			sp.Summary = sp.Skipped

@@ -610,6 +610,13 @@ func planRoute(ctx context.Context, in *stage.PlanInput, f *function, s *routeSp
 		default:
 			version = a
 			weights[b] = roundWeight(pct)
+			// AWS's rule for two versions, checked as the run checks it
+			// when both exist already.
+			if by == nil || (a != published && b != published) {
+				if err := checkSameRoleAndDLQ(ctx, f, a, b); err != nil {
+					return err
+				}
+			}
 		}
 	case strategyBlueGreen:
 		if len(versions) == 0 {

@@ -271,3 +271,46 @@ func (r *engineRun) save(t *testing.T, doc map[string]any) *store.Pipeline {
 
 var _ stage.Planner = wait.Type{}
 var _ stage.Planner = judgment.Type{}
+
+// TestPlanUpdateCodeAndRefusedDelete plans an Update Code of the code the
+// function has (nothing to do), one of new code (a version published),
+// and a Delete of a version an alias routes to (a run would refuse it).
+func TestPlanUpdateCodeAndRefusedDelete(t *testing.T) {
+	t.Parallel()
+	e := newLocalEnv(t)
+	const fn = "codeonly"
+	withVersions(t, e, fn, 2)
+	ctx := context.Background()
+	if _, err := e.c.CreateAlias(ctx, &lambda.CreateAliasInput{FunctionName: aws.String(fn), Name: aws.String("live"), FunctionVersion: aws.String("1")}); err != nil {
+		t.Fatal(err)
+	}
+	e.put(t, fn+"/new.zip", variantZip(t, helloZip(t), 7))
+	update := func(ref, key string) map[string]any {
+		return map[string]any{"refId": ref, "type": UpdateCodeTypeName, "name": "Code " + ref, "account": "local", "functionName": fn,
+			"prefixApplicationNameToFunction": false, "s3bucket": testBucket, "s3key": key, "publish": true}
+	}
+	doc := map[string]any{"application": fixtureApp, "name": "code", "stages": []any{
+		update("same", fn+"/2.zip"),
+		update("new", fn+"/new.zip"),
+		map[string]any{"refId": "del", "type": DeleteTypeName, "name": "Prune", "account": "local", "functionName": fn,
+			"prefixApplicationNameToFunction": false, "version": "$OLDEST"},
+	}}
+	r := startEngineRun(t, openStore(t, "sqlite"), Options{Accounts: e.accounts})
+	before := readAccountState(t, e, fn)
+	plan, err := r.e.Plan(ctx, &engine.PlanParams{Pipeline: r.save(t, doc), User: "tester"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s := plan.Stages[0]; s.Action != apitype.PlanNoChange || planChange(t, s, "code").Kind != apitype.ChangeSame || planChange(t, s, "version").Kind != apitype.ChangeSame {
+		t.Errorf("Update Code with the code version 2 has: %+v, want noChange, = code, = version", s)
+	}
+	if s := plan.Stages[1]; s.Action != apitype.PlanUpdate || planChange(t, s, "code").Kind != apitype.ChangeModify || planChange(t, s, "version").New != "3" {
+		t.Errorf("Update Code with new code: %+v, want ~ code and + version 3", s)
+	}
+	if s := plan.Stages[2]; s.Action != apitype.PlanError || !strings.Contains(s.Error, "refuse to delete version 1: alias live uses it") {
+		t.Errorf("Delete of the version alias live routes to: %+v, want an error naming the alias", s)
+	}
+	if after := readAccountState(t, e, fn); !reflect.DeepEqual(before, after) {
+		t.Errorf("the plan changed the account:\nbefore %+v\nafter  %+v", before, after)
+	}
+}

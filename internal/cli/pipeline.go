@@ -35,6 +35,7 @@ Pipelines are named APP/NAME.`,
 		a.newPipelineDeleteCmd(),
 		a.newPipelineHistoryCmd(),
 		a.newPipelineTriggerCmd(),
+		a.newPipelinePlanCmd(),
 	)
 	return cmd
 }

@@ -168,3 +168,25 @@ func FuzzParseDocument(f *testing.F) {
 		}
 	})
 }
+
+// FuzzDecodePlanRequest checks that no plan body panics the decoder, that
+// every rejection is a 400 with a message, and that what it accepts
+// encodes again.
+func FuzzDecodePlanRequest(f *testing.F) {
+	for _, s := range []string{``, `{}`, `{"parameters":{"a":"b","n":1e400}}`, `{"parameters":null}`, `{"type":"manual"}`, `[`, `{"parameters":{"a":[{"b":-0.5}]}}`} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, body []byte) {
+		req, err := decodePlanRequest(body)
+		if err != nil {
+			var e *Error
+			if !errors.As(err, &e) || e.Status != http.StatusBadRequest || e.Message == "" {
+				t.Fatalf("decodePlanRequest error %v (%T) is not a 400 with a message", err, err)
+			}
+			return
+		}
+		if _, err := json.Marshal(req); err != nil {
+			t.Fatalf("decoded request does not encode: %v", err)
+		}
+	})
+}

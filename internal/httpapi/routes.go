@@ -80,6 +80,7 @@ func (s *server) routes() []route {
 		{http.MethodGet, v1 + "/pipelines/{app}/{name}/revisions/{rev}", canRead, s.getRevision},
 		{http.MethodPost, v1 + "/pipelines/{app}/{name}/executions", canExecute, s.triggerExecution},
 		{http.MethodPatch, v1 + "/pipelines/{app}/{name}/triggers/{key}", canWrite, s.patchTrigger},
+		{http.MethodPost, v1 + "/pipelines/{app}/{name}/plan", canRead, s.planPipeline},
 
 		// A canary config's applications are in its document: the
 		// handlers check the right on each (canary_configs.go).

@@ -72,6 +72,7 @@ type Engine interface {
 	SkipWait(ctx context.Context, executionID, stageID, user string) error
 	Steer(ctx context.Context, executionID, stageID, command, user string) error
 	Evaluate(ctx context.Context, executionID, stageID, expression string) (any, error)
+	Plan(ctx context.Context, p *engine.PlanParams) (*apitype.Plan, error)
 	Subscribe(ctx context.Context, executionID string, afterID int64) *engine.Subscription
 	// SyncTriggersTx indexes the triggers of a pipeline revision saved
 	// in tx (nil: deleted) and schedules its cron triggers.

@@ -46,7 +46,11 @@ type runForm struct {
 	ID         string
 	App, Name  string
 	TriggerURL string
-	Params     []paramField
+	// PlanURL is the console page that plans a run with the form's
+	// parameters; CSRF is the session's token, which that form sends.
+	PlanURL string
+	CSRF    string
+	Params  []paramField
 	// CLI is the equivalent shell command, shown without JavaScript.
 	CLI string
 }
@@ -136,6 +140,7 @@ func newRunForm(id, app, name string, doc *pipeline.Pipeline) *runForm {
 		App:        app,
 		Name:       name,
 		TriggerURL: "/api/v1" + pathJoin("pipelines", app, name, "executions"),
+		PlanURL:    pathJoin("pipelines", app, name, "plan") + "#plan",
 	}
 	cli := []string{"sluice run " + shellQuote(app+"/"+name)}
 	if doc != nil {

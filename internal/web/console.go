@@ -88,6 +88,7 @@ func New(api http.Handler, cfg Config) *Console {
 	c.mux.HandleFunc("GET /{$}", c.handle(c.applications))
 	c.mux.HandleFunc("GET /applications/{app}", c.handle(c.applications))
 	c.mux.HandleFunc("GET /pipelines/{app}/{name}", c.handle(c.pipeline))
+	c.mux.HandleFunc("POST /pipelines/{app}/{name}/plan", c.handle(c.planPipeline))
 	c.mux.HandleFunc("GET /canary-configs", c.handle(c.canaryConfigs))
 	c.mux.HandleFunc("GET /canary-configs/{name}", c.handle(c.canaryConfig))
 	c.mux.HandleFunc("GET /executions", c.handle(c.executions))

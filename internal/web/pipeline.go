@@ -34,6 +34,9 @@ type pipelineView struct {
 	Compared  bool
 	Diff      []diffHunk
 	DiffEmpty bool
+	// Plan is what a run with the Run form's parameters would change,
+	// when the viewer asked (Plan button).
+	Plan *planView
 }
 
 // recentExecutions is how many executions the pipeline page lists.
@@ -76,6 +79,7 @@ func (c *Console) pipeline(r *http.Request) (*page, error) {
 		v.Graph = layoutGraph(nodes)
 	}
 	v.Run = newRunForm("run", app, name, doc)
+	v.Run.CSRF = sessionOf(r).CSRFToken
 	if r.URL.Query().Get("format") == "yaml" {
 		v.Format = "yaml"
 	}

@@ -7,8 +7,10 @@ package judgment
 import (
 	"context"
 	"fmt"
+	"strings"
 	"time"
 
+	"github.com/sluice-cd/sluice/internal/apitype"
 	"github.com/sluice-cd/sluice/internal/pipeline"
 	"github.com/sluice-cd/sluice/internal/stage"
 )
@@ -106,3 +108,18 @@ var (
 	_ stage.Timeouter     = Type{}
 	_ stage.Spec          = (*Spec)(nil)
 )
+
+// Plan says the stage waits for a person; it changes nothing in AWS.
+func (Type) Plan(_ context.Context, in *stage.PlanInput) apitype.StagePlan {
+	p := apitype.StagePlan{RefID: in.RefID, Name: in.Name, Type: "manualJudgment", Action: apitype.PlanNoAWSChange,
+		Summary: "no AWS change: waits for a manual judgment"}
+	var s Spec
+	if errs := stage.Validate(in.Context, &s); len(errs) == 0 && len(s.JudgmentInputs.Items) > 0 {
+		var values []string
+		for _, i := range s.JudgmentInputs.Items {
+			values = append(values, i.Value.Value)
+		}
+		p.Summary += fmt.Sprintf(" (inputs: %s); what follows it is known at run time", strings.Join(values, ", "))
+	}
+	return p
+}

@@ -69,7 +69,7 @@ func (s *canarySpec) alias() string { return strings.TrimSpace(s.AliasName.Value
 //	kayentaPrepare  load the saved config, resolve the two versions, plan the intervals
 //	kayentaAnalyze  judge each interval when it ends; decide after the last
 func newCanaryType(b base) stage.Type {
-	return &stageType[canarySpec, *canarySpec]{base: b, name: KayentaCanaryTypeName, tasks: []task[canarySpec]{
+	return &stageType[canarySpec, *canarySpec]{base: b, name: KayentaCanaryTypeName, plan: planCanary, tasks: []task[canarySpec]{
 		{name: "kayentaPrepare", run: b.prepareCanary},
 		{name: "kayentaAnalyze", run: b.analyzeCanary},
 	}}

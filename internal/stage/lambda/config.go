@@ -233,16 +233,35 @@ func nonEmpty(s *string) *string {
 	return s
 }
 
+// fieldChange is one configuration field a Deploy stage changes: what
+// AWS has and what the stage asks. The run sends the change; a plan shows
+// it.
+type fieldChange struct {
+	Field    string
+	Old, New any
+}
+
+// fieldNames are the changes' field names.
+func fieldNames(changes []fieldChange) []string {
+	names := make([]string, len(changes))
+	for i, c := range changes {
+		names[i] = c.Field
+	}
+	return names
+}
+
 // configUpdate is the UpdateFunctionConfiguration request that brings c
-// to what the stage asks, and the names of the fields that differ; nil
-// when none does.
-func (s *functionFields) configUpdate(name string, c *types.FunctionConfiguration) (*lambda.UpdateFunctionConfigurationInput, []string) {
+// to what the stage asks, and the fields that differ (with their old and
+// new values); nil when none does. Deploy's updateConfiguration sends it;
+// its plan shows the changes, so that the two cannot disagree.
+func (s *functionFields) configUpdate(name string, c *types.FunctionConfiguration) (*lambda.UpdateFunctionConfigurationInput, []fieldChange) {
 	in := &lambda.UpdateFunctionConfigurationInput{FunctionName: aws.String(name), RevisionId: nonEmpty(c.RevisionId)}
-	var changed []string
+	var changed []fieldChange
+	add := func(field string, old, new any) { changed = append(changed, fieldChange{field, old, new}) }
 	strDiff := func(field string, want *string, have string, set func(*string)) {
 		if want != nil && *want != have {
 			set(want)
-			changed = append(changed, field)
+			add(field, have, *want)
 		}
 	}
 	strDiff("runtime", optString(&s.Runtime), string(c.Runtime), func(v *string) { in.Runtime = types.Runtime(*v) })
@@ -252,11 +271,11 @@ func (s *functionFields) configUpdate(name string, c *types.FunctionConfiguratio
 	strDiff("kmskeyArn", s.kmsKey(), aws.ToString(c.KMSKeyArn), func(v *string) { in.KMSKeyArn = v })
 	if mb := optInt32(&s.MemorySize); mb != nil && *mb != aws.ToInt32(c.MemorySize) {
 		in.MemorySize = mb
-		changed = append(changed, "memorySize")
+		add("memorySize", aws.ToInt32(c.MemorySize), *mb)
 	}
 	if secs := optInt32(&s.Timeout); secs != nil && *secs != aws.ToInt32(c.Timeout) {
 		in.Timeout = secs
-		changed = append(changed, "timeout")
+		add("timeout", aws.ToInt32(c.Timeout), *secs)
 	}
 	if mb := optInt32(&s.EphemeralStorage); mb != nil {
 		have := int32(512)
@@ -265,7 +284,7 @@ func (s *functionFields) configUpdate(name string, c *types.FunctionConfiguratio
 		}
 		if have != *mb {
 			in.EphemeralStorage = &types.EphemeralStorage{Size: mb}
-			changed = append(changed, "ephemeralStorage")
+			add("ephemeralStorage", have, *mb)
 		}
 	}
 	if s.EnvVariables.Present() {
@@ -276,17 +295,17 @@ func (s *functionFields) configUpdate(name string, c *types.FunctionConfiguratio
 		want := emptyIfNil(s.EnvVariables.Value)
 		if !maps.Equal(emptyIfNil(have), want) {
 			in.Environment = &types.Environment{Variables: want}
-			changed = append(changed, "envVariables")
+			add("envVariables", emptyIfNil(have), want)
 		}
 	}
 	if s.Layers.Present() {
-		var have []string
+		have := []string{}
 		for _, l := range c.Layers {
 			have = append(have, aws.ToString(l.Arn))
 		}
 		if want := s.Layers.Value; !slices.Equal(have, want) && !(len(have) == 0 && len(want) == 0) {
 			in.Layers = append([]string{}, want...)
-			changed = append(changed, "layers")
+			add("layers", have, in.Layers)
 		}
 	}
 	if s.vpcSet() {
@@ -297,7 +316,8 @@ func (s *functionFields) configUpdate(name string, c *types.FunctionConfiguratio
 		subnets, sgs := s.SubnetIDs.Value, s.SecurityGroupIDs.Value
 		if !sameSet(hs, subnets) || !sameSet(hg, sgs) {
 			in.VpcConfig = &types.VpcConfig{SubnetIds: append([]string{}, subnets...), SecurityGroupIds: append([]string{}, sgs...)}
-			changed = append(changed, "subnetIds/securityGroupIds")
+			add("subnetIds/securityGroupIds", map[string]any{"subnetIds": hs, "securityGroupIds": hg},
+				map[string]any{"subnetIds": subnets, "securityGroupIds": sgs})
 		}
 	}
 	if dlq := s.deadLetterTarget(); dlq != nil {
@@ -307,7 +327,7 @@ func (s *functionFields) configUpdate(name string, c *types.FunctionConfiguratio
 		}
 		if have != *dlq {
 			in.DeadLetterConfig = &types.DeadLetterConfig{TargetArn: dlq}
-			changed = append(changed, "deadLetterConfig")
+			add("deadLetterConfig", have, *dlq)
 		}
 	}
 	if mode := s.tracingMode(); mode != nil {
@@ -317,13 +337,52 @@ func (s *functionFields) configUpdate(name string, c *types.FunctionConfiguratio
 		}
 		if have != *mode {
 			in.TracingConfig = &types.TracingConfig{Mode: types.TracingMode(*mode)}
-			changed = append(changed, "tracingConfig")
+			add("tracingConfig", have, *mode)
 		}
 	}
 	if len(changed) == 0 {
 		return nil, nil
 	}
 	return in, changed
+}
+
+// tagChanges is what brings the function's tags (have) to the stage's: as
+// Clouddriver, a non-empty tags replaces them; empty or absent leaves them,
+// unless clearTags asks. Tags AWS sets (aws:…) are never removed.
+func (s *functionFields) tagChanges(have map[string]string) (set map[string]string, remove []string) {
+	if len(s.Tags.Value) == 0 && !s.ClearTags.Value {
+		return nil, nil
+	}
+	tags := s.Tags.Value
+	for k := range have {
+		if _, keep := tags[k]; !keep && !strings.HasPrefix(k, "aws:") {
+			remove = append(remove, k)
+		}
+	}
+	slices.Sort(remove)
+	set = map[string]string{}
+	for k, v := range tags {
+		if old, ok := have[k]; !ok || old != v {
+			set[k] = v
+		}
+	}
+	return set, remove
+}
+
+// concurrencyChange is what brings the function's reserved concurrency
+// (have; nil when none) to the stage's: as Orca, absent deletes the
+// reservation (LambdaDeleteConcurrencyTask), unless leaveAbsent. It
+// reports whether the stage changes it, and to what (nil: deleted).
+func (s *deploySpec) concurrencyChange(have *int32) (change bool, want *int32) {
+	rc := &s.ReservedConcurrentExecutions
+	if !rc.Present() && s.LeaveAbsent.Value {
+		return false, nil
+	}
+	if rc.cleared() || !rc.Present() {
+		return have != nil, nil
+	}
+	w := int32(rc.Value)
+	return have == nil || *have != w, &w
 }
 
 func emptyIfNil(m map[string]string) map[string]string {

@@ -62,7 +62,7 @@ func (s *deleteSpec) selector() (Selector, error) {
 //	                 reported, not an error
 //	verifyDeleted    every deleted version (and $ALL's function) answers 404
 func newDeleteType(b base) stage.Type {
-	return &stageType[deleteSpec, *deleteSpec]{base: b, name: DeleteTypeName, tasks: []task[deleteSpec]{
+	return &stageType[deleteSpec, *deleteSpec]{base: b, name: DeleteTypeName, plan: planDelete, tasks: []task[deleteSpec]{
 		{name: taskResolve, run: resolveDeletion},
 		{name: taskDelete, run: onFunction[deleteSpec](deleteVersions)},
 		{name: taskVerify, run: onFunction[deleteSpec](verifyDeleted)},

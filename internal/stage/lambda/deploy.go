@@ -3,7 +3,6 @@ package lambda
 import (
 	"context"
 	"fmt"
-	"slices"
 	"strconv"
 	"strings"
 
@@ -55,7 +54,7 @@ type deploySpec struct {
 //	lambdaOutput              lambdaObject: the function as Clouddriver caches it
 func newDeployType(b base) stage.Type {
 	publishes := (*deploySpec).publishes
-	return &stageType[deploySpec, *deploySpec]{base: b, name: DeployTypeName, tasks: []task[deploySpec]{
+	return &stageType[deploySpec, *deploySpec]{base: b, name: DeployTypeName, plan: planDeploy, tasks: []task[deploySpec]{
 		{name: taskCreate, run: createFunction},
 		{name: taskWaitActive, run: onFunction[deploySpec](waitActiveTask)},
 		{name: taskUpdateCode, run: deployCode},
@@ -277,64 +276,40 @@ func updateConfiguration(ctx context.Context, t *stage.Task, f *function, s *dep
 	arn := unqualifiedARN(aws.ToString(c.FunctionArn))
 	changed := []string{}
 	if in, fields := s.configUpdate(f.name, c); in != nil {
+		names := fieldNames(fields)
 		if _, err := f.c.UpdateFunctionConfiguration(ctx, in); err != nil {
-			return stage.Result{}, apiError(f, fmt.Sprintf("UpdateFunctionConfiguration (%s)", strings.Join(fields, ", ")), err)
+			return stage.Result{}, apiError(f, fmt.Sprintf("UpdateFunctionConfiguration (%s)", strings.Join(names, ", ")), err)
 		}
-		changed = append(changed, fields...)
+		changed = append(changed, names...)
 	}
-	// As Clouddriver: a non-empty tags replaces the function's tags; empty
-	// or absent leaves them, unless clearTags asks.
-	if len(s.Tags.Value) > 0 || s.ClearTags.Value {
-		tags := s.Tags.Value
-		var remove []string
-		for k := range out.Tags {
-			if _, keep := tags[k]; !keep && !strings.HasPrefix(k, "aws:") {
-				remove = append(remove, k)
-			}
-		}
-		set := map[string]string{}
-		for k, v := range tags {
-			if have, ok := out.Tags[k]; !ok || have != v {
-				set[k] = v
-			}
-		}
-		if len(remove) > 0 {
-			slices.Sort(remove)
-			if _, err := f.c.UntagResource(ctx, &lambda.UntagResourceInput{Resource: aws.String(arn), TagKeys: remove}); err != nil {
-				return stage.Result{}, apiError(f, "UntagResource", err)
-			}
-		}
-		if len(set) > 0 {
-			if _, err := f.c.TagResource(ctx, &lambda.TagResourceInput{Resource: aws.String(arn), Tags: set}); err != nil {
-				return stage.Result{}, apiError(f, "TagResource", err)
-			}
-		}
-		if len(remove)+len(set) > 0 {
-			changed = append(changed, "tags")
+	set, remove := s.tagChanges(out.Tags)
+	if len(remove) > 0 {
+		if _, err := f.c.UntagResource(ctx, &lambda.UntagResourceInput{Resource: aws.String(arn), TagKeys: remove}); err != nil {
+			return stage.Result{}, apiError(f, "UntagResource", err)
 		}
 	}
-	// As Orca: absent deletes the reservation (LambdaDeleteConcurrencyTask),
-	// unless leaveAbsent.
-	if rc := &s.ReservedConcurrentExecutions; rc.Present() || !s.LeaveAbsent.Value {
-		var have *int32
-		if out.Concurrency != nil {
-			have = out.Concurrency.ReservedConcurrentExecutions
+	if len(set) > 0 {
+		if _, err := f.c.TagResource(ctx, &lambda.TagResourceInput{Resource: aws.String(arn), Tags: set}); err != nil {
+			return stage.Result{}, apiError(f, "TagResource", err)
 		}
-		want := int32(rc.Value)
-		clear := rc.cleared() || !rc.Present()
-		switch {
-		case clear && have != nil:
+	}
+	if len(remove)+len(set) > 0 {
+		changed = append(changed, "tags")
+	}
+	var have *int32
+	if out.Concurrency != nil {
+		have = out.Concurrency.ReservedConcurrentExecutions
+	}
+	if change, want := s.concurrencyChange(have); change {
+		if want == nil {
 			if _, err := f.c.DeleteFunctionConcurrency(ctx, &lambda.DeleteFunctionConcurrencyInput{FunctionName: aws.String(f.name)}); err != nil {
 				return stage.Result{}, apiError(f, "DeleteFunctionConcurrency", err)
 			}
-			changed = append(changed, "reservedConcurrentExecutions")
-		case !clear && (have == nil || *have != want):
-			if _, err := f.c.PutFunctionConcurrency(ctx, &lambda.PutFunctionConcurrencyInput{
-				FunctionName: aws.String(f.name), ReservedConcurrentExecutions: aws.Int32(want)}); err != nil {
-				return stage.Result{}, apiError(f, fmt.Sprintf("PutFunctionConcurrency (reservedConcurrentExecutions %d)", want), err)
-			}
-			changed = append(changed, "reservedConcurrentExecutions")
+		} else if _, err := f.c.PutFunctionConcurrency(ctx, &lambda.PutFunctionConcurrencyInput{
+			FunctionName: aws.String(f.name), ReservedConcurrentExecutions: want}); err != nil {
+			return stage.Result{}, apiError(f, fmt.Sprintf("PutFunctionConcurrency (reservedConcurrentExecutions %d)", *want), err)
 		}
+		changed = append(changed, "reservedConcurrentExecutions")
 	}
 	// lambdaConfigUpdated is Orca's: true when the stage updated an existing
 	// function's configuration (Orca sends the update on every such

@@ -143,54 +143,33 @@ func mappingStable(m types.EventSourceMappingConfiguration) bool {
 // a notYet, so the next run verifies (a deletion is verified when the
 // mapping is gone).
 func reconcileEventSources(ctx context.Context, f *function, target string, want *eventSources) (map[string]string, error) {
-	var mine []types.EventSourceMappingConfiguration
-	p := lambda.NewListEventSourceMappingsPaginator(f.c, &lambda.ListEventSourceMappingsInput{FunctionName: aws.String(target)})
-	for p.HasMorePages() {
-		page, err := p.NextPage(ctx)
-		if err != nil {
-			return nil, apiError(f, "ListEventSourceMappings", err)
-		}
-		for _, m := range page.EventSourceMappings {
-			if aws.ToString(m.FunctionArn) == target {
-				mine = append(mine, m)
-			}
-		}
+	mine, err := listMappings(ctx, f, target)
+	if err != nil {
+		return nil, err
 	}
-	sort.Slice(mine, func(i, j int) bool { return aws.ToString(mine[i].UUID) < aws.ToString(mine[j].UUID) })
 	for _, m := range mine {
 		if !mappingStable(m) {
 			return nil, retry("waiting for event source mapping %s (%s → %s) to leave state %s",
 				aws.ToString(m.UUID), aws.ToString(m.EventSourceArn), target, aws.ToString(m.State))
 		}
 	}
-
-	wanted := map[string]bool{}
-	for _, a := range want.arns {
-		wanted[a] = true
-	}
-	have := map[string]string{}
+	d := want.diff(mine)
 	changed := 0
-	for _, m := range mine {
+	for _, m := range d.remove {
 		src, id := aws.ToString(m.EventSourceArn), aws.ToString(m.UUID)
-		if !wanted[src] {
-			if _, err := f.c.DeleteEventSourceMapping(ctx, &lambda.DeleteEventSourceMappingInput{UUID: m.UUID}); err != nil && !isNotFound(err) {
-				return nil, apiError(f, fmt.Sprintf("DeleteEventSourceMapping %s (%s)", id, src), err)
-			}
-			changed++
-			continue
+		if _, err := f.c.DeleteEventSourceMapping(ctx, &lambda.DeleteEventSourceMappingInput{UUID: m.UUID}); err != nil && !isNotFound(err) {
+			return nil, apiError(f, fmt.Sprintf("DeleteEventSourceMapping %s (%s)", id, src), err)
 		}
-		have[src] = id
-		if in := want.update(m); in != nil {
-			if _, err := f.c.UpdateEventSourceMapping(ctx, in); err != nil {
-				return nil, apiError(f, fmt.Sprintf("UpdateEventSourceMapping %s (%s)", id, src), err)
-			}
-			changed++
-		}
+		changed++
 	}
-	for _, src := range want.arns {
-		if _, ok := have[src]; ok {
-			continue
+	for _, in := range d.update {
+		if _, err := f.c.UpdateEventSourceMapping(ctx, in); err != nil {
+			return nil, apiError(f, fmt.Sprintf("UpdateEventSourceMapping %s (%s)", aws.ToString(in.UUID), d.have[aws.ToString(in.UUID)]), err)
 		}
+		changed++
+	}
+	have := d.kept
+	for _, src := range d.create {
 		out, err := f.c.CreateEventSourceMapping(ctx, want.create(target, src))
 		if err != nil {
 			if other := mappedElsewhere(ctx, f, target, src); other != nil {
@@ -205,6 +184,63 @@ func reconcileEventSources(ctx context.Context, f *function, target string, want
 		return nil, retry("changed %d event source mapping(s) on %s; verifying", changed, target)
 	}
 	return have, nil
+}
+
+// listMappings lists the event source mappings of target (an unqualified
+// function ARN or an alias ARN), ordered by UUID.
+func listMappings(ctx context.Context, f *function, target string) ([]types.EventSourceMappingConfiguration, error) {
+	var mine []types.EventSourceMappingConfiguration
+	p := lambda.NewListEventSourceMappingsPaginator(f.c, &lambda.ListEventSourceMappingsInput{FunctionName: aws.String(target)})
+	for p.HasMorePages() {
+		page, err := p.NextPage(ctx)
+		if err != nil {
+			return nil, apiError(f, "ListEventSourceMappings", err)
+		}
+		for _, m := range page.EventSourceMappings {
+			if aws.ToString(m.FunctionArn) == target {
+				mine = append(mine, m)
+			}
+		}
+	}
+	sort.Slice(mine, func(i, j int) bool { return aws.ToString(mine[i].UUID) < aws.ToString(mine[j].UUID) })
+	return mine, nil
+}
+
+// mappingDiff is what brings a target's mappings to what a stage asks:
+// the reconciliation applies it, a plan shows it.
+type mappingDiff struct {
+	remove []types.EventSourceMappingConfiguration // mappings of sources not asked for
+	update []*lambda.UpdateEventSourceMappingInput // mappings whose options differ
+	create []string                                // sources with no mapping yet
+	kept   map[string]string                       // source ARN → UUID of the mappings that stay
+	have   map[string]string                       // UUID → source ARN of every mapping
+}
+
+// diff compares mine, the target's mappings, with w.
+func (w *eventSources) diff(mine []types.EventSourceMappingConfiguration) mappingDiff {
+	wanted := map[string]bool{}
+	for _, a := range w.arns {
+		wanted[a] = true
+	}
+	d := mappingDiff{kept: map[string]string{}, have: map[string]string{}}
+	for _, m := range mine {
+		src, id := aws.ToString(m.EventSourceArn), aws.ToString(m.UUID)
+		d.have[id] = src
+		if !wanted[src] {
+			d.remove = append(d.remove, m)
+			continue
+		}
+		d.kept[src] = id
+		if in := w.update(m); in != nil {
+			d.update = append(d.update, in)
+		}
+	}
+	for _, src := range w.arns {
+		if _, ok := d.kept[src]; !ok {
+			d.create = append(d.create, src)
+		}
+	}
+	return d
 }
 
 // mappedElsewhere explains a refused CreateEventSourceMapping when source

@@ -113,7 +113,7 @@ func (s *invokeSpec) invocations() (int, time.Duration) {
 // newInvokeType is Aws.LambdaInvokeStage: one task, run once per
 // invocation.
 func newInvokeType(b base) stage.Type {
-	return &stageType[invokeSpec, *invokeSpec]{base: b, name: InvokeTypeName, tasks: []task[invokeSpec]{
+	return &stageType[invokeSpec, *invokeSpec]{base: b, name: InvokeTypeName, plan: planInvoke, tasks: []task[invokeSpec]{
 		{name: "lambdaInvoke", run: b.invoke},
 	}}
 }

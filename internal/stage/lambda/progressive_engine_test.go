@@ -28,6 +28,8 @@ import (
 	"github.com/sluice-cd/sluice/internal/locallambda/control"
 	"github.com/sluice-cd/sluice/internal/sluicetest"
 	"github.com/sluice-cd/sluice/internal/stage"
+	"github.com/sluice-cd/sluice/internal/stage/judgment"
+	"github.com/sluice-cd/sluice/internal/stage/wait"
 	"github.com/sluice-cd/sluice/internal/status"
 	"github.com/sluice-cd/sluice/internal/store"
 )
@@ -51,7 +53,7 @@ func openStore(t *testing.T, dialect string) store.Store {
 func startEngineRun(t *testing.T, st store.Store, opts Options) *engineRun {
 	t.Helper()
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
-	e := sluicetest.StartEngine(t, engine.Config{Store: st, Stages: stage.NewRegistry(Types(opts)...), Logger: log,
+	e := sluicetest.StartEngine(t, engine.Config{Store: st, Stages: stage.NewRegistry(append(Types(opts), wait.Type{}, judgment.Type{})...), Logger: log,
 		EventPollInterval: 50 * time.Millisecond})
 	return &engineRun{e: e, st: st}
 }

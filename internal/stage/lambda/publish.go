@@ -48,15 +48,8 @@ func updateCode(ctx context.Context, f *function, code *codeSource, arch []types
 	if err != nil {
 		return false, err
 	}
-	archSame := len(arch) == 0 || slices.Equal(arch, c.Architectures) ||
-		(len(c.Architectures) == 0 && arch[0] == types.ArchitectureX8664)
-	if archSame {
-		switch {
-		case sha != "" && sha == aws.ToString(c.CodeSha256):
-			return false, nil
-		case code.imageURI != "" && out.Code != nil && aws.ToString(out.Code.ImageUri) == code.imageURI:
-			return false, nil
-		}
+	if codeMatches(out, code, sha, arch) {
+		return false, nil
 	}
 	in := &lambda.UpdateFunctionCodeInput{
 		FunctionName: aws.String(f.name),
@@ -79,6 +72,26 @@ func updateCode(ctx context.Context, f *function, code *codeSource, arch []types
 		return false, apiError(f, fmt.Sprintf("UpdateFunctionCode (%s)", code), err)
 	}
 	return true, nil
+}
+
+// codeMatches reports whether the function (out) already has code (whose
+// zip's CodeSha256 is sha, "" when only Lambda knows it) with
+// architecture arch: a zip compared by CodeSha256, an image by URI. An S3
+// object never matches: its digest is known only to Lambda.
+func codeMatches(out *lambda.GetFunctionOutput, code *codeSource, sha string, arch []types.Architecture) bool {
+	c := out.Configuration
+	archSame := len(arch) == 0 || slices.Equal(arch, c.Architectures) ||
+		(len(c.Architectures) == 0 && arch[0] == types.ArchitectureX8664)
+	if !archSame {
+		return false
+	}
+	switch {
+	case sha != "" && sha == aws.ToString(c.CodeSha256):
+		return true
+	case code.imageURI != "" && out.Code != nil && aws.ToString(out.Code.ImageUri) == code.imageURI:
+		return true
+	}
+	return false
 }
 
 // publishOnce publishes $LATEST as a version unless the newest published

@@ -105,7 +105,7 @@ type routeSpec struct {
 //	[lambdaAliasEventSources]            triggerArns on the alias, by UUID; absent removes
 //	                                     every mapping on the alias, as Orca (skipped with leaveAbsent)
 func newRouteType(b base) stage.Type {
-	return &stageType[routeSpec, *routeSpec]{base: b, name: RouteTypeName, tasks: []task[routeSpec]{
+	return &stageType[routeSpec, *routeSpec]{base: b, name: RouteTypeName, plan: planRoute, tasks: []task[routeSpec]{
 		{name: taskResolveRoute, run: resolveRoute},
 		{name: taskBlueGreenCheck, run: b.blueGreenCheck, when: func(s *routeSpec) bool { return s.DeploymentStrategy.Value == strategyBlueGreen }},
 		{name: taskRecordRouting, run: recordRouting},
@@ -369,7 +369,7 @@ func (s *routeSpec) resolveWeighted(ctx context.Context, f *function, versions [
 	if err := checkSameRoleAndDLQ(ctx, f, a, b); err != nil {
 		return routeTarget{}, err
 	}
-	weight := math.Round((100-pct)*1e4) / 1e6 // percent → fraction, 6 decimals
+	weight := roundWeight(pct) // percent → fraction, 6 decimals
 	return routeTarget{Version: a, Weights: map[string]float64{b: weight}, Selected: selected}, nil
 }
 

@@ -66,6 +66,9 @@ type stageType[S any, P interface {
 	base
 	name  string
 	tasks []task[S]
+	// plan makes the stage's plan (stage.Planner); nil says what it
+	// changes is known only at run time.
+	plan planFunc[S]
 	// kept is the context keys a restart of the stage keeps: what its
 	// first run resolved (stage.RestartKeeper).
 	kept []string

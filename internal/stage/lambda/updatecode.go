@@ -34,7 +34,7 @@ func (s *updateCodeSpec) Check(c *stage.Checker) {
 //	[waitPublished]  the version is Active
 func newUpdateCodeType(b base) stage.Type {
 	publishes := func(s *updateCodeSpec) bool { return s.Publish.Value }
-	return &stageType[updateCodeSpec, *updateCodeSpec]{base: b, name: UpdateCodeTypeName, tasks: []task[updateCodeSpec]{
+	return &stageType[updateCodeSpec, *updateCodeSpec]{base: b, name: UpdateCodeTypeName, plan: planUpdateCode, tasks: []task[updateCodeSpec]{
 		{name: taskUpdateCode, run: updateCodeOnly},
 		{name: taskWaitCode, run: onFunction[updateCodeSpec](waitUpdatedTask)},
 		{name: taskPublish, run: onFunction[updateCodeSpec](publishWithoutDescription), when: publishes},

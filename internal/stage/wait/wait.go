@@ -5,8 +5,10 @@ package wait
 
 import (
 	"context"
+	"fmt"
 	"time"
 
+	"github.com/sluice-cd/sluice/internal/apitype"
 	"github.com/sluice-cd/sluice/internal/pipeline"
 	"github.com/sluice-cd/sluice/internal/stage"
 )
@@ -73,3 +75,14 @@ var (
 	_ stage.Inline        = Type{}
 	_ stage.Spec          = (*Spec)(nil)
 )
+
+// Plan says how long the stage would wait; it changes nothing in AWS.
+func (Type) Plan(_ context.Context, in *stage.PlanInput) apitype.StagePlan {
+	p := apitype.StagePlan{RefID: in.RefID, Name: in.Name, Type: "wait", Action: apitype.PlanNoAWSChange,
+		Summary: "no AWS change: waits for a time known at run time"}
+	var s Spec
+	if errs := stage.Validate(in.Context, &s); len(errs) == 0 && s.WaitTime.Set() {
+		p.Summary = fmt.Sprintf("no AWS change: waits %v", time.Duration(s.WaitTime.Value*float64(time.Second)))
+	}
+	return p
+}

@@ -146,6 +146,8 @@
   document.addEventListener('submit', async (ev) => {
     const form = ev.target;
     if (form.matches('form[data-run]')) {
+      // Plan posts the form to the console, which shows the plan.
+      if (ev.submitter && ev.submitter.hasAttribute('data-plan')) return;
       ev.preventDefault();
       await runPipeline(form, ev.submitter);
     } else if (form.matches('form[data-judgment]')) {

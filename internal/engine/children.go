@@ -75,8 +75,21 @@ func (w *executionEndedWorker) Work(ctx context.Context, job *river.Job[executio
 }
 
 // ended is called when the execution reaches a final status: it inserts
-// the job that follows up on it.
+// the job that follows up on it when there is something to follow up — a
+// parent's pipeline stage that waits for it, or a pipeline trigger on its
+// pipeline in the trigger index — and nothing otherwise, so an execution
+// nobody follows costs no job.
 func (r *run) ended() error {
+	var trigger map[string]any
+	if err := unmarshalObject(r.exec.Trigger, &trigger); err != nil {
+		return fmt.Errorf("execution %s trigger: %w", r.exec.ID, err)
+	}
+	if stageID, _ := trigger["parentPipelineStageId"].(string); stageID == "" {
+		rows, err := pipelineTriggersOf(r.t.ctx, r.t.tx, r.exec.PipelineConfigID)
+		if err != nil || len(rows) == 0 {
+			return err
+		}
+	}
 	return r.t.insertJob(executionEndedArgs{ExecutionID: r.exec.ID}, nil)
 }
 

@@ -232,6 +232,29 @@ func IndexTriggers(ctx context.Context, tx store.Tx, pipelineID string, saved *s
 	return crons, nil
 }
 
+// indexAllTriggers writes the trigger index of every pipeline, at start:
+// pipelines saved by a version of Sluice before the index, or while an
+// index rule differed, get their triggers indexed as a save would. The
+// index keeps each trigger's last firing (TriggerSync updates in place).
+func (e *Engine) indexAllTriggers(ctx context.Context) error {
+	pipelines, err := e.store.PipelineList(ctx, &store.PipelineListParams{})
+	if err != nil {
+		return fmt.Errorf("list pipelines to index their triggers: %w", err)
+	}
+	for _, p := range pipelines {
+		err := e.inTx(ctx, func(t *txn) error {
+			_, err := IndexTriggers(ctx, t.tx, p.ID, p)
+			return err
+		})
+		if err != nil {
+			// A document this version cannot read keeps its old index
+			// rows; the pipeline's save says what is wrong with it.
+			e.log.Warn("triggers not indexed", "pipeline", p.Application+"/"+p.Name, "error", err)
+		}
+	}
+	return nil
+}
+
 // scheduleAllCron schedules the next tick of every enabled cron trigger,
 // at start: a chain that ended (its job discarded after failing, say) is
 // restarted, and a chain already scheduled is left as it is.

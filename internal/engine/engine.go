@@ -220,6 +220,9 @@ func (e *Engine) Start(ctx context.Context) error {
 	if err := e.q.Start(ctx); err != nil {
 		return err
 	}
+	if err := e.indexAllTriggers(ctx); err != nil {
+		return errors.Join(err, e.q.Stop(ctx))
+	}
 	if err := e.scheduleAllCron(ctx); err != nil {
 		return errors.Join(err, e.q.Stop(ctx))
 	}

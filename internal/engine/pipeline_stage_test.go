@@ -308,7 +308,7 @@ func scenarioPipelineTrigger(t *testing.T, b *bundle) {
 		return fmt.Sprintf(`"triggers":[{"type":"pipeline","application":"app","pipeline":%q,"status":%s%s}]`, up.ID, statuses, enabled)
 	}
 	downstream := func(name, triggers string) {
-		b.save(t, fmt.Sprintf(`{"application":"app","name":%q,%s,"stages":[
+		b.saveIndexed(t, fmt.Sprintf(`{"application":"app","name":%q,%s,"stages":[
 			{"refId":"1","type":"probe","name":"deploy","output":{"got":"${trigger.parentExecution.stages[0].outputs.version}","from":"${trigger.parentExecution.id}"}}]}`, name, triggers))
 	}
 	downstream("on-success", trig(`["successful"]`, `,"enabled":true`))

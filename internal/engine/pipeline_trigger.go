@@ -1,7 +1,6 @@
 package engine
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -10,6 +9,7 @@ import (
 	"github.com/sluice-cd/sluice/internal/pipeline"
 	"github.com/sluice-cd/sluice/internal/status"
 	"github.com/sluice-cd/sluice/internal/store"
+	"github.com/sluice-cd/sluice/internal/trigger"
 )
 
 // Pipeline triggers: {"type": "pipeline", "application", "pipeline",
@@ -51,20 +51,40 @@ func (e *Engine) pipelinesTriggeredBy(ctx context.Context, id string) ([]*store.
 	if err != nil {
 		return nil, err
 	}
-	if ended.PipelineConfigID == "" {
-		return nil, nil
-	}
-	all, err := e.store.PipelineList(ctx, &store.PipelineListParams{})
+	rows, err := pipelineTriggersOf(ctx, e.store, ended.PipelineConfigID)
 	if err != nil {
-		return nil, fmt.Errorf("list pipelines for pipeline triggers: %w", err)
+		return nil, err
 	}
 	var out []*store.Pipeline
-	for _, p := range all {
-		if bytes.Contains(p.Document, []byte(ended.PipelineConfigID)) {
-			out = append(out, p)
+	seen := map[string]bool{}
+	for _, row := range rows {
+		if seen[row.PipelineID] {
+			continue
 		}
+		seen[row.PipelineID] = true
+		p, err := e.store.PipelineGetByID(ctx, row.PipelineID)
+		if errors.Is(err, store.ErrNotFound) {
+			continue
+		}
+		if err != nil {
+			return nil, fmt.Errorf("read pipeline %s for its pipeline trigger: %w", row.PipelineID, err)
+		}
+		out = append(out, p)
 	}
 	return out, nil
+}
+
+// pipelineTriggersOf lists, from the trigger index, the enabled pipeline
+// triggers that the end of an execution of pipeline configID may fire.
+func pipelineTriggersOf(ctx context.Context, q store.Querier, configID string) ([]*store.Trigger, error) {
+	if configID == "" {
+		return nil, nil
+	}
+	rows, err := q.TriggerList(ctx, &store.TriggerListParams{Type: trigger.TypePipeline, Source: configID, EnabledOnly: true})
+	if err != nil {
+		return nil, fmt.Errorf("list the pipeline triggers on pipeline %s: %w", configID, err)
+	}
+	return rows, nil
 }
 
 // pipelineTriggerMatches reports whether trigger fires on the end of an

@@ -16,6 +16,7 @@ import (
 	"github.com/sluice-cd/sluice/internal/sluicetest"
 	"github.com/sluice-cd/sluice/internal/stage"
 	"github.com/sluice-cd/sluice/internal/stage/wait"
+	"github.com/sluice-cd/sluice/internal/status"
 	"github.com/sluice-cd/sluice/internal/store"
 )
 
@@ -242,5 +243,31 @@ func TestCronTriggerMisfire(t *testing.T) {
 		if got := counterValue(t, metrics, "sluice_trigger_firings_total", "late missed cron"); got != 1 {
 			t.Errorf("sluice_trigger_firings_total{application=late, outcome=missed, type=cron} = %v, want 1", got)
 		}
+	})
+}
+
+// TestStartIndexesTriggers: a pipeline whose triggers are not in the
+// trigger index (saved by a Sluice before the index) has them indexed when
+// an engine starts, as a save would, and its pipeline trigger fires.
+func TestStartIndexesTriggers(t *testing.T) {
+	t.Parallel()
+	sluicetest.EachStore(t, func(t *testing.T, st store.Store) {
+		b := &bundle{store: st}
+		up := b.save(t, `{"application":"old","name":"up","stages":[{"refId":"1","type":"wait","waitTime":0}]}`)
+		down := b.save(t, fmt.Sprintf(`{"application":"old","name":"down",
+		  "triggers":[{"type":"pipeline","application":"old","pipeline":%q,"status":["successful"],"enabled":true}],
+		  "stages":[{"refId":"1","type":"wait","waitTime":0}]}`, up.ID))
+		if rows, err := st.TriggerList(t.Context(), &store.TriggerListParams{PipelineID: down.ID}); err != nil || len(rows) != 0 {
+			t.Fatalf("before start: index %v, %v; want nothing indexed", rows, err)
+		}
+		b = setupWith(t, st)
+		rows, err := st.TriggerList(t.Context(), &store.TriggerListParams{PipelineID: down.ID})
+		if err != nil || len(rows) != 1 || rows[0].Type != "pipeline" || rows[0].Source != up.ID || !rows[0].Enabled {
+			t.Fatalf("after start: index %+v, %v; want the pipeline trigger on %s", rows, err, up.ID)
+		}
+		b.waitStatus(t, b.trigger(t, up, nil).ID, status.Succeeded)
+		sluicetest.WaitFor(t, "the downstream pipeline to start", 15*time.Second, func() bool {
+			return len(b.executionsOf(t, "old", "down")) == 1
+		})
 	})
 }

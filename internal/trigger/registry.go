@@ -14,6 +14,9 @@ const (
 	TypeWebhook = "webhook"
 	TypeGit     = "git"
 	TypeCron    = "cron"
+	// TypePipeline starts a pipeline when another ends (the engine runs
+	// it; package pipeline validates it).
+	TypePipeline = "pipeline"
 )
 
 // Kind is one trigger type: it checks the fields of a trigger of its type
@@ -100,10 +103,15 @@ func Enabled(fields map[string]any) bool {
 	return b
 }
 
-// Source is what deliveries address a trigger by (a webhook's or git
-// trigger's "source"), "" for other types.
+// Source is what addresses a trigger: a webhook's or git trigger's
+// "source", which deliveries name; a pipeline trigger's "pipeline", the id
+// of the pipeline whose end fires it; "" for other types.
 func Source(fields map[string]any) string {
-	s, _ := fields["source"].(string)
+	key := "source"
+	if fields["type"] == TypePipeline {
+		key = "pipeline"
+	}
+	s, _ := fields[key].(string)
 	return s
 }
 

@@ -75,11 +75,11 @@ const notYet = " yet (issue 13)"
 var pipelineFields = &KnownFields{
 	Keys: keys("application", "name", "id", "description", "stages", "parameterConfig", "triggers",
 		"limitConcurrent", "maxConcurrentExecutions", "keepWaitingPipelines", "rollbackOnFailure",
+		"expectedArtifacts",
 		// Spinnaker's bookkeeping, which changes no run.
 		"index", "updateTs", "lastModifiedBy", "spelEvaluator", "schema"),
 	Ignored: map[string]string{
 		"notifications":      "Sluice sends no notifications" + notYet + "; follow executions with sluice run --follow or the console",
-		"expectedArtifacts":  "Sluice does not bind trigger artifacts" + notYet + "; a stage that refers to one by id fails when it runs",
 		"disabled":           "Sluice runs the pipeline whenever it is started",
 		"respectQuietPeriod": "Sluice has no quiet period, and does not run triggers" + notYet,
 	},

@@ -14,6 +14,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/lambda/types"
 
+	"github.com/sluice-cd/sluice/internal/pipeline"
 	"github.com/sluice-cd/sluice/internal/stage"
 )
 
@@ -41,7 +42,7 @@ func (s *codeFields) check(c *stage.Checker) {
 			return
 		}
 	}
-	if _, err := s.source(); err != nil {
+	if _, err := s.source(nil); err != nil {
 		f := &s.S3Key.Field
 		switch {
 		case strings.Contains(err.Error(), "one way"):
@@ -65,7 +66,7 @@ func (s *codeFields) hasCode() bool {
 			return true
 		}
 	}
-	c, err := s.source()
+	c, err := s.source(nil)
 	return c != nil || err != nil
 }
 
@@ -80,7 +81,9 @@ func firstOf(fields ...*stage.StringField) string {
 }
 
 // source is where the code comes from; nil when the stage gives none.
-func (s *codeFields) source() (*codeSource, error) {
+// bound are the execution's bound artifacts, which a codeArtifact
+// {"artifactId": …} names; nil while checking a document.
+func (s *codeFields) source(bound map[string]pipeline.Artifact) (*codeSource, error) {
 	c := codeSource{
 		s3Bucket:  firstOf(&s.S3Bucket),
 		s3Key:     firstOf(&s.S3Key),
@@ -91,12 +94,14 @@ func (s *codeFields) source() (*codeSource, error) {
 	var a *artifact
 	if s.CodeArtifact.Set() {
 		var err error
-		if a, err = readArtifact("codeArtifact", s.CodeArtifact.Value); err != nil {
+		if a, err = readArtifact("codeArtifact", s.CodeArtifact.Value, bound); err != nil {
 			return nil, fail("%v", err)
 		}
 	}
 	if a != nil {
 		switch a.Type {
+		case "": // an expected artifact, bound when the stage runs
+			c.expected = a.expectedID
 		case artifactEmbedded:
 			b, err := decodeBase64(a.Reference)
 			if err != nil {
@@ -114,7 +119,7 @@ func (s *codeFields) source() (*codeSource, error) {
 		}
 	}
 	sources := 0
-	for _, set := range []bool{c.s3Bucket != "" || c.s3Key != "", c.zipFile != "", c.zip != nil, c.imageURI != ""} {
+	for _, set := range []bool{c.s3Bucket != "" || c.s3Key != "", c.zipFile != "", c.zip != nil, c.imageURI != "", c.expected != ""} {
 		if set {
 			sources++
 		}
@@ -147,6 +152,7 @@ type codeSource struct {
 	zipFileRoot                string // the directory zipFile must be in; "" reads none
 	zip                        []byte // embedded/base64 artifact content
 	imageURI                   string
+	expected                   string // the expected artifact's id, while checking
 }
 
 // setZipFileRoot says where zipFile may be read (Types); c may be nil.

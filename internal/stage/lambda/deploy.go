@@ -153,7 +153,7 @@ func checkAliasNames(c *stage.Checker, f *stage.StringsField) {
 
 // createFunction creates the function when it does not exist yet,
 // without publishing: publishVersion publishes, once.
-func createFunction(ctx context.Context, _ *stage.Task, f *function, s *deploySpec) (stage.Result, error) {
+func createFunction(ctx context.Context, t *stage.Task, f *function, s *deploySpec) (stage.Result, error) {
 	if err := s.refuseImageOnLocal(f); err != nil {
 		return stage.Result{}, err
 	}
@@ -168,7 +168,7 @@ func createFunction(ctx context.Context, _ *stage.Task, f *function, s *deploySp
 			WithOutputs(map[string]any{"lambdaCreated": false, "originalRevisionId": aws.ToString(out.Configuration.RevisionId),
 				"lambdaAliasesUpdated": false}), nil
 	}
-	code, err := s.source()
+	code, err := s.source(boundOrEmpty(t.Artifacts))
 	if err != nil {
 		return stage.Result{}, err
 	}
@@ -205,7 +205,7 @@ func deployCode(ctx context.Context, t *stage.Task, f *function, s *deploySpec) 
 	if err := s.refuseImageOnLocal(f); err != nil {
 		return stage.Result{}, err
 	}
-	code, err := s.source()
+	code, err := s.source(boundOrEmpty(t.Artifacts))
 	if err != nil {
 		return stage.Result{}, err
 	}

@@ -13,6 +13,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 
+	"github.com/sluice-cd/sluice/internal/pipeline"
 	"github.com/sluice-cd/sluice/internal/stage"
 )
 
@@ -49,6 +50,9 @@ type artifact struct {
 	Reference string `json:"reference"`
 	Name      string `json:"name"`
 	Version   string `json:"version"`
+	// expectedID is the expected artifact a field names, while no
+	// execution has bound it (checking a document).
+	expectedID string
 }
 
 // Supported artifact types.
@@ -80,21 +84,25 @@ func checkArtifact(c *stage.Checker, f *stage.JSONField) {
 	if !f.Set() {
 		return
 	}
-	if _, err := readArtifact(f.Path(), f.Value); err != nil {
+	if _, err := readArtifact(f.Path(), f.Value, nil); err != nil {
 		c.Errorf(f, "%s", strings.TrimPrefix(err.Error(), f.Path()+" "))
 	}
 }
 
 // readArtifact reads v, the value of the artifact field named field
 // (payloadArtifact, outputArtifact, codeArtifact). It returns nil, nil
-// when v is null or empty.
-func readArtifact(field string, v any) (*artifact, error) {
+// when v is null or empty. A field that names an expected artifact —
+// {"id": …} or {"artifactId": …} without an artifact — reads the artifact
+// bound to that id (stage.Task.Artifacts); with bound nil (checking a
+// document, before any trigger) it returns an artifact with only
+// expectedID set.
+func readArtifact(field string, v any, bound map[string]pipeline.Artifact) (*artifact, error) {
 	if v == nil {
 		return nil, nil
 	}
 	m, ok := v.(map[string]any)
 	if !ok {
-		return nil, fmt.Errorf("%s must be an object {artifact: {type, reference}}, not %s", field, stage.JSONKind(v))
+		return nil, fmt.Errorf("%s must be an object {artifact: {type, reference}} or {id: EXPECTED-ARTIFACT-ID}, not %s", field, stage.JSONKind(v))
 	}
 	if len(m) == 0 {
 		return nil, nil
@@ -108,10 +116,29 @@ func readArtifact(field string, v any) (*artifact, error) {
 		}
 		path = field + ".artifact"
 	} else if _, hasRef := m["reference"]; !hasRef {
-		if id, _ := m["id"].(string); id != "" {
-			return nil, fmt.Errorf("%s.id %q refers to an expected artifact, which Sluice does not resolve; give the artifact itself in %s.artifact {type, reference}", field, id, field)
+		key, id := "id", ""
+		for _, k := range []string{"artifactId", "id"} {
+			if x, ok := m[k]; ok && x != nil {
+				s, isStr := x.(string)
+				if !isStr {
+					return nil, fmt.Errorf("%s.%s must be the id of one of the pipeline's expectedArtifacts, not %s", field, k, stage.JSONKind(x))
+				}
+				if s != "" {
+					key, id = k, s
+					break
+				}
+			}
 		}
-		if _, hasType := m["type"]; !hasType {
+		if id != "" {
+			if bound == nil {
+				return &artifact{expectedID: id}, nil
+			}
+			b, ok := bound[id]
+			if !ok {
+				return nil, fmt.Errorf("%s.%s %q names no artifact bound in this execution: the pipeline's expectedArtifacts need an entry with that id, and the trigger must bring an artifact it matches (or it needs a default or prior artifact)", field, key, id)
+			}
+			inner, path = b, fmt.Sprintf("%s (expected artifact %q)", field, id)
+		} else if _, hasType := m["type"]; !hasType {
 			// Deck writes an empty selector as {account: "..."} with no artifact.
 			return nil, nil
 		}
@@ -150,6 +177,9 @@ func readArtifact(field string, v any) (*artifact, error) {
 			return nil, fmt.Errorf("%s.reference %q must be an http:// or https:// URL for type %s", path, a.Reference, artifactHTTP)
 		}
 	case artifactS3:
+		if ref, v, ok := strings.Cut(a.Reference, "#"); ok && a.Version == "" {
+			a.Reference, a.Version = ref, v // s3://bucket/key#version
+		}
 		if _, _, err := parseS3URL(a.Reference); err != nil {
 			return nil, fmt.Errorf("%s.reference: %v", path, err)
 		}
@@ -157,6 +187,15 @@ func readArtifact(field string, v any) (*artifact, error) {
 		return nil, fmt.Errorf("%s.type %q is not supported: use %s, %s or %s", path, a.Type, artifactEmbedded, artifactHTTP, artifactS3)
 	}
 	return &a, nil
+}
+
+// boundOrEmpty is bound, or an empty map: at run time an expected-artifact id
+// is resolved, and unknown when nothing is bound.
+func boundOrEmpty(bound map[string]pipeline.Artifact) map[string]pipeline.Artifact {
+	if bound == nil {
+		return map[string]pipeline.Artifact{}
+	}
+	return bound
 }
 
 // inlinePayload turns the payload field into the bytes to send.
@@ -187,8 +226,8 @@ type fetcher struct {
 
 // invokePayload returns the payload of an invocation (payloadArtifact,
 // else payload); nil when neither is set.
-func (f fetcher) invokePayload(ctx context.Context, p *payloadFields, s3c *s3.Client) ([]byte, error) {
-	a, err := readArtifact("payloadArtifact", p.PayloadArtifact.Value)
+func (f fetcher) invokePayload(ctx context.Context, p *payloadFields, s3c *s3.Client, bound map[string]pipeline.Artifact) ([]byte, error) {
+	a, err := readArtifact("payloadArtifact", p.PayloadArtifact.Value, boundOrEmpty(bound))
 	if err != nil {
 		return nil, err
 	}

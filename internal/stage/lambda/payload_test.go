@@ -7,6 +7,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/sluice-cd/sluice/internal/pipeline"
 	"github.com/sluice-cd/sluice/internal/stage"
 )
 
@@ -58,7 +59,15 @@ func TestReadArtifact(t *testing.T) {
 		{"type from an s3 URL", map[string]any{"artifact": map[string]any{"reference": "s3://b/k/p.json", "version": "v1"}},
 			&artifact{Type: "s3/object", Reference: "s3://b/k/p.json", Version: "v1"}, ""},
 		{"not an object", "s3://b/k", nil, "payloadArtifact must be an object"},
-		{"expected artifact id", map[string]any{"id": "x-1"}, nil, `payloadArtifact.id "x-1" refers to an expected artifact`},
+		{"expected artifact id not bound", map[string]any{"id": "x-1"}, nil, `payloadArtifact.id "x-1" names no artifact bound in this execution`},
+		{"expected artifact id", map[string]any{"id": "in", "account": "embedded-artifact", "artifact": nil},
+			&artifact{Type: "embedded/base64", Reference: "e30=", Name: "in"}, ""},
+		{"expected artifactId", map[string]any{"artifactId": "code"},
+			&artifact{Type: "s3/object", Reference: "s3://b/code.zip", Version: "v7"}, ""},
+		{"bound artifact checked", map[string]any{"id": "bad"}, nil, `payloadArtifact (expected artifact "bad").type "gcs/object" is not supported`},
+		{"id not a string", map[string]any{"id": 3.0}, nil, "payloadArtifact.id must be the id of one of the pipeline's expectedArtifacts"},
+		{"s3 version after #", map[string]any{"type": "s3/object", "reference": "s3://b/k.zip#v2"},
+			&artifact{Type: "s3/object", Reference: "s3://b/k.zip", Version: "v2"}, ""},
 		{"no reference", map[string]any{"artifact": map[string]any{"type": "embedded/base64"}}, nil, "payloadArtifact.artifact.reference is required"},
 		{"no type", map[string]any{"artifact": map[string]any{"reference": "e30="}}, nil, "payloadArtifact.artifact.type is required"},
 		{"bad s3 URL", map[string]any{"artifact": map[string]any{"type": "s3/object", "reference": "s3://bucket-only"}}, nil, "not an s3://bucket/key URL"},
@@ -66,8 +75,13 @@ func TestReadArtifact(t *testing.T) {
 		{"unsupported type", map[string]any{"artifact": map[string]any{"type": "github/file", "reference": "x"}}, nil, `type "github/file" is not supported`},
 		{"reference not a string", map[string]any{"artifact": map[string]any{"type": "embedded/base64", "reference": 7.0}}, nil, "payloadArtifact.artifact.reference must be a string"},
 	}
+	bound := map[string]pipeline.Artifact{
+		"in":   {"type": "embedded/base64", "reference": "e30=", "name": "in"},
+		"code": {"type": "s3/object", "reference": "s3://b/code.zip#v7"},
+		"bad":  {"type": "gcs/object", "reference": "gs://b/k"},
+	}
 	for _, tc := range tests {
-		got, err := readArtifact("payloadArtifact", tc.v)
+		got, err := readArtifact("payloadArtifact", tc.v, bound)
 		if tc.wantErr != "" {
 			if err == nil || !strings.Contains(err.Error(), tc.wantErr) {
 				t.Errorf("%s: err = %v, want %q", tc.name, err, tc.wantErr)
@@ -81,6 +95,12 @@ func TestReadArtifact(t *testing.T) {
 		if (got == nil) != (tc.want == nil) || (got != nil && *got != *tc.want) {
 			t.Errorf("%s: got %+v, want %+v", tc.name, got, tc.want)
 		}
+	}
+	// Checking a document, before any execution binds artifacts, an id is
+	// accepted as it is.
+	got, err := readArtifact("codeArtifact", map[string]any{"artifactId": "later"}, nil)
+	if err != nil || got == nil || got.expectedID != "later" {
+		t.Errorf("readArtifact with nothing bound = %+v, %v; want the expected id kept", got, err)
 	}
 }
 
@@ -115,7 +135,7 @@ func TestArtifactContent(t *testing.T) {
 	} {
 		var s invokeSpec
 		stage.Validate(tc.fields, &s) // decodes; a missing functionName does not matter here
-		got, err := f.invokePayload(ctx, &s.payloadFields, nil)
+		got, err := f.invokePayload(ctx, &s.payloadFields, nil, nil)
 		if tc.wantErr != "" {
 			if err == nil || !strings.Contains(err.Error(), tc.wantErr) {
 				t.Errorf("invokePayload(%v) = %s, %v; want error %q", tc.fields, got, err, tc.wantErr)

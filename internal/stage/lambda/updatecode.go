@@ -43,8 +43,8 @@ func newUpdateCodeType(b base) stage.Type {
 }
 
 // updateCodeOnly brings the function's code to the stage's.
-func updateCodeOnly(ctx context.Context, _ *stage.Task, f *function, s *updateCodeSpec) (stage.Result, error) {
-	code, err := s.source()
+func updateCodeOnly(ctx context.Context, t *stage.Task, f *function, s *updateCodeSpec) (stage.Result, error) {
+	code, err := s.source(boundOrEmpty(t.Artifacts))
 	if err != nil {
 		return stage.Result{}, err
 	}

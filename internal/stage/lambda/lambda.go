@@ -3,9 +3,7 @@ package lambda
 import (
 	"errors"
 	"fmt"
-	"net/http"
 	"strings"
-	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/lambda"
@@ -45,12 +43,15 @@ type Options struct {
 	ZipFileRoot string
 	// Analysis is what the canary analysis stages read.
 	Analysis Analysis
+	// Artifacts say where artifacts may be read from (sluice.yaml's
+	// artifacts section).
+	Artifacts ArtifactOptions
 }
 
 // Types returns every Lambda stage type, bound to opts.
 func Types(opts Options) []stage.Type {
 	b := base{accounts: opts.Accounts, zipFileRoot: opts.ZipFileRoot, analysis: opts.Analysis,
-		fetch: fetcher{http: &http.Client{Timeout: time.Minute}}}
+		fetch: newFetcher(opts.Artifacts)}
 	return []stage.Type{
 		newDeployType(b),
 		newUpdateCodeType(b),

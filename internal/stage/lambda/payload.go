@@ -1,14 +1,18 @@
 package lambda
 
 import (
+	"cmp"
 	"context"
 	"encoding/base64"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"net/url"
 	"strings"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
@@ -60,7 +64,39 @@ const (
 	artifactEmbedded = "embedded/base64"
 	artifactHTTP     = "http/file"
 	artifactS3       = "s3/object"
+	artifactGitHub   = "github/file"
 )
+
+// supportedTypes lists the artifact types for messages.
+const supportedTypes = artifactEmbedded + ", " + artifactHTTP + ", " + artifactS3 + " or " + artifactGitHub
+
+// ArtifactOptions are sluice.yaml's artifacts section:
+//
+//	artifacts:
+//	  http:
+//	    allowedHosts: [artifacts.example.com]
+//	  github:
+//	    tokenFile: /etc/sluice/github-token   # or token: ...
+//	    apiUrl: https://api.github.com         # GitHub Enterprise: https://HOST/api/v3
+type ArtifactOptions struct {
+	// HTTPAllowedHosts are the host names (or IP addresses) http/file
+	// artifacts may be read from, redirects included. Empty: loopback
+	// only (localhost, 127.0.0.0/8, ::1), so that a pipeline cannot make
+	// the server reach into its network.
+	HTTPAllowedHosts []string
+	// GitHubToken is sent to the GitHub contents API for github/file
+	// artifacts; empty sends none (public repositories).
+	GitHubToken string
+	// GitHubAPIURL is the contents API's base URL; a github/file
+	// reference must lie under it. Default https://api.github.com.
+	GitHubAPIURL string
+}
+
+// DefaultGitHubAPIURL is GitHub's API.
+const DefaultGitHubAPIURL = "https://api.github.com"
+
+// artifactTimeout bounds one artifact download.
+const artifactTimeout = time.Minute
 
 // payloadFields are the fields of an invocation's payload (Invoke, Route
 // $BLUEGREEN).
@@ -163,7 +199,7 @@ func readArtifact(field string, v any, bound map[string]pipeline.Artifact) (*art
 		case strings.HasPrefix(a.Reference, "s3://"):
 			a.Type = artifactS3
 		default:
-			return nil, fmt.Errorf("%s.type is required: %s, %s or %s", path, artifactEmbedded, artifactHTTP, artifactS3)
+			return nil, fmt.Errorf("%s.type is required: %s", path, supportedTypes)
 		}
 	}
 	switch a.Type {
@@ -183,8 +219,13 @@ func readArtifact(field string, v any, bound map[string]pipeline.Artifact) (*art
 		if _, _, err := parseS3URL(a.Reference); err != nil {
 			return nil, fmt.Errorf("%s.reference: %v", path, err)
 		}
+	case artifactGitHub:
+		u, err := url.Parse(a.Reference)
+		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || !strings.Contains(u.Path, "/contents/") {
+			return nil, fmt.Errorf("%s.reference %q must be a GitHub contents API URL (https://api.github.com/repos/OWNER/REPO/contents/PATH) for type %s", path, a.Reference, artifactGitHub)
+		}
 	default:
-		return nil, fmt.Errorf("%s.type %q is not supported: use %s, %s or %s", path, a.Type, artifactEmbedded, artifactHTTP, artifactS3)
+		return nil, fmt.Errorf("%s.type %q is not supported: use %s", path, a.Type, supportedTypes)
 	}
 	return &a, nil
 }
@@ -221,7 +262,48 @@ func inlinePayload(v any) ([]byte, error) {
 
 // fetcher reads artifacts.
 type fetcher struct {
-	http *http.Client
+	http         *http.Client
+	allowedHosts []string // http/file; empty: loopback only
+	githubToken  string
+	githubAPI    string // base URL, no trailing slash
+}
+
+func newFetcher(o ArtifactOptions) fetcher {
+	f := fetcher{allowedHosts: o.HTTPAllowedHosts, githubToken: o.GitHubToken,
+		githubAPI: strings.TrimRight(cmp.Or(o.GitHubAPIURL, DefaultGitHubAPIURL), "/")}
+	f.http = &http.Client{Timeout: artifactTimeout, CheckRedirect: func(req *http.Request, via []*http.Request) error {
+		if len(via) >= 5 {
+			return errors.New("more than 5 redirects")
+		}
+		if strings.HasPrefix(via[0].URL.String(), f.githubAPI+"/") {
+			if req.URL.Host != via[0].URL.Host {
+				return fmt.Errorf("redirect to %s: github/file artifacts are read only from %s", req.URL.Host, via[0].URL.Host)
+			}
+			return nil
+		}
+		return f.allowedHTTP(req.URL)
+	}}
+	return f
+}
+
+// allowedHTTP reports whether an http/file artifact may be read from u.
+func (f fetcher) allowedHTTP(u *url.URL) error {
+	host := strings.ToLower(u.Hostname())
+	if len(f.allowedHosts) == 0 {
+		if host == "localhost" {
+			return nil
+		}
+		if ip := net.ParseIP(host); ip != nil && ip.IsLoopback() {
+			return nil
+		}
+		return fmt.Errorf("host %s is not allowed: this server reads http/file artifacts only from loopback; list the hosts it may read from in sluice.yaml artifacts.http.allowedHosts", host)
+	}
+	for _, h := range f.allowedHosts {
+		if strings.EqualFold(h, host) {
+			return nil
+		}
+	}
+	return fmt.Errorf("host %s is not in sluice.yaml artifacts.http.allowedHosts (%s)", host, strings.Join(f.allowedHosts, ", "))
 }
 
 // invokePayload returns the payload of an invocation (payloadArtifact,
@@ -270,8 +352,10 @@ func (f fetcher) artifactContent(ctx context.Context, field string, a *artifact,
 		return f.httpGet(ctx, field, a.Reference)
 	case artifactS3:
 		return f.s3Get(ctx, field, a, s3c)
+	case artifactGitHub:
+		return f.githubGet(ctx, field, a)
 	}
-	return nil, fmt.Errorf("%s.artifact.type %q is not supported: use %s, %s or %s", field, a.Type, artifactEmbedded, artifactHTTP, artifactS3)
+	return nil, fmt.Errorf("%s.artifact.type %q is not supported: use %s", field, a.Type, supportedTypes)
 }
 
 func (f fetcher) httpGet(ctx context.Context, field, ref string) ([]byte, error) {
@@ -279,6 +363,16 @@ func (f fetcher) httpGet(ctx context.Context, field, ref string) ([]byte, error)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %v", field, err)
 	}
+	if err := f.allowedHTTP(req.URL); err != nil {
+		return nil, fmt.Errorf("%s: GET %s: %v", field, ref, err)
+	}
+	return f.get(field, req)
+}
+
+// get sends req and reads the body of a 2xx answer, at most maxPayload
+// bytes.
+func (f fetcher) get(field string, req *http.Request) ([]byte, error) {
+	ref := req.URL.String()
 	client := f.http
 	if client == nil {
 		client = http.DefaultClient
@@ -293,6 +387,79 @@ func (f fetcher) httpGet(ctx context.Context, field, ref string) ([]byte, error)
 		return nil, fmt.Errorf("%s: GET %s: %s %s", field, ref, resp.Status, snippet(string(body)))
 	}
 	return readLimited(resp.Body, field, "GET "+ref)
+}
+
+// githubGet reads a github/file artifact as Clouddriver does: its
+// reference is a contents API URL
+// (API/repos/OWNER/REPO/contents/PATH), its version the branch, tag or
+// commit (?ref=; the repository's default branch when empty). The answer
+// is the contents API's JSON, whose content is base64; a file too large
+// for it (no content) is read from its download_url on the same host.
+func (f fetcher) githubGet(ctx context.Context, field string, a *artifact) ([]byte, error) {
+	if err := f.githubReference(a.Reference); err != nil {
+		return nil, fmt.Errorf("%s: %v", field, err)
+	}
+	u, _ := url.Parse(a.Reference)
+	if a.Version != "" {
+		q := u.Query()
+		q.Set("ref", a.Version)
+		u.RawQuery = q.Encode()
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u.String(), nil)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %v", field, err)
+	}
+	req.Header.Set("Accept", "application/vnd.github+json")
+	if f.githubToken != "" {
+		req.Header.Set("Authorization", "token "+f.githubToken)
+	}
+	b, err := f.get(field, req)
+	if err != nil {
+		return nil, err
+	}
+	var c struct {
+		Type        string `json:"type"`
+		Encoding    string `json:"encoding"`
+		Content     string `json:"content"`
+		DownloadURL string `json:"download_url"`
+	}
+	if err := json.Unmarshal(b, &c); err != nil {
+		return nil, fmt.Errorf("%s: GET %s: not a GitHub contents API answer: %v", field, u, err)
+	}
+	switch {
+	case c.Type != "" && c.Type != "file":
+		return nil, fmt.Errorf("%s: %s is a %s, not a file", field, a.Reference, c.Type)
+	case c.Encoding == "base64" && c.Content != "":
+		out, err := decodeBase64(c.Content)
+		if err != nil {
+			return nil, fmt.Errorf("%s: GET %s: content is not base64: %v", field, u, err)
+		}
+		return out, nil
+	case c.DownloadURL != "":
+		d, err := url.Parse(c.DownloadURL)
+		if err != nil || d.Host != u.Host {
+			return nil, fmt.Errorf("%s: GET %s: download_url %s is not on %s, where the token may go", field, u, c.DownloadURL, u.Host)
+		}
+		req, err := http.NewRequestWithContext(ctx, http.MethodGet, c.DownloadURL, nil)
+		if err != nil {
+			return nil, fmt.Errorf("%s: %v", field, err)
+		}
+		if f.githubToken != "" {
+			req.Header.Set("Authorization", "token "+f.githubToken)
+		}
+		return f.get(field, req)
+	}
+	return nil, fmt.Errorf("%s: GET %s: the answer has neither base64 content nor a download_url", field, u)
+}
+
+// githubReference checks that ref is a contents API URL under the
+// configured API.
+func (f fetcher) githubReference(ref string) error {
+	api := cmp.Or(f.githubAPI, DefaultGitHubAPIURL)
+	if !strings.HasPrefix(ref, api+"/repos/") || !strings.Contains(strings.TrimPrefix(ref, api+"/repos/"), "/contents/") {
+		return fmt.Errorf("github/file reference %q must be a contents API URL %s/repos/OWNER/REPO/contents/PATH (set sluice.yaml artifacts.github.apiUrl for GitHub Enterprise)", ref, api)
+	}
+	return nil
 }
 
 func (f fetcher) s3Get(ctx context.Context, field string, a *artifact, s3c *s3.Client) ([]byte, error) {

@@ -31,7 +31,7 @@ errors).`,
 		Example: `  sluice run myapp/deploy -p env=staging -p version=42 --follow
   sluice run myapp/deploy --artifact type=s3/object,name=orders,reference=s3://builds/orders-42.zip
   sluice run myapp/deploy --artifact '{"type":"embedded/base64","name":"event","reference":"e30="}'`,
-		Args:    exactArgs("APP/PIPELINE"),
+		Args: exactArgs("APP/PIPELINE"),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			app, name, err := parsePipelineRef(args[0])
 			if err != nil {

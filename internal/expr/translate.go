@@ -35,6 +35,10 @@ var spelFunctions = map[string]string{
 	"fromBase64":     "$fromBase64",
 	"alphanumerical": "$alphanumerical",
 	"pipelineId":     "$pipelineId",
+
+	"triggerResolvedArtifact":       "$triggerResolvedArtifact",
+	"triggerResolvedArtifactByType": "$triggerResolvedArtifactByType",
+	"resolvedArtifacts":             "$resolvedArtifacts",
 }
 
 // unsupportedSpelFunctions are Spinnaker helpers Sluice deliberately lacks.
@@ -45,9 +49,6 @@ var unsupportedSpelFunctions = map[string]string{
 	"propertiesFromUrl":             "it fetches a URL, and expressions cannot reach the network",
 	"readYaml":                      "YAML parsing is not offered; use #readJson",
 	"readAllYaml":                   "YAML parsing is not offered; use #readJson",
-	"triggerResolvedArtifact":       "Sluice has no artifact model",
-	"triggerResolvedArtifactByType": "Sluice has no artifact model",
-	"resolvedArtifacts":             "Sluice has no artifact model",
 	"deployedServerGroups":          "it is specific to server-group clouds",
 	"manifestLabelValue":            "it is specific to Kubernetes",
 	"pipelineIdInApplication":       "expressions can look up pipelines of their own application only, with #pipelineId(name)",

@@ -2,8 +2,8 @@ package expr
 
 import (
 	"context"
-	"fmt"
 	"errors"
+	"fmt"
 	"reflect"
 	"strings"
 	"testing"

@@ -43,18 +43,18 @@ var spelFunctions = map[string]string{
 
 // unsupportedSpelFunctions are Spinnaker helpers Sluice deliberately lacks.
 var unsupportedSpelFunctions = map[string]string{
-	"fromUrl":                       "it fetches a URL, and expressions cannot reach the network",
-	"jsonFromUrl":                   "it fetches a URL, and expressions cannot reach the network",
-	"yamlFromUrl":                   "it fetches a URL, and expressions cannot reach the network",
-	"propertiesFromUrl":             "it fetches a URL, and expressions cannot reach the network",
-	"readYaml":                      "YAML parsing is not offered; use #readJson",
-	"readAllYaml":                   "YAML parsing is not offered; use #readJson",
-	"deployedServerGroups":          "it is specific to server-group clouds",
-	"manifestLabelValue":            "it is specific to Kubernetes",
-	"pipelineIdInApplication":       "expressions can look up pipelines of their own application only, with #pipelineId(name)",
-	"canaryConfigNameToId":          "expressions cannot look up canary configs",
-	"fetchReference":                "expressions cannot fetch references",
-	"doNotEval":                     "Sluice evaluates each string once; no escape is needed",
+	"fromUrl":                 "it fetches a URL, and expressions cannot reach the network",
+	"jsonFromUrl":             "it fetches a URL, and expressions cannot reach the network",
+	"yamlFromUrl":             "it fetches a URL, and expressions cannot reach the network",
+	"propertiesFromUrl":       "it fetches a URL, and expressions cannot reach the network",
+	"readYaml":                "YAML parsing is not offered; use #readJson",
+	"readAllYaml":             "YAML parsing is not offered; use #readJson",
+	"deployedServerGroups":    "it is specific to server-group clouds",
+	"manifestLabelValue":      "it is specific to Kubernetes",
+	"pipelineIdInApplication": "expressions can look up pipelines of their own application only, with #pipelineId(name)",
+	"canaryConfigNameToId":    "expressions cannot look up canary configs",
+	"fetchReference":          "expressions cannot fetch references",
+	"doNotEval":               "Sluice evaluates each string once; no escape is needed",
 }
 
 // spelWordOperators are SpEL's textual operators (case-insensitive) and

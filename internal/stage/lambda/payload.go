@@ -34,12 +34,16 @@ import (
 //	                 too). Types:
 //	                   embedded/base64  reference is the base64 content
 //	                   http/file        reference is an http(s) URL, fetched with GET
-//	                   s3/object        reference is s3://bucket/key, read with the
-//	                                    stage account's S3 client (artifact.version
-//	                                    is the object version)
+//	                                    from an allowed host (ArtifactOptions)
+//	                   s3/object        reference is s3://bucket/key[#version], read
+//	                                    with the stage account's S3 client
+//	                                    (artifact.version is the object version)
+//	                   github/file      reference is a GitHub contents API URL,
+//	                                    read with the configured token
 //	                 A reference that is an http(s):// or s3:// URL is enough
-//	                 without a type. Expected artifacts by id are not
-//	                 resolved (Spinnaker's bug #7101 class): give the artifact.
+//	                 without a type. {id} (or {artifactId}) without an artifact
+//	                 names an expected artifact: the one bound to that id in
+//	                 the execution (stage.Task.Artifacts; docs/artifacts.md).
 //
 // Artifact content is sent as it is and must be JSON, which is all Lambda
 // accepts. Neither field: the event is {} (as on AWS). A payload is at

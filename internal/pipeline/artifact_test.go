@@ -1,7 +1,9 @@
 package pipeline
 
 import (
+	"encoding/json"
 	"errors"
+	"reflect"
 	"strings"
 	"testing"
 )
@@ -161,4 +163,47 @@ func TestValidateExpectedArtifacts(t *testing.T) {
 			t.Errorf("warning %v: expectedArtifacts are acted on now", w)
 		}
 	}
+}
+
+// FuzzResolveArtifacts: reading expectedArtifacts and trigger artifacts
+// never panics, and a resolution binds each expected artifact to an
+// artifact it matches (or its default), in document order.
+func FuzzResolveArtifacts(f *testing.F) {
+	f.Add([]byte(`[{"id":"a","matchArtifact":{"type":"s3/.*","name":"x"}}]`), []byte(`[{"type":"s3/object","name":"x","reference":"s3://b/k"}]`))
+	f.Add([]byte(`[{"id":"a","usePriorArtifact":true,"useDefaultArtifact":true,"defaultArtifact":{"type":"t"}}]`), []byte(`[]`))
+	f.Add([]byte(`[{"id":"a","matchArtifact":{"reference":"(a+)+$"}},{"id":"b"}]`), []byte(`[{"type":"x","reference":"aaaaaaaaaaaaaaaaaaaaaaaaaaaa!"}]`))
+	f.Add([]byte(`[{"matchArtifact":{"name":"["}}, 3]`), []byte(`{"type":1}`))
+	f.Fuzz(func(t *testing.T, expected, received []byte) {
+		var ev, rv any
+		if json.Unmarshal(expected, &ev) != nil || json.Unmarshal(received, &rv) != nil {
+			return
+		}
+		p := &Pipeline{Extra: map[string]any{"expectedArtifacts": ev}}
+		exp, problems := p.ExpectedArtifacts()
+		arts, err := ParseArtifacts("artifacts", rv)
+		if len(problems) > 0 || err != nil {
+			return
+		}
+		prior := func() ([]Artifact, error) { return arts, nil }
+		res, err := ResolveArtifacts(exp, nil, arts, prior)
+		if err != nil {
+			var ue *UnmatchedArtifactError
+			var ae *AmbiguousArtifactError
+			if !errors.As(err, &ue) && !errors.As(err, &ae) {
+				t.Fatalf("ResolveArtifacts error %T %v, want Unmatched or Ambiguous", err, err)
+			}
+			return
+		}
+		if len(res.Expected) != len(exp) {
+			t.Fatalf("%d resolved of %d expected, with no error", len(res.Expected), len(exp))
+		}
+		for i, e := range res.Expected {
+			if e.ID != exp[i].ID {
+				t.Fatalf("resolved[%d] is %q, want %q (document order)", i, e.ID, exp[i].ID)
+			}
+			if !e.Matches(e.BoundArtifact) && !(e.UseDefaultArtifact && reflect.DeepEqual(e.BoundArtifact, e.DefaultArtifact)) {
+				t.Fatalf("%q bound to %v, which it does not match and is not its default", e.ID, e.BoundArtifact)
+			}
+		}
+	})
 }

@@ -263,3 +263,51 @@ func TestArtifactsInvokePayload(t *testing.T) {
 		})
 	}
 }
+
+// TestCodeArtifactDownloaded: Update Code and Deploy take code from an
+// http/file and a github/file artifact, downloaded and sent as the .zip.
+func TestCodeArtifactDownloaded(t *testing.T) {
+	t.Parallel()
+	env := newLocalEnv(t)
+	zip1, zip2 := variantZip(t, helloZip(t), 11), variantZip(t, helloZip(t), 12)
+	files := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path != "/orders.zip" {
+			http.NotFound(w, r)
+			return
+		}
+		w.Write(zip1)
+	}))
+	t.Cleanup(files.Close)
+	gh := githubContents(t, "tok", map[string]string{"dist/orders.zip@v2": string(zip2)})
+	opts := Options{Accounts: env.accounts, Artifacts: ArtifactOptions{GitHubToken: "tok", GitHubAPIURL: gh.URL}}
+	deploy := typeWith(t, DeployTypeName, opts)
+	update := typeWith(t, UpdateCodeTypeName, opts)
+	const fn = "dlcode"
+	f := deployFields(fn, "", map[string]any{"prefixApplicationNameToFunction": false,
+		"codeArtifact": map[string]any{"artifact": map[string]any{"type": "http/file", "reference": files.URL + "/orders.zip"}}})
+	delete(f, "s3bucket")
+	delete(f, "s3key")
+	newStageRun(t, deploy, "", f).mustSucceed()
+	ctx := context.Background()
+	sha := func() string {
+		out, err := env.c.GetFunction(ctx, &lambda.GetFunctionInput{FunctionName: aws.String(fn)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return aws.ToString(out.Configuration.CodeSha256)
+	}
+	if got, want := sha(), codeSha(zip1); got != want {
+		t.Fatalf("CodeSha256 after the http/file Deploy = %s, want %s", got, want)
+	}
+	newStageRun(t, update, "", map[string]any{"account": "local", "region": "us-east-1", "functionName": fn,
+		"codeArtifact": map[string]any{"artifact": map[string]any{"type": "github/file", "version": "v2",
+			"reference": gh.URL + "/repos/acme/orders/contents/dist/orders.zip"}}}).mustSucceed()
+	if got, want := sha(), codeSha(zip2); got != want {
+		t.Fatalf("CodeSha256 after the github/file Update Code = %s, want %s", got, want)
+	}
+	msg := newStageRun(t, update, "", map[string]any{"account": "local", "region": "us-east-1", "functionName": fn,
+		"codeArtifact": map[string]any{"artifact": map[string]any{"type": "http/file", "reference": files.URL + "/missing.zip"}}}).mustFail()
+	if !strings.Contains(msg, "codeArtifact: GET") || !strings.Contains(msg, "404") {
+		t.Errorf("Update Code from a missing file: %q, want the GET's 404 named", msg)
+	}
+}

@@ -2,6 +2,7 @@ package lambda
 
 import (
 	"bytes"
+	"context"
 	"crypto/sha256"
 	"encoding/base64"
 	"fmt"
@@ -114,12 +115,15 @@ func (s *codeFields) source(bound map[string]pipeline.Artifact) (*codeSource, er
 				return nil, fail("codeArtifact.reference: %v", err)
 			}
 			c.s3Bucket, c.s3Key, c.s3Version = b, k, a.Version
+		case artifactHTTP, artifactGitHub:
+			c.remote = a // downloaded by fetchRemote when the stage runs
 		default:
-			return nil, fail("codeArtifact.type %q is not supported for code: use %s (a .zip) or %s", a.Type, artifactEmbedded, artifactS3)
+			return nil, fail("codeArtifact.type %q is not supported for code: use %s (sent to Lambda as S3Bucket/S3Key), %s (the .zip itself), %s or %s (downloaded, at most 50 MB)",
+				a.Type, artifactS3, artifactEmbedded, artifactHTTP, artifactGitHub)
 		}
 	}
 	sources := 0
-	for _, set := range []bool{c.s3Bucket != "" || c.s3Key != "", c.zipFile != "", c.zip != nil, c.imageURI != "", c.expected != ""} {
+	for _, set := range []bool{c.s3Bucket != "" || c.s3Key != "", c.zipFile != "", c.zip != nil || c.remote != nil, c.imageURI != "", c.expected != ""} {
 		if set {
 			sources++
 		}
@@ -152,14 +156,26 @@ type codeSource struct {
 	zipFileRoot                string // the directory zipFile must be in; "" reads none
 	zip                        []byte // embedded/base64 artifact content
 	imageURI                   string
-	expected                   string // the expected artifact's id, while checking
+	expected                   string    // the expected artifact's id, while checking
+	remote                     *artifact // http/file or github/file .zip, until fetchRemote
 }
 
-// setZipFileRoot says where zipFile may be read (Types); c may be nil.
-func (c *codeSource) setZipFileRoot(dir string) {
-	if c != nil {
-		c.zipFileRoot = dir
+// prepare readies c for the function f: where its zipFile may be read,
+// and the .zip of a downloaded artifact, fetched. c may be nil.
+func (c *codeSource) prepare(ctx context.Context, f *function) error {
+	if c == nil {
+		return nil
 	}
+	c.zipFileRoot = f.zipFileRoot
+	if c.remote == nil {
+		return nil
+	}
+	b, err := f.fetch.forCode().artifactContent(ctx, "codeArtifact", c.remote, nil)
+	if err != nil {
+		return fail("%v", err)
+	}
+	c.zip, c.remote = b, nil
+	return nil
 }
 
 func (c *codeSource) String() string {

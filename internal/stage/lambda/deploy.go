@@ -172,7 +172,9 @@ func createFunction(ctx context.Context, t *stage.Task, f *function, s *deploySp
 	if err != nil {
 		return stage.Result{}, err
 	}
-	code.setZipFileRoot(f.zipFileRoot)
+	if err := code.prepare(ctx, f); err != nil {
+		return stage.Result{}, err
+	}
 	in, err := s.createInput(f.name, code)
 	if err != nil {
 		return stage.Result{}, err
@@ -209,7 +211,9 @@ func deployCode(ctx context.Context, t *stage.Task, f *function, s *deploySpec) 
 	if err != nil {
 		return stage.Result{}, err
 	}
-	code.setZipFileRoot(f.zipFileRoot)
+	if err := code.prepare(ctx, f); err != nil {
+		return stage.Result{}, err
+	}
 	if code == nil {
 		if s.Architectures.Present() {
 			return stage.Result{}, fail("architectures changes only together with new code: set s3bucket and s3key (or codeArtifact, zipFile, imageUri)")

@@ -81,6 +81,8 @@ type function struct {
 	name string
 	// zipFileRoot is where the code of a stage's zipFile is read (Types).
 	zipFileRoot string
+	// fetch reads artifacts.
+	fetch fetcher
 }
 
 func (f *function) String() string {
@@ -123,7 +125,7 @@ func (b *base) function(app string, tg *target) (*function, error) {
 	if tg.prefixed() {
 		name = applicationPrefixed(app, name)
 	}
-	return &function{acct: acct, c: acct.Lambda, name: name, zipFileRoot: b.zipFileRoot}, nil
+	return &function{acct: acct, c: acct.Lambda, name: name, zipFileRoot: b.zipFileRoot, fetch: b.fetch}, nil
 }
 
 // applicationPrefixed applies Spinnaker's application prefix to name.

@@ -270,6 +270,15 @@ type fetcher struct {
 	allowedHosts []string // http/file; empty: loopback only
 	githubToken  string
 	githubAPI    string // base URL, no trailing slash
+	// limit bounds what one read returns; 0 is maxPayload (forCode
+	// raises it to maxZip).
+	limit int
+}
+
+// forCode is f reading function code: up to maxZip bytes.
+func (f fetcher) forCode() fetcher {
+	f.limit = maxZip
+	return f
 }
 
 func newFetcher(o ArtifactOptions) fetcher {
@@ -390,7 +399,7 @@ func (f fetcher) get(field string, req *http.Request) ([]byte, error) {
 		body, _ := io.ReadAll(io.LimitReader(resp.Body, 512))
 		return nil, fmt.Errorf("%s: GET %s: %s %s", field, ref, resp.Status, snippet(string(body)))
 	}
-	return readLimited(resp.Body, field, "GET "+ref)
+	return f.readLimited(resp.Body, field, "GET "+ref)
 }
 
 // githubGet reads a github/file artifact as Clouddriver does: its
@@ -483,15 +492,19 @@ func (f fetcher) s3Get(ctx context.Context, field string, a *artifact, s3c *s3.C
 		return nil, fmt.Errorf("%s: read %s: %w", field, a.Reference, err)
 	}
 	defer out.Body.Close()
-	return readLimited(out.Body, field, "read "+a.Reference)
+	return f.readLimited(out.Body, field, "read "+a.Reference)
 }
 
-func readLimited(r io.Reader, field, what string) ([]byte, error) {
-	b, err := io.ReadAll(io.LimitReader(r, maxPayload+1))
+func (f fetcher) readLimited(r io.Reader, field, what string) ([]byte, error) {
+	limit := cmp.Or(f.limit, maxPayload)
+	b, err := io.ReadAll(io.LimitReader(r, int64(limit)+1))
 	if err != nil {
 		return nil, fmt.Errorf("%s: %s: %v", field, what, err)
 	}
-	if len(b) > maxPayload {
+	if len(b) > limit {
+		if limit == maxZip {
+			return nil, fmt.Errorf("%s: %s: more than %d bytes, Lambda's limit on a .zip uploaded directly: put it in S3 and use an s3/object artifact", field, what, maxZip)
+		}
 		return nil, fmt.Errorf("%s: %s: more than %d bytes, Lambda's limit for a synchronous invocation", field, what, maxPayload)
 	}
 	return b, nil

@@ -48,7 +48,9 @@ func updateCodeOnly(ctx context.Context, t *stage.Task, f *function, s *updateCo
 	if err != nil {
 		return stage.Result{}, err
 	}
-	code.setZipFileRoot(f.zipFileRoot)
+	if err := code.prepare(ctx, f); err != nil {
+		return stage.Result{}, err
+	}
 	if code == nil {
 		return stage.Result{}, fail("no code to deploy: set s3bucket and s3key (or codeArtifact, zipFile, imageUri)")
 	}

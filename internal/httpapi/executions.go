@@ -148,8 +148,13 @@ func (s *server) triggerExecution(w http.ResponseWriter, r *http.Request) error 
 		var ve *pipeline.ValidationError
 		if errors.As(err, &ve) {
 			what := "parameters of %s/%s are"
-			if len(ve.Problems) > 0 && strings.HasPrefix(ve.Problems[0].Path, "artifacts") {
-				what = "artifacts of this run of %s/%s are"
+			if len(ve.Problems) > 0 {
+				switch p := ve.Problems[0].Path; {
+				case strings.HasPrefix(p, "artifacts"):
+					what = "artifacts of this run of %s/%s are"
+				case strings.HasPrefix(p, "expectedArtifacts"):
+					what = "expectedArtifacts of pipeline %s/%s are"
+				}
 			}
 			return &Error{
 				Status:  http.StatusBadRequest,

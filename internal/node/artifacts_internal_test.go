@@ -32,10 +32,10 @@ func TestArtifactsConfig(t *testing.T) {
 	}
 	for body, want := range map[string]string{
 		"artifacts:\n  http:\n    allowedHosts: ['https://x.example.com']\n": `allowedHosts[0] "https://x.example.com" must be a host name`,
-		"artifacts:\n  github:\n    token: a\n    tokenFile: b\n":             "give token or tokenFile, not both",
-		"artifacts:\n  github:\n    tokenFile: /nonexistent/token\n":        "artifacts.github.tokenFile",
-		"artifacts:\n  github:\n    apiUrl: ftp://x\n":                      `artifacts.github.apiUrl "ftp://x" must be an http(s) URL`,
-		"artifacts:\n  gitlab: {}\n":                                        "unknown field",
+		"artifacts:\n  github:\n    token: a\n    tokenFile: b\n":            "give token or tokenFile, not both",
+		"artifacts:\n  github:\n    tokenFile: /nonexistent/token\n":         "artifacts.github.tokenFile",
+		"artifacts:\n  github:\n    apiUrl: ftp://x\n":                       `artifacts.github.apiUrl "ftp://x" must be an http(s) URL`,
+		"artifacts:\n  gitlab: {}\n":                                         "unknown field",
 	} {
 		if _, err := load(body); err == nil || !strings.Contains(err.Error(), want) {
 			t.Errorf("%q: err = %v, want %q", body, err, want)

@@ -172,6 +172,13 @@ type TriggerRequest struct {
 	Parameters map[string]any `json:"parameters,omitempty"`
 	// Type is the trigger type recorded in the execution; "manual" when empty.
 	Type string `json:"type,omitempty"`
+	// Artifacts are Spinnaker artifacts ({type, reference, name, version,
+	// location, artifactAccount, …}) the trigger brings; the pipeline's
+	// expectedArtifacts are bound to them. See docs/artifacts.md.
+	Artifacts []map[string]any `json:"artifacts,omitempty"`
+	// ExpectedArtifactIDs are the ids of the expected artifacts this
+	// trigger expects; absent: every one.
+	ExpectedArtifactIDs []string `json:"expectedArtifactIds,omitempty"`
 }
 
 // Execution is one run of a pipeline.

@@ -37,6 +37,13 @@ type TriggerParams struct {
 	// delivery: a second delivery with it starts nothing and Trigger
 	// returns ErrReplayed.
 	DeliveryID string
+	// Artifacts are the artifacts the trigger brings; Trigger binds the
+	// pipeline's expectedArtifacts to them (bindArtifacts).
+	Artifacts []pipeline.Artifact
+	// ExpectedArtifactIDs are the ids of the expected artifacts this
+	// trigger expects (a trigger's expectedArtifactIds); nil expects every
+	// one, as a manual run does.
+	ExpectedArtifactIDs []string
 }
 
 // ErrReplayed is returned by Trigger for a delivery that already fired the
@@ -78,6 +85,9 @@ func (t *txn) createExecution(p *TriggerParams) (*store.Execution, error) {
 	trigger["type"] = cmp.Or(p.Type, "manual")
 	trigger["user"] = p.User
 	trigger["parameters"] = params
+	if err := t.e.bindArtifacts(ctx, p, doc, trigger); err != nil {
+		return nil, err
+	}
 	triggerJSON, err := json.Marshal(trigger)
 	if err != nil {
 		return nil, fmt.Errorf("encode trigger: %w", err)
@@ -168,6 +178,79 @@ func (t *txn) createExecution(p *TriggerParams) (*store.Execution, error) {
 // OutcomeStarted is the last outcome of a trigger whose last firing
 // started an execution.
 const OutcomeStarted = "started"
+
+// bindArtifacts resolves the pipeline's expectedArtifacts against the
+// trigger's artifacts, the last execution's and the defaults
+// (pipeline.ResolveArtifacts), and records them on the trigger as Orca
+// does: trigger.artifacts (received and bound), trigger.expectedArtifacts
+// and trigger.resolvedExpectedArtifacts (each with its boundArtifact). An
+// expected artifact it cannot bind is a *pipeline.ValidationError at
+// "artifacts": the execution is not created.
+func (e *Engine) bindArtifacts(ctx context.Context, p *TriggerParams, doc *pipeline.Pipeline, trigger map[string]any) error {
+	expected, problems := doc.ExpectedArtifacts()
+	if len(problems) > 0 {
+		return &pipeline.ValidationError{Problems: problems}
+	}
+	if len(expected) == 0 && len(p.Artifacts) == 0 {
+		return nil
+	}
+	if p.ExpectedArtifactIDs != nil {
+		trigger["expectedArtifactIds"] = p.ExpectedArtifactIDs
+	}
+	prior := func() ([]pipeline.Artifact, error) {
+		page, err := e.store.ExecutionList(ctx, &store.ExecutionListParams{
+			Application: p.Pipeline.Application, PipelineName: p.Pipeline.Name, Limit: 1,
+		})
+		if err != nil || len(page.Executions) == 0 {
+			return nil, err
+		}
+		return TriggerArtifacts(page.Executions[0].Trigger), nil
+	}
+	res, err := pipeline.ResolveArtifacts(expected, p.ExpectedArtifactIDs, p.Artifacts, prior)
+	if err != nil {
+		var ue *pipeline.UnmatchedArtifactError
+		var ae *pipeline.AmbiguousArtifactError
+		if errors.As(err, &ue) || errors.As(err, &ae) {
+			return &pipeline.ValidationError{Problems: []pipeline.Problem{{Path: "artifacts", Msg: err.Error()}}}
+		}
+		return err
+	}
+	trigger["artifacts"] = orEmpty(res.Artifacts)
+	trigger["expectedArtifacts"] = orEmpty(res.Expected)
+	trigger["resolvedExpectedArtifacts"] = orEmpty(res.Expected)
+	return nil
+}
+
+func orEmpty[T any](s []T) []T {
+	if s == nil {
+		return []T{}
+	}
+	return s
+}
+
+// TriggerArtifacts reads trigger.artifacts of a stored trigger.
+func TriggerArtifacts(triggerJSON json.RawMessage) []pipeline.Artifact {
+	var t struct {
+		Artifacts []pipeline.Artifact `json:"artifacts"`
+	}
+	_ = json.Unmarshal(triggerJSON, &t)
+	return t.Artifacts
+}
+
+// boundArtifacts reads trigger.resolvedExpectedArtifacts of a trigger:
+// the bound artifact by expected-artifact id.
+func boundArtifacts(trigger map[string]any) map[string]pipeline.Artifact {
+	list, _ := trigger["resolvedExpectedArtifacts"].([]any)
+	out := map[string]pipeline.Artifact{}
+	for _, item := range list {
+		m, _ := item.(map[string]any)
+		id, _ := m["id"].(string)
+		if a, ok := m["boundArtifact"].(map[string]any); ok && id != "" {
+			out[id] = a
+		}
+	}
+	return out
+}
 
 func newStageRow(execID string, seq int, s *pipeline.Stage) (*store.Stage, error) {
 	fields, err := json.Marshal(s.Fields)

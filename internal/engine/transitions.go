@@ -389,6 +389,7 @@ func (r *run) task(s *stageRun) *stage.Task {
 		Executions:  r.t.e,
 	}
 	env := r.env(s)
+	t.Artifacts = boundArtifacts(env.Trigger)
 	t.Eval = func(ctx context.Context, v any, vars map[string]any) (any, []string) {
 		e := *env
 		if len(vars) > 0 {

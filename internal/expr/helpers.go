@@ -70,6 +70,10 @@ var functions = map[string]function{
 	"$alphanumerical": alphanumericalFn,
 	"$pipelineId":     pipelineIDFn,
 
+	"$triggerResolvedArtifact":       triggerResolvedArtifactFn("#triggerResolvedArtifact", "name"),
+	"$triggerResolvedArtifactByType": triggerResolvedArtifactFn("#triggerResolvedArtifactByType", "type"),
+	"$resolvedArtifacts":             resolvedArtifactsFn,
+
 	// Sandbox hooks inserted by the patcher.
 	"$tick":     tickFn,
 	"$charge":   chargeFn,
@@ -427,6 +431,44 @@ func spelListFn(r *run, args []any) (any, error) {
 		return args[1], nil
 	}
 	return nil, errorf("%s…] applies to a list, not to %s", op, format(args[1]))
+}
+
+// triggerResolvedArtifactFn is Orca's #triggerResolvedArtifact(name) and
+// #triggerResolvedArtifactByType(type): the bound artifact of the first of
+// trigger.resolvedExpectedArtifacts whose name (type) is the argument.
+func triggerResolvedArtifactFn(helper, field string) function {
+	return func(r *run, args []any) (any, error) {
+		if err := arity(helper, args, 1, "one argument (an artifact "+field+")"); err != nil {
+			return nil, err
+		}
+		want, err := text(helper, args[0])
+		if err != nil {
+			return nil, err
+		}
+		list, _ := r.env.Trigger["resolvedExpectedArtifacts"].([]any)
+		for _, item := range list {
+			e, _ := item.(map[string]any)
+			if b, ok := e["boundArtifact"].(map[string]any); ok && b[field] == want {
+				return b, nil
+			}
+		}
+		return nil, errorf("unable to locate resolved artifact %q in the trigger: no expected artifact of this execution is bound to an artifact of %s %q", clip(want), field, clip(want))
+	}
+}
+
+// resolvedArtifactsFn is Orca's #resolvedArtifacts(): the artifacts the
+// execution's stages put in their outputs' "artifacts".
+func resolvedArtifactsFn(r *run, args []any) (any, error) {
+	if err := arity("#resolvedArtifacts", args, 0, ""); err != nil {
+		return nil, err
+	}
+	out := []any{}
+	for i := range r.env.Stages {
+		if list, ok := r.env.Stages[i].Outputs["artifacts"].([]any); ok {
+			out = append(out, list...)
+		}
+	}
+	return out, nil
 }
 
 // pipelineIDFn is Orca's #pipelineId(name): the ID of the pipeline with

@@ -3,6 +3,7 @@ package expr
 import (
 	"context"
 	"errors"
+	"fmt"
 	"reflect"
 	"strings"
 	"testing"
@@ -145,5 +146,33 @@ func TestPipelineID(t *testing.T) {
 	_, err = Eval(context.Background(), "#pipelineId('deploy')", env)
 	if err == nil || !strings.Contains(err.Error(), "given no list of the application's pipelines") {
 		t.Errorf("#pipelineId without a list: error = %v", err)
+	}
+}
+
+// TestArtifactHelpers checks #triggerResolvedArtifact,
+// #triggerResolvedArtifactByType and #resolvedArtifacts against a trigger
+// as the engine records it.
+func TestArtifactHelpers(t *testing.T) {
+	t.Parallel()
+	env := spelEnv()
+	env.Trigger = map[string]any{"parameters": map[string]any{}, "resolvedExpectedArtifacts": []any{
+		map[string]any{"id": "a", "boundArtifact": map[string]any{"type": "s3/object", "name": "orders", "reference": "s3://b/o.zip"}},
+		map[string]any{"id": "b", "boundArtifact": map[string]any{"type": "embedded/base64", "name": "event", "reference": "e30="}},
+	}}
+	env.Stages = append(env.Stages, StageInfo{ID: "s9", Name: "emits", Outputs: map[string]any{"artifacts": []any{map[string]any{"type": "x/y"}}}})
+	ctx := context.Background()
+	for src, want := range map[string]any{
+		"#triggerResolvedArtifact('orders').reference":           "s3://b/o.zip",
+		"#triggerResolvedArtifactByType('embedded/base64').name": "event",
+		"#resolvedArtifacts().size()":                            1,
+	} {
+		got, err := Eval(ctx, src, env)
+		if err != nil || fmt.Sprint(got) != fmt.Sprint(want) {
+			t.Errorf("%s = %v, %v; want %v", src, got, err, want)
+		}
+	}
+	_, err := Eval(ctx, "#triggerResolvedArtifact('nope')", env)
+	if err == nil || !strings.Contains(err.Error(), `unable to locate resolved artifact "nope"`) {
+		t.Errorf("#triggerResolvedArtifact('nope') error = %v", err)
 	}
 }

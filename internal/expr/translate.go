@@ -35,25 +35,26 @@ var spelFunctions = map[string]string{
 	"fromBase64":     "$fromBase64",
 	"alphanumerical": "$alphanumerical",
 	"pipelineId":     "$pipelineId",
+
+	"triggerResolvedArtifact":       "$triggerResolvedArtifact",
+	"triggerResolvedArtifactByType": "$triggerResolvedArtifactByType",
+	"resolvedArtifacts":             "$resolvedArtifacts",
 }
 
 // unsupportedSpelFunctions are Spinnaker helpers Sluice deliberately lacks.
 var unsupportedSpelFunctions = map[string]string{
-	"fromUrl":                       "it fetches a URL, and expressions cannot reach the network",
-	"jsonFromUrl":                   "it fetches a URL, and expressions cannot reach the network",
-	"yamlFromUrl":                   "it fetches a URL, and expressions cannot reach the network",
-	"propertiesFromUrl":             "it fetches a URL, and expressions cannot reach the network",
-	"readYaml":                      "YAML parsing is not offered; use #readJson",
-	"readAllYaml":                   "YAML parsing is not offered; use #readJson",
-	"triggerResolvedArtifact":       "Sluice has no artifact model",
-	"triggerResolvedArtifactByType": "Sluice has no artifact model",
-	"resolvedArtifacts":             "Sluice has no artifact model",
-	"deployedServerGroups":          "it is specific to server-group clouds",
-	"manifestLabelValue":            "it is specific to Kubernetes",
-	"pipelineIdInApplication":       "expressions can look up pipelines of their own application only, with #pipelineId(name)",
-	"canaryConfigNameToId":          "expressions cannot look up canary configs",
-	"fetchReference":                "expressions cannot fetch references",
-	"doNotEval":                     "Sluice evaluates each string once; no escape is needed",
+	"fromUrl":                 "it fetches a URL, and expressions cannot reach the network",
+	"jsonFromUrl":             "it fetches a URL, and expressions cannot reach the network",
+	"yamlFromUrl":             "it fetches a URL, and expressions cannot reach the network",
+	"propertiesFromUrl":       "it fetches a URL, and expressions cannot reach the network",
+	"readYaml":                "YAML parsing is not offered; use #readJson",
+	"readAllYaml":             "YAML parsing is not offered; use #readJson",
+	"deployedServerGroups":    "it is specific to server-group clouds",
+	"manifestLabelValue":      "it is specific to Kubernetes",
+	"pipelineIdInApplication": "expressions can look up pipelines of their own application only, with #pipelineId(name)",
+	"canaryConfigNameToId":    "expressions cannot look up canary configs",
+	"fetchReference":          "expressions cannot fetch references",
+	"doNotEval":               "Sluice evaluates each string once; no escape is needed",
 }
 
 // spelWordOperators are SpEL's textual operators (case-insensitive) and

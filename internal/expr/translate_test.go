@@ -63,7 +63,7 @@ func TestTranslateRejects(t *testing.T) {
 		{"new java.io.File('/etc/passwd')", "constructors (new …) are not supported", 0},
 		{"'a' + new String('b')", "constructors (new …) are not supported", 6},
 		{"#fromUrl('http://x')", "#fromUrl is not supported in Sluice: it fetches a URL", 0},
-		{"#resolvedArtifacts()", "Sluice has no artifact model", 0},
+		{"#fetchReference(x)", "#fetchReference is not supported in Sluice: expressions cannot fetch references", 0},
 		{"#nope('x')", "unknown function #nope; available: #alphanumerical", 0},
 		{"#stage", "#stage is a function; call it", 0},
 		{"#root", "#root is only supported followed by a property", 0},

@@ -32,6 +32,11 @@ func TestDecodeTrigger(t *testing.T) {
 		{body: `{"type":"manual"`, wantErr: `truncated JSON`},
 		{body: `{"type":"manual"} {}`, wantErr: `data after the JSON object`},
 		{body: `{"type":manual}`, wantErr: `not valid JSON: invalid character 'm'`},
+		{body: `{"artifacts":[{"type":"s3/object","reference":"s3://b/k","size":3}],"expectedArtifactIds":["code"]}`,
+			want: `{"artifacts":[{"reference":"s3://b/k","size":3,"type":"s3/object"}],"expectedArtifactIds":["code"]}`},
+		{body: `{"artifacts":[{"reference":"s3://b/k"}]}`, wantErr: `artifacts[0].type is required`},
+		{body: `{"artifacts":[{"type":"s3/object","name":7}]}`, wantErr: `artifacts[0].name must be a string`},
+		{body: `{"artifacts":{"type":"s3/object"}}`, wantErr: `field "artifacts" must be a list, not object`},
 	}
 	for _, tt := range tests {
 		req, err := decodeTrigger([]byte(tt.body))

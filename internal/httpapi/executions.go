@@ -49,10 +49,33 @@ func decodeTrigger(data []byte) (*apitype.TriggerRequest, error) {
 		}
 		req.Parameters[k] = n
 	}
+	for i, a := range req.Artifacts {
+		n, err := plainNumbers(map[string]any(a))
+		if err != nil {
+			return nil, badRequest("artifacts[%d]: %v", i, err)
+		}
+		req.Artifacts[i] = n.(map[string]any)
+	}
+	if _, err := pipeline.ParseArtifacts("artifacts", artifactList(req.Artifacts)); err != nil {
+		e := badRequest("%v", err)
+		e.Details = []apitype.ErrorDetail{{Path: "artifacts", Message: err.Error()}}
+		return nil, e
+	}
 	if len(req.Type) > 100 {
 		return nil, badRequest("trigger type is %d characters long; the limit is 100", len(req.Type))
 	}
 	return &req, nil
+}
+
+func artifactList(list []map[string]any) any {
+	if list == nil {
+		return nil
+	}
+	out := make([]any, len(list))
+	for i, a := range list {
+		out[i] = a
+	}
+	return out
 }
 
 // plainNumbers replaces the json.Numbers of a decoded value with int64 when
@@ -117,14 +140,26 @@ func (s *server) triggerExecution(w http.ResponseWriter, r *http.Request) error 
 		Type:       req.Type,
 		User:       s.who(r).Name,
 		Parameters: req.Parameters,
+		Artifacts:  req.Artifacts,
+		// An absent list expects every expected artifact; an empty one none.
+		ExpectedArtifactIDs: req.ExpectedArtifactIDs,
 	})
 	if err != nil {
 		var ve *pipeline.ValidationError
 		if errors.As(err, &ve) {
+			what := "parameters of %s/%s are"
+			if len(ve.Problems) > 0 {
+				switch p := ve.Problems[0].Path; {
+				case strings.HasPrefix(p, "artifacts"):
+					what = "artifacts of this run of %s/%s are"
+				case strings.HasPrefix(p, "expectedArtifacts"):
+					what = "expectedArtifacts of pipeline %s/%s are"
+				}
+			}
 			return &Error{
 				Status:  http.StatusBadRequest,
 				Code:    apitype.CodeInvalidParameters,
-				Message: problemsMessage(fmt.Sprintf("the parameters of %s/%s are invalid", app, name), len(ve.Problems)),
+				Message: problemsMessage(fmt.Sprintf("the "+what+" invalid", app, name), len(ve.Problems)),
 				Details: validationDetails(ve),
 				Err:     err,
 			}

@@ -293,6 +293,49 @@ func TestTriggerErrors(t *testing.T) {
 	}
 }
 
+// TestTriggerArtifacts: a trigger's artifacts bind the pipeline's
+// expectedArtifacts, recorded on the execution's trigger; an expected
+// artifact nothing binds is a 400 naming it, and no execution is created.
+func TestTriggerArtifacts(t *testing.T) {
+	t.Parallel()
+	c, _ := setupEngine(t, nil)
+	ctx := context.Background()
+	apply(t, c, "demo", "arts", `{"application":"demo","name":"arts",
+	  "expectedArtifacts":[{"id":"code","displayName":"zip","matchArtifact":{"type":"s3/object","reference":"s3://builds/.*[.]zip"}}],
+	  "stages":[{"refId":"1","type":"wait","waitTime":0}]}`)
+
+	exec, err := c.Trigger(ctx, "demo", "arts", apitype.TriggerRequest{Artifacts: []map[string]any{
+		{"type": "s3/object", "reference": "s3://builds/orders-7.zip"}}})
+	if err != nil {
+		t.Fatalf("trigger: %v", err)
+	}
+	var trig struct {
+		Artifacts []map[string]any `json:"artifacts"`
+		Resolved  []struct {
+			ID    string         `json:"id"`
+			Bound map[string]any `json:"boundArtifact"`
+		} `json:"resolvedExpectedArtifacts"`
+	}
+	if err := json.Unmarshal(exec.Trigger, &trig); err != nil {
+		t.Fatal(err)
+	}
+	if len(trig.Artifacts) != 1 || len(trig.Resolved) != 1 || trig.Resolved[0].ID != "code" || trig.Resolved[0].Bound["reference"] != "s3://builds/orders-7.zip" {
+		t.Errorf("trigger = %s, want the artifact bound to code", exec.Trigger)
+	}
+
+	_, err = c.Trigger(ctx, "demo", "arts", apitype.TriggerRequest{Artifacts: []map[string]any{
+		{"type": "s3/object", "reference": "s3://builds/orders-7.tar"}}})
+	e := apiError(t, err, 400, "invalid_parameters")
+	containsAll(t, "paths", detailPaths(e), "artifacts")
+	if !strings.Contains(e.Message, "artifacts of this run of demo/arts") || !strings.Contains(fmt.Sprint(e.Details), `unmatched expected artifact "code" (zip)`) {
+		t.Errorf("400 = %q %v, want the unmatched expected artifact named", e.Message, e.Details)
+	}
+	list, err := c.ListExecutions(ctx, apiclient.ListOptions{Application: "demo", Pipeline: "arts"})
+	if err != nil || len(list.Executions) != 1 {
+		t.Errorf("executions = %v, %v; want only the first run's", list, err)
+	}
+}
+
 func TestCancelPauseResumeSkipWait(t *testing.T) {
 	t.Parallel()
 	c, _ := setupEngine(t, nil)

@@ -284,7 +284,8 @@ func (s *server) deliver(w http.ResponseWriter, r *http.Request, typ string) err
 			ctx = engine.WithAuditSource(ctx, s.clientIP(r)+" signature")
 		}
 		exec, err := s.engine.Trigger(ctx, &engine.TriggerParams{Pipeline: p, Type: typ, User: user, Parameters: parameters,
-			Extra: extra, TriggerKey: row.Key, DeliveryID: deliveryID})
+			Extra: extra, TriggerKey: row.Key, DeliveryID: deliveryID,
+			Artifacts: payloadArtifacts(typ, payload), ExpectedArtifactIDs: expectedArtifactIDs(fields)})
 		who := apitype.DeliveredTrigger{Application: p.Application, Pipeline: p.Name, Trigger: row.Key}
 		var ve *pipeline.ValidationError
 		switch {
@@ -315,4 +316,35 @@ func (s *server) deliver(w http.ResponseWriter, r *http.Request, typ string) err
 	}
 	writeJSON(w, http.StatusOK, out)
 	return nil
+}
+
+// payloadArtifacts are the artifacts a webhook delivery brings: its
+// payload's "artifacts" list, as Echo's webhook handler reads it. Other
+// deliveries bring none.
+func payloadArtifacts(typ string, payload map[string]any) []pipeline.Artifact {
+	list, _ := payload["artifacts"].([]any)
+	if typ != trigger.TypeWebhook || len(list) == 0 {
+		return nil
+	}
+	var out []pipeline.Artifact
+	for _, item := range list {
+		if a, ok := item.(map[string]any); ok {
+			out = append(out, a)
+		}
+	}
+	return out
+}
+
+// expectedArtifactIDs are the expected artifacts a trigger binds (its
+// expectedArtifactIds); a trigger that names none binds none but those
+// with a prior or default artifact, as Orca resolves them.
+func expectedArtifactIDs(fields map[string]any) []string {
+	ids := []string{}
+	list, _ := fields["expectedArtifactIds"].([]any)
+	for _, v := range list {
+		if id, ok := v.(string); ok {
+			ids = append(ids, id)
+		}
+	}
+	return ids
 }

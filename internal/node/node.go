@@ -18,6 +18,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net"
 	"net/http"
 	"net/url"
 	"os"
@@ -195,6 +196,7 @@ func (n *Node) start(ctx context.Context, opts Options) error {
 	stages := StageRegistry(hooks, lambda.Options{
 		Accounts:    n.Accounts,
 		ZipFileRoot: cmp.Or(opts.ZipFileRoot, accountsCfg.Stages.ZipFileRoot),
+		Artifacts:   cfg.artifactOptions,
 		Analysis: lambda.Analysis{
 			Configs:        savedconfigs.Of(n.Store),
 			LocalLambdaURL: n.LocalLambdaURL,
@@ -338,6 +340,9 @@ type config struct {
 	Webhooks        webhooksConfig
 	ExecutionWindow executionWindowConfig
 	Triggers        triggersConfig
+	Artifacts       artifactsConfig
+	// artifactOptions is Artifacts checked, the token file read.
+	artifactOptions lambda.ArtifactOptions
 }
 
 // webhooksConfig is the webhooks section of sluice.yaml.
@@ -382,6 +387,49 @@ type triggersConfig struct {
 // registry returns the trigger types, knowing the configured secrets.
 func (c triggersConfig) registry() *trigger.Registry {
 	return trigger.Builtin(func(name string) bool { _, ok := c.Secrets[name]; return ok })
+}
+
+// artifactsConfig is the artifacts section of sluice.yaml (docs/artifacts.md).
+type artifactsConfig struct {
+	HTTP struct {
+		AllowedHosts []string `json:"allowedHosts"`
+	} `json:"http"`
+	GitHub struct {
+		Token     string `json:"token"`
+		TokenFile string `json:"tokenFile"`
+		APIURL    string `json:"apiUrl"`
+	} `json:"github"`
+}
+
+// options checks the section and reads the token file; dir is the
+// directory of sluice.yaml, which a relative tokenFile is taken from.
+func (c artifactsConfig) options(dir string) (lambda.ArtifactOptions, error) {
+	o := lambda.ArtifactOptions{HTTPAllowedHosts: c.HTTP.AllowedHosts, GitHubToken: c.GitHub.Token, GitHubAPIURL: c.GitHub.APIURL}
+	for i, h := range c.HTTP.AllowedHosts {
+		if h == "" || strings.ContainsAny(h, "/:@ ") && net.ParseIP(h) == nil {
+			return o, fmt.Errorf("artifacts.http.allowedHosts[%d] %q must be a host name or IP address, without scheme, port or path", i, h)
+		}
+	}
+	if c.GitHub.Token != "" && c.GitHub.TokenFile != "" {
+		return o, errors.New("artifacts.github: give token or tokenFile, not both")
+	}
+	if c.GitHub.TokenFile != "" {
+		path := c.GitHub.TokenFile
+		if !filepath.IsAbs(path) {
+			path = filepath.Join(dir, path)
+		}
+		b, err := os.ReadFile(path)
+		if err != nil {
+			return o, fmt.Errorf("artifacts.github.tokenFile: %w", err)
+		}
+		o.GitHubToken = strings.TrimSpace(string(b))
+	}
+	if c.GitHub.APIURL != "" {
+		if u, err := url.Parse(c.GitHub.APIURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			return o, fmt.Errorf("artifacts.github.apiUrl %q must be an http(s) URL such as https://api.github.com", c.GitHub.APIURL)
+		}
+	}
+	return o, nil
 }
 
 // canaryConfig is the canary section of sluice.yaml: the metric stores
@@ -455,6 +503,7 @@ func loadConfig(path string) (config, error) {
 		Webhooks        json.RawMessage `json:"webhooks"`
 		ExecutionWindow json.RawMessage `json:"executionWindow"`
 		Triggers        json.RawMessage `json:"triggers"`
+		Artifacts       json.RawMessage `json:"artifacts"`
 	}
 	if err := yaml.Unmarshal(b, &file); err == nil && len(file.Canary) > 0 && string(file.Canary) != "null" {
 		dec := json.NewDecoder(bytes.NewReader(file.Canary))
@@ -476,6 +525,17 @@ func loadConfig(path string) (config, error) {
 		}
 		if err != nil {
 			return cfg, &Error{Err: fmt.Errorf("%s: executionWindow: %w", path, err), Hint: "the executionWindow section has timeZone, an IANA time zone such as America/Los_Angeles or UTC (docs/pipelines.md)"}
+		}
+	}
+	if err := yaml.Unmarshal(b, &file); err == nil && len(file.Artifacts) > 0 && string(file.Artifacts) != "null" {
+		dec := json.NewDecoder(bytes.NewReader(file.Artifacts))
+		dec.DisallowUnknownFields()
+		err := dec.Decode(&cfg.Artifacts)
+		if err == nil {
+			cfg.artifactOptions, err = cfg.Artifacts.options(filepath.Dir(path))
+		}
+		if err != nil {
+			return cfg, &Error{Err: fmt.Errorf("%s: artifacts: %w", path, err), Hint: "the artifacts section has http.allowedHosts and github.token, tokenFile, apiUrl (docs/artifacts.md)"}
 		}
 	}
 	if err := yaml.Unmarshal(b, &file); err == nil && len(file.Server) > 0 && string(file.Server) != "null" {

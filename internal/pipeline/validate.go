@@ -202,6 +202,8 @@ func (v *validator) topLevel(p *Pipeline) {
 	if _, kept := p.Extra["name"]; !kept && p.Name == "" {
 		v.add("name", `missing pipeline name; set "name"`)
 	}
+	_, problems := p.ExpectedArtifacts()
+	v.problems = append(v.problems, problems...)
 	if p.MaxConcurrentExecutions < 0 {
 		v.add("maxConcurrentExecutions", "must not be negative, got %d; use 0 for no limit", p.MaxConcurrentExecutions)
 	}

@@ -115,11 +115,11 @@ const notYet = " yet (issue 13)"
 var pipelineFields = &KnownFields{
 	Keys: merge(keys("application", "name", "id", "description", "stages", "parameterConfig", "triggers",
 		"limitConcurrent", "maxConcurrentExecutions", "keepWaitingPipelines", "rollbackOnFailure",
+		"expectedArtifacts",
 		// Spinnaker's bookkeeping, which changes no run.
 		"index", "updateTs", "lastModifiedBy", "spelEvaluator", "schema"),
 		map[string]*KnownFields{"notifications": notificationFields}),
 	Ignored: map[string]string{
-		"expectedArtifacts":  "Sluice does not bind trigger artifacts" + notYet + "; a stage that refers to one by id fails when it runs",
 		"disabled":           "Sluice runs the pipeline whenever it is started",
 		"respectQuietPeriod": "Sluice has no quiet period; its triggers fire whenever they match",
 	},

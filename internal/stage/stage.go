@@ -97,6 +97,10 @@ type Task struct {
 	Now time.Time
 	// User is whoever triggered the execution.
 	User string
+	// Artifacts are the execution's bound artifacts by expected-artifact
+	// id (trigger.resolvedExpectedArtifacts): what a stage field
+	// {"id": …} or {"artifactId": …} names.
+	Artifacts map[string]pipeline.Artifact
 	// Eval evaluates the ${…} expressions in v as this stage sees the
 	// execution, with vars as extra roots (evaluateVariables uses it to let
 	// later variables read earlier ones). It returns the result and one

@@ -36,7 +36,7 @@ func (b *base) blueGreenCheck(ctx context.Context, t *stage.Task, f *function, s
 		return stage.Succeed().WithOutputs(map[string]any{invokeResultsKey: jsonValue(done)}), nil
 	}
 	exp, _ := s.parse()
-	out, err := readArtifact("outputArtifact", s.OutputArtifact.Value)
+	out, err := readArtifact("outputArtifact", s.OutputArtifact.Value, boundOrEmpty(t.Artifacts))
 	if err != nil {
 		return stage.Result{}, fail("%v", err)
 	}
@@ -54,7 +54,7 @@ func (b *base) blueGreenCheck(ctx context.Context, t *stage.Task, f *function, s
 	if exp.empty() {
 		return stage.Result{}, fail("$BLUEGREEN needs outputArtifact (the response the new version must give), or expectedOutput, expectedSubset or expectedRegex")
 	}
-	payload, err := b.fetch.invokePayload(ctx, &s.payloadFields, f.acct.S3)
+	payload, err := b.fetch.invokePayload(ctx, &s.payloadFields, f.acct.S3, t.Artifacts)
 	if err != nil {
 		return stage.Result{}, fail("%v", err)
 	}

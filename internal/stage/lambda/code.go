@@ -2,6 +2,7 @@ package lambda
 
 import (
 	"bytes"
+	"context"
 	"crypto/sha256"
 	"encoding/base64"
 	"fmt"
@@ -14,6 +15,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/lambda/types"
 
+	"github.com/sluice-cd/sluice/internal/pipeline"
 	"github.com/sluice-cd/sluice/internal/stage"
 )
 
@@ -41,7 +43,7 @@ func (s *codeFields) check(c *stage.Checker) {
 			return
 		}
 	}
-	if _, err := s.source(); err != nil {
+	if _, err := s.source(nil); err != nil {
 		f := &s.S3Key.Field
 		switch {
 		case strings.Contains(err.Error(), "one way"):
@@ -65,7 +67,7 @@ func (s *codeFields) hasCode() bool {
 			return true
 		}
 	}
-	c, err := s.source()
+	c, err := s.source(nil)
 	return c != nil || err != nil
 }
 
@@ -80,7 +82,9 @@ func firstOf(fields ...*stage.StringField) string {
 }
 
 // source is where the code comes from; nil when the stage gives none.
-func (s *codeFields) source() (*codeSource, error) {
+// bound are the execution's bound artifacts, which a codeArtifact
+// {"artifactId": …} names; nil while checking a document.
+func (s *codeFields) source(bound map[string]pipeline.Artifact) (*codeSource, error) {
 	c := codeSource{
 		s3Bucket:  firstOf(&s.S3Bucket),
 		s3Key:     firstOf(&s.S3Key),
@@ -91,12 +95,14 @@ func (s *codeFields) source() (*codeSource, error) {
 	var a *artifact
 	if s.CodeArtifact.Set() {
 		var err error
-		if a, err = readArtifact("codeArtifact", s.CodeArtifact.Value); err != nil {
+		if a, err = readArtifact("codeArtifact", s.CodeArtifact.Value, bound); err != nil {
 			return nil, fail("%v", err)
 		}
 	}
 	if a != nil {
 		switch a.Type {
+		case "": // an expected artifact, bound when the stage runs
+			c.expected = a.expectedID
 		case artifactEmbedded:
 			b, err := decodeBase64(a.Reference)
 			if err != nil {
@@ -109,12 +115,15 @@ func (s *codeFields) source() (*codeSource, error) {
 				return nil, fail("codeArtifact.reference: %v", err)
 			}
 			c.s3Bucket, c.s3Key, c.s3Version = b, k, a.Version
+		case artifactHTTP, artifactGitHub:
+			c.remote = a // downloaded by fetchRemote when the stage runs
 		default:
-			return nil, fail("codeArtifact.type %q is not supported for code: use %s (a .zip) or %s", a.Type, artifactEmbedded, artifactS3)
+			return nil, fail("codeArtifact.type %q is not supported for code: use %s (sent to Lambda as S3Bucket/S3Key), %s (the .zip itself), %s or %s (downloaded, at most 50 MB)",
+				a.Type, artifactS3, artifactEmbedded, artifactHTTP, artifactGitHub)
 		}
 	}
 	sources := 0
-	for _, set := range []bool{c.s3Bucket != "" || c.s3Key != "", c.zipFile != "", c.zip != nil, c.imageURI != ""} {
+	for _, set := range []bool{c.s3Bucket != "" || c.s3Key != "", c.zipFile != "", c.zip != nil || c.remote != nil, c.imageURI != "", c.expected != ""} {
 		if set {
 			sources++
 		}
@@ -147,13 +156,26 @@ type codeSource struct {
 	zipFileRoot                string // the directory zipFile must be in; "" reads none
 	zip                        []byte // embedded/base64 artifact content
 	imageURI                   string
+	expected                   string    // the expected artifact's id, while checking
+	remote                     *artifact // http/file or github/file .zip, until fetchRemote
 }
 
-// setZipFileRoot says where zipFile may be read (Types); c may be nil.
-func (c *codeSource) setZipFileRoot(dir string) {
-	if c != nil {
-		c.zipFileRoot = dir
+// prepare readies c for the function f: where its zipFile may be read,
+// and the .zip of a downloaded artifact, fetched. c may be nil.
+func (c *codeSource) prepare(ctx context.Context, f *function) error {
+	if c == nil {
+		return nil
 	}
+	c.zipFileRoot = f.zipFileRoot
+	if c.remote == nil {
+		return nil
+	}
+	b, err := f.fetch.forCode().artifactContent(ctx, "codeArtifact", c.remote, nil)
+	if err != nil {
+		return fail("%v", err)
+	}
+	c.zip, c.remote = b, nil
+	return nil
 }
 
 func (c *codeSource) String() string {

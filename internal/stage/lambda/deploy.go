@@ -152,7 +152,7 @@ func checkAliasNames(c *stage.Checker, f *stage.StringsField) {
 
 // createFunction creates the function when it does not exist yet,
 // without publishing: publishVersion publishes, once.
-func createFunction(ctx context.Context, _ *stage.Task, f *function, s *deploySpec) (stage.Result, error) {
+func createFunction(ctx context.Context, t *stage.Task, f *function, s *deploySpec) (stage.Result, error) {
 	if err := s.refuseImageOnLocal(f); err != nil {
 		return stage.Result{}, err
 	}
@@ -167,11 +167,13 @@ func createFunction(ctx context.Context, _ *stage.Task, f *function, s *deploySp
 			WithOutputs(map[string]any{"lambdaCreated": false, "originalRevisionId": aws.ToString(out.Configuration.RevisionId),
 				"lambdaAliasesUpdated": false}), nil
 	}
-	code, err := s.source()
+	code, err := s.source(boundOrEmpty(t.Artifacts))
 	if err != nil {
 		return stage.Result{}, err
 	}
-	code.setZipFileRoot(f.zipFileRoot)
+	if err := code.prepare(ctx, f); err != nil {
+		return stage.Result{}, err
+	}
 	in, err := s.createInput(f.name, code)
 	if err != nil {
 		return stage.Result{}, err
@@ -204,11 +206,13 @@ func deployCode(ctx context.Context, t *stage.Task, f *function, s *deploySpec) 
 	if err := s.refuseImageOnLocal(f); err != nil {
 		return stage.Result{}, err
 	}
-	code, err := s.source()
+	code, err := s.source(boundOrEmpty(t.Artifacts))
 	if err != nil {
 		return stage.Result{}, err
 	}
-	code.setZipFileRoot(f.zipFileRoot)
+	if err := code.prepare(ctx, f); err != nil {
+		return stage.Result{}, err
+	}
 	if code == nil {
 		if s.Architectures.Present() {
 			return stage.Result{}, fail("architectures changes only together with new code: set s3bucket and s3key (or codeArtifact, zipFile, imageUri)")

@@ -149,7 +149,7 @@ func (b *base) invoke(ctx context.Context, t *stage.Task, f *function, s *invoke
 		return stage.Result{}, err
 	}
 	if len(done) < count {
-		payload, err := b.fetch.invokePayload(ctx, &s.payloadFields, f.acct.S3)
+		payload, err := b.fetch.invokePayload(ctx, &s.payloadFields, f.acct.S3, t.Artifacts)
 		if err != nil {
 			return stage.Result{}, fail("%v", err)
 		}

@@ -3,9 +3,7 @@ package lambda
 import (
 	"errors"
 	"fmt"
-	"net/http"
 	"strings"
-	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/lambda"
@@ -46,12 +44,15 @@ type Options struct {
 	ZipFileRoot string
 	// Analysis is what the canary analysis stages read.
 	Analysis Analysis
+	// Artifacts say where artifacts may be read from (sluice.yaml's
+	// artifacts section).
+	Artifacts ArtifactOptions
 }
 
 // Types returns every Lambda stage type, bound to opts.
 func Types(opts Options) []stage.Type {
 	b := base{accounts: opts.Accounts, zipFileRoot: opts.ZipFileRoot, analysis: opts.Analysis,
-		fetch: fetcher{http: &http.Client{Timeout: time.Minute}}}
+		fetch: newFetcher(opts.Artifacts)}
 	return []stage.Type{
 		newDeployType(b),
 		newUpdateCodeType(b),
@@ -81,6 +82,8 @@ type function struct {
 	name string
 	// zipFileRoot is where the code of a stage's zipFile is read (Types).
 	zipFileRoot string
+	// fetch reads artifacts.
+	fetch fetcher
 }
 
 func (f *function) String() string {
@@ -123,7 +126,7 @@ func (b *base) function(app string, tg *target) (*function, error) {
 	if tg.prefixed() {
 		name = applicationPrefixed(app, name)
 	}
-	return &function{acct: acct, c: acct.Lambda, name: name, zipFileRoot: b.zipFileRoot}, nil
+	return &function{acct: acct, c: acct.Lambda, name: name, zipFileRoot: b.zipFileRoot, fetch: b.fetch}, nil
 }
 
 // checkAccount checks, when the pipeline is saved, the account and region

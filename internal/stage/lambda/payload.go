@@ -1,18 +1,23 @@
 package lambda
 
 import (
+	"cmp"
 	"context"
 	"encoding/base64"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"net/url"
 	"strings"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 
+	"github.com/sluice-cd/sluice/internal/pipeline"
 	"github.com/sluice-cd/sluice/internal/stage"
 )
 
@@ -29,12 +34,16 @@ import (
 //	                 too). Types:
 //	                   embedded/base64  reference is the base64 content
 //	                   http/file        reference is an http(s) URL, fetched with GET
-//	                   s3/object        reference is s3://bucket/key, read with the
-//	                                    stage account's S3 client (artifact.version
-//	                                    is the object version)
+//	                                    from an allowed host (ArtifactOptions)
+//	                   s3/object        reference is s3://bucket/key[#version], read
+//	                                    with the stage account's S3 client
+//	                                    (artifact.version is the object version)
+//	                   github/file      reference is a GitHub contents API URL,
+//	                                    read with the configured token
 //	                 A reference that is an http(s):// or s3:// URL is enough
-//	                 without a type. Expected artifacts by id are not
-//	                 resolved (Spinnaker's bug #7101 class): give the artifact.
+//	                 without a type. {id} (or {artifactId}) without an artifact
+//	                 names an expected artifact: the one bound to that id in
+//	                 the execution (stage.Task.Artifacts; docs/artifacts.md).
 //
 // Artifact content is sent as it is and must be JSON, which is all Lambda
 // accepts. Neither field: the event is {} (as on AWS). A payload is at
@@ -49,6 +58,9 @@ type artifact struct {
 	Reference string `json:"reference"`
 	Name      string `json:"name"`
 	Version   string `json:"version"`
+	// expectedID is the expected artifact a field names, while no
+	// execution has bound it (checking a document).
+	expectedID string
 }
 
 // Supported artifact types.
@@ -56,7 +68,39 @@ const (
 	artifactEmbedded = "embedded/base64"
 	artifactHTTP     = "http/file"
 	artifactS3       = "s3/object"
+	artifactGitHub   = "github/file"
 )
+
+// supportedTypes lists the artifact types for messages.
+const supportedTypes = artifactEmbedded + ", " + artifactHTTP + ", " + artifactS3 + " or " + artifactGitHub
+
+// ArtifactOptions are sluice.yaml's artifacts section:
+//
+//	artifacts:
+//	  http:
+//	    allowedHosts: [artifacts.example.com]
+//	  github:
+//	    tokenFile: /etc/sluice/github-token   # or token: ...
+//	    apiUrl: https://api.github.com         # GitHub Enterprise: https://HOST/api/v3
+type ArtifactOptions struct {
+	// HTTPAllowedHosts are the host names (or IP addresses) http/file
+	// artifacts may be read from, redirects included. Empty: loopback
+	// only (localhost, 127.0.0.0/8, ::1), so that a pipeline cannot make
+	// the server reach into its network.
+	HTTPAllowedHosts []string
+	// GitHubToken is sent to the GitHub contents API for github/file
+	// artifacts; empty sends none (public repositories).
+	GitHubToken string
+	// GitHubAPIURL is the contents API's base URL; a github/file
+	// reference must lie under it. Default https://api.github.com.
+	GitHubAPIURL string
+}
+
+// DefaultGitHubAPIURL is GitHub's API.
+const DefaultGitHubAPIURL = "https://api.github.com"
+
+// artifactTimeout bounds one artifact download.
+const artifactTimeout = time.Minute
 
 // payloadFields are the fields of an invocation's payload (Invoke, Route
 // $BLUEGREEN).
@@ -80,21 +124,25 @@ func checkArtifact(c *stage.Checker, f *stage.JSONField) {
 	if !f.Set() {
 		return
 	}
-	if _, err := readArtifact(f.Path(), f.Value); err != nil {
+	if _, err := readArtifact(f.Path(), f.Value, nil); err != nil {
 		c.Errorf(f, "%s", strings.TrimPrefix(err.Error(), f.Path()+" "))
 	}
 }
 
 // readArtifact reads v, the value of the artifact field named field
 // (payloadArtifact, outputArtifact, codeArtifact). It returns nil, nil
-// when v is null or empty.
-func readArtifact(field string, v any) (*artifact, error) {
+// when v is null or empty. A field that names an expected artifact —
+// {"id": …} or {"artifactId": …} without an artifact — reads the artifact
+// bound to that id (stage.Task.Artifacts); with bound nil (checking a
+// document, before any trigger) it returns an artifact with only
+// expectedID set.
+func readArtifact(field string, v any, bound map[string]pipeline.Artifact) (*artifact, error) {
 	if v == nil {
 		return nil, nil
 	}
 	m, ok := v.(map[string]any)
 	if !ok {
-		return nil, fmt.Errorf("%s must be an object {artifact: {type, reference}}, not %s", field, stage.JSONKind(v))
+		return nil, fmt.Errorf("%s must be an object {artifact: {type, reference}} or {id: EXPECTED-ARTIFACT-ID}, not %s", field, stage.JSONKind(v))
 	}
 	if len(m) == 0 {
 		return nil, nil
@@ -108,10 +156,29 @@ func readArtifact(field string, v any) (*artifact, error) {
 		}
 		path = field + ".artifact"
 	} else if _, hasRef := m["reference"]; !hasRef {
-		if id, _ := m["id"].(string); id != "" {
-			return nil, fmt.Errorf("%s.id %q refers to an expected artifact, which Sluice does not resolve; give the artifact itself in %s.artifact {type, reference}", field, id, field)
+		key, id := "id", ""
+		for _, k := range []string{"artifactId", "id"} {
+			if x, ok := m[k]; ok && x != nil {
+				s, isStr := x.(string)
+				if !isStr {
+					return nil, fmt.Errorf("%s.%s must be the id of one of the pipeline's expectedArtifacts, not %s", field, k, stage.JSONKind(x))
+				}
+				if s != "" {
+					key, id = k, s
+					break
+				}
+			}
 		}
-		if _, hasType := m["type"]; !hasType {
+		if id != "" {
+			if bound == nil {
+				return &artifact{expectedID: id}, nil
+			}
+			b, ok := bound[id]
+			if !ok {
+				return nil, fmt.Errorf("%s.%s %q names no artifact bound in this execution: the pipeline's expectedArtifacts need an entry with that id, and the trigger must bring an artifact it matches (or it needs a default or prior artifact)", field, key, id)
+			}
+			inner, path = b, fmt.Sprintf("%s (expected artifact %q)", field, id)
+		} else if _, hasType := m["type"]; !hasType {
 			// Deck writes an empty selector as {account: "..."} with no artifact.
 			return nil, nil
 		}
@@ -136,7 +203,7 @@ func readArtifact(field string, v any) (*artifact, error) {
 		case strings.HasPrefix(a.Reference, "s3://"):
 			a.Type = artifactS3
 		default:
-			return nil, fmt.Errorf("%s.type is required: %s, %s or %s", path, artifactEmbedded, artifactHTTP, artifactS3)
+			return nil, fmt.Errorf("%s.type is required: %s", path, supportedTypes)
 		}
 	}
 	switch a.Type {
@@ -150,13 +217,30 @@ func readArtifact(field string, v any) (*artifact, error) {
 			return nil, fmt.Errorf("%s.reference %q must be an http:// or https:// URL for type %s", path, a.Reference, artifactHTTP)
 		}
 	case artifactS3:
+		if ref, v, ok := strings.Cut(a.Reference, "#"); ok && a.Version == "" {
+			a.Reference, a.Version = ref, v // s3://bucket/key#version
+		}
 		if _, _, err := parseS3URL(a.Reference); err != nil {
 			return nil, fmt.Errorf("%s.reference: %v", path, err)
 		}
+	case artifactGitHub:
+		u, err := url.Parse(a.Reference)
+		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || !strings.Contains(u.Path, "/contents/") {
+			return nil, fmt.Errorf("%s.reference %q must be a GitHub contents API URL (https://api.github.com/repos/OWNER/REPO/contents/PATH) for type %s", path, a.Reference, artifactGitHub)
+		}
 	default:
-		return nil, fmt.Errorf("%s.type %q is not supported: use %s, %s or %s", path, a.Type, artifactEmbedded, artifactHTTP, artifactS3)
+		return nil, fmt.Errorf("%s.type %q is not supported: use %s", path, a.Type, supportedTypes)
 	}
 	return &a, nil
+}
+
+// boundOrEmpty is bound, or an empty map: at run time an expected-artifact id
+// is resolved, and unknown when nothing is bound.
+func boundOrEmpty(bound map[string]pipeline.Artifact) map[string]pipeline.Artifact {
+	if bound == nil {
+		return map[string]pipeline.Artifact{}
+	}
+	return bound
 }
 
 // inlinePayload turns the payload field into the bytes to send.
@@ -182,13 +266,63 @@ func inlinePayload(v any) ([]byte, error) {
 
 // fetcher reads artifacts.
 type fetcher struct {
-	http *http.Client
+	http         *http.Client
+	allowedHosts []string // http/file; empty: loopback only
+	githubToken  string
+	githubAPI    string // base URL, no trailing slash
+	// limit bounds what one read returns; 0 is maxPayload (forCode
+	// raises it to maxZip).
+	limit int
+}
+
+// forCode is f reading function code: up to maxZip bytes.
+func (f fetcher) forCode() fetcher {
+	f.limit = maxZip
+	return f
+}
+
+func newFetcher(o ArtifactOptions) fetcher {
+	f := fetcher{allowedHosts: o.HTTPAllowedHosts, githubToken: o.GitHubToken,
+		githubAPI: strings.TrimRight(cmp.Or(o.GitHubAPIURL, DefaultGitHubAPIURL), "/")}
+	f.http = &http.Client{Timeout: artifactTimeout, CheckRedirect: func(req *http.Request, via []*http.Request) error {
+		if len(via) >= 5 {
+			return errors.New("more than 5 redirects")
+		}
+		if strings.HasPrefix(via[0].URL.String(), f.githubAPI+"/") {
+			if req.URL.Host != via[0].URL.Host {
+				return fmt.Errorf("redirect to %s: github/file artifacts are read only from %s", req.URL.Host, via[0].URL.Host)
+			}
+			return nil
+		}
+		return f.allowedHTTP(req.URL)
+	}}
+	return f
+}
+
+// allowedHTTP reports whether an http/file artifact may be read from u.
+func (f fetcher) allowedHTTP(u *url.URL) error {
+	host := strings.ToLower(u.Hostname())
+	if len(f.allowedHosts) == 0 {
+		if host == "localhost" {
+			return nil
+		}
+		if ip := net.ParseIP(host); ip != nil && ip.IsLoopback() {
+			return nil
+		}
+		return fmt.Errorf("host %s is not allowed: this server reads http/file artifacts only from loopback; list the hosts it may read from in sluice.yaml artifacts.http.allowedHosts", host)
+	}
+	for _, h := range f.allowedHosts {
+		if strings.EqualFold(h, host) {
+			return nil
+		}
+	}
+	return fmt.Errorf("host %s is not in sluice.yaml artifacts.http.allowedHosts (%s)", host, strings.Join(f.allowedHosts, ", "))
 }
 
 // invokePayload returns the payload of an invocation (payloadArtifact,
 // else payload); nil when neither is set.
-func (f fetcher) invokePayload(ctx context.Context, p *payloadFields, s3c *s3.Client) ([]byte, error) {
-	a, err := readArtifact("payloadArtifact", p.PayloadArtifact.Value)
+func (f fetcher) invokePayload(ctx context.Context, p *payloadFields, s3c *s3.Client, bound map[string]pipeline.Artifact) ([]byte, error) {
+	a, err := readArtifact("payloadArtifact", p.PayloadArtifact.Value, boundOrEmpty(bound))
 	if err != nil {
 		return nil, err
 	}
@@ -231,8 +365,10 @@ func (f fetcher) artifactContent(ctx context.Context, field string, a *artifact,
 		return f.httpGet(ctx, field, a.Reference)
 	case artifactS3:
 		return f.s3Get(ctx, field, a, s3c)
+	case artifactGitHub:
+		return f.githubGet(ctx, field, a)
 	}
-	return nil, fmt.Errorf("%s.artifact.type %q is not supported: use %s, %s or %s", field, a.Type, artifactEmbedded, artifactHTTP, artifactS3)
+	return nil, fmt.Errorf("%s.artifact.type %q is not supported: use %s", field, a.Type, supportedTypes)
 }
 
 func (f fetcher) httpGet(ctx context.Context, field, ref string) ([]byte, error) {
@@ -240,6 +376,16 @@ func (f fetcher) httpGet(ctx context.Context, field, ref string) ([]byte, error)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %v", field, err)
 	}
+	if err := f.allowedHTTP(req.URL); err != nil {
+		return nil, fmt.Errorf("%s: GET %s: %v", field, ref, err)
+	}
+	return f.get(field, req)
+}
+
+// get sends req and reads the body of a 2xx answer, at most maxPayload
+// bytes.
+func (f fetcher) get(field string, req *http.Request) ([]byte, error) {
+	ref := req.URL.String()
 	client := f.http
 	if client == nil {
 		client = http.DefaultClient
@@ -253,7 +399,80 @@ func (f fetcher) httpGet(ctx context.Context, field, ref string) ([]byte, error)
 		body, _ := io.ReadAll(io.LimitReader(resp.Body, 512))
 		return nil, fmt.Errorf("%s: GET %s: %s %s", field, ref, resp.Status, snippet(string(body)))
 	}
-	return readLimited(resp.Body, field, "GET "+ref)
+	return f.readLimited(resp.Body, field, "GET "+ref)
+}
+
+// githubGet reads a github/file artifact as Clouddriver does: its
+// reference is a contents API URL
+// (API/repos/OWNER/REPO/contents/PATH), its version the branch, tag or
+// commit (?ref=; the repository's default branch when empty). The answer
+// is the contents API's JSON, whose content is base64; a file too large
+// for it (no content) is read from its download_url on the same host.
+func (f fetcher) githubGet(ctx context.Context, field string, a *artifact) ([]byte, error) {
+	if err := f.githubReference(a.Reference); err != nil {
+		return nil, fmt.Errorf("%s: %v", field, err)
+	}
+	u, _ := url.Parse(a.Reference)
+	if a.Version != "" {
+		q := u.Query()
+		q.Set("ref", a.Version)
+		u.RawQuery = q.Encode()
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u.String(), nil)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %v", field, err)
+	}
+	req.Header.Set("Accept", "application/vnd.github+json")
+	if f.githubToken != "" {
+		req.Header.Set("Authorization", "token "+f.githubToken)
+	}
+	b, err := f.get(field, req)
+	if err != nil {
+		return nil, err
+	}
+	var c struct {
+		Type        string `json:"type"`
+		Encoding    string `json:"encoding"`
+		Content     string `json:"content"`
+		DownloadURL string `json:"download_url"`
+	}
+	if err := json.Unmarshal(b, &c); err != nil {
+		return nil, fmt.Errorf("%s: GET %s: not a GitHub contents API answer: %v", field, u, err)
+	}
+	switch {
+	case c.Type != "" && c.Type != "file":
+		return nil, fmt.Errorf("%s: %s is a %s, not a file", field, a.Reference, c.Type)
+	case c.Encoding == "base64" && c.Content != "":
+		out, err := decodeBase64(c.Content)
+		if err != nil {
+			return nil, fmt.Errorf("%s: GET %s: content is not base64: %v", field, u, err)
+		}
+		return out, nil
+	case c.DownloadURL != "":
+		d, err := url.Parse(c.DownloadURL)
+		if err != nil || d.Host != u.Host {
+			return nil, fmt.Errorf("%s: GET %s: download_url %s is not on %s, where the token may go", field, u, c.DownloadURL, u.Host)
+		}
+		req, err := http.NewRequestWithContext(ctx, http.MethodGet, c.DownloadURL, nil)
+		if err != nil {
+			return nil, fmt.Errorf("%s: %v", field, err)
+		}
+		if f.githubToken != "" {
+			req.Header.Set("Authorization", "token "+f.githubToken)
+		}
+		return f.get(field, req)
+	}
+	return nil, fmt.Errorf("%s: GET %s: the answer has neither base64 content nor a download_url", field, u)
+}
+
+// githubReference checks that ref is a contents API URL under the
+// configured API.
+func (f fetcher) githubReference(ref string) error {
+	api := cmp.Or(f.githubAPI, DefaultGitHubAPIURL)
+	if !strings.HasPrefix(ref, api+"/repos/") || !strings.Contains(strings.TrimPrefix(ref, api+"/repos/"), "/contents/") {
+		return fmt.Errorf("github/file reference %q must be a contents API URL %s/repos/OWNER/REPO/contents/PATH (set sluice.yaml artifacts.github.apiUrl for GitHub Enterprise)", ref, api)
+	}
+	return nil
 }
 
 func (f fetcher) s3Get(ctx context.Context, field string, a *artifact, s3c *s3.Client) ([]byte, error) {
@@ -273,15 +492,19 @@ func (f fetcher) s3Get(ctx context.Context, field string, a *artifact, s3c *s3.C
 		return nil, fmt.Errorf("%s: read %s: %w", field, a.Reference, err)
 	}
 	defer out.Body.Close()
-	return readLimited(out.Body, field, "read "+a.Reference)
+	return f.readLimited(out.Body, field, "read "+a.Reference)
 }
 
-func readLimited(r io.Reader, field, what string) ([]byte, error) {
-	b, err := io.ReadAll(io.LimitReader(r, maxPayload+1))
+func (f fetcher) readLimited(r io.Reader, field, what string) ([]byte, error) {
+	limit := cmp.Or(f.limit, maxPayload)
+	b, err := io.ReadAll(io.LimitReader(r, int64(limit)+1))
 	if err != nil {
 		return nil, fmt.Errorf("%s: %s: %v", field, what, err)
 	}
-	if len(b) > maxPayload {
+	if len(b) > limit {
+		if limit == maxZip {
+			return nil, fmt.Errorf("%s: %s: more than %d bytes, Lambda's limit on a .zip uploaded directly: put it in S3 and use an s3/object artifact", field, what, maxZip)
+		}
 		return nil, fmt.Errorf("%s: %s: more than %d bytes, Lambda's limit for a synchronous invocation", field, what, maxPayload)
 	}
 	return b, nil

@@ -28,11 +28,15 @@ func planDeploy(ctx context.Context, in *stage.PlanInput, f *function, s *deploy
 	if err := s.refuseImageOnLocal(f); err != nil {
 		return err
 	}
-	code, err := s.source()
+	// A run's bound artifacts exist only once it is triggered: code
+	// named by an expected artifact's id cannot be planned.
+	code, err := s.source(nil)
 	if err != nil {
 		return err
 	}
-	code.setZipFileRoot(f.zipFileRoot)
+	if err := code.prepare(ctx, f); err != nil {
+		return err
+	}
 	out, found, err := getFunction(ctx, f)
 	if err != nil {
 		return err
@@ -377,11 +381,15 @@ func planUpdateCode(ctx context.Context, _ *stage.PlanInput, f *function, s *upd
 	if err := s.refuseImageOnLocal(f); err != nil {
 		return err
 	}
-	code, err := s.source()
+	// A run's bound artifacts exist only once it is triggered: code
+	// named by an expected artifact's id cannot be planned.
+	code, err := s.source(nil)
 	if err != nil {
 		return err
 	}
-	code.setZipFileRoot(f.zipFileRoot)
+	if err := code.prepare(ctx, f); err != nil {
+		return err
+	}
 	out, err := mustExist(ctx, f)
 	if err != nil {
 		return err

@@ -683,7 +683,7 @@ func (r *rollout) expected(cur aliasState) bool {
 func (b *base) invokeCheck(ctx context.Context, f *function, s *routeSpec, r *rollout) (string, error) {
 	ch := &s.Progressive.Check
 	exp, _ := ch.parse()
-	payload, err := b.fetch.invokePayload(ctx, &ch.payloadFields, f.acct.S3)
+	payload, err := b.fetch.invokePayload(ctx, &ch.payloadFields, f.acct.S3, nil)
 	if err != nil {
 		return "", fail("progressive.check: %v", err)
 	}

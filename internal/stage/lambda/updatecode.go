@@ -43,12 +43,14 @@ func newUpdateCodeType(b base) stage.Type {
 }
 
 // updateCodeOnly brings the function's code to the stage's.
-func updateCodeOnly(ctx context.Context, _ *stage.Task, f *function, s *updateCodeSpec) (stage.Result, error) {
-	code, err := s.source()
+func updateCodeOnly(ctx context.Context, t *stage.Task, f *function, s *updateCodeSpec) (stage.Result, error) {
+	code, err := s.source(boundOrEmpty(t.Artifacts))
 	if err != nil {
 		return stage.Result{}, err
 	}
-	code.setZipFileRoot(f.zipFileRoot)
+	if err := code.prepare(ctx, f); err != nil {
+		return stage.Result{}, err
+	}
 	if code == nil {
 		return stage.Result{}, fail("no code to deploy: set s3bucket and s3key (or codeArtifact, zipFile, imageUri)")
 	}

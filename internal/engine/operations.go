@@ -76,6 +76,12 @@ func (t *txn) createExecution(p *TriggerParams) (*store.Execution, error) {
 	if err != nil {
 		return nil, fmt.Errorf("pipeline %s/%s: %w", p.Pipeline.Application, p.Pipeline.Name, err)
 	}
+	if disabled, _ := doc.Extra["disabled"].(bool); disabled && p.TriggerKey != "" {
+		// Echo leaves disabled pipelines out of every trigger; a person
+		// may still start one.
+		return nil, &pipeline.ValidationError{Problems: []pipeline.Problem{{Path: "disabled",
+			Msg: "the pipeline is disabled, so its triggers start nothing (as in Spinnaker); set disabled to false to let them"}}}
+	}
 	params, err := applyParameters(doc, p.Parameters)
 	if err != nil {
 		return nil, err

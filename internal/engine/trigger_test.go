@@ -13,6 +13,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/sluice-cd/sluice/internal/engine"
+	"github.com/sluice-cd/sluice/internal/pipeline"
 	"github.com/sluice-cd/sluice/internal/sluicetest"
 	"github.com/sluice-cd/sluice/internal/stage"
 	"github.com/sluice-cd/sluice/internal/stage/wait"
@@ -269,5 +270,26 @@ func TestStartIndexesTriggers(t *testing.T) {
 		sluicetest.WaitFor(t, "the downstream pipeline to start", 15*time.Second, func() bool {
 			return len(b.executionsOf(t, "old", "down")) == 1
 		})
+	})
+}
+
+// TestDisabledPipelineIsNotTriggered: a disabled pipeline's triggers start
+// nothing, as Echo leaves disabled pipelines out; a person still can.
+func TestDisabledPipelineIsNotTriggered(t *testing.T) {
+	t.Parallel()
+	sluicetest.EachStore(t, func(t *testing.T, st store.Store) {
+		b := setupWith(t, st)
+		p := b.saveIndexed(t, `{"application": "hooks", "name": "off", "disabled": true,
+  "triggers": [{"type": "webhook", "id": "ci", "enabled": true, "source": "ci"}],
+  "stages": [{"refId": "1", "type": "wait", "waitTime": 0}]}`)
+		_, err := b.engine.Trigger(context.Background(), &engine.TriggerParams{Pipeline: p, Type: "webhook", User: "webhook:ci", TriggerKey: "ci"})
+		var ve *pipeline.ValidationError
+		if !errors.As(err, &ve) || !strings.Contains(err.Error(), "disabled") {
+			t.Fatalf("a trigger of a disabled pipeline: %v, want a refusal naming disabled", err)
+		}
+		if n := len(b.executionsOf(t, "hooks", "off")); n != 0 {
+			t.Fatalf("%d executions of a disabled pipeline's trigger, want none", n)
+		}
+		b.waitStatus(t, b.trigger(t, p, nil).ID, status.Succeeded)
 	})
 }

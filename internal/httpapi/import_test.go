@@ -11,17 +11,13 @@ import (
 	"slices"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/sluice-cd/sluice/internal/apiclient"
 	"github.com/sluice-cd/sluice/internal/apitype"
 	"github.com/sluice-cd/sluice/internal/auth"
 	"github.com/sluice-cd/sluice/internal/awsclient"
-	"github.com/sluice-cd/sluice/internal/expr"
 	"github.com/sluice-cd/sluice/internal/httpapi"
 	"github.com/sluice-cd/sluice/internal/node"
-	"github.com/sluice-cd/sluice/internal/pipeline"
-	"github.com/sluice-cd/sluice/internal/stage/lambda"
 )
 
 var updateImport = flag.Bool("update", false, "rewrite testdata/import/*.report.json")
@@ -38,7 +34,9 @@ func setupImport(t *testing.T, edit func(*httpapi.Config)) (*apiclient.Client, *
 		t.Fatal(err)
 	}
 	return setup(t, func(c *httpapi.Config) {
-		c.Validate = pipeline.ValidateOptions{StageTypes: node.StageRegistry(nil, lambda.Options{}, time.UTC), CheckExpression: expr.Check, CheckAccount: accounts.CheckApplication}
+		// As a server validates: node.ValidateOptions, with the accounts.
+		c.Validate = node.ValidateOptions()
+		c.Validate.CheckAccount = accounts.CheckApplication
 		c.CheckTarget = func(account, region string) error {
 			_, err := accounts.In(account, region)
 			return err

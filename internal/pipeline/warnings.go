@@ -106,21 +106,16 @@ func keys(names ...string) map[string]*KnownFields {
 	return m
 }
 
-// notYet marks what Sluice keeps but does not run yet: trigger types that
-// ValidateOptions.TriggerTypes does not know.
-const notYet = " yet (issue 13)"
-
 // pipelineFields are the top-level keys of a document. Stages, parameters
 // and triggers are checked by their own tables.
 var pipelineFields = &KnownFields{
 	Keys: merge(keys("application", "name", "id", "description", "stages", "parameterConfig", "triggers",
 		"limitConcurrent", "maxConcurrentExecutions", "keepWaitingPipelines", "rollbackOnFailure",
-		"expectedArtifacts",
+		"expectedArtifacts", "disabled",
 		// Spinnaker's bookkeeping, which changes no run.
 		"index", "updateTs", "lastModifiedBy", "spelEvaluator", "schema"),
 		map[string]*KnownFields{"notifications": notificationFields}),
 	Ignored: map[string]string{
-		"disabled":           "Sluice runs the pipeline whenever it is started",
 		"respectQuietPeriod": "Sluice has no quiet period; its triggers fire whenever they match",
 	},
 }
@@ -197,7 +192,7 @@ func (v *validator) warnings(p *Pipeline) {
 		if tt, ok := v.opts.TriggerTypes.(interface{ Names() []string }); ok {
 			runs = fmt.Sprintf(" (it runs %s)", strings.Join(tt.Names(), ", "))
 		}
-		v.warn(KindIgnored, fmt.Sprintf("triggers[%d]", i), "kept, not acted on: Sluice does not run %s%s%s; start the pipeline with sluice run or the API", what, notYet, runs)
+		v.warn(KindIgnored, fmt.Sprintf("triggers[%d]", i), "kept, not acted on: Sluice does not run %s%s; start the pipeline with sluice run or the API", what, runs)
 	}
 	for i, s := range p.Stages {
 		known := stageFields

@@ -72,7 +72,14 @@ func (r *Registry) ValidateFields(triggerType string, fields map[string]any) []p
 // (sluice.yaml's triggerSecrets).
 type Secrets func(name string) bool
 
-// Builtin returns a registry of the webhook, git and cron types. secrets
+// pipelineKind is the pipeline trigger, which the engine runs when an
+// execution ends; package pipeline checks its fields (pipeline, status)
+// with the application grants, so it adds no check here.
+type pipelineKind struct{}
+
+func (pipelineKind) Validate(map[string]any) []pipeline.FieldProblem { return nil }
+
+// Builtin returns a registry of the webhook, git, cron and pipeline types. secrets
 // says which secret names a trigger may use; nil accepts any (a check
 // away from the server, which cannot know its secrets).
 func Builtin(secrets Secrets) *Registry {
@@ -83,6 +90,7 @@ func Builtin(secrets Secrets) *Registry {
 	r.Register(TypeWebhook, webhookKind{secrets: secrets})
 	r.Register(TypeGit, gitKind{secrets: secrets})
 	r.Register(TypeCron, cronKind{})
+	r.Register(TypePipeline, pipelineKind{})
 	return r
 }
 

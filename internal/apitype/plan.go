@@ -1,5 +1,10 @@
 package apitype
 
+import (
+	"encoding/json"
+	"fmt"
+)
+
 // PlanRequest is the body of POST /api/v1/pipelines/{app}/{name}/plan:
 // the trigger parameters a run would be given (parameterConfig defaults
 // fill the rest, as for a run).
@@ -97,4 +102,39 @@ type PlanPublish struct {
 	Certain bool `json:"certain"`
 	// Version is the version number it would get, when known.
 	Version string `json:"version,omitempty"`
+}
+
+// PlanMark is a stage's or change's mark in a plan as the CLI and the
+// console show it: + create, ~ update, - delete, ! error, ? known at run
+// time, = no change.
+func PlanMark(action string) string {
+	switch action {
+	case PlanCreate:
+		return "+"
+	case PlanUpdate:
+		return "~"
+	case PlanDelete:
+		return "-"
+	case PlanError:
+		return "!"
+	case PlanRunTime:
+		return "?"
+	}
+	return "="
+}
+
+// PlanText shows one value of a plan: strings as they are, nil as
+// "(none)", anything else as JSON.
+func PlanText(v any) string {
+	if s, ok := v.(string); ok {
+		return s
+	}
+	if v == nil {
+		return "(none)"
+	}
+	b, err := json.Marshal(v)
+	if err != nil {
+		return fmt.Sprint(v)
+	}
+	return string(b)
 }

@@ -1,7 +1,6 @@
 package cli
 
 import (
-	"encoding/json"
 	"fmt"
 	"io"
 	"maps"
@@ -73,7 +72,7 @@ func printPlan(w io.Writer, p *apitype.Plan) {
 	if len(p.Parameters) > 0 {
 		var kv []string
 		for _, k := range slices.Sorted(maps.Keys(p.Parameters)) {
-			kv = append(kv, k+"="+planValue(p.Parameters[k]))
+			kv = append(kv, k+"="+apitype.PlanText(p.Parameters[k]))
 		}
 		fmt.Fprintf(w, " with %s", strings.Join(kv, " "))
 	}
@@ -82,7 +81,7 @@ func printPlan(w io.Writer, p *apitype.Plan) {
 	for _, s := range p.Stages {
 		counts[s.Action]++
 		fmt.Fprintln(w)
-		fmt.Fprintf(w, "%s %s (%s)", actionMark(s.Action), s.Name, s.Type)
+		fmt.Fprintf(w, "%s %s (%s)", apitype.PlanMark(s.Action), s.Name, s.Type)
 		if s.Target != "" {
 			fmt.Fprintf(w, " — %s", s.Target)
 		}
@@ -92,14 +91,14 @@ func printPlan(w io.Writer, p *apitype.Plan) {
 			fmt.Fprintf(w, "    %s %s", c.Kind, c.Field)
 			switch c.Kind {
 			case apitype.ChangeModify:
-				fmt.Fprintf(w, ": %s → %s", planValue(c.Old), planValue(c.New))
+				fmt.Fprintf(w, ": %s → %s", apitype.PlanText(c.Old), apitype.PlanText(c.New))
 			case apitype.ChangeAdd, apitype.ChangeSame:
 				if c.New != nil {
-					fmt.Fprintf(w, ": %s", planValue(c.New))
+					fmt.Fprintf(w, ": %s", apitype.PlanText(c.New))
 				}
 			case apitype.ChangeRemove:
 				if c.Old != nil {
-					fmt.Fprintf(w, ": %s", planValue(c.Old))
+					fmt.Fprintf(w, ": %s", apitype.PlanText(c.Old))
 				}
 			}
 			if c.Note != "" {
@@ -130,37 +129,4 @@ func printPlan(w io.Writer, p *apitype.Plan) {
 		}
 	}
 	fmt.Fprintf(w, "Stages: %s.\n", strings.Join(parts, ", "))
-}
-
-// actionMark is a stage's mark in the diff.
-func actionMark(action string) string {
-	switch action {
-	case apitype.PlanCreate:
-		return "+"
-	case apitype.PlanUpdate:
-		return "~"
-	case apitype.PlanDelete:
-		return "-"
-	case apitype.PlanError:
-		return "!"
-	case apitype.PlanRunTime:
-		return "?"
-	}
-	return "="
-}
-
-// planValue shows one value of a plan: strings as they are, anything
-// else as JSON.
-func planValue(v any) string {
-	if s, ok := v.(string); ok {
-		return s
-	}
-	if v == nil {
-		return "(none)"
-	}
-	b, err := json.Marshal(v)
-	if err != nil {
-		return fmt.Sprint(v)
-	}
-	return string(b)
 }

@@ -1,9 +1,7 @@
 package web
 
 import (
-	"encoding/json"
 	"errors"
-	"fmt"
 	"net/http"
 	"strings"
 
@@ -74,23 +72,23 @@ func (c *Console) planPipeline(r *http.Request) (*page, error) {
 func newPlanView(p *apitype.Plan) *planView {
 	v := &planView{Plan: p}
 	for _, s := range p.Stages {
-		ps := planStage{StagePlan: s, Mark: planMark(s.Action)}
+		ps := planStage{StagePlan: s, Mark: apitype.PlanMark(s.Action)}
 		for _, c := range s.Changes {
 			pc := planChange{Kind: c.Kind, Field: c.Field, Note: c.Note}
 			switch c.Kind {
 			case apitype.ChangeModify:
-				pc.Class, pc.Text = "modify", planValue(c.Old)+" → "+planValue(c.New)
+				pc.Class, pc.Text = "modify", apitype.PlanText(c.Old)+" → "+apitype.PlanText(c.New)
 			case apitype.ChangeAdd:
-				pc.Class, pc.Text = "add", planValue(c.New)
+				pc.Class, pc.Text = "add", apitype.PlanText(c.New)
 			case apitype.ChangeRemove:
 				pc.Class = "remove"
 				if c.Old != nil {
-					pc.Text = planValue(c.Old)
+					pc.Text = apitype.PlanText(c.Old)
 				}
 			default:
 				pc.Class = "same"
 				if c.New != nil {
-					pc.Text = planValue(c.New)
+					pc.Text = apitype.PlanText(c.New)
 				}
 			}
 			ps.Changes = append(ps.Changes, pc)
@@ -98,36 +96,4 @@ func newPlanView(p *apitype.Plan) *planView {
 		v.Stages = append(v.Stages, ps)
 	}
 	return v
-}
-
-// planMark is a stage's mark in the plan.
-func planMark(action string) string {
-	switch action {
-	case apitype.PlanCreate:
-		return "+"
-	case apitype.PlanUpdate:
-		return "~"
-	case apitype.PlanDelete:
-		return "-"
-	case apitype.PlanError:
-		return "!"
-	case apitype.PlanRunTime:
-		return "?"
-	}
-	return "="
-}
-
-// planValue shows one value: strings as they are, others as JSON.
-func planValue(v any) string {
-	if s, ok := v.(string); ok {
-		return s
-	}
-	if v == nil {
-		return "(none)"
-	}
-	b, err := json.Marshal(v)
-	if err != nil {
-		return fmt.Sprint(v)
-	}
-	return string(b)
 }

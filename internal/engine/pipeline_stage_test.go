@@ -323,6 +323,15 @@ func scenarioPipelineTrigger(t *testing.T, b *bundle) {
 		return len(started) > 0
 	})
 	down := b.waitStatus(t, started[0].ID, status.Succeeded)
+	// The trigger that fired shows its last firing in the index.
+	onSuccess, err := b.store.PipelineGet(context.Background(), "app", "on-success")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rows, err := b.store.TriggerList(context.Background(), &store.TriggerListParams{PipelineID: onSuccess.ID}); err != nil ||
+		len(rows) != 1 || rows[0].LastExecutionID != started[0].ID || rows[0].LastOutcome != engine.OutcomeStarted {
+		t.Errorf("trigger index of on-success = %+v, %v; want its last firing, execution %s", rows, err, started[0].ID)
+	}
 	out := outputsOf(t, stageOf(down, "1"))
 	if out["got"] != "vSUCCEEDED" || out["from"] != ok.ID {
 		t.Errorf("downstream saw %v, want the upstream's output vSUCCEEDED and id %s", out, ok.ID)

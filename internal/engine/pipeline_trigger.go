@@ -130,7 +130,7 @@ func (t *txn) firePipelineTriggers(ended *store.Execution, candidates []*store.P
 			if !pipelineTriggerMatches(trig, ended.PipelineConfigID, ended.Status) {
 				continue
 			}
-			if err := t.firePipelineTrigger(upstream, p, i); err != nil {
+			if err := t.firePipelineTrigger(upstream, p, i, trigger.Key(i, trig.Fields)); err != nil {
 				return err
 			}
 			break // one execution per pipeline, however many of its triggers match
@@ -139,9 +139,9 @@ func (t *txn) firePipelineTriggers(ended *store.Execution, candidates []*store.P
 	return nil
 }
 
-// firePipelineTrigger starts p, whose i-th trigger matched the end of
-// upstream's execution.
-func (t *txn) firePipelineTrigger(upstream *run, p *store.Pipeline, i int) error {
+// firePipelineTrigger starts p, whose i-th trigger (key) matched the end
+// of upstream's execution; the trigger's last firing is recorded with it.
+func (t *txn) firePipelineTrigger(upstream *run, p *store.Pipeline, i int, key string) error {
 	log := t.e.log.With("pipeline", p.Application+"/"+p.Name, "trigger", fmt.Sprintf("triggers[%d]", i), "parent_execution_id", upstream.exec.ID)
 	if err := t.e.checkApplication(upstream.exec.Application, p.Application); err != nil {
 		log.WarnContext(t.ctx, "pipeline trigger not fired", "error", err)
@@ -154,7 +154,7 @@ func (t *txn) firePipelineTrigger(upstream *run, p *store.Pipeline, i int) error
 	parent := upstream.env(nil).Execution
 	parent["type"] = "PIPELINE"
 	exec, err := t.createExecution(&TriggerParams{
-		Pipeline: p, Type: "pipeline", User: upstream.triggerUser(),
+		Pipeline: p, Type: "pipeline", User: upstream.triggerUser(), TriggerKey: key,
 		Extra: map[string]any{
 			"parentExecution": parent,
 			"strategy":        false,

@@ -112,28 +112,40 @@ func plainNumbers(v any) (any, error) {
 	return v, nil
 }
 
-func (s *server) triggerExecution(w http.ResponseWriter, r *http.Request) error {
+// pipelineRequest reads a request about the saved pipeline of the path's
+// {app} and {name} that the engine serves: it checks the engine is up
+// and the route's right on the application, decodes the JSON body with
+// decode and returns the pipeline's newest revision with it.
+func pipelineRequest[T any](s *server, w http.ResponseWriter, r *http.Request, decode func([]byte) (T, error)) (*store.Pipeline, T, error) {
+	var req T
 	if err := s.requireEngine(); err != nil {
-		return err
+		return nil, req, err
 	}
 	app, name := r.PathValue("app"), r.PathValue("name")
 	if err := s.allow(r, app); err != nil {
-		return err
+		return nil, req, err
 	}
 	if err := requireJSON(r); err != nil {
-		return err
+		return nil, req, err
 	}
 	data, err := readBody(w, r, maxRequestBytes)
 	if err != nil {
-		return err
+		return nil, req, err
 	}
-	req, err := decodeTrigger(data)
-	if err != nil {
-		return err
+	if req, err = decode(data); err != nil {
+		return nil, req, err
 	}
 	p, err := s.store.PipelineGet(r.Context(), app, name)
 	if err != nil {
-		return orNotFound(err, "pipeline %s/%s not found", app, name)
+		return nil, req, orNotFound(err, "pipeline %s/%s not found", app, name)
+	}
+	return p, req, nil
+}
+
+func (s *server) triggerExecution(w http.ResponseWriter, r *http.Request) error {
+	p, req, err := pipelineRequest(s, w, r, decodeTrigger)
+	if err != nil {
+		return err
 	}
 	exec, err := s.engine.Trigger(r.Context(), &engine.TriggerParams{
 		Pipeline:   p,
@@ -159,12 +171,12 @@ func (s *server) triggerExecution(w http.ResponseWriter, r *http.Request) error 
 			return &Error{
 				Status:  http.StatusBadRequest,
 				Code:    apitype.CodeInvalidParameters,
-				Message: problemsMessage(fmt.Sprintf("the "+what+" invalid", app, name), len(ve.Problems)),
+				Message: problemsMessage(fmt.Sprintf("the "+what+" invalid", p.Application, p.Name), len(ve.Problems)),
 				Details: validationDetails(ve),
 				Err:     err,
 			}
 		}
-		return fmt.Errorf("trigger %s/%s: %w", app, name, err)
+		return fmt.Errorf("trigger %s/%s: %w", p.Application, p.Name, err)
 	}
 	w.Header().Set("Location", "/api/v1/executions/"+exec.ID)
 	writeJSON(w, http.StatusCreated, s.toExecution(exec))

@@ -38,27 +38,9 @@ func decodePlanRequest(data []byte) (*apitype.PlanRequest, error) {
 // stage checks as its run does (a stage whose account is not allowed is
 // planned as an error naming it).
 func (s *server) planPipeline(w http.ResponseWriter, r *http.Request) error {
-	if err := s.requireEngine(); err != nil {
-		return err
-	}
-	app, name := r.PathValue("app"), r.PathValue("name")
-	if err := s.allow(r, app); err != nil {
-		return err
-	}
-	if err := requireJSON(r); err != nil {
-		return err
-	}
-	data, err := readBody(w, r, maxRequestBytes)
+	p, req, err := pipelineRequest(s, w, r, decodePlanRequest)
 	if err != nil {
 		return err
-	}
-	req, err := decodePlanRequest(data)
-	if err != nil {
-		return err
-	}
-	p, err := s.store.PipelineGet(r.Context(), app, name)
-	if err != nil {
-		return orNotFound(err, "pipeline %s/%s not found", app, name)
 	}
 	plan, err := s.engine.Plan(r.Context(), &engine.PlanParams{Pipeline: p, User: s.who(r).Name, Parameters: req.Parameters})
 	if err != nil {
@@ -67,12 +49,12 @@ func (s *server) planPipeline(w http.ResponseWriter, r *http.Request) error {
 			return &Error{
 				Status:  http.StatusBadRequest,
 				Code:    apitype.CodeInvalidParameters,
-				Message: problemsMessage(fmt.Sprintf("the parameters of %s/%s are invalid", app, name), len(ve.Problems)),
+				Message: problemsMessage(fmt.Sprintf("the parameters of %s/%s are invalid", p.Application, p.Name), len(ve.Problems)),
 				Details: validationDetails(ve),
 				Err:     err,
 			}
 		}
-		return fmt.Errorf("plan %s/%s: %w", app, name, err)
+		return fmt.Errorf("plan %s/%s: %w", p.Application, p.Name, err)
 	}
 	writeJSON(w, http.StatusOK, plan)
 	return nil

@@ -41,17 +41,28 @@ func TestCrashRecovery(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds and runs the sluice binary")
 	}
+	eachServerStore(t, crashRecovery)
+}
+
+// serverTest is a test of a `sluice serve` it starts itself: bin is the
+// binary, dataDir its --data-dir, args its other flags for the store, and
+// open opens the store it uses.
+type serverTest func(t *testing.T, bin, dataDir string, args []string, open func(context.Context) (store.Store, error))
+
+// eachServerStore builds sluice and runs f with a server on SQLite, and on
+// Postgres when SLUICE_TEST_POSTGRES_DSN is set.
+func eachServerStore(t *testing.T, f serverTest) {
 	bin := buildSluice(t)
 	t.Run("sqlite", func(t *testing.T) {
 		dataDir := t.TempDir()
-		crashRecovery(t, bin, dataDir, nil, func(ctx context.Context) (store.Store, error) {
+		f(t, bin, dataDir, nil, func(ctx context.Context) (store.Store, error) {
 			return sqlite.Open(ctx, filepath.Join(dataDir, "sluice.db"))
 		})
 	})
 	t.Run("postgres", func(t *testing.T) {
 		dbURL := sluicetest.PostgresSchemaURL(t)
 		open := func(ctx context.Context) (store.Store, error) { return postgres.Open(ctx, dbURL) }
-		crashRecovery(t, bin, t.TempDir(), []string{"--database-url", dbURL, "--lambda-addr", "off"}, open)
+		f(t, bin, t.TempDir(), []string{"--database-url", dbURL, "--lambda-addr", "off"}, open)
 	})
 }
 

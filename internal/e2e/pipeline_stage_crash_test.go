@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"path/filepath"
 	"syscall"
 	"testing"
 	"time"
@@ -13,8 +12,6 @@ import (
 	"github.com/sluice-cd/sluice/internal/sluicetest"
 	"github.com/sluice-cd/sluice/internal/status"
 	"github.com/sluice-cd/sluice/internal/store"
-	"github.com/sluice-cd/sluice/internal/store/postgres"
-	"github.com/sluice-cd/sluice/internal/store/sqlite"
 )
 
 // childPipeline runs long enough that a kill finds it in flight.
@@ -40,18 +37,7 @@ func TestPipelineStageCrash(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds and runs the sluice binary")
 	}
-	bin := buildSluice(t)
-	t.Run("sqlite", func(t *testing.T) {
-		dataDir := t.TempDir()
-		pipelineStageCrash(t, bin, dataDir, nil, func(ctx context.Context) (store.Store, error) {
-			return sqlite.Open(ctx, filepath.Join(dataDir, "sluice.db"))
-		})
-	})
-	t.Run("postgres", func(t *testing.T) {
-		dbURL := sluicetest.PostgresSchemaURL(t)
-		open := func(ctx context.Context) (store.Store, error) { return postgres.Open(ctx, dbURL) }
-		pipelineStageCrash(t, bin, t.TempDir(), []string{"--database-url", dbURL, "--lambda-addr", "off"}, open)
-	})
+	eachServerStore(t, pipelineStageCrash)
 }
 
 func pipelineStageCrash(t *testing.T, bin, dataDir string, args []string, open func(context.Context) (store.Store, error)) {

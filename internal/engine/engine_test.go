@@ -90,10 +90,7 @@ type bundle struct {
 // TestScenarios runs every scenario on an engine over SQLite and one over
 // Postgres (when SLUICE_TEST_POSTGRES_DSN is set).
 func TestScenarios(t *testing.T) {
-	scenarios := []struct {
-		name string
-		run  func(*testing.T, *bundle)
-	}{
+	scenarios := []scenario{
 		{"FanOutAndJoin", scenarioFanOutAndJoin},
 		{"FailureOptions", scenarioFailureOptions},
 		{"PreconditionFailPipeline", scenarioPreconditionFailPipeline},
@@ -109,24 +106,29 @@ func TestScenarios(t *testing.T) {
 		{"ExecutionTimes", scenarioExecutionTimes},
 		{"SpelCollections", scenarioSpelCollections},
 	}
-	for _, dialect := range []string{"sqlite", "postgres"} {
-		t.Run(dialect, func(t *testing.T) {
-			t.Parallel()
-			var st store.Store
-			if dialect == "sqlite" {
-				st = sqliteStore(t)
-			} else {
-				st = postgresStore(t)
-			}
-			b := setupWith(t, st)
-			for _, sc := range scenarios {
-				t.Run(sc.name, func(t *testing.T) {
-					t.Parallel()
-					sc.run(t, b)
-				})
-			}
-		})
-	}
+	runScenarios(t, func(t testing.TB, st store.Store) *bundle { return setupWith(t, st) }, scenarios)
+}
+
+// scenario is one engine test that runs on a bundle shared with others.
+type scenario struct {
+	name string
+	run  func(*testing.T, *bundle)
+}
+
+// runScenarios runs the scenarios in parallel on a bundle made by setup,
+// once on SQLite and once on Postgres (when SLUICE_TEST_POSTGRES_DSN is
+// set).
+func runScenarios(t *testing.T, setup func(testing.TB, store.Store) *bundle, scenarios []scenario) {
+	sluicetest.EachStore(t, func(t *testing.T, st store.Store) {
+		t.Parallel()
+		b := setup(t, st)
+		for _, sc := range scenarios {
+			t.Run(sc.name, func(t *testing.T) {
+				t.Parallel()
+				sc.run(t, b)
+			})
+		}
+	})
 }
 
 // sqliteStore and postgresStore open a fresh store of each dialect (the

@@ -25,10 +25,7 @@ import (
 // scenarios on SQLite and on Postgres (when SLUICE_TEST_POSTGRES_DSN is
 // set).
 func TestPipelineStage(t *testing.T) {
-	scenarios := []struct {
-		name string
-		run  func(*testing.T, *bundle)
-	}{
+	scenarios := []scenario{
 		{"ParentWaitsForChild", scenarioParentWaitsForChild},
 		{"ChildByName", scenarioChildByName},
 		{"NoWait", scenarioChildNoWait},
@@ -40,24 +37,7 @@ func TestPipelineStage(t *testing.T) {
 		{"PipelineTrigger", scenarioPipelineTrigger},
 		{"StartsItself", scenarioStartsItself},
 	}
-	for _, dialect := range []string{"sqlite", "postgres"} {
-		t.Run(dialect, func(t *testing.T) {
-			t.Parallel()
-			var st store.Store
-			if dialect == "sqlite" {
-				st = sqliteStore(t)
-			} else {
-				st = postgresStore(t)
-			}
-			b := setupChildren(t, st)
-			for _, sc := range scenarios {
-				t.Run(sc.name, func(t *testing.T) {
-					t.Parallel()
-					sc.run(t, b)
-				})
-			}
-		})
-	}
+	runScenarios(t, setupChildren, scenarios)
 }
 
 // setupChildren starts an engine with the pipeline stage, where

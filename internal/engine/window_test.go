@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/sluice-cd/sluice/internal/engine"
+	"github.com/sluice-cd/sluice/internal/sluicetest"
 	"github.com/sluice-cd/sluice/internal/stage"
 	"github.com/sluice-cd/sluice/internal/stage/wait"
 	"github.com/sluice-cd/sluice/internal/stage/window"
@@ -24,18 +25,10 @@ import (
 // window's time; a window days away is skipped with SkipWait, which skips
 // the window and not the wait stage's own wait.
 func TestExecutionWindow(t *testing.T) {
-	for _, dialect := range []string{"sqlite", "postgres"} {
-		t.Run(dialect, func(t *testing.T) {
-			t.Parallel()
-			var st store.Store
-			if dialect == "sqlite" {
-				st = sqliteStore(t)
-			} else {
-				st = postgresStore(t)
-			}
-			testExecutionWindow(t, st)
-		})
-	}
+	sluicetest.EachStore(t, func(t *testing.T, st store.Store) {
+		t.Parallel()
+		testExecutionWindow(t, st)
+	})
 }
 
 func testExecutionWindow(t *testing.T, st store.Store) {

@@ -479,7 +479,14 @@
         const focused = cur.contains(document.activeElement) ? document.activeElement.id : '';
         // Boxes that scroll sideways stay where the viewer scrolled them.
         const scrolled = [...cur.querySelectorAll('.graph-wrap, .table-wrap')].map((el) => el.scrollLeft);
+        // An answer shown next to a button stays until the button is used again.
+        const answers = [...cur.querySelectorAll('output.error[for]')].filter((o) => o.textContent !== '')
+          .map((o) => [o.htmlFor.value, [...o.childNodes]]);
         cur.innerHTML = html;
+        answers.forEach(([id, nodes]) => {
+          const o = cur.querySelector('output.error[for="' + CSS.escape(id) + '"]');
+          if (o) o.replaceChildren(...nodes);
+        });
         rendered.set(fresh.id, html);
         localizeTimes(cur);
         fitGraphs(cur);

@@ -3,6 +3,7 @@ package node
 import (
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -27,11 +28,11 @@ func TestArtifactsConfig(t *testing.T) {
 		t.Fatal(err)
 	}
 	o := cfg.artifactOptions
-	if o.GitHubToken != "ghp_abc" || o.GitHubAPIURL != "https://ghe.example.com/api/v3" || len(o.HTTPAllowedHosts) != 2 {
+	if o.GitHubToken != "ghp_abc" || o.GitHubAPIURL != "https://ghe.example.com/api/v3" || !slices.Equal(o.HTTP.Entries(), []string{"files.example.com", "10.0.0.7"}) {
 		t.Errorf("artifact options = %+v", o)
 	}
 	for body, want := range map[string]string{
-		"artifacts:\n  http:\n    allowedHosts: ['https://x.example.com']\n": `allowedHosts[0] "https://x.example.com" must be a host name`,
+		"artifacts:\n  http:\n    allowedHosts: ['https://x.example.com']\n": `artifacts.http.allowedHosts[0] "https://x.example.com" is not a host name`,
 		"artifacts:\n  github:\n    token: a\n    tokenFile: b\n":            "give token or tokenFile, not both",
 		"artifacts:\n  github:\n    tokenFile: /nonexistent/token\n":         "artifacts.github.tokenFile",
 		"artifacts:\n  github:\n    apiUrl: ftp://x\n":                       `artifacts.github.apiUrl "ftp://x" must be an http(s) URL`,

@@ -18,7 +18,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"net"
 	"net/http"
 	"net/url"
 	"os"
@@ -35,6 +34,7 @@ import (
 	"github.com/sluice-cd/sluice/internal/auth/oidc"
 	"github.com/sluice-cd/sluice/internal/awsclient"
 	"github.com/sluice-cd/sluice/internal/canary/savedconfigs"
+	"github.com/sluice-cd/sluice/internal/egress"
 	"github.com/sluice-cd/sluice/internal/engine"
 	"github.com/sluice-cd/sluice/internal/expr"
 	"github.com/sluice-cd/sluice/internal/functions"
@@ -404,11 +404,10 @@ type artifactsConfig struct {
 // options checks the section and reads the token file; dir is the
 // directory of sluice.yaml, which a relative tokenFile is taken from.
 func (c artifactsConfig) options(dir string) (lambda.ArtifactOptions, error) {
-	o := lambda.ArtifactOptions{HTTPAllowedHosts: c.HTTP.AllowedHosts, GitHubToken: c.GitHub.Token, GitHubAPIURL: c.GitHub.APIURL}
-	for i, h := range c.HTTP.AllowedHosts {
-		if h == "" || strings.ContainsAny(h, "/:@ ") && net.ParseIP(h) == nil {
-			return o, fmt.Errorf("artifacts.http.allowedHosts[%d] %q must be a host name or IP address, without scheme, port or path", i, h)
-		}
+	o := lambda.ArtifactOptions{GitHubToken: c.GitHub.Token, GitHubAPIURL: c.GitHub.APIURL}
+	var err error
+	if o.HTTP, err = egress.NewPolicy(lambda.HTTPSetting, c.HTTP.AllowedHosts); err != nil {
+		return o, err
 	}
 	if c.GitHub.Token != "" && c.GitHub.TokenFile != "" {
 		return o, errors.New("artifacts.github: give token or tokenFile, not both")
@@ -556,7 +555,7 @@ func loadConfig(path string) (config, error) {
 		dec.DisallowUnknownFields()
 		err := dec.Decode(&cfg.Webhooks)
 		if err == nil {
-			_, err = webhook.NewPolicy(cfg.Webhooks.AllowedHosts)
+			_, err = egress.NewPolicy(webhook.Setting, cfg.Webhooks.AllowedHosts)
 		}
 		if err != nil {
 			return cfg, &Error{Err: fmt.Errorf("%s: webhooks: %w", path, err), Hint: "the webhooks section has allowedHosts, a list of host names, *.domains, IP addresses and CIDR networks (docs/webhooks.md)"}

@@ -64,7 +64,7 @@ func ParseFileConfig(raw []byte, externalURL string) (Config, error) {
 		}
 	}
 	if f.AllowedHosts != nil {
-		l, err := egress.NewAllowList("notifications.allowedHosts", f.AllowedHosts)
+		l, err := egress.NewPolicy(Setting, f.AllowedHosts)
 		if err != nil {
 			return cfg, err
 		}

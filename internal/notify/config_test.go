@@ -22,7 +22,7 @@ func TestParseFileConfig(t *testing.T) {
 		t.Fatal(err)
 	}
 	if cfg.Timeout != 3*time.Second || cfg.Slack.Token != "xoxb-env" || cfg.SMTP.Password != "s3cret" || !cfg.SMTP.StartTLS ||
-		cfg.ExternalURL != "https://sluice.example.com" || !cfg.AllowedHosts.Allows("hooks.slack.com") || cfg.AllowedHosts.Allows("localhost") {
+		cfg.ExternalURL != "https://sluice.example.com" || cfg.AllowedHosts.CheckRawURL("https://hooks.slack.com/x") != nil || cfg.AllowedHosts.CheckRawURL("http://localhost/x") == nil {
 		t.Errorf("config %+v, smtp %+v", cfg, cfg.SMTP)
 	}
 

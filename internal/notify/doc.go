@@ -10,7 +10,7 @@
 // retries with backoff (engine/notifications.go). Send reports whether a
 // failure is worth retrying (IsPermanent).
 //
-// Every HTTP request goes through an egress.AllowList (the config's
+// Every HTTP request goes through an egress.Policy (the config's
 // allowedHosts, by default Slack's, Teams' and Google Chat's public hosts
 // and loopback) and gives up after a timeout. Webhook URLs hold their
 // secret in the path, so errors and records show them redacted

@@ -312,7 +312,7 @@ func TestReceiverErrors(t *testing.T) {
 func TestAllowList(t *testing.T) {
 	t.Parallel()
 	r := newReceiver(t, nil)
-	only, err := egress.NewAllowList("notifications.allowedHosts", []string{"hooks.slack.com"})
+	only, err := egress.NewPolicy(Setting, []string{"hooks.slack.com"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -325,14 +325,15 @@ func TestAllowList(t *testing.T) {
 		t.Errorf("the receiver got %d posts, want none", n)
 	}
 
-	// localhost is allowed; the redirect goes to 127.0.0.1, which is not.
+	// Loopback is allowed; the redirect goes to a private address, which
+	// is not.
 	redirector := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
-		http.Redirect(w, req, r.URL+"/x", http.StatusTemporaryRedirect)
+		http.Redirect(w, req, "http://10.0.0.1:1/x", http.StatusTemporaryRedirect)
 	}))
 	defer redirector.Close()
-	local, _ := egress.NewAllowList("notifications.allowedHosts", []string{"localhost"})
+	local, _ := egress.NewPolicy(Setting, []string{egress.Loopback})
 	s = newSender(t, Config{AllowedHosts: local})
-	url := strings.Replace(redirector.URL, "127.0.0.1", "localhost", 1) + "/hook"
+	url := redirector.URL + "/hook"
 	if err := s.Send(context.Background(), failedMessage("webhook", url)); err == nil || !IsPermanent(err) {
 		t.Errorf("Send redirected to a host not allowed: %v, want a permanent error", err)
 	}

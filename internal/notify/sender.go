@@ -17,6 +17,9 @@ import (
 	"github.com/sluice-cd/sluice/internal/pipeline"
 )
 
+// Setting is where the allow-list comes from, named in refusals.
+var Setting = egress.Setting{Key: "notifications.allowedHosts", Doc: "docs/notifications.md"}
+
 // DefaultAllowedHosts are the hosts notifications may post to when the
 // config names none: Slack's, Microsoft Teams' (incoming webhooks and
 // Workflows), Google Chat's, and loopback.
@@ -39,7 +42,7 @@ type Config struct {
 	ExternalURL string
 	// AllowedHosts is where HTTP notifications may go; nil means
 	// DefaultAllowedHosts.
-	AllowedHosts *egress.AllowList
+	AllowedHosts *egress.Policy
 	// Timeout bounds one delivery (egress.DefaultTimeout).
 	Timeout time.Duration
 	Slack   SlackConfig
@@ -76,7 +79,7 @@ type SMTPConfig struct {
 // Sender delivers messages. It is safe for concurrent use.
 type Sender struct {
 	cfg   Config
-	allow *egress.AllowList
+	allow *egress.Policy
 	http  *http.Client
 }
 
@@ -85,7 +88,7 @@ func New(cfg Config) (*Sender, error) {
 	allow := cfg.AllowedHosts
 	if allow == nil {
 		var err error
-		if allow, err = egress.NewAllowList("notifications.allowedHosts", DefaultAllowedHosts); err != nil {
+		if allow, err = egress.NewPolicy(Setting, DefaultAllowedHosts); err != nil {
 			return nil, err
 		}
 	}
@@ -97,7 +100,7 @@ func New(cfg Config) (*Sender, error) {
 		}
 		s.Port = cmp.Or(s.Port, 587)
 	}
-	return &Sender{cfg: cfg, allow: allow, http: allow.Client(cfg.Timeout)}, nil
+	return &Sender{cfg: cfg, allow: allow, http: allow.Client(egress.ClientOptions{Timeout: cfg.Timeout})}, nil
 }
 
 // permanent is a failure that trying again will not fix.
@@ -146,8 +149,8 @@ func (s *Sender) postJSON(ctx context.Context, m *Message, url string, body any)
 // post posts body as JSON to url, which must be allowed, with header, and
 // reads a 2xx answer with check (nil: success).
 func (s *Sender) post(ctx context.Context, m *Message, url string, body any, header http.Header, check func(status int, body []byte) error) error {
-	if err := s.allow.CheckURL(url); err != nil {
-		return Permanent(fmt.Errorf("%s notification address: %w (notifications.allowedHosts in sluice.yaml)", m.Type, err))
+	if err := s.allow.CheckRawURL(url); err != nil {
+		return Permanent(fmt.Errorf("%s notification address: %w", m.Type, err))
 	}
 	b, err := json.Marshal(body)
 	if err != nil {
@@ -166,7 +169,7 @@ func (s *Sender) post(ctx context.Context, m *Message, url string, body any, hea
 	req.Header.Set("X-Sluice-Event", m.Event)
 	resp, err := s.http.Do(req)
 	if err != nil {
-		if errors.Is(err, egress.ErrNotAllowed) {
+		if egress.Refused(err) != nil {
 			return Permanent(fmt.Errorf("post to %s: %w", egress.Redact(url), err))
 		}
 		return fmt.Errorf("post to %s: %s", egress.Redact(url), redactErr(err, url))

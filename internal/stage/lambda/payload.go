@@ -8,7 +8,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"net/url"
 	"strings"
@@ -17,6 +16,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 
+	"github.com/sluice-cd/sluice/internal/egress"
 	"github.com/sluice-cd/sluice/internal/pipeline"
 	"github.com/sluice-cd/sluice/internal/stage"
 )
@@ -83,11 +83,11 @@ const supportedTypes = artifactEmbedded + ", " + artifactHTTP + ", " + artifactS
 //	    tokenFile: /etc/sluice/github-token   # or token: ...
 //	    apiUrl: https://api.github.com         # GitHub Enterprise: https://HOST/api/v3
 type ArtifactOptions struct {
-	// HTTPAllowedHosts are the host names (or IP addresses) http/file
-	// artifacts may be read from, redirects included. Empty: loopback
-	// only (localhost, 127.0.0.0/8, ::1), so that a pipeline cannot make
-	// the server reach into its network.
-	HTTPAllowedHosts []string
+	// HTTP is where http/file artifacts may be read from, redirects
+	// included (HTTPSetting's list); nil: loopback only (localhost,
+	// 127.0.0.0/8, ::1), so that a pipeline cannot make the server reach
+	// into its network.
+	HTTP *egress.Policy
 	// GitHubToken is sent to the GitHub contents API for github/file
 	// artifacts; empty sends none (public repositories).
 	GitHubToken string
@@ -95,6 +95,10 @@ type ArtifactOptions struct {
 	// reference must lie under it. Default https://api.github.com.
 	GitHubAPIURL string
 }
+
+// HTTPSetting is where the http/file allow-list comes from, named in
+// refusals.
+var HTTPSetting = egress.Setting{Key: "artifacts.http.allowedHosts", Doc: "docs/artifacts.md"}
 
 // DefaultGitHubAPIURL is GitHub's API.
 const DefaultGitHubAPIURL = "https://api.github.com"
@@ -266,10 +270,10 @@ func inlinePayload(v any) ([]byte, error) {
 
 // fetcher reads artifacts.
 type fetcher struct {
-	http         *http.Client
-	allowedHosts []string // http/file; empty: loopback only
-	githubToken  string
-	githubAPI    string // base URL, no trailing slash
+	http        *http.Client // http/file, through the allow-list
+	github      *http.Client // the GitHub contents API
+	githubToken string
+	githubAPI   string // base URL, no trailing slash
 	// limit bounds what one read returns; 0 is maxPayload (forCode
 	// raises it to maxZip).
 	limit int
@@ -282,41 +286,22 @@ func (f fetcher) forCode() fetcher {
 }
 
 func newFetcher(o ArtifactOptions) fetcher {
-	f := fetcher{allowedHosts: o.HTTPAllowedHosts, githubToken: o.GitHubToken,
-		githubAPI: strings.TrimRight(cmp.Or(o.GitHubAPIURL, DefaultGitHubAPIURL), "/")}
-	f.http = &http.Client{Timeout: artifactTimeout, CheckRedirect: func(req *http.Request, via []*http.Request) error {
+	allow := o.HTTP
+	if allow == nil {
+		allow, _ = egress.NewPolicy(HTTPSetting, nil) // no entries: no error
+	}
+	f := fetcher{githubToken: o.GitHubToken, githubAPI: strings.TrimRight(cmp.Or(o.GitHubAPIURL, DefaultGitHubAPIURL), "/")}
+	f.http = allow.Client(egress.ClientOptions{Timeout: artifactTimeout})
+	f.github = &http.Client{Timeout: artifactTimeout, CheckRedirect: func(req *http.Request, via []*http.Request) error {
 		if len(via) >= 5 {
 			return errors.New("more than 5 redirects")
 		}
-		if strings.HasPrefix(via[0].URL.String(), f.githubAPI+"/") {
-			if req.URL.Host != via[0].URL.Host {
-				return fmt.Errorf("redirect to %s: github/file artifacts are read only from %s", req.URL.Host, via[0].URL.Host)
-			}
-			return nil
+		if req.URL.Host != via[0].URL.Host {
+			return fmt.Errorf("redirect to %s: github/file artifacts are read only from %s", req.URL.Host, via[0].URL.Host)
 		}
-		return f.allowedHTTP(req.URL)
+		return nil
 	}}
 	return f
-}
-
-// allowedHTTP reports whether an http/file artifact may be read from u.
-func (f fetcher) allowedHTTP(u *url.URL) error {
-	host := strings.ToLower(u.Hostname())
-	if len(f.allowedHosts) == 0 {
-		if host == "localhost" {
-			return nil
-		}
-		if ip := net.ParseIP(host); ip != nil && ip.IsLoopback() {
-			return nil
-		}
-		return fmt.Errorf("host %s is not allowed: this server reads http/file artifacts only from loopback; list the hosts it may read from in sluice.yaml artifacts.http.allowedHosts", host)
-	}
-	for _, h := range f.allowedHosts {
-		if strings.EqualFold(h, host) {
-			return nil
-		}
-	}
-	return fmt.Errorf("host %s is not in sluice.yaml artifacts.http.allowedHosts (%s)", host, strings.Join(f.allowedHosts, ", "))
 }
 
 // invokePayload returns the payload of an invocation (payloadArtifact,
@@ -376,20 +361,13 @@ func (f fetcher) httpGet(ctx context.Context, field, ref string) ([]byte, error)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %v", field, err)
 	}
-	if err := f.allowedHTTP(req.URL); err != nil {
-		return nil, fmt.Errorf("%s: GET %s: %v", field, ref, err)
-	}
-	return f.get(field, req)
+	return f.get(f.http, field, req)
 }
 
 // get sends req and reads the body of a 2xx answer, at most maxPayload
 // bytes.
-func (f fetcher) get(field string, req *http.Request) ([]byte, error) {
+func (f fetcher) get(client *http.Client, field string, req *http.Request) ([]byte, error) {
 	ref := req.URL.String()
-	client := f.http
-	if client == nil {
-		client = http.DefaultClient
-	}
 	resp, err := client.Do(req)
 	if err != nil {
 		return nil, fmt.Errorf("%s: GET %s: %v", field, ref, err)
@@ -426,7 +404,7 @@ func (f fetcher) githubGet(ctx context.Context, field string, a *artifact) ([]by
 	if f.githubToken != "" {
 		req.Header.Set("Authorization", "token "+f.githubToken)
 	}
-	b, err := f.get(field, req)
+	b, err := f.get(f.github, field, req)
 	if err != nil {
 		return nil, err
 	}
@@ -460,7 +438,7 @@ func (f fetcher) githubGet(ctx context.Context, field string, a *artifact) ([]by
 		if f.githubToken != "" {
 			req.Header.Set("Authorization", "token "+f.githubToken)
 		}
-		return f.get(field, req)
+		return f.get(f.github, field, req)
 	}
 	return nil, fmt.Errorf("%s: GET %s: the answer has neither base64 content nor a download_url", field, u)
 }

@@ -9,6 +9,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/sluice-cd/sluice/internal/egress"
 	"github.com/sluice-cd/sluice/internal/pipeline"
 	"github.com/sluice-cd/sluice/internal/stage"
 )
@@ -120,7 +121,7 @@ func TestArtifactContent(t *testing.T) {
 		}
 	}))
 	t.Cleanup(srv.Close)
-	f := fetcher{http: srv.Client()}
+	f := fetcher{http: srv.Client(), github: srv.Client()}
 	ctx := context.Background()
 
 	for _, tc := range []struct {
@@ -169,14 +170,18 @@ func TestHTTPArtifactAllowedHosts(t *testing.T) {
 		t.Fatalf("loopback GET = %q, %v; want the body", b, err)
 	}
 	if _, err := loopback.httpGet(ctx, "payloadArtifact", "http://example.invalid/p.json"); err == nil ||
-		!strings.Contains(err.Error(), "only from loopback") || !strings.Contains(err.Error(), "artifacts.http.allowedHosts") {
+		!strings.Contains(err.Error(), "only loopback") || !strings.Contains(err.Error(), "artifacts.http.allowedHosts") {
 		t.Errorf("GET of another host = %v, want the loopback-only refusal naming artifacts.http.allowedHosts", err)
 	}
-	if _, err := loopback.httpGet(ctx, "payloadArtifact", srv.URL+"/away"); err == nil || !strings.Contains(err.Error(), "example.invalid is not allowed") {
+	if _, err := loopback.httpGet(ctx, "payloadArtifact", srv.URL+"/away"); err == nil || !strings.Contains(err.Error(), "example.invalid refused") {
 		t.Errorf("GET redirected to another host = %v, want the redirect refused", err)
 	}
-	listed := newFetcher(ArtifactOptions{HTTPAllowedHosts: []string{"artifacts.example.com"}})
-	if _, err := listed.httpGet(ctx, "payloadArtifact", srv.URL+"/p.json"); err == nil || !strings.Contains(err.Error(), "is not in sluice.yaml artifacts.http.allowedHosts (artifacts.example.com)") {
+	policy, err := egress.NewPolicy(HTTPSetting, []string{"artifacts.example.com"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	listed := newFetcher(ArtifactOptions{HTTP: policy})
+	if _, err := listed.httpGet(ctx, "payloadArtifact", srv.URL+"/p.json"); err == nil || !strings.Contains(err.Error(), "loopback is not listed (artifacts.example.com)") {
 		t.Errorf("GET of loopback with a list that does not name it = %v, want a refusal", err)
 	}
 }

@@ -14,6 +14,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/sluice-cd/sluice/internal/egress"
 )
 
 // Orca's defaults (WebhookProperties): a connection is given 15 seconds,
@@ -27,41 +29,22 @@ const (
 	maxRedirects            = 10
 )
 
-// client sends the stage's requests through the policy.
+// client sends the stage's requests through the allow-list.
 type client struct {
-	policy   *Policy
+	policy   *egress.Policy
 	http     *http.Client
 	timeout  time.Duration // of a whole request, body included
 	maxBytes int64
 }
 
-func newClient(p *Policy, opts Options) *client {
+func newClient(p *egress.Policy, opts Options) *client {
 	connect := cmp.Or(opts.ConnectTimeout, defaultConnectTimeout)
 	read := cmp.Or(opts.ReadTimeout, defaultReadTimeout)
-	dialer := &net.Dialer{Timeout: connect, Control: p.control, Resolver: opts.Resolver}
-	tr := &http.Transport{
-		// No proxy: a proxy would be dialed instead of the host, and the
-		// address check would see the proxy's address.
-		Proxy:                 nil,
-		DialContext:           dialer.DialContext,
-		TLSHandshakeTimeout:   connect,
-		ResponseHeaderTimeout: read,
-		MaxIdleConnsPerHost:   2,
-		IdleConnTimeout:       30 * time.Second,
-		ForceAttemptHTTP2:     true,
-	}
 	c := &client{policy: p, timeout: connect + 2*read, maxBytes: cmp.Or(opts.MaxResponseBytes, defaultMaxResponseBytes)}
-	c.http = &http.Client{
-		Transport: tr,
-		// Orca follows redirects (webhook.followRedirects); each one is
-		// checked as the first URL was.
-		CheckRedirect: func(req *http.Request, via []*http.Request) error {
-			if len(via) >= maxRedirects {
-				return fmt.Errorf("stopped after %d redirects", maxRedirects)
-			}
-			return p.CheckURL(req.URL)
-		},
-	}
+	// Orca follows redirects (webhook.followRedirects); each one is
+	// checked as the first URL was.
+	c.http = p.Client(egress.ClientOptions{Timeout: c.timeout, ConnectTimeout: connect, ResponseHeaderTimeout: read,
+		MaxRedirects: maxRedirects, Resolver: opts.Resolver})
 	return c
 }
 
@@ -84,7 +67,7 @@ type response struct {
 // errTimeout marks a request that ran out of time.
 var errTimeout = errors.New("timed out")
 
-// do sends c and reads the response. A refusal is a *RefusedError; a
+// do sends c and reads the response. A refusal is an *egress.RefusedError; a
 // name that does not resolve a *net.DNSError; running out of time wraps
 // errTimeout.
 func (cl *client) do(ctx context.Context, c call) (*response, error) {
@@ -149,7 +132,7 @@ func (cl *client) do(ctx context.Context, c call) (*response, error) {
 // classify keeps a refusal and a DNS failure findable with errors.As, and
 // marks a timeout with errTimeout.
 func classify(err error) error {
-	if refused(err) != nil {
+	if egress.Refused(err) != nil {
 		return err
 	}
 	var ne net.Error

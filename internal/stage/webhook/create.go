@@ -11,6 +11,7 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/sluice-cd/sluice/internal/egress"
 	"github.com/sluice-cd/sluice/internal/stage"
 )
 
@@ -79,7 +80,7 @@ func idempotencyKey(t *stage.Task) string {
 func (w *Type) createError(ctx context.Context, t *stage.Task, s *Spec, out map[string]any, m, target string, err error) stage.Result {
 	var dns *net.DNSError
 	switch {
-	case refused(err) != nil:
+	case egress.Refused(err) != nil:
 		out["error"] = err.Error()
 		return w.failed(ctx, t, s, out, err.Error())
 	case errors.As(err, &dns):

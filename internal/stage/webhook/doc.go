@@ -3,7 +3,7 @@
 // completion, poll a status URL until the status it reads says the work
 // is done. It owns the stage's fields, its tasks, and the HTTP client that
 // may reach only what the server's configuration allows; it must not call
-// any address that the Policy refuses, and it never waits in a goroutine.
+// any address that its allow-list refuses, and it never waits in a goroutine.
 //
 // # Tasks
 //
@@ -50,11 +50,12 @@
 //
 // # Where it may call
 //
-// Policy holds webhooks.allowedHosts from sluice.yaml. Every URL is
-// checked before its request and every redirect; every address is checked
-// again as it is dialed, after DNS resolution, so a name that resolves (or
-// is rebound) to a private or link-local address is refused unless that
-// address is listed. With no list only loopback may be called. Requests
+// An egress.Policy holds webhooks.allowedHosts from sluice.yaml. Every URL
+// is checked before its request and every redirect; every address is
+// checked again as it is dialed, after DNS resolution, so a name that
+// resolves (or is rebound) to a private or link-local address is refused
+// unless that address is listed. With no list only loopback may be
+// called; with one, loopback only if it lists "loopback". Requests
 // have a connect timeout (15s), a response-header timeout (20s) and an
 // overall one, and a response body is read up to 1 MiB. No proxy from the
 // environment is used.

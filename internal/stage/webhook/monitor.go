@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"strings"
 
+	"github.com/sluice-cd/sluice/internal/egress"
 	"github.com/sluice-cd/sluice/internal/stage"
 	"github.com/sluice-cd/sluice/internal/status"
 )
@@ -60,7 +61,7 @@ func (w *Type) monitor(ctx context.Context, t *stage.Task, s *Spec) (stage.Resul
 		}
 		var dns *net.DNSError
 		switch {
-		case refused(err) != nil:
+		case egress.Refused(err) != nil:
 			mon["error"] = err.Error()
 			return result(w.failed(ctx, t, s, out, err.Error()))
 		case errors.As(err, &dns), errors.Is(err, errTimeout):

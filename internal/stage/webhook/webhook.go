@@ -6,6 +6,7 @@ import (
 	"net"
 	"time"
 
+	"github.com/sluice-cd/sluice/internal/egress"
 	"github.com/sluice-cd/sluice/internal/pipeline"
 	"github.com/sluice-cd/sluice/internal/stage"
 )
@@ -35,7 +36,8 @@ const (
 // Options configure the webhook stage type. The zero value allows only
 // loopback destinations, with Orca's timeouts.
 type Options struct {
-	// AllowedHosts is webhooks.allowedHosts from sluice.yaml (see Policy).
+	// AllowedHosts is webhooks.allowedHosts from sluice.yaml (see
+	// egress.Policy).
 	AllowedHosts []string
 	// ConnectTimeout bounds a connection (15s when zero); ReadTimeout the
 	// wait for a response's headers (20s when zero). A whole request,
@@ -54,6 +56,9 @@ type Options struct {
 	Resolver *net.Resolver
 }
 
+// Setting is where the stage's allow-list comes from, named in refusals.
+var Setting = egress.Setting{Key: "webhooks.allowedHosts", Doc: "docs/webhooks.md"}
+
 // Type is the webhook stage type.
 type Type struct {
 	opts   Options
@@ -63,7 +68,7 @@ type Type struct {
 // New returns the webhook stage type; an error names the bad
 // allowedHosts entry.
 func New(opts Options) (*Type, error) {
-	p, err := NewPolicy(opts.AllowedHosts)
+	p, err := egress.NewPolicy(Setting, opts.AllowedHosts)
 	if err != nil {
 		return nil, err
 	}

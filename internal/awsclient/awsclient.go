@@ -1,6 +1,6 @@
 // Package awsclient owns Sluice's AWS accounts: it reads the accounts part
-// of sluice.yaml and builds one aws-sdk-go-v2 client set (Lambda, S3, and
-// CloudWatch for the canary's metrics) per account and region, once, for
+// of sluice.yaml and builds one aws-sdk-go-v2 client set (Lambda, S3, SNS,
+// and CloudWatch for the canary's metrics) per account and region, once, for
 // every stage to share. An account spans the regions it lists, as a
 // Clouddriver account does; a stage's region picks one, and the first is
 // the default. The account "local" always
@@ -33,6 +33,7 @@ import (
 	cwschemas "github.com/aws/aws-sdk-go-v2/service/cloudwatch/schemas"
 	"github.com/aws/aws-sdk-go-v2/service/lambda"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
+	"github.com/aws/aws-sdk-go-v2/service/sns"
 	"github.com/aws/aws-sdk-go-v2/service/sts"
 	"github.com/aws/smithy-go/transport/http/protocol/awsjson"
 	"github.com/sluice-cd/sluice/internal/awsid"
@@ -106,7 +107,7 @@ type AccountConfig struct {
 	RoleARN string `json:"roleArn,omitempty"`
 	// ExternalID is passed when assuming RoleARN.
 	ExternalID string `json:"externalId,omitempty"`
-	// Endpoint overrides the Lambda, S3 and CloudWatch endpoint (for
+	// Endpoint overrides the Lambda, S3, SNS and CloudWatch endpoint (for
 	// example a moto_server); S3 then uses path-style addressing.
 	Endpoint string `json:"endpoint,omitempty"`
 	// Applications are the applications whose pipelines may deploy to the
@@ -154,6 +155,9 @@ type Account struct {
 	// CloudWatch reads the account's metrics for canary analysis; nil
 	// for the local account, whose metrics the local Lambda keeps.
 	CloudWatch *cloudwatch.Client
+	// SNS manages the subscriptions of functions to topics
+	// (snsTopicArns); the local Lambda's endpoint answers it too.
+	SNS *sns.Client
 }
 
 // Accounts holds every configured account. It is built once at start-up
@@ -471,6 +475,12 @@ func newLocal(endpoint string, lc *LocalCredentials) *Account {
 			HTTPClient:   hc,
 			UsePathStyle: true,
 		}),
+		SNS: sns.New(sns.Options{
+			Region:       LocalRegion,
+			BaseEndpoint: aws.String(endpoint),
+			Credentials:  creds,
+			HTTPClient:   hc,
+		}),
 	}
 }
 
@@ -516,6 +526,11 @@ func newAWSRegion(ac AccountConfig, awsCfg aws.Config, regions []string) *Accoun
 		if ac.Endpoint != "" {
 			o.BaseEndpoint = aws.String(ac.Endpoint)
 			o.UsePathStyle = true
+		}
+	})
+	acct.SNS = sns.NewFromConfig(awsCfg, func(o *sns.Options) {
+		if ac.Endpoint != "" {
+			o.BaseEndpoint = aws.String(ac.Endpoint)
 		}
 	})
 	acct.CloudWatch = cloudwatch.NewFromConfig(awsCfg, func(o *cloudwatch.Options) {

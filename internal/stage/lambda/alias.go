@@ -296,3 +296,20 @@ func aliasEventSources(ctx context.Context, _ *stage.Task, f *function, s *route
 	}
 	return stage.Succeed().WithOutputs(map[string]any{"eventSourceMappings": jsonValue(have)}), nil
 }
+
+// aliasSubscriptions reconciles snsTopicArns on the alias.
+func aliasSubscriptions(ctx context.Context, _ *stage.Task, f *function, s *routeSpec) (stage.Result, error) {
+	fn, found, err := getFunction(ctx, f)
+	if err != nil {
+		return stage.Result{}, err
+	}
+	if !found {
+		return stage.Result{}, fail("%s does not exist; check functionName and account", f)
+	}
+	aliasARN := unqualifiedARN(aws.ToString(fn.Configuration.FunctionArn)) + ":" + s.alias()
+	subs, err := reconcileSubscriptions(ctx, f, aliasARN, dedupe(s.SNSTopicArns.Value))
+	if err != nil {
+		return stage.Result{}, err
+	}
+	return stage.Succeed().WithOutputs(map[string]any{"snsSubscriptions": toAnyMap(subs)}), nil
+}

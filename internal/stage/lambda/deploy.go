@@ -22,6 +22,7 @@ type deploySpec struct {
 	codeFields
 	functionFields
 	eventSourceFields
+	subscriptionFields
 	Publish stage.BoolField    `json:"publish" hint:"publish a version after the update"`
 	Aliases stage.StringsField `json:"aliases" hint:"each alias is created or updated to $LATEST, its weights cleared (as Clouddriver does)"`
 	// AliasesCreateOnly is Sluice's safer meaning of aliases, opt-in:
@@ -50,6 +51,7 @@ type deploySpec struct {
 //	                          (aliasesCreateOnly: created when missing on the published version, never moved)
 //	[eventSources]            triggerArns on the unqualified function, by UUID (absent: none, as Orca;
 //	                          skipped with leaveAbsent)
+//	[snsSubscriptions]        snsTopicArns (Sluice): the function's SNS subscriptions and their permissions
 //	[retainVersions]          keep the newest N versions (and any an alias uses)
 //	lambdaOutput              lambdaObject: the function as Clouddriver caches it
 func newDeployType(b base) stage.Type {
@@ -68,6 +70,7 @@ func newDeployType(b base) stage.Type {
 		}},
 		{name: taskAliases, run: deployAliases, when: func(s *deploySpec) bool { return s.Aliases.Present() }},
 		{name: taskEventSources, run: deployEventSources, when: func(s *deploySpec) bool { return s.manageEventSources() }},
+		{name: taskSubscriptions, run: deploySubscriptions, when: func(s *deploySpec) bool { return s.manageSubscriptions() }},
 		{name: taskRetain, run: retainVersions, when: func(s *deploySpec) bool { return s.RetainVersions.Present() }},
 		{name: taskOutput, run: deployOutput},
 	}}
@@ -86,6 +89,7 @@ const (
 	taskProvisioned   = "provisionedConcurrency"
 	taskAliases       = "aliases"
 	taskEventSources  = "eventSources"
+	taskSubscriptions = "snsSubscriptions"
 	taskRetain        = "retainVersions"
 	ctxCreated        = "deploy:created"       // bool: createFunction created the function
 	ctxVersion        = "deploy:version"       // the version publishVersion published or found
@@ -98,6 +102,7 @@ func (s *deploySpec) Check(c *stage.Checker) {
 	s.codeFields.check(c)
 	s.functionFields.check(c)
 	s.eventSourceFields.check(c)
+	s.subscriptionFields.check(c)
 	checkAliasNames(c, &s.Aliases)
 	c.AtLeast(&s.ProvisionedConcurrentExecutions, 0)
 	c.AtLeast(&s.RetainVersions, 1)
@@ -466,6 +471,22 @@ func deployEventSources(ctx context.Context, _ *stage.Task, f *function, s *depl
 		return stage.Result{}, err
 	}
 	return stage.Succeed().WithOutputs(map[string]any{"eventSourceMappings": toAnyMap(mappings)}), nil
+}
+
+// deploySubscriptions reconciles snsTopicArns on the unqualified function.
+func deploySubscriptions(ctx context.Context, _ *stage.Task, f *function, s *deploySpec) (stage.Result, error) {
+	out, found, err := getFunction(ctx, f)
+	if err != nil {
+		return stage.Result{}, err
+	}
+	if !found {
+		return stage.Result{}, fail("%s does not exist (was it deleted while the stage ran?)", f)
+	}
+	subs, err := reconcileSubscriptions(ctx, f, unqualifiedARN(aws.ToString(out.Configuration.FunctionArn)), dedupe(s.SNSTopicArns.Value))
+	if err != nil {
+		return stage.Result{}, err
+	}
+	return stage.Succeed().WithOutputs(map[string]any{"snsSubscriptions": toAnyMap(subs)}), nil
 }
 
 // retainVersions deletes published versions older than the newest

@@ -9,6 +9,8 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
+
 	"github.com/sluice-cd/sluice/internal/apitype"
 	"github.com/sluice-cd/sluice/internal/stage"
 )
@@ -165,7 +167,8 @@ func planRoute(ctx context.Context, in *stage.PlanInput, f *function, s *routeSp
 	}
 	alias := s.alias()
 	before := aliasState{weights: map[string]float64{}}
-	if _, found, err := getFunction(ctx, f); err != nil {
+	fn, found, err := getFunction(ctx, f)
+	if err != nil {
 		return err
 	} else if found {
 		if before, err = readAlias(ctx, f, alias); err != nil {
@@ -257,6 +260,13 @@ func planRoute(ctx context.Context, in *stage.PlanInput, f *function, s *routeSp
 	}
 	if pc := s.ProvisionedConcurrentExecutions; pc.Set() && pc.Value > 0 {
 		change(p, apitype.ChangeModify, "provisionedConcurrentExecutions on alias "+alias, nil, pc.Value, "")
+	}
+	aliasARN := ""
+	if found && before.found {
+		aliasARN = unqualifiedARN(aws.ToString(fn.Configuration.FunctionArn)) + ":" + alias
+	}
+	if err := planSubscriptions(ctx, f, p, aliasARN, &s.subscriptionFields, alias); err != nil {
+		return err
 	}
 	settle(p, fmt.Sprintf("alias %s of %s: %s", alias, f, after))
 	if p.Action == apitype.PlanNoChange {

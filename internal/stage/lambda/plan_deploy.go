@@ -42,7 +42,7 @@ func planDeploy(ctx context.Context, in *stage.PlanInput, f *function, s *deploy
 		return err
 	}
 	if !found {
-		return planCreate(f, s, code, p)
+		return planCreate(ctx, f, s, code, p)
 	}
 	c := out.Configuration
 	codeChanged, codeCertain, err := planCode(ctx, f, p, out, code, &s.Architectures)
@@ -84,6 +84,9 @@ func planDeploy(ctx context.Context, in *stage.PlanInput, f *function, s *deploy
 			return err
 		}
 	}
+	if err := planSubscriptions(ctx, f, p, unqualifiedARN(aws.ToString(c.FunctionArn)), &s.subscriptionFields, ""); err != nil {
+		return err
+	}
 	versions, _, err := publishedVersions(ctx, f)
 	if err != nil {
 		return err
@@ -122,7 +125,7 @@ func planDeploy(ctx context.Context, in *stage.PlanInput, f *function, s *deploy
 }
 
 // planCreate plans the creation of a function that does not exist.
-func planCreate(f *function, s *deploySpec, code *codeSource, p *apitype.StagePlan) error {
+func planCreate(ctx context.Context, f *function, s *deploySpec, code *codeSource, p *apitype.StagePlan) error {
 	ci, err := s.createInput(f.name, code)
 	if err != nil {
 		return err
@@ -163,6 +166,9 @@ func planCreate(f *function, s *deploySpec, code *codeSource, p *apitype.StagePl
 		for _, src := range want.arns {
 			add("eventSourceMapping", src)
 		}
+	}
+	if err := planSubscriptions(ctx, f, p, "", &s.subscriptionFields, ""); err != nil {
+		return err
 	}
 	next := ""
 	if s.publishes() {

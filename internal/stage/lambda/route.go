@@ -75,6 +75,7 @@ import (
 type routeSpec struct {
 	target
 	eventSourceFields
+	subscriptionFields
 	payloadFields
 	expectationFields
 	AliasName                       stage.StringField     `json:"aliasName" hint:"the alias to route, e.g. live"`
@@ -104,6 +105,7 @@ type routeSpec struct {
 //	                                     absent or 0 removes it, as Orca (not $WEIGHTED; skipped with leaveAbsent)
 //	[lambdaAliasEventSources]            triggerArns on the alias, by UUID; absent removes
 //	                                     every mapping on the alias, as Orca (skipped with leaveAbsent)
+//	[lambdaAliasSNSSubscriptions]        snsTopicArns (Sluice): the alias's SNS subscriptions and permissions
 func newRouteType(b base) stage.Type {
 	return &stageType[routeSpec, *routeSpec]{base: b, name: RouteTypeName, plan: planRoute, tasks: []task[routeSpec]{
 		{name: taskResolveRoute, run: resolveRoute},
@@ -121,6 +123,7 @@ func newRouteType(b base) stage.Type {
 			}
 			return s.manageEventSources()
 		}},
+		{name: taskAliasSubscriptions, run: aliasSubscriptions, when: func(s *routeSpec) bool { return s.manageSubscriptions() }},
 	}}
 }
 
@@ -142,12 +145,13 @@ var strategyUsed = map[string]string{
 
 // Route tasks.
 const (
-	taskResolveRoute   = "lambdaResolveRoute"
-	taskBlueGreenCheck = "lambdaBlueGreenCheck"
-	taskRecordRouting  = "lambdaRecordRouting"
-	taskUpdateAlias    = "lambdaUpdateAlias"
-	taskAliasPC        = "lambdaAliasProvisionedConcurrency"
-	taskAliasESM       = "lambdaAliasEventSources"
+	taskResolveRoute       = "lambdaResolveRoute"
+	taskBlueGreenCheck     = "lambdaBlueGreenCheck"
+	taskRecordRouting      = "lambdaRecordRouting"
+	taskUpdateAlias        = "lambdaUpdateAlias"
+	taskAliasPC            = "lambdaAliasProvisionedConcurrency"
+	taskAliasESM           = "lambdaAliasEventSources"
+	taskAliasSubscriptions = "lambdaAliasSNSSubscriptions"
 )
 
 // Keys the route tasks keep in the stage context.
@@ -171,6 +175,7 @@ const (
 func (s *routeSpec) Check(c *stage.Checker) {
 	s.target.check(c)
 	s.eventSourceFields.check(c)
+	s.subscriptionFields.check(c)
 	c.Required(&s.AliasName)
 	c.Valid(&s.AliasName, aliasNamePattern.MatchString)
 	if a := s.AliasName.Value; isVersionNumber(strings.TrimSpace(a)) {

@@ -31,8 +31,8 @@ type retentionRuns struct {
 }
 
 func (r *retentionRuns) Enabled(context.Context, slog.Level) bool { return true }
-func (r *retentionRuns) WithAttrs([]slog.Attr) slog.Handler      { return r }
-func (r *retentionRuns) WithGroup(string) slog.Handler           { return r }
+func (r *retentionRuns) WithAttrs([]slog.Attr) slog.Handler       { return r }
+func (r *retentionRuns) WithGroup(string) slog.Handler            { return r }
 func (r *retentionRuns) Handle(_ context.Context, rec slog.Record) error {
 	if rec.Message != "retention" {
 		return nil

@@ -25,8 +25,8 @@ func TestRetentionConfig(t *testing.T) {
 	}
 	day := 24 * time.Hour
 	for body, want := range map[string]engine.Retention{
-		"": {Default: engine.RetentionPolicy{Executions: DefaultRetainedExecutions}},
-		"retention:\n  days: 30\n": {Default: engine.RetentionPolicy{Executions: DefaultRetainedExecutions, MaxAge: 30 * day}},
+		"":                              {Default: engine.RetentionPolicy{Executions: DefaultRetainedExecutions}},
+		"retention:\n  days: 30\n":      {Default: engine.RetentionPolicy{Executions: DefaultRetainedExecutions, MaxAge: 30 * day}},
 		"retention:\n  executions: 0\n": {},
 		"retention:\n  executions: 100\n  days: 90\n  interval: 30m\n  applications:\n    hello: {executions: 5}\n    keep: {executions: 0, days: 0}\n": {
 			Default:  engine.RetentionPolicy{Executions: 100, MaxAge: 90 * day},

@@ -252,3 +252,10 @@ func migrationCount(t *testing.T) int {
 	}
 	return len(files)
 }
+
+// TestExecutionListPlans: the console's and the API's lists of executions
+// read through their indexes, without scanning or sorting the table.
+func TestExecutionListPlans(t *testing.T) {
+	t.Parallel()
+	storetest.ExecutionListPlans(t, openTest(t))
+}

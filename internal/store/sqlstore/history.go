@@ -16,11 +16,12 @@ import (
 // fill-<first> … fill-<first+n-1>, generated in the database (a recursive
 // query on SQLite, generate_series on Postgres) in transactions of at most
 // 100,000, for benchmarks and query-plan tests. Execution i belongs to
-// application app-<i%10> and pipeline pipe-<i%7>, was created i seconds
+// application app-<i%4> and pipeline pipe-<i/4%3>, was created i seconds
 // after 2025-01-01 and is in its final status (on Postgres, like an
-// execution the engine runs, it was inserted NOT_STARTED and updated): every
-// thousandth one is RUNNING with a manual judgment waiting, every tenth
-// TERMINAL, the rest SUCCEEDED.
+// execution the engine runs, it was inserted NOT_STARTED and updated):
+// every 17th one is RUNNING with a manual judgment waiting, every tenth
+// TERMINAL, the rest SUCCEEDED. So at 1,000 executions the lists of
+// listCases fill a page of 50 (but for one application's judgments).
 func (s *Store) FillExecutions(ctx context.Context, first, n int) error {
 	const chunk = 100_000
 	for lo := first; lo < first+n; lo += chunk {
@@ -47,8 +48,8 @@ func (s *Store) fill(ctx context.Context, lo, hi int) error {
 	if s.d.name == store.DialectPostgres {
 		from = ` FROM generate_series(CAST(? AS bigint), CAST(? AS bigint)) AS n (i)`
 	}
-	final := `CASE WHEN i % 1000 = 0 THEN 'RUNNING' WHEN i % 10 = 3 THEN 'TERMINAL' ELSE 'SUCCEEDED' END`
-	endTime := `CASE WHEN i % 1000 = 0 THEN NULL ELSE ` + at + ` END`
+	final := `CASE WHEN i % 17 = 0 THEN 'RUNNING' WHEN i % 10 = 3 THEN 'TERMINAL' ELSE 'SUCCEEDED' END`
+	endTime := `CASE WHEN i % 17 = 0 THEN NULL ELSE ` + at + ` END`
 	// SQLite updates rows in place, so its executions are written as they
 	// end; on Postgres each update leaves a dead row version and index
 	// entries that only a vacuum removes, which is what a list without
@@ -61,13 +62,13 @@ func (s *Store) fill(ctx context.Context, lo, hi int) error {
 FROM (SELECT i` + from + `) AS f WHERE execution.id = 'fill-' || f.i`}
 	}
 	execs := series + `INSERT INTO execution (` + executionColumns + `)
-SELECT 'fill-' || i, 'app-' || (i % 10), 'pipe-' || (i % 7), 'cfg-' || (i % 10) || '-' || (i % 7), 1, ` + first + `,
+SELECT 'fill-' || i, 'app-' || (i % 4), 'pipe-' || (i / 4 % 3), 'cfg-' || (i % 4) || '-' || (i / 4 % 3), 1, ` + first + `,
 '{"application":"app","name":"pipe","stages":[{"refId":"1","type":"wait","name":"Wait","waitTime":0,"requisiteStageRefIds":[]}],"triggers":[],"parameterConfig":[]}',
 '{"type":"manual","user":"ann","parameters":{"env":"dev"},"artifacts":[]}', NULL, 'ann', ` + s.d.falseLit() + `, ` + at + `, ` + start + `, ` + end + `, ` + at + from
 	stages := series + `INSERT INTO stage (` + stageColumns + `)
 SELECT 'fill-' || i || '-s', 'fill-' || i, 0, '1', 'Wait',
-CASE WHEN i % 1000 = 0 THEN 'manualJudgment' ELSE 'wait' END, '[]',
-CASE WHEN i % 1000 = 0 THEN 'RUNNING' ELSE 'SUCCEEDED' END,
+CASE WHEN i % 17 = 0 THEN 'manualJudgment' ELSE 'wait' END, '[]',
+CASE WHEN i % 17 = 0 THEN 'RUNNING' ELSE 'SUCCEEDED' END,
 '{"waitTime":0}', '{}', '[{"id":"1","name":"wait","status":"SUCCEEDED"}]', ` + at + `, ` + endTime + `, ` + at + from
 	return s.InTx(ctx, func(t store.Tx) error {
 		x := t.(*tx)

@@ -137,6 +137,11 @@ func (w *retentionWorker) Work(ctx context.Context, job *river.Job[retentionArgs
 		e.log.Warn("retention: the store cannot delete executions; history is kept", "store", e.store.Dialect())
 		return e.inJobTx(ctx, func(t *txn) error { return t.completeJob(job.JobRow) })
 	}
+	if !r.active() {
+		// Retention was turned off since the tick was scheduled: the
+		// chain ends, and starts again with a server that turns it on.
+		return e.inJobTx(ctx, func(t *txn) error { return t.completeJob(job.JobRow) })
+	}
 	now := e.now().UTC()
 	apps, err := purger.ExecutionApplications(ctx)
 	if err != nil {

@@ -172,5 +172,5 @@ func BenchmarkExecutionList(b *testing.B) {
 		}
 		stores = append(stores, s)
 	}
-	storetest.BenchmarkExecutionList(b, stores[0], stores[1], n, 5)
+	storetest.BenchmarkExecutionList(b, stores[0], stores[1], n, 9)
 }

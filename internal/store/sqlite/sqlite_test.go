@@ -266,7 +266,7 @@ func TestExecutionListPlans(t *testing.T) {
 // and at SLUICE_BENCH_HISTORY (default 1,000,000); see
 // storetest.BenchmarkExecutionList. Run it with -benchtime=1x.
 func BenchmarkExecutionList(b *testing.B) {
-	storetest.BenchmarkExecutionList(b, openTest(b), openTest(b), benchHistory(b), 5)
+	storetest.BenchmarkExecutionList(b, openTest(b), openTest(b), benchHistory(b), 9)
 }
 
 // benchHistory is SLUICE_BENCH_HISTORY, default 1,000,000.

@@ -19,22 +19,25 @@ import (
 // application app-<i%4> and pipeline pipe-<i/4%3>, was created i seconds
 // after 2025-01-01 and is in its final status (on Postgres, like an
 // execution the engine runs, it was inserted NOT_STARTED and updated):
-// every 17th one is RUNNING with a manual judgment waiting, every tenth
-// TERMINAL, the rest SUCCEEDED. So at 1,000 executions the lists of
-// listCases fill a page of 50 (but for one application's judgments).
+// every 17th of the newest 1,000 is RUNNING with a manual judgment
+// waiting (executions in flight are recent and few, however long the
+// history), every tenth TERMINAL, the rest SUCCEEDED. So the lists of
+// listCases return the same rows at 1,000 executions as at a million,
+// and fill a page of 50 (but for one application's judgments, 15).
 func (s *Store) FillExecutions(ctx context.Context, first, n int) error {
 	const chunk = 100_000
 	for lo := first; lo < first+n; lo += chunk {
 		hi := min(lo+chunk, first+n) - 1
-		if err := s.fill(ctx, lo, hi); err != nil {
+		if err := s.fill(ctx, lo, hi, first+n-1000); err != nil {
 			return fmt.Errorf("fill executions %d to %d: %w", lo, hi, err)
 		}
 	}
 	return nil
 }
 
-// fill writes executions lo to hi inclusive in one transaction.
-func (s *Store) fill(ctx context.Context, lo, hi int) error {
+// fill writes executions lo to hi inclusive in one transaction; those
+// from recent on may be running.
+func (s *Store) fill(ctx context.Context, lo, hi, recent int) error {
 	var series, at string
 	if s.d.name == store.DialectSQLite {
 		series = `WITH RECURSIVE n (i) AS (SELECT CAST(? AS INTEGER) UNION ALL SELECT i + 1 FROM n WHERE i < CAST(? AS INTEGER)) `
@@ -48,8 +51,9 @@ func (s *Store) fill(ctx context.Context, lo, hi int) error {
 	if s.d.name == store.DialectPostgres {
 		from = ` FROM generate_series(CAST(? AS bigint), CAST(? AS bigint)) AS n (i)`
 	}
-	final := `CASE WHEN i % 17 = 0 THEN 'RUNNING' WHEN i % 10 = 3 THEN 'TERMINAL' ELSE 'SUCCEEDED' END`
-	endTime := `CASE WHEN i % 17 = 0 THEN NULL ELSE ` + at + ` END`
+	running := fmt.Sprintf("i %% 17 = 0 AND i >= %d", recent)
+	final := `CASE WHEN ` + running + ` THEN 'RUNNING' WHEN i % 10 = 3 THEN 'TERMINAL' ELSE 'SUCCEEDED' END`
+	endTime := `CASE WHEN ` + running + ` THEN NULL ELSE ` + at + ` END`
 	// SQLite updates rows in place, so its executions are written as they
 	// end; on Postgres each update leaves a dead row version and index
 	// entries that only a vacuum removes, which is what a list without
@@ -67,8 +71,8 @@ SELECT 'fill-' || i, 'app-' || (i % 4), 'pipe-' || (i / 4 % 3), 'cfg-' || (i % 4
 '{"type":"manual","user":"ann","parameters":{"env":"dev"},"artifacts":[]}', NULL, 'ann', ` + s.d.falseLit() + `, ` + at + `, ` + start + `, ` + end + `, ` + at + from
 	stages := series + `INSERT INTO stage (` + stageColumns + `)
 SELECT 'fill-' || i || '-s', 'fill-' || i, 0, '1', 'Wait',
-CASE WHEN i % 17 = 0 THEN 'manualJudgment' ELSE 'wait' END, '[]',
-CASE WHEN i % 17 = 0 THEN 'RUNNING' ELSE 'SUCCEEDED' END,
+CASE WHEN ` + running + ` THEN 'manualJudgment' ELSE 'wait' END, '[]',
+CASE WHEN ` + running + ` THEN 'RUNNING' ELSE 'SUCCEEDED' END,
 '{"waitTime":0}', '{}', '[{"id":"1","name":"wait","status":"SUCCEEDED"}]', ` + at + `, ` + endTime + `, ` + at + from
 	return s.InTx(ctx, func(t store.Tx) error {
 		x := t.(*tx)

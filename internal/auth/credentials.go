@@ -7,6 +7,7 @@ import (
 	"os"
 	"regexp"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/sluice-cd/sluice/internal/atomicfile"
@@ -88,7 +89,7 @@ func unauthenticated(err error) error {
 
 // tokenName is what a token's name may be: it appears in records as
 // token:NAME and in sluice.yaml grants.
-var tokenName = regexp.MustCompile(`^[a-z0-9][a-z0-9._@-]{0,62}$`)
+var tokenName = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^[a-z0-9][a-z0-9._@-]{0,62}$`) })
 
 // TokenParams are the arguments of CreateToken.
 type TokenParams struct {
@@ -108,7 +109,7 @@ var ErrInvalid = errors.New("invalid")
 // CreateToken stores a new API token and returns its secret, which
 // nobody can see again.
 func (a *Authenticator) CreateToken(ctx context.Context, p TokenParams) (string, *store.Credential, error) {
-	if !tokenName.MatchString(p.Name) {
+	if !tokenName().MatchString(p.Name) {
 		return "", nil, fmt.Errorf("%w: token name %q: use 1 to 63 lowercase letters, digits, '.', '_', '@' or '-', starting with a letter or digit", ErrInvalid, p.Name)
 	}
 	for i, r := range p.Roles {

@@ -24,6 +24,7 @@ import (
 	"slices"
 	"sort"
 	"strings"
+	"sync"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/config"
@@ -353,11 +354,11 @@ func accountLabel(i int, name any) string {
 }
 
 var (
-	roleARNPattern = regexp.MustCompile(`^arn:aws[a-zA-Z-]*:iam::\d{12}:role/.+$`)
-	namePattern    = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]*$`)
+	roleARNPattern = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^arn:aws[a-zA-Z-]*:iam::\d{12}:role/.+$`) })
+	namePattern    = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]*$`) })
 	// accessKeyPattern keeps an access key ID out of SigV4's separators
 	// ("/" in the credential scope, "," and "=" in the header).
-	accessKeyPattern = regexp.MustCompile(`^[A-Za-z0-9_-]{1,128}$`)
+	accessKeyPattern = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^[A-Za-z0-9_-]{1,128}$`) })
 )
 
 // validate returns every problem of the accounts, each naming the account
@@ -372,7 +373,7 @@ func (c Config) validate(withLocal bool) []error {
 			errs = append(errs, fmt.Errorf("%s: name is required", label))
 		case strings.EqualFold(a.Name, LocalName) && withLocal:
 			errs = append(errs, fmt.Errorf("%s: name %q is reserved for the embedded local Lambda; choose another name", label, a.Name))
-		case !namePattern.MatchString(a.Name):
+		case !namePattern().MatchString(a.Name):
 			errs = append(errs, fmt.Errorf("%s: name %q may use only letters, digits, '.', '_' and '-'", label, a.Name))
 		default:
 			if j, dup := seen[a.Name]; dup {
@@ -399,7 +400,7 @@ func (c Config) validate(withLocal bool) []error {
 		if a.Region != "" && !awsid.ValidRegion(a.Region) {
 			errs = append(errs, fmt.Errorf("%s: region %q is not a region name like us-west-2", label, a.Region))
 		}
-		if a.RoleARN != "" && !roleARNPattern.MatchString(a.RoleARN) {
+		if a.RoleARN != "" && !roleARNPattern().MatchString(a.RoleARN) {
 			errs = append(errs, fmt.Errorf("%s: roleArn %q is not an IAM role ARN like arn:aws:iam::123456789012:role/deployer", label, a.RoleARN))
 		}
 		if a.ExternalID != "" && a.RoleARN == "" {
@@ -417,7 +418,7 @@ func (c Config) validate(withLocal bool) []error {
 		}
 	}
 	if lc := c.Local.Credentials; lc != nil {
-		if !accessKeyPattern.MatchString(lc.AccessKeyID) {
+		if !accessKeyPattern().MatchString(lc.AccessKeyID) {
 			errs = append(errs, fmt.Errorf("local.credentials: accessKeyId %q must be 1 to 128 letters, digits, '_' or '-'", lc.AccessKeyID))
 		}
 		if lc.SecretAccessKey == "" {

@@ -3,6 +3,7 @@ package canary
 import (
 	"regexp"
 	"strconv"
+	"sync"
 )
 
 // Query types Sluice can run. Kayenta configs may name others (atlas,
@@ -118,7 +119,9 @@ func (r *reader) query(path string, q map[string]any) Query {
 
 // cloudWatchStat matches CloudWatch's statistics: the five basic ones and
 // the extended ones (p99, p99.9, tm90, wm99, tc90, ts90, PR, IQM).
-var cloudWatchStat = regexp.MustCompile(`^(Average|Sum|Minimum|Maximum|SampleCount|IQM|(p|tm|wm|tc|ts)\d{1,2}(\.\d+)?|(p|tm|wm|tc|ts)100|(TM|WM|TC|TS|PR)\(.+\))$`)
+var cloudWatchStat = sync.OnceValue(func() *regexp.Regexp {
+	return regexp.MustCompile(`^(Average|Sum|Minimum|Maximum|SampleCount|IQM|(p|tm|wm|tc|ts)\d{1,2}(\.\d+)?|(p|tm|wm|tc|ts)100|(TM|WM|TC|TS|PR)\(.+\))$`)
+})
 
 // validateQuery checks a supported query's fields. It knows nothing of
 // other types.
@@ -149,7 +152,7 @@ func (v *validator) validateQuery(path, metric string, q Query, templates map[st
 		}
 		if cw.Stat == "" {
 			v.add(path+".stat", "required: the statistic of %s, such as \"Sum\", \"Average\" or \"p99\"", metric)
-		} else if !cloudWatchStat.MatchString(cw.Stat) {
+		} else if !cloudWatchStat().MatchString(cw.Stat) {
 			v.add(path+".stat", "%s is not a CloudWatch statistic: use Average, Sum, Minimum, Maximum, SampleCount or a percentile such as p99", snippet(cw.Stat))
 		}
 		if p := cw.Period; p != nil && !validPeriod(*p) {

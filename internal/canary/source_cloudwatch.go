@@ -190,7 +190,7 @@ func (m cloudWatchMetric) dimensions(s Scope) ([]types.Dimension, error) {
 	var errs []error
 	for _, k := range names {
 		var empty, unknown []string
-		v := placeholder.ReplaceAllStringFunc(want[k], func(p string) string {
+		v := placeholder().ReplaceAllStringFunc(want[k], func(p string) string {
 			val, ok := vars[p[2:len(p)-1]]
 			switch {
 			case !ok:

@@ -11,6 +11,7 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 )
 
@@ -56,14 +57,14 @@ func NewPrometheusSource(cfg PrometheusSourceConfig) (*PrometheusSource, error) 
 	return &PrometheusSource{url: strings.TrimSuffix(cfg.URL, "/"), http: hc}, nil
 }
 
-var placeholder = regexp.MustCompile(`\$\{([^}]*)\}`)
+var placeholder = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`\$\{([^}]*)\}`) })
 
 // promQL substitutes the scope into template.
 func promQL(template string, s Scope) (string, error) {
 	vars := map[string]string{"scope": s.Name, "function": s.Function, "alias": s.Alias, "version": s.Version}
 	escape := strings.NewReplacer(`\`, `\\`, `"`, `\"`)
 	var bad []string
-	q := placeholder.ReplaceAllStringFunc(strings.TrimPrefix(template, "PromQL:"), func(m string) string {
+	q := placeholder().ReplaceAllStringFunc(strings.TrimPrefix(template, "PromQL:"), func(m string) string {
 		name := m[2 : len(m)-1]
 		v, ok := vars[name]
 		if !ok {

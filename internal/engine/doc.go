@@ -30,7 +30,10 @@
 // trigger, which starts the execution and schedules the next tick in the
 // transaction that completes it (cron.go). Trigger records the firing of
 // the trigger that started an execution, and a delivery's ID, in the
-// transaction that inserts it.
+// transaction that inserts it. A fifth deletes them again:
+// sluice.retention, one tick of the retention policy (Config.Retention),
+// a chain of unique jobs like cron ticks that deletes aged-out
+// executions in batches of their own transactions (retention.go).
 //
 // Starting a stage (evaluating stageEnabled and ${…}, planning tasks) and
 // completing an execution are not jobs of their own: they happen inside the

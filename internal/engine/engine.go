@@ -103,6 +103,9 @@ type Config struct {
 	// starting a child, a pipeline trigger firing. Its error says why not
 	// and how to allow it. Nil allows only the same application.
 	CheckApplication func(from, to string) error
+	// Retention says which executions are deleted, and how often
+	// (retention.go); the zero value keeps them all.
+	Retention Retention
 }
 
 // jobQueue is what the engine needs of the durable job queue
@@ -143,6 +146,10 @@ type Engine struct {
 	cronTZ         string
 	// checkApp is Config.CheckApplication.
 	checkApp func(from, to string) error
+	// retention is Config.Retention with its defaults; deleted counts
+	// what it deleted (nil without Config.Metrics).
+	retention Retention
+	deleted   *prometheus.CounterVec
 
 	mu      sync.Mutex
 	started bool
@@ -166,7 +173,10 @@ func New(ctx context.Context, cfg Config) (*Engine, error) {
 		notifyBackoff:  cmp.Or(cfg.NotifyBackoff, DefaultNotifyBackoff),
 		cronTZ:         cmp.Or(cfg.CronTimeZone, trigger.DefaultTimeZone),
 		checkApp:       cfg.CheckApplication,
+		retention:      cfg.Retention,
 	}
+	e.retention.Interval = cmp.Or(e.retention.Interval, DefaultRetentionInterval)
+	e.retention.BatchSize = cmp.Or(e.retention.BatchSize, DefaultRetentionBatchSize)
 	if e.checkApp == nil {
 		e.checkApp = func(from, to string) error {
 			return fmt.Errorf("executions of application %s may not start executions of application %s", from, to)
@@ -187,6 +197,7 @@ func New(ctx context.Context, cfg Config) (*Engine, error) {
 	river.AddWorker(workers, &notifyWorker{e: e})
 	river.AddWorker(workers, &cronTickWorker{e: e})
 	river.AddWorker(workers, &executionEndedWorker{e: e})
+	river.AddWorker(workers, &retentionWorker{e: e})
 	q, err := jobqueue.New(ctx, jobqueue.Config{
 		Store:         cfg.Store,
 		Workers:       workers,
@@ -203,6 +214,9 @@ func New(ctx context.Context, cfg Config) (*Engine, error) {
 	e.q = q
 	if cfg.Metrics != nil {
 		if e.metrics, err = newMetrics(cfg.Metrics, q); err != nil {
+			return nil, fmt.Errorf("engine: metrics: %w", err)
+		}
+		if e.deleted, err = newRetentionMetric(cfg.Metrics); err != nil {
 			return nil, fmt.Errorf("engine: metrics: %w", err)
 		}
 	}
@@ -225,6 +239,9 @@ func (e *Engine) Start(ctx context.Context) error {
 	}
 	if err := e.scheduleAllCron(ctx); err != nil {
 		return errors.Join(err, e.q.Stop(ctx))
+	}
+	if err := e.startRetention(ctx); err != nil {
+		return errors.Join(fmt.Errorf("schedule retention: %w", err), e.q.Stop(ctx))
 	}
 	e.started = true
 	return nil

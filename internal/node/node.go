@@ -223,7 +223,7 @@ func (n *Node) start(ctx context.Context, opts Options) error {
 	metrics.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	n.Engine, err = engine.New(ctx, engine.Config{Store: n.Store, Stages: stages, NodeID: nodeID,
 		Logger: n.log.With("subsystem", "engine"), Notifier: notifier, Metrics: metrics, CronTimeZone: cfg.Triggers.CronTimeZone,
-		CheckApplication: policy.CheckApplication})
+		CheckApplication: policy.CheckApplication, Retention: cfg.Retention.engine()})
 	if err != nil {
 		return &Error{Err: fmt.Errorf("create engine: %w", err), Hint: databaseHint(opts, err)}
 	}
@@ -341,6 +341,7 @@ type config struct {
 	ExecutionWindow executionWindowConfig
 	Triggers        triggersConfig
 	Artifacts       artifactsConfig
+	Retention       retentionConfig
 	// artifactOptions is Artifacts checked, the token file read.
 	artifactOptions lambda.ArtifactOptions
 }
@@ -503,6 +504,7 @@ func loadConfig(path string) (config, error) {
 		ExecutionWindow json.RawMessage `json:"executionWindow"`
 		Triggers        json.RawMessage `json:"triggers"`
 		Artifacts       json.RawMessage `json:"artifacts"`
+		Retention       json.RawMessage `json:"retention"`
 	}
 	if err := yaml.Unmarshal(b, &file); err == nil && len(file.Canary) > 0 && string(file.Canary) != "null" {
 		dec := json.NewDecoder(bytes.NewReader(file.Canary))
@@ -550,6 +552,17 @@ func loadConfig(path string) (config, error) {
 		}
 	}
 	cfg.Notifications = file.Notifications
+	if err := yaml.Unmarshal(b, &file); err == nil && len(file.Retention) > 0 && string(file.Retention) != "null" {
+		dec := json.NewDecoder(bytes.NewReader(file.Retention))
+		dec.DisallowUnknownFields()
+		err := dec.Decode(&cfg.Retention)
+		if err == nil {
+			err = cfg.Retention.check()
+		}
+		if err != nil {
+			return cfg, &Error{Err: fmt.Errorf("%s: retention: %w", path, err), Hint: "the retention section has executions, days, interval and applications (name: {executions, days}) (docs/operating.md)"}
+		}
+	}
 	if err := yaml.Unmarshal(b, &file); err == nil && len(file.Webhooks) > 0 && string(file.Webhooks) != "null" {
 		dec := json.NewDecoder(bytes.NewReader(file.Webhooks))
 		dec.DisallowUnknownFields()

@@ -46,7 +46,7 @@ type canarySpec struct {
 
 func (s *canarySpec) Check(c *stage.Checker) {
 	s.target.check(c)
-	c.Valid(&s.AliasName, aliasNamePattern.MatchString)
+	c.Valid(&s.AliasName, aliasNamePattern().MatchString)
 	c.OneOf(&s.AnalysisType, "realTime", "realTimeAutomatic", "retrospective")
 	c.Required(&s.CanaryConfig)
 	s.CanaryConfig.check(c, true)

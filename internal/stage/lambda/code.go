@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
+	"sync"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/lambda/types"
@@ -33,10 +34,10 @@ type codeFields struct {
 	CodeArtifact       stage.JSONField   `json:"codeArtifact"`
 }
 
-var s3BucketPattern = regexp.MustCompile(`^[0-9A-Za-z.-]*[^.]$`)
+var s3BucketPattern = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^[0-9A-Za-z.-]*[^.]$`) })
 
 func (s *codeFields) check(c *stage.Checker) {
-	c.Valid(&s.S3Bucket, s3BucketPattern.MatchString)
+	c.Valid(&s.S3Bucket, s3BucketPattern().MatchString)
 	checkArtifact(c, &s.CodeArtifact)
 	for _, f := range []*stage.Field{&s.S3Bucket.Field, &s.S3Key.Field, &s.ZipFile.Field, &s.ImageURI.Field, &s.ImageURIAlt.Field, &s.CodeArtifact.Field} {
 		if !known(f) {

@@ -9,6 +9,7 @@ import (
 	"slices"
 	"sort"
 	"strings"
+	"sync"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/lambda"
@@ -59,10 +60,10 @@ type functionFields struct {
 	ReservedConcurrentExecutions clearableInt `json:"reservedConcurrentExecutions" hint:"absent leaves it as it is; \"\" or null removes the reservation"`
 }
 
-var roleARNPattern = regexp.MustCompile(`^arn:aws[a-zA-Z-]*:iam::\d{12}:role/.+$`)
+var roleARNPattern = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^arn:aws[a-zA-Z-]*:iam::\d{12}:role/.+$`) })
 
 func (s *functionFields) check(c *stage.Checker) {
-	c.Valid(&s.Role, roleARNPattern.MatchString)
+	c.Valid(&s.Role, roleARNPattern().MatchString)
 	c.Range(&s.MemorySize, 128, 10240)
 	c.Range(&s.Timeout, 1, 900)
 	c.Range(&s.EphemeralStorage, 512, 10240)

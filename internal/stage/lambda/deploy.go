@@ -148,7 +148,7 @@ func (s *deploySpec) checkUnsupported(c *stage.Checker) {
 // checkAliasNames checks a list of alias names.
 func checkAliasNames(c *stage.Checker, f *stage.StringsField) {
 	for i, n := range f.Value {
-		if !aliasNamePattern.MatchString(n) || isVersionNumber(n) || n == "$LATEST" {
+		if !aliasNamePattern().MatchString(n) || isVersionNumber(n) || n == "$LATEST" {
 			c.Add(stage.FieldError{Field: fmt.Sprintf("%s[%d]", f.Path(), i),
 				Msg: fmt.Sprintf("%q is not an alias name: use letters, digits, '-' and '_' (not only digits), at most 128", n)})
 		}

@@ -7,6 +7,7 @@ import (
 	"regexp"
 	"sort"
 	"strings"
+	"sync"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/lambda"
@@ -33,7 +34,9 @@ type eventSources struct {
 	onSuccess         *string                   // streams, as Clouddriver sends it (Lambda accepts it for Kafka only)
 }
 
-var triggerARNPattern = regexp.MustCompile(`^arn:aws[a-zA-Z-]*:[a-zA-Z0-9.-]+:[a-z0-9-]*:\d{12}:.+$`)
+var triggerARNPattern = sync.OnceValue(func() *regexp.Regexp {
+	return regexp.MustCompile(`^arn:aws[a-zA-Z-]*:[a-zA-Z0-9.-]+:[a-z0-9-]*:\d{12}:.+$`)
+})
 
 // eventSourceFields are the fields of event source mappings (Deploy,
 // Route), as the plugin names them.
@@ -62,7 +65,7 @@ type eventSourceFields struct {
 
 func (s *eventSourceFields) check(c *stage.Checker) {
 	for i, a := range s.TriggerArns.Value {
-		if !triggerARNPattern.MatchString(a) {
+		if !triggerARNPattern().MatchString(a) {
 			c.Add(stage.FieldError{Field: fmt.Sprintf("%s[%d]", s.TriggerArns.Path(), i),
 				Msg: fmt.Sprintf("%q is not an ARN like arn:aws:sqs:us-east-1:123456789012:queue", a)})
 		}

@@ -87,7 +87,7 @@ func (s *invokeSpec) Check(c *stage.Checker) {
 	s.target.check(c)
 	s.payloadFields.check(c)
 	s.expectationFields.check(c)
-	c.Valid(&s.AliasName, aliasNamePattern.MatchString)
+	c.Valid(&s.AliasName, aliasNamePattern().MatchString)
 	if s.Version.Set() {
 		if _, err := invokeVersion(s.Version.Value); err != nil {
 			c.Errorf(&s.Version, "%v", err)

@@ -9,6 +9,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -112,7 +113,9 @@ type stepFields struct {
 
 // codeDeployConfig matches AWS CodeDeploy's predefined Lambda deployment
 // configurations, with or without the CodeDeployDefault. prefix.
-var codeDeployConfig = regexp.MustCompile(`^(?:CodeDeployDefault\.)?Lambda(?:(AllAtOnce)|Canary10Percent(5|10|15|30)Minutes|Linear10PercentEvery(1|2|3|10)Minutes?)$`)
+var codeDeployConfig = sync.OnceValue(func() *regexp.Regexp {
+	return regexp.MustCompile(`^(?:CodeDeployDefault\.)?Lambda(?:(AllAtOnce)|Canary10Percent(5|10|15|30)Minutes|Linear10PercentEvery(1|2|3|10)Minutes?)$`)
+})
 
 // rolloutStep is one step as the rollout runs it.
 type rolloutStep struct {
@@ -125,7 +128,7 @@ type rolloutStep struct {
 func (p *progressiveFields) steps() ([]rolloutStep, error) {
 	var steps []rolloutStep
 	if name := strings.TrimSpace(p.DeploymentConfig.Value); name != "" {
-		m := codeDeployConfig.FindStringSubmatch(name)
+		m := codeDeployConfig().FindStringSubmatch(name)
 		if m == nil {
 			return nil, fmt.Errorf("%s %q is not one of CodeDeploy's Lambda configurations: LambdaAllAtOnce, LambdaCanary10Percent{5,10,15,30}Minutes, LambdaLinear10PercentEvery{1,2,3,10}Minute(s); or give steps", p.DeploymentConfig.Path(), name)
 		}

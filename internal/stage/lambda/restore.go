@@ -54,7 +54,7 @@ type restoreSpec struct {
 func (s *restoreSpec) Check(c *stage.Checker) {
 	s.target.check(c)
 	c.Required(&s.Alias)
-	c.Valid(&s.Alias, aliasNamePattern.MatchString)
+	c.Valid(&s.Alias, aliasNamePattern().MatchString)
 	c.Required(&s.Existed)
 	if s.Existed.Value && known(&s.FunctionVersion.Field) {
 		switch v := s.FunctionVersion.Value; {

@@ -177,7 +177,7 @@ func (s *routeSpec) Check(c *stage.Checker) {
 	s.eventSourceFields.check(c)
 	s.subscriptionFields.check(c)
 	c.Required(&s.AliasName)
-	c.Valid(&s.AliasName, aliasNamePattern.MatchString)
+	c.Valid(&s.AliasName, aliasNamePattern().MatchString)
 	if a := s.AliasName.Value; isVersionNumber(strings.TrimSpace(a)) {
 		c.Errorf(&s.AliasName, "%q is a version number; an alias name is letters, digits, '-' and '_', not all digits", a)
 	}

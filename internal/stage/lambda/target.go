@@ -2,6 +2,7 @@ package lambda
 
 import (
 	"regexp"
+	"sync"
 	"time"
 
 	"github.com/sluice-cd/sluice/internal/awsid"
@@ -27,16 +28,18 @@ type target struct {
 var (
 	// functionNamePattern: a name (1–64), or a full or partial ARN,
 	// optionally qualified — as the Lambda API accepts.
-	functionNamePattern = regexp.MustCompile(`^((arn:aws[a-zA-Z-]*:lambda:[a-z0-9-]+:\d{12}:function:)|(\d{12}:function:))?[a-zA-Z0-9_-]{1,64}(:(\$LATEST|[a-zA-Z0-9_-]+))?$`)
+	functionNamePattern = sync.OnceValue(func() *regexp.Regexp {
+		return regexp.MustCompile(`^((arn:aws[a-zA-Z-]*:lambda:[a-z0-9-]+:\d{12}:function:)|(\d{12}:function:))?[a-zA-Z0-9_-]{1,64}(:(\$LATEST|[a-zA-Z0-9_-]+))?$`)
+	})
 	// aliasNamePattern: AWS's alias names (not all digits: see
 	// isVersionNumber).
-	aliasNamePattern = regexp.MustCompile(`^[a-zA-Z0-9_-]{1,128}$`)
+	aliasNamePattern = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^[a-zA-Z0-9_-]{1,128}$`) })
 )
 
 func (s *target) check(c *stage.Checker) {
 	c.Valid(&s.Region, awsid.ValidRegion)
 	c.Required(&s.FunctionName)
-	c.Valid(&s.FunctionName, functionNamePattern.MatchString)
+	c.Valid(&s.FunctionName, functionNamePattern().MatchString)
 	c.Range(&s.WaitTimeoutSeconds, 1, 86400)
 }
 

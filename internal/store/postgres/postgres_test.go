@@ -1,7 +1,9 @@
 package postgres_test
 
 import (
+	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -137,4 +139,38 @@ func migrationCount(t *testing.T) int {
 		t.Fatalf("no migrations found: %v", err)
 	}
 	return len(files)
+}
+
+// TestExecutionListPlans: the console's and the API's lists of executions
+// can be read through their indexes, without scanning or sorting the
+// table.
+func TestExecutionListPlans(t *testing.T) {
+	t.Parallel()
+	storetest.ExecutionListPlans(t, openTest(t))
+}
+
+// BenchmarkExecutionList times the console's lists at 1,000 executions
+// and at SLUICE_BENCH_HISTORY (default 1,000,000), with autovacuum off
+// for Sluice's tables, so nothing vacuums or analyzes them (no
+// statistics, and dead row versions stay); see
+// storetest.BenchmarkExecutionList. Run it with -benchtime=1x.
+func BenchmarkExecutionList(b *testing.B) {
+	n := 1_000_000
+	if v := os.Getenv("SLUICE_BENCH_HISTORY"); v != "" {
+		var err error
+		if n, err = strconv.Atoi(v); err != nil || n < 1000 {
+			b.Fatalf("SLUICE_BENCH_HISTORY=%q: want a number of executions, at least 1000", v)
+		}
+	}
+	var stores []*postgres.Store
+	for range 2 {
+		s := openTest(b)
+		for _, table := range []string{"execution", "stage", "event"} {
+			if _, err := s.Pool().Exec(b.Context(), "ALTER TABLE "+table+" SET (autovacuum_enabled = off, toast.autovacuum_enabled = off)"); err != nil {
+				b.Fatal(err)
+			}
+		}
+		stores = append(stores, s)
+	}
+	storetest.BenchmarkExecutionList(b, stores[0], stores[1], n, 9)
 }

@@ -4,7 +4,9 @@ import (
 	"context"
 	"database/sql"
 	"errors"
+	"os"
 	"path/filepath"
+	"strconv"
 	"sync"
 	"testing"
 
@@ -251,4 +253,30 @@ func migrationCount(t *testing.T) int {
 		t.Fatalf("no migrations found: %v", err)
 	}
 	return len(files)
+}
+
+// TestExecutionListPlans: the console's and the API's lists of executions
+// read through their indexes, without scanning or sorting the table.
+func TestExecutionListPlans(t *testing.T) {
+	t.Parallel()
+	storetest.ExecutionListPlans(t, openTest(t))
+}
+
+// BenchmarkExecutionList times the console's lists at 1,000 executions
+// and at SLUICE_BENCH_HISTORY (default 1,000,000); see
+// storetest.BenchmarkExecutionList. Run it with -benchtime=1x.
+func BenchmarkExecutionList(b *testing.B) {
+	storetest.BenchmarkExecutionList(b, openTest(b), openTest(b), benchHistory(b), 9)
+}
+
+// benchHistory is SLUICE_BENCH_HISTORY, default 1,000,000.
+func benchHistory(b *testing.B) int {
+	n := 1_000_000
+	if v := os.Getenv("SLUICE_BENCH_HISTORY"); v != "" {
+		var err error
+		if n, err = strconv.Atoi(v); err != nil || n < 1000 {
+			b.Fatalf("SLUICE_BENCH_HISTORY=%q: want a number of executions, at least 1000", v)
+		}
+	}
+	return n
 }

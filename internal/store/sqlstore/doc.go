@@ -75,6 +75,16 @@
 // ErrNotFound from reads and updates comes from empty results. Any other
 // error inside InTx should be returned from fn.
 //
+// # History
+//
+// ExecutionPurge (retention.go) deletes aged-out executions in
+// transactions of a bounded number each; the lists of ExecutionList are
+// served by indexes made for each of them (migration 005), which the
+// query-plan test in storetest checks on both dialects. history.go holds
+// what the benchmarks and that test need: FillExecutions writes many
+// executions in the database itself, ExplainExecutionList shows a list's
+// plan, Size the database's size.
+//
 // # Migrations
 //
 // Each dialect embeds numbered files, migration/NNN_name.up.sql. New applies

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -194,54 +195,10 @@ func (q *querier) ExecutionList(ctx context.Context, params *store.ExecutionList
 	if params == nil {
 		params = &store.ExecutionListParams{}
 	}
-	limit := params.Limit
-	if limit <= 0 {
-		limit = 50
+	query, args, limit, err := q.executionListQuery(params)
+	if err != nil {
+		return nil, fmt.Errorf("list executions: %w", err)
 	}
-	var (
-		where []string
-		args  []any
-	)
-	if params.Application != "" {
-		where = append(where, "application = ?")
-		args = append(args, params.Application)
-	}
-	if params.PipelineName != "" {
-		where = append(where, "pipeline_name = ?")
-		args = append(args, params.PipelineName)
-	}
-	if len(params.Statuses) > 0 {
-		where = append(where, "status IN ("+placeholders(len(params.Statuses))+")")
-		for _, s := range params.Statuses {
-			args = append(args, string(s))
-		}
-	}
-	if params.AwaitingJudgment {
-		where = append(where, "EXISTS (SELECT 1 FROM stage WHERE stage.execution_id = execution.id AND stage.type = ? AND stage.status = ?)")
-		args = append(args, judgmentType, string(status.Running))
-	}
-	for word := range strings.FieldsSeq(params.Search) {
-		cond, condArgs := q.d.searchTrigger(word)
-		where = append(where, cond)
-		args = append(args, condArgs...)
-	}
-	if params.Cursor != "" {
-		c, err := decodeCursor(params.Cursor)
-		if err != nil {
-			return nil, fmt.Errorf("list executions: %w", err)
-		}
-		// Keyset pagination: rows inserted after the first page was read
-		// are newer, so they never shift later pages.
-		where = append(where, "(created_at, id) < (?, ?)")
-		args = append(args, q.d.time(c.createdAt), c.id)
-	}
-	query := `SELECT ` + executionColumns + ` FROM execution`
-	if len(where) > 0 {
-		query += ` WHERE ` + strings.Join(where, " AND ")
-	}
-	query += ` ORDER BY created_at DESC, id DESC LIMIT ?`
-	args = append(args, limit+1)
-
 	page := &store.ExecutionPage{}
 	execs, err := q.listExecutions(ctx, query, args)
 	if err != nil {
@@ -259,6 +216,86 @@ func (q *querier) ExecutionList(ctx context.Context, params *store.ExecutionList
 		}
 	}
 	return page, nil
+}
+
+// executionListQuery returns ExecutionList's statement for params, its
+// arguments and the page size: the statement reads one row more, to tell
+// whether there is a next page.
+func (q *querier) executionListQuery(params *store.ExecutionListParams) (string, []any, int, error) {
+	limit := params.Limit
+	if limit <= 0 {
+		limit = 50
+	}
+	var (
+		where []string
+		args  []any
+	)
+	if params.Application != "" {
+		where = append(where, "application = ?")
+		args = append(args, params.Application)
+	}
+	if params.PipelineName != "" {
+		where = append(where, "pipeline_name = ?")
+		args = append(args, params.PipelineName)
+	}
+	if params.AwaitingJudgment {
+		// Constants, not arguments, so that Postgres can match the
+		// partial index stage_waiting_judgment in any plan.
+		where = append(where, "EXISTS (SELECT 1 FROM stage WHERE stage.execution_id = execution.id AND stage.type = '"+judgmentType+"' AND stage.status = '"+string(status.Running)+"')")
+	}
+	for word := range strings.FieldsSeq(params.Search) {
+		cond, condArgs := q.d.searchTrigger(word)
+		where = append(where, cond)
+		args = append(args, condArgs...)
+	}
+	if params.Cursor != "" {
+		c, err := decodeCursor(params.Cursor)
+		if err != nil {
+			return "", nil, 0, err
+		}
+		// Keyset pagination: rows inserted after the first page was read
+		// are newer, so they never shift later pages.
+		where = append(where, "(created_at, id) < (?, ?)")
+		args = append(args, q.d.time(c.createdAt), c.id)
+	}
+	// One status is a condition the status indexes serve in order. Each of
+	// several is a query of its own, limited, and the union of those is
+	// sorted: sorting every execution in any of the statuses would cost
+	// as much as the history is long.
+	statuses := slices.Compact(slices.Sorted(slices.Values(params.Statuses)))
+	one := func(st status.Status) (string, []any) {
+		w, a := where, args
+		if st != "" {
+			w = append(slices.Clip(w), "status = ?")
+			a = append(slices.Clip(a), string(st))
+		}
+		query := `SELECT ` + executionColumns + ` FROM execution`
+		if len(w) > 0 {
+			query += ` WHERE ` + strings.Join(w, " AND ")
+		}
+		return query + ` ORDER BY created_at DESC, id DESC LIMIT ?`, append(a, limit+1)
+	}
+	switch len(statuses) {
+	case 0:
+		query, args := one("")
+		return query, args, limit, nil
+	case 1:
+		query, args := one(statuses[0])
+		return query, args, limit, nil
+	}
+	var (
+		arms    []string
+		allArgs []any
+	)
+	for i, st := range statuses {
+		query, args := one(st)
+		arms = append(arms, fmt.Sprintf("SELECT * FROM (%s) AS s%d", query, i))
+		allArgs = append(allArgs, args...)
+	}
+	query := `SELECT ` + executionColumns + ` FROM (` + strings.Join(arms, " UNION ALL ") + `) AS x
+ORDER BY created_at DESC, id DESC LIMIT ?`
+	args = append(allArgs, limit+1)
+	return query, args, limit, nil
 }
 
 // searchTrigger is the condition for one word of ExecutionListParams.Search.

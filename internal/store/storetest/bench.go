@@ -3,6 +3,7 @@ package storetest
 import (
 	"encoding/json"
 	"fmt"
+	"slices"
 	"testing"
 	"time"
 
@@ -48,4 +49,75 @@ func BenchmarkStageUpdateInTx(b *testing.B, s store.Store) {
 		}
 		i++
 	}
+}
+
+// BenchmarkExecutionList times the lists of listCases on a store of
+// 1,000 executions (small) and one of large executions, both filled with
+// FillExecutions: for each list, rounds rounds of 100 calls on small then
+// 100 on large, each round's median per call. It logs min/median/max of
+// each store's medians (with the rows a call returned: at 1,000 some
+// lists have less than a page) and of the per-round ratio large ÷ small,
+// and reports the largest median ratio. Run it with -benchtime=1x.
+func BenchmarkExecutionList(b *testing.B, small, large HistoryStore, n, rounds int) {
+	ctx := b.Context()
+	for _, s := range []struct {
+		st HistoryStore
+		n  int
+	}{{small, 1000}, {large, n}} {
+		begin := time.Now()
+		if err := s.st.FillExecutions(ctx, 0, s.n); err != nil {
+			b.Fatal(err)
+		}
+		size, err := s.st.Size(ctx)
+		if err != nil {
+			b.Fatal(err)
+		}
+		b.Logf("filled %d executions in %s: %d bytes, %d bytes per execution", s.n, time.Since(begin).Round(time.Second), size, size/int64(s.n))
+	}
+	rows := map[HistoryStore]int{}
+	timeCalls := func(st HistoryStore, params store.ExecutionListParams) time.Duration {
+		const calls = 100
+		d := make([]time.Duration, calls)
+		for i := range d {
+			begin := time.Now()
+			page, err := st.ExecutionList(ctx, &params)
+			if err != nil {
+				b.Fatal(err)
+			}
+			d[i] = time.Since(begin)
+			rows[st] = len(page.Executions)
+		}
+		slices.Sort(d)
+		return d[calls/2]
+	}
+	worst := 0.0
+	for b.Loop() {
+		b.Logf("%-30s %-30s %-30s %s", "list (rows returned)", "1,000: min/median/max", fmt.Sprintf("%d: min/median/max", n), "ratio min/median/max")
+		smallCursor, largeCursor := firstCursor(b, small), firstCursor(b, large)
+		for i, tc := range listCases(smallCursor) {
+			largeParams := listCases(largeCursor)[i].params
+			var ds, dl []time.Duration
+			var ratios []float64
+			for range rounds {
+				s, l := timeCalls(small, tc.params), timeCalls(large, largeParams)
+				ds, dl = append(ds, s), append(dl, l)
+				ratios = append(ratios, float64(l)/float64(s))
+			}
+			slices.Sort(ds)
+			slices.Sort(dl)
+			slices.Sort(ratios)
+			med := ratios[len(ratios)/2]
+			worst = max(worst, med)
+			b.Logf("%-30s %-30s %-30s %.2f/%.2f/%.2f", tc.name, fmt.Sprintf("%s (%d)", spread(ds), rows[small]),
+				fmt.Sprintf("%s (%d)", spread(dl), rows[large]), ratios[0], med, ratios[len(ratios)-1])
+		}
+	}
+	b.ReportMetric(worst, "worst-median-ratio")
+	b.ReportMetric(0, "ns/op")
+}
+
+// spread shows the min, median and max of sorted d in milliseconds.
+func spread(d []time.Duration) string {
+	ms := func(x time.Duration) float64 { return float64(x.Microseconds()) / 1000 }
+	return fmt.Sprintf("%.3f/%.3f/%.3f ms", ms(d[0]), ms(d[len(d)/2]), ms(d[len(d)-1]))
 }

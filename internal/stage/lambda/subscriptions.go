@@ -10,6 +10,7 @@ import (
 	"regexp"
 	"slices"
 	"strings"
+	"sync"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/lambda"
@@ -33,7 +34,9 @@ import (
 // idempotent, so a task run again after a crash does each at most once
 // in effect.
 
-var topicARNPattern = regexp.MustCompile(`^arn:aws[a-zA-Z-]*:sns:([a-z0-9-]+):(\d{12}):[A-Za-z0-9_-]{1,256}$`)
+var topicARNPattern = sync.OnceValue(func() *regexp.Regexp {
+	return regexp.MustCompile(`^arn:aws[a-zA-Z-]*:sns:([a-z0-9-]+):(\d{12}):[A-Za-z0-9_-]{1,256}$`)
+})
 
 // subscriptionFields are the fields of SNS subscriptions (Deploy, Route).
 type subscriptionFields struct {
@@ -42,7 +45,7 @@ type subscriptionFields struct {
 
 func (s *subscriptionFields) check(c *stage.Checker) {
 	for i, a := range s.SNSTopicArns.Value {
-		if !topicARNPattern.MatchString(a) {
+		if !topicARNPattern().MatchString(a) {
 			c.Add(stage.FieldError{Field: fmt.Sprintf("%s[%d]", s.SNSTopicArns.Path(), i),
 				Msg: fmt.Sprintf("%q is not an SNS topic ARN like arn:aws:sns:us-east-1:123456789012:orders", a)})
 		}
@@ -77,7 +80,7 @@ func reconcileSubscriptions(ctx context.Context, f *function, target string, top
 		return nil, fail("snsTopicArns: account %s has no SNS endpoint", f.acct.Name)
 	}
 	for _, t := range topics {
-		if m := topicARNPattern.FindStringSubmatch(t); m != nil && m[1] != f.acct.Region {
+		if m := topicARNPattern().FindStringSubmatch(t); m != nil && m[1] != f.acct.Region {
 			return nil, fail("snsTopicArns: topic %s is in region %s, and the stage runs in %s; subscribe the function in the topic's region", t, m[1], f.acct.Region)
 		}
 	}

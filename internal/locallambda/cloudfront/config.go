@@ -40,7 +40,6 @@ func (t EventType) timeout() time.Duration {
 	return originTimeout
 }
 
-
 // association is a LambdaFunctionAssociation.
 type association struct {
 	ARN         string // a numbered version's ARN

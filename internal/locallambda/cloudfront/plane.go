@@ -100,6 +100,8 @@ type Plane struct {
 	mu sync.RWMutex
 	m  model
 
+	origin *http.Client // the edge proxy's client for origins
+
 	edgeMu sync.Mutex
 	edges  []*http.Server
 	closed bool
@@ -126,7 +128,7 @@ func Open(cfg Config) (*Plane, error) {
 	if cfg.Rand == nil {
 		cfg.Rand = mrand.Float64
 	}
-	p := &Plane{cfg: cfg, log: cfg.Logger, m: model{Format: stateFormat, Distributions: map[string]*distribution{}, Policies: map[string]*policy{}}}
+	p := &Plane{cfg: cfg, log: cfg.Logger, origin: newOriginClient(), m: model{Format: stateFormat, Distributions: map[string]*distribution{}, Policies: map[string]*policy{}}}
 	if p.log == nil {
 		p.log = slog.New(slog.DiscardHandler)
 	}
@@ -184,6 +186,18 @@ func (p *Plane) save() error {
 	return nil
 }
 
+// newOriginClient is the edge proxy's HTTP client: it does not follow
+// redirects (the viewer gets them, as from CloudFront) and keeps
+// connections to origins alive.
+func newOriginClient() *http.Client {
+	tr := http.DefaultTransport.(*http.Transport).Clone()
+	tr.Proxy = nil
+	tr.MaxIdleConnsPerHost = 64
+	return &http.Client{Transport: tr, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+}
+
+func (p *Plane) originClient() *http.Client { return p.origin }
+
 // Close stops the edge proxies StartEdge started.
 func (p *Plane) Close() {
 	p.edgeMu.Lock()
@@ -191,6 +205,7 @@ func (p *Plane) Close() {
 	edges := p.edges
 	p.edges = nil
 	p.edgeMu.Unlock()
+	defer p.origin.CloseIdleConnections()
 	for _, srv := range edges {
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		if err := srv.Shutdown(ctx); err != nil {

@@ -32,14 +32,16 @@ import (
 	"github.com/sluice-cd/sluice/internal/stage"
 )
 
+// cachingDisabled is CloudFront's managed cache policy CachingDisabled.
+const cachingDisabled = "4135ea2d-6df8-44a3-9df3-4b5a84be39ad"
+
 // newDistribution creates a distribution with a default behavior and one
 // for /api/*, over a custom origin, and returns its ID.
 func newDistribution(t testing.TB, cf *cloudfront.Client, ref string) string {
 	t.Helper()
 	behavior := func(p string) cftypes.CacheBehavior {
 		return cftypes.CacheBehavior{PathPattern: aws.String(p), TargetOriginId: aws.String("origin"),
-			ViewerProtocolPolicy: cftypes.ViewerProtocolPolicyAllowAll, MinTTL: aws.Int64(0),
-			ForwardedValues: &cftypes.ForwardedValues{QueryString: aws.Bool(false), Cookies: &cftypes.CookiePreference{Forward: cftypes.ItemSelectionNone}}}
+			ViewerProtocolPolicy: cftypes.ViewerProtocolPolicyAllowAll, CachePolicyId: aws.String(cachingDisabled)}
 	}
 	api := behavior("/api/*")
 	out, err := cf.CreateDistribution(context.Background(), &cloudfront.CreateDistributionInput{DistributionConfig: &cftypes.DistributionConfig{
@@ -49,7 +51,7 @@ func newDistribution(t testing.TB, cf *cloudfront.Client, ref string) string {
 		Origins: &cftypes.Origins{Quantity: aws.Int32(1), Items: []cftypes.Origin{{Id: aws.String("origin"), DomainName: aws.String("origin.example.com"),
 			CustomOriginConfig: &cftypes.CustomOriginConfig{HTTPPort: aws.Int32(80), HTTPSPort: aws.Int32(443), OriginProtocolPolicy: cftypes.OriginProtocolPolicyHttpOnly}}}},
 		DefaultCacheBehavior: &cftypes.DefaultCacheBehavior{TargetOriginId: aws.String("origin"), ViewerProtocolPolicy: cftypes.ViewerProtocolPolicyAllowAll,
-			MinTTL: aws.Int64(0), ForwardedValues: &cftypes.ForwardedValues{QueryString: aws.Bool(false), Cookies: &cftypes.CookiePreference{Forward: cftypes.ItemSelectionNone}}},
+			CachePolicyId: aws.String(cachingDisabled)},
 		CacheBehaviors: &cftypes.CacheBehaviors{Quantity: aws.Int32(1), Items: []cftypes.CacheBehavior{api}},
 	}})
 	if err != nil {

@@ -26,6 +26,7 @@ import (
 	cftypes "github.com/aws/aws-sdk-go-v2/service/cloudfront/types"
 	"github.com/aws/aws-sdk-go-v2/service/lambda"
 
+	"github.com/sluice-cd/sluice/internal/apitype"
 	"github.com/sluice-cd/sluice/internal/awsclient"
 	"github.com/sluice-cd/sluice/internal/engine"
 	"github.com/sluice-cd/sluice/internal/locallambda"
@@ -309,37 +310,74 @@ func TestEdgeLocalPreconditionFailed(t *testing.T) {
 // durable retry; an engine stopped while the distribution is InProgress
 // and a new one started on the same store finish the wait.
 func TestEdgeLocalWaitAcrossRestart(t *testing.T) {
-	e := newEdgeLocal(t, time.Hour)
-	v1 := e.release(t, 1)
-	st := sluicetest.OpenSQLite(t)
-	first := startEngineRun(t, st, Options{Accounts: e.accounts})
-	id := first.startStages(t, "edge-restart", false, e.stage(map[string]any{"version": v1}))
-	first.waitFor(t, id, "the wait for Deployed", func(x *store.Execution) bool {
-		for _, s := range x.Stages {
-			if strings.Contains(string(s.Context), "InProgress; waiting for CloudFront") {
-				return true
+	for _, dialect := range []string{"sqlite", "postgres"} {
+		t.Run(dialect, func(t *testing.T) {
+			e := newEdgeLocal(t, time.Hour)
+			v1 := e.release(t, 1)
+			st := openStore(t, dialect)
+			first := startEngineRun(t, st, Options{Accounts: e.accounts})
+			id := first.startStages(t, "edge-restart", false, e.stage(map[string]any{"version": v1}))
+			first.waitFor(t, id, "the wait for Deployed", func(x *store.Execution) bool {
+				for _, s := range x.Stages {
+					if strings.Contains(string(s.Context), "InProgress; waiting for CloudFront") {
+						return true
+					}
+				}
+				return x.Status.Complete()
+			})
+			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+			defer cancel()
+			if err := first.e.Stop(ctx); err != nil {
+				t.Fatal(err)
 			}
-		}
-		return x.Status.Complete()
-	})
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	if err := first.e.Stop(ctx); err != nil {
-		t.Fatal(err)
-	}
-	ex, err := st.ExecutionGet(ctx, id)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if ex.Status.Complete() {
-		t.Fatalf("the execution ended (%s) before the distribution was Deployed", ex.Status)
-	}
-	e.offset.Store(int64(2 * time.Hour)) // CloudFront finishes deploying
+			ex, err := st.ExecutionGet(ctx, id)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if ex.Status.Complete() {
+				t.Fatalf("the execution ended (%s) before the distribution was Deployed", ex.Status)
+			}
+			e.offset.Store(int64(2 * time.Hour)) // CloudFront finishes deploying
 
-	second := startEngineRun(t, st, Options{Accounts: e.accounts})
-	ex = second.waitDone(t, id)
-	mustSucceed(t, ex)
-	wantAssociations(t, e.cf, e.dist, "*", edgeAssociation{LambdaFunctionARN: e.arn(t, v1), EventType: eventOriginRequest})
+			second := startEngineRun(t, st, Options{Accounts: e.accounts})
+			ex = second.waitDone(t, id)
+			mustSucceed(t, ex)
+			wantAssociations(t, e.cf, e.dist, "*", edgeAssociation{LambdaFunctionARN: e.arn(t, v1), EventType: eventOriginRequest})
+		})
+	}
+}
+
+// TestEdgeLocalPlan: sluice pipeline plan shows each behavior's
+// association before → after and refuses, naming the field, a version
+// that breaks the limits of its event type; the plan changes nothing.
+func TestEdgeLocalPlan(t *testing.T) {
+	e := newEdgeLocal(t, 20*time.Millisecond)
+	v1 := e.release(t, 1)
+	r := startEngineRun(t, sluicetest.OpenSQLite(t), Options{Accounts: e.accounts})
+	_, etag := distConfig(t, e.cf, e.dist)
+	doc := map[string]any{"name": "edge-plan", "stages": []any{
+		withFields(e.stage(map[string]any{"version": v1, "cacheBehaviors": []any{"*", "/api/*"}}), map[string]any{"refId": "1"}),
+		withFields(e.stage(map[string]any{"name": "Viewer", "version": v1, "eventType": "viewer-request"}), map[string]any{"refId": "2"}),
+	}}
+	plan, err := r.e.Plan(context.Background(), &engine.PlanParams{Pipeline: r.savePipeline(t, doc), User: "tester"})
+	if err != nil {
+		t.Fatalf("plan: %v", err)
+	}
+	d := plan.Stages[0]
+	if d.Action != apitype.PlanUpdate || len(d.Changes) != 2 {
+		t.Fatalf("edge stage plan: %+v; want an update of two behaviors", d)
+	}
+	for _, c := range d.Changes {
+		if c.Kind != apitype.ChangeAdd || !strings.Contains(c.New.(string), e.arn(t, v1)) || !strings.Contains(c.Field, "origin-request") {
+			t.Errorf("change %+v; want + origin-request %s", c, e.arn(t, v1))
+		}
+	}
+	if v := plan.Stages[1]; v.Action != apitype.PlanError || !strings.Contains(v.Error, "timeout: version "+v1+" has 10 s") {
+		t.Errorf("viewer stage plan: %+v; want an error naming the timeout", v)
+	}
+	if _, after := distConfig(t, e.cf, e.dist); after != etag {
+		t.Errorf("the plan changed the distribution: ETag %s → %s", etag, after)
+	}
 }
 
 // policyOf reads the continuous-deployment policy attached to the

@@ -19,7 +19,6 @@ import (
 	"fmt"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/cloudfront"
@@ -28,7 +27,6 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/lambda/types"
 
 	"github.com/sluice-cd/sluice/internal/awsclient"
-	"github.com/sluice-cd/sluice/internal/sluicetest"
 	"github.com/sluice-cd/sluice/internal/stage"
 )
 
@@ -327,18 +325,6 @@ func FuzzEdgeFields(f *testing.F) {
 		if s.strategy() == edgeStaging && s.Staging.trafficConfig() == nil {
 			t.Fatalf("validated %q without a traffic config", doc)
 		}
-	})
-}
-
-// waitDeployedNow waits until the distribution is Deployed.
-func waitDeployedNow(t testing.TB, cf *cloudfront.Client, id string) {
-	t.Helper()
-	sluicetest.WaitFor(t, "distribution "+id+" to be Deployed", 60*time.Second, func() bool {
-		out, err := cf.GetDistribution(context.Background(), &cloudfront.GetDistributionInput{Id: aws.String(id)})
-		if err != nil {
-			t.Fatalf("GetDistribution %s: %v", id, err)
-		}
-		return aws.ToString(out.Distribution.Status) == "Deployed"
 	})
 }
 

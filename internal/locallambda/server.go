@@ -85,7 +85,9 @@ type Config struct {
 // version date (/2015-03-31/…, /2017-10-31/…, …) are Lambda; paths under
 // /_locallambda/ are the local Lambda's own resources; GET /metrics without
 // a query is the Prometheus endpoint; everything else is S3 (path-style).
-// Package access checks every request first; see the package comment.
+// Before any of that, a request signed for "cloudfront" goes to package
+// cloudfront, whatever its path. Package access checks every request
+// first; see the package comment.
 type Server struct {
 	cfg    Config
 	log    *slog.Logger

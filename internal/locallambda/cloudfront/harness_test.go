@@ -14,6 +14,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/cloudfront/types"
 	"github.com/aws/smithy-go"
 	"github.com/sluice-cd/sluice/internal/locallambda"
+	"github.com/sluice-cd/sluice/internal/locallambda/access"
 	"github.com/sluice-cd/sluice/internal/locallambda/lambdatest"
 )
 
@@ -55,6 +56,13 @@ func withClock(c *fakeClock) envOption {
 	return func(cfg *locallambda.Config) {
 		cfg.Clock = c.Now
 		cfg.CloudFrontDeployDelay = time.Minute
+	}
+}
+
+// withCredentials makes the server verify every signature with this key.
+func withCredentials(id, secret string) envOption {
+	return func(cfg *locallambda.Config) {
+		cfg.Credentials = &access.Credentials{AccessKeyID: id, SecretAccessKey: secret}
 	}
 }
 

@@ -27,6 +27,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/lambda/types"
 
 	"github.com/sluice-cd/sluice/internal/awsclient"
+	"github.com/sluice-cd/sluice/internal/pipeline"
 	"github.com/sluice-cd/sluice/internal/stage"
 )
 
@@ -332,4 +333,41 @@ func FuzzEdgeFields(f *testing.F) {
 // only its name, region and kind.
 func awsAccount(name, region string, local bool) *awsclient.Account {
 	return &awsclient.Account{Name: name, Region: region, Regions: []string{region}, Local: local}
+}
+
+// TestEdgeUnknownFieldsWarned: pipeline validation warns about a key the
+// edge stages do not read, naming it and the nearest one they do, inside
+// staging too; a stage with only known keys has no warning.
+func TestEdgeUnknownFieldsWarned(t *testing.T) {
+	t.Parallel()
+	reg := stage.NewRegistry(Types(Options{})...)
+	check := func(st string) string {
+		t.Helper()
+		p, err := pipeline.Parse([]byte(`{"application":"shop","name":"n","stages":[{"refId":"1","name":"Edge",` + st + `}]}`))
+		if err != nil {
+			t.Fatal(err)
+		}
+		warnings, err := p.Check(pipeline.ValidateOptions{StageTypes: reg})
+		if err != nil {
+			t.Fatalf("%s: %v", st, err)
+		}
+		var s []string
+		for _, w := range warnings {
+			s = append(s, w.Path+": "+w.Msg)
+		}
+		return strings.Join(s, "\n")
+	}
+	edge := `"type":"Aws.LambdaEdgeAssociationStage","functionName":"edge","distributionId":"E1","eventType":"origin-request"`
+	if w := check(edge + `,"deploymentStrategy":"$STAGING","staging":{"weight":0.1,"idleTTL":300,"maximumTTL":600}`); w != "" {
+		t.Errorf("known keys warned about: %s", w)
+	}
+	w := check(edge + `,"distributionID":"E2","deploymentStrategy":"$STAGING","staging":{"weight":0.1,"stickiness":true}`)
+	for _, want := range []string{"stages[0].distributionID", "distributionId", "stages[0].staging.stickiness"} {
+		if !strings.Contains(w, want) {
+			t.Errorf("warnings:\n%s\nwant %q", w, want)
+		}
+	}
+	if w := check(`"type":"Aws.LambdaEdgePromoteStage","functionName":"edge","distributionId":"E1","action":"promote","stagingId":"E2"`); !strings.Contains(w, "stagingId") {
+		t.Errorf("promote warnings: %q; want stagingId named", w)
+	}
 }

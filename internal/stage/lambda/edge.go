@@ -136,10 +136,13 @@ func (s *edgeSpec) Check(c *stage.Checker) {
 	if s.CacheBehaviors.Set() && len(s.CacheBehaviors.Value) == 0 {
 		c.Errorf(&s.CacheBehaviors, "is empty; name at least one path pattern (* is the default cache behavior), or leave it out for the default behavior")
 	}
-	if s.strategy() == edgeStaging {
+	switch {
+	case s.DeploymentStrategy.Expr():
+		s.Staging.check(c)
+	case s.strategy() == edgeStaging:
 		c.Required(&s.Staging)
 		s.Staging.check(c)
-	} else if s.Staging.Set() && s.DeploymentStrategy.Set() {
+	case s.Staging.Set():
 		c.Errorf(&s.Staging, "is read only with deploymentStrategy $STAGING; remove it or set deploymentStrategy to $STAGING")
 	}
 }

@@ -203,7 +203,8 @@ func TestEdgeValidate(t *testing.T) {
 		{"weight and header", map[string]any{"deploymentStrategy": "$STAGING", "staging": map[string]any{"weight": 0.1, "header": "aws-cf-cd-x", "headerValue": "1"}}, "staging", "both weight and header"},
 		{"header name", map[string]any{"deploymentStrategy": "$STAGING", "staging": map[string]any{"header": "x-canary", "headerValue": "1"}}, "staging.header", "aws-cf-cd-"},
 		{"ttl range", map[string]any{"deploymentStrategy": "$STAGING", "staging": map[string]any{"weight": 0.1, "idleTTL": 60, "maximumTTL": 600}}, "staging.idleTTL", ""},
-		{"staging without strategy", map[string]any{"deploymentStrategy": "$DIRECT", "staging": map[string]any{"weight": 0.1}}, "staging", "only with deploymentStrategy $STAGING"},
+		{"staging with $DIRECT", map[string]any{"deploymentStrategy": "$DIRECT", "staging": map[string]any{"weight": 0.1}}, "staging", "only with deploymentStrategy $STAGING"},
+		{"staging without strategy", map[string]any{"staging": map[string]any{"weight": 0.1}}, "staging", "only with deploymentStrategy $STAGING"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			mustRefuse(t, typ, withFields(base, tc.more), tc.field, tc.want)

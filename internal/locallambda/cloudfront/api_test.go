@@ -283,9 +283,8 @@ func publish(t testing.TB, e *env, name string, edit func(*lambda.CreateFunction
 	if edit != nil {
 		edit(in)
 	}
-	e.ep.CreateActive(t, in)
-	v := e.ep.Publish(t, name)
-	return "arn:aws:lambda:us-east-1:000000000000:function:" + name + ":" + v
+	createActive(t, e, in)
+	return publishVersion(t, e, name)
 }
 
 func TestLambdaFunctionAssociationsAreCheckedAsCloudFrontDoes(t *testing.T) {

@@ -42,11 +42,13 @@ const (
 
 // target is what serves one request: the distribution the viewer asked
 // for, and the configuration that answers (the staging distribution's
-// when continuous deployment picked it).
+// when continuous deployment picked it). It is copied out under the
+// Plane's lock: a *distConfig is never changed, only replaced.
 type target struct {
-	primary *distribution
-	serving *distribution
-	staging bool
+	primaryID, primaryDomain string
+	servingID                string
+	cfg                      *distConfig
+	staging                  bool
 }
 
 // pick finds the distribution for a Host and applies its continuous
@@ -85,7 +87,7 @@ func (p *Plane) pick(r *http.Request) (*target, error) {
 	if !d.parsed.Enabled {
 		return nil, fmt.Errorf("distribution %s is disabled", d.ID)
 	}
-	t := &target{primary: d, serving: d}
+	t := &target{primaryID: d.ID, primaryDomain: d.DomainName, servingID: d.ID, cfg: d.parsed}
 	pol := p.m.Policies[d.parsed.PolicyID]
 	if pol == nil || !pol.parsed.Enabled {
 		return t, nil
@@ -101,7 +103,7 @@ func (p *Plane) pick(r *http.Request) (*target, error) {
 		t.staging = p.cfg.Rand() < pol.parsed.Weight
 	}
 	if t.staging {
-		t.serving = staging
+		t.servingID, t.cfg = staging.ID, staging.parsed
 	}
 	return t, nil
 }
@@ -129,20 +131,20 @@ func (p *Plane) serveEdge(w http.ResponseWriter, r *http.Request) {
 		writeEdgeError(w, &edgeError{status: http.StatusForbidden, cache: "Error", msg: err.Error()})
 		return
 	}
-	w.Header().Set(HeaderDistribution, t.serving.ID)
+	w.Header().Set(HeaderDistribution, t.servingID)
 	stage := "primary"
 	if t.staging {
 		stage = "staging"
 	}
 	w.Header().Set(HeaderStage, stage)
-	x := &exchange{p: p, t: t, cfg: t.serving.parsed, reqID: reqID, domain: t.primary.DomainName}
+	x := &exchange{p: p, t: t, cfg: t.cfg, reqID: reqID, domain: t.primaryDomain}
 	res, err := x.serve(r)
 	if err != nil {
 		var ee *edgeError
 		if !errors.As(err, &ee) {
 			ee = &edgeError{status: http.StatusBadGateway, cache: "Error", msg: err.Error()}
 		}
-		p.log.Info("local cloudfront: edge error", "distribution", t.serving.ID, "status", ee.status, "reason", ee.cache, "err", ee.msg)
+		p.log.Info("local cloudfront: edge error", "distribution", t.servingID, "status", ee.status, "reason", ee.cache, "err", ee.msg)
 		writeEdgeError(w, ee)
 		return
 	}
@@ -352,7 +354,7 @@ func (x *exchange) run(ctx context.Context, a association, req *cfRequest, res *
 	t := a.EventType
 	ev := cfEvent{Records: []cfRecord{{}}}
 	rec := &ev.Records[0]
-	rec.CF.Config = cfConfig{DistributionDomainName: x.domain, DistributionID: x.t.primary.ID, EventType: string(t), RequestID: x.reqID}
+	rec.CF.Config = cfConfig{DistributionDomainName: x.domain, DistributionID: x.t.primaryID, EventType: string(t), RequestID: x.reqID}
 	sent := *req
 	sent.Body = nil
 	if a.IncludeBody {

@@ -49,8 +49,8 @@ func edgeFunction(t testing.TB, e *env, name, handler string, timeout int32) str
 	in := lambdatest.CreateInput(name, edgeZip(t))
 	in.Handler = aws.String(handler)
 	in.Timeout = aws.Int32(timeout)
-	e.ep.CreateActive(t, in)
-	return "arn:aws:lambda:us-east-1:000000000000:function:" + name + ":" + e.ep.Publish(t, name)
+	createActive(t, e, in)
+	return publishVersion(t, e, name)
 }
 
 // publishAgain publishes the next version of a function (a new
@@ -61,8 +61,13 @@ func publishAgain(t testing.TB, e *env, name string) string {
 		FunctionName: aws.String(name), Description: aws.String("next")}); err != nil {
 		t.Fatal(err)
 	}
-	e.ep.WaitUpdated(t, name)
-	return "arn:aws:lambda:us-east-1:000000000000:function:" + name + ":" + e.ep.Publish(t, name)
+	w := lambda.NewFunctionUpdatedV2Waiter(e.ep.Lambda, func(o *lambda.FunctionUpdatedV2WaiterOptions) {
+		o.MinDelay, o.MaxDelay = 5*time.Millisecond, 200*time.Millisecond
+	})
+	if err := w.Wait(context.Background(), &lambda.GetFunctionInput{FunctionName: aws.String(name)}, waitTimeout); err != nil {
+		t.Fatalf("FunctionUpdatedV2 %s: %v", name, err)
+	}
+	return publishVersion(t, e, name)
 }
 
 // origin is a custom origin that answers with what it received: status

@@ -12,6 +12,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/cloudfront"
 	"github.com/aws/aws-sdk-go-v2/service/cloudfront/types"
+	"github.com/aws/aws-sdk-go-v2/service/lambda"
 	"github.com/aws/smithy-go"
 	"github.com/sluice-cd/sluice/internal/locallambda"
 	"github.com/sluice-cd/sluice/internal/locallambda/access"
@@ -141,6 +142,42 @@ func distConfig(ref, host string, port int32, assocs ...types.LambdaFunctionAsso
 // assoc is a LambdaFunctionAssociation.
 func assoc(arn string, t types.EventType, body bool) types.LambdaFunctionAssociation {
 	return types.LambdaFunctionAssociation{LambdaFunctionARN: aws.String(arn), EventType: t, IncludeBody: aws.Bool(body)}
+}
+
+// waitTimeout bounds the waits for functions and versions: generous, so
+// that a loaded machine (or -race) does not fail a test that would pass.
+const waitTimeout = 3 * time.Minute
+
+// createActive creates a function and waits, with the SDK's
+// FunctionActiveV2 waiter, until it is Active.
+func createActive(t testing.TB, e *env, in *lambda.CreateFunctionInput) {
+	t.Helper()
+	if _, err := e.ep.Lambda.CreateFunction(context.Background(), in); err != nil {
+		t.Fatalf("CreateFunction(%s): %v", aws.ToString(in.FunctionName), err)
+	}
+	w := lambda.NewFunctionActiveV2Waiter(e.ep.Lambda, func(o *lambda.FunctionActiveV2WaiterOptions) {
+		o.MinDelay, o.MaxDelay = 5*time.Millisecond, 200*time.Millisecond
+	})
+	if err := w.Wait(context.Background(), &lambda.GetFunctionInput{FunctionName: in.FunctionName}, waitTimeout); err != nil {
+		t.Fatalf("FunctionActiveV2 %s: %v", aws.ToString(in.FunctionName), err)
+	}
+}
+
+// publishVersion publishes the function's next version, waits until it is
+// Active and returns the version's ARN.
+func publishVersion(t testing.TB, e *env, name string) string {
+	t.Helper()
+	out, err := e.ep.Lambda.PublishVersion(context.Background(), &lambda.PublishVersionInput{FunctionName: aws.String(name)})
+	if err != nil {
+		t.Fatalf("PublishVersion(%s): %v", name, err)
+	}
+	w := lambda.NewPublishedVersionActiveWaiter(e.ep.Lambda, func(o *lambda.PublishedVersionActiveWaiterOptions) {
+		o.MinDelay, o.MaxDelay = 5*time.Millisecond, 200*time.Millisecond
+	})
+	if err := w.Wait(context.Background(), &lambda.GetFunctionConfigurationInput{FunctionName: aws.String(name), Qualifier: out.Version}, waitTimeout); err != nil {
+		t.Fatalf("PublishedVersionActive %s:%s: %v", name, aws.ToString(out.Version), err)
+	}
+	return aws.ToString(out.FunctionArn)
 }
 
 // wantCode fails unless err is an API error with code.

@@ -1,6 +1,7 @@
 // Package awsclient owns Sluice's AWS accounts: it reads the accounts part
 // of sluice.yaml and builds one aws-sdk-go-v2 client set (Lambda, S3, SNS,
-// and CloudWatch for the canary's metrics) per account and region, once, for
+// CloudWatch for the canary's metrics, and CloudFront for Lambda@Edge) per
+// account and region, once, for
 // every stage to share. An account spans the regions it lists, as a
 // Clouddriver account does; a stage's region picks one, and the first is
 // the default. The account "local" always
@@ -30,6 +31,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/credentials/stscreds"
+	"github.com/aws/aws-sdk-go-v2/service/cloudfront"
 	"github.com/aws/aws-sdk-go-v2/service/cloudwatch"
 	cwschemas "github.com/aws/aws-sdk-go-v2/service/cloudwatch/schemas"
 	"github.com/aws/aws-sdk-go-v2/service/lambda"
@@ -108,7 +110,8 @@ type AccountConfig struct {
 	RoleARN string `json:"roleArn,omitempty"`
 	// ExternalID is passed when assuming RoleARN.
 	ExternalID string `json:"externalId,omitempty"`
-	// Endpoint overrides the Lambda, S3, SNS and CloudWatch endpoint (for
+	// Endpoint overrides the Lambda, S3, SNS, CloudWatch and CloudFront
+	// endpoints (for
 	// example a moto_server); S3 then uses path-style addressing.
 	Endpoint string `json:"endpoint,omitempty"`
 	// Applications are the applications whose pipelines may deploy to the
@@ -159,6 +162,11 @@ type Account struct {
 	// SNS manages the subscriptions of functions to topics
 	// (snsTopicArns); the local Lambda's endpoint answers it too.
 	SNS *sns.Client
+	// CloudFront is the account's CloudFront, a global service: every
+	// region's client calls the same endpoint (signing for us-east-1).
+	// The local account's is the local Lambda's URL, where the local
+	// CloudFront control plane answers.
+	CloudFront *cloudfront.Client
 }
 
 // Accounts holds every configured account. It is built once at start-up
@@ -482,6 +490,12 @@ func newLocal(endpoint string, lc *LocalCredentials) *Account {
 			Credentials:  creds,
 			HTTPClient:   hc,
 		}),
+		CloudFront: cloudfront.New(cloudfront.Options{
+			Region:       LocalRegion,
+			BaseEndpoint: aws.String(endpoint),
+			Credentials:  creds,
+			HTTPClient:   hc,
+		}),
 	}
 }
 
@@ -530,6 +544,13 @@ func newAWSRegion(ac AccountConfig, awsCfg aws.Config, regions []string) *Accoun
 		}
 	})
 	acct.SNS = sns.NewFromConfig(awsCfg, func(o *sns.Options) {
+		if ac.Endpoint != "" {
+			o.BaseEndpoint = aws.String(ac.Endpoint)
+		}
+	})
+	acct.CloudFront = cloudfront.NewFromConfig(awsCfg, func(o *cloudfront.Options) {
+		// CloudFront is global: the SDK's endpoint rules send every
+		// region of a partition to its one endpoint.
 		if ac.Endpoint != "" {
 			o.BaseEndpoint = aws.String(ac.Endpoint)
 		}

@@ -200,6 +200,17 @@ func TestNewAndGet(t *testing.T) {
 	if got := aws.ToString(moto.Lambda.Options().BaseEndpoint); got != "http://127.0.0.1:5000" || !moto.S3.Options().UsePathStyle {
 		t.Errorf("endpoint override: lambda %q, S3 path style %v", got, moto.S3.Options().UsePathStyle)
 	}
+	// CloudFront follows the endpoint override too; the local account's
+	// is the local Lambda's URL, where its CloudFront answers.
+	if got := aws.ToString(moto.CloudFront.Options().BaseEndpoint); got != "http://127.0.0.1:5000" {
+		t.Errorf("endpoint override: cloudfront %q", got)
+	}
+	if got := aws.ToString(local.CloudFront.Options().BaseEndpoint); got != "http://127.0.0.1:9" {
+		t.Errorf("local cloudfront endpoint %q, want the local Lambda's URL", got)
+	}
+	if prod.CloudFront == nil || prod.CloudFront.Options().BaseEndpoint != nil {
+		t.Errorf("prod cloudfront: %+v; want a client on AWS's endpoint", prod.CloudFront)
+	}
 	_, err = a.Get("staging")
 	if !errors.Is(err, ErrUnknownAccount) || !strings.Contains(err.Error(), "local, moto, multi, prod") {
 		t.Errorf("Get(staging) = %v; want ErrUnknownAccount listing the accounts", err)

@@ -22,7 +22,7 @@ func (a *app) newLocalCmd() *cobra.Command {
 
 func (a *app) newLocalServeCmd() *cobra.Command {
 	var (
-		addr, dataDir, logLevel, configPath string
+		addr, dataDir, logLevel, configPath, edgeAddr string
 	)
 	cmd := &cobra.Command{
 		Use:   "serve",
@@ -38,7 +38,8 @@ in --config's local.credentials):
   aws s3 mb s3://artifacts --endpoint-url http://` + node.DefaultLambdaAddr + `
 
 It refuses whatever a web page can send. Functions run with your user's rights: the
-local Lambda is for development and tests, not a sandbox. 'sluice serve' runs the same endpoint alongside the API.`,
+local Lambda is for development and tests, not a sandbox. The same port answers
+CloudFront's API (aws cloudfront … --endpoint-url); --edge-addr serves its distributions. 'sluice serve' runs the same endpoint alongside the API.`,
 		Args: noArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			level, err := parseLogLevel(logLevel)
@@ -53,6 +54,13 @@ local Lambda is for development and tests, not a sandbox. 'sluice serve' runs th
 			}
 			defer srv.Close()
 			fmt.Fprintf(a.stdout, "local lambda: %s (data in %s)\n", srv.URL(), dataDir)
+			if edgeAddr != "" {
+				edge, err := srv.StartEdge(ctx, edgeAddr)
+				if err != nil {
+					return fmt.Errorf("start the local CloudFront edge proxy on %s: %w (choose a free loopback address; 127.0.0.1:0 picks a port)", edgeAddr, err)
+				}
+				fmt.Fprintf(a.stdout, "local cloudfront edge proxy: http://%s (Host: ID.cloudfront.localhost)\n", edge)
+			}
 			<-ctx.Done()
 			log.Info("shutting down", "cause", context.Cause(ctx))
 			return nil
@@ -62,6 +70,7 @@ local Lambda is for development and tests, not a sandbox. 'sluice serve' runs th
 	f.StringVar(&addr, "addr", node.DefaultLambdaAddr, "loopback address to listen on; port 0 picks a free port")
 	f.StringVar(&dataDir, "data-dir", ".sluice/lambda", "directory for functions, versions, code and S3 objects")
 	f.StringVar(&configPath, "config", "", "sluice.yaml whose local.credentials the local Lambda verifies signatures with (any signature is accepted without)")
+	f.StringVar(&edgeAddr, "edge-addr", "", "loopback address of the CloudFront edge proxy, which serves the local CloudFront's distributions and runs their Lambda@Edge functions (docs/local-edge.md); none when empty")
 	f.StringVar(&logLevel, "log-level", "info", "log level: debug, info, warn or error")
 	return cmd
 }

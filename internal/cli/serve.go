@@ -41,6 +41,9 @@ type serveOptions struct {
 	// LambdaAddr is where the embedded local Lambda listens; "off"
 	// disables it; empty is node.Options' default.
 	LambdaAddr string
+	// EdgeAddr, if set, is where the local Lambda's CloudFront edge proxy
+	// serves distributions (node.Options.EdgeAddr).
+	EdgeAddr string
 	// LocalLambdaURL is a local Lambda running elsewhere, used as the
 	// local account instead of an embedded one.
 	LocalLambdaURL string
@@ -136,6 +139,7 @@ It stops gracefully on SIGINT or SIGTERM.`,
 	f.StringVar(&opts.DatabaseURL, "database-url", "", "Postgres URL (postgres://…); SQLite in --data-dir when empty")
 	f.StringVar(&opts.NodeID, "node-id", "", "with --database-url: this server's name among those sharing the database, kept across restarts so that a restarted server resumes its jobs at once (default: host name and a hash of --data-dir)")
 	f.StringVar(&opts.LambdaAddr, "lambda-addr", "", "loopback address of the embedded local Lambda and its S3, \"off\" to run none (default "+node.DefaultLambdaAddr+" on SQLite; off on Postgres)")
+	f.StringVar(&opts.EdgeAddr, "edge-addr", "", "loopback address of the local Lambda's CloudFront edge proxy, which serves its distributions and runs their Lambda@Edge functions (docs/local-edge.md); none when empty")
 	f.StringVar(&opts.LocalLambdaURL, "local-lambda-url", "", "use the local Lambda at this URL (sluice local serve) as the local account instead of running one; every server sharing a database gets the same")
 	f.StringVar(&opts.Config, "config", "", "sluice.yaml: AWS accounts (none needed for the local Lambda), auth (who may do what per application) and server.hosts")
 	f.StringVar(&opts.TLSCert, "tls-cert", "", "PEM certificate (with its chain) to serve HTTPS with; needs --tls-key")
@@ -169,7 +173,7 @@ func runServe(ctx context.Context, opts serveOptions, console io.Writer) error {
 	}
 	n, err := node.Start(ctx, node.Options{
 		DataDir: opts.DataDir, DatabaseURL: opts.DatabaseURL, NodeID: opts.NodeID,
-		LambdaAddr: opts.LambdaAddr, LocalLambdaURL: opts.LocalLambdaURL,
+		LambdaAddr: opts.LambdaAddr, LocalLambdaURL: opts.LocalLambdaURL, EdgeAddr: opts.EdgeAddr,
 		Config: opts.Config, Logger: opts.Logger, Version: opts.Version,
 		Hosts: append(addrHosts, opts.Hosts...), BehindProxy: opts.BehindProxy,
 		ExternalURL: externalURL(opts),

@@ -14,9 +14,17 @@
 // the rest), State and LastUpdateStatus transitions, RevisionId
 // preconditions and Invoke headers. Where it cannot do what AWS does —
 // container images, VPC networking, layers, EFS, code signing, SnapStart,
-// function URLs, resource policies, Lambda@Edge replicas, S3 object
-// versions — it refuses with an InvalidParameterValueException that says
-// so, never a silent success.
+// function URLs, resource policies, Lambda@Edge replicas (ListFunctions'
+// MasterRegion: associated versions run in place, through the local
+// CloudFront below), S3 object versions — it refuses with an
+// InvalidParameterValueException that says so, never a silent success.
+//
+// The same endpoint answers CloudFront's API (package cloudfront:
+// distributions, their Lambda@Edge associations, continuous-deployment
+// policies and staging distributions), and Server.StartEdge serves those
+// distributions on a port of their own, running the associated versions
+// around a local origin, so a team can try an edge function and its
+// canary before touching CloudFront.
 //
 // # What it is not
 //
@@ -57,6 +65,10 @@
 //
 //	Server ─ one loopback port (this package: server.go)
 //	  every request   first through package access: Host, browser, SigV4
+//	  signed for "cloudfront" (the SigV4 credential scope's service, looked at
+//	  │                 before the path: /2020-05-31/… is CloudFront's, not a
+//	  │                 Lambda version) — package cloudfront's API; further
+//	  │                 services (sqs, sns, …) join the same map in server.go
 //	  /20YY-MM-DD/…   Lambda REST API, routed by restapi on ServeMux patterns
 //	  │                 control plane: package control — the model (state.json),
 //	  │                 packages under functions/, activations, every operation
@@ -69,6 +81,12 @@
 //	  │                 change of an alias since the local Lambda started)
 //	  GET /metrics      Prometheus (invoke)
 //	  everything else   S3, path-style: package s3, a file-backed gofakes3 store
+//
+//	StartEdge ─ a second loopback port: the edge proxy (package cloudfront)
+//	  Host ID.cloudfront.localhost, dXXXX.cloudfront.net or an alias
+//	  │                 → cache behavior → viewer-request → origin-request
+//	  │                 → custom origin → origin-response → viewer-response,
+//	  │                 each function run by invoke.Invoker.Invoke
 //
 // awserr renders both planes' errors and access's refusals as AWS does;
 // atomicfile writes the snapshot, packages and S3 metadata crash-safely;

@@ -20,6 +20,7 @@ import (
 	"github.com/sluice-cd/sluice/internal/httpserve"
 	"github.com/sluice-cd/sluice/internal/locallambda/access"
 	"github.com/sluice-cd/sluice/internal/locallambda/awserr"
+	"github.com/sluice-cd/sluice/internal/locallambda/cloudfront"
 	"github.com/sluice-cd/sluice/internal/locallambda/control"
 	"github.com/sluice-cd/sluice/internal/locallambda/invoke"
 	"github.com/sluice-cd/sluice/internal/locallambda/restapi"
@@ -62,6 +63,11 @@ type Config struct {
 	// access).
 	Credentials *access.Credentials
 
+	// CloudFrontDeployDelay is how long a changed distribution stays
+	// InProgress before it is Deployed (package cloudfront). Default 2s;
+	// negative deploys at once.
+	CloudFrontDeployDelay time.Duration
+
 	// beforeActivation, if set, runs at the start of every asynchronous
 	// activation (function name, qualifier) and event source mapping
 	// transition ("event-source-mapping", UUID). Tests use it to hold a
@@ -79,7 +85,9 @@ type Config struct {
 // version date (/2015-03-31/…, /2017-10-31/…, …) are Lambda; paths under
 // /_locallambda/ are the local Lambda's own resources; GET /metrics without
 // a query is the Prometheus endpoint; everything else is S3 (path-style).
-// Package access checks every request first; see the package comment.
+// Before any of that, a request signed for "cloudfront" goes to package
+// cloudfront, whatever its path. Package access checks every request
+// first; see the package comment.
 type Server struct {
 	cfg    Config
 	log    *slog.Logger
@@ -90,6 +98,10 @@ type Server struct {
 	lambda http.Handler // the Lambda REST API
 	own    http.Handler // the /_locallambda/ resources
 	unlock func() error // releases the data directory
+	cf     *cloudfront.Plane
+	// signed are the further AWS services on the endpoint, by the service
+	// name of the request's SigV4 credential scope.
+	signed map[string]signedService
 
 	mu     sync.Mutex
 	srv    *http.Server
@@ -166,6 +178,20 @@ func New(cfg Config) (*Server, error) {
 	s.iv = invoke.New(ic)
 	s.ctl.Start(s.iv)
 
+	s.cf, err = cloudfront.Open(cloudfront.Config{
+		DataDir: filepath.Join(dir, "cloudfront"), AccountID: cfg.AccountID, Clock: cfg.Clock, Logger: log,
+		Functions: s.ctl, Invoker: s.iv, DeployDelay: cfg.CloudFrontDeployDelay,
+	})
+	if err != nil {
+		s.ctl.Close()
+		_ = s.iv.Close()
+		_ = unlock()
+		return nil, err
+	}
+	s.signed = map[string]signedService{
+		"cloudfront": {handler: s.cf.Handler(), refuse: cloudfront.WriteRefusal},
+	}
+
 	s.lambda = restapi.New(restapi.Config{Routes: s.ctl.Routes(), NotFound: http.HandlerFunc(restapi.UnknownOperation), Logger: log})
 	s.own = restapi.New(restapi.Config{Routes: []restapi.Route{
 		s.ctl.CodeRoute(),
@@ -224,6 +250,18 @@ func (s *Server) URL() string {
 	return s.url
 }
 
+// CloudFront is the local CloudFront: its control plane, served on this
+// endpoint to requests signed for "cloudfront", and its edge proxy, which
+// StartEdge serves.
+func (s *Server) CloudFront() *cloudfront.Plane { return s.cf }
+
+// StartEdge serves the local CloudFront's edge proxy on addr, a loopback
+// address ("" picks a free port on 127.0.0.1), until Close or ctx is done;
+// see package cloudfront for how a request picks its distribution.
+func (s *Server) StartEdge(ctx context.Context, addr string) (net.Addr, error) {
+	return s.cf.StartEdge(ctx, addr)
+}
+
 // Invoker is the data plane behind Invoke, for what the control plane does
 // not serve itself (per-version metric series for canary analysis).
 func (s *Server) Invoker() *invoke.Invoker { return s.iv }
@@ -251,6 +289,7 @@ func (s *Server) Close() error {
 		}
 		cancel()
 	}
+	s.cf.Close()
 	s.ctl.Close()
 	if err := s.iv.Close(); err != nil {
 		errs = append(errs, fmt.Errorf("close the invoker: %w", err))
@@ -276,6 +315,10 @@ const ownPrefix = "_locallambda"
 // its own requests. S3 gets the path untouched: its keys may hold empty
 // and dot segments.
 func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
+	if sv, ok := s.signed[access.ScopeService(r)]; ok {
+		s.serveSigned(w, r, sv)
+		return
+	}
 	svc, h := s.service(r)
 	body := r.Body
 	f := s.guard.Check(r, svc)
@@ -295,6 +338,34 @@ func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	h.ServeHTTP(w, r)
+}
+
+// signedService is a further AWS service on the endpoint (CloudFront,
+// SQS, SNS, …), picked by the service name of the request's SigV4
+// credential scope before the path is looked at: CloudFront's
+// /2020-05-31/… would otherwise pass for a Lambda API version.
+type signedService struct {
+	handler http.Handler
+	// refuse writes package access's refusal in the service's own error
+	// envelope.
+	refuse func(w http.ResponseWriter, r *http.Request, f *access.Refusal)
+}
+
+// serveSigned serves a request for a signed service, which package access
+// checks as it checks the Lambda API (the body's hash is verified).
+func (s *Server) serveSigned(w http.ResponseWriter, r *http.Request, sv signedService) {
+	body := r.Body
+	f := s.guard.Check(r, access.Service(access.ScopeService(r)))
+	if b := r.Body; b != body {
+		defer b.Close()
+	}
+	if f != nil {
+		s.log.Warn("local lambda: refused a request", "reason", f.Reason, "service", access.ScopeService(r), "method", r.Method,
+			"path", r.URL.EscapedPath(), "host", r.Host, "origin", r.Header.Get("Origin"), "user_agent", r.UserAgent())
+		sv.refuse(w, r, f)
+		return
+	}
+	sv.handler.ServeHTTP(w, r)
 }
 
 // service says which service a request is for, and its handler.

@@ -18,6 +18,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net"
 	"net/http"
 	"net/url"
 	"os"
@@ -85,6 +86,10 @@ type Options struct {
 	// that every node shares (LocalLambdaURL); a non-empty LambdaAddr other
 	// than LambdaOff is refused on Postgres.
 	LambdaAddr string
+	// EdgeAddr, if set, is where the embedded local Lambda's CloudFront edge
+	// proxy serves distributions (loopback only, e.g. 127.0.0.1:8086);
+	// empty runs none. Needs an embedded local Lambda.
+	EdgeAddr string
 	// LocalLambdaURL makes the `local` account an endpoint that runs
 	// elsewhere (`sluice local serve`), instead of an embedded one. On a
 	// shared Postgres database give every node the same URL.
@@ -116,6 +121,7 @@ type Node struct {
 	Store    store.Store
 	Engine   *engine.Engine
 	Lambda   *locallambda.Server // the embedded local Lambda; nil when off
+	EdgeAddr net.Addr            // where the local CloudFront's edge proxy listens; nil when off
 	Accounts *awsclient.Accounts
 	// LocalLambdaURL is the endpoint of the `local` account: the embedded
 	// local Lambda's or Options.LocalLambdaURL; empty when there is none.
@@ -185,6 +191,14 @@ func (n *Node) start(ctx context.Context, opts Options) error {
 			return err
 		}
 		n.LocalLambdaURL = n.Lambda.URL()
+		if opts.EdgeAddr != "" {
+			if n.EdgeAddr, err = n.Lambda.StartEdge(context.WithoutCancel(ctx), opts.EdgeAddr); err != nil {
+				return startError("choose a free loopback address with --edge-addr (127.0.0.1:0 picks a port)", "start the local CloudFront edge proxy on %s: %w", opts.EdgeAddr, err)
+			}
+			n.log.Info("local cloudfront edge proxy", "url", "http://"+n.EdgeAddr.String())
+		}
+	} else if opts.EdgeAddr != "" {
+		return startError("drop --edge-addr, or run the embedded local Lambda", "--edge-addr %s: the edge proxy is the embedded local Lambda's, and this server runs none", opts.EdgeAddr)
 	}
 	if n.Accounts, err = awsclient.New(ctx, accountsCfg, awsclient.LocalEndpoint{URL: n.LocalLambdaURL}); err != nil {
 		return &Error{Err: err, Hint: "fix the accounts in the file given to --config"}

@@ -307,3 +307,26 @@ func (b *fileBody) Close() error {
 	_ = os.Remove(b.Name())
 	return err
 }
+
+// ScopeService is the service named in the credential scope of r's
+// Authorization header ("lambda", "s3", "cloudfront", …), or "" when the
+// header is absent or not SigV4's shape. The server routes by it the
+// services that share a path space with Lambda or S3 (CloudFront's
+// /2020-05-31/… looks like a Lambda API version); it proves nothing —
+// Check still decides whether the request is served.
+func ScopeService(r *http.Request) string {
+	rest, ok := strings.CutPrefix(r.Header.Get("Authorization"), algorithm+" ")
+	if !ok {
+		return ""
+	}
+	for part := range strings.SplitSeq(rest, ",") {
+		if cred, ok := strings.CutPrefix(strings.TrimSpace(part), "Credential="); ok {
+			var s signature
+			if s.parseScope(cred, "Credential") == "" {
+				return s.service
+			}
+			return ""
+		}
+	}
+	return ""
+}

@@ -25,6 +25,11 @@
 //	               GET /runtime/invocation/next, wait for /response or /error,
 //	               the deadline or the process's exit
 //
+// Invoker.Invoke is the same RequestResponse path for the local Lambda's
+// own callers (the CloudFront edge proxy runs Lambda@Edge functions
+// through it, with the event type's timeout as a cap on the function's):
+// no HTTP, the same admission, pools and per-version metrics.
+//
 // An environment is one child process (its own process group) with its own
 // loopback Runtime API listener, a pipe that carries its stdout and stderr,
 // and one invocation at a time. It is warm while it sits in its pool's idle

@@ -374,6 +374,9 @@ type invocationInput struct {
 	clientContext string
 	traceID       string
 	tail          bool
+	// maxTimeout, if positive, caps the function's own timeout (a
+	// Lambda@Edge event type's limit).
+	maxTimeout time.Duration
 }
 
 // invokeOutcome is the result of one invocation as the caller renders it.
@@ -383,6 +386,7 @@ type invokeOutcome struct {
 	// body is the response payload or, with functionError set, the error JSON.
 	body          []byte
 	functionError string
+	timedOut      bool
 	logTail       []byte
 	// err is a request-level error (a throttle) rendered as an AWS error.
 	err error
@@ -425,6 +429,9 @@ func (iv *Invoker) invoke(target *Target, in invocationInput) invokeOutcome {
 		clientContext: in.clientContext,
 		timeout:       cmp.Or(spec.Timeout, defaultTimeout),
 	}
+	if in.maxTimeout > 0 && inv.timeout > in.maxTimeout {
+		inv.timeout = in.maxTimeout
+	}
 	if in.tail || iv.log.Enabled(context.Background(), slog.LevelDebug) {
 		inv.log = &logBuffer{}
 	}
@@ -441,6 +448,7 @@ func (iv *Invoker) invoke(target *Target, in invocationInput) invokeOutcome {
 	if res.errorType != "" {
 		out.functionError = "Unhandled"
 	}
+	out.timedOut = res.timedOut
 	sm.record(iv.cfg.Now(), res.errorType != "", res.timedOut, res.duration)
 	if inv.log != nil {
 		full := iv.invocationLog(spec, inv, res, elapsed)

@@ -2,7 +2,10 @@
 // Aws.LambdaDeploymentStage, Aws.LambdaUpdateCodeStage,
 // Aws.LambdaInvokeStage, Aws.LambdaTrafficRoutingStage and
 // Aws.LambdaDeleteStage with the plugin's field names, defaults and
-// outputs — and the rollback stage that restores alias routings.
+// outputs — the rollback stage that restores alias routings, and Sluice's
+// Lambda@Edge stages, which attach versions to CloudFront distributions
+// (directly or as a continuous-deployment canary) through the account's
+// CloudFront client.
 //
 // Every stage reaches Lambda only through the account's aws-sdk-go-v2
 // client (awsclient), over HTTP, whether the account is the embedded local
@@ -60,4 +63,11 @@
 //     publishedVersions, aliasUsage; esm.go reconciles event source
 //     mappings on an exact target (function or alias).
 //   - state.go: what tasks record in the stage context.
+//   - edge.go (Aws.LambdaEdgeAssociationStage), edge_staging.go (its
+//     $STAGING canary and Aws.LambdaEdgePromoteStage), edge_restore.go
+//     (sluice.LambdaEdgeRestoreAssociations, their rollback),
+//     edge_check.go (the Lambda@Edge constraints, checked before any
+//     change), edge_distribution.go (behaviors and associations,
+//     UpdateDistribution with If-Match and a bounded re-read on
+//     PreconditionFailed, the Deployed poll), plan_edge.go.
 package lambda

@@ -61,6 +61,9 @@ func Types(opts Options) []stage.Type {
 		newRouteType(b),
 		newRestoreType(b),
 		newCanaryType(b),
+		newEdgeAssociationType(b),
+		newEdgePromoteType(b),
+		newEdgeRestoreType(b),
 	}
 }
 

@@ -23,6 +23,9 @@ type target struct {
 	// fullName says that functionName is the full name already (the
 	// restore stage's record): the application prefix is not applied.
 	fullName bool
+	// defaultWait is waitTimeoutSeconds's default when not zero (the
+	// edge stages wait for CloudFront, which takes minutes).
+	defaultWait time.Duration
 }
 
 var (
@@ -56,6 +59,9 @@ func (s *target) prefixed() bool {
 func (s *target) waitTimeout() time.Duration {
 	if s.WaitTimeoutSeconds.Set() {
 		return time.Duration(s.WaitTimeoutSeconds.Value) * time.Second
+	}
+	if s.defaultWait > 0 {
+		return s.defaultWait
 	}
 	return defaultWaitTimeout
 }

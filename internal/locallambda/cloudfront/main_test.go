@@ -1,0 +1,9 @@
+package cloudfront_test
+
+import (
+	"testing"
+
+	"github.com/sluice-cd/sluice/internal/sluicetest"
+)
+
+func TestMain(m *testing.M) { sluicetest.Main(m) }

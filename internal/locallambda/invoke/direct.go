@@ -1,0 +1,53 @@
+package invoke
+
+import (
+	"context"
+	"net/http"
+	"time"
+
+	"github.com/sluice-cd/sluice/internal/locallambda/awserr"
+)
+
+// Result is the outcome of a synchronous invocation made by Invoke.
+type Result struct {
+	// RequestID is the invocation's request ID; Version the version run.
+	RequestID, Version string
+	// Payload is the function's response or, with FunctionError set, the
+	// error document ({"errorMessage", "errorType"}).
+	Payload []byte
+	// FunctionError is "Unhandled" when the function failed (an error, a
+	// crash, a timeout); "" for a success.
+	FunctionError string
+	// TimedOut says the invocation was stopped at its timeout.
+	TimedOut bool
+}
+
+// Invoke runs one synchronous (RequestResponse) invocation of function
+// (a name or ARN) at qualifier, as Invoke over HTTP does, for the local
+// Lambda's own callers (the CloudFront edge proxy). maxTimeout, if
+// positive, caps the function's configured timeout. An error is a
+// request-level *awserr.Error (not found, not Active, throttled): the
+// function did not run.
+func (iv *Invoker) Invoke(ctx context.Context, function, qualifier string, payload []byte, maxTimeout time.Duration) (Result, error) {
+	if iv.isClosed() {
+		return Result{}, &awserr.Error{Status: http.StatusInternalServerError, Type: awserr.TypeService, Message: "The local Lambda is shutting down."}
+	}
+	target, err := iv.cfg.Resolver.ResolveInvoke(ctx, function, qualifier)
+	if err != nil {
+		return Result{}, err
+	}
+	if target == nil || target.Primary == nil {
+		return Result{}, awserr.ResourceNotFound("Function not found: %s", function)
+	}
+	if target.State != "" && target.State != "Active" {
+		return Result{}, awserr.ResourceConflict("The operation cannot be performed at this time. The function is currently in the following state: %s", target.State)
+	}
+	out := iv.invoke(target, invocationInput{payload: payload, maxTimeout: maxTimeout})
+	defer out.free(iv)
+	if out.err != nil {
+		return Result{}, out.err
+	}
+	res := Result{RequestID: out.requestID, Version: out.version, Payload: append([]byte(nil), out.body...), FunctionError: out.functionError}
+	res.TimedOut = out.timedOut
+	return res, nil
+}

@@ -24,6 +24,7 @@ import (
 	"github.com/sluice-cd/sluice/internal/locallambda/invoke"
 	"github.com/sluice-cd/sluice/internal/locallambda/restapi"
 	"github.com/sluice-cd/sluice/internal/locallambda/s3"
+	"github.com/sluice-cd/sluice/internal/locallambda/sns"
 	"github.com/sluice-cd/sluice/internal/lockfile"
 )
 
@@ -68,6 +69,11 @@ type Config struct {
 	// function in Pending / InProgress, or a mapping in Creating, for as
 	// long as they need.
 	beforeActivation func(function, qualifier string)
+	// SNSRetryDelays are the waits before the retries of a failed SNS
+	// delivery (package sns's Config.RetryDelays). Nil: AWS's three
+	// retries 20 s apart.
+	SNSRetryDelays []time.Duration
+
 	// bodyTimeout, if set, replaces httpserve.DefaultBodyTimeout, so that
 	// tests can watch a dribbled body being cut off.
 	bodyTimeout time.Duration
@@ -87,6 +93,13 @@ type Server struct {
 	ctl    *control.Plane
 	iv     *invoke.Invoker
 	s3     *s3.Store
+	sns    *sns.Service
+	// services are the query/JSON-protocol AWS services routed by the
+	// service of the request's SigV4 credential scope (sns, sqs, …).
+	services map[string]scopedService
+	// wired is closed once every service is built: a delivery between
+	// them waits for it.
+	wired chan struct{}
 	lambda http.Handler // the Lambda REST API
 	own    http.Handler // the /_locallambda/ resources
 	unlock func() error // releases the data directory
@@ -137,7 +150,7 @@ func New(cfg Config) (*Server, error) {
 	if err != nil {
 		return nil, fmt.Errorf("lock local Lambda data directory: %w", err)
 	}
-	s := &Server{cfg: cfg, log: log, unlock: unlock,
+	s := &Server{cfg: cfg, log: log, unlock: unlock, wired: make(chan struct{}),
 		guard: access.New(access.Config{Credentials: cfg.Credentials, Clock: cfg.Clock, TempDir: filepath.Join(dir, "tmp")})}
 	s.s3, err = s3.Open(s3.Config{Dir: filepath.Join(dir, "s3"), Clock: cfg.Clock, Logger: log})
 	if err != nil {
@@ -154,8 +167,22 @@ func New(cfg Config) (*Server, error) {
 		return nil, err
 	}
 
+	s.sns, err = sns.Open(context.Background(), sns.Config{
+		Path: filepath.Join(dir, "sns.db"), Region: cfg.Region, AccountID: cfg.AccountID, Logger: log, Clock: cfg.Clock,
+		BaseURL: s.URL, Functions: (*functions)(s), Queues: (*queues)(s), RetryDelays: cfg.SNSRetryDelays,
+	})
+	if err != nil {
+		s.ctl.Close()
+		_ = unlock()
+		return nil, err
+	}
+	s.services = map[string]scopedService{
+		"sns": {access.SNS, s.sns.Handler(), sns.WriteError},
+	}
+
 	ic := cfg.Invoker
 	ic.Resolver = s.ctl
+	ic.Sender = (*sender)(s)
 	ic.Logger = cmp.Or(ic.Logger, log)
 	ic.DataDir = cmp.Or(ic.DataDir, filepath.Join(dir, "invoker"))
 	ic.Region = cmp.Or(ic.Region, cfg.Region)
@@ -164,6 +191,7 @@ func New(cfg Config) (*Server, error) {
 		ic.Now = cfg.Clock
 	}
 	s.iv = invoke.New(ic)
+	close(s.wired)
 	s.ctl.Start(s.iv)
 
 	s.lambda = restapi.New(restapi.Config{Routes: s.ctl.Routes(), NotFound: http.HandlerFunc(restapi.UnknownOperation), Logger: log})
@@ -172,6 +200,10 @@ func New(cfg Config) (*Server, error) {
 		s.ctl.AliasHistoryRoute(),
 		{Method: "GET", Path: "/" + ownPrefix + "/metrics/query", Op: "QueryMetrics", Raw: true, Handle: s.serveMetricsQuery},
 		{Method: "GET", Path: "/" + ownPrefix + "/metrics/samples", Op: "QueryMetricSamples", Raw: true, Handle: s.serveMetricsSamples},
+		{Method: "GET", Path: sns.CertificatePath, Op: "GetSNSSigningCertificate", Raw: true, Handle: func(w http.ResponseWriter, r *http.Request) error {
+			s.sns.CertificateHandler().ServeHTTP(w, r)
+			return nil
+		}},
 	}})
 	return s, nil
 }
@@ -252,6 +284,9 @@ func (s *Server) Close() error {
 		cancel()
 	}
 	s.ctl.Close()
+	if err := s.sns.Close(); err != nil {
+		errs = append(errs, fmt.Errorf("close the local SNS: %w", err))
+	}
 	if err := s.iv.Close(); err != nil {
 		errs = append(errs, fmt.Errorf("close the invoker: %w", err))
 	}
@@ -290,6 +325,13 @@ func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
 			awserr.WriteS3(w, r, status, code, f.Message)
 			return
 		}
+		for _, ss := range s.services {
+			if ss.access == svc || (svc == access.SNSLink && ss.access == access.SNS) {
+				e := f.Lambda()
+				ss.refuse(w, e.Status, strings.TrimSuffix(e.Type, "Exception"), e.Message)
+				return
+			}
+		}
 		w.Header().Set("X-Amzn-RequestId", uuid.NewString())
 		awserr.Write(w, f.Lambda())
 		return
@@ -300,6 +342,12 @@ func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
 // service says which service a request is for, and its handler.
 func (s *Server) service(r *http.Request) (access.Service, http.Handler) {
 	first, _, _ := strings.Cut(strings.TrimPrefix(r.URL.EscapedPath(), "/"), "/")
+	if ss, ok := s.services[scopeService(r.Header.Get("Authorization"))]; ok {
+		return ss.access, ss.handler
+	}
+	if isSNSLink(r) {
+		return access.SNSLink, s.sns.Handler()
+	}
 	switch {
 	case lambdaAPIVersion.MatchString(first):
 		return access.Lambda, s.lambda
@@ -310,4 +358,43 @@ func (s *Server) service(r *http.Request) (access.Service, http.Handler) {
 	default:
 		return access.S3, s.s3.Handler()
 	}
+}
+
+// scopedService is an AWS service routed by its SigV4 credential scope:
+// how package access checks its requests, its handler, and how it writes
+// a refusal (status, error code, message) in its own envelope.
+type scopedService struct {
+	access  access.Service
+	handler http.Handler
+	refuse  func(w http.ResponseWriter, status int, code, message string)
+}
+
+// scopeService is the service named in a SigV4 Authorization header's
+// credential scope (Credential=KEY/DATE/REGION/SERVICE/aws4_request), ""
+// if there is none.
+func scopeService(auth string) string {
+	_, cred, ok := strings.Cut(auth, "Credential=")
+	if !ok {
+		return ""
+	}
+	cred, _, _ = strings.Cut(cred, ",")
+	parts := strings.Split(strings.TrimSpace(cred), "/")
+	if len(parts) != 5 {
+		return ""
+	}
+	return parts[3]
+}
+
+// isSNSLink tells an SNS SubscribeURL or UnsubscribeURL (an unsigned GET
+// of /?Action=ConfirmSubscription… or /?Action=Unsubscribe…) from an S3
+// request, which never carries Action.
+func isSNSLink(r *http.Request) bool {
+	if r.Method != http.MethodGet || r.URL.Path != "/" || r.Header.Get("Authorization") != "" {
+		return false
+	}
+	switch r.URL.Query().Get("Action") {
+	case "ConfirmSubscription", "Unsubscribe":
+		return true
+	}
+	return false
 }

@@ -55,6 +55,11 @@
 //     with "sluice-local", the tests with anything, and the README's
 //     AWS CLI example with x/x.
 //
+// An SNS SubscribeURL or UnsubscribeURL (GET /?Action=ConfirmSubscription
+// &TopicArn=…&Token=…, GET /?Action=Unsubscribe&SubscriptionArn=…) needs
+// none either: an http(s) subscriber follows it as it follows AWS's, and
+// its token or subscription ID is the secret, as on AWS.
+//
 // The local Lambda's own read-only resources need no signature: the
 // paths under /_locallambda/ (the code packages GetFunction's
 // Code.Location points at, and the metrics query that Sluice's Functions

@@ -529,3 +529,55 @@ func stringFields(t *testing.T, body []byte) map[string]string {
 	}
 	return out
 }
+
+func TestOwedDeliverySurvivesRestart(t *testing.T) {
+	t.Parallel()
+	rc := &receiver{failures: 1}
+	hook := httptest.NewServer(rc)
+	t.Cleanup(hook.Close)
+	var mu sync.Mutex
+	now := time.Now()
+	clock := func() time.Time { mu.Lock(); defer mu.Unlock(); return now }
+	// One retry, an hour after the failure: the delivery is owed when the
+	// service stops.
+	ts := newTestService(t, Config{Clock: clock, RetryDelays: []time.Duration{time.Hour}})
+	c := ts.client
+	topic := createTopic(t, c, "durable")
+	if _, err := c.Subscribe(context.Background(), &awssns.SubscribeInput{TopicArn: aws.String(topic), Protocol: aws.String("http"),
+		Endpoint: aws.String(hook.URL)}); err != nil {
+		t.Fatal(err)
+	}
+	sluicetest.WaitFor(t, "the first attempt to fail", 10*time.Second, func() bool {
+		rc.mu.Lock()
+		defer rc.mu.Unlock()
+		return rc.failures == 0
+	})
+	sluicetest.WaitFor(t, "the retry to be scheduled", 10*time.Second, func() bool {
+		var attempts int
+		_ = ts.svc.db.QueryRow(`SELECT attempts FROM deliveries`).Scan(&attempts)
+		return attempts == 1
+	})
+	if err := ts.svc.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if n := len(rc.got()); n != 0 {
+		t.Fatalf("%d deliveries before the restart, want none", n)
+	}
+	// Two hours later, a new run of the service delivers what was owed.
+	mu.Lock()
+	now = now.Add(2 * time.Hour)
+	mu.Unlock()
+	ts.open(t, Config{Path: ts.path, Clock: clock, BaseURL: func() string { return ts.srv.URL }, RetryDelays: []time.Duration{time.Hour}})
+	sluicetest.WaitFor(t, "the owed confirmation after the restart", 10*time.Second, func() bool { return len(rc.got()) == 1 })
+	if got := rc.got()[0].header.Get("x-amz-sns-message-type"); got != "SubscriptionConfirmation" {
+		t.Errorf("delivered %q, want the SubscriptionConfirmation", got)
+	}
+	// The topic and its subscription are still there.
+	list, err := c.ListSubscriptionsByTopic(context.Background(), &awssns.ListSubscriptionsByTopicInput{TopicArn: aws.String(topic)})
+	if err != nil || len(list.Subscriptions) != 1 {
+		t.Errorf("after the restart: %v, %v", list, err)
+	}
+	if n := ts.owed(t); n != 0 {
+		t.Errorf("%d deliveries still owed", n)
+	}
+}

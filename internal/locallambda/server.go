@@ -87,19 +87,19 @@ type Config struct {
 // a query is the Prometheus endpoint; everything else is S3 (path-style).
 // Package access checks every request first; see the package comment.
 type Server struct {
-	cfg    Config
-	log    *slog.Logger
-	guard  *access.Guard
-	ctl    *control.Plane
-	iv     *invoke.Invoker
-	s3     *s3.Store
-	sns    *sns.Service
+	cfg   Config
+	log   *slog.Logger
+	guard *access.Guard
+	ctl   *control.Plane
+	iv    *invoke.Invoker
+	s3    *s3.Store
+	sns   *sns.Service
 	// services are the query/JSON-protocol AWS services routed by the
 	// service of the request's SigV4 credential scope (sns, sqs, …).
 	services map[string]scopedService
 	// wired is closed once every service is built: a delivery between
 	// them waits for it.
-	wired chan struct{}
+	wired  chan struct{}
 	lambda http.Handler // the Lambda REST API
 	own    http.Handler // the /_locallambda/ resources
 	unlock func() error // releases the data directory

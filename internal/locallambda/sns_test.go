@@ -2,8 +2,8 @@ package locallambda
 
 import (
 	"context"
-	"net/http"
 	"encoding/json"
+	"net/http"
 	"os"
 	"path/filepath"
 	"strings"

@@ -455,7 +455,7 @@ func TestHTTPSubscriptionConfirmationAndNotification(t *testing.T) {
 	}
 	var note struct {
 		Type, MessageId, TopicArn, Subject, Message, Timestamp, SignatureVersion, Signature, SigningCertURL, UnsubscribeURL string
-		MessageAttributes                                                                                                  map[string]struct{ Type, Value string }
+		MessageAttributes                                                                                                   map[string]struct{ Type, Value string }
 	}
 	if err := json.Unmarshal(n.body, &note); err != nil {
 		t.Fatal(err)

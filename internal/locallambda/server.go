@@ -24,6 +24,7 @@ import (
 	"github.com/sluice-cd/sluice/internal/locallambda/invoke"
 	"github.com/sluice-cd/sluice/internal/locallambda/restapi"
 	"github.com/sluice-cd/sluice/internal/locallambda/s3"
+	"github.com/sluice-cd/sluice/internal/locallambda/sqs"
 	"github.com/sluice-cd/sluice/internal/lockfile"
 )
 
@@ -87,14 +88,26 @@ type Server struct {
 	ctl    *control.Plane
 	iv     *invoke.Invoker
 	s3     *s3.Store
+	sqs    *sqs.Service
 	lambda http.Handler // the Lambda REST API
-	own    http.Handler // the /_locallambda/ resources
-	unlock func() error // releases the data directory
+	// services are the further AWS services on the endpoint, by the
+	// service name of a request's SigV4 credential scope.
+	services map[string]awsService
+	own      http.Handler // the /_locallambda/ resources
+	unlock   func() error // releases the data directory
 
 	mu     sync.Mutex
 	srv    *http.Server
 	url    string
 	closed bool
+}
+
+// awsService is an AWS service the endpoint serves beside Lambda and S3,
+// picked by the service name a request is signed for.
+type awsService struct {
+	handler http.Handler
+	// refuse writes a refusal of package access in the service's envelope.
+	refuse func(w http.ResponseWriter, r *http.Request, f *access.Refusal)
 }
 
 // New opens (or creates) the local Lambda under cfg.DataDir and resumes
@@ -152,6 +165,19 @@ func New(cfg Config) (*Server, error) {
 	if err != nil {
 		_ = unlock()
 		return nil, err
+	}
+
+	s.sqs, err = sqs.Open(sqs.Config{Path: filepath.Join(dir, "sqs.db"), Region: cfg.Region, AccountID: cfg.AccountID, Clock: cfg.Clock, Logger: log})
+	if err != nil {
+		s.ctl.Close()
+		_ = unlock()
+		return nil, err
+	}
+	s.services = map[string]awsService{
+		"sqs": {handler: s.sqs.Handler(), refuse: func(w http.ResponseWriter, r *http.Request, f *access.Refusal) {
+			e := f.Lambda()
+			sqs.WriteRefusal(w, r, e.Status, strings.TrimSuffix(e.Type, "Exception"), e.Message)
+		}},
 	}
 
 	ic := cfg.Invoker
@@ -228,6 +254,10 @@ func (s *Server) URL() string {
 // not serve itself (per-version metric series for canary analysis).
 func (s *Server) Invoker() *invoke.Invoker { return s.iv }
 
+// SQSService is the local SQS, for the packages that send to queues (SNS
+// subscriptions, dead-letter queues and destinations).
+func (s *Server) SQSService() *sqs.Service { return s.sqs }
+
 // Handler serves the whole endpoint: Lambda API, /metrics and S3.
 func (s *Server) Handler() http.Handler { return http.HandlerFunc(s.serveHTTP) }
 
@@ -254,6 +284,9 @@ func (s *Server) Close() error {
 	s.ctl.Close()
 	if err := s.iv.Close(); err != nil {
 		errs = append(errs, fmt.Errorf("close the invoker: %w", err))
+	}
+	if err := s.sqs.Close(); err != nil {
+		errs = append(errs, fmt.Errorf("close the local SQS: %w", err))
 	}
 	if err := s.unlock(); err != nil {
 		errs = append(errs, fmt.Errorf("unlock the data directory: %w", err))
@@ -285,6 +318,10 @@ func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
 	if f != nil {
 		s.log.Warn("local lambda: refused a request", "reason", f.Reason, "method", r.Method, "path", r.URL.EscapedPath(),
 			"host", r.Host, "origin", r.Header.Get("Origin"), "sec_fetch_site", r.Header.Get("Sec-Fetch-Site"), "user_agent", r.UserAgent())
+		if as, ok := s.services[string(svc)]; ok {
+			as.refuse(w, r, f)
+			return
+		}
 		if svc == access.S3 {
 			status, code := f.S3()
 			awserr.WriteS3(w, r, status, code, f.Message)
@@ -307,7 +344,11 @@ func (s *Server) service(r *http.Request) (access.Service, http.Handler) {
 		return access.Own, s.own
 	case first == "metrics" && r.Method == http.MethodGet && r.URL.RawQuery == "" && strings.TrimSuffix(r.URL.Path, "/") == "/metrics":
 		return access.Own, s.iv.Metrics()
-	default:
-		return access.S3, s.s3.Handler()
 	}
+	if name := access.ScopeService(r); name != "" {
+		if as, ok := s.services[name]; ok {
+			return access.Service(name), as.handler
+		}
+	}
+	return access.S3, s.s3.Handler()
 }

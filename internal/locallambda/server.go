@@ -25,6 +25,7 @@ import (
 	"github.com/sluice-cd/sluice/internal/locallambda/restapi"
 	"github.com/sluice-cd/sluice/internal/locallambda/s3"
 	"github.com/sluice-cd/sluice/internal/locallambda/sns"
+	"github.com/sluice-cd/sluice/internal/locallambda/sqs"
 	"github.com/sluice-cd/sluice/internal/lockfile"
 )
 
@@ -93,21 +94,30 @@ type Server struct {
 	ctl   *control.Plane
 	iv    *invoke.Invoker
 	s3    *s3.Store
+	sqs   *sqs.Service
 	sns   *sns.Service
-	// services are the query/JSON-protocol AWS services routed by the
-	// service of the request's SigV4 credential scope (sns, sqs, …).
-	services map[string]scopedService
 	// wired is closed once every service is built: a delivery between
 	// them waits for it.
 	wired  chan struct{}
 	lambda http.Handler // the Lambda REST API
-	own    http.Handler // the /_locallambda/ resources
-	unlock func() error // releases the data directory
+	// services are the further AWS services on the endpoint, by the
+	// service name of a request's SigV4 credential scope.
+	services map[string]awsService
+	own      http.Handler // the /_locallambda/ resources
+	unlock   func() error // releases the data directory
 
 	mu     sync.Mutex
 	srv    *http.Server
 	url    string
 	closed bool
+}
+
+// awsService is an AWS service the endpoint serves beside Lambda and S3,
+// picked by the service name a request is signed for.
+type awsService struct {
+	handler http.Handler
+	// refuse writes a refusal of package access in the service's envelope.
+	refuse func(w http.ResponseWriter, r *http.Request, f *access.Refusal)
 }
 
 // New opens (or creates) the local Lambda under cfg.DataDir and resumes
@@ -167,17 +177,31 @@ func New(cfg Config) (*Server, error) {
 		return nil, err
 	}
 
-	s.sns, err = sns.Open(context.Background(), sns.Config{
-		Path: filepath.Join(dir, "sns.db"), Region: cfg.Region, AccountID: cfg.AccountID, Logger: log, Clock: cfg.Clock,
-		BaseURL: s.URL, Functions: (*functions)(s), Queues: (*queues)(s), RetryDelays: cfg.SNSRetryDelays,
-	})
+	s.sqs, err = sqs.Open(sqs.Config{Path: filepath.Join(dir, "sqs.db"), Region: cfg.Region, AccountID: cfg.AccountID, Clock: cfg.Clock, Logger: log})
 	if err != nil {
 		s.ctl.Close()
 		_ = unlock()
 		return nil, err
 	}
-	s.services = map[string]scopedService{
-		"sns": {access.SNS, s.sns.Handler(), sns.WriteError},
+	s.sns, err = sns.Open(context.Background(), sns.Config{
+		Path: filepath.Join(dir, "sns.db"), Region: cfg.Region, AccountID: cfg.AccountID, Logger: log, Clock: cfg.Clock,
+		BaseURL: s.URL, Functions: (*functions)(s), Queues: (*queues)(s), RetryDelays: cfg.SNSRetryDelays,
+	})
+	if err != nil {
+		_ = s.sqs.Close()
+		s.ctl.Close()
+		_ = unlock()
+		return nil, err
+	}
+	s.services = map[string]awsService{
+		"sqs": {handler: s.sqs.Handler(), refuse: func(w http.ResponseWriter, r *http.Request, f *access.Refusal) {
+			e := f.Lambda()
+			sqs.WriteRefusal(w, r, e.Status, strings.TrimSuffix(e.Type, "Exception"), e.Message)
+		}},
+		"sns": {handler: s.sns.Handler(), refuse: func(w http.ResponseWriter, _ *http.Request, f *access.Refusal) {
+			e := f.Lambda()
+			sns.WriteError(w, e.Status, strings.TrimSuffix(e.Type, "Exception"), e.Message)
+		}},
 	}
 
 	ic := cfg.Invoker
@@ -260,6 +284,10 @@ func (s *Server) URL() string {
 // not serve itself (per-version metric series for canary analysis).
 func (s *Server) Invoker() *invoke.Invoker { return s.iv }
 
+// SQSService is the local SQS, for the packages that send to queues (SNS
+// subscriptions, dead-letter queues and destinations).
+func (s *Server) SQSService() *sqs.Service { return s.sqs }
+
 // Handler serves the whole endpoint: Lambda API, /metrics and S3.
 func (s *Server) Handler() http.Handler { return http.HandlerFunc(s.serveHTTP) }
 
@@ -289,6 +317,9 @@ func (s *Server) Close() error {
 	}
 	if err := s.iv.Close(); err != nil {
 		errs = append(errs, fmt.Errorf("close the invoker: %w", err))
+	}
+	if err := s.sqs.Close(); err != nil {
+		errs = append(errs, fmt.Errorf("close the local SQS: %w", err))
 	}
 	if err := s.unlock(); err != nil {
 		errs = append(errs, fmt.Errorf("unlock the data directory: %w", err))
@@ -320,17 +351,17 @@ func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
 	if f != nil {
 		s.log.Warn("local lambda: refused a request", "reason", f.Reason, "method", r.Method, "path", r.URL.EscapedPath(),
 			"host", r.Host, "origin", r.Header.Get("Origin"), "sec_fetch_site", r.Header.Get("Sec-Fetch-Site"), "user_agent", r.UserAgent())
+		if svc == access.SNSLink {
+			svc = access.SNS
+		}
+		if as, ok := s.services[string(svc)]; ok {
+			as.refuse(w, r, f)
+			return
+		}
 		if svc == access.S3 {
 			status, code := f.S3()
 			awserr.WriteS3(w, r, status, code, f.Message)
 			return
-		}
-		for _, ss := range s.services {
-			if ss.access == svc || (svc == access.SNSLink && ss.access == access.SNS) {
-				e := f.Lambda()
-				ss.refuse(w, e.Status, strings.TrimSuffix(e.Type, "Exception"), e.Message)
-				return
-			}
 		}
 		w.Header().Set("X-Amzn-RequestId", uuid.NewString())
 		awserr.Write(w, f.Lambda())
@@ -342,12 +373,6 @@ func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
 // service says which service a request is for, and its handler.
 func (s *Server) service(r *http.Request) (access.Service, http.Handler) {
 	first, _, _ := strings.Cut(strings.TrimPrefix(r.URL.EscapedPath(), "/"), "/")
-	if ss, ok := s.services[scopeService(r.Header.Get("Authorization"))]; ok {
-		return ss.access, ss.handler
-	}
-	if isSNSLink(r) {
-		return access.SNSLink, s.sns.Handler()
-	}
 	switch {
 	case lambdaAPIVersion.MatchString(first):
 		return access.Lambda, s.lambda
@@ -355,34 +380,16 @@ func (s *Server) service(r *http.Request) (access.Service, http.Handler) {
 		return access.Own, s.own
 	case first == "metrics" && r.Method == http.MethodGet && r.URL.RawQuery == "" && strings.TrimSuffix(r.URL.Path, "/") == "/metrics":
 		return access.Own, s.iv.Metrics()
-	default:
-		return access.S3, s.s3.Handler()
 	}
-}
-
-// scopedService is an AWS service routed by its SigV4 credential scope:
-// how package access checks its requests, its handler, and how it writes
-// a refusal (status, error code, message) in its own envelope.
-type scopedService struct {
-	access  access.Service
-	handler http.Handler
-	refuse  func(w http.ResponseWriter, status int, code, message string)
-}
-
-// scopeService is the service named in a SigV4 Authorization header's
-// credential scope (Credential=KEY/DATE/REGION/SERVICE/aws4_request), ""
-// if there is none.
-func scopeService(auth string) string {
-	_, cred, ok := strings.Cut(auth, "Credential=")
-	if !ok {
-		return ""
+	if name := access.ScopeService(r); name != "" {
+		if as, ok := s.services[name]; ok {
+			return access.Service(name), as.handler
+		}
 	}
-	cred, _, _ = strings.Cut(cred, ",")
-	parts := strings.Split(strings.TrimSpace(cred), "/")
-	if len(parts) != 5 {
-		return ""
+	if isSNSLink(r) {
+		return access.SNSLink, s.sns.Handler()
 	}
-	return parts[3]
+	return access.S3, s.s3.Handler()
 }
 
 // isSNSLink tells an SNS SubscribeURL or UnsubscribeURL (an unsigned GET

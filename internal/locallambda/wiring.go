@@ -8,6 +8,7 @@ import (
 
 	"github.com/sluice-cd/sluice/internal/locallambda/invoke"
 	"github.com/sluice-cd/sluice/internal/locallambda/sns"
+	"github.com/sluice-cd/sluice/internal/locallambda/sqs"
 )
 
 // The services deliver to each other: SNS invokes functions (lambda
@@ -31,11 +32,23 @@ func (f *functions) InvokeAsync(ctx context.Context, function string, payload []
 type queues Server
 
 func (q *queues) SendMessage(ctx context.Context, queueARN, body string, attrs map[string]sns.MessageAttribute) error {
-	return errSQSMissing(queueARN)
-}
-
-func errSQSMissing(queueARN string) error {
-	return fmt.Errorf("send to %s: the local SQS is not part of this build", queueARN)
+	s := (*Server)(q)
+	if err := s.waitWired(ctx); err != nil {
+		return err
+	}
+	var qa map[string]sqs.MessageAttributeValue
+	if len(attrs) > 0 {
+		qa = make(map[string]sqs.MessageAttributeValue, len(attrs))
+		for k, a := range attrs {
+			dt := a.DataType
+			if dt == "String.Array" {
+				dt = "String" // SQS has no String.Array: the JSON array as a string
+			}
+			qa[k] = sqs.MessageAttributeValue{DataType: dt, StringValue: a.StringValue, BinaryValue: a.BinaryValue}
+		}
+	}
+	_, err := s.sqs.SendMessage(ctx, queueARN, body, qa)
+	return err
 }
 
 // sender gives the Event queue the local SQS and SNS.

@@ -307,3 +307,22 @@ func (b *fileBody) Close() error {
 	_ = os.Remove(b.Name())
 	return err
 }
+
+// ScopeService is the service name of the request's SigV4 credential
+// scope ("sqs", "sns", …), from its Authorization header or a presigned
+// URL's X-Amz-Credential; "" when it has neither. It only reads the
+// scope, so that the server can route by it; Check verifies the
+// signature.
+func ScopeService(r *http.Request) string {
+	cred := ""
+	if _, rest, ok := strings.Cut(r.Header.Get("Authorization"), "Credential="); ok {
+		cred, _, _ = strings.Cut(rest, ",")
+	} else if strings.Contains(r.URL.RawQuery, "X-Amz-Credential") {
+		cred = r.URL.Query().Get("X-Amz-Credential")
+	}
+	parts := strings.Split(strings.TrimSpace(cred), "/")
+	if len(parts) != 5 {
+		return ""
+	}
+	return parts[3]
+}

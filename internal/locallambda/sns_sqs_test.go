@@ -153,3 +153,35 @@ func TestAsyncToQueues(t *testing.T) {
 		}
 	}
 }
+
+func TestSNSRedrivesToTheSubscriptionsDeadLetterQueue(t *testing.T) {
+	t.Parallel()
+	cs := newCtlServer(t, withFastRetries())
+	ctx := context.Background()
+	c := snsClient(cs.URL())
+	dlqURL, dlqARN := createQueue(t, cs, "sub-dlq")
+	topic, err := c.CreateTopic(ctx, &sns.CreateTopicInput{Name: aws.String("to-nowhere")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// A lambda subscription whose function does not exist: every delivery
+	// fails, and after the retries the message goes to the queue.
+	if _, err := c.Subscribe(ctx, &sns.SubscribeInput{TopicArn: topic.TopicArn, Protocol: aws.String("lambda"),
+		Endpoint:   aws.String(fnARN + "missing"),
+		Attributes: map[string]string{"RedrivePolicy": `{"deadLetterTargetArn":"` + dlqARN + `"}`}}); err != nil {
+		t.Fatal(err)
+	}
+	pub, err := c.Publish(ctx, &sns.PublishInput{TopicArn: topic.TopicArn, Message: aws.String("lost?")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := receiveAll(t, cs, dlqURL, 1)
+	var env map[string]any
+	if err := json.Unmarshal([]byte(aws.ToString(got[0].Body)), &env); err != nil || env["Message"] != "lost?" || env["MessageId"] != aws.ToString(pub.MessageId) {
+		t.Errorf("the subscription's dead-letter queue received %q (%v)", aws.ToString(got[0].Body), err)
+	}
+	if _, err := c.Subscribe(ctx, &sns.SubscribeInput{TopicArn: topic.TopicArn, Protocol: aws.String("sqs"), Endpoint: aws.String(dlqARN),
+		Attributes: map[string]string{"RedrivePolicy": `{"deadLetterTargetArn":"arn:aws:sns:us-east-1:000000000000:x"}`}}); err == nil {
+		t.Error("a RedrivePolicy naming a topic was taken")
+	}
+}

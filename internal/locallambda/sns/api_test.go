@@ -17,7 +17,6 @@ import (
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	awssns "github.com/aws/aws-sdk-go-v2/service/sns"
 	"github.com/aws/aws-sdk-go-v2/service/sns/types"
-	"github.com/aws/smithy-go"
 	"github.com/sluice-cd/sluice/internal/sluicetest"
 )
 
@@ -60,15 +59,6 @@ func (ts *testService) open(t *testing.T, cfg Config) {
 	}
 	ts.svc = svc
 	t.Cleanup(func() { _ = svc.Close() })
-}
-
-// apiCode returns the SNS error code of err, "" if it is not an API error.
-func apiCode(err error) string {
-	var ae smithy.APIError
-	if errors.As(err, &ae) {
-		return ae.ErrorCode()
-	}
-	return ""
 }
 
 func TestTopicsWithTheSDK(t *testing.T) {

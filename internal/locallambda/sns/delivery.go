@@ -155,6 +155,7 @@ func (s *Service) attempt(d dueDelivery) {
 	if d.attempts >= len(s.cfg.RetryDelays) {
 		s.log.Warn("local sns: delivery given up", "subscription", sub.ARN, "protocol", sub.Protocol, "endpoint", sub.Endpoint,
 			"messageId", d.message.MessageID, "attempts", d.attempts+1, "err", err)
+		s.redrive(ctx, sub, &d.message)
 		s.finish(d.id)
 		return
 	}
@@ -163,6 +164,32 @@ func (s *Service) attempt(d dueDelivery) {
 	if _, err := s.db.ExecContext(ctx, `UPDATE deliveries SET attempts = attempts + 1, due = ? WHERE id = ?`,
 		s.cfg.Clock().Add(delay).UnixMilli(), d.id); err != nil {
 		s.log.Error("local sns: reschedule a delivery", "id", d.id, "err", err)
+	}
+}
+
+// redrive sends a notification whose delivery was given up to the
+// subscription's dead-letter queue (RedrivePolicy's
+// deadLetterTargetArn), if it has one: the message as it would have been
+// delivered (raw or the envelope), as AWS does.
+func (s *Service) redrive(ctx context.Context, sub *subscription, m *message) {
+	var rp struct {
+		DeadLetterTargetArn string `json:"deadLetterTargetArn"`
+	}
+	if m.Type != typeNotification || json.Unmarshal([]byte(sub.Attributes["RedrivePolicy"]), &rp) != nil || rp.DeadLetterTargetArn == "" {
+		return
+	}
+	var err error
+	switch {
+	case s.cfg.Queues == nil:
+		err = errors.New("no local SQS is configured")
+	case sub.Attributes["RawMessageDelivery"] == "true":
+		err = s.cfg.Queues.SendMessage(ctx, rp.DeadLetterTargetArn, m.Message, m.Attributes)
+	default:
+		body, _ := json.Marshal(s.envelope(sub, m))
+		err = s.cfg.Queues.SendMessage(ctx, rp.DeadLetterTargetArn, string(body), nil)
+	}
+	if err != nil {
+		s.log.Error("local sns: send to the subscription's dead-letter queue", "subscription", sub.ARN, "queue", rp.DeadLetterTargetArn, "err", err)
 	}
 }
 

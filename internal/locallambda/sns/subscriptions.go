@@ -159,7 +159,14 @@ func checkSubscriptionAttribute(protocol, name, value string, all map[string]str
 		if _, err := parseFilterPolicy(value, scope); err != nil {
 			return invalidParameter("FilterPolicy: %s", err)
 		}
-	case "DeliveryPolicy", "RedrivePolicy", "ReplayPolicy":
+	case "RedrivePolicy":
+		var rp struct {
+			DeadLetterTargetArn string `json:"deadLetterTargetArn"`
+		}
+		if value != "" && (json.Unmarshal([]byte(value), &rp) != nil || !strings.HasPrefix(rp.DeadLetterTargetArn, "arn:aws:sqs:")) {
+			return invalidParameter("RedrivePolicy: deadLetterTargetArn must be an SQS queue ARN")
+		}
+	case "DeliveryPolicy", "ReplayPolicy":
 		if value != "" && !json.Valid([]byte(value)) {
 			return invalidParameter("%s: the value is not valid JSON", name)
 		}

@@ -2,7 +2,10 @@
 // that answers the AWS Lambda REST API (2015-03-31) as AWS does, stores
 // functions, versions and aliases, routes weighted aliases, and runs real
 // function packages as local processes over the Lambda Runtime API. The
-// same endpoint serves an S3-compatible store for code artifacts.
+// same endpoint serves an S3-compatible store for code artifacts, SQS
+// (package sqs) and SNS (package sns), which deliver to functions, and to
+// which asynchronous invocation delivers its dead letters and
+// destination records.
 //
 // # What it is
 //
@@ -68,7 +71,19 @@
 //	  │                 and /_locallambda/functions/F/aliases/A/history (control: every
 //	  │                 change of an alias since the local Lambda started)
 //	  GET /metrics      Prometheus (invoke)
+//	  signed for sqs    SQS (JSON and query protocols): package sqs, DataDir/sqs.db
+//	  signed for sns    SNS (query protocol): package sns, DataDir/sns.db; also the
+//	                    unsigned GET /?Action=ConfirmSubscription|Unsubscribe links
+//	                    it hands to http(s) subscribers
 //	  everything else   S3, path-style: package s3, a file-backed gofakes3 store
+//
+// SQS and SNS requests are told from S3's by the service of their SigV4
+// credential scope (Credential=KEY/DATE/REGION/SERVICE/…), as every SDK
+// signs for the service it calls. The services deliver to each other
+// through wiring.go's adapters: an SNS lambda subscription is an Event
+// invocation (invoke.Invoker.InvokeAsync), an sqs subscription a message
+// sent to the local SQS; the Event queue's dead-letter queues and SQS/SNS
+// destinations go to the local SQS and SNS (invoke.Config.Sender).
 //
 // awserr renders both planes' errors and access's refusals as AWS does;
 // atomicfile writes the snapshot, packages and S3 metadata crash-safely;

@@ -107,7 +107,9 @@
 // stored as attributes and have no effect; DeliveryPolicy does not change
 // the retry schedule (Config.RetryDelays does). Lambda and SQS deliveries
 // are retried on the same schedule as HTTP, not AWS's 100,000-odd
-// attempts over 23 days. Signatures use the local certificate, not
+// attempts over 23 days. A lambda subscription needs no resource policy
+// on the function (AddPermission for sns.amazonaws.com): nothing is
+// checked. Signatures use the local certificate, not
 // Amazon's, and SignatureVersion 2 (SHA256) is stored but messages are
 // signed with version 1.
 package sns

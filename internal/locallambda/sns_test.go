@@ -3,6 +3,7 @@ package locallambda
 import (
 	"context"
 	"encoding/json"
+	"io"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -181,6 +182,16 @@ func TestSNSToLambda(t *testing.T) {
 		if v, _ := s[k].(string); v == "" {
 			t.Errorf("Sns.%s is empty", k)
 		}
+	}
+	// SigningCertUrl serves the certificate the signature verifies with.
+	certResp, err := http.Get(s["SigningCertUrl"].(string))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cert, _ := io.ReadAll(certResp.Body)
+	certResp.Body.Close()
+	if certResp.StatusCode != 200 || !strings.HasPrefix(string(cert), "-----BEGIN CERTIFICATE-----") {
+		t.Errorf("GET SigningCertUrl: %d %.60q", certResp.StatusCode, cert)
 	}
 	if _, err := time.Parse("2006-01-02T15:04:05.000Z", s["Timestamp"].(string)); err != nil {
 		t.Errorf("Timestamp: %v", err)

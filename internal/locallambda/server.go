@@ -89,6 +89,7 @@ type Server struct {
 	iv     *invoke.Invoker
 	s3     *s3.Store
 	sqs    *sqs.Service
+	poller *sqs.Poller  // delivers local queues to functions (SQS event source mappings)
 	lambda http.Handler // the Lambda REST API
 	// services are the further AWS services on the endpoint, by the
 	// service name of a request's SigV4 credential scope.
@@ -161,6 +162,11 @@ func New(cfg Config) (*Server, error) {
 		DataDir: dir, Region: cfg.Region, AccountID: cfg.AccountID, Logger: log, Clock: cfg.Clock,
 		ConcurrentExecutions: cfg.ConcurrentExecutions, Objects: s.s3, BeforeActivation: cfg.beforeActivation,
 		RequestMemory: cfg.RequestMemory,
+		MappingsChanged: func() {
+			if s.poller != nil {
+				s.poller.Sync()
+			}
+		},
 	})
 	if err != nil {
 		_ = unlock()
@@ -190,7 +196,13 @@ func New(cfg Config) (*Server, error) {
 		ic.Now = cfg.Clock
 	}
 	s.iv = invoke.New(ic)
+	s.poller = sqs.NewPoller(sqs.PollerConfig{Service: s.sqs, Mappings: s.sqsMappings, Logger: log, Report: s.ctl.SetMappingResult,
+		Invoke: func(ctx context.Context, function, qualifier string, payload []byte) ([]byte, bool, error) {
+			r, err := s.iv.Invoke(ctx, function, qualifier, payload)
+			return r.Payload, r.FunctionError != "", err
+		}})
 	s.ctl.Start(s.iv)
+	s.poller.Sync() // the mappings enabled before a restart deliver again
 
 	s.lambda = restapi.New(restapi.Config{Routes: s.ctl.Routes(), NotFound: http.HandlerFunc(restapi.UnknownOperation), Logger: log})
 	s.own = restapi.New(restapi.Config{Routes: []restapi.Route{
@@ -282,9 +294,11 @@ func (s *Server) Close() error {
 		cancel()
 	}
 	s.ctl.Close()
+	s.poller.Stop()
 	if err := s.iv.Close(); err != nil {
 		errs = append(errs, fmt.Errorf("close the invoker: %w", err))
 	}
+	s.poller.Close()
 	if err := s.sqs.Close(); err != nil {
 		errs = append(errs, fmt.Errorf("close the local SQS: %w", err))
 	}
@@ -292,6 +306,22 @@ func (s *Server) Close() error {
 		errs = append(errs, fmt.Errorf("unlock the data directory: %w", err))
 	}
 	return errors.Join(errs...)
+}
+
+// sqsMappings are the enabled event source mappings whose source is a
+// queue of the local SQS: the ones its Poller delivers. Mappings of
+// Kinesis, DynamoDB and the other sources are stored only.
+func (s *Server) sqsMappings() []sqs.Mapping {
+	prefix := "arn:aws:sqs:" + s.cfg.Region + ":" + s.cfg.AccountID + ":"
+	var out []sqs.Mapping
+	for _, m := range s.ctl.EventSourceMappings() {
+		if m.State != "Enabled" || !strings.HasPrefix(m.EventSourceArn, prefix) {
+			continue
+		}
+		out = append(out, sqs.Mapping{UUID: m.UUID, Function: m.Function, Qualifier: m.Qualifier, QueueARN: m.EventSourceArn,
+			BatchSize: m.BatchSize, BatchingWindow: m.BatchingWindow, ReportBatchItemFailures: m.ReportBatchItemFailures})
+	}
+	return out
 }
 
 // lambdaAPIVersion matches the first path segment of every Lambda REST

@@ -1,6 +1,7 @@
 package control
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"maps"
@@ -44,6 +45,9 @@ type eventSourceMapping struct {
 	Queues                         []string                   `json:"queues,omitempty"`
 	Extra                          map[string]json.RawMessage `json:"extra,omitempty"` // other members, stored and echoed
 	Tags                           map[string]string          `json:"tags,omitempty"`
+	// LastProcessingResult is what delivery last recorded; "" is "No
+	// records processed".
+	LastProcessingResult string `json:"lastProcessingResult,omitempty"`
 }
 
 func (e *eventSourceMapping) transitional() bool {
@@ -252,7 +256,7 @@ func (a arns) esmConfiguration(e *eventSourceMapping) json.RawMessage {
 		EventSourceArn:                 e.EventSourceArn,
 		FunctionArn:                    a.qualified(e.Function, e.Qualifier),
 		LastModified:                   awsTimestamp(e.LastModified),
-		LastProcessingResult:           "No records processed",
+		LastProcessingResult:           cmp.Or(e.LastProcessingResult, "No records processed"),
 		State:                          string(e.State),
 		StateTransitionReason:          e.StateTransitionReason,
 		BatchSize:                      e.BatchSize,
@@ -490,6 +494,7 @@ func (cp *Plane) updateEventSourceMapping(w http.ResponseWriter, r *http.Request
 	if err != nil {
 		return err
 	}
+	cp.mappingsChanged() // delivery stops while the mapping is not Enabled
 	cp.startMappingTransition(r.PathValue("uuid"))
 	return respondRaw(w, http.StatusAccepted, resp)
 }
@@ -513,6 +518,7 @@ func (cp *Plane) deleteEventSourceMapping(w http.ResponseWriter, r *http.Request
 	if err != nil {
 		return err
 	}
+	cp.mappingsChanged() // delivery stops while the mapping is not Enabled
 	cp.startMappingTransition(r.PathValue("uuid"))
 	return respondRaw(w, http.StatusAccepted, resp)
 }
@@ -547,5 +553,6 @@ func (cp *Plane) startMappingTransition(id string) {
 		if err != nil {
 			cp.log.Error("local lambda: settle event source mapping", "uuid", id, "err", err)
 		}
+		cp.mappingsChanged()
 	})
 }

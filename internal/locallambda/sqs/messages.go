@@ -638,3 +638,37 @@ func (s *Service) changeVisibility(ctx context.Context, name, handle string, tim
 	}
 	return err
 }
+
+// deleteMany deletes the messages of handles from the queue of queueARN
+// in one transaction, as deleteMessage does each.
+func (s *Service) deleteMany(ctx context.Context, queueARN string, handles []string) error {
+	if len(handles) == 0 {
+		return nil
+	}
+	name, err := s.nameFromARN(queueARN)
+	if err != nil {
+		return err
+	}
+	var fifo bool
+	err = s.tx(ctx, func(tx *sql.Tx) error {
+		qu, err := loadQueue(ctx, tx, name)
+		if err != nil {
+			return err
+		}
+		fifo = qu.fifo()
+		for _, h := range handles {
+			q, seq, token, ok := parseReceiptHandle(h)
+			if !ok || q != name {
+				return receiptHandleInvalid(h)
+			}
+			if _, err := tx.ExecContext(ctx, `DELETE FROM messages WHERE seq = ? AND queue = ? AND receipt = ?`, seq, name, token); err != nil {
+				return fmt.Errorf("delete a message of %s: %w", name, err)
+			}
+		}
+		return nil
+	})
+	if err == nil && fifo {
+		s.notify(name)
+	}
+	return err
+}

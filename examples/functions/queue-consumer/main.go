@@ -7,6 +7,8 @@
 //   - a body containing "fail" is a failed message (batchItemFailures);
 //   - a body containing "crash" fails the whole invocation (an error), so
 //     the whole batch returns;
+//   - a body containing "slow" makes the invocation take 3 seconds more
+//     (to watch a batch in flight);
 //   - anything else is processed.
 //
 // When CONSUMER_LOG names a file, each processed message is appended to it
@@ -22,6 +24,7 @@ import (
 	"os"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/aws/aws-lambda-go/events"
 	"github.com/aws/aws-lambda-go/lambda"
@@ -40,6 +43,12 @@ func handle(ctx context.Context, ev events.SQSEvent) (events.SQSEventResponse, e
 	requestID := "-"
 	if lc, ok := lambdacontext.FromContext(ctx); ok {
 		requestID = lc.AwsRequestID
+	}
+	for _, r := range ev.Records {
+		if strings.Contains(r.Body, "slow") {
+			time.Sleep(3 * time.Second)
+			break
+		}
 	}
 	var processed []string
 	for _, r := range ev.Records {

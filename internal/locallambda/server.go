@@ -319,7 +319,8 @@ func (s *Server) sqsMappings() []sqs.Mapping {
 			continue
 		}
 		out = append(out, sqs.Mapping{UUID: m.UUID, Function: m.Function, Qualifier: m.Qualifier, QueueARN: m.EventSourceArn,
-			BatchSize: m.BatchSize, BatchingWindow: m.BatchingWindow, ReportBatchItemFailures: m.ReportBatchItemFailures})
+			BatchSize: m.BatchSize, BatchingWindow: m.BatchingWindow, ReportBatchItemFailures: m.ReportBatchItemFailures,
+			MaximumConcurrency: m.MaximumConcurrency})
 	}
 	return out
 }

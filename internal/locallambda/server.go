@@ -88,14 +88,15 @@ type Config struct {
 // a query is the Prometheus endpoint; everything else is S3 (path-style).
 // Package access checks every request first; see the package comment.
 type Server struct {
-	cfg   Config
-	log   *slog.Logger
-	guard *access.Guard
-	ctl   *control.Plane
-	iv    *invoke.Invoker
-	s3    *s3.Store
-	sqs   *sqs.Service
-	sns   *sns.Service
+	cfg    Config
+	log    *slog.Logger
+	guard  *access.Guard
+	ctl    *control.Plane
+	iv     *invoke.Invoker
+	s3     *s3.Store
+	sqs    *sqs.Service
+	poller *sqs.Poller // delivers local queues to functions (SQS event source mappings)
+	sns    *sns.Service
 	// wired is closed once every service is built: a delivery between
 	// them waits for it.
 	wired  chan struct{}
@@ -171,6 +172,11 @@ func New(cfg Config) (*Server, error) {
 		DataDir: dir, Region: cfg.Region, AccountID: cfg.AccountID, Logger: log, Clock: cfg.Clock,
 		ConcurrentExecutions: cfg.ConcurrentExecutions, Objects: s.s3, BeforeActivation: cfg.beforeActivation,
 		RequestMemory: cfg.RequestMemory,
+		MappingsChanged: func() {
+			if s.poller != nil {
+				s.poller.Sync()
+			}
+		},
 	})
 	if err != nil {
 		_ = unlock()
@@ -215,8 +221,14 @@ func New(cfg Config) (*Server, error) {
 		ic.Now = cfg.Clock
 	}
 	s.iv = invoke.New(ic)
+	s.poller = sqs.NewPoller(sqs.PollerConfig{Service: s.sqs, Mappings: s.sqsMappings, Logger: log, Report: s.ctl.SetMappingResult,
+		Invoke: func(ctx context.Context, function, qualifier string, payload []byte) ([]byte, bool, error) {
+			r, err := s.iv.Invoke(ctx, function, qualifier, payload)
+			return r.Payload, r.FunctionError != "", err
+		}})
 	close(s.wired)
 	s.ctl.Start(s.iv)
+	s.poller.Sync() // the mappings enabled before a restart deliver again
 
 	s.lambda = restapi.New(restapi.Config{Routes: s.ctl.Routes(), NotFound: http.HandlerFunc(restapi.UnknownOperation), Logger: log})
 	s.own = restapi.New(restapi.Config{Routes: []restapi.Route{
@@ -312,12 +324,14 @@ func (s *Server) Close() error {
 		cancel()
 	}
 	s.ctl.Close()
+	s.poller.Stop()
 	if err := s.sns.Close(); err != nil {
 		errs = append(errs, fmt.Errorf("close the local SNS: %w", err))
 	}
 	if err := s.iv.Close(); err != nil {
 		errs = append(errs, fmt.Errorf("close the invoker: %w", err))
 	}
+	s.poller.Close()
 	if err := s.sqs.Close(); err != nil {
 		errs = append(errs, fmt.Errorf("close the local SQS: %w", err))
 	}
@@ -325,6 +339,23 @@ func (s *Server) Close() error {
 		errs = append(errs, fmt.Errorf("unlock the data directory: %w", err))
 	}
 	return errors.Join(errs...)
+}
+
+// sqsMappings are the enabled event source mappings whose source is a
+// queue of the local SQS: the ones its Poller delivers. Mappings of
+// Kinesis, DynamoDB and the other sources are stored only.
+func (s *Server) sqsMappings() []sqs.Mapping {
+	prefix := "arn:aws:sqs:" + s.cfg.Region + ":" + s.cfg.AccountID + ":"
+	var out []sqs.Mapping
+	for _, m := range s.ctl.EventSourceMappings() {
+		if m.State != "Enabled" || !strings.HasPrefix(m.EventSourceArn, prefix) {
+			continue
+		}
+		out = append(out, sqs.Mapping{UUID: m.UUID, Function: m.Function, Qualifier: m.Qualifier, QueueARN: m.EventSourceArn,
+			BatchSize: m.BatchSize, BatchingWindow: m.BatchingWindow, ReportBatchItemFailures: m.ReportBatchItemFailures,
+			MaximumConcurrency: m.MaximumConcurrency})
+	}
+	return out
 }
 
 // lambdaAPIVersion matches the first path segment of every Lambda REST

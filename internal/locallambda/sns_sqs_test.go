@@ -19,8 +19,8 @@ import (
 // Deliveries to the local SQS: SNS subscriptions, dead-letter queues and
 // destinations, read back with the SDK's SQS client.
 
-// createQueue creates a queue and returns its URL and ARN.
-func createQueue(t *testing.T, cs *ctlServer, name string) (string, string) {
+// makeQueue creates a queue and returns its URL and ARN.
+func makeQueue(t *testing.T, cs *ctlServer, name string) (string, string) {
 	t.Helper()
 	out, err := cs.SQS.CreateQueue(context.Background(), &sqs.CreateQueueInput{QueueName: aws.String(name)})
 	if err != nil {
@@ -29,9 +29,9 @@ func createQueue(t *testing.T, cs *ctlServer, name string) (string, string) {
 	return aws.ToString(out.QueueUrl), "arn:aws:sqs:us-east-1:000000000000:" + name
 }
 
-// receiveAll reads the queue until it has n messages (deleting them) and
+// drainQueue reads the queue until it has n messages (deleting them) and
 // then checks that no more is there.
-func receiveAll(t *testing.T, cs *ctlServer, url string, n int) []qtypes.Message {
+func drainQueue(t *testing.T, cs *ctlServer, url string, n int) []qtypes.Message {
 	t.Helper()
 	var got []qtypes.Message
 	sluicetest.WaitFor(t, "the queue's messages", 60*time.Second, func() bool {
@@ -56,8 +56,8 @@ func TestSNSFanOutToQueues(t *testing.T) {
 	cs := newCtlServer(t, withFastRetries())
 	ctx := context.Background()
 	c := snsClient(cs.URL())
-	allURL, allARN := createQueue(t, cs, "all-orders")
-	bigURL, bigARN := createQueue(t, cs, "big-orders")
+	allURL, allARN := makeQueue(t, cs, "all-orders")
+	bigURL, bigARN := makeQueue(t, cs, "big-orders")
 	topic, err := c.CreateTopic(ctx, &sns.CreateTopicInput{Name: aws.String("orders")})
 	if err != nil {
 		t.Fatal(err)
@@ -80,8 +80,8 @@ func TestSNSFanOutToQueues(t *testing.T) {
 	if err != nil || len(out.Successful) != 2 {
 		t.Fatalf("PublishBatch = %+v, %v", out, err)
 	}
-	all := receiveAll(t, cs, allURL, 2)
-	big := receiveAll(t, cs, bigURL, 1)
+	all := drainQueue(t, cs, allURL, 2)
+	big := drainQueue(t, cs, bigURL, 1)
 	if len(all) != 2 {
 		t.Errorf("all-orders received %d messages, want 2", len(all))
 	}
@@ -114,9 +114,9 @@ func TestSNSFanOutToQueues(t *testing.T) {
 func TestAsyncToQueues(t *testing.T) {
 	t.Parallel()
 	cs := newCtlServer(t, withFastRetries())
-	dlqURL, dlqARN := createQueue(t, cs, "dlq")
-	okURL, okARN := createQueue(t, cs, "successes")
-	failURL, failARN := createQueue(t, cs, "failures")
+	dlqURL, dlqARN := makeQueue(t, cs, "dlq")
+	okURL, okARN := makeQueue(t, cs, "successes")
+	failURL, failARN := makeQueue(t, cs, "failures")
 	cs.recorder(t, "q-failing", true, func(in *lambda.CreateFunctionInput) {
 		in.DeadLetterConfig = &ltypes.DeadLetterConfig{TargetArn: aws.String(dlqARN)}
 	})
@@ -129,7 +129,7 @@ func TestAsyncToQueues(t *testing.T) {
 	failID := invokeEvent(t, cs, "q-failing", `{"x":1}`)
 	okID := invokeEvent(t, cs, "q-ok", `{"y":2}`)
 
-	dl := receiveAll(t, cs, dlqURL, 1)
+	dl := drainQueue(t, cs, dlqURL, 1)
 	if aws.ToString(dl[0].Body) != `{"x":1}` {
 		t.Errorf("dead-letter body = %q, want the event payload", aws.ToString(dl[0].Body))
 	}
@@ -143,7 +143,7 @@ func TestAsyncToQueues(t *testing.T) {
 	for _, q := range []struct {
 		url, id, condition string
 	}{{failURL, failID, "RetriesExhausted"}, {okURL, okID, "Success"}} {
-		m := receiveAll(t, cs, q.url, 1)
+		m := drainQueue(t, cs, q.url, 1)
 		var rec map[string]any
 		if err := json.Unmarshal([]byte(aws.ToString(m[0].Body)), &rec); err != nil {
 			t.Fatalf("record %q: %v", aws.ToString(m[0].Body), err)
@@ -159,7 +159,7 @@ func TestSNSRedrivesToTheSubscriptionsDeadLetterQueue(t *testing.T) {
 	cs := newCtlServer(t, withFastRetries())
 	ctx := context.Background()
 	c := snsClient(cs.URL())
-	dlqURL, dlqARN := createQueue(t, cs, "sub-dlq")
+	dlqURL, dlqARN := makeQueue(t, cs, "sub-dlq")
 	topic, err := c.CreateTopic(ctx, &sns.CreateTopicInput{Name: aws.String("to-nowhere")})
 	if err != nil {
 		t.Fatal(err)
@@ -175,7 +175,7 @@ func TestSNSRedrivesToTheSubscriptionsDeadLetterQueue(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	got := receiveAll(t, cs, dlqURL, 1)
+	got := drainQueue(t, cs, dlqURL, 1)
 	var env map[string]any
 	if err := json.Unmarshal([]byte(aws.ToString(got[0].Body)), &env); err != nil || env["Message"] != "lost?" || env["MessageId"] != aws.ToString(pub.MessageId) {
 		t.Errorf("the subscription's dead-letter queue received %q (%v)", aws.ToString(got[0].Body), err)

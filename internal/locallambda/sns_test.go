@@ -261,8 +261,8 @@ func invocations(cs *ctlServer, fn, qualifier, version string) int64 {
 func TestSNSDeliveryOwedAcrossRestart(t *testing.T) {
 	t.Parallel()
 	var mu sync.Mutex
-	now := time.Now()
-	clock := func() time.Time { mu.Lock(); defer mu.Unlock(); return now }
+	var offset time.Duration
+	clock := func() time.Time { mu.Lock(); defer mu.Unlock(); return time.Now().Add(offset) }
 	opts := []ctlOption{func(c *Config) { c.Clock = clock; c.SNSRetryDelays = []time.Duration{time.Hour} }}
 	dir := t.TempDir()
 	cs := openCtlServer(t, dir, opts...)
@@ -291,7 +291,7 @@ func TestSNSDeliveryOwedAcrossRestart(t *testing.T) {
 		t.Fatalf("the function received %d events before the restart", n)
 	}
 	mu.Lock()
-	now = now.Add(2 * time.Hour)
+	offset = 2 * time.Hour
 	mu.Unlock()
 	openCtlServer(t, dir, opts...)
 	got := waitEvents(t, file, 1)

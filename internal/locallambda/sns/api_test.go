@@ -526,8 +526,8 @@ func TestOwedDeliverySurvivesRestart(t *testing.T) {
 	hook := httptest.NewServer(rc)
 	t.Cleanup(hook.Close)
 	var mu sync.Mutex
-	now := time.Now()
-	clock := func() time.Time { mu.Lock(); defer mu.Unlock(); return now }
+	var offset time.Duration
+	clock := func() time.Time { mu.Lock(); defer mu.Unlock(); return time.Now().Add(offset) }
 	// One retry, an hour after the failure: the delivery is owed when the
 	// service stops.
 	ts := newTestService(t, Config{Clock: clock, RetryDelays: []time.Duration{time.Hour}})
@@ -555,7 +555,7 @@ func TestOwedDeliverySurvivesRestart(t *testing.T) {
 	}
 	// Two hours later, a new run of the service delivers what was owed.
 	mu.Lock()
-	now = now.Add(2 * time.Hour)
+	offset = 2 * time.Hour
 	mu.Unlock()
 	ts.open(t, Config{Path: ts.path, Clock: clock, BaseURL: func() string { return ts.srv.URL }, RetryDelays: []time.Duration{time.Hour}})
 	sluicetest.WaitFor(t, "the owed confirmation after the restart", 10*time.Second, func() bool { return len(rc.got()) == 1 })

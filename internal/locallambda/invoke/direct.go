@@ -1,0 +1,50 @@
+package invoke
+
+import (
+	"context"
+	"net/http"
+	"slices"
+
+	"github.com/sluice-cd/sluice/internal/locallambda/awserr"
+)
+
+// Result is the outcome of an invocation made with Invoke.
+type Result struct {
+	// RequestID is the invocation's request ID.
+	RequestID string
+	// Version is the version that ran (for a weighted alias, the one drawn).
+	Version string
+	// Payload is the function's response or, with FunctionError set, its
+	// error document.
+	Payload []byte
+	// FunctionError is "Unhandled" when the function failed, else "".
+	FunctionError string
+}
+
+// Invoke runs one synchronous invocation of functionName (at qualifier:
+// a version, an alias, "" for $LATEST) with payload, as a RequestResponse
+// Invoke does: an alias's weights are drawn, concurrency is admitted, and
+// the per-version metrics count it. It is for the local Lambda's own
+// callers (event source mappings); errors are *awserr.Error values (a
+// missing function, a throttle, a function not Active).
+func (iv *Invoker) Invoke(ctx context.Context, functionName, qualifier string, payload []byte) (Result, error) {
+	if iv.isClosed() {
+		return Result{}, &awserr.Error{Status: http.StatusInternalServerError, Type: awserr.TypeService, Message: "The local Lambda is shutting down."}
+	}
+	target, err := iv.cfg.Resolver.ResolveInvoke(ctx, functionName, qualifier)
+	if err != nil {
+		return Result{}, err
+	}
+	if target == nil || target.Primary == nil {
+		return Result{}, awserr.ResourceNotFound("Function not found: %s", functionName)
+	}
+	if target.State != "" && target.State != "Active" {
+		return Result{}, awserr.ResourceConflict("The operation cannot be performed at this time. The function is currently in the following state: %s", target.State)
+	}
+	out := iv.invoke(target, invocationInput{payload: payload})
+	defer out.free(iv)
+	if out.err != nil {
+		return Result{}, out.err
+	}
+	return Result{RequestID: out.requestID, Version: out.version, Payload: slices.Clone(out.body), FunctionError: out.functionError}, nil
+}

@@ -41,7 +41,14 @@ type localLambdaProc struct {
 
 func startLocalLambda(t *testing.T, bin string) *localLambdaProc {
 	t.Helper()
-	cmd := exec.Command(bin, "local", "serve", "--addr", "127.0.0.1:0", "--data-dir", t.TempDir(), "--log-level", "warn")
+	return startLocalLambdaIn(t, bin, t.TempDir())
+}
+
+// startLocalLambdaIn starts `sluice local serve` on the data directory dir
+// (a restart when a killed one used it before).
+func startLocalLambdaIn(t *testing.T, bin, dir string) *localLambdaProc {
+	t.Helper()
+	cmd := exec.Command(bin, "local", "serve", "--addr", "127.0.0.1:0", "--data-dir", dir, "--log-level", "warn")
 	cmd.Stderr = testLog{t, "local"}
 	out, err := cmd.StdoutPipe()
 	if err != nil {

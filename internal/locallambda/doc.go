@@ -2,7 +2,11 @@
 // that answers the AWS Lambda REST API (2015-03-31) as AWS does, stores
 // functions, versions and aliases, routes weighted aliases, and runs real
 // function packages as local processes over the Lambda Runtime API. The
-// same endpoint serves an S3-compatible store for code artifacts.
+// same endpoint serves an S3-compatible store for code artifacts, SQS
+// (package sqs), whose queues event source mappings deliver to functions,
+// and SNS (package sns), whose subscriptions deliver to functions and
+// queues; asynchronous invocation delivers its dead letters and
+// destination records to both.
 //
 // # What it is
 //
@@ -44,7 +48,7 @@
 //     a page whose DNS name is re-pointed here (rebinding) is refused;
 //   - a request with Origin, or with Sec-Fetch-Site other than "none"
 //     (which every current browser sends, and no SDK), is refused;
-//   - the Lambda API and S3 need an AWS Signature Version 4, in the
+//   - the Lambda API, SQS and S3 need an AWS Signature Version 4, in the
 //     Authorization header or a presigned URL's query, which every SDK
 //     and the AWS CLI send with whatever credentials they find, and a page
 //     cannot send across origins without a CORS preflight (refused, it
@@ -65,12 +69,23 @@
 //
 //	Server ─ one loopback port (this package: server.go)
 //	  every request   first through package access: Host, browser, SigV4
-//	  signed for "cloudfront" (the SigV4 credential scope's service, looked at
-//	  │                 before the path: /2020-05-31/… is CloudFront's, not a
-//	  │                 Lambda version) — package cloudfront's API; further
-//	  │                 services (sqs, sns, …) join the same map in server.go
+//	  signed for "sqs", "sns" or "cloudfront" — the SigV4 credential scope's
+//	  │                 service, looked at before the path (/2020-05-31/… is
+//	  │                 CloudFront's, not a Lambda version): Server.services, a
+//	  │                 map service → handler
+//	  │   sqs ───────── SQS, JSON and query protocols: package sqs — queues and
+//	  │                 messages in sqs.db (SQLite)
+//	  │   Poller ────── one loop per Enabled SQS event source mapping on a local
+//	  │                 queue: receive a batch, invoke through invoke.Invoker.Invoke
+//	  │                 (alias weights per batch, per-version metrics), delete;
+//	  │                 the control plane tells it when mappings change and keeps
+//	  │                 LastProcessingResult
+//	  │   sns ───────── SNS, query protocol: package sns — topics, subscriptions
+//	  │                 and owed deliveries in sns.db
+//	  │   cloudfront ── package cloudfront: distributions and continuous-deployment
+//	  │                 policies
 //	  /20YY-MM-DD/…   Lambda REST API, routed by restapi on ServeMux patterns
-//	  │                 control plane: package control — the model (state.json),
+//	  │                 control plane: package control — the model (control.db),
 //	  │                 packages under functions/, activations, every operation
 //	  │   Invoke ────── data plane: package invoke — asks the control plane
 //	  │                 through invoke.Resolver, runs processes, queues events
@@ -80,6 +95,8 @@
 //	  │                 and /_locallambda/functions/F/aliases/A/history (control: every
 //	  │                 change of an alias since the local Lambda started)
 //	  GET /metrics      Prometheus (invoke)
+//	  GET /?Action=ConfirmSubscription|Unsubscribe, unsigned: the links SNS
+//	  │                 hands to http(s) subscribers (sns)
 //	  everything else   S3, path-style: package s3, a file-backed gofakes3 store
 //
 //	StartEdge ─ a second loopback port: the edge proxy (package cloudfront)
@@ -87,6 +104,12 @@
 //	  │                 → cache behavior → viewer-request → origin-request
 //	  │                 → custom origin → origin-response → viewer-response,
 //	  │                 each function run by invoke.Invoker.Invoke
+//
+// The services deliver to each other through wiring.go's adapters: an SNS
+// lambda subscription is an Event invocation (invoke.Invoker.InvokeAsync),
+// an sqs subscription a message sent to the local SQS; the Event queue's
+// dead-letter queues and SQS/SNS destinations go to the local SQS and SNS
+// (invoke.Config.Sender).
 //
 // awserr renders both planes' errors and access's refusals as AWS does;
 // atomicfile writes the snapshot, packages and S3 metadata crash-safely;

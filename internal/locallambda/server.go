@@ -25,6 +25,8 @@ import (
 	"github.com/sluice-cd/sluice/internal/locallambda/invoke"
 	"github.com/sluice-cd/sluice/internal/locallambda/restapi"
 	"github.com/sluice-cd/sluice/internal/locallambda/s3"
+	"github.com/sluice-cd/sluice/internal/locallambda/sns"
+	"github.com/sluice-cd/sluice/internal/locallambda/sqs"
 	"github.com/sluice-cd/sluice/internal/lockfile"
 )
 
@@ -74,6 +76,11 @@ type Config struct {
 	// function in Pending / InProgress, or a mapping in Creating, for as
 	// long as they need.
 	beforeActivation func(function, qualifier string)
+	// SNSRetryDelays are the waits before the retries of a failed SNS
+	// delivery (package sns's Config.RetryDelays). Nil: AWS's three
+	// retries 20 s apart.
+	SNSRetryDelays []time.Duration
+
 	// bodyTimeout, if set, replaces httpserve.DefaultBodyTimeout, so that
 	// tests can watch a dribbled body being cut off.
 	bodyTimeout time.Duration
@@ -95,18 +102,32 @@ type Server struct {
 	ctl    *control.Plane
 	iv     *invoke.Invoker
 	s3     *s3.Store
+	sqs    *sqs.Service
+	poller *sqs.Poller // delivers local queues to functions (SQS event source mappings)
+	sns    *sns.Service
+	// wired is closed once every service is built: a delivery between
+	// them waits for it.
+	wired  chan struct{}
 	lambda http.Handler // the Lambda REST API
-	own    http.Handler // the /_locallambda/ resources
-	unlock func() error // releases the data directory
 	cf     *cloudfront.Plane
-	// signed are the further AWS services on the endpoint, by the service
-	// name of the request's SigV4 credential scope.
-	signed map[string]signedService
+	// services are the further AWS services on the endpoint, by the
+	// service name of a request's SigV4 credential scope.
+	services map[string]awsService
+	own      http.Handler // the /_locallambda/ resources
+	unlock   func() error // releases the data directory
 
 	mu     sync.Mutex
 	srv    *http.Server
 	url    string
 	closed bool
+}
+
+// awsService is an AWS service the endpoint serves beside Lambda and S3,
+// picked by the service name a request is signed for.
+type awsService struct {
+	handler http.Handler
+	// refuse writes a refusal of package access in the service's envelope.
+	refuse func(w http.ResponseWriter, r *http.Request, f *access.Refusal)
 }
 
 // New opens (or creates) the local Lambda under cfg.DataDir and resumes
@@ -149,7 +170,7 @@ func New(cfg Config) (*Server, error) {
 	if err != nil {
 		return nil, fmt.Errorf("lock local Lambda data directory: %w", err)
 	}
-	s := &Server{cfg: cfg, log: log, unlock: unlock,
+	s := &Server{cfg: cfg, log: log, unlock: unlock, wired: make(chan struct{}),
 		guard: access.New(access.Config{Credentials: cfg.Credentials, Clock: cfg.Clock, TempDir: filepath.Join(dir, "tmp")})}
 	s.s3, err = s3.Open(s3.Config{Dir: filepath.Join(dir, "s3"), Clock: cfg.Clock, Logger: log})
 	if err != nil {
@@ -160,14 +181,47 @@ func New(cfg Config) (*Server, error) {
 		DataDir: dir, Region: cfg.Region, AccountID: cfg.AccountID, Logger: log, Clock: cfg.Clock,
 		ConcurrentExecutions: cfg.ConcurrentExecutions, Objects: s.s3, BeforeActivation: cfg.beforeActivation,
 		RequestMemory: cfg.RequestMemory,
+		MappingsChanged: func() {
+			if s.poller != nil {
+				s.poller.Sync()
+			}
+		},
 	})
 	if err != nil {
 		_ = unlock()
 		return nil, err
 	}
 
+	s.sqs, err = sqs.Open(sqs.Config{Path: filepath.Join(dir, "sqs.db"), Region: cfg.Region, AccountID: cfg.AccountID, Clock: cfg.Clock, Logger: log})
+	if err != nil {
+		s.ctl.Close()
+		_ = unlock()
+		return nil, err
+	}
+	s.sns, err = sns.Open(context.Background(), sns.Config{
+		Path: filepath.Join(dir, "sns.db"), Region: cfg.Region, AccountID: cfg.AccountID, Logger: log, Clock: cfg.Clock,
+		BaseURL: s.URL, Functions: (*functions)(s), Queues: (*queues)(s), RetryDelays: cfg.SNSRetryDelays,
+	})
+	if err != nil {
+		_ = s.sqs.Close()
+		s.ctl.Close()
+		_ = unlock()
+		return nil, err
+	}
+	s.services = map[string]awsService{
+		"sqs": {handler: s.sqs.Handler(), refuse: func(w http.ResponseWriter, r *http.Request, f *access.Refusal) {
+			e := f.Lambda()
+			sqs.WriteRefusal(w, r, e.Status, strings.TrimSuffix(e.Type, "Exception"), e.Message)
+		}},
+		"sns": {handler: s.sns.Handler(), refuse: func(w http.ResponseWriter, _ *http.Request, f *access.Refusal) {
+			e := f.Lambda()
+			sns.WriteError(w, e.Status, strings.TrimSuffix(e.Type, "Exception"), e.Message)
+		}},
+	}
+
 	ic := cfg.Invoker
 	ic.Resolver = s.ctl
+	ic.Sender = (*sender)(s)
 	ic.Logger = cmp.Or(ic.Logger, log)
 	ic.DataDir = cmp.Or(ic.DataDir, filepath.Join(dir, "invoker"))
 	ic.Region = cmp.Or(ic.Region, cfg.Region)
@@ -176,7 +230,14 @@ func New(cfg Config) (*Server, error) {
 		ic.Now = cfg.Clock
 	}
 	s.iv = invoke.New(ic)
+	s.poller = sqs.NewPoller(sqs.PollerConfig{Service: s.sqs, Mappings: s.sqsMappings, Logger: log, Report: s.ctl.SetMappingResult,
+		Invoke: func(ctx context.Context, function, qualifier string, payload []byte) ([]byte, bool, error) {
+			r, err := s.iv.Invoke(ctx, function, qualifier, payload, 0)
+			return r.Payload, r.FunctionError != "", err
+		}})
+	close(s.wired)
 	s.ctl.Start(s.iv)
+	s.poller.Sync() // the mappings enabled before a restart deliver again
 
 	s.cf, err = cloudfront.Open(cloudfront.Config{
 		DataDir: filepath.Join(dir, "cloudfront"), AccountID: cfg.AccountID, Clock: cfg.Clock, Logger: log,
@@ -188,9 +249,7 @@ func New(cfg Config) (*Server, error) {
 		_ = unlock()
 		return nil, err
 	}
-	s.signed = map[string]signedService{
-		"cloudfront": {handler: s.cf.Handler(), refuse: cloudfront.WriteRefusal},
-	}
+	s.services["cloudfront"] = awsService{handler: s.cf.Handler(), refuse: cloudfront.WriteRefusal}
 
 	s.lambda = restapi.New(restapi.Config{Routes: s.ctl.Routes(), NotFound: http.HandlerFunc(restapi.UnknownOperation), Logger: log})
 	s.own = restapi.New(restapi.Config{Routes: []restapi.Route{
@@ -198,6 +257,10 @@ func New(cfg Config) (*Server, error) {
 		s.ctl.AliasHistoryRoute(),
 		{Method: "GET", Path: "/" + ownPrefix + "/metrics/query", Op: "QueryMetrics", Raw: true, Handle: s.serveMetricsQuery},
 		{Method: "GET", Path: "/" + ownPrefix + "/metrics/samples", Op: "QueryMetricSamples", Raw: true, Handle: s.serveMetricsSamples},
+		{Method: "GET", Path: sns.CertificatePath, Op: "GetSNSSigningCertificate", Raw: true, Handle: func(w http.ResponseWriter, r *http.Request) error {
+			s.sns.CertificateHandler().ServeHTTP(w, r)
+			return nil
+		}},
 	}})
 	return s, nil
 }
@@ -266,6 +329,10 @@ func (s *Server) StartEdge(ctx context.Context, addr string) (net.Addr, error) {
 // not serve itself (per-version metric series for canary analysis).
 func (s *Server) Invoker() *invoke.Invoker { return s.iv }
 
+// SQSService is the local SQS, for the packages that send to queues (SNS
+// subscriptions, dead-letter queues and destinations).
+func (s *Server) SQSService() *sqs.Service { return s.sqs }
+
 // Handler serves the whole endpoint: Lambda API, /metrics and S3.
 func (s *Server) Handler() http.Handler { return http.HandlerFunc(s.serveHTTP) }
 
@@ -291,13 +358,38 @@ func (s *Server) Close() error {
 	}
 	s.cf.Close()
 	s.ctl.Close()
+	s.poller.Stop()
+	if err := s.sns.Close(); err != nil {
+		errs = append(errs, fmt.Errorf("close the local SNS: %w", err))
+	}
 	if err := s.iv.Close(); err != nil {
 		errs = append(errs, fmt.Errorf("close the invoker: %w", err))
+	}
+	s.poller.Close()
+	if err := s.sqs.Close(); err != nil {
+		errs = append(errs, fmt.Errorf("close the local SQS: %w", err))
 	}
 	if err := s.unlock(); err != nil {
 		errs = append(errs, fmt.Errorf("unlock the data directory: %w", err))
 	}
 	return errors.Join(errs...)
+}
+
+// sqsMappings are the enabled event source mappings whose source is a
+// queue of the local SQS: the ones its Poller delivers. Mappings of
+// Kinesis, DynamoDB and the other sources are stored only.
+func (s *Server) sqsMappings() []sqs.Mapping {
+	prefix := "arn:aws:sqs:" + s.cfg.Region + ":" + s.cfg.AccountID + ":"
+	var out []sqs.Mapping
+	for _, m := range s.ctl.EventSourceMappings() {
+		if m.State != "Enabled" || !strings.HasPrefix(m.EventSourceArn, prefix) {
+			continue
+		}
+		out = append(out, sqs.Mapping{UUID: m.UUID, Function: m.Function, Qualifier: m.Qualifier, QueueARN: m.EventSourceArn,
+			BatchSize: m.BatchSize, BatchingWindow: m.BatchingWindow, ReportBatchItemFailures: m.ReportBatchItemFailures,
+			MaximumConcurrency: m.MaximumConcurrency})
+	}
+	return out
 }
 
 // lambdaAPIVersion matches the first path segment of every Lambda REST
@@ -315,10 +407,6 @@ const ownPrefix = "_locallambda"
 // its own requests. S3 gets the path untouched: its keys may hold empty
 // and dot segments.
 func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
-	if sv, ok := s.signed[access.ScopeService(r)]; ok {
-		s.serveSigned(w, r, sv)
-		return
-	}
 	svc, h := s.service(r)
 	body := r.Body
 	f := s.guard.Check(r, svc)
@@ -328,6 +416,13 @@ func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
 	if f != nil {
 		s.log.Warn("local lambda: refused a request", "reason", f.Reason, "method", r.Method, "path", r.URL.EscapedPath(),
 			"host", r.Host, "origin", r.Header.Get("Origin"), "sec_fetch_site", r.Header.Get("Sec-Fetch-Site"), "user_agent", r.UserAgent())
+		if svc == access.SNSLink {
+			svc = access.SNS
+		}
+		if as, ok := s.services[string(svc)]; ok {
+			as.refuse(w, r, f)
+			return
+		}
 		if svc == access.S3 {
 			status, code := f.S3()
 			awserr.WriteS3(w, r, status, code, f.Message)
@@ -340,36 +435,16 @@ func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
 	h.ServeHTTP(w, r)
 }
 
-// signedService is a further AWS service on the endpoint (CloudFront,
-// SQS, SNS, …), picked by the service name of the request's SigV4
-// credential scope before the path is looked at: CloudFront's
-// /2020-05-31/… would otherwise pass for a Lambda API version.
-type signedService struct {
-	handler http.Handler
-	// refuse writes package access's refusal in the service's own error
-	// envelope.
-	refuse func(w http.ResponseWriter, r *http.Request, f *access.Refusal)
-}
-
-// serveSigned serves a request for a signed service, which package access
-// checks as it checks the Lambda API (the body's hash is verified).
-func (s *Server) serveSigned(w http.ResponseWriter, r *http.Request, sv signedService) {
-	body := r.Body
-	f := s.guard.Check(r, access.Service(access.ScopeService(r)))
-	if b := r.Body; b != body {
-		defer b.Close()
-	}
-	if f != nil {
-		s.log.Warn("local lambda: refused a request", "reason", f.Reason, "service", access.ScopeService(r), "method", r.Method,
-			"path", r.URL.EscapedPath(), "host", r.Host, "origin", r.Header.Get("Origin"), "user_agent", r.UserAgent())
-		sv.refuse(w, r, f)
-		return
-	}
-	sv.handler.ServeHTTP(w, r)
-}
-
-// service says which service a request is for, and its handler.
+// service says which service a request is for, and its handler. The
+// service a request is signed for is looked at before the path:
+// CloudFront's /2020-05-31/… would otherwise pass for a Lambda API
+// version.
 func (s *Server) service(r *http.Request) (access.Service, http.Handler) {
+	if name := access.ScopeService(r); name != "" {
+		if as, ok := s.services[name]; ok {
+			return access.Service(name), as.handler
+		}
+	}
 	first, _, _ := strings.Cut(strings.TrimPrefix(r.URL.EscapedPath(), "/"), "/")
 	switch {
 	case lambdaAPIVersion.MatchString(first):
@@ -378,7 +453,23 @@ func (s *Server) service(r *http.Request) (access.Service, http.Handler) {
 		return access.Own, s.own
 	case first == "metrics" && r.Method == http.MethodGet && r.URL.RawQuery == "" && strings.TrimSuffix(r.URL.Path, "/") == "/metrics":
 		return access.Own, s.iv.Metrics()
-	default:
-		return access.S3, s.s3.Handler()
 	}
+	if isSNSLink(r) {
+		return access.SNSLink, s.sns.Handler()
+	}
+	return access.S3, s.s3.Handler()
+}
+
+// isSNSLink tells an SNS SubscribeURL or UnsubscribeURL (an unsigned GET
+// of /?Action=ConfirmSubscription… or /?Action=Unsubscribe…) from an S3
+// request, which never carries Action.
+func isSNSLink(r *http.Request) bool {
+	if r.Method != http.MethodGet || r.URL.Path != "/" || r.Header.Get("Authorization") != "" {
+		return false
+	}
+	switch r.URL.Query().Get("Action") {
+	case "ConfirmSubscription", "Unsubscribe":
+		return true
+	}
+	return false
 }

@@ -23,6 +23,14 @@ const (
 	// Own is the local Lambda's own read-only resources (/_locallambda/…,
 	// GET /metrics): no signature needed.
 	Own Service = "own"
+	// SNS is the SNS API (query protocol): signed requests only.
+	SNS Service = "sns"
+	// SNSLink is an SNS SubscribeURL or UnsubscribeURL: a GET that SNS
+	// hands to an http(s) subscriber, which follows it unsigned, as it
+	// follows AWS's. What it carries (the confirmation token, or the
+	// subscription ARN with its random ID) is its credential, as on AWS:
+	// no signature needed.
+	SNSLink Service = "sns-link"
 )
 
 // Credentials are an AWS access key pair.
@@ -78,7 +86,7 @@ func (g *Guard) Check(r *http.Request, svc Service) *Refusal {
 	if f := checkBrowser(r.Header); f != nil {
 		return f
 	}
-	if svc == Own {
+	if svc == Own || svc == SNSLink {
 		return nil
 	}
 	sig, f := parseSignature(r, svc, g.creds != nil)

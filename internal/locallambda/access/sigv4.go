@@ -308,25 +308,22 @@ func (b *fileBody) Close() error {
 	return err
 }
 
-// ScopeService is the service named in the credential scope of r's
-// Authorization header ("lambda", "s3", "cloudfront", …), or "" when the
-// header is absent or not SigV4's shape. The server routes by it the
-// services that share a path space with Lambda or S3 (CloudFront's
-// /2020-05-31/… looks like a Lambda API version); it proves nothing —
-// Check still decides whether the request is served.
+// ScopeService is the service name of the request's SigV4 credential
+// scope ("sqs", "sns", "cloudfront", …), from its Authorization header or
+// a presigned URL's X-Amz-Credential; "" when it has neither. It only
+// reads the scope, so that the server can route by it (CloudFront's
+// /2020-05-31/… looks like a Lambda API version); Check verifies the
+// signature.
 func ScopeService(r *http.Request) string {
-	rest, ok := strings.CutPrefix(r.Header.Get("Authorization"), algorithm+" ")
-	if !ok {
+	cred := ""
+	if _, rest, ok := strings.Cut(r.Header.Get("Authorization"), "Credential="); ok {
+		cred, _, _ = strings.Cut(rest, ",")
+	} else if strings.Contains(r.URL.RawQuery, "X-Amz-Credential") {
+		cred = r.URL.Query().Get("X-Amz-Credential")
+	}
+	parts := strings.Split(strings.TrimSpace(cred), "/")
+	if len(parts) != 5 {
 		return ""
 	}
-	for part := range strings.SplitSeq(rest, ",") {
-		if cred, ok := strings.CutPrefix(strings.TrimSpace(part), "Credential="); ok {
-			var s signature
-			if s.parseScope(cred, "Credential") == "" {
-				return s.service
-			}
-			return ""
-		}
-	}
-	return ""
+	return parts[3]
 }

@@ -1,6 +1,7 @@
 package control
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"maps"
@@ -14,9 +15,14 @@ import (
 
 // Event source mappings: Create, Get, List, Update, Delete. They are
 // validated and stored, and move through AWS's states (Creating →
-// Enabled/Disabled, Updating → …, Deleting → gone); delivering events
-// from the sources is not part of the local Lambda yet, so
-// LastProcessingResult stays "No records processed".
+// Enabled/Disabled, Updating → …, Deleting → gone). A mapping whose
+// source is a queue of the local SQS is delivered while it is Enabled:
+// each change of state tells the local Lambda's delivery
+// (Config.MappingsChanged), which reads EventSourceMappings and records
+// LastProcessingResult (mapping_delivery.go). Delivery from Kinesis,
+// DynamoDB Streams and the other sources is not part of the local Lambda:
+// those mappings are stored only, and LastProcessingResult stays "No
+// records processed".
 
 type eventSourceMapping struct {
 	UUID                           string                     `json:"uuid"`
@@ -44,6 +50,9 @@ type eventSourceMapping struct {
 	Queues                         []string                   `json:"queues,omitempty"`
 	Extra                          map[string]json.RawMessage `json:"extra,omitempty"` // other members, stored and echoed
 	Tags                           map[string]string          `json:"tags,omitempty"`
+	// LastProcessingResult is what delivery last recorded; "" is "No
+	// records processed".
+	LastProcessingResult string `json:"lastProcessingResult,omitempty"`
 }
 
 func (e *eventSourceMapping) transitional() bool {
@@ -252,7 +261,7 @@ func (a arns) esmConfiguration(e *eventSourceMapping) json.RawMessage {
 		EventSourceArn:                 e.EventSourceArn,
 		FunctionArn:                    a.qualified(e.Function, e.Qualifier),
 		LastModified:                   awsTimestamp(e.LastModified),
-		LastProcessingResult:           "No records processed",
+		LastProcessingResult:           cmp.Or(e.LastProcessingResult, "No records processed"),
 		State:                          string(e.State),
 		StateTransitionReason:          e.StateTransitionReason,
 		BatchSize:                      e.BatchSize,
@@ -490,6 +499,7 @@ func (cp *Plane) updateEventSourceMapping(w http.ResponseWriter, r *http.Request
 	if err != nil {
 		return err
 	}
+	cp.mappingsChanged() // delivery stops while the mapping is not Enabled
 	cp.startMappingTransition(r.PathValue("uuid"))
 	return respondRaw(w, http.StatusAccepted, resp)
 }
@@ -513,6 +523,7 @@ func (cp *Plane) deleteEventSourceMapping(w http.ResponseWriter, r *http.Request
 	if err != nil {
 		return err
 	}
+	cp.mappingsChanged() // delivery stops while the mapping is not Enabled
 	cp.startMappingTransition(r.PathValue("uuid"))
 	return respondRaw(w, http.StatusAccepted, resp)
 }
@@ -547,5 +558,6 @@ func (cp *Plane) startMappingTransition(id string) {
 		if err != nil {
 			cp.log.Error("local lambda: settle event source mapping", "uuid", id, "err", err)
 		}
+		cp.mappingsChanged()
 	})
 }

@@ -48,6 +48,10 @@ type Config struct {
 	// function in Pending / InProgress, or a mapping in Creating, for as
 	// long as they need.
 	BeforeActivation func(function, qualifier string)
+	// MappingsChanged, if set, is called whenever an event source
+	// mapping settles in a new state (Enabled, Disabled, gone): the
+	// local Lambda's event delivery reads EventSourceMappings again.
+	MappingsChanged func()
 }
 
 // ObjectReader opens an object of the S3 store; *s3.Store implements it.

@@ -1,6 +1,7 @@
 package control
 
 import (
+	"cmp"
 	"context"
 	"maps"
 	"path/filepath"
@@ -40,6 +41,7 @@ func (st *controlState) ResolveInvoke(_ context.Context, name, qualifier string)
 		return nil, err
 	}
 	target := &invoke.Target{InvokedARN: st.qualified(fn.Name, q), State: string(functionActive)}
+	target.Async = asyncConfig(fn.EventInvokeConfigs[cmp.Or(q, latestQualif)])
 	if q == "" || q == latestQualif || isVersionQualifier(q) {
 		target.Primary, err = st.runnable(fn, q)
 		if err != nil {
@@ -61,6 +63,22 @@ func (st *controlState) ResolveInvoke(_ context.Context, name, qualifier string)
 		target.AdditionalWeight = w
 	}
 	return target, nil
+}
+
+// asyncConfig is the data plane's view of an event invoke configuration.
+func asyncConfig(c *eventInvokeConfig) *invoke.AsyncConfig {
+	if c == nil {
+		return nil
+	}
+	ac := &invoke.AsyncConfig{OnSuccess: c.OnSuccess, OnFailure: c.OnFailure}
+	if n := c.MaximumRetryAttempts; n != nil {
+		v := *n
+		ac.MaximumRetryAttempts = &v
+	}
+	if n := c.MaximumEventAgeInSeconds; n != nil {
+		ac.MaximumEventAge = time.Duration(*n) * time.Second
+	}
+	return ac
 }
 
 // runnable builds the spec of an Active version ($LATEST for "").

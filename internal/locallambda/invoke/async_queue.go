@@ -205,24 +205,27 @@ func (q *asyncQueue) dispatch() {
 func (q *asyncQueue) run(ev *asyncEvent) {
 	iv := q.iv
 	name := functionNameOf(ev.Function)
-	if age := iv.cfg.Now().Sub(ev.Enqueued); age > iv.cfg.MaxEventAge {
-		q.give(ev, name, "expired", fmt.Sprintf("the event is %s old, older than the maximum event age %s", age.Round(time.Second), iv.cfg.MaxEventAge))
-		return
-	}
 	target, err := iv.cfg.Resolver.ResolveInvoke(context.Background(), ev.Function, ev.Qualifier)
 	var ae *awserr.Error
 	switch {
 	case errors.As(err, &ae) && ae.Type == awserr.TypeResourceNotFound:
-		q.give(ev, name, "unresolvable", ae.Message)
+		q.give(ev, nil, nil, name, "unresolvable", ae.Message)
 		return
 	case err != nil:
-		q.later(ev, false, "resolve: "+err.Error())
+		if q.expired(ev, nil, name) {
+			return
+		}
+		q.later(ev, nil, false, "resolve: "+err.Error())
 		return
 	case target == nil || target.Primary == nil:
-		q.give(ev, name, "unresolvable", "the function no longer exists")
+		q.give(ev, nil, nil, name, "unresolvable", "the function no longer exists")
 		return
-	case target.State != "" && target.State != "Active":
-		q.later(ev, false, "the function is "+target.State)
+	}
+	if q.expired(ev, target, name) {
+		return
+	}
+	if target.State != "" && target.State != "Active" {
+		q.later(ev, target, false, "the function is "+target.State)
 		return
 	}
 	out := iv.invoke(target, invocationInput{payload: ev.Payload, clientContext: ev.ClientContext})
@@ -232,28 +235,65 @@ func (q *asyncQueue) run(ev *asyncEvent) {
 	}
 	switch {
 	case out.err != nil:
-		q.later(ev, false, out.err.Error())
+		q.later(ev, target, false, out.err.Error())
 	case out.functionError == "":
 		iv.log.Debug("local lambda: event delivered", "function", name, "id", ev.ID, "attempt", ev.Attempts+1)
+		if a := target.Async; a != nil && a.OnSuccess != "" {
+			q.sendRecord(a.OnSuccess, ev, target, conditionSuccess, ev.Attempts+1, &out)
+		}
 		q.remove(ev)
 	default:
 		ev.Attempts++
-		if ev.Attempts > len(iv.cfg.AsyncRetryDelays) {
-			q.give(ev, name, "retries_exhausted", fmt.Sprintf("the function failed %d times; last error: %s", ev.Attempts, out.body))
+		if ev.Attempts > q.retries(target) {
+			q.give(ev, target, &out, name, "retries_exhausted", fmt.Sprintf("the function failed %d times; last error: %s", ev.Attempts, out.body))
 			return
 		}
-		q.later(ev, true, string(out.body))
+		q.later(ev, target, true, string(out.body))
 	}
+}
+
+// Conditions of an invocation record (requestContext.condition).
+const (
+	conditionSuccess          = "Success"
+	conditionRetriesExhausted = "RetriesExhausted"
+	conditionEventAgeExceeded = "EventAgeExceeded"
+)
+
+// retries is how many times a failed event is retried: the qualifier's
+// MaximumRetryAttempts, else as many as Config.AsyncRetryDelays has.
+func (q *asyncQueue) retries(target *Target) int {
+	if target != nil && target.Async != nil && target.Async.MaximumRetryAttempts != nil {
+		return *target.Async.MaximumRetryAttempts
+	}
+	return len(q.iv.cfg.AsyncRetryDelays)
+}
+
+// expired gives ev up when it is older than the maximum event age (the
+// qualifier's MaximumEventAgeInSeconds, else Config.MaxEventAge) and
+// reports whether it did.
+func (q *asyncQueue) expired(ev *asyncEvent, target *Target, name string) bool {
+	limit := q.iv.cfg.MaxEventAge
+	if target != nil && target.Async != nil && target.Async.MaximumEventAge > 0 {
+		limit = target.Async.MaximumEventAge
+	}
+	age := q.iv.cfg.Now().Sub(ev.Enqueued)
+	if age <= limit {
+		return false
+	}
+	q.give(ev, target, nil, name, "expired", fmt.Sprintf("the event is %s old, older than the maximum event age %s", age.Round(time.Second), limit))
+	return true
 }
 
 // later reschedules ev: after the retry delay of its attempt count when it
 // failed, else (a throttle, a function not yet Active) after the first delay.
-func (q *asyncQueue) later(ev *asyncEvent, counted bool, why string) {
+func (q *asyncQueue) later(ev *asyncEvent, target *Target, counted bool, why string) {
 	delays := q.iv.cfg.AsyncRetryDelays
 	delay := time.Second
 	switch {
+	case counted && len(delays) > 0:
+		delay = delays[min(ev.Attempts, len(delays))-1]
 	case counted:
-		delay = delays[ev.Attempts-1]
+		delay = time.Duration(ev.Attempts) * time.Minute
 	case len(delays) > 0:
 		delay = delays[0]
 	}
@@ -268,13 +308,31 @@ func (q *asyncQueue) later(ev *asyncEvent, counted bool, why string) {
 	q.signal()
 }
 
-// give drops ev for good.
-func (q *asyncQueue) give(ev *asyncEvent, function, reason, why string) {
+// give drops ev for good. An event that failed (its retries exhausted or
+// its age exceeded) first goes to the OnFailure destination and to the
+// executed version's dead-letter queue, both if both are set; out is its
+// last run, nil if it never ran.
+func (q *asyncQueue) give(ev *asyncEvent, target *Target, out *invokeOutcome, function, reason, why string) {
 	q.iv.log.Warn("local lambda: event dropped", "function", function, "id", ev.ID, "reason", reason, "detail", why)
 	q.iv.metrics.asyncDropped.WithLabelValues(function, reason).Inc()
+	if target != nil && reason != "unresolvable" {
+		condition := conditionRetriesExhausted
+		if reason == "expired" {
+			condition = conditionEventAgeExceeded
+		}
+		if a := target.Async; a != nil && a.OnFailure != "" {
+			q.sendRecord(a.OnFailure, ev, target, condition, ev.Attempts, out)
+		}
+		spec := target.Primary
+		if out != nil && target.Additional != nil && out.version == target.Additional.Version {
+			spec = target.Additional
+		}
+		if spec.DeadLetterArn != "" {
+			q.sendDeadLetter(spec.DeadLetterArn, ev, out)
+		}
+	}
 	q.remove(ev)
 }
-
 func (q *asyncQueue) isStopped() bool {
 	q.mu.Lock()
 	defer q.mu.Unlock()

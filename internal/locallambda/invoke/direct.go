@@ -3,6 +3,7 @@ package invoke
 import (
 	"context"
 	"net/http"
+	"slices"
 	"time"
 
 	"github.com/sluice-cd/sluice/internal/locallambda/awserr"
@@ -10,7 +11,8 @@ import (
 
 // Result is the outcome of a synchronous invocation made by Invoke.
 type Result struct {
-	// RequestID is the invocation's request ID; Version the version run.
+	// RequestID is the invocation's request ID; Version the version that
+	// ran (for a weighted alias, the one drawn).
 	RequestID, Version string
 	// Payload is the function's response or, with FunctionError set, the
 	// error document ({"errorMessage", "errorType"}).
@@ -23,11 +25,13 @@ type Result struct {
 }
 
 // Invoke runs one synchronous (RequestResponse) invocation of function
-// (a name or ARN) at qualifier, as Invoke over HTTP does, for the local
-// Lambda's own callers (the CloudFront edge proxy). maxTimeout, if
-// positive, caps the function's configured timeout. An error is a
-// request-level *awserr.Error (not found, not Active, throttled): the
-// function did not run.
+// (a name or ARN) at qualifier (a version, an alias, "" for $LATEST), as
+// Invoke over HTTP does: an alias's weights are drawn, concurrency is
+// admitted, and the per-version metrics count it. It is for the local
+// Lambda's own callers (event source mappings, the CloudFront edge
+// proxy). maxTimeout, if positive, caps the function's configured
+// timeout. An error is a request-level *awserr.Error (not found, not
+// Active, throttled): the function did not run.
 func (iv *Invoker) Invoke(ctx context.Context, function, qualifier string, payload []byte, maxTimeout time.Duration) (Result, error) {
 	if iv.isClosed() {
 		return Result{}, &awserr.Error{Status: http.StatusInternalServerError, Type: awserr.TypeService, Message: "The local Lambda is shutting down."}
@@ -47,7 +51,6 @@ func (iv *Invoker) Invoke(ctx context.Context, function, qualifier string, paylo
 	if out.err != nil {
 		return Result{}, out.err
 	}
-	res := Result{RequestID: out.requestID, Version: out.version, Payload: append([]byte(nil), out.body...), FunctionError: out.functionError}
-	res.TimedOut = out.timedOut
-	return res, nil
+	return Result{RequestID: out.requestID, Version: out.version, Payload: slices.Clone(out.body),
+		FunctionError: out.functionError, TimedOut: out.timedOut}, nil
 }

@@ -17,7 +17,7 @@
 //	ServeInvoke ─ resolve (Resolver, the control plane) ─ draw the alias's version
 //	    │
 //	    ├─ DryRun: 204                 ├─ Event: write the event to the durable queue, 202
-//	    │                              │         (asyncQueue runs it later, retrying twice)
+//	    │                              │         (asyncQueue runs it later: see Event invocations)
 //	    └─ RequestResponse: invoke ────┘
 //	           admit (reserved / account concurrency, else 429)
 //	           pool of the (function, version): an idle environment, or a new one
@@ -37,6 +37,40 @@
 // failure, when the idle reaper finds it unused for IdleTimeout, or when its
 // version is retired. The hot path allocates no goroutine and no channel per
 // invoke: the channels an invocation waits on belong to the environment.
+//
+// # Event invocations
+//
+// An Event invocation (Invoke with InvocationType Event, or InvokeAsync
+// from another local service: SNS) is a file under DataDir/async, written
+// before the 202, removed when the event is finished with; a restart runs
+// what is left (at least once). It runs as AWS runs it, by the event
+// invoke configuration of the qualifier as invoked (Target.Async):
+//
+//	attempt ── success ──────────────── OnSuccess destination: the invocation record, condition Success
+//	   │
+//	   └── function error ── retries left (MaximumRetryAttempts, 0..2; default 2)?
+//	          yes: again after AsyncRetryDelays (1 min, 2 min)
+//	          no:  RetriesExhausted ─┬─ OnFailure destination: the invocation record
+//	                                 └─ the executed version's DeadLetterConfig: the event payload,
+//	                                    attributes RequestID, ErrorCode, ErrorMessage
+//	before any attempt: older than MaximumEventAgeInSeconds (default 6 h)?
+//	       EventAgeExceeded ── OnFailure and the dead-letter queue, as above
+//
+// A throttle or a function not yet Active is retried without counting as
+// an attempt. The record is AWS's: version "1.0", timestamp,
+// requestContext {requestId (the 202's request ID), functionArn (as
+// invoked, :$LATEST when unqualified), condition, approximateInvokeCount},
+// requestPayload, responseContext {statusCode 200, executedVersion,
+// functionError}, responsePayload. A destination that is a function gets
+// it as an Event invocation through this same queue; an SQS queue or SNS
+// topic, and a dead-letter queue, through Config.Sender. AWS documents
+// destinations "in addition to or instead of" a dead-letter queue: when a
+// function has both, both receive the failure (the record to the
+// destination, the payload to the dead-letter queue). EventBridge and S3
+// destinations are accepted by the control plane, as AWS accepts them,
+// but the local Lambda cannot deliver to them: such a delivery is logged
+// and counted (sluice_local_lambda_async_delivery_failures_total), as failed
+// deliveries to a missing queue or topic are.
 //
 // # Deadlines
 //

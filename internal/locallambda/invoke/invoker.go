@@ -55,12 +55,19 @@ type Config struct {
 	// event ages). Default time.Now.
 	Now func() time.Time
 	// AsyncRetryDelays are the delays before the retries of a failed Event
-	// invocation; its length is the number of retries. Nil means AWS's
-	// {1m, 2m}; an empty non-nil slice means no retries.
+	// invocation; its length is the number of retries unless the event
+	// invoke configuration sets MaximumRetryAttempts (then a retry past
+	// the slice's end waits its last delay, or a minute per attempt if it
+	// is empty). Nil means AWS's {1m, 2m}; an empty non-nil slice means no
+	// retries.
 	AsyncRetryDelays []time.Duration
+	// Sender delivers dead-letter events and destination records to SQS
+	// queues and SNS topics. Nil: such deliveries fail and are logged.
+	Sender Sender
 	// AsyncWorkers bounds how many Event invocations run at once. Default 8.
 	AsyncWorkers int
-	// MaxEventAge drops queued events older than this. Default 6h (AWS).
+	// MaxEventAge drops queued events older than this, unless the event
+	// invoke configuration sets MaximumEventAgeInSeconds. Default 6h (AWS).
 	MaxEventAge time.Duration
 	// MetricsRetention and MetricsResolution shape the in-memory per-version
 	// time series Query reads. Defaults 1h and 1s.

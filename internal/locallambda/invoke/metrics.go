@@ -34,6 +34,8 @@ type metrics struct {
 	environments *prometheus.GaugeVec
 	asyncQueued  prometheus.Gauge
 	asyncDropped *prometheus.CounterVec
+	// deliveryFailures counts dead-letter and destination deliveries that failed.
+	deliveryFailures *prometheus.CounterVec
 
 	retention, resolution time.Duration
 	sampleCapacity        int
@@ -72,18 +74,20 @@ func newMetrics(retention, resolution time.Duration, sampleCapacity int) *metric
 			Help:    "Invocation duration as REPORT's Duration: from the runtime taking the event to its answer.",
 			Buckets: []float64{.0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10, 30, 60, 300, 900},
 		}, labels),
-		concurrent:     prometheus.NewGaugeVec(prometheus.GaugeOpts(opts("concurrent_executions", "Invocations running now.")), labels),
-		coldStarts:     prometheus.NewCounterVec(prometheus.CounterOpts(opts("cold_starts_total", "Execution environments started.")), []string{"function", "version"}),
-		environments:   prometheus.NewGaugeVec(prometheus.GaugeOpts(opts("environments", "Execution environments alive (busy or idle).")), []string{"function", "version"}),
-		asyncQueued:    prometheus.NewGauge(prometheus.GaugeOpts(opts("async_events_queued", "Event invocations waiting in the durable queue."))),
-		asyncDropped:   prometheus.NewCounterVec(prometheus.CounterOpts(opts("async_events_dropped_total", "Event invocations given up: reason retries_exhausted, expired or unresolvable.")), []string{"function", "reason"}),
+		concurrent:   prometheus.NewGaugeVec(prometheus.GaugeOpts(opts("concurrent_executions", "Invocations running now.")), labels),
+		coldStarts:   prometheus.NewCounterVec(prometheus.CounterOpts(opts("cold_starts_total", "Execution environments started.")), []string{"function", "version"}),
+		environments: prometheus.NewGaugeVec(prometheus.GaugeOpts(opts("environments", "Execution environments alive (busy or idle).")), []string{"function", "version"}),
+		asyncQueued:  prometheus.NewGauge(prometheus.GaugeOpts(opts("async_events_queued", "Event invocations waiting in the durable queue."))),
+		asyncDropped: prometheus.NewCounterVec(prometheus.CounterOpts(opts("async_events_dropped_total", "Event invocations given up: reason retries_exhausted, expired or unresolvable.")), []string{"function", "reason"}),
+		deliveryFailures: prometheus.NewCounterVec(prometheus.CounterOpts(opts("async_delivery_failures_total",
+			"Dead-letter and destination deliveries of Event invocations that failed: target \"destination\" or \"dead-letter queue\".")), []string{"function", "target"}),
 		retention:      retention,
 		resolution:     resolution,
 		sampleCapacity: sampleCapacity,
 		bySeries:       make(map[seriesKey]*seriesMetrics),
 	}
 	m.reg.MustRegister(m.invocations, m.errors, m.throttles, m.duration, m.concurrent,
-		m.coldStarts, m.environments, m.asyncQueued, m.asyncDropped)
+		m.coldStarts, m.environments, m.asyncQueued, m.asyncDropped, m.deliveryFailures)
 	return m
 }
 

@@ -35,8 +35,26 @@ type FunctionSpec struct {
 	// ReservedConcurrency is the function's reserved concurrency; nil means
 	// unreserved (the function shares the account's unreserved pool).
 	ReservedConcurrency *int
-	// Role and DeadLetterArn are informational here.
-	Role, DeadLetterArn string
+	// Role is informational here.
+	Role string
+	// DeadLetterArn is the version's DeadLetterConfig.TargetArn (an SQS
+	// queue or SNS topic): an Event invocation that this version failed
+	// for the last time is sent there (see package comment).
+	DeadLetterArn string
+}
+
+// AsyncConfig is the event invoke configuration of the qualifier as
+// invoked (PutFunctionEventInvokeConfig): it governs the Event queue.
+type AsyncConfig struct {
+	// MaximumRetryAttempts (0..2) replaces Config.AsyncRetryDelays' count
+	// of retries; nil keeps it.
+	MaximumRetryAttempts *int
+	// MaximumEventAge (60 s .. 6 h) replaces Config.MaxEventAge; zero
+	// keeps it.
+	MaximumEventAge time.Duration
+	// OnSuccess and OnFailure are destination ARNs (SQS, SNS, Lambda), ""
+	// for none.
+	OnSuccess, OnFailure string
 }
 
 // Target is what an Invoke resolves to.
@@ -53,6 +71,9 @@ type Target struct {
 	// State is the function's State: "Pending", "Active", "Failed", ….
 	// Only an Active (or empty) state can be invoked.
 	State string
+	// Async is the event invoke configuration of the qualifier as invoked;
+	// nil when it has none.
+	Async *AsyncConfig
 }
 
 // Resolver resolves a function name (a name, a full or partial ARN,

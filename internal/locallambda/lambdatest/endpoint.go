@@ -17,6 +17,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/lambda"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
+	"github.com/aws/aws-sdk-go-v2/service/sqs"
 	"github.com/aws/smithy-go"
 )
 
@@ -28,6 +29,7 @@ type Endpoint struct {
 	BaseURL string
 	Lambda  *lambda.Client
 	S3      *s3.Client
+	SQS     *sqs.Client
 }
 
 // The credentials the tests' clients sign with. A local Lambda without
@@ -40,7 +42,7 @@ const (
 // NewEndpoint points clients at url. They do not retry, so a test sees
 // every error.
 func NewEndpoint(url string) *Endpoint {
-	return &Endpoint{BaseURL: url, Lambda: LambdaClient(url, 1), S3: S3Client(url)}
+	return &Endpoint{BaseURL: url, Lambda: LambdaClient(url, 1), S3: S3Client(url), SQS: SQSClient(url)}
 }
 
 // LambdaClient is a Lambda client for url that makes at most attempts
@@ -61,6 +63,16 @@ func S3Client(url string) *s3.Client {
 		BaseEndpoint:     aws.String(url),
 		Credentials:      credentials.NewStaticCredentialsProvider(AccessKeyID, SecretAccessKey, ""),
 		UsePathStyle:     true,
+		RetryMaxAttempts: 1,
+	})
+}
+
+// SQSClient is an SQS client (JSON protocol) for url that does not retry.
+func SQSClient(url string) *sqs.Client {
+	return sqs.New(sqs.Options{
+		Region:           "us-east-1",
+		BaseEndpoint:     aws.String(url),
+		Credentials:      credentials.NewStaticCredentialsProvider(AccessKeyID, SecretAccessKey, ""),
 		RetryMaxAttempts: 1,
 	})
 }

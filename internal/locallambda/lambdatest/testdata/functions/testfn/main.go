@@ -15,6 +15,9 @@
 //	env       returns the process environment as a JSON object
 //	big       returns a JSON string of {"bytes":N} bytes
 //	count     appends a line to $COUNT_FILE, then returns an error
+//	record    appends the event, compacted to one line, to $RECORD_FILE and
+//	          returns {"recorded":true}, or the error "recorded and failed"
+//	          when $FAIL is set
 //	initfail  exits with status 3 before asking for the first event
 package main
 
@@ -115,5 +118,20 @@ func handle(ctx context.Context, handler string, event json.RawMessage) (any, er
 		fmt.Fprintln(f, lc.AwsRequestID)
 		f.Close()
 		return nil, errors.New("counted")
+	case "record":
+		f, err := os.OpenFile(os.Getenv("RECORD_FILE"), os.O_APPEND|os.O_CREATE|os.O_WRONLY, 0o644)
+		if err != nil {
+			return nil, err
+		}
+		line, err := json.Marshal(event)
+		if err != nil {
+			return nil, err
+		}
+		fmt.Fprintf(f, "%s\n", line)
+		f.Close()
+		if os.Getenv("FAIL") != "" {
+			return nil, errors.New("recorded and failed")
+		}
+		return map[string]any{"recorded": true}, nil
 	}
 }

@@ -286,6 +286,8 @@ func (s *Server) Close() error {
 	s.mu.Unlock()
 
 	var errs []error
+	s.poller.Stop()      // first: a poller's receive no longer waits after EndLongPolls
+	s.sqs.EndLongPolls() // a ReceiveMessage waiting 20 s would hold up Shutdown
 	if srv != nil {
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		if err := srv.Shutdown(ctx); err != nil {
@@ -294,7 +296,6 @@ func (s *Server) Close() error {
 		cancel()
 	}
 	s.ctl.Close()
-	s.poller.Stop()
 	if err := s.iv.Close(); err != nil {
 		errs = append(errs, fmt.Errorf("close the invoker: %w", err))
 	}

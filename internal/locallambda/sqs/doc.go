@@ -91,7 +91,9 @@
 // for it and keeps "No records processed". Pollers stop when the mapping
 // leaves Enabled (Update, Delete) or the local Lambda closes, finishing
 // the batch they hold, and start again after a restart for every Enabled
-// mapping. A message is deleted only after the invocation that processed
+// mapping. A mapping's FilterCriteria is stored but not applied: every
+// message is delivered (on AWS, messages that match no filter are
+// deleted undelivered). A message is deleted only after the invocation that processed
 // it returned, so a crash in between delivers it again: at least once, as
 // on AWS.
 //

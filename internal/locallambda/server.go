@@ -349,6 +349,8 @@ func (s *Server) Close() error {
 	s.mu.Unlock()
 
 	var errs []error
+	s.poller.Stop()      // first: a poller's receive no longer waits after EndLongPolls
+	s.sqs.EndLongPolls() // a ReceiveMessage waiting 20 s would hold up Shutdown
 	if srv != nil {
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		if err := srv.Shutdown(ctx); err != nil {
@@ -358,7 +360,6 @@ func (s *Server) Close() error {
 	}
 	s.cf.Close()
 	s.ctl.Close()
-	s.poller.Stop()
 	if err := s.sns.Close(); err != nil {
 		errs = append(errs, fmt.Errorf("close the local SNS: %w", err))
 	}

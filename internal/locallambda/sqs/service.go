@@ -119,17 +119,22 @@ func Open(cfg Config) (*Service, error) {
 	return &Service{cfg: cfg, log: log, db: db, waiters: map[string]chan struct{}{}, closed: make(chan struct{})}, nil
 }
 
-// Close wakes every long poll and closes the database.
-func (s *Service) Close() error {
+// EndLongPolls ends every long poll now and every later one at once
+// (they answer with no messages), so that a server shutting down does not
+// wait for them.
+func (s *Service) EndLongPolls() {
 	s.mu.Lock()
+	defer s.mu.Unlock()
 	select {
 	case <-s.closed:
-		s.mu.Unlock()
-		return nil
 	default:
+		close(s.closed)
 	}
-	close(s.closed)
-	s.mu.Unlock()
+}
+
+// Close ends the long polls and closes the database.
+func (s *Service) Close() error {
+	s.EndLongPolls()
 	return s.db.Close()
 }
 

@@ -19,6 +19,21 @@ type Result struct {
 	Payload []byte
 	// FunctionError is "Unhandled" when the function failed, else "".
 	FunctionError string
+
+	// series is the (function, alias, version) the invocation counted in.
+	series *seriesMetrics
+}
+
+// RecordMessages counts, in the per-version metrics of the invocation r
+// (its function, alias as invoked and executed version), the SQS messages
+// an event source mapping delivered in it and how many of them failed:
+// all of them when the invocation failed, the batchItemFailures with
+// ReportBatchItemFailures. failed is at most messages.
+func (iv *Invoker) RecordMessages(r Result, messages, failed int) {
+	if r.series == nil || messages <= 0 {
+		return
+	}
+	r.series.recordMessages(iv.cfg.Now(), messages, min(max(failed, 0), messages))
 }
 
 // Invoke runs one synchronous invocation of functionName (at qualifier:
@@ -46,5 +61,5 @@ func (iv *Invoker) Invoke(ctx context.Context, functionName, qualifier string, p
 	if out.err != nil {
 		return Result{}, out.err
 	}
-	return Result{RequestID: out.requestID, Version: out.version, Payload: slices.Clone(out.body), FunctionError: out.functionError}, nil
+	return Result{RequestID: out.requestID, Version: out.version, Payload: slices.Clone(out.body), FunctionError: out.functionError, series: out.series}, nil
 }

@@ -2,7 +2,8 @@
 // that answers the AWS Lambda REST API (2015-03-31) as AWS does, stores
 // functions, versions and aliases, routes weighted aliases, and runs real
 // function packages as local processes over the Lambda Runtime API. The
-// same endpoint serves an S3-compatible store for code artifacts.
+// same endpoint serves an S3-compatible store for code artifacts and SQS
+// (package sqs), whose queues event source mappings deliver to functions.
 //
 // # What it is
 //
@@ -36,7 +37,7 @@
 //     a page whose DNS name is re-pointed here (rebinding) is refused;
 //   - a request with Origin, or with Sec-Fetch-Site other than "none"
 //     (which every current browser sends, and no SDK), is refused;
-//   - the Lambda API and S3 need an AWS Signature Version 4, in the
+//   - the Lambda API, SQS and S3 need an AWS Signature Version 4, in the
 //     Authorization header or a presigned URL's query, which every SDK
 //     and the AWS CLI send with whatever credentials they find, and a page
 //     cannot send across origins without a CORS preflight (refused, it
@@ -68,6 +69,15 @@
 //	  │                 and /_locallambda/functions/F/aliases/A/history (control: every
 //	  │                 change of an alias since the local Lambda started)
 //	  GET /metrics      Prometheus (invoke)
+//	  signed for "sqs"  SQS, JSON and query protocols: package sqs — queues and
+//	  │                 messages in sqs.db (SQLite); picked by the service name of
+//	  │                 the request's SigV4 credential scope (Server.services, a
+//	  │                 map service → handler that other services join)
+//	  │   Poller ────── one loop per Enabled SQS event source mapping on a local
+//	  │                 queue: receive a batch, invoke through invoke.Invoker.Invoke
+//	  │                 (alias weights per batch, per-version metrics), delete;
+//	  │                 the control plane tells it when mappings change and keeps
+//	  │                 LastProcessingResult
 //	  everything else   S3, path-style: package s3, a file-backed gofakes3 store
 //
 // awserr renders both planes' errors and access's refusals as AWS does;

@@ -287,6 +287,8 @@ func (s *Server) Close() error {
 	s.mu.Unlock()
 
 	var errs []error
+	s.poller.Stop()      // first: a poller's receive no longer waits after EndLongPolls
+	s.sqs.EndLongPolls() // a ReceiveMessage waiting 20 s would hold up Shutdown
 	if srv != nil {
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		if err := srv.Shutdown(ctx); err != nil {
@@ -295,7 +297,6 @@ func (s *Server) Close() error {
 		cancel()
 	}
 	s.ctl.Close()
-	s.poller.Stop()
 	if err := s.iv.Close(); err != nil {
 		errs = append(errs, fmt.Errorf("close the invoker: %w", err))
 	}
@@ -320,7 +321,8 @@ func (s *Server) sqsMappings() []sqs.Mapping {
 			continue
 		}
 		out = append(out, sqs.Mapping{UUID: m.UUID, Function: m.Function, Qualifier: m.Qualifier, QueueARN: m.EventSourceArn,
-			BatchSize: m.BatchSize, BatchingWindow: m.BatchingWindow, ReportBatchItemFailures: m.ReportBatchItemFailures})
+			BatchSize: m.BatchSize, BatchingWindow: m.BatchingWindow, ReportBatchItemFailures: m.ReportBatchItemFailures,
+			MaximumConcurrency: m.MaximumConcurrency})
 	}
 	return out
 }

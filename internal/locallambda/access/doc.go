@@ -26,7 +26,9 @@
 //     address, which is the user and not a page. "same-origin" is refused
 //     too: a page served by this endpoint (an HTML object of its S3,
 //     opened through a presigned URL) must not drive it either.
-//  3. The Lambda API and S3 need an AWS Signature Version 4: an
+//  3. The Lambda API, S3 and the other services on the endpoint (SQS,
+//     routed by ScopeService, the service of the signature's credential
+//     scope) need an AWS Signature Version 4: an
 //     Authorization header "AWS4-HMAC-SHA256 Credential=KEY/DATE/REGION/
 //     SERVICE/aws4_request, SignedHeaders=…, Signature=…", or, for S3
 //     only, the query parameters of a presigned URL (X-Amz-Algorithm=

@@ -87,5 +87,10 @@
 //     is 1048576 bytes, as are a code request's members other than
 //     ZipFile, so that a body held in memory stays small.
 //   - Event source mappings are validated, stored and move through their
-//     states, but events are not yet delivered from their sources.
+//     states. Those whose source is a queue of the local SQS are delivered
+//     (package sqs's Poller, while the mapping is Enabled; see
+//     mapping_delivery.go); delivery from Kinesis, DynamoDB Streams, Kafka,
+//     MQ, DocumentDB and from queues the local SQS does not have is not
+//     part of the local Lambda: those mappings are stored only, and their
+//     LastProcessingResult stays "No records processed".
 package control

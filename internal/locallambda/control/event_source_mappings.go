@@ -15,9 +15,14 @@ import (
 
 // Event source mappings: Create, Get, List, Update, Delete. They are
 // validated and stored, and move through AWS's states (Creating →
-// Enabled/Disabled, Updating → …, Deleting → gone); delivering events
-// from the sources is not part of the local Lambda yet, so
-// LastProcessingResult stays "No records processed".
+// Enabled/Disabled, Updating → …, Deleting → gone). A mapping whose
+// source is a queue of the local SQS is delivered while it is Enabled:
+// each change of state tells the local Lambda's delivery
+// (Config.MappingsChanged), which reads EventSourceMappings and records
+// LastProcessingResult (mapping_delivery.go). Delivery from Kinesis,
+// DynamoDB Streams and the other sources is not part of the local Lambda:
+// those mappings are stored only, and LastProcessingResult stays "No
+// records processed".
 
 type eventSourceMapping struct {
 	UUID                           string                     `json:"uuid"`

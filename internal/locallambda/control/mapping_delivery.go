@@ -1,6 +1,7 @@
 package control
 
 import (
+	"encoding/json"
 	"errors"
 	"maps"
 	"slices"
@@ -24,6 +25,8 @@ type MappingSnapshot struct {
 	BatchSize               int
 	BatchingWindow          time.Duration
 	ReportBatchItemFailures bool
+	// MaximumConcurrency is ScalingConfig.MaximumConcurrency; 0 is unset.
+	MaximumConcurrency int
 }
 
 // EventSourceMappings returns every mapping, by UUID.
@@ -35,6 +38,10 @@ func (cp *Plane) EventSourceMappings() []MappingSnapshot {
 			s := MappingSnapshot{UUID: e.UUID, Function: e.Function, Qualifier: e.Qualifier, EventSourceArn: e.EventSourceArn,
 				State: string(e.State), BatchSize: e.BatchSize,
 				ReportBatchItemFailures: slices.Contains(e.FunctionResponseTypes, "ReportBatchItemFailures")}
+			var sc struct{ MaximumConcurrency int }
+			if len(e.ScalingConfig) > 0 && json.Unmarshal(e.ScalingConfig, &sc) == nil {
+				s.MaximumConcurrency = sc.MaximumConcurrency
+			}
 			if w := e.MaximumBatchingWindowInSeconds; w != nil {
 				s.BatchingWindow = time.Duration(*w) * time.Second
 			}

@@ -50,11 +50,56 @@
 // ARNs arn:aws:sqs:REGION:ACCOUNT:NAME with the local Lambda's account and
 // region.
 //
+// # Event source mappings
+//
+// Poller delivers a queue to a function for each Enabled event source
+// mapping whose EventSourceArn is a queue here, as Lambda's SQS pollers
+// do. A mapping has five pollers (fewer with
+// ScalingConfig.MaximumConcurrency; AWS starts with five and scales up,
+// the local Lambda does not). Each receives up to BatchSize messages (in
+// receives of at most 10, each a 20-second long poll), waits up to
+// MaximumBatchingWindowInSeconds for more once it has one, and invokes
+// the function, or the mapping's version or alias, through the local
+// Lambda's invoker: an alias's weights are drawn per batch and the
+// per-version metrics count every batch, so a canary of a queue consumer
+// gets its share and canary analysis sees it. The event is AWS's:
+// Records[] with messageId, receiptHandle, body, attributes
+// (ApproximateReceiveCount, SentTimestamp, SenderId,
+// ApproximateFirstReceiveTimestamp, and MessageGroupId, SequenceNumber,
+// MessageDeduplicationId, AWSTraceHeader where they apply),
+// messageAttributes (stringValue or binaryValue, dataType, empty list
+// values), md5OfBody, md5OfMessageAttributes, eventSource "aws:sqs",
+// eventSourceARN and awsRegion.
+//
+//	receive batch ──▶ Invoke (RequestResponse) ──▶ success: delete the batch
+//	                        │                       (with ReportBatchItemFailures:
+//	                        │                        all but batchItemFailures)
+//	                        ├─▶ function error: leave the batch; it returns after
+//	                        │   the queue's VisibilityTimeout, and the queue's
+//	                        │   RedrivePolicy moves it after maxReceiveCount receives
+//	                        └─▶ not invoked (throttled, no such function): the same,
+//	                            and the poller waits a second
+//
+// A ReportBatchItemFailures response is read as Lambda reads it: empty,
+// null, not a JSON object, or an empty list is complete success; a
+// failure whose itemIdentifier is null, empty or not a message of the
+// batch fails the whole batch. LastProcessingResult is "OK" after an
+// invocation that returned (some of its messages may have been reported
+// as failed), "PROBLEM: Function call failed" after a function error, and
+// "PROBLEM: Function call failed: …" with the reason when the function
+// could not be invoked; a mapping whose queue does not exist here waits
+// for it and keeps "No records processed". Pollers stop when the mapping
+// leaves Enabled (Update, Delete) or the local Lambda closes, finishing
+// the batch they hold, and start again after a restart for every Enabled
+// mapping. A message is deleted only after the invocation that processed
+// it returned, so a crash in between delivers it again: at least once, as
+// on AWS.
+//
 // # State
 //
 // One SQLite database (modernc.org/sqlite, WAL): tables queues, messages
-// and dedup. Every API call is one transaction on the one connection, so
-// calls are serialized and a SendMessage that was answered is committed:
+// and dedup. Every API call is one transaction, one at a time, so calls
+// are serialized and a SendMessage that was answered is committed:
 // it survives the process being killed (synchronous=NORMAL: a power cut
 // may lose the last transactions). A message's visibility is a time in
 // its row (visible), so in-flight messages come back after a restart when

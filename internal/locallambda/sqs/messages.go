@@ -231,12 +231,12 @@ func (s *Service) send(ctx context.Context, name string, ms []OutgoingMessage) (
 	now := s.cfg.Clock()
 	out := make([]sendOutcome, len(ms))
 	err := s.tx(ctx, func(tx *sql.Tx) error {
-		q, err := loadQueue(ctx, tx, name)
+		q, err := s.loadQueue(ctx, tx, name)
 		if err != nil {
 			return err
 		}
 		if q.fifo() {
-			if _, err := tx.ExecContext(ctx, `DELETE FROM dedup WHERE queue = ? AND expires <= ?`, name, now.UnixMilli()); err != nil {
+			if _, err := s.exec(ctx, tx, `DELETE FROM dedup WHERE queue = ? AND expires <= ?`, name, now.UnixMilli()); err != nil {
 				return fmt.Errorf("expire deduplication IDs of %s: %w", name, err)
 			}
 		}
@@ -281,7 +281,7 @@ func (s *Service) insert(ctx context.Context, tx *sql.Tx, q *queue, m *OutgoingM
 		}
 		var id string
 		var seq int64
-		err := tx.QueryRowContext(ctx, `SELECT id, seq FROM dedup WHERE queue = ? AND key = ?`, q.name, dedupKey).Scan(&id, &seq)
+		err := s.queryRow(ctx, tx, `SELECT id, seq FROM dedup WHERE queue = ? AND key = ?`, q.name, dedupKey).Scan(&id, &seq)
 		if err == nil {
 			r.MessageID, r.SequenceNumber = id, sequenceNumber(seq)
 			return r, nil // a duplicate within the window: accepted, not enqueued again
@@ -303,7 +303,7 @@ func (s *Service) insert(ctx context.Context, tx *sql.Tx, q *queue, m *OutgoingM
 		b, _ := json.Marshal(system)
 		sys = string(b)
 	}
-	res, err := tx.ExecContext(ctx, `INSERT INTO messages (queue, id, body, attributes, system, md5_attrs, sender, sent, visible, group_id, dedup_id)
+	res, err := s.exec(ctx, tx, `INSERT INTO messages (queue, id, body, attributes, system, md5_attrs, sender, sent, visible, group_id, dedup_id)
 		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 		q.name, r.MessageID, m.Body, attrs, sys, r.MD5OfMessageAttributes, cmpOr(m.SenderID, s.cfg.AccountID),
 		now.UnixMilli(), now.Add(time.Duration(delay)*time.Second).UnixMilli(), m.GroupID, m.DeduplicationID)
@@ -313,7 +313,7 @@ func (s *Service) insert(ctx context.Context, tx *sql.Tx, q *queue, m *OutgoingM
 	if q.fifo() {
 		seq, _ := res.LastInsertId()
 		r.SequenceNumber = sequenceNumber(seq)
-		if _, err := tx.ExecContext(ctx, `INSERT INTO dedup (queue, key, id, seq, expires) VALUES (?, ?, ?, ?, ?)`,
+		if _, err := s.exec(ctx, tx, `INSERT INTO dedup (queue, key, id, seq, expires) VALUES (?, ?, ?, ?, ?)`,
 			q.name, dedupKey, r.MessageID, seq, now.Add(dedupWindow).UnixMilli()); err != nil {
 			return r, fmt.Errorf("record deduplication ID: %w", err)
 		}
@@ -433,12 +433,12 @@ func (s *Service) receiveOnce(ctx context.Context, name string, max int, visibil
 	now := s.cfg.Clock()
 	nowMs := now.UnixMilli()
 	err = s.tx(ctx, func(tx *sql.Tx) error {
-		q, err := loadQueue(ctx, tx, name)
+		q, err := s.loadQueue(ctx, tx, name)
 		if err != nil {
 			return err
 		}
 		retention := int64(q.intAttr("MessageRetentionPeriod")) * 1000
-		if _, err := tx.ExecContext(ctx, `DELETE FROM messages WHERE queue = ? AND sent < ?`, name, nowMs-retention); err != nil {
+		if _, err := s.exec(ctx, tx, `DELETE FROM messages WHERE queue = ? AND sent < ?`, name, nowMs-retention); err != nil {
 			return fmt.Errorf("expire messages of %s: %w", name, err)
 		}
 		vis := q.intAttr("VisibilityTimeout")
@@ -447,13 +447,13 @@ func (s *Service) receiveOnce(ctx context.Context, name string, max int, visibil
 		}
 		dlq, maxReceives, redrive := q.redrive()
 		if redrive {
-			if _, err := loadQueue(ctx, tx, dlq); err != nil {
+			if _, err := s.loadQueue(ctx, tx, dlq); err != nil {
 				redrive = false // the dead-letter queue is gone: keep the messages
 			}
 		}
 		blocked := map[string]bool{} // FIFO groups with a message in flight
 		if q.fifo() {
-			rows, err := tx.QueryContext(ctx, `SELECT DISTINCT group_id FROM messages WHERE queue = ? AND visible > ? AND receives > 0`, name, nowMs)
+			rows, err := s.query(ctx, tx, `SELECT DISTINCT group_id FROM messages WHERE queue = ? AND visible > ? AND receives > 0`, name, nowMs)
 			if err != nil {
 				return fmt.Errorf("find the groups in flight in %s: %w", name, err)
 			}
@@ -469,7 +469,7 @@ func (s *Service) receiveOnce(ctx context.Context, name string, max int, visibil
 		}
 		var after int64
 		for len(msgs) < max {
-			batch, err := candidates(ctx, tx, name, nowMs, after)
+			batch, err := s.candidates(ctx, tx, name, nowMs, after)
 			if err != nil {
 				return err
 			}
@@ -498,7 +498,7 @@ func (s *Service) receiveOnce(ctx context.Context, name string, max int, visibil
 				if m.firstReceive == 0 {
 					m.firstReceive = nowMs
 				}
-				if _, err := tx.ExecContext(ctx, `UPDATE messages SET receives = ?, first_receive = ?, visible = ?, receipt = ? WHERE seq = ?`,
+				if _, err := s.exec(ctx, tx, `UPDATE messages SET receives = ?, first_receive = ?, visible = ?, receipt = ? WHERE seq = ?`,
 					m.receives, m.firstReceive, nowMs+int64(vis)*1000, token, m.seq); err != nil {
 					return fmt.Errorf("receive a message of %s: %w", name, err)
 				}
@@ -506,7 +506,7 @@ func (s *Service) receiveOnce(ctx context.Context, name string, max int, visibil
 			}
 		}
 		var nextMs sql.NullInt64
-		if err := tx.QueryRowContext(ctx, `SELECT min(visible) FROM messages WHERE queue = ? AND visible > ?`, name, nowMs).Scan(&nextMs); err != nil {
+		if err := s.queryRow(ctx, tx, `SELECT min(visible) FROM messages WHERE queue = ? AND visible > ?`, name, nowMs).Scan(&nextMs); err != nil {
 			return fmt.Errorf("find the next message of %s: %w", name, err)
 		}
 		if nextMs.Valid {
@@ -518,8 +518,8 @@ func (s *Service) receiveOnce(ctx context.Context, name string, max int, visibil
 }
 
 // candidates are up to 100 receivable messages of queue after seq.
-func candidates(ctx context.Context, tx *sql.Tx, queue string, nowMs, after int64) ([]*storedMessage, error) {
-	rows, err := tx.QueryContext(ctx, `SELECT seq, id, body, attributes, system, md5_attrs, sender, sent, receives, first_receive, group_id, dedup_id
+func (s *Service) candidates(ctx context.Context, tx *sql.Tx, queue string, nowMs, after int64) ([]*storedMessage, error) {
+	rows, err := s.query(ctx, tx, `SELECT seq, id, body, attributes, system, md5_attrs, sender, sent, receives, first_receive, group_id, dedup_id
 		FROM messages WHERE queue = ? AND visible <= ? AND seq > ? ORDER BY seq LIMIT 100`, queue, nowMs, after)
 	if err != nil {
 		return nil, fmt.Errorf("read messages of %s: %w", queue, err)
@@ -545,7 +545,7 @@ func (s *Service) moveToDLQ(ctx context.Context, tx *sql.Tx, q *queue, dlq strin
 	}
 	system["DeadLetterQueueSourceArn"] = s.ARN(q.name)
 	sys, _ := json.Marshal(system)
-	if _, err := tx.ExecContext(ctx, `UPDATE messages SET queue = ?, system = ?, receives = 0, first_receive = 0, receipt = '', visible = ? WHERE seq = ?`,
+	if _, err := s.exec(ctx, tx, `UPDATE messages SET queue = ?, system = ?, receives = 0, first_receive = 0, receipt = '', visible = ? WHERE seq = ?`,
 		dlq, string(sys), s.cfg.Clock().UnixMilli(), m.seq); err != nil {
 		return fmt.Errorf("move a message of %s to its dead-letter queue %s: %w", q.name, dlq, err)
 	}
@@ -591,12 +591,12 @@ func (s *Service) deleteMessage(ctx context.Context, name, handle string) error 
 	}
 	var fifo bool
 	err := s.tx(ctx, func(tx *sql.Tx) error {
-		qu, err := loadQueue(ctx, tx, name)
+		qu, err := s.loadQueue(ctx, tx, name)
 		if err != nil {
 			return err
 		}
 		fifo = qu.fifo()
-		_, err = tx.ExecContext(ctx, `DELETE FROM messages WHERE seq = ? AND queue = ? AND receipt = ?`, seq, name, token)
+		_, err = s.exec(ctx, tx, `DELETE FROM messages WHERE seq = ? AND queue = ? AND receipt = ?`, seq, name, token)
 		if err != nil {
 			return fmt.Errorf("delete a message of %s: %w", name, err)
 		}
@@ -620,10 +620,10 @@ func (s *Service) changeVisibility(ctx context.Context, name, handle string, tim
 	}
 	now := s.cfg.Clock().UnixMilli()
 	err := s.tx(ctx, func(tx *sql.Tx) error {
-		if _, err := loadQueue(ctx, tx, name); err != nil {
+		if _, err := s.loadQueue(ctx, tx, name); err != nil {
 			return err
 		}
-		res, err := tx.ExecContext(ctx, `UPDATE messages SET visible = ? WHERE seq = ? AND queue = ? AND receipt = ? AND visible > ?`,
+		res, err := s.exec(ctx, tx, `UPDATE messages SET visible = ? WHERE seq = ? AND queue = ? AND receipt = ? AND visible > ?`,
 			now+int64(timeout)*1000, seq, name, token, now)
 		if err != nil {
 			return fmt.Errorf("change the visibility of a message of %s: %w", name, err)
@@ -651,7 +651,7 @@ func (s *Service) deleteMany(ctx context.Context, queueARN string, handles []str
 	}
 	var fifo bool
 	err = s.tx(ctx, func(tx *sql.Tx) error {
-		qu, err := loadQueue(ctx, tx, name)
+		qu, err := s.loadQueue(ctx, tx, name)
 		if err != nil {
 			return err
 		}
@@ -661,7 +661,7 @@ func (s *Service) deleteMany(ctx context.Context, queueARN string, handles []str
 			if !ok || q != name {
 				return receiptHandleInvalid(h)
 			}
-			if _, err := tx.ExecContext(ctx, `DELETE FROM messages WHERE seq = ? AND queue = ? AND receipt = ?`, seq, name, token); err != nil {
+			if _, err := s.exec(ctx, tx, `DELETE FROM messages WHERE seq = ? AND queue = ? AND receipt = ?`, seq, name, token); err != nil {
 				return fmt.Errorf("delete a message of %s: %w", name, err)
 			}
 		}

@@ -25,7 +25,15 @@ type Mapping struct {
 	// ReportBatchItemFailures is FunctionResponseTypes
 	// [ReportBatchItemFailures].
 	ReportBatchItemFailures bool
+	// MaximumConcurrency is ScalingConfig.MaximumConcurrency; 0 is unset.
+	MaximumConcurrency int
 }
+
+// pollers is how many batches of a mapping are in flight at once, as
+// Lambda starts an SQS mapping: five concurrent batches (it scales up
+// from there on AWS; the local Lambda does not), or fewer with
+// ScalingConfig.MaximumConcurrency.
+const pollers = 5
 
 // InvokeFunc invokes a function synchronously with payload, as
 // RequestResponse: what the invocation returned, or an error when it
@@ -175,6 +183,23 @@ const pollWait = 20 * time.Second
 func (p *Poller) run(ctx context.Context, m Mapping) {
 	log := p.log.With("mapping", m.UUID, "queue", m.QueueARN, "function", m.Function)
 	log.Debug("local sqs: delivering to the function")
+	n := pollers
+	if m.MaximumConcurrency > 0 {
+		n = min(n, m.MaximumConcurrency)
+	}
+	var wg sync.WaitGroup
+	for range n {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			p.poll(ctx, log, m)
+		}()
+	}
+	wg.Wait()
+}
+
+// poll is one of a mapping's pollers: receive a batch, deliver it, again.
+func (p *Poller) poll(ctx context.Context, log *slog.Logger, m Mapping) {
 	backoff := func() bool {
 		t := time.NewTimer(time.Second)
 		defer t.Stop()

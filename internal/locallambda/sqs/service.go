@@ -39,6 +39,9 @@ type Service struct {
 	log *slog.Logger
 	db  *sql.DB
 
+	stmts sync.Map   // query → *sql.Stmt, prepared on db
+	txMu  sync.Mutex // one transaction at a time
+
 	mu      sync.Mutex
 	waiters map[string]chan struct{} // queue name → closed when it may have a message to receive
 	closed  chan struct{}
@@ -102,9 +105,11 @@ func Open(cfg Config) (*Service, error) {
 	if err != nil {
 		return nil, fmt.Errorf("open local SQS database %s: %w", cfg.Path, err)
 	}
-	// One connection: every API call is one transaction, and SQLite takes
-	// one writer at a time anyway.
-	db.SetMaxOpenConns(1)
+	// Two connections: transactions take turns (txMu), as SQLite takes
+	// one writer at a time anyway; the second serves the reads outside
+	// them and prepares statements while a transaction holds the first.
+	db.SetMaxOpenConns(2)
+	db.SetMaxIdleConns(2)
 	db.SetConnMaxIdleTime(0)
 	db.SetConnMaxLifetime(0)
 	if _, err := db.Exec(schema); err != nil {
@@ -114,22 +119,29 @@ func Open(cfg Config) (*Service, error) {
 	return &Service{cfg: cfg, log: log, db: db, waiters: map[string]chan struct{}{}, closed: make(chan struct{})}, nil
 }
 
-// Close wakes every long poll and closes the database.
-func (s *Service) Close() error {
+// EndLongPolls ends every long poll now and every later one at once
+// (they answer with no messages), so that a server shutting down does not
+// wait for them.
+func (s *Service) EndLongPolls() {
 	s.mu.Lock()
+	defer s.mu.Unlock()
 	select {
 	case <-s.closed:
-		s.mu.Unlock()
-		return nil
 	default:
+		close(s.closed)
 	}
-	close(s.closed)
-	s.mu.Unlock()
+}
+
+// Close ends the long polls and closes the database.
+func (s *Service) Close() error {
+	s.EndLongPolls()
 	return s.db.Close()
 }
 
 // tx runs f in one transaction.
 func (s *Service) tx(ctx context.Context, f func(tx *sql.Tx) error) error {
+	s.txMu.Lock()
+	defer s.txMu.Unlock()
 	tx, err := s.db.BeginTx(ctx, nil)
 	if err != nil {
 		return fmt.Errorf("begin a local SQS transaction: %w", err)
@@ -191,10 +203,10 @@ func (s *Service) nameFromARN(arn string) (string, error) {
 }
 
 // loadQueue reads queue name in tx.
-func loadQueue(ctx context.Context, tx *sql.Tx, name string) (*queue, error) {
+func (s *Service) loadQueue(ctx context.Context, tx *sql.Tx, name string) (*queue, error) {
 	var created, modified, purged int64
 	var attrs, tags string
-	err := tx.QueryRowContext(ctx, `SELECT created, modified, attributes, tags, purged FROM queues WHERE name = ?`, name).
+	err := s.queryRow(ctx, tx, `SELECT created, modified, attributes, tags, purged FROM queues WHERE name = ?`, name).
 		Scan(&created, &modified, &attrs, &tags, &purged)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, queueDoesNotExist()
@@ -213,10 +225,10 @@ func loadQueue(ctx context.Context, tx *sql.Tx, name string) (*queue, error) {
 }
 
 // saveQueue writes q (insert or replace) in tx.
-func saveQueue(ctx context.Context, tx *sql.Tx, q *queue) error {
+func (s *Service) saveQueue(ctx context.Context, tx *sql.Tx, q *queue) error {
 	attrs, _ := json.Marshal(q.attrs)
 	tags, _ := json.Marshal(q.tags)
-	_, err := tx.ExecContext(ctx, `INSERT INTO queues (name, created, modified, attributes, tags, purged) VALUES (?, ?, ?, ?, ?, ?)
+	_, err := s.exec(ctx, tx, `INSERT INTO queues (name, created, modified, attributes, tags, purged) VALUES (?, ?, ?, ?, ?, ?)
 		ON CONFLICT (name) DO UPDATE SET modified = excluded.modified, attributes = excluded.attributes, tags = excluded.tags, purged = excluded.purged`,
 		q.name, q.created.UnixMilli(), q.modified.UnixMilli(), string(attrs), string(tags), q.purged.UnixMilli())
 	if err != nil {
@@ -227,10 +239,10 @@ func saveQueue(ctx context.Context, tx *sql.Tx, q *queue) error {
 
 // dlqLookup tells applyAttributes whether a dead-letter queue exists and
 // is FIFO.
-func dlqLookup(ctx context.Context, tx *sql.Tx) func(string) (bool, bool) {
+func (s *Service) dlqLookup(ctx context.Context, tx *sql.Tx) func(string) (bool, bool) {
 	return func(name string) (bool, bool) {
 		var n int
-		if tx.QueryRowContext(ctx, `SELECT count(*) FROM queues WHERE name = ?`, name).Scan(&n) != nil || n == 0 {
+		if s.queryRow(ctx, tx, `SELECT count(*) FROM queues WHERE name = ?`, name).Scan(&n) != nil || n == 0 {
 			return false, false
 		}
 		return true, strings.HasSuffix(name, ".fifo")
@@ -251,7 +263,7 @@ func (s *Service) createQueue(ctx context.Context, name string, attrs, tags map[
 	}
 	now := s.cfg.Clock()
 	return s.tx(ctx, func(tx *sql.Tx) error {
-		cur, err := loadQueue(ctx, tx, name)
+		cur, err := s.loadQueue(ctx, tx, name)
 		if err == nil {
 			for k, v := range attrs {
 				if k == "FifoQueue" && v == "false" && !cur.fifo() {
@@ -268,13 +280,13 @@ func (s *Service) createQueue(ctx context.Context, name string, attrs, tags map[
 			return err
 		}
 		q := &queue{name: name, created: now, modified: now, attrs: defaultAttributes(strings.HasSuffix(name, ".fifo")), tags: map[string]string{}}
-		if q.attrs, err = applyAttributes(q, attrs, true, dlqLookup(ctx, tx)); err != nil {
+		if q.attrs, err = applyAttributes(q, attrs, true, s.dlqLookup(ctx, tx)); err != nil {
 			return err
 		}
 		for k, v := range tags {
 			q.tags[k] = v
 		}
-		return saveQueue(ctx, tx, q)
+		return s.saveQueue(ctx, tx, q)
 	})
 }
 
@@ -314,7 +326,7 @@ func (s *Service) QueueAttributes(ctx context.Context, arn string) (map[string]s
 func (s *Service) queueAttributes(ctx context.Context, name string, names []string) (map[string]string, error) {
 	out := map[string]string{}
 	err := s.tx(ctx, func(tx *sql.Tx) error {
-		q, err := loadQueue(ctx, tx, name)
+		q, err := s.loadQueue(ctx, tx, name)
 		if err != nil {
 			return err
 		}
@@ -342,13 +354,13 @@ func (s *Service) queueAttributes(ctx context.Context, name string, names []stri
 			"CreatedTimestamp":      func() (string, error) { return fmt.Sprint(q.created.Unix()), nil },
 			"LastModifiedTimestamp": func() (string, error) { return fmt.Sprint(q.modified.Unix()), nil },
 			"ApproximateNumberOfMessages": func() (string, error) {
-				return count(ctx, tx, `SELECT count(*) FROM messages WHERE queue = ? AND visible <= ?`, name, now)
+				return s.count(ctx, tx, `SELECT count(*) FROM messages WHERE queue = ? AND visible <= ?`, name, now)
 			},
 			"ApproximateNumberOfMessagesNotVisible": func() (string, error) {
-				return count(ctx, tx, `SELECT count(*) FROM messages WHERE queue = ? AND visible > ? AND receives > 0`, name, now)
+				return s.count(ctx, tx, `SELECT count(*) FROM messages WHERE queue = ? AND visible > ? AND receives > 0`, name, now)
 			},
 			"ApproximateNumberOfMessagesDelayed": func() (string, error) {
-				return count(ctx, tx, `SELECT count(*) FROM messages WHERE queue = ? AND visible > ? AND receives = 0`, name, now)
+				return s.count(ctx, tx, `SELECT count(*) FROM messages WHERE queue = ? AND visible > ? AND receives = 0`, name, now)
 			},
 		}
 		for k, f := range computed {
@@ -365,9 +377,9 @@ func (s *Service) queueAttributes(ctx context.Context, name string, names []stri
 	return out, err
 }
 
-func count(ctx context.Context, tx *sql.Tx, query string, args ...any) (string, error) {
+func (s *Service) count(ctx context.Context, tx *sql.Tx, query string, args ...any) (string, error) {
 	var n int64
-	if err := tx.QueryRowContext(ctx, query, args...).Scan(&n); err != nil {
+	if err := s.queryRow(ctx, tx, query, args...).Scan(&n); err != nil {
 		return "", fmt.Errorf("count messages: %w", err)
 	}
 	return fmt.Sprint(n), nil
@@ -376,15 +388,15 @@ func count(ctx context.Context, tx *sql.Tx, query string, args ...any) (string, 
 func (s *Service) setQueueAttributes(ctx context.Context, name string, attrs map[string]string) error {
 	now := s.cfg.Clock()
 	err := s.tx(ctx, func(tx *sql.Tx) error {
-		q, err := loadQueue(ctx, tx, name)
+		q, err := s.loadQueue(ctx, tx, name)
 		if err != nil {
 			return err
 		}
-		if q.attrs, err = applyAttributes(q, attrs, false, dlqLookup(ctx, tx)); err != nil {
+		if q.attrs, err = applyAttributes(q, attrs, false, s.dlqLookup(ctx, tx)); err != nil {
 			return err
 		}
 		q.modified = now
-		return saveQueue(ctx, tx, q)
+		return s.saveQueue(ctx, tx, q)
 	})
 	if err == nil {
 		s.notify(name) // a shorter wait or delay may make messages receivable sooner
@@ -394,11 +406,11 @@ func (s *Service) setQueueAttributes(ctx context.Context, name string, attrs map
 
 func (s *Service) deleteQueue(ctx context.Context, name string) error {
 	err := s.tx(ctx, func(tx *sql.Tx) error {
-		if _, err := loadQueue(ctx, tx, name); err != nil {
+		if _, err := s.loadQueue(ctx, tx, name); err != nil {
 			return err
 		}
 		for _, q := range []string{`DELETE FROM messages WHERE queue = ?`, `DELETE FROM dedup WHERE queue = ?`, `DELETE FROM queues WHERE name = ?`} {
-			if _, err := tx.ExecContext(ctx, q, name); err != nil {
+			if _, err := s.exec(ctx, tx, q, name); err != nil {
 				return fmt.Errorf("delete queue %s: %w", name, err)
 			}
 		}
@@ -413,7 +425,7 @@ func (s *Service) deleteQueue(ctx context.Context, name string) error {
 func (s *Service) purgeQueue(ctx context.Context, name string) error {
 	now := s.cfg.Clock()
 	return s.tx(ctx, func(tx *sql.Tx) error {
-		q, err := loadQueue(ctx, tx, name)
+		q, err := s.loadQueue(ctx, tx, name)
 		if err != nil {
 			return err
 		}
@@ -421,11 +433,11 @@ func (s *Service) purgeQueue(ctx context.Context, name string) error {
 			return newError("PurgeQueueInProgress", "AWS.SimpleQueueService.PurgeQueueInProgress",
 				"Only one PurgeQueue operation on %s is allowed every 60 seconds.", name)
 		}
-		if _, err := tx.ExecContext(ctx, `DELETE FROM messages WHERE queue = ?`, name); err != nil {
+		if _, err := s.exec(ctx, tx, `DELETE FROM messages WHERE queue = ?`, name); err != nil {
 			return fmt.Errorf("purge queue %s: %w", name, err)
 		}
 		q.purged = now
-		return saveQueue(ctx, tx, q)
+		return s.saveQueue(ctx, tx, q)
 	})
 }
 
@@ -453,7 +465,7 @@ func (s *Service) tagQueue(ctx context.Context, name string, set map[string]stri
 		return err
 	}
 	return s.tx(ctx, func(tx *sql.Tx) error {
-		q, err := loadQueue(ctx, tx, name)
+		q, err := s.loadQueue(ctx, tx, name)
 		if err != nil {
 			return err
 		}
@@ -466,7 +478,7 @@ func (s *Service) tagQueue(ctx context.Context, name string, set map[string]stri
 		if len(q.tags) > 50 {
 			return invalidParameter("Too many tags added for queue %s: a queue takes at most 50.", name)
 		}
-		return saveQueue(ctx, tx, q)
+		return s.saveQueue(ctx, tx, q)
 	})
 }
 
@@ -482,7 +494,7 @@ func checkTags(tags map[string]string) error {
 func (s *Service) queueTags(ctx context.Context, name string) (map[string]string, error) {
 	var tags map[string]string
 	err := s.tx(ctx, func(tx *sql.Tx) error {
-		q, err := loadQueue(ctx, tx, name)
+		q, err := s.loadQueue(ctx, tx, name)
 		if err != nil {
 			return err
 		}
@@ -490,4 +502,45 @@ func (s *Service) queueTags(ctx context.Context, name string) (map[string]string
 		return nil
 	})
 	return tags, err
+}
+
+// stmt is query prepared once on the database (SQLite parsing every
+// statement again was a fifth of a delivered batch's CPU), for tx.
+func (s *Service) stmt(ctx context.Context, tx *sql.Tx, query string) (*sql.Stmt, error) {
+	if st, ok := s.stmts.Load(query); ok {
+		return tx.StmtContext(ctx, st.(*sql.Stmt)), nil
+	}
+	st, err := s.db.PrepareContext(ctx, query)
+	if err != nil {
+		return nil, err
+	}
+	if prev, loaded := s.stmts.LoadOrStore(query, st); loaded {
+		_ = st.Close()
+		st = prev.(*sql.Stmt)
+	}
+	return tx.StmtContext(ctx, st), nil
+}
+
+func (s *Service) exec(ctx context.Context, tx *sql.Tx, query string, args ...any) (sql.Result, error) {
+	st, err := s.stmt(ctx, tx, query)
+	if err != nil {
+		return nil, err
+	}
+	return st.ExecContext(ctx, args...)
+}
+
+func (s *Service) query(ctx context.Context, tx *sql.Tx, query string, args ...any) (*sql.Rows, error) {
+	st, err := s.stmt(ctx, tx, query)
+	if err != nil {
+		return nil, err
+	}
+	return st.QueryContext(ctx, args...)
+}
+
+func (s *Service) queryRow(ctx context.Context, tx *sql.Tx, query string, args ...any) *sql.Row {
+	st, err := s.stmt(ctx, tx, query)
+	if err != nil {
+		return tx.QueryRowContext(ctx, query, args...) // reports the error
+	}
+	return st.QueryRowContext(ctx, args...)
 }

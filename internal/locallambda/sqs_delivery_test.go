@@ -416,3 +416,37 @@ func TestSQSMappingAliasWeightsPerBatch(t *testing.T) {
 		}
 	}
 }
+
+// TestSQSMappingFIFOOrder: through a mapping, a FIFO queue's messages
+// are processed in the order sent within each message group, although a
+// mapping runs several pollers.
+func TestSQSMappingFIFOOrder(t *testing.T) {
+	t.Parallel()
+	cs := newCtlServer(t)
+	ctx := context.Background()
+	logPath := createConsumer(t, cs.Endpoint, "ordered")
+	url, arn := createQueue(t, cs.SQS, "orders.fifo", map[string]string{"FifoQueue": "true", "ContentBasedDeduplication": "true"})
+	createMapping(t, cs.Lambda, &lambda.CreateEventSourceMappingInput{
+		FunctionName: aws.String("ordered"), EventSourceArn: aws.String(arn), BatchSize: aws.Int32(3),
+	})
+	want := map[string][]string{}
+	for i := range 30 {
+		g := "g" + strconv.Itoa(i%3)
+		body := g + "-" + strconv.Itoa(i)
+		if _, err := cs.SQS.SendMessage(ctx, &sqs.SendMessageInput{QueueUrl: &url, MessageBody: aws.String(body), MessageGroupId: aws.String(g)}); err != nil {
+			t.Fatal(err)
+		}
+		want[g] = append(want[g], body)
+	}
+	sluicetest.WaitFor(t, "every message processed", 2*time.Minute, func() bool { return len(bodiesOf(consumerLog(t, logPath))) == 30 })
+	got := map[string][]string{}
+	for _, p := range consumerLog(t, logPath) {
+		g, _, _ := strings.Cut(p.body, "-")
+		got[g] = append(got[g], p.body)
+	}
+	for g, w := range want {
+		if !slices.Equal(got[g], w) {
+			t.Errorf("group %s processed in the order %v; want %v", g, got[g], w)
+		}
+	}
+}

@@ -114,10 +114,11 @@
 // too. A deleted queue's name can be used again at once (AWS waits 60 s).
 // Policies, KMS and server-side encryption attributes are stored and
 // echoed, without effect. AddPermission, RemovePermission and the message
-// move tasks are refused with UnsupportedOperation. Throughput limits,
-// the 120,000 in-flight limit and message retention beyond the process's
-// clock are not modelled, except MessageRetentionPeriod, which drops
-// older messages when the queue is next received from.
+// move tasks are refused with UnsupportedOperation. Throughput limits and
+// the 120,000 in-flight limit are not modelled, nor FIFO's
+// ReceiveRequestAttemptId (a retried receive gets other messages).
+// MessageRetentionPeriod is: older messages go when the queue is next
+// received from.
 //
 // # Why not goaws
 //

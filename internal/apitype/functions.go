@@ -103,6 +103,12 @@ type VersionMetrics struct {
 	// window, in milliseconds; absent when none ran.
 	DurationP50Ms *float64 `json:"durationP50Ms,omitempty"`
 	DurationP99Ms *float64 `json:"durationP99Ms,omitempty"`
+	// Messages and MessagesFailed are the SQS messages event source
+	// mappings delivered to the version in the window and those that
+	// failed (returned to the queue); absent for a version that consumed
+	// no queue.
+	Messages       int64 `json:"messages,omitempty"`
+	MessagesFailed int64 `json:"messagesFailed,omitempty"`
 	// Earlier, for a version that did not run in the window, are its
 	// figures over the latest earlier stretch of the window's width in
 	// which it did, within the local Lambda's retention (an hour): the
@@ -131,4 +137,7 @@ type EarlierMetrics struct {
 	// stretch.
 	DurationP50Ms *float64 `json:"durationP50Ms,omitempty"`
 	DurationP99Ms *float64 `json:"durationP99Ms,omitempty"`
+	// Messages and MessagesFailed are as VersionMetrics' over the stretch.
+	Messages       int64 `json:"messages,omitempty"`
+	MessagesFailed int64 `json:"messagesFailed,omitempty"`
 }

@@ -62,6 +62,12 @@ func (c *Config) sampleMetric(m Metric) (queryType, metric string, err error) {
 			return QueryLocal, MetricInvocations, nil
 		case LocalThrottles:
 			return QueryLocal, MetricThrottles, nil
+		case LocalMessages:
+			return QueryLocal, MetricMessages, nil
+		case LocalMessagesFailed:
+			return QueryLocal, MetricMessagesFailed, nil
+		case LocalMessageFailureRate:
+			return QueryLocal, MetricMessageFailureRate, nil
 		}
 		return "", "", fmt.Errorf("metric %q: the local Lambda has no metric %q", m.Name, q.Local.Metric)
 	case q.CloudWatch != nil:

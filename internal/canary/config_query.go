@@ -22,9 +22,15 @@ const (
 	LocalThrottles   = "throttles"
 	LocalDuration    = "duration"   // milliseconds
 	LocalErrorRate   = "error_rate" // errors / invocations
+	// SQS messages event source mappings delivered to the version, those
+	// that failed, and failed / delivered: a queue consumer's canary.
+	LocalMessages           = "messages"
+	LocalMessagesFailed     = "messages_failed"
+	LocalMessageFailureRate = "message_failure_rate"
 )
 
-var localMetrics = []string{LocalInvocations, LocalErrors, LocalThrottles, LocalDuration, LocalErrorRate}
+var localMetrics = []string{LocalInvocations, LocalErrors, LocalThrottles, LocalDuration, LocalErrorRate,
+	LocalMessages, LocalMessagesFailed, LocalMessageFailureRate}
 
 // Query is a metric's query. Type selects which of Local, CloudWatch and
 // Prometheus is set; for other types none is, and Raw (always set) holds

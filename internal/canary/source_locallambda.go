@@ -36,6 +36,16 @@ const (
 	MetricInvocations = "invocations"
 	MetricErrors      = "errors"
 	MetricThrottles   = "throttles"
+	// MetricMessages and MetricMessagesFailed are one count per step of
+	// the SQS messages event source mappings delivered to the version and
+	// of those that failed (0 for a step without messages);
+	// MetricMessageFailureRate is failed / delivered, NaN for a step
+	// without messages. They are read from the local Lambda's time series
+	// (GET /_locallambda/metrics/query, 1 s resolution): a step shorter
+	// than a second has whole seconds in some steps and none in others.
+	MetricMessages           = "messages"
+	MetricMessagesFailed     = "messages_failed"
+	MetricMessageFailureRate = "message_failure_rate"
 )
 
 // LocalLambdaSource reads the embedded local Lambda's per-request samples
@@ -95,9 +105,12 @@ func (s *LocalLambdaSource) Samples(ctx context.Context, q SampleRequest) ([]flo
 	}
 	switch q.Metric {
 	case MetricDuration, MetricErrorRate, MetricDurationP50, MetricDurationP99, MetricInvocations, MetricErrors, MetricThrottles:
+	case MetricMessages, MetricMessagesFailed, MetricMessageFailureRate:
+		return s.messages(ctx, q, step, n)
 	default:
-		return nil, fmt.Errorf("metric %q of %s: %w: the local Lambda serves %s, %s, %s, %s, %s, %s and %s", q.Metric, q.Scope, ErrUnknownMetric,
-			MetricDuration, MetricErrorRate, MetricDurationP50, MetricDurationP99, MetricInvocations, MetricErrors, MetricThrottles)
+		return nil, fmt.Errorf("metric %q of %s: %w: the local Lambda serves %s, %s, %s, %s, %s, %s, %s, %s, %s and %s", q.Metric, q.Scope, ErrUnknownMetric,
+			MetricDuration, MetricErrorRate, MetricDurationP50, MetricDurationP99, MetricInvocations, MetricErrors, MetricThrottles,
+			MetricMessages, MetricMessagesFailed, MetricMessageFailureRate)
 	}
 	samples, err := s.fetch(ctx, q)
 	if err != nil {
@@ -161,6 +174,63 @@ func (s *LocalLambdaSource) Samples(ctx context.Context, q SampleRequest) ([]flo
 	return out, nil
 }
 
+// localSeries is the part of the GET /_locallambda/metrics/query answer
+// the message metrics read.
+type localSeries struct {
+	Series []struct {
+		Version string `json:"version"`
+		Points  []struct {
+			Time           time.Time `json:"time"`
+			Messages       int64     `json:"messages"`
+			MessagesFailed int64     `json:"messagesFailed"`
+		} `json:"points"`
+	} `json:"series"`
+}
+
+// messages reads the message metrics from the local Lambda's time series
+// in steps of its resolution (1 s), added up into n steps of step.
+func (s *LocalLambdaSource) messages(ctx context.Context, q SampleRequest, step time.Duration, n int) ([]float64, error) {
+	v := url.Values{}
+	v.Set("function", q.Scope.Function)
+	v.Set("qualifier", cmp.Or(q.Scope.Alias, "*"))
+	v.Set("since", q.Start.UTC().Format(time.RFC3339Nano))
+	v.Set("until", q.End.UTC().Format(time.RFC3339Nano))
+	v.Set("step", "1s")
+	var series localSeries
+	if err := s.getJSON(ctx, "/_locallambda/metrics/query?"+v.Encode(), "time series", &series); err != nil {
+		return nil, fmt.Errorf("metric %s of %s: %w", q.Metric, q.Scope, err)
+	}
+	delivered, failed := make([]int64, n), make([]int64, n)
+	for _, vs := range series.Series {
+		if vs.Version != q.Scope.Version {
+			continue
+		}
+		for _, p := range vs.Points {
+			if p.Time.Before(q.Start) || !p.Time.Before(q.End) {
+				continue
+			}
+			i := min(int(p.Time.Sub(q.Start)/step), n-1)
+			delivered[i] += p.Messages
+			failed[i] += p.MessagesFailed
+		}
+	}
+	out := make([]float64, n)
+	for i := range out {
+		switch q.Metric {
+		case MetricMessages:
+			out[i] = float64(delivered[i])
+		case MetricMessagesFailed:
+			out[i] = float64(failed[i])
+		default:
+			out[i] = math.NaN()
+			if delivered[i] > 0 {
+				out[i] = float64(failed[i]) / float64(delivered[i])
+			}
+		}
+	}
+	return out, nil
+}
+
 func ms(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
 
 // fetch reads the scope's samples in [q.Start, q.End), following the
@@ -196,22 +266,31 @@ func (s *LocalLambdaSource) fetch(ctx context.Context, q SampleRequest) ([]local
 }
 
 func (s *LocalLambdaSource) get(ctx context.Context, v url.Values) (*localSamples, error) {
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, s.url+"/_locallambda/metrics/samples?"+v.Encode(), nil)
-	if err != nil {
+	var page localSamples
+	if err := s.getJSON(ctx, "/_locallambda/metrics/samples?"+v.Encode(), "samples", &page); err != nil {
 		return nil, err
+	}
+	return &page, nil
+}
+
+// getJSON reads the local Lambda's answer at path (what names it in
+// errors) into out.
+func (s *LocalLambdaSource) getJSON(ctx context.Context, path, what string, out any) error {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, s.url+path, nil)
+	if err != nil {
+		return err
 	}
 	resp, err := s.http.Do(req)
 	if err != nil {
-		return nil, fmt.Errorf("read the local Lambda's samples: %w", err)
+		return fmt.Errorf("read the local Lambda's %s: %w", what, err)
 	}
 	defer resp.Body.Close()
 	if resp.StatusCode != http.StatusOK {
 		body, _ := io.ReadAll(io.LimitReader(resp.Body, 1<<10))
-		return nil, fmt.Errorf("the local Lambda answered %s: %s", resp.Status, strings.TrimSpace(string(body)))
+		return fmt.Errorf("the local Lambda answered %s: %s", resp.Status, strings.TrimSpace(string(body)))
 	}
-	var page localSamples
-	if err := json.NewDecoder(resp.Body).Decode(&page); err != nil {
-		return nil, fmt.Errorf("decode the local Lambda's samples: %w", err)
+	if err := json.NewDecoder(resp.Body).Decode(out); err != nil {
+		return fmt.Errorf("decode the local Lambda's %s: %w", what, err)
 	}
-	return &page, nil
+	return nil
 }

@@ -25,6 +25,7 @@ import (
 	"github.com/sluice-cd/sluice/examples"
 	"github.com/sluice-cd/sluice/internal/apiclient"
 	"github.com/sluice-cd/sluice/internal/apitype"
+	"github.com/sluice-cd/sluice/internal/awsclient"
 	"github.com/sluice-cd/sluice/internal/canary"
 	"github.com/sluice-cd/sluice/internal/fnbuild"
 	"github.com/sluice-cd/sluice/internal/httpserve"
@@ -55,9 +56,11 @@ const (
 )
 
 type demoOptions struct {
-	Yes         bool
-	Rollback    bool
-	Bad         bool
+	Yes      bool
+	Rollback bool
+	Bad      bool
+	// Queue runs the queue-consumer canary (demo_queue.go) instead.
+	Queue       bool
 	FailureRate float64
 	DataDir     string
 	Addr        string
@@ -87,7 +90,18 @@ canary config, and promotes it with no person involved. With --bad, v2 fails 30%
 requests and takes 30 ms instead of 5: the analysis catches it, Sluice puts the alias back on v1
 by itself, deletes v2 and prints why.
 
-With neither, v2 is released by examples/pipelines/canary-release.json: it gets 10% of
+With --queue, the function released is a queue consumer instead
+(examples/functions/queue-consumer, built from the checkout): the demo creates the queue
+orders and its dead-letter queue orders-dlq in the local SQS, releases v1 with
+examples/pipelines/queue-consumer-canary.json (whose first release creates the queue's
+event source mapping on the alias orders-consumer:live), then releases v2 10%, then 100%,
+while it publishes 50 messages a second to the queue; the canary config
+lambda-consumer-messages judges v2 on the share of messages it fails. It prints what each
+version processed and failed, and checks that every message published was processed or
+is in the dead-letter queue. With --queue --bad, v2 fails 30% of its messages, and Sluice
+rolls it back.
+
+With none of these, v2 is released by examples/pipelines/canary-release.json: it gets 10% of
 the traffic, Sluice's canary analysis judges it, and a person decides at the manual
 judgment with the analysis in front of them — the demo asks in the terminal, and prints
 the console URL and the command that judges it; --rollback rolls back there without asking. Pipelines
@@ -96,6 +110,9 @@ you apply to the demo server may deploy a zipFile from the current directory or 
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if n := countTrue(opts.Yes, opts.Rollback, opts.Bad); n > 1 {
 				return usageError("--yes, --rollback and --bad contradict each other", "give one of them, or none to judge by hand")
+			}
+			if opts.Queue && opts.Rollback {
+				return usageError("--queue has no manual judgment to roll back at", "give --queue alone (Sluice's analysis promotes) or with --bad (it rolls back)")
 			}
 			if opts.FailureRate < 0 || opts.FailureRate > 1 {
 				return usageError(fmt.Sprintf("--failure-rate %g is not between 0 and 1", opts.FailureRate), "for example --failure-rate 0.2")
@@ -107,6 +124,7 @@ you apply to the demo server may deploy a zipFile from the current directory or 
 	f.BoolVar(&opts.Yes, "yes", false, "promote at the judgment without asking")
 	f.BoolVar(&opts.Rollback, "rollback", false, "roll back at the judgment without asking")
 	f.BoolVar(&opts.Bad, "bad", false, "release a v2 that fails 30% of its requests and is slower; Sluice's analysis rolls it back")
+	f.BoolVar(&opts.Queue, "queue", false, "release a queue consumer instead (examples/pipelines/queue-consumer-canary.json) while messages flow through an SQS queue; with --bad v2 fails 30% of its messages")
 	f.Float64Var(&opts.FailureRate, "failure-rate", 0, "share of v2's invocations that fail, 0 to 1")
 	f.StringVar(&opts.DataDir, "data-dir", "", "keep the demo's data here (default: a temporary directory, removed afterwards)")
 	f.StringVar(&opts.Addr, "addr", "127.0.0.1:0", "address of the embedded server and console; port 0 picks a free port")
@@ -115,55 +133,20 @@ you apply to the demo server may deploy a zipFile from the current directory or 
 }
 
 func (a *app) runDemo(ctx context.Context, opts demoOptions) error {
+	if opts.Queue {
+		return a.runQueueDemo(ctx, opts)
+	}
 	zip, err := a.demoPackage(ctx, opts)
 	if err != nil {
 		return err
 	}
-	dataDir := opts.DataDir
-	if dataDir == "" {
-		tmp, err := os.MkdirTemp("", "sluice-demo-")
-		if err != nil {
-			return err
-		}
-		defer os.RemoveAll(tmp)
-		dataDir = tmp
-	}
-	log := slog.New(slog.NewTextHandler(a.stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
-	// Pipelines applied to the demo may deploy a zipFile from the
-	// working directory (and below it), as a developer expects; a server
-	// reads none unless sluice.yaml names a directory.
-	wd, err := os.Getwd()
-	if err != nil {
-		return fmt.Errorf("find the working directory for zipFile: %w", err)
-	}
-	n, err := node.Start(ctx, node.Options{DataDir: dataDir, LambdaAddr: "127.0.0.1:0", Logger: log, Version: version(), ZipFileRoot: wd})
+	d, stop, err := a.startDemoNode(ctx, opts)
 	if err != nil {
 		return err
 	}
-	defer func() {
-		stopCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
-		defer cancel()
-		n.Close(stopCtx)
-	}()
-	ln, err := net.Listen("tcp", opts.Addr)
-	if err != nil {
-		return fmt.Errorf("listen on %s: %w", opts.Addr, err)
-	}
-	srv := httpserve.New(httpserve.Config{Handler: n.API, Logger: log, ErrorLevel: slog.LevelDebug})
-	go srv.Serve(ln)
-	defer srv.Close()
-	url := "http://" + ln.Addr().String()
-	lambdaURL := n.LocalLambdaURL
-
-	local, err := n.Accounts.Get("local")
-	if err != nil {
-		return err
-	}
-	if err := uploadPackage(ctx, local.S3, zip); err != nil {
-		return err
-	}
-	c, err := apiclient.New(url, apiclient.WithToken(n.AdminToken))
-	if err != nil {
+	defer stop()
+	url, lambdaURL, dataDir, local, c, consoleLink := d.url, d.lambdaURL, d.dataDir, d.local, d.client, d.consoleLink
+	if err := uploadPackage(ctx, local.S3, demoKey, zip); err != nil {
 		return err
 	}
 	cfg, err := examples.CanaryConfigs.ReadFile(demoCanaryCfg)
@@ -185,13 +168,6 @@ func (a *app) runDemo(ctx context.Context, opts demoOptions) error {
 		return fmt.Errorf("apply the example pipeline: %w", err)
 	}
 	fmt.Fprintf(a.stdout, "Sluice demo: server and console at %s, local Lambda at %s, data in %s\n", url, lambdaURL, dataDir)
-	consoleLink := func(next string) string {
-		link, err := n.LoginLink(ctx)
-		if err != nil {
-			return url + next // the console asks to sign in
-		}
-		return url + link + "&next=" + next
-	}
 	fmt.Fprintf(a.stdout, "Uploaded hello.zip to s3://%s/%s, saved canary config lambda-errors-latency and applied %s/%s (examples/pipelines/%[4]s.json).\n",
 		demoBucket, demoKey, demoApplication, pipeline)
 	rel := demoRelease{pipeline: pipeline, opts: opts, url: url, lambdaURL: lambdaURL, consoleLink: consoleLink}
@@ -222,13 +198,89 @@ func (a *app) runDemo(ctx context.Context, opts demoOptions) error {
 	}
 	tr.close()
 	fmt.Fprintf(a.stdout, "\nExecution %s %s; live traffic sent %d invokes (%d errors).\n", second.ID, second.Status, tr.invokes.Load(), tr.errors.Load())
-	if err := printFunctionState(ctx, a, local.Lambda); err != nil {
+	if err := printFunctionState(ctx, a, local.Lambda, demoFunction); err != nil {
 		return err
 	}
 	if pipeline == demoProgressive {
 		return a.reportShift(second, opts.Bad)
 	}
 	return executionExit(second)
+}
+
+// demoNode is the demo's embedded server: a node with its local Lambda,
+// its API and console on an address of their own, and an API client.
+type demoNode struct {
+	url, lambdaURL, dataDir string
+	local                   *awsclient.Account
+	client                  *apiclient.Client
+	// consoleLink is a console URL that signs the reader in once.
+	consoleLink func(next string) string
+}
+
+// startDemoNode starts the demo's server in opts.DataDir (a temporary
+// directory unless given); stop stops it and removes the temporary
+// directory.
+func (a *app) startDemoNode(ctx context.Context, opts demoOptions) (d *demoNode, stop func(), err error) {
+	var cleanup []func()
+	stop = func() {
+		for i := len(cleanup) - 1; i >= 0; i-- {
+			cleanup[i]()
+		}
+	}
+	defer func() {
+		if err != nil {
+			stop()
+		}
+	}()
+	d = &demoNode{dataDir: opts.DataDir}
+	if d.dataDir == "" {
+		tmp, err := os.MkdirTemp("", "sluice-demo-")
+		if err != nil {
+			return nil, nil, err
+		}
+		cleanup = append(cleanup, func() { os.RemoveAll(tmp) })
+		d.dataDir = tmp
+	}
+	log := slog.New(slog.NewTextHandler(a.stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	// Pipelines applied to the demo may deploy a zipFile from the
+	// working directory (and below it), as a developer expects; a server
+	// reads none unless sluice.yaml names a directory.
+	wd, err := os.Getwd()
+	if err != nil {
+		return nil, nil, fmt.Errorf("find the working directory for zipFile: %w", err)
+	}
+	n, err := node.Start(ctx, node.Options{DataDir: d.dataDir, LambdaAddr: "127.0.0.1:0", Logger: log, Version: version(), ZipFileRoot: wd})
+	if err != nil {
+		return nil, nil, err
+	}
+	cleanup = append(cleanup, func() {
+		stopCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+		defer cancel()
+		n.Close(stopCtx)
+	})
+	ln, err := net.Listen("tcp", opts.Addr)
+	if err != nil {
+		return nil, nil, fmt.Errorf("listen on %s: %w", opts.Addr, err)
+	}
+	srv := httpserve.New(httpserve.Config{Handler: n.API, Logger: log, ErrorLevel: slog.LevelDebug})
+	go srv.Serve(ln)
+	cleanup = append(cleanup, func() { srv.Close() })
+	d.url = "http://" + ln.Addr().String()
+	d.lambdaURL = n.LocalLambdaURL
+	if d.local, err = n.Accounts.Get("local"); err != nil {
+		return nil, nil, err
+	}
+	if d.client, err = apiclient.New(d.url, apiclient.WithToken(n.AdminToken)); err != nil {
+		return nil, nil, err
+	}
+	d.consoleLink = func(next string) string {
+		link, err := n.LoginLink(ctx)
+		if err != nil {
+			return d.url + next // the console asks to sign in
+		}
+		return d.url + link + "&next=" + next
+	}
+	return d, stop, nil
 }
 
 // reportShift says what the progressive release decided and why, and
@@ -370,29 +422,31 @@ func (a *app) sourceTree(given string) (string, error) {
 
 // uploadPackage puts the function's zip in the local S3, as a build job
 // would put an artifact.
-func uploadPackage(ctx context.Context, c *s3.Client, zip []byte) error {
+func uploadPackage(ctx context.Context, c *s3.Client, key string, zip []byte) error {
 	if _, err := c.CreateBucket(ctx, &s3.CreateBucketInput{Bucket: aws.String(demoBucket)}); err != nil &&
 		!strings.Contains(err.Error(), "BucketAlreadyOwnedByYou") && !strings.Contains(err.Error(), "BucketAlreadyExists") {
 		return fmt.Errorf("create bucket %s in the local S3: %w", demoBucket, err)
 	}
-	if _, err := c.PutObject(ctx, &s3.PutObjectInput{Bucket: aws.String(demoBucket), Key: aws.String(demoKey), Body: bytes.NewReader(zip)}); err != nil {
-		return fmt.Errorf("upload %s to the local S3: %w", demoKey, err)
+	if _, err := c.PutObject(ctx, &s3.PutObjectInput{Bucket: aws.String(demoBucket), Key: aws.String(key), Body: bytes.NewReader(zip)}); err != nil {
+		return fmt.Errorf("upload %s to the local S3: %w", key, err)
 	}
 	return nil
 }
 
 // demoRelease is what every release of the demo shares.
 type demoRelease struct {
-	pipeline       string
-	opts           demoOptions
-	url, lambdaURL string
-	consoleLink    func(next string) string
+	// application and pipeline are what is run; application "" is
+	// demoApplication.
+	application, pipeline string
+	opts                  demoOptions
+	url, lambdaURL        string
+	consoleLink           func(next string) string
 }
 
 // runDemoRelease runs the pipeline with params, printing its events, and
 // answers the judgment as the options say.
 func (a *app) runDemoRelease(ctx context.Context, c *apiclient.Client, rel demoRelease, params map[string]any) (*apitype.Execution, error) {
-	exec, err := c.Trigger(ctx, demoApplication, rel.pipeline, apitype.TriggerRequest{Parameters: params})
+	exec, err := c.Trigger(ctx, cmp.Or(rel.application, demoApplication), rel.pipeline, apitype.TriggerRequest{Parameters: params})
 	if err != nil {
 		return nil, err
 	}
@@ -546,10 +600,10 @@ func (a *app) askJudgment(ctx context.Context, c *apiclient.Client, id string) {
 }
 
 // printFunctionState prints the alias's routing and the versions left.
-func printFunctionState(ctx context.Context, a *app, c *lambda.Client) error {
-	alias, err := c.GetAlias(ctx, &lambda.GetAliasInput{FunctionName: aws.String(demoFunction), Name: aws.String(demoAlias)})
+func printFunctionState(ctx context.Context, a *app, c *lambda.Client, function string) error {
+	alias, err := c.GetAlias(ctx, &lambda.GetAliasInput{FunctionName: aws.String(function), Name: aws.String(demoAlias)})
 	if err != nil {
-		return fmt.Errorf("read alias %s:%s: %w", demoFunction, demoAlias, err)
+		return fmt.Errorf("read alias %s:%s: %w", function, demoAlias, err)
 	}
 	routing := fmt.Sprintf("version %s", aws.ToString(alias.FunctionVersion))
 	if alias.RoutingConfig != nil && len(alias.RoutingConfig.AdditionalVersionWeights) > 0 {
@@ -559,13 +613,13 @@ func printFunctionState(ctx context.Context, a *app, c *lambda.Client) error {
 	} else {
 		routing += " 100%"
 	}
-	fmt.Fprintf(a.stdout, "Alias %s:%s routes %s.\n", demoFunction, demoAlias, routing)
+	fmt.Fprintf(a.stdout, "Alias %s:%s routes %s.\n", function, demoAlias, routing)
 	var versions []string
-	p := lambda.NewListVersionsByFunctionPaginator(c, &lambda.ListVersionsByFunctionInput{FunctionName: aws.String(demoFunction)})
+	p := lambda.NewListVersionsByFunctionPaginator(c, &lambda.ListVersionsByFunctionInput{FunctionName: aws.String(function)})
 	for p.HasMorePages() {
 		page, err := p.NextPage(ctx)
 		if err != nil {
-			return fmt.Errorf("list versions of %s: %w", demoFunction, err)
+			return fmt.Errorf("list versions of %s: %w", function, err)
 		}
 		for _, v := range page.Versions {
 			if aws.ToString(v.Version) != "$LATEST" {

@@ -256,6 +256,10 @@ type metricsQuery struct {
 			Invocations int64     `json:"invocations"`
 			Errors      int64     `json:"errors"`
 			Throttles   int64     `json:"throttles"`
+			// SQS messages delivered by event source mappings, and
+			// those that failed.
+			Messages       int64 `json:"messages"`
+			MessagesFailed int64 `json:"messagesFailed"`
 		} `json:"points"`
 	} `json:"series"`
 }
@@ -357,6 +361,8 @@ func (l *Lister) metrics(ctx context.Context, function string, since time.Time) 
 			vm.Invocations += p.Invocations
 			vm.Errors += p.Errors
 			vm.Throttles += p.Throttles
+			vm.Messages += p.Messages
+			vm.MessagesFailed += p.MessagesFailed
 			vm.Points = append(vm.Points, apitype.MetricPoint{Time: p.Time.UnixMilli(), Invocations: p.Invocations, Errors: p.Errors})
 		}
 		v, ok := latency[s.Version]
@@ -426,7 +432,8 @@ func (l *Lister) earlier(ctx context.Context, function string, versions []string
 				return nil, err
 			}
 			e := &apitype.EarlierMetrics{Since: p.Time.UnixMilli(), Until: end.UnixMilli(),
-				Invocations: p.Invocations, Errors: p.Errors, Throttles: p.Throttles}
+				Invocations: p.Invocations, Errors: p.Errors, Throttles: p.Throttles,
+				Messages: p.Messages, MessagesFailed: p.MessagesFailed}
 			if v, ok := lat[s.Version]; ok && v.Requests > v.Throttles {
 				e.DurationP50Ms, e.DurationP99Ms = millis(v.DurationP50), millis(v.DurationP99)
 			}

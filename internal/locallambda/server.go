@@ -231,9 +231,10 @@ func New(cfg Config) (*Server, error) {
 	}
 	s.iv = invoke.New(ic)
 	s.poller = sqs.NewPoller(sqs.PollerConfig{Service: s.sqs, Mappings: s.sqsMappings, Logger: log, Report: s.ctl.SetMappingResult,
-		Invoke: func(ctx context.Context, function, qualifier string, payload []byte) ([]byte, bool, error) {
+		Invoke: func(ctx context.Context, function, qualifier string, payload []byte) (sqs.Invocation, error) {
 			r, err := s.iv.Invoke(ctx, function, qualifier, payload, 0)
-			return r.Payload, r.FunctionError != "", err
+			return sqs.Invocation{Response: r.Payload, FunctionError: r.FunctionError != "",
+				Settled: func(messages, failed int) { s.iv.RecordMessages(r, messages, failed) }}, err
 		}})
 	close(s.wired)
 	s.ctl.Start(s.iv)

@@ -33,6 +33,11 @@ type functionView struct {
 	Versions                        []versionView
 	// Window says what the metrics cover ("5m"); empty without metrics.
 	Window string
+	// Consumer is set when a version of the function was delivered SQS
+	// messages by an event source mapping (in the window or, for a version
+	// that no longer runs, earlier): the versions then show the messages
+	// they processed and failed.
+	Consumer bool
 }
 
 type aliasView struct {
@@ -69,6 +74,12 @@ type versionView struct {
 	Errors      int64
 	PerMinute   string
 	ErrorRate   string
+	// Messages are the SQS messages delivered to the version, Processed
+	// those it processed and MessagesFailed those it failed (returned to
+	// the queue); MessageFailureRate is the failed share ("2.5%"), empty
+	// without messages.
+	Messages, Processed, MessagesFailed int64
+	MessageFailureRate                  string
 	// Latency is the median and 99th percentile duration over the
 	// window ("3.1 / 12.0 ms"), empty when nothing ran.
 	Latency string
@@ -182,15 +193,22 @@ func newFunctionView(f apitype.Function) functionView {
 			vv.HasMetrics = true
 			since, until := f.Metrics.Since, f.Metrics.Until
 			inv, errs, p50, p99 := m.Invocations, m.Errors, m.DurationP50Ms, m.DurationP99Ms
+			msgs, msgsFailed := m.Messages, m.MessagesFailed
 			if e := m.Earlier; inv == 0 && e != nil {
 				// It stopped running: keep its last figures, dated.
 				since, until = e.Since, e.Until
 				inv, errs, p50, p99 = e.Invocations, e.Errors, e.DurationP50Ms, e.DurationP99Ms
+				msgs, msgsFailed = e.Messages, e.MessagesFailed
 				vv.EarlierSince, vv.EarlierUntil = e.Since, e.Until
 			} else {
 				vv.Spark, vv.SparkErr = sparklines(m.Points)
 			}
 			vv.Invocations, vv.Errors = inv, errs
+			vv.Messages, vv.MessagesFailed, vv.Processed = msgs, msgsFailed, msgs-msgsFailed
+			if msgs > 0 {
+				fv.Consumer = true
+				vv.MessageFailureRate = strconv.FormatFloat(float64(msgsFailed)/float64(msgs)*100, 'f', 1, 64) + "%"
+			}
 			if minutes := float64(until-since) / 60000; minutes > 0 {
 				vv.PerMinute = strconv.FormatFloat(float64(inv)/minutes, 'f', 1, 64)
 			}

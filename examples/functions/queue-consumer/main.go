@@ -11,6 +11,13 @@
 //     (to watch a batch in flight);
 //   - anything else is processed.
 //
+// When FAILURE_RATE is a number between 0 and 1, each invocation fails
+// as a whole (an error, so its batch returns to the queue) with that
+// probability, whatever its messages: a bad release of the consumer, for
+// the queue-consumer canary (examples/pipelines/queue-consumer-canary.json,
+// whose mapping takes one message per batch, so a failed batch is a
+// failed message). CONSUMER_VERSION, if set, names the release in errors.
+//
 // When CONSUMER_LOG names a file, each processed message is appended to it
 // as a line "VERSION REQUEST-ID MESSAGE-ID BODY" (the version that ran,
 // the invocation's request ID), so that a test or a demo can see what
@@ -18,10 +25,13 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
+	"math/rand/v2"
 	"os"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -33,8 +43,14 @@ import (
 
 var logMu sync.Mutex
 
+// failureRate is FAILURE_RATE, 0 when unset or not a number.
+var failureRate, _ = strconv.ParseFloat(os.Getenv("FAILURE_RATE"), 64)
+
 func handle(ctx context.Context, ev events.SQSEvent) (events.SQSEventResponse, error) {
 	var resp events.SQSEventResponse
+	if failureRate > 0 && rand.Float64() < failureRate {
+		return resp, fmt.Errorf("%s fails %d messages: FAILURE_RATE is %g", cmp.Or(os.Getenv("CONSUMER_VERSION"), "this release"), len(ev.Records), failureRate)
+	}
 	for _, r := range ev.Records {
 		if strings.Contains(r.Body, "crash") {
 			return resp, errors.New("message " + r.MessageId + " asks the whole batch to fail")

@@ -22,6 +22,21 @@ type Result struct {
 	FunctionError string
 	// TimedOut says the invocation was stopped at its timeout.
 	TimedOut bool
+
+	// series is the (function, alias, version) the invocation counted in.
+	series *seriesMetrics
+}
+
+// RecordMessages counts, in the per-version metrics of the invocation r
+// (its function, alias as invoked and executed version), the SQS messages
+// an event source mapping delivered in it and how many of them failed:
+// all of them when the invocation failed, the batchItemFailures with
+// ReportBatchItemFailures. failed is at most messages.
+func (iv *Invoker) RecordMessages(r Result, messages, failed int) {
+	if r.series == nil || messages <= 0 {
+		return
+	}
+	r.series.recordMessages(iv.cfg.Now(), messages, min(max(failed, 0), messages))
 }
 
 // Invoke runs one synchronous (RequestResponse) invocation of function
@@ -52,5 +67,5 @@ func (iv *Invoker) Invoke(ctx context.Context, function, qualifier string, paylo
 		return Result{}, out.err
 	}
 	return Result{RequestID: out.requestID, Version: out.version, Payload: slices.Clone(out.body),
-		FunctionError: out.functionError, TimedOut: out.timedOut}, nil
+		FunctionError: out.functionError, TimedOut: out.timedOut, series: out.series}, nil
 }

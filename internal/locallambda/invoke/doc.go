@@ -2,7 +2,9 @@
 // function packages as local processes that speak the Lambda Runtime API,
 // keeps them warm in pools, queues Event invocations durably and keeps
 // per-version metrics (Prometheus, an in-memory time series and a bounded
-// ring of per-request samples).
+// ring of per-request samples), including the SQS messages event source
+// mappings delivered to each version and those that failed
+// (RecordMessages, told by package sqs's Poller through the local Lambda).
 //
 // It owns execution environments, concurrency accounting, the Event queue
 // (DataDir/async) and the shipped runtime bootstraps (DataDir/runtime). It

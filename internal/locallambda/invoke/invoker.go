@@ -399,6 +399,8 @@ type invokeOutcome struct {
 	err error
 	// buf holds body when it came from the buffer pool; free returns it.
 	buf *bytes.Buffer
+	// series is where the invocation was counted.
+	series *seriesMetrics
 }
 
 func (o *invokeOutcome) free(iv *Invoker) {
@@ -416,6 +418,7 @@ func (iv *Invoker) invoke(target *Target, in invocationInput) invokeOutcome {
 	requestID := uuid.New()
 	out := invokeOutcome{requestID: requestID.String(), version: spec.Version}
 	sm := iv.metrics.series(spec.Name, qualifierOf(target.InvokedARN), spec.Version)
+	out.series = sm
 
 	fs := iv.function(spec)
 	slot, err := iv.admit(fs, spec)

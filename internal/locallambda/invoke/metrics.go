@@ -36,6 +36,10 @@ type metrics struct {
 	asyncDropped *prometheus.CounterVec
 	// deliveryFailures counts dead-letter and destination deliveries that failed.
 	deliveryFailures *prometheus.CounterVec
+	// messages and messagesFailed count the SQS messages event source
+	// mappings delivered, and those that failed (RecordMessages).
+	messages       *prometheus.CounterVec
+	messagesFailed *prometheus.CounterVec
 
 	retention, resolution time.Duration
 	sampleCapacity        int
@@ -55,6 +59,8 @@ type seriesMetrics struct {
 	throttles   prometheus.Counter
 	duration    prometheus.Observer
 	concurrent  prometheus.Gauge
+	messages    prometheus.Counter
+	msgsFailed  prometheus.Counter
 	ts          timeSeries
 	samples     sampleRing
 }
@@ -81,13 +87,15 @@ func newMetrics(retention, resolution time.Duration, sampleCapacity int) *metric
 		asyncDropped: prometheus.NewCounterVec(prometheus.CounterOpts(opts("async_events_dropped_total", "Event invocations given up: reason retries_exhausted, expired or unresolvable.")), []string{"function", "reason"}),
 		deliveryFailures: prometheus.NewCounterVec(prometheus.CounterOpts(opts("async_delivery_failures_total",
 			"Dead-letter and destination deliveries of Event invocations that failed: target \"destination\" or \"dead-letter queue\".")), []string{"function", "target"}),
+		messages:       prometheus.NewCounterVec(prometheus.CounterOpts(opts("messages_total", "SQS messages an event source mapping delivered to the version (each delivery of a message counts).")), labels),
+		messagesFailed: prometheus.NewCounterVec(prometheus.CounterOpts(opts("messages_failed_total", "Delivered SQS messages that failed: a whole batch when the invocation failed, the batchItemFailures with ReportBatchItemFailures.")), labels),
 		retention:      retention,
 		resolution:     resolution,
 		sampleCapacity: sampleCapacity,
 		bySeries:       make(map[seriesKey]*seriesMetrics),
 	}
 	m.reg.MustRegister(m.invocations, m.errors, m.throttles, m.duration, m.concurrent,
-		m.coldStarts, m.environments, m.asyncQueued, m.asyncDropped, m.deliveryFailures)
+		m.coldStarts, m.environments, m.asyncQueued, m.asyncDropped, m.deliveryFailures, m.messages, m.messagesFailed)
 	return m
 }
 
@@ -117,6 +125,8 @@ func (m *metrics) series(function, alias, version string) *seriesMetrics {
 		throttles:   m.throttles.WithLabelValues(function, alias, version),
 		duration:    m.duration.WithLabelValues(function, alias, version),
 		concurrent:  m.concurrent.WithLabelValues(function, alias, version),
+		messages:    m.messages.WithLabelValues(function, alias, version),
+		msgsFailed:  m.messagesFailed.WithLabelValues(function, alias, version),
 		ts:          timeSeries{resolution: m.resolution, size: max(int(m.retention/m.resolution), 1)},
 		samples:     sampleRing{capacity: m.sampleCapacity},
 	}
@@ -147,6 +157,14 @@ func (s *seriesMetrics) throttle(now time.Time) {
 	s.throttles.Inc()
 	s.ts.add(now, 0, 0, 1, -1)
 	s.samples.add(packSample(now, 0, 3))
+}
+
+// recordMessages counts SQS messages delivered in one invocation and
+// those of them that failed.
+func (s *seriesMetrics) recordMessages(now time.Time, messages, failed int) {
+	s.messages.Add(float64(messages))
+	s.msgsFailed.Add(float64(failed))
+	s.ts.addMessages(now, uint32(messages), uint32(failed))
 }
 
 func b2u(b bool) uint32 {
@@ -182,6 +200,11 @@ type Point struct {
 	// with buckets about 9% wide; zero when nothing ran in the step.
 	DurationP50 time.Duration `json:"durationP50Nanos"`
 	DurationP99 time.Duration `json:"durationP99Nanos"`
+	// Messages and MessagesFailed are the SQS messages event source
+	// mappings delivered in the step's invocations, and those that
+	// failed (Invoker.RecordMessages); zero for other invocations.
+	Messages       int64 `json:"messages"`
+	MessagesFailed int64 `json:"messagesFailed"`
 }
 
 // VersionSeries is the time series of one executed version.
@@ -276,6 +299,7 @@ type timeSeries struct {
 type slot struct {
 	idx                 int64 // unix time / resolution; which step the slot holds
 	inv, errs, throttle uint32
+	msgs, msgsFailed    uint32
 	durSum              time.Duration
 	durCount            uint32
 	hist                []histEntry // sorted by bucket
@@ -330,6 +354,23 @@ func (ts *timeSeries) add(now time.Time, inv, errs, throttle uint32, d time.Dura
 	ts.last = max(ts.last, idx)
 }
 
+// addMessages records SQS messages delivered at now and those that failed.
+func (ts *timeSeries) addMessages(now time.Time, messages, failed uint32) {
+	idx := now.UnixNano() / int64(ts.resolution)
+	ts.mu.Lock()
+	defer ts.mu.Unlock()
+	if ts.slots == nil {
+		ts.slots = make([]slot, ts.size)
+	}
+	s := &ts.slots[idx%int64(len(ts.slots))]
+	if s.idx != idx {
+		*s = slot{idx: idx, hist: s.hist[:0]}
+	}
+	s.msgs += messages
+	s.msgsFailed += failed
+	ts.last = max(ts.last, idx)
+}
+
 func (ts *timeSeries) lastBefore(t time.Time) bool {
 	ts.mu.Lock()
 	defer ts.mu.Unlock()
@@ -346,6 +387,7 @@ func (ts *timeSeries) release() {
 // pointAcc accumulates the slots of one query step.
 type pointAcc struct {
 	inv, errs, throttle int64
+	msgs, msgsFailed    int64
 	durSum              time.Duration
 	durCount            int64
 	hist                map[uint8]int64
@@ -368,6 +410,8 @@ func (ts *timeSeries) collect(since time.Time, step time.Duration, acc []pointAc
 		a.inv += int64(s.inv)
 		a.errs += int64(s.errs)
 		a.throttle += int64(s.throttle)
+		a.msgs += int64(s.msgs)
+		a.msgsFailed += int64(s.msgsFailed)
 		a.durSum += s.durSum
 		a.durCount += int64(s.durCount)
 		for _, h := range s.hist {
@@ -380,7 +424,8 @@ func (ts *timeSeries) collect(since time.Time, step time.Duration, acc []pointAc
 }
 
 func (a *pointAcc) point(t time.Time) Point {
-	p := Point{Time: t, Invocations: a.inv, Errors: a.errs, Throttles: a.throttle, DurationSum: a.durSum, DurationCount: a.durCount}
+	p := Point{Time: t, Invocations: a.inv, Errors: a.errs, Throttles: a.throttle, DurationSum: a.durSum, DurationCount: a.durCount,
+		Messages: a.msgs, MessagesFailed: a.msgsFailed}
 	if a.durCount > 0 {
 		p.DurationP50 = a.quantile(0.50)
 		p.DurationP99 = a.quantile(0.99)

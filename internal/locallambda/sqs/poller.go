@@ -36,10 +36,28 @@ type Mapping struct {
 const pollers = 5
 
 // InvokeFunc invokes a function synchronously with payload, as
-// RequestResponse: the response payload and whether the function failed
-// (X-Amz-Function-Error), or an error when it could not run (no such
-// function, throttled, not Active).
-type InvokeFunc func(ctx context.Context, function, qualifier string, payload []byte) (response []byte, functionError bool, err error)
+// RequestResponse: what the invocation returned, or an error when it
+// could not run (no such function, throttled, not Active).
+type InvokeFunc func(ctx context.Context, function, qualifier string, payload []byte) (Invocation, error)
+
+// Invocation is what an InvokeFunc returns of an invocation that ran.
+type Invocation struct {
+	Response []byte
+	// FunctionError is whether the function failed (X-Amz-Function-Error).
+	FunctionError bool
+	// Settled, if set, is told how the batch ended: how many messages the
+	// invocation was given and how many of them failed (all of them when
+	// the invocation failed or its batchItemFailures were invalid, the
+	// batchItemFailures with ReportBatchItemFailures). The local Lambda
+	// counts them in the executed version's metrics.
+	Settled func(messages, failed int)
+}
+
+func (in Invocation) settled(messages, failed int) {
+	if in.Settled != nil {
+		in.Settled(messages, failed)
+	}
+}
 
 // PollerConfig configures a Poller; every field but Logger is required.
 type PollerConfig struct {
@@ -271,7 +289,8 @@ func (p *Poller) collect(ctx context.Context, m Mapping) ([]Message, error) {
 // reports whether the function ran.
 func (p *Poller) deliver(ctx context.Context, log *slog.Logger, m Mapping, batch []Message) bool {
 	payload := p.event(m, batch)
-	resp, failed, err := p.cfg.Invoke(context.WithoutCancel(ctx), m.Function, m.Qualifier, payload)
+	inv, err := p.cfg.Invoke(context.WithoutCancel(ctx), m.Function, m.Qualifier, payload)
+	resp, failed := inv.Response, inv.FunctionError
 	switch {
 	case err != nil && ctx.Err() != nil:
 		return false // stopping: the invoker is closing; the batch comes back
@@ -282,6 +301,7 @@ func (p *Poller) deliver(ctx context.Context, log *slog.Logger, m Mapping, batch
 	case failed:
 		log.Info("local sqs: the function failed a batch; its messages return after the visibility timeout", "messages", len(batch))
 		p.cfg.Report(m.UUID, resultFunctionFailed)
+		inv.settled(len(batch), len(batch))
 		return true
 	}
 	keep := map[string]bool{}
@@ -290,6 +310,7 @@ func (p *Poller) deliver(ctx context.Context, log *slog.Logger, m Mapping, batch
 		if keep, ok = batchItemFailures(resp, batch); !ok {
 			log.Info("local sqs: the function's batchItemFailures name no message of the batch; the whole batch fails", "response", string(resp))
 			p.cfg.Report(m.UUID, resultFunctionFailed)
+			inv.settled(len(batch), len(batch))
 			return true
 		}
 	}
@@ -305,6 +326,7 @@ func (p *Poller) deliver(ctx context.Context, log *slog.Logger, m Mapping, batch
 	// The invocation succeeded: OK, even when it reported some messages
 	// as failed (they return to the queue).
 	p.cfg.Report(m.UUID, resultOK)
+	inv.settled(len(batch), len(keep))
 	return true
 }
 

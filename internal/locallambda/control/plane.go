@@ -126,6 +126,9 @@ func (cp *Plane) Start(dp DataPlane) {
 func (cp *Plane) Close() {
 	cp.cancel()
 	cp.work.Wait()
+	if err := cp.st.close(); err != nil {
+		cp.log.Warn("local lambda: close the control plane's database", "err", err)
+	}
 }
 
 // goBackground runs fn in a goroutine the Plane owns; Close waits for it.

@@ -6,17 +6,13 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/sluice-cd/sluice/internal/locallambda/awserr"
 	"maps"
-	"os"
-	"path/filepath"
 	"slices"
 	"sort"
 	"strconv"
 	"sync"
 	"time"
-
-	"github.com/sluice-cd/sluice/internal/atomicfile"
-	"github.com/sluice-cd/sluice/internal/locallambda/awserr"
 )
 
 // functionState is a function version's State as the API reports it.
@@ -51,12 +47,34 @@ const (
 // latestQualif is the qualifier of the unpublished version.
 const latestQualif = "$LATEST"
 
-// catalog is everything the control plane knows. It is held in memory and
-// written whole to the snapshot file after every change (see state.write).
+// catalog is everything the control plane knows. It is held in memory, and
+// every change is written to the database before the API answers (see
+// controlState.write). Its JSON form is the snapshot earlier builds kept in
+// state.json, which Open migrates.
 type catalog struct {
 	Format    int                            `json:"format"`
 	Functions map[string]*lambdaFunction     `json:"functions"`
 	Mappings  map[string]*eventSourceMapping `json:"eventSourceMappings"`
+
+	// tx collects, during a write, the records the write may change.
+	tx *touched
+}
+
+// touchFunction notes, during a write, that the function of that name may
+// change (or appear, or go); it is a no-op during a read. Every write
+// reaches a function through lookup, pendingRecord or insertFunction, which
+// call it.
+func (m *catalog) touchFunction(name string) {
+	if m.tx != nil {
+		m.tx.functions[name] = true
+	}
+}
+
+// touchMapping is touchFunction for an event source mapping.
+func (m *catalog) touchMapping(id string) {
+	if m.tx != nil {
+		m.tx.mappings[id] = true
+	}
 }
 
 const modelFormat = 1
@@ -184,55 +202,50 @@ type eventInvokeConfig struct {
 	LastModified             time.Time `json:"lastModified"`
 }
 
-// controlState is the control plane's catalog with its lock and its snapshot file.
-// Handlers change it only through write, which persists the change before
-// the handler answers; readers use read. It implements Resolver.
+// controlState is the control plane's catalog with its lock and its
+// database. Handlers change it only through write, which commits the change
+// before the handler answers; readers use read. It implements Resolver.
 type controlState struct {
 	arns
 	dataDir string
 	clock   func() time.Time
 
-	mu  sync.RWMutex
-	m   *catalog
-	seq uint64 // bumped by every write
+	mu sync.RWMutex
+	m  *catalog
+	db *stateDB
 
-	persistMu sync.Mutex
-	written   uint64 // seq of the snapshot on disk
+	// verify, set by tests, makes every write check that it wrote every
+	// record it changed: that no record it did not touch differs from its
+	// rows. It costs a pass over the whole model; problems go to verifyErrs.
+	verify     bool
+	verifyErrs []string
 }
 
-const snapshotFile = "state.json"
-
-// loadState reads the snapshot under dataDir, or starts empty.
+// loadState opens the database under dataDir, migrates an earlier
+// state.json into it, and reads the model.
 func loadState(dataDir string, a arns, clock func() time.Time) (*controlState, error) {
-	st := &controlState{arns: a, dataDir: dataDir, clock: clock, m: &catalog{Format: modelFormat}}
-	b, err := os.ReadFile(filepath.Join(dataDir, snapshotFile))
-	switch {
-	case errors.Is(err, os.ErrNotExist):
-	case err != nil:
-		return nil, fmt.Errorf("read local Lambda state: %w", err)
-	default:
-		if err := json.Unmarshal(b, st.m); err != nil {
-			return nil, fmt.Errorf("decode local Lambda state %s: %w", filepath.Join(dataDir, snapshotFile), err)
-		}
-		if st.m.Format != modelFormat {
-			return nil, fmt.Errorf("local Lambda state %s has format %d, this build reads format %d", filepath.Join(dataDir, snapshotFile), st.m.Format, modelFormat)
-		}
+	db, err := openDB(dataDir)
+	if err != nil {
+		return nil, err
 	}
-	if st.m.Functions == nil {
-		st.m.Functions = map[string]*lambdaFunction{}
-	}
-	if st.m.Mappings == nil {
-		st.m.Mappings = map[string]*eventSourceMapping{}
-	}
-	for _, fn := range st.m.Functions {
-		if fn.Versions == nil {
-			fn.Versions = map[string]*functionVersion{}
+	m, err := func() (*catalog, error) {
+		if err := db.migrateSnapshot(dataDir); err != nil {
+			return nil, err
 		}
-		if fn.Aliases == nil {
-			fn.Aliases = map[string]*functionAlias{}
-		}
+		return db.load()
+	}()
+	if err != nil {
+		db.close()
+		return nil, err
 	}
-	return st, nil
+	return &controlState{arns: a, dataDir: dataDir, clock: clock, m: m, db: db}, nil
+}
+
+// close closes the database; call it once nothing writes any more.
+func (st *controlState) close() error {
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	return st.db.close()
 }
 
 // read runs fn with the catalog locked for reading.
@@ -243,42 +256,37 @@ func (st *controlState) read(fn func(m *catalog) error) error {
 }
 
 // write runs fn with the catalog locked for writing and, if fn succeeds,
-// writes the snapshot before returning. fn must check everything before it
-// changes anything: an error means "nothing changed".
+// commits what it changed to the database — the rows of the records it
+// touched that differ from what was written last — before returning; the
+// lock is held until then, so no reader sees a change that is not on disk.
+// fn must check everything before it changes anything: an error means
+// "nothing changed". If the commit fails, the touched records are put back
+// as the database has them and the error returned.
 func (st *controlState) write(fn func(m *catalog) error) error {
 	st.mu.Lock()
-	if err := fn(st.m); err != nil {
-		st.mu.Unlock()
+	defer st.mu.Unlock()
+	t := &touched{functions: map[string]bool{}, mappings: map[string]bool{}}
+	st.m.tx = t
+	err := fn(st.m)
+	st.m.tx = nil
+	if err != nil {
 		return err
 	}
-	st.seq++
-	seq := st.seq
-	b, err := json.Marshal(st.m)
-	st.mu.Unlock()
-	if err != nil {
-		return fmt.Errorf("encode local Lambda state: %w", err)
+	if err := st.db.commit(st.m, t); err != nil {
+		if rerr := st.db.restore(st.m, t); rerr != nil {
+			err = errors.Join(err, fmt.Errorf("restore the model from the database: %w", rerr))
+		}
+		return fmt.Errorf("write the local Lambda's database: %w", err)
 	}
-	return st.persist(b, seq)
-}
-
-// persist writes snapshot number seq unless a newer one is already on disk
-// (a newer snapshot contains this one's changes). The file is replaced
-// atomically: temp file, fsync, rename, fsync of the directory.
-func (st *controlState) persist(b []byte, seq uint64) error {
-	st.persistMu.Lock()
-	defer st.persistMu.Unlock()
-	if seq <= st.written {
-		return nil
+	if st.verify {
+		st.verifyErrs = append(st.verifyErrs, st.db.untracked(st.m)...)
 	}
-	if err := atomicfile.Write(filepath.Join(st.dataDir, snapshotFile), b); err != nil {
-		return fmt.Errorf("write local Lambda state: %w", err)
-	}
-	st.written = seq
 	return nil
 }
 
 // lookup finds a function by a parsed name, or answers AWS's not-found.
 func (st *controlState) lookup(m *catalog, ref functionRef, qualifier string) (*lambdaFunction, error) {
+	m.touchFunction(ref.Name)
 	fn := m.Functions[ref.Name]
 	if fn == nil {
 		return nil, awserr.ResourceNotFound("Function not found: %s", st.qualified(ref.Name, qualifier))

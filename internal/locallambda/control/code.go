@@ -318,6 +318,9 @@ func referencedFiles(fn *lambdaFunction) map[string]bool {
 func (cp *Plane) collectFunctionGarbage(name string) {
 	cp.st.mu.RLock()
 	defer cp.st.mu.RUnlock()
+	if cp.st.loaded() != nil {
+		return // an empty model is no reason to remove anything
+	}
 	cp.collectFunctionGarbageLocked(name, cp.st.m.Functions[name])
 }
 
@@ -379,6 +382,9 @@ func (cp *Plane) removeAll(rel string) {
 func (cp *Plane) codeZipPath(name, hexName string) (string, bool) {
 	cp.st.mu.RLock()
 	defer cp.st.mu.RUnlock()
+	if cp.st.loaded() != nil {
+		return "", false
+	}
 	fn := cp.st.m.Functions[name]
 	if fn == nil {
 		return "", false

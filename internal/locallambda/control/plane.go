@@ -87,8 +87,10 @@ type Plane struct {
 
 var _ invoke.Resolver = (*Plane)(nil)
 
-// Open loads the model from cfg.DataDir (or starts empty) and removes the
-// package files no record references. It starts nothing; Start does.
+// Open opens the database in cfg.DataDir (creating it, or migrating an
+// earlier build's state.json into it) and starts reading the model in the
+// background; every operation waits until it is read. Start resumes the
+// work the model records.
 func Open(cfg Config) (*Plane, error) {
 	if cfg.DataDir == "" || cfg.Objects == nil || cfg.Clock == nil || cfg.Logger == nil || cfg.RequestMemory <= 0 {
 		return nil, errors.New("control plane: Config.DataDir, Objects, Clock, Logger and RequestMemory are required")
@@ -108,18 +110,28 @@ func Open(cfg Config) (*Plane, error) {
 	}
 	cp := &Plane{cfg: cfg, log: cfg.Logger, arns: a, st: st, objects: cfg.Objects, bodies: semaphore.NewWeighted(cfg.RequestMemory)}
 	cp.ctx, cp.cancel = context.WithCancel(context.Background())
-	if err := cp.collectGarbage(); err != nil {
-		cp.log.Warn("local lambda: clean up unreferenced function files", "err", err)
-	}
 	return cp, nil
 }
 
-// Start connects the data plane and resumes the activations and event
-// source mapping transitions a previous run left unfinished. Call it once,
-// before serving Routes.
+// Start connects the data plane and, in the background once the model is
+// read, resumes the activations and event source mapping transitions a
+// previous run left unfinished and removes the package files no record
+// references. Call it once, before serving Routes.
 func (cp *Plane) Start(dp DataPlane) {
 	cp.dp = dp
-	cp.resume()
+	cp.goBackground(func(ctx context.Context) {
+		cp.resume()
+		if err := cp.collectGarbage(); err != nil {
+			cp.log.Warn("local lambda: clean up unreferenced function files", "err", err)
+		}
+	})
+	// A model that cannot be read is said once, here; every operation
+	// answers it too.
+	cp.goBackground(func(ctx context.Context) {
+		if err := cp.st.read(func(*catalog) error { return nil }); err != nil {
+			cp.log.Error("local lambda: read the control plane's model", "err", err)
+		}
+	})
 }
 
 // Close stops the background work (a restart resumes it) and waits for it.

@@ -210,9 +210,10 @@ type controlState struct {
 	dataDir string
 	clock   func() time.Time
 
-	mu sync.RWMutex
-	m  *catalog
-	db *stateDB
+	mu      sync.RWMutex
+	m       *catalog
+	db      *stateDB
+	loadErr error // the model could not be read from db; m is empty
 
 	// verify, set by tests, makes every write check that it wrote every
 	// record it changed: that no record it did not touch differs from its
@@ -222,23 +223,37 @@ type controlState struct {
 }
 
 // loadState opens the database under dataDir, migrates an earlier
-// state.json into it, and reads the model.
+// state.json into it, and starts reading the model in the background:
+// until it is read, the catalog's lock is held, so every read and write
+// waits for it (the port opens without waiting for a large model). A model
+// that cannot be read is an error of every read and write (loadErr).
 func loadState(dataDir string, a arns, clock func() time.Time) (*controlState, error) {
 	db, err := openDB(dataDir)
 	if err != nil {
 		return nil, err
 	}
-	m, err := func() (*catalog, error) {
-		if err := db.migrateSnapshot(dataDir); err != nil {
-			return nil, err
-		}
-		return db.load()
-	}()
-	if err != nil {
+	if err := db.migrateSnapshot(dataDir); err != nil {
 		db.close()
 		return nil, err
 	}
-	return &controlState{arns: a, dataDir: dataDir, clock: clock, m: m, db: db}, nil
+	st := &controlState{arns: a, dataDir: dataDir, clock: clock, db: db}
+	st.mu.Lock()
+	go func() {
+		defer st.mu.Unlock()
+		st.m, st.loadErr = db.load()
+		if st.loadErr != nil {
+			st.m = &catalog{Format: modelFormat, Functions: map[string]*lambdaFunction{}, Mappings: map[string]*eventSourceMapping{}}
+		}
+	}()
+	return st, nil
+}
+
+// loaded reports the model's load error, for readers that hold the lock.
+func (st *controlState) loaded() error {
+	if st.loadErr != nil {
+		return fmt.Errorf("the local Lambda could not read its database (move %s aside to start empty): %w", st.db.path, st.loadErr)
+	}
+	return nil
 }
 
 // close closes the database; call it once nothing writes any more.
@@ -252,6 +267,9 @@ func (st *controlState) close() error {
 func (st *controlState) read(fn func(m *catalog) error) error {
 	st.mu.RLock()
 	defer st.mu.RUnlock()
+	if err := st.loaded(); err != nil {
+		return err
+	}
 	return fn(st.m)
 }
 
@@ -265,6 +283,9 @@ func (st *controlState) read(fn func(m *catalog) error) error {
 func (st *controlState) write(fn func(m *catalog) error) error {
 	st.mu.Lock()
 	defer st.mu.Unlock()
+	if err := st.loaded(); err != nil {
+		return err
+	}
 	t := &touched{functions: map[string]bool{}, mappings: map[string]bool{}}
 	st.m.tx = t
 	err := fn(st.m)

@@ -58,8 +58,8 @@
 //	Server ─ one loopback port (this package: server.go)
 //	  every request   first through package access: Host, browser, SigV4
 //	  /20YY-MM-DD/…   Lambda REST API, routed by restapi on ServeMux patterns
-//	  │                 control plane: package control — the model (state.json),
-//	  │                 packages under functions/, activations, every operation
+//	  │                 control plane: package control — the model (control.db,
+//	  │                 SQLite), packages under functions/, activations, every operation
 //	  │   Invoke ────── data plane: package invoke — asks the control plane
 //	  │                 through invoke.Resolver, runs processes, queues events
 //	  /_locallambda/…   the code behind GetFunction's Code.Location (control)
@@ -71,7 +71,7 @@
 //	  everything else   S3, path-style: package s3, a file-backed gofakes3 store
 //
 // awserr renders both planes' errors and access's refusals as AWS does;
-// atomicfile writes the snapshot, packages and S3 metadata crash-safely;
+// atomicfile writes packages and S3 metadata crash-safely;
 // lambdatest is what the packages' tests share. This package wires them together (the data
 // directory's lock included) and owns nothing else.
 //

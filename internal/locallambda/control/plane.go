@@ -22,9 +22,9 @@ import (
 // Config configures a Plane. Unlike the local Lambda's own Config, it has
 // no defaults: the local Lambda's Server fills every field.
 type Config struct {
-	// DataDir is the local Lambda's data directory, absolute: the model
-	// snapshot (state.json) and function packages (functions/NAME/…) live
-	// in it.
+	// DataDir is the local Lambda's data directory, absolute: the
+	// control plane's database (control.db) and function packages
+	// (functions/NAME/…) live in it.
 	DataDir string
 	// Region and AccountID are in every ARN.
 	Region, AccountID string

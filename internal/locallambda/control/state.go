@@ -139,8 +139,10 @@ type functionVersion struct {
 	// CodeZip is the package, relative to the data directory; zips are kept
 	// once per content (functions/NAME/ID/zips/HEX.zip) and shared.
 	CodeZip string `json:"codeZip"`
-	// CodeDir is the unpacked package, relative to the data directory. Every
-	// published version has its own; it is never written after Unpacked.
+	// CodeDir is the unpacked package, relative to the data directory:
+	// functions/NAME/ID/code/HEX, shared by the versions with the same code
+	// (a record of an earlier build may name a directory of its own). It is
+	// never written after it is unpacked.
 	CodeDir  string `json:"codeDir"`
 	Unpacked bool   `json:"unpacked"`
 	// Fingerprint identifies code and configuration: for $LATEST its current

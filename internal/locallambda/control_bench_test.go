@@ -162,7 +162,7 @@ func BenchmarkCodeOnDisk(b *testing.B) {
 		e.CreateActive(b, lambdatest.CreateInput("disk", zip))
 		for v := range 3 {
 			if _, err := e.Lambda.UpdateFunctionConfiguration(ctx, &lambda.UpdateFunctionConfigurationInput{FunctionName: aws.String("disk"),
-				Environment: &types.Environment{Variables: map[string]string{"V": fmt.Sprint(v)}}}); err != nil {
+				Environment: &types.Environment{Variables: map[string]string{"RELEASE": fmt.Sprint(v)}}}); err != nil {
 				b.Fatal(err)
 			}
 			e.WaitUpdated(b, "disk")

@@ -130,23 +130,39 @@ func openDB(dataDir string) (*stateDB, error) {
 const schemaVersion = 1
 
 func (s *stateDB) init() error {
+	// An existing database needs no DDL: opening it writes nothing.
+	var v string
+	if err := s.db.QueryRow("SELECT value FROM meta WHERE key = 'schema'").Scan(&v); err != nil {
+		if err := s.create(); err != nil {
+			return err
+		}
+		v = fmt.Sprint(schemaVersion)
+	}
+	if v != fmt.Sprint(schemaVersion) {
+		return fmt.Errorf("the database has schema %s, this build reads schema %d: use the Sluice that wrote it, or move the data directory aside", v, schemaVersion)
+	}
+	return s.prepare()
+}
+
+// create makes the tables, in one transaction (one sync).
+func (s *stateDB) create() error {
 	var ddl strings.Builder
+	ddl.WriteString("BEGIN IMMEDIATE;\n")
 	ddl.WriteString("CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL) STRICT;\n")
 	for _, t := range tables {
 		fmt.Fprintf(&ddl, "CREATE TABLE IF NOT EXISTS %s (%s TEXT NOT NULL, data TEXT NOT NULL, PRIMARY KEY (%s)) STRICT, WITHOUT ROWID;\n",
 			t.name, strings.Join(t.keys, " TEXT NOT NULL, "), strings.Join(t.keys, ", "))
 	}
-	fmt.Fprintf(&ddl, "INSERT INTO meta (key, value) VALUES ('schema', '%d') ON CONFLICT DO NOTHING;\n", schemaVersion)
+	fmt.Fprintf(&ddl, "INSERT INTO meta (key, value) VALUES ('schema', '%d') ON CONFLICT DO NOTHING;\nCOMMIT;\n", schemaVersion)
 	if _, err := s.db.Exec(ddl.String()); err != nil {
+		_, _ = s.db.Exec("ROLLBACK")
 		return err
 	}
-	var v string
-	if err := s.db.QueryRow("SELECT value FROM meta WHERE key = 'schema'").Scan(&v); err != nil {
-		return err
-	}
-	if v != fmt.Sprint(schemaVersion) {
-		return fmt.Errorf("the database has schema %s, this build reads schema %d: use the Sluice that wrote it, or move the data directory aside", v, schemaVersion)
-	}
+	return nil
+}
+
+// prepare prepares every table's statements.
+func (s *stateDB) prepare() error {
 	for i, t := range tables {
 		marks := strings.TrimSuffix(strings.Repeat("?, ", len(t.keys)), ", ")
 		var err error

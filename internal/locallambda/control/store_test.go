@@ -263,3 +263,48 @@ func FuzzDecodeSnapshot(f *testing.F) {
 		}
 	})
 }
+
+// BenchmarkLoadModel: reading a model of 1,000 functions (each with
+// $LATEST, a version and an alias) from the database, as a start does.
+//
+//	go test ./internal/locallambda/control -run '^$' -bench LoadModel
+func BenchmarkLoadModel(b *testing.B) {
+	dir := b.TempDir()
+	db, err := openDB(dir)
+	if err != nil {
+		b.Fatal(err)
+	}
+	var out []rowChange
+	for i := range 1000 {
+		name := fmt.Sprintf("f%04d", i)
+		v := &functionVersion{Version: latestQualif, Config: defaultConfig(name), CodeSha256: "KBm/aG1AwKVcE4Y1tacdiPcu4U+911UiaoZ7xMXp+vA=",
+			CodeDir: codeDirRel(name, "id", "KBm/aG1AwKVcE4Y1tacdiPcu4U+911UiaoZ7xMXp+vA="), State: functionActive, LastUpdateStatus: updateSuccessful}
+		v1 := v.clone()
+		v1.Version = "1"
+		fn := &lambdaFunction{Name: name, ID: "id", Latest: v, Running: v.clone(), LastVersion: 1,
+			Versions: map[string]*functionVersion{"1": v1}, Aliases: map[string]*functionAlias{"live": {Name: "live", FunctionVersion: "1"}}}
+		rows, err := functionRows(name, fn)
+		if err != nil {
+			b.Fatal(err)
+		}
+		for k, v := range rows {
+			out = append(out, rowChange{key: k, data: &v})
+		}
+	}
+	if err := db.apply(out, nil); err != nil {
+		b.Fatal(err)
+	}
+	db.close()
+	b.ResetTimer()
+	for range b.N {
+		db, err := openDB(dir)
+		if err != nil {
+			b.Fatal(err)
+		}
+		m, err := db.load()
+		if err != nil || len(m.Functions) != 1000 {
+			b.Fatalf("load: %d functions, %v", len(m.Functions), err)
+		}
+		db.close()
+	}
+}

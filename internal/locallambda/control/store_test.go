@@ -308,3 +308,34 @@ func BenchmarkLoadModel(b *testing.B) {
 		db.close()
 	}
 }
+
+// TestAcknowledgedChangeIsOnDisk: what the API acknowledged is in the
+// database when it answers, not at Close: a second control plane opened
+// on the data directory while the first still runs (as after a kill, which
+// skips Close) sees every change, the last UpdateAlias included.
+func TestAcknowledgedChangeIsOnDisk(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	cs := openCtlServer(t, dir)
+	ctx := context.Background()
+	cs.CreateActive(t, lambdatest.CreateInput("acked", lambdatest.BootstrapZip(t, "a")))
+	cs.Publish(t, "acked")
+	if _, err := cs.Lambda.CreateAlias(ctx, &lambda.CreateAliasInput{FunctionName: aws.String("acked"), Name: aws.String("live"), FunctionVersion: aws.String("1")}); err != nil {
+		t.Fatal(err)
+	}
+	up, err := cs.Lambda.UpdateAlias(ctx, &lambda.UpdateAliasInput{FunctionName: aws.String("acked"), Name: aws.String("live"), FunctionVersion: aws.String("$LATEST"),
+		Description: aws.String("last")})
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	other := openCtlServer(t, dir)
+	al, err := other.Lambda.GetAlias(ctx, &lambda.GetAliasInput{FunctionName: aws.String("acked"), Name: aws.String("live")})
+	if err != nil {
+		t.Fatalf("GetAlias from a second plane: %v", err)
+	}
+	if aws.ToString(al.FunctionVersion) != "$LATEST" || aws.ToString(al.Description) != "last" || aws.ToString(al.RevisionId) != aws.ToString(up.RevisionId) {
+		t.Errorf("the second plane sees alias live as %s %q %s; want the acknowledged update ($LATEST \"last\" %s)",
+			aws.ToString(al.FunctionVersion), aws.ToString(al.Description), aws.ToString(al.RevisionId), aws.ToString(up.RevisionId))
+	}
+}

@@ -192,8 +192,8 @@ func BenchmarkCodeOnDisk(b *testing.B) {
 }
 
 // BenchmarkOpenToListening: from New to the port accepting connections,
-// with a data directory that holds 1,000 functions (a version and an alias
-// each).
+// and to the first answer that needs the model (GetAlias), with a data
+// directory that holds 1,000 functions (a version and an alias each).
 func BenchmarkOpenToListening(b *testing.B) {
 	dir := b.TempDir()
 	srv, err := New(Config{DataDir: dir})
@@ -208,6 +208,7 @@ func BenchmarkOpenToListening(b *testing.B) {
 	srv.Close()
 
 	lat := make([]time.Duration, 0, b.N)
+	answered := make([]time.Duration, 0, b.N)
 	b.ResetTimer()
 	for range b.N {
 		start := time.Now()
@@ -225,12 +226,21 @@ func BenchmarkOpenToListening(b *testing.B) {
 		}
 		lat = append(lat, time.Since(start))
 		c.Close()
+		// The first answer that needs the model.
+		if _, err := lambdatest.BenchClient(srv.URL()).GetAlias(context.Background(), &lambda.GetAliasInput{FunctionName: aws.String("f0999"), Name: aws.String("live")}); err != nil {
+			b.Fatal(err)
+		}
+		answered = append(answered, time.Since(start))
 		b.StopTimer()
 		srv.Close()
 		b.StartTimer()
 	}
 	slices.Sort(lat)
-	b.ReportMetric(ms(lat[0]), "ms-min")
-	b.ReportMetric(ms(lat[len(lat)/2]), "ms-median")
-	b.ReportMetric(ms(lat[len(lat)-1]), "ms-max")
+	slices.Sort(answered)
+	b.ReportMetric(ms(lat[0]), "ms-listening-min")
+	b.ReportMetric(ms(lat[len(lat)/2]), "ms-listening-median")
+	b.ReportMetric(ms(lat[len(lat)-1]), "ms-listening-max")
+	b.ReportMetric(ms(answered[0]), "ms-answer-min")
+	b.ReportMetric(ms(answered[len(answered)/2]), "ms-answer-median")
+	b.ReportMetric(ms(answered[len(answered)-1]), "ms-answer-max")
 }

@@ -107,6 +107,13 @@ type stateDB struct {
 // openDB opens (creating if need be) the database under dataDir.
 func openDB(dataDir string) (*stateDB, error) {
 	path := filepath.Join(dataDir, dbFile)
+	// The model holds functions' environment variables: the file, and the
+	// log and index files SQLite gives its mode, are the owner's alone.
+	f, err := os.OpenFile(path, os.O_CREATE|os.O_RDWR, 0o600)
+	if err != nil {
+		return nil, fmt.Errorf("open the local Lambda's database %s: %w", path, err)
+	}
+	f.Close()
 	q := url.Values{}
 	q.Add("_txlock", "immediate")
 	q.Add("_pragma", "journal_mode(WAL)")

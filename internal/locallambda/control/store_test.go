@@ -329,6 +329,16 @@ func TestAcknowledgedChangeIsOnDisk(t *testing.T) {
 		t.Fatal(err)
 	}
 
+	for _, f := range []string{dbFile, dbFile + "-wal"} {
+		fi, err := os.Stat(filepath.Join(dir, f))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if fi.Mode().Perm() != 0o600 {
+			t.Errorf("%s has mode %v; want 0600, as it holds environment variables", f, fi.Mode().Perm())
+		}
+	}
+
 	other := openCtlServer(t, dir)
 	al, err := other.Lambda.GetAlias(ctx, &lambda.GetAliasInput{FunctionName: aws.String("acked"), Name: aws.String("live")})
 	if err != nil {

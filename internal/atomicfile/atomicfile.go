@@ -1,7 +1,7 @@
 // Package atomicfile replaces files so that a crash leaves either the old
 // or the new content, never a mix: write a temporary file beside the
 // target, fsync it, rename it over the target, fsync the directory. The
-// local Lambda's model snapshot, function packages, queued events and S3
+// local Lambda's function packages, queued events and S3
 // metadata, and the server's --addr-file, are written this way. The file
 // is readable by its owner only. It keeps no state and must not be used for files that
 // are appended to.

@@ -85,8 +85,8 @@
 //	  │   cloudfront ── package cloudfront: distributions and continuous-deployment
 //	  │                 policies
 //	  /20YY-MM-DD/…   Lambda REST API, routed by restapi on ServeMux patterns
-//	  │                 control plane: package control — the model (control.db),
-//	  │                 packages under functions/, activations, every operation
+//	  │                 control plane: package control — the model (control.db,
+//	  │                 SQLite), packages under functions/, activations, every operation
 //	  │   Invoke ────── data plane: package invoke — asks the control plane
 //	  │                 through invoke.Resolver, runs processes, queues events
 //	  /_locallambda/…   the code behind GetFunction's Code.Location (control)
@@ -112,7 +112,7 @@
 // (invoke.Config.Sender).
 //
 // awserr renders both planes' errors and access's refusals as AWS does;
-// atomicfile writes the snapshot, packages and S3 metadata crash-safely;
+// atomicfile writes packages and S3 metadata crash-safely;
 // lambdatest is what the packages' tests share. This package wires them together (the data
 // directory's lock included) and owns nothing else.
 //

@@ -32,8 +32,9 @@ import (
 
 // Config configures a Server. Zero values take the documented defaults.
 type Config struct {
-	// DataDir holds everything the local Lambda keeps: the model snapshot
-	// (state.json), function packages (functions/NAME/…), the S3 store
+	// DataDir holds everything the local Lambda keeps: the control plane's
+	// database (control.db; an earlier build's state.json is migrated into
+	// it on first start and renamed state.json.migrated), function packages (functions/NAME/…), the S3 store
 	// (s3/) and the data plane's files (invoker/). Required; created if
 	// missing.
 	DataDir string

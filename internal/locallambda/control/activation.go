@@ -5,8 +5,10 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"path/filepath"
 
 	"github.com/google/uuid"
+	"github.com/sluice-cd/sluice/internal/atomicfile"
 	"github.com/sluice-cd/sluice/internal/locallambda/awserr"
 	"github.com/sluice-cd/sluice/internal/locallambda/invoke"
 )
@@ -57,6 +59,7 @@ func (cp *Plane) resume() {
 
 // pendingRecord finds the version p is for, if p is still its work.
 func pendingRecord(m *catalog, p pendingWork) (*lambdaFunction, *functionVersion) {
+	m.touchFunction(p.function)
 	fn := m.Functions[p.function]
 	if fn == nil || fn.ID != p.functionID {
 		return nil, nil
@@ -125,9 +128,17 @@ func (cp *Plane) activate(ctx context.Context, p pendingWork) {
 	cp.collectFunctionGarbage(p.function)
 }
 
-// unpack extracts the package into its directory (replacing whatever an
-// interrupted earlier attempt left there).
+// unpack extracts the package into its directory, unless it is there
+// already: a content directory (codeDirRel) appears whole, unpacked in the
+// temporary directory and renamed into place, so one that exists holds its
+// package — another version with the same code unpacked it. A directory of
+// an earlier build (named by a UUID) is replaced whatever it holds.
 func (cp *Plane) unpack(zipRel, dirRel string) *activationFailure {
+	dir := cp.abs(dirRel)
+	content := isContentDir(dirRel)
+	if _, err := os.Stat(dir); err == nil && content {
+		return nil
+	}
 	f, err := os.Open(cp.abs(zipRel))
 	var fi os.FileInfo
 	if err == nil {
@@ -137,17 +148,40 @@ func (cp *Plane) unpack(zipRel, dirRel string) *activationFailure {
 	if err != nil {
 		return &activationFailure{code: "InternalError", reason: fmt.Sprintf("The local Lambda could not read the function's package: %v", err)}
 	}
-	dir := cp.abs(dirRel)
-	if err := os.RemoveAll(dir); err != nil {
+	internal := func(err error) *activationFailure {
 		return &activationFailure{code: "InternalError", reason: fmt.Sprintf("The local Lambda could not prepare the code directory: %v", err)}
 	}
-	if err := Unzip(f, fi.Size(), dir, maxUnzippedSize); err != nil {
+	// Unpacked beside its place (same file system, so the rename is
+	// atomic), pinned against the collection of unreferenced files; what a
+	// crash leaves there is unreferenced and goes at the next start.
+	if err := os.MkdirAll(filepath.Dir(dir), 0o700); err != nil {
+		return internal(err)
+	}
+	tmpRel := filepath.Join(filepath.Dir(dirRel), ".unpack-"+uuid.NewString())
+	defer cp.pins.pin(tmpRel)()
+	tmp := cp.abs(tmpRel)
+	defer os.RemoveAll(tmp) // gone after the rename
+	if err := Unzip(f, fi.Size(), tmp, maxUnzippedSize); err != nil {
 		var ae *awserr.Error
 		msg := err.Error()
 		if errors.As(err, &ae) {
 			msg = ae.Message
 		}
 		return &activationFailure{code: "InvalidZipFileException", reason: msg}
+	}
+	if !content {
+		if err := os.RemoveAll(dir); err != nil {
+			return internal(err)
+		}
+	}
+	if err := os.Rename(tmp, dir); err != nil {
+		if _, serr := os.Stat(dir); serr == nil && content {
+			return nil // another activation of the same code was first
+		}
+		return internal(err)
+	}
+	if err := atomicfile.SyncDir(filepath.Dir(dir)); err != nil {
+		return internal(err)
 	}
 	return nil
 }

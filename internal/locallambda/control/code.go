@@ -14,7 +14,6 @@ import (
 	"strings"
 	"sync"
 
-	"github.com/google/uuid"
 	"github.com/sluice-cd/sluice/internal/atomicfile"
 	"github.com/sluice-cd/sluice/internal/locallambda/awserr"
 	"github.com/sluice-cd/sluice/internal/locallambda/s3"
@@ -23,8 +22,10 @@ import (
 // Function packages on disk, under the data directory:
 //
 //	functions/NAME/ID/zips/HEX.zip   a package as uploaded, once per content (HEX = its SHA-256)
-//	functions/NAME/ID/code/UUID/     a package unpacked: one per $LATEST code change and one per
-//	                                 published version, never written once unpacked
+//	functions/NAME/ID/code/HEX/      a package unpacked, once per content: $LATEST and every
+//	                                 published version with that code share it; it appears
+//	                                 whole (unpacked beside, then renamed) and is never written
+//	                                 after
 //
 // ID is the function's incarnation: deleting a function and creating
 // another of the same name never mixes their files. Files no record
@@ -209,8 +210,33 @@ func (cp *Plane) abs(rel string) string { return filepath.Join(cp.cfg.DataDir, r
 
 func functionDirRel(name, id string) string { return filepath.Join("functions", name, id) }
 
-func newCodeDirRel(name, id string) string {
-	return filepath.Join(functionDirRel(name, id), "code", uuid.NewString())
+// codeDirRel is where a package of that CodeSha256 (base64) is unpacked:
+// one directory per content, shared by every version of the function with
+// that code.
+func codeDirRel(name, id, codeSha256 string) string {
+	return filepath.Join(functionDirRel(name, id), "code", contentName(codeSha256))
+}
+
+// contentName is a CodeSha256 as a file name: hexadecimal.
+func contentName(codeSha256 string) string {
+	sum, err := base64.StdEncoding.DecodeString(codeSha256)
+	if err != nil || len(sum) != sha256.Size {
+		// Not a SHA-256 (never, for a package this plane stored); a name
+		// of its own, so it shares nothing.
+		return "x" + hex.EncodeToString([]byte(codeSha256))
+	}
+	return hex.EncodeToString(sum)
+}
+
+// isContentDir reports whether a code directory is named by its content
+// (codeDirRel), rather than by a UUID as earlier builds named them.
+func isContentDir(rel string) bool {
+	b := filepath.Base(rel)
+	if len(b) != 2*sha256.Size {
+		return false
+	}
+	_, err := hex.DecodeString(b)
+	return err == nil
 }
 
 // pins protect files that are written but not yet referenced by the model
@@ -292,6 +318,9 @@ func referencedFiles(fn *lambdaFunction) map[string]bool {
 func (cp *Plane) collectFunctionGarbage(name string) {
 	cp.st.mu.RLock()
 	defer cp.st.mu.RUnlock()
+	if cp.st.loaded() != nil {
+		return // an empty model is no reason to remove anything
+	}
 	cp.collectFunctionGarbageLocked(name, cp.st.m.Functions[name])
 }
 
@@ -353,6 +382,9 @@ func (cp *Plane) removeAll(rel string) {
 func (cp *Plane) codeZipPath(name, hexName string) (string, bool) {
 	cp.st.mu.RLock()
 	defer cp.st.mu.RUnlock()
+	if cp.st.loaded() != nil {
+		return "", false
+	}
 	fn := cp.st.m.Functions[name]
 	if fn == nil {
 		return "", false

@@ -3,6 +3,8 @@ package control
 import (
 	"bytes"
 	"context"
+	"os"
+	"path/filepath"
 	"testing"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -45,4 +47,72 @@ func TestCreateFunctionFromS3(t *testing.T) {
 	_, err = cs.Lambda.UpdateFunctionCode(ctx, &lambda.UpdateFunctionCodeInput{FunctionName: aws.String("s3fn"), S3Bucket: aws.String("artifacts"),
 		S3Key: aws.String("builds/fn2.zip"), S3ObjectVersion: aws.String("v2")})
 	lambdatest.WantError[*types.InvalidParameterValueException](t, err, "S3ObjectVersion is not supported by the local Lambda")
+}
+
+// TestVersionsShareCode: versions with the same code share one unpacked
+// directory (named by the code's SHA-256); deleting one of two versions
+// that share it keeps it, and it goes only when no record references it.
+func TestVersionsShareCode(t *testing.T) {
+	t.Parallel()
+	cs := newCtlServer(t)
+	ctx := context.Background()
+	cs.CreateActive(t, lambdatest.CreateInput("shared", lambdatest.BootstrapZip(t, "same")))
+	cs.Publish(t, "shared")
+	// A configuration change makes version 2 with the same code.
+	if _, err := cs.Lambda.UpdateFunctionConfiguration(ctx, &lambda.UpdateFunctionConfigurationInput{FunctionName: aws.String("shared"), Timeout: aws.Int32(9)}); err != nil {
+		t.Fatal(err)
+	}
+	cs.WaitUpdated(t, "shared")
+	if v := cs.Publish(t, "shared"); v != "2" {
+		t.Fatalf("publish after a configuration change = %s; want 2", v)
+	}
+	cs.WaitVersionActive(t, "shared", "1")
+	cs.WaitVersionActive(t, "shared", "2")
+	dir := mustResolve(t, cs, "shared", "1").Primary.CodeDir
+	for _, q := range []string{"2", "$LATEST"} {
+		if got := mustResolve(t, cs, "shared", q).Primary.CodeDir; got != dir {
+			t.Errorf("%s runs from %s; version 1, with the same code, from %s", q, got, dir)
+		}
+	}
+	codeDirs := func() []string {
+		t.Helper()
+		names, err := lambdatest.DirNames(filepath.Dir(dir))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return names
+	}
+	if got := codeDirs(); len(got) != 1 {
+		t.Errorf("code directories for one package = %v; want one", got)
+	}
+
+	// Deleting version 1 keeps the directory version 2 uses.
+	if _, err := cs.Lambda.DeleteFunction(ctx, &lambda.DeleteFunctionInput{FunctionName: aws.String("shared"), Qualifier: aws.String("1")}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "bootstrap")); err != nil {
+		t.Fatalf("deleting version 1 removed the code version 2 shares: %v", err)
+	}
+
+	// New code for $LATEST: a second directory; deleting version 2, the
+	// last record of the first code, removes the first.
+	cs.UpdateCode(t, "shared", lambdatest.BootstrapZip(t, "other"))
+	cs.WaitUpdated(t, "shared")
+	if _, err := cs.Lambda.DeleteFunction(ctx, &lambda.DeleteFunctionInput{FunctionName: aws.String("shared"), Qualifier: aws.String("2")}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(dir); !os.IsNotExist(err) {
+		t.Errorf("the code no version references any more is still there (%v)", err)
+	}
+	latest := mustResolve(t, cs, "shared", "$LATEST").Primary.CodeDir
+	if got := codeDirs(); len(got) != 1 || got[0] != filepath.Base(latest) {
+		t.Errorf("code directories = %v; want only $LATEST's %s", got, filepath.Base(latest))
+	}
+
+	// Publishing the new code unpacks nothing: the version shares $LATEST's.
+	v := cs.Publish(t, "shared")
+	cs.WaitVersionActive(t, "shared", v)
+	if got := mustResolve(t, cs, "shared", v).Primary.CodeDir; got != latest {
+		t.Errorf("version %s runs from %s; want $LATEST's %s", v, got, latest)
+	}
 }

@@ -1,6 +1,6 @@
 // Package control is the local Lambda's control plane: the model of
 // functions, versions, aliases, concurrency, tags, event source mappings
-// and event invoke configurations; its snapshot (DataDir/state.json); the
+// and event invoke configurations; its database (DataDir/control.db); the
 // function packages on disk (DataDir/functions/…); the asynchronous
 // activations that unpack and check them; and the Lambda REST API
 // operations over all of it (Plane.Routes), answered as AWS answers them.
@@ -30,7 +30,8 @@
 //	            InvalidRuntime)                          as on AWS
 //
 //	PublishVersion (or Publish: true)   a new version: Pending / InProgress → Active / Successful,
-//	                                    or Failed / Failed; it unpacks into its own directory
+//	                                    or Failed / Failed; it shares the directory its code is
+//	                                    unpacked in, unpacking it only if no version has
 //
 // While $LATEST is Pending or InProgress, UpdateFunctionCode,
 // UpdateFunctionConfiguration and PublishVersion answer 409
@@ -58,16 +59,25 @@
 //
 // # Invariants
 //
-//   - Every change to the model is written to DataDir/state.json (temp file,
-//     fsync, rename, fsync of the directory) before the API answers; the
-//     activation a change needs is part of the model and resumes after a
-//     restart.
+//   - Every change to the model is committed to DataDir/control.db (SQLite,
+//     WAL, synchronous=FULL: the log is synced at each commit) before the
+//     API answers, in one transaction that writes only the rows of the
+//     records it changed (store.go); the model in memory serves reads and
+//     is changed under the same lock, and put back from the database if a
+//     commit fails. The activation a change needs is part of the model and
+//     resumes after a restart. A DataDir/state.json of an earlier build is
+//     migrated on the first start and renamed state.json.migrated.
+//   - Open opens the database and reads the model in the background: the
+//     port opens at once, and every operation waits until the model is
+//     read.
 //   - Version numbers are never reused, even after the newest is deleted.
 //     PublishVersion publishes only when code or configuration changed since
 //     the newest version, else it returns that version.
-//   - A published version's unpacked directory is its own and is never
-//     written after it is unpacked. Package files are kept once per content
-//     and removed when no version references them.
+//   - Unpacked code is kept once per content (functions/NAME/ID/code/HEX,
+//     HEX the code's SHA-256): $LATEST and every version with that code
+//     share it. It appears whole — unpacked beside its place and renamed
+//     in — and is never written after. Package files and unpacked
+//     directories are removed when no record references them.
 //   - RevisionId changes with every change of a function (its state
 //     transitions and PublishVersion included) or an alias.
 //

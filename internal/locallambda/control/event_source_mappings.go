@@ -375,6 +375,7 @@ func (cp *Plane) createEventSourceMapping(w http.ResponseWriter, r *http.Request
 					e.EventSourceArn, e.Function, other.UUID)
 			}
 		}
+		m.touchMapping(e.UUID)
 		m.Mappings[e.UUID] = e
 		resp = cp.arns.esmConfiguration(e)
 		return nil
@@ -467,6 +468,7 @@ func (cp *Plane) updateEventSourceMapping(w http.ResponseWriter, r *http.Request
 	}
 	var resp json.RawMessage
 	err = cp.st.write(func(m *catalog) error {
+		m.touchMapping(r.PathValue("uuid"))
 		cur := m.Mappings[r.PathValue("uuid")]
 		if cur == nil {
 			return esmNotFound()
@@ -507,6 +509,7 @@ func (cp *Plane) updateEventSourceMapping(w http.ResponseWriter, r *http.Request
 func (cp *Plane) deleteEventSourceMapping(w http.ResponseWriter, r *http.Request) error {
 	var resp json.RawMessage
 	err := cp.st.write(func(m *catalog) error {
+		m.touchMapping(r.PathValue("uuid"))
 		e := m.Mappings[r.PathValue("uuid")]
 		if e == nil {
 			return esmNotFound()
@@ -540,6 +543,7 @@ func (cp *Plane) startMappingTransition(id string) {
 			return
 		}
 		err := cp.st.write(func(m *catalog) error {
+			m.touchMapping(id)
 			e := m.Mappings[id]
 			if e == nil {
 				return nil

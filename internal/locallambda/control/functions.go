@@ -149,7 +149,7 @@ func newFunction(name, id string, cfg functionConfig, tags map[string]string, pk
 		CodeSha256:                 pkg.sha256,
 		CodeSize:                   pkg.size,
 		CodeZip:                    zipRel,
-		CodeDir:                    newCodeDirRel(name, id),
+		CodeDir:                    codeDirRel(name, id, pkg.sha256),
 		State:                      functionPending,
 		StateReason:                "The function is being created.",
 		StateReasonCode:            "Creating",
@@ -178,6 +178,7 @@ func (cp *Plane) insertFunction(fn *lambdaFunction, publish bool) (functionConfi
 		if err := nameFree(m, fn.Name); err != nil {
 			return err
 		}
+		m.touchFunction(fn.Name)
 		m.Functions[fn.Name] = fn
 		work = append(work, pendingWork{fn.Name, fn.ID, latestQualif, fn.Latest.Work})
 		resp = cp.arns.configuration(fn, fn.Latest, "", true)
@@ -413,7 +414,7 @@ func (cp *Plane) updateFunctionCode(w http.ResponseWriter, r *http.Request) erro
 		}
 		v := fn.Latest
 		v.CodeSha256, v.CodeSize, v.CodeZip = pkg.sha256, pkg.size, zipRel
-		v.CodeDir, v.Unpacked = newCodeDirRel(fn.Name, fn.ID), false
+		v.CodeDir, v.Unpacked = codeDirRel(fn.Name, fn.ID, pkg.sha256), false
 		if req.Architectures != nil {
 			v.Config.Architectures = slices.Clone(req.Architectures)
 		}

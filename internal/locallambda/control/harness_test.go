@@ -71,6 +71,15 @@ func openCtlServer(t testing.TB, dir string, opts ...ctlOption) *ctlServer {
 	if err != nil {
 		t.Fatalf("Open: %v", err)
 	}
+	// Every write checks that it committed every record it changed.
+	plane.st.verify = true
+	t.Cleanup(func() {
+		plane.st.mu.RLock()
+		defer plane.st.mu.RUnlock()
+		for _, e := range plane.st.verifyErrs {
+			t.Errorf("a write changed %s without writing it to the database", e)
+		}
+	})
 	iv := invoke.New(invoke.Config{Resolver: plane, Logger: log, DataDir: filepath.Join(dir, "invoker")})
 	plane.Start(iv)
 	cs := &ctlServer{Plane: plane, iv: iv, store: store, dir: dir}

@@ -22,9 +22,9 @@ import (
 // Config configures a Plane. Unlike the local Lambda's own Config, it has
 // no defaults: the local Lambda's Server fills every field.
 type Config struct {
-	// DataDir is the local Lambda's data directory, absolute: the model
-	// snapshot (state.json) and function packages (functions/NAME/…) live
-	// in it.
+	// DataDir is the local Lambda's data directory, absolute: the
+	// control plane's database (control.db) and function packages
+	// (functions/NAME/…) live in it.
 	DataDir string
 	// Region and AccountID are in every ARN.
 	Region, AccountID string
@@ -91,8 +91,10 @@ type Plane struct {
 
 var _ invoke.Resolver = (*Plane)(nil)
 
-// Open loads the model from cfg.DataDir (or starts empty) and removes the
-// package files no record references. It starts nothing; Start does.
+// Open opens the database in cfg.DataDir (creating it, or migrating an
+// earlier build's state.json into it) and starts reading the model in the
+// background; every operation waits until it is read. Start resumes the
+// work the model records.
 func Open(cfg Config) (*Plane, error) {
 	if cfg.DataDir == "" || cfg.Objects == nil || cfg.Clock == nil || cfg.Logger == nil || cfg.RequestMemory <= 0 {
 		return nil, errors.New("control plane: Config.DataDir, Objects, Clock, Logger and RequestMemory are required")
@@ -112,24 +114,37 @@ func Open(cfg Config) (*Plane, error) {
 	}
 	cp := &Plane{cfg: cfg, log: cfg.Logger, arns: a, st: st, objects: cfg.Objects, bodies: semaphore.NewWeighted(cfg.RequestMemory)}
 	cp.ctx, cp.cancel = context.WithCancel(context.Background())
-	if err := cp.collectGarbage(); err != nil {
-		cp.log.Warn("local lambda: clean up unreferenced function files", "err", err)
-	}
 	return cp, nil
 }
 
-// Start connects the data plane and resumes the activations and event
-// source mapping transitions a previous run left unfinished. Call it once,
-// before serving Routes.
+// Start connects the data plane and, in the background once the model is
+// read, resumes the activations and event source mapping transitions a
+// previous run left unfinished and removes the package files no record
+// references. Call it once, before serving Routes.
 func (cp *Plane) Start(dp DataPlane) {
 	cp.dp = dp
-	cp.resume()
+	cp.goBackground(func(ctx context.Context) {
+		cp.resume()
+		if err := cp.collectGarbage(); err != nil {
+			cp.log.Warn("local lambda: clean up unreferenced function files", "err", err)
+		}
+	})
+	// A model that cannot be read is said once, here; every operation
+	// answers it too.
+	cp.goBackground(func(ctx context.Context) {
+		if err := cp.st.read(func(*catalog) error { return nil }); err != nil {
+			cp.log.Error("local lambda: read the control plane's model", "err", err)
+		}
+	})
 }
 
 // Close stops the background work (a restart resumes it) and waits for it.
 func (cp *Plane) Close() {
 	cp.cancel()
 	cp.work.Wait()
+	if err := cp.st.close(); err != nil {
+		cp.log.Warn("local lambda: close the control plane's database", "err", err)
+	}
 }
 
 // goBackground runs fn in a goroutine the Plane owns; Close waits for it.

@@ -36,6 +36,9 @@ func (st *controlState) ResolveInvoke(_ context.Context, name, qualifier string)
 	}
 	st.mu.RLock()
 	defer st.mu.RUnlock()
+	if err := st.loaded(); err != nil {
+		return nil, err
+	}
 	fn, err := st.lookup(st.m, ref, q)
 	if err != nil {
 		return nil, err

@@ -6,17 +6,13 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/sluice-cd/sluice/internal/locallambda/awserr"
 	"maps"
-	"os"
-	"path/filepath"
 	"slices"
 	"sort"
 	"strconv"
 	"sync"
 	"time"
-
-	"github.com/sluice-cd/sluice/internal/atomicfile"
-	"github.com/sluice-cd/sluice/internal/locallambda/awserr"
 )
 
 // functionState is a function version's State as the API reports it.
@@ -51,12 +47,34 @@ const (
 // latestQualif is the qualifier of the unpublished version.
 const latestQualif = "$LATEST"
 
-// catalog is everything the control plane knows. It is held in memory and
-// written whole to the snapshot file after every change (see state.write).
+// catalog is everything the control plane knows. It is held in memory, and
+// every change is written to the database before the API answers (see
+// controlState.write). Its JSON form is the snapshot earlier builds kept in
+// state.json, which Open migrates.
 type catalog struct {
 	Format    int                            `json:"format"`
 	Functions map[string]*lambdaFunction     `json:"functions"`
 	Mappings  map[string]*eventSourceMapping `json:"eventSourceMappings"`
+
+	// tx collects, during a write, the records the write may change.
+	tx *touched
+}
+
+// touchFunction notes, during a write, that the function of that name may
+// change (or appear, or go); it is a no-op during a read. Every write
+// reaches a function through lookup, pendingRecord or insertFunction, which
+// call it.
+func (m *catalog) touchFunction(name string) {
+	if m.tx != nil {
+		m.tx.functions[name] = true
+	}
+}
+
+// touchMapping is touchFunction for an event source mapping.
+func (m *catalog) touchMapping(id string) {
+	if m.tx != nil {
+		m.tx.mappings[id] = true
+	}
 }
 
 const modelFormat = 1
@@ -121,8 +139,10 @@ type functionVersion struct {
 	// CodeZip is the package, relative to the data directory; zips are kept
 	// once per content (functions/NAME/ID/zips/HEX.zip) and shared.
 	CodeZip string `json:"codeZip"`
-	// CodeDir is the unpacked package, relative to the data directory. Every
-	// published version has its own; it is never written after Unpacked.
+	// CodeDir is the unpacked package, relative to the data directory:
+	// functions/NAME/ID/code/HEX, shared by the versions with the same code
+	// (a record of an earlier build may name a directory of its own). It is
+	// never written after it is unpacked.
 	CodeDir  string `json:"codeDir"`
 	Unpacked bool   `json:"unpacked"`
 	// Fingerprint identifies code and configuration: for $LATEST its current
@@ -184,101 +204,112 @@ type eventInvokeConfig struct {
 	LastModified             time.Time `json:"lastModified"`
 }
 
-// controlState is the control plane's catalog with its lock and its snapshot file.
-// Handlers change it only through write, which persists the change before
-// the handler answers; readers use read. It implements Resolver.
+// controlState is the control plane's catalog with its lock and its
+// database. Handlers change it only through write, which commits the change
+// before the handler answers; readers use read. It implements Resolver.
 type controlState struct {
 	arns
 	dataDir string
 	clock   func() time.Time
 
-	mu  sync.RWMutex
-	m   *catalog
-	seq uint64 // bumped by every write
+	mu      sync.RWMutex
+	m       *catalog
+	db      *stateDB
+	loadErr error // the model could not be read from db; m is empty
 
-	persistMu sync.Mutex
-	written   uint64 // seq of the snapshot on disk
+	// verify, set by tests, makes every write check that it wrote every
+	// record it changed: that no record it did not touch differs from its
+	// rows. It costs a pass over the whole model; problems go to verifyErrs.
+	verify     bool
+	verifyErrs []string
 }
 
-const snapshotFile = "state.json"
-
-// loadState reads the snapshot under dataDir, or starts empty.
+// loadState opens the database under dataDir, migrates an earlier
+// state.json into it, and starts reading the model in the background:
+// until it is read, the catalog's lock is held, so every read and write
+// waits for it (the port opens without waiting for a large model). A model
+// that cannot be read is an error of every read and write (loadErr).
 func loadState(dataDir string, a arns, clock func() time.Time) (*controlState, error) {
-	st := &controlState{arns: a, dataDir: dataDir, clock: clock, m: &catalog{Format: modelFormat}}
-	b, err := os.ReadFile(filepath.Join(dataDir, snapshotFile))
-	switch {
-	case errors.Is(err, os.ErrNotExist):
-	case err != nil:
-		return nil, fmt.Errorf("read local Lambda state: %w", err)
-	default:
-		if err := json.Unmarshal(b, st.m); err != nil {
-			return nil, fmt.Errorf("decode local Lambda state %s: %w", filepath.Join(dataDir, snapshotFile), err)
-		}
-		if st.m.Format != modelFormat {
-			return nil, fmt.Errorf("local Lambda state %s has format %d, this build reads format %d", filepath.Join(dataDir, snapshotFile), st.m.Format, modelFormat)
-		}
+	db, err := openDB(dataDir)
+	if err != nil {
+		return nil, err
 	}
-	if st.m.Functions == nil {
-		st.m.Functions = map[string]*lambdaFunction{}
+	if err := db.migrateSnapshot(dataDir); err != nil {
+		db.close()
+		return nil, err
 	}
-	if st.m.Mappings == nil {
-		st.m.Mappings = map[string]*eventSourceMapping{}
-	}
-	for _, fn := range st.m.Functions {
-		if fn.Versions == nil {
-			fn.Versions = map[string]*functionVersion{}
+	st := &controlState{arns: a, dataDir: dataDir, clock: clock, db: db}
+	st.mu.Lock()
+	go func() {
+		defer st.mu.Unlock()
+		st.m, st.loadErr = db.load()
+		if st.loadErr != nil {
+			st.m = &catalog{Format: modelFormat, Functions: map[string]*lambdaFunction{}, Mappings: map[string]*eventSourceMapping{}}
 		}
-		if fn.Aliases == nil {
-			fn.Aliases = map[string]*functionAlias{}
-		}
-	}
+	}()
 	return st, nil
+}
+
+// loaded reports the model's load error, for readers that hold the lock.
+func (st *controlState) loaded() error {
+	if st.loadErr != nil {
+		return fmt.Errorf("the local Lambda could not read its database (move %s aside to start empty): %w", st.db.path, st.loadErr)
+	}
+	return nil
+}
+
+// close closes the database; call it once nothing writes any more.
+func (st *controlState) close() error {
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	return st.db.close()
 }
 
 // read runs fn with the catalog locked for reading.
 func (st *controlState) read(fn func(m *catalog) error) error {
 	st.mu.RLock()
 	defer st.mu.RUnlock()
+	if err := st.loaded(); err != nil {
+		return err
+	}
 	return fn(st.m)
 }
 
 // write runs fn with the catalog locked for writing and, if fn succeeds,
-// writes the snapshot before returning. fn must check everything before it
-// changes anything: an error means "nothing changed".
+// commits what it changed to the database — the rows of the records it
+// touched that differ from what was written last — before returning; the
+// lock is held until then, so no reader sees a change that is not on disk.
+// fn must check everything before it changes anything: an error means
+// "nothing changed". If the commit fails, the touched records are put back
+// as the database has them and the error returned.
 func (st *controlState) write(fn func(m *catalog) error) error {
 	st.mu.Lock()
-	if err := fn(st.m); err != nil {
-		st.mu.Unlock()
+	defer st.mu.Unlock()
+	if err := st.loaded(); err != nil {
 		return err
 	}
-	st.seq++
-	seq := st.seq
-	b, err := json.Marshal(st.m)
-	st.mu.Unlock()
+	t := &touched{functions: map[string]bool{}, mappings: map[string]bool{}}
+	st.m.tx = t
+	err := fn(st.m)
+	st.m.tx = nil
 	if err != nil {
-		return fmt.Errorf("encode local Lambda state: %w", err)
+		return err
 	}
-	return st.persist(b, seq)
-}
-
-// persist writes snapshot number seq unless a newer one is already on disk
-// (a newer snapshot contains this one's changes). The file is replaced
-// atomically: temp file, fsync, rename, fsync of the directory.
-func (st *controlState) persist(b []byte, seq uint64) error {
-	st.persistMu.Lock()
-	defer st.persistMu.Unlock()
-	if seq <= st.written {
-		return nil
+	if err := st.db.commit(st.m, t); err != nil {
+		if rerr := st.db.restore(st.m, t); rerr != nil {
+			err = errors.Join(err, fmt.Errorf("restore the model from the database: %w", rerr))
+		}
+		return fmt.Errorf("write the local Lambda's database: %w", err)
 	}
-	if err := atomicfile.Write(filepath.Join(st.dataDir, snapshotFile), b); err != nil {
-		return fmt.Errorf("write local Lambda state: %w", err)
+	if st.verify {
+		st.verifyErrs = append(st.verifyErrs, st.db.untracked(st.m)...)
 	}
-	st.written = seq
 	return nil
 }
 
 // lookup finds a function by a parsed name, or answers AWS's not-found.
 func (st *controlState) lookup(m *catalog, ref functionRef, qualifier string) (*lambdaFunction, error) {
+	m.touchFunction(ref.Name)
 	fn := m.Functions[ref.Name]
 	if fn == nil {
 		return nil, awserr.ResourceNotFound("Function not found: %s", st.qualified(ref.Name, qualifier))

@@ -19,6 +19,7 @@ func (cp *Plane) taggable(m *catalog, resource string, create bool) (map[string]
 		if mm[2] != cp.arns.region || mm[3] != cp.arns.account {
 			return nil, awserr.ResourceNotFound("The resource you requested does not exist. (%s)", resource)
 		}
+		m.touchMapping(mm[4])
 		esm := m.Mappings[mm[4]]
 		if esm == nil {
 			return nil, awserr.ResourceNotFound("The resource you requested does not exist. (%s)", resource)

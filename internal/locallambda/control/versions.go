@@ -88,7 +88,10 @@ func (cp *Plane) publishLocked(fn *lambdaFunction, description *string) (v *func
 	if description != nil {
 		v.Config.Description = *description
 	}
-	v.CodeDir, v.Unpacked = newCodeDirRel(fn.Name, fn.ID), false
+	// The code directory is $LATEST's (or, for a record of an earlier
+	// build, the one its code's content names): versions of the same code
+	// share it, and the activation unpacks it only if it is not there.
+	v.CodeDir, v.Unpacked = codeDirRel(fn.Name, fn.ID, v.CodeSha256), false
 	v.State, v.StateReason, v.StateReasonCode = functionPending, "The function is being created.", "Creating"
 	v.LastUpdateStatus = updateInProgress
 	v.LastUpdateStatusReason, v.LastUpdateStatusReasonCode = "The function is being created.", "Creating"

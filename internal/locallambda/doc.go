@@ -14,9 +14,10 @@
 // the rest), State and LastUpdateStatus transitions, RevisionId
 // preconditions and Invoke headers. Where it cannot do what AWS does —
 // container images, VPC networking, layers, EFS, code signing, SnapStart,
-// function URLs, resource policies, Lambda@Edge replicas, S3 object
-// versions — it refuses with an InvalidParameterValueException that says
-// so, never a silent success.
+// function URLs, Lambda@Edge replicas, S3 object versions — it refuses
+// with an InvalidParameterValueException that says so, never a silent
+// success. Resource policies (AddPermission, GetPolicy, RemovePermission)
+// are kept and answered as AWS does, but not enforced.
 //
 // # What it is not
 //

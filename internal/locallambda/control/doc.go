@@ -88,4 +88,8 @@
 //     ZipFile, so that a body held in memory stays small.
 //   - Event source mappings are validated, stored and move through their
 //     states, but events are not yet delivered from their sources.
+//   - Resource policies are kept per function, version and alias and
+//     answered as AWS does (permissions.go), but not enforced: who may
+//     invoke is package access's decision, the same for every function.
+//     AddPermission does not change the target's RevisionId.
 package control

@@ -18,10 +18,12 @@
 // the rest), State and LastUpdateStatus transitions, RevisionId
 // preconditions and Invoke headers. Where it cannot do what AWS does —
 // container images, VPC networking, layers, EFS, code signing, SnapStart,
-// function URLs, resource policies, Lambda@Edge replicas (ListFunctions'
-// MasterRegion: associated versions run in place, through the local
-// CloudFront below), S3 object versions — it refuses with an
-// InvalidParameterValueException that says so, never a silent success.
+// function URLs, Lambda@Edge replicas (ListFunctions' MasterRegion:
+// associated versions run in place, through the local CloudFront below),
+// S3 object versions — it refuses with an InvalidParameterValueException
+// that says so, never a silent success. Resource policies (AddPermission,
+// GetPolicy, RemovePermission) are kept and answered as AWS does, but not
+// enforced.
 //
 // The same endpoint answers CloudFront's API (package cloudfront:
 // distributions, their Lambda@Edge associations, continuous-deployment

@@ -277,6 +277,7 @@ func (cp *Plane) deleteAlias(w http.ResponseWriter, r *http.Request) error {
 		}
 		delete(fn.Aliases, r.PathValue("alias"))
 		delete(fn.EventInvokeConfigs, r.PathValue("alias"))
+		delete(fn.Policies, r.PathValue("alias"))
 		return nil
 	})
 	if err != nil {

@@ -103,4 +103,8 @@
 //     MQ, DocumentDB and from queues the local SQS does not have is not
 //     part of the local Lambda: those mappings are stored only, and their
 //     LastProcessingResult stays "No records processed".
+//   - Resource policies are kept per function, version and alias and
+//     answered as AWS does (permissions.go), but not enforced: who may
+//     invoke is package access's decision, the same for every function.
+//     AddPermission does not change the target's RevisionId.
 package control

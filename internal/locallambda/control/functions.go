@@ -551,6 +551,7 @@ func (cp *Plane) deleteFunction(w http.ResponseWriter, r *http.Request) error {
 		}
 		delete(fn.Versions, q)
 		delete(fn.EventInvokeConfigs, q)
+		delete(fn.Policies, q)
 		deleted = true
 		return nil
 	})

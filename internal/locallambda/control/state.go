@@ -102,7 +102,10 @@ type lambdaFunction struct {
 	Tags                map[string]string             `json:"tags,omitempty"`
 	ReservedConcurrency *int                          `json:"reservedConcurrency,omitempty"`
 	EventInvokeConfigs  map[string]*eventInvokeConfig `json:"eventInvokeConfigs,omitempty"`
-	Created             time.Time                     `json:"created"`
+	// Policies are the resource policies' statements by qualifier: ""
+	// for the function, else a version or an alias (permissions.go).
+	Policies map[string][]policyStatement `json:"policies,omitempty"`
+	Created  time.Time                    `json:"created"`
 }
 
 // functionConfig is what a user configures on a function (and what a

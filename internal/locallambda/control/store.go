@@ -80,12 +80,13 @@ type rowKey struct {
 // but the records that have rows of their own ($LATEST and the published
 // versions, aliases, event invoke configurations).
 type functionRow struct {
-	ID                  string            `json:"id"`
-	Running             *functionVersion  `json:"running,omitempty"`
-	LastVersion         int               `json:"lastVersion"`
-	Tags                map[string]string `json:"tags,omitempty"`
-	ReservedConcurrency *int              `json:"reservedConcurrency,omitempty"`
-	Created             time.Time         `json:"created"`
+	ID                  string                       `json:"id"`
+	Running             *functionVersion             `json:"running,omitempty"`
+	LastVersion         int                          `json:"lastVersion"`
+	Tags                map[string]string            `json:"tags,omitempty"`
+	ReservedConcurrency *int                         `json:"reservedConcurrency,omitempty"`
+	Policies            map[string][]policyStatement `json:"policies,omitempty"`
+	Created             time.Time                    `json:"created"`
 }
 
 // stateDB is the control plane's database and the JSON of the rows it
@@ -200,7 +201,7 @@ func (s *stateDB) load() (*catalog, error) {
 			return err
 		}
 		fn := &lambdaFunction{Name: k1, ID: row.ID, Running: row.Running, LastVersion: row.LastVersion, Tags: row.Tags,
-			ReservedConcurrency: row.ReservedConcurrency, Created: row.Created, Versions: map[string]*functionVersion{}, Aliases: map[string]*functionAlias{}}
+			ReservedConcurrency: row.ReservedConcurrency, Policies: row.Policies, Created: row.Created, Versions: map[string]*functionVersion{}, Aliases: map[string]*functionAlias{}}
 		m.Functions[k1] = fn
 		s.functions[k1] = map[rowKey]string{{tblFunctions, k1, ""}: data}
 		return nil
@@ -321,7 +322,7 @@ func functionRows(name string, fn *lambdaFunction) (map[rowKey]string, error) {
 		rows[k] = string(b)
 	}
 	put(rowKey{tblFunctions, name, ""}, functionRow{ID: fn.ID, Running: fn.Running, LastVersion: fn.LastVersion, Tags: fn.Tags,
-		ReservedConcurrency: fn.ReservedConcurrency, Created: fn.Created})
+		ReservedConcurrency: fn.ReservedConcurrency, Policies: fn.Policies, Created: fn.Created})
 	put(rowKey{tblVersions, name, latestQualif}, fn.Latest)
 	for q, v := range fn.Versions {
 		put(rowKey{tblVersions, name, q}, v)
@@ -497,7 +498,7 @@ func decodeFunction(name string, rows map[rowKey]string) (*lambdaFunction, error
 		case tblFunctions:
 			var row functionRow
 			if err = json.Unmarshal([]byte(data), &row); err == nil {
-				fn.ID, fn.Running, fn.LastVersion, fn.Tags, fn.ReservedConcurrency, fn.Created = row.ID, row.Running, row.LastVersion, row.Tags, row.ReservedConcurrency, row.Created
+				fn.ID, fn.Running, fn.LastVersion, fn.Tags, fn.ReservedConcurrency, fn.Policies, fn.Created = row.ID, row.Running, row.LastVersion, row.Tags, row.ReservedConcurrency, row.Policies, row.Created
 			}
 		case tblVersions:
 			v := &functionVersion{}

@@ -179,8 +179,7 @@ func TestRouterFrame(t *testing.T) {
 func TestUnsupportedFeatures(t *testing.T) {
 	t.Parallel()
 	tests := map[string]string{
-		"/2015-03-31/functions/fn/policy":                         "Resource-based policies",
-		"/2018-10-31/layers":                                      "Layers are",
+		"/2018-10-31/layers": "Layers are",
 		"/2019-09-30/functions/fn/provisioned-concurrency":        "Provisioned concurrency is",
 		"/2021-10-31/functions/fn/url":                            "Function URLs are",
 		"/2014-11-13/functions/fn/invoke-async/":                  "InvokeAsync",

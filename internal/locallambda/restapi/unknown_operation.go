@@ -24,10 +24,6 @@ func unknownOperation(method, escapedPath string) error {
 	has := func(word string) bool { return slices.Contains(segs[1:], word) }
 	feature := ""
 	switch segs[0] {
-	case "2015-03-31":
-		if has("policy") {
-			feature = "Resource-based policies (AddPermission, GetPolicy, RemovePermission) are"
-		}
 	case "2014-11-13":
 		feature = "InvokeAsync (deprecated; use Invoke with InvocationType Event) is"
 	case "2018-10-31":

@@ -20,6 +20,7 @@ import (
 	lambdatypes "github.com/aws/aws-sdk-go-v2/service/lambda/types"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/chromedp/cdproto/emulation"
+	"github.com/chromedp/cdproto/network"
 	"github.com/chromedp/cdproto/page"
 	"github.com/chromedp/chromedp"
 	"github.com/chromedp/chromedp/kb"
@@ -563,6 +564,16 @@ func TestBrowserRollbackAnswerIsShown(t *testing.T) {
 	if eval[bool](b, `!!document.getElementById('act-rollback')`) {
 		t.Error("an execution with nothing to undo offers Roll back")
 	}
+	// A page that has not caught up: its event stream cannot connect, so
+	// the rollback below reaches the API but not the page, which would
+	// otherwise refresh and stop offering Roll back.
+	if _, err := chromedp.Call(b.ctx, network.Enable, network.EnableParams{}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := chromedp.Call(b.ctx, network.SetBlockedURLs, network.SetBlockedURLsParams{URLPatterns: []*network.BlockPattern{{URLPattern: "*://*:*/api/v1/executions/*/events", Block: true}}}); err != nil {
+		t.Fatal(err)
+	}
+	b.allowConsole("/events")
 	b.open("/executions/" + exec.ID)
 	b.waitFor("the page", `document.body.dataset.enhanced === '1' && !!document.getElementById('act-rollback')`)
 	// Someone else rolls it back while the page is open.

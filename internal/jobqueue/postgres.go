@@ -55,7 +55,6 @@ func newPostgres(ctx context.Context, st *postgres.Store, cfg Config) (*Queue, e
 		},
 		complete:    n.completeTx,
 		count:       jobCounter(drv.GetExecutor()),
-		relax:       relaxPostgresCommit,
 		beforeStart: n.start,
 		afterStop:   n.stop,
 	}, nil
@@ -91,12 +90,6 @@ func migratePostgres(ctx context.Context, pool *pgxpool.Pool, drv *riverpgxv5.Dr
 		return fmt.Errorf("migrate river tables: %w", err)
 	}
 	return nil
-}
-
-// relaxPostgresCommit lets a job's transaction commit without waiting for
-// the WAL flush.
-func relaxPostgresCommit(ctx context.Context, tx store.Tx) error {
-	return sqlstore.ExecHeld(ctx, tx, "SET LOCAL synchronous_commit TO OFF", nil, nil)
 }
 
 // pgNode is this process as a node of a Postgres cluster: its lock, and the

@@ -75,9 +75,6 @@ type Queue struct {
 	}
 	insert   func(ctx context.Context, tx store.Tx, args river.JobArgs, opts *river.InsertOpts) error
 	complete func(ctx context.Context, tx store.Tx, job *rivertype.JobRow) error
-	// relax, when set, lets a job's transaction commit without waiting for
-	// the disk flush; see RelaxCommit.
-	relax func(ctx context.Context, tx store.Tx) error
 	// wake, when set, makes this process fetch due jobs at once.
 	wake func()
 	// count counts the jobs by state.
@@ -207,17 +204,6 @@ func (q *Queue) FetchAfter(d time.Duration) {
 	if q.wake != nil {
 		time.AfterFunc(d, q.wake)
 	}
-}
-
-// RelaxCommit lets tx, a job's own transaction, commit without waiting for
-// the database's disk flush where the database allows it (Postgres). A
-// crash that loses the transaction loses the job's completion with it, so
-// the job runs again from the state before.
-func (q *Queue) RelaxCommit(ctx context.Context, tx store.Tx) error {
-	if q.relax == nil {
-		return nil
-	}
-	return q.relax(ctx, tx)
 }
 
 // JobCounts counts the queue's jobs by state, from the database: on a

@@ -33,8 +33,16 @@ const (
 // processes, this one named cfg.NodeID.
 func newPostgres(ctx context.Context, st *postgres.Store, cfg Config) (*Queue, error) {
 	pool := st.Pool()
-	drv := riverpgxv5.New(pool)
-	if err := migratePostgres(ctx, pool, drv); err != nil {
+	// River works on a pool of its own whose commits do not wait for the
+	// disk (see postgres.Store.QueuePool); what the engine commits, the
+	// jobs it inserts and completes among it, goes through the store's
+	// transactions on pool, durably.
+	queuePool, err := st.QueuePool(ctx)
+	if err != nil {
+		return nil, err
+	}
+	drv := riverpgxv5.New(queuePool)
+	if err := migratePostgres(ctx, pool, riverpgxv5.New(pool)); err != nil {
 		return nil, err
 	}
 	client, err := river.NewClient(drv, riverConfig(cfg, cfg.NodeID))

@@ -9,9 +9,11 @@ import (
 	"time"
 
 	"github.com/riverqueue/river"
+	"github.com/riverqueue/river/riverdriver/riversqlite"
 
 	"github.com/sluice-cd/sluice/internal/jobqueue"
 	"github.com/sluice-cd/sluice/internal/store"
+	"github.com/sluice-cd/sluice/internal/store/sqlite"
 )
 
 // BareRiver is the yardstick for the engine's throughput: what River alone
@@ -21,9 +23,13 @@ import (
 // its chain (the last one does not) and completes itself — the least a
 // stage transition can cost, with none of the engine's work. The queue is
 // Sluice's (package jobqueue): River's client with the engine's settings,
-// the store's connections, pragmas and durable commits, and on Postgres
-// the engine's one-row completion. It returns the time until the last job
-// of every chain completed.
+// the store's connections, pragmas and durable commits. A job completes
+// itself as River's API does it: JobCompleteTx on SQLite; on Postgres the
+// engine's one-row statement, since JobCompleteTx's cached generic plan
+// there grows with the table (docs/benchmarks.md, issue 2). It does not
+// tell the queue of the completions (Queue.CompletedBy), so River's
+// completer marks every job again, as it does for River's own users. It
+// returns the time until the last job of every chain completed.
 func BareRiver(ctx context.Context, st store.Store, chains, jobs int) (time.Duration, error) {
 	w := &chainWorker{st: st, jobs: jobs, done: make(chan struct{})}
 	w.left.Store(int64(chains))
@@ -93,6 +99,10 @@ func (w *chainWorker) Work(ctx context.Context, job *river.Job[chainArgs]) error
 			if err := w.q.InsertTx(ctx, tx, chainArgs{Chain: job.Args.Chain, Step: job.Args.Step + 1}, nil); err != nil {
 				return err
 			}
+		}
+		if raw, err := sqlite.DriverTx(ctx, tx); err == nil {
+			_, err = river.JobCompleteTx[*riversqlite.Driver](ctx, raw, job)
+			return err
 		}
 		return w.q.CompleteTx(ctx, tx, job.JobRow)
 	})

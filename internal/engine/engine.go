@@ -116,6 +116,9 @@ type jobQueue interface {
 	// Committed wakes this process's workers after a commit that inserted
 	// jobs; FetchAfter wakes them when a snooze of d ends.
 	Committed()
+	// CompletedBy says a commit completed the job with this ID, so River
+	// need not mark it completed again when its worker returns.
+	CompletedBy(jobID int64)
 	FetchAfter(d time.Duration)
 	// JobCounts counts the queue's jobs by state.
 	JobCounts(ctx context.Context) (map[rivertype.JobState]int, error)
@@ -265,12 +268,15 @@ func (e *Engine) inTx(ctx context.Context, fn func(t *txn) error) error {
 			return err
 		}
 		if e.beforeCommit != nil {
-			return e.beforeCommit(ctx, tx, t.completed)
+			return e.beforeCommit(ctx, tx, t.completed != 0)
 		}
 		return nil
 	})
 	if err != nil {
 		return err
+	}
+	if t.completed != 0 {
+		e.q.CompletedBy(t.completed)
 	}
 	if t.jobs > 0 {
 		e.q.Committed()
@@ -305,9 +311,9 @@ type txn struct {
 	now    time.Time
 	jobs   int
 	events int
-	// completed says whether the transaction completed the job that runs
-	// it.
-	completed bool
+	// completed is the ID of the job that runs the transaction when the
+	// transaction completed it; zero otherwise.
+	completed int64
 	ended     []ended  // executions and stages this transaction ended, for metrics
 	firings   []firing // triggers that fired in this transaction, for metrics
 }

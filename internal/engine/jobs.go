@@ -360,8 +360,11 @@ func (t *txn) loadStage(a runStageArgs) (*run, *stageRun, error) {
 }
 
 func (t *txn) completeJob(job *rivertype.JobRow) error {
-	t.completed = true
-	return t.e.q.CompleteTx(t.ctx, t.tx, job)
+	if err := t.e.q.CompleteTx(t.ctx, t.tx, job); err != nil {
+		return err
+	}
+	t.completed = job.ID
+	return nil
 }
 
 // applyResult records a task result and reports whether the stage is

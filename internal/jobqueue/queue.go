@@ -77,6 +77,9 @@ type Queue struct {
 	complete func(ctx context.Context, tx store.Tx, job *rivertype.JobRow) error
 	// wake, when set, makes this process fetch due jobs at once.
 	wake func()
+	// done holds the jobs that completed themselves, which River's
+	// completer leaves alone (see completedSet).
+	done *completedSet
 	// count counts the jobs by state.
 	count func(ctx context.Context) (map[rivertype.JobState]int, error)
 	// beforeStart runs at Start, before River does: it rescues jobs left
@@ -196,6 +199,13 @@ func (q *Queue) Committed() {
 	if q.wake != nil {
 		q.wake()
 	}
+}
+
+// CompletedBy tells the queue that a transaction which completed the job
+// with this ID (CompleteTx) has committed, so that River does not mark it
+// completed again when its worker returns.
+func (q *Queue) CompletedBy(jobID int64) {
+	q.done.add(jobID)
 }
 
 // FetchAfter makes this process look for due jobs after d: a job snoozed

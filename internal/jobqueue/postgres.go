@@ -13,7 +13,6 @@ import (
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/riverqueue/river"
-	"github.com/riverqueue/river/riverdriver"
 	"github.com/riverqueue/river/riverdriver/riverpgxv5"
 	"github.com/riverqueue/river/rivermigrate"
 	"github.com/riverqueue/river/rivertype"
@@ -42,8 +41,7 @@ func newPostgres(ctx context.Context, st *postgres.Store, cfg Config) (*Queue, e
 	if err != nil {
 		return nil, err
 	}
-	done := newCompletedSet()
-	drv := &pgDriver{Driver: riverpgxv5.New(queuePool), done: done}
+	drv := riverpgxv5.New(queuePool)
 	if err := migratePostgres(ctx, pool, riverpgxv5.New(pool)); err != nil {
 		return nil, err
 	}
@@ -64,23 +62,10 @@ func newPostgres(ctx context.Context, st *postgres.Store, cfg Config) (*Queue, e
 			return err
 		},
 		complete:    n.completeTx,
-		done:        done,
 		count:       jobCounter(drv.GetExecutor()),
 		beforeStart: n.start,
 		afterStop:   n.stop,
 	}, nil
-}
-
-// pgDriver is River's pgx driver whose executor is also the completer's,
-// which leaves alone the jobs that completed themselves (see
-// completedSet).
-type pgDriver struct {
-	*riverpgxv5.Driver
-	done *completedSet
-}
-
-func (d *pgDriver) GetExecutor() riverdriver.Executor {
-	return completingExecutor{Executor: d.Driver.GetExecutor(), done: d.done}
 }
 
 // migratePostgres migrates River's tables under an advisory lock: servers

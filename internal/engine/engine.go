@@ -253,7 +253,8 @@ func (e *Engine) Stop(ctx context.Context) error {
 // The commit is durable when inTx returns, on both stores: SQLite's flushes
 // its write-ahead log before returning, and shows readers nothing before it
 // is flushed (package sqlite); Postgres's waits for its WAL flush
-// (synchronous_commit on, the server's default, which Sluice never lowers)
+// (synchronous_commit on, the server's default, which Sluice lowers only for
+// River's own bookkeeping, on a pool of its own: postgres.Store.QueuePool)
 // and shows nothing before either. So whatever the engine acknowledges — a
 // trigger, judgment, cancel, pause or rollback the API answered, a stage
 // completion its events reported — survives a power loss or an

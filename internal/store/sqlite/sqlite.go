@@ -33,6 +33,11 @@
 // write-ahead log, so the writer would lock its readers out all the same.
 // It is for tests, which do not need reads beside a writer.
 //
+// Every commit is on the disk when it returns, and reads show nothing that
+// is not (durable.go): the store flushes the write-ahead log itself, one
+// flush for every commit that ended before it began, rather than SQLite
+// flushing at each commit under the write lock (synchronous=FULL).
+//
 // Every connection keeps its prepared statements (cachingConn): without
 // that, SQLite parsed every query, the store's and River's, afresh each
 // time.

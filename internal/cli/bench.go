@@ -32,6 +32,8 @@ func (a *app) newBenchEngineCmd() *cobra.Command {
 	var (
 		executions  int
 		databaseURL string
+		baseline    bool
+		rounds      int
 	)
 	cmd := &cobra.Command{
 		Use:   "engine",
@@ -40,7 +42,13 @@ func (a *app) newBenchEngineCmd() *cobra.Command {
 next stage's task starting (p50, p99 over 20 executions of a 20-stage pipeline), and
 the stages completed per second when --executions executions of a 10-stage pipeline
 of wait-0 stages are triggered at once. SQLite in a temporary directory unless
---database-url names a Postgres database (a schema of its own is created and dropped).`,
+--database-url names a Postgres database (a schema of its own is created and dropped).
+
+--baseline measures the throughput against its yardstick instead: bare River on a
+store of its own with Sluice's settings, as many chains of 10 jobs, each job
+inserting the next and completing itself in one transaction. The two alternate for
+--rounds rounds, and the ratio engine ÷ River of each round is printed with its
+min/median/max.`,
 		Args: noArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ctx := cmd.Context()
@@ -50,6 +58,9 @@ of wait-0 stages are triggered at once. SQLite in a temporary directory unless
 			}
 			defer cleanup()
 			fmt.Fprintf(a.stdout, "engine on %s\n", st.Dialect())
+			if baseline {
+				return a.benchEngineBaseline(ctx, st, databaseURL, executions, rounds)
+			}
 			gaps, err := bench.Transitions(ctx, st, 20, 20)
 			if err != nil {
 				return err
@@ -67,7 +78,41 @@ of wait-0 stages are triggered at once. SQLite in a temporary directory unless
 	}
 	cmd.Flags().IntVar(&executions, "executions", 1000, "executions triggered at once for the throughput figure")
 	cmd.Flags().StringVar(&databaseURL, "database-url", "", "Postgres URL to measure instead of SQLite")
+	cmd.Flags().BoolVar(&baseline, "baseline", false, "compare the throughput with bare River, interleaved")
+	cmd.Flags().IntVar(&rounds, "rounds", 3, "rounds of the comparison with --baseline")
 	return cmd
+}
+
+// benchEngineBaseline alternates the engine's throughput on st with bare
+// River's on a store of its own and prints each round and the ratios.
+func (a *app) benchEngineBaseline(ctx context.Context, st store.Store, databaseURL string, executions, rounds int) error {
+	rst, cleanup, err := benchStore(ctx, databaseURL)
+	if err != nil {
+		return err
+	}
+	defer cleanup()
+	var ratios []float64
+	for i := range max(rounds, 1) {
+		var rate [2]float64
+		for j := range 2 {
+			k := (i + j) % 2 // 0 engine, 1 River
+			var d time.Duration
+			if k == 0 {
+				d, err = bench.Throughput(ctx, st, executions, 10, true)
+			} else {
+				d, err = bench.BareRiver(ctx, rst, executions, 10)
+			}
+			if err != nil {
+				return err
+			}
+			rate[k] = float64(executions*10) / d.Seconds()
+		}
+		ratios = append(ratios, rate[0]/rate[1])
+		fmt.Fprintf(a.stdout, "  round %d: engine %.0f stages/s, bare River %.0f jobs/s, engine ÷ River %.2f\n", i+1, rate[0], rate[1], rate[0]/rate[1])
+	}
+	slices.Sort(ratios)
+	fmt.Fprintf(a.stdout, "  engine ÷ River: min %.2f, median %.2f, max %.2f\n", ratios[0], ratios[len(ratios)/2], ratios[len(ratios)-1])
+	return nil
 }
 
 func (a *app) newBenchMemoryCmd() *cobra.Command {

@@ -54,8 +54,14 @@ func TestClusterSurvivesNodeDeath(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer st.Close()
+	sep := "?"
+	if strings.Contains(dbURL, "?") {
+		sep = "&"
+	}
 	serverArgs := func(node string) []string {
-		return []string{"--database-url", dbURL, "--node-id", node, "--lambda-addr", "off"}
+		// The application name tells the node's sessions apart in
+		// pg_stat_activity (activeOnA).
+		return []string{"--database-url", dbURL + sep + "application_name=" + node, "--node-id", node, "--lambda-addr", "off"}
 	}
 	a := startServer(t, bin, t.TempDir(), serverArgs("node-a")...)
 	b := startServer(t, bin, t.TempDir(), serverArgs("node-b")...)
@@ -79,7 +85,21 @@ func TestClusterSurvivesNodeDeath(t *testing.T) {
 
 	// Freeze node-a until it is seen holding running jobs — a stopped
 	// process completes none, though a COMMIT it already sent may still
-	// land — and kill it then.
+	// land, so jobs are counted only once none of its sessions is running
+	// a statement (a durable COMMIT waits for the disk, a while under
+	// load) — and kill it then.
+	activeOnA := func() bool {
+		var n int
+		// A statement waiting for a lock that a stopped transaction of
+		// node-a holds, or for the rest of a batch the stopped process
+		// was sending, ends only with the kill: it is not counted.
+		err := st.Pool().QueryRow(ctx, `SELECT count(*) FROM pg_stat_activity
+WHERE application_name = 'node-a' AND state = 'active' AND coalesce(wait_event_type, '') NOT IN ('Lock', 'Client')`).Scan(&n)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return n > 0
+	}
 	runningOnA := func() int {
 		var jobs int
 		err := st.Pool().QueryRow(ctx, `SELECT count(*) FROM river_job
@@ -95,7 +115,7 @@ WHERE state = 'running' AND attempted_by[array_upper(attempted_by, 1)] = 'node-a
 		for !processStopped(t, a.cmd.Process.Pid) {
 			runtime.Gosched()
 		}
-		if runningOnA() > 0 {
+		if !activeOnA() && runningOnA() > 0 {
 			return true
 		}
 		a.cmd.Process.Signal(syscall.SIGCONT)

@@ -5,8 +5,10 @@ import (
 	"fmt"
 	"net/http"
 	"os"
+	"path/filepath"
 	"slices"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -14,6 +16,8 @@ import (
 	"github.com/sluice-cd/sluice/internal/httpapi"
 	"github.com/sluice-cd/sluice/internal/sluicetest"
 	"github.com/sluice-cd/sluice/internal/store"
+	"github.com/sluice-cd/sluice/internal/store/postgres"
+	"github.com/sluice-cd/sluice/internal/store/sqlite"
 )
 
 // BenchmarkStageTransition reports the p50 and p99 time from one stage
@@ -168,4 +172,112 @@ func envInt(name string, def int) int {
 func eachDialect(b *testing.B, f func(b *testing.B, st store.Store)) {
 	b.Run("sqlite", func(b *testing.B) { f(b, sqliteStore(b)) })
 	b.Run("postgres", func(b *testing.B) { f(b, postgresStore(b)) })
+}
+
+// BenchmarkDurabilityCost measures what durable commits cost the engine:
+// SLUICE_BENCH_ROUNDS (default 6) rounds, each running
+// SLUICE_BENCH_EXECUTIONS (default 100) executions of 10 wait-0 stages on
+// a store whose commits are durable (the default) and on one whose are not
+// (sqlite.WithRelaxedCommits; on Postgres synchronous_commit=off for every
+// connection), in alternating order. It logs min/median/max of the
+// stages/s of each and of the per-round ratio durable ÷ relaxed, and
+// reports the median ratio. Run it with -benchtime=1x.
+func BenchmarkDurabilityCost(b *testing.B) {
+	n, rounds := envInt("SLUICE_BENCH_EXECUTIONS", 100), envInt("SLUICE_BENCH_ROUNDS", 6)
+	cost := func(b *testing.B, durable, relaxed store.Store) {
+		for b.Loop() {
+			var rateD, rateR, ratio []float64
+			for i := range rounds {
+				var rate [2]float64
+				for j := range 2 {
+					k := (i + j) % 2 // 0 durable, 1 relaxed
+					st := []store.Store{durable, relaxed}[k]
+					d, err := bench.Throughput(context.Background(), st, n, 10, true)
+					if err != nil {
+						b.Fatal(err)
+					}
+					rate[k] = float64(n*10) / d.Seconds()
+				}
+				rateD, rateR, ratio = append(rateD, rate[0]), append(rateR, rate[1]), append(ratio, rate[0]/rate[1])
+			}
+			b.Logf("stages/s durable %s; relaxed %s; durable ÷ relaxed per round %s", minMedMax(rateD), minMedMax(rateR), minMedMax(ratio))
+			slices.Sort(ratio)
+			b.ReportMetric(ratio[len(ratio)/2], "durable/relaxed")
+		}
+		b.ReportMetric(0, "ns/op")
+	}
+	b.Run("sqlite", func(b *testing.B) {
+		open := func(opts ...sqlite.Option) store.Store {
+			st, err := sqlite.Open(context.Background(), filepath.Join(b.TempDir(), "sluice.db"), opts...)
+			if err != nil {
+				b.Fatal(err)
+			}
+			b.Cleanup(func() { st.Close() })
+			return st
+		}
+		cost(b, open(), open(sqlite.WithRelaxedCommits()))
+	})
+	b.Run("postgres", func(b *testing.B) {
+		dsn := sluicetest.PostgresDSN(b)
+		open := func(dsn string) store.Store {
+			st, err := postgres.Open(context.Background(), dsn, postgres.WithSchema(sluicetest.NewSchema(b, dsn)))
+			if err != nil {
+				b.Fatal(err)
+			}
+			b.Cleanup(func() { st.Close() })
+			return st
+		}
+		sep := "?"
+		if strings.Contains(dsn, "?") {
+			sep = "&"
+		}
+		cost(b, open(dsn), open(dsn+sep+"synchronous_commit=off"))
+	})
+}
+
+// BenchmarkEngineVsRiver measures the engine against its yardstick, bare
+// River on the same kind of store with Sluice's settings (bench.BareRiver):
+// SLUICE_BENCH_ROUNDS (default 6) rounds, each running
+// SLUICE_BENCH_EXECUTIONS (default 100) executions of 10 wait-0 stages on
+// the engine and as many chains of 10 jobs on River alone, each on a store
+// of its own, in alternating order. It logs min/median/max of stages/s,
+// jobs/s and the per-round ratio engine ÷ River, and reports the median
+// ratio. Run it with -benchtime=1x.
+func BenchmarkEngineVsRiver(b *testing.B) {
+	n, rounds := envInt("SLUICE_BENCH_EXECUTIONS", 100), envInt("SLUICE_BENCH_ROUNDS", 6)
+	eachDialect2(b, func(b *testing.B, open func() store.Store) {
+		engineStore, riverStore := open(), open()
+		for b.Loop() {
+			var eng, riv, ratio []float64
+			for i := range rounds {
+				var rate [2]float64
+				for j := range 2 {
+					k := (i + j) % 2 // 0 engine, 1 River
+					var d time.Duration
+					var err error
+					if k == 0 {
+						d, err = bench.Throughput(context.Background(), engineStore, n, 10, true)
+					} else {
+						d, err = bench.BareRiver(context.Background(), riverStore, n, 10)
+					}
+					if err != nil {
+						b.Fatal(err)
+					}
+					rate[k] = float64(n*10) / d.Seconds()
+				}
+				eng, riv, ratio = append(eng, rate[0]), append(riv, rate[1]), append(ratio, rate[0]/rate[1])
+			}
+			b.Logf("engine stages/s %s; bare River jobs/s %s; engine ÷ River per round %s", minMedMax(eng), minMedMax(riv), minMedMax(ratio))
+			slices.Sort(ratio)
+			b.ReportMetric(ratio[len(ratio)/2], "engine/river")
+		}
+		b.ReportMetric(0, "ns/op")
+	})
+}
+
+// eachDialect2 runs f on each dialect with a function that opens a fresh
+// store of it.
+func eachDialect2(b *testing.B, f func(b *testing.B, open func() store.Store)) {
+	b.Run("sqlite", func(b *testing.B) { f(b, func() store.Store { return sqliteStore(b) }) })
+	b.Run("postgres", func(b *testing.B) { f(b, func() store.Store { return postgresStore(b) }) })
 }

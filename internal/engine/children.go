@@ -47,7 +47,7 @@ func (w *executionEndedWorker) Work(ctx context.Context, job *river.Job[executio
 	if err != nil {
 		return err
 	}
-	return w.e.inJobTx(ctx, func(t *txn) error {
+	return w.e.inTx(ctx, func(t *txn) error {
 		ended, err := t.tx.ExecutionGet(ctx, job.Args.ExecutionID)
 		if errors.Is(err, store.ErrNotFound) {
 			return t.completeJob(job.JobRow)

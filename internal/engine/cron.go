@@ -51,7 +51,7 @@ type cronTickWorker struct {
 
 func (w *cronTickWorker) Work(ctx context.Context, job *river.Job[cronTickArgs]) error {
 	a := job.Args
-	return w.e.inJobTx(ctx, func(t *txn) error {
+	return w.e.inTx(ctx, func(t *txn) error {
 		p, fields, err := t.currentTrigger(a.PipelineID, a.Key)
 		if err != nil {
 			return err

@@ -119,10 +119,10 @@ type jobQueue interface {
 	// Committed wakes this process's workers after a commit that inserted
 	// jobs; FetchAfter wakes them when a snooze of d ends.
 	Committed()
+	// CompletedBy says a commit completed the job with this ID, so River
+	// need not mark it completed again when its worker returns.
+	CompletedBy(jobID int64)
 	FetchAfter(d time.Duration)
-	// RelaxCommit lets a job's own transaction commit without waiting for
-	// the disk flush; see Engine.inJobTx.
-	RelaxCommit(ctx context.Context, tx store.Tx) error
 	// JobCounts counts the queue's jobs by state.
 	JobCounts(ctx context.Context) (map[rivertype.JobState]int, error)
 }
@@ -153,6 +153,11 @@ type Engine struct {
 
 	mu      sync.Mutex
 	started bool
+
+	// beforeCommit, set by tests only, runs at the end of every
+	// transaction of inTx that succeeded, before the commit; completed
+	// says whether the transaction completed a job.
+	beforeCommit func(ctx context.Context, tx store.Tx, completed bool) error
 }
 
 // New builds an engine and migrates River's tables in the store's database.
@@ -261,14 +266,35 @@ func (e *Engine) Stop(ctx context.Context) error {
 
 // inTx runs fn in a store transaction with a fresh transition builder and,
 // after commit, wakes the workers and the event subscribers.
+//
+// The commit is durable when inTx returns, on both stores: SQLite's flushes
+// its write-ahead log before returning, and shows readers nothing before it
+// is flushed (package sqlite); Postgres's waits for its WAL flush
+// (synchronous_commit on, the server's default, which Sluice lowers only for
+// River's own bookkeeping, on a pool of its own: postgres.Store.QueuePool)
+// and shows nothing before either. So whatever the engine acknowledges — a
+// trigger, judgment, cancel, pause or rollback the API answered, a stage
+// completion its events reported — survives a power loss or an
+// operating-system crash, not only a crash of the process. A job's own
+// transaction is no exception: its completion may be followed at once by
+// calls out of the process and by events that people read.
 func (e *Engine) inTx(ctx context.Context, fn func(t *txn) error) error {
 	var t *txn
 	err := e.store.InTx(ctx, func(tx store.Tx) error {
 		t = &txn{e: e, tx: tx, ctx: ctx, now: e.now().UTC()}
-		return fn(t)
+		if err := fn(t); err != nil {
+			return err
+		}
+		if e.beforeCommit != nil {
+			return e.beforeCommit(ctx, tx, t.completed != 0)
+		}
+		return nil
 	})
 	if err != nil {
 		return err
+	}
+	if t.completed != 0 {
+		e.q.CompletedBy(t.completed)
 	}
 	if t.jobs > 0 {
 		e.q.Committed()
@@ -295,32 +321,19 @@ func (e *Engine) change(ctx context.Context, executionID string, fn func(t *txn,
 	})
 }
 
-// inJobTx is inTx for a job's own transition: the transaction that
-// records what a job did, inserts the jobs it makes due and completes the
-// job itself. Such a transaction may commit without waiting for the disk
-// flush (Postgres synchronous_commit off): if the database crashes and
-// loses it, it loses the job's completion with it, so the job runs again
-// from the state before — which tasks, being idempotent, handle. What people
-// do (trigger, judge, cancel) always commits durably through inTx.
-func (e *Engine) inJobTx(ctx context.Context, fn func(t *txn) error) error {
-	return e.inTx(ctx, func(t *txn) error {
-		if err := e.q.RelaxCommit(ctx, t.tx); err != nil {
-			return err
-		}
-		return fn(t)
-	})
-}
-
 // txn carries one transaction and counts what it wrote.
 type txn struct {
-	e       *Engine
-	tx      store.Tx
-	ctx     context.Context
-	now     time.Time
-	jobs    int
-	events  int
-	ended   []ended  // executions and stages this transaction ended, for metrics
-	firings []firing // triggers that fired in this transaction, for metrics
+	e      *Engine
+	tx     store.Tx
+	ctx    context.Context
+	now    time.Time
+	jobs   int
+	events int
+	// completed is the ID of the job that runs the transaction when the
+	// transaction completed it; zero otherwise.
+	completed int64
+	ended     []ended  // executions and stages this transaction ended, for metrics
+	firings   []firing // triggers that fired in this transaction, for metrics
 }
 
 // fire notes a firing of a trigger of typ for the metrics to count once

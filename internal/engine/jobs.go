@@ -42,7 +42,7 @@ type startExecutionWorker struct {
 
 func (w *startExecutionWorker) Work(ctx context.Context, job *river.Job[startExecutionArgs]) error {
 	w.e.metrics.started(job.JobRow)
-	return w.e.inJobTx(ctx, func(t *txn) error {
+	return w.e.inTx(ctx, func(t *txn) error {
 		r, err := t.load(job.Args.ExecutionID)
 		if errors.Is(err, store.ErrNotFound) {
 			return t.completeJob(job.JobRow)
@@ -131,7 +131,7 @@ func (w *runStageWorker) decide(ctx context.Context, job *river.Job[runStageArgs
 		p   *pending
 		out outcome
 	)
-	err := w.e.inJobTx(ctx, func(t *txn) error {
+	err := w.e.inTx(ctx, func(t *txn) error {
 		p, out = nil, outcome{}
 		r, s, err := t.loadStage(job.Args)
 		if err != nil || s == nil {
@@ -206,7 +206,7 @@ func (w *runStageWorker) perform(ctx context.Context, p *pending) (stage.Result,
 // what the job does next.
 func (w *runStageWorker) record(ctx context.Context, job *river.Job[runStageArgs], p *pending, res stage.Result) (outcome, error) {
 	var out outcome
-	err := w.e.inJobTx(ctx, func(t *txn) error {
+	err := w.e.inTx(ctx, func(t *txn) error {
 		out = outcome{}
 		r, s, err := t.loadStage(job.Args)
 		if err != nil || s == nil {
@@ -360,7 +360,11 @@ func (t *txn) loadStage(a runStageArgs) (*run, *stageRun, error) {
 }
 
 func (t *txn) completeJob(job *rivertype.JobRow) error {
-	return t.e.q.CompleteTx(t.ctx, t.tx, job)
+	if err := t.e.q.CompleteTx(t.ctx, t.tx, job); err != nil {
+		return err
+	}
+	t.completed = job.ID
+	return nil
 }
 
 // applyResult records a task result and reports whether the stage is

@@ -135,12 +135,12 @@ func (w *retentionWorker) Work(ctx context.Context, job *river.Job[retentionArgs
 	purger, ok := e.store.(store.Purger)
 	if !ok {
 		e.log.Warn("retention: the store cannot delete executions; history is kept", "store", e.store.Dialect())
-		return e.inJobTx(ctx, func(t *txn) error { return t.completeJob(job.JobRow) })
+		return e.inTx(ctx, func(t *txn) error { return t.completeJob(job.JobRow) })
 	}
 	if !r.active() {
 		// Retention was turned off since the tick was scheduled: the
 		// chain ends, and starts again with a server that turns it on.
-		return e.inJobTx(ctx, func(t *txn) error { return t.completeJob(job.JobRow) })
+		return e.inTx(ctx, func(t *txn) error { return t.completeJob(job.JobRow) })
 	}
 	now := e.now().UTC()
 	apps, err := purger.ExecutionApplications(ctx)
@@ -195,7 +195,7 @@ apps:
 	level("retention", "tick", time.Unix(job.Args.Tick, 0).UTC(), "part", job.Args.Part,
 		"executions", total.Executions, "stages", total.Stages, "events", total.Events,
 		"deliveries", total.Deliveries, "batches", batches, "more", more)
-	return e.inJobTx(ctx, func(t *txn) error {
+	return e.inTx(ctx, func(t *txn) error {
 		if more {
 			next := job.Args
 			next.Part++

@@ -43,6 +43,21 @@
 // no longer complete: completion checks the job is still running and
 // taken by this node.
 //
+// # Durability and completion
+//
+// A job's completion commits with the state change it belongs to, in the
+// engine's store transaction, and is as durable as that (package sqlite,
+// package postgres): the queue completes it with a one-row statement of
+// its own on both dialects, and on SQLite River's batch completer, which
+// would mark it completed again when the worker returns, leaves alone the
+// jobs the engine reports with CompletedBy (completed.go). River's own bookkeeping
+// — fetching jobs, a snooze or retry, maintenance — need not be durable: a
+// power loss that undoes it leaves a job available, or running until it is
+// rescued, and the job runs again (rule 5). On Postgres it goes through a
+// pool of its own whose commits do not wait for the disk
+// (postgres.Store.QueuePool); on SQLite the store's flushes carry it to
+// the disk with the engine's commits.
+//
 // River's own tables are migrated at New; on Postgres under an advisory
 // lock, so servers starting together on an empty database do not race.
 package jobqueue

@@ -33,8 +33,16 @@ const (
 // processes, this one named cfg.NodeID.
 func newPostgres(ctx context.Context, st *postgres.Store, cfg Config) (*Queue, error) {
 	pool := st.Pool()
-	drv := riverpgxv5.New(pool)
-	if err := migratePostgres(ctx, pool, drv); err != nil {
+	// River works on a pool of its own whose commits do not wait for the
+	// disk (see postgres.Store.QueuePool); what the engine commits, the
+	// jobs it inserts and completes among it, goes through the store's
+	// transactions on pool, durably.
+	queuePool, err := st.QueuePool(ctx)
+	if err != nil {
+		return nil, err
+	}
+	drv := riverpgxv5.New(queuePool)
+	if err := migratePostgres(ctx, pool, riverpgxv5.New(pool)); err != nil {
 		return nil, err
 	}
 	client, err := river.NewClient(drv, riverConfig(cfg, cfg.NodeID))
@@ -55,7 +63,6 @@ func newPostgres(ctx context.Context, st *postgres.Store, cfg Config) (*Queue, e
 		},
 		complete:    n.completeTx,
 		count:       jobCounter(drv.GetExecutor()),
-		relax:       relaxPostgresCommit,
 		beforeStart: n.start,
 		afterStop:   n.stop,
 	}, nil
@@ -91,12 +98,6 @@ func migratePostgres(ctx context.Context, pool *pgxpool.Pool, drv *riverpgxv5.Dr
 		return fmt.Errorf("migrate river tables: %w", err)
 	}
 	return nil
-}
-
-// relaxPostgresCommit lets a job's transaction commit without waiting for
-// the WAL flush.
-func relaxPostgresCommit(ctx context.Context, tx store.Tx) error {
-	return sqlstore.ExecHeld(ctx, tx, "SET LOCAL synchronous_commit TO OFF", nil, nil)
 }
 
 // pgNode is this process as a node of a Postgres cluster: its lock, and the

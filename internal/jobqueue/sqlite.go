@@ -3,7 +3,9 @@ package jobqueue
 import (
 	"context"
 	"database/sql"
+	"errors"
 	"fmt"
+	"time"
 
 	"github.com/riverqueue/river"
 	"github.com/riverqueue/river/riverdriver"
@@ -13,12 +15,14 @@ import (
 
 	"github.com/sluice-cd/sluice/internal/store"
 	"github.com/sluice-cd/sluice/internal/store/sqlite"
+	"github.com/sluice-cd/sluice/internal/store/sqlstore"
 )
 
 // newSQLite builds the queue on a SQLite store, whose process owns the
 // database file.
 func newSQLite(ctx context.Context, st *sqlite.Store, cfg Config) (*Queue, error) {
-	drv := newWakingSQLiteDriver(st.DB())
+	done := newCompletedSet()
+	drv := newWakingSQLiteDriver(st.DB(), done)
 	m, err := rivermigrate.New(drv, nil)
 	if err != nil {
 		return nil, fmt.Errorf("river migrator: %w", err)
@@ -40,24 +44,36 @@ func newSQLite(ctx context.Context, st *sqlite.Store, cfg Config) (*Queue, error
 			}
 			return err
 		},
-		complete: func(ctx context.Context, tx store.Tx, job *rivertype.JobRow) error {
-			raw, err := sqlite.DriverTx(ctx, tx)
-			if err == nil {
-				_, err = river.JobCompleteTx[*wakingSQLiteDriver](ctx, raw, &river.Job[noArgs]{JobRow: job})
-			}
-			return err
-		},
+		complete:    completeSQLiteTx,
 		wake:        drv.fetchNow,
+		done:        done,
 		count:       jobCounter(drv.GetExecutor()),
 		beforeStart: func(ctx context.Context) error { return rescueSQLiteJobs(ctx, st.DB()) },
 		afterStop:   func(context.Context) error { return nil },
 	}, nil
 }
 
-// noArgs lets JobCompleteTx complete a job without knowing its args type.
-type noArgs struct{}
+// completeSQLiteTx does what River's JobCompleteTx does — mark the running
+// job completed, in the caller's transaction — with a one-row statement of
+// its own. JobCompleteTx runs River's general statement for any outcome of
+// many jobs (a CASE per column, the whole row returned and decoded) inside
+// a savepoint: three statements where one does.
+func completeSQLiteTx(ctx context.Context, tx store.Tx, job *rivertype.JobRow) error {
+	return sqlstore.ExecHeld(ctx, tx,
+		`UPDATE river_job SET state = 'completed', finalized_at = ? WHERE id = ? AND state = 'running'`,
+		[]any{sqliteTime(time.Now()), job.ID}, func(rows int64, err error) error {
+			if err == nil && rows == 0 {
+				err = errors.New("the job is no longer running (it was rescued or cancelled)")
+			}
+			return err
+		})
+}
 
-func (noArgs) Kind() string { return "" }
+// sqliteTime formats t as River's SQLite driver stores times: text in
+// exactly this format, which SQLite's date functions compare correctly.
+func sqliteTime(t time.Time) string {
+	return t.UTC().Round(time.Millisecond).Format("2006-01-02 15:04:05.000")
+}
 
 // rescueSQLiteJobs makes the jobs left running by a process that died
 // available again. Every running job is such a job: this process owns the
@@ -78,13 +94,21 @@ func rescueSQLiteJobs(ctx context.Context, db *sql.DB) error {
 // producer's next periodic fetch. Queue.Committed and Queue.FetchAfter call
 // fetchNow, and the listener answers with an insert notification at once —
 // which is what keeps a stage transition in single milliseconds.
+//
+// Its executor is also the completer's, which leaves alone the jobs that
+// completed themselves (see completedSet).
 type wakingSQLiteDriver struct {
 	*riversqlite.Driver
 	wake chan struct{}
+	done *completedSet
 }
 
-func newWakingSQLiteDriver(db *sql.DB) *wakingSQLiteDriver {
-	return &wakingSQLiteDriver{Driver: riversqlite.New(db), wake: make(chan struct{}, 1)}
+func newWakingSQLiteDriver(db *sql.DB, done *completedSet) *wakingSQLiteDriver {
+	return &wakingSQLiteDriver{Driver: riversqlite.New(db), wake: make(chan struct{}, 1), done: done}
+}
+
+func (d *wakingSQLiteDriver) GetExecutor() riverdriver.Executor {
+	return completingExecutor{Executor: d.Driver.GetExecutor(), done: d.done}
 }
 
 func (d *wakingSQLiteDriver) fetchNow() {

@@ -19,6 +19,7 @@ import (
 	"fmt"
 	"io/fs"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -37,10 +38,57 @@ var migrationFS embed.FS
 type Store struct {
 	*sqlstore.Store
 	pool *pgxpool.Pool
+
+	mu    sync.Mutex
+	queue *pgxpool.Pool // QueuePool's; nil until asked for
 }
 
 // Pool returns the store's connection pool, which the job queue shares.
 func (s *Store) Pool() *pgxpool.Pool { return s.pool }
+
+// QueueMaxConns is the size of the pool QueuePool returns.
+const QueueMaxConns = 8
+
+// QueuePool returns a second pool on the store's database, opened on first
+// use and closed with the store, for the job queue's own bookkeeping: River
+// fetching jobs, recording the outcome of a job that did not complete
+// itself (a snooze, a retry), its maintenance. Its connections commit
+// without waiting for the disk (synchronous_commit off): a power loss can
+// undo such a commit, and each is safe to lose — a fetch undone leaves
+// the job available, a recorded snooze or retry undone leaves it running
+// until the queue rescues it, and a job runs again from its last durable
+// state either way (jobs may run twice). Everything that records what
+// happened — the engine's transitions, the jobs they insert, a job's own
+// completion — commits on Pool, durably. A commit that waits for the disk
+// also carries to it every commit before it, these included.
+func (s *Store) QueuePool(ctx context.Context) (*pgxpool.Pool, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.queue != nil {
+		return s.queue, nil
+	}
+	cfg := s.pool.Config()
+	cfg.MaxConns = QueueMaxConns
+	cfg.MinConns = 0
+	cfg.ConnConfig.RuntimeParams["synchronous_commit"] = "off"
+	p, err := pgxpool.NewWithConfig(ctx, cfg)
+	if err != nil {
+		return nil, fmt.Errorf("open the job queue's pool: %w", err)
+	}
+	s.queue = p
+	return p, nil
+}
+
+// Close closes the store's pools.
+func (s *Store) Close() error {
+	s.mu.Lock()
+	if s.queue != nil {
+		s.queue.Close()
+		s.queue = nil
+	}
+	s.mu.Unlock()
+	return s.Store.Close()
+}
 
 // DriverTx returns the pgx.Tx under tx, a transaction of a Store of this
 // package, for the job queue. What tx holds is sent first, so an error of a

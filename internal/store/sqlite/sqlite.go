@@ -33,6 +33,11 @@
 // write-ahead log, so the writer would lock its readers out all the same.
 // It is for tests, which do not need reads beside a writer.
 //
+// Every commit is on the disk when it returns, and reads show nothing that
+// is not (durable.go): the store flushes the write-ahead log itself, one
+// flush for every commit that ended before it began, rather than SQLite
+// flushing at each commit under the write lock (synchronous=FULL).
+//
 // Every connection keeps its prepared statements (cachingConn): without
 // that, SQLite parsed every query, the store's and River's, afresh each
 // time.
@@ -109,6 +114,7 @@ type options struct {
 	now         func() time.Time
 	busyTimeout time.Duration
 	readConns   int
+	relaxed     bool
 }
 
 // ReadConns is how many connections the pool for reads has unless
@@ -138,6 +144,15 @@ func WithReadConns(n int) Option {
 	return func(o *options) { o.readConns = max(n, 0) }
 }
 
+// WithRelaxedCommits makes commits return before they are on the disk, as
+// they did before Sluice was durable by default: a power loss or an
+// operating-system crash can then lose the last acknowledged changes
+// (never corrupt the file; a crash of the process alone loses nothing).
+// Benchmarks use it to measure what durability costs.
+func WithRelaxedCommits() Option {
+	return func(o *options) { o.relaxed = true }
+}
+
 // Open opens (creating if needed) the database at path and applies the
 // migrations. path is a file path or ":memory:" (one private in-memory
 // database, for tests; it lives as long as the Store, on one connection).
@@ -147,10 +162,18 @@ func WithReadConns(n int) Option {
 // The write connection uses WAL (file databases), synchronous=NORMAL,
 // foreign keys and a busy timeout, and begins write transactions
 // IMMEDIATE; the read connections are query_only, with the same busy
-// timeout. With WAL,
-// synchronous=NORMAL does not fsync at each commit: a power failure can lose
-// the last transactions but never corrupts the file; a crash of the process
-// alone loses nothing.
+// timeout.
+//
+// Every commit of the Store is durable when it returns — a transaction of
+// InTx, or a write outside one — so what the API acknowledged survives a
+// power loss: the Store flushes the write-ahead log itself after the
+// commit, one flush for all the commits that ended before it began (see
+// walSync), rather than SQLite doing it under the write lock at every
+// commit (synchronous=FULL). And a read of the Store returns only what is
+// on the disk, waiting for the flush when it may have seen a commit not yet
+// flushed. River's own commits on the shared connection (fetching jobs, its
+// bookkeeping) are not flushed on their own; each flush carries them to the
+// disk with the rest. WithRelaxedCommits turns the flushes off.
 func Open(ctx context.Context, path string, opts ...Option) (*Store, error) {
 	o := defaultOptions()
 	for _, opt := range opts {
@@ -222,14 +245,18 @@ func open(ctx context.Context, path string, o options) (*Store, error) {
 		closeAll()
 		return nil, err
 	}
+	writes := &pool{db: db}
+	if path != ":memory:" && !o.relaxed {
+		writes.wal = newWALSync(path)
+	}
 	cfg := sqlstore.Config{
 		Dialect:    store.DialectSQLite,
-		Pool:       &pool{db: db},
+		Pool:       writes,
 		Migrations: migrations,
 		Now:        o.now,
 	}
 	if reads != nil {
-		cfg.Reads = &pool{db: reads}
+		cfg.Reads = &pool{db: reads, wal: writes.wal, reads: true}
 	}
 	s, err := sqlstore.New(ctx, cfg)
 	if err != nil {
@@ -304,18 +331,68 @@ type row struct{ r *sql.Row }
 func (r row) Scan(dest ...any) error { return translate(r.r.Scan(dest...)) }
 
 // pool adapts *sql.DB to sqlstore.Pool.
-type pool struct{ db *sql.DB }
+type pool struct {
+	db *sql.DB
+	// wal, when set, makes the pool's statements and commits durable, and
+	// its reads show only what is durable (see walSync). A file database
+	// with durable commits has one, shared by both its pools.
+	wal *walSync
+	// reads says the pool is the one for reads, whose statements only
+	// read; the write pool's statements outside a transaction may write.
+	reads bool
+}
+
+// start is called before a statement outside a transaction, or a commit,
+// and returns what to call with its outcome.
+func (p *pool) start(write bool) func(error) error {
+	switch {
+	case p.wal == nil:
+		return func(err error) error { return err }
+	case write:
+		p.wal.begin()
+		return p.wal.committed
+	}
+	return func(err error) error {
+		if err != nil {
+			return err
+		}
+		return p.wal.read()
+	}
+}
 
 func (p *pool) Exec(ctx context.Context, query string, args ...any) (int64, error) {
-	return executor{p.db}.Exec(ctx, query, args...)
+	done := p.start(!p.reads)
+	n, err := executor{p.db}.Exec(ctx, query, args...)
+	return n, done(err)
 }
 
 func (p *pool) Query(ctx context.Context, query string, args []any, scan func(sqlstore.Row) error) error {
-	return executor{p.db}.Query(ctx, query, args, scan)
+	done := p.start(!p.reads)
+	return done(executor{p.db}.Query(ctx, query, args, scan))
 }
 
 func (p *pool) QueryRow(ctx context.Context, query string, args ...any) sqlstore.Row {
-	return executor{p.db}.QueryRow(ctx, query, args...)
+	done := p.start(!p.reads)
+	return endedRow{Row: executor{p.db}.QueryRow(ctx, query, args...), done: done}
+}
+
+// endedRow is the row of a statement outside a transaction, which ends
+// when the row is scanned.
+type endedRow struct {
+	sqlstore.Row
+	done func(error) error
+}
+
+func (r endedRow) Scan(dest ...any) error {
+	err := r.Row.Scan(dest...)
+	if errors.Is(err, store.ErrNotFound) {
+		// No row is an answer, not a failed statement.
+		if derr := r.done(nil); derr != nil {
+			return derr
+		}
+		return err
+	}
+	return r.done(err)
 }
 
 // Begin starts a transaction: BEGIN IMMEDIATE for writes (from the DSN's
@@ -325,7 +402,7 @@ func (p *pool) Begin(ctx context.Context, readOnly bool) (sqlstore.PoolTx, error
 	if err != nil {
 		return nil, translate(err)
 	}
-	return &tx{executor: executor{t}, tx: t}, nil
+	return &tx{executor: executor{t}, tx: t, p: p, write: !readOnly && !p.reads}, nil
 }
 
 func (p *pool) Ping(ctx context.Context) error { return p.db.PingContext(ctx) }
@@ -334,10 +411,17 @@ func (p *pool) Close() error                   { return p.db.Close() }
 // tx adapts *sql.Tx to sqlstore.PoolTx.
 type tx struct {
 	executor
-	tx *sql.Tx
+	tx    *sql.Tx
+	p     *pool
+	write bool
 }
 
-func (t *tx) Commit(context.Context) error { return translate(t.tx.Commit()) }
+// Commit commits, and returns once the commit is durable, or, for a
+// read-only transaction, once what it read is (see walSync).
+func (t *tx) Commit(context.Context) error {
+	done := t.p.start(t.write)
+	return done(translate(t.tx.Commit()))
+}
 
 func (t *tx) Rollback(context.Context) error {
 	if err := t.tx.Rollback(); err != nil && !errors.Is(err, sql.ErrTxDone) {

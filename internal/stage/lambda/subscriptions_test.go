@@ -68,12 +68,23 @@ func policyStatements(t *testing.T, e *localEnv, fn string, qualifier *string) m
 	return got
 }
 
-// TestMotoSNSSubscriptions: snsTopicArns subscribes the function (Deploy)
-// or the alias (Route) to each topic with the permission SNS needs, keeps
-// what is there, removes what is no longer listed, and leaves everything
-// alone when absent — against moto_server's SNS and Lambda.
+// TestMotoSNSSubscriptions: snsTopicArns against moto_server's SNS and
+// Lambda.
 func TestMotoSNSSubscriptions(t *testing.T) {
-	e := newMotoEnv(t)
+	testSNSSubscriptions(t, newMotoEnv(t), "moto", "123456789012", motoDeploy)
+}
+
+// TestLocalSNSSubscriptions: snsTopicArns against the local Lambda's SNS
+// and its resource policies.
+func TestLocalSNSSubscriptions(t *testing.T) {
+	testSNSSubscriptions(t, newLocalEnv(t), "local", "000000000000", deployFields)
+}
+
+// testSNSSubscriptions: snsTopicArns subscribes the function (Deploy) or
+// the alias (Route) to each topic with the permission SNS needs, keeps what
+// is there, removes what is no longer listed, and leaves everything alone
+// when absent. deploy builds a Deploy stage's fields in account.
+func testSNSSubscriptions(t *testing.T, e *localEnv, account, accountID string, deployOf func(fn, key string, extra map[string]any) map[string]any) {
 	ctx := context.Background()
 	e.put(t, "s1.zip", helloZip(t))
 	deploy := typeOf(t, e.accounts, DeployTypeName)
@@ -86,9 +97,9 @@ func TestMotoSNSSubscriptions(t *testing.T) {
 		}
 		topics = append(topics, aws.ToString(out.TopicArn))
 	}
-	fnARN := "arn:aws:lambda:us-east-1:123456789012:function:shop-consumer"
+	fnARN := "arn:aws:lambda:us-east-1:" + accountID + ":function:shop-consumer"
 
-	out := newStageRun(t, deploy, "shop", motoDeploy("consumer", "s1.zip", map[string]any{
+	out := newStageRun(t, deploy, "shop", deployOf("consumer", "s1.zip", map[string]any{
 		"publish": true, "aliases": []any{"live"}, "snsTopicArns": []any{topics[0], topics[1], topics[0]}})).mustSucceed()
 	subs, _ := out["snsSubscriptions"].(map[string]any)
 	if got := slices.Sorted(maps.Keys(subs)); !slices.Equal(got, topics) {
@@ -104,7 +115,7 @@ func TestMotoSNSSubscriptions(t *testing.T) {
 	// The plan of [refunds, payments]: orders goes, refunds stays,
 	// payments comes.
 	var spec subscriptionSpec
-	if errs := stage.Validate(map[string]any{"snsTopicArns": []any{topics[1], "arn:aws:sns:us-east-1:123456789012:payments"}}, &spec); len(errs) > 0 {
+	if errs := stage.Validate(map[string]any{"snsTopicArns": []any{topics[1], "arn:aws:sns:us-east-1:" + accountID + ":payments"}}, &spec); len(errs) > 0 {
 		t.Fatal(errs)
 	}
 	p := &apitype.StagePlan{}
@@ -117,17 +128,17 @@ func TestMotoSNSSubscriptions(t *testing.T) {
 		planned = append(planned, fmt.Sprintf("%s %v→%v", c.Kind, c.Old, c.New))
 	}
 	want := []string{apitype.ChangeRemove + " " + topics[0] + "→<nil>", apitype.ChangeSame + " <nil>→" + topics[1],
-		apitype.ChangeAdd + " <nil>→arn:aws:sns:us-east-1:123456789012:payments"}
+		apitype.ChangeAdd + " <nil>→arn:aws:sns:us-east-1:" + accountID + ":payments"}
 	if !slices.Equal(planned, want) {
 		t.Errorf("plan = %q, want %q", planned, want)
 	}
 
 	// Absent: left alone. Listed again: nothing changes.
-	newStageRun(t, deploy, "shop", motoDeploy("consumer", "s1.zip", nil)).mustSucceed()
+	newStageRun(t, deploy, "shop", deployOf("consumer", "s1.zip", nil)).mustSucceed()
 	if got := lambdaSubscriptions(t, e); len(got[topics[0]]) != 1 || len(got[topics[1]]) != 1 {
 		t.Errorf("after a deploy without snsTopicArns: %v, want both subscriptions kept", got)
 	}
-	out = newStageRun(t, deploy, "shop", motoDeploy("consumer", "s1.zip", map[string]any{"snsTopicArns": []any{topics[1]}})).mustSucceed()
+	out = newStageRun(t, deploy, "shop", deployOf("consumer", "s1.zip", map[string]any{"snsTopicArns": []any{topics[1]}})).mustSucceed()
 	if got := lambdaSubscriptions(t, e); len(got[topics[0]]) != 0 || !slices.Equal(got[topics[1]], []string{fnARN}) {
 		t.Errorf("after snsTopicArns [refunds]: %v, want orders unsubscribed", got)
 	}
@@ -139,7 +150,7 @@ func TestMotoSNSSubscriptions(t *testing.T) {
 	}
 
 	// Route: the alias is subscribed, beside the function.
-	newStageRun(t, route, "shop", map[string]any{"account": "moto", "region": "us-east-1", "functionName": "consumer",
+	newStageRun(t, route, "shop", map[string]any{"account": account, "region": "us-east-1", "functionName": "consumer",
 		"aliasName": "live", "deploymentStrategy": "$SIMPLE", "versionNameA": "$LATEST", "leaveAbsent": true,
 		"snsTopicArns": []any{topics[0]}}).mustSucceed()
 	if got := lambdaSubscriptions(t, e); !slices.Equal(got[topics[0]], []string{fnARN + ":live"}) || !slices.Equal(got[topics[1]], []string{fnARN}) {
@@ -150,21 +161,21 @@ func TestMotoSNSSubscriptions(t *testing.T) {
 	}
 
 	// []: the function's subscriptions go; the alias's stay.
-	newStageRun(t, deploy, "shop", motoDeploy("consumer", "s1.zip", map[string]any{"snsTopicArns": []any{}})).mustSucceed()
+	newStageRun(t, deploy, "shop", deployOf("consumer", "s1.zip", map[string]any{"snsTopicArns": []any{}})).mustSucceed()
 	if got := lambdaSubscriptions(t, e); len(got[topics[1]]) != 0 || !slices.Equal(got[topics[0]], []string{fnARN + ":live"}) {
 		t.Errorf("after snsTopicArns []: %v, want the alias's subscription alone", got)
 	}
 
-	msg := newStageRun(t, deploy, "shop", motoDeploy("consumer", "s1.zip", map[string]any{
-		"snsTopicArns": []any{"arn:aws:sns:us-east-1:123456789012:missing"}})).mustFail()
+	msg := newStageRun(t, deploy, "shop", deployOf("consumer", "s1.zip", map[string]any{
+		"snsTopicArns": []any{"arn:aws:sns:us-east-1:" + accountID + ":missing"}})).mustFail()
 	if !strings.Contains(msg, "missing does not exist") {
 		t.Errorf("a topic that does not exist: %q", msg)
 	}
-	msg = newStageRun(t, deploy, "shop", motoDeploy("consumer", "s1.zip", map[string]any{
-		"snsTopicArns": []any{"arn:aws:sns:eu-west-1:123456789012:orders"}})).mustFail()
+	msg = newStageRun(t, deploy, "shop", deployOf("consumer", "s1.zip", map[string]any{
+		"snsTopicArns": []any{"arn:aws:sns:eu-west-1:" + accountID + ":orders"}})).mustFail()
 	if !strings.Contains(msg, "is in region eu-west-1") {
 		t.Errorf("a topic in another region: %q", msg)
 	}
-	mustRefuse(t, deploy, motoDeploy("consumer", "s1.zip", map[string]any{"snsTopicArns": []any{"arn:aws:sqs:us-east-1:123456789012:q"}}),
+	mustRefuse(t, deploy, deployOf("consumer", "s1.zip", map[string]any{"snsTopicArns": []any{"arn:aws:sqs:us-east-1:" + accountID + ":q"}}),
 		"snsTopicArns[0]", "is not an SNS topic ARN")
 }

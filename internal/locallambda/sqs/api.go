@@ -772,13 +772,48 @@ type batchID struct {
 	ID string `json:"Id"`
 }
 
+// deleteEntry and visibilityEntry are entries of DeleteMessageBatch and
+// ChangeMessageVisibilityBatch.
+type (
+	deleteEntry struct {
+		ID            string `json:"Id"`
+		ReceiptHandle string `json:"ReceiptHandle"`
+	}
+	visibilityEntry struct {
+		ID                string `json:"Id"`
+		ReceiptHandle     string `json:"ReceiptHandle"`
+		VisibilityTimeout *num   `json:"VisibilityTimeout"`
+	}
+)
+
+// eachEntry checks a batch's entry IDs, then does each entry: an entry's
+// error is its failure, but a queue that does not exist fails the call.
+func eachEntry[E any](entries []E, id func(E) string, do func(E) error) (any, error) {
+	ids := make([]string, len(entries))
+	for i, e := range entries {
+		ids[i] = id(e)
+	}
+	if err := checkBatch(ids); err != nil {
+		return nil, err
+	}
+	out := batchResponse[batchID]{Successful: []batchID{}, Failed: []batchError{}}
+	for _, e := range entries {
+		if err := do(e); err != nil {
+			if errors.Is(err, ErrQueueDoesNotExist) {
+				return nil, err
+			}
+			out.Failed = append(out.Failed, batchErrorOf(id(e), err))
+			continue
+		}
+		out.Successful = append(out.Successful, batchID{id(e)})
+	}
+	return out, nil
+}
+
 func (s *Service) opDeleteMessageBatch(r *request) (any, error) {
 	var in struct {
-		QueueURL string `json:"QueueUrl"`
-		Entries  []struct {
-			ID            string `json:"Id"`
-			ReceiptHandle string `json:"ReceiptHandle"`
-		} `json:"Entries"`
+		QueueURL string        `json:"QueueUrl"`
+		Entries  []deleteEntry `json:"Entries"`
 	}
 	if err := r.decode(&in); err != nil {
 		return nil, err
@@ -787,25 +822,9 @@ func (s *Service) opDeleteMessageBatch(r *request) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	ids := make([]string, len(in.Entries))
-	for i, e := range in.Entries {
-		ids[i] = e.ID
-	}
-	if err := checkBatch(ids); err != nil {
-		return nil, err
-	}
-	out := batchResponse[batchID]{Successful: []batchID{}, Failed: []batchError{}}
-	for _, e := range in.Entries {
-		if err := s.deleteMessage(r.ctx, name, e.ReceiptHandle); err != nil {
-			if errors.Is(err, ErrQueueDoesNotExist) {
-				return nil, err
-			}
-			out.Failed = append(out.Failed, batchErrorOf(e.ID, err))
-			continue
-		}
-		out.Successful = append(out.Successful, batchID{e.ID})
-	}
-	return out, nil
+	return eachEntry(in.Entries, func(e deleteEntry) string { return e.ID }, func(e deleteEntry) error {
+		return s.deleteMessage(r.ctx, name, e.ReceiptHandle)
+	})
 }
 
 func (s *Service) opChangeMessageVisibility(r *request) (any, error) {
@@ -829,12 +848,8 @@ func (s *Service) opChangeMessageVisibility(r *request) (any, error) {
 
 func (s *Service) opChangeMessageVisibilityBatch(r *request) (any, error) {
 	var in struct {
-		QueueURL string `json:"QueueUrl"`
-		Entries  []struct {
-			ID                string `json:"Id"`
-			ReceiptHandle     string `json:"ReceiptHandle"`
-			VisibilityTimeout *num   `json:"VisibilityTimeout"`
-		} `json:"Entries"`
+		QueueURL string            `json:"QueueUrl"`
+		Entries  []visibilityEntry `json:"Entries"`
 	}
 	if err := r.decode(&in); err != nil {
 		return nil, err
@@ -843,27 +858,11 @@ func (s *Service) opChangeMessageVisibilityBatch(r *request) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	ids := make([]string, len(in.Entries))
-	for i, e := range in.Entries {
-		ids[i] = e.ID
-	}
-	if err := checkBatch(ids); err != nil {
-		return nil, err
-	}
-	out := batchResponse[batchID]{Successful: []batchID{}, Failed: []batchError{}}
-	for _, e := range in.Entries {
+	return eachEntry(in.Entries, func(e visibilityEntry) string { return e.ID }, func(e visibilityEntry) error {
 		var t int
 		if e.VisibilityTimeout != nil {
 			t = int(*e.VisibilityTimeout)
 		}
-		if err := s.changeVisibility(r.ctx, name, e.ReceiptHandle, t); err != nil {
-			if errors.Is(err, ErrQueueDoesNotExist) {
-				return nil, err
-			}
-			out.Failed = append(out.Failed, batchErrorOf(e.ID, err))
-			continue
-		}
-		out.Successful = append(out.Successful, batchID{e.ID})
-	}
-	return out, nil
+		return s.changeVisibility(r.ctx, name, e.ReceiptHandle, t)
+	})
 }

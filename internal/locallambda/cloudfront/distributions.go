@@ -289,6 +289,22 @@ func (p *Plane) deleteDistribution(r *http.Request) (*response, error) {
 	return &response{status: http.StatusNoContent}, nil
 }
 
+// page is the IDs of a list's page: those after marker, in order, at most
+// max, and whether more follow.
+func page[V any](m map[string]V, marker string, max int) (ids []string, truncated bool) {
+	ids = slices.Sorted(func(yield func(string) bool) {
+		for id := range m {
+			if id > marker && !yield(id) {
+				return
+			}
+		}
+	})
+	if len(ids) > max {
+		return ids[:max], true
+	}
+	return ids, false
+}
+
 func (p *Plane) listDistributions(r *http.Request) (*response, error) {
 	marker, max, err := listParams(r)
 	if err != nil {
@@ -296,17 +312,7 @@ func (p *Plane) listDistributions(r *http.Request) (*response, error) {
 	}
 	p.mu.RLock()
 	defer p.mu.RUnlock()
-	ids := slices.Sorted(func(yield func(string) bool) {
-		for id := range p.m.Distributions {
-			if id > marker && !yield(id) {
-				return
-			}
-		}
-	})
-	truncated := len(ids) > max
-	if truncated {
-		ids = ids[:max]
-	}
+	ids, truncated := page(p.m.Distributions, marker, max)
 	now := p.cfg.Clock()
 	items := el("Items")
 	for _, id := range ids {

@@ -2,7 +2,6 @@ package cloudfront
 
 import (
 	"net/http"
-	"slices"
 	"strconv"
 	"strings"
 
@@ -232,17 +231,7 @@ func (p *Plane) listPolicies(r *http.Request) (*response, error) {
 	}
 	p.mu.RLock()
 	defer p.mu.RUnlock()
-	ids := slices.Sorted(func(yield func(string) bool) {
-		for id := range p.m.Policies {
-			if id > marker && !yield(id) {
-				return
-			}
-		}
-	})
-	truncated := len(ids) > max
-	if truncated {
-		ids = ids[:max]
-	}
+	ids, truncated := page(p.m.Policies, marker, max)
 	list := el("ContinuousDeploymentPolicyList")
 	if truncated {
 		list.Children = append(list.Children, leaf("NextMarker", ids[len(ids)-1]))

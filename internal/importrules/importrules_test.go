@@ -28,18 +28,20 @@ var rules = []rule{
 	{Why: "the status vocabulary is a leaf that every layer shares",
 		From:    []string{"internal/status"},
 		Imports: []string{"internal/...", "cmd/..."}},
-	{Why: "the job queue owns River's drivers and migrations",
+	// bench.BareRiver, the engine's yardstick, is bare River: it drives
+	// River's own driver, as a program without Sluice would (issue 15).
+	{Why: "the job queue owns River's drivers and migrations (and the bare-River yardstick uses them)",
 		Imports: []string{"github.com/riverqueue/river/riverdriver/...", "github.com/riverqueue/river/rivermigrate"},
-		Only:    []string{"internal/jobqueue"}},
+		Only:    []string{"internal/jobqueue", "internal/bench"}},
 	{Why: "Postgres is reached through the store and the job queue",
 		Imports: []string{"github.com/jackc/pgx/..."},
 		Only:    []string{"internal/store/postgres", "internal/jobqueue"}},
-	// The local SQS keeps its queues in its own SQLite file in the local
-	// Lambda's data directory: an AWS peer's state, which Sluice's store
-	// does not hold (issue 14).
-	{Why: "SQL is reached through the store and the job queue (and the local SQS's own database)",
+	// The local Lambda keeps its model, queues and topics in SQLite files
+	// of its own in its data directory (control.db, sqs.db, sns.db): an
+	// AWS peer's state, which Sluice's store does not hold (issues 14, 15).
+	{Why: "SQL is reached through the store and the job queue (and the local Lambda's own databases)",
 		Imports: []string{"database/sql", "modernc.org/sqlite/..."},
-		Only:    []string{"internal/store/sqlite", "internal/jobqueue", "internal/locallambda/sqs"}},
+		Only:    []string{"internal/store/sqlite", "internal/jobqueue", "internal/locallambda/control", "internal/locallambda/sqs", "internal/locallambda/sns"}},
 	{Why: "the API is assembled by the composition root alone",
 		Imports: []string{"internal/httpapi"}, Only: []string{"internal/node"}},
 	{Why: "the composition root is started by the command line",

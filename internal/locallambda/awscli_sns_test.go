@@ -1,11 +1,6 @@
 package locallambda
 
 import (
-	"bytes"
-	"encoding/json"
-	"os"
-	"os/exec"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -21,35 +16,7 @@ func TestAWSCLISNS(t *testing.T) {
 	bin := awsCLI(t)
 	t.Logf("%s is AWS CLI v%d", bin, awsCLIMajor(t, bin))
 	cs := newCtlServer(t, withCredentials("x", "x"))
-	work := t.TempDir()
-	env := append(os.Environ(), "AWS_ACCESS_KEY_ID=x", "AWS_SECRET_ACCESS_KEY=x", "AWS_DEFAULT_REGION=us-east-1",
-		"AWS_CONFIG_FILE="+filepath.Join(work, "config"), "AWS_SHARED_CREDENTIALS_FILE="+filepath.Join(work, "credentials"),
-		"AWS_PAGER=", "AWS_EC2_METADATA_DISABLED=true")
-	run := func(t *testing.T, wantErr string, args ...string) map[string]any {
-		t.Helper()
-		args = append(args, "--endpoint-url", cs.URL(), "--output", "json")
-		cmd := exec.Command(bin, args...)
-		cmd.Env, cmd.Dir = env, work
-		var stdout, stderr bytes.Buffer
-		cmd.Stdout, cmd.Stderr = &stdout, &stderr
-		err := cmd.Run()
-		if wantErr != "" {
-			if err == nil || !strings.Contains(stderr.String(), wantErr) {
-				t.Fatalf("aws %s: err %v, stderr %q; want a failure naming %q", strings.Join(args, " "), err, stderr.String(), wantErr)
-			}
-			return nil
-		}
-		if err != nil {
-			t.Fatalf("aws %s: %v\n%s", strings.Join(args, " "), err, stderr.String())
-		}
-		out := map[string]any{}
-		if s := strings.TrimSpace(stdout.String()); s != "" {
-			if err := json.Unmarshal([]byte(s), &out); err != nil {
-				t.Fatalf("aws %s printed %q: %v", strings.Join(args, " "), s, err)
-			}
-		}
-		return out
-	}
+	run := cliRunner(t, bin, cs.URL())
 
 	// Few calls, each one checked: every call starts a Python process,
 	// seconds each on a loaded machine.

@@ -18,6 +18,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -78,6 +79,9 @@ type LocalConfig struct {
 	// Lambda accepts any well-formed signature (it still refuses unsigned
 	// requests and web pages).
 	Credentials *LocalCredentials `json:"credentials,omitempty"`
+	// ConcurrentExecutions is the local Lambda's account concurrency
+	// limit; 0 takes its default, what the machine's memory holds.
+	ConcurrentExecutions int `json:"concurrentExecutions,omitempty"`
 }
 
 // LocalCredentials are the local Lambda's access key; any AWS client that
@@ -267,29 +271,51 @@ func parseConfig(b []byte) (Config, error) {
 }
 
 // parseLocal reads the "local" section: {credentials: {accessKeyId,
-// secretAccessKey}}.
+// secretAccessKey}, concurrentExecutions}.
 func parseLocal(v any) (LocalConfig, []error) {
 	if v == nil {
 		return LocalConfig{}, nil
 	}
 	local, ok := v.(map[string]any)
 	if !ok {
-		return LocalConfig{}, []error{errors.New("local must be an object with credentials")}
+		return LocalConfig{}, []error{errors.New("local must be an object with credentials or concurrentExecutions")}
 	}
+	var cfg LocalConfig
 	var errs []error
-	for k := range local {
-		if k != "credentials" {
-			errs = append(errs, fmt.Errorf("local: unknown field %q (known fields: credentials)", k))
+	for k, v := range local {
+		switch k {
+		case "credentials":
+			var err []error
+			cfg.Credentials, err = parseLocalCredentials(v)
+			errs = append(errs, err...)
+		case "concurrentExecutions":
+			n, ok := v.(float64) // YAML numbers arrive as JSON's
+			if !ok || n != math.Trunc(n) || n < 1 || n > maxLocalConcurrency {
+				errs = append(errs, fmt.Errorf("local.concurrentExecutions: want a whole number from 1 to %d (how many function environments run at once), got %v; leave it out for the default, what this machine's memory holds", maxLocalConcurrency, v))
+				continue
+			}
+			cfg.ConcurrentExecutions = int(n)
+		default:
+			errs = append(errs, fmt.Errorf("local: unknown field %q (known fields: credentials, concurrentExecutions)", k))
 		}
 	}
-	raw, ok := local["credentials"]
-	if !ok || raw == nil {
-		return LocalConfig{}, errs
+	return cfg, errs
+}
+
+// maxLocalConcurrency bounds local.concurrentExecutions: each environment is
+// a process on this machine.
+const maxLocalConcurrency = 100000
+
+// parseLocalCredentials reads local.credentials.
+func parseLocalCredentials(raw any) (*LocalCredentials, []error) {
+	if raw == nil {
+		return nil, nil
 	}
 	m, ok := raw.(map[string]any)
 	if !ok {
-		return LocalConfig{}, append(errs, errors.New("local.credentials must be an object with accessKeyId and secretAccessKey"))
+		return nil, []error{errors.New("local.credentials must be an object with accessKeyId and secretAccessKey")}
 	}
+	var errs []error
 	creds := &LocalCredentials{}
 	for k, v := range m {
 		s, ok := v.(string)
@@ -304,7 +330,7 @@ func parseLocal(v any) (LocalConfig, []error) {
 			creds.SecretAccessKey = s
 		}
 	}
-	return LocalConfig{Credentials: creds}, errs
+	return creds, errs
 }
 
 // stringList returns v, a decoded YAML value, as a list of strings; null

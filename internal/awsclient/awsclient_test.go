@@ -43,6 +43,7 @@ accounts:
     endpoint: http://127.0.0.1:5000
 local:
   credentials: {accessKeyId: sluice-dev, secretAccessKey: s3cr3t}
+  concurrentExecutions: 64
 `)
 	cfg, err := LoadConfig(yamlPath)
 	if err != nil {
@@ -57,6 +58,9 @@ local:
 	}
 	if c := cfg.Local.Credentials; c == nil || *c != (LocalCredentials{AccessKeyID: "sluice-dev", SecretAccessKey: "s3cr3t"}) {
 		t.Fatalf("local.credentials = %+v", c)
+	}
+	if n := cfg.Local.ConcurrentExecutions; n != 64 {
+		t.Fatalf("local.concurrentExecutions = %d, want 64", n)
 	}
 	jsonPath := writeFile(t, "sluice.json", `{"accounts":[{"name":"prod","region":"us-west-2"}]}`)
 	if cfg, err := LoadConfig(jsonPath); err != nil || len(cfg.Accounts) != 1 || cfg.Accounts[0].Region != "us-west-2" {
@@ -117,6 +121,9 @@ func TestLoadConfigErrors(t *testing.T) {
 		{"empty application", "accounts: [{name: prod, region: us-east-1, applications: [shop, '']}]",
 			[]string{"accounts[0] (prod): applications[1] is empty; name an application, or leave applications out"}},
 		{"local not an object", "local: yes", []string{"local must be an object with credentials"}},
+		{"concurrency not a number", "local: {concurrentExecutions: many}", []string{"local.concurrentExecutions: want a whole number from 1 to 100000", "got many"}},
+		{"concurrency fractional", "local: {concurrentExecutions: 2.5}", []string{"local.concurrentExecutions: want a whole number", "got 2.5"}},
+		{"concurrency zero", "local: {concurrentExecutions: 0}", []string{"local.concurrentExecutions: want a whole number", "leave it out for the default"}},
 		{"local unknown field", "local: {credentails: {}}", []string{`local: unknown field "credentails"`}},
 		{"credentials not an object", "local: {credentials: x}", []string{"local.credentials must be an object"}},
 		{"credentials incomplete", "local: {credentials: {accessKeyId: k}}", []string{"local.credentials: secretAccessKey is required"}},

@@ -46,9 +46,12 @@ type Config struct {
 	Logger *slog.Logger
 	// Clock stamps LastModified and the like. Default time.Now.
 	Clock func() time.Time
-	// ConcurrentExecutions is the account's concurrency limit, reported by
-	// GetAccountSettings; reservations must leave 100 of it unreserved, as
-	// on AWS. Default 1000.
+	// ConcurrentExecutions is the account's concurrency limit: how many
+	// environments run at once, reported by GetAccountSettings; an
+	// invocation beyond it is refused with TooManyRequestsException.
+	// Reservations must leave a tenth of it (at most 100, as on AWS)
+	// unreserved. Default invoke.MachineConcurrency(): what this machine's
+	// memory holds, at most AWS's 1,000.
 	ConcurrentExecutions int
 	// Invoker holds data-plane settings (idle timeout, async retries, …).
 	// New fills in Resolver, Logger, DataDir, Region, Now and
@@ -148,7 +151,9 @@ func New(cfg Config) (*Server, error) {
 	}
 	cfg.Region = cmp.Or(cfg.Region, "us-east-1")
 	cfg.AccountID = cmp.Or(cfg.AccountID, "000000000000")
-	cfg.ConcurrentExecutions = cmp.Or(cfg.ConcurrentExecutions, 1000)
+	if cfg.ConcurrentExecutions == 0 {
+		cfg.ConcurrentExecutions = invoke.MachineConcurrency()
+	}
 	cfg.RequestMemory = cmp.Or(cfg.RequestMemory, 64<<20)
 	if cfg.Clock == nil {
 		cfg.Clock = time.Now

@@ -2,6 +2,7 @@ package locallambda
 
 import (
 	"context"
+	"os"
 	"testing"
 	"time"
 
@@ -53,7 +54,7 @@ func newBenchServer(b *testing.B) *lambda.Client {
 }
 
 func serverCPU() (self, functions time.Duration) {
-	return lambdatest.SelfCPU(), lambdatest.ChildrenCPU()
+	return lambdatest.SelfCPU(), lambdatest.ChildrenCPU(os.Getpid())
 }
 
 // BenchmarkInvokeWarm: one client, sequential invokes of a warm environment.

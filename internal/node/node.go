@@ -662,7 +662,7 @@ func StartLocalLambda(ctx context.Context, dir, addr, configPath string, log *sl
 }
 
 func startLocalLambda(ctx context.Context, dir, addr string, local awsclient.LocalConfig, log *slog.Logger) (*locallambda.Server, error) {
-	cfg := locallambda.Config{DataDir: dir, Logger: log.With("subsystem", "locallambda")}
+	cfg := locallambda.Config{DataDir: dir, Logger: log.With("subsystem", "locallambda"), ConcurrentExecutions: local.ConcurrentExecutions}
 	if c := local.Credentials; c != nil {
 		cfg.Credentials = &access.Credentials{AccessKeyID: c.AccessKeyID, SecretAccessKey: c.SecretAccessKey}
 	}

@@ -11,8 +11,10 @@ import (
 // Reserved concurrency is a function-level setting that covers all its
 // versions; the data plane reads it from every invoke.FunctionSpec it resolves.
 
-// minUnreserved is what reservations must leave to the rest of the account.
-const minUnreserved = 100
+// minUnreserved is what reservations must leave to the rest of an account
+// whose limit is limit: AWS's 100 of its default 1,000, and a tenth of a
+// smaller limit, such as the local Lambda's default on a small machine.
+func minUnreserved(limit int) int { return min(100, limit/10) }
 
 type concurrencyJSON struct {
 	ReservedConcurrentExecutions *int `json:"ReservedConcurrentExecutions,omitempty"`
@@ -47,8 +49,8 @@ func (cp *Plane) putFunctionConcurrency(w http.ResponseWriter, r *http.Request) 
 				reserved += *other.ReservedConcurrency
 			}
 		}
-		if cp.cfg.ConcurrentExecutions-reserved < minUnreserved {
-			return awserr.InvalidParameter("Specified ReservedConcurrentExecutions for function decreases account's UnreservedConcurrentExecution below its minimum value of [%d].", minUnreserved)
+		if least := minUnreserved(cp.cfg.ConcurrentExecutions); cp.cfg.ConcurrentExecutions-reserved < least {
+			return awserr.InvalidParameter("Specified ReservedConcurrentExecutions for function decreases account's UnreservedConcurrentExecution below its minimum value of [%d].", least)
 		}
 		v := *n
 		fn.ReservedConcurrency = &v

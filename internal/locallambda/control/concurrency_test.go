@@ -68,3 +68,28 @@ func TestFunctionConcurrencyAndAccountSettings(t *testing.T) {
 		t.Errorf("after Delete: %v, %v", got.ReservedConcurrentExecutions, err)
 	}
 }
+
+// A smaller account, such as the local Lambda's default on a small machine,
+// must keep a tenth of its limit unreserved rather than AWS's 100.
+func TestSmallAccountKeepsATenthUnreserved(t *testing.T) {
+	t.Parallel()
+	cs := newCtlServer(t, func(c *Config) { c.ConcurrentExecutions = 50 })
+	ctx := context.Background()
+	cs.CreateActive(t, lambdatest.CreateInput("a", lambdatest.BootstrapZip(t, "a")))
+	cs.CreateActive(t, lambdatest.CreateInput("b", lambdatest.BootstrapZip(t, "b")))
+	if _, err := cs.Lambda.PutFunctionConcurrency(ctx, &lambda.PutFunctionConcurrencyInput{FunctionName: aws.String("a"), ReservedConcurrentExecutions: aws.Int32(40)}); err != nil {
+		t.Fatalf("reserve 40 of 50: %v", err)
+	}
+	_, err := cs.Lambda.PutFunctionConcurrency(ctx, &lambda.PutFunctionConcurrencyInput{FunctionName: aws.String("b"), ReservedConcurrentExecutions: aws.Int32(6)})
+	lambdatest.WantError[*types.InvalidParameterValueException](t, err, "below its minimum value of [5]")
+	if _, err := cs.Lambda.PutFunctionConcurrency(ctx, &lambda.PutFunctionConcurrencyInput{FunctionName: aws.String("b"), ReservedConcurrentExecutions: aws.Int32(5)}); err != nil {
+		t.Fatalf("reserve 5 more, leaving 5: %v", err)
+	}
+	settings, err := cs.Lambda.GetAccountSettings(ctx, &lambda.GetAccountSettingsInput{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if l := settings.AccountLimit; l.ConcurrentExecutions != 50 || aws.ToInt32(l.UnreservedConcurrentExecutions) != 5 {
+		t.Errorf("AccountLimit = %+v, want 50 with 5 unreserved", l)
+	}
+}

@@ -33,7 +33,7 @@ type Config struct {
 	// Clock stamps LastModified and the like.
 	Clock func() time.Time
 	// ConcurrentExecutions is the account's concurrency limit, reported by
-	// GetAccountSettings; reservations must leave 100 of it unreserved.
+	// GetAccountSettings; reservations must leave minUnreserved of it.
 	ConcurrentExecutions int
 	// Objects is the S3 store that function code named by S3Bucket/S3Key
 	// is read from.

@@ -34,7 +34,9 @@
 //
 // An environment is one child process (its own process group) with its own
 // loopback Runtime API listener, a pipe that carries its stdout and stderr,
-// and one invocation at a time. It is warm while it sits in its pool's idle
+// and one invocation at a time; on Linux it may run on as many CPUs as its
+// memory size buys on AWS (one below 1,769 MB), taken in turn. The account's
+// limit defaults to what the machine's memory holds (MachineConcurrency). It is warm while it sits in its pool's idle
 // stack; it is killed and dropped after a timeout, a crash or an init
 // failure, when the idle reaper finds it unused for IdleTimeout, or when its
 // version is retired. The hot path allocates no goroutine and no channel per

@@ -141,7 +141,8 @@ func (iv *Invoker) startEnvironment(p *pool, spec *FunctionSpec) (*environment, 
 	e.cmd = cmd
 
 	e.started = time.Now()
-	if err := cmd.Start(); err != nil {
+	cpus := cpusFor(spec.MemoryMB)
+	if err := startProcess(cmd, cpus, iv.cpuTurn.Add(uint32(cpus))); err != nil {
 		ln.Close()
 		logR.Close()
 		logW.Close()
@@ -154,6 +155,18 @@ func (iv *Invoker) startEnvironment(p *pool, spec *FunctionSpec) (*environment, 
 	go e.wait()
 	iv.metrics.coldStarts.WithLabelValues(spec.Name, spec.Version).Inc()
 	return e, nil
+}
+
+// mbPerCPU is the memory size at which AWS gives a function the
+// equivalent of one full vCPU; CPU grows in proportion to memory.
+const mbPerCPU = 1769
+
+// cpusFor is how many CPUs an environment of memoryMB may run on: the
+// vCPUs AWS's allocation amounts to, rounded up, so that below 1,769 MB
+// a function runs on one CPU (a runtime sizes its threads by it, as Go
+// does) and many environments share the machine's CPUs evenly.
+func cpusFor(memoryMB int) int {
+	return max(1, (memoryMB+mbPerCPU-1)/mbPerCPU)
 }
 
 // startError is a failure to start the process at all (a missing or

@@ -38,7 +38,8 @@ type Config struct {
 	// fresh temporary directory, so queued events do not survive a restart.
 	DataDir string
 	// AccountConcurrency is the account's concurrent-execution limit,
-	// shared by all functions without reserved concurrency. Default 1000.
+	// shared by all functions without reserved concurrency. Default
+	// MachineConcurrency().
 	AccountConcurrency int
 	// IdleTimeout is how long an idle environment is kept warm. Default 10m.
 	IdleTimeout time.Duration
@@ -107,8 +108,9 @@ type Invoker struct {
 	mu          sync.RWMutex
 	functions   map[string]*fnState
 	closed      bool
-	reservedSum atomic.Int64 // sum of the reserved concurrency of known functions
-	unreserved  atomic.Int64 // in-flight invocations of unreserved functions
+	reservedSum atomic.Int64  // sum of the reserved concurrency of known functions
+	unreserved  atomic.Int64  // in-flight invocations of unreserved functions
+	cpuTurn     atomic.Uint32 // where the next environment's CPUs begin (startProcess)
 
 	stop chan struct{}
 	wg   sync.WaitGroup // the reaper
@@ -118,7 +120,9 @@ type Invoker struct {
 // New builds an Invoker and starts its background work: the idle
 // reaper and the Event queue, which resumes events queued before a restart.
 func New(cfg Config) *Invoker {
-	cfg.AccountConcurrency = cmp.Or(cfg.AccountConcurrency, 1000)
+	if cfg.AccountConcurrency == 0 {
+		cfg.AccountConcurrency = MachineConcurrency()
+	}
 	cfg.IdleTimeout = cmp.Or(cfg.IdleTimeout, 10*time.Minute)
 	cfg.InitTimeout = cmp.Or(cfg.InitTimeout, 10*time.Second)
 	cfg.Region = cmp.Or(cfg.Region, "us-east-1")

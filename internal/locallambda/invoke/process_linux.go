@@ -4,9 +4,13 @@ import (
 	"bufio"
 	"bytes"
 	"os"
+	"os/exec"
+	"runtime"
 	"strconv"
 	"syscall"
 	"unsafe"
+
+	"golang.org/x/sys/unix"
 )
 
 // sysProcAttr puts a function's process in its own process group, so that
@@ -42,20 +46,57 @@ func awaitExit(pid int) {
 // maxMemoryMB is the process's peak resident memory (VmHWM), for REPORT
 // lines; 0 when it cannot be read.
 func maxMemoryMB(pid int) int {
-	f, err := os.Open("/proc/" + strconv.Itoa(pid) + "/status")
+	return int((procKB("/proc/"+strconv.Itoa(pid)+"/status", "VmHWM:") + 1023) / 1024)
+}
+
+// procKB reads the "field: N kB" line of a /proc file; 0 when it cannot.
+func procKB(path, field string) int64 {
+	f, err := os.Open(path)
 	if err != nil {
 		return 0
 	}
 	defer f.Close()
 	sc := bufio.NewScanner(f)
 	for sc.Scan() {
-		if v, ok := bytes.CutPrefix(sc.Bytes(), []byte("VmHWM:")); ok {
-			kb, err := strconv.Atoi(string(bytes.TrimSuffix(bytes.TrimSpace(v), []byte(" kB"))))
+		if v, ok := bytes.CutPrefix(sc.Bytes(), []byte(field)); ok {
+			kb, err := strconv.ParseInt(string(bytes.TrimSuffix(bytes.TrimSpace(v), []byte(" kB"))), 10, 64)
 			if err != nil {
 				return 0
 			}
-			return (kb + 1023) / 1024
+			return kb
 		}
 	}
 	return 0
+}
+
+// startProcess starts cmd with at most cpus of this process's CPUs, as AWS
+// gives an environment CPU in proportion to its memory: those from the
+// turn-th on, counting round the CPUs this process may use, so that
+// environments started in turn spread over them. Linux children inherit
+// the CPU affinity of the thread that forks them, so the calling goroutine
+// holds its thread, narrows the thread's affinity for the fork and
+// restores it after.
+func startProcess(cmd *exec.Cmd, cpus int, turn uint32) error {
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
+	var all unix.CPUSet
+	if err := unix.SchedGetaffinity(0, &all); err != nil || cpus >= all.Count() {
+		return cmd.Start()
+	}
+	var ids []int
+	for i := 0; len(ids) < all.Count(); i++ {
+		if all.IsSet(i) {
+			ids = append(ids, i)
+		}
+	}
+	var set unix.CPUSet
+	for i := range cpus {
+		set.Set(ids[(int(turn%uint32(len(ids)))+i)%len(ids)])
+	}
+	if err := unix.SchedSetaffinity(0, &set); err != nil {
+		return cmd.Start()
+	}
+	err := cmd.Start()
+	_ = unix.SchedSetaffinity(0, &all)
+	return err
 }

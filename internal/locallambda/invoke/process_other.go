@@ -4,6 +4,7 @@ package invoke
 
 import (
 	"os"
+	"os/exec"
 	"syscall"
 )
 
@@ -23,3 +24,6 @@ func awaitExit(int) {}
 
 // maxMemoryMB is not measured outside Linux.
 func maxMemoryMB(int) int { return 0 }
+
+// startProcess starts cmd on any CPU: affinity is set on Linux only.
+func startProcess(cmd *exec.Cmd, _ int, _ uint32) error { return cmd.Start() }

@@ -3,9 +3,12 @@ package lambdatest
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"io"
 	"net/http"
+	"os"
 	"slices"
+	"strconv"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -153,4 +156,18 @@ func BenchConcurrent(b *testing.B, client *lambda.Client, fn string, clients int
 	if errs > 0 {
 		b.Errorf("%d of %d invokes failed", errs, b.N)
 	}
+}
+
+// EnvInt is the integer in the environment variable name, or def.
+func EnvInt(name string, def int) int {
+	if v, err := strconv.Atoi(os.Getenv(name)); err == nil {
+		return v
+	}
+	return def
+}
+
+// MinMedMax formats the min, median and max of v (which it sorts).
+func MinMedMax(v []float64) string {
+	slices.Sort(v)
+	return fmt.Sprintf("%.2f / %.2f / %.2f", v[0], v[len(v)/2], v[len(v)-1])
 }

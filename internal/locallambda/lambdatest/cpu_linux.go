@@ -33,15 +33,43 @@ func ProcessCPU(pid int) time.Duration {
 	return time.Duration(utime+stime) * time.Second / 100 // USER_HZ
 }
 
-// ChildrenCPU is the CPU time of the live child processes of this process
-// (the function processes, when a benchmark starts no others).
-func ChildrenCPU() time.Duration {
+// ChildrenCPU is the CPU time of the live child processes of parent (the
+// function processes, when a benchmark starts no others).
+func ChildrenCPU(parent int) time.Duration {
+	var total time.Duration
+	for _, pid := range children(parent) {
+		total += ProcessCPU(pid)
+	}
+	return total
+}
+
+// ChildrenRSS is the resident memory of the live child processes of parent,
+// summed, and how many there are.
+func ChildrenRSS(parent int) (bytes int64, n int) {
+	for _, pid := range children(parent) {
+		b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/status")
+		if err != nil {
+			continue
+		}
+		for line := range strings.Lines(string(b)) {
+			if kb, ok := strings.CutPrefix(line, "VmRSS:"); ok {
+				v, _ := strconv.ParseInt(strings.TrimSuffix(strings.TrimSpace(kb), " kB"), 10, 64)
+				bytes += v << 10
+				n++
+			}
+		}
+	}
+	return bytes, n
+}
+
+// children lists the live child processes of parent.
+func children(parent int) []int {
 	entries, err := os.ReadDir("/proc")
 	if err != nil {
-		return 0
+		return nil
 	}
-	self := strconv.Itoa(os.Getpid())
-	var total time.Duration
+	want := strconv.Itoa(parent)
+	var pids []int
 	for _, e := range entries {
 		pid, err := strconv.Atoi(e.Name())
 		if err != nil {
@@ -51,11 +79,11 @@ func ChildrenCPU() time.Duration {
 		if err != nil {
 			continue
 		}
-		if f := statFields(string(b)); len(f) > 1 && f[1] == self {
-			total += ProcessCPU(pid)
+		if f := statFields(string(b)); len(f) > 1 && f[1] == want {
+			pids = append(pids, pid)
 		}
 	}
-	return total
+	return pids
 }
 
 // statFields splits /proc/pid/stat after the command name: state, ppid, ….

@@ -11,4 +11,7 @@ func SelfCPU() time.Duration { return 0 }
 func ProcessCPU(int) time.Duration { return 0 }
 
 // ChildrenCPU is measured on Linux only.
-func ChildrenCPU() time.Duration { return 0 }
+func ChildrenCPU(int) time.Duration { return 0 }
+
+// ChildrenRSS is 0: only Linux is measured.
+func ChildrenRSS(int) (int64, int) { return 0, 0 }

@@ -3,6 +3,7 @@ package control
 import (
 	"regexp"
 	"strings"
+	"sync"
 
 	"github.com/sluice-cd/sluice/internal/locallambda/awserr"
 )
@@ -13,19 +14,29 @@ const functionNamePattern = `(arn:(aws[a-zA-Z-]*)?:lambda:)?([a-z]{2}(-gov)?-[a-
 
 var (
 	// arn:PARTITION:lambda:REGION:ACCOUNT:function:NAME[:QUALIFIER]
-	fullFunctionARN = regexp.MustCompile(`^arn:(aws[a-zA-Z-]*):lambda:([a-z]{2}(?:-gov)?-[a-z]+-\d):(\d{12}):function:([a-zA-Z0-9-_]+)(?::(\$LATEST|[a-zA-Z0-9-_]+))?$`)
+	fullFunctionARN = sync.OnceValue(func() *regexp.Regexp {
+		return regexp.MustCompile(`^arn:(aws[a-zA-Z-]*):lambda:([a-z]{2}(?:-gov)?-[a-z]+-\d):(\d{12}):function:([a-zA-Z0-9-_]+)(?::(\$LATEST|[a-zA-Z0-9-_]+))?$`)
+	})
 	// ACCOUNT:function:NAME[:QUALIFIER]
-	partialFunctionARN = regexp.MustCompile(`^(\d{12}):function:([a-zA-Z0-9-_]+)(?::(\$LATEST|[a-zA-Z0-9-_]+))?$`)
+	partialFunctionARN = sync.OnceValue(func() *regexp.Regexp {
+		return regexp.MustCompile(`^(\d{12}):function:([a-zA-Z0-9-_]+)(?::(\$LATEST|[a-zA-Z0-9-_]+))?$`)
+	})
 	// NAME[:QUALIFIER]
-	bareFunctionName = regexp.MustCompile(`^([a-zA-Z0-9-_]+)(?::(\$LATEST|[a-zA-Z0-9-_]+))?$`)
+	bareFunctionName = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^([a-zA-Z0-9-_]+)(?::(\$LATEST|[a-zA-Z0-9-_]+))?$`) })
 
-	aliasNamePattern   = regexp.MustCompile(`^[a-zA-Z0-9-_]+$`)
-	versionNumber      = regexp.MustCompile(`^[0-9]+$`)
-	qualifierPattern   = regexp.MustCompile(`^[a-zA-Z0-9$_-]+$`)
-	roleARNPattern     = regexp.MustCompile(`^arn:(aws[a-zA-Z-]*)?:iam::\d{12}:role/?[a-zA-Z_0-9+=,.@\-_/]+$`)
-	envVarNamePattern  = regexp.MustCompile(`^[a-zA-Z]([a-zA-Z0-9_])+$`)
-	esmResourceARN     = regexp.MustCompile(`^arn:(aws[a-zA-Z-]*):lambda:([a-z]{2}(?:-gov)?-[a-z]+-\d):(\d{12}):event-source-mapping:([0-9a-f-]{36})$`)
-	genericARNPattern  = regexp.MustCompile(`^arn:(aws[a-zA-Z0-9-]*):([a-zA-Z0-9-]+):([a-z0-9-]*):(\d{12})?:(.+)$`)
+	aliasNamePattern = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^[a-zA-Z0-9-_]+$`) })
+	versionNumber    = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^[0-9]+$`) })
+	qualifierPattern = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^[a-zA-Z0-9$_-]+$`) })
+	roleARNPattern   = sync.OnceValue(func() *regexp.Regexp {
+		return regexp.MustCompile(`^arn:(aws[a-zA-Z-]*)?:iam::\d{12}:role/?[a-zA-Z_0-9+=,.@\-_/]+$`)
+	})
+	envVarNamePattern = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^[a-zA-Z]([a-zA-Z0-9_])+$`) })
+	esmResourceARN    = sync.OnceValue(func() *regexp.Regexp {
+		return regexp.MustCompile(`^arn:(aws[a-zA-Z-]*):lambda:([a-z]{2}(?:-gov)?-[a-z]+-\d):(\d{12}):event-source-mapping:([0-9a-f-]{36})$`)
+	})
+	genericARNPattern = sync.OnceValue(func() *regexp.Regexp {
+		return regexp.MustCompile(`^arn:(aws[a-zA-Z0-9-]*):([a-zA-Z0-9-]+):([a-z0-9-]*):(\d{12})?:(.+)$`)
+	})
 	destinationService = map[string]bool{"sqs": true, "sns": true, "lambda": true, "events": true}
 )
 
@@ -75,16 +86,16 @@ func (a arns) parseFunctionName(raw string) (functionRef, error) {
 	var region, account string
 	switch {
 	case strings.HasPrefix(raw, "arn:"):
-		m := fullFunctionARN.FindStringSubmatch(raw)
+		m := fullFunctionARN().FindStringSubmatch(raw)
 		if m == nil {
 			return functionRef{}, awserr.Validation(raw, "functionName", "Member must satisfy regular expression pattern: "+functionNamePattern)
 		}
 		region, account, ref.Name, ref.Qualifier = m[2], m[3], m[4], m[5]
-	case partialFunctionARN.MatchString(raw):
-		m := partialFunctionARN.FindStringSubmatch(raw)
+	case partialFunctionARN().MatchString(raw):
+		m := partialFunctionARN().FindStringSubmatch(raw)
 		account, ref.Name, ref.Qualifier = m[1], m[2], m[3]
 	default:
-		m := bareFunctionName.FindStringSubmatch(raw)
+		m := bareFunctionName().FindStringSubmatch(raw)
 		if m == nil {
 			return functionRef{}, awserr.Validation(raw, "functionName", "Member must satisfy regular expression pattern: "+functionNamePattern)
 		}
@@ -102,7 +113,7 @@ func (a arns) parseFunctionName(raw string) (functionRef, error) {
 // mergeQualifier reconciles a qualifier carried in the function name with one
 // given as the Qualifier parameter, as AWS does.
 func mergeQualifier(fromName, fromParam string) (string, error) {
-	if fromParam != "" && !qualifierPattern.MatchString(fromParam) {
+	if fromParam != "" && !qualifierPattern().MatchString(fromParam) {
 		return "", awserr.Validation(fromParam, "qualifier", "Member must satisfy regular expression pattern: (|[a-zA-Z0-9$_-]+)")
 	}
 	if len(fromParam) > 128 {
@@ -118,12 +129,12 @@ func mergeQualifier(fromName, fromParam string) (string, error) {
 }
 
 // isVersionQualifier reports whether q names a published version.
-func isVersionQualifier(q string) bool { return versionNumber.MatchString(q) }
+func isVersionQualifier(q string) bool { return versionNumber().MatchString(q) }
 
 // validAliasName reports whether name is an alias name the API accepts:
 // 1–128 of [a-zA-Z0-9-_], not all digits (that would be a version).
 func validAliasName(name string) bool {
-	return len(name) >= 1 && len(name) <= 128 && aliasNamePattern.MatchString(name) && !versionNumber.MatchString(name)
+	return len(name) >= 1 && len(name) <= 128 && aliasNamePattern().MatchString(name) && !versionNumber().MatchString(name)
 }
 
 // parsedARN is a generic ARN taken apart, for destination checks.
@@ -132,7 +143,7 @@ type parsedARN struct {
 }
 
 func parseARN(s string) (parsedARN, bool) {
-	m := genericARNPattern.FindStringSubmatch(s)
+	m := genericARNPattern().FindStringSubmatch(s)
 	if m == nil {
 		return parsedARN{}, false
 	}

@@ -199,7 +199,7 @@ var reservedEnvVars = map[string]bool{
 // constraints are ValidationException, service rules
 // InvalidParameterValueException.
 func validateConfig(cfg *functionConfig) error {
-	if !roleARNPattern.MatchString(cfg.Role) {
+	if !roleARNPattern().MatchString(cfg.Role) {
 		return awserr.Validation(cfg.Role, "role", `Member must satisfy regular expression pattern: arn:(aws[a-zA-Z-]*)?:iam::\d{12}:role/?[a-zA-Z_0-9+=,.@\-_/]+`)
 	}
 	if cfg.Runtime == "" || cfg.Handler == "" {
@@ -270,7 +270,7 @@ func validateEnvironment(env map[string]string) error {
 	}
 	var reserved []string
 	for k := range env {
-		if !envVarNamePattern.MatchString(k) {
+		if !envVarNamePattern().MatchString(k) {
 			return awserr.Validation(k, "environment.variables", `Map keys must satisfy regular expression pattern: [a-zA-Z]([a-zA-Z0-9_])+`)
 		}
 		if reservedEnvVars[k] {

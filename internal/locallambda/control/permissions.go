@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"regexp"
 	"slices"
+	"sync"
 
 	"github.com/sluice-cd/sluice/internal/locallambda/awserr"
 )
@@ -29,10 +30,10 @@ type policyStatement struct {
 }
 
 var (
-	statementIDPattern = regexp.MustCompile(`^([a-zA-Z0-9-_.]+)$`)
-	actionPattern      = regexp.MustCompile(`^(lambda:[*]|lambda:[a-zA-Z]+|[*])$`)
-	principalPattern   = regexp.MustCompile(`^[^\s]+$`)
-	accountIDPattern   = regexp.MustCompile(`^\d{12}$`)
+	statementIDPattern = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^([a-zA-Z0-9-_.]+)$`) })
+	actionPattern      = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^(lambda:[*]|lambda:[a-zA-Z]+|[*])$`) })
+	principalPattern   = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^[^\s]+$`) })
+	accountIDPattern   = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^\d{12}$`) })
 )
 
 // policyTarget finds the function and the policy key of a request: ""
@@ -93,15 +94,15 @@ func (cp *Plane) addPermission(w http.ResponseWriter, r *http.Request) error {
 		return awserr.Validation("null", "statementId", "Member must not be null")
 	case len(*req.StatementId) == 0 || len(*req.StatementId) > 100:
 		return awserr.Validation(*req.StatementId, "statementId", "Member must have length between 1 and 100")
-	case !statementIDPattern.MatchString(*req.StatementId):
+	case !statementIDPattern().MatchString(*req.StatementId):
 		return awserr.Validation(*req.StatementId, "statementId", "Member must satisfy regular expression pattern: ([a-zA-Z0-9-_.]+)")
 	case req.Action == nil:
 		return awserr.Validation("null", "action", "Member must not be null")
-	case !actionPattern.MatchString(*req.Action):
+	case !actionPattern().MatchString(*req.Action):
 		return awserr.Validation(*req.Action, "action", "Member must satisfy regular expression pattern: (lambda:[*]|lambda:[a-zA-Z]+|[*])")
 	case req.Principal == nil:
 		return awserr.Validation("null", "principal", "Member must not be null")
-	case !principalPattern.MatchString(*req.Principal):
+	case !principalPattern().MatchString(*req.Principal):
 		return awserr.Validation(*req.Principal, "principal", "Member must satisfy regular expression pattern: [^\\s]+")
 	}
 	var statement policyStatement
@@ -154,7 +155,7 @@ func principal(p string) any {
 	switch {
 	case p == "*":
 		return "*"
-	case accountIDPattern.MatchString(p):
+	case accountIDPattern().MatchString(p):
 		return map[string]string{"AWS": "arn:aws:iam::" + p + ":root"}
 	case len(p) > 4 && p[:4] == "arn:":
 		return map[string]string{"AWS": p}

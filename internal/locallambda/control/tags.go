@@ -15,7 +15,7 @@ import (
 // taggable finds the tag map of the resource an ARN names, creating it if
 // create is set.
 func (cp *Plane) taggable(m *catalog, resource string, create bool) (map[string]string, error) {
-	if mm := esmResourceARN.FindStringSubmatch(resource); mm != nil {
+	if mm := esmResourceARN().FindStringSubmatch(resource); mm != nil {
 		if mm[2] != cp.arns.region || mm[3] != cp.arns.account {
 			return nil, awserr.ResourceNotFound("The resource you requested does not exist. (%s)", resource)
 		}

@@ -34,37 +34,11 @@ type APIResult struct {
 // made one (DATA_DIR/admin.token), so the same run measures a sluice from
 // before authentication existed, as a baseline.
 func API(ctx context.Context, bin string, executions, stages int) (*APIResult, error) {
-	dir, err := os.MkdirTemp("", "sluice-bench-api-")
+	c, stop, err := startServer(ctx, bin)
 	if err != nil {
 		return nil, err
 	}
-	defer os.RemoveAll(dir)
-	addrFile := filepath.Join(dir, "addr")
-	cmd := exec.CommandContext(ctx, bin, "serve", "--addr", "127.0.0.1:0", "--lambda-addr", "off", "--addr-file", addrFile,
-		"--data-dir", filepath.Join(dir, "data"), "--log-level", "error")
-	cmd.Stderr = os.Stderr
-	if err := cmd.Start(); err != nil {
-		return nil, err
-	}
-	defer func() { cmd.Process.Kill(); cmd.Wait() }()
-
-	c := &apiCaller{http: &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 16}}}
-	for deadline := time.Now().Add(30 * time.Second); ; {
-		if b, err := os.ReadFile(addrFile); err == nil && len(b) > 0 {
-			c.base = strings.TrimSpace(string(b))
-			if _, err := c.call(ctx, http.MethodGet, "/api/v1/health", nil); err == nil {
-				break
-			}
-		}
-		if time.Now().After(deadline) {
-			return nil, errors.New("sluice serve did not answer within 30 s")
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
-	if b, err := os.ReadFile(filepath.Join(dir, "data", "admin.token")); err == nil {
-		c.token = strings.TrimSpace(string(b))
-	}
-
+	defer stop()
 	if _, err := c.call(ctx, http.MethodPut, "/api/v1/pipelines/bench/api", []byte(linear("api", "wait", stages))); err != nil {
 		return nil, err
 	}
@@ -118,6 +92,48 @@ func API(ctx context.Context, bin string, executions, stages int) (*APIResult, e
 	}
 	res.Total = time.Since(start)
 	return res, nil
+}
+
+// startServer starts `bin serve` without a local Lambda on a fresh SQLite
+// data directory, waits until it answers, and returns a caller with the
+// server's admin token (none if the server made none) and a function that
+// stops the server and removes the directory.
+func startServer(ctx context.Context, bin string) (*apiCaller, func(), error) {
+	dir, err := os.MkdirTemp("", "sluice-bench-")
+	if err != nil {
+		return nil, nil, err
+	}
+	addrFile := filepath.Join(dir, "addr")
+	cmd := exec.CommandContext(ctx, bin, "serve", "--addr", "127.0.0.1:0", "--lambda-addr", "off", "--addr-file", addrFile,
+		"--data-dir", filepath.Join(dir, "data"), "--log-level", "error")
+	cmd.Stderr = os.Stderr
+	if err := cmd.Start(); err != nil {
+		os.RemoveAll(dir)
+		return nil, nil, err
+	}
+	stop := func() {
+		cmd.Process.Kill()
+		cmd.Wait()
+		os.RemoveAll(dir)
+	}
+	c := &apiCaller{http: &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 16}}}
+	for deadline := time.Now().Add(30 * time.Second); ; {
+		if b, err := os.ReadFile(addrFile); err == nil && len(b) > 0 {
+			c.base = strings.TrimSpace(string(b))
+			if _, err := c.call(ctx, http.MethodGet, "/api/v1/health", nil); err == nil {
+				break
+			}
+		}
+		if time.Now().After(deadline) {
+			stop()
+			return nil, nil, errors.New("sluice serve did not answer within 30 s")
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	if b, err := os.ReadFile(filepath.Join(dir, "data", "admin.token")); err == nil {
+		c.token = strings.TrimSpace(string(b))
+	}
+	return c, stop, nil
 }
 
 func cmpErr(a, b error) error {

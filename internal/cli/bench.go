@@ -24,7 +24,7 @@ func (a *app) newBenchCmd() *cobra.Command {
 		Args:  cobra.ArbitraryArgs,
 		RunE:  groupRunE,
 	}
-	cmd.AddCommand(a.newBenchEngineCmd(), a.newBenchMemoryCmd(), a.newBenchLocalCmd(), a.newBenchUploadsCmd(), a.newBenchAPICmd(), a.newBenchCanaryCmd())
+	cmd.AddCommand(a.newBenchEngineCmd(), a.newBenchMemoryCmd(), a.newBenchLocalCmd(), a.newBenchUploadsCmd(), a.newBenchAPICmd(), a.newBenchCanaryCmd(), a.newBenchStartCmd())
 	return cmd
 }
 

@@ -2,7 +2,6 @@ package cli
 
 import (
 	"fmt"
-	"os"
 	"slices"
 	"time"
 
@@ -29,13 +28,9 @@ alternate, --runs times each; the figures are min / median / max and the ratio o
 medians.`,
 		Args: noArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			self, err := os.Executable()
+			bins, err := withBaseline(baseline)
 			if err != nil {
 				return err
-			}
-			bins := []string{self}
-			if baseline != "" {
-				bins = []string{baseline, self}
 			}
 			totals := make([][]time.Duration, len(bins))
 			triggers := make([][]time.Duration, len(bins))

@@ -27,15 +27,11 @@ clock, to the millisecond), until the command exits, and the command's CPU time.
 server; the figures are min / median / max and the ratio of medians.`,
 		Args: noArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			self, err := os.Executable()
+			bins, err := withBaseline(baseline)
 			if err != nil {
 				return err
 			}
-			bins := []string{self}
-			if baseline != "" {
-				bins = []string{baseline, self}
-			}
-			res, err := bench.Start(cmd.Context(), self, bins, runs)
+			res, err := bench.Start(cmd.Context(), bins[len(bins)-1], bins, runs)
 			if err != nil {
 				return err
 			}
@@ -74,3 +70,16 @@ server; the figures are min / median / max and the ratio of medians.`,
 }
 
 func ratio(a, b time.Duration) float64 { return float64(a) / float64(max(b, 1)) }
+
+// withBaseline lists the binaries a benchmark compares: the baseline, if
+// one is named, then this one, which is last.
+func withBaseline(baseline string) ([]string, error) {
+	self, err := os.Executable()
+	if err != nil {
+		return nil, err
+	}
+	if baseline == "" {
+		return []string{self}, nil
+	}
+	return []string{baseline, self}, nil
+}

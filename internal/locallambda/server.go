@@ -308,7 +308,7 @@ func (s *Server) Start(ctx context.Context, addr string) (net.Addr, error) {
 		}
 	}()
 	context.AfterFunc(ctx, func() { _ = srv.Close() })
-	s.log.Info("local lambda: listening", "url", s.url)
+	s.log.Info("local lambda: listening", "url", s.url, "concurrentExecutions", s.cfg.ConcurrentExecutions)
 	return ln.Addr(), nil
 }
 

@@ -13,6 +13,7 @@ import (
 	"github.com/sluice-cd/sluice/internal/fnbuild"
 	"github.com/sluice-cd/sluice/internal/locallambda"
 	"github.com/sluice-cd/sluice/internal/locallambda/lambdatest"
+	"github.com/sluice-cd/sluice/internal/locallambda/locallambdatest"
 )
 
 // helloLambda is a real local Lambda running the hello example as the
@@ -36,18 +37,8 @@ func startHello(t *testing.T, env map[string]string) *helloLambda {
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv, err := locallambda.New(locallambda.Config{DataDir: t.TempDir()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := srv.Start(ctx, "127.0.0.1:0"); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = srv.Close() })
-	accounts, err := awsclient.New(ctx, awsclient.Config{}, awsclient.LocalEndpoint{URL: srv.URL()})
-	if err != nil {
-		t.Fatal(err)
-	}
+	srv := locallambdatest.Start(t, locallambda.Config{})
+	accounts := locallambdatest.Accounts(t, srv)
 	local, err := accounts.Get(awsclient.LocalName)
 	if err != nil {
 		t.Fatal(err)

@@ -17,6 +17,7 @@ import (
 	"github.com/sluice-cd/sluice/internal/fnbuild"
 	"github.com/sluice-cd/sluice/internal/locallambda"
 	"github.com/sluice-cd/sluice/internal/locallambda/lambdatest"
+	"github.com/sluice-cd/sluice/internal/locallambda/locallambdatest"
 	"github.com/sluice-cd/sluice/internal/sluicetest"
 )
 
@@ -34,14 +35,7 @@ func TestLocalLambdaSourceMessages(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv, err := locallambda.New(locallambda.Config{DataDir: t.TempDir()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := srv.Start(ctx, "127.0.0.1:0"); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = srv.Close() })
+	srv := locallambdatest.Start(t, locallambda.Config{})
 	e := lambdatest.NewEndpoint(srv.URL())
 	in := lambdatest.CreateInput("consumer", zip)
 	in.Handler = aws.String("bootstrap")

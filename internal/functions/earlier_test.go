@@ -16,6 +16,7 @@ import (
 	"github.com/sluice-cd/sluice/internal/fnbuild"
 	"github.com/sluice-cd/sluice/internal/functions"
 	"github.com/sluice-cd/sluice/internal/locallambda"
+	"github.com/sluice-cd/sluice/internal/locallambda/locallambdatest"
 )
 
 // TestPromotedAwayVersionKeepsItsFigures: version 1 serves alias live,
@@ -35,18 +36,8 @@ func TestPromotedAwayVersionKeepsItsFigures(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv, err := locallambda.New(locallambda.Config{DataDir: t.TempDir(), Clock: clock})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := srv.Start(ctx, "127.0.0.1:0"); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = srv.Close() })
-	accounts, err := awsclient.New(ctx, awsclient.Config{}, awsclient.LocalEndpoint{URL: srv.URL()})
-	if err != nil {
-		t.Fatal(err)
-	}
+	srv := locallambdatest.Start(t, locallambda.Config{Clock: clock})
+	accounts := locallambdatest.Accounts(t, srv)
 	local, err := accounts.Get(awsclient.LocalName)
 	if err != nil {
 		t.Fatal(err)

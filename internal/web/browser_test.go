@@ -30,6 +30,7 @@ import (
 	"github.com/sluice-cd/sluice/internal/fnbuild"
 	"github.com/sluice-cd/sluice/internal/functions"
 	"github.com/sluice-cd/sluice/internal/locallambda"
+	"github.com/sluice-cd/sluice/internal/locallambda/locallambdatest"
 )
 
 // The console in a real browser: Debian's Chromium, headless, driven over
@@ -650,19 +651,8 @@ type localLambda struct {
 
 func newLocalLambda(t *testing.T) *localLambda {
 	t.Helper()
-	ctx := context.Background()
-	srv, err := locallambda.New(locallambda.Config{DataDir: t.TempDir()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := srv.Start(ctx, "127.0.0.1:0"); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = srv.Close() })
-	accounts, err := awsclient.New(ctx, awsclient.Config{}, awsclient.LocalEndpoint{URL: srv.URL()})
-	if err != nil {
-		t.Fatal(err)
-	}
+	srv := locallambdatest.Start(t, locallambda.Config{})
+	accounts := locallambdatest.Accounts(t, srv)
 	local, err := accounts.Get(awsclient.LocalName)
 	if err != nil {
 		t.Fatal(err)

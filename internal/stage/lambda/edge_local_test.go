@@ -30,6 +30,7 @@ import (
 	"github.com/sluice-cd/sluice/internal/awsclient"
 	"github.com/sluice-cd/sluice/internal/engine"
 	"github.com/sluice-cd/sluice/internal/locallambda"
+	"github.com/sluice-cd/sluice/internal/locallambda/locallambdatest"
 	"github.com/sluice-cd/sluice/internal/sluicetest"
 	"github.com/sluice-cd/sluice/internal/status"
 	"github.com/sluice-cd/sluice/internal/store"
@@ -50,20 +51,9 @@ type edgeLocal struct {
 func newEdgeLocal(t *testing.T, delay time.Duration) *edgeLocal {
 	t.Helper()
 	e := &edgeLocal{}
-	srv, err := locallambda.New(locallambda.Config{DataDir: t.TempDir(), CloudFrontDeployDelay: delay,
+	srv := locallambdatest.Start(t, locallambda.Config{CloudFrontDeployDelay: delay,
 		Clock: func() time.Time { return time.Now().Add(time.Duration(e.offset.Load())) }})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { srv.Close() })
-	ctx := context.Background()
-	if _, err := srv.Start(ctx, "127.0.0.1:0"); err != nil {
-		t.Fatal(err)
-	}
-	accounts, err := awsclient.New(ctx, awsclient.Config{}, awsclient.LocalEndpoint{URL: srv.URL()})
-	if err != nil {
-		t.Fatal(err)
-	}
+	accounts := locallambdatest.Accounts(t, srv)
 	acct, err := accounts.Get(awsclient.LocalName)
 	if err != nil {
 		t.Fatal(err)

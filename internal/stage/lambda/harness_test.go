@@ -24,6 +24,7 @@ import (
 	"github.com/sluice-cd/sluice/internal/awsclient"
 	"github.com/sluice-cd/sluice/internal/fnbuild"
 	"github.com/sluice-cd/sluice/internal/locallambda"
+	"github.com/sluice-cd/sluice/internal/locallambda/locallambdatest"
 	"github.com/sluice-cd/sluice/internal/stage"
 	"github.com/sluice-cd/sluice/internal/status"
 )
@@ -99,19 +100,9 @@ const testBucket = "artifacts"
 // the accounts on it, with a bucket "artifacts" for code.
 func newLocalEnv(t testing.TB) *localEnv {
 	t.Helper()
-	srv, err := locallambda.New(locallambda.Config{DataDir: t.TempDir()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { srv.Close() })
 	ctx := context.Background()
-	if _, err := srv.Start(ctx, "127.0.0.1:0"); err != nil {
-		t.Fatal(err)
-	}
-	accounts, err := awsclient.New(ctx, awsclient.Config{}, awsclient.LocalEndpoint{URL: srv.URL()})
-	if err != nil {
-		t.Fatal(err)
-	}
+	srv := locallambdatest.Start(t, locallambda.Config{})
+	accounts := locallambdatest.Accounts(t, srv)
 	acct, err := accounts.Get(awsclient.LocalName)
 	if err != nil {
 		t.Fatal(err)

@@ -327,16 +327,9 @@ func histValue(b uint8) time.Duration {
 
 // add records counts at now; d < 0 records no duration.
 func (ts *timeSeries) add(now time.Time, inv, errs, throttle uint32, d time.Duration) {
-	idx := now.UnixNano() / int64(ts.resolution)
 	ts.mu.Lock()
 	defer ts.mu.Unlock()
-	if ts.slots == nil {
-		ts.slots = make([]slot, ts.size)
-	}
-	s := &ts.slots[idx%int64(len(ts.slots))]
-	if s.idx != idx {
-		*s = slot{idx: idx, hist: s.hist[:0]}
-	}
+	s := ts.slotAt(now)
 	s.inv += inv
 	s.errs += errs
 	s.throttle += throttle
@@ -351,14 +344,21 @@ func (ts *timeSeries) add(now time.Time, inv, errs, throttle uint32, d time.Dura
 			s.hist = slices.Insert(s.hist, i, histEntry{b, 1})
 		}
 	}
-	ts.last = max(ts.last, idx)
 }
 
 // addMessages records SQS messages delivered at now and those that failed.
 func (ts *timeSeries) addMessages(now time.Time, messages, failed uint32) {
-	idx := now.UnixNano() / int64(ts.resolution)
 	ts.mu.Lock()
 	defer ts.mu.Unlock()
+	s := ts.slotAt(now)
+	s.msgs += messages
+	s.msgsFailed += failed
+}
+
+// slotAt is the slot of now's interval, emptied if it held an older one.
+// The caller holds ts.mu.
+func (ts *timeSeries) slotAt(now time.Time) *slot {
+	idx := now.UnixNano() / int64(ts.resolution)
 	if ts.slots == nil {
 		ts.slots = make([]slot, ts.size)
 	}
@@ -366,9 +366,8 @@ func (ts *timeSeries) addMessages(now time.Time, messages, failed uint32) {
 	if s.idx != idx {
 		*s = slot{idx: idx, hist: s.hist[:0]}
 	}
-	s.msgs += messages
-	s.msgsFailed += failed
 	ts.last = max(ts.last, idx)
+	return s
 }
 
 func (ts *timeSeries) lastBefore(t time.Time) bool {

@@ -5,16 +5,27 @@
 // identifier exists.
 package awsid
 
-import "regexp"
-
-var (
-	regionPattern    = regexp.MustCompile(`^[a-z]{2}(-[a-z]+)+-\d+$`)
-	accountIDPattern = regexp.MustCompile(`^\d{12}$`)
+import (
+	"regexp"
+	"sync"
 )
+
+// regionPattern compiles on first use, not at every command's start.
+var regionPattern = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^[a-z]{2}(-[a-z]+)+-\d+$`) })
 
 // ValidRegion reports whether name is shaped like an AWS region name:
 // us-east-1, eu-central-2, us-gov-west-1, cn-northwest-1, us-isob-east-1.
-func ValidRegion(name string) bool { return regionPattern.MatchString(name) }
+func ValidRegion(name string) bool { return regionPattern().MatchString(name) }
 
 // ValidAccountID reports whether id is an AWS account ID: twelve digits.
-func ValidAccountID(id string) bool { return accountIDPattern.MatchString(id) }
+func ValidAccountID(id string) bool {
+	if len(id) != 12 {
+		return false
+	}
+	for _, c := range []byte(id) {
+		if c < '0' || c > '9' {
+			return false
+		}
+	}
+	return true
+}

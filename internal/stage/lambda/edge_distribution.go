@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"net"
-	"regexp"
 	"slices"
 	"strings"
 
@@ -25,12 +24,20 @@ import (
 // runs again later, until waitTimeoutSeconds.
 const edgeUpdateAttempts = 5
 
-// distributionIDPattern is CloudFront's distribution IDs: upper-case
-// letters and digits.
-var distributionIDPattern = regexp.MustCompile(`^[A-Z0-9]{1,128}$`)
-
+// validDistributionID reports whether s (spaces around it aside) is
+// shaped like a CloudFront distribution ID: 1 to 128 upper-case letters
+// and digits.
 func validDistributionID(s string) bool {
-	return distributionIDPattern.MatchString(strings.TrimSpace(s))
+	s = strings.TrimSpace(s)
+	if len(s) == 0 || len(s) > 128 {
+		return false
+	}
+	for _, c := range []byte(s) {
+		if (c < 'A' || c > 'Z') && (c < '0' || c > '9') {
+			return false
+		}
+	}
+	return true
 }
 
 // edgeAssociation is one LambdaFunctionAssociation, as records keep it.

@@ -372,3 +372,15 @@ func TestEdgeUnknownFieldsWarned(t *testing.T) {
 		t.Errorf("promote warnings: %q; want stagingId named", w)
 	}
 }
+
+func TestValidDistributionID(t *testing.T) {
+	t.Parallel()
+	for id, want := range map[string]bool{
+		"E2QWRUHAPOMQZL": true, " E2QWRUHAPOMQZL ": true, "0": true, strings.Repeat("A", 128): true,
+		"": false, "   ": false, "e2qwruhapomqzl": false, "E2QW-RUHA": false, strings.Repeat("A", 129): false, "É1": false,
+	} {
+		if got := validDistributionID(id); got != want {
+			t.Errorf("validDistributionID(%q) = %v, want %v", id, got, want)
+		}
+	}
+}

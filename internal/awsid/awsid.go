@@ -7,6 +7,7 @@ package awsid
 
 import (
 	"regexp"
+	"strings"
 	"sync"
 )
 
@@ -24,6 +25,21 @@ func ValidAccountID(id string) bool {
 	}
 	for _, c := range []byte(id) {
 		if c < '0' || c > '9' {
+			return false
+		}
+	}
+	return true
+}
+
+// Name reports whether s is 1 to max ASCII letters, digits and bytes of
+// punct: the shape of most AWS resource names (queues, topics, message
+// attributes, batch entry IDs), checked without a pattern.
+func Name(s string, max int, punct string) bool {
+	if len(s) == 0 || len(s) > max {
+		return false
+	}
+	for _, c := range []byte(s) {
+		if (c < 'a' || c > 'z') && (c < 'A' || c > 'Z') && (c < '0' || c > '9') && strings.IndexByte(punct, c) < 0 {
 			return false
 		}
 	}

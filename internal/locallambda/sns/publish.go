@@ -7,13 +7,14 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
-	"regexp"
 	"strconv"
 	"strings"
 	"time"
 	"unicode"
 
 	"github.com/google/uuid"
+
+	"github.com/sluice-cd/sluice/internal/awsid"
 )
 
 // Message types (the envelope's Type).
@@ -42,8 +43,6 @@ const (
 	maxSubjectLength = 100
 	maxBatchEntries  = 10
 )
-
-var attributeName = regexp.MustCompile(`^[A-Za-z0-9_.-]{1,256}$`)
 
 // publishInput is a checked Publish request (or batch entry).
 type publishInput struct {
@@ -227,7 +226,7 @@ func (in *publishInput) check() error {
 }
 
 func checkAttribute(name string, a MessageAttribute) error {
-	if !attributeName.MatchString(name) || strings.HasPrefix(name, "AWS.") || strings.HasPrefix(name, "Amazon.") ||
+	if !awsid.Name(name, 256, "_.-") || strings.HasPrefix(name, "AWS.") || strings.HasPrefix(name, "Amazon.") ||
 		strings.HasPrefix(name, ".") || strings.HasSuffix(name, ".") || strings.Contains(name, "..") {
 		return invalidParameter("Message attribute name '%s' is invalid", name)
 	}

@@ -5,15 +5,14 @@ import (
 	"database/sql"
 	"encoding/json"
 	"maps"
-	"regexp"
 	"slices"
 	"strconv"
 	"strings"
 
 	"github.com/google/uuid"
-)
 
-var topicName = regexp.MustCompile(`^[A-Za-z0-9_-]{1,256}$`)
+	"github.com/sluice-cd/sluice/internal/awsid"
+)
 
 // topicAttributes are the topic attributes CreateTopic and
 // SetTopicAttributes take.
@@ -37,7 +36,7 @@ func (s *Service) createTopic(ctx context.Context, p params) (any, error) {
 	if fifo || attrs["FifoTopic"] == "true" {
 		return nil, invalidParameter("Topic Name: FIFO topics (%q) are not supported by the local SNS: create a standard topic", name)
 	}
-	if !topicName.MatchString(name) {
+	if !awsid.Name(name, 256, "_-") {
 		return nil, invalidParameter("Topic Name")
 	}
 	delete(attrs, "FifoTopic")

@@ -10,13 +10,14 @@ import (
 	"maps"
 	"net/http"
 	"net/url"
-	"regexp"
 	"slices"
 	"strconv"
 	"strings"
 	"time"
 
 	"github.com/google/uuid"
+
+	"github.com/sluice-cd/sluice/internal/awsid"
 )
 
 // maxRequestBody bounds a request body: a batch of ten messages of at
@@ -563,8 +564,6 @@ func batchErrorOf(id string, err error) batchError {
 	return batchError{ID: id, Code: e.Code, Message: e.Message, SenderFault: !e.Server}
 }
 
-var batchIDPattern = regexp.MustCompile(`^[A-Za-z0-9_-]{1,80}$`)
-
 // checkBatch checks a batch's entry IDs as every batch operation does.
 func checkBatch(ids []string) error {
 	switch {
@@ -576,7 +575,7 @@ func checkBatch(ids []string) error {
 	}
 	seen := map[string]bool{}
 	for _, id := range ids {
-		if !batchIDPattern.MatchString(id) {
+		if !awsid.Name(id, 80, "_-") {
 			return newError("InvalidBatchEntryId", "AWS.SimpleQueueService.InvalidBatchEntryId",
 				"A batch entry id can only contain alphanumeric characters, hyphens and underscores. It can be at most 80 letters long (got %q).", id)
 		}

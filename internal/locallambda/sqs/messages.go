@@ -10,7 +10,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"maps"
-	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -18,6 +17,8 @@ import (
 	"unicode/utf8"
 
 	"github.com/google/uuid"
+
+	"github.com/sluice-cd/sluice/internal/awsid"
 )
 
 // MessageAttributeValue is a message attribute: DataType "String",
@@ -135,8 +136,6 @@ type sendOutcome struct {
 	err error
 }
 
-var attributeNamePattern = regexp.MustCompile(`^[A-Za-z0-9_.-]{1,256}$`)
-
 // checkMessage checks m against q as SendMessage does.
 func checkMessage(q *queue, m *OutgoingMessage) error {
 	if m.Body == "" {
@@ -151,7 +150,7 @@ func checkMessage(q *queue, m *OutgoingMessage) error {
 	}
 	size := len(m.Body)
 	for name, v := range m.Attributes {
-		if !attributeNamePattern.MatchString(name) || strings.HasPrefix(strings.ToLower(name), "aws.") || strings.HasPrefix(strings.ToLower(name), "amazon.") ||
+		if !awsid.Name(name, 256, "_.-") || strings.HasPrefix(strings.ToLower(name), "aws.") || strings.HasPrefix(strings.ToLower(name), "amazon.") ||
 			strings.HasPrefix(name, ".") || strings.HasSuffix(name, ".") || strings.Contains(name, "..") {
 			return invalidParameter("Message attribute name '%s' is invalid: use 1 to 256 of A-Z a-z 0-9 _ - ., not starting or ending with a period, without two periods in a row, and not starting with AWS. or Amazon.", name)
 		}

@@ -3,11 +3,12 @@ package sqs
 import (
 	"encoding/json"
 	"maps"
-	"regexp"
 	"slices"
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/sluice-cd/sluice/internal/awsid"
 )
 
 // queue is a queue's row: its settable attributes with the defaults
@@ -112,12 +113,10 @@ func defaultAttributes(fifo bool) map[string]string {
 	return a
 }
 
-var queueNamePattern = regexp.MustCompile(`^[A-Za-z0-9_-]{1,80}$`)
-
 // checkQueueName checks a name as CreateQueue does.
 func checkQueueName(name string, fifoAttr string) error {
 	base, fifo := strings.CutSuffix(name, ".fifo")
-	if fifo && len(name) > 80 || !queueNamePattern.MatchString(base) {
+	if fifo && len(name) > 80 || !awsid.Name(base, 80, "_-") {
 		return invalidParameter("Can only include alphanumeric characters, hyphens, or underscores. 1 to 80 in length (got %q).", name)
 	}
 	switch {

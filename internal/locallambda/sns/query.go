@@ -69,6 +69,17 @@ func (p params) entries(prefix, key, value string) map[string]string {
 	return out
 }
 
+// tags reads a query-protocol tag list: Tags.member.N.Key and
+// Tags.member.N.Value.
+func (p params) tags() map[string]string {
+	out := map[string]string{}
+	for _, n := range p.indexes("Tags.member.") {
+		base := "Tags.member." + strconv.Itoa(n) + "."
+		out[p.get(base+"Key")] = p.get(base + "Value")
+	}
+	return out
+}
+
 // indexes lists the N of every PREFIX.N.… parameter, in order.
 func (p params) indexes(prefix string) []int {
 	seen := map[int]bool{}

@@ -14,6 +14,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/lambda"
 	ltypes "github.com/aws/aws-sdk-go-v2/service/lambda/types"
 	"github.com/sluice-cd/sluice/internal/locallambda/lambdatest"
+	"github.com/sluice-cd/sluice/internal/sluicetest"
 )
 
 func TestDistributionCreateGetConfigRoundTrip(t *testing.T) {
@@ -132,7 +133,7 @@ func TestUpdateDistributionNeedsTheCurrentETag(t *testing.T) {
 
 func TestDistributionDeployedWaiter(t *testing.T) {
 	t.Parallel()
-	clock := &fakeClock{t: time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)}
+	clock := sluicetest.NewClock(time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC))
 	e := newEnv(t, withClock(clock))
 	ctx := context.Background()
 	created, err := e.cf.CreateDistribution(ctx, &cloudfront.CreateDistributionInput{DistributionConfig: distConfig("waiter", "127.0.0.1", 8080)})
@@ -182,7 +183,7 @@ func TestDistributionDeployedWaiter(t *testing.T) {
 
 func TestListAndDeleteDistributions(t *testing.T) {
 	t.Parallel()
-	clock := &fakeClock{t: time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)}
+	clock := sluicetest.NewClock(time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC))
 	e := newEnv(t, withClock(clock))
 	ctx := context.Background()
 	ids := map[string]bool{}

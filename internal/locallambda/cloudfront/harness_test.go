@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -17,28 +16,11 @@ import (
 	"github.com/sluice-cd/sluice/internal/locallambda"
 	"github.com/sluice-cd/sluice/internal/locallambda/access"
 	"github.com/sluice-cd/sluice/internal/locallambda/lambdatest"
+	"github.com/sluice-cd/sluice/internal/sluicetest"
 )
 
 // The local CloudFront's tests drive a real local Lambda over HTTP with
 // aws-sdk-go-v2's cloudfront client, as the edge stage does.
-
-// fakeClock is a clock the test moves.
-type fakeClock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *fakeClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *fakeClock) Advance(d time.Duration) {
-	c.mu.Lock()
-	c.t = c.t.Add(d)
-	c.mu.Unlock()
-}
 
 // env is a started local Lambda with clients for its CloudFront and
 // Lambda APIs.
@@ -53,7 +35,7 @@ type envOption func(*locallambda.Config)
 
 // withClock runs the server on a fake clock the test moves, with a
 // deploy delay of one minute.
-func withClock(c *fakeClock) envOption {
+func withClock(c *sluicetest.Clock) envOption {
 	return func(cfg *locallambda.Config) {
 		cfg.Clock = c.Now
 		cfg.CloudFrontDeployDelay = time.Minute

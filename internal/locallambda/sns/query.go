@@ -4,8 +4,10 @@ import (
 	"bytes"
 	"encoding/xml"
 	"fmt"
+	"maps"
 	"net/http"
 	"net/url"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -171,12 +173,7 @@ func (m xmlAttributes) MarshalXML(e *xml.Encoder, start xml.StartElement) error 
 	if err := e.EncodeToken(start); err != nil {
 		return err
 	}
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	for _, k := range keys {
+	for _, k := range slices.Sorted(maps.Keys(m)) {
 		if err := e.EncodeElement(struct {
 			Key   string `xml:"key"`
 			Value string `xml:"value"`

@@ -289,7 +289,7 @@ func (s *Service) listTagsForResource(ctx context.Context, p params) (any, error
 	var out struct {
 		Tags []tag `xml:"Tags>member"`
 	}
-	for _, k := range sortedStringKeys(t.Tags) {
+	for _, k := range slices.Sorted(maps.Keys(t.Tags)) {
 		out.Tags = append(out.Tags, tag{k, t.Tags[k]})
 	}
 	return out, nil
@@ -332,13 +332,4 @@ func (s *Service) tx(ctx context.Context, f func(tx *sql.Tx) error) error {
 		return err
 	}
 	return tx.Commit()
-}
-
-func sortedStringKeys(m map[string]string) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	slices.Sort(keys)
-	return keys
 }

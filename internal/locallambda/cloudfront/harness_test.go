@@ -162,6 +162,16 @@ func publishVersion(t testing.TB, e *env, name string) string {
 	return aws.ToString(out.FunctionArn)
 }
 
+// createDistribution creates a distribution of config in through c.
+func createDistribution(t testing.TB, c *cloudfront.Client, in *types.DistributionConfig) *cloudfront.CreateDistributionOutput {
+	t.Helper()
+	out, err := c.CreateDistribution(context.Background(), &cloudfront.CreateDistributionInput{DistributionConfig: in})
+	if err != nil {
+		t.Fatalf("CreateDistribution(%s): %v", aws.ToString(in.CallerReference), err)
+	}
+	return out
+}
+
 // wantCode fails unless err is an API error with code.
 func wantCode(t testing.TB, err error, code string) {
 	t.Helper()

@@ -242,6 +242,20 @@ func taggedResource(ctx context.Context, q queryer, arn string) (*topic, error) 
 }
 
 func (s *Service) tagResource(ctx context.Context, p params) (any, error) {
+	return s.changeTags(ctx, p, p.tags(), nil)
+}
+
+func (s *Service) untagResource(ctx context.Context, p params) (any, error) {
+	var keys []string
+	for _, n := range p.indexes("TagKeys.member.") {
+		keys = append(keys, p.get("TagKeys.member."+strconv.Itoa(n)))
+	}
+	return s.changeTags(ctx, p, nil, keys)
+}
+
+// changeTags adds tags add to, and removes tag keys remove from, the
+// resource that the parameter ResourceArn names.
+func (s *Service) changeTags(ctx context.Context, p params, add map[string]string, remove []string) (any, error) {
 	arn, err := p.required("ResourceArn")
 	if err != nil {
 		return nil, err
@@ -254,23 +268,9 @@ func (s *Service) tagResource(ctx context.Context, p params) (any, error) {
 		if t.Tags == nil {
 			t.Tags = map[string]string{}
 		}
-		maps.Copy(t.Tags, p.tags())
-		return putTopic(ctx, tx, t, s.cfg.Clock())
-	})
-}
-
-func (s *Service) untagResource(ctx context.Context, p params) (any, error) {
-	arn, err := p.required("ResourceArn")
-	if err != nil {
-		return nil, err
-	}
-	return nil, s.tx(ctx, func(tx *sql.Tx) error {
-		t, err := taggedResource(ctx, tx, arn)
-		if err != nil {
-			return err
-		}
-		for _, n := range p.indexes("TagKeys.member.") {
-			delete(t.Tags, p.get("TagKeys.member."+strconv.Itoa(n)))
+		maps.Copy(t.Tags, add)
+		for _, k := range remove {
+			delete(t.Tags, k)
 		}
 		return putTopic(ctx, tx, t, s.cfg.Clock())
 	})

@@ -1,6 +1,6 @@
 // Package sluicetest holds what Sluice's tests share: stores on both
-// dialects, waiting for a condition with a deadline, and the goroutine-leak
-// check every test binary runs. It is imported by tests only and must not
+// dialects, waiting for a condition with a deadline, a settable clock, and
+// the goroutine-leak check every test binary runs. It is imported by tests only and must not
 // be imported by product code.
 package sluicetest
 

@@ -14,6 +14,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/lambda"
 	ltypes "github.com/aws/aws-sdk-go-v2/service/lambda/types"
 	"github.com/sluice-cd/sluice/internal/locallambda/lambdatest"
+	"github.com/sluice-cd/sluice/internal/sluicetest"
 )
 
 func TestDistributionCreateGetConfigRoundTrip(t *testing.T) {
@@ -26,10 +27,7 @@ func TestDistributionCreateGetConfigRoundTrip(t *testing.T) {
 	in.CustomErrorResponses = &types.CustomErrorResponses{Quantity: aws.Int32(1), Items: []types.CustomErrorResponse{
 		{ErrorCode: aws.Int32(404), ResponsePagePath: aws.String("/404.html"), ResponseCode: aws.String("404"), ErrorCachingMinTTL: aws.Int64(10)},
 	}}
-	created, err := e.cf.CreateDistribution(ctx, &cloudfront.CreateDistributionInput{DistributionConfig: in})
-	if err != nil {
-		t.Fatalf("CreateDistribution: %v", err)
-	}
+	created := createDistribution(t, e.cf, in)
 	d := created.Distribution
 	id := aws.ToString(d.Id)
 	if len(id) != 14 || !strings.HasPrefix(id, "E") {
@@ -86,10 +84,7 @@ func TestUpdateDistributionNeedsTheCurrentETag(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t)
 	ctx := context.Background()
-	created, err := e.cf.CreateDistribution(ctx, &cloudfront.CreateDistributionInput{DistributionConfig: distConfig("etag", "127.0.0.1", 8080)})
-	if err != nil {
-		t.Fatalf("CreateDistribution: %v", err)
-	}
+	created := createDistribution(t, e.cf, distConfig("etag", "127.0.0.1", 8080))
 	id := created.Distribution.Id
 	cfg, err := e.cf.GetDistributionConfig(ctx, &cloudfront.GetDistributionConfigInput{Id: id})
 	if err != nil {
@@ -132,13 +127,10 @@ func TestUpdateDistributionNeedsTheCurrentETag(t *testing.T) {
 
 func TestDistributionDeployedWaiter(t *testing.T) {
 	t.Parallel()
-	clock := &fakeClock{t: time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)}
+	clock := sluicetest.NewClock(time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC))
 	e := newEnv(t, withClock(clock))
 	ctx := context.Background()
-	created, err := e.cf.CreateDistribution(ctx, &cloudfront.CreateDistributionInput{DistributionConfig: distConfig("waiter", "127.0.0.1", 8080)})
-	if err != nil {
-		t.Fatalf("CreateDistribution: %v", err)
-	}
+	created := createDistribution(t, e.cf, distConfig("waiter", "127.0.0.1", 8080))
 	if got := aws.ToString(created.Distribution.Status); got != "InProgress" {
 		t.Fatalf("Status after create = %s; want InProgress", got)
 	}
@@ -182,15 +174,12 @@ func TestDistributionDeployedWaiter(t *testing.T) {
 
 func TestListAndDeleteDistributions(t *testing.T) {
 	t.Parallel()
-	clock := &fakeClock{t: time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)}
+	clock := sluicetest.NewClock(time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC))
 	e := newEnv(t, withClock(clock))
 	ctx := context.Background()
 	ids := map[string]bool{}
 	for _, ref := range []string{"a", "b", "c"} {
-		out, err := e.cf.CreateDistribution(ctx, &cloudfront.CreateDistributionInput{DistributionConfig: distConfig(ref, "127.0.0.1", 8080)})
-		if err != nil {
-			t.Fatal(err)
-		}
+		out := createDistribution(t, e.cf, distConfig(ref, "127.0.0.1", 8080))
 		ids[aws.ToString(out.Distribution.Id)] = true
 	}
 	seen := map[string]bool{}
@@ -247,10 +236,7 @@ func TestStateSurvivesRestart(t *testing.T) {
 	dir := t.TempDir()
 	e := openEnv(t, dir)
 	ctx := context.Background()
-	created, err := e.cf.CreateDistribution(ctx, &cloudfront.CreateDistributionInput{DistributionConfig: distConfig("restart", "127.0.0.1", 8080)})
-	if err != nil {
-		t.Fatal(err)
-	}
+	created := createDistribution(t, e.cf, distConfig("restart", "127.0.0.1", 8080))
 	stagingDomain := copyStaging(t, e, created.Distribution, "restart-staging")
 	pol, err := e.cf.CreateContinuousDeploymentPolicy(ctx, &cloudfront.CreateContinuousDeploymentPolicyInput{
 		ContinuousDeploymentPolicyConfig: weightPolicy(stagingDomain, 0.1)})
@@ -332,17 +318,14 @@ func TestLambdaFunctionAssociationsAreCheckedAsCloudFrontDoes(t *testing.T) {
 	// on a request event, a 10 s function on an origin event.
 	ok := []types.LambdaFunctionAssociation{assoc(good, types.EventTypeViewerRequest, true), assoc(slow, types.EventTypeOriginRequest, true),
 		assoc(big, types.EventTypeOriginResponse, false), assoc(good, types.EventTypeViewerResponse, false)}
-	out, err := e.cf.CreateDistribution(ctx, &cloudfront.CreateDistributionInput{DistributionConfig: distConfig("good", "127.0.0.1", 8080, ok...)})
-	if err != nil {
-		t.Fatalf("CreateDistribution with valid associations: %v", err)
-	}
+	out := createDistribution(t, e.cf, distConfig("good", "127.0.0.1", 8080, ok...))
 	if got := out.Distribution.DistributionConfig.DefaultCacheBehavior.LambdaFunctionAssociations.Items; !reflect.DeepEqual(got, ok) {
 		t.Errorf("associations = %+v; want %+v", got, ok)
 	}
 	// Quantity must match the items.
 	bad := distConfig("inconsistent", "127.0.0.1", 8080, assoc(good, types.EventTypeViewerRequest, false))
 	bad.DefaultCacheBehavior.LambdaFunctionAssociations.Quantity = aws.Int32(2)
-	_, err = e.cf.CreateDistribution(ctx, &cloudfront.CreateDistributionInput{DistributionConfig: bad})
+	_, err := e.cf.CreateDistribution(ctx, &cloudfront.CreateDistributionInput{DistributionConfig: bad})
 	wantCode(t, err, "InconsistentQuantities")
 	// A behavior must target an origin of the distribution.
 	bad = distConfig("no-origin", "127.0.0.1", 8080)
@@ -389,10 +372,7 @@ func TestContinuousDeploymentPolicies(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t)
 	ctx := context.Background()
-	primary, err := e.cf.CreateDistribution(ctx, &cloudfront.CreateDistributionInput{DistributionConfig: distConfig("cd-primary", "127.0.0.1", 8080)})
-	if err != nil {
-		t.Fatal(err)
-	}
+	primary := createDistribution(t, e.cf, distConfig("cd-primary", "127.0.0.1", 8080))
 	staging := copyStaging(t, e, primary.Distribution, "cd-staging")
 
 	for _, tt := range []struct {
@@ -485,11 +465,8 @@ func TestPromoteStagingConfig(t *testing.T) {
 	v1 := publish(t, e, "promote-fn", nil)
 	in := distConfig("promote", "127.0.0.1", 8080)
 	in.Aliases = &types.Aliases{Quantity: aws.Int32(1), Items: []string{"shop.example.com"}}
-	primary, err := e.cf.CreateDistribution(ctx, &cloudfront.CreateDistributionInput{DistributionConfig: in})
-	if err != nil {
-		t.Fatal(err)
-	}
-	_, err = e.cf.CopyDistribution(ctx, &cloudfront.CopyDistributionInput{
+	primary := createDistribution(t, e.cf, in)
+	_, err := e.cf.CopyDistribution(ctx, &cloudfront.CopyDistributionInput{
 		PrimaryDistributionId: primary.Distribution.Id, CallerReference: aws.String("promote-staging"), Staging: aws.Bool(true), IfMatch: aws.String("ESTALE00000000"),
 	})
 	wantCode(t, err, "PreconditionFailed")

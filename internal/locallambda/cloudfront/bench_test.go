@@ -12,7 +12,6 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/service/cloudfront"
 	"github.com/aws/aws-sdk-go-v2/service/cloudfront/types"
 	"github.com/aws/aws-sdk-go-v2/service/lambda"
 	"github.com/sluice-cd/sluice/internal/locallambda/lambdatest"
@@ -33,11 +32,7 @@ func BenchmarkEdgeAddedLatency(b *testing.B) {
 	ctx := context.Background()
 	host, port := startOrigin(b)
 	viewer := edgeFunction(b, e, "bench-viewer", "viewer-rewrite", 5)
-	d, err := e.cf.CreateDistribution(ctx, &cloudfront.CreateDistributionInput{
-		DistributionConfig: distConfig("bench", host, port, assoc(viewer, types.EventTypeViewerRequest, false))})
-	if err != nil {
-		b.Fatal(err)
-	}
+	d := createDistribution(b, e.cf, distConfig("bench", host, port, assoc(viewer, types.EventTypeViewerRequest, false)))
 	edge := startEdge(b, e)
 	lc := lambdatest.BenchClient(e.srv.URL())
 	edgeHost := localHost(d.Distribution.Id)

@@ -145,6 +145,32 @@ func (p *Plane) changed(d *distribution) {
 	d.ETag, d.Modified, d.DeployedAt = newID(), now, now.Add(p.cfg.DeployDelay)
 }
 
+// addDistribution adds and saves a new distribution of config cfg. The
+// caller holds mu.
+func (p *Plane) addDistribution(cfg *node, c *distConfig) (*distribution, error) {
+	d := &distribution{ID: newID(), DomainName: newDomainName(), Config: cfg, parsed: c}
+	p.changed(d)
+	p.m.Distributions[d.ID] = d
+	if err := p.save(); err != nil {
+		delete(p.m.Distributions, d.ID)
+		return nil, err
+	}
+	return d, nil
+}
+
+// replaceConfig gives d the config cfg and saves it; a failed save leaves
+// d as it was. The caller holds mu.
+func (p *Plane) replaceConfig(d *distribution, cfg *node, c *distConfig) error {
+	old := *d
+	d.Config, d.parsed = cfg, c
+	p.changed(d)
+	if err := p.save(); err != nil {
+		*d = old
+		return err
+	}
+	return nil
+}
+
 func (p *Plane) createDistribution(r *http.Request) (*response, error) {
 	if r.URL.Query().Has("WithTags") {
 		return nil, errorf(http.StatusNotImplemented, "NotImplemented", "The local CloudFront does not implement CreateDistributionWithTags; use CreateDistribution.")
@@ -172,11 +198,8 @@ func (p *Plane) createDistribution(r *http.Request) (*response, error) {
 	if err := p.checkPolicyAttachment(c, ""); err != nil {
 		return nil, err
 	}
-	d := &distribution{ID: newID(), DomainName: newDomainName(), Config: cfg, parsed: c}
-	p.changed(d)
-	p.m.Distributions[d.ID] = d
-	if err := p.save(); err != nil {
-		delete(p.m.Distributions, d.ID)
+	d, err := p.addDistribution(cfg, c)
+	if err != nil {
 		return nil, err
 	}
 	p.log.Info("local cloudfront: created a distribution", "id", d.ID, "domain", d.DomainName)
@@ -242,11 +265,7 @@ func (p *Plane) updateDistribution(r *http.Request) (*response, error) {
 	if err := p.checkPolicyAttachment(c, id); err != nil {
 		return nil, err
 	}
-	old := *d
-	d.Config, d.parsed = cfg, c
-	p.changed(d)
-	if err := p.save(); err != nil {
-		*d = old
+	if err := p.replaceConfig(d, cfg, c); err != nil {
 		return nil, err
 	}
 	p.log.Info("local cloudfront: updated a distribution", "id", id, "etag", d.ETag)
@@ -380,11 +399,8 @@ func (p *Plane) copyDistribution(r *http.Request) (*response, error) {
 	if err := p.checkConflicts(c, ""); err != nil {
 		return nil, err
 	}
-	d := &distribution{ID: newID(), DomainName: newDomainName(), Config: cfg, parsed: c}
-	p.changed(d)
-	p.m.Distributions[d.ID] = d
-	if err := p.save(); err != nil {
-		delete(p.m.Distributions, d.ID)
+	d, err := p.addDistribution(cfg, c)
+	if err != nil {
 		return nil, err
 	}
 	p.log.Info("local cloudfront: copied a distribution", "primary", id, "id", d.ID, "staging", staging)
@@ -438,11 +454,7 @@ func (p *Plane) promoteStagingConfig(r *http.Request) (*response, error) {
 	if apiErr != nil {
 		return nil, apiErr
 	}
-	old := *primary
-	primary.Config, primary.parsed = cfg, c
-	p.changed(primary)
-	if err := p.save(); err != nil {
-		*primary = old
+	if err := p.replaceConfig(primary, cfg, c); err != nil {
 		return nil, err
 	}
 	p.log.Info("local cloudfront: promoted a staging configuration", "primary", id, "staging", stagingID)

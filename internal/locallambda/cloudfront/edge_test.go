@@ -154,10 +154,7 @@ func TestEdgeProxyWithStagingWeight(t *testing.T) {
 
 	in := distConfig("edge-weight", host, port, assoc(viewer1, types.EventTypeViewerRequest, false), assoc(originAdd, types.EventTypeOriginResponse, false))
 	in.Aliases = &types.Aliases{Quantity: aws.Int32(1), Items: []string{"shop.example.com"}}
-	primary, err := e.cf.CreateDistribution(ctx, &cloudfront.CreateDistributionInput{DistributionConfig: in})
-	if err != nil {
-		t.Fatalf("CreateDistribution: %v", err)
-	}
+	primary := createDistribution(t, e.cf, in)
 	edge := startEdge(t, e)
 	pid := aws.ToString(primary.Distribution.Id)
 
@@ -292,7 +289,6 @@ func TestEdgeProxyWithStagingWeight(t *testing.T) {
 func TestEdgeProxyLimitsAndEvents(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t)
-	ctx := context.Background()
 	host, port := startOrigin(t)
 	generate := edgeFunction(t, e, "generate", "generate", 5)
 	readonly := edgeFunction(t, e, "readonly", "readonly", 5)
@@ -323,10 +319,7 @@ func TestEdgeProxyLimitsAndEvents(t *testing.T) {
 			LambdaFunctionAssociations: &types.LambdaFunctionAssociations{Quantity: aws.Int32(1), Items: []types.LambdaFunctionAssociation{b.assoc}},
 		})
 	}
-	d, err := e.cf.CreateDistribution(ctx, &cloudfront.CreateDistributionInput{DistributionConfig: in})
-	if err != nil {
-		t.Fatalf("CreateDistribution: %v", err)
-	}
+	d := createDistribution(t, e.cf, in)
 	edge := startEdge(t, e)
 	h := localHost(d.Distribution.Id)
 

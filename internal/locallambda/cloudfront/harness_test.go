@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -17,28 +16,11 @@ import (
 	"github.com/sluice-cd/sluice/internal/locallambda"
 	"github.com/sluice-cd/sluice/internal/locallambda/access"
 	"github.com/sluice-cd/sluice/internal/locallambda/lambdatest"
+	"github.com/sluice-cd/sluice/internal/sluicetest"
 )
 
 // The local CloudFront's tests drive a real local Lambda over HTTP with
 // aws-sdk-go-v2's cloudfront client, as the edge stage does.
-
-// fakeClock is a clock the test moves.
-type fakeClock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *fakeClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *fakeClock) Advance(d time.Duration) {
-	c.mu.Lock()
-	c.t = c.t.Add(d)
-	c.mu.Unlock()
-}
 
 // env is a started local Lambda with clients for its CloudFront and
 // Lambda APIs.
@@ -53,7 +35,7 @@ type envOption func(*locallambda.Config)
 
 // withClock runs the server on a fake clock the test moves, with a
 // deploy delay of one minute.
-func withClock(c *fakeClock) envOption {
+func withClock(c *sluicetest.Clock) envOption {
 	return func(cfg *locallambda.Config) {
 		cfg.Clock = c.Now
 		cfg.CloudFrontDeployDelay = time.Minute
@@ -178,6 +160,16 @@ func publishVersion(t testing.TB, e *env, name string) string {
 		t.Fatalf("PublishedVersionActive %s:%s: %v", name, aws.ToString(out.Version), err)
 	}
 	return aws.ToString(out.FunctionArn)
+}
+
+// createDistribution creates a distribution of config in through c.
+func createDistribution(t testing.TB, c *cloudfront.Client, in *types.DistributionConfig) *cloudfront.CreateDistributionOutput {
+	t.Helper()
+	out, err := c.CreateDistribution(context.Background(), &cloudfront.CreateDistributionInput{DistributionConfig: in})
+	if err != nil {
+		t.Fatalf("CreateDistribution(%s): %v", aws.ToString(in.CallerReference), err)
+	}
+	return out
 }
 
 // wantCode fails unless err is an API error with code.

@@ -34,10 +34,7 @@ func TestSameSequenceAgainstMoto(t *testing.T) {
 func distributionSequence(t *testing.T, c *cloudfront.Client) {
 	ctx := context.Background()
 	in := distConfig("moto-sequence", "origin.example.com", 80)
-	created, err := c.CreateDistribution(ctx, &cloudfront.CreateDistributionInput{DistributionConfig: in})
-	if err != nil {
-		t.Fatalf("CreateDistribution: %v", err)
-	}
+	created := createDistribution(t, c, in)
 	id := created.Distribution.Id
 	if aws.ToString(id) == "" || aws.ToString(created.ETag) == "" || aws.ToString(created.Location) == "" {
 		t.Fatalf("CreateDistribution: Id %q, ETag %q, Location %q", aws.ToString(id), aws.ToString(created.ETag), aws.ToString(created.Location))

@@ -253,27 +253,22 @@ func (p *Plane) StartEdge(ctx context.Context, addr string) (net.Addr, error) {
 
 // newID is a CloudFront-style identifier: "E" and 13 upper-case letters
 // and digits (distribution IDs and ETags look alike).
-func newID() string {
-	const alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789"
+func newID() string { return randomName('E', "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789") }
+
+// newDomainName is a distribution's domain name, dXXXXXXXXXXXXX.cloudfront.net.
+func newDomainName() string {
+	return randomName('d', "abcdefghijklmnopqrstuvwxyz0123456789") + ".cloudfront.net"
+}
+
+// randomName is first and 13 random characters of alphabet.
+func randomName(first byte, alphabet string) string {
 	b := make([]byte, 14)
 	_, _ = rand.Read(b)
-	b[0] = 'E'
+	b[0] = first
 	for i := 1; i < len(b); i++ {
 		b[i] = alphabet[int(b[i])%len(alphabet)]
 	}
 	return string(b)
-}
-
-// newDomainName is a distribution's domain name, dXXXXXXXXXXXXX.cloudfront.net.
-func newDomainName() string {
-	const alphabet = "abcdefghijklmnopqrstuvwxyz0123456789"
-	b := make([]byte, 14)
-	_, _ = rand.Read(b)
-	b[0] = 'd'
-	for i := 1; i < len(b); i++ {
-		b[i] = alphabet[int(b[i])%len(alphabet)]
-	}
-	return string(b) + ".cloudfront.net"
 }
 
 // status is a distribution's Status at now.

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"maps"
 	"math"
 	"net/netip"
 	"slices"
@@ -129,7 +130,7 @@ func parseAnd(obj map[string]any, prefix []string, scope string, depth int) (and
 	if depth > 16 {
 		return n, badPolicy("Filter policy is nested too deeply")
 	}
-	for _, k := range sortedKeys(obj) {
+	for _, k := range slices.Sorted(maps.Keys(obj)) {
 		v := obj[k]
 		if k == "$or" {
 			arr, ok := v.([]any)
@@ -577,13 +578,4 @@ func flatten(vs []any) []any {
 		out = append(out, v)
 	}
 	return out
-}
-
-func sortedKeys(m map[string]any) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	slices.Sort(keys)
-	return keys
 }

@@ -275,10 +275,7 @@ func (s *Service) fanOut(ctx context.Context, topicARN string, ins []*publishInp
 	ids := make([]string, len(ins))
 	now := s.cfg.Clock()
 	err := s.tx(ctx, func(tx *sql.Tx) error {
-		if _, err := s.mustTopic(ctx, tx, topicARN); err != nil {
-			return err
-		}
-		subs, err := listSubscriptions(ctx, tx, topicARN)
+		_, subs, err := s.topicSubscriptions(ctx, tx, topicARN)
 		if err != nil {
 			return err
 		}

@@ -4,8 +4,10 @@ import (
 	"bytes"
 	"encoding/xml"
 	"fmt"
+	"maps"
 	"net/http"
 	"net/url"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -65,6 +67,17 @@ func (p params) entries(prefix, key, value string) map[string]string {
 		if k := p.get(base + key); k != "" {
 			out[k] = p.get(base + value)
 		}
+	}
+	return out
+}
+
+// tags reads a query-protocol tag list: Tags.member.N.Key and
+// Tags.member.N.Value.
+func (p params) tags() map[string]string {
+	out := map[string]string{}
+	for _, n := range p.indexes("Tags.member.") {
+		base := "Tags.member." + strconv.Itoa(n) + "."
+		out[p.get(base+"Key")] = p.get(base + "Value")
 	}
 	return out
 }
@@ -160,12 +173,7 @@ func (m xmlAttributes) MarshalXML(e *xml.Encoder, start xml.StartElement) error 
 	if err := e.EncodeToken(start); err != nil {
 		return err
 	}
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	for _, k := range keys {
+	for _, k := range slices.Sorted(maps.Keys(m)) {
 		if err := e.EncodeElement(struct {
 			Key   string `xml:"key"`
 			Value string `xml:"value"`

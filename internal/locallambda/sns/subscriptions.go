@@ -52,10 +52,7 @@ func (s *Service) subscribe(ctx context.Context, p params) (any, error) {
 	confirmed := protocol != "http" && protocol != "https"
 	var sub *subscription
 	err = s.tx(ctx, func(tx *sql.Tx) error {
-		if _, err := s.mustTopic(ctx, tx, topicARN); err != nil {
-			return err
-		}
-		subs, err := listSubscriptions(ctx, tx, topicARN)
+		_, subs, err := s.topicSubscriptions(ctx, tx, topicARN)
 		if err != nil {
 			return err
 		}
@@ -185,10 +182,7 @@ func (s *Service) confirmSubscription(ctx context.Context, p params) (any, error
 	}
 	var arn string
 	err = s.tx(ctx, func(tx *sql.Tx) error {
-		if _, err := s.mustTopic(ctx, tx, topicARN); err != nil {
-			return err
-		}
-		subs, err := listSubscriptions(ctx, tx, topicARN)
+		_, subs, err := s.topicSubscriptions(ctx, tx, topicARN)
 		if err != nil {
 			return err
 		}
@@ -219,12 +213,8 @@ func (s *Service) unsubscribe(ctx context.Context, p params) (any, error) {
 		return nil, err
 	}
 	return nil, s.tx(ctx, func(tx *sql.Tx) error {
-		sub, err := getSubscription(ctx, tx, arn)
-		if err != nil {
+		if _, err := mustSubscription(ctx, tx, arn); err != nil {
 			return err
-		}
-		if sub == nil {
-			return notFound("Subscription does not exist")
 		}
 		if _, err := tx.ExecContext(ctx, `DELETE FROM deliveries WHERE subscription_arn = ?`, arn); err != nil {
 			return err
@@ -232,6 +222,18 @@ func (s *Service) unsubscribe(ctx context.Context, p params) (any, error) {
 		_, err = tx.ExecContext(ctx, `DELETE FROM subscriptions WHERE arn = ?`, arn)
 		return err
 	})
+}
+
+// mustSubscription reads a subscription that must exist.
+func mustSubscription(ctx context.Context, q queryer, arn string) (*subscription, error) {
+	sub, err := getSubscription(ctx, q, arn)
+	if err != nil {
+		return nil, err
+	}
+	if sub == nil {
+		return nil, notFound("Subscription does not exist")
+	}
+	return sub, nil
 }
 
 type subscriptionMember struct {
@@ -296,12 +298,9 @@ func (s *Service) getSubscriptionAttributes(ctx context.Context, p params) (any,
 	if err != nil {
 		return nil, err
 	}
-	sub, err := getSubscription(ctx, s.db, arn)
+	sub, err := mustSubscription(ctx, s.db, arn)
 	if err != nil {
 		return nil, err
-	}
-	if sub == nil {
-		return nil, notFound("Subscription does not exist")
 	}
 	attrs := xmlAttributes{
 		"SubscriptionArn":              sub.ARN,
@@ -332,12 +331,9 @@ func (s *Service) setSubscriptionAttributes(ctx context.Context, p params) (any,
 	}
 	value := p.get("AttributeValue")
 	return nil, s.tx(ctx, func(tx *sql.Tx) error {
-		sub, err := getSubscription(ctx, tx, arn)
+		sub, err := mustSubscription(ctx, tx, arn)
 		if err != nil {
 			return err
-		}
-		if sub == nil {
-			return notFound("Subscription does not exist")
 		}
 		next := maps.Clone(sub.Attributes)
 		next[name] = value

@@ -45,11 +45,7 @@ func (s *Service) createTopic(ctx context.Context, p params) (any, error) {
 			return nil, err
 		}
 	}
-	tags := map[string]string{}
-	for _, n := range p.indexes("Tags.member.") {
-		base := "Tags.member." + strconv.Itoa(n) + "."
-		tags[p.get(base+"Key")] = p.get(base + "Value")
-	}
+	tags := p.tags()
 	arn := s.topicARN(name)
 	err = s.tx(ctx, func(tx *sql.Tx) error {
 		t, err := getTopic(ctx, tx, arn)
@@ -110,6 +106,19 @@ func (s *Service) mustTopic(ctx context.Context, q queryer, arn string) (*topic,
 	return t, nil
 }
 
+// topicSubscriptions reads a topic that must exist and its subscriptions.
+func (s *Service) topicSubscriptions(ctx context.Context, q queryer, arn string) (*topic, []*subscription, error) {
+	t, err := s.mustTopic(ctx, q, arn)
+	if err != nil {
+		return nil, nil, err
+	}
+	subs, err := listSubscriptions(ctx, q, arn)
+	if err != nil {
+		return nil, nil, err
+	}
+	return t, subs, nil
+}
+
 func (s *Service) deleteTopic(ctx context.Context, p params) (any, error) {
 	arn, err := p.required("TopicArn")
 	if err != nil {
@@ -164,11 +173,7 @@ func (s *Service) getTopicAttributes(ctx context.Context, p params) (any, error)
 	if err != nil {
 		return nil, err
 	}
-	t, err := s.mustTopic(ctx, s.db, arn)
-	if err != nil {
-		return nil, err
-	}
-	subs, err := listSubscriptions(ctx, s.db, arn)
+	t, subs, err := s.topicSubscriptions(ctx, s.db, arn)
 	if err != nil {
 		return nil, err
 	}
@@ -222,45 +227,49 @@ func (s *Service) setTopicAttributes(ctx context.Context, p params) (any, error)
 	})
 }
 
+// taggedResource reads the resource of TagResource, UntagResource and
+// ListTagsForResource: a topic that must exist.
+func taggedResource(ctx context.Context, q queryer, arn string) (*topic, error) {
+	t, err := getTopic(ctx, q, arn)
+	if err != nil {
+		return nil, err
+	}
+	if t == nil {
+		return nil, &apiError{Status: 404, Code: "ResourceNotFound", Message: "Resource does not exist"}
+	}
+	return t, nil
+}
+
 func (s *Service) tagResource(ctx context.Context, p params) (any, error) {
+	return s.changeTags(ctx, p, p.tags(), nil)
+}
+
+func (s *Service) untagResource(ctx context.Context, p params) (any, error) {
+	var keys []string
+	for _, n := range p.indexes("TagKeys.member.") {
+		keys = append(keys, p.get("TagKeys.member."+strconv.Itoa(n)))
+	}
+	return s.changeTags(ctx, p, nil, keys)
+}
+
+// changeTags adds tags add to, and removes tag keys remove from, the
+// resource that the parameter ResourceArn names.
+func (s *Service) changeTags(ctx context.Context, p params, add map[string]string, remove []string) (any, error) {
 	arn, err := p.required("ResourceArn")
 	if err != nil {
 		return nil, err
 	}
 	return nil, s.tx(ctx, func(tx *sql.Tx) error {
-		t, err := getTopic(ctx, tx, arn)
+		t, err := taggedResource(ctx, tx, arn)
 		if err != nil {
 			return err
-		}
-		if t == nil {
-			return &apiError{Status: 404, Code: "ResourceNotFound", Message: "Resource does not exist"}
 		}
 		if t.Tags == nil {
 			t.Tags = map[string]string{}
 		}
-		for _, n := range p.indexes("Tags.member.") {
-			base := "Tags.member." + strconv.Itoa(n) + "."
-			t.Tags[p.get(base+"Key")] = p.get(base + "Value")
-		}
-		return putTopic(ctx, tx, t, s.cfg.Clock())
-	})
-}
-
-func (s *Service) untagResource(ctx context.Context, p params) (any, error) {
-	arn, err := p.required("ResourceArn")
-	if err != nil {
-		return nil, err
-	}
-	return nil, s.tx(ctx, func(tx *sql.Tx) error {
-		t, err := getTopic(ctx, tx, arn)
-		if err != nil {
-			return err
-		}
-		if t == nil {
-			return &apiError{Status: 404, Code: "ResourceNotFound", Message: "Resource does not exist"}
-		}
-		for _, n := range p.indexes("TagKeys.member.") {
-			delete(t.Tags, p.get("TagKeys.member."+strconv.Itoa(n)))
+		maps.Copy(t.Tags, add)
+		for _, k := range remove {
+			delete(t.Tags, k)
 		}
 		return putTopic(ctx, tx, t, s.cfg.Clock())
 	})
@@ -271,18 +280,15 @@ func (s *Service) listTagsForResource(ctx context.Context, p params) (any, error
 	if err != nil {
 		return nil, err
 	}
-	t, err := getTopic(ctx, s.db, arn)
+	t, err := taggedResource(ctx, s.db, arn)
 	if err != nil {
 		return nil, err
-	}
-	if t == nil {
-		return nil, &apiError{Status: 404, Code: "ResourceNotFound", Message: "Resource does not exist"}
 	}
 	type tag struct{ Key, Value string }
 	var out struct {
 		Tags []tag `xml:"Tags>member"`
 	}
-	for _, k := range sortedStringKeys(t.Tags) {
+	for _, k := range slices.Sorted(maps.Keys(t.Tags)) {
 		out.Tags = append(out.Tags, tag{k, t.Tags[k]})
 	}
 	return out, nil
@@ -325,13 +331,4 @@ func (s *Service) tx(ctx context.Context, f func(tx *sql.Tx) error) error {
 		return err
 	}
 	return tx.Commit()
-}
-
-func sortedStringKeys(m map[string]string) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	slices.Sort(keys)
-	return keys
 }

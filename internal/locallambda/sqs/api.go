@@ -244,6 +244,15 @@ type queueURLRequest struct {
 	QueueURL string `json:"QueueUrl"`
 }
 
+// decodeQueue decodes the request into in, then resolves the queue that
+// queueURL, in's QueueUrl field, names.
+func (s *Service) decodeQueue(r *request, in any, queueURL *string) (string, error) {
+	if err := r.decode(in); err != nil {
+		return "", err
+	}
+	return s.queueName(*queueURL)
+}
+
 type queueURLResponse struct {
 	QueueURL string `json:"QueueUrl"`
 }
@@ -341,10 +350,7 @@ func (s *Service) opGetQueueAttributes(r *request) (any, error) {
 		QueueURL       string   `json:"QueueUrl"`
 		AttributeNames []string `json:"AttributeNames"`
 	}
-	if err := r.decode(&in); err != nil {
-		return nil, err
-	}
-	name, err := s.queueName(in.QueueURL)
+	name, err := s.decodeQueue(r, &in, &in.QueueURL)
 	if err != nil {
 		return nil, err
 	}
@@ -363,10 +369,7 @@ func (s *Service) opSetQueueAttributes(r *request) (any, error) {
 		QueueURL   string            `json:"QueueUrl"`
 		Attributes map[string]string `json:"Attributes"`
 	}
-	if err := r.decode(&in); err != nil {
-		return nil, err
-	}
-	name, err := s.queueName(in.QueueURL)
+	name, err := s.decodeQueue(r, &in, &in.QueueURL)
 	if err != nil {
 		return nil, err
 	}
@@ -378,10 +381,7 @@ func (s *Service) opSetQueueAttributes(r *request) (any, error) {
 
 func (s *Service) opDeleteQueue(r *request) (any, error) {
 	var in queueURLRequest
-	if err := r.decode(&in); err != nil {
-		return nil, err
-	}
-	name, err := s.queueName(in.QueueURL)
+	name, err := s.decodeQueue(r, &in, &in.QueueURL)
 	if err != nil {
 		return nil, err
 	}
@@ -390,10 +390,7 @@ func (s *Service) opDeleteQueue(r *request) (any, error) {
 
 func (s *Service) opPurgeQueue(r *request) (any, error) {
 	var in queueURLRequest
-	if err := r.decode(&in); err != nil {
-		return nil, err
-	}
-	name, err := s.queueName(in.QueueURL)
+	name, err := s.decodeQueue(r, &in, &in.QueueURL)
 	if err != nil {
 		return nil, err
 	}
@@ -405,10 +402,7 @@ func (s *Service) opTagQueue(r *request) (any, error) {
 		QueueURL string            `json:"QueueUrl"`
 		Tags     map[string]string `json:"Tags"`
 	}
-	if err := r.decode(&in); err != nil {
-		return nil, err
-	}
-	name, err := s.queueName(in.QueueURL)
+	name, err := s.decodeQueue(r, &in, &in.QueueURL)
 	if err != nil {
 		return nil, err
 	}
@@ -423,10 +417,7 @@ func (s *Service) opUntagQueue(r *request) (any, error) {
 		QueueURL string   `json:"QueueUrl"`
 		TagKeys  []string `json:"TagKeys"`
 	}
-	if err := r.decode(&in); err != nil {
-		return nil, err
-	}
-	name, err := s.queueName(in.QueueURL)
+	name, err := s.decodeQueue(r, &in, &in.QueueURL)
 	if err != nil {
 		return nil, err
 	}
@@ -438,10 +429,7 @@ func (s *Service) opUntagQueue(r *request) (any, error) {
 
 func (s *Service) opListQueueTags(r *request) (any, error) {
 	var in queueURLRequest
-	if err := r.decode(&in); err != nil {
-		return nil, err
-	}
-	name, err := s.queueName(in.QueueURL)
+	name, err := s.decodeQueue(r, &in, &in.QueueURL)
 	if err != nil {
 		return nil, err
 	}
@@ -456,10 +444,7 @@ func (s *Service) opListQueueTags(r *request) (any, error) {
 
 func (s *Service) opListDeadLetterSourceQueues(r *request) (any, error) {
 	var in queueURLRequest
-	if err := r.decode(&in); err != nil {
-		return nil, err
-	}
-	name, err := s.queueName(in.QueueURL)
+	name, err := s.decodeQueue(r, &in, &in.QueueURL)
 	if err != nil {
 		return nil, err
 	}
@@ -531,10 +516,7 @@ func (s *Service) opSendMessage(r *request) (any, error) {
 		QueueURL string `json:"QueueUrl"`
 		sendEntry
 	}
-	if err := r.decode(&in); err != nil {
-		return nil, err
-	}
-	name, err := s.queueName(in.QueueURL)
+	name, err := s.decodeQueue(r, &in, &in.QueueURL)
 	if err != nil {
 		return nil, err
 	}
@@ -542,14 +524,11 @@ func (s *Service) opSendMessage(r *request) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	rs, err := s.send(r.ctx, name, []OutgoingMessage{m})
+	res, err := s.sendOne(r.ctx, name, m)
 	if err != nil {
 		return nil, err
 	}
-	if rs[0].err != nil {
-		return nil, rs[0].err
-	}
-	return sendResultOf("", rs[0].SendResult), nil
+	return sendResultOf("", res), nil
 }
 
 type batchError struct {
@@ -597,10 +576,7 @@ func (s *Service) opSendMessageBatch(r *request) (any, error) {
 		QueueURL string      `json:"QueueUrl"`
 		Entries  []sendEntry `json:"Entries"`
 	}
-	if err := r.decode(&in); err != nil {
-		return nil, err
-	}
-	name, err := s.queueName(in.QueueURL)
+	name, err := s.decodeQueue(r, &in, &in.QueueURL)
 	if err != nil {
 		return nil, err
 	}
@@ -671,10 +647,7 @@ func (s *Service) opReceiveMessage(r *request) (any, error) {
 		MessageAttributeNames       []string `json:"MessageAttributeNames"`
 		ReceiveRequestAttemptID     string   `json:"ReceiveRequestAttemptId"`
 	}
-	if err := r.decode(&in); err != nil {
-		return nil, err
-	}
-	name, err := s.queueName(in.QueueURL)
+	name, err := s.decodeQueue(r, &in, &in.QueueURL)
 	if err != nil {
 		return nil, err
 	}
@@ -754,10 +727,7 @@ func (s *Service) opDeleteMessage(r *request) (any, error) {
 		QueueURL      string `json:"QueueUrl"`
 		ReceiptHandle string `json:"ReceiptHandle"`
 	}
-	if err := r.decode(&in); err != nil {
-		return nil, err
-	}
-	name, err := s.queueName(in.QueueURL)
+	name, err := s.decodeQueue(r, &in, &in.QueueURL)
 	if err != nil {
 		return nil, err
 	}
@@ -814,10 +784,7 @@ func (s *Service) opDeleteMessageBatch(r *request) (any, error) {
 		QueueURL string        `json:"QueueUrl"`
 		Entries  []deleteEntry `json:"Entries"`
 	}
-	if err := r.decode(&in); err != nil {
-		return nil, err
-	}
-	name, err := s.queueName(in.QueueURL)
+	name, err := s.decodeQueue(r, &in, &in.QueueURL)
 	if err != nil {
 		return nil, err
 	}
@@ -832,10 +799,7 @@ func (s *Service) opChangeMessageVisibility(r *request) (any, error) {
 		ReceiptHandle     string `json:"ReceiptHandle"`
 		VisibilityTimeout *num   `json:"VisibilityTimeout"`
 	}
-	if err := r.decode(&in); err != nil {
-		return nil, err
-	}
-	name, err := s.queueName(in.QueueURL)
+	name, err := s.decodeQueue(r, &in, &in.QueueURL)
 	if err != nil {
 		return nil, err
 	}
@@ -850,10 +814,7 @@ func (s *Service) opChangeMessageVisibilityBatch(r *request) (any, error) {
 		QueueURL string            `json:"QueueUrl"`
 		Entries  []visibilityEntry `json:"Entries"`
 	}
-	if err := r.decode(&in); err != nil {
-		return nil, err
-	}
-	name, err := s.queueName(in.QueueURL)
+	name, err := s.decodeQueue(r, &in, &in.QueueURL)
 	if err != nil {
 		return nil, err
 	}

@@ -85,6 +85,11 @@ func (s *Service) Send(ctx context.Context, queueARN string, m OutgoingMessage) 
 	if err != nil {
 		return SendResult{}, err
 	}
+	return s.sendOne(ctx, name, m)
+}
+
+// sendOne sends m to the queue name.
+func (s *Service) sendOne(ctx context.Context, name string, m OutgoingMessage) (SendResult, error) {
 	rs, err := s.send(ctx, name, []OutgoingMessage{m})
 	if err != nil {
 		return SendResult{}, err

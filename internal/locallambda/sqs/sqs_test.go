@@ -7,7 +7,6 @@ import (
 	"path/filepath"
 	"slices"
 	"strconv"
-	"sync"
 	"testing"
 	"time"
 
@@ -17,32 +16,15 @@ import (
 	"github.com/aws/smithy-go"
 	"github.com/sluice-cd/sluice/internal/locallambda/lambdatest"
 	"github.com/sluice-cd/sluice/internal/locallambda/sqs"
+	"github.com/sluice-cd/sluice/internal/sluicetest"
 )
-
-// clock is a settable clock for the service under test.
-type clock struct {
-	mu  sync.Mutex
-	now time.Time
-}
-
-func (c *clock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.now
-}
-
-func (c *clock) Advance(d time.Duration) {
-	c.mu.Lock()
-	c.now = c.now.Add(d)
-	c.mu.Unlock()
-}
 
 type harness struct {
 	svc    *sqs.Service
 	client *awssqs.Client
 	url    string
 	path   string
-	clock  *clock
+	clock  *sluicetest.Clock
 }
 
 // newHarness serves a fresh Service over HTTP. With fake, it runs on a
@@ -53,7 +35,7 @@ func newHarness(t *testing.T, fake bool) *harness {
 	h := &harness{path: path}
 	cfg := sqs.Config{Path: path}
 	if fake {
-		h.clock = &clock{now: time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)}
+		h.clock = sluicetest.NewClock(time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC))
 		cfg.Clock = h.clock.Now
 	}
 	svc, err := sqs.Open(cfg)

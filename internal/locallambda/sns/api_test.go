@@ -182,15 +182,18 @@ func TestTopicTags(t *testing.T) {
 	if got, want := list(), "cost=1,team=a"; got != want {
 		t.Errorf("tags after CreateTopic = %s; want %s", got, want)
 	}
-	// TagResource and UntagResource go as forms: aws-sdk-go-v2 expects a
-	// TagResourceResult element the local SNS does not write.
-	ts.post(t, http.StatusOK, "Action=TagResource&ResourceArn="+aws.ToString(arn)+
-		"&Tags.member.1.Key=team&Tags.member.1.Value=b&Tags.member.2.Key=env&Tags.member.2.Value=prod")
+	// Through the SDK, which wants the empty TagResourceResult and
+	// UntagResourceResult elements AWS writes.
+	if _, err := c.TagResource(ctx, &awssns.TagResourceInput{ResourceArn: arn,
+		Tags: []types.Tag{{Key: aws.String("team"), Value: aws.String("b")}, {Key: aws.String("env"), Value: aws.String("prod")}}}); err != nil {
+		t.Fatalf("TagResource: %v", err)
+	}
 	if got, want := list(), "cost=1,env=prod,team=b"; got != want {
 		t.Errorf("tags after TagResource = %s; want %s", got, want)
 	}
-	ts.post(t, http.StatusOK, "Action=UntagResource&ResourceArn="+aws.ToString(arn)+
-		"&TagKeys.member.1=team&TagKeys.member.2=cost&TagKeys.member.3=absent")
+	if _, err := c.UntagResource(ctx, &awssns.UntagResourceInput{ResourceArn: arn, TagKeys: []string{"team", "cost", "absent"}}); err != nil {
+		t.Fatalf("UntagResource: %v", err)
+	}
 	if got, want := list(), "env=prod"; got != want {
 		t.Errorf("tags after UntagResource = %s; want %s", got, want)
 	}

@@ -253,13 +253,14 @@ func (s *Service) untagResource(ctx context.Context, p params) (any, error) {
 }
 
 // changeTags adds tags add to, and removes tag keys remove from, the
-// resource that the parameter ResourceArn names.
+// resource that the parameter ResourceArn names. Its result is empty, but
+// there, as AWS writes it (<TagResourceResult/>): the SDKs expect it.
 func (s *Service) changeTags(ctx context.Context, p params, add map[string]string, remove []string) (any, error) {
 	arn, err := p.required("ResourceArn")
 	if err != nil {
 		return nil, err
 	}
-	return nil, s.tx(ctx, func(tx *sql.Tx) error {
+	return struct{}{}, s.tx(ctx, func(tx *sql.Tx) error {
 		t, err := taggedResource(ctx, tx, arn)
 		if err != nil {
 			return err

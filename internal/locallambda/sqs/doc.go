@@ -102,8 +102,8 @@
 // One SQLite database (modernc.org/sqlite, WAL): tables queues, messages
 // and dedup. Every API call is one transaction, one at a time, so calls
 // are serialized and a SendMessage that was answered is committed:
-// it survives the process being killed (synchronous=NORMAL: a power cut
-// may lose the last transactions). A message's visibility is a time in
+// it survives the process being killed and a power cut (synchronous=FULL:
+// the log is flushed at every commit). A message's visibility is a time in
 // its row (visible), so in-flight messages come back after a restart when
 // their timeout ends, as on AWS. Long polls wait in memory for a send or
 // the next message's visibility; they end when the process does.

@@ -98,10 +98,10 @@ func Open(cfg Config) (*Service, error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	// WAL with synchronous=NORMAL: a committed transaction survives the
-	// process dying (the crash the tests make); a power cut may lose the
-	// last ones.
-	db, err := sql.Open("sqlite", "file:"+cfg.Path+"?_pragma=journal_mode(WAL)&_pragma=synchronous(NORMAL)&_pragma=busy_timeout(10000)&_pragma=foreign_keys(ON)")
+	// WAL with synchronous=FULL: a transaction is on the disk when it
+	// commits, so what a call acknowledged survives the process dying and
+	// a power cut, as a message SQS accepted does.
+	db, err := sql.Open("sqlite", "file:"+cfg.Path+"?_pragma=journal_mode(WAL)&_pragma=synchronous(FULL)&_pragma=busy_timeout(10000)&_pragma=foreign_keys(ON)")
 	if err != nil {
 		return nil, fmt.Errorf("open local SQS database %s: %w", cfg.Path, err)
 	}

@@ -31,6 +31,23 @@ type dialect struct {
 	// parameter named by the first (as triggerParamArg makes it) has the
 	// text of the second.
 	triggerParam string
+	// pageLimit limits a list to a page, the page size its one argument.
+	//
+	// On Postgres the planner is not told the page size. A prepared
+	// statement (pgx prepares every statement) is planned for its
+	// arguments five times, then given a generic plan if that is
+	// estimated no dearer than those were. A generic plan's LIMIT $n is
+	// estimated to read a tenth of what matches, which on a long history
+	// costs far more than the page its custom plans read, so every call
+	// was planned afresh, the planning costing more than the read
+	// (docs/benchmarks.md, "Lists at a million executions"). A scalar
+	// subquery is a limit no plan can estimate, so every plan assumes
+	// that tenth, custom plans cost what the generic one does, and the
+	// generic plan is kept at any size. The tenth still makes reading an
+	// index in order cheaper than sorting what matched. A literal page
+	// size would also keep the plan, but without statistics a planner
+	// that expects fewer matches than a page sorts them all.
+	pageLimit string
 }
 
 // triggerParamArg is the first argument of triggerParam for the
@@ -49,6 +66,7 @@ func newDialect(name store.Dialect) (*dialect, error) {
 			name:         name,
 			triggerText:  "trigger_json",
 			triggerParam: "CAST(json_extract(trigger_json, ?) AS TEXT) = ?",
+			pageLimit:    "LIMIT ?",
 			migrationTable: `CREATE TABLE IF NOT EXISTS sluice_migration (
 	version    INTEGER PRIMARY KEY,
 	name       TEXT NOT NULL,
@@ -62,6 +80,7 @@ func newDialect(name store.Dialect) (*dialect, error) {
 			forUpdate:    " FOR UPDATE",
 			triggerText:  "trigger_json::text",
 			triggerParam: "json_extract_path_text(trigger_json, 'parameters', ?) = ?",
+			pageLimit:    "LIMIT (SELECT CAST(? AS bigint))",
 			migrationTable: `CREATE TABLE IF NOT EXISTS sluice_migration (
 	version    integer PRIMARY KEY,
 	name       text NOT NULL,

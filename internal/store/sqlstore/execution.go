@@ -261,7 +261,8 @@ func (q *querier) executionListQuery(params *store.ExecutionListParams) (string,
 	// One status is a condition the status indexes serve in order. Each of
 	// several is a query of its own, limited, and the union of those is
 	// sorted: sorting every execution in any of the statuses would cost
-	// as much as the history is long.
+	// as much as the history is long. Each LIMIT is the dialect's
+	// pageLimit, which on Postgres keeps one plan for every call.
 	statuses := slices.Compact(slices.Sorted(slices.Values(params.Statuses)))
 	one := func(st status.Status) (string, []any) {
 		w, a := where, args
@@ -273,7 +274,7 @@ func (q *querier) executionListQuery(params *store.ExecutionListParams) (string,
 		if len(w) > 0 {
 			query += ` WHERE ` + strings.Join(w, " AND ")
 		}
-		return query + ` ORDER BY created_at DESC, id DESC LIMIT ?`, append(a, limit+1)
+		return query + ` ORDER BY created_at DESC, id DESC ` + q.d.pageLimit, append(a, limit+1)
 	}
 	switch len(statuses) {
 	case 0:
@@ -293,7 +294,7 @@ func (q *querier) executionListQuery(params *store.ExecutionListParams) (string,
 		allArgs = append(allArgs, args...)
 	}
 	query := `SELECT ` + executionColumns + ` FROM (` + strings.Join(arms, " UNION ALL ") + `) AS x
-ORDER BY created_at DESC, id DESC LIMIT ?`
+ORDER BY created_at DESC, id DESC ` + q.d.pageLimit
 	args = append(allArgs, limit+1)
 	return query, args, limit, nil
 }

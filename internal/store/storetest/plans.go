@@ -1,6 +1,7 @@
 package storetest
 
 import (
+	"cmp"
 	"context"
 	"regexp"
 	"strings"
@@ -80,6 +81,11 @@ var (
 // exists, with seqscan, bitmapscan and sort disabled: the planner's
 // choice among plans depends on statistics that a test's few rows do
 // not give (BenchmarkExecutionList times what it chooses at a million).
+// There it also checks that the plan does not depend on the page size:
+// then the generic plan of the prepared statement is estimated to cost
+// what a plan for the call's arguments does, and Postgres keeps it rather
+// than planning every call afresh, which on a long history cost more
+// than the read.
 func ExecutionListPlans(t *testing.T, s HistoryStore) {
 	ctx := t.Context()
 	if err := s.FillExecutions(ctx, 0, 3000); err != nil {
@@ -93,6 +99,18 @@ func ExecutionListPlans(t *testing.T, s HistoryStore) {
 		plan, err := s.ExplainExecutionList(ctx, &tc.params, settings...)
 		if err != nil {
 			t.Fatalf("%s: explain: %v", tc.name, err)
+		}
+		if s.Dialect() == store.DialectPostgres {
+			other := tc.params
+			other.Limit = 500
+			otherPlan, err := s.ExplainExecutionList(ctx, &other, settings...)
+			if err != nil {
+				t.Fatalf("%s: explain with a page of %d: %v", tc.name, other.Limit, err)
+			}
+			if otherPlan != plan {
+				t.Errorf("%s: the plan depends on the page size; a page of %d:\n%s\na page of %d:\n%s",
+					tc.name, cmp.Or(tc.params.Limit, 50), plan, other.Limit, otherPlan)
+			}
 		}
 		lines := strings.Split(plan, "\n")
 		for _, idx := range tc.indexes {

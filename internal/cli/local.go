@@ -69,7 +69,7 @@ CloudFront's API (aws cloudfront … --endpoint-url); --edge-addr serves its dis
 	f := cmd.Flags()
 	f.StringVar(&addr, "addr", node.DefaultLambdaAddr, "loopback address to listen on; port 0 picks a free port")
 	f.StringVar(&dataDir, "data-dir", ".sluice/lambda", "directory for functions, versions, code and S3 objects")
-	f.StringVar(&configPath, "config", "", "sluice.yaml whose local.credentials the local Lambda verifies signatures with (any signature is accepted without)")
+	f.StringVar(&configPath, "config", "", "sluice.yaml whose local section the local Lambda takes: credentials it verifies signatures with (any signature is accepted without), concurrentExecutions (default: what half this machine's memory holds)")
 	f.StringVar(&edgeAddr, "edge-addr", "", "loopback address of the CloudFront edge proxy, which serves the local CloudFront's distributions and runs their Lambda@Edge functions (docs/local-edge.md); none when empty")
 	f.StringVar(&logLevel, "log-level", "info", "log level: debug, info, warn or error")
 	return cmd

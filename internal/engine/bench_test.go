@@ -303,20 +303,28 @@ func BenchmarkDurabilityCost(b *testing.B) {
 // SLUICE_BENCH_EXECUTIONS (default 100) executions of 10 wait-0 stages on
 // the engine and as many chains of 10 jobs on River alone, each on a store
 // of its own, in alternating order. It logs min/median/max of stages/s,
-// jobs/s and the per-round ratio engine ÷ River, and reports the median
-// ratio. Run it with -benchtime=1x.
+// jobs/s and the per-round ratio engine ÷ River, and the same of the CPU
+// time per stage or job (of this process, and on Postgres of the server's
+// processes too, as BenchmarkThroughput counts it), and reports the median
+// rate ratio. Run it with -benchtime=1x.
 func BenchmarkEngineVsRiver(b *testing.B) {
 	n, rounds := envInt("SLUICE_BENCH_EXECUTIONS", 100), envInt("SLUICE_BENCH_ROUNDS", 6)
 	eachDialect2(b, func(b *testing.B, open func() store.Store) {
 		engineStore, riverStore := open(), open()
+		_, pg := engineStore.(*postgres.Store)
 		for b.Loop() {
-			var eng, riv, ratio []float64
+			var eng, riv, ratio, cpuRatio, pgRatio []float64
+			var cpu, pgCPU [2][]float64
 			for i := range rounds {
-				var rate [2]float64
+				var rate, c, pc [2]float64
 				for j := range 2 {
 					k := (i + j) % 2 // 0 engine, 1 River
 					var d time.Duration
 					var err error
+					cpu0, pg0 := processCPU(b), time.Duration(0)
+					if pg {
+						pg0 = postgresCPU(b)
+					}
 					if k == 0 {
 						d, err = bench.Throughput(context.Background(), engineStore, n, 10, true)
 					} else {
@@ -326,10 +334,22 @@ func BenchmarkEngineVsRiver(b *testing.B) {
 						b.Fatal(err)
 					}
 					rate[k] = float64(n*10) / d.Seconds()
+					c[k] = ms(processCPU(b)-cpu0) / float64(n*10)
+					if pg {
+						pc[k] = ms(postgresCPU(b)-pg0) / float64(n*10)
+					}
 				}
 				eng, riv, ratio = append(eng, rate[0]), append(riv, rate[1]), append(ratio, rate[0]/rate[1])
+				cpu[0], cpu[1], cpuRatio = append(cpu[0], c[0]), append(cpu[1], c[1]), append(cpuRatio, c[1]/c[0])
+				if pg {
+					pgCPU[0], pgCPU[1], pgRatio = append(pgCPU[0], pc[0]), append(pgCPU[1], pc[1]), append(pgRatio, (c[1]+pc[1])/(c[0]+pc[0]))
+				}
 			}
 			b.Logf("engine stages/s %s; bare River jobs/s %s; engine ÷ River per round %s", minMedMax(eng), minMedMax(riv), minMedMax(ratio))
+			b.Logf("CPU ms of this process per engine stage %s; per River job %s; River's ÷ the engine's per round %s", minMedMax(cpu[0]), minMedMax(cpu[1]), minMedMax(cpuRatio))
+			if pg {
+				b.Logf("CPU ms of Postgres per engine stage %s; per River job %s; both processes, River's ÷ the engine's per round %s", minMedMax(pgCPU[0]), minMedMax(pgCPU[1]), minMedMax(pgRatio))
+			}
 			slices.Sort(ratio)
 			b.ReportMetric(ratio[len(ratio)/2], "engine/river")
 		}

@@ -156,11 +156,10 @@ type Querier interface {
 	// StageUpdate writes every column of one stage. ErrNotFound if missing.
 	StageUpdate(ctx context.Context, stage *Stage) error
 
-	// EventInsert appends events, in order, to the event log of their
-	// executions and sets each one's ID (on Postgres inside a transaction,
-	// by the time it commits; see Tx), a number unique across all
-	// executions and drawn when the row is inserted, not when it commits.
-	// Events given together get ascending IDs, and cost one statement.
+	// EventInsert appends to an execution's event log and sets ev.ID (on
+	// Postgres inside a transaction, by the time it commits; see Tx), a
+	// number unique across all executions and drawn when the row is
+	// inserted, not when it commits.
 	//
 	// IDs grow in commit order per execution, for writers that hold the
 	// execution's ExecutionLock (or inserted the execution) in the
@@ -173,7 +172,7 @@ type Querier interface {
 	// (a rolled-back insert; Postgres also skips sequence values after a
 	// crash). On SQLite, which serialises writers, IDs happen to grow in
 	// commit order across all executions, but callers must not rely on it.
-	EventInsert(ctx context.Context, evs ...*Event) error
+	EventInsert(ctx context.Context, ev *Event) error
 	// EventList returns events with ID > params.AfterID (and, when
 	// params.IDs is set, one of those IDs), oldest first, for one execution
 	// or (ExecutionID empty) all, at most params.Limit.

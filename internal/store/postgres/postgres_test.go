@@ -131,10 +131,6 @@ func BenchmarkStageUpdateInTx(b *testing.B) {
 	storetest.BenchmarkStageUpdateInTx(b, openTest(b))
 }
 
-func BenchmarkEventInsertInTx(b *testing.B) {
-	storetest.BenchmarkEventInsertInTx(b, openTest(b))
-}
-
 // migrationCount is the number of migration files in this package.
 func migrationCount(t *testing.T) int {
 	t.Helper()

@@ -227,18 +227,6 @@ func BenchmarkStageUpdateInTx(b *testing.B) {
 	storetest.BenchmarkStageUpdateInTx(b, openTest(b))
 }
 
-// BenchmarkEventInsertInTx runs on a store with relaxed commits: what it
-// compares is the statements, and the CPU of durable commits' flushes
-// varies far more than they cost.
-func BenchmarkEventInsertInTx(b *testing.B) {
-	s, err := sqlite.Open(b.Context(), filepath.Join(b.TempDir(), "sluice.db"), sqlite.WithRelaxedCommits())
-	if err != nil {
-		b.Fatalf("Open: %v", err)
-	}
-	b.Cleanup(func() { s.Close() })
-	storetest.BenchmarkEventInsertInTx(b, s)
-}
-
 // TestOpenRefusesNewerDatabase opens a database that a newer Sluice
 // migrated: its tables may mean something this one does not know.
 func TestOpenRefusesNewerDatabase(t *testing.T) {

@@ -4,8 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"slices"
-	"strings"
 
 	"github.com/sluice-cd/sluice/internal/store"
 )
@@ -14,95 +12,30 @@ import (
 // clock; it is normalised in place. ErrNotFound when the execution does not
 // exist.
 //
-// The events go in one statement per eventBatch of them, their IDs drawn in
-// the order given. The ID is drawn at the insert (an identity or
-// AUTOINCREMENT value), so it is only in commit order among transactions
-// that hold the execution's lock (the store contract). Nothing serialises
-// event writers beyond that: on Postgres transactions writing events of
-// different executions run side by side and may commit out of ID order; on
-// SQLite writers are serialised anyway.
-func (q *querier) EventInsert(ctx context.Context, evs ...*store.Event) error {
-	if len(evs) <= eventBatch {
-		if len(evs) == 0 {
-			return nil
-		}
-		return q.eventInsert(ctx, evs)
+// The ID is drawn at the insert (an identity or AUTOINCREMENT value), so
+// it is only in commit order among transactions that hold the execution's
+// lock (the store contract). Nothing serialises event writers beyond that:
+// on Postgres transactions writing events of different executions run side
+// by side and may commit out of ID order; on SQLite writers are serialised
+// anyway.
+func (q *querier) EventInsert(ctx context.Context, ev *store.Event) error {
+	if err := checkJSON("data", ev.Data); err != nil {
+		return fmt.Errorf("insert event of execution %s: %w", ev.ExecutionID, err)
 	}
-	return q.atomic(ctx, false, func(q *querier) error {
-		for len(evs) > 0 {
-			n := min(len(evs), eventBatch)
-			if err := q.eventInsert(ctx, evs[:n]); err != nil {
-				return err
+	ev.CreatedAt = q.stamp(ev.CreatedAt)
+	return q.queryRowHeld(ctx, `INSERT INTO event (execution_id, stage_id, type, data, created_at)
+VALUES (?, ?, ?, ?, ?)
+RETURNING id`, []any{ev.ExecutionID, ev.StageID, ev.Type, jsonArg(ev.Data), q.d.time(ev.CreatedAt)},
+		func(r Row) error {
+			err := r.Scan(&ev.ID)
+			if errors.Is(err, ErrForeignKey) {
+				return fmt.Errorf("insert event: execution %s: %w", ev.ExecutionID, store.ErrNotFound)
 			}
-			evs = evs[n:]
-		}
-		return nil
-	})
-}
-
-// eventBatch bounds the events one statement inserts, and so its
-// parameters (five each) well below either dialect's limit.
-const eventBatch = 200
-
-func (q *querier) eventInsert(ctx context.Context, evs []*store.Event) error {
-	args := make([]any, 0, 5*len(evs))
-	var values strings.Builder
-	for i, ev := range evs {
-		if err := checkJSON("data", ev.Data); err != nil {
-			return fmt.Errorf("insert event of execution %s: %w", ev.ExecutionID, err)
-		}
-		ev.CreatedAt = q.stamp(ev.CreatedAt)
-		args = append(args, ev.ExecutionID, ev.StageID, ev.Type, jsonArg(ev.Data), q.d.time(ev.CreatedAt))
-		if i > 0 {
-			values.WriteString(", ")
-		}
-		values.WriteString("(?, ?, ?, ?, ?)")
-	}
-	insert := `INSERT INTO event (execution_id, stage_id, type, data, created_at) VALUES ` + values.String() + ` RETURNING id`
-	// Both dialects draw the IDs row by row in the order of the VALUES
-	// list, so the events, in their order, get the IDs in ascending order.
-	ids := make([]int64, 0, len(evs))
-	done := func(err error) error {
-		switch {
-		case errors.Is(err, ErrForeignKey):
-			return fmt.Errorf("insert event: execution %s: %w", executionsOf(evs), store.ErrNotFound)
-		case err != nil:
-			return fmt.Errorf("insert event of execution %s: %w", executionsOf(evs), err)
-		case len(ids) != len(evs):
-			return fmt.Errorf("insert events of execution %s: %d IDs for %d events", executionsOf(evs), len(ids), len(evs))
-		}
-		slices.Sort(ids)
-		for i, ev := range evs {
-			ev.ID = ids[i]
-		}
-		return nil
-	}
-	if q.d.name == store.DialectPostgres {
-		// One row, so that the statement can be held (see Pipeliner).
-		return q.queryRowHeld(ctx, `WITH inserted AS (`+insert+`) SELECT array_agg(id) FROM inserted`, args,
-			func(r Row) error { return done(r.Scan(&ids)) })
-	}
-	err := q.query(ctx, insert, args, func(r Row) error {
-		var id int64
-		if err := r.Scan(&id); err != nil {
-			return err
-		}
-		ids = append(ids, id)
-		return nil
-	})
-	return done(err)
-}
-
-// executionsOf names the executions of evs, for an error: "e1", or "e1 or
-// e2" when the events are of more than one.
-func executionsOf(evs []*store.Event) string {
-	var ids []string
-	for _, ev := range evs {
-		if !slices.Contains(ids, ev.ExecutionID) {
-			ids = append(ids, ev.ExecutionID)
-		}
-	}
-	return strings.Join(ids, " or ")
+			if err != nil {
+				return fmt.Errorf("insert event of execution %s: %w", ev.ExecutionID, err)
+			}
+			return nil
+		})
 }
 
 // EventList implements store.Querier.

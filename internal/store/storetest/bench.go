@@ -4,7 +4,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"slices"
-	"syscall"
 	"testing"
 	"time"
 
@@ -50,53 +49,6 @@ func BenchmarkStageUpdateInTx(b *testing.B, s store.Store) {
 		}
 		i++
 	}
-}
-
-// BenchmarkEventInsertInTx measures a transaction that writes four events
-// of one execution, as an engine step does: one EventInsert call each
-// (one-by-one) or one for all four (together). Besides the time it reports
-// the process's CPU time per transaction (cpu-us/op), which a busy machine
-// disturbs less and in which durable commits' waits do not count.
-func BenchmarkEventInsertInTx(b *testing.B, s store.Store) {
-	ctx := b.Context()
-	mustInsert(b, s, newExecution("bench", "app", "p", status.Running, at(0), 1))
-	for _, together := range []bool{false, true} {
-		name := map[bool]string{false: "one-by-one", true: "together"}[together]
-		b.Run(name, func(b *testing.B) {
-			cpu0 := processCPU(b)
-			for b.Loop() {
-				evs := make([]*store.Event, 4)
-				for i := range evs {
-					evs[i] = &store.Event{ExecutionID: "bench", StageID: "bench-s0", Type: "stage.status",
-						Data: json.RawMessage(`{"status":"RUNNING","refId":"1","name":"wait 1"}`)}
-				}
-				err := s.InTx(ctx, func(tx store.Tx) error {
-					if together {
-						return tx.EventInsert(ctx, evs...)
-					}
-					for _, ev := range evs {
-						if err := tx.EventInsert(ctx, ev); err != nil {
-							return err
-						}
-					}
-					return nil
-				})
-				if err != nil {
-					b.Fatalf("InTx: %v", err)
-				}
-			}
-			b.ReportMetric(float64((processCPU(b)-cpu0).Microseconds())/float64(b.N), "cpu-us/op")
-		})
-	}
-}
-
-// processCPU is the user and system CPU time this process has used.
-func processCPU(b *testing.B) time.Duration {
-	var ru syscall.Rusage
-	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
-		b.Fatal(err)
-	}
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
 
 // BenchmarkExecutionList times the lists of listCases on a store of

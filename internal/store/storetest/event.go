@@ -16,7 +16,6 @@ var eventTests = []test{
 	{"DefaultLimit", testEventDefaultLimit},
 	{"RoundTrip", testEventRoundTrip},
 	{"MissingExecution", testEventMissingExecution},
-	{"InsertMany", testEventInsertMany},
 	{"LastID", testEventLastID},
 }
 
@@ -196,51 +195,6 @@ func testEventRoundTrip(t *testing.T, s store.Store) {
 func testEventMissingExecution(t *testing.T, s store.Store) {
 	err := s.EventInsert(t.Context(), &store.Event{ExecutionID: "nope", Type: "x"})
 	checkErr(t, "EventInsert for a missing execution", err, store.ErrNotFound, "execution nope")
-}
-
-// testEventInsertMany inserts many events of two executions in one call,
-// more than one statement takes, inside a transaction and outside one:
-// they get ascending IDs in the order given and read back in that order.
-// A call with an event of a missing execution inserts none of them.
-func testEventInsertMany(t *testing.T, s store.Store) {
-	ctx := t.Context()
-	mustInsert(t, s,
-		newExecution("e-1", "app", "p", status.Running, at(0), 1),
-		newExecution("e-2", "app", "p", status.Running, at(0), 1))
-	batch := func(from, n int) []*store.Event {
-		evs := make([]*store.Event, n)
-		for i := range evs {
-			evs[i] = &store.Event{ExecutionID: []string{"e-1", "e-2"}[i%2], StageID: fmt.Sprintf("s%d", from+i), Type: "stage.status",
-				Data: json.RawMessage(fmt.Sprintf(`{"i":%d}`, from+i)), CreatedAt: at(from + i)}
-		}
-		return evs
-	}
-	inTx := batch(0, 450)
-	err := s.InTx(ctx, func(tx store.Tx) error { return tx.EventInsert(ctx, inTx...) })
-	if err != nil {
-		t.Fatalf("EventInsert of %d events in a transaction: %v", len(inTx), err)
-	}
-	outside := batch(450, 250)
-	if err := s.EventInsert(ctx, outside...); err != nil {
-		t.Fatalf("EventInsert of %d events: %v", len(outside), err)
-	}
-	if err := s.EventInsert(ctx); err != nil {
-		t.Fatalf("EventInsert of no events: %v", err)
-	}
-	all := append(inTx, outside...)
-	for i := 1; i < len(all); i++ {
-		if all[i].ID <= all[i-1].ID {
-			t.Fatalf("event %d got ID %d after ID %d; want IDs that grow in the order given", i, all[i].ID, all[i-1].ID)
-		}
-	}
-	check(t, "EventList", mustEvents(t, s, store.EventListParams{Limit: 1000}), all)
-
-	bad := []*store.Event{{ExecutionID: "e-1", Type: "x"}, {ExecutionID: "nope", Type: "x"}}
-	err = s.InTx(ctx, func(tx store.Tx) error { return tx.EventInsert(ctx, bad...) })
-	checkErr(t, "EventInsert with an event of a missing execution", err, store.ErrNotFound, "nope")
-	if got := mustEvents(t, s, store.EventListParams{AfterID: all[len(all)-1].ID}); len(got) != 0 {
-		t.Errorf("EventList after the failed insert: %d events, want none", len(got))
-	}
 }
 
 func testAuditInsertAndList(t *testing.T, s store.Store) {

@@ -23,10 +23,14 @@ import (
 // its chain (the last one does not) and completes itself — the least a
 // stage transition can cost, with none of the engine's work. The queue is
 // Sluice's (package jobqueue): River's client with the engine's settings,
-// the store's connections, pragmas and durable commits. A job completes
-// itself as River's API does it: JobCompleteTx on SQLite; on Postgres the
-// engine's one-row statement, since JobCompleteTx's cached generic plan
-// there grows with the table (docs/benchmarks.md, issue 2). It does not
+// the store's connections, pragmas and durable commits. Jobs are inserted
+// with River's InsertTx: they are given empty options, which River treats
+// as none, because with none the queue inserts with a one-row statement of
+// its own — the engine's cut, not River's (jobqueue.Queue.InsertTx). A job
+// completes itself as River's API does it: JobCompleteTx on SQLite; on
+// Postgres the engine's one-row statement, since JobCompleteTx's cached
+// generic plan there grows with the table (docs/benchmarks.md, issue 2). It
+// does not
 // tell the queue of the completions (Queue.CompletedBy), so River's
 // completer marks every job again, as it does for River's own users. It
 // returns the time until the last job of every chain completed.
@@ -51,7 +55,7 @@ func BareRiver(ctx context.Context, st store.Store, chains, jobs int) (time.Dura
 	begin := time.Now()
 	for i := range chains {
 		err := st.InTx(ctx, func(tx store.Tx) error {
-			return q.InsertTx(ctx, tx, chainArgs{Chain: i, Step: 1}, nil)
+			return q.InsertTx(ctx, tx, chainArgs{Chain: i, Step: 1}, &river.InsertOpts{})
 		})
 		if err != nil {
 			return 0, err
@@ -96,7 +100,7 @@ func (w *chainWorker) Work(ctx context.Context, job *river.Job[chainArgs]) error
 	last := job.Args.Step >= w.jobs
 	err := w.st.InTx(ctx, func(tx store.Tx) error {
 		if !last {
-			if err := w.q.InsertTx(ctx, tx, chainArgs{Chain: job.Args.Chain, Step: job.Args.Step + 1}, nil); err != nil {
+			if err := w.q.InsertTx(ctx, tx, chainArgs{Chain: job.Args.Chain, Step: job.Args.Step + 1}, &river.InsertOpts{}); err != nil {
 				return err
 			}
 		}

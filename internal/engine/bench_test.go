@@ -9,6 +9,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -40,21 +41,82 @@ func BenchmarkStageTransition(b *testing.B) {
 
 // BenchmarkThroughput triggers SLUICE_BENCH_EXECUTIONS (default 100)
 // executions of a 10-stage wait-0 pipeline at once and reports stages
-// completed per second.
+// completed per second, and the CPU time per stage of this process
+// (getrusage) and of every Postgres server process on the machine
+// (pg-cpu-ms/stage, Postgres only; see postgresCPU), which a shared machine
+// disturbs far less than it does the rate.
 func BenchmarkThroughput(b *testing.B) {
 	n := envInt("SLUICE_BENCH_EXECUTIONS", 100)
 	eachDialect(b, func(b *testing.B, st store.Store) {
-		var total time.Duration
+		_, pg := st.(*postgres.Store)
+		var total, cpu, pgCPU time.Duration
 		for b.Loop() {
+			cpu0, pg0 := processCPU(b), time.Duration(0)
+			if pg {
+				pg0 = postgresCPU(b)
+			}
 			d, err := bench.Throughput(context.Background(), st, n, 10, true)
 			if err != nil {
 				b.Fatal(err)
 			}
 			total += d
+			cpu += processCPU(b) - cpu0
+			if pg {
+				pgCPU += postgresCPU(b) - pg0
+			}
 		}
-		b.ReportMetric(float64(n*10*b.N)/total.Seconds(), "stages/s")
+		stages := float64(n * 10 * b.N)
+		b.ReportMetric(stages/total.Seconds(), "stages/s")
+		b.ReportMetric(ms(cpu)/stages, "cpu-ms/stage")
+		if pg {
+			b.ReportMetric(ms(pgCPU)/stages, "pg-cpu-ms/stage")
+		}
 		b.ReportMetric(0, "ns/op")
 	})
+}
+
+// processCPU is the user and system CPU time this process has used.
+func processCPU(b *testing.B) time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		b.Fatal(err)
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
+// postgresCPU is the user and system CPU time used by the machine's
+// Postgres server processes that are alive, plus what its postmaster
+// reaped from those that ended (its cutime and cstime), read from /proc;
+// zero where there is no /proc. It counts whatever else uses the server
+// meanwhile, too.
+func postgresCPU(b *testing.B) time.Duration {
+	dirs, _ := filepath.Glob("/proc/[0-9]*/stat")
+	var ticks int64
+	for _, path := range dirs {
+		raw, err := os.ReadFile(path)
+		if err != nil {
+			continue // the process ended
+		}
+		// pid (comm) state ppid … : comm may hold spaces, so split after
+		// its closing parenthesis.
+		i := strings.LastIndexByte(string(raw), ')')
+		if i < 0 || !strings.HasPrefix(string(raw[strings.IndexByte(string(raw), '(')+1:]), "postgres") {
+			continue
+		}
+		f := strings.Fields(string(raw[i+1:]))
+		// f[0] is field 3 (state): utime, stime, cutime, cstime are
+		// fields 14–17.
+		if len(f) < 15 {
+			continue
+		}
+		for j, field := range f[11:15] {
+			v, _ := strconv.ParseInt(field, 10, 64)
+			if j < 2 || f[1] == "1" { // children's times only for the postmaster, whose parent is init
+				ticks += v
+			}
+		}
+	}
+	return time.Duration(ticks) * time.Second / 100 // USER_HZ
 }
 
 // BenchmarkMetricsCost measures what counting executions, stages and jobs
@@ -241,20 +303,28 @@ func BenchmarkDurabilityCost(b *testing.B) {
 // SLUICE_BENCH_EXECUTIONS (default 100) executions of 10 wait-0 stages on
 // the engine and as many chains of 10 jobs on River alone, each on a store
 // of its own, in alternating order. It logs min/median/max of stages/s,
-// jobs/s and the per-round ratio engine ÷ River, and reports the median
-// ratio. Run it with -benchtime=1x.
+// jobs/s and the per-round ratio engine ÷ River, and the same of the CPU
+// time per stage or job (of this process, and on Postgres of the server's
+// processes too, as BenchmarkThroughput counts it), and reports the median
+// rate ratio. Run it with -benchtime=1x.
 func BenchmarkEngineVsRiver(b *testing.B) {
 	n, rounds := envInt("SLUICE_BENCH_EXECUTIONS", 100), envInt("SLUICE_BENCH_ROUNDS", 6)
 	eachDialect2(b, func(b *testing.B, open func() store.Store) {
 		engineStore, riverStore := open(), open()
+		_, pg := engineStore.(*postgres.Store)
 		for b.Loop() {
-			var eng, riv, ratio []float64
+			var eng, riv, ratio, cpuRatio, pgRatio []float64
+			var cpu, pgCPU [2][]float64
 			for i := range rounds {
-				var rate [2]float64
+				var rate, c, pc [2]float64
 				for j := range 2 {
 					k := (i + j) % 2 // 0 engine, 1 River
 					var d time.Duration
 					var err error
+					cpu0, pg0 := processCPU(b), time.Duration(0)
+					if pg {
+						pg0 = postgresCPU(b)
+					}
 					if k == 0 {
 						d, err = bench.Throughput(context.Background(), engineStore, n, 10, true)
 					} else {
@@ -264,10 +334,22 @@ func BenchmarkEngineVsRiver(b *testing.B) {
 						b.Fatal(err)
 					}
 					rate[k] = float64(n*10) / d.Seconds()
+					c[k] = ms(processCPU(b)-cpu0) / float64(n*10)
+					if pg {
+						pc[k] = ms(postgresCPU(b)-pg0) / float64(n*10)
+					}
 				}
 				eng, riv, ratio = append(eng, rate[0]), append(riv, rate[1]), append(ratio, rate[0]/rate[1])
+				cpu[0], cpu[1], cpuRatio = append(cpu[0], c[0]), append(cpu[1], c[1]), append(cpuRatio, c[1]/c[0])
+				if pg {
+					pgCPU[0], pgCPU[1], pgRatio = append(pgCPU[0], pc[0]), append(pgCPU[1], pc[1]), append(pgRatio, (c[1]+pc[1])/(c[0]+pc[0]))
+				}
 			}
 			b.Logf("engine stages/s %s; bare River jobs/s %s; engine ÷ River per round %s", minMedMax(eng), minMedMax(riv), minMedMax(ratio))
+			b.Logf("CPU ms of this process per engine stage %s; per River job %s; River's ÷ the engine's per round %s", minMedMax(cpu[0]), minMedMax(cpu[1]), minMedMax(cpuRatio))
+			if pg {
+				b.Logf("CPU ms of Postgres per engine stage %s; per River job %s; both processes, River's ÷ the engine's per round %s", minMedMax(pgCPU[0]), minMedMax(pgCPU[1]), minMedMax(pgRatio))
+			}
 			slices.Sort(ratio)
 			b.ReportMetric(ratio[len(ratio)/2], "engine/river")
 		}

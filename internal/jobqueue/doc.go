@@ -58,6 +58,14 @@
 // (postgres.Store.QueuePool); on SQLite the store's flushes carry it to
 // the disk with the engine's commits.
 //
+// # Inserting
+//
+// A job with no options (every stage's run_stage job) is inserted with a
+// one-row statement of the queue's own that writes the row River's InsertTx
+// would, held to go with the transaction's other writes; on Postgres
+// River's insert notification goes with it (insert.go). Jobs with options —
+// unique, scheduled, their own attempts — go through River's InsertTx.
+//
 // River's own tables are migrated at New; on Postgres under an advisory
 // lock, so servers starting together on an empty database do not race.
 package jobqueue

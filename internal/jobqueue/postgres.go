@@ -55,6 +55,9 @@ func newPostgres(ctx context.Context, st *postgres.Store, cfg Config) (*Queue, e
 		nodeID: cfg.NodeID,
 		client: client,
 		insert: func(ctx context.Context, tx store.Tx, args river.JobArgs, opts *river.InsertOpts) error {
+			if plain(args, opts) {
+				return insertPostgres(ctx, tx, args)
+			}
 			raw, err := postgres.DriverTx(ctx, tx)
 			if err == nil {
 				_, err = client.InsertTx(ctx, raw, args, opts)

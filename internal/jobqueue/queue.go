@@ -131,7 +131,7 @@ func riverConfig(cfg Config, clientID string) *river.Config {
 		FetchPollInterval:    250 * time.Millisecond,
 		JobTimeout:           cfg.JobTimeout,
 		RescueStuckJobsAfter: cfg.RescueAfter,
-		MaxAttempts:          10,
+		MaxAttempts:          maxAttempts,
 		// Completed jobs are kept for a day for debugging, then removed.
 		CompletedJobRetentionPeriod: 24 * time.Hour,
 	}
@@ -176,7 +176,10 @@ func (q *Queue) stopped(ctx context.Context) {
 	}
 }
 
-// InsertTx inserts a job in tx, a transaction of the queue's store.
+// InsertTx inserts a job in tx, a transaction of the queue's store. A job
+// with nil opts whose args set no options of their own is inserted with a
+// statement of the queue's own, which writes the row River's InsertTx
+// would; any other through River's InsertTx (see plain).
 func (q *Queue) InsertTx(ctx context.Context, tx store.Tx, args river.JobArgs, opts *river.InsertOpts) error {
 	if err := q.insert(ctx, tx, args, opts); err != nil {
 		return fmt.Errorf("insert %s job: %w", args.Kind(), err)

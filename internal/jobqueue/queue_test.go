@@ -2,17 +2,22 @@ package jobqueue_test
 
 import (
 	"context"
+	"database/sql"
 	"errors"
+	"slices"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/jackc/pgx/v5/stdlib"
 	"github.com/riverqueue/river"
 
 	"github.com/sluice-cd/sluice/internal/jobqueue"
 	"github.com/sluice-cd/sluice/internal/sluicetest"
 	"github.com/sluice-cd/sluice/internal/status"
 	"github.com/sluice-cd/sluice/internal/store"
+	"github.com/sluice-cd/sluice/internal/store/postgres"
+	"github.com/sluice-cd/sluice/internal/store/sqlite"
 )
 
 type testArgs struct {
@@ -118,4 +123,88 @@ func TestInsertSharesTheTransaction(t *testing.T) {
 			t.Errorf("the job of the rolled-back transaction ran %d times", n)
 		}
 	})
+}
+
+// TestPlainInsertWritesRiversRow inserts a job with no options, which the
+// queue inserts with its own statement, and the same job through River's
+// InsertTx (empty options, which River treats as none): the two rows agree
+// in every column but the ID, the arguments and the times, and both run.
+func TestPlainInsertWritesRiversRow(t *testing.T) {
+	sluicetest.EachStore(t, func(t *testing.T, st store.Store) {
+		ctx := t.Context()
+		q, rec := newQueue(t, st, "")
+		for n, opts := range []*river.InsertOpts{nil, {}} {
+			err := st.InTx(ctx, func(tx store.Tx) error { return q.InsertTx(ctx, tx, testArgs{N: n}, opts) })
+			if err != nil {
+				t.Fatal(err)
+			}
+		}
+		var rows [][]string
+		switch st := st.(type) {
+		case *sqlite.Store:
+			// River's SQLite driver puts a nonce of its own in the
+			// metadata of every job it inserts, which only its insert reads
+			// (to tell a unique job inserted from one already there).
+			rows = riverJobs(t, st.DB(), `SELECT json_extract(args, '$.n'), length(created_at), kind, max_attempts,
+coalesce(json(json_remove(metadata, '$."river:unique_nonce"')), 'NULL'), priority, queue, length(scheduled_at), state, coalesce(json(tags), 'NULL'),
+typeof(args), typeof(metadata), typeof(tags), coalesce(unique_key, 'NULL'), coalesce(unique_states, 'NULL'),
+coalesce(attempted_by, 'NULL'), coalesce(errors, 'NULL'), attempt,
+created_at = scheduled_at, julianday('now') - julianday(created_at) < 1.0 / 24
+FROM river_job ORDER BY id`)
+		case *postgres.Store:
+			db := stdlib.OpenDBFromPool(st.Pool())
+			defer db.Close()
+			rows = riverJobs(t, db, `SELECT args->>'n', kind, max_attempts, metadata::text, priority, queue, state::text,
+tags::text, coalesce(unique_key::text, 'NULL'), coalesce(unique_states::text, 'NULL'),
+coalesce(attempted_by::text, 'NULL'), coalesce(errors::text, 'NULL'), attempt,
+created_at = scheduled_at, now() - created_at < interval '1 hour'
+FROM river_job ORDER BY id`)
+		}
+		if len(rows) != 2 {
+			t.Fatalf("%d jobs, want 2", len(rows))
+		}
+		if rows[0][0] != "0" || rows[1][0] != "1" {
+			t.Fatalf("jobs with n = %s and %s, want 0 and 1", rows[0][0], rows[1][0])
+		}
+		if !slices.Equal(rows[0][1:], rows[1][1:]) {
+			t.Errorf("the queue's insert wrote\n%q\nRiver's\n%q", rows[0], rows[1])
+		}
+		start(t, q)
+		q.Committed()
+		sluicetest.WaitFor(t, "both jobs to run", 0, func() bool { return rec.count(0) == 1 && rec.count(1) == 1 })
+	})
+}
+
+// riverJobs reads every row of query as text.
+func riverJobs(t *testing.T, db *sql.DB, query string) [][]string {
+	t.Helper()
+	rows, err := db.QueryContext(t.Context(), query)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rows.Close()
+	cols, err := rows.Columns()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out [][]string
+	for rows.Next() {
+		vals := make([]sql.NullString, len(cols))
+		dest := make([]any, len(cols))
+		for i := range vals {
+			dest[i] = &vals[i]
+		}
+		if err := rows.Scan(dest...); err != nil {
+			t.Fatal(err)
+		}
+		row := make([]string, len(cols))
+		for i, v := range vals {
+			row[i] = v.String
+		}
+		out = append(out, row)
+	}
+	if err := rows.Err(); err != nil {
+		t.Fatal(err)
+	}
+	return out
 }

@@ -38,6 +38,9 @@ func newSQLite(ctx context.Context, st *sqlite.Store, cfg Config) (*Queue, error
 		log:    cfg.Logger,
 		client: client,
 		insert: func(ctx context.Context, tx store.Tx, args river.JobArgs, opts *river.InsertOpts) error {
+			if plain(args, opts) {
+				return insertSQLite(ctx, tx, args)
+			}
 			raw, err := sqlite.DriverTx(ctx, tx)
 			if err == nil {
 				_, err = client.InsertTx(ctx, raw, args, opts)

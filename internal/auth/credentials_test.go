@@ -6,7 +6,6 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -15,29 +14,12 @@ import (
 	"github.com/sluice-cd/sluice/internal/store"
 )
 
-// clock is a fake clock the tests move by hand.
-type clock struct {
-	mu  sync.Mutex
-	now time.Time
+// newClock is the tests' clock, which they move by hand.
+func newClock() *sluicetest.Clock {
+	return sluicetest.NewClock(time.Date(2026, 12, 1, 9, 0, 0, 0, time.UTC))
 }
 
-func newClock() *clock {
-	return &clock{now: time.Date(2026, 12, 1, 9, 0, 0, 0, time.UTC)}
-}
-
-func (c *clock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.now
-}
-
-func (c *clock) Advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.now = c.now.Add(d)
-}
-
-func newAuthenticator(t *testing.T, st store.Store, cfg auth.Config) (*auth.Authenticator, *clock) {
+func newAuthenticator(t *testing.T, st store.Store, cfg auth.Config) (*auth.Authenticator, *sluicetest.Clock) {
 	t.Helper()
 	clk := newClock()
 	a, err := auth.NewAuthenticator(st, cfg, clk.Now)

@@ -7,11 +7,11 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"slices"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/sluice-cd/sluice/internal/engine"
+	"github.com/sluice-cd/sluice/internal/sluicetest"
 	"github.com/sluice-cd/sluice/internal/stage"
 	"github.com/sluice-cd/sluice/internal/status"
 	"github.com/sluice-cd/sluice/internal/store"
@@ -23,30 +23,12 @@ import (
 // so it cannot hold two such transactions open at once: the tests run on
 // Postgres only.
 
-// fakeClock is the engine's clock, moved by the test.
-type fakeClock struct {
-	mu  sync.Mutex
-	now time.Time
-}
-
-func (c *fakeClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.now
-}
-
-func (c *fakeClock) Add(d time.Duration) {
-	c.mu.Lock()
-	c.now = c.now.Add(d)
-	c.mu.Unlock()
-}
-
 // eventRig is an engine, not started, that only serves subscriptions, over
 // a store with some executions to write events for.
 type eventRig struct {
 	engine *engine.Engine
 	store  store.Store
-	clock  *fakeClock
+	clock  *sluicetest.Clock
 }
 
 func newEventRig(t *testing.T, st store.Store, executions ...string) *eventRig {
@@ -58,7 +40,7 @@ func newEventRig(t *testing.T, st store.Store, executions ...string) *eventRig {
 // by edit.
 func newEventRigWith(t *testing.T, st store.Store, edit func(*engine.Config), executions ...string) *eventRig {
 	t.Helper()
-	clock := &fakeClock{now: time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC)}
+	clock := sluicetest.NewClock(time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC))
 	cfg := engine.Config{Store: st, Stages: stage.NewRegistry(), Clock: clock.Now, EventPollInterval: 5 * time.Millisecond}
 	if edit != nil {
 		edit(&cfg)
@@ -271,7 +253,7 @@ func TestSubscribeAllForgetsHoles(t *testing.T) {
 	after := r.commit(t, "e-3")
 	wantNext(t, events, after, "not held up by a rolled-back ID or an open transaction")
 
-	r.clock.Add(time.Minute) // well past the grace period
+	r.clock.Advance(time.Minute) // well past the grace period
 	// The read that delivers the first event committed after the clock moved
 	// may have started before it moved; the one after that has forgotten the
 	// holes.

@@ -430,7 +430,7 @@ func TestSubscribeExecutionAfterForgottenEvent(t *testing.T) {
 	wantNext(t, one, first, "the first event")
 	late := r.open(t, "e-1", 1)
 	wantNext(t, all, r.commit(t, "e-2"), "an event above the open transaction's")
-	r.clock.Add(time.Minute) // past the grace period
+	r.clock.Advance(time.Minute) // past the grace period
 	// As in TestSubscribeAllForgetsHoles: the second read after the clock
 	// moved has forgotten the hole.
 	wantNext(t, all, r.commit(t, "e-2"), "committed after the grace period")

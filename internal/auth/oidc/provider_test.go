@@ -12,13 +12,13 @@ import (
 	"net/url"
 	"slices"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/sluice-cd/sluice/internal/auth/oidc"
 	"github.com/sluice-cd/sluice/internal/auth/oidc/oidctest"
+	"github.com/sluice-cd/sluice/internal/sluicetest"
 )
 
 // secret keys the login cookie in every test.
@@ -32,31 +32,12 @@ var alice = oidctest.User{
 	Groups:   []string{"engineering", "deployers"},
 }
 
-// clock is a hand-set clock that starts at the real time, since the
-// provider stamps its tokens with the real time.
-type clock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *clock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *clock) Advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.t = c.t.Add(d)
-}
-
 // app is what the console does with the package: two routes, and a
 // browser (a cookie jar) that uses them.
 type app struct {
 	url   string
 	idp   *oidctest.Provider
-	clock *clock
+	clock *sluicetest.Clock // starts at the real time: the provider stamps its tokens with it
 	// browser follows no redirect, so a test can step through the flow.
 	browser *http.Client
 	// For the benchmark: time spent in Start and Callback, and in their
@@ -91,7 +72,7 @@ type result struct {
 // with the configuration that configure (if any) changes.
 func startApp(t testing.TB, user oidctest.User, configure func(*oidc.Config)) *app {
 	t.Helper()
-	a := &app{idp: oidctest.Start(t, user), clock: &clock{t: time.Now()}}
+	a := &app{idp: oidctest.Start(t, user), clock: sluicetest.NewClock(time.Now())}
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)

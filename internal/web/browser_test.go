@@ -577,6 +577,21 @@ func TestBrowserRollbackAnswerIsShown(t *testing.T) {
 	b.allowConsole("/events")
 	b.open("/executions/" + exec.ID)
 	b.waitFor("the page", `document.body.dataset.enhanced === '1' && !!document.getElementById('act-rollback')`)
+	// Nor can it refresh itself: a stream that fails makes the page fetch
+	// itself once, and that fetch, landing after the rollback, would take
+	// Roll back away. Wait for that fetch (if the browser gave the stream
+	// up; it may keep reconnecting instead), then block the page's URL.
+	b.waitFor("the event stream to fail", `(() => {
+		const s = document.getElementById('live-state').textContent;
+		return s.includes('stopped') ? Number(document.body.dataset.refreshed) >= 1 : s.includes('Reconnecting');
+	})()`)
+	if _, err := chromedp.Call(b.ctx, network.SetBlockedURLs, network.SetBlockedURLsParams{URLPatterns: []*network.BlockPattern{
+		{URLPattern: "*://*:*/api/v1/executions/*/events", Block: true},
+		{URLPattern: "*://*:*/executions/" + exec.ID, Block: true},
+	}}); err != nil {
+		t.Fatal(err)
+	}
+	b.allowConsole("/executions/" + exec.ID)
 	// Someone else rolls it back while the page is open.
 	if _, err := s.client.Rollback(context.Background(), exec.ID); err != nil {
 		t.Fatal(err)

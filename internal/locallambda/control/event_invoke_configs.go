@@ -94,15 +94,7 @@ func (req *eventInvokeConfigRequest) validate() error {
 // eventInvokeTarget parses the function and qualifier of an event invoke
 // config request and checks that the qualifier exists.
 func (cp *Plane) eventInvokeTarget(m *catalog, r *http.Request) (*lambdaFunction, string, error) {
-	ref, err := cp.arns.parseFunctionName(r.PathValue("function"))
-	if err != nil {
-		return nil, "", err
-	}
-	q, err := mergeQualifier(ref.Qualifier, r.URL.Query().Get("Qualifier"))
-	if err != nil {
-		return nil, "", err
-	}
-	fn, err := cp.st.lookup(m, ref, q)
+	fn, q, err := cp.requestFunction(m, r)
 	if err != nil {
 		return nil, "", err
 	}

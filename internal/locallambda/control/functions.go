@@ -207,18 +207,28 @@ type codeLocation struct {
 	Location       string `json:"Location"`
 }
 
-// resolveRequest parses a FunctionName path parameter and the Qualifier
-// query parameter and finds the version they name.
-func (cp *Plane) resolveRequest(m *catalog, r *http.Request) (*lambdaFunction, *functionVersion, string, error) {
+// requestFunction parses a FunctionName path parameter and the Qualifier
+// query parameter, and finds the function; the qualifier is not checked.
+func (cp *Plane) requestFunction(m *catalog, r *http.Request) (*lambdaFunction, string, error) {
 	ref, err := cp.arns.parseFunctionName(r.PathValue("function"))
 	if err != nil {
-		return nil, nil, "", err
+		return nil, "", err
 	}
 	q, err := mergeQualifier(ref.Qualifier, r.URL.Query().Get("Qualifier"))
 	if err != nil {
-		return nil, nil, "", err
+		return nil, "", err
 	}
 	fn, err := cp.st.lookup(m, ref, q)
+	if err != nil {
+		return nil, "", err
+	}
+	return fn, q, nil
+}
+
+// resolveRequest finds the function and the version that a request's
+// FunctionName and Qualifier name.
+func (cp *Plane) resolveRequest(m *catalog, r *http.Request) (*lambdaFunction, *functionVersion, string, error) {
+	fn, q, err := cp.requestFunction(m, r)
 	if err != nil {
 		return nil, nil, "", err
 	}

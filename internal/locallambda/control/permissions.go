@@ -39,15 +39,7 @@ var (
 // policyTarget finds the function and the policy key of a request: ""
 // for the function, else the version or alias its Qualifier names.
 func (cp *Plane) policyTarget(m *catalog, r *http.Request) (*lambdaFunction, string, error) {
-	ref, err := cp.arns.parseFunctionName(r.PathValue("function"))
-	if err != nil {
-		return nil, "", err
-	}
-	q, err := mergeQualifier(ref.Qualifier, r.URL.Query().Get("Qualifier"))
-	if err != nil {
-		return nil, "", err
-	}
-	fn, err := cp.st.lookup(m, ref, q)
+	fn, q, err := cp.requestFunction(m, r)
 	if err != nil {
 		return nil, "", err
 	}

@@ -60,8 +60,8 @@ func BenchmarkInvokeVsRIE(b *testing.B) {
 				var rate [2][]float64
 				var ratio []float64
 				for _, s := range sides {
-					s.reset()
 					s.run(clients, clients*8) // start environments and connections
+					s.reset()                 // and count none of it
 				}
 				for round := range rounds {
 					var r [2]float64

@@ -180,6 +180,10 @@ func TestAsyncEventAgeExceeded(t *testing.T) {
 	clock := func() time.Time { mu.Lock(); defer mu.Unlock(); return time.Now().Add(offset) }
 	cs := newCtlServer(t, withFastRetries(), func(c *Config) {
 		c.Clock = clock
+		// The retry waits long enough for the test to move the clock
+		// first, however slow the machine: with the fast retries' 10 ms
+		// it could run before the jump, at an age under the maximum.
+		c.Invoker.AsyncRetryDelays = []time.Duration{2 * time.Second}
 	})
 	dest := cs.recorder(t, "aged-dest", false, nil)
 	failing := cs.recorder(t, "aged", true, nil)

@@ -105,9 +105,13 @@ func (r *run) startStage(s *stageRun) error {
 			toEval[k] = v
 		}
 	}
-	resolved, summary := expr.Resolve(r.t.ctx, toEval, r.env(s))
-	if m, ok := resolved.(map[string]any); ok {
-		maps.Copy(s.ctx, m)
+	var summary *expr.Summary
+	if expr.Holds(toEval) { // most contexts hold none, and need no env
+		var resolved any
+		resolved, summary = expr.Resolve(r.t.ctx, toEval, r.env(s))
+		if m, ok := resolved.(map[string]any); ok {
+			maps.Copy(s.ctx, m)
+		}
 	}
 	if summary != nil && !summary.Empty() {
 		s.ctx["expressionEvaluationSummary"] = summaryJSON(summary)

@@ -35,6 +35,34 @@ func (f Failure) String() string {
 	return fmt.Sprintf("%s: %s: %s", f.Path, f.Expression, f.Msg)
 }
 
+// Holds reports whether any string Resolve would evaluate in v holds an
+// expression's opening "${": when none does, Resolve returns a copy of v
+// with an empty Summary, and needs no Env, whose making reads the whole
+// execution.
+func Holds(v any) bool {
+	switch x := v.(type) {
+	case string:
+		return strings.Contains(x, "${")
+	case map[string]any:
+		for _, e := range x {
+			if Holds(e) {
+				return true
+			}
+		}
+	case []any:
+		return slices.ContainsFunc(x, Holds)
+	case map[string]string:
+		for _, e := range x {
+			if strings.Contains(e, "${") {
+				return true
+			}
+		}
+	case []string:
+		return slices.ContainsFunc(x, func(e string) bool { return strings.Contains(e, "${") })
+	}
+	return false
+}
+
 // Resolve walks v — maps, lists and strings, as decoded from JSON — and
 // evaluates every ${…} inside its strings, with the default limits. It
 // returns a new value and never modifies v.

@@ -178,3 +178,39 @@ func TestResolveEscapedJSON(t *testing.T) {
 		}
 	}
 }
+
+// TestHolds checks Holds against Resolve: where Holds finds no "${",
+// Resolve with no Env at all changes nothing and records nothing; where it
+// finds one, it is the value Resolve would evaluate.
+func TestHolds(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name string
+		in   any
+		want bool
+	}{
+		{"plain string", "no expressions", false},
+		{"string", "${1}", true},
+		{"a lone dollar or brace", "$ { } $x {y}", false},
+		{"deep in a map", map[string]any{"a": []any{1.0, map[string]any{"b": "x-${2}"}}}, true},
+		{"keys are not evaluated", map[string]any{"${k}": "v"}, false},
+		{"numbers, bools and nulls", map[string]any{"n": 1.0, "b": true, "z": nil}, false},
+		{"string list", []string{"a", "${1}"}, true},
+		{"string map", map[string]string{"a": "b"}, false},
+		{"string map with one", map[string]string{"a": "${b}"}, true},
+		{"unterminated", "${", true}, // Resolve records it as a failure
+	}
+	for _, tc := range tests {
+		if got := Holds(tc.in); got != tc.want {
+			t.Errorf("%s: Holds = %v, want %v", tc.name, got, tc.want)
+		}
+		out, summary := Resolve(context.Background(), tc.in, nil)
+		unchanged := reflect.DeepEqual(out, tc.in) && summary.Empty()
+		if !tc.want && !unchanged {
+			t.Errorf("%s: Holds is false, but Resolve gave %#v, %v", tc.name, out, summary.Failures)
+		}
+		if tc.want && unchanged {
+			t.Errorf("%s: Holds is true, but Resolve changed nothing", tc.name)
+		}
+	}
+}

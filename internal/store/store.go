@@ -138,8 +138,11 @@ type Querier interface {
 	// transactions are already serialised) and returns the execution with
 	// its stages. Only meaningful inside InTx.
 	ExecutionLock(ctx context.Context, id string) (*Execution, error)
-	// ExecutionUpdate writes every column of the execution row (not its
-	// stages). ErrNotFound if the row does not exist.
+	// ExecutionUpdate writes what an execution's run changes: Status,
+	// State, Canceled, StartTime, EndTime and UpdatedAt (not its stages).
+	// What it was created as (application, pipeline, trigger, user,
+	// CreatedAt) is fixed at ExecutionInsert. ErrNotFound if the row does
+	// not exist.
 	ExecutionUpdate(ctx context.Context, exec *Execution) error
 	// ExecutionList returns summaries (Stages nil) newest first, filtered
 	// and paginated by params; with params.AwaitingJudgment each one's
@@ -153,7 +156,10 @@ type Querier interface {
 	// StageInsert adds a stage to an existing execution (rollback stages,
 	// synthetic stages).
 	StageInsert(ctx context.Context, stage *Stage) error
-	// StageUpdate writes every column of one stage. ErrNotFound if missing.
+	// StageUpdate writes what a stage's run changes: Status, Context,
+	// Outputs, Tasks, StartTime, EndTime and UpdatedAt. Its place in the
+	// execution (Seq, RefID, Name, Type, RequisiteStageRefIDs) is fixed at
+	// insert. ErrNotFound if missing.
 	StageUpdate(ctx context.Context, stage *Stage) error
 
 	// EventInsert appends to an execution's event log and sets ev.ID (on

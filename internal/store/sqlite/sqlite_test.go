@@ -3,6 +3,7 @@ package sqlite_test
 import (
 	"context"
 	"database/sql"
+	"encoding/json"
 	"errors"
 	"os"
 	"path/filepath"
@@ -150,7 +151,18 @@ func TestBeginImmediate(t *testing.T) {
 					if err != nil {
 						return err
 					}
-					e.Stages[0].Name += "x"
+					// The context is a JSON string that grows by an x per
+					// transaction.
+					var xs string
+					if len(e.Stages[0].Context) > 0 {
+						if err := json.Unmarshal(e.Stages[0].Context, &xs); err != nil {
+							return err
+						}
+					}
+					e.Stages[0].Context, err = json.Marshal(xs + "x")
+					if err != nil {
+						return err
+					}
 					return tx.StageUpdate(t.Context(), e.Stages[0])
 				})
 			}
@@ -167,8 +179,8 @@ func TestBeginImmediate(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if n := len(e.Stages[0].Name); n != 40 {
-		t.Errorf("stage name has %d x's, want 40", n)
+	if n := len(e.Stages[0].Context) - len(`""`); n != 40 {
+		t.Errorf("stage context %s has %d x's, want 40", e.Stages[0].Context, n)
 	}
 }
 

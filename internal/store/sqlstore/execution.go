@@ -167,26 +167,29 @@ func (q *querier) executionWithStages(ctx context.Context, id, suffix string) (*
 }
 
 // ExecutionUpdate implements store.Querier. A zero UpdatedAt is set from the
-// clock; times are normalised in place.
+// clock; times are normalised in place. Only the columns an execution's
+// run changes are written (store.Querier.ExecutionUpdate): a SET that
+// names an indexed column rewrites that index's entry on SQLite even when
+// the value is the same, and created_at is in every list index.
 func (q *querier) ExecutionUpdate(ctx context.Context, exec *store.Execution) error {
-	args, err := q.executionArgs(exec)
-	if err != nil {
+	if err := checkJSON("state", exec.State); err != nil {
 		return fmt.Errorf("update execution %s: %w", exec.ID, err)
 	}
-	// Every column but id; id goes last, for the WHERE.
-	args = append(args[1:], exec.ID)
-	return q.execHeld(ctx, `UPDATE execution SET application = ?, pipeline_name = ?, pipeline_config_id = ?,
-pipeline_revision = ?, status = ?, pipeline = ?, trigger_json = ?, state = ?, user_name = ?, canceled = ?,
-created_at = ?, start_time = ?, end_time = ?, updated_at = ?
-WHERE id = ?`, args, func(n int64, err error) error {
-		if err != nil {
-			return fmt.Errorf("update execution %s: %w", exec.ID, err)
-		}
-		if n == 0 {
-			return fmt.Errorf("execution %s: %w", exec.ID, store.ErrNotFound)
-		}
-		return nil
-	})
+	exec.UpdatedAt = q.stamp(exec.UpdatedAt)
+	exec.StartTime = normNullTime(exec.StartTime)
+	exec.EndTime = normNullTime(exec.EndTime)
+	return q.execHeld(ctx, `UPDATE execution SET status = ?, state = ?, canceled = ?, start_time = ?, end_time = ?, updated_at = ?
+WHERE id = ?`, []any{string(exec.Status), jsonArg(exec.State), exec.Canceled,
+		q.d.nullTime(exec.StartTime), q.d.nullTime(exec.EndTime), q.d.time(exec.UpdatedAt), exec.ID},
+		func(n int64, err error) error {
+			if err != nil {
+				return fmt.Errorf("update execution %s: %w", exec.ID, err)
+			}
+			if n == 0 {
+				return fmt.Errorf("execution %s: %w", exec.ID, store.ErrNotFound)
+			}
+			return nil
+		})
 }
 
 // ExecutionList implements store.Querier.

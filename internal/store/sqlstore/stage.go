@@ -92,28 +92,33 @@ func (q *querier) StageInsert(ctx context.Context, stage *store.Stage) error {
 }
 
 // StageUpdate implements store.Querier. The stage is found by ID and
-// ExecutionID; its other columns, Seq included, are written. A zero
-// UpdatedAt is set from the clock; times are normalised in place.
+// ExecutionID; only what a stage's run changes is written
+// (store.Querier.StageUpdate), which on SQLite spares the (execution_id,
+// seq) index a rewrite per update. A zero UpdatedAt is set from the
+// clock; times are normalised in place.
 func (q *querier) StageUpdate(ctx context.Context, stage *store.Stage) error {
 	what := fmt.Sprintf("stage %s of execution %s", stage.ID, stage.ExecutionID)
-	if stage.ID == "" {
-		return fmt.Errorf("update stage: ID is empty")
-	}
-	args, err := q.stageArgs(stage)
-	if err != nil {
-		return fmt.Errorf("update %s: %w", what, err)
-	}
-	// Every column but id and execution_id, which go last for the WHERE.
-	args = append(args[2:], stage.ID, stage.ExecutionID)
-	return q.execHeld(ctx, `UPDATE stage SET seq = ?, ref_id = ?, name = ?, type = ?, requisite_stage_ref_ids = ?,
-status = ?, context = ?, outputs = ?, tasks = ?, start_time = ?, end_time = ?, updated_at = ?
-WHERE id = ? AND execution_id = ?`, args, func(n int64, err error) error {
-		if err != nil {
+	for _, c := range []struct {
+		name string
+		raw  json.RawMessage
+	}{{"context", stage.Context}, {"outputs", stage.Outputs}, {"tasks", stage.Tasks}} {
+		if err := checkJSON(c.name, c.raw); err != nil {
 			return fmt.Errorf("update %s: %w", what, err)
 		}
-		if n == 0 {
-			return fmt.Errorf("%s: %w", what, store.ErrNotFound)
-		}
-		return nil
-	})
+	}
+	stage.UpdatedAt = q.stamp(stage.UpdatedAt)
+	stage.StartTime = normNullTime(stage.StartTime)
+	stage.EndTime = normNullTime(stage.EndTime)
+	return q.execHeld(ctx, `UPDATE stage SET status = ?, context = ?, outputs = ?, tasks = ?, start_time = ?, end_time = ?, updated_at = ?
+WHERE id = ? AND execution_id = ?`, []any{string(stage.Status), jsonArg(stage.Context), jsonArg(stage.Outputs), jsonArg(stage.Tasks),
+		q.d.nullTime(stage.StartTime), q.d.nullTime(stage.EndTime), q.d.time(stage.UpdatedAt), stage.ID, stage.ExecutionID},
+		func(n int64, err error) error {
+			if err != nil {
+				return fmt.Errorf("update %s: %w", what, err)
+			}
+			if n == 0 {
+				return fmt.Errorf("%s: %w", what, store.ErrNotFound)
+			}
+			return nil
+		})
 }

@@ -106,6 +106,8 @@ func testExecutionUpdate(t *testing.T, s store.Store) {
 	e := newExecution("e-1", "app", "deploy", status.NotStarted, at(0), 2)
 	mustInsert(t, s, e)
 
+	// What the execution was created as is fixed; what its run changes is
+	// written.
 	u := &store.Execution{
 		ID:               "e-1",
 		Application:      "app2",
@@ -126,9 +128,10 @@ func testExecutionUpdate(t *testing.T, s store.Store) {
 	if err := s.ExecutionUpdate(t.Context(), u); err != nil {
 		t.Fatalf("ExecutionUpdate: %v", err)
 	}
-	want := *u
-	want.Stages = loaded(e).Stages // stages are not touched
-	check(t, "ExecutionGet after update", mustGet(t, s, "e-1"), &want)
+	want := loaded(e) // stages are not touched
+	want.Status, want.State, want.Canceled = u.Status, u.State, u.Canceled
+	want.StartTime, want.EndTime, want.UpdatedAt = u.StartTime, u.EndTime, u.UpdatedAt
+	check(t, "ExecutionGet after update", mustGet(t, s, "e-1"), want)
 
 	// Back to no times and a zero UpdatedAt, which the store fills.
 	u.StartTime, u.EndTime, u.UpdatedAt = nil, nil, time.Time{}
@@ -246,6 +249,8 @@ func testStageUpdate(t *testing.T, s store.Store) {
 	e := newExecution("e-1", "app", "deploy", status.Running, at(0), 3)
 	mustInsert(t, s, e)
 
+	// The stage's place in the execution is fixed; what its run changes is
+	// written.
 	u := &store.Stage{
 		ID: "e-1-s1", ExecutionID: "e-1", Seq: 10, RefID: "r", Name: "renamed", Type: "manualJudgment",
 		RequisiteStageRefIDs: []string{"x", "y"}, Status: status.Succeeded,
@@ -256,7 +261,9 @@ func testStageUpdate(t *testing.T, s store.Store) {
 		t.Fatalf("StageUpdate: %v", err)
 	}
 	want := loaded(e)
-	want.Stages = []*store.Stage{want.Stages[0], want.Stages[2], u}
+	w := want.Stages[1]
+	w.Status, w.Context, w.Outputs, w.Tasks = u.Status, u.Context, u.Outputs, u.Tasks
+	w.StartTime, w.EndTime, w.UpdatedAt = u.StartTime, u.EndTime, u.UpdatedAt
 	check(t, "ExecutionGet after StageUpdate", mustGet(t, s, "e-1"), want)
 
 	missing := *u

@@ -2,6 +2,7 @@ package storetest
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"sync"
@@ -33,7 +34,7 @@ func testReadsSeeCommits(t *testing.T, s store.Store) {
 			if err != nil {
 				return err
 			}
-			e.Stages[0].Name = fmt.Sprint("round ", i)
+			e.Stages[0].Context = roundJSON(i)
 			if err := tx.StageUpdate(ctx, e.Stages[0]); err != nil {
 				return err
 			}
@@ -50,8 +51,8 @@ func testReadsSeeCommits(t *testing.T, s store.Store) {
 			wg.Go(func() {
 				if e, err := s.ExecutionGet(ctx, "e-1"); err != nil {
 					t.Errorf("round %d: ExecutionGet: %v", i, err)
-				} else if got, want := e.Stages[0].Name, fmt.Sprint("round ", i); got != want {
-					t.Errorf("round %d: ExecutionGet after commit: stage name %q, want %q", i, got, want)
+				} else if got, want := string(e.Stages[0].Context), string(roundJSON(i)); got != want {
+					t.Errorf("round %d: ExecutionGet after commit: stage context %s, want %s", i, got, want)
 				}
 				if p, err := s.PipelineGet(ctx, "app", "p"); err != nil {
 					t.Errorf("round %d: PipelineGet: %v", i, err)
@@ -178,3 +179,9 @@ func ReadsBesideWriter(t *testing.T, s store.Store) {
 // readWait bounds each read of ReadsBesideWriter: far more than a read
 // takes, so that only a read waiting for the writer runs into it.
 const readWait = 5 * time.Second
+
+// roundJSON is the stage context SeeCommits writes in round i: a JSON
+// string, which both stores read back byte for byte.
+func roundJSON(i int) json.RawMessage {
+	return json.RawMessage(fmt.Sprintf(`"round %d"`, i))
+}

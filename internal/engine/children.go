@@ -107,7 +107,7 @@ func (t *txn) wakeParent(parentID, stageID, child string) error {
 		if s.row.ID != stageID {
 			continue
 		}
-		if id, _ := s.ctx["executionId"].(string); id == child && s.row.Status == status.Running {
+		if id, _ := s.context()["executionId"].(string); id == child && s.row.Status == status.Running {
 			if err := r.reschedule(s); err != nil {
 				return err
 			}
@@ -156,8 +156,8 @@ func (r *run) startChild(s *stageRun, req *stage.PipelineStart) (failMsg string,
 	if err != nil {
 		return "", err
 	}
-	s.ctx["executionId"] = child.ID
-	s.ctx["executionName"] = p.Name
+	s.context()["executionId"] = child.ID
+	s.context()["executionName"] = p.Name
 	s.dirty = true
 	return "", nil
 }

@@ -282,7 +282,11 @@ func (e *Engine) inTx(ctx context.Context, fn func(t *txn) error) error {
 	var t *txn
 	err := e.store.InTx(ctx, func(tx store.Tx) error {
 		t = &txn{e: e, tx: tx, ctx: ctx, now: e.now().UTC()}
-		if err := fn(t); err != nil {
+		err := fn(t)
+		if t.decodeErr != nil {
+			return t.decodeErr
+		}
+		if err != nil {
 			return err
 		}
 		if e.beforeCommit != nil {
@@ -334,6 +338,10 @@ type txn struct {
 	completed int64
 	ended     []ended  // executions and stages this transaction ended, for metrics
 	firings   []firing // triggers that fired in this transaction, for metrics
+	// decodeErr is the first stored stage column that failed to decode on
+	// first use (stageRun.decode): inTx fails with it, whatever fn
+	// returned, since what fn did rested on an empty map.
+	decodeErr error
 }
 
 // fire notes a firing of a trigger of typ for the metrics to count once

@@ -429,6 +429,51 @@ func scenarioJudgment(t *testing.T, b *bundle) {
 			t.Errorf("second judgment: got %v, want ErrConflict", err)
 		}
 	})
+	// A stage's context is decoded when first used; one that does not
+	// decode fails the judgment with its own error, and nothing is written.
+	t.Run("stored context does not decode", func(t *testing.T) {
+		id := b.trigger(t, p, nil).ID
+		b.waitStage(t, id, "1", status.Running)
+		var good json.RawMessage
+		setContext := func(c json.RawMessage) {
+			err := b.store.InTx(ctx, func(tx store.Tx) error {
+				e, err := tx.ExecutionLock(ctx, id)
+				if err != nil {
+					return err
+				}
+				s := stageOf(e, "1")
+				good, s.Context = s.Context, c
+				return tx.StageUpdate(ctx, s)
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
+		}
+		bad := json.RawMessage(`["not an object"]`)
+		setContext(bad)
+		stored := func() *store.Stage {
+			e, err := b.store.ExecutionGet(ctx, id)
+			if err != nil {
+				t.Fatal(err)
+			}
+			return stageOf(e, "1")
+		}
+		err := b.engine.Judge(ctx, id, "1", engine.Judgment{Status: "continue", Input: "promote", User: "ann"})
+		if err == nil || !strings.Contains(err.Error(), "stored context") || !strings.Contains(err.Error(), stored().ID) {
+			t.Errorf("judging a stage whose context does not decode: got %v, want an error naming the stage and its stored context", err)
+		}
+		s := stored()
+		if s.Status != status.Running || string(s.Context) != string(bad) {
+			t.Errorf("after the failed judgment stage 1 is %s with context %s, want RUNNING with %s", s.Status, s.Context, bad)
+		}
+		// Mended, the stage takes a judgment again, and the pipeline's
+		// next execution is no longer queued behind this one.
+		setContext(good)
+		if err := b.engine.Judge(ctx, id, "1", engine.Judgment{Status: "stop", User: "ann"}); err != nil {
+			t.Fatal(err)
+		}
+		b.waitStatus(t, id, status.Terminal)
+	})
 	t.Run("stop", func(t *testing.T) {
 		id := b.trigger(t, p, nil).ID
 		b.waitStage(t, id, "1", status.Running)

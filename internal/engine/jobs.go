@@ -370,19 +370,19 @@ func (t *txn) completeJob(job *rivertype.JobRow) error {
 // applyResult records a task result and reports whether the stage is
 // complete.
 func (r *run) applyResult(s *stageRun, res stage.Result) (bool, error) {
-	if msg, ok := res.Context[stage.ProgressKey].(string); ok && msg != "" && msg != s.ctx[stage.ProgressKey] {
+	if msg, ok := res.Context[stage.ProgressKey].(string); ok && msg != "" && msg != s.context()[stage.ProgressKey] {
 		if err := r.event(s.row.ID, apitype.EventStageProgress, apitype.StageProgressData{RefID: s.row.RefID, Name: s.row.Name, Message: msg}); err != nil {
 			return false, err
 		}
 	}
 	if res.Context != nil {
-		maps.Copy(s.ctx, res.Context)
+		maps.Copy(s.context(), res.Context)
 	}
 	if res.Outputs != nil {
-		maps.Copy(s.outputs, res.Outputs)
+		maps.Copy(s.outs(), res.Outputs)
 	}
 	s.dirty = true
-	if id, _ := s.ctx["executionId"].(string); res.Start != nil && id == "" {
+	if id, _ := s.context()["executionId"].(string); res.Start != nil && id == "" {
 		msg, err := r.startChild(s, res.Start)
 		if err != nil {
 			return false, err

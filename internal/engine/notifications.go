@@ -69,10 +69,10 @@ func (r *run) notify(event string, s *stageRun) error {
 			raw, _ = expr.Resolve(r.t.ctx, raw, r.env(nil))
 		}
 	} else {
-		if send, _ := s.ctx["sendNotifications"].(bool); !send || s.def == nil {
+		if send, _ := s.context()["sendNotifications"].(bool); !send || s.def == nil {
 			return nil
 		}
-		raw = s.ctx["notifications"]
+		raw = s.context()["notifications"]
 		level = pipeline.StageNotifications
 		if s.row.Type == "manualJudgment" {
 			level = pipeline.JudgmentNotifications
@@ -128,11 +128,11 @@ func (r *run) message(event string, s *stageRun, n pipeline.Notification) *notif
 		return m
 	}
 	m.Stage = &notify.Stage{ID: s.row.ID, RefID: s.row.RefID, Name: s.row.Name, Type: s.row.Type, Status: string(s.row.Status)}
-	if msg, _ := s.ctx["error"].(string); msg != "" && s.row.Status.Complete() {
+	if msg, _ := s.context()["error"].(string); msg != "" && s.row.Status.Complete() {
 		m.Stage.Error = msg
 	}
 	if strings.HasPrefix(event, pipeline.EventManualJudgment) {
-		str := func(k string) string { v, _ := s.ctx[k].(string); return v }
+		str := func(k string) string { v, _ := s.context()[k].(string); return v }
 		m.Judgment = &notify.Judgment{Instructions: str("instructions"), Status: str("judgmentStatus"),
 			Input: str("judgmentInput"), User: str("lastModifiedBy")}
 		m.Canary = r.canaryEvidence(s)
@@ -145,7 +145,7 @@ func (r *run) message(event string, s *stageRun, n pipeline.Notification) *notif
 // judged step of a $PROGRESSIVE shift. Nil when there is none.
 func (r *run) canaryEvidence(s *stageRun) *notify.Canary {
 	for _, a := range r.ancestors(s) {
-		o := a.outputs
+		o := a.outs()
 		if score, ok := number(o["canaryScore"]); ok || o["canaryResult"] != nil {
 			c := &notify.Canary{Stage: a.row.Name}
 			if ok {
@@ -222,7 +222,7 @@ func stageEvents(s *stageRun, started *time.Time, to status.Status) []string {
 	if s.row.Type != "manualJudgment" || len(events) == 0 {
 		return events
 	}
-	decision, _ := s.ctx["judgmentStatus"].(string)
+	decision, _ := s.context()["judgmentStatus"].(string)
 	switch {
 	case events[0] == pipeline.EventStageStarting:
 		events = append(events, pipeline.EventManualJudgment)

@@ -485,10 +485,10 @@ func (e *Engine) Judge(ctx context.Context, executionID, stageKey string, j Judg
 		if s.row.Status != status.Running {
 			return conflictf("stage %q is %s, not waiting for a judgment", s.row.Name, s.row.Status)
 		}
-		if prev, _ := s.ctx["judgmentStatus"].(string); prev != "" {
-			return conflictf("stage %q was already judged %q by %v", s.row.Name, prev, s.ctx["lastModifiedBy"])
+		if prev, _ := s.context()["judgmentStatus"].(string); prev != "" {
+			return conflictf("stage %q was already judged %q by %v", s.row.Name, prev, s.context()["lastModifiedBy"])
 		}
-		opts := judgmentOptions(s.ctx)
+		opts := judgmentOptions(s.context())
 		switch {
 		case j.Input != "" && len(opts) > 0 && !slices.Contains(opts, j.Input):
 			return &pipeline.ValidationError{Problems: []pipeline.Problem{{
@@ -497,10 +497,10 @@ func (e *Engine) Judge(ctx context.Context, executionID, stageKey string, j Judg
 			return &pipeline.ValidationError{Problems: []pipeline.Problem{{
 				Path: "input", Msg: fmt.Sprintf("stage %q needs one of its judgment inputs to continue: %s (the stages after it branch on the input)", s.row.Name, strings.Join(opts, ", "))}}}
 		}
-		s.ctx["judgmentStatus"] = j.Status
-		s.ctx["judgmentInput"] = j.Input
-		s.ctx["lastModifiedBy"] = j.User
-		s.ctx["lastModified"] = map[string]any{"user": j.User, "lastModifiedTime": ms(t.now)}
+		s.context()["judgmentStatus"] = j.Status
+		s.context()["judgmentInput"] = j.Input
+		s.context()["lastModifiedBy"] = j.User
+		s.context()["lastModified"] = map[string]any{"user": j.User, "lastModifiedTime": ms(t.now)}
 		if err := r.event(s.row.ID, apitype.EventStageJudged, apitype.StageJudgedData{JudgmentStatus: j.Status, JudgmentInput: j.Input, User: j.User}); err != nil {
 			return err
 		}
@@ -543,9 +543,9 @@ func (e *Engine) SkipWait(ctx context.Context, executionID, stageKey, user strin
 			return conflictf("stage %q is %s, not waiting", s.row.Name, s.row.Status)
 		}
 		if s.inWindow() {
-			s.ctx[stage.SkipWindowKey] = true
+			s.context()[stage.SkipWindowKey] = true
 		} else {
-			s.ctx["skipRemainingWait"] = true
+			s.context()["skipRemainingWait"] = true
 		}
 		if err := r.audit(user, "skip-wait", s, nil); err != nil {
 			return err
@@ -574,15 +574,15 @@ func (e *Engine) Steer(ctx context.Context, executionID, stageKey, command, user
 		if s.row.Status != status.Running {
 			return conflictf("stage %q is %s; commands go to a running stage", s.row.Name, s.row.Status)
 		}
-		cmds := st.Commands(s.ctx)
+		cmds := st.Commands(s.context())
 		if !slices.Contains(cmds, command) {
 			if len(cmds) == 0 {
 				return conflictf("stage %q takes no commands now", s.row.Name)
 			}
 			return conflictf("stage %q takes %s now, not %q", s.row.Name, strings.Join(cmds, ", "), command)
 		}
-		list, _ := s.ctx[stage.CommandsKey].([]any)
-		s.ctx[stage.CommandsKey] = append(slices.Clone(list), map[string]any{
+		list, _ := s.context()[stage.CommandsKey].([]any)
+		s.context()[stage.CommandsKey] = append(slices.Clone(list), map[string]any{
 			"command": command, "user": user, "at": t.now.UTC().Format(time.RFC3339Nano)})
 		if err := r.audit(user, command, s, nil); err != nil {
 			return err
@@ -732,7 +732,7 @@ func (e *Engine) RestartStage(ctx context.Context, executionID, stageKey, user s
 					r.exec.Application, r.exec.PipelineName, running)
 			}
 		}
-		previousError, _ := s.ctx["error"].(string)
+		previousError, _ := s.context()["error"].(string)
 		kept := r.keptOnRestart(s)
 		for _, x := range append([]*stageRun{s}, r.downstream(s)...) {
 			if x.row.Status.Active() {
@@ -742,8 +742,8 @@ func (e *Engine) RestartStage(ctx context.Context, executionID, stageKey, user s
 				return err
 			}
 		}
-		maps.Copy(s.ctx, kept)
-		s.ctx["restartDetails"] = map[string]any{
+		maps.Copy(s.context(), kept)
+		s.context()["restartDetails"] = map[string]any{
 			"restartedBy": user, "restartTime": ms(t.now), "previousException": previousError,
 		}
 		r.exec.Canceled = false
@@ -780,7 +780,7 @@ func (r *run) keptOnRestart(s *stageRun) map[string]any {
 	}
 	kept := map[string]any{}
 	for _, key := range k.KeptOnRestart() {
-		if v, ok := s.ctx[key]; ok {
+		if v, ok := s.context()[key]; ok {
 			kept[key] = v
 		}
 	}
@@ -790,17 +790,17 @@ func (r *run) keptOnRestart(s *stageRun) map[string]any {
 // resetStage returns a stage to NOT_STARTED with the context it was
 // defined with.
 func (r *run) resetStage(s *stageRun) error {
-	s.ctx = map[string]any{}
+	s.ctxMap = map[string]any{}
 	if s.def != nil {
 		raw, err := json.Marshal(s.def.Fields)
 		if err != nil {
 			return err
 		}
-		if err := json.Unmarshal(raw, &s.ctx); err != nil {
+		if err := json.Unmarshal(raw, &s.ctxMap); err != nil {
 			return err
 		}
 	}
-	s.outputs = map[string]any{}
+	s.outMap = map[string]any{}
 	s.book = stageBook{Gen: s.book.Gen + 1}
 	s.row.StartTime, s.row.EndTime = nil, nil
 	return r.setStageStatus(s, status.NotStarted, apitype.StageStatusData{})
@@ -826,6 +826,9 @@ func (e *Engine) Evaluate(ctx context.Context, executionID, stageKey, expression
 		}
 	}
 	env := r.env(s)
+	if t.decodeErr != nil {
+		return nil, t.decodeErr
+	}
 	if env.Pipelines == nil && strings.Contains(expression, "#pipelineId") {
 		env.Pipelines = r.listPipelineIDs()
 	}

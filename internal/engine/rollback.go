@@ -49,7 +49,7 @@ type compensation struct {
 
 // isRollback reports whether s was added to undo another stage.
 func (s *stageRun) isRollback() bool {
-	_, ok := s.ctx[rollbackOfKey]
+	_, ok := s.context()[rollbackOfKey]
 	return ok && s.def == nil
 }
 
@@ -68,7 +68,7 @@ func (r *run) rollbackWanted(s *stageRun) bool {
 func (r *run) addRollbackStages(by string, want func(*stageRun) bool) (int, error) {
 	var done []*stageRun
 	for _, s := range r.stages {
-		if s.isRollback() || s.row.EndTime == nil || s.outputs[rollbackOutput] == nil || !want(s) {
+		if s.isRollback() || s.row.EndTime == nil || s.outs()[rollbackOutput] == nil || !want(s) {
 			continue
 		}
 		done = append(done, s)
@@ -77,7 +77,7 @@ func (r *run) addRollbackStages(by string, want func(*stageRun) bool) (int, erro
 	slices.SortStableFunc(done, func(a, b *stageRun) int { return b.row.EndTime.Compare(*a.row.EndTime) })
 	prev := ""
 	for i, s := range done {
-		raw, err := json.Marshal(s.outputs[rollbackOutput])
+		raw, err := json.Marshal(s.outs()[rollbackOutput])
 		if err != nil {
 			return 0, err
 		}
@@ -113,7 +113,7 @@ func (r *run) addRollbackStages(by string, want func(*stageRun) bool) (int, erro
 		if err := r.t.tx.StageInsert(r.t.ctx, row); err != nil {
 			return 0, fmt.Errorf("add rollback stage for %q: %w", s.row.Name, err)
 		}
-		r.stages = append(r.stages, &stageRun{row: row, ctx: ctx, outputs: map[string]any{}})
+		r.stages = append(r.stages, &stageRun{r: r, row: row, ctxMap: ctx, outMap: map[string]any{}})
 		prev = row.RefID
 	}
 	if len(done) > 0 {
@@ -182,7 +182,7 @@ func (r *run) rollbackFailure() string {
 			continue
 		}
 		msg := fmt.Sprintf("%q %s", s.row.Name, s.row.Status)
-		if e, _ := s.ctx["error"].(string); e != "" {
+		if e, _ := s.context()["error"].(string); e != "" {
 			msg += ": " + e
 		}
 		failed = append(failed, msg)

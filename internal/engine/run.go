@@ -58,14 +58,48 @@ type pauseState struct {
 	PausedMs   int64  `json:"pausedMs"`
 }
 
-// stageRun is one stage of a run.
+// stageRun is one stage of a run. Its context and outputs are decoded on
+// first use (context, outs): a transition reads the whole execution but
+// uses the maps of a stage or two, and save writes back the others' columns
+// as they were read.
 type stageRun struct {
-	row     *store.Stage
-	def     *pipeline.Stage // nil for stages added at run time
-	ctx     map[string]any
-	outputs map[string]any
-	book    stageBook
-	dirty   bool
+	r      *run
+	row    *store.Stage
+	def    *pipeline.Stage // nil for stages added at run time
+	ctxMap map[string]any  // nil until context decodes row.Context
+	outMap map[string]any  // nil until outs decodes row.Outputs
+	book   stageBook
+	dirty  bool
+}
+
+// context returns the stage's context, decoded from its row on first use.
+func (s *stageRun) context() map[string]any {
+	if s.ctxMap == nil {
+		s.ctxMap = s.decode("context", s.row.Context)
+	}
+	return s.ctxMap
+}
+
+// outs returns the stage's outputs, decoded from its row on first use.
+func (s *stageRun) outs() map[string]any {
+	if s.outMap == nil {
+		s.outMap = s.decode("outputs", s.row.Outputs)
+	}
+	return s.outMap
+}
+
+// decode decodes a stage's JSON object column. What fails to decode reads
+// as empty and fails the transaction (txn.decodeErr), which so commits
+// nothing and calls nothing out of the process.
+func (s *stageRun) decode(column string, raw json.RawMessage) map[string]any {
+	var m map[string]any
+	if err := unmarshalObject(raw, &m); err != nil && s.r.t.decodeErr == nil {
+		s.r.t.decodeErr = fmt.Errorf("execution %s: stage %s: stored %s: %w", s.r.exec.ID, s.row.ID, column, err)
+	}
+	if m == nil {
+		m = map[string]any{}
+	}
+	return m
 }
 
 // stageBook is the engine's bookkeeping on a stage (store column Tasks).
@@ -116,21 +150,9 @@ func (t *txn) wrap(exec *store.Execution) (*run, error) {
 		return nil, fmt.Errorf("execution %s state: %w", exec.ID, err)
 	}
 	for _, row := range exec.Stages {
-		s := &stageRun{row: row, def: doc.Stage(row.RefID)}
-		if err := unmarshalObject(row.Context, &s.ctx); err != nil {
-			return nil, fmt.Errorf("stage %s context: %w", row.ID, err)
-		}
-		if err := unmarshalObject(row.Outputs, &s.outputs); err != nil {
-			return nil, fmt.Errorf("stage %s outputs: %w", row.ID, err)
-		}
+		s := &stageRun{r: r, row: row, def: doc.Stage(row.RefID)}
 		if err := unmarshalObject(row.Tasks, &s.book); err != nil {
 			return nil, fmt.Errorf("stage %s tasks: %w", row.ID, err)
-		}
-		if s.ctx == nil {
-			s.ctx = map[string]any{}
-		}
-		if s.outputs == nil {
-			s.outputs = map[string]any{}
 		}
 		r.stages = append(r.stages, s)
 	}
@@ -163,11 +185,15 @@ func (r *run) save() error {
 			continue
 		}
 		var err error
-		if s.row.Context, err = json.Marshal(s.ctx); err != nil {
-			return fmt.Errorf("stage %s context: %w", s.row.Name, err)
+		if s.ctxMap != nil {
+			if s.row.Context, err = json.Marshal(s.ctxMap); err != nil {
+				return fmt.Errorf("stage %s context: %w", s.row.Name, err)
+			}
 		}
-		if s.row.Outputs, err = json.Marshal(s.outputs); err != nil {
-			return fmt.Errorf("stage %s outputs: %w", s.row.Name, err)
+		if s.outMap != nil {
+			if s.row.Outputs, err = json.Marshal(s.outMap); err != nil {
+				return fmt.Errorf("stage %s outputs: %w", s.row.Name, err)
+			}
 		}
 		if s.row.Tasks, err = json.Marshal(s.book); err != nil {
 			return err

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"maps"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/sluice-cd/sluice/internal/apitype"
@@ -82,7 +83,7 @@ func (r *run) startStage(s *stageRun) error {
 	if s.def != nil && s.def.StageEnabled != nil {
 		enabled, why := r.stageEnabled(s)
 		if !enabled {
-			s.ctx["skipReason"] = why
+			s.context()["skipReason"] = why
 			s.book = stageBook{Gen: s.book.Gen + 1}
 			if err := r.setStageStatus(s, status.Skipped, apitype.StageStatusData{Reason: why}); err != nil {
 				return err
@@ -100,7 +101,7 @@ func (r *run) startStage(s *stageRun) error {
 		}
 	}
 	toEval := map[string]any{}
-	for k, v := range s.ctx {
+	for k, v := range s.context() {
 		if !raw[k] {
 			toEval[k] = v
 		}
@@ -110,28 +111,28 @@ func (r *run) startStage(s *stageRun) error {
 		var resolved any
 		resolved, summary = expr.Resolve(r.t.ctx, toEval, r.env(s))
 		if m, ok := resolved.(map[string]any); ok {
-			maps.Copy(s.ctx, m)
+			maps.Copy(s.context(), m)
 		}
 	}
 	if summary != nil && !summary.Empty() {
-		s.ctx["expressionEvaluationSummary"] = summaryJSON(summary)
+		s.context()["expressionEvaluationSummary"] = summaryJSON(summary)
 		if s.def != nil && s.def.FailOnFailedExpressions {
 			return r.failStage(s, s.failureStatus(), "failOnFailedExpressions is set and "+summaryText(summary))
 		}
 	}
 
-	tasks := typ.Tasks(s.ctx)
+	tasks := typ.Tasks(s.context())
 	if len(tasks) == 0 {
 		return r.setStageStatus(s, status.Skipped, apitype.StageStatusData{Reason: "the stage has no tasks"})
 	}
 	s.book = stageBook{Gen: s.book.Gen + 1}
-	if on, _ := s.ctx["restrictExecutionDuringTimeWindow"].(bool); on && s.row.Type != pipeline.ExecutionWindowType {
+	if on, _ := s.context()["restrictExecutionDuringTimeWindow"].(bool); on && s.row.Type != pipeline.ExecutionWindowType {
 		// Orca's synthetic window stage before this one: its tasks first.
 		wtyp, ok := r.t.e.stages.Lookup(pipeline.ExecutionWindowType)
 		if !ok {
 			return r.failStage(s, status.Terminal, "restrictExecutionDuringTimeWindow is set, but this server runs no execution windows")
 		}
-		for _, name := range wtyp.Tasks(s.ctx) {
+		for _, name := range wtyp.Tasks(s.context()) {
 			s.book.Tasks = append(s.book.Tasks, taskRecord{Name: name, Status: status.NotStarted, Window: true})
 		}
 	}
@@ -194,14 +195,14 @@ func (r *run) reschedule(s *stageRun) error {
 func (r *run) failStage(s *stageRun, to status.Status, msg string) error {
 	// A task may have said more (Orca's exception.details.errors, source):
 	// keep it.
-	exception, _ := s.ctx["exception"].(map[string]any)
+	exception, _ := s.context()["exception"].(map[string]any)
 	details, _ := exception["details"].(map[string]any)
 	if exception == nil || details == nil {
 		exception, details = map[string]any{}, map[string]any{}
 	}
 	details["error"] = msg
 	exception["details"] = details
-	s.ctx["exception"] = exception
+	s.context()["exception"] = exception
 	return r.completeStage(s, to, msg)
 }
 
@@ -209,7 +210,7 @@ func (r *run) failStage(s *stageRun, to status.Status, msg string) error {
 // execution along.
 func (r *run) completeStage(s *stageRun, to status.Status, errMsg string) error {
 	if errMsg != "" {
-		s.ctx["error"] = errMsg
+		s.context()["error"] = errMsg
 	}
 	for i, task := range s.book.Tasks {
 		if !task.Status.Complete() && task.Status != status.NotStarted {
@@ -283,7 +284,7 @@ func (r *run) env(s *stageRun) *expr.Env {
 	for _, o := range r.stages {
 		info := expr.StageInfo{
 			ID: o.row.ID, RefID: o.row.RefID, Name: o.row.Name, Type: o.row.Type,
-			Status: string(o.row.Status), Context: o.ctx, Outputs: o.outputs,
+			Status: string(o.row.Status), Context: o.context(), Outputs: o.outs(),
 		}
 		if o.row.StartTime != nil {
 			info.StartTime = ms(*o.row.StartTime)
@@ -294,7 +295,7 @@ func (r *run) env(s *stageRun) *expr.Env {
 		env.Stages = append(env.Stages, info)
 		stages = append(stages, map[string]any{
 			"id": o.row.ID, "refId": o.row.RefID, "name": o.row.Name, "type": o.row.Type,
-			"status": string(o.row.Status), "context": o.ctx, "outputs": o.outputs,
+			"status": string(o.row.Status), "context": o.context(), "outputs": o.outs(),
 			"startTime": epochMs(o.row.StartTime), "endTime": epochMs(o.row.EndTime),
 		})
 	}
@@ -307,11 +308,11 @@ func (r *run) env(s *stageRun) *expr.Env {
 	}
 	if s != nil {
 		env.Current = s.row.ID
-		env.Context = s.ctx
+		env.Context = s.context()
 		env.Ancestors = map[string]any{}
 		anc := r.ancestors(s)
 		for i := len(anc) - 1; i >= 0; i-- { // nearest last, so nearest wins
-			maps.Copy(env.Ancestors, anc[i].outputs)
+			maps.Copy(env.Ancestors, anc[i].outs())
 		}
 	}
 	return env
@@ -387,14 +388,27 @@ func (r *run) task(s *stageRun) *stage.Task {
 		StageRefID:  s.row.RefID,
 		StageName:   s.row.Name,
 		Application: r.exec.Application,
-		Context:     maps.Clone(s.ctx),
+		Context:     maps.Clone(s.context()),
 		Now:         r.t.now,
 		User:        r.exec.User,
 		Executions:  r.t.e,
 	}
-	env := r.env(s)
-	t.Artifacts = boundArtifacts(env.Trigger)
+	var trigger map[string]any
+	_ = unmarshalObject(r.exec.Trigger, &trigger)
+	t.Artifacts = boundArtifacts(trigger)
+	// The env reads every stage of the execution, which most tasks never
+	// evaluate against: it is made on the first Eval. A task that calls
+	// out evaluates after its transaction, so a stored column that fails
+	// to decode then is reported here rather than by the transaction.
+	env := sync.OnceValues(func() (*expr.Env, error) {
+		env := r.env(s)
+		return env, r.t.decodeErr
+	})
 	t.Eval = func(ctx context.Context, v any, vars map[string]any) (any, []string) {
+		env, err := env()
+		if err != nil {
+			return v, []string{err.Error()}
+		}
 		e := *env
 		if len(vars) > 0 {
 			e.Ancestors = maps.Clone(env.Ancestors)

@@ -255,7 +255,7 @@ func (r *run) chooseStep(s *stageRun, typ stage.Type, deadline time.Time) (step,
 	switch {
 	case r.exec.Canceled || r.state.Halted && !s.isRollback():
 		if _, ok := typ.(stage.Canceler); ok {
-			return stepCancel, r.task(s), nil
+			return stepCancel, r.task(s, false), nil
 		}
 		return stepDone, nil, r.completeStage(s, status.Canceled, "")
 	case r.exec.Status == status.Paused:
@@ -263,7 +263,7 @@ func (r *run) chooseStep(s *stageRun, typ stage.Type, deadline time.Time) (step,
 	case !deadline.IsZero() && !r.t.now.Before(deadline):
 		return stepDone, nil, r.completeStage(s, s.failureStatus(), r.timeoutMessage(s))
 	}
-	return stepRun, r.task(s), nil
+	return stepRun, r.task(s, stage.IsInline(typ)), nil
 }
 
 // runTask runs a task. A task's error fails the stage (TERMINAL, with the

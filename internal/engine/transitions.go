@@ -379,8 +379,9 @@ func summaryText(s *expr.Summary) string {
 	return strings.Join(parts, "; ")
 }
 
-// task builds a stage task's input.
-func (r *run) task(s *stageRun) *stage.Task {
+// task builds a stage task's input. inline says the task runs inside this
+// transaction (stage.IsInline).
+func (r *run) task(s *stageRun, inline bool) *stage.Task {
 	t := &stage.Task{
 		Name:        s.book.Tasks[s.book.Current].Name,
 		ExecutionID: r.exec.ID,
@@ -396,14 +397,18 @@ func (r *run) task(s *stageRun) *stage.Task {
 	var trigger map[string]any
 	_ = unmarshalObject(r.exec.Trigger, &trigger)
 	t.Artifacts = boundArtifacts(trigger)
-	// The env reads every stage of the execution, which most tasks never
-	// evaluate against: it is made on the first Eval. A task that calls
-	// out evaluates after its transaction, so a stored column that fails
-	// to decode then is reported here rather than by the transaction.
+	// The env reads every stage of the execution, which most inline tasks
+	// never evaluate against: for them it is made on the first Eval, in
+	// the transaction. A task that calls out runs after the transaction,
+	// which must make the env (and so fail on a stored column that does
+	// not decode) before it ends.
 	env := sync.OnceValues(func() (*expr.Env, error) {
 		env := r.env(s)
 		return env, r.t.decodeErr
 	})
+	if !inline {
+		env()
+	}
 	t.Eval = func(ctx context.Context, v any, vars map[string]any) (any, []string) {
 		env, err := env()
 		if err != nil {

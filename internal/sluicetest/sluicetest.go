@@ -53,10 +53,17 @@ func NewSchema(tb testing.TB, dsn string) string {
 }
 
 // OpenSQLite opens a SQLite store in a fresh directory, closed when the
-// test ends.
+// test ends. In a test (not a benchmark) the store checks every hit of its
+// stage cache against the database (sqlite.WithVerifiedStageCache).
 func OpenSQLite(tb testing.TB) *sqlite.Store {
 	tb.Helper()
-	st, err := sqlite.Open(context.Background(), filepath.Join(tb.TempDir(), "sluice.db"))
+	var opts []sqlite.Option
+	if _, bench := tb.(*testing.B); !bench {
+		// A test checks the stage cache under all it does; a benchmark
+		// measures the store as it runs.
+		opts = append(opts, sqlite.WithVerifiedStageCache())
+	}
+	st, err := sqlite.Open(context.Background(), filepath.Join(tb.TempDir(), "sluice.db"), opts...)
 	if err != nil {
 		tb.Fatal(err)
 	}

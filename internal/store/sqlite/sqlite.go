@@ -115,7 +115,15 @@ type options struct {
 	busyTimeout time.Duration
 	readConns   int
 	relaxed     bool
+	stageCache  int
+	verifyCache bool
 }
+
+// StageCache is how many executions' stages the Store keeps between
+// transactions unless WithStageCache says otherwise: enough for the
+// executions a busy engine has running. Whatever the number, the cache
+// holds no more than 32 MB of stages.
+const StageCache = 1024
 
 // ReadConns is how many connections the pool for reads has unless
 // WithReadConns says otherwise. Reads through modernc.org/sqlite are
@@ -151,6 +159,20 @@ func WithReadConns(n int) Option {
 // Benchmarks use it to measure what durability costs.
 func WithRelaxedCommits() Option {
 	return func(o *options) { o.relaxed = true }
+}
+
+// WithStageCache sets how many executions' stages the Store keeps between
+// transactions, so that locking an execution reads only its row (package
+// sqlstore's stageCache). Zero turns the cache off. Default: StageCache.
+func WithStageCache(n int) Option {
+	return func(o *options) { o.stageCache = max(n, 0) }
+}
+
+// WithVerifiedStageCache makes every lock that finds an execution's stages
+// in the cache read them from the database all the same, and fail when the
+// two differ. Tests use it to check the cache under everything they do.
+func WithVerifiedStageCache() Option {
+	return func(o *options) { o.verifyCache = true }
 }
 
 // Open opens (creating if needed) the database at path and applies the
@@ -205,7 +227,7 @@ func Open(ctx context.Context, path string, opts ...Option) (*Store, error) {
 }
 
 func defaultOptions() options {
-	return options{now: time.Now, busyTimeout: 5 * time.Second, readConns: ReadConns}
+	return options{now: time.Now, busyTimeout: 5 * time.Second, readConns: ReadConns, stageCache: StageCache}
 }
 
 // open opens the database at path, which the caller has locked.
@@ -250,10 +272,12 @@ func open(ctx context.Context, path string, o options) (*Store, error) {
 		writes.wal = newWALSync(path)
 	}
 	cfg := sqlstore.Config{
-		Dialect:    store.DialectSQLite,
-		Pool:       writes,
-		Migrations: migrations,
-		Now:        o.now,
+		Dialect:          store.DialectSQLite,
+		Pool:             writes,
+		Migrations:       migrations,
+		Now:              o.now,
+		StageCache:       o.stageCache,
+		VerifyStageCache: o.verifyCache,
 	}
 	if reads != nil {
 		cfg.Reads = &pool{db: reads, wal: writes.wal, reads: true}

@@ -21,7 +21,7 @@ import (
 // openTest opens a store on a fresh file in tb's temporary directory.
 func openTest(tb testing.TB) *sqlite.Store {
 	tb.Helper()
-	s, err := sqlite.Open(tb.Context(), filepath.Join(tb.TempDir(), "sluice.db"))
+	s, err := sqlite.Open(tb.Context(), filepath.Join(tb.TempDir(), "sluice.db"), sqlite.WithVerifiedStageCache())
 	if err != nil {
 		tb.Fatalf("Open: %v", err)
 	}
@@ -35,7 +35,7 @@ func TestConformance(t *testing.T) {
 
 func TestConformanceInMemory(t *testing.T) {
 	storetest.Run(t, func(t *testing.T) store.Store {
-		s, err := sqlite.Open(t.Context(), ":memory:")
+		s, err := sqlite.Open(t.Context(), ":memory:", sqlite.WithVerifiedStageCache())
 		if err != nil {
 			t.Fatalf("Open: %v", err)
 		}
@@ -181,6 +181,63 @@ func TestBeginImmediate(t *testing.T) {
 	}
 	if n := len(e.Stages[0].Context) - len(`""`); n != 40 {
 		t.Errorf("stage context %s has %d x's, want 40", e.Stages[0].Context, n)
+	}
+}
+
+// TestStageCacheSeesOtherWriters takes turns writing one stage from two
+// stores on one file, as a process that ignored the file's lock would:
+// each store's next lock must see the other's write, which its stage cache
+// learns of from the database's data version. (The stores verify their
+// caches, so a stale hit fails the lock itself.)
+func TestStageCacheSeesOtherWriters(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "shared.db")
+	var stores [2]*sqlite.Store
+	for i := range stores {
+		s, err := sqlite.OpenUnlocked(t.Context(), path)
+		if err != nil {
+			t.Fatalf("Open %d: %v", i, err)
+		}
+		t.Cleanup(func() { s.Close() })
+		stores[i] = s
+	}
+	ctx := t.Context()
+	if err := stores[0].ExecutionInsert(ctx, &store.Execution{ID: "e", Status: status.Running, Stages: []*store.Stage{{ID: "s", Status: status.Running}}}); err != nil {
+		t.Fatal(err)
+	}
+	for i := range 6 {
+		s := stores[i%2]
+		want := strconv.Itoa(i - 1)
+		err := s.InTx(ctx, func(tx store.Tx) error {
+			e, err := tx.ExecutionLock(ctx, "e")
+			if err != nil {
+				return err
+			}
+			if i > 0 && string(e.Stages[0].Context) != want {
+				t.Errorf("turn %d: store %d locked the stage with context %s, want %s, the other store's", i, i%2, e.Stages[0].Context, want)
+			}
+			e.Stages[0].Context = json.RawMessage(strconv.Itoa(i))
+			return tx.StageUpdate(ctx, e.Stages[0])
+		})
+		if err != nil {
+			t.Fatalf("turn %d: store %d: %v", i, i%2, err)
+		}
+	}
+	// Store 0's first lock found what it had inserted; every other lock
+	// followed the other store's write.
+	if hits := stores[0].StageCacheHits() + stores[1].StageCacheHits(); hits != 1 {
+		t.Errorf("the stores found the stages in their caches %d times, want 1", hits)
+	}
+	// With no other writer since its own last write, each lock finds them.
+	for range 3 {
+		if err := stores[1].InTx(ctx, func(tx store.Tx) error {
+			_, err := tx.ExecutionLock(ctx, "e")
+			return err
+		}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if hits := stores[1].StageCacheHits(); hits != 3 {
+		t.Errorf("store 1 found the stages in its cache %d times in three locks of its own, want 3", hits)
 	}
 }
 

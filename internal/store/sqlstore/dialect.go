@@ -21,6 +21,9 @@ type dialect struct {
 	numbered bool
 	// forUpdate ends ExecutionLock's SELECT.
 	forUpdate string
+	// dataVersion returns a number that changes when another connection
+	// commits (stageCache); empty where the dialect has none.
+	dataVersion string
 	// migrationTable creates sluice_migration if it is missing.
 	migrationTable string
 	// migrationLock, when set, is run first in the migration transaction.
@@ -64,6 +67,7 @@ func newDialect(name store.Dialect) (*dialect, error) {
 	case store.DialectSQLite:
 		return &dialect{
 			name:         name,
+			dataVersion:  "PRAGMA data_version",
 			triggerText:  "trigger_json",
 			triggerParam: "CAST(json_extract(trigger_json, ?) AS TEXT) = ?",
 			pageLimit:    "LIMIT ?",

@@ -82,6 +82,7 @@ ON CONFLICT DO NOTHING`, args...)
 		if n == 0 {
 			return fmt.Errorf("ID taken: %w", store.ErrConflict)
 		}
+		q.created(exec.ID, exec.Stages)
 		// A stage that conflicts here is a bug (the execution is new), so
 		// it fails like any other statement, and the inserts can be held.
 		for i, s := range exec.Stages {
@@ -124,7 +125,16 @@ func (q *querier) ExecutionLock(ctx context.Context, id string) (*store.Executio
 	var e *store.Execution
 	err := q.atomic(ctx, false, func(q *querier) error {
 		var err error
-		e, err = q.executionWithStages(ctx, id, q.d.forUpdate)
+		if q.txs == nil {
+			e, err = q.executionWithStages(ctx, id, q.d.forUpdate)
+			return err
+		}
+		// The row first: its stages come from the cache only once it is
+		// known to exist.
+		if e, err = scanExecution(q.queryRow(ctx, `SELECT `+executionColumns+` FROM execution WHERE id = ?`+q.d.forUpdate, id)); err != nil {
+			return err
+		}
+		e.Stages, err = q.lockedStages(ctx, id, func() ([]*store.Stage, error) { return q.stagesOf(ctx, id) })
 		return err
 	})
 	if err != nil {
@@ -146,16 +156,7 @@ func (q *querier) executionWithStages(ctx context.Context, id, suffix string) (*
 	if err != nil {
 		return nil, err
 	}
-	stages := []*store.Stage{}
-	err = q.query(ctx, `SELECT `+stageColumns+` FROM stage WHERE execution_id = ? ORDER BY seq`, []any{id},
-		func(r Row) error {
-			s, err := scanStage(r)
-			if err != nil {
-				return err
-			}
-			stages = append(stages, s)
-			return nil
-		})
+	stages, err := q.stagesOf(ctx, id)
 	switch {
 	case e == nil && err != nil:
 		return nil, err // the held read of the execution failed
@@ -164,6 +165,21 @@ func (q *querier) executionWithStages(ctx context.Context, id, suffix string) (*
 	}
 	e.Stages = stages
 	return e, nil
+}
+
+// stagesOf reads the stages of execution id in order.
+func (q *querier) stagesOf(ctx context.Context, id string) ([]*store.Stage, error) {
+	stages := []*store.Stage{}
+	err := q.query(ctx, `SELECT `+stageColumns+` FROM stage WHERE execution_id = ? ORDER BY seq`, []any{id},
+		func(r Row) error {
+			s, err := scanStage(r)
+			if err != nil {
+				return err
+			}
+			stages = append(stages, s)
+			return nil
+		})
+	return stages, err
 }
 
 // ExecutionUpdate implements store.Querier. A zero UpdatedAt is set from the

@@ -143,6 +143,7 @@ ORDER BY c.created_at, c.id LIMIT ?`
 		if len(ids) == 0 {
 			return nil
 		}
+		q.forget(ids...)
 		// Children first; the execution last, so that the foreign keys'
 		// cascades find nothing left to do.
 		for _, del := range []struct {

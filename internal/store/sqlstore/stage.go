@@ -76,19 +76,22 @@ func (q *querier) StageInsert(ctx context.Context, stage *store.Stage) error {
 	if err != nil {
 		return fmt.Errorf("insert stage %s: %w", stage.ID, err)
 	}
-	// DO NOTHING, as in ExecutionInsert, so that a taken ID leaves a
-	// Postgres transaction usable.
-	n, err := q.exec(ctx, insertStage+` ON CONFLICT DO NOTHING`, args...)
-	if err != nil {
-		if errors.Is(err, ErrForeignKey) {
-			return fmt.Errorf("insert stage %s: execution %s: %w", stage.ID, stage.ExecutionID, store.ErrNotFound)
+	return q.cached(ctx, func(q *querier) error {
+		// DO NOTHING, as in ExecutionInsert, so that a taken ID leaves a
+		// Postgres transaction usable.
+		n, err := q.exec(ctx, insertStage+` ON CONFLICT DO NOTHING`, args...)
+		if err != nil {
+			if errors.Is(err, ErrForeignKey) {
+				return fmt.Errorf("insert stage %s: execution %s: %w", stage.ID, stage.ExecutionID, store.ErrNotFound)
+			}
+			return fmt.Errorf("insert stage %s of execution %s: %w", stage.ID, stage.ExecutionID, err)
 		}
-		return fmt.Errorf("insert stage %s of execution %s: %w", stage.ID, stage.ExecutionID, err)
-	}
-	if n == 0 {
-		return fmt.Errorf("insert stage %s of execution %s: ID or Seq taken: %w", stage.ID, stage.ExecutionID, store.ErrConflict)
-	}
-	return nil
+		if n == 0 {
+			return fmt.Errorf("insert stage %s of execution %s: ID or Seq taken: %w", stage.ID, stage.ExecutionID, store.ErrConflict)
+		}
+		q.wroteStage(stage, true)
+		return nil
+	})
 }
 
 // StageUpdate implements store.Querier. The stage is found by ID and
@@ -109,16 +112,19 @@ func (q *querier) StageUpdate(ctx context.Context, stage *store.Stage) error {
 	stage.UpdatedAt = q.stamp(stage.UpdatedAt)
 	stage.StartTime = normNullTime(stage.StartTime)
 	stage.EndTime = normNullTime(stage.EndTime)
-	return q.execHeld(ctx, `UPDATE stage SET status = ?, context = ?, outputs = ?, tasks = ?, start_time = ?, end_time = ?, updated_at = ?
+	return q.cached(ctx, func(q *querier) error {
+		return q.execHeld(ctx, `UPDATE stage SET status = ?, context = ?, outputs = ?, tasks = ?, start_time = ?, end_time = ?, updated_at = ?
 WHERE id = ? AND execution_id = ?`, []any{string(stage.Status), jsonArg(stage.Context), jsonArg(stage.Outputs), jsonArg(stage.Tasks),
-		q.d.nullTime(stage.StartTime), q.d.nullTime(stage.EndTime), q.d.time(stage.UpdatedAt), stage.ID, stage.ExecutionID},
-		func(n int64, err error) error {
-			if err != nil {
-				return fmt.Errorf("update %s: %w", what, err)
-			}
-			if n == 0 {
-				return fmt.Errorf("%s: %w", what, store.ErrNotFound)
-			}
-			return nil
-		})
+			q.d.nullTime(stage.StartTime), q.d.nullTime(stage.EndTime), q.d.time(stage.UpdatedAt), stage.ID, stage.ExecutionID},
+			func(n int64, err error) error {
+				if err != nil {
+					return fmt.Errorf("update %s: %w", what, err)
+				}
+				if n == 0 {
+					return fmt.Errorf("%s: %w", what, store.ErrNotFound)
+				}
+				q.wroteStage(stage, false)
+				return nil
+			})
+	})
 }

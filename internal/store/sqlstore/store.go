@@ -27,6 +27,14 @@ type Config struct {
 	Migrations fs.FS
 	// Now is the clock for times the caller left zero. Zero value: time.Now.
 	Now func() time.Time
+	// StageCache, when above zero, keeps the stages of up to that many
+	// executions between transactions, for ExecutionLock (stageCache).
+	// Only for a database that this Store alone writes, through the one
+	// connection of Pool, in a dialect with a data version (SQLite).
+	StageCache int
+	// VerifyStageCache makes ExecutionLock read the stages it found in the
+	// cache all the same, and fail when they differ: for tests.
+	VerifyStageCache bool
 }
 
 // Store implements store.Store over a Pool.
@@ -55,10 +63,16 @@ func New(ctx context.Context, cfg Config) (*Store, error) {
 	if err := migrate(ctx, cfg.Pool, d, cfg.Migrations, normTime(now())); err != nil {
 		return nil, err
 	}
+	if cfg.StageCache > 0 && d.dataVersion == "" {
+		return nil, fmt.Errorf("sqlstore: %s has no data version for a stage cache", d.name)
+	}
 	s := &Store{
 		querier: querier{d: d, ex: cfg.Pool, pool: cfg.Pool, now: now},
 		pool:    cfg.Pool,
 		reads:   cfg.Reads,
+	}
+	if cfg.StageCache > 0 {
+		s.querier.stages = newStageCache(cfg.StageCache, cfg.VerifyStageCache)
 	}
 	if cfg.Reads != nil {
 		s.querier.reads = &querier{d: d, ex: cfg.Reads, pool: cfg.Reads, now: now}
@@ -68,9 +82,15 @@ func New(ctx context.Context, cfg Config) (*Store, error) {
 
 // InTx implements store.Store. fn's error is returned unchanged.
 func (s *Store) InTx(ctx context.Context, fn func(tx store.Tx) error) error {
-	return runTx(ctx, s.pool, false, func(ptx PoolTx) error {
-		return fn(&tx{querier: s.querier.bind(ptx), ptx: ptx})
+	var t *tx
+	err := runTx(ctx, s.pool, false, func(ptx PoolTx) error {
+		t = &tx{querier: s.querier.bind(ptx), ptx: ptx}
+		return fn(t)
 	})
+	if err == nil {
+		t.txs.committed()
+	}
+	return err
 }
 
 // Dialect implements store.Store.
@@ -170,11 +190,19 @@ type querier struct {
 	// reads is set outside a transaction when the Store has a pool for
 	// reads (Config.Reads): the querier on that pool.
 	reads *querier
+	// stages is the Store's stage cache, if it keeps one (Config.StageCache);
+	// txs is a transaction's part in it.
+	stages *stageCache
+	txs    *txStages
 }
 
 // bind returns q running in ptx.
 func (q querier) bind(ptx PoolTx) querier {
-	return querier{d: q.d, ex: ptx, now: q.now}
+	b := querier{d: q.d, ex: ptx, now: q.now, stages: q.stages}
+	if q.stages != nil {
+		b.txs = &txStages{c: q.stages, views: map[string]*txView{}}
+	}
+	return b
 }
 
 // reader returns the querier an operation that only reads runs on: q, or,
@@ -193,10 +221,15 @@ func (q *querier) atomic(ctx context.Context, readOnly bool, fn func(q *querier)
 	if q.pool == nil {
 		return fn(q)
 	}
-	return runTx(ctx, q.pool, readOnly, func(ptx PoolTx) error {
-		b := q.bind(ptx)
+	var b querier
+	err := runTx(ctx, q.pool, readOnly, func(ptx PoolTx) error {
+		b = q.bind(ptx)
 		return fn(&b)
 	})
+	if err == nil {
+		b.txs.committed()
+	}
+	return err
 }
 
 func (q *querier) exec(ctx context.Context, query string, args ...any) (int64, error) {

@@ -2,6 +2,8 @@ package storetest
 
 import (
 	"encoding/json"
+	"errors"
+	"fmt"
 	"testing"
 	"time"
 
@@ -16,6 +18,7 @@ var executionTests = []test{
 	{"GetNotFound", testExecutionGetNotFound},
 	{"Update", testExecutionUpdate},
 	{"Lock", testExecutionLock},
+	{"LockSeesWrites", testExecutionLockSeesWrites},
 	{"ListByConfig", testExecutionListByConfig},
 }
 
@@ -272,4 +275,87 @@ func testStageUpdate(t *testing.T, s store.Store) {
 	elsewhere := *u
 	elsewhere.ExecutionID = "e-2"
 	checkErr(t, "StageUpdate under another execution", s.StageUpdate(ctx, &elsewhere), store.ErrNotFound, "e-1-s1", "e-2")
+}
+
+// testExecutionLockSeesWrites locks an execution again and again between
+// writes of every kind — committed, rolled back, outside a transaction,
+// without a lock, a stage added — and checks that each lock returns the
+// stages a fresh read does. A store may keep stages between transactions
+// (SQLite's stage cache); this is what it must keep true.
+func testExecutionLockSeesWrites(t *testing.T, s store.Store) {
+	ctx := t.Context()
+	mustInsert(t, s, newExecution("e-1", "app", "deploy", status.Running, at(0), 2))
+	errRollback := errors.New("roll back")
+	lock := func(what string, write func(tx store.Tx, e *store.Execution) error) {
+		t.Helper()
+		// Read first: an in-memory SQLite store has one connection, which
+		// the transaction holds.
+		want := mustGet(t, s, "e-1").Stages
+		err := s.InTx(ctx, func(tx store.Tx) error {
+			e, err := tx.ExecutionLock(ctx, "e-1")
+			if err != nil {
+				return err
+			}
+			check(t, fmt.Sprintf("%s: ExecutionLock's stages", what), e.Stages, want)
+			if write == nil {
+				return nil
+			}
+			return write(tx, e)
+		})
+		if err != nil && !errors.Is(err, errRollback) {
+			t.Fatalf("%s: %v", what, err)
+		}
+	}
+	numbered := func(i int) json.RawMessage { return json.RawMessage(fmt.Sprintf(`{"n":%d}`, i)) }
+
+	lock("first lock", func(tx store.Tx, e *store.Execution) error {
+		e.Stages[0].Status, e.Stages[0].Context, e.Stages[0].StartTime = status.Running, numbered(1), ptr(at(1))
+		return tx.StageUpdate(ctx, e.Stages[0])
+	})
+	lock("after a committed update", func(tx store.Tx, e *store.Execution) error {
+		e.Stages[1].Context = numbered(2)
+		if err := tx.StageUpdate(ctx, e.Stages[1]); err != nil {
+			return err
+		}
+		return errRollback
+	})
+	lock("after a rolled-back update", nil)
+	u := mustGet(t, s, "e-1").Stages[1]
+	u.Status, u.Context = status.Running, numbered(3)
+	if err := s.StageUpdate(ctx, u); err != nil {
+		t.Fatal(err)
+	}
+	lock("after an update outside a transaction", nil)
+	err := s.InTx(ctx, func(tx store.Tx) error {
+		u.Outputs = numbered(4)
+		return tx.StageUpdate(ctx, u)
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	lock("after an update without a lock", func(tx store.Tx, e *store.Execution) error {
+		return tx.StageInsert(ctx, &store.Stage{
+			ID: "e-1-added", ExecutionID: "e-1", Seq: 5, RefID: "added", Name: "added", Type: "wait",
+			Status: status.NotStarted, UpdatedAt: at(5),
+		})
+	})
+	lock("after a stage was added", func(tx store.Tx, e *store.Execution) error {
+		// Two updates of one stage in one transaction, the last one wins.
+		for i := range 2 {
+			e.Stages[1].Context = numbered(10 + i)
+			if err := tx.StageUpdate(ctx, e.Stages[1]); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	lock("after two updates of a stage", nil)
+	got := mustGet(t, s, "e-1").Stages
+	var last struct{ N int }
+	if len(got) == 3 {
+		_ = json.Unmarshal(got[1].Context, &last)
+	}
+	if len(got) != 3 || got[2].ID != "e-1-added" || last.N != 11 {
+		t.Errorf("at the end the stages are %s, want the second with the last of its updates and the added stage last", show(got))
+	}
 }

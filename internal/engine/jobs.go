@@ -17,7 +17,9 @@ import (
 	"github.com/sluice-cd/sluice/internal/store"
 )
 
-// startExecutionArgs moves a NOT_STARTED execution to RUNNING.
+// startExecutionArgs moves a NOT_STARTED execution to RUNNING once it
+// leaves its pipeline's concurrency queue. An execution that is not
+// queued starts in the transaction that creates it (createExecution).
 type startExecutionArgs struct {
 	ExecutionID string `json:"execution_id"`
 }

@@ -172,13 +172,16 @@ func (t *txn) createExecution(p *TriggerParams) (*store.Execution, error) {
 	if err := r.audit(p.User, "trigger", nil, details); err != nil {
 		return nil, err
 	}
-	if err := r.save(); err != nil {
-		return nil, err
+	if !queued {
+		// It starts in the transaction that creates it: a job to start it
+		// would cost a fetch and a transaction more, and delay its first
+		// stages by as much. (A queued execution starts by that job, when
+		// it leaves the queue.)
+		if err := r.begin(); err != nil {
+			return nil, err
+		}
 	}
-	if queued {
-		return exec, nil
-	}
-	return exec, t.insertJob(startExecutionArgs{ExecutionID: exec.ID}, nil)
+	return exec, r.save()
 }
 
 // OutcomeStarted is the last outcome of a trigger whose last firing

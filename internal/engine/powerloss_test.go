@@ -547,8 +547,10 @@ func TestPostgresCommitsWaitForTheDisk(t *testing.T) {
 	b.waitStatus(t, x.ID, status.Succeeded)
 	seen.Lock()
 	defer seen.Unlock()
-	if seen.jobs < 3 || seen.others < 2 {
-		t.Fatalf("saw %d transactions that completed a job and %d others, want at least 3 and 2", seen.jobs, seen.others)
+	// Jobs: each stage's. Others: the trigger, which starts the execution,
+	// and the judgment.
+	if seen.jobs < 2 || seen.others < 2 {
+		t.Fatalf("saw %d transactions that completed a job and %d others, want at least 2 and 2", seen.jobs, seen.others)
 	}
 	if len(seen.bad) > 0 {
 		t.Errorf("engine transactions committed with synchronous_commit %v; want on: a commit must wait for the disk", seen.bad)

@@ -217,7 +217,7 @@ func (w *runStageWorker) record(ctx context.Context, job *river.Job[runStageArgs
 			}
 			return err
 		}
-		if s.book.Current >= len(s.book.Tasks) || s.book.Tasks[s.book.Current].Name != p.task.Name {
+		if b := s.bk(); b.Current >= len(b.Tasks) || b.Tasks[b.Current].Name != p.task.Name {
 			return t.completeJob(job.JobRow)
 		}
 		out, err = t.recordResult(r, s, job.JobRow, res, p.deadline)
@@ -352,7 +352,7 @@ func (t *txn) loadStage(a runStageArgs) (*run, *stageRun, error) {
 	}
 	for _, s := range r.stages {
 		if s.row.ID == a.StageID {
-			if s.book.Gen != a.Gen || s.row.Status != status.Running || len(s.book.Tasks) == 0 {
+			if b := s.bk(); b.Gen != a.Gen || s.row.Status != status.Running || len(b.Tasks) == 0 {
 				return r, nil, nil
 			}
 			return r, s, nil
@@ -393,17 +393,18 @@ func (r *run) applyResult(s *stageRun, res stage.Result) (bool, error) {
 			return true, r.failStage(s, s.failureStatus(), msg)
 		}
 	}
-	cur := s.book.Tasks[s.book.Current]
+	b := s.bk()
+	cur := b.Tasks[b.Current]
 	switch res.Status {
 	case status.Running:
 		return false, nil
 	case status.Succeeded, status.Skipped:
-		if err := r.setTaskStatus(s, s.book.Current, res.Status); err != nil {
+		if err := r.setTaskStatus(s, b.Current, res.Status); err != nil {
 			return false, err
 		}
-		if s.book.Current+1 < len(s.book.Tasks) {
-			s.book.Current++
-			return false, r.setTaskStatus(s, s.book.Current, status.Running)
+		if b.Current+1 < len(b.Tasks) {
+			b.Current++
+			return false, r.setTaskStatus(s, b.Current, status.Running)
 		}
 		return true, r.completeStage(s, status.Succeeded, "")
 	case status.Canceled:
@@ -436,7 +437,7 @@ func (r *run) deadline(s *stageRun, typ stage.Type) time.Time {
 	if timeout == 0 || s.row.StartTime == nil {
 		return time.Time{}
 	}
-	return s.row.StartTime.Add(timeout + time.Duration(s.book.PausedMs+s.windowMs())*time.Millisecond)
+	return s.row.StartTime.Add(timeout + time.Duration(s.bk().PausedMs+s.windowMs())*time.Millisecond)
 }
 
 func (r *run) timeoutMessage(s *stageRun) string {
@@ -449,7 +450,7 @@ func (r *run) timeoutMessage(s *stageRun) string {
 
 // pauseStage marks a running stage paused; resuming schedules it again.
 func (r *run) pauseStage(s *stageRun) error {
-	s.book.PausedAt = ms(r.t.now)
-	s.book.Gen++ // jobs already scheduled for it are void
+	s.bk().PausedAt = ms(r.t.now)
+	s.bk().Gen++ // jobs already scheduled for it are void
 	return r.setStageStatus(s, status.Paused, apitype.StageStatusData{})
 }

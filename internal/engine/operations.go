@@ -693,9 +693,9 @@ func (e *Engine) Resume(ctx context.Context, executionID, user string) error {
 			if s.row.Status != status.Paused {
 				continue
 			}
-			if s.book.PausedAt > 0 {
-				s.book.PausedMs += ms(t.now) - s.book.PausedAt
-				s.book.PausedAt = 0
+			if b := s.bk(); b.PausedAt > 0 {
+				b.PausedMs += ms(t.now) - b.PausedAt
+				b.PausedAt = 0
 			}
 			if err := r.setStageStatus(s, status.Running, apitype.StageStatusData{}); err != nil {
 				return err
@@ -804,7 +804,7 @@ func (r *run) resetStage(s *stageRun) error {
 		}
 	}
 	s.outMap = map[string]any{}
-	s.book = stageBook{Gen: s.book.Gen + 1}
+	s.newGen()
 	s.row.StartTime, s.row.EndTime = nil, nil
 	return r.setStageStatus(s, status.NotStarted, apitype.StageStatusData{})
 }

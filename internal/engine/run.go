@@ -58,18 +58,20 @@ type pauseState struct {
 	PausedMs   int64  `json:"pausedMs"`
 }
 
-// stageRun is one stage of a run. Its context and outputs are decoded on
-// first use (context, outs): a transition reads the whole execution but
-// uses the maps of a stage or two, and save writes back the others' columns
-// as they were read.
+// stageRun is one stage of a run. Its context, outputs and bookkeeping are
+// decoded on first use (context, outs, bk): a transition reads the whole
+// execution but uses a stage or two, and save writes back the others'
+// columns as they were read.
 type stageRun struct {
 	r      *run
 	row    *store.Stage
 	def    *pipeline.Stage // nil for stages added at run time
 	ctxMap map[string]any  // nil until context decodes row.Context
 	outMap map[string]any  // nil until outs decodes row.Outputs
-	book   stageBook
-	dirty  bool
+	book   stageBook       // row.Tasks, decoded by bk
+	// bookSet says book holds row.Tasks, decoded or since replaced.
+	bookSet bool
+	dirty   bool
 }
 
 // context returns the stage's context, decoded from its row on first use.
@@ -86,6 +88,26 @@ func (s *stageRun) outs() map[string]any {
 		s.outMap = s.decode("outputs", s.row.Outputs)
 	}
 	return s.outMap
+}
+
+// bk returns the engine's bookkeeping on the stage, decoded from its row on
+// first use.
+func (s *stageRun) bk() *stageBook {
+	if !s.bookSet {
+		s.bookSet = true
+		if err := unmarshalObject(s.row.Tasks, &s.book); err != nil && s.r.t.decodeErr == nil {
+			s.r.t.decodeErr = fmt.Errorf("execution %s: stage %s: stored tasks: %w", s.r.exec.ID, s.row.ID, err)
+		}
+	}
+	return &s.book
+}
+
+// newGen clears the stage's tasks for a new generation (stageBook.Gen)
+// and returns its bookkeeping.
+func (s *stageRun) newGen() *stageBook {
+	b := s.bk()
+	*b = stageBook{Gen: b.Gen + 1}
+	return b
 }
 
 // decode decodes a stage's JSON object column. What fails to decode reads
@@ -151,9 +173,6 @@ func (t *txn) wrap(exec *store.Execution) (*run, error) {
 	}
 	for _, row := range exec.Stages {
 		s := &stageRun{r: r, row: row, def: doc.Stage(row.RefID)}
-		if err := unmarshalObject(row.Tasks, &s.book); err != nil {
-			return nil, fmt.Errorf("stage %s tasks: %w", row.ID, err)
-		}
 		r.stages = append(r.stages, s)
 	}
 	return r, nil
@@ -195,8 +214,10 @@ func (r *run) save() error {
 				return fmt.Errorf("stage %s outputs: %w", s.row.Name, err)
 			}
 		}
-		if s.row.Tasks, err = json.Marshal(s.book); err != nil {
-			return err
+		if s.bookSet {
+			if s.row.Tasks, err = json.Marshal(s.book); err != nil {
+				return err
+			}
 		}
 		s.row.UpdatedAt = r.t.now
 		if err := r.t.tx.StageUpdate(r.t.ctx, s.row); err != nil {
@@ -299,7 +320,7 @@ func (r *run) setStageStatus(s *stageRun, to status.Status, data apitype.StageSt
 // setTaskStatus changes the status of the stage's i-th task, notes when
 // it started or ended, and records the event.
 func (r *run) setTaskStatus(s *stageRun, i int, to status.Status) error {
-	task := &s.book.Tasks[i]
+	task := &s.bk().Tasks[i]
 	task.Status = to
 	s.dirty = true
 	switch {
@@ -404,14 +425,15 @@ func (r *run) ancestors(s *stageRun) []*stageRun {
 // inWindow reports whether the stage's current task is one of its
 // execution window's.
 func (s *stageRun) inWindow() bool {
-	return s.book.Current < len(s.book.Tasks) && s.book.Tasks[s.book.Current].Window
+	b := s.bk()
+	return b.Current < len(b.Tasks) && b.Tasks[b.Current].Window
 }
 
 // windowMs is how long the stage's execution window held it, which its
 // timeout does not count (Orca subtracts execution-window time).
 func (s *stageRun) windowMs() int64 {
 	var first, last int64
-	for _, t := range s.book.Tasks {
+	for _, t := range s.bk().Tasks {
 		if !t.Window {
 			continue
 		}

@@ -84,7 +84,7 @@ func (r *run) startStage(s *stageRun) error {
 		enabled, why := r.stageEnabled(s)
 		if !enabled {
 			s.context()["skipReason"] = why
-			s.book = stageBook{Gen: s.book.Gen + 1}
+			s.newGen()
 			if err := r.setStageStatus(s, status.Skipped, apitype.StageStatusData{Reason: why}); err != nil {
 				return err
 			}
@@ -125,7 +125,7 @@ func (r *run) startStage(s *stageRun) error {
 	if len(tasks) == 0 {
 		return r.setStageStatus(s, status.Skipped, apitype.StageStatusData{Reason: "the stage has no tasks"})
 	}
-	s.book = stageBook{Gen: s.book.Gen + 1}
+	b := s.newGen()
 	if on, _ := s.context()["restrictExecutionDuringTimeWindow"].(bool); on && s.row.Type != pipeline.ExecutionWindowType {
 		// Orca's synthetic window stage before this one: its tasks first.
 		wtyp, ok := r.t.e.stages.Lookup(pipeline.ExecutionWindowType)
@@ -133,11 +133,11 @@ func (r *run) startStage(s *stageRun) error {
 			return r.failStage(s, status.Terminal, "restrictExecutionDuringTimeWindow is set, but this server runs no execution windows")
 		}
 		for _, name := range wtyp.Tasks(s.context()) {
-			s.book.Tasks = append(s.book.Tasks, taskRecord{Name: name, Status: status.NotStarted, Window: true})
+			b.Tasks = append(b.Tasks, taskRecord{Name: name, Status: status.NotStarted, Window: true})
 		}
 	}
 	for _, name := range tasks {
-		s.book.Tasks = append(s.book.Tasks, taskRecord{Name: name, Status: status.NotStarted})
+		b.Tasks = append(b.Tasks, taskRecord{Name: name, Status: status.NotStarted})
 	}
 	if err := r.setStageStatus(s, status.Running, apitype.StageStatusData{}); err != nil {
 		return err
@@ -180,13 +180,13 @@ func (r *run) stageEnabled(s *stageRun) (bool, string) {
 // schedule inserts a job that runs the stage's current task now. Later
 // runs of a polling task are snoozes of that job (see runStageWorker).
 func (r *run) schedule(s *stageRun) error {
-	return r.t.insertJob(runStageArgs{ExecutionID: r.exec.ID, StageID: s.row.ID, Gen: s.book.Gen}, nil)
+	return r.t.insertJob(runStageArgs{ExecutionID: r.exec.ID, StageID: s.row.ID, Gen: s.bk().Gen}, nil)
 }
 
 // reschedule bumps the stage's generation, which makes every job already
 // scheduled for it stale, and schedules one to run now.
 func (r *run) reschedule(s *stageRun) error {
-	s.book.Gen++
+	s.bk().Gen++
 	s.dirty = true
 	return r.schedule(s)
 }
@@ -212,14 +212,14 @@ func (r *run) completeStage(s *stageRun, to status.Status, errMsg string) error 
 	if errMsg != "" {
 		s.context()["error"] = errMsg
 	}
-	for i, task := range s.book.Tasks {
+	for i, task := range s.bk().Tasks {
 		if !task.Status.Complete() && task.Status != status.NotStarted {
 			if err := r.setTaskStatus(s, i, to); err != nil {
 				return err
 			}
 		}
 	}
-	s.book.PausedAt = 0
+	s.bk().PausedAt = 0
 	if err := r.setStageStatus(s, to, apitype.StageStatusData{Error: errMsg}); err != nil {
 		return err
 	}
@@ -382,8 +382,9 @@ func summaryText(s *expr.Summary) string {
 // task builds a stage task's input. inline says the task runs inside this
 // transaction (stage.IsInline).
 func (r *run) task(s *stageRun, inline bool) *stage.Task {
+	b := s.bk()
 	t := &stage.Task{
-		Name:        s.book.Tasks[s.book.Current].Name,
+		Name:        b.Tasks[b.Current].Name,
 		ExecutionID: r.exec.ID,
 		StageID:     s.row.ID,
 		StageRefID:  s.row.RefID,
@@ -430,8 +431,8 @@ func (r *run) task(s *stageRun, inline bool) *stage.Task {
 	}
 	if s.row.StartTime != nil {
 		// Paused time does not count: the stage "started" that much later.
-		t.StartTime = s.row.StartTime.Add(time.Duration(s.book.PausedMs) * time.Millisecond)
+		t.StartTime = s.row.StartTime.Add(time.Duration(b.PausedMs) * time.Millisecond)
 	}
-	t.TaskStartTime = msTime(s.book.Tasks[s.book.Current].StartTime)
+	t.TaskStartTime = msTime(b.Tasks[b.Current].StartTime)
 	return t
 }

@@ -354,6 +354,25 @@ type row struct{ r *sql.Row }
 
 func (r row) Scan(dest ...any) error { return translate(r.r.Scan(dest...)) }
 
+// Events are inserted without RETURNING, in and outside a transaction.
+var (
+	_ sqlstore.RowIDInserter = (*tx)(nil)
+	_ sqlstore.RowIDInserter = (*pool)(nil)
+)
+
+// InsertRowID implements sqlstore.RowIDInserter.
+func (e executor) InsertRowID(ctx context.Context, query string, args ...any) (int64, error) {
+	res, err := e.c.ExecContext(ctx, query, args...)
+	if err != nil {
+		return 0, translate(err)
+	}
+	id, err := res.LastInsertId()
+	if err != nil {
+		return 0, translate(err)
+	}
+	return id, nil
+}
+
 // pool adapts *sql.DB to sqlstore.Pool.
 type pool struct {
 	db *sql.DB
@@ -388,6 +407,12 @@ func (p *pool) Exec(ctx context.Context, query string, args ...any) (int64, erro
 	done := p.start(!p.reads)
 	n, err := executor{p.db}.Exec(ctx, query, args...)
 	return n, done(err)
+}
+
+func (p *pool) InsertRowID(ctx context.Context, query string, args ...any) (int64, error) {
+	done := p.start(!p.reads)
+	id, err := executor{p.db}.InsertRowID(ctx, query, args...)
+	return id, done(err)
 }
 
 func (p *pool) Query(ctx context.Context, query string, args []any, scan func(sqlstore.Row) error) error {

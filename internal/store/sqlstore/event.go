@@ -23,19 +23,25 @@ func (q *querier) EventInsert(ctx context.Context, ev *store.Event) error {
 		return fmt.Errorf("insert event of execution %s: %w", ev.ExecutionID, err)
 	}
 	ev.CreatedAt = q.stamp(ev.CreatedAt)
-	return q.queryRowHeld(ctx, `INSERT INTO event (execution_id, stage_id, type, data, created_at)
-VALUES (?, ?, ?, ?, ?)
-RETURNING id`, []any{ev.ExecutionID, ev.StageID, ev.Type, jsonArg(ev.Data), q.d.time(ev.CreatedAt)},
-		func(r Row) error {
-			err := r.Scan(&ev.ID)
-			if errors.Is(err, ErrForeignKey) {
-				return fmt.Errorf("insert event: execution %s: %w", ev.ExecutionID, store.ErrNotFound)
-			}
-			if err != nil {
-				return fmt.Errorf("insert event of execution %s: %w", ev.ExecutionID, err)
-			}
-			return nil
-		})
+	const insert = `INSERT INTO event (execution_id, stage_id, type, data, created_at)
+VALUES (?, ?, ?, ?, ?)`
+	args := []any{ev.ExecutionID, ev.StageID, ev.Type, jsonArg(ev.Data), q.d.time(ev.CreatedAt)}
+	inserted := func(err error) error {
+		if errors.Is(err, ErrForeignKey) {
+			return fmt.Errorf("insert event: execution %s: %w", ev.ExecutionID, store.ErrNotFound)
+		}
+		if err != nil {
+			return fmt.Errorf("insert event of execution %s: %w", ev.ExecutionID, err)
+		}
+		return nil
+	}
+	if ins, ok := q.ex.(RowIDInserter); ok {
+		var err error
+		ev.ID, err = ins.InsertRowID(ctx, q.d.rebind(insert), args...)
+		return inserted(err)
+	}
+	return q.queryRowHeld(ctx, insert+`
+RETURNING id`, args, func(r Row) error { return inserted(r.Scan(&ev.ID)) })
 }
 
 // EventList implements store.Querier.

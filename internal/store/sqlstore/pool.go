@@ -24,6 +24,14 @@ type Executor interface {
 	QueryRow(ctx context.Context, query string, args ...any) Row
 }
 
+// RowIDInserter is implemented by an Executor that can run an INSERT into
+// a table with an integer key and return the key it drew without the
+// statement returning a row (SQLite's last_insert_rowid): cheaper than
+// INSERT … RETURNING, a result set read through database/sql.
+type RowIDInserter interface {
+	InsertRowID(ctx context.Context, query string, args ...any) (int64, error)
+}
+
 // Row is one result row.
 type Row interface {
 	Scan(dest ...any) error

@@ -118,11 +118,9 @@ func TestInMemoryHasNoReadPool(t *testing.T) {
 	}
 }
 
-// TestBeginImmediate opens one file twice, as two processes would if one
-// ignored the file's lock (the sqlite3 shell, say), and writes from both at
-// once: with BEGIN IMMEDIATE the second writer waits for the lock at BEGIN
-// instead of failing to upgrade a read lock.
-func TestBeginImmediate(t *testing.T) {
+// openTwice opens one fresh file twice, as two processes would if one
+// ignored the file's lock (the sqlite3 shell, say).
+func openTwice(t *testing.T) [2]*sqlite.Store {
 	path := filepath.Join(t.TempDir(), "shared.db")
 	var stores [2]*sqlite.Store
 	for i := range stores {
@@ -133,6 +131,15 @@ func TestBeginImmediate(t *testing.T) {
 		t.Cleanup(func() { s.Close() })
 		stores[i] = s
 	}
+	return stores
+}
+
+// TestBeginImmediate opens one file twice, as two processes would if one
+// ignored the file's lock (the sqlite3 shell, say), and writes from both at
+// once: with BEGIN IMMEDIATE the second writer waits for the lock at BEGIN
+// instead of failing to upgrade a read lock.
+func TestBeginImmediate(t *testing.T) {
+	stores := openTwice(t)
 	if err := stores[0].ExecutionInsert(t.Context(), &store.Execution{ID: "e", Status: status.Running}); err != nil {
 		t.Fatal(err)
 	}
@@ -190,16 +197,7 @@ func TestBeginImmediate(t *testing.T) {
 // learns of from the database's data version. (The stores verify their
 // caches, so a stale hit fails the lock itself.)
 func TestStageCacheSeesOtherWriters(t *testing.T) {
-	path := filepath.Join(t.TempDir(), "shared.db")
-	var stores [2]*sqlite.Store
-	for i := range stores {
-		s, err := sqlite.OpenUnlocked(t.Context(), path)
-		if err != nil {
-			t.Fatalf("Open %d: %v", i, err)
-		}
-		t.Cleanup(func() { s.Close() })
-		stores[i] = s
-	}
+	stores := openTwice(t)
 	ctx := t.Context()
 	if err := stores[0].ExecutionInsert(ctx, &store.Execution{ID: "e", Status: status.Running, Stages: []*store.Stage{{ID: "s", Status: status.Running}}}); err != nil {
 		t.Fatal(err)

@@ -95,9 +95,7 @@ func (s *stageRun) outs() map[string]any {
 func (s *stageRun) bk() *stageBook {
 	if !s.bookSet {
 		s.bookSet = true
-		if err := unmarshalObject(s.row.Tasks, &s.book); err != nil && s.r.t.decodeErr == nil {
-			s.r.t.decodeErr = fmt.Errorf("execution %s: stage %s: stored tasks: %w", s.r.exec.ID, s.row.ID, err)
-		}
+		s.unmarshal("tasks", s.row.Tasks, &s.book)
 	}
 	return &s.book
 }
@@ -110,14 +108,19 @@ func (s *stageRun) newGen() *stageBook {
 	return b
 }
 
-// decode decodes a stage's JSON object column. What fails to decode reads
-// as empty and fails the transaction (txn.decodeErr), which so commits
-// nothing and calls nothing out of the process.
-func (s *stageRun) decode(column string, raw json.RawMessage) map[string]any {
-	var m map[string]any
-	if err := unmarshalObject(raw, &m); err != nil && s.r.t.decodeErr == nil {
+// unmarshal decodes a stored column of the stage into v. What fails to
+// decode leaves v empty and fails the transaction (txn.decodeErr), which so
+// commits nothing and calls nothing out of the process.
+func (s *stageRun) unmarshal(column string, raw json.RawMessage, v any) {
+	if err := unmarshalObject(raw, v); err != nil && s.r.t.decodeErr == nil {
 		s.r.t.decodeErr = fmt.Errorf("execution %s: stage %s: stored %s: %w", s.r.exec.ID, s.row.ID, column, err)
 	}
+}
+
+// decode decodes a stage's JSON object column (unmarshal); never nil.
+func (s *stageRun) decode(column string, raw json.RawMessage) map[string]any {
+	var m map[string]any
+	s.unmarshal(column, raw, &m)
 	if m == nil {
 		m = map[string]any{}
 	}

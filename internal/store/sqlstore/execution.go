@@ -131,7 +131,7 @@ func (q *querier) ExecutionLock(ctx context.Context, id string) (*store.Executio
 		}
 		// The row first: its stages come from the cache only once it is
 		// known to exist.
-		if e, err = scanExecution(q.queryRow(ctx, `SELECT `+executionColumns+` FROM execution WHERE id = ?`+q.d.forUpdate, id)); err != nil {
+		if e, err = scanExecution(q.queryRow(ctx, executionByID+q.d.forUpdate, id)); err != nil {
 			return err
 		}
 		e.Stages, err = q.lockedStages(ctx, id, func() ([]*store.Stage, error) { return q.stagesOf(ctx, id) })
@@ -143,11 +143,14 @@ func (q *querier) ExecutionLock(ctx context.Context, id string) (*store.Executio
 	return e, nil
 }
 
+// executionByID selects an execution's row; a suffix (FOR UPDATE) may follow.
+const executionByID = `SELECT ` + executionColumns + ` FROM execution WHERE id = ?`
+
 // executionWithStages reads an execution and its stages. Where the
 // transaction pipelines, both statements go in one round trip.
 func (q *querier) executionWithStages(ctx context.Context, id, suffix string) (*store.Execution, error) {
 	var e *store.Execution
-	err := q.queryRowHeld(ctx, `SELECT `+executionColumns+` FROM execution WHERE id = ?`+suffix, []any{id},
+	err := q.queryRowHeld(ctx, executionByID+suffix, []any{id},
 		func(r Row) error {
 			var err error
 			e, err = scanExecution(r)

@@ -43,13 +43,8 @@ func (q *querier) stageArgs(s *store.Stage) ([]any, error) {
 	if s.ID == "" {
 		s.ID = newID()
 	}
-	for _, c := range []struct {
-		name string
-		raw  json.RawMessage
-	}{{"context", s.Context}, {"outputs", s.Outputs}, {"tasks", s.Tasks}} {
-		if err := checkJSON(c.name, c.raw); err != nil {
-			return nil, err
-		}
+	if err := checkStageJSON(s); err != nil {
+		return nil, err
 	}
 	reqs := s.RequisiteStageRefIDs
 	if reqs == nil {
@@ -65,6 +60,19 @@ func (q *querier) stageArgs(s *store.Stage) ([]any, error) {
 	return []any{s.ID, s.ExecutionID, s.Seq, s.RefID, s.Name, s.Type, string(reqJSON), string(s.Status),
 		jsonArg(s.Context), jsonArg(s.Outputs), jsonArg(s.Tasks),
 		q.d.nullTime(s.StartTime), q.d.nullTime(s.EndTime), q.d.time(s.UpdatedAt)}, nil
+}
+
+// checkStageJSON checks the stage's JSON columns (checkJSON).
+func checkStageJSON(s *store.Stage) error {
+	for _, c := range []struct {
+		name string
+		raw  json.RawMessage
+	}{{"context", s.Context}, {"outputs", s.Outputs}, {"tasks", s.Tasks}} {
+		if err := checkJSON(c.name, c.raw); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // StageInsert implements store.Querier. An empty stage.ID is filled with a
@@ -101,13 +109,11 @@ func (q *querier) StageInsert(ctx context.Context, stage *store.Stage) error {
 // clock; times are normalised in place.
 func (q *querier) StageUpdate(ctx context.Context, stage *store.Stage) error {
 	what := fmt.Sprintf("stage %s of execution %s", stage.ID, stage.ExecutionID)
-	for _, c := range []struct {
-		name string
-		raw  json.RawMessage
-	}{{"context", stage.Context}, {"outputs", stage.Outputs}, {"tasks", stage.Tasks}} {
-		if err := checkJSON(c.name, c.raw); err != nil {
-			return fmt.Errorf("update %s: %w", what, err)
-		}
+	if stage.ID == "" {
+		return fmt.Errorf("update stage: ID is empty")
+	}
+	if err := checkStageJSON(stage); err != nil {
+		return fmt.Errorf("update %s: %w", what, err)
 	}
 	stage.UpdatedAt = q.stamp(stage.UpdatedAt)
 	stage.StartTime = normNullTime(stage.StartTime)

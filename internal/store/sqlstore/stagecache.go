@@ -354,13 +354,29 @@ func sameStages(cached, stored []*store.Stage) error {
 	}
 	for i, c := range cached {
 		s := stored[i]
-		same := c.ID == s.ID && c.ExecutionID == s.ExecutionID && c.Seq == s.Seq && c.RefID == s.RefID &&
-			c.Name == s.Name && c.Type == s.Type && slices.Equal(c.RequisiteStageRefIDs, s.RequisiteStageRefIDs) &&
-			c.Status == s.Status && bytes.Equal(c.Context, s.Context) && bytes.Equal(c.Outputs, s.Outputs) &&
-			bytes.Equal(c.Tasks, s.Tasks) && sameTime(c.StartTime, s.StartTime) && sameTime(c.EndTime, s.EndTime) &&
-			c.UpdatedAt.Equal(s.UpdatedAt)
-		if !same {
-			return fmt.Errorf("stage %s: cached %+v, stored %+v", s.ID, *c, *s)
+		for _, f := range []struct {
+			name           string
+			same           bool
+			cached, stored any
+		}{
+			{"id", c.ID == s.ID, c.ID, s.ID},
+			{"execution", c.ExecutionID == s.ExecutionID, c.ExecutionID, s.ExecutionID},
+			{"seq", c.Seq == s.Seq, c.Seq, s.Seq},
+			{"refId", c.RefID == s.RefID, c.RefID, s.RefID},
+			{"name", c.Name == s.Name, c.Name, s.Name},
+			{"type", c.Type == s.Type, c.Type, s.Type},
+			{"requisites", slices.Equal(c.RequisiteStageRefIDs, s.RequisiteStageRefIDs), c.RequisiteStageRefIDs, s.RequisiteStageRefIDs},
+			{"status", c.Status == s.Status, c.Status, s.Status},
+			{"context", bytes.Equal(c.Context, s.Context), string(c.Context), string(s.Context)},
+			{"outputs", bytes.Equal(c.Outputs, s.Outputs), string(c.Outputs), string(s.Outputs)},
+			{"tasks", bytes.Equal(c.Tasks, s.Tasks), string(c.Tasks), string(s.Tasks)},
+			{"start time", sameTime(c.StartTime, s.StartTime), c.StartTime, s.StartTime},
+			{"end time", sameTime(c.EndTime, s.EndTime), c.EndTime, s.EndTime},
+			{"updated", c.UpdatedAt.Equal(s.UpdatedAt), c.UpdatedAt, s.UpdatedAt},
+		} {
+			if !f.same {
+				return fmt.Errorf("stage %s: %s cached %v, stored %v", s.ID, f.name, f.cached, f.stored)
+			}
 		}
 	}
 	return nil

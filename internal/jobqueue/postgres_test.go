@@ -2,9 +2,11 @@ package jobqueue_test
 
 import (
 	"context"
+	"encoding/json"
 	"strconv"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 
@@ -97,5 +99,45 @@ func TestConcurrentNewMigrates(t *testing.T) {
 		if err != nil {
 			t.Errorf("queue %d: %v", i, err)
 		}
+	}
+}
+
+// TestPlainInsertNotifies inserts a plain job with the queue's own
+// statement: at commit it sends River's insert notification, as River's
+// insert does, which is what wakes the producers of the other processes.
+func TestPlainInsertNotifies(t *testing.T) {
+	st := sluicetest.OpenPostgres(t)
+	ctx := t.Context()
+	q, _ := newQueue(t, st, "")
+	conn, err := pgx.ConnectConfig(ctx, st.Pool().Config().ConnConfig.Copy())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close(context.Background())
+	var schema string
+	if err := conn.QueryRow(ctx, `SELECT current_schema()`).Scan(&schema); err != nil {
+		t.Fatal(err)
+	}
+	channel := schema + ".river_insert"
+	if _, err := conn.Exec(ctx, `LISTEN `+pgx.Identifier{channel}.Sanitize()); err != nil {
+		t.Fatal(err)
+	}
+
+	if err := st.InTx(ctx, func(tx store.Tx) error { return q.InsertTx(ctx, tx, testArgs{N: 1}, nil) }); err != nil {
+		t.Fatal(err)
+	}
+	wait, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	n, err := conn.WaitForNotification(wait)
+	if err != nil {
+		t.Fatalf("no notification on %s after the insert committed: %v", channel, err)
+	}
+	var payload struct{ Queue string }
+	if err := json.Unmarshal([]byte(n.Payload), &payload); err != nil || n.Channel != channel || payload.Queue != "default" {
+		t.Errorf("notification %q on %s, want queue default on %s (%v)", n.Payload, n.Channel, channel, err)
+	}
+	var jobs int
+	if err := st.Pool().QueryRow(ctx, `SELECT count(*) FROM river_job WHERE state = 'available'`).Scan(&jobs); err != nil || jobs != 1 {
+		t.Errorf("%d available jobs after the insert, want 1 (%v)", jobs, err)
 	}
 }

@@ -797,6 +797,65 @@ func (steps) Run(_ context.Context, t *stage.Task) (stage.Result, error) {
 	return stage.Succeed(), nil
 }
 
+// TestWaitingLeavesTheStageCache: SQLite's store keeps the stages of the
+// executions it locked lately. An execution that waits for a judgment, or
+// has ended, is let go of (txn.rest); one whose next stage is queued is
+// not.
+func TestWaitingLeavesTheStageCache(t *testing.T) {
+	st := sluicetest.OpenSQLite(t)
+	b := setupWith(t, st)
+	ctx := t.Context()
+	// cached locks execution id and reports whether the cache held its
+	// stages; the lock puts them back.
+	cached := func(id string) bool {
+		t.Helper()
+		before := st.StageCacheHits()
+		err := st.InTx(ctx, func(tx store.Tx) error {
+			_, err := tx.ExecutionLock(ctx, id)
+			return err
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return st.StageCacheHits() > before
+	}
+	p := b.save(t, `{"application":"app","name":"held","stages":[
+		{"refId":"1","type":"manualJudgment","name":"Hold"},
+		{"refId":"2","type":"wait","name":"After","waitTime":0,"requisiteStageRefIds":["1"]}]}`)
+	// idle waits until no stage's job is due or running (a parked one is
+	// scheduled or completed): the engine then locks nothing, and cached's
+	// count of hits is the test's own.
+	idle := func(what string) {
+		t.Helper()
+		sluicetest.WaitFor(t, what, 0, func() bool {
+			var left int
+			err := st.DB().QueryRowContext(ctx, `SELECT count(*) FROM river_job WHERE kind = ? AND state IN ('available', 'running', 'retryable')`,
+				engine.RunStageKind).Scan(&left)
+			if err != nil {
+				t.Fatal(err)
+			}
+			return left == 0
+		})
+	}
+	id := b.trigger(t, p, nil).ID
+	b.waitStage(t, id, "1", status.Running)
+	idle("the judgment's job to park")
+	if cached(id) {
+		t.Error("an execution waiting for a judgment still had its stages in the cache")
+	}
+	if !cached(id) {
+		t.Error("locked again at once, the execution was not in the cache")
+	}
+	if err := b.engine.Judge(ctx, id, "1", engine.Judgment{Status: "continue", User: "ann"}); err != nil {
+		t.Fatal(err)
+	}
+	b.waitStatus(t, id, status.Succeeded)
+	idle("the execution's last job to end")
+	if cached(id) {
+		t.Error("an execution that ended still had its stages in the cache")
+	}
+}
+
 // TestTaskEvents checks the task.status events: each task's start and end,
 // in order, before the event that completes its stage, and agreeing with
 // the stage's task records.

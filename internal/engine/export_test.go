@@ -23,3 +23,6 @@ func NotifyCommitted(e *Engine) { e.events.notify() }
 func BeforeCommit(e *Engine, f func(ctx context.Context, tx store.Tx, completed bool) error) {
 	e.beforeCommit = f
 }
+
+// RunStageKind is the kind of the job that runs a stage.
+var RunStageKind = runStageArgs{}.Kind()

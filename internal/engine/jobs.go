@@ -308,10 +308,28 @@ func (t *txn) recordResult(r *run, s *stageRun, job *rivertype.JobRow, res stage
 	if err := r.save(); err != nil {
 		return out, err
 	}
+	if complete || out.snooze > inlineWait {
+		t.rest(r)
+	}
 	if complete {
 		return out, t.completeJob(job)
 	}
 	return out, nil
+}
+
+// rest tells a store that keeps stages in memory between transactions
+// (store.StageForgetter) to let go of r's when this transaction, which
+// ends or parks r's job, inserted no job to step it on. Nothing will lock r
+// again soon: it waits for a judgment, a window or a long poll, or it has
+// ended. So executions that wait hold no memory, and the memory goes to
+// those that run.
+func (t *txn) rest(r *run) {
+	if t.jobs > 0 {
+		return
+	}
+	if f, ok := t.tx.(store.StageForgetter); ok {
+		f.ForgetStages(r.exec.ID)
+	}
 }
 
 const (

@@ -85,6 +85,16 @@ type Tx interface {
 	Querier
 }
 
+// StageForgetter is implemented by the transactions of a store that keeps
+// executions' stages in memory between transactions (SQLite's stage cache),
+// so that the next lock of a busy execution need not read them.
+type StageForgetter interface {
+	// ForgetStages keeps the stages of execution id out of that memory
+	// once the transaction commits: nothing is expected to lock it again
+	// soon (it waits for a person, a window or a long poll, or it ended).
+	ForgetStages(id string)
+}
+
 // Querier holds every data operation. Both Store (auto-commit) and Tx
 // implement it.
 type Querier interface {

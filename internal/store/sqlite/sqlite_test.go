@@ -239,6 +239,64 @@ func TestStageCacheSeesOtherWriters(t *testing.T) {
 	}
 }
 
+// TestForgetStages: a transaction that forgets an execution's stages
+// (store.StageForgetter) leaves them out of the stage cache, whether it
+// locked the execution or not; the next lock reads them and puts them back.
+func TestForgetStages(t *testing.T) {
+	st := openTest(t)
+	ctx := t.Context()
+	for _, id := range []string{"e", "f"} {
+		if err := st.ExecutionInsert(ctx, &store.Execution{ID: id, Status: status.Running, Stages: []*store.Stage{{ID: id + "-s", Status: status.Running}}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// step locks id (forgetting it after the lock when forget says so, or
+	// forgetting forgot without a lock) and reports whether the lock found
+	// its stages in the cache.
+	step := func(id string, forget bool, forgot string) bool {
+		t.Helper()
+		before := st.StageCacheHits()
+		err := st.InTx(ctx, func(tx store.Tx) error {
+			if _, err := tx.ExecutionLock(ctx, id); err != nil {
+				return err
+			}
+			f, ok := tx.(store.StageForgetter)
+			if !ok {
+				t.Fatalf("a transaction of the SQLite store (%T) is not a store.StageForgetter", tx)
+			}
+			if forget {
+				f.ForgetStages(id)
+			}
+			if forgot != "" {
+				f.ForgetStages(forgot)
+			}
+			return nil
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return st.StageCacheHits() > before
+	}
+	for i, tc := range []struct {
+		id      string
+		forget  bool
+		forgot  string
+		wantHit bool
+	}{
+		{"e", false, "", true},  // inserted: the insert put it in the cache
+		{"e", true, "", true},   // found, then forgotten
+		{"e", false, "", false}, // read again, and put back
+		{"e", false, "", true},
+		{"f", false, "e", true}, // e forgotten by a transaction that did not lock it
+		{"e", false, "", false},
+		{"e", false, "", true},
+	} {
+		if hit := step(tc.id, tc.forget, tc.forgot); hit != tc.wantHit {
+			t.Errorf("lock %d of %s: found in the cache %v, want %v", i, tc.id, hit, tc.wantHit)
+		}
+	}
+}
+
 // TestMigrationsIdempotent opens a file a second time: nothing is applied
 // twice.
 func TestMigrationsIdempotent(t *testing.T) {

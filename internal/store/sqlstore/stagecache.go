@@ -188,6 +188,24 @@ func (ts *txStages) committed() {
 	}
 }
 
+// forget drops what the cache holds of execution id and keeps the
+// transaction from putting it back (store.StageForgetter).
+func (ts *txStages) forget(id string) {
+	if ts == nil {
+		return
+	}
+	if v := ts.views[id]; v != nil {
+		v.rows = nil
+		return
+	}
+	_, tok := ts.c.take(id)
+	ts.views[id] = &txView{tok: tok}
+}
+
+// ForgetStages implements store.StageForgetter; without a stage cache it
+// does nothing.
+func (t *tx) ForgetStages(id string) { t.txs.forget(id) }
+
 // cached runs fn, which writes stages, in q's transaction; outside one,
 // with a stage cache, in a transaction of its own, since a write must
 // take its execution's entry while it holds the write connection. Without

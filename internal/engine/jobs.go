@@ -319,10 +319,11 @@ func (t *txn) recordResult(r *run, s *stageRun, job *rivertype.JobRow, res stage
 
 // rest tells a store that keeps stages in memory between transactions
 // (store.StageForgetter) to let go of r's when this transaction, which
-// ends or parks r's job, inserted no job to step it on. Nothing will lock r
-// again soon: it waits for a judgment, a window or a long poll, or it has
-// ended. So executions that wait hold no memory, and the memory goes to
-// those that run.
+// ends or parks r's job, inserted no job to step it on. Then r waits for a
+// judgment, a window or a long poll, or it has ended, and nothing locks it
+// soon — unless a branch beside it is running, whose next step reads the
+// stages from the database. So executions that wait hold no memory, and
+// the memory goes to those that run.
 func (t *txn) rest(r *run) {
 	if t.jobs > 0 {
 		return

@@ -19,9 +19,9 @@ import (
 )
 
 // openTest opens a store on a fresh file in tb's temporary directory.
-func openTest(tb testing.TB) *sqlite.Store {
+func openTest(tb testing.TB, opts ...sqlite.Option) *sqlite.Store {
 	tb.Helper()
-	s, err := sqlite.Open(tb.Context(), filepath.Join(tb.TempDir(), "sluice.db"), sqlite.WithVerifiedStageCache())
+	s, err := sqlite.Open(tb.Context(), filepath.Join(tb.TempDir(), "sluice.db"), append(opts, sqlite.WithVerifiedStageCache())...)
 	if err != nil {
 		tb.Fatalf("Open: %v", err)
 	}
@@ -243,7 +243,9 @@ func TestStageCacheSeesOtherWriters(t *testing.T) {
 // (store.StageForgetter) leaves them out of the stage cache, whether it
 // locked the execution or not; the next lock reads them and puts them back.
 func TestForgetStages(t *testing.T) {
-	st := openTest(t)
+	// Room for two executions: forgetting one the cache does not hold
+	// must not push out one it does.
+	st := openTest(t, sqlite.WithStageCache(2))
 	ctx := t.Context()
 	for _, id := range []string{"e", "f"} {
 		if err := st.ExecutionInsert(ctx, &store.Execution{ID: id, Status: status.Running, Stages: []*store.Stage{{ID: id + "-s", Status: status.Running}}}); err != nil {
@@ -290,6 +292,9 @@ func TestForgetStages(t *testing.T) {
 		{"f", false, "e", true}, // e forgotten by a transaction that did not lock it
 		{"e", false, "", false},
 		{"e", false, "", true},
+		{"f", false, "g", true}, // g, never cached, forgotten: e and f stay
+		{"e", false, "", true},
+		{"f", false, "", true},
 	} {
 		if hit := step(tc.id, tc.forget, tc.forgot); hit != tc.wantHit {
 			t.Errorf("lock %d of %s: found in the cache %v, want %v", i, tc.id, hit, tc.wantHit)

@@ -124,6 +124,18 @@ func (c *stageCache) put(id string, tok uint64, rows []*store.Stage) {
 	}
 }
 
+// drop removes the entry of execution id, if there is one. A put for it
+// that was waiting then finds nothing to fill.
+func (c *stageCache) drop(id string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if el, ok := c.entries[id]; ok {
+		c.bytes -= el.Value.(*cacheEntry).bytes
+		c.lru.Remove(el)
+		delete(c.entries, id)
+	}
+}
+
 func (c *stageCache) hit() {
 	c.mu.Lock()
 	c.hits++
@@ -188,18 +200,20 @@ func (ts *txStages) committed() {
 	}
 }
 
-// forget drops what the cache holds of execution id and keeps the
-// transaction from putting it back (store.StageForgetter).
+// forget drops execution id's entry from the cache and keeps the
+// transaction from putting it back (store.StageForgetter). The entry goes
+// altogether, not left empty, so that it takes no place in the LRU from
+// executions that run.
 func (ts *txStages) forget(id string) {
 	if ts == nil {
 		return
 	}
+	ts.c.drop(id)
 	if v := ts.views[id]; v != nil {
 		v.rows = nil
-		return
+	} else {
+		ts.views[id] = &txView{} // a later write in the transaction takes nothing
 	}
-	_, tok := ts.c.take(id)
-	ts.views[id] = &txView{tok: tok}
 }
 
 // ForgetStages implements store.StageForgetter; without a stage cache it

@@ -200,25 +200,9 @@ func (ts *txStages) committed() {
 	}
 }
 
-// forget drops execution id's entry from the cache and keeps the
-// transaction from putting it back (store.StageForgetter). The entry goes
-// altogether, not left empty, so that it takes no place in the LRU from
-// executions that run.
-func (ts *txStages) forget(id string) {
-	if ts == nil {
-		return
-	}
-	ts.c.drop(id)
-	if v := ts.views[id]; v != nil {
-		v.rows = nil
-	} else {
-		ts.views[id] = &txView{} // a later write in the transaction takes nothing
-	}
-}
-
 // ForgetStages implements store.StageForgetter; without a stage cache it
 // does nothing.
-func (t *tx) ForgetStages(id string) { t.txs.forget(id) }
+func (t *tx) ForgetStages(id string) { t.forget(id) }
 
 // cached runs fn, which writes stages, in q's transaction; outside one,
 // with a stage cache, in a transaction of its own, since a write must
@@ -302,31 +286,34 @@ func (q *querier) wroteStage(s *store.Stage, inserted bool) {
 	}
 }
 
-// created notes that q's transaction inserted execution id with stages.
+// created notes that q's transaction inserted execution id with stages,
+// which it puts in the cache once it commits.
 func (q *querier) created(id string, stages []*store.Stage) {
-	if q.txs == nil {
+	ts := q.txs
+	if ts == nil {
 		return
 	}
-	q.forget(id)
 	rows := copyStages(stages)
 	for _, r := range rows {
 		r.Context, r.Outputs, r.Tasks = cloneJSON(r.Context), cloneJSON(r.Outputs), cloneJSON(r.Tasks)
 	}
 	slices.SortStableFunc(rows, func(a, b *store.Stage) int { return a.Seq - b.Seq })
-	q.txs.views[id].rows = rows
+	_, tok := ts.c.take(id)
+	ts.views[id] = &txView{tok: tok, rows: rows}
 }
 
-// forget notes that q's transaction changed the stages of the executions
-// ids wholesale (inserted or deleted them): what the cache holds of them
-// is no longer true, and the transaction knows nothing to put back.
+// forget takes the executions ids out of the cache and keeps q's
+// transaction from putting them back: it deleted them, or nothing will
+// lock them soon (store.StageForgetter). Their entries go altogether, so
+// that they take no place in the LRU from executions that run.
 func (q *querier) forget(ids ...string) {
 	ts := q.txs
 	if ts == nil {
 		return
 	}
 	for _, id := range ids {
-		_, tok := ts.c.take(id)
-		ts.views[id] = &txView{tok: tok}
+		ts.c.drop(id)
+		ts.views[id] = &txView{} // a later write in the transaction puts nothing back either
 	}
 }
 

@@ -171,8 +171,7 @@ const MaxChainDepth = 16
 // chainDepth counts the execution's ancestors: the parentExecution of its
 // trigger, of that execution's trigger, and so on.
 func (r *run) chainDepth() int {
-	var trigger map[string]any
-	_ = unmarshalObject(r.exec.Trigger, &trigger)
+	trigger := r.trigger()
 	d := 0
 	for {
 		parent, _ := trigger["parentExecution"].(map[string]any)
@@ -187,9 +186,7 @@ func (r *run) chainDepth() int {
 // triggerUser is who the execution runs for: its trigger's user (Orca's
 // authentication user), else whoever started it.
 func (r *run) triggerUser() string {
-	var trigger map[string]any
-	_ = unmarshalObject(r.exec.Trigger, &trigger)
-	if u := userOf(trigger); u != "" {
+	if u := userOf(r.trigger()); u != "" {
 		return u
 	}
 	if r.exec.User != "" {

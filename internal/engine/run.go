@@ -27,6 +27,20 @@ type run struct {
 	// events wait for save, which writes them last, after the state they
 	// describe.
 	events []*store.Event
+	trig   map[string]any // exec.Trigger, decoded by trigger
+}
+
+// trigger returns the execution's trigger, decoded on first use; never
+// nil. Nothing may change it: the env and the stages' tasks share it. A
+// trigger that does not decode reads as empty (the engine wrote it).
+func (r *run) trigger() map[string]any {
+	if r.trig == nil {
+		_ = unmarshalObject(r.exec.Trigger, &r.trig)
+		if r.trig == nil {
+			r.trig = map[string]any{}
+		}
+	}
+	return r.trig
 }
 
 // execState is the engine's bookkeeping on an execution (store column State).

@@ -274,11 +274,7 @@ func (r *run) finish() error {
 
 // env builds what expressions in stage s (nil: execution level) can see.
 func (r *run) env(s *stageRun) *expr.Env {
-	var trigger map[string]any
-	_ = unmarshalObject(r.exec.Trigger, &trigger)
-	if trigger == nil {
-		trigger = map[string]any{}
-	}
+	trigger := r.trigger()
 	env := &expr.Env{Trigger: trigger, User: userOf(trigger), Pipelines: r.pipelineIDs()}
 	stages := make([]any, 0, len(r.stages))
 	for _, o := range r.stages {
@@ -395,9 +391,7 @@ func (r *run) task(s *stageRun, inline bool) *stage.Task {
 		User:        r.exec.User,
 		Executions:  r.t.e,
 	}
-	var trigger map[string]any
-	_ = unmarshalObject(r.exec.Trigger, &trigger)
-	t.Artifacts = boundArtifacts(trigger)
+	t.Artifacts = boundArtifacts(r.trigger())
 	// The env reads every stage of the execution, which most inline tasks
 	// never evaluate against: for them it is made on the first Eval, in
 	// the transaction. A task that calls out runs after the transaction,

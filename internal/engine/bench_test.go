@@ -236,58 +236,99 @@ func eachDialect(b *testing.B, f func(b *testing.B, st store.Store)) {
 	b.Run("postgres", func(b *testing.B) { f(b, postgresStore(b)) })
 }
 
-// BenchmarkDurabilityCost measures what durable commits cost the engine:
-// SLUICE_BENCH_ROUNDS (default 6) rounds, each running
+// BenchmarkDurabilityCost measures what durable commits cost the engine,
+// and beside it what they cost its yardstick, bare River
+// (bench.BareRiver): SLUICE_BENCH_ROUNDS (default 6) rounds, each running
 // SLUICE_BENCH_EXECUTIONS (default 100) executions of 10 wait-0 stages on
-// a store whose commits are durable (the default) and on one whose are not
+// the engine, and as many chains of 10 jobs on River alone, on a store
+// whose commits are durable (the default) and on one whose are not
 // (sqlite.WithRelaxedCommits; on Postgres synchronous_commit=off for every
-// connection), in alternating order. It logs min/median/max of the
-// stages/s of each and of the per-round ratio durable ÷ relaxed, and
-// reports the median ratio. Run it with -benchtime=1x.
+// connection), each run on a new store, in an order that rotates from
+// round to round. It logs min/median/max of the stages/s (jobs/s) of each
+// and of the per-round ratios durable ÷ relaxed, and reports the engine's
+// and River's median ratio. Run it with -benchtime=1x.
 func BenchmarkDurabilityCost(b *testing.B) {
 	n, rounds := envInt("SLUICE_BENCH_EXECUTIONS", 100), envInt("SLUICE_BENCH_ROUNDS", 6)
-	cost := func(b *testing.B, durable, relaxed store.Store) {
+	// cost runs the four cases: the engine and River, each durable and
+	// relaxed.
+	cost := func(b *testing.B, durable, relaxed func() store.Store) {
+		type side struct {
+			name    string
+			durable bool
+			run     func(st store.Store) (time.Duration, error)
+		}
+		engine := func(st store.Store) (time.Duration, error) {
+			return bench.Throughput(context.Background(), st, n, 10, true)
+		}
+		river := func(st store.Store) (time.Duration, error) {
+			return bench.BareRiver(context.Background(), st, n, 10)
+		}
+		sides := []side{{"engine", true, engine}, {"engine", false, engine}, {"River", true, river}, {"River", false, river}}
+		first := durable()
+		_, pg := first.(*postgres.Store)
+		first.Close()
 		for b.Loop() {
-			var rateD, rateR, ratio []float64
+			rates, cpus := make([][]float64, len(sides)), make([][]float64, len(sides))
+			var ratio [2][]float64 // engine, River: durable ÷ relaxed
 			for i := range rounds {
-				var rate [2]float64
-				for j := range 2 {
-					k := (i + j) % 2 // 0 durable, 1 relaxed
-					st := []store.Store{durable, relaxed}[k]
-					d, err := bench.Throughput(context.Background(), st, n, 10, true)
+				rate := make([]float64, len(sides))
+				for j := range sides {
+					k := (i + j) % len(sides)
+					cpu0, pg0 := processCPU(b), time.Duration(0)
+					if pg {
+						pg0 = postgresCPU(b)
+					}
+					// A store of its own for each run: four open at
+					// once would hold more connections than Postgres's
+					// default limit.
+					st := map[bool]func() store.Store{true: durable, false: relaxed}[sides[k].durable]()
+					d, err := sides[k].run(st)
+					st.Close()
 					if err != nil {
 						b.Fatal(err)
 					}
+					cpu := processCPU(b) - cpu0
+					if pg {
+						cpu += postgresCPU(b) - pg0
+					}
 					rate[k] = float64(n*10) / d.Seconds()
+					rates[k], cpus[k] = append(rates[k], rate[k]), append(cpus[k], ms(cpu)/float64(n*10))
 				}
-				rateD, rateR, ratio = append(rateD, rate[0]), append(rateR, rate[1]), append(ratio, rate[0]/rate[1])
+				ratio[0], ratio[1] = append(ratio[0], rate[0]/rate[1]), append(ratio[1], rate[2]/rate[3])
 			}
-			b.Logf("stages/s durable %s; relaxed %s; durable ÷ relaxed per round %s", minMedMax(rateD), minMedMax(rateR), minMedMax(ratio))
-			slices.Sort(ratio)
-			b.ReportMetric(ratio[len(ratio)/2], "durable/relaxed")
+			for k := 0; k < len(sides); k += 2 {
+				b.Logf("%s: per second durable %s; relaxed %s; durable ÷ relaxed per round %s; CPU ms per stage or job (this process and Postgres) durable %s, relaxed %s",
+					sides[k].name, minMedMax(rates[k]), minMedMax(rates[k+1]), minMedMax(ratio[k/2]), minMedMax(cpus[k]), minMedMax(cpus[k+1]))
+			}
+			for k, unit := range []string{"engine-durable/relaxed", "river-durable/relaxed"} {
+				slices.Sort(ratio[k])
+				b.ReportMetric(ratio[k][len(ratio[k])/2], unit)
+			}
 		}
 		b.ReportMetric(0, "ns/op")
 	}
 	b.Run("sqlite", func(b *testing.B) {
-		open := func(opts ...sqlite.Option) store.Store {
-			st, err := sqlite.Open(context.Background(), filepath.Join(b.TempDir(), "sluice.db"), opts...)
-			if err != nil {
-				b.Fatal(err)
+		open := func(opts ...sqlite.Option) func() store.Store {
+			return func() store.Store {
+				st, err := sqlite.Open(context.Background(), filepath.Join(b.TempDir(), "sluice.db"), opts...)
+				if err != nil {
+					b.Fatal(err)
+				}
+				return st
 			}
-			b.Cleanup(func() { st.Close() })
-			return st
 		}
 		cost(b, open(), open(sqlite.WithRelaxedCommits()))
 	})
 	b.Run("postgres", func(b *testing.B) {
 		dsn := sluicetest.PostgresDSN(b)
-		open := func(dsn string) store.Store {
-			st, err := postgres.Open(context.Background(), dsn, postgres.WithSchema(sluicetest.NewSchema(b, dsn)))
-			if err != nil {
-				b.Fatal(err)
+		open := func(dsn string) func() store.Store {
+			return func() store.Store {
+				st, err := postgres.Open(context.Background(), dsn, postgres.WithSchema(sluicetest.NewSchema(b, dsn)))
+				if err != nil {
+					b.Fatal(err)
+				}
+				return st
 			}
-			b.Cleanup(func() { st.Close() })
-			return st
 		}
 		sep := "?"
 		if strings.Contains(dsn, "?") {

@@ -54,20 +54,14 @@ VALUES (jsonb(?), datetime('now', 'subsec'), ?, ?, jsonb('{}'), 1, 'default', da
 }
 
 // insertPostgres inserts a plain job (see plain) as River's Postgres driver
-// would, and sends River's insert notification on the default queue, so
-// that the producers of every process fetch it at once (River's limiter
-// lets one through per FetchCooldown, a millisecond here: nearly every
-// insert notifies anyway). Both statements are held to go with the
-// transaction's other writes; the notification is delivered at commit.
+// would, held to go with the transaction's other writes. It sends no insert
+// notification, as River's insert does: Queue.Committed sends it after the
+// commit (see insertNotifier).
 func insertPostgres(ctx context.Context, tx store.Tx, args river.JobArgs) error {
 	raw, err := json.Marshal(args)
 	if err != nil {
 		return fmt.Errorf("encode arguments: %w", err)
 	}
-	err = sqlstore.ExecHeld(ctx, tx, `INSERT INTO river_job (args, kind, max_attempts, priority, queue, state)
+	return sqlstore.ExecHeld(ctx, tx, `INSERT INTO river_job (args, kind, max_attempts, priority, queue, state)
 VALUES ($1, $2, $3, 1, 'default', 'available')`, []any{string(raw), args.Kind(), maxAttempts}, nil)
-	if err != nil {
-		return err
-	}
-	return sqlstore.ExecHeld(ctx, tx, `SELECT pg_notify(current_schema() || '.river_insert', '{"queue": "default"}')`, nil, nil)
 }

@@ -13,6 +13,7 @@ import (
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/riverqueue/river"
+	"github.com/riverqueue/river/riverdriver"
 	"github.com/riverqueue/river/riverdriver/riverpgxv5"
 	"github.com/riverqueue/river/rivermigrate"
 	"github.com/riverqueue/river/rivertype"
@@ -41,7 +42,7 @@ func newPostgres(ctx context.Context, st *postgres.Store, cfg Config) (*Queue, e
 	if err != nil {
 		return nil, err
 	}
-	drv := riverpgxv5.New(queuePool)
+	drv := &wakingPgxDriver{Driver: riverpgxv5.New(queuePool), waker: newWaker()}
 	if err := migratePostgres(ctx, pool, riverpgxv5.New(pool)); err != nil {
 		return nil, err
 	}
@@ -50,6 +51,7 @@ func newPostgres(ctx context.Context, st *postgres.Store, cfg Config) (*Queue, e
 		return nil, fmt.Errorf("create river client: %w", err)
 	}
 	n := &pgNode{pool: pool, id: cfg.NodeID, log: cfg.Logger, every: cfg.DeadNodeCheck, lockWait: cfg.NodeLockWait}
+	peers := &insertNotifier{pool: queuePool, log: cfg.Logger, pending: make(chan struct{}, 1)}
 	return &Queue{
 		log:    cfg.Logger,
 		nodeID: cfg.NodeID,
@@ -64,11 +66,95 @@ func newPostgres(ctx context.Context, st *postgres.Store, cfg Config) (*Queue, e
 			}
 			return err
 		},
-		complete:    n.completeTx,
-		count:       jobCounter(drv.GetExecutor()),
-		beforeStart: n.start,
-		afterStop:   n.stop,
+		complete: n.completeTx,
+		wake:     drv.fetchNow,
+		notify:   peers.request,
+		count:    jobCounter(drv.GetExecutor()),
+		beforeStart: func(ctx context.Context) error {
+			if err := n.start(ctx); err != nil {
+				return err
+			}
+			peers.start()
+			return nil
+		},
+		afterStop: func(ctx context.Context) error {
+			peers.stop()
+			return n.stop(ctx)
+		},
 	}, nil
+}
+
+// wakingPgxDriver is River's Postgres driver whose listener this process can
+// wake (waker), so that its producer fetches the jobs this process committed
+// without waiting for their insert notification to come back from the
+// server.
+type wakingPgxDriver struct {
+	*riverpgxv5.Driver
+	waker
+}
+
+func (d *wakingPgxDriver) GetListener(params *riverdriver.GetListenenerParams) riverdriver.Listener {
+	return d.listener(d.Driver.GetListener(params))
+}
+
+// notifySQL is River's insert notification for the default queue, which
+// makes the producers of every process listening fetch jobs at once.
+const notifySQL = `SELECT pg_notify(current_schema() || '.river_insert', '{"queue": "default"}')`
+
+// insertNotifier sends River's insert notification for the jobs this
+// process inserted, after their transactions committed, on the queue's pool
+// (whose commits do not wait for the disk), at most one at a time: requests
+// that come while one is on its way are sent together after it.
+//
+// The engine's transactions do not notify themselves. A Postgres
+// transaction that notifies takes a lock, one for the whole server, at its
+// commit and holds it until the commit is on the disk (async.c,
+// PreCommit_Notify), so durable transactions that notify commit one after
+// another, each waiting for a flush of its own. Only the other processes
+// need the notification — this one is woken in-process (waker) — and a
+// notification lost with a crash only delays them to their next poll
+// (riverConfig's FetchPollInterval): the jobs are in the table.
+type insertNotifier struct {
+	pool    *pgxpool.Pool
+	log     *slog.Logger
+	pending chan struct{} // holds a request not yet sent
+
+	cancel context.CancelFunc
+	done   chan struct{}
+}
+
+// request asks for a notification; it never blocks.
+func (n *insertNotifier) request() {
+	select {
+	case n.pending <- struct{}{}:
+	default: // one is already pending
+	}
+}
+
+func (n *insertNotifier) start() {
+	ctx, cancel := context.WithCancel(context.Background())
+	n.cancel, n.done = cancel, make(chan struct{})
+	go func() {
+		defer close(n.done)
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-n.pending:
+			}
+			if _, err := n.pool.Exec(ctx, notifySQL); err != nil && ctx.Err() == nil {
+				n.log.WarnContext(ctx, "notify the other nodes of new jobs; they find them at their next poll", "err", err)
+			}
+		}
+	}()
+}
+
+func (n *insertNotifier) stop() {
+	if n.cancel != nil {
+		n.cancel()
+		<-n.done
+		n.cancel = nil
+	}
 }
 
 // migratePostgres migrates River's tables under an advisory lock: servers

@@ -102,13 +102,17 @@ func TestConcurrentNewMigrates(t *testing.T) {
 	}
 }
 
-// TestPlainInsertNotifies inserts a plain job with the queue's own
-// statement: at commit it sends River's insert notification, as River's
-// insert does, which is what wakes the producers of the other processes.
-func TestPlainInsertNotifies(t *testing.T) {
+// TestCommittedNotifies inserts a plain job with the queue's own statement.
+// Its transaction sends no notification — a transaction that notifies
+// holds Postgres's notification lock until its commit is on the disk, which
+// would make durable commits take turns (insertNotifier) — and Committed
+// then sends River's insert notification, which is what wakes the producers
+// of the other processes; this process's own producer runs the job.
+func TestCommittedNotifies(t *testing.T) {
 	st := sluicetest.OpenPostgres(t)
 	ctx := t.Context()
-	q, _ := newQueue(t, st, "")
+	q, rec := newQueue(t, st, "")
+	start(t, q)
 	conn, err := pgx.ConnectConfig(ctx, st.Pool().Config().ConnConfig.Copy())
 	if err != nil {
 		t.Fatal(err)
@@ -126,18 +130,27 @@ func TestPlainInsertNotifies(t *testing.T) {
 	if err := st.InTx(ctx, func(tx store.Tx) error { return q.InsertTx(ctx, tx, testArgs{N: 1}, nil) }); err != nil {
 		t.Fatal(err)
 	}
+	quiet, cancel := context.WithTimeout(ctx, 300*time.Millisecond)
+	defer cancel()
+	if n, err := conn.WaitForNotification(quiet); err == nil {
+		t.Fatalf("the inserting transaction notified %q on %s itself", n.Payload, n.Channel)
+	}
+	q.Committed()
 	wait, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
 	n, err := conn.WaitForNotification(wait)
 	if err != nil {
-		t.Fatalf("no notification on %s after the insert committed: %v", channel, err)
+		t.Fatalf("no notification on %s after Committed: %v", channel, err)
 	}
 	var payload struct{ Queue string }
 	if err := json.Unmarshal([]byte(n.Payload), &payload); err != nil || n.Channel != channel || payload.Queue != "default" {
 		t.Errorf("notification %q on %s, want queue default on %s (%v)", n.Payload, n.Channel, channel, err)
 	}
-	var jobs int
-	if err := st.Pool().QueryRow(ctx, `SELECT count(*) FROM river_job WHERE state = 'available'`).Scan(&jobs); err != nil || jobs != 1 {
-		t.Errorf("%d available jobs after the insert, want 1 (%v)", jobs, err)
+	deadline := time.Now().Add(10 * time.Second)
+	for rec.count(1) == 0 && time.Now().Before(deadline) {
+		time.Sleep(10 * time.Millisecond)
+	}
+	if got := rec.count(1); got != 1 {
+		t.Errorf("the job ran %d times, want once", got)
 	}
 }

@@ -75,8 +75,9 @@ type Queue struct {
 	}
 	insert   func(ctx context.Context, tx store.Tx, args river.JobArgs, opts *river.InsertOpts) error
 	complete func(ctx context.Context, tx store.Tx, job *rivertype.JobRow) error
-	// wake, when set, makes this process fetch due jobs at once.
-	wake func()
+	// wake, when set, makes this process fetch due jobs at once; notify,
+	// when set, tells the other processes that jobs were committed.
+	wake, notify func()
 	// done, when set, holds the jobs that completed themselves, which
 	// River's completer leaves alone (see completedSet). SQLite only: on
 	// Postgres the completer's statement is one per batch, on a connection
@@ -199,10 +200,13 @@ func (q *Queue) CompleteTx(ctx context.Context, tx store.Tx, job *rivertype.JobR
 
 // Committed tells the queue that a transaction that inserted jobs has
 // committed, so that this process fetches them at once rather than at its
-// next poll.
+// next poll, and on Postgres the other processes too.
 func (q *Queue) Committed() {
 	if q.wake != nil {
 		q.wake()
+	}
+	if q.notify != nil {
+		q.notify()
 	}
 }
 

@@ -91,38 +91,51 @@ func rescueSQLiteJobs(ctx context.Context, db *sql.DB) error {
 }
 
 // wakingSQLiteDriver is River's SQLite driver with one change: this process
-// can make its producer fetch jobs at once. SQLite has no LISTEN/NOTIFY, so
-// River's SQLite listener polls a notification table every 50 ms, and a job
-// that becomes due by time alone (a snooze ending) is only found by the
-// producer's next periodic fetch. Queue.Committed and Queue.FetchAfter call
-// fetchNow, and the listener answers with an insert notification at once —
-// which is what keeps a stage transition in single milliseconds.
+// can make its producer fetch jobs at once (waker). SQLite has no
+// LISTEN/NOTIFY, so River's SQLite listener polls a notification table
+// every 50 ms, and a job that becomes due by time alone (a snooze ending) is
+// only found by the producer's next periodic fetch. Queue.Committed and
+// Queue.FetchAfter wake it, and the listener answers with an insert
+// notification at once — which is what keeps a stage transition in single
+// milliseconds.
 //
 // Its executor is also the completer's, which leaves alone the jobs that
 // completed themselves (see completedSet).
 type wakingSQLiteDriver struct {
 	*riversqlite.Driver
-	wake chan struct{}
+	waker
 	done *completedSet
 }
 
 func newWakingSQLiteDriver(db *sql.DB, done *completedSet) *wakingSQLiteDriver {
-	return &wakingSQLiteDriver{Driver: riversqlite.New(db), wake: make(chan struct{}, 1), done: done}
+	return &wakingSQLiteDriver{Driver: riversqlite.New(db), waker: newWaker(), done: done}
 }
 
 func (d *wakingSQLiteDriver) GetExecutor() riverdriver.Executor {
 	return completingExecutor{Executor: d.Driver.GetExecutor(), done: d.done}
 }
 
-func (d *wakingSQLiteDriver) fetchNow() {
+func (d *wakingSQLiteDriver) GetListener(params *riverdriver.GetListenenerParams) riverdriver.Listener {
+	return d.listener(d.Driver.GetListener(params))
+}
+
+// waker makes a River listener (wakingListener) answer at once with an
+// insert notification, so that this process's producer fetches jobs
+// without waiting for the database to tell it.
+type waker chan struct{}
+
+func newWaker() waker { return make(waker, 1) }
+
+// fetchNow wakes the listener.
+func (w waker) fetchNow() {
 	select {
-	case d.wake <- struct{}{}:
+	case w <- struct{}{}:
 	default: // a wake-up is already pending
 	}
 }
 
-func (d *wakingSQLiteDriver) GetListener(params *riverdriver.GetListenenerParams) riverdriver.Listener {
-	return &wakingListener{Listener: d.Driver.GetListener(params), wake: d.wake}
+func (w waker) listener(l riverdriver.Listener) riverdriver.Listener {
+	return &wakingListener{Listener: l, wake: w}
 }
 
 type wakingListener struct {

@@ -82,6 +82,13 @@ func Transitions(ctx context.Context, st store.Store, executions, stages int) ([
 // `stages` wait-0 stages at once and returns the time until all succeeded.
 // The engine counts them for its metrics, as a server's does; metrics
 // false turns that off, to measure what it costs.
+//
+// It learns that they ended by asking the store every few milliseconds
+// whether one is still to end, as bare River's chains count themselves in
+// memory (BareRiver), rather than by following every event as run does:
+// a follower reads each stage's four events back, which cost the engine's
+// side a tenth of its CPU on Postgres (docs/benchmarks.md). What following
+// costs is BenchmarkSubscribers's to measure.
 func Throughput(ctx context.Context, st store.Store, executions, stages int, metrics bool) (time.Duration, error) {
 	r, err := startWith(ctx, st, metrics)
 	if err != nil {
@@ -93,10 +100,60 @@ func Throughput(ctx context.Context, st store.Store, executions, stages int, met
 		return 0, err
 	}
 	begin := time.Now()
-	if _, err := r.run(ctx, p, executions); err != nil {
+	for range executions {
+		if _, err := r.engine.Trigger(ctx, &engine.TriggerParams{Pipeline: p, User: "bench"}); err != nil {
+			return 0, err
+		}
+	}
+	if err := r.awaitEnd(ctx, p); err != nil {
 		return 0, err
 	}
 	return time.Since(begin), nil
+}
+
+// awaitEnd polls the store until no execution of p is still to end, and
+// fails if one ended other than SUCCEEDED.
+func (r *runner) awaitEnd(ctx context.Context, p *store.Pipeline) error {
+	var running, badly []status.Status
+	for _, s := range status.All() {
+		switch {
+		case !s.Complete():
+			running = append(running, s)
+		case s != status.Succeeded:
+			badly = append(badly, s)
+		}
+	}
+	first := func(statuses []status.Status) (*store.Execution, error) {
+		page, err := r.store.ExecutionList(ctx, &store.ExecutionListParams{
+			Application: p.Application, PipelineName: p.Name, Statuses: statuses, Limit: 1,
+		})
+		if err != nil || len(page.Executions) == 0 {
+			return nil, err
+		}
+		return page.Executions[0], nil
+	}
+	deadline := time.Now().Add(10 * time.Minute)
+	for {
+		x, err := first(running)
+		if err != nil {
+			return err
+		}
+		if x == nil {
+			break
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("execution %s is still %s after 10 minutes", x.ID, x.Status)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	x, err := first(badly)
+	if err != nil {
+		return err
+	}
+	if x != nil {
+		return fmt.Errorf("execution %s ended %s", x.ID, x.Status)
+	}
+	return nil
 }
 
 // Percentile returns the q-quantile (0 ≤ q ≤ 1) of d, sorting d.

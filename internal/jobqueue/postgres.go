@@ -2,6 +2,7 @@ package jobqueue
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -42,7 +43,11 @@ func newPostgres(ctx context.Context, st *postgres.Store, cfg Config) (*Queue, e
 	if err != nil {
 		return nil, err
 	}
-	drv := &wakingPgxDriver{Driver: riverpgxv5.New(queuePool), waker: newWaker()}
+	own, err := json.Marshal(insertPayload{Queue: river.QueueDefault, Node: cfg.NodeID})
+	if err != nil {
+		return nil, err
+	}
+	drv := &wakingPgxDriver{Driver: riverpgxv5.New(queuePool), waker: newWaker(), own: string(own)}
 	if err := migratePostgres(ctx, pool, riverpgxv5.New(pool)); err != nil {
 		return nil, err
 	}
@@ -51,7 +56,7 @@ func newPostgres(ctx context.Context, st *postgres.Store, cfg Config) (*Queue, e
 		return nil, fmt.Errorf("create river client: %w", err)
 	}
 	n := &pgNode{pool: pool, id: cfg.NodeID, log: cfg.Logger, every: cfg.DeadNodeCheck, lockWait: cfg.NodeLockWait}
-	peers := &insertNotifier{pool: queuePool, log: cfg.Logger, pending: make(chan struct{}, 1)}
+	peers := &insertNotifier{pool: queuePool, log: cfg.Logger, payload: string(own), pending: make(chan struct{}, 1)}
 	return &Queue{
 		log:    cfg.Logger,
 		nodeID: cfg.NodeID,
@@ -87,19 +92,28 @@ func newPostgres(ctx context.Context, st *postgres.Store, cfg Config) (*Queue, e
 // wakingPgxDriver is River's Postgres driver whose listener this process can
 // wake (waker), so that its producer fetches the jobs this process committed
 // without waiting for their insert notification to come back from the
-// server.
+// server; the listener skips the notifications whose payload is own, which
+// this process sent (insertNotifier).
 type wakingPgxDriver struct {
 	*riverpgxv5.Driver
 	waker
+	own string
 }
 
 func (d *wakingPgxDriver) GetListener(params *riverdriver.GetListenenerParams) riverdriver.Listener {
-	return d.listener(d.Driver.GetListener(params))
+	return d.listener(d.Driver.GetListener(params), d.own)
 }
 
-// notifySQL is River's insert notification for the default queue, which
-// makes the producers of every process listening fetch jobs at once.
-const notifySQL = `SELECT pg_notify(current_schema() || '.river_insert', '{"queue": "default"}')`
+// insertPayload is River's insert notification's payload, which names the
+// queue whose producers are to fetch, with the node that sent it: River
+// reads the queue alone, and the sender's own listener skips it.
+type insertPayload struct {
+	Queue string `json:"queue"`
+	Node  string `json:"node"`
+}
+
+// notifySQL sends River's insert notification with the payload $1.
+const notifySQL = `SELECT pg_notify(current_schema() || '.river_insert', $1)`
 
 // insertNotifier sends River's insert notification for the jobs this
 // process inserted, after their transactions committed, on the queue's pool
@@ -117,6 +131,7 @@ const notifySQL = `SELECT pg_notify(current_schema() || '.river_insert', '{"queu
 type insertNotifier struct {
 	pool    *pgxpool.Pool
 	log     *slog.Logger
+	payload string        // an insertPayload
 	pending chan struct{} // holds a request not yet sent
 
 	cancel context.CancelFunc
@@ -142,7 +157,7 @@ func (n *insertNotifier) start() {
 				return
 			case <-n.pending:
 			}
-			if _, err := n.pool.Exec(ctx, notifySQL); err != nil && ctx.Err() == nil {
+			if _, err := n.pool.Exec(ctx, notifySQL, n.payload); err != nil && ctx.Err() == nil {
 				n.log.WarnContext(ctx, "notify the other nodes of new jobs; they find them at their next poll", "err", err)
 			}
 		}

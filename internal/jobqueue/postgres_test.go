@@ -154,3 +154,44 @@ func TestCommittedNotifies(t *testing.T) {
 		t.Errorf("the job ran %d times, want once", got)
 	}
 }
+
+// TestListenerSkipsOwnNotifications gives River's Postgres listener, as the
+// queue wraps it, a notification this process sent, one another process
+// sent and a wake-up: it passes on the other's and answers the wake-up
+// with an insert notification, but not its own, which would only make the
+// producer fetch again.
+func TestListenerSkipsOwnNotifications(t *testing.T) {
+	st := sluicetest.OpenPostgres(t)
+	ctx := t.Context()
+	own, other := `{"queue":"default","node":"a"}`, `{"queue":"default","node":"b"}`
+	l, wake := jobqueue.PostgresListener(st.Pool(), own)
+	if err := l.Connect(ctx); err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close(context.Background())
+	if err := l.Listen(ctx, "river_insert"); err != nil {
+		t.Fatal(err)
+	}
+	for _, payload := range []string{own, other} {
+		if _, err := st.Pool().Exec(ctx, `SELECT pg_notify(current_schema() || '.river_insert', $1)`, payload); err != nil {
+			t.Fatal(err)
+		}
+	}
+	wait := func() string {
+		t.Helper()
+		ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+		defer cancel()
+		n, err := l.WaitForNotification(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return n.Topic + " " + n.Payload
+	}
+	if got, want := wait(), "river_insert "+other; got != want {
+		t.Errorf("first notification %q, want %q: its own must be skipped", got, want)
+	}
+	wake()
+	if got, want := wait(), `river_insert {"queue":"default"}`; got != want {
+		t.Errorf("notification after a wake-up %q, want %q", got, want)
+	}
+}

@@ -116,7 +116,7 @@ func (d *wakingSQLiteDriver) GetExecutor() riverdriver.Executor {
 }
 
 func (d *wakingSQLiteDriver) GetListener(params *riverdriver.GetListenenerParams) riverdriver.Listener {
-	return d.listener(d.Driver.GetListener(params))
+	return d.listener(d.Driver.GetListener(params), "")
 }
 
 // waker makes a River listener (wakingListener) answer at once with an
@@ -134,13 +134,17 @@ func (w waker) fetchNow() {
 	}
 }
 
-func (w waker) listener(l riverdriver.Listener) riverdriver.Listener {
-	return &wakingListener{Listener: l, wake: w}
+// listener wraps l. Notifications whose payload is own, when not empty,
+// are this process's own, sent to the others after it woke itself: they
+// are not passed on, which would only make the producer fetch again.
+func (w waker) listener(l riverdriver.Listener, own string) riverdriver.Listener {
+	return &wakingListener{Listener: l, wake: w, own: own}
 }
 
 type wakingListener struct {
 	riverdriver.Listener
 	wake <-chan struct{}
+	own  string
 }
 
 // insertNotification is what River's producer listens for to fetch jobs of
@@ -148,8 +152,19 @@ type wakingListener struct {
 var insertNotification = riverdriver.Notification{Topic: "river_insert", Payload: `{"queue":"default"}`}
 
 // WaitForNotification waits as River's listener does, but a wake-up ends
-// the wait with an insert notification.
+// the wait with an insert notification, and the process's own
+// notifications are skipped.
 func (l *wakingListener) WaitForNotification(ctx context.Context) (*riverdriver.Notification, error) {
+	for {
+		n, err := l.wait(ctx)
+		if err == nil && n != nil && l.own != "" && n.Payload == l.own {
+			continue
+		}
+		return n, err
+	}
+}
+
+func (l *wakingListener) wait(ctx context.Context) (*riverdriver.Notification, error) {
 	select {
 	case <-l.wake:
 		n := insertNotification

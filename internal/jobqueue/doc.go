@@ -62,9 +62,15 @@
 //
 // A job with no options (every stage's run_stage job) is inserted with a
 // one-row statement of the queue's own that writes the row River's InsertTx
-// would, held to go with the transaction's other writes; on Postgres
-// River's insert notification goes with it (insert.go). Jobs with options —
-// unique, scheduled, their own attempts — go through River's InsertTx.
+// would, held to go with the transaction's other writes (insert.go). Jobs
+// with options — unique, scheduled, their own attempts — go through
+// River's InsertTx.
+//
+// Queue.Committed, after the commit, makes this process's producer fetch
+// at once, and on Postgres has River's insert notification sent to the
+// other processes from outside the transaction (insertNotifier: a
+// transaction that notifies holds a server-wide lock until its commit is
+// on the disk).
 //
 // River's own tables are migrated at New; on Postgres under an advisory
 // lock, so servers starting together on an empty database do not race.

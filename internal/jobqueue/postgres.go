@@ -62,8 +62,8 @@ func newPostgres(ctx context.Context, st *postgres.Store, cfg Config) (*Queue, e
 		nodeID: cfg.NodeID,
 		client: client,
 		insert: func(ctx context.Context, tx store.Tx, args river.JobArgs, opts *river.InsertOpts) error {
-			if plain(args, opts) {
-				return insertPostgres(ctx, tx, args)
+			if attempts, ok := plain(args, opts); ok {
+				return insertPostgres(ctx, tx, args, attempts)
 			}
 			raw, err := postgres.DriverTx(ctx, tx)
 			if err == nil {

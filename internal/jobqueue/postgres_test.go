@@ -3,12 +3,14 @@ package jobqueue_test
 import (
 	"context"
 	"encoding/json"
+	"slices"
 	"strconv"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/riverqueue/river"
 
 	"github.com/sluice-cd/sluice/internal/jobqueue"
 	"github.com/sluice-cd/sluice/internal/sluicetest"
@@ -102,12 +104,14 @@ func TestConcurrentNewMigrates(t *testing.T) {
 	}
 }
 
-// TestCommittedNotifies inserts a plain job with the queue's own statement.
-// Its transaction sends no notification — a transaction that notifies
-// holds Postgres's notification lock until its commit is on the disk, which
+// TestCommittedNotifies inserts two plain jobs with the queue's own
+// statement, one with River's attempts and one with its own. Their
+// transaction sends no notification — a transaction that notifies holds
+// Postgres's notification lock until its commit is on the disk, which
 // would make durable commits take turns (insertNotifier) — and Committed
-// then sends River's insert notification, which is what wakes the producers
-// of the other processes; this process's own producer runs the job.
+// then sends River's insert notification, which is what wakes the
+// producers of the other processes; this process's own producer runs the
+// jobs.
 func TestCommittedNotifies(t *testing.T) {
 	st := sluicetest.OpenPostgres(t)
 	ctx := t.Context()
@@ -127,8 +131,19 @@ func TestCommittedNotifies(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	if err := st.InTx(ctx, func(tx store.Tx) error { return q.InsertTx(ctx, tx, testArgs{N: 1}, nil) }); err != nil {
+	err = st.InTx(ctx, func(tx store.Tx) error {
+		if err := q.InsertTx(ctx, tx, testArgs{N: 1}, nil); err != nil {
+			return err
+		}
+		return q.InsertTx(ctx, tx, testArgs{N: 2}, &river.InsertOpts{MaxAttempts: 3})
+	})
+	if err != nil {
 		t.Fatal(err)
+	}
+	var attempts []int
+	rows, _ := st.Pool().Query(ctx, `SELECT max_attempts FROM river_job ORDER BY id`)
+	if attempts, err = pgx.CollectRows(rows, pgx.RowTo[int]); err != nil || !slices.Equal(attempts, []int{10, 3}) {
+		t.Errorf("the jobs' max_attempts are %v, want [10 3] (%v)", attempts, err)
 	}
 	quiet, cancel := context.WithTimeout(ctx, 300*time.Millisecond)
 	defer cancel()
@@ -147,11 +162,13 @@ func TestCommittedNotifies(t *testing.T) {
 		t.Errorf("notification %q on %s, want queue default on %s (%v)", n.Payload, n.Channel, channel, err)
 	}
 	deadline := time.Now().Add(10 * time.Second)
-	for rec.count(1) == 0 && time.Now().Before(deadline) {
+	for (rec.count(1) == 0 || rec.count(2) == 0) && time.Now().Before(deadline) {
 		time.Sleep(10 * time.Millisecond)
 	}
-	if got := rec.count(1); got != 1 {
-		t.Errorf("the job ran %d times, want once", got)
+	for _, n := range []int{1, 2} {
+		if got := rec.count(n); got != 1 {
+			t.Errorf("job %d ran %d times, want once", n, got)
+		}
 	}
 }
 

@@ -38,8 +38,8 @@ func newSQLite(ctx context.Context, st *sqlite.Store, cfg Config) (*Queue, error
 		log:    cfg.Logger,
 		client: client,
 		insert: func(ctx context.Context, tx store.Tx, args river.JobArgs, opts *river.InsertOpts) error {
-			if plain(args, opts) {
-				return insertSQLite(ctx, tx, args)
+			if attempts, ok := plain(args, opts); ok {
+				return insertSQLite(ctx, tx, args, attempts)
 			}
 			raw, err := sqlite.DriverTx(ctx, tx)
 			if err == nil {

@@ -250,12 +250,12 @@ func eachDialect(b *testing.B, f func(b *testing.B, st store.Store)) {
 func BenchmarkDurabilityCost(b *testing.B) {
 	n, rounds := envInt("SLUICE_BENCH_EXECUTIONS", 100), envInt("SLUICE_BENCH_ROUNDS", 6)
 	// cost runs the four cases: the engine and River, each durable and
-	// relaxed.
-	cost := func(b *testing.B, durable, relaxed func() store.Store) {
+	// relaxed; pg says the stores are Postgres's, whose CPU counts too.
+	cost := func(b *testing.B, pg bool, durable, relaxed func() store.Store) {
 		type side struct {
-			name    string
-			durable bool
-			run     func(st store.Store) (time.Duration, error)
+			name string
+			open func() store.Store
+			run  func(st store.Store) (time.Duration, error)
 		}
 		engine := func(st store.Store) (time.Duration, error) {
 			return bench.Throughput(context.Background(), st, n, 10, true)
@@ -263,10 +263,7 @@ func BenchmarkDurabilityCost(b *testing.B) {
 		river := func(st store.Store) (time.Duration, error) {
 			return bench.BareRiver(context.Background(), st, n, 10)
 		}
-		sides := []side{{"engine", true, engine}, {"engine", false, engine}, {"River", true, river}, {"River", false, river}}
-		first := durable()
-		_, pg := first.(*postgres.Store)
-		first.Close()
+		sides := []side{{"engine", durable, engine}, {"engine", relaxed, engine}, {"River", durable, river}, {"River", relaxed, river}}
 		for b.Loop() {
 			rates, cpus := make([][]float64, len(sides)), make([][]float64, len(sides))
 			var ratio [2][]float64 // engine, River: durable ÷ relaxed
@@ -281,7 +278,7 @@ func BenchmarkDurabilityCost(b *testing.B) {
 					// A store of its own for each run: four open at
 					// once would hold more connections than Postgres's
 					// default limit.
-					st := map[bool]func() store.Store{true: durable, false: relaxed}[sides[k].durable]()
+					st := sides[k].open()
 					d, err := sides[k].run(st)
 					st.Close()
 					if err != nil {
@@ -296,9 +293,13 @@ func BenchmarkDurabilityCost(b *testing.B) {
 				}
 				ratio[0], ratio[1] = append(ratio[0], rate[0]/rate[1]), append(ratio[1], rate[2]/rate[3])
 			}
+			whose := "this process"
+			if pg {
+				whose = "this process and Postgres"
+			}
 			for k := 0; k < len(sides); k += 2 {
-				b.Logf("%s: per second durable %s; relaxed %s; durable ÷ relaxed per round %s; CPU ms per stage or job (this process and Postgres) durable %s, relaxed %s",
-					sides[k].name, minMedMax(rates[k]), minMedMax(rates[k+1]), minMedMax(ratio[k/2]), minMedMax(cpus[k]), minMedMax(cpus[k+1]))
+				b.Logf("%s: per second durable %s; relaxed %s; durable ÷ relaxed per round %s; CPU ms per stage or job (%s) durable %s, relaxed %s",
+					sides[k].name, minMedMax(rates[k]), minMedMax(rates[k+1]), minMedMax(ratio[k/2]), whose, minMedMax(cpus[k]), minMedMax(cpus[k+1]))
 			}
 			for k, unit := range []string{"engine-durable/relaxed", "river-durable/relaxed"} {
 				slices.Sort(ratio[k])
@@ -317,7 +318,7 @@ func BenchmarkDurabilityCost(b *testing.B) {
 				return st
 			}
 		}
-		cost(b, open(), open(sqlite.WithRelaxedCommits()))
+		cost(b, false, open(), open(sqlite.WithRelaxedCommits()))
 	})
 	b.Run("postgres", func(b *testing.B) {
 		dsn := sluicetest.PostgresDSN(b)
@@ -334,7 +335,7 @@ func BenchmarkDurabilityCost(b *testing.B) {
 		if strings.Contains(dsn, "?") {
 			sep = "&"
 		}
-		cost(b, open(dsn), open(dsn+sep+"synchronous_commit=off"))
+		cost(b, true, open(dsn), open(dsn+sep+"synchronous_commit=off"))
 	})
 }
 

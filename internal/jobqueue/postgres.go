@@ -56,7 +56,7 @@ func newPostgres(ctx context.Context, st *postgres.Store, cfg Config) (*Queue, e
 		return nil, fmt.Errorf("create river client: %w", err)
 	}
 	n := &pgNode{pool: pool, id: cfg.NodeID, log: cfg.Logger, every: cfg.DeadNodeCheck, lockWait: cfg.NodeLockWait}
-	peers := &insertNotifier{pool: queuePool, log: cfg.Logger, payload: string(own), pending: make(chan struct{}, 1)}
+	peers := &insertNotifier{pool: queuePool, log: cfg.Logger, payload: string(own), pending: newSignal()}
 	return &Queue{
 		log:    cfg.Logger,
 		nodeID: cfg.NodeID,
@@ -73,7 +73,7 @@ func newPostgres(ctx context.Context, st *postgres.Store, cfg Config) (*Queue, e
 		},
 		complete: n.completeTx,
 		wake:     drv.fetchNow,
-		notify:   peers.request,
+		notify:   peers.pending.raise,
 		count:    jobCounter(drv.GetExecutor()),
 		beforeStart: func(ctx context.Context) error {
 			if err := n.start(ctx); err != nil {
@@ -131,19 +131,11 @@ const notifySQL = `SELECT pg_notify(current_schema() || '.river_insert', $1)`
 type insertNotifier struct {
 	pool    *pgxpool.Pool
 	log     *slog.Logger
-	payload string        // an insertPayload
-	pending chan struct{} // holds a request not yet sent
+	payload string // an insertPayload
+	pending signal // raised for a notification not yet sent
 
 	cancel context.CancelFunc
 	done   chan struct{}
-}
-
-// request asks for a notification; it never blocks.
-func (n *insertNotifier) request() {
-	select {
-	case n.pending <- struct{}{}:
-	default: // one is already pending
-	}
 }
 
 func (n *insertNotifier) start() {

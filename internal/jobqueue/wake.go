@@ -6,26 +6,34 @@ import (
 	"github.com/riverqueue/river/riverdriver"
 )
 
+// signal is a one-slot flag: raising it never blocks, and what is raised
+// before the next receive counts once.
+type signal chan struct{}
+
+func newSignal() signal { return make(signal, 1) }
+
+func (s signal) raise() {
+	select {
+	case s <- struct{}{}:
+	default: // already raised
+	}
+}
+
 // waker makes a River listener (wakingListener) answer at once with an
 // insert notification, so that this process's producer fetches jobs
 // without waiting for the database to tell it.
-type waker chan struct{}
+type waker struct{ wake signal }
 
-func newWaker() waker { return make(waker, 1) }
+func newWaker() waker { return waker{newSignal()} }
 
 // fetchNow wakes the listener.
-func (w waker) fetchNow() {
-	select {
-	case w <- struct{}{}:
-	default: // a wake-up is already pending
-	}
-}
+func (w waker) fetchNow() { w.wake.raise() }
 
 // listener wraps l. Notifications whose payload is own, when not empty,
 // are this process's own, sent to the others after it woke itself: they
 // are not passed on, which would only make the producer fetch again.
 func (w waker) listener(l riverdriver.Listener, own string) riverdriver.Listener {
-	return &wakingListener{Listener: l, wake: w, own: own}
+	return &wakingListener{Listener: l, wake: w.wake, own: own}
 }
 
 type wakingListener struct {

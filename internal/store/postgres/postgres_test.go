@@ -1,12 +1,17 @@
 package postgres_test
 
 import (
+	"cmp"
+	"context"
+	"encoding/json"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/sluice-cd/sluice/internal/sluicetest"
 
@@ -173,4 +178,82 @@ func BenchmarkExecutionList(b *testing.B) {
 		stores = append(stores, s)
 	}
 	storetest.BenchmarkExecutionList(b, stores[0], stores[1], n, 9)
+}
+
+// TestStageUpdatesAreHeapOnly: an engine step's stage updates — status,
+// context, tasks, times — are heap-only (HOT) updates, which add no index
+// entries: no index of stage names a column they change, and its pages keep
+// room for the new versions (migration 006). The ten stages of the first
+// of ten executions, a judgment among them, each go NOT_STARTED → RUNNING
+// → SUCCEEDED, one transaction per update as engine steps are; each
+// transaction reads the backend's counters before and after its update.
+func TestStageUpdatesAreHeapOnly(t *testing.T) {
+	s := openTest(t)
+	ctx := t.Context()
+	now := time.Date(2026, 12, 7, 0, 0, 0, 0, time.UTC)
+	// Ten executions, so that the first one's page is as full as inserts
+	// make it.
+	var first *store.Execution
+	for e := range 10 {
+		id := fmt.Sprintf("e-%d", e)
+		exec := &store.Execution{ID: id, Application: "app", PipelineName: "deploy", Status: status.Running,
+			Pipeline: json.RawMessage(`{}`), Trigger: json.RawMessage(`{}`), CreatedAt: now, UpdatedAt: now}
+		for i := range 10 {
+			typ := "wait"
+			if i == 4 {
+				typ = "manualJudgment"
+			}
+			exec.Stages = append(exec.Stages, &store.Stage{
+				ID: fmt.Sprintf("%s-s%d", id, i), ExecutionID: id, Seq: i, RefID: fmt.Sprint(i + 1),
+				Name: fmt.Sprintf("stage %d", i+1), Type: typ, Status: status.NotStarted,
+				Context: json.RawMessage(`{"waitTime":0,"comments":"` + strings.Repeat("x", 200) + `"}`), UpdatedAt: now,
+			})
+		}
+		if err := s.ExecutionInsert(ctx, exec); err != nil {
+			t.Fatal(err)
+		}
+		first = cmp.Or(first, exec)
+	}
+	var updated, hot int64
+	for _, st := range first.Stages {
+		for _, to := range []status.Status{status.Running, status.Succeeded} {
+			err := s.InTx(ctx, func(tx store.Tx) error {
+				if _, err := tx.ExecutionLock(ctx, first.ID); err != nil {
+					return err
+				}
+				u0, h0, err := counters(ctx, tx)
+				if err != nil {
+					return err
+				}
+				st.Status = to
+				st.Tasks = json.RawMessage(`[{"id":"1","name":"wait","status":"` + string(to) + `"}]`)
+				st.StartTime = &now
+				if err := tx.StageUpdate(ctx, st); err != nil {
+					return err
+				}
+				u1, h1, err := counters(ctx, tx)
+				updated, hot = updated+u1-u0, hot+h1-h0
+				return err
+			})
+			if err != nil {
+				t.Fatalf("update stage %s to %s: %v", st.ID, to, err)
+			}
+		}
+	}
+	if updated != 20 || hot != updated {
+		t.Errorf("%d of %d stage updates were heap-only; want all 20", hot, updated)
+	}
+}
+
+// counters returns the stage updates this backend has counted and not yet
+// reported, and how many of them were heap-only. It first sends what tx
+// holds.
+func counters(ctx context.Context, tx store.Tx) (updated, hot int64, err error) {
+	ptx, err := postgres.DriverTx(ctx, tx)
+	if err != nil {
+		return 0, 0, err
+	}
+	err = ptx.QueryRow(ctx, `SELECT pg_stat_get_xact_tuples_updated('stage'::regclass),
+pg_stat_get_xact_tuples_hot_updated('stage'::regclass)`).Scan(&updated, &hot)
+	return updated, hot, err
 }

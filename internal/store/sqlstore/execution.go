@@ -262,7 +262,7 @@ func (q *querier) executionListQuery(params *store.ExecutionListParams) (string,
 	}
 	if params.AwaitingJudgment {
 		// Constants, not arguments, so that Postgres can match the
-		// partial index stage_waiting_judgment in any plan.
+		// partial index stage_judgment in any plan.
 		where = append(where, "EXISTS (SELECT 1 FROM stage WHERE stage.execution_id = execution.id AND stage.type = '"+judgmentType+"' AND stage.status = '"+string(status.Running)+"')")
 	}
 	for word := range strings.FieldsSeq(params.Search) {

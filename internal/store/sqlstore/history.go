@@ -21,7 +21,9 @@ import (
 // execution the engine runs, it was inserted NOT_STARTED and updated):
 // every 17th of the newest 1,000 is RUNNING with a manual judgment
 // waiting (executions in flight are recent and few, however long the
-// history), every tenth TERMINAL, the rest SUCCEEDED. So the lists of
+// history), every tenth TERMINAL, the rest SUCCEEDED. Every fifth of the
+// others was judged: its stage is a manualJudgment that ended, as the
+// index of judgment stages (stage_judgment) holds them. So the lists of
 // listCases return the same rows at 1,000 executions as at a million,
 // and fill a page of 50 (but for one application's judgments, 15).
 func (s *Store) FillExecutions(ctx context.Context, first, n int) error {
@@ -71,7 +73,7 @@ SELECT 'fill-' || i, 'app-' || (i % 4), 'pipe-' || (i / 4 % 3), 'cfg-' || (i % 4
 '{"type":"manual","user":"ann","parameters":{"env":"dev"},"artifacts":[]}', NULL, 'ann', ` + s.d.falseLit() + `, ` + at + `, ` + start + `, ` + end + `, ` + at + from
 	stages := series + `INSERT INTO stage (` + stageColumns + `)
 SELECT 'fill-' || i || '-s', 'fill-' || i, 0, '1', 'Wait',
-CASE WHEN ` + running + ` THEN 'manualJudgment' ELSE 'wait' END, '[]',
+CASE WHEN ` + running + ` OR i % 5 = 1 THEN 'manualJudgment' ELSE 'wait' END, '[]',
 CASE WHEN ` + running + ` THEN 'RUNNING' ELSE 'SUCCEEDED' END,
 '{"waitTime":0}', '{}', '[{"id":"1","name":"wait","status":"SUCCEEDED"}]', ` + at + `, ` + endTime + `, ` + at + from
 	return s.InTx(ctx, func(t store.Tx) error {

@@ -48,8 +48,8 @@ func listCases(cursor string) []listCase {
 		{"statuses", store.ExecutionListParams{Statuses: ended}, []string{"execution_status"}},
 		{"application and status", store.ExecutionListParams{Application: "app-1", Statuses: []status.Status{status.Succeeded}}, []string{"execution_application_status"}},
 		{"application and statuses", store.ExecutionListParams{Application: "app-1", Statuses: ended}, []string{"execution_application_status"}},
-		{"awaiting judgment", store.ExecutionListParams{Statuses: running, AwaitingJudgment: true}, []string{"execution_status", "stage_waiting_judgment"}},
-		{"application awaiting judgment", store.ExecutionListParams{Application: "app-1", Statuses: running, AwaitingJudgment: true}, []string{"execution_application_status", "stage_waiting_judgment"}},
+		{"awaiting judgment", store.ExecutionListParams{Statuses: running, AwaitingJudgment: true}, []string{"execution_status", "stage_judgment"}},
+		{"application awaiting judgment", store.ExecutionListParams{Application: "app-1", Statuses: running, AwaitingJudgment: true}, []string{"execution_application_status", "stage_judgment"}},
 	}
 }
 

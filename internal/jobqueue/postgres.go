@@ -224,12 +224,12 @@ type pgNode struct {
 // The job must still be running as this node's: a job rescued from this
 // node (its lock was lost) and taken by a peer is the peer's to complete.
 func (n *pgNode) completeTx(ctx context.Context, tx store.Tx, job *rivertype.JobRow) error {
-	return sqlstore.ExecHeld(ctx, tx,
+	return sqlstore.ExecOne(ctx, tx,
 		`UPDATE river_job SET state = 'completed', finalized_at = now()
 WHERE id = $1 AND state = 'running' AND attempted_by[array_upper(attempted_by, 1)] = $2`,
-		[]any{job.ID, n.id}, func(rows int64, err error) error {
-			if err == nil && rows == 0 {
-				err = errors.New("the job is no longer running as this node's (it was rescued or cancelled)")
+		[]any{job.ID, n.id}, func(err error) error {
+			if errors.Is(err, store.ErrNotFound) {
+				return errors.New("the job is no longer running as this node's (it was rescued or cancelled)")
 			}
 			return err
 		})

@@ -5,12 +5,14 @@ import (
 	"database/sql"
 	"errors"
 	"slices"
+	"strings"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/jackc/pgx/v5/stdlib"
 	"github.com/riverqueue/river"
+	"github.com/riverqueue/river/rivertype"
 
 	"github.com/sluice-cd/sluice/internal/jobqueue"
 	"github.com/sluice-cd/sluice/internal/sluicetest"
@@ -207,4 +209,51 @@ func riverJobs(t *testing.T, db *sql.DB, query string) [][]string {
 		t.Fatal(err)
 	}
 	return out
+}
+
+// TestCompleteTxNeedsTheJobRunning: completing a job that is not running
+// (here still available; on a cluster, rescued from this node and taken
+// by another) fails the transaction, and the transaction's other writes
+// are not committed. On Postgres the check is the server's, so the write
+// can go with COMMIT (sqlstore.ExecOne).
+func TestCompleteTxNeedsTheJobRunning(t *testing.T) {
+	sluicetest.EachStore(t, func(t *testing.T, st store.Store) {
+		ctx := t.Context()
+		q, _ := newQueue(t, st, "")
+		err := st.InTx(ctx, func(tx store.Tx) error { return q.InsertTx(ctx, tx, testArgs{N: 1}, nil) })
+		if err != nil {
+			t.Fatal(err)
+		}
+		var id int64
+		err = st.InTx(ctx, func(tx store.Tx) error {
+			row, err := jobID(ctx, tx)
+			if err != nil {
+				return err
+			}
+			id = row
+			if err := tx.ExecutionInsert(ctx, &store.Execution{ID: "after-complete", Status: status.Running}); err != nil {
+				return err
+			}
+			return q.CompleteTx(ctx, tx, &rivertype.JobRow{ID: id})
+		})
+		if err == nil || !strings.Contains(err.Error(), "no longer running") {
+			t.Errorf("completing an available job: %v; want an error saying it is no longer running", err)
+		}
+		if _, err := st.ExecutionGet(ctx, "after-complete"); !errors.Is(err, store.ErrNotFound) {
+			t.Errorf("the execution written with the failed completion: %v, want ErrNotFound", err)
+		}
+	})
+}
+
+// jobID returns the ID of the one job in the queue's table.
+func jobID(ctx context.Context, tx store.Tx) (int64, error) {
+	var id int64
+	if st, err := sqlite.DriverTx(ctx, tx); err == nil {
+		return id, st.QueryRowContext(ctx, `SELECT id FROM river_job`).Scan(&id)
+	}
+	pt, err := postgres.DriverTx(ctx, tx)
+	if err != nil {
+		return 0, err
+	}
+	return id, pt.QueryRow(ctx, `SELECT id FROM river_job`).Scan(&id)
 }

@@ -62,11 +62,11 @@ func newSQLite(ctx context.Context, st *sqlite.Store, cfg Config) (*Queue, error
 // many jobs (a CASE per column, the whole row returned and decoded) inside
 // a savepoint: three statements where one does.
 func completeSQLiteTx(ctx context.Context, tx store.Tx, job *rivertype.JobRow) error {
-	return sqlstore.ExecHeld(ctx, tx,
+	return sqlstore.ExecOne(ctx, tx,
 		`UPDATE river_job SET state = 'completed', finalized_at = ? WHERE id = ? AND state = 'running'`,
-		[]any{sqliteTime(time.Now()), job.ID}, func(rows int64, err error) error {
-			if err == nil && rows == 0 {
-				err = errors.New("the job is no longer running (it was rescued or cancelled)")
+		[]any{sqliteTime(time.Now()), job.ID}, func(err error) error {
+			if errors.Is(err, store.ErrNotFound) {
+				return errors.New("the job is no longer running (it was rescued or cancelled)")
 			}
 			return err
 		})

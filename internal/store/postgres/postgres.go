@@ -111,6 +111,7 @@ type Option func(*options)
 type options struct {
 	now    func() time.Time
 	schema string
+	tracer pgx.QueryTracer // tests count round trips with it
 }
 
 // WithClock sets the clock used for times the caller leaves zero (pipeline
@@ -155,6 +156,7 @@ func Open(ctx context.Context, dsn string, opts ...Option) (*Store, error) {
 		}
 		cfg.ConnConfig.RuntimeParams["search_path"] = pgx.Identifier{o.schema}.Sanitize()
 	}
+	cfg.ConnConfig.Tracer = o.tracer
 	p, err := pgxpool.NewWithConfig(ctx, cfg)
 	if err != nil {
 		return nil, fmt.Errorf("open postgres: %w", err)
@@ -283,6 +285,7 @@ func (p *pool) Close() error {
 const (
 	uniqueViolation     = "23505"
 	foreignKeyViolation = "23503"
+	noDataFound         = "P0002" // raised by sluice_changed (migration 007)
 )
 
 // translate maps driver errors to what sqlstore branches on.
@@ -300,6 +303,8 @@ func translate(err error) error {
 			return fmt.Errorf("%w: %w", store.ErrConflict, err)
 		case foreignKeyViolation:
 			return fmt.Errorf("%w: %w", sqlstore.ErrForeignKey, err)
+		case noDataFound:
+			return store.ErrNotFound
 		}
 	}
 	return err

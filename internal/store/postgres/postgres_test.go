@@ -10,8 +10,11 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/jackc/pgx/v5"
 
 	"github.com/sluice-cd/sluice/internal/sluicetest"
 
@@ -260,3 +263,77 @@ func counters(ctx context.Context, tx store.Tx) (updated, hot int64, err error) 
 pg_stat_get_xact_tuples_hot_updated('stage'::regclass)`).Scan(&updated, &hot)
 	return updated, hot, err
 }
+
+// TestStepRoundTrips: a transaction like an engine step — lock and read an
+// execution with its stages, then update a stage, record an event and
+// an audit entry, complete a job and commit — costs two round trips: the
+// writes are held, and the server checks what their callers require (a
+// row changed), so COMMIT goes with them.
+func TestStepRoundTrips(t *testing.T) {
+	var trips roundTrips
+	dsn := sluicetest.PostgresDSN(t)
+	s, err := postgres.Open(t.Context(), dsn, postgres.WithSchema(sluicetest.NewSchema(t, dsn)), postgres.WithTracer(&trips))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close() })
+	ctx := t.Context()
+	now := time.Date(2026, 12, 7, 0, 0, 0, 0, time.UTC)
+	exec := &store.Execution{ID: "e-1", Application: "app", PipelineName: "deploy", Status: status.Running,
+		Pipeline: json.RawMessage(`{}`), Trigger: json.RawMessage(`{}`), CreatedAt: now, UpdatedAt: now,
+		Stages: []*store.Stage{{ID: "s-1", ExecutionID: "e-1", RefID: "1", Name: "wait", Type: "wait", Status: status.NotStarted, UpdatedAt: now}}}
+	if err := s.ExecutionInsert(ctx, exec); err != nil {
+		t.Fatal(err)
+	}
+	step := func() error {
+		return s.InTx(ctx, func(tx store.Tx) error {
+			e, err := tx.ExecutionLock(ctx, "e-1")
+			if err != nil {
+				return err
+			}
+			st := e.Stages[0]
+			st.Status = status.Running
+			if err := tx.StageUpdate(ctx, st); err != nil {
+				return err
+			}
+			if err := tx.ExecutionUpdate(ctx, e); err != nil {
+				return err
+			}
+			if err := tx.EventInsert(ctx, &store.Event{ExecutionID: "e-1", StageID: "s-1", Type: "stage.status"}); err != nil {
+				return err
+			}
+			return tx.AuditInsert(ctx, &store.AuditEntry{User: "ann", Action: "step", ExecutionID: "e-1"})
+		})
+	}
+	// The first run prepares the statements, a round trip each.
+	if err := step(); err != nil {
+		t.Fatal(err)
+	}
+	trips.n.Store(0)
+	if err := step(); err != nil {
+		t.Fatal(err)
+	}
+	if n := trips.n.Load(); n != 2 {
+		t.Errorf("a step took %d round trips; want 2", n)
+	}
+}
+
+// roundTrips counts what a pool's connections send that waits for an
+// answer: each statement sent alone and each batch.
+type roundTrips struct{ n atomic.Int64 }
+
+func (r *roundTrips) TraceQueryStart(ctx context.Context, _ *pgx.Conn, _ pgx.TraceQueryStartData) context.Context {
+	r.n.Add(1)
+	return ctx
+}
+
+func (r *roundTrips) TraceQueryEnd(context.Context, *pgx.Conn, pgx.TraceQueryEndData) {}
+
+func (r *roundTrips) TraceBatchStart(ctx context.Context, _ *pgx.Conn, _ pgx.TraceBatchStartData) context.Context {
+	r.n.Add(1)
+	return ctx
+}
+
+func (r *roundTrips) TraceBatchQuery(context.Context, *pgx.Conn, pgx.TraceBatchQueryData) {}
+
+func (r *roundTrips) TraceBatchEnd(context.Context, *pgx.Conn, pgx.TraceBatchEndData) {}

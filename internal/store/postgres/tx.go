@@ -3,8 +3,10 @@ package postgres
 import (
 	"context"
 	"fmt"
+	"slices"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/sluice-cd/sluice/internal/store/sqlstore"
@@ -15,10 +17,11 @@ import (
 // answer: BEGIN goes with it, in one pipelined batch. Statements held
 // through sqlstore.Pipeliner (writes whose outcome nobody reads before
 // commit, such as an engine step's stage updates and events) wait and go
-// with the next statement sent, or, at Commit, together just before the
-// COMMIT. An engine step — lock and read the execution, insert the next
-// job, write what changed, complete the job — so costs four or five round
-// trips instead of one per statement.
+// with the next statement sent, or, at Commit, together with the COMMIT
+// when the server checks them all (sqlstore.Held.Checked), else just
+// before it. An engine step — lock and read the execution and its stages;
+// write what changed, insert the next job, complete this one and commit —
+// so costs two round trips instead of one per statement.
 //
 // The connection is the tx's from the first batch until Commit or
 // Rollback returns it to the pool.
@@ -160,11 +163,13 @@ func (t *tx) Driver(ctx context.Context) (any, error) {
 	return t.t, nil
 }
 
-// Commit sends the held statements, checks their outcomes, and then
-// commits — or does nothing when nothing was ever sent or held. COMMIT
-// cannot go in the same batch: the server would run it even when a held
-// statement's outcome fails its check on this side (an update that found
-// no row). The connection goes back to the pool whatever happens.
+// Commit sends the held statements and commits — or does nothing when
+// nothing was ever sent or held. When every held statement is Checked (the
+// server fails it for whatever its caller requires of it), COMMIT goes in
+// the same batch: one round trip. Otherwise it waits for their outcomes
+// and commits in a second: the server would run a COMMIT sent with them
+// even when an outcome then fails its check on this side (an update that
+// found no row). The connection goes back to the pool whatever happens.
 func (t *tx) Commit(ctx context.Context) error {
 	if t.done {
 		return pgx.ErrTxClosed
@@ -173,10 +178,26 @@ func (t *tx) Commit(ctx context.Context) error {
 	if t.t == nil && len(t.held) == 0 {
 		return nil
 	}
+	if len(t.held) > 0 && !slices.ContainsFunc(t.held, func(h sqlstore.Held) bool { return !h.Checked }) {
+		br, err := t.send(ctx, "COMMIT")
+		if err != nil {
+			return err
+		}
+		tag, err := br.Exec()
+		if cerr := br.Close(); err == nil {
+			err = cerr
+		}
+		return committed(tag, err)
+	}
 	if _, err := t.send(ctx, ""); err != nil {
 		return err
 	}
-	tag, err := t.conn.Exec(ctx, "COMMIT")
+	return committed(t.conn.Exec(ctx, "COMMIT"))
+}
+
+// committed is the outcome of a COMMIT: the server answers one in a failed
+// transaction with ROLLBACK.
+func committed(tag pgconn.CommandTag, err error) error {
 	if err == nil && tag.String() == "ROLLBACK" {
 		err = pgx.ErrTxCommitRollback
 	}

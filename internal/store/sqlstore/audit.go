@@ -15,17 +15,11 @@ func (q *querier) AuditInsert(ctx context.Context, entry *store.AuditEntry) erro
 		return fmt.Errorf("insert audit entry %q: %w", entry.Action, err)
 	}
 	entry.CreatedAt = q.stamp(entry.CreatedAt)
-	return q.queryRowHeld(ctx, `INSERT INTO audit (user_name, source, action, application, pipeline, execution_id,
+	return q.insertHeld(ctx, `INSERT INTO audit (user_name, source, action, application, pipeline, execution_id,
 stage_id, details, created_at)
-VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
-RETURNING id`, []any{entry.User, entry.Source, entry.Action, entry.Application, entry.Pipeline, entry.ExecutionID, entry.StageID,
-		jsonArg(entry.Details), q.d.time(entry.CreatedAt)},
-		func(r Row) error {
-			if err := r.Scan(&entry.ID); err != nil {
-				return fmt.Errorf("insert audit entry %q: %w", entry.Action, err)
-			}
-			return nil
-		})
+VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`, []any{entry.User, entry.Source, entry.Action, entry.Application, entry.Pipeline, entry.ExecutionID, entry.StageID,
+		jsonArg(entry.Details), q.d.time(entry.CreatedAt)}, &entry.ID,
+		func(err error) error { return fmt.Errorf("insert audit entry %q: %w", entry.Action, err) })
 }
 
 // AuditList implements store.Querier.

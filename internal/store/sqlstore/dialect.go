@@ -200,3 +200,15 @@ func (d *dialect) inStrings(col string, vals []string) (string, any) {
 	}
 	return col + " = ANY(?)", vals
 }
+
+// mustChange makes write, an UPDATE or DELETE that must change a row, fail
+// when it changes none: on Postgres with SQLSTATE P0002 (no_data_found),
+// which sluice_changed (migration 007) raises and the adapter translates
+// to store.ErrNotFound. Only Postgres transactions pipeline (execOne);
+// elsewhere the caller counts the rows, and write is returned as it is.
+func (d *dialect) mustChange(write string) string {
+	if d.name != store.DialectPostgres {
+		return write
+	}
+	return `WITH changed AS (` + write + ` RETURNING 1) SELECT sluice_changed(count(*)) FROM changed`
+}

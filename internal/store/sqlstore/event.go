@@ -26,22 +26,12 @@ func (q *querier) EventInsert(ctx context.Context, ev *store.Event) error {
 	const insert = `INSERT INTO event (execution_id, stage_id, type, data, created_at)
 VALUES (?, ?, ?, ?, ?)`
 	args := []any{ev.ExecutionID, ev.StageID, ev.Type, jsonArg(ev.Data), q.d.time(ev.CreatedAt)}
-	inserted := func(err error) error {
+	return q.insertHeld(ctx, insert, args, &ev.ID, func(err error) error {
 		if errors.Is(err, ErrForeignKey) {
 			return fmt.Errorf("insert event: execution %s: %w", ev.ExecutionID, store.ErrNotFound)
 		}
-		if err != nil {
-			return fmt.Errorf("insert event of execution %s: %w", ev.ExecutionID, err)
-		}
-		return nil
-	}
-	if ins, ok := q.ex.(RowIDInserter); ok {
-		var err error
-		ev.ID, err = ins.InsertRowID(ctx, q.d.rebind(insert), args...)
-		return inserted(err)
-	}
-	return q.queryRowHeld(ctx, insert+`
-RETURNING id`, args, func(r Row) error { return inserted(r.Scan(&ev.ID)) })
+		return fmt.Errorf("insert event of execution %s: %w", ev.ExecutionID, err)
+	})
 }
 
 // EventList implements store.Querier.

@@ -86,11 +86,8 @@ ON CONFLICT DO NOTHING`, args...)
 		// A stage that conflicts here is a bug (the execution is new), so
 		// it fails like any other statement, and the inserts can be held.
 		for i, s := range exec.Stages {
-			err := q.execHeld(ctx, insertStage, stageArgs[i], func(_ int64, err error) error {
-				if err != nil {
-					return fmt.Errorf("insert stage %s: %w", s.ID, err)
-				}
-				return nil
+			err := q.execHeld(ctx, insertStage, stageArgs[i], func(err error) error {
+				return fmt.Errorf("insert stage %s: %w", s.ID, err)
 			})
 			if err != nil {
 				return err
@@ -197,18 +194,15 @@ func (q *querier) ExecutionUpdate(ctx context.Context, exec *store.Execution) er
 	exec.UpdatedAt = q.stamp(exec.UpdatedAt)
 	exec.StartTime = normNullTime(exec.StartTime)
 	exec.EndTime = normNullTime(exec.EndTime)
-	return q.execHeld(ctx, `UPDATE execution SET status = ?, state = ?, canceled = ?, start_time = ?, end_time = ?, updated_at = ?
+	return q.execOne(ctx, `UPDATE execution SET status = ?, state = ?, canceled = ?, start_time = ?, end_time = ?, updated_at = ?
 WHERE id = ?`, []any{string(exec.Status), jsonArg(exec.State), exec.Canceled,
 		q.d.nullTime(exec.StartTime), q.d.nullTime(exec.EndTime), q.d.time(exec.UpdatedAt), exec.ID},
-		func(n int64, err error) error {
-			if err != nil {
-				return fmt.Errorf("update execution %s: %w", exec.ID, err)
-			}
-			if n == 0 {
+		func(err error) error {
+			if errors.Is(err, store.ErrNotFound) {
 				return fmt.Errorf("execution %s: %w", exec.ID, store.ErrNotFound)
 			}
-			return nil
-		})
+			return fmt.Errorf("update execution %s: %w", exec.ID, err)
+		}, nil)
 }
 
 // ExecutionList implements store.Querier.

@@ -74,15 +74,23 @@ type Held struct {
 	// Done, when Row is nil, is given the rows the statement changed, or
 	// its error, already translated.
 	Done func(rowsAffected int64, err error) error
+	// Checked says that Row or Done fail only when the statement does:
+	// whatever the caller requires of its outcome (a row changed, say),
+	// the database checks, failing the statement and so the transaction.
+	// Such a statement can be sent in the batch that ends with COMMIT,
+	// which the server runs (or, after a failure, turns into ROLLBACK)
+	// before the client has read any result.
+	Checked bool
 }
 
 // A Pipeliner is an Executor that can hold statements and send them together
 // with the next one, so that several cost one round trip to the database.
 // The Postgres transaction is one. It sends what it holds, in order, before
 // its next Exec, Query or QueryRow, before Driver hands the transaction to
-// the job queue, and at Commit; an error of a held statement (what its Row or Done
-// returned) is returned by that call. Executors that are not Pipeliners run
-// each statement at once.
+// the job queue, and at Commit — together with COMMIT when every one is
+// Checked; an error of a held statement (what its Row or Done returned) is
+// returned by that call. Executors that are not Pipeliners run each
+// statement at once.
 type Pipeliner interface {
 	Hold(h Held)
 }

@@ -119,18 +119,14 @@ func (q *querier) StageUpdate(ctx context.Context, stage *store.Stage) error {
 	stage.StartTime = normNullTime(stage.StartTime)
 	stage.EndTime = normNullTime(stage.EndTime)
 	return q.cached(ctx, func(q *querier) error {
-		return q.execHeld(ctx, `UPDATE stage SET status = ?, context = ?, outputs = ?, tasks = ?, start_time = ?, end_time = ?, updated_at = ?
+		return q.execOne(ctx, `UPDATE stage SET status = ?, context = ?, outputs = ?, tasks = ?, start_time = ?, end_time = ?, updated_at = ?
 WHERE id = ? AND execution_id = ?`, []any{string(stage.Status), jsonArg(stage.Context), jsonArg(stage.Outputs), jsonArg(stage.Tasks),
 			q.d.nullTime(stage.StartTime), q.d.nullTime(stage.EndTime), q.d.time(stage.UpdatedAt), stage.ID, stage.ExecutionID},
-			func(n int64, err error) error {
-				if err != nil {
-					return fmt.Errorf("update %s: %w", what, err)
-				}
-				if n == 0 {
+			func(err error) error {
+				if errors.Is(err, store.ErrNotFound) {
 					return fmt.Errorf("%s: %w", what, store.ErrNotFound)
 				}
-				q.wroteStage(stage, false)
-				return nil
-			})
+				return fmt.Errorf("update %s: %w", what, err)
+			}, func() { q.wroteStage(stage, false) })
 	})
 }

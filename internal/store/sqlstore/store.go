@@ -129,28 +129,45 @@ type tx struct {
 // write can come from here. The dialect packages wrap it with their
 // driver's type.
 func DriverTx(ctx context.Context, t store.Tx) (any, error) {
-	tx, ok := t.(*tx)
-	if !ok {
-		return nil, fmt.Errorf("sqlstore: %T is not a transaction of this store", t)
+	tx, err := ofStore(t)
+	if err != nil {
+		return nil, err
 	}
 	return tx.ptx.Driver(ctx)
 }
 
 // ExecHeld runs a statement of the caller's own in tx, a transaction of a
 // Store of this package, held and sent with the next one where the driver
-// pipelines (see Pipeliner), else at once; done, when set, gets its outcome
-// either way and returns what to make of it. query uses the driver's own
-// placeholders. The job queue uses it for its statements on its own tables,
-// which share the transaction.
-func ExecHeld(ctx context.Context, t store.Tx, query string, args []any, done func(rowsAffected int64, err error) error) error {
+// pipelines (see Pipeliner), else at once; failed, when set, is given its
+// error, translated, and returns the error to report. query uses the
+// driver's own placeholders. The job queue uses it for its statements on
+// its own tables, which share the transaction.
+func ExecHeld(ctx context.Context, t store.Tx, query string, args []any, failed func(error) error) error {
+	tx, err := ofStore(t)
+	if err != nil {
+		return err
+	}
+	return tx.execHeld(ctx, query, args, failed)
+}
+
+// ExecOne is ExecHeld for a statement that must change a row; failed is
+// given store.ErrNotFound when it changed none. Where the driver
+// pipelines, the database checks it (see execOne).
+func ExecOne(ctx context.Context, t store.Tx, query string, args []any, failed func(error) error) error {
+	tx, err := ofStore(t)
+	if err != nil {
+		return err
+	}
+	return tx.execOne(ctx, query, args, failed, nil)
+}
+
+// ofStore returns t as a transaction of a Store of this package.
+func ofStore(t store.Tx) (*tx, error) {
 	tx, ok := t.(*tx)
 	if !ok {
-		return fmt.Errorf("sqlstore: %T is not a transaction of this store", t)
+		return nil, fmt.Errorf("sqlstore: %T is not a transaction of this store", t)
 	}
-	if done == nil {
-		done = func(_ int64, err error) error { return err }
-	}
-	return tx.execHeld(ctx, query, args, done)
+	return tx, nil
 }
 
 // runTx runs fn in a transaction of pool, committing when fn returns nil.
@@ -244,19 +261,77 @@ func (q *querier) query(ctx context.Context, query string, args []any, scan func
 	return q.ex.Query(ctx, q.d.rebind(query), args, scan)
 }
 
-// execHeld runs a statement that returns no rows and gives done its
-// outcome: now, or, in a transaction that pipelines, when the statement is
-// sent with the next one (see Pipeliner). done's error is the statement's.
-func (q *querier) execHeld(ctx context.Context, query string, args []any, done func(rowsAffected int64, err error) error) error {
+// execHeld runs a write whose outcome the caller only reports: now, or, in
+// a transaction that pipelines, when the statement is sent with the next
+// one or with COMMIT (see Pipeliner). failed, when set, is given the
+// statement's error, translated, and returns the error to report.
+func (q *querier) execHeld(ctx context.Context, query string, args []any, failed func(error) error) error {
 	if p, ok := q.ex.(Pipeliner); ok {
-		p.Hold(Held{Query: q.d.rebind(query), Args: args, Done: done})
+		p.Hold(Held{Query: q.d.rebind(query), Args: args, Checked: true,
+			Done: func(_ int64, err error) error { return annotate(err, failed) }})
 		return nil
 	}
-	return done(q.exec(ctx, query, args...))
+	_, err := q.exec(ctx, query, args...)
+	return annotate(err, failed)
 }
 
-// queryRowHeld is execHeld for a statement that returns one row, which
-// scan reads.
+// execOne is execHeld for a write that must change a row: failed is given
+// store.ErrNotFound when it changed none, and changed, when set, runs when
+// it changed one. Where the transaction pipelines, the database checks
+// that a row changed (dialect.mustChange), so the write too can go with
+// COMMIT.
+func (q *querier) execOne(ctx context.Context, query string, args []any, failed func(error) error, changed func()) error {
+	done := func(err error) error {
+		if err != nil {
+			return annotate(err, failed)
+		}
+		if changed != nil {
+			changed()
+		}
+		return nil
+	}
+	if p, ok := q.ex.(Pipeliner); ok {
+		p.Hold(Held{Query: q.d.rebind(q.d.mustChange(query)), Args: args, Checked: true,
+			Done: func(_ int64, err error) error { return done(err) }})
+		return nil
+	}
+	n, err := q.exec(ctx, query, args...)
+	if err == nil && n == 0 {
+		err = store.ErrNotFound
+	}
+	return done(err)
+}
+
+// insertHeld is execHeld for an INSERT of one row into a table with an
+// integer key, which it sets *id to.
+func (q *querier) insertHeld(ctx context.Context, query string, args []any, id *int64, failed func(error) error) error {
+	if ins, ok := q.ex.(RowIDInserter); ok {
+		var err error
+		*id, err = ins.InsertRowID(ctx, q.d.rebind(query), args...)
+		return annotate(err, failed)
+	}
+	query += `
+RETURNING id`
+	if p, ok := q.ex.(Pipeliner); ok {
+		p.Hold(Held{Query: q.d.rebind(query), Args: args, Checked: true,
+			Row: func(r Row) error { return annotate(r.Scan(id), failed) }})
+		return nil
+	}
+	return annotate(q.queryRow(ctx, query, args...).Scan(id), failed)
+}
+
+// annotate returns err as failed makes it, nil when err is.
+func annotate(err error, failed func(error) error) error {
+	if err == nil || failed == nil {
+		return err
+	}
+	return failed(err)
+}
+
+// queryRowHeld runs a statement that returns one row, which scan reads:
+// now, or, in a transaction that pipelines, with the next statement sent.
+// It is not Checked: a transaction holding it at its end commits in a
+// round trip of its own, after scan has run.
 func (q *querier) queryRowHeld(ctx context.Context, query string, args []any, scan func(Row) error) error {
 	if p, ok := q.ex.(Pipeliner); ok {
 		p.Hold(Held{Query: q.d.rebind(query), Args: args, Row: scan})

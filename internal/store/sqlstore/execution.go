@@ -255,9 +255,16 @@ func (q *querier) executionListQuery(params *store.ExecutionListParams) (string,
 		args = append(args, params.PipelineName)
 	}
 	if params.AwaitingJudgment {
+		// A scalar subquery, not EXISTS, which Postgres would turn into a
+		// join it may start from the stage side: from every judgment
+		// stage in the history (the partial index stage_judgment holds
+		// them all, ended or not), 242 times slower at a million
+		// executions than at a thousand. A scalar subquery is probed once
+		// per execution the list reads, the running ones, in order.
 		// Constants, not arguments, so that Postgres can match the
-		// partial index stage_judgment in any plan.
-		where = append(where, "EXISTS (SELECT 1 FROM stage WHERE stage.execution_id = execution.id AND stage.type = '"+judgmentType+"' AND stage.status = '"+string(status.Running)+"')")
+		// index's predicate in any plan.
+		where = append(where, "(SELECT 1 FROM stage WHERE stage.execution_id = execution.id AND stage.type = '"+judgmentType+
+			"' AND stage.status = '"+string(status.Running)+"' LIMIT 1) IS NOT NULL")
 	}
 	for word := range strings.FieldsSeq(params.Search) {
 		cond, condArgs := q.d.searchTrigger(word)

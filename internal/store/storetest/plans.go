@@ -30,6 +30,10 @@ type listCase struct {
 	name    string
 	params  store.ExecutionListParams
 	indexes []string
+	// probed, when set, is an index the plan must look up once per
+	// execution it reads, in a subquery, rather than read first: the
+	// index of judgment stages holds every one in the history.
+	probed string
 }
 
 // listCases are the lists of the console and the API (GET
@@ -40,16 +44,16 @@ func listCases(cursor string) []listCase {
 	running := []status.Status{status.Running}
 	ended := []status.Status{status.Succeeded, status.Terminal}
 	return []listCase{
-		{"all", store.ExecutionListParams{}, []string{"execution_created_at"}},
-		{"application", store.ExecutionListParams{Application: "app-1"}, []string{"execution_application"}},
-		{"next page of an application", store.ExecutionListParams{Application: "app-1", Cursor: cursor}, []string{"execution_application"}},
-		{"pipeline", store.ExecutionListParams{Application: "app-1", PipelineName: "pipe-2"}, []string{"execution_application_pipeline_name"}},
-		{"status", store.ExecutionListParams{Statuses: running}, []string{"execution_status"}},
-		{"statuses", store.ExecutionListParams{Statuses: ended}, []string{"execution_status"}},
-		{"application and status", store.ExecutionListParams{Application: "app-1", Statuses: []status.Status{status.Succeeded}}, []string{"execution_application_status"}},
-		{"application and statuses", store.ExecutionListParams{Application: "app-1", Statuses: ended}, []string{"execution_application_status"}},
-		{"awaiting judgment", store.ExecutionListParams{Statuses: running, AwaitingJudgment: true}, []string{"execution_status", "stage_judgment"}},
-		{"application awaiting judgment", store.ExecutionListParams{Application: "app-1", Statuses: running, AwaitingJudgment: true}, []string{"execution_application_status", "stage_judgment"}},
+		{"all", store.ExecutionListParams{}, []string{"execution_created_at"}, ""},
+		{"application", store.ExecutionListParams{Application: "app-1"}, []string{"execution_application"}, ""},
+		{"next page of an application", store.ExecutionListParams{Application: "app-1", Cursor: cursor}, []string{"execution_application"}, ""},
+		{"pipeline", store.ExecutionListParams{Application: "app-1", PipelineName: "pipe-2"}, []string{"execution_application_pipeline_name"}, ""},
+		{"status", store.ExecutionListParams{Statuses: running}, []string{"execution_status"}, ""},
+		{"statuses", store.ExecutionListParams{Statuses: ended}, []string{"execution_status"}, ""},
+		{"application and status", store.ExecutionListParams{Application: "app-1", Statuses: []status.Status{status.Succeeded}}, []string{"execution_application_status"}, ""},
+		{"application and statuses", store.ExecutionListParams{Application: "app-1", Statuses: ended}, []string{"execution_application_status"}, ""},
+		{"awaiting judgment", store.ExecutionListParams{Statuses: running, AwaitingJudgment: true}, []string{"execution_status"}, "stage_judgment"},
+		{"application awaiting judgment", store.ExecutionListParams{Application: "app-1", Statuses: running, AwaitingJudgment: true}, []string{"execution_application_status"}, "stage_judgment"},
 	}
 }
 
@@ -113,6 +117,9 @@ func ExecutionListPlans(t *testing.T, s HistoryStore) {
 			}
 		}
 		lines := strings.Split(plan, "\n")
+		if tc.probed != "" {
+			checkProbed(t, tc.name, plan, tc.probed)
+		}
 		for _, idx := range tc.indexes {
 			if !regexp.MustCompile(`\b` + idx + `\b`).MatchString(plan) {
 				t.Errorf("%s: the plan does not use index %s:\n%s", tc.name, idx, plan)
@@ -139,5 +146,24 @@ func ExecutionListPlans(t *testing.T, s HistoryStore) {
 				}
 			}
 		}
+	}
+}
+
+// subquery starts the part of a plan that runs once per row of the outer
+// query: Postgres's SubPlan, SQLite's correlated subquery.
+var subquery = regexp.MustCompile(`SubPlan \d+|CORRELATED SCALAR SUBQUERY`)
+
+// checkProbed checks that plan uses index only inside a subquery run per
+// row of the outer query.
+func checkProbed(t *testing.T, name, plan, index string) {
+	t.Helper()
+	loc := subquery.FindStringIndex(plan)
+	switch {
+	case loc == nil:
+		t.Errorf("%s: the plan has no subquery run per execution:\n%s", name, plan)
+	case strings.Contains(plan[:loc[0]], index):
+		t.Errorf("%s: the plan reads index %s before the executions, not once per execution:\n%s", name, index, plan)
+	case !regexp.MustCompile(`\b` + index + `\b`).MatchString(plan[loc[1]:]):
+		t.Errorf("%s: the plan's subquery does not use index %s:\n%s", name, index, plan)
 	}
 }

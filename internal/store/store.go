@@ -71,7 +71,7 @@ type Store interface {
 // On Postgres a transaction pipelines: writes whose outcome the caller does
 // not read at once (StageUpdate, ExecutionUpdate, EventInsert, AuditInsert,
 // the stages of ExecutionInsert) are held and sent with the next statement,
-// or just before COMMIT, so a run of them costs one round trip. Such a
+// or with COMMIT, so a run of them and the commit cost one round trip. Such a
 // write's error, and the ID EventInsert or AuditInsert assigns, arrive then:
 // from the next call that reads, or from the commit. Since any failed
 // statement makes InTx fail, the transaction is all or nothing either way;

@@ -265,8 +265,8 @@ pg_stat_get_xact_tuples_hot_updated('stage'::regclass)`).Scan(&updated, &hot)
 }
 
 // TestStepRoundTrips: a transaction like an engine step — lock and read an
-// execution with its stages, then update a stage, record an event and
-// an audit entry, complete a job and commit — costs two round trips: the
+// execution with its stages, then update a stage and the execution,
+// record an event and an audit entry, and commit — costs two round trips: the
 // writes are held, and the server checks what their callers require (a
 // row changed), so COMMIT goes with them.
 func TestStepRoundTrips(t *testing.T) {

@@ -72,15 +72,15 @@ func (sub *Subscription) Err() error {
 // (store.Querier.EventInsert), each once and none skipped, so a stream
 // resumed after the last ID it delivered continues exactly. An event the
 // engine's reader of the log gave up on (its transaction stayed open past
-// holeGrace, or while more than maxHoles newer IDs were drawn; the
+// holeGrace, or while more than maxHoles newer batches were drawn; the
 // engine's transitions do not) arrives late: before the execution's next
 // event, or, if it was the last, when the stream is resumed. The stream of
 // all executions delivers each event at most once and not in ID order: an
 // event whose transaction drew its ID before another's and committed
 // after it arrives after higher IDs, as soon as it is found. It is found
-// if it commits within holeGrace of a higher ID being read and is among
-// the newest maxHoles IDs skipped; one execution's events still arrive in
-// order. See follower for how.
+// if it commits within holeGrace of a higher ID being read and its batch
+// (store.Querier.EventInsert) is among the newest maxHoles skipped; one
+// execution's events still arrive in order. See follower for how.
 //
 // afterID is a place in ID order, not in delivery order: resuming the
 // stream of all executions from the highest ID delivered misses events
@@ -98,13 +98,14 @@ const (
 	// pageSize is how many new events a follower reads at a time.
 	pageSize = 500
 	// holeGrace is how long a follower of all executions keeps asking for
-	// an ID it skipped. An ID that stays missing longer belonged to a
-	// transaction that rolled back, or was never used (Postgres skips
-	// sequence values on rollback and after a crash); a transition that
-	// holds its events uncommitted this long is not expected.
+	// a batch of events it skipped. A batch ID that stays missing longer
+	// belonged to a transaction that rolled back, or was never used
+	// (Postgres skips sequence values on rollback and after a crash); a
+	// transition that holds its events uncommitted this long is not
+	// expected.
 	holeGrace = 30 * time.Second
-	// maxHoles bounds the skipped IDs a follower remembers; beyond it the
-	// oldest are forgotten.
+	// maxHoles bounds the skipped batches a follower remembers; beyond it
+	// the oldest are forgotten.
 	maxHoles = 1000
 )
 
@@ -115,9 +116,10 @@ const (
 // Event IDs are drawn at insert and commit in any order across executions,
 // so reading "IDs above the highest seen" alone would skip an event that
 // commits after a higher ID was read. The stream of all executions
-// therefore remembers every ID it skipped (a hole) and, at each read, also
-// asks for those IDs again, delivering any that have appeared. A hole is
-// forgotten once found or after holeGrace.
+// therefore remembers every batch it skipped (a hole: a multiple of
+// store.EventBatchSpan between two batches read) and, at each read, also
+// asks for those batches again, delivering any that have appeared. A hole
+// is forgotten once found or after holeGrace.
 //
 // One execution's events must still arrive in ID order. They commit in ID
 // order (the writer holds the execution's lock from before drawing IDs to
@@ -157,12 +159,13 @@ func (f *follower) next(ctx context.Context) (events []*store.Event, more bool, 
 		return nil, false, err
 	}
 	if len(asked) > 0 {
-		found, err := f.st.EventList(ctx, &store.EventListParams{IDs: asked, Limit: len(asked)})
+		// Each batch asked for holds at least one event.
+		found, err := f.st.EventList(ctx, &store.EventListParams{Batches: asked, Limit: len(asked) * store.EventBatchSpan})
 		if err != nil {
-			return nil, false, fmt.Errorf("look for %d skipped events: %w", len(asked), err)
+			return nil, false, fmt.Errorf("look for %d skipped batches of events: %w", len(asked), err)
 		}
 		for _, ev := range found {
-			f.holes.fill(ev.ID)
+			f.holes.fill(store.EventBatch(ev.ID))
 		}
 		events = found
 	}
@@ -172,29 +175,35 @@ func (f *follower) next(ctx context.Context) (events []*store.Event, more bool, 
 			page, more = page[:i], false
 			break
 		}
-		if f.holes != nil && ev.ID > f.after+1 {
-			f.holes.add(f.after+1, ev.ID-1)
+		if f.holes != nil {
+			// The batches between the last one read and this one's.
+			f.holes.add(store.EventBatch(f.after)+store.EventBatchSpan, store.EventBatch(ev.ID)-store.EventBatchSpan)
 		}
 		f.after = ev.ID
 	}
 	if !more && f.bounded && f.holes != nil && f.after < f.until {
-		f.holes.add(f.after+1, f.until)
+		f.holes.add(store.EventBatch(f.after)+store.EventBatchSpan, store.EventBatch(f.until))
 		f.after = f.until
 	}
 	return append(events, page...), more, nil
 }
 
-// holes are the IDs a follower skipped, ascending, each with when it was
-// first seen missing. IDs are only ever added above the last one, so the
-// oldest holes are at the front.
+// holes are the batches of events a follower skipped (store.EventBatch),
+// by ID, ascending, each with when it was first seen missing. Batches are
+// only ever added above the last one, so the oldest holes are at the
+// front.
 type holes struct {
 	now   func() time.Time
 	grace time.Duration
 	max   int
 	ids   []hole
-	// forgotten is the highest ID given up on unfound (expired, or dropped
-	// beyond max): an event with that ID that commits later is not found.
+	// forgotten is the highest event ID given up on unfound: the last a
+	// batch could hold that expired or was dropped beyond max. An event
+	// there that commits later is not found.
 	forgotten int64
+	// taking is the batch take found last, and took the last of its
+	// events it took.
+	taking, took int64
 }
 
 type hole struct {
@@ -202,19 +211,24 @@ type hole struct {
 	since time.Time
 }
 
-// add records from..to (inclusive) as missing, keeping at most h.max holes:
-// the oldest, lowest ones go first.
+// add records the batches from..to (inclusive, multiples of
+// store.EventBatchSpan) as missing, keeping at most h.max holes: the
+// oldest, lowest ones go first. It does nothing when to < from.
 func (h *holes) add(from, to int64) {
-	if n := to - from + 1; n > int64(h.max) {
-		from = to - int64(h.max) + 1
+	const span = store.EventBatchSpan
+	if to < from {
+		return
+	}
+	if n := (to-from)/span + 1; n > int64(h.max) {
+		from = to - int64(h.max-1)*span
 		h.forgotten = max(h.forgotten, from-1)
 	}
 	now := h.now()
-	for id := from; id <= to; id++ {
+	for id := from; id <= to; id += span {
 		h.ids = append(h.ids, hole{id: id, since: now})
 	}
 	if over := len(h.ids) - h.max; over > 0 {
-		h.forgotten = max(h.forgotten, h.ids[over-1].id)
+		h.forgotten = max(h.forgotten, h.ids[over-1].id+span-1)
 		h.ids = slices.Delete(h.ids, 0, over)
 	}
 }
@@ -227,19 +241,36 @@ func (h *holes) expire() {
 		n++
 	}
 	if n > 0 {
-		h.forgotten = max(h.forgotten, h.ids[n-1].id)
+		h.forgotten = max(h.forgotten, h.ids[n-1].id+store.EventBatchSpan-1)
 	}
 	h.ids = slices.Delete(h.ids, 0, n)
 }
 
-// fill forgets the hole id, which was found, and reports whether it was
-// one.
-func (h *holes) fill(id int64) bool {
-	i, ok := slices.BinarySearchFunc(h.ids, id, func(x hole, id int64) int { return cmp.Compare(x.id, id) })
+// fill forgets the hole batch, which was found, and reports whether it
+// was one.
+func (h *holes) fill(batch int64) bool {
+	i, ok := slices.BinarySearchFunc(h.ids, batch, func(x hole, id int64) int { return cmp.Compare(x.id, id) })
 	if ok {
 		h.ids = slices.Delete(h.ids, i, i+1)
 	}
 	return ok
+}
+
+// take reports whether event id belongs to a hole, for events that come,
+// as found batches do, whole, in ID order and one batch after another: the
+// first event of a hole fills it, and the batch's later events are taken
+// too, each once.
+func (h *holes) take(id int64) bool {
+	batch := store.EventBatch(id)
+	if h.took > 0 && batch == h.taking && id > h.took {
+		h.took = id
+		return true
+	}
+	if !h.fill(batch) {
+		return false
+	}
+	h.taking, h.took = batch, id
+	return true
 }
 
 // list returns the missing IDs, ascending.

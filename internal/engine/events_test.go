@@ -69,8 +69,8 @@ func (r *eventRig) commit(t *testing.T, execution string) int64 {
 	return ev.ID
 }
 
-// openTx is a transaction that has written one event of its execution,
-// under the execution's lock as the engine does, and waits to end.
+// openTx is a transaction that has written events of its execution, under
+// the execution's lock as the engine does, and waits to end.
 type openTx struct {
 	id    int64
 	end   chan bool // true commits, false rolls back
@@ -80,9 +80,10 @@ type openTx struct {
 
 var errRollBack = errors.New("roll back")
 
-// open starts a transaction writing n events of execution and returns once
-// they are written; id is the first one's.
-func (r *eventRig) open(t *testing.T, execution string, n int) *openTx {
+// open starts a transaction writing batches of events of execution, of
+// the sizes given, and returns once they are written; id is the first
+// event's.
+func (r *eventRig) open(t *testing.T, execution string, sizes ...int) *openTx {
 	t.Helper()
 	tx := &openTx{end: make(chan bool), done: make(chan error, 1)}
 	written := make(chan int64, 1)
@@ -91,12 +92,16 @@ func (r *eventRig) open(t *testing.T, execution string, n int) *openTx {
 			if _, err := stx.ExecutionLock(context.Background(), execution); err != nil {
 				return err
 			}
-			evs := make([]*store.Event, n)
-			for i := range evs {
-				evs[i] = &store.Event{ExecutionID: execution, Type: "tick"}
-				if err := stx.EventInsert(context.Background(), evs[i]); err != nil {
+			var evs []*store.Event
+			for _, n := range sizes {
+				batch := make([]*store.Event, n)
+				for i := range batch {
+					batch[i] = &store.Event{ExecutionID: execution, Type: "tick"}
+				}
+				if err := stx.EventInsert(context.Background(), batch...); err != nil {
 					return err
 				}
+				evs = append(evs, batch...)
 			}
 			// A read sends the inserts the transaction holds, which draws
 			// their IDs (see store.Tx).
@@ -178,6 +183,31 @@ func TestSubscribeAllLateCommit(t *testing.T) {
 	wantNext(t, events, first.id, "committed late")
 	last := r.commit(t, "e-2")
 	wantNext(t, events, last, "committed after; nothing delivered twice before it")
+}
+
+// TestSubscribeAllLateBatch commits a batch of events late, as an engine
+// step writes them: to a subscriber that was live, and to one that joined
+// while it was missing (a gap of its catch-up), every event of the batch
+// arrives, in order and once.
+func TestSubscribeAllLateBatch(t *testing.T) {
+	t.Parallel()
+	r := newEventRig(t, postgresStore(t), "e-1", "e-2")
+	early := r.engine.Subscribe(t.Context(), "", 0).C
+
+	late := r.open(t, "e-1", 3)
+	above := r.commit(t, "e-2")
+	wantNext(t, early, above, "committed while the batch below is not")
+	joined := r.engine.Subscribe(t.Context(), "", 0).C
+	wantNext(t, joined, above, "read while catching up, past the missing batch")
+	late.commit(t)
+	for _, events := range []<-chan *store.Event{early, joined} {
+		for i := range int64(3) {
+			wantNext(t, events, late.id+i, fmt.Sprintf("event %d of the batch committed late", i))
+		}
+	}
+	last := r.commit(t, "e-2")
+	wantNext(t, early, last, "committed after; nothing delivered twice before it")
+	wantNext(t, joined, last, "committed after; nothing delivered twice before it")
 }
 
 // TestSubscribeAllOutOfOrder has rounds of transactions on several
@@ -263,19 +293,19 @@ func TestSubscribeAllForgetsHoles(t *testing.T) {
 	wantNext(t, events, r.commit(t, "e-3"), fmt.Sprintf("event %d committed after its hole was forgotten", lingering.id))
 }
 
-// TestSubscribeAllBoundsHoles skips more IDs than the subscriber keeps: the
-// oldest are forgotten, the newest still found.
+// TestSubscribeAllBoundsHoles skips more batches than the subscriber
+// keeps: the oldest are forgotten, the newest still found.
 func TestSubscribeAllBoundsHoles(t *testing.T) {
 	t.Parallel()
 	r := newEventRig(t, postgresStore(t), "e-1", "e-2", "e-3")
 	events := r.engine.Subscribe(t.Context(), "", 0).C
 
 	oldest := r.open(t, "e-1", 1)
-	wide := r.open(t, "e-2", 1500)
+	wide := r.open(t, "e-2", slices.Repeat([]int{1}, 1500)...)
 	newest := r.open(t, "e-3", 1)
 	wide.rollBack(t)
 	after := r.commit(t, "e-2")
-	wantNext(t, events, after, "past 1,500 rolled-back IDs")
+	wantNext(t, events, after, "past 1,500 rolled-back batches")
 	oldest.commit(t)
 	newest.commit(t)
 	wantNext(t, events, newest.id, "the newest hole, still tracked")

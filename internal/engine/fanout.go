@@ -15,8 +15,9 @@ const DefaultSubscriberBuffer = 1024
 
 // startBack is how far below the newest event ID the reader starts, so
 // that events still committing when it starts (their IDs were drawn
-// before) are found like any other skipped ID.
-const startBack = maxHoles
+// before) are found like any other skipped batch: 256 batches, one per
+// transaction that may have been writing.
+const startBack = 256 * store.EventBatchSpan
 
 // fanout feeds every subscriber of the process from one reader of the
 // event log, so that the store is read once per commit whatever the number
@@ -52,15 +53,16 @@ const startBack = maxHoles
 // What was already delivered is told apart by ID. One execution's events
 // come in ID order from both, so a subscriber of one execution drops any
 // event at or below the last it delivered. A subscriber of all executions
-// remembers the ID its catch-up read to and the IDs below it the catch-up
-// did not find (gaps): of the reader's events at or below that ID it
-// delivers only the gaps, each once. The reader itself finds each event
+// remembers the ID its catch-up read to and the batches below it the
+// catch-up did not find (gaps): of the reader's events at or below that ID
+// it delivers only the gaps' events, each once. The reader itself finds each event
 // once.
 //
 // # What the reader gives up on
 //
-// The reader forgets a skipped ID after holeGrace or beyond maxHoles, and
-// knows nothing below where it started (uncovered is the highest such ID).
+// The reader forgets a skipped batch after holeGrace or beyond maxHoles,
+// and knows nothing below where it started (uncovered is the highest such
+// ID).
 // An event there that commits late is not found: the stream of all
 // executions misses it, as Subscribe documents. A stream of one execution
 // must not: when the reader brings it an event while its last delivered ID
@@ -119,7 +121,7 @@ type subscriber struct {
 	readTo  int64          // the highest ID the catch-up has read
 
 	// For one execution, after is the last ID delivered. For all, after is
-	// the highest ID the catch-up read and gaps the IDs below it that it
+	// the highest ID the catch-up read and gaps the batches below it that it
 	// did not find (nil when none).
 	after int64
 	gaps  *holes
@@ -304,7 +306,7 @@ func (s *subscriber) offer(ev *store.Event, uncovered int64) {
 			s.f.end(s, ErrSubscriberTooSlow)
 			return
 		}
-		if len(s.pending) >= cap(s.out)+startBack+maxHoles {
+		if len(s.pending) >= cap(s.out)+startBack+maxHoles*store.EventBatchSpan {
 			s.f.end(s, ErrSubscriberTooSlow)
 			return
 		}
@@ -340,11 +342,7 @@ func (s *subscriber) wants(ev *store.Event) bool {
 	if s.executionID != "" || s.gaps == nil {
 		return false
 	}
-	found := s.gaps.fill(ev.ID)
-	if len(s.gaps.ids) == 0 {
-		s.gaps = nil
-	}
-	return found
+	return s.gaps.take(ev.ID)
 }
 
 // catchUp reads s's events from the store from s.after on, delivering
@@ -401,7 +399,7 @@ func (s *subscriber) catchUp() {
 						break drain
 					}
 					fl.after = ev.ID
-				} else if ev.ID <= fl.after && (fl.holes == nil || !fl.holes.fill(ev.ID)) {
+				} else if ev.ID <= fl.after && (fl.holes == nil || !fl.holes.take(ev.ID)) {
 					continue
 				}
 				if !s.send(ev) {

@@ -225,8 +225,8 @@ func checkAck(ctx context.Context, st store.Store, a ack) error {
 		return err
 	case "event":
 		id, _ := strconv.ParseInt(a.id, 10, 64)
-		evs, err := st.EventList(ctx, &store.EventListParams{IDs: []int64{id}, Limit: 1})
-		if err == nil && len(evs) == 0 {
+		evs, err := st.EventList(ctx, &store.EventListParams{Batches: []int64{store.EventBatch(id)}, AfterID: id - 1, Limit: 1})
+		if err == nil && (len(evs) == 0 || evs[0].ID != id) {
 			err = errors.New("event not found")
 		}
 		return err

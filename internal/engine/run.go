@@ -241,11 +241,11 @@ func (r *run) save() error {
 			return fmt.Errorf("update stage %s: %w", s.row.Name, err)
 		}
 	}
-	for _, ev := range r.events {
-		if err := r.t.tx.EventInsert(r.t.ctx, ev); err != nil {
-			return fmt.Errorf("record event %s: %w", ev.Type, err)
+	if len(r.events) > 0 {
+		if err := r.t.tx.EventInsert(r.t.ctx, r.events...); err != nil {
+			return fmt.Errorf("record %d events: %w", len(r.events), err)
 		}
-		r.t.events++
+		r.t.events += len(r.events)
 	}
 	r.events = nil
 	return nil

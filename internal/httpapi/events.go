@@ -33,6 +33,8 @@ import (
 // what happens from now on asks for ?tail=N: the stream starts N event IDs
 // before the newest, which covers events still committing when it opens
 // (an event's ID is drawn before its commit) without replaying the log.
+// IDs skip numbers between the batches a step writes (at most
+// store.EventBatchSpan IDs each), so N IDs hold at most N events.
 //
 // The engine never waits for a stream: one that falls more than
 // engine.Config.SubscriberBuffer events behind is ended with a comment

@@ -172,32 +172,39 @@ type Querier interface {
 	// insert. ErrNotFound if missing.
 	StageUpdate(ctx context.Context, stage *Stage) error
 
-	// EventInsert appends to an execution's event log and sets ev.ID (on
-	// Postgres inside a transaction, by the time it commits; see Tx), a
-	// number unique across all executions and drawn when the row is
-	// inserted, not when it commits.
+	// EventInsert appends events, all of one execution, to its event log
+	// as one batch (on Postgres inside a transaction, by the time it
+	// commits; see Tx), and sets their IDs: EventBatch(ID) of each is the
+	// batch's ID, and the events have consecutive IDs from it in the
+	// order given. They share the first event's CreatedAt. More than
+	// EventBatchSpan events are written as several batches.
+	//
+	// A batch is one row, so writing a step's events costs one insert
+	// whatever their number. Its ID is a multiple of EventBatchSpan drawn
+	// when the row is inserted, not when it commits, and unique across all
+	// executions; IDs therefore grow but skip numbers between batches.
 	//
 	// IDs grow in commit order per execution, for writers that hold the
 	// execution's ExecutionLock (or inserted the execution) in the
 	// transaction that writes its events: the lock is taken before the
 	// IDs are drawn and held until commit, so of two such transactions the
 	// one that commits first drew the lower IDs. The engine writes events
-	// only that way. Across executions there is no such order: an event
+	// only that way. Across executions there is no such order: a batch
 	// may become visible after one with a higher ID has (its transaction
-	// drew first and committed later), and IDs may skip numbers for good
-	// (a rolled-back insert; Postgres also skips sequence values after a
-	// crash). On SQLite, which serialises writers, IDs happen to grow in
+	// drew first and committed later), and batch IDs may be skipped for
+	// good (a rolled-back insert; Postgres also skips sequence values after
+	// a crash). On SQLite, which serialises writers, IDs happen to grow in
 	// commit order across all executions, but callers must not rely on it.
-	EventInsert(ctx context.Context, ev *Event) error
+	EventInsert(ctx context.Context, evs ...*Event) error
 	// EventList returns events with ID > params.AfterID (and, when
-	// params.IDs is set, one of those IDs), oldest first, for one execution
-	// or (ExecutionID empty) all, at most params.Limit.
+	// params.Batches is set, of one of those batches), oldest first, for
+	// one execution or (ExecutionID empty) all, at most params.Limit.
 	//
 	// Paging one execution with AfterID set to the last ID seen misses
-	// nothing (see EventInsert). Paging all executions that way can miss an
-	// event that commits after a higher ID was read: a follower of all
-	// executions must remember the IDs it skipped and ask for them again
-	// with IDs, as the engine's reader of the event log does.
+	// nothing (see EventInsert). Paging all executions that way can miss a
+	// batch that commits after a higher ID was read: a follower of all
+	// executions must remember the batches it skipped and ask for them
+	// again with Batches, as the engine's reader of the event log does.
 	EventList(ctx context.Context, params *EventListParams) ([]*Event, error)
 	// EventLastID returns the highest event ID committed so far, 0 when
 	// there is none. Events with lower IDs may still be committing (see
@@ -437,11 +444,22 @@ type Event struct {
 type EventListParams struct {
 	ExecutionID string
 	AfterID     int64
-	// IDs, when not empty, lists only events with one of these IDs, in any
-	// order; IDs with no event are ignored.
-	IDs   []int64
-	Limit int
+	// Batches, when not empty, lists only events of the batches with these
+	// IDs (see EventBatch), in any order; IDs with no batch are ignored.
+	Batches []int64
+	Limit   int
 }
+
+// EventBatchSpan is how many event IDs a batch of events reserves
+// (EventInsert): batch IDs are its multiples.
+//
+// Event logs written before batches (schema version 7 and older) hold
+// one event per batch, with any ID.
+const EventBatchSpan = 64
+
+// EventBatch returns the ID of the batch that holds event id, for a batch
+// written since batches were introduced.
+func EventBatch(id int64) int64 { return id - id%EventBatchSpan }
 
 // AuditEntry records who did what, when and from where.
 type AuditEntry struct {

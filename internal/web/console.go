@@ -119,11 +119,12 @@ func (c *Console) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 // page is what a page handler returns: the template to execute and its
 // data.
 // liveStream is the URL of an event stream that a page follows for its
-// live regions. It starts a thousand event IDs before the newest event:
-// the page already shows what is older (the script ignores events from
-// before the page), and the margin covers events whose transactions were
-// still committing as the page was read.
-func liveStream(path string) string { return path + "?tail=1000" }
+// live regions. It starts ten thousand event IDs (the most ?tail= takes:
+// some 150 engine steps' batches of events) before the newest event: the
+// page already shows what is older (the script ignores events from before
+// the page), and the margin covers events whose transactions were still
+// committing as the page was read.
+func liveStream(path string) string { return path + "?tail=10000" }
 
 type page struct {
 	Name  string // one of pageNames

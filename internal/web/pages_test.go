@@ -46,7 +46,7 @@ func TestPagesWithoutJavaScript(t *testing.T) {
 		`value="promote"`, `value="rollback"`, `value="continue"`, `value="stop"`,
 		`data-action="/api/v1/executions/`+exec.ID+`/cancel"`, `/pause"`,
 		"sluice judge "+exec.ID+" Approve continue --input promote",
-		`data-live-events="/api/v1/executions/`+exec.ID+`/events?tail=1000"`)
+		`data-live-events="/api/v1/executions/`+exec.ID+`/events?tail=10000"`)
 	if strings.Contains(body, `id="act-rollback"`) {
 		t.Error("a running execution offers Roll back")
 	}

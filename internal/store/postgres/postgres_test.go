@@ -337,3 +337,31 @@ func (r *roundTrips) TraceBatchStart(ctx context.Context, _ *pgx.Conn, _ pgx.Tra
 func (r *roundTrips) TraceBatchQuery(context.Context, *pgx.Conn, pgx.TraceBatchQueryData) {}
 
 func (r *roundTrips) TraceBatchEnd(context.Context, *pgx.Conn, pgx.TraceBatchEndData) {}
+
+// TestEventsBeforeBatches migrates a database whose events were written
+// one per row (schema version 7).
+func TestEventsBeforeBatches(t *testing.T) {
+	dsn := sluicetest.PostgresDSN(t)
+	schema := sluicetest.NewSchema(t, dsn)
+	conn, err := pgx.Connect(t.Context(), dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close(context.Background())
+	// Simple protocol: a migration file is several statements.
+	exec := func(q string) error { _, err := conn.Exec(t.Context(), q, pgx.QueryExecModeSimpleProtocol); return err }
+	if err := exec(`CREATE SCHEMA ` + pgx.Identifier{schema}.Sanitize() + `; SET search_path TO ` + pgx.Identifier{schema}.Sanitize()); err != nil {
+		t.Fatal(err)
+	}
+	storetest.MigrateBefore(t, exec, 8,
+		`CREATE TABLE sluice_migration (version integer PRIMARY KEY, name text NOT NULL, applied_at timestamptz NOT NULL)`,
+		`INSERT INTO sluice_migration VALUES (%d, '%s', now())`)
+	storetest.EventsBeforeBatches(t, exec, func() store.Store {
+		s, err := postgres.Open(t.Context(), dsn, postgres.WithSchema(schema))
+		if err != nil {
+			t.Fatalf("Open: %v", err)
+		}
+		t.Cleanup(func() { s.Close() })
+		return s
+	})
+}

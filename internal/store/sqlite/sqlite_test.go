@@ -410,3 +410,27 @@ func benchHistory(b *testing.B) int {
 	}
 	return n
 }
+
+// TestEventsBeforeBatches migrates a database whose events were written
+// one per row (schema version 6).
+func TestEventsBeforeBatches(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "sluice.db")
+	db, err := sql.Open("sqlite", path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	exec := func(q string) error { _, err := db.ExecContext(t.Context(), q); return err }
+	storetest.MigrateBefore(t, exec, 7,
+		`CREATE TABLE sluice_migration (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at TEXT NOT NULL) STRICT`,
+		`INSERT INTO sluice_migration VALUES (%d, '%s', '2025-01-01T00:00:00.000000Z')`)
+	storetest.EventsBeforeBatches(t, exec, func() store.Store {
+		db.Close()
+		s, err := sqlite.Open(t.Context(), path)
+		if err != nil {
+			t.Fatalf("Open: %v", err)
+		}
+		t.Cleanup(func() { s.Close() })
+		return s
+	})
+}

@@ -18,7 +18,7 @@ func (q *querier) AuditInsert(ctx context.Context, entry *store.AuditEntry) erro
 	return q.insertHeld(ctx, `INSERT INTO audit (user_name, source, action, application, pipeline, execution_id,
 stage_id, details, created_at)
 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`, []any{entry.User, entry.Source, entry.Action, entry.Application, entry.Pipeline, entry.ExecutionID, entry.StageID,
-		jsonArg(entry.Details), q.d.time(entry.CreatedAt)}, &entry.ID,
+		jsonArg(entry.Details), q.d.time(entry.CreatedAt)}, func(id int64) { entry.ID = id },
 		func(err error) error { return fmt.Errorf("insert audit entry %q: %w", entry.Action, err) })
 }
 

@@ -51,6 +51,10 @@ type dialect struct {
 	// size would also keep the plan, but without statistics a planner
 	// that expects fewer matches than a page sorts them all.
 	pageLimit string
+	// eventBatchID, when set, is the ID EventInsert gives a new batch;
+	// where it is empty the table draws it (Postgres's identity, whose
+	// increment is store.EventBatchSpan).
+	eventBatchID string
 }
 
 // triggerParamArg is the first argument of triggerParam for the
@@ -71,6 +75,11 @@ func newDialect(name store.Dialect) (*dialect, error) {
 			triggerText:  "trigger_json",
 			triggerParam: "CAST(json_extract(trigger_json, ?) AS TEXT) = ?",
 			pageLimit:    "LIMIT ?",
+			// The next multiple of the span above every ID AUTOINCREMENT
+			// ever drew (sqlite_sequence keeps it, and raises it to the
+			// ID given).
+			eventBatchID: fmt.Sprintf("(coalesce((SELECT seq FROM sqlite_sequence WHERE name = 'event'), 0) / %[1]d + 1) * %[1]d",
+				store.EventBatchSpan),
 			migrationTable: `CREATE TABLE IF NOT EXISTS sluice_migration (
 	version    INTEGER PRIMARY KEY,
 	name       TEXT NOT NULL,

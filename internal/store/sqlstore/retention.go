@@ -149,18 +149,31 @@ ORDER BY c.created_at, c.id LIMIT ?`
 		for _, del := range []struct {
 			table, col string
 			n          *int64
+			// each, when set, is how many of n a row holds: a row of
+			// event is a batch of events.
+			each string
 		}{
-			{"event", "execution_id", &res.Events},
-			{"stage", "execution_id", &res.Stages},
-			{"trigger_delivery", "execution_id", &res.Deliveries},
-			{"execution", "id", &res.Executions},
+			{"event", "execution_id", &res.Events, "n"},
+			{"stage", "execution_id", &res.Stages, ""},
+			{"trigger_delivery", "execution_id", &res.Deliveries, ""},
+			{"execution", "id", &res.Executions, ""},
 		} {
 			cond, arg := q.d.inStrings(del.col, ids)
-			n, err := q.exec(ctx, `DELETE FROM `+del.table+` WHERE `+cond, arg)
+			query := `DELETE FROM ` + del.table + ` WHERE ` + cond
+			var err error
+			if del.each == "" {
+				*del.n, err = q.exec(ctx, query, arg)
+			} else {
+				err = q.query(ctx, query+` RETURNING `+del.each, []any{arg}, func(r Row) error {
+					var n int64
+					err := r.Scan(&n)
+					*del.n += n
+					return err
+				})
+			}
 			if err != nil {
 				return fmt.Errorf("delete from %s: %w", del.table, err)
 			}
-			*del.n = n
 		}
 		return nil
 	})

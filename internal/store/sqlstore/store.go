@@ -303,21 +303,31 @@ func (q *querier) execOne(ctx context.Context, query string, args []any, failed 
 }
 
 // insertHeld is execHeld for an INSERT of one row into a table with an
-// integer key, which it sets *id to.
-func (q *querier) insertHeld(ctx context.Context, query string, args []any, id *int64, failed func(error) error) error {
+// integer key, which it passes to set once the row is in.
+func (q *querier) insertHeld(ctx context.Context, query string, args []any, set func(id int64), failed func(error) error) error {
 	if ins, ok := q.ex.(RowIDInserter); ok {
-		var err error
-		*id, err = ins.InsertRowID(ctx, q.d.rebind(query), args...)
-		return annotate(err, failed)
+		id, err := ins.InsertRowID(ctx, q.d.rebind(query), args...)
+		if err != nil {
+			return annotate(err, failed)
+		}
+		set(id)
+		return nil
 	}
 	query += `
 RETURNING id`
-	if p, ok := q.ex.(Pipeliner); ok {
-		p.Hold(Held{Query: q.d.rebind(query), Args: args, Checked: true,
-			Row: func(r Row) error { return annotate(r.Scan(id), failed) }})
+	scan := func(r Row) error {
+		var id int64
+		if err := r.Scan(&id); err != nil {
+			return annotate(err, failed)
+		}
+		set(id)
 		return nil
 	}
-	return annotate(q.queryRow(ctx, query, args...).Scan(id), failed)
+	if p, ok := q.ex.(Pipeliner); ok {
+		p.Hold(Held{Query: q.d.rebind(query), Args: args, Checked: true, Row: scan})
+		return nil
+	}
+	return scan(q.queryRow(ctx, query, args...))
 }
 
 // annotate returns err as failed makes it, nil when err is.

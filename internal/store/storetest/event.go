@@ -3,6 +3,8 @@ package storetest
 import (
 	"encoding/json"
 	"fmt"
+	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -12,7 +14,9 @@ import (
 
 var eventTests = []test{
 	{"OrderAndPaging", testEventOrderAndPaging},
-	{"ByIDs", testEventByIDs},
+	{"ByBatches", testEventByBatches},
+	{"Batch", testEventBatch},
+	{"BatchOfOneExecution", testEventBatchOfOneExecution},
 	{"DefaultLimit", testEventDefaultLimit},
 	{"RoundTrip", testEventRoundTrip},
 	{"MissingExecution", testEventMissingExecution},
@@ -101,10 +105,10 @@ func testEventOrderAndPaging(t *testing.T, s store.Store) {
 	check(t, "EventList(e-1) paged by AfterID", pagedOf1, of1)
 }
 
-// testEventByIDs asks for events by ID, as a follower of all executions
-// does for the IDs it skipped: only those that exist come back, in ID
-// order, combined with the other filters.
-func testEventByIDs(t *testing.T, s store.Store) {
+// testEventByBatches asks for batches of one event by ID, as a follower of
+// all executions does for the batches it skipped: only those that exist
+// come back, in ID order, combined with the other filters.
+func testEventByBatches(t *testing.T, s store.Store) {
 	ctx := t.Context()
 	mustInsert(t, s,
 		newExecution("e-1", "app", "p", status.Running, at(0), 1),
@@ -117,11 +121,11 @@ func testEventByIDs(t *testing.T, s store.Store) {
 		}
 		ids = append(ids, ev.ID)
 	}
-	// An ID that never existed, and more than SQLite's old limit of 999
-	// variables, to show the list is not bound one ID per variable.
+	// IDs that never were batches, and more than SQLite's old limit of
+	// 999 variables, to show the list is not bound one ID per variable.
 	many := []int64{ids[4]}
 	for i := range 2000 {
-		many = append(many, ids[5]+1+int64(i))
+		many = append(many, ids[5]+store.EventBatchSpan*int64(1+i))
 	}
 	many = append(many, ids[1])
 
@@ -130,26 +134,108 @@ func testEventByIDs(t *testing.T, s store.Store) {
 		params store.EventListParams
 		want   []int64
 	}{
-		{"some, out of order", store.EventListParams{IDs: []int64{ids[3], ids[0], ids[5]}}, []int64{ids[0], ids[3], ids[5]}},
-		{"missing ignored", store.EventListParams{IDs: []int64{ids[5] + 100, ids[2], -1}}, []int64{ids[2]}},
-		{"none exist", store.EventListParams{IDs: []int64{ids[5] + 1}}, []int64{}},
-		{"with execution", store.EventListParams{ExecutionID: "e-2", IDs: []int64{ids[0], ids[1], ids[2], ids[3]}}, []int64{ids[1], ids[3]}},
-		{"with after", store.EventListParams{AfterID: ids[2], IDs: []int64{ids[0], ids[2], ids[4]}}, []int64{ids[4]}},
-		{"with limit", store.EventListParams{IDs: []int64{ids[4], ids[1], ids[2]}, Limit: 2}, []int64{ids[1], ids[2]}},
-		{"duplicates", store.EventListParams{IDs: []int64{ids[1], ids[1]}}, []int64{ids[1]}},
-		{"long list", store.EventListParams{IDs: many}, []int64{ids[1], ids[4]}},
-		{"empty is no filter", store.EventListParams{IDs: []int64{}}, ids},
+		{"some, out of order", store.EventListParams{Batches: []int64{ids[3], ids[0], ids[5]}}, []int64{ids[0], ids[3], ids[5]}},
+		{"missing ignored", store.EventListParams{Batches: []int64{ids[5] + 100*store.EventBatchSpan, ids[2], -1}}, []int64{ids[2]}},
+		{"none exist", store.EventListParams{Batches: []int64{ids[5] + store.EventBatchSpan}}, []int64{}},
+		{"with execution", store.EventListParams{ExecutionID: "e-2", Batches: []int64{ids[0], ids[1], ids[2], ids[3]}}, []int64{ids[1], ids[3]}},
+		{"with after", store.EventListParams{AfterID: ids[2], Batches: []int64{ids[0], ids[2], ids[4]}}, []int64{ids[4]}},
+		{"with limit", store.EventListParams{Batches: []int64{ids[4], ids[1], ids[2]}, Limit: 2}, []int64{ids[1], ids[2]}},
+		{"duplicates", store.EventListParams{Batches: []int64{ids[1], ids[1]}}, []int64{ids[1]}},
+		{"long list", store.EventListParams{Batches: many}, []int64{ids[1], ids[4]}},
+		{"empty is no filter", store.EventListParams{Batches: []int64{}}, ids},
 	} {
 		check(t, "EventList("+tc.name+")", eventIDs(mustEvents(t, s, tc.params)), tc.want)
 	}
 	// Inside a transaction too, where the engine's own reads run.
 	err := s.InTx(ctx, func(tx store.Tx) error {
-		check(t, "EventList(IDs) in a transaction", eventIDs(mustEvents(t, tx, store.EventListParams{IDs: []int64{ids[5]}})), []int64{ids[5]})
+		check(t, "EventList(Batches) in a transaction", eventIDs(mustEvents(t, tx, store.EventListParams{Batches: []int64{ids[5]}})), []int64{ids[5]})
 		return nil
 	})
 	if err != nil {
 		t.Fatalf("InTx: %v", err)
 	}
+}
+
+// testEventBatch writes events together: one batch, whose events have
+// consecutive IDs from a multiple of store.EventBatchSpan, share a time,
+// and are listed, paged and asked for as one.
+func testEventBatch(t *testing.T, s store.Store) {
+	ctx := t.Context()
+	mustInsert(t, s,
+		newExecution("e-1", "app", "p", status.Running, at(0), 1),
+		newExecution("e-2", "app", "p", status.Running, at(0), 1))
+	events := func(exec string, n int) []*store.Event {
+		evs := make([]*store.Event, n)
+		for i := range evs {
+			evs[i] = &store.Event{ExecutionID: exec, StageID: fmt.Sprintf("s%d", i), Type: "tick",
+				Data: json.RawMessage(fmt.Sprintf(`{"i":%d}`, i)), CreatedAt: at(i)}
+		}
+		return evs
+	}
+	first, second := events("e-1", 3), events("e-2", 2)
+	over := events("e-1", store.EventBatchSpan+2) // two batches
+	for _, evs := range [][]*store.Event{first, second, over} {
+		if err := s.EventInsert(ctx, evs...); err != nil {
+			t.Fatalf("EventInsert of %d: %v", len(evs), err)
+		}
+	}
+	all := slices.Concat(first, second, over)
+	for _, batch := range [][]*store.Event{first, second, over[:store.EventBatchSpan], over[store.EventBatchSpan:]} {
+		base := batch[0].ID
+		if base%store.EventBatchSpan != 0 {
+			t.Errorf("batch of %d starts at ID %d, not a multiple of %d", len(batch), base, store.EventBatchSpan)
+		}
+		for i, ev := range batch {
+			if ev.ID != base+int64(i) || store.EventBatch(ev.ID) != base {
+				t.Errorf("event %d of the batch at %d: ID %d, batch %d", i, base, ev.ID, store.EventBatch(ev.ID))
+			}
+			if !ev.CreatedAt.Equal(batch[0].CreatedAt) {
+				t.Errorf("event %d of the batch at %d: CreatedAt %v, want the batch's %v", i, base, ev.CreatedAt, batch[0].CreatedAt)
+			}
+		}
+	}
+	check(t, "EventList", mustEvents(t, s, store.EventListParams{}), all)
+	check(t, "EventList(e-2)", mustEvents(t, s, store.EventListParams{ExecutionID: "e-2"}), second)
+	check(t, "EventList after the middle of a batch", mustEvents(t, s, store.EventListParams{AfterID: first[1].ID, Limit: 2}),
+		[]*store.Event{first[2], second[0]})
+	check(t, "EventList(e-1) after the middle of a batch", eventIDs(mustEvents(t, s, store.EventListParams{ExecutionID: "e-1", AfterID: first[0].ID, Limit: 3})),
+		eventIDs([]*store.Event{first[1], first[2], over[0]}))
+	check(t, "EventList(Batches)", mustEvents(t, s, store.EventListParams{Batches: []int64{second[0].ID, first[0].ID}}),
+		slices.Concat(first, second))
+	check(t, "EventList(Batches, AfterID inside one)", mustEvents(t, s, store.EventListParams{Batches: []int64{first[0].ID}, AfterID: first[0].ID}),
+		first[1:])
+
+	// Paged one event at a time, a follower loses nothing.
+	var paged []int64
+	var after int64
+	for {
+		evs := mustEvents(t, s, store.EventListParams{AfterID: after, Limit: 1})
+		if len(evs) == 0 {
+			break
+		}
+		paged = append(paged, eventIDs(evs)...)
+		after = evs[len(evs)-1].ID
+	}
+	check(t, "EventList paged one at a time", paged, eventIDs(all))
+
+	last, err := s.EventLastID(ctx)
+	if err != nil {
+		t.Fatalf("EventLastID: %v", err)
+	}
+	check(t, "EventLastID", last, over[len(over)-1].ID)
+}
+
+// testEventBatchOfOneExecution writes a batch that mixes executions: it
+// is refused, naming both, and nothing is written.
+func testEventBatchOfOneExecution(t *testing.T, s store.Store) {
+	mustInsert(t, s,
+		newExecution("e-1", "app", "p", status.Running, at(0), 1),
+		newExecution("e-2", "app", "p", status.Running, at(0), 1))
+	err := s.EventInsert(t.Context(), &store.Event{ExecutionID: "e-1", Type: "a"}, &store.Event{ExecutionID: "e-2", Type: "b"})
+	if err == nil || !strings.Contains(err.Error(), "e-1") || !strings.Contains(err.Error(), "e-2") {
+		t.Errorf("EventInsert of two executions' events: %v, want an error naming both", err)
+	}
+	check(t, "EventList", eventIDs(mustEvents(t, s, store.EventListParams{})), []int64{})
 }
 
 func testEventDefaultLimit(t *testing.T, s store.Store) {

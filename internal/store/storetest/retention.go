@@ -49,16 +49,17 @@ func remaining(t *testing.T, s store.Store) []string {
 }
 
 // finished returns an execution of app that succeeded, created and ended
-// at at(n), with one stage and two events.
+// at at(n), with one stage and two events, written as one batch (a
+// purge counts events, not batches).
 func finished(t *testing.T, s store.Store, id, app string, n int) *store.Execution {
 	t.Helper()
 	e := newExecution(id, app, "p", status.Succeeded, at(n), 1)
 	e.EndTime = ptr(at(n))
 	mustInsert(t, s, e)
-	for _, typ := range []string{"execution.status", "stage.status"} {
-		if err := s.EventInsert(t.Context(), &store.Event{ExecutionID: id, Type: typ, CreatedAt: at(n)}); err != nil {
-			t.Fatalf("EventInsert(%s): %v", id, err)
-		}
+	err := s.EventInsert(t.Context(), &store.Event{ExecutionID: id, Type: "execution.status", CreatedAt: at(n)},
+		&store.Event{ExecutionID: id, Type: "stage.status", CreatedAt: at(n)})
+	if err != nil {
+		t.Fatalf("EventInsert(%s): %v", id, err)
 	}
 	return e
 }

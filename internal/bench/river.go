@@ -27,12 +27,15 @@ import (
 // with River's InsertTx: they are given empty options, which River treats
 // as none, because with none the queue inserts with a one-row statement of
 // its own — the engine's cut, not River's (jobqueue.Queue.InsertTx). A job
-// completes itself as River's API does it: JobCompleteTx on SQLite; on
-// Postgres the engine's one-row statement, since JobCompleteTx's cached
-// generic plan there grows with the table (docs/benchmarks.md, issue 2). It
-// does not tell the queue of the completions (Queue.CompletedBy), so
-// River's completer marks every job again, as it does for River's own
-// users. After a commit that inserted a job it wakes the producer
+// completes itself as River's API does it, marked completed and kept:
+// JobCompleteTx on SQLite; on Postgres a one-row statement of the queue's
+// (Queue.MarkCompletedTx), since JobCompleteTx's cached generic plan there
+// grows with the table (docs/benchmarks.md, issue 2). The engine deletes
+// the jobs it completes instead (package jobqueue, "Completed jobs are
+// deleted"): that is one of its cuts, not River's. The yardstick does not
+// tell the queue of the completions (Queue.CompletedBy), so River's
+// completer marks every job again, as it does for River's own users.
+// After a commit that inserted a job it wakes the producer
 // (Queue.Committed) on SQLite only, whose River listener polls a table: on
 // Postgres River's InsertTx has notified inside the transaction, as River
 // does, and the queue's notification after the commit is the engine's cut.
@@ -115,7 +118,7 @@ func (w *chainWorker) Work(ctx context.Context, job *river.Job[chainArgs]) error
 			_, err = river.JobCompleteTx[*riversqlite.Driver](ctx, raw, job)
 			return err
 		}
-		return w.q.CompleteTx(ctx, tx, job.JobRow)
+		return w.q.MarkCompletedTx(ctx, tx, job.JobRow)
 	})
 	if err != nil {
 		if !errors.Is(err, context.Canceled) {

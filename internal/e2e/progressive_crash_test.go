@@ -49,7 +49,7 @@ func startLocalLambda(t *testing.T, bin string) *localLambdaProc {
 func startLocalLambdaIn(t *testing.T, bin, dir string) *localLambdaProc {
 	t.Helper()
 	cmd := exec.Command(bin, "local", "serve", "--addr", "127.0.0.1:0", "--data-dir", dir, "--log-level", "warn")
-	cmd.Stderr = testLog{t, "local"}
+	cmd.Stderr = testLog{t, "local", nil}
 	out, err := cmd.StdoutPipe()
 	if err != nil {
 		t.Fatal(err)

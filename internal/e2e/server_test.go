@@ -5,6 +5,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -48,6 +49,7 @@ type server struct {
 	url     string
 	dataDir string
 	done    chan struct{}
+	out     *output // what it wrote to stdout and stderr
 }
 
 func startServer(t *testing.T, bin, dataDir string, args ...string) *server {
@@ -55,12 +57,13 @@ func startServer(t *testing.T, bin, dataDir string, args ...string) *server {
 	addrFile := filepath.Join(t.TempDir(), "addr")
 	cmd := exec.Command(bin, append([]string{"serve", "--addr", "127.0.0.1:0", "--lambda-addr", "127.0.0.1:0", "--addr-file", addrFile,
 		"--data-dir", dataDir, "--log-level", "warn"}, args...)...)
-	cmd.Stdout = testLog{t, "serve"}
-	cmd.Stderr = testLog{t, "serve"}
+	out := &output{}
+	cmd.Stdout = testLog{t, "serve", out}
+	cmd.Stderr = testLog{t, "serve", out}
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	s := &server{cmd: cmd, dataDir: dataDir, done: make(chan struct{})}
+	s := &server{cmd: cmd, dataDir: dataDir, done: make(chan struct{}), out: out}
 	go func() { cmd.Wait(); close(s.done) }()
 	t.Cleanup(func() { s.kill(syscall.SIGKILL) })
 	sluicetest.WaitFor(t, "the server to listen", time.Minute, func() bool {
@@ -102,15 +105,34 @@ func (s *server) client(t *testing.T) *apiclient.Client {
 	return c
 }
 
-// testLog sends a child's output to the test log.
+// testLog sends a child's output to the test log, and keeps it in out
+// when set.
 type testLog struct {
 	t      *testing.T
 	prefix string
+	out    *output
 }
 
 func (l testLog) Write(p []byte) (int, error) {
 	for _, line := range strings.Split(strings.TrimRight(string(p), "\n"), "\n") {
 		l.t.Log(l.prefix + ": " + line)
 	}
+	if l.out != nil {
+		l.out.mu.Lock()
+		l.out.b.Write(p)
+		l.out.mu.Unlock()
+	}
 	return len(p), nil
+}
+
+// output is what a child process wrote.
+type output struct {
+	mu sync.Mutex
+	b  strings.Builder
+}
+
+func (o *output) String() string {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	return o.b.String()
 }

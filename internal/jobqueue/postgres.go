@@ -211,28 +211,32 @@ type pgNode struct {
 	done   chan struct{}
 }
 
-// completeTx does what River's JobCompleteTx does — mark the running job
-// completed, in the caller's transaction — with a statement of its own,
-// held to go with the transaction's other writes. JobCompleteTx runs
-// River's general many-jobs statement, and Postgres caches a generic plan
-// for it on each connection the first time it is used, while river_job is
-// still small: a sequential scan, which it then keeps as the table grows.
-// On a fresh database that made completing a job cost more than the rest of
-// the engine step together (3.5 ms mean, measured with pg_stat_statements,
-// at 11,000 jobs), and it grew with every job.
+// completeTx does what River's JobCompleteTx does — end the running job,
+// in the caller's transaction — with a statement of its own, held to go
+// with the transaction's other writes: it deletes the job (see "Completed
+// jobs are deleted" in the package doc), or with keep marks it completed.
+// JobCompleteTx runs River's general many-jobs statement, and Postgres
+// caches a generic plan for it on each connection the first time it is
+// used, while river_job is still small: a sequential scan, which it then
+// keeps as the table grows. On a fresh database that made completing a job
+// cost more than the rest of the engine step together (3.5 ms mean,
+// measured with pg_stat_statements, at 11,000 jobs), and it grew with
+// every job.
 //
 // The job must still be running as this node's: a job rescued from this
 // node (its lock was lost) and taken by a peer is the peer's to complete.
-func (n *pgNode) completeTx(ctx context.Context, tx store.Tx, job *rivertype.JobRow) error {
-	return sqlstore.ExecOne(ctx, tx,
-		`UPDATE river_job SET state = 'completed', finalized_at = now()
-WHERE id = $1 AND state = 'running' AND attempted_by[array_upper(attempted_by, 1)] = $2`,
-		[]any{job.ID, n.id}, func(err error) error {
-			if errors.Is(err, store.ErrNotFound) {
-				return errors.New("the job is no longer running as this node's (it was rescued or cancelled)")
-			}
-			return err
-		})
+func (n *pgNode) completeTx(ctx context.Context, tx store.Tx, job *rivertype.JobRow, keep bool) error {
+	const running = `id = $1 AND state = 'running' AND attempted_by[array_upper(attempted_by, 1)] = $2`
+	query := `DELETE FROM river_job WHERE ` + running
+	if keep {
+		query = `UPDATE river_job SET state = 'completed', finalized_at = now() WHERE ` + running
+	}
+	return sqlstore.ExecOne(ctx, tx, query, []any{job.ID, n.id}, func(err error) error {
+		if errors.Is(err, store.ErrNotFound) {
+			return errors.New("the job is no longer running as this node's (it was rescued or cancelled)")
+		}
+		return err
+	})
 }
 
 // start takes the node's lock, makes available the jobs an earlier process

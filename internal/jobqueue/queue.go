@@ -74,7 +74,9 @@ type Queue struct {
 		Stop(ctx context.Context) error
 	}
 	insert   func(ctx context.Context, tx store.Tx, args river.JobArgs, opts *river.InsertOpts) error
-	complete func(ctx context.Context, tx store.Tx, job *rivertype.JobRow) error
+	// complete ends the running job in tx: it deletes it, or with keep
+	// marks it completed.
+	complete func(ctx context.Context, tx store.Tx, job *rivertype.JobRow, keep bool) error
 	// wake, when set, makes this process fetch due jobs at once; notify,
 	// when set, tells the other processes that jobs were committed.
 	wake, notify func()
@@ -188,15 +190,33 @@ func (q *Queue) InsertTx(ctx context.Context, tx store.Tx, args river.JobArgs, o
 	return nil
 }
 
-// CompleteTx marks the running job completed inside tx, so the state change
-// the job made and its completion commit together. It fails when the job is
+// CompleteTx ends the running job inside tx, so the state change the job
+// made and its completion commit together: it deletes the job, or marks
+// it completed when it is unique (keepCompleted). It fails when the job is
 // no longer this process's to complete (River or a peer rescued it).
 func (q *Queue) CompleteTx(ctx context.Context, tx store.Tx, job *rivertype.JobRow) error {
-	if err := q.complete(ctx, tx, job); err != nil {
+	if err := q.complete(ctx, tx, job, keepCompleted(job)); err != nil {
 		return fmt.Errorf("complete job %d: %w", job.ID, err)
 	}
 	return nil
 }
+
+// MarkCompletedTx is CompleteTx keeping the job, marked completed, as
+// River's JobCompleteTx does: the completion of the bare-River yardstick
+// (package bench) on Postgres, where JobCompleteTx's cached plan grows
+// with the table (see pgNode.completeTx).
+func (q *Queue) MarkCompletedTx(ctx context.Context, tx store.Tx, job *rivertype.JobRow) error {
+	if err := q.complete(ctx, tx, job, true); err != nil {
+		return fmt.Errorf("complete job %d: %w", job.ID, err)
+	}
+	return nil
+}
+
+// keepCompleted reports whether CompleteTx keeps the job in River's table,
+// marked completed, rather than deleting it: a unique job stays, because
+// River's uniqueness counts completed jobs, and without the row a second
+// insert of the same job would be let in.
+func keepCompleted(job *rivertype.JobRow) bool { return len(job.UniqueKey) > 0 }
 
 // Committed tells the queue that a transaction that inserted jobs has
 // committed, so that this process fetches them at once rather than at its

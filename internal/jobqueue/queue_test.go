@@ -257,3 +257,91 @@ func jobID(ctx context.Context, tx store.Tx) (int64, error) {
 	}
 	return id, pt.QueryRow(ctx, `SELECT id FROM river_job`).Scan(&id)
 }
+
+type selfArgs struct {
+	N int `json:"n"`
+}
+
+func (selfArgs) Kind() string { return "sluice_jobqueue_test_self" }
+
+// selfCompleter completes its job in a store transaction of its own, as
+// the engine does, and records the jobs it completed.
+type selfCompleter struct {
+	river.WorkerDefaults[selfArgs]
+	st   store.Store
+	q    *jobqueue.Queue // set once the queue is made
+	mu   sync.Mutex
+	done map[int]bool
+}
+
+func (w *selfCompleter) Work(ctx context.Context, job *river.Job[selfArgs]) error {
+	if err := w.st.InTx(ctx, func(tx store.Tx) error { return w.q.CompleteTx(ctx, tx, job.JobRow) }); err != nil {
+		return err
+	}
+	w.q.CompletedBy(job.ID)
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.done[job.Args.N] = true
+	return nil
+}
+
+func (w *selfCompleter) completed(n int) bool {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.done[n]
+}
+
+// TestCompleteTxDeletesTheJob: a job completed in its own transaction is
+// deleted, except a unique one, which stays completed so that River's
+// uniqueness still turns away a second insert of it.
+func TestCompleteTxDeletesTheJob(t *testing.T) {
+	sluicetest.EachStore(t, func(t *testing.T, st store.Store) {
+		ctx := t.Context()
+		w := &selfCompleter{st: st, done: map[int]bool{}}
+		workers := river.NewWorkers()
+		river.AddWorker(workers, w)
+		q, err := jobqueue.New(ctx, jobqueue.Config{Store: st, Workers: workers})
+		if err != nil {
+			t.Fatal(err)
+		}
+		w.q = q
+		unique := &river.InsertOpts{UniqueOpts: river.UniqueOpts{ByArgs: true}}
+		insert := func(n int, opts *river.InsertOpts) {
+			t.Helper()
+			if err := st.InTx(ctx, func(tx store.Tx) error { return q.InsertTx(ctx, tx, selfArgs{N: n}, opts) }); err != nil {
+				t.Fatal(err)
+			}
+			q.Committed()
+		}
+		insert(1, nil)
+		insert(2, unique)
+		start(t, q)
+		sluicetest.WaitFor(t, "both jobs to complete", 0, func() bool { return w.completed(1) && w.completed(2) })
+
+		// Stopping waits for River's completer, which handles the
+		// workers' return: it must leave the table as the transactions
+		// did.
+		if err := q.Stop(ctx); err != nil {
+			t.Fatal(err)
+		}
+		var db *sql.DB
+		query := `SELECT args->>'n', state::text FROM river_job ORDER BY id`
+		switch st := st.(type) {
+		case *sqlite.Store:
+			db = st.DB()
+			query = `SELECT json_extract(args, '$.n'), state FROM river_job ORDER BY id`
+		case *postgres.Store:
+			db = stdlib.OpenDBFromPool(st.Pool())
+			defer db.Close()
+		}
+		jobs := func() [][]string { return riverJobs(t, db, query) }
+		want := [][]string{{"2", "completed"}}
+		if got := jobs(); !slices.EqualFunc(got, want, slices.Equal) {
+			t.Errorf("river_job after both jobs completed themselves: %q, want only the unique one, completed: %q", got, want)
+		}
+		insert(2, unique)
+		if got := jobs(); !slices.EqualFunc(got, want, slices.Equal) {
+			t.Errorf("river_job after inserting the unique job again: %q, want it turned away: %q", got, want)
+		}
+	})
+}

@@ -56,20 +56,25 @@ func newSQLite(ctx context.Context, st *sqlite.Store, cfg Config) (*Queue, error
 	}, nil
 }
 
-// completeSQLiteTx does what River's JobCompleteTx does — mark the running
-// job completed, in the caller's transaction — with a one-row statement of
-// its own. JobCompleteTx runs River's general statement for any outcome of
-// many jobs (a CASE per column, the whole row returned and decoded) inside
-// a savepoint: three statements where one does.
-func completeSQLiteTx(ctx context.Context, tx store.Tx, job *rivertype.JobRow) error {
-	return sqlstore.ExecOne(ctx, tx,
-		`UPDATE river_job SET state = 'completed', finalized_at = ? WHERE id = ? AND state = 'running'`,
-		[]any{sqliteTime(time.Now()), job.ID}, func(err error) error {
-			if errors.Is(err, store.ErrNotFound) {
-				return errors.New("the job is no longer running (it was rescued or cancelled)")
-			}
-			return err
-		})
+// completeSQLiteTx does what River's JobCompleteTx does — end the running
+// job, in the caller's transaction — with a one-row statement of its own:
+// it deletes the job (see "Completed jobs are deleted" in the package
+// doc), or with keep marks it completed. JobCompleteTx runs River's
+// general statement for any outcome of many jobs (a CASE per column, the
+// whole row returned and decoded) inside a savepoint: three statements
+// where one does.
+func completeSQLiteTx(ctx context.Context, tx store.Tx, job *rivertype.JobRow, keep bool) error {
+	query, args := `DELETE FROM river_job WHERE id = ? AND state = 'running'`, []any{job.ID}
+	if keep {
+		query = `UPDATE river_job SET state = 'completed', finalized_at = ? WHERE id = ? AND state = 'running'`
+		args = []any{sqliteTime(time.Now()), job.ID}
+	}
+	return sqlstore.ExecOne(ctx, tx, query, args, func(err error) error {
+		if errors.Is(err, store.ErrNotFound) {
+			return errors.New("the job is no longer running (it was rescued or cancelled)")
+		}
+		return err
+	})
 }
 
 // sqliteTime formats t as River's SQLite driver stores times: text in

@@ -73,7 +73,7 @@ type Queue struct {
 		Start(ctx context.Context) error
 		Stop(ctx context.Context) error
 	}
-	insert   func(ctx context.Context, tx store.Tx, args river.JobArgs, opts *river.InsertOpts) error
+	insert func(ctx context.Context, tx store.Tx, args river.JobArgs, opts *river.InsertOpts) error
 	// complete ends the running job in tx: it deletes it, or with keep
 	// marks it completed.
 	complete func(ctx context.Context, tx store.Tx, job *rivertype.JobRow, keep bool) error

@@ -69,8 +69,8 @@
 // each (on Postgres the update is never heap-only), and the cleaner then
 // deletes it anyway. A deletion writes the row's removal alone. Measured
 // on 500 executions of ten stages, interleaved, deleting made the engine
-// 1.09 times as fast on both stores (docs/benchmarks.md, "Completed jobs
-// are deleted").
+// 1.09 times as fast on both stores (docs/benchmarks.md, "A step's events
+// in one row, and completed jobs deleted").
 //
 // A unique job (River's UniqueOpts: the cron's and retention's ticks) is
 // marked completed as before: River's uniqueness counts completed jobs,

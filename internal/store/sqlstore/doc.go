@@ -46,8 +46,11 @@
 //     draws identity values at INSERT and lets transactions of different
 //     executions commit in any order. No lock makes it otherwise: an
 //     advisory lock on the event table did, and serialised every engine
-//     transition from its first event to its commit.
-//   - ID lists. EventList's IDs are one argument: a bigint array for
+//     transition from its first event to its commit. A batch's ID comes
+//     from Postgres's identity, whose increment is store.EventBatchSpan
+//     (migration 008); on SQLite the insert computes it from
+//     sqlite_sequence.
+//   - ID lists. EventList's Batches are one argument: a bigint array for
 //     = ANY on Postgres, a JSON array read with json_each on SQLite, so the
 //     statement text does not vary with the list's length.
 //

@@ -10,11 +10,11 @@
 //
 // # Jobs left running
 //
-// River marks a job running when a process takes it and completed when the
-// worker's transaction says so. A process that dies in between leaves the
-// job running, and River by itself runs it again only after
-// Config.RescueAfter (over twenty minutes by default, since a job may
-// legitimately take that long). The queue does better on both dialects:
+// River marks a job running when a process takes it, and the worker's
+// transaction ends it (see "Completed jobs are deleted"). A process that
+// dies in between leaves the job running, and River by itself runs it
+// again only after Config.RescueAfter (over twenty minutes by default,
+// since a job may legitimately take that long). The queue does better on both dialects:
 //
 //   - SQLite: one process owns the database file (sqlite.Open locks it), so
 //     every job found running at Start was left by a process that is gone;

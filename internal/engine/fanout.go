@@ -55,8 +55,8 @@ const startBack = 256 * store.EventBatchSpan
 // event at or below the last it delivered. A subscriber of all executions
 // remembers the ID its catch-up read to and the batches below it the
 // catch-up did not find (gaps): of the reader's events at or below that ID
-// it delivers only the gaps' events, each once. The reader itself finds each event
-// once.
+// it delivers only the gaps' events, each once. The reader itself finds
+// each event once.
 //
 // # What the reader gives up on
 //

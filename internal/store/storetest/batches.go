@@ -61,10 +61,10 @@ VALUES ('e-1', 'app', 'p', 'c', 1, 'RUNNING', 'ann', '` + at + `', '` + at + `')
 }
 
 // MigrateBefore brings an empty database to the schema version before
-// version: exec runs, in order, the files migration/NNN_*.up.sql (of the
-// package under test) numbered below it, then table, which creates
-// sluice_migration, and record (a format of the version and the name) for
-// each file applied, so that opening the store applies only the rest.
+// version: exec runs table, which creates sluice_migration, then, in
+// order, the files migration/NNN_*.up.sql (of the package under test)
+// numbered below version, each followed by record (a format of its version
+// and name), so that opening the store applies only the rest.
 func MigrateBefore(t *testing.T, exec func(query string) error, version int, table, record string) {
 	t.Helper()
 	files, err := filepath.Glob("migration/*.up.sql")
@@ -77,7 +77,8 @@ func MigrateBefore(t *testing.T, exec func(query string) error, version int, tab
 	}
 	for _, f := range files {
 		name := strings.TrimSuffix(filepath.Base(f), ".up.sql")
-		v, err := strconv.Atoi(name[:strings.IndexByte(name, '_')])
+		number, _, _ := strings.Cut(name, "_")
+		v, err := strconv.Atoi(number)
 		if err != nil {
 			t.Fatalf("migration %s: %v", f, err)
 		}

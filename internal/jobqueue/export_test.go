@@ -13,3 +13,7 @@ func PostgresListener(pool *pgxpool.Pool, own string) (riverdriver.Listener, fun
 	d := &wakingPgxDriver{Driver: riverpgxv5.New(pool), waker: newWaker(), own: own}
 	return d.GetListener(&riverdriver.GetListenenerParams{}), d.fetchNow
 }
+
+// CompleteSQL is the statement that completes a running job on Postgres,
+// deleting it or, with keep, marking it completed.
+func CompleteSQL(keep bool) string { return completeSQL(keep) }

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"slices"
 	"strconv"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -210,5 +211,47 @@ func TestListenerSkipsOwnNotifications(t *testing.T) {
 	wake()
 	if got, want := wait(), `river_insert {"queue":"default"}`; got != want {
 		t.Errorf("notification after a wake-up %q, want %q", got, want)
+	}
+}
+
+// TestCompleteFindsJobByKey asks Postgres for the generic plan of the
+// statement that completes a job — the plan a connection caches after a
+// few runs — with running jobs in the table, and wants it to find the job
+// by the primary key. The statement compared state as the enum until the
+// plan scanned river_job_prioritized_fetching_index over every running
+// job instead.
+func TestCompleteFindsJobByKey(t *testing.T) {
+	st := sluicetest.OpenPostgres(t)
+	ctx := t.Context()
+	q, _ := newQueue(t, st, "node-a")
+	for n := range 20 {
+		leaveRunning(t, st, q, n, "node-a")
+	}
+	conn, err := st.Pool().Acquire(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Release()
+	if _, err := conn.Exec(ctx, `SET plan_cache_mode = force_generic_plan`); err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Exec(context.Background(), `RESET plan_cache_mode`)
+	for _, keep := range []bool{false, true} {
+		name := "complete_" + strconv.FormatBool(keep)
+		if _, err := conn.Exec(ctx, `PREPARE `+name+` (bigint, text) AS `+jobqueue.CompleteSQL(keep)); err != nil {
+			t.Fatal(err)
+		}
+		rows, _ := conn.Query(ctx, `EXPLAIN EXECUTE `+name+` (1, 'node-a')`)
+		lines, err := pgx.CollectRows(rows, pgx.RowTo[string])
+		if err != nil {
+			t.Fatal(err)
+		}
+		plan := strings.Join(lines, "\n")
+		if !strings.Contains(plan, "river_job_pkey") || strings.Contains(plan, "river_job_prioritized_fetching_index") {
+			t.Errorf("keep %v: the generic plan does not find the job by river_job_pkey:\n%s", keep, plan)
+		}
+		if _, err := conn.Exec(ctx, `DEALLOCATE `+name); err != nil {
+			t.Fatal(err)
+		}
 	}
 }

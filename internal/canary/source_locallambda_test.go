@@ -12,6 +12,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/lambda"
 	"github.com/aws/aws-sdk-go-v2/service/lambda/types"
+	"github.com/sluice-cd/sluice/internal/bench/spread"
 	"github.com/sluice-cd/sluice/internal/canary"
 	"github.com/sluice-cd/sluice/internal/locallambda/lambdatest"
 )
@@ -97,8 +98,8 @@ func TestLocalLambdaSource(t *testing.T) {
 	if len(d1) == 0 || len(d2) == 0 {
 		t.Fatalf("durations: %d of version 1, %d of version 2; want both", len(d1), len(d2))
 	}
-	if slices.Min(d2) < 5 || median(d1) >= median(d2) {
-		t.Errorf("durations: version 1 median %.3f ms, version 2 median %.3f ms and min %.3f ms; want version 2 at least 5 ms and slower", median(d1), median(d2), slices.Min(d2))
+	if slices.Min(d2) < 5 || spread.Median(d1) >= spread.Median(d2) {
+		t.Errorf("durations: version 1 median %.3f ms, version 2 median %.3f ms and min %.3f ms; want version 2 at least 5 ms and slower", spread.Median(d1), spread.Median(d2), slices.Min(d2))
 	}
 	p50 := samples(canary.MetricDurationP50, v2, "live", whole)
 	p99 := samples(canary.MetricDurationP99, v2, "live", whole)
@@ -140,10 +141,4 @@ func TestLocalLambdaSource(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), "End must be after Start") {
 		t.Errorf("an empty range: %v, want it refused", err)
 	}
-}
-
-func median(x []float64) float64 {
-	s := slices.Clone(x)
-	slices.Sort(s)
-	return s[len(s)/2]
 }

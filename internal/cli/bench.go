@@ -11,6 +11,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/sluice-cd/sluice/internal/bench"
+	"github.com/sluice-cd/sluice/internal/bench/spread"
 	"github.com/sluice-cd/sluice/internal/fnbuild"
 	"github.com/sluice-cd/sluice/internal/store"
 	"github.com/sluice-cd/sluice/internal/store/postgres"
@@ -111,7 +112,7 @@ func (a *app) benchEngineBaseline(ctx context.Context, st store.Store, databaseU
 		fmt.Fprintf(a.stdout, "  round %d: engine %.0f stages/s, bare River %.0f jobs/s, engine ÷ River %.2f\n", i+1, rate[0], rate[1], rate[0]/rate[1])
 	}
 	slices.Sort(ratios)
-	fmt.Fprintf(a.stdout, "  engine ÷ River: min %.2f, median %.2f, max %.2f\n", ratios[0], ratios[len(ratios)/2], ratios[len(ratios)-1])
+	fmt.Fprintf(a.stdout, "  engine ÷ River: min %.2f, median %.2f, max %.2f\n", ratios[0], spread.Median(ratios), ratios[len(ratios)-1])
 	return nil
 }
 
@@ -248,7 +249,7 @@ under --dir per binary.`,
 				var medians []int64
 				for i, bin := range bins {
 					v := slices.Sorted(slices.Values(peaks[i][name]))
-					med := v[len(v)/2]
+					med := spread.Median(v)
 					medians = append(medians, med)
 					label := "this"
 					if i < len(bins)-1 {

@@ -8,6 +8,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/sluice-cd/sluice/internal/bench"
+	"github.com/sluice-cd/sluice/internal/bench/spread"
 )
 
 func (a *app) newBenchAPICmd() *cobra.Command {
@@ -52,12 +53,14 @@ medians.`,
 					label = "baseline"
 				}
 				rate := func(d time.Duration) float64 { return float64(executions*stages) / d.Seconds() }
-				t := slices.Sorted(slices.Values(totals[i]))
-				tr := slices.Sorted(slices.Values(triggers[i]))
-				med := rate(t[len(t)/2])
+				rates := make([]float64, len(totals[i]))
+				for j, d := range totals[i] {
+					rates[j] = rate(d)
+				}
+				med := spread.Median(rates)
 				medians = append(medians, med)
 				fmt.Fprintf(a.stdout, "  %-8s stages/s min %6.0f median %6.0f max %6.0f; triggers took median %s  (%s)\n",
-					label, rate(t[len(t)-1]), med, rate(t[0]), tr[len(tr)/2].Round(time.Millisecond), bin)
+					label, slices.Min(rates), med, slices.Max(rates), spread.Median(triggers[i]).Round(time.Millisecond), bin)
 			}
 			if len(medians) == 2 {
 				fmt.Fprintf(a.stdout, "  this / baseline: %.2f\n", medians[1]/medians[0])

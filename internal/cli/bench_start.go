@@ -9,6 +9,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/sluice-cd/sluice/internal/bench"
+	"github.com/sluice-cd/sluice/internal/bench/spread"
 )
 
 func (a *app) newBenchStartCmd() *cobra.Command {
@@ -50,8 +51,8 @@ server; the figures are min / median / max and the ratio of medians.`,
 				line := make([]string, 3)
 				for j, d := range [][]time.Duration{first, wall, cpu} {
 					slices.Sort(d)
-					m[j] = d[len(d)/2]
-					line[j] = fmt.Sprintf("%.1f / %.1f / %.1f ms", millis(d[0]), millis(d[len(d)/2]), millis(d[len(d)-1]))
+					m[j] = spread.Median(d)
+					line[j] = fmt.Sprintf("%.1f / %.1f / %.1f ms", millis(d[0]), millis(m[j]), millis(d[len(d)-1]))
 				}
 				medians = append(medians, m)
 				fmt.Fprintf(a.stdout, "  %-8s first stage RUNNING %s; exited %s; CPU %s  (%s)\n", label, line[0], line[1], line[2], bin)

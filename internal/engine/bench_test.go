@@ -2,7 +2,6 @@ package engine_test
 
 import (
 	"context"
-	"fmt"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -14,6 +13,7 @@ import (
 	"time"
 
 	"github.com/sluice-cd/sluice/internal/bench"
+	"github.com/sluice-cd/sluice/internal/bench/spread"
 	"github.com/sluice-cd/sluice/internal/httpapi"
 	"github.com/sluice-cd/sluice/internal/sluicetest"
 	"github.com/sluice-cd/sluice/internal/store"
@@ -142,9 +142,8 @@ func BenchmarkMetricsCost(b *testing.B) {
 				}
 				off, on, ratio = append(off, rate[0]), append(on, rate[1]), append(ratio, rate[1]/rate[0])
 			}
-			b.Logf("stages/s without metrics %s; with %s; with ÷ without per round %s", minMedMax(off), minMedMax(on), minMedMax(ratio))
-			slices.Sort(ratio)
-			b.ReportMetric(ratio[len(ratio)/2], "on/off")
+			b.Logf("stages/s without metrics %s; with %s; with ÷ without per round %s", spread.MinMedMax(off), spread.MinMedMax(on), spread.MinMedMax(ratio))
+			b.ReportMetric(spread.Median(ratio), "on/off")
 		}
 		b.ReportMetric(0, "ns/op")
 	})
@@ -155,12 +154,6 @@ func btoi(v bool) int {
 		return 1
 	}
 	return 0
-}
-
-// minMedMax formats the min, median and max of v (which it sorts).
-func minMedMax(v []float64) string {
-	slices.Sort(v)
-	return fmt.Sprintf("%.2f / %.2f / %.2f", v[0], v[len(v)/2], v[len(v)-1])
 }
 
 // BenchmarkReadsDuringSlowStage measures, on SQLite with and without the
@@ -183,9 +176,9 @@ func BenchmarkReadsDuringSlowStage(b *testing.B) {
 			b.Fatal(err)
 		}
 		for _, c := range cases {
-			worst := bench.Percentile(c.Worst, 0.5)
+			worst := spread.Median(c.Worst)
 			b.Logf("%-38s worst probe of a round: min %6.2f median %6.2f max %6.2f ms; all %4d probes: median %5.2f p99 %6.2f ms",
-				c.Name, ms(c.Worst[0]), ms(worst), ms(c.Worst[len(c.Worst)-1]),
+				c.Name, ms(slices.Min(c.Worst)), ms(worst), ms(slices.Max(c.Worst)),
 				len(c.Probes), ms(bench.Percentile(c.Probes, 0.5)), ms(bench.Percentile(c.Probes, 0.99)))
 			b.ReportMetric(ms(worst), c.Name+"-ms")
 		}
@@ -299,11 +292,10 @@ func BenchmarkDurabilityCost(b *testing.B) {
 			}
 			for k := 0; k < len(sides); k += 2 {
 				b.Logf("%s: per second durable %s; relaxed %s; durable ÷ relaxed per round %s; CPU ms per stage or job (%s) durable %s, relaxed %s",
-					sides[k].name, minMedMax(rates[k]), minMedMax(rates[k+1]), minMedMax(ratio[k/2]), whose, minMedMax(cpus[k]), minMedMax(cpus[k+1]))
+					sides[k].name, spread.MinMedMax(rates[k]), spread.MinMedMax(rates[k+1]), spread.MinMedMax(ratio[k/2]), whose, spread.MinMedMax(cpus[k]), spread.MinMedMax(cpus[k+1]))
 			}
 			for k, unit := range []string{"engine-durable/relaxed", "river-durable/relaxed"} {
-				slices.Sort(ratio[k])
-				b.ReportMetric(ratio[k][len(ratio[k])/2], unit)
+				b.ReportMetric(spread.Median(ratio[k]), unit)
 			}
 		}
 		b.ReportMetric(0, "ns/op")
@@ -387,13 +379,12 @@ func BenchmarkEngineVsRiver(b *testing.B) {
 					pgCPU[0], pgCPU[1], pgRatio = append(pgCPU[0], pc[0]), append(pgCPU[1], pc[1]), append(pgRatio, (c[1]+pc[1])/(c[0]+pc[0]))
 				}
 			}
-			b.Logf("engine stages/s %s; bare River jobs/s %s; engine ÷ River per round %s", minMedMax(eng), minMedMax(riv), minMedMax(ratio))
-			b.Logf("CPU ms of this process per engine stage %s; per River job %s; River's ÷ the engine's per round %s", minMedMax(cpu[0]), minMedMax(cpu[1]), minMedMax(cpuRatio))
+			b.Logf("engine stages/s %s; bare River jobs/s %s; engine ÷ River per round %s", spread.MinMedMax(eng), spread.MinMedMax(riv), spread.MinMedMax(ratio))
+			b.Logf("CPU ms of this process per engine stage %s; per River job %s; River's ÷ the engine's per round %s", spread.MinMedMax(cpu[0]), spread.MinMedMax(cpu[1]), spread.MinMedMax(cpuRatio))
 			if pg {
-				b.Logf("CPU ms of Postgres per engine stage %s; per River job %s; both processes, River's ÷ the engine's per round %s", minMedMax(pgCPU[0]), minMedMax(pgCPU[1]), minMedMax(pgRatio))
+				b.Logf("CPU ms of Postgres per engine stage %s; per River job %s; both processes, River's ÷ the engine's per round %s", spread.MinMedMax(pgCPU[0]), spread.MinMedMax(pgCPU[1]), spread.MinMedMax(pgRatio))
 			}
-			slices.Sort(ratio)
-			b.ReportMetric(ratio[len(ratio)/2], "engine/river")
+			b.ReportMetric(spread.Median(ratio), "engine/river")
 		}
 		b.ReportMetric(0, "ns/op")
 	})

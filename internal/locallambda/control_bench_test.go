@@ -18,6 +18,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/lambda"
 	"github.com/aws/aws-sdk-go-v2/service/lambda/types"
+	"github.com/sluice-cd/sluice/internal/bench/spread"
 	"github.com/sluice-cd/sluice/internal/locallambda/lambdatest"
 	"github.com/sluice-cd/sluice/internal/sluicetest"
 )
@@ -76,8 +77,7 @@ func (p *aliasPeer) round(b *testing.B, rng *rand.Rand, calls int) time.Duration
 		}
 		lat[i] = time.Since(start)
 	}
-	slices.Sort(lat)
-	return lat[len(lat)/2]
+	return spread.Median(lat)
 }
 
 func startMotoPeer(b *testing.B) *aliasPeer {
@@ -133,9 +133,9 @@ func BenchmarkUpdateAlias(b *testing.B) {
 		for _, p := range peers {
 			m := medians[p.name]
 			slices.Sort(m)
-			b.ReportMetric(ms(m[len(m)/2]), fmt.Sprintf("ms-%s-%d", p.name, n))
+			b.ReportMetric(ms(spread.Median(m)), fmt.Sprintf("ms-%s-%d", p.name, n))
 			b.Logf("UpdateAlias, %4d functions, %-5s: median of %d calls per round, over %d rounds: min %.2f ms, median %.2f ms, max %.2f ms",
-				n, p.name, updateAliasCalls, updateAliasRounds, ms(m[0]), ms(m[len(m)/2]), ms(m[len(m)-1]))
+				n, p.name, updateAliasCalls, updateAliasRounds, ms(m[0]), ms(spread.Median(m)), ms(m[len(m)-1]))
 		}
 	}
 }
@@ -238,9 +238,9 @@ func BenchmarkOpenToListening(b *testing.B) {
 	slices.Sort(lat)
 	slices.Sort(answered)
 	b.ReportMetric(ms(lat[0]), "ms-listening-min")
-	b.ReportMetric(ms(lat[len(lat)/2]), "ms-listening-median")
+	b.ReportMetric(ms(spread.Median(lat)), "ms-listening-median")
 	b.ReportMetric(ms(lat[len(lat)-1]), "ms-listening-max")
 	b.ReportMetric(ms(answered[0]), "ms-answer-min")
-	b.ReportMetric(ms(answered[len(answered)/2]), "ms-answer-median")
+	b.ReportMetric(ms(spread.Median(answered)), "ms-answer-median")
 	b.ReportMetric(ms(answered[len(answered)-1]), "ms-answer-max")
 }

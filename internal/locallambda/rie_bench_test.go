@@ -17,6 +17,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/lambda"
 	"github.com/aws/aws-sdk-go-v2/service/lambda/types"
 
+	"github.com/sluice-cd/sluice/internal/bench/spread"
 	"github.com/sluice-cd/sluice/internal/locallambda/lambdatest"
 )
 
@@ -77,10 +78,10 @@ func BenchmarkInvokeVsRIE(b *testing.B) {
 						b.Logf("%s: first error: %v", s.name, s.firstError)
 					}
 					b.Logf("%s: invokes/s %s, %d errors; CPU per invoke %.0f µs in the emulator, %.0f µs in %d function processes holding %.1f MB at most",
-						s.name, lambdatest.MinMedMax(rate[i]), s.errors, s.cpuPer(s.serverCPU), s.cpuPer(s.functionCPU), s.procs, float64(s.rss)/1e6)
+						s.name, spread.MinMedMax(rate[i]), s.errors, s.cpuPer(s.serverCPU), s.cpuPer(s.functionCPU), s.procs, float64(s.rss)/1e6)
 				}
-				b.Logf("local Lambda ÷ RIE per round: %s", lambdatest.MinMedMax(ratio))
-				b.ReportMetric(ratio[len(ratio)/2], "local/rie")
+				b.Logf("local Lambda ÷ RIE per round: %s", spread.MinMedMax(ratio))
+				b.ReportMetric(spread.Median(ratio), "local/rie")
 				b.ReportMetric(float64(sides[0].errors), "errors")
 			}
 		})

@@ -13,6 +13,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/lambda"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 	"github.com/aws/aws-sdk-go-v2/service/sqs/types"
+	"github.com/sluice-cd/sluice/internal/bench/spread"
 	"github.com/sluice-cd/sluice/internal/locallambda/lambdatest"
 )
 
@@ -113,20 +114,16 @@ func BenchmarkSQSMapping(b *testing.B) {
 		direct = append(direct, n/time.Since(start).Seconds())
 	}
 	b.StopTimer()
-	med := func(xs []float64) float64 {
-		s := slices.Sorted(slices.Values(xs))
-		return s[len(s)/2]
-	}
 	for i := range viaMapping {
 		b.Logf("round %d: drain %.0f msg/s, send-and-deliver %.0f msg/s (its sends alone %.0f msg/s), direct %.0f msg/s; drain/direct %.2f",
 			i+1, drain[i], viaMapping[i], sending[i], direct[i], drain[i]/direct[i])
 	}
 	mm := func(xs []float64) string {
-		return fmt.Sprintf("%.0f/%.0f/%.0f", slices.Min(xs), med(xs), slices.Max(xs))
+		return fmt.Sprintf("%.0f/%.0f/%.0f", slices.Min(xs), spread.Median(xs), slices.Max(xs))
 	}
 	b.Logf("min/median/max msg/s: drain %s, send-and-deliver %s, direct %s", mm(drain), mm(viaMapping), mm(direct))
-	b.ReportMetric(med(drain), "drain-msg/s")
-	b.ReportMetric(med(viaMapping), "send-and-deliver-msg/s")
-	b.ReportMetric(med(direct), "direct-msg/s")
-	b.ReportMetric(med(drain)/med(direct), "drain/direct")
+	b.ReportMetric(spread.Median(drain), "drain-msg/s")
+	b.ReportMetric(spread.Median(viaMapping), "send-and-deliver-msg/s")
+	b.ReportMetric(spread.Median(direct), "direct-msg/s")
+	b.ReportMetric(spread.Median(drain)/spread.Median(direct), "drain/direct")
 }

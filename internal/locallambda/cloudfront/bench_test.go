@@ -14,6 +14,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/cloudfront/types"
 	"github.com/aws/aws-sdk-go-v2/service/lambda"
+	"github.com/sluice-cd/sluice/internal/bench/spread"
 	"github.com/sluice-cd/sluice/internal/locallambda/lambdatest"
 )
 
@@ -103,16 +104,16 @@ func BenchmarkEdgeAddedLatency(b *testing.B) {
 	b.StopTimer()
 	for _, k := range kinds {
 		b.Logf("%-6s p50 min/median/max %.3f/%.3f/%.3f ms, p99 %.3f/%.3f/%.3f ms", k.name,
-			slices.Min(p50s[k.name]), median(p50s[k.name]), slices.Max(p50s[k.name]),
-			slices.Min(p99s[k.name]), median(p99s[k.name]), slices.Max(p99s[k.name]))
-		b.ReportMetric(median(p50s[k.name]), k.name+"-p50-ms")
-		b.ReportMetric(median(p99s[k.name]), k.name+"-p99-ms")
+			slices.Min(p50s[k.name]), spread.Median(p50s[k.name]), slices.Max(p50s[k.name]),
+			slices.Min(p99s[k.name]), spread.Median(p99s[k.name]), slices.Max(p99s[k.name]))
+		b.ReportMetric(spread.Median(p50s[k.name]), k.name+"-p50-ms")
+		b.ReportMetric(spread.Median(p99s[k.name]), k.name+"-p99-ms")
 	}
 	var ratios []float64
 	for r := range rounds {
 		ratios = append(ratios, p50s["edge"][r]/(p50s["origin"][r]+p50s["invoke"][r]))
 	}
-	b.Logf("edge p50 / (origin p50 + invoke p50) per round min/median/max %.2f/%.2f/%.2f", slices.Min(ratios), median(ratios), slices.Max(ratios))
+	b.Logf("edge p50 / (origin p50 + invoke p50) per round min/median/max %.2f/%.2f/%.2f", slices.Min(ratios), spread.Median(ratios), slices.Max(ratios))
 }
 
 func status(resp *http.Response, want int) error {
@@ -123,12 +124,6 @@ func status(resp *http.Response, want int) error {
 }
 
 func ms(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
-
-func median(v []float64) float64 {
-	s := slices.Clone(v)
-	slices.Sort(s)
-	return s[len(s)/2]
-}
 
 func envInt(name string, def int) int {
 	if n, err := strconv.Atoi(os.Getenv(name)); err == nil && n > 0 {

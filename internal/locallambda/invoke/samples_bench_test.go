@@ -10,6 +10,7 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/lambda"
+	"github.com/sluice-cd/sluice/internal/bench/spread"
 	"github.com/sluice-cd/sluice/internal/locallambda/lambdatest"
 )
 
@@ -63,9 +64,9 @@ func BenchmarkSampleRingRecord(b *testing.B) {
 			slices.Sort(x)
 		}
 		b.Logf("ns per record, %d rounds of %d: without min %.1f median %.1f max %.1f; with min %.1f median %.1f max %.1f; added per round min %.1f median %.1f max %.1f",
-			rounds, perRound, per[0][0], per[0][rounds/2], per[0][rounds-1], per[1][0], per[1][rounds/2], per[1][rounds-1], added[0], added[rounds/2], added[rounds-1])
-		b.ReportMetric(per[0][rounds/2], "ns-without")
-		b.ReportMetric(per[1][rounds/2], "ns-with")
+			rounds, perRound, per[0][0], spread.Median(per[0]), per[0][rounds-1], per[1][0], spread.Median(per[1]), per[1][rounds-1], added[0], spread.Median(added), added[rounds-1])
+		b.ReportMetric(spread.Median(per[0]), "ns-without")
+		b.ReportMetric(spread.Median(per[1]), "ns-with")
 	}
 	b.ReportMetric(0, "ns/op")
 }
@@ -100,8 +101,7 @@ func BenchmarkSampleRingInvoke(b *testing.B) {
 			}
 		}
 		cpu = (lambdatest.SelfCPU() - cpu0) / time.Duration(n)
-		slices.Sort(lat)
-		return lat[n/2], cpu
+		return spread.Median(lat), cpu
 	}
 	for _, a := range arms {
 		run(a, 100) // warm the environments and the connections
@@ -125,8 +125,8 @@ func BenchmarkSampleRingInvoke(b *testing.B) {
 		slices.Sort(cpuRatio)
 		slices.Sort(with)
 		slices.Sort(without)
-		mmm := func(x []float64) (float64, float64, float64) { return x[0], x[len(x)/2], x[len(x)-1] }
-		b.Logf("p50 per round: without %v … %v … %v; with %v … %v … %v", without[0], without[len(without)/2], without[len(without)-1], with[0], with[len(with)/2], with[len(with)-1])
+		mmm := func(x []float64) (float64, float64, float64) { return x[0], spread.Median(x), x[len(x)-1] }
+		b.Logf("p50 per round: without %v … %v … %v; with %v … %v … %v", without[0], spread.Median(without), without[len(without)-1], with[0], spread.Median(with), with[len(with)-1])
 		lmin, lmed, lmax := mmm(latRatio)
 		cmin, cmed, cmax := mmm(cpuRatio)
 		b.Logf("with/without, %d rounds of %d invokes: p50 latency min %.3f median %.3f max %.3f; CPU of this process min %.3f median %.3f max %.3f",

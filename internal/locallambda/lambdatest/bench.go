@@ -3,7 +3,6 @@ package lambdatest
 import (
 	"bytes"
 	"context"
-	"fmt"
 	"io"
 	"net/http"
 	"os"
@@ -164,10 +163,4 @@ func EnvInt(name string, def int) int {
 		return v
 	}
 	return def
-}
-
-// MinMedMax formats the min, median and max of v (which it sorts).
-func MinMedMax(v []float64) string {
-	slices.Sort(v)
-	return fmt.Sprintf("%.2f / %.2f / %.2f", v[0], v[len(v)/2], v[len(v)-1])
 }

@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/sluice-cd/sluice/internal/bench/spread"
 	"github.com/sluice-cd/sluice/internal/status"
 	"github.com/sluice-cd/sluice/internal/store"
 )
@@ -87,8 +88,7 @@ func BenchmarkExecutionList(b *testing.B, small, large HistoryStore, n, rounds i
 			d[i] = time.Since(begin)
 			rows[st] = len(page.Executions)
 		}
-		slices.Sort(d)
-		return d[calls/2]
+		return spread.Median(d)
 	}
 	worst := 0.0
 	for b.Loop() {
@@ -106,18 +106,18 @@ func BenchmarkExecutionList(b *testing.B, small, large HistoryStore, n, rounds i
 			slices.Sort(ds)
 			slices.Sort(dl)
 			slices.Sort(ratios)
-			med := ratios[len(ratios)/2]
+			med := spread.Median(ratios)
 			worst = max(worst, med)
-			b.Logf("%-30s %-30s %-30s %.2f/%.2f/%.2f", tc.name, fmt.Sprintf("%s (%d)", spread(ds), rows[small]),
-				fmt.Sprintf("%s (%d)", spread(dl), rows[large]), ratios[0], med, ratios[len(ratios)-1])
+			b.Logf("%-30s %-30s %-30s %.2f/%.2f/%.2f", tc.name, fmt.Sprintf("%s (%d)", minMedMaxMs(ds), rows[small]),
+				fmt.Sprintf("%s (%d)", minMedMaxMs(dl), rows[large]), ratios[0], med, ratios[len(ratios)-1])
 		}
 	}
 	b.ReportMetric(worst, "worst-median-ratio")
 	b.ReportMetric(0, "ns/op")
 }
 
-// spread shows the min, median and max of sorted d in milliseconds.
-func spread(d []time.Duration) string {
+// minMedMaxMs shows the min, median and max of sorted d in milliseconds.
+func minMedMaxMs(d []time.Duration) string {
 	ms := func(x time.Duration) float64 { return float64(x.Microseconds()) / 1000 }
-	return fmt.Sprintf("%.3f/%.3f/%.3f ms", ms(d[0]), ms(d[len(d)/2]), ms(d[len(d)-1]))
+	return fmt.Sprintf("%.3f/%.3f/%.3f ms", ms(d[0]), ms(spread.Median(d)), ms(d[len(d)-1]))
 }

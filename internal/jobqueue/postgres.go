@@ -241,8 +241,8 @@ func (n *pgNode) completeTx(ctx context.Context, tx store.Tx, job *rivertype.Job
 // instead, bounded by state alone and checking id on the entry of every
 // running job, dead ones too until vacuum removes them: 46 buffers and
 // 400 µs a call where the primary key takes 4 buffers and 20 µs
-// (auto_explain and pg_stat_statements over `sluice bench engine`), and a
-// sixth of Postgres's CPU in the engine's steps.
+// (auto_explain and pg_stat_statements over `sluice bench engine`), and
+// about a sixth of all the machine's CPU in that benchmark (perf).
 func completeSQL(keep bool) string {
 	const running = `id = $1 AND state::text = 'running' AND attempted_by[array_upper(attempted_by, 1)] = $2`
 	if keep {

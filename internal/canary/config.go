@@ -5,11 +5,11 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"math"
 	"slices"
 	"strconv"
 
+	"github.com/sluice-cd/sluice/internal/jsondoc"
 	"github.com/sluice-cd/sluice/internal/pipeline"
 )
 
@@ -120,46 +120,18 @@ func ParseConfig(data []byte) (*Config, error) {
 	if len(bytes.TrimSpace(data)) == 0 {
 		return nil, errors.New("empty canary config document")
 	}
-	dec := json.NewDecoder(bytes.NewReader(data))
-	dec.UseNumber()
 	var v any
-	if err := dec.Decode(&v); err != nil {
-		return nil, jsonError(data, err)
-	}
-	if rest := bytes.TrimLeft(data[dec.InputOffset():], " \t\r\n"); len(rest) > 0 {
-		line, col := position(data, len(data)-len(rest))
-		return nil, fmt.Errorf("parse JSON: line %d, column %d: unexpected data after the canary config object", line, col)
+	if err := jsondoc.Decode(data, &v, "the canary config object"); err != nil {
+		return nil, err
 	}
 	doc, ok := v.(map[string]any)
 	if !ok {
-		return nil, fmt.Errorf("canary config document must be an object, got %s", jsonType(v))
+		return nil, fmt.Errorf("canary config document must be an object, got %s", jsondoc.TypeName(v))
 	}
 	r := &reader{}
 	c := r.config(doc)
 	c.shape, c.warnings = r.problems, r.warnings
 	return c, nil
-}
-
-// jsonError turns a decoding error into one naming the line and column.
-func jsonError(data []byte, err error) error {
-	var syntax *json.SyntaxError
-	switch {
-	case errors.As(err, &syntax):
-		line, col := position(data, int(syntax.Offset)-1)
-		return fmt.Errorf("parse JSON: line %d, column %d: %s", line, col, syntax.Error())
-	case errors.Is(err, io.ErrUnexpectedEOF):
-		line, col := position(data, len(data))
-		return fmt.Errorf("parse JSON: line %d, column %d: unexpected end of document; a bracket or quote is not closed", line, col)
-	}
-	return fmt.Errorf("parse JSON: %w", err)
-}
-
-// position returns the 1-based line and column (in bytes) of an offset.
-func position(data []byte, offset int) (line, col int) {
-	offset = max(0, min(offset, len(data)))
-	before := data[:offset]
-	line = 1 + bytes.Count(before, []byte("\n"))
-	return line, offset - (bytes.LastIndexByte(before, '\n') + 1) + 1
 }
 
 // reader decodes the generic JSON value into a Config, recording values of
@@ -182,7 +154,7 @@ func (r *reader) warn(path, format string, args ...any) {
 func (r *reader) unknown(path string, m map[string]any, known ...string) {
 	for _, k := range sortedKeys(m) {
 		if !slices.Contains(known, k) {
-			r.warn(joinKey(path, k), "unknown field; Sluice ignores it: remove it or correct its name")
+			r.warn(jsondoc.JoinKey(path, k), "unknown field; Sluice ignores it: remove it or correct its name")
 		}
 	}
 }
@@ -193,7 +165,7 @@ func (r *reader) object(path string, v any) map[string]any {
 	}
 	m, ok := v.(map[string]any)
 	if !ok {
-		r.problem(path, "must be an object, got %s", jsonType(v))
+		r.problem(path, "must be an object, got %s", jsondoc.TypeName(v))
 	}
 	return m
 }
@@ -204,7 +176,7 @@ func (r *reader) list(path string, v any) []any {
 	}
 	l, ok := v.([]any)
 	if !ok {
-		r.problem(path, "must be a list, got %s", jsonType(v))
+		r.problem(path, "must be a list, got %s", jsondoc.TypeName(v))
 	}
 	return l
 }
@@ -215,7 +187,7 @@ func (r *reader) str(path string, v any) string {
 	}
 	s, ok := v.(string)
 	if !ok {
-		r.problem(path, "must be a string, got %s", jsonType(v))
+		r.problem(path, "must be a string, got %s", jsondoc.TypeName(v))
 	}
 	return s
 }
@@ -226,7 +198,7 @@ func (r *reader) boolean(path string, v any) bool {
 	}
 	b, ok := v.(bool)
 	if !ok {
-		r.problem(path, "must be true or false, got %s", jsonType(v))
+		r.problem(path, "must be true or false, got %s", jsondoc.TypeName(v))
 	}
 	return b
 }
@@ -237,7 +209,7 @@ func (r *reader) number(path string, v any) *float64 {
 	}
 	n, ok := v.(json.Number)
 	if !ok {
-		r.problem(path, "must be a number, got %s", jsonType(v))
+		r.problem(path, "must be a number, got %s", jsondoc.TypeName(v))
 		return nil
 	}
 	f, err := strconv.ParseFloat(string(n), 64)
@@ -257,7 +229,7 @@ func (r *reader) strings(path string, v any) []string {
 	for i, e := range l {
 		s, ok := e.(string)
 		if !ok {
-			r.problem(path+"["+strconv.Itoa(i)+"]", "must be a string, got %s", jsonType(e))
+			r.problem(path+"["+strconv.Itoa(i)+"]", "must be a string, got %s", jsondoc.TypeName(e))
 			continue
 		}
 		out = append(out, s)
@@ -300,7 +272,7 @@ func (r *reader) config(doc map[string]any) *Config {
 	if t := r.object("templates", doc["templates"]); t != nil {
 		c.Templates = make(map[string]string, len(t))
 		for _, k := range sortedKeys(t) {
-			c.Templates[k] = r.str(joinKey("templates", k), t[k])
+			c.Templates[k] = r.str(jsondoc.JoinKey("templates", k), t[k])
 		}
 	}
 	if cl := r.object("classifier", doc["classifier"]); cl != nil {
@@ -310,7 +282,7 @@ func (r *reader) config(doc map[string]any) *Config {
 				// An unreadable weight is kept as NaN so that Validate
 				// neither asks for it again nor sums it.
 				c.Classifier.GroupWeights[k] = math.NaN()
-				if f := r.number(joinKey("classifier.groupWeights", k), w[k]); f != nil {
+				if f := r.number(jsondoc.JoinKey("classifier.groupWeights", k), w[k]); f != nil {
 					c.Classifier.GroupWeights[k] = *f
 				}
 			}
@@ -345,7 +317,7 @@ func (r *reader) metric(path string, m map[string]any) Metric {
 	ac := r.object(path+".analysisConfigurations", m["analysisConfigurations"])
 	for _, k := range sortedKeys(ac) {
 		if k != "canary" {
-			r.warn(joinKey(path+".analysisConfigurations", k), "the judge reads only analysisConfigurations.canary; Sluice ignores this one (Kayenta does too): remove it")
+			r.warn(jsondoc.JoinKey(path+".analysisConfigurations", k), "the judge reads only analysisConfigurations.canary; Sluice ignores this one (Kayenta does too): remove it")
 		}
 	}
 	if a := r.object(path+".analysisConfigurations.canary", ac["canary"]); a != nil {
@@ -382,52 +354,6 @@ func (r *reader) analysis(path string, a map[string]any) Analysis {
 	}
 	r.unknown(path, a, "direction", "nanStrategy", "critical", "mustHaveData", "muted", "effectSize", "outliers")
 	return out
-}
-
-// joinKey appends an object key to a JSON path, quoting keys that are not
-// identifiers: classifier.groupWeights["Integration Test Group"].
-func joinKey(base, key string) string {
-	if !isIdent(key) {
-		return base + "[" + strconv.Quote(key) + "]"
-	}
-	if base == "" {
-		return key
-	}
-	return base + "." + key
-}
-
-func isIdent(s string) bool {
-	if s == "" {
-		return false
-	}
-	for i, r := range s {
-		switch {
-		case r == '_' || r == '$' || r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z':
-		case i > 0 && r >= '0' && r <= '9':
-		default:
-			return false
-		}
-	}
-	return true
-}
-
-// jsonType names a decoded JSON value's type for messages.
-func jsonType(v any) string {
-	switch v.(type) {
-	case nil:
-		return "null"
-	case string:
-		return "a string"
-	case bool:
-		return "a boolean"
-	case json.Number:
-		return "a number"
-	case map[string]any:
-		return "an object"
-	case []any:
-		return "a list"
-	}
-	return fmt.Sprintf("a %T", v)
 }
 
 // snippet quotes s for a message, cut to 40 characters.

@@ -5,6 +5,8 @@ import (
 	"encoding/json"
 	"fmt"
 	"strconv"
+
+	"github.com/sluice-cd/sluice/internal/jsondoc"
 )
 
 // ConfigChange is one difference between two canary configs. Path is a
@@ -65,7 +67,7 @@ func (d *differ) value(path string, a, b any) {
 		for _, k := range sortedKeys(union(am, bm)) {
 			av, inA := am[k]
 			bv, inB := bm[k]
-			p := joinKey(path, k)
+			p := jsondoc.JoinKey(path, k)
 			switch {
 			case !inA:
 				d.changes = append(d.changes, ConfigChange{Path: p, New: bv})

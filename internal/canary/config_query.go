@@ -4,6 +4,8 @@ import (
 	"regexp"
 	"strconv"
 	"sync"
+
+	"github.com/sluice-cd/sluice/internal/jsondoc"
 )
 
 // Query types Sluice can run. Kayenta configs may name others (atlas,
@@ -100,7 +102,7 @@ func (r *reader) query(path string, q map[string]any) Query {
 		if d := r.object(path+".dimensions", q["dimensions"]); d != nil {
 			cw.Dimensions = make(map[string]string, len(d))
 			for _, k := range sortedKeys(d) {
-				cw.Dimensions[k] = r.str(joinKey(path+".dimensions", k), d[k])
+				cw.Dimensions[k] = r.str(jsondoc.JoinKey(path+".dimensions", k), d[k])
 			}
 		}
 		out.CloudWatch = cw

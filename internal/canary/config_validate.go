@@ -7,6 +7,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/sluice-cd/sluice/internal/jsondoc"
 	"github.com/sluice-cd/sluice/internal/pipeline"
 )
 
@@ -178,9 +179,9 @@ func (v *validator) weights(w map[string]float64, used map[string]bool) {
 		case math.IsNaN(w[g]): // reported by ParseConfig's reader
 			unreadable = true
 		case w[g] < 0:
-			v.add(joinKey(path, g), "must be 0 or more, got %s", formatFloat(w[g]))
+			v.add(jsondoc.JoinKey(path, g), "must be 0 or more, got %s", formatFloat(w[g]))
 		case !used[g]:
-			v.add(joinKey(path, g), "no metric is in group %s: remove its weight or add the group to a metric", snippet(g))
+			v.add(jsondoc.JoinKey(path, g), "no metric is in group %s: remove its weight or add the group to a metric", snippet(g))
 		}
 		sum += w[g]
 	}

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 
+	"github.com/sluice-cd/sluice/internal/jsondoc"
 	yaml "go.yaml.in/yaml/v4"
 	sigsyaml "sigs.k8s.io/yaml"
 )
@@ -27,14 +28,9 @@ func SplitDocuments(data []byte) ([][]byte, error) {
 	case trimmed[0] == '{':
 		return [][]byte{data}, nil
 	case trimmed[0] == '[':
-		dec := json.NewDecoder(bytes.NewReader(data))
 		var list []json.RawMessage
-		if err := dec.Decode(&list); err != nil {
-			return nil, jsonError(data, err)
-		}
-		if rest := bytes.TrimLeft(data[dec.InputOffset():], " \t\r\n"); len(rest) > 0 {
-			line, col := position(data, len(data)-len(rest))
-			return nil, fmt.Errorf("parse JSON: line %d, column %d: unexpected data after the array of pipelines", line, col)
+		if err := jsondoc.Decode(data, &list, "the array of pipelines"); err != nil {
+			return nil, err
 		}
 		if len(list) == 0 {
 			return nil, errors.New("the array holds no pipelines")
@@ -44,7 +40,7 @@ func SplitDocuments(data []byte) ([][]byte, error) {
 			if raw[0] != '{' {
 				var v any
 				_ = json.Unmarshal(raw, &v)
-				return nil, fmt.Errorf("[%d] must be a pipeline object, got %s", i, jsonType(v))
+				return nil, fmt.Errorf("[%d] must be a pipeline object, got %s", i, jsondoc.TypeName(v))
 			}
 			docs[i] = raw
 		}

@@ -6,6 +6,8 @@ import (
 	"net/url"
 	"slices"
 	"strings"
+
+	"github.com/sluice-cd/sluice/internal/jsondoc"
 )
 
 // Notification events: the values of a notification's "when", as Echo
@@ -134,10 +136,10 @@ func ParseNotifications(base string, raw any, level NotificationLevel) ([]Notifi
 func parseNotification(path string, m map[string]any, level NotificationLevel) (Notification, []Problem) {
 	var probs []Problem
 	add := func(key, format string, args ...any) {
-		probs = append(probs, Problem{Path: joinKey(path, key), Msg: fmt.Sprintf(format, args...)})
+		probs = append(probs, Problem{Path: jsondoc.JoinKey(path, key), Msg: fmt.Sprintf(format, args...)})
 	}
 	addAt := func(key string, i int, format string, args ...any) {
-		probs = append(probs, Problem{Path: fmt.Sprintf("%s[%d]", joinKey(path, key), i), Msg: fmt.Sprintf(format, args...)})
+		probs = append(probs, Problem{Path: fmt.Sprintf("%s[%d]", jsondoc.JoinKey(path, key), i), Msg: fmt.Sprintf(format, args...)})
 	}
 	var n Notification
 	wrongType := map[string]bool{}
@@ -200,7 +202,7 @@ func parseNotification(path string, m map[string]any, level NotificationLevel) (
 	case nil:
 	case map[string]any:
 		for _, ev := range slices.Sorted(maps.Keys(msg)) {
-			key := joinKey(joinKey(path, "message"), ev)
+			key := jsondoc.JoinKey(jsondoc.JoinKey(path, "message"), ev)
 			body, ok := msg[ev].(map[string]any)
 			if !ok {
 				probs = append(probs, Problem{Path: key, Msg: fmt.Sprintf(`must be an object like {"text": "…"}, got %s`, describe(msg[ev]))})
@@ -208,7 +210,7 @@ func parseNotification(path string, m map[string]any, level NotificationLevel) (
 			}
 			text, ok := body["text"].(string)
 			if body["text"] != nil && !ok {
-				probs = append(probs, Problem{Path: joinKey(key, "text"), Msg: fmt.Sprintf("must be a string, got %s", describe(body["text"]))})
+				probs = append(probs, Problem{Path: jsondoc.JoinKey(key, "text"), Msg: fmt.Sprintf("must be a string, got %s", describe(body["text"]))})
 				continue
 			}
 			if !slices.Contains(allowed, ev) {

@@ -2,15 +2,13 @@ package pipeline
 
 import (
 	"bytes"
-	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"slices"
 	"strconv"
 	"strings"
-	"unicode/utf8"
 
+	"github.com/sluice-cd/sluice/internal/jsondoc"
 	"sigs.k8s.io/yaml"
 )
 
@@ -56,16 +54,9 @@ func yamlMessage(err error) string {
 
 // parseJSON decodes and normalizes a JSON document.
 func parseJSON(data []byte) (*Pipeline, error) {
-	dec := json.NewDecoder(bytes.NewReader(data))
-	dec.UseNumber()
 	var v any
-	if err := dec.Decode(&v); err != nil {
-		return nil, jsonError(data, err)
-	}
-	end := int(dec.InputOffset())
-	if rest := bytes.TrimLeft(data[end:], " \t\r\n"); len(rest) > 0 {
-		line, col := position(data, len(data)-len(rest))
-		return nil, fmt.Errorf("parse JSON: line %d, column %d: unexpected data after the pipeline object", line, col)
+	if err := jsondoc.Decode(data, &v, "the pipeline object"); err != nil {
+		return nil, err
 	}
 	v, err := convertNumbers(v)
 	if err != nil {
@@ -73,7 +64,7 @@ func parseJSON(data []byte) (*Pipeline, error) {
 	}
 	doc, ok := v.(map[string]any)
 	if !ok {
-		return nil, fmt.Errorf("pipeline document must be an object, got %s", jsonType(v))
+		return nil, fmt.Errorf("pipeline document must be an object, got %s", jsondoc.TypeName(v))
 	}
 	p, err := decodePipeline(doc)
 	if err != nil {
@@ -81,30 +72,6 @@ func parseJSON(data []byte) (*Pipeline, error) {
 	}
 	p.normalize()
 	return p, nil
-}
-
-// jsonError turns a decoding error into one naming the line and column.
-func jsonError(data []byte, err error) error {
-	var syntax *json.SyntaxError
-	switch {
-	case errors.As(err, &syntax):
-		line, col := position(data, int(syntax.Offset)-1)
-		return fmt.Errorf("parse JSON: line %d, column %d: %s", line, col, syntax.Error())
-	case errors.Is(err, io.ErrUnexpectedEOF):
-		line, col := position(data, len(data))
-		return fmt.Errorf("parse JSON: line %d, column %d: unexpected end of document; a bracket or quote is not closed", line, col)
-	}
-	return fmt.Errorf("parse JSON: %w", err)
-}
-
-// position returns the 1-based line and column (in characters) of a byte
-// offset.
-func position(data []byte, offset int) (line, col int) {
-	offset = max(0, min(offset, len(data)))
-	before := data[:offset]
-	line = 1 + bytes.Count(before, []byte("\n"))
-	lineStart := bytes.LastIndexByte(before, '\n') + 1
-	return line, utf8.RuneCount(before[lineStart:]) + 1
 }
 
 // decodePipeline reads the typed fields of a document. It fails only when a
@@ -119,14 +86,14 @@ func decodePipeline(doc map[string]any) (*Pipeline, error) {
 		}
 		list, ok := v.([]any)
 		if !ok {
-			shape = append(shape, Problem{Path: key, Msg: fmt.Sprintf("must be a list of %s objects, got %s", what, jsonType(v))})
+			shape = append(shape, Problem{Path: key, Msg: fmt.Sprintf("must be a list of %s objects, got %s", what, jsondoc.TypeName(v))})
 			return nil
 		}
 		out := make([]map[string]any, 0, len(list))
 		for i, e := range list {
 			m, ok := e.(map[string]any)
 			if !ok {
-				shape = append(shape, Problem{Path: key + "[" + strconv.Itoa(i) + "]", Msg: fmt.Sprintf("must be a %s object, got %s", what, jsonType(e))})
+				shape = append(shape, Problem{Path: key + "[" + strconv.Itoa(i) + "]", Msg: fmt.Sprintf("must be a %s object, got %s", what, jsondoc.TypeName(e))})
 				continue
 			}
 			out = append(out, m)

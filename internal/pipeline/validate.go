@@ -7,6 +7,8 @@ import (
 	"strconv"
 	"strings"
 	"unicode/utf8"
+
+	"github.com/sluice-cd/sluice/internal/jsondoc"
 )
 
 // ValidateOptions says what Validate checks beyond the document's own rules.
@@ -180,7 +182,7 @@ func (v *validator) add(path, format string, args ...any) {
 func (v *validator) keptTypes(base string, extra map[string]any, kinds map[string]string) {
 	for _, k := range slices.Sorted(maps.Keys(kinds)) {
 		if val, kept := extra[k]; kept {
-			v.add(joinKey(base, k), "must be %s, got %s", kinds[k], describe(val))
+			v.add(jsondoc.JoinKey(base, k), "must be %s, got %s", kinds[k], describe(val))
 		}
 	}
 }
@@ -441,12 +443,12 @@ func (v *validator) stageExpressions(path string, fields map[string]any) {
 		if se, ok := val.(map[string]any); ok && k == "stageEnabled" {
 			for _, k2 := range slices.Sorted(maps.Keys(se)) {
 				if k2 != "expression" {
-					v.expressions(joinKey(joinKey(path, k), k2), se[k2])
+					v.expressions(jsondoc.JoinKey(jsondoc.JoinKey(path, k), k2), se[k2])
 				}
 			}
 			continue
 		}
-		v.expressions(joinKey(path, k), val)
+		v.expressions(jsondoc.JoinKey(path, k), val)
 	}
 }
 
@@ -456,7 +458,7 @@ func (v *validator) expressions(path string, val any) {
 		v.expressionString(path, val)
 	case map[string]any:
 		for _, k := range slices.Sorted(maps.Keys(val)) {
-			v.expressions(joinKey(path, k), val[k])
+			v.expressions(jsondoc.JoinKey(path, k), val[k])
 		}
 	case []any:
 		for i, e := range val {
@@ -595,18 +597,6 @@ func sortedNames(st StageTypes) []string {
 	return slices.Compact(names)
 }
 
-// joinKey appends an object key to a JSON path: .key when it is an
-// identifier, ["key"] otherwise.
-func joinKey(base, key string) string {
-	if !isIdent(key) {
-		return base + "[" + strconv.Quote(key) + "]"
-	}
-	if base == "" {
-		return key
-	}
-	return base + "." + key
-}
-
 // joinField appends a stage type's field path to a stage's path.
 func joinField(base, field string) string {
 	switch {
@@ -616,21 +606,6 @@ func joinField(base, field string) string {
 		return base + field
 	}
 	return base + "." + field
-}
-
-func isIdent(s string) bool {
-	if s == "" {
-		return false
-	}
-	for i, r := range s {
-		switch {
-		case r == '_' || r == '$' || r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z':
-		case i > 0 && r >= '0' && r <= '9':
-		default:
-			return false
-		}
-	}
-	return true
 }
 
 // describe shows a value in a message.
@@ -645,14 +620,14 @@ func describe(v any) string {
 	case map[string]any, []any:
 		b, err := encode(v)
 		if err != nil || utf8.RuneCount(b) > 60 {
-			return jsonType(v)
+			return jsondoc.TypeName(v)
 		}
 		return string(b)
 	}
 	if isNumber(v) {
 		return fmt.Sprint(v)
 	}
-	return jsonType(v)
+	return jsondoc.TypeName(v)
 }
 
 // snippet quotes s, shortened when long.

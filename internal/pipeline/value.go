@@ -48,26 +48,6 @@ func convertNumber(n json.Number) (any, error) {
 	return f, nil
 }
 
-// jsonType names a value's JSON type for messages.
-func jsonType(v any) string {
-	switch v.(type) {
-	case nil:
-		return "null"
-	case string:
-		return "a string"
-	case bool:
-		return "a boolean"
-	case map[string]any:
-		return "an object"
-	case []any:
-		return "a list"
-	}
-	if isNumber(v) {
-		return "a number"
-	}
-	return fmt.Sprintf("a %T", v)
-}
-
 func isNumber(v any) bool {
 	switch v.(type) {
 	case int, int8, int16, int32, int64, uint, uint8, uint16, uint32, uint64,

@@ -5,6 +5,8 @@ import (
 	"maps"
 	"slices"
 	"strings"
+
+	"github.com/sluice-cd/sluice/internal/jsondoc"
 )
 
 // KnownFields is what Sluice knows of the keys of one JSON object in a
@@ -210,7 +212,7 @@ func (v *validator) warnings(p *Pipeline) {
 			// The type's keys are not known: warn only about ignored keys.
 			known = &KnownFields{Ignored: stageFields.Ignored}
 			v.ignoredKeys(path, s.Fields, known)
-			v.unknownKeys(joinKey(path, "stageEnabled"), asObject(s.Fields["stageEnabled"]), stageFields.Keys["stageEnabled"])
+			v.unknownKeys(jsondoc.JoinKey(path, "stageEnabled"), asObject(s.Fields["stageEnabled"]), stageFields.Keys["stageEnabled"])
 			v.sortWarnings(from)
 			continue
 		}
@@ -246,7 +248,7 @@ func (v *validator) differences(path string, obj map[string]any, known *KnownFie
 			shows = d.When(DiffContext{Application: v.app, Object: obj, Value: val, Present: present})
 		}
 		if shows {
-			v.diffs = append(v.diffs, Problem{Path: joinKey(path, k), Msg: d.Why, Kind: KindDiffers})
+			v.diffs = append(v.diffs, Problem{Path: jsondoc.JoinKey(path, k), Msg: d.Why, Kind: KindDiffers})
 		}
 	}
 }
@@ -259,7 +261,7 @@ func (v *validator) unknownKeys(path string, obj map[string]any, known *KnownFie
 		val := obj[k]
 		if sub, read := known.Keys[k]; read {
 			if sub != nil {
-				v.nested(joinKey(path, k), val, sub)
+				v.nested(jsondoc.JoinKey(path, k), val, sub)
 			}
 			continue
 		}
@@ -268,9 +270,9 @@ func (v *validator) unknownKeys(path string, obj map[string]any, known *KnownFie
 			continue
 		}
 		if near := nearest(k, known.names()); near != "" {
-			v.warn(KindUnknown, joinKey(path, k), "unknown field; did you mean %s?", near)
+			v.warn(KindUnknown, jsondoc.JoinKey(path, k), "unknown field; did you mean %s?", near)
 		} else {
-			v.warn(KindUnknown, joinKey(path, k), "unknown field; Sluice keeps it but does not read it")
+			v.warn(KindUnknown, jsondoc.JoinKey(path, k), "unknown field; Sluice keeps it but does not read it")
 		}
 	}
 }
@@ -306,7 +308,7 @@ func (v *validator) ignoredKeys(path string, obj map[string]any, known *KnownFie
 			asks = val != nil && val != acts
 		}
 		if asks {
-			v.warn(KindIgnored, joinKey(path, k), "kept, not acted on: %s", why)
+			v.warn(KindIgnored, jsondoc.JoinKey(path, k), "kept, not acted on: %s", why)
 		}
 	}
 }

@@ -157,7 +157,7 @@ func (e *Engine) Rollback(ctx context.Context, executionID, user string) error {
 			return err
 		}
 		if n == 0 {
-			return conflictf("execution %s has no stage that recorded how to undo it (only Route stages do)", r.exec.ID)
+			return conflictf("execution %s has no stage that recorded how to undo it (Route stages and the Lambda@Edge association and promote stages do)", r.exec.ID)
 		}
 		if err := r.audit(user, "rollback", nil, map[string]any{"stages": n}); err != nil {
 			return err

@@ -1,6 +1,7 @@
 package lambda
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"math"
@@ -186,12 +187,10 @@ func (s *edgeSpec) functionTarget() *target {
 	return &s.target
 }
 
-// strategy is deploymentStrategy, $DIRECT when absent.
+// strategy is deploymentStrategy: $DIRECT when absent, null or empty, as
+// Check lets an empty value stand for the default (Checker.OneOf).
 func (s *edgeSpec) strategy() string {
-	if s.DeploymentStrategy.Missing() {
-		return edgeDirect
-	}
-	return s.DeploymentStrategy.Value
+	return cmp.Or(s.DeploymentStrategy.Value, edgeDirect)
 }
 
 // selector reads version (default $LATEST) and versionNumber.

@@ -199,7 +199,9 @@ func TestEdgeLocalAssociateReplaceRollback(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	ex = r.runStages(t, "edge-v2", false, e.stage(map[string]any{"version": "$LATEST", "includeBody": true, "cacheBehaviors": both}))
+	// An empty deploymentStrategy is the default, $DIRECT, rollback record
+	// included.
+	ex = r.runStages(t, "edge-v2", false, e.stage(map[string]any{"version": "$LATEST", "includeBody": true, "cacheBehaviors": both, "deploymentStrategy": ""}))
 	mustSucceed(t, ex)
 	a2 := edgeAssociation{LambdaFunctionARN: e.arn(t, v2), EventType: eventOriginRequest, IncludeBody: true}
 	wantAssociations(t, e.cf, e.dist, "*", a2, resp)

@@ -7,9 +7,10 @@ import (
 	"fmt"
 	"io"
 
-	"github.com/sluice-cd/sluice/internal/jsondoc"
 	yaml "go.yaml.in/yaml/v4"
 	sigsyaml "sigs.k8s.io/yaml"
+
+	"github.com/sluice-cd/sluice/internal/jsondoc"
 )
 
 // SplitDocuments splits an export into its pipeline documents, each of

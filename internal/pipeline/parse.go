@@ -8,8 +8,9 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/sluice-cd/sluice/internal/jsondoc"
 	"sigs.k8s.io/yaml"
+
+	"github.com/sluice-cd/sluice/internal/jsondoc"
 )
 
 // Parse reads a pipeline document, JSON or YAML, and normalizes it (see the

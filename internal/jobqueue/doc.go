@@ -14,7 +14,8 @@
 // transaction ends it (see "Completed jobs are deleted"). A process that
 // dies in between leaves the job running, and River by itself runs it
 // again only after Config.RescueAfter (over twenty minutes by default,
-// since a job may legitimately take that long). The queue does better on both dialects:
+// since a job may legitimately take that long). The queue does better on
+// both dialects:
 //
 //   - SQLite: one process owns the database file (sqlite.Open locks it), so
 //     every job found running at Start was left by a process that is gone;

@@ -26,7 +26,7 @@ func Decode(data []byte, v any, what string) error {
 		return syntaxError(data, err)
 	}
 	if rest := bytes.TrimLeft(data[dec.InputOffset():], " \t\r\n"); len(rest) > 0 {
-		line, col := Position(data, len(data)-len(rest))
+		line, col := position(data, len(data)-len(rest))
 		return fmt.Errorf("parse JSON: line %d, column %d: unexpected data after %s", line, col, what)
 	}
 	return nil
@@ -37,18 +37,18 @@ func syntaxError(data []byte, err error) error {
 	var syntax *json.SyntaxError
 	switch {
 	case errors.As(err, &syntax):
-		line, col := Position(data, int(syntax.Offset)-1)
+		line, col := position(data, int(syntax.Offset)-1)
 		return fmt.Errorf("parse JSON: line %d, column %d: %s", line, col, syntax.Error())
 	case errors.Is(err, io.ErrUnexpectedEOF):
-		line, col := Position(data, len(data))
+		line, col := position(data, len(data))
 		return fmt.Errorf("parse JSON: line %d, column %d: unexpected end of document; a bracket or quote is not closed", line, col)
 	}
 	return fmt.Errorf("parse JSON: %w", err)
 }
 
-// Position returns the 1-based line and column (in characters) of a byte
+// position returns the 1-based line and column (in characters) of a byte
 // offset into data; an offset out of range is clamped to it.
-func Position(data []byte, offset int) (line, col int) {
+func position(data []byte, offset int) (line, col int) {
 	offset = max(0, min(offset, len(data)))
 	before := data[:offset]
 	line = 1 + bytes.Count(before, []byte("\n"))
@@ -78,9 +78,9 @@ func TypeName(v any) string {
 }
 
 // JoinKey appends an object key to a path: base.key when the key is an
-// identifier (IsIdent), base["key"] otherwise; a key alone has no dot.
+// identifier (isIdent), base["key"] otherwise; a key alone has no dot.
 func JoinKey(base, key string) string {
-	if !IsIdent(key) {
+	if !isIdent(key) {
 		return base + "[" + strconv.Quote(key) + "]"
 	}
 	if base == "" {
@@ -89,9 +89,9 @@ func JoinKey(base, key string) string {
 	return base + "." + key
 }
 
-// IsIdent reports whether s is an identifier of ASCII letters, digits, _
+// isIdent reports whether s is an identifier of ASCII letters, digits, _
 // and $, not starting with a digit, which a path writes after a dot.
-func IsIdent(s string) bool {
+func isIdent(s string) bool {
 	if s == "" {
 		return false
 	}

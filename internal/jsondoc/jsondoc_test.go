@@ -59,8 +59,8 @@ func TestPosition(t *testing.T) {
 		{99, 3, 1}, // clamped to the end
 	}
 	for _, tt := range tests {
-		if line, col := Position(data, tt.offset); line != tt.line || col != tt.col {
-			t.Errorf("Position(%d) = %d:%d, want %d:%d", tt.offset, line, col, tt.line, tt.col)
+		if line, col := position(data, tt.offset); line != tt.line || col != tt.col {
+			t.Errorf("position(%d) = %d:%d, want %d:%d", tt.offset, line, col, tt.line, tt.col)
 		}
 	}
 }
